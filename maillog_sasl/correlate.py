@@ -1,0 +1,378 @@
+"""correlate: glue Postfix events into sessions and messages, and hand each on when it is finished.
+
+SUMMARY
+    correlate(sources, year=None, zone=None, stats=None) -> iterator of Session | Message
+    Correlator().feed(lines, clock) / .finish()  (the same, one batch of lines at a time)
+
+DESCRIPTION
+    Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
+    `disconnect from`. One smtpd process serves many sessions in turn: a `connect` on a key whose
+    session is still open means its disconnect line was lost, so the old session is closed as
+    incomplete, never glued to the new one (collate.pl's bug). Lines of a session whose connect
+    came before the log started open an incomplete session.
+
+    Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`.
+    Only messages that can matter are tracked: those with a SASL username, those from a loopback
+    client (a content filter's re-injection, linked to its original when the original's delivery
+    says `queued as NEWQID`), and bounce/delay notices of tracked messages. Lines of every other
+    queue ID are dropped after one dict lookup, before their fields are parsed. A `client=` on a
+    queue ID that is still open (short IDs are reused) closes the old message as lost.
+
+    Finished objects are yielded as soon as they are finished: a session at its disconnect, a
+    message at its removal. What is still open when the input ends is yielded last (sessions
+    incomplete, messages `queued`, their unfinished recipients `deferred`), so memory holds only
+    what is open, however long the log.
+
+    Sources are read in the order given (sources.open_sources() orders a rotated set oldest
+    first). Each file gets a syslog.Clock anchored on its modification time; with `year`, the
+    first file starts in that year and later files carry the year on across New Year.
+
+DIAGNOSTICS
+    Never raises on log content. Lines that are not syslog, not Postfix, or Postfix lines not
+    used are counted in Stats and skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Optional
+
+from maillog_sasl import events as ev
+from maillog_sasl.model import FINAL_STATUSES, Message, Session, Stats
+from maillog_sasl.syslog import Clock, parse_program, split_line
+
+QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | ev.DELIVERY_AGENTS
+TAG_CACHE_LIMIT = 50_000
+
+
+def is_loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip == "::1"
+
+
+class Correlator:
+    """State of one pass over a log; see the module docstring."""
+
+    def __init__(self, stats: Optional[Stats] = None):
+        self.stats = stats if stats is not None else Stats()
+        self.sessions = {}
+        self.messages = {}
+        self.finished = []
+        self._serial = 0
+        self._tags = {}
+
+    # -- the hot loop ------------------------------------------------------------------------
+
+    def feed(self, lines: Iterable[str], clock: Clock) -> None:
+        """Apply a batch of lines; finished objects accumulate in `self.finished`."""
+        stats = self.stats
+        tags = self._tags
+        messages = self.messages
+        smtpd_event = ev.RECOGNIZERS["smtpd"]
+        recognizers = ev.RECOGNIZERS
+        queue_id_of = ev.queue_id_of
+        read = used = not_syslog = other = unused = untracked = 0
+        for line in lines:
+            read += 1
+            if line.endswith("\r"):
+                line = line[:-1]
+            parsed = split_line(line)
+            if parsed is None:
+                not_syslog += 1
+                continue
+            stamp, host, tag, text = parsed
+            program = tags.get(tag)
+            if program is None:
+                if len(tags) > TAG_CACHE_LIMIT:
+                    tags.clear()
+                program = tags[tag] = parse_program(tag) or ()
+            if not program:
+                other += 1
+                continue
+            daemon = program[1]
+            if daemon == "smtpd":
+                event = smtpd_event(text)
+                if event is None:
+                    unused += 1
+                    continue
+                when = clock.time(stamp)
+                if when is None:
+                    not_syslog += 1
+                    continue
+                if self._smtpd(event, host, program, when):
+                    used += 1
+                else:
+                    untracked += 1
+                continue
+            if daemon not in QUEUE_FILE_DAEMONS:
+                unused += 1
+                continue
+            queue_id = queue_id_of(text)
+            if queue_id is None:
+                unused += 1
+                continue
+            message = messages.get((host, queue_id))
+            if message is None:
+                untracked += 1
+                continue
+            event = recognizers[daemon](text)
+            if event is None:
+                unused += 1
+                continue
+            when = clock.time(stamp)
+            if when is None:
+                not_syslog += 1
+                continue
+            self._queue_file(event, message, host, when)
+            used += 1
+        stats.lines_read += read
+        stats.lines_used += used
+        stats.not_syslog += not_syslog
+        stats.other_programs += other
+        stats.postfix_unused += unused
+        stats.untracked_queue_lines += untracked
+
+    def finish(self) -> None:
+        """End of input: whatever is still open is handed on as it stands."""
+        for session in self.sessions.values():
+            self._finish_session(session)
+        self.sessions.clear()
+        for message in self.messages.values():
+            message.state = "queued"
+            self.stats.messages_open_at_end += 1
+            self._finish_message(message)
+        self.messages.clear()
+
+    # -- smtpd -------------------------------------------------------------------------------
+
+    def _smtpd(self, event, host, program, when) -> bool:
+        key = (host, program[0], program[2])
+        kind = event.kind
+        self._seen(when)
+        if kind == "connect":
+            previous = self.sessions.pop(key, None)
+            if previous is not None:
+                self._finish_session(previous)
+            self.sessions[key] = self._new_session(key, event, when)
+            return True
+        if kind == "disconnect":
+            session = self.sessions.pop(key, None)
+            if session is None:
+                # Its connect was before the log started.
+                session = self._new_session(key, event, when)
+            else:
+                session.complete = True
+            session.end = session.last_time = when
+            session.counters = event.counters or None
+            self._finish_session(session)
+            return True
+        session = self.sessions.get(key)
+        if kind == "tls":
+            if session is not None:
+                session.tls_protocol, session.tls_cipher = event.protocol, event.cipher
+            return session is not None
+        if session is None:
+            session = self.sessions[key] = self._new_session(key, event, when)
+        session.last_time = when
+        if kind == "auth_failure":
+            session.auth_failures.append((when, event))
+            return True
+        if kind == "client":
+            return self._client(event, session, host, when)
+        if kind == "reject":
+            return self._reject(event, session, host, when)
+        return False
+
+    def _new_session(self, key, event, when) -> Session:
+        self._serial += 1
+        name, ip, port = event.client_name, event.client_ip, getattr(event, "client_port", None)
+        return Session(self._serial, key[0], key[1], key[2], name, ip, port, when)
+
+    def _client(self, event, session, host, when) -> bool:
+        username = event.sasl_username
+        if username is None and event.orig_queue_id is None and not is_loopback(event.client_ip):
+            return False
+        key = (host, event.queue_id)
+        previous = self.messages.pop(key, None)
+        if previous is not None:
+            previous.state = "lost"
+            self.stats.messages_lost += 1
+            self._finish_message(previous)
+        self._serial += 1
+        message = Message(self._serial, host, event.queue_id, "submission", when)
+        message.session = session
+        message.client_name = event.client_name
+        message.client_ip = event.client_ip
+        message.sasl_method = event.sasl_method
+        message.sasl_username = username
+        message.sasl_sender = event.sasl_sender
+        self.messages[key] = message
+        if username is not None:
+            session.sasl_username = username
+            session.sasl_method = event.sasl_method
+            session.queue_ids.append(event.queue_id)
+        if event.orig_queue_id is not None:
+            original = self.messages.get((host, event.orig_queue_id))
+            if original is not None and original.sasl_username is not None and username is None:
+                message.inherit_from(original, "reinjected")
+        return True
+
+    def _reject(self, event, session, host, when) -> bool:
+        if event.sasl_username and session.sasl_username is None:
+            session.sasl_username = event.sasl_username
+        if event.queue_id is None:
+            if event.stage == "RCPT" and event.recipient is not None:
+                session.rejects.append((when, event))
+                return True
+            return False
+        message = self.messages.get((host, event.queue_id))
+        if message is None:
+            return False
+        message.last_time = when
+        if event.stage == "RCPT":
+            self._refuse(message, event.recipient or "", event.dsn, event.reason, when)
+        else:
+            self._refuse_message(message, event.dsn, event.reason, when)
+        return True
+
+    # -- queue file lines --------------------------------------------------------------------
+
+    def _queue_file(self, event, message, host, when) -> None:
+        self._seen(when)
+        message.last_time = when
+        kind = event.kind
+        if kind == "delivery":
+            self._delivery(event, message, host, when)
+        elif kind == "queue_active":
+            session = message.session
+            if message.nrcpt is None and session is not None and session.end is None:
+                session.queued_recipients += event.nrcpt or 0
+            message.sender, message.size, message.nrcpt = event.sender, event.size, event.nrcpt
+        elif kind == "message_id":
+            message.message_id = event.message_id
+        elif kind == "removed":
+            self.messages.pop((host, message.queue_id), None)
+            message.end = when
+            message.state = "removed"
+            self._finish_message(message)
+        elif kind == "expired":
+            message.expired = True
+            for recipient in message.recipients.values():
+                if recipient.status not in FINAL_STATUSES:
+                    recipient.status = "expired"
+        elif kind == "notice":
+            self._notice(event, message, host, when)
+        elif kind == "content_reject":
+            self._refuse_message(message, "", event.reason, when)
+
+    def _delivery(self, event, message, host, when) -> None:
+        if event.status in ev.PROBE_STATUSES:
+            return
+        recipient = message.recipient(event.recipient, event.orig_to)
+        recipient.attempts += 1
+        recipient.status = event.status
+        recipient.dsn = event.dsn
+        recipient.relay = event.relay
+        recipient.reason = event.reason
+        recipient.last_attempt = when
+        if event.status == "deferred" and recipient.first_deferred is None:
+            recipient.first_deferred = when
+        if event.status == "sent":
+            self._follow_reinjection(event, message, recipient, host)
+
+    def _follow_reinjection(self, event, message, recipient, host) -> None:
+        # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
+        # on as NEWQID, whose client= line (from 127.0.0.1, no SASL) came just before this one.
+        marker = event.reason.rfind("queued as ")
+        if marker < 0 or message.sasl_username is None:
+            return
+        relay_ip = ev.split_address(event.relay)[1]
+        if not is_loopback(relay_ip):
+            return
+        new_id = event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
+        child = self.messages.get((host, new_id))
+        if child is None or child.sasl_username is not None:
+            return
+        if child.parent is None:
+            child.inherit_from(message, "reinjected")
+        recipient.handed_to = new_id
+
+    def _notice(self, event, message, host, when) -> None:
+        key = (host, event.notice_queue_id)
+        previous = self.messages.pop(key, None)
+        if previous is not None and previous is not message:
+            previous.state = "lost"
+            self.stats.messages_lost += 1
+            self._finish_message(previous)
+        self._serial += 1
+        notice = Message(self._serial, host, event.notice_queue_id, "notice", when)
+        notice.inherit_from(message, "notice")
+        message.notices.append(event.notice_queue_id)
+        self.messages[key] = notice
+
+    def _refuse(self, message, address, dsn, reason, when) -> None:
+        recipient = message.recipient(address)
+        recipient.status = "rejected"
+        recipient.dsn = dsn
+        recipient.reason = reason
+        recipient.last_attempt = when
+
+    def _refuse_message(self, message, dsn, reason, when) -> None:
+        """The whole message was refused (at DATA, by a milter, by header checks)."""
+        for recipient in message.recipients.values():
+            if recipient.status not in FINAL_STATUSES:
+                recipient.status, recipient.dsn, recipient.reason = "rejected", dsn, reason
+        if not message.recipients:
+            self._refuse(message, "", dsn, reason, when)
+        self.messages.pop((message.host, message.queue_id), None)
+        message.end = when
+        message.state = "rejected"
+        self._finish_message(message)
+
+    # -- hand-off ----------------------------------------------------------------------------
+
+    def _finish_session(self, session: Session) -> None:
+        stats = self.stats
+        if session.end is None:
+            session.end = session.last_time
+        if not session.complete:
+            stats.sessions_incomplete += 1
+        if session.auth is None and not session.auth_failures and session.sasl_username is None:
+            return
+        if session.auth_succeeded:
+            stats.sessions += 1
+        self.finished.append(session)
+
+    def _finish_message(self, message: Message) -> None:
+        if message.sasl_username is None and message.parent is None:
+            return
+        if message.kind == "submission":
+            self.stats.messages += 1
+            self.stats.usernames.add(message.sasl_username)
+        self.finished.append(message)
+
+    def _seen(self, when) -> None:
+        stats = self.stats
+        if stats.first_time is None or when < stats.first_time:
+            stats.first_time = when
+        if stats.last_time is None or when > stats.last_time:
+            stats.last_time = when
+
+
+def correlate(sources, year: Optional[int] = None, zone=None,
+              stats: Optional[Stats] = None) -> Iterator[object]:
+    """Sessions and messages from `sources` (sources.Source objects, read in the order given)."""
+    correlator = Correlator(stats)
+    previous_clock = None
+    for source in sources:
+        correlator.stats.sources.append(source.name)
+        clock = Clock(year=year if previous_clock is None else None, tz=zone, anchor=source.mtime)
+        if year is not None and previous_clock is not None:
+            clock.continue_from(previous_clock)
+        for batch in source.batches():
+            correlator.feed(batch, clock)
+            if correlator.finished:
+                yield from correlator.finished
+                correlator.finished.clear()
+        previous_clock = clock
+    correlator.finish()
+    yield from correlator.finished
+    correlator.finished.clear()

@@ -1,0 +1,445 @@
+"""events: recognise the Postfix log lines maillog-sasl uses and take their fields apart.
+
+SUMMARY
+    recognize(daemon, text) -> event | None
+    queue_id_of(text) -> str | None
+    parse_records(lines, clock) -> iterator of (LogRecord, event | None)
+
+DESCRIPTION
+    One function per line shape, each following the format string Postfix writes it with
+    (postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as key=value),
+    TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a username followed by
+    `, sasl_sender=` keeps no comma), SASL failures, RCPT rejects; cleanup's message-id and
+    content rejects; qmgr's `from=` (queue active), expiry and removal; every delivery agent's
+    `to=..., status=` line; bounce's notification links. Events are small named tuples whose
+    `kind` names them.
+
+    The daemon is the last component of the syslog program name (smtpd from
+    postfix/submission/smtpd): syslog_name is the admin's choice and never hard-coded.
+
+    queue_id_of() is the cheap first look the correlator takes: most queue-file lines belong to
+    messages it does not track, and those are dropped before any field is parsed.
+
+DIAGNOSTICS
+    Pure functions of a line. A line of a known daemon in a shape not listed here (or cut short)
+    gives None, and is counted as unused by the caller; nothing here raises on input.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple, Optional, Tuple
+
+from maillog_sasl.syslog import parse_program, split_line
+
+DELIVERY_AGENTS = frozenset(("smtp", "lmtp", "local", "virtual", "pipe", "error", "retry",
+                             "discard"))
+# Status words of address verification probes, which are not real mail.
+PROBE_STATUSES = frozenset(("deliverable", "undeliverable", "undeliverable-but-not-cached"))
+
+
+class Connect(NamedTuple):
+    client_name: str
+    client_ip: str
+    client_port: Optional[str]
+    kind = "connect"
+
+
+class Disconnect(NamedTuple):
+    client_name: str
+    client_ip: str
+    counters: dict  # name -> (ok, total), e.g. {"auth": (1, 2)}
+    kind = "disconnect"
+
+
+class Tls(NamedTuple):
+    client_ip: str
+    protocol: str
+    cipher: str
+    kind = "tls"
+
+
+class AuthFailure(NamedTuple):
+    client_name: str
+    client_ip: str
+    client_port: Optional[str]
+    mechanism: str
+    reason: str
+    username: Optional[str]
+    kind = "auth_failure"
+
+
+class Client(NamedTuple):
+    queue_id: str
+    client_name: str
+    client_ip: str
+    client_port: Optional[str]
+    sasl_method: Optional[str]
+    sasl_username: Optional[str]
+    sasl_sender: Optional[str]
+    orig_queue_id: Optional[str]
+    orig_client: Optional[str]
+    kind = "client"
+
+
+class Reject(NamedTuple):
+    queue_id: Optional[str]  # None for NOQUEUE
+    stage: str  # RCPT, MAIL, DATA, END-OF-MESSAGE, ...
+    client_ip: str
+    code: str
+    dsn: str
+    reason: str
+    sender: Optional[str]
+    recipient: Optional[str]
+    sasl_username: Optional[str]  # Postfix >= 3.10 appends it
+    kind = "reject"
+
+
+class MessageId(NamedTuple):
+    queue_id: str
+    message_id: str
+    kind = "message_id"
+
+
+class QueueActive(NamedTuple):
+    queue_id: str
+    sender: str
+    size: Optional[int]
+    nrcpt: Optional[int]
+    kind = "queue_active"
+
+
+class Expired(NamedTuple):
+    queue_id: str
+    sender: str
+    kind = "expired"
+
+
+class Removed(NamedTuple):
+    queue_id: str
+    kind = "removed"
+
+
+class Delivery(NamedTuple):
+    queue_id: str
+    recipient: str
+    orig_to: Optional[str]
+    relay: str
+    delay: Optional[str]
+    dsn: str
+    status: str
+    reason: str
+    kind = "delivery"
+
+
+class Notice(NamedTuple):
+    queue_id: str
+    notice_queue_id: str
+    notice: str  # "sender non-delivery", "sender delay", "postmaster non-delivery", ...
+    kind = "notice"
+
+
+class ContentReject(NamedTuple):
+    queue_id: str
+    action: str  # reject, milter-reject, discard
+    reason: str
+    kind = "content_reject"
+
+
+class LogRecord(NamedTuple):
+    stamp: str
+    host: str
+    syslog_name: str
+    daemon: str
+    pid: str
+    text: str
+
+
+def queue_id_of(text: str) -> Optional[str]:
+    """`A4FCE204384E: to=<...` -> `A4FCE204384E`; None when the text has no queue ID prefix."""
+    colon = text.find(": ", 5, 24)
+    if colon < 0:
+        return None
+    queue_id = text[:colon]
+    if not queue_id.isalnum() or queue_id == "NOQUEUE":
+        return None
+    return queue_id
+
+
+def split_address(address: str) -> Tuple[str, str, Optional[str]]:
+    """`name[ip]` or `name[ip]:port` -> (name, ip, port)."""
+    open_bracket = address.find("[")
+    close_bracket = address.rfind("]")
+    if open_bracket < 0 or close_bracket < open_bracket:
+        return address, "", None
+    port = address[close_bracket + 2:] if address[close_bracket + 1:close_bracket + 2] == ":" else None
+    return address[:open_bracket], address[open_bracket + 1:close_bracket], port or None
+
+
+def _counters(words) -> dict:
+    counters = {}
+    for word in words:
+        name, equals, value = word.partition("=")
+        if not equals:
+            continue
+        ok, slash, total = value.partition("/")
+        if ok.isdigit() and (not slash or total.isdigit()):
+            counters[name] = (int(ok), int(total) if slash else int(ok))
+    return counters
+
+
+def _smtpd(text: str):
+    first = text[:1]
+    if first == "c" and text.startswith("connect from "):
+        return Connect(*split_address(text[13:]))
+    if first == "d" and text.startswith("disconnect from "):
+        words = text[16:].split(" ")
+        name, ip, _port = split_address(words[0])
+        return Disconnect(name, ip, _counters(words[1:]))
+    if first == "w":
+        return _smtpd_warning(text)
+    if " TLS connection established from " in text:
+        return _tls(text)
+    queue_id = queue_id_of(text) if first != "N" else "NOQUEUE"
+    if queue_id is None:
+        return None
+    body = text[len(queue_id) + 2:]
+    if body.startswith("client="):
+        return _client(queue_id, body[7:])
+    if body.startswith("reject: ") or body.startswith("milter-reject: "):
+        return _reject(None if queue_id == "NOQUEUE" else queue_id, body)
+    return None
+
+
+def _tls(text: str):
+    # "Anonymous TLS connection established from NAME[IP]: TLSv1.2 with cipher X (256/256 bits)"
+    start = text.find(" from ") + 6
+    colon = text.find("]: ", start)
+    if colon < 0:
+        return None
+    ip = split_address(text[start:colon + 1])[1]
+    words = text[colon + 3:].split(" ")
+    if len(words) < 4 or words[1] != "with" or words[2] != "cipher":
+        return None
+    return Tls(ip, words[0], words[3])
+
+
+def _smtpd_warning(text: str):
+    # "warning: NAME[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=U)?"
+    marker = text.find("]: SASL ", 9)
+    if marker < 0:
+        marker = text.find(": SASL ", 9)
+        if marker < 0 or not text[marker - 1:marker].isdigit():
+            return None
+        address_end = marker
+    else:
+        address_end = marker + 1
+    name, ip, port = split_address(text[9:address_end])
+    rest = text[address_end + 7:]
+    mechanism, _, outcome = rest.partition(" ")
+    if outcome.startswith("authentication failed"):
+        reason = outcome[21:].lstrip(":").strip()
+    elif outcome.startswith("authentication aborted"):
+        reason = "aborted"
+    else:
+        return None
+    username = None
+    cut = reason.rfind(", sasl_username=")
+    if cut >= 0:
+        reason, username = reason[:cut], reason[cut + 16:]
+    elif reason.startswith("sasl_username="):
+        reason, username = "", reason[14:]
+    return AuthFailure(name, ip, port, mechanism.upper(), reason, username)
+
+
+_CLIENT_TRAILING_KEYS = (", orig_client=", ", orig_queue_id=", ", sasl_sender=")
+
+
+def _client(queue_id: str, body: str):
+    # client=NAME[IP], sasl_method=M, sasl_username=U, sasl_sender=S, orig_queue_id=Q, orig_client=C
+    # Keys come in this fixed order. The attacker chooses the username, so the keys after it are
+    # found from the right and the username is whatever lies between.
+    trailing = {}
+    end = len(body)
+    floor = body.find(", sasl_username=")
+    for key in _CLIENT_TRAILING_KEYS:
+        cut = body.rfind(key, max(floor, 0), end)
+        if cut >= 0:
+            trailing[key] = body[cut + len(key):end]
+            end = cut
+    head = body[:end]
+    username = None
+    if floor >= 0:
+        head, username = head[:floor], head[floor + 16:]
+    method = None
+    cut = head.find(", sasl_method=")
+    if cut >= 0:
+        head, method = head[:cut], head[cut + 14:]
+    name, ip, port = split_address(head)
+    return Client(queue_id, name, ip, port, method, username, trailing.get(", sasl_sender="),
+                  trailing.get(", orig_queue_id="), trailing.get(", orig_client="))
+
+
+def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
+    at = text.find(key, start)
+    if at < 0:
+        return None
+    begin = at + len(key)
+    close = text.find(">", begin)
+    return text[begin:close] if close >= 0 else text[begin:]
+
+
+def _reject(queue_id: Optional[str], body: str):
+    # "reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: ...; from=<a> to=<b> proto=ESMTP helo=<h>"
+    words = body.split(" ", 3)
+    if len(words) < 4 or words[2] != "from":
+        return None
+    stage = words[1]
+    rest = words[3]
+    colon = rest.find("]: ")
+    if colon < 0:
+        colon = rest.find(": ")
+        address, rest = rest[:colon], rest[colon + 2:]
+    else:
+        address, rest = rest[:colon + 1], rest[colon + 3:]
+    ip = split_address(address)[1]
+    envelope_at = rest.rfind("; from=<")
+    if envelope_at < 0:
+        reason, envelope = rest, ""
+    else:
+        reason, envelope = rest[:envelope_at], rest[envelope_at + 2:]
+    code, _, after_code = reason.partition(" ")
+    dsn = after_code.split(" ", 1)[0] if after_code[:1].isdigit() else ""
+    sender = _angle_value(envelope, "from=<")
+    recipient = _angle_value(envelope, " to=<")
+    username = None
+    cut = envelope.find(" sasl_username=")
+    if cut >= 0:
+        username = envelope[cut + 15:].split(" ", 1)[0].strip("<>")
+    return Reject(queue_id, stage, ip, code, dsn, reason, sender, recipient, username)
+
+
+def _cleanup(text: str):
+    queue_id = queue_id_of(text)
+    if queue_id is None:
+        return None
+    body = text[len(queue_id) + 2:]
+    if body.startswith("message-id="):
+        return MessageId(queue_id, body[11:].strip("<>"))
+    action, colon, reason = body.partition(": ")
+    if colon and action in ("reject", "milter-reject", "discard"):
+        return ContentReject(queue_id, action, reason)
+    return None
+
+
+def _qmgr(text: str):
+    queue_id = queue_id_of(text)
+    if queue_id is None:
+        return None
+    body = text[len(queue_id) + 2:]
+    if body == "removed":
+        return Removed(queue_id)
+    if not body.startswith("from=<"):
+        return None
+    close = body.find(">, ", 6)
+    if close < 0:
+        return None
+    sender = body[6:close]
+    rest = body[close + 3:]
+    if rest.startswith("status=expired"):
+        return Expired(queue_id, sender)
+    if not rest.endswith("(queue active)"):
+        return None
+    size = nrcpt = None
+    for field in rest[:-15].split(", "):
+        key, _, value = field.partition("=")
+        if key == "size" and value.isdigit():
+            size = int(value)
+        elif key == "nrcpt" and value.isdigit():
+            nrcpt = int(value)
+    return QueueActive(queue_id, sender, size, nrcpt)
+
+
+def _delivery(text: str):
+    # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X, status=WORD (text)"
+    queue_id = queue_id_of(text)
+    if queue_id is None:
+        return None
+    body = text[len(queue_id) + 2:]
+    if not body.startswith("to="):
+        return None
+    status_at = body.find(", status=")
+    if status_at < 0:
+        return None
+    fields = {}
+    for field in body[:status_at].split(", "):
+        key, _, value = field.partition("=")
+        fields[key] = value
+    status, _, reason = body[status_at + 9:].partition(" ")
+    if reason.startswith("(") and reason.endswith(")"):
+        reason = reason[1:-1]
+    orig_to = fields.get("orig_to")
+    return Delivery(queue_id, _strip_angles(fields["to"]),
+                    _strip_angles(orig_to) if orig_to is not None else None,
+                    fields.get("relay", ""), fields.get("delay"), fields.get("dsn", ""),
+                    status, reason)
+
+
+def _strip_angles(address: str) -> str:
+    if address.startswith("<") and address.endswith(">"):
+        return address[1:-1]
+    return address
+
+
+def _bounce(text: str):
+    # "QID: sender non-delivery notification: NEWQID"
+    queue_id = queue_id_of(text)
+    if queue_id is None:
+        return None
+    body = text[len(queue_id) + 2:]
+    label, colon, notice_id = body.rpartition(" notification: ")
+    if not colon or not notice_id.isalnum():
+        return None
+    return Notice(queue_id, notice_id, label)
+
+
+def _postsuper(text: str):
+    # postsuper -d logs "QID: removed" like qmgr does.
+    queue_id = queue_id_of(text)
+    if queue_id is not None and text.endswith(": removed"):
+        return Removed(queue_id)
+    return None
+
+
+RECOGNIZERS = {
+    "smtpd": _smtpd,
+    "cleanup": _cleanup,
+    "qmgr": _qmgr,
+    "bounce": _bounce,
+    "postsuper": _postsuper,
+}
+RECOGNIZERS.update((agent, _delivery) for agent in DELIVERY_AGENTS)
+
+
+def recognize(daemon: str, text: str):
+    """The event a Postfix daemon's message text carries, or None when we do not use it."""
+    parser = RECOGNIZERS.get(daemon)
+    return parser(text) if parser is not None else None
+
+
+def parse_records(lines) -> Iterator[Tuple[Optional[LogRecord], object]]:
+    """Library view of the first stages: each line -> (LogRecord or None, event or None).
+
+    The record keeps its raw stamp: a syslog.Clock converts it, so that lines that are dropped
+    never pay for a time conversion.
+    """
+    for line in lines:
+        parsed = split_line(line.rstrip("\r\n"))
+        if parsed is None:
+            yield None, None
+            continue
+        program = parse_program(parsed.tag)
+        if program is None:
+            yield None, None
+            continue
+        record = LogRecord(parsed.stamp, parsed.host, program[0], program[1], program[2], parsed.text)
+        yield record, recognize(record.daemon, record.text)

@@ -1,0 +1,187 @@
+"""model: the records the correlator builds and every later stage reads.
+
+SUMMARY
+    Session    one smtpd connection, connect .. disconnect, on (host, syslog_name, pid)
+    Message    one queue file, client= .. removed, on (host, queue ID)
+    Recipient  one recipient of a Message: every delivery attempt folded into a final outcome
+    Stats      what was read, used, skipped and left open
+
+DESCRIPTION
+    Plain slotted classes: a busy log makes hundreds of thousands of them. A Message copies the
+    client and SASL fields of its session when it is created, so that it can be reported after
+    the session is gone (a deferred message outlives its session by days).
+
+    Final outcomes of a recipient: sent, bounced, expired (the message expired while the
+    recipient was still deferred), rejected (refused at RCPT or with the whole message), and
+    deferred (no final line before the log ends).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Dict, List, Optional
+
+OUTCOMES = ("sent", "deferred", "bounced", "expired", "rejected")
+FINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected"))
+UNKNOWN_USER = "(unknown user)"
+
+
+class Session:
+    __slots__ = ("serial", "host", "service", "pid", "client_name", "client_ip", "client_port",
+                 "start", "end", "tls_protocol", "tls_cipher", "counters", "sasl_method",
+                 "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
+                 "complete", "last_time")
+
+    def __init__(self, serial: int, host: str, service: str, pid: str, client_name: str,
+                 client_ip: str, client_port: Optional[str], start: Optional[_dt.datetime]):
+        self.serial = serial
+        self.host = host
+        self.service = service
+        self.pid = pid
+        self.client_name = client_name
+        self.client_ip = client_ip
+        self.client_port = client_port
+        self.start = start
+        self.end: Optional[_dt.datetime] = None
+        self.tls_protocol: Optional[str] = None
+        self.tls_cipher: Optional[str] = None
+        self.counters: Optional[dict] = None  # None: no disconnect line, or one without counters
+        self.sasl_method: Optional[str] = None
+        self.sasl_username: Optional[str] = None
+        self.auth_failures: List[tuple] = []  # (time, events.AuthFailure)
+        self.queue_ids: List[str] = []
+        self.rejects: List[tuple] = []  # (time, events.Reject) refused before any queue file
+        self.queued_recipients = 0  # nrcpt of its messages, for logs without disconnect counters
+        self.complete = False  # saw both connect and disconnect
+        self.last_time = start
+
+    @property
+    def auth(self) -> Optional[tuple]:
+        """(ok, total) AUTH commands from the disconnect counters, when logged."""
+        return self.counters.get("auth") if self.counters else None
+
+    @property
+    def auth_succeeded(self) -> bool:
+        auth = self.auth
+        return (auth is not None and auth[0] > 0) or self.sasl_username is not None
+
+    @property
+    def failed_auth_count(self) -> int:
+        """Failed AUTH commands: the counters are the ground truth (an AUTH refused before
+        STARTTLS leaves no warning line); without them, the warning lines."""
+        auth = self.auth
+        if auth is not None:
+            return max(auth[1] - auth[0], len(self.auth_failures))
+        return len(self.auth_failures)
+
+    @property
+    def accepted_recipients(self) -> int:
+        rcpt = self.counters.get("rcpt") if self.counters else None
+        return rcpt[0] if rcpt is not None else self.queued_recipients
+
+
+class Recipient:
+    __slots__ = ("address", "orig_to", "status", "dsn", "relay", "reason", "attempts",
+                 "first_deferred", "last_attempt", "handed_to")
+
+    def __init__(self, address: str, orig_to: Optional[str]):
+        self.address = address
+        self.orig_to = orig_to
+        self.status = "deferred"
+        self.dsn = ""
+        self.relay = ""
+        self.reason = ""
+        self.attempts = 0
+        self.first_deferred: Optional[_dt.datetime] = None
+        self.last_attempt: Optional[_dt.datetime] = None
+        self.handed_to: Optional[str] = None  # queue ID a content filter re-injected it as
+
+
+class Message:
+    __slots__ = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
+                 "sasl_method", "sasl_username", "sasl_sender", "message_id", "sender", "size",
+                 "nrcpt", "queued", "last_time", "end", "state", "recipients", "parent",
+                 "notices", "expired")
+
+    def __init__(self, serial: int, host: str, queue_id: str, kind: str, queued: _dt.datetime):
+        self.serial = serial
+        self.host = host
+        self.queue_id = queue_id
+        # submission: queued by an smtpd client; notice: a bounce/delay notice about `parent`;
+        # reinjected: what a content filter handed back for `parent`.
+        self.kind = kind
+        self.session: Optional[Session] = None
+        self.client_name = ""
+        self.client_ip = ""
+        self.sasl_method: Optional[str] = None
+        self.sasl_username: Optional[str] = None
+        self.sasl_sender: Optional[str] = None
+        self.message_id: Optional[str] = None
+        self.sender: Optional[str] = None
+        self.size: Optional[int] = None
+        self.nrcpt: Optional[int] = None
+        self.queued = queued
+        self.last_time = queued
+        self.end: Optional[_dt.datetime] = None
+        # open -> removed | rejected (by cleanup or at DATA) | queued (log ended) | lost (queue ID
+        # reused without a removed line)
+        self.state = "open"
+        self.recipients: Dict[tuple, Recipient] = {}
+        self.parent: Optional[Message] = None
+        self.notices: List[str] = []
+        self.expired = False
+
+    def recipient(self, address: str, orig_to: Optional[str] = None) -> Recipient:
+        key = (address, orig_to)
+        found = self.recipients.get(key)
+        if found is None:
+            found = self.recipients[key] = Recipient(address, orig_to)
+        return found
+
+    def inherit_from(self, parent: "Message", kind: str) -> None:
+        """Carry the submitting client and user of `parent` (bounce notice, re-injection)."""
+        self.parent = parent
+        self.kind = kind
+        self.session = parent.session
+        self.client_name = parent.client_name
+        self.client_ip = parent.client_ip
+        self.sasl_method = parent.sasl_method
+        self.sasl_username = parent.sasl_username
+        self.sasl_sender = parent.sasl_sender
+        if kind == "reinjected":
+            self.queued = parent.queued
+
+    @property
+    def authenticated(self) -> bool:
+        return self.sasl_username is not None and self.kind != "notice"
+
+
+class Stats:
+    """Counters for --stats; `lines_read` = used + every skipped kind.
+
+    `sessions` counts authenticated sessions, `messages` authenticated messages, `usernames`
+    the distinct SASL usernames that queued mail.
+    """
+
+    __slots__ = ("lines_read", "lines_used", "not_syslog", "other_programs", "postfix_unused",
+                 "untracked_queue_lines", "sessions", "sessions_incomplete", "messages",
+                 "messages_open_at_end", "messages_lost", "first_time", "last_time", "sources",
+                 "usernames")
+
+    def __init__(self):
+        for name in self.__slots__:
+            setattr(self, name, 0)
+        self.first_time = None
+        self.last_time = None
+        self.sources = []
+        self.usernames = set()
+
+    @property
+    def lines_skipped(self) -> int:
+        return self.lines_read - self.lines_used
+
+    def as_dict(self) -> dict:
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values["usernames"] = len(self.usernames)
+        values["lines_skipped"] = self.lines_skipped
+        return values

@@ -1,0 +1,295 @@
+"""reports: finished sessions and messages -> rows of one report (a list of dicts, columns fixed).
+
+SUMMARY
+    REPORTS: name -> Report(columns, build)
+    build_report(name, finished, selection, show_all=False) -> (columns, rows)
+
+DESCRIPTION
+    Every report reads the stream that correlate() yields and a filters.Selection. `users`,
+    `ips` and `failures` aggregate as the stream goes and return a sorted list; `sessions` and
+    `messages` return a generator, so that a CSV of a huge log streams in flat memory.
+
+    Column names are a contract (tests and scripts use them); columns are only ever added.
+    users:    one row per SASL username (plus `(unknown user)`: successful logins that queued
+              nothing, whose username Postfix never logged), most IPs then most recipients first.
+    sessions: one row per authenticated session (show_all: every session with an AUTH attempt).
+    messages: one row per recipient of an authenticated message, and per recipient refused
+              before any queue file (queue_id NOQUEUE) in an authenticated session.
+    ips:      one row per (user, client IP).
+    failures: one row per client IP with failed AUTH; attempts come from the disconnect counters.
+
+    A recipient's outcome is counted in exactly one of sent, deferred, bounced, expired,
+    rejected; `recipients` is their sum. A recipient handed to a content filter is counted where
+    the filter re-injected it. Bounce notices are not the user's mail and are not counted.
+
+DIAGNOSTICS
+    None: rows are built from what correlation produced; an unknown report name is a KeyError
+    the CLI never lets through (argparse restricts the choice).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Dict, Iterable, List, NamedTuple
+
+from maillog_sasl.filters import Selection
+from maillog_sasl.model import OUTCOMES, UNKNOWN_USER, Message, Session
+
+USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips", "first_seen",
+                 "last_seen", "methods", "hosts"]
+SESSIONS_COLUMNS = ["host", "service", "pid", "client_ip", "client_name", "start", "end",
+                    "sasl_method", "sasl_username", "auth", "tls", "messages", "recipients",
+                    "failed_auth", "complete"]
+MESSAGES_COLUMNS = ["queue_id", "host", "sasl_username", "client_ip", "time", "sender",
+                    "recipient", "status", "dsn", "relay", "attempts", "reason", "orig_to",
+                    "message_id", "last_attempt"]
+IPS_COLUMNS = ["user", "client_ip", "client_name", "sessions", "messages", "recipients",
+               "first_seen", "last_seen"]
+FAILURES_COLUMNS = ["client_ip", "attempts", "usernames", "mechanisms", "first_seen",
+                    "last_seen", "later_success", "client_names", "sessions"]
+
+
+class Report(NamedTuple):
+    columns: List[str]
+    build: Callable
+
+
+def session_user(session: Session):
+    """The name a session is reported under, or None when it did not log in."""
+    if session.sasl_username is not None:
+        return session.sasl_username
+    return UNKNOWN_USER if session.auth_succeeded else None
+
+
+def recipient_rows(message: Message) -> Iterable[dict]:
+    """The messages-report rows of one authenticated message (nothing for other messages)."""
+    if message.sasl_username is None or message.kind == "notice":
+        return
+    base = {"queue_id": message.queue_id, "host": message.host,
+            "sasl_username": message.sasl_username, "client_ip": message.client_ip,
+            "time": message.queued, "sender": message.sender if message.sender is not None
+            else message.sasl_sender, "message_id": message.message_id}
+    counted = 0
+    for recipient in message.recipients.values():
+        if recipient.handed_to is not None:
+            continue
+        counted += recipient.status != "rejected"
+        yield {**base, "recipient": recipient.address, "status": recipient.status,
+               "dsn": recipient.dsn, "relay": recipient.relay, "attempts": recipient.attempts,
+               "reason": recipient.reason, "orig_to": recipient.orig_to,
+               "last_attempt": recipient.last_attempt}
+    if message.state == "queued" and message.kind == "submission" and not any(
+            r.handed_to for r in message.recipients.values()):
+        # Still queued at the end of the log with recipients qmgr counted but no agent has
+        # logged yet: they are waiting, which is what deferred means here.
+        for _ in range((message.nrcpt or 0) - counted):
+            yield {**base, "recipient": "", "status": "deferred", "dsn": "", "relay": "",
+                   "attempts": 0, "reason": "not yet attempted when the log ends",
+                   "orig_to": None, "last_attempt": None}
+
+
+def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
+    """Rows for recipients refused before any queue file existed (NOQUEUE)."""
+    for when, reject in session.rejects:
+        yield {"queue_id": "NOQUEUE", "host": session.host, "sasl_username": user,
+               "client_ip": session.client_ip, "time": when, "sender": reject.sender,
+               "recipient": reject.recipient, "status": "rejected", "dsn": reject.dsn,
+               "relay": "", "attempts": 0, "reason": reject.reason, "orig_to": None,
+               "message_id": None, "last_attempt": when}
+
+
+def _earliest(current, candidate):
+    return candidate if current is None or (candidate is not None and candidate < current) else current
+
+
+def _latest(current, candidate):
+    return candidate if current is None or (candidate is not None and candidate > current) else current
+
+
+class _UserTotals:
+    __slots__ = ("sessions", "messages", "outcomes", "ips", "first_seen", "last_seen",
+                 "methods", "hosts")
+
+    def __init__(self):
+        self.sessions = 0
+        self.messages = 0
+        self.outcomes = Counter()
+        self.ips = set()
+        self.first_seen = None
+        self.last_seen = None
+        self.methods = set()
+        self.hosts = set()
+
+    def add_session(self, session: Session) -> None:
+        self.sessions += 1
+        self.ips.add(session.client_ip)
+        self.first_seen = _earliest(self.first_seen, session.start)
+        self.last_seen = _latest(self.last_seen, session.end or session.start)
+        if session.sasl_method:
+            self.methods.add(session.sasl_method.lower())
+        self.hosts.add(session.host)
+
+
+def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
+    found = totals.get(user)
+    if found is None:
+        found = totals[user] = _UserTotals()
+    return found
+
+
+def _users(finished, selection: Selection, show_all: bool = False):
+    totals: Dict[str, _UserTotals] = {}
+    for item in finished:
+        if isinstance(item, Session):
+            user = session_user(item)
+            if user is None or not selection.session(item, user):
+                continue
+            entry = _totals_of(totals, user)
+            entry.add_session(item)
+            entry.outcomes["rejected"] += len(item.rejects)
+        elif selection.message(item):
+            rows = list(recipient_rows(item))
+            if not rows and item.kind != "submission":
+                continue
+            entry = _totals_of(totals, item.sasl_username)
+            entry.messages += item.kind == "submission"
+            entry.outcomes.update(row["status"] for row in rows)
+            if item.sasl_method:
+                entry.methods.add(item.sasl_method.lower())
+    rows = []
+    for user, entry in totals.items():
+        row = {"user": user, "sessions": entry.sessions, "messages": entry.messages,
+               "recipients": sum(entry.outcomes[outcome] for outcome in OUTCOMES)}
+        row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
+        row.update(ips=len(entry.ips), first_seen=entry.first_seen, last_seen=entry.last_seen,
+                   methods=sorted(entry.methods), hosts=sorted(entry.hosts))
+        rows.append(row)
+    rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, -row["ips"], -row["recipients"],
+                               row["user"]))
+    return rows
+
+
+def _sessions(finished, selection: Selection, show_all: bool = False):
+    for item in finished:
+        if not isinstance(item, Session):
+            continue
+        user = session_user(item)
+        attempted = item.auth is not None and item.auth[1] > 0 or item.auth_failures
+        if user is None and not (show_all and attempted):
+            continue
+        if not selection.session(item, user):
+            continue
+        auth = item.auth
+        yield {"host": item.host, "service": item.service, "pid": item.pid,
+               "client_ip": item.client_ip, "client_name": item.client_name,
+               "start": item.start, "end": item.end, "sasl_method": item.sasl_method,
+               "sasl_username": user,
+               "auth": "" if auth is None else (str(auth[0]) if auth[0] == auth[1]
+                                                else f"{auth[0]}/{auth[1]}"),
+               "tls": f"{item.tls_protocol} with {item.tls_cipher}" if item.tls_protocol else "",
+               "messages": len(item.queue_ids), "recipients": item.accepted_recipients,
+               "failed_auth": item.failed_auth_count, "complete": item.complete}
+
+
+def _messages(finished, selection: Selection, show_all: bool = False):
+    for item in finished:
+        if isinstance(item, Session):
+            user = session_user(item)
+            if item.rejects and user is not None and selection.session(item, user):
+                yield from session_reject_rows(item, user)
+        elif selection.message(item):
+            yield from recipient_rows(item)
+
+
+def _ips(finished, selection: Selection, show_all: bool = False):
+    pairs = {}
+
+    def entry_for(user, ip):
+        key = (user, ip)
+        found = pairs.get(key)
+        if found is None:
+            found = pairs[key] = {"user": user, "client_ip": ip, "client_name": "",
+                                  "sessions": 0, "messages": 0, "recipients": 0,
+                                  "first_seen": None, "last_seen": None}
+        return found
+
+    for item in finished:
+        if isinstance(item, Session):
+            user = session_user(item)
+            if user is None or not selection.session(item, user):
+                continue
+            entry = entry_for(user, item.client_ip)
+            entry["client_name"] = item.client_name
+            entry["sessions"] += 1
+            entry["recipients"] += len(item.rejects)
+            entry["first_seen"] = _earliest(entry["first_seen"], item.start)
+            entry["last_seen"] = _latest(entry["last_seen"], item.end or item.start)
+        elif selection.message(item):
+            rows = list(recipient_rows(item))
+            if not rows and item.kind != "submission":
+                continue
+            entry = entry_for(item.sasl_username, item.client_ip)
+            entry["messages"] += item.kind == "submission"
+            entry["recipients"] += len(rows)
+    rows = list(pairs.values())
+    rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, row["user"], row["first_seen"] is None,
+                               row["first_seen"] or 0, row["client_ip"]))
+    return rows
+
+
+def _failures(finished, selection: Selection, show_all: bool = False):
+    by_ip = {}
+    successes = {}
+    for item in finished:
+        if not isinstance(item, Session) or not selection.ip(item.client_ip):
+            continue
+        if not selection.window(item.start, item.end):
+            continue
+        if item.auth_succeeded:
+            moment = item.end or item.start
+            successes[item.client_ip] = _latest(successes.get(item.client_ip), moment)
+        failed = item.failed_auth_count
+        if not failed:
+            continue
+        usernames = {failure.username for _, failure in item.auth_failures if failure.username}
+        if selection.user_patterns and not any(selection.user(name) for name in usernames):
+            continue
+        entry = by_ip.get(item.client_ip)
+        if entry is None:
+            entry = by_ip[item.client_ip] = {
+                "client_ip": item.client_ip, "attempts": 0, "usernames": set(),
+                "mechanisms": set(), "first_seen": None, "last_seen": None,
+                "later_success": False, "client_names": set(), "sessions": 0}
+        entry["attempts"] += failed
+        entry["sessions"] += 1
+        entry["usernames"].update(usernames)
+        entry["mechanisms"].update(failure.mechanism for _, failure in item.auth_failures)
+        entry["client_names"].add(item.client_name)
+        times = [when for when, _ in item.auth_failures] or [item.start, item.end]
+        for when in times:
+            entry["first_seen"] = _earliest(entry["first_seen"], when)
+            entry["last_seen"] = _latest(entry["last_seen"], when)
+    rows = []
+    for ip, entry in by_ip.items():
+        success = successes.get(ip)
+        entry["later_success"] = success is not None and entry["first_seen"] is not None and success >= entry["first_seen"]
+        for key in ("usernames", "mechanisms", "client_names"):
+            entry[key] = sorted(entry[key])
+        rows.append(entry)
+    rows.sort(key=lambda row: (-row["attempts"], row["client_ip"]))
+    return rows
+
+
+REPORTS = {
+    "users": Report(USERS_COLUMNS, _users),
+    "sessions": Report(SESSIONS_COLUMNS, _sessions),
+    "messages": Report(MESSAGES_COLUMNS, _messages),
+    "ips": Report(IPS_COLUMNS, _ips),
+    "failures": Report(FAILURES_COLUMNS, _failures),
+}
+
+
+def build_report(name: str, finished, selection: Selection = None, show_all: bool = False):
+    """(columns, rows) of report `name` over the correlator's output `finished`."""
+    report = REPORTS[name]
+    return report.columns, report.build(finished, selection or Selection(), show_all)

@@ -1,0 +1,153 @@
+"""sources: turn paths (and `-` for stdin) into batches of decoded log lines, oldest file first.
+
+SUMMARY
+    open_sources(paths, stdin=None) -> (sources, problems)
+    Source.batches() -> iterator of lists of lines (str, no line ends)
+
+DESCRIPTION
+    Compression is recognised by magic bytes, never by name: gzip (1f 8b), bzip2 (BZh) and xz
+    (fd 37 7a 58 5a 00); anything else is read as plain text. Bytes are read in large blocks and
+    decoded once per block as UTF-8 with undecodable bytes replaced (U+FFFD), so a stray Latin-1
+    byte costs nothing but a replacement character.
+
+    A rotated set comes in any order from a shell glob; open_sources() peeks at each file's
+    first timestamp and returns the sources oldest first (files without any timestamp last, in
+    the order given; stdin after the files). The modification time of each file is kept: it
+    anchors the year of yearless stamps (a log cannot end after its file was last written).
+
+DIAGNOSTICS
+    A path that cannot be opened (missing, a directory, no permission) becomes a SourceProblem in
+    the returned list, naming the path; the other sources are still returned. A read that fails
+    part way (a truncated or corrupt compressed file, an I/O error) ends that source's batches
+    and is recorded in `Source.problem`: every line read before it has already been handed on.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import datetime as _dt
+import gzip
+import io
+import lzma
+import os
+import sys
+import zlib
+from typing import BinaryIO, Iterator, List, Optional
+
+from maillog_sasl.syslog import Clock, split_line
+
+BLOCK_SIZE = 1 << 20
+PEEK_LINES = 2000
+
+_MAGIC = (
+    (b"\x1f\x8b", gzip.open),
+    (b"BZh", bz2.open),
+    (b"\xfd7zXZ\x00", lzma.open),
+)
+_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+
+
+class SourceProblem(Exception):
+    """An input that could not be read (fully); str() is the one line shown to the user."""
+
+
+class Source:
+    """One input: a file path or standard input."""
+
+    def __init__(self, name: str, path: Optional[str], mtime: Optional[_dt.datetime],
+                 stream: Optional[BinaryIO] = None):
+        self.name = name
+        self.path = path
+        self.mtime = mtime
+        self.first_time: Optional[_dt.datetime] = None
+        self.problem: Optional[SourceProblem] = None
+        self._stream = stream
+
+    def _open_binary(self) -> BinaryIO:
+        raw = open(self.path, "rb") if self._stream is None else self._stream
+        head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
+        for magic, opener in _MAGIC:
+            if head.startswith(magic):
+                return opener(raw)
+        return raw
+
+    def batches(self, block_size: int = BLOCK_SIZE) -> Iterator[List[str]]:
+        """Lists of lines, in file order; stops early (recording `problem`) on a read error."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pending = ""
+        try:
+            stream = self._open_binary()
+            with stream:
+                while True:
+                    block = stream.read(block_size)
+                    if not block:
+                        break
+                    lines = (pending + decoder.decode(block)).split("\n")
+                    pending = lines.pop()
+                    yield lines
+        except _READ_ERRORS as error:
+            self.problem = SourceProblem(f"{self.name}: read failed part way: {_reason(error)}")
+        last = pending + decoder.decode(b"", final=True)
+        if last:
+            yield [last]
+
+    def peek_first_time(self, zone) -> Optional[_dt.datetime]:
+        """The time of the first line that has a timestamp, for ordering a rotated set.
+
+        Yearless stamps are placed by the file's own modification time even under --year: a
+        forced year cannot tell December's file from January's.
+        """
+        clock = Clock(tz=zone, anchor=self.mtime)
+        seen = 0
+        try:
+            for batch in self.batches(block_size=1 << 16):
+                for line in batch:
+                    parsed = split_line(line)
+                    if parsed is not None:
+                        moment = clock.time(parsed.stamp)
+                        if moment is not None:
+                            return moment
+                    seen += 1
+                    if seen >= PEEK_LINES:
+                        return None
+        finally:
+            self.problem = None
+        return None
+
+
+def open_sources(paths, stdin: Optional[BinaryIO] = None, zone=None):
+    """Check every path, order the readable ones oldest first; return (sources, problems)."""
+    files, problems = [], []
+    standard_input = None
+    for path in paths:
+        if path == "-":
+            if standard_input is None:
+                stream = stdin if stdin is not None else sys.stdin.buffer
+                if not hasattr(stream, "peek"):
+                    stream = io.BufferedReader(stream)
+                standard_input = Source("<stdin>", None, None, stream)
+            continue
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+                mtime = _dt.datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime).astimezone()
+        except OSError as error:
+            problems.append(SourceProblem(f"{path}: cannot read: {_reason(error)}"))
+            continue
+        source = Source(path, path, mtime)
+        source.first_time = source.peek_first_time(zone)
+        files.append(source)
+    far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
+    files.sort(key=lambda source: source.first_time or far_future)
+    if standard_input is not None:
+        files.append(standard_input)
+    return files, problems
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    if isinstance(error, EOFError):
+        return "compressed data ends too early (truncated file)"
+    return str(error) or type(error).__name__

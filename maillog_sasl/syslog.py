@@ -1,0 +1,180 @@
+"""syslog: split a syslog line into its stamp, host, program and message, and turn stamps into times.
+
+SUMMARY
+    split_line(line) -> SyslogLine | None
+    parse_program(tag) -> (syslog_name, daemon, pid) | None
+    Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
+
+DESCRIPTION
+    Every prefix form Postfix's lines arrive with (postfix-log-reference.md §3):
+    traditional `Sep 17 12:48:22` (space- or zero-padded day, no year), RFC 3339 with an optional
+    fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, each optionally behind a `<PRI>`.
+
+    split_line() does only string slicing so that a caller can throw a line away before paying
+    for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset;
+    yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
+    end before, normally the file's modification time) and the offset of `tz` (local time when
+    None) at that moment. The year advances when the months run backwards (Dec -> Jan), and a
+    line a little out of order across New Year stays in the old year. Conversions are cached per
+    distinct stamp: neighbouring lines share their second.
+
+DIAGNOSTICS
+    Never raises on log content: a line without the shape of a syslog line gives None, and so
+    does a stamp that names no real date (Feb 30).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import NamedTuple, Optional
+
+from dateutil import parser as _dateutil_parser
+from dateutil import tz as _tz
+
+MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
+class SyslogLine(NamedTuple):
+    """One line cut at its first fields; `stamp` is the raw timestamp text."""
+
+    stamp: str
+    host: str
+    tag: str
+    text: str
+
+
+def split_line(line: str) -> Optional[SyslogLine]:
+    """Cut `line` (no trailing newline) into stamp, host, tag (`prog[pid]:`) and message text."""
+    if line.startswith("<"):
+        close = line.find(">", 1, 6)
+        if close < 0 or not line[1:close].isdigit():
+            return None
+        line = line[close + 1:]
+    if line[:1].isdigit():
+        parts = line.split(" ", 3)
+        if len(parts) != 4 or len(parts[0]) < 19 or parts[0][10:11] != "T":
+            return None
+        stamp, host, tag, text = parts
+    else:
+        # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
+        if len(line) < 17 or line[15:16] != " " or line[3:4] != " ":
+            return None
+        parts = line[16:].split(" ", 2)
+        if len(parts) != 3:
+            return None
+        stamp = line[:15]
+        host, tag, text = parts
+    if not tag.endswith(":"):
+        return None
+    return SyslogLine(stamp, host, tag, text)
+
+
+def parse_program(tag: str):
+    """`postfix/submission/smtpd[7771]:` -> ("postfix/submission", "smtpd", "7771").
+
+    Tags without a `/` (dovecot[12]:, CRON[3]:) are not Postfix daemons and give None; so does
+    a tag without a pid.
+    """
+    open_bracket = tag.rfind("[")
+    if open_bracket < 0 or not tag.endswith("]:"):
+        return None
+    program = tag[:open_bracket]
+    slash = program.rfind("/")
+    if slash <= 0:
+        return None
+    return program[:slash], program[slash + 1:], tag[open_bracket + 1:-2]
+
+
+class Clock:
+    """Turns stamps of one stream (one file, or a chain of files read in order) into times."""
+
+    __slots__ = ("zone", "year", "anchor", "_last_month", "_cache_key", "_cache_value")
+
+    def __init__(self, year: Optional[int] = None, tz: Optional[_dt.tzinfo] = None,
+                 anchor: Optional[_dt.datetime] = None):
+        self.zone = tz if tz is not None else _tz.tzlocal()
+        self.year = year
+        self.anchor = anchor
+        self._last_month = None
+        self._cache_key = None
+        self._cache_value = None
+
+    def time(self, stamp: str) -> Optional[_dt.datetime]:
+        if stamp == self._cache_key:
+            return self._cache_value
+        if stamp[:1].isdigit():
+            value = _parse_iso(stamp)
+        else:
+            value = self._traditional(stamp)
+        self._cache_key = stamp
+        self._cache_value = value
+        return value
+
+    def continue_from(self, previous: "Clock") -> None:
+        """Carry the year on from the stream read just before (files of one rotated set)."""
+        if previous.year is not None and self.year is None:
+            self.year = previous.year
+            self._last_month = previous._last_month
+
+    def _traditional(self, stamp: str) -> Optional[_dt.datetime]:
+        month = MONTHS.get(stamp[:3])
+        if month is None:
+            return None
+        try:
+            day = int(stamp[4:6])
+            hour, minute, second = int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15])
+        except ValueError:
+            return None
+        if self.year is None:
+            self.year = self._first_year(month, day)
+        year = self.year
+        last = self._last_month
+        if last is not None:
+            if month < last - 6:
+                # Months ran backwards by more than half a year: New Year was crossed.
+                self.year = year = year + 1
+            elif month > last + 6:
+                # A straggler from December after January lines: keep it in the old year.
+                return self._make(year - 1, month, day, hour, minute, second)
+        self._last_month = month
+        return self._make(year, month, day, hour, minute, second)
+
+    def _first_year(self, month: int, day: int) -> int:
+        anchor = self.anchor or _dt.datetime.now(self.zone)
+        if (month, day) > (anchor.month, anchor.day):
+            return anchor.year - 1
+        return anchor.year
+
+    def _make(self, year, month, day, hour, minute, second):
+        try:
+            naive = _dt.datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            return None
+        offset = self.zone.utcoffset(naive)
+        return naive.replace(tzinfo=_dt.timezone(offset) if offset is not None else _dt.timezone.utc)
+
+
+def _parse_iso(stamp: str) -> Optional[_dt.datetime]:
+    try:
+        value = _dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        try:
+            value = _dateutil_parser.isoparse(stamp)
+        except (ValueError, OverflowError):
+            return None
+    if value.tzinfo is None:
+        return None
+    return value
+
+
+def parse_zone(name: str) -> Optional[_dt.tzinfo]:
+    """`--tz` value -> tzinfo: an IANA name (Asia/Tokyo), UTC, or an offset like +09:00."""
+    if name.upper() in ("UTC", "Z"):
+        return _dt.timezone.utc
+    if name[:1] in "+-":
+        try:
+            return _dt.datetime.fromisoformat("2000-01-01T00:00:00" + name).tzinfo
+        except ValueError:
+            return None
+    return _tz.gettz(name)
