@@ -43,12 +43,15 @@ def analyze(paths, year: Optional[int] = None, zone=None, stdin=None,
     return correlate(sources, year=year, zone=zone, stats=stats), problems
 
 
-def report(name: str, paths, selection: Optional[Selection] = None, show_all: bool = False,
-           year: Optional[int] = None, zone=None) -> Tuple[list, list, Stats]:
-    """One report over `paths`, as (columns, rows, stats); rows are dicts keyed by column."""
+def report(name: str, paths, selection: Optional[Selection] = None, year: Optional[int] = None,
+           zone=None, **options) -> Tuple[list, list, Stats]:
+    """One report over `paths`, as (columns, rows, stats); rows are dicts keyed by column.
+
+    `options` go to the report (reports.build_report), e.g. show_all=True for sessions.
+    """
     stats = Stats()
     stream, problems = analyze(paths, year=year, zone=zone, stats=stats)
     if problems:
         raise problems[0]
-    columns, rows = build_report(name, stream, selection, show_all)
+    columns, rows = build_report(name, stream, selection, **options)
     return columns, list(rows), stats

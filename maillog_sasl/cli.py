@@ -148,7 +148,7 @@ def _run(options) -> int:
     stats = Stats()
     try:
         stream = correlate(sources, year=options.year, zone=zone, stats=stats)
-        columns, rows = build_report(options.report, stream, selection, options.show_all)
+        columns, rows = build_report(options.report, stream, selection, show_all=options.show_all)
         render(options.format, columns, rows, out, summary=lambda: summary_line(stats))
         out.flush()
     except OSError as error:

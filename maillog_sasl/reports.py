@@ -2,7 +2,7 @@
 
 SUMMARY
     REPORTS: name -> Report(columns, build)
-    build_report(name, finished, selection, show_all=False) -> (columns, rows)
+    build_report(name, finished, selection, **options) -> (columns, rows)
 
 DESCRIPTION
     Every report reads the stream that correlate() yields and a filters.Selection. `users`,
@@ -12,7 +12,8 @@ DESCRIPTION
     Column names are a contract (tests and scripts use them); columns are only ever added.
     users:    one row per SASL username (plus `(unknown user)`: successful logins that queued
               nothing, whose username Postfix never logged), most IPs then most recipients first.
-    sessions: one row per authenticated session (show_all: every session with an AUTH attempt).
+    sessions: one row per authenticated session (option show_all: every session with an AUTH
+              attempt).
     messages: one row per recipient of an authenticated message, and per recipient refused
               before any queue file (queue_id NOQUEUE) in an authenticated session.
     ips:      one row per (user, client IP).
@@ -137,7 +138,7 @@ def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
     return found
 
 
-def _users(finished, selection: Selection, show_all: bool = False):
+def _users(finished, selection: Selection, options: dict):
     totals: Dict[str, _UserTotals] = {}
     for item in finished:
         if isinstance(item, Session):
@@ -169,13 +170,13 @@ def _users(finished, selection: Selection, show_all: bool = False):
     return rows
 
 
-def _sessions(finished, selection: Selection, show_all: bool = False):
+def _sessions(finished, selection: Selection, options: dict):
     for item in finished:
         if not isinstance(item, Session):
             continue
         user = session_user(item)
         attempted = item.auth is not None and item.auth[1] > 0 or item.auth_failures
-        if user is None and not (show_all and attempted):
+        if user is None and not (options.get("show_all") and attempted):
             continue
         if not selection.session(item, user):
             continue
@@ -191,7 +192,7 @@ def _sessions(finished, selection: Selection, show_all: bool = False):
                "failed_auth": item.failed_auth_count, "complete": item.complete}
 
 
-def _messages(finished, selection: Selection, show_all: bool = False):
+def _messages(finished, selection: Selection, options: dict):
     for item in finished:
         if isinstance(item, Session):
             user = session_user(item)
@@ -201,7 +202,7 @@ def _messages(finished, selection: Selection, show_all: bool = False):
             yield from recipient_rows(item)
 
 
-def _ips(finished, selection: Selection, show_all: bool = False):
+def _ips(finished, selection: Selection, options: dict):
     pairs = {}
 
     def entry_for(user, ip):
@@ -237,7 +238,7 @@ def _ips(finished, selection: Selection, show_all: bool = False):
     return rows
 
 
-def _failures(finished, selection: Selection, show_all: bool = False):
+def _failures(finished, selection: Selection, options: dict):
     by_ip = {}
     successes = {}
     for item in finished:
@@ -289,7 +290,10 @@ REPORTS = {
 }
 
 
-def build_report(name: str, finished, selection: Selection = None, show_all: bool = False):
-    """(columns, rows) of report `name` over the correlator's output `finished`."""
+def build_report(name: str, finished, selection: Selection = None, **options):
+    """(columns, rows) of report `name` over the correlator's output `finished`.
+
+    `options` are the report's own settings, e.g. show_all=True for the sessions report.
+    """
     report = REPORTS[name]
-    return report.columns, report.build(finished, selection or Selection(), show_all)
+    return report.columns, report.build(finished, selection or Selection(), options)
