@@ -289,11 +289,12 @@ class Correlator:
             return
         new_id = event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
         child = self.messages.get((host, new_id))
-        if child is None or child.sasl_username is not None:
+        if child is None:
             return
-        if child.parent is None:
+        if child.parent is None and child.sasl_username is None:
             child.inherit_from(message, "reinjected")
-        recipient.handed_to = new_id
+        if child.parent is message:
+            recipient.handed_to = new_id
 
     def _notice(self, event, message, host, when) -> None:
         key = (host, event.notice_queue_id)

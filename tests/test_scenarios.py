@@ -1,0 +1,220 @@
+"""Correlation scenarios: whole logs in tests/scenarios/ (and rotated sets built here), checked
+through the reports an administrator reads."""
+
+import datetime as dt
+import gzip
+import os
+
+from support import SCENARIOS, by
+
+
+def scenario(name):
+    return SCENARIOS / name
+
+
+def test_one_smtpd_pid_serves_several_sessions_and_a_lost_disconnect_is_not_glued(report):
+    log = scenario("pid_reuse.log")
+    users = by(report("users", "--year", "2026", log), "user")
+    assert users["alice@example.test"]["sessions"] == 1
+    assert users["alice@example.test"]["sent"] == 1
+    assert users["bob@example.test"]["bounced"] == 1
+    assert users["bob@example.test"]["ips"] == 1
+    sessions = report("sessions", "--year", "2026", "--all", log)
+    assert [(s["client_ip"], s["sasl_username"], s["auth"], s["complete"]) for s in sessions] == [
+        ("192.0.2.10", "alice@example.test", "1", True),
+        ("198.51.100.20", "bob@example.test", "", False),
+        ("203.0.113.30", None, "0/2", True),
+    ]
+    assert sessions[0]["tls"] == "TLSv1.3 with TLS_AES_256_GCM_SHA384"
+    failures = report("failures", "--year", "2026", log)
+    assert [(f["client_ip"], f["attempts"]) for f in failures] == [("203.0.113.30", 2)]
+
+
+def test_queue_id_reuse_starts_a_new_message(report):
+    rows = report("messages", "--year", "2026", scenario("qid_reuse.log"))
+    assert [(r["queue_id"], r["sasl_username"], r["recipient"], r["status"]) for r in rows] == [
+        ("C0DE000001", "carol@example.test", "a@remote.example", "sent"),
+        ("C0DE000001", "dan@example.test", "b@remote.example", "deferred"),
+        ("C0DE000001", "eve@example.test", "c@remote.example", "sent"),
+    ]
+
+
+def test_lost_message_keeps_its_deferral_when_its_id_is_reused(cli):
+    result = cli("--stats", "--year", "2026", "--format", "json", scenario("qid_reuse.log"))
+    assert "messages lost (ID reuse): 1" in result.err
+
+
+def test_two_hosts_share_pids_and_queue_ids(report):
+    users = by(report("users", scenario("two_hosts.log")), "user")
+    assert users["dave@example.test"]["hosts"] == ["mx1"]
+    assert (users["dave@example.test"]["sent"], users["dave@example.test"]["deferred"]) == (1, 0)
+    erin = users["erin@example.test"]
+    assert (erin["hosts"], erin["sent"], erin["deferred"], erin["recipients"]) == (["mx2"], 1, 1, 2)
+    assert erin["first_seen"] == "2026-11-04T12:00:00+01:00", "ISO timestamps keep their zone"
+    sessions = by(report("sessions", scenario("two_hosts.log")), "host")
+    assert sessions["mx2"]["recipients"] == 2 and sessions["mx1"]["recipients"] == 1
+
+
+def test_failed_auth_with_and_without_username_and_port(report):
+    failures = by(report("failures", "--year", "2026", scenario("auth_failures.log")), "client_ip")
+    assert set(failures) == {"203.0.113.50", "203.0.113.51", "192.0.2.52"}
+    guessing = failures["203.0.113.50"]
+    assert guessing["attempts"] == 3
+    assert guessing["usernames"] == ["admin", "info@example.test"]
+    assert guessing["mechanisms"] == ["LOGIN", "PLAIN"]
+    assert guessing["later_success"] is False
+    assert failures["203.0.113.51"]["attempts"] == 1, "AUTH before STARTTLS: only the counter shows it"
+    assert failures["203.0.113.51"]["mechanisms"] == []
+    assert failures["192.0.2.52"]["later_success"] is True
+
+
+def test_auth_only_sessions_are_reported_as_unknown_user(report):
+    users = by(report("users", "--year", "2026", scenario("auth_failures.log")), "user")
+    unknown = users["(unknown user)"]
+    assert (unknown["sessions"], unknown["messages"], unknown["rejected"], unknown["ips"]) == (2, 0, 1, 2)
+    assert users["frank@example.test"]["sessions"] == 1
+    assert list(users)[-1] == "(unknown user)"
+    sessions = report("sessions", "--year", "2026", scenario("auth_failures.log"))
+    assert [s["sasl_username"] for s in sessions] == [
+        "frank@example.test", "(unknown user)", "(unknown user)"]
+
+
+def test_content_filter_reinjection_carries_the_user_to_the_final_delivery(report):
+    log = scenario("filter_and_rejects.log")
+    gina = by(report("users", "--year", "2026", log), "user")["gina@example.test"]
+    assert (gina["messages"], gina["recipients"], gina["sent"], gina["bounced"], gina["rejected"]) == (1, 4, 1, 1, 2)
+    rows = report("messages", "--year", "2026", log)
+    # Rows come as messages leave the queue; the session's NOQUEUE rows at its disconnect.
+    assert [(r["queue_id"], r["recipient"], r["status"], r["client_ip"]) for r in rows] == [
+        ("D1CE000001", "ghost2@example.test", "rejected", "2001:db8::7"),
+        ("NOQUEUE", "ghost@example.test", "rejected", "2001:db8::7"),
+        ("E2DF000001", "h@remote.example", "sent", "2001:db8::7"),
+        ("E2DF000001", "i@remote.example", "bounced", "2001:db8::7"),
+    ]
+    assert all(r["sasl_username"] == "gina@example.test" for r in rows)
+    assert rows[2]["sender"] == "gina@example.test"
+
+
+def test_ipv6_client_and_sasl_sender(report):
+    log = scenario("filter_and_rejects.log")
+    rows = report("ips", "--year", "2026", log)
+    assert [(r["user"], r["client_ip"], r["sessions"], r["messages"]) for r in rows] == [
+        ("gina@example.test", "2001:db8::7", 1, 1)]
+    assert report("users", "--year", "2026", "--ip", "2001:db8::/32", log)[0]["user"] == "gina@example.test"
+    assert report("users", "--year", "2026", "--ip", "2001:db9::/32", log) == []
+
+
+def _write_gzip(path, text, mtime):
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write(text)
+    os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+
+
+def _write(path, text, mtime):
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+
+
+DAY1 = """\
+Nov  1 09:00:00 mail postfix/submission/smtpd[100]: connect from unknown[198.51.100.99]
+Nov  1 09:00:01 mail postfix/submission/smtpd[100]: 9A9A000001: client=unknown[198.51.100.99], sasl_method=PLAIN, sasl_username=hank@example.test
+Nov  1 09:00:02 mail postfix/qmgr[99]: 9A9A000001: from=<hank@example.test>, size=800, nrcpt=2 (queue active)
+Nov  1 09:00:03 mail postfix/smtp[700]: 9A9A000001: to=<a@slow.example>, relay=none, delay=31, delays=1/0/30/0, dsn=4.4.1, status=deferred (connect to mx.slow.example[203.0.113.80]:25: Connection timed out)
+Nov  1 09:00:03 mail postfix/smtp[701]: 9A9A000001: to=<b@fast.example>, relay=mx.fast.example[198.51.100.2]:25, delay=1, delays=1/0/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+Nov  1 09:00:04 mail postfix/submission/smtpd[100]: disconnect from unknown[198.51.100.99] ehlo=2 starttls=1 auth=1 mail=1 rcpt=2 data=1 quit=1 commands=9
+"""
+DAY2 = """\
+Nov  2 09:10:00 mail postfix/qmgr[99]: 9A9A000001: from=<hank@example.test>, size=800, nrcpt=2 (queue active)
+Nov  2 09:10:30 mail postfix/smtp[702]: 9A9A000001: to=<a@slow.example>, relay=none, delay=86430, delays=86400/0/30/0, dsn=4.4.1, status=deferred (connect to mx.slow.example[203.0.113.80]:25: Connection timed out)
+"""
+DAY6 = """\
+Nov  6 09:10:00 mail postfix/qmgr[99]: 9A9A000001: from=<hank@example.test>, size=800, nrcpt=2 (queue active)
+Nov  6 09:10:30 mail postfix/smtp[703]: 9A9A000001: to=<a@slow.example>, relay=none, delay=432030, delays=432000/0/30/0, dsn=4.4.1, status=deferred (connect to mx.slow.example[203.0.113.80]:25: Connection timed out)
+Nov  6 09:10:30 mail postfix/qmgr[99]: 9A9A000001: from=<hank@example.test>, status=expired, returned to sender
+Nov  6 09:10:30 mail postfix/bounce[800]: 9A9A000001: sender non-delivery notification: 9B9B000002
+Nov  6 09:10:30 mail postfix/qmgr[99]: 9A9A000001: removed
+Nov  6 09:10:31 mail postfix/qmgr[99]: 9B9B000002: from=<>, size=2800, nrcpt=1 (queue active)
+Nov  6 09:10:31 mail postfix/virtual[900]: 9B9B000002: to=<hank@example.test>, relay=virtual, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to maildir)
+Nov  6 09:10:31 mail postfix/qmgr[99]: 9B9B000002: removed
+"""
+
+
+def _rotated_set(tmp_path):
+    utc = dt.timezone.utc
+    _write_gzip(tmp_path / "maillog.2.gz", DAY1, dt.datetime(2026, 11, 1, 23, 59, tzinfo=utc))
+    _write_gzip(tmp_path / "maillog.1.gz", DAY2, dt.datetime(2026, 11, 2, 23, 59, tzinfo=utc))
+    _write(tmp_path / "maillog", DAY6, dt.datetime(2026, 11, 6, 10, 0, tzinfo=utc))
+    # A shell glob order: maillog, maillog.1.gz, maillog.2.gz -- newest first.
+    return [tmp_path / "maillog", tmp_path / "maillog.1.gz", tmp_path / "maillog.2.gz"]
+
+
+def test_message_deferred_across_rotated_gz_files_then_expired(report, tmp_path):
+    paths = _rotated_set(tmp_path)
+    hank = by(report("users", *paths), "user")["hank@example.test"]
+    assert (hank["messages"], hank["recipients"], hank["sent"], hank["expired"], hank["deferred"]) == (1, 2, 1, 1, 0)
+    rows = by(report("messages", *paths), "recipient")
+    assert rows["a@slow.example"]["status"] == "expired"
+    assert rows["a@slow.example"]["attempts"] == 3
+    assert rows["a@slow.example"]["time"] == "2026-11-01T09:00:01+00:00"
+    assert len(rows) == 2, "the non-delivery notice is not hank's mail"
+
+
+def test_since_keeps_the_user_of_a_session_before_it(report, tmp_path):
+    paths = _rotated_set(tmp_path)
+    rows = report("messages", "--since", "2026-11-05", *paths)
+    assert {(r["sasl_username"], r["recipient"], r["status"]) for r in rows} == {
+        ("hank@example.test", "a@slow.example", "expired"),
+        ("hank@example.test", "b@fast.example", "sent")}
+    assert report("sessions", "--since", "2026-11-05", *paths) == []
+
+
+def test_until_a_date_includes_the_whole_day(report):
+    log = scenario("qid_reuse.log")
+    assert len(report("users", "--year", "2026", "--until", "2026-11-04", log)) == 3
+    assert len(report("users", "--year", "2026", "--until", "2026-11-03", log)) == 0
+    late = report("users", "--year", "2026", "--since", "2026-11-04 14:00", "--until", "2026-11-04 16:00", log)
+    assert [row["user"] for row in late] == ["dan@example.test"]
+
+
+def test_user_filter_is_a_case_insensitive_glob_and_repeatable(report):
+    log = scenario("qid_reuse.log")
+    assert [r["user"] for r in report("users", "--year", "2026", "--user", "CAROL@*", log)] == ["carol@example.test"]
+    both = report("users", "--year", "2026", "-u", "carol@example.test", "-u", "e*", log)
+    assert sorted(r["user"] for r in both) == ["carol@example.test", "eve@example.test"]
+    assert report("users", "--year", "2026", "--user", "nobody", log) == []
+
+
+YEAR_END = """\
+Dec 31 23:59:58 mail postfix/smtpd[300]: connect from unknown[192.0.2.40]
+Dec 31 23:59:59 mail postfix/smtpd[300]: 7E7E000001: client=unknown[192.0.2.40], sasl_method=PLAIN, sasl_username=ivan@example.test
+Jan  1 00:00:01 mail postfix/qmgr[99]: 7E7E000001: from=<ivan@example.test>, size=100, nrcpt=1 (queue active)
+Jan  1 00:00:02 mail postfix/smtp[700]: 7E7E000001: to=<x@remote.example>, relay=none, delay=3, delays=1/0/2/0, dsn=4.4.1, status=deferred (connect to mx.remote.example[198.51.100.1]:25: Connection refused)
+Jan  1 00:00:03 mail postfix/smtpd[300]: disconnect from unknown[192.0.2.40] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+"""
+NEW_YEAR = """\
+Jan  2 10:00:00 mail postfix/qmgr[99]: 7E7E000001: from=<ivan@example.test>, size=100, nrcpt=1 (queue active)
+Jan  2 10:00:01 mail postfix/smtp[701]: 7E7E000001: to=<x@remote.example>, relay=mx.remote.example[198.51.100.1]:25, delay=122400, delays=122399/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+Jan  2 10:00:01 mail postfix/qmgr[99]: 7E7E000001: removed
+"""
+
+
+def test_year_rollover_inside_a_file(report, tmp_path):
+    log = tmp_path / "maillog"
+    _write(log, YEAR_END, dt.datetime(2027, 1, 1, 0, 0, 5, tzinfo=dt.timezone.utc))
+    sessions = report("sessions", log)
+    assert (sessions[0]["start"], sessions[0]["end"]) == ("2026-12-31T23:59:58+00:00", "2027-01-01T00:00:03+00:00")
+
+
+def test_year_rollover_between_files_from_mtimes_and_from_year(report, tmp_path):
+    old, new = tmp_path / "maillog.1", tmp_path / "maillog"
+    _write(old, YEAR_END, dt.datetime(2027, 1, 1, 0, 0, 5, tzinfo=dt.timezone.utc))
+    _write(new, NEW_YEAR, dt.datetime(2027, 1, 2, 10, 0, 1, tzinfo=dt.timezone.utc))
+    for extra in ([], ["--year", "2026"]):
+        rows = report("messages", *extra, new, old)
+        assert [(r["time"], r["status"], r["attempts"], r["last_attempt"]) for r in rows] == [
+            ("2026-12-31T23:59:59+00:00", "sent", 2, "2027-01-02T10:00:01+00:00")], extra
+
+
+def test_tz_applies_to_yearless_stamps(report):
+    rows = report("sessions", "--year", "2026", "--tz", "Asia/Tokyo", scenario("qid_reuse.log"))
+    assert rows[0]["start"] == "2026-11-04T11:00:00+09:00"
