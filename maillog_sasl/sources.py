@@ -78,9 +78,12 @@ class Source:
         pending = ""
         try:
             stream = self._open_binary()
+            # read1: a decompressor's read() would drop the text it had already inflated
+            # when the file turns out truncated.
+            read = getattr(stream, "read1", stream.read)
             with stream:
                 while True:
-                    block = stream.read(block_size)
+                    block = read(block_size)
                     if not block:
                         break
                     lines = (pending + decoder.decode(block)).split("\n")
