@@ -1,0 +1,171 @@
+"""e2e_sinks: tiny SMTP servers on loopback that Postfix delivers to during the end-to-end test.
+
+NAME
+    e2e_sinks - scripted SMTP destinations: accept, 550 at RCPT, 451 at RCPT, 554 after DATA.
+
+DESCRIPTION
+    SmtpSink(behaviour) listens on 127.0.0.1 (a kernel-chosen port), speaks just enough SMTP for
+    Postfix's smtp(8) client (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT; no extensions), and
+    answers according to its behaviour:
+
+        accept    250 to everything; the message is kept
+        rcpt550   550 5.7.1 at every RCPT           (Postfix bounces the recipient)
+        rcpt451   451 4.3.2 at every RCPT           (Postfix defers, later expires the recipient)
+        data554   250 at RCPT, 554 5.6.0 after DATA (Postfix bounces every recipient)
+
+    Each server runs in daemon threads of the test process and records what it saw
+    (`transactions`: sender, recipients, the final reply), so a test can check that a recipient
+    reported as sent really arrived. stop() closes the listener and every open connection; it is
+    idempotent. Replies are fixed strings (REPLIES) that the ground truth refers to.
+
+DIAGNOSTICS
+    A client that breaks the protocol gets a 500/503 reply, never an exception in the test; a
+    socket error ends that connection only.
+"""
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+
+REPLIES = {
+    "rcpt550": "550 5.7.1 Recipient refused by the harness sink",
+    "rcpt451": "451 4.3.2 Try again later, says the harness sink",
+    "data554": "554 5.6.0 Message content refused by the harness sink",
+}
+DSN = {"accept": "2.0.0", "rcpt550": "5.7.1", "rcpt451": "4.3.2", "data554": "5.6.0"}
+BEHAVIOURS = ("accept", "rcpt550", "rcpt451", "data554")
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    timeout = 30
+
+    def reply(self, text):
+        self.wfile.write(text.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self):
+        sink = self.server.sink
+        sink._track(self.request, True)
+        try:
+            self._session(sink)
+        except (OSError, ValueError):
+            pass
+        finally:
+            sink._track(self.request, False)
+
+    def _session(self, sink):
+        behaviour = sink.behaviour
+        self.reply(f"220 sink-{behaviour}.harness.test ESMTP harness sink")
+        txn = None
+        while True:
+            line = self.rfile.readline(4096)
+            if not line:
+                return
+            cmd = line.decode("latin-1").rstrip("\r\n")
+            verb = cmd.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.reply(f"250 sink-{behaviour}.harness.test")
+            elif verb == "MAIL":
+                txn = {"sender": cmd[10:].strip(), "recipients": [], "reply": None}
+                self.reply("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                if txn is None:
+                    self.reply("503 5.5.1 Error: need MAIL command")
+                elif behaviour in ("rcpt550", "rcpt451"):
+                    self.reply(REPLIES[behaviour])
+                    sink._record(dict(txn, recipients=[cmd[8:].strip()],
+                                      reply=REPLIES[behaviour]))
+                else:
+                    txn["recipients"].append(cmd[8:].strip())
+                    self.reply("250 2.1.5 Ok")
+            elif verb == "DATA":
+                if not txn or not txn["recipients"]:
+                    self.reply("503 5.5.1 Error: need RCPT command")
+                    continue
+                self.reply("354 End data with <CR><LF>.<CR><LF>")
+                size = 0
+                while True:
+                    data = self.rfile.readline(65536)
+                    if not data:
+                        return
+                    if data in (b".\r\n", b".\n"):
+                        break
+                    size += len(data)
+                if behaviour == "data554":
+                    final = REPLIES["data554"]
+                else:
+                    sink.counter += 1
+                    final = f"250 2.0.0 Ok: queued as SINK{sink.counter:04d}"
+                txn["size"] = size
+                txn["reply"] = final
+                sink._record(txn)
+                txn = None
+                self.reply(final)
+            elif verb == "RSET":
+                txn = None
+                self.reply("250 2.0.0 Ok")
+            elif verb == "NOOP":
+                self.reply("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                self.reply("221 2.0.0 Bye")
+                return
+            else:
+                self.reply("500 5.5.2 Error: command not recognized")
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class SmtpSink:
+    """One scripted SMTP server on 127.0.0.1; see the module docstring."""
+
+    def __init__(self, behaviour: str):
+        if behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown sink behaviour {behaviour!r}")
+        self.behaviour = behaviour
+        self.transactions = []
+        self.counter = 0
+        self._lock = threading.Lock()
+        self._conns = set()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.sink = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name=f"sink-{behaviour}", daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    def _track(self, conn, add):
+        with self._lock:
+            (self._conns.add if add else self._conns.discard)(conn)
+
+    def _record(self, txn):
+        with self._lock:
+            self.transactions.append(txn)
+
+    def delivered_to(self) -> list:
+        """Recipients (as written in RCPT TO, angle brackets stripped) of accepted messages."""
+        with self._lock:
+            out = []
+            for t in self.transactions:
+                if t.get("reply", "").startswith("250"):
+                    out += [r.split(">")[0].lstrip("<") for r in t["recipients"]]
+            return out
+
+    def stop(self):
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)
