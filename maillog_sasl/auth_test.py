@@ -1,0 +1,529 @@
+"""`maillog-sasl auth-test`: one safe SMTP AUTH login, and what the Postfix log will show of it.
+
+What it does: connects to HOST[:PORT], reads the greeting, EHLO, STARTTLS (or implicit TLS, the
+default on port 465; or none with --plain), EHLO again, shows the AUTH mechanisms the server
+offers, authenticates with CRAM-MD5, PLAIN or LOGIN, optionally sends one small test message
+(--send-to), and QUITs. Certificates are verified unless --insecure.
+Input: the command line; the password from maillog_sasl.password (prompt, --password-stdin,
+MAILLOG_SASL_PASSWORD).
+Output: the dialogue on stdout ("C:" client, "S:" server, "*" notes), with the AUTH data the
+client sends and the password replaced by [redacted]; then what to look for in the Postfix log.
+How it fails: exit 1 when the server says no (refused greeting, no AUTH offered, mechanism not
+offered, authentication failed, sender/recipient/message rejected), with its reply on stderr;
+exit 2 for usage errors; exit 3 for connection and TLS failures, one line on stderr naming host,
+port and reason; exit 130 on Ctrl-C. Never a traceback for these.
+"""
+import base64
+import math
+import re
+import socket
+import ssl
+import sys
+from email.utils import formatdate, make_msgid
+
+from maillog_sasl import cram_md5
+from maillog_sasl.password import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PASSWORD_HELP,
+    CommandParser,
+    PasswordError,
+    add_password_option,
+    read_password,
+)
+
+PROG = "maillog-sasl auth-test"
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_CONNECTION = 3
+
+MECH_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
+SMTPS_PORT = 465
+SUBMISSION_PORT = 587
+REDACTED = "[redacted]"
+MAX_LINE = 4096
+# Postfix's order of the disconnect counters this client can cause (a subset of smtpd's list).
+DISCONNECT_COUNTERS = ("EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "QUIT")
+
+EPILOG = f"""\
+examples:
+  {PROG} mail.example.com --user alice@example.com
+  {PROG} mail.example.com:465 --user alice@example.com --send-to postmaster@example.com
+  {PROG} 127.0.0.1:10587 --user test --cafile test-ca.pem --mech PLAIN
+
+TLS: STARTTLS on every port except 465, where TLS starts at connect. The server's
+  certificate is checked against the system CAs (or --cafile) and HOST; --insecure
+  skips that, for self-signed test servers. Without STARTTLS on offer the test
+  stops: credentials are sent unencrypted only when you choose --plain, and then
+  PLAIN and LOGIN carry the password readable (a warning is printed).
+mechanisms: auto picks the strongest offered: CRAM-MD5, then PLAIN, then LOGIN.
+output: the dialogue, "C:" client, "S:" server, "*" notes; the AUTH data the
+  client sends is shown as {REDACTED}.
+the Postfix log: Postfix does not log a successful AUTH by itself. The line
+    QUEUEID: client=NAME[IP], sasl_method=MECH, sasl_username=USER
+  appears only when a message is queued (--send-to); without it only auth=1 in
+  the "disconnect from NAME[IP]" line shows the login. A failed login leaves
+  "warning: NAME[IP]: SASL MECH authentication failed: ..." and auth=0/1.
+
+{PASSWORD_HELP}
+
+exit status:
+  0    authenticated (and, with --send-to, the message was accepted)
+  1    the server refused: greeting, no AUTH, mechanism not offered, failed
+       authentication, rejected sender, recipient or message (its reply is printed)
+  2    usage error
+  3    connection or TLS failure (one line: host, port, reason)
+  130  interrupted (Ctrl-C)
+"""
+
+
+class UsageError(Exception):
+    """The options cannot work together."""
+
+
+class Refused(Exception):
+    """The server said no; `reply` is its reply, when there is one; `hints` go after the dialogue."""
+
+    def __init__(self, message, reply=None, hints=()):
+        super().__init__(message)
+        self.reply = reply
+        self.hints = hints
+
+
+class ConnectionFailed(Exception):
+    """Connecting, TLS or the SMTP conversation itself broke down."""
+
+
+class Reply:
+    """One SMTP reply: a code and the text of each of its lines."""
+
+    def __init__(self, code, lines):
+        self.code = code
+        self.lines = lines
+
+    def __str__(self):
+        return " / ".join(f"{self.code} {line}".rstrip() for line in self.lines)
+
+
+class Session:
+    """An SMTP client connection that prints its dialogue, redacted, to `out`."""
+
+    def __init__(self, out, password, timeout):
+        self.out = out
+        self.password = password
+        self.timeout = timeout
+        self.sock = None
+        self.buffer = b""
+        self.encrypted = False
+        self.client_ip = None
+        self.verbs = []
+
+    def note(self, text):
+        self.say("*", text)
+
+    def say(self, prefix, text):
+        print(f"{prefix} {self.redact(text)}", file=self.out)
+
+    def redact(self, text):
+        """`text` made safe to print: control characters escaped, the password replaced."""
+        text = _printable(text)
+        return text.replace(self.password, REDACTED) if self.password else text
+
+    def connect(self, host, port):
+        self.sock = socket.create_connection((host, port), timeout=self.timeout)
+        self.client_ip = self.sock.getsockname()[0]
+        self.note(f"connected to {self.sock.getpeername()[0]} port {port} from {self.client_ip}")
+
+    def start_tls(self, context, host):
+        if self.buffer:
+            raise ConnectionFailed("the server sent data before the TLS handshake")
+        try:
+            self.sock = context.wrap_socket(self.sock, server_hostname=host)
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectionFailed(
+                f"certificate verification failed: {exc.verify_message}"
+                " (--cafile FILE trusts a private CA; --insecure skips the check)"
+            ) from None
+        except ssl.SSLError as exc:
+            raise ConnectionFailed(f"TLS handshake failed: {_ssl_reason(exc)}") from None
+        self.encrypted = True
+        version, cipher = self.sock.version(), self.sock.cipher()[0]
+        if context.verify_mode == ssl.CERT_NONE:
+            self.note(f"TLS {version} {cipher}; certificate NOT verified (--insecure)")
+        else:
+            self.note(f"TLS {version} {cipher}; certificate verified for {host}")
+
+    def send(self, line, shown=None, command=True):
+        """Send one line; print `shown` in its place. `command=False` for AUTH continuation lines."""
+        self.say("C:", line if shown is None else shown)
+        if command:
+            self.verbs.append(line.split(" ", 1)[0].upper())
+        self.sock.sendall(line.encode("utf-8") + b"\r\n")
+
+    def command(self, line, shown=None, command=True):
+        self.send(line, shown, command)
+        return self.read_reply()
+
+    def read_reply(self):
+        lines = []
+        while True:
+            raw = _printable(self._read_line().decode("utf-8", "backslashreplace"))
+            self.say("S:", raw)
+            code, separator, text = raw[:3], raw[3:4], raw[4:]
+            if not (len(code) == 3 and code.isdigit() and separator in ("-", " ", "")):
+                raise ConnectionFailed(f"not an SMTP reply: {raw[:80]!r}")
+            lines.append(text)
+            if separator != "-":
+                return Reply(int(code), lines)
+
+    def _read_line(self):
+        while b"\n" not in self.buffer:
+            if len(self.buffer) > MAX_LINE:
+                raise ConnectionFailed(f"the server sent a line longer than {MAX_LINE} bytes")
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionFailed("the server closed the connection")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.rstrip(b"\r")
+
+    def quit_quietly(self):
+        """QUIT, ignoring any trouble: the result is already known."""
+        try:
+            self.command("QUIT")
+        except (OSError, ConnectionFailed):
+            pass
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+
+
+def _ssl_reason(exc):
+    """The OpenSSL message of an SSLError, without its source-file reference."""
+    message = exc.args[1] if len(exc.args) > 1 else str(exc)
+    return re.sub(r" \(_ssl\.c:\d+\)$", "", str(message))
+
+
+def _printable(text):
+    """Show control characters from the peer as escapes, never raw on the terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def parse_target(text):
+    """Split HOST[:PORT] (IPv6 as [ADDR]:PORT or bare ADDR) into (host, port or None)."""
+    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", text)
+    if match:
+        host, port = match.groups()
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, None
+    if not host:
+        raise UsageError(f"no host in {text!r}")
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError(f"bad port in {text!r}")
+        port = int(port)
+    return host, port
+
+
+def offered_mechanisms(ehlo):
+    """The AUTH mechanisms of an EHLO reply, upper-case, in the server's order."""
+    mechanisms = []
+    for line in ehlo.lines[1:]:
+        words = line.upper().replace("AUTH=", "AUTH ", 1).split()
+        if words and words[0] == "AUTH":
+            mechanisms += [word for word in words[1:] if word not in mechanisms]
+    return mechanisms
+
+
+def extensions(ehlo):
+    return {line.split(" ", 1)[0].upper() for line in ehlo.lines[1:] if line}
+
+
+def choose_mechanism(requested, offered):
+    """The mechanism to use: `requested`, or the strongest offered for "AUTO"."""
+    if requested != "AUTO":
+        if requested not in offered:
+            raise Refused(f"the server does not offer {requested} (it offers {' '.join(offered)})")
+        return requested
+    for mechanism in MECH_PREFERENCE:
+        if mechanism in offered:
+            return mechanism
+    raise Refused(
+        f"the server offers none of {', '.join(MECH_PREFERENCE)} (it offers {' '.join(offered)})"
+    )
+
+
+def authenticate(session, mechanism, user, password):
+    """Run the AUTH exchange; return the server's final reply."""
+    if mechanism == "PLAIN":
+        blob = _b64(f"\0{user}\0{password}")
+        return session.command(f"AUTH PLAIN {blob}", shown=f"AUTH PLAIN {REDACTED}")
+    reply = session.command(f"AUTH {mechanism}")
+    if mechanism == "LOGIN":
+        for value in (user, password):
+            if reply.code != 334:
+                return reply
+            reply = session.command(_b64(value), shown=REDACTED, command=False)
+        return reply
+    if reply.code != 334:
+        return reply
+    try:
+        challenge = cram_md5.decode_challenge(reply.lines[0])
+    except cram_md5.ChallengeError:
+        session.command("*", command=False)
+        raise Refused("the server's CRAM-MD5 challenge is not base64", reply) from None
+    answer = cram_md5.response(user, password, challenge)
+    return session.command(answer, shown=REDACTED, command=False)
+
+
+def _b64(text):
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def send_message(session, sender, recipient, user, ehlo_name):
+    """MAIL, RCPT, DATA with a short test message; return the queue ID if the server names one."""
+    reply = session.command(f"MAIL FROM:<{sender}>")
+    if reply.code != 250:
+        raise Refused("the server refused the sender", reply)
+    reply = session.command(f"RCPT TO:<{recipient}>")
+    if reply.code not in (250, 251):
+        raise Refused("the server refused the recipient", reply)
+    reply = session.command("DATA")
+    if reply.code != 354:
+        raise Refused("the server refused DATA", reply)
+    message = [
+        f"From: <{sender}>",
+        f"To: <{recipient}>",
+        "Subject: maillog-sasl auth-test",
+        f"Date: {formatdate(localtime=True)}",
+        f"Message-ID: {make_msgid('auth-test', domain=ehlo_name)}",
+        "",
+        f"A test message sent by maillog-sasl auth-test after SMTP AUTH as {user}.",
+        ".",
+    ]
+    for line in message:
+        session.send(line, command=False)
+    reply = session.read_reply()
+    if reply.code != 250:
+        raise Refused("the server did not accept the message", reply)
+    match = re.search(r"queued as ([0-9A-Za-z]+)", " ".join(reply.lines))
+    return match.group(1) if match else None
+
+
+def disconnect_counters(verbs):
+    """Postfix's disconnect counters for a session in which every command succeeded."""
+    counts = [f"{verb.lower()}={verbs.count(verb)}" for verb in DISCONNECT_COUNTERS if verb in verbs]
+    return " ".join(counts + [f"commands={len(verbs)}"])
+
+
+def log_hints(session, user, mechanism, sent, queue_id):
+    """What the administrator finds in the Postfix log after this session."""
+    client = f"NAME[{session.client_ip}]"
+    hints = [
+        "",
+        "In the Postfix log (NAME: this client's reverse DNS name, or 'unknown'):",
+    ]
+    if sent:
+        hints += [
+            f"  {queue_id or 'QUEUEID'}: client={client}, sasl_method={mechanism}, sasl_username={user}",
+            "  is the line that names the user; it is written once per queued message.",
+        ]
+    else:
+        hints += [
+            "  no line names the user: Postfix logs 'client=..., sasl_username=' only when a",
+            "  message is queued (try --send-to). The login shows only as auth=1 in:",
+        ]
+    hints.append(f"  disconnect from {client} {disconnect_counters(session.verbs)}")
+    return hints
+
+
+def failure_hints(session, mechanism):
+    return [
+        "",
+        "In the Postfix log, a refused login shows as:",
+        f"  warning: NAME[{session.client_ip}]: SASL {mechanism} authentication failed: ...",
+        "  and as auth=0/1 in the 'disconnect from' line.",
+    ]
+
+
+def run(args, password, out):
+    """Run the test; return the exit status. Errors are printed on stderr."""
+    host, port = args.host, args.port
+    session = Session(out, password, args.timeout)
+    try:
+        try:
+            session.connect(host, port)
+            if args.mode == "tls":
+                session.start_tls(args.tls_context, host)
+            reply = session.read_reply()
+            if reply.code != 220:
+                raise Refused("the server refused the connection", reply)
+            ehlo = _ehlo(session, args.ehlo)
+            if args.mode == "starttls":
+                if "STARTTLS" not in extensions(ehlo):
+                    raise ConnectionFailed(
+                        "the server does not offer STARTTLS; not sending credentials"
+                        " unencrypted (use --tls on an implicit-TLS port, or --plain)"
+                    )
+                reply = session.command("STARTTLS")
+                if reply.code != 220:
+                    raise ConnectionFailed(f"STARTTLS refused: {reply}")
+                session.start_tls(args.tls_context, host)
+                ehlo = _ehlo(session, args.ehlo)
+            offered = offered_mechanisms(ehlo)
+            if not offered:
+                why = "the server offers no AUTH"
+                if not session.encrypted:
+                    why += " without TLS (Postfix: smtpd_tls_auth_only = yes?); try without --plain"
+                raise Refused(why)
+            mechanism = choose_mechanism(args.mech, offered)
+            session.note(f"server offers AUTH {' '.join(offered)}; using {mechanism}")
+            if not session.encrypted and mechanism in ("PLAIN", "LOGIN"):
+                session.note(f"warning: {mechanism} sends the password readable without TLS (--plain)")
+            reply = authenticate(session, mechanism, args.user, password)
+            if reply.code != 235:
+                raise Refused("authentication failed", reply, failure_hints(session, mechanism))
+            queue_id = None
+            if args.send_to:
+                queue_id = send_message(session, args.sender, args.send_to, args.user, args.ehlo)
+            session.quit_quietly()
+        except Refused as exc:
+            session.quit_quietly()
+            if exc.hints:
+                print("\n".join(exc.hints), file=out)
+            reply = f": {exc.reply}" if exc.reply is not None else ""
+            print(f"{PROG}: {session.redact(f'{exc}{reply}')}", file=sys.stderr)
+            return EXIT_REFUSED
+    except ssl.SSLError as exc:
+        return _connection_failed(host, port, f"TLS error: {_ssl_reason(exc)}")
+    except (TimeoutError, socket.timeout):
+        return _connection_failed(host, port, f"timed out after {args.timeout:g}s")
+    except socket.gaierror as exc:
+        return _connection_failed(host, port, f"cannot resolve the host name: {exc.strerror}")
+    except ConnectionFailed as exc:
+        return _connection_failed(host, port, str(exc))
+    except OSError as exc:
+        return _connection_failed(host, port, (exc.strerror or str(exc)).lower())
+    finally:
+        session.close()
+    session.note(f"authenticated as {args.user} with {mechanism}")
+    if queue_id:
+        session.note(f"message accepted, queued as {queue_id}")
+    print("\n".join(log_hints(session, args.user, mechanism, bool(args.send_to), queue_id)), file=out)
+    return EXIT_OK
+
+
+def _ehlo(session, name):
+    reply = session.command(f"EHLO {name}")
+    if reply.code != 250:
+        raise Refused("the server refused EHLO", reply)
+    return reply
+
+
+def _connection_failed(host, port, reason):
+    print(f"{PROG}: {host} port {port}: {reason}", file=sys.stderr)
+    return EXIT_CONNECTION
+
+
+def seconds(text):
+    """argparse type: a positive number of seconds (argparse names it in its error message)."""
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(text)
+    return value
+
+
+def _build_parser():
+    parser = CommandParser(
+        prog=PROG,
+        description="Log in to an SMTP server with SMTP AUTH; show the dialogue, secrets\n"
+        "redacted, and what the Postfix log will show of the session.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("target", metavar="HOST[:PORT]",
+                        help="the server; PORT defaults to 587 (465 with --tls)")
+    parser.add_argument("--user", required=True, help="the SASL user name")
+    parser.add_argument(
+        "--mech",
+        type=str.upper,
+        choices=("AUTO",) + MECH_PREFERENCE,
+        default="AUTO",
+        metavar="{auto,CRAM-MD5,PLAIN,LOGIN}",
+        help="the SASL mechanism (default: auto)",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--starttls", dest="mode", action="store_const", const="starttls",
+                      help="plain connect, then STARTTLS (default except on port 465)")
+    mode.add_argument("--tls", dest="mode", action="store_const", const="tls",
+                      help="TLS from the start, implicit TLS (default on port 465)")
+    mode.add_argument("--plain", dest="mode", action="store_const", const="plain",
+                      help="no TLS at all: credentials cross the network unencrypted")
+    verify = parser.add_mutually_exclusive_group()
+    verify.add_argument("--insecure", action="store_true",
+                        help="do not verify the server's certificate (self-signed test servers)")
+    verify.add_argument("--cafile", metavar="FILE",
+                        help="verify the certificate against the CA certificates in FILE")
+    parser.add_argument("--send-to", metavar="ADDR",
+                        help="after AUTH, send one small test message to ADDR")
+    parser.add_argument("--from", dest="sender", metavar="ADDR",
+                        help="envelope sender for --send-to (default: USER, when it is an address)")
+    parser.add_argument("--ehlo", metavar="NAME", default=socket.gethostname() or "localhost",
+                        help="the name to send with EHLO (default: this host's name)")
+    parser.add_argument("--timeout", type=seconds, default=20.0, metavar="SECONDS",
+                        help="give up on a silent server after SECONDS (default: 20)")
+    add_password_option(parser)
+    return parser
+
+
+def _check_args(args):
+    """Validate and complete the parsed options; raise UsageError."""
+    args.host, port = parse_target(args.target)
+    if args.mode is None:
+        args.mode = "tls" if port == SMTPS_PORT else "starttls"
+    args.port = port or (SMTPS_PORT if args.mode == "tls" else SUBMISSION_PORT)
+    if args.send_to and args.sender is None:
+        if "@" not in args.user:
+            raise UsageError("--send-to needs --from ADDR when USER is not an address")
+        args.sender = args.user
+    # Values that go into SMTP commands as they are (the user name travels base64-encoded).
+    in_commands = (("--send-to", args.send_to), ("--from", args.sender), ("--ehlo", args.ehlo))
+    for option, value in (("--user", args.user), *in_commands):
+        if value is not None and (not value or not value.isprintable()):
+            raise UsageError(f"{option} must be printable text, not {value!r}")
+    for option, value in in_commands:
+        if value and re.search(r"[\s<>]", value):
+            raise UsageError(f"{option} must not contain spaces or angle brackets: {value!r}")
+    if args.mode == "plain":
+        if args.insecure or args.cafile:
+            raise UsageError("--insecure and --cafile need TLS; they mean nothing with --plain")
+        args.tls_context = None
+        return
+    try:
+        args.tls_context = ssl.create_default_context(cafile=args.cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot use --cafile {args.cafile}: {exc.strerror or exc}") from None
+    if args.insecure:
+        args.tls_context.check_hostname = False
+        args.tls_context.verify_mode = ssl.CERT_NONE
+
+
+def main(argv):
+    """Run `maillog-sasl auth-test ARGV`; return the exit status."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code
+    try:
+        _check_args(args)
+        password = read_password(args.password_stdin)
+        return run(args, password, sys.stdout)
+    except (UsageError, PasswordError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

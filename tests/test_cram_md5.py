@@ -1,0 +1,270 @@
+"""`maillog-sasl cram-md5`: the seed's test vector, password sources, prompts and errors."""
+import base64
+import getpass
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from maillog_sasl import cram_md5
+from maillog_sasl.cli import main
+from maillog_sasl.password import ENV_VAR
+
+# The incident write-up's vector (reference §6).
+SEED_USER = "centos7@phoenixknight.jp"
+SEED_PASSWORD = "zaq12345"
+SEED_CHALLENGE = "PDA3Nzg3NTMyMDgxMzMwMDAuMTUzNzE1MTM2NEBpazEtMzMxLTI1NjQ5LnZzLnNha3VyYS5uZS5qcD4="
+SEED_DIGEST = "1c8848fcf734dd528b919ea753c1374b"
+SEED_RESPONSE = "Y2VudG9zN0BwaG9lbml4a25pZ2h0LmpwIDFjODg0OGZjZjczNGRkNTI4YjkxOWVhNzUzYzEzNzRi"
+# What the write-up's shell script printed: the same, plus an encoded newline.
+SEED_SCRIPT_ANSWER = "Y2VudG9zN0BwaG9lbml4a25pZ2h0LmpwIDFjODg0OGZjZjczNGRkNTI4YjkxOWVhNzUzYzEzNzRiCg=="
+
+NO_PASSWORD_ARG = (
+    "maillog-sasl cram-md5: a password is never taken as an argument: it would stay in the shell"
+    f" history; use the prompt, --password-stdin or {ENV_VAR} (see --help)\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def no_password_sources(monkeypatch):
+    """No password unless a test gives one; a prompt that is not expected fails the test."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+
+    def unexpected_prompt(prompt="Password: "):
+        raise AssertionError("unexpected password prompt")
+
+    monkeypatch.setattr(getpass, "getpass", unexpected_prompt)
+
+
+def run(capsys, monkeypatch, *args, stdin=""):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(["cram-md5", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_seed_vector_from_environment(capsys, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, SEED_PASSWORD)
+    assert run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE) == (0, SEED_RESPONSE + "\n", "")
+    assert base64.b64decode(SEED_RESPONSE) == f"{SEED_USER} {SEED_DIGEST}".encode()
+
+
+def test_seed_vector_is_the_script_answer_without_its_newline():
+    assert base64.b64decode(SEED_SCRIPT_ANSWER) == base64.b64decode(SEED_RESPONSE) + b"\n"
+
+
+def test_library_functions_on_the_seed_vector():
+    challenge = cram_md5.decode_challenge(SEED_CHALLENGE)
+    assert challenge == b"<0778753208133000.1537151364@ik1-331-25649.vs.sakura.ne.jp>"
+    assert cram_md5.digest(SEED_PASSWORD, challenge) == SEED_DIGEST
+    assert cram_md5.response(SEED_USER, SEED_PASSWORD, challenge) == SEED_RESPONSE
+
+
+def test_rfc2195_example():
+    challenge = cram_md5.decode_challenge("334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+")
+    assert challenge == b"<1896.697170952@postoffice.reston.mci.net>"
+    assert cram_md5.digest("tanstaaftanstaaf", challenge) == "b913a602c7eda7a495b4e6e7334d3890"
+    assert cram_md5.response("tim", "tanstaaftanstaaf", challenge) == (
+        "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
+    )
+
+
+def test_password_stdin_reads_one_line(capsys, monkeypatch):
+    result = run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE, "--password-stdin",
+                 stdin=SEED_PASSWORD + "\r\nsecond line\n")
+    assert result == (0, SEED_RESPONSE + "\n", "")
+
+
+def test_password_stdin_keeps_inner_and_leading_spaces(capsys, monkeypatch):
+    code, out, _ = run(capsys, monkeypatch, "u", SEED_CHALLENGE, "--password-stdin", stdin=" a b \n")
+    challenge = cram_md5.decode_challenge(SEED_CHALLENGE)
+    assert (code, out) == (0, cram_md5.response("u", " a b ", challenge) + "\n")
+
+
+def test_no_echo_prompt_when_no_other_source(capsys, monkeypatch):
+    prompts = []
+
+    def fake_getpass(prompt="Password: "):
+        prompts.append(prompt)
+        return SEED_PASSWORD
+
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    assert run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE) == (0, SEED_RESPONSE + "\n", "")
+    assert prompts == ["Password: "]
+
+
+def test_password_stdin_wins_over_environment(capsys, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "not this one")
+    result = run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE, "--password-stdin",
+                 stdin=SEED_PASSWORD + "\n")
+    assert result == (0, SEED_RESPONSE + "\n", "")
+
+
+@pytest.mark.parametrize("pasted", [
+    SEED_CHALLENGE + "\n",
+    "334 " + SEED_CHALLENGE + "\r\n",
+    "  334 " + SEED_CHALLENGE + "  \n",
+])
+def test_challenge_pasted_at_prompt(capsys, monkeypatch, pasted):
+    monkeypatch.setenv(ENV_VAR, SEED_PASSWORD)
+    result = run(capsys, monkeypatch, SEED_USER, stdin=pasted)
+    assert result == (0, SEED_RESPONSE + "\n", "Challenge (the base64 text after 334): ")
+
+
+def test_challenge_argument_may_carry_334(capsys, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, SEED_PASSWORD)
+    result = run(capsys, monkeypatch, SEED_USER, "334 " + SEED_CHALLENGE)
+    assert result == (0, SEED_RESPONSE + "\n", "")
+
+
+@pytest.mark.parametrize("challenge", ["not base64!", "PDA3Nzg3NTMyMDgxMzMwMDAu=x", "abc", "PDA3Nzg3é"])
+def test_challenge_not_base64(capsys, monkeypatch, challenge):
+    monkeypatch.setenv(ENV_VAR, SEED_PASSWORD)
+    assert run(capsys, monkeypatch, SEED_USER, challenge) == (
+        2, "", "maillog-sasl cram-md5: the challenge is not base64"
+        " (the base64 text after the server's 334)\n",
+    )
+
+
+def test_decoded_challenge_pasted_gets_a_hint(capsys, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, SEED_PASSWORD)
+    assert run(capsys, monkeypatch, SEED_USER, "<0778753208133000.1537151364@ik1>") == (
+        2, "", "maillog-sasl cram-md5: the challenge is not base64"
+        " (this looks decoded: give the base64 text after the server's 334)\n",
+    )
+
+
+def test_challenge_that_is_not_a_msg_id_gets_a_warning(capsys, monkeypatch):
+    """A password typed where the challenge goes may be valid base64: warn, do not hide it."""
+    monkeypatch.setenv(ENV_VAR, SEED_PASSWORD)
+    code, out, err = run(capsys, monkeypatch, SEED_USER, "zaq12345")
+    assert code == 0 and len(out.splitlines()) == 1
+    assert err == (
+        "maillog-sasl cram-md5: warning: the decoded challenge is not of the form <...@host>;"
+        " is it really the server's 334 text?\n"
+    )
+
+
+@pytest.mark.parametrize("stdin, message", [
+    ("", "no challenge given"),
+    ("\n", "the challenge is empty"),
+    ("334 \n", "the challenge is empty"),
+])
+def test_no_challenge_at_prompt(capsys, monkeypatch, stdin, message):
+    monkeypatch.setenv(ENV_VAR, SEED_PASSWORD)
+    assert run(capsys, monkeypatch, SEED_USER, stdin=stdin) == (
+        2, "", f"Challenge (the base64 text after 334): maillog-sasl cram-md5: {message}\n",
+    )
+
+
+def test_password_stdin_needs_challenge_argument(capsys, monkeypatch):
+    assert run(capsys, monkeypatch, SEED_USER, "--password-stdin", stdin="x\n") == (
+        2, "", "maillog-sasl cram-md5: --password-stdin reads standard input:"
+        " give CHALLENGE as an argument\n",
+    )
+
+
+@pytest.mark.parametrize("args", [["--password", "zaq12345"], ["--password=zaq12345"]])
+def test_password_is_never_an_argument(capsys, monkeypatch, args):
+    code, out, err = run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE, *args)
+    assert (code, out, err) == (2, "", NO_PASSWORD_ARG)
+
+
+def test_option_prefixes_are_not_expanded(capsys, monkeypatch):
+    """`--pass` must not silently become --password-stdin."""
+    assert run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE, "--pass") == (
+        2, "", "maillog-sasl cram-md5: unrecognized arguments: --pass (see --help)\n",
+    )
+
+
+def test_extra_argument_is_a_usage_error(capsys, monkeypatch):
+    code, out, err = run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE, "zaq12345")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("maillog-sasl cram-md5: unrecognized arguments")
+
+
+def test_missing_user(capsys, monkeypatch):
+    assert run(capsys, monkeypatch) == (
+        2, "", "maillog-sasl cram-md5: the following arguments are required: USER (see --help)\n",
+    )
+
+
+def test_empty_user(capsys, monkeypatch):
+    assert run(capsys, monkeypatch, "", SEED_CHALLENGE) == (2, "", "maillog-sasl cram-md5: USER is empty\n")
+
+
+@pytest.mark.parametrize("setup, message", [
+    ("env", f"the password from {ENV_VAR} is empty"),
+    ("stdin-empty-line", "the password from the first line of standard input is empty"),
+    ("stdin-eof", "--password-stdin: standard input is empty"),
+])
+def test_empty_password(capsys, monkeypatch, setup, message):
+    args, stdin = [SEED_USER, SEED_CHALLENGE], ""
+    if setup == "env":
+        monkeypatch.setenv(ENV_VAR, "")
+    else:
+        args.append("--password-stdin")
+        stdin = "\n" if setup == "stdin-empty-line" else ""
+    assert run(capsys, monkeypatch, *args, stdin=stdin) == (2, "", f"maillog-sasl cram-md5: {message}\n")
+
+
+@pytest.mark.parametrize("event, code, message", [
+    (KeyboardInterrupt, 130, "\nmaillog-sasl cram-md5: interrupted\n"),
+    (EOFError, 2, "maillog-sasl cram-md5: no password given at the prompt\n"),
+])
+def test_ctrl_c_or_eof_at_password_prompt(capsys, monkeypatch, event, code, message):
+    def interrupted(prompt="Password: "):
+        raise event
+
+    monkeypatch.setattr(getpass, "getpass", interrupted)
+    assert run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE) == (code, "", message)
+
+
+def test_ctrl_c_at_challenge_prompt(capsys, monkeypatch):
+    class InterruptedStdin(io.StringIO):
+        def readline(self, *args):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys, "stdin", InterruptedStdin())
+    assert main(["cram-md5", SEED_USER]) == 130
+    assert capsys.readouterr() == (
+        "", "Challenge (the base64 text after 334): \nmaillog-sasl cram-md5: interrupted\n",
+    )
+
+
+def test_help(capsys, monkeypatch):
+    code, out, err = run(capsys, monkeypatch, "--help")
+    assert (code, err) == (0, "")
+    assert out.startswith("usage: maillog-sasl cram-md5 [-h] [--password-stdin] USER [CHALLENGE]\n")
+    assert f"  $ maillog-sasl cram-md5 centos7@phoenixknight.jp \\\n      {SEED_CHALLENGE}\n" in out
+    assert f"  {SEED_RESPONSE}\n" in out
+    assert "trailing newline" in out and "is not needed" in out
+    assert ENV_VAR in out and "never" in out
+    assert "exit status:\n  0 " in out and "\n  2 " in out and "\n  130 " in out
+
+
+def test_installed_console_script():
+    script = Path(sys.executable).with_name("maillog-sasl")
+    result = subprocess.run(
+        [str(script), "cram-md5", SEED_USER, SEED_CHALLENGE, "--password-stdin"],
+        input=SEED_PASSWORD + "\n", capture_output=True, text=True, timeout=30,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, SEED_RESPONSE + "\n", "")
+
+
+@pytest.mark.parametrize("name", ["./cram-md5", "./auth-test", "maillog"])
+def test_log_files_are_not_taken_for_subcommands(monkeypatch, capsys, tmp_path, name):
+    """A log named like a subcommand is reachable as ./NAME; other log paths are never dispatched."""
+    from maillog_sasl import auth_test
+
+    def dispatched(argv):
+        raise AssertionError(f"{name} was taken for a subcommand")
+
+    monkeypatch.setattr(cram_md5, "main", dispatched)
+    monkeypatch.setattr(auth_test, "main", dispatched)
+    monkeypatch.chdir(tmp_path)
+    Path(tmp_path, name).write_text("")
+    main([name])
+    capsys.readouterr()
