@@ -22,6 +22,7 @@ import sys
 from maillog_sasl import __version__
 from maillog_sasl.correlate import correlate
 from maillog_sasl.filters import FilterError, Selection
+from maillog_sasl.incident import add_incident_options, incident_options
 from maillog_sasl.model import Stats
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
@@ -39,6 +40,9 @@ examples:
   maillog-sasl --user 'centos7@*' --since 2018-09-17 --until '2018-09-18 06:00' /var/log/maillog*
   maillog-sasl --report messages --format csv -o incident.csv /var/log/maillog.1.gz /var/log/maillog
   maillog-sasl --report failures --ip 203.0.113.0/24 /var/log/maillog
+  maillog-sasl --report suspicious /var/log/maillog*
+  maillog-sasl --report timeline --user bad@example.jp /var/log/maillog*
+  maillog-sasl --report queue --user bad@example.jp --format ids /var/log/maillog | postsuper -d -
   journalctl -u postfix -o short-iso | maillog-sasl -
 
 subcommands:
@@ -94,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print to stderr how many lines were read, used and skipped; "
                              "e.g. --stats")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
+    add_incident_options(parser)
     return parser
 
 
@@ -148,7 +153,8 @@ def _run(options) -> int:
     stats = Stats()
     try:
         stream = correlate(sources, year=options.year, zone=zone, stats=stats)
-        columns, rows = build_report(options.report, stream, selection, show_all=options.show_all)
+        columns, rows = build_report(options.report, stream, selection, show_all=options.show_all,
+                                     **incident_options(options))
         render(options.format, columns, rows, out, summary=lambda: summary_line(stats))
         out.flush()
     except OSError as error:

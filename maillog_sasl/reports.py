@@ -11,13 +11,18 @@ DESCRIPTION
 
     Column names are a contract (tests and scripts use them); columns are only ever added.
     users:    one row per SASL username (plus `(unknown user)`: successful logins that queued
-              nothing, whose username Postfix never logged), most IPs then most recipients first.
+              nothing, whose username Postfix never logged), most IPs then most recipients first;
+              `flags` names the signals of a user incident.py flags as suspicious.
     sessions: one row per authenticated session (option show_all: every session with an AUTH
               attempt).
     messages: one row per recipient of an authenticated message, and per recipient refused
               before any queue file (queue_id NOQUEUE) in an authenticated session.
     ips:      one row per (user, client IP).
-    failures: one row per client IP with failed AUTH; attempts come from the disconnect counters.
+    failures: one row per client IP with failed AUTH; attempts come from the disconnect counters;
+              `success_users` logged in from that IP after its first failure. With by="user":
+              one row per username tried (failures without one: `(unknown user)`).
+    suspicious, timeline, queue: built in incident.py (flagged accounts, one account's hours,
+              what is still queued at the end of the log); their columns are fixed here.
 
     A recipient's outcome is counted in exactly one of sent, deferred, bounced, expired,
     rejected; `recipients` is their sum. A recipient handed to a content filter is counted where
@@ -31,13 +36,13 @@ DIAGNOSTICS
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Dict, Iterable, List, NamedTuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
 
 from maillog_sasl.filters import Selection
 from maillog_sasl.model import OUTCOMES, UNKNOWN_USER, Message, Session
 
 USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips", "first_seen",
-                 "last_seen", "methods", "hosts"]
+                 "last_seen", "methods", "hosts", "flags"]
 SESSIONS_COLUMNS = ["host", "service", "pid", "client_ip", "client_name", "start", "end",
                     "sasl_method", "sasl_username", "auth", "tls", "messages", "recipients",
                     "failed_auth", "complete"]
@@ -47,12 +52,21 @@ MESSAGES_COLUMNS = ["queue_id", "host", "sasl_username", "client_ip", "time", "s
 IPS_COLUMNS = ["user", "client_ip", "client_name", "sessions", "messages", "recipients",
                "first_seen", "last_seen"]
 FAILURES_COLUMNS = ["client_ip", "attempts", "usernames", "mechanisms", "first_seen",
-                    "last_seen", "later_success", "client_names", "sessions"]
+                    "last_seen", "later_success", "client_names", "sessions", "success_users"]
+FAILURES_BY_USER_COLUMNS = ["user", "attempts", "ips", "sessions", "first_seen", "last_seen",
+                            "later_success", "success_ips"]
+SUSPICIOUS_COLUMNS = ["user", "severity", "signals", "reasons", "networks", "ips",
+                      "first_flagged", "logins", "messages", "recipients", "failed_share"]
+TIMELINE_COLUMNS = ["user", "hour", "logins", "ips", "networks", "new_networks", "auth_failures",
+                    "recipients", *OUTCOMES, "signals"]
+QUEUE_COLUMNS = ["host", "queue_id", "kind", "user", "sender", "pending_recipients",
+                 "first_deferred", "last_attempt", "last_reason", "parent_queue_id", "queued"]
 
 
 class Report(NamedTuple):
     columns: List[str]
     build: Callable
+    views: Optional[Dict[str, "Report"]] = None  # option `by` -> another shape of the report
 
 
 def session_user(session: Session):
@@ -62,9 +76,12 @@ def session_user(session: Session):
     return UNKNOWN_USER if session.auth_succeeded else None
 
 
-def recipient_rows(message: Message) -> Iterable[dict]:
-    """The messages-report rows of one authenticated message (nothing for other messages)."""
-    if message.sasl_username is None or message.kind == "notice":
+def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
+    """The messages-report rows of one authenticated message (nothing for other messages).
+
+    With `notices`, also the rows of a bounce or delay notice an authenticated message caused.
+    """
+    if message.sasl_username is None or (message.kind == "notice" and not notices):
         return
     base = {"queue_id": message.queue_id, "host": message.host,
             "sasl_username": message.sasl_username, "client_ip": message.client_ip,
@@ -78,15 +95,15 @@ def recipient_rows(message: Message) -> Iterable[dict]:
         yield {**base, "recipient": recipient.address, "status": recipient.status,
                "dsn": recipient.dsn, "relay": recipient.relay, "attempts": recipient.attempts,
                "reason": recipient.reason, "orig_to": recipient.orig_to,
-               "last_attempt": recipient.last_attempt}
-    if message.state == "queued" and message.kind == "submission" and not any(
+               "last_attempt": recipient.last_attempt, "first_deferred": recipient.first_deferred}
+    if message.state == "queued" and message.kind != "reinjected" and not any(
             r.handed_to for r in message.recipients.values()):
         # Still queued at the end of the log with recipients qmgr counted but no agent has
         # logged yet: they are waiting, which is what deferred means here.
         for _ in range((message.nrcpt or 0) - counted):
             yield {**base, "recipient": "", "status": "deferred", "dsn": "", "relay": "",
                    "attempts": 0, "reason": "not yet attempted when the log ends",
-                   "orig_to": None, "last_attempt": None}
+                   "orig_to": None, "last_attempt": None, "first_deferred": None}
 
 
 def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
@@ -138,9 +155,19 @@ def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
     return found
 
 
+def _incident():
+    # incident builds on the rows made here (recipient_rows), so it imports this module; this
+    # one reaches it at call time to keep the import one-way.
+    from maillog_sasl import incident
+    return incident
+
+
 def _users(finished, selection: Selection, options: dict):
+    incident = _incident()
+    limits = incident.thresholds_of(options)
+    activity = incident.Activity(limits.guess_failures, limits.guess_usernames)
     totals: Dict[str, _UserTotals] = {}
-    for item in finished:
+    for item in activity.watch(finished):
         if isinstance(item, Session):
             user = session_user(item)
             if user is None or not selection.session(item, user):
@@ -157,9 +184,10 @@ def _users(finished, selection: Selection, options: dict):
             entry.outcomes.update(row["status"] for row in rows)
             if item.sasl_method:
                 entry.methods.add(item.sasl_method.lower())
+    flags = incident.user_flags(activity, limits)
     rows = []
     for user, entry in totals.items():
-        row = {"user": user, "sessions": entry.sessions, "messages": entry.messages,
+        row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions, "messages": entry.messages,
                "recipients": sum(entry.outcomes[outcome] for outcome in OUTCOMES)}
         row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
         row.update(ips=len(entry.ips), first_seen=entry.first_seen, last_seen=entry.last_seen,
@@ -238,9 +266,16 @@ def _ips(finished, selection: Selection, options: dict):
     return rows
 
 
+def _note_success(successes: dict, key, name, moment) -> None:
+    """successes[key][name] = the latest successful login (name: a user, or an IP)."""
+    found = successes.setdefault(key, {})
+    found[name] = _latest(found.get(name), moment)
+
+
 def _failures(finished, selection: Selection, options: dict):
     by_ip = {}
     successes = {}
+    user_successes = {}  # client IP -> {user: latest successful login}
     for item in finished:
         if not isinstance(item, Session) or not selection.ip(item.client_ip):
             continue
@@ -249,6 +284,8 @@ def _failures(finished, selection: Selection, options: dict):
         if item.auth_succeeded:
             moment = item.end or item.start
             successes[item.client_ip] = _latest(successes.get(item.client_ip), moment)
+            if item.sasl_username is not None:
+                _note_success(user_successes, item.client_ip, item.sasl_username, moment)
         failed = item.failed_auth_count
         if not failed:
             continue
@@ -274,6 +311,7 @@ def _failures(finished, selection: Selection, options: dict):
     for ip, entry in by_ip.items():
         success = successes.get(ip)
         entry["later_success"] = success is not None and entry["first_seen"] is not None and success >= entry["first_seen"]
+        entry["success_users"] = _later(user_successes.get(ip, {}), entry["first_seen"])
         for key in ("usernames", "mechanisms", "client_names"):
             entry[key] = sorted(entry[key])
         rows.append(entry)
@@ -281,19 +319,82 @@ def _failures(finished, selection: Selection, options: dict):
     return rows
 
 
+def _later(latest: dict, since) -> list:
+    """The names in `latest` (name -> latest success) that succeeded at or after `since`."""
+    return sorted(name for name, moment in latest.items()
+                  if since is not None and moment is not None and moment >= since)
+
+
+def _failures_by_user(finished, selection: Selection, options: dict):
+    by_user = {}
+    successes = {}  # user -> {client IP: latest successful login}
+    for item in finished:
+        if not isinstance(item, Session) or not selection.ip(item.client_ip):
+            continue
+        if not selection.window(item.start, item.end):
+            continue
+        if item.auth_succeeded and item.sasl_username is not None:
+            _note_success(successes, item.sasl_username, item.client_ip, item.end or item.start)
+        failed = item.failed_auth_count
+        if not failed:
+            continue
+        # Postfix names the username on failures only since 3.9; the rest stay unattributed,
+        # and so do failed AUTH that only the disconnect counters show.
+        times = {}
+        for when, failure in item.auth_failures:
+            times.setdefault(failure.username or UNKNOWN_USER, []).append(when)
+        unlogged = failed - len(item.auth_failures)
+        if unlogged > 0:
+            times.setdefault(UNKNOWN_USER, []).extend([item.start or item.end] * unlogged)
+        for name, moments in times.items():
+            if not selection.user(name):
+                continue
+            entry = by_user.get(name)
+            if entry is None:
+                entry = by_user[name] = {"user": name, "attempts": 0, "ips": set(),
+                                         "sessions": 0, "first_seen": None, "last_seen": None}
+            entry["attempts"] += len(moments)
+            entry["ips"].add(item.client_ip)
+            entry["sessions"] += 1
+            for when in moments:
+                entry["first_seen"] = _earliest(entry["first_seen"], when)
+                entry["last_seen"] = _latest(entry["last_seen"], when)
+    rows = []
+    for name, entry in by_user.items():
+        entry["success_ips"] = _later(successes.get(name, {}), entry["first_seen"])
+        entry["later_success"] = bool(entry["success_ips"])
+        entry["ips"] = len(entry["ips"])
+        rows.append(entry)
+    rows.sort(key=lambda row: (-row["attempts"], row["user"]))
+    return rows
+
+
+def _from_incident(name: str) -> Callable:
+    def build(finished, selection, options):
+        return getattr(_incident(), name)(finished, selection, options)
+    return build
+
+
 REPORTS = {
     "users": Report(USERS_COLUMNS, _users),
     "sessions": Report(SESSIONS_COLUMNS, _sessions),
     "messages": Report(MESSAGES_COLUMNS, _messages),
     "ips": Report(IPS_COLUMNS, _ips),
-    "failures": Report(FAILURES_COLUMNS, _failures),
+    "failures": Report(FAILURES_COLUMNS, _failures,
+                       {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user)}),
+    "suspicious": Report(SUSPICIOUS_COLUMNS, _from_incident("suspicious_report")),
+    "timeline": Report(TIMELINE_COLUMNS, _from_incident("timeline_report")),
+    "queue": Report(QUEUE_COLUMNS, _from_incident("queue_report")),
 }
 
 
 def build_report(name: str, finished, selection: Selection = None, **options):
     """(columns, rows) of report `name` over the correlator's output `finished`.
 
-    `options` are the report's own settings, e.g. show_all=True for the sessions report.
+    `options` are the report's own settings, e.g. show_all=True for the sessions report, or
+    by="user" for the failures report's view by username.
     """
     report = REPORTS[name]
+    if report.views and options.get("by") in report.views:
+        report = report.views[options["by"]]
     return report.columns, report.build(finished, selection or Selection(), options)

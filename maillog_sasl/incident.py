@@ -1,0 +1,437 @@
+"""incident: flag compromised accounts, show each account's hours, list the queue entries to purge.
+
+SUMMARY
+    Thresholds(...)                     the rules' limits; defaults are the CLI's defaults
+    assess(activity, thresholds) -> {user: Verdict}
+    suspicious_report / timeline_report / queue_report (finished, selection, options) -> rows
+    user_flags(activity, thresholds) -> {user: [signal names]}   (the users report's `flags`)
+    add_incident_options(parser); incident_options(args) -> report options for build_report
+
+DESCRIPTION
+    Input is the stream correlate() yields, read once into activity.Activity. Each rule looks at
+    one user and says whether its signal fired, when it first fired and why, with its numbers:
+
+      strong  burst        more than `hourly_recipients` recipients in one clock hour, or at
+                           least `burst_factor` x the user's median busy hour (median of the hours
+                           in which it sent anything) and at least `burst_minimum`
+      strong  failing      bounced + expired + deferred + rejected >= `failed_percent` % of the
+                           user's recipients, with at least `failed_minimum` recipients
+      strong  guessed      a login from an IP with >= `guess_failures` failed AUTH, or failures
+                           for >= `guess_usernames` usernames, since that IP's last successful
+                           login (activity.py says why "since")
+      weak    hopping      >= `hop_networks` distinct networks (/24, /48) logged in within any
+                           `hop_window` hours
+      weak    new-network  a login from a network the user did not use in the baseline (the
+                           first `baseline_days` days of the log); silent when the log is not
+                           longer than the baseline or the user did not log in during it
+      weak    shared-ip    a login IP used by >= `shared_ip_accounts` accounts (loopback, i.e. a
+                           webmail on the mail host, is left out)
+
+    A user is flagged on one strong signal or two weak ones: severity `critical` with two or more
+    strong signals, `high` with one, `medium` with weak ones only. `first_flagged` is when the
+    flag first held: the first strong signal, or the second weak one.
+
+    Signals read the whole log (a baseline, other accounts, earlier failures all lie outside any
+    filter); the Selection only chooses which users (and, for the timeline, which hours) are
+    listed: --user by name, --since/--until/--ip by the user having a session or message there.
+
+    The queue report lists messages still queued when the log ends (not removed, not expired)
+    that have recipients still deferred: authenticated users' messages, what content filters
+    re-injected for them, and the bounce and delay notices they caused (kind notice, with the
+    parent's queue ID): all of them eat the queue, and `--format ids` prints them for
+    `postsuper -d -`.
+
+DIAGNOSTICS
+    None at report time: rules run on aggregated facts and never raise on log content.
+    incident_options() leaves bad option values to argparse (the types below reject them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import statistics
+from collections import Counter
+from typing import Dict, List, NamedTuple, Optional
+
+from maillog_sasl.activity import Activity, UserActivity, hour_of
+from maillog_sasl.model import OUTCOMES
+from maillog_sasl.reports import recipient_rows
+
+STRONG = ("burst", "failing", "guessed")
+ONE_HOUR = _dt.timedelta(hours=1)
+NETWORKS_NAMED = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    hourly_recipients: int = 100
+    burst_factor: float = 10.0
+    burst_minimum: int = 50
+    failed_percent: float = 50.0
+    failed_minimum: int = 20
+    guess_failures: int = 3
+    guess_usernames: int = 2
+    hop_networks: int = 4
+    hop_window: float = 24.0
+    baseline_days: float = 7.0
+    shared_ip_accounts: int = 2
+
+
+class Signal(NamedTuple):
+    name: str
+    when: _dt.datetime
+    reason: str
+
+    @property
+    def strong(self) -> bool:
+        return self.name in STRONG
+
+
+class Verdict(NamedTuple):
+    signals: List[Signal]
+    severity: str  # "" when not flagged
+    first_flagged: Optional[_dt.datetime]
+
+
+def _stamp(when: _dt.datetime) -> str:
+    return when.isoformat(timespec="minutes")
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+# -- the rules --------------------------------------------------------------------------------
+
+def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
+    busy = sorted((key, hour.recipients) for key, hour in user.hours.items() if hour.recipients)
+    if not busy:
+        return None
+    median = statistics.median(count for _, count in busy)
+    absolute = [(key, count) for key, count in busy if count > limits.hourly_recipients]
+    relative = [(key, count) for key, count in busy
+                if count >= limits.burst_minimum and count >= limits.burst_factor * median]
+    fired = sorted(set(absolute) | set(relative))
+    if not fired:
+        return None
+    key, count = fired[0]
+    if (key, count) in absolute:
+        why = f"more than {limits.hourly_recipients}"
+    else:
+        why = (f"{count / median:.1f}x the median busy hour of {_number(median)}; limits "
+               f"{_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
+    peak = max(count for _, count in fired)
+    return Signal("burst", key, f"burst: {count} recipients in the hour from {_stamp(key)} "
+                                f"({why}); {len(fired)} such hours, peak {peak}")
+
+
+def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
+    def holds(recipients, failed):
+        # Percent kept as given and compared in integers' terms: 10 of 20 at 50% must hold.
+        return recipients >= limits.failed_minimum and failed * 100 >= limits.failed_percent * recipients
+
+    totals = user.totals()
+    recipients = sum(totals)
+    failed = recipients - totals[OUTCOMES.index("sent")]
+    if not holds(recipients, failed):
+        return None
+    seen = seen_failed = 0
+    when = None
+    for key in sorted(user.hours):
+        seen += user.hours[key].recipients
+        seen_failed += user.hours[key].failed
+        if holds(seen, seen_failed):
+            when = key
+            break
+    detail = " ".join(f"{outcome} {count}" for outcome, count in zip(OUTCOMES, totals)
+                      if outcome != "sent" and count)
+    return Signal("failing", when, f"failing: {failed} of {recipients} recipients failed "
+                                   f"({100 * failed / recipients:.0f}%: {detail}; limit "
+                                   f"{_number(limits.failed_percent)}% of at least "
+                                   f"{limits.failed_minimum})")
+
+
+def guessed_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
+    if not user.guesses:
+        return None
+    guesses = sorted(user.guesses.values())
+    first = guesses[0]
+    names = f"for {first.usernames} usernames" if first.usernames else "(usernames not logged)"
+    more = f"; {len(guesses) - 1} more IPs like it" if len(guesses) > 1 else ""
+    return Signal("guessed", first.time,
+                  f"guessed: login from {first.ip} at {_stamp(first.time)} after {first.failures} "
+                  f"failed AUTH from that IP {names} since its last successful login (limits "
+                  f"{limits.guess_failures} failures or {limits.guess_usernames} usernames){more}")
+
+
+def hopping_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
+    window = _dt.timedelta(hours=limits.hop_window)
+    events = sorted({(when, network)
+                     for hour in user.hours.values()
+                     for network, (first, last, _ip) in hour.networks.items()
+                     for when in (first, last)})
+    inside = Counter()
+    left = 0
+    fired = None
+    most = 0
+    for when, network in events:
+        inside[network] += 1
+        while events[left][0] < when - window:
+            gone = events[left][1]
+            inside[gone] -= 1
+            if not inside[gone]:
+                del inside[gone]
+            left += 1
+        if len(inside) >= limits.hop_networks and fired is None:
+            fired = (when, sorted(inside))
+        most = max(most, len(inside))
+    if fired is None:
+        return None
+    when, networks = fired
+    named = " ".join(networks[:NETWORKS_NAMED]) + (" ..." if len(networks) > NETWORKS_NAMED else "")
+    return Signal("hopping", when, f"hopping: {len(networks)} networks within "
+                                   f"{_number(limits.hop_window)}h up to {_stamp(when)}: {named} "
+                                   f"(limit {limits.hop_networks}; most in one window {most})")
+
+
+def new_network_signal(user: UserActivity, activity: Activity,
+                       limits: Thresholds) -> Optional[Signal]:
+    start, end = activity.first_time, activity.last_time
+    baseline = _dt.timedelta(days=limits.baseline_days)
+    if start is None or end - start <= baseline:
+        return None
+    cut = start + baseline
+    networks = user.networks()
+    known = [network for network, (first, _, _) in networks.items() if first < cut]
+    if not known:
+        return None
+    new = sorted((first, network, ip) for network, (first, _, ip) in networks.items()
+                 if first >= cut)
+    if not new:
+        return None
+    when, network, ip = new[0]
+    return Signal("new-network", when,
+                  f"new network: login from {ip} ({network}) at {_stamp(when)}: not one of the "
+                  f"{len(known)} networks of the {_number(limits.baseline_days)}-day baseline "
+                  f"ending {_stamp(cut)}; {len(new)} new networks in all")
+
+
+def shared_ip_signal(name: str, user: UserActivity, activity: Activity,
+                     limits: Thresholds) -> Optional[Signal]:
+    shared = []
+    for ip in user.ips():
+        state = activity.ips.get(ip)
+        accounts = state.users if state is not None else {}
+        if name not in accounts or len(accounts) < limits.shared_ip_accounts:
+            continue
+        others = sorted(when for account, when in accounts.items() if account != name)
+        # The moment the limit was reached with this user among the accounts.
+        when = max(accounts[name], others[limits.shared_ip_accounts - 2])
+        shared.append((when, ip, len(accounts)))
+    if not shared:
+        return None
+    shared.sort()
+    when, ip, count = shared[0]
+    more = f"; {len(shared)} shared IPs in all" if len(shared) > 1 else ""
+    return Signal("shared-ip", when, f"shared IP: {ip} is also used by {count - 1} other "
+                                     f"accounts (limit {limits.shared_ip_accounts} accounts "
+                                     f"on one IP){more}")
+
+
+def judge(signals: List[Signal]) -> Verdict:
+    strong = sorted(signal.when for signal in signals if signal.strong)
+    weak = sorted(signal.when for signal in signals if not signal.strong)
+    moments = strong[:1] + weak[1:2]
+    if not moments:
+        return Verdict(signals, "", None)
+    severity = "critical" if len(strong) >= 2 else "high" if strong else "medium"
+    return Verdict(signals, severity, min(moments))
+
+
+def assess(activity: Activity, limits: Thresholds) -> Dict[str, Verdict]:
+    """A Verdict for every user that logged in or sent mail."""
+    verdicts = {}
+    for name, user in activity.users.items():
+        if not user.logins and not user.messages:
+            continue
+        signals = [burst_signal(user, limits), failing_signal(user, limits),
+                   guessed_signal(user, limits), hopping_signal(user, limits),
+                   new_network_signal(user, activity, limits),
+                   shared_ip_signal(name, user, activity, limits)]
+        verdicts[name] = judge([signal for signal in signals if signal is not None])
+    return verdicts
+
+
+def user_flags(activity: Activity, limits: Thresholds) -> Dict[str, List[str]]:
+    """user -> names of the signals that fired, for flagged users only."""
+    return {name: [signal.name for signal in verdict.signals]
+            for name, verdict in assess(activity, limits).items() if verdict.severity}
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+def thresholds_of(options: dict) -> Thresholds:
+    return options.get("thresholds") or Thresholds()
+
+
+def watch(finished, selection, options) -> Activity:
+    """Read the whole stream into an Activity."""
+    limits = thresholds_of(options)
+    activity = Activity(limits.guess_failures, limits.guess_usernames, selection)
+    for _ in activity.watch(finished):
+        pass
+    return activity
+
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
+
+
+def suspicious_report(finished, selection, options) -> List[dict]:
+    activity = watch(finished, selection, options)
+    rows = []
+    for name, verdict in assess(activity, thresholds_of(options)).items():
+        user = activity.users[name]
+        if not verdict.severity or not user.selected or not selection.user(name):
+            continue
+        totals = user.totals()
+        recipients = sum(totals)
+        failed = recipients - totals[OUTCOMES.index("sent")]
+        signals = sorted(verdict.signals, key=lambda signal: (not signal.strong, signal.when))
+        rows.append({"user": name, "severity": verdict.severity,
+                     "signals": [signal.name for signal in signals],
+                     "reasons": [signal.reason for signal in signals],
+                     "networks": len(user.networks()), "ips": len(user.ips()),
+                     "first_flagged": verdict.first_flagged, "logins": user.logins,
+                     "messages": user.messages, "recipients": recipients,
+                     "failed_share": round(failed / recipients, 3) if recipients else 0.0})
+    rows.sort(key=lambda row: (SEVERITY_ORDER[row["severity"]],
+                               -sum(name in STRONG for name in row["signals"]),
+                               -len(row["signals"]), row["first_flagged"], row["user"]))
+    return rows
+
+
+def timeline_report(finished, selection, options) -> List[dict]:
+    activity = watch(finished, selection, options)
+    verdicts = assess(activity, thresholds_of(options))
+    rows = []
+    for name in sorted(activity.users):
+        user = activity.users[name]
+        if not user.selected or not selection.user(name):
+            continue
+        fired = {}
+        verdict = verdicts.get(name)
+        for signal in verdict.signals if verdict else ():
+            fired.setdefault(hour_of(signal.when), []).append(signal.name)
+        new_networks = Counter(hour_of(first) for first, _, _ in user.networks().values())
+        for key in sorted(user.hours):
+            if not selection.window(key, key + ONE_HOUR):
+                continue
+            hour = user.hours[key]
+            row = {"user": name, "hour": key, "logins": hour.logins, "ips": len(hour.ips),
+                   "networks": len(hour.networks), "new_networks": new_networks[key],
+                   "auth_failures": hour.auth_failures, "recipients": hour.recipients}
+            row.update(zip(OUTCOMES, hour.outcomes))
+            row["signals"] = fired.get(key, [])
+            rows.append(row)
+    return rows
+
+
+def queue_report(finished, selection, options) -> List[dict]:
+    rows = []
+    for item in finished:
+        if getattr(item, "state", None) != "queued" or item.expired:
+            continue
+        if item.sasl_username is None or not selection.message(item):
+            continue
+        pending = [row for row in recipient_rows(item, notices=True) if row["status"] == "deferred"]
+        if not pending:
+            continue
+        deferred = [row["first_deferred"] for row in pending if row["first_deferred"]]
+        attempted = [row for row in pending if row["last_attempt"] is not None]
+        last = max(attempted, key=lambda row: row["last_attempt"]) if attempted else None
+        rows.append({"host": item.host, "queue_id": item.queue_id, "kind": item.kind,
+                     "user": item.sasl_username, "sender": item.sender,
+                     "pending_recipients": len(pending),
+                     "first_deferred": min(deferred) if deferred else None,
+                     "last_attempt": last["last_attempt"] if last else None,
+                     "last_reason": last["reason"] if last else pending[0]["reason"],
+                     "parent_queue_id": item.parent.queue_id if item.parent else None,
+                     "queued": item.queued})
+    rows.sort(key=lambda row: (row["user"], row["host"], row["queued"], row["queue_id"]))
+    return rows
+
+
+# -- command line -----------------------------------------------------------------------------
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return int(text)
+
+
+def _amount(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return value
+
+
+def _accounts(text: str) -> int:
+    value = _count(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError("an IP is shared by at least 2 accounts")
+    return value
+
+
+# (Thresholds field, option, type, metavar, help with %(default)s, example value)
+THRESHOLD_OPTIONS = (
+    ("hourly_recipients", "--max-hourly-recipients", _count, "N",
+     "strong: more than N recipients in one hour", "300"),
+    ("burst_factor", "--burst-factor", _amount, "X",
+     "strong: an hour with X times the user's median busy hour (and --burst-min)", "20"),
+    ("burst_minimum", "--burst-min", _count, "N",
+     "strong: ... and at least N recipients in that hour", "80"),
+    ("failed_percent", "--failed-percent", _amount, "PCT",
+     "strong: at least PCT %% of the user's recipients failed (and --failed-min)", "60"),
+    ("failed_minimum", "--failed-min", _count, "N",
+     "strong: ... out of at least N recipients", "50"),
+    ("guess_failures", "--guess-failures", _count, "N",
+     "strong: a login from an IP with N failed AUTH since its last success", "5"),
+    ("guess_usernames", "--guess-usernames", _count, "N",
+     "strong: ... or with failures for N usernames", "3"),
+    ("hop_networks", "--hop-networks", _count, "N",
+     "weak: logins from N networks (/24, /48) within --hop-window", "6"),
+    ("hop_window", "--hop-window", _amount, "HOURS",
+     "weak: ... of this many hours", "12"),
+    ("baseline_days", "--baseline-days", _amount, "DAYS",
+     "weak: a network not used in the first DAYS of the log", "14"),
+    ("shared_ip_accounts", "--shared-ip-accounts", _accounts, "N",
+     "weak: a login IP used by N accounts (at least 2)", "5"),
+)
+
+
+def add_incident_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the incident reports (suspicious, the users report's flags, failures)."""
+    parser.add_argument("--by", choices=("ip", "user"), default="ip",
+                        help="failures report: one row per client IP or per username tried "
+                             "(default: %(default)s); e.g. --report failures --by user")
+    group = parser.add_argument_group(
+        "suspicious accounts (--report suspicious, users' flags, timeline)",
+        "A user is flagged on one strong signal or two weak ones.")
+    defaults = Thresholds()
+    for field, flag, kind, metavar, text, example in THRESHOLD_OPTIONS:
+        group.add_argument(flag, dest=f"limit_{field}", type=kind, metavar=metavar,
+                           default=getattr(defaults, field),
+                           help=f"{text} (default: %(default)s); e.g. {flag} {example}")
+
+
+def incident_options(args: argparse.Namespace) -> dict:
+    """The report options build_report takes from the parsed command line."""
+    limits = Thresholds(**{field: getattr(args, f"limit_{field}")
+                           for field, *_ in THRESHOLD_OPTIONS})
+    return {"thresholds": limits, "by": args.by}
