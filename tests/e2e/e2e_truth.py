@@ -13,6 +13,8 @@ DESCRIPTION
         expected_sessions(truth, all_sessions)
         expected_messages(truth)   one row per recipient of an authenticated transaction
         expected_failures(truth)   one row per client IP with failed AUTH commands
+        REPORT_CASES               those four (sessions with and without --all), and a few
+                                   filtered ones (--user glob, --ip CIDR, --since)
 
     Each expected row maps a report column to a matcher: an exact value, Same (case-insensitive
     set), Window (an ISO time inside the session's [start, end], widened by a second because the
@@ -433,20 +435,49 @@ def run_report(log, report, truth, *extra, cwd=None) -> list:
     return rows
 
 
+def _late_start(truth) -> dt.datetime:
+    """The first late session's start, to the second (in the run's zone)."""
+    start = min(_time(s["start"]) for s in truth["sessions"]
+                if any(t.get("late") for t in s["transactions"]))
+    return start.replace(microsecond=0)
+
+
+def _in_net(ip, prefix):
+    return ip.startswith(prefix)
+
+
 REPORT_CASES = {
-    # name: (report, extra CLI args, expected-rows builder)
-    "users": ("users", (), expected_users),
-    "sessions": ("sessions", (), lambda t: expected_sessions(t, all_sessions=False)),
-    "sessions --all": ("sessions", ("--all",), lambda t: expected_sessions(t, all_sessions=True)),
-    "messages": ("messages", (), expected_messages),
-    "failures": ("failures", (), expected_failures),
+    # name: (report, truth -> extra CLI args, truth -> expected rows)
+    "users": ("users", lambda t: (), expected_users),
+    "sessions": ("sessions", lambda t: (), lambda t: expected_sessions(t, all_sessions=False)),
+    "sessions --all": ("sessions", lambda t: ("--all",),
+                       lambda t: expected_sessions(t, all_sessions=True)),
+    "messages": ("messages", lambda t: (), expected_messages),
+    "failures": ("failures", lambda t: (), expected_failures),
+    # The filters on real output: a user glob, a CIDR, a start time.
+    "users --user erin@*": ("users", lambda t: ("--user", "erin@*"),
+                            lambda t: [r for r in expected_users(t)
+                                       if r["user"] == "erin@harness.test"]),
+    "messages --ip 127.66.0.0/16": ("messages", lambda t: ("--ip", "127.66.0.0/16"),
+                                    lambda t: [r for r in expected_messages(t)
+                                               if _in_net(r["client_ip"], "127.66.")]),
+    "failures --ip 127.13.0.0/16": ("failures", lambda t: ("--ip", "127.13.0.0/16"),
+                                    lambda t: [r for r in expected_failures(t)
+                                               if _in_net(r["client_ip"], "127.13.")]),
+    # Phase C starts some 20 s after everything else: only its session is that late.
+    "sessions --all --since LATE": (
+        "sessions", lambda t: ("--all", "--since", _late_start(t).strftime("%Y-%m-%d %H:%M:%S")),
+        lambda t: [r for r in expected_sessions(t, True) if r["start"].hi >= _late_start(t)]),
 }
 
 
 def check_report(case, log, truth) -> list:
-    report, extra, build = REPORT_CASES[case]
-    actual = run_report(log, report, truth, *extra)
-    return compare(report, build(truth), actual)
+    report, args, build = REPORT_CASES[case]
+    expected = build(truth)
+    if not expected:
+        return [f"{case}: the truth implies no rows at all; the check would prove nothing"]
+    actual = run_report(log, report, truth, *args(truth))
+    return compare(report, expected, actual)
 
 
 def load_truth(path) -> dict:
