@@ -42,6 +42,8 @@ from maillog_sasl.syslog import Clock, parse_program, split_line
 
 QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | ev.DELIVERY_AGENTS
 TAG_CACHE_LIMIT = 50_000
+# What became of an smtpd line, for Stats.
+USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 
 
 def is_loopback(ip: str) -> bool:
@@ -54,6 +56,7 @@ class Correlator:
     def __init__(self, stats: Optional[Stats] = None):
         self.stats = stats if stats is not None else Stats()
         self.sessions = {}
+        self.pending = {}  # key -> [stamp, clock, connect text, TLS text, NOQUEUE rejects]
         self.messages = {}
         self.finished = []
         self._serial = 0
@@ -66,14 +69,11 @@ class Correlator:
         stats = self.stats
         tags = self._tags
         messages = self.messages
-        smtpd_event = ev.RECOGNIZERS["smtpd"]
         recognizers = ev.RECOGNIZERS
-        queue_id_of = ev.queue_id_of
+        smtpd_line = self._smtpd_line
         read = used = not_syslog = other = unused = untracked = 0
         for line in lines:
             read += 1
-            if line.endswith("\r"):
-                line = line[:-1]
             parsed = split_line(line)
             if parsed is None:
                 not_syslog += 1
@@ -89,27 +89,20 @@ class Correlator:
                 continue
             daemon = program[1]
             if daemon == "smtpd":
-                event = smtpd_event(text)
-                if event is None:
-                    unused += 1
-                    continue
-                when = clock.time(stamp)
-                if when is None:
-                    not_syslog += 1
-                    continue
-                if self._smtpd(event, host, program, when):
+                outcome = smtpd_line((host, tag), program, stamp, clock, text)
+                if outcome is USED:
                     used += 1
-                else:
+                elif outcome is UNTRACKED:
                     untracked += 1
+                else:
+                    unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
                 unused += 1
                 continue
-            queue_id = queue_id_of(text)
-            if queue_id is None:
-                unused += 1
-                continue
-            message = messages.get((host, queue_id))
+            # The cheapest test first: is this queue ID one we track? (".find" may give -1, and
+            # then a key that is simply not there.)
+            message = messages.get((host, text[:text.find(": ")]))
             if message is None:
                 untracked += 1
                 continue
@@ -132,6 +125,8 @@ class Correlator:
 
     def finish(self) -> None:
         """End of input: whatever is still open is handed on as it stands."""
+        self.stats.sessions_incomplete += len(self.pending)
+        self.pending.clear()
         for session in self.sessions.values():
             self._finish_session(session)
         self.sessions.clear()
@@ -142,54 +137,138 @@ class Correlator:
         self.messages.clear()
 
     # -- smtpd -------------------------------------------------------------------------------
+    #
+    # Most smtpd sessions are inbound mail that never tries AUTH. A connect is only noted
+    # (raw stamp and text, in `pending`); the Session object is built when the session turns
+    # out to matter: a SASL failure, a client= line with SASL fields, or `auth=` in the
+    # disconnect counters. Until then its TLS line and NOQUEUE rejects are kept raw too.
 
-    def _smtpd(self, event, host, program, when) -> bool:
-        key = (host, program[0], program[2])
-        kind = event.kind
-        self._seen(when)
-        if kind == "connect":
-            previous = self.sessions.pop(key, None)
-            if previous is not None:
-                self._finish_session(previous)
-            self.sessions[key] = self._new_session(key, event, when)
-            return True
-        if kind == "disconnect":
+    def _smtpd_line(self, key, program, stamp, clock, text):
+        first = text[:1]
+        if first == "c" and text.startswith("connect from "):
             session = self.sessions.pop(key, None)
+            if session is not None:
+                self._finish_session(session)
+            elif self.pending.pop(key, None) is not None:
+                self.stats.sessions_incomplete += 1
+            self.pending[key] = [stamp, clock, text, None, None]
+            return USED
+        if first == "d" and text.startswith("disconnect from "):
+            session = self.sessions.pop(key, None)
+            entry = self.pending.pop(key, None) if session is None else None
+            if session is None and " auth=" not in text:
+                if entry is None:
+                    self.stats.sessions_incomplete += 1
+                return USED
+            when = clock.time(stamp)
+            if when is None:
+                return UNUSED
+            event = ev.disconnect_event(text)
             if session is None:
-                # Its connect was before the log started.
-                session = self._new_session(key, event, when)
-            else:
-                session.complete = True
+                session = self._materialize(key, program, entry, event, when)
+            session.complete = session.connected
             session.end = session.last_time = when
             session.counters = event.counters or None
             self._finish_session(session)
-            return True
-        session = self.sessions.get(key)
-        if kind == "tls":
-            if session is not None:
-                session.tls_protocol, session.tls_cipher = event.protocol, event.cipher
-            return session is not None
-        if session is None:
-            session = self.sessions[key] = self._new_session(key, event, when)
-        session.last_time = when
-        if kind == "auth_failure":
+            return USED
+        if first == "w":
+            if "SASL" not in text:
+                return UNUSED
+            event = ev.auth_failure_event(text)
+            when = clock.time(stamp) if event is not None else None
+            if when is None:
+                return UNUSED
+            session = self._session(key, program, event, when)
             session.auth_failures.append((when, event))
-            return True
-        if kind == "client":
-            return self._client(event, session, host, when)
-        if kind == "reject":
-            return self._reject(event, session, host, when)
-        return False
+            return USED
+        if first == "N":
+            if not text.startswith("NOQUEUE: reject: RCPT ") and not text.startswith("NOQUEUE: milter-reject: RCPT "):
+                return UNUSED
+            session = self.sessions.get(key)
+            if session is None:
+                entry = self.pending.get(key)
+                if entry is None:
+                    return UNTRACKED
+                if entry[4] is None:
+                    entry[4] = []
+                entry[4].append((stamp, clock, text))
+                return USED
+            return self._reject(self._noqueue_reject(stamp, clock, text), session, key[0])
+        if " TLS connection established from " in text:
+            session = self.sessions.get(key)
+            if session is not None:
+                event = ev.tls_event(text)
+                if event is not None:
+                    session.tls_protocol, session.tls_cipher = event.protocol, event.cipher
+                return USED
+            entry = self.pending.get(key)
+            if entry is None:
+                return UNUSED
+            entry[3] = text
+            return USED
+        queue_id = ev.queue_id_of(text)
+        if queue_id is None:
+            return UNUSED
+        body = text[len(queue_id) + 2:]
+        if body.startswith("client="):
+            if (", sasl_username=" not in body and ", orig_queue_id=" not in body
+                    and "[127." not in body and "[::1]" not in body):
+                return UNTRACKED
+            event = ev.client_event(queue_id, body)
+            when = clock.time(stamp)
+            if when is None:
+                return UNUSED
+            return self._client(event, self._session(key, program, event, when), key[0], when)
+        if body.startswith("reject: ") or body.startswith("milter-reject: "):
+            message = self.messages.get((key[0], queue_id))
+            if message is None:
+                return UNTRACKED
+            event = ev.reject_event(queue_id, body)
+            when = clock.time(stamp) if event is not None else None
+            if when is None:
+                return UNUSED
+            return self._reject((when, event), self._session(key, program, event, when), key[0])
+        return UNUSED
 
-    def _new_session(self, key, event, when) -> Session:
+    def _session(self, key, program, event, when) -> Session:
+        """The open session on `key`, built now from its noted connect if need be."""
+        session = self.sessions.get(key)
+        if session is None:
+            session = self._materialize(key, program, self.pending.pop(key, None), event, when)
+            self.sessions[key] = session
+        session.last_time = when
+        return session
+
+    def _materialize(self, key, program, entry, event, when) -> Session:
         self._serial += 1
-        name, ip, port = event.client_name, event.client_ip, getattr(event, "client_port", None)
-        return Session(self._serial, key[0], key[1], key[2], name, ip, port, when)
+        host = key[0]
+        if entry is None:
+            # Its connect was before the log started: the session is known from this line on.
+            session = Session(self._serial, host, program[0], program[2], event.client_name,
+                              event.client_ip, getattr(event, "client_port", None), when)
+        else:
+            stamp, clock, connect_text, tls_text, rejects = entry
+            connect = ev.connect_event(connect_text)
+            session = Session(self._serial, host, program[0], program[2], connect.client_name,
+                              connect.client_ip, connect.client_port, clock.time(stamp) or when)
+            session.connected = True
+            if tls_text is not None:
+                tls = ev.tls_event(tls_text)
+                if tls is not None:
+                    session.tls_protocol, session.tls_cipher = tls.protocol, tls.cipher
+            for reject in rejects or ():
+                self._reject(self._noqueue_reject(*reject), session, host)
+        self._seen(session.start)
+        return session
 
-    def _client(self, event, session, host, when) -> bool:
+    @staticmethod
+    def _noqueue_reject(stamp, clock, text):
+        return clock.time(stamp), ev.reject_event(None, text[9:])
+
+    def _client(self, event, session, host, when):
         username = event.sasl_username
         if username is None and event.orig_queue_id is None and not is_loopback(event.client_ip):
-            return False
+            return UNTRACKED
         key = (host, event.queue_id)
         previous = self.messages.pop(key, None)
         if previous is not None:
@@ -213,25 +292,28 @@ class Correlator:
             original = self.messages.get((host, event.orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
                 message.inherit_from(original, "reinjected")
-        return True
+        return USED
 
-    def _reject(self, event, session, host, when) -> bool:
+    def _reject(self, timed_event, session, host):
+        when, event = timed_event
+        if event is None or when is None:
+            return UNUSED
         if event.sasl_username and session.sasl_username is None:
             session.sasl_username = event.sasl_username
         if event.queue_id is None:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))
-                return True
-            return False
+                return USED
+            return UNUSED
         message = self.messages.get((host, event.queue_id))
         if message is None:
-            return False
+            return UNTRACKED
         message.last_time = when
         if event.stage == "RCPT":
             self._refuse(message, event.recipient or "", event.dsn, event.reason, when)
         else:
             self._refuse_message(message, event.dsn, event.reason, when)
-        return True
+        return USED
 
     # -- queue file lines --------------------------------------------------------------------
 

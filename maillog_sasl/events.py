@@ -187,30 +187,42 @@ def _counters(words) -> dict:
     return counters
 
 
-def _smtpd(text: str):
+def smtpd_event(text: str):
+    """Any smtpd line we use -> its event (the correlator calls the parsers below directly,
+    after cheaper tests, so that most lines are never parsed)."""
     first = text[:1]
     if first == "c" and text.startswith("connect from "):
-        return Connect(*split_address(text[13:]))
+        return connect_event(text)
     if first == "d" and text.startswith("disconnect from "):
-        words = text[16:].split(" ")
-        name, ip, _port = split_address(words[0])
-        return Disconnect(name, ip, _counters(words[1:]))
+        return disconnect_event(text)
     if first == "w":
-        return _smtpd_warning(text)
+        return auth_failure_event(text)
     if " TLS connection established from " in text:
-        return _tls(text)
+        return tls_event(text)
     queue_id = queue_id_of(text) if first != "N" else "NOQUEUE"
     if queue_id is None:
         return None
     body = text[len(queue_id) + 2:]
     if body.startswith("client="):
-        return _client(queue_id, body[7:])
+        return client_event(queue_id, body)
     if body.startswith("reject: ") or body.startswith("milter-reject: "):
-        return _reject(None if queue_id == "NOQUEUE" else queue_id, body)
+        return reject_event(None if queue_id == "NOQUEUE" else queue_id, body)
     return None
 
 
-def _tls(text: str):
+def connect_event(text: str):
+    # "connect from NAME[IP]"
+    return Connect(*split_address(text[13:]))
+
+
+def disconnect_event(text: str):
+    # "disconnect from NAME[IP] ehlo=2 starttls=1 auth=1 quit=1 commands=5"
+    words = text[16:].split(" ")
+    name, ip, _port = split_address(words[0])
+    return Disconnect(name, ip, _counters(words[1:]))
+
+
+def tls_event(text: str):
     # "Anonymous TLS connection established from NAME[IP]: TLSv1.2 with cipher X (256/256 bits)"
     start = text.find(" from ") + 6
     colon = text.find("]: ", start)
@@ -223,7 +235,7 @@ def _tls(text: str):
     return Tls(ip, words[0], words[3])
 
 
-def _smtpd_warning(text: str):
+def auth_failure_event(text: str):
     # "warning: NAME[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=U)?"
     marker = text.find("]: SASL ", 9)
     if marker < 0:
@@ -254,10 +266,11 @@ def _smtpd_warning(text: str):
 _CLIENT_TRAILING_KEYS = (", orig_client=", ", orig_queue_id=", ", sasl_sender=")
 
 
-def _client(queue_id: str, body: str):
+def client_event(queue_id: str, body: str):
     # client=NAME[IP], sasl_method=M, sasl_username=U, sasl_sender=S, orig_queue_id=Q, orig_client=C
     # Keys come in this fixed order. The attacker chooses the username, so the keys after it are
     # found from the right and the username is whatever lies between.
+    body = body[7:]
     trailing = {}
     end = len(body)
     floor = body.find(", sasl_username=")
@@ -288,7 +301,7 @@ def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
     return text[begin:close] if close >= 0 else text[begin:]
 
 
-def _reject(queue_id: Optional[str], body: str):
+def reject_event(queue_id: Optional[str], body: str):
     # "reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: ...; from=<a> to=<b> proto=ESMTP helo=<h>"
     words = body.split(" ", 3)
     if len(words) < 4 or words[2] != "from":
@@ -361,27 +374,33 @@ def _qmgr(text: str):
 
 def _delivery(text: str):
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X, status=WORD (text)"
+    # Found key by key rather than split into a dict: this is the hottest parser.
     queue_id = queue_id_of(text)
     if queue_id is None:
         return None
-    body = text[len(queue_id) + 2:]
-    if not body.startswith("to="):
+    start = len(queue_id) + 2
+    if not text.startswith("to=", start):
         return None
-    status_at = body.find(", status=")
+    status_at = text.find(", status=", start)
     if status_at < 0:
         return None
-    fields = {}
-    for field in body[:status_at].split(", "):
-        key, _, value = field.partition("=")
-        fields[key] = value
-    status, _, reason = body[status_at + 9:].partition(" ")
-    if reason.startswith("(") and reason.endswith(")"):
+    head = text[start:status_at] + ", "
+    recipient = head[3:head.find(", ")]
+    status, _, reason = text[status_at + 9:].partition(" ")
+    if reason[:1] == "(" and reason[-1:] == ")":
         reason = reason[1:-1]
-    orig_to = fields.get("orig_to")
-    return Delivery(queue_id, _strip_angles(fields["to"]),
-                    _strip_angles(orig_to) if orig_to is not None else None,
-                    fields.get("relay", ""), fields.get("delay"), fields.get("dsn", ""),
-                    status, reason)
+    return Delivery(queue_id, _strip_angles(recipient), _field(head, ", orig_to=", True),
+                    _field(head, ", relay=") or "", _field(head, ", delay="),
+                    _field(head, ", dsn=") or "", status, reason)
+
+
+def _field(head: str, key: str, address: bool = False) -> Optional[str]:
+    at = head.find(key)
+    if at < 0:
+        return None
+    at += len(key)
+    value = head[at:head.find(", ", at)]
+    return _strip_angles(value) if address else value
 
 
 def _strip_angles(address: str) -> str:
@@ -411,7 +430,7 @@ def _postsuper(text: str):
 
 
 RECOGNIZERS = {
-    "smtpd": _smtpd,
+    "smtpd": smtpd_event,
     "cleanup": _cleanup,
     "qmgr": _qmgr,
     "bounce": _bounce,
@@ -437,9 +456,10 @@ def parse_records(lines) -> Iterator[Tuple[Optional[LogRecord], object]]:
         if parsed is None:
             yield None, None
             continue
-        program = parse_program(parsed.tag)
+        stamp, host, tag, text = parsed
+        program = parse_program(tag)
         if program is None:
             yield None, None
             continue
-        record = LogRecord(parsed.stamp, parsed.host, program[0], program[1], program[2], parsed.text)
+        record = LogRecord(stamp, host, program[0], program[1], program[2], text)
         yield record, recognize(record.daemon, record.text)

@@ -30,7 +30,7 @@ class Session:
     __slots__ = ("serial", "host", "service", "pid", "client_name", "client_ip", "client_port",
                  "start", "end", "tls_protocol", "tls_cipher", "counters", "sasl_method",
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
-                 "complete", "last_time")
+                 "connected", "complete", "last_time")
 
     def __init__(self, serial: int, host: str, service: str, pid: str, client_name: str,
                  client_ip: str, client_port: Optional[str], start: Optional[_dt.datetime]):
@@ -52,6 +52,7 @@ class Session:
         self.queue_ids: List[str] = []
         self.rejects: List[tuple] = []  # (time, events.Reject) refused before any queue file
         self.queued_recipients = 0  # nrcpt of its messages, for logs without disconnect counters
+        self.connected = False  # its connect line was seen
         self.complete = False  # saw both connect and disconnect
         self.last_time = start
 

@@ -86,12 +86,15 @@ class Source:
                     block = read(block_size)
                     if not block:
                         break
-                    lines = (pending + decoder.decode(block)).split("\n")
+                    text = pending + decoder.decode(block)
+                    if "\r" in text:
+                        text = text.replace("\r\n", "\n")
+                    lines = text.split("\n")
                     pending = lines.pop()
                     yield lines
         except _READ_ERRORS as error:
             self.problem = SourceProblem(f"{self.name}: read failed part way: {_reason(error)}")
-        last = pending + decoder.decode(b"", final=True)
+        last = (pending + decoder.decode(b"", final=True)).rstrip("\r")
         if last:
             yield [last]
 
@@ -108,7 +111,7 @@ class Source:
                 for line in batch:
                     parsed = split_line(line)
                     if parsed is not None:
-                        moment = clock.time(parsed.stamp)
+                        moment = clock.time(parsed[0])
                         if moment is not None:
                             return moment
                     seen += 1

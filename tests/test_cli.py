@@ -16,6 +16,7 @@ from maillog_sasl.reports import REPORTS
 from support import SAMPLE_LOGS, SCENARIOS, by
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
+REAL_POSTFIX_LOG = SCENARIOS.parent / "fixtures" / "postfix37" / "maillog"
 
 
 def test_seed_users(report):
@@ -42,7 +43,7 @@ def test_seed_sessions(report):
 
 @pytest.mark.parametrize("name", sorted(REPORTS))
 def test_every_report_in_every_format(cli, name):
-    log = SCENARIOS / "auth_failures.log"
+    log = REAL_POSTFIX_LOG
     args = ("--report", name, "--year", "2026", "--tz", "UTC", log)
     as_json = cli(*args, "--format", "json")
     assert as_json.code == 0
