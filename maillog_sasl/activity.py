@@ -82,7 +82,7 @@ class Guess(NamedTuple):
 
 class Hour:
     """One user's activity in one clock hour."""
-    __slots__ = ("logins", "ips", "networks", "outcomes", "auth_failures")
+    __slots__ = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
 
     def __init__(self):
         self.logins = 0
@@ -92,6 +92,13 @@ class Hour:
         self.networks: Dict[str, list] = {}
         self.outcomes = [0] * len(OUTCOMES)
         self.auth_failures = 0
+        self.first_recipient: Optional[_dt.datetime] = None
+
+    def count(self, outcome: str, when: _dt.datetime) -> None:
+        """One recipient submitted at `when` with its final `outcome`."""
+        self.outcomes[OUTCOME_INDEX[outcome]] += 1
+        if self.first_recipient is None or when < self.first_recipient:
+            self.first_recipient = when
 
     @property
     def recipients(self) -> int:
@@ -218,7 +225,7 @@ class Activity:
         if self.selection is not None and self.selection.session(session, name):
             user.selected = True
         for when, _reject in session.rejects:
-            user.hour(when).outcomes[OUTCOME_INDEX["rejected"]] += 1
+            user.hour(when).count("rejected", when)
         if not session.auth_succeeded or session.start is None:
             return
         ip = session.client_ip
@@ -248,6 +255,6 @@ class Activity:
         if self.selection is not None and self.selection.message(message):
             user.selected = True
         user.messages += message.kind == "submission"
-        outcomes = user.hour(message.queued).outcomes
+        hour = user.hour(message.queued)
         for row in recipient_rows(message):
-            outcomes[OUTCOME_INDEX[row["status"]]] += 1
+            hour.count(row["status"], message.queued)

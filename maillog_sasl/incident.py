@@ -117,13 +117,14 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     if not fired:
         return None
     key, count = fired[0]
+    when = user.hours[key].first_recipient
     if (key, count) in absolute:
         why = f"more than {limits.hourly_recipients}"
     else:
         why = (f"{count / median:.1f}x the median busy hour of {_number(median)}; limits "
                f"{_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
     peak = max(count for _, count in fired)
-    return Signal("burst", key, f"burst: {count} recipients in the hour from {_stamp(key)} "
+    return Signal("burst", when, f"burst: {count} recipients in the hour from {_stamp(key)} "
                                 f"({why}); {len(fired)} such hours, peak {peak}")
 
 
@@ -143,7 +144,7 @@ def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
         seen += user.hours[key].recipients
         seen_failed += user.hours[key].failed
         if holds(seen, seen_failed):
-            when = key
+            when = user.hours[key].first_recipient
             break
     detail = " ".join(f"{outcome} {count}" for outcome, count in zip(OUTCOMES, totals)
                       if outcome != "sent" and count)
@@ -393,25 +394,28 @@ THRESHOLD_OPTIONS = (
     ("hourly_recipients", "--max-hourly-recipients", _count, "N",
      "strong: more than N recipients in one hour", "300"),
     ("burst_factor", "--burst-factor", _amount, "X",
-     "strong: an hour with X times the user's median busy hour (and --burst-min)", "20"),
+     "strong: an hour with at least X times the user's median busy hour, if it also reaches "
+     "--burst-min", "20"),
     ("burst_minimum", "--burst-min", _count, "N",
-     "strong: ... and at least N recipients in that hour", "80"),
+     "strong: the fewest recipients such an hour needs", "80"),
     ("failed_percent", "--failed-percent", _amount, "PCT",
-     "strong: at least PCT %% of the user's recipients failed (and --failed-min)", "60"),
+     "strong: at least PCT %% of the user's recipients failed, out of at least --failed-min",
+     "60"),
     ("failed_minimum", "--failed-min", _count, "N",
-     "strong: ... out of at least N recipients", "50"),
+     "strong: the fewest recipients --failed-percent is judged on", "50"),
     ("guess_failures", "--guess-failures", _count, "N",
-     "strong: a login from an IP with N failed AUTH since its last success", "5"),
+     "strong: a login from an IP with at least N failed AUTH since its last successful login",
+     "5"),
     ("guess_usernames", "--guess-usernames", _count, "N",
-     "strong: ... or with failures for N usernames", "3"),
+     "strong: the same, with failed AUTH for at least N usernames", "3"),
     ("hop_networks", "--hop-networks", _count, "N",
-     "weak: logins from N networks (/24, /48) within --hop-window", "6"),
+     "weak: logins from at least N networks (/24, /48) within --hop-window", "6"),
     ("hop_window", "--hop-window", _amount, "HOURS",
-     "weak: ... of this many hours", "12"),
+     "weak: the sliding window of --hop-networks", "12"),
     ("baseline_days", "--baseline-days", _amount, "DAYS",
-     "weak: a network not used in the first DAYS of the log", "14"),
+     "weak: a login from a network the user did not use in the first DAYS of the log", "14"),
     ("shared_ip_accounts", "--shared-ip-accounts", _accounts, "N",
-     "weak: a login IP used by N accounts (at least 2)", "5"),
+     "weak: a login IP used by at least N accounts (2 or more)", "5"),
 )
 
 

@@ -15,9 +15,10 @@ DESCRIPTION
 
     Everything a log line carries is attacker-controlled (usernames, reasons, addresses), so
     output is made safe to open: control characters and escape sequences never reach a terminal
-    or a CSV cell (shown as \\xNN), and CSV cells a spreadsheet would execute (leading =, +, -,
-    @, tab, CR) get a leading apostrophe. JSON escapes control characters itself; C1 controls
-    and DEL are escaped too.
+    or a CSV cell (shown as \\xNN), nor do the Unicode controls that reorder or hide text (bidi
+    overrides, line separators: \\uNNNN); CSV cells a spreadsheet would execute (leading =, +,
+    -, @, tab, CR) get a leading apostrophe. JSON escapes C0 controls itself; DEL, C1 and the
+    same Unicode controls are escaped too. Output is UTF-8 whatever the locale says.
 
 DIAGNOSTICS
     Write errors (a closed pipe, a full disk) propagate as OSError for the CLI to report.
@@ -25,6 +26,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as _dt
 import json
@@ -34,13 +36,25 @@ from tabulate import tabulate
 
 FORMATS = ("table", "csv", "json", "ndjson", "ids")
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0, DEL, C1; and the Unicode format characters that reorder or hide text on a terminal
+# (bidi marks, overrides and isolates as in "Trojan Source", line and paragraph separators).
+_UNSAFE_RANGES = ((0x00, 0x1f), (0x7f, 0x9f), (0x61c, 0x61c), (0x200e, 0x200f), (0x2028, 0x202e),
+                  (0x2066, 0x2069))
+_CONTROL = re.compile("[" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _UNSAFE_RANGES)
+                      + "]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_JSON_UNSAFE = {code: f"\\u{code:04x}" for code in (*range(0x7f, 0xa0),)}
+# json.dumps escapes C0 itself.
+_JSON_UNSAFE = {code: f"\\u{code:04x}" for low, high in _UNSAFE_RANGES if low > 0x1f
+                for code in range(low, high + 1)}
+
+
+def _escape_one(match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _escape_control(text: str) -> str:
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return _CONTROL.sub(_escape_one, text)
 
 
 def plain_text(value) -> str:
@@ -78,12 +92,20 @@ def _json_line(columns, row) -> str:
     return json.dumps(document, ensure_ascii=False).translate(_JSON_UNSAFE)
 
 
+def _as_utf8(out) -> None:
+    # A stdout opened in a legacy locale would fail on the first non-Latin username.
+    encoding = getattr(out, "encoding", None)
+    if encoding and codecs.lookup(encoding).name != "utf-8" and hasattr(out, "reconfigure"):
+        out.reconfigure(encoding="utf-8")
+
+
 def render(fmt: str, columns, rows, out, summary=None) -> int:
     """Write `rows` (dicts) to `out` in `fmt`; returns the number of rows written.
 
     `summary` is a callable giving the table's one-line summary once the rows are consumed
     (the totals are only known at the end of the stream).
     """
+    _as_utf8(out)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(columns)

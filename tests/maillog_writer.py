@@ -1,0 +1,177 @@
+"""maillog_writer: small Postfix logs for tests, line for line as Postfix 3.x writes them.
+
+SUMMARY
+    log = MailLog(); log.login("alice@example.jp", "198.51.100.7", at(0, 9), to=3)
+    log.failures("203.0.113.66", at(0, 10), ["admin", "info"]); log.write(tmp_path / "maillog")
+
+DESCRIPTION
+    Each call writes one smtpd session (connect .. disconnect with its counters) on the
+    submission service, and for a login that sends, the message's cleanup, qmgr and delivery
+    lines: `to=N` recipients with one outcome, or `outcomes={"sent": 3, "deferred": 2}`.
+    Deferred recipients stay in the queue (no `removed`); `notice=True` adds the bounce or delay
+    notice Postfix queues for the sender, itself deferred. Lines are sorted by time on write,
+    stamped in RFC 3339 as rsyslog writes them (no year to infer).
+
+DIAGNOSTICS
+    Programming errors only (an unknown outcome is a KeyError).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Dict, List, Optional, Sequence
+
+JST = dt.timezone(dt.timedelta(hours=9))
+DAY0 = dt.datetime(2026, 1, 5, 0, 0, tzinfo=JST)
+SECOND = dt.timedelta(seconds=1)
+
+REASONS = {
+    "sent": ("relay=mx.example.com[203.0.113.25]:25", "2.0.0",
+             "250 2.0.0 Ok: queued as 4F2A31C0B7"),
+    "bounced": ("relay=mx.example.com[203.0.113.25]:25", "5.1.1",
+                "host mx.example.com[203.0.113.25] said: 550 5.1.1 <{rcpt}>: Recipient address "
+                "rejected: User unknown (in reply to RCPT TO command)"),
+    "deferred": ("relay=none", "4.4.1",
+                 "connect to mx.{domain}[192.0.2.99]:25: Connection timed out"),
+}
+
+
+def at(day: float, hour: float = 0, minute: float = 0) -> dt.datetime:
+    return DAY0 + dt.timedelta(days=day, hours=hour, minutes=minute)
+
+
+class MailLog:
+    def __init__(self, host: str = "mail"):
+        self.host = host
+        self.lines: List[tuple] = []
+        self._pid = 2000
+        self._queue = 0xA1B2C30000
+        self._seq = 0
+        self.pending: List[str] = []  # queue IDs left in the queue
+
+    def _line(self, when: dt.datetime, program: str, pid: int, text: str) -> None:
+        self._seq += 1
+        self.lines.append((when, self._seq, f"{when.isoformat()} {self.host} {program}[{pid}]: {text}"))
+
+    def _next_pid(self) -> int:
+        self._pid += 1
+        return self._pid
+
+    def _next_queue_id(self) -> str:
+        self._queue += 0x1F3
+        return f"{self._queue:X}"
+
+    def failures(self, ip: str, when: dt.datetime, usernames: Sequence[Optional[str]],
+                 reason: str = "UGFzc3dvcmQ6") -> None:
+        """A session whose every AUTH fails, one per username (None: Postfix logged none)."""
+        pid = self._next_pid()
+        smtpd = "postfix/submission/smtpd"
+        self._line(when, smtpd, pid, f"connect from unknown[{ip}]")
+        for index, name in enumerate(usernames):
+            tail = f", sasl_username={name}" if name is not None else ""
+            self._line(when + (index + 1) * SECOND, smtpd, pid,
+                       f"warning: unknown[{ip}]: SASL LOGIN authentication failed: {reason}{tail}")
+        count = len(usernames)
+        self._line(when + (count + 2) * SECOND, smtpd, pid,
+                   f"disconnect from unknown[{ip}] ehlo=1 auth=0/{count} quit=1 commands=2/{count + 2}")
+
+    def login(self, user: str, ip: str, when: dt.datetime, to: int = 1, outcome: str = "sent",
+              outcomes: Optional[Dict[str, int]] = None, typos: int = 0, notice: bool = False,
+              retry: Optional[dt.timedelta] = None, expire_after: Optional[dt.timedelta] = None,
+              noqueue_rejects: int = 0) -> str:
+        """A session that authenticates (after `typos` failures) and sends one message."""
+        outcomes = outcomes if outcomes is not None else {outcome: to}
+        pid = self._next_pid()
+        queue_id = self._next_queue_id()
+        smtpd = "postfix/submission/smtpd"
+        client = f"unknown[{ip}]"
+        self._line(when, smtpd, pid, f"connect from {client}")
+        self._line(when, smtpd, pid, f"Anonymous TLS connection established from {client}: "
+                                     "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
+        for index in range(typos):
+            self._line(when + (index + 1) * SECOND, smtpd, pid,
+                       f"warning: {client}: SASL PLAIN authentication failed: "
+                       f"authentication failure, sasl_username={user}")
+        start = when + (typos + 1) * SECOND
+        accepted = sum(count for status, count in outcomes.items() if status != "rejected")
+        self._line(start, smtpd, pid, f"{queue_id}: client={client}, sasl_method=PLAIN, "
+                                      f"sasl_username={user}")
+        number = 0
+        for _ in range(outcomes.get("rejected", 0)):
+            number += 1
+            rcpt = f"r{number}@gone.example.net"
+            self._line(start, smtpd, pid,
+                       f"{queue_id}: reject: RCPT from {client}: 550 5.1.1 <{rcpt}>: Recipient "
+                       f"address rejected: User unknown in relay recipient table; from=<{user}> "
+                       f"to=<{rcpt}> proto=ESMTP helo=<laptop>")
+        for index in range(noqueue_rejects):
+            rcpt = f"x{index}@elsewhere.example"
+            self._line(start, smtpd, pid,
+                       f"NOQUEUE: reject: RCPT from {client}: 554 5.7.1 <{rcpt}>: Relay access "
+                       f"denied; from=<{user}> to=<{rcpt}> proto=ESMTP helo=<laptop>")
+        queued = start + SECOND
+        self._line(queued, "postfix/cleanup", pid + 500,
+                   f"{queue_id}: message-id=<{queue_id}.{int(when.timestamp())}@laptop.example.jp>")
+        self._line(queued, "postfix/qmgr", 900,
+                   f"{queue_id}: from=<{user}>, size=2814, nrcpt={accepted} (queue active)")
+        deferred = []
+        delivered = queued + SECOND
+        for status in ("sent", "bounced", "deferred"):
+            for _ in range(outcomes.get(status, 0)):
+                number += 1
+                rcpt = f"r{number}@{status}.example.net"
+                self._delivery(delivered, queue_id, rcpt, status)
+                if status == "deferred":
+                    deferred.append(rcpt)
+        attempts = 1
+        if retry is not None and deferred:
+            self._line(delivered + retry, "postfix/qmgr", 900,
+                       f"{queue_id}: from=<{user}>, size=2814, nrcpt={accepted} (queue active)")
+            for rcpt in deferred:
+                self._delivery(delivered + retry, queue_id, rcpt, "deferred")
+            attempts += 1
+        if notice and (deferred or outcomes.get("bounced")):
+            self._notice(delivered + SECOND, queue_id, user, "delay" if deferred else "non-delivery")
+        if expire_after is not None and deferred:
+            gone = delivered + expire_after
+            self._line(gone, "postfix/qmgr", 900,
+                       f"{queue_id}: from=<{user}>, status=expired, returned to sender")
+            self._line(gone, "postfix/qmgr", 900, f"{queue_id}: removed")
+        elif deferred:
+            self.pending.append(queue_id)
+        else:
+            self._line(delivered + SECOND, "postfix/qmgr", 900, f"{queue_id}: removed")
+        total = typos + 1
+        rcpt_total = accepted + outcomes.get("rejected", 0) + noqueue_rejects
+        auth = "auth=1" if not typos else f"auth=1/{total}"
+        rcpt = f"rcpt={accepted}" if rcpt_total == accepted else f"rcpt={accepted}/{rcpt_total}"
+        ok = 7 + accepted  # ehlo=2 starttls auth mail rcpt... data quit
+        self._line(delivered + 2 * SECOND, smtpd, pid,
+                   f"disconnect from {client} ehlo=2 starttls=1 {auth} mail=1 {rcpt} data=1 quit=1 "
+                   f"commands={ok}/{ok + typos + rcpt_total - accepted}")
+        return queue_id
+
+    def _delivery(self, when, queue_id, rcpt, status) -> None:
+        relay, dsn, reason = REASONS[status]
+        domain = rcpt.split("@", 1)[1]
+        agent = "postfix/smtp"
+        self._line(when, agent, 3000, f"{queue_id}: to=<{rcpt}>, {relay}, delay=1.4, "
+                                      f"delays=0.2/0.01/1/0.2, dsn={dsn}, status={status} "
+                                      f"({reason.format(rcpt=rcpt, domain=domain)})")
+
+    def _notice(self, when, queue_id, user, what) -> None:
+        notice_id = self._next_queue_id()
+        self._line(when, "postfix/bounce", 3100,
+                   f"{queue_id}: sender {what} notification: {notice_id}")
+        self._line(when, "postfix/qmgr", 900,
+                   f"{notice_id}: from=<>, size=4410, nrcpt=1 (queue active)")
+        self._delivery(when + SECOND, notice_id, user.replace("@", "@bounce-"), "deferred")
+        self.pending.append(notice_id)
+
+    def text(self) -> str:
+        return "".join(line + "\n" for _, _, line in sorted(self.lines))
+
+    def write(self, path) -> str:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(self.text())
+        return str(path)

@@ -1,0 +1,366 @@
+"""Incident rules, each at its threshold edges (just below: silent; at: fired), on real-shaped
+Postfix lines written by tests/maillog_writer.py; then the reports built on them."""
+
+import dataclasses
+import datetime as dt
+
+from maillog_sasl import analyze, report
+from maillog_sasl.filters import Selection
+from maillog_sasl.incident import Thresholds, assess, watch
+from maillog_writer import MailLog, at
+
+HOME = "198.51.100.7"
+OFFICE = "192.0.2.10"
+
+
+def verdicts(log: MailLog, tmp_path, **limits):
+    """user -> Verdict over the log, with Thresholds changed by `limits`."""
+    stream, problems = analyze([log.write(tmp_path / "maillog")])
+    assert not problems
+    options = {"thresholds": dataclasses.replace(Thresholds(), **limits)}
+    return assess(watch(stream, Selection(), options), options["thresholds"])
+
+
+def fired(log: MailLog, tmp_path, user: str, **limits) -> dict:
+    """signal name -> reason, for one user."""
+    verdict = verdicts(log, tmp_path, **limits)[user]
+    return {signal.name: signal.reason for signal in verdict.signals}
+
+
+def rows(log: MailLog, tmp_path, name: str, **options):
+    return report(name, [log.write(tmp_path / "maillog")], **options)[1]
+
+
+def hours_of(count: int, per_hour: int, log: MailLog, user: str, ip: str = HOME):
+    """`count` ordinary busy hours, one a day at 10:00."""
+    for day in range(count):
+        log.login(user, ip, at(day, 10), to=per_hour)
+
+
+# -- strong: burst ------------------------------------------------------------------------------
+
+def test_burst_absolute_fires_above_the_limit_not_at_it(tmp_path):
+    log = MailLog()
+    log.login("at@example.jp", HOME, at(0, 3), to=100)
+    log.login("above@example.jp", OFFICE, at(0, 3), to=101)
+    assert "burst" not in fired(log, tmp_path, "at@example.jp")
+    reason = fired(log, tmp_path, "above@example.jp")["burst"]
+    assert reason.startswith("burst: 101 recipients in the hour from 2026-01-05T03:00+09:00 "
+                             "(more than 100)")
+
+
+def test_burst_counts_a_clock_hour_across_messages(tmp_path):
+    log = MailLog()
+    log.login("same@example.jp", HOME, at(0, 3, 5), to=60)
+    log.login("same@example.jp", HOME, at(0, 3, 50), to=41)
+    log.login("split@example.jp", OFFICE, at(0, 3, 50), to=60)
+    log.login("split@example.jp", OFFICE, at(0, 4, 5), to=41)
+    assert "burst" in fired(log, tmp_path, "same@example.jp")
+    assert "burst" not in fired(log, tmp_path, "split@example.jp")
+
+
+def test_burst_relative_needs_the_factor(tmp_path):
+    log = MailLog()
+    hours_of(9, 6, log, "below@example.jp")
+    log.login("below@example.jp", HOME, at(9, 3), to=59)  # 9.8x the median of 6
+    hours_of(9, 6, log, "at@example.jp", OFFICE)
+    log.login("at@example.jp", OFFICE, at(9, 3), to=60)  # 10x
+    assert "burst" not in fired(log, tmp_path, "below@example.jp")
+    reason = fired(log, tmp_path, "at@example.jp")["burst"]
+    assert "60 recipients" in reason and "10.0x the median busy hour of 6" in reason
+
+
+def test_burst_relative_needs_the_minimum(tmp_path):
+    log = MailLog()
+    hours_of(9, 4, log, "below@example.jp")
+    log.login("below@example.jp", HOME, at(9, 3), to=49)  # 12x, but under 50
+    hours_of(9, 4, log, "at@example.jp", OFFICE)
+    log.login("at@example.jp", OFFICE, at(9, 3), to=50)
+    assert "burst" not in fired(log, tmp_path, "below@example.jp")
+    assert "burst" in fired(log, tmp_path, "at@example.jp")
+
+
+def test_burst_limit_is_an_option(tmp_path):
+    log = MailLog()
+    log.login("big@example.jp", HOME, at(0, 3), to=150)
+    assert "burst" not in fired(log, tmp_path, "big@example.jp", hourly_recipients=150)
+    assert "burst" in fired(log, tmp_path, "big@example.jp", hourly_recipients=149)
+
+
+# -- strong: failing ----------------------------------------------------------------------------
+
+def test_failing_at_half_of_twenty(tmp_path):
+    log = MailLog()
+    log.login("below@example.jp", HOME, at(0, 9), outcomes={"sent": 11, "bounced": 9})
+    log.login("at@example.jp", OFFICE, at(0, 9), outcomes={"sent": 10, "bounced": 10})
+    assert "failing" not in fired(log, tmp_path, "below@example.jp")
+    assert fired(log, tmp_path, "at@example.jp")["failing"] == (
+        "failing: 10 of 20 recipients failed (50%: bounced 10; limit 50% of at least 20)")
+
+
+def test_failing_needs_twenty_recipients(tmp_path):
+    log = MailLog()
+    log.login("few@example.jp", HOME, at(0, 9), outcome="bounced", to=19)
+    assert "failing" not in fired(log, tmp_path, "few@example.jp")
+
+
+def test_failing_counts_every_kind_of_failure(tmp_path):
+    log = MailLog()
+    log.login("mixed@example.jp", HOME, at(0, 9),
+              outcomes={"sent": 10, "bounced": 4, "deferred": 2, "rejected": 2})
+    log.login("mixed@example.jp", HOME, at(0, 10), outcomes={"deferred": 2},
+              expire_after=dt.timedelta(days=5))
+    log.login("other@example.jp", OFFICE, at(5, 12), to=1)  # the log runs past the expiry
+    reason = fired(log, tmp_path, "mixed@example.jp")["failing"]
+    assert "10 of 20 recipients failed (50%: deferred 2 bounced 4 expired 2 rejected 2" in reason
+
+
+# -- strong: guessed ----------------------------------------------------------------------------
+
+def test_guessed_at_three_failures_then_success(tmp_path):
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), ["bob@example.jp", "bob@example.jp"])
+    log.login("bob@example.jp", "203.0.113.66", at(0, 2))
+    log.failures("203.0.113.77", at(0, 1), ["carol@example.jp"] * 3)
+    log.login("carol@example.jp", "203.0.113.77", at(0, 2))
+    assert "guessed" not in fired(log, tmp_path, "bob@example.jp")
+    assert fired(log, tmp_path, "carol@example.jp")["guessed"] == (
+        "guessed: login from 203.0.113.77 at 2026-01-05T02:00+09:00 after 3 failed AUTH from "
+        "that IP for 1 usernames since its last successful login (limits 3 failures or 2 usernames)")
+
+
+def test_guessed_at_two_usernames(tmp_path):
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), ["admin", "dave@example.jp"])
+    log.login("dave@example.jp", "203.0.113.66", at(0, 2))
+    assert "for 2 usernames" in fired(log, tmp_path, "dave@example.jp")["guessed"]
+
+
+def test_guessed_counts_failures_inside_the_login_session(tmp_path):
+    log = MailLog()
+    log.login("erin@example.jp", "203.0.113.66", at(0, 2), typos=2)
+    log.login("fred@example.jp", "203.0.113.77", at(0, 2), typos=3)
+    assert "guessed" not in fired(log, tmp_path, "erin@example.jp")
+    assert "guessed" in fired(log, tmp_path, "fred@example.jp")
+
+
+def test_one_typo_each_time_is_not_guessing(tmp_path):
+    log = MailLog()
+    for day in range(5):
+        log.login("typo@example.jp", HOME, at(day, 9), typos=1)
+    assert "guessed" not in fired(log, tmp_path, "typo@example.jp")
+
+
+def test_failures_from_another_ip_or_the_auth_server_are_not_guessing(tmp_path):
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), ["gina@example.jp"] * 5)
+    log.failures(HOME, at(0, 1), ["gina@example.jp"] * 3,
+                 reason="Connection lost to authentication server")
+    log.login("gina@example.jp", HOME, at(0, 2))
+    assert "guessed" not in fired(log, tmp_path, "gina@example.jp")
+
+
+def test_guessed_from_disconnect_counters_alone(tmp_path):
+    # AUTH refused before STARTTLS leaves only `auth=0/3` (reference §2).
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), [])
+    log.lines = [(when, seq, line.replace("auth=0/0", "auth=0/3")) for when, seq, line in log.lines]
+    log.login("hank@example.jp", "203.0.113.66", at(0, 2))
+    assert "(usernames not logged)" in fired(log, tmp_path, "hank@example.jp")["guessed"]
+
+
+# -- weak: hopping ------------------------------------------------------------------------------
+
+def networks_at(log, user, hours, first_octet=10):
+    for index, hour in enumerate(hours):
+        log.login(user, f"{first_octet}.{index}.0.5", at(0, hour))
+
+
+def test_hopping_at_four_networks_in_a_day(tmp_path):
+    log = MailLog()
+    networks_at(log, "three@example.jp", [0, 6, 12])
+    networks_at(log, "four@example.jp", [0, 6, 12, 23.9], first_octet=20)
+    assert "hopping" not in fired(log, tmp_path, "three@example.jp")
+    reason = fired(log, tmp_path, "four@example.jp")["hopping"]
+    assert reason.startswith("hopping: 4 networks within 24h up to 2026-01-05T23:54+09:00: "
+                             "20.0.0.0/24 20.1.0.0/24 20.2.0.0/24 20.3.0.0/24 (limit 4")
+
+
+def test_hopping_window_slides(tmp_path):
+    log = MailLog()
+    networks_at(log, "slow@example.jp", [0, 6, 12, 24.1])
+    assert "hopping" not in fired(log, tmp_path, "slow@example.jp")
+    assert "hopping" in fired(log, tmp_path, "slow@example.jp", hop_window=25)
+
+
+def test_hopping_counts_networks_not_addresses(tmp_path):
+    log = MailLog()
+    for index in range(4):
+        log.login("dhcp@example.jp", f"198.51.100.{index + 1}", at(0, index))
+    for index in range(4):
+        log.login("v6@example.jp", f"2001:db8:1:{index}::5", at(0, index))
+    log.login("v6b@example.jp", "2001:db8:1::5", at(0, 1))
+    for index in range(3):
+        log.login("v6b@example.jp", f"2001:db8:{index + 2}::5", at(0, index + 2))
+    assert "hopping" not in fired(log, tmp_path, "dhcp@example.jp")
+    assert "hopping" not in fired(log, tmp_path, "v6@example.jp")
+    assert "2001:db8:1::/48" in fired(log, tmp_path, "v6b@example.jp")["hopping"]
+
+
+# -- weak: new network --------------------------------------------------------------------------
+
+def test_new_network_after_the_baseline(tmp_path):
+    log = MailLog()
+    for day in range(7):
+        log.login("ivy@example.jp", HOME, at(day, 9))
+    log.login("ivy@example.jp", "203.0.113.40", at(7, 9))
+    log.login("jack@example.jp", OFFICE, at(0, 9))
+    log.login("jack@example.jp", "203.0.113.41", at(6, 23))  # inside the baseline
+    log.login("jack@example.jp", OFFICE, at(7, 9))
+    assert fired(log, tmp_path, "ivy@example.jp")["new-network"] == (
+        "new network: login from 203.0.113.40 (203.0.113.0/24) at 2026-01-12T09:00+09:00: not "
+        "one of the 1 networks of the 7-day baseline ending 2026-01-12T09:00+09:00; "
+        "1 new networks in all")
+    assert "new-network" not in fired(log, tmp_path, "jack@example.jp")
+
+
+def test_new_network_is_silent_without_enough_history(tmp_path):
+    log = MailLog()
+    log.login("kim@example.jp", HOME, at(0, 9))
+    log.login("kim@example.jp", "203.0.113.40", at(6, 9))
+    log.login("late@example.jp", "203.0.113.50", at(8, 9))  # no login in the baseline
+    assert "new-network" not in fired(log, tmp_path, "kim@example.jp")
+    assert "new-network" in fired(log, tmp_path, "kim@example.jp", baseline_days=5)
+    assert "new-network" not in fired(log, tmp_path, "late@example.jp")
+
+
+# -- weak: shared IP ----------------------------------------------------------------------------
+
+def test_shared_ip_at_two_accounts(tmp_path):
+    log = MailLog()
+    log.login("lee@example.jp", OFFICE, at(0, 9))
+    log.login("mia@example.jp", OFFICE, at(0, 10))
+    log.login("ned@example.jp", HOME, at(0, 10))
+    assert "shared-ip" not in fired(log, tmp_path, "ned@example.jp")
+    assert fired(log, tmp_path, "lee@example.jp")["shared-ip"] == (
+        "shared IP: 192.0.2.10 is also used by 1 other accounts (limit 2 accounts on one IP)")
+    assert "shared-ip" not in fired(log, tmp_path, "lee@example.jp", shared_ip_accounts=3)
+
+
+def test_shared_loopback_is_a_webmail_not_a_signal(tmp_path):
+    log = MailLog()
+    log.login("lee@example.jp", "127.0.0.1", at(0, 9))
+    log.login("mia@example.jp", "127.0.0.1", at(0, 10))
+    assert "shared-ip" not in fired(log, tmp_path, "lee@example.jp")
+
+
+# -- verdicts -----------------------------------------------------------------------------------
+
+def test_one_weak_signal_is_not_a_flag_two_are(tmp_path):
+    log = MailLog()
+    networks_at(log, "one@example.jp", [0, 6, 12, 18])
+    networks_at(log, "two@example.jp", [0, 6, 12, 18], first_octet=20)
+    log.login("nat@example.jp", "20.3.0.5", at(0, 19))  # shares two@'s last IP
+    found = verdicts(log, tmp_path)
+    assert found["one@example.jp"].severity == ""
+    assert found["two@example.jp"].severity == "medium"
+    assert found["two@example.jp"].first_flagged == at(0, 19)  # the second weak signal
+
+
+def test_severity_by_strong_signals(tmp_path):
+    log = MailLog()
+    log.login("high@example.jp", HOME, at(0, 3), to=101)
+    log.failures("203.0.113.66", at(0, 1), ["crit@example.jp"] * 3)
+    log.login("crit@example.jp", "203.0.113.66", at(0, 2), to=101)
+    found = verdicts(log, tmp_path)
+    assert found["high@example.jp"].severity == "high"
+    assert found["crit@example.jp"].severity == "critical"
+
+
+def normal_week(log: MailLog, user: str, home: str, office: str):
+    """A week of ordinary use: two networks, a few messages a day, one bounce, one typo."""
+    for day in range(8):
+        log.login(user, office, at(day, 9, 30), to=3)
+        log.login(user, home, at(day, 20, 15), to=2, typos=1 if day == 3 else 0)
+    log.login(user, office, at(4, 11), outcomes={"sent": 1, "bounced": 1})
+
+
+def test_a_normal_user_is_not_flagged(tmp_path):
+    log = MailLog()
+    normal_week(log, "olga@example.jp", "198.51.100.7", "192.0.2.10")
+    assert verdicts(log, tmp_path)["olga@example.jp"] == (
+        verdicts(log, tmp_path)["olga@example.jp"]._replace(signals=[], severity="",
+                                                            first_flagged=None))
+
+
+# -- reports ------------------------------------------------------------------------------------
+
+def incident_log() -> MailLog:
+    log = MailLog()
+    normal_week(log, "olga@example.jp", "198.51.100.7", "192.0.2.10")
+    log.failures("203.0.113.66", at(6, 1), ["admin", "bad@example.jp", "bad@example.jp"])
+    log.login("bad@example.jp", "203.0.113.66", at(6, 2), outcomes={"sent": 20, "deferred": 90},
+              notice=True, retry=dt.timedelta(hours=1))
+    log.login("bad@example.jp", "192.0.2.10", at(0, 9), to=2)
+    return log
+
+
+def test_suspicious_report_rows(tmp_path):
+    found = rows(incident_log(), tmp_path, "suspicious")
+    assert [row["user"] for row in found] == ["bad@example.jp"]
+    row = found[0]
+    assert row["severity"] == "critical"
+    assert row["signals"] == ["guessed", "burst", "failing", "shared-ip"]
+    assert row["first_flagged"] == at(6, 2)
+    assert (row["networks"], row["ips"], row["messages"], row["recipients"]) == (2, 2, 2, 112)
+    assert row["failed_share"] == round(90 / 112, 3)
+    assert "90 of 112 recipients failed" in row["reasons"][2]
+    assert row["reasons"][3].startswith("shared IP: 192.0.2.10 ")
+
+
+def test_users_report_flags_column(tmp_path):
+    found = {row["user"]: row["flags"] for row in rows(incident_log(), tmp_path, "users")}
+    assert found["olga@example.jp"] == []
+    assert found["bad@example.jp"] == ["burst", "failing", "guessed", "shared-ip"]
+
+
+def test_failures_by_user_and_success_marks(tmp_path):
+    log = incident_log()
+    by_user = {row["user"]: row for row in rows(log, tmp_path, "failures", by="user")}
+    assert by_user["bad@example.jp"]["attempts"] == 2
+    assert by_user["bad@example.jp"]["later_success"] is True
+    assert by_user["bad@example.jp"]["success_ips"] == ["203.0.113.66"]
+    assert by_user["admin"]["later_success"] is False
+    # after her typo on day 3, from home; then from both of her networks
+    assert by_user["olga@example.jp"]["success_ips"] == ["192.0.2.10", "198.51.100.7"]
+    by_ip = {row["client_ip"]: row for row in rows(log, tmp_path, "failures")}
+    assert by_ip["203.0.113.66"]["success_users"] == ["bad@example.jp"]
+
+
+def test_queue_lists_only_what_is_still_pending(tmp_path):
+    log = incident_log()
+    log.login("olga@example.jp", "192.0.2.10", at(7, 12), outcome="deferred", to=1)
+    log.login("olga@example.jp", "192.0.2.10", at(1, 12), outcome="deferred", to=1,
+              expire_after=dt.timedelta(days=5))
+    found = rows(log, tmp_path, "queue")
+    assert sorted(row["queue_id"] for row in found) == sorted(log.pending)
+    bad = [row for row in found if row["user"] == "bad@example.jp"]
+    assert [(row["kind"], row["pending_recipients"]) for row in bad] == [("submission", 90),
+                                                                         ("notice", 1)]
+    assert bad[1]["parent_queue_id"] == bad[0]["queue_id"]
+    assert bad[0]["first_deferred"] == at(6, 2) + dt.timedelta(seconds=3)
+    assert bad[0]["last_attempt"] == at(6, 3) + dt.timedelta(seconds=3)
+    assert bad[0]["last_reason"].endswith("Connection timed out")
+    only_bad = rows(log, tmp_path, "queue", selection=Selection(["bad@*"]))
+    assert {row["user"] for row in only_bad} == {"bad@example.jp"}
+
+
+def test_timeline_shows_the_hour_it_went_bad(tmp_path):
+    found = rows(incident_log(), tmp_path, "timeline", selection=Selection(["bad@example.jp"]))
+    assert [row["hour"] for row in found] == [at(0, 9), at(6, 1), at(6, 2)]
+    guessing, bad = found[1], found[2]
+    assert (guessing["auth_failures"], guessing["logins"]) == (2, 0)
+    assert (bad["logins"], bad["ips"], bad["networks"], bad["new_networks"]) == (1, 1, 1, 1)
+    assert (bad["recipients"], bad["sent"], bad["deferred"]) == (110, 20, 90)
+    assert bad["signals"] == ["burst", "failing", "guessed"]
+    assert found[0]["signals"] == ["shared-ip"]
