@@ -47,13 +47,14 @@ POSTFIX_SBIN = ("/usr/sbin", "/usr/lib/postfix/sbin")
 HOSTNAME = "mail.harness.test"
 LOCAL_DOMAIN = "harness.test"
 
-# Lifetimes, in seconds: a message deferred at t=0 is retried every 2-4 s and expires at the
-# first attempt after LIFETIME seconds.
+# Lifetimes, in seconds: a message deferred at t=0 is retried every 4-6 s and expires at the
+# first attempt after LIFETIME seconds. qmgr also holds a failed destination "dead" for
+# minimal_backoff_time, deferring its mail through postfix/error meanwhile.
 LIFETIME = 20
 TIMERS = {
     "queue_run_delay": "2s",
-    "minimal_backoff_time": "2s",
-    "maximal_backoff_time": "4s",
+    "minimal_backoff_time": "4s",
+    "maximal_backoff_time": "6s",
     "maximal_queue_lifetime": f"{LIFETIME}s",
     "bounce_queue_lifetime": f"{LIFETIME}s",
     "delay_warning_time": "8s",     # "sender delay notification" mail shows up too
@@ -107,7 +108,7 @@ class PostfixInstance:
     """One private Postfix instance; see the module docstring."""
 
     def __init__(self, root: Path, users: dict, routes: dict, local_names: list,
-                 hostname: str = HOSTNAME):
+                 hostname: str = HOSTNAME, one_at_a_time=()):
         self.root = Path(root).resolve()
         self.etc = self.root / "etc"
         self.spool = self.root / "spool"
@@ -118,6 +119,10 @@ class PostfixInstance:
         self.hostname = hostname
         self.users = dict(users)          # login -> (realm or None, password)
         self.routes = dict(routes)        # domain -> port
+        # Domains delivered through transport "smtp1" (one connection at a time): the first
+        # refused connection declares the destination dead at once, so mail queued in the next
+        # minimal_backoff_time is deferred by postfix/error ("delivery temporarily suspended").
+        self.one_at_a_time = set(one_at_a_time)
         self.local_names = list(local_names)
         self.ports = {
             "smtpd": free_port(),
@@ -205,6 +210,7 @@ class PostfixInstance:
             "smtpd_tls_key_file": str(self.key),
             "smtpd_tls_loglevel": "1",
             "smtp_connect_timeout": "5s",
+            "smtp1_initial_destination_concurrency": "1",
             **TIMERS,
         }
 
@@ -240,6 +246,7 @@ flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
 proxywrite unix -       -       n       -       1       proxymap
 smtp      unix  -       -       n       -       -       smtp
+smtp1     unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
@@ -254,7 +261,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         (self.etc / "master.cf").write_text(text)
 
     def _write_maps(self):
-        transport = [f"{dom}\tsmtp:[127.0.0.1]:{port}" for dom, port in self.routes.items()]
+        transport = [f"{dom}\t{'smtp1' if dom in self.one_at_a_time else 'smtp'}:"
+                     f"[127.0.0.1]:{port}" for dom, port in self.routes.items()]
         (self.etc / "transport").write_text("\n".join(transport) + "\n")
         inbox = self.maildir / "inbox"
         aliases = [f"{name}: {inbox}" for name in self.local_names]

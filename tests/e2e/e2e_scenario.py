@@ -21,8 +21,9 @@ DESCRIPTION
              inbound message and an unauthenticated relay attempt.
     phase B  wait until every phase-A message is removed from the queue (delivered, bounced or
              expired after maximal_queue_lifetime) and the bounces are delivered.
-    phase C  one late message with recipients that can only be deferred: wait for their first
-             deferral, so the log ends with them still queued.
+    phase C  late messages with recipients that can only be deferred: wait for their first
+             deferral (the second one to the closed port is deferred by postfix/error while
+             qmgr holds the destination dead), so the log ends with them still queued.
 
     The caller stops the instance; the log is final then.
 
@@ -90,7 +91,8 @@ class Environment:
             self.sinks = {dom: SmtpSink(beh) for dom, beh in SINK_DOMAINS.items()}
             routes = {dom: sink.port for dom, sink in self.sinks.items()}
             routes[CLOSED_DOMAIN] = free_port()       # nothing listens there
-            self.instance = PostfixInstance(root, sasl_users(), routes, LOCAL_NAMES)
+            self.instance = PostfixInstance(root, sasl_users(), routes, LOCAL_NAMES,
+                                            one_at_a_time={CLOSED_DOMAIN})
             self.instance.build().start()
         except BaseException:
             self.close()
@@ -236,15 +238,22 @@ def run_scenario(instance: PostfixInstance, sinks: dict, progress=print) -> dict
     progress(f"  phase B (expiry) done at {time.monotonic() - t0:.1f}s")
 
     # ---------------------------------------------------------------- phase C
+    def wait_status(qid, rcpt, status):
+        inst.wait_for(lambda: _log_has(inst, rf" {qid}: to=<{re.escape(rcpt)}>.* status={status} "),
+                      30, f"{qid} {rcpt} {status}")
+
     with session("alice-late-deferred", "submission", "127.0.1.1", "alice-laptop") as s:
         s.starttls()
         s.auth_cram_md5(A, pw(A))
         qid = s.send(A, ["later1@tempfail.test", "later2@down.test", "friend3@ok.test"],
                      late=True)
-    for rcpt, status in (("later1@tempfail.test", "deferred"), ("later2@down.test", "deferred"),
-                         ("friend3@ok.test", "sent")):
-        inst.wait_for(lambda: _log_has(inst, rf" {qid}: to=<{re.escape(rcpt)}>.* status={status} "),
-                      30, f"{qid} {rcpt} {status}")
+        for rcpt, status in (("later1@tempfail.test", "deferred"),
+                             ("later2@down.test", "deferred"), ("friend3@ok.test", "sent")):
+            wait_status(qid, rcpt, status)
+        # down.test has just failed, so qmgr holds it dead for minimal_backoff_time: this one is
+        # deferred by postfix/error, "delivery temporarily suspended".
+        qid2 = s.send(A, ["later3@down.test"], late=True)
+        wait_status(qid2, "later3@down.test", "deferred")
     truth.data["meta"]["finished"] = now_iso()
     progress(f"  phase C done at {time.monotonic() - t0:.1f}s")
     return truth.data
