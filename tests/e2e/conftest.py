@@ -70,6 +70,7 @@ def postfix_run(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     root = _new_root()
+    keep = tmp_path_factory.mktemp("postfix-run")
     started = time.monotonic()
     env = None
     try:
@@ -79,19 +80,19 @@ def postfix_run(tmp_path_factory):
     finally:
         if env is not None:
             env.close()
+        # Keep the log outside the instance's directory, which goes now, also on failure.
+        if (root / "log" / "maillog").exists():
+            shutil.copyfile(root / "log" / "maillog", keep / "maillog")
+        shutil.rmtree(root, ignore_errors=True)
     leftover = env.instance.our_pids()
     seconds = time.monotonic() - started
     truth["meta"]["run_seconds"] = round(seconds, 1)
-    # Keep the evidence outside the instance's directory, which is removed now.
-    keep = tmp_path_factory.mktemp("postfix-run")
-    shutil.copyfile(root / "log" / "maillog", keep / "maillog")
     (keep / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     if os.environ.get("MAILLOG_SASL_E2E_KEEP"):
         out = Path(os.environ["MAILLOG_SASL_E2E_KEEP"])
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(keep / "maillog", out / "maillog")
         shutil.copyfile(keep / "truth.json", out / "truth.json")
-    shutil.rmtree(root, ignore_errors=True)
     print(f"postfix scenario: {seconds:.1f}s, log kept at {keep / 'maillog'}")
     yield Run(keep / "maillog", truth, ok_received, leftover, seconds, env.instance)
 

@@ -91,6 +91,15 @@ def free_port(host: str = "127.0.0.1") -> int:
             return port
 
 
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def listening_ports() -> set:
     """TCP ports in LISTEN state on 127.0.0.1 (from /proc/net/tcp)."""
     ports = set()
@@ -331,24 +340,30 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         return pids
 
     def stop(self, timeout=20):
-        """Stop the instance and everything it started; never raises."""
+        """Stop the instance and everything it started, and wait until they are gone.
+
+        `postfix stop` first; whatever of ours still runs after `timeout` seconds is killed by
+        pid. Never raises."""
         if not self.started:
             return
         self.started = False
+        ours = set(self.our_pids())
         try:
             self.postfix("stop", check=False)
         except Exception:  # noqa: BLE001 - cleanup must go on
             pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.our_pids():
+            ours |= set(self.our_pids())
+            if not any(_running(pid) for pid in ours):
                 return
             time.sleep(0.2)
-        for pid in self.our_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        for pid in ours | set(self.our_pids()):
+            if _running(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
     # ---------------------------------------------------------------- observe
     def log_text(self) -> str:
