@@ -418,11 +418,14 @@ def tz_option(utc_offset: str) -> str:
     return f"{utc_offset[:3]}:{utc_offset[3:5]}"
 
 
-def run_report(log, report, truth, *extra, cwd=None) -> list:
+def run_report(log, report, truth, *extra, cwd=None, pin_year=True) -> list:
+    """The report's rows. pin_year=False leaves year and zone to the analyzer (file mtime, the
+    machine's zone): right only for a log written here just now."""
     meta = truth["meta"]
+    pinned = ("--year", str(meta["year"]), "--tz", tz_option(meta["utc_offset"]))
     argv = [sys.executable, "-m", "maillog_sasl", "--report", report, "--format", "json",
-            "--year", str(meta["year"]), "--tz", tz_option(meta["utc_offset"]), *extra, str(log)]
-    env = dict(os.environ, TZ=posix_tz(meta["utc_offset"]))
+            *(pinned if pin_year else ()), *extra, str(log)]
+    env = dict(os.environ, TZ=posix_tz(meta["utc_offset"])) if pin_year else None
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, cwd=cwd)
     if proc.returncode != 0:
         raise AnalyzerError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
