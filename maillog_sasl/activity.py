@@ -5,6 +5,7 @@ SUMMARY
     activity.watch(finished) -> the same stream, each item recorded as it passes
     activity.users: name -> UserActivity      activity.ips: address -> IpActivity
     network_of(ip) -> "192.0.2.0/24" | "2001:db8:1::/48"       hour_of(time) -> the hour it is in
+    provider_of(ip or network) -> "192.0.0.0/16" | "2001:db8::/32"
     guessing_failures(session) -> failed AUTH commands that were attempts at a password
 
 DESCRIPTION
@@ -12,8 +13,8 @@ DESCRIPTION
     open ones at the end) and keeps, per SASL username, one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
-    client IP it keeps the accounts that logged in from it and the failed AUTH since its last
-    successful login. Memory grows with users x active hours and with IPs, never with lines.
+    client IP it keeps the accounts that logged in from it (first login, days with a login) and
+    the failed AUTH since its last successful login. Memory grows with users x active hours and with IPs, never with lines.
 
     A login is a session that authenticated and whose username Postfix logged (it queued mail,
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
@@ -56,6 +57,17 @@ def network_of(ip: str) -> str:
         return ip
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def provider_of(ip_or_network: str) -> str:
+    """The block a provider typically holds: /16 for IPv4, /32 for IPv6."""
+    address = ip_or_network.split("/", 1)[0]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    prefix = 16 if parsed.version == 4 else 32
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
 
 
 def is_loopback(ip: str) -> bool:
@@ -137,6 +149,14 @@ class UserActivity:
     def ips(self) -> set:
         return set().union(*(hour.ips for hour in self.hours.values()))
 
+    def network_days(self) -> Dict[str, set]:
+        """network -> the calendar days (in the log's own offset) with a login from it."""
+        days: Dict[str, set] = {}
+        for key, hour in self.hours.items():
+            for network in hour.networks:
+                days.setdefault(network, set()).add(key.date())
+        return days
+
     def networks(self) -> Dict[str, list]:
         """network -> [first login, last login, IP of the first] over the whole log."""
         merged: Dict[str, list] = {}
@@ -151,10 +171,11 @@ class UserActivity:
 
 
 class IpActivity:
-    __slots__ = ("users", "pending_failures", "pending_usernames")
+    __slots__ = ("users", "days", "pending_failures", "pending_usernames")
 
     def __init__(self):
         self.users: Dict[str, _dt.datetime] = {}  # account -> its first login from this IP
+        self.days: Dict[str, set] = {}  # account -> the calendar days it logged in from here
         self.pending_failures = 0  # failed AUTH since this IP's last successful login
         self.pending_usernames = set()
 
@@ -246,6 +267,7 @@ class Activity:
         if not is_loopback(ip):
             first = state.users.get(name)
             state.users[name] = when if first is None else min(first, when)
+            state.days.setdefault(name, set()).add(when.date())
 
     def _message(self, message: Message) -> None:
         self._seen(message.queued, message.end or message.last_time)

@@ -21,11 +21,18 @@ DESCRIPTION
                            login (activity.py says why "since")
       weak    hopping      >= `hop_networks` distinct networks (/24, /48) logged in within any
                            `hop_window` hours
-      weak    new-network  a login from a network the user did not use in the baseline (the
-                           first `baseline_days` days of the log); silent when the log is not
-                           longer than the baseline or the user did not log in during it
-      weak    shared-ip    a login IP used by >= `shared_ip_accounts` accounts (loopback, i.e. a
-                           webmail on the mail host, is left out)
+      weak    new-network  a login from a network whose provider block (IPv4 /16, IPv6 /32) the
+                           user did not use in the baseline (the first `baseline_days` days of
+                           the log): a phone's carrier and a home ISP hand out addresses from
+                           many /24s, so a new /24 of a known provider is routine; silent when
+                           the log is not longer than the baseline or the user did not log in
+                           during it
+      weak    shared-ip    a login IP used by >= `shared_ip_accounts` accounts, unless it is a
+                           NAT: the user logged in from its provider block (IPv4 /16, IPv6 /32:
+                           its home ISP, its carrier's NAT pool spread over many /24s) on
+                           `nat_days` days or more, or another account logged in from the IP
+                           itself on `nat_days` days or more (an office NAT the user visits
+                           once); loopback (a webmail on the mail host) is never counted
 
     A user is flagged on one strong signal or two weak ones: severity `critical` with two or more
     strong signals, `high` with one, `medium` with weak ones only. `first_flagged` is when the
@@ -55,7 +62,7 @@ import statistics
 from collections import Counter
 from typing import Dict, List, NamedTuple, Optional
 
-from maillog_sasl.activity import Activity, UserActivity, hour_of
+from maillog_sasl.activity import Activity, Hour, UserActivity, hour_of, provider_of
 from maillog_sasl.model import OUTCOMES
 from maillog_sasl.reports import recipient_rows
 
@@ -77,6 +84,7 @@ class Thresholds:
     hop_window: float = 24.0
     baseline_days: float = 7.0
     shared_ip_accounts: int = 2
+    nat_days: int = 2
 
 
 class Signal(NamedTuple):
@@ -205,27 +213,36 @@ def new_network_signal(user: UserActivity, activity: Activity,
         return None
     cut = start + baseline
     networks = user.networks()
-    known = [network for network, (first, _, _) in networks.items() if first < cut]
+    known = {provider_of(network) for network, (first, _, _) in networks.items() if first < cut}
     if not known:
         return None
     new = sorted((first, network, ip) for network, (first, _, ip) in networks.items()
-                 if first >= cut)
+                 if provider_of(network) not in known)
     if not new:
         return None
     when, network, ip = new[0]
     return Signal("new-network", when,
-                  f"new network: login from {ip} ({network}) at {_stamp(when)}: not one of the "
-                  f"{len(known)} networks of the {_number(limits.baseline_days)}-day baseline "
-                  f"ending {_stamp(cut)}; {len(new)} new networks in all")
+                  f"new network: login from {ip} ({network}) at {_stamp(when)}: its provider "
+                  f"block {provider_of(ip)} is not one of the {len(known)} of the "
+                  f"{_number(limits.baseline_days)}-day baseline ending {_stamp(cut)}; "
+                  f"{len(new)} new networks in all")
 
 
 def shared_ip_signal(name: str, user: UserActivity, activity: Activity,
                      limits: Thresholds) -> Optional[Signal]:
     shared = []
+    days = {}
+    for network, dates in user.network_days().items():
+        days.setdefault(provider_of(network), set()).update(dates)
     for ip in user.ips():
+        if len(days.get(provider_of(ip), ())) >= limits.nat_days:
+            continue
         state = activity.ips.get(ip)
         accounts = state.users if state is not None else {}
         if name not in accounts or len(accounts) < limits.shared_ip_accounts:
+            continue
+        if any(len(dates) >= limits.nat_days for account, dates in state.days.items()
+               if account != name):
             continue
         others = sorted(when for account, when in accounts.items() if account != name)
         # The moment the limit was reached with this user among the accounts.
@@ -237,8 +254,10 @@ def shared_ip_signal(name: str, user: UserActivity, activity: Activity,
     when, ip, count = shared[0]
     more = f"; {len(shared)} shared IPs in all" if len(shared) > 1 else ""
     return Signal("shared-ip", when, f"shared IP: {ip} is also used by {count - 1} other "
-                                     f"accounts (limit {limits.shared_ip_accounts} accounts "
-                                     f"on one IP){more}")
+                                     f"accounts and is no NAT: no account logged in from it on "
+                                     f"{limits.nat_days} days nor this user from its provider "
+                                     f"block {provider_of(ip)} (limit "
+                                     f"{limits.shared_ip_accounts} accounts on one IP){more}")
 
 
 def judge(signals: List[Signal]) -> Verdict:
@@ -326,10 +345,12 @@ def timeline_report(finished, selection, options) -> List[dict]:
         for signal in verdict.signals if verdict else ():
             fired.setdefault(hour_of(signal.when), []).append(signal.name)
         new_networks = Counter(hour_of(first) for first, _, _ in user.networks().values())
-        for key in sorted(user.hours):
+        # An hour can hold a signal and no activity of the user's own: another account took
+        # up its IP then.
+        for key in sorted(set(user.hours) | set(fired)):
             if not selection.window(key, key + ONE_HOUR):
                 continue
-            hour = user.hours[key]
+            hour = user.hours.get(key) or Hour()
             row = {"user": name, "hour": key, "logins": hour.logins, "ips": len(hour.ips),
                    "networks": len(hour.networks), "new_networks": new_networks[key],
                    "auth_failures": hour.auth_failures, "recipients": hour.recipients}
@@ -416,6 +437,9 @@ THRESHOLD_OPTIONS = (
      "weak: a login from a network the user did not use in the first DAYS of the log", "14"),
     ("shared_ip_accounts", "--shared-ip-accounts", _accounts, "N",
      "weak: a login IP used by at least N accounts (2 or more)", "5"),
+    ("nat_days", "--nat-days", _count, "N",
+     "weak: ... unless it is a NAT: the user logged in from its /16 (IPv6 /32), or another "
+     "account from the IP, on N days or more", "3"),
 )
 
 
