@@ -20,7 +20,9 @@ DESCRIPTION
     ips:      one row per (user, client IP).
     failures: one row per client IP with failed AUTH; attempts come from the disconnect counters;
               `success_users` logged in from that IP after its first failure. With by="user":
-              one row per username tried (failures without one: `(unknown user)`).
+              one row per username tried (failures without one: `(unknown user)`);
+              `later_success`: a login as that user after its first failure; `success_ips`: the
+              IPs that failed for that user and later logged in as it.
     suspicious, timeline, queue: built in incident.py (flagged accounts, one account's hours,
               what is still queued at the end of the log); their columns are fixed here.
 
@@ -351,18 +353,21 @@ def _failures_by_user(finished, selection: Selection, options: dict):
                 continue
             entry = by_user.get(name)
             if entry is None:
-                entry = by_user[name] = {"user": name, "attempts": 0, "ips": set(),
+                entry = by_user[name] = {"user": name, "attempts": 0, "ips": {},
                                          "sessions": 0, "first_seen": None, "last_seen": None}
             entry["attempts"] += len(moments)
-            entry["ips"].add(item.client_ip)
             entry["sessions"] += 1
             for when in moments:
                 entry["first_seen"] = _earliest(entry["first_seen"], when)
                 entry["last_seen"] = _latest(entry["last_seen"], when)
+                entry["ips"][item.client_ip] = _earliest(entry["ips"].get(item.client_ip), when)
     rows = []
     for name, entry in by_user.items():
-        entry["success_ips"] = _later(successes.get(name, {}), entry["first_seen"])
-        entry["later_success"] = bool(entry["success_ips"])
+        logins = successes.get(name, {})
+        entry["later_success"] = bool(_later(logins, entry["first_seen"]))
+        # The evidence of a guess that worked: an IP that failed for this account, then got in.
+        entry["success_ips"] = sorted(ip for ip, first in entry["ips"].items()
+                                      if _later({ip: logins.get(ip)}, first))
         entry["ips"] = len(entry["ips"])
         rows.append(entry)
     rows.sort(key=lambda row: (-row["attempts"], row["user"]))
