@@ -67,7 +67,8 @@ from maillog_sasl.model import OUTCOMES
 from maillog_sasl.reports import recipient_rows
 
 STRONG = ("burst", "failing", "guessed")
-ONE_HOUR = _dt.timedelta(hours=1)
+# An hour row covers [hour, hour + 1h): its last instant is a microsecond before the next.
+HOUR_END = _dt.timedelta(hours=1, microseconds=-1)
 NETWORKS_NAMED = 8
 
 
@@ -348,7 +349,7 @@ def timeline_report(finished, selection, options) -> List[dict]:
         # An hour can hold a signal and no activity of the user's own: another account took
         # up its IP then.
         for key in sorted(set(user.hours) | set(fired)):
-            if not selection.window(key, key + ONE_HOUR):
+            if not selection.window(key, key + HOUR_END):
                 continue
             hour = user.hours.get(key) or Hour()
             row = {"user": name, "hour": key, "logins": hour.logins, "ips": len(hour.ips),

@@ -402,3 +402,6 @@ def test_timeline_shows_the_hour_it_went_bad(tmp_path):
     assert bad["signals"] == ["burst", "failing", "guessed"]
     assert (shared["logins"], shared["recipients"], shared["signals"]) == (0, 0, ["shared-ip"])
     assert found[0]["signals"] == []
+    window = Selection(["bad@example.jp"], since=at(6, 2), until=at(6, 5))
+    found = rows(incident_log(), tmp_path, "timeline", selection=window)
+    assert [row["hour"] for row in found] == [at(6, 2), at(6, 5)]
