@@ -440,9 +440,12 @@ class Correlator:
             stats.last_time = when
 
 
-def correlate(sources, year: Optional[int] = None, zone=None,
-              stats: Optional[Stats] = None) -> Iterator[object]:
-    """Sessions and messages from `sources` (sources.Source objects, read in the order given)."""
+def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
+              on_batch=None) -> Iterator[object]:
+    """Sessions and messages from `sources` (sources.Source objects, read in the order given).
+
+    `on_batch(source, stats)`, when given, is called after each block of lines (a progress bar).
+    """
     correlator = Correlator(stats)
     previous_clock = None
     for source in sources:
@@ -452,6 +455,8 @@ def correlate(sources, year: Optional[int] = None, zone=None,
             clock.continue_from(previous_clock)
         for batch in source.batches():
             correlator.feed(batch, clock)
+            if on_batch is not None:
+                on_batch(source, correlator.stats)
             if correlator.finished:
                 yield from correlator.finished
                 correlator.finished.clear()

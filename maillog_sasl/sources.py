@@ -62,10 +62,14 @@ class Source:
         self.mtime = mtime
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[SourceProblem] = None
+        self.size = 0  # bytes on disk (compressed, for a compressed file); 0 for stdin
+        self.bytes_done = 0  # of `size`, read so far (for a progress bar)
         self._stream = stream
+        self._raw = None
 
     def _open_binary(self) -> BinaryIO:
         raw = open(self.path, "rb") if self._stream is None else self._stream
+        self._raw = raw
         head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
         for magic, opener in _MAGIC:
             if head.startswith(magic):
@@ -91,6 +95,8 @@ class Source:
                         text = text.replace("\r\n", "\n")
                     lines = text.split("\n")
                     pending = lines.pop()
+                    if self.size:
+                        self.bytes_done = self._raw.tell()
                     yield lines
         except _READ_ERRORS as error:
             self.problem = SourceProblem(f"{self.name}: read failed part way: {_reason(error)}")
@@ -137,11 +143,13 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None, zone=None):
         try:
             with open(path, "rb") as handle:
                 handle.read(1)
-                mtime = _dt.datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime).astimezone()
+                status = os.fstat(handle.fileno())
+                mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
         except OSError as error:
             problems.append(SourceProblem(f"{path}: cannot read: {_reason(error)}"))
             continue
         source = Source(path, path, mtime)
+        source.size = status.st_size
         source.first_time = source.peek_first_time(zone)
         files.append(source)
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
