@@ -13,8 +13,8 @@ DESCRIPTION
     open ones at the end) and keeps, per SASL username, one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
-    client IP it keeps the accounts that logged in from it (first login, days with a login) and
-    the failed AUTH since its last successful login. Memory grows with users x active hours and with IPs, never with lines.
+    client IP it keeps the accounts that logged in from it (and when first) and the failed AUTH
+    since its last successful login. Memory grows with users x active hours and with IPs, never with lines.
 
     A login is a session that authenticated and whose username Postfix logged (it queued mail,
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
@@ -49,25 +49,25 @@ INFRASTRUCTURE_FAULTS = ("Connection lost to authentication server",)
 USERNAMES_KEPT = 100
 
 
+def block_of(address: str, v4_prefix: int, v6_prefix: int) -> str:
+    """The network of `address` (an IP, or a network whose base is used) at the given prefix."""
+    base = address.split("/", 1)[0]
+    try:
+        parsed = ipaddress.ip_address(base)
+    except ValueError:
+        return base
+    prefix = v4_prefix if parsed.version == 4 else v6_prefix
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
+
+
 def network_of(ip: str) -> str:
     """The network a login is judged by: /24 for IPv4, /48 for IPv6 (one site or one ISP pool)."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    return block_of(ip, 24, 48)
 
 
 def provider_of(ip_or_network: str) -> str:
     """The block a provider typically holds: /16 for IPv4, /32 for IPv6."""
-    address = ip_or_network.split("/", 1)[0]
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    prefix = 16 if parsed.version == 4 else 32
-    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
+    return block_of(ip_or_network, 16, 32)
 
 
 def is_loopback(ip: str) -> bool:
@@ -157,6 +157,13 @@ class UserActivity:
                 days.setdefault(network, set()).add(key.date())
         return days
 
+    def provider_days(self) -> Dict[str, set]:
+        """provider block -> the calendar days with a login from it."""
+        days: Dict[str, set] = {}
+        for network, dates in self.network_days().items():
+            days.setdefault(provider_of(network), set()).update(dates)
+        return days
+
     def networks(self) -> Dict[str, list]:
         """network -> [first login, last login, IP of the first] over the whole log."""
         merged: Dict[str, list] = {}
@@ -171,11 +178,10 @@ class UserActivity:
 
 
 class IpActivity:
-    __slots__ = ("users", "days", "pending_failures", "pending_usernames")
+    __slots__ = ("users", "pending_failures", "pending_usernames")
 
     def __init__(self):
         self.users: Dict[str, _dt.datetime] = {}  # account -> its first login from this IP
-        self.days: Dict[str, set] = {}  # account -> the calendar days it logged in from here
         self.pending_failures = 0  # failed AUTH since this IP's last successful login
         self.pending_usernames = set()
 
@@ -267,7 +273,6 @@ class Activity:
         if not is_loopback(ip):
             first = state.users.get(name)
             state.users[name] = when if first is None else min(first, when)
-            state.days.setdefault(name, set()).add(when.date())
 
     def _message(self, message: Message) -> None:
         self._seen(message.queued, message.end or message.last_time)

@@ -28,11 +28,11 @@ DESCRIPTION
                            the log is not longer than the baseline or the user did not log in
                            during it
       weak    shared-ip    a login IP used by >= `shared_ip_accounts` accounts, unless it is a
-                           NAT: the user logged in from its provider block (IPv4 /16, IPv6 /32:
-                           its home ISP, its carrier's NAT pool spread over many /24s) on
-                           `nat_days` days or more, or another account logged in from the IP
-                           itself on `nat_days` days or more (an office NAT the user visits
-                           once); loopback (a webmail on the mail host) is never counted
+                           NAT: one of those accounts (this one or another) logged in from its
+                           provider block (IPv4 /16, IPv6 /32) on `nat_days` days or more. An
+                           office NAT, a carrier's NAT pool spread over many /24s, a shared
+                           home: someone keeps coming back to them; attackers' IPs are scattered.
+                           Loopback (a webmail on the mail host) is never counted
 
     A user is flagged on one strong signal or two weak ones: severity `critical` with two or more
     strong signals, `high` with one, `medium` with weak ones only. `first_flagged` is when the
@@ -60,7 +60,7 @@ import dataclasses
 import datetime as _dt
 import statistics
 from collections import Counter
-from typing import Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 from maillog_sasl.activity import Activity, Hour, UserActivity, hour_of, provider_of
 from maillog_sasl.model import OUTCOMES
@@ -229,21 +229,18 @@ def new_network_signal(user: UserActivity, activity: Activity,
                   f"{len(new)} new networks in all")
 
 
-def shared_ip_signal(name: str, user: UserActivity, activity: Activity,
-                     limits: Thresholds) -> Optional[Signal]:
+def shared_ip_signal(name: str, user: UserActivity, activity: Activity, limits: Thresholds,
+                     provider_days: Callable[[str], Dict[str, set]]) -> Optional[Signal]:
+    """`provider_days(account)`: its provider blocks -> the days it logged in from them."""
     shared = []
-    days = {}
-    for network, dates in user.network_days().items():
-        days.setdefault(provider_of(network), set()).update(dates)
     for ip in user.ips():
-        if len(days.get(provider_of(ip), ())) >= limits.nat_days:
-            continue
         state = activity.ips.get(ip)
         accounts = state.users if state is not None else {}
         if name not in accounts or len(accounts) < limits.shared_ip_accounts:
             continue
-        if any(len(dates) >= limits.nat_days for account, dates in state.days.items()
-               if account != name):
+        block = provider_of(ip)
+        if any(len(provider_days(account).get(block, ())) >= limits.nat_days
+               for account in accounts):
             continue
         others = sorted(when for account, when in accounts.items() if account != name)
         # The moment the limit was reached with this user among the accounts.
@@ -255,10 +252,10 @@ def shared_ip_signal(name: str, user: UserActivity, activity: Activity,
     when, ip, count = shared[0]
     more = f"; {len(shared)} shared IPs in all" if len(shared) > 1 else ""
     return Signal("shared-ip", when, f"shared IP: {ip} is also used by {count - 1} other "
-                                     f"accounts and is no NAT: no account logged in from it on "
-                                     f"{limits.nat_days} days nor this user from its provider "
-                                     f"block {provider_of(ip)} (limit "
-                                     f"{limits.shared_ip_accounts} accounts on one IP){more}")
+                                     f"accounts and is no NAT: none of them logged in from its "
+                                     f"provider block {provider_of(ip)} on {limits.nat_days} "
+                                     f"days (limit {limits.shared_ip_accounts} accounts on one "
+                                     f"IP){more}")
 
 
 def judge(signals: List[Signal]) -> Verdict:
@@ -274,13 +271,21 @@ def judge(signals: List[Signal]) -> Verdict:
 def assess(activity: Activity, limits: Thresholds) -> Dict[str, Verdict]:
     """A Verdict for every user that logged in or sent mail."""
     verdicts = {}
+    known_days: Dict[str, Dict[str, set]] = {}
+
+    def provider_days(account: str) -> Dict[str, set]:
+        found = known_days.get(account)
+        if found is None:
+            found = known_days[account] = activity.users[account].provider_days()
+        return found
+
     for name, user in activity.users.items():
         if not user.logins and not user.messages:
             continue
         signals = [burst_signal(user, limits), failing_signal(user, limits),
                    guessed_signal(user, limits), hopping_signal(user, limits),
                    new_network_signal(user, activity, limits),
-                   shared_ip_signal(name, user, activity, limits)]
+                   shared_ip_signal(name, user, activity, limits, provider_days)]
         verdicts[name] = judge([signal for signal in signals if signal is not None])
     return verdicts
 
@@ -439,8 +444,8 @@ THRESHOLD_OPTIONS = (
     ("shared_ip_accounts", "--shared-ip-accounts", _accounts, "N",
      "weak: a login IP used by at least N accounts (2 or more)", "5"),
     ("nat_days", "--nat-days", _count, "N",
-     "weak: ... unless it is a NAT: the user logged in from its /16 (IPv6 /32), or another "
-     "account from the IP, on N days or more", "3"),
+     "weak: ... unless it is a NAT: one of those accounts logged in from its /16 (IPv6 /32) "
+     "on N days or more", "3"),
 )
 
 

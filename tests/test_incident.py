@@ -253,23 +253,27 @@ def test_shared_ip_at_two_accounts(tmp_path):
     log.login("ned@example.jp", HOME, at(0, 10))
     assert "shared-ip" not in fired(log, tmp_path, "ned@example.jp")
     assert fired(log, tmp_path, "lee@example.jp")["shared-ip"] == (
-        "shared IP: 192.0.2.10 is also used by 1 other accounts and is no NAT: no account logged "
-        "in from it on 2 days nor this user from its provider block 192.0.0.0/16 (limit 2 "
-        "accounts on one IP)")
+        "shared IP: 192.0.2.10 is also used by 1 other accounts and is no NAT: none of them "
+        "logged in from its provider block 192.0.0.0/16 on 2 days (limit 2 accounts on one IP)")
     assert "shared-ip" not in fired(log, tmp_path, "lee@example.jp", shared_ip_accounts=3)
 
 
-def test_shared_ip_in_the_users_own_provider_block_is_its_nat(tmp_path):
+def test_shared_ip_of_a_provider_someone_comes_back_to_is_a_nat(tmp_path):
     # A carrier's NAT pool: two subscribers get the same address on different days.
     log = MailLog()
     log.login("pat@example.jp", "198.18.66.41", at(0, 9))
     log.login("pat@example.jp", "198.18.64.7", at(1, 9))  # same /16, a second day
-    log.login("quin@example.jp", "198.18.66.41", at(2, 9))
-    log.login("rob@example.jp", "198.18.66.41", at(3, 9))
-    log.login("rob@example.jp", "198.18.70.7", at(3, 12))  # same /16, same day
+    log.login("quin@example.jp", "198.18.66.41", at(2, 9))  # quin's only day there
+    log.login("rob@example.jp", "203.0.113.9", at(3, 9))
+    log.login("rob@example.jp", "203.0.7.7", at(3, 12))  # same /16, same day
+    log.login("sue@example.jp", "203.0.113.9", at(3, 10))
     assert "shared-ip" not in fired(log, tmp_path, "pat@example.jp")
-    assert "shared-ip" in fired(log, tmp_path, "rob@example.jp")
-    assert "shared-ip" not in fired(log, tmp_path, "rob@example.jp", nat_days=1)
+    assert "shared-ip" not in fired(log, tmp_path, "quin@example.jp")
+    assert "provider block 203.0.0.0/16 on 2 days" in fired(log, tmp_path, "rob@example.jp")["shared-ip"]
+    assert "shared-ip" in fired(log, tmp_path, "sue@example.jp")
+    assert "shared-ip" not in fired(log, tmp_path, "sue@example.jp", nat_days=1)
+    log.login("sue@example.jp", "203.0.9.9", at(4, 10))  # sue comes back to that provider
+    assert "shared-ip" not in fired(log, tmp_path, "rob@example.jp")
 
 
 def test_shared_ip_another_account_comes_back_to_is_an_office_nat(tmp_path):
