@@ -37,6 +37,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import ipaddress
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
 
@@ -49,6 +50,7 @@ INFRASTRUCTURE_FAULTS = ("Connection lost to authentication server",)
 USERNAMES_KEPT = 100
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a few thousand client IPs, each asked about many times
 def block_of(address: str, v4_prefix: int, v6_prefix: int) -> str:
     """The network of `address` (an IP, or a network whose base is used) at the given prefix."""
     base = address.split("/", 1)[0]

@@ -134,7 +134,7 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
                f"{_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
     peak = max(count for _, count in fired)
     return Signal("burst", when, f"burst: {count} recipients in the hour from {_stamp(key)} "
-                                f"({why}); {len(fired)} such hours, peak {peak}")
+                                f"({why}); {len(fired)} such hours (busiest {peak})")
 
 
 def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
@@ -380,7 +380,7 @@ def queue_report(finished, selection, options) -> List[dict]:
         attempted = [row for row in pending if row["last_attempt"] is not None]
         last = max(attempted, key=lambda row: row["last_attempt"]) if attempted else None
         rows.append({"host": item.host, "queue_id": item.queue_id, "kind": item.kind,
-                     "user": item.sasl_username, "sender": item.sender,
+                     "user": item.sasl_username, "sender": pending[0]["sender"],
                      "pending_recipients": len(pending),
                      "first_deferred": min(deferred) if deferred else None,
                      "last_attempt": last["last_attempt"] if last else None,
@@ -404,7 +404,7 @@ def _amount(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0 or value != value or value == float("inf"):
+    if not 0 < value < float("inf"):  # NaN fails this too
         raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
     return value
 

@@ -2,8 +2,8 @@
 normal ones are flagged for the reasons the generator gave them, no normal user is, and the
 queue report lists exactly the messages the generator left pending.
 
-The committed sample (sample_logs/maillog-sample.log and its truth) is used when present; two
-more seeds are generated so that the rules are not judged on one sample alone.
+The committed sample (sample_logs/maillog-sample.log and its truth) is used when present, else
+seed 1; seed 2 is generated too, so that the rules are not judged on one sample alone.
 """
 
 import datetime as dt
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from maillog_sasl import report
+from maillog_sasl import analyze
+from maillog_sasl.reports import build_report
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "maillog-sample.log"
 TRUTHS = (SAMPLE.with_name("maillog-sample.log.truth.json"),
@@ -36,7 +37,7 @@ def generated(seed: int, tmp_path_factory):
     return str(path), truth
 
 
-@pytest.fixture(scope="module", params=["sample", 2, 3])
+@pytest.fixture(scope="module", params=["sample", 2])
 def case(request, tmp_path_factory):
     if request.param == "sample":
         found = committed_sample()
@@ -46,7 +47,11 @@ def case(request, tmp_path_factory):
         found = generated(request.param, tmp_path_factory)
     path, truth = found
     assert len(truth["compromised"]) == 3 and len(truth["normal"]) == 60
-    reports = {name: report(name, [path])[1] for name in ("suspicious", "users", "queue")}
+    stream, problems = analyze([path])
+    assert not problems
+    finished = list(stream)  # correlated once, read by the three reports
+    reports = {name: list(build_report(name, finished)[1])
+               for name in ("suspicious", "users", "queue")}
     return truth, reports
 
 
@@ -64,6 +69,8 @@ def test_every_compromised_account_is_flagged_for_the_right_reasons(case):
         ip = guessed.split()[3]
         assert ip in account["guess_ips"] and ip in account["attacker_ips"]
         assert row["first_flagged"] == dt.datetime.fromisoformat(account["compromised_at"])
+        # Table and CSV join a list with ", ": a reason must not hold one itself.
+        assert not any(", " in reason for reason in row["reasons"])
 
 
 def test_no_normal_user_is_flagged(case):
