@@ -24,6 +24,7 @@ from maillog_sasl.correlate import correlate
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.incident import add_incident_options, incident_options
 from maillog_sasl.model import Stats
+from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
 from maillog_sasl.sources import open_sources
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stats", action="store_true",
                         help="print to stderr how many lines were read, used and skipped; "
                              "e.g. --stats")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress bar on stderr (shown only on a terminal, for inputs "
+                             "of 20 MB or more, or standard input); e.g. --quiet")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     add_incident_options(parser)
     return parser
@@ -151,8 +155,12 @@ def _run(options) -> int:
             print(f"maillog-sasl: {options.output}: cannot write: {error.strerror}", file=sys.stderr)
             return 2
     stats = Stats()
+    progress = Progress.for_run(sources, quiet=options.quiet)
     try:
-        stream = correlate(sources, year=options.year, zone=zone, stats=stats)
+        stream = correlate(sources, year=options.year, zone=zone, stats=stats,
+                           on_batch=progress.update if progress else None)
+        if progress:
+            stream = progress.watch(stream)
         columns, rows = build_report(options.report, stream, selection, show_all=options.show_all,
                                      **incident_options(options))
         render(options.format, columns, rows, out, summary=lambda: summary_line(stats))
@@ -163,6 +171,8 @@ def _run(options) -> int:
         print(f"maillog-sasl: cannot write the report: {error.strerror or error}", file=sys.stderr)
         return 2
     finally:
+        if progress:
+            progress.close()
         if out is not sys.stdout:
             out.close()
     failed_part_way = [source.problem for source in sources if source.problem is not None]

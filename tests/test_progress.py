@@ -1,0 +1,178 @@
+"""Progress bar (maillog_sasl.progress): when it shows, what it says, that it erases itself,
+and the CLI wiring (--quiet, silent when stderr is not a terminal). A fake terminal stream and a
+fake clock; no real terminal needed."""
+
+import io
+import re
+import sys
+
+import pytest
+
+from maillog_sasl import cli
+from maillog_sasl.model import Stats
+from maillog_sasl.progress import CLEAR, MIN_BYTES, Progress
+from maillog_sasl.sources import Source
+
+SEED_LOG = "sample_logs/seed-maillog.txt"
+
+
+class FakeTty(io.StringIO):
+    def __init__(self, tty=True):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def source(name, size, done=0, path="x"):
+    item = Source(name, path if size else None, None)
+    item.size = size
+    item.bytes_done = done
+    return item
+
+
+def stats(lines):
+    result = Stats()
+    result.lines_read = lines
+    return result
+
+
+def test_shown_only_on_a_terminal_for_large_input_and_not_quiet():
+    big = [source("big.log", MIN_BYTES)]
+    assert Progress.for_run(big, stream=FakeTty()) is not None
+    assert Progress.for_run(big, stream=FakeTty(tty=False)) is None
+    assert Progress.for_run(big, stream=FakeTty(), quiet=True) is None
+    small = [source("a.log", MIN_BYTES // 2), source("b.log", MIN_BYTES // 2 - 1)]
+    assert Progress.for_run(small, stream=FakeTty()) is None
+    # standard input has no size: always a candidate on a terminal
+    assert Progress.for_run([source("<stdin>", 0)], stream=FakeTty()) is not None
+    assert Progress.for_run([source("<stdin>", 0)], stream=FakeTty(tty=False)) is None
+
+
+def test_line_shows_file_percent_bytes_rate_and_elapsed():
+    clock = FakeClock()
+    first, second = source("maillog.1.gz", 100_000_000), source("maillog", 165_000_000)
+    bar = Progress([first, second], FakeTty(), clock=clock, width=200)
+    first.bytes_done = first.size
+    second.bytes_done = 20_000_000
+    clock.now += 4
+    assert bar.line(second, stats(1_240_000)) == \
+        "file 2/2 maillog: 45% 120 MB/265 MB 310k lines/s 0:04"
+
+
+def test_single_file_and_stdin_lines():
+    clock = FakeClock()
+    log = source("big.log", 50_000_000, done=5_000_000)
+    bar = Progress([log], FakeTty(), clock=clock, width=200)
+    clock.now += 3725
+    assert bar.line(log, stats(2_000)) == "big.log: 10% 5.0 MB/50 MB 0 lines/s 1:02:05"
+    stdin = source("<stdin>", 0)
+    bar = Progress([stdin], FakeTty(), clock=clock, width=200)
+    clock.now += 2
+    assert bar.line(stdin, stats(600_000)) == "<stdin>: 600k lines 300k lines/s 0:02"
+
+
+def test_line_never_wider_than_the_terminal_and_name_is_printable():
+    clock = FakeClock()
+    log = source("/var/log/" + "very-long-directory/" * 10 + "mail\x1b[2J.log", 50_000_000,
+                 done=1)
+    bar = Progress([log], FakeTty(), clock=clock, width=60)
+    clock.now += 1
+    text = bar.line(log, stats(10))
+    assert len(text) <= 59
+    assert "\x1b" not in text and text.startswith("...") and "mail?[2J.log: 0%" in text
+
+
+def test_updates_at_most_every_interval_and_clears_at_the_end():
+    clock = FakeClock()
+    tty = FakeTty()
+    log = source("big.log", 50_000_000)
+    bar = Progress([log], tty, clock=clock, width=100)
+    for step in range(50):  # 50 blocks, 0.01 s apart: 0.49 s
+        log.bytes_done += 1_000_000
+        bar.update(log, stats(step * 5000))
+        clock.now += 0.01
+    frames = tty.getvalue().split(CLEAR)[1:]
+    assert 3 <= len(frames) <= 5  # at most one draw per 0.1 s, none before 0.1 s
+    assert all(frame.startswith("big.log: ") for frame in frames)
+    bar.close()
+    assert tty.getvalue().endswith(CLEAR)
+    bar.update(log, stats(1))
+    clock.now += 1
+    bar.update(log, stats(1))
+    assert tty.getvalue().endswith(CLEAR)  # closed: nothing more is drawn
+
+
+def test_watch_erases_the_bar_before_each_object_and_at_the_end():
+    clock = FakeClock()
+    tty = FakeTty()
+    log = source("big.log", 50_000_000)
+
+    def produce():
+        for number in range(3):
+            clock.now += 1
+            bar.update(log, stats(number))
+            yield number
+
+    bar = Progress([log], tty, clock=clock, width=100)
+    seen = []
+    for item in bar.watch(produce()):
+        # whoever prints the object finds the line clean
+        assert tty.getvalue().endswith(CLEAR)
+        seen.append(item)
+    assert seen == [0, 1, 2]
+    assert tty.getvalue().endswith(CLEAR)
+    assert tty.getvalue().count("big.log") == 3
+
+
+def test_a_failing_stream_switches_the_bar_off():
+    class Broken(FakeTty):
+        def write(self, text):
+            raise OSError("gone")
+
+    clock = FakeClock()
+    log = source("big.log", 50_000_000)
+    bar = Progress([log], Broken(), clock=clock, width=80)
+    clock.now += 1
+    bar.update(log, stats(1))  # no exception
+    clock.now += 1
+    bar.update(log, stats(2))
+    bar.close()
+
+
+def test_cli_draws_on_a_terminal_and_quiet_or_redirected_stays_silent(monkeypatch, capsys):
+    def run(*args, tty=True):
+        fake = FakeTty(tty)
+        monkeypatch.setattr(sys, "stderr", fake)
+        code = cli.main(["--year", "2018", "--tz", "UTC", *args, SEED_LOG])
+        return code, fake.getvalue()
+
+    # the seed log is small: make every input "large" and every block worth a frame
+    monkeypatch.setattr("maillog_sasl.progress.MIN_BYTES", 0)
+    monkeypatch.setattr("maillog_sasl.progress.INTERVAL", 0.0)
+    code, err = run()
+    assert code == 0
+    assert re.search(r"seed-maillog\.txt: 100% \S+ \S+/\S+ \S+ \S+ lines/s 0:00", err), err
+    assert err.endswith(CLEAR)
+    report_with_bar = capsys.readouterr().out
+    code, err = run("--quiet")
+    assert code == 0 and err == ""
+    assert capsys.readouterr().out == report_with_bar
+    code, err = run(tty=False)
+    assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize("count, text", [(0, "0 B"), (999, "999 B"), (1500, "1.5 kB"),
+                                         (120_000_000, "120 MB"), (2_500_000_000, "2.5 GB")])
+def test_byte_units(count, text):
+    from maillog_sasl.progress import _bytes
+    assert _bytes(count) == text
