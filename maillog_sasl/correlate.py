@@ -163,12 +163,12 @@ class Correlator:
             when = clock.time(stamp)
             if when is None:
                 return UNUSED
-            event = ev.disconnect_event(text)
             if session is None:
+                event = ev.disconnect_event(text) if entry is None else None
                 session = self._materialize(key, program, entry, event, when)
             session.complete = session.connected
             session.end = session.last_time = when
-            session.counters = event.counters or None
+            session.counters_text = text[16:].partition(" ")[2]
             self._finish_session(session)
             return USED
         if first == "w":

@@ -175,9 +175,11 @@ def split_address(address: str) -> Tuple[str, str, Optional[str]]:
     return address[:open_bracket], address[open_bracket + 1:close_bracket], port or None
 
 
-def _counters(words) -> dict:
+def parse_counters(text: str) -> dict:
+    """`ehlo=1 auth=0/3 quit=1 commands=2/5` -> {"ehlo": (1, 1), "auth": (0, 3), ...}: read as
+    key=value pairs, never by position; `notes=bare_lf` and the like are not counters."""
     counters = {}
-    for word in words:
+    for word in text.split(" "):
         name, equals, value = word.partition("=")
         if not equals:
             continue
@@ -217,9 +219,9 @@ def connect_event(text: str):
 
 def disconnect_event(text: str):
     # "disconnect from NAME[IP] ehlo=2 starttls=1 auth=1 quit=1 commands=5"
-    words = text[16:].split(" ")
-    name, ip, _port = split_address(words[0])
-    return Disconnect(name, ip, _counters(words[1:]))
+    address, _, counters = text[16:].partition(" ")
+    name, ip, _port = split_address(address)
+    return Disconnect(name, ip, parse_counters(counters))
 
 
 def tls_event(text: str):
@@ -345,10 +347,11 @@ def _cleanup(text: str):
 
 
 def _qmgr(text: str):
-    queue_id = queue_id_of(text)
-    if queue_id is None:
+    colon = text.find(": ")
+    if colon < 1:
         return None
-    body = text[len(queue_id) + 2:]
+    queue_id = text[:colon]
+    body = text[colon + 2:]
     if body == "removed":
         return Removed(queue_id)
     if not body.startswith("from=<"):
@@ -360,47 +363,42 @@ def _qmgr(text: str):
     rest = body[close + 3:]
     if rest.startswith("status=expired"):
         return Expired(queue_id, sender)
-    if not rest.endswith("(queue active)"):
+    # "size=566, nrcpt=1 (queue active)"
+    if not rest.endswith(" (queue active)") or not rest.startswith("size="):
         return None
-    size = nrcpt = None
-    for field in rest[:-15].split(", "):
-        key, _, value = field.partition("=")
-        if key == "size" and value.isdigit():
-            size = int(value)
-        elif key == "nrcpt" and value.isdigit():
-            nrcpt = int(value)
-    return QueueActive(queue_id, sender, size, nrcpt)
+    size, _, nrcpt = rest[5:-15].partition(", nrcpt=")
+    return QueueActive(queue_id, sender, int(size) if size.isdigit() else None,
+                       int(nrcpt) if nrcpt.isdigit() else None)
 
 
 def _delivery(text: str):
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X, status=WORD (text)"
-    # Found key by key rather than split into a dict: this is the hottest parser.
-    queue_id = queue_id_of(text)
-    if queue_id is None:
+    # The hottest parser: one split, then each field told apart by its first letters.
+    colon = text.find(": ")
+    if colon < 1 or not text.startswith("to=", colon + 2):
         return None
-    start = len(queue_id) + 2
-    if not text.startswith("to=", start):
-        return None
-    status_at = text.find(", status=", start)
+    status_at = text.find(", status=", colon)
     if status_at < 0:
         return None
-    head = text[start:status_at] + ", "
-    recipient = head[3:head.find(", ")]
+    fields = text[colon + 5:status_at].split(", ")
+    orig_to = delay = None
+    relay = dsn = ""
+    for field in fields[1:]:
+        lead = field[:3]
+        if lead == "rel":
+            relay = field[6:]
+        elif lead == "dsn":
+            dsn = field[4:]
+        elif lead == "del":
+            if field[5:6] == "=":
+                delay = field[6:]
+        elif lead == "ori":
+            orig_to = _strip_angles(field[8:])
     status, _, reason = text[status_at + 9:].partition(" ")
     if reason[:1] == "(" and reason[-1:] == ")":
         reason = reason[1:-1]
-    return Delivery(queue_id, _strip_angles(recipient), _field(head, ", orig_to=", True),
-                    _field(head, ", relay=") or "", _field(head, ", delay="),
-                    _field(head, ", dsn=") or "", status, reason)
-
-
-def _field(head: str, key: str, address: bool = False) -> Optional[str]:
-    at = head.find(key)
-    if at < 0:
-        return None
-    at += len(key)
-    value = head[at:head.find(", ", at)]
-    return _strip_angles(value) if address else value
+    return Delivery(text[:colon], _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
+                    reason)
 
 
 def _strip_angles(address: str) -> str:

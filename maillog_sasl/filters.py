@@ -26,7 +26,6 @@ import fnmatch
 import ipaddress
 from typing import Optional
 
-from dateutil import parser as _date_parser
 from dateutil import tz as _tz
 
 
@@ -36,6 +35,8 @@ class FilterError(ValueError):
 
 def parse_moment(text: str, zone=None, end_of_day: bool = False) -> _dt.datetime:
     """`2018-09-17`, `2018-09-17 06:00`, `Sep 17 2018 6am +09:00`... -> aware datetime."""
+    from dateutil import parser as _date_parser  # slow to import; only --since/--until use it
+
     early = _dt.datetime(2000, 1, 1, 0, 0, 0, 0)
     late = _dt.datetime(2000, 1, 1, 23, 59, 59, 999999)
     try:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Dict, List, Optional
 
+from maillog_sasl.events import parse_counters
+
 OUTCOMES = ("sent", "deferred", "bounced", "expired", "rejected")
 FINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected"))
 UNKNOWN_USER = "(unknown user)"
@@ -28,7 +30,8 @@ UNKNOWN_USER = "(unknown user)"
 
 class Session:
     __slots__ = ("serial", "host", "service", "pid", "client_name", "client_ip", "client_port",
-                 "start", "end", "tls_protocol", "tls_cipher", "counters", "sasl_method",
+                 "start", "end", "tls_protocol", "tls_cipher", "counters_text", "_counters",
+                 "sasl_method",
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
                  "connected", "complete", "last_time")
 
@@ -45,7 +48,10 @@ class Session:
         self.end: Optional[_dt.datetime] = None
         self.tls_protocol: Optional[str] = None
         self.tls_cipher: Optional[str] = None
-        self.counters: Optional[dict] = None  # None: no disconnect line, or one without counters
+        # The disconnect line's counters as logged ("ehlo=1 auth=0/3 ..."), parsed on demand:
+        # most sessions are only asked for `auth`, many never.
+        self.counters_text = ""
+        self._counters: Optional[dict] = None
         self.sasl_method: Optional[str] = None
         self.sasl_username: Optional[str] = None
         self.auth_failures: List[tuple] = []  # (time, events.AuthFailure)
@@ -57,9 +63,16 @@ class Session:
         self.last_time = start
 
     @property
+    def counters(self) -> dict:
+        """{name: (ok, total)} from the disconnect line; empty without one (or before 3.0)."""
+        if self._counters is None:
+            self._counters = parse_counters(self.counters_text) if self.counters_text else {}
+        return self._counters
+
+    @property
     def auth(self) -> Optional[tuple]:
         """(ok, total) AUTH commands from the disconnect counters, when logged."""
-        return self.counters.get("auth") if self.counters else None
+        return self.counters.get("auth")
 
     @property
     def auth_succeeded(self) -> bool:
@@ -77,7 +90,7 @@ class Session:
 
     @property
     def accepted_recipients(self) -> int:
-        rcpt = self.counters.get("rcpt") if self.counters else None
+        rcpt = self.counters.get("rcpt")
         return rcpt[0] if rcpt is not None else self.queued_recipients
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Optional, Tuple
 
-from dateutil import parser as _dateutil_parser
 from dateutil import tz as _tz
 
 MONTHS = {name: number for number, name in enumerate(
@@ -73,10 +72,14 @@ def parse_program(tag: str):
     return program[:slash], program[slash + 1:], tag[open_bracket + 1:-2]
 
 
+MINUTES_KEPT = 10_000
+_SECONDS = {f":{second:02d}": _dt.timedelta(seconds=second) for second in range(60)}
+
+
 class Clock:
     """Turns stamps of one stream (one file, or a chain of files read in order) into times."""
 
-    __slots__ = ("zone", "year", "anchor", "_last_month", "_cache_key", "_cache_value")
+    __slots__ = ("zone", "year", "anchor", "_last_month", "_cache_key", "_cache_value", "_minutes")
 
     def __init__(self, year: Optional[int] = None, tz: Optional[_dt.tzinfo] = None,
                  anchor: Optional[_dt.datetime] = None):
@@ -86,6 +89,8 @@ class Clock:
         self._last_month = None
         self._cache_key = None
         self._cache_value = None
+        # Traditional stamps: "Sep 17 12:48" -> that minute's time; a second is then one add.
+        self._minutes = {}
 
     def time(self, stamp: str) -> Optional[_dt.datetime]:
         if stamp == self._cache_key:
@@ -93,7 +98,12 @@ class Clock:
         if stamp[:1].isdigit():
             value = _parse_iso(stamp)
         else:
-            value = self._traditional(stamp)
+            minute = self._minutes.get(stamp[:12])
+            second = _SECONDS.get(stamp[12:15])
+            if minute is None or second is None:
+                value = self._traditional(stamp)
+            else:
+                value = minute + second
         self._cache_key = stamp
         self._cache_value = value
         return value
@@ -125,7 +135,13 @@ class Clock:
                 # A straggler from December after January lines: keep it in the old year.
                 return self._make(year - 1, month, day, hour, minute, second)
         self._last_month = month
-        return self._make(year, month, day, hour, minute, second)
+        start_of_minute = self._make(year, month, day, hour, minute, 0)
+        if start_of_minute is None or stamp[12:15] not in _SECONDS:
+            return self._make(year, month, day, hour, minute, second)
+        if len(self._minutes) > MINUTES_KEPT:
+            self._minutes.clear()
+        self._minutes[stamp[:12]] = start_of_minute
+        return start_of_minute + _SECONDS[stamp[12:15]]
 
     def _first_year(self, month: int, day: int) -> int:
         anchor = self.anchor or _dt.datetime.now(self.zone)
@@ -146,8 +162,11 @@ def _parse_iso(stamp: str) -> Optional[_dt.datetime]:
     try:
         value = _dt.datetime.fromisoformat(stamp)
     except ValueError:
+        # Before Python 3.11 fromisoformat() refuses "Z" and "+hhmm"; dateutil reads them
+        # (imported here: it costs more to load than most logs take to read).
+        from dateutil.parser import isoparse
         try:
-            value = _dateutil_parser.isoparse(stamp)
+            value = isoparse(stamp)
         except (ValueError, OverflowError):
             return None
     if value.tzinfo is None:
