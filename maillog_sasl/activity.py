@@ -42,7 +42,7 @@ import ipaddress
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
 
 from maillog_sasl.model import OUTCOMES, Message, Session
-from maillog_sasl.reports import recipient_rows
+from maillog_sasl.reports import counted_recipients
 
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(OUTCOMES)}
 INFRASTRUCTURE_FAULTS = ("Connection lost to authentication server",)
@@ -285,5 +285,5 @@ class Activity:
             user.selected = True
         user.messages += message.kind == "submission"
         hour = user.hour(message.queued)
-        for row in recipient_rows(message):
-            hour.count(row["status"], message.queued)
+        for _, status in counted_recipients(message):
+            hour.count(status, message.queued)

@@ -72,6 +72,8 @@ class Session:
     @property
     def auth(self) -> Optional[tuple]:
         """(ok, total) AUTH commands from the disconnect counters, when logged."""
+        if self._counters is None and " auth=" not in " " + self.counters_text:
+            return None  # the common case, answered without parsing every counter
         return self.counters.get("auth")
 
     @property

@@ -78,34 +78,48 @@ def session_user(session: Session):
     return UNKNOWN_USER if session.auth_succeeded else None
 
 
-def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
-    """The messages-report rows of one authenticated message (nothing for other messages).
+def counted_recipients(message: Message, notices: bool = False):
+    """(Recipient or None, status) for every recipient a report counts for an authenticated
+    message; None stands for one qmgr counted that no agent has logged yet at the end of the
+    log (waiting, which is what deferred means here). Nothing for other messages.
 
-    With `notices`, also the rows of a bounce or delay notice an authenticated message caused.
+    With `notices`, also the recipients of a bounce or delay notice an authenticated message
+    caused. A recipient handed to a content filter is counted where the filter re-injected it.
     """
     if message.sasl_username is None or (message.kind == "notice" and not notices):
         return
-    base = {"queue_id": message.queue_id, "host": message.host,
-            "sasl_username": message.sasl_username, "client_ip": message.client_ip,
-            "time": message.queued, "sender": message.sender if message.sender is not None
-            else message.sasl_sender, "message_id": message.message_id}
     counted = 0
+    handed_off = False
     for recipient in message.recipients.values():
         if recipient.handed_to is not None:
+            handed_off = True
             continue
         counted += recipient.status != "rejected"
-        yield {**base, "recipient": recipient.address, "status": recipient.status,
-               "dsn": recipient.dsn, "relay": recipient.relay, "attempts": recipient.attempts,
-               "reason": recipient.reason, "orig_to": recipient.orig_to,
-               "last_attempt": recipient.last_attempt, "first_deferred": recipient.first_deferred}
-    if message.state == "queued" and message.kind != "reinjected" and not any(
-            r.handed_to for r in message.recipients.values()):
-        # Still queued at the end of the log with recipients qmgr counted but no agent has
-        # logged yet: they are waiting, which is what deferred means here.
+        yield recipient, recipient.status
+    if message.state == "queued" and message.kind != "reinjected" and not handed_off:
         for _ in range((message.nrcpt or 0) - counted):
-            yield {**base, "recipient": "", "status": "deferred", "dsn": "", "relay": "",
+            yield None, "deferred"
+
+
+def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
+    """The messages-report rows of one authenticated message (nothing for other messages)."""
+    base = None
+    for recipient, status in counted_recipients(message, notices):
+        if base is None:
+            base = {"queue_id": message.queue_id, "host": message.host,
+                    "sasl_username": message.sasl_username, "client_ip": message.client_ip,
+                    "time": message.queued, "sender": message.sender if message.sender is not None
+                    else message.sasl_sender, "message_id": message.message_id}
+        if recipient is None:
+            yield {**base, "recipient": "", "status": status, "dsn": "", "relay": "",
                    "attempts": 0, "reason": "not yet attempted when the log ends",
                    "orig_to": None, "last_attempt": None, "first_deferred": None}
+        else:
+            yield {**base, "recipient": recipient.address, "status": status,
+                   "dsn": recipient.dsn, "relay": recipient.relay, "attempts": recipient.attempts,
+                   "reason": recipient.reason, "orig_to": recipient.orig_to,
+                   "last_attempt": recipient.last_attempt,
+                   "first_deferred": recipient.first_deferred}
 
 
 def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
@@ -178,12 +192,12 @@ def _users(finished, selection: Selection, options: dict):
             entry.add_session(item)
             entry.outcomes["rejected"] += len(item.rejects)
         elif selection.message(item):
-            rows = list(recipient_rows(item))
-            if not rows and item.kind != "submission":
+            statuses = [status for _, status in counted_recipients(item)]
+            if not statuses and item.kind != "submission":
                 continue
             entry = _totals_of(totals, item.sasl_username)
             entry.messages += item.kind == "submission"
-            entry.outcomes.update(row["status"] for row in rows)
+            entry.outcomes.update(statuses)
             if item.sasl_method:
                 entry.methods.add(item.sasl_method.lower())
     flags = incident.user_flags(activity, limits)
