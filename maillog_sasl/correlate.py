@@ -40,7 +40,8 @@ from maillog_sasl import events as ev
 from maillog_sasl.model import FINAL_STATUSES, Message, Session, Stats
 from maillog_sasl.syslog import Clock, parse_program, split_line
 
-QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | ev.DELIVERY_AGENTS
+DELIVERY_AGENTS = ev.DELIVERY_AGENTS
+QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DELIVERY_AGENTS
 TAG_CACHE_LIMIT = 50_000
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
@@ -70,6 +71,7 @@ class Correlator:
         tags = self._tags
         messages = self.messages
         recognizers = ev.RECOGNIZERS
+        delivery_peek = ev.delivery_peek
         smtpd_line = self._smtpd_line
         read = used = not_syslog = other = unused = untracked = 0
         for line in lines:
@@ -105,6 +107,19 @@ class Correlator:
             message = messages.get((host, text[:text.find(": ")]))
             if message is None:
                 untracked += 1
+                continue
+            if daemon in DELIVERY_AGENTS:
+                peek = delivery_peek(text)
+                when = clock.time(stamp) if peek is not None else None
+                if when is None:
+                    unused += 1
+                    continue
+                self._delivery(peek, text, message, host, when)
+                used += 1
+                continue
+            if daemon == "qmgr" and message.nrcpt is not None and text.endswith("(queue active)"):
+                # Another retry of a message whose sender and size are known already.
+                used += 1
                 continue
             event = recognizers[daemon](text)
             if event is None:
@@ -321,9 +336,7 @@ class Correlator:
         self._seen(when)
         message.last_time = when
         kind = event.kind
-        if kind == "delivery":
-            self._delivery(event, message, host, when)
-        elif kind == "queue_active":
+        if kind == "queue_active":
             session = message.session
             if message.nrcpt is None and session is not None and session.end is None:
                 session.queued_recipients += event.nrcpt or 0
@@ -345,26 +358,37 @@ class Correlator:
         elif kind == "content_reject":
             self._refuse_message(message, "", event.reason, when)
 
-    def _delivery(self, event, message, host, when) -> None:
-        if event.status in ev.PROBE_STATUSES:
+    def _delivery(self, peek, text, message, host, when) -> None:
+        address, orig_to, status = peek
+        if status in ev.PROBE_STATUSES:
             return
-        recipient = message.recipient(event.recipient, event.orig_to)
+        message.last_time = when
+        self._seen(when)
+        recipient = message.recipient(address, orig_to)
         recipient.attempts += 1
-        recipient.status = event.status
-        recipient.dsn = event.dsn
-        recipient.relay = event.relay
-        recipient.reason = event.reason
+        recipient.status = status
+        recipient.last_line = text
         recipient.last_attempt = when
-        if event.status == "deferred" and recipient.first_deferred is None:
+        if status == "deferred" and recipient.first_deferred is None:
             recipient.first_deferred = when
-        if event.status == "sent":
-            self._follow_reinjection(event, message, recipient, host)
+        elif status == "sent" and "queued as " in text and message.sasl_username is not None:
+            self._follow_reinjection(ev.recognize("smtp", text), message, recipient, host)
+
+    @staticmethod
+    def _settle(message) -> None:
+        """Read dsn, relay and reason from each recipient's last delivery line."""
+        for recipient in message.recipients.values():
+            if recipient.last_line is not None:
+                event = ev.recognize("smtp", recipient.last_line)
+                if event is not None:
+                    recipient.dsn, recipient.relay, recipient.reason = event.dsn, event.relay, event.reason
+                recipient.last_line = None
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
         # on as NEWQID, whose client= line (from 127.0.0.1, no SASL) came just before this one.
-        marker = event.reason.rfind("queued as ")
-        if marker < 0 or message.sasl_username is None:
+        marker = event.reason.rfind("queued as ") if event is not None else -1
+        if marker < 0:
             return
         relay_ip = ev.split_address(event.relay)[1]
         if not is_loopback(relay_ip):
@@ -393,6 +417,7 @@ class Correlator:
 
     def _refuse(self, message, address, dsn, reason, when) -> None:
         recipient = message.recipient(address)
+        recipient.last_line = None
         recipient.status = "rejected"
         recipient.dsn = dsn
         recipient.reason = reason
@@ -403,6 +428,7 @@ class Correlator:
         for recipient in message.recipients.values():
             if recipient.status not in FINAL_STATUSES:
                 recipient.status, recipient.dsn, recipient.reason = "rejected", dsn, reason
+                recipient.last_line = None
         if not message.recipients:
             self._refuse(message, "", dsn, reason, when)
         self.messages.pop((message.host, message.queue_id), None)
@@ -427,6 +453,7 @@ class Correlator:
     def _finish_message(self, message: Message) -> None:
         if message.sasl_username is None and message.parent is None:
             return
+        self._settle(message)
         if message.kind == "submission":
             self.stats.messages += 1
             self.stats.usernames.add(message.sasl_username)

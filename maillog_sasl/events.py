@@ -401,6 +401,28 @@ def _delivery(text: str):
                     reason)
 
 
+def delivery_peek(text: str):
+    """The first look at a delivery line: (recipient, orig_to, status), or None.
+
+    A deferred message is retried for days and most of a busy log can be its retries; the
+    correlator needs only these three to follow them, and parses the whole line (_delivery)
+    once, for the last attempt of each recipient.
+    """
+    start = text.find(": to=")
+    if start < 0:
+        return None
+    status_at = text.find(", status=", start)
+    if status_at < 0:
+        return None
+    word_end = text.find(" ", status_at + 9)
+    status = text[status_at + 9:word_end] if word_end > 0 else text[status_at + 9:]
+    comma = text.find(", ", start + 5)
+    orig_to = None
+    if text.startswith("orig_to=", comma + 2):
+        orig_to = _strip_angles(text[comma + 10:text.find(", ", comma + 2)])
+    return _strip_angles(text[start + 5:comma]), orig_to, status
+
+
 def _strip_angles(address: str) -> str:
     if address.startswith("<") and address.endswith(">"):
         return address[1:-1]

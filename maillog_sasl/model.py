@@ -98,7 +98,7 @@ class Session:
 
 class Recipient:
     __slots__ = ("address", "orig_to", "status", "dsn", "relay", "reason", "attempts",
-                 "first_deferred", "last_attempt", "handed_to")
+                 "first_deferred", "last_attempt", "handed_to", "last_line")
 
     def __init__(self, address: str, orig_to: Optional[str]):
         self.address = address
@@ -111,6 +111,8 @@ class Recipient:
         self.first_deferred: Optional[_dt.datetime] = None
         self.last_attempt: Optional[_dt.datetime] = None
         self.handed_to: Optional[str] = None  # queue ID a content filter re-injected it as
+        # The last delivery line, until the correlator reads dsn, relay and reason from it.
+        self.last_line: Optional[str] = None
 
 
 class Message:

@@ -184,8 +184,10 @@ import argparse
 import calendar
 import gzip
 import heapq
+import io
 import json
 import math
+import os
 import random
 import re
 import sys
@@ -306,6 +308,7 @@ TLS_SERVER = (("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256), ("TLSv1.3", "TLS_AES_1
               ("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384", 256),
               ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 128))
 TLS13_SUFFIX = " key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256"
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SERVICE_TAG = {"smtpd": "postfix/smtpd", "submission": "postfix/submission/smtpd",
                "smtps": "postfix/smtps/smtpd"}
@@ -358,14 +361,19 @@ def counters_text(cnt: dict) -> str:
 
 
 class _StreamSink:
-    """Writes to one text stream; boundaries list is empty."""
+    """Writes to one stream (text, or binary: then UTF-8); no rotation."""
 
     def __init__(self, stream):
         self.stream = stream
         self.files = []
+        if isinstance(stream, (io.RawIOBase, io.BufferedIOBase)) or "b" in getattr(stream, "mode", ""):
+            self.write = self._write_bytes
 
     def write(self, chunk: str) -> None:
         self.stream.write(chunk)
+
+    def _write_bytes(self, chunk: str) -> None:
+        self.stream.write(chunk.encode("utf-8"))
 
     def switch(self) -> None:  # pragma: no cover - never called without boundaries
         raise RuntimeError("no rotation on a stream sink")
@@ -1623,9 +1631,10 @@ class _Sim:
                               ("final", i, BOUNCED)))
         return lines, tl, nb, npend
 
-    def _dovecot_id(self):
-        return "".join(self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-                       for _ in range(22))
+    def _dovecot_id(self, n=22):
+        """A dovecot session / LMTP id: n base64 characters."""
+        x = self.rng.getrandbits(6 * n)
+        return "".join([B64[(x >> (6 * i)) & 63] for i in range(n)])
 
     def _remote_ok(self, route):
         rng = self.rng
@@ -2224,8 +2233,7 @@ class _Sim:
     def imap_session(self, t, fail):
         rng = self.rng
         hs = self.pick_host()
-        sess = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-                       for _ in range(16))
+        sess = self._dovecot_id(16)
         if fail:
             ip = self.public_ip(track=False)
             user = self.guess_name()
@@ -2476,8 +2484,9 @@ def _run(cfg: SimConfig, sink, boundaries=()):
 
 
 def simulate(config=None, out_stream=None) -> dict:
-    """Write the log of `config` (SimConfig, dict of its fields, or None) to the text
-    stream `out_stream` (None: only compute) and return the ground truth dict."""
+    """Write the log of `config` (SimConfig, dict of its fields, or None) to
+    `out_stream` (a text stream, or a binary one: UTF-8; None: only compute) and
+    return the ground truth dict."""
     cfg = _coerce(config)
     sink = _StreamSink(out_stream) if out_stream is not None else _CountingSink()
     sim = _run(cfg, sink)
@@ -2621,6 +2630,12 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     try:
         truth = simulate_to_files(cfg, args.output, rotate=args.rotate)
+    except BrokenPipeError:                       # -o - | head: the reader has gone
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
     except OSError as e:
         print(f"simulate: cannot write {e.filename or args.output}: {e.strerror or e}", file=sys.stderr)
         return 1
