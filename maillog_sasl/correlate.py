@@ -184,6 +184,7 @@ class Correlator:
             session.complete = session.connected
             session.end = session.last_time = when
             session.counters_text = text[16:].partition(" ")[2]
+            session.auth = ev.counter(session.counters_text, "auth")
             self._finish_session(session)
             return USED
         if first == "w":

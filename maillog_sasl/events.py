@@ -175,6 +175,18 @@ def split_address(address: str) -> Tuple[str, str, Optional[str]]:
     return address[:open_bracket], address[open_bracket + 1:close_bracket], port or None
 
 
+def counter(text: str, name: str) -> Optional[Tuple[int, int]]:
+    """One counter (ok, total) out of the counters text, without reading the others."""
+    at = (" " + text).find(" " + name + "=")
+    if at < 0:
+        return None
+    value = text[at + len(name) + 1:].split(" ", 1)[0]
+    ok, slash, total = value.partition("/")
+    if not ok.isdigit() or (slash and not total.isdigit()):
+        return None
+    return int(ok), int(total) if slash else int(ok)
+
+
 def parse_counters(text: str) -> dict:
     """`ehlo=1 auth=0/3 quit=1 commands=2/5` -> {"ehlo": (1, 1), "auth": (0, 3), ...}: read as
     key=value pairs, never by position; `notes=bare_lf` and the like are not counters."""

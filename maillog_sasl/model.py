@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Dict, List, Optional
 
-from maillog_sasl.events import parse_counters
+from maillog_sasl.events import counter, parse_counters
 
 OUTCOMES = ("sent", "deferred", "bounced", "expired", "rejected")
 FINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected"))
@@ -30,7 +30,7 @@ UNKNOWN_USER = "(unknown user)"
 
 class Session:
     __slots__ = ("serial", "host", "service", "pid", "client_name", "client_ip", "client_port",
-                 "start", "end", "tls_protocol", "tls_cipher", "counters_text", "_counters",
+                 "start", "end", "tls_protocol", "tls_cipher", "counters_text", "_counters", "auth",
                  "sasl_method",
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
                  "connected", "complete", "last_time")
@@ -52,6 +52,8 @@ class Session:
         # most sessions are only asked for `auth`, many never.
         self.counters_text = ""
         self._counters: Optional[dict] = None
+        # (ok, total) AUTH commands from the counters, when logged: read once, asked often.
+        self.auth: Optional[tuple] = None
         self.sasl_method: Optional[str] = None
         self.sasl_username: Optional[str] = None
         self.auth_failures: List[tuple] = []  # (time, events.AuthFailure)
@@ -70,13 +72,6 @@ class Session:
         return self._counters
 
     @property
-    def auth(self) -> Optional[tuple]:
-        """(ok, total) AUTH commands from the disconnect counters, when logged."""
-        if self._counters is None and " auth=" not in " " + self.counters_text:
-            return None  # the common case, answered without parsing every counter
-        return self.counters.get("auth")
-
-    @property
     def auth_succeeded(self) -> bool:
         auth = self.auth
         return (auth is not None and auth[0] > 0) or self.sasl_username is not None
@@ -92,7 +87,7 @@ class Session:
 
     @property
     def accepted_recipients(self) -> int:
-        rcpt = self.counters.get("rcpt")
+        rcpt = counter(self.counters_text, "rcpt")
         return rcpt[0] if rcpt is not None else self.queued_recipients
 
 
