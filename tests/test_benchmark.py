@@ -1,0 +1,34 @@
+"""benchmarks/run.py --smoke end to end: a 20,000-line log generated into a temporary directory,
+every installed tool timed once, the table, the target lines and the JSON figures written.
+Never asserts a speed: only that the script runs and reports. A few seconds on an idle 2-core
+machine."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_smoke_run_prints_its_table_and_writes_its_figures(tmp_path):
+    figures = tmp_path / "figures.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--data",
+         str(tmp_path / "data"), "--json", str(figures)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "1x file: " in out and "10x file" not in out
+    for command in ("maillog-sasl FILE", "maillog-sasl --report messages --format csv FILE",
+                    "python -c 'for line in open(F): pass'"):
+        assert f"\n{command} " in out, out
+    assert "targets (issue 5):" in out
+    assert "peak RSS on the 1x file" in out
+    data = json.loads(figures.read_text())
+    assert 20_000 <= data["files"]["1x"]["lines"] < 30_000
+    ours = data["results"]["1x"]["maillog-sasl"]
+    assert len(ours["runs"]) == 1 and ours["median_wall_s"] > 0
+    assert ours["median_peak_rss_bytes"] > 1_000_000
+    # the generated log is removed without --keep
+    assert list((tmp_path / "data").glob("*.log")) == []
