@@ -163,7 +163,8 @@ def _run(options) -> int:
             stream = progress.watch(stream)
         columns, rows = build_report(options.report, stream, selection, show_all=options.show_all,
                                      **incident_options(options))
-        render(options.format, columns, rows, out, summary=lambda: summary_line(stats))
+        render(options.format, columns, rows, progress.guard(out) if progress else out,
+               summary=lambda: summary_line(stats))
         out.flush()
     except OSError as error:
         if isinstance(error, BrokenPipeError):

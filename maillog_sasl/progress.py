@@ -2,8 +2,8 @@
 
 SUMMARY
     bar = Progress.for_run(sources, stream=sys.stderr, quiet=False)   # None: show nothing
-    stream = bar.watch(correlate(sources, ..., on_batch=bar.update))
-    ...
+    stream = bar.watch(correlate(sources, ..., on_batch=bar.update))  # erased when it ends
+    render(..., bar.guard(out))                     # erased before each write to a terminal
     bar.close()
 
 DESCRIPTION
@@ -19,9 +19,12 @@ DESCRIPTION
     The percentage and totals count bytes on disk over every file (for a compressed file,
     compressed bytes). Standard input has no size: the line shows lines read (and bytes read
     when the source counts them) and the rate, without a percentage. The line is cut to the
-    terminal's width so that it never wraps, and it is erased (`\\r`, erase-line) before every
-    object watch() hands on (a report row printed to the same terminal starts on a clean line)
-    and at the end (close(), also called when the watched stream ends).
+    terminal's width so that it never wraps (a file is named by its base name, cut from the
+    left when still too long). It is erased (`\\r`, erase-line) when the watched
+    stream ends (close()), and, when the report itself goes to a terminal, before each write of
+    the report (guard()): a row printed mid-stream starts on a clean line and the bar is drawn
+    again below it at the next update. A report written to a file or a pipe leaves the bar
+    alone.
 
     Progress.for_run() decides whether to show anything: never with `quiet`, never when the
     stream is not a terminal (a redirected stderr gets no control characters), and only for
@@ -119,21 +122,28 @@ class Progress:
             parts.append(_count(lines / elapsed) + " lines/s")
         parts.append(_clock(elapsed))
         tail = ": " + " ".join(parts)
-        name = _plain(source.name)
+        name = _plain(os.path.basename(source.name) or source.name)
         room = self.width - 1 - len(position) - len(tail)
         if len(name) > room:
             name = "..." + name[-max(room - 3, 1):] if room > 4 else ""
         return (position + name + tail)[:max(self.width - 1, 0)]
 
     def watch(self, stream: Iterable[object]) -> Iterator[object]:
-        """Hand on `stream`, erasing the bar before each object and at the end."""
+        """Hand on `stream`; erase the bar for good when it ends (or is abandoned)."""
         try:
-            for item in stream:
-                if self._shown:
-                    self.clear()
-                yield item
+            yield from stream
         finally:
             self.close()
+
+    def guard(self, out):
+        """`out`, the report's stream: when it is a terminal (the one the bar is likely on), a
+        wrapper that erases the bar before each write, so that a row starts on a clean line."""
+        try:
+            if not out.isatty():
+                return out
+        except (AttributeError, ValueError, OSError):
+            return out
+        return _Guarded(out, self)
 
     def clear(self) -> None:
         if self._shown:
@@ -158,6 +168,22 @@ class Progress:
         except (OSError, ValueError):
             self._enabled = False
             self._shown = False
+
+
+class _Guarded:
+    """A text stream that erases the progress bar before writing; everything else delegated."""
+
+    def __init__(self, stream, progress: Progress):
+        self._stream = stream
+        self._progress = progress
+
+    def write(self, text):
+        if self._progress._shown:
+            self._progress.clear()
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _terminal_width(stream) -> int:

@@ -67,6 +67,8 @@ def test_line_shows_file_percent_bytes_rate_and_elapsed():
     clock.now += 4
     assert bar.line(second, stats(1_240_000)) == \
         "file 2/2 maillog: 45% 120 MB/265 MB 310k lines/s 0:04"
+    second.name = "/var/log/maillog"
+    assert bar.line(second, stats(1_240_000)).startswith("file 2/2 maillog: 45%")
 
 
 def test_single_file_and_stdin_lines():
@@ -83,13 +85,14 @@ def test_single_file_and_stdin_lines():
 
 def test_line_never_wider_than_the_terminal_and_name_is_printable():
     clock = FakeClock()
-    log = source("/var/log/" + "very-long-directory/" * 10 + "mail\x1b[2J.log", 50_000_000,
+    log = source("/var/log/mail/" + "very-long-name-" * 10 + "mail\x1b[2J.log", 50_000_000,
                  done=1)
     bar = Progress([log], FakeTty(), clock=clock, width=60)
     clock.now += 1
     text = bar.line(log, stats(10))
     assert len(text) <= 59
     assert "\x1b" not in text and text.startswith("...") and "mail?[2J.log: 0%" in text
+    assert "/" not in text.split(": ")[0]  # the base name only
 
 
 def test_updates_at_most_every_interval_and_clears_at_the_end():
@@ -112,7 +115,7 @@ def test_updates_at_most_every_interval_and_clears_at_the_end():
     assert tty.getvalue().endswith(CLEAR)  # closed: nothing more is drawn
 
 
-def test_watch_erases_the_bar_before_each_object_and_at_the_end():
+def test_watch_erases_the_bar_when_the_stream_ends():
     clock = FakeClock()
     tty = FakeTty()
     log = source("big.log", 50_000_000)
@@ -126,12 +129,31 @@ def test_watch_erases_the_bar_before_each_object_and_at_the_end():
     bar = Progress([log], tty, clock=clock, width=100)
     seen = []
     for item in bar.watch(produce()):
-        # whoever prints the object finds the line clean
-        assert tty.getvalue().endswith(CLEAR)
+        assert not tty.getvalue().endswith(CLEAR)  # no flicker: the bar stays while reading
         seen.append(item)
     assert seen == [0, 1, 2]
-    assert tty.getvalue().endswith(CLEAR)
     assert tty.getvalue().count("big.log") == 3
+    assert tty.getvalue().endswith(CLEAR)
+
+
+def test_guard_erases_the_bar_before_report_writes_to_a_terminal_only():
+    clock = FakeClock()
+    tty = FakeTty()
+    log = source("big.log", 50_000_000)
+    bar = Progress([log], tty, clock=clock, width=100)
+    report_file = FakeTty(tty=False)
+    assert bar.guard(report_file) is report_file
+    terminal = FakeTty()
+    guarded = bar.guard(terminal)
+    clock.now += 1
+    bar.update(log, stats(1))
+    assert tty.getvalue().endswith("0:01")
+    guarded.write("row 1\n")
+    assert tty.getvalue().endswith(CLEAR) and terminal.getvalue() == "row 1\n"
+    drawn = tty.getvalue()
+    guarded.write("row 2\n")  # nothing shown: nothing erased
+    assert tty.getvalue() == drawn
+    assert guarded.isatty() and guarded.getvalue() == "row 1\nrow 2\n"  # the rest delegated
 
 
 def test_a_failing_stream_switches_the_bar_off():
@@ -153,7 +175,7 @@ def test_cli_draws_on_a_terminal_and_quiet_or_redirected_stays_silent(monkeypatc
     def run(*args, tty=True):
         fake = FakeTty(tty)
         monkeypatch.setattr(sys, "stderr", fake)
-        code = cli.main(["--year", "2018", "--tz", "UTC", *args, SEED_LOG])
+        code = cli.main(["--year", "2018", "--tz", "UTC", "--format", "csv", *args, SEED_LOG])
         return code, fake.getvalue()
 
     # the seed log is small: make every input "large" and every block worth a frame
