@@ -366,24 +366,12 @@ class Correlator:
         message.last_time = when
         self._seen(when)
         recipient = message.recipient(address, orig_to)
-        recipient.attempts += 1
-        recipient.status = status
-        recipient.last_line = text
+        recipient.delivered(status, text)
         recipient.last_attempt = when
         if status == "deferred" and recipient.first_deferred is None:
             recipient.first_deferred = when
         elif status == "sent" and "queued as " in text and message.sasl_username is not None:
-            self._follow_reinjection(ev.recognize("smtp", text), message, recipient, host)
-
-    @staticmethod
-    def _settle(message) -> None:
-        """Read dsn, relay and reason from each recipient's last delivery line."""
-        for recipient in message.recipients.values():
-            if recipient.last_line is not None:
-                event = ev.recognize("smtp", recipient.last_line)
-                if event is not None:
-                    recipient.dsn, recipient.relay, recipient.reason = event.dsn, event.relay, event.reason
-                recipient.last_line = None
+            self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
@@ -418,18 +406,16 @@ class Correlator:
 
     def _refuse(self, message, address, dsn, reason, when) -> None:
         recipient = message.recipient(address)
-        recipient.last_line = None
         recipient.status = "rejected"
-        recipient.dsn = dsn
-        recipient.reason = reason
+        recipient.set_details(dsn, "", reason)
         recipient.last_attempt = when
 
     def _refuse_message(self, message, dsn, reason, when) -> None:
         """The whole message was refused (at DATA, by a milter, by header checks)."""
         for recipient in message.recipients.values():
             if recipient.status not in FINAL_STATUSES:
-                recipient.status, recipient.dsn, recipient.reason = "rejected", dsn, reason
-                recipient.last_line = None
+                recipient.status = "rejected"
+                recipient.set_details(dsn, recipient.relay, reason)
         if not message.recipients:
             self._refuse(message, "", dsn, reason, when)
         self.messages.pop((message.host, message.queue_id), None)
@@ -454,7 +440,6 @@ class Correlator:
     def _finish_message(self, message: Message) -> None:
         if message.sasl_username is None and message.parent is None:
             return
-        self._settle(message)
         if message.kind == "submission":
             self.stats.messages += 1
             self.stats.usernames.add(message.sasl_username)

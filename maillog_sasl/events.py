@@ -383,7 +383,7 @@ def _qmgr(text: str):
                        int(nrcpt) if nrcpt.isdigit() else None)
 
 
-def _delivery(text: str):
+def delivery_event(text: str):
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X, status=WORD (text)"
     # The hottest parser: one split, then each field told apart by its first letters.
     colon = text.find(": ")
@@ -417,7 +417,7 @@ def delivery_peek(text: str):
     """The first look at a delivery line: (recipient, orig_to, status), or None.
 
     A deferred message is retried for days and most of a busy log can be its retries; the
-    correlator needs only these three to follow them, and parses the whole line (_delivery)
+    correlator needs only these three to follow them, and parses the whole line (delivery_event)
     once, for the last attempt of each recipient.
     """
     start = text.find(": to=")
@@ -468,7 +468,7 @@ RECOGNIZERS = {
     "bounce": _bounce,
     "postsuper": _postsuper,
 }
-RECOGNIZERS.update((agent, _delivery) for agent in DELIVERY_AGENTS)
+RECOGNIZERS.update((agent, delivery_event) for agent in DELIVERY_AGENTS)
 
 
 def recognize(daemon: str, text: str):

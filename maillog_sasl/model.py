@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Dict, List, Optional
 
-from maillog_sasl.events import counter, parse_counters
+from maillog_sasl.events import counter, delivery_event, parse_counters
 
 OUTCOMES = ("sent", "deferred", "bounced", "expired", "rejected")
 FINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected"))
@@ -92,22 +92,50 @@ class Session:
 
 
 class Recipient:
-    __slots__ = ("address", "orig_to", "status", "dsn", "relay", "reason", "attempts",
-                 "first_deferred", "last_attempt", "handed_to", "last_line")
+    __slots__ = ("address", "orig_to", "status", "_details", "attempts", "first_deferred",
+                 "last_attempt", "handed_to", "last_line")
 
     def __init__(self, address: str, orig_to: Optional[str]):
         self.address = address
         self.orig_to = orig_to
         self.status = "deferred"
-        self.dsn = ""
-        self.relay = ""
-        self.reason = ""
         self.attempts = 0
         self.first_deferred: Optional[_dt.datetime] = None
         self.last_attempt: Optional[_dt.datetime] = None
         self.handed_to: Optional[str] = None  # queue ID a content filter re-injected it as
-        # The last delivery line, until the correlator reads dsn, relay and reason from it.
+        # The last delivery line: dsn, relay and reason are read from it when first asked for
+        # (most reports never ask, and a deferred recipient has many lines).
         self.last_line: Optional[str] = None
+        self._details: Optional[tuple] = ("", "", "")
+
+    def set_details(self, dsn: str, relay: str, reason: str) -> None:
+        self.last_line = None
+        self._details = (dsn, relay, reason)
+
+    def delivered(self, status: str, line: str) -> None:
+        """One more delivery attempt, logged as `line`."""
+        self.attempts += 1
+        self.status = status
+        self.last_line = line
+        self._details = None
+
+    def details(self) -> tuple:
+        if self._details is None:
+            event = delivery_event(self.last_line)
+            self._details = (event.dsn, event.relay, event.reason) if event else ("", "", "")
+        return self._details
+
+    @property
+    def dsn(self) -> str:
+        return self.details()[0]
+
+    @property
+    def relay(self) -> str:
+        return self.details()[1]
+
+    @property
+    def reason(self) -> str:
+        return self.details()[2]
 
 
 class Message:
