@@ -218,6 +218,9 @@ class SimConfig:
     hosts: int = 1
     long_queue_ids: bool = False
     volume: float = 1.0             # traffic multiplier (users' mail, inbound, attacks, noise)
+    # Inbound SMTP sessions per account per day on top of the base trickle: a busy MX receives
+    # far more mail (and spam) than its users send; 0 keeps the small base alone.
+    inbound_per_user: float = 0.0
 
     def validate(self) -> None:
         if not isinstance(self.seed, int):
@@ -236,6 +239,8 @@ class SimConfig:
             raise ValueError("hosts must be an integer from 1 to 50")
         if not (0 < float(self.volume) <= 100000):
             raise ValueError("volume must be > 0")
+        if not (0 <= float(self.inbound_per_user) <= 100000):
+            raise ValueError("inbound_per_user must be >= 0")
         parse_offset(self.utc_offset)
         parse_start(self.start, self.year)
 
@@ -635,6 +640,7 @@ class _Sim:
         self.sink = sink
         self.rng = rng = random.Random(cfg.seed)
         self.volume = float(cfg.volume)
+        self.inbound_per_user = float(cfg.inbound_per_user)
         self.offset = parse_offset(cfg.utc_offset)
         self.start = _start_epoch(cfg)
         self.end = self.start + float(cfg.days) * 86400.0
@@ -2082,7 +2088,8 @@ class _Sim:
             h0 = self.start + hidx * 3600.0
             lh = self.local_hour(h0 + 1800)
             day_factor = 1.6 if 8 <= lh < 19 else (0.9 if 19 <= lh < 23 else 0.45)
-            n = self.poisson(2.0 * self.volume * day_factor)
+            per_hour = 2.0 + self.inbound_per_user * len(self.users) / 24.0
+            n = self.poisson(per_hour * self.volume * day_factor)
             times = sorted(h0 + rng.uniform(0, 3600) for _ in range(n))
             for ts in times:
                 if ts > self.end - SESSION_MARGIN or ts < self.now:
@@ -2591,6 +2598,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of Postfix hosts logging to one central file (default %(default)s)")
     p.add_argument("--long-queue-ids", action="store_true",
                    help="use Postfix long queue ids (enable_long_queue_ids=yes)")
+    p.add_argument("--inbound-per-user", type=float, default=d.inbound_per_user, metavar="N",
+                   help="inbound SMTP sessions per account per day on top of a small base "
+                        "(default %(default)s); a busy MX receives far more than its users send, "
+                        "e.g. --inbound-per-user 40")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--volume", type=float, default=None,
                       help="traffic multiplier for all traffic kinds (default 1.0: about 3,000 lines "
@@ -2614,7 +2625,8 @@ def main(argv=None) -> int:
                     timestamps=args.timestamps, year=args.year, start=args.start,
                     utc_offset=args.utc_offset, hosts=args.hosts,
                     long_queue_ids=args.long_queue_ids,
-                    volume=args.volume if args.volume is not None else 1.0)
+                    volume=args.volume if args.volume is not None else 1.0,
+                    inbound_per_user=args.inbound_per_user)
     try:
         cfg.validate()
     except ValueError as e:
