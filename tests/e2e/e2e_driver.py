@@ -177,24 +177,23 @@ class Session:
         code, msg = self.smtp.docmd("AUTH", f"PLAIN {token}")
         return self._auth_done("PLAIN", user, code, msg, expect_ok)
 
-    def auth_login(self, user, password, expect_ok=True):
+    def _login_up_to_password(self, user):
+        """AUTH LOGIN and the username, leaving the server at its password prompt."""
         code, msg = self.smtp.docmd("AUTH", "LOGIN")
         if code != 334:
             self._fail("AUTH LOGIN", _reply(code, msg))
         code, msg = self.smtp.docmd(base64.b64encode(user.encode()).decode())
         if code != 334:
             self._fail("AUTH LOGIN username", _reply(code, msg))
+
+    def auth_login(self, user, password, expect_ok=True):
+        self._login_up_to_password(user)
         code, msg = self.smtp.docmd(base64.b64encode(password.encode()).decode())
         return self._auth_done("LOGIN", user, code, msg, expect_ok)
 
     def auth_login_abort(self, user):
         """AUTH LOGIN, send the username, then cancel with '*' at the password prompt."""
-        code, msg = self.smtp.docmd("AUTH", "LOGIN")
-        if code != 334:
-            self._fail("AUTH LOGIN", _reply(code, msg))
-        code, msg = self.smtp.docmd(base64.b64encode(user.encode()).decode())
-        if code != 334:
-            self._fail("AUTH LOGIN username", _reply(code, msg))
+        self._login_up_to_password(user)
         code, msg = self.smtp.docmd("*")
         if code // 100 != 5:
             self._fail("AUTH LOGIN abort", _reply(code, msg))
