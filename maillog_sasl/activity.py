@@ -41,6 +41,7 @@ import functools
 import ipaddress
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
 
+from maillog_sasl.events import is_loopback
 from maillog_sasl.model import OUTCOMES, Message, Session
 from maillog_sasl.reports import counted_recipients
 
@@ -71,9 +72,6 @@ def provider_of(ip_or_network: str) -> str:
     """The block a provider typically holds: /16 for IPv4, /32 for IPv6."""
     return block_of(ip_or_network, 16, 32)
 
-
-def is_loopback(ip: str) -> bool:
-    return ip.startswith("127.") or ip == "::1"
 
 
 def hour_of(when: _dt.datetime) -> _dt.datetime:

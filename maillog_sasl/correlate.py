@@ -47,9 +47,6 @@ TAG_CACHE_LIMIT = 50_000
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 
 
-def is_loopback(ip: str) -> bool:
-    return ip.startswith("127.") or ip == "::1"
-
 
 class Correlator:
     """State of one pass over a log; see the module docstring."""
@@ -283,7 +280,7 @@ class Correlator:
 
     def _client(self, event, session, host, when):
         username = event.sasl_username
-        if username is None and event.orig_queue_id is None and not is_loopback(event.client_ip):
+        if username is None and event.orig_queue_id is None and not ev.is_loopback(event.client_ip):
             return UNTRACKED
         key = (host, event.queue_id)
         previous = self.messages.pop(key, None)
@@ -380,7 +377,7 @@ class Correlator:
         if marker < 0:
             return
         relay_ip = ev.split_address(event.relay)[1]
-        if not is_loopback(relay_ip):
+        if not ev.is_loopback(relay_ip):
             return
         new_id = event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
         child = self.messages.get((host, new_id))

@@ -165,6 +165,10 @@ def queue_id_of(text: str) -> Optional[str]:
     return queue_id
 
 
+def is_loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip == "::1"
+
+
 def split_address(address: str) -> Tuple[str, str, Optional[str]]:
     """`name[ip]` or `name[ip]:port` -> (name, ip, port)."""
     open_bracket = address.find("[")
