@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import ipaddress
+from types import MappingProxyType
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
 
 from maillog_sasl.events import is_loopback
@@ -75,7 +76,12 @@ def provider_of(ip_or_network: str) -> str:
 
 
 def hour_of(when: _dt.datetime) -> _dt.datetime:
-    return when.replace(minute=0, second=0, microsecond=0)
+    hour = when.replace(minute=0, second=0, microsecond=0)
+    # One object per clock hour, shared by every user's table of hours.
+    return _HOURS.setdefault(hour, hour)
+
+
+_HOURS: Dict[_dt.datetime, _dt.datetime] = {}
 
 
 def guessing_failures(session: Session) -> int:
@@ -92,22 +98,45 @@ class Guess(NamedTuple):
     usernames: int
 
 
+_NO_IPS = ()
+_NO_NETWORKS = MappingProxyType({})
+_NO_OUTCOMES = (0,) * len(OUTCOMES)
+
+
 class Hour:
     """One user's activity in one clock hour."""
     __slots__ = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
 
     def __init__(self):
+        # Most hours hold only logins or only recipients: the containers start as shared
+        # empties and are made on the first write (a busy server has users x hours of these).
         self.logins = 0
-        self.ips = set()
+        self.ips = _NO_IPS
         # network -> [first login, last login, IP of the first]: for a window of an hour or
         # more, whether a network logged in within it is decided by these two times alone.
-        self.networks: Dict[str, list] = {}
-        self.outcomes = [0] * len(OUTCOMES)
+        self.networks: Dict[str, list] = _NO_NETWORKS
+        self.outcomes = _NO_OUTCOMES
         self.auth_failures = 0
         self.first_recipient: Optional[_dt.datetime] = None
 
+    def login(self, ip: str, network: str, when: _dt.datetime) -> None:
+        """A successful login from `ip` (in `network`) at `when`."""
+        if self.ips is _NO_IPS:
+            self.ips, self.networks = [], {}
+        self.logins += 1
+        if ip not in self.ips:
+            # A list: an hour seldom sees more than a few IPs, and a set costs four times more.
+            self.ips.append(ip)
+        seen = self.networks.get(network)
+        if seen is None:
+            self.networks[network] = [when, when, ip]
+        else:
+            seen[0], seen[1] = min(seen[0], when), max(seen[1], when)
+
     def count(self, outcome: str, when: _dt.datetime) -> None:
         """One recipient submitted at `when` with its final `outcome`."""
+        if self.outcomes is _NO_OUTCOMES:
+            self.outcomes = [0] * len(OUTCOMES)
         self.outcomes[OUTCOME_INDEX[outcome]] += 1
         if self.first_recipient is None or when < self.first_recipient:
             self.first_recipient = when
@@ -257,15 +286,7 @@ class Activity:
             return
         ip = session.client_ip
         when = session.start
-        hour = user.hour(when)
-        hour.logins += 1
-        hour.ips.add(ip)
-        network = network_of(ip)
-        seen = hour.networks.get(network)
-        if seen is None:
-            hour.networks[network] = [when, when, ip]
-        else:
-            seen[0], seen[1] = min(seen[0], when), max(seen[1], when)
+        user.hour(when).login(ip, network_of(ip), when)
         if ip not in user.guesses and (state.pending_failures >= self.guess_failures or
                                        len(state.pending_usernames) >= self.guess_usernames):
             user.guesses[ip] = Guess(when, ip, state.pending_failures,
