@@ -188,3 +188,21 @@ def test_help_text_has_examples(capsys):
     for action in parser._actions:
         if action.option_strings and action.dest not in ("help", "version"):
             assert "e.g." in (action.help or ""), action.dest
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress], ids=["gz", "bz2", "xz"])
+def test_corrupt_compressed_file_is_one_clear_line(cli, tmp_path, compress):
+    log = tmp_path / "maillog.1"
+    packed = compress(SEED.read_bytes())
+    log.write_bytes(packed[:12] + b"\x00garbage" * 40)
+    result = cli("--year", "2018", "-f", "json", log)
+    assert result.code == 2
+    assert result.err.startswith(f"maillog-sasl: {log}: read failed part way:")
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_compressed_input_read_in_process_without_the_system_decompressor(report, tmp_path, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda program: None)
+    log = tmp_path / "maillog.2.gz"
+    log.write_bytes(gzip.compress(SEED.read_bytes()))
+    assert report("users", "--year", "2018", log)[0]["sent"] == 1
