@@ -34,7 +34,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Optional
+from typing import Iterator, List, Optional
 
 from maillog_sasl import events as ev
 from maillog_sasl.model import FINAL_STATUSES, Message, Session, Stats
@@ -62,17 +62,19 @@ class Correlator:
 
     # -- the hot loop ------------------------------------------------------------------------
 
-    def feed(self, lines: Iterable[str], clock: Clock) -> None:
-        """Apply a batch of lines; finished objects accumulate in `self.finished`."""
+    def feed(self, lines: List[str], clock: Clock) -> None:
+        """Apply a batch of lines; finished objects accumulate in `self.finished`.
+
+        Only the skipped lines are counted as they go: every other line was used.
+        """
         stats = self.stats
         tags = self._tags
         messages = self.messages
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
         smtpd_line = self._smtpd_line
-        read = used = not_syslog = other = unused = untracked = 0
+        not_syslog = other = unused = untracked = 0
         for line in lines:
-            read += 1
             parsed = split_line(line)
             if parsed is None:
                 not_syslog += 1
@@ -89,12 +91,11 @@ class Correlator:
             daemon = program[1]
             if daemon == "smtpd":
                 outcome = smtpd_line((host, tag), program, stamp, clock, text)
-                if outcome is USED:
-                    used += 1
-                elif outcome is UNTRACKED:
-                    untracked += 1
-                else:
-                    unused += 1
+                if outcome is not USED:
+                    if outcome is UNTRACKED:
+                        untracked += 1
+                    else:
+                        unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
                 unused += 1
@@ -112,11 +113,9 @@ class Correlator:
                     unused += 1
                     continue
                 self._delivery(peek, text, message, host, when)
-                used += 1
                 continue
             if daemon == "qmgr" and message.nrcpt is not None and text.endswith("(queue active)"):
                 # Another retry of a message whose sender and size are known already.
-                used += 1
                 continue
             event = recognizers[daemon](text)
             if event is None:
@@ -127,9 +126,8 @@ class Correlator:
                 not_syslog += 1
                 continue
             self._queue_file(event, message, host, when)
-            used += 1
-        stats.lines_read += read
-        stats.lines_used += used
+        stats.lines_read += len(lines)
+        stats.lines_used += len(lines) - not_syslog - other - unused - untracked
         stats.not_syslog += not_syslog
         stats.other_programs += other
         stats.postfix_unused += unused

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from maillog_sasl.reports import REPORTS
-from support import SAMPLE_LOGS, SCENARIOS, by
+from support import SAMPLE_LOGS, SCENARIOS
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 REAL_POSTFIX_LOG = SCENARIOS.parent / "fixtures" / "postfix37" / "maillog"
