@@ -208,9 +208,7 @@ class Correlator:
         if " TLS connection established from " in text:
             session = self.sessions.get(key)
             if session is not None:
-                event = ev.tls_event(text)
-                if event is not None:
-                    session.tls_protocol, session.tls_cipher = event.protocol, event.cipher
+                session.tls_line = text
                 return USED
             entry = self.pending.get(key)
             if entry is None:
@@ -263,10 +261,7 @@ class Correlator:
             session = Session(self._serial, host, program[0], program[2], connect.client_name,
                               connect.client_ip, connect.client_port, clock.time(stamp) or when)
             session.connected = True
-            if tls_text is not None:
-                tls = ev.tls_event(tls_text)
-                if tls is not None:
-                    session.tls_protocol, session.tls_cipher = tls.protocol, tls.cipher
+            session.tls_line = tls_text
             for reject in rejects or ():
                 self._reject(self._noqueue_reject(*reject), session, host)
         self._seen(session.start)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Dict, List, Optional
 
-from maillog_sasl.events import counter, delivery_event, parse_counters
+from maillog_sasl.events import counter, delivery_event, parse_counters, tls_event
 
 OUTCOMES = ("sent", "deferred", "bounced", "expired", "rejected")
 FINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected"))
@@ -30,7 +30,7 @@ UNKNOWN_USER = "(unknown user)"
 
 class Session:
     __slots__ = ("serial", "host", "service", "pid", "client_name", "client_ip", "client_port",
-                 "start", "end", "tls_protocol", "tls_cipher", "counters_text", "_counters", "auth",
+                 "start", "end", "tls_line", "counters_text", "_counters", "auth",
                  "sasl_method",
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
                  "connected", "complete", "last_time")
@@ -46,8 +46,8 @@ class Session:
         self.client_port = client_port
         self.start = start
         self.end: Optional[_dt.datetime] = None
-        self.tls_protocol: Optional[str] = None
-        self.tls_cipher: Optional[str] = None
+        # The "TLS connection established" line, read only by the reports that show TLS.
+        self.tls_line: Optional[str] = None
         # The disconnect line's counters as logged ("ehlo=1 auth=0/3 ..."), parsed on demand:
         # most sessions are only asked for `auth`, many never.
         self.counters_text = ""
@@ -63,6 +63,12 @@ class Session:
         self.connected = False  # its connect line was seen
         self.complete = False  # saw both connect and disconnect
         self.last_time = start
+
+    @property
+    def tls(self) -> Optional[tuple]:
+        """(protocol, cipher) of the session's TLS, e.g. ("TLSv1.3", "TLS_AES_256_GCM_SHA384")."""
+        event = tls_event(self.tls_line) if self.tls_line is not None else None
+        return (event.protocol, event.cipher) if event is not None else None
 
     @property
     def counters(self) -> dict:

@@ -224,14 +224,14 @@ def _sessions(finished, selection: Selection, options: dict):
             continue
         if not selection.session(item, user):
             continue
-        auth = item.auth
+        auth, tls = item.auth, item.tls
         yield {"host": item.host, "service": item.service, "pid": item.pid,
                "client_ip": item.client_ip, "client_name": item.client_name,
                "start": item.start, "end": item.end, "sasl_method": item.sasl_method,
                "sasl_username": user,
                "auth": "" if auth is None else (str(auth[0]) if auth[0] == auth[1]
                                                 else f"{auth[0]}/{auth[1]}"),
-               "tls": f"{item.tls_protocol} with {item.tls_cipher}" if item.tls_protocol else "",
+               "tls": f"{tls[0]} with {tls[1]}" if tls else "",
                "messages": len(item.queue_ids), "recipients": item.accepted_recipients,
                "failed_auth": item.failed_auth_count, "complete": item.complete}
 
