@@ -126,12 +126,22 @@ class Correlator:
                 not_syslog += 1
                 continue
             self._queue_file(event, message, host, when)
+        self._note_period(lines, clock)
         stats.lines_read += len(lines)
         stats.lines_used += len(lines) - not_syslog - other - unused - untracked
         stats.not_syslog += not_syslog
         stats.other_programs += other
         stats.postfix_unused += unused
         stats.untracked_queue_lines += untracked
+
+    def _note_period(self, lines: List[str], clock: Clock) -> None:
+        """The period the log covers, from the first and last lines of each batch (the lines
+        between never need a time unless they are used)."""
+        for line in (lines[0], lines[-1]) if lines else ():
+            parsed = split_line(line)
+            when = clock.time(parsed[0]) if parsed is not None else None
+            if when is not None:
+                self._seen(when)
 
     def finish(self) -> None:
         """End of input: whatever is still open is handed on as it stands."""
