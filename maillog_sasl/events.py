@@ -17,8 +17,10 @@ DESCRIPTION
     The daemon is the last component of the syslog program name (smtpd from
     postfix/submission/smtpd): syslog_name is the admin's choice and never hard-coded.
 
-    queue_id_of() is the cheap first look the correlator takes: most queue-file lines belong to
-    messages it does not track, and those are dropped before any field is parsed.
+    The correlator looks first at the queue ID alone (most queue-file lines belong to messages
+    it does not track, and are dropped before any field is parsed), and follows delivery
+    retries with delivery_peek(), reading a whole delivery line (delivery_event) only when a
+    report asks for its details.
 
 DIAGNOSTICS
     Pure functions of a line. A line of a known daemon in a shape not listed here (or cut short)

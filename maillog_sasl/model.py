@@ -198,9 +198,6 @@ class Message:
         if kind == "reinjected":
             self.queued = parent.queued
 
-    @property
-    def authenticated(self) -> bool:
-        return self.sasl_username is not None and self.kind != "notice"
 
 
 class Stats:
@@ -226,9 +223,3 @@ class Stats:
     @property
     def lines_skipped(self) -> int:
         return self.lines_read - self.lines_used
-
-    def as_dict(self) -> dict:
-        values = {name: getattr(self, name) for name in self.__slots__}
-        values["usernames"] = len(self.usernames)
-        values["lines_skipped"] = self.lines_skipped
-        return values
