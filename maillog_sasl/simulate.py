@@ -2535,8 +2535,10 @@ def volume_for_lines(config, target_lines: int) -> float:
     """The --volume that makes `config` produce about `target_lines` lines.
 
     Every kind of traffic scales about linearly with the volume (the fixed part,
-    cron, is a few hundred lines a week).  Calibration runs without output: at
-    volumes 2 and 4, then one of about 400,000 lines (about 5 s) whose lines per
+    cron, is a few hundred lines a week).  Calibration runs without output: a
+    rough one at volume 0.05, two probes (volumes 2 and 4 for a small
+    population, of some 200,000 lines for a big one), then one of about
+    400,000 lines (about 5 s) whose lines per
     unit of volume decide (they level off above ~40); expect the result within
     about 5% (the seed's own randomness)."""
     cfg = _coerce(config)
@@ -2546,10 +2548,14 @@ def volume_for_lines(config, target_lines: int) -> float:
     def lines_at(v):
         return _run(SimConfig(**{**asdict(cfg), "volume": v}), _CountingSink()).nlines
 
-    per_volume = max(1.0, (lines_at(2.0) + lines_at(4.0)) / 6.0)
+    # A first look at a twentieth of the traffic sizes the two probes: volumes 2 and 4 for a
+    # small population, less for a big one (3000 accounts at volume 2 would be ten million lines).
+    rough = max(1.0, lines_at(0.05) / 0.05)
+    low = min(2.0, 200000.0 / rough)
+    per_volume = max(1.0, (lines_at(low) + lines_at(2 * low)) / (3 * low))
     estimate = target_lines / per_volume
     pilot = min(estimate, 400000.0 / per_volume)
-    if pilot > 4.0:
+    if pilot > 2 * low:
         per_volume = max(1.0, lines_at(pilot) / pilot)
     return max(0.001, round(target_lines / per_volume, 4))
 
