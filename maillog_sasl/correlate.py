@@ -42,7 +42,7 @@ from maillog_sasl.syslog import Clock, parse_program, split_line
 
 DELIVERY_AGENTS = ev.DELIVERY_AGENTS
 QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DELIVERY_AGENTS
-TAG_CACHE_LIMIT = 50_000
+TAG_CACHE_LIMIT = 4_096
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 
