@@ -1,7 +1,8 @@
 """correlate: glue Postfix events into sessions and messages, and hand each on when it is finished.
 
 SUMMARY
-    correlate(sources, year=None, zone=None, stats=None) -> iterator of Session | Message
+    correlate(sources, year=None, zone=None, stats=None, on_batch=None)
+        -> iterator of Session | Message
     Correlator().feed(lines, clock) / .finish()  (the same, one batch of lines at a time)
 
 DESCRIPTION
@@ -9,7 +10,9 @@ DESCRIPTION
     `disconnect from`. One smtpd process serves many sessions in turn: a `connect` on a key whose
     session is still open means its disconnect line was lost, so the old session is closed as
     incomplete, never glued to the new one (collate.pl's bug). Lines of a session whose connect
-    came before the log started open an incomplete session.
+    came before the log started open an incomplete session. Only sessions that touch AUTH (a
+    SASL failure, a client= with SASL fields, `auth=` in the counters) become Session objects;
+    the others are a noted connect line until their disconnect drops them.
 
     Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`.
     Only messages that can matter are tracked: those with a SASL username, those from a loopback
@@ -45,7 +48,6 @@ QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DEL
 TAG_CACHE_LIMIT = 4_096
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
-
 
 
 class Correlator:
