@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 
 from maillog_sasl import __version__
@@ -126,9 +127,21 @@ def main(argv=None) -> int:
         print("maillog-sasl: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (| head): nothing left to say. Silence the flush at exit too.
-        sys.stderr.close()
+        # The reader went away (| head): nothing left to say.
+        _discard_unwritten(sys.stdout)
         return 0
+
+
+def _discard_unwritten(out) -> None:
+    """After a failed write, drop what is still buffered: the interpreter's last flush at exit
+    would fail again and print a traceback of its own."""
+    try:
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        else:
+            out.close()
+    except (OSError, ValueError):
+        pass
 
 
 def _run(options) -> int:
@@ -170,17 +183,18 @@ def _run(options) -> int:
         render(options.format, columns, rows, progress.guard(out) if progress else out,
                summary=lambda: summary_line(stats))
         out.flush()
+        if out is not sys.stdout:
+            out.close()
     except OSError as error:
         if isinstance(error, BrokenPipeError):
             raise
         print(f"maillog-sasl: cannot write the report: {error.strerror or error}", file=sys.stderr)
+        _discard_unwritten(out)
         return 2
     finally:
         gc.enable()
         if progress:
             progress.close()
-        if out is not sys.stdout:
-            out.close()
     failed_part_way = [source.problem for source in sources if source.problem is not None]
     for problem in failed_part_way:
         print(f"maillog-sasl: {problem}", file=sys.stderr)

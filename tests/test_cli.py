@@ -212,3 +212,16 @@ def test_summary_covers_the_whole_period_read(cli):
     """The seed's last Postfix line is smtpd's disconnect, after the last queue file line."""
     first_line = cli("--year", "2018", "--tz", "+09:00", SEED).out.splitlines()[0]
     assert first_line.startswith("2018-09-17T12:48:22+09:00 .. 2018-09-17T12:51:13+09:00; 13 lines read;")
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("target", ["-o", "stdout"])
+def test_full_disk_is_one_line_not_a_traceback(target):
+    args = [sys.executable, "-m", "maillog_sasl", "--year", "2018", "-f", "csv", str(SEED)]
+    with open("/dev/full", "w") as full:
+        if target == "-o":
+            process = subprocess.run(args + ["-o", "/dev/full"], capture_output=True, text=True)
+        else:
+            process = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True)
+    assert process.returncode == 2
+    assert process.stderr == "maillog-sasl: cannot write the report: No space left on device\n"
