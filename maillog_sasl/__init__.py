@@ -7,8 +7,13 @@ The pipeline, one module a stage, data flowing one way:
     events.recognize       Postfix daemon + text -> typed event
     correlate.correlate    events -> finished Session and Message objects, bounded memory
     filters.Selection      --user / --since / --until / --ip
-    reports.build_report   finished objects -> rows of one report
+    reports.build_report   finished objects -> rows of one report (activity.py and
+                           incident.py: the incident review's per-user facts and signals)
     render.render          rows -> table | csv | json | ndjson | ids
+
+Beside the pipeline: simulate.py writes realistic logs with their ground truth (the sample,
+the tests, the benchmark); cram_md5.py and auth_test.py are the `cram-md5` and `auth-test`
+subcommands; progress.py draws the progress bar.
 
 `analyze()` and `report()` below run the whole pipeline for library users; the CLI is a thin
 layer over them.
