@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import ipaddress
+import sys
 from types import MappingProxyType
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
 
@@ -255,7 +256,7 @@ class Activity:
 
     def _session(self, session: Session) -> None:
         self._seen(session.start, session.end)
-        ip = session.client_ip
+        ip = sys.intern(session.client_ip)  # one string per IP, however many hours keep it
         state = self.ips.get(ip)
         if state is None:
             state = self.ips[ip] = IpActivity()
@@ -284,7 +285,7 @@ class Activity:
             user.hour(when).count("rejected", when)
         if not session.auth_succeeded or session.start is None:
             return
-        ip = session.client_ip
+        ip = sys.intern(session.client_ip)  # one string per IP, however many hours keep it
         when = session.start
         user.hour(when).login(ip, network_of(ip), when)
         if ip not in user.guesses and (state.pending_failures >= self.guess_failures or
