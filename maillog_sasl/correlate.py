@@ -32,7 +32,8 @@ DESCRIPTION
 
 DIAGNOSTICS
     Never raises on log content. Lines that are not syslog, not Postfix, or Postfix lines not
-    used are counted in Stats and skipped.
+    used are counted in Stats and skipped; a source none of whose lines has syslog shape gets a
+    `problem` (the wrong file was given), like one that failed to read.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Iterator, List, Optional
 
 from maillog_sasl import events as ev
 from maillog_sasl.model import FINAL_STATUSES, Message, Session, Stats
+from maillog_sasl.sources import SourceProblem
 from maillog_sasl.syslog import Clock, parse_program, split_line
 
 DELIVERY_AGENTS = ev.DELIVERY_AGENTS
@@ -468,6 +470,7 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
         clock = Clock(year=year if previous_clock is None else None, tz=zone, anchor=source.mtime)
         if year is not None and previous_clock is not None:
             clock.continue_from(previous_clock)
+        read_before, not_syslog_before = correlator.stats.lines_read, correlator.stats.not_syslog
         for batch in source.batches():
             correlator.feed(batch, clock)
             if on_batch is not None:
@@ -475,6 +478,11 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
             if correlator.finished:
                 yield from correlator.finished
                 correlator.finished.clear()
+        read = correlator.stats.lines_read - read_before
+        if read and correlator.stats.not_syslog - not_syslog_before == read and source.problem is None:
+            # Not one line of syslog shape: the wrong file, not a log with some noise in it.
+            source.problem = SourceProblem(f"{source.name}: not a syslog file: none of its {read} "
+                                           "lines has a timestamp, host and program")
         previous_clock = clock
     correlator.finish()
     yield from correlator.finished

@@ -225,3 +225,15 @@ def test_full_disk_is_one_line_not_a_traceback(target):
             process = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True)
     assert process.returncode == 2
     assert process.stderr == "maillog-sasl: cannot write the report: No space left on device\n"
+
+
+def test_a_file_with_no_syslog_line_is_named(cli, tmp_path):
+    """Garbage lines inside a log are skipped; a file of nothing but garbage is the wrong file."""
+    binary = tmp_path / "maillog.bin"
+    binary.write_bytes(bytes(range(256)) * 64)
+    result = cli("--year", "2018", "-f", "json", binary, SEED)
+    assert result.code == 2
+    assert result.err.startswith(f"maillog-sasl: {binary}: not a syslog file: none of its ")
+    assert result.err.endswith(" lines has a timestamp, host and program\n")
+    assert result.err.count("\n") == 1
+    assert result.json()[0]["user"] == "centos7@phoenixknight.jp"
