@@ -214,6 +214,7 @@ def summary_line(stats: Stats) -> str:
 
 def stats_text(stats: Stats) -> str:
     return "\n".join([
+        f"files, in the order read: {', '.join(stats.sources) or '-'}",
         f"lines read:               {stats.lines_read}",
         f"lines used:               {stats.lines_used}",
         f"lines skipped:            {stats.lines_skipped}",

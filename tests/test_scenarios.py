@@ -218,3 +218,10 @@ def test_year_rollover_between_files_from_mtimes_and_from_year(report, tmp_path)
 def test_tz_applies_to_yearless_stamps(report):
     rows = report("sessions", "--year", "2026", "--tz", "Asia/Tokyo", scenario("qid_reuse.log"))
     assert rows[0]["start"] == "2026-11-04T11:00:00+09:00"
+
+
+def test_stats_show_a_rotated_set_read_oldest_first(cli, tmp_path):
+    paths = _rotated_set(tmp_path)
+    result = cli("--stats", "-f", "json", *paths)
+    expected = ", ".join(str(tmp_path / name) for name in ("maillog.2.gz", "maillog.1.gz", "maillog"))
+    assert f"files, in the order read: {expected}\n" in result.err
