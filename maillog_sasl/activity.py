@@ -27,7 +27,7 @@ DESCRIPTION
     last success keeps a user's occasional typo, each followed by a good login, from adding up.
     Failures Postfix blames on its own authentication server are not guesses.
 
-    Recipients are counted as the messages report counts them (reports.recipient_rows), in the
+    Recipients are counted as the messages report counts them (reports.counted_recipients), in the
     hour their message was queued; recipients refused before any queue file, at the refusal.
 
 DIAGNOSTICS

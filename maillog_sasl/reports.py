@@ -270,12 +270,12 @@ def _ips(finished, selection: Selection, options: dict):
             entry["first_seen"] = _earliest(entry["first_seen"], item.start)
             entry["last_seen"] = _latest(entry["last_seen"], item.end or item.start)
         elif selection.message(item):
-            rows = list(recipient_rows(item))
-            if not rows and item.kind != "submission":
+            counted = sum(1 for _ in counted_recipients(item))
+            if not counted and item.kind != "submission":
                 continue
             entry = entry_for(item.sasl_username, item.client_ip)
             entry["messages"] += item.kind == "submission"
-            entry["recipients"] += len(rows)
+            entry["recipients"] += counted
     rows = list(pairs.values())
     rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, row["user"], row["first_seen"] is None,
                                row["first_seen"] or 0, row["client_ip"]))
