@@ -1,20 +1,38 @@
-"""activity: one pass over the finished stream -> per-user, per-hour and per-IP facts for incident review.
+"""activity: one pass over the finished stream -> per-user and per-IP facts for incident review.
 
 SUMMARY
-    Activity(guess_failures=3, guess_usernames=2, selection=None)
-    activity.watch(finished) -> the same stream, each item recorded as it passes
+    Activity(limits=Thresholds(), selection=None, keep_hours=False)
+    activity.watch(finished) -> the same stream, each item recorded as it passes; when the
+        stream ends, every hour is settled and the facts below are final
     activity.users: name -> UserActivity      activity.ips: address -> IpActivity
+    Thresholds(...)                 the incident rules' limits (incident.py reads them)
     network_of(ip) -> "192.0.2.0/24" | "2001:db8:1::/48"       hour_of(time) -> the hour it is in
     provider_of(ip or network) -> "192.0.0.0/16" | "2001:db8::/32"
     guessing_failures(session) -> failed AUTH commands that were attempts at a password
+    failed_enough(recipients, failed, limits) -> the failing rule holds on these figures
 
 DESCRIPTION
     Reads what correlate() yields (Session at its disconnect, Message at its removal, the still
-    open ones at the end) and keeps, per SASL username, one Hour record per clock hour with
+    open ones at the end). Per SASL username it gathers one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
     client IP it keeps the accounts that logged in from it (and when first) and the failed AUTH
-    since its last successful login. Memory grows with users x active hours and with IPs, never with lines.
+    since its last successful login.
+
+    Memory stays flat however long the log: an hour is settled, folded into its user's running
+    summary and dropped, once the stream has moved SETTLE_AFTER past it. Mail reaches the stream
+    when it leaves the queue, which Postfix's maximal_queue_lifetime (5 days unless changed)
+    bounds, so by then an hour's figures are final. The summary keeps what the rules of
+    incident.py read, each in memory that grows with distinct things, not with hours: totals,
+    IPs, networks (the first login from each, and its IP), the days each provider block was
+    used (up to `nat_days`), how many busy hours had each recipient count (the burst rule's
+    median and its earliest hour per count), the first hour at which the failing rule held on
+    the figures so far, and the hopping rule's sliding window. Something that reaches the
+    stream after its hour was settled (mail queued for longer, a session whose end was never
+    logged, handed on when the log ends) is settled as an hour of its own: totals, IPs and
+    networks stay exact; the burst rule sees two smaller hours and the hopping window meets it
+    late. With keep_hours (the timeline report, whose output is one row per hour anyway) every
+    Hour is kept in `UserActivity.history` and settled only at the end.
 
     A login is a session that authenticated and whose username Postfix logged (it queued mail,
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
@@ -36,6 +54,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import ipaddress
@@ -48,21 +67,60 @@ from maillog_sasl.model import OUTCOMES, Message, Session
 from maillog_sasl.reports import counted_recipients
 
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(OUTCOMES)}
+SENT = OUTCOME_INDEX["sent"]
 INFRASTRUCTURE_FAULTS = ("Connection lost to authentication server",)
 # An attacker chooses the usernames it tries; past this many per IP only "at least" matters.
 USERNAMES_KEPT = 100
+# Postfix's default maximal_queue_lifetime (5 days), and a day to spare.
+SETTLE_AFTER = _dt.timedelta(days=6)
+ONE_HOUR = _dt.timedelta(hours=1)
 
 
-@functools.lru_cache(maxsize=1 << 16)  # a few thousand client IPs, each asked about many times
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """The limits of incident.py's rules; the defaults are the command line's defaults."""
+    hourly_recipients: int = 100
+    burst_factor: float = 10.0
+    burst_minimum: int = 50
+    failed_percent: float = 50.0
+    failed_minimum: int = 20
+    guess_failures: int = 3
+    guess_usernames: int = 2
+    hop_networks: int = 4
+    hop_window: float = 24.0
+    baseline_days: float = 7.0
+    shared_ip_accounts: int = 2
+    nat_days: int = 2
+
+
+def failed_enough(recipients: int, failed: int, limits: Thresholds) -> bool:
+    # Percent kept as given and compared in integers' terms: 10 of 20 at 50% must hold.
+    return recipients >= limits.failed_minimum and failed * 100 >= limits.failed_percent * recipients
+
+
 def block_of(address: str, v4_prefix: int, v6_prefix: int) -> str:
     """The network of `address` (an IP, or a network whose base is used) at the given prefix."""
     base = address.split("/", 1)[0]
+    octets = base.split(".")
+    if (len(octets) == 4 and v4_prefix % 8 == 0
+            and all(octet.isdigit() and int(octet) < 256 and (octet == "0" or octet[0] != "0")
+                    for octet in octets)):
+        # Dotted quads, nearly every client, without ipaddress's objects: a cache of them
+        # would grow with the distinct IPs of the log.
+        kept = v4_prefix // 8
+        return sys.intern(".".join(octets[:kept] + ["0"] * (4 - kept)) + f"/{v4_prefix}")
+    return _other_block_of(base, v4_prefix, v6_prefix)
+
+
+@functools.lru_cache(maxsize=4096)  # IPv6 clients and odd prefixes, each asked about often
+def _other_block_of(base: str, v4_prefix: int, v6_prefix: int) -> str:
     try:
         parsed = ipaddress.ip_address(base)
     except ValueError:
         return base
     prefix = v4_prefix if parsed.version == 4 else v6_prefix
-    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
+    # One string per network, however many IPs and users share it.
+    return sys.intern(str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False)))
 
 
 def network_of(ip: str) -> str:
@@ -73,7 +131,6 @@ def network_of(ip: str) -> str:
 def provider_of(ip_or_network: str) -> str:
     """The block a provider typically holds: /16 for IPv4, /32 for IPv6."""
     return block_of(ip_or_network, 16, 32)
-
 
 
 def hour_of(when: _dt.datetime) -> _dt.datetime:
@@ -102,6 +159,7 @@ class Guess(NamedTuple):
 _NO_IPS = ()
 _NO_NETWORKS = MappingProxyType({})
 _NO_OUTCOMES = (0,) * len(OUTCOMES)
+_NO_USERNAMES = frozenset()
 
 
 class Hour:
@@ -148,63 +206,127 @@ class Hour:
 
     @property
     def failed(self) -> int:
-        return self.recipients - self.outcomes[OUTCOME_INDEX["sent"]]
+        return self.recipients - self.outcomes[SENT]
+
+
+class BusyHours:
+    """The hours in which a user sent anything, by recipient count: for each count, how many
+    hours had it, the earliest of them and its first recipient's time."""
+    __slots__ = ("by_count",)
+
+    def __init__(self):
+        self.by_count: Dict[int, list] = {}
+
+    def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime) -> None:
+        entry = self.by_count.get(recipients)
+        if entry is None:
+            self.by_count[recipients] = [1, key, first_recipient]
+            return
+        entry[0] += 1
+        if key < entry[1]:
+            entry[1], entry[2] = key, first_recipient
+
+    def median(self) -> float:
+        """The median recipient count of the busy hours (statistics.median's)."""
+        hours = sum(entry[0] for entry in self.by_count.values())
+        middle = []
+        passed = 0
+        for count in sorted(self.by_count):
+            passed += self.by_count[count][0]
+            while len(middle) < 2 and passed > ((hours - 1) // 2, hours // 2)[len(middle)]:
+                middle.append(count)
+        return middle[0] if hours % 2 else (middle[0] + middle[1]) / 2
+
+
+class HopWindow:
+    """The hopping rule's sliding window over one user's network logins, in time order: the
+    first moment `limit` networks fell within `span`, and the most that ever did."""
+    __slots__ = ("span", "limit", "events", "inside", "fired", "most")
+
+    def __init__(self, span: _dt.timedelta, limit: int):
+        self.span, self.limit = span, limit
+        self.events: List[tuple] = []  # (time, network) inside the window, oldest first
+        self.inside: Dict[str, int] = {}  # network -> its events inside the window
+        self.fired: Optional[tuple] = None  # (time, sorted networks) when it first held
+        self.most = 0
+
+    def add(self, when: _dt.datetime, network: str) -> None:
+        events, inside = self.events, self.inside
+        events.append((when, network))
+        inside[network] = inside.get(network, 0) + 1
+        start = when - self.span
+        left = 0
+        while events[left][0] < start:
+            gone = events[left][1]
+            inside[gone] -= 1
+            if not inside[gone]:
+                del inside[gone]
+            left += 1
+        # A list, not a deque: a user's window holds a few logins, a deque costs 600 bytes.
+        del events[:left]
+        if self.fired is None and len(inside) >= self.limit:
+            self.fired = (when, sorted(inside))
+        self.most = max(self.most, len(inside))
 
 
 class UserActivity:
-    __slots__ = ("hours", "messages", "guesses", "selected")
+    """One account: its open hours, and the summary of its settled ones."""
+    __slots__ = ("open_hours", "history", "messages", "guesses", "selected", "logins",
+                 "auth_failures", "outcomes", "ips", "networks", "provider_dates", "busy",
+                 "failing_since", "hops")
 
     def __init__(self):
-        self.hours: Dict[_dt.datetime, Hour] = {}
+        self.open_hours: Dict[_dt.datetime, Hour] = {}
+        self.history: Dict[_dt.datetime, Hour] = {}  # every Hour, with keep_hours
         self.messages = 0
         self.guesses: Dict[str, Guess] = {}  # client IP -> the first guessed login from it
         self.selected = False  # some session or message of the user passes the Selection
-
-    def hour(self, when: _dt.datetime) -> Hour:
-        key = hour_of(when)
-        found = self.hours.get(key)
-        if found is None:
-            found = self.hours[key] = Hour()
-        return found
-
-    @property
-    def logins(self) -> int:
-        return sum(hour.logins for hour in self.hours.values())
+        # The summary of settled hours.
+        self.logins = 0
+        self.auth_failures = 0
+        self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
+        self.ips = set()
+        self.networks: Dict[str, tuple] = {}  # network -> (first login from it, its IP)
+        self.provider_dates: Dict[str, set] = {}  # provider block -> days with a login (capped)
+        self.busy = BusyHours()
+        self.failing_since: Optional[_dt.datetime] = None
+        self.hops: Optional[HopWindow] = None
 
     def totals(self) -> List[int]:
         """Recipients per outcome, in OUTCOMES order."""
-        return [sum(column) for column in zip(*(hour.outcomes for hour in self.hours.values()))] \
-            or [0] * len(OUTCOMES)
+        return list(self.outcomes)
 
-    def ips(self) -> set:
-        return set().union(*(hour.ips for hour in self.hours.values()))
+    def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds) -> None:
+        """Fold one hour into the summary; hours come in time order (see the module's note)."""
+        self.logins += hour.logins
+        self.auth_failures += hour.auth_failures
+        self.ips.update(hour.ips)
+        if hour.networks:
+            self._settle_networks(key, hour.networks, limits)
+        if hour.outcomes is not _NO_OUTCOMES:
+            outcomes = self.outcomes
+            for index, count in enumerate(hour.outcomes):
+                outcomes[index] += count
+            self.busy.add(key, sum(hour.outcomes), hour.first_recipient)
+            recipients = sum(outcomes)
+            if self.failing_since is None and failed_enough(recipients, recipients - outcomes[SENT],
+                                                            limits):
+                self.failing_since = hour.first_recipient
 
-    def network_days(self) -> Dict[str, set]:
-        """network -> the calendar days (in the log's own offset) with a login from it."""
-        days: Dict[str, set] = {}
-        for key, hour in self.hours.items():
-            for network in hour.networks:
-                days.setdefault(network, set()).add(key.date())
-        return days
-
-    def provider_days(self) -> Dict[str, set]:
-        """provider block -> the calendar days with a login from it."""
-        days: Dict[str, set] = {}
-        for network, dates in self.network_days().items():
-            days.setdefault(provider_of(network), set()).update(dates)
-        return days
-
-    def networks(self) -> Dict[str, list]:
-        """network -> [first login, last login, IP of the first] over the whole log."""
-        merged: Dict[str, list] = {}
-        for key in sorted(self.hours):
-            for network, (first, last, ip) in self.hours[key].networks.items():
-                seen = merged.get(network)
-                if seen is None:
-                    merged[network] = [first, last, ip]
-                else:
-                    seen[1] = max(seen[1], last)
-        return merged
+    def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds) -> None:
+        if self.hops is None:
+            self.hops = HopWindow(_dt.timedelta(hours=limits.hop_window), limits.hop_networks)
+        for when, network in sorted({(when, network) for network, (first, last, _ip)
+                                     in networks.items() for when in (first, last)}):
+            self.hops.add(when, network)
+        for network, (first, _last, ip) in networks.items():
+            seen = self.networks.get(network)
+            if seen is None or first < seen[0]:
+                self.networks[network] = (first, ip)
+            dates = self.provider_dates.setdefault(provider_of(network), set())
+            # Only "on at least nat_days days" is ever asked.
+            if len(dates) < limits.nat_days:
+                dates.add(key.date())
 
 
 class IpActivity:
@@ -213,36 +335,70 @@ class IpActivity:
     def __init__(self):
         self.users: Dict[str, _dt.datetime] = {}  # account -> its first login from this IP
         self.pending_failures = 0  # failed AUTH since this IP's last successful login
-        self.pending_usernames = set()
+        # Usernames of those failures; most IPs never fail, so a set is made on the first.
+        self.pending_usernames = _NO_USERNAMES
 
 
 class Activity:
     """The facts of one pass; see the module docstring."""
 
-    def __init__(self, guess_failures: int = 3, guess_usernames: int = 2, selection=None):
-        self.guess_failures = guess_failures
-        self.guess_usernames = guess_usernames
+    def __init__(self, limits: Optional[Thresholds] = None, selection=None,
+                 keep_hours: bool = False):
+        self.limits = limits if limits is not None else Thresholds()
         self.selection = selection
+        self.keep_hours = keep_hours
         self.users: Dict[str, UserActivity] = {}
         self.ips: Dict[str, IpActivity] = {}
         self.first_time: Optional[_dt.datetime] = None
         self.last_time: Optional[_dt.datetime] = None
+        self._unsettled: Dict[_dt.datetime, List[UserActivity]] = {}  # hour -> users with it open
+        self._next_settling: Optional[_dt.datetime] = None
 
     def watch(self, finished: Iterable[object]) -> Iterator[object]:
         for item in finished:
             self.observe(item)
             yield item
+        self.close()
 
     def observe(self, item: object) -> None:
         if isinstance(item, Session):
             self._session(item)
         elif isinstance(item, Message):
             self._message(item)
+        else:
+            return
+        if (not self.keep_hours and self.last_time is not None
+                and (self._next_settling is None or self.last_time >= self._next_settling)):
+            self._settle(self.last_time - SETTLE_AFTER - ONE_HOUR)
+            self._next_settling = self.last_time + ONE_HOUR
+
+    def close(self) -> None:
+        """The stream has ended: settle every hour, so that the summaries are final."""
+        if self.keep_hours:
+            for user in self.users.values():
+                user.history = dict(user.open_hours)
+        if self._unsettled:
+            self._settle(max(self._unsettled))
+
+    def _settle(self, through: _dt.datetime) -> None:
+        """Settle every open hour up to the one starting at `through`, oldest first."""
+        limits = self.limits
+        for key in sorted(key for key in self._unsettled if key <= through):
+            for user in self._unsettled.pop(key):
+                user.settle(key, user.open_hours.pop(key), limits)
 
     def user(self, name: str) -> UserActivity:
         found = self.users.get(name)
         if found is None:
             found = self.users[name] = UserActivity()
+        return found
+
+    def _hour(self, user: UserActivity, when: _dt.datetime) -> Hour:
+        key = hour_of(when)
+        found = user.open_hours.get(key)
+        if found is None:
+            found = user.open_hours[key] = Hour()
+            self._unsettled.setdefault(key, []).append(user)
         return found
 
     def _seen(self, *times) -> None:
@@ -264,32 +420,34 @@ class Activity:
         for when, failure in session.auth_failures:
             if not failure.username or failure.reason.startswith(INFRASTRUCTURE_FAULTS):
                 continue
+            if state.pending_usernames is _NO_USERNAMES:
+                state.pending_usernames = set()
             if len(state.pending_usernames) < USERNAMES_KEPT:
                 state.pending_usernames.add(failure.username)
             guessed = self.user(failure.username)
-            guessed.hour(when).auth_failures += 1
+            self._hour(guessed, when).auth_failures += 1
             if self.selection is not None and self.selection.session(session, failure.username):
                 guessed.selected = True
         name = session.sasl_username
         if name is not None:
-            self._attributed_session(session, name, state)
+            self._attributed_session(session, name, ip, state)
         if session.auth_succeeded:
             state.pending_failures = 0
-            state.pending_usernames = set()
+            state.pending_usernames = _NO_USERNAMES
 
-    def _attributed_session(self, session: Session, name: str, state: IpActivity) -> None:
+    def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
         user = self.user(name)
         if self.selection is not None and self.selection.session(session, name):
             user.selected = True
         for when, _reject in session.rejects:
-            user.hour(when).count("rejected", when)
+            self._hour(user, when).count("rejected", when)
         if not session.auth_succeeded or session.start is None:
             return
-        ip = sys.intern(session.client_ip)  # one string per IP, however many hours keep it
         when = session.start
-        user.hour(when).login(ip, network_of(ip), when)
-        if ip not in user.guesses and (state.pending_failures >= self.guess_failures or
-                                       len(state.pending_usernames) >= self.guess_usernames):
+        self._hour(user, when).login(ip, network_of(ip), when)
+        limits = self.limits
+        if ip not in user.guesses and (state.pending_failures >= limits.guess_failures or
+                                       len(state.pending_usernames) >= limits.guess_usernames):
             user.guesses[ip] = Guess(when, ip, state.pending_failures,
                                      len(state.pending_usernames))
         if not is_loopback(ip):
@@ -304,6 +462,6 @@ class Activity:
         if self.selection is not None and self.selection.message(message):
             user.selected = True
         user.messages += message.kind == "submission"
-        hour = user.hour(message.queued)
+        hour = self._hour(user, message.queued)
         for _, status in counted_recipients(message):
             hour.count(status, message.queued)

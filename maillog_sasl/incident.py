@@ -56,13 +56,12 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as _dt
-import statistics
 from collections import Counter
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional
 
-from maillog_sasl.activity import Activity, Hour, UserActivity, hour_of, provider_of
+from maillog_sasl.activity import (Activity, Hour, Thresholds, UserActivity, failed_enough,
+                                   hour_of, provider_of)
 from maillog_sasl.model import OUTCOMES
 from maillog_sasl.reports import recipient_rows
 
@@ -70,22 +69,6 @@ STRONG = ("burst", "failing", "guessed")
 # An hour row covers [hour, hour + 1h): its last instant is a microsecond before the next.
 HOUR_END = _dt.timedelta(hours=1, microseconds=-1)
 NETWORKS_NAMED = 8
-
-
-@dataclasses.dataclass(frozen=True)
-class Thresholds:
-    hourly_recipients: int = 100
-    burst_factor: float = 10.0
-    burst_minimum: int = 50
-    failed_percent: float = 50.0
-    failed_minimum: int = 20
-    guess_failures: int = 3
-    guess_usernames: int = 2
-    hop_networks: int = 4
-    hop_window: float = 24.0
-    baseline_days: float = 7.0
-    shared_ip_accounts: int = 2
-    nat_days: int = 2
 
 
 class Signal(NamedTuple):
@@ -115,46 +98,35 @@ def _number(value: float) -> str:
 # -- the rules --------------------------------------------------------------------------------
 
 def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
-    busy = sorted((key, hour.recipients) for key, hour in user.hours.items() if hour.recipients)
-    if not busy:
+    by_count = user.busy.by_count
+    if not by_count:
         return None
-    median = statistics.median(count for _, count in busy)
-    absolute = [(key, count) for key, count in busy if count > limits.hourly_recipients]
-    relative = [(key, count) for key, count in busy
-                if count >= limits.burst_minimum and count >= limits.burst_factor * median]
-    fired = sorted(set(absolute) | set(relative))
+    median = user.busy.median()
+    fired = sorted((entry[1], count) for count, entry in by_count.items()
+                   if count > limits.hourly_recipients
+                   or (count >= limits.burst_minimum and count >= limits.burst_factor * median))
     if not fired:
         return None
     key, count = fired[0]
-    when = user.hours[key].first_recipient
-    if (key, count) in absolute:
+    when = by_count[count][2]
+    if count > limits.hourly_recipients:
         why = f"more than {limits.hourly_recipients}"
     else:
         why = (f"{count / median:.1f}x the median busy hour of {_number(median)}; limits "
                f"{_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
-    peak = max(count for _, count in fired)
+    hours = sum(by_count[fired_count][0] for _, fired_count in fired)
+    peak = max(fired_count for _, fired_count in fired)
     return Signal("burst", when, f"burst: {count} recipients in the hour from {_stamp(key)} "
-                                f"({why}); {len(fired)} such hours (busiest {peak})")
+                                f"({why}); {hours} such hours (busiest {peak})")
 
 
 def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
-    def holds(recipients, failed):
-        # Percent kept as given and compared in integers' terms: 10 of 20 at 50% must hold.
-        return recipients >= limits.failed_minimum and failed * 100 >= limits.failed_percent * recipients
-
     totals = user.totals()
     recipients = sum(totals)
     failed = recipients - totals[OUTCOMES.index("sent")]
-    if not holds(recipients, failed):
+    if not failed_enough(recipients, failed, limits):
         return None
-    seen = seen_failed = 0
-    when = None
-    for key in sorted(user.hours):
-        seen += user.hours[key].recipients
-        seen_failed += user.hours[key].failed
-        if holds(seen, seen_failed):
-            when = user.hours[key].first_recipient
-            break
+    when = user.failing_since
     detail = " ".join(f"{outcome} {count}" for outcome, count in zip(OUTCOMES, totals)
                       if outcome != "sent" and count)
     return Signal("failing", when, f"failing: {failed} of {recipients} recipients failed "
@@ -177,29 +149,10 @@ def guessed_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
 
 
 def hopping_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
-    window = _dt.timedelta(hours=limits.hop_window)
-    events = sorted({(when, network)
-                     for hour in user.hours.values()
-                     for network, (first, last, _ip) in hour.networks.items()
-                     for when in (first, last)})
-    inside = Counter()
-    left = 0
-    fired = None
-    most = 0
-    for when, network in events:
-        inside[network] += 1
-        while events[left][0] < when - window:
-            gone = events[left][1]
-            inside[gone] -= 1
-            if not inside[gone]:
-                del inside[gone]
-            left += 1
-        if len(inside) >= limits.hop_networks and fired is None:
-            fired = (when, sorted(inside))
-        most = max(most, len(inside))
-    if fired is None:
+    if user.hops is None or user.hops.fired is None:
         return None
-    when, networks = fired
+    when, networks = user.hops.fired
+    most = user.hops.most
     named = " ".join(networks[:NETWORKS_NAMED]) + (" ..." if len(networks) > NETWORKS_NAMED else "")
     return Signal("hopping", when, f"hopping: {len(networks)} networks within "
                                    f"{_number(limits.hop_window)}h up to {_stamp(when)}: {named} "
@@ -213,11 +166,11 @@ def new_network_signal(user: UserActivity, activity: Activity,
     if start is None or end - start <= baseline:
         return None
     cut = start + baseline
-    networks = user.networks()
-    known = {provider_of(network) for network, (first, _, _) in networks.items() if first < cut}
+    networks = user.networks
+    known = {provider_of(network) for network, (first, _) in networks.items() if first < cut}
     if not known:
         return None
-    new = sorted((first, network, ip) for network, (first, _, ip) in networks.items()
+    new = sorted((first, network, ip) for network, (first, ip) in networks.items()
                  if provider_of(network) not in known)
     if not new:
         return None
@@ -229,17 +182,16 @@ def new_network_signal(user: UserActivity, activity: Activity,
                   f"{len(new)} new networks in all")
 
 
-def shared_ip_signal(name: str, user: UserActivity, activity: Activity, limits: Thresholds,
-                     provider_days: Callable[[str], Dict[str, set]]) -> Optional[Signal]:
-    """`provider_days(account)`: its provider blocks -> the days it logged in from them."""
+def shared_ip_signal(name: str, user: UserActivity, activity: Activity,
+                     limits: Thresholds) -> Optional[Signal]:
     shared = []
-    for ip in user.ips():
+    for ip in user.ips:
         state = activity.ips.get(ip)
         accounts = state.users if state is not None else {}
         if name not in accounts or len(accounts) < limits.shared_ip_accounts:
             continue
         block = provider_of(ip)
-        if any(len(provider_days(account).get(block, ())) >= limits.nat_days
+        if any(len(activity.users[account].provider_dates.get(block, ())) >= limits.nat_days
                for account in accounts):
             continue
         others = sorted(when for account, when in accounts.items() if account != name)
@@ -271,21 +223,13 @@ def judge(signals: List[Signal]) -> Verdict:
 def assess(activity: Activity, limits: Thresholds) -> Dict[str, Verdict]:
     """A Verdict for every user that logged in or sent mail."""
     verdicts = {}
-    known_days: Dict[str, Dict[str, set]] = {}
-
-    def provider_days(account: str) -> Dict[str, set]:
-        found = known_days.get(account)
-        if found is None:
-            found = known_days[account] = activity.users[account].provider_days()
-        return found
-
     for name, user in activity.users.items():
         if not user.logins and not user.messages:
             continue
         signals = [burst_signal(user, limits), failing_signal(user, limits),
                    guessed_signal(user, limits), hopping_signal(user, limits),
                    new_network_signal(user, activity, limits),
-                   shared_ip_signal(name, user, activity, limits, provider_days)]
+                   shared_ip_signal(name, user, activity, limits)]
         verdicts[name] = judge([signal for signal in signals if signal is not None])
     return verdicts
 
@@ -302,10 +246,9 @@ def thresholds_of(options: dict) -> Thresholds:
     return options.get("thresholds") or Thresholds()
 
 
-def watch(finished, selection, options) -> Activity:
-    """Read the whole stream into an Activity."""
-    limits = thresholds_of(options)
-    activity = Activity(limits.guess_failures, limits.guess_usernames, selection)
+def watch(finished, selection, options, keep_hours: bool = False) -> Activity:
+    """Read the whole stream into an Activity (keep_hours: every Hour, for the timeline)."""
+    activity = Activity(thresholds_of(options), selection, keep_hours)
     for _ in activity.watch(finished):
         pass
     return activity
@@ -328,7 +271,7 @@ def suspicious_report(finished, selection, options) -> List[dict]:
         rows.append({"user": name, "severity": verdict.severity,
                      "signals": [signal.name for signal in signals],
                      "reasons": [signal.reason for signal in signals],
-                     "networks": len(user.networks()), "ips": len(user.ips()),
+                     "networks": len(user.networks), "ips": len(user.ips),
                      "first_flagged": verdict.first_flagged, "logins": user.logins,
                      "messages": user.messages, "recipients": recipients,
                      "failed_share": round(failed / recipients, 3) if recipients else 0.0})
@@ -339,7 +282,7 @@ def suspicious_report(finished, selection, options) -> List[dict]:
 
 
 def timeline_report(finished, selection, options) -> List[dict]:
-    activity = watch(finished, selection, options)
+    activity = watch(finished, selection, options, keep_hours=True)
     verdicts = assess(activity, thresholds_of(options))
     rows = []
     for name in sorted(activity.users):
@@ -350,13 +293,13 @@ def timeline_report(finished, selection, options) -> List[dict]:
         verdict = verdicts.get(name)
         for signal in verdict.signals if verdict else ():
             fired.setdefault(hour_of(signal.when), []).append(signal.name)
-        new_networks = Counter(hour_of(first) for first, _, _ in user.networks().values())
+        new_networks = Counter(hour_of(first) for first, _ in user.networks.values())
         # An hour can hold a signal and no activity of the user's own: another account took
         # up its IP then.
-        for key in sorted(set(user.hours) | set(fired)):
+        for key in sorted(set(user.history) | set(fired)):
             if not selection.window(key, key + HOUR_END):
                 continue
-            hour = user.hours.get(key) or Hour()
+            hour = user.history.get(key) or Hour()
             row = {"user": name, "hour": key, "logins": hour.logins, "ips": len(hour.ips),
                    "networks": len(hour.networks), "new_networks": new_networks[key],
                    "auth_failures": hour.auth_failures, "recipients": hour.recipients}

@@ -181,7 +181,7 @@ def _incident():
 def _users(finished, selection: Selection, options: dict):
     incident = _incident()
     limits = incident.thresholds_of(options)
-    activity = incident.Activity(limits.guess_failures, limits.guess_usernames)
+    activity = incident.Activity(limits)
     totals: Dict[str, _UserTotals] = {}
     for item in activity.watch(finished):
         if isinstance(item, Session):
