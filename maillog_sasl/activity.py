@@ -215,16 +215,16 @@ class BusyHours:
     __slots__ = ("by_count",)
 
     def __init__(self):
-        self.by_count: Dict[int, list] = {}
+        self.by_count: Dict[int, tuple] = {}  # count -> (hours, earliest hour, its first recipient)
 
     def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime) -> None:
         entry = self.by_count.get(recipients)
         if entry is None:
-            self.by_count[recipients] = [1, key, first_recipient]
-            return
-        entry[0] += 1
-        if key < entry[1]:
-            entry[1], entry[2] = key, first_recipient
+            self.by_count[recipients] = (1, key, first_recipient)
+        elif key < entry[1]:
+            self.by_count[recipients] = (entry[0] + 1, key, first_recipient)
+        else:
+            self.by_count[recipients] = (entry[0] + 1, entry[1], entry[2])
 
     def median(self) -> float:
         """The median recipient count of the busy hours (statistics.median's)."""
@@ -287,7 +287,9 @@ class UserActivity:
         self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
         self.ips = set()
         self.networks: Dict[str, tuple] = {}  # network -> (first login from it, its IP)
-        self.provider_dates: Dict[str, set] = {}  # provider block -> days with a login (capped)
+        # provider block -> days with a login from it, up to nat_days of them (only "on at least
+        # nat_days days" is ever asked)
+        self.provider_dates: Dict[str, tuple] = {}
         self.busy = BusyHours()
         self.failing_since: Optional[_dt.datetime] = None
         self.hops: Optional[HopWindow] = None
@@ -323,10 +325,11 @@ class UserActivity:
             seen = self.networks.get(network)
             if seen is None or first < seen[0]:
                 self.networks[network] = (first, ip)
-            dates = self.provider_dates.setdefault(provider_of(network), set())
-            # Only "on at least nat_days days" is ever asked.
-            if len(dates) < limits.nat_days:
-                dates.add(key.date())
+            provider = provider_of(network)
+            dates = self.provider_dates.get(provider, ())
+            day = key.date()
+            if len(dates) < limits.nat_days and day not in dates:
+                self.provider_dates[provider] = dates + (day,)
 
 
 class IpActivity:
@@ -436,6 +439,7 @@ class Activity:
             state.pending_usernames = _NO_USERNAMES
 
     def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
+        name = sys.intern(name)  # one string per account, however many IPs name it
         user = self.user(name)
         if self.selection is not None and self.selection.session(session, name):
             user.selected = True

@@ -37,6 +37,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
 
@@ -156,7 +157,7 @@ class _UserTotals:
 
     def add_session(self, session: Session) -> None:
         self.sessions += 1
-        self.ips.add(session.client_ip)
+        self.ips.add(sys.intern(session.client_ip))  # one string per IP, shared with activity.py
         self.first_seen = _earliest(self.first_seen, session.start)
         self.last_seen = _latest(self.last_seen, session.end or session.start)
         if session.sasl_method:
