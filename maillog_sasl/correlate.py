@@ -374,7 +374,10 @@ class Correlator:
         recipient.last_attempt = when
         if status == "deferred" and recipient.first_deferred is None:
             recipient.first_deferred = when
-        elif status == "sent" and "queued as " in text and message.sasl_username is not None:
+        elif (status == "sent" and "queued as " in text and message.sasl_username is not None
+              and ("[127." in text or "[::1]" in text)):
+            # Most "queued as" come from remote MXs; only a relay on loopback can be the
+            # content filter, and its address is in the line.
             self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
