@@ -429,16 +429,18 @@ def delivery_peek(text: str):
     start = text.find(": to=")
     if start < 0:
         return None
-    status_at = text.find(", status=", start)
+    comma = text.find(", ", start + 5)
+    status_at = text.find(", status=", comma)
     if status_at < 0:
         return None
-    word_end = text.find(" ", status_at + 9)
-    status = text[status_at + 9:word_end] if word_end > 0 else text[status_at + 9:]
-    comma = text.find(", ", start + 5)
-    orig_to = None
+    status = text[status_at + 9:].partition(" ")[0]
+    if text[start + 5] == "<" and text[comma - 1] == ">":
+        recipient = text[start + 6:comma - 1]
+    else:
+        recipient = text[start + 5:comma]
     if text.startswith("orig_to=", comma + 2):
-        orig_to = _strip_angles(text[comma + 10:text.find(", ", comma + 2)])
-    return _strip_angles(text[start + 5:comma]), orig_to, status
+        return recipient, _strip_angles(text[comma + 10:text.find(", ", comma + 2)]), status
+    return recipient, None, status
 
 
 def _strip_angles(address: str) -> str:
