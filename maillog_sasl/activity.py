@@ -19,15 +19,17 @@ DESCRIPTION
     client IP it keeps the accounts that logged in from it (and when first) and the failed AUTH
     since its last successful login.
 
-    Memory stays flat however long the log: an hour is settled, folded into its user's running
+    Memory grows with the accounts, client IPs and networks a log holds, not with its length:
+    an hour is settled, folded into its user's running
     summary and dropped, once the stream has moved SETTLE_AFTER past it. Mail reaches the stream
     when it leaves the queue, which Postfix's maximal_queue_lifetime (5 days unless changed)
     bounds, so by then an hour's figures are final. The summary keeps what the rules of
     incident.py read, each in memory that grows with distinct things, not with hours: totals,
-    IPs, networks (the first login from each, and its IP), the days each provider block was
+    networks (the first login from each, and its IP), the days each provider block was
     used (up to `nat_days`), how many busy hours had each recipient count (the burst rule's
     median and its earliest hour per count), the first hour at which the failing rule held on
-    the figures so far, and the hopping rule's sliding window. Something that reaches the
+    the figures so far, and the hopping rule's sliding window. The IPs an account logged in
+    from are only kept per IP (`ips_per_user()` counts them). Something that reaches the
     stream after its hour was settled (mail queued for longer, a session whose end was never
     logged, handed on when the log ends) is settled as an hour of its own: totals, IPs and
     networks stay exact; the burst rule sees two smaller hours and the hopping window meets it
@@ -59,10 +61,10 @@ import datetime as _dt
 import functools
 import ipaddress
 import sys
+from collections import Counter
 from types import MappingProxyType
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
 
-from maillog_sasl.events import is_loopback
 from maillog_sasl.model import OUTCOMES, Message, Session
 from maillog_sasl.reports import counted_recipients
 
@@ -210,29 +212,30 @@ class Hour:
 
 
 class BusyHours:
-    """The hours in which a user sent anything, by recipient count: for each count, how many
-    hours had it, the earliest of them and its first recipient's time."""
-    __slots__ = ("by_count",)
+    """The hours in which a user sent anything: how many had each recipient count, and for the
+    counts that could fire the burst rule, the earliest such hour and its first recipient."""
+    __slots__ = ("hours_by_count", "earliest", "floor")
 
-    def __init__(self):
-        self.by_count: Dict[int, tuple] = {}  # count -> (hours, earliest hour, its first recipient)
+    def __init__(self, limits: Thresholds):
+        self.hours_by_count: Dict[int, int] = {}
+        self.earliest: Dict[int, tuple] = {}  # count -> (hour, its first recipient's time)
+        # No smaller count can fire either limit of the burst rule.
+        self.floor = min(limits.hourly_recipients + 1, limits.burst_minimum)
 
     def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime) -> None:
-        entry = self.by_count.get(recipients)
-        if entry is None:
-            self.by_count[recipients] = (1, key, first_recipient)
-        elif key < entry[1]:
-            self.by_count[recipients] = (entry[0] + 1, key, first_recipient)
-        else:
-            self.by_count[recipients] = (entry[0] + 1, entry[1], entry[2])
+        self.hours_by_count[recipients] = self.hours_by_count.get(recipients, 0) + 1
+        if recipients >= self.floor:
+            earliest = self.earliest.get(recipients)
+            if earliest is None or key < earliest[0]:
+                self.earliest[recipients] = (key, first_recipient)
 
     def median(self) -> float:
         """The median recipient count of the busy hours (statistics.median's)."""
-        hours = sum(entry[0] for entry in self.by_count.values())
+        hours = sum(self.hours_by_count.values())
         middle = []
         passed = 0
-        for count in sorted(self.by_count):
-            passed += self.by_count[count][0]
+        for count in sorted(self.hours_by_count):
+            passed += self.hours_by_count[count]
             while len(middle) < 2 and passed > ((hours - 1) // 2, hours // 2)[len(middle)]:
                 middle.append(count)
         return middle[0] if hours % 2 else (middle[0] + middle[1]) / 2
@@ -272,10 +275,10 @@ class HopWindow:
 class UserActivity:
     """One account: its open hours, and the summary of its settled ones."""
     __slots__ = ("open_hours", "history", "messages", "guesses", "selected", "logins",
-                 "auth_failures", "outcomes", "ips", "networks", "provider_dates", "busy",
+                 "auth_failures", "outcomes", "networks", "provider_dates", "busy",
                  "failing_since", "hops")
 
-    def __init__(self):
+    def __init__(self, limits: Thresholds):
         self.open_hours: Dict[_dt.datetime, Hour] = {}
         self.history: Dict[_dt.datetime, Hour] = {}  # every Hour, with keep_hours
         self.messages = 0
@@ -285,12 +288,11 @@ class UserActivity:
         self.logins = 0
         self.auth_failures = 0
         self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
-        self.ips = set()
         self.networks: Dict[str, tuple] = {}  # network -> (first login from it, its IP)
         # provider block -> days with a login from it, up to nat_days of them (only "on at least
         # nat_days days" is ever asked)
         self.provider_dates: Dict[str, tuple] = {}
-        self.busy = BusyHours()
+        self.busy = BusyHours(limits)
         self.failing_since: Optional[_dt.datetime] = None
         self.hops: Optional[HopWindow] = None
 
@@ -302,7 +304,6 @@ class UserActivity:
         """Fold one hour into the summary; hours come in time order (see the module's note)."""
         self.logins += hour.logins
         self.auth_failures += hour.auth_failures
-        self.ips.update(hour.ips)
         if hour.networks:
             self._settle_networks(key, hour.networks, limits)
         if hour.outcomes is not _NO_OUTCOMES:
@@ -336,7 +337,8 @@ class IpActivity:
     __slots__ = ("users", "pending_failures", "pending_usernames")
 
     def __init__(self):
-        self.users: Dict[str, _dt.datetime] = {}  # account -> its first login from this IP
+        # account -> its first login from this IP: the accounts' IPs are kept here alone.
+        self.users: Dict[str, _dt.datetime] = {}
         self.pending_failures = 0  # failed AUTH since this IP's last successful login
         # Usernames of those failures; most IPs never fail, so a set is made on the first.
         self.pending_usernames = _NO_USERNAMES
@@ -390,10 +392,14 @@ class Activity:
             for user in self._unsettled.pop(key):
                 user.settle(key, user.open_hours.pop(key), limits)
 
+    def ips_per_user(self) -> Counter:
+        """account -> how many client IPs it logged in from."""
+        return Counter(name for state in self.ips.values() for name in state.users)
+
     def user(self, name: str) -> UserActivity:
         found = self.users.get(name)
         if found is None:
-            found = self.users[name] = UserActivity()
+            found = self.users[name] = UserActivity(self.limits)
         return found
 
     def _hour(self, user: UserActivity, when: _dt.datetime) -> Hour:
@@ -454,9 +460,8 @@ class Activity:
                                        len(state.pending_usernames) >= limits.guess_usernames):
             user.guesses[ip] = Guess(when, ip, state.pending_failures,
                                      len(state.pending_usernames))
-        if not is_loopback(ip):
-            first = state.users.get(name)
-            state.users[name] = when if first is None else min(first, when)
+        first = state.users.get(name)
+        state.users[name] = when if first is None else min(first, when)
 
     def _message(self, message: Message) -> None:
         self._seen(message.queued, message.end or message.last_time)

@@ -62,6 +62,7 @@ from typing import Dict, List, NamedTuple, Optional
 
 from maillog_sasl.activity import (Activity, Hour, Thresholds, UserActivity, failed_enough,
                                    hour_of, provider_of)
+from maillog_sasl.events import is_loopback
 from maillog_sasl.model import OUTCOMES
 from maillog_sasl.reports import recipient_rows
 
@@ -98,23 +99,23 @@ def _number(value: float) -> str:
 # -- the rules --------------------------------------------------------------------------------
 
 def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
-    by_count = user.busy.by_count
-    if not by_count:
+    busy = user.busy
+    if not busy.hours_by_count:
         return None
-    median = user.busy.median()
-    fired = sorted((entry[1], count) for count, entry in by_count.items()
+    median = busy.median()
+    fired = sorted((key, count) for count, (key, _) in busy.earliest.items()
                    if count > limits.hourly_recipients
                    or (count >= limits.burst_minimum and count >= limits.burst_factor * median))
     if not fired:
         return None
     key, count = fired[0]
-    when = by_count[count][2]
+    when = busy.earliest[count][1]
     if count > limits.hourly_recipients:
         why = f"more than {limits.hourly_recipients}"
     else:
         why = (f"{count / median:.1f}x the median busy hour of {_number(median)}; limits "
                f"{_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
-    hours = sum(by_count[fired_count][0] for _, fired_count in fired)
+    hours = sum(busy.hours_by_count[fired_count] for _, fired_count in fired)
     peak = max(fired_count for _, fired_count in fired)
     return Signal("burst", when, f"burst: {count} recipients in the hour from {_stamp(key)} "
                                 f"({why}); {hours} such hours (busiest {peak})")
@@ -182,25 +183,26 @@ def new_network_signal(user: UserActivity, activity: Activity,
                   f"{len(new)} new networks in all")
 
 
-def shared_ip_signal(name: str, user: UserActivity, activity: Activity,
-                     limits: Thresholds) -> Optional[Signal]:
-    shared = []
-    for ip in user.ips:
-        state = activity.ips.get(ip)
-        accounts = state.users if state is not None else {}
-        if name not in accounts or len(accounts) < limits.shared_ip_accounts:
+def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signal]:
+    """user -> its shared-ip Signal, from one pass over the client IPs."""
+    shared: Dict[str, list] = {}
+    for ip, state in activity.ips.items():
+        accounts = state.users
+        if len(accounts) < limits.shared_ip_accounts or is_loopback(ip):
             continue
         block = provider_of(ip)
         if any(len(activity.users[account].provider_dates.get(block, ())) >= limits.nat_days
                for account in accounts):
             continue
-        others = sorted(when for account, when in accounts.items() if account != name)
-        # The moment the limit was reached with this user among the accounts.
-        when = max(accounts[name], others[limits.shared_ip_accounts - 2])
-        shared.append((when, ip, len(accounts)))
-    if not shared:
-        return None
-    shared.sort()
+        for name, first in accounts.items():
+            others = sorted(when for account, when in accounts.items() if account != name)
+            # The moment the limit was reached with this user among the accounts.
+            when = max(first, others[limits.shared_ip_accounts - 2])
+            shared.setdefault(name, []).append((when, ip, len(accounts)))
+    return {name: _shared_ip_signal(sorted(found), limits) for name, found in shared.items()}
+
+
+def _shared_ip_signal(shared: List[tuple], limits: Thresholds) -> Signal:
     when, ip, count = shared[0]
     more = f"; {len(shared)} shared IPs in all" if len(shared) > 1 else ""
     return Signal("shared-ip", when, f"shared IP: {ip} is also used by {count - 1} other "
@@ -223,13 +225,13 @@ def judge(signals: List[Signal]) -> Verdict:
 def assess(activity: Activity, limits: Thresholds) -> Dict[str, Verdict]:
     """A Verdict for every user that logged in or sent mail."""
     verdicts = {}
+    shared = shared_ip_signals(activity, limits)
     for name, user in activity.users.items():
         if not user.logins and not user.messages:
             continue
         signals = [burst_signal(user, limits), failing_signal(user, limits),
                    guessed_signal(user, limits), hopping_signal(user, limits),
-                   new_network_signal(user, activity, limits),
-                   shared_ip_signal(name, user, activity, limits)]
+                   new_network_signal(user, activity, limits), shared.get(name)]
         verdicts[name] = judge([signal for signal in signals if signal is not None])
     return verdicts
 
@@ -259,6 +261,7 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
 
 def suspicious_report(finished, selection, options) -> List[dict]:
     activity = watch(finished, selection, options)
+    ips = activity.ips_per_user()
     rows = []
     for name, verdict in assess(activity, thresholds_of(options)).items():
         user = activity.users[name]
@@ -271,7 +274,7 @@ def suspicious_report(finished, selection, options) -> List[dict]:
         rows.append({"user": name, "severity": verdict.severity,
                      "signals": [signal.name for signal in signals],
                      "reasons": [signal.reason for signal in signals],
-                     "networks": len(user.networks), "ips": len(user.ips),
+                     "networks": len(user.networks), "ips": ips[name],
                      "first_flagged": verdict.first_flagged, "logins": user.logins,
                      "messages": user.messages, "recipients": recipients,
                      "failed_share": round(failed / recipients, 3) if recipients else 0.0})
