@@ -43,9 +43,11 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     """
     if line[15:16] == " ":
         # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
-        parts = line[16:].split(" ", 2)
-        if len(parts) == 3 and parts[1][-1:] == ":":
-            return line[:15], parts[0], parts[1], parts[2]
+        try:
+            host, tag, text = line[16:].split(" ", 2)
+        except ValueError:  # fewer than three fields
+            return None
+        return (line[:15], host, tag, text) if tag[-1:] == ":" else None
     elif line[:1].isdigit():
         parts = line.split(" ", 3)
         if len(parts) == 4 and parts[2][-1:] == ":":
