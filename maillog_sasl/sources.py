@@ -107,10 +107,15 @@ class Source:
                     block = read(block_size)
                     if not block:
                         break
-                    text = pending + decoder.decode(block)
+                    text = decoder.decode(block)
+                    if text[:1] == "\n" and pending[-1:] == "\r":
+                        pending = pending[:-1]  # a CRLF cut in two by the block boundary
                     if "\r" in text:
                         text = text.replace("\r\n", "\n")
                     lines = text.split("\n")
+                    # The unfinished line of the block before joins the first line, rather than
+                    # being copied in front of a megabyte of text.
+                    lines[0] = pending + lines[0]
                     pending = lines.pop()
                     if self.size:
                         self.bytes_done = os.lseek(self._raw.fileno(), 0, os.SEEK_CUR)
