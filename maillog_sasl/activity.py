@@ -45,7 +45,10 @@ DESCRIPTION
     whose failed AUTH since that IP's last successful login reach `guess_failures`, or name
     `guess_usernames` distinct usernames, is recorded on the user as a Guess. Counting from the
     last success keeps a user's occasional typo, each followed by a good login, from adding up.
-    Failures Postfix blames on its own authentication server are not guesses.
+    Failures Postfix blames on its own authentication server are not guesses. An IP that has
+    failed no AUTH for `guess_window` days has its failures forgotten (and, if it never logged
+    in, the IP itself): a brute-force campaign leaves tens of thousands of IPs behind, and a
+    login weeks after an IP's last failure is not the end of its guessing.
 
     Recipients are counted as the messages report counts them (reports.counted_recipients), in the
     hour their message was queued; recipients refused before any queue file, at the refusal.
@@ -76,6 +79,7 @@ USERNAMES_KEPT = 100
 # Postfix's default maximal_queue_lifetime (5 days), and a day to spare.
 SETTLE_AFTER = _dt.timedelta(days=6)
 ONE_HOUR = _dt.timedelta(hours=1)
+ONE_DAY = _dt.timedelta(days=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Thresholds:
     failed_minimum: int = 20
     guess_failures: int = 3
     guess_usernames: int = 2
+    guess_window: float = 7.0
     hop_networks: int = 4
     hop_window: float = 24.0
     baseline_days: float = 7.0
@@ -161,7 +166,7 @@ class Guess(NamedTuple):
 _NO_IPS = ()
 _NO_NETWORKS = MappingProxyType({})
 _NO_OUTCOMES = (0,) * len(OUTCOMES)
-_NO_USERNAMES = frozenset()
+_NO_ACCOUNTS = MappingProxyType({})
 
 
 class Hour:
@@ -334,14 +339,21 @@ class UserActivity:
 
 
 class IpActivity:
-    __slots__ = ("users", "pending_failures", "pending_usernames")
+    __slots__ = ("users", "pending_failures", "pending_usernames", "last_failure")
 
     def __init__(self):
         # account -> its first login from this IP: the accounts' IPs are kept here alone.
-        self.users: Dict[str, _dt.datetime] = {}
+        # Most IPs of a brute-force campaign never log in: the dict is made on the first login.
+        self.users: Dict[str, _dt.datetime] = _NO_ACCOUNTS
         self.pending_failures = 0  # failed AUTH since this IP's last successful login
-        # Usernames of those failures; most IPs never fail, so a set is made on the first.
-        self.pending_usernames = _NO_USERNAMES
+        # The usernames of those failures, interned: a campaign tries the same few from
+        # thousands of IPs. A tuple, as most IPs try only a handful.
+        self.pending_usernames: tuple = ()
+        self.last_failure: Optional[_dt.datetime] = None
+
+    def forget_failures(self) -> None:
+        self.pending_failures = 0
+        self.pending_usernames = ()
 
 
 class Activity:
@@ -358,6 +370,8 @@ class Activity:
         self.last_time: Optional[_dt.datetime] = None
         self._unsettled: Dict[_dt.datetime, List[UserActivity]] = {}  # hour -> users with it open
         self._next_settling: Optional[_dt.datetime] = None
+        self._guess_window = _dt.timedelta(days=self.limits.guess_window)
+        self._next_forgetting: Optional[_dt.datetime] = None
 
     def watch(self, finished: Iterable[object]) -> Iterator[object]:
         for item in finished:
@@ -376,6 +390,10 @@ class Activity:
                 and (self._next_settling is None or self.last_time >= self._next_settling)):
             self._settle(self.last_time - SETTLE_AFTER - ONE_HOUR)
             self._next_settling = self.last_time + ONE_HOUR
+        if self.last_time is not None and (self._next_forgetting is None
+                                           or self.last_time >= self._next_forgetting):
+            self._forget_idle_ips(self.last_time - self._guess_window)
+            self._next_forgetting = self.last_time + ONE_DAY
 
     def close(self) -> None:
         """The stream has ended: settle every hour, so that the summaries are final."""
@@ -391,6 +409,19 @@ class Activity:
         for key in sorted(key for key in self._unsettled if key <= through):
             for user in self._unsettled.pop(key):
                 user.settle(key, user.open_hours.pop(key), limits)
+
+    def _forget_idle_ips(self, before: _dt.datetime) -> None:
+        """Failures that stopped before `before` can no longer make a guess: forget them, and
+        the IPs that never logged in with them."""
+        idle = [ip for ip, state in self.ips.items()
+                if state.last_failure is not None and state.last_failure < before]
+        for ip in idle:
+            state = self.ips[ip]
+            if state.users:
+                state.forget_failures()
+                state.last_failure = None
+            else:
+                del self.ips[ip]
 
     def ips_per_user(self) -> Counter:
         """account -> how many client IPs it logged in from."""
@@ -425,15 +456,22 @@ class Activity:
         state = self.ips.get(ip)
         if state is None:
             state = self.ips[ip] = IpActivity()
-        state.pending_failures += guessing_failures(session)
+        elif (state.last_failure is not None and session.start is not None
+              and session.start - state.last_failure > self._guess_window):
+            state.forget_failures()
+        failures = guessing_failures(session)
+        ended = session.end or session.start
+        if failures:
+            state.pending_failures += failures
+            if ended is not None and (state.last_failure is None or ended > state.last_failure):
+                state.last_failure = ended
         for when, failure in session.auth_failures:
             if not failure.username or failure.reason.startswith(INFRASTRUCTURE_FAULTS):
                 continue
-            if state.pending_usernames is _NO_USERNAMES:
-                state.pending_usernames = set()
-            if len(state.pending_usernames) < USERNAMES_KEPT:
-                state.pending_usernames.add(failure.username)
-            guessed = self.user(failure.username)
+            username = sys.intern(failure.username)
+            if username not in state.pending_usernames and len(state.pending_usernames) < USERNAMES_KEPT:
+                state.pending_usernames += (username,)
+            guessed = self.user(username)
             self._hour(guessed, when).auth_failures += 1
             if self.selection is not None and self.selection.session(session, failure.username):
                 guessed.selected = True
@@ -441,8 +479,7 @@ class Activity:
         if name is not None:
             self._attributed_session(session, name, ip, state)
         if session.auth_succeeded:
-            state.pending_failures = 0
-            state.pending_usernames = _NO_USERNAMES
+            state.forget_failures()
 
     def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
         name = sys.intern(name)  # one string per account, however many IPs name it
@@ -460,6 +497,8 @@ class Activity:
                                        len(state.pending_usernames) >= limits.guess_usernames):
             user.guesses[ip] = Guess(when, ip, state.pending_failures,
                                      len(state.pending_usernames))
+        if state.users is _NO_ACCOUNTS:
+            state.users = {}
         first = state.users.get(name)
         state.users[name] = when if first is None else min(first, when)
 

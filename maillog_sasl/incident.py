@@ -18,7 +18,8 @@ DESCRIPTION
                            user's recipients, with at least `failed_minimum` recipients
       strong  guessed      a login from an IP with >= `guess_failures` failed AUTH, or failures
                            for >= `guess_usernames` usernames, since that IP's last successful
-                           login (activity.py says why "since")
+                           login (activity.py says why "since"), forgotten once the IP has
+                           failed none for `guess_window` days
       weak    hopping      >= `hop_networks` distinct networks (/24, /48) logged in within any
                            `hop_window` hours
       weak    new-network  a login from a network whose provider block (IPv4 /16, IPv6 /32) the
@@ -381,6 +382,8 @@ THRESHOLD_OPTIONS = (
      "5"),
     ("guess_usernames", "--guess-usernames", _count, "N",
      "strong: the same, with failed AUTH for at least N usernames", "3"),
+    ("guess_window", "--guess-window", _amount, "DAYS",
+     "strong: ... an IP's failures are forgotten once it has failed none for DAYS", "30"),
     ("hop_networks", "--hop-networks", _count, "N",
      "weak: logins from at least N networks (/24, /48) within --hop-window", "6"),
     ("hop_window", "--hop-window", _amount, "HOURS",

@@ -169,6 +169,49 @@ def test_guessed_from_disconnect_counters_alone(tmp_path):
     assert "(usernames not logged)" in fired(log, tmp_path, "hank@example.jp")["guessed"]
 
 
+def test_guessing_is_forgotten_after_the_guess_window(tmp_path):
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), ["ivy@example.jp"] * 3)
+    log.login("ivy@example.jp", "203.0.113.66", at(7, 2))  # 7 days and an hour later
+    log.failures("203.0.113.77", at(0, 1), ["jay@example.jp"] * 2)
+    log.failures("203.0.113.77", at(6, 1), ["jay@example.jp"])  # the campaign goes on
+    log.login("jay@example.jp", "203.0.113.77", at(12, 2))
+    assert "guessed" not in fired(log, tmp_path, "ivy@example.jp")
+    assert "guessed" in fired(log, tmp_path, "jay@example.jp")
+    assert "guessed" in fired(log, tmp_path, "ivy@example.jp", guess_window=8)
+
+
+def test_ips_that_only_failed_are_not_kept_past_the_guess_window(tmp_path):
+    log = MailLog()
+    for day in range(20):
+        log.failures(f"203.0.113.{day}", at(day, 1), ["root"] * 5)
+        log.login("kim@example.jp", HOME, at(day, 9))
+    stream, problems = analyze([log.write(tmp_path / "maillog")])
+    activity = watch(stream, Selection(), {})
+    # The stream ends on day 19; idle IPs are looked for once a day of the stream, so those
+    # idle for more than 7 days are gone, give or take that day.
+    kept = {int(ip.rsplit(".", 1)[1]) for ip in activity.ips if ip != HOME}
+    assert set(range(13, 20)) <= kept <= set(range(11, 20))
+    assert activity.ips[HOME].users == {"kim@example.jp": at(0, 9)}  # its connect
+
+
+def test_hours_are_settled_six_days_behind_and_stay_counted(tmp_path):
+    log = MailLog()
+    for day in range(30):
+        log.login("lee@example.jp", HOME, at(day, 9), to=2)
+    # Deferred for eight days before it expires: it reaches the stream after its hour settled.
+    log.login("lee@example.jp", HOME, at(1, 15), outcomes={"sent": 1, "deferred": 2},
+              expire_after=dt.timedelta(days=8))
+    stream, problems = analyze([log.write(tmp_path / "maillog")])
+    activity = watch(stream, Selection(), {})
+    user = activity.users["lee@example.jp"]
+    assert not user.open_hours and not user.history  # everything settled, nothing kept
+    assert user.logins == 31 and user.totals() == [61, 0, 0, 2, 0]
+    assert sum(user.busy.hours_by_count.values()) == 31
+    timeline = rows(log, tmp_path, "timeline")
+    assert len(timeline) == 31 and sum(row["recipients"] for row in timeline) == 63
+
+
 # -- weak: hopping ------------------------------------------------------------------------------
 
 def networks_at(log, user, hours, first_octet=10):
