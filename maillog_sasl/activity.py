@@ -211,10 +211,6 @@ class Hour:
     def recipients(self) -> int:
         return sum(self.outcomes)
 
-    @property
-    def failed(self) -> int:
-        return self.recipients - self.outcomes[SENT]
-
 
 class BusyHours:
     """The hours in which a user sent anything: how many had each recipient count, and for the
@@ -280,7 +276,7 @@ class HopWindow:
 class UserActivity:
     """One account: its open hours, and the summary of its settled ones."""
     __slots__ = ("open_hours", "history", "messages", "guesses", "selected", "logins",
-                 "auth_failures", "outcomes", "networks", "provider_dates", "busy",
+                 "outcomes", "networks", "provider_dates", "busy",
                  "failing_since", "hops")
 
     def __init__(self, limits: Thresholds):
@@ -291,7 +287,6 @@ class UserActivity:
         self.selected = False  # some session or message of the user passes the Selection
         # The summary of settled hours.
         self.logins = 0
-        self.auth_failures = 0
         self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
         self.networks: Dict[str, tuple] = {}  # network -> (first login from it, its IP)
         # provider block -> days with a login from it, up to nat_days of them (only "on at least
@@ -308,7 +303,6 @@ class UserActivity:
     def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds) -> None:
         """Fold one hour into the summary; hours come in time order (see the module's note)."""
         self.logins += hour.logins
-        self.auth_failures += hour.auth_failures
         if hour.networks:
             self._settle_networks(key, hour.networks, limits)
         if hour.outcomes is not _NO_OUTCOMES:
