@@ -37,6 +37,8 @@ DELIVERY_AGENTS = frozenset(("smtp", "lmtp", "local", "virtual", "pipe", "error"
                              "discard"))
 # Status words of address verification probes, which are not real mail.
 PROBE_STATUSES = frozenset(("deliverable", "undeliverable", "undeliverable-but-not-cached"))
+# One string object per status: every recipient of a queue full of deferred mail keeps one.
+_STATUS_OBJECTS = {status: status for status in ("sent", "deferred", "bounced", "expired")}
 
 
 class Connect(NamedTuple):
@@ -434,6 +436,7 @@ def delivery_peek(text: str):
     if status_at < 0:
         return None
     status = text[status_at + 9:].partition(" ")[0]
+    status = _STATUS_OBJECTS.get(status, status)
     if text[start + 5] == "<" and text[comma - 1] == ">":
         recipient = text[start + 6:comma - 1]
     else:
