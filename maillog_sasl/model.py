@@ -173,13 +173,16 @@ class Message:
         # open -> removed | rejected (by cleanup or at DATA) | queued (log ended) | lost (queue ID
         # reused without a removed line)
         self.state = "open"
-        self.recipients: Dict[tuple, Recipient] = {}
+        self.recipients: Dict[object, Recipient] = {}  # address or (address, orig_to) -> ...
         self.parent: Optional[Message] = None
         self.notices: List[str] = []
         self.expired = False
 
     def recipient(self, address: str, orig_to: Optional[str] = None) -> Recipient:
-        key = (address, orig_to)
+        # Most recipients have no orig_to: their address alone is the key, no tuple to keep
+        # for each of a deferred queue's recipients. An address cannot be a tuple, so the two
+        # kinds of key never meet.
+        key = address if orig_to is None else (address, orig_to)
         found = self.recipients.get(key)
         if found is None:
             found = self.recipients[key] = Recipient(address, orig_to)
