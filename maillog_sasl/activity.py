@@ -63,6 +63,7 @@ import dataclasses
 import datetime as _dt
 import functools
 import ipaddress
+import re
 import sys
 from collections import Counter
 from types import MappingProxyType
@@ -105,18 +106,19 @@ def failed_enough(recipients: int, failed: int, limits: Thresholds) -> bool:
     return recipients >= limits.failed_minimum and failed * 100 >= limits.failed_percent * recipients
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(r"\.".join([_OCTET] * 4) + r"(?:/[0-9]+)?\Z")
+
+
 def block_of(address: str, v4_prefix: int, v6_prefix: int) -> str:
     """The network of `address` (an IP, or a network whose base is used) at the given prefix."""
-    base = address.split("/", 1)[0]
-    octets = base.split(".")
-    if (len(octets) == 4 and v4_prefix % 8 == 0
-            and all(octet.isdigit() and int(octet) < 256 and (octet == "0" or octet[0] != "0")
-                    for octet in octets)):
-        # Dotted quads, nearly every client, without ipaddress's objects: a cache of them
-        # would grow with the distinct IPs of the log.
+    quad = _DOTTED_QUAD.match(address)
+    if quad is not None and v4_prefix % 8 == 0:
+        # Nearly every client, without ipaddress's objects or a cache of them (which would
+        # grow with the distinct IPs of the log).
         kept = v4_prefix // 8
-        return sys.intern(".".join(octets[:kept] + ["0"] * (4 - kept)) + f"/{v4_prefix}")
-    return _other_block_of(base, v4_prefix, v6_prefix)
+        return sys.intern(".".join(quad.groups()[:kept] + ("0",) * (4 - kept)) + f"/{v4_prefix}")
+    return _other_block_of(address.split("/", 1)[0], v4_prefix, v6_prefix)
 
 
 @functools.lru_cache(maxsize=4096)  # IPv6 clients and odd prefixes, each asked about often
@@ -130,6 +132,7 @@ def _other_block_of(base: str, v4_prefix: int, v6_prefix: int) -> str:
     return sys.intern(str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False)))
 
 
+@functools.lru_cache(maxsize=4096)  # asked at every login; recent clients come back
 def network_of(ip: str) -> str:
     """The network a login is judged by: /24 for IPv4, /48 for IPv6 (one site or one ISP pool)."""
     return block_of(ip, 24, 48)
