@@ -202,11 +202,13 @@ class Hour:
         else:
             seen[0], seen[1] = min(seen[0], when), max(seen[1], when)
 
-    def count(self, outcome: str, when: _dt.datetime) -> None:
-        """One recipient submitted at `when` with its final `outcome`."""
+    def count(self, outcomes: Iterable[str], when: _dt.datetime) -> None:
+        """Recipients submitted at `when`, one final outcome each."""
         if self.outcomes is _NO_OUTCOMES:
             self.outcomes = [0] * len(OUTCOMES)
-        self.outcomes[OUTCOME_INDEX[outcome]] += 1
+        counts = self.outcomes
+        for outcome in outcomes:
+            counts[OUTCOME_INDEX[outcome]] += 1
         if self.first_recipient is None or when < self.first_recipient:
             self.first_recipient = when
 
@@ -369,6 +371,7 @@ class Activity:
         self._next_settling: Optional[_dt.datetime] = None
         self._guess_window = _dt.timedelta(days=self.limits.guess_window)
         self._next_forgetting: Optional[_dt.datetime] = None
+        self._last_hour: Optional[_dt.datetime] = None  # the hour _hour() last found
 
     def watch(self, finished: Iterable[object]) -> Iterator[object]:
         for item in finished:
@@ -431,7 +434,10 @@ class Activity:
         return found
 
     def _hour(self, user: UserActivity, when: _dt.datetime) -> Hour:
-        key = hour_of(when)
+        key = self._last_hour
+        # Neighbouring items of the stream nearly always fall in the same hour.
+        if key is None or not key <= when < key + ONE_HOUR:
+            key = self._last_hour = hour_of(when)
         found = user.open_hours.get(key)
         if found is None:
             found = user.open_hours[key] = Hour()
@@ -484,7 +490,7 @@ class Activity:
         if self.selection is not None and self.selection.session(session, name):
             user.selected = True
         for when, _reject in session.rejects:
-            self._hour(user, when).count("rejected", when)
+            self._hour(user, when).count(("rejected",), when)
         if not session.auth_succeeded or session.start is None:
             return
         when = session.start
@@ -507,6 +513,7 @@ class Activity:
         if self.selection is not None and self.selection.message(message):
             user.selected = True
         user.messages += message.kind == "submission"
+        statuses = [status for _, status in counted_recipients(message)]
         hour = self._hour(user, message.queued)
-        for _, status in counted_recipients(message):
-            hour.count(status, message.queued)
+        if statuses:
+            hour.count(statuses, message.queued)
