@@ -20,10 +20,10 @@ DESCRIPTION
     since its last successful login.
 
     Memory grows with the accounts, client IPs and networks a log holds, not with its length:
-    an hour is settled, folded into its user's running
-    summary and dropped, once the stream has moved SETTLE_AFTER past it. Mail reaches the stream
-    when it leaves the queue, which Postfix's maximal_queue_lifetime (5 days unless changed)
-    bounds, so by then an hour's figures are final. The summary keeps what the rules of
+    an hour is settled, folded into its user's running summary and dropped, once the stream has
+    moved SETTLE_AFTER past it. Mail reaches the stream when it leaves the queue, which Postfix's
+    maximal_queue_lifetime (5 days unless changed) bounds, so by then an hour's figures are
+    final. The summary keeps what the rules of
     incident.py read, each in memory that grows with distinct things, not with hours: totals,
     networks (the first login from each, and its IP), the days each provider block was
     used (up to `nat_days`), how many busy hours had each recipient count (the burst rule's
@@ -314,7 +314,7 @@ class UserActivity:
             outcomes = self.outcomes
             for index, count in enumerate(hour.outcomes):
                 outcomes[index] += count
-            self.busy.add(key, sum(hour.outcomes), hour.first_recipient)
+            self.busy.add(key, hour.recipients, hour.first_recipient)
             recipients = sum(outcomes)
             if self.failing_since is None and failed_enough(recipients, recipients - outcomes[SENT],
                                                             limits):
@@ -353,6 +353,17 @@ class IpActivity:
     def forget_failures(self) -> None:
         self.pending_failures = 0
         self.pending_usernames = ()
+        self.last_failure = None
+
+    def forget_failures_before(self, moment: _dt.datetime) -> None:
+        """Forget the failures if the last of them came before `moment`."""
+        if self.last_failure is not None and self.last_failure < moment:
+            self.forget_failures()
+
+    @property
+    def matters(self) -> bool:
+        """False when it holds nothing a fresh IpActivity would not."""
+        return bool(self.users or self.pending_failures or self.pending_usernames)
 
 
 class Activity:
@@ -412,16 +423,11 @@ class Activity:
 
     def _forget_idle_ips(self, before: _dt.datetime) -> None:
         """Failures that stopped before `before` can no longer make a guess: forget them, and
-        the IPs that never logged in with them."""
-        idle = [ip for ip, state in self.ips.items()
-                if state.last_failure is not None and state.last_failure < before]
-        for ip in idle:
-            state = self.ips[ip]
-            if state.users:
-                state.forget_failures()
-                state.last_failure = None
-            else:
-                del self.ips[ip]
+        the IPs left with nothing to remember."""
+        for state in self.ips.values():
+            state.forget_failures_before(before)
+        for ip in [ip for ip, state in self.ips.items() if not state.matters]:
+            del self.ips[ip]
 
     def ips_per_user(self) -> Counter:
         """account -> how many client IPs it logged in from."""
@@ -459,9 +465,8 @@ class Activity:
         state = self.ips.get(ip)
         if state is None:
             state = self.ips[ip] = IpActivity()
-        elif (state.last_failure is not None and session.start is not None
-              and session.start - state.last_failure > self._guess_window):
-            state.forget_failures()
+        elif session.start is not None:
+            state.forget_failures_before(session.start - self._guess_window)
         failures = guessing_failures(session)
         ended = session.end or session.start
         if failures:
@@ -476,7 +481,7 @@ class Activity:
                 state.pending_usernames += (username,)
             guessed = self.user(username)
             self._hour(guessed, when).auth_failures += 1
-            if self.selection is not None and self.selection.session(session, failure.username):
+            if self.selection is not None and self.selection.session(session, username):
                 guessed.selected = True
         name = session.sasl_username
         if name is not None:
