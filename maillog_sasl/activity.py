@@ -5,6 +5,7 @@ SUMMARY
     activity.watch(finished) -> the same stream, each item recorded as it passes; when the
         stream ends, every hour is settled and the facts below are final
     activity.users: name -> UserActivity      activity.ips: address -> IpActivity
+    activity.pairs: pairs.PairStore, the accounts' IPs and networks (first login from each)
     Thresholds(...)                 the incident rules' limits (incident.py reads them)
     network_of(ip) -> "192.0.2.0/24" | "2001:db8:1::/48"       hour_of(time) -> the hour it is in
     provider_of(ip or network) -> "192.0.0.0/16" | "2001:db8::/32"
@@ -16,20 +17,20 @@ DESCRIPTION
     open ones at the end). Per SASL username it gathers one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
-    client IP it keeps the accounts that logged in from it (and when first) and the failed AUTH
-    since its last successful login.
+    client IP it keeps the failed AUTH since its last successful login. Which accounts logged
+    in from which IPs and networks, and when first, goes to `pairs` (on disk: these pairs are
+    the one thing that grows with the length of the log).
 
     Memory grows with the accounts, client IPs and networks a log holds, not with its length:
     an hour is settled, folded into its user's running summary and dropped, once the stream has
     moved SETTLE_AFTER past it. Mail reaches the stream when it leaves the queue, which Postfix's
     maximal_queue_lifetime (5 days unless changed) bounds, so by then an hour's figures are
     final. The summary keeps what the rules of
-    incident.py read, each in memory that grows with distinct things, not with hours: totals,
-    networks (the first login from each, and its IP), the days each provider block was
-    used (up to `nat_days`), how many busy hours had each recipient count (the burst rule's
-    median and its earliest hour per count), the first hour at which the failing rule held on
-    the figures so far, and the hopping rule's sliding window. The IPs an account logged in
-    from are only kept per IP (`ips_per_user()` counts them). Something that reaches the
+    incident.py read, each in memory bounded by the accounts: totals, the days each provider
+    block was used (up to `nat_days`), how many busy hours had each recipient count (the burst
+    rule's median and its earliest hour per count), the first hour at which the failing rule
+    held on the figures so far, and the hopping rule's sliding window; the hour's networks go
+    to `pairs`. Something that reaches the
     stream after its hour was settled (mail queued for longer, a session whose end was never
     logged, handed on when the log ends) is settled as an hour of its own: totals, IPs and
     networks stay exact; the burst rule sees two smaller hours and the hopping window meets it
@@ -70,6 +71,7 @@ from types import MappingProxyType
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
 
 from maillog_sasl.model import OUTCOMES, Message, Session
+from maillog_sasl.pairs import PairStore
 from maillog_sasl.reports import counted_recipients
 
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(OUTCOMES)}
@@ -169,7 +171,6 @@ class Guess(NamedTuple):
 _NO_IPS = ()
 _NO_NETWORKS = MappingProxyType({})
 _NO_OUTCOMES = (0,) * len(OUTCOMES)
-_NO_ACCOUNTS = MappingProxyType({})
 
 
 class Hour:
@@ -280,11 +281,11 @@ class HopWindow:
 
 class UserActivity:
     """One account: its open hours, and the summary of its settled ones."""
-    __slots__ = ("open_hours", "history", "messages", "guesses", "selected", "logins",
-                 "outcomes", "networks", "provider_dates", "busy",
-                 "failing_since", "hops")
+    __slots__ = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
+                 "outcomes", "provider_dates", "busy", "failing_since", "hops")
 
-    def __init__(self, limits: Thresholds):
+    def __init__(self, name: str, limits: Thresholds):
+        self.name = name
         self.open_hours: Dict[_dt.datetime, Hour] = {}
         self.history: Dict[_dt.datetime, Hour] = {}  # every Hour, with keep_hours
         self.messages = 0
@@ -293,7 +294,6 @@ class UserActivity:
         # The summary of settled hours.
         self.logins = 0
         self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
-        self.networks: Dict[str, tuple] = {}  # network -> (first login from it, its IP)
         # provider block -> days with a login from it, up to nat_days of them (only "on at least
         # nat_days days" is ever asked)
         self.provider_dates: Dict[str, tuple] = {}
@@ -305,11 +305,12 @@ class UserActivity:
         """Recipients per outcome, in OUTCOMES order."""
         return list(self.outcomes)
 
-    def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds) -> None:
-        """Fold one hour into the summary; hours come in time order (see the module's note)."""
+    def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds, pairs: PairStore) -> None:
+        """Fold one hour into the summary (its networks into `pairs`); hours come in time order
+        (see the module's note)."""
         self.logins += hour.logins
         if hour.networks:
-            self._settle_networks(key, hour.networks, limits)
+            self._settle_networks(key, hour.networks, limits, pairs)
         if hour.outcomes is not _NO_OUTCOMES:
             outcomes = self.outcomes
             for index, count in enumerate(hour.outcomes):
@@ -320,16 +321,15 @@ class UserActivity:
                                                             limits):
                 self.failing_since = hour.first_recipient
 
-    def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds) -> None:
+    def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds,
+                         pairs: PairStore) -> None:
         if self.hops is None:
             self.hops = HopWindow(_dt.timedelta(hours=limits.hop_window), limits.hop_networks)
         for when, network in sorted({(when, network) for network, (first, last, _ip)
                                      in networks.items() for when in (first, last)}):
             self.hops.add(when, network)
         for network, (first, _last, ip) in networks.items():
-            seen = self.networks.get(network)
-            if seen is None or first < seen[0]:
-                self.networks[network] = (first, ip)
+            pairs.network(self.name, network, first, ip)
             provider = provider_of(network)
             dates = self.provider_dates.get(provider, ())
             day = key.date()
@@ -338,12 +338,9 @@ class UserActivity:
 
 
 class IpActivity:
-    __slots__ = ("users", "pending_failures", "pending_usernames", "last_failure")
+    __slots__ = ("pending_failures", "pending_usernames", "last_failure")
 
     def __init__(self):
-        # account -> its first login from this IP: the accounts' IPs are kept here alone.
-        # Most IPs of a brute-force campaign never log in: the dict is made on the first login.
-        self.users: Dict[str, _dt.datetime] = _NO_ACCOUNTS
         self.pending_failures = 0  # failed AUTH since this IP's last successful login
         # The usernames of those failures, interned: a campaign tries the same few from
         # thousands of IPs. A tuple, as most IPs try only a handful.
@@ -363,7 +360,10 @@ class IpActivity:
     @property
     def matters(self) -> bool:
         """False when it holds nothing a fresh IpActivity would not."""
-        return bool(self.users or self.pending_failures or self.pending_usernames)
+        return bool(self.pending_failures or self.pending_usernames)
+
+
+_NO_FAILURES = IpActivity()  # read, never written: an IP with no failures to remember
 
 
 class Activity:
@@ -376,6 +376,8 @@ class Activity:
         self.keep_hours = keep_hours
         self.users: Dict[str, UserActivity] = {}
         self.ips: Dict[str, IpActivity] = {}
+        # Deleted with the Activity (SQLite removes its file when the connection goes).
+        self.pairs = PairStore()
         self.first_time: Optional[_dt.datetime] = None
         self.last_time: Optional[_dt.datetime] = None
         self._unsettled: Dict[_dt.datetime, List[UserActivity]] = {}  # hour -> users with it open
@@ -419,24 +421,25 @@ class Activity:
         limits = self.limits
         for key in sorted(key for key in self._unsettled if key <= through):
             for user in self._unsettled.pop(key):
-                user.settle(key, user.open_hours.pop(key), limits)
+                user.settle(key, user.open_hours.pop(key), limits, self.pairs)
 
     def _forget_idle_ips(self, before: _dt.datetime) -> None:
         """Failures that stopped before `before` can no longer make a guess: forget them, and
         the IPs left with nothing to remember."""
         for state in self.ips.values():
             state.forget_failures_before(before)
-        for ip in [ip for ip, state in self.ips.items() if not state.matters]:
-            del self.ips[ip]
+        # A new dict, not deletions: a dict keeps the table of its largest size, and a
+        # brute-force campaign makes it tens of thousands of IPs large.
+        self.ips = {ip: state for ip, state in self.ips.items() if state.matters}
 
     def ips_per_user(self) -> Counter:
         """account -> how many client IPs it logged in from."""
-        return Counter(name for state in self.ips.values() for name in state.users)
+        return self.pairs.ips_per_account()
 
     def user(self, name: str) -> UserActivity:
         found = self.users.get(name)
         if found is None:
-            found = self.users[name] = UserActivity(self.limits)
+            found = self.users[name] = UserActivity(name, self.limits)
         return found
 
     def _hour(self, user: UserActivity, when: _dt.datetime) -> Hour:
@@ -463,11 +466,11 @@ class Activity:
         self._seen(session.start, session.end)
         ip = sys.intern(session.client_ip)  # one string per IP, however many hours keep it
         state = self.ips.get(ip)
-        if state is None:
-            state = self.ips[ip] = IpActivity()
-        elif session.start is not None:
+        if state is not None and session.start is not None:
             state.forget_failures_before(session.start - self._guess_window)
         failures = guessing_failures(session)
+        if state is None and (failures or session.auth_failures):
+            state = self.ips[ip] = IpActivity()
         ended = session.end or session.start
         if failures:
             state.pending_failures += failures
@@ -485,9 +488,10 @@ class Activity:
                 guessed.selected = True
         name = session.sasl_username
         if name is not None:
-            self._attributed_session(session, name, ip, state)
+            self._attributed_session(session, name, ip, state or _NO_FAILURES)
         if session.auth_succeeded:
-            state.forget_failures()
+            # Failures are counted since the IP's last successful login: nothing left to keep.
+            self.ips.pop(ip, None)
 
     def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
         name = sys.intern(name)  # one string per account, however many IPs name it
@@ -505,10 +509,7 @@ class Activity:
                                        len(state.pending_usernames) >= limits.guess_usernames):
             user.guesses[ip] = Guess(when, ip, state.pending_failures,
                                      len(state.pending_usernames))
-        if state.users is _NO_ACCOUNTS:
-            state.users = {}
-        first = state.users.get(name)
-        state.users[name] = when if first is None else min(first, when)
+        self.pairs.login(name, ip, when)
 
     def _message(self, message: Message) -> None:
         self._seen(message.queued, message.end or message.last_time)

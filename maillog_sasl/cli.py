@@ -19,6 +19,7 @@ import argparse
 import gc
 import importlib
 import os
+import sqlite3
 import sys
 
 from maillog_sasl import __version__
@@ -190,6 +191,11 @@ def _run(options) -> int:
             raise
         print(f"maillog-sasl: cannot write the report: {error.strerror or error}", file=sys.stderr)
         _discard_unwritten(out)
+        return 2
+    except sqlite3.Error as error:
+        # pairs.py keeps the logins' IPs and networks in SQLite's temporary directory.
+        print(f"maillog-sasl: cannot keep the logins in a temporary file: {error} "
+              "(set TMPDIR to a writable directory)", file=sys.stderr)
         return 2
     finally:
         gc.enable()

@@ -168,7 +168,7 @@ def new_network_signal(user: UserActivity, activity: Activity,
     if start is None or end - start <= baseline:
         return None
     cut = start + baseline
-    networks = user.networks
+    networks = activity.pairs.networks_of(user.name)
     known = {provider_of(network) for network, (first, _) in networks.items() if first < cut}
     if not known:
         return None
@@ -187,9 +187,8 @@ def new_network_signal(user: UserActivity, activity: Activity,
 def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signal]:
     """user -> its shared-ip Signal, from one pass over the client IPs."""
     shared: Dict[str, list] = {}
-    for ip, state in activity.ips.items():
-        accounts = state.users
-        if len(accounts) < limits.shared_ip_accounts or is_loopback(ip):
+    for ip, accounts in activity.pairs.shared_ips(limits.shared_ip_accounts):
+        if is_loopback(ip):
             continue
         block = provider_of(ip)
         if any(len(activity.users[account].provider_dates.get(block, ())) >= limits.nat_days
@@ -263,6 +262,7 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
 def suspicious_report(finished, selection, options) -> List[dict]:
     activity = watch(finished, selection, options)
     ips = activity.ips_per_user()
+    networks = activity.pairs.network_counts()
     rows = []
     for name, verdict in assess(activity, thresholds_of(options)).items():
         user = activity.users[name]
@@ -275,7 +275,7 @@ def suspicious_report(finished, selection, options) -> List[dict]:
         rows.append({"user": name, "severity": verdict.severity,
                      "signals": [signal.name for signal in signals],
                      "reasons": [signal.reason for signal in signals],
-                     "networks": len(user.networks), "ips": ips[name],
+                     "networks": networks[name], "ips": ips[name],
                      "first_flagged": verdict.first_flagged, "logins": user.logins,
                      "messages": user.messages, "recipients": recipients,
                      "failed_share": round(failed / recipients, 3) if recipients else 0.0})
@@ -297,7 +297,8 @@ def timeline_report(finished, selection, options) -> List[dict]:
         verdict = verdicts.get(name)
         for signal in verdict.signals if verdict else ():
             fired.setdefault(hour_of(signal.when), []).append(signal.name)
-        new_networks = Counter(hour_of(first) for first, _ in user.networks.values())
+        new_networks = Counter(hour_of(first)
+                               for first, _ in activity.pairs.networks_of(name).values())
         # An hour can hold a signal and no activity of the user's own: another account took
         # up its IP then.
         for key in sorted(set(user.history) | set(fired)):

@@ -37,12 +37,12 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
 
 from maillog_sasl.filters import Selection
 from maillog_sasl.model import OUTCOMES, UNKNOWN_USER, Message, Session
+from maillog_sasl.pairs import PairStore
 
 USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips", "first_seen",
                  "last_seen", "methods", "hosts", "flags"]
@@ -142,14 +142,13 @@ def _latest(current, candidate):
 
 
 class _UserTotals:
-    __slots__ = ("sessions", "messages", "outcomes", "ips", "first_seen", "last_seen",
+    __slots__ = ("sessions", "messages", "outcomes", "first_seen", "last_seen",
                  "methods", "hosts")
 
     def __init__(self):
         self.sessions = 0
         self.messages = 0
         self.outcomes = Counter()
-        self.ips = set()
         self.first_seen = None
         self.last_seen = None
         self.methods = set()
@@ -157,7 +156,6 @@ class _UserTotals:
 
     def add_session(self, session: Session) -> None:
         self.sessions += 1
-        self.ips.add(sys.intern(session.client_ip))  # one string per IP, shared with activity.py
         self.first_seen = _earliest(self.first_seen, session.start)
         self.last_seen = _latest(self.last_seen, session.end or session.start)
         if session.sasl_method:
@@ -184,6 +182,8 @@ def _users(finished, selection: Selection, options: dict):
     limits = incident.thresholds_of(options)
     activity = incident.Activity(limits)
     totals: Dict[str, _UserTotals] = {}
+    # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
+    logins = PairStore()
     for item in activity.watch(finished):
         if isinstance(item, Session):
             user = session_user(item)
@@ -191,6 +191,7 @@ def _users(finished, selection: Selection, options: dict):
                 continue
             entry = _totals_of(totals, user)
             entry.add_session(item)
+            logins.login(user, item.client_ip, item.start)
             entry.outcomes["rejected"] += len(item.rejects)
         elif selection.message(item):
             statuses = [status for _, status in counted_recipients(item)]
@@ -202,12 +203,13 @@ def _users(finished, selection: Selection, options: dict):
             if item.sasl_method:
                 entry.methods.add(item.sasl_method.lower())
     flags = incident.user_flags(activity, limits)
+    ips = logins.ips_per_account()
     rows = []
     for user, entry in totals.items():
         row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions, "messages": entry.messages,
                "recipients": sum(entry.outcomes[outcome] for outcome in OUTCOMES)}
         row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
-        row.update(ips=len(entry.ips), first_seen=entry.first_seen, last_seen=entry.last_seen,
+        row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
                    methods=sorted(entry.methods), hosts=sorted(entry.hosts))
         rows.append(row)
     rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, -row["ips"], -row["recipients"],

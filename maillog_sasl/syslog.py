@@ -4,6 +4,7 @@ SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None
     parse_program(tag) -> (syslog_name, daemon, pid) | None
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
+    fixed_zone(offset) -> the one tzinfo object of that UTC offset
 
 DESCRIPTION
     Every prefix form Postfix's lines arrive with (postfix-log-reference.md §3):
@@ -158,11 +159,11 @@ class Clock:
         except ValueError:
             return None
         offset = self.zone.utcoffset(naive)
-        return naive.replace(tzinfo=_fixed_zone(offset) if offset is not None else _dt.timezone.utc)
+        return naive.replace(tzinfo=fixed_zone(offset) if offset is not None else _dt.timezone.utc)
 
 
 @functools.lru_cache(maxsize=None)  # a zone has a handful of offsets
-def _fixed_zone(offset: _dt.timedelta) -> _dt.timezone:
+def fixed_zone(offset: _dt.timedelta) -> _dt.timezone:
     # One tzinfo object per offset: datetimes that share theirs compare without calling
     # utcoffset() on both sides (16 times faster), and the correlator and reports compare a lot.
     return _dt.timezone(offset)

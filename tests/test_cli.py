@@ -7,11 +7,13 @@ import gzip
 import io
 import json
 import lzma
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
+from maillog_sasl.pairs import PairStore
 from maillog_sasl.reports import REPORTS
 from support import SAMPLE_LOGS, SCENARIOS
 
@@ -159,6 +161,17 @@ def test_usage_errors(cli, args, message):
 def test_unwritable_output(cli, tmp_path):
     result = cli("-o", tmp_path / "no" / "such" / "dir.csv", SEED)
     assert result.code == 2 and "cannot write" in result.err
+
+
+def test_full_temporary_disk_is_one_line_not_a_traceback(cli, monkeypatch):
+    """The logins' pairs go to SQLite's temporary file (pairs.py); a full disk ends the run."""
+    def disk_full(store):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(PairStore, "_flush", disk_full)
+    result = cli("--year", "2018", SEED)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "database or disk is full" in result.err and "TMPDIR" in result.err
 
 
 def test_console_script_and_broken_pipe():
