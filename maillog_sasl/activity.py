@@ -119,7 +119,7 @@ def block_of(address: str, v4_prefix: int, v6_prefix: int) -> str:
         # Nearly every client, without ipaddress's objects or a cache of them (which would
         # grow with the distinct IPs of the log).
         kept = v4_prefix // 8
-        return sys.intern(".".join(quad.groups()[:kept] + ("0",) * (4 - kept)) + f"/{v4_prefix}")
+        return shared(".".join(quad.groups()[:kept] + ("0",) * (4 - kept)) + f"/{v4_prefix}")
     return _other_block_of(address.split("/", 1)[0], v4_prefix, v6_prefix)
 
 
@@ -130,8 +130,7 @@ def _other_block_of(base: str, v4_prefix: int, v6_prefix: int) -> str:
     except ValueError:
         return base
     prefix = v4_prefix if parsed.version == 4 else v6_prefix
-    # One string per network, however many IPs and users share it.
-    return sys.intern(str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False)))
+    return shared(str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False)))
 
 
 @functools.lru_cache(maxsize=4096)  # asked at every login; recent clients come back
@@ -146,12 +145,23 @@ def provider_of(ip_or_network: str) -> str:
 
 
 def hour_of(when: _dt.datetime) -> _dt.datetime:
-    hour = when.replace(minute=0, second=0, microsecond=0)
-    # One object per clock hour, shared by every user's table of hours.
-    return _HOURS.setdefault(hour, hour)
+    return shared(when.replace(minute=0, second=0, microsecond=0))
 
 
-_HOURS: Dict[_dt.datetime, _dt.datetime] = {}
+def shared(value):
+    """One object for equal values among those met lately: the IPs, networks, hours and days
+    that thousands of records repeat. Bounded, where sys.intern's table would keep every
+    network of the log, and at its largest size."""
+    found = _RECENT.get(value)
+    if found is None:
+        if len(_RECENT) >= RECENT_KEPT:
+            _RECENT.clear()
+        found = _RECENT[value] = value
+    return found
+
+
+RECENT_KEPT = 8_192
+_RECENT: Dict[object, object] = {}
 
 
 def guessing_failures(session: Session) -> int:
@@ -171,6 +181,7 @@ class Guess(NamedTuple):
 _NO_IPS = ()
 _NO_NETWORKS = MappingProxyType({})
 _NO_OUTCOMES = (0,) * len(OUTCOMES)
+_NO_EARLIEST = MappingProxyType({})
 
 
 class Hour:
@@ -221,17 +232,20 @@ class Hour:
 class BusyHours:
     """The hours in which a user sent anything: how many had each recipient count, and for the
     counts that could fire the burst rule, the earliest such hour and its first recipient."""
-    __slots__ = ("hours_by_count", "earliest", "floor")
+    __slots__ = ("hours_by_count", "earliest")
 
-    def __init__(self, limits: Thresholds):
+    def __init__(self):
         self.hours_by_count: Dict[int, int] = {}
-        self.earliest: Dict[int, tuple] = {}  # count -> (hour, its first recipient's time)
-        # No smaller count can fire either limit of the burst rule.
-        self.floor = min(limits.hourly_recipients + 1, limits.burst_minimum)
+        # count -> (hour, its first recipient's time); made on the first count that could fire.
+        self.earliest: Dict[int, tuple] = _NO_EARLIEST
 
-    def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime) -> None:
+    def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime,
+            limits: Thresholds) -> None:
         self.hours_by_count[recipients] = self.hours_by_count.get(recipients, 0) + 1
-        if recipients >= self.floor:
+        # No smaller count can fire either limit of the burst rule.
+        if recipients >= min(limits.hourly_recipients + 1, limits.burst_minimum):
+            if self.earliest is _NO_EARLIEST:
+                self.earliest = {}
             earliest = self.earliest.get(recipients)
             if earliest is None or key < earliest[0]:
                 self.earliest[recipients] = (key, first_recipient)
@@ -251,30 +265,26 @@ class BusyHours:
 class HopWindow:
     """The hopping rule's sliding window over one user's network logins, in time order: the
     first moment `limit` networks fell within `span`, and the most that ever did."""
-    __slots__ = ("span", "limit", "events", "inside", "fired", "most")
+    __slots__ = ("events", "fired", "most")
 
-    def __init__(self, span: _dt.timedelta, limit: int):
-        self.span, self.limit = span, limit
-        self.events: List[tuple] = []  # (time, network) inside the window, oldest first
-        self.inside: Dict[str, int] = {}  # network -> its events inside the window
+    def __init__(self):
+        # (time, network) inside the window, oldest first. A list, not a deque, and no count
+        # per network beside it: a user's window holds a few logins, and every account keeps
+        # one for the whole log.
+        self.events: List[tuple] = []
         self.fired: Optional[tuple] = None  # (time, sorted networks) when it first held
         self.most = 0
 
-    def add(self, when: _dt.datetime, network: str) -> None:
-        events, inside = self.events, self.inside
+    def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
+        events = self.events
         events.append((when, network))
-        inside[network] = inside.get(network, 0) + 1
-        start = when - self.span
+        start = when - span
         left = 0
         while events[left][0] < start:
-            gone = events[left][1]
-            inside[gone] -= 1
-            if not inside[gone]:
-                del inside[gone]
             left += 1
-        # A list, not a deque: a user's window holds a few logins, a deque costs 600 bytes.
         del events[:left]
-        if self.fired is None and len(inside) >= self.limit:
+        inside = {network for _, network in events}
+        if self.fired is None and len(inside) >= limit:
             self.fired = (when, sorted(inside))
         self.most = max(self.most, len(inside))
 
@@ -284,7 +294,7 @@ class UserActivity:
     __slots__ = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
                  "outcomes", "provider_dates", "busy", "failing_since", "hops")
 
-    def __init__(self, name: str, limits: Thresholds):
+    def __init__(self, name: str):
         self.name = name
         self.open_hours: Dict[_dt.datetime, Hour] = {}
         self.history: Dict[_dt.datetime, Hour] = {}  # every Hour, with keep_hours
@@ -297,7 +307,7 @@ class UserActivity:
         # provider block -> days with a login from it, up to nat_days of them (only "on at least
         # nat_days days" is ever asked)
         self.provider_dates: Dict[str, tuple] = {}
-        self.busy = BusyHours(limits)
+        self.busy = BusyHours()
         self.failing_since: Optional[_dt.datetime] = None
         self.hops: Optional[HopWindow] = None
 
@@ -315,7 +325,7 @@ class UserActivity:
             outcomes = self.outcomes
             for index, count in enumerate(hour.outcomes):
                 outcomes[index] += count
-            self.busy.add(key, hour.recipients, hour.first_recipient)
+            self.busy.add(key, hour.recipients, hour.first_recipient, limits)
             recipients = sum(outcomes)
             if self.failing_since is None and failed_enough(recipients, recipients - outcomes[SENT],
                                                             limits):
@@ -324,15 +334,16 @@ class UserActivity:
     def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds,
                          pairs: PairStore) -> None:
         if self.hops is None:
-            self.hops = HopWindow(_dt.timedelta(hours=limits.hop_window), limits.hop_networks)
+            self.hops = HopWindow()
+        span = _dt.timedelta(hours=limits.hop_window)
         for when, network in sorted({(when, network) for network, (first, last, _ip)
                                      in networks.items() for when in (first, last)}):
-            self.hops.add(when, network)
+            self.hops.add(when, network, span, limits.hop_networks)
         for network, (first, _last, ip) in networks.items():
             pairs.network(self.name, network, first, ip)
             provider = provider_of(network)
             dates = self.provider_dates.get(provider, ())
-            day = key.date()
+            day = shared(key.date())
             if len(dates) < limits.nat_days and day not in dates:
                 self.provider_dates[provider] = dates + (day,)
 
@@ -422,6 +433,8 @@ class Activity:
         for key in sorted(key for key in self._unsettled if key <= through):
             for user in self._unsettled.pop(key):
                 user.settle(key, user.open_hours.pop(key), limits, self.pairs)
+                if not user.open_hours:
+                    user.open_hours = {}  # not the emptied one: a dict keeps its largest table
 
     def _forget_idle_ips(self, before: _dt.datetime) -> None:
         """Failures that stopped before `before` can no longer make a guess: forget them, and
@@ -439,7 +452,7 @@ class Activity:
     def user(self, name: str) -> UserActivity:
         found = self.users.get(name)
         if found is None:
-            found = self.users[name] = UserActivity(name, self.limits)
+            found = self.users[name] = UserActivity(name)
         return found
 
     def _hour(self, user: UserActivity, when: _dt.datetime) -> Hour:
@@ -464,7 +477,7 @@ class Activity:
 
     def _session(self, session: Session) -> None:
         self._seen(session.start, session.end)
-        ip = sys.intern(session.client_ip)  # one string per IP, however many hours keep it
+        ip = shared(session.client_ip)
         state = self.ips.get(ip)
         if state is not None and session.start is not None:
             state.forget_failures_before(session.start - self._guess_window)

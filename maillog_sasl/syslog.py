@@ -76,7 +76,7 @@ def parse_program(tag: str):
     return program[:slash], program[slash + 1:], tag[open_bracket + 1:-2]
 
 
-MINUTES_KEPT = 10_000
+MINUTES_KEPT = 1_500  # a day's minutes: lines come in time order
 _SECONDS = {f":{second:02d}": _dt.timedelta(seconds=second) for second in range(60)}
 
 
