@@ -123,7 +123,7 @@ def block_of(address: str, v4_prefix: int, v6_prefix: int) -> str:
     return _other_block_of(address.split("/", 1)[0], v4_prefix, v6_prefix)
 
 
-@functools.lru_cache(maxsize=4096)  # IPv6 clients and odd prefixes, each asked about often
+@functools.lru_cache(maxsize=1024)  # IPv6 clients and odd prefixes, each asked about often
 def _other_block_of(base: str, v4_prefix: int, v6_prefix: int) -> str:
     try:
         parsed = ipaddress.ip_address(base)
@@ -133,7 +133,7 @@ def _other_block_of(base: str, v4_prefix: int, v6_prefix: int) -> str:
     return shared(str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False)))
 
 
-@functools.lru_cache(maxsize=4096)  # asked at every login; recent clients come back
+@functools.lru_cache(maxsize=1024)  # asked at every login; recent clients come back
 def network_of(ip: str) -> str:
     """The network a login is judged by: /24 for IPv4, /48 for IPv6 (one site or one ISP pool)."""
     return block_of(ip, 24, 48)
@@ -160,7 +160,7 @@ def shared(value):
     return found
 
 
-RECENT_KEPT = 8_192
+RECENT_KEPT = 4_096
 _RECENT: Dict[object, object] = {}
 
 
@@ -232,16 +232,28 @@ class Hour:
 class BusyHours:
     """The hours in which a user sent anything: how many had each recipient count, and for the
     counts that could fire the burst rule, the earliest such hour and its first recipient."""
-    __slots__ = ("hours_by_count", "earliest")
+    __slots__ = ("_counts", "earliest")
 
     def __init__(self):
-        self.hours_by_count: Dict[int, int] = {}
+        # count, hours with it, count, hours with it, ...: flat, as every account keeps one for
+        # the whole log, and most have a few distinct counts.
+        self._counts: List[int] = []
         # count -> (hour, its first recipient's time); made on the first count that could fire.
         self.earliest: Dict[int, tuple] = _NO_EARLIEST
 
+    @property
+    def hours_by_count(self) -> Dict[int, int]:
+        return dict(zip(self._counts[::2], self._counts[1::2]))
+
     def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime,
             limits: Thresholds) -> None:
-        self.hours_by_count[recipients] = self.hours_by_count.get(recipients, 0) + 1
+        counts = self._counts
+        for index in range(0, len(counts), 2):
+            if counts[index] == recipients:
+                counts[index + 1] += 1
+                break
+        else:
+            counts += (recipients, 1)
         # No smaller count can fire either limit of the burst rule.
         if recipients >= min(limits.hourly_recipients + 1, limits.burst_minimum):
             if self.earliest is _NO_EARLIEST:
@@ -252,11 +264,12 @@ class BusyHours:
 
     def median(self) -> float:
         """The median recipient count of the busy hours (statistics.median's)."""
-        hours = sum(self.hours_by_count.values())
+        hours_by_count = self.hours_by_count
+        hours = sum(hours_by_count.values())
         middle = []
         passed = 0
-        for count in sorted(self.hours_by_count):
-            passed += self.hours_by_count[count]
+        for count in sorted(hours_by_count):
+            passed += hours_by_count[count]
             while len(middle) < 2 and passed > ((hours - 1) // 2, hours // 2)[len(middle)]:
                 middle.append(count)
         return middle[0] if hours % 2 else (middle[0] + middle[1]) / 2
@@ -268,22 +281,22 @@ class HopWindow:
     __slots__ = ("events", "fired", "most")
 
     def __init__(self):
-        # (time, network) inside the window, oldest first. A list, not a deque, and no count
-        # per network beside it: a user's window holds a few logins, and every account keeps
-        # one for the whole log.
-        self.events: List[tuple] = []
+        # time, network, time, network, ... inside the window, oldest first. One flat list, no
+        # deque, no count per network beside it: a user's window holds a few logins, and every
+        # account keeps one for the whole log.
+        self.events: list = []
         self.fired: Optional[tuple] = None  # (time, sorted networks) when it first held
         self.most = 0
 
     def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
         events = self.events
-        events.append((when, network))
+        events += (when, network)
         start = when - span
         left = 0
-        while events[left][0] < start:
-            left += 1
+        while events[left] < start:
+            left += 2
         del events[:left]
-        inside = {network for _, network in events}
+        inside = set(events[1::2])
         if self.fired is None and len(inside) >= limit:
             self.fired = (when, sorted(inside))
         self.most = max(self.most, len(inside))

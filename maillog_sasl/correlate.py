@@ -48,7 +48,7 @@ from maillog_sasl.syslog import Clock, parse_program, split_line
 
 DELIVERY_AGENTS = ev.DELIVERY_AGENTS
 QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DELIVERY_AGENTS
-TAG_CACHE_LIMIT = 4_096
+TAG_CACHE_LIMIT = 1_024
 # New containers between two runs of the cyclic garbage collector while a log is read (CPython:
 # 700). Thousands of sessions, messages and recipients are open at once; at 700 the collector
 # walks each of them several times before it is finished, a tenth of the run. The correlator

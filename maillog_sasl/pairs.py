@@ -39,7 +39,7 @@ from typing import Dict, Iterator, Tuple
 from maillog_sasl.syslog import fixed_zone
 
 BUFFERED = 2_000
-CACHE_KIB = 1_024
+CACHE_KIB = 256
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MICROSECOND = _dt.timedelta(microseconds=1)
 _SECOND = _dt.timedelta(seconds=1)
