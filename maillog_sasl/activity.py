@@ -18,19 +18,17 @@ DESCRIPTION
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
     client IP it keeps the failed AUTH since its last successful login. Which accounts logged
-    in from which IPs and networks, and when first, goes to `pairs` (on disk: these pairs are
-    the one thing that grows with the length of the log).
+    in from which IPs, networks and provider blocks, when first, and on which days, goes to
+    `pairs` (on disk: these pairs are what grows with the length of the log).
 
-    Memory grows with the accounts, client IPs and networks a log holds, not with its length:
+    Memory is bounded by the accounts and a window of days, not by the length of the log:
     an hour is settled, folded into its user's running summary and dropped, once the stream has
     moved SETTLE_AFTER past it. Mail reaches the stream when it leaves the queue, which Postfix's
     maximal_queue_lifetime (5 days unless changed) bounds, so by then an hour's figures are
-    final. The summary keeps what the rules of
-    incident.py read, each in memory bounded by the accounts: totals, the days each provider
-    block was used (up to `nat_days`), how many busy hours had each recipient count (the burst
-    rule's median and its earliest hour per count), the first hour at which the failing rule
-    held on the figures so far, and the hopping rule's sliding window; the hour's networks go
-    to `pairs`. Something that reaches the
+    final. The summary keeps what the rules of incident.py read: totals, how many busy hours
+    had each recipient count (the burst rule's median and its earliest hour per count), the
+    first hour at which the failing rule held on the figures so far, and the hopping rule's
+    sliding window; the hour's networks go to `pairs`. Something that reaches the
     stream after its hour was settled (mail queued for longer, a session whose end was never
     logged, handed on when the log ends) is settled as an hour of its own: totals, IPs and
     networks stay exact; the burst rule sees two smaller hours and the hopping window meets it
@@ -149,8 +147,8 @@ def hour_of(when: _dt.datetime) -> _dt.datetime:
 
 
 def shared(value):
-    """One object for equal values among those met lately: the IPs, networks, hours and days
-    that thousands of records repeat. Bounded, where sys.intern's table would keep every
+    """One object for equal values among those met lately: the IPs, networks and hours that
+    thousands of records repeat. Bounded, where sys.intern's table would keep every
     network of the log, and at its largest size."""
     found = _RECENT.get(value)
     if found is None:
@@ -305,7 +303,7 @@ class HopWindow:
 class UserActivity:
     """One account: its open hours, and the summary of its settled ones."""
     __slots__ = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
-                 "outcomes", "provider_dates", "busy", "failing_since", "hops")
+                 "outcomes", "busy", "failing_since", "hops")
 
     def __init__(self, name: str):
         self.name = name
@@ -317,9 +315,6 @@ class UserActivity:
         # The summary of settled hours.
         self.logins = 0
         self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
-        # provider block -> days with a login from it, up to nat_days of them (only "on at least
-        # nat_days days" is ever asked)
-        self.provider_dates: Dict[str, tuple] = {}
         self.busy = BusyHours()
         self.failing_since: Optional[_dt.datetime] = None
         self.hops: Optional[HopWindow] = None
@@ -352,13 +347,10 @@ class UserActivity:
         for when, network in sorted({(when, network) for network, (first, last, _ip)
                                      in networks.items() for when in (first, last)}):
             self.hops.add(when, network, span, limits.hop_networks)
+        day = key.date()
         for network, (first, _last, ip) in networks.items():
             pairs.network(self.name, network, first, ip)
-            provider = provider_of(network)
-            dates = self.provider_dates.get(provider, ())
-            day = shared(key.date())
-            if len(dates) < limits.nat_days and day not in dates:
-                self.provider_dates[provider] = dates + (day,)
+            pairs.provider_day(self.name, provider_of(network), day)
 
 
 class IpActivity:

@@ -191,8 +191,7 @@ def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signa
         if is_loopback(ip):
             continue
         block = provider_of(ip)
-        if any(len(activity.users[account].provider_dates.get(block, ())) >= limits.nat_days
-               for account in accounts):
+        if any(activity.pairs.days_in(account, block) >= limits.nat_days for account in accounts):
             continue
         for name, first in accounts.items():
             others = sorted(when for account, when in accounts.items() if account != name)

@@ -4,17 +4,20 @@ SUMMARY
     PairStore()                               a private temporary SQLite database
     store.login(account, ip, when)            a login of `account` from `ip` at `when`
     store.network(account, network, when, ip) the same, seen as a login from `network`
+    store.provider_day(account, block, day)   a login from a provider's block on that date
     store.ips_per_account() -> Counter        account -> how many IPs it logged in from
     store.network_counts() -> Counter         account -> how many networks
     store.networks_of(account) -> {network: (first login from it, the IP of that login)}
     store.shared_ips(accounts) -> iterator of (ip, {account: its first login from ip}) for
                                   the IPs that at least `accounts` accounts logged in from
+    store.days_in(account, block) -> on how many days the account logged in from the block
     store.close()
 
 DESCRIPTION
     A log of months meets tens of thousands of (account, IP) and (account, network) pairs, and
     the incident rules ask about all of them at the end: the `ips` and `networks` counts, the
-    shared-ip and new-network rules. Everything else the reports keep is bounded by the accounts
+    shared-ip and new-network rules, and the days of each (account, provider block) that tell a
+    NAT from a shared IP. Everything else the reports keep is bounded by the accounts
     or by a window of days; these pairs alone grow with the length of the log. So they live in
     SQLite (Python's own sqlite3), in a temporary database that SQLite keeps in a file of its
     temporary directory once it outgrows a page cache of CACHE_KIB, and deletes when closed.
@@ -49,6 +52,8 @@ CREATE TABLE logins (account TEXT, ip TEXT, first INTEGER, offset INTEGER,
                      PRIMARY KEY (account, ip)) WITHOUT ROWID;
 CREATE TABLE networks (account TEXT, network TEXT, first INTEGER, offset INTEGER, ip TEXT,
                        PRIMARY KEY (account, network)) WITHOUT ROWID;
+CREATE TABLE provider_days (account TEXT, block TEXT, day INTEGER,
+                            PRIMARY KEY (account, block, day)) WITHOUT ROWID;
 """
 # INSERT OR IGNORE, then UPDATE where earlier: the same as an upsert, on SQLite before 3.24 too.
 _WRITES = {
@@ -81,6 +86,7 @@ class PairStore:
                                f"PRAGMA synchronous = OFF; {_SCHEMA}")
         self._logins: Dict[tuple, _dt.datetime] = {}  # (account, ip) -> first login
         self._networks: Dict[tuple, tuple] = {}  # (account, network) -> (first login, ip)
+        self._days: set = set()  # (account, block, date's ordinal)
 
     def login(self, account: str, ip: str, when: _dt.datetime) -> None:
         key = (account, ip)
@@ -97,6 +103,16 @@ class PairStore:
             self._networks[key] = (when, ip)
             if len(self._networks) >= BUFFERED:
                 self._flush()
+
+    def provider_day(self, account: str, block: str, day: _dt.date) -> None:
+        self._days.add((account, block, day.toordinal()))
+        if len(self._days) >= BUFFERED:
+            self._flush()
+
+    def days_in(self, account: str, block: str) -> int:
+        self._flush()
+        return self._db.execute("SELECT COUNT(*) FROM provider_days WHERE account = ? AND block = ?",
+                                (account, block)).fetchone()[0]
 
     def ips_per_account(self) -> Counter:
         return self._counts("SELECT account, COUNT(*) FROM logins GROUP BY account")
@@ -148,5 +164,10 @@ class PairStore:
             with self._db:
                 self._db.executemany(insert, rows)
                 self._db.executemany(update, rows)
+        if self._days:
+            with self._db:
+                self._db.executemany("INSERT OR IGNORE INTO provider_days VALUES (?, ?, ?)",
+                                     self._days)
         self._logins.clear()
         self._networks.clear()
+        self._days.clear()

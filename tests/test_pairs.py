@@ -59,3 +59,12 @@ def test_shared_ips_are_those_with_enough_accounts(store):
     assert [ip for ip, _ in store.shared_ips(2)] == ["203.0.113.10", "203.0.113.9"]
     assert store.networks_of("nobody") == {}
     assert PairStore().ips_per_account() == {}
+
+
+def test_days_in_a_provider_block_count_each_date_once(store):
+    for day, hour in [(1, 9), (1, 17), (3, 9), (3, 9)]:
+        store.provider_day("dee@example.jp", "192.0.0.0/16", at(day, hour).date())
+    store.provider_day("dee@example.jp", "198.51.0.0/16", at(2, 9).date())
+    assert store.days_in("dee@example.jp", "192.0.0.0/16") == 2
+    assert store.days_in("dee@example.jp", "198.51.0.0/16") == 1
+    assert store.days_in("eve@example.jp", "192.0.0.0/16") == 0
