@@ -287,17 +287,19 @@ class HopWindow:
         self.most = 0
 
     def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
-        events = self.events
-        events += (when, network)
-        start = when - span
-        left = 0
-        while events[left] < start:
-            left += 2
-        del events[:left]
-        inside = set(events[1::2])
+        self.events += (when, network)
+        self.forget_before(when - span)
+        inside = set(self.events[1::2])
         if self.fired is None and len(inside) >= limit:
             self.fired = (when, sorted(inside))
         self.most = max(self.most, len(inside))
+
+    def forget_before(self, moment: _dt.datetime) -> None:
+        events = self.events
+        left = 0
+        while left < len(events) and events[left] < moment:
+            left += 2
+        del events[:left]
 
 
 class UserActivity:
@@ -399,6 +401,7 @@ class Activity:
         self._unsettled: Dict[_dt.datetime, List[UserActivity]] = {}  # hour -> users with it open
         self._next_settling: Optional[_dt.datetime] = None
         self._guess_window = _dt.timedelta(days=self.limits.guess_window)
+        self._hop_span = _dt.timedelta(hours=self.limits.hop_window)
         self._next_forgetting: Optional[_dt.datetime] = None
         self._last_hour: Optional[_dt.datetime] = None  # the hour _hour() last found
 
@@ -422,6 +425,7 @@ class Activity:
         if self.last_time is not None and (self._next_forgetting is None
                                            or self.last_time >= self._next_forgetting):
             self._forget_idle_ips(self.last_time - self._guess_window)
+            self._forget_old_hops(self.last_time - SETTLE_AFTER - 2 * ONE_HOUR - self._hop_span)
             self._next_forgetting = self.last_time + ONE_DAY
 
     def close(self) -> None:
@@ -440,6 +444,14 @@ class Activity:
                 user.settle(key, user.open_hours.pop(key), limits, self.pairs)
                 if not user.open_hours:
                     user.open_hours = {}  # not the emptied one: a dict keeps its largest table
+
+    def _forget_old_hops(self, before: _dt.datetime) -> None:
+        """Hours are settled in time order, so the hopping windows will only meet logins after
+        the last settled hour: what is a span older than that leaves every window at its next
+        login anyway. Forgotten now, an account that stopped logging in keeps no window."""
+        for user in self.users.values():
+            if user.hops is not None:
+                user.hops.forget_before(before)
 
     def _forget_idle_ips(self, before: _dt.datetime) -> None:
         """Failures that stopped before `before` can no longer make a guess: forget them, and
