@@ -22,9 +22,9 @@ DESCRIPTION
     SQLite (Python's own sqlite3), in a temporary database that SQLite keeps in a file of its
     temporary directory once it outgrows a page cache of CACHE_KIB, and deletes when closed.
 
-    A pair keeps the earliest login only, whatever order the logins come in. Logins are gathered
-    in a dict and written BUFFERED at a time, one executemany each; a login from a pair already
-    in the dict costs one dict lookup. Times are stored as microseconds since the epoch and the
+    Reads give each pair's earliest login, whatever order the logins came in. Logins are
+    gathered in a dict and written BUFFERED at a time, one executemany each; a login from a pair
+    already in the dict costs one dict lookup. Times are stored as microseconds since the epoch and the
     UTC offset they were logged with, and come back as the same aware datetimes.
 
 DIAGNOSTICS
@@ -47,23 +47,19 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MICROSECOND = _dt.timedelta(microseconds=1)
 _SECOND = _dt.timedelta(seconds=1)
 
+# Rows are only ever added, each flush of the buffers writing what it holds, so a pair can have
+# several rows; reads take the earliest (ties: the row written first). Appending rows is the
+# cheapest write there is, and the indexes the reads need are made once, at the first read.
 _SCHEMA = """
-CREATE TABLE logins (account TEXT, ip TEXT, first INTEGER, offset INTEGER,
-                     PRIMARY KEY (account, ip)) WITHOUT ROWID;
-CREATE TABLE networks (account TEXT, network TEXT, first INTEGER, offset INTEGER, ip TEXT,
-                       PRIMARY KEY (account, network)) WITHOUT ROWID;
-CREATE TABLE provider_days (account TEXT, block TEXT, day INTEGER,
-                            PRIMARY KEY (account, block, day)) WITHOUT ROWID;
+CREATE TABLE logins (account TEXT, ip TEXT, first INTEGER, offset INTEGER);
+CREATE TABLE networks (account TEXT, network TEXT, first INTEGER, offset INTEGER, ip TEXT);
+CREATE TABLE provider_days (account TEXT, block TEXT, day INTEGER);
 """
-# INSERT OR IGNORE, then UPDATE where earlier: the same as an upsert, on SQLite before 3.24 too.
-_WRITES = {
-    "logins": ("INSERT OR IGNORE INTO logins VALUES (:account, :key, :first, :offset)",
-               "UPDATE logins SET first = :first, offset = :offset "
-               "WHERE account = :account AND ip = :key AND first > :first"),
-    "networks": ("INSERT OR IGNORE INTO networks VALUES (:account, :key, :first, :offset, :ip)",
-                 "UPDATE networks SET first = :first, offset = :offset, ip = :ip "
-                 "WHERE account = :account AND network = :key AND first > :first"),
-}
+_INDEXES = """
+CREATE INDEX logins_by_ip ON logins (ip);
+CREATE INDEX networks_by_account ON networks (account);
+CREATE INDEX provider_days_by_account ON provider_days (account, block);
+"""
 
 
 def _encode(when: _dt.datetime) -> Tuple[int, int]:
@@ -84,6 +80,7 @@ class PairStore:
         self._db = sqlite3.connect("")
         self._db.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; PRAGMA journal_mode = OFF;"
                                f"PRAGMA synchronous = OFF; {_SCHEMA}")
+        self._indexed = False
         self._logins: Dict[tuple, _dt.datetime] = {}  # (account, ip) -> first login
         self._networks: Dict[tuple, tuple] = {}  # (account, network) -> (first login, ip)
         self._days: set = set()  # (account, block, date's ordinal)
@@ -110,64 +107,65 @@ class PairStore:
             self._flush()
 
     def days_in(self, account: str, block: str) -> int:
-        self._flush()
-        return self._db.execute("SELECT COUNT(*) FROM provider_days WHERE account = ? AND block = ?",
-                                (account, block)).fetchone()[0]
+        return self._read("SELECT COUNT(DISTINCT day) FROM provider_days "
+                          "WHERE account = ? AND block = ?", (account, block)).fetchone()[0]
 
     def ips_per_account(self) -> Counter:
-        return self._counts("SELECT account, COUNT(*) FROM logins GROUP BY account")
+        return Counter(dict(self._read(
+            "SELECT account, COUNT(DISTINCT ip) FROM logins GROUP BY account")))
 
     def network_counts(self) -> Counter:
-        return self._counts("SELECT account, COUNT(*) FROM networks GROUP BY account")
+        return Counter(dict(self._read(
+            "SELECT account, COUNT(DISTINCT network) FROM networks GROUP BY account")))
 
     def networks_of(self, account: str) -> Dict[str, tuple]:
-        self._flush()
-        rows = self._db.execute("SELECT network, first, offset, ip FROM networks "
-                                "WHERE account = ?", (account,))
-        return {network: (_decode(first, offset), ip) for network, first, offset, ip in rows}
+        found = {}
+        for network, first, offset, ip in self._read(
+                "SELECT network, first, offset, ip FROM networks WHERE account = ? "
+                "ORDER BY network, first, rowid", (account,)):
+            if network not in found:
+                found[network] = (_decode(first, offset), ip)
+        return found
 
     def shared_ips(self, accounts: int) -> Iterator[Tuple[str, Dict[str, _dt.datetime]]]:
-        self._flush()
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT ip, account, first, offset FROM logins WHERE ip IN "
-            "(SELECT ip FROM logins GROUP BY ip HAVING COUNT(*) >= ?) ORDER BY ip, account",
-            (accounts,))
+            "(SELECT ip FROM logins GROUP BY ip HAVING COUNT(DISTINCT account) >= ?) "
+            "ORDER BY ip, account, first, rowid", (accounts,))
         current, found = None, {}
         for ip, account, first, offset in rows:
             if ip != current:
                 if found:
                     yield current, found
                 current, found = ip, {}
-            found[account] = _decode(first, offset)
+            if account not in found:
+                found[account] = _decode(first, offset)
         if found:
             yield current, found
 
     def close(self) -> None:
         self._db.close()
 
-    def _counts(self, query: str) -> Counter:
+    def _read(self, query: str, parameters=()):
         self._flush()
-        return Counter(dict(self._db.execute(query)))
+        if not self._indexed:
+            self._db.executescript(_INDEXES)
+            self._indexed = True
+        return self._db.execute(query, parameters)
 
     def _flush(self) -> None:
-        batches = (("logins", [(key, when, None) for key, when in self._logins.items()]),
-                   ("networks", [(key, when, ip) for key, (when, ip) in self._networks.items()]))
-        for table, pairs in batches:
-            if not pairs:
-                continue
-            rows = []
-            for (account, key), when, ip in pairs:
-                first, offset = _encode(when)
-                rows.append({"account": account, "key": key, "first": first, "offset": offset,
-                             "ip": ip})
-            insert, update = _WRITES[table]
-            with self._db:
-                self._db.executemany(insert, rows)
-                self._db.executemany(update, rows)
-        if self._days:
-            with self._db:
-                self._db.executemany("INSERT OR IGNORE INTO provider_days VALUES (?, ?, ?)",
-                                     self._days)
-        self._logins.clear()
-        self._networks.clear()
-        self._days.clear()
+        db = self._db
+        with db:
+            if self._logins:
+                db.executemany("INSERT INTO logins VALUES (?, ?, ?, ?)",
+                               [(account, ip) + _encode(when)
+                                for (account, ip), when in self._logins.items()])
+                self._logins.clear()
+            if self._networks:
+                db.executemany("INSERT INTO networks VALUES (?, ?, ?, ?, ?)",
+                               [(account, network) + _encode(when) + (ip,)
+                                for (account, network), (when, ip) in self._networks.items()])
+                self._networks.clear()
+            if self._days:
+                db.executemany("INSERT INTO provider_days VALUES (?, ?, ?)", self._days)
+                self._days.clear()
