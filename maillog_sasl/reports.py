@@ -204,6 +204,7 @@ def _users(finished, selection: Selection, options: dict):
                 entry.methods.add(item.sasl_method.lower())
     flags = incident.user_flags(activity, limits)
     ips = logins.ips_per_account()
+    logins.close()
     rows = []
     for user, entry in totals.items():
         row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions, "messages": entry.messages,
