@@ -195,7 +195,7 @@ def _run(options) -> int:
     except sqlite3.Error as error:
         # pairs.py keeps the logins' IPs and networks in SQLite's temporary directory.
         print(f"maillog-sasl: cannot keep the logins in a temporary file: {error} "
-              "(set TMPDIR to a writable directory)", file=sys.stderr)
+              "(TMPDIR names the directory to use)", file=sys.stderr)
         return 2
     finally:
         gc.enable()

@@ -21,6 +21,7 @@ DESCRIPTION
     or by a window of days; these pairs alone grow with the length of the log. So they live in
     SQLite (Python's own sqlite3), in a temporary database that SQLite keeps in a file of its
     temporary directory once it outgrows a page cache of CACHE_KIB, and deletes when closed.
+    Where no temporary directory is writable, the database stays in memory.
 
     Reads give each pair's earliest login, whatever order the logins came in. Logins are
     gathered in a dict and written BUFFERED at a time, one executemany each; a login from a pair
@@ -28,14 +29,15 @@ DESCRIPTION
     UTC offset they were logged with, and come back as the same aware datetimes.
 
 DIAGNOSTICS
-    sqlite3.Error when SQLite cannot write its temporary file (no writable temporary
-    directory, disk full); the command line reports it in one line.
+    sqlite3.Error when SQLite cannot write its temporary file (disk full); the command line
+    reports it in one line.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import sqlite3
+import tempfile
 from collections import Counter
 from typing import Dict, Iterator, Tuple
 
@@ -62,6 +64,16 @@ CREATE INDEX provider_days_by_account ON provider_days (account, block);
 """
 
 
+def _temporary_directory_exists() -> bool:
+    # SQLite looks where Python does (TMPDIR, /var/tmp, /usr/tmp, /tmp, the working directory)
+    # and fails only when it has to spill; Python tells now, by making a file there.
+    try:
+        tempfile.gettempdir()
+    except OSError:
+        return False
+    return True
+
+
 def _encode(when: _dt.datetime) -> Tuple[int, int]:
     return (when - _EPOCH) // _MICROSECOND, when.utcoffset() // _SECOND
 
@@ -77,7 +89,7 @@ class PairStore:
     def __init__(self):
         # "": a private database that SQLite deletes on close; it stays in memory up to the
         # cache size, and no journal is needed for data nobody reads after a crash.
-        self._db = sqlite3.connect("")
+        self._db = sqlite3.connect("" if _temporary_directory_exists() else ":memory:")
         self._db.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; PRAGMA journal_mode = OFF;"
                                f"PRAGMA synchronous = OFF; {_SCHEMA}")
         self._indexed = False

@@ -68,3 +68,16 @@ def test_days_in_a_provider_block_count_each_date_once(store):
     assert store.days_in("dee@example.jp", "192.0.0.0/16") == 2
     assert store.days_in("dee@example.jp", "198.51.0.0/16") == 1
     assert store.days_in("eve@example.jp", "192.0.0.0/16") == 0
+
+
+def test_without_a_writable_temporary_directory_the_pairs_stay_in_memory(monkeypatch):
+    def no_directory():
+        raise FileNotFoundError("No usable temporary directory found")
+
+    opened = []
+    connect = pairs.sqlite3.connect
+    monkeypatch.setattr(pairs.tempfile, "gettempdir", no_directory)
+    monkeypatch.setattr(pairs.sqlite3, "connect", lambda name: opened.append(name) or connect(name))
+    store = PairStore()
+    store.login("fay@example.jp", "192.0.2.8", at(1, 9))
+    assert opened == [":memory:"] and store.ips_per_account() == {"fay@example.jp": 1}
