@@ -17,16 +17,16 @@ DESCRIPTION
     A log of months meets tens of thousands of (account, IP) and (account, network) pairs, and
     the incident rules ask about all of them at the end: the `ips` and `networks` counts, the
     shared-ip and new-network rules, and the days of each (account, provider block) that tell a
-    NAT from a shared IP. Everything else the reports keep is bounded by the accounts
-    or by a window of days; these pairs alone grow with the length of the log. So they live in
+    NAT from a shared IP. Everything else the reports keep is bounded by the accounts or by a
+    window of days; these pairs alone grow as a longer log meets more people. So they live in
     SQLite (Python's own sqlite3), in a temporary database that SQLite keeps in a file of its
     temporary directory once it outgrows a page cache of CACHE_KIB, and deletes when closed.
     Where no temporary directory is writable, the database stays in memory.
 
     Reads give each pair's earliest login, whatever order the logins came in. Logins are
-    gathered in a dict and written BUFFERED at a time, one executemany each; a login from a pair
-    already in the dict costs one dict lookup. Times are stored as microseconds since the epoch and the
-    UTC offset they were logged with, and come back as the same aware datetimes.
+    gathered in a dict and written BUFFERED at a time, one executemany a table; a login from a
+    pair already in the dict costs one dict lookup. Times are stored as microseconds since the
+    epoch and the UTC offset they were logged with, and come back as the same aware datetimes.
 
 DIAGNOSTICS
     sqlite3.Error when SQLite cannot write its temporary file (disk full); the command line
