@@ -1,62 +1,133 @@
 """maillog-sasl: who logged in over SMTP AUTH, from where, and what happened to their mail.
 
-The pipeline, one module a stage, data flowing one way:
+SUMMARY
+    open_logs(paths, ...) -> Analysis   the finished sessions and messages, streamed
+    analyze(paths, ...) -> Analysis     the same, read to the end and kept (`.items`)
+    report(name, paths, ...) -> ReportResult(columns, rows, stats, problems)
 
-    sources.open_sources   paths, `-`, gzip/bzip2/xz, rotated sets -> ordered sources of lines
-    syslog.split_line      line -> stamp, host, program, text (every prefix form; Clock: times)
-    events.recognize       Postfix daemon + text -> typed event
-    correlate.correlate    events -> finished Session and Message objects, bounded memory
-    filters.Selection      --user / --since / --until / --ip
-    reports.build_report   finished objects -> rows of one report (activity.py and
-                           incident.py: the incident review's per-user facts and signals)
-    render.render          rows -> table | csv | json | ndjson | ids
+DESCRIPTION
+    The pipeline, one module a stage, data flowing one way (each module imports only those
+    above it):
 
-Beside the pipeline: simulate.py writes realistic logs with their ground truth (the sample,
-the tests, the benchmark); cram_md5.py and auth_test.py are the `cram-md5` and `auth-test`
-subcommands; progress.py draws the progress bar.
+        sources.open_sources   paths, `-`, gzip/bzip2/xz, rotated sets -> Source objects
+                               whose batches() give lines, oldest file first
+        syslog.split_line      line -> stamp, host, program tag, text (every prefix form);
+                               syslog.Clock turns stamps into times
+        events.smtpd_kind      Postfix daemon + text -> what the line is; events.recognize
+                               and the parsers beside it -> typed event
+        model                  Session, Message, Recipient, Stats: what correlation builds
+        correlate.correlate    lines -> finished Session and Message objects, bounded memory
+        filters.Selection      --user / --since / --until / --ip
+        activity.Activity      the stream -> per-user and per-IP facts (pairs.PairStore
+                               keeps the accounts' IPs and networks on disk);
+        incident               those facts -> signals and verdicts of compromise
+        reports.build_report   finished objects -> rows of one report
+        render.render          rows -> table | csv | json | ndjson | ids
 
-`analyze()` and `report()` below run the whole pipeline for library users; the CLI is a thin
-layer over them.
+    Beside the pipeline: cli.py, the command line, the only module that knows argparse;
+    progress.py draws the progress bar; cram_md5.py, auth_test.py and password.py are the
+    `cram-md5` and `auth-test` subcommands. The log generator of the tests, the sample and the
+    benchmarks is not part of the package: tools/simulate/ in the source tree.
 
-    >>> columns, rows, stats = report("users", ["sample_logs/seed-maillog.txt"], year=2018)
-    >>> rows[0]["user"], rows[0]["sent"]
-    ('centos7@phoenixknight.jp', 1)
+    >>> result = report("users", ["sample_logs/seed-maillog.txt"], year=2018)
+    >>> result.rows[0]["user"], result.rows[0]["sent"], result.problems
+    ('centos7@phoenixknight.jp', 1, [])
+
+DIAGNOSTICS
+    Nothing here raises on log content. An input that cannot be opened, fails part way (a
+    truncated .gz) or holds no syslog line is a sources.Problem in `problems`, in the order met;
+    every other input, and everything read before the failure, is still analysed.
+    pairs.StoreError when the temporary database cannot be written (a full disk).
 """
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, NamedTuple, Optional
 
 from maillog_sasl.correlate import correlate
-from maillog_sasl.filters import Selection
-from maillog_sasl.model import Stats
+from maillog_sasl.filters import FilterError, Selection
+from maillog_sasl.model import Message, Session, Stats
+from maillog_sasl.pairs import StoreError
 from maillog_sasl.reports import build_report
-from maillog_sasl.sources import SourceProblem, open_sources
+from maillog_sasl.sources import Problem, open_sources
 
-__all__ = ["analyze", "report", "Selection", "Stats", "SourceProblem"]
+__all__ = ["Analysis", "FilterError", "Problem", "ReportResult", "Selection", "Stats",
+           "StoreError", "analyze", "open_logs", "report"]
 __version__ = "0.1.0"
 
 
-def analyze(paths, year: Optional[int] = None, zone=None, stdin=None,
-            stats: Optional[Stats] = None) -> Tuple[Iterator[object], List[SourceProblem]]:
-    """Correlate the logs at `paths` (`-` = stdin): (stream of Session/Message, problems).
+class Analysis:
+    """The logs at some paths, correlated.
 
-    `problems` lists inputs that could not be opened; the stream covers the others. A source
-    that fails part way records its problem on `source.problem` (see sources.py).
+    Iterate it (once) for the finished Session and Message objects, in the order they finished.
+    `problems` lists every input that could not be opened, failed part way or held no syslog
+    line (sources.Problem: path and message); it is complete once the iteration has ended.
+    `stats` counts the lines read, used and skipped, and grows as they are read; `sources` are
+    the inputs that could be opened, in the order they are read; `on_batch(source, stats)`,
+    when set before the iteration starts, is called after each block of lines.
     """
-    sources, problems = open_sources(paths, stdin=stdin, zone=zone)
-    return correlate(sources, year=year, zone=zone, stats=stats), problems
+
+    def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None):
+        self.sources, self.problems = open_sources(paths, stdin=stdin, zone=zone)
+        self.stats = Stats()
+        self.items: Optional[List[object]] = None
+        # Settable until the iteration starts: a progress bar needs `sources` to be made.
+        self.on_batch = on_batch
+        self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
+                                 on_batch=self._batch_done, problems=self.problems)
+
+    def _batch_done(self, source, stats: Stats) -> None:
+        if self.on_batch is not None:
+            self.on_batch(source, stats)
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(self.items) if self.items is not None else self._stream
+
+    def read(self) -> "Analysis":
+        """Read every input to its end and keep what it gave in `items`."""
+        if self.items is None:
+            self.items = list(self._stream)
+        return self
+
+    @property
+    def sessions(self) -> List[Session]:
+        return [item for item in self.read().items or () if isinstance(item, Session)]
+
+    @property
+    def messages(self) -> List[Message]:
+        return [item for item in self.read().items or () if isinstance(item, Message)]
+
+
+def open_logs(paths, year: Optional[int] = None, zone=None, stdin=None,
+              on_batch=None) -> Analysis:
+    """The logs at `paths` (`-`: standard input, or the binary stream `stdin`), streamed.
+
+    `year` is the year of the first line of yearless logs (default: from each file's
+    modification time), `zone` their time zone (a tzinfo; default: local). `on_batch(source,
+    stats)` is called after each block of lines (a progress bar).
+    """
+    return Analysis(paths, year=year, zone=zone, stdin=stdin, on_batch=on_batch)
+
+
+def analyze(paths, year: Optional[int] = None, zone=None, stdin=None) -> Analysis:
+    """open_logs(), read to the end: `items`, `sessions`, `messages` and `problems` complete."""
+    return open_logs(paths, year=year, zone=zone, stdin=stdin).read()
+
+
+class ReportResult(NamedTuple):
+    columns: List[str]
+    rows: List[dict]
+    stats: Stats
+    problems: List[Problem]
 
 
 def report(name: str, paths, selection: Optional[Selection] = None, year: Optional[int] = None,
-           zone=None, **options) -> Tuple[list, list, Stats]:
-    """One report over `paths`, as (columns, rows, stats); rows are dicts keyed by column.
+           zone=None, **options) -> ReportResult:
+    """One report over `paths`; rows are dicts keyed by column.
 
     `options` go to the report (reports.build_report), e.g. show_all=True for sessions.
     """
-    stats = Stats()
-    stream, problems = analyze(paths, year=year, zone=zone, stats=stats)
-    if problems:
-        raise problems[0]
-    columns, rows = build_report(name, stream, selection, **options)
-    return columns, list(rows), stats
+    analysis = open_logs(paths, year=year, zone=zone)
+    columns, rows = build_report(name, analysis, selection, **options)
+    rows = list(rows)
+    return ReportResult(columns, rows, analysis.stats, analysis.problems)

@@ -14,7 +14,6 @@ exit 2 for usage errors; exit 3 for connection and TLS failures, one line on std
 port and reason; exit 130 on Ctrl-C. Never a traceback for these.
 """
 import base64
-import math
 import re
 import socket
 import ssl
@@ -22,15 +21,6 @@ import sys
 from email.utils import formatdate, make_msgid
 
 from maillog_sasl import cram_md5
-from maillog_sasl.password import (
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    PASSWORD_HELP,
-    CommandParser,
-    PasswordError,
-    add_password_option,
-    read_password,
-)
 
 PROG = "maillog-sasl auth-test"
 EXIT_OK = 0
@@ -44,38 +34,6 @@ REDACTED = "[redacted]"
 MAX_LINE = 4096
 # Postfix's order of the disconnect counters this client can cause (a subset of smtpd's list).
 DISCONNECT_COUNTERS = ("EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "QUIT")
-
-EPILOG = f"""\
-examples:
-  {PROG} mail.example.com --user alice@example.com
-  {PROG} mail.example.com:465 --user alice@example.com --send-to postmaster@example.com
-  {PROG} 127.0.0.1:10587 --user test --cafile test-ca.pem --mech PLAIN
-
-TLS: STARTTLS on every port except 465, where TLS starts at connect. The server's
-  certificate is checked against the system CAs (or --cafile) and HOST; --insecure
-  skips that, for self-signed test servers. Without STARTTLS on offer the test
-  stops: credentials are sent unencrypted only when you choose --plain, and then
-  PLAIN and LOGIN carry the password readable (a warning is printed).
-mechanisms: auto picks the strongest offered: CRAM-MD5, then PLAIN, then LOGIN.
-output: the dialogue, "C:" client, "S:" server, "*" notes; the AUTH data the
-  client sends is shown as {REDACTED}.
-the Postfix log: Postfix does not log a successful AUTH by itself. The line
-    QUEUEID: client=NAME[IP], sasl_method=MECH, sasl_username=USER
-  appears only when a message is queued (--send-to); without it only auth=1 in
-  the "disconnect from NAME[IP]" line shows the login. A failed login leaves
-  "warning: NAME[IP]: SASL MECH authentication failed: ..." and auth=0/1.
-
-{PASSWORD_HELP}
-
-exit status:
-  0    authenticated (and, with --send-to, the message was accepted)
-  1    the server refused: greeting, no AUTH, mechanism not offered, failed
-       authentication, rejected sender, recipient or message (its reply is printed)
-  2    usage error
-  3    connection or TLS failure (one line: host, port, reason)
-  130  interrupted (Ctrl-C)
-"""
-
 
 class UsageError(Exception):
     """The options cannot work together."""
@@ -426,104 +384,3 @@ def _ehlo(session, name):
 def _connection_failed(host, port, reason):
     print(f"{PROG}: {host} port {port}: {reason}", file=sys.stderr)
     return EXIT_CONNECTION
-
-
-def seconds(text):
-    """argparse type: a positive number of seconds (argparse names it in its error message)."""
-    value = float(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(text)
-    return value
-
-
-def _build_parser():
-    parser = CommandParser(
-        prog=PROG,
-        description="Log in to an SMTP server with SMTP AUTH; show the dialogue, secrets\n"
-        "redacted, and what the Postfix log will show of the session.",
-        epilog=EPILOG,
-    )
-    parser.add_argument("target", metavar="HOST[:PORT]",
-                        help="the server; PORT defaults to 587 (465 with --tls)")
-    parser.add_argument("--user", required=True, help="the SASL user name")
-    parser.add_argument(
-        "--mech",
-        type=str.upper,
-        choices=("AUTO",) + MECH_PREFERENCE,
-        default="AUTO",
-        metavar="{auto,CRAM-MD5,PLAIN,LOGIN}",
-        help="the SASL mechanism (default: auto)",
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--starttls", dest="mode", action="store_const", const="starttls",
-                      help="plain connect, then STARTTLS (default except on port 465)")
-    mode.add_argument("--tls", dest="mode", action="store_const", const="tls",
-                      help="TLS from the start, implicit TLS (default on port 465)")
-    mode.add_argument("--plain", dest="mode", action="store_const", const="plain",
-                      help="no TLS at all: credentials cross the network unencrypted")
-    verify = parser.add_mutually_exclusive_group()
-    verify.add_argument("--insecure", action="store_true",
-                        help="do not verify the server's certificate (self-signed test servers)")
-    verify.add_argument("--cafile", metavar="FILE",
-                        help="verify the certificate against the CA certificates in FILE")
-    parser.add_argument("--send-to", metavar="ADDR",
-                        help="after AUTH, send one small test message to ADDR")
-    parser.add_argument("--from", dest="sender", metavar="ADDR",
-                        help="envelope sender for --send-to (default: USER, when it is an address)")
-    parser.add_argument("--ehlo", metavar="NAME", default=socket.gethostname() or "localhost",
-                        help="the name to send with EHLO (default: this host's name)")
-    parser.add_argument("--timeout", type=seconds, default=20.0, metavar="SECONDS",
-                        help="give up on a silent server after SECONDS (default: 20)")
-    add_password_option(parser)
-    return parser
-
-
-def _check_args(args):
-    """Validate and complete the parsed options; raise UsageError."""
-    args.host, port = parse_target(args.target)
-    if args.mode is None:
-        args.mode = "tls" if port == SMTPS_PORT else "starttls"
-    args.port = port or (SMTPS_PORT if args.mode == "tls" else SUBMISSION_PORT)
-    if args.send_to and args.sender is None:
-        if "@" not in args.user:
-            raise UsageError("--send-to needs --from ADDR when USER is not an address")
-        args.sender = args.user
-    # Values that go into SMTP commands as they are (the user name travels base64-encoded).
-    in_commands = (("--send-to", args.send_to), ("--from", args.sender), ("--ehlo", args.ehlo))
-    for option, value in (("--user", args.user), *in_commands):
-        if value is not None and (not value or not value.isprintable()):
-            raise UsageError(f"{option} must be printable text, not {value!r}")
-    for option, value in in_commands:
-        if value and re.search(r"[\s<>]", value):
-            raise UsageError(f"{option} must not contain spaces or angle brackets: {value!r}")
-    if args.mode == "plain":
-        if args.insecure or args.cafile:
-            raise UsageError("--insecure and --cafile need TLS; they mean nothing with --plain")
-        args.tls_context = None
-        return
-    try:
-        args.tls_context = ssl.create_default_context(cafile=args.cafile)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot use --cafile {args.cafile}: {exc.strerror or exc}") from None
-    if args.insecure:
-        args.tls_context.check_hostname = False
-        args.tls_context.verify_mode = ssl.CERT_NONE
-
-
-def main(argv):
-    """Run `maillog-sasl auth-test ARGV`; return the exit status."""
-    parser = _build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code
-    try:
-        _check_args(args)
-        password = read_password(args.password_stdin)
-        return run(args, password, sys.stdout)
-    except (UsageError, PasswordError) as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED

@@ -38,24 +38,32 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import gc
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 from maillog_sasl import events as ev
-from maillog_sasl.model import FINAL_STATUSES, Message, Session, Stats
-from maillog_sasl.sources import SourceProblem
+from maillog_sasl.model import (DEFERRED, EXPIRED, FINAL_OUTCOMES, LOST, QUEUED, REFUSED, REJECTED,
+                                REMOVED, SENT, Message, Session, Stats)
+from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import Clock, parse_program, split_line
 
 DELIVERY_AGENTS = ev.DELIVERY_AGENTS
 QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DELIVERY_AGENTS
 TAG_CACHE_LIMIT = 1_024
-# New containers between two runs of the cyclic garbage collector while a log is read (CPython:
-# 700). Thousands of sessions, messages and recipients are open at once; at 700 the collector
-# walks each of them several times before it is finished, a tenth of the run. The correlator
-# makes no reference cycles: its garbage goes by reference counting.
-GC_THRESHOLD = 20_000
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
+NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
+
+
+class Pending:
+    """A session noted at its connect and not (yet) known to matter: its lines, kept raw."""
+    __slots__ = ("stamp", "clock", "connect_text", "tls_text", "rejects")
+
+    def __init__(self, stamp: str, clock: Clock, connect_text: str):
+        self.stamp = stamp
+        self.clock = clock
+        self.connect_text = connect_text
+        self.tls_text: Optional[str] = None
+        self.rejects: Optional[List[tuple]] = None  # (stamp, clock, text) of NOQUEUE RCPT rejects
 
 
 class Correlator:
@@ -64,11 +72,16 @@ class Correlator:
     def __init__(self, stats: Optional[Stats] = None):
         self.stats = stats if stats is not None else Stats()
         self.sessions = {}
-        self.pending = {}  # key -> [stamp, clock, connect text, TLS text, NOQUEUE rejects]
-        self.messages = {}
-        self.finished = []
+        self.pending: Dict[tuple, Pending] = {}
+        self.messages: Dict[tuple, Message] = {}
+        self.finished: List[object] = []
         self._serial = 0
-        self._tags = {}
+        self._tags: Dict[str, tuple] = {}
+        self._smtpd_handlers = {
+            ev.CONNECT: self._on_connect, ev.DISCONNECT: self._on_disconnect,
+            ev.AUTH_FAILURE: self._on_auth_failure, ev.TLS: self._on_tls,
+            ev.CLIENT: self._on_client, ev.REJECT: self._on_reject,
+        }
 
     # -- the hot loop ------------------------------------------------------------------------
 
@@ -161,7 +174,7 @@ class Correlator:
             self._finish_session(session)
         self.sessions.clear()
         for message in self.messages.values():
-            message.state = "queued"
+            message.state = QUEUED
             self.stats.messages_open_at_end += 1
             self._finish_message(message)
         self.messages.clear()
@@ -174,90 +187,100 @@ class Correlator:
     # disconnect counters. Until then its TLS line and NOQUEUE rejects are kept raw too.
 
     def _smtpd_line(self, key, program, stamp, clock, text):
-        first = text[:1]
-        if first == "c" and text.startswith("connect from "):
-            session = self.sessions.pop(key, None)
-            if session is not None:
-                self._finish_session(session)
-            elif self.pending.pop(key, None) is not None:
-                self.stats.sessions_incomplete += 1
-            self.pending[key] = [stamp, clock, text, None, None]
-            return USED
-        if first == "d" and text.startswith("disconnect from "):
-            session = self.sessions.pop(key, None)
-            entry = self.pending.pop(key, None) if session is None else None
-            if session is None and " auth=" not in text:
-                if entry is None:
-                    self.stats.sessions_incomplete += 1
-                return USED
-            when = clock.time(stamp)
-            if when is None:
-                return UNUSED
-            if session is None:
-                event = ev.disconnect_event(text) if entry is None else None
-                session = self._materialize(key, program, entry, event, when)
-            session.complete = session.connected
-            session.end = session.last_time = when
-            session.counters_text = text[16:].partition(" ")[2]
-            session.auth = ev.counter(session.counters_text, "auth")
-            self._finish_session(session)
-            return USED
-        if first == "w":
-            if "SASL" not in text:
-                return UNUSED
-            event = ev.auth_failure_event(text)
-            when = clock.time(stamp) if event is not None else None
-            if when is None:
-                return UNUSED
-            session = self._session(key, program, event, when)
-            session.auth_failures.append((when, event))
-            return USED
-        if first == "N":
-            if not text.startswith("NOQUEUE: reject: RCPT ") and not text.startswith("NOQUEUE: milter-reject: RCPT "):
-                return UNUSED
-            session = self.sessions.get(key)
-            if session is None:
-                entry = self.pending.get(key)
-                if entry is None:
-                    return UNTRACKED
-                if entry[4] is None:
-                    entry[4] = []
-                entry[4].append((stamp, clock, text))
-                return USED
-            return self._reject(self._noqueue_reject(stamp, clock, text), session, key[0])
-        if " TLS connection established from " in text:
-            session = self.sessions.get(key)
-            if session is not None:
-                session.tls_line = text
-                return USED
-            entry = self.pending.get(key)
-            if entry is None:
-                return UNUSED
-            entry[3] = text
-            return USED
-        queue_id = ev.queue_id_of(text)
-        if queue_id is None:
+        kind = ev.smtpd_kind(text)
+        if kind is None:
             return UNUSED
-        body = text[len(queue_id) + 2:]
-        if body.startswith("client="):
-            if (", sasl_username=" not in body and ", orig_queue_id=" not in body
-                    and "[127." not in body and "[::1]" not in body):
-                return UNTRACKED
-            event = ev.client_event(queue_id, body)
-            when = clock.time(stamp)
-            if when is None:
-                return UNUSED
-            return self._client(event, self._session(key, program, event, when), key[0], when)
-        if body.startswith("reject: ") or body.startswith("milter-reject: "):
-            message = self.messages.get((key[0], queue_id))
-            if message is None:
-                return UNTRACKED
-            event = ev.reject_event(queue_id, body)
-            when = clock.time(stamp) if event is not None else None
-            if when is None:
-                return UNUSED
-            return self._reject((when, event), self._session(key, program, event, when), key[0])
-        return UNUSED
+        return self._smtpd_handlers[kind](key, program, stamp, clock, text)
+
+    def _on_connect(self, key, program, stamp, clock, text):
+        session = self.sessions.pop(key, None)
+        if session is not None:
+            self._finish_session(session)
+        elif self.pending.pop(key, None) is not None:
+            self.stats.sessions_incomplete += 1
+        self.pending[key] = Pending(stamp, clock, text)
+        return USED
+
+    def _on_disconnect(self, key, program, stamp, clock, text):
+        session = self.sessions.pop(key, None)
+        noted = self.pending.pop(key, None) if session is None else None
+        if session is None and " auth=" not in text:
+            if noted is None:
+                self.stats.sessions_incomplete += 1
+            return USED
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED
+        if session is None:
+            event = ev.disconnect_event(text) if noted is None else None
+            session = self._materialize(key, program, noted, event, when)
+        session.complete = session.connected
+        session.end = session.last_time = when
+        session.counters_text = text[16:].partition(" ")[2]
+        session.auth = ev.counter(session.counters_text, "auth")
+        self._finish_session(session)
+        return USED
+
+    def _on_auth_failure(self, key, program, stamp, clock, text):
+        event = ev.auth_failure_event(text)
+        when = clock.time(stamp) if event is not None else None
+        if when is None:
+            return UNUSED
+        session = self._session(key, program, event, when)
+        session.auth_failures.append((when, event))
+        return USED
+
+    def _on_reject(self, key, program, stamp, clock, text):
+        if text[:1] == "N":
+            return self._on_noqueue_reject(key, stamp, clock, text)
+        queue_id = text[:text.find(": ")]
+        message = self.messages.get((key[0], queue_id))
+        if message is None:
+            return UNTRACKED
+        event = ev.smtpd_reject_event(text)
+        when = clock.time(stamp) if event is not None else None
+        if when is None:
+            return UNUSED
+        return self._reject((when, event), self._session(key, program, event, when), key[0])
+
+    def _on_noqueue_reject(self, key, stamp, clock, text):
+        # Only recipients refused before any queue file are reported; a session refused at
+        # MAIL or HELO queued nothing.
+        if not text.startswith(NOQUEUE_RCPT_REJECTS):
+            return UNUSED
+        session = self.sessions.get(key)
+        if session is not None:
+            return self._reject(self._noqueue_reject(stamp, clock, text), session, key[0])
+        noted = self.pending.get(key)
+        if noted is None:
+            return UNTRACKED
+        if noted.rejects is None:
+            noted.rejects = []
+        noted.rejects.append((stamp, clock, text))
+        return USED
+
+    def _on_tls(self, key, program, stamp, clock, text):
+        session = self.sessions.get(key)
+        if session is not None:
+            session.tls_line = text
+            return USED
+        noted = self.pending.get(key)
+        if noted is None:
+            return UNUSED
+        noted.tls_text = text
+        return USED
+
+    def _on_client(self, key, program, stamp, clock, text):
+        # Inbound mail is most client= lines: only SASL logins, re-injections and loopback
+        # clients (a content filter's) are parsed and tracked.
+        if (", sasl_username=" not in text and ", orig_queue_id=" not in text
+                and "[127." not in text and "[::1]" not in text):
+            return UNTRACKED
+        event = ev.smtpd_client_event(text)
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED
+        return self._client(event, self._session(key, program, event, when), key[0], when)
 
     def _session(self, key, program, event, when) -> Session:
         """The open session on `key`, built now from its noted connect if need be."""
@@ -268,21 +291,21 @@ class Correlator:
         session.last_time = when
         return session
 
-    def _materialize(self, key, program, entry, event, when) -> Session:
+    def _materialize(self, key, program, noted: Optional[Pending], event, when) -> Session:
         self._serial += 1
         host = key[0]
-        if entry is None:
+        if noted is None:
             # Its connect was before the log started: the session is known from this line on.
             session = Session(self._serial, host, program[0], program[2], event.client_name,
                               event.client_ip, getattr(event, "client_port", None), when)
         else:
-            stamp, clock, connect_text, tls_text, rejects = entry
-            connect = ev.connect_event(connect_text)
+            connect = ev.connect_event(noted.connect_text)
             session = Session(self._serial, host, program[0], program[2], connect.client_name,
-                              connect.client_ip, connect.client_port, clock.time(stamp) or when)
+                              connect.client_ip, connect.client_port,
+                              noted.clock.time(noted.stamp) or when)
             session.connected = True
-            session.tls_line = tls_text
-            for reject in rejects or ():
+            session.tls_line = noted.tls_text
+            for reject in noted.rejects or ():
                 self._reject(self._noqueue_reject(*reject), session, host)
         self._seen(session.start)
         return session
@@ -298,7 +321,7 @@ class Correlator:
         key = (host, event.queue_id)
         previous = self.messages.pop(key, None)
         if previous is not None:
-            previous.state = "lost"
+            previous.state = LOST
             self.stats.messages_lost += 1
             self._finish_message(previous)
         self._serial += 1
@@ -357,13 +380,13 @@ class Correlator:
         elif kind == "removed":
             self.messages.pop((host, message.queue_id), None)
             message.end = when
-            message.state = "removed"
+            message.state = REMOVED
             self._finish_message(message)
         elif kind == "expired":
             message.expired = True
             for recipient in message.recipients.values():
-                if recipient.status not in FINAL_STATUSES:
-                    recipient.status = "expired"
+                if recipient.status not in FINAL_OUTCOMES:
+                    recipient.status = EXPIRED
         elif kind == "notice":
             self._notice(event, message, host, when)
         elif kind == "content_reject":
@@ -378,9 +401,9 @@ class Correlator:
         recipient = message.recipient(address, orig_to)
         recipient.delivered(status, text)
         recipient.last_attempt = when
-        if status == "deferred" and recipient.first_deferred is None:
+        if status == DEFERRED and recipient.first_deferred is None:
             recipient.first_deferred = when
-        elif (status == "sent" and "queued as " in text and message.sasl_username is not None
+        elif (status == SENT and "queued as " in text and message.sasl_username is not None
               and ("[127." in text or "[::1]" in text)):
             # Most "queued as" come from remote MXs; only a relay on loopback can be the
             # content filter, and its address is in the line.
@@ -408,7 +431,7 @@ class Correlator:
         key = (host, event.notice_queue_id)
         previous = self.messages.pop(key, None)
         if previous is not None and previous is not message:
-            previous.state = "lost"
+            previous.state = LOST
             self.stats.messages_lost += 1
             self._finish_message(previous)
         self._serial += 1
@@ -419,21 +442,21 @@ class Correlator:
 
     def _refuse(self, message, address, dsn, reason, when) -> None:
         recipient = message.recipient(address)
-        recipient.status = "rejected"
+        recipient.status = REJECTED
         recipient.set_details(dsn, "", reason)
         recipient.last_attempt = when
 
     def _refuse_message(self, message, dsn, reason, when) -> None:
         """The whole message was refused (at DATA, by a milter, by header checks)."""
         for recipient in message.recipients.values():
-            if recipient.status not in FINAL_STATUSES:
-                recipient.status = "rejected"
+            if recipient.status not in FINAL_OUTCOMES:
+                recipient.status = REJECTED
                 recipient.set_details(dsn, recipient.relay, reason)
         if not message.recipients:
             self._refuse(message, "", dsn, reason, when)
         self.messages.pop((message.host, message.queue_id), None)
         message.end = when
-        message.state = "rejected"
+        message.state = REFUSED
         self._finish_message(message)
 
     # -- hand-off ----------------------------------------------------------------------------
@@ -467,20 +490,13 @@ class Correlator:
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
-              on_batch=None) -> Iterator[object]:
+              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[object]:
     """Sessions and messages from `sources` (sources.Source objects, read in the order given).
 
     `on_batch(source, stats)`, when given, is called after each block of lines (a progress bar).
+    The problem of a source that failed part way or held no syslog line is appended to
+    `problems` when the source has been read.
     """
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
-    try:
-        yield from _correlate(sources, year, zone, stats, on_batch)
-    finally:
-        gc.set_threshold(*threshold)
-
-
-def _correlate(sources, year, zone, stats, on_batch) -> Iterator[object]:
     correlator = Correlator(stats)
     previous_clock = None
     for source in sources:
@@ -499,8 +515,10 @@ def _correlate(sources, year, zone, stats, on_batch) -> Iterator[object]:
         read = correlator.stats.lines_read - read_before
         if read and correlator.stats.not_syslog - not_syslog_before == read and source.problem is None:
             # Not one line of syslog shape: the wrong file, not a log with some noise in it.
-            source.problem = SourceProblem(f"{source.name}: not a syslog file: none of its {read} "
-                                           "lines has a timestamp, host and program")
+            source.problem = Problem(source.name, f"not a syslog file: none of its {read} lines "
+                                                  "has a timestamp, host and program")
+        if source.problem is not None and problems is not None:
+            problems.append(source.problem)
         previous_clock = clock
     correlator.finish()
     yield from correlator.finished

@@ -1,18 +1,26 @@
 """events: recognise the Postfix log lines maillog-sasl uses and take their fields apart.
 
 SUMMARY
+    smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | None
     recognize(daemon, text) -> event | None
     queue_id_of(text) -> str | None
-    parse_records(lines, clock) -> iterator of (LogRecord, event | None)
+    delivery_peek(text) -> (recipient, orig_to, status) | None
+    OUTCOMES: sent, deferred, bounced, expired, rejected (SENT, DEFERRED, ... as constants)
 
 DESCRIPTION
-    One function per line shape, each following the format string Postfix writes it with
-    (postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as key=value),
-    TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a username followed by
-    `, sasl_sender=` keeps no comma), SASL failures, RCPT rejects; cleanup's message-id and
-    content rejects; qmgr's `from=` (queue active), expiry and removal; every delivery agent's
-    `to=..., status=` line; bounce's notification links. Events are small named tuples whose
-    `kind` names them.
+    Input is a Postfix daemon's name and the message text of one of its lines (syslog.py cut
+    them out). One function per line shape, each following the format string Postfix writes it
+    with (docs/postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as
+    key=value), TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a
+    username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects; cleanup's
+    message-id and content rejects; qmgr's `from=` (queue active), expiry and removal; every
+    delivery agent's `to=..., status=` line; bounce's notification links. Output: events, small
+    named tuples whose `kind` names them.
+
+    smtpd_kind() is the one dispatcher of smtpd lines: the correlator asks it first and parses
+    only the lines of sessions it tracks (SMTPD_PARSERS has the parser of each kind);
+    recognize() parses through the same dispatch. A new smtpd line shape is added here, and the
+    annotated corpus (tests/corpus) tests it on the path the correlator runs.
 
     The daemon is the last component of the syslog program name (smtpd from
     postfix/submission/smtpd): syslog_name is the admin's choice and never hard-coded.
@@ -29,16 +37,21 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
-from maillog_sasl.syslog import parse_program, split_line
+# A recipient's outcome: the status words Postfix logs for a delivery attempt, and `rejected`
+# (refused at RCPT, or with its whole message). Every stage names outcomes by these constants.
+SENT, DEFERRED, BOUNCED, EXPIRED, REJECTED = "sent", "deferred", "bounced", "expired", "rejected"
+OUTCOMES = (SENT, DEFERRED, BOUNCED, EXPIRED, REJECTED)
+# Outcomes no later line changes (deferred is retried).
+FINAL_OUTCOMES = frozenset((SENT, BOUNCED, EXPIRED, REJECTED))
 
 DELIVERY_AGENTS = frozenset(("smtp", "lmtp", "local", "virtual", "pipe", "error", "retry",
                              "discard"))
 # Status words of address verification probes, which are not real mail.
 PROBE_STATUSES = frozenset(("deliverable", "undeliverable", "undeliverable-but-not-cached"))
 # One string object per status: every recipient of a queue full of deferred mail keeps one.
-_STATUS_OBJECTS = {status: status for status in ("sent", "deferred", "bounced", "expired")}
+_STATUS_OBJECTS = {status: status for status in (SENT, DEFERRED, BOUNCED, EXPIRED)}
 
 
 class Connect(NamedTuple):
@@ -149,15 +162,6 @@ class ContentReject(NamedTuple):
     kind = "content_reject"
 
 
-class LogRecord(NamedTuple):
-    stamp: str
-    host: str
-    syslog_name: str
-    daemon: str
-    pid: str
-    text: str
-
-
 def queue_id_of(text: str) -> Optional[str]:
     """`A4FCE204384E: to=<...` -> `A4FCE204384E`; None when the text has no queue ID prefix."""
     colon = text.find(": ", 5, 24)
@@ -209,27 +213,47 @@ def parse_counters(text: str) -> dict:
     return counters
 
 
-def smtpd_event(text: str):
-    """Any smtpd line we use -> its event (the correlator calls the parsers below directly,
-    after cheaper tests, so that most lines are never parsed)."""
+# What an smtpd line is, told apart by its first characters; each is parsed by the function of
+# the same name below (SMTPD_PARSERS). The correlator asks smtpd_kind() first and parses only
+# the lines of sessions it tracks; recognize() parses every line: both dispatch here alone.
+CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT = (
+    "connect", "disconnect", "auth_failure", "tls", "client", "reject")
+TLS_MARKER = " TLS connection established from "
+_REJECT_PREFIXES = ("reject: ", "milter-reject: ")
+_NOQUEUE_REJECT_PREFIXES = ("NOQUEUE: reject: ", "NOQUEUE: milter-reject: ")
+
+
+def smtpd_kind(text: str) -> Optional[str]:
+    """The kind of smtpd line `text` is (CONNECT, DISCONNECT, ...), or None for one we never use.
+
+    Only prefix tests and one substring search: every smtpd line of a log comes through here.
+    """
     first = text[:1]
     if first == "c" and text.startswith("connect from "):
-        return connect_event(text)
+        return CONNECT
     if first == "d" and text.startswith("disconnect from "):
-        return disconnect_event(text)
+        return DISCONNECT
     if first == "w":
-        return auth_failure_event(text)
-    if " TLS connection established from " in text:
-        return tls_event(text)
-    queue_id = queue_id_of(text) if first != "N" else "NOQUEUE"
+        return AUTH_FAILURE if "SASL" in text else None
+    if first == "N":
+        return REJECT if text.startswith(_NOQUEUE_REJECT_PREFIXES) else None
+    if TLS_MARKER in text:
+        return TLS
+    queue_id = queue_id_of(text)
     if queue_id is None:
         return None
-    body = text[len(queue_id) + 2:]
-    if body.startswith("client="):
-        return client_event(queue_id, body)
-    if body.startswith("reject: ") or body.startswith("milter-reject: "):
-        return reject_event(None if queue_id == "NOQUEUE" else queue_id, body)
+    body_at = len(queue_id) + 2
+    if text.startswith("client=", body_at):
+        return CLIENT
+    if text.startswith(_REJECT_PREFIXES, body_at):
+        return REJECT
     return None
+
+
+def smtpd_event(text: str):
+    """Any smtpd line we use -> its event, or None."""
+    kind = smtpd_kind(text)
+    return SMTPD_PARSERS[kind](text) if kind is not None else None
 
 
 def connect_event(text: str):
@@ -312,6 +336,18 @@ def client_event(queue_id: str, body: str):
     name, ip, port = split_address(head)
     return Client(queue_id, name, ip, port, method, username, trailing.get(", sasl_sender="),
                   trailing.get(", orig_queue_id="), trailing.get(", orig_client="))
+
+
+def smtpd_client_event(text: str):
+    """`QID: client=...` -> Client."""
+    queue_id = text[:text.find(": ")]
+    return client_event(queue_id, text[len(queue_id) + 2:])
+
+
+def smtpd_reject_event(text: str):
+    """`NOQUEUE: reject: ...` or `QID: reject: ...` (or milter-reject) -> Reject."""
+    queue_id = text[:text.find(": ")]
+    return reject_event(None if queue_id == "NOQUEUE" else queue_id, text[len(queue_id) + 2:])
 
 
 def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
@@ -472,6 +508,15 @@ def _postsuper(text: str):
     return None
 
 
+SMTPD_PARSERS = {
+    CONNECT: connect_event,
+    DISCONNECT: disconnect_event,
+    AUTH_FAILURE: auth_failure_event,
+    TLS: tls_event,
+    CLIENT: smtpd_client_event,
+    REJECT: smtpd_reject_event,
+}
+
 RECOGNIZERS = {
     "smtpd": smtpd_event,
     "cleanup": _cleanup,
@@ -486,23 +531,3 @@ def recognize(daemon: str, text: str):
     """The event a Postfix daemon's message text carries, or None when we do not use it."""
     parser = RECOGNIZERS.get(daemon)
     return parser(text) if parser is not None else None
-
-
-def parse_records(lines) -> Iterator[Tuple[Optional[LogRecord], object]]:
-    """Library view of the first stages: each line -> (LogRecord or None, event or None).
-
-    The record keeps its raw stamp: a syslog.Clock converts it, so that lines that are dropped
-    never pay for a time conversion.
-    """
-    for line in lines:
-        parsed = split_line(line.rstrip("\r\n"))
-        if parsed is None:
-            yield None, None
-            continue
-        stamp, host, tag, text = parsed
-        program = parse_program(tag)
-        if program is None:
-            yield None, None
-            continue
-        record = LogRecord(stamp, host, program[0], program[1], program[2], text)
-        yield record, recognize(record.daemon, record.text)

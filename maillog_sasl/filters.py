@@ -2,7 +2,8 @@
 
 SUMMARY
     Selection.build(users=(), since=None, until=None, ips=(), zone=None) -> Selection
-    selection.session(session) / selection.message(message) / selection.user(name) -> bool
+    selection.session(session, user) / selection.message(message) / selection.user(name)
+    selection.ip(address) / selection.window(start, end) -> bool
 
 DESCRIPTION
     Filters choose what is reported; they never touch correlation, which always sees the whole

@@ -1,11 +1,9 @@
 """incident: flag compromised accounts, show each account's hours, list the queue entries to purge.
 
 SUMMARY
-    Thresholds(...)                     the rules' limits; defaults are the CLI's defaults
-    assess(activity, thresholds) -> {user: Verdict}
-    suspicious_report / timeline_report / queue_report (finished, selection, options) -> rows
+    assess(activity, thresholds) -> {user: Verdict}     (activity.Thresholds: the rules' limits)
+    suspicious_report / timeline_report (finished, selection, options) -> rows
     user_flags(activity, thresholds) -> {user: [signal names]}   (the users report's `flags`)
-    add_incident_options(parser); incident_options(args) -> report options for build_report
 
 DESCRIPTION
     Input is the stream correlate() yields, read once into activity.Activity. Each rule looks at
@@ -43,20 +41,12 @@ DESCRIPTION
     filter); the Selection only chooses which users (and, for the timeline, which hours) are
     listed: --user by name, --since/--until/--ip by the user having a session or message there.
 
-    The queue report lists messages still queued when the log ends (not removed, not expired)
-    that have recipients still deferred: authenticated users' messages, what content filters
-    re-injected for them, and the bounce and delay notices they caused (kind notice, with the
-    parent's queue ID): all of them eat the queue, and `--format ids` prints them for
-    `postsuper -d -`.
-
 DIAGNOSTICS
-    None at report time: rules run on aggregated facts and never raise on log content.
-    incident_options() leaves bad option values to argparse (the types below reject them).
+    None: rules run on aggregated facts and never raise on log content.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 from collections import Counter
 from typing import Dict, List, NamedTuple, Optional
@@ -64,8 +54,7 @@ from typing import Dict, List, NamedTuple, Optional
 from maillog_sasl.activity import (Activity, Hour, Thresholds, UserActivity, failed_enough,
                                    hour_of, provider_of)
 from maillog_sasl.events import is_loopback
-from maillog_sasl.model import OUTCOMES
-from maillog_sasl.reports import recipient_rows
+from maillog_sasl.model import OUTCOMES, SENT
 
 STRONG = ("burst", "failing", "guessed")
 # An hour row covers [hour, hour + 1h): its last instant is a microsecond before the next.
@@ -125,12 +114,12 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
 def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     totals = user.totals()
     recipients = sum(totals)
-    failed = recipients - totals[OUTCOMES.index("sent")]
+    failed = recipients - totals[OUTCOMES.index(SENT)]
     if not failed_enough(recipients, failed, limits):
         return None
     when = user.failing_since
     detail = " ".join(f"{outcome} {count}" for outcome, count in zip(OUTCOMES, totals)
-                      if outcome != "sent" and count)
+                      if outcome != SENT and count)
     return Signal("failing", when, f"failing: {failed} of {recipients} recipients failed "
                                    f"({100 * failed / recipients:.0f}%: {detail}; limit "
                                    f"{_number(limits.failed_percent)}% of at least "
@@ -269,7 +258,7 @@ def suspicious_report(finished, selection, options) -> List[dict]:
             continue
         totals = user.totals()
         recipients = sum(totals)
-        failed = recipients - totals[OUTCOMES.index("sent")]
+        failed = recipients - totals[OUTCOMES.index(SENT)]
         signals = sorted(verdict.signals, key=lambda signal: (not signal.strong, signal.when))
         rows.append({"user": name, "severity": verdict.severity,
                      "signals": [signal.name for signal in signals],
@@ -311,110 +300,3 @@ def timeline_report(finished, selection, options) -> List[dict]:
             row["signals"] = fired.get(key, [])
             rows.append(row)
     return rows
-
-
-def queue_report(finished, selection, options) -> List[dict]:
-    rows = []
-    for item in finished:
-        if getattr(item, "state", None) != "queued" or item.expired:
-            continue
-        if item.sasl_username is None or not selection.message(item):
-            continue
-        pending = [row for row in recipient_rows(item, notices=True) if row["status"] == "deferred"]
-        if not pending:
-            continue
-        deferred = [row["first_deferred"] for row in pending if row["first_deferred"]]
-        attempted = [row for row in pending if row["last_attempt"] is not None]
-        last = max(attempted, key=lambda row: row["last_attempt"]) if attempted else None
-        rows.append({"host": item.host, "queue_id": item.queue_id, "kind": item.kind,
-                     "user": item.sasl_username, "sender": pending[0]["sender"],
-                     "pending_recipients": len(pending),
-                     "first_deferred": min(deferred) if deferred else None,
-                     "last_attempt": last["last_attempt"] if last else None,
-                     "last_reason": last["reason"] if last else pending[0]["reason"],
-                     "parent_queue_id": item.parent.queue_id if item.parent else None,
-                     "queued": item.queued})
-    rows.sort(key=lambda row: (row["user"], row["host"], row["queued"], row["queue_id"]))
-    return rows
-
-
-# -- command line -----------------------------------------------------------------------------
-
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
-    return int(text)
-
-
-def _amount(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
-    return value
-
-
-def _accounts(text: str) -> int:
-    value = _count(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError("an IP is shared by at least 2 accounts")
-    return value
-
-
-# (Thresholds field, option, type, metavar, help with %(default)s, example value)
-THRESHOLD_OPTIONS = (
-    ("hourly_recipients", "--max-hourly-recipients", _count, "N",
-     "strong: more than N recipients in one hour", "300"),
-    ("burst_factor", "--burst-factor", _amount, "X",
-     "strong: an hour with at least X times the user's median busy hour, if it also reaches "
-     "--burst-min", "20"),
-    ("burst_minimum", "--burst-min", _count, "N",
-     "strong: the fewest recipients such an hour needs", "80"),
-    ("failed_percent", "--failed-percent", _amount, "PCT",
-     "strong: at least PCT %% of the user's recipients failed, out of at least --failed-min",
-     "60"),
-    ("failed_minimum", "--failed-min", _count, "N",
-     "strong: the fewest recipients --failed-percent is judged on", "50"),
-    ("guess_failures", "--guess-failures", _count, "N",
-     "strong: a login from an IP with at least N failed AUTH since its last successful login",
-     "5"),
-    ("guess_usernames", "--guess-usernames", _count, "N",
-     "strong: the same, with failed AUTH for at least N usernames", "3"),
-    ("guess_window", "--guess-window", _amount, "DAYS",
-     "strong: ... an IP's failures are forgotten once it has failed none for DAYS", "30"),
-    ("hop_networks", "--hop-networks", _count, "N",
-     "weak: logins from at least N networks (/24, /48) within --hop-window", "6"),
-    ("hop_window", "--hop-window", _amount, "HOURS",
-     "weak: the sliding window of --hop-networks", "12"),
-    ("baseline_days", "--baseline-days", _amount, "DAYS",
-     "weak: a login from a network the user did not use in the first DAYS of the log", "14"),
-    ("shared_ip_accounts", "--shared-ip-accounts", _accounts, "N",
-     "weak: a login IP used by at least N accounts (2 or more)", "5"),
-    ("nat_days", "--nat-days", _count, "N",
-     "weak: ... unless it is a NAT: one of those accounts logged in from its /16 (IPv6 /32) "
-     "on N days or more", "3"),
-)
-
-
-def add_incident_options(parser: argparse.ArgumentParser) -> None:
-    """The options of the incident reports (suspicious, the users report's flags, failures)."""
-    parser.add_argument("--by", choices=("ip", "user"), default="ip",
-                        help="failures report: one row per client IP or per username tried "
-                             "(default: %(default)s); e.g. --report failures --by user")
-    group = parser.add_argument_group(
-        "suspicious accounts (--report suspicious, users' flags, timeline)",
-        "A user is flagged on one strong signal or two weak ones.")
-    defaults = Thresholds()
-    for field, flag, kind, metavar, text, example in THRESHOLD_OPTIONS:
-        group.add_argument(flag, dest=f"limit_{field}", type=kind, metavar=metavar,
-                           default=getattr(defaults, field),
-                           help=f"{text} (default: %(default)s); e.g. {flag} {example}")
-
-
-def incident_options(args: argparse.Namespace) -> dict:
-    """The report options build_report takes from the parsed command line."""
-    limits = Thresholds(**{field: getattr(args, f"limit_{field}")
-                           for field, *_ in THRESHOLD_OPTIONS})
-    return {"thresholds": limits, "by": args.by}

@@ -19,13 +19,20 @@ DESCRIPTION
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
-from maillog_sasl.events import counter, delivery_event, parse_counters, tls_event
+from maillog_sasl.events import (BOUNCED, DEFERRED, EXPIRED, FINAL_OUTCOMES, OUTCOMES, REJECTED,
+                                 SENT, counter, delivery_event, parse_counters, tls_event)
 
-OUTCOMES = ("sent", "deferred", "bounced", "expired", "rejected")
-FINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected"))
+__all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
+           "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
+           "REFUSED", "QUEUED", "LOST"]
+
 UNKNOWN_USER = "(unknown user)"
+# What became of a Message (its `state`): still open; removed from the queue; refused whole (by
+# cleanup, a milter, or at DATA); still in the queue when the log ends; its queue ID reused
+# before its removal was logged.
+OPEN, REMOVED, REFUSED, QUEUED, LOST = "open", "removed", "rejected", "queued", "lost"
 
 
 class Session:
@@ -104,7 +111,7 @@ class Recipient:
     def __init__(self, address: str, orig_to: Optional[str]):
         self.address = address
         self.orig_to = orig_to
-        self.status = "deferred"
+        self.status = DEFERRED
         self.attempts = 0
         self.first_deferred: Optional[_dt.datetime] = None
         self.last_attempt: Optional[_dt.datetime] = None
@@ -170,9 +177,7 @@ class Message:
         self.queued = queued
         self.last_time = queued
         self.end: Optional[_dt.datetime] = None
-        # open -> removed | rejected (by cleanup or at DATA) | queued (log ended) | lost (queue ID
-        # reused without a removed line)
-        self.state = "open"
+        self.state = OPEN
         self.recipients: Dict[object, Recipient] = {}  # address or (address, orig_to) -> ...
         self.parent: Optional[Message] = None
         self.notices: List[str] = []
@@ -188,6 +193,29 @@ class Message:
             found = self.recipients[key] = Recipient(address, orig_to)
         return found
 
+    def counted_recipients(self, notices: bool = False) -> Iterator[Tuple[Optional[Recipient], str]]:
+        """(Recipient or None, outcome) for every recipient the reports count, if the message
+        is authenticated; nothing for other messages. None stands for a recipient qmgr counted
+        that no agent has logged yet at the end of the log (waiting: deferred).
+
+        With `notices`, also the recipients of a bounce or delay notice an authenticated
+        message caused. A recipient handed to a content filter is counted where the filter
+        re-injected it.
+        """
+        if self.sasl_username is None or (self.kind == "notice" and not notices):
+            return
+        counted = 0
+        handed_off = False
+        for recipient in self.recipients.values():
+            if recipient.handed_to is not None:
+                handed_off = True
+                continue
+            counted += recipient.status != REJECTED
+            yield recipient, recipient.status
+        if self.state == QUEUED and self.kind != "reinjected" and not handed_off:
+            for _ in range((self.nrcpt or 0) - counted):
+                yield None, DEFERRED
+
     def inherit_from(self, parent: "Message", kind: str) -> None:
         """Carry the submitting client and user of `parent` (bounce notice, re-injection)."""
         self.parent = parent
@@ -200,7 +228,6 @@ class Message:
         self.sasl_sender = parent.sasl_sender
         if kind == "reinjected":
             self.queued = parent.queued
-
 
 
 class Stats:

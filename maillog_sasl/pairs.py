@@ -29,8 +29,8 @@ DESCRIPTION
     epoch and the UTC offset they were logged with, and come back as the same aware datetimes.
 
 DIAGNOSTICS
-    sqlite3.Error when SQLite cannot write its temporary file (disk full); the command line
-    reports it in one line.
+    StoreError, with one readable sentence, when SQLite cannot write its temporary file (a full
+    disk); no sqlite3 exception leaves this module.
 """
 
 from __future__ import annotations
@@ -64,6 +64,15 @@ CREATE INDEX provider_days_by_account ON provider_days (account, block);
 """
 
 
+class StoreError(Exception):
+    """The logins could not be kept in the temporary database; str() says why and what to do."""
+
+
+def _failed(error: sqlite3.Error) -> StoreError:
+    return StoreError(f"cannot keep the logins in a temporary file: {error} "
+                      "(TMPDIR names the directory to use)")
+
+
 def _temporary_directory_exists() -> bool:
     # SQLite looks where Python does (TMPDIR, /var/tmp, /usr/tmp, /tmp, the working directory)
     # and fails only when it has to spill; Python tells now, by making a file there.
@@ -89,9 +98,12 @@ class PairStore:
     def __init__(self):
         # "": a private database that SQLite deletes on close; it stays in memory up to the
         # cache size, and no journal is needed for data nobody reads after a crash.
-        self._db = sqlite3.connect("" if _temporary_directory_exists() else ":memory:")
-        self._db.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; PRAGMA journal_mode = OFF;"
-                               f"PRAGMA synchronous = OFF; {_SCHEMA}")
+        try:
+            self._db = sqlite3.connect("" if _temporary_directory_exists() else ":memory:")
+            self._db.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; PRAGMA journal_mode = OFF;"
+                                   f"PRAGMA synchronous = OFF; {_SCHEMA}")
+        except sqlite3.Error as error:
+            raise _failed(error) from None
         self._indexed = False
         self._logins: Dict[tuple, _dt.datetime] = {}  # (account, ip) -> first login
         self._networks: Dict[tuple, tuple] = {}  # (account, network) -> (first login, ip)
@@ -119,8 +131,10 @@ class PairStore:
             self._flush()
 
     def days_in(self, account: str, block: str) -> int:
-        return self._read("SELECT COUNT(DISTINCT day) FROM provider_days "
-                          "WHERE account = ? AND block = ?", (account, block)).fetchone()[0]
+        for (days,) in self._read("SELECT COUNT(DISTINCT day) FROM provider_days "
+                                  "WHERE account = ? AND block = ?", (account, block)):
+            return days
+        return 0
 
     def ips_per_account(self) -> Counter:
         return Counter(dict(self._read(
@@ -158,14 +172,24 @@ class PairStore:
     def close(self) -> None:
         self._db.close()
 
-    def _read(self, query: str, parameters=()):
-        self._flush()
-        if not self._indexed:
-            self._db.executescript(_INDEXES)
-            self._indexed = True
-        return self._db.execute(query, parameters)
+    def _read(self, query: str, parameters=()) -> Iterator[tuple]:
+        """The rows of `query`, as they are fetched."""
+        try:
+            self._flush()
+            if not self._indexed:
+                self._db.executescript(_INDEXES)
+                self._indexed = True
+            yield from self._db.execute(query, parameters)
+        except sqlite3.Error as error:
+            raise _failed(error) from None
 
     def _flush(self) -> None:
+        try:
+            self._write()
+        except sqlite3.Error as error:
+            raise _failed(error) from None
+
+    def _write(self) -> None:
         db = self._db
         with db:
             if self._logins:

@@ -2,7 +2,7 @@
 
 What it does: gets the SMTP AUTH password without ever taking it as a command-line argument
 (where it would stay in the shell history and show in `ps`), and gives both commands the same
-argparse behaviour: a usage error is one line on stderr and exit status 2.
+exit statuses (EXIT_USAGE, EXIT_INTERRUPTED); their command lines are in cli.py.
 Input: with `--password-stdin`, the first line of standard input (its line ending removed);
 otherwise the MAILLOG_SASL_PASSWORD environment variable if it is set; otherwise a no-echo
 prompt on the terminal (getpass).
@@ -11,7 +11,6 @@ How it fails: PasswordError for a missing or empty password (EOF at the prompt, 
 stdin, an empty variable); the commands print it as one line and exit 2. Ctrl-C at the prompt
 raises KeyboardInterrupt, which the commands turn into exit status 130.
 """
-import argparse
 import getpass
 import os
 import sys
@@ -29,34 +28,6 @@ PASSWORD_HELP = (
 
 class PasswordError(Exception):
     """No usable password was given."""
-
-
-class CommandParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are a single line: `PROG: MESSAGE (see --help)`."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
-        kwargs.setdefault("allow_abbrev", False)  # "--password" must not mean --password-stdin
-        super().__init__(**kwargs)
-
-    def parse_args(self, args=None, namespace=None):
-        for arg in sys.argv[1:] if args is None else args:
-            if arg == "--password" or arg.startswith("--password="):
-                self.error("a password is never taken as an argument: it would stay in the"
-                           f" shell history; use the prompt, --password-stdin or {ENV_VAR}")
-        return super().parse_args(args, namespace)
-
-    def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
-
-
-def add_password_option(parser):
-    """Add `--password-stdin` to an argument parser."""
-    parser.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help=f"read the password from the first line of standard input (else {ENV_VAR}, else a prompt)",
-    )
 
 
 def read_password(from_stdin, prompt="Password: "):

@@ -1,8 +1,10 @@
 """progress: a one-line progress bar on stderr while a large log is read.
 
 SUMMARY
-    bar = Progress.for_run(sources, stream=sys.stderr, quiet=False)   # None: show nothing
-    stream = bar.watch(correlate(sources, ..., on_batch=bar.update))  # erased when it ends
+    analysis = maillog_sasl.open_logs(paths)
+    bar = Progress.for_run(analysis.sources, stream=sys.stderr, quiet=False)  # None: nothing
+    analysis.on_batch = bar.update
+    stream = bar.watch(analysis)                    # erased when it ends
     render(..., bar.guard(out))                     # erased before each write to a terminal
     bar.close()
 

@@ -23,8 +23,13 @@ DESCRIPTION
               one row per username tried (failures without one: `(unknown user)`);
               `later_success`: a login as that user after its first failure; `success_ips`: the
               IPs that failed for that user and later logged in as it.
-    suspicious, timeline, queue: built in incident.py (flagged accounts, one account's hours,
-              what is still queued at the end of the log); their columns are fixed here.
+    suspicious, timeline: built in incident.py (flagged accounts, one account's hours); their
+              columns are fixed here.
+    queue:    messages still queued when the log ends (not removed, not expired) with
+              recipients still deferred: authenticated users' messages, what content filters
+              re-injected for them, and the bounce and delay notices they caused (kind notice,
+              with the parent's queue ID): all of them eat the queue, and `--format ids` prints
+              them for `postsuper -d -`.
 
     A recipient's outcome is counted in exactly one of sent, deferred, bounced, expired,
     rejected; `recipients` is their sum. A recipient handed to a content filter is counted where
@@ -40,8 +45,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
 
+from maillog_sasl import incident
+from maillog_sasl.activity import Activity
 from maillog_sasl.filters import Selection
-from maillog_sasl.model import OUTCOMES, UNKNOWN_USER, Message, Session
+from maillog_sasl.model import DEFERRED, OUTCOMES, QUEUED, REJECTED, UNKNOWN_USER, Message, Session
 from maillog_sasl.pairs import PairStore
 
 USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips", "first_seen",
@@ -79,33 +86,10 @@ def session_user(session: Session):
     return UNKNOWN_USER if session.auth_succeeded else None
 
 
-def counted_recipients(message: Message, notices: bool = False):
-    """(Recipient or None, status) for every recipient a report counts for an authenticated
-    message; None stands for one qmgr counted that no agent has logged yet at the end of the
-    log (waiting, which is what deferred means here). Nothing for other messages.
-
-    With `notices`, also the recipients of a bounce or delay notice an authenticated message
-    caused. A recipient handed to a content filter is counted where the filter re-injected it.
-    """
-    if message.sasl_username is None or (message.kind == "notice" and not notices):
-        return
-    counted = 0
-    handed_off = False
-    for recipient in message.recipients.values():
-        if recipient.handed_to is not None:
-            handed_off = True
-            continue
-        counted += recipient.status != "rejected"
-        yield recipient, recipient.status
-    if message.state == "queued" and message.kind != "reinjected" and not handed_off:
-        for _ in range((message.nrcpt or 0) - counted):
-            yield None, "deferred"
-
-
 def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
     """The messages-report rows of one authenticated message (nothing for other messages)."""
     base = None
-    for recipient, status in counted_recipients(message, notices):
+    for recipient, status in message.counted_recipients(notices):
         if base is None:
             base = {"queue_id": message.queue_id, "host": message.host,
                     "sasl_username": message.sasl_username, "client_ip": message.client_ip,
@@ -128,7 +112,7 @@ def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
     for when, reject in session.rejects:
         yield {"queue_id": "NOQUEUE", "host": session.host, "sasl_username": user,
                "client_ip": session.client_ip, "time": when, "sender": reject.sender,
-               "recipient": reject.recipient, "status": "rejected", "dsn": reject.dsn,
+               "recipient": reject.recipient, "status": REJECTED, "dsn": reject.dsn,
                "relay": "", "attempts": 0, "reason": reject.reason, "orig_to": None,
                "message_id": None, "last_attempt": when}
 
@@ -170,17 +154,9 @@ def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
     return found
 
 
-def _incident():
-    # incident builds on the rows made here (recipient_rows), so it imports this module; this
-    # one reaches it at call time to keep the import one-way.
-    from maillog_sasl import incident
-    return incident
-
-
 def _users(finished, selection: Selection, options: dict):
-    incident = _incident()
     limits = incident.thresholds_of(options)
-    activity = incident.Activity(limits)
+    activity = Activity(limits)
     totals: Dict[str, _UserTotals] = {}
     # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
     logins = PairStore()
@@ -192,9 +168,9 @@ def _users(finished, selection: Selection, options: dict):
             entry = _totals_of(totals, user)
             entry.add_session(item)
             logins.login(user, item.client_ip, item.start)
-            entry.outcomes["rejected"] += len(item.rejects)
+            entry.outcomes[REJECTED] += len(item.rejects)
         elif selection.message(item):
-            statuses = [status for _, status in counted_recipients(item)]
+            statuses = [status for _, status in item.counted_recipients()]
             if not statuses and item.kind != "submission":
                 continue
             entry = _totals_of(totals, item.sasl_username)
@@ -274,7 +250,7 @@ def _ips(finished, selection: Selection, options: dict):
             entry["first_seen"] = _earliest(entry["first_seen"], item.start)
             entry["last_seen"] = _latest(entry["last_seen"], item.end or item.start)
         elif selection.message(item):
-            counted = sum(1 for _ in counted_recipients(item))
+            counted = sum(1 for _ in item.counted_recipients())
             if not counted and item.kind != "submission":
                 continue
             entry = entry_for(item.sasl_username, item.client_ip)
@@ -392,10 +368,32 @@ def _failures_by_user(finished, selection: Selection, options: dict):
     return rows
 
 
-def _from_incident(name: str) -> Callable:
-    def build(finished, selection, options):
-        return getattr(_incident(), name)(finished, selection, options)
-    return build
+def _queue(finished, selection: Selection, options: dict) -> List[dict]:
+    """Messages still queued at the end of the log with recipients still deferred: the
+    authenticated users' own, what content filters re-injected for them, and the notices they
+    caused (see the module docstring)."""
+    rows = []
+    for item in finished:
+        if not isinstance(item, Message) or item.state != QUEUED or item.expired:
+            continue
+        if item.sasl_username is None or not selection.message(item):
+            continue
+        pending = [row for row in recipient_rows(item, notices=True) if row["status"] == DEFERRED]
+        if not pending:
+            continue
+        deferred = [row["first_deferred"] for row in pending if row["first_deferred"]]
+        attempted = [row for row in pending if row["last_attempt"] is not None]
+        last = max(attempted, key=lambda row: row["last_attempt"]) if attempted else None
+        rows.append({"host": item.host, "queue_id": item.queue_id, "kind": item.kind,
+                     "user": item.sasl_username, "sender": pending[0]["sender"],
+                     "pending_recipients": len(pending),
+                     "first_deferred": min(deferred) if deferred else None,
+                     "last_attempt": last["last_attempt"] if last else None,
+                     "last_reason": last["reason"] if last else pending[0]["reason"],
+                     "parent_queue_id": item.parent.queue_id if item.parent else None,
+                     "queued": item.queued})
+    rows.sort(key=lambda row: (row["user"], row["host"], row["queued"], row["queue_id"]))
+    return rows
 
 
 REPORTS = {
@@ -405,9 +403,9 @@ REPORTS = {
     "ips": Report(IPS_COLUMNS, _ips),
     "failures": Report(FAILURES_COLUMNS, _failures,
                        {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user)}),
-    "suspicious": Report(SUSPICIOUS_COLUMNS, _from_incident("suspicious_report")),
-    "timeline": Report(TIMELINE_COLUMNS, _from_incident("timeline_report")),
-    "queue": Report(QUEUE_COLUMNS, _from_incident("queue_report")),
+    "suspicious": Report(SUSPICIOUS_COLUMNS, incident.suspicious_report),
+    "timeline": Report(TIMELINE_COLUMNS, incident.timeline_report),
+    "queue": Report(QUEUE_COLUMNS, _queue),
 }
 
 

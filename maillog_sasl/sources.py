@@ -1,7 +1,8 @@
 """sources: turn paths (and `-` for stdin) into batches of decoded log lines, oldest file first.
 
 SUMMARY
-    open_sources(paths, stdin=None) -> (sources, problems)
+    open_sources(paths, stdin=None, zone=None) -> (sources, problems)
+    Problem(path, message)          an input that could not be read, or not fully
     Source.batches() -> iterator of lists of lines (str, no line ends)
 
 DESCRIPTION
@@ -18,7 +19,7 @@ DESCRIPTION
     anchors the year of yearless stamps (a log cannot end after its file was last written).
 
 DIAGNOSTICS
-    A path that cannot be opened (missing, a directory, no permission) becomes a SourceProblem in
+    A path that cannot be opened (missing, a directory, no permission) becomes a Problem in
     the returned list, naming the path; the other sources are still returned. A read that fails
     part way (a truncated or corrupt compressed file, an I/O error) ends that source's batches
     and is recorded in `Source.problem`: every line read before it has already been handed on.
@@ -37,7 +38,7 @@ import shutil
 import subprocess
 import sys
 import zlib
-from typing import BinaryIO, Iterator, List, Optional
+from typing import BinaryIO, Iterator, List, NamedTuple, Optional
 
 from maillog_sasl.syslog import Clock, split_line
 
@@ -55,8 +56,14 @@ _MAGIC = (
 _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 
-class SourceProblem(Exception):
-    """An input that could not be read (fully); str() is the one line shown to the user."""
+class Problem(NamedTuple):
+    """An input that could not be read, or not fully: its path (`<stdin>` for standard input)
+    and what went wrong; str() is the one line shown to the user."""
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
 
 
 class Source:
@@ -68,7 +75,7 @@ class Source:
         self.path = path
         self.mtime = mtime
         self.first_time: Optional[_dt.datetime] = None
-        self.problem: Optional[SourceProblem] = None
+        self.problem: Optional[Problem] = None
         self.size = 0  # bytes on disk (compressed, for a compressed file); 0 for stdin
         self.bytes_done = 0  # of `size`, read so far (for a progress bar)
         self._stream = stream
@@ -125,7 +132,7 @@ class Source:
                     yield lines
             self._check_child()
         except _READ_ERRORS as error:
-            self.problem = SourceProblem(f"{self.name}: read failed part way: {_reason(error)}")
+            self.problem = Problem(self.name, f"read failed part way: {_reason(error)}")
         finally:
             self._end_child()
             if self._raw is not None and self._stream is None:
@@ -191,7 +198,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None, zone=None):
                 status = os.fstat(handle.fileno())
                 mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
         except OSError as error:
-            problems.append(SourceProblem(f"{path}: cannot read: {_reason(error)}"))
+            problems.append(Problem(path, f"cannot read: {_reason(error)}"))
             continue
         source = Source(path, path, mtime)
         source.size = status.st_size

@@ -7,7 +7,7 @@ SUMMARY
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
 
 DESCRIPTION
-    Every prefix form Postfix's lines arrive with (postfix-log-reference.md §3):
+    Every prefix form Postfix's lines arrive with (docs/postfix-log-reference.md §3):
     traditional `Sep 17 12:48:22` (space- or zero-padded day, no year), RFC 3339 with an optional
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, each optionally behind a `<PRI>`.
 

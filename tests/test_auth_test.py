@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from maillog_sasl import auth_test
+from maillog_sasl import auth_test, cli
 from maillog_sasl.cli import main
 from maillog_sasl.password import ENV_VAR
 from smtp_fake_server import (
@@ -440,8 +440,8 @@ def test_parse_target(text, expected):
     (["h:2525", "--plain"], "plain", 2525),
 ])
 def test_default_port_and_tls_mode(args, mode, port):
-    args = auth_test._build_parser().parse_args([*args, "--user", USER])
-    auth_test._check_args(args)
+    args = cli._auth_test_parser().parse_args([*args, "--user", USER])
+    cli._check_auth_test_args(args)
     assert (args.mode, args.port) == (mode, port)
 
 

@@ -257,13 +257,13 @@ def test_installed_console_script():
 @pytest.mark.parametrize("name", ["./cram-md5", "./auth-test", "maillog"])
 def test_log_files_are_not_taken_for_subcommands(monkeypatch, capsys, tmp_path, name):
     """A log named like a subcommand is reachable as ./NAME; other log paths are never dispatched."""
-    from maillog_sasl import auth_test
+    from maillog_sasl import cli
 
     def dispatched(argv):
         raise AssertionError(f"{name} was taken for a subcommand")
 
-    monkeypatch.setattr(cram_md5, "main", dispatched)
-    monkeypatch.setattr(auth_test, "main", dispatched)
+    monkeypatch.setitem(cli.SUBCOMMANDS, "cram-md5", dispatched)
+    monkeypatch.setitem(cli.SUBCOMMANDS, "auth-test", dispatched)
     monkeypatch.chdir(tmp_path)
     Path(tmp_path, name).write_text("")
     main([name])

@@ -15,10 +15,10 @@ OFFICE = "192.0.2.10"
 
 def verdicts(log: MailLog, tmp_path, **limits):
     """user -> Verdict over the log, with Thresholds changed by `limits`."""
-    stream, problems = analyze([log.write(tmp_path / "maillog")])
-    assert not problems
+    analysis = analyze([log.write(tmp_path / "maillog")])
+    assert not analysis.problems
     options = {"thresholds": dataclasses.replace(Thresholds(), **limits)}
-    return assess(watch(stream, Selection(), options), options["thresholds"])
+    return assess(watch(analysis, Selection(), options), options["thresholds"])
 
 
 def fired(log: MailLog, tmp_path, user: str, **limits) -> dict:
@@ -28,7 +28,7 @@ def fired(log: MailLog, tmp_path, user: str, **limits) -> dict:
 
 
 def rows(log: MailLog, tmp_path, name: str, **options):
-    return report(name, [log.write(tmp_path / "maillog")], **options)[1]
+    return report(name, [log.write(tmp_path / "maillog")], **options).rows
 
 
 def hours_of(count: int, per_hour: int, log: MailLog, user: str, ip: str = HOME):
@@ -186,8 +186,7 @@ def test_ips_that_only_failed_are_not_kept_past_the_guess_window(tmp_path):
     for day in range(20):
         log.failures(f"203.0.113.{day}", at(day, 1), ["root"] * 5)
         log.login("kim@example.jp", HOME, at(day, 9))
-    stream, problems = analyze([log.write(tmp_path / "maillog")])
-    activity = watch(stream, Selection(), {})
+    activity = watch(analyze([log.write(tmp_path / "maillog")]), Selection(), {})
     # The stream ends on day 19; idle IPs are looked for once a day of the stream, so those
     # idle for more than 7 days are gone, give or take that day.
     kept = {int(ip.rsplit(".", 1)[1]) for ip in activity.ips if ip != HOME}
@@ -204,8 +203,7 @@ def test_hours_are_settled_six_days_behind_and_stay_counted(tmp_path):
     # Deferred for eight days before it expires: it reaches the stream after its hour settled.
     log.login("lee@example.jp", HOME, at(1, 15), outcomes={"sent": 1, "deferred": 2},
               expire_after=dt.timedelta(days=8))
-    stream, problems = analyze([log.write(tmp_path / "maillog")])
-    activity = watch(stream, Selection(), {})
+    activity = watch(analyze([log.write(tmp_path / "maillog")]), Selection(), {})
     user = activity.users["lee@example.jp"]
     assert not user.open_hours and not user.history  # everything settled, nothing kept
     assert user.logins == 31 and user.totals() == [61, 0, 0, 2, 0]

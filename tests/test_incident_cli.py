@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from maillog_sasl import cli
-from maillog_sasl.incident import THRESHOLD_OPTIONS
+from maillog_sasl.cli import THRESHOLD_OPTIONS
 from maillog_writer import MailLog, at
 
 POSTSUPER = """\

@@ -47,9 +47,9 @@ def case(request, tmp_path_factory):
         found = generated(request.param, tmp_path_factory)
     path, truth = found
     assert len(truth["compromised"]) == 3 and len(truth["normal"]) == 60
-    stream, problems = analyze([path])
-    assert not problems
-    finished = list(stream)  # correlated once, read by the three reports
+    analysis = analyze([path])  # correlated once, read by the three reports
+    assert not analysis.problems
+    finished = analysis.items
     reports = {name: list(build_report(name, finished)[1])
                for name in ("suspicious", "users", "queue")}
     return truth, reports
