@@ -5,6 +5,8 @@ import datetime as dt
 import gzip
 import os
 
+import pytest
+
 from support import SCENARIOS, by
 
 
@@ -102,6 +104,61 @@ def test_ipv6_client_and_sasl_sender(report):
         ("gina@example.test", "2001:db8::7", 1, 1)]
     assert report("users", "--year", "2026", "--ip", "2001:db8::/32", log)[0]["user"] == "gina@example.test"
     assert report("users", "--year", "2026", "--ip", "2001:db9::/32", log) == []
+
+
+
+def test_milter_and_header_check_rejects_refuse_the_whole_message_and_finish_it(report, cli):
+    """A cleanup `milter-reject: END-OF-MESSAGE` and a header_checks `reject: header ...` refuse
+    the authenticated message as a whole: it is finished there (never reported as still queued),
+    counted as one rejected recipient with the line's text as reason, and a later message of the
+    same session is followed as usual."""
+    log = scenario("whole_message_rejects.log")
+    rows = report("messages", "--year", "2026", log)
+    assert [(r["queue_id"], r["sasl_username"], r["recipient"], r["status"], r["reason"], r["last_attempt"])
+            for r in rows] == [
+        ("A5A5000001", "kim@example.test", "", "rejected",
+         "END-OF-MESSAGE from unknown[192.0.2.81]: 5.7.1 Blocked by SpamAssassin; from=<kim@example.test> "
+         "to=<lead@remote.example> proto=ESMTP helo=<kim-pc>", "2026-11-05T09:00:02+00:00"),
+        ("A5A5000002", "kim@example.test", "boss@remote.example", "sent", "250 2.0.0 Ok",
+         "2026-11-05T09:00:05+00:00"),
+        ("A5A5000003", "leo@example.test", "", "rejected",
+         "header Subject: You have won a prize from unknown[198.51.100.82]; from=<leo@example.test> "
+         "to=<winner@remote.example> proto=ESMTP helo=<leo-laptop>: 5.7.1 message content rejected",
+         "2026-11-05T09:10:02+00:00"),
+    ]
+    assert rows[0]["message_id"] == "k1@kim-pc"
+    users = by(report("users", "--year", "2026", log), "user")
+    assert [(u, users[u]["messages"], users[u]["recipients"], users[u]["sent"], users[u]["rejected"],
+             users[u]["deferred"]) for u in users] == [
+        ("kim@example.test", 2, 2, 1, 1, 0), ("leo@example.test", 1, 1, 0, 1, 0)]
+    assert report("queue", "--year", "2026", log) == []
+    stats = cli("--stats", "--year", "2026", "--format", "json", log)
+    assert "messages still queued:    0\n" in stats.err
+
+
+WHOLE_REJECT_AFTER_RCPT_REJECT = """\
+Nov  5 09:20:00 mail postfix/submission/smtpd[1102]: connect from unknown[192.0.2.83]
+Nov  5 09:20:01 mail postfix/submission/smtpd[1102]: A5A5000004: client=unknown[192.0.2.83], sasl_method=PLAIN, sasl_username=kim@example.test
+Nov  5 09:20:01 mail postfix/submission/smtpd[1102]: A5A5000004: reject: RCPT from unknown[192.0.2.83]: 550 5.1.1 <ghost@example.test>: Recipient address rejected: User unknown in virtual mailbox table; from=<kim@example.test> to=<ghost@example.test> proto=ESMTP helo=<kim-pc>
+Nov  5 09:20:02 mail postfix/cleanup[1112]: A5A5000004: milter-reject: END-OF-MESSAGE from unknown[192.0.2.83]: 5.7.1 Blocked by SpamAssassin; from=<kim@example.test> to=<lead@remote.example> proto=ESMTP helo=<kim-pc>
+Nov  5 09:20:03 mail postfix/submission/smtpd[1102]: disconnect from unknown[192.0.2.83] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1/2 data=0/1 quit=1 commands=6/8
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "correlate._refuse_message adds its placeholder recipient only when the message has no "
+    "recipient at all: after a QID RCPT reject (already final) the whole-message refusal leaves "
+    "no row and is not counted"))
+def test_whole_message_reject_after_an_rcpt_reject_still_counts_the_refused_message(report, tmp_path):
+    """One recipient refused at RCPT, the accepted one refused with the whole message by a
+    milter: both refusals are counted, the milter's with its own reason."""
+    log = tmp_path / "maillog"
+    log.write_text(WHOLE_REJECT_AFTER_RCPT_REJECT, encoding="utf-8")
+    rows = report("messages", "--year", "2026", log)
+    assert [r["status"] for r in rows] == ["rejected", "rejected"]
+    assert any(r["reason"].startswith("END-OF-MESSAGE from unknown[192.0.2.83]: 5.7.1 Blocked") for r in rows)
+    kim = by(report("users", "--year", "2026", log), "user")["kim@example.test"]
+    assert (kim["recipients"], kim["rejected"]) == (2, 2)
 
 
 def _write_gzip(path, text, mtime):
