@@ -245,6 +245,33 @@ def test_a_recipient_reinjected_via_orig_queue_id_is_counted_once(report, tmp_pa
     assert [r["queue_id"] for r in report("messages", "--year", "2026", log)] == ["B6B6000002"]
 
 
+def test_bounce_notice_reusing_an_open_queue_id_closes_the_old_message_as_lost(report, cli):
+    """nina's message C7C7000001 was deferred and its later lines (delivery, removed) are missing
+    from the log; omar's bounce notice then gets queue ID C7C7000001. nina's message is closed
+    as lost with the outcome it had (deferred), and the notice is omar's, about his D8D8000001,
+    not counted as his mail."""
+    log = scenario("notice_reuses_live_queue_id.log")
+    rows = report("messages", "--year", "2026", log)
+    assert [(r["queue_id"], r["sasl_username"], r["recipient"], r["status"], r["attempts"]) for r in rows] == [
+        ("C7C7000001", "nina@example.test", "p@slow.example", "deferred", 1),
+        ("D8D8000001", "omar@example.test", "nobody@remote.example", "bounced", 1),
+    ]
+    users = by(report("users", "--year", "2026", log), "user")
+    assert (users["nina@example.test"]["messages"], users["nina@example.test"]["deferred"]) == (1, 1)
+    omar = users["omar@example.test"]
+    assert (omar["messages"], omar["recipients"], omar["bounced"], omar["deferred"]) == (1, 1, 1, 0)
+    assert report("queue", "--year", "2026", log) == [{
+        "host": "mail", "queue_id": "C7C7000001", "kind": "notice", "user": "omar@example.test",
+        "sender": "", "pending_recipients": 1, "first_deferred": "2026-11-05T12:00:05+00:00",
+        "last_attempt": "2026-11-05T12:00:05+00:00",
+        "last_reason": "host mail.example.test[private/dovecot-lmtp] said: 452 4.2.2 <omar@example.test> "
+                       "Quota exceeded (mailbox for user is full) (in reply to end of DATA command)",
+        "parent_queue_id": "D8D8000001", "queued": "2026-11-05T12:00:04+00:00"}]
+    stats = cli("--stats", "--year", "2026", "--format", "json", log).err
+    assert "messages lost (ID reuse): 1\n" in stats
+    assert "messages still queued:    1\n" in stats
+
+
 def _write_gzip(path, text, mtime):
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write(text)
