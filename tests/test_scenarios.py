@@ -272,6 +272,32 @@ def test_bounce_notice_reusing_an_open_queue_id_closes_the_old_message_as_lost(r
     assert "messages still queued:    1\n" in stats
 
 
+def test_recipients_qmgr_counted_but_never_attempted_are_deferred(report):
+    """qmgr's `nrcpt=N (queue active)` is seen, fewer than N delivery lines before the log ends:
+    each missing recipient is one deferred row, "not yet attempted when the log ends", and
+    counts in the user's deferred and the queue report's pending recipients."""
+    log = scenario("never_attempted.log")
+    rows = report("messages", "--year", "2026", log)
+    assert [(r["queue_id"], r["recipient"], r["status"], r["attempts"], r["reason"], r["last_attempt"])
+            for r in rows] == [
+        ("E9E9000001", "q1@remote.example", "sent", 1, "250 2.0.0 Ok", "2026-11-05T13:00:03+00:00"),
+        ("E9E9000001", "q2@slow.example", "deferred", 1,
+         "connect to mx.slow.example[203.0.113.80]:25: Connection timed out", "2026-11-05T13:00:33+00:00"),
+        ("E9E9000001", "", "deferred", 0, "not yet attempted when the log ends", None),
+        ("E9E9000002", "", "deferred", 0, "not yet attempted when the log ends", None),
+        ("E9E9000002", "", "deferred", 0, "not yet attempted when the log ends", None),
+    ]
+    pia = by(report("users", "--year", "2026", log), "user")["pia@example.test"]
+    assert (pia["messages"], pia["recipients"], pia["sent"], pia["deferred"]) == (2, 5, 1, 4)
+    queue = report("queue", "--year", "2026", log)
+    assert [(q["queue_id"], q["pending_recipients"], q["first_deferred"], q["last_attempt"], q["last_reason"])
+            for q in queue] == [
+        ("E9E9000001", 2, "2026-11-05T13:00:33+00:00", "2026-11-05T13:00:33+00:00",
+         "connect to mx.slow.example[203.0.113.80]:25: Connection timed out"),
+        ("E9E9000002", 2, None, None, "not yet attempted when the log ends"),
+    ]
+
+
 def _write_gzip(path, text, mtime):
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write(text)
