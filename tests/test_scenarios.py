@@ -409,6 +409,20 @@ def test_year_rollover_between_files_from_mtimes_and_from_year(report, tmp_path)
             ("2026-12-31T23:59:59+00:00", "sent", 2, "2027-01-02T10:00:01+00:00")], extra
 
 
+def test_a_december_straggler_after_new_year_stays_in_the_old_year(report, cli):
+    """A yearless log crosses New Year, and one delivery line stamped Dec 31 23:59:59 is written
+    after a Jan 1 00:00:00 line (two processes racing the second): it stays in 2026, and the
+    lines after it stay in 2027 (neither a year ahead nor a year behind)."""
+    log = scenario("new_year_straggler.log")
+    rows = report("messages", "--year", "2026", log)
+    assert [(r["recipient"], r["time"], r["last_attempt"]) for r in rows] == [
+        ("k@remote.example", "2026-12-31T23:58:41+00:00", "2027-01-01T00:00:00+00:00"),
+        ("l@remote.example", "2026-12-31T23:58:41+00:00", "2026-12-31T23:59:59+00:00"),
+    ]
+    summary = cli("--year", "2026", "--tz", "UTC", log).out.splitlines()[0]
+    assert summary.startswith("2026-12-31T23:58:40+00:00 .. 2027-01-01T00:00:01+00:00; 8 lines read;")
+
+
 def test_tz_applies_to_yearless_stamps(report):
     rows = report("sessions", "--year", "2026", "--tz", "Asia/Tokyo", scenario("qid_reuse.log"))
     assert rows[0]["start"] == "2026-11-04T11:00:00+09:00"
