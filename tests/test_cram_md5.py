@@ -256,7 +256,8 @@ def test_installed_console_script():
 
 @pytest.mark.parametrize("name", ["./cram-md5", "./auth-test", "maillog"])
 def test_log_files_are_not_taken_for_subcommands(monkeypatch, capsys, tmp_path, name):
-    """A log named like a subcommand is reachable as ./NAME; other log paths are never dispatched."""
+    """A log named like a subcommand is reachable as ./NAME; other log paths are never dispatched:
+    the file is read as a log (its one line counted in the summary) and the run succeeds."""
     from maillog_sasl import cli
 
     def dispatched(argv):
@@ -265,6 +266,11 @@ def test_log_files_are_not_taken_for_subcommands(monkeypatch, capsys, tmp_path, 
     monkeypatch.setitem(cli.SUBCOMMANDS, "cram-md5", dispatched)
     monkeypatch.setitem(cli.SUBCOMMANDS, "auth-test", dispatched)
     monkeypatch.chdir(tmp_path)
-    Path(tmp_path, name).write_text("")
-    main([name])
-    capsys.readouterr()
+    Path(tmp_path, name).write_text(
+        "2026-11-04T12:00:00+00:00 mail postfix/smtpd[700]: connect from unknown[192.0.2.21]\n")
+    code = main([name])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        "2026-11-04T12:00:00+00:00 .. 2026-11-04T12:00:00+00:00; 1 lines read; 0 users;"
+        " 0 authenticated sessions; 0 authenticated messages")

@@ -156,19 +156,73 @@ def test_guard_erases_the_bar_before_report_writes_to_a_terminal_only():
     assert guarded.isatty() and guarded.getvalue() == "row 1\nrow 2\n"  # the rest delegated
 
 
-def test_a_failing_stream_switches_the_bar_off():
-    class Broken(FakeTty):
-        def write(self, text):
-            raise OSError("gone")
+class FailingTty(FakeTty):
+    """A terminal that goes away: write raises OSError, or flush does, or it is closed (then
+    StringIO.write raises ValueError, as a closed file does). Every write tried is recorded."""
 
+    def __init__(self, failure):
+        super().__init__()
+        self.failure = failure
+        self.attempts = []
+        if failure == "closed-stream":
+            self.close()
+
+    def write(self, text):
+        self.attempts.append(text)
+        if self.failure == "write-oserror":
+            raise OSError("gone")
+        return super().write(text)
+
+    def flush(self):
+        if self.failure == "flush-oserror":
+            raise OSError("gone")
+        return super().flush()
+
+
+FAILURES = ["write-oserror", "closed-stream", "flush-oserror"]
+
+
+def _fail_once(failure):
+    """A bar on a failing terminal, a guarded report terminal, and one update that fails."""
     clock = FakeClock()
+    stream = FailingTty(failure)
     log = source("big.log", 50_000_000)
-    bar = Progress([log], Broken(), clock=clock, width=80)
+    bar = Progress([log], stream, clock=clock, width=80)
+    terminal = FakeTty()
+    guarded = bar.guard(terminal)
     clock.now += 1
-    bar.update(log, stats(1))  # no exception
-    clock.now += 1
-    bar.update(log, stats(2))
+    bar.update(log, stats(1))  # raises nothing
+    assert stream.attempts == [CLEAR + "big.log: 0% 0 B/50 MB 1 lines/s 0:01"]
+    return bar, clock, log, stream, terminal, guarded
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_failing_stream_switches_the_bar_off(failure):
+    """A write or flush that fails (a terminal gone, a closed stream) raises nothing, the bar is
+    never drawn again, and a report guarded on a terminal is still written in full."""
+    bar, clock, log, stream, terminal, guarded = _fail_once(failure)
+    for step in range(3):
+        clock.now += 1
+        bar.update(log, stats(2 + step))
+    guarded.write("row 1\n")
+    guarded.write("row 2\n")
     bar.close()
+    bar.close()
+    assert terminal.getvalue() == "row 1\nrow 2\n"
+    assert len([text for text in stream.attempts if "big.log" in text]) == 1  # no frame redrawn
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Progress.update() sets _shown = True after _write() even when the write failed, so the "
+    "next guarded report write (or close()) tries to erase the bar on the failed stream"))
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_failing_stream_is_not_written_to_again(failure):
+    """"switches the bar off for the rest of the run": after the failed write, nothing at all
+    is written to that stream, not even an erase."""
+    bar, clock, log, stream, terminal, guarded = _fail_once(failure)
+    guarded.write("row 1\n")
+    bar.close()
+    assert len(stream.attempts) == 1
 
 
 def test_cli_draws_on_a_terminal_and_quiet_or_redirected_stays_silent(monkeypatch, capsys):
