@@ -38,7 +38,8 @@ from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Stats
 from maillog_sasl.pairs import StoreError
 from maillog_sasl.password import (EXIT_INTERRUPTED, EXIT_USAGE, ENV_VAR, PASSWORD_HELP,
-                                   PasswordError, read_password)
+                                   InputError, PasswordError, is_utf8, read_password,
+                                   read_stdin_line)
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
@@ -372,7 +373,8 @@ RFC 2195 does not ask for it.
 
 exit status:
   0    the response was printed
-  2    usage error: challenge not base64, empty user, no password
+  2    usage error: challenge not base64, empty user, no password, standard
+       input closed or not UTF-8, user or password not UTF-8
   130  interrupted (Ctrl-C)
 """
 
@@ -395,9 +397,15 @@ def _cram_md5_parser():
 
 
 def _prompt_challenge():
-    sys.stderr.write(CHALLENGE_PROMPT)
-    sys.stderr.flush()
-    line = sys.stdin.readline()
+    if sys.stdin is None:  # no prompt: nothing could answer it
+        raise cram_md5.ChallengeError("no challenge given: standard input is closed")
+    if sys.stderr is not None:
+        sys.stderr.write(CHALLENGE_PROMPT)
+        sys.stderr.flush()
+    try:
+        line = read_stdin_line()
+    except InputError as exc:
+        raise cram_md5.ChallengeError(f"cannot read the challenge: {exc}") from None
     if not line:
         raise cram_md5.ChallengeError("no challenge given")
     return line
@@ -417,6 +425,8 @@ def cram_md5_main(argv):
         return exc.code
     if not args.user:
         return _cram_md5_usage_error("USER is empty")
+    if not is_utf8(args.user):
+        return _cram_md5_usage_error("USER is not UTF-8 text")
     if args.challenge is None and args.password_stdin:
         return _cram_md5_usage_error("--password-stdin reads standard input: give CHALLENGE as an argument")
     try:

@@ -8,8 +8,10 @@ without the server's leading "334 "); the password from maillog_sasl.password (p
 --password-stdin, MAILLOG_SASL_PASSWORD). `response()` and `decode_challenge()` are also used by
 auth-test.
 Output: one line on stdout, the response to send after the server's 334 line.
-How it fails: a challenge that is not base64 (or is empty), an empty user, or no password: one
-line on stderr, exit 2. Ctrl-C at a prompt: exit 130. Nothing is printed on stdout then.
+How it fails: a challenge that is not base64 (or is empty), an empty user, or no password; a
+user or password that is not UTF-8 text; standard input closed (`<&-`) or not UTF-8 where the
+challenge or the password is read from it: one line on stderr, exit 2. Ctrl-C at a prompt: exit
+130. Nothing is printed on stdout then. Never a traceback for these.
 """
 import base64
 import binascii
