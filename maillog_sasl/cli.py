@@ -374,7 +374,8 @@ RFC 2195 does not ask for it.
 exit status:
   0    the response was printed
   2    usage error: challenge not base64, empty user, no password, standard
-       input closed or not UTF-8, user or password not UTF-8
+       input closed or not UTF-8, user or password not UTF-8; or the response
+       could not be written (a full disk, a closed pipe or standard output)
   130  interrupted (Ctrl-C)
 """
 
@@ -427,6 +428,8 @@ def cram_md5_main(argv):
         return _cram_md5_usage_error("USER is empty")
     if not is_utf8(args.user):
         return _cram_md5_usage_error("USER is not UTF-8 text")
+    if sys.stdout is None:  # started with >&-: nowhere to put the answer, so ask nothing
+        return _cram_md5_usage_error("cannot write the response: standard output is closed")
     if args.challenge is None and args.password_stdin:
         return _cram_md5_usage_error("--password-stdin reads standard input: give CHALLENGE as an argument")
     try:
@@ -441,7 +444,12 @@ def cram_md5_main(argv):
     except KeyboardInterrupt:
         print(f"\n{CRAM_MD5_PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(cram_md5.response(args.user, password, challenge))
+    try:
+        print(cram_md5.response(args.user, password, challenge))
+        sys.stdout.flush()
+    except OSError as exc:  # ours, not the input's: a full disk, a reader that went away
+        _discard_unwritten(sys.stdout)
+        return _cram_md5_usage_error(f"cannot write the response: {exc.strerror or exc}")
     return 0
 
 

@@ -10,8 +10,10 @@ auth-test.
 Output: one line on stdout, the response to send after the server's 334 line.
 How it fails: a challenge that is not base64 (or is empty), an empty user, or no password; a
 user or password that is not UTF-8 text; standard input closed (`<&-`) or not UTF-8 where the
-challenge or the password is read from it: one line on stderr, exit 2. Ctrl-C at a prompt: exit
-130. Nothing is printed on stdout then. Never a traceback for these.
+challenge or the password is read from it: one line on stderr, exit 2. A response that cannot be
+written (a full disk, a reader that went away, stdout closed with `>&-`) is a local failure, also
+one line ("cannot write the response: ...") and exit 2. Ctrl-C at a prompt: exit 130. Nothing is
+printed on stdout then. Never a traceback for these.
 """
 import base64
 import binascii

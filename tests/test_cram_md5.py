@@ -235,9 +235,9 @@ def test_ctrl_c_at_challenge_prompt(capsys, monkeypatch):
     )
 
 
-# Standard input closed, bytes that are not UTF-8: one line on stderr and exit 2, never a
-# traceback. Real processes, so the interpreter's own stdin (None when closed, decoded with
-# surrogate escapes or strictly) is the one tested.
+# Standard input closed, bytes that are not UTF-8, output that cannot be written: one line on
+# stderr and exit 2, never a traceback. Real processes, so the interpreter's own stdin and
+# stdout (None when closed, surrogate escapes, the flush at exit) are the ones tested.
 
 def run_process(*args, redirect="", password=SEED_PASSWORD, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, env=(), **options):
@@ -316,6 +316,28 @@ def test_password_at_prompt_not_utf8(capsys, monkeypatch):
     monkeypatch.setattr(getpass, "getpass", undecodable)
     assert run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE) == (
         2, "", "maillog-sasl cram-md5: the password from the prompt is not UTF-8 text\n")
+
+
+def test_full_disk_is_a_local_failure():
+    with open("/dev/full", "wb") as full:
+        code, _, err = run_process(SEED_USER, SEED_CHALLENGE, stdout=full)
+    assert (code, err) == (2, "maillog-sasl cram-md5: cannot write the response: No space left on device\n")
+
+
+def test_reader_gone_is_a_local_failure():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        code, _, err = run_process(SEED_USER, SEED_CHALLENGE, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert (code, err) == (2, "maillog-sasl cram-md5: cannot write the response: Broken pipe\n")
+
+
+def test_closed_stdout_asks_nothing():
+    """With stdout closed the response would be lost: fail before the challenge prompt."""
+    assert run_process(SEED_USER, redirect=">&-", password=None) == (
+        2, "", "maillog-sasl cram-md5: cannot write the response: standard output is closed\n")
 
 
 def test_help(capsys, monkeypatch):
