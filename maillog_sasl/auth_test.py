@@ -11,13 +11,16 @@ client sends and the password replaced by [redacted]; then what to look for in t
 How it fails: exit 1 when the server says no (refused greeting, no AUTH offered, mechanism not
 offered, authentication failed, sender/recipient/message rejected), with its reply on stderr;
 exit 2 for usage errors; exit 3 for connection and TLS failures, one line on stderr naming host,
-port and reason; exit 130 on Ctrl-C. Never a traceback for these.
+port and reason, and for a server that does not let the test end: a reply of more than
+MAX_REPLY_LINES (1000) lines, or a whole test taking longer than DEADLINE_FACTOR (5) times
+--timeout (each wait is also at most --timeout); exit 130 on Ctrl-C. Never a traceback for these.
 """
 import base64
 import re
 import socket
 import ssl
 import sys
+import time
 from email.utils import formatdate, make_msgid
 
 from maillog_sasl import cram_md5
@@ -32,6 +35,8 @@ SMTPS_PORT = 465
 SUBMISSION_PORT = 587
 REDACTED = "[redacted]"
 MAX_LINE = 4096
+MAX_REPLY_LINES = 1000  # a longer reply (endless 250- lines) is abandoned
+DEADLINE_FACTOR = 5  # the whole test is abandoned after this many --timeout periods
 # Postfix's order of the disconnect counters this client can cause (a subset of smtpd's list).
 DISCONNECT_COUNTERS = ("EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "QUIT")
 
@@ -52,6 +57,10 @@ class ConnectionFailed(Exception):
     """Connecting, TLS or the SMTP conversation itself broke down."""
 
 
+class DeadlineExceeded(ConnectionFailed):
+    """The whole test took longer than DEADLINE_FACTOR times --timeout."""
+
+
 class Reply:
     """One SMTP reply: a code and the text of each of its lines."""
 
@@ -70,6 +79,9 @@ class Session:
         self.out = out
         self.password = password
         self.timeout = timeout
+        self.limit = DEADLINE_FACTOR * timeout
+        self.deadline = time.monotonic() + self.limit
+        self.cut_by_deadline = False  # the last wait was shortened to end at the deadline
         self.sock = None
         self.buffer = b""
         self.encrypted = False
@@ -87,14 +99,29 @@ class Session:
         text = _printable(text)
         return text.replace(self.password, REDACTED) if self.password else text
 
+    def deadline_message(self):
+        return f"gave up: the whole test took longer than {self.limit:g}s ({DEADLINE_FACTOR} times --timeout)"
+
+    def _wait_limit(self):
+        """How long the next network operation may take: --timeout, or less near the deadline."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(self.deadline_message())
+        self.cut_by_deadline = remaining < self.timeout
+        return min(self.timeout, remaining)
+
+    def _arm(self):
+        self.sock.settimeout(self._wait_limit())
+
     def connect(self, host, port):
-        self.sock = socket.create_connection((host, port), timeout=self.timeout)
+        self.sock = socket.create_connection((host, port), timeout=self._wait_limit())
         self.client_ip = self.sock.getsockname()[0]
         self.note(f"connected to {self.sock.getpeername()[0]} port {port} from {self.client_ip}")
 
     def start_tls(self, context, host):
         if self.buffer:
             raise ConnectionFailed("the server sent data before the TLS handshake")
+        self._arm()  # the handshake as a whole is bounded by the socket's timeout
         try:
             self.sock = context.wrap_socket(self.sock, server_hostname=host)
         except ssl.SSLCertVerificationError as exc:
@@ -116,6 +143,7 @@ class Session:
         self.say("C:", line if shown is None else shown)
         if command:
             self.verbs.append(line.split(" ", 1)[0].upper())
+        self._arm()
         self.sock.sendall(line.encode("utf-8") + b"\r\n")
 
     def command(self, line, shown=None, command=True):
@@ -133,11 +161,14 @@ class Session:
             lines.append(text)
             if separator != "-":
                 return Reply(int(code), lines)
+            if len(lines) >= MAX_REPLY_LINES:
+                raise ConnectionFailed(f"gave up: a reply of more than {MAX_REPLY_LINES} lines")
 
     def _read_line(self):
         while b"\n" not in self.buffer:
             if len(self.buffer) > MAX_LINE:
                 raise ConnectionFailed(f"the server sent a line longer than {MAX_LINE} bytes")
+            self._arm()
             chunk = self.sock.recv(4096)
             if not chunk:
                 raise ConnectionFailed("the server closed the connection")
@@ -358,6 +389,8 @@ def run(args, password, out):
     except ssl.SSLError as exc:
         return _connection_failed(host, port, f"TLS error: {_ssl_reason(exc)}")
     except (TimeoutError, socket.timeout):
+        if session.cut_by_deadline:
+            return _connection_failed(host, port, session.deadline_message())
         return _connection_failed(host, port, f"timed out after {args.timeout:g}s")
     except socket.gaierror as exc:
         return _connection_failed(host, port, f"cannot resolve the host name: {exc.strerror}")

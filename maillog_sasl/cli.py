@@ -480,7 +480,9 @@ exit status:
   1    the server refused: greeting, no AUTH, mechanism not offered, failed
        authentication, rejected sender, recipient or message (its reply is printed)
   2    usage error
-  3    connection or TLS failure (one line: host, port, reason)
+  3    connection or TLS failure (one line: host, port, reason); also a server
+       that never lets the test end: a reply of more than {auth_test.MAX_REPLY_LINES} lines, or a test
+       taking longer than {auth_test.DEADLINE_FACTOR} times --timeout in all
   130  interrupted (Ctrl-C)
 """
 
@@ -530,7 +532,8 @@ def _auth_test_parser():
     parser.add_argument("--ehlo", metavar="NAME", default=socket.gethostname() or "localhost",
                         help="the name to send with EHLO (default: this host's name)")
     parser.add_argument("--timeout", type=seconds, default=20.0, metavar="SECONDS",
-                        help="give up on a silent server after SECONDS (default: 20)")
+                        help="give up on a silent server after SECONDS, and on the whole test"
+                             f" after {auth_test.DEADLINE_FACTOR} times SECONDS (default: 20)")
     add_password_option(parser)
     return parser
 

@@ -3,7 +3,9 @@ import base64
 import getpass
 import io
 import re
+import socket
 import sys
+import time
 
 import pytest
 
@@ -383,6 +385,46 @@ def test_server_drops_the_connection(capsys):
         code, out, err = run(capsys, target(server))
     assert (code, out) == (3, connected(server) + GREETING + "C: EHLO client.test\n")
     assert err == f"{PROG}: 127.0.0.1 port {server.port}: the server closed the connection\n"
+
+
+def test_endless_reply_is_abandoned(capsys):
+    """250- lines without end: the reply is given up after MAX_REPLY_LINES lines."""
+    with FakeSMTPServer(mode="endless-ehlo") as server:
+        code, out, err = run(capsys, target(server))
+    assert code == 3
+    assert err == f"{PROG}: 127.0.0.1 port {server.port}: gave up: a reply of more than 1000 lines\n"
+    assert out.endswith("C: EHLO client.test\n" + "".join(
+        f"S: 250-fake.test line {number}\n" for number in range(1, 1001)))
+
+
+def test_reply_that_never_ends_slowly_meets_the_deadline(capsys):
+    """Each line comes well within --timeout, so only the deadline for the whole test can end it."""
+    with FakeSMTPServer(mode="dribble-ehlo") as server:
+        started = time.monotonic()
+        code = main(["auth-test", target(server), "--user", USER, "--timeout", "0.2"])
+        elapsed = time.monotonic() - started
+        out, err = capsys.readouterr()
+    assert code == 3 and out.startswith(connected(server) + GREETING + "C: EHLO")
+    assert err == (f"{PROG}: 127.0.0.1 port {server.port}: gave up:"
+                   " the whole test took longer than 1s (5 times --timeout)\n")
+    assert 1.0 <= elapsed < 3.0
+
+
+@pytest.mark.parametrize("lines, complete", [(1000, True),
+                                             (1001, False)])
+def test_reply_line_limit(lines, complete):
+    """A reply of exactly MAX_REPLY_LINES lines is read; one more line is too many."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"250-line\r\n" * (lines - 1) + b"250 last\r\n")
+        session = auth_test.Session(io.StringIO(), PASSWORD, 2)
+        session.sock = ours
+        if complete:
+            reply = session.read_reply()
+            assert (reply.code, len(reply.lines), reply.lines[-1]) == (250, lines, "last")
+        else:
+            with pytest.raises(auth_test.ConnectionFailed, match="more than 1000 lines"):
+                session.read_reply()
 
 
 # Usage errors: exit 2, one line, before any connection.
