@@ -8,6 +8,10 @@ Input: the command line; the password from maillog_sasl.password (prompt, --pass
 MAILLOG_SASL_PASSWORD).
 Output: the dialogue on stdout ("C:" client, "S:" server, "*" notes), with the AUTH data the
 client sends and the password replaced by [redacted]; then what to look for in the Postfix log.
+Whatever the server says is redacted the same way, in the dialogue, the hints and the error
+lines: the password, every secret-bearing string the client sent (the PLAIN token, the LOGIN
+lines, the CRAM-MD5 answer and digest), and their base64 forms, whole or truncated to a run of
+8 or more of their characters, so a server that quotes the client's AUTH data back shows none.
 How it fails: exit 1 when the server says no (refused greeting, no AUTH offered, mechanism not
 offered, authentication failed, sender/recipient/message rejected), with its reply on stderr;
 exit 2 for usage errors; exit 3 for connection and TLS failures, one line on stderr naming host,
@@ -34,6 +38,9 @@ MECH_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
 SMTPS_PORT = 465
 SUBMISSION_PORT = 587
 REDACTED = "[redacted]"
+# A run of base64 (or hex) characters in the server's text: hidden when it is part of a
+# base64 string the client sent, so a truncated echo shows nothing of it either.
+_ENCODED_RUN = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
 MAX_LINE = 4096
 MAX_REPLY_LINES = 1000  # a longer reply (endless 250- lines) is abandoned
 DEADLINE_FACTOR = 5  # the whole test is abandoned after this many --timeout periods
@@ -77,7 +84,10 @@ class Session:
 
     def __init__(self, out, password, timeout):
         self.out = out
-        self.password = password
+        self.secrets = []  # never shown: each as sent and as _printable() shows it, longest first
+        self.encoded = []  # base64 and hex secrets: a run of 8 or more of their characters is hidden too
+        self.conceal(password)
+        self.conceal(_b64(password), encoded=True)
         self.timeout = timeout
         self.limit = DEADLINE_FACTOR * timeout
         self.deadline = time.monotonic() + self.limit
@@ -92,12 +102,36 @@ class Session:
         self.say("*", text)
 
     def say(self, prefix, text):
-        print(f"{prefix} {self.redact(text)}", file=self.out)
+        self.show(f"{prefix} {text}")
+
+    def show(self, text):
+        """Print one line of `text`, redacted."""
+        print(self.redact(text), file=self.out)
+
+    def conceal(self, *texts, encoded=False):
+        """From now on show none of `texts`; `encoded` for base64 or hex ones, whose pieces of
+        8 characters or more are hidden as well."""
+        for text in texts:
+            if not text:
+                continue
+            for form in (text, _printable(text)):
+                if form not in self.secrets:
+                    self.secrets.append(form)
+            if encoded:
+                self.encoded.append(text)
+        self.secrets.sort(key=len, reverse=True)
 
     def redact(self, text):
-        """`text` made safe to print: control characters escaped, the password replaced."""
+        """`text` made safe to print: control characters escaped, the password and every
+        secret the client sent replaced, in plain and base64 forms, whole or in part."""
         text = _printable(text)
-        return text.replace(self.password, REDACTED) if self.password else text
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return _ENCODED_RUN.sub(self._hide_encoded_piece, text)
+
+    def _hide_encoded_piece(self, match):
+        piece = match.group()
+        return REDACTED if any(piece in encoded for encoded in self.encoded) else piece
 
     def deadline_message(self):
         return f"gave up: the whole test took longer than {self.limit:g}s ({DEADLINE_FACTOR} times --timeout)"
@@ -157,7 +191,7 @@ class Session:
             self.say("S:", raw)
             code, separator, text = raw[:3], raw[3:4], raw[4:]
             if not (len(code) == 3 and code.isdigit() and separator in ("-", " ", "")):
-                raise ConnectionFailed(f"not an SMTP reply: {raw[:80]!r}")
+                raise ConnectionFailed(f"not an SMTP reply: {self.redact(raw)[:80]!r}")
             lines.append(text)
             if separator != "-":
                 return Reply(int(code), lines)
@@ -248,14 +282,19 @@ def choose_mechanism(requested, offered):
 def authenticate(session, mechanism, user, password):
     """Run the AUTH exchange; return the server's final reply."""
     if mechanism == "PLAIN":
-        blob = _b64(f"\0{user}\0{password}")
+        token = f"\0{user}\0{password}"
+        blob = _b64(token)
+        session.conceal(token)
+        session.conceal(blob, encoded=True)
         return session.command(f"AUTH PLAIN {blob}", shown=f"AUTH PLAIN {REDACTED}")
     reply = session.command(f"AUTH {mechanism}")
     if mechanism == "LOGIN":
         for value in (user, password):
             if reply.code != 334:
                 return reply
-            reply = session.command(_b64(value), shown=REDACTED, command=False)
+            line = _b64(value)
+            session.conceal(line, encoded=True)
+            reply = session.command(line, shown=REDACTED, command=False)
         return reply
     if reply.code != 334:
         return reply
@@ -265,6 +304,7 @@ def authenticate(session, mechanism, user, password):
         session.command("*", command=False)
         raise Refused("the server's CRAM-MD5 challenge is not base64", reply) from None
     answer = cram_md5.response(user, password, challenge)
+    session.conceal(answer, cram_md5.digest(password, challenge), encoded=True)
     return session.command(answer, shown=REDACTED, command=False)
 
 
@@ -381,29 +421,30 @@ def run(args, password, out):
             session.quit_quietly()
         except Refused as exc:
             session.quit_quietly()
-            if exc.hints:
-                print("\n".join(exc.hints), file=out)
+            for line in exc.hints:
+                session.show(line)
             reply = f": {exc.reply}" if exc.reply is not None else ""
             print(f"{PROG}: {session.redact(f'{exc}{reply}')}", file=sys.stderr)
             return EXIT_REFUSED
     except ssl.SSLError as exc:
-        return _connection_failed(host, port, f"TLS error: {_ssl_reason(exc)}")
+        return _connection_failed(session, host, port, f"TLS error: {_ssl_reason(exc)}")
     except (TimeoutError, socket.timeout):
         if session.cut_by_deadline:
-            return _connection_failed(host, port, session.deadline_message())
-        return _connection_failed(host, port, f"timed out after {args.timeout:g}s")
+            return _connection_failed(session, host, port, session.deadline_message())
+        return _connection_failed(session, host, port, f"timed out after {args.timeout:g}s")
     except socket.gaierror as exc:
-        return _connection_failed(host, port, f"cannot resolve the host name: {exc.strerror}")
+        return _connection_failed(session, host, port, f"cannot resolve the host name: {exc.strerror}")
     except ConnectionFailed as exc:
-        return _connection_failed(host, port, str(exc))
+        return _connection_failed(session, host, port, str(exc))
     except OSError as exc:
-        return _connection_failed(host, port, (exc.strerror or str(exc)).lower())
+        return _connection_failed(session, host, port, (exc.strerror or str(exc)).lower())
     finally:
         session.close()
     session.note(f"authenticated as {args.user} with {mechanism}")
     if queue_id:
         session.note(f"message accepted, queued as {queue_id}")
-    print("\n".join(log_hints(session, args.user, mechanism, bool(args.send_to), queue_id)), file=out)
+    for line in log_hints(session, args.user, mechanism, bool(args.send_to), queue_id):
+        session.show(line)
     return EXIT_OK
 
 
@@ -414,6 +455,6 @@ def _ehlo(session, name):
     return reply
 
 
-def _connection_failed(host, port, reason):
-    print(f"{PROG}: {host} port {port}: {reason}", file=sys.stderr)
+def _connection_failed(session, host, port, reason):
+    print(f"{PROG}: {host} port {port}: {session.redact(reason)}", file=sys.stderr)
     return EXIT_CONNECTION

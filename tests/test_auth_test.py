@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from maillog_sasl import auth_test, cli
+from maillog_sasl import auth_test, cli, cram_md5
 from maillog_sasl.cli import main
 from maillog_sasl.password import ENV_VAR
 from smtp_fake_server import (
@@ -23,11 +23,14 @@ from smtp_fake_server import (
 )
 
 PROG = "maillog-sasl auth-test"
+CRAM_DIGEST = cram_md5.digest(PASSWORD, CRAM_CHALLENGE.encode())
 SECRETS = (
     PASSWORD,
     base64.b64encode(PASSWORD.encode()).decode(),
     base64.b64encode(USER.encode()).decode(),
     base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode(),
+    CRAM_DIGEST,
+    cram_md5.response(USER, PASSWORD, CRAM_CHALLENGE.encode()),
 )
 
 GREETING = "S: 220 fake.test ESMTP fake\n"
@@ -297,6 +300,68 @@ def test_server_challenge_not_base64_is_cancelled(capsys, cert):
     assert code == 1
     assert "S: 334 this is not base64!\nC: *\nS: 501 5.7.0 Authentication aborted\n" in out
     assert err == f"{PROG}: the server's CRAM-MD5 challenge is not base64: 334 this is not base64!\n"
+
+
+ECHOES = {  # what each mechanism shows of the echo-auth server's refusal
+    "PLAIN": """\
+S: 535-5.7.8 you sent: AUTH PLAIN [redacted]
+S: 535-5.7.8 you sent: [redacted]
+S: 535-5.7.8 decoded:  alice@example.test [redacted]
+S: 535-5.7.8 head: [redacted]
+S: 535-5.7.8 tail: [redacted]
+""",
+    "LOGIN": """\
+S: 535-5.7.8 you sent: AUTH LOGIN
+S: 535-5.7.8 you sent: [redacted]
+S: 535-5.7.8 decoded: alice@example.test
+S: 535-5.7.8 head: [redacted]
+S: 535-5.7.8 tail: [redacted]
+S: 535-5.7.8 you sent: [redacted]
+S: 535-5.7.8 decoded: [redacted]
+S: 535-5.7.8 head: [redacted]
+S: 535-5.7.8 tail: [redacted]
+""",
+    "CRAM-MD5": """\
+S: 535-5.7.8 you sent: AUTH CRAM-MD5
+S: 535-5.7.8 you sent: [redacted]
+S: 535-5.7.8 decoded: alice@example.test [redacted]
+S: 535-5.7.8 head: [redacted]
+S: 535-5.7.8 tail: [redacted]
+""",
+}
+
+
+AUTH_LINES = {"PLAIN": [SECRETS[3]], "LOGIN": [SECRETS[2], SECRETS[1]], "CRAM-MD5": [SECRETS[5]]}
+
+
+@pytest.mark.parametrize("mech", sorted(ECHOES))
+def test_server_echo_of_auth_data_is_redacted(capsys, cert, mech):
+    """A server quoting back the client's AUTH data, whole, decoded or truncated, shows none of it."""
+    with FakeSMTPServer(cert, mode="echo-auth") as server:
+        code, out, err = run(capsys, target(server), "--insecure", "--mech", mech)
+    echo = ECHOES[mech] + "S: 535-5.7.8 password: [redacted]\nS: 535 5.7.8 Error: authentication failed\n"
+    assert code == 1
+    assert echo + QUIT in out
+    assert err == f"{PROG}: authentication failed: " + " / ".join(
+        line[3:].replace("535-", "535 ") for line in echo.splitlines()) + "\n"
+    for line in AUTH_LINES[mech]:
+        assert any(received.endswith(line) for received in server.received)
+        for piece in (line, line[:12], line[-12:]):
+            assert piece not in out and piece not in err
+
+
+def test_server_echo_without_reply_code_is_redacted_in_the_error(capsys, cert):
+    with FakeSMTPServer(cert, mode="echo-garbage") as server:
+        code, out, err = run(capsys, target(server), "--insecure", "--mech", "PLAIN")
+    assert code == 3
+    assert out.endswith("C: AUTH PLAIN [redacted]\nS: [redacted]\n")
+    assert err == f"{PROG}: 127.0.0.1 port {server.port}: not an SMTP reply: '[redacted]'\n"
+
+
+def test_password_is_redacted_as_printed():
+    """Control characters are shown escaped; the password is found in that form too."""
+    session = auth_test.Session(io.StringIO(), "tab\there", 2)
+    assert session.redact("535 5.7.8 bad password tab\there") == "535 5.7.8 bad password [redacted]"
 
 
 # Connection and TLS failures: exit 3, one line with host, port and reason.
