@@ -14,10 +14,13 @@ lines, the CRAM-MD5 answer and digest), and their base64 forms, whole or truncat
 8 or more of their characters, so a server that quotes the client's AUTH data back shows none.
 How it fails: exit 1 when the server says no (refused greeting, no AUTH offered, mechanism not
 offered, authentication failed, sender/recipient/message rejected), with its reply on stderr;
-exit 2 for usage errors; exit 3 for connection and TLS failures, one line on stderr naming host,
-port and reason, and for a server that does not let the test end: a reply of more than
-MAX_REPLY_LINES (1000) lines, or a whole test taking longer than DEADLINE_FACTOR (5) times
---timeout (each wait is also at most --timeout); exit 130 on Ctrl-C. Never a traceback for these.
+exit 2 for usage errors, and when the dialogue cannot be written (a full disk, a reader that
+went away, stdout closed): that is local, not the server's fault, and run() raises OutputFailed
+for the command to say "cannot write the dialogue: ..."; exit 3 for connection and TLS
+failures, one line on stderr naming host, port and reason, and for a server that does not let
+the test end: a reply of more than MAX_REPLY_LINES (1000) lines, or a whole test taking longer
+than DEADLINE_FACTOR (5) times --timeout (each wait is also at most --timeout); exit 130 on
+Ctrl-C. Never a traceback for these.
 """
 import base64
 import re
@@ -68,6 +71,10 @@ class DeadlineExceeded(ConnectionFailed):
     """The whole test took longer than DEADLINE_FACTOR times --timeout."""
 
 
+class OutputFailed(Exception):
+    """The dialogue could not be written on `out`: a local failure, not the server's."""
+
+
 class Reply:
     """One SMTP reply: a code and the text of each of its lines."""
 
@@ -105,8 +112,14 @@ class Session:
         self.show(f"{prefix} {text}")
 
     def show(self, text):
-        """Print one line of `text`, redacted."""
-        print(self.redact(text), file=self.out)
+        """Print one line of `text`, redacted, at once; OutputFailed when it cannot be written."""
+        if self.out is None:  # sys.stdout of a process started with >&-
+            raise OutputFailed("standard output is closed")
+        try:
+            print(self.redact(text), file=self.out)
+            self.out.flush()
+        except OSError as exc:  # not the server's: kept out of run()'s OSError handling
+            raise OutputFailed(exc.strerror or str(exc)) from None
 
     def conceal(self, *texts, encoded=False):
         """From now on show none of `texts`; `encoded` for base64 or hex ones, whose pieces of
@@ -379,7 +392,8 @@ def failure_hints(session, mechanism):
 
 
 def run(args, password, out):
-    """Run the test; return the exit status. Errors are printed on stderr."""
+    """Run the test; return the exit status. Errors are printed on stderr, except OutputFailed:
+    raised when `out` fails, after which the caller has the unwritten output to drop."""
     host, port = args.host, args.port
     session = Session(out, password, args.timeout)
     try:

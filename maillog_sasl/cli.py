@@ -479,7 +479,8 @@ exit status:
   0    authenticated (and, with --send-to, the message was accepted)
   1    the server refused: greeting, no AUTH, mechanism not offered, failed
        authentication, rejected sender, recipient or message (its reply is printed)
-  2    usage error
+  2    usage error; or the dialogue could not be written (a full disk, a
+       closed pipe or standard output): a local failure, not the server's
   3    connection or TLS failure (one line: host, port, reason); also a server
        that never lets the test end: a reply of more than {auth_test.MAX_REPLY_LINES} lines, or a test
        taking longer than {auth_test.DEADLINE_FACTOR} times --timeout in all
@@ -579,10 +580,17 @@ def auth_test_main(argv):
         return exc.code
     try:
         _check_auth_test_args(args)
+        if sys.stdout is None:  # started with >&-: do not log in with nowhere to show it
+            raise auth_test.OutputFailed("standard output is closed")
         password = read_password(args.password_stdin)
         return auth_test.run(args, password, sys.stdout)
     except (auth_test.UsageError, PasswordError) as exc:
         print(f"{auth_test.PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except auth_test.OutputFailed as exc:
+        if sys.stdout is not None:
+            _discard_unwritten(sys.stdout)
+        print(f"{auth_test.PROG}: cannot write the dialogue: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"\n{auth_test.PROG}: interrupted", file=sys.stderr)

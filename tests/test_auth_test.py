@@ -1,9 +1,12 @@
 """`maillog-sasl auth-test` against the loopback fake server: success paths and error paths."""
 import base64
+import errno
 import getpass
 import io
+import os
 import re
 import socket
+import subprocess
 import sys
 import time
 
@@ -490,6 +493,66 @@ def test_reply_line_limit(lines, complete):
         else:
             with pytest.raises(auth_test.ConnectionFailed, match="more than 1000 lines"):
                 session.read_reply()
+
+
+# Our own stdout failing: a local failure, exit 2, never blamed on the server.
+
+class FailingOutput(io.TextIOBase):
+    """A stdout whose every write fails with `error` (errno)."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        raise OSError(self.error, os.strerror(self.error))
+
+
+@pytest.mark.parametrize("error, reason", [(errno.ENOSPC, "No space left on device"),
+                                           (errno.EPIPE, "Broken pipe")])
+def test_stdout_failure_is_local(capsys, monkeypatch, error, reason):
+    with FakeSMTPServer(auth_without_tls=True) as server:
+        monkeypatch.setattr(sys, "stdout", FailingOutput(error))
+        code = main(["auth-test", target(server), "--plain", "--user", USER])
+    assert (code, capsys.readouterr().err) == (2, f"{PROG}: cannot write the dialogue: {reason}\n")
+
+
+def run_process(server, redirect="", stdout=subprocess.PIPE):
+    """auth-test in a real process against `server`, `redirect` applied by a shell."""
+    command = [sys.executable, "-m", "maillog_sasl.cli", "auth-test", target(server), "--plain",
+               "--user", USER, "--timeout", "2"]
+    if redirect:
+        command = ["sh", "-c", f'exec "$@" {redirect}', "sh", *command]
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
+                            env=dict(os.environ, **{ENV_VAR: PASSWORD}), timeout=30)
+    return result.returncode, result.stderr.decode()
+
+
+def test_full_disk_in_a_real_process():
+    """The interpreter's last flush at exit must not add a traceback of its own."""
+    with FakeSMTPServer(auth_without_tls=True) as server, open("/dev/full", "wb") as full:
+        result = run_process(server, stdout=full)
+    assert result == (2, f"{PROG}: cannot write the dialogue: No space left on device\n")
+
+
+def test_reader_gone_in_a_real_process():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        with FakeSMTPServer(auth_without_tls=True) as server:
+            result = run_process(server, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert result == (2, f"{PROG}: cannot write the dialogue: Broken pipe\n")
+
+
+def test_closed_stdout_does_not_connect():
+    with FakeSMTPServer(auth_without_tls=True) as server:
+        result = run_process(server, redirect=">&-")
+    assert result == (2, f"{PROG}: cannot write the dialogue: standard output is closed\n")
+    assert server.received == []
 
 
 # Usage errors: exit 2, one line, before any connection.
