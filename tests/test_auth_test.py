@@ -615,6 +615,16 @@ def test_default_port_and_tls_mode(args, mode, port):
     assert (args.mode, args.port) == (mode, port)
 
 
+def test_password_not_utf8_is_refused_before_connecting(capsys, monkeypatch):
+    """Bytes that are not UTF-8 in the variable arrive as surrogate escapes: no traceback."""
+    monkeypatch.setenv(ENV_VAR, "correct\udcff horse")
+    with FakeSMTPServer(auth_without_tls=True) as server:
+        code = main(["auth-test", target(server), "--plain", "--user", USER])
+    assert (code, *capsys.readouterr()) == (
+        2, "", f"{PROG}: the password from {ENV_VAR} is not UTF-8 text\n")
+    assert server.received == []
+
+
 def test_ctrl_c_at_password_prompt(capsys, monkeypatch):
     monkeypatch.delenv(ENV_VAR)
 
