@@ -92,7 +92,7 @@ class Session:
     def __init__(self, out, password, timeout):
         self.out = out
         self.secrets = []  # never shown: each as sent and as _printable() shows it, longest first
-        self.encoded = []  # base64 and hex secrets: a run of 8 or more of their characters is hidden too
+        self.encoded = []  # base64 and hex secrets: a run of 8+ of their characters is hidden too
         self.conceal(password)
         self.conceal(_b64(password), encoded=True)
         self.timeout = timeout
@@ -147,7 +147,8 @@ class Session:
         return REDACTED if any(piece in encoded for encoded in self.encoded) else piece
 
     def deadline_message(self):
-        return f"gave up: the whole test took longer than {self.limit:g}s ({DEADLINE_FACTOR} times --timeout)"
+        return (f"gave up: the whole test took longer than {self.limit:g}s"
+                f" ({DEADLINE_FACTOR} times --timeout)")
 
     def _wait_limit(self):
         """How long the next network operation may take: --timeout, or less near the deadline."""
@@ -447,7 +448,8 @@ def run(args, password, out):
             return _connection_failed(session, host, port, session.deadline_message())
         return _connection_failed(session, host, port, f"timed out after {args.timeout:g}s")
     except socket.gaierror as exc:
-        return _connection_failed(session, host, port, f"cannot resolve the host name: {exc.strerror}")
+        reason = f"cannot resolve the host name: {exc.strerror}"
+        return _connection_failed(session, host, port, reason)
     except ConnectionFailed as exc:
         return _connection_failed(session, host, port, str(exc))
     except OSError as exc:

@@ -482,8 +482,8 @@ exit status:
   2    usage error; or the dialogue could not be written (a full disk, a
        closed pipe or standard output): a local failure, not the server's
   3    connection or TLS failure (one line: host, port, reason); also a server
-       that never lets the test end: a reply of more than {auth_test.MAX_REPLY_LINES} lines, or a test
-       taking longer than {auth_test.DEADLINE_FACTOR} times --timeout in all
+       that never lets the test end: a reply over {auth_test.MAX_REPLY_LINES} lines, or the whole
+       test taking over {auth_test.DEADLINE_FACTOR} times --timeout
   130  interrupted (Ctrl-C)
 """
 

@@ -37,7 +37,8 @@ class PasswordError(InputError):
 
 
 def is_utf8(text):
-    """False for text holding bytes that were not UTF-8 (surrogate escapes from argv, environ, stdin)."""
+    """False for text holding bytes that were not UTF-8: surrogate escapes from argv, environ,
+    stdin."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -91,7 +92,8 @@ def read_password(from_stdin, prompt="Password: "):
 def _prompt(prompt):
     # Without a terminal getpass falls back to reading sys.stdin, which is None when closed.
     if sys.stdin is None and not _have_terminal():
-        raise PasswordError("no password given: no terminal to prompt on, and standard input is closed")
+        raise PasswordError(
+            "no password given: no terminal to prompt on, and standard input is closed")
     try:
         return getpass.getpass(prompt)
     except EOFError:
@@ -99,7 +101,8 @@ def _prompt(prompt):
     except UnicodeDecodeError:
         raise PasswordError("the password from the prompt is not UTF-8 text") from None
     except OSError as exc:
-        raise PasswordError(f"cannot read the password at the prompt: {exc.strerror or exc}") from None
+        reason = exc.strerror or exc
+        raise PasswordError(f"cannot read the password at the prompt: {reason}") from None
 
 
 def _have_terminal():
