@@ -83,9 +83,17 @@ ONE_DAY = _dt.timedelta(days=1)
 RECENT_CLIENTS = 4_096
 
 
+class ThresholdError(ValueError):
+    """A limit out of its range; str() names the field and the range."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
-    """The limits of incident.py's rules; the defaults are the command line's defaults."""
+    """The limits of incident.py's rules; the defaults are the command line's defaults.
+
+    Every limit has a range (RANGES): windows of up to a century keep the rules' date
+    arithmetic inside datetime's years; a value outside one raises ThresholdError.
+    """
     hourly_recipients: int = 100
     burst_factor: float = 10.0
     burst_minimum: int = 50
@@ -99,6 +107,30 @@ class Thresholds:
     baseline_days: float = 7.0
     shared_ip_accounts: int = 2
     nat_days: int = 2
+
+    def __post_init__(self) -> None:
+        for field, (low, high) in RANGES.items():
+            value = getattr(self, field)
+            # NaN fails both comparisons.
+            if not (isinstance(value, (int, float)) and low <= value <= high):
+                raise ThresholdError(f"{field} must be from {_figure(low)} to {_figure(high)}, "
+                                     f"not {value!r}")
+
+
+def _figure(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:g}"
+
+
+_COUNT = (1, 1e9)
+_CENTURY_DAYS = 36_500
+# field -> (lowest, highest) value; fractions of days and hours are fine.
+RANGES = {
+    "hourly_recipients": _COUNT, "burst_factor": (1e-3, 1e6), "burst_minimum": _COUNT,
+    "failed_percent": (1e-3, 100), "failed_minimum": _COUNT, "guess_failures": _COUNT,
+    "guess_usernames": _COUNT, "guess_window": (1e-3, _CENTURY_DAYS), "hop_networks": _COUNT,
+    "hop_window": (1e-3, 24 * _CENTURY_DAYS), "baseline_days": (1e-3, _CENTURY_DAYS),
+    "shared_ip_accounts": (2, 1e9), "nat_days": (1, _CENTURY_DAYS),
+}
 
 
 def failed_enough(recipients: int, failed: int, limits: Thresholds) -> bool:

@@ -22,7 +22,8 @@ import datetime as _dt
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from maillog_sasl.events import (BOUNCED, DEFERRED, EXPIRED, FINAL_OUTCOMES, OUTCOMES, REJECTED,
-                                 SENT, counter, delivery_event, parse_counters, tls_event)
+                                 SENT, counter, delivery_event, known_status, parse_counters,
+                                 tls_event)
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
@@ -135,7 +136,14 @@ class Recipient:
     def details(self) -> tuple:
         if self._details is None:
             event = delivery_event(self.last_line)
-            self._details = (event.dsn, event.relay, event.reason) if event else ("", "", "")
+            if event is None:
+                self._details = ("", "", "")
+            elif known_status(event.status):
+                self._details = (event.dsn, event.relay, event.reason)
+            else:
+                # Counted as deferred: the reason says what the line really said.
+                said = f"status={event.status}" + (f" ({event.reason})" if event.reason else "")
+                self._details = (event.dsn, event.relay, said)
         return self._details
 
     @property
@@ -238,8 +246,9 @@ class Stats:
     """
 
     __slots__ = ("lines_read", "lines_used", "not_syslog", "other_programs", "postfix_unused",
-                 "untracked_queue_lines", "sessions", "sessions_incomplete", "messages",
-                 "messages_open_at_end", "messages_lost", "first_time", "last_time", "sources",
+                 "untracked_queue_lines", "repeated_lines", "sessions", "sessions_incomplete",
+                 "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
+                 "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
                  "usernames")
 
     def __init__(self):
