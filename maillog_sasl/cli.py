@@ -178,6 +178,7 @@ def _run(options) -> int:
         raise UsageError(str(error)) from None
     report_options = {"show_all": options.show_all, **_incident_options(options)}
     analysis = open_logs(options.paths, year=options.year, zone=zone)
+    report_options["stats"] = analysis.stats
     if analysis.sources:
         failure = _report(options, analysis, selection, report_options)
         if failure:
@@ -253,6 +254,7 @@ def stats_text(stats: Stats) -> str:
         f"messages lost (ID reuse): {stats.messages_lost}",
         f"unknown delivery statuses:   {stats.unknown_statuses}",
         f"sessions closed idle:     {stats.sessions_idle}",
+        f"clock anomalies:          {stats.clock_anomalies}",
     ])
 
 
