@@ -11,9 +11,9 @@ The pipeline, one module a stage, data flowing one way:
                            incident.py: the incident review's per-user facts and signals)
     render.render          rows -> table | csv | json | ndjson | ids
 
-Beside the pipeline: simulate.py writes realistic logs with their ground truth (the sample,
-the tests, the benchmark); cram_md5.py and auth_test.py are the `cram-md5` and `auth-test`
-subcommands; progress.py draws the progress bar.
+Beside the pipeline: the generator of realistic logs with their ground truth (the sample, the
+tests, the benchmark) lives in tools/simulate/, outside the package; cram_md5.py and
+auth_test.py are the `cram-md5` and `auth-test` subcommands; progress.py draws the progress bar.
 
 `analyze()` and `report()` below run the whole pipeline for library users; the CLI is a thin
 layer over them.

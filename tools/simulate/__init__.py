@@ -1,16 +1,16 @@
 """Generate realistic Postfix mail logs together with their ground truth.
 
 NAME
-     maillog_sasl.simulate - deterministic Postfix 3.x mail log generator with ground truth
+     tools.simulate - deterministic Postfix 3.x mail log generator with ground truth
 
 SYNOPSIS
-     python -m maillog_sasl.simulate [--seed N] [--days D] [--users N]
+     python -m tools.simulate [--seed N] [--days D] [--users N]
             [--compromised N] [--timestamps rfc3339|traditional] [--year Y]
             [--start MM-DD[THH:MM[:SS]]] [--utc-offset +HH:MM] [--hosts N]
             [--long-queue-ids] [--volume X | --target-lines N]
             -o FILE [--truth FILE.json] [--rotate N]
 
-     from maillog_sasl.simulate import SimConfig, simulate, simulate_to_files
+     from tools.simulate import SimConfig, simulate, simulate_to_files
      truth = simulate(SimConfig(seed=1, days=7), out_stream)
      truth = simulate_to_files(SimConfig(seed=1), "maillog", rotate=6)
 
@@ -171,11 +171,11 @@ PERFORMANCE
      calibration and lands within about 5% of the target.
 
 EXAMPLES
-     python -m maillog_sasl.simulate --seed 1 --days 7 --users 60 \\
+     python -m tools.simulate --seed 1 --days 7 --users 60 \\
          --compromised 3 --timestamps rfc3339 --year 2026 \\
          -o maillog --truth maillog.truth.json
-     python -m maillog_sasl.simulate --target-lines 1500000 -o big.log
-     python -m maillog_sasl.simulate --hosts 3 --rotate 6 -o /tmp/logs/maillog
+     python -m tools.simulate --target-lines 1500000 -o big.log
+     python -m tools.simulate --hosts 3 --rotate 6 -o /tmp/logs/maillog
 """
 
 from __future__ import annotations
@@ -2406,6 +2406,8 @@ class _Sim:
         cfg = asdict(self.cfg)
         return {
             "truth_version": TRUTH_VERSION,
+            # the module's name before it left the package (tools/simulate/): kept, so that the
+            # shipped sample's truth stays byte-identical
             "generator": "maillog_sasl.simulate",
             "config": cfg,
             "timestamps": self.cfg.timestamps,
@@ -2566,13 +2568,13 @@ def volume_for_lines(config, target_lines: int) -> float:
 
 EPILOG = """\
 examples:
-  python -m maillog_sasl.simulate --seed 1 --days 7 --users 60 --compromised 3 \\
+  python -m tools.simulate --seed 1 --days 7 --users 60 --compromised 3 \\
       --timestamps rfc3339 --year 2026 -o maillog --truth maillog.truth.json
-  python -m maillog_sasl.simulate --timestamps traditional --start 12-28 --days 7 \\
+  python -m tools.simulate --timestamps traditional --start 12-28 --days 7 \\
       -o dec.log --truth dec.truth.json          (crosses into the next year)
-  python -m maillog_sasl.simulate --hosts 3 --long-queue-ids -o central.log
-  python -m maillog_sasl.simulate --rotate 6 -o logs/maillog   (maillog.6.gz .. maillog)
-  python -m maillog_sasl.simulate --target-lines 1500000 -o bench-1.5M.log
+  python -m tools.simulate --hosts 3 --long-queue-ids -o central.log
+  python -m tools.simulate --rotate 6 -o logs/maillog   (maillog.6.gz .. maillog)
+  python -m tools.simulate --target-lines 1500000 -o bench-1.5M.log
 
 Same seed and options, same bytes.  With traditional timestamps the log is
 written in UTC wall-clock time and the truth uses +00:00.
@@ -2581,7 +2583,7 @@ written in UTC wall-clock time and the truth uses +00:00.
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m maillog_sasl.simulate",
+        prog="python -m tools.simulate",
         description="Generate a realistic Postfix mail log with its ground truth "
                     "(SASL logins, source IPs, delivery outcome of every recipient).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -2671,6 +2673,3 @@ def main(argv=None) -> int:
           f"volume {cfg.volume:g}, {elapsed:.1f} s", file=sys.stderr)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
