@@ -1,0 +1,418 @@
+"""delivery: the queue: each message's life from qmgr to removal, deliveries, retries, notices.
+
+SUMMARY
+    class Delivery (a part of simulation.Simulation)
+      new_message(host, qid, sender, size, user, t, kind) -> Message
+      queue_message(m, t)          hand m to qmgr at t: spawns its life
+      fate_for(route, bad_p, spam) -> (deferrals, final outcome) of one recipient
+      route_for(addr) -> "lmtp" | "local" | domain
+      carryover()                  messages deferred before the log starts
+    Message                        one queued message and the state of its recipients
+    SENT, BOUNCED, EXPIRED         final recipient outcomes
+
+INPUT
+    Messages queued by sessions.py and noise.py (cron's local mail), each recipient with its
+    route and its fate (how many times it is deferred, then sent or bounced), decided when the
+    message is made; the domain classes and MX hosts of population.py.
+
+OUTPUT
+    The lines of each delivery attempt, in time order: qmgr's `from=... (queue active)`, one
+    status line a recipient from lmtp, local, smtp or error (delay=, delays=, dsn=, relay=,
+    conn_use=), smtp's TLS and connect-timeout lines, bounce's notices (a non-delivery notice
+    is a message with its own life; a notice that cannot be delivered goes to the postmaster;
+    one to the postmaster that fails is discarded), `status=expired` after LIFETIME, and
+    `removed`. Retries follow Postfix's backoff (MIN_BACKOFF .. MAX_BACKOFF, on queue scans
+    every QUEUE_RUN seconds); a dead domain's later mail is `delivery temporarily suspended`.
+    Each recipient's final outcome goes to the truth once its line is written.
+
+DIAGNOSTICS
+    None.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from tools.simulate.engine import by_time
+from tools.simulate.names import DEAD_PARTNERS, FIRST, LOCAL_DOMAINS, hash_str
+from tools.simulate.postfix import (LIFETIME, MAX_BACKOFF, MIN_BACKOFF, QUEUE_RUN, TLS13_SUFFIX,
+                                    TLS_SERVER, fmt_delay)
+
+# final recipient outcomes
+SENT, BOUNCED, EXPIRED = "sent", "bounced", "expired"
+
+
+class Message:
+    __slots__ = ("host", "qid", "sender", "size", "nrcpt", "rcpts", "routes", "fates", "tries",
+                 "state", "npending", "user", "created", "kind", "live")
+
+
+class Delivery:
+    """The queue of a Simulation; see the module docstring."""
+
+    def new_message(self, hs, qid, sender, size, user, t, kind):
+        m = Message()
+        m.host = hs
+        m.qid = qid
+        m.sender = sender
+        m.size = size
+        m.rcpts = []
+        m.routes = []
+        m.fates = []
+        m.user = user
+        m.created = t
+        m.kind = kind
+        m.live = True
+        self.stats["messages"] += 1
+        if user is not None:
+            self.stats["auth_messages"] += 1
+        elif kind == "inbound":
+            self.stats["inbound_messages"] += 1
+        return m
+
+    def queue_message(self, m, t):
+        n = len(m.rcpts)
+        m.nrcpt = n
+        m.tries = [0] * n
+        m.state = [None] * n
+        m.npending = n
+        if m.user is not None:
+            self.live_auth[id(m)] = m
+        self.spawn(self.message_life(m, t))
+
+    def route_for(self, addr):
+        dom = addr.rpartition("@")[2]
+        if dom in LOCAL_DOMAINS:
+            return "lmtp"
+        if dom == "" or dom.endswith("corp.example") and dom != "corp.example":
+            return "local"
+        return dom
+
+    def fate_for(self, route, bad_p=0.0, spam=False):
+        """(number of deferrals, final outcome) for one recipient."""
+        rng = self.rng
+        if route == "lmtp":
+            return (1, "sent") if rng.random() < 0.004 else (0, "sent")
+        if route == "local":
+            return (0, "sent")
+        cls = self.domain_class.get(route, "good")
+        if cls == "good":
+            if rng.random() < bad_p:
+                return (0, "bounce:nouser")
+            return (0, "sent")
+        if cls == "nouser":
+            return (0, "bounce:nouser")
+        if cls == "spamblock":
+            return (0, "bounce:spam")
+        if cls == "greylist":
+            if spam:
+                return (1, "sent" if rng.random() < 0.6 else "bounce:nouser")
+            return (1 if rng.random() < 0.9 else 2, "sent")
+        if cls == "flaky":
+            return (rng.randint(1, 3), "sent") if rng.random() < 0.25 else (0, "sent")
+        if cls == "ratelimit":
+            n = min(12, 1 + int(rng.expovariate(0.35)))
+            return (n, "sent" if rng.random() < 0.6 else "bounce:policy")
+        if cls == "dead":
+            return (10 ** 6, None)
+        if cls == "nxdomain":
+            return (0, "bounce:nx")
+        return (0, "sent")
+
+    def message_life(self, m, t):
+        """Generator: qmgr activations, deliveries, retries, notices, removal."""
+        rng = self.rng
+        hs = m.host
+        qid = m.qid
+        first = True
+        while True:
+            if not first:
+                yield t, None                  # sleep in the deferred queue until t
+            first = False
+            self.stats["delivery_attempts"] += 1
+            lines = [(t, f"{hs.prefix_qmgr}{qid}: from=<{m.sender}>, size={m.size}, "
+                         f"nrcpt={m.nrcpt} (queue active)", None)]
+            groups = {}
+            for i in range(m.nrcpt):
+                if m.state[i] is None:
+                    r = m.routes[i]
+                    g = groups.get(r)
+                    if g is None:
+                        groups[r] = [i]
+                    else:
+                        g.append(i)
+            tend = t
+            bounced = False
+            pending_after = 0
+            for route, idxs in groups.items():
+                gl, gend, nb, npend = self.deliver(m, route, idxs, t)
+                lines.extend(gl)
+                if gend > tend:
+                    tend = gend
+                bounced = bounced or nb > 0
+                pending_after += npend
+            tpost = tend + rng.uniform(0.0003, 0.004)
+            done = False
+            if bounced:
+                self.notice_lines(m, tpost, lines)
+            if pending_after == 0:
+                lines.append((tpost, f"{hs.prefix_qmgr}{qid}: removed", ("removed",)))
+                done = True
+            elif tpost >= m.created + LIFETIME:
+                lines.append((tpost, f"{hs.prefix_qmgr}{qid}: from=<{m.sender}>, status=expired, "
+                                     "returned to sender", ("expired",)))
+                self.notice_lines(m, tpost, lines)
+                lines.append((tpost, f"{hs.prefix_qmgr}{qid}: removed", ("removed",)))
+                done = True
+            lines.sort(key=by_time)
+            for lt, text, eff in lines:
+                yield lt, text
+                if eff is not None:
+                    self.apply(m, eff)
+            if done:
+                return
+            age = tpost - m.created
+            nt = tpost + min(max(age, MIN_BACKOFF), MAX_BACKOFF)
+            k = math.ceil((nt - hs.scan_phase) / QUEUE_RUN)
+            t = hs.scan_phase + k * QUEUE_RUN + rng.uniform(0.05, 3.0)
+
+    def apply(self, m, eff):
+        kind = eff[0]
+        if kind == "final":
+            i, outcome = eff[1], eff[2]
+            if m.state[i] is None:
+                m.state[i] = outcome
+                m.npending -= 1
+                if m.user is not None:
+                    u = self.ut(m.user)
+                    if outcome == SENT:
+                        u.sent += 1
+                    else:
+                        u.bounced += 1
+        elif kind == "spawn":
+            self.spawn(eff[1])
+        elif kind == "expired":
+            self.stats["expired_messages"] += 1
+            n = 0
+            for i in range(m.nrcpt):
+                if m.state[i] is None:
+                    m.state[i] = EXPIRED
+                    n += 1
+            m.npending = 0
+            if m.user is not None:
+                self.ut(m.user).expired += n
+        elif kind == "removed":
+            m.live = False
+            m.host.release_qid(m.qid)
+            self.live_auth.pop(id(m), None)
+
+    def notice_lines(self, m, t, lines):
+        """Append cleanup/bounce lines of a non-delivery notice for m and spawn its life."""
+        hs = m.host
+        if m.sender == f"double-bounce@{hs.fqdn}":
+            return                                    # undeliverable postmaster notice: discarded
+        nq = hs.alloc_qid(t)
+        if m.sender == "":
+            what = "postmaster non-delivery notification"
+            sender = f"double-bounce@{hs.fqdn}"
+            rcpt, route = f"root@{hs.fqdn}", "local"
+            self.stats["postmaster_notices"] += 1
+        else:
+            what = "sender non-delivery notification"
+            sender = ""
+            rcpt = m.sender
+            route = self.route_for(rcpt)
+            self.stats["bounce_notices"] += 1
+        n = self.new_message(hs, nq, sender, m.size // 3 + self.rng.randint(2200, 4200), None, t,
+                             "notice")
+        n.rcpts.append(rcpt)
+        n.routes.append(route)
+        n.fates.append(self.fate_for(route, bad_p=0.1))
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(t)))
+        lines.append((t, f"{hs.tag('cleanup', self.now)}{nq}: message-id=<{stamp}.{nq}@{hs.fqdn}>",
+                      None))
+        n.nrcpt = 1
+        n.tries = [0]
+        n.state = [None]
+        n.npending = 1
+        lines.append((t, f"{hs.tag('bounce', self.now)}{m.qid}: {what}: {nq}",
+                      ("spawn", self.message_life(n, t))))
+
+    def deliver(self, m, route, idxs, t):
+        """Lines of one delivery request. Returns (lines, end time, n bounced, n still pending)."""
+        rng = self.rng
+        hs = m.host
+        qid = m.qid
+        lines = []
+        nb = 0
+        npend = 0
+        now = self.now
+        b = rng.uniform(0.001, 0.05)
+        a = t - m.created
+
+        def status_line(tl, i, relay, c, d, dsn, status, text, orig_to="", conn_use=""):
+            delay = tl - m.created
+            return (f"{qid}: to=<{m.rcpts[i]}>, {orig_to}relay={relay}, {conn_use}delay={fmt_delay(delay)}, "
+                    f"delays={fmt_delay(a)}/{fmt_delay(b)}/{fmt_delay(c)}/{fmt_delay(d)}, "
+                    f"dsn={dsn}, status={status} ({text})")
+
+        if route == "lmtp" or route == "local":
+            daemon = "lmtp" if route == "lmtp" else "local"
+            pre = hs.tag(daemon, now)
+            tl = t + b
+            for i in idxs:
+                c = rng.uniform(0.001, 0.02)
+                d = rng.uniform(0.005, 0.12)
+                tl += c + d
+                ndef, final = m.fates[i]
+                if route == "lmtp":
+                    relay = f"{hs.fqdn}[private/dovecot-lmtp]"
+                    extra = ""
+                else:
+                    relay = "local"
+                    extra = "orig_to=<postmaster>, " if m.kind == "notice" else "orig_to=<root>, "
+                if m.tries[i] < ndef:
+                    m.tries[i] += 1
+                    npend += 1
+                    lines.append((tl, pre + status_line(
+                        tl, i, relay, c, d, "4.2.2", "deferred",
+                        f"host {hs.fqdn}[private/dovecot-lmtp] said: 452 4.2.2 <{m.rcpts[i]}> "
+                        "Quota exceeded (mailbox for user is full) (in reply to end of DATA command)"),
+                        None))
+                else:
+                    text = (f"250 2.0.0 <{m.rcpts[i]}> {self.dovecot_id()} Saved"
+                            if route == "lmtp" else "delivered to mailbox")
+                    lines.append((tl, pre + status_line(tl, i, relay, c, d, "2.0.0", "sent", text,
+                                                        extra), ("final", i, SENT)))
+            return lines, tl, 0, npend
+
+        cls = self.domain_class.get(route, "good")
+        mxs = self.domain_mx[route]
+        if cls == "dead" and hs.dead_until.get(route, 0.0) > t:
+            pre = hs.tag("error", now)
+            tl = t + b
+            for i in idxs:
+                tl += rng.uniform(0.0005, 0.003)
+                m.tries[i] += 1
+                npend += 1
+                lines.append((tl, pre + status_line(
+                    tl, i, "none", 0, 0, "4.4.1", "deferred",
+                    "delivery temporarily suspended: " + hs.dead_reason[route]), None))
+            return lines, tl, 0, npend
+        pre = hs.tag("smtp", now)
+        if cls == "dead":
+            tl = t + b
+            reason = ""
+            for k, (mx, ip) in enumerate(mxs):
+                tl += 30.0 + rng.uniform(0, 0.05)
+                reason = f"connect to {mx}[{ip}]:25: Connection timed out"
+                if k < len(mxs) - 1:
+                    lines.append((tl, pre + reason, None))
+            c = tl - t - b
+            for i in idxs:
+                m.tries[i] += 1
+                npend += 1
+                lines.append((tl, pre + status_line(tl, i, "none", c, 0, "4.4.1", "deferred", reason),
+                              None))
+            hs.dead_until[route] = tl + MIN_BACKOFF
+            hs.dead_reason[route] = reason
+            return lines, tl, 0, npend
+        if cls == "nxdomain":
+            tl = t + b + rng.uniform(0.01, 0.3)
+            for i in idxs:
+                nb += 1
+                lines.append((tl, pre + status_line(
+                    tl, i, "none", tl - t - b, 0, "5.4.4", "bounced",
+                    f"Host or domain name not found. Name service error for name={route} type=A: "
+                    "Host not found"), ("final", i, BOUNCED)))
+            return lines, tl, nb, 0
+        mx, ip = mxs[0]
+        relay = f"{mx}[{ip}]:25"
+        c = rng.uniform(0.05, 1.2)
+        tl = t + b + c
+        if rng.random() < 0.3:
+            proto, cipher, bits = rng.choice(TLS_SERVER[:3])
+            lines.append((tl, f"{pre}{rng.choice(('Trusted', 'Untrusted', 'Verified'))} TLS connection "
+                              f"established to {relay}: {proto} with cipher {cipher} ({bits}/{bits} bits)"
+                              f"{TLS13_SUFFIX}", None))
+        conn_use = f"conn_use={rng.randint(2, 6)}, " if rng.random() < 0.05 else ""
+        for i in idxs:
+            d = rng.uniform(0.05, 0.6) + m.size / 2.0e6
+            tl += d
+            ndef, final = m.fates[i]
+            rcpt = m.rcpts[i]
+            if m.tries[i] < ndef:
+                m.tries[i] += 1
+                npend += 1
+                if cls == "greylist":
+                    dsn, text = "4.7.1", (f"host {mx}[{ip}] said: 450 4.7.1 <{rcpt}>: Recipient address "
+                                          f"rejected: Greylisted, see http://postgrey.example/help/{route}.html"
+                                          " (in reply to RCPT TO command)")
+                elif cls == "ratelimit":
+                    dsn, text = "4.7.0", (f"host {mx}[{ip}] said: 421 4.7.0 Too many messages from "
+                                          f"{hs.ip}, try again later (in reply to MAIL FROM command)")
+                else:
+                    dsn, text = "4.3.0", (f"host {mx}[{ip}] said: 451 4.3.0 Temporary lookup failure "
+                                          "(in reply to RCPT TO command)")
+                lines.append((tl, pre + status_line(tl, i, relay, c, d, dsn, "deferred", text),
+                              None))
+            elif final == "sent":
+                lines.append((tl, pre + status_line(tl, i, relay, c, d, "2.0.0", "sent",
+                                                    self._remote_ok(route), conn_use=conn_use),
+                              ("final", i, SENT)))
+            else:
+                nb += 1
+                if final == "bounce:nouser":
+                    dsn, text = "5.1.1", (f"host {mx}[{ip}] said: 550 5.1.1 <{rcpt}>: Recipient address "
+                                          "rejected: User unknown in virtual mailbox table (in reply to "
+                                          "RCPT TO command)")
+                elif final == "bounce:spam":
+                    dsn, text = "5.7.1", (f"host {mx}[{ip}] said: 554 5.7.1 Message rejected as spam by "
+                                          "content filter (in reply to end of DATA command)")
+                elif final == "bounce:nx":
+                    dsn, text = "5.4.4", (f"Host or domain name not found. Name service error for "
+                                          f"name={route} type=A: Host not found")
+                else:
+                    dsn, text = "5.7.1", (f"host {mx}[{ip}] said: 550 5.7.1 Message rejected due to "
+                                          "sender reputation (in reply to MAIL FROM command)")
+                lines.append((tl, pre + status_line(tl, i, relay, c, d, dsn, "bounced", text,
+                                                    conn_use=conn_use),
+                              ("final", i, BOUNCED)))
+        return lines, tl, nb, npend
+
+    def _remote_ok(self, route):
+        rng = self.rng
+        r = (hash_str(route) % 3)
+        if r == 0:
+            return f"250 2.0.0 Ok: queued as {rng.getrandbits(40):010X}"
+        if r == 1:
+            return f"250 2.0.0 OK id={self.hexid(6)}-{self.hexid(6)}-{self.hexid(2)}"
+        return f"250 Requested mail action okay, completed: id={self.hexid(16)}"
+
+    def carryover(self):
+        """Messages deferred before the log starts (their client= line is not in the log)."""
+        rng = self.rng
+        n = max(1, int(round(2 * min(self.volume, 50))))
+        plans = []
+        for _ in range(n):
+            u = self.users[rng.randrange(len(self.users))]
+            hs = self.pick_host()
+            created = self.start - rng.uniform(0.5, 4.5) * 86400.0
+            qid = hs.alloc_qid(created)
+            m = self.new_message(hs, qid, u.address, self.size_normal(), None, created, "carryover")
+            dom = rng.choice(DEAD_PARTNERS)
+            m.rcpts.append(f"{rng.choice(FIRST)}@{dom}")
+            m.routes.append(dom)
+            m.fates.append((10 ** 6, None))
+            m.nrcpt = 1
+            m.tries = [0]
+            m.state = [None]
+            m.npending = 1
+            age = self.start - created
+            first = self.start + rng.uniform(0, min(MAX_BACKOFF, max(age, MIN_BACKOFF)))
+            plans.append((first, m))
+            self.stats["carryover_messages"] += 1
+        plans.sort(key=by_time)
+        for first, m in plans:
+            self.spawn(self.message_life(m, first))
