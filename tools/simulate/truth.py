@@ -4,12 +4,14 @@ SUMMARY
     class Truth (a part of simulation.Simulation)
       init_truth()                       empty counters
       ut(username) -> UserTruth, ft(ip) -> FailTruth     counters, made on first use
+      note_failure(ip, t, mech, username)                a failure line was written
+      session_truth(session)                             a session's disconnect was written
       truth() -> dict                                    the truth of the whole log
     TRUTH_VERSION, GENERATOR   the truth's version and "generator" entry
     ip_key(ip)                 sort key: IPv4 numerically, then IPv6, then anything else
 
 INPUT
-    Updates from sessions.py (failures, finished sessions) and delivery.py (each recipient's
+    Calls from sessions.py (failures, finished sessions) and delivery.py (each recipient's
     final outcome, expiries), each made only after the line it counts was written: a line cut
     off by the end of the period never counts. The Simulation's compromise_truth (attacks.py),
     live_auth (delivery.py), users, hosts, stats, lines and period.
@@ -45,6 +47,16 @@ class UserTruth:
         self.first = None
         self.last = None
 
+    def count_session(self, ip, t_connect, t_disconnect, noqueue_rejects):
+        """One more session of this user (or of "(unknown user)"), from connect to disconnect."""
+        self.sessions += 1
+        self.rejected += noqueue_rejects
+        self.ips.add(ip)
+        if self.first is None or t_connect < self.first:
+            self.first = t_connect
+        if self.last is None or t_disconnect > self.last:
+            self.last = t_disconnect
+
 
 class FailTruth:
     __slots__ = ("attempts", "usernames", "mechanisms", "first_fail", "strict_success")
@@ -56,6 +68,10 @@ class FailTruth:
         self.first_fail = None
         self.strict_success = False
 
+    def failed_at(self, t):
+        if self.first_fail is None or t < self.first_fail:
+            self.first_fail = t
+
 
 def ip_key(ip):
     if ":" in ip:
@@ -64,6 +80,12 @@ def ip_key(ip):
         return (0, tuple(int(x) for x in ip.split(".")))
     except ValueError:
         return (2, ip)
+
+
+def _keep_latest(latest, ip, t):
+    prev = latest.get(ip)
+    if prev is None or t > prev:
+        latest[ip] = t
 
 
 class Truth:
@@ -88,6 +110,39 @@ class Truth:
         if f is None:
             f = self.fail_truth[ip] = FailTruth()
         return f
+
+    def note_failure(self, ip, t, mech, uname=None):
+        """A failed (or aborted) AUTH's warning line from `ip`, written at t."""
+        f = self.ft(ip)
+        if uname is not None:
+            f.usernames.add(uname)
+        f.mechanisms.add(mech.upper())
+        f.failed_at(t)
+
+    def session_truth(self, s):
+        """Count a session (sessions.SessionState) whose disconnect line, at s.t, was written."""
+        a = s.cnt.get("auth")
+        if a is None:
+            return
+        t = s.t
+        ok, tot = a
+        if tot > ok:
+            f = self.ft(s.ip)
+            f.attempts += tot - ok
+            if not s.warned:
+                f.failed_at(t)
+            if s.success_after_fail:
+                f.strict_success = True
+        if ok:
+            self.stats["auth_sessions"] += 1
+            _keep_latest(self.success_last, s.ip, t)
+            _keep_latest(self.success_last_connect, s.ip, s.t_connect)
+            if s.queued and s.auth_user is not None:
+                u = self.ut(s.auth_user)
+                u.methods.add(s.auth_method.upper())
+                u.count_session(s.ip, s.t_connect, t, s.noq_rejects)
+            elif not s.queued:
+                self.unknown.count_session(s.ip, s.t_connect, t, s.noq_rejects)
 
     # -- the report ---------------------------------------------------------------------------
     def truth(self):
