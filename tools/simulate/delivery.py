@@ -36,8 +36,8 @@ import time
 
 from tools.simulate.engine import by_time
 from tools.simulate.names import DEAD_PARTNERS, FIRST, LOCAL_DOMAINS, hash_str
-from tools.simulate.postfix import (LIFETIME, MAX_BACKOFF, MIN_BACKOFF, QUEUE_RUN, TLS13_SUFFIX,
-                                    TLS_SERVER, fmt_delay)
+from tools.simulate.postfix import (BOUNCES, DEFERRALS, LIFETIME, MAX_BACKOFF, MIN_BACKOFF,
+                                    NOT_FOUND, QUEUE_RUN, TLS13_SUFFIX, TLS_SERVER, fmt_delay)
 
 # final recipient outcomes
 SENT, BOUNCED, EXPIRED = "sent", "bounced", "expired"
@@ -46,6 +46,42 @@ SENT, BOUNCED, EXPIRED = "sent", "bounced", "expired"
 class Message:
     __slots__ = ("host", "qid", "sender", "size", "nrcpt", "rcpts", "routes", "fates", "tries",
                  "state", "npending", "user", "created", "kind", "live")
+
+
+class _Request:
+    """One delivery request of message m at time t: its lines and counts as they are made."""
+
+    __slots__ = ("m", "t", "a", "b", "lines", "nb", "npend")
+
+    def __init__(self, m, t, b):
+        self.m = m
+        self.t = t
+        self.a = t - m.created       # delays=a/b/c/d: before the queue manager, in it,
+        self.b = b                   # connection set-up, transmission
+        self.lines = []
+        self.nb = 0                  # recipients bounced
+        self.npend = 0               # recipients deferred
+
+    def status(self, tl, i, relay, c, d, dsn, status, text, orig_to="", conn_use=""):
+        m = self.m
+        delay = tl - m.created
+        return (f"{m.qid}: to=<{m.rcpts[i]}>, {orig_to}relay={relay}, {conn_use}delay={fmt_delay(delay)}, "
+                f"delays={fmt_delay(self.a)}/{fmt_delay(self.b)}/{fmt_delay(c)}/{fmt_delay(d)}, "
+                f"dsn={dsn}, status={status} ({text})")
+
+    def defer(self, tl, pre, i, relay, c, d, dsn, text):
+        self.m.tries[i] += 1
+        self.npend += 1
+        self.lines.append((tl, pre + self.status(tl, i, relay, c, d, dsn, "deferred", text), None))
+
+    def sent(self, tl, pre, i, relay, c, d, text, orig_to="", conn_use=""):
+        self.lines.append((tl, pre + self.status(tl, i, relay, c, d, "2.0.0", "sent", text, orig_to,
+                                                 conn_use), ("final", i, SENT)))
+
+    def bounce(self, tl, pre, i, relay, c, d, dsn, text, conn_use=""):
+        self.nb += 1
+        self.lines.append((tl, pre + self.status(tl, i, relay, c, d, dsn, "bounced", text,
+                                                 conn_use=conn_use), ("final", i, BOUNCED)))
 
 
 class Delivery:
@@ -241,145 +277,121 @@ class Delivery:
 
     def deliver(self, m, route, idxs, t):
         """Lines of one delivery request. Returns (lines, end time, n bounced, n still pending)."""
-        rng = self.rng
-        hs = m.host
-        qid = m.qid
-        lines = []
-        nb = 0
-        npend = 0
-        now = self.now
-        b = rng.uniform(0.001, 0.05)
-        a = t - m.created
-
-        def status_line(tl, i, relay, c, d, dsn, status, text, orig_to="", conn_use=""):
-            delay = tl - m.created
-            return (f"{qid}: to=<{m.rcpts[i]}>, {orig_to}relay={relay}, {conn_use}delay={fmt_delay(delay)}, "
-                    f"delays={fmt_delay(a)}/{fmt_delay(b)}/{fmt_delay(c)}/{fmt_delay(d)}, "
-                    f"dsn={dsn}, status={status} ({text})")
-
+        req = _Request(m, t, self.rng.uniform(0.001, 0.05))
         if route == "lmtp" or route == "local":
-            daemon = "lmtp" if route == "lmtp" else "local"
-            pre = hs.tag(daemon, now)
-            tl = t + b
-            for i in idxs:
-                c = rng.uniform(0.001, 0.02)
-                d = rng.uniform(0.005, 0.12)
-                tl += c + d
-                ndef, final = m.fates[i]
-                if route == "lmtp":
-                    relay = f"{hs.fqdn}[private/dovecot-lmtp]"
-                    extra = ""
+            tl = self._deliver_locally(req, route, idxs)
+        else:
+            cls = self.domain_class.get(route, "good")
+            hs = m.host
+            if cls == "dead" and hs.dead_until.get(route, 0.0) > t:
+                tl = self._deliver_suspended(req, route, idxs)
+            else:
+                pre = hs.tag("smtp", self.now)
+                if cls == "dead":
+                    tl = self._deliver_timed_out(req, pre, route, idxs)
+                elif cls == "nxdomain":
+                    tl = self._deliver_not_found(req, pre, route, idxs)
                 else:
-                    relay = "local"
-                    extra = "orig_to=<postmaster>, " if m.kind == "notice" else "orig_to=<root>, "
-                if m.tries[i] < ndef:
-                    m.tries[i] += 1
-                    npend += 1
-                    lines.append((tl, pre + status_line(
-                        tl, i, relay, c, d, "4.2.2", "deferred",
-                        f"host {hs.fqdn}[private/dovecot-lmtp] said: 452 4.2.2 <{m.rcpts[i]}> "
-                        "Quota exceeded (mailbox for user is full) (in reply to end of DATA command)"),
-                        None))
-                else:
-                    text = (f"250 2.0.0 <{m.rcpts[i]}> {self.dovecot_id()} Saved"
-                            if route == "lmtp" else "delivered to mailbox")
-                    lines.append((tl, pre + status_line(tl, i, relay, c, d, "2.0.0", "sent", text,
-                                                        extra), ("final", i, SENT)))
-            return lines, tl, 0, npend
+                    tl = self._deliver_smtp(req, pre, route, cls, idxs)
+        return req.lines, tl, req.nb, req.npend
 
-        cls = self.domain_class.get(route, "good")
+    def _deliver_locally(self, req, route, idxs):
+        """lmtp to dovecot (local domains) or local (aliases of root): sent, or over quota."""
+        rng = self.rng
+        m = req.m
+        hs = m.host
+        pre = hs.tag("lmtp" if route == "lmtp" else "local", self.now)
+        tl = req.t + req.b
+        for i in idxs:
+            c = rng.uniform(0.001, 0.02)
+            d = rng.uniform(0.005, 0.12)
+            tl += c + d
+            ndef, final = m.fates[i]
+            if route == "lmtp":
+                relay = f"{hs.fqdn}[private/dovecot-lmtp]"
+                extra = ""
+            else:
+                relay = "local"
+                extra = "orig_to=<postmaster>, " if m.kind == "notice" else "orig_to=<root>, "
+            if m.tries[i] < ndef:
+                req.defer(tl, pre, i, relay, c, d, "4.2.2",
+                          f"host {hs.fqdn}[private/dovecot-lmtp] said: 452 4.2.2 <{m.rcpts[i]}> "
+                          "Quota exceeded (mailbox for user is full) (in reply to end of DATA command)")
+            else:
+                text = (f"250 2.0.0 <{m.rcpts[i]}> {self.dovecot_id()} Saved"
+                        if route == "lmtp" else "delivered to mailbox")
+                req.sent(tl, pre, i, relay, c, d, text, orig_to=extra)
+        return tl
+
+    def _deliver_suspended(self, req, route, idxs):
+        """A dead domain tried lately: postfix/error defers without trying."""
+        hs = req.m.host
+        pre = hs.tag("error", self.now)
+        tl = req.t + req.b
+        for i in idxs:
+            tl += self.rng.uniform(0.0005, 0.003)
+            req.defer(tl, pre, i, "none", 0, 0, "4.4.1",
+                      "delivery temporarily suspended: " + hs.dead_reason[route])
+        return tl
+
+    def _deliver_timed_out(self, req, pre, route, idxs):
+        """A dead domain: every MX times out; its mail is suspended for MIN_BACKOFF."""
+        hs = req.m.host
         mxs = self.domain_mx[route]
-        if cls == "dead" and hs.dead_until.get(route, 0.0) > t:
-            pre = hs.tag("error", now)
-            tl = t + b
-            for i in idxs:
-                tl += rng.uniform(0.0005, 0.003)
-                m.tries[i] += 1
-                npend += 1
-                lines.append((tl, pre + status_line(
-                    tl, i, "none", 0, 0, "4.4.1", "deferred",
-                    "delivery temporarily suspended: " + hs.dead_reason[route]), None))
-            return lines, tl, 0, npend
-        pre = hs.tag("smtp", now)
-        if cls == "dead":
-            tl = t + b
-            reason = ""
-            for k, (mx, ip) in enumerate(mxs):
-                tl += 30.0 + rng.uniform(0, 0.05)
-                reason = f"connect to {mx}[{ip}]:25: Connection timed out"
-                if k < len(mxs) - 1:
-                    lines.append((tl, pre + reason, None))
-            c = tl - t - b
-            for i in idxs:
-                m.tries[i] += 1
-                npend += 1
-                lines.append((tl, pre + status_line(tl, i, "none", c, 0, "4.4.1", "deferred", reason),
-                              None))
-            hs.dead_until[route] = tl + MIN_BACKOFF
-            hs.dead_reason[route] = reason
-            return lines, tl, 0, npend
-        if cls == "nxdomain":
-            tl = t + b + rng.uniform(0.01, 0.3)
-            for i in idxs:
-                nb += 1
-                lines.append((tl, pre + status_line(
-                    tl, i, "none", tl - t - b, 0, "5.4.4", "bounced",
-                    f"Host or domain name not found. Name service error for name={route} type=A: "
-                    "Host not found"), ("final", i, BOUNCED)))
-            return lines, tl, nb, 0
-        mx, ip = mxs[0]
+        tl = req.t + req.b
+        reason = ""
+        for k, (mx, ip) in enumerate(mxs):
+            tl += 30.0 + self.rng.uniform(0, 0.05)
+            reason = f"connect to {mx}[{ip}]:25: Connection timed out"
+            if k < len(mxs) - 1:
+                req.lines.append((tl, pre + reason, None))
+        c = tl - req.t - req.b
+        for i in idxs:
+            req.defer(tl, pre, i, "none", c, 0, "4.4.1", reason)
+        hs.dead_until[route] = tl + MIN_BACKOFF
+        hs.dead_reason[route] = reason
+        return tl
+
+    def _deliver_not_found(self, req, pre, route, idxs):
+        """A domain that does not exist: every recipient bounces at once."""
+        tl = req.t + req.b + self.rng.uniform(0.01, 0.3)
+        for i in idxs:
+            req.bounce(tl, pre, i, "none", tl - req.t - req.b, 0, "5.4.4",
+                       NOT_FOUND.format(route=route))
+        return tl
+
+    def _deliver_smtp(self, req, pre, route, cls, idxs):
+        """One SMTP connection to the domain's first MX: each recipient sent, deferred or
+        bounced as its fate says, in the words of the domain's class."""
+        rng = self.rng
+        m = req.m
+        mx, ip = self.domain_mx[route][0]
         relay = f"{mx}[{ip}]:25"
+        said = f"host {mx}[{ip}] said: "
         c = rng.uniform(0.05, 1.2)
-        tl = t + b + c
+        tl = req.t + req.b + c
         if rng.random() < 0.3:
             proto, cipher, bits = rng.choice(TLS_SERVER[:3])
-            lines.append((tl, f"{pre}{rng.choice(('Trusted', 'Untrusted', 'Verified'))} TLS connection "
-                              f"established to {relay}: {proto} with cipher {cipher} ({bits}/{bits} bits)"
-                              f"{TLS13_SUFFIX}", None))
+            req.lines.append((tl, f"{pre}{rng.choice(('Trusted', 'Untrusted', 'Verified'))} TLS connection "
+                                  f"established to {relay}: {proto} with cipher {cipher} ({bits}/{bits} bits)"
+                                  f"{TLS13_SUFFIX}", None))
         conn_use = f"conn_use={rng.randint(2, 6)}, " if rng.random() < 0.05 else ""
         for i in idxs:
             d = rng.uniform(0.05, 0.6) + m.size / 2.0e6
             tl += d
             ndef, final = m.fates[i]
-            rcpt = m.rcpts[i]
+            fill = {"rcpt": m.rcpts[i], "route": route, "our_ip": m.host.ip}
             if m.tries[i] < ndef:
-                m.tries[i] += 1
-                npend += 1
-                if cls == "greylist":
-                    dsn, text = "4.7.1", (f"host {mx}[{ip}] said: 450 4.7.1 <{rcpt}>: Recipient address "
-                                          f"rejected: Greylisted, see http://postgrey.example/help/{route}.html"
-                                          " (in reply to RCPT TO command)")
-                elif cls == "ratelimit":
-                    dsn, text = "4.7.0", (f"host {mx}[{ip}] said: 421 4.7.0 Too many messages from "
-                                          f"{hs.ip}, try again later (in reply to MAIL FROM command)")
-                else:
-                    dsn, text = "4.3.0", (f"host {mx}[{ip}] said: 451 4.3.0 Temporary lookup failure "
-                                          "(in reply to RCPT TO command)")
-                lines.append((tl, pre + status_line(tl, i, relay, c, d, dsn, "deferred", text),
-                              None))
+                dsn, reply = DEFERRALS.get(cls, DEFERRALS[None])
+                req.defer(tl, pre, i, relay, c, d, dsn, said + reply.format(**fill))
             elif final == "sent":
-                lines.append((tl, pre + status_line(tl, i, relay, c, d, "2.0.0", "sent",
-                                                    self._remote_ok(route), conn_use=conn_use),
-                              ("final", i, SENT)))
+                req.sent(tl, pre, i, relay, c, d, self._remote_ok(route), conn_use=conn_use)
+            elif final == "bounce:nx":
+                req.bounce(tl, pre, i, relay, c, d, "5.4.4", NOT_FOUND.format(**fill), conn_use)
             else:
-                nb += 1
-                if final == "bounce:nouser":
-                    dsn, text = "5.1.1", (f"host {mx}[{ip}] said: 550 5.1.1 <{rcpt}>: Recipient address "
-                                          "rejected: User unknown in virtual mailbox table (in reply to "
-                                          "RCPT TO command)")
-                elif final == "bounce:spam":
-                    dsn, text = "5.7.1", (f"host {mx}[{ip}] said: 554 5.7.1 Message rejected as spam by "
-                                          "content filter (in reply to end of DATA command)")
-                elif final == "bounce:nx":
-                    dsn, text = "5.4.4", (f"Host or domain name not found. Name service error for "
-                                          f"name={route} type=A: Host not found")
-                else:
-                    dsn, text = "5.7.1", (f"host {mx}[{ip}] said: 550 5.7.1 Message rejected due to "
-                                          "sender reputation (in reply to MAIL FROM command)")
-                lines.append((tl, pre + status_line(tl, i, relay, c, d, dsn, "bounced", text,
-                                                    conn_use=conn_use),
-                              ("final", i, BOUNCED)))
-        return lines, tl, nb, npend
+                dsn, reply = BOUNCES.get(final, BOUNCES[None])
+                req.bounce(tl, pre, i, relay, c, d, dsn, said + reply.format(**fill), conn_use)
+        return tl
 
     def _remote_ok(self, route):
         rng = self.rng

@@ -5,6 +5,7 @@ SUMMARY
     SERVICE_TAG                  smtpd's syslog name by master.cf service
     CYRUS_LINE                   the Cyrus SASL line before some authentication failures
     LIFETIME, MIN_BACKOFF, MAX_BACKOFF, QUEUE_RUN    queue timing (Postfix's defaults)
+    DEFERRALS, BOUNCES, NOT_FOUND                    remote servers' refusals, as templates
     fmt_delay(seconds) -> text   delay=, delays= as Postfix formats them
     counters_text(cnt) -> text   the command counters of smtpd's `disconnect from` line
     MONTHS                       month names of traditional syslog stamps
@@ -32,6 +33,28 @@ LIFETIME = 5 * 86400          # maximal_queue_lifetime = bounce_queue_lifetime =
 MIN_BACKOFF, MAX_BACKOFF, QUEUE_RUN = 300.0, 4000.0, 300.0
 COUNTER_ORDER = ("helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt",
                  "data", "bdat", "rset", "noop", "vrfy", "etrn", "quit", "help", "unknown")
+
+
+# A remote server's refusal, (dsn, reply), after "host MX[IP] said: ": deferrals by the class of
+# the recipient's domain, bounces by the recipient's fate; None for any other. The reply is a
+# str.format template of {rcpt}, {route} (the recipient's domain) and {our_ip}.
+DEFERRALS = {
+    "greylist": ("4.7.1", "450 4.7.1 <{rcpt}>: Recipient address rejected: Greylisted, see "
+                          "http://postgrey.example/help/{route}.html (in reply to RCPT TO command)"),
+    "ratelimit": ("4.7.0", "421 4.7.0 Too many messages from {our_ip}, try again later "
+                           "(in reply to MAIL FROM command)"),
+    None: ("4.3.0", "451 4.3.0 Temporary lookup failure (in reply to RCPT TO command)"),
+}
+BOUNCES = {
+    "bounce:nouser": ("5.1.1", "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in "
+                               "virtual mailbox table (in reply to RCPT TO command)"),
+    "bounce:spam": ("5.7.1", "554 5.7.1 Message rejected as spam by content filter (in reply to "
+                             "end of DATA command)"),
+    None: ("5.7.1", "550 5.7.1 Message rejected due to sender reputation (in reply to MAIL FROM "
+                    "command)"),
+}
+# The smtp client's own bounce for a domain that does not exist (dsn 5.4.4); {route}: the domain.
+NOT_FOUND = "Host or domain name not found. Name service error for name={route} type=A: Host not found"
 
 
 def fmt_delay(x: float) -> str:
