@@ -56,7 +56,17 @@ class Attacks:
         ct = {"compromised_at": None, "attacker_ips": set(), "guess_ips": set(guessers)}
         self.compromise_truth[u.name] = ct
         mech = rng.choice(("LOGIN", "PLAIN"))
-        # guessing sessions: slow, from a few addresses, mostly the victim's name
+        yield from self._guessing(rng, u, mech, guessers, guess_start, bad)
+        if bad > self.end - SESSION_MARGIN:
+            return                 # too short a period for the break-in: the account stays normal
+        yield from self._break_in(rng, u, mech, ct, winner, bad)
+        last_end, burst_ips_all = yield from self._spam_bursts(rng, u, ct, bad)
+        # the first compromised account gets its password reset; the botnet keeps trying
+        if k == 0 and last_end is not None and burst_ips_all:
+            yield from self._after_reset(rng, u, last_end, burst_ips_all)
+
+    def _guessing(self, rng, u, mech, guessers, guess_start, bad):
+        """Guessing sessions: slow, from a few addresses, mostly the victim's name."""
         events = []
         for ip in guessers:
             n = rng.randint(3, 12)
@@ -76,9 +86,9 @@ class Attacks:
                 steps.pop(-2)
             self.spawn(self.session(self.pick_host(), "submission", ip, self.bot_helo(ip), steps,
                                     pace=1.0))
-        # the successful login: a test message to the attacker's drop box
-        if bad > self.end - SESSION_MARGIN:
-            return                 # too short a period for the break-in: the account stays normal
+
+    def _break_in(self, rng, u, mech, ct, winner, bad):
+        """The successful login: a test message to the attacker's drop box."""
         yield bad, None
         ct["compromised_at"] = bad
         ct["attacker_ips"].add(winner)
@@ -88,7 +98,10 @@ class Attacks:
         steps += [("auth_ok", mech, u.name), ("mail", self.spam_txn(u, 1, test=True)), ("quit",)]
         self.spawn(self.session(self.pick_host(), "submission", winner, self.bot_helo(winner), steps,
                                 pace=0.8))
-        # bursts
+
+    def _spam_bursts(self, rng, u, ct, bad):
+        """Bursts of spam logins from the botnet. Returns (end of the last burst or None, the
+        addresses of all bursts)."""
         t = bad + rng.uniform(1, 8) * 3600.0
         nbursts = rng.randint(2, 3)
         last_end = None
@@ -113,36 +126,41 @@ class Attacks:
                 yield ts, None
                 ip = rng.choice(ips)
                 ct["attacker_ips"].add(ip)
-                svc = "submission" if hash_str(ip) % 5 < 3 else "smtps"
-                m2 = "LOGIN" if hash_str(ip) % 3 else "PLAIN"
-                steps = [("ehlo",)]
-                if svc == "submission":
-                    steps += [("starttls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
-                else:
-                    steps = [("tls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
-                steps.append(("auth_ok", m2, u.name))
-                for j in range(1 if rng.random() < 0.8 else 2):
-                    if j:
-                        steps.append(("rset",))
-                    steps.append(("mail", self.spam_txn(u, rng.randint(5, 20))))
-                steps.append(("quit",))
-                self.spawn(self.session(self.pick_host(), svc, ip, self.bot_helo(ip), steps,
-                                        pace=0.12))
+                self._spam_login(rng, u, ip)
             last_end = bend
             t = bend + rng.uniform(4, 20) * 3600.0
-        # the first compromised account gets its password reset; the botnet keeps trying
-        if k == 0 and last_end is not None and burst_ips_all:
-            t = last_end + rng.uniform(2, 6) * 3600.0
-            for _ in range(rng.randint(6, 18)):
-                t += rng.uniform(60, 2400)
-                if t > self.end - SESSION_MARGIN:
-                    break
-                yield t, None
-                ip = rng.choice(burst_ips_all)
-                steps = [("ehlo",), ("starttls", TLS_SERVER[0] + ("",)), ("ehlo",),
-                         ("auth_fail", "LOGIN", "authentication failure", u.name, False), ("quit",)]
-                self.spawn(self.session(self.pick_host(), "submission", ip, self.bot_helo(ip), steps,
-                                        pace=0.5))
+        return last_end, burst_ips_all
+
+    def _spam_login(self, rng, u, ip):
+        """One botnet login as u that sends one or two spam runs."""
+        svc = "submission" if hash_str(ip) % 5 < 3 else "smtps"
+        m2 = "LOGIN" if hash_str(ip) % 3 else "PLAIN"
+        steps = [("ehlo",)]
+        if svc == "submission":
+            steps += [("starttls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
+        else:
+            steps = [("tls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
+        steps.append(("auth_ok", m2, u.name))
+        for j in range(1 if rng.random() < 0.8 else 2):
+            if j:
+                steps.append(("rset",))
+            steps.append(("mail", self.spam_txn(u, rng.randint(5, 20))))
+        steps.append(("quit",))
+        self.spawn(self.session(self.pick_host(), svc, ip, self.bot_helo(ip), steps, pace=0.12))
+
+    def _after_reset(self, rng, u, last_end, burst_ips_all):
+        """The password was reset: the botnet's logins fail."""
+        t = last_end + rng.uniform(2, 6) * 3600.0
+        for _ in range(rng.randint(6, 18)):
+            t += rng.uniform(60, 2400)
+            if t > self.end - SESSION_MARGIN:
+                break
+            yield t, None
+            ip = rng.choice(burst_ips_all)
+            steps = [("ehlo",), ("starttls", TLS_SERVER[0] + ("",)), ("ehlo",),
+                     ("auth_fail", "LOGIN", "authentication failure", u.name, False), ("quit",)]
+            self.spawn(self.session(self.pick_host(), "submission", ip, self.bot_helo(ip), steps,
+                                    pace=0.5))
 
     def spam_txn(self, victim, n, test=False):
         rng = self.rng
@@ -214,43 +232,47 @@ class Attacks:
                 return
             if ts > self.now:
                 yield ts, None
-            steps = [("ehlo",)]
-            svc = "submission"
-            if style == "port25":
-                svc = "smtpd"
-                steps.append(("auth_refused",))
-                if rng.random() < 0.3:
-                    steps.append(("auth_refused",))
-                steps.append(("quit",))
-            elif style == "notls":
-                steps.append(("auth_refused",))
-                steps.append(("quit",) if rng.random() < 0.7 else ("rset",))
-                if steps[-1][0] == "rset":
-                    steps.append(("quit",))
-            else:
-                if style == "smtps":
-                    svc = "smtps"
-                    steps = [("tls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
-                else:
-                    steps += [("starttls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
-                if rng.random() < 0.06:
-                    steps.append(("auth_abort", "PLAIN"))
-                else:
-                    for _ in range(rng.choice((1, 1, 1, 2, 3))):
-                        if style == "nouser":
-                            steps.append(("auth_fail", mech, "UGFzc3dvcmQ6", None, False))
-                        else:
-                            name = self.guess_name()
-                            reason = "authentication failure" if rng.random() < 0.9 else "(reason unavailable)"
-                            steps.append(("auth_fail", mech, reason, name,
-                                          mech == "PLAIN" and rng.random() < 0.6))
-                    if rng.random() < 0.15:
-                        steps.append(("lost", "AUTH"))
-                    else:
-                        steps.append(("quit",) if rng.random() < 0.6 else ("rset",))
-                        if steps[-1][0] == "rset":
-                            steps.append(("quit",))
+            svc, steps = self._campaign_session(style, mech)
             self.spawn(self.session(hs, svc, ip, self.bot_helo(ip), steps, pace=0.6))
+
+    def _campaign_session(self, style, mech):
+        """(service, steps) of one session of a brute-force campaign of `style`."""
+        rng = self.rng
+        if style == "port25":
+            steps = [("ehlo",), ("auth_refused",)]
+            if rng.random() < 0.3:
+                steps.append(("auth_refused",))
+            steps.append(("quit",))
+            return "smtpd", steps
+        if style == "notls":
+            return "submission", [("ehlo",), ("auth_refused",)] + self._goodbye(0.7)
+        svc = "submission"
+        steps = [("ehlo",)]
+        if style == "smtps":
+            svc = "smtps"
+            steps = [("tls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
+        else:
+            steps += [("starttls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
+        if rng.random() < 0.06:
+            steps.append(("auth_abort", "PLAIN"))
+            return svc, steps
+        for _ in range(rng.choice((1, 1, 1, 2, 3))):
+            if style == "nouser":
+                steps.append(("auth_fail", mech, "UGFzc3dvcmQ6", None, False))
+            else:
+                name = self.guess_name()
+                reason = "authentication failure" if rng.random() < 0.9 else "(reason unavailable)"
+                steps.append(("auth_fail", mech, reason, name,
+                              mech == "PLAIN" and rng.random() < 0.6))
+        if rng.random() < 0.15:
+            steps.append(("lost", "AUTH"))
+        else:
+            steps += self._goodbye(0.6)
+        return svc, steps
+
+    def _goodbye(self, p_quit):
+        """QUIT, or with probability 1 - p_quit RSET first."""
+        return [("quit",)] if self.rng.random() < p_quit else [("rset",), ("quit",)]
 
     def guess_name(self):
         rng = self.rng

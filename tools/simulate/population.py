@@ -227,30 +227,33 @@ class Population:
             u.ipv6_home = "2001:db8:%x:%x::%x" % (0x100 + i, rng.randint(1, 0xffff), rng.randint(2, 0xfff))
             self.ip_names[u.ipv6_home] = "unknown"
         u.carrier = rng.choice(tuple(self.carriers))
-        u.devices = []
         kinds = ["laptop"] + (["phone"] if rng.random() < 0.6 else [])
-        for kind in kinds:
-            d = Device()
-            d.kind = kind
-            d.mua = rng.choice(("thunderbird", "outlook", "apple", "k9") if kind == "laptop"
-                               else ("apple", "k9", "gmailapp"))
-            d.service = "smtps" if rng.random() < 0.2 else "submission"
-            if d.mua == "outlook":
-                d.mech = "LOGIN"
-            elif rng.random() < 0.05:
-                d.mech = "CRAM-MD5" if rng.random() < 0.5 else "cram-md5"
-            elif rng.random() < 0.04:
-                d.mech = "plain"
-            else:
-                d.mech = "PLAIN"
-            d.helo = self._mua_helo(d, f, i)
-            d.tls = rng.choice(TLS_SERVER[:3]) if rng.random() < 0.85 else rng.choice(TLS_SERVER[3:])
-            d.tls = d.tls + ((TLS13_SUFFIX if d.tls[0] == "TLSv1.3" and rng.random() < 0.5 else ""),)
-            d.sasl_sender = rng.random() < 0.07
-            d.rset = d.mua == "outlook"
-            d.pace = rng.uniform(0.03, 0.25)
-            u.devices.append(d)
+        u.devices = [self._make_device(kind, f, i) for kind in kinds]
         return u
+
+    def _make_device(self, kind, first, i):
+        """The mail program on user i's laptop or phone: service, mechanism, helo, TLS, pace."""
+        rng = self.rng
+        d = Device()
+        d.kind = kind
+        d.mua = rng.choice(("thunderbird", "outlook", "apple", "k9") if kind == "laptop"
+                           else ("apple", "k9", "gmailapp"))
+        d.service = "smtps" if rng.random() < 0.2 else "submission"
+        if d.mua == "outlook":
+            d.mech = "LOGIN"
+        elif rng.random() < 0.05:
+            d.mech = "CRAM-MD5" if rng.random() < 0.5 else "cram-md5"
+        elif rng.random() < 0.04:
+            d.mech = "plain"
+        else:
+            d.mech = "PLAIN"
+        d.helo = self._mua_helo(d, first, i)
+        d.tls = rng.choice(TLS_SERVER[:3]) if rng.random() < 0.85 else rng.choice(TLS_SERVER[3:])
+        d.tls = d.tls + ((TLS13_SUFFIX if d.tls[0] == "TLSv1.3" and rng.random() < 0.5 else ""),)
+        d.sasl_sender = rng.random() < 0.07
+        d.rset = d.mua == "outlook"
+        d.pace = rng.uniform(0.03, 0.25)
+        return d
 
     def _home_ip(self, isp):
         rdns = self.isp_rdns[isp]

@@ -159,21 +159,7 @@ class Truth:
                 users[name] = self._user_entry(ut)
         users["(unknown user)"] = self._user_entry(self.unknown)
         pending.sort(key=lambda p: (p["host"], p["queue_id"]))
-        failures = {}
-        ambiguous = 0
-        for ip in sorted(self.fail_truth, key=ip_key):
-            f = self.fail_truth[ip]
-            if f.attempts == 0:
-                continue
-            last = self.success_last.get(ip)
-            later = last is not None and f.first_fail is not None and last > f.first_fail
-            lastc = self.success_last_connect.get(ip)
-            strict = f.strict_success or (lastc is not None and lastc > f.first_fail)
-            if strict != later:
-                ambiguous += 1
-            failures[ip] = {"attempts": f.attempts, "usernames": sorted(f.usernames),
-                            "mechanisms": sorted(f.mechanisms), "later_success": later}
-        self.stats["ambiguous_later_success"] = ambiguous
+        failures = self._failures_truth()
         compromised = []
         for name in sorted(self.compromise_truth):
             ct = self.compromise_truth[name]
@@ -202,6 +188,25 @@ class Truth:
             "pending": pending,
             "stats": dict(self.stats),
         }
+
+    def _failures_truth(self):
+        """{ip: entry} of the IPs with failed AUTH; counts ambiguous_later_success."""
+        failures = {}
+        ambiguous = 0
+        for ip in sorted(self.fail_truth, key=ip_key):
+            f = self.fail_truth[ip]
+            if f.attempts == 0:
+                continue
+            last = self.success_last.get(ip)
+            later = last is not None and f.first_fail is not None and last > f.first_fail
+            lastc = self.success_last_connect.get(ip)
+            strict = f.strict_success or (lastc is not None and lastc > f.first_fail)
+            if strict != later:
+                ambiguous += 1
+            failures[ip] = {"attempts": f.attempts, "usernames": sorted(f.usernames),
+                            "mechanisms": sorted(f.mechanisms), "later_success": later}
+        self.stats["ambiguous_later_success"] = ambiguous
+        return failures
 
     def _user_entry(self, ut):
         return {
