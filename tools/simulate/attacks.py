@@ -34,7 +34,7 @@ import random
 from tools.simulate.engine import SESSION_MARGIN
 from tools.simulate.names import DICT_USERS, FIRST, LAST, LOCAL_DOMAINS, hash_str
 from tools.simulate.postfix import TLS_SERVER
-from tools.simulate.sessions import Txn
+from tools.simulate.sessions import Txn, opening
 
 
 class Attacks:
@@ -77,7 +77,7 @@ class Attacks:
             if ts < self.now:
                 continue
             yield ts, None
-            steps = [("ehlo",), ("starttls", TLS_SERVER[3] + ("",)), ("ehlo",)]
+            steps = opening("submission", TLS_SERVER[3] + ("",))
             for _ in range(rng.randint(1, 3)):
                 name = u.name if rng.random() < 0.75 else rng.choice(DICT_USERS)
                 steps.append(("auth_fail", mech, "authentication failure", name, False))
@@ -92,7 +92,7 @@ class Attacks:
         yield bad, None
         ct["compromised_at"] = bad
         ct["attacker_ips"].add(winner)
-        steps = [("ehlo",), ("starttls", TLS_SERVER[3] + ("",)), ("ehlo",)]
+        steps = opening("submission", TLS_SERVER[3] + ("",))
         if rng.random() < 0.5:
             steps.append(("auth_fail", mech, "authentication failure", u.name, False))
         steps += [("auth_ok", mech, u.name), ("mail", self.spam_txn(u, 1, test=True)), ("quit",)]
@@ -135,11 +135,7 @@ class Attacks:
         """One botnet login as u that sends one or two spam runs."""
         svc = "submission" if hash_str(ip) % 5 < 3 else "smtps"
         m2 = "LOGIN" if hash_str(ip) % 3 else "PLAIN"
-        steps = [("ehlo",)]
-        if svc == "submission":
-            steps += [("starttls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
-        else:
-            steps = [("tls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
+        steps = opening(svc, rng.choice(TLS_SERVER) + ("",))
         steps.append(("auth_ok", m2, u.name))
         for j in range(1 if rng.random() < 0.8 else 2):
             if j:
@@ -157,8 +153,8 @@ class Attacks:
                 break
             yield t, None
             ip = rng.choice(burst_ips_all)
-            steps = [("ehlo",), ("starttls", TLS_SERVER[0] + ("",)), ("ehlo",),
-                     ("auth_fail", "LOGIN", "authentication failure", u.name, False), ("quit",)]
+            steps = opening("submission", TLS_SERVER[0] + ("",))
+            steps += [("auth_fail", "LOGIN", "authentication failure", u.name, False), ("quit",)]
             self.spawn(self.session(self.pick_host(), "submission", ip, self.bot_helo(ip), steps,
                                     pace=0.5))
 
@@ -246,13 +242,8 @@ class Attacks:
             return "smtpd", steps
         if style == "notls":
             return "submission", [("ehlo",), ("auth_refused",)] + self._goodbye(0.7)
-        svc = "submission"
-        steps = [("ehlo",)]
-        if style == "smtps":
-            svc = "smtps"
-            steps = [("tls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
-        else:
-            steps += [("starttls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
+        svc = "smtps" if style == "smtps" else "submission"
+        steps = opening(svc, rng.choice(TLS_SERVER) + ("",))
         if rng.random() < 0.06:
             steps.append(("auth_abort", "PLAIN"))
             return svc, steps

@@ -2,7 +2,7 @@
 
 SUMMARY
     class Delivery (a part of simulation.Simulation)
-      new_message(host, qid, sender, size, user, t, kind) -> Message
+      new_message(host, qid, sender, size, user, t, kind) -> Message   (then add_rcpt each)
       queue_message(m, t)          hand m to qmgr at t: spawns its life
       fate_for(route, bad_p, spam) -> (deferrals, final outcome) of one recipient
       route_for(addr) -> "lmtp" | "local" | domain
@@ -46,6 +46,19 @@ SENT, BOUNCED, EXPIRED = "sent", "bounced", "expired"
 class Message:
     __slots__ = ("host", "qid", "sender", "size", "nrcpt", "rcpts", "routes", "fates", "tries",
                  "state", "npending", "user", "created", "kind", "live")
+
+    def add_rcpt(self, addr, route, fate):
+        self.rcpts.append(addr)
+        self.routes.append(route)
+        self.fates.append(fate)
+
+    def ready(self):
+        """The recipients are complete: none tried yet, none final."""
+        n = len(self.rcpts)
+        self.nrcpt = n
+        self.tries = [0] * n
+        self.state = [None] * n
+        self.npending = n
 
 
 class _Request:
@@ -108,11 +121,7 @@ class Delivery:
         return m
 
     def queue_message(self, m, t):
-        n = len(m.rcpts)
-        m.nrcpt = n
-        m.tries = [0] * n
-        m.state = [None] * n
-        m.npending = n
+        m.ready()
         if m.user is not None:
             self.live_auth[id(m)] = m
         self.spawn(self.message_life(m, t))
@@ -262,16 +271,11 @@ class Delivery:
             self.stats["bounce_notices"] += 1
         n = self.new_message(hs, nq, sender, m.size // 3 + self.rng.randint(2200, 4200), None, t,
                              "notice")
-        n.rcpts.append(rcpt)
-        n.routes.append(route)
-        n.fates.append(self.fate_for(route, bad_p=0.1))
+        n.add_rcpt(rcpt, route, self.fate_for(route, bad_p=0.1))
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(t)))
         lines.append((t, f"{hs.tag('cleanup', self.now)}{nq}: message-id=<{stamp}.{nq}@{hs.fqdn}>",
                       None))
-        n.nrcpt = 1
-        n.tries = [0]
-        n.state = [None]
-        n.npending = 1
+        n.ready()
         lines.append((t, f"{hs.tag('bounce', self.now)}{m.qid}: {what}: {nq}",
                       ("spawn", self.message_life(n, t))))
 
@@ -414,13 +418,8 @@ class Delivery:
             qid = hs.alloc_qid(created)
             m = self.new_message(hs, qid, u.address, self.size_normal(), None, created, "carryover")
             dom = rng.choice(DEAD_PARTNERS)
-            m.rcpts.append(f"{rng.choice(FIRST)}@{dom}")
-            m.routes.append(dom)
-            m.fates.append((10 ** 6, None))
-            m.nrcpt = 1
-            m.tries = [0]
-            m.state = [None]
-            m.npending = 1
+            m.add_rcpt(f"{rng.choice(FIRST)}@{dom}", dom, (10 ** 6, None))
+            m.ready()
             age = self.start - created
             first = self.start + rng.uniform(0, min(MAX_BACKOFF, max(age, MIN_BACKOFF)))
             plans.append((first, m))

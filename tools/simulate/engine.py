@@ -35,7 +35,7 @@ import time
 from operator import itemgetter
 
 from tools.simulate.names import SYLLABLES
-from tools.simulate.postfix import MONTHS
+from tools.simulate.postfix import traditional_stamp
 
 SESSION_MARGIN = 900.0        # no session starts in the last 15 minutes
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -102,7 +102,7 @@ class Engine:
                     if rfc:
                         base = "%04d-%02d-%02dT%02d:%02d:%02d" % tm[:6]
                     else:
-                        base = "%s %2d %02d:%02d:%02d" % (MONTHS[tm[1] - 1], tm[2], tm[3], tm[4], tm[5])
+                        base = traditional_stamp(tm)
                 if rfc:
                     append(f"{base}.{int((t - sec) * 1000000.0):06d}{offtxt} {text}\n")
                 else:

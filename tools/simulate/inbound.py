@@ -26,8 +26,8 @@ import math
 
 from tools.simulate.engine import SESSION_MARGIN
 from tools.simulate.names import DICT_USERS, FIRST, LAST
-from tools.simulate.postfix import TLS_SERVER
-from tools.simulate.sessions import Txn
+from tools.simulate.postfix import TLS_SERVER, user_unknown
+from tools.simulate.sessions import Txn, opening
 
 
 class Inbound:
@@ -66,10 +66,7 @@ class Inbound:
             dom, ip = self.relays_v6[0]
         else:
             dom, ip = rng.choice(self.relays)
-        steps = [("ehlo",)]
-        tls = rng.random() < 0.8
-        if tls:
-            steps += [("starttls", rng.choice(TLS_SERVER) + ("",)), ("ehlo",)]
+        steps = opening("smtpd", rng.choice(TLS_SERVER) + ("",)) if rng.random() < 0.8 else [("ehlo",)]
         for j in range(1 if rng.random() < 0.85 else 2):
             txn = self._inbound_txn(dom)
             if j:
@@ -97,8 +94,7 @@ class Inbound:
             u = self.users[rng.randrange(len(self.users))]
             if rng.random() < 0.03:
                 bad = "x" + u.address
-                rcpts.append((bad, f"550 5.1.1 <{bad}>: Recipient address rejected: User unknown "
-                                   "in virtual mailbox table", None, None))
+                rcpts.append((bad, user_unknown(bad), None, None))
             else:
                 rcpts.append((u.address, None, "lmtp", self.fate_for("lmtp")))
         if all(x[1] is not None for x in rcpts):
@@ -121,8 +117,7 @@ class Inbound:
         if r < 0.72:
             u = self.users[rng.randrange(len(self.users))]
             bad = f"{rng.choice(DICT_USERS)}{rng.randint(1, 99)}@{u.domain}"
-            steps = [("ehlo",), ("reject_only", f"550 5.1.1 <{bad}>: Recipient address rejected: "
-                                 "User unknown in virtual mailbox table", s, bad, data), ("quit",)]
+            steps = [("ehlo",), ("reject_only", user_unknown(bad), s, bad, data), ("quit",)]
         elif r < 0.82:
             u = self.users[rng.randrange(len(self.users))]
             steps = [("ehlo",), ("reject_only",

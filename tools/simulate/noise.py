@@ -27,7 +27,7 @@ import math
 import time
 
 from tools.simulate.engine import SESSION_MARGIN
-from tools.simulate.postfix import MONTHS
+from tools.simulate.postfix import traditional_stamp
 
 
 class Noise:
@@ -69,9 +69,7 @@ class Noise:
             stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(t)))
             yield t, f"{hs.tag('cleanup', t)}{qid}: message-id=<{stamp}.{qid}@{hs.fqdn}>"
             m = self.new_message(hs, qid, f"root@{hs.fqdn}", rng.randint(600, 9000), None, t, "local")
-            m.rcpts.append(f"root@{hs.fqdn}")
-            m.routes.append("local")
-            m.fates.append((0, "sent"))
+            m.add_rcpt(f"root@{hs.fqdn}", "local", (0, "sent"))
             self.stats["local_messages"] += 1
             self.queue_message(m, t + rng.uniform(0.002, 0.02))
             t += rng.uniform(0.01, 0.05)
@@ -172,5 +170,4 @@ class Noise:
                           f"connection={rng.randint(1, 3)}")
 
     def anvil_time(self, t):
-        tm = time.gmtime(int(t) + self.write_offset)
-        return "%s %2d %02d:%02d:%02d" % (MONTHS[tm[1] - 1], tm[2], tm[3], tm[4], tm[5])
+        return traditional_stamp(time.gmtime(int(t) + self.write_offset))

@@ -6,9 +6,10 @@ SUMMARY
     CYRUS_LINE                   the Cyrus SASL line before some authentication failures
     LIFETIME, MIN_BACKOFF, MAX_BACKOFF, QUEUE_RUN    queue timing (Postfix's defaults)
     DEFERRALS, BOUNCES, NOT_FOUND                    remote servers' refusals, as templates
+    user_unknown(addr) -> text   smtpd's refusal of an unknown local recipient
     fmt_delay(seconds) -> text   delay=, delays= as Postfix formats them
     counters_text(cnt) -> text   the command counters of smtpd's `disconnect from` line
-    MONTHS                       month names of traditional syslog stamps
+    traditional_stamp(tm) -> text    "Mar  2 00:15:03" (also anvil's "at" times)
 
 INPUT
     None: constants and pure functions of their arguments.
@@ -57,6 +58,12 @@ BOUNCES = {
 NOT_FOUND = "Host or domain name not found. Name service error for name={route} type=A: Host not found"
 
 
+def user_unknown(addr: str) -> str:
+    """smtpd's refusal at RCPT of a local recipient that does not exist."""
+    return (f"550 5.1.1 <{addr}>: Recipient address rejected: User unknown in virtual mailbox "
+            "table")
+
+
 def fmt_delay(x: float) -> str:
     """Postfix's delay formatting: two significant digits below 10 s, integer above."""
     if x >= 10:
@@ -86,3 +93,8 @@ def counters_text(cnt: dict) -> str:
     parts.append(f"commands={ok_sum}" if ok_sum == tot_sum and tot_sum else
                  f"commands={ok_sum}/{tot_sum}")
     return " ".join(parts)
+
+
+def traditional_stamp(tm) -> str:
+    """A time.struct_time as a traditional syslog stamp, 'Mar  2 00:15:03' (no year)."""
+    return "%s %2d %02d:%02d:%02d" % (MONTHS[tm[1] - 1], tm[2], tm[3], tm[4], tm[5])

@@ -5,6 +5,7 @@ SUMMARY
       session(host, service, ip, helo, steps, pace, port_log, pre_warning)   an actor (spawn it)
       size_normal() -> bytes       the size of an ordinary message
     Txn                            one mail transaction: sender, recipients, size, ids, upload
+    opening(service, tls) -> steps     EHLO and TLS as the service starts them
     SessionState                   one session while its lines are written
 
 INPUT
@@ -37,6 +38,14 @@ class Txn:
     """One mail transaction of a session."""
     __slots__ = ("sender", "rcpts", "size", "msgid", "dkim", "sasl_sender", "send_data",
                  "kind", "upload")
+
+
+def opening(service, tls):
+    """The first steps of a client: EHLO, STARTTLS, EHLO on submission (and port 25), TLS
+    first and then EHLO on smtps."""
+    if service == "smtps":
+        return [("tls", tls), ("ehlo",)]
+    return [("ehlo",), ("starttls", tls), ("ehlo",)]
 
 
 class SessionState:
@@ -249,9 +258,7 @@ class Sessions:
                 m = self.new_message(hs, qid, txn.sender, txn.size, s.auth_user, s.t, txn.kind)
                 if s.auth_user is not None:
                     self.ut(s.auth_user).messages += 1
-            m.rcpts.append(addr)
-            m.routes.append(route)
-            m.fates.append(fate)
+            m.add_rcpt(addr, route, fate)
         return m
 
     def _data(self, s, txn, m):

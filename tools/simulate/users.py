@@ -28,7 +28,8 @@ import math
 
 from tools.simulate.engine import SESSION_MARGIN, by_time
 from tools.simulate.names import LOCAL_DOMAINS
-from tools.simulate.sessions import Txn
+from tools.simulate.postfix import user_unknown
+from tools.simulate.sessions import Txn, opening
 
 
 class UserTraffic:
@@ -71,8 +72,7 @@ class UserTraffic:
                 if rng.random() < 0.01:     # mistyped colleague
                     loc, _, dom = addr.partition("@")
                     addr = loc[:-2] + loc[-1] + loc[-2] + "@" + dom if len(loc) > 3 else "x" + addr
-                    rcpts.append((addr, f"550 5.1.1 <{addr}>: Recipient address rejected: User unknown "
-                                        "in virtual mailbox table", None, None))
+                    rcpts.append((addr, user_unknown(addr), None, None))
                     continue
                 rcpts.append((addr, None, "lmtp", self.fate_for("lmtp")))
             else:
@@ -198,11 +198,7 @@ class UserTraffic:
 
     def user_steps(self, u, dev, txns=(), fail_only=False):
         rng = self.rng
-        steps = [("ehlo",)]
-        if dev.service == "submission":
-            steps = [("ehlo",), ("starttls", dev.tls), ("ehlo",)]
-        else:
-            steps = [("tls", dev.tls), ("ehlo",)]
+        steps = opening(dev.service, dev.tls)
         if fail_only or rng.random() < u.p_typo:
             # a mistyped password; LOGIN failing at the password prompt logs no username
             if dev.mech == "LOGIN" and rng.random() < 0.3:
