@@ -80,6 +80,14 @@ def _doubled(lines: List[str]) -> bool:
     return copies >= 0.4 * min(len(lines), DOUBLED_SAMPLE) and copies >= 2
 
 
+def _queued_as(event) -> Optional[str]:
+    """NEWQID of a delivery event whose reason says `... queued as NEWQID`, or None."""
+    marker = event.reason.rfind("queued as ") if event is not None else -1
+    if marker < 0:
+        return None
+    return event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
+
+
 def _disconnect_ip(text: str) -> str:
     """The client IP of `disconnect from NAME[IP] counters...`."""
     return ev.split_address(text[16:].partition(" ")[0])[1]
@@ -460,6 +468,7 @@ class Correlator:
             original = self.messages.get((host, event.orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
                 message.inherit_from(original, "reinjected")
+                original.reinjected_as.append(event.queue_id)
         return USED
 
     def _reject(self, timed_event, session, host):
@@ -525,22 +534,24 @@ class Correlator:
         recipient.last_attempt = when
         if status == DEFERRED and recipient.first_deferred is None:
             recipient.first_deferred = when
-        elif (status == SENT and "queued as " in text and message.sasl_username is not None
-              and ("[127." in text or "[::1]" in text)):
-            # Most "queued as" come from remote MXs; only a relay on loopback can be the
-            # content filter, and its address is in the line.
-            self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
+        elif status == SENT and "queued as " in text and message.sasl_username is not None:
+            if message.reinjected_as:
+                # A filter whose re-injection named this message (orig_queue_id), on loopback
+                # or not, and whether its copy is still queued or already gone.
+                new_id = _queued_as(ev.delivery_event(text))
+                if new_id in message.reinjected_as:
+                    recipient.handed_to = new_id
+            elif "[127." in text or "[::1]" in text:
+                # Most "queued as" come from remote MXs; only a relay on loopback can be the
+                # content filter, and its address is in the line.
+                self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
         # on as NEWQID, whose client= line (from 127.0.0.1, no SASL) came just before this one.
-        marker = event.reason.rfind("queued as ") if event is not None else -1
-        if marker < 0:
+        new_id = _queued_as(event)
+        if new_id is None or not ev.is_loopback(ev.split_address(event.relay)[1]):
             return
-        relay_ip = ev.split_address(event.relay)[1]
-        if not ev.is_loopback(relay_ip):
-            return
-        new_id = event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
         child = self.messages.get((host, new_id))
         if child is None:
             return
@@ -570,11 +581,15 @@ class Correlator:
 
     def _refuse_message(self, message, dsn, reason, when) -> None:
         """The whole message was refused (at DATA, by a milter, by header checks)."""
+        refused = False
         for recipient in message.recipients.values():
             if recipient.status not in FINAL_OUTCOMES:
                 recipient.status = REJECTED
                 recipient.set_details(dsn, recipient.relay, reason)
-        if not message.recipients:
+                refused = True
+        if not refused:
+            # Its accepted recipients are not logged one by one: the refusal stands for them,
+            # beside any refused earlier at RCPT.
             self._refuse(message, "", dsn, reason, when)
         self.messages.pop((message.host, message.queue_id), None)
         message.end = when

@@ -163,7 +163,7 @@ class Message:
     __slots__ = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
                  "sasl_method", "sasl_username", "sasl_sender", "message_id", "sender", "size",
                  "nrcpt", "queued", "last_time", "end", "state", "recipients", "parent",
-                 "notices", "expired")
+                 "notices", "expired", "reinjected_as")
 
     def __init__(self, serial: int, host: str, queue_id: str, kind: str, queued: _dt.datetime):
         self.serial = serial
@@ -190,6 +190,8 @@ class Message:
         self.parent: Optional[Message] = None
         self.notices: List[str] = []
         self.expired = False
+        # Queue IDs a content filter re-injected it as (their client= named it orig_queue_id).
+        self.reinjected_as: List[str] = []
 
     def recipient(self, address: str, orig_to: Optional[str] = None) -> Recipient:
         # Most recipients have no orig_to: their address alone is the key, no tuple to keep
