@@ -88,9 +88,9 @@ def _queued_as(event) -> Optional[str]:
     return event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
 
 
-def _disconnect_ip(text: str) -> str:
-    """The client IP of `disconnect from NAME[IP] counters...`."""
-    return ev.split_address(text[16:].partition(" ")[0])[1]
+def _disconnected(text: str) -> ev.Connect:
+    """The client of `disconnect from NAME[IP] counters...`, its counters left unread."""
+    return ev.Connect(*ev.split_address(text[16:].partition(" ")[0]))
 
 
 class Pending:
@@ -140,7 +140,8 @@ class Correlator:
         messages = self.messages
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
-        smtpd_line = self._smtpd_line
+        smtpd_kind = ev.smtpd_kind
+        handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
         read = len(lines)
         if self._doubled is None:
@@ -158,7 +159,9 @@ class Correlator:
             if program is None:
                 program = self._program(tag)
             if not program:
-                parsed = nested_line(text)
+                # Postfix's line behind a container's prefix starts with a stamp of its own.
+                parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
+                          else None)
                 program = self._program(parsed[2]) if parsed is not None else None
                 if not program:
                     other += 1
@@ -166,7 +169,9 @@ class Correlator:
                 stamp, host, tag, text = parsed
             daemon = program[1]
             if daemon == "smtpd":
-                outcome = smtpd_line((host, tag), program, stamp, clock, text)
+                kind = smtpd_kind(text)
+                outcome = (handlers[kind]((host, tag), program, stamp, clock, text)
+                           if kind is not None else UNUSED)
                 if outcome is not USED:
                     if outcome is UNTRACKED:
                         untracked += 1
@@ -296,12 +301,6 @@ class Correlator:
     # out to matter: a SASL failure, a client= line with SASL fields, or `auth=` in the
     # disconnect counters. Until then its TLS line and NOQUEUE rejects are kept raw too.
 
-    def _smtpd_line(self, key, program, stamp, clock, text):
-        kind = ev.smtpd_kind(text)
-        if kind is None:
-            return UNUSED
-        return self._smtpd_handlers[kind](key, program, stamp, clock, text)
-
     def _on_connect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
         if session is not None:
@@ -313,10 +312,13 @@ class Correlator:
 
     def _on_disconnect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
-        if session is not None and session.client_ip != _disconnect_ip(text):
-            # Another client's end: the open session's own was not logged.
-            self._finish_session(session)
-            session = None
+        client = None
+        if session is not None:
+            client = _disconnected(text)
+            if session.client_ip != client.client_ip:
+                # Another client's end: the open session's own was not logged.
+                self._finish_session(session)
+                session = None
         noted = self.pending.pop(key, None) if session is None else None
         if session is None and " auth=" not in text:
             if noted is None:
@@ -326,7 +328,7 @@ class Correlator:
         if when is None:
             return UNUSED
         if session is None:
-            session = self._materialize(key, program, noted, ev.disconnect_event(text), when)
+            session = self._materialize(key, program, noted, client or _disconnected(text), when)
         session.complete = session.connected
         session.end = session.last_time = when
         session.counters_text = text[16:].partition(" ")[2]
