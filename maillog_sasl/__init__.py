@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from typing import Iterator, List, NamedTuple, Optional
 
+from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.correlate import correlate
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Message, Session, Stats
@@ -52,7 +53,7 @@ from maillog_sasl.reports import build_report
 from maillog_sasl.sources import Problem, open_sources
 
 __all__ = ["Analysis", "FilterError", "Problem", "ReportResult", "Selection", "Stats",
-           "StoreError", "analyze", "open_logs", "report"]
+           "StoreError", "ThresholdError", "Thresholds", "analyze", "open_logs", "report"]
 __version__ = "0.1.0"
 
 

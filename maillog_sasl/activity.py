@@ -79,13 +79,23 @@ USERNAMES_KEPT = 100
 SETTLE_AFTER = _dt.timedelta(days=6)
 ONE_HOUR = _dt.timedelta(hours=1)
 ONE_DAY = _dt.timedelta(days=1)
+# A time further than this past its host's clock needs the host's next item to confirm it.
+CLOCK_JUMP = _dt.timedelta(days=2)
 # How many clients' networks are kept: logins come back from recent clients.
 RECENT_CLIENTS = 4_096
 
 
+class ThresholdError(ValueError):
+    """A limit out of its range; str() names the field and the range."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
-    """The limits of incident.py's rules; the defaults are the command line's defaults."""
+    """The limits of incident.py's rules; the defaults are the command line's defaults.
+
+    Every limit has a range (RANGES): windows of up to a century keep the rules' date
+    arithmetic inside datetime's years; a value outside one raises ThresholdError.
+    """
     hourly_recipients: int = 100
     burst_factor: float = 10.0
     burst_minimum: int = 50
@@ -99,6 +109,30 @@ class Thresholds:
     baseline_days: float = 7.0
     shared_ip_accounts: int = 2
     nat_days: int = 2
+
+    def __post_init__(self) -> None:
+        for field, (low, high) in RANGES.items():
+            value = getattr(self, field)
+            # NaN fails both comparisons.
+            if not (isinstance(value, (int, float)) and low <= value <= high):
+                raise ThresholdError(f"{field} must be from {_figure(low)} to {_figure(high)}, "
+                                     f"not {value!r}")
+
+
+def _figure(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:g}"
+
+
+_COUNT = (1, 1e9)
+_CENTURY_DAYS = 36_500
+# field -> (lowest, highest) value; fractions of days and hours are fine.
+RANGES = {
+    "hourly_recipients": _COUNT, "burst_factor": (1e-3, 1e6), "burst_minimum": _COUNT,
+    "failed_percent": (1e-3, 100), "failed_minimum": _COUNT, "guess_failures": _COUNT,
+    "guess_usernames": _COUNT, "guess_window": (1e-3, _CENTURY_DAYS), "hop_networks": _COUNT,
+    "hop_window": (1e-3, 24 * _CENTURY_DAYS), "baseline_days": (1e-3, _CENTURY_DAYS),
+    "shared_ip_accounts": (2, 1e9), "nat_days": (1, _CENTURY_DAYS),
+}
 
 
 def failed_enough(recipients: int, failed: int, limits: Thresholds) -> bool:
@@ -357,9 +391,10 @@ class UserActivity:
 
 
 class IpActivity:
-    __slots__ = ("pending_failures", "pending_usernames", "last_failure")
+    __slots__ = ("pending_failures", "pending_usernames", "last_failure", "host")
 
     def __init__(self):
+        self.host: Optional[str] = None  # the host that logged its last failures
         self.pending_failures = 0  # failed AUTH since this IP's last successful login
         # The usernames of those failures, interned: a campaign tries the same few from
         # thousands of IPs. A tuple, as most IPs try only a handful.
@@ -389,7 +424,7 @@ class Activity:
     """The facts of one pass; see the module docstring."""
 
     def __init__(self, limits: Optional[Thresholds] = None, selection=None,
-                 keep_hours: bool = False):
+                 keep_hours: bool = False, stats=None):
         self.limits = limits if limits is not None else Thresholds()
         self.selection = selection
         self.keep_hours = keep_hours
@@ -408,6 +443,10 @@ class Activity:
         # Measured on the submission benchmark log: 1.2 MB of the default report's 50 MB peak.
         self._intern = Interner()
         self._networks: Dict[str, str] = {}  # the last clients' networks
+        self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it reached
+        self._jumps: Dict[str, _dt.datetime] = {}  # host -> a time far ahead, not confirmed
+        self.clock_anomalies = 0
+        self.stats = stats  # model.Stats that counts the anomalies too, for --stats
 
     def watch(self, finished: Iterable[object]) -> Iterator[object]:
         for item in finished:
@@ -428,12 +467,15 @@ class Activity:
             self._next_settling = self.last_time + ONE_HOUR
         if self.last_time is not None and (self._next_forgetting is None
                                            or self.last_time >= self._next_forgetting):
-            self._forget_idle_ips(self.last_time - self._guess_window)
+            self._forget_idle_ips()
             self._forget_old_hops(self.last_time - SETTLE_AFTER - 2 * ONE_HOUR - self._hop_span)
             self._next_forgetting = self.last_time + ONE_DAY
 
     def close(self) -> None:
         """The stream has ended: settle every hour, so that the summaries are final."""
+        for _ in self._jumps:
+            self._anomaly()
+        self._jumps.clear()
         if self.keep_hours:
             for user in self.users.values():
                 user.history = dict(user.open_hours)
@@ -457,11 +499,14 @@ class Activity:
             if user.hops is not None:
                 user.hops.forget_before(before)
 
-    def _forget_idle_ips(self, before: _dt.datetime) -> None:
-        """Failures that stopped before `before` can no longer make a guess: forget them, and
-        the IPs left with nothing to remember."""
+    def _forget_idle_ips(self) -> None:
+        """Failures that stopped `guess_window` before the latest time of the host that logged
+        them can no longer make a guess: forget them, and the IPs left with nothing to
+        remember."""
+        clocks, window = self._host_clock, self._guess_window
         for state in self.ips.values():
-            state.forget_failures_before(before)
+            clock = clocks.get(state.host) if state.host is not None else None
+            state.forget_failures_before((clock or self.last_time) - window)
         # A new dict, not deletions: a dict keeps the table of its largest size, and a
         # brute-force campaign makes it tens of thousands of IPs large.
         self.ips = {ip: state for ip, state in self.ips.items() if state.matters}
@@ -495,26 +540,57 @@ class Activity:
             found = self._networks[ip] = self._intern(network_of(ip))
         return found
 
-    def _seen(self, *times) -> None:
-        for when in times:
-            if when is None:
-                continue
-            if self.first_time is None or when < self.first_time:
-                self.first_time = when
-            if self.last_time is None or when > self.last_time:
-                self.last_time = when
+    def _seen(self, host: str, earliest: Optional[_dt.datetime],
+              latest: Optional[_dt.datetime]) -> bool:
+        """Move the clocks on to an item of `host` that ran from `earliest` to `latest`; False
+        when its time is a clock anomaly, which moves no clock.
+
+        A time more than CLOCK_JUMP past its host's latest (or, for a host's first item, past
+        every host's) is taken only when the host's next item confirms it (the log had a gap);
+        otherwise it is counted as an anomaly (a host whose clock was wrong for a moment, a
+        second host whose clock is months ahead), and forgetting and settling, which follow
+        the clocks, never jump with it.
+        """
+        latest = latest or earliest
+        if latest is None:
+            return True
+        known = self._host_clock.get(host)
+        reference = known if known is not None else self.last_time
+        accepted = True
+        if reference is not None and latest > reference + CLOCK_JUMP:
+            if self._jumps.pop(host, None) is None:
+                self._jumps[host] = latest
+                accepted = False
+        elif self._jumps.pop(host, None) is not None:
+            self._anomaly()
+        if not accepted:
+            return False
+        if known is None or latest > known:
+            self._host_clock[host] = latest
+        earliest = earliest or latest
+        if self.first_time is None or earliest < self.first_time:
+            self.first_time = earliest
+        if self.last_time is None or latest > self.last_time:
+            self.last_time = latest
+        return True
+
+    def _anomaly(self) -> None:
+        self.clock_anomalies += 1
+        if self.stats is not None:
+            self.stats.clock_anomalies += 1
 
     def _session(self, session: Session) -> None:
-        self._seen(session.start, session.end)
+        on_time = self._seen(session.host, session.start, session.end)
         ip = self._intern(session.client_ip)
         state = self.ips.get(ip)
-        if state is not None and session.start is not None:
+        if state is not None and session.start is not None and on_time:
             state.forget_failures_before(session.start - self._guess_window)
         failures = guessing_failures(session)
         if state is None and (failures or session.auth_failures):
             state = self.ips[ip] = IpActivity()
         ended = session.end or session.start
         if failures:
+            state.host = session.host
             state.pending_failures += failures
             if ended is not None and (state.last_failure is None or ended > state.last_failure):
                 state.last_failure = ended
@@ -554,7 +630,7 @@ class Activity:
         self.pairs.login(name, ip, when)
 
     def _message(self, message: Message) -> None:
-        self._seen(message.queued, message.end or message.last_time)
+        self._seen(message.host, message.queued, message.end or message.last_time)
         if message.sasl_username is None or message.kind == "notice":
             return
         user = self.user(message.sasl_username)

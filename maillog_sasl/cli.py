@@ -33,7 +33,7 @@ import ssl
 import sys
 
 from maillog_sasl import __version__, auth_test, cram_md5, open_logs
-from maillog_sasl.activity import Thresholds
+from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Stats
 from maillog_sasl.pairs import StoreError
@@ -43,7 +43,7 @@ from maillog_sasl.password import (EXIT_INTERRUPTED, EXIT_USAGE, ENV_VAR, PASSWO
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
-from maillog_sasl.syslog import parse_zone
+from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
 
 EXAMPLES = """\
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _year(text: str) -> int:
-    if not text.isdigit() or not 1970 <= int(text) <= 9999:
+    if not text.isdigit() or not MIN_YEAR <= int(text) <= MAX_YEAR:
         raise argparse.ArgumentTypeError(f"not a year: {text!r}")
     return int(text)
 
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
     try:
-        return _run(build_parser().parse_args(argv))
+        return _run(build_parser().parse_args(_negative_offsets(argv)))
     except UsageError as error:
         print(f"maillog-sasl: {error} (see maillog-sasl --help)", file=sys.stderr)
         return 2
@@ -139,6 +139,18 @@ def main(argv=None) -> int:
         # The reader went away (| head): nothing left to say.
         _discard_unwritten(sys.stdout)
         return 0
+
+
+def _negative_offsets(argv):
+    """`--tz -07:00` as `--tz=-07:00`: argparse takes a value that starts with a dash for an
+    option of its own."""
+    fixed = []
+    for index, arg in enumerate(argv):
+        if index and argv[index - 1] == "--tz" and arg[:1] == "-" and arg[1:2].isdigit():
+            fixed[-1] = f"--tz={arg}"
+        else:
+            fixed.append(arg)
+    return fixed
 
 
 def _discard_unwritten(out) -> None:
@@ -165,9 +177,11 @@ def _run(options) -> int:
         selection = Selection.build(options.user, options.since, options.until, options.ip, zone)
     except FilterError as error:
         raise UsageError(str(error)) from None
+    report_options = {"show_all": options.show_all, **_incident_options(options)}
     analysis = open_logs(options.paths, year=options.year, zone=zone)
+    report_options["stats"] = analysis.stats
     if analysis.sources:
-        failure = _report(options, analysis, selection)
+        failure = _report(options, analysis, selection, report_options)
         if failure:
             print(f"maillog-sasl: {failure}", file=sys.stderr)
             return 2
@@ -178,7 +192,7 @@ def _run(options) -> int:
     return 2 if analysis.problems else 0
 
 
-def _report(options, analysis, selection) -> str:
+def _report(options, analysis, selection, report_options: dict) -> str:
     """Write the report; '' when it was written, else why not (one line for stderr)."""
     out = sys.stdout
     if options.output:
@@ -196,8 +210,7 @@ def _report(options, analysis, selection) -> str:
     gc.disable()
     try:
         stream = progress.watch(analysis) if progress else analysis
-        columns, rows = build_report(options.report, stream, selection,
-                                     show_all=options.show_all, **_incident_options(options))
+        columns, rows = build_report(options.report, stream, selection, **report_options)
         render(options.format, columns, rows, progress.guard(out) if progress else out,
                summary=lambda: summary_line(analysis.stats))
         out.flush()
@@ -236,9 +249,13 @@ def stats_text(stats: Stats) -> str:
         f"  other programs:         {stats.other_programs}",
         f"  Postfix lines not used: {stats.postfix_unused}",
         f"  untracked queue IDs:    {stats.untracked_queue_lines}",
+        f"  repeated lines:         {stats.repeated_lines}",
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
         f"messages lost (ID reuse): {stats.messages_lost}",
+        f"unknown delivery statuses:   {stats.unknown_statuses}",
+        f"sessions closed idle:     {stats.sessions_idle}",
+        f"clock anomalies:          {stats.clock_anomalies}",
     ])
 
 
@@ -317,8 +334,13 @@ def _add_incident_options(parser: argparse.ArgumentParser) -> None:
 
 def _incident_options(args: argparse.Namespace) -> dict:
     """The report options build_report takes from the parsed command line."""
-    limits = Thresholds(**{field: getattr(args, f"limit_{field}")
-                           for field, *_ in THRESHOLD_OPTIONS})
+    values = {field: getattr(args, f"limit_{field}") for field, *_ in THRESHOLD_OPTIONS}
+    try:
+        limits = Thresholds(**values)
+    except ThresholdError as error:
+        field, _, range_text = str(error).partition(" must be ")
+        flag = next(flag for name, flag, *_ in THRESHOLD_OPTIONS if name == field)
+        raise UsageError(f"{flag}: must be {range_text}") from None
     return {"thresholds": limits, "by": args.by}
 
 

@@ -50,8 +50,14 @@ DELIVERY_AGENTS = frozenset(("smtp", "lmtp", "local", "virtual", "pipe", "error"
                              "discard"))
 # Status words of address verification probes, which are not real mail.
 PROBE_STATUSES = frozenset(("deliverable", "undeliverable", "undeliverable-but-not-cached"))
-# One string object per status: every recipient of a queue full of deferred mail keeps one.
-_STATUS_OBJECTS = {status: status for status in (SENT, DEFERRED, BOUNCED, EXPIRED)}
+# The outcome of each status word a delivery line can carry. SOFTBOUNCE is what Postfix logs
+# for a bounce under soft_bounce=yes: the mail stays in the queue, deferred. The values are the
+# constants above: one string object per outcome, however many recipients keep one.
+_STATUS_OUTCOMES = {SENT: SENT, DEFERRED: DEFERRED, BOUNCED: BOUNCED, EXPIRED: EXPIRED,
+                    "SOFTBOUNCE": DEFERRED}
+# A status word we do not know (a newer Postfix, a line cut inside the word): the recipient is
+# counted as still deferred, and its reason names the word.
+UNKNOWN_STATUS = "unknown status"
 
 
 class Connect(NamedTuple):
@@ -301,7 +307,9 @@ def auth_failure_event(text: str):
     else:
         return None
     username = None
-    cut = reason.rfind(", sasl_username=")
+    # Postfix writes `, sasl_username=` once, after the SASL library's reason: the first one
+    # ends the reason, and everything after it is the name the client chose, commas and all.
+    cut = reason.find(", sasl_username=")
     if cut >= 0:
         reason, username = reason[:cut], reason[cut + 16:]
     elif reason.startswith("sasl_username="):
@@ -417,7 +425,8 @@ def _qmgr(text: str):
         return None
     sender = body[6:close]
     rest = body[close + 3:]
-    if rest.startswith("status=expired"):
+    # "status=force-expired, returned to sender": postsuper -e / postqueue -f expired it.
+    if rest.startswith("status=expired") or rest.startswith("status=force-expired"):
         return Expired(queue_id, sender)
     # "size=566, nrcpt=1 (queue active)"
     if not rest.endswith(" (queue active)") or not rest.startswith("size="):
@@ -425,6 +434,11 @@ def _qmgr(text: str):
     size, _, nrcpt = rest[5:-15].partition(", nrcpt=")
     return QueueActive(queue_id, sender, int(size) if size.isdigit() else None,
                        int(nrcpt) if nrcpt.isdigit() else None)
+
+
+def known_status(word: str) -> bool:
+    """True for a status word delivery_peek() maps to an outcome of its own."""
+    return word in _STATUS_OUTCOMES
 
 
 def delivery_event(text: str):
@@ -458,7 +472,9 @@ def delivery_event(text: str):
 
 
 def delivery_peek(text: str):
-    """The first look at a delivery line: (recipient, orig_to, status), or None.
+    """The first look at a delivery line: (recipient, orig_to, outcome), or None.
+
+    The outcome is one of OUTCOMES, a probe's status word (PROBE_STATUSES), or UNKNOWN_STATUS.
 
     A deferred message is retried for days and most of a busy log can be its retries; the
     correlator needs only these three to follow them, and parses the whole line (delivery_event)
@@ -471,8 +487,10 @@ def delivery_peek(text: str):
     status_at = text.find(", status=", comma)
     if status_at < 0:
         return None
-    status = text[status_at + 9:].partition(" ")[0]
-    status = _STATUS_OBJECTS.get(status, status)
+    word = text[status_at + 9:].partition(" ")[0]
+    status = _STATUS_OUTCOMES.get(word)
+    if status is None:
+        status = word if word in PROBE_STATUSES else UNKNOWN_STATUS
     if text[start + 5] == "<" and text[comma - 1] == ">":
         recipient = text[start + 6:comma - 1]
     else:

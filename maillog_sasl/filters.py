@@ -74,10 +74,11 @@ class Selection:
     def build(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
               zone=None) -> "Selection":
         """From the CLI's strings; raises FilterError on a bad value."""
-        return cls(users,
-                   parse_moment(since, zone) if since else None,
-                   parse_moment(until, zone, end_of_day=True) if until else None,
-                   [parse_network(ip) for ip in ips])
+        start = parse_moment(since, zone) if since else None
+        end = parse_moment(until, zone, end_of_day=True) if until else None
+        if start is not None and end is not None and start > end:
+            raise FilterError(f"--since {since!r} is later than --until {until!r}")
+        return cls(users, start, end, [parse_network(ip) for ip in ips])
 
     def user(self, name: Optional[str]) -> bool:
         if not self.user_patterns:

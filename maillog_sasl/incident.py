@@ -238,7 +238,7 @@ def thresholds_of(options: dict) -> Thresholds:
 
 def watch(finished, selection, options, keep_hours: bool = False) -> Activity:
     """Read the whole stream into an Activity (keep_hours: every Hour, for the timeline)."""
-    activity = Activity(thresholds_of(options), selection, keep_hours)
+    activity = Activity(thresholds_of(options), selection, keep_hours, options.get("stats"))
     for _ in activity.watch(finished):
         pass
     return activity

@@ -22,7 +22,8 @@ import datetime as _dt
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from maillog_sasl.events import (BOUNCED, DEFERRED, EXPIRED, FINAL_OUTCOMES, OUTCOMES, REJECTED,
-                                 SENT, counter, delivery_event, parse_counters, tls_event)
+                                 SENT, counter, delivery_event, known_status, parse_counters,
+                                 tls_event)
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
@@ -135,7 +136,14 @@ class Recipient:
     def details(self) -> tuple:
         if self._details is None:
             event = delivery_event(self.last_line)
-            self._details = (event.dsn, event.relay, event.reason) if event else ("", "", "")
+            if event is None:
+                self._details = ("", "", "")
+            elif known_status(event.status):
+                self._details = (event.dsn, event.relay, event.reason)
+            else:
+                # Counted as deferred: the reason says what the line really said.
+                said = f"status={event.status}" + (f" ({event.reason})" if event.reason else "")
+                self._details = (event.dsn, event.relay, said)
         return self._details
 
     @property
@@ -155,7 +163,7 @@ class Message:
     __slots__ = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
                  "sasl_method", "sasl_username", "sasl_sender", "message_id", "sender", "size",
                  "nrcpt", "queued", "last_time", "end", "state", "recipients", "parent",
-                 "notices", "expired")
+                 "notices", "expired", "reinjected_as")
 
     def __init__(self, serial: int, host: str, queue_id: str, kind: str, queued: _dt.datetime):
         self.serial = serial
@@ -182,6 +190,8 @@ class Message:
         self.parent: Optional[Message] = None
         self.notices: List[str] = []
         self.expired = False
+        # Queue IDs a content filter re-injected it as (their client= named it orig_queue_id).
+        self.reinjected_as: List[str] = []
 
     def recipient(self, address: str, orig_to: Optional[str] = None) -> Recipient:
         # Most recipients have no orig_to: their address alone is the key, no tuple to keep
@@ -238,8 +248,9 @@ class Stats:
     """
 
     __slots__ = ("lines_read", "lines_used", "not_syslog", "other_programs", "postfix_unused",
-                 "untracked_queue_lines", "sessions", "sessions_incomplete", "messages",
-                 "messages_open_at_end", "messages_lost", "first_time", "last_time", "sources",
+                 "untracked_queue_lines", "repeated_lines", "sessions", "sessions_incomplete",
+                 "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
+                 "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
                  "usernames")
 
     def __init__(self):

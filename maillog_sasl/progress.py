@@ -98,8 +98,7 @@ class Progress:
         if now < self._next:
             return
         self._next = now + self.interval
-        self._write(CLEAR + self.line(source, stats, now))
-        self._shown = True
+        self._shown = self._write(CLEAR + self.line(source, stats, now))
 
     __call__ = update
 
@@ -163,13 +162,16 @@ class Progress:
                 return number
         return 1
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str) -> bool:
+        """Write `text`; False, and the bar off for the rest of the run, when that fails."""
         try:
             self.stream.write(text)
             self.stream.flush()
         except (OSError, ValueError):
             self._enabled = False
             self._shown = False
+            return False
+        return True
 
 
 class _Guarded:

@@ -156,7 +156,7 @@ def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
 
 def _users(finished, selection: Selection, options: dict):
     limits = incident.thresholds_of(options)
-    activity = Activity(limits)
+    activity = Activity(limits, stats=options.get("stats"))
     totals: Dict[str, _UserTotals] = {}
     # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
     logins = PairStore()
