@@ -25,10 +25,8 @@ Ctrl-C. Never a traceback for these.
 import base64
 import re
 import socket
-import ssl
 import sys
 import time
-from email.utils import formatdate, make_msgid
 
 from maillog_sasl import cram_md5
 
@@ -167,6 +165,8 @@ class Session:
         self.note(f"connected to {self.sock.getpeername()[0]} port {port} from {self.client_ip}")
 
     def start_tls(self, context, host):
+        import ssl  # see tls_context()
+
         if self.buffer:
             raise ConnectionFailed("the server sent data before the TLS handshake")
         self._arm()  # the handshake as a whole is bounded by the socket's timeout
@@ -328,6 +328,8 @@ def _b64(text):
 
 def send_message(session, sender, recipient, user, ehlo_name):
     """MAIL, RCPT, DATA with a short test message; return the queue ID if the server names one."""
+    from email.utils import formatdate, make_msgid  # 2 MB to import: see tls_context()
+
     reply = session.command(f"MAIL FROM:<{sender}>")
     if reply.code != 250:
         raise Refused("the server refused the sender", reply)
@@ -395,6 +397,8 @@ def failure_hints(session, mechanism):
 def run(args, password, out):
     """Run the test; return the exit status. Errors are printed on stderr, except OutputFailed:
     raised when `out` fails, after which the caller has the unwritten output to drop."""
+    import ssl  # see tls_context()
+
     host, port = args.host, args.port
     session = Session(out, password, args.timeout)
     try:
@@ -474,3 +478,20 @@ def _ehlo(session, name):
 def _connection_failed(session, host, port, reason):
     print(f"{PROG}: {host} port {port}: {session.redact(reason)}", file=sys.stderr)
     return EXIT_CONNECTION
+
+
+def tls_context(cafile=None, insecure=False):
+    """The TLS context of the test: the system's CAs (or `cafile`'s), the host name checked
+    unless `insecure`. Raises UsageError for a --cafile that cannot be used."""
+    # Imported here, as in the two functions that handle TLS errors: ssl costs 5 MB of memory
+    # to import, and the report command, which shares the process image, never uses it.
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot use --cafile {cafile}: {exc.strerror or exc}") from None
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -29,7 +29,6 @@ import math
 import os
 import re
 import socket
-import ssl
 import sys
 
 from maillog_sasl import __version__, auth_test, cram_md5, open_logs
@@ -584,13 +583,7 @@ def _check_auth_test_args(args):
             raise auth_test.UsageError("--insecure and --cafile need TLS; they mean nothing with --plain")
         args.tls_context = None
         return
-    try:
-        args.tls_context = ssl.create_default_context(cafile=args.cafile)
-    except (OSError, ssl.SSLError) as exc:
-        raise auth_test.UsageError(f"cannot use --cafile {args.cafile}: {exc.strerror or exc}") from None
-    if args.insecure:
-        args.tls_context.check_hostname = False
-        args.tls_context.verify_mode = ssl.CERT_NONE
+    args.tls_context = auth_test.tls_context(args.cafile, args.insecure)
 
 
 def auth_test_main(argv):
