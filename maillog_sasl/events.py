@@ -275,13 +275,15 @@ def disconnect_event(text: str):
 
 
 def tls_event(text: str):
-    # "Anonymous TLS connection established from NAME[IP]: TLSv1.2 with cipher X (256/256 bits)"
+    # "Anonymous TLS connection established from NAME[IP]: TLSv1.2 with cipher X (256/256 bits)",
+    # with smtpd_client_port_logging "... from NAME[IP]:PORT: TLSv1.3 ..."
     start = text.find(" from ") + 6
-    colon = text.find("]: ", start)
-    if colon < 0:
+    close = text.find("]", start)
+    end = text.find(": ", close) if close >= 0 else -1
+    if end < 0:
         return None
-    ip = split_address(text[start:colon + 1])[1]
-    words = text[colon + 3:].split(" ")
+    ip = split_address(text[start:end])[1]
+    words = text[end + 2:].split(" ")
     if len(words) < 4 or words[1] != "with" or words[2] != "cipher":
         return None
     return Tls(ip, words[0], words[3])
