@@ -37,13 +37,18 @@ from maillog_sasl.activity import Thresholds
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Stats
 from maillog_sasl.pairs import StoreError
-from maillog_sasl.password import (EXIT_INTERRUPTED, EXIT_USAGE, ENV_VAR, PASSWORD_HELP,
-                                   PasswordError, read_password)
+from maillog_sasl.password import (
+    ENV_VAR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PASSWORD_HELP,
+    PasswordError,
+    read_password,
+)
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
 from maillog_sasl.syslog import parse_zone
-
 
 EXAMPLES = """\
 examples:

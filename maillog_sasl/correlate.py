@@ -41,8 +41,20 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional
 
 from maillog_sasl import events as ev
-from maillog_sasl.model import (DEFERRED, EXPIRED, FINAL_OUTCOMES, LOST, QUEUED, REFUSED, REJECTED,
-                                REMOVED, SENT, Message, Session, Stats)
+from maillog_sasl.model import (
+    DEFERRED,
+    EXPIRED,
+    FINAL_OUTCOMES,
+    LOST,
+    QUEUED,
+    REFUSED,
+    REJECTED,
+    REMOVED,
+    SENT,
+    Message,
+    Session,
+    Stats,
+)
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import Clock, parse_program, split_line
 

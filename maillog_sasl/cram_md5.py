@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 
+
 class ChallengeError(ValueError):
     """The text given as a CRAM-MD5 challenge is not a usable base64 challenge."""
 

@@ -51,8 +51,15 @@ import datetime as _dt
 from collections import Counter
 from typing import Dict, List, NamedTuple, Optional
 
-from maillog_sasl.activity import (Activity, Hour, Thresholds, UserActivity, failed_enough,
-                                   hour_of, provider_of)
+from maillog_sasl.activity import (
+    Activity,
+    Hour,
+    Thresholds,
+    UserActivity,
+    failed_enough,
+    hour_of,
+    provider_of,
+)
 from maillog_sasl.events import is_loopback
 from maillog_sasl.model import OUTCOMES, SENT
 

@@ -21,8 +21,19 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from maillog_sasl.events import (BOUNCED, DEFERRED, EXPIRED, FINAL_OUTCOMES, OUTCOMES, REJECTED,
-                                 SENT, counter, delivery_event, parse_counters, tls_event)
+from maillog_sasl.events import (
+    BOUNCED,
+    DEFERRED,
+    EXPIRED,
+    FINAL_OUTCOMES,
+    OUTCOMES,
+    REJECTED,
+    SENT,
+    counter,
+    delivery_event,
+    parse_counters,
+    tls_event,
+)
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",

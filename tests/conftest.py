@@ -2,6 +2,7 @@
 
 import io
 import sys
+
 import pytest
 
 from maillog_sasl.cli import main

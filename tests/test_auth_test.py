@@ -10,6 +10,7 @@ import pytest
 from maillog_sasl import auth_test, cli
 from maillog_sasl.cli import main
 from maillog_sasl.password import ENV_VAR
+
 from smtp_fake_server import (
     CRAM_CHALLENGE,
     PASSWORD,
