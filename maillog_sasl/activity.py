@@ -49,8 +49,9 @@ DESCRIPTION
     in, the IP itself): a brute-force campaign leaves tens of thousands of IPs behind, and a
     login weeks after an IP's last failure is not the end of its guessing.
 
-    Recipients are counted as the messages report counts them (model.Message.counted_recipients), in the
-    hour their message was queued; recipients refused before any queue file, at the refusal.
+    Recipients are counted as the messages report counts them
+    (model.Message.counted_recipients), in the hour their message was queued; recipients refused
+    before any queue file, at the refusal.
 
 DIAGNOSTICS
     None: every item of the stream is data; items of other types are passed on untouched.
@@ -103,7 +104,8 @@ class Thresholds:
 
 def failed_enough(recipients: int, failed: int, limits: Thresholds) -> bool:
     # Percent kept as given and compared in integers' terms: 10 of 20 at 50% must hold.
-    return recipients >= limits.failed_minimum and failed * 100 >= limits.failed_percent * recipients
+    return (recipients >= limits.failed_minimum
+            and failed * 100 >= limits.failed_percent * recipients)
 
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -338,8 +340,8 @@ class UserActivity:
                 outcomes[index] += count
             self.busy.add(key, hour.recipients, hour.first_recipient, limits)
             recipients = sum(outcomes)
-            if self.failing_since is None and failed_enough(recipients, recipients - outcomes[SENT_INDEX],
-                                                            limits):
+            if self.failing_since is None and failed_enough(
+                    recipients, recipients - outcomes[SENT_INDEX], limits):
                 self.failing_since = hour.first_recipient
 
     def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds,
@@ -522,7 +524,8 @@ class Activity:
             if not failure.username or failure.reason.startswith(INFRASTRUCTURE_FAULTS):
                 continue
             username = self._intern(failure.username)
-            if username not in state.pending_usernames and len(state.pending_usernames) < USERNAMES_KEPT:
+            if (username not in state.pending_usernames
+                    and len(state.pending_usernames) < USERNAMES_KEPT):
                 state.pending_usernames += (username,)
             guessed = self.user(username)
             self._hour(guessed, when).auth_failures += 1

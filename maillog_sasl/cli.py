@@ -357,7 +357,8 @@ def add_password_option(parser):
     parser.add_argument(
         "--password-stdin",
         action="store_true",
-        help=f"read the password from the first line of standard input (else {ENV_VAR}, else a prompt)",
+        help="read the password from the first line of standard input"
+        f" (else {ENV_VAR}, else a prompt)",
     )
 
 
@@ -423,7 +424,8 @@ def cram_md5_main(argv):
     if not args.user:
         return _cram_md5_usage_error("USER is empty")
     if args.challenge is None and args.password_stdin:
-        return _cram_md5_usage_error("--password-stdin reads standard input: give CHALLENGE as an argument")
+        return _cram_md5_usage_error(
+            "--password-stdin reads standard input: give CHALLENGE as an argument")
     try:
         text = _prompt_challenge() if args.challenge is None else args.challenge
         challenge = cram_md5.decode_challenge(text)
@@ -539,16 +541,19 @@ def _check_auth_test_args(args):
             raise auth_test.UsageError(f"{option} must be printable text, not {value!r}")
     for option, value in in_commands:
         if value and re.search(r"[\s<>]", value):
-            raise auth_test.UsageError(f"{option} must not contain spaces or angle brackets: {value!r}")
+            raise auth_test.UsageError(
+                f"{option} must not contain spaces or angle brackets: {value!r}")
     if args.mode == "plain":
         if args.insecure or args.cafile:
-            raise auth_test.UsageError("--insecure and --cafile need TLS; they mean nothing with --plain")
+            raise auth_test.UsageError(
+                "--insecure and --cafile need TLS; they mean nothing with --plain")
         args.tls_context = None
         return
     try:
         args.tls_context = ssl.create_default_context(cafile=args.cafile)
     except (OSError, ssl.SSLError) as exc:
-        raise auth_test.UsageError(f"cannot use --cafile {args.cafile}: {exc.strerror or exc}") from None
+        raise auth_test.UsageError(
+            f"cannot use --cafile {args.cafile}: {exc.strerror or exc}") from None
     if args.insecure:
         args.tls_context.check_hostname = False
         args.tls_context.verify_mode = ssl.CERT_NONE

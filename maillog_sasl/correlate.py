@@ -525,7 +525,8 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
                 yield from correlator.finished
                 correlator.finished.clear()
         read = correlator.stats.lines_read - read_before
-        if read and correlator.stats.not_syslog - not_syslog_before == read and source.problem is None:
+        if (read and correlator.stats.not_syslog - not_syslog_before == read
+                and source.problem is None):
             # Not one line of syslog shape: the wrong file, not a log with some noise in it.
             source.problem = Problem(source.name, f"not a syslog file: none of its {read} lines "
                                                   "has a timestamp, host and program")

@@ -183,7 +183,8 @@ def split_address(address: str) -> Tuple[str, str, Optional[str]]:
     close_bracket = address.rfind("]")
     if open_bracket < 0 or close_bracket < open_bracket:
         return address, "", None
-    port = address[close_bracket + 2:] if address[close_bracket + 1:close_bracket + 2] == ":" else None
+    port = (address[close_bracket + 2:]
+            if address[close_bracket + 1:close_bracket + 2] == ":" else None)
     return address[:open_bracket], address[open_bracket + 1:close_bracket], port or None
 
 
@@ -360,7 +361,8 @@ def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
 
 
 def reject_event(queue_id: Optional[str], body: str):
-    # "reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: ...; from=<a> to=<b> proto=ESMTP helo=<h>"
+    # "reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: ...;
+    #  from=<a> to=<b> proto=ESMTP helo=<h>"  (one line in the log)
     words = body.split(" ", 3)
     if len(words) < 4 or words[2] != "from":
         return None
@@ -428,7 +430,8 @@ def _qmgr(text: str):
 
 
 def delivery_event(text: str):
-    # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X, status=WORD (text)"
+    # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X,
+    #  status=WORD (text)"  (one line in the log)
     # The hottest parser: one split, then each field told apart by its first letters.
     colon = text.find(": ")
     if colon < 1 or not text.startswith("to=", colon + 2):

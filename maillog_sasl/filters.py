@@ -44,7 +44,8 @@ def parse_moment(text: str, zone=None, end_of_day: bool = False) -> _dt.datetime
         start = _date_parser.parse(text, default=early)
         finish = _date_parser.parse(text, default=late)
     except (ValueError, OverflowError):
-        raise FilterError(f"not a date or time: {text!r} (try 2018-09-17 or '2018-09-17 06:00')") from None
+        raise FilterError(
+            f"not a date or time: {text!r} (try 2018-09-17 or '2018-09-17 06:00')") from None
     moment = finish if end_of_day and (start.hour, start.minute, start.second) != (
         finish.hour, finish.minute, finish.second) else start
     if moment.tzinfo is None:
@@ -56,7 +57,8 @@ def parse_network(text: str):
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        raise FilterError(f"not an IP address or network: {text!r} (try 192.0.2.7 or 192.0.2.0/24)") from None
+        raise FilterError(
+            f"not an IP address or network: {text!r} (try 192.0.2.7 or 192.0.2.0/24)") from None
 
 
 class Selection:

@@ -204,7 +204,8 @@ class Message:
             found = self.recipients[key] = Recipient(address, orig_to)
         return found
 
-    def counted_recipients(self, notices: bool = False) -> Iterator[Tuple[Optional[Recipient], str]]:
+    def counted_recipients(
+            self, notices: bool = False) -> Iterator[Tuple[Optional[Recipient], str]]:
         """(Recipient or None, outcome) for every recipient the reports count, if the message
         is authenticated; nothing for other messages. None stands for a recipient qmgr counted
         that no agent has logged yet at the end of the log (waiting: deferred).

@@ -118,11 +118,15 @@ def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
 
 
 def _earliest(current, candidate):
-    return candidate if current is None or (candidate is not None and candidate < current) else current
+    if current is None or (candidate is not None and candidate < current):
+        return candidate
+    return current
 
 
 def _latest(current, candidate):
-    return candidate if current is None or (candidate is not None and candidate > current) else current
+    if current is None or (candidate is not None and candidate > current):
+        return candidate
+    return current
 
 
 class _UserTotals:
@@ -183,7 +187,8 @@ def _users(finished, selection: Selection, options: dict):
     logins.close()
     rows = []
     for user, entry in totals.items():
-        row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions, "messages": entry.messages,
+        row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions,
+               "messages": entry.messages,
                "recipients": sum(entry.outcomes[outcome] for outcome in OUTCOMES)}
         row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
         row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
@@ -306,7 +311,8 @@ def _failures(finished, selection: Selection, options: dict):
     rows = []
     for ip, entry in by_ip.items():
         success = successes.get(ip)
-        entry["later_success"] = success is not None and entry["first_seen"] is not None and success >= entry["first_seen"]
+        entry["later_success"] = (success is not None and entry["first_seen"] is not None
+                                  and success >= entry["first_seen"])
         entry["success_users"] = _later(user_successes.get(ip, {}), entry["first_seen"])
         for key in ("usernames", "mechanisms", "client_names"):
             entry[key] = sorted(entry[key])

@@ -145,7 +145,8 @@ class Source:
         process = self._process
         if process is not None and process.wait() != 0:
             complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
-            reason = complaint[-1] if complaint else f"{process.args[0]} exited with {process.returncode}"
+            reason = (complaint[-1] if complaint
+                      else f"{process.args[0]} exited with {process.returncode}")
             raise OSError(0, reason.split(": ", 1)[-1] if ": " in reason else reason)
 
     def _end_child(self) -> None:
