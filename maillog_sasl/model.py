@@ -19,7 +19,7 @@ DESCRIPTION
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from maillog_sasl.events import (
     BOUNCED,
@@ -254,9 +254,35 @@ class Stats:
                  "messages_open_at_end", "messages_lost", "first_time", "last_time", "sources",
                  "usernames")
 
-    def __init__(self):
-        for name in self.__slots__:
-            setattr(self, name, 0)
+    # Declared here, set one by one in __init__, so that a type checker knows every counter.
+    lines_read: int
+    lines_used: int
+    not_syslog: int
+    other_programs: int
+    postfix_unused: int
+    untracked_queue_lines: int
+    sessions: int
+    sessions_incomplete: int
+    messages: int
+    messages_open_at_end: int
+    messages_lost: int
+    first_time: Optional[_dt.datetime]
+    last_time: Optional[_dt.datetime]
+    sources: List[str]
+    usernames: Set[str]
+
+    def __init__(self) -> None:
+        self.lines_read = 0
+        self.lines_used = 0
+        self.not_syslog = 0
+        self.other_programs = 0
+        self.postfix_unused = 0
+        self.untracked_queue_lines = 0
+        self.sessions = 0
+        self.sessions_incomplete = 0
+        self.messages = 0
+        self.messages_open_at_end = 0
+        self.messages_lost = 0
         self.first_time = None
         self.last_time = None
         self.sources = []
