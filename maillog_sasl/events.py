@@ -54,38 +54,59 @@ PROBE_STATUSES = frozenset(("deliverable", "undeliverable", "undeliverable-but-n
 _STATUS_OBJECTS = {status: status for status in (SENT, DEFERRED, BOUNCED, EXPIRED)}
 
 
-class Connect(NamedTuple):
+# Each event is a named tuple (its fields) under a subclass that adds the class attribute `kind`.
+# Type checkers accept only fields and methods in a NamedTuple body, and an annotated `kind`
+# there would become a field. The subclass keeps `event.kind` a plain class attribute (no call
+# per access, readable on the class too), adds no field to _asdict(), and with empty __slots__
+# keeps each event as small as a bare tuple.
+class _ConnectFields(NamedTuple):
     client_name: str
     client_ip: str
     client_port: Optional[str]
+
+
+class Connect(_ConnectFields):
+    __slots__ = ()
     kind = "connect"
 
 
-class Disconnect(NamedTuple):
+class _DisconnectFields(NamedTuple):
     client_name: str
     client_ip: str
     counters: dict  # name -> (ok, total), e.g. {"auth": (1, 2)}
+
+
+class Disconnect(_DisconnectFields):
+    __slots__ = ()
     kind = "disconnect"
 
 
-class Tls(NamedTuple):
+class _TlsFields(NamedTuple):
     client_ip: str
     protocol: str
     cipher: str
+
+
+class Tls(_TlsFields):
+    __slots__ = ()
     kind = "tls"
 
 
-class AuthFailure(NamedTuple):
+class _AuthFailureFields(NamedTuple):
     client_name: str
     client_ip: str
     client_port: Optional[str]
     mechanism: str
     reason: str
     username: Optional[str]
+
+
+class AuthFailure(_AuthFailureFields):
+    __slots__ = ()
     kind = "auth_failure"
 
 
-class Client(NamedTuple):
+class _ClientFields(NamedTuple):
     queue_id: str
     client_name: str
     client_ip: str
@@ -95,10 +116,14 @@ class Client(NamedTuple):
     sasl_sender: Optional[str]
     orig_queue_id: Optional[str]
     orig_client: Optional[str]
+
+
+class Client(_ClientFields):
+    __slots__ = ()
     kind = "client"
 
 
-class Reject(NamedTuple):
+class _RejectFields(NamedTuple):
     queue_id: Optional[str]  # None for NOQUEUE
     stage: str  # RCPT, MAIL, DATA, END-OF-MESSAGE, ...
     client_ip: str
@@ -108,35 +133,55 @@ class Reject(NamedTuple):
     sender: Optional[str]
     recipient: Optional[str]
     sasl_username: Optional[str]  # Postfix >= 3.10 appends it
+
+
+class Reject(_RejectFields):
+    __slots__ = ()
     kind = "reject"
 
 
-class MessageId(NamedTuple):
+class _MessageIdFields(NamedTuple):
     queue_id: str
     message_id: str
+
+
+class MessageId(_MessageIdFields):
+    __slots__ = ()
     kind = "message_id"
 
 
-class QueueActive(NamedTuple):
+class _QueueActiveFields(NamedTuple):
     queue_id: str
     sender: str
     size: Optional[int]
     nrcpt: Optional[int]
+
+
+class QueueActive(_QueueActiveFields):
+    __slots__ = ()
     kind = "queue_active"
 
 
-class Expired(NamedTuple):
+class _ExpiredFields(NamedTuple):
     queue_id: str
     sender: str
+
+
+class Expired(_ExpiredFields):
+    __slots__ = ()
     kind = "expired"
 
 
-class Removed(NamedTuple):
+class _RemovedFields(NamedTuple):
     queue_id: str
+
+
+class Removed(_RemovedFields):
+    __slots__ = ()
     kind = "removed"
 
 
-class Delivery(NamedTuple):
+class _DeliveryFields(NamedTuple):
     queue_id: str
     recipient: str
     orig_to: Optional[str]
@@ -145,20 +190,32 @@ class Delivery(NamedTuple):
     dsn: str
     status: str
     reason: str
+
+
+class Delivery(_DeliveryFields):
+    __slots__ = ()
     kind = "delivery"
 
 
-class Notice(NamedTuple):
+class _NoticeFields(NamedTuple):
     queue_id: str
     notice_queue_id: str
     notice: str  # "sender non-delivery", "sender delay", "postmaster non-delivery", ...
+
+
+class Notice(_NoticeFields):
+    __slots__ = ()
     kind = "notice"
 
 
-class ContentReject(NamedTuple):
+class _ContentRejectFields(NamedTuple):
     queue_id: str
     action: str  # reject, milter-reject, discard
     reason: str
+
+
+class ContentReject(_ContentRejectFields):
+    __slots__ = ()
     kind = "content_reject"
 
 
