@@ -222,7 +222,8 @@ def _report(options, analysis, selection) -> str:
 
 
 def summary_line(stats: Stats) -> str:
-    if stats.first_time is None:
+    # The correlator sets first_time and last_time together.
+    if stats.first_time is None or stats.last_time is None:
         period = "no Postfix activity found"
     else:
         period = f"{stats.first_time.isoformat()} .. {stats.last_time.isoformat()}"

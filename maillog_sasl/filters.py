@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import ipaddress
-from typing import Optional
+from typing import Dict, Optional
 
 from dateutil import tz as _tz
 
@@ -70,7 +70,7 @@ class Selection:
         self.since = since
         self.until = until
         self.networks = list(networks)
-        self._ip_cache = {}
+        self._ip_cache: Dict[str, bool] = {}
 
     @classmethod
     def build(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
@@ -103,10 +103,14 @@ class Selection:
         return found
 
     def window(self, start: Optional[_dt.datetime], end: Optional[_dt.datetime]) -> bool:
-        if self.since is not None and (end or start) is not None and (end or start) < self.since:
-            return False
-        if self.until is not None and (start or end) is not None and (start or end) > self.until:
-            return False
+        if self.since is not None:
+            latest = end or start
+            if latest is not None and latest < self.since:
+                return False
+        if self.until is not None:
+            earliest = start or end
+            if earliest is not None and earliest > self.until:
+                return False
         return True
 
     def session(self, session, user: Optional[str]) -> bool:
