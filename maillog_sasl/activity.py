@@ -66,7 +66,7 @@ import ipaddress
 import re
 from collections import Counter
 from types import MappingProxyType
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar
 
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
@@ -82,6 +82,9 @@ ONE_HOUR = _dt.timedelta(hours=1)
 ONE_DAY = _dt.timedelta(days=1)
 # How many clients' networks are kept: logins come back from recent clients.
 RECENT_CLIENTS = 4_096
+
+# watch() passes every item on as it came, sessions, messages and anything else alike.
+_Item = TypeVar("_Item")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,7 +414,7 @@ class Activity:
         self._intern = Interner()
         self._networks: Dict[str, str] = {}  # the last clients' networks
 
-    def watch(self, finished: Iterable[object]) -> Iterator[object]:
+    def watch(self, finished: Iterable[_Item]) -> Iterator[_Item]:
         for item in finished:
             self.observe(item)
             yield item

@@ -51,6 +51,7 @@ from maillog_sasl.model import (
     REJECTED,
     REMOVED,
     SENT,
+    Finished,
     Message,
     Session,
     Stats,
@@ -86,7 +87,7 @@ class Correlator:
         self.sessions = {}
         self.pending: Dict[tuple, Pending] = {}
         self.messages: Dict[tuple, Message] = {}
-        self.finished: List[object] = []
+        self.finished: List[Finished] = []
         self._serial = 0
         self._tags: Dict[str, tuple] = {}
         self._smtpd_handlers = {
@@ -502,7 +503,7 @@ class Correlator:
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
-              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[object]:
+              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[Finished]:
     """Sessions and messages from `sources` (sources.Source objects, read in the order given).
 
     `on_batch(source, stats)`, when given, is called after each block of lines (a progress bar).

@@ -19,7 +19,7 @@ DESCRIPTION
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from maillog_sasl.events import (
     BOUNCED,
@@ -37,7 +37,7 @@ from maillog_sasl.events import (
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
-           "REFUSED", "QUEUED", "LOST"]
+           "REFUSED", "QUEUED", "LOST", "Finished"]
 
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
@@ -53,8 +53,9 @@ class Session:
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
                  "connected", "complete", "last_time")
 
+    # `start`: the correlator builds a session only at a line whose time it has read.
     def __init__(self, serial: int, host: str, service: str, pid: str, client_name: str,
-                 client_ip: str, client_port: Optional[str], start: Optional[_dt.datetime]):
+                 client_ip: str, client_port: Optional[str], start: _dt.datetime):
         self.serial = serial
         self.host = host
         self.service = service
@@ -240,6 +241,10 @@ class Message:
         self.sasl_sender = parent.sasl_sender
         if kind == "reinjected":
             self.queued = parent.queued
+
+
+# What correlate() yields, and every report reads: a finished session or message.
+Finished = Union[Session, Message]
 
 
 class Stats:
