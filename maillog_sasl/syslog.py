@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from dateutil import tz as _tz
 
@@ -90,11 +90,11 @@ class Clock:
         self.zone = tz if tz is not None else _tz.tzlocal()
         self.year = year
         self.anchor = anchor
-        self._last_month = None
-        self._cache_key = None
-        self._cache_value = None
+        self._last_month: Optional[int] = None
+        self._cache_key: Optional[str] = None
+        self._cache_value: Optional[_dt.datetime] = None
         # Traditional stamps: "Sep 17 12:48" -> that minute's time; a second is then one add.
-        self._minutes = {}
+        self._minutes: Dict[str, _dt.datetime] = {}
 
     def time(self, stamp: str) -> Optional[_dt.datetime]:
         if stamp == self._cache_key:
