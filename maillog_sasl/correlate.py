@@ -84,7 +84,7 @@ class Correlator:
 
     def __init__(self, stats: Optional[Stats] = None):
         self.stats = stats if stats is not None else Stats()
-        self.sessions = {}
+        self.sessions: Dict[tuple, Session] = {}
         self.pending: Dict[tuple, Pending] = {}
         self.messages: Dict[tuple, Message] = {}
         self.finished: List[Finished] = []
@@ -490,6 +490,8 @@ class Correlator:
         if message.sasl_username is None and message.parent is None:
             return
         if message.kind == "submission":
+            # Only notices and re-injections have a parent: a submission got here by its username.
+            assert message.sasl_username is not None
             self.stats.messages += 1
             self.stats.usernames.add(message.sasl_username)
         self.finished.append(message)

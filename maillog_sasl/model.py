@@ -146,7 +146,9 @@ class Recipient:
 
     def details(self) -> tuple:
         if self._details is None:
-            event = delivery_event(self.last_line)
+            line = self.last_line
+            assert line is not None, "delivered() keeps the line whose details it cleared"
+            event = delivery_event(line)
             self._details = (event.dsn, event.relay, event.reason) if event else ("", "", "")
         return self._details
 
