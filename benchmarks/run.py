@@ -364,11 +364,12 @@ def information(one):
     floor = one.get("python floor")
     for key in ("maillog-sasl", "maillog-sasl messages csv"):
         if floor:
-            lines.append(f"{key} / python floor: {one[key]['median_wall_s'] / floor['median_wall_s']:.1f}x "
-                         "the time of the bare line loop")
+            ratio = one[key]["median_wall_s"] / floor["median_wall_s"]
+            lines.append(f"{key} / python floor: {ratio:.1f}x the time of the bare line loop")
     if "maillog-sasl messages csv" in one:
-        lines.append("maillog-sasl default / messages csv: "
-                     f"{one['maillog-sasl']['median_wall_s'] / one['maillog-sasl messages csv']['median_wall_s']:.2f}x")
+        default, csv = one["maillog-sasl"], one["maillog-sasl messages csv"]
+        ratio = default["median_wall_s"] / csv["median_wall_s"]
+        lines.append(f"maillog-sasl default / messages csv: {ratio:.2f}x")
     return lines
 
 
@@ -536,8 +537,9 @@ def main(argv=None):
             ("10x", ten_meta, ten_path, ten, options.runs_10x)):
         if results is None:
             continue
-        say(f"{label} file: {display(path)}: {meta['lines']:,} lines, {meta['bytes'] / 1e6:,.1f} MB;"
-            f" {runs} run{'s' if runs > 1 else ''} each, alternating; median of the runs")
+        say(f"{label} file: {display(path)}: {meta['lines']:,} lines,"
+            f" {meta['bytes'] / 1e6:,.1f} MB; {runs} run{'s' if runs > 1 else ''} each,"
+            " alternating; median of the runs")
         say(table(results, tools))
         say("")
     checks = targets(one, ten)

@@ -47,7 +47,7 @@ from typing import Iterator, List, NamedTuple, Optional
 from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.correlate import correlate
 from maillog_sasl.filters import FilterError, Selection
-from maillog_sasl.model import Message, Session, Stats
+from maillog_sasl.model import Finished, Message, Session, Stats
 from maillog_sasl.pairs import StoreError
 from maillog_sasl.reports import build_report
 from maillog_sasl.sources import Problem, open_sources
@@ -71,7 +71,7 @@ class Analysis:
     def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None):
         self.sources, self.problems = open_sources(paths, stdin=stdin, zone=zone)
         self.stats = Stats()
-        self.items: Optional[List[object]] = None
+        self.items: Optional[List[Finished]] = None
         # Settable until the iteration starts: a progress bar needs `sources` to be made.
         self.on_batch = on_batch
         self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
@@ -81,7 +81,7 @@ class Analysis:
         if self.on_batch is not None:
             self.on_batch(source, stats)
 
-    def __iter__(self) -> Iterator[object]:
+    def __iter__(self) -> Iterator[Finished]:
         return iter(self.items) if self.items is not None else self._stream
 
     def read(self) -> "Analysis":

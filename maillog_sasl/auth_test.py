@@ -53,7 +53,8 @@ class UsageError(Exception):
 
 
 class Refused(Exception):
-    """The server said no; `reply` is its reply, when there is one; `hints` go after the dialogue."""
+    """The server said no; `reply` is its reply, when there is one; `hints` go after the
+    dialogue."""
 
     def __init__(self, message, reply=None, hints=()):
         super().__init__(message)
@@ -187,7 +188,8 @@ class Session:
             self.note(f"TLS {version} {cipher}; certificate verified for {host}")
 
     def send(self, line, shown=None, command=True):
-        """Send one line; print `shown` in its place. `command=False` for AUTH continuation lines."""
+        """Send one line; print `shown` in its place. `command=False` for AUTH continuation
+        lines."""
         self.say("C:", line if shown is None else shown)
         if command:
             self.verbs.append(line.split(" ", 1)[0].upper())
@@ -360,7 +362,8 @@ def send_message(session, sender, recipient, user, ehlo_name):
 
 def disconnect_counters(verbs):
     """Postfix's disconnect counters for a session in which every command succeeded."""
-    counts = [f"{verb.lower()}={verbs.count(verb)}" for verb in DISCONNECT_COUNTERS if verb in verbs]
+    counts = [f"{verb.lower()}={verbs.count(verb)}"
+              for verb in DISCONNECT_COUNTERS if verb in verbs]
     return " ".join(counts + [f"commands={len(verbs)}"])
 
 
@@ -373,7 +376,8 @@ def log_hints(session, user, mechanism, sent, queue_id):
     ]
     if sent:
         hints += [
-            f"  {queue_id or 'QUEUEID'}: client={client}, sasl_method={mechanism}, sasl_username={user}",
+            f"  {queue_id or 'QUEUEID'}: client={client}, sasl_method={mechanism},"
+            f" sasl_username={user}",
             "  is the line that names the user; it is written once per queued message.",
         ]
     else:
@@ -430,7 +434,8 @@ def run(args, password, out):
             mechanism = choose_mechanism(args.mech, offered)
             session.note(f"server offers AUTH {' '.join(offered)}; using {mechanism}")
             if not session.encrypted and mechanism in ("PLAIN", "LOGIN"):
-                session.note(f"warning: {mechanism} sends the password readable without TLS (--plain)")
+                session.note(f"warning: {mechanism} sends the password readable"
+                             " without TLS (--plain)")
             reply = authenticate(session, mechanism, args.user, password)
             if reply.code != 235:
                 raise Refused("authentication failed", reply, failure_hints(session, mechanism))

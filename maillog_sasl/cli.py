@@ -36,14 +36,21 @@ from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Stats
 from maillog_sasl.pairs import StoreError
-from maillog_sasl.password import (EXIT_INTERRUPTED, EXIT_USAGE, ENV_VAR, PASSWORD_HELP,
-                                   InputError, PasswordError, is_utf8, read_password,
-                                   read_stdin_line)
+from maillog_sasl.password import (
+    ENV_VAR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PASSWORD_HELP,
+    InputError,
+    PasswordError,
+    is_utf8,
+    read_password,
+    read_stdin_line,
+)
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
-
 
 EXAMPLES = """\
 examples:
@@ -230,7 +237,8 @@ def _report(options, analysis, selection, report_options: dict) -> str:
 
 
 def summary_line(stats: Stats) -> str:
-    if stats.first_time is None:
+    # The correlator sets first_time and last_time together.
+    if stats.first_time is None or stats.last_time is None:
         period = "no Postfix activity found"
     else:
         period = f"{stats.first_time.isoformat()} .. {stats.last_time.isoformat()}"
@@ -374,7 +382,8 @@ def add_password_option(parser):
     parser.add_argument(
         "--password-stdin",
         action="store_true",
-        help=f"read the password from the first line of standard input (else {ENV_VAR}, else a prompt)",
+        help="read the password from the first line of standard input"
+        f" (else {ENV_VAR}, else a prompt)",
     )
 
 
@@ -452,7 +461,8 @@ def cram_md5_main(argv):
     if sys.stdout is None:  # started with >&-: nowhere to put the answer, so ask nothing
         return _cram_md5_usage_error("cannot write the response: standard output is closed")
     if args.challenge is None and args.password_stdin:
-        return _cram_md5_usage_error("--password-stdin reads standard input: give CHALLENGE as an argument")
+        return _cram_md5_usage_error(
+            "--password-stdin reads standard input: give CHALLENGE as an argument")
     try:
         text = _prompt_challenge() if args.challenge is None else args.challenge
         challenge = cram_md5.decode_challenge(text)
@@ -577,10 +587,12 @@ def _check_auth_test_args(args):
             raise auth_test.UsageError(f"{option} must be printable text, not {value!r}")
     for option, value in in_commands:
         if value and re.search(r"[\s<>]", value):
-            raise auth_test.UsageError(f"{option} must not contain spaces or angle brackets: {value!r}")
+            raise auth_test.UsageError(
+                f"{option} must not contain spaces or angle brackets: {value!r}")
     if args.mode == "plain":
         if args.insecure or args.cafile:
-            raise auth_test.UsageError("--insecure and --cafile need TLS; they mean nothing with --plain")
+            raise auth_test.UsageError(
+                "--insecure and --cafile need TLS; they mean nothing with --plain")
         args.tls_context = None
         return
     args.tls_context = auth_test.tls_context(args.cafile, args.insecure)

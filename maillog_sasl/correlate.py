@@ -42,8 +42,21 @@ import datetime as _dt
 from typing import Dict, Iterator, List, Optional
 
 from maillog_sasl import events as ev
-from maillog_sasl.model import (DEFERRED, EXPIRED, FINAL_OUTCOMES, LOST, QUEUED, REFUSED, REJECTED,
-                                REMOVED, SENT, Message, Session, Stats)
+from maillog_sasl.model import (
+    DEFERRED,
+    EXPIRED,
+    FINAL_OUTCOMES,
+    LOST,
+    QUEUED,
+    REFUSED,
+    REJECTED,
+    REMOVED,
+    SENT,
+    Finished,
+    Message,
+    Session,
+    Stats,
+)
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import Clock, nested_line, parse_program, split_line
 
@@ -110,10 +123,10 @@ class Correlator:
 
     def __init__(self, stats: Optional[Stats] = None):
         self.stats = stats if stats is not None else Stats()
-        self.sessions = {}
+        self.sessions: Dict[tuple, Session] = {}
         self.pending: Dict[tuple, Pending] = {}
         self.messages: Dict[tuple, Message] = {}
-        self.finished: List[object] = []
+        self.finished: List[Finished] = []
         self._serial = 0
         self._tags: Dict[str, tuple] = {}
         # Whether the source being read has every line twice (None: not known yet), and the
@@ -163,7 +176,7 @@ class Correlator:
                 parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
                           else None)
                 program = self._program(parsed[2]) if parsed is not None else None
-                if not program:
+                if not program or parsed is None:
                     other += 1
                     continue
                 stamp, host, tag, text = parsed
@@ -253,7 +266,7 @@ class Correlator:
         for line in (lines[0], lines[-1]) if lines else ():
             parsed = split_line(line)
             when = clock.time(parsed[0]) if parsed is not None else None
-            if when is not None:
+            if when is not None and parsed is not None:
                 self._seen(when)
                 host = parsed[1]
                 known = self._host_clock.get(host)
@@ -423,7 +436,7 @@ class Correlator:
             # The noted connect was another client's, whose session ended unlogged.
             self.stats.sessions_incomplete += 1
             connect = None
-        if connect is None:
+        if connect is None or noted is None:
             # Its connect was before the log started (or lost): it is known from this line on.
             session = Session(self._serial, host, program[0], program[2],
                               getattr(event, "client_name", ""), event.client_ip,
@@ -616,6 +629,8 @@ class Correlator:
         if message.sasl_username is None and message.parent is None:
             return
         if message.kind == "submission":
+            # Only notices and re-injections have a parent: a submission got here by its username.
+            assert message.sasl_username is not None
             self.stats.messages += 1
             self.stats.usernames.add(message.sasl_username)
         self.finished.append(message)
@@ -629,7 +644,7 @@ class Correlator:
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
-              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[object]:
+              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[Finished]:
     """Sessions and messages from `sources` (sources.Source objects, read in the order given).
 
     `on_batch(source, stats)`, when given, is called after each block of lines (a progress bar).

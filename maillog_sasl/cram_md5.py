@@ -19,6 +19,7 @@ import base64
 import binascii
 import re
 
+
 class ChallengeError(ValueError):
     """The text given as a CRAM-MD5 challenge is not a usable base64 challenge."""
 

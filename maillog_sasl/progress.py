@@ -42,11 +42,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, TypeVar
 
 MIN_BYTES = 20 * 1000 * 1000
 INTERVAL = 0.1
 CLEAR = "\r\x1b[K"
+
+# watch() hands on whatever the stream holds.
+_Item = TypeVar("_Item")
 
 
 class Progress:
@@ -129,7 +132,7 @@ class Progress:
             name = "..." + name[-max(room - 3, 1):] if room > 4 else ""
         return (position + name + tail)[:max(self.width - 1, 0)]
 
-    def watch(self, stream: Iterable[object]) -> Iterator[object]:
+    def watch(self, stream: Iterable[_Item]) -> Iterator[_Item]:
         """Hand on `stream`; erase the bar for good when it ends (or is abandoned)."""
         try:
             yield from stream

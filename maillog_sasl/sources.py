@@ -38,7 +38,7 @@ import shutil
 import subprocess
 import sys
 import zlib
-from typing import BinaryIO, Iterator, List, NamedTuple, Optional
+from typing import IO, BinaryIO, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from maillog_sasl.syslog import Clock, split_line
 
@@ -54,6 +54,10 @@ _MAGIC = (
     (b"\xfd7zXZ\x00", "xz", lzma.open),
 )
 _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+
+# What batches() reads bytes from: the file itself, a decompressor's pipe, or Python's own
+# decompressor (a GzipFile, BZ2File or LZMAFile: a BufferedIOBase, not a typing.IO).
+_ByteStream = Union[IO[bytes], io.BufferedIOBase]
 
 
 class Problem(NamedTuple):
@@ -79,25 +83,33 @@ class Source:
         self.size = 0  # bytes on disk (compressed, for a compressed file); 0 for stdin
         self.bytes_done = 0  # of `size`, read so far (for a progress bar)
         self._stream = stream
-        self._raw = None
-        self._process: Optional[subprocess.Popen] = None
+        self._raw: Optional[BinaryIO] = None
+        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._decompressor = ""  # the program the child process runs
 
-    def _open_binary(self, parallel: bool) -> BinaryIO:
-        raw = open(self.path, "rb") if self._stream is None else self._stream
+    def _open_binary(self, parallel: bool) -> Tuple[BinaryIO, _ByteStream]:
+        """(the file or stdin, the stream of its decompressed bytes)"""
+        if self._stream is None:
+            assert self.path is not None, "a Source has a path or a stream"
+            raw: BinaryIO = open(self.path, "rb")
+        else:
+            raw = self._stream
         self._raw = raw
         head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
         for magic, program, opener in _MAGIC:
             if head.startswith(magic):
                 command = shutil.which(program) if parallel and self.path is not None else None
                 if command is None or not raw.seekable():
-                    return opener(raw)
+                    return raw, opener(raw)
                 # The system's decompressor on the other core: inflating costs a third of the
                 # run in-process. It reads our descriptor, so its offset is our progress.
                 os.lseek(raw.fileno(), 0, os.SEEK_SET)  # raw.seek(0) may stay in its buffer
+                self._decompressor = command
                 self._process = subprocess.Popen([command, "-dc"], stdin=raw.fileno(),
                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                return self._process.stdout
-        return raw
+                assert self._process.stdout is not None  # stdout=PIPE
+                return raw, self._process.stdout
+        return raw, raw
 
     def batches(self, block_size: int = BLOCK_SIZE, parallel: bool = True) -> Iterator[List[str]]:
         """Lists of lines, in file order; stops early (recording `problem`) on a read error.
@@ -108,7 +120,7 @@ class Source:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         pending = ""
         try:
-            stream = self._open_binary(parallel)
+            raw, stream = self._open_binary(parallel)
             # read1: a decompressor's read() would drop the text it had already inflated
             # when the file turns out truncated.
             read = getattr(stream, "read1", stream.read)
@@ -128,7 +140,7 @@ class Source:
                     lines[0] = pending + lines[0]
                     pending = lines.pop()
                     if self.size:
-                        self.bytes_done = os.lseek(self._raw.fileno(), 0, os.SEEK_CUR)
+                        self.bytes_done = os.lseek(raw.fileno(), 0, os.SEEK_CUR)
                     yield lines
             self._check_child()
         except _READ_ERRORS as error:
@@ -144,8 +156,10 @@ class Source:
     def _check_child(self) -> None:
         process = self._process
         if process is not None and process.wait() != 0:
+            assert process.stderr is not None  # stderr=PIPE
             complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
-            reason = complaint[-1] if complaint else f"{process.args[0]} exited with {process.returncode}"
+            reason = (complaint[-1] if complaint
+                      else f"{self._decompressor} exited with {process.returncode}")
             raise OSError(0, reason.split(": ", 1)[-1] if ": " in reason else reason)
 
     def _end_child(self) -> None:
@@ -154,7 +168,8 @@ class Source:
             if process.poll() is None:
                 process.kill()
             process.wait()
-            process.stderr.close()
+            if process.stderr is not None:  # stderr=PIPE: always
+                process.stderr.close()
 
     def peek_first_time(self, zone) -> Optional[_dt.datetime]:
         """The time of the first line that has a timestamp, for ordering a rotated set.

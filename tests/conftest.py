@@ -14,9 +14,9 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.append(ROOT)
 
-from maillog_sasl.cli import main
+from maillog_sasl.cli import main  # noqa: E402  (after the path, as the docstring says)
 
-from support import CliResult
+from support import CliResult  # noqa: E402
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from maillog_sasl import auth_test, cli, cram_md5
 from maillog_sasl.cli import main
 from maillog_sasl.password import ENV_VAR
+
 from smtp_fake_server import (
     CRAM_CHALLENGE,
     PASSWORD,

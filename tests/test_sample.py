@@ -8,6 +8,7 @@ import pytest
 
 from maillog_sasl import report
 from maillog_sasl.model import OUTCOMES
+
 from support import SAMPLE_LOGS, by
 
 SAMPLE = SAMPLE_LOGS / "maillog-sample.log"

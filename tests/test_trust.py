@@ -8,6 +8,7 @@ import pytest
 
 from maillog_sasl.correlate import SESSION_IDLE, Correlator
 from maillog_sasl.syslog import Clock, parse_zone, split_line
+
 from support import by
 
 BERLIN = parse_zone("Europe/Berlin")

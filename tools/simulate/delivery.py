@@ -36,8 +36,18 @@ import time
 
 from tools.simulate.engine import by_time
 from tools.simulate.names import DEAD_PARTNERS, FIRST, LOCAL_DOMAINS, hash_str
-from tools.simulate.postfix import (BOUNCES, DEFERRALS, LIFETIME, MAX_BACKOFF, MIN_BACKOFF,
-                                    NOT_FOUND, QUEUE_RUN, TLS13_SUFFIX, TLS_SERVER, fmt_delay)
+from tools.simulate.postfix import (
+    BOUNCES,
+    DEFERRALS,
+    LIFETIME,
+    MAX_BACKOFF,
+    MIN_BACKOFF,
+    NOT_FOUND,
+    QUEUE_RUN,
+    TLS13_SUFFIX,
+    TLS_SERVER,
+    fmt_delay,
+)
 
 # final recipient outcomes
 SENT, BOUNCED, EXPIRED = "sent", "bounced", "expired"

@@ -25,8 +25,16 @@ from __future__ import annotations
 
 import math
 
-from tools.simulate.names import (ATTACK_COUNTRIES, ATTACK_NETS, DEAD_PARTNERS, FIRST, FREEMAIL,
-                                  LAST, LOCAL_DOMAINS, PARTNER_WORDS)
+from tools.simulate.names import (
+    ATTACK_COUNTRIES,
+    ATTACK_NETS,
+    DEAD_PARTNERS,
+    FIRST,
+    FREEMAIL,
+    LAST,
+    LOCAL_DOMAINS,
+    PARTNER_WORDS,
+)
 from tools.simulate.postfix import TLS13_SUFFIX, TLS_SERVER
 
 
@@ -193,9 +201,10 @@ class Population:
     def _make_user(self, i, taken):
         rng = self.rng
         while True:
-            f, l = rng.choice(FIRST), rng.choice(LAST)
+            first, last = rng.choice(FIRST), rng.choice(LAST)
             style = rng.random()
-            local = f"{f}.{l}" if style < 0.6 else (f"{f[0]}.{l}" if style < 0.85 else f"{f}{l[0]}")
+            local = (f"{first}.{last}" if style < 0.6 else
+                     (f"{first[0]}.{last}" if style < 0.85 else f"{first}{last[0]}"))
             if local not in taken:
                 taken.add(local)
                 break
@@ -228,7 +237,7 @@ class Population:
             self.ip_names[u.ipv6_home] = "unknown"
         u.carrier = rng.choice(tuple(self.carriers))
         kinds = ["laptop"] + (["phone"] if rng.random() < 0.6 else [])
-        u.devices = [self._make_device(kind, f, i) for kind in kinds]
+        u.devices = [self._make_device(kind, first, i) for kind in kinds]
         return u
 
     def _make_device(self, kind, first, i):
