@@ -1,26 +1,35 @@
-"""`maillog-sasl auth-test`: one safe SMTP AUTH login, and what the Postfix log will show of it.
+"""auth_test: one safe SMTP AUTH login, and what the Postfix log shows of it (auth-test).
 
-What it does: connects to HOST[:PORT], reads the greeting, EHLO, STARTTLS (or implicit TLS, the
-default on port 465; or none with --plain), EHLO again, shows the AUTH mechanisms the server
-offers, authenticates with CRAM-MD5, PLAIN or LOGIN, optionally sends one small test message
-(--send-to), and QUITs. Certificates are verified unless --insecure.
-Input: the command line; the password from maillog_sasl.password (prompt, --password-stdin,
-MAILLOG_SASL_PASSWORD).
-Output: the dialogue on stdout ("C:" client, "S:" server, "*" notes), with the AUTH data the
-client sends and the password replaced by [redacted]; then what to look for in the Postfix log.
-Whatever the server says is redacted the same way, in the dialogue, the hints and the error
-lines: the password, every secret-bearing string the client sent (the PLAIN token, the LOGIN
-lines, the CRAM-MD5 answer and digest), and their base64 forms, whole or truncated to a run of
-8 or more of their characters, so a server that quotes the client's AUTH data back shows none.
-How it fails: exit 1 when the server says no (refused greeting, no AUTH offered, mechanism not
-offered, authentication failed, sender/recipient/message rejected), with its reply on stderr;
-exit 2 for usage errors, and when the dialogue cannot be written (a full disk, a reader that
-went away, stdout closed): that is local, not the server's fault, and run() raises OutputFailed
-for the command to say "cannot write the dialogue: ..."; exit 3 for connection and TLS
-failures, one line on stderr naming host, port and reason, and for a server that does not let
-the test end: a reply of more than MAX_REPLY_LINES (1000) lines, or a whole test taking longer
-than DEADLINE_FACTOR (5) times --timeout (each wait is also at most --timeout); exit 130 on
-Ctrl-C. Never a traceback for these.
+SUMMARY
+    run(args, password, out) -> exit status       (args: host, port, mode, tls_context, ...)
+    tls_context(cafile=None, insecure=False) -> ssl.SSLContext
+    parse_target("HOST[:PORT]") -> (host, port or None)
+
+DESCRIPTION
+    Connects to HOST[:PORT], reads the greeting, EHLO, STARTTLS (or implicit TLS, the default on
+    port 465; or none with --plain), EHLO again, shows the AUTH mechanisms the server offers,
+    authenticates with CRAM-MD5, PLAIN or LOGIN, optionally sends one small test message
+    (--send-to), and QUITs. Certificates are verified unless --insecure. Input: the options
+    (parsed in cli.py) and the password (password.py).
+
+    Output: the dialogue on `out` ("C:" client, "S:" server, "*" notes), with the AUTH data the
+    client sends and the password replaced by [redacted]; then what to look for in the Postfix
+    log. Whatever the server says is redacted the same way, in the dialogue, the hints and the
+    error lines: the password, every secret-bearing string the client sent (the PLAIN token,
+    the LOGIN lines, the CRAM-MD5 answer and digest), and their base64 forms, whole or truncated
+    to a run of 8 or more of their characters, so a server that quotes the client's AUTH data
+    back shows none.
+
+DIAGNOSTICS
+    run() returns 1 when the server says no (refused greeting, no AUTH offered, mechanism not
+    offered, authentication failed, sender/recipient/message rejected), with its reply on
+    stderr; 3 for connection and TLS failures, one line on stderr naming host, port and reason,
+    and for a server that does not let the test end: a reply of more than MAX_REPLY_LINES
+    (1000) lines, or a whole test taking longer than DEADLINE_FACTOR (5) times --timeout (each
+    wait is also at most --timeout). It raises OutputFailed when the dialogue cannot be written
+    (a full disk, a reader that went away, stdout closed): that is local, not the server's
+    fault, and the command says "cannot write the dialogue: ..." and exits 2, as for usage
+    errors (UsageError); Ctrl-C: 130. Never a traceback for these.
 """
 import base64
 import re

@@ -14,6 +14,10 @@ DESCRIPTION
     Final outcomes of a recipient: sent, bounced, expired (the message expired while the
     recipient was still deferred), rejected (refused at RCPT or with the whole message), and
     deferred (no final line before the log ends).
+
+DIAGNOSTICS
+    None: plain records. A recipient's details are parsed from its last delivery line on demand;
+    a line of an unknown status gives a reason that names the status word.
 """
 
 from __future__ import annotations

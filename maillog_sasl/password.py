@@ -1,17 +1,23 @@
-"""Password input and command-line conventions shared by `cram-md5` and `auth-test`.
+"""password: the SMTP AUTH password of `cram-md5` and `auth-test`, never from the command line.
 
-What it does: gets the SMTP AUTH password without ever taking it as a command-line argument
-(where it would stay in the shell history and show in `ps`), and gives both commands the same
-exit statuses (EXIT_USAGE, EXIT_INTERRUPTED); their command lines are in cli.py.
-Input: with `--password-stdin`, the first line of standard input (its line ending removed);
-otherwise the MAILLOG_SASL_PASSWORD environment variable if it is set; otherwise a no-echo
-prompt on the terminal (getpass).
-Output: the password, a str that encodes to UTF-8 (the bytes the server is given).
-How it fails: PasswordError for a missing, empty or unusable password (EOF at the prompt,
-nothing on stdin, an empty variable, standard input closed or unreadable, no terminal to prompt
-on with standard input closed, a password that is not UTF-8 text); the commands print it as one
-line and exit 2. Ctrl-C at the prompt raises KeyboardInterrupt, which the commands turn into
-exit status 130. read_stdin_line() raises InputError, the base class, for the same reasons.
+SUMMARY
+    read_password(from_stdin, prompt="Password: ") -> str
+    read_stdin_line(what) -> the first line of standard input
+    EXIT_USAGE (2), EXIT_INTERRUPTED (130)          the two commands' shared exit statuses
+
+DESCRIPTION
+    A password given as an argument would stay in the shell history and show in `ps`, so it is
+    read, in this order, from the first line of standard input (with `--password-stdin`, its
+    line ending removed), the MAILLOG_SASL_PASSWORD environment variable, or a no-echo prompt on
+    the terminal (getpass). Output: a str that encodes to UTF-8, the bytes the server is given.
+    The commands' own command lines are in cli.py.
+
+DIAGNOSTICS
+    PasswordError for a missing, empty or unusable password (EOF at the prompt, nothing on
+    stdin, an empty variable, standard input closed or unreadable, no terminal to prompt on with
+    standard input closed, a password that is not UTF-8 text); read_stdin_line() raises
+    InputError, the base class, for the same reasons. The commands print it as one line and
+    exit 2. Ctrl-C at the prompt raises KeyboardInterrupt: exit status 130.
 """
 import getpass
 import os
