@@ -4,6 +4,7 @@ SUMMARY
     assess(activity, thresholds) -> {user: Verdict}     (activity.Thresholds: the rules' limits)
     suspicious_report / timeline_report (finished, selection, options) -> rows
     user_flags(activity, thresholds) -> {user: [signal names]}   (the users report's `flags`)
+    counted(n, noun) -> "1 network" | "4 networks"
 
 DESCRIPTION
     Input is the stream correlate() yields, read once into activity.Activity. Each rule looks at
@@ -36,6 +37,10 @@ DESCRIPTION
     A user is flagged on one strong signal or two weak ones: severity `critical` with two or more
     strong signals, `high` with one, `medium` with weak ones only. `first_flagged` is when the
     flag first held: the first strong signal, or the second weak one.
+
+    Each reason names the facts that fired it, within the window that fired it, in the number
+    its counts ask for (`1 other account`); the hopping reason leads with its busiest window and
+    names the first that held too (it may be the account's own networks, days before).
 
     Signals read the whole log (a baseline, other accounts, earlier failures all lie outside any
     filter); the Selection only chooses which users (and, for the timeline, which hours) are
@@ -93,6 +98,11 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def counted(count: int, singular: str, plural: str = "") -> str:
+    """`1 network`, `4 networks`: a count and its noun, in the number the count asks for."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 # -- the rules --------------------------------------------------------------------------------
 
 def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
@@ -114,8 +124,10 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
                f"{_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
     hours = sum(busy.hours_by_count[fired_count] for _, fired_count in fired)
     peak = max(fired_count for _, fired_count in fired)
-    return Signal("burst", when, f"burst: {count} recipients in the hour from {_stamp(key)} "
-                                f"({why}); {hours} such hours (busiest {peak})")
+    busiest = "" if peak == count else f" from {_stamp(busy.earliest[peak][0])}"
+    return Signal("burst", when, f"burst: {counted(count, 'recipient')} in the hour from "
+                                f"{_stamp(key)} ({why}); {counted(hours, 'such hour')} (busiest "
+                                f"{peak}{busiest})")
 
 
 def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
@@ -129,8 +141,8 @@ def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     assert when is not None
     detail = " ".join(f"{outcome} {count}" for outcome, count in zip(OUTCOMES, totals)
                       if outcome != SENT and count)
-    return Signal("failing", when, f"failing: {failed} of {recipients} recipients failed "
-                                   f"({100 * failed / recipients:.0f}%: {detail}; limit "
+    return Signal("failing", when, f"failing: {failed} of {counted(recipients, 'recipient')} "
+                                   f"failed ({100 * failed / recipients:.0f}%: {detail}; limit "
                                    f"{_number(limits.failed_percent)}% of at least "
                                    f"{limits.failed_minimum})")
 
@@ -140,23 +152,36 @@ def guessed_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
         return None
     guesses = sorted(user.guesses.values())
     first = guesses[0]
-    names = f"for {first.usernames} usernames" if first.usernames else "(usernames not logged)"
-    more = f"; {len(guesses) - 1} more IPs like it" if len(guesses) > 1 else ""
+    names = (f"for {counted(first.usernames, 'username')}" if first.usernames
+             else "(usernames not logged)")
+    more = (f"; {counted(len(guesses) - 1, 'more IP')} like it" if len(guesses) > 1 else "")
     return Signal("guessed", first.time,
                   f"guessed: login from {first.ip} at {_stamp(first.time)} after {first.failures} "
                   f"failed AUTH from that IP {names} since its last successful login (limits "
-                  f"{limits.guess_failures} failures or {limits.guess_usernames} usernames){more}")
+                  f"{counted(limits.guess_failures, 'failure')} or "
+                  f"{counted(limits.guess_usernames, 'username')}){more}")
+
+
+def _named(networks: List[str]) -> str:
+    return " ".join(networks[:NETWORKS_NAMED]) + (" ..." if len(networks) > NETWORKS_NAMED else "")
 
 
 def hopping_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
-    if user.hops is None or user.hops.fired is None:
+    """Fired by the first window that held `hop_networks`; the reason leads with the busiest
+    window, and each window it cites is named with its own end and its own networks: the first
+    may be the account's own office, home and phone days before anything went wrong."""
+    hops = user.hops
+    if hops is None or hops.fired is None:
         return None
-    when, networks = user.hops.fired
-    most = user.hops.most
-    named = " ".join(networks[:NETWORKS_NAMED]) + (" ..." if len(networks) > NETWORKS_NAMED else "")
-    return Signal("hopping", when, f"hopping: {len(networks)} networks within "
-                                   f"{_number(limits.hop_window)}h up to {_stamp(when)}: {named} "
-                                   f"(limit {limits.hop_networks}; most in one window {most})")
+    when, networks = hops.fired
+    window = f"within {_number(limits.hop_window)}h up to"
+    first = f"{counted(len(networks), 'network')} {window} {_stamp(when)}: {_named(networks)}"
+    if hops.busiest is None or len(hops.busiest[1]) <= len(networks):
+        return Signal("hopping", when, f"hopping: {first} (limit {limits.hop_networks})")
+    peak_when, peak = hops.busiest
+    return Signal("hopping", when, f"hopping: {counted(len(peak), 'network')} {window} "
+                                   f"{_stamp(peak_when)}: {_named(peak)} (limit "
+                                   f"{limits.hop_networks}); first held with {first}")
 
 
 def new_network_signal(user: UserActivity, activity: Activity,
@@ -175,21 +200,30 @@ def new_network_signal(user: UserActivity, activity: Activity,
     if not new:
         return None
     when, network, ip = new[0]
+    days = f"{_number(limits.baseline_days)}-day baseline ending {_stamp(cut)}"
+    among = (f"the block of the {days}" if len(known) == 1
+             else f"one of the {len(known)} blocks of the {days}")
     return Signal("new-network", when,
                   f"new network: login from {ip} ({network}) at {_stamp(when)}: its provider "
-                  f"block {provider_of(ip)} is not one of the {len(known)} of the "
-                  f"{_number(limits.baseline_days)}-day baseline ending {_stamp(cut)}; "
-                  f"{len(new)} new networks in all")
+                  f"block {provider_of(ip)} is not {among}; "
+                  f"{counted(len(new), 'new network')} in all")
+
+
+def is_nat(activity: Activity, ip: str, accounts, limits: Thresholds) -> bool:
+    """One of the `accounts` that logged in from `ip` keeps coming back to its provider block
+    (`nat_days` days or more): an office, a carrier's pool, a home, not an attacker's IP.
+    Loopback (a webmail on the mail host) counts as one too."""
+    if is_loopback(ip):
+        return True
+    block = provider_of(ip)
+    return any(activity.pairs.days_in(account, block) >= limits.nat_days for account in accounts)
 
 
 def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signal]:
     """user -> its shared-ip Signal, from one pass over the client IPs."""
     shared: Dict[str, list] = {}
     for ip, accounts in activity.pairs.shared_ips(limits.shared_ip_accounts):
-        if is_loopback(ip):
-            continue
-        block = provider_of(ip)
-        if any(activity.pairs.days_in(account, block) >= limits.nat_days for account in accounts):
+        if is_nat(activity, ip, accounts, limits):
             continue
         for name, first in accounts.items():
             others = sorted(when for account, when in accounts.items() if account != name)
@@ -202,11 +236,13 @@ def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signa
 def _shared_ip_signal(shared: List[tuple], limits: Thresholds) -> Signal:
     when, ip, count = shared[0]
     more = f"; {len(shared)} shared IPs in all" if len(shared) > 1 else ""
-    return Signal("shared-ip", when, f"shared IP: {ip} is also used by {count - 1} other "
-                                     f"accounts and is no NAT: none of them logged in from its "
-                                     f"provider block {provider_of(ip)} on {limits.nat_days} "
-                                     f"days (limit {limits.shared_ip_accounts} accounts on one "
-                                     f"IP){more}")
+    nobody = "neither account" if count == 2 else f"none of the {count} accounts"
+    return Signal("shared-ip", when, f"shared IP: {ip} is also used by "
+                                     f"{counted(count - 1, 'other account')} and is no NAT: "
+                                     f"{nobody} logged in from its provider block "
+                                     f"{provider_of(ip)} on {counted(limits.nat_days, 'day')} "
+                                     f"or more (limit {limits.shared_ip_accounts} accounts on "
+                                     f"one IP){more}")
 
 
 def judge(signals: List[Signal]) -> Verdict:

@@ -1,0 +1,111 @@
+"""Issue 13, the first minute of an incident: the default report answers who is compromised,
+the report leads to the action (--flagged, roles, ids), and the evidence reads right.
+
+Small logs come from tests/maillog_writer.py; the shipped sample's ground truth checks the rest.
+"""
+
+import datetime as dt
+import json
+import re
+
+from maillog_sasl import report
+
+from maillog_writer import SECOND, MailLog, at
+from support import SAMPLE_LOGS
+
+SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
+TRUTH = json.loads((SAMPLE_LOGS / "maillog-sample.truth.json").read_text())
+COMPROMISED = {entry["user"]: entry for entry in TRUTH["compromised"]}
+HOME = "198.51.100.7"
+REPORT_NAMES = ("users", "sessions", "messages", "ips", "failures", "suspicious", "timeline",
+                "queue")
+
+
+class Log(MailLog):
+    """MailLog, plus a login that sends nothing (Postfix logs no username for it)."""
+
+    def login_only(self, ip: str, when: dt.datetime) -> None:
+        pid = self._next_pid()
+        smtpd = "postfix/submission/smtpd"
+        self._line(when, smtpd, pid, f"connect from unknown[{ip}]")
+        self._line(when + 2 * SECOND, smtpd, pid,
+                   f"disconnect from unknown[{ip}] ehlo=1 auth=1 quit=1 commands=3")
+
+
+def rows_of(log: MailLog, tmp_path, name: str, **options):
+    return report(name, [log.write(tmp_path / "maillog")], **options).rows
+
+
+def flagged_log() -> Log:
+    """Accounts of every severity, and a normal user with the most IPs of all."""
+    log = Log()
+    log.login("crit@example.jp", "203.0.113.10", at(0, 3), outcome="bounced", to=150)
+    log.login("high-small@example.jp", "203.0.113.20", at(0, 4), to=150)
+    log.login("high-big@example.jp", "203.0.113.30", at(0, 5), to=200)
+    for index, hour in enumerate((1, 6, 12, 20)):  # hopping, and one IP shared: two weak
+        log.login("med@example.jp", f"10.{index}.0.5", at(1, hour))
+    log.login("other@example.jp", "10.3.0.5", at(1, 21))
+    for day in range(5):
+        log.login("many@example.jp", f"172.16.{day}.9", at(day, 10))
+    return log
+
+
+# -- 6. evidence that reads right ---------------------------------------------------------------
+
+def _windows(reason: str):
+    """(count, end, networks named) of each window a hopping reason cites."""
+    found = re.findall(r"(\d+) networks? within 24h up to (\S+): ((?:[0-9a-f.:]+/\d+ ?)+)", reason)
+    return [(int(count), dt.datetime.fromisoformat(end), named.split()) for count, end, named
+            in found]
+
+
+def test_hopping_names_the_facts_of_its_own_windows(report):
+    suspicious = {row["user"]: row for row in report("suspicious", SAMPLE)}
+    ken = suspicious["ken.roux@corp.example"]
+    [hopping] = [reason for reason in ken["reasons"] if reason.startswith("hopping:")]
+    windows = _windows(hopping)
+    assert len(windows) == 2
+    (most, busiest_end, _), (count, first_end, _) = windows
+    assert most == 33 and count == 4
+    # The case leads with the window after the compromise, not with his own networks before.
+    assert busiest_end >= dt.datetime.fromisoformat(ken["first_flagged"])
+    assert first_end < dt.datetime.fromisoformat(ken["first_flagged"])
+    logins = {}
+    for row in report("sessions", "--user", "ken.roux@corp.example", SAMPLE):
+        network = ".".join(row["client_ip"].split(".")[:3]) + ".0/24"
+        logins.setdefault(network, []).append(dt.datetime.fromisoformat(row["start"]))
+    for _, end, named in windows:
+        end += dt.timedelta(minutes=1)  # the reason's times are to the minute
+        for network in named:
+            assert any(end - dt.timedelta(hours=24, minutes=1) <= when <= end
+                       for when in logins[network]), (network, end)
+
+
+def test_hopping_reason_in_a_small_log(tmp_path):
+    log = Log()
+    for index, hour in enumerate((1, 6, 12, 20)):
+        log.login("hop@example.jp", f"10.{index}.0.5", at(0, hour))
+    for index in range(6):
+        log.login("hop@example.jp", f"20.{index}.0.5", at(2, 8, index))
+    log.login("pal@example.jp", "20.5.0.5", at(2, 9))  # shared-ip: a second weak signal
+    [row] = [row for row in rows_of(log, tmp_path, "suspicious") if row["user"] == "hop@example.jp"]
+    [hopping] = [reason for reason in row["reasons"] if reason.startswith("hopping:")]
+    assert hopping == (
+        "hopping: 6 networks within 24h up to 2026-01-07T08:05+09:00: 20.0.0.0/24 20.1.0.0/24 "
+        "20.2.0.0/24 20.3.0.0/24 20.4.0.0/24 20.5.0.0/24 (limit 4); first held with 4 networks "
+        "within 24h up to 2026-01-05T20:00+09:00: 10.0.0.0/24 10.1.0.0/24 10.2.0.0/24 "
+        "10.3.0.0/24")
+
+
+def test_reasons_are_singular_for_one(tmp_path):
+    log = Log()
+    log.failures("203.0.113.66", at(0, 1), ["sam@example.jp"] * 3)
+    log.login("sam@example.jp", "203.0.113.66", at(0, 2), to=101)  # guessed, burst: one hour
+    log.login("sam@example.jp", "192.0.2.10", at(0, 5))
+    log.login("tom@example.jp", "192.0.2.10", at(0, 6))  # one other account on that IP
+    [row] = [row for row in rows_of(log, tmp_path, "suspicious") if row["user"] == "sam@example.jp"]
+    text = " ".join(row["reasons"])
+    assert "by 1 other account and" in text and "1 such hour " in text
+    assert "for 1 username since" in text
+    assert not re.search(r"\b1 (other |such |new |more )?(accounts|hours|usernames|networks|IPs|"
+                         r"recipients|failures|days)\b", text), text
