@@ -19,7 +19,9 @@ DESCRIPTION
               before any queue file (queue_id NOQUEUE) in an authenticated session.
     ips:      one row per (user, client IP).
     failures: one row per client IP with failed AUTH; attempts come from the disconnect counters;
-              `success_users` logged in from that IP after its first failure. With by="user":
+              `success_users` logged in from that IP after its first failure (`(unknown user)`
+              for a login that queued nothing, so that later_success always names someone).
+              With by="user":
               one row per username tried (failures without one: `(unknown user)`);
               `later_success`: a login as that user after its first failure; `success_ips`: the
               IPs that failed for that user and later logged in as it.
@@ -299,8 +301,9 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         if item.auth_succeeded:
             moment = item.end or item.start
             successes[item.client_ip] = _latest(successes.get(item.client_ip), moment)
-            if item.sasl_username is not None:
-                _note_success(user_successes, item.client_ip, item.sasl_username, moment)
+            # A login that queued nothing has no username in the log: (unknown user), so that
+            # later_success never stands without a name in success_users.
+            _note_success(user_successes, item.client_ip, session_user(item), moment)
         failed = item.failed_auth_count
         if not failed:
             continue

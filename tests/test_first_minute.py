@@ -109,3 +109,17 @@ def test_reasons_are_singular_for_one(tmp_path):
     assert "for 1 username since" in text
     assert not re.search(r"\b1 (other |such |new |more )?(accounts|hours|usernames|networks|IPs|"
                          r"recipients|failures|days)\b", text), text
+
+
+def test_later_success_always_names_who_got_in(report, tmp_path):
+    log = Log()
+    log.failures("203.0.113.66", at(0, 1), [None, None])
+    log.login_only("203.0.113.66", at(0, 2))  # got in, sent nothing: no username logged
+    log.failures("203.0.113.77", at(0, 1), ["una@example.jp"])
+    log.login("una@example.jp", "203.0.113.77", at(0, 2))
+    rows = {row["client_ip"]: row for row in report("failures", log.write(tmp_path / "maillog"))}
+    assert rows["203.0.113.66"]["later_success"] is True
+    assert rows["203.0.113.66"]["success_users"] == ["(unknown user)"]
+    assert rows["203.0.113.77"]["success_users"] == ["una@example.jp"]
+    for row in [*rows.values(), *report("failures", SAMPLE)]:
+        assert row["later_success"] == bool(row["success_users"]), row["client_ip"]
