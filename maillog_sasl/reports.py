@@ -14,7 +14,8 @@ DESCRIPTION
               nothing, whose username Postfix never logged), most IPs then most recipients first;
               `flags` names the signals of a user incident.py flags as suspicious.
     sessions: one row per authenticated session (option show_all: every session with an AUTH
-              attempt).
+              attempt); `recipients` counts every RCPT, accepted or refused (as users counts
+              them), `rejected` those refused. Mechanisms are lower-case in every report.
     messages: one row per recipient of an authenticated message, and per recipient refused
               before any queue file (queue_id NOQUEUE) in an authenticated session.
     ips:      one row per (user, client IP).
@@ -50,6 +51,7 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import incident
 from maillog_sasl.activity import Activity
+from maillog_sasl.events import counter
 from maillog_sasl.filters import Selection
 from maillog_sasl.model import (
     DEFERRED,
@@ -67,7 +69,7 @@ USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips",
                  "last_seen", "methods", "hosts", "flags"]
 SESSIONS_COLUMNS = ["host", "service", "pid", "client_ip", "client_name", "start", "end",
                     "sasl_method", "sasl_username", "auth", "tls", "messages", "recipients",
-                    "failed_auth", "complete"]
+                    "failed_auth", "complete", "rejected"]
 MESSAGES_COLUMNS = ["queue_id", "host", "sasl_username", "client_ip", "time", "sender",
                     "recipient", "status", "dsn", "relay", "attempts", "reason", "orig_to",
                     "message_id", "last_attempt"]
@@ -91,11 +93,28 @@ class Report(NamedTuple):
     views: Optional[Dict[str, "Report"]] = None  # option `by` -> another shape of the report
 
 
+def method_of(name: Optional[str]) -> Optional[str]:
+    """A SASL mechanism as every report spells it: lower-case. Postfix logs it as the client
+    typed it (`AUTH cram-md5` by hand, `PLAIN` from a mail program); mechanism names are
+    case-insensitive, and the users report has always listed them lower-case."""
+    return name.lower() if name else name
+
+
 def session_user(session: Session):
     """The name a session is reported under, or None when it did not log in."""
     if session.sasl_username is not None:
         return session.sasl_username
     return UNKNOWN_USER if session.auth_succeeded else None
+
+
+def session_recipients(session: Session) -> Tuple[int, int]:
+    """(accepted, refused at RCPT) recipients of a session, as the users report counts them:
+    the disconnect line's rcpt counter (`rcpt=3/5`: 3 of 5 accepted); without one, the
+    recipients its messages queued and its NOQUEUE rejects."""
+    rcpt = counter(session.counters_text, "rcpt")
+    if rcpt is None:
+        return session.queued_recipients, len(session.rejects)
+    return rcpt[0], max(rcpt[1] - rcpt[0], len(session.rejects))
 
 
 def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
@@ -159,7 +178,7 @@ class _UserTotals:
         self.first_seen = _earliest(self.first_seen, session.start)
         self.last_seen = _latest(self.last_seen, session.end or session.start)
         if session.sasl_method:
-            self.methods.add(session.sasl_method.lower())
+            self.methods.add(method_of(session.sasl_method))
         self.hosts.add(session.host)
 
 
@@ -197,7 +216,7 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
             entry.messages += item.kind == "submission"
             entry.outcomes.update(statuses)
             if item.sasl_method:
-                entry.methods.add(item.sasl_method.lower())
+                entry.methods.add(method_of(item.sasl_method))
     flags = incident.user_flags(activity, limits)
     ips = logins.ips_per_account()
     logins.close()
@@ -226,15 +245,17 @@ def _sessions(finished: Iterable[Finished], selection: Selection, options: dict)
         if not selection.session(item, user):
             continue
         auth, tls = item.auth, item.tls
+        accepted, rejected = session_recipients(item)
         yield {"host": item.host, "service": item.service, "pid": item.pid,
                "client_ip": item.client_ip, "client_name": item.client_name,
-               "start": item.start, "end": item.end, "sasl_method": item.sasl_method,
+               "start": item.start, "end": item.end, "sasl_method": method_of(item.sasl_method),
                "sasl_username": user,
                "auth": "" if auth is None else (str(auth[0]) if auth[0] == auth[1]
                                                 else f"{auth[0]}/{auth[1]}"),
                "tls": f"{tls[0]} with {tls[1]}" if tls else "",
-               "messages": len(item.queue_ids), "recipients": item.accepted_recipients,
-               "failed_auth": item.failed_auth_count, "complete": item.complete}
+               "messages": len(item.queue_ids), "recipients": accepted + rejected,
+               "failed_auth": item.failed_auth_count, "complete": item.complete,
+               "rejected": rejected}
 
 
 def _messages(finished: Iterable[Finished], selection: Selection, options: dict):

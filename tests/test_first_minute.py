@@ -50,6 +50,27 @@ def flagged_log() -> Log:
     return log
 
 
+# -- 5. sessions say what they count, one spelling of a mechanism -------------------------------
+
+def test_sessions_recipients_count_rcpt_rejects_as_users_does(tmp_path):
+    log = Log()
+    log.login("rita@example.jp", HOME, at(0, 9), outcomes={"sent": 2, "rejected": 1},
+              noqueue_rejects=2)
+    [session] = rows_of(log, tmp_path, "sessions")
+    [user] = rows_of(log, tmp_path, "users")
+    assert (session["recipients"], session["rejected"]) == (5, 3)
+    assert session["recipients"] == user["recipients"]
+
+
+def test_sasl_method_is_spelled_alike_in_every_report(report):
+    sessions = report("sessions", SAMPLE)
+    users = {row["user"]: row for row in report("users", SAMPLE)}
+    named = [row for row in sessions if row["sasl_method"] is not None]
+    assert {row["sasl_method"] for row in named} == {"plain", "login", "cram-md5"}
+    for row in named:
+        assert row["sasl_method"] in users[row["sasl_username"]]["methods"]
+
+
 # -- 6. evidence that reads right ---------------------------------------------------------------
 
 def _windows(reason: str):
