@@ -24,17 +24,19 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import gc
 import math
 import os
 import re
+import shlex
 import socket
 import sys
 
 from maillog_sasl import __version__, auth_test, cram_md5, open_logs
 from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.filters import FilterError, Selection
-from maillog_sasl.model import Stats
+from maillog_sasl.model import UNKNOWN_USER, Stats
 from maillog_sasl.pairs import StoreError
 from maillog_sasl.password import (
     ENV_VAR,
@@ -49,7 +51,7 @@ from maillog_sasl.password import (
 )
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
-from maillog_sasl.reports import REPORTS, build_report
+from maillog_sasl.reports import REPORTS, Scope, build_report
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
 EXAMPLES = """\
@@ -103,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ip", action="append", default=[], metavar="ADDR",
                         help="only clients in ADDR (address or CIDR), repeatable; "
                              "e.g. --ip 203.0.113.0/24")
+    parser.add_argument("--top", type=_count, metavar="N",
+                        help="at most N rows (every report, after sorting); e.g. --top 10")
     parser.add_argument("--all", action="store_true", dest="show_all",
                         help="sessions report: every session with an AUTH attempt, not only "
                              "successful logins; e.g. --report sessions --all")
@@ -183,7 +187,10 @@ def _run(options) -> int:
         selection = Selection.build(options.user, options.since, options.until, options.ip, zone)
     except FilterError as error:
         raise UsageError(str(error)) from None
-    report_options = {"show_all": options.show_all, **_incident_options(options)}
+    table = options.format == "table"
+    report_options = {"show_all": options.show_all, "top": options.top,
+                      "scope": Scope(tally=table, assess=table),
+                      **_incident_options(options)}
     analysis = open_logs(options.paths, year=options.year, zone=zone)
     report_options["stats"] = analysis.stats
     if analysis.sources:
@@ -217,8 +224,10 @@ def _report(options, analysis, selection, report_options: dict) -> str:
     try:
         stream = progress.watch(analysis) if progress else analysis
         columns, rows = build_report(options.report, stream, selection, **report_options)
+        scope, filters = report_options["scope"], filters_text(options)
         render(options.format, columns, rows, progress.guard(out) if progress else out,
-               summary=lambda: summary_line(analysis.stats))
+               summary=lambda: summary_line(analysis.stats, scope, filters, options.report),
+               empty=lambda: no_rows_reason(analysis.stats, scope, filters, options))
         out.flush()
         if out is not sys.stdout:
             out.close()
@@ -236,14 +245,126 @@ def _report(options, analysis, selection, report_options: dict) -> str:
     return ""
 
 
-def summary_line(stats: Stats) -> str:
+FLAGGED_NAMED = 3  # the summary names the flagged accounts when there are this many or fewer
+
+
+def counted(count: int, singular: str, plural: str = "") -> str:
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
+def _zone(when: _dt.datetime) -> str:
+    offset = when.utcoffset() or _dt.timedelta(0)
+    if not offset:
+        return "UTC"
+    sign = "-" if offset < _dt.timedelta(0) else "+"
+    minutes = abs(offset) // _dt.timedelta(minutes=1)
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def period_text(start: _dt.datetime, end: _dt.datetime, dates: bool = False) -> str:
+    """`2026-03-02 00:00:42 .. 2026-03-08 23:56:06 (UTC+09:00)`: each time in the offset it was
+    logged with, the zone named once when both share it; with `dates`, the dates alone."""
+    if dates:
+        return f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"
+    shape = "%Y-%m-%d %H:%M:%S"
+    if start.utcoffset() == end.utcoffset():
+        return f"{start.strftime(shape)} .. {end.strftime(shape)} ({_zone(start)})"
+    return (f"{start.strftime(shape)} ({_zone(start)}) .. "
+            f"{end.strftime(shape)} ({_zone(end)})")
+
+
+def _window(stats: Stats, selection: Selection):
+    """(start, end) of the log clipped to --since/--until, in the log's offsets; None when they
+    do not meet (or nothing was read)."""
+    start, end = stats.first_time, stats.last_time
+    if start is None or end is None:
+        return None
+    if selection.since is not None and selection.since > start:
+        start = selection.since.astimezone(start.tzinfo)
+    if selection.until is not None and selection.until < end:
+        end = selection.until.astimezone(end.tzinfo)
+    return (start, end) if start <= end else None
+
+
+def filters_text(options) -> str:
+    """The options that chose what is shown, as typed (quoted for a shell)."""
+    words = [f"--user {shlex.quote(pattern)}" for pattern in options.user]
+    words += [f"--{name} {shlex.quote(value)}" for name in ("since", "until")
+              if (value := getattr(options, name)) is not None]
+    words += [f"--ip {shlex.quote(value)}" for value in options.ip]
+    return " ".join(words)
+
+
+def summary_line(stats: Stats, scope=None, filters: str = "", report: str = "users") -> str:
+    """The table's first line: the period shown and its zone, lines read, and, for the
+    selection shown (what the filters let through), its users, sessions and messages, how many
+    accounts are flagged (named when few), and how many rows --top let through."""
     # The correlator sets first_time and last_time together.
     if stats.first_time is None or stats.last_time is None:
         period = "no Postfix activity found"
     else:
-        period = f"{stats.first_time.isoformat()} .. {stats.last_time.isoformat()}"
-    return (f"{period}; {stats.lines_read} lines read; {len(stats.usernames)} users; "
-            f"{stats.sessions} authenticated sessions; {stats.messages} authenticated messages")
+        window = _window(stats, scope.selection) if scope is not None else None
+        if window is None and scope is not None:
+            period = (f"the log covers {period_text(stats.first_time, stats.last_time)}, none of "
+                      "it between --since and --until")
+        else:
+            period = period_text(*(window or (stats.first_time, stats.last_time)))
+    parts = [period, counted(stats.lines_read, "line") + " read"]
+    if scope is None or not scope.tally:
+        users, sessions, messages = len(stats.usernames), stats.sessions, stats.messages
+    else:
+        counts = scope.selected_counts()
+        users = sum(1 for name in counts if name != UNKNOWN_USER)
+        sessions = sum(found[0] for found in counts.values())
+        messages = sum(found[1] for found in counts.values())
+    parts += [(f"selected by {filters}: " if filters else "") + counted(users, "user"),
+              counted(sessions, "authenticated session"),
+              counted(messages, "authenticated message")]
+    if scope is not None and scope.verdicts is not None:
+        flagged = scope.flagged_shown()
+        if not flagged:
+            parts.append("no account flagged")
+        else:
+            text = counted(len(flagged), "account") + " flagged"
+            if len(flagged) <= FLAGGED_NAMED:
+                text += ": " + ", ".join(flagged)
+            parts.append(text)
+            if report != "suspicious":
+                parts.append("see --report suspicious")
+    if scope is not None and scope.top is not None and scope.rows > scope.shown:
+        parts.append(f"{scope.shown} of {scope.rows} rows shown (--top {scope.top})")
+    return "; ".join(parts)
+
+
+# report -> (why it is empty, why it is empty of what FILTERS select)
+EMPTY_REPORTS = {
+    "suspicious": ("no account is flagged", "none of the accounts {} selects is flagged"),
+    "queue": ("no authenticated mail is still queued when the log ends",
+              "nothing {} selects is still queued when the log ends"),
+    "failures": ("no failed AUTH in the log", "no failed AUTH matches {}"),
+}
+NO_LOGIN = ("no successful SMTP AUTH login in the log", "no successful SMTP AUTH login matches {}")
+
+
+def no_rows_reason(stats: Stats, scope, filters: str, options) -> str:
+    """What an empty table says instead of "no rows": why there are none, when it can tell."""
+    selection = scope.selection
+    if not stats.lines_read:
+        return "no rows: no line read"
+    if stats.first_time is None or stats.last_time is None:
+        return "no rows: no Postfix line in the log"
+    if (selection.since is not None or selection.until is not None) and \
+            _window(stats, selection) is None:
+        return ("no rows: no line between --since and --until; the log covers "
+                + period_text(stats.first_time, stats.last_time, dates=True))
+    if selection.user_patterns and "user" not in scope.matched:
+        patterns = " ".join(f"--user {shlex.quote(pattern)}" for pattern in options.user)
+        return f"no rows: no user matches {patterns}"
+    if selection.networks and "ip" not in scope.matched:
+        addresses = " ".join(f"--ip {shlex.quote(address)}" for address in options.ip)
+        return f"no rows: no client in {addresses}"
+    plain, filtered = EMPTY_REPORTS.get(options.report, NO_LOGIN)
+    return "no rows: " + (filtered.format(filters) if filters else plain)
 
 
 def stats_text(stats: Stats) -> str:

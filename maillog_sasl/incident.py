@@ -292,12 +292,35 @@ def watch(finished, selection, options, keep_hours: bool = False) -> Activity:
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
 
 
+def _watched(finished, selection, options, keep_hours: bool = False) -> Activity:
+    """The Activity of the stream: the one reports.build_report feeds as the stream passes
+    (options "activity"), else one of its own."""
+    activity = options.get("activity")
+    if activity is None:
+        return watch(finished, selection, options, keep_hours)
+    for _ in finished:
+        pass
+    return activity
+
+
+def _verdicts(activity: Activity, options) -> Dict[str, Verdict]:
+    """assess()'s verdicts, once a run: those of build_report's scope (made when the stream
+    ended), else computed now."""
+    found = getattr(options.get("scope"), "verdicts", None)
+    return found if found is not None else assess(activity, thresholds_of(options))
+
+
+def flagged_order(verdict: Verdict, recipients: int, name: str) -> tuple:
+    """Sort key of flagged accounts: most severe first, then most recipients."""
+    return SEVERITY_ORDER[verdict.severity], -recipients, name
+
+
 def suspicious_report(finished, selection, options) -> List[dict]:
-    activity = watch(finished, selection, options)
+    activity = _watched(finished, selection, options)
     ips = activity.ips_per_user()
     networks = activity.pairs.network_counts()
     rows: List[dict] = []
-    for name, verdict in assess(activity, thresholds_of(options)).items():
+    for name, verdict in _verdicts(activity, options).items():
         user = activity.users[name]
         if not verdict.severity or not user.selected or not selection.user(name):
             continue
@@ -319,8 +342,8 @@ def suspicious_report(finished, selection, options) -> List[dict]:
 
 
 def timeline_report(finished, selection, options) -> List[dict]:
-    activity = watch(finished, selection, options, keep_hours=True)
-    verdicts = assess(activity, thresholds_of(options))
+    activity = _watched(finished, selection, options, keep_hours=True)
+    verdicts = _verdicts(activity, options)
     rows = []
     for name in sorted(activity.users):
         user = activity.users[name]

@@ -1,7 +1,7 @@
 """render: rows -> table, CSV, JSON, NDJSON or bare queue IDs, written to a text stream.
 
 SUMMARY
-    render(format, columns, rows, out, summary=None)
+    render(format, columns, rows, out, summary=None, empty=None)
     FORMATS: the names --format accepts
 
 DESCRIPTION
@@ -117,11 +117,12 @@ def _as_utf8(out) -> None:
         out.reconfigure(encoding="utf-8")
 
 
-def render(fmt: str, columns, rows, out, summary=None) -> int:
+def render(fmt: str, columns, rows, out, summary=None, empty=None) -> int:
     """Write `rows` (dicts) to `out` in `fmt`; returns the number of rows written.
 
     `summary` is a callable giving the table's one-line summary once the rows are consumed
-    (the totals are only known at the end of the stream).
+    (the totals are only known at the end of the stream); `empty` one giving what a table
+    without rows says instead of "no rows" (why there are none).
     """
     _as_utf8(out)
     if fmt == "csv":
@@ -160,5 +161,5 @@ def render(fmt: str, columns, rows, out, summary=None) -> int:
     if table:
         out.write(tabulate(table, headers=columns, tablefmt="simple", disable_numparse=True) + "\n")
     else:
-        out.write("(no rows)\n")
+        out.write(f"({_escape_control(empty()) if empty is not None else 'no rows'})\n")
     return len(table)

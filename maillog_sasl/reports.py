@@ -1,17 +1,23 @@
 """reports: finished sessions and messages -> rows of one report (a list of dicts, columns fixed).
 
 SUMMARY
-    REPORTS: name -> Report(columns, build)
+    REPORTS: name -> Report(columns, build, views, streams, assesses)
+    report_of(name, by=None) -> the Report (its view by user, for failures)
     build_report(name, finished, selection, **options) -> (columns, rows)
+    Scope(tally=False, assess=False): what a run saw, for the summary line (option `scope`)
 
 DESCRIPTION
     Every report reads the stream that correlate() yields and a filters.Selection. `users`,
     `ips` and `failures` aggregate as the stream goes and return a sorted list; `sessions` and
     `messages` return a generator, so that a CSV of a huge log streams in flat memory.
 
+    Options every report takes: top=N keeps the first N rows. A Scope passed as `scope` is
+    filled with what the run saw.
+
     Column names are a contract (tests and scripts use them); columns are only ever added.
     users:    one row per SASL username (plus `(unknown user)`: successful logins that queued
-              nothing, whose username Postfix never logged), most IPs then most recipients first;
+              nothing, whose username Postfix never logged): the flagged accounts first, most
+              severe, then most recipients; then the others, most IPs then most recipients;
               `flags` names the signals of a user incident.py flags as suspicious.
     sessions: one row per authenticated session (option show_all: every session with an AUTH
               attempt); `recipients` counts every RCPT, accepted or refused (as users counts
@@ -47,7 +53,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import incident
 from maillog_sasl.activity import Activity
@@ -91,6 +97,8 @@ class Report(NamedTuple):
     columns: List[str]
     build: Callable
     views: Optional[Dict[str, "Report"]] = None  # option `by` -> another shape of the report
+    streams: bool = False  # build yields rows as the stream passes, instead of a sorted list
+    assesses: bool = False  # needs the Activity and verdicts whatever the options
 
 
 def method_of(name: Optional[str]) -> Optional[str]:
@@ -98,6 +106,115 @@ def method_of(name: Optional[str]) -> Optional[str]:
     typed it (`AUTH cram-md5` by hand, `PLAIN` from a mail program); mechanism names are
     case-insensitive, and the users report has always listed them lower-case."""
     return name.lower() if name else name
+
+
+class Scope:
+    """What one run of a report saw of its selection, for the summary line.
+
+    Made by the caller and passed to build_report as the option `scope`; build_report sets it
+    up and fills it as the rows are consumed (nothing is final before they all are):
+
+      tally     count the selection (users, sessions, messages) and which filters matched
+                anything in the log (`matched`: "user", "ip")
+      assess    run the incident rules even when the report does not need them, so that the
+                summary can name the flagged accounts
+      counts    selected account -> [authenticated sessions, authenticated messages]
+      verdicts  every account's incident.Verdict; `flagged`: those with a severity
+      rows, shown   how many rows the report had, and how many --top let through
+    """
+
+    def __init__(self, tally: bool = False, assess: bool = False):
+        self.tally = tally
+        self.assess = assess
+        self.selection = Selection()
+        self.activity: Optional[Activity] = None
+        self.verdicts: Optional[Dict[str, incident.Verdict]] = None
+        self.flagged: Dict[str, incident.Verdict] = {}
+        self.counts: Dict[str, List[int]] = {}
+        self.matched: set = set()
+        self.top: Optional[int] = None
+        self.rows = 0
+        self.shown = 0
+
+    def selected_counts(self) -> Dict[str, List[int]]:
+        return self.counts
+
+    def flagged_shown(self) -> List[str]:
+        """The flagged accounts among the selected ones, most severe first, then most
+        recipients (as the users report lists them)."""
+        found = []
+        for name in self.counts:
+            verdict = self.flagged.get(name)
+            if verdict is not None and self.activity is not None:
+                user = self.activity.users.get(name)
+                recipients = sum(user.totals()) if user is not None else 0
+                found.append(incident.flagged_order(verdict, recipients, name))
+        return [name for _, _, name in sorted(found)]
+
+    def start(self, report: Report, selection: Selection, options: dict,
+              keep_hours: bool) -> None:
+        self.selection = selection
+        self.top = options.get("top")
+        if report.assesses or self.assess:
+            self.activity = Activity(incident.thresholds_of(options), selection, keep_hours,
+                                     options.get("stats"))
+
+    def watch(self, finished: Iterable[Finished]) -> Iterator[Finished]:
+        """The stream, each item counted and recorded as it passes; the verdicts when it ends."""
+        activity = self.activity
+        tally = self._count if self.tally else None
+        for item in finished:
+            if activity is not None:
+                activity.observe(item)
+            if tally is not None:
+                tally(item)
+            yield item
+        if activity is not None:
+            activity.close()
+            self.verdicts = incident.assess(activity, activity.limits)
+            self.flagged = {name: verdict for name, verdict in self.verdicts.items()
+                            if verdict.severity}
+
+    def _count(self, item) -> None:
+        selection = self.selection
+        if isinstance(item, Session):
+            user = session_user(item)
+            if selection.user_patterns and "user" not in self.matched:
+                names = [user] + [failure.username for _, failure in item.auth_failures]
+                if any(name and selection.user(name) for name in names):
+                    self.matched.add("user")
+            if selection.networks and "ip" not in self.matched and selection.ip(item.client_ip):
+                self.matched.add("ip")
+            if user is not None and selection.session(item, user):
+                self._entry(user)[0] += 1
+        elif isinstance(item, Message):
+            name = item.sasl_username
+            if name is not None and item.kind == "submission" and selection.message(item):
+                self._entry(name)[1] += 1
+
+    def _entry(self, name: str) -> List[int]:
+        found = self.counts.get(name)
+        if found is None:
+            found = self.counts[name] = [0, 0]
+        return found
+
+    def capped(self, rows, streams: bool):
+        """At most `top` rows (--top); counts them all."""
+        if not streams:
+            rows = list(rows)
+            self.rows = len(rows)
+            if self.top is not None:
+                rows = rows[:self.top]
+            self.shown = len(rows)
+            return rows
+        return self._capped_stream(rows)
+
+    def _capped_stream(self, rows) -> Iterator[dict]:
+        for row in rows:
+            self.rows += 1
+            if self.top is None or self.shown < self.top:
+                self.shown += 1
+                yield row
 
 
 def session_user(session: Session):
@@ -190,12 +307,10 @@ def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
 
 
 def _users(finished: Iterable[Finished], selection: Selection, options: dict):
-    limits = incident.thresholds_of(options)
-    activity = Activity(limits, stats=options.get("stats"))
     totals: Dict[str, _UserTotals] = {}
     # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
     logins = PairStore()
-    for item in activity.watch(finished):
+    for item in finished:
         if isinstance(item, Session):
             user = session_user(item)
             if user is None or not selection.session(item, user):
@@ -217,20 +332,25 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
             entry.outcomes.update(statuses)
             if item.sasl_method:
                 entry.methods.add(method_of(item.sasl_method))
-    flags = incident.user_flags(activity, limits)
+    flagged = options["scope"].flagged
     ips = logins.ips_per_account()
     logins.close()
     rows = []
     for user, entry in totals.items():
-        row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions,
+        verdict = flagged.get(user)
+        row = {"user": user, "sessions": entry.sessions,
+               "flags": [signal.name for signal in verdict.signals] if verdict else [],
                "messages": entry.messages,
                "recipients": sum(entry.outcomes[outcome] for outcome in OUTCOMES)}
         row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
         row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
                    methods=sorted(entry.methods), hosts=sorted(entry.hosts))
         rows.append(row)
-    rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, -row["ips"], -row["recipients"],
-                               row["user"]))
+    # Flagged accounts first, most severe, then most recipients; then the others as always.
+    rows.sort(key=lambda row: (
+        (0, *incident.flagged_order(flagged[row["user"]], row["recipients"], row["user"]))
+        if row["user"] in flagged else
+        (1, row["user"] == UNKNOWN_USER, -row["ips"], -row["recipients"], row["user"])))
     return rows
 
 
@@ -441,16 +561,24 @@ def _queue(finished: Iterable[Finished], selection: Selection, options: dict) ->
 
 
 REPORTS = {
-    "users": Report(USERS_COLUMNS, _users),
-    "sessions": Report(SESSIONS_COLUMNS, _sessions),
-    "messages": Report(MESSAGES_COLUMNS, _messages),
+    "users": Report(USERS_COLUMNS, _users, assesses=True),
+    "sessions": Report(SESSIONS_COLUMNS, _sessions, streams=True),
+    "messages": Report(MESSAGES_COLUMNS, _messages, streams=True),
     "ips": Report(IPS_COLUMNS, _ips),
     "failures": Report(FAILURES_COLUMNS, _failures,
                        {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user)}),
-    "suspicious": Report(SUSPICIOUS_COLUMNS, incident.suspicious_report),
-    "timeline": Report(TIMELINE_COLUMNS, incident.timeline_report),
+    "suspicious": Report(SUSPICIOUS_COLUMNS, incident.suspicious_report, assesses=True),
+    "timeline": Report(TIMELINE_COLUMNS, incident.timeline_report, assesses=True),
     "queue": Report(QUEUE_COLUMNS, _queue),
 }
+
+
+def report_of(name: str, by: Optional[str] = None) -> Report:
+    """The Report `name`, in its view `by` when it has one (failures by user)."""
+    report = REPORTS[name]
+    if report.views and by in report.views:
+        report = report.views[by]
+    return report
 
 
 def build_report(name: str, finished: Iterable[Finished], selection: Optional[Selection] = None,
@@ -458,9 +586,15 @@ def build_report(name: str, finished: Iterable[Finished], selection: Optional[Se
     """(columns, rows) of report `name` over the correlator's output `finished`.
 
     `options` are the report's own settings, e.g. show_all=True for the sessions report, or
-    by="user" for the failures report's view by username.
+    by="user" for the failures report's view by username; top=N keeps the first N rows.
+    `scope`, a Scope, is filled with what the run saw (see Scope) once the rows are consumed.
     """
-    report = REPORTS[name]
-    if report.views and options.get("by") in report.views:
-        report = report.views[options["by"]]
-    return report.columns, report.build(finished, selection or Selection(), options)
+    report = report_of(name, options.get("by"))
+    selection = selection or Selection()
+    scope = options.get("scope") or Scope()
+    scope.start(report, selection, options, keep_hours=name == "timeline")
+    options = {**options, "scope": scope, "activity": scope.activity}
+    # The reports that assess read the scope's Activity, fed as the stream passes, and its
+    # verdicts, made when the stream ends.
+    rows = report.build(scope.watch(finished), selection, options)
+    return report.columns, scope.capped(rows, report.streams)

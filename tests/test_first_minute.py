@@ -7,6 +7,10 @@ Small logs come from tests/maillog_writer.py; the shipped sample's ground truth 
 import datetime as dt
 import json
 import re
+import subprocess
+import sys
+
+import pytest
 
 from maillog_sasl import report
 
@@ -48,6 +52,81 @@ def flagged_log() -> Log:
     for day in range(5):
         log.login("many@example.jp", f"172.16.{day}.9", at(day, 10))
     return log
+
+
+# -- 1. the default report answers who is compromised first -------------------------------------
+
+def test_default_report_head_8_names_every_flagged_account():
+    """`maillog-sasl sample_logs/maillog-sample.log | head -8`: the summary says how many
+    accounts are flagged and names them, and their rows come first."""
+    done = subprocess.run(["bash", "-o", "pipefail", "-c",
+                           f"{sys.executable} -m maillog_sasl {SAMPLE} | head -8"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 8
+    assert f"; {len(COMPROMISED)} accounts flagged: " in lines[0]
+    assert all(user in lines[0] for user in COMPROMISED)
+    assert {line.split()[0] for line in lines[4:4 + len(COMPROMISED)]} == set(COMPROMISED)
+
+
+def test_users_sorts_flagged_first_by_severity_then_recipients(tmp_path):
+    found = rows_of(flagged_log(), tmp_path, "users")
+    assert [row["user"] for row in found[:4]] == [
+        "crit@example.jp", "high-big@example.jp", "high-small@example.jp", "med@example.jp"]
+    assert [row["user"] for row in found[4:]] == ["many@example.jp", "other@example.jp"]
+    assert found[4]["ips"] > max(row["ips"] for row in found[:4])  # today's order after them
+
+
+def test_summary_counts_the_selection_and_names_few_flagged(cli, tmp_path):
+    path = flagged_log().write(tmp_path / "maillog")
+    whole = cli("--tz", "UTC", path).out.splitlines()[0]
+    assert whole.startswith("2026-01-05 03:00:00 .. 2026-01-09 10:00:05 (UTC+09:00); ")
+    assert "; 6 users; 13 authenticated sessions; 13 authenticated messages; " in whole
+    assert whole.endswith("; 4 accounts flagged; see --report suspicious")  # more than 3: no names
+    some = cli("--user", "high*", "--user", "many@*", path).out.splitlines()[0]
+    assert ("; selected by --user 'high*' --user 'many@*': 3 users; 7 authenticated sessions; "
+            "7 authenticated messages; 2 accounts flagged: high-big@example.jp, "
+            "high-small@example.jp; see --report suspicious") in some
+    one = cli("--user", "many@example.jp", "--since", "2026-01-07", "--tz", "UTC",
+              path).out.splitlines()[0]
+    # --since in UTC, shown in the log's own zone
+    assert one.startswith("2026-01-07 09:00:00 .. 2026-01-09 10:00:05 (UTC+09:00); ")
+    assert ": 1 user; 3 authenticated sessions; 3 authenticated messages; no account flagged" in one
+
+
+def test_summary_is_singular_for_one(cli, tmp_path):
+    log = Log()
+    log.login("solo@example.jp", HOME, at(0, 9))
+    path = log.write(tmp_path / "maillog")
+    summary = cli(path).out.splitlines()[0]
+    assert "; 1 user; 1 authenticated session; 1 authenticated message; " in summary
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--since", "2027-01-01"],
+     "(no rows: no line between --since and --until; the log covers 2026-01-05 .. 2026-01-09)"),
+    (["--user", "x*"], "(no rows: no user matches --user 'x*')"),
+    (["--ip", "192.0.2.0/24"], "(no rows: no client in --ip 192.0.2.0/24)"),
+    (["--user", "many*", "-r", "suspicious"],
+     "(no rows: none of the accounts --user 'many*' selects is flagged)"),
+    (["--user", "many*", "-r", "queue"],
+     "(no rows: nothing --user 'many*' selects is still queued when the log ends)"),
+])
+def test_no_rows_says_why(cli, tmp_path, args, why):
+    path = flagged_log().write(tmp_path / "maillog")
+    result = cli("--tz", "+09:00", *args, path)
+    assert result.code == 0
+    assert result.out.splitlines()[-1] == why
+
+
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_top_caps_every_report(report, cli, name):
+    whole = report(name, SAMPLE)
+    assert len(whole) > 2, "a list to cap"
+    assert report(name, "--top", "2", SAMPLE) == whole[:2]
+    summary = cli("-r", name, "--top", "2", SAMPLE).out.splitlines()[0]
+    assert summary.endswith(f"; 2 of {len(whole)} rows shown (--top 2)")
 
 
 # -- 5. sessions say what they count, one spelling of a mechanism -------------------------------
