@@ -36,6 +36,7 @@ import sys
 from maillog_sasl import __version__, auth_test, cram_md5, open_logs
 from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.filters import FilterError, Selection
+from maillog_sasl.incident import counted
 from maillog_sasl.model import UNKNOWN_USER, Stats
 from maillog_sasl.pairs import StoreError
 from maillog_sasl.password import (
@@ -51,7 +52,7 @@ from maillog_sasl.password import (
 )
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
-from maillog_sasl.reports import REPORTS, Scope, build_report
+from maillog_sasl.reports import REPORTS, Scope, build_report, report_of
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
 EXAMPLES = """\
@@ -63,6 +64,8 @@ examples:
   maillog-sasl --report suspicious /var/log/maillog*
   maillog-sasl --report timeline --user bad@example.jp /var/log/maillog*
   maillog-sasl --report queue --user bad@example.jp --format ids /var/log/maillog | postsuper -d -
+  maillog-sasl --report queue --flagged --format ids /var/log/maillog | postsuper -d -
+  maillog-sasl --report ips --flagged --format ids /var/log/maillog*    # attackers' IPs
   journalctl -u postfix -o short-iso | maillog-sasl -
 
 subcommands:
@@ -105,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ip", action="append", default=[], metavar="ADDR",
                         help="only clients in ADDR (address or CIDR), repeatable; "
                              "e.g. --ip 203.0.113.0/24")
+    parser.add_argument("--flagged", action="store_true",
+                        help="only the accounts the suspicious report flags (every report); "
+                             "e.g. --report queue --flagged --format ids")
     parser.add_argument("--top", type=_count, metavar="N",
                         help="at most N rows (every report, after sorting); e.g. --top 10")
     parser.add_argument("--all", action="store_true", dest="show_all",
@@ -187,9 +193,15 @@ def _run(options) -> int:
         selection = Selection.build(options.user, options.since, options.until, options.ip, zone)
     except FilterError as error:
         raise UsageError(str(error)) from None
+    report = report_of(options.report, options.by)
+    if options.format == "ids" and report.ids is None:
+        name = f"{options.report} report" + (" by user" if report is not REPORTS[options.report]
+                                              else "")
+        raise UsageError(f"--format ids: the {name} has no IDs (queue IDs: messages, queue; "
+                         "client IPs: ips, failures)")
     table = options.format == "table"
-    report_options = {"show_all": options.show_all, "top": options.top,
-                      "scope": Scope(tally=table, assess=table),
+    report_options = {"show_all": options.show_all, "flagged": options.flagged,
+                      "top": options.top, "scope": Scope(tally=table, assess=table),
                       **_incident_options(options)}
     analysis = open_logs(options.paths, year=options.year, zone=zone)
     report_options["stats"] = analysis.stats
@@ -227,6 +239,7 @@ def _report(options, analysis, selection, report_options: dict) -> str:
         scope, filters = report_options["scope"], filters_text(options)
         render(options.format, columns, rows, progress.guard(out) if progress else out,
                summary=lambda: summary_line(analysis.stats, scope, filters, options.report),
+               ids=report_of(options.report, options.by).ids,
                empty=lambda: no_rows_reason(analysis.stats, scope, filters, options))
         out.flush()
         if out is not sys.stdout:
@@ -246,10 +259,6 @@ def _report(options, analysis, selection, report_options: dict) -> str:
 
 
 FLAGGED_NAMED = 3  # the summary names the flagged accounts when there are this many or fewer
-
-
-def counted(count: int, singular: str, plural: str = "") -> str:
-    return f"{count} {singular if count == 1 else plural or singular + 's'}"
 
 
 def _zone(when: _dt.datetime) -> str:
@@ -292,6 +301,8 @@ def filters_text(options) -> str:
     words += [f"--{name} {shlex.quote(value)}" for name in ("since", "until")
               if (value := getattr(options, name)) is not None]
     words += [f"--ip {shlex.quote(value)}" for value in options.ip]
+    if options.flagged:
+        words.append("--flagged")
     return " ".join(words)
 
 
@@ -363,6 +374,8 @@ def no_rows_reason(stats: Stats, scope, filters: str, options) -> str:
     if selection.networks and "ip" not in scope.matched:
         addresses = " ".join(f"--ip {shlex.quote(address)}" for address in options.ip)
         return f"no rows: no client in {addresses}"
+    if scope.flagged_only and scope.verdicts is not None and not scope.flagged:
+        return "no rows: no account is flagged (--flagged)"
     plain, filtered = EMPTY_REPORTS.get(options.report, NO_LOGIN)
     return "no rows: " + (filtered.format(filters) if filters else plain)
 

@@ -4,6 +4,7 @@ SUMMARY
     assess(activity, thresholds) -> {user: Verdict}     (activity.Thresholds: the rules' limits)
     suspicious_report / timeline_report (finished, selection, options) -> rows
     user_flags(activity, thresholds) -> {user: [signal names]}   (the users report's `flags`)
+    ip_roles(activity, verdicts, thresholds) -> {flagged user: {ip: "attacker" | "usual"}}
     counted(n, noun) -> "1 network" | "4 networks"
 
 DESCRIPTION
@@ -290,6 +291,7 @@ def watch(finished, selection, options, keep_hours: bool = False) -> Activity:
 
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
+ATTACKER, USUAL = "attacker", "usual"
 
 
 def _watched(finished, selection, options, keep_hours: bool = False) -> Activity:
@@ -313,6 +315,37 @@ def _verdicts(activity: Activity, options) -> Dict[str, Verdict]:
 def flagged_order(verdict: Verdict, recipients: int, name: str) -> tuple:
     """Sort key of flagged accounts: most severe first, then most recipients."""
     return SEVERITY_ORDER[verdict.severity], -recipients, name
+
+
+def ip_roles(activity: Activity, verdicts: Dict[str, Verdict],
+             limits: Thresholds) -> Dict[str, Dict[str, str]]:
+    """flagged account -> {client IP: ATTACKER or USUAL}, for every IP it logged in from.
+
+    An IP is the account's usual one when it logged in from it, or from its provider block
+    (IPv4 /16, IPv6 /32: the phone's carrier, the home ISP), before the account was first
+    flagged, or when the IP is a NAT by the shared-ip rule (an office NAT shared by a dozen
+    accounts is nobody's attacker). The others, first used at or after first_flagged, are the
+    attacker's.
+    """
+    roles: Dict[str, Dict[str, str]] = {}
+    nat: Dict[str, bool] = {}
+    for name, verdict in verdicts.items():
+        flagged_at = verdict.first_flagged
+        if not verdict.severity or flagged_at is None:
+            continue
+        ips = activity.pairs.ips_of(name)
+        known = {provider_of(ip) for ip, first in ips.items() if first < flagged_at}
+        found = roles[name] = {}
+        for ip, first in ips.items():
+            usual = first < flagged_at or provider_of(ip) in known
+            if not usual:
+                if ip not in nat:
+                    accounts = activity.pairs.accounts_of(ip)
+                    nat[ip] = (is_loopback(ip) or len(accounts) >= limits.shared_ip_accounts
+                               and is_nat(activity, ip, accounts, limits))
+                usual = nat[ip]
+            found[ip] = USUAL if usual else ATTACKER
+    return roles
 
 
 def suspicious_report(finished, selection, options) -> List[dict]:

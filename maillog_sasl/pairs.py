@@ -11,6 +11,8 @@ SUMMARY
     store.shared_ips(accounts) -> iterator of (ip, {account: its first login from ip}) for
                                   the IPs that at least `accounts` accounts logged in from
     store.days_in(account, block) -> on how many days the account logged in from the block
+    store.ips_of(account) -> {ip: first login of the account from it}
+    store.accounts_of(ip) -> {account: its first login from ip}
     store.close()
 
 DESCRIPTION
@@ -153,6 +155,21 @@ class PairStore:
                 "ORDER BY network, first, rowid", (account,)):
             if network not in found:
                 found[network] = (_decode(first, offset), ip)
+        return found
+
+    def ips_of(self, account: str) -> Dict[str, _dt.datetime]:
+        return self._firsts("SELECT ip, first, offset FROM logins WHERE account = ? "
+                            "ORDER BY ip, first, rowid", account)
+
+    def accounts_of(self, ip: str) -> Dict[str, _dt.datetime]:
+        return self._firsts("SELECT account, first, offset FROM logins WHERE ip = ? "
+                            "ORDER BY account, first, rowid", ip)
+
+    def _firsts(self, query: str, key: str) -> Dict[str, _dt.datetime]:
+        found: Dict[str, _dt.datetime] = {}
+        for name, first, offset in self._read(query, (key,)):
+            if name not in found:
+                found[name] = _decode(first, offset)
         return found
 
     def shared_ips(self, accounts: int) -> Iterator[Tuple[str, Dict[str, _dt.datetime]]]:

@@ -1,7 +1,7 @@
 """render: rows -> table, CSV, JSON, NDJSON or bare queue IDs, written to a text stream.
 
 SUMMARY
-    render(format, columns, rows, out, summary=None, empty=None)
+    render(format, columns, rows, out, summary=None, ids=None, empty=None)
     FORMATS: the names --format accepts
 
 DESCRIPTION
@@ -9,8 +9,9 @@ DESCRIPTION
     csv     RFC 4180 with a header row (CRLF line ends), lists joined with ", ".
     json    one document: an array of objects, streamed row by row.
     ndjson  one object per line.
-    ids     the `queue_id` column alone, one per line, each once, NOQUEUE left out: made to be
-            piped into `postsuper -d -`.
+    ids     the report's ID of each row (`ids(row)`, None for a row without one; by default
+            the `queue_id` column, NOQUEUE left out), one per line, each once: made to be
+            piped into `postsuper -d -` (queue IDs) or a firewall set (client IPs).
     Times are ISO 8601 with their offset; lists stay arrays in JSON.
 
     Everything a log line carries is attacker-controlled (usernames, reasons, addresses), so
@@ -117,12 +118,18 @@ def _as_utf8(out) -> None:
         out.reconfigure(encoding="utf-8")
 
 
-def render(fmt: str, columns, rows, out, summary=None, empty=None) -> int:
+def _queue_id(row) -> object:
+    queue_id = row.get("queue_id")
+    return queue_id if queue_id != "NOQUEUE" else None
+
+
+def render(fmt: str, columns, rows, out, summary=None, ids=None, empty=None) -> int:
     """Write `rows` (dicts) to `out` in `fmt`; returns the number of rows written.
 
     `summary` is a callable giving the table's one-line summary once the rows are consumed
     (the totals are only known at the end of the stream); `empty` one giving what a table
-    without rows says instead of "no rows" (why there are none).
+    without rows says instead of "no rows" (why there are none). `ids(row)` is the row's ID for
+    the ids format.
     """
     _as_utf8(out)
     if fmt == "csv":
@@ -148,12 +155,13 @@ def render(fmt: str, columns, rows, out, summary=None, empty=None) -> int:
         out.write("\n]\n" if count else "]\n")
         return count
     if fmt == "ids":
+        id_of = ids or _queue_id
         seen = set()
         for row in rows:
-            queue_id = row.get("queue_id")
-            if queue_id and queue_id != "NOQUEUE" and queue_id not in seen:
-                seen.add(queue_id)
-                out.write(plain_text(queue_id) + "\n")
+            found = id_of(row)
+            if found and found not in seen:
+                seen.add(found)
+                out.write(plain_text(found) + "\n")
         return len(seen)
     table = [[plain_text(row.get(column)) for column in columns] for row in rows]
     if summary is not None:

@@ -1,7 +1,7 @@
 """reports: finished sessions and messages -> rows of one report (a list of dicts, columns fixed).
 
 SUMMARY
-    REPORTS: name -> Report(columns, build, views, streams, assesses)
+    REPORTS: name -> Report(columns, build, views, account, ids, streams, assesses)
     report_of(name, by=None) -> the Report (its view by user, for failures)
     build_report(name, finished, selection, **options) -> (columns, rows)
     Scope(tally=False, assess=False): what a run saw, for the summary line (option `scope`)
@@ -11,8 +11,10 @@ DESCRIPTION
     `ips` and `failures` aggregate as the stream goes and return a sorted list; `sessions` and
     `messages` return a generator, so that a CSV of a huge log streams in flat memory.
 
-    Options every report takes: top=N keeps the first N rows. A Scope passed as `scope` is
-    filled with what the run saw.
+    Options every report takes: flagged=True keeps the rows about the accounts incident.py
+    flags (their verdicts need the whole stream: lists are filtered at the end, streamed rows
+    wait in a temporary file, so memory stays flat and the stream is read once); top=N keeps
+    the first N rows. A Scope passed as `scope` is filled with what the run saw.
 
     Column names are a contract (tests and scripts use them); columns are only ever added.
     users:    one row per SASL username (plus `(unknown user)`: successful logins that queued
@@ -24,7 +26,8 @@ DESCRIPTION
               them), `rejected` those refused. Mechanisms are lower-case in every report.
     messages: one row per recipient of an authenticated message, and per recipient refused
               before any queue file (queue_id NOQUEUE) in an authenticated session.
-    ips:      one row per (user, client IP).
+    ips:      one row per (user, client IP); `role`, for a flagged account: `attacker` or
+              `usual` (incident.ip_roles).
     failures: one row per client IP with failed AUTH; attempts come from the disconnect counters;
               `success_users` logged in from that IP after its first failure (`(unknown user)`
               for a login that queued nothing, so that later_success always names someone).
@@ -40,6 +43,9 @@ DESCRIPTION
               with the parent's queue ID): all of them eat the queue, and `--format ids` prints
               them for `postsuper -d -`.
 
+    IDs (`Report.ids`, for --format ids): queue IDs of messages and queue, client IPs of ips
+    (a flagged account's usual IPs left out) and failures; the other reports have none.
+
     A recipient's outcome is counted in exactly one of sent, deferred, bounced, expired,
     rejected; `recipients` is their sum. A recipient handed to a content filter is counted where
     the filter re-injected it. Bounce notices are not the user's mail and are not counted.
@@ -52,6 +58,9 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
+import pickle
+import struct
+import tempfile
 from collections import Counter
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -69,7 +78,7 @@ from maillog_sasl.model import (
     Message,
     Session,
 )
-from maillog_sasl.pairs import PairStore
+from maillog_sasl.pairs import PairStore, StoreError
 
 USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips", "first_seen",
                  "last_seen", "methods", "hosts", "flags"]
@@ -80,7 +89,7 @@ MESSAGES_COLUMNS = ["queue_id", "host", "sasl_username", "client_ip", "time", "s
                     "recipient", "status", "dsn", "relay", "attempts", "reason", "orig_to",
                     "message_id", "last_attempt"]
 IPS_COLUMNS = ["user", "client_ip", "client_name", "sessions", "messages", "recipients",
-               "first_seen", "last_seen"]
+               "first_seen", "last_seen", "role"]
 FAILURES_COLUMNS = ["client_ip", "attempts", "usernames", "mechanisms", "first_seen",
                     "last_seen", "later_success", "client_names", "sessions", "success_users"]
 FAILURES_BY_USER_COLUMNS = ["user", "attempts", "ips", "sessions", "first_seen", "last_seen",
@@ -97,6 +106,10 @@ class Report(NamedTuple):
     columns: List[str]
     build: Callable
     views: Optional[Dict[str, "Report"]] = None  # option `by` -> another shape of the report
+    # row -> the account it is about, for --flagged (None: the report selects by itself).
+    account: Optional[Callable[[dict], Optional[str]]] = None
+    # row -> its ID for --format ids, or None for a row with none (None: the report has no IDs).
+    ids: Optional[Callable[[dict], Optional[str]]] = None
     streams: bool = False  # build yields rows as the stream passes, instead of a sorted list
     assesses: bool = False  # needs the Activity and verdicts whatever the options
 
@@ -109,7 +122,7 @@ def method_of(name: Optional[str]) -> Optional[str]:
 
 
 class Scope:
-    """What one run of a report saw of its selection, for the summary line.
+    """What one run of a report saw of its selection, for the summary line and --flagged.
 
     Made by the caller and passed to build_report as the option `scope`; build_report sets it
     up and fills it as the rows are consumed (nothing is final before they all are):
@@ -130,6 +143,7 @@ class Scope:
         self.activity: Optional[Activity] = None
         self.verdicts: Optional[Dict[str, incident.Verdict]] = None
         self.flagged: Dict[str, incident.Verdict] = {}
+        self.flagged_only = False
         self.counts: Dict[str, List[int]] = {}
         self.matched: set = set()
         self.top: Optional[int] = None
@@ -137,7 +151,10 @@ class Scope:
         self.shown = 0
 
     def selected_counts(self) -> Dict[str, List[int]]:
-        return self.counts
+        """counts, of the flagged accounts alone under --flagged."""
+        if not self.flagged_only:
+            return self.counts
+        return {name: found for name, found in self.counts.items() if name in self.flagged}
 
     def flagged_shown(self) -> List[str]:
         """The flagged accounts among the selected ones, most severe first, then most
@@ -154,8 +171,9 @@ class Scope:
     def start(self, report: Report, selection: Selection, options: dict,
               keep_hours: bool) -> None:
         self.selection = selection
+        self.flagged_only = bool(options.get("flagged"))
         self.top = options.get("top")
-        if report.assesses or self.assess:
+        if report.assesses or self.flagged_only or self.assess:
             self.activity = Activity(incident.thresholds_of(options), selection, keep_hours,
                                      options.get("stats"))
 
@@ -197,6 +215,46 @@ class Scope:
         if found is None:
             found = self.counts[name] = [0, 0]
         return found
+
+    def is_flagged(self, name: Optional[str]) -> bool:
+        return name is not None and name in self.flagged
+
+    def only_flagged(self, rows, account: Callable[[dict], Optional[str]], streams: bool):
+        """The rows about flagged accounts. Verdicts are final only when the stream ends: a list
+        is filtered then; streamed rows go to a temporary file as they come (memory stays
+        flat, and standard input is read once), and those of flagged accounts are read back,
+        in order, once the last has come."""
+        if not streams:
+            return [row for row in rows if self.is_flagged(account(row))]
+        return self._spooled(rows, account)
+
+    def _spooled(self, rows, account) -> Iterator[dict]:
+        names: Dict[Optional[str], int] = {}
+        header = struct.Struct("<II")  # the account's number, the length of the pickled row
+        try:
+            spool = tempfile.TemporaryFile()
+        except OSError as error:
+            raise StoreError(f"cannot keep the rows of --flagged in a temporary file: "
+                             f"{error.strerror or error} (TMPDIR names the directory to use)"
+                             ) from None
+        with spool:
+            for row in rows:
+                number = names.setdefault(account(row), len(names))
+                blob = pickle.dumps(row, pickle.HIGHEST_PROTOCOL)
+                spool.write(header.pack(number, len(blob)) + blob)
+            wanted = {number for name, number in names.items() if self.is_flagged(name)}
+            if not wanted:
+                return
+            spool.seek(0)
+            while True:
+                head = spool.read(header.size)
+                if len(head) < header.size:
+                    break
+                number, size = header.unpack(head)
+                if number in wanted:
+                    yield pickle.loads(spool.read(size))
+                else:
+                    spool.seek(size, 1)
 
     def capped(self, rows, streams: bool):
         """At most `top` rows (--top); counts them all."""
@@ -418,7 +476,13 @@ def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
             entry = entry_for(item.sasl_username, item.client_ip)
             entry["messages"] += item.kind == "submission"
             entry["recipients"] += counted
+    scope = options["scope"]
+    activity = scope.activity
+    roles = (incident.ip_roles(activity, scope.flagged, activity.limits)
+             if activity is not None else {})
     rows = list(pairs.values())
+    for row in rows:
+        row["role"] = roles.get(row["user"], {}).get(row["client_ip"], "")
     rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, row["user"], row["first_seen"] is None,
                                row["first_seen"] or 0, row["client_ip"]))
     return rows
@@ -466,12 +530,16 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         for when in times:
             entry["first_seen"] = _earliest(entry["first_seen"], when)
             entry["last_seen"] = _latest(entry["last_seen"], when)
+    scope = options["scope"]
     rows = []
     for ip, entry in by_ip.items():
         success = successes.get(ip)
         entry["later_success"] = (success is not None and entry["first_seen"] is not None
                                   and success >= entry["first_seen"])
         entry["success_users"] = _later(user_successes.get(ip, {}), entry["first_seen"])
+        if scope.flagged_only and not any(scope.is_flagged(name) for name in
+                                          (*entry["usernames"], *entry["success_users"])):
+            continue  # an IP neither tried nor got into a flagged account
         for key in ("usernames", "mechanisms", "client_names"):
             entry[key] = sorted(entry[key])
         rows.append(entry)
@@ -560,16 +628,40 @@ def _queue(finished: Iterable[Finished], selection: Selection, options: dict) ->
     return rows
 
 
+def _queue_id(row: dict) -> Optional[str]:
+    queue_id = row.get("queue_id")
+    return queue_id if queue_id != "NOQUEUE" else None
+
+
+def _client_ip(row: dict) -> Optional[str]:
+    # A flagged account's usual IPs (its office, home, phone) are no IDs: `-r ips --flagged
+    # -f ids` is the attackers' IPs, for a firewall.
+    return row.get("client_ip") if row.get("role") != incident.USUAL else None
+
+
+def _user(row: dict) -> Optional[str]:
+    return row.get("user")
+
+
+def _sasl_username(row: dict) -> Optional[str]:
+    return row.get("sasl_username")
+
+
 REPORTS = {
-    "users": Report(USERS_COLUMNS, _users, assesses=True),
-    "sessions": Report(SESSIONS_COLUMNS, _sessions, streams=True),
-    "messages": Report(MESSAGES_COLUMNS, _messages, streams=True),
-    "ips": Report(IPS_COLUMNS, _ips),
+    "users": Report(USERS_COLUMNS, _users, account=_user, assesses=True),
+    "sessions": Report(SESSIONS_COLUMNS, _sessions, account=_sasl_username, streams=True),
+    "messages": Report(MESSAGES_COLUMNS, _messages, account=_sasl_username, ids=_queue_id,
+                       streams=True),
+    "ips": Report(IPS_COLUMNS, _ips, account=_user, ids=_client_ip, assesses=True),
     "failures": Report(FAILURES_COLUMNS, _failures,
-                       {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user)}),
-    "suspicious": Report(SUSPICIOUS_COLUMNS, incident.suspicious_report, assesses=True),
-    "timeline": Report(TIMELINE_COLUMNS, incident.timeline_report, assesses=True),
-    "queue": Report(QUEUE_COLUMNS, _queue),
+                       {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user,
+                                       account=_user)},
+                       ids=_client_ip),
+    "suspicious": Report(SUSPICIOUS_COLUMNS, incident.suspicious_report, account=_user,
+                         assesses=True),
+    "timeline": Report(TIMELINE_COLUMNS, incident.timeline_report, account=_user,
+                       assesses=True),
+    "queue": Report(QUEUE_COLUMNS, _queue, account=_user, ids=_queue_id),
 }
 
 
@@ -586,8 +678,9 @@ def build_report(name: str, finished: Iterable[Finished], selection: Optional[Se
     """(columns, rows) of report `name` over the correlator's output `finished`.
 
     `options` are the report's own settings, e.g. show_all=True for the sessions report, or
-    by="user" for the failures report's view by username; top=N keeps the first N rows.
-    `scope`, a Scope, is filled with what the run saw (see Scope) once the rows are consumed.
+    by="user" for the failures report's view by username; flagged=True keeps the rows about
+    the accounts the suspicious report flags; top=N keeps the first N rows. `scope`, a Scope,
+    is filled with what the run saw (see Scope) once the rows are consumed.
     """
     report = report_of(name, options.get("by"))
     selection = selection or Selection()
@@ -597,4 +690,6 @@ def build_report(name: str, finished: Iterable[Finished], selection: Optional[Se
     # The reports that assess read the scope's Activity, fed as the stream passes, and its
     # verdicts, made when the stream ends.
     rows = report.build(scope.watch(finished), selection, options)
+    if scope.flagged_only and report.account is not None:
+        rows = scope.only_flagged(rows, report.account, report.streams)
     return report.columns, scope.capped(rows, report.streams)

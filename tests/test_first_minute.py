@@ -129,6 +129,95 @@ def test_top_caps_every_report(report, cli, name):
     assert summary.endswith(f"; 2 of {len(whole)} rows shown (--top 2)")
 
 
+# -- 2. --flagged: from the report to the action ------------------------------------------------
+
+def test_purge_list_of_the_compromised_accounts_only(cli):
+    """`maillog-sasl -r queue -f ids --flagged sample_logs/maillog-sample.log`"""
+    result = cli("-r", "queue", "-f", "ids", "--flagged", SAMPLE)
+    assert result.code == 0
+    ids = result.out.split()
+    queue = {row["queue_id"]: row for row in cli("-r", "queue", "-f", "json", SAMPLE).json()}
+    assert {queue[queue_id]["user"] for queue_id in ids} == set(COMPROMISED)
+    pending = {entry["queue_id"]: entry["user"] for entry in TRUTH["pending"]}
+    assert {queue_id for queue_id, user in pending.items() if user in COMPROMISED} <= set(ids)
+    innocent = [queue_id for queue_id, user in pending.items() if user not in COMPROMISED]
+    assert innocent and not set(innocent) & set(ids)
+    assert set(ids) == {queue_id for queue_id, row in queue.items() if row["user"] in COMPROMISED}
+
+
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_flagged_selects_the_flagged_accounts_in_every_report(report, name):
+    whole = report(name, SAMPLE)
+    flagged = report(name, "--flagged", SAMPLE)
+    assert flagged
+    if name == "failures":
+        def about(row):
+            return set(row["usernames"]) | set(row["success_users"])
+    else:
+        key = "sasl_username" if name in ("sessions", "messages") else "user"
+
+        def about(row):
+            return {row[key]}
+    assert flagged == [row for row in whole if about(row) & set(COMPROMISED)]
+
+
+def test_flagged_reads_standard_input_once(cli):
+    """The verdicts are known only at the end; streamed rows wait for them on disk, in order."""
+    from_file = cli("-r", "messages", "-f", "json", "--flagged", SAMPLE).json()
+    from_stdin = cli("-r", "messages", "-f", "json", "--flagged", "--tz", "UTC", "-",
+                     stdin=SAMPLE.read_bytes()).json()
+    assert from_stdin == from_file
+    assert {row["sasl_username"] for row in from_file} == set(COMPROMISED)
+
+
+def test_flagged_summary_counts_the_flagged_accounts(cli, tmp_path):
+    path = flagged_log().write(tmp_path / "maillog")
+    summary = cli("-r", "sessions", "--flagged", path).out.splitlines()[0]
+    assert "; selected by --flagged: 4 users; 7 authenticated sessions; " in summary
+
+
+# -- 3. attackers' IPs and the account's usual ones ---------------------------------------------
+
+def test_ips_role_matches_the_attackers(report):
+    rows = report("ips", SAMPLE)
+    for user, truth in COMPROMISED.items():
+        mine = [row for row in rows if row["user"] == user]
+        attackers = {row["client_ip"] for row in mine if row["role"] == "attacker"}
+        assert attackers == set(truth["attacker_ips"]), user
+        usual = [row for row in mine if row["role"] == "usual"]
+        assert usual and all(row["first_seen"] < truth["compromised_at"] or
+                             row["client_ip"].startswith("198.18.") for row in usual)
+    office = [row for row in rows if row["client_ip"] == "192.0.2.11"]
+    assert len({row["user"] for row in office}) > 10  # the office NAT
+    assert all(row["role"] in ("usual", "") for row in office)
+    assert all(row["role"] == "" for row in rows if row["user"] not in COMPROMISED)
+
+
+def test_ips_flagged_ids_is_the_firewall_set(cli):
+    result = cli("-r", "ips", "--flagged", "-f", "ids", SAMPLE)
+    assert result.code == 0
+    ips = result.out.splitlines()
+    expected = {ip for truth in COMPROMISED.values() for ip in truth["attacker_ips"]}
+    assert len(ips) == len(set(ips)) and set(ips) == expected
+    assert "192.0.2.11" not in ips
+
+
+def test_failures_ids_are_client_ips(cli):
+    rows = cli("-r", "failures", "-f", "json", SAMPLE).json()
+    ids = cli("-r", "failures", "-f", "ids", SAMPLE).out.splitlines()
+    assert ids == [row["client_ip"] for row in rows]
+
+
+# -- 4. ids of a report without IDs is a usage error ----------------------------------------------
+
+@pytest.mark.parametrize("args", [["-r", "users"], ["-r", "sessions"], ["-r", "suspicious"],
+                                  ["-r", "timeline"], ["-r", "failures", "--by", "user"]])
+def test_ids_of_a_report_without_ids_is_a_usage_error(cli, args):
+    result = cli(*args, "-f", "ids", SAMPLE)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.count("\n") == 1 and "has no IDs" in result.err
+
+
 # -- 5. sessions say what they count, one spelling of a mechanism -------------------------------
 
 def test_sessions_recipients_count_rcpt_rejects_as_users_does(tmp_path):
