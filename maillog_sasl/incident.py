@@ -46,6 +46,8 @@ DESCRIPTION
     Signals read the whole log (a baseline, other accounts, earlier failures all lie outside any
     filter); the Selection only chooses which users (and, for the timeline, which hours) are
     listed: --user by name, --since/--until/--ip by the user having a session or message there.
+    The timeline lists flagged accounts first, then the others that logged in; a username that
+    never logged in (one attackers only tried) only when --user names it.
 
 DIAGNOSTICS
     None: rules run on aggregated facts and never raise on log content.
@@ -375,13 +377,26 @@ def suspicious_report(finished, selection, options) -> List[dict]:
 
 
 def timeline_report(finished, selection, options) -> List[dict]:
+    """Rows of the selected accounts' hours. Flagged accounts come first (most severe, then
+    most recipients), then the others that logged in or sent mail, by name. An account that
+    never logged in (a username attackers only tried) is listed only when --user names it, after
+    the others: a timeline must not open on the guesses of a campaign."""
     activity = _watched(finished, selection, options, keep_hours=True)
     verdicts = _verdicts(activity, options)
-    rows = []
-    for name in sorted(activity.users):
-        user = activity.users[name]
+    order = []
+    for name, user in activity.users.items():
         if not user.selected or not selection.user(name):
             continue
+        verdict = verdicts.get(name)
+        if verdict is not None and verdict.severity:
+            order.append((0, flagged_order(verdict, sum(user.totals()), name)))
+        elif user.logins or user.messages:
+            order.append((1, ("", 0, name)))
+        elif selection.user_patterns:
+            order.append((2, ("", 0, name)))
+    rows = []
+    for _, (_, _, name) in sorted(order):
+        user = activity.users[name]
         fired: Dict[_dt.datetime, List[str]] = {}  # hour -> the signals that fired in it
         verdict = verdicts.get(name)
         for signal in verdict.signals if verdict else ():

@@ -312,3 +312,19 @@ def test_later_success_always_names_who_got_in(report, tmp_path):
     assert rows["203.0.113.77"]["success_users"] == ["una@example.jp"]
     for row in [*rows.values(), *report("failures", SAMPLE)]:
         assert row["later_success"] == bool(row["success_users"]), row["client_ip"]
+
+
+def test_timeline_leads_with_flagged_accounts_not_guessed_names(report, tmp_path):
+    sample = report("timeline", SAMPLE)
+    users = list(dict.fromkeys(row["user"] for row in sample))
+    assert set(users[:len(COMPROMISED)]) == set(COMPROMISED)
+    logged_in = {row["user"] for row in report("users", SAMPLE)}
+    assert set(users) <= logged_in  # no username that attackers only tried
+    log = flagged_log()
+    log.failures("203.0.113.99", at(0, 1), ["admin", "info"])
+    path = log.write(tmp_path / "maillog")
+    order = list(dict.fromkeys(row["user"] for row in report("timeline", path)))
+    assert order == ["crit@example.jp", "high-big@example.jp", "high-small@example.jp",
+                     "med@example.jp", "many@example.jp", "other@example.jp"]
+    named = {row["user"] for row in report("timeline", "--user", "admin", path)}
+    assert named == {"admin"}  # listed when asked for by name
