@@ -114,6 +114,11 @@ class Report(NamedTuple):
     assesses: bool = False  # needs the Activity and verdicts whatever the options
 
 
+def _spool_failed(error: OSError) -> StoreError:
+    return StoreError(f"cannot keep the rows of --flagged in a temporary file: "
+                      f"{error.strerror or error} (TMPDIR names the directory to use)")
+
+
 def method_of(name: Optional[str]) -> Optional[str]:
     """A SASL mechanism as every report spells it: lower-case. Postfix logs it as the client
     typed it (`AUTH cram-md5` by hand, `PLAIN` from a mail program); mechanism names are
@@ -234,14 +239,15 @@ class Scope:
         try:
             spool = tempfile.TemporaryFile()
         except OSError as error:
-            raise StoreError(f"cannot keep the rows of --flagged in a temporary file: "
-                             f"{error.strerror or error} (TMPDIR names the directory to use)"
-                             ) from None
+            raise _spool_failed(error) from None
         with spool:
             for row in rows:
                 number = names.setdefault(account(row), len(names))
                 blob = pickle.dumps(row, pickle.HIGHEST_PROTOCOL)
-                spool.write(header.pack(number, len(blob)) + blob)
+                try:
+                    spool.write(header.pack(number, len(blob)) + blob)
+                except OSError as error:
+                    raise _spool_failed(error) from None
             wanted = {number for name, number in names.items() if self.is_flagged(name)}
             if not wanted:
                 return

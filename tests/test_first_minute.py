@@ -170,6 +170,17 @@ def test_flagged_reads_standard_input_once(cli):
     assert {row["sasl_username"] for row in from_file} == set(COMPROMISED)
 
 
+def test_flagged_spool_that_cannot_be_written_is_one_line(cli, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", full)
+    result = cli("-r", "messages", "-f", "csv", "--flagged", SAMPLE)
+    assert result.code == 2
+    assert result.err == ("maillog-sasl: cannot keep the rows of --flagged in a temporary file: "
+                          "No space left on device (TMPDIR names the directory to use)\n")
+
+
 def test_flagged_summary_counts_the_flagged_accounts(cli, tmp_path):
     path = flagged_log().write(tmp_path / "maillog")
     summary = cli("-r", "sessions", "--flagged", path).out.splitlines()[0]
