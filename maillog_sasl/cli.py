@@ -180,11 +180,17 @@ def _run(options) -> int:
         if zone is None:
             raise UsageError(f"--tz: unknown time zone {options.tz!r}")
     try:
-        selection = Selection.build(options.user, options.since, options.until, options.ip, zone)
+        selection = Selection.parse(options.user, options.since, options.until, options.ip)
     except FilterError as error:
         raise UsageError(str(error)) from None
     report_options = {"show_all": options.show_all, **_incident_options(options)}
     analysis = open_logs(options.paths, year=options.year, zone=zone)
+    # Times without a zone are the log's when its stamps carry one: known once it is opened.
+    log_time = next((s.first_time for s in analysis.sources if s.first_time), None)
+    try:
+        selection.resolve(zone, log_time, options.tz)
+    except FilterError as error:
+        raise UsageError(str(error)) from None
     report_options["stats"] = analysis.stats
     if analysis.sources:
         failure = _report(options, analysis, selection, report_options)
@@ -218,7 +224,8 @@ def _report(options, analysis, selection, report_options: dict) -> str:
         stream = progress.watch(analysis) if progress else analysis
         columns, rows = build_report(options.report, stream, selection, **report_options)
         render(options.format, columns, rows, progress.guard(out) if progress else out,
-               summary=lambda: summary_line(analysis.stats))
+               summary=lambda: "; ".join(
+                   filter(None, (summary_line(analysis.stats), selection.zone_note))))
         out.flush()
         if out is not sys.stdout:
             out.close()

@@ -1,9 +1,13 @@
 """filters: which sessions and messages a report shows (--user, --since, --until, --ip).
 
 SUMMARY
-    Selection.build(users=(), since=None, until=None, ips=(), zone=None, now=None) -> Selection
+    Selection.build(users=(), since=None, until=None, ips=(), zone=None, now=None,
+                    log_time=None, zone_name=None) -> Selection
+    Selection.parse(users, since, until, ips, now=None) -> Selection; selection.resolve(zone=None,
+                    log_time=None, zone_name=None) -> the same Selection, its times placed
     selection.session(session, user) / selection.message(message) / selection.user(name)
     selection.ip(address) / selection.window(start, end) -> bool
+    selection.zone, selection.zone_note: the zone --since/--until were read in, and why
     parse_moment(text, zone=None, end_of_day=False, now=None) -> aware datetime
 
 DESCRIPTION
@@ -28,8 +32,14 @@ DESCRIPTION
     overlaps [since, until]; a message when its life in the queue (queued .. last line)
     overlaps it. `now` (the clock relative words are read on) can be given, for tests.
 
-    A time without a zone is in `zone` (local time by default); so is the day the calendar words
-    count from.
+    A time without a zone (and the calendar words: which day is today depends on the zone) is
+    read in the zone of the log's own timestamps when they carry one (RFC 3339, journald
+    short-iso), else in `zone` (--tz), else in the machine's zone. The log's zone is the
+    offset of `log_time`, the first timestamp of the inputs; a yearless log's times are made in
+    `zone` or the machine's zone, so they agree with it, and that zone (with its daylight saving
+    rules) is used whenever it gives the log's first time the log's own offset. `zone_note`
+    says which zone was used and why (`+09:00 (the log's)`), for the summary line; it is empty
+    when no --since/--until value needed a zone (`2h ago`, a time with its offset).
 
 DIAGNOSTICS
     FilterError (a ValueError) with one readable sentence for a value that is not a time, an
@@ -238,6 +248,38 @@ def parse_moment(text: str, zone=None, end_of_day: bool = False,
                                            _now(now))
 
 
+def _offset_text(offset: Optional[_dt.timedelta]) -> str:
+    if not offset:
+        return "UTC"
+    sign = "-" if offset < _dt.timedelta(0) else "+"
+    minutes = abs(offset) // _dt.timedelta(minutes=1)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def filter_zone(log_time: Optional[_dt.datetime] = None, zone: Optional[_dt.tzinfo] = None,
+                zone_name: Optional[str] = None, now: Optional[_dt.datetime] = None,
+                ) -> Tuple[_dt.tzinfo, str]:
+    """The zone --since/--until without one are read in, and why: (tzinfo, `+09:00 (the
+    log's)` | `NAME (--tz)` | `+01:00 (the machine's)`).
+
+    `log_time` is the first timestamp of the logs, `zone` the --tz zone (`zone_name` as the
+    user wrote it). The log's offset wins when `zone` (else the machine's zone) would give that
+    moment another: then the stamps carried a zone of their own. When they agree (a yearless
+    log's times are made in that zone) the zone itself is used, daylight saving rules and all.
+    """
+    fallback = zone if zone is not None else _tz.tzlocal()
+    moment = log_time if log_time is not None and log_time.tzinfo is not None else None
+    if moment is not None:
+        offset = moment.utcoffset()
+        if moment.astimezone(fallback).utcoffset() != offset:
+            assert offset is not None, "an aware time"
+            return fixed_zone(offset), f"{_offset_text(offset)} (the log's)"
+    shown = (moment or _now(now)).astimezone(fallback).utcoffset()
+    if zone is not None:
+        return zone, f"{zone_name or _offset_text(shown)} (--tz)"
+    return fallback, f"{_offset_text(shown)} (the machine's)"
+
+
 def parse_network(text: str):
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
@@ -256,19 +298,59 @@ class Selection:
         self.until = until
         self.networks = list(networks)
         self._ip_cache: Dict[str, bool] = {}
+        # The zone --since/--until were placed in, and `+09:00 (the log's)` when one of them
+        # needed it (empty otherwise): for the summary line.
+        self.zone: Optional[_dt.tzinfo] = None
+        self.zone_note = ""
+        self._when: Tuple[Optional[When], Optional[When]] = (None, None)
+        self._now = _now(None)
 
     @classmethod
     def build(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
-              zone=None, now: Optional[_dt.datetime] = None) -> "Selection":
-        """From the CLI's strings; raises FilterError on a bad value. `now`: the clock relative
-        words are read on (default: now)."""
-        current = _now(now)
-        start = parse_moment(since, zone, now=current) if since else None
-        end = parse_moment(until, zone, end_of_day=True, now=current) if until else None
-        if start is not None and end is not None and start > end:
-            raise FilterError(f"--since {since!r} ({start.isoformat()}) is later than --until "
-                              f"{until!r} ({end.isoformat()})")
-        return cls(users, start, end, [parse_network(ip) for ip in ips])
+              zone: Optional[_dt.tzinfo] = None, now: Optional[_dt.datetime] = None,
+              log_time: Optional[_dt.datetime] = None,
+              zone_name: Optional[str] = None) -> "Selection":
+        """From the CLI's strings; raises FilterError on a bad value. parse() then resolve():
+        `zone` is --tz (`zone_name` its text), `log_time` the logs' first timestamp, `now` the
+        clock relative words are read on (default: now)."""
+        return cls.parse(users, since, until, ips, now).resolve(zone, log_time, zone_name)
+
+    @classmethod
+    def parse(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
+              now: Optional[_dt.datetime] = None) -> "Selection":
+        """The filters read and checked (FilterError on a value that is no time, address or
+        network), before the logs are opened; resolve() then places --since/--until in the
+        zone of the logs (until then they are placed in the machine's zone, unchecked)."""
+        selection = cls(users, networks=[parse_network(ip) for ip in ips])
+        selection._when = (parse_when(since) if since else None,
+                           parse_when(until, end=True) if until else None)
+        selection._now = _now(now)
+        selection._place(_tz.tzlocal(), "")
+        return selection
+
+    def resolve(self, zone: Optional[_dt.tzinfo] = None, log_time: Optional[_dt.datetime] = None,
+                zone_name: Optional[str] = None) -> "Selection":
+        """Place --since/--until in the zone filter_zone() picks (the log's, else `zone`, else
+        the machine's) and check their order (FilterError); returns the Selection itself."""
+        self._place(*filter_zone(log_time, zone, zone_name, self._now))
+        if self.since is not None and self.until is not None and self.since > self.until:
+            first, last = self._when
+            raise FilterError(
+                f"--since {first.text if first else self.since.isoformat()!r} "
+                f"({self.since.isoformat()}) is later than --until "
+                f"{last.text if last else self.until.isoformat()!r} ({self.until.isoformat()})")
+        return self
+
+    def _place(self, zone: _dt.tzinfo, note: str) -> None:
+        first, last = self._when
+        if first is not None:
+            self.since = first.at(zone, self._now)
+        if last is not None:
+            self.until = last.at(zone, self._now)
+        if first is not None or last is not None:
+            self.zone = zone
+        needed = any(when is not None and when.needs_zone for when in self._when)
+        self.zone_note = f"times in {note}" if needed and note else ""
 
     def user(self, name: Optional[str]) -> bool:
         if not self.user_patterns:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from maillog_sasl.filters import FilterError, parse_moment
+from maillog_sasl.filters import FilterError, Selection, filter_zone, parse_moment
+from maillog_sasl.syslog import parse_zone
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "sample_logs" / "seed-maillog.txt"
@@ -124,11 +125,136 @@ def test_a_time_beyond_reach_is_a_filter_error():
         parse_moment("99999999999999 days ago", UTC, now=NOW)
 
 
+# -- the zone -----------------------------------------------------------------------------------
+
+def test_the_logs_own_offset_wins_over_tz_and_the_machine():
+    first_line = dt.datetime(2026, 3, 2, 7, 48, tzinfo=JST)
+    assert filter_zone(first_line, UTC, "UTC") == (JST, "+09:00 (the log's)")
+    assert filter_zone(first_line, dt.timezone(dt.timedelta(hours=-7))) == (
+        JST, "+09:00 (the log's)")
+
+
+def test_a_log_that_agrees_with_tz_is_read_in_tz_with_its_rules():
+    """A yearless log's times are made in --tz (or the machine's zone): that zone, with its
+    summer time, not the fixed offset of the log's first line."""
+    berlin = parse_zone("Europe/Berlin")
+    winter = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert filter_zone(winter, berlin, "Europe/Berlin") == (berlin, "Europe/Berlin (--tz)")
+    selection = Selection.build(until="2026-07-01", zone=berlin, log_time=winter, now=NOW)
+    assert selection.until.isoformat() == "2026-07-01T23:59:59.999999+02:00"
+
+
+def test_without_a_log_time_tz_then_the_machine(machine_zone):
+    machine_zone("Asia/Tokyo")
+    assert filter_zone(None, UTC, "UTC") == (UTC, "UTC (--tz)")
+    assert filter_zone(None, now=NOW)[1] == "+09:00 (the machine's)"
+    assert Selection.build(since="2026-03-01", now=NOW).since.isoformat() == (
+        "2026-03-01T00:00:00+09:00")
+
+
+def test_the_library_takes_plain_values():
+    log_time = dt.datetime(2026, 3, 2, 7, 48, tzinfo=JST)
+    selection = Selection.build(users=["centos7@*"], since="yesterday", until="2h ago",
+                                zone=UTC, zone_name="UTC", now=NOW, log_time=log_time)
+    assert selection.since.isoformat() == "2026-03-04T00:00:00+09:00"
+    assert selection.until.isoformat() == "2026-03-04T22:30:00+09:00"
+    assert (selection.zone, selection.zone_note) == (JST, "times in +09:00 (the log's)")
+    # Values that need no zone (a moment, an offset written) leave nothing to say.
+    assert Selection.build(since="2h ago", now=NOW, log_time=log_time).zone_note == ""
+    assert Selection.build(users=["x"]).zone_note == ""
+
+
+def test_since_later_than_until_is_judged_in_the_zone_used():
+    """`--since '2026-03-04 14:00' --until '2h ago'` (13:30 UTC): too late in UTC, fine at
+    +02:00, where 14:00 is 12:00 UTC."""
+    with pytest.raises(FilterError, match="later than --until '2h ago'"):
+        Selection.parse(since="2026-03-04 14:00", until="2h ago", now=NOW).resolve(UTC)
+    east = Selection.parse(since="2026-03-04 14:00", until="2h ago", now=NOW).resolve(
+        dt.timezone(dt.timedelta(hours=2)))
+    assert east.since.isoformat() == "2026-03-04T14:00:00+02:00"
+    assert east.until.isoformat() == "2026-03-04T15:30:00+02:00"
+
+
 # -- the command --------------------------------------------------------------------------------
 
 def users(result):
     assert result.code == 0, result.err
     return [row["user"] for row in result.json()]
+
+
+def test_an_rfc3339_log_at_plus_nine_is_filtered_on_its_own_days(cli, tmp_path, machine_zone):
+    """The issue's case: a +09:00 log read on a UTC server. Its session is on 2026-03-02 by
+    its own stamps (07:48+09:00), 2026-03-01 in UTC."""
+    machine_zone("UTC")
+    log = tokyo_log(tmp_path)
+    assert users(cli("-f", "json", "--until", "2026-03-01", log)) == []
+    assert users(cli("-f", "json", "--since", "2026-03-02", log)) == ["centos7@phoenixknight.jp"]
+    assert users(cli("-f", "json", "--until", "2026-03-02", log)) == ["centos7@phoenixknight.jp"]
+    # --tz is the zone of yearless stamps: this log's carry their own, which win.
+    assert users(cli("-f", "json", "--tz", "UTC", "--until", "2026-03-01", log)) == []
+    result = cli("--since", "2026-03-02", log)
+    assert result.code == 0
+    assert result.out.splitlines()[0].endswith(
+        "; 1 authenticated messages; times in +09:00 (the log's)")
+
+
+def test_the_summary_says_nothing_of_zones_without_since_or_until(cli, tmp_path, machine_zone):
+    machine_zone("UTC")
+    log = tokyo_log(tmp_path)
+    assert "times in" not in cli(log).out.splitlines()[0]
+    assert "times in" not in cli("--since", "1 week ago", log).out.splitlines()[0]
+
+
+def test_a_yearless_log_is_filtered_in_tz(cli, tmp_path):
+    log = seed_log(tmp_path / "maillog", lambda h, m, s: f"Sep 17 {h:02d}:{m:02d}:{s:02d}")
+    args = ("--year", "2018", "--tz", "Asia/Tokyo", log)
+    assert users(cli("-f", "json", "--since", "2018-09-17 12:51", *args)) == [
+        "centos7@phoenixknight.jp"]
+    assert users(cli("-f", "json", "--since", "2018-09-17 12:52", *args)) == []
+    assert cli("--until", "2018-09-17", *args).out.splitlines()[0].endswith(
+        "; times in Asia/Tokyo (--tz)")
+
+
+def test_a_yearless_log_in_a_summer_time_zone_keeps_its_rules(cli, tmp_path, machine_zone):
+    """The log starts in January (+01:00 in Berlin); its July session is at +02:00, and
+    `--since '2026-07-01 10:00'` is 10:00 Berlin summer time, not 10:00+01:00."""
+    machine_zone("Europe/Berlin")
+    winter = seed_log(tmp_path / "w", lambda h, m, s: f"Jan 15 {h:02d}:{m:02d}:{s:02d}")
+    summer = seed_log(tmp_path / "s", lambda h, m, s: f"Jul  1 {h - 2:02d}:{m - 20:02d}:{s:02d}")
+    log = tmp_path / "maillog"
+    log.write_text(winter.read_text() + summer.read_text())
+    result = cli("-r", "sessions", "-f", "json", "--year", "2026", "--since", "2026-07-01 10:00",
+                 log)
+    assert result.code == 0, result.err
+    assert [row["start"] for row in result.json()] == ["2026-07-01T10:28:22+02:00"]
+
+
+def test_standard_input_is_read_in_tz_or_the_machines_zone(cli, tmp_path, machine_zone):
+    """Standard input is not peeked before it is read: its stamps' zone is not known."""
+    machine_zone("UTC")
+    text = tokyo_log(tmp_path).read_bytes()
+    assert users(cli("-f", "json", "--until", "2026-03-01", "-", stdin=text)) == [
+        "centos7@phoenixknight.jp"]
+    result = cli("--until", "2026-03-01", "-", stdin=text)
+    assert result.out.splitlines()[0].endswith("; times in UTC (the machine's)")
+
+
+def test_words_on_the_command_line_are_the_logs_days(cli, tmp_path, machine_zone):
+    """The command reads words on the real clock, in the log's zone: a +09:00 log of yesterday
+    noon (Tokyo's yesterday), read on a UTC machine."""
+    machine_zone("UTC")
+    today = dt.datetime.now(JST).date()
+    yesterday = today - dt.timedelta(days=1)
+    log = seed_log(tmp_path / "maillog", lambda h, m, s: dt.datetime.combine(
+        yesterday, dt.time(h, m, s), JST).isoformat())
+    user = ["centos7@phoenixknight.jp"]
+    for option, value, expected in [
+            ("--since", "yesterday", user), ("--until", "yesterday", user),
+            ("--since", "today", []), ("--until", "2 days ago", []),
+            ("--since", "1 week ago", user), ("--until", "now", user),
+            ("--since", "tomorrow", []), ("--since", yesterday.strftime("%A"), user),
+            ("--until", "last " + today.strftime("%A"), [])]:
+        assert users(cli("-f", "json", option, value, log)) == expected, (option, value)
 
 
 @pytest.mark.parametrize("args, message", [
