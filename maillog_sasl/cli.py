@@ -96,10 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only this SASL username; shell glob, case-insensitive, repeatable; "
                              "e.g. --user 'centos7@*'")
     parser.add_argument("--since", metavar="TIME",
-                        help="only activity at or after TIME; e.g. --since 2018-09-17")
+                        help="only activity at or after TIME: now, '2h ago', '30 min ago', "
+                             "'3 days ago', '1 week ago', today, yesterday, monday (the latest, "
+                             "today included), 'last friday', 'yesterday 18:00', or any date "
+                             "python-dateutil reads (2018-09-17, 'Sep 17 2018 6am'); without a "
+                             "zone, in the log's own (RFC 3339 stamps), else --tz, else local; "
+                             "e.g. --since yesterday, --since '2h ago', --since 2018-09-17")
     parser.add_argument("--until", metavar="TIME",
-                        help="only activity up to TIME (a date alone: the whole day); "
-                             "e.g. --until '2018-09-18 06:00'")
+                        help="only activity up to TIME, the same forms; a day means its end "
+                             "(2018-09-17, yesterday, friday: the whole day); "
+                             "e.g. --until yesterday, --until '2018-09-18 06:00'")
     parser.add_argument("--ip", action="append", default=[], metavar="ADDR",
                         help="only clients in ADDR (address or CIDR), repeatable; "
                              "e.g. --ip 203.0.113.0/24")
@@ -110,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="year of the first line of yearless logs (default: from each "
                              "file's modification time); e.g. --year 2018")
     parser.add_argument("--tz", metavar="ZONE",
-                        help="time zone of yearless logs and of --since/--until without one "
-                             "(default: local); e.g. --tz Asia/Tokyo or --tz +09:00")
+                        help="time zone of yearless logs, and of --since/--until without one "
+                             "unless the log's stamps carry theirs (default: local); "
+                             "e.g. --tz Asia/Tokyo or --tz +09:00")
     parser.add_argument("--stats", action="store_true",
                         help="print to stderr how many lines were read, used and skipped; "
                              "e.g. --stats")

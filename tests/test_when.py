@@ -279,3 +279,16 @@ def test_the_readme_example(cli):
     assert users(cli("-f", "json", *args, *seed)) == ["centos7@phoenixknight.jp"]
     later = [*args[:3], "2018-09-18", *args[4:]]
     assert users(cli("-f", "json", *later, *seed)) == []
+
+
+def test_the_help_and_readme_name_the_forms_and_each_is_read():
+    from maillog_sasl.cli import build_parser
+
+    helps = {action.dest: action.help for action in build_parser()._actions}
+    forms = ["now", "2h ago", "30 min ago", "3 days ago", "1 week ago", "today", "yesterday",
+             "monday", "last friday", "yesterday 18:00", "2018-09-17", "Sep 17 2018 6am"]
+    readme = README.read_text()
+    for form in forms:
+        assert form in helps["since"] and f"`{form}`" in readme.replace("'", ""), form
+        parse_moment(form, UTC, now=NOW)
+    assert "yesterday" in helps["until"] and "`--until yesterday`" in readme
