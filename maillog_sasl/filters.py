@@ -117,7 +117,7 @@ class When:
             if self.back is not None:
                 moment = (now - self.back).astimezone(zone)
             else:
-                zone = self.own_zone or zone
+                zone = self.own_zone if self.own_zone is not None else zone
                 today = now.astimezone(zone).date()
                 date = self.day(today) if self.day is not None else self._date(today)
                 clock = self.clock or (_dt.time.max if self.end else _dt.time.min)
