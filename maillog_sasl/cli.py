@@ -30,10 +30,12 @@ import os
 import re
 import socket
 import sys
+from typing import List, Optional
 
 from maillog_sasl import __version__, auth_test, cram_md5, open_logs
 from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.filters import FilterError, Selection
+from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
 from maillog_sasl.model import Stats
 from maillog_sasl.pairs import StoreError
 from maillog_sasl.password import (
@@ -90,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="what to list (default: users); e.g. --report messages")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table",
                         help="output format (default: table); e.g. --format csv")
+    parser.add_argument("--columns", metavar="LIST",
+                        help="the columns to show, in this order, in every format (all: every "
+                             "column, none hidden on a terminal); e.g. --columns user,flags,ips")
+    parser.add_argument("--width", type=_width, metavar="N",
+                        help="fit tables to N columns: the least important columns hidden, "
+                             "long cells cut (default: the terminal's width on a terminal, "
+                             "whole tables to a file or a pipe; 0: never cut); e.g. --width 120")
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="write the report to FILE instead of stdout; e.g. -o incident.csv")
     parser.add_argument("--user", "-u", action="append", default=[], metavar="PATTERN",
@@ -128,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     _add_incident_options(parser)
     return parser
+
+
+def _width(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number of columns: {text!r}")
+    return int(text)
 
 
 def _year(text: str) -> int:
@@ -191,6 +206,7 @@ def _run(options) -> int:
     except FilterError as error:
         raise UsageError(str(error)) from None
     report_options = {"show_all": options.show_all, **_incident_options(options)}
+    options.chosen_columns = _chosen_columns(options)
     analysis = open_logs(options.paths, year=options.year, zone=zone)
     # Times without a zone are the log's when its stamps carry one: known once it is opened.
     log_time = next((s.first_time for s in analysis.sources if s.first_time), None)
@@ -229,10 +245,13 @@ def _report(options, analysis, selection, report_options: dict) -> str:
     gc.disable()
     try:
         stream = progress.watch(analysis) if progress else analysis
+        fit = _fit(options, out)
         columns, rows = build_report(options.report, stream, selection, **report_options)
-        render(options.format, columns, rows, progress.guard(out) if progress else out,
+        render(options.format, options.chosen_columns or columns, rows,
+               progress.guard(out) if progress else out,
                summary=lambda: "; ".join(
-                   filter(None, (summary_line(analysis.stats), selection.zone_note))))
+                   filter(None, (summary_line(analysis.stats), selection.zone_note))),
+               fit=fit)
         out.flush()
         if out is not sys.stdout:
             out.close()
@@ -248,6 +267,30 @@ def _report(options, analysis, selection, report_options: dict) -> str:
         if progress:
             progress.close()
     return ""
+
+
+def _chosen_columns(options) -> Optional[List[str]]:
+    """The columns --columns names (checked against the report's before any log is read)."""
+    if options.columns is None:
+        return None
+    report = REPORTS[options.report]
+    if report.views and options.by in report.views:
+        report = report.views[options.by]
+    try:
+        return choose_columns(options.columns, report.columns)
+    except ValueError as error:
+        raise UsageError(f"--columns: {error}") from None
+
+
+def _fit(options, out) -> Optional[Fit]:
+    """How to fit a table: to --width, else to the terminal it goes to; None: not at all."""
+    if options.format != "table":
+        return None
+    width = terminal_width(out) if options.width is None else options.width
+    if not width:
+        return None
+    return Fit(width, IMPORTANCE.get(report_key(options.report, options.by), ()),
+               drop=options.columns is None)
 
 
 def summary_line(stats: Stats) -> str:
