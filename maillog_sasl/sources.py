@@ -1,28 +1,38 @@
 """sources: turn paths (and `-` for stdin) into batches of decoded log lines, oldest file first.
 
 SUMMARY
-    open_sources(paths, stdin=None, zone=None) -> (sources, problems)
+    open_sources(paths, stdin=None, zone=None) -> Inputs(sources, problems)
     Problem(path, message)          an input that could not be read, or not fully
     Source.batches() -> iterator of lists of lines (str, no line ends)
 
 DESCRIPTION
+    Every input is opened exactly once, and that file object is the one read: a pipe given as
+    a path (`/dev/stdin`, `<(zcat maillog.1.gz)`, a FIFO) can be read only once, and a file
+    that logrotate renames during the run is still read whole through the descriptor kept
+    from the start. To order a rotated set, open_sources() reads the first PEEK_BYTES of each
+    path and looks for its first timestamp (inflating that block in memory when it is
+    compressed); batches() hands those bytes on first, then reads the rest of the same
+    descriptor. Nothing that is not a regular file is ever sought or reopened.
+
     Compression is recognised by magic bytes, never by name: gzip (1f 8b), bzip2 (BZh) and xz
     (fd 37 7a 58 5a 00); anything else is read as plain text. Bytes are read in large blocks and
     decoded once per block as UTF-8 with undecodable bytes replaced (U+FFFD), so a stray Latin-1
-    byte costs nothing but a replacement character. A compressed file is inflated by the
-    system's gzip, bzip2 or xz in a child process, on the other core, when the program exists
-    and the file is seekable; by Python's own modules otherwise.
+    byte costs nothing but a replacement character. A compressed regular file is inflated by
+    the system's gzip, bzip2 or xz in a child process, on the other core, when the program
+    exists; a compressed pipe or standard input, by Python's own modules.
 
-    A rotated set comes in any order from a shell glob; open_sources() peeks at each file's
-    first timestamp and returns the sources oldest first (files without any timestamp last, in
-    the order given; stdin after the files). The modification time of each file is kept: it
-    anchors the year of yearless stamps (a log cannot end after its file was last written).
+    A rotated set comes in any order from a shell glob; the sources are returned oldest first
+    (files without any timestamp in their first block last, in the order given; stdin after
+    the files). The modification time of each regular file is kept: it anchors the year of
+    yearless stamps (a log cannot end after its file was last written). A pipe has none:
+    like stdin, it is anchored on now.
 
 DIAGNOSTICS
-    A path that cannot be opened (missing, a directory, no permission) becomes a Problem in
-    the returned list, naming the path; the other sources are still returned. A read that fails
-    part way (a truncated or corrupt compressed file, an I/O error) ends that source's batches
-    and is recorded in `Source.problem`: every line read before it has already been handed on.
+    A path that cannot be opened or read (missing, a directory, no permission), and standard
+    input when it is closed, become a Problem in the returned list, naming the path; the other
+    sources are still returned. A read that fails part way (a truncated or corrupt compressed
+    file, an I/O error) ends that source's batches and is recorded in `Source.problem`: every
+    line read before it has already been handed on.
 """
 
 from __future__ import annotations
@@ -30,29 +40,40 @@ from __future__ import annotations
 import bz2
 import codecs
 import datetime as _dt
+import errno
 import gzip
 import io
 import lzma
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import zlib
-from typing import BinaryIO, Iterator, List, NamedTuple, Optional
+from typing import Any, BinaryIO, Callable, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl.syslog import Clock, split_line
+
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 # A block's bytes, its text and its lines are all alive at once: 1 MB blocks cost 5 MB of peak
 # memory more than these, and no speed (larger blocks only amortize a per-batch cost that is
 # already small).
 BLOCK_SIZE = 1 << 17
+# The first bytes of each path, read once when it is opened, to find its first timestamp.
+PEEK_BYTES = 1 << 16
+PEEK_TEXT = 1 << 20  # at most this much of a compressed file's first block is inflated
 PEEK_LINES = 2000
 
-_MAGIC = (
-    (b"\x1f\x8b", "gzip", gzip.open),
-    (b"BZh", "bzip2", bz2.open),
-    (b"\xfd7zXZ\x00", "xz", lzma.open),
+_MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
+    (b"\x1f\x8b", "gzip", gzip.open, lambda: zlib.decompressobj(wbits=31)),
+    (b"BZh", "bzip2", bz2.open, bz2.BZ2Decompressor),
+    (b"\xfd7zXZ\x00", "xz", lzma.open, lzma.LZMADecompressor),
 )
+_MAGIC_BYTES = max(len(magic) for magic, *_ in _MAGIC)
 _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 
@@ -66,8 +87,15 @@ class Problem(NamedTuple):
         return f"{self.path}: {self.message}"
 
 
+class Inputs(NamedTuple):
+    """What open_sources() gives: the sources in the order to read them, and the problems in
+    the order met."""
+    sources: List["Source"]
+    problems: List[Problem]
+
+
 class Source:
-    """One input: a file path or standard input."""
+    """One input: a file path or standard input, opened once (`stream`)."""
 
     def __init__(self, name: str, path: Optional[str], mtime: Optional[_dt.datetime],
                  stream: Optional[BinaryIO] = None):
@@ -76,42 +104,68 @@ class Source:
         self.mtime = mtime
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[Problem] = None
-        self.size = 0  # bytes on disk (compressed, for a compressed file); 0 for stdin
-        self.bytes_done = 0  # of `size`, read so far (for a progress bar)
+        self.size = 0  # bytes on disk of a regular file (compressed, for a compressed file)
+        self.bytes_done = 0  # of `size`, read so far; of a pipe or stdin, bytes read (progress)
+        self.regular = False
         self._stream = stream
-        self._raw = None
+        self._owned = stream is None  # opened here (closed here), not handed in
+        self._read_once = False
+        self._head: Optional[bytes] = None  # bytes read ahead, handed on first
+        self._reader: Optional[_Prefixed] = None
         self._process: Optional[subprocess.Popen] = None
 
+    def close(self) -> None:
+        """Let go of the input without reading it (batches() does this itself)."""
+        stream, self._stream = self._stream, None
+        if stream is not None and self._owned:
+            stream.close()
+
     def _open_binary(self, parallel: bool) -> BinaryIO:
-        raw = open(self.path, "rb") if self._stream is None else self._stream
-        self._raw = raw
-        head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
-        for magic, program, opener in _MAGIC:
+        if self._read_once:
+            raise OSError(errno.EBADF, "already read")  # a pipe cannot be read twice
+        self._read_once = True
+        raw = self._stream
+        if raw is None:  # made by hand with a path only: opened now, once
+            if self.path is None:
+                raise OSError(errno.EBADF, "no stream to read")
+            raw = self._stream = open(self.path, "rb", buffering=0)
+            self._owned = True
+        head = self._head
+        self._head = None
+        if head is None:
+            head = _read_head(raw, _MAGIC_BYTES)
+        reader = self._reader = _Prefixed(raw, head)
+        for magic, program, opener, _ in _MAGIC:
             if head.startswith(magic):
-                command = shutil.which(program) if parallel and self.path is not None else None
-                if command is None or not raw.seekable():
-                    return opener(raw)
+                command = shutil.which(program) if parallel and self.regular else None
+                if command is None:
+                    return opener(reader)
                 # The system's decompressor on the other core: inflating costs a third of the
                 # run in-process. It reads our descriptor, so its offset is our progress.
-                os.lseek(raw.fileno(), 0, os.SEEK_SET)  # raw.seek(0) may stay in its buffer
+                os.lseek(raw.fileno(), 0, os.SEEK_SET)
                 self._process = subprocess.Popen([command, "-dc"], stdin=raw.fileno(),
                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                return self._process.stdout
-        return raw
+                return self._process.stdout  # type: ignore[return-value]
+        return reader  # type: ignore[return-value]
 
     def batches(self, block_size: int = BLOCK_SIZE, parallel: bool = True) -> Iterator[List[str]]:
         """Lists of lines, in file order; stops early (recording `problem`) on a read error.
 
-        With `parallel`, a compressed file is inflated by the system's gzip, bzip2 or xz in a
-        child process when there is one; otherwise in this process.
+        A source is read once. With `parallel`, a compressed regular file is inflated by the
+        system's gzip, bzip2 or xz in a child process when there is one; otherwise in this
+        process.
         """
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         pending = ""
+        opened = False
         try:
             stream = self._open_binary(parallel)
+            opened = True
             # read1: a decompressor's read() would drop the text it had already inflated
             # when the file turns out truncated.
             read = getattr(stream, "read1", stream.read)
+            reader = self._reader
+            fileno = self._stream.fileno() if self.size and self._stream is not None else None
             with stream:
                 while True:
                     block = read(block_size)
@@ -127,16 +181,19 @@ class Source:
                     # being copied in front of a megabyte of text.
                     lines[0] = pending + lines[0]
                     pending = lines.pop()
-                    if self.size:
-                        self.bytes_done = os.lseek(self._raw.fileno(), 0, os.SEEK_CUR)
+                    if fileno is not None:
+                        self.bytes_done = os.lseek(fileno, 0, os.SEEK_CUR)
+                    elif reader is not None:
+                        self.bytes_done = reader.consumed
                     yield lines
             self._check_child()
         except _READ_ERRORS as error:
-            self.problem = Problem(self.name, f"read failed part way: {_reason(error)}")
+            how = "read failed part way" if opened else "cannot read"
+            self.problem = Problem(self.name, f"{how}: {_reason(error)}")
         finally:
             self._end_child()
-            if self._raw is not None and self._stream is None:
-                self._raw.close()
+            self._reader = None
+            self.close()
         last = (pending + decoder.decode(b"", final=True)).rstrip("\r")
         if last:
             yield [last]
@@ -144,8 +201,10 @@ class Source:
     def _check_child(self) -> None:
         process = self._process
         if process is not None and process.wait() != 0:
+            assert process.stderr is not None
             complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
-            reason = complaint[-1] if complaint else f"{process.args[0]} exited with {process.returncode}"
+            program = os.path.basename(str(process.args[0]))  # type: ignore[index]
+            reason = complaint[-1] if complaint else f"{program} exited with {process.returncode}"
             raise OSError(0, reason.split(": ", 1)[-1] if ": " in reason else reason)
 
     def _end_child(self) -> None:
@@ -154,61 +213,175 @@ class Source:
             if process.poll() is None:
                 process.kill()
             process.wait()
-            process.stderr.close()
+            if process.stderr is not None:
+                process.stderr.close()
 
-    def peek_first_time(self, zone) -> Optional[_dt.datetime]:
-        """The time of the first line that has a timestamp, for ordering a rotated set.
+    def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+        """The time of the first line that has a timestamp, for ordering a rotated set; read
+        from the first PEEK_BYTES, which batches() then hands on first.
 
         Yearless stamps are placed by the file's own modification time even under --year: a
         forced year cannot tell December's file from January's.
         """
+        if self._head is None:
+            assert self._stream is not None
+            self._head = _read_head(self._stream, PEEK_BYTES)
+        text = _inflate_start(self._head).decode("utf-8", "replace").replace("\r\n", "\n")
         clock = Clock(tz=zone, anchor=self.mtime)
-        seen = 0
-        try:
-            for batch in self.batches(block_size=1 << 16, parallel=False):
-                for line in batch:
-                    parsed = split_line(line)
-                    if parsed is not None:
-                        moment = clock.time(parsed[0])
-                        if moment is not None:
-                            return moment
-                    seen += 1
-                    if seen >= PEEK_LINES:
-                        return None
-        finally:
-            self.problem = None
+        for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]:
+            parsed = split_line(line)
+            if parsed is not None:
+                moment = clock.time(parsed[0])
+                if moment is not None:
+                    return moment
         return None
 
 
-def open_sources(paths, stdin: Optional[BinaryIO] = None, zone=None):
-    """Check every path, order the readable ones oldest first; return (sources, problems)."""
-    files, problems = [], []
-    standard_input = None
+class _Prefixed(io.RawIOBase):
+    """A stream's bytes read ahead (`head`), then the rest of the same stream; counts the bytes
+    taken from the stream (`consumed`), the head included."""
+
+    def __init__(self, stream: BinaryIO, head: bytes):
+        super().__init__()
+        self._stream = stream
+        self._head = head
+        self._read = getattr(stream, "read1", None) or stream.read
+        self.consumed = len(head)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        head = self._head
+        if head:
+            if size is None or size < 0 or size >= len(head):
+                self._head = b""
+                return head
+            self._head = head[size:]
+            return head[:size]
+        if size is None or size < 0:
+            data = self._stream.read()
+        else:
+            data = self._read(size)
+        if data:
+            self.consumed += len(data)
+        return data or b""
+
+    read1 = read
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        # The stream is its Source's to close; a decompressor closing this must not.
+        super().close()
+
+
+def _read_head(stream: BinaryIO, size: int) -> bytes:
+    """Up to `size` bytes from the start of `stream`, fewer only at its end (a pipe gives what
+    it holds at each read)."""
+    read = getattr(stream, "read1", None) or stream.read
+    parts = []
+    total = 0
+    while total < size:
+        data = read(size - total)
+        if not data:
+            break
+        parts.append(data)
+        total += len(data)
+    return b"".join(parts)
+
+
+def _inflate_start(head: bytes) -> bytes:
+    """The text at the start of `head`: inflated (at most PEEK_TEXT) when it is compressed,
+    as much as inflates without error."""
+    for magic, _, _, decompressor in _MAGIC:
+        if head.startswith(magic):
+            try:
+                return decompressor().decompress(head, PEEK_TEXT)
+            except _READ_ERRORS:
+                return b""
+    return head
+
+
+def _standard_input(stdin: Optional[BinaryIO]) -> Source:
+    """The Source of `-`: `stdin`, or the process's standard input; OSError when it is closed."""
+    stream: Any = stdin
+    if stream is None:
+        text: Any = sys.stdin
+        if text is None:  # the process started with descriptor 0 closed
+            raise OSError(errno.EBADF, "standard input is closed")
+        stream = getattr(text, "buffer", text)
+    if getattr(stream, "closed", False):
+        raise OSError(errno.EBADF, "standard input is closed")
+    source = Source("<stdin>", None, None, stream)
+    try:
+        fileno = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return source  # an in-memory stream: nothing to check
+    os.fstat(fileno)  # EBADF when it is not open
+    if fcntl is not None and fcntl.fcntl(fileno, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+        raise OSError(errno.EBADF, "standard input is open for writing only")
+    return source
+
+
+def _open_path(path: str) -> Source:
+    stream = open(path, "rb", buffering=0)
+    try:
+        status = os.fstat(stream.fileno())
+        regular = stat.S_ISREG(status.st_mode)
+        mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone() if regular else None
+    except BaseException:
+        stream.close()
+        raise
+    source = Source(path, path, mtime, stream)
+    source._owned = True
+    source.regular = regular
+    source.size = status.st_size if regular else 0
+    return source
+
+
+def open_sources(paths, stdin: Optional[BinaryIO] = None,
+                 zone: Optional[_dt.tzinfo] = None) -> Inputs:
+    """Open every path once and order the readable ones oldest first; return
+    Inputs(sources, problems)."""
+    paths = list(paths)
+    files: List[Source] = []
+    problems: List[Problem] = []
+    standard_input: Optional[Source] = None
+    # Standard input first: when it is closed, the first file opened would take descriptor 0.
+    if "-" in paths:
+        try:
+            standard_input = _standard_input(stdin)
+        except OSError as error:
+            problems.append(Problem("<stdin>", f"cannot read: {_reason(error)}"))
+    stdin_seen = False
     for path in paths:
         if path == "-":
             if standard_input is None:
-                stream = stdin if stdin is not None else sys.stdin.buffer
-                if not hasattr(stream, "peek"):
-                    stream = io.BufferedReader(stream)
-                standard_input = Source("<stdin>", None, None, stream)
+                continue
+            stdin_seen = True
             continue
+        else:
+            try:
+                source = _open_path(path)
+            except OSError as error:
+                problems.append(Problem(path, f"cannot read: {_reason(error)}"))
+                continue
         try:
-            with open(path, "rb") as handle:
-                handle.read(1)
-                status = os.fstat(handle.fileno())
-                mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
+            source.first_time = source.peek_first_time(zone)
         except OSError as error:
             problems.append(Problem(path, f"cannot read: {_reason(error)}"))
+            source.close()
             continue
-        source = Source(path, path, mtime)
-        source.size = status.st_size
-        source.first_time = source.peek_first_time(zone)
         files.append(source)
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     files.sort(key=lambda source: source.first_time or far_future)
-    if standard_input is not None:
+    if standard_input is not None and stdin_seen:
         files.append(standard_input)
-    return files, problems
+    return Inputs(files, problems)
 
 
 def _reason(error: BaseException) -> str:

@@ -1,0 +1,177 @@
+"""Inputs as an administrator gives them (maillog_sasl.sources): a pipe given as a path, a FIFO,
+a closed standard input, a file renamed while it is read. Each test is built on a minimal log,
+and fails on the reading that opened a path twice, or read a pipe to peek at it."""
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+
+import pytest
+from support import SAMPLE_LOGS
+
+from maillog_sasl import open_logs
+from maillog_sasl.sources import PEEK_BYTES, Source, open_sources
+
+SEED = SAMPLE_LOGS / "seed-maillog.txt"
+SEED_LINES = 13
+COMMAND = [sys.executable, "-m", "maillog_sasl"]
+# Larger than the block read ahead of a path to order a rotated set: a pipe that lost that
+# block, or everything after it, reads short.
+REPEATS = PEEK_BYTES // len(SEED.read_bytes()) * 3
+BIG_LOG = SEED.read_bytes() * REPEATS
+
+
+@contextlib.contextmanager
+def piped(data: bytes):
+    """A path naming the read end of a pipe (like bash's `<(...)`) that a thread fills with
+    `data`; the pipe is closed afterwards."""
+    read_end, write_end = os.pipe()
+
+    def fill():
+        with open(write_end, "wb") as pipe:
+            try:
+                pipe.write(data)
+            except BrokenPipeError:
+                pass
+
+    writer = threading.Thread(target=fill, daemon=True)
+    writer.start()
+    try:
+        yield f"/dev/fd/{read_end}"
+    finally:
+        os.close(read_end)
+        writer.join(timeout=5)
+
+
+def lines_read(stderr: str) -> int:
+    return int(re.search(r"^lines read: +(\d+)$", stderr, re.M).group(1))
+
+
+def iso_log(day: str) -> bytes:
+    """The seed incident with RFC 3339 stamps on 2018-09-DAY: a log whose place in a rotated set
+    does not depend on any file's modification time."""
+    text = SEED.read_text()
+    return re.sub(r"^Sep 17 (\S+)", rf"2018-09-{day}T\1+09:00", text, flags=re.M).encode()
+
+
+# -- every input opened once; a pipe keeps the block read ahead of it ---------------------------
+
+def test_a_pipe_given_as_a_path_loses_nothing(cli):
+    """`maillog-sasl <(zcat maillog.1.gz)`: the path is read once, its first block too."""
+    with piped(BIG_LOG) as path:
+        result = cli("--year", "2018", "--stats", "-f", "json", path)
+    assert result.code == 0, result.err
+    assert lines_read(result.err) == SEED_LINES * REPEATS
+    assert result.json()[0]["user"] == "centos7@phoenixknight.jp"
+
+
+def test_dev_stdin_from_a_pipe_loses_nothing():
+    """`cat maillog | maillog-sasl /dev/stdin`."""
+    process = subprocess.run(COMMAND + ["--year", "2018", "--stats", "-f", "json", "/dev/stdin"],
+                             input=BIG_LOG, capture_output=True)
+    assert process.returncode == 0, process.stderr
+    assert lines_read(process.stderr.decode()) == SEED_LINES * REPEATS
+
+
+def test_a_fifo_loses_nothing(cli, tmp_path):
+    fifo = tmp_path / "maillog.fifo"
+    os.mkfifo(fifo)
+    log = tmp_path / "maillog"
+    log.write_bytes(BIG_LOG)
+    writer = subprocess.Popen(["sh", "-c", f"cat '{log}' > '{fifo}'"])
+    try:
+        result = cli("--year", "2018", "--stats", "-f", "json", fifo)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert result.code == 0, result.err
+    assert lines_read(result.err) == SEED_LINES * REPEATS
+
+
+def test_a_compressed_pipe_is_inflated_in_this_process(cli, monkeypatch):
+    """The system's gzip reads a regular file's descriptor from its start; a pipe has no start
+    to go back to, so it is inflated here, after the bytes read ahead."""
+    def no_child(*args, **kwargs):
+        raise AssertionError("no child process for a pipe")
+
+    monkeypatch.setattr(subprocess, "Popen", no_child)
+    with piped(gzip.compress(BIG_LOG)) as path:
+        result = cli("--year", "2018", "--stats", "-f", "json", path)
+    assert result.code == 0, result.err
+    assert lines_read(result.err) == SEED_LINES * REPEATS
+
+
+def test_a_pipe_takes_its_place_in_a_rotated_set(cli, tmp_path):
+    """The pipe's first timestamp is read from the block read ahead, which is then read again
+    as the pipe's first lines: the older log in a pipe is read first, and whole."""
+    newer = tmp_path / "maillog"
+    newer.write_bytes(iso_log("18"))
+    with piped(iso_log("16") * REPEATS) as path:
+        result = cli("--stats", "-f", "json", newer, path)
+    assert result.code == 0, result.err
+    assert f"files, in the order read: {path}, {newer}\n" in result.err
+    assert lines_read(result.err) == SEED_LINES * (REPEATS + 1)
+
+
+def test_a_file_renamed_while_it_is_read_is_read_whole(tmp_path):
+    """logrotate renames maillog and starts a new one after the run has begun: the run reads
+    the file it opened, not the new one."""
+    log = tmp_path / "maillog"
+    log.write_bytes(BIG_LOG)
+    analysis = open_logs([str(log)], year=2018)
+    log.rename(tmp_path / "maillog.1")
+    log.write_bytes(b"")
+    analysis.read()
+    assert analysis.stats.lines_read == SEED_LINES * REPEATS
+    assert analysis.problems == []
+
+
+@pytest.mark.parametrize("logs", [[], [str(SEED)]], ids=["alone", "with-a-file"])
+def test_closed_standard_input_is_one_line(logs):
+    """`maillog-sasl - <&-`: no traceback; and a file opened afterwards (which takes descriptor
+    0) is neither taken for standard input nor said to be the same file as it."""
+    command = " ".join(COMMAND + ["--year", "2018", "-f", "json", *logs, "-"]) + " <&-"
+    process = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    assert process.returncode == 2
+    assert process.stderr == "maillog-sasl: <stdin>: cannot read: standard input is closed\n"
+    if logs:
+        assert [row["user"] for row in json.loads(process.stdout)] == ["centos7@phoenixknight.jp"]
+
+
+def test_standard_input_open_for_writing_only_is_one_line():
+    command = " ".join(COMMAND + ["-f", "json", "-"]) + f" 0>{os.devnull}"
+    process = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    assert process.returncode == 2
+    assert process.stderr.startswith("maillog-sasl: <stdin>: cannot read:")
+    assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr
+
+
+def test_compressed_standard_input(cli):
+    result = cli("--year", "2018", "--stats", "-f", "json", "-", stdin=gzip.compress(BIG_LOG))
+    assert result.code == 0, result.err
+    assert lines_read(result.err) == SEED_LINES * REPEATS
+
+
+def test_bytes_done_counts_a_file_and_a_pipe(tmp_path):
+    log = tmp_path / "maillog"
+    log.write_bytes(BIG_LOG)
+    with piped(BIG_LOG) as path:
+        sources = open_sources([str(log), path]).sources
+        for source in sources:
+            for _ in source.batches():
+                pass
+    assert [source.bytes_done for source in sources] == [len(BIG_LOG)] * 2
+    assert [source.size for source in sources] == [len(BIG_LOG), 0]
+
+
+def test_a_source_is_read_once():
+    source = Source("<test>", None, None, io.BytesIO(SEED.read_bytes()))
+    assert sum(len(batch) for batch in source.batches()) == SEED_LINES
+    assert list(source.batches()) == []
+    assert source.problem is not None
