@@ -21,6 +21,9 @@ DESCRIPTION
     the system's gzip, bzip2 or xz in a child process, on the other core, when the program
     exists; a compressed pipe or standard input, by Python's own modules.
 
+    Lines end in LF, CRLF or a bare CR (old Mac exports; Postfix never logs a CR inside a
+    line), also when a CRLF is cut by a block boundary.
+
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
     the files). The modification time of each regular file is kept: it anchors the year of
@@ -156,7 +159,7 @@ class Source:
         process.
         """
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pending = ""
+        splitter = _Lines()
         opened = False
         try:
             stream = self._open_binary(parallel)
@@ -171,16 +174,7 @@ class Source:
                     block = read(block_size)
                     if not block:
                         break
-                    text = decoder.decode(block)
-                    if text[:1] == "\n" and pending[-1:] == "\r":
-                        pending = pending[:-1]  # a CRLF cut in two by the block boundary
-                    if "\r" in text:
-                        text = text.replace("\r\n", "\n")
-                    lines = text.split("\n")
-                    # The unfinished line of the block before joins the first line, rather than
-                    # being copied in front of a megabyte of text.
-                    lines[0] = pending + lines[0]
-                    pending = lines.pop()
+                    lines = splitter.split(decoder.decode(block))
                     if fileno is not None:
                         self.bytes_done = os.lseek(fileno, 0, os.SEEK_CUR)
                     elif reader is not None:
@@ -194,9 +188,9 @@ class Source:
             self._end_child()
             self._reader = None
             self.close()
-        last = (pending + decoder.decode(b"", final=True)).rstrip("\r")
+        last = splitter.end(decoder.decode(b"", final=True))
         if last:
-            yield [last]
+            yield last
 
     def _check_child(self) -> None:
         process = self._process
@@ -226,7 +220,9 @@ class Source:
         if self._head is None:
             assert self._stream is not None
             self._head = _read_head(self._stream, PEEK_BYTES)
-        text = _inflate_start(self._head).decode("utf-8", "replace").replace("\r\n", "\n")
+        text = _inflate_start(self._head).decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.mtime)
         for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]:
             parsed = split_line(line)
@@ -235,6 +231,44 @@ class Source:
                 if moment is not None:
                     return moment
         return None
+
+
+class _Lines:
+    """Cuts decoded text, block by block, into lines: LF, CRLF or a bare CR end a line (a CRLF
+    too when a block boundary falls between its CR and LF)."""
+
+    __slots__ = ("pending", "carry_cr")
+
+    def __init__(self) -> None:
+        self.pending = ""  # the unfinished last line
+        self.carry_cr = False  # the text before ended in CR: a line end, and an LF next is its
+
+    def split(self, text: str) -> List[str]:
+        if self.carry_cr:
+            if not text:
+                return []
+            self.carry_cr = False
+            if text[0] != "\n":
+                text = "\n" + text  # that CR ended a line by itself
+        if "\r" in text:
+            if text[-1] == "\r":
+                text = text[:-1]
+                self.carry_cr = True
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        # The unfinished line of the text before joins the first line, rather than being
+        # copied in front of the whole text.
+        lines[0] = self.pending + lines[0]
+        self.pending = lines.pop()
+        return lines
+
+    def end(self, text: str) -> List[str]:
+        """The lines left when the input ends (`text`: what the decoder still held)."""
+        lines = self.split(text) if text else []
+        if self.carry_cr or self.pending:
+            lines.append(self.pending)
+        self.pending, self.carry_cr = "", False
+        return lines
 
 
 class _Prefixed(io.RawIOBase):

@@ -1,6 +1,7 @@
 """Inputs as an administrator gives them (maillog_sasl.sources): a pipe given as a path, a FIFO,
-a closed standard input, a file renamed while it is read. Each test is built on a minimal log,
-and fails on the reading that opened a path twice, or read a pipe to peek at it."""
+a closed standard input, a file renamed while it is read, CR line ends. Each test is built on a
+minimal log, and fails on the reading that opened a path twice, read a pipe to peek at it, or
+took a CR-only log for one line."""
 
 import contextlib
 import gzip
@@ -16,7 +17,7 @@ import pytest
 from support import SAMPLE_LOGS
 
 from maillog_sasl import open_logs
-from maillog_sasl.sources import PEEK_BYTES, Source, open_sources
+from maillog_sasl.sources import BLOCK_SIZE, PEEK_BYTES, Source, open_sources
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 SEED_LINES = 13
@@ -58,6 +59,13 @@ def iso_log(day: str) -> bytes:
     does not depend on any file's modification time."""
     text = SEED.read_text()
     return re.sub(r"^Sep 17 (\S+)", rf"2018-09-{day}T\1+09:00", text, flags=re.M).encode()
+
+
+def read_lines(data: bytes, block_size: int = BLOCK_SIZE, parallel: bool = False):
+    source = Source("<test>", None, None, io.BytesIO(data))
+    lines = [line for batch in source.batches(block_size=block_size, parallel=parallel)
+             for line in batch]
+    return lines, source
 
 
 # -- every input opened once; a pipe keeps the block read ahead of it ---------------------------
@@ -175,3 +183,24 @@ def test_a_source_is_read_once():
     assert sum(len(batch) for batch in source.batches()) == SEED_LINES
     assert list(source.batches()) == []
     assert source.problem is not None
+
+
+# -- line ends ---------------------------------------------------------------------------------
+
+def test_a_log_with_cr_line_ends_is_read_line_by_line(cli, tmp_path):
+    log = tmp_path / "maillog-mac.txt"
+    log.write_bytes(SEED.read_bytes().replace(b"\n", b"\r"))
+    result = cli("--year", "2018", "--stats", "-f", "json", log)
+    assert result.code == 0
+    assert lines_read(result.err) == SEED_LINES
+    assert result.json()[0]["user"] == "centos7@phoenixknight.jp"
+
+
+def test_every_line_end_on_every_block_boundary():
+    """LF, CRLF and CR, with a CRLF cut between blocks at every offset: one line end each."""
+    text = "one\r\ntwo\rthree\nfour\r\n\r\nsix\r\rseven \u00e9\r\nlast"
+    expected = ["one", "two", "three", "four", "", "six", "", "seven \u00e9", "last"]
+    for block_size in range(1, len(text) + 2):
+        assert read_lines(text.encode(), block_size)[0] == expected, block_size
+    assert read_lines(b"a\rb\r")[0] == ["a", "b"]
+    assert read_lines(b"a\r\nb\r\n")[0] == ["a", "b"]
