@@ -42,6 +42,7 @@ from maillog_sasl.password import (EXIT_INTERRUPTED, EXIT_USAGE, ENV_VAR, PASSWO
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
+from maillog_sasl.sources import MAX_LINE
 from maillog_sasl.syslog import parse_zone
 
 
@@ -235,6 +236,7 @@ def stats_text(stats: Stats) -> str:
         f"  other programs:         {stats.other_programs}",
         f"  Postfix lines not used: {stats.postfix_unused}",
         f"  untracked queue IDs:    {stats.untracked_queue_lines}",
+        f"lines cut at {MAX_LINE // 1024} KiB:      {stats.lines_cut}",
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
         f"messages lost (ID reuse): {stats.messages_lost}",

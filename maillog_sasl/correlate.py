@@ -512,6 +512,7 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
             if correlator.finished:
                 yield from correlator.finished
                 correlator.finished.clear()
+        correlator.stats.lines_cut += source.lines_cut
         read = correlator.stats.lines_read - read_before
         if read and correlator.stats.not_syslog - not_syslog_before == read and source.problem is None:
             # Not one line of syslog shape: the wrong file, not a log with some noise in it.

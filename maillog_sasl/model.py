@@ -234,13 +234,14 @@ class Stats:
     """Counters for --stats; `lines_read` = used + every skipped kind.
 
     `sessions` counts authenticated sessions, `messages` authenticated messages, `usernames`
-    the distinct SASL usernames that queued mail.
+    the distinct SASL usernames that queued mail; `lines_cut` the lines longer than
+    sources.MAX_LINE, of which only the start was read.
     """
 
     __slots__ = ("lines_read", "lines_used", "not_syslog", "other_programs", "postfix_unused",
                  "untracked_queue_lines", "sessions", "sessions_incomplete", "messages",
                  "messages_open_at_end", "messages_lost", "first_time", "last_time", "sources",
-                 "usernames")
+                 "usernames", "lines_cut")
 
     def __init__(self):
         for name in self.__slots__:

@@ -22,7 +22,11 @@ DESCRIPTION
     exists; a compressed pipe or standard input, by Python's own modules.
 
     Lines end in LF, CRLF or a bare CR (old Mac exports; Postfix never logs a CR inside a
-    line), also when a CRLF is cut by a block boundary.
+    line), also when a CRLF is cut by a block boundary. A line longer than MAX_LINE characters
+    keeps its first MAX_LINE and the rest is skipped; such lines are counted in
+    `Source.lines_cut`. The cap is checked per block, not per line, and the unfinished line
+    carried from block to block never grows past it: a file of 100 MB without a line end is
+    read in flat memory and linear time.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -70,6 +74,10 @@ BLOCK_SIZE = 1 << 17
 PEEK_BYTES = 1 << 16
 PEEK_TEXT = 1 << 20  # at most this much of a compressed file's first block is inflated
 PEEK_LINES = 2000
+# The longest line kept, in characters. Postfix's own line_length_limit is 2048 for SMTP, and
+# its log lines stay far below that (syslog daemons cut at 1 KB to 8 KB by default): a longer
+# "line" is garbage, a binary or a file of NUL bytes, and only its start is kept.
+MAX_LINE = 1 << 16
 
 _MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
     (b"\x1f\x8b", "gzip", gzip.open, lambda: zlib.decompressobj(wbits=31)),
@@ -109,6 +117,7 @@ class Source:
         self.problem: Optional[Problem] = None
         self.size = 0  # bytes on disk of a regular file (compressed, for a compressed file)
         self.bytes_done = 0  # of `size`, read so far; of a pipe or stdin, bytes read (progress)
+        self.lines_cut = 0  # lines longer than MAX_LINE, cut to it
         self.regular = False
         self._stream = stream
         self._owned = stream is None  # opened here (closed here), not handed in
@@ -185,10 +194,12 @@ class Source:
             how = "read failed part way" if opened else "cannot read"
             self.problem = Problem(self.name, f"{how}: {_reason(error)}")
         finally:
+            self.lines_cut = splitter.cut
             self._end_child()
             self._reader = None
             self.close()
         last = splitter.end(decoder.decode(b"", final=True))
+        self.lines_cut = splitter.cut
         if last:
             yield last
 
@@ -225,7 +236,7 @@ class Source:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.mtime)
         for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]:
-            parsed = split_line(line)
+            parsed = split_line(line[:MAX_LINE])
             if parsed is not None:
                 moment = clock.time(parsed[0])
                 if moment is not None:
@@ -235,13 +246,21 @@ class Source:
 
 class _Lines:
     """Cuts decoded text, block by block, into lines: LF, CRLF or a bare CR end a line (a CRLF
-    too when a block boundary falls between its CR and LF)."""
+    too when a block boundary falls between its CR and LF); a line longer than MAX_LINE keeps
+    its first MAX_LINE characters and the rest is skipped (counted in `cut`).
 
-    __slots__ = ("pending", "carry_cr")
+    The cap costs nothing per line: a line can be longer than MAX_LINE only when the text
+    carried over from the blocks before grows past it, or a block holds that many characters
+    between two line ends, which a few find() calls a block rule out (_long_line_in).
+    """
+
+    __slots__ = ("pending", "cutting", "carry_cr", "cut")
 
     def __init__(self) -> None:
-        self.pending = ""  # the unfinished last line
+        self.pending = ""  # the unfinished last line, at most MAX_LINE characters
+        self.cutting = False  # `pending` was cut: skip the rest of it, up to its line end
         self.carry_cr = False  # the text before ended in CR: a line end, and an LF next is its
+        self.cut = 0
 
     def split(self, text: str) -> List[str]:
         if self.carry_cr:
@@ -256,10 +275,37 @@ class _Lines:
                 self.carry_cr = True
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
+        last = lines.pop()
+        if not lines:  # no line end in this text: it all belongs to the unfinished line
+            if not self.cutting:
+                pending = self.pending + last
+                if len(pending) > MAX_LINE:
+                    pending = pending[:MAX_LINE]
+                    self.cutting = True
+                    self.cut += 1
+                self.pending = pending
+            return lines
         # The unfinished line of the text before joins the first line, rather than being
         # copied in front of the whole text.
-        lines[0] = self.pending + lines[0]
-        self.pending = lines.pop()
+        if self.cutting:
+            lines[0] = self.pending
+            self.cutting = False
+        else:
+            first = self.pending + lines[0]
+            if len(first) > MAX_LINE:
+                first = first[:MAX_LINE]
+                self.cut += 1
+            lines[0] = first
+        if len(text) > MAX_LINE and _long_line_in(text):
+            for index, line in enumerate(lines):
+                if len(line) > MAX_LINE:
+                    lines[index] = line[:MAX_LINE]
+                    self.cut += 1
+        if len(last) > MAX_LINE:
+            last = last[:MAX_LINE]
+            self.cutting = True
+            self.cut += 1
+        self.pending = last
         return lines
 
     def end(self, text: str) -> List[str]:
@@ -267,8 +313,17 @@ class _Lines:
         lines = self.split(text) if text else []
         if self.carry_cr or self.pending:
             lines.append(self.pending)
-        self.pending, self.carry_cr = "", False
+        self.pending, self.cutting, self.carry_cr = "", False, False
         return lines
+
+
+def _long_line_in(text: str) -> bool:
+    """Can `text` hold a line longer than MAX_LINE? Such a line covers a whole stretch of
+    MAX_LINE // 2 characters starting at a multiple of it, so a line end in each of those
+    stretches says no (a few find() calls a block, each stopping at the first line end)."""
+    half = MAX_LINE // 2
+    find = text.find
+    return any(find("\n", start, start + half) < 0 for start in range(0, len(text), half))
 
 
 class _Prefixed(io.RawIOBase):

@@ -1,7 +1,8 @@
 """Inputs as an administrator gives them (maillog_sasl.sources): a pipe given as a path, a FIFO,
-a closed standard input, a file renamed while it is read, CR line ends. Each test is built on a
-minimal log, and fails on the reading that opened a path twice, read a pipe to peek at it, or
-took a CR-only log for one line."""
+a closed standard input, a file renamed while it is read, CR line ends, and lines without end.
+Each test is built on a minimal log, and fails on the reading that opened a path twice, read a
+pipe to peek at it, took a CR-only log for one line, or grew an unfinished line without
+bound."""
 
 import contextlib
 import gzip
@@ -12,12 +13,13 @@ import re
 import subprocess
 import sys
 import threading
+import tracemalloc
 
 import pytest
 from support import SAMPLE_LOGS
 
 from maillog_sasl import open_logs
-from maillog_sasl.sources import BLOCK_SIZE, PEEK_BYTES, Source, open_sources
+from maillog_sasl.sources import BLOCK_SIZE, MAX_LINE, PEEK_BYTES, Source, open_sources
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 SEED_LINES = 13
@@ -204,3 +206,67 @@ def test_every_line_end_on_every_block_boundary():
         assert read_lines(text.encode(), block_size)[0] == expected, block_size
     assert read_lines(b"a\rb\r")[0] == ["a", "b"]
     assert read_lines(b"a\r\nb\r\n")[0] == ["a", "b"]
+
+
+# -- lines without end -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("block_size", [4096, BLOCK_SIZE, 1 << 20])
+def test_a_line_longer_than_the_cap_keeps_its_start(block_size):
+    """3 MB without a line end between two lines: kept to MAX_LINE, counted, the next line
+    whole; with blocks smaller and larger than the cap (then the long line is inside one)."""
+    data = b"first\n" + b"x" * MAX_LINE + b"y" * (3 << 20) + b"\nnext\nlast"
+    lines, source = read_lines(data, block_size)
+    assert lines == ["first", "x" * MAX_LINE, "next", "last"]
+    assert source.lines_cut == 1
+
+
+@pytest.mark.parametrize("length, cut", [(MAX_LINE, 0), (MAX_LINE + 1, 1)])
+@pytest.mark.parametrize("end", [b"\n", b""])
+def test_the_cap_is_exact(length, cut, end):
+    lines, source = read_lines(b"z" * length + end, 4096)
+    assert lines == ["z" * MAX_LINE] and source.lines_cut == cut
+
+
+def test_stats_count_the_lines_cut(cli, tmp_path):
+    log = tmp_path / "maillog"
+    log.write_bytes(b"\0" * (MAX_LINE * 3) + b"\n" + SEED.read_bytes())
+    result = cli("--year", "2018", "--stats", "-f", "json", log)
+    assert result.code == 0
+    assert "lines cut at 64 KiB:      1\n" in result.err
+    assert lines_read(result.err) == SEED_LINES + 1
+    assert result.json()[0]["user"] == "centos7@phoenixknight.jp"
+
+
+def _peak_while_reading(paths, parallel):
+    """Peak Python memory of opening and reading `paths`, and the lines read."""
+    tracemalloc.start()
+    try:
+        count = 0
+        for source in open_sources(paths).sources:
+            for batch in source.batches(parallel=parallel):
+                count += len(batch)
+        return tracemalloc.get_traced_memory()[1], count
+    finally:
+        tracemalloc.stop()
+
+
+BOMBS = {
+    "NUL bytes": lambda size: b"\0" * size,
+    "gzip of zeros": lambda size: gzip.compress(b"\0" * size),
+    "gzip of newlines": lambda size: gzip.compress(b"\n" * (size // 2)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BOMBS))
+def test_endless_lines_are_read_in_flat_memory(tmp_path, kind):
+    """`head -c 100M /dev/zero | maillog-sasl -`, a file of NUL bytes, gzip bombs: 8 MB here,
+    read with a few MB at most (a line that grew with the input would take 8 MB twice)."""
+    size = 8 << 20
+    log = tmp_path / "bomb"
+    log.write_bytes(BOMBS[kind](size))
+    peak, count = _peak_while_reading([str(log)], parallel=False)
+    assert peak < 4 << 20, peak
+    assert count == (size // 2 if kind == "gzip of newlines" else 1)
+    with piped(b"\0" * size) as path:
+        peak, count = _peak_while_reading([path], parallel=True)
+    assert peak < 4 << 20 and count == 1
