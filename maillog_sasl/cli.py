@@ -18,7 +18,8 @@ DIAGNOSTICS
     input that could not be read, failed part way, or held no syslog line): one line on stderr
     for each, and the report still covers every other input and everything read before the
     failure. A report that cannot be written, or a temporary database that cannot be (a full
-    disk), is one line and exit 2. Never a traceback for bad input.
+    disk), is one line and exit 2. Inputs read once because they were given twice are one line
+    each (a note: the exit status stays 0). Never a traceback for bad input.
 """
 
 from __future__ import annotations
@@ -166,6 +167,8 @@ def _run(options) -> int:
     except FilterError as error:
         raise UsageError(str(error)) from None
     analysis = open_logs(options.paths, year=options.year, zone=zone)
+    for note in analysis.notes:
+        print(f"maillog-sasl: {note}", file=sys.stderr)
     if analysis.sources:
         failure = _report(options, analysis, selection)
         if failure:

@@ -1,8 +1,8 @@
 """sources: turn paths (and `-` for stdin) into batches of decoded log lines, oldest file first.
 
 SUMMARY
-    open_sources(paths, stdin=None, zone=None) -> Inputs(sources, problems)
-    Problem(path, message)          an input that could not be read, or not fully
+    open_sources(paths, stdin=None, zone=None) -> Inputs(sources, problems, notes)
+    Problem(path, message)          an input that could not be read, or not fully; also a note
     Source.batches() -> iterator of lists of lines (str, no line ends)
 
 DESCRIPTION
@@ -34,6 +34,11 @@ DESCRIPTION
     yearless stamps (a log cannot end after its file was last written). A pipe has none:
     like stdin, it is anchored on now.
 
+    The same file given twice (the same path, a symlink or hard link to it, stdin redirected
+    from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
+    have the same SHA-256) is read once, at its first mention; the later one is a note in
+    `Inputs.notes`, `X: the same file as Y; read once`.
+
 DIAGNOSTICS
     A path that cannot be opened or read (missing, a directory, no permission), and standard
     input when it is closed, become a Problem in the returned list, naming the path; the other
@@ -49,6 +54,7 @@ import codecs
 import datetime as _dt
 import errno
 import gzip
+import hashlib
 import io
 import lzma
 import os
@@ -78,6 +84,8 @@ PEEK_LINES = 2000
 # its log lines stay far below that (syslog daemons cut at 1 KB to 8 KB by default): a longer
 # "line" is garbage, a binary or a file of NUL bytes, and only its start is kept.
 MAX_LINE = 1 << 16
+# Two regular files of the same size whose first and last SAME_BYTES hash alike are one log.
+SAME_BYTES = 1 << 16
 
 _MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
     (b"\x1f\x8b", "gzip", gzip.open, lambda: zlib.decompressobj(wbits=31)),
@@ -90,7 +98,7 @@ _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 class Problem(NamedTuple):
     """An input that could not be read, or not fully: its path (`<stdin>` for standard input)
-    and what went wrong; str() is the one line shown to the user."""
+    and what went wrong; str() is the one line shown to the user. Notes have the same form."""
     path: str
     message: str
 
@@ -99,10 +107,11 @@ class Problem(NamedTuple):
 
 
 class Inputs(NamedTuple):
-    """What open_sources() gives: the sources in the order to read them, and the problems in
-    the order met."""
+    """What open_sources() gives: the sources in the order to read them, the problems and the
+    notes (inputs read once because given twice), each in the order met."""
     sources: List["Source"]
     problems: List[Problem]
+    notes: List[Problem]
 
 
 class Source:
@@ -118,11 +127,13 @@ class Source:
         self.size = 0  # bytes on disk of a regular file (compressed, for a compressed file)
         self.bytes_done = 0  # of `size`, read so far; of a pipe or stdin, bytes read (progress)
         self.lines_cut = 0  # lines longer than MAX_LINE, cut to it
+        self.identity: Optional[Tuple[int, int]] = None  # (st_dev, st_ino)
         self.regular = False
         self._stream = stream
         self._owned = stream is None  # opened here (closed here), not handed in
         self._read_once = False
         self._head: Optional[bytes] = None  # bytes read ahead, handed on first
+        self._fingerprint: Optional[bytes] = None
         self._reader: Optional[_Prefixed] = None
         self._process: Optional[subprocess.Popen] = None
 
@@ -220,6 +231,25 @@ class Source:
             process.wait()
             if process.stderr is not None:
                 process.stderr.close()
+
+    def same_file(self, other: "Source") -> bool:
+        """Is `other` this very file (device and inode), or a copy of this regular file?"""
+        if self.identity is not None and self.identity == other.identity:
+            return True
+        if not (self.regular and other.regular and self.size == other.size and self.size):
+            return False
+        return self.fingerprint() == other.fingerprint()
+
+    def fingerprint(self) -> bytes:
+        """SHA-256 of a regular file's first and last SAME_BYTES (its offset left alone)."""
+        if self._fingerprint is None:
+            assert self._stream is not None
+            fileno = self._stream.fileno()
+            digest = hashlib.sha256(os.pread(fileno, SAME_BYTES, 0))
+            if self.size > SAME_BYTES:
+                digest.update(os.pread(fileno, SAME_BYTES, self.size - SAME_BYTES))
+            self._fingerprint = digest.digest()
+        return self._fingerprint
 
     def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
         """The time of the first line that has a timestamp, for ordering a rotated set; read
@@ -409,10 +439,11 @@ def _standard_input(stdin: Optional[BinaryIO]) -> Source:
     try:
         fileno = stream.fileno()
     except (OSError, ValueError, AttributeError):
-        return source  # an in-memory stream: nothing to check
-    os.fstat(fileno)  # EBADF when it is not open
+        return source  # an in-memory stream: nothing to compare
+    status = os.fstat(fileno)
     if fcntl is not None and fcntl.fcntl(fileno, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
         raise OSError(errno.EBADF, "standard input is open for writing only")
+    source.identity = (status.st_dev, status.st_ino)
     return source
 
 
@@ -427,6 +458,7 @@ def _open_path(path: str) -> Source:
         raise
     source = Source(path, path, mtime, stream)
     source._owned = True
+    source.identity = (status.st_dev, status.st_ino)
     source.regular = regular
     source.size = status.st_size if regular else 0
     return source
@@ -434,11 +466,13 @@ def _open_path(path: str) -> Source:
 
 def open_sources(paths, stdin: Optional[BinaryIO] = None,
                  zone: Optional[_dt.tzinfo] = None) -> Inputs:
-    """Open every path once and order the readable ones oldest first; return
-    Inputs(sources, problems)."""
+    """Open every path once, read each file only once even when given twice, and order the
+    readable ones oldest first; return Inputs(sources, problems, notes)."""
     paths = list(paths)
     files: List[Source] = []
     problems: List[Problem] = []
+    notes: List[Problem] = []
+    kept: List[Source] = []
     standard_input: Optional[Source] = None
     # Standard input first: when it is closed, the first file opened would take descriptor 0.
     if "-" in paths:
@@ -451,18 +485,33 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
         if path == "-":
             if standard_input is None:
                 continue
+            source = standard_input
+            if stdin_seen:
+                notes.append(Problem(source.name, f"the same file as {source.name}; read once"))
+                continue
             stdin_seen = True
-            continue
         else:
             try:
                 source = _open_path(path)
             except OSError as error:
                 problems.append(Problem(path, f"cannot read: {_reason(error)}"))
                 continue
+        same = next((other for other in kept if other.same_file(source)), None)
+        if same is not None:
+            notes.append(Problem(source.name, f"the same file as {same.name}; read once"))
+            if source is standard_input:
+                standard_input = None
+            else:
+                source.close()
+            continue
+        kept.append(source)
+        if source is standard_input:
+            continue
         try:
             source.first_time = source.peek_first_time(zone)
         except OSError as error:
             problems.append(Problem(path, f"cannot read: {_reason(error)}"))
+            kept.pop()
             source.close()
             continue
         files.append(source)
@@ -470,7 +519,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     files.sort(key=lambda source: source.first_time or far_future)
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
-    return Inputs(files, problems)
+    return Inputs(files, problems, notes)
 
 
 def _reason(error: BaseException) -> str:

@@ -1,8 +1,8 @@
 """Inputs as an administrator gives them (maillog_sasl.sources): a pipe given as a path, a FIFO,
-a closed standard input, a file renamed while it is read, CR line ends, and lines without end.
-Each test is built on a minimal log, and fails on the reading that opened a path twice, read a
-pipe to peek at it, took a CR-only log for one line, or grew an unfinished line without
-bound."""
+a closed standard input, a file renamed while it is read, the same file twice, CR line ends,
+and lines without end. Each test is built on a minimal log, and fails on the reading that
+opened a path twice, read a pipe to peek at it, counted a file twice, took a CR-only log for
+one line, or grew an unfinished line without bound."""
 
 import contextlib
 import gzip
@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ import pytest
 from support import SAMPLE_LOGS
 
 from maillog_sasl import open_logs
-from maillog_sasl.sources import BLOCK_SIZE, MAX_LINE, PEEK_BYTES, Source, open_sources
+from maillog_sasl.sources import BLOCK_SIZE, MAX_LINE, PEEK_BYTES, Problem, Source, open_sources
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 SEED_LINES = 13
@@ -185,6 +186,61 @@ def test_a_source_is_read_once():
     assert sum(len(batch) for batch in source.batches()) == SEED_LINES
     assert list(source.batches()) == []
     assert source.problem is not None
+
+
+# -- the same file twice is read once ----------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["same path", "symlink", "hard link", "copy"])
+def test_the_same_file_twice_is_read_once(cli, tmp_path, kind):
+    log = tmp_path / "maillog"
+    log.write_bytes(SEED.read_bytes())
+    other = tmp_path / "other"
+    if kind == "same path":
+        other = log
+    elif kind == "symlink":
+        other.symlink_to(log)
+    elif kind == "hard link":
+        os.link(log, other)
+    else:
+        shutil.copyfile(log, other)
+    result = cli("--year", "2018", "--stats", "-f", "json", log, other)
+    assert result.code == 0
+    assert result.err.startswith(f"maillog-sasl: {other}: the same file as {log}; read once\n")
+    assert lines_read(result.err) == SEED_LINES
+    [row] = result.json()
+    assert (row["sessions"], row["messages"], row["recipients"]) == (1, 1, 1)
+
+
+def test_standard_input_redirected_from_a_log_given_too():
+    process = subprocess.run(COMMAND + ["--year", "2018", "--stats", str(SEED), "-"],
+                             stdin=open(SEED, "rb"), capture_output=True, text=True)
+    assert process.returncode == 0
+    assert process.stderr.startswith(f"maillog-sasl: <stdin>: the same file as {SEED}; read once\n")
+    assert lines_read(process.stderr) == SEED_LINES
+
+
+def test_notes_are_in_the_analysis_in_the_order_met(tmp_path):
+    first, second = tmp_path / "maillog.1", tmp_path / "maillog"
+    first.write_bytes(iso_log("16"))
+    second.write_bytes(iso_log("17"))
+    paths = [str(second), str(first), str(second), str(tmp_path / "missing"), str(first)]
+    analysis = open_logs(paths).read()
+    assert analysis.notes == [Problem(str(second), f"the same file as {second}; read once"),
+                              Problem(str(first), f"the same file as {first}; read once")]
+    assert [problem.path for problem in analysis.problems] == [str(tmp_path / "missing")]
+    assert analysis.stats.sources == [str(first), str(second)]
+
+
+def test_files_of_the_same_size_are_not_the_same_file_unless_alike(cli, tmp_path):
+    one, two = tmp_path / "maillog.1", tmp_path / "maillog"
+    one.write_bytes(iso_log("16"))
+    two.write_bytes(iso_log("17"))
+    empty_one, empty_two = tmp_path / "empty.1", tmp_path / "empty.2"
+    empty_one.write_bytes(b"")
+    empty_two.write_bytes(b"")
+    result = cli("--stats", one, two, empty_one, empty_two)
+    assert (result.code, lines_read(result.err)) == (0, 2 * SEED_LINES)
+    assert "same file" not in result.err
 
 
 # -- line ends ---------------------------------------------------------------------------------
