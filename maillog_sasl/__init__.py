@@ -25,9 +25,10 @@ DESCRIPTION
         render.render          rows -> table | csv | json | ndjson | ids
 
     Beside the pipeline: cli.py, the command line, the only module that knows argparse;
-    progress.py draws the progress bar; cram_md5.py, auth_test.py and password.py are the
-    `cram-md5` and `auth-test` subcommands. The log generator of the tests, the sample and the
-    benchmarks is not part of the package: tools/simulate/ in the source tree.
+    progress.py draws the progress bar; output.py writes a file whole or not at all, and never
+    over an input (-o); cram_md5.py, auth_test.py and password.py are the `cram-md5` and
+    `auth-test` subcommands. The log generator of the tests, the sample and the benchmarks is
+    not part of the package: tools/simulate/ in the source tree.
 
     >>> result = report("users", ["sample_logs/seed-maillog.txt"], year=2018)
     >>> result.rows[0]["user"], result.rows[0]["sent"], result.problems
