@@ -46,15 +46,16 @@ from __future__ import annotations
 
 from typing import Iterator, List, NamedTuple, Optional
 
+from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.correlate import correlate
 from maillog_sasl.filters import FilterError, Selection
-from maillog_sasl.model import Message, Session, Stats
+from maillog_sasl.model import Finished, Message, Session, Stats
 from maillog_sasl.pairs import StoreError
 from maillog_sasl.reports import build_report
 from maillog_sasl.sources import Problem, open_sources
 
 __all__ = ["Analysis", "FilterError", "Problem", "ReportResult", "Selection", "Stats",
-           "StoreError", "analyze", "open_logs", "report"]
+           "StoreError", "ThresholdError", "Thresholds", "analyze", "open_logs", "report"]
 __version__ = "0.1.0"
 
 
@@ -74,7 +75,7 @@ class Analysis:
     def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None):
         self.sources, self.problems, self.notes = open_sources(paths, stdin=stdin, zone=zone)
         self.stats = Stats()
-        self.items: Optional[List[object]] = None
+        self.items: Optional[List[Finished]] = None
         # Settable until the iteration starts: a progress bar needs `sources` to be made.
         self.on_batch = on_batch
         self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
@@ -84,7 +85,7 @@ class Analysis:
         if self.on_batch is not None:
             self.on_batch(source, stats)
 
-    def __iter__(self) -> Iterator[object]:
+    def __iter__(self) -> Iterator[Finished]:
         return iter(self.items) if self.items is not None else self._stream
 
     def read(self) -> "Analysis":

@@ -32,22 +32,29 @@ import math
 import os
 import re
 import socket
-import ssl
 import sys
 
 from maillog_sasl import __version__, auth_test, cram_md5, open_logs, output
-from maillog_sasl.activity import Thresholds
+from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Stats
 from maillog_sasl.pairs import StoreError
-from maillog_sasl.password import (EXIT_INTERRUPTED, EXIT_USAGE, ENV_VAR, PASSWORD_HELP,
-                                   PasswordError, read_password)
+from maillog_sasl.password import (
+    ENV_VAR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PASSWORD_HELP,
+    InputError,
+    PasswordError,
+    is_utf8,
+    read_password,
+    read_stdin_line,
+)
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
 from maillog_sasl.sources import MAX_LINE
-from maillog_sasl.syslog import parse_zone
-
+from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
 EXAMPLES = """\
 examples:
@@ -121,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _year(text: str) -> int:
-    if not text.isdigit() or not 1970 <= int(text) <= 9999:
+    if not text.isdigit() or not MIN_YEAR <= int(text) <= MAX_YEAR:
         raise argparse.ArgumentTypeError(f"not a year: {text!r}")
     return int(text)
 
@@ -131,7 +138,7 @@ def main(argv=None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
     try:
-        return _run(build_parser().parse_args(argv))
+        return _run(build_parser().parse_args(_negative_offsets(argv)))
     except UsageError as error:
         print(f"maillog-sasl: {error} (see maillog-sasl --help)", file=sys.stderr)
         return 2
@@ -142,6 +149,18 @@ def main(argv=None) -> int:
         # The reader went away (| head): nothing left to say.
         _discard_unwritten(sys.stdout)
         return 0
+
+
+def _negative_offsets(argv):
+    """`--tz -07:00` as `--tz=-07:00`: argparse takes a value that starts with a dash for an
+    option of its own."""
+    fixed = []
+    for index, arg in enumerate(argv):
+        if index and argv[index - 1] == "--tz" and arg[:1] == "-" and arg[1:2].isdigit():
+            fixed[-1] = f"--tz={arg}"
+        else:
+            fixed.append(arg)
+    return fixed
 
 
 def _discard_unwritten(out) -> None:
@@ -168,6 +187,7 @@ def _run(options) -> int:
         selection = Selection.build(options.user, options.since, options.until, options.ip, zone)
     except FilterError as error:
         raise UsageError(str(error)) from None
+    report_options = {"show_all": options.show_all, **_incident_options(options)}
     if options.output:
         clash = _input_at(options.output, options.paths)
         if clash:
@@ -176,8 +196,9 @@ def _run(options) -> int:
     analysis = open_logs(options.paths, year=options.year, zone=zone)
     for note in analysis.notes:
         print(f"maillog-sasl: {note}", file=sys.stderr)
+    report_options["stats"] = analysis.stats
     if analysis.sources:
-        failure = _report(options, analysis, selection)
+        failure = _report(options, analysis, selection, report_options)
         if failure:
             print(f"maillog-sasl: {failure}", file=sys.stderr)
             return 2
@@ -209,7 +230,7 @@ def _input_at(target: str, paths) -> str:
     return f"{target}: is the same file as {what}; not overwritten"
 
 
-def _report(options, analysis, selection) -> str:
+def _report(options, analysis, selection, report_options: dict) -> str:
     """Write the report; '' when it was written, else why not (one line for stderr).
 
     -o FILE is written under a temporary name and renamed over FILE once the report is whole
@@ -234,8 +255,7 @@ def _report(options, analysis, selection) -> str:
         if progress:
             analysis.on_batch = progress.update
         stream = progress.watch(analysis) if progress else analysis
-        columns, rows = build_report(options.report, stream, selection,
-                                     show_all=options.show_all, **_incident_options(options))
+        columns, rows = build_report(options.report, stream, selection, **report_options)
         render(options.format, columns, rows, progress.guard(out) if progress else out,
                summary=lambda: summary_line(analysis.stats))
         if writer is not None:
@@ -260,7 +280,8 @@ def _report(options, analysis, selection) -> str:
 
 
 def summary_line(stats: Stats) -> str:
-    if stats.first_time is None:
+    # The correlator sets first_time and last_time together.
+    if stats.first_time is None or stats.last_time is None:
         period = "no Postfix activity found"
     else:
         period = f"{stats.first_time.isoformat()} .. {stats.last_time.isoformat()}"
@@ -278,10 +299,14 @@ def stats_text(stats: Stats) -> str:
         f"  other programs:         {stats.other_programs}",
         f"  Postfix lines not used: {stats.postfix_unused}",
         f"  untracked queue IDs:    {stats.untracked_queue_lines}",
+        f"  repeated lines:         {stats.repeated_lines}",
         f"lines cut at {MAX_LINE // 1024} KiB:      {stats.lines_cut}",
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
         f"messages lost (ID reuse): {stats.messages_lost}",
+        f"unknown delivery statuses:   {stats.unknown_statuses}",
+        f"sessions closed idle:     {stats.sessions_idle}",
+        f"clock anomalies:          {stats.clock_anomalies}",
     ])
 
 
@@ -360,8 +385,13 @@ def _add_incident_options(parser: argparse.ArgumentParser) -> None:
 
 def _incident_options(args: argparse.Namespace) -> dict:
     """The report options build_report takes from the parsed command line."""
-    limits = Thresholds(**{field: getattr(args, f"limit_{field}")
-                           for field, *_ in THRESHOLD_OPTIONS})
+    values = {field: getattr(args, f"limit_{field}") for field, *_ in THRESHOLD_OPTIONS}
+    try:
+        limits = Thresholds(**values)
+    except ThresholdError as error:
+        field, _, range_text = str(error).partition(" must be ")
+        flag = next(flag for name, flag, *_ in THRESHOLD_OPTIONS if name == field)
+        raise UsageError(f"{flag}: must be {range_text}") from None
     return {"thresholds": limits, "by": args.by}
 
 
@@ -396,7 +426,8 @@ def add_password_option(parser):
     parser.add_argument(
         "--password-stdin",
         action="store_true",
-        help=f"read the password from the first line of standard input (else {ENV_VAR}, else a prompt)",
+        help="read the password from the first line of standard input"
+        f" (else {ENV_VAR}, else a prompt)",
     )
 
 
@@ -416,7 +447,9 @@ RFC 2195 does not ask for it.
 
 exit status:
   0    the response was printed
-  2    usage error: challenge not base64, empty user, no password
+  2    usage error: challenge not base64, empty user, no password, standard
+       input closed or not UTF-8, user or password not UTF-8; or the response
+       could not be written (a full disk, a closed pipe or standard output)
   130  interrupted (Ctrl-C)
 """
 
@@ -439,9 +472,15 @@ def _cram_md5_parser():
 
 
 def _prompt_challenge():
-    sys.stderr.write(CHALLENGE_PROMPT)
-    sys.stderr.flush()
-    line = sys.stdin.readline()
+    if sys.stdin is None:  # no prompt: nothing could answer it
+        raise cram_md5.ChallengeError("no challenge given: standard input is closed")
+    if sys.stderr is not None:
+        sys.stderr.write(CHALLENGE_PROMPT)
+        sys.stderr.flush()
+    try:
+        line = read_stdin_line()
+    except InputError as exc:
+        raise cram_md5.ChallengeError(f"cannot read the challenge: {exc}") from None
     if not line:
         raise cram_md5.ChallengeError("no challenge given")
     return line
@@ -461,8 +500,13 @@ def cram_md5_main(argv):
         return exc.code
     if not args.user:
         return _cram_md5_usage_error("USER is empty")
+    if not is_utf8(args.user):
+        return _cram_md5_usage_error("USER is not UTF-8 text")
+    if sys.stdout is None:  # started with >&-: nowhere to put the answer, so ask nothing
+        return _cram_md5_usage_error("cannot write the response: standard output is closed")
     if args.challenge is None and args.password_stdin:
-        return _cram_md5_usage_error("--password-stdin reads standard input: give CHALLENGE as an argument")
+        return _cram_md5_usage_error(
+            "--password-stdin reads standard input: give CHALLENGE as an argument")
     try:
         text = _prompt_challenge() if args.challenge is None else args.challenge
         challenge = cram_md5.decode_challenge(text)
@@ -475,7 +519,12 @@ def cram_md5_main(argv):
     except KeyboardInterrupt:
         print(f"\n{CRAM_MD5_PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(cram_md5.response(args.user, password, challenge))
+    try:
+        print(cram_md5.response(args.user, password, challenge))
+        sys.stdout.flush()
+    except OSError as exc:  # ours, not the input's: a full disk, a reader that went away
+        _discard_unwritten(sys.stdout)
+        return _cram_md5_usage_error(f"cannot write the response: {exc.strerror or exc}")
     return 0
 
 
@@ -505,8 +554,11 @@ exit status:
   0    authenticated (and, with --send-to, the message was accepted)
   1    the server refused: greeting, no AUTH, mechanism not offered, failed
        authentication, rejected sender, recipient or message (its reply is printed)
-  2    usage error
-  3    connection or TLS failure (one line: host, port, reason)
+  2    usage error; or the dialogue could not be written (a full disk, a
+       closed pipe or standard output): a local failure, not the server's
+  3    connection or TLS failure (one line: host, port, reason); also a server
+       that never lets the test end: a reply over {auth_test.MAX_REPLY_LINES} lines, or the whole
+       test taking over {auth_test.DEADLINE_FACTOR} times --timeout
   130  interrupted (Ctrl-C)
 """
 
@@ -556,7 +608,8 @@ def _auth_test_parser():
     parser.add_argument("--ehlo", metavar="NAME", default=socket.gethostname() or "localhost",
                         help="the name to send with EHLO (default: this host's name)")
     parser.add_argument("--timeout", type=seconds, default=20.0, metavar="SECONDS",
-                        help="give up on a silent server after SECONDS (default: 20)")
+                        help="give up on a silent server after SECONDS, and on the whole test"
+                             f" after {auth_test.DEADLINE_FACTOR} times SECONDS (default: 20)")
     add_password_option(parser)
     return parser
 
@@ -578,19 +631,15 @@ def _check_auth_test_args(args):
             raise auth_test.UsageError(f"{option} must be printable text, not {value!r}")
     for option, value in in_commands:
         if value and re.search(r"[\s<>]", value):
-            raise auth_test.UsageError(f"{option} must not contain spaces or angle brackets: {value!r}")
+            raise auth_test.UsageError(
+                f"{option} must not contain spaces or angle brackets: {value!r}")
     if args.mode == "plain":
         if args.insecure or args.cafile:
-            raise auth_test.UsageError("--insecure and --cafile need TLS; they mean nothing with --plain")
+            raise auth_test.UsageError(
+                "--insecure and --cafile need TLS; they mean nothing with --plain")
         args.tls_context = None
         return
-    try:
-        args.tls_context = ssl.create_default_context(cafile=args.cafile)
-    except (OSError, ssl.SSLError) as exc:
-        raise auth_test.UsageError(f"cannot use --cafile {args.cafile}: {exc.strerror or exc}") from None
-    if args.insecure:
-        args.tls_context.check_hostname = False
-        args.tls_context.verify_mode = ssl.CERT_NONE
+    args.tls_context = auth_test.tls_context(args.cafile, args.insecure)
 
 
 def auth_test_main(argv):
@@ -602,10 +651,17 @@ def auth_test_main(argv):
         return exc.code
     try:
         _check_auth_test_args(args)
+        if sys.stdout is None:  # started with >&-: do not log in with nowhere to show it
+            raise auth_test.OutputFailed("standard output is closed")
         password = read_password(args.password_stdin)
         return auth_test.run(args, password, sys.stdout)
     except (auth_test.UsageError, PasswordError) as exc:
         print(f"{auth_test.PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except auth_test.OutputFailed as exc:
+        if sys.stdout is not None:
+            _discard_unwritten(sys.stdout)
+        print(f"{auth_test.PROG}: cannot write the dialogue: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"\n{auth_test.PROG}: interrupted", file=sys.stderr)

@@ -38,20 +38,72 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Dict, Iterator, List, Optional
 
 from maillog_sasl import events as ev
-from maillog_sasl.model import (DEFERRED, EXPIRED, FINAL_OUTCOMES, LOST, QUEUED, REFUSED, REJECTED,
-                                REMOVED, SENT, Message, Session, Stats)
+from maillog_sasl.model import (
+    DEFERRED,
+    EXPIRED,
+    FINAL_OUTCOMES,
+    LOST,
+    QUEUED,
+    REFUSED,
+    REJECTED,
+    REMOVED,
+    SENT,
+    Finished,
+    Message,
+    Session,
+    Stats,
+)
 from maillog_sasl.sources import Problem
-from maillog_sasl.syslog import Clock, parse_program, split_line
+from maillog_sasl.syslog import Clock, nested_line, parse_program, split_line
 
 DELIVERY_AGENTS = ev.DELIVERY_AGENTS
 QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DELIVERY_AGENTS
 TAG_CACHE_LIMIT = 1_024
+# A session with no line for this long, while its host logs on, is over (smtpd_timeout is 300 s
+# by default); the open sessions are looked over every SWEEP_EVERY of log time.
+SESSION_IDLE = _dt.timedelta(hours=1)
+SWEEP_EVERY = _dt.timedelta(minutes=10)
+# A doubled input: the copy of a line comes within this many lines of it, and the first
+# DOUBLED_SAMPLE lines of an input tell whether it is doubled (in a doubled log, half of them
+# are copies).
+DOUBLED_WITHIN = 4
+DOUBLED_SAMPLE = 2_000
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
+
+
+def _doubled(lines: List[str]) -> bool:
+    """Whether these first lines of an input come twice each (within DOUBLED_WITHIN lines).
+    Postfix itself does log the same line twice now and then; not most of its lines."""
+    awaiting: Dict[str, None] = {}
+    copies = 0
+    for line in lines[:DOUBLED_SAMPLE]:
+        if line in awaiting:
+            del awaiting[line]
+            copies += 1
+            continue
+        awaiting[line] = None
+        if len(awaiting) > DOUBLED_WITHIN:
+            del awaiting[next(iter(awaiting))]
+    return copies >= 0.4 * min(len(lines), DOUBLED_SAMPLE) and copies >= 2
+
+
+def _queued_as(event) -> Optional[str]:
+    """NEWQID of a delivery event whose reason says `... queued as NEWQID`, or None."""
+    marker = event.reason.rfind("queued as ") if event is not None else -1
+    if marker < 0:
+        return None
+    return event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
+
+
+def _disconnected(text: str) -> ev.Connect:
+    """The client of `disconnect from NAME[IP] counters...`, its counters left unread."""
+    return ev.Connect(*ev.split_address(text[16:].partition(" ")[0]))
 
 
 class Pending:
@@ -71,12 +123,18 @@ class Correlator:
 
     def __init__(self, stats: Optional[Stats] = None):
         self.stats = stats if stats is not None else Stats()
-        self.sessions = {}
+        self.sessions: Dict[tuple, Session] = {}
         self.pending: Dict[tuple, Pending] = {}
         self.messages: Dict[tuple, Message] = {}
-        self.finished: List[object] = []
+        self.finished: List[Finished] = []
         self._serial = 0
         self._tags: Dict[str, tuple] = {}
+        # Whether the source being read has every line twice (None: not known yet), and the
+        # lines still waiting for their copy.
+        self._doubled: Optional[bool] = None
+        self._awaiting: Dict[str, None] = {}
+        self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
+        self._next_sweep: Optional[_dt.datetime] = None
         self._smtpd_handlers = {
             ev.CONNECT: self._on_connect, ev.DISCONNECT: self._on_disconnect,
             ev.AUTH_FAILURE: self._on_auth_failure, ev.TLS: self._on_tls,
@@ -95,8 +153,15 @@ class Correlator:
         messages = self.messages
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
-        smtpd_line = self._smtpd_line
+        smtpd_kind = ev.smtpd_kind
+        handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
+        read = len(lines)
+        if self._doubled is None:
+            self._doubled = _doubled(lines)
+        if self._doubled:
+            lines = self._undouble(lines)
+        repeated = read - len(lines)
         for line in lines:
             parsed = split_line(line)
             if parsed is None:
@@ -105,15 +170,21 @@ class Correlator:
             stamp, host, tag, text = parsed
             program = tags.get(tag)
             if program is None:
-                if len(tags) > TAG_CACHE_LIMIT:
-                    tags.clear()
-                program = tags[tag] = parse_program(tag) or ()
+                program = self._program(tag)
             if not program:
-                other += 1
-                continue
+                # Postfix's line behind a container's prefix starts with a stamp of its own.
+                parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
+                          else None)
+                program = self._program(parsed[2]) if parsed is not None else None
+                if not program or parsed is None:
+                    other += 1
+                    continue
+                stamp, host, tag, text = parsed
             daemon = program[1]
             if daemon == "smtpd":
-                outcome = smtpd_line((host, tag), program, stamp, clock, text)
+                kind = smtpd_kind(text)
+                outcome = (handlers[kind]((host, tag), program, stamp, clock, text)
+                           if kind is not None else UNUSED)
                 if outcome is not USED:
                     if outcome is UNTRACKED:
                         untracked += 1
@@ -150,21 +221,78 @@ class Correlator:
                 continue
             self._queue_file(event, message, host, when)
         self._note_period(lines, clock)
-        stats.lines_read += len(lines)
-        stats.lines_used += len(lines) - not_syslog - other - unused - untracked
+        stats.lines_read += read
+        stats.lines_used += read - not_syslog - other - unused - untracked - repeated
         stats.not_syslog += not_syslog
         stats.other_programs += other
         stats.postfix_unused += unused
         stats.untracked_queue_lines += untracked
+        stats.repeated_lines += repeated
+
+    def new_source(self) -> None:
+        """The next lines come from another input: whether it is doubled is found anew."""
+        self._doubled = None
+        self._awaiting.clear()
+
+    def _undouble(self, lines: List[str]) -> List[str]:
+        """Every line written twice (rsyslog with two actions on one file): keep one of each
+        pair. A line Postfix really logged twice in a row (two failed AUTH within a second)
+        comes four times, and two are kept."""
+        awaiting = self._awaiting
+        kept = []
+        for line in lines:
+            if line in awaiting:
+                del awaiting[line]
+                continue
+            awaiting[line] = None
+            if len(awaiting) > DOUBLED_WITHIN:
+                del awaiting[next(iter(awaiting))]
+            kept.append(line)
+        return kept
+
+    def _program(self, tag: str) -> tuple:
+        """parse_program(tag), or () for a program that is not Postfix; cached."""
+        found = self._tags.get(tag)
+        if found is None:
+            if len(self._tags) > TAG_CACHE_LIMIT:
+                self._tags.clear()
+            found = self._tags[tag] = parse_program(tag) or ()
+        return found
 
     def _note_period(self, lines: List[str], clock: Clock) -> None:
         """The period the log covers, from the first and last lines of each batch (the lines
-        between never need a time unless they are used)."""
+        between never need a time unless they are used); each host's clock moves on with them,
+        and the sessions it left idle are closed."""
         for line in (lines[0], lines[-1]) if lines else ():
             parsed = split_line(line)
             when = clock.time(parsed[0]) if parsed is not None else None
-            if when is not None:
+            if when is not None and parsed is not None:
                 self._seen(when)
+                host = parsed[1]
+                known = self._host_clock.get(host)
+                if known is None or when > known:
+                    self._host_clock[host] = when
+        if self._host_clock and (self._next_sweep is None
+                                 or max(self._host_clock.values()) >= self._next_sweep):
+            self._close_idle()
+
+    def _close_idle(self) -> None:
+        """Close the sessions whose host has logged SESSION_IDLE without a line of theirs: smtpd
+        gives up on a silent client long before (smtpd_timeout), so their end was lost. Memory
+        then follows what is open, not how many disconnect lines were lost."""
+        clocks = self._host_clock
+        self._next_sweep = max(clocks.values()) + SWEEP_EVERY
+        for key in [key for key, session in self.sessions.items()
+                    if session.last_time is not None and key[0] in clocks
+                    and session.last_time < clocks[key[0]] - SESSION_IDLE]:
+            self.stats.sessions_idle += 1
+            self._finish_session(self.sessions.pop(key))
+        for key in [key for key, noted in self.pending.items() if key[0] in clocks
+                    and (noted.clock.time(noted.stamp) or clocks[key[0]])
+                    < clocks[key[0]] - SESSION_IDLE]:
+            del self.pending[key]
+            self.stats.sessions_idle += 1
+            self.stats.sessions_incomplete += 1
 
     def finish(self) -> None:
         """End of input: whatever is still open is handed on as it stands."""
@@ -186,12 +314,6 @@ class Correlator:
     # out to matter: a SASL failure, a client= line with SASL fields, or `auth=` in the
     # disconnect counters. Until then its TLS line and NOQUEUE rejects are kept raw too.
 
-    def _smtpd_line(self, key, program, stamp, clock, text):
-        kind = ev.smtpd_kind(text)
-        if kind is None:
-            return UNUSED
-        return self._smtpd_handlers[kind](key, program, stamp, clock, text)
-
     def _on_connect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
         if session is not None:
@@ -203,6 +325,13 @@ class Correlator:
 
     def _on_disconnect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
+        client = None
+        if session is not None:
+            client = _disconnected(text)
+            if session.client_ip != client.client_ip:
+                # Another client's end: the open session's own was not logged.
+                self._finish_session(session)
+                session = None
         noted = self.pending.pop(key, None) if session is None else None
         if session is None and " auth=" not in text:
             if noted is None:
@@ -212,8 +341,7 @@ class Correlator:
         if when is None:
             return UNUSED
         if session is None:
-            event = ev.disconnect_event(text) if noted is None else None
-            session = self._materialize(key, program, noted, event, when)
+            session = self._materialize(key, program, noted, client or _disconnected(text), when)
         session.complete = session.connected
         session.end = session.last_time = when
         session.counters_text = text[16:].partition(" ")[2]
@@ -283,8 +411,17 @@ class Correlator:
         return self._client(event, self._session(key, program, event, when), key[0], when)
 
     def _session(self, key, program, event, when) -> Session:
-        """The open session on `key`, built now from its noted connect if need be."""
+        """The open session on `key`, built now from its noted connect if need be.
+
+        A line that names another client than the open session's starts a session of its own:
+        one smtpd process serves one client at a time, so the open one ended unlogged (a log
+        that starts mid-session, lines dropped by journald, a grep of the warnings).
+        """
         session = self.sessions.get(key)
+        if session is not None and event.client_ip and session.client_ip != event.client_ip:
+            del self.sessions[key]
+            self._finish_session(session)
+            session = None
         if session is None:
             session = self._materialize(key, program, self.pending.pop(key, None), event, when)
             self.sessions[key] = session
@@ -294,12 +431,17 @@ class Correlator:
     def _materialize(self, key, program, noted: Optional[Pending], event, when) -> Session:
         self._serial += 1
         host = key[0]
-        if noted is None:
-            # Its connect was before the log started: the session is known from this line on.
-            session = Session(self._serial, host, program[0], program[2], event.client_name,
-                              event.client_ip, getattr(event, "client_port", None), when)
+        connect = ev.connect_event(noted.connect_text) if noted is not None else None
+        if connect is not None and event.client_ip and connect.client_ip != event.client_ip:
+            # The noted connect was another client's, whose session ended unlogged.
+            self.stats.sessions_incomplete += 1
+            connect = None
+        if connect is None or noted is None:
+            # Its connect was before the log started (or lost): it is known from this line on.
+            session = Session(self._serial, host, program[0], program[2],
+                              getattr(event, "client_name", ""), event.client_ip,
+                              getattr(event, "client_port", None), when)
         else:
-            connect = ev.connect_event(noted.connect_text)
             session = Session(self._serial, host, program[0], program[2], connect.client_name,
                               connect.client_ip, connect.client_port,
                               noted.clock.time(noted.stamp) or when)
@@ -341,6 +483,7 @@ class Correlator:
             original = self.messages.get((host, event.orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
                 message.inherit_from(original, "reinjected")
+                original.reinjected_as.append(event.queue_id)
         return USED
 
     def _reject(self, timed_event, session, host):
@@ -396,6 +539,9 @@ class Correlator:
         address, orig_to, status = peek
         if status in ev.PROBE_STATUSES:
             return
+        if status is ev.UNKNOWN_STATUS:
+            self.stats.unknown_statuses += 1
+            status = DEFERRED
         message.last_time = when
         self._seen(when)
         recipient = message.recipient(address, orig_to)
@@ -403,22 +549,24 @@ class Correlator:
         recipient.last_attempt = when
         if status == DEFERRED and recipient.first_deferred is None:
             recipient.first_deferred = when
-        elif (status == SENT and "queued as " in text and message.sasl_username is not None
-              and ("[127." in text or "[::1]" in text)):
-            # Most "queued as" come from remote MXs; only a relay on loopback can be the
-            # content filter, and its address is in the line.
-            self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
+        elif status == SENT and "queued as " in text and message.sasl_username is not None:
+            if message.reinjected_as:
+                # A filter whose re-injection named this message (orig_queue_id), on loopback
+                # or not, and whether its copy is still queued or already gone.
+                new_id = _queued_as(ev.delivery_event(text))
+                if new_id in message.reinjected_as:
+                    recipient.handed_to = new_id
+            elif "[127." in text or "[::1]" in text:
+                # Most "queued as" come from remote MXs; only a relay on loopback can be the
+                # content filter, and its address is in the line.
+                self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
         # on as NEWQID, whose client= line (from 127.0.0.1, no SASL) came just before this one.
-        marker = event.reason.rfind("queued as ") if event is not None else -1
-        if marker < 0:
+        new_id = _queued_as(event)
+        if new_id is None or not ev.is_loopback(ev.split_address(event.relay)[1]):
             return
-        relay_ip = ev.split_address(event.relay)[1]
-        if not ev.is_loopback(relay_ip):
-            return
-        new_id = event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
         child = self.messages.get((host, new_id))
         if child is None:
             return
@@ -448,11 +596,15 @@ class Correlator:
 
     def _refuse_message(self, message, dsn, reason, when) -> None:
         """The whole message was refused (at DATA, by a milter, by header checks)."""
+        refused = False
         for recipient in message.recipients.values():
             if recipient.status not in FINAL_OUTCOMES:
                 recipient.status = REJECTED
                 recipient.set_details(dsn, recipient.relay, reason)
-        if not message.recipients:
+                refused = True
+        if not refused:
+            # Its accepted recipients are not logged one by one: the refusal stands for them,
+            # beside any refused earlier at RCPT.
             self._refuse(message, "", dsn, reason, when)
         self.messages.pop((message.host, message.queue_id), None)
         message.end = when
@@ -477,6 +629,8 @@ class Correlator:
         if message.sasl_username is None and message.parent is None:
             return
         if message.kind == "submission":
+            # Only notices and re-injections have a parent: a submission got here by its username.
+            assert message.sasl_username is not None
             self.stats.messages += 1
             self.stats.usernames.add(message.sasl_username)
         self.finished.append(message)
@@ -490,7 +644,7 @@ class Correlator:
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
-              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[object]:
+              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[Finished]:
     """Sessions and messages from `sources` (sources.Source objects, read in the order given).
 
     `on_batch(source, stats)`, when given, is called after each block of lines (a progress bar).
@@ -504,7 +658,9 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
         clock = Clock(year=year if previous_clock is None else None, tz=zone, anchor=source.mtime)
         if year is not None and previous_clock is not None:
             clock.continue_from(previous_clock)
-        read_before, not_syslog_before = correlator.stats.lines_read, correlator.stats.not_syslog
+        stats = correlator.stats
+        before = stats.lines_read - stats.repeated_lines, stats.not_syslog
+        correlator.new_source()
         for batch in source.batches():
             correlator.feed(batch, clock)
             if on_batch is not None:
@@ -512,9 +668,9 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
             if correlator.finished:
                 yield from correlator.finished
                 correlator.finished.clear()
-        correlator.stats.lines_cut += source.lines_cut
-        read = correlator.stats.lines_read - read_before
-        if read and correlator.stats.not_syslog - not_syslog_before == read and source.problem is None:
+        stats.lines_cut += source.lines_cut
+        read = stats.lines_read - stats.repeated_lines - before[0]
+        if read and stats.not_syslog - before[1] == read and source.problem is None:
             # Not one line of syslog shape: the wrong file, not a log with some noise in it.
             source.problem = Problem(source.name, f"not a syslog file: none of its {read} lines "
                                                   "has a timestamp, host and program")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import ipaddress
-from typing import Optional
+from typing import Dict, Optional
 
 from dateutil import tz as _tz
 
@@ -44,7 +44,8 @@ def parse_moment(text: str, zone=None, end_of_day: bool = False) -> _dt.datetime
         start = _date_parser.parse(text, default=early)
         finish = _date_parser.parse(text, default=late)
     except (ValueError, OverflowError):
-        raise FilterError(f"not a date or time: {text!r} (try 2018-09-17 or '2018-09-17 06:00')") from None
+        raise FilterError(
+            f"not a date or time: {text!r} (try 2018-09-17 or '2018-09-17 06:00')") from None
     moment = finish if end_of_day and (start.hour, start.minute, start.second) != (
         finish.hour, finish.minute, finish.second) else start
     if moment.tzinfo is None:
@@ -56,7 +57,8 @@ def parse_network(text: str):
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        raise FilterError(f"not an IP address or network: {text!r} (try 192.0.2.7 or 192.0.2.0/24)") from None
+        raise FilterError(
+            f"not an IP address or network: {text!r} (try 192.0.2.7 or 192.0.2.0/24)") from None
 
 
 class Selection:
@@ -68,16 +70,17 @@ class Selection:
         self.since = since
         self.until = until
         self.networks = list(networks)
-        self._ip_cache = {}
+        self._ip_cache: Dict[str, bool] = {}
 
     @classmethod
     def build(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
               zone=None) -> "Selection":
         """From the CLI's strings; raises FilterError on a bad value."""
-        return cls(users,
-                   parse_moment(since, zone) if since else None,
-                   parse_moment(until, zone, end_of_day=True) if until else None,
-                   [parse_network(ip) for ip in ips])
+        start = parse_moment(since, zone) if since else None
+        end = parse_moment(until, zone, end_of_day=True) if until else None
+        if start is not None and end is not None and start > end:
+            raise FilterError(f"--since {since!r} is later than --until {until!r}")
+        return cls(users, start, end, [parse_network(ip) for ip in ips])
 
     def user(self, name: Optional[str]) -> bool:
         if not self.user_patterns:
@@ -101,10 +104,14 @@ class Selection:
         return found
 
     def window(self, start: Optional[_dt.datetime], end: Optional[_dt.datetime]) -> bool:
-        if self.since is not None and (end or start) is not None and (end or start) < self.since:
-            return False
-        if self.until is not None and (start or end) is not None and (start or end) > self.until:
-            return False
+        if self.since is not None:
+            latest = end or start
+            if latest is not None and latest < self.since:
+                return False
+        if self.until is not None:
+            earliest = start or end
+            if earliest is not None and earliest > self.until:
+                return False
         return True
 
     def session(self, session, user: Optional[str]) -> bool:

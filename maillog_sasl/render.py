@@ -30,7 +30,6 @@ import codecs
 import csv
 import datetime as _dt
 import json
-import re
 
 from tabulate import tabulate
 
@@ -38,23 +37,38 @@ FORMATS = ("table", "csv", "json", "ndjson", "ids")
 
 # C0, DEL, C1; and the Unicode format characters that reorder or hide text on a terminal
 # (bidi marks, overrides and isolates as in "Trojan Source", line and paragraph separators).
-_UNSAFE_RANGES = ((0x00, 0x1f), (0x7f, 0x9f), (0x61c, 0x61c), (0x200e, 0x200f), (0x2028, 0x202e),
-                  (0x2066, 0x2069))
-_CONTROL = re.compile("[" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _UNSAFE_RANGES)
-                      + "]")
+# JSON escapes these (json.dumps escapes C0 itself); a table or CSV cell escapes every
+# character str.isprintable() rejects, which takes in these and every other invisible one
+# (zero-width spaces and joiners, the soft hyphen, BOM, tag characters).
+_UNSAFE_RANGES = ((0x00, 0x1f), (0x7f, 0x9f), (0xad, 0xad), (0x61c, 0x61c), (0x200b, 0x200f),
+                  (0x2028, 0x202e), (0x2060, 0x2064), (0x2066, 0x206f), (0xfeff, 0xfeff),
+                  (0xe0000, 0xe007f))
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# json.dumps escapes C0 itself.
-_JSON_UNSAFE = {code: f"\\u{code:04x}" for low, high in _UNSAFE_RANGES if low > 0x1f
-                for code in range(low, high + 1)}
 
 
-def _escape_one(match) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+def _surrogates(code: int):
+    """The UTF-16 pair that JSON's \\u escapes write a character beyond U+FFFF as."""
+    code -= 0x10000
+    return 0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff)
+
+
+_JSON_UNSAFE = {code: f"\\u{code:04x}" if code < 0x10000 else
+                "\\u{:04x}\\u{:04x}".format(*_surrogates(code))
+                for low, high in _UNSAFE_RANGES if low > 0x1f for code in range(low, high + 1)}
+
+
+def _escape_one(character: str) -> str:
+    code = ord(character)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _escape_control(text: str) -> str:
-    return _CONTROL.sub(_escape_one, text)
+    """Every character a terminal would not show as itself, as \\xNN, \\uNNNN or \\UNNNNNNNN:
+    `adm\\u200bin` must not print like `admin`."""
+    return "".join(character if character.isprintable() or character == " "
+                   else _escape_one(character) for character in text)
 
 
 def plain_text(value) -> str:

@@ -63,7 +63,7 @@ import stat
 import subprocess
 import sys
 import zlib
-from typing import Any, BinaryIO, Callable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import IO, Any, BinaryIO, Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from maillog_sasl.syslog import Clock, split_line
 
@@ -94,6 +94,11 @@ _MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
 )
 _MAGIC_BYTES = max(len(magic) for magic, *_ in _MAGIC)
 _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+
+# What batches() reads bytes from: the file itself (after the bytes read ahead), a
+# decompressor's pipe, or Python's own decompressor (a GzipFile, BZ2File or LZMAFile: a
+# BufferedIOBase, not a typing.IO).
+_ByteStream = Union[IO[bytes], io.BufferedIOBase, io.RawIOBase]
 
 
 class Problem(NamedTuple):
@@ -135,7 +140,8 @@ class Source:
         self._head: Optional[bytes] = None  # bytes read ahead, handed on first
         self._fingerprint: Optional[bytes] = None
         self._reader: Optional[_Prefixed] = None
-        self._process: Optional[subprocess.Popen] = None
+        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._decompressor = ""  # the program the child process runs
 
     def close(self) -> None:
         """Let go of the input without reading it (batches() does this itself)."""
@@ -143,7 +149,8 @@ class Source:
         if stream is not None and self._owned:
             stream.close()
 
-    def _open_binary(self, parallel: bool) -> BinaryIO:
+    def _open_binary(self, parallel: bool) -> _ByteStream:
+        """The stream of the input's (decompressed) bytes, from its first byte."""
         if self._read_once:
             raise OSError(errno.EBADF, "already read")  # a pipe cannot be read twice
         self._read_once = True
@@ -166,10 +173,12 @@ class Source:
                 # The system's decompressor on the other core: inflating costs a third of the
                 # run in-process. It reads our descriptor, so its offset is our progress.
                 os.lseek(raw.fileno(), 0, os.SEEK_SET)
+                self._decompressor = command
                 self._process = subprocess.Popen([command, "-dc"], stdin=raw.fileno(),
                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                return self._process.stdout  # type: ignore[return-value]
-        return reader  # type: ignore[return-value]
+                assert self._process.stdout is not None  # stdout=PIPE
+                return self._process.stdout
+        return reader
 
     def batches(self, block_size: int = BLOCK_SIZE, parallel: bool = True) -> Iterator[List[str]]:
         """Lists of lines, in file order; stops early (recording `problem`) on a read error.
@@ -217,10 +226,10 @@ class Source:
     def _check_child(self) -> None:
         process = self._process
         if process is not None and process.wait() != 0:
-            assert process.stderr is not None
+            assert process.stderr is not None  # stderr=PIPE
             complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
-            program = os.path.basename(str(process.args[0]))  # type: ignore[index]
-            reason = complaint[-1] if complaint else f"{program} exited with {process.returncode}"
+            reason = (complaint[-1] if complaint
+                      else f"{self._decompressor} exited with {process.returncode}")
             raise OSError(0, reason.split(": ", 1)[-1] if ": " in reason else reason)
 
     def _end_child(self) -> None:
@@ -229,7 +238,7 @@ class Source:
             if process.poll() is None:
                 process.kill()
             process.wait()
-            if process.stderr is not None:
+            if process.stderr is not None:  # stderr=PIPE: always
                 process.stderr.close()
 
     def same_file(self, other: "Source") -> bool:

@@ -1,4 +1,4 @@
-"""syslog: split a syslog line into its stamp, host, program and message, and turn stamps into times.
+"""syslog: split a syslog line into its stamp, host, program and message; turn stamps into times.
 
 SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None
@@ -26,9 +26,11 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import functools
-from typing import Optional, Tuple
+import warnings
+from typing import Dict, Optional, Tuple
 
 from dateutil import tz as _tz
 
@@ -40,7 +42,8 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     """Cut `line` (no line end) into (stamp, host, tag, text); tag is `prog[pid]:`.
 
     Every line of a log passes through here, so it only slices and splits, and returns a plain
-    tuple: deciding that a line is of no use must cost as little as possible.
+    tuple: deciding that a line is of no use must cost as little as possible. The common forms
+    are tried first; the rarer ones only when those fail.
     """
     if line[15:16] == " ":
         # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
@@ -48,15 +51,49 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
             host, tag, text = line[16:].split(" ", 2)
         except ValueError:  # fewer than three fields
             return None
-        return (line[:15], host, tag, text) if tag[-1:] == ":" else None
+        if tag[-1:] == ":":
+            return line[:15], host, tag, text
+        return _after_priority(line[:15], host, tag, text)
     elif line[:1].isdigit():
         parts = line.split(" ", 3)
-        if len(parts) == 4 and parts[2][-1:] == ":":
-            return parts[0], parts[1], parts[2], parts[3]
+        if len(parts) == 4:
+            if parts[2][-1:] == ":":
+                return parts[0], parts[1], parts[2], parts[3]
+            return _after_priority(parts[0], parts[1], parts[2], parts[3])
     elif line[:1] == "<":
         close = line.find(">", 1, 6)
         if close > 0 and line[1:close].isdigit():
             return split_line(line[close + 1:])
+    elif line[3:4] == " " and line[5:6] == " " and line[4:5].isdigit() and line[:3] in MONTHS:
+        # A day without its padding ("Aug 3 15:30:49"): some syslog daemons, hand-made samples.
+        return split_line(line[:4] + " " + line[4:])
+    bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
+    if bar > 0:
+        # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it).
+        return split_line(line[bar + 2:].lstrip(" "))
+    return None
+
+
+# How far into a line the `| ` of a container log's prefix may be.
+PREFIX_BAR_WITHIN = 80
+
+
+def _after_priority(stamp: str, host: str, word: str, rest: str):
+    """BusyBox syslogd writes `facility.priority` between host and tag:
+    `May 30 22:00:35 gr mail.warn postfix/smtps/smtpd[27561]: warning: ...`."""
+    dot = word.find(".")
+    if dot <= 0 or not word[:dot].isalnum() or not word[dot + 1:].isalpha():
+        return None
+    tag, _, text = rest.partition(" ")
+    return (stamp, host, tag, text) if tag[-1:] == ":" else None
+
+
+def nested_line(text: str) -> Optional[Tuple[str, str, str, str]]:
+    """The syslog line inside another's text, or None: a container's log driver writes
+    Postfix's own line (maillog_file=/dev/stdout) behind a prefix of its own:
+    `Aug 23 00:02:04 example.com postfix_container[468]: Aug 23 00:02:04 example postfix/...`."""
+    if text[:3] in MONTHS or text[:4].isdigit() or text[:1] == "<":
+        return split_line(text)
     return None
 
 
@@ -80,21 +117,36 @@ MINUTES_KEPT = 1_500  # a day's minutes: lines come in time order
 _SECONDS = {f":{second:02d}": _dt.timedelta(seconds=second) for second in range(60)}
 
 
+# Years a stamp may name: the reports add and subtract days and hours around every time, which
+# must not overflow datetime's range (years 1 to 9999); no mail log is older than 1970.
+MIN_YEAR, MAX_YEAR = 1970, 9000
+# How far a line may come before the latest time its stream reached and still be read as the
+# first pass through a repeated hour (DST fall-back): lines of one host are seconds apart, not
+# half an hour.
+FOLD_TOLERANCE = _dt.timedelta(minutes=30)
+
+
 class Clock:
     """Turns stamps of one stream (one file, or a chain of files read in order) into times."""
 
-    __slots__ = ("zone", "year", "anchor", "_last_month", "_cache_key", "_cache_value", "_minutes")
+    __slots__ = ("zone", "year", "anchor", "forced", "_last_month", "_cache_key", "_cache_value",
+                 "_minutes", "_folds", "_latest", "_second_pass")
 
     def __init__(self, year: Optional[int] = None, tz: Optional[_dt.tzinfo] = None,
                  anchor: Optional[_dt.datetime] = None):
         self.zone = tz if tz is not None else _tz.tzlocal()
         self.year = year
+        self.forced = year is not None  # --year: the admin's word, not a guess to correct
         self.anchor = anchor
-        self._last_month = None
-        self._cache_key = None
-        self._cache_value = None
+        self._last_month: Optional[int] = None
+        self._cache_key: Optional[str] = None
+        self._cache_value: Optional[_dt.datetime] = None
         # Traditional stamps: "Sep 17 12:48" -> that minute's time; a second is then one add.
-        self._minutes = {}
+        self._minutes: Dict[str, _dt.datetime] = {}
+        # Only a zone with daylight saving time repeats an hour when clocks go back.
+        self._folds = not isinstance(self.zone, _dt.timezone)
+        self._latest: Optional[_dt.datetime] = None  # the latest time made from a stamp so far
+        self._second_pass = False  # in the second pass through a repeated hour
 
     def time(self, stamp: str) -> Optional[_dt.datetime]:
         if stamp == self._cache_key:
@@ -116,7 +168,9 @@ class Clock:
         """Carry the year on from the stream read just before (files of one rotated set)."""
         if previous.year is not None and self.year is None:
             self.year = previous.year
+            self.forced = previous.forced
             self._last_month = previous._last_month
+            self._latest = previous._latest
 
     def _traditional(self, stamp: str) -> Optional[_dt.datetime]:
         month = MONTHS.get(stamp[:3])
@@ -137,14 +191,22 @@ class Clock:
                 self.year = year = year + 1
             elif month > last + 6:
                 # A straggler from December after January lines: keep it in the old year.
-                return self._make(year - 1, month, day, hour, minute, second)
+                return self._make(year - 1, month, day, hour, minute, second)[0]
+        if month == 2 and day == 29 and not calendar.isleap(year) and not self.forced:
+            # The year was a guess from the file's time, and this log is from a leap year: the
+            # nearest one before keeps the log before the file was last written.
+            while not calendar.isleap(year):
+                year -= 1
+            self.year = year
         self._last_month = month
-        start_of_minute = self._make(year, month, day, hour, minute, 0)
+        start_of_minute, ambiguous = self._make(year, month, day, hour, minute, 0)
         if start_of_minute is None or stamp[12:15] not in _SECONDS:
-            return self._make(year, month, day, hour, minute, second)
-        if len(self._minutes) > MINUTES_KEPT:
-            self._minutes.clear()
-        self._minutes[stamp[:12]] = start_of_minute
+            return self._make(year, month, day, hour, minute, second)[0]
+        if not ambiguous:
+            # A minute of a repeated hour is not kept: its second pass is another time.
+            if len(self._minutes) > MINUTES_KEPT:
+                self._minutes.clear()
+            self._minutes[stamp[:12]] = start_of_minute
         return start_of_minute + _SECONDS[stamp[12:15]]
 
     def _first_year(self, month: int, day: int) -> int:
@@ -153,13 +215,29 @@ class Clock:
             return anchor.year - 1
         return anchor.year
 
-    def _make(self, year, month, day, hour, minute, second):
+    def _make(self, year, month, day, hour, minute, second) -> Tuple[Optional[_dt.datetime], bool]:
+        """(the time, whether the zone's clock showed it twice)."""
         try:
             naive = _dt.datetime(year, month, day, hour, minute, second)
         except ValueError:
-            return None
+            return None, False
         offset = self.zone.utcoffset(naive)
-        return naive.replace(tzinfo=fixed_zone(offset) if offset is not None else _dt.timezone.utc)
+        ambiguous = self._folds and _tz.datetime_ambiguous(naive, self.zone)
+        if ambiguous:
+            # The hour the clocks went back shows twice, earlier offset first. Lines come in
+            # time order: a time well before the latest one starts the second pass, and the
+            # rest of the hour is in it.
+            first = naive.replace(tzinfo=fixed_zone(offset))
+            if self._second_pass or (self._latest is not None
+                                     and first < self._latest - FOLD_TOLERANCE):
+                self._second_pass = True
+                offset = self.zone.utcoffset(naive.replace(fold=1))
+        else:
+            self._second_pass = False
+        value = naive.replace(tzinfo=fixed_zone(offset) if offset is not None else _dt.timezone.utc)
+        if self._latest is None or value > self._latest:
+            self._latest = value
+        return value, ambiguous
 
 
 @functools.lru_cache(maxsize=None)  # a zone has a handful of offsets
@@ -180,7 +258,7 @@ def _parse_iso(stamp: str) -> Optional[_dt.datetime]:
             value = isoparse(stamp)
         except (ValueError, OverflowError):
             return None
-    if value.tzinfo is None:
+    if value.tzinfo is None or not MIN_YEAR <= value.year <= MAX_YEAR:
         return None
     return value
 
@@ -194,4 +272,9 @@ def parse_zone(name: str) -> Optional[_dt.tzinfo]:
             return _dt.datetime.fromisoformat("2000-01-01T00:00:00" + name).tzinfo
         except ValueError:
             return None
-    return _tz.gettz(name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dateutil warns of keys outside its zone paths
+            return _tz.gettz(name)
+    except (ValueError, OSError, UnicodeError):  # a file that is no zone (/etc/passwd)
+        return None

@@ -17,10 +17,11 @@ import threading
 import tracemalloc
 
 import pytest
-from support import SAMPLE_LOGS
 
 from maillog_sasl import open_logs
 from maillog_sasl.sources import BLOCK_SIZE, MAX_LINE, PEEK_BYTES, Problem, Source, open_sources
+
+from support import SAMPLE_LOGS
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 SEED_LINES = 13

@@ -11,10 +11,11 @@ import sys
 import time
 
 import pytest
-from support import SAMPLE_LOGS
 
 from maillog_sasl import cli as cli_module
 from maillog_sasl import output
+
+from support import SAMPLE_LOGS
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 COMMAND = [sys.executable, "-m", "maillog_sasl"]

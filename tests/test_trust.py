@@ -1,0 +1,297 @@
+"""Lines real Postfix servers and syslog daemons write, and the ways logs reach us damaged: each
+test is built from the line that broke the tool, or from a minimal log of the same shape, and
+fails without its fix (issue 12)."""
+
+import datetime as dt
+
+import pytest
+
+from maillog_sasl.correlate import SESSION_IDLE, Correlator
+from maillog_sasl.syslog import Clock, parse_zone, split_line
+
+from support import by
+
+BERLIN = parse_zone("Europe/Berlin")
+
+
+def write(tmp_path, text, name="maillog"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# A message of alice's whose one recipient gets the given delivery line, then the log ends.
+def alice_message(status_text, qid="4B6D11E01729"):
+    return (
+        "Oct 14 07:30:00 mail postfix/submission/smtpd[900]: connect from unknown[198.51.100.7]\n"
+        f"Oct 14 07:30:01 mail postfix/submission/smtpd[900]: {qid}: client=unknown[198.51.100.7]"
+        ", sasl_method=PLAIN, sasl_username=alice@example.jp\n"
+        f"Oct 14 07:30:02 mail postfix/qmgr[800]: {qid}: from=<alice@example.jp>, size=900, "
+        "nrcpt=1 (queue active)\n"
+        f"Oct 14 07:30:03 mail postfix/smtp[10837]: {qid}: to=<viviane@techs.com.br>, "
+        "relay=mail.techs.com.br[186.232.248.4]:25, delay=3, delays=1/1/0.5/0.5, dsn=4.7.1, "
+        f"{status_text}\n"
+        "Oct 14 07:30:04 mail postfix/submission/smtpd[900]: disconnect from "
+        "unknown[198.51.100.7] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6\n")
+
+
+# -- statuses outside the five ------------------------------------------------------------------
+
+SOFTBOUNCE = ("status=SOFTBOUNCE (host mail.techs.com.br[186.232.248.4] said: 501 5.7.1 "
+              "<kmcgrath@upperuwchlan-pa.gov>... Sender refused by the DNSBL "
+              "b.barracudacentral.org (in reply to RCPT TO command))")
+
+
+@pytest.mark.parametrize("name", ["users", "suspicious", "timeline", "messages", "queue"])
+def test_a_soft_bounce_is_a_deferral_and_crashes_nothing(report, tmp_path, name):
+    """soft_bounce=yes: Postfix logs status=SOFTBOUNCE and keeps the mail queued (the line is
+    real, from a public forum post)."""
+    rows = report(name, "--year", "2026", write(tmp_path, alice_message(SOFTBOUNCE)))
+    if name == "users":
+        assert (rows[0]["deferred"], rows[0]["bounced"], rows[0]["recipients"]) == (1, 0, 1)
+    if name == "messages":
+        assert rows[0]["status"] == "deferred"
+        assert rows[0]["reason"].startswith("host mail.techs.com.br[186.232.248.4] said: 501")
+    if name == "queue":
+        assert rows[0]["pending_recipients"] == 1
+
+
+@pytest.mark.parametrize("status_text, reason", [
+    ("status=def", "status=def"),  # the log was cut inside the word
+    ("status=quarantined (held by the filter)", "status=quarantined (held by the filter)"),
+])
+def test_an_unknown_status_is_kept_as_data(cli, tmp_path, status_text, reason):
+    log = write(tmp_path, alice_message(status_text))
+    result = cli("-r", "messages", "-f", "json", "--year", "2026", "--stats", log)
+    assert result.code == 0, result.err
+    [row] = result.json()
+    assert (row["status"], row["reason"]) == ("deferred", reason)
+    assert "unknown delivery statuses:   1" in result.err
+    assert cli("--year", "2026", log).code == 0
+
+
+def test_force_expired_ends_the_message_as_expired(report, tmp_path):
+    """postsuper -e / postqueue -f: qmgr's `status=force-expired, returned to sender` (the line
+    is real, from kumina/postfix_exporter's tests)."""
+    text = alice_message("status=deferred (connect to mail.techs.com.br[186.232.248.4]:25: "
+                         "Connection timed out)", qid="BACE842E73")
+    text += ("Oct 14 09:50:16 mail postfix/qmgr[3663]: BACE842E73: from=<alice@example.jp>, "
+             "status=force-expired, returned to sender\n")
+    log = write(tmp_path, text)
+    [row] = report("messages", "--year", "2026", log)
+    assert row["status"] == "expired"
+    assert report("queue", "--year", "2026", log) == []
+
+
+# -- lines without their session ----------------------------------------------------------------
+
+# Byte-exact from a real server's mail.warn (lightmeterio/ControlCenter's test data, AGPL-3.0):
+# no connect line, two clients in turn on one smtpd process.
+TWO_CLIENTS_ONE_PID = (
+    "Dec 27 21:41:26 mail postfix/smtpd[10081]: warning: unknown[222.162.115.97]: SASL LOGIN "
+    "authentication failed: UGFzc3dvcmQ6\n"
+    "Dec 27 21:42:23 mail postfix/smtpd[10081]: warning: unknown[222.162.115.105]: SASL LOGIN "
+    "authentication failed: UGFzc3dvcmQ6\n")
+
+
+def test_a_failure_counts_against_the_ip_its_line_names(report, tmp_path):
+    rows = by(report("failures", "--year", "2026", write(tmp_path, TWO_CLIENTS_ONE_PID)),
+              "client_ip")
+    assert {ip: (row["attempts"], row["sessions"]) for ip, row in rows.items()} == {
+        "222.162.115.97": (1, 1), "222.162.115.105": (1, 1)}
+
+
+def test_two_logins_on_one_pid_without_their_connects_are_two_sessions(report, tmp_path):
+    """A grep of the sasl_username lines: two users from two IPs on one smtpd pid."""
+    text = "".join(
+        f"Jan 12 10:0{n}:00 mail postfix/smtpd[122049]: 5A{n}C0DE{n}: client=unknown[203.0.113.{n}]"
+        f", sasl_method=LOGIN, sasl_username={user}\n"
+        for n, user in ((1, "ann@example.jp"), (2, "bob@example.jp")))
+    log = write(tmp_path, text)
+    sessions = report("sessions", "--year", "2026", log)
+    assert sorted((row["client_ip"], row["sasl_username"]) for row in sessions) == [
+        ("203.0.113.1", "ann@example.jp"), ("203.0.113.2", "bob@example.jp")]
+    assert {row["user"]: row["ips"] for row in report("users", "--year", "2026", log)} == {
+        "ann@example.jp": 1, "bob@example.jp": 1}
+
+
+def test_a_disconnect_of_another_client_does_not_end_the_open_session(report, tmp_path):
+    text = ("Jan 12 10:00:00 mail postfix/smtpd[7]: warning: unknown[203.0.113.1]: SASL LOGIN "
+            "authentication failed: UGFzc3dvcmQ6\n"
+            "Jan 12 10:05:00 mail postfix/smtpd[7]: connect from unknown[192.0.2.9]\n"
+            "Jan 12 10:05:01 mail postfix/smtpd[7]: disconnect from unknown[192.0.2.9] ehlo=1 "
+            "auth=0/2 quit=1 commands=2/4\n")
+    rows = by(report("failures", "--year", "2026", write(tmp_path, text)), "client_ip")
+    assert {ip: row["attempts"] for ip, row in rows.items()} == {
+        "203.0.113.1": 1, "192.0.2.9": 2}
+
+
+def test_sessions_whose_end_was_lost_do_not_pile_up():
+    """A day of connects that fail AUTH and whose disconnect is never logged: memory follows
+    what is open (an hour's sessions), not the length of the log."""
+    correlator = Correlator()
+    clock = Clock(year=2026, tz=dt.timezone.utc)
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    most_open = 0
+    for minute in range(0, 24 * 60, 2):
+        moment = start + dt.timedelta(minutes=minute)
+        stamp = moment.strftime("%b %d %H:%M:%S")
+        pid = 1000 + minute
+        correlator.feed([
+            f"{stamp} mail postfix/smtpd[{pid}]: connect from unknown[203.0.113.{minute % 250}]",
+            f"{stamp} mail postfix/smtpd[{pid}]: warning: unknown[203.0.113.{minute % 250}]: "
+            "SASL LOGIN authentication failed: UGFzc3dvcmQ6"], clock)
+        most_open = max(most_open, len(correlator.sessions) + len(correlator.pending))
+    correlator.finish()
+    assert most_open <= (SESSION_IDLE.total_seconds() / 120) + 10
+    failures = [item for item in correlator.finished if item.auth_failures]
+    assert len(failures) == 720 and correlator.stats.sessions_idle > 600
+
+
+# -- syslog formats seen on real servers --------------------------------------------------------
+
+@pytest.mark.parametrize("line, stamp, host, tag", [
+    # fail2ban's test logs (GPL-2.0+): a day without padding.
+    ("Aug 3 15:30:49 ksusha postfix/smtpd[17041]: warning: unknown[1.2.3.4]: SASL Plain "
+     "authentication failed:", "Aug  3 15:30:49", "ksusha", "postfix/smtpd[17041]:"),
+    # BusyBox syslogd (meta-ethantwardy, MIT): facility.priority between host and tag.
+    ("Mar 22 07:45:01 backup mail.info postfix/smtpd[1080]: connect from localhost[::1]",
+     "Mar 22 07:45:01", "backup", "postfix/smtpd[1080]:"),
+    ("2026-05-30T22:00:35+02:00 gr mail.warn postfix/smtps/smtpd[27561]: warning: x",
+     "2026-05-30T22:00:35+02:00", "gr", "postfix/smtps/smtpd[27561]:"),
+    # docker compose logs.
+    ("postfix-mailcow_1    | Dec 21 10:00:00 mail postfix/smtpd[84]: connect from x[192.0.2.1]",
+     "Dec 21 10:00:00", "mail", "postfix/smtpd[84]:"),
+])
+def test_syslog_prefixes_of_real_servers(line, stamp, host, tag):
+    assert split_line(line)[:3] == (stamp, host, tag)
+
+
+def test_postfix_behind_a_container_log_prefix_is_read(report, tmp_path):
+    """Docker's journald driver with maillog_file=/dev/stdout: Postfix's line behind a prefix."""
+    text = ("Aug 23 00:02:04 example.com postfix_container[468]: Aug 23 00:02:04 example "
+            "postfix/smtpd[84]: warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: "
+            "UGFzc3dvcmQ6\n")
+    [row] = report("failures", "--year", "2026", write(tmp_path, text))
+    assert (row["client_ip"], row["attempts"]) == ("203.0.113.5", 1)
+
+
+def test_a_doubled_log_counts_each_line_once(cli, tmp_path):
+    """rsyslog with two actions on one file writes every line twice; a failure Postfix really
+    logged twice within a second (as the real fixture has) stays two."""
+    single = (alice_message("status=sent (250 2.0.0 Ok)")
+              + "Oct 14 07:31:00 mail postfix/smtpd[901]: warning: unknown[203.0.113.5]: SASL "
+                "LOGIN authentication failed: UGFzc3dvcmQ6\n" * 2)
+    doubled = "".join(line + "\n" + line + "\n" for line in single.splitlines())
+    once = cli("-r", "failures", "-f", "json", "--year", "2026", write(tmp_path, single, "a"))
+    twice = cli("-r", "failures", "-f", "json", "--year", "2026", "--stats",
+                write(tmp_path, doubled, "b"))
+    assert twice.json() == once.json() and once.json()[0]["attempts"] == 2
+    assert "  repeated lines:         7\n" in twice.err
+
+
+# -- time ---------------------------------------------------------------------------------------
+
+def test_a_negative_offset_is_a_zone(report, tmp_path):
+    [row] = report("users", "--tz", "-07:00", "--year", "2026",
+                   write(tmp_path, alice_message("status=sent (250 2.0.0 Ok)")))
+    assert row["first_seen"] == "2026-10-14T07:30:00-07:00"
+
+
+def test_feb_29_finds_its_leap_year():
+    """A yearless log whose file was written in 2027: Feb 29 is 2024's, not a lost line."""
+    anchor = dt.datetime(2027, 3, 5, tzinfo=dt.timezone.utc)
+    clock = Clock(tz=dt.timezone.utc, anchor=anchor)
+    assert clock.time("Feb 29 10:00:00") == dt.datetime(2024, 2, 29, 10, tzinfo=dt.timezone.utc)
+    assert clock.time("Mar  1 10:00:00").year == 2024
+
+
+def test_the_repeated_hour_of_dst_fall_back_runs_forward():
+    """Europe/Berlin, 2026-10-25: 02:00-02:59 comes twice, first at +02:00, then at +01:00."""
+    clock = Clock(year=2026, tz=BERLIN)
+    stamps = ["Oct 25 01:59:00", "Oct 25 02:10:00", "Oct 25 02:50:00", "Oct 25 02:05:00",
+              "Oct 25 02:55:00", "Oct 25 03:01:00"]
+    times = [clock.time(stamp) for stamp in stamps]
+    assert times == sorted(times)
+    assert [when.utcoffset().total_seconds() / 3600 for when in times] == [2, 2, 2, 1, 1, 1]
+
+
+def test_a_session_across_the_fall_back_does_not_end_before_it_starts(report, tmp_path):
+    text = ("Oct 25 02:50:00 mail postfix/smtpd[5]: connect from unknown[198.51.100.7]\n"
+            "Oct 25 02:05:00 mail postfix/smtpd[5]: warning: unknown[198.51.100.7]: SASL LOGIN "
+            "authentication failed: UGFzc3dvcmQ6\n"
+            "Oct 25 02:06:00 mail postfix/smtpd[5]: disconnect from unknown[198.51.100.7] "
+            "ehlo=1 auth=0/1 commands=1/2\n")
+    [row] = report("sessions", "--all", "--year", "2026", "--tz", "Europe/Berlin",
+                   write(tmp_path, text))
+    assert row["start"] < row["end"] or row["end"].endswith("+01:00")
+    assert (row["start"][-6:], row["end"][-6:]) == ("+02:00", "+01:00")
+
+
+@pytest.mark.parametrize("year", ["9999", "0001"])
+@pytest.mark.parametrize("name", ["users", "suspicious", "timeline", "sessions"])
+def test_a_stamp_at_the_end_of_time_is_not_a_time(cli, tmp_path, year, name):
+    text = "".join(f"{year}-12-31T23:59:{second}Z mail postfix/smtpd[7]: {rest}\n" for second, rest in (
+        (50, "connect from unknown[198.51.100.7]"),
+        (51, "5A1C0DE1: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username=ann"),
+        (59, "disconnect from unknown[198.51.100.7] ehlo=1 auth=1 quit=1 commands=3")))
+    result = cli("-r", name, "-f", "json", write(tmp_path, text))
+    assert (result.code, result.json(), result.err) == (0, [], "")
+
+
+# -- attacker text ------------------------------------------------------------------------------
+
+def test_a_username_cannot_pick_the_username_field(report, tmp_path):
+    text = ("Jan 12 10:00:00 mail postfix/smtpd[7]: warning: unknown[203.0.113.1]: SASL LOGIN "
+            "authentication failed: x, sasl_username=a, b, sasl_username=c\n")
+    [row] = report("failures", "--by", "user", "--year", "2026", write(tmp_path, text))
+    assert row["user"] == "a, b, sasl_username=c"
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u2060", "\ufeff", "\u00ad", "\U000e0061",
+                                       "\u202e", "\u2066"])
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_invisible_characters_are_shown(cli, tmp_path, invisible, fmt):
+    text = alice_message("status=sent (250 2.0.0 Ok)").replace("alice@", f"adm{invisible}in@")
+    result = cli("-f", fmt, "--year", "2026", write(tmp_path, text))
+    assert result.code == 0
+    assert "admin@" not in result.out and invisible not in result.out
+    escaped = f"\\x{ord(invisible):02x}" if ord(invisible) < 0x100 else (
+        f"\\u{ord(invisible):04x}" if ord(invisible) < 0x10000 else f"\\U{ord(invisible):08x}")
+    assert f"adm{escaped}in@example.jp" in result.out
+
+
+# -- option values ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("option", [
+    ["--guess-window", "1000000"], ["--hop-window", "1e20"], ["--baseline-days", "1e10"],
+    ["--shared-ip-accounts", "9" * 20], ["--tz", "/etc/passwd"], ["--failed-percent", "101"],
+    ["--since", "2026-10-15", "--until", "2026-10-14"], ["--year", "9999"],
+])
+def test_values_out_of_range_are_usage_errors(cli, tmp_path, option):
+    result = cli(*option, write(tmp_path, alice_message("status=sent (250 2.0.0 Ok)")))
+    assert result.code == 2 and result.out == ""
+    assert result.err.count("\n") == 1 and result.err.startswith("maillog-sasl: ")
+
+
+def test_a_host_whose_clock_is_months_ahead_moves_no_clock(cli, tmp_path):
+    """One session from a second host whose clock is months ahead: the failures the first host
+    logged are not forgotten (the guessed signal stays), and the stamp is a clock anomaly."""
+    from maillog_writer import MailLog, at
+
+    log = MailLog()
+    log.failures("203.0.113.77", at(0, 1), ["root", "admin", "info"])
+    log.login("carol@example.jp", "203.0.113.77", at(0, 2))
+    lines = open(log.write(tmp_path / "maillog")).read().splitlines()
+    far = at(120, 3).isoformat()
+    login = next(index for index, line in enumerate(lines) if line >= at(0, 2).isoformat())
+    lines[login:login] = [
+        f"{far} mx2 postfix/smtpd[4]: connect from unknown[192.0.2.9]",
+        f"{far} mx2 postfix/smtpd[4]: disconnect from unknown[192.0.2.9] ehlo=1 auth=0/1 "
+        "commands=1/2"]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    result = cli("-r", "suspicious", "-f", "json", "--stats", path)
+    assert result.code == 0, result.err
+    assert [row["user"] for row in result.json()] == ["carol@example.jp"]
+    assert "guessed" in result.json()[0]["signals"]
+    assert "clock anomalies:          1" in result.err
