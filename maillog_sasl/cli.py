@@ -726,7 +726,7 @@ def contain_main(argv):
     """Run `maillog-sasl contain ARGV`; return the exit status."""
     parser = _contain_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_intermixed_args(argv)  # USER LOG --hold LOG...
     except SystemExit as exc:
         return exc.code
     failures = []

@@ -282,10 +282,11 @@ class Postfix:
     `config_dir`, each is given `-c DIR` (a second instance, a test's private one)."""
 
     def __init__(self, config_dir: Optional[str] = None, search_path: Optional[str] = None,
-                 sbin_dirs: Iterable[str] = SBIN_DIRS):
+                 sbin_dirs: Optional[Iterable[str]] = None):
         self.config_dir = config_dir
         path = os.environ.get("PATH", os.defpath) if search_path is None else search_path
-        self.search = [entry for entry in path.split(os.pathsep) if entry] + list(sbin_dirs)
+        self.search = [entry for entry in path.split(os.pathsep) if entry]
+        self.search += list(SBIN_DIRS if sbin_dirs is None else sbin_dirs)
 
     def find(self, name: str) -> str:
         for directory in self.search:
@@ -299,9 +300,9 @@ class Postfix:
         """The command as shown: its bare name, then -c DIR, then `args`."""
         return [name, *(["-c", self.config_dir] if self.config_dir else []), *args]
 
-    def run(self, name: str, *args: str, stdin: str = "") -> str:
-        """Run the command; its output (stdout then stderr), or ContainError when it cannot be
-        started, fails or times out."""
+    def run(self, name: str, *args: str, stdin: str = "") -> Tuple[str, str]:
+        """Run the command; its (stdout, stderr), or ContainError when it cannot be started,
+        fails or times out."""
         shown = shlex.join(self.argv(name, *args))
         program = self.find(name)
         try:
@@ -318,13 +319,13 @@ class Postfix:
             how = (f"exit status {done.returncode}" if done.returncode > 0
                    else f"signal {-done.returncode}")
             raise ContainError(f"{shown} failed ({how}): {last}")
-        return output
+        return done.stdout, done.stderr
 
     def postconf(self, *names: str, master: bool = False) -> Optional[List[str]]:
         """`postconf -x -h NAMES` (or `-P -x` for master.cf) as lines; None when it fails."""
         try:
             args = ("-P", "-x") if master else ("-x", "-h", *names)
-            return self.run("postconf", *args).splitlines()
+            return self.run("postconf", *args)[0].split("\n")[:-1]
         except ContainError:
             return None
 
@@ -476,8 +477,7 @@ def _queue(user: str, queue_ids: Sequence[str], release: bool, dry_run: bool,
         _note_missing(postfix, "postsuper", echo)
         return
     output = postfix.run("postsuper", flag, "-", stdin="".join(f"{qid}\n" for qid in ids))
-    for line in output.splitlines():
-        echo(line)
+    _echo_output(output, echo)
 
 
 def _edit_map(user: str, path: str, action: Optional[str], dry_run: bool, postfix: Postfix,
@@ -506,13 +506,18 @@ def _edit_map(user: str, path: str, action: Optional[str], dry_run: bool, postfi
         if dry_run:
             _note_missing(postfix, "postmap", echo)
         else:
-            for line in postfix.run("postmap", table).splitlines():
-                echo(line)
+            _echo_output(postfix.run("postmap", table), echo)
     else:
         echo(f"# {table} is read when smtpd starts: run `postfix reload`")
     if action is not None:
         for hint in main_cf.hints:
             echo(hint)
+
+
+def _echo_output(output: Tuple[str, str], echo: Callable[[str], None]) -> None:
+    for line in "".join(output).splitlines():
+        if line.strip():
+            echo(line)
 
 
 def _note_missing(postfix: Postfix, name: str, echo: Callable[[str], None]) -> None:
