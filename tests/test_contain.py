@@ -5,11 +5,14 @@ postsuper gets the user's queue IDs on stdin, postmap the table, postconf answer
 Every failure is one line on stderr and exit 2; a USER that could not be a table key is refused
 before anything runs."""
 
+import configparser
 import json
 import os
+import shlex
 import stat
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -513,3 +516,35 @@ def test_the_library_contain_echoes_each_step(fakes, table):
     assert lines[0] == "printf '%s\\n' ABCDEF123 | postsuper -h -"
     assert fakes.calls("postsuper")[0]["stdin"] == "ABCDEF123\n"
     assert f"+{LINE}" in lines
+
+
+# -- contrib/ ------------------------------------------------------------------------------------
+
+CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
+WATCH_ARGS = ["watch", "--state", "/var/lib/maillog-sasl/state.sqlite",
+              "--alert-log", "/var/log/maillog-sasl/alerts.ndjson", "/var/log/maillog"]
+
+
+def test_the_systemd_unit_runs_watch_unprivileged_and_hardened():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read_string((CONTRIB / "maillog-sasl-watch.service").read_text())
+    service = unit["Service"]
+    command = shlex.split(service["ExecStart"])
+    assert command[0].endswith("/maillog-sasl") and command[1:] == WATCH_ARGS
+    assert (service["User"], service["Group"]) == ("maillog-sasl", "adm")
+    assert (service["StateDirectory"], service["LogsDirectory"]) == ("maillog-sasl",) * 2
+    for option, value in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                          ("CapabilityBoundingSet", "")):
+        assert service[option] == value
+    assert "/var/lib/maillog-sasl" in service["ReadWritePaths"]
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_cron_line_runs_watch_once_every_5_minutes_as_the_same_user():
+    lines = [line for line in (CONTRIB / "maillog-sasl.cron").read_text().splitlines()
+             if line and not line.startswith("#") and "=" not in line.split()[0]]
+    [line] = lines
+    fields = shlex.split(line)
+    assert fields[:6] == ["*/5", "*", "*", "*", "*", "maillog-sasl"]
+    assert fields[6] == "maillog-sasl" and fields[7:] == WATCH_ARGS[:1] + ["--once"] + WATCH_ARGS[1:]
