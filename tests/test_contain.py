@@ -42,6 +42,9 @@ FAKE = textwrap.dedent("""\
         for param in args[args.index("-h") + 1:]:
             print(behaviour["main.cf"].get(param, "hash" if param == "default_database_type" else ""))
     mine = behaviour.get(name, {{}})
+    if mine.get("sleep"):
+        import time
+        time.sleep(mine["sleep"])
     sys.stdout.write(mine.get("out", ""))
     sys.stderr.write(mine.get("err", ""))
     sys.exit(mine.get("exit", 0))
@@ -446,6 +449,32 @@ def test_postmap_failing_after_the_table_was_written(cli, fakes, table):
     fakes.set("postmap", exit=1, err=f"postmap: fatal: open {table}.db: Permission denied\n")
     err = one_line(run(cli, USER, "--reject", "--sasl-access", table, "--apply"))
     assert f"postmap hash:{table} failed (exit status 1): postmap: fatal: open" in err
+
+
+def test_postsuper_hanging(cli, fakes, queued, monkeypatch):
+    monkeypatch.setattr(contain, "COMMAND_TIMEOUT", 0.5)
+    fakes.set("postsuper", sleep=5)
+    log, _ = queued
+    assert one_line(run(cli, USER, log, "--hold", "--apply")) == (
+        "maillog-sasl contain: postsuper -h -: no answer in 0.5 s\n")
+
+
+def test_postsuper_that_cannot_start(cli, fakes, queued):
+    (fakes.bin / "postsuper").write_text("#!/nonexistent/interpreter\n")
+    log, _ = queued
+    assert "postsuper -h -: cannot run" in one_line(run(cli, USER, log, "--hold", "--apply"))
+
+
+def test_a_failed_rename_leaves_no_temporary_file(cli, fakes, table, monkeypatch):
+    def refuse(source, target):
+        raise OSError(28, "No space left on device")
+
+    before = table.read_bytes()
+    monkeypatch.setattr(os, "replace", refuse)
+    err = one_line(run(cli, USER, "--reject", "--sasl-access", table, "--apply"))
+    assert err == f"maillog-sasl contain: {table}: cannot write: No space left on device\n"
+    assert sorted(os.listdir(table.parent)) == ["sasl_access"]
+    assert table.read_bytes() == before
 
 
 def test_postmap_missing(cli, fakes, table):
