@@ -97,10 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only this SASL username; shell glob, case-insensitive, repeatable; "
                              "e.g. --user 'centos7@*'")
     parser.add_argument("--since", metavar="TIME",
-                        help="only activity at or after TIME; e.g. --since 2018-09-17")
+                        help="only activity at or after TIME: now, '2h ago', '30 min ago', "
+                             "'3 days ago', '1 week ago', today, yesterday, monday (the latest, "
+                             "today included), 'last friday', 'yesterday 18:00', or any date "
+                             "python-dateutil reads (2018-09-17, 'Sep 17 2018 6am'); without a "
+                             "zone, in the log's own (RFC 3339 stamps), else --tz, else local; "
+                             "e.g. --since yesterday, --since '2h ago', --since 2018-09-17")
     parser.add_argument("--until", metavar="TIME",
-                        help="only activity up to TIME (a date alone: the whole day); "
-                             "e.g. --until '2018-09-18 06:00'")
+                        help="only activity up to TIME, the same forms; a day means its end "
+                             "(2018-09-17, yesterday, friday: the whole day); "
+                             "e.g. --until yesterday, --until '2018-09-18 06:00'")
     parser.add_argument("--ip", action="append", default=[], metavar="ADDR",
                         help="only clients in ADDR (address or CIDR), repeatable; "
                              "e.g. --ip 203.0.113.0/24")
@@ -111,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="year of the first line of yearless logs (default: from each "
                              "file's modification time); e.g. --year 2018")
     parser.add_argument("--tz", metavar="ZONE",
-                        help="time zone of yearless logs and of --since/--until without one "
-                             "(default: local); e.g. --tz Asia/Tokyo or --tz +09:00")
+                        help="time zone of yearless logs, and of --since/--until without one "
+                             "unless the log's stamps carry theirs (default: local); "
+                             "e.g. --tz Asia/Tokyo or --tz +09:00")
     parser.add_argument("--stats", action="store_true",
                         help="print to stderr how many lines were read, used and skipped; "
                              "e.g. --stats")
@@ -181,11 +188,17 @@ def _run(options) -> int:
         if zone is None:
             raise UsageError(f"--tz: unknown time zone {options.tz!r}")
     try:
-        selection = Selection.build(options.user, options.since, options.until, options.ip, zone)
+        selection = Selection.parse(options.user, options.since, options.until, options.ip)
     except FilterError as error:
         raise UsageError(str(error)) from None
     report_options = {"show_all": options.show_all, **_incident_options(options)}
     analysis = open_logs(options.paths, year=options.year, zone=zone)
+    # Times without a zone are the log's when its stamps carry one: known once it is opened.
+    log_time = next((s.first_time for s in analysis.sources if s.first_time), None)
+    try:
+        selection.resolve(zone, log_time, options.tz)
+    except FilterError as error:
+        raise UsageError(str(error)) from None
     report_options["stats"] = analysis.stats
     if analysis.sources:
         failure = _report(options, analysis, selection, report_options)
@@ -219,7 +232,8 @@ def _report(options, analysis, selection, report_options: dict) -> str:
         stream = progress.watch(analysis) if progress else analysis
         columns, rows = build_report(options.report, stream, selection, **report_options)
         render(options.format, columns, rows, progress.guard(out) if progress else out,
-               summary=lambda: summary_line(analysis.stats))
+               summary=lambda: "; ".join(
+                   filter(None, (summary_line(analysis.stats), selection.zone_note))))
         out.flush()
         if out is not sys.stdout:
             out.close()
