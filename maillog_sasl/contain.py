@@ -40,7 +40,7 @@ DESCRIPTION
     hash:/etc/postfix/sasl_access, ...`): writing the table alone refuses nobody.
 
     USER comes from logs, which an attacker writes into: check_user() refuses the empty name,
-    whitespace, control characters and a leading '#', which could not be a single key of an
+    whitespace, control and format characters and a leading '#': it could not be one key of an
     access(5) table. No command ever goes through a shell: argument lists only, queue IDs on
     standard input, and only those that look like Postfix queue IDs.
 
