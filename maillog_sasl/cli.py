@@ -7,10 +7,10 @@ SUMMARY
 DESCRIPTION
     The only module that knows argparse. Options become plain values: a filters.Selection, an
     activity.Thresholds, a report name and format; maillog_sasl.open_logs() reads the logs,
-    reports.build_report() and render.render() write the report. `maillog-sasl cram-md5 ...`
-    and `maillog-sasl auth-test ...` are dispatched to the subcommands at the end of this file
-    (over cram_md5.py and auth_test.py) when the first argument is exactly their name (a log
-    file named like one is given as `./cram-md5`).
+    reports.build_report() and render.render() write the report. `maillog-sasl cram-md5 ...`,
+    `maillog-sasl auth-test ...` and `maillog-sasl contain ...` are dispatched to the
+    subcommands at the end of this file (over cram_md5.py, auth_test.py and contain.py) when the
+    first argument is exactly their name (a log file named like one is given as `./cram-md5`).
 
 DIAGNOSTICS
     Exit status 0 on success (an empty input gives an empty report); 2 for a usage error (an
@@ -35,7 +35,7 @@ import socket
 import sys
 from typing import List, Optional
 
-from maillog_sasl import __version__, auth_test, cram_md5, open_logs, output
+from maillog_sasl import __version__, auth_test, contain, cram_md5, open_logs, output
 from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
@@ -72,6 +72,7 @@ examples:
 subcommands:
   maillog-sasl cram-md5 USER [CHALLENGE]     compute an AUTH CRAM-MD5 response
   maillog-sasl auth-test HOST[:PORT] --user USER   try SMTP AUTH against a server
+  maillog-sasl contain USER LOG... --hold --reject  hold its queued mail, refuse its logins
 """
 
 
@@ -454,7 +455,7 @@ def _incident_options(args: argparse.Namespace) -> dict:
 
 
 
-# -- the subcommands: cram-md5 and auth-test ----------------------------------------------------
+# -- the subcommands: cram-md5, auth-test, contain -------------------------------------------------
 
 CHALLENGE_PROMPT = "Challenge (the base64 text after 334): "
 CRAM_MD5_PROG = "maillog-sasl cram-md5"
@@ -726,9 +727,142 @@ def auth_test_main(argv):
         return EXIT_INTERRUPTED
 
 
+CONTAIN_PROG = "maillog-sasl contain"
+CONTAIN_EPILOG = f"""\
+examples:
+  {CONTAIN_PROG} bad@example.com /var/log/maillog --hold --reject
+  {CONTAIN_PROG} bad@example.com /var/log/maillog --hold --dry-run
+  {CONTAIN_PROG} bad@example.com --hold-logins --sasl-access /etc/postfix/sasl_access
+  {CONTAIN_PROG} --release bad@example.com /var/log/maillog
+
+--hold: the user's messages still queued at the end of the logs (the queue report's
+  rows of exactly that username) are put on hold, their queue IDs given to
+  `postsuper -h -` on its standard input. Nothing is deleted.
+--reject / --hold-logins: the line
+    USER {contain.REJECT}   (--hold-logins: USER {contain.HOLD})
+  goes into the check_sasl_access table, inside the block
+    {contain.BEGIN}
+    ...
+    {contain.END}
+  that this command owns (lines outside it are never changed), written atomically
+  (mode and owner kept), then `postmap TYPE:FILE` (TYPE as main.cf names the table,
+  else default_database_type). When no smtpd restriction list applies the table,
+  the main.cf line to add is printed.
+--release: undoes both: `postsuper -H -` for the queue IDs in the logs given, and
+  the user's line removed from the block (only the one of the two asked for with
+  --hold, --reject).
+
+Without root, and with --dry-run, nothing changes: the commands and the map change
+are printed. Postfix's commands are looked up on $PATH, then /usr/sbin.
+
+exit status:
+  0    done (or shown, in a dry run)
+  2    usage error, a USER that cannot be a table key, a log that cannot be read,
+       postsuper/postmap missing or failing, a table that cannot be written: one
+       line on stderr; what was done before the failure was printed
+  130  interrupted (Ctrl-C)
+"""
+
+
+def _contain_parser():
+    parser = CommandParser(
+        prog=CONTAIN_PROG,
+        description="Contain a compromised SASL account: put its queued mail on hold and "
+                    "refuse (or hold) its new mail with a check_sasl_access table.",
+        epilog=CONTAIN_EPILOG,
+    )
+    parser.add_argument("user", metavar="USER", help="the SASL username, exactly as logged")
+    parser.add_argument("paths", nargs="*", metavar="LOG",
+                        help="logs whose still-queued messages of USER are held (--hold) or "
+                             "released (--release)")
+    parser.add_argument("--hold", action="store_true",
+                        help="put USER's queued messages on hold (postsuper -h -)")
+    login = parser.add_mutually_exclusive_group()
+    login.add_argument("--reject", dest="map_action", action="store_const",
+                       const=contain.REJECT,
+                       help=f"refuse USER's mail: USER {contain.REJECT}")
+    login.add_argument("--hold-logins", dest="map_action", action="store_const",
+                       const=contain.HOLD,
+                       help=f"accept USER's new mail onto hold: USER {contain.HOLD}")
+    parser.add_argument("--sasl-access", metavar="FILE",
+                        help=f"the check_sasl_access table (default: {contain.DEFAULT_MAP}, or "
+                             f"DIR/{contain.MAP_NAME} with --config-dir)")
+    parser.add_argument("--release", action="store_true",
+                        help="undo: release the held messages, remove USER's line")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true",
+                      help="change nothing: print the commands and the map change (the "
+                           "default when not root)")
+    mode.add_argument("--apply", action="store_true",
+                      help="act even when not root (a table of your own, a wrapped postsuper)")
+    parser.add_argument("--host", metavar="NAME",
+                        help="only messages queued on this host (the syslog host name), when "
+                             "the logs hold several")
+    parser.add_argument("--config-dir", metavar="DIR",
+                        help="a Postfix instance's configuration directory, given to postsuper, "
+                             "postmap and postconf as -c DIR")
+    return parser
+
+
+def _contain_plan(args):
+    """(hold: bool, map action or None, map path or None) from the options; UsageError."""
+    hold, action = args.hold, args.map_action
+    if args.release and not hold and action is None:
+        hold, action = bool(args.paths), contain.REJECT
+    if not args.release and not hold and action is None:
+        raise UsageError("say what to do: --hold, --reject or --hold-logins (or --release)")
+    if hold and not args.paths:
+        raise UsageError("--hold takes the queue IDs from the logs: name one or more LOG")
+    if args.paths and not hold:
+        raise UsageError("LOG is read only for --hold: add --hold, or leave the logs out")
+    if args.sasl_access is not None and action is None:
+        raise UsageError("--sasl-access names the table of --reject or --hold-logins")
+    path = None
+    if action is not None:
+        path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
+                                    if args.config_dir else contain.DEFAULT_MAP)
+    return hold, action, path
+
+
+def contain_main(argv):
+    """Run `maillog-sasl contain ARGV`; return the exit status."""
+    parser = _contain_parser()
+    try:
+        args = parser.parse_intermixed_args(argv)  # USER LOG --hold LOG...
+    except SystemExit as exc:
+        return exc.code
+    failures = []
+    try:
+        hold, action, path = _contain_plan(args)
+        user = contain.check_user(args.user)
+        dry_run = args.dry_run or (not args.apply and not contain.is_root())
+        if dry_run and not args.dry_run:
+            print("# not root: a dry run (--apply acts anyway)")
+        queue_ids = None
+        if hold:
+            queued = contain.queued_ids(user, args.paths, host=args.host)
+            queue_ids, failures = queued.ids, queued.problems
+        contain.contain(user, queue_ids=queue_ids, map_path=path, map_action=action,
+                        release=args.release, dry_run=dry_run,
+                        postfix=contain.Postfix(config_dir=args.config_dir))
+        sys.stdout.flush()
+    except (UsageError, contain.ContainError, StoreError) as exc:
+        failures.insert(0, str(exc))
+    except OSError as exc:  # our own output: a full disk, a closed pipe
+        _discard_unwritten(sys.stdout)
+        failures.insert(0, f"cannot write: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        print(f"\n{CONTAIN_PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for failure in failures:
+        print(f"{CONTAIN_PROG}: {failure}", file=sys.stderr)
+    return EXIT_USAGE if failures else 0
+
+
 SUBCOMMANDS = {
     "cram-md5": cram_md5_main,
     "auth-test": auth_test_main,
+    "contain": contain_main,
 }
 
 
