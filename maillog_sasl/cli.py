@@ -57,7 +57,7 @@ from maillog_sasl.password import (
 )
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
-from maillog_sasl.reports import REPORTS, Scope, build_report, report_of
+from maillog_sasl.reports import REPORTS, Scope, build_report, gives_tuples, report_of
 from maillog_sasl.sources import MAX_LINE
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
@@ -306,15 +306,21 @@ def _report(options, analysis, selection, report_options: dict) -> str:
             analysis.on_batch = progress.update
         stream = progress.watch(analysis) if progress else analysis
         fit = _fit(options, out)
-        columns, rows = build_report(options.report, stream, selection, **report_options)
+        report = report_of(options.report, options.by)
+        # CSV and JSON write every row's columns in order: tuples, where the report has them.
+        tuples = options.format in ("csv", "json", "ndjson") and gives_tuples(report,
+                                                                              report_options)
+        columns, rows = build_report(options.report, stream, selection, tuples=tuples,
+                                     **report_options)
         scope, filters = report_options["scope"], filters_text(options)
         render(options.format, options.chosen_columns or columns, rows,
                progress.guard(out) if progress else out,
                summary=lambda: "; ".join(filter(None, (
                    summary_line(analysis.stats, scope, filters, options.report),
                    selection.zone_note))),
-               fit=fit, ids=report_of(options.report, options.by).ids,
-               empty=lambda: no_rows_reason(analysis.stats, scope, filters, options))
+               fit=fit, ids=report.ids,
+               empty=lambda: no_rows_reason(analysis.stats, scope, filters, options),
+               row_columns=columns if tuples else None)
         if writer is not None:
             writer.commit()
         else:

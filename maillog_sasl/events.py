@@ -538,6 +538,29 @@ def delivery_event(text: str):
                     reason)
 
 
+def delivery_details(text: str):
+    """(dsn, relay, status word, reason) of a delivery line, exactly as delivery_event() reads
+    them, or None where it gives None: what a report row needs of a recipient's last line,
+    without the fields it does not (the address, orig_to, delay) nor an event object."""
+    colon = text.find(": ")
+    if colon < 1 or not text.startswith("to=", colon + 2):
+        return None
+    status_at = text.find(", status=", colon)
+    if status_at < 0:
+        return None
+    relay = dsn = ""
+    for field in text[colon + 5:status_at].split(", ")[1:]:
+        lead = field[:3]
+        if lead == "rel":
+            relay = field[6:]
+        elif lead == "dsn":
+            dsn = field[4:]
+    status, _, reason = text[status_at + 9:].partition(" ")
+    if reason[:1] == "(" and reason[-1:] == ")":
+        reason = reason[1:-1]
+    return dsn, relay, status, reason
+
+
 def delivery_peek(text: str):
     """The first look at a delivery line: (recipient, orig_to, outcome), or None.
 

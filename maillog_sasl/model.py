@@ -34,7 +34,7 @@ from maillog_sasl.events import (
     REJECTED,
     SENT,
     counter,
-    delivery_event,
+    delivery_details,
     known_status,
     parse_counters,
     tls_event,
@@ -153,15 +153,15 @@ class Recipient:
         if self._details is None:
             line = self.last_line
             assert line is not None, "delivered() keeps the line whose details it cleared"
-            event = delivery_event(line)
-            if event is None:
+            found = delivery_details(line)
+            if found is None:
                 self._details = ("", "", "")
-            elif known_status(event.status):
-                self._details = (event.dsn, event.relay, event.reason)
             else:
-                # Counted as deferred: the reason says what the line really said.
-                said = f"status={event.status}" + (f" ({event.reason})" if event.reason else "")
-                self._details = (event.dsn, event.relay, said)
+                dsn, relay, status, reason = found
+                if not known_status(status):
+                    # Counted as deferred: the reason says what the line really said.
+                    reason = f"status={status}" + (f" ({reason})" if reason else "")
+                self._details = (dsn, relay, reason)
         return self._details
 
     @property

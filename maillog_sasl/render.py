@@ -38,9 +38,17 @@ import codecs
 import csv
 import datetime as _dt
 import json
-from typing import Dict, List, Optional
+from itertools import count as counting
+from itertools import islice
+from operator import itemgetter
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 from tabulate import tabulate
+
+try:  # the optional extra [fast]: the same bytes, sooner
+    import orjson
+except ImportError:  # pragma: no cover - depends on what is installed
+    orjson = None  # type: ignore[assignment]
 
 from maillog_sasl import layout
 from maillog_sasl.layout import Fit
@@ -109,17 +117,110 @@ def csv_cell(value) -> str:
     return text
 
 
-def _json_value(value):
+_FORMULA_FIRST = frozenset(_FORMULA_START)
+
+
+def _csv_row(row: Sequence) -> list:
+    """csv_cell() of every cell of `row` as text, the common cells without a call: a printable
+    string that starts no formula, an int, None, a time (its ISO 8601 text starts with a
+    digit). What csv writes of an int and of None: str(int) and ""."""
+    return [cell if ((kind := type(cell)) is str and cell.isprintable()
+                     and cell[:1] not in _FORMULA_FIRST)
+            else "" if cell is None else str(cell) if kind is int
+            else cell.isoformat() if kind is _DATETIME else csv_cell(cell) for cell in row]
+
+
+def _csv_quoted(cell: str) -> str:
+    """A cell as csv.writer writes it (QUOTE_MINIMAL, doublequote): in quotes, its quotes
+    doubled, when it holds the delimiter, a quote or a line end."""
+    if "," in cell or '"' in cell or "\r" in cell or "\n" in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+_DATETIME = _dt.datetime
+
+
+def _json_default(value):
+    """What JSON writes for the values it has no type for: a time as ISO 8601, a set as a
+    list; anything else is the TypeError json would raise."""
     if isinstance(value, _dt.datetime):
         return value.isoformat()
-    if isinstance(value, (set, tuple)):
+    if isinstance(value, set):
         return list(value)
-    return value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _json_line(columns, row) -> str:
-    document = {column: _json_value(row.get(column)) for column in columns}
-    return json.dumps(document, ensure_ascii=False).translate(_JSON_UNSAFE)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
+
+
+def _json_safe(text: str) -> str:
+    # Every character _JSON_UNSAFE escapes is unprintable, and nearly every line is printable.
+    return text if text.isprintable() else text.translate(_JSON_UNSAFE)
+
+
+def _json_line(columns, values: Sequence) -> str:
+    """One row as a JSON object (the standard library's encoder, its default separators)."""
+    return _json_safe(_ENCODER.encode(dict(zip(columns, values))))
+
+
+# Batches of rows written at a time as JSON: one write, one pass of orjson's fix-ups.
+_JSON_BATCH = 512
+# The cell types orjson writes byte for byte as json.dumps does (a time goes through
+# _json_default); a row with any other (a list, a float, a set) is written by the standard
+# library: orjson writes lists without json's spaces and some floats in another notation.
+_ORJSON_TYPES = frozenset((str, int, bool, type(None), _dt.datetime))
+
+
+class _Orjson:
+    """orjson's bytes turned into json.dumps's text. orjson has no separators option; indented
+    (OPT_INDENT_2) it writes `{\\n  "a": 1,\\n  "b": 2\\n}`: json's `": "` already, and every
+    newline is one of its own (a newline inside a string is written \\n), so removing them
+    with the indent leaves json.dumps's `{"a": 1, "b": 2}`."""
+
+    def __init__(self, columns: Sequence[str]):
+        self.columns = list(columns)
+        self.option = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_INDENT_2
+                       if orjson is not None else 0)
+
+    def lines(self, batch: List[Sequence]) -> List[str]:
+        """The rows of `batch` as JSON lines, identical to _json_line()'s."""
+        assert orjson is not None
+        columns, dumps, option, default = self.columns, orjson.dumps, self.option, _json_default
+        types = _ORJSON_TYPES
+        encoded: List[bytes] = []
+        odd: Dict[int, str] = {}  # index -> the standard library's line for a row orjson skips
+        for values in batch:
+            if types.issuperset(map(type, values)):
+                try:
+                    encoded.append(dumps(dict(zip(columns, values)), default=default,
+                                         option=option))
+                    continue
+                except orjson.JSONEncodeError:  # an int beyond 64 bits
+                    pass
+            odd[len(encoded)] = _json_line(columns, values)
+            encoded.append(b"{}")
+        text = (b"\n".join(encoded).replace(b",\n  ", b", ").replace(b"{\n  ", b"{")
+                .replace(b"\n}", b"}"))
+        # JSON text holds no raw newline: the batch splits back into its rows.
+        lines = list(map(_json_safe, text.decode().split("\n"))) if encoded else []
+        for index, line in odd.items():
+            lines[index] = line
+        return lines
+
+
+def _json_lines(columns, values: Iterable[Sequence]) -> Iterator[List[str]]:
+    """Batches of rows as JSON lines (orjson when installed, else the standard library)."""
+    fast = _Orjson(columns) if orjson is not None else None
+    values = iter(values)
+    while True:
+        batch = list(islice(values, _JSON_BATCH))
+        if not batch:
+            return
+        if fast is not None:
+            yield fast.lines(batch)
+        else:
+            yield [_json_line(columns, row) for row in batch]
 
 
 def _as_utf8(out) -> None:
@@ -139,9 +240,26 @@ def _no_rows(empty) -> str:
     return f"({_escape_control(empty()) if empty is not None else 'no rows'})\n"
 
 
+def _values(columns, rows, row_columns) -> Iterable[Sequence]:
+    """Each row's cells in `columns` order: rows are dicts, or (with `row_columns`) tuples in
+    that column order."""
+    if row_columns is None:
+        return ([row.get(column) for column in columns] for row in rows)
+    columns, row_columns = list(columns), list(row_columns)
+    if columns == row_columns:
+        return rows
+    indices = [row_columns.index(column) for column in columns]
+    if len(indices) == 1:
+        return ((row[indices[0]],) for row in rows)
+    return map(itemgetter(*indices), rows)
+
+
 def render(fmt: str, columns, rows, out, summary=None, fit: Optional[Fit] = None, ids=None,
-           empty=None) -> int:
+           empty=None, row_columns=None) -> int:
     """Write `rows` (dicts) to `out` in `fmt`; returns the number of rows written.
+
+    With `row_columns`, rows are tuples of those columns in that order (reports.build_report
+    with tuples=True); `columns` are then the ones written, picked from them.
 
     `summary` is a callable giving the table's one-line summary once the rows are consumed
     (the totals are only known at the end of the stream). `fit`: fit a table to a width
@@ -150,28 +268,25 @@ def render(fmt: str, columns, rows, out, summary=None, fit: Optional[Fit] = None
     row's ID for the ids format.
     """
     _as_utf8(out)
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(columns)
+    if fmt in ("csv", "ndjson", "json"):
+        values = _values(columns, rows, row_columns)
+        if fmt == "csv":
+            return _write_csv(columns, values, out)
         count = 0
-        for row in rows:
-            writer.writerow([csv_cell(row.get(column)) for column in columns])
-            count += 1
-        return count
-    if fmt == "ndjson":
-        count = 0
-        for row in rows:
-            out.write(_json_line(columns, row) + "\n")
-            count += 1
-        return count
-    if fmt == "json":
-        count = 0
+        if fmt == "ndjson":
+            for lines in _json_lines(columns, values):
+                out.write("\n".join(lines) + "\n")
+                count += len(lines)
+            return count
         out.write("[")
-        for row in rows:
-            out.write(("\n" if count == 0 else ",\n") + _json_line(columns, row))
-            count += 1
+        for lines in _json_lines(columns, values):
+            out.write(("\n" if count == 0 else ",\n") + ",\n".join(lines))
+            count += len(lines)
         out.write("\n]\n" if count else "]\n")
         return count
+    if row_columns is not None:
+        row_columns = list(row_columns)
+        rows = (dict(zip(row_columns, row)) for row in rows)
     if fmt == "ids":
         id_of = ids or _queue_id
         seen = set()
@@ -191,6 +306,37 @@ def render(fmt: str, columns, rows, out, summary=None, fit: Optional[Fit] = None
     else:
         out.write(_no_rows(empty))
     return len(table)
+
+
+# Rows of CSV written at a time.
+_CSV_BATCH = 1024
+
+
+def _write_csv(columns, values: Iterable[Sequence], out) -> int:
+    """The header and the rows as csv.writer(lineterminator="\\r\\n") writes them: a row
+    whose cells hold no comma nor quote (nearly all: the cells were made safe, no line end is
+    left in them) is its cells joined by commas; the others are quoted cell by cell."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    commas = len(columns) - 1
+    if commas < 1:
+        # One column: csv writes an empty cell alone on its line as "".
+        counter = counting()  # the rows, counted as they pass
+        writer.writerows(map(itemgetter(0), zip(map(_csv_row, values), counter)))
+        return next(counter)
+    count = 0
+    values = iter(values)
+    while True:
+        lines = []
+        for cells in map(_csv_row, islice(values, _CSV_BATCH)):
+            line = ",".join(cells)
+            if line.count(",") != commas or '"' in line:
+                line = ",".join(map(_csv_quoted, cells))
+            lines.append(line)
+        if not lines:
+            return count
+        count += len(lines)
+        out.write("\r\n".join(lines) + "\r\n")
 
 
 def _items(value) -> Optional[List[str]]:

@@ -111,6 +111,9 @@ class Report(NamedTuple):
     # row -> its ID for --format ids, or None for a row with none (None: the report has no IDs).
     ids: Optional[Callable[[dict], Optional[str]]] = None
     streams: bool = False  # build yields rows as the stream passes, instead of a sorted list
+    # build, yielding each row as a tuple in `columns` order instead of a dict: what a CSV or
+    # JSON of a streamed report is written from (None: the report has only dict rows).
+    tuples: Optional[Callable] = None
     assesses: bool = False  # needs the Activity and verdicts whatever the options
 
 
@@ -309,7 +312,7 @@ def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
                     else message.sasl_sender, "message_id": message.message_id}
         if recipient is None:
             yield {**base, "recipient": "", "status": status, "dsn": "", "relay": "",
-                   "attempts": 0, "reason": "not yet attempted when the log ends",
+                   "attempts": 0, "reason": _NOT_ATTEMPTED,
                    "orig_to": None, "last_attempt": None, "first_deferred": None}
         else:
             yield {**base, "recipient": recipient.address, "status": status,
@@ -317,6 +320,35 @@ def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
                    "reason": recipient.reason, "orig_to": recipient.orig_to,
                    "last_attempt": recipient.last_attempt,
                    "first_deferred": recipient.first_deferred}
+
+
+_NOT_ATTEMPTED = "not yet attempted when the log ends"
+
+
+def recipient_tuples(message: Message) -> Iterator[tuple]:
+    """recipient_rows() as tuples in MESSAGES_COLUMNS order: the rows of a messages CSV or JSON
+    (millions of them) without a dict each; the same values, each delivery line parsed once."""
+    head = None
+    for recipient, status in message.counted_recipients():
+        if head is None:
+            head = (message.queue_id, message.host, message.sasl_username, message.client_ip,
+                    message.queued, message.sender if message.sender is not None
+                    else message.sasl_sender)
+            message_id = message.message_id
+        if recipient is None:
+            yield (*head, "", status, "", "", 0, _NOT_ATTEMPTED, None, message_id, None)
+        else:
+            dsn, relay, reason = recipient.details()
+            yield (*head, recipient.address, status, dsn, relay, recipient.attempts, reason,
+                   recipient.orig_to, message_id, recipient.last_attempt)
+
+
+def session_reject_tuples(session: Session, user: str) -> Iterator[tuple]:
+    """session_reject_rows() as tuples in MESSAGES_COLUMNS order."""
+    host, ip = session.host, session.client_ip
+    for when, reject in session.rejects:
+        yield ("NOQUEUE", host, user, ip, when, reject.sender, reject.recipient, REJECTED,
+               reject.dsn, "", 0, reject.reason, None, None, when)
 
 
 def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
@@ -450,6 +482,20 @@ def _messages(finished: Iterable[Finished], selection: Selection, options: dict)
                 yield from session_reject_rows(item, user)
         elif selection.message(item):
             yield from recipient_rows(item)
+
+
+def _message_tuples(finished: Iterable[Finished], selection: Selection, options: dict):
+    """_messages() as tuples in MESSAGES_COLUMNS order (Report.tuples)."""
+    session_type = Session
+    message_ok = selection.message
+    for item in finished:
+        if isinstance(item, session_type):
+            if item.rejects:
+                user = session_user(item)
+                if user is not None and selection.session(item, user):
+                    yield from session_reject_tuples(item, user)
+        elif message_ok(item):
+            yield from recipient_tuples(item)
 
 
 def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
@@ -657,7 +703,7 @@ REPORTS = {
     "users": Report(USERS_COLUMNS, _users, account=_user, assesses=True),
     "sessions": Report(SESSIONS_COLUMNS, _sessions, account=_sasl_username, streams=True),
     "messages": Report(MESSAGES_COLUMNS, _messages, account=_sasl_username, ids=_queue_id,
-                       streams=True),
+                       streams=True, tuples=_message_tuples),
     "ips": Report(IPS_COLUMNS, _ips, account=_user, ids=_client_ip, assesses=True),
     "failures": Report(FAILURES_COLUMNS, _failures,
                        {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user,
@@ -679,23 +725,34 @@ def report_of(name: str, by: Optional[str] = None) -> Report:
     return report
 
 
+def gives_tuples(report: Report, options: dict) -> bool:
+    """Whether build_report(..., tuples=True) gives this report's rows as tuples in its
+    `columns` order: when it has a tuple builder and --flagged (which reads dicts) is off."""
+    return report.tuples is not None and not options.get("flagged")
+
+
 def build_report(name: str, finished: Iterable[Finished], selection: Optional[Selection] = None,
                  **options):
     """(columns, rows) of report `name` over the correlator's output `finished`.
 
     `options` are the report's own settings, e.g. show_all=True for the sessions report, or
     by="user" for the failures report's view by username; flagged=True keeps the rows about
-    the accounts the suspicious report flags; top=N keeps the first N rows. `scope`, a Scope,
+    the accounts the suspicious report flags; top=N keeps the first N rows; tuples=True asks
+    for rows as tuples in `columns` order where the report has them (gives_tuples()), for a
+    renderer that writes every column in order (CSV, JSON, NDJSON). `scope`, a Scope,
     is filled with what the run saw (see Scope) once the rows are consumed.
     """
     report = report_of(name, options.get("by"))
+    build = report.build
+    if options.get("tuples") and report.tuples is not None and gives_tuples(report, options):
+        build = report.tuples
     selection = selection or Selection()
     scope = options.get("scope") or Scope()
     scope.start(report, selection, options, keep_hours=name == "timeline")
     options = {**options, "scope": scope, "activity": scope.activity}
     # The reports that assess read the scope's Activity, fed as the stream passes, and its
     # verdicts, made when the stream ends.
-    rows = report.build(scope.watch(finished), selection, options)
+    rows = build(scope.watch(finished), selection, options)
     if scope.flagged_only and report.account is not None:
         rows = scope.only_flagged(rows, report.account, report.streams)
     return report.columns, scope.capped(rows, report.streams)

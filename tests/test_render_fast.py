@@ -1,0 +1,129 @@
+"""The lean renderers write what the plain ones always wrote, byte for byte: rows as tuples
+(reports.build_report(tuples=True)) against rows as dicts; JSON and NDJSON through orjson (the
+extra [fast]) against the standard library, forced by hiding orjson; CSV cells made safe as
+render.csv_cell makes them."""
+
+import csv
+import datetime as _dt
+import io
+import json
+
+import pytest
+
+from maillog_sasl import render as render_module
+from maillog_sasl.cli import main
+from maillog_sasl.render import _JSON_UNSAFE, csv_cell, render
+
+from support import SAMPLE_LOGS
+
+UTC = _dt.timezone.utc
+COLUMNS = ["queue_id", "recipient", "attempts", "reason", "time", "last", "share", "list",
+           "flag"]
+TRICKY = [
+    # A string holding what orjson's separator fix-up looks for: it must stay as it is.
+    ("A1", 'x,"recipient":y', 3, '{"queue_id":1}', _dt.datetime(2026, 3, 2, 0, 15, 3,
+                                                                 tzinfo=UTC),
+     None, 0.5, ["a", "b"], True),
+    ("A2", "adm\u200bin\u202e", -1, "tab\there\x1b[31m\x7f\x85", _dt.datetime(2026, 3, 2, 1, 2, 3,
+                                                                             123456),
+     _dt.datetime(2026, 3, 2, tzinfo=_dt.timezone(_dt.timedelta(hours=9, minutes=30))),
+     1e-05, [], False),
+    ("=cmd", "+1", 2 ** 70, "-x", None, None, None, {"z"}, None),
+    ("@a", "\U000e0041 tag", 0, "\r\nline", None, None, 1e16, ("t",), None),
+    ("é", "", 7, "ünïcode 漢字", None, None, 3, "plain", None),
+]
+
+
+def as_dicts(rows):
+    return [dict(zip(COLUMNS, row)) for row in rows]
+
+
+def rendered(fmt, columns, rows, **kwargs):
+    out = io.StringIO()
+    count = render(fmt, columns, rows, out, **kwargs)
+    return count, out.getvalue()
+
+
+def old_json_line(columns, row):
+    """What render wrote before the lean renderers, as it was written."""
+    def value(item):
+        if isinstance(item, _dt.datetime):
+            return item.isoformat()
+        if isinstance(item, (set, tuple)):
+            return list(item)
+        return item
+    document = {column: value(row.get(column)) for column in columns}
+    return json.dumps(document, ensure_ascii=False).translate(_JSON_UNSAFE)
+
+
+@pytest.fixture(params=["orjson", "stdlib"])
+def json_library(request, monkeypatch):
+    if request.param == "orjson":
+        pytest.importorskip("orjson")
+    else:
+        monkeypatch.setattr(render_module, "orjson", None)
+    return request.param
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_json_is_what_json_dumps_wrote(fmt, json_library):
+    lines = [old_json_line(COLUMNS, row) for row in as_dicts(TRICKY)]
+    expected = ("[\n" + ",\n".join(lines) + "\n]\n" if fmt == "json"
+                else "".join(line + "\n" for line in lines))
+    assert rendered(fmt, COLUMNS, as_dicts(TRICKY)) == (len(TRICKY), expected)
+    assert rendered(fmt, COLUMNS, iter(TRICKY), row_columns=COLUMNS) == (len(TRICKY), expected)
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_many_rows_cross_batches(fmt, json_library):
+    rows = [("Q%d" % number, "u%d@example.org" % number, number, "ok", None, None, None, None,
+             number % 2 == 0) for number in range(render_module._JSON_BATCH * 2 + 3)]
+    plain = rendered(fmt, COLUMNS, as_dicts(rows))
+    assert rendered(fmt, COLUMNS, rows, row_columns=COLUMNS) == plain
+    assert plain[0] == len(rows)
+    if fmt == "ndjson":
+        assert plain[1].splitlines()[-1] == old_json_line(COLUMNS, as_dicts(rows)[-1])
+
+
+def test_empty_json(json_library):
+    assert rendered("json", COLUMNS, [], row_columns=COLUMNS) == (0, "[]\n")
+    assert rendered("ndjson", COLUMNS, []) == (0, "")
+
+
+def test_csv_cells_are_csv_cell(json_library):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in TRICKY:
+        writer.writerow([csv_cell(cell) for cell in row])
+    assert rendered("csv", COLUMNS, iter(TRICKY), row_columns=COLUMNS) == (len(TRICKY),
+                                                                           out.getvalue())
+    assert rendered("csv", COLUMNS, as_dicts(TRICKY)) == (len(TRICKY), out.getvalue())
+
+
+@pytest.mark.parametrize("chosen", [["reason"], ["time", "queue_id"], COLUMNS[::-1]])
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson", "table", "ids"])
+def test_chosen_columns_from_tuples(fmt, chosen, json_library):
+    assert (rendered(fmt, chosen, iter(TRICKY), row_columns=COLUMNS)
+            == rendered(fmt, chosen, as_dicts(TRICKY)))
+
+
+def run(args):
+    from contextlib import redirect_stderr, redirect_stdout
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("report", [["-r", "messages"], ["-r", "sessions", "--all"],
+                                    ["-r", "users"], ["-r", "suspicious"],
+                                    ["-r", "messages", "--columns", "reason,queue_id"]])
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_sample_log_same_with_and_without_orjson(report, fmt, monkeypatch):
+    pytest.importorskip("orjson")
+    args = [*report, "-f", fmt, "--tz", "UTC", str(SAMPLE_LOGS / "maillog-sample.log")]
+    fast = run(args)
+    monkeypatch.setattr(render_module, "orjson", None)
+    assert run(args) == fast
+    assert fast[0] == 0 and fast[1]
