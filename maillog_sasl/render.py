@@ -38,8 +38,8 @@ import codecs
 import csv
 import datetime as _dt
 import json
+from itertools import chain, islice, repeat
 from itertools import count as counting
-from itertools import islice
 from operator import itemgetter
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
@@ -173,10 +173,11 @@ _ORJSON_TYPES = frozenset((str, int, bool, type(None), _dt.datetime))
 
 
 class _Orjson:
-    """orjson's bytes turned into json.dumps's text. orjson has no separators option; indented
-    (OPT_INDENT_2) it writes `{\\n  "a": 1,\\n  "b": 2\\n}`: json's `": "` already, and every
-    newline is one of its own (a newline inside a string is written \\n), so removing them
-    with the indent leaves json.dumps's `{"a": 1, "b": 2}`."""
+    """orjson's bytes turned into json.dumps's text, a batch of rows at a time. orjson has no
+    separators option; indented (OPT_INDENT_2), a list of objects is
+    `[\\n  {\\n    "a": 1,\\n    "b": 2\\n  },\\n  {...}\\n]`: json's `": "` already, and
+    every newline is one of its own (a newline inside a string is written \\n), so removing the
+    indented newlines leaves json.dumps's `{"a": 1, "b": 2}` for each row."""
 
     def __init__(self, columns: Sequence[str]):
         self.columns = list(columns)
@@ -186,27 +187,21 @@ class _Orjson:
     def lines(self, batch: List[Sequence]) -> List[str]:
         """The rows of `batch` as JSON lines, identical to _json_line()'s."""
         assert orjson is not None
-        columns, dumps, option, default = self.columns, orjson.dumps, self.option, _json_default
-        types = _ORJSON_TYPES
-        encoded: List[bytes] = []
-        odd: Dict[int, str] = {}  # index -> the standard library's line for a row orjson skips
-        for values in batch:
-            if types.issuperset(map(type, values)):
-                try:
-                    encoded.append(dumps(dict(zip(columns, values)), default=default,
-                                         option=option))
-                    continue
-                except orjson.JSONEncodeError:  # an int beyond 64 bits
-                    pass
-            odd[len(encoded)] = _json_line(columns, values)
-            encoded.append(b"{}")
-        text = (b"\n".join(encoded).replace(b",\n  ", b", ").replace(b"{\n  ", b"{")
-                .replace(b"\n}", b"}"))
-        # JSON text holds no raw newline: the batch splits back into its rows.
-        lines = list(map(_json_safe, text.decode().split("\n"))) if encoded else []
-        for index, line in odd.items():
-            lines[index] = line
-        return lines
+        columns = self.columns
+        if not _ORJSON_TYPES.issuperset(map(type, chain.from_iterable(batch))):
+            return [_json_line(columns, values) for values in batch]
+        try:
+            text = orjson.dumps(list(map(dict, map(zip, repeat(columns), batch))),
+                                default=_json_default, option=self.option)
+        except orjson.JSONEncodeError:  # an int beyond 64 bits
+            return [_json_line(columns, values) for values in batch]
+        text = (text.replace(b",\n    ", b", ").replace(b"{\n    ", b"{")
+                .replace(b"\n  }", b"}"))
+        # b'[\n  {row},\n  {row}\n]': no other newline is left.
+        lines = text[4:-2].decode().split(",\n  ")
+        if text.isascii() and b"\x7f" not in text:
+            return lines  # orjson escapes C0; DEL is the one unsafe ASCII character left
+        return list(map(_json_safe, lines))
 
 
 def _json_lines(columns, values: Iterable[Sequence]) -> Iterator[List[str]]:
