@@ -39,6 +39,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
+from sys import intern as _intern
 from typing import Dict, Iterator, List, Optional
 
 from maillog_sasl import events as ev
@@ -460,6 +461,11 @@ class Correlator:
         username = event.sasl_username
         if username is None and event.orig_queue_id is None and not ev.is_loopback(event.client_ip):
             return UNTRACKED
+        # A message may wait in the queue for days: the names it shares with thousands of
+        # others (the host, the mechanism, the user) are kept once each.
+        host = _intern(host)
+        if username is not None:
+            username = _intern(username)
         key = (host, event.queue_id)
         previous = self.messages.pop(key, None)
         if previous is not None:
@@ -471,7 +477,8 @@ class Correlator:
         message.session = session
         message.client_name = event.client_name
         message.client_ip = event.client_ip
-        message.sasl_method = event.sasl_method
+        message.sasl_method = (_intern(event.sasl_method) if event.sasl_method is not None
+                               else None)
         message.sasl_username = username
         message.sasl_sender = event.sasl_sender
         self.messages[key] = message
@@ -483,7 +490,7 @@ class Correlator:
             original = self.messages.get((host, event.orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
                 message.inherit_from(original, "reinjected")
-                original.reinjected_as.append(event.queue_id)
+                original.reinjected_as = [*original.reinjected_as, event.queue_id]
         return USED
 
     def _reject(self, timed_event, session, host):
@@ -585,7 +592,7 @@ class Correlator:
         self._serial += 1
         notice = Message(self._serial, host, event.notice_queue_id, "notice", when)
         notice.inherit_from(message, "notice")
-        message.notices.append(event.notice_queue_id)
+        message.notices = [*message.notices, event.notice_queue_id]
         self.messages[key] = notice
 
     def _refuse(self, message, address, dsn, reason, when) -> None:
@@ -617,6 +624,13 @@ class Correlator:
         stats = self.stats
         if session.end is None:
             session.end = session.last_time
+        # Its messages wait in the queue for days, and no longer need it (a message asks its
+        # session only while the session is open): it goes with the reports, not with them.
+        messages = self.messages
+        for queue_id in session.queue_ids:
+            message = messages.get((session.host, queue_id))
+            if message is not None and message.session is session:
+                message.session = None
         if not session.complete:
             stats.sessions_incomplete += 1
         if session.auth is None and not session.auth_failures and session.sasl_username is None:

@@ -23,7 +23,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from maillog_sasl.events import (
     BOUNCED,
@@ -206,10 +206,12 @@ class Message:
         self.state = OPEN
         self.recipients: Dict[object, Recipient] = {}  # address or (address, orig_to) -> ...
         self.parent: Optional[Message] = None
-        self.notices: List[str] = []
+        # Queue IDs of the notices it caused. Both lists are an empty tuple until their first
+        # item (a list then): most messages have neither, and thousands wait in a queue.
+        self.notices: Sequence[str] = ()
         self.expired = False
         # Queue IDs a content filter re-injected it as (their client= named it orig_queue_id).
-        self.reinjected_as: List[str] = []
+        self.reinjected_as: Sequence[str] = ()
 
     def recipient(self, address: str, orig_to: Optional[str] = None) -> Recipient:
         # Most recipients have no orig_to: their address alone is the key, no tuple to keep
