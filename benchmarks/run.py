@@ -23,7 +23,11 @@ WHAT IT DOES
     3. Prints per tool the median, min and max wall time, lines/s and MB/s at the median, the
        median peak RSS and CPU time, then the ratios against the targets of issue 5 (PASS/FAIL):
        the default report >= 2x as fast as pflogsumm (aim 3x) and >= 1x postfix-collate; peak
-       RSS <= 60 MB, and within 10% between the 1x and 10x files.
+       RSS <= 60 MB, and within 10% between the 1x and 10x files. Then the one-core targets of
+       issue 16: the default report <= 0.9x postfix-collate's time and >= 2.3x faster than
+       pflogsumm on the submission profile, <= 1.0x collate on the mx (mixed) profile;
+       --report messages --format csv <= 1.3x collate; peak RSS <= 60 MB; a queued message
+       <= 2 KB while it waits (benchmarks/queued_message.py, 1 recipient).
 
 INPUT
     Options only (see --help). Logs are cached in --data (default benchmarks/data/, git-ignored)
@@ -73,6 +77,13 @@ AIM_VS_PFLOGSUMM = 3.0
 TARGET_VS_COLLATE = 1.0
 TARGET_RSS_MB = 60.0
 TARGET_RSS_GROWTH = 0.10
+# Issue 16, one core: maillog-sasl time / postfix-collate time at most this, per profile (the
+# submission profile is the incident's own log; mx is the mixed log of a busy server), and
+# pflogsumm time / maillog-sasl time at least this on the submission profile.
+TARGET16_VS_COLLATE = {"submission": 0.9, "mx": 1.0}
+TARGET16_VS_PFLOGSUMM = {"submission": 2.3}
+TARGET16_CSV_VS_COLLATE = 1.3
+TARGET16_QUEUED_BYTES = 2048
 
 
 # -- the tools ---------------------------------------------------------------------------------
@@ -359,6 +370,76 @@ def targets(one, ten):
     return checks
 
 
+def queued_message(python, env):
+    """benchmarks/queued_message.py (this checkout's) on the maillog_sasl of the tree measured
+    (env's PYTHONPATH): bytes the correlator holds per waiting message, for 1 recipient and for
+    3 (a dict of figures), or None when it fails."""
+    figures = {}
+    for recipients in (1, 3):
+        try:
+            done = subprocess.run([python, str(HERE / "queued_message.py"),
+                                   "--recipients", str(recipients)], env=env,
+                                  capture_output=True, text=True, timeout=300)
+            figures[recipients] = json.loads(done.stdout)["bytes_per_message"]
+        except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+            return None
+    return figures
+
+
+def targets16(one, ten, profile, queued):
+    """The one-core targets of issue 16: (text, ok or None) each. Ratios are of median wall
+    times paired in this run."""
+    checks = []
+    ours = one.get("maillog-sasl")
+    collate = one.get("postfix-collate")
+    pflogsumm = one.get("pflogsumm")
+    limit = TARGET16_VS_COLLATE.get(profile)
+    if limit is not None:
+        if collate:
+            ratio = ours["median_wall_s"] / collate["median_wall_s"]
+            checks.append((f"maillog-sasl (default report) / postfix-collate on the {profile} "
+                           f"profile: {ratio:.2f}x  (target <= {limit:g}x)", ratio <= limit))
+        else:
+            checks.append((f"maillog-sasl / postfix-collate: not measured (target <= "
+                           f"{limit:g}x)", None))
+    limit = TARGET16_VS_PFLOGSUMM.get(profile)
+    if limit is not None:
+        if pflogsumm:
+            ratio = pflogsumm["median_wall_s"] / ours["median_wall_s"]
+            checks.append((f"pflogsumm / maillog-sasl (default report) on the {profile} "
+                           f"profile: {ratio:.2f}x faster  (target >= {limit:g}x)",
+                           ratio >= limit))
+        else:
+            checks.append((f"pflogsumm / maillog-sasl: not measured (target >= {limit:g}x)",
+                           None))
+    csv = one.get("maillog-sasl messages csv")
+    if csv and collate:
+        ratio = csv["median_wall_s"] / collate["median_wall_s"]
+        checks.append((f"maillog-sasl --report messages --format csv / postfix-collate: "
+                       f"{ratio:.2f}x  (target <= {TARGET16_CSV_VS_COLLATE:g}x)",
+                       ratio <= TARGET16_CSV_VS_COLLATE))
+    else:
+        checks.append((f"messages csv / postfix-collate: not measured (target <= "
+                       f"{TARGET16_CSV_VS_COLLATE:g}x)", None))
+    for label, results in (("1x", one), ("10x", ten)):
+        if not results:
+            continue
+        worst = max(results[key]["max_peak_rss_bytes"] for key in
+                    ("maillog-sasl", "maillog-sasl messages csv") if key in results) / 1e6
+        checks.append((f"maillog-sasl peak RSS on the {label} {profile} file, both commands: "
+                       f"{worst:.1f} MB  (target <= {TARGET_RSS_MB:g} MB)",
+                       worst <= TARGET_RSS_MB))
+    if queued is None:
+        checks.append((f"a queued message: not measured (target <= "
+                       f"{TARGET16_QUEUED_BYTES} bytes)", None))
+    else:
+        checks.append((f"a queued message while it waits (benchmarks/queued_message.py): "
+                       f"{queued[1]:,} bytes with 1 recipient, {queued[3]:,} with 3  (target <= "
+                       f"{TARGET16_QUEUED_BYTES:,} bytes, 1 recipient)",
+                       queued[1] <= TARGET16_QUEUED_BYTES))
+    return checks
+
+
 def information(one):
     lines = []
     floor = one.get("python floor")
@@ -547,6 +628,14 @@ def main(argv=None):
     say("targets (issue 5):")
     for text, ok in checks:
         say(f"  {verdict(ok):<4}  {text}")
+    queued = queued_message(python, env)
+    report["queued_message_bytes"] = queued
+    checks16 = targets16(one, ten, options.profile, queued)
+    report["targets_issue16"] = [{"check": text, "result": verdict(ok)} for text, ok in checks16]
+    say("targets (issue 16, one core):")
+    for text, ok in checks16:
+        say(f"  {verdict(ok):<4}  {text}")
+    checks = checks + checks16
     for line in information(one):
         say(f"  info  {line}")
     loads = [run["loadavg_1min_before"] for results in report["results"].values()
