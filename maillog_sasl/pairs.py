@@ -2,6 +2,7 @@
 
 SUMMARY
     PairStore()                               a private temporary SQLite database
+    PairStore(db)                             the same tables in the open database `db`
     store.login(account, ip, when)            a login of `account` from `ip` at `when`
     store.network(account, network, when, ip) the same, seen as a login from `network`
     store.provider_day(account, block, day)   a login from a provider's block on that date
@@ -11,6 +12,9 @@ SUMMARY
     store.shared_ips(accounts) -> iterator of (ip, {account: its first login from ip}) for
                                   the IPs that at least `accounts` accounts logged in from
     store.days_in(account, block) -> on how many days the account logged in from the block
+    store.ips_of(account) -> {ip: its first login}
+    store.flush()                             write what the buffers hold
+    store.forget(account)                     drop the account's pairs
     store.close()
 
 DESCRIPTION
@@ -28,6 +32,10 @@ DESCRIPTION
     pair already in the dict costs one dict lookup. Times are stored as microseconds since the
     epoch and the UTC offset they were logged with, and come back as the same aware datetimes.
 
+    With `db` (an sqlite3 connection in autocommit mode, which `watch` keeps its state in), the
+    tables and indexes are made there if missing and nothing here commits: the owner flushes
+    and commits the pairs in the same transaction as the rest of its state.
+
 DIAGNOSTICS
     StoreError, with one readable sentence, when SQLite cannot write its temporary file (a full
     disk); no sqlite3 exception leaves this module.
@@ -35,11 +43,12 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import sqlite3
 import tempfile
 from collections import Counter
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from maillog_sasl.syslog import fixed_zone
 
@@ -97,16 +106,27 @@ def _decode(micros: int, offset: int) -> _dt.datetime:
 class PairStore:
     """See the module docstring."""
 
-    def __init__(self) -> None:
-        # "": a private database that SQLite deletes on close; it stays in memory up to the
-        # cache size, and no journal is needed for data nobody reads after a crash.
+    def __init__(self, db: Optional[sqlite3.Connection] = None) -> None:
+        self._owned = db is None
         try:
-            self._db = sqlite3.connect("" if _temporary_directory_exists() else ":memory:")
-            self._db.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; PRAGMA journal_mode = OFF;"
-                                   f"PRAGMA synchronous = OFF; {_SCHEMA}")
+            if db is None:
+                # "": a private database that SQLite deletes on close; it stays in memory up
+                # to the cache size, and no journal is needed for data nobody reads after a
+                # crash.
+                self._db = sqlite3.connect("" if _temporary_directory_exists() else ":memory:")
+                self._db.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; "
+                                       f"PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
+                                       f"{_SCHEMA}")
+            else:
+                self._db = db
+                # One statement at a time: executescript() would commit the owner's transaction.
+                for statement in (_SCHEMA + _INDEXES).split(";"):
+                    if statement.strip():
+                        db.execute(statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                                   .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "))
         except sqlite3.Error as error:
             raise _failed(error) from None
-        self._indexed = False
+        self._indexed = db is not None
         self._logins: Dict[tuple, _dt.datetime] = {}  # (account, ip) -> first login
         self._networks: Dict[tuple, tuple] = {}  # (account, network) -> (first login, ip)
         self._days: set = set()  # (account, block, date's ordinal)
@@ -173,8 +193,32 @@ class PairStore:
         if found:
             yield current, found
 
+    def ips_of(self, account: str) -> Dict[str, _dt.datetime]:
+        found: Dict[str, _dt.datetime] = {}
+        for ip, first, offset in self._read(
+                "SELECT ip, first, offset FROM logins WHERE account = ? "
+                "ORDER BY ip, first, rowid", (account,)):
+            if ip not in found:
+                found[ip] = _decode(first, offset)
+        return found
+
+    def flush(self) -> None:
+        self._flush()
+
+    def forget(self, account: str) -> None:
+        self._logins = {key: when for key, when in self._logins.items() if key[0] != account}
+        self._networks = {key: first for key, first in self._networks.items()
+                          if key[0] != account}
+        self._days = {day for day in self._days if day[0] != account}
+        try:
+            for table in ("logins", "networks", "provider_days"):
+                self._db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
+        except sqlite3.Error as error:
+            raise _failed(error) from None
+
     def close(self) -> None:
-        self._db.close()
+        if self._owned:
+            self._db.close()
 
     def _read(self, query: str, parameters=()) -> Iterator[tuple]:
         """The rows of `query`, as they are fetched."""
@@ -195,7 +239,7 @@ class PairStore:
 
     def _write(self) -> None:
         db = self._db
-        with db:
+        with db if self._owned else contextlib.nullcontext():
             if self._logins:
                 db.executemany("INSERT INTO logins VALUES (?, ?, ?, ?)",
                                [(account, ip) + _encode(when)
