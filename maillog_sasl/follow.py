@@ -263,8 +263,8 @@ class Follower:
         """The rest of a file truncated in place, from its copy (found by its first line)."""
         found = self._find(Position(-1, -1, stored.offset, stored.head))
         if found is None:
-            self._lost(stored, "was truncated since it was last read, and its copy is not "
-                               "among its rotated files")
+            self._lost(stored, "was truncated or replaced since it was last read, and its "
+                               "copy is not among its rotated files")
             return
         yield from self._read_whole(found[1], stored.offset, new_file=False)
 

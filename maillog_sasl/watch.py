@@ -36,7 +36,8 @@ DESCRIPTION
 
       time           when it was raised (this machine's clock, ISO 8601)
       user, severity, signals, reasons   as the suspicious report (strong signals first)
-      ips            the IPs the account logged in from in the last 24 hours of the log
+      ips            the IPs the account logged in from in the 24 hours before its latest
+                     login, latest first (at most IPS_LISTED)
       recipients, deferred   its recipients, and those still deferred (or left in the queue)
       queue_ids      its messages still in the queue (submissions, re-injections, notices):
                      for `postsuper -h`
@@ -207,20 +208,25 @@ class Engine:
         return findings
 
     def _recent_ips(self) -> Dict[str, List[str]]:
-        """account -> the IPs it logged in from in the last RECENT of the log, latest first."""
-        last = self.activity.last_time
+        """account -> the IPs it logged in from in the RECENT before its latest login, latest
+        first (from the hours still open; the IPs of its first logins when none is)."""
         found: Dict[str, List[str]] = {}
-        if last is None:
-            return found
-        since = last - RECENT
         for name, user in self.activity.users.items():
             ips: List[str] = []
+            latest = None
             for key, hour in sorted(user.open_hours.items(), reverse=True):
-                if key + _dt.timedelta(hours=1) <= since:
+                if not hour.ips:
+                    continue
+                if latest is None:
+                    latest = key
+                elif key <= latest - RECENT:
                     break
-                for ip in hour.ips:
+                for ip in reversed(hour.ips):
                     if ip not in ips:
                         ips.append(ip)
+            if not ips and user.logins:
+                firsts = self.pairs.ips_of(name)
+                ips = sorted(firsts, key=lambda ip: firsts[ip], reverse=True)
             if ips:
                 found[name] = ips[:IPS_LISTED]
         return found
