@@ -10,6 +10,7 @@ SUMMARY
     state.login(account, network, ip, when)           one login, into the account's history
     state.begin(); state.commit(engine, positions, alerts) -> alert ids   one transaction
     state.delivered(ids); state.undelivered() -> [(id, json text)]
+    with state.trial(): ...                           writes undone at its end (a savepoint)
     state.forget(account)                             drop the account's history
     state.logs(), state.history(), state.alerts(limit)  what `maillog-sasl state` shows
     freeze(obj, pairs) -> bytes; thaw(data, pairs) -> obj   the pickling of the engine
@@ -344,6 +345,11 @@ class State:
         self.engine_format = fmt
         return ids
 
+    def trial(self) -> "_Trial":
+        """A context in which writes are undone at its end (a savepoint in the open
+        transaction): what the engine's copy writes to the PairStore leaves no trace."""
+        return _Trial(self)
+
     def rollback(self) -> None:
         if self._db.in_transaction:
             self._execute("ROLLBACK")
@@ -433,6 +439,20 @@ class State:
             self._db.executemany(statement, rows)
         except sqlite3.Error as error:
             raise self._fail(error) from None
+
+
+class _Trial:
+    def __init__(self, state: State):
+        self._state = state
+
+    def __enter__(self) -> None:
+        self._state.pairs.flush()
+        self._state._execute("SAVEPOINT trial")
+
+    def __exit__(self, *exc) -> None:
+        self._state.pairs.flush()
+        self._state._execute("ROLLBACK TO trial")
+        self._state._execute("RELEASE trial")
 
 
 def _make_file(path: str) -> None:
