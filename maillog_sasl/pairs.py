@@ -34,7 +34,9 @@ DESCRIPTION
 
     With `db` (an sqlite3 connection in autocommit mode, which `watch` keeps its state in), the
     tables and indexes are made there if missing and nothing here commits: the owner flushes
-    and commits the pairs in the same transaction as the rest of its state.
+    and commits the pairs in the same transaction as the rest of its state. There each pair
+    has one row (a unique index; a write keeps the earlier login), as such a store is kept
+    and written to for months.
 
 DIAGNOSTICS
     StoreError, with one readable sentence, when SQLite cannot write its temporary file (a full
@@ -71,6 +73,22 @@ CREATE INDEX logins_by_ip ON logins (ip);
 CREATE INDEX networks_by_account ON networks (account);
 CREATE INDEX provider_days_by_account ON provider_days (account, block);
 """
+# A store kept for months (PairStore(db)) would gain a row per pair at every flush: there,
+# each pair has one row, kept at its earliest login (the first written on a tie).
+_ONE_ROW_EACH = """
+CREATE UNIQUE INDEX logins_pair ON logins (account, ip);
+CREATE UNIQUE INDEX networks_pair ON networks (account, network);
+CREATE UNIQUE INDEX provider_days_pair ON provider_days (account, block, day);
+"""
+_APPENDS = ("INSERT INTO logins VALUES (?, ?, ?, ?)",
+            "INSERT INTO networks VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO provider_days VALUES (?, ?, ?)")
+_UPSERTS = ("INSERT INTO logins VALUES (?, ?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET "
+            "first = excluded.first, offset = excluded.offset WHERE excluded.first < first",
+            "INSERT INTO networks VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, network) DO UPDATE "
+            "SET first = excluded.first, offset = excluded.offset, ip = excluded.ip "
+            "WHERE excluded.first < first",
+            "INSERT OR IGNORE INTO provider_days VALUES (?, ?, ?)")
 
 
 class StoreError(Exception):
@@ -120,13 +138,16 @@ class PairStore:
             else:
                 self._db = db
                 # One statement at a time: executescript() would commit the owner's transaction.
-                for statement in (_SCHEMA + _INDEXES).split(";"):
+                for statement in (_SCHEMA + _INDEXES + _ONE_ROW_EACH).split(";"):
                     if statement.strip():
                         db.execute(statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
-                                   .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "))
+                                   .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ")
+                                   .replace("CREATE UNIQUE INDEX ",
+                                            "CREATE UNIQUE INDEX IF NOT EXISTS "))
         except sqlite3.Error as error:
             raise _failed(error) from None
         self._indexed = db is not None
+        self._writes = _APPENDS if db is None else _UPSERTS
         self._logins: Dict[tuple, _dt.datetime] = {}  # (account, ip) -> first login
         self._networks: Dict[tuple, tuple] = {}  # (account, network) -> (first login, ip)
         self._days: set = set()  # (account, block, date's ordinal)
@@ -240,16 +261,16 @@ class PairStore:
     def _write(self) -> None:
         db = self._db
         with db if self._owned else contextlib.nullcontext():
+            logins, networks, days = self._writes
             if self._logins:
-                db.executemany("INSERT INTO logins VALUES (?, ?, ?, ?)",
-                               [(account, ip) + _encode(when)
-                                for (account, ip), when in self._logins.items()])
+                db.executemany(logins, [(account, ip) + _encode(when)
+                                        for (account, ip), when in self._logins.items()])
                 self._logins.clear()
             if self._networks:
-                db.executemany("INSERT INTO networks VALUES (?, ?, ?, ?, ?)",
-                               [(account, network) + _encode(when) + (ip,)
-                                for (account, network), (when, ip) in self._networks.items()])
+                db.executemany(networks, [(account, network) + _encode(when) + (ip,)
+                                          for (account, network), (when, ip)
+                                          in self._networks.items()])
                 self._networks.clear()
             if self._days:
-                db.executemany("INSERT INTO provider_days VALUES (?, ?, ?)", self._days)
+                db.executemany(days, self._days)
                 self._days.clear()

@@ -291,3 +291,23 @@ def test_state_text_shows_control_characters_escaped(tmp_path, cli, monkeypatch)
     cli("watch", "--once", "--state", tmp_path / "s.sqlite", path)
     out = cli("state", "--state", tmp_path / "s.sqlite").out
     assert "\x1b" not in out and "evil\\x1b[2J@example.jp" in out
+
+
+def test_kept_pairs_have_one_row_each_at_their_earliest_login(tmp_path):
+    state = opened(tmp_path / "state.sqlite")
+    for day in (5, 3, 4, 3):
+        state.begin()
+        when = dt.datetime(2026, 3, day, 9, tzinfo=JST)
+        state.pairs.login("ann@example.jp", "192.0.2.7", when)
+        state.pairs.network("ann@example.jp", "192.0.2.0/24", when, f"192.0.2.{day}")
+        state.pairs.provider_day("ann@example.jp", "192.0.0.0/16", when.date())
+        state.commit(None, FORMAT, {}, [])
+    db = sqlite3.connect(tmp_path / "state.sqlite")
+    counts = [db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+              for table in ("logins", "networks", "provider_days")]
+    assert counts == [1, 1, 3]
+    assert state.pairs.ips_of("ann@example.jp") == {
+        "192.0.2.7": dt.datetime(2026, 3, 3, 9, tzinfo=JST)}
+    assert state.pairs.networks_of("ann@example.jp") == {
+        "192.0.2.0/24": (dt.datetime(2026, 3, 3, 9, tzinfo=JST), "192.0.2.3")}
+    state.close()
