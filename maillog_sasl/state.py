@@ -315,17 +315,21 @@ class State:
         self._execute("BEGIN IMMEDIATE")
 
     def commit(self, engine, fmt: str, positions: Dict[str, Position],
-               alerts: List[Tuple[str, str, Set[str], str]]) -> List[int]:
-        """Store `engine`, the `positions` it read to and the `alerts` it raised ((account,
-        severity, signals, JSON text)) in the transaction begin() started, and end it; the
-        ids of the alerts, to mark them delivered once written."""
-        data = freeze(engine, self.pairs)
+               alerts: List[Tuple[str, str, Set[str], str]], engine_changed: bool = True
+               ) -> List[int]:
+        """Store `engine` (unless not `engine_changed`), the `positions` it read to and the
+        `alerts` it raised ((account, severity, signals, JSON text)) in the transaction
+        begin() started, and end it; the ids of the alerts, to mark them delivered once
+        written."""
+        data = freeze(engine, self.pairs) if engine_changed else b""
         now = _now()
         ids = []
         try:
             self.pairs.flush()
             db = self._db
-            db.execute("INSERT OR REPLACE INTO engine VALUES (1, ?, ?, ?)", (fmt, data, now))
+            if engine_changed:
+                db.execute("INSERT OR REPLACE INTO engine VALUES (1, ?, ?, ?)",
+                           (fmt, data, now))
             db.executemany("INSERT OR REPLACE INTO logs VALUES (?, ?, ?, ?, ?, ?)",
                            [(path,) + tuple(position) + (now,)
                             for path, position in positions.items()])
@@ -342,7 +346,8 @@ class State:
         except sqlite3.Error as error:
             raise self._fail(error) from None
         self.positions.update(positions)
-        self.engine_format = fmt
+        if engine_changed:
+            self.engine_format = fmt
         return ids
 
     def trial(self) -> "_Trial":

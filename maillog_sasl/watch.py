@@ -109,19 +109,17 @@ def engine_format() -> str:
     """A fingerprint of the layout of every class an Engine may hold: a state written by a
     version whose classes differ is refused rather than half-read."""
     if not _FORMAT:
+        kept = [value for module in (events, model, syslog, correlate_module, activity_module)
+                for _name, value in sorted(vars(module).items())
+                if isinstance(value, type) and value.__module__ == module.__name__]
         layout = []
-        for module in (events, model, syslog, correlate_module, activity_module,
-                       sys.modules[__name__]):
-            for _name, value in sorted(vars(module).items()):
-                if isinstance(value, type) and value.__module__ == module.__name__:
-                    init = value.__dict__.get("__init__")
-                    code = getattr(init, "__code__", None)
-                    layout.append((value.__qualname__, value.__dict__.get("__slots__"),
-                                   getattr(value, "_fields", None),
-                                   sorted(code.co_names) if code is not None else None))
-        data = repr(layout).encode()
+        for value in kept + [Engine]:
+            code = getattr(value.__dict__.get("__init__"), "__code__", None)
+            layout.append((value.__qualname__, value.__dict__.get("__slots__"),
+                           getattr(value, "_fields", None),
+                           sorted(code.co_names) if code is not None else None))
         total = 0
-        for byte in data:  # a small stable hash (hash() of str is salted per process)
+        for byte in repr(layout).encode():  # a stable hash (str's hash() is salted)
             total = (total * 131 + byte) % (1 << 61)
         _FORMAT.append(f"1-{total:016x}")
     return _FORMAT[0]
@@ -300,12 +298,15 @@ class Watch:
         self.complain = complain
         self.clock = clock
         engine = state.engine
+        # Whether the engine differs from the one stored (what it read, its limits).
+        self.changed = engine is None
         if engine is None:
             engine = Engine(limits, state.pairs)
         elif engine.activity.limits != limits:
             complain("the limits differ from those of the last run: they judge what is read "
                      "from now on")
             engine.activity.set_limits(limits)
+            self.changed = True
         self.engine: Engine = engine
         self.paths = [os.path.abspath(path) for path in paths]
         self.followers = {path: Follower(path, state.positions.get(path))
@@ -324,6 +325,7 @@ class Watch:
         for path, follower in self.followers.items():
             for chunk in follower.read():
                 count += len(chunk.lines)
+                self.changed = True
                 for item in self.engine.feed(path, chunk, self.zone, self.year):
                     self.finished += 1
                     self._history(item)
@@ -363,7 +365,9 @@ class Watch:
                      if (position := follower.position) is not None}
         stored = [(alert["user"], alert["severity"], set(alert["signals"]), to_json(alert))
                   for alert in alerts]
-        ids = self.state.commit(self.engine, engine_format(), positions, stored)
+        ids = self.state.commit(self.engine, engine_format(), positions, stored,
+                                engine_changed=self.changed)
+        self.changed = False
         self.raised += len(ids)
         self.deliver(list(zip(ids, [text for *_, text in stored], alerts)))
         self.state.begin()
@@ -397,7 +401,8 @@ class Watch:
     def once(self) -> int:
         self.redeliver()
         self.read()
-        alerts = self.new_alerts()
+        # Nothing new: the verdicts are those of the last run, which raised their alerts.
+        alerts = self.new_alerts() if self.changed else []
         self.checkpoint(alerts)
         self.close()
         if self.failed or any(follower.failed for follower in self.followers.values()):
