@@ -6,6 +6,7 @@ SUMMARY
         stream ends, every hour is settled and the facts below are final
     activity.observe(item), activity.close()   the same, one item at a time, then the end
     activity.set_limits(limits)     judge what comes next by other limits
+    activity.forget(name)           drop an account
     activity.users: name -> UserActivity      activity.ips: address -> IpActivity
     activity.pairs: pairs.PairStore, the accounts' IPs and networks (first login from each)
     Thresholds(...)                 the incident rules' limits (incident.py reads them)
@@ -472,6 +473,18 @@ class Activity:
         self.limits = limits
         self._guess_window = _dt.timedelta(days=limits.guess_window)
         self._hop_span = _dt.timedelta(hours=limits.hop_window)
+
+    def forget(self, name: str) -> None:
+        """Drop an account and its open hours (`watch`: its password was reset)."""
+        user = self.users.pop(name, None)
+        if user is None:
+            return
+        for key in user.open_hours:
+            waiting = self._unsettled.get(key)
+            if waiting is not None:
+                waiting[:] = [other for other in waiting if other is not user]
+                if not waiting:
+                    del self._unsettled[key]
 
     def watch(self, finished: Iterable[_Item]) -> Iterator[_Item]:
         for item in finished:

@@ -181,7 +181,7 @@ class Engine:
                   for key, message in correlator.messages.items())))
 
     def forget(self, user: str) -> None:
-        self.activity.users.pop(user, None)
+        self.activity.forget(user)
         self.hosts.pop(user, None)
 
     def assess(self) -> Dict[str, Finding]:
@@ -312,6 +312,7 @@ class Watch:
         self.followers = {path: Follower(path, state.positions.get(path))
                           for path in self.paths}
         self.failed = False  # an alert could not be written
+        self.undelivered = False  # some alert is still to be written (tried again at commits)
         self.raised = 0
         self.finished = 0  # sessions and messages the logs ended
         self.assessments = 0
@@ -361,6 +362,8 @@ class Watch:
 
     def checkpoint(self, alerts: List[dict]) -> None:
         """Commit what was read and the alerts it raised, then write the alerts out."""
+        if self.undelivered:
+            self.redeliver()  # the alerts that could not be written before
         positions = {path: position for path, follower in self.followers.items()
                      if (position := follower.position) is not None}
         stored = [(alert["user"], alert["severity"], set(alert["signals"]), to_json(alert))
@@ -379,7 +382,7 @@ class Watch:
                 self.sinks[0].write(alert, text)
             except SinkError as error:
                 self.complain(str(error))
-                self.failed = True
+                self.failed = self.undelivered = True
                 continue
             delivered.append(number)
             for sink in self.sinks[1:]:
@@ -392,6 +395,7 @@ class Watch:
 
     def redeliver(self) -> None:
         """Write the alerts a run stored but did not write (it died in between)."""
+        self.undelivered = False
         waiting = self.state.undelivered()
         if waiting:
             self.deliver([(number, text, _loads(text)) for number, text in waiting])

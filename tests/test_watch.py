@@ -559,3 +559,88 @@ def test_rotated_files_are_ordered_oldest_first(tmp_path):
         (tmp_path / name).write_text("")
     assert [Path(name).name for name in rotated_files(str(tmp_path / "maillog"))] == [
         "maillog.10.gz", "maillog.2", "maillog.1"]
+
+
+def test_follower_reads_on_in_the_renamed_file_while_the_log_is_missing(tmp_path):
+    path = tmp_path / "maillog"
+    path.write_bytes(b"a\nb\n")
+    first = Follower(str(path))
+    assert [line for chunk in first.read() for line in chunk.lines] == ["a", "b"]
+    stored = first.position
+    first.close()
+    path.rename(tmp_path / "maillog.1")
+    with open(tmp_path / "maillog.1", "ab") as out:
+        out.write(b"c\n")
+    follower = Follower(str(path), stored, clock=iter(range(100)).__next__)
+    assert [line for chunk in follower.read() for line in chunk.lines] == ["c"]
+    assert "missing; reading" in follower.notes[0] and not follower.failed
+    assert follower.position[:3] == stored[:2] + (6,)
+    path.write_bytes(b"d\n")
+    with open(tmp_path / "maillog.1", "ab") as out:
+        out.write(b"e\n")
+    assert [line for chunk in follower.read() for line in chunk.lines] == ["e"]  # noticed
+    chunks = list(follower.read())  # quiet for a call: the new file now
+    assert [(Path(chunk.name).name, chunk.lines, chunk.new_file) for chunk in chunks] == [
+        ("maillog", ["d"], True)]
+
+
+def test_follower_after_a_compressed_rotation_with_the_log_missing(tmp_path):
+    path = tmp_path / "maillog"
+    path.write_bytes(b"a\n")
+    first = Follower(str(path))
+    list(first.read())
+    stored = first.position
+    first.close()
+    (tmp_path / "maillog.1.gz").write_bytes(gzip.compress(b"a\nb\nc"))
+    path.unlink()
+    follower = Follower(str(path), stored)
+    assert [line for chunk in follower.read() for line in chunk.lines] == ["b", "c"]
+    assert follower.failed is False and "cannot read" in follower.notes[0]
+    again = Follower(str(path), follower.position)
+    assert list(again.read()) == []  # nothing twice
+    path.write_bytes(b"d\n")
+    assert [line for chunk in again.read() for line in chunk.lines] == ["d"]
+
+
+def test_a_command_sink_in_the_background_runs_each_alert_in_turn(tmp_path):
+    from maillog_sasl.alerts import CommandSink
+
+    record, said = tmp_path / "record", []
+    sink = CommandSink(f'cat >> {record}; echo >> {record}; [ "$MAILLOG_SASL_USER" != b ]',
+                       5.0, said.append, background=True)
+    for user in ("a", "b", "c"):
+        sink.write({"user": user, "severity": "high"}, json.dumps({"user": user}))
+    sink.close()
+    assert [json.loads(line)["user"] for line in record.read_text().splitlines() if line] == ["a", "b", "c"]
+    assert said == ["alert command for 'b': failed (exit status 1)"]
+    CommandSink("kill -9 $$", 5.0, said.append).write({"user": "d"}, "{}")
+    assert said[-1] == "alert command for 'd': failed (killed by signal 9)"
+
+
+def test_a_stream_that_cannot_be_written_is_a_sink_error():
+    import io
+
+    from maillog_sasl.alerts import SinkError, StreamSink
+
+    stream = io.StringIO()
+    stream.close()
+    with pytest.raises(SinkError, match="cannot write the alert"):
+        StreamSink(stream).write({}, "{}")
+
+
+def test_forget_drops_the_account_from_the_engine_for_good(tmp_path, cli):
+    log = MailLog()
+    log.login("ann@example.jp", "198.51.100.7", at(0, 9))
+    log.login("bob@example.jp", "192.0.2.10", at(0, 10))
+    path, state = log.write(tmp_path / "maillog"), tmp_path / "s.sqlite"
+    once(cli, state, path)
+    assert cli("state", "--state", state, "--forget", "ann@example.jp").code == 0
+    opened = State.open(str(state), watch.engine_format())
+    try:
+        engine = opened.engine
+        assert "ann@example.jp" not in engine.activity.users
+        engine.activity.close()  # its open hours are not settled back into the pairs
+        assert engine.pairs.networks_of("ann@example.jp") == {}
+        assert engine.pairs.networks_of("bob@example.jp")
+    finally:
+        opened.close()
