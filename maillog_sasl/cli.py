@@ -727,6 +727,9 @@ def watch_main(argv) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     complain = _complain(WATCH_PROG)
+    if "-" in args.paths:
+        complain("watch reads log files (it keeps their offsets), not standard input")
+        return EXIT_USAGE
     zone = None
     if args.tz:
         zone = parse_zone(args.tz)

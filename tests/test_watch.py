@@ -644,3 +644,13 @@ def test_forget_drops_the_account_from_the_engine_for_good(tmp_path, cli):
         assert engine.pairs.networks_of("bob@example.jp")
     finally:
         opened.close()
+
+
+def test_watch_usage_errors(tmp_path, cli):
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite", "-")
+    assert result.code == 2 and "not standard input" in result.err
+    result = cli("watch", "--once", "--tz", "Mars/Olympus", SAMPLE)
+    assert result.code == 2 and "unknown time zone" in result.err
+    result = cli("watch", "--once", "--burst-factor", "0.0000001", SAMPLE)
+    assert result.code == 2 and "--burst-factor" in result.err
+    assert cli("watch").code == 2
