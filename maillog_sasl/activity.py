@@ -327,7 +327,7 @@ class BusyHours:
 class HopWindow:
     """The hopping rule's sliding window over one user's network logins, in time order: the
     first moment `limit` networks fell within `span`, and the most that ever did."""
-    __slots__ = ("events", "fired", "most")
+    __slots__ = ("events", "fired", "most", "busiest")
 
     def __init__(self) -> None:
         # time, network, time, network, ... inside the window, oldest first. One flat list, no
@@ -336,6 +336,9 @@ class HopWindow:
         self.events: list = []
         self.fired: Optional[tuple] = None  # (time, sorted networks) when it first held
         self.most = 0
+        # (time, sorted networks) of the first window that held `most`: the reason names the
+        # networks of the window its count comes from, not those of the first one.
+        self.busiest: Optional[tuple] = None
 
     def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
         self.events += (when, network)
@@ -343,7 +346,10 @@ class HopWindow:
         inside = set(self.events[1::2])
         if self.fired is None and len(inside) >= limit:
             self.fired = (when, sorted(inside))
-        self.most = max(self.most, len(inside))
+        if len(inside) > self.most:
+            self.most = len(inside)
+            if self.fired is not None:
+                self.busiest = (when, sorted(inside))
 
     def forget_before(self, moment: _dt.datetime) -> None:
         events = self.events

@@ -684,6 +684,7 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
             if correlator.finished:
                 yield from correlator.finished
                 correlator.finished.clear()
+        stats.lines_cut += source.lines_cut
         read = stats.lines_read - stats.repeated_lines - before[0]
         if read and stats.not_syslog - before[1] == read and source.problem is None:
             # Not one line of syslog shape: the wrong file, not a log with some noise in it.

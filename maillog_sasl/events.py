@@ -39,6 +39,11 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional, Tuple
 
+# The recipients qmgr counts are reported one by one until an agent logs them, so a corrupt
+# nrcpt must not set the run time: smtpd takes 1,000 per message by default
+# (smtpd_recipient_limit), and a count of more than six digits is taken for no count at all.
+NRCPT_DIGITS = 6
+
 # A recipient's outcome: the status words Postfix logs for a delivery attempt, and `rejected`
 # (refused at RCPT, or with its whole message). Every stage names outcomes by these constants.
 SENT, DEFERRED, BOUNCED, EXPIRED, REJECTED = "sent", "deferred", "bounced", "expired", "rejected"
@@ -494,7 +499,7 @@ def _qmgr(text: str):
         return None
     size, _, nrcpt = rest[5:-15].partition(", nrcpt=")
     return QueueActive(queue_id, sender, int(size) if size.isdigit() else None,
-                       int(nrcpt) if nrcpt.isdigit() else None)
+                       int(nrcpt) if nrcpt.isdigit() and len(nrcpt) <= NRCPT_DIGITS else None)
 
 
 def known_status(word: str) -> bool:

@@ -4,6 +4,8 @@ SUMMARY
     assess(activity, thresholds) -> {user: Verdict}     (activity.Thresholds: the rules' limits)
     suspicious_report / timeline_report (finished, selection, options) -> rows
     user_flags(activity, thresholds) -> {user: [signal names]}   (the users report's `flags`)
+    ip_roles(activity, verdicts, thresholds) -> {flagged user: {ip: "attacker" | "usual"}}
+    counted(n, noun) -> "1 network" | "4 networks"
 
 DESCRIPTION
     Input is the stream correlate() yields, read once into activity.Activity. Each rule looks at
@@ -37,9 +39,15 @@ DESCRIPTION
     strong signals, `high` with one, `medium` with weak ones only. `first_flagged` is when the
     flag first held: the first strong signal, or the second weak one.
 
+    Each reason names the facts that fired it, within the window that fired it, in the number
+    its counts ask for (`1 other account`); the hopping reason leads with its busiest window and
+    names the first that held too (it may be the account's own networks, days before).
+
     Signals read the whole log (a baseline, other accounts, earlier failures all lie outside any
     filter); the Selection only chooses which users (and, for the timeline, which hours) are
     listed: --user by name, --since/--until/--ip by the user having a session or message there.
+    The timeline lists flagged accounts first, then the others that logged in; a username that
+    never logged in (one attackers only tried) only when --user names it.
 
 DIAGNOSTICS
     None: rules run on aggregated facts and never raise on log content.
@@ -93,6 +101,11 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def counted(count: int, singular: str, plural: str = "") -> str:
+    """`1 network`, `4 networks`: a count and its noun, in the number the count asks for."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 # -- the rules --------------------------------------------------------------------------------
 
 def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
@@ -114,8 +127,10 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
                f"{_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
     hours = sum(busy.hours_by_count[fired_count] for _, fired_count in fired)
     peak = max(fired_count for _, fired_count in fired)
-    return Signal("burst", when, f"burst: {count} recipients in the hour from {_stamp(key)} "
-                                f"({why}); {hours} such hours (busiest {peak})")
+    busiest = "" if peak == count else f" from {_stamp(busy.earliest[peak][0])}"
+    return Signal("burst", when, f"burst: {counted(count, 'recipient')} in the hour from "
+                                f"{_stamp(key)} ({why}); {counted(hours, 'such hour')} (busiest "
+                                f"{peak}{busiest})")
 
 
 def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
@@ -129,8 +144,8 @@ def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     assert when is not None
     detail = " ".join(f"{outcome} {count}" for outcome, count in zip(OUTCOMES, totals)
                       if outcome != SENT and count)
-    return Signal("failing", when, f"failing: {failed} of {recipients} recipients failed "
-                                   f"({100 * failed / recipients:.0f}%: {detail}; limit "
+    return Signal("failing", when, f"failing: {failed} of {counted(recipients, 'recipient')} "
+                                   f"failed ({100 * failed / recipients:.0f}%: {detail}; limit "
                                    f"{_number(limits.failed_percent)}% of at least "
                                    f"{limits.failed_minimum})")
 
@@ -140,23 +155,36 @@ def guessed_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
         return None
     guesses = sorted(user.guesses.values())
     first = guesses[0]
-    names = f"for {first.usernames} usernames" if first.usernames else "(usernames not logged)"
-    more = f"; {len(guesses) - 1} more IPs like it" if len(guesses) > 1 else ""
+    names = (f"for {counted(first.usernames, 'username')}" if first.usernames
+             else "(usernames not logged)")
+    more = (f"; {counted(len(guesses) - 1, 'more IP')} like it" if len(guesses) > 1 else "")
     return Signal("guessed", first.time,
                   f"guessed: login from {first.ip} at {_stamp(first.time)} after {first.failures} "
                   f"failed AUTH from that IP {names} since its last successful login (limits "
-                  f"{limits.guess_failures} failures or {limits.guess_usernames} usernames){more}")
+                  f"{counted(limits.guess_failures, 'failure')} or "
+                  f"{counted(limits.guess_usernames, 'username')}){more}")
+
+
+def _named(networks: List[str]) -> str:
+    return " ".join(networks[:NETWORKS_NAMED]) + (" ..." if len(networks) > NETWORKS_NAMED else "")
 
 
 def hopping_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
-    if user.hops is None or user.hops.fired is None:
+    """Fired by the first window that held `hop_networks`; the reason leads with the busiest
+    window, and each window it cites is named with its own end and its own networks: the first
+    may be the account's own office, home and phone days before anything went wrong."""
+    hops = user.hops
+    if hops is None or hops.fired is None:
         return None
-    when, networks = user.hops.fired
-    most = user.hops.most
-    named = " ".join(networks[:NETWORKS_NAMED]) + (" ..." if len(networks) > NETWORKS_NAMED else "")
-    return Signal("hopping", when, f"hopping: {len(networks)} networks within "
-                                   f"{_number(limits.hop_window)}h up to {_stamp(when)}: {named} "
-                                   f"(limit {limits.hop_networks}; most in one window {most})")
+    when, networks = hops.fired
+    window = f"within {_number(limits.hop_window)}h up to"
+    first = f"{counted(len(networks), 'network')} {window} {_stamp(when)}: {_named(networks)}"
+    if hops.busiest is None or len(hops.busiest[1]) <= len(networks):
+        return Signal("hopping", when, f"hopping: {first} (limit {limits.hop_networks})")
+    peak_when, peak = hops.busiest
+    return Signal("hopping", when, f"hopping: {counted(len(peak), 'network')} {window} "
+                                   f"{_stamp(peak_when)}: {_named(peak)} (limit "
+                                   f"{limits.hop_networks}); first held with {first}")
 
 
 def new_network_signal(user: UserActivity, activity: Activity,
@@ -175,21 +203,30 @@ def new_network_signal(user: UserActivity, activity: Activity,
     if not new:
         return None
     when, network, ip = new[0]
+    days = f"{_number(limits.baseline_days)}-day baseline ending {_stamp(cut)}"
+    among = (f"the block of the {days}" if len(known) == 1
+             else f"one of the {len(known)} blocks of the {days}")
     return Signal("new-network", when,
                   f"new network: login from {ip} ({network}) at {_stamp(when)}: its provider "
-                  f"block {provider_of(ip)} is not one of the {len(known)} of the "
-                  f"{_number(limits.baseline_days)}-day baseline ending {_stamp(cut)}; "
-                  f"{len(new)} new networks in all")
+                  f"block {provider_of(ip)} is not {among}; "
+                  f"{counted(len(new), 'new network')} in all")
+
+
+def is_nat(activity: Activity, ip: str, accounts, limits: Thresholds) -> bool:
+    """One of the `accounts` that logged in from `ip` keeps coming back to its provider block
+    (`nat_days` days or more): an office, a carrier's pool, a home, not an attacker's IP.
+    Loopback (a webmail on the mail host) counts as one too."""
+    if is_loopback(ip):
+        return True
+    block = provider_of(ip)
+    return any(activity.pairs.days_in(account, block) >= limits.nat_days for account in accounts)
 
 
 def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signal]:
     """user -> its shared-ip Signal, from one pass over the client IPs."""
     shared: Dict[str, list] = {}
     for ip, accounts in activity.pairs.shared_ips(limits.shared_ip_accounts):
-        if is_loopback(ip):
-            continue
-        block = provider_of(ip)
-        if any(activity.pairs.days_in(account, block) >= limits.nat_days for account in accounts):
+        if is_nat(activity, ip, accounts, limits):
             continue
         for name, first in accounts.items():
             others = sorted(when for account, when in accounts.items() if account != name)
@@ -202,11 +239,13 @@ def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signa
 def _shared_ip_signal(shared: List[tuple], limits: Thresholds) -> Signal:
     when, ip, count = shared[0]
     more = f"; {len(shared)} shared IPs in all" if len(shared) > 1 else ""
-    return Signal("shared-ip", when, f"shared IP: {ip} is also used by {count - 1} other "
-                                     f"accounts and is no NAT: none of them logged in from its "
-                                     f"provider block {provider_of(ip)} on {limits.nat_days} "
-                                     f"days (limit {limits.shared_ip_accounts} accounts on one "
-                                     f"IP){more}")
+    nobody = "neither account" if count == 2 else f"none of the {count} accounts"
+    return Signal("shared-ip", when, f"shared IP: {ip} is also used by "
+                                     f"{counted(count - 1, 'other account')} and is no NAT: "
+                                     f"{nobody} logged in from its provider block "
+                                     f"{provider_of(ip)} on {counted(limits.nat_days, 'day')} "
+                                     f"or more (limit {limits.shared_ip_accounts} accounts on "
+                                     f"one IP){more}")
 
 
 def judge(signals: List[Signal]) -> Verdict:
@@ -254,14 +293,69 @@ def watch(finished, selection, options, keep_hours: bool = False) -> Activity:
 
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
+ATTACKER, USUAL = "attacker", "usual"
+
+
+def _watched(finished, selection, options, keep_hours: bool = False) -> Activity:
+    """The Activity of the stream: the one reports.build_report feeds as the stream passes
+    (options "activity"), else one of its own."""
+    activity = options.get("activity")
+    if activity is None:
+        return watch(finished, selection, options, keep_hours)
+    for _ in finished:
+        pass
+    return activity
+
+
+def _verdicts(activity: Activity, options) -> Dict[str, Verdict]:
+    """assess()'s verdicts, once a run: those of build_report's scope (made when the stream
+    ended), else computed now."""
+    found = getattr(options.get("scope"), "verdicts", None)
+    return found if found is not None else assess(activity, thresholds_of(options))
+
+
+def flagged_order(verdict: Verdict, recipients: int, name: str) -> tuple:
+    """Sort key of flagged accounts: most severe first, then most recipients."""
+    return SEVERITY_ORDER[verdict.severity], -recipients, name
+
+
+def ip_roles(activity: Activity, verdicts: Dict[str, Verdict],
+             limits: Thresholds) -> Dict[str, Dict[str, str]]:
+    """flagged account -> {client IP: ATTACKER or USUAL}, for every IP it logged in from.
+
+    An IP is the account's usual one when it logged in from it, or from its provider block
+    (IPv4 /16, IPv6 /32: the phone's carrier, the home ISP), before the account was first
+    flagged, or when the IP is a NAT by the shared-ip rule (an office NAT shared by a dozen
+    accounts is nobody's attacker). The others, first used at or after first_flagged, are the
+    attacker's.
+    """
+    roles: Dict[str, Dict[str, str]] = {}
+    nat: Dict[str, bool] = {}
+    for name, verdict in verdicts.items():
+        flagged_at = verdict.first_flagged
+        if not verdict.severity or flagged_at is None:
+            continue
+        ips = activity.pairs.ips_of(name)
+        known = {provider_of(ip) for ip, first in ips.items() if first < flagged_at}
+        found = roles[name] = {}
+        for ip, first in ips.items():
+            usual = first < flagged_at or provider_of(ip) in known
+            if not usual:
+                if ip not in nat:
+                    accounts = activity.pairs.accounts_of(ip)
+                    nat[ip] = (is_loopback(ip) or len(accounts) >= limits.shared_ip_accounts
+                               and is_nat(activity, ip, accounts, limits))
+                usual = nat[ip]
+            found[ip] = USUAL if usual else ATTACKER
+    return roles
 
 
 def suspicious_report(finished, selection, options) -> List[dict]:
-    activity = watch(finished, selection, options)
+    activity = _watched(finished, selection, options)
     ips = activity.ips_per_user()
     networks = activity.pairs.network_counts()
     rows: List[dict] = []
-    for name, verdict in assess(activity, thresholds_of(options)).items():
+    for name, verdict in _verdicts(activity, options).items():
         user = activity.users[name]
         if not verdict.severity or not user.selected or not selection.user(name):
             continue
@@ -283,13 +377,26 @@ def suspicious_report(finished, selection, options) -> List[dict]:
 
 
 def timeline_report(finished, selection, options) -> List[dict]:
-    activity = watch(finished, selection, options, keep_hours=True)
-    verdicts = assess(activity, thresholds_of(options))
-    rows = []
-    for name in sorted(activity.users):
-        user = activity.users[name]
+    """Rows of the selected accounts' hours. Flagged accounts come first (most severe, then
+    most recipients), then the others that logged in or sent mail, by name. An account that
+    never logged in (a username attackers only tried) is listed only when --user names it, after
+    the others: a timeline must not open on the guesses of a campaign."""
+    activity = _watched(finished, selection, options, keep_hours=True)
+    verdicts = _verdicts(activity, options)
+    order = []
+    for name, user in activity.users.items():
         if not user.selected or not selection.user(name):
             continue
+        verdict = verdicts.get(name)
+        if verdict is not None and verdict.severity:
+            order.append((0, flagged_order(verdict, sum(user.totals()), name)))
+        elif user.logins or user.messages:
+            order.append((1, ("", 0, name)))
+        elif selection.user_patterns:
+            order.append((2, ("", 0, name)))
+    rows = []
+    for _, (_, _, name) in sorted(order):
+        user = activity.users[name]
         fired: Dict[_dt.datetime, List[str]] = {}  # hour -> the signals that fired in it
         verdict = verdicts.get(name)
         for signal in verdict.signals if verdict else ():

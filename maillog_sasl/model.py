@@ -267,14 +267,15 @@ class Stats:
     """Counters for --stats; `lines_read` = used + every skipped kind.
 
     `sessions` counts authenticated sessions, `messages` authenticated messages, `usernames`
-    the distinct SASL usernames that queued mail.
+    the distinct SASL usernames that queued mail; `lines_cut` the lines longer than
+    sources.MAX_LINE, of which only the start was read.
     """
 
     __slots__ = ("lines_read", "lines_used", "not_syslog", "other_programs", "postfix_unused",
                  "untracked_queue_lines", "repeated_lines", "sessions", "sessions_incomplete",
                  "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
                  "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
-                 "usernames")
+                 "usernames", "lines_cut")
 
     # Declared here, set one by one in __init__, so that a type checker knows every counter.
     lines_read: int
@@ -296,6 +297,7 @@ class Stats:
     last_time: Optional[_dt.datetime]
     sources: List[str]
     usernames: Set[str]
+    lines_cut: int
 
     def __init__(self) -> None:
         self.lines_read = 0
@@ -317,6 +319,7 @@ class Stats:
         self.last_time = None
         self.sources = []
         self.usernames = set()
+        self.lines_cut = 0
 
     @property
     def lines_skipped(self) -> int:

@@ -12,7 +12,8 @@ SUMMARY
     store.shared_ips(accounts) -> iterator of (ip, {account: its first login from ip}) for
                                   the IPs that at least `accounts` accounts logged in from
     store.days_in(account, block) -> on how many days the account logged in from the block
-    store.ips_of(account) -> {ip: its first login}
+    store.ips_of(account) -> {ip: first login of the account from it}
+    store.accounts_of(ip) -> {account: its first login from ip}
     store.flush()                             write what the buffers hold
     store.forget(account)                     drop the account's pairs
     store.close()
@@ -196,6 +197,21 @@ class PairStore:
                 found[network] = (_decode(first, offset), ip)
         return found
 
+    def ips_of(self, account: str) -> Dict[str, _dt.datetime]:
+        return self._firsts("SELECT ip, first, offset FROM logins WHERE account = ? "
+                            "ORDER BY ip, first, rowid", account)
+
+    def accounts_of(self, ip: str) -> Dict[str, _dt.datetime]:
+        return self._firsts("SELECT account, first, offset FROM logins WHERE ip = ? "
+                            "ORDER BY account, first, rowid", ip)
+
+    def _firsts(self, query: str, key: str) -> Dict[str, _dt.datetime]:
+        found: Dict[str, _dt.datetime] = {}
+        for name, first, offset in self._read(query, (key,)):
+            if name not in found:
+                found[name] = _decode(first, offset)
+        return found
+
     def shared_ips(self, accounts: int) -> Iterator[Tuple[str, Dict[str, _dt.datetime]]]:
         rows = self._read(
             "SELECT ip, account, first, offset FROM logins WHERE ip IN "
@@ -213,15 +229,6 @@ class PairStore:
                 found[account] = _decode(first, offset)
         if found:
             yield current, found
-
-    def ips_of(self, account: str) -> Dict[str, _dt.datetime]:
-        found: Dict[str, _dt.datetime] = {}
-        for ip, first, offset in self._read(
-                "SELECT ip, first, offset FROM logins WHERE account = ? "
-                "ORDER BY ip, first, rowid", (account,)):
-            if ip not in found:
-                found[ip] = _decode(first, offset)
-        return found
 
     def flush(self) -> None:
         self._flush()

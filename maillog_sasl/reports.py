@@ -1,25 +1,37 @@
 """reports: finished sessions and messages -> rows of one report (a list of dicts, columns fixed).
 
 SUMMARY
-    REPORTS: name -> Report(columns, build)
+    REPORTS: name -> Report(columns, build, views, account, ids, streams, assesses)
+    report_of(name, by=None) -> the Report (its view by user, for failures)
     build_report(name, finished, selection, **options) -> (columns, rows)
+    Scope(tally=False, assess=False): what a run saw, for the summary line (option `scope`)
 
 DESCRIPTION
     Every report reads the stream that correlate() yields and a filters.Selection. `users`,
     `ips` and `failures` aggregate as the stream goes and return a sorted list; `sessions` and
     `messages` return a generator, so that a CSV of a huge log streams in flat memory.
 
+    Options every report takes: flagged=True keeps the rows about the accounts incident.py
+    flags (their verdicts need the whole stream: lists are filtered at the end, streamed rows
+    wait in a temporary file, so memory stays flat and the stream is read once); top=N keeps
+    the first N rows. A Scope passed as `scope` is filled with what the run saw.
+
     Column names are a contract (tests and scripts use them); columns are only ever added.
     users:    one row per SASL username (plus `(unknown user)`: successful logins that queued
-              nothing, whose username Postfix never logged), most IPs then most recipients first;
+              nothing, whose username Postfix never logged): the flagged accounts first, most
+              severe, then most recipients; then the others, most IPs then most recipients;
               `flags` names the signals of a user incident.py flags as suspicious.
     sessions: one row per authenticated session (option show_all: every session with an AUTH
-              attempt).
+              attempt); `recipients` counts every RCPT, accepted or refused (as users counts
+              them), `rejected` those refused. Mechanisms are lower-case in every report.
     messages: one row per recipient of an authenticated message, and per recipient refused
               before any queue file (queue_id NOQUEUE) in an authenticated session.
-    ips:      one row per (user, client IP).
+    ips:      one row per (user, client IP); `role`, for a flagged account: `attacker` or
+              `usual` (incident.ip_roles).
     failures: one row per client IP with failed AUTH; attempts come from the disconnect counters;
-              `success_users` logged in from that IP after its first failure. With by="user":
+              `success_users` logged in from that IP after its first failure (`(unknown user)`
+              for a login that queued nothing, so that later_success always names someone).
+              With by="user":
               one row per username tried (failures without one: `(unknown user)`);
               `later_success`: a login as that user after its first failure; `success_ips`: the
               IPs that failed for that user and later logged in as it.
@@ -30,6 +42,9 @@ DESCRIPTION
               re-injected for them, and the bounce and delay notices they caused (kind notice,
               with the parent's queue ID): all of them eat the queue, and `--format ids` prints
               them for `postsuper -d -`.
+
+    IDs (`Report.ids`, for --format ids): queue IDs of messages and queue, client IPs of ips
+    (a flagged account's usual IPs left out) and failures; the other reports have none.
 
     A recipient's outcome is counted in exactly one of sent, deferred, bounced, expired,
     rejected; `recipients` is their sum. A recipient handed to a content filter is counted where
@@ -43,11 +58,15 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
+import pickle
+import struct
+import tempfile
 from collections import Counter
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import incident
 from maillog_sasl.activity import Activity
+from maillog_sasl.events import counter
 from maillog_sasl.filters import Selection
 from maillog_sasl.model import (
     DEFERRED,
@@ -59,18 +78,18 @@ from maillog_sasl.model import (
     Message,
     Session,
 )
-from maillog_sasl.pairs import PairStore
+from maillog_sasl.pairs import PairStore, StoreError
 
 USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips", "first_seen",
                  "last_seen", "methods", "hosts", "flags"]
 SESSIONS_COLUMNS = ["host", "service", "pid", "client_ip", "client_name", "start", "end",
                     "sasl_method", "sasl_username", "auth", "tls", "messages", "recipients",
-                    "failed_auth", "complete"]
+                    "failed_auth", "complete", "rejected"]
 MESSAGES_COLUMNS = ["queue_id", "host", "sasl_username", "client_ip", "time", "sender",
                     "recipient", "status", "dsn", "relay", "attempts", "reason", "orig_to",
                     "message_id", "last_attempt"]
 IPS_COLUMNS = ["user", "client_ip", "client_name", "sessions", "messages", "recipients",
-               "first_seen", "last_seen"]
+               "first_seen", "last_seen", "role"]
 FAILURES_COLUMNS = ["client_ip", "attempts", "usernames", "mechanisms", "first_seen",
                     "last_seen", "later_success", "client_names", "sessions", "success_users"]
 FAILURES_BY_USER_COLUMNS = ["user", "attempts", "ips", "sessions", "first_seen", "last_seen",
@@ -87,6 +106,179 @@ class Report(NamedTuple):
     columns: List[str]
     build: Callable
     views: Optional[Dict[str, "Report"]] = None  # option `by` -> another shape of the report
+    # row -> the account it is about, for --flagged (None: the report selects by itself).
+    account: Optional[Callable[[dict], Optional[str]]] = None
+    # row -> its ID for --format ids, or None for a row with none (None: the report has no IDs).
+    ids: Optional[Callable[[dict], Optional[str]]] = None
+    streams: bool = False  # build yields rows as the stream passes, instead of a sorted list
+    assesses: bool = False  # needs the Activity and verdicts whatever the options
+
+
+def _spool_failed(error: OSError) -> StoreError:
+    return StoreError(f"cannot keep the rows of --flagged in a temporary file: "
+                      f"{error.strerror or error} (TMPDIR names the directory to use)")
+
+
+def method_of(name: Optional[str]) -> Optional[str]:
+    """A SASL mechanism as every report spells it: lower-case. Postfix logs it as the client
+    typed it (`AUTH cram-md5` by hand, `PLAIN` from a mail program); mechanism names are
+    case-insensitive, and the users report has always listed them lower-case."""
+    return name.lower() if name else name
+
+
+class Scope:
+    """What one run of a report saw of its selection, for the summary line and --flagged.
+
+    Made by the caller and passed to build_report as the option `scope`; build_report sets it
+    up and fills it as the rows are consumed (nothing is final before they all are):
+
+      tally     count the selection (users, sessions, messages) and which filters matched
+                anything in the log (`matched`: "user", "ip")
+      assess    run the incident rules even when the report does not need them, so that the
+                summary can name the flagged accounts
+      counts    selected account -> [authenticated sessions, authenticated messages]
+      verdicts  every account's incident.Verdict; `flagged`: those with a severity
+      rows, shown   how many rows the report had, and how many --top let through
+    """
+
+    def __init__(self, tally: bool = False, assess: bool = False):
+        self.tally = tally
+        self.assess = assess
+        self.selection = Selection()
+        self.activity: Optional[Activity] = None
+        self.verdicts: Optional[Dict[str, incident.Verdict]] = None
+        self.flagged: Dict[str, incident.Verdict] = {}
+        self.flagged_only = False
+        self.counts: Dict[str, List[int]] = {}
+        self.matched: set = set()
+        self.top: Optional[int] = None
+        self.rows = 0
+        self.shown = 0
+
+    def selected_counts(self) -> Dict[str, List[int]]:
+        """counts, of the flagged accounts alone under --flagged."""
+        if not self.flagged_only:
+            return self.counts
+        return {name: found for name, found in self.counts.items() if name in self.flagged}
+
+    def flagged_shown(self) -> List[str]:
+        """The flagged accounts among the selected ones, most severe first, then most
+        recipients (as the users report lists them)."""
+        found = []
+        for name in self.counts:
+            verdict = self.flagged.get(name)
+            if verdict is not None and self.activity is not None:
+                user = self.activity.users.get(name)
+                recipients = sum(user.totals()) if user is not None else 0
+                found.append(incident.flagged_order(verdict, recipients, name))
+        return [name for _, _, name in sorted(found)]
+
+    def start(self, report: Report, selection: Selection, options: dict,
+              keep_hours: bool) -> None:
+        self.selection = selection
+        self.flagged_only = bool(options.get("flagged"))
+        self.top = options.get("top")
+        if report.assesses or self.flagged_only or self.assess:
+            self.activity = Activity(incident.thresholds_of(options), selection, keep_hours,
+                                     options.get("stats"))
+
+    def watch(self, finished: Iterable[Finished]) -> Iterator[Finished]:
+        """The stream, each item counted and recorded as it passes; the verdicts when it ends."""
+        activity = self.activity
+        tally = self._count if self.tally else None
+        for item in finished:
+            if activity is not None:
+                activity.observe(item)
+            if tally is not None:
+                tally(item)
+            yield item
+        if activity is not None:
+            activity.close()
+            self.verdicts = incident.assess(activity, activity.limits)
+            self.flagged = {name: verdict for name, verdict in self.verdicts.items()
+                            if verdict.severity}
+
+    def _count(self, item) -> None:
+        selection = self.selection
+        if isinstance(item, Session):
+            user = session_user(item)
+            if selection.user_patterns and "user" not in self.matched:
+                names = [user] + [failure.username for _, failure in item.auth_failures]
+                if any(name and selection.user(name) for name in names):
+                    self.matched.add("user")
+            if selection.networks and "ip" not in self.matched and selection.ip(item.client_ip):
+                self.matched.add("ip")
+            if user is not None and selection.session(item, user):
+                self._entry(user)[0] += 1
+        elif isinstance(item, Message):
+            name = item.sasl_username
+            if name is not None and item.kind == "submission" and selection.message(item):
+                self._entry(name)[1] += 1
+
+    def _entry(self, name: str) -> List[int]:
+        found = self.counts.get(name)
+        if found is None:
+            found = self.counts[name] = [0, 0]
+        return found
+
+    def is_flagged(self, name: Optional[str]) -> bool:
+        return name is not None and name in self.flagged
+
+    def only_flagged(self, rows, account: Callable[[dict], Optional[str]], streams: bool):
+        """The rows about flagged accounts. Verdicts are final only when the stream ends: a list
+        is filtered then; streamed rows go to a temporary file as they come (memory stays
+        flat, and standard input is read once), and those of flagged accounts are read back,
+        in order, once the last has come."""
+        if not streams:
+            return [row for row in rows if self.is_flagged(account(row))]
+        return self._spooled(rows, account)
+
+    def _spooled(self, rows, account) -> Iterator[dict]:
+        names: Dict[Optional[str], int] = {}
+        header = struct.Struct("<II")  # the account's number, the length of the pickled row
+        try:
+            spool = tempfile.TemporaryFile()
+        except OSError as error:
+            raise _spool_failed(error) from None
+        with spool:
+            for row in rows:
+                number = names.setdefault(account(row), len(names))
+                blob = pickle.dumps(row, pickle.HIGHEST_PROTOCOL)
+                try:
+                    spool.write(header.pack(number, len(blob)) + blob)
+                except OSError as error:
+                    raise _spool_failed(error) from None
+            wanted = {number for name, number in names.items() if self.is_flagged(name)}
+            if not wanted:
+                return
+            spool.seek(0)
+            while True:
+                head = spool.read(header.size)
+                if len(head) < header.size:
+                    break
+                number, size = header.unpack(head)
+                if number in wanted:
+                    yield pickle.loads(spool.read(size))
+                else:
+                    spool.seek(size, 1)
+
+    def capped(self, rows, streams: bool):
+        """At most `top` rows (--top); counts them all."""
+        if not streams:
+            rows = list(rows)
+            self.rows = len(rows)
+            if self.top is not None:
+                rows = rows[:self.top]
+            self.shown = len(rows)
+            return rows
+        return self._capped_stream(rows)
+
+    def _capped_stream(self, rows) -> Iterator[dict]:
+        for row in rows:
+            self.rows += 1
+            if self.top is None or self.shown < self.top:
+                self.shown += 1
+                yield row
 
 
 def session_user(session: Session):
@@ -94,6 +286,16 @@ def session_user(session: Session):
     if session.sasl_username is not None:
         return session.sasl_username
     return UNKNOWN_USER if session.auth_succeeded else None
+
+
+def session_recipients(session: Session) -> Tuple[int, int]:
+    """(accepted, refused at RCPT) recipients of a session, as the users report counts them:
+    the disconnect line's rcpt counter (`rcpt=3/5`: 3 of 5 accepted); without one, the
+    recipients its messages queued and its NOQUEUE rejects."""
+    rcpt = counter(session.counters_text, "rcpt")
+    if rcpt is None:
+        return session.queued_recipients, len(session.rejects)
+    return rcpt[0], max(rcpt[1] - rcpt[0], len(session.rejects))
 
 
 def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
@@ -157,7 +359,7 @@ class _UserTotals:
         self.first_seen = _earliest(self.first_seen, session.start)
         self.last_seen = _latest(self.last_seen, session.end or session.start)
         if session.sasl_method:
-            self.methods.add(session.sasl_method.lower())
+            self.methods.add(method_of(session.sasl_method))
         self.hosts.add(session.host)
 
 
@@ -169,12 +371,10 @@ def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
 
 
 def _users(finished: Iterable[Finished], selection: Selection, options: dict):
-    limits = incident.thresholds_of(options)
-    activity = Activity(limits, stats=options.get("stats"))
     totals: Dict[str, _UserTotals] = {}
     # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
     logins = PairStore()
-    for item in activity.watch(finished):
+    for item in finished:
         if isinstance(item, Session):
             user = session_user(item)
             if user is None or not selection.session(item, user):
@@ -195,21 +395,26 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
             entry.messages += item.kind == "submission"
             entry.outcomes.update(statuses)
             if item.sasl_method:
-                entry.methods.add(item.sasl_method.lower())
-    flags = incident.user_flags(activity, limits)
+                entry.methods.add(method_of(item.sasl_method))
+    flagged = options["scope"].flagged
     ips = logins.ips_per_account()
     logins.close()
     rows = []
     for user, entry in totals.items():
-        row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions,
+        verdict = flagged.get(user)
+        row = {"user": user, "sessions": entry.sessions,
+               "flags": [signal.name for signal in verdict.signals] if verdict else [],
                "messages": entry.messages,
                "recipients": sum(entry.outcomes[outcome] for outcome in OUTCOMES)}
         row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
         row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
                    methods=sorted(entry.methods), hosts=sorted(entry.hosts))
         rows.append(row)
-    rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, -row["ips"], -row["recipients"],
-                               row["user"]))
+    # Flagged accounts first, most severe, then most recipients; then the others as always.
+    rows.sort(key=lambda row: (
+        (0, *incident.flagged_order(flagged[row["user"]], row["recipients"], row["user"]))
+        if row["user"] in flagged else
+        (1, row["user"] == UNKNOWN_USER, -row["ips"], -row["recipients"], row["user"])))
     return rows
 
 
@@ -224,15 +429,17 @@ def _sessions(finished: Iterable[Finished], selection: Selection, options: dict)
         if not selection.session(item, user):
             continue
         auth, tls = item.auth, item.tls
+        accepted, rejected = session_recipients(item)
         yield {"host": item.host, "service": item.service, "pid": item.pid,
                "client_ip": item.client_ip, "client_name": item.client_name,
-               "start": item.start, "end": item.end, "sasl_method": item.sasl_method,
+               "start": item.start, "end": item.end, "sasl_method": method_of(item.sasl_method),
                "sasl_username": user,
                "auth": "" if auth is None else (str(auth[0]) if auth[0] == auth[1]
                                                 else f"{auth[0]}/{auth[1]}"),
                "tls": f"{tls[0]} with {tls[1]}" if tls else "",
-               "messages": len(item.queue_ids), "recipients": item.accepted_recipients,
-               "failed_auth": item.failed_auth_count, "complete": item.complete}
+               "messages": len(item.queue_ids), "recipients": accepted + rejected,
+               "failed_auth": item.failed_auth_count, "complete": item.complete,
+               "rejected": rejected}
 
 
 def _messages(finished: Iterable[Finished], selection: Selection, options: dict):
@@ -275,7 +482,13 @@ def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
             entry = entry_for(item.sasl_username, item.client_ip)
             entry["messages"] += item.kind == "submission"
             entry["recipients"] += counted
+    scope = options["scope"]
+    activity = scope.activity
+    roles = (incident.ip_roles(activity, scope.flagged, activity.limits)
+             if activity is not None else {})
     rows = list(pairs.values())
+    for row in rows:
+        row["role"] = roles.get(row["user"], {}).get(row["client_ip"], "")
     rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, row["user"], row["first_seen"] is None,
                                row["first_seen"] or 0, row["client_ip"]))
     return rows
@@ -299,8 +512,9 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         if item.auth_succeeded:
             moment = item.end or item.start
             successes[item.client_ip] = _latest(successes.get(item.client_ip), moment)
-            if item.sasl_username is not None:
-                _note_success(user_successes, item.client_ip, item.sasl_username, moment)
+            # A login that queued nothing has no username in the log: (unknown user), so that
+            # later_success never stands without a name in success_users.
+            _note_success(user_successes, item.client_ip, session_user(item), moment)
         failed = item.failed_auth_count
         if not failed:
             continue
@@ -322,12 +536,16 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         for when in times:
             entry["first_seen"] = _earliest(entry["first_seen"], when)
             entry["last_seen"] = _latest(entry["last_seen"], when)
+    scope = options["scope"]
     rows = []
     for ip, entry in by_ip.items():
         success = successes.get(ip)
         entry["later_success"] = (success is not None and entry["first_seen"] is not None
                                   and success >= entry["first_seen"])
         entry["success_users"] = _later(user_successes.get(ip, {}), entry["first_seen"])
+        if scope.flagged_only and not any(scope.is_flagged(name) for name in
+                                          (*entry["usernames"], *entry["success_users"])):
+            continue  # an IP neither tried nor got into a flagged account
         for key in ("usernames", "mechanisms", "client_names"):
             entry[key] = sorted(entry[key])
         rows.append(entry)
@@ -416,17 +634,49 @@ def _queue(finished: Iterable[Finished], selection: Selection, options: dict) ->
     return rows
 
 
+def _queue_id(row: dict) -> Optional[str]:
+    queue_id = row.get("queue_id")
+    return queue_id if queue_id != "NOQUEUE" else None
+
+
+def _client_ip(row: dict) -> Optional[str]:
+    # A flagged account's usual IPs (its office, home, phone) are no IDs: `-r ips --flagged
+    # -f ids` is the attackers' IPs, for a firewall.
+    return row.get("client_ip") if row.get("role") != incident.USUAL else None
+
+
+def _user(row: dict) -> Optional[str]:
+    return row.get("user")
+
+
+def _sasl_username(row: dict) -> Optional[str]:
+    return row.get("sasl_username")
+
+
 REPORTS = {
-    "users": Report(USERS_COLUMNS, _users),
-    "sessions": Report(SESSIONS_COLUMNS, _sessions),
-    "messages": Report(MESSAGES_COLUMNS, _messages),
-    "ips": Report(IPS_COLUMNS, _ips),
+    "users": Report(USERS_COLUMNS, _users, account=_user, assesses=True),
+    "sessions": Report(SESSIONS_COLUMNS, _sessions, account=_sasl_username, streams=True),
+    "messages": Report(MESSAGES_COLUMNS, _messages, account=_sasl_username, ids=_queue_id,
+                       streams=True),
+    "ips": Report(IPS_COLUMNS, _ips, account=_user, ids=_client_ip, assesses=True),
     "failures": Report(FAILURES_COLUMNS, _failures,
-                       {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user)}),
-    "suspicious": Report(SUSPICIOUS_COLUMNS, incident.suspicious_report),
-    "timeline": Report(TIMELINE_COLUMNS, incident.timeline_report),
-    "queue": Report(QUEUE_COLUMNS, _queue),
+                       {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user,
+                                       account=_user)},
+                       ids=_client_ip),
+    "suspicious": Report(SUSPICIOUS_COLUMNS, incident.suspicious_report, account=_user,
+                         assesses=True),
+    "timeline": Report(TIMELINE_COLUMNS, incident.timeline_report, account=_user,
+                       assesses=True),
+    "queue": Report(QUEUE_COLUMNS, _queue, account=_user, ids=_queue_id),
 }
+
+
+def report_of(name: str, by: Optional[str] = None) -> Report:
+    """The Report `name`, in its view `by` when it has one (failures by user)."""
+    report = REPORTS[name]
+    if report.views and by in report.views:
+        report = report.views[by]
+    return report
 
 
 def build_report(name: str, finished: Iterable[Finished], selection: Optional[Selection] = None,
@@ -434,9 +684,18 @@ def build_report(name: str, finished: Iterable[Finished], selection: Optional[Se
     """(columns, rows) of report `name` over the correlator's output `finished`.
 
     `options` are the report's own settings, e.g. show_all=True for the sessions report, or
-    by="user" for the failures report's view by username.
+    by="user" for the failures report's view by username; flagged=True keeps the rows about
+    the accounts the suspicious report flags; top=N keeps the first N rows. `scope`, a Scope,
+    is filled with what the run saw (see Scope) once the rows are consumed.
     """
-    report = REPORTS[name]
-    if report.views and options.get("by") in report.views:
-        report = report.views[options["by"]]
-    return report.columns, report.build(finished, selection or Selection(), options)
+    report = report_of(name, options.get("by"))
+    selection = selection or Selection()
+    scope = options.get("scope") or Scope()
+    scope.start(report, selection, options, keep_hours=name == "timeline")
+    options = {**options, "scope": scope, "activity": scope.activity}
+    # The reports that assess read the scope's Activity, fed as the stream passes, and its
+    # verdicts, made when the stream ends.
+    rows = report.build(scope.watch(finished), selection, options)
+    if scope.flagged_only and report.account is not None:
+        rows = scope.only_flagged(rows, report.account, report.streams)
+    return report.columns, scope.capped(rows, report.streams)

@@ -378,5 +378,5 @@ def test_log_files_are_not_taken_for_subcommands(monkeypatch, capsys, tmp_path, 
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == (
-        "2026-11-04T12:00:00+00:00 .. 2026-11-04T12:00:00+00:00; 1 lines read; 0 users;"
-        " 0 authenticated sessions; 0 authenticated messages")
+        "2026-11-04 12:00:00 .. 2026-11-04 12:00:00 (UTC); 1 line read; 0 users;"
+        " 0 authenticated sessions; 0 authenticated messages; no account flagged")

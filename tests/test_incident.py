@@ -47,7 +47,7 @@ def test_burst_absolute_fires_above_the_limit_not_at_it(tmp_path):
     assert "burst" not in fired(log, tmp_path, "at@example.jp")
     reason = fired(log, tmp_path, "above@example.jp")["burst"]
     assert reason == ("burst: 101 recipients in the hour from 2026-01-05T03:00+09:00 "
-                      "(more than 100); 1 such hours (busiest 101)")
+                      "(more than 100); 1 such hour (busiest 101)")
 
 
 def test_burst_counts_a_clock_hour_across_messages(tmp_path):
@@ -127,7 +127,7 @@ def test_guessed_at_three_failures_then_success(tmp_path):
     assert "guessed" not in fired(log, tmp_path, "bob@example.jp")
     assert fired(log, tmp_path, "carol@example.jp")["guessed"] == (
         "guessed: login from 203.0.113.77 at 2026-01-05T02:00+09:00 after 3 failed AUTH from "
-        "that IP for 1 usernames since its last successful login (limits 3 failures or 2 usernames)")
+        "that IP for 1 username since its last successful login (limits 3 failures or 2 usernames)")
 
 
 def test_guessed_at_two_usernames(tmp_path):
@@ -263,8 +263,8 @@ def test_new_network_after_the_baseline(tmp_path):
     log.login("jack@example.jp", OFFICE, at(7, 9))
     assert fired(log, tmp_path, "ivy@example.jp")["new-network"] == (
         "new network: login from 203.0.113.40 (203.0.113.0/24) at 2026-01-12T09:00+09:00: its "
-        "provider block 203.0.0.0/16 is not one of the 1 of the 7-day baseline ending "
-        "2026-01-12T09:00+09:00; 1 new networks in all")
+        "provider block 203.0.0.0/16 is not the block of the 7-day baseline ending "
+        "2026-01-12T09:00+09:00; 1 new network in all")
     assert "new-network" not in fired(log, tmp_path, "jack@example.jp")
 
 
@@ -297,8 +297,9 @@ def test_shared_ip_at_two_accounts(tmp_path):
     log.login("ned@example.jp", HOME, at(0, 10))
     assert "shared-ip" not in fired(log, tmp_path, "ned@example.jp")
     assert fired(log, tmp_path, "lee@example.jp")["shared-ip"] == (
-        "shared IP: 192.0.2.10 is also used by 1 other accounts and is no NAT: none of them "
-        "logged in from its provider block 192.0.0.0/16 on 2 days (limit 2 accounts on one IP)")
+        "shared IP: 192.0.2.10 is also used by 1 other account and is no NAT: neither account "
+        "logged in from its provider block 192.0.0.0/16 on 2 days or more (limit 2 accounts on "
+        "one IP)")
     assert "shared-ip" not in fired(log, tmp_path, "lee@example.jp", shared_ip_accounts=3)
 
 

@@ -29,7 +29,8 @@ DESCRIPTION
     The contract being checked (from the lead; see README/--help): users `sessions` = the user's
     authenticated sessions that queued mail, `recipients` = sent+deferred+bounced+expired+rejected,
     `ips` = distinct client IPs; sessions `auth` = the disconnect counter text, `recipients` =
-    accepted RCPTs; failures `attempts` = failed AUTH commands from the disconnect counters.
+    every RCPT, accepted or refused (as users counts them), `rejected` = those refused at RCPT;
+    failures `attempts` = failed AUTH commands from the disconnect counters.
 
 DIAGNOSTICS
     AnalyzerError when the CLI exits non-zero or prints something that is not a JSON array.
@@ -272,8 +273,9 @@ def expected_sessions(truth, all_sessions=False):
             "auth": auth_counter(s),
             "tls": Truthy(s["tls"]),
             "messages": len(q),
-            "recipients": sum(1 for t in q for r in t["recipients"]
-                              if r["expected"] != "rejected"),
+            "recipients": len(recipients_of(s)),
+            "rejected": sum(1 for _, r in recipients_of(s)
+                            if not r["rcpt_reply"].startswith("2")),
             "pid": AtLeast(1),
         }
         if user is None:
