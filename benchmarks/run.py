@@ -3,7 +3,7 @@
 
 WHAT IT DOES
     1. Generates (or reuses from benchmarks/data/) a realistic Postfix log with the project's
-       generator, `python -m maillog_sasl.simulate`, traditional timestamps (what pflogsumm and
+       generator, `python -m tools.simulate`, traditional timestamps (what pflogsumm and
        postfix-collate read): --lines lines (default 1,500,000) over --days days (default 7).
        The 10x file covers ten times the days (70) with at least ten times the lines: the same
        traffic for longer, so the number of sessions and queued messages open at any moment
@@ -182,12 +182,18 @@ def log_name(seed, days, lines, profile="submission"):
 
 
 def generator_version(src):
-    """Short hash of the generator's source: a cached log made by another version is noted."""
+    """Short hash of the generator's source, tools/simulate/*.py by name: a cached log made by
+    another version is noted."""
+    paths = sorted((Path(src) / "tools" / "simulate").glob("*.py"))
+    if not paths:
+        return None
+    digest = hashlib.sha256()
     try:
-        return hashlib.sha256((Path(src) / "maillog_sasl" / "simulate.py").read_bytes()
-                              ).hexdigest()[:12]
+        for path in paths:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     except OSError:
         return None
+    return digest.hexdigest()[:12]
 
 
 def ensure_log(data_dir, seed, days, lines, python, env, generated, say, version=None,
@@ -210,14 +216,14 @@ def ensure_log(data_dir, seed, days, lines, python, env, generated, say, version
         say(f"using cached {display(path)} ({meta['lines']:,} lines)")
         if meta.get("generator_version") != version:
             say(f"note: {path.name} was made by another (or an unknown) version of "
-                "maillog_sasl/simulate.py; delete it to make it again")
+                "tools/simulate/; delete it to make it again")
         return path, meta
     data_dir.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     ask = ask or lines
     attempts = []
     while True:
-        argv = [python, "-m", "maillog_sasl.simulate", "--seed", str(seed), "--days",
+        argv = [python, "-m", "tools.simulate", "--seed", str(seed), "--days",
                 f"{days:g}", "--timestamps", "traditional", *PROFILES[profile],
                 "--target-lines", str(ask), "-o", str(part)]
         say(f"generating {display(path)}: python {' '.join(argv[1:-2])} ...")
@@ -358,11 +364,12 @@ def information(one):
     floor = one.get("python floor")
     for key in ("maillog-sasl", "maillog-sasl messages csv"):
         if floor:
-            lines.append(f"{key} / python floor: {one[key]['median_wall_s'] / floor['median_wall_s']:.1f}x "
-                         "the time of the bare line loop")
+            ratio = one[key]["median_wall_s"] / floor["median_wall_s"]
+            lines.append(f"{key} / python floor: {ratio:.1f}x the time of the bare line loop")
     if "maillog-sasl messages csv" in one:
-        lines.append("maillog-sasl default / messages csv: "
-                     f"{one['maillog-sasl']['median_wall_s'] / one['maillog-sasl messages csv']['median_wall_s']:.2f}x")
+        default, csv = one["maillog-sasl"], one["maillog-sasl messages csv"]
+        ratio = default["median_wall_s"] / csv["median_wall_s"]
+        lines.append(f"maillog-sasl default / messages csv: {ratio:.2f}x")
     return lines
 
 
@@ -530,8 +537,9 @@ def main(argv=None):
             ("10x", ten_meta, ten_path, ten, options.runs_10x)):
         if results is None:
             continue
-        say(f"{label} file: {display(path)}: {meta['lines']:,} lines, {meta['bytes'] / 1e6:,.1f} MB;"
-            f" {runs} run{'s' if runs > 1 else ''} each, alternating; median of the runs")
+        say(f"{label} file: {display(path)}: {meta['lines']:,} lines,"
+            f" {meta['bytes'] / 1e6:,.1f} MB; {runs} run{'s' if runs > 1 else ''} each,"
+            " alternating; median of the runs")
         say(table(results, tools))
         say("")
     checks = targets(one, ten)

@@ -25,9 +25,10 @@ DESCRIPTION
         render.render          rows -> table | csv | json | ndjson | ids
 
     Beside the pipeline: cli.py, the command line, the only module that knows argparse;
-    progress.py draws the progress bar; cram_md5.py, auth_test.py and password.py are the
-    `cram-md5` and `auth-test` subcommands. The log generator of the tests, the sample and the
-    benchmarks is not part of the package: tools/simulate/ in the source tree.
+    progress.py draws the progress bar; output.py writes a file whole or not at all, and never
+    over an input (-o); cram_md5.py, auth_test.py and password.py are the `cram-md5` and
+    `auth-test` subcommands. The log generator of the tests, the sample and the benchmarks is
+    not part of the package: tools/simulate/ in the source tree.
 
     >>> result = report("users", ["sample_logs/seed-maillog.txt"], year=2018)
     >>> result.rows[0]["user"], result.rows[0]["sent"], result.problems
@@ -36,7 +37,8 @@ DESCRIPTION
 DIAGNOSTICS
     Nothing here raises on log content. An input that cannot be opened, fails part way (a
     truncated .gz) or holds no syslog line is a sources.Problem in `problems`, in the order met;
-    every other input, and everything read before the failure, is still analysed.
+    every other input, and everything read before the failure, is still analysed. The same file
+    given twice is read once, and noted in `notes` (in the same form).
     pairs.StoreError when the temporary database cannot be written (a full disk).
 """
 
@@ -44,15 +46,16 @@ from __future__ import annotations
 
 from typing import Iterator, List, NamedTuple, Optional
 
+from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.correlate import correlate
 from maillog_sasl.filters import FilterError, Selection
-from maillog_sasl.model import Message, Session, Stats
+from maillog_sasl.model import Finished, Message, Session, Stats
 from maillog_sasl.pairs import StoreError
 from maillog_sasl.reports import build_report
 from maillog_sasl.sources import Problem, open_sources
 
 __all__ = ["Analysis", "FilterError", "Problem", "ReportResult", "Selection", "Stats",
-           "StoreError", "analyze", "open_logs", "report"]
+           "StoreError", "ThresholdError", "Thresholds", "analyze", "open_logs", "report"]
 __version__ = "0.1.0"
 
 
@@ -62,15 +65,17 @@ class Analysis:
     Iterate it (once) for the finished Session and Message objects, in the order they finished.
     `problems` lists every input that could not be opened, failed part way or held no syslog
     line (sources.Problem: path and message); it is complete once the iteration has ended.
+    `notes` lists the inputs read once because they were given twice (the same file by another
+    name, or a copy), in the same form; it is complete once the Analysis is made.
     `stats` counts the lines read, used and skipped, and grows as they are read; `sources` are
     the inputs that could be opened, in the order they are read; `on_batch(source, stats)`,
     when set before the iteration starts, is called after each block of lines.
     """
 
     def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None):
-        self.sources, self.problems = open_sources(paths, stdin=stdin, zone=zone)
+        self.sources, self.problems, self.notes = open_sources(paths, stdin=stdin, zone=zone)
         self.stats = Stats()
-        self.items: Optional[List[object]] = None
+        self.items: Optional[List[Finished]] = None
         # Settable until the iteration starts: a progress bar needs `sources` to be made.
         self.on_batch = on_batch
         self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
@@ -80,8 +85,13 @@ class Analysis:
         if self.on_batch is not None:
             self.on_batch(source, stats)
 
-    def __iter__(self) -> Iterator[object]:
+    def __iter__(self) -> Iterator[Finished]:
         return iter(self.items) if self.items is not None else self._stream
+
+    def close(self) -> None:
+        """Let go of the inputs without reading them (reading them to the end does this)."""
+        for source in self.sources:
+            source.close()
 
     def read(self) -> "Analysis":
         """Read every input to its end and keep what it gave in `items`."""

@@ -49,8 +49,9 @@ DESCRIPTION
     in, the IP itself): a brute-force campaign leaves tens of thousands of IPs behind, and a
     login weeks after an IP's last failure is not the end of its guessing.
 
-    Recipients are counted as the messages report counts them (model.Message.counted_recipients), in the
-    hour their message was queued; recipients refused before any queue file, at the refusal.
+    Recipients are counted as the messages report counts them
+    (model.Message.counted_recipients), in the hour their message was queued; recipients refused
+    before any queue file, at the refusal.
 
 DIAGNOSTICS
     None: every item of the stream is data; items of other types are passed on untouched.
@@ -65,7 +66,7 @@ import ipaddress
 import re
 from collections import Counter
 from types import MappingProxyType
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, cast
 
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
@@ -79,8 +80,13 @@ USERNAMES_KEPT = 100
 SETTLE_AFTER = _dt.timedelta(days=6)
 ONE_HOUR = _dt.timedelta(hours=1)
 ONE_DAY = _dt.timedelta(days=1)
+# A time further than this past its host's clock needs the host's next item to confirm it.
+CLOCK_JUMP = _dt.timedelta(days=2)
 # How many clients' networks are kept: logins come back from recent clients.
 RECENT_CLIENTS = 4_096
+
+# watch() passes every item on as it came, sessions, messages and anything else alike.
+_Item = TypeVar("_Item")
 
 
 class ThresholdError(ValueError):
@@ -135,7 +141,8 @@ RANGES = {
 
 def failed_enough(recipients: int, failed: int, limits: Thresholds) -> bool:
     # Percent kept as given and compared in integers' terms: 10 of 20 at 50% must hold.
-    return recipients >= limits.failed_minimum and failed * 100 >= limits.failed_percent * recipients
+    return (recipients >= limits.failed_minimum
+            and failed * 100 >= limits.failed_percent * recipients)
 
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -209,17 +216,20 @@ class Guess(NamedTuple):
     usernames: int
 
 
-_NO_IPS = ()
-_NO_NETWORKS = MappingProxyType({})
-_NO_OUTCOMES = (0,) * len(OUTCOMES)
-_NO_EARLIEST = MappingProxyType({})
+# Shared read-only empties that an Hour or a BusyHours holds until its first write replaces
+# them (tested by identity before every write). Typed as the containers they stand in for:
+# reading them is all the code does, and a write would fail loudly, not corrupt every user.
+_NO_IPS = cast(List[str], ())
+_NO_NETWORKS = cast(Dict[str, list], MappingProxyType({}))
+_NO_OUTCOMES = cast(List[int], (0,) * len(OUTCOMES))
+_NO_EARLIEST = cast(Dict[int, tuple], MappingProxyType({}))
 
 
 class Hour:
     """One user's activity in one clock hour."""
     __slots__ = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
 
-    def __init__(self):
+    def __init__(self) -> None:
         # Most hours hold only logins or only recipients: the containers start as shared
         # empties and are made on the first write (a busy server has users x hours of these).
         self.logins = 0
@@ -265,7 +275,7 @@ class BusyHours:
     counts that could fire the burst rule, the earliest such hour and its first recipient."""
     __slots__ = ("_counts", "earliest")
 
-    def __init__(self):
+    def __init__(self) -> None:
         # count, hours with it, count, hours with it, ...: flat, as every account keeps one for
         # the whole log, and most have a few distinct counts.
         self._counts: List[int] = []
@@ -297,7 +307,7 @@ class BusyHours:
         """The median recipient count of the busy hours (statistics.median's)."""
         hours_by_count = self.hours_by_count
         hours = sum(hours_by_count.values())
-        middle = []
+        middle: List[int] = []
         passed = 0
         for count in sorted(hours_by_count):
             passed += hours_by_count[count]
@@ -311,7 +321,7 @@ class HopWindow:
     first moment `limit` networks fell within `span`, and the most that ever did."""
     __slots__ = ("events", "fired", "most")
 
-    def __init__(self):
+    def __init__(self) -> None:
         # time, network, time, network, ... inside the window, oldest first. One flat list, no
         # deque, no count per network beside it: a user's window holds a few logins, and every
         # account keeps one for the whole log.
@@ -364,15 +374,17 @@ class UserActivity:
         self.logins += hour.logins
         if hour.networks:
             self._settle_networks(key, hour.networks, limits, pairs)
-        if hour.outcomes is not _NO_OUTCOMES:
+        first_recipient = hour.first_recipient
+        # Set by count(), which also gives the hour outcomes of its own (not _NO_OUTCOMES).
+        if first_recipient is not None:
             outcomes = self.outcomes
             for index, count in enumerate(hour.outcomes):
                 outcomes[index] += count
-            self.busy.add(key, hour.recipients, hour.first_recipient, limits)
+            self.busy.add(key, hour.recipients, first_recipient, limits)
             recipients = sum(outcomes)
-            if self.failing_since is None and failed_enough(recipients, recipients - outcomes[SENT_INDEX],
-                                                            limits):
-                self.failing_since = hour.first_recipient
+            if self.failing_since is None and failed_enough(
+                    recipients, recipients - outcomes[SENT_INDEX], limits):
+                self.failing_since = first_recipient
 
     def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds,
                          pairs: PairStore) -> None:
@@ -389,9 +401,10 @@ class UserActivity:
 
 
 class IpActivity:
-    __slots__ = ("pending_failures", "pending_usernames", "last_failure")
+    __slots__ = ("pending_failures", "pending_usernames", "last_failure", "host")
 
-    def __init__(self):
+    def __init__(self) -> None:
+        self.host: Optional[str] = None  # the host that logged its last failures
         self.pending_failures = 0  # failed AUTH since this IP's last successful login
         # The usernames of those failures, interned: a campaign tries the same few from
         # thousands of IPs. A tuple, as most IPs try only a handful.
@@ -421,7 +434,7 @@ class Activity:
     """The facts of one pass; see the module docstring."""
 
     def __init__(self, limits: Optional[Thresholds] = None, selection=None,
-                 keep_hours: bool = False):
+                 keep_hours: bool = False, stats=None):
         self.limits = limits if limits is not None else Thresholds()
         self.selection = selection
         self.keep_hours = keep_hours
@@ -440,8 +453,12 @@ class Activity:
         # Measured on the submission benchmark log: 1.2 MB of the default report's 50 MB peak.
         self._intern = Interner()
         self._networks: Dict[str, str] = {}  # the last clients' networks
+        self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it reached
+        self._jumps: Dict[str, _dt.datetime] = {}  # host -> a time far ahead, not confirmed
+        self.clock_anomalies = 0
+        self.stats = stats  # model.Stats that counts the anomalies too, for --stats
 
-    def watch(self, finished: Iterable[object]) -> Iterator[object]:
+    def watch(self, finished: Iterable[_Item]) -> Iterator[_Item]:
         for item in finished:
             self.observe(item)
             yield item
@@ -460,12 +477,15 @@ class Activity:
             self._next_settling = self.last_time + ONE_HOUR
         if self.last_time is not None and (self._next_forgetting is None
                                            or self.last_time >= self._next_forgetting):
-            self._forget_idle_ips(self.last_time - self._guess_window)
+            self._forget_idle_ips()
             self._forget_old_hops(self.last_time - SETTLE_AFTER - 2 * ONE_HOUR - self._hop_span)
             self._next_forgetting = self.last_time + ONE_DAY
 
     def close(self) -> None:
         """The stream has ended: settle every hour, so that the summaries are final."""
+        for _ in self._jumps:
+            self._anomaly()
+        self._jumps.clear()
         if self.keep_hours:
             for user in self.users.values():
                 user.history = dict(user.open_hours)
@@ -489,11 +509,15 @@ class Activity:
             if user.hops is not None:
                 user.hops.forget_before(before)
 
-    def _forget_idle_ips(self, before: _dt.datetime) -> None:
-        """Failures that stopped before `before` can no longer make a guess: forget them, and
-        the IPs left with nothing to remember."""
+    def _forget_idle_ips(self) -> None:
+        """Failures that stopped `guess_window` before the latest time of the host that logged
+        them can no longer make a guess: forget them, and the IPs left with nothing to
+        remember."""
+        clocks, window = self._host_clock, self._guess_window
         for state in self.ips.values():
-            state.forget_failures_before(before)
+            clock = (clocks.get(state.host) if state.host is not None else None) or self.last_time
+            if clock is not None:
+                state.forget_failures_before(clock - window)
         # A new dict, not deletions: a dict keeps the table of its largest size, and a
         # brute-force campaign makes it tens of thousands of IPs large.
         self.ips = {ip: state for ip, state in self.ips.items() if state.matters}
@@ -527,26 +551,68 @@ class Activity:
             found = self._networks[ip] = self._intern(network_of(ip))
         return found
 
-    def _seen(self, *times) -> None:
-        for when in times:
-            if when is None:
-                continue
-            if self.first_time is None or when < self.first_time:
-                self.first_time = when
-            if self.last_time is None or when > self.last_time:
-                self.last_time = when
+    def _seen(self, host: str, earliest: Optional[_dt.datetime],
+              latest: Optional[_dt.datetime]) -> bool:
+        """Move the clocks on to an item of `host` that ran from `earliest` to `latest`; False
+        when its time is a clock anomaly, which moves no clock.
+
+        A time more than CLOCK_JUMP past its host's latest (or, for a host's first item, past
+        every host's) is taken only when the host's next item confirms it (the log had a gap);
+        otherwise it is counted as an anomaly (a host whose clock was wrong for a moment, a
+        second host whose clock is months ahead), and forgetting and settling, which follow
+        the clocks, never jump with it.
+        """
+        latest = latest or earliest
+        if latest is None:
+            return True
+        known = self._host_clock.get(host)
+        reference = known if known is not None else self.last_time
+        accepted = True
+        if reference is not None and latest > reference + CLOCK_JUMP:
+            if self._jumps.pop(host, None) is None:
+                self._jumps[host] = latest
+                accepted = False
+        elif self._jumps.pop(host, None) is not None:
+            self._anomaly()
+        if not accepted:
+            return False
+        if known is None or latest > known:
+            self._host_clock[host] = latest
+        earliest = earliest or latest
+        if self.first_time is None or earliest < self.first_time:
+            self.first_time = earliest
+        if self.last_time is None or latest > self.last_time:
+            self.last_time = latest
+        return True
+
+    def _anomaly(self) -> None:
+        self.clock_anomalies += 1
+        if self.stats is not None:
+            self.stats.clock_anomalies += 1
 
     def _session(self, session: Session) -> None:
-        self._seen(session.start, session.end)
+        on_time = self._seen(session.host, session.start, session.end)
         ip = self._intern(session.client_ip)
         state = self.ips.get(ip)
-        if state is not None and session.start is not None:
+        if state is not None and session.start is not None and on_time:
             state.forget_failures_before(session.start - self._guess_window)
         failures = guessing_failures(session)
-        if state is None and (failures or session.auth_failures):
-            state = self.ips[ip] = IpActivity()
+        if failures or session.auth_failures:
+            if state is None:
+                state = self.ips[ip] = IpActivity()
+            self._failed(session, failures, state)
+        name = session.sasl_username
+        if name is not None:
+            self._attributed_session(session, name, ip, state or _NO_FAILURES)
+        if session.auth_succeeded:
+            # Failures are counted since the IP's last successful login: nothing left to keep.
+            self.ips.pop(ip, None)
+
+    def _failed(self, session: Session, failures: int, state: IpActivity) -> None:
+        """Note a session's failed AUTH on its IP's `state` and on the usernames it tried."""
         ended = session.end or session.start
         if failures:
+            state.host = session.host
             state.pending_failures += failures
             if ended is not None and (state.last_failure is None or ended > state.last_failure):
                 state.last_failure = ended
@@ -554,18 +620,13 @@ class Activity:
             if not failure.username or failure.reason.startswith(INFRASTRUCTURE_FAULTS):
                 continue
             username = self._intern(failure.username)
-            if username not in state.pending_usernames and len(state.pending_usernames) < USERNAMES_KEPT:
+            if (username not in state.pending_usernames
+                    and len(state.pending_usernames) < USERNAMES_KEPT):
                 state.pending_usernames += (username,)
             guessed = self.user(username)
             self._hour(guessed, when).auth_failures += 1
             if self.selection is not None and self.selection.session(session, username):
                 guessed.selected = True
-        name = session.sasl_username
-        if name is not None:
-            self._attributed_session(session, name, ip, state or _NO_FAILURES)
-        if session.auth_succeeded:
-            # Failures are counted since the IP's last successful login: nothing left to keep.
-            self.ips.pop(ip, None)
 
     def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
         name = self._intern(name)  # one string per account, however many IPs name it
@@ -586,7 +647,7 @@ class Activity:
         self.pairs.login(name, ip, when)
 
     def _message(self, message: Message) -> None:
-        self._seen(message.queued, message.end or message.last_time)
+        self._seen(message.host, message.queued, message.end or message.last_time)
         if message.sasl_username is None or message.kind == "notice":
             return
         user = self.user(message.sasl_username)

@@ -1,24 +1,41 @@
-"""`maillog-sasl auth-test`: one safe SMTP AUTH login, and what the Postfix log will show of it.
+"""auth_test: one safe SMTP AUTH login, and what the Postfix log shows of it (auth-test).
 
-What it does: connects to HOST[:PORT], reads the greeting, EHLO, STARTTLS (or implicit TLS, the
-default on port 465; or none with --plain), EHLO again, shows the AUTH mechanisms the server
-offers, authenticates with CRAM-MD5, PLAIN or LOGIN, optionally sends one small test message
-(--send-to), and QUITs. Certificates are verified unless --insecure.
-Input: the command line; the password from maillog_sasl.password (prompt, --password-stdin,
-MAILLOG_SASL_PASSWORD).
-Output: the dialogue on stdout ("C:" client, "S:" server, "*" notes), with the AUTH data the
-client sends and the password replaced by [redacted]; then what to look for in the Postfix log.
-How it fails: exit 1 when the server says no (refused greeting, no AUTH offered, mechanism not
-offered, authentication failed, sender/recipient/message rejected), with its reply on stderr;
-exit 2 for usage errors; exit 3 for connection and TLS failures, one line on stderr naming host,
-port and reason; exit 130 on Ctrl-C. Never a traceback for these.
+SUMMARY
+    run(args, password, out) -> exit status       (args: host, port, mode, tls_context, ...)
+    tls_context(cafile=None, insecure=False) -> ssl.SSLContext
+    parse_target("HOST[:PORT]") -> (host, port or None)
+
+DESCRIPTION
+    Connects to HOST[:PORT], reads the greeting, EHLO, STARTTLS (or implicit TLS, the default on
+    port 465; or none with --plain), EHLO again, shows the AUTH mechanisms the server offers,
+    authenticates with CRAM-MD5, PLAIN or LOGIN, optionally sends one small test message
+    (--send-to), and QUITs. Certificates are verified unless --insecure. Input: the options
+    (parsed in cli.py) and the password (password.py).
+
+    Output: the dialogue on `out` ("C:" client, "S:" server, "*" notes), with the AUTH data the
+    client sends and the password replaced by [redacted]; then what to look for in the Postfix
+    log. Whatever the server says is redacted the same way, in the dialogue, the hints and the
+    error lines: the password, every secret-bearing string the client sent (the PLAIN token,
+    the LOGIN lines, the CRAM-MD5 answer and digest), and their base64 forms, whole or truncated
+    to a run of 8 or more of their characters, so a server that quotes the client's AUTH data
+    back shows none.
+
+DIAGNOSTICS
+    run() returns 1 when the server says no (refused greeting, no AUTH offered, mechanism not
+    offered, authentication failed, sender/recipient/message rejected), with its reply on
+    stderr; 3 for connection and TLS failures, one line on stderr naming host, port and reason,
+    and for a server that does not let the test end: a reply of more than MAX_REPLY_LINES
+    (1000) lines, or a whole test taking longer than DEADLINE_FACTOR (5) times --timeout (each
+    wait is also at most --timeout). It raises OutputFailed when the dialogue cannot be written
+    (a full disk, a reader that went away, stdout closed): that is local, not the server's
+    fault, and the command says "cannot write the dialogue: ..." and exits 2, as for usage
+    errors (UsageError); Ctrl-C: 130. Never a traceback for these.
 """
 import base64
 import re
 import socket
-import ssl
 import sys
-from email.utils import formatdate, make_msgid
+import time
 
 from maillog_sasl import cram_md5
 
@@ -31,7 +48,12 @@ MECH_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
 SMTPS_PORT = 465
 SUBMISSION_PORT = 587
 REDACTED = "[redacted]"
+# A run of base64 (or hex) characters in the server's text: hidden when it is part of a
+# base64 string the client sent, so a truncated echo shows nothing of it either.
+_ENCODED_RUN = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
 MAX_LINE = 4096
+MAX_REPLY_LINES = 1000  # a longer reply (endless 250- lines) is abandoned
+DEADLINE_FACTOR = 5  # the whole test is abandoned after this many --timeout periods
 # Postfix's order of the disconnect counters this client can cause (a subset of smtpd's list).
 DISCONNECT_COUNTERS = ("EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "QUIT")
 
@@ -40,7 +62,8 @@ class UsageError(Exception):
 
 
 class Refused(Exception):
-    """The server said no; `reply` is its reply, when there is one; `hints` go after the dialogue."""
+    """The server said no; `reply` is its reply, when there is one; `hints` go after the
+    dialogue."""
 
     def __init__(self, message, reply=None, hints=()):
         super().__init__(message)
@@ -50,6 +73,14 @@ class Refused(Exception):
 
 class ConnectionFailed(Exception):
     """Connecting, TLS or the SMTP conversation itself broke down."""
+
+
+class DeadlineExceeded(ConnectionFailed):
+    """The whole test took longer than DEADLINE_FACTOR times --timeout."""
+
+
+class OutputFailed(Exception):
+    """The dialogue could not be written on `out`: a local failure, not the server's."""
 
 
 class Reply:
@@ -68,8 +99,14 @@ class Session:
 
     def __init__(self, out, password, timeout):
         self.out = out
-        self.password = password
+        self.secrets = []  # never shown: each as sent and as _printable() shows it, longest first
+        self.encoded = []  # base64 and hex secrets: a run of 8+ of their characters is hidden too
+        self.conceal(password)
+        self.conceal(_b64(password), encoded=True)
         self.timeout = timeout
+        self.limit = DEADLINE_FACTOR * timeout
+        self.deadline = time.monotonic() + self.limit
+        self.cut_by_deadline = False  # the last wait was shortened to end at the deadline
         self.sock = None
         self.buffer = b""
         self.encrypted = False
@@ -80,21 +117,69 @@ class Session:
         self.say("*", text)
 
     def say(self, prefix, text):
-        print(f"{prefix} {self.redact(text)}", file=self.out)
+        self.show(f"{prefix} {text}")
+
+    def show(self, text):
+        """Print one line of `text`, redacted, at once; OutputFailed when it cannot be written."""
+        if self.out is None:  # sys.stdout of a process started with >&-
+            raise OutputFailed("standard output is closed")
+        try:
+            print(self.redact(text), file=self.out)
+            self.out.flush()
+        except OSError as exc:  # not the server's: kept out of run()'s OSError handling
+            raise OutputFailed(exc.strerror or str(exc)) from None
+
+    def conceal(self, *texts, encoded=False):
+        """From now on show none of `texts`; `encoded` for base64 or hex ones, whose pieces of
+        8 characters or more are hidden as well."""
+        for text in texts:
+            if not text:
+                continue
+            for form in (text, _printable(text)):
+                if form not in self.secrets:
+                    self.secrets.append(form)
+            if encoded:
+                self.encoded.append(text)
+        self.secrets.sort(key=len, reverse=True)
 
     def redact(self, text):
-        """`text` made safe to print: control characters escaped, the password replaced."""
+        """`text` made safe to print: control characters escaped, the password and every
+        secret the client sent replaced, in plain and base64 forms, whole or in part."""
         text = _printable(text)
-        return text.replace(self.password, REDACTED) if self.password else text
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return _ENCODED_RUN.sub(self._hide_encoded_piece, text)
+
+    def _hide_encoded_piece(self, match):
+        piece = match.group()
+        return REDACTED if any(piece in encoded for encoded in self.encoded) else piece
+
+    def deadline_message(self):
+        return (f"gave up: the whole test took longer than {self.limit:g}s"
+                f" ({DEADLINE_FACTOR} times --timeout)")
+
+    def _wait_limit(self):
+        """How long the next network operation may take: --timeout, or less near the deadline."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(self.deadline_message())
+        self.cut_by_deadline = remaining < self.timeout
+        return min(self.timeout, remaining)
+
+    def _arm(self):
+        self.sock.settimeout(self._wait_limit())
 
     def connect(self, host, port):
-        self.sock = socket.create_connection((host, port), timeout=self.timeout)
+        self.sock = socket.create_connection((host, port), timeout=self._wait_limit())
         self.client_ip = self.sock.getsockname()[0]
         self.note(f"connected to {self.sock.getpeername()[0]} port {port} from {self.client_ip}")
 
     def start_tls(self, context, host):
+        import ssl  # see tls_context()
+
         if self.buffer:
             raise ConnectionFailed("the server sent data before the TLS handshake")
+        self._arm()  # the handshake as a whole is bounded by the socket's timeout
         try:
             self.sock = context.wrap_socket(self.sock, server_hostname=host)
         except ssl.SSLCertVerificationError as exc:
@@ -112,10 +197,12 @@ class Session:
             self.note(f"TLS {version} {cipher}; certificate verified for {host}")
 
     def send(self, line, shown=None, command=True):
-        """Send one line; print `shown` in its place. `command=False` for AUTH continuation lines."""
+        """Send one line; print `shown` in its place. `command=False` for AUTH continuation
+        lines."""
         self.say("C:", line if shown is None else shown)
         if command:
             self.verbs.append(line.split(" ", 1)[0].upper())
+        self._arm()
         self.sock.sendall(line.encode("utf-8") + b"\r\n")
 
     def command(self, line, shown=None, command=True):
@@ -129,15 +216,18 @@ class Session:
             self.say("S:", raw)
             code, separator, text = raw[:3], raw[3:4], raw[4:]
             if not (len(code) == 3 and code.isdigit() and separator in ("-", " ", "")):
-                raise ConnectionFailed(f"not an SMTP reply: {raw[:80]!r}")
+                raise ConnectionFailed(f"not an SMTP reply: {self.redact(raw)[:80]!r}")
             lines.append(text)
             if separator != "-":
                 return Reply(int(code), lines)
+            if len(lines) >= MAX_REPLY_LINES:
+                raise ConnectionFailed(f"gave up: a reply of more than {MAX_REPLY_LINES} lines")
 
     def _read_line(self):
         while b"\n" not in self.buffer:
             if len(self.buffer) > MAX_LINE:
                 raise ConnectionFailed(f"the server sent a line longer than {MAX_LINE} bytes")
+            self._arm()
             chunk = self.sock.recv(4096)
             if not chunk:
                 raise ConnectionFailed("the server closed the connection")
@@ -217,14 +307,19 @@ def choose_mechanism(requested, offered):
 def authenticate(session, mechanism, user, password):
     """Run the AUTH exchange; return the server's final reply."""
     if mechanism == "PLAIN":
-        blob = _b64(f"\0{user}\0{password}")
+        token = f"\0{user}\0{password}"
+        blob = _b64(token)
+        session.conceal(token)
+        session.conceal(blob, encoded=True)
         return session.command(f"AUTH PLAIN {blob}", shown=f"AUTH PLAIN {REDACTED}")
     reply = session.command(f"AUTH {mechanism}")
     if mechanism == "LOGIN":
         for value in (user, password):
             if reply.code != 334:
                 return reply
-            reply = session.command(_b64(value), shown=REDACTED, command=False)
+            line = _b64(value)
+            session.conceal(line, encoded=True)
+            reply = session.command(line, shown=REDACTED, command=False)
         return reply
     if reply.code != 334:
         return reply
@@ -234,6 +329,7 @@ def authenticate(session, mechanism, user, password):
         session.command("*", command=False)
         raise Refused("the server's CRAM-MD5 challenge is not base64", reply) from None
     answer = cram_md5.response(user, password, challenge)
+    session.conceal(answer, cram_md5.digest(password, challenge), encoded=True)
     return session.command(answer, shown=REDACTED, command=False)
 
 
@@ -243,6 +339,8 @@ def _b64(text):
 
 def send_message(session, sender, recipient, user, ehlo_name):
     """MAIL, RCPT, DATA with a short test message; return the queue ID if the server names one."""
+    from email.utils import formatdate, make_msgid  # 2 MB to import: see tls_context()
+
     reply = session.command(f"MAIL FROM:<{sender}>")
     if reply.code != 250:
         raise Refused("the server refused the sender", reply)
@@ -273,7 +371,8 @@ def send_message(session, sender, recipient, user, ehlo_name):
 
 def disconnect_counters(verbs):
     """Postfix's disconnect counters for a session in which every command succeeded."""
-    counts = [f"{verb.lower()}={verbs.count(verb)}" for verb in DISCONNECT_COUNTERS if verb in verbs]
+    counts = [f"{verb.lower()}={verbs.count(verb)}"
+              for verb in DISCONNECT_COUNTERS if verb in verbs]
     return " ".join(counts + [f"commands={len(verbs)}"])
 
 
@@ -286,7 +385,8 @@ def log_hints(session, user, mechanism, sent, queue_id):
     ]
     if sent:
         hints += [
-            f"  {queue_id or 'QUEUEID'}: client={client}, sasl_method={mechanism}, sasl_username={user}",
+            f"  {queue_id or 'QUEUEID'}: client={client}, sasl_method={mechanism},"
+            f" sasl_username={user}",
             "  is the line that names the user; it is written once per queued message.",
         ]
     else:
@@ -308,7 +408,10 @@ def failure_hints(session, mechanism):
 
 
 def run(args, password, out):
-    """Run the test; return the exit status. Errors are printed on stderr."""
+    """Run the test; return the exit status. Errors are printed on stderr, except OutputFailed:
+    raised when `out` fails, after which the caller has the unwritten output to drop."""
+    import ssl  # see tls_context()
+
     host, port = args.host, args.port
     session = Session(out, password, args.timeout)
     try:
@@ -340,7 +443,8 @@ def run(args, password, out):
             mechanism = choose_mechanism(args.mech, offered)
             session.note(f"server offers AUTH {' '.join(offered)}; using {mechanism}")
             if not session.encrypted and mechanism in ("PLAIN", "LOGIN"):
-                session.note(f"warning: {mechanism} sends the password readable without TLS (--plain)")
+                session.note(f"warning: {mechanism} sends the password readable"
+                             " without TLS (--plain)")
             reply = authenticate(session, mechanism, args.user, password)
             if reply.code != 235:
                 raise Refused("authentication failed", reply, failure_hints(session, mechanism))
@@ -350,27 +454,31 @@ def run(args, password, out):
             session.quit_quietly()
         except Refused as exc:
             session.quit_quietly()
-            if exc.hints:
-                print("\n".join(exc.hints), file=out)
+            for line in exc.hints:
+                session.show(line)
             reply = f": {exc.reply}" if exc.reply is not None else ""
             print(f"{PROG}: {session.redact(f'{exc}{reply}')}", file=sys.stderr)
             return EXIT_REFUSED
     except ssl.SSLError as exc:
-        return _connection_failed(host, port, f"TLS error: {_ssl_reason(exc)}")
+        return _connection_failed(session, host, port, f"TLS error: {_ssl_reason(exc)}")
     except (TimeoutError, socket.timeout):
-        return _connection_failed(host, port, f"timed out after {args.timeout:g}s")
+        if session.cut_by_deadline:
+            return _connection_failed(session, host, port, session.deadline_message())
+        return _connection_failed(session, host, port, f"timed out after {args.timeout:g}s")
     except socket.gaierror as exc:
-        return _connection_failed(host, port, f"cannot resolve the host name: {exc.strerror}")
+        reason = f"cannot resolve the host name: {exc.strerror}"
+        return _connection_failed(session, host, port, reason)
     except ConnectionFailed as exc:
-        return _connection_failed(host, port, str(exc))
+        return _connection_failed(session, host, port, str(exc))
     except OSError as exc:
-        return _connection_failed(host, port, (exc.strerror or str(exc)).lower())
+        return _connection_failed(session, host, port, (exc.strerror or str(exc)).lower())
     finally:
         session.close()
     session.note(f"authenticated as {args.user} with {mechanism}")
     if queue_id:
         session.note(f"message accepted, queued as {queue_id}")
-    print("\n".join(log_hints(session, args.user, mechanism, bool(args.send_to), queue_id)), file=out)
+    for line in log_hints(session, args.user, mechanism, bool(args.send_to), queue_id):
+        session.show(line)
     return EXIT_OK
 
 
@@ -381,6 +489,23 @@ def _ehlo(session, name):
     return reply
 
 
-def _connection_failed(host, port, reason):
-    print(f"{PROG}: {host} port {port}: {reason}", file=sys.stderr)
+def _connection_failed(session, host, port, reason):
+    print(f"{PROG}: {host} port {port}: {session.redact(reason)}", file=sys.stderr)
     return EXIT_CONNECTION
+
+
+def tls_context(cafile=None, insecure=False):
+    """The TLS context of the test: the system's CAs (or `cafile`'s), the host name checked
+    unless `insecure`. Raises UsageError for a --cafile that cannot be used."""
+    # Imported here, as in the two functions that handle TLS errors: ssl costs 5 MB of memory
+    # to import, and the report command, which shares the process image, never uses it.
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot use --cafile {cafile}: {exc.strerror or exc}") from None
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

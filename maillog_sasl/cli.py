@@ -7,10 +7,10 @@ SUMMARY
 DESCRIPTION
     The only module that knows argparse. Options become plain values: a filters.Selection, an
     activity.Thresholds, a report name and format; maillog_sasl.open_logs() reads the logs,
-    reports.build_report() and render.render() write the report. `maillog-sasl cram-md5 ...`
-    and `maillog-sasl auth-test ...` are dispatched to the subcommands at the end of this file
-    (over cram_md5.py and auth_test.py) when the first argument is exactly their name (a log
-    file named like one is given as `./cram-md5`).
+    reports.build_report() and render.render() write the report. `maillog-sasl cram-md5 ...`,
+    `maillog-sasl auth-test ...` and `maillog-sasl contain ...` are dispatched to the
+    subcommands at the end of this file (over cram_md5.py, auth_test.py and contain.py) when the
+    first argument is exactly their name (a log file named like one is given as `./cram-md5`).
 
 DIAGNOSTICS
     Exit status 0 on success (an empty input gives an empty report); 2 for a usage error (an
@@ -18,7 +18,10 @@ DIAGNOSTICS
     input that could not be read, failed part way, or held no syslog line): one line on stderr
     for each, and the report still covers every other input and everything read before the
     failure. A report that cannot be written, or a temporary database that cannot be (a full
-    disk), is one line and exit 2. Never a traceback for bad input.
+    disk), is one line and exit 2; so is -o naming one of the logs (checked before anything is
+    read or written). -o FILE is replaced only by a whole report (output.AtomicWriter). Inputs
+    read once because they were given twice are one line each (a note: the exit status stays
+    0). Never a traceback for bad input.
 """
 
 from __future__ import annotations
@@ -29,21 +32,31 @@ import math
 import os
 import re
 import socket
-import ssl
 import sys
+from typing import List, Optional
 
-from maillog_sasl import __version__, auth_test, cram_md5, open_logs
+from maillog_sasl import __version__, auth_test, contain, cram_md5, open_logs, output
 from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.filters import FilterError, Selection
+from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
 from maillog_sasl.model import Stats
 from maillog_sasl.pairs import StoreError
-from maillog_sasl.password import (EXIT_INTERRUPTED, EXIT_USAGE, ENV_VAR, PASSWORD_HELP,
-                                   PasswordError, read_password)
+from maillog_sasl.password import (
+    ENV_VAR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PASSWORD_HELP,
+    InputError,
+    PasswordError,
+    is_utf8,
+    read_password,
+    read_stdin_line,
+)
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, build_report
+from maillog_sasl.sources import MAX_LINE
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
-
 
 EXAMPLES = """\
 examples:
@@ -59,6 +72,7 @@ examples:
 subcommands:
   maillog-sasl cram-md5 USER [CHALLENGE]     compute an AUTH CRAM-MD5 response
   maillog-sasl auth-test HOST[:PORT] --user USER   try SMTP AUTH against a server
+  maillog-sasl contain USER LOG... --hold --reject  hold its queued mail, refuse its logins
 """
 
 
@@ -83,16 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="what to list (default: users); e.g. --report messages")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table",
                         help="output format (default: table); e.g. --format csv")
+    parser.add_argument("--columns", metavar="LIST",
+                        help="the columns to show, in this order, in every format (all: every "
+                             "column, none hidden on a terminal); e.g. --columns user,flags,ips")
+    parser.add_argument("--width", type=_width, metavar="N",
+                        help="fit tables to N columns: the least important columns hidden, "
+                             "long cells cut (default: the terminal's width on a terminal, "
+                             "whole tables to a file or a pipe; 0: never cut); e.g. --width 120")
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="write the report to FILE instead of stdout; e.g. -o incident.csv")
     parser.add_argument("--user", "-u", action="append", default=[], metavar="PATTERN",
                         help="only this SASL username; shell glob, case-insensitive, repeatable; "
                              "e.g. --user 'centos7@*'")
     parser.add_argument("--since", metavar="TIME",
-                        help="only activity at or after TIME; e.g. --since 2018-09-17")
+                        help="only activity at or after TIME: now, '2h ago', '30 min ago', "
+                             "'3 days ago', '1 week ago', today, yesterday, monday (the latest, "
+                             "today included), 'last friday', 'yesterday 18:00', or any date "
+                             "python-dateutil reads (2018-09-17, 'Sep 17 2018 6am'); without a "
+                             "zone, in the log's own (RFC 3339 stamps), else --tz, else local; "
+                             "e.g. --since yesterday, --since '2h ago', --since 2018-09-17")
     parser.add_argument("--until", metavar="TIME",
-                        help="only activity up to TIME (a date alone: the whole day); "
-                             "e.g. --until '2018-09-18 06:00'")
+                        help="only activity up to TIME, the same forms; a day means its end "
+                             "(2018-09-17, yesterday, friday: the whole day); "
+                             "e.g. --until yesterday, --until '2018-09-18 06:00'")
     parser.add_argument("--ip", action="append", default=[], metavar="ADDR",
                         help="only clients in ADDR (address or CIDR), repeatable; "
                              "e.g. --ip 203.0.113.0/24")
@@ -103,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="year of the first line of yearless logs (default: from each "
                              "file's modification time); e.g. --year 2018")
     parser.add_argument("--tz", metavar="ZONE",
-                        help="time zone of yearless logs and of --since/--until without one "
-                             "(default: local); e.g. --tz Asia/Tokyo or --tz +09:00")
+                        help="time zone of yearless logs, and of --since/--until without one "
+                             "unless the log's stamps carry theirs (default: local); "
+                             "e.g. --tz Asia/Tokyo or --tz +09:00")
     parser.add_argument("--stats", action="store_true",
                         help="print to stderr how many lines were read, used and skipped; "
                              "e.g. --stats")
@@ -114,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     _add_incident_options(parser)
     return parser
+
+
+def _width(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number of columns: {text!r}")
+    return int(text)
 
 
 def _year(text: str) -> int:
@@ -173,11 +207,27 @@ def _run(options) -> int:
         if zone is None:
             raise UsageError(f"--tz: unknown time zone {options.tz!r}")
     try:
-        selection = Selection.build(options.user, options.since, options.until, options.ip, zone)
+        selection = Selection.parse(options.user, options.since, options.until, options.ip)
     except FilterError as error:
         raise UsageError(str(error)) from None
     report_options = {"show_all": options.show_all, **_incident_options(options)}
+    options.chosen_columns = _chosen_columns(options)
+    if options.output:
+        clash = _input_at(options.output, options.paths)
+        if clash:
+            print(f"maillog-sasl: {clash}", file=sys.stderr)
+            return 2
     analysis = open_logs(options.paths, year=options.year, zone=zone)
+    for note in analysis.notes:
+        print(f"maillog-sasl: {note}", file=sys.stderr)
+    # Times without a zone are the log's when its stamps carry one: known once it is opened.
+    log_time = next((s.first_time for s in analysis.sources if s.first_time), None)
+    try:
+        selection.resolve(zone, log_time, options.tz)
+    except FilterError as error:
+        analysis.close()
+        raise UsageError(str(error)) from None
+    report_options["stats"] = analysis.stats
     if analysis.sources:
         failure = _report(options, analysis, selection, report_options)
         if failure:
@@ -190,46 +240,107 @@ def _run(options) -> int:
     return 2 if analysis.problems else 0
 
 
+def _input_at(target: str, paths) -> str:
+    """Why the report must not be written to `target` (one line), or '' when it may: the
+    file there is one of the logs (symlinks and hard links followed, `-` compared too)."""
+    inputs = []
+    for path in paths:
+        if path == "-":
+            try:
+                inputs.append(sys.stdin.fileno())
+            except (AttributeError, OSError, ValueError):
+                pass  # closed, or not a file: not a file that -o could name
+        else:
+            inputs.append(path)
+    clash = output.same_file(target, inputs)
+    if clash is None:
+        return ""
+    if clash == target:
+        return f"{target}: is also a log to read; not overwritten"
+    what = "standard input" if isinstance(clash, int) else f"the log {clash}"
+    return f"{target}: is the same file as {what}; not overwritten"
+
+
 def _report(options, analysis, selection, report_options: dict) -> str:
-    """Write the report; '' when it was written, else why not (one line for stderr)."""
+    """Write the report; '' when it was written, else why not (one line for stderr).
+
+    -o FILE is written under a temporary name and renamed over FILE once the report is whole
+    (output.AtomicWriter): a failed or interrupted run leaves FILE as it was.
+    """
     out = sys.stdout
+    writer = None
     if options.output:
         try:
-            out = open(options.output, "w", encoding="utf-8", newline="")
+            writer = output.AtomicWriter(options.output, encoding="utf-8", newline="")
         except OSError as error:
-            return f"{options.output}: cannot write: {error.strerror}"
-    progress = Progress.for_run(analysis.sources, quiet=options.quiet)
-    if progress:
-        analysis.on_batch = progress.update
+            return f"{options.output}: cannot write: {error.strerror or error}"
+        out = writer.file
+    progress = None
     # Sessions and messages hold no reference cycles: reference counting frees them, and the
     # cyclic collector only walks the open ones again and again: 5% of the CPU time of the
     # default report on the mx benchmark log (1.85 s against 1.95 s), none measurable on the
     # submission log. The command owns its process; the library leaves the collector alone.
     gc.disable()
     try:
+        progress = Progress.for_run(analysis.sources, quiet=options.quiet)
+        if progress:
+            analysis.on_batch = progress.update
         stream = progress.watch(analysis) if progress else analysis
+        fit = _fit(options, out)
         columns, rows = build_report(options.report, stream, selection, **report_options)
-        render(options.format, columns, rows, progress.guard(out) if progress else out,
-               summary=lambda: summary_line(analysis.stats))
-        out.flush()
-        if out is not sys.stdout:
-            out.close()
+        render(options.format, options.chosen_columns or columns, rows,
+               progress.guard(out) if progress else out,
+               summary=lambda: "; ".join(
+                   filter(None, (summary_line(analysis.stats), selection.zone_note))),
+               fit=fit)
+        if writer is not None:
+            writer.commit()
+        else:
+            out.flush()
     except OSError as error:
-        if isinstance(error, BrokenPipeError):
+        if isinstance(error, BrokenPipeError) and writer is None:
             raise
-        _discard_unwritten(out)
+        if writer is None:
+            _discard_unwritten(out)
         return f"cannot write the report: {error.strerror or error}"
     except StoreError as error:
         return str(error)
     finally:
         gc.enable()
+        if writer is not None:
+            writer.discard()  # after commit(), nothing; else the temporary file goes
         if progress:
             progress.close()
     return ""
 
 
+def _chosen_columns(options) -> Optional[List[str]]:
+    """The columns --columns names (checked against the report's before any log is read)."""
+    if options.columns is None:
+        return None
+    report = REPORTS[options.report]
+    if report.views and options.by in report.views:
+        report = report.views[options.by]
+    try:
+        return choose_columns(options.columns, report.columns)
+    except ValueError as error:
+        raise UsageError(f"--columns: {error}") from None
+
+
+def _fit(options, out) -> Optional[Fit]:
+    """How to fit a table: to --width, else to the terminal it goes to; None: not at all."""
+    if options.format != "table":
+        return None
+    width = terminal_width(out) if options.width is None else options.width
+    if not width:
+        return None
+    return Fit(width, IMPORTANCE.get(report_key(options.report, options.by), ()),
+               drop=options.columns is None)
+
+
 def summary_line(stats: Stats) -> str:
-    if stats.first_time is None:
+    # The correlator sets first_time and last_time together.
+    if stats.first_time is None or stats.last_time is None:
         period = "no Postfix activity found"
     else:
         period = f"{stats.first_time.isoformat()} .. {stats.last_time.isoformat()}"
@@ -248,11 +359,13 @@ def stats_text(stats: Stats) -> str:
         f"  Postfix lines not used: {stats.postfix_unused}",
         f"  untracked queue IDs:    {stats.untracked_queue_lines}",
         f"  repeated lines:         {stats.repeated_lines}",
+        f"lines cut at {MAX_LINE // 1024} KiB:      {stats.lines_cut}",
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
         f"messages lost (ID reuse): {stats.messages_lost}",
         f"unknown delivery statuses:   {stats.unknown_statuses}",
         f"sessions closed idle:     {stats.sessions_idle}",
+        f"clock anomalies:          {stats.clock_anomalies}",
     ])
 
 
@@ -342,7 +455,7 @@ def _incident_options(args: argparse.Namespace) -> dict:
 
 
 
-# -- the subcommands: cram-md5 and auth-test ----------------------------------------------------
+# -- the subcommands: cram-md5, auth-test, contain -------------------------------------------------
 
 CHALLENGE_PROMPT = "Challenge (the base64 text after 334): "
 CRAM_MD5_PROG = "maillog-sasl cram-md5"
@@ -372,7 +485,8 @@ def add_password_option(parser):
     parser.add_argument(
         "--password-stdin",
         action="store_true",
-        help=f"read the password from the first line of standard input (else {ENV_VAR}, else a prompt)",
+        help="read the password from the first line of standard input"
+        f" (else {ENV_VAR}, else a prompt)",
     )
 
 
@@ -392,7 +506,9 @@ RFC 2195 does not ask for it.
 
 exit status:
   0    the response was printed
-  2    usage error: challenge not base64, empty user, no password
+  2    usage error: challenge not base64, empty user, no password, standard
+       input closed or not UTF-8, user or password not UTF-8; or the response
+       could not be written (a full disk, a closed pipe or standard output)
   130  interrupted (Ctrl-C)
 """
 
@@ -415,9 +531,15 @@ def _cram_md5_parser():
 
 
 def _prompt_challenge():
-    sys.stderr.write(CHALLENGE_PROMPT)
-    sys.stderr.flush()
-    line = sys.stdin.readline()
+    if sys.stdin is None:  # no prompt: nothing could answer it
+        raise cram_md5.ChallengeError("no challenge given: standard input is closed")
+    if sys.stderr is not None:
+        sys.stderr.write(CHALLENGE_PROMPT)
+        sys.stderr.flush()
+    try:
+        line = read_stdin_line()
+    except InputError as exc:
+        raise cram_md5.ChallengeError(f"cannot read the challenge: {exc}") from None
     if not line:
         raise cram_md5.ChallengeError("no challenge given")
     return line
@@ -437,8 +559,13 @@ def cram_md5_main(argv):
         return exc.code
     if not args.user:
         return _cram_md5_usage_error("USER is empty")
+    if not is_utf8(args.user):
+        return _cram_md5_usage_error("USER is not UTF-8 text")
+    if sys.stdout is None:  # started with >&-: nowhere to put the answer, so ask nothing
+        return _cram_md5_usage_error("cannot write the response: standard output is closed")
     if args.challenge is None and args.password_stdin:
-        return _cram_md5_usage_error("--password-stdin reads standard input: give CHALLENGE as an argument")
+        return _cram_md5_usage_error(
+            "--password-stdin reads standard input: give CHALLENGE as an argument")
     try:
         text = _prompt_challenge() if args.challenge is None else args.challenge
         challenge = cram_md5.decode_challenge(text)
@@ -451,7 +578,12 @@ def cram_md5_main(argv):
     except KeyboardInterrupt:
         print(f"\n{CRAM_MD5_PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(cram_md5.response(args.user, password, challenge))
+    try:
+        print(cram_md5.response(args.user, password, challenge))
+        sys.stdout.flush()
+    except OSError as exc:  # ours, not the input's: a full disk, a reader that went away
+        _discard_unwritten(sys.stdout)
+        return _cram_md5_usage_error(f"cannot write the response: {exc.strerror or exc}")
     return 0
 
 
@@ -481,8 +613,11 @@ exit status:
   0    authenticated (and, with --send-to, the message was accepted)
   1    the server refused: greeting, no AUTH, mechanism not offered, failed
        authentication, rejected sender, recipient or message (its reply is printed)
-  2    usage error
-  3    connection or TLS failure (one line: host, port, reason)
+  2    usage error; or the dialogue could not be written (a full disk, a
+       closed pipe or standard output): a local failure, not the server's
+  3    connection or TLS failure (one line: host, port, reason); also a server
+       that never lets the test end: a reply over {auth_test.MAX_REPLY_LINES} lines, or the whole
+       test taking over {auth_test.DEADLINE_FACTOR} times --timeout
   130  interrupted (Ctrl-C)
 """
 
@@ -532,7 +667,8 @@ def _auth_test_parser():
     parser.add_argument("--ehlo", metavar="NAME", default=socket.gethostname() or "localhost",
                         help="the name to send with EHLO (default: this host's name)")
     parser.add_argument("--timeout", type=seconds, default=20.0, metavar="SECONDS",
-                        help="give up on a silent server after SECONDS (default: 20)")
+                        help="give up on a silent server after SECONDS, and on the whole test"
+                             f" after {auth_test.DEADLINE_FACTOR} times SECONDS (default: 20)")
     add_password_option(parser)
     return parser
 
@@ -554,19 +690,15 @@ def _check_auth_test_args(args):
             raise auth_test.UsageError(f"{option} must be printable text, not {value!r}")
     for option, value in in_commands:
         if value and re.search(r"[\s<>]", value):
-            raise auth_test.UsageError(f"{option} must not contain spaces or angle brackets: {value!r}")
+            raise auth_test.UsageError(
+                f"{option} must not contain spaces or angle brackets: {value!r}")
     if args.mode == "plain":
         if args.insecure or args.cafile:
-            raise auth_test.UsageError("--insecure and --cafile need TLS; they mean nothing with --plain")
+            raise auth_test.UsageError(
+                "--insecure and --cafile need TLS; they mean nothing with --plain")
         args.tls_context = None
         return
-    try:
-        args.tls_context = ssl.create_default_context(cafile=args.cafile)
-    except (OSError, ssl.SSLError) as exc:
-        raise auth_test.UsageError(f"cannot use --cafile {args.cafile}: {exc.strerror or exc}") from None
-    if args.insecure:
-        args.tls_context.check_hostname = False
-        args.tls_context.verify_mode = ssl.CERT_NONE
+    args.tls_context = auth_test.tls_context(args.cafile, args.insecure)
 
 
 def auth_test_main(argv):
@@ -578,19 +710,159 @@ def auth_test_main(argv):
         return exc.code
     try:
         _check_auth_test_args(args)
+        if sys.stdout is None:  # started with >&-: do not log in with nowhere to show it
+            raise auth_test.OutputFailed("standard output is closed")
         password = read_password(args.password_stdin)
         return auth_test.run(args, password, sys.stdout)
     except (auth_test.UsageError, PasswordError) as exc:
         print(f"{auth_test.PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except auth_test.OutputFailed as exc:
+        if sys.stdout is not None:
+            _discard_unwritten(sys.stdout)
+        print(f"{auth_test.PROG}: cannot write the dialogue: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"\n{auth_test.PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
+CONTAIN_PROG = "maillog-sasl contain"
+CONTAIN_EPILOG = f"""\
+examples:
+  {CONTAIN_PROG} bad@example.com /var/log/maillog --hold --reject
+  {CONTAIN_PROG} bad@example.com /var/log/maillog --hold --dry-run
+  {CONTAIN_PROG} bad@example.com --hold-logins --sasl-access /etc/postfix/sasl_access
+  {CONTAIN_PROG} --release bad@example.com /var/log/maillog
+
+--hold: the user's messages still queued at the end of the logs (the queue report's
+  rows of exactly that username) are put on hold, their queue IDs given to
+  `postsuper -h -` on its standard input. Nothing is deleted.
+--reject / --hold-logins: the line
+    USER {contain.REJECT}   (--hold-logins: USER {contain.HOLD})
+  goes into the check_sasl_access table, inside the block
+    {contain.BEGIN}
+    ...
+    {contain.END}
+  that this command owns (lines outside it are never changed), written atomically
+  (mode and owner kept), then `postmap TYPE:FILE` (TYPE as main.cf names the table,
+  else default_database_type). When no smtpd restriction list applies the table,
+  the main.cf line to add is printed.
+--release: undoes both: `postsuper -H -` for the queue IDs in the logs given, and
+  the user's line removed from the block (only the one of the two asked for with
+  --hold, --reject).
+
+Without root, and with --dry-run, nothing changes: the commands and the map change
+are printed. Postfix's commands are looked up on $PATH, then /usr/sbin.
+
+exit status:
+  0    done (or shown, in a dry run)
+  2    usage error, a USER that cannot be a table key, a log that cannot be read,
+       postsuper/postmap missing or failing, a table that cannot be written: one
+       line on stderr; what was done before the failure was printed
+  130  interrupted (Ctrl-C)
+"""
+
+
+def _contain_parser():
+    parser = CommandParser(
+        prog=CONTAIN_PROG,
+        description="Contain a compromised SASL account: put its queued mail on hold and "
+                    "refuse (or hold) its new mail with a check_sasl_access table.",
+        epilog=CONTAIN_EPILOG,
+    )
+    parser.add_argument("user", metavar="USER", help="the SASL username, exactly as logged")
+    parser.add_argument("paths", nargs="*", metavar="LOG",
+                        help="logs whose still-queued messages of USER are held (--hold) or "
+                             "released (--release)")
+    parser.add_argument("--hold", action="store_true",
+                        help="put USER's queued messages on hold (postsuper -h -)")
+    login = parser.add_mutually_exclusive_group()
+    login.add_argument("--reject", dest="map_action", action="store_const",
+                       const=contain.REJECT,
+                       help=f"refuse USER's mail: USER {contain.REJECT}")
+    login.add_argument("--hold-logins", dest="map_action", action="store_const",
+                       const=contain.HOLD,
+                       help=f"accept USER's new mail onto hold: USER {contain.HOLD}")
+    parser.add_argument("--sasl-access", metavar="FILE",
+                        help=f"the check_sasl_access table (default: {contain.DEFAULT_MAP}, or "
+                             f"DIR/{contain.MAP_NAME} with --config-dir)")
+    parser.add_argument("--release", action="store_true",
+                        help="undo: release the held messages, remove USER's line")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true",
+                      help="change nothing: print the commands and the map change (the "
+                           "default when not root)")
+    mode.add_argument("--apply", action="store_true",
+                      help="act even when not root (a table of your own, a wrapped postsuper)")
+    parser.add_argument("--host", metavar="NAME",
+                        help="only messages queued on this host (the syslog host name), when "
+                             "the logs hold several")
+    parser.add_argument("--config-dir", metavar="DIR",
+                        help="a Postfix instance's configuration directory, given to postsuper, "
+                             "postmap and postconf as -c DIR")
+    return parser
+
+
+def _contain_plan(args):
+    """(hold: bool, map action or None, map path or None) from the options; UsageError."""
+    hold, action = args.hold, args.map_action
+    if args.release and not hold and action is None:
+        hold, action = bool(args.paths), contain.REJECT
+    if not args.release and not hold and action is None:
+        raise UsageError("say what to do: --hold, --reject or --hold-logins (or --release)")
+    if hold and not args.paths:
+        raise UsageError("--hold takes the queue IDs from the logs: name one or more LOG")
+    if args.paths and not hold:
+        raise UsageError("LOG is read only for --hold: add --hold, or leave the logs out")
+    if args.sasl_access is not None and action is None:
+        raise UsageError("--sasl-access names the table of --reject or --hold-logins")
+    path = None
+    if action is not None:
+        path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
+                                    if args.config_dir else contain.DEFAULT_MAP)
+    return hold, action, path
+
+
+def contain_main(argv):
+    """Run `maillog-sasl contain ARGV`; return the exit status."""
+    parser = _contain_parser()
+    try:
+        args = parser.parse_intermixed_args(argv)  # USER LOG --hold LOG...
+    except SystemExit as exc:
+        return exc.code
+    failures = []
+    try:
+        hold, action, path = _contain_plan(args)
+        user = contain.check_user(args.user)
+        dry_run = args.dry_run or (not args.apply and not contain.is_root())
+        if dry_run and not args.dry_run:
+            print("# not root: a dry run (--apply acts anyway)")
+        queue_ids = None
+        if hold:
+            queued = contain.queued_ids(user, args.paths, host=args.host)
+            queue_ids, failures = queued.ids, queued.problems
+        contain.contain(user, queue_ids=queue_ids, map_path=path, map_action=action,
+                        release=args.release, dry_run=dry_run,
+                        postfix=contain.Postfix(config_dir=args.config_dir))
+        sys.stdout.flush()
+    except (UsageError, contain.ContainError, StoreError) as exc:
+        failures.insert(0, str(exc))
+    except OSError as exc:  # our own output: a full disk, a closed pipe
+        _discard_unwritten(sys.stdout)
+        failures.insert(0, f"cannot write: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        print(f"\n{CONTAIN_PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for failure in failures:
+        print(f"{CONTAIN_PROG}: {failure}", file=sys.stderr)
+    return EXIT_USAGE if failures else 0
+
+
 SUBCOMMANDS = {
     "cram-md5": cram_md5_main,
     "auth-test": auth_test_main,
+    "contain": contain_main,
 }
 
 

@@ -42,8 +42,21 @@ import datetime as _dt
 from typing import Dict, Iterator, List, Optional
 
 from maillog_sasl import events as ev
-from maillog_sasl.model import (DEFERRED, EXPIRED, FINAL_OUTCOMES, LOST, QUEUED, REFUSED, REJECTED,
-                                REMOVED, SENT, Message, Session, Stats)
+from maillog_sasl.model import (
+    DEFERRED,
+    EXPIRED,
+    FINAL_OUTCOMES,
+    LOST,
+    QUEUED,
+    REFUSED,
+    REJECTED,
+    REMOVED,
+    SENT,
+    Finished,
+    Message,
+    Session,
+    Stats,
+)
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import Clock, nested_line, parse_program, split_line
 
@@ -80,9 +93,17 @@ def _doubled(lines: List[str]) -> bool:
     return copies >= 0.4 * min(len(lines), DOUBLED_SAMPLE) and copies >= 2
 
 
-def _disconnect_ip(text: str) -> str:
-    """The client IP of `disconnect from NAME[IP] counters...`."""
-    return ev.split_address(text[16:].partition(" ")[0])[1]
+def _queued_as(event) -> Optional[str]:
+    """NEWQID of a delivery event whose reason says `... queued as NEWQID`, or None."""
+    marker = event.reason.rfind("queued as ") if event is not None else -1
+    if marker < 0:
+        return None
+    return event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
+
+
+def _disconnected(text: str) -> ev.Connect:
+    """The client of `disconnect from NAME[IP] counters...`, its counters left unread."""
+    return ev.Connect(*ev.split_address(text[16:].partition(" ")[0]))
 
 
 class Pending:
@@ -102,10 +123,10 @@ class Correlator:
 
     def __init__(self, stats: Optional[Stats] = None):
         self.stats = stats if stats is not None else Stats()
-        self.sessions = {}
+        self.sessions: Dict[tuple, Session] = {}
         self.pending: Dict[tuple, Pending] = {}
         self.messages: Dict[tuple, Message] = {}
-        self.finished: List[object] = []
+        self.finished: List[Finished] = []
         self._serial = 0
         self._tags: Dict[str, tuple] = {}
         # Whether the source being read has every line twice (None: not known yet), and the
@@ -132,7 +153,8 @@ class Correlator:
         messages = self.messages
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
-        smtpd_line = self._smtpd_line
+        smtpd_kind = ev.smtpd_kind
+        handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
         read = len(lines)
         if self._doubled is None:
@@ -150,15 +172,19 @@ class Correlator:
             if program is None:
                 program = self._program(tag)
             if not program:
-                parsed = nested_line(text)
+                # Postfix's line behind a container's prefix starts with a stamp of its own.
+                parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
+                          else None)
                 program = self._program(parsed[2]) if parsed is not None else None
-                if not program:
+                if not program or parsed is None:
                     other += 1
                     continue
                 stamp, host, tag, text = parsed
             daemon = program[1]
             if daemon == "smtpd":
-                outcome = smtpd_line((host, tag), program, stamp, clock, text)
+                kind = smtpd_kind(text)
+                outcome = (handlers[kind]((host, tag), program, stamp, clock, text)
+                           if kind is not None else UNUSED)
                 if outcome is not USED:
                     if outcome is UNTRACKED:
                         untracked += 1
@@ -240,7 +266,7 @@ class Correlator:
         for line in (lines[0], lines[-1]) if lines else ():
             parsed = split_line(line)
             when = clock.time(parsed[0]) if parsed is not None else None
-            if when is not None:
+            if when is not None and parsed is not None:
                 self._seen(when)
                 host = parsed[1]
                 known = self._host_clock.get(host)
@@ -288,12 +314,6 @@ class Correlator:
     # out to matter: a SASL failure, a client= line with SASL fields, or `auth=` in the
     # disconnect counters. Until then its TLS line and NOQUEUE rejects are kept raw too.
 
-    def _smtpd_line(self, key, program, stamp, clock, text):
-        kind = ev.smtpd_kind(text)
-        if kind is None:
-            return UNUSED
-        return self._smtpd_handlers[kind](key, program, stamp, clock, text)
-
     def _on_connect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
         if session is not None:
@@ -305,10 +325,13 @@ class Correlator:
 
     def _on_disconnect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
-        if session is not None and session.client_ip != _disconnect_ip(text):
-            # Another client's end: the open session's own was not logged.
-            self._finish_session(session)
-            session = None
+        client = None
+        if session is not None:
+            client = _disconnected(text)
+            if session.client_ip != client.client_ip:
+                # Another client's end: the open session's own was not logged.
+                self._finish_session(session)
+                session = None
         noted = self.pending.pop(key, None) if session is None else None
         if session is None and " auth=" not in text:
             if noted is None:
@@ -318,7 +341,7 @@ class Correlator:
         if when is None:
             return UNUSED
         if session is None:
-            session = self._materialize(key, program, noted, ev.disconnect_event(text), when)
+            session = self._materialize(key, program, noted, client or _disconnected(text), when)
         session.complete = session.connected
         session.end = session.last_time = when
         session.counters_text = text[16:].partition(" ")[2]
@@ -413,7 +436,7 @@ class Correlator:
             # The noted connect was another client's, whose session ended unlogged.
             self.stats.sessions_incomplete += 1
             connect = None
-        if connect is None:
+        if connect is None or noted is None:
             # Its connect was before the log started (or lost): it is known from this line on.
             session = Session(self._serial, host, program[0], program[2],
                               getattr(event, "client_name", ""), event.client_ip,
@@ -460,6 +483,7 @@ class Correlator:
             original = self.messages.get((host, event.orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
                 message.inherit_from(original, "reinjected")
+                original.reinjected_as.append(event.queue_id)
         return USED
 
     def _reject(self, timed_event, session, host):
@@ -525,22 +549,24 @@ class Correlator:
         recipient.last_attempt = when
         if status == DEFERRED and recipient.first_deferred is None:
             recipient.first_deferred = when
-        elif (status == SENT and "queued as " in text and message.sasl_username is not None
-              and ("[127." in text or "[::1]" in text)):
-            # Most "queued as" come from remote MXs; only a relay on loopback can be the
-            # content filter, and its address is in the line.
-            self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
+        elif status == SENT and "queued as " in text and message.sasl_username is not None:
+            if message.reinjected_as:
+                # A filter whose re-injection named this message (orig_queue_id), on loopback
+                # or not, and whether its copy is still queued or already gone.
+                new_id = _queued_as(ev.delivery_event(text))
+                if new_id in message.reinjected_as:
+                    recipient.handed_to = new_id
+            elif "[127." in text or "[::1]" in text:
+                # Most "queued as" come from remote MXs; only a relay on loopback can be the
+                # content filter, and its address is in the line.
+                self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
         # on as NEWQID, whose client= line (from 127.0.0.1, no SASL) came just before this one.
-        marker = event.reason.rfind("queued as ") if event is not None else -1
-        if marker < 0:
+        new_id = _queued_as(event)
+        if new_id is None or not ev.is_loopback(ev.split_address(event.relay)[1]):
             return
-        relay_ip = ev.split_address(event.relay)[1]
-        if not ev.is_loopback(relay_ip):
-            return
-        new_id = event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
         child = self.messages.get((host, new_id))
         if child is None:
             return
@@ -570,11 +596,15 @@ class Correlator:
 
     def _refuse_message(self, message, dsn, reason, when) -> None:
         """The whole message was refused (at DATA, by a milter, by header checks)."""
+        refused = False
         for recipient in message.recipients.values():
             if recipient.status not in FINAL_OUTCOMES:
                 recipient.status = REJECTED
                 recipient.set_details(dsn, recipient.relay, reason)
-        if not message.recipients:
+                refused = True
+        if not refused:
+            # Its accepted recipients are not logged one by one: the refusal stands for them,
+            # beside any refused earlier at RCPT.
             self._refuse(message, "", dsn, reason, when)
         self.messages.pop((message.host, message.queue_id), None)
         message.end = when
@@ -599,6 +629,8 @@ class Correlator:
         if message.sasl_username is None and message.parent is None:
             return
         if message.kind == "submission":
+            # Only notices and re-injections have a parent: a submission got here by its username.
+            assert message.sasl_username is not None
             self.stats.messages += 1
             self.stats.usernames.add(message.sasl_username)
         self.finished.append(message)
@@ -612,7 +644,7 @@ class Correlator:
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
-              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[object]:
+              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[Finished]:
     """Sessions and messages from `sources` (sources.Source objects, read in the order given).
 
     `on_batch(source, stats)`, when given, is called after each block of lines (a progress bar).
@@ -636,6 +668,7 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
             if correlator.finished:
                 yield from correlator.finished
                 correlator.finished.clear()
+        stats.lines_cut += source.lines_cut
         read = stats.lines_read - stats.repeated_lines - before[0]
         if read and stats.not_syslog - before[1] == read and source.problem is None:
             # Not one line of syslog shape: the wrong file, not a log with some noise in it.

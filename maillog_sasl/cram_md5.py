@@ -1,21 +1,28 @@
-"""`maillog-sasl cram-md5`: the answer to an SMTP `AUTH CRAM-MD5` challenge (RFC 2195).
+"""cram_md5: the answer to an SMTP `AUTH CRAM-MD5` challenge (RFC 2195), for `cram-md5`.
 
-What it does: decodes the server's base64 challenge and answers it with
-base64("USER HEXDIGEST"), where HEXDIGEST is the lower-case hex HMAC-MD5 of the decoded
-challenge keyed with the password; no trailing newline is encoded.
-Input: USER and the challenge as arguments, or the challenge pasted at a prompt on stdin (with or
-without the server's leading "334 "); the password from maillog_sasl.password (prompt,
---password-stdin, MAILLOG_SASL_PASSWORD). `response()` and `decode_challenge()` are also used by
-auth-test.
-Output: one line on stdout, the response to send after the server's 334 line.
-How it fails: a challenge that is not base64 (or is empty), an empty user, or no password: one
-line on stderr, exit 2. Ctrl-C at a prompt: exit 130. Nothing is printed on stdout then.
+SUMMARY
+    decode_challenge(text) -> challenge bytes      (base64, with or without the server's "334 ")
+    response(user, password, challenge) -> the base64 line to send after the server's 334
+    digest(password, challenge) -> lower-case hex HMAC-MD5
+    looks_like_msg_id(challenge) -> the "<...@host>" form RFC 2195 gives a challenge
+
+DESCRIPTION
+    The answer is base64("USER HEXDIGEST"), HEXDIGEST the hex HMAC-MD5 of the decoded challenge
+    keyed with the password; no trailing newline is encoded. auth-test uses the same functions.
+    The command line (USER and CHALLENGE as arguments or the challenge at a prompt; the password
+    from password.py) is in cli.py; its output is that one line on stdout.
+
+DIAGNOSTICS
+    ChallengeError (a ValueError) for a challenge that is not base64 or is empty. The command
+    makes each of these one line on stderr and exit 2, as it does for an empty user, no
+    password, a user or password that is not UTF-8, standard input closed or not UTF-8, and a
+    response that cannot be written ("cannot write the response: ..."); Ctrl-C: exit 130.
+    Nothing is printed on stdout then, and never a traceback.
 """
 import base64
 import binascii
-import hashlib
-import hmac
 import re
+
 
 class ChallengeError(ValueError):
     """The text given as a CRAM-MD5 challenge is not a usable base64 challenge."""
@@ -48,6 +55,11 @@ def looks_like_msg_id(challenge):
 
 def digest(password, challenge):
     """Hex HMAC-MD5 of the challenge bytes, keyed with the password (UTF-8)."""
+    # Imported here: hashlib loads OpenSSL's libcrypto, 2 MB of memory that the report
+    # command, which shares the process image, never uses.
+    import hashlib
+    import hmac
+
     return hmac.new(password.encode("utf-8"), challenge, hashlib.md5).hexdigest()
 
 

@@ -60,38 +60,59 @@ _STATUS_OUTCOMES = {SENT: SENT, DEFERRED: DEFERRED, BOUNCED: BOUNCED, EXPIRED: E
 UNKNOWN_STATUS = "unknown status"
 
 
-class Connect(NamedTuple):
+# Each event is a named tuple (its fields) under a subclass that adds the class attribute `kind`.
+# Type checkers accept only fields and methods in a NamedTuple body, and an annotated `kind`
+# there would become a field. The subclass keeps `event.kind` a plain class attribute (no call
+# per access, readable on the class too), adds no field to _asdict(), and with empty __slots__
+# keeps each event as small as a bare tuple.
+class _ConnectFields(NamedTuple):
     client_name: str
     client_ip: str
     client_port: Optional[str]
+
+
+class Connect(_ConnectFields):
+    __slots__ = ()
     kind = "connect"
 
 
-class Disconnect(NamedTuple):
+class _DisconnectFields(NamedTuple):
     client_name: str
     client_ip: str
     counters: dict  # name -> (ok, total), e.g. {"auth": (1, 2)}
+
+
+class Disconnect(_DisconnectFields):
+    __slots__ = ()
     kind = "disconnect"
 
 
-class Tls(NamedTuple):
+class _TlsFields(NamedTuple):
     client_ip: str
     protocol: str
     cipher: str
+
+
+class Tls(_TlsFields):
+    __slots__ = ()
     kind = "tls"
 
 
-class AuthFailure(NamedTuple):
+class _AuthFailureFields(NamedTuple):
     client_name: str
     client_ip: str
     client_port: Optional[str]
     mechanism: str
     reason: str
     username: Optional[str]
+
+
+class AuthFailure(_AuthFailureFields):
+    __slots__ = ()
     kind = "auth_failure"
 
 
-class Client(NamedTuple):
+class _ClientFields(NamedTuple):
     queue_id: str
     client_name: str
     client_ip: str
@@ -101,10 +122,14 @@ class Client(NamedTuple):
     sasl_sender: Optional[str]
     orig_queue_id: Optional[str]
     orig_client: Optional[str]
+
+
+class Client(_ClientFields):
+    __slots__ = ()
     kind = "client"
 
 
-class Reject(NamedTuple):
+class _RejectFields(NamedTuple):
     queue_id: Optional[str]  # None for NOQUEUE
     stage: str  # RCPT, MAIL, DATA, END-OF-MESSAGE, ...
     client_ip: str
@@ -114,35 +139,55 @@ class Reject(NamedTuple):
     sender: Optional[str]
     recipient: Optional[str]
     sasl_username: Optional[str]  # Postfix >= 3.10 appends it
+
+
+class Reject(_RejectFields):
+    __slots__ = ()
     kind = "reject"
 
 
-class MessageId(NamedTuple):
+class _MessageIdFields(NamedTuple):
     queue_id: str
     message_id: str
+
+
+class MessageId(_MessageIdFields):
+    __slots__ = ()
     kind = "message_id"
 
 
-class QueueActive(NamedTuple):
+class _QueueActiveFields(NamedTuple):
     queue_id: str
     sender: str
     size: Optional[int]
     nrcpt: Optional[int]
+
+
+class QueueActive(_QueueActiveFields):
+    __slots__ = ()
     kind = "queue_active"
 
 
-class Expired(NamedTuple):
+class _ExpiredFields(NamedTuple):
     queue_id: str
     sender: str
+
+
+class Expired(_ExpiredFields):
+    __slots__ = ()
     kind = "expired"
 
 
-class Removed(NamedTuple):
+class _RemovedFields(NamedTuple):
     queue_id: str
+
+
+class Removed(_RemovedFields):
+    __slots__ = ()
     kind = "removed"
 
 
-class Delivery(NamedTuple):
+class _DeliveryFields(NamedTuple):
     queue_id: str
     recipient: str
     orig_to: Optional[str]
@@ -151,20 +196,32 @@ class Delivery(NamedTuple):
     dsn: str
     status: str
     reason: str
+
+
+class Delivery(_DeliveryFields):
+    __slots__ = ()
     kind = "delivery"
 
 
-class Notice(NamedTuple):
+class _NoticeFields(NamedTuple):
     queue_id: str
     notice_queue_id: str
     notice: str  # "sender non-delivery", "sender delay", "postmaster non-delivery", ...
+
+
+class Notice(_NoticeFields):
+    __slots__ = ()
     kind = "notice"
 
 
-class ContentReject(NamedTuple):
+class _ContentRejectFields(NamedTuple):
     queue_id: str
     action: str  # reject, milter-reject, discard
     reason: str
+
+
+class ContentReject(_ContentRejectFields):
+    __slots__ = ()
     kind = "content_reject"
 
 
@@ -189,7 +246,8 @@ def split_address(address: str) -> Tuple[str, str, Optional[str]]:
     close_bracket = address.rfind("]")
     if open_bracket < 0 or close_bracket < open_bracket:
         return address, "", None
-    port = address[close_bracket + 2:] if address[close_bracket + 1:close_bracket + 2] == ":" else None
+    port = (address[close_bracket + 2:]
+            if address[close_bracket + 1:close_bracket + 2] == ":" else None)
     return address[:open_bracket], address[open_bracket + 1:close_bracket], port or None
 
 
@@ -275,13 +333,15 @@ def disconnect_event(text: str):
 
 
 def tls_event(text: str):
-    # "Anonymous TLS connection established from NAME[IP]: TLSv1.2 with cipher X (256/256 bits)"
+    # "Anonymous TLS connection established from NAME[IP]: TLSv1.2 with cipher X (256/256 bits)",
+    # with smtpd_client_port_logging "... from NAME[IP]:PORT: TLSv1.3 ..."
     start = text.find(" from ") + 6
-    colon = text.find("]: ", start)
-    if colon < 0:
+    close = text.find("]", start)
+    end = text.find(": ", close) if close >= 0 else -1
+    if end < 0:
         return None
-    ip = split_address(text[start:colon + 1])[1]
-    words = text[colon + 3:].split(" ")
+    ip = split_address(text[start:end])[1]
+    words = text[end + 2:].split(" ")
     if len(words) < 4 or words[1] != "with" or words[2] != "cipher":
         return None
     return Tls(ip, words[0], words[3])
@@ -368,7 +428,8 @@ def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
 
 
 def reject_event(queue_id: Optional[str], body: str):
-    # "reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: ...; from=<a> to=<b> proto=ESMTP helo=<h>"
+    # "reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: ...;
+    #  from=<a> to=<b> proto=ESMTP helo=<h>"  (one line in the log)
     words = body.split(" ", 3)
     if len(words) < 4 or words[2] != "from":
         return None
@@ -442,7 +503,8 @@ def known_status(word: str) -> bool:
 
 
 def delivery_event(text: str):
-    # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X, status=WORD (text)"
+    # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X,
+    #  status=WORD (text)"  (one line in the log)
     # The hottest parser: one split, then each field told apart by its first letters.
     colon = text.find(": ")
     if colon < 1 or not text.startswith("to=", colon + 2):

@@ -1,62 +1,291 @@
 """filters: which sessions and messages a report shows (--user, --since, --until, --ip).
 
 SUMMARY
-    Selection.build(users=(), since=None, until=None, ips=(), zone=None) -> Selection
+    Selection.build(users=(), since=None, until=None, ips=(), zone=None, now=None,
+                    log_time=None, zone_name=None) -> Selection
+    Selection.parse(users, since, until, ips, now=None) -> Selection; selection.resolve(zone=None,
+                    log_time=None, zone_name=None) -> the same Selection, its times placed
     selection.session(session, user) / selection.message(message) / selection.user(name)
     selection.ip(address) / selection.window(start, end) -> bool
+    selection.zone, selection.zone_note: the zone --since/--until were read in, and why
+    parse_moment(text, zone=None, end_of_day=False, now=None) -> aware datetime
 
 DESCRIPTION
     Filters choose what is reported; they never touch correlation, which always sees the whole
     log (a message retried after --since keeps the user of its session before it).
 
     --user: exact name or shell glob (`centos7@*`), case-insensitive, repeatable (any matches).
-    --since/--until: anything python-dateutil reads; a time without a zone is in `zone` (local
-    time by default). A date-only --until means the end of that day. A session is selected when
-    it overlaps [since, until]; a message when its life in the queue (queued .. last line)
-    overlaps it. --ip: an address or CIDR network, repeatable, IPv4 and IPv6.
+    --ip: an address or CIDR network, repeatable, IPv4 and IPv6.
+
+    --since/--until, as an administrator types them (case-insensitive):
+        now, 2h ago, 30 min ago, 3 days ago, 1 week ago, an hour ago   (s, min, h, d, w and
+            their long names): that long before now, to the second
+        today, yesterday, tomorrow; monday .. sunday, mon .. sun (the latest one, today
+            included); last friday (the latest one before today): that day, optionally with a
+            time of day (`yesterday 18:00`)
+        anything python-dateutil reads: 2018-09-17, '2018-09-17 06:00', 'Sep 17 2018 6am',
+            '2018-09-17T06:00+09:00'; a date without a year is its latest occurrence up to today,
+            a time without a date is today's.
+    A value names a span, to the precision it is written in: --since means its start, --until
+    its end, so `--until 2018-09-17` and `--until yesterday` include that whole day, `--until
+    'Sep 2018'` the whole month and `--until 06:00` the minute. A session is selected when it
+    overlaps [since, until]; a message when its life in the queue (queued .. last line)
+    overlaps it. `now` (the clock relative words are read on) can be given, for tests.
+
+    A time without a zone (and the calendar words: which day is today depends on the zone) is
+    read in the zone of the log's own timestamps when they carry one (RFC 3339, journald
+    short-iso), else in `zone` (--tz), else in the machine's zone. The log's zone is the
+    offset of `log_time`, the first timestamp of the inputs; a yearless log's times are made in
+    `zone` or the machine's zone, so they agree with it, and that zone (with its daylight saving
+    rules) is used whenever it gives the log's first time the log's own offset. `zone_note`
+    says which zone was used and why (`+09:00 (the log's)`), for the summary line; it is empty
+    when no --since/--until value needed a zone (`2h ago`, a time with its offset).
 
 DIAGNOSTICS
     FilterError (a ValueError) with one readable sentence for a value that is not a time, an
-    address or a network; the CLI turns it into a usage error.
+    address or a network, and for --since later than --until; the CLI turns it into a usage
+    error.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import fnmatch
 import ipaddress
-from typing import Optional
+import re
+from typing import Callable, Dict, Optional, Tuple
 
 from dateutil import tz as _tz
+
+from maillog_sasl.syslog import fixed_zone
 
 
 class FilterError(ValueError):
     pass
 
 
-def parse_moment(text: str, zone=None, end_of_day: bool = False) -> _dt.datetime:
-    """`2018-09-17`, `2018-09-17 06:00`, `Sep 17 2018 6am +09:00`... -> aware datetime."""
+# `2h ago`, `30 min ago`, `an hour ago`: that long before now.
+_AGO = re.compile(r"(\d+|an?)\s*([a-z]+)\s+ago")
+_UNITS: Dict[str, int] = {}
+for _seconds, _names in ((1, "s sec secs second seconds"), (60, "m min mins minute minutes"),
+                         (3600, "h hr hrs hour hours"), (86400, "d day days"),
+                         (604800, "w wk wks week weeks")):
+    _UNITS.update(dict.fromkeys(_names.split(), _seconds))
+_DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
+_WEEKDAYS = {name: number for number, names in enumerate((
+    "monday mon", "tuesday tue tues", "wednesday wed", "thursday thu thur thurs", "friday fri",
+    "saturday sat", "sunday sun")) for name in names.split()}
+# dateutil fills what a text leaves out from a default: two defaults that differ in every field
+# tell which fields the text gave (both leap years, both months of 31 days: any date fits).
+_EARLY = _dt.datetime(2000, 1, 1)
+_LATE = _dt.datetime(2004, 3, 3, 23, 59, 59, 999999)
+_HINT = "try 2018-09-17, '2018-09-17 06:00', yesterday, monday or '2h ago'"
+
+Fields = Tuple[Optional[int], Optional[int], Optional[int]]  # year, month, day as written
+
+
+class When:
+    """A --since or --until value, read but not yet placed in a zone: at(zone, now) does that.
+
+    One of: `back` (now minus it: `now`, `2h ago`), a calendar word's `day` (today -> that
+    day), or the date `fields` dateutil found; then `clock`, the time of day written (None: the
+    whole day), and `own_zone`, the zone written with it.
+    """
+
+    __slots__ = ("text", "end", "back", "day", "fields", "clock", "own_zone")
+
+    def __init__(self, text: str, end: bool, back: Optional[_dt.timedelta] = None,
+                 day: Optional[Callable[[_dt.date], _dt.date]] = None,
+                 fields: Fields = (None, None, None), clock: Optional[_dt.time] = None,
+                 own_zone: Optional[_dt.tzinfo] = None):
+        self.text = text
+        self.end = end  # --until: the end of the span the text names
+        self.back = back
+        self.day = day
+        self.fields = fields
+        self.clock = clock
+        self.own_zone = own_zone
+
+    @property
+    def needs_zone(self) -> bool:
+        return self.back is None and self.own_zone is None
+
+    def at(self, zone: _dt.tzinfo, now: _dt.datetime) -> _dt.datetime:
+        """The aware time this value means in `zone` (unless it has its own), `now` being now."""
+        try:
+            if self.back is not None:
+                moment = (now - self.back).astimezone(zone)
+            else:
+                zone = self.own_zone if self.own_zone is not None else zone
+                today = now.astimezone(zone).date()
+                date = self.day(today) if self.day is not None else self._date(today)
+                clock = self.clock or (_dt.time.max if self.end else _dt.time.min)
+                # A wall time shown twice (the hour clocks go back): --until takes the later.
+                moment = _dt.datetime.combine(date, clock).replace(fold=int(self.end),
+                                                                  tzinfo=zone)
+            offset = moment.utcoffset()
+            assert offset is not None, "an aware time"
+            # The log's times share these tzinfo objects: comparisons of equal ones are cheap.
+            return moment.replace(tzinfo=fixed_zone(offset), fold=0)
+        except (ValueError, OverflowError, OSError):
+            raise FilterError(f"out of range: {self.text!r}") from None
+
+    def _date(self, today: _dt.date) -> _dt.date:
+        year, month, day = self.fields
+        if year is None and month is None and day is None:
+            return today  # a time alone: today's
+        guessed = year is None
+        if year is None:
+            year = today.year
+            if month is not None and (month, day or 1) > (today.month, today.day):
+                year -= 1  # `Dec 30` read in January: the latest one
+            elif month is None:
+                month = today.month  # a day of the month alone: this month's
+        if month is None:
+            month = 12 if self.end else 1
+        if guessed and (month, day) == (2, 29):
+            while not calendar.isleap(year):
+                year -= 1
+        if day is None:
+            day = calendar.monthrange(year, month)[1] if self.end else 1
+        return _dt.date(year, month, day)
+
+
+def _not_a_time(text: str) -> FilterError:
+    return FilterError(f"not a date or time: {text!r} ({_HINT})")
+
+
+def _dateutil_fields(text: str, end: bool) -> Tuple[Fields, Optional[_dt.time],
+                                                    Optional[_dt.tzinfo]]:
+    """What python-dateutil reads in `text`: (the date fields written, the time of day as the
+    span's start or end, None when no time was written; the zone written)."""
     from dateutil import parser as _date_parser  # slow to import; only --since/--until use it
 
-    early = _dt.datetime(2000, 1, 1, 0, 0, 0, 0)
-    late = _dt.datetime(2000, 1, 1, 23, 59, 59, 999999)
     try:
-        start = _date_parser.parse(text, default=early)
-        finish = _date_parser.parse(text, default=late)
+        early = _date_parser.parse(text, default=_EARLY)
+        late = _date_parser.parse(text, default=_LATE)
     except (ValueError, OverflowError):
-        raise FilterError(f"not a date or time: {text!r} (try 2018-09-17 or '2018-09-17 06:00')") from None
-    moment = finish if end_of_day and (start.hour, start.minute, start.second) != (
-        finish.hour, finish.minute, finish.second) else start
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone if zone is not None else _tz.tzlocal())
-    return moment
+        raise _not_a_time(text) from None
+    fields: Fields = (early.year if early.year == late.year else None,
+                      early.month if early.month == late.month else None,
+                      early.day if early.day == late.day else None)
+    clock = None
+    if early.hour == late.hour:
+        # To the precision written: `--until 06:00` includes that minute.
+        complete = (early.minute, early.second) == (late.minute, late.second)
+        clock = (late if end and not complete else early).time()
+    return fields, clock, early.tzinfo
+
+
+def _day_word(words) -> Optional[Tuple[Callable[[_dt.date], _dt.date], list]]:
+    """`today`, `yesterday`, `monday`, `last friday` ... -> (today -> that day, the words left)."""
+    first = words[0].rstrip(",")
+    if first in _DAYS:
+        shift = _dt.timedelta(days=_DAYS[first])
+        return (lambda today: today + shift), words[1:]
+    last = first == "last" and len(words) > 1
+    if last:
+        words = words[1:]
+        first = words[0].rstrip(",")
+    weekday = _WEEKDAYS.get(first)
+    if weekday is None:
+        return None
+
+    def latest(today: _dt.date) -> _dt.date:
+        back = (today.weekday() - weekday) % 7
+        return today - _dt.timedelta(days=back or (7 if last else 0))
+
+    return latest, words[1:]
+
+
+def parse_when(text: str, end: bool = False) -> When:
+    """A --since (`end` False) or --until value -> When; FilterError when it is no time."""
+    words = text.lower().split()
+    if not words:
+        raise _not_a_time(text)
+    phrase = " ".join(words)
+    if phrase == "now":
+        return When(text, end, back=_dt.timedelta(0))
+    ago = _AGO.fullmatch(phrase)
+    if ago is not None:
+        unit = _UNITS.get(ago[2])
+        if unit is None:
+            raise _not_a_time(text)
+        count = 1 if ago[1] in ("a", "an") else int(ago[1])
+        try:
+            return When(text, end, back=_dt.timedelta(seconds=count * unit))
+        except OverflowError:
+            raise FilterError(f"too long ago: {text!r}") from None
+    found = _day_word(words)
+    if found is not None:
+        day, rest = found
+        if not rest:
+            return When(text, end, day=day)
+        try:
+            fields, clock, zone = _dateutil_fields(" ".join(rest), end)
+        except FilterError:
+            fields, clock = (0, 0, 0), None
+        if fields == (None, None, None) and clock is not None:  # `yesterday 18:00`
+            return When(text, end, day=day, clock=clock, own_zone=zone)
+        # Not a time of day after the word: dateutil may read the whole (`Mon Sep 17 2018`).
+    fields, clock, zone = _dateutil_fields(text, end)
+    return When(text, end, fields=fields, clock=clock, own_zone=zone)
+
+
+def _now(now: Optional[_dt.datetime]) -> _dt.datetime:
+    if now is None:
+        return _dt.datetime.now(_dt.timezone.utc)
+    return now if now.tzinfo is not None else now.astimezone()  # naive: the machine's time
+
+
+def parse_moment(text: str, zone=None, end_of_day: bool = False,
+                 now: Optional[_dt.datetime] = None) -> _dt.datetime:
+    """`2018-09-17`, `yesterday`, `2h ago`, `Sep 17 2018 6am +09:00`... -> aware datetime; a
+    time without a zone is in `zone` (default: the machine's); `end_of_day`: the end of the
+    span the text names, as --until reads it."""
+    return parse_when(text, end_of_day).at(zone if zone is not None else _tz.tzlocal(),
+                                           _now(now))
+
+
+def _offset_text(offset: Optional[_dt.timedelta]) -> str:
+    if not offset:
+        return "UTC"
+    sign = "-" if offset < _dt.timedelta(0) else "+"
+    minutes = abs(offset) // _dt.timedelta(minutes=1)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def filter_zone(log_time: Optional[_dt.datetime] = None, zone: Optional[_dt.tzinfo] = None,
+                zone_name: Optional[str] = None, now: Optional[_dt.datetime] = None,
+                ) -> Tuple[_dt.tzinfo, str]:
+    """The zone --since/--until without one are read in, and why: (tzinfo, `+09:00 (the
+    log's)` | `NAME (--tz)` | `+01:00 (the machine's)`).
+
+    `log_time` is the first timestamp of the logs, `zone` the --tz zone (`zone_name` as the
+    user wrote it). The log's offset wins when `zone` (else the machine's zone) would give that
+    moment another: then the stamps carried a zone of their own. When they agree (a yearless
+    log's times are made in that zone) the zone itself is used, daylight saving rules and all.
+    """
+    fallback = zone if zone is not None else _tz.tzlocal()
+    moment = log_time if log_time is not None and log_time.tzinfo is not None else None
+    if moment is not None:
+        offset = moment.utcoffset()
+        if moment.astimezone(fallback).utcoffset() != offset:
+            assert offset is not None, "an aware time"
+            return fixed_zone(offset), f"{_offset_text(offset)} (the log's)"
+    shown = (moment or _now(now)).astimezone(fallback).utcoffset()
+    if zone is not None:
+        return zone, f"{zone_name or _offset_text(shown)} (--tz)"
+    return fallback, f"{_offset_text(shown)} (the machine's)"
 
 
 def parse_network(text: str):
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        raise FilterError(f"not an IP address or network: {text!r} (try 192.0.2.7 or 192.0.2.0/24)") from None
+        raise FilterError(
+            f"not an IP address or network: {text!r} (try 192.0.2.7 or 192.0.2.0/24)") from None
 
 
 class Selection:
@@ -68,17 +297,60 @@ class Selection:
         self.since = since
         self.until = until
         self.networks = list(networks)
-        self._ip_cache = {}
+        self._ip_cache: Dict[str, bool] = {}
+        # The zone --since/--until were placed in, and `+09:00 (the log's)` when one of them
+        # needed it (empty otherwise): for the summary line.
+        self.zone: Optional[_dt.tzinfo] = None
+        self.zone_note = ""
+        self._when: Tuple[Optional[When], Optional[When]] = (None, None)
+        self._now = _now(None)
 
     @classmethod
     def build(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
-              zone=None) -> "Selection":
-        """From the CLI's strings; raises FilterError on a bad value."""
-        start = parse_moment(since, zone) if since else None
-        end = parse_moment(until, zone, end_of_day=True) if until else None
-        if start is not None and end is not None and start > end:
-            raise FilterError(f"--since {since!r} is later than --until {until!r}")
-        return cls(users, start, end, [parse_network(ip) for ip in ips])
+              zone: Optional[_dt.tzinfo] = None, now: Optional[_dt.datetime] = None,
+              log_time: Optional[_dt.datetime] = None,
+              zone_name: Optional[str] = None) -> "Selection":
+        """From the CLI's strings; raises FilterError on a bad value. parse() then resolve():
+        `zone` is --tz (`zone_name` its text), `log_time` the logs' first timestamp, `now` the
+        clock relative words are read on (default: now)."""
+        return cls.parse(users, since, until, ips, now).resolve(zone, log_time, zone_name)
+
+    @classmethod
+    def parse(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
+              now: Optional[_dt.datetime] = None) -> "Selection":
+        """The filters read and checked (FilterError on a value that is no time, address or
+        network), before the logs are opened; resolve() then places --since/--until in the
+        zone of the logs (until then they are placed in the machine's zone, unchecked)."""
+        selection = cls(users, networks=[parse_network(ip) for ip in ips])
+        selection._when = (parse_when(since) if since else None,
+                           parse_when(until, end=True) if until else None)
+        selection._now = _now(now)
+        selection._place(_tz.tzlocal(), "")
+        return selection
+
+    def resolve(self, zone: Optional[_dt.tzinfo] = None, log_time: Optional[_dt.datetime] = None,
+                zone_name: Optional[str] = None) -> "Selection":
+        """Place --since/--until in the zone filter_zone() picks (the log's, else `zone`, else
+        the machine's) and check their order (FilterError); returns the Selection itself."""
+        self._place(*filter_zone(log_time, zone, zone_name, self._now))
+        if self.since is not None and self.until is not None and self.since > self.until:
+            first, last = self._when
+            raise FilterError(
+                f"--since {first.text if first else self.since.isoformat()!r} "
+                f"({self.since.isoformat()}) is later than --until "
+                f"{last.text if last else self.until.isoformat()!r} ({self.until.isoformat()})")
+        return self
+
+    def _place(self, zone: _dt.tzinfo, note: str) -> None:
+        first, last = self._when
+        if first is not None:
+            self.since = first.at(zone, self._now)
+        if last is not None:
+            self.until = last.at(zone, self._now)
+        if first is not None or last is not None:
+            self.zone = zone
+        needed = any(when is not None and when.needs_zone for when in self._when)
+        self.zone_note = f"times in {note}" if needed and note else ""
 
     def user(self, name: Optional[str]) -> bool:
         if not self.user_patterns:
@@ -102,10 +374,14 @@ class Selection:
         return found
 
     def window(self, start: Optional[_dt.datetime], end: Optional[_dt.datetime]) -> bool:
-        if self.since is not None and (end or start) is not None and (end or start) < self.since:
-            return False
-        if self.until is not None and (start or end) is not None and (start or end) > self.until:
-            return False
+        if self.since is not None:
+            latest = end or start
+            if latest is not None and latest < self.since:
+                return False
+        if self.until is not None:
+            earliest = start or end
+            if earliest is not None and earliest > self.until:
+                return False
         return True
 
     def session(self, session, user: Optional[str]) -> bool:

@@ -51,8 +51,15 @@ import datetime as _dt
 from collections import Counter
 from typing import Dict, List, NamedTuple, Optional
 
-from maillog_sasl.activity import (Activity, Hour, Thresholds, UserActivity, failed_enough,
-                                   hour_of, provider_of)
+from maillog_sasl.activity import (
+    Activity,
+    Hour,
+    Thresholds,
+    UserActivity,
+    failed_enough,
+    hour_of,
+    provider_of,
+)
 from maillog_sasl.events import is_loopback
 from maillog_sasl.model import OUTCOMES, SENT
 
@@ -118,6 +125,8 @@ def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     if not failed_enough(recipients, failed, limits):
         return None
     when = user.failing_since
+    # UserActivity.settle() sets it when the totals first pass the limits.
+    assert when is not None
     detail = " ".join(f"{outcome} {count}" for outcome, count in zip(OUTCOMES, totals)
                       if outcome != SENT and count)
     return Signal("failing", when, f"failing: {failed} of {recipients} recipients failed "
@@ -154,7 +163,7 @@ def new_network_signal(user: UserActivity, activity: Activity,
                        limits: Thresholds) -> Optional[Signal]:
     start, end = activity.first_time, activity.last_time
     baseline = _dt.timedelta(days=limits.baseline_days)
-    if start is None or end - start <= baseline:
+    if start is None or end is None or end - start <= baseline:
         return None
     cut = start + baseline
     networks = activity.pairs.networks_of(user.name)
@@ -238,7 +247,7 @@ def thresholds_of(options: dict) -> Thresholds:
 
 def watch(finished, selection, options, keep_hours: bool = False) -> Activity:
     """Read the whole stream into an Activity (keep_hours: every Hour, for the timeline)."""
-    activity = Activity(thresholds_of(options), selection, keep_hours)
+    activity = Activity(thresholds_of(options), selection, keep_hours, options.get("stats"))
     for _ in activity.watch(finished):
         pass
     return activity
@@ -251,7 +260,7 @@ def suspicious_report(finished, selection, options) -> List[dict]:
     activity = watch(finished, selection, options)
     ips = activity.ips_per_user()
     networks = activity.pairs.network_counts()
-    rows = []
+    rows: List[dict] = []
     for name, verdict in assess(activity, thresholds_of(options)).items():
         user = activity.users[name]
         if not verdict.severity or not user.selected or not selection.user(name):
@@ -281,7 +290,7 @@ def timeline_report(finished, selection, options) -> List[dict]:
         user = activity.users[name]
         if not user.selected or not selection.user(name):
             continue
-        fired = {}
+        fired: Dict[_dt.datetime, List[str]] = {}  # hour -> the signals that fired in it
         verdict = verdicts.get(name)
         for signal in verdict.signals if verdict else ():
             fired.setdefault(hour_of(signal.when), []).append(signal.name)

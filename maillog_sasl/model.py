@@ -14,20 +14,35 @@ DESCRIPTION
     Final outcomes of a recipient: sent, bounced, expired (the message expired while the
     recipient was still deferred), rejected (refused at RCPT or with the whole message), and
     deferred (no final line before the log ends).
+
+DIAGNOSTICS
+    None: plain records. A recipient's details are parsed from its last delivery line on demand;
+    a line of an unknown status gives a reason that names the status word.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
-from maillog_sasl.events import (BOUNCED, DEFERRED, EXPIRED, FINAL_OUTCOMES, OUTCOMES, REJECTED,
-                                 SENT, counter, delivery_event, known_status, parse_counters,
-                                 tls_event)
+from maillog_sasl.events import (
+    BOUNCED,
+    DEFERRED,
+    EXPIRED,
+    FINAL_OUTCOMES,
+    OUTCOMES,
+    REJECTED,
+    SENT,
+    counter,
+    delivery_event,
+    known_status,
+    parse_counters,
+    tls_event,
+)
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
-           "REFUSED", "QUEUED", "LOST"]
+           "REFUSED", "QUEUED", "LOST", "Finished"]
 
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
@@ -43,8 +58,9 @@ class Session:
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
                  "connected", "complete", "last_time")
 
+    # `start`: the correlator builds a session only at a line whose time it has read.
     def __init__(self, serial: int, host: str, service: str, pid: str, client_name: str,
-                 client_ip: str, client_port: Optional[str], start: Optional[_dt.datetime]):
+                 client_ip: str, client_port: Optional[str], start: _dt.datetime):
         self.serial = serial
         self.host = host
         self.service = service
@@ -135,7 +151,9 @@ class Recipient:
 
     def details(self) -> tuple:
         if self._details is None:
-            event = delivery_event(self.last_line)
+            line = self.last_line
+            assert line is not None, "delivered() keeps the line whose details it cleared"
+            event = delivery_event(line)
             if event is None:
                 self._details = ("", "", "")
             elif known_status(event.status):
@@ -163,7 +181,7 @@ class Message:
     __slots__ = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
                  "sasl_method", "sasl_username", "sasl_sender", "message_id", "sender", "size",
                  "nrcpt", "queued", "last_time", "end", "state", "recipients", "parent",
-                 "notices", "expired")
+                 "notices", "expired", "reinjected_as")
 
     def __init__(self, serial: int, host: str, queue_id: str, kind: str, queued: _dt.datetime):
         self.serial = serial
@@ -190,6 +208,8 @@ class Message:
         self.parent: Optional[Message] = None
         self.notices: List[str] = []
         self.expired = False
+        # Queue IDs a content filter re-injected it as (their client= named it orig_queue_id).
+        self.reinjected_as: List[str] = []
 
     def recipient(self, address: str, orig_to: Optional[str] = None) -> Recipient:
         # Most recipients have no orig_to: their address alone is the key, no tuple to keep
@@ -201,7 +221,8 @@ class Message:
             found = self.recipients[key] = Recipient(address, orig_to)
         return found
 
-    def counted_recipients(self, notices: bool = False) -> Iterator[Tuple[Optional[Recipient], str]]:
+    def counted_recipients(
+            self, notices: bool = False) -> Iterator[Tuple[Optional[Recipient], str]]:
         """(Recipient or None, outcome) for every recipient the reports count, if the message
         is authenticated; nothing for other messages. None stands for a recipient qmgr counted
         that no agent has logged yet at the end of the log (waiting: deferred).
@@ -238,26 +259,67 @@ class Message:
             self.queued = parent.queued
 
 
+# What correlate() yields, and every report reads: a finished session or message.
+Finished = Union[Session, Message]
+
+
 class Stats:
     """Counters for --stats; `lines_read` = used + every skipped kind.
 
     `sessions` counts authenticated sessions, `messages` authenticated messages, `usernames`
-    the distinct SASL usernames that queued mail.
+    the distinct SASL usernames that queued mail; `lines_cut` the lines longer than
+    sources.MAX_LINE, of which only the start was read.
     """
 
     __slots__ = ("lines_read", "lines_used", "not_syslog", "other_programs", "postfix_unused",
                  "untracked_queue_lines", "repeated_lines", "sessions", "sessions_incomplete",
                  "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
                  "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
-                 "usernames")
+                 "usernames", "lines_cut")
 
-    def __init__(self):
-        for name in self.__slots__:
-            setattr(self, name, 0)
+    # Declared here, set one by one in __init__, so that a type checker knows every counter.
+    lines_read: int
+    lines_used: int
+    not_syslog: int
+    other_programs: int
+    postfix_unused: int
+    untracked_queue_lines: int
+    repeated_lines: int
+    sessions: int
+    sessions_incomplete: int
+    sessions_idle: int
+    messages: int
+    messages_open_at_end: int
+    messages_lost: int
+    unknown_statuses: int
+    clock_anomalies: int
+    first_time: Optional[_dt.datetime]
+    last_time: Optional[_dt.datetime]
+    sources: List[str]
+    usernames: Set[str]
+    lines_cut: int
+
+    def __init__(self) -> None:
+        self.lines_read = 0
+        self.lines_used = 0
+        self.not_syslog = 0
+        self.other_programs = 0
+        self.postfix_unused = 0
+        self.untracked_queue_lines = 0
+        self.repeated_lines = 0
+        self.sessions = 0
+        self.sessions_incomplete = 0
+        self.sessions_idle = 0
+        self.messages = 0
+        self.messages_open_at_end = 0
+        self.messages_lost = 0
+        self.unknown_statuses = 0
+        self.clock_anomalies = 0
         self.first_time = None
         self.last_time = None
         self.sources = []
         self.usernames = set()
+        self.lines_cut = 0
 
     @property
     def lines_skipped(self) -> int:

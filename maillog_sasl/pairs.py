@@ -84,7 +84,9 @@ def _temporary_directory_exists() -> bool:
 
 
 def _encode(when: _dt.datetime) -> Tuple[int, int]:
-    return (when - _EPOCH) // _MICROSECOND, when.utcoffset() // _SECOND
+    offset = when.utcoffset()
+    assert offset is not None, "the Clock makes every time aware"
+    return (when - _EPOCH) // _MICROSECOND, offset // _SECOND
 
 
 def _decode(micros: int, offset: int) -> _dt.datetime:
@@ -95,7 +97,7 @@ def _decode(micros: int, offset: int) -> _dt.datetime:
 class PairStore:
     """See the module docstring."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         # "": a private database that SQLite deletes on close; it stays in memory up to the
         # cache size, and no journal is needed for data nobody reads after a crash.
         try:
@@ -145,7 +147,7 @@ class PairStore:
             "SELECT account, COUNT(DISTINCT network) FROM networks GROUP BY account")))
 
     def networks_of(self, account: str) -> Dict[str, tuple]:
-        found = {}
+        found: Dict[str, tuple] = {}
         for network, first, offset, ip in self._read(
                 "SELECT network, first, offset, ip FROM networks WHERE account = ? "
                 "ORDER BY network, first, rowid", (account,)):
@@ -158,7 +160,9 @@ class PairStore:
             "SELECT ip, account, first, offset FROM logins WHERE ip IN "
             "(SELECT ip FROM logins GROUP BY ip HAVING COUNT(DISTINCT account) >= ?) "
             "ORDER BY ip, account, first, rowid", (accounts,))
-        current, found = None, {}
+        # Nothing is yielded before the first row sets `current`: `found` is empty until then.
+        current: str = ""
+        found: Dict[str, _dt.datetime] = {}
         for ip, account, first, offset in rows:
             if ip != current:
                 if found:

@@ -42,11 +42,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, TypeVar
 
 MIN_BYTES = 20 * 1000 * 1000
 INTERVAL = 0.1
 CLEAR = "\r\x1b[K"
+
+# watch() hands on whatever the stream holds.
+_Item = TypeVar("_Item")
 
 
 class Progress:
@@ -98,8 +101,7 @@ class Progress:
         if now < self._next:
             return
         self._next = now + self.interval
-        self._write(CLEAR + self.line(source, stats, now))
-        self._shown = True
+        self._shown = self._write(CLEAR + self.line(source, stats, now))
 
     __call__ = update
 
@@ -130,7 +132,7 @@ class Progress:
             name = "..." + name[-max(room - 3, 1):] if room > 4 else ""
         return (position + name + tail)[:max(self.width - 1, 0)]
 
-    def watch(self, stream: Iterable[object]) -> Iterator[object]:
+    def watch(self, stream: Iterable[_Item]) -> Iterator[_Item]:
         """Hand on `stream`; erase the bar for good when it ends (or is abandoned)."""
         try:
             yield from stream
@@ -163,13 +165,16 @@ class Progress:
                 return number
         return 1
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str) -> bool:
+        """Write `text`; False, and the bar off for the rest of the run, when that fails."""
         try:
             self.stream.write(text)
             self.stream.flush()
         except (OSError, ValueError):
             self._enabled = False
             self._shown = False
+            return False
+        return True
 
 
 class _Guarded:

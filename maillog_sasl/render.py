@@ -1,11 +1,18 @@
 """render: rows -> table, CSV, JSON, NDJSON or bare queue IDs, written to a text stream.
 
 SUMMARY
-    render(format, columns, rows, out, summary=None)
+    render(format, columns, rows, out, summary=None, fit=None)
     FORMATS: the names --format accepts
 
 DESCRIPTION
-    table   tabulate's plain grid for a terminal, after a one-line summary.
+    table   tabulate's plain grid for a terminal, after a one-line summary. With `fit` (a
+            layout.Fit: the CLI gives one when the table goes to a terminal, or for --width),
+            the table fits fit.width: the least important columns hidden (a hint under the
+            table names them), long cells cut with "…" after they were made safe, times
+            without their microseconds and without the date or the offset when every row
+            shares it (the header says it: `last_seen (+09:00)`), the suspicious report's
+            reasons one wrapped line each under their row, the summary wrapped. Without
+            `fit` (a file, a pipe) the table is whole, byte for byte as it always was.
     csv     RFC 4180 with a header row (CRLF line ends), lists joined with ", ".
     json    one document: an array of objects, streamed row by row.
     ndjson  one object per line.
@@ -30,8 +37,12 @@ import codecs
 import csv
 import datetime as _dt
 import json
+from typing import Dict, List, Optional
 
 from tabulate import tabulate
+
+from maillog_sasl import layout
+from maillog_sasl.layout import Fit
 
 FORMATS = ("table", "csv", "json", "ndjson", "ids")
 
@@ -117,11 +128,12 @@ def _as_utf8(out) -> None:
         out.reconfigure(encoding="utf-8")
 
 
-def render(fmt: str, columns, rows, out, summary=None) -> int:
+def render(fmt: str, columns, rows, out, summary=None, fit: Optional[Fit] = None) -> int:
     """Write `rows` (dicts) to `out` in `fmt`; returns the number of rows written.
 
     `summary` is a callable giving the table's one-line summary once the rows are consumed
-    (the totals are only known at the end of the stream).
+    (the totals are only known at the end of the stream). `fit`: fit a table to a width
+    (see the module docstring); the other formats ignore it.
     """
     _as_utf8(out)
     if fmt == "csv":
@@ -154,6 +166,8 @@ def render(fmt: str, columns, rows, out, summary=None) -> int:
                 seen.add(queue_id)
                 out.write(plain_text(queue_id) + "\n")
         return len(seen)
+    if fit is not None:
+        return _fitted_table(columns, rows, out, summary, fit)
     table = [[plain_text(row.get(column)) for column in columns] for row in rows]
     if summary is not None:
         out.write(_escape_control(summary()) + "\n\n")
@@ -162,3 +176,65 @@ def render(fmt: str, columns, rows, out, summary=None) -> int:
     else:
         out.write("(no rows)\n")
     return len(table)
+
+
+def _items(value) -> Optional[List[str]]:
+    """The items of a list cell, each made safe; None for a value that is not a list."""
+    if isinstance(value, (list, tuple, set)):
+        return [plain_text(item) for item in value]
+    return None
+
+
+def _fitted_table(columns, rows, out, summary, fit: Fit) -> int:
+    rows = list(rows)
+    if summary is not None:
+        for text in layout.wrap_parts(_escape_control(summary()), fit.width):
+            out.write(text + "\n")
+        out.write("\n")
+    if not rows:
+        out.write("(no rows)\n")
+        return 0
+    grid = [column for column in columns if column not in layout.UNDER]
+    under = [column for column in columns if column in layout.UNDER]
+    headers: Dict[str, str] = {}
+    texts: Dict[str, list] = {}  # column -> each row's text, or its items for a list
+    for column in grid:
+        values = [row.get(column) for row in rows]
+        present = [value for value in values if value is not None]
+        if present and all(isinstance(value, _dt.datetime) for value in present):
+            texts[column], headers[column] = layout.short_times(column, values)
+            continue
+        headers[column] = column
+        texts[column] = [_items(value) or plain_text(value) for value in values]
+    header_widths = {column: layout.display_width(headers[column]) for column in grid}
+    widths = {}
+    for column in grid:
+        longest = max((layout.display_width(", ".join(text) if isinstance(text, list) else text)
+                       for text in texts[column]), default=0)
+        widths[column] = max(longest, header_widths[column])
+    shown, given, hidden = layout.plan(grid, header_widths, widths, fit)
+
+    def joined(cells) -> str:
+        return layout.SEPARATOR.join(
+            text + " " * (given[column] - layout.display_width(text))
+            for column, text in zip(shown, cells)).rstrip()
+
+    out.write(joined([layout.cut(headers[column], given[column]) for column in shown]) + "\n")
+    out.write(joined(["-" * given[column] for column in shown]) + "\n")
+    for index, row in enumerate(rows):
+        cells = []
+        for column in shown:
+            text = texts[column][index]
+            cells.append(layout.cut_items(text, given[column]) if isinstance(text, list)
+                         else layout.cut(text, given[column]))
+        out.write(joined(cells) + "\n")
+        for column in under:
+            value = row.get(column)
+            for item in _items(value) or ([plain_text(value)] if value else []):
+                for text in layout.wrap(item, fit.width, layout.REASON_INDENT,
+                                        layout.REASON_CONTINUED):
+                    out.write(text + "\n")
+    if hidden:
+        for text in layout.hidden_hint(hidden, fit.width):
+            out.write(text + "\n")
+    return len(rows)

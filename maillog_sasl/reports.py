@@ -42,13 +42,23 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import Counter
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import incident
 from maillog_sasl.activity import Activity
 from maillog_sasl.filters import Selection
-from maillog_sasl.model import DEFERRED, OUTCOMES, QUEUED, REJECTED, UNKNOWN_USER, Message, Session
+from maillog_sasl.model import (
+    DEFERRED,
+    OUTCOMES,
+    QUEUED,
+    REJECTED,
+    UNKNOWN_USER,
+    Finished,
+    Message,
+    Session,
+)
 from maillog_sasl.pairs import PairStore
 
 USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips", "first_seen",
@@ -118,11 +128,15 @@ def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
 
 
 def _earliest(current, candidate):
-    return candidate if current is None or (candidate is not None and candidate < current) else current
+    if current is None or (candidate is not None and candidate < current):
+        return candidate
+    return current
 
 
 def _latest(current, candidate):
-    return candidate if current is None or (candidate is not None and candidate > current) else current
+    if current is None or (candidate is not None and candidate > current):
+        return candidate
+    return current
 
 
 class _UserTotals:
@@ -154,9 +168,9 @@ def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
     return found
 
 
-def _users(finished, selection: Selection, options: dict):
+def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     limits = incident.thresholds_of(options)
-    activity = Activity(limits)
+    activity = Activity(limits, stats=options.get("stats"))
     totals: Dict[str, _UserTotals] = {}
     # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
     logins = PairStore()
@@ -170,6 +184,10 @@ def _users(finished, selection: Selection, options: dict):
             logins.login(user, item.client_ip, item.start)
             entry.outcomes[REJECTED] += len(item.rejects)
         elif selection.message(item):
+            # Nothing of a message without a username is counted: the correlator hands one on
+            # only when it has a parent (a notice or a re-injection), never a submission.
+            if item.sasl_username is None:
+                continue
             statuses = [status for _, status in item.counted_recipients()]
             if not statuses and item.kind != "submission":
                 continue
@@ -183,7 +201,8 @@ def _users(finished, selection: Selection, options: dict):
     logins.close()
     rows = []
     for user, entry in totals.items():
-        row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions, "messages": entry.messages,
+        row = {"user": user, "flags": flags.get(user, []), "sessions": entry.sessions,
+               "messages": entry.messages,
                "recipients": sum(entry.outcomes[outcome] for outcome in OUTCOMES)}
         row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
         row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
@@ -194,7 +213,7 @@ def _users(finished, selection: Selection, options: dict):
     return rows
 
 
-def _sessions(finished, selection: Selection, options: dict):
+def _sessions(finished: Iterable[Finished], selection: Selection, options: dict):
     for item in finished:
         if not isinstance(item, Session):
             continue
@@ -216,7 +235,7 @@ def _sessions(finished, selection: Selection, options: dict):
                "failed_auth": item.failed_auth_count, "complete": item.complete}
 
 
-def _messages(finished, selection: Selection, options: dict):
+def _messages(finished: Iterable[Finished], selection: Selection, options: dict):
     for item in finished:
         if isinstance(item, Session):
             user = session_user(item)
@@ -226,8 +245,8 @@ def _messages(finished, selection: Selection, options: dict):
             yield from recipient_rows(item)
 
 
-def _ips(finished, selection: Selection, options: dict):
-    pairs = {}
+def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
+    pairs: Dict[Tuple[str, str], dict] = {}  # (user, client IP) -> its row
 
     def entry_for(user, ip):
         key = (user, ip)
@@ -268,10 +287,10 @@ def _note_success(successes: dict, key, name, moment) -> None:
     found[name] = _latest(found.get(name), moment)
 
 
-def _failures(finished, selection: Selection, options: dict):
-    by_ip = {}
-    successes = {}
-    user_successes = {}  # client IP -> {user: latest successful login}
+def _failures(finished: Iterable[Finished], selection: Selection, options: dict):
+    by_ip: Dict[str, dict] = {}  # client IP -> its row
+    successes: Dict[str, _dt.datetime] = {}  # client IP -> latest successful login
+    user_successes: Dict[str, Dict[str, _dt.datetime]] = {}  # client IP -> {user: latest ...}
     for item in finished:
         if not isinstance(item, Session) or not selection.ip(item.client_ip):
             continue
@@ -306,7 +325,8 @@ def _failures(finished, selection: Selection, options: dict):
     rows = []
     for ip, entry in by_ip.items():
         success = successes.get(ip)
-        entry["later_success"] = success is not None and entry["first_seen"] is not None and success >= entry["first_seen"]
+        entry["later_success"] = (success is not None and entry["first_seen"] is not None
+                                  and success >= entry["first_seen"])
         entry["success_users"] = _later(user_successes.get(ip, {}), entry["first_seen"])
         for key in ("usernames", "mechanisms", "client_names"):
             entry[key] = sorted(entry[key])
@@ -321,9 +341,9 @@ def _later(latest: dict, since) -> list:
                   if since is not None and moment is not None and moment >= since)
 
 
-def _failures_by_user(finished, selection: Selection, options: dict):
-    by_user = {}
-    successes = {}  # user -> {client IP: latest successful login}
+def _failures_by_user(finished: Iterable[Finished], selection: Selection, options: dict):
+    by_user: Dict[str, dict] = {}  # username -> its row
+    successes: Dict[str, Dict[str, _dt.datetime]] = {}  # user -> {client IP: latest login}
     for item in finished:
         if not isinstance(item, Session) or not selection.ip(item.client_ip):
             continue
@@ -336,12 +356,12 @@ def _failures_by_user(finished, selection: Selection, options: dict):
             continue
         # Postfix names the username on failures only since 3.9; the rest stay unattributed,
         # and so do failed AUTH that only the disconnect counters show.
-        times = {}
+        times: Dict[str, List[_dt.datetime]] = {}  # username tried -> when
         for when, failure in item.auth_failures:
             times.setdefault(failure.username or UNKNOWN_USER, []).append(when)
         unlogged = failed - len(item.auth_failures)
         if unlogged > 0:
-            times.setdefault(UNKNOWN_USER, []).extend([item.start or item.end] * unlogged)
+            times.setdefault(UNKNOWN_USER, []).extend([item.start] * unlogged)
         for name, moments in times.items():
             if not selection.user(name):
                 continue
@@ -368,7 +388,7 @@ def _failures_by_user(finished, selection: Selection, options: dict):
     return rows
 
 
-def _queue(finished, selection: Selection, options: dict) -> List[dict]:
+def _queue(finished: Iterable[Finished], selection: Selection, options: dict) -> List[dict]:
     """Messages still queued at the end of the log with recipients still deferred: the
     authenticated users' own, what content filters re-injected for them, and the notices they
     caused (see the module docstring)."""
@@ -409,7 +429,8 @@ REPORTS = {
 }
 
 
-def build_report(name: str, finished, selection: Selection = None, **options):
+def build_report(name: str, finished: Iterable[Finished], selection: Optional[Selection] = None,
+                 **options):
     """(columns, rows) of report `name` over the correlator's output `finished`.
 
     `options` are the report's own settings, e.g. show_all=True for the sessions report, or

@@ -1,28 +1,50 @@
 """sources: turn paths (and `-` for stdin) into batches of decoded log lines, oldest file first.
 
 SUMMARY
-    open_sources(paths, stdin=None, zone=None) -> (sources, problems)
-    Problem(path, message)          an input that could not be read, or not fully
+    open_sources(paths, stdin=None, zone=None) -> Inputs(sources, problems, notes)
+    Problem(path, message)          an input that could not be read, or not fully; also a note
     Source.batches() -> iterator of lists of lines (str, no line ends)
 
 DESCRIPTION
+    Every input is opened exactly once, and that file object is the one read: a pipe given as
+    a path (`/dev/stdin`, `<(zcat maillog.1.gz)`, a FIFO) can be read only once, and a file
+    that logrotate renames during the run is still read whole through the descriptor kept
+    from the start. To order a rotated set, open_sources() reads the first PEEK_BYTES of each
+    path and looks for its first timestamp (inflating that block in memory when it is
+    compressed); batches() hands those bytes on first, then reads the rest of the same
+    descriptor. Nothing that is not a regular file is ever sought or reopened.
+
     Compression is recognised by magic bytes, never by name: gzip (1f 8b), bzip2 (BZh) and xz
     (fd 37 7a 58 5a 00); anything else is read as plain text. Bytes are read in large blocks and
     decoded once per block as UTF-8 with undecodable bytes replaced (U+FFFD), so a stray Latin-1
-    byte costs nothing but a replacement character. A compressed file is inflated by the
-    system's gzip, bzip2 or xz in a child process, on the other core, when the program exists
-    and the file is seekable; by Python's own modules otherwise.
+    byte costs nothing but a replacement character. A compressed regular file is inflated by
+    the system's gzip, bzip2 or xz in a child process, on the other core, when the program
+    exists; a compressed pipe or standard input, by Python's own modules.
 
-    A rotated set comes in any order from a shell glob; open_sources() peeks at each file's
-    first timestamp and returns the sources oldest first (files without any timestamp last, in
-    the order given; stdin after the files). The modification time of each file is kept: it
-    anchors the year of yearless stamps (a log cannot end after its file was last written).
+    Lines end in LF, CRLF or a bare CR (old Mac exports; Postfix never logs a CR inside a
+    line), also when a CRLF is cut by a block boundary. A line longer than MAX_LINE characters
+    keeps its first MAX_LINE and the rest is skipped; such lines are counted in
+    `Source.lines_cut`. The cap is checked per block, not per line, and the unfinished line
+    carried from block to block never grows past it: a file of 100 MB without a line end is
+    read in flat memory and linear time.
+
+    A rotated set comes in any order from a shell glob; the sources are returned oldest first
+    (files without any timestamp in their first block last, in the order given; stdin after
+    the files). The modification time of each regular file is kept: it anchors the year of
+    yearless stamps (a log cannot end after its file was last written). A pipe has none:
+    like stdin, it is anchored on now.
+
+    The same file given twice (the same path, a symlink or hard link to it, stdin redirected
+    from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
+    have the same SHA-256) is read once, at its first mention; the later one is a note in
+    `Inputs.notes`, `X: the same file as Y; read once`.
 
 DIAGNOSTICS
-    A path that cannot be opened (missing, a directory, no permission) becomes a Problem in
-    the returned list, naming the path; the other sources are still returned. A read that fails
-    part way (a truncated or corrupt compressed file, an I/O error) ends that source's batches
-    and is recorded in `Source.problem`: every line read before it has already been handed on.
+    A path that cannot be opened or read (missing, a directory, no permission), and standard
+    input when it is closed, become a Problem in the returned list, naming the path; the other
+    sources are still returned. A read that fails part way (a truncated or corrupt compressed
+    file, an I/O error) ends that source's batches and is recorded in `Source.problem`: every
+    line read before it has already been handed on.
 """
 
 from __future__ import annotations
@@ -30,35 +52,57 @@ from __future__ import annotations
 import bz2
 import codecs
 import datetime as _dt
+import errno
 import gzip
 import io
 import lzma
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import zlib
-from typing import BinaryIO, Iterator, List, NamedTuple, Optional
+from typing import IO, Any, BinaryIO, Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from maillog_sasl.syslog import Clock, split_line
+
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 # A block's bytes, its text and its lines are all alive at once: 1 MB blocks cost 5 MB of peak
 # memory more than these, and no speed (larger blocks only amortize a per-batch cost that is
 # already small).
 BLOCK_SIZE = 1 << 17
+# The first bytes of each path, read once when it is opened, to find its first timestamp.
+PEEK_BYTES = 1 << 16
+PEEK_TEXT = 1 << 20  # at most this much of a compressed file's first block is inflated
 PEEK_LINES = 2000
+# The longest line kept, in characters. Postfix's own line_length_limit is 2048 for SMTP, and
+# its log lines stay far below that (syslog daemons cut at 1 KB to 8 KB by default): a longer
+# "line" is garbage, a binary or a file of NUL bytes, and only its start is kept.
+MAX_LINE = 1 << 16
+# Two regular files of the same size whose first and last SAME_BYTES hash alike are one log.
+SAME_BYTES = 1 << 16
 
-_MAGIC = (
-    (b"\x1f\x8b", "gzip", gzip.open),
-    (b"BZh", "bzip2", bz2.open),
-    (b"\xfd7zXZ\x00", "xz", lzma.open),
+_MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
+    (b"\x1f\x8b", "gzip", gzip.open, lambda: zlib.decompressobj(wbits=31)),
+    (b"BZh", "bzip2", bz2.open, bz2.BZ2Decompressor),
+    (b"\xfd7zXZ\x00", "xz", lzma.open, lzma.LZMADecompressor),
 )
+_MAGIC_BYTES = max(len(magic) for magic, *_ in _MAGIC)
 _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+
+# What batches() reads bytes from: the file itself (after the bytes read ahead), a
+# decompressor's pipe, or Python's own decompressor (a GzipFile, BZ2File or LZMAFile: a
+# BufferedIOBase, not a typing.IO).
+_ByteStream = Union[IO[bytes], io.BufferedIOBase, io.RawIOBase]
 
 
 class Problem(NamedTuple):
     """An input that could not be read, or not fully: its path (`<stdin>` for standard input)
-    and what went wrong; str() is the one line shown to the user."""
+    and what went wrong; str() is the one line shown to the user. Notes have the same form."""
     path: str
     message: str
 
@@ -66,8 +110,16 @@ class Problem(NamedTuple):
         return f"{self.path}: {self.message}"
 
 
+class Inputs(NamedTuple):
+    """What open_sources() gives: the sources in the order to read them, the problems and the
+    notes (inputs read once because given twice), each in the order met."""
+    sources: List["Source"]
+    problems: List[Problem]
+    notes: List[Problem]
+
+
 class Source:
-    """One input: a file path or standard input."""
+    """One input: a file path or standard input, opened once (`stream`)."""
 
     def __init__(self, name: str, path: Optional[str], mtime: Optional[_dt.datetime],
                  stream: Optional[BinaryIO] = None):
@@ -76,76 +128,107 @@ class Source:
         self.mtime = mtime
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[Problem] = None
-        self.size = 0  # bytes on disk (compressed, for a compressed file); 0 for stdin
-        self.bytes_done = 0  # of `size`, read so far (for a progress bar)
+        self.size = 0  # bytes on disk of a regular file (compressed, for a compressed file)
+        self.bytes_done = 0  # of `size`, read so far; of a pipe or stdin, bytes read (progress)
+        self.lines_cut = 0  # lines longer than MAX_LINE, cut to it
+        self.identity: Optional[Tuple[int, int]] = None  # (st_dev, st_ino)
+        self.regular = False
         self._stream = stream
-        self._raw = None
-        self._process: Optional[subprocess.Popen] = None
+        self._owned = stream is None  # opened here (closed here), not handed in
+        self._read_once = False
+        self._head: Optional[bytes] = None  # bytes read ahead, handed on first
+        self._fingerprint: Optional[bytes] = None
+        self._reader: Optional[_Prefixed] = None
+        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._decompressor = ""  # the program the child process runs
 
-    def _open_binary(self, parallel: bool) -> BinaryIO:
-        raw = open(self.path, "rb") if self._stream is None else self._stream
-        self._raw = raw
-        head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
-        for magic, program, opener in _MAGIC:
+    def close(self) -> None:
+        """Let go of the input without reading it (batches() does this itself)."""
+        stream, self._stream = self._stream, None
+        if stream is not None and self._owned:
+            stream.close()
+
+    def _open_binary(self, parallel: bool) -> _ByteStream:
+        """The stream of the input's (decompressed) bytes, from its first byte."""
+        if self._read_once:
+            raise OSError(errno.EBADF, "already read")  # a pipe cannot be read twice
+        self._read_once = True
+        raw = self._stream
+        if raw is None:  # made by hand with a path only: opened now, once
+            if self.path is None:
+                raise OSError(errno.EBADF, "no stream to read")
+            raw = self._stream = open(self.path, "rb", buffering=0)
+            self._owned = True
+        head = self._head
+        self._head = None
+        if head is None:
+            head = _read_head(raw, _MAGIC_BYTES)
+        reader = self._reader = _Prefixed(raw, head)
+        for magic, program, opener, _ in _MAGIC:
             if head.startswith(magic):
-                command = shutil.which(program) if parallel and self.path is not None else None
-                if command is None or not raw.seekable():
-                    return opener(raw)
+                command = shutil.which(program) if parallel and self.regular else None
+                if command is None:
+                    return opener(reader)
                 # The system's decompressor on the other core: inflating costs a third of the
                 # run in-process. It reads our descriptor, so its offset is our progress.
-                os.lseek(raw.fileno(), 0, os.SEEK_SET)  # raw.seek(0) may stay in its buffer
+                os.lseek(raw.fileno(), 0, os.SEEK_SET)
+                self._decompressor = command
                 self._process = subprocess.Popen([command, "-dc"], stdin=raw.fileno(),
                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                assert self._process.stdout is not None  # stdout=PIPE
                 return self._process.stdout
-        return raw
+        return reader
 
     def batches(self, block_size: int = BLOCK_SIZE, parallel: bool = True) -> Iterator[List[str]]:
         """Lists of lines, in file order; stops early (recording `problem`) on a read error.
 
-        With `parallel`, a compressed file is inflated by the system's gzip, bzip2 or xz in a
-        child process when there is one; otherwise in this process.
+        A source is read once. With `parallel`, a compressed regular file is inflated by the
+        system's gzip, bzip2 or xz in a child process when there is one; otherwise in this
+        process.
         """
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pending = ""
+        splitter = _Lines()
+        opened = False
         try:
             stream = self._open_binary(parallel)
+            opened = True
             # read1: a decompressor's read() would drop the text it had already inflated
             # when the file turns out truncated.
             read = getattr(stream, "read1", stream.read)
+            reader = self._reader
+            fileno = self._stream.fileno() if self.size and self._stream is not None else None
             with stream:
                 while True:
                     block = read(block_size)
                     if not block:
                         break
-                    text = decoder.decode(block)
-                    if text[:1] == "\n" and pending[-1:] == "\r":
-                        pending = pending[:-1]  # a CRLF cut in two by the block boundary
-                    if "\r" in text:
-                        text = text.replace("\r\n", "\n")
-                    lines = text.split("\n")
-                    # The unfinished line of the block before joins the first line, rather than
-                    # being copied in front of a megabyte of text.
-                    lines[0] = pending + lines[0]
-                    pending = lines.pop()
-                    if self.size:
-                        self.bytes_done = os.lseek(self._raw.fileno(), 0, os.SEEK_CUR)
+                    lines = splitter.split(decoder.decode(block))
+                    if fileno is not None:
+                        self.bytes_done = os.lseek(fileno, 0, os.SEEK_CUR)
+                    elif reader is not None:
+                        self.bytes_done = reader.consumed
                     yield lines
             self._check_child()
         except _READ_ERRORS as error:
-            self.problem = Problem(self.name, f"read failed part way: {_reason(error)}")
+            how = "read failed part way" if opened else "cannot read"
+            self.problem = Problem(self.name, f"{how}: {_reason(error)}")
         finally:
+            self.lines_cut = splitter.cut
             self._end_child()
-            if self._raw is not None and self._stream is None:
-                self._raw.close()
-        last = (pending + decoder.decode(b"", final=True)).rstrip("\r")
+            self._reader = None
+            self.close()
+        last = splitter.end(decoder.decode(b"", final=True))
+        self.lines_cut = splitter.cut
         if last:
-            yield [last]
+            yield last
 
     def _check_child(self) -> None:
         process = self._process
         if process is not None and process.wait() != 0:
+            assert process.stderr is not None  # stderr=PIPE
             complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
-            reason = complaint[-1] if complaint else f"{process.args[0]} exited with {process.returncode}"
+            reason = (complaint[-1] if complaint
+                      else f"{self._decompressor} exited with {process.returncode}")
             raise OSError(0, reason.split(": ", 1)[-1] if ": " in reason else reason)
 
     def _end_child(self) -> None:
@@ -154,61 +237,299 @@ class Source:
             if process.poll() is None:
                 process.kill()
             process.wait()
-            process.stderr.close()
+            if process.stderr is not None:  # stderr=PIPE: always
+                process.stderr.close()
 
-    def peek_first_time(self, zone) -> Optional[_dt.datetime]:
-        """The time of the first line that has a timestamp, for ordering a rotated set.
+    def same_file(self, other: "Source") -> bool:
+        """Is `other` this very file (device and inode), or a copy of this regular file?"""
+        if self.identity is not None and self.identity == other.identity:
+            return True
+        if not (self.regular and other.regular and self.size == other.size and self.size):
+            return False
+        return self.fingerprint() == other.fingerprint()
+
+    def fingerprint(self) -> bytes:
+        """SHA-256 of a regular file's first and last SAME_BYTES (its offset left alone)."""
+        if self._fingerprint is None:
+            import hashlib  # only when two files have the same size: 3 MB of RSS otherwise
+
+            assert self._stream is not None
+            fileno = self._stream.fileno()
+            digest = hashlib.sha256(os.pread(fileno, SAME_BYTES, 0))
+            if self.size > SAME_BYTES:
+                digest.update(os.pread(fileno, SAME_BYTES, self.size - SAME_BYTES))
+            self._fingerprint = digest.digest()
+        return self._fingerprint
+
+    def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+        """The time of the first line that has a timestamp, for ordering a rotated set; read
+        from the first PEEK_BYTES, which batches() then hands on first.
 
         Yearless stamps are placed by the file's own modification time even under --year: a
         forced year cannot tell December's file from January's.
         """
+        if self._head is None:
+            assert self._stream is not None
+            self._head = _read_head(self._stream, PEEK_BYTES)
+        text = _inflate_start(self._head).decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.mtime)
-        seen = 0
-        try:
-            for batch in self.batches(block_size=1 << 16, parallel=False):
-                for line in batch:
-                    parsed = split_line(line)
-                    if parsed is not None:
-                        moment = clock.time(parsed[0])
-                        if moment is not None:
-                            return moment
-                    seen += 1
-                    if seen >= PEEK_LINES:
-                        return None
-        finally:
-            self.problem = None
+        for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]:
+            parsed = split_line(line[:MAX_LINE])
+            if parsed is not None:
+                moment = clock.time(parsed[0])
+                if moment is not None:
+                    return moment
         return None
 
 
-def open_sources(paths, stdin: Optional[BinaryIO] = None, zone=None):
-    """Check every path, order the readable ones oldest first; return (sources, problems)."""
-    files, problems = [], []
-    standard_input = None
+class _Lines:
+    """Cuts decoded text, block by block, into lines: LF, CRLF or a bare CR end a line (a CRLF
+    too when a block boundary falls between its CR and LF); a line longer than MAX_LINE keeps
+    its first MAX_LINE characters and the rest is skipped (counted in `cut`).
+
+    The cap costs nothing per line: a line can be longer than MAX_LINE only when the text
+    carried over from the blocks before grows past it, or a block holds that many characters
+    between two line ends, which a few find() calls a block rule out (_long_line_in).
+    """
+
+    __slots__ = ("pending", "cutting", "carry_cr", "cut")
+
+    def __init__(self) -> None:
+        self.pending = ""  # the unfinished last line, at most MAX_LINE characters
+        self.cutting = False  # `pending` was cut: skip the rest of it, up to its line end
+        self.carry_cr = False  # the text before ended in CR: a line end, and an LF next is its
+        self.cut = 0
+
+    def split(self, text: str) -> List[str]:
+        if self.carry_cr:
+            if not text:
+                return []
+            self.carry_cr = False
+            if text[0] != "\n":
+                text = "\n" + text  # that CR ended a line by itself
+        if "\r" in text:
+            if text[-1] == "\r":
+                text = text[:-1]
+                self.carry_cr = True
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        last = lines.pop()
+        if not lines:  # no line end in this text: it all belongs to the unfinished line
+            if not self.cutting:
+                pending = self.pending + last
+                if len(pending) > MAX_LINE:
+                    pending = pending[:MAX_LINE]
+                    self.cutting = True
+                    self.cut += 1
+                self.pending = pending
+            return lines
+        # The unfinished line of the text before joins the first line, rather than being
+        # copied in front of the whole text.
+        if self.cutting:
+            lines[0] = self.pending
+            self.cutting = False
+        else:
+            first = self.pending + lines[0]
+            if len(first) > MAX_LINE:
+                first = first[:MAX_LINE]
+                self.cut += 1
+            lines[0] = first
+        if len(text) > MAX_LINE and _long_line_in(text):
+            for index, line in enumerate(lines):
+                if len(line) > MAX_LINE:
+                    lines[index] = line[:MAX_LINE]
+                    self.cut += 1
+        if len(last) > MAX_LINE:
+            last = last[:MAX_LINE]
+            self.cutting = True
+            self.cut += 1
+        self.pending = last
+        return lines
+
+    def end(self, text: str) -> List[str]:
+        """The lines left when the input ends (`text`: what the decoder still held)."""
+        lines = self.split(text) if text else []
+        if self.carry_cr or self.pending:
+            lines.append(self.pending)
+        self.pending, self.cutting, self.carry_cr = "", False, False
+        return lines
+
+
+def _long_line_in(text: str) -> bool:
+    """Can `text` hold a line longer than MAX_LINE? Such a line covers a whole stretch of
+    MAX_LINE // 2 characters starting at a multiple of it, so a line end in each of those
+    stretches says no (a few find() calls a block, each stopping at the first line end)."""
+    half = MAX_LINE // 2
+    find = text.find
+    return any(find("\n", start, start + half) < 0 for start in range(0, len(text), half))
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream's bytes read ahead (`head`), then the rest of the same stream; counts the bytes
+    taken from the stream (`consumed`), the head included."""
+
+    def __init__(self, stream: BinaryIO, head: bytes):
+        super().__init__()
+        self._stream = stream
+        self._head = head
+        self._read = getattr(stream, "read1", None) or stream.read
+        self.consumed = len(head)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        head = self._head
+        if head:
+            if size is None or size < 0 or size >= len(head):
+                self._head = b""
+                return head
+            self._head = head[size:]
+            return head[:size]
+        if size is None or size < 0:
+            data = self._stream.read()
+        else:
+            data = self._read(size)
+        if data:
+            self.consumed += len(data)
+        return data or b""
+
+    read1 = read
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        # The stream is its Source's to close; a decompressor closing this must not.
+        super().close()
+
+
+def _read_head(stream: BinaryIO, size: int) -> bytes:
+    """Up to `size` bytes from the start of `stream`, fewer only at its end (a pipe gives what
+    it holds at each read)."""
+    read = getattr(stream, "read1", None) or stream.read
+    parts = []
+    total = 0
+    while total < size:
+        data = read(size - total)
+        if not data:
+            break
+        parts.append(data)
+        total += len(data)
+    return b"".join(parts)
+
+
+def _inflate_start(head: bytes) -> bytes:
+    """The text at the start of `head`: inflated (at most PEEK_TEXT) when it is compressed,
+    as much as inflates without error."""
+    for magic, _, _, decompressor in _MAGIC:
+        if head.startswith(magic):
+            try:
+                return decompressor().decompress(head, PEEK_TEXT)
+            except _READ_ERRORS:
+                return b""
+    return head
+
+
+def _standard_input(stdin: Optional[BinaryIO]) -> Source:
+    """The Source of `-`: `stdin`, or the process's standard input; OSError when it is closed."""
+    stream: Any = stdin
+    if stream is None:
+        text: Any = sys.stdin
+        if text is None:  # the process started with descriptor 0 closed
+            raise OSError(errno.EBADF, "standard input is closed")
+        stream = getattr(text, "buffer", text)
+    if getattr(stream, "closed", False):
+        raise OSError(errno.EBADF, "standard input is closed")
+    source = Source("<stdin>", None, None, stream)
+    try:
+        fileno = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return source  # an in-memory stream: nothing to compare
+    status = os.fstat(fileno)
+    if fcntl is not None and fcntl.fcntl(fileno, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+        raise OSError(errno.EBADF, "standard input is open for writing only")
+    source.identity = (status.st_dev, status.st_ino)
+    return source
+
+
+def _open_path(path: str) -> Source:
+    stream = open(path, "rb", buffering=0)
+    try:
+        status = os.fstat(stream.fileno())
+        regular = stat.S_ISREG(status.st_mode)
+        mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone() if regular else None
+    except BaseException:
+        stream.close()
+        raise
+    source = Source(path, path, mtime, stream)
+    source._owned = True
+    source.identity = (status.st_dev, status.st_ino)
+    source.regular = regular
+    source.size = status.st_size if regular else 0
+    return source
+
+
+def open_sources(paths, stdin: Optional[BinaryIO] = None,
+                 zone: Optional[_dt.tzinfo] = None) -> Inputs:
+    """Open every path once, read each file only once even when given twice, and order the
+    readable ones oldest first; return Inputs(sources, problems, notes)."""
+    paths = list(paths)
+    files: List[Source] = []
+    problems: List[Problem] = []
+    notes: List[Problem] = []
+    kept: List[Source] = []
+    standard_input: Optional[Source] = None
+    # Standard input first: when it is closed, the first file opened would take descriptor 0.
+    if "-" in paths:
+        try:
+            standard_input = _standard_input(stdin)
+        except OSError as error:
+            problems.append(Problem("<stdin>", f"cannot read: {_reason(error)}"))
+    stdin_seen = False
     for path in paths:
         if path == "-":
             if standard_input is None:
-                stream = stdin if stdin is not None else sys.stdin.buffer
-                if not hasattr(stream, "peek"):
-                    stream = io.BufferedReader(stream)
-                standard_input = Source("<stdin>", None, None, stream)
+                continue
+            source = standard_input
+            if stdin_seen:
+                notes.append(Problem(source.name, f"the same file as {source.name}; read once"))
+                continue
+            stdin_seen = True
+        else:
+            try:
+                source = _open_path(path)
+            except OSError as error:
+                problems.append(Problem(path, f"cannot read: {_reason(error)}"))
+                continue
+        same = next((other for other in kept if other.same_file(source)), None)
+        if same is not None:
+            notes.append(Problem(source.name, f"the same file as {same.name}; read once"))
+            if source is standard_input:
+                standard_input = None
+            else:
+                source.close()
+            continue
+        kept.append(source)
+        if source is standard_input:
             continue
         try:
-            with open(path, "rb") as handle:
-                handle.read(1)
-                status = os.fstat(handle.fileno())
-                mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
+            source.first_time = source.peek_first_time(zone)
         except OSError as error:
             problems.append(Problem(path, f"cannot read: {_reason(error)}"))
+            kept.pop()
+            source.close()
             continue
-        source = Source(path, path, mtime)
-        source.size = status.st_size
-        source.first_time = source.peek_first_time(zone)
         files.append(source)
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     files.sort(key=lambda source: source.first_time or far_future)
-    if standard_input is not None:
+    if standard_input is not None and stdin_seen:
         files.append(standard_input)
-    return files, problems
+    return Inputs(files, problems, notes)
 
 
 def _reason(error: BaseException) -> str:

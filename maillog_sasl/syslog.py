@@ -1,4 +1,4 @@
-"""syslog: split a syslog line into its stamp, host, program and message, and turn stamps into times.
+"""syslog: split a syslog line into its stamp, host, program and message; turn stamps into times.
 
 SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None

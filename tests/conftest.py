@@ -1,12 +1,22 @@
-"""Shared test helpers: run the CLI in-process and read its JSON output."""
+"""Shared test helpers: run the CLI in-process and read its JSON output.
+
+The repository root goes on sys.path (last, so that an installed maillog_sasl is the one
+tested), for the development tools that are not installed: `from tools.simulate import ...`.
+"""
 
 import io
 import sys
+from pathlib import Path
+
 import pytest
 
-from maillog_sasl.cli import main
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.append(ROOT)
 
-from support import CliResult
+from maillog_sasl.cli import main  # noqa: E402  (after the path, as the docstring says)
+
+from support import CliResult  # noqa: E402
 
 
 @pytest.fixture

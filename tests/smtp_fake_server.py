@@ -34,7 +34,12 @@ MODES = (
     "starttls-injection",  # answer STARTTLS with 220 and, in the same write, a fake reply
     "reject-rcpt",       # refuse every recipient
     "bad-challenge",     # a CRAM-MD5 challenge that is not base64
+    "endless-ehlo",      # answer EHLO with 250- lines as fast as it can, never a last line
+    "dribble-ehlo",      # answer EHLO with one 250- line every DRIBBLE_INTERVAL, never a last line
+    "echo-auth",         # fail every AUTH with a reply quoting what the client sent, and the password
+    "echo-garbage",      # answer the last AUTH line with that line itself, no reply code
 )
+DRIBBLE_INTERVAL = 0.02
 
 
 def make_certificate(directory):
@@ -145,6 +150,9 @@ class FakeSMTPServer:
             if verb == "EHLO":
                 if self.mode == "close-after-ehlo":
                     return
+                if self.mode in ("endless-ehlo", "dribble-ehlo") and (tls or not self.starttls):
+                    self._endless_reply(send)
+                    return
                 extensions = ["fake.test", "PIPELINING", "SIZE 10240000"]
                 if self.starttls and not tls:
                     extensions.append("STARTTLS")
@@ -189,9 +197,32 @@ class FakeSMTPServer:
             else:
                 send("502 5.5.2 Error: command not recognized")
 
+    def _endless_reply(self, send):
+        """250- lines until the client goes away (sendall fails), the server stops or `lifetime` ends."""
+        number, end = 0, time.monotonic() + self.lifetime
+        while not self._stop.is_set() and time.monotonic() < end:
+            number += 1
+            send(f"250-fake.test line {number}")
+            if self.mode == "dribble-ehlo":
+                time.sleep(DRIBBLE_INTERVAL)
+
+    def _echo(self, mechanism, initial, sent, send):
+        """Refuse the login, quoting back what the client sent, as a careless server might."""
+        if self.mode == "echo-garbage":
+            send(sent[-1])
+            return
+        lines = [f"you sent: AUTH {mechanism} {initial}".rstrip()]
+        for line in sent:
+            decoded = base64.b64decode(line).decode("utf-8", "replace") if line != "*" else line
+            lines += [f"you sent: {line}", f"decoded: {decoded.replace(chr(0), ' ')}",
+                      f"head: {line[:12]}", f"tail: {line[-12:]}"]
+        lines.append(f"password: {PASSWORD}")
+        send(*[f"535-5.7.8 {line}" for line in lines], "535 5.7.8 Error: authentication failed")
+
     def _auth(self, argument, send, receive):
         mechanism, _, initial = argument.partition(" ")
         mechanism = mechanism.upper()
+        sent = [initial] if initial else []  # the client's AUTH data, in order
         if mechanism not in self.mechanisms:
             send("504 5.5.4 Unsupported authentication mechanism")
             return False
@@ -199,13 +230,16 @@ class FakeSMTPServer:
             if not initial:
                 send("334 ")
                 initial = receive()
+                sent.append(initial)
             _, user, password = base64.b64decode(initial).decode().split("\0")
             ok = (user, password) == (USER, PASSWORD)
         elif mechanism == "LOGIN":
             send("334 VXNlcm5hbWU6")
-            user = base64.b64decode(receive()).decode()
+            sent.append(receive())
+            user = base64.b64decode(sent[-1]).decode()
             send("334 UGFzc3dvcmQ6")
-            password = base64.b64decode(receive()).decode()
+            sent.append(receive())
+            password = base64.b64decode(sent[-1]).decode()
             ok = (user, password) == (USER, PASSWORD)
         else:
             if self.mode == "bad-challenge":
@@ -213,12 +247,16 @@ class FakeSMTPServer:
             else:
                 send("334 " + base64.b64encode(CRAM_CHALLENGE.encode()).decode())
             answer = receive()
+            sent.append(answer)
             if answer == "*":
                 send("501 5.7.0 Authentication aborted")
                 return False
             user, _, digest = base64.b64decode(answer).decode().rpartition(" ")
             expected = hmac.new(PASSWORD.encode(), CRAM_CHALLENGE.encode(), hashlib.md5).hexdigest()
             ok = user == USER and digest == expected
+        if self.mode in ("echo-auth", "echo-garbage"):
+            self._echo(mechanism, initial, sent, send)
+            return False
         if ok:
             send("235 2.7.0 Authentication successful")
         else:

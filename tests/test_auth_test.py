@@ -1,15 +1,21 @@
 """`maillog-sasl auth-test` against the loopback fake server: success paths and error paths."""
 import base64
+import errno
 import getpass
 import io
+import os
 import re
+import socket
+import subprocess
 import sys
+import time
 
 import pytest
 
-from maillog_sasl import auth_test, cli
+from maillog_sasl import auth_test, cli, cram_md5
 from maillog_sasl.cli import main
 from maillog_sasl.password import ENV_VAR
+
 from smtp_fake_server import (
     CRAM_CHALLENGE,
     PASSWORD,
@@ -21,11 +27,14 @@ from smtp_fake_server import (
 )
 
 PROG = "maillog-sasl auth-test"
+CRAM_DIGEST = cram_md5.digest(PASSWORD, CRAM_CHALLENGE.encode())
 SECRETS = (
     PASSWORD,
     base64.b64encode(PASSWORD.encode()).decode(),
     base64.b64encode(USER.encode()).decode(),
     base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode(),
+    CRAM_DIGEST,
+    cram_md5.response(USER, PASSWORD, CRAM_CHALLENGE.encode()),
 )
 
 GREETING = "S: 220 fake.test ESMTP fake\n"
@@ -297,6 +306,68 @@ def test_server_challenge_not_base64_is_cancelled(capsys, cert):
     assert err == f"{PROG}: the server's CRAM-MD5 challenge is not base64: 334 this is not base64!\n"
 
 
+ECHOES = {  # what each mechanism shows of the echo-auth server's refusal
+    "PLAIN": """\
+S: 535-5.7.8 you sent: AUTH PLAIN [redacted]
+S: 535-5.7.8 you sent: [redacted]
+S: 535-5.7.8 decoded:  alice@example.test [redacted]
+S: 535-5.7.8 head: [redacted]
+S: 535-5.7.8 tail: [redacted]
+""",
+    "LOGIN": """\
+S: 535-5.7.8 you sent: AUTH LOGIN
+S: 535-5.7.8 you sent: [redacted]
+S: 535-5.7.8 decoded: alice@example.test
+S: 535-5.7.8 head: [redacted]
+S: 535-5.7.8 tail: [redacted]
+S: 535-5.7.8 you sent: [redacted]
+S: 535-5.7.8 decoded: [redacted]
+S: 535-5.7.8 head: [redacted]
+S: 535-5.7.8 tail: [redacted]
+""",
+    "CRAM-MD5": """\
+S: 535-5.7.8 you sent: AUTH CRAM-MD5
+S: 535-5.7.8 you sent: [redacted]
+S: 535-5.7.8 decoded: alice@example.test [redacted]
+S: 535-5.7.8 head: [redacted]
+S: 535-5.7.8 tail: [redacted]
+""",
+}
+
+
+AUTH_LINES = {"PLAIN": [SECRETS[3]], "LOGIN": [SECRETS[2], SECRETS[1]], "CRAM-MD5": [SECRETS[5]]}
+
+
+@pytest.mark.parametrize("mech", sorted(ECHOES))
+def test_server_echo_of_auth_data_is_redacted(capsys, cert, mech):
+    """A server quoting back the client's AUTH data, whole, decoded or truncated, shows none of it."""
+    with FakeSMTPServer(cert, mode="echo-auth") as server:
+        code, out, err = run(capsys, target(server), "--insecure", "--mech", mech)
+    echo = ECHOES[mech] + "S: 535-5.7.8 password: [redacted]\nS: 535 5.7.8 Error: authentication failed\n"
+    assert code == 1
+    assert echo + QUIT in out
+    assert err == f"{PROG}: authentication failed: " + " / ".join(
+        line[3:].replace("535-", "535 ") for line in echo.splitlines()) + "\n"
+    for line in AUTH_LINES[mech]:
+        assert any(received.endswith(line) for received in server.received)
+        for piece in (line, line[:12], line[-12:]):
+            assert piece not in out and piece not in err
+
+
+def test_server_echo_without_reply_code_is_redacted_in_the_error(capsys, cert):
+    with FakeSMTPServer(cert, mode="echo-garbage") as server:
+        code, out, err = run(capsys, target(server), "--insecure", "--mech", "PLAIN")
+    assert code == 3
+    assert out.endswith("C: AUTH PLAIN [redacted]\nS: [redacted]\n")
+    assert err == f"{PROG}: 127.0.0.1 port {server.port}: not an SMTP reply: '[redacted]'\n"
+
+
+def test_password_is_redacted_as_printed():
+    """Control characters are shown escaped; the password is found in that form too."""
+    session = auth_test.Session(io.StringIO(), "tab\there", 2)
+    assert session.redact("535 5.7.8 bad password tab\there") == "535 5.7.8 bad password [redacted]"
+
+
 # Connection and TLS failures: exit 3, one line with host, port and reason.
 
 def test_connection_refused(capsys):
@@ -385,6 +456,106 @@ def test_server_drops_the_connection(capsys):
     assert err == f"{PROG}: 127.0.0.1 port {server.port}: the server closed the connection\n"
 
 
+def test_endless_reply_is_abandoned(capsys):
+    """250- lines without end: the reply is given up after MAX_REPLY_LINES lines."""
+    with FakeSMTPServer(mode="endless-ehlo") as server:
+        code, out, err = run(capsys, target(server))
+    assert code == 3
+    assert err == f"{PROG}: 127.0.0.1 port {server.port}: gave up: a reply of more than 1000 lines\n"
+    assert out.endswith("C: EHLO client.test\n" + "".join(
+        f"S: 250-fake.test line {number}\n" for number in range(1, 1001)))
+
+
+def test_reply_that_never_ends_slowly_meets_the_deadline(capsys):
+    """Each line comes well within --timeout, so only the deadline for the whole test can end it."""
+    with FakeSMTPServer(mode="dribble-ehlo") as server:
+        started = time.monotonic()
+        code = main(["auth-test", target(server), "--user", USER, "--timeout", "0.2"])
+        elapsed = time.monotonic() - started
+        out, err = capsys.readouterr()
+    assert code == 3 and out.startswith(connected(server) + GREETING + "C: EHLO")
+    assert err == (f"{PROG}: 127.0.0.1 port {server.port}: gave up:"
+                   " the whole test took longer than 1s (5 times --timeout)\n")
+    assert 1.0 <= elapsed < 3.0
+
+
+@pytest.mark.parametrize("lines, complete", [(1000, True),
+                                             (1001, False)])
+def test_reply_line_limit(lines, complete):
+    """A reply of exactly MAX_REPLY_LINES lines is read; one more line is too many."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"250-line\r\n" * (lines - 1) + b"250 last\r\n")
+        session = auth_test.Session(io.StringIO(), PASSWORD, 2)
+        session.sock = ours
+        if complete:
+            reply = session.read_reply()
+            assert (reply.code, len(reply.lines), reply.lines[-1]) == (250, lines, "last")
+        else:
+            with pytest.raises(auth_test.ConnectionFailed, match="more than 1000 lines"):
+                session.read_reply()
+
+
+# Our own stdout failing: a local failure, exit 2, never blamed on the server.
+
+class FailingOutput(io.TextIOBase):
+    """A stdout whose every write fails with `error` (errno)."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        raise OSError(self.error, os.strerror(self.error))
+
+
+@pytest.mark.parametrize("error, reason", [(errno.ENOSPC, "No space left on device"),
+                                           (errno.EPIPE, "Broken pipe")])
+def test_stdout_failure_is_local(capsys, monkeypatch, error, reason):
+    with FakeSMTPServer(auth_without_tls=True) as server:
+        monkeypatch.setattr(sys, "stdout", FailingOutput(error))
+        code = main(["auth-test", target(server), "--plain", "--user", USER])
+    assert (code, capsys.readouterr().err) == (2, f"{PROG}: cannot write the dialogue: {reason}\n")
+
+
+def run_process(server, redirect="", stdout=subprocess.PIPE):
+    """auth-test in a real process against `server`, `redirect` applied by a shell."""
+    command = [sys.executable, "-m", "maillog_sasl.cli", "auth-test", target(server), "--plain",
+               "--user", USER, "--timeout", "2"]
+    if redirect:
+        command = ["sh", "-c", f'exec "$@" {redirect}', "sh", *command]
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
+                            env=dict(os.environ, **{ENV_VAR: PASSWORD}), timeout=30)
+    return result.returncode, result.stderr.decode()
+
+
+def test_full_disk_in_a_real_process():
+    """The interpreter's last flush at exit must not add a traceback of its own."""
+    with FakeSMTPServer(auth_without_tls=True) as server, open("/dev/full", "wb") as full:
+        result = run_process(server, stdout=full)
+    assert result == (2, f"{PROG}: cannot write the dialogue: No space left on device\n")
+
+
+def test_reader_gone_in_a_real_process():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        with FakeSMTPServer(auth_without_tls=True) as server:
+            result = run_process(server, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert result == (2, f"{PROG}: cannot write the dialogue: Broken pipe\n")
+
+
+def test_closed_stdout_does_not_connect():
+    with FakeSMTPServer(auth_without_tls=True) as server:
+        result = run_process(server, redirect=">&-")
+    assert result == (2, f"{PROG}: cannot write the dialogue: standard output is closed\n")
+    assert server.received == []
+
+
 # Usage errors: exit 2, one line, before any connection.
 
 @pytest.mark.parametrize("args, message", [
@@ -443,6 +614,16 @@ def test_default_port_and_tls_mode(args, mode, port):
     args = cli._auth_test_parser().parse_args([*args, "--user", USER])
     cli._check_auth_test_args(args)
     assert (args.mode, args.port) == (mode, port)
+
+
+def test_password_not_utf8_is_refused_before_connecting(capsys, monkeypatch):
+    """Bytes that are not UTF-8 in the variable arrive as surrogate escapes: no traceback."""
+    monkeypatch.setenv(ENV_VAR, "correct\udcff horse")
+    with FakeSMTPServer(auth_without_tls=True) as server:
+        code = main(["auth-test", target(server), "--plain", "--user", USER])
+    assert (code, *capsys.readouterr()) == (
+        2, "", f"{PROG}: the password from {ENV_VAR} is not UTF-8 text\n")
+    assert server.received == []
 
 
 def test_ctrl_c_at_password_prompt(capsys, monkeypatch):

@@ -15,6 +15,7 @@ import pytest
 
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.reports import REPORTS
+
 from support import SAMPLE_LOGS, SCENARIOS
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"

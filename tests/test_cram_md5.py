@@ -2,6 +2,7 @@
 import base64
 import getpass
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -232,6 +233,111 @@ def test_ctrl_c_at_challenge_prompt(capsys, monkeypatch):
     assert capsys.readouterr() == (
         "", "Challenge (the base64 text after 334): \nmaillog-sasl cram-md5: interrupted\n",
     )
+
+
+# Standard input closed, bytes that are not UTF-8, output that cannot be written: one line on
+# stderr and exit 2, never a traceback. Real processes, so the interpreter's own stdin and
+# stdout (None when closed, surrogate escapes, the flush at exit) are the ones tested.
+
+def run_process(*args, redirect="", password=SEED_PASSWORD, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, env=(), **options):
+    """Run `python -m maillog_sasl.cli cram-md5 ARGS` with `redirect` applied by a shell
+    (`<&-` closes stdin, `>&-` stdout); return (exit status, stdout, stderr)."""
+    environment = {name: value for name, value in os.environ.items() if name != ENV_VAR}
+    if password is not None:
+        environment[ENV_VAR] = password
+    environment.update(env)
+    command = [sys.executable, "-m", "maillog_sasl.cli", "cram-md5", *args]
+    if redirect:
+        command = ["sh", "-c", f'exec "$@" {redirect}', "sh", *command]
+    result = subprocess.run(command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                            env=environment, timeout=30, **options)
+    out = result.stdout.decode() if result.stdout is not None else ""
+    return result.returncode, out, result.stderr.decode(errors="backslashreplace")
+
+
+def test_process_runs_the_seed_vector():
+    """The helper's baseline: the same command succeeds when nothing is closed."""
+    assert run_process(SEED_USER, SEED_CHALLENGE) == (0, SEED_RESPONSE + "\n", "")
+
+
+def test_closed_stdin_at_challenge_prompt():
+    assert run_process(SEED_USER, redirect="<&-") == (
+        2, "", "maillog-sasl cram-md5: no challenge given: standard input is closed\n")
+
+
+def test_closed_stdin_with_password_stdin():
+    assert run_process(SEED_USER, SEED_CHALLENGE, "--password-stdin", redirect="<&-", password=None) == (
+        2, "", "maillog-sasl cram-md5: --password-stdin: standard input is closed\n")
+
+
+def test_closed_stdin_and_no_terminal_for_the_password_prompt():
+    """getpass falls back to stdin without a terminal (a new session has none)."""
+    assert run_process(SEED_USER, SEED_CHALLENGE, redirect="<&-", password=None,
+                       start_new_session=True) == (
+        2, "", "maillog-sasl cram-md5: no password given: no terminal to prompt on,"
+        " and standard input is closed\n")
+
+
+@pytest.mark.parametrize("errors", ["surrogateescape", "strict"])
+def test_password_stdin_not_utf8(errors):
+    """Python decodes stdin with surrogate escapes in the C and C.UTF-8 locales, strictly in others."""
+    code, out, err = run_process(SEED_USER, SEED_CHALLENGE, "--password-stdin", password=None,
+                                 stdin=None, input=b"zaq\xff12345\n",
+                                 env={"PYTHONIOENCODING": f"utf-8:{errors}"})
+    assert (code, out, err) == (
+        2, "", "maillog-sasl cram-md5: --password-stdin: standard input is not UTF-8 text\n")
+
+
+@pytest.mark.parametrize("errors", ["surrogateescape", "strict"])
+def test_challenge_at_prompt_not_utf8(errors):
+    code, out, err = run_process(SEED_USER, stdin=None, input=b"PDA3\xff\n",
+                                 env={"PYTHONIOENCODING": f"utf-8:{errors}"})
+    assert (code, out, err) == (
+        2, "", "Challenge (the base64 text after 334): maillog-sasl cram-md5:"
+        " cannot read the challenge: standard input is not UTF-8 text\n")
+
+
+def test_user_argument_not_utf8():
+    assert run_process(b"centos7\xff@phoenixknight.jp", SEED_CHALLENGE) == (
+        2, "", "maillog-sasl cram-md5: USER is not UTF-8 text\n")
+
+
+def test_password_variable_not_utf8():
+    assert run_process(SEED_USER, SEED_CHALLENGE, password="zaq\udcff12345") == (
+        2, "", f"maillog-sasl cram-md5: the password from {ENV_VAR} is not UTF-8 text\n")
+
+
+def test_password_at_prompt_not_utf8(capsys, monkeypatch):
+    """getpass reads the terminal in the locale's encoding, strictly."""
+    def undecodable(prompt="Password: "):
+        raise UnicodeDecodeError("utf-8", b"zaq\xff", 3, 4, "invalid start byte")
+
+    monkeypatch.setattr(getpass, "getpass", undecodable)
+    assert run(capsys, monkeypatch, SEED_USER, SEED_CHALLENGE) == (
+        2, "", "maillog-sasl cram-md5: the password from the prompt is not UTF-8 text\n")
+
+
+def test_full_disk_is_a_local_failure():
+    with open("/dev/full", "wb") as full:
+        code, _, err = run_process(SEED_USER, SEED_CHALLENGE, stdout=full)
+    assert (code, err) == (2, "maillog-sasl cram-md5: cannot write the response: No space left on device\n")
+
+
+def test_reader_gone_is_a_local_failure():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        code, _, err = run_process(SEED_USER, SEED_CHALLENGE, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert (code, err) == (2, "maillog-sasl cram-md5: cannot write the response: Broken pipe\n")
+
+
+def test_closed_stdout_asks_nothing():
+    """With stdout closed the response would be lost: fail before the challenge prompt."""
+    assert run_process(SEED_USER, redirect=">&-", password=None) == (
+        2, "", "maillog-sasl cram-md5: cannot write the response: standard output is closed\n")
 
 
 def test_help(capsys, monkeypatch):

@@ -7,6 +7,7 @@ import datetime as dt
 from maillog_sasl import analyze, report
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, watch
+
 from maillog_writer import MailLog, at
 
 HOME = "198.51.100.7"

@@ -13,6 +13,7 @@ import pytest
 
 from maillog_sasl import cli
 from maillog_sasl.cli import THRESHOLD_OPTIONS
+
 from maillog_writer import MailLog, at
 
 POSTSUPER = """\

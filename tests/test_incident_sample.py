@@ -15,6 +15,7 @@ import pytest
 
 from maillog_sasl import analyze
 from maillog_sasl.reports import build_report
+from tools.simulate import SimConfig, simulate
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "maillog-sample.log"
 TRUTHS = (SAMPLE.with_name("maillog-sample.log.truth.json"),
@@ -29,9 +30,8 @@ def committed_sample():
 
 
 def generated(seed: int, tmp_path_factory):
-    simulate = pytest.importorskip("maillog_sasl.simulate")
     out = io.StringIO()
-    truth = simulate.simulate(simulate.SimConfig(seed=seed, days=7, users=60, compromised=3), out)
+    truth = simulate(SimConfig(seed=seed, days=7, users=60, compromised=3), out)
     path = tmp_path_factory.mktemp(f"seed{seed}") / "maillog"
     path.write_text(out.getvalue(), encoding="utf-8")
     return str(path), truth

@@ -212,9 +212,6 @@ def test_a_failing_stream_switches_the_bar_off(failure):
     assert len([text for text in stream.attempts if "big.log" in text]) == 1  # no frame redrawn
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Progress.update() sets _shown = True after _write() even when the write failed, so the "
-    "next guarded report write (or close()) tries to erase the bar on the failed stream"))
 @pytest.mark.parametrize("failure", FAILURES)
 def test_a_failing_stream_is_not_written_to_again(failure):
     """"switches the bar off for the rest of the run": after the failed write, nothing at all

@@ -1,4 +1,4 @@
-"""The shipped sample (sample_logs/maillog-sample.log, made by maillog_sasl.simulate) against
+"""The shipped sample (sample_logs/maillog-sample.log, made by tools.simulate) against
 the ground truth the generator wrote beside it: every user's figures, every failing IP, the
 queue left at the end. This is what the README's first command shows."""
 
@@ -8,6 +8,7 @@ import pytest
 
 from maillog_sasl import report
 from maillog_sasl.model import OUTCOMES
+
 from support import SAMPLE_LOGS, by
 
 SAMPLE = SAMPLE_LOGS / "maillog-sample.log"

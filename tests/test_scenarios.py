@@ -145,10 +145,6 @@ Nov  5 09:20:03 mail postfix/submission/smtpd[1102]: disconnect from unknown[192
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "correlate._refuse_message adds its placeholder recipient only when the message has no "
-    "recipient at all: after a QID RCPT reject (already final) the whole-message refusal leaves "
-    "no row and is not counted"))
 def test_whole_message_reject_after_an_rcpt_reject_still_counts_the_refused_message(report, tmp_path):
     """One recipient refused at RCPT, the accepted one refused with the whole message by a
     milter: both refusals are counted, the milter's with its own reason."""
@@ -230,10 +226,6 @@ def test_orig_queue_id_alone_ties_a_reinjection_to_its_user(report, tmp_path):
         "mona@example.test", "198.51.100.90", "n@remote.example", "bounced", "5.7.1")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a recipient is marked handed to the re-injected copy only by a loopback `queued as` "
-    "delivery line that finds the copy still open (correlate._delivery/_follow_reinjection); a "
-    "copy linked by orig_queue_id alone is counted, and so is the hop to the filter: twice"))
 @pytest.mark.parametrize("log_text", [FILTER_OFF_LOOPBACK, CHILD_GONE_BEFORE_QUEUED_AS],
                          ids=["filter-off-loopback", "copy-removed-before-queued-as"])
 def test_a_recipient_reinjected_via_orig_queue_id_is_counted_once(report, tmp_path, log_text):

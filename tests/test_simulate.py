@@ -1,4 +1,4 @@
-"""Tests of maillog_sasl.simulate: determinism, line shapes, and a ground truth that an
+"""Tests of tools.simulate: determinism, line shapes, and a ground truth that an
 independent re-reading of the log text (the small reference reader below) reproduces.
 
 The reference reader implements the truth semantics documented in the simulate module
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from maillog_sasl import simulate as sim
-from maillog_sasl.simulate import SimConfig, simulate, simulate_to_files
+from tools import simulate as sim
+from tools.simulate import SimConfig, simulate, simulate_to_files
 
 SAMPLE_DIR = Path(__file__).parent.parent / "sample_logs"
 SMALL = dict(seed=5, days=2.5, users=12, compromised=2)

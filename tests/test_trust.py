@@ -8,6 +8,7 @@ import pytest
 
 from maillog_sasl.correlate import SESSION_IDLE, Correlator
 from maillog_sasl.syslog import Clock, parse_zone, split_line
+
 from support import by
 
 BERLIN = parse_zone("Europe/Berlin")
@@ -271,3 +272,26 @@ def test_values_out_of_range_are_usage_errors(cli, tmp_path, option):
     result = cli(*option, write(tmp_path, alice_message("status=sent (250 2.0.0 Ok)")))
     assert result.code == 2 and result.out == ""
     assert result.err.count("\n") == 1 and result.err.startswith("maillog-sasl: ")
+
+
+def test_a_host_whose_clock_is_months_ahead_moves_no_clock(cli, tmp_path):
+    """One session from a second host whose clock is months ahead: the failures the first host
+    logged are not forgotten (the guessed signal stays), and the stamp is a clock anomaly."""
+    from maillog_writer import MailLog, at
+
+    log = MailLog()
+    log.failures("203.0.113.77", at(0, 1), ["root", "admin", "info"])
+    log.login("carol@example.jp", "203.0.113.77", at(0, 2))
+    lines = open(log.write(tmp_path / "maillog")).read().splitlines()
+    far = at(120, 3).isoformat()
+    login = next(index for index, line in enumerate(lines) if line >= at(0, 2).isoformat())
+    lines[login:login] = [
+        f"{far} mx2 postfix/smtpd[4]: connect from unknown[192.0.2.9]",
+        f"{far} mx2 postfix/smtpd[4]: disconnect from unknown[192.0.2.9] ehlo=1 auth=0/1 "
+        "commands=1/2"]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    result = cli("-r", "suspicious", "-f", "json", "--stats", path)
+    assert result.code == 0, result.err
+    assert [row["user"] for row in result.json()] == ["carol@example.jp"]
+    assert "guessed" in result.json()[0]["signals"]
+    assert "clock anomalies:          1" in result.err

@@ -1,0 +1,169 @@
+"""output: write a file whole or not at all, and never over a file that is being read.
+
+SUMMARY
+    same_file(target, inputs) -> the first of `inputs` that is the file `target` names, or None
+    AtomicWriter(path, mode="w", encoding=None, newline=None)   .file, .commit(), .discard()
+    with AtomicWriter(path, ...) as handle: ...                 committed when the block ends
+
+DESCRIPTION
+    `maillog-sasl -o maillog maillog` once truncated the log it was about to read. same_file()
+    compares the target with every input by device and inode (os.stat follows symlinks, so a
+    symlink or a hard link to an input is the same file; an open descriptor, such as standard
+    input, is compared through os.fstat). Only a regular file can be destroyed this way: a
+    target that does not exist, or is a terminal, a pipe or a device, is never "the same file".
+    The caller checks before it opens anything for writing.
+
+    AtomicWriter writes to a temporary file in the target's directory (`.NAME.XXXXXXXX.tmp`,
+    with the permissions a new file gets under the umask), and commit() flushes it, fsyncs it
+    and renames it over the target (os.replace: readers see the old file or the new one,
+    never half of one). Until then the target is untouched; discard(), or leaving the `with`
+    block by any exception (a write error, KeyboardInterrupt), removes the temporary file. A
+    symlink target keeps its link: the file it points to is replaced.
+
+    A target that exists and is not a regular file (/dev/null, /dev/full, a FIFO, a terminal)
+    and anything under /dev/ or /proc/ (/dev/stdout names whatever standard output is) cannot
+    be replaced: it is opened and written in place, and commit() only flushes and closes it.
+
+DIAGNOSTICS
+    OSError from the operating system, unchanged: the temporary file cannot be created (no such
+    directory, no permission to create a file in it, a read-only file system) when the writer
+    is made; a write, the fsync or the rename fails (a full disk) in the writer's methods. After
+    any of them no temporary file is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from typing import IO, Any, Iterable, Optional, Union
+
+# Names that stand for something already open, not for a file one could replace.
+IN_PLACE_PREFIXES = ("/dev/", "/proc/")
+
+
+def same_file(target: str, inputs: Iterable[Union[str, int]]) -> Optional[Union[str, int]]:
+    """The first of `inputs` (paths, or open file descriptors) that is the regular file at
+    `target`, by device and inode with symlinks followed; None when there is none, or when
+    `target` does not exist or is not a regular file. Inputs that cannot be looked at are
+    passed over: they cannot be read either."""
+    try:
+        status = os.stat(target)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    for item in inputs:
+        try:
+            other = os.fstat(item) if isinstance(item, int) else os.stat(item)
+        except (OSError, ValueError):
+            continue
+        if (other.st_dev, other.st_ino) == (status.st_dev, status.st_ino):
+            return item
+    return None
+
+
+class AtomicWriter:
+    """A file written under a temporary name and renamed over `path` by commit(); see the
+    module docstring. `file` is the open file object, in `mode` ("w" or "wb")."""
+
+    def __init__(self, path: str, mode: str = "w", encoding: Optional[str] = None,
+                 newline: Optional[str] = None):
+        self.path = path
+        self._temporary: Optional[str] = None
+        self._done = False
+        if _in_place(path):
+            self.target = path
+            self.file: IO[Any] = open(path, mode, encoding=encoding, newline=newline)
+            return
+        # The file a symlink points to is replaced, not the link.
+        self.target = os.path.realpath(path)
+        directory, name = os.path.split(self.target)
+        descriptor, self._temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
+                                                       dir=directory)
+        try:
+            os.fchmod(descriptor, 0o666 & ~_umask())
+            self.file = os.fdopen(descriptor, mode, encoding=encoding, newline=newline)
+        except BaseException:
+            os.close(descriptor)
+            self._remove()
+            raise
+
+    def commit(self) -> None:
+        """Flush, fsync and close the file, and rename it over the target; on failure the
+        temporary file is removed and the target left as it was."""
+        if self._done:
+            return
+        try:
+            self.file.flush()
+            if self._temporary is not None:
+                os.fsync(self.file.fileno())
+            self.file.close()
+            if self._temporary is not None:
+                os.replace(self._temporary, self.target)
+                self._temporary = None
+                _sync_directory(os.path.dirname(self.target))
+        except BaseException:
+            self.discard()
+            raise
+        self._done = True
+
+    def discard(self) -> None:
+        """Close the file and remove the temporary file, leaving the target as it was; nothing
+        after commit()."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            self.file.close()
+        except (OSError, ValueError):
+            pass  # what could not be flushed is thrown away with the file
+        finally:
+            self._remove()
+
+    def _remove(self) -> None:
+        temporary, self._temporary = self._temporary, None
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+    def __enter__(self) -> IO[Any]:
+        return self.file
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def _in_place(path: str) -> bool:
+    if os.path.abspath(path).startswith(IN_PLACE_PREFIXES):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # not there yet (or not reachable: creating the temporary file will say)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, then setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _sync_directory(directory: str) -> None:
+    """Make the rename durable; a file system that cannot fsync a directory is let be."""
+    try:
+        descriptor = os.open(directory or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,151 @@
+"""`maillog-sasl contain` against a real Postfix (issue 14): the hold and the REJECT really happen.
+
+The private instance of the `postfix_env` fixture (conftest.py; its own for this module, stopped
+in its finalizer) gets two authenticated messages to the 451 sink, one from erin and one from bob,
+both deferred. `contain erin LOG --hold` must put erin's on hold and leave bob's alone, as
+`postqueue -j` shows; `--release` takes it off hold again. `contain erin --reject` writes the
+check_sasl_access table and runs postmap; with the main.cf line it prints added, erin's
+authenticated mail is refused (at RCPT under the default smtpd_delay_reject=yes, at MAIL FROM
+itself with smtpd_delay_reject=no) while bob's is not, and `--release` lets erin send again.
+
+The command runs as root, as an administrator would run it (no --apply: root acts), with
+`--config-dir` for the private instance. Run with `pytest -m postfix tests/e2e`.
+"""
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+import subprocess
+import sys
+
+import pytest
+
+from e2e_driver import Session, Truth
+from e2e_scenario import pw
+
+pytestmark = pytest.mark.postfix
+
+ERIN = "erin@harness.test"
+BOB = "bob@harness.test"
+REFUSAL = "SASL login name rejected: compromised account: contact support"
+
+
+def contain(env, *args):
+    inst = env.instance
+    proc = subprocess.run([sys.executable, "-m", "maillog_sasl", "contain", *map(str, args),
+                           "--config-dir", str(inst.etc)],
+                          env=inst.env, capture_output=True, text=True, timeout=120)
+    return proc
+
+
+def queue_names(env) -> dict:
+    return {entry["queue_id"]: entry["queue_name"] for entry in env.instance.queue()}
+
+
+def send_deferred(env, user, rcpt) -> str:
+    """An authenticated message to the 451 sink, waited for until its first deferral."""
+    inst = env.instance
+    with Session(Truth(), f"contain-{user}", "submission", inst.ports["submission"], "127.0.0.1",
+                 "client.harness.test", cafile=str(inst.cert)) as session:
+        session.starttls()
+        session.auth_plain(user, pw(user))
+        queue_id = session.send(user, [rcpt], late=True)
+    inst.wait_for_log(rf"{queue_id}: to=<{re.escape(rcpt)}>.*status=deferred", 15)
+    return queue_id
+
+
+def try_mail(env, user):
+    """(MAIL FROM reply, RCPT TO reply or None) of an authenticated transaction; then RSET."""
+    inst = env.instance
+    context = ssl.create_default_context(cafile=str(inst.cert))
+    with smtplib.SMTP("127.0.0.1", inst.ports["submission"], local_hostname="client.harness.test",
+                      timeout=30) as smtp:
+        smtp.starttls(context=context)
+        smtp.ehlo()
+        smtp.login(user, pw(user))
+        mail = smtp.mail(user)
+        rcpt = smtp.rcpt("someone@ok.test") if mail[0] == 250 else None
+        smtp.rset()
+    return mail, rcpt
+
+
+def _text(reply):
+    return f"{reply[0]} {reply[1].decode()}" if reply else ""
+
+
+def test_hold_puts_only_the_users_queued_mail_on_hold_and_release_takes_it_off(postfix_env):
+    inst = postfix_env.instance
+    erin = send_deferred(postfix_env, ERIN, "erin-victim@tempfail.test")
+    bob = send_deferred(postfix_env, BOB, "bob-friend@tempfail.test")
+
+    proc = contain(postfix_env, ERIN, inst.maillog, "--hold")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert f"printf '%s\\n' {erin} | postsuper -c {inst.etc} -h -\n" in proc.stdout
+    assert "Placed on hold: 1 message" in proc.stdout
+    names = queue_names(postfix_env)
+    assert names[erin] == "hold"
+    assert names.get(bob) != "hold"
+    inst.wait_for_log(rf"postsuper\[\d+\]: {erin}: placed on hold", 10)
+
+    proc = contain(postfix_env, "--release", ERIN, inst.maillog, "--hold")
+    assert proc.returncode == 0, proc.stderr
+    assert f"| postsuper -c {inst.etc} -H -\n" in proc.stdout
+    inst.wait_for_log(rf"postsuper\[\d+\]: {erin}: released from hold", 10)
+    assert queue_names(postfix_env).get(erin) != "hold"
+
+
+def test_reject_refuses_the_users_authenticated_mail_once_main_cf_applies_the_table(postfix_env):
+    inst = postfix_env.instance
+    table = inst.etc / "sasl_access"
+    assert _text(try_mail(postfix_env, ERIN)[1]).startswith("250")
+
+    proc = contain(postfix_env, ERIN, "--reject")
+    assert proc.returncode == 0, proc.stderr
+    assert f"+{ERIN} REJECT compromised account: contact support\n" in proc.stdout
+    assert f"postmap -c {inst.etc} hash:{table}\n" in proc.stdout
+    assert (table.parent / "sasl_access.db").exists()
+    hint = re.search(r"^#     (smtpd_sender_restrictions = .*)$", proc.stdout, re.M)
+    assert hint, proc.stdout
+    assert hint.group(1) == f"smtpd_sender_restrictions = check_sasl_access hash:{table}"
+
+    # The printed line, as the administrator adds it.
+    inst._run(["postconf", "-c", str(inst.etc), "-e", hint.group(1)])
+    inst.postfix("reload")
+    inst.wait_for_log(r"reload -- version", 15)
+
+    def refused():
+        mail, rcpt = try_mail(postfix_env, ERIN)
+        return REFUSAL in _text(rcpt) and (mail, rcpt)
+
+    mail, rcpt = inst.wait_for(refused, 20, "erin's RCPT refused by check_sasl_access")
+    assert mail[0] == 250                      # smtpd_delay_reject=yes: refused at RCPT
+    assert _text(rcpt).startswith(f"554 5.7.1 <{ERIN}>: {REFUSAL}")
+    assert _text(try_mail(postfix_env, BOB)[1]).startswith("250")
+    inst.wait_for_log(rf"NOQUEUE: reject: RCPT from .*: 554 5.7.1 <{re.escape(ERIN)}>: "
+                      rf"{REFUSAL}; from=<{re.escape(ERIN)}>", 10)
+
+    # With the table in use, contain has no main.cf line to print; the second add changes nothing.
+    again = contain(postfix_env, ERIN, "--reject")
+    assert again.returncode == 0, again.stderr
+    assert "main.cf" not in again.stdout and "already has REJECT" in again.stdout
+
+    # Without delay, the sender restrictions answer MAIL FROM itself.
+    inst._run(["postconf", "-c", str(inst.etc), "-e", "smtpd_delay_reject = no"])
+    inst.postfix("reload")
+
+    def mail_refused():
+        mail, _ = try_mail(postfix_env, ERIN)
+        return REFUSAL in _text(mail) and mail
+
+    mail = inst.wait_for(mail_refused, 20, "erin's MAIL FROM refused by check_sasl_access")
+    assert _text(mail).startswith(f"554 5.7.1 <{ERIN}>: {REFUSAL}")
+    assert try_mail(postfix_env, BOB)[0][0] == 250
+
+    proc = contain(postfix_env, "--release", ERIN)
+    assert proc.returncode == 0, proc.stderr
+    assert f"-{ERIN} REJECT compromised account: contact support\n" in proc.stdout
+    inst.wait_for(lambda: try_mail(postfix_env, ERIN)[0][0] == 250, 20,
+                  "erin's MAIL FROM accepted after --release")
+    assert _text(try_mail(postfix_env, ERIN)[1]).startswith("250")

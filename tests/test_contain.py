@@ -1,0 +1,579 @@
+"""`maillog-sasl contain`: the dry run's exact output, the marked block of the check_sasl_access
+table (added, added again, released, the rest of the file untouched, written atomically with its
+mode), and Postfix's commands as fakes on PATH that record their argv and standard input:
+postsuper gets the user's queue IDs on stdin, postmap the table, postconf answers from a dict.
+Every failure is one line on stderr and exit 2; a USER that could not be a table key is refused
+before anything runs."""
+
+import configparser
+import json
+import os
+import shlex
+import stat
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from maillog_sasl import contain
+from maillog_sasl.contain import BEGIN, BLOCK_NOTE, END, REJECT, ContainError, edit_block
+
+from maillog_writer import MailLog, at
+
+USER = "bad@example.jp"
+LINE = f"{USER} {REJECT}"
+
+FAKE = textwrap.dedent("""\
+    #!{python}
+    import json, os, sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    name = os.path.basename(__file__)
+    with open(os.path.join(here, "calls.jsonl"), "a") as log:
+        log.write(json.dumps({{"argv": [name] + sys.argv[1:], "stdin": sys.stdin.read()}}) + "\\n")
+    with open(os.path.join(here, "behaviour.json")) as f:
+        behaviour = json.load(f)
+    args = sys.argv[1:]
+    if args[:1] == ["-c"]:
+        args = args[2:]
+    if name == "postconf" and "-P" in args:
+        print("\\n".join(behaviour["master.cf"]))
+    elif name == "postconf":
+        for param in args[args.index("-h") + 1:]:
+            print(behaviour["main.cf"].get(param, "hash" if param == "default_database_type" else ""))
+    mine = behaviour.get(name, {{}})
+    if mine.get("sleep"):
+        import time
+        time.sleep(mine["sleep"])
+    sys.stdout.write(mine.get("out", ""))
+    sys.stderr.write(mine.get("err", ""))
+    sys.exit(mine.get("exit", 0))
+    """)
+
+
+class Fakes:
+    """postsuper, postmap and postconf in a directory first on PATH (and nothing in /usr/sbin)."""
+
+    def __init__(self, directory):
+        self.bin = directory
+        self.behaviour = {"main.cf": {}, "master.cf": []}
+        for name in ("postsuper", "postmap", "postconf"):
+            path = directory / name
+            path.write_text(FAKE.format(python=sys.executable))
+            path.chmod(0o755)
+        self.save()
+
+    def save(self):
+        (self.bin / "behaviour.json").write_text(json.dumps(self.behaviour))
+
+    def set(self, name, **values):
+        self.behaviour[name] = values
+        self.save()
+
+    def main_cf(self, **values):
+        self.behaviour["main.cf"] = values
+        self.save()
+
+    def calls(self, name=None):
+        path = self.bin / "calls.jsonl"
+        calls = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        return [call for call in calls if name is None or call["argv"][0] == name]
+
+    def changing_calls(self):
+        return [call for call in self.calls() if call["argv"][0] != "postconf"]
+
+
+@pytest.fixture
+def fakes(tmp_path, monkeypatch):
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    monkeypatch.setenv("PATH", str(directory))
+    monkeypatch.setattr(contain, "SBIN_DIRS", ())
+    return Fakes(directory)
+
+
+@pytest.fixture
+def table(tmp_path):
+    """A check_sasl_access table with lines of the administrator's own."""
+    directory = tmp_path / "postfix"
+    directory.mkdir()
+    path = directory / "sasl_access"
+    path.write_text("# mine\nold@example.jp REJECT gone\nshared@example.jp OK\n")
+    return path
+
+
+@pytest.fixture
+def queued(tmp_path):
+    """A log where USER left two messages in the queue, and others left theirs."""
+    log = MailLog()
+    first = log.login(USER, "203.0.113.5", at(0, 9), outcome="deferred", to=2)
+    log.login("good@example.jp", "198.51.100.7", at(0, 10), outcome="deferred")
+    log.login(USER, "203.0.113.5", at(0, 11), outcome="sent")
+    second = log.login(USER, "203.0.113.9", at(0, 12), outcome="deferred")
+    log.login(USER.upper(), "203.0.113.9", at(0, 13), outcome="deferred")   # not the same name
+    log.login("bad@example.jp.evil", "203.0.113.9", at(0, 14), outcome="deferred")
+    path = log.write(tmp_path / "maillog")
+    return path, [first, second]
+
+
+def run(cli, *args):
+    return cli("contain", *args)
+
+
+def one_line(result):
+    assert result.code == 2, result.out
+    assert result.err.count("\n") == 1 and result.err.startswith("maillog-sasl contain: "), result.err
+    return result.err
+
+
+# -- the dry run ---------------------------------------------------------------------------------
+
+def test_dry_run_prints_the_commands_and_the_map_change_and_changes_nothing(cli, fakes, table,
+                                                                             queued):
+    log, (first, second) = queued
+    fakes.main_cf(smtpd_sender_restrictions="reject_non_fqdn_sender")
+    before = table.read_bytes()
+    result = run(cli, USER, log, "--hold", "--reject", "--sasl-access", table, "--dry-run")
+    assert result.code == 0, result.err
+    assert result.err == ""
+    assert result.out == textwrap.dedent(f"""\
+        # dry run: nothing is changed; these are the commands and the map change
+        printf '%s\\n' {first} {second} | postsuper -h -
+        --- {table}
+        +++ {table}
+        @@ -3,0 +4,5 @@
+        +
+        +{BEGIN}
+        +{BLOCK_NOTE}
+        +{LINE}
+        +{END}
+        postmap hash:{table}
+        # main.cf: no smtpd_sender_restrictions or smtpd_recipient_restrictions applies check_sasl_access hash:{table}, so the table refuses nobody; add this line to main.cf, then run `postfix reload`:
+        #     smtpd_sender_restrictions = check_sasl_access hash:{table}, reject_non_fqdn_sender
+        """)
+    assert table.read_bytes() == before
+    assert fakes.changing_calls() == []
+    assert sorted(os.listdir(table.parent)) == ["sasl_access"]
+
+
+def test_not_root_is_a_dry_run(cli, fakes, table, queued, monkeypatch):
+    monkeypatch.setattr(contain, "is_root", lambda: False)
+    log, _ = queued
+    result = run(cli, USER, log, "--hold", "--reject", "--sasl-access", table)
+    assert result.code == 0, result.err
+    assert result.out.startswith("# not root: a dry run (--apply acts anyway)\n# dry run: ")
+    assert fakes.changing_calls() == []
+    assert LINE not in table.read_text()
+
+
+def test_root_acts_without_apply(cli, fakes, table, queued, monkeypatch):
+    monkeypatch.setattr(contain, "is_root", lambda: True)
+    result = run(cli, USER, "--reject", "--sasl-access", table)
+    assert result.code == 0, result.err
+    assert "dry run" not in result.out
+    assert LINE in table.read_text()
+
+
+def test_dry_run_without_postfix_says_so_and_succeeds(cli, fakes, table, queued):
+    for name in ("postsuper", "postmap", "postconf"):
+        (fakes.bin / name).unlink()
+    log, _ = queued
+    result = run(cli, USER, log, "--hold", "--reject", "--sasl-access", table, "--dry-run")
+    assert result.code == 0, result.err
+    assert "# note: postsuper: command not found" in result.out
+    assert "# note: postmap: command not found" in result.out
+    assert "# main.cf could not be read (postconf failed): type hash assumed" in result.out
+
+
+# -- holding the queue ---------------------------------------------------------------------------
+
+def test_hold_gives_exactly_the_users_queue_ids_to_postsuper_on_stdin(cli, fakes, queued):
+    log, ids = queued
+    fakes.set("postsuper", err="postsuper: Placed on hold: 2 messages\n")
+    result = run(cli, USER, log, "--hold", "--apply")
+    assert result.code == 0, result.err
+    assert fakes.changing_calls() == [{"argv": ["postsuper", "-h", "-"],
+                                       "stdin": "".join(f"{qid}\n" for qid in ids)}]
+    assert result.out == (f"printf '%s\\n' {' '.join(ids)} | postsuper -h -\n"
+                          "postsuper: Placed on hold: 2 messages\n")
+
+
+def test_release_gives_them_to_postsuper_minus_capital_h_and_removes_the_line(cli, fakes, table,
+                                                                                queued):
+    log, ids = queued
+    assert run(cli, USER, "--reject", "--sasl-access", table, "--apply").code == 0
+    result = run(cli, "--release", USER, log, "--sasl-access", table, "--apply")
+    assert result.code == 0, result.err
+    calls = fakes.changing_calls()
+    assert calls[-2] == {"argv": ["postsuper", "-H", "-"],
+                         "stdin": "".join(f"{qid}\n" for qid in ids)}
+    assert calls[-1]["argv"] == ["postmap", f"hash:{table}"]
+    assert LINE not in table.read_text()
+    assert f"-{LINE}\n" in result.out
+
+
+def test_nothing_queued_is_said_and_nothing_run(cli, fakes, tmp_path):
+    log = MailLog()
+    log.login(USER, "203.0.113.5", at(0, 9), outcome="sent")
+    result = run(cli, USER, log.write(tmp_path / "maillog"), "--hold", "--apply")
+    assert result.code == 0, result.err
+    assert result.out == f"# no queued message of {USER} in the logs: nothing to hold\n"
+    assert fakes.changing_calls() == []
+
+
+def test_several_hosts_need_host(cli, fakes, tmp_path):
+    logs = []
+    for host in ("mx1", "mx2"):
+        log = MailLog(host=host)
+        log.login(USER, "203.0.113.5", at(0, 9), outcome="deferred")
+        logs.append(log.write(tmp_path / f"{host}.log"))
+    assert "on several hosts (mx1, mx2): name this one with --host" in one_line(
+        run(cli, USER, *logs, "--hold", "--apply"))
+    assert fakes.changing_calls() == []
+    result = run(cli, USER, *logs, "--hold", "--apply", "--host", "mx2")
+    assert result.code == 0, result.err
+    assert len(fakes.calls("postsuper")[0]["stdin"].split()) == 1
+
+
+def test_an_unreadable_log_is_one_line_and_exit_2_after_holding_the_rest(cli, fakes, queued,
+                                                                         tmp_path):
+    log, ids = queued
+    result = run(cli, USER, log, tmp_path / "missing", "--hold", "--apply")
+    assert "missing" in one_line(result)
+    assert fakes.calls("postsuper")[0]["stdin"].split() == ids
+
+
+def test_config_dir_goes_to_every_command_and_holds_the_default_table(cli, fakes, queued,
+                                                                      tmp_path):
+    log, _ = queued
+    config = tmp_path / "etc"
+    config.mkdir()
+    result = run(cli, USER, log, "--hold", "--reject", "--config-dir", config, "--apply")
+    assert result.code == 0, result.err
+    assert all(call["argv"][1:3] == ["-c", str(config)] for call in fakes.calls())
+    assert [call["argv"][3:] for call in fakes.changing_calls()] == [
+        ["-h", "-"], [f"hash:{config}/sasl_access"]]
+    assert LINE in (config / "sasl_access").read_text()
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+def test_reject_adds_the_block_and_runs_postmap(cli, fakes, table):
+    fakes.main_cf(smtpd_sender_restrictions=f"check_sasl_access hash:{table}")
+    result = run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    assert result.code == 0, result.err
+    assert table.read_text() == ("# mine\nold@example.jp REJECT gone\nshared@example.jp OK\n\n"
+                                 f"{BEGIN}\n{BLOCK_NOTE}\n{LINE}\n{END}\n")
+    assert fakes.changing_calls() == [{"argv": ["postmap", f"hash:{table}"], "stdin": ""}]
+    assert "main.cf" not in result.out  # the table is in use: no hint
+
+
+def test_adding_twice_changes_nothing(cli, fakes, table):
+    assert run(cli, USER, "--reject", "--sasl-access", table, "--apply").code == 0
+    first = table.read_bytes()
+    inode = table.stat().st_ino
+    result = run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    assert result.code == 0
+    assert f"# {table}: {USER} already has {REJECT}: no change\n" in result.out
+    assert table.read_bytes() == first and table.stat().st_ino == inode
+
+
+def test_hold_logins_replaces_reject_in_the_block(cli, fakes, table):
+    run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    run(cli, "other@example.jp", "--reject", "--sasl-access", table, "--apply")
+    assert run(cli, USER, "--hold-logins", "--sasl-access", table, "--apply").code == 0
+    text = table.read_text()
+    assert LINE not in text
+    assert text.endswith(f"other@example.jp {REJECT}\n{USER} {contain.HOLD}\n{END}\n")
+
+
+def test_lines_outside_the_block_are_never_touched():
+    outside_before = "a@x OK\r\n# comment\n\n  continued line\nb@x\tREJECT no\n"
+    outside_after = "\f\nz@x DUNNO"   # a form feed, no final newline
+    text = f"{outside_before}{BEGIN}\nkept@x REJECT\n{END}\n{outside_after}"
+    added = edit_block(text, USER, REJECT)
+    assert added == f"{outside_before}{BEGIN}\nkept@x REJECT\n{LINE}\n{END}\n{outside_after}\n"
+    removed = edit_block(added, USER, None)
+    assert removed == f"{outside_before}{BEGIN}\nkept@x REJECT\n{END}\n{outside_after}\n"
+    assert edit_block(removed, "kept@x", None) == f"{outside_before}{BEGIN}\n{END}\n{outside_after}\n"
+
+
+def test_the_users_key_is_matched_as_postmap_folds_it():
+    text = edit_block("", USER, REJECT)
+    assert edit_block(text, USER.upper(), None) == f"{BEGIN}\n{BLOCK_NOTE}\n{END}\n"
+
+
+def test_a_new_file_gets_the_block_alone_with_mode_0644(cli, fakes, tmp_path):
+    path = tmp_path / "new_access"
+    assert run(cli, USER, "--reject", "--sasl-access", path, "--apply").code == 0
+    assert path.read_text() == f"{BEGIN}\n{BLOCK_NOTE}\n{LINE}\n{END}\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_the_write_is_atomic_and_keeps_the_mode(cli, fakes, table):
+    table.chmod(0o640)
+    inode = table.stat().st_ino
+    assert run(cli, USER, "--reject", "--sasl-access", table, "--apply").code == 0
+    assert sorted(os.listdir(table.parent)) == ["sasl_access"], "a temporary file was left"
+    assert table.stat().st_ino != inode, "not replaced by a rename"
+    assert stat.S_IMODE(table.stat().st_mode) == 0o640
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another owner")
+def test_the_write_keeps_the_owner(cli, fakes, table):
+    os.chown(table, 65534, 65534)
+    assert run(cli, USER, "--reject", "--sasl-access", table, "--apply").code == 0
+    assert (table.stat().st_uid, table.stat().st_gid) == (65534, 65534)
+
+
+def test_a_symbolic_link_is_followed(cli, fakes, table, tmp_path):
+    link = tmp_path / "link_access"
+    link.symlink_to(table)
+    assert run(cli, USER, "--reject", "--sasl-access", link, "--apply").code == 0
+    assert link.is_symlink() and LINE in table.read_text()
+
+
+def test_release_of_a_user_without_a_line_changes_nothing(cli, fakes, table):
+    before = table.read_bytes()
+    result = run(cli, "--release", USER, "--sasl-access", table, "--apply")
+    assert result.code == 0, result.err
+    assert f"# {table}: {USER} already has no entry: no change\n" in result.out
+    assert table.read_bytes() == before
+
+
+def test_release_without_a_table_runs_nothing(cli, fakes, tmp_path):
+    result = run(cli, "--release", USER, "--sasl-access", tmp_path / "none", "--apply")
+    assert result.code == 0, result.err
+    assert fakes.changing_calls() == []
+
+
+def test_an_entry_of_the_user_outside_the_block_is_left_to_the_administrator(cli, fakes, table):
+    before = table.read_text()
+    err = one_line(run(cli, "old@example.jp", "--reject", "--sasl-access", table, "--apply"))
+    assert f"{table}:2: old@example.jp already has an entry outside the block" in err
+    assert table.read_text() == before and fakes.changing_calls() == []
+
+
+@pytest.mark.parametrize("damage", [f"{BEGIN}\n", f"{END}\n{BEGIN}\n",
+                                    f"{BEGIN}\n{END}\n{BEGIN}\n{END}\n"])
+def test_a_damaged_block_is_refused(cli, fakes, table, damage):
+    table.write_text("a@x OK\n" + damage)
+    assert "block is damaged" in one_line(
+        run(cli, USER, "--reject", "--sasl-access", table, "--apply"))
+    assert table.read_text() == "a@x OK\n" + damage
+
+
+# -- what main.cf says ---------------------------------------------------------------------------
+
+def test_the_table_type_comes_from_main_cf(cli, fakes, table):
+    fakes.main_cf(smtpd_recipient_restrictions=f"permit_mynetworks, check_sasl_access lmdb:{table}, "
+                                               "permit_sasl_authenticated, reject")
+    result = run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    assert result.code == 0, result.err
+    assert fakes.changing_calls()[-1]["argv"] == ["postmap", f"lmdb:{table}"]
+    assert "# main.cf" not in result.out
+
+
+def test_else_from_default_database_type(cli, fakes, table):
+    fakes.main_cf(default_database_type="lmdb", smtpd_sender_restrictions="")
+    result = run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    assert fakes.changing_calls()[-1]["argv"] == ["postmap", f"lmdb:{table}"]
+    assert f"#     smtpd_sender_restrictions = check_sasl_access lmdb:{table}\n" in result.out
+
+
+def test_a_permit_before_the_check_is_pointed_out(cli, fakes, table):
+    fakes.main_cf(smtpd_recipient_restrictions=f"permit_sasl_authenticated, check_sasl_access "
+                                               f"hash:{table}, reject_unauth_destination")
+    result = run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    assert (f"# main.cf: in smtpd_recipient_restrictions, permit_sasl_authenticated comes before "
+            f"check_sasl_access hash:{table}") in result.out
+    assert "#     smtpd_sender_restrictions = check_sasl_access" in result.out
+
+
+def test_another_table_in_main_cf_is_named(cli, fakes, table):
+    fakes.main_cf(smtpd_sender_restrictions="check_sasl_access hash:/etc/postfix/blocked_logins")
+    result = run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    assert ("# (main.cf applies check_sasl_access hash:/etc/postfix/blocked_logins: is that the "
+            "table to give with --sasl-access?)") in result.out
+
+
+def test_a_master_cf_override_without_the_check_is_pointed_out(cli, fakes, table):
+    fakes.main_cf(smtpd_sender_restrictions=f"check_sasl_access hash:{table}")
+    fakes.behaviour["master.cf"] = [
+        "submission/inet/syslog_name = postfix/submission",
+        "submission/inet/smtpd_sender_restrictions = reject_sender_login_mismatch, permit",
+    ]
+    fakes.save()
+    result = run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    assert result.out.endswith(
+        "# master.cf: service submission/inet overrides smtpd_sender_restrictions without "
+        f"check_sasl_access hash:{table}; there, use:\n"
+        f"#     -o smtpd_sender_restrictions=check_sasl_access,hash:{table},"
+        "reject_sender_login_mismatch,permit\n")
+
+
+def test_texthash_needs_no_postmap_but_a_reload(cli, fakes, table):
+    fakes.main_cf(smtpd_sender_restrictions=f"check_sasl_access texthash:{table}")
+    result = run(cli, USER, "--reject", "--sasl-access", table, "--apply")
+    assert result.code == 0, result.err
+    assert fakes.changing_calls() == []
+    assert f"# texthash:{table} is read when smtpd starts: run `postfix reload`" in result.out
+
+
+def test_a_table_type_postmap_cannot_build_is_refused(cli, fakes, table):
+    fakes.main_cf(smtpd_sender_restrictions=f"check_sasl_access pcre:{table}")
+    before = table.read_bytes()
+    assert f"pcre:{table}: maillog-sasl edits only tables of type hash" in one_line(
+        run(cli, USER, "--reject", "--sasl-access", table, "--apply"))
+    assert table.read_bytes() == before
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+def test_postsuper_missing(cli, fakes, queued):
+    (fakes.bin / "postsuper").unlink()
+    log, _ = queued
+    err = one_line(run(cli, USER, log, "--hold", "--apply"))
+    assert "postsuper: command not found (searched $PATH and" in err
+
+
+def test_postsuper_failing(cli, fakes, queued):
+    log, _ = queued
+    fakes.set("postsuper", exit=1, err="postsuper: warning: x\npostsuper: fatal: queue locked\n")
+    err = one_line(run(cli, USER, log, "--hold", "--apply"))
+    assert err == ("maillog-sasl contain: postsuper -h - failed (exit status 1): "
+                   "postsuper: fatal: queue locked\n")
+
+
+def test_postmap_failing_after_the_table_was_written(cli, fakes, table):
+    fakes.set("postmap", exit=1, err=f"postmap: fatal: open {table}.db: Permission denied\n")
+    err = one_line(run(cli, USER, "--reject", "--sasl-access", table, "--apply"))
+    assert f"postmap hash:{table} failed (exit status 1): postmap: fatal: open" in err
+
+
+def test_postsuper_hanging(cli, fakes, queued, monkeypatch):
+    monkeypatch.setattr(contain, "COMMAND_TIMEOUT", 0.5)
+    fakes.set("postsuper", sleep=5)
+    log, _ = queued
+    assert one_line(run(cli, USER, log, "--hold", "--apply")) == (
+        "maillog-sasl contain: postsuper -h -: no answer in 0.5 s\n")
+
+
+def test_postsuper_that_cannot_start(cli, fakes, queued):
+    (fakes.bin / "postsuper").write_text("#!/nonexistent/interpreter\n")
+    log, _ = queued
+    assert "postsuper -h -: cannot run" in one_line(run(cli, USER, log, "--hold", "--apply"))
+
+
+def test_a_failed_rename_leaves_no_temporary_file(cli, fakes, table, monkeypatch):
+    def refuse(source, target):
+        raise OSError(28, "No space left on device")
+
+    before = table.read_bytes()
+    monkeypatch.setattr(os, "replace", refuse)
+    err = one_line(run(cli, USER, "--reject", "--sasl-access", table, "--apply"))
+    assert err == f"maillog-sasl contain: {table}: cannot write: No space left on device\n"
+    assert sorted(os.listdir(table.parent)) == ["sasl_access"]
+    assert table.read_bytes() == before
+
+
+def test_postmap_missing(cli, fakes, table):
+    (fakes.bin / "postmap").unlink()
+    assert "postmap: command not found" in one_line(
+        run(cli, USER, "--reject", "--sasl-access", table, "--apply"))
+
+
+def test_a_table_that_cannot_be_written(cli, fakes, tmp_path):
+    path = tmp_path / "no-such-directory" / "sasl_access"
+    err = one_line(run(cli, USER, "--reject", "--sasl-access", path, "--apply"))
+    assert f"{path}: cannot write in {path.parent}: No such file or directory" in err
+    assert fakes.changing_calls() == []
+
+
+def test_a_table_that_cannot_be_read(cli, fakes, tmp_path):
+    assert f"{tmp_path}: cannot read: Is a directory" in one_line(
+        run(cli, USER, "--reject", "--sasl-access", tmp_path, "--apply"))
+
+
+def test_a_read_only_directory_as_an_ordinary_user(cli, fakes, table):
+    if os.geteuid() == 0:
+        pytest.skip("root writes in a read-only directory")
+    table.parent.chmod(0o555)
+    try:
+        assert "cannot write in" in one_line(
+            run(cli, USER, "--reject", "--sasl-access", table, "--apply"))
+    finally:
+        table.parent.chmod(0o755)
+
+
+@pytest.mark.parametrize("user", ["", "bad user@x", "tab\tuser", "new\nline", "esc\x1b[31m",
+                                  "#comment", "zero\u200bwidth", "nul\x00"])
+def test_a_user_that_cannot_be_a_table_key_is_refused_before_anything_runs(cli, fakes, table,
+                                                                           queued, user):
+    log, _ = queued
+    before = table.read_bytes()
+    err = one_line(run(cli, user, log, "--hold", "--reject", "--sasl-access", table, "--apply"))
+    assert "USER" in err
+    assert fakes.calls() == [] and table.read_bytes() == before
+
+
+def test_check_user_accepts_ordinary_and_unicode_names():
+    for name in ("centos7@phoenixknight.jp", "carol", "ユーザー@例え.jp", "a+b=c@x"):
+        assert contain.check_user(name) == name
+    with pytest.raises(ContainError):
+        contain.check_user(" ")
+
+
+@pytest.mark.parametrize("args, message", [
+    ((USER,), "say what to do"),
+    ((USER, "some.log"), "say what to do"),
+    ((USER, "some.log", "--reject"), "LOG is read only for --hold"),
+    ((USER, "--hold"), "--hold takes the queue IDs from the logs"),
+    ((USER, "--hold", "x.log", "--sasl-access", "f"), "--sasl-access names the table"),
+    ((USER, "--reject", "--hold-logins"), "not allowed with argument"),
+    ((USER, "--reject", "--dry-run", "--apply"), "not allowed with argument"),
+])
+def test_usage_errors(cli, fakes, args, message):
+    assert message in one_line(run(cli, *args))
+    assert fakes.calls() == []
+
+
+def test_the_library_contain_echoes_each_step(fakes, table):
+    lines = []
+    contain.contain(USER, queue_ids=["ABCDEF123", "not an id!"], map_path=str(table),
+                    dry_run=False, echo=lines.append)
+    assert lines[0] == "printf '%s\\n' ABCDEF123 | postsuper -h -"
+    assert fakes.calls("postsuper")[0]["stdin"] == "ABCDEF123\n"
+    assert f"+{LINE}" in lines
+
+
+# -- contrib/ ------------------------------------------------------------------------------------
+
+CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
+WATCH_ARGS = ["watch", "--state", "/var/lib/maillog-sasl/state.sqlite",
+              "--alert-log", "/var/log/maillog-sasl/alerts.ndjson", "/var/log/maillog"]
+
+
+def test_the_systemd_unit_runs_watch_unprivileged_and_hardened():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read_string((CONTRIB / "maillog-sasl-watch.service").read_text())
+    service = unit["Service"]
+    command = shlex.split(service["ExecStart"])
+    assert command[0].endswith("/maillog-sasl") and command[1:] == WATCH_ARGS
+    assert (service["User"], service["Group"]) == ("maillog-sasl", "adm")
+    assert (service["StateDirectory"], service["LogsDirectory"]) == ("maillog-sasl",) * 2
+    for option, value in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                          ("CapabilityBoundingSet", "")):
+        assert service[option] == value
+    assert "/var/lib/maillog-sasl" in service["ReadWritePaths"]
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_cron_line_runs_watch_once_every_5_minutes_as_the_same_user():
+    lines = [line for line in (CONTRIB / "maillog-sasl.cron").read_text().splitlines()
+             if line and not line.startswith("#") and "=" not in line.split()[0]]
+    [line] = lines
+    fields = shlex.split(line)
+    assert fields[:6] == ["*/5", "*", "*", "*", "*", "maillog-sasl"]
+    assert fields[6] == "maillog-sasl" and fields[7:] == WATCH_ARGS[:1] + ["--once"] + WATCH_ARGS[1:]

@@ -1,0 +1,329 @@
+"""Inputs as an administrator gives them (maillog_sasl.sources): a pipe given as a path, a FIFO,
+a closed standard input, a file renamed while it is read, the same file twice, CR line ends,
+and lines without end. Each test is built on a minimal log, and fails on the reading that
+opened a path twice, read a pipe to peek at it, counted a file twice, took a CR-only log for
+one line, or grew an unfinished line without bound."""
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import tracemalloc
+
+import pytest
+
+from maillog_sasl import open_logs
+from maillog_sasl.sources import BLOCK_SIZE, MAX_LINE, PEEK_BYTES, Problem, Source, open_sources
+
+from support import SAMPLE_LOGS
+
+SEED = SAMPLE_LOGS / "seed-maillog.txt"
+SEED_LINES = 13
+COMMAND = [sys.executable, "-m", "maillog_sasl"]
+# Larger than the block read ahead of a path to order a rotated set: a pipe that lost that
+# block, or everything after it, reads short.
+REPEATS = PEEK_BYTES // len(SEED.read_bytes()) * 3
+BIG_LOG = SEED.read_bytes() * REPEATS
+
+
+@contextlib.contextmanager
+def piped(data: bytes):
+    """A path naming the read end of a pipe (like bash's `<(...)`) that a thread fills with
+    `data`; the pipe is closed afterwards."""
+    read_end, write_end = os.pipe()
+
+    def fill():
+        with open(write_end, "wb") as pipe:
+            try:
+                pipe.write(data)
+            except BrokenPipeError:
+                pass
+
+    writer = threading.Thread(target=fill, daemon=True)
+    writer.start()
+    try:
+        yield f"/dev/fd/{read_end}"
+    finally:
+        os.close(read_end)
+        writer.join(timeout=5)
+
+
+def lines_read(stderr: str) -> int:
+    return int(re.search(r"^lines read: +(\d+)$", stderr, re.M).group(1))
+
+
+def iso_log(day: str) -> bytes:
+    """The seed incident with RFC 3339 stamps on 2018-09-DAY: a log whose place in a rotated set
+    does not depend on any file's modification time."""
+    text = SEED.read_text()
+    return re.sub(r"^Sep 17 (\S+)", rf"2018-09-{day}T\1+09:00", text, flags=re.M).encode()
+
+
+def read_lines(data: bytes, block_size: int = BLOCK_SIZE, parallel: bool = False):
+    source = Source("<test>", None, None, io.BytesIO(data))
+    lines = [line for batch in source.batches(block_size=block_size, parallel=parallel)
+             for line in batch]
+    return lines, source
+
+
+# -- every input opened once; a pipe keeps the block read ahead of it ---------------------------
+
+def test_a_pipe_given_as_a_path_loses_nothing(cli):
+    """`maillog-sasl <(zcat maillog.1.gz)`: the path is read once, its first block too."""
+    with piped(BIG_LOG) as path:
+        result = cli("--year", "2018", "--stats", "-f", "json", path)
+    assert result.code == 0, result.err
+    assert lines_read(result.err) == SEED_LINES * REPEATS
+    assert result.json()[0]["user"] == "centos7@phoenixknight.jp"
+
+
+def test_dev_stdin_from_a_pipe_loses_nothing():
+    """`cat maillog | maillog-sasl /dev/stdin`."""
+    process = subprocess.run(COMMAND + ["--year", "2018", "--stats", "-f", "json", "/dev/stdin"],
+                             input=BIG_LOG, capture_output=True)
+    assert process.returncode == 0, process.stderr
+    assert lines_read(process.stderr.decode()) == SEED_LINES * REPEATS
+
+
+def test_a_fifo_loses_nothing(cli, tmp_path):
+    fifo = tmp_path / "maillog.fifo"
+    os.mkfifo(fifo)
+    log = tmp_path / "maillog"
+    log.write_bytes(BIG_LOG)
+    writer = subprocess.Popen(["sh", "-c", f"cat '{log}' > '{fifo}'"])
+    try:
+        result = cli("--year", "2018", "--stats", "-f", "json", fifo)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert result.code == 0, result.err
+    assert lines_read(result.err) == SEED_LINES * REPEATS
+
+
+def test_a_compressed_pipe_is_inflated_in_this_process(cli, monkeypatch):
+    """The system's gzip reads a regular file's descriptor from its start; a pipe has no start
+    to go back to, so it is inflated here, after the bytes read ahead."""
+    def no_child(*args, **kwargs):
+        raise AssertionError("no child process for a pipe")
+
+    monkeypatch.setattr(subprocess, "Popen", no_child)
+    with piped(gzip.compress(BIG_LOG)) as path:
+        result = cli("--year", "2018", "--stats", "-f", "json", path)
+    assert result.code == 0, result.err
+    assert lines_read(result.err) == SEED_LINES * REPEATS
+
+
+def test_a_pipe_takes_its_place_in_a_rotated_set(cli, tmp_path):
+    """The pipe's first timestamp is read from the block read ahead, which is then read again
+    as the pipe's first lines: the older log in a pipe is read first, and whole."""
+    newer = tmp_path / "maillog"
+    newer.write_bytes(iso_log("18"))
+    with piped(iso_log("16") * REPEATS) as path:
+        result = cli("--stats", "-f", "json", newer, path)
+    assert result.code == 0, result.err
+    assert f"files, in the order read: {path}, {newer}\n" in result.err
+    assert lines_read(result.err) == SEED_LINES * (REPEATS + 1)
+
+
+def test_a_file_renamed_while_it_is_read_is_read_whole(tmp_path):
+    """logrotate renames maillog and starts a new one after the run has begun: the run reads
+    the file it opened, not the new one."""
+    log = tmp_path / "maillog"
+    log.write_bytes(BIG_LOG)
+    analysis = open_logs([str(log)], year=2018)
+    log.rename(tmp_path / "maillog.1")
+    log.write_bytes(b"")
+    analysis.read()
+    assert analysis.stats.lines_read == SEED_LINES * REPEATS
+    assert analysis.problems == []
+
+
+@pytest.mark.parametrize("logs", [[], [str(SEED)]], ids=["alone", "with-a-file"])
+def test_closed_standard_input_is_one_line(logs):
+    """`maillog-sasl - <&-`: no traceback; and a file opened afterwards (which takes descriptor
+    0) is neither taken for standard input nor said to be the same file as it."""
+    command = " ".join(COMMAND + ["--year", "2018", "-f", "json", *logs, "-"]) + " <&-"
+    process = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    assert process.returncode == 2
+    assert process.stderr == "maillog-sasl: <stdin>: cannot read: standard input is closed\n"
+    if logs:
+        assert [row["user"] for row in json.loads(process.stdout)] == ["centos7@phoenixknight.jp"]
+
+
+def test_standard_input_open_for_writing_only_is_one_line():
+    command = " ".join(COMMAND + ["-f", "json", "-"]) + f" 0>{os.devnull}"
+    process = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    assert process.returncode == 2
+    assert process.stderr.startswith("maillog-sasl: <stdin>: cannot read:")
+    assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr
+
+
+def test_compressed_standard_input(cli):
+    result = cli("--year", "2018", "--stats", "-f", "json", "-", stdin=gzip.compress(BIG_LOG))
+    assert result.code == 0, result.err
+    assert lines_read(result.err) == SEED_LINES * REPEATS
+
+
+def test_bytes_done_counts_a_file_and_a_pipe(tmp_path):
+    log = tmp_path / "maillog"
+    log.write_bytes(BIG_LOG)
+    with piped(BIG_LOG) as path:
+        sources = open_sources([str(log), path]).sources
+        for source in sources:
+            for _ in source.batches():
+                pass
+    assert [source.bytes_done for source in sources] == [len(BIG_LOG)] * 2
+    assert [source.size for source in sources] == [len(BIG_LOG), 0]
+
+
+def test_a_source_is_read_once():
+    source = Source("<test>", None, None, io.BytesIO(SEED.read_bytes()))
+    assert sum(len(batch) for batch in source.batches()) == SEED_LINES
+    assert list(source.batches()) == []
+    assert source.problem is not None
+
+
+# -- the same file twice is read once ----------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["same path", "symlink", "hard link", "copy"])
+def test_the_same_file_twice_is_read_once(cli, tmp_path, kind):
+    log = tmp_path / "maillog"
+    log.write_bytes(SEED.read_bytes())
+    other = tmp_path / "other"
+    if kind == "same path":
+        other = log
+    elif kind == "symlink":
+        other.symlink_to(log)
+    elif kind == "hard link":
+        os.link(log, other)
+    else:
+        shutil.copyfile(log, other)
+    result = cli("--year", "2018", "--stats", "-f", "json", log, other)
+    assert result.code == 0
+    assert result.err.startswith(f"maillog-sasl: {other}: the same file as {log}; read once\n")
+    assert lines_read(result.err) == SEED_LINES
+    [row] = result.json()
+    assert (row["sessions"], row["messages"], row["recipients"]) == (1, 1, 1)
+
+
+def test_standard_input_redirected_from_a_log_given_too():
+    process = subprocess.run(COMMAND + ["--year", "2018", "--stats", str(SEED), "-"],
+                             stdin=open(SEED, "rb"), capture_output=True, text=True)
+    assert process.returncode == 0
+    assert process.stderr.startswith(f"maillog-sasl: <stdin>: the same file as {SEED}; read once\n")
+    assert lines_read(process.stderr) == SEED_LINES
+
+
+def test_notes_are_in_the_analysis_in_the_order_met(tmp_path):
+    first, second = tmp_path / "maillog.1", tmp_path / "maillog"
+    first.write_bytes(iso_log("16"))
+    second.write_bytes(iso_log("17"))
+    paths = [str(second), str(first), str(second), str(tmp_path / "missing"), str(first)]
+    analysis = open_logs(paths).read()
+    assert analysis.notes == [Problem(str(second), f"the same file as {second}; read once"),
+                              Problem(str(first), f"the same file as {first}; read once")]
+    assert [problem.path for problem in analysis.problems] == [str(tmp_path / "missing")]
+    assert analysis.stats.sources == [str(first), str(second)]
+
+
+def test_files_of_the_same_size_are_not_the_same_file_unless_alike(cli, tmp_path):
+    one, two = tmp_path / "maillog.1", tmp_path / "maillog"
+    one.write_bytes(iso_log("16"))
+    two.write_bytes(iso_log("17"))
+    empty_one, empty_two = tmp_path / "empty.1", tmp_path / "empty.2"
+    empty_one.write_bytes(b"")
+    empty_two.write_bytes(b"")
+    result = cli("--stats", one, two, empty_one, empty_two)
+    assert (result.code, lines_read(result.err)) == (0, 2 * SEED_LINES)
+    assert "same file" not in result.err
+
+
+# -- line ends ---------------------------------------------------------------------------------
+
+def test_a_log_with_cr_line_ends_is_read_line_by_line(cli, tmp_path):
+    log = tmp_path / "maillog-mac.txt"
+    log.write_bytes(SEED.read_bytes().replace(b"\n", b"\r"))
+    result = cli("--year", "2018", "--stats", "-f", "json", log)
+    assert result.code == 0
+    assert lines_read(result.err) == SEED_LINES
+    assert result.json()[0]["user"] == "centos7@phoenixknight.jp"
+
+
+def test_every_line_end_on_every_block_boundary():
+    """LF, CRLF and CR, with a CRLF cut between blocks at every offset: one line end each."""
+    text = "one\r\ntwo\rthree\nfour\r\n\r\nsix\r\rseven \u00e9\r\nlast"
+    expected = ["one", "two", "three", "four", "", "six", "", "seven \u00e9", "last"]
+    for block_size in range(1, len(text) + 2):
+        assert read_lines(text.encode(), block_size)[0] == expected, block_size
+    assert read_lines(b"a\rb\r")[0] == ["a", "b"]
+    assert read_lines(b"a\r\nb\r\n")[0] == ["a", "b"]
+
+
+# -- lines without end -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("block_size", [4096, BLOCK_SIZE, 1 << 20])
+def test_a_line_longer_than_the_cap_keeps_its_start(block_size):
+    """3 MB without a line end between two lines: kept to MAX_LINE, counted, the next line
+    whole; with blocks smaller and larger than the cap (then the long line is inside one)."""
+    data = b"first\n" + b"x" * MAX_LINE + b"y" * (3 << 20) + b"\nnext\nlast"
+    lines, source = read_lines(data, block_size)
+    assert lines == ["first", "x" * MAX_LINE, "next", "last"]
+    assert source.lines_cut == 1
+
+
+@pytest.mark.parametrize("length, cut", [(MAX_LINE, 0), (MAX_LINE + 1, 1)])
+@pytest.mark.parametrize("end", [b"\n", b""])
+def test_the_cap_is_exact(length, cut, end):
+    lines, source = read_lines(b"z" * length + end, 4096)
+    assert lines == ["z" * MAX_LINE] and source.lines_cut == cut
+
+
+def test_stats_count_the_lines_cut(cli, tmp_path):
+    log = tmp_path / "maillog"
+    log.write_bytes(b"\0" * (MAX_LINE * 3) + b"\n" + SEED.read_bytes())
+    result = cli("--year", "2018", "--stats", "-f", "json", log)
+    assert result.code == 0
+    assert "lines cut at 64 KiB:      1\n" in result.err
+    assert lines_read(result.err) == SEED_LINES + 1
+    assert result.json()[0]["user"] == "centos7@phoenixknight.jp"
+
+
+def _peak_while_reading(paths, parallel):
+    """Peak Python memory of opening and reading `paths`, and the lines read."""
+    tracemalloc.start()
+    try:
+        count = 0
+        for source in open_sources(paths).sources:
+            for batch in source.batches(parallel=parallel):
+                count += len(batch)
+        return tracemalloc.get_traced_memory()[1], count
+    finally:
+        tracemalloc.stop()
+
+
+BOMBS = {
+    "NUL bytes": lambda size: b"\0" * size,
+    "gzip of zeros": lambda size: gzip.compress(b"\0" * size),
+    "gzip of newlines": lambda size: gzip.compress(b"\n" * (size // 2)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BOMBS))
+def test_endless_lines_are_read_in_flat_memory(tmp_path, kind):
+    """`head -c 100M /dev/zero | maillog-sasl -`, a file of NUL bytes, gzip bombs: 8 MB here,
+    read with a few MB at most (a line that grew with the input would take 8 MB twice)."""
+    size = 8 << 20
+    log = tmp_path / "bomb"
+    log.write_bytes(BOMBS[kind](size))
+    peak, count = _peak_while_reading([str(log)], parallel=False)
+    assert peak < 4 << 20, peak
+    assert count == (size // 2 if kind == "gzip of newlines" else 1)
+    with piped(b"\0" * size) as path:
+        peak, count = _peak_while_reading([path], parallel=True)
+    assert peak < 4 << 20 and count == 1

@@ -1,0 +1,97 @@
+"""The library's own interface: the README's example, problems carried in the result, and the
+package's structure (no import cycle, argparse only in cli.py, no generator in the package)."""
+
+import ast
+import gzip
+import re
+from pathlib import Path
+
+import maillog_sasl
+from maillog_sasl import analyze, open_logs, report
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(maillog_sasl.__file__).parent
+SEED = ROOT / "sample_logs" / "seed-maillog.txt"
+
+
+def test_the_readme_library_example_runs(capsys):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Library"):readme.index("## Tests")]
+    [code] = re.findall(r"```python\n(.*?)```", section, re.S)
+    code = code.replace('"/var/log/maillog"', repr(str(ROOT / "sample_logs/maillog-sample.log")))
+    exec(code.replace("*@example.jp", "*@shop.example"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.split()[0].endswith("@shop.example") for line in lines)
+    assert all(line.split()[1].isdigit() and line.split()[2].isdigit() for line in lines)
+
+
+def test_a_truncated_gz_is_named_in_problems(tmp_path):
+    whole = gzip.compress(SEED.read_bytes() * 50)
+    cut = tmp_path / "maillog.1.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    analysis = analyze([str(cut), str(SEED)], year=2018)
+    assert [problem.path for problem in analysis.problems] == [str(cut)]
+    assert "read failed part way" in analysis.problems[0].message
+    assert analysis.sessions and analysis.messages  # what was read is kept
+
+
+def test_problems_come_in_the_order_met(tmp_path):
+    garbage = tmp_path / "binary"
+    garbage.write_bytes(bytes(range(1, 256)) * 40)
+    result = report("users", [str(tmp_path / "missing"), str(garbage), str(SEED)], year=2018)
+    assert [(Path(p.path).name, p.message.split(":")[0]) for p in result.problems] == [
+        ("missing", "cannot read"), ("binary", "not a syslog file")]
+    assert [row["user"] for row in result.rows] == ["centos7@phoenixknight.jp"]
+
+
+def test_a_stream_is_read_once_and_its_problems_follow(tmp_path):
+    analysis = open_logs([str(tmp_path / "missing"), str(SEED)], year=2018)
+    assert len(analysis.problems) == 1  # known at open
+    items = list(analysis)
+    assert len(items) == 2 and list(analysis) == []
+
+
+def imports_of(path: Path):
+    """(module names of the package it imports, whether any import is inside a function)."""
+    tree = ast.parse(path.read_text())
+    names, nested = set(), False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            nested |= any(isinstance(inner, (ast.Import, ast.ImportFrom)) and
+                          "maillog_sasl" in ast.dump(inner) for inner in ast.walk(node))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("maillog_sasl"):
+            if node.module == "maillog_sasl":
+                names |= {alias.name for alias in node.names
+                          if (PACKAGE / f"{alias.name}.py").exists()} or {"__init__"}
+            else:
+                names.add(node.module.split(".")[1])
+    return names, nested
+
+
+def test_the_package_imports_form_no_cycle_and_none_hides_in_a_function():
+    graph = {}
+    for path in PACKAGE.glob("*.py"):
+        graph[path.stem], nested = imports_of(path)
+        assert not nested, f"{path.name} imports a package module inside a function"
+    graph["__init__"] = graph.get("__init__", set())
+    visiting, done = set(), set()
+
+    def visit(name, trail):
+        assert name not in visiting, f"import cycle: {' -> '.join(trail + [name])}"
+        if name in done:
+            return
+        visiting.add(name)
+        for dependency in graph.get(name, ()):
+            visit(dependency, trail + [name])
+        visiting.discard(name)
+        done.add(name)
+
+    for name in graph:
+        visit(name, [])
+
+
+def test_only_cli_knows_argparse_and_the_generator_is_not_installed():
+    users = sorted(path.name for path in PACKAGE.glob("*.py")
+                   if re.search(r"^\s*(import argparse|from argparse )", path.read_text(), re.M))
+    assert users == ["cli.py"]
+    assert not (PACKAGE / "simulate.py").exists()

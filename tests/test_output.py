@@ -1,0 +1,223 @@
+"""-o FILE (maillog_sasl.output): never over a log being read, and whole or not at all. Each test
+is built on the seed log, and fails on the writing that opened -o before looking at the inputs,
+or wrote the report in place."""
+
+import errno
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from maillog_sasl import cli as cli_module
+from maillog_sasl import output
+
+from support import SAMPLE_LOGS
+
+SEED = SAMPLE_LOGS / "seed-maillog.txt"
+COMMAND = [sys.executable, "-m", "maillog_sasl"]
+
+
+@pytest.fixture
+def log(tmp_path):
+    path = tmp_path / "maillog"
+    path.write_bytes(SEED.read_bytes())
+    return path
+
+
+def listing(directory):
+    return sorted(os.listdir(directory))
+
+
+# -- never over an input -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra", [[], ["maillog.1.gz"]], ids=["alone", "in-a-set"])
+def test_output_onto_an_input_is_refused(cli, log, tmp_path, extra):
+    """`maillog-sasl -r messages -f csv -o maillog maillog [maillog.1.gz]`."""
+    (tmp_path / "maillog.1.gz").write_bytes(b"")
+    before = listing(tmp_path)
+    result = cli("--year", "2018", "-r", "messages", "-f", "csv", "-o", log, log,
+                 *[tmp_path / name for name in extra])
+    assert result.code == 2
+    assert result.err == f"maillog-sasl: {log}: is also a log to read; not overwritten\n"
+    assert result.out == ""
+    assert log.read_bytes() == SEED.read_bytes()
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hard link"])
+def test_output_onto_another_name_of_an_input_is_refused(cli, log, tmp_path, kind):
+    other = tmp_path / "incident.csv"
+    if kind == "symlink":
+        other.symlink_to(log)
+    else:
+        os.link(log, other)
+    for target, source in ((other, log), (log, other)):
+        result = cli("--year", "2018", "-f", "csv", "-o", target, source)
+        assert result.code == 2
+        assert result.err == (f"maillog-sasl: {target}: is the same file as the log {source}; "
+                              "not overwritten\n")
+    assert log.read_bytes() == SEED.read_bytes()
+
+
+def test_output_onto_the_file_standard_input_comes_from_is_refused(log):
+    """`maillog-sasl -o maillog - < maillog`."""
+    with open(log, "rb") as stdin:
+        process = subprocess.run(COMMAND + ["--year", "2018", "-o", str(log), "-"],
+                                 stdin=stdin, capture_output=True, text=True)
+    assert process.returncode == 2
+    assert process.stderr == (f"maillog-sasl: {log}: is the same file as standard input; "
+                              "not overwritten\n")
+    assert log.read_bytes() == SEED.read_bytes()
+
+
+def test_the_check_comes_before_anything_is_opened_for_writing(cli, log, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("opened for writing")
+
+    monkeypatch.setattr(output, "AtomicWriter", never)
+    monkeypatch.setattr(cli_module, "open_logs", never)
+    assert cli("-o", log, log).code == 2
+
+
+def test_same_file_compares_paths_and_descriptors(log, tmp_path):
+    other = tmp_path / "other"
+    other.write_bytes(SEED.read_bytes())
+    with open(log, "rb") as handle:
+        assert output.same_file(str(log), [str(other), handle.fileno()]) == handle.fileno()
+    assert output.same_file(str(log), [str(other), str(tmp_path / "missing")]) is None
+    assert output.same_file(str(tmp_path / "new.csv"), [str(log)]) is None
+    assert output.same_file(os.devnull, [os.devnull]) is None  # a device is not truncated
+
+
+# -- whole or not at all -----------------------------------------------------------------------
+
+def test_report_is_renamed_into_place_when_whole(cli, log, tmp_path, monkeypatch):
+    """While the report is written, the target is still the old file."""
+    target = tmp_path / "incident.csv"
+    target.write_text("old report\n")
+    render = cli_module.render
+    seen = []
+
+    def watching(fmt, columns, rows, out, **kwargs):
+        render(fmt, columns, rows, out, **kwargs)
+        seen.append((target.read_text(), [name for name in listing(tmp_path)
+                                          if name.startswith(".incident.csv.")]))
+
+    monkeypatch.setattr(cli_module, "render", watching)
+    result = cli("--year", "2018", "-r", "messages", "-f", "csv", "-o", target, log)
+    assert (result.code, result.err) == (0, "")
+    assert seen[0][0] == "old report\n" and len(seen[0][1]) == 1
+    assert "A4FCE204384E" in target.read_text()
+    assert listing(tmp_path) == ["incident.csv", "maillog"]
+
+
+@pytest.mark.parametrize("failure, code, message", [
+    (OSError(errno.ENOSPC, "No space left on device"), 2,
+     "maillog-sasl: cannot write the report: No space left on device\n"),
+    (KeyboardInterrupt(), 130, "maillog-sasl: interrupted\n"),
+])
+def test_a_failed_or_interrupted_report_leaves_no_trace(cli, log, tmp_path, monkeypatch,
+                                                        failure, code, message):
+    target = tmp_path / "incident.csv"
+    target.write_text("old report\n")
+
+    def half_then_fail(fmt, columns, rows, out, **kwargs):
+        out.write("user,sessions\n" * 1000)
+        raise failure
+
+    monkeypatch.setattr(cli_module, "render", half_then_fail)
+    result = cli("--year", "2018", "-f", "csv", "-o", target, log)
+    assert (result.code, result.err) == (code, message)
+    assert target.read_text() == "old report\n"
+    assert listing(tmp_path) == ["incident.csv", "maillog"]
+    result = cli("--year", "2018", "-f", "csv", "-o", tmp_path / "new.csv", log)
+    assert result.code == code
+    assert listing(tmp_path) == ["incident.csv", "maillog"]
+
+
+def test_a_new_report_gets_the_permissions_of_the_umask(cli, log, tmp_path):
+    old = os.umask(0o027)
+    try:
+        assert cli("--year", "2018", "-o", tmp_path / "incident.txt", log).code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "incident.txt").st_mode) == 0o640
+
+
+def test_a_symlinked_target_keeps_its_link(cli, log, tmp_path):
+    real = tmp_path / "reports" / "incident.csv"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    link = tmp_path / "incident.csv"
+    link.symlink_to(real)
+    assert cli("--year", "2018", "-f", "csv", "-o", link, log).code == 0
+    assert link.is_symlink() and "centos7@phoenixknight.jp" in real.read_text()
+    assert listing(real.parent) == ["incident.csv"]
+
+
+def test_a_device_is_written_in_place(cli, log):
+    result = cli("--year", "2018", "-o", os.devnull, log)
+    assert (result.code, result.err) == (0, "")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_atomic_writer_commits_or_discards(tmp_path):
+    target = tmp_path / "state.json"
+    with output.AtomicWriter(str(target)) as handle:
+        handle.write("one")
+    assert target.read_text() == "one"
+    with pytest.raises(ValueError):
+        with output.AtomicWriter(str(target)) as handle:
+            handle.write("two")
+            raise ValueError
+    assert target.read_text() == "one"
+    writer = output.AtomicWriter(str(target), "wb")
+    writer.file.write(b"three")
+    writer.discard()
+    writer.commit()  # after discard(): nothing
+    assert target.read_text() == "one" and listing(tmp_path) == ["state.json"]
+
+
+def test_atomic_writer_fsyncs_before_the_rename(tmp_path, monkeypatch):
+    target = tmp_path / "state.json"
+
+    def failing_fsync(descriptor):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(output.os, "fsync", failing_fsync)
+    writer = output.AtomicWriter(str(target))
+    writer.file.write("lost")
+    with pytest.raises(OSError):
+        writer.commit()
+    assert listing(tmp_path) == []
+
+
+def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path):
+    """A real SIGINT while the log (a FIFO whose writer pauses) is being read."""
+    fifo = tmp_path / "maillog"
+    os.mkfifo(fifo)
+    head = tmp_path / "head"
+    head.write_bytes(SEED.read_bytes() * 100)
+    writer = subprocess.Popen(["sh", "-c", f"exec > '{fifo}'; cat '{head}'; sleep 30"])
+    target = tmp_path / "reports" / "incident.csv"
+    target.parent.mkdir()
+    run = subprocess.Popen(COMMAND + ["--year", "2018", "-o", str(target), str(fifo)],
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not listing(target.parent) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert listing(target.parent), "the temporary file was made"
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=20) == 130
+        assert run.stderr.read() == "maillog-sasl: interrupted\n"
+    finally:
+        run.kill()
+        writer.kill()
+        writer.wait()
+        run.wait()
+    assert listing(target.parent) == []

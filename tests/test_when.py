@@ -1,0 +1,294 @@
+"""--since/--until as an administrator types them, and the zone they are read in.
+
+Relative words are read on a fixed clock (`now`); the log-zone rule runs the command with the
+machine's zone set through TZ (time.tzset), as on a server whose clock is not the log's.
+"""
+
+import datetime as dt
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from maillog_sasl.filters import FilterError, Selection, filter_zone, parse_moment
+from maillog_sasl.syslog import parse_zone
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "sample_logs" / "seed-maillog.txt"
+README = ROOT / "README.md"
+
+UTC = dt.timezone.utc
+JST = dt.timezone(dt.timedelta(hours=9))
+# Wednesday 2026-03-04 15:30 UTC: already Thursday 00:30 in Tokyo.
+NOW = dt.datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
+
+
+def at(text, end=False, zone=UTC, now=NOW):
+    return parse_moment(text, zone, end_of_day=end, now=now).isoformat()
+
+
+@pytest.fixture
+def machine_zone(monkeypatch):
+    """machine_zone("UTC"): the machine's local zone for this test (TZ and time.tzset)."""
+    def use(name):
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+def seed_log(path, stamp):
+    """The seed incident (one login, one message sent) with each `Sep 17 HH:MM:SS` stamp
+    rewritten by stamp(hour, minute, second)."""
+    lines = []
+    for line in SEED.read_text().splitlines():
+        hour, minute, second = (int(part) for part in line[7:15].split(":"))
+        lines.append(stamp(hour, minute, second) + line[15:])
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tokyo_log(tmp_path):
+    """RFC 3339 stamps at +09:00, the morning of 2026-03-02 (the evening of 03-01 in UTC)."""
+    return seed_log(tmp_path / "maillog",
+                    lambda h, m, s: f"2026-03-02T{h - 5:02d}:{m:02d}:{s:02d}.000000+09:00")
+
+
+# -- the words ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, since, until", [
+    ("now", "2026-03-04T15:30:00+00:00", "2026-03-04T15:30:00+00:00"),
+    ("2h ago", "2026-03-04T13:30:00+00:00", "2026-03-04T13:30:00+00:00"),
+    ("30 min ago", "2026-03-04T15:00:00+00:00", "2026-03-04T15:00:00+00:00"),
+    ("3 days ago", "2026-03-01T15:30:00+00:00", "2026-03-01T15:30:00+00:00"),
+    ("1 week ago", "2026-02-25T15:30:00+00:00", "2026-02-25T15:30:00+00:00"),
+    ("an hour ago", "2026-03-04T14:30:00+00:00", "2026-03-04T14:30:00+00:00"),
+    ("45s ago", "2026-03-04T15:29:15+00:00", "2026-03-04T15:29:15+00:00"),
+    ("today", "2026-03-04T00:00:00+00:00", "2026-03-04T23:59:59.999999+00:00"),
+    ("Yesterday", "2026-03-03T00:00:00+00:00", "2026-03-03T23:59:59.999999+00:00"),
+    ("tomorrow", "2026-03-05T00:00:00+00:00", "2026-03-05T23:59:59.999999+00:00"),
+    ("monday", "2026-03-02T00:00:00+00:00", "2026-03-02T23:59:59.999999+00:00"),
+    ("mon", "2026-03-02T00:00:00+00:00", "2026-03-02T23:59:59.999999+00:00"),
+    ("wednesday", "2026-03-04T00:00:00+00:00", "2026-03-04T23:59:59.999999+00:00"),
+    ("last wednesday", "2026-02-25T00:00:00+00:00", "2026-02-25T23:59:59.999999+00:00"),
+    ("last friday", "2026-02-27T00:00:00+00:00", "2026-02-27T23:59:59.999999+00:00"),
+    ("friday", "2026-02-27T00:00:00+00:00", "2026-02-27T23:59:59.999999+00:00"),
+    ("yesterday 18:00", "2026-03-03T18:00:00+00:00", "2026-03-03T18:00:59.999999+00:00"),
+    ("monday 9am", "2026-03-02T09:00:00+00:00", "2026-03-02T09:59:59.999999+00:00"),
+])
+def test_words_are_read_on_the_clock(text, since, until):
+    assert (at(text), at(text, end=True)) == (since, until)
+
+
+@pytest.mark.parametrize("text, since, until", [
+    # dateutil's forms still read, to the precision written: --until includes the whole span.
+    ("2018-09-17", "2018-09-17T00:00:00+00:00", "2018-09-17T23:59:59.999999+00:00"),
+    ("2018-09-18 06:00", "2018-09-18T06:00:00+00:00", "2018-09-18T06:00:59.999999+00:00"),
+    ("Mon Sep 17 2018", "2018-09-17T00:00:00+00:00", "2018-09-17T23:59:59.999999+00:00"),
+    ("Sep 2018", "2018-09-01T00:00:00+00:00", "2018-09-30T23:59:59.999999+00:00"),
+    ("2018-09-17T06:00:00+09:00", "2018-09-17T06:00:00+09:00", "2018-09-17T06:00:00+09:00"),
+    # No year: the latest such day up to today; no date: today.
+    ("Dec 30", "2025-12-30T00:00:00+00:00", "2025-12-30T23:59:59.999999+00:00"),
+    ("Mar 4", "2026-03-04T00:00:00+00:00", "2026-03-04T23:59:59.999999+00:00"),
+    ("Feb 29", "2024-02-29T00:00:00+00:00", "2024-02-29T23:59:59.999999+00:00"),
+    ("12:00", "2026-03-04T12:00:00+00:00", "2026-03-04T12:00:59.999999+00:00"),
+])
+def test_dates_dateutil_reads(text, since, until):
+    assert (at(text), at(text, end=True)) == (since, until)
+
+
+def test_monday_on_a_monday_is_today_and_last_monday_a_week_before():
+    monday = dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert at("monday", now=monday) == "2026-03-02T00:00:00+00:00"
+    assert at("last monday", now=monday) == "2026-02-23T00:00:00+00:00"
+
+
+def test_which_day_today_is_depends_on_the_zone():
+    assert at("today", zone=UTC) == "2026-03-04T00:00:00+00:00"
+    assert at("today", zone=JST) == "2026-03-05T00:00:00+09:00"
+    assert at("yesterday", end=True, zone=JST) == "2026-03-04T23:59:59.999999+09:00"
+    assert at("2h ago", zone=JST) == "2026-03-04T22:30:00+09:00"  # the same moment
+
+
+@pytest.mark.parametrize("text", ["yesterdayish", "2 fortnights ago", "last", "", "  ",
+                                  "yesterday 2018-01-01", "friday afternoon", "Sep 31"])
+def test_what_is_no_time_is_a_filter_error(text):
+    with pytest.raises(FilterError, match="not a date or time"):
+        parse_moment(text, UTC, now=NOW)
+
+
+def test_a_time_beyond_reach_is_a_filter_error():
+    with pytest.raises(FilterError, match="too long ago"):
+        parse_moment("99999999999999 days ago", UTC, now=NOW)
+
+
+# -- the zone -----------------------------------------------------------------------------------
+
+def test_the_logs_own_offset_wins_over_tz_and_the_machine():
+    first_line = dt.datetime(2026, 3, 2, 7, 48, tzinfo=JST)
+    assert filter_zone(first_line, UTC, "UTC") == (JST, "+09:00 (the log's)")
+    assert filter_zone(first_line, dt.timezone(dt.timedelta(hours=-7))) == (
+        JST, "+09:00 (the log's)")
+
+
+def test_a_log_that_agrees_with_tz_is_read_in_tz_with_its_rules():
+    """A yearless log's times are made in --tz (or the machine's zone): that zone, with its
+    summer time, not the fixed offset of the log's first line."""
+    berlin = parse_zone("Europe/Berlin")
+    winter = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert filter_zone(winter, berlin, "Europe/Berlin") == (berlin, "Europe/Berlin (--tz)")
+    selection = Selection.build(until="2026-07-01", zone=berlin, log_time=winter, now=NOW)
+    assert selection.until.isoformat() == "2026-07-01T23:59:59.999999+02:00"
+
+
+def test_without_a_log_time_tz_then_the_machine(machine_zone):
+    machine_zone("Asia/Tokyo")
+    assert filter_zone(None, UTC, "UTC") == (UTC, "UTC (--tz)")
+    assert filter_zone(None, now=NOW)[1] == "+09:00 (the machine's)"
+    assert Selection.build(since="2026-03-01", now=NOW).since.isoformat() == (
+        "2026-03-01T00:00:00+09:00")
+
+
+def test_the_library_takes_plain_values():
+    log_time = dt.datetime(2026, 3, 2, 7, 48, tzinfo=JST)
+    selection = Selection.build(users=["centos7@*"], since="yesterday", until="2h ago",
+                                zone=UTC, zone_name="UTC", now=NOW, log_time=log_time)
+    assert selection.since.isoformat() == "2026-03-04T00:00:00+09:00"
+    assert selection.until.isoformat() == "2026-03-04T22:30:00+09:00"
+    assert (selection.zone, selection.zone_note) == (JST, "times in +09:00 (the log's)")
+    # Values that need no zone (a moment, an offset written) leave nothing to say.
+    assert Selection.build(since="2h ago", now=NOW, log_time=log_time).zone_note == ""
+    assert Selection.build(users=["x"]).zone_note == ""
+
+
+def test_since_later_than_until_is_judged_in_the_zone_used():
+    """`--since '2026-03-04 14:00' --until '2h ago'` (13:30 UTC): too late in UTC, fine at
+    +02:00, where 14:00 is 12:00 UTC."""
+    with pytest.raises(FilterError, match="later than --until '2h ago'"):
+        Selection.parse(since="2026-03-04 14:00", until="2h ago", now=NOW).resolve(UTC)
+    east = Selection.parse(since="2026-03-04 14:00", until="2h ago", now=NOW).resolve(
+        dt.timezone(dt.timedelta(hours=2)))
+    assert east.since.isoformat() == "2026-03-04T14:00:00+02:00"
+    assert east.until.isoformat() == "2026-03-04T15:30:00+02:00"
+
+
+# -- the command --------------------------------------------------------------------------------
+
+def users(result):
+    assert result.code == 0, result.err
+    return [row["user"] for row in result.json()]
+
+
+def test_an_rfc3339_log_at_plus_nine_is_filtered_on_its_own_days(cli, tmp_path, machine_zone):
+    """The issue's case: a +09:00 log read on a UTC server. Its session is on 2026-03-02 by
+    its own stamps (07:48+09:00), 2026-03-01 in UTC."""
+    machine_zone("UTC")
+    log = tokyo_log(tmp_path)
+    assert users(cli("-f", "json", "--until", "2026-03-01", log)) == []
+    assert users(cli("-f", "json", "--since", "2026-03-02", log)) == ["centos7@phoenixknight.jp"]
+    assert users(cli("-f", "json", "--until", "2026-03-02", log)) == ["centos7@phoenixknight.jp"]
+    # --tz is the zone of yearless stamps: this log's carry their own, which win.
+    assert users(cli("-f", "json", "--tz", "UTC", "--until", "2026-03-01", log)) == []
+    result = cli("--since", "2026-03-02", log)
+    assert result.code == 0
+    assert result.out.splitlines()[0].endswith(
+        "; 1 authenticated messages; times in +09:00 (the log's)")
+
+
+def test_the_summary_says_nothing_of_zones_without_since_or_until(cli, tmp_path, machine_zone):
+    machine_zone("UTC")
+    log = tokyo_log(tmp_path)
+    assert "times in" not in cli(log).out.splitlines()[0]
+    assert "times in" not in cli("--since", "1 week ago", log).out.splitlines()[0]
+
+
+def test_a_yearless_log_is_filtered_in_tz(cli, tmp_path):
+    log = seed_log(tmp_path / "maillog", lambda h, m, s: f"Sep 17 {h:02d}:{m:02d}:{s:02d}")
+    args = ("--year", "2018", "--tz", "Asia/Tokyo", log)
+    assert users(cli("-f", "json", "--since", "2018-09-17 12:51", *args)) == [
+        "centos7@phoenixknight.jp"]
+    assert users(cli("-f", "json", "--since", "2018-09-17 12:52", *args)) == []
+    assert cli("--until", "2018-09-17", *args).out.splitlines()[0].endswith(
+        "; times in Asia/Tokyo (--tz)")
+
+
+def test_a_yearless_log_in_a_summer_time_zone_keeps_its_rules(cli, tmp_path, machine_zone):
+    """The log starts in January (+01:00 in Berlin); its July session is at +02:00, and
+    `--since '2026-07-01 10:00'` is 10:00 Berlin summer time, not 10:00+01:00."""
+    machine_zone("Europe/Berlin")
+    winter = seed_log(tmp_path / "w", lambda h, m, s: f"Jan 15 {h:02d}:{m:02d}:{s:02d}")
+    summer = seed_log(tmp_path / "s", lambda h, m, s: f"Jul  1 {h - 2:02d}:{m - 20:02d}:{s:02d}")
+    log = tmp_path / "maillog"
+    log.write_text(winter.read_text() + summer.read_text())
+    result = cli("-r", "sessions", "-f", "json", "--year", "2026", "--since", "2026-07-01 10:00",
+                 log)
+    assert result.code == 0, result.err
+    assert [row["start"] for row in result.json()] == ["2026-07-01T10:28:22+02:00"]
+
+
+def test_standard_input_is_read_in_tz_or_the_machines_zone(cli, tmp_path, machine_zone):
+    """Standard input is not peeked before it is read: its stamps' zone is not known."""
+    machine_zone("UTC")
+    text = tokyo_log(tmp_path).read_bytes()
+    assert users(cli("-f", "json", "--until", "2026-03-01", "-", stdin=text)) == [
+        "centos7@phoenixknight.jp"]
+    result = cli("--until", "2026-03-01", "-", stdin=text)
+    assert result.out.splitlines()[0].endswith("; times in UTC (the machine's)")
+
+
+def test_words_on_the_command_line_are_the_logs_days(cli, tmp_path, machine_zone):
+    """The command reads words on the real clock, in the log's zone: a +09:00 log of yesterday
+    noon (Tokyo's yesterday), read on a UTC machine."""
+    machine_zone("UTC")
+    today = dt.datetime.now(JST).date()
+    yesterday = today - dt.timedelta(days=1)
+    log = seed_log(tmp_path / "maillog", lambda h, m, s: dt.datetime.combine(
+        yesterday, dt.time(h, m, s), JST).isoformat())
+    user = ["centos7@phoenixknight.jp"]
+    for option, value, expected in [
+            ("--since", "yesterday", user), ("--until", "yesterday", user),
+            ("--since", "today", []), ("--until", "2 days ago", []),
+            ("--since", "1 week ago", user), ("--until", "now", user),
+            ("--since", "tomorrow", []), ("--since", yesterday.strftime("%A"), user),
+            ("--until", "last " + today.strftime("%A"), [])]:
+        assert users(cli("-f", "json", option, value, log)) == expected, (option, value)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--since", "yesterdayish"], "not a date or time: 'yesterdayish'"),
+    (["--until", "3 fortnights ago"], "not a date or time: '3 fortnights ago'"),
+    (["--since", "today", "--until", "yesterday"], "--since 'today' ("),
+])
+def test_usage_errors(cli, args, message):
+    result = cli(*args, SEED)
+    assert result.code == 2 and result.out == ""
+    assert result.err.count("\n") == 1 and message in result.err
+
+
+def test_the_readme_example(cli):
+    """README's `--user 'centos7@*' --since 2018-09-17 --until '2018-09-18 06:00'`, on the
+    seed log (Tokyo time, 2018)."""
+    readme = README.read_text()
+    [example] = re.findall(r"maillog-sasl (--user .*--since .*) /var/log/maillog\*", readme)
+    args = [word.strip("'") for word in re.findall(r"'[^']*'|\S+", example)]
+    assert args == ["--user", "centos7@*", "--since", "2018-09-17", "--until", "2018-09-18 06:00"]
+    seed = ("--year", "2018", "--tz", "+09:00", SEED)
+    assert users(cli("-f", "json", *args, *seed)) == ["centos7@phoenixknight.jp"]
+    later = [*args[:3], "2018-09-18", *args[4:]]
+    assert users(cli("-f", "json", *later, *seed)) == []
+
+
+def test_the_help_and_readme_name_the_forms_and_each_is_read():
+    from maillog_sasl.cli import build_parser
+
+    helps = {action.dest: action.help for action in build_parser()._actions}
+    forms = ["now", "2h ago", "30 min ago", "3 days ago", "1 week ago", "today", "yesterday",
+             "monday", "last friday", "yesterday 18:00", "2018-09-17", "Sep 17 2018 6am"]
+    readme = README.read_text()
+    for form in forms:
+        assert form in helps["since"] and f"`{form}`" in readme.replace("'", ""), form
+        parse_moment(form, UTC, now=NOW)
+    assert "yesterday" in helps["until"] and "`--until yesterday`" in readme
