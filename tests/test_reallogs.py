@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from support import by
 
 REAL = Path(__file__).parent / "reallogs"
