@@ -1063,6 +1063,11 @@ def _watch_parser():
                              "(default: %(default)s)")
     parser.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
                         help="following: look at the logs every SECONDS (default: %(default)s)")
+    parser.add_argument("--metrics", metavar="FILE",
+                        help="write Prometheus metrics (maillog_sasl_*) to FILE for "
+                             "node_exporter's textfile collector, replaced atomically every "
+                             f"{watch.metrics.METRICS_EVERY:g} s when following and at the end of "
+                             "--once; name it *.prom in the collector's directory")
     parser.add_argument("--year", type=_year, metavar="YYYY",
                         help="year of the first line of yearless logs (default: from the "
                              "file's modification time)")
@@ -1122,7 +1127,7 @@ def watch_main(argv) -> int:
         return EXIT_USAGE
     try:
         run = watch.Watch(state, args.paths, sinks, limits, zone=zone, year=args.year,
-                          complain=complain)
+                          complain=complain, metrics_path=args.metrics)
         if args.once:
             return run.once()
         return _follow(run, args.interval)

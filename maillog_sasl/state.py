@@ -7,12 +7,14 @@ SUMMARY
     state.positions -> {log path: follow.Position}     where each log was read to
     state.pairs -> pairs.PairStore kept in the state   every account's IPs and networks
     state.raised -> {account: {signal: severity}}      the alerts already raised
+    state.kept -> {name: JSON text}                   the watch's own values (kept table)
     state.login(account, network, ip, when)           one login, into the account's history
     state.begin(); state.commit(engine, positions, alerts) -> alert ids   one transaction
     state.delivered(ids); state.undelivered() -> [(id, json text)]
     with state.trial(): ...                           writes undone at its end (a savepoint)
     state.forget(account)                             drop the account's history
     state.logs(), state.history(), state.alerts(limit)  what `maillog-sasl state` shows
+    state.alert_counts(), state.alerted_accounts()      what --metrics counts
     freeze(obj, pairs) -> bytes; thaw(data, pairs) -> obj   the pickling of the engine
     StateError
 
@@ -28,6 +30,12 @@ DESCRIPTION
       history   per (account, network): first and last login, the IPs of both, logins
       raised    per (account, signal): the severity it was alerted at
       alerts    every alert raised, as its JSON text, and whether it was delivered
+      kept      named JSON values of the watch itself: the counters of --metrics (logins,
+                failed AUTH, messages and recipients by outcome since the state was made) and
+                the flagged accounts of the last assessment
+
+    Tables added by later versions (kept) are made in an older state the first time it is
+    opened for writing; a state opened read-only without them reads as if they were empty.
 
     Everything a run changes commits in one transaction: the offsets, the engine that read up
     to them, the pairs and history it met, the alerts it raised. A run killed at any moment
@@ -94,6 +102,11 @@ CREATE TABLE alerts (id INTEGER PRIMARY KEY, raised TEXT NOT NULL, account TEXT 
                      severity TEXT NOT NULL, json TEXT NOT NULL,
                      delivered INTEGER NOT NULL DEFAULT 0);
 """
+# Tables later versions added: made in a state that lacks them when it is opened for writing
+# (an older maillog-sasl reading the state ignores them). The schema number stays.
+_ADDED = {
+    "kept": "CREATE TABLE kept (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+}
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MICROSECOND = _dt.timedelta(microseconds=1)
 # What a stored engine may be built of besides this package's classes.
@@ -232,6 +245,8 @@ class State:
         self.pairs: PairStore = None  # type: ignore[assignment]  # made by _load()
         self.positions: Dict[str, Position] = {}
         self.raised: Dict[str, Dict[str, str]] = {}
+        self.kept: Dict[str, str] = {}
+        self.tables: Set[str] = set()
 
     @classmethod
     def open(cls, path: str, fmt: str, wait: float = LOCK_WAIT, lock: bool = True,
@@ -249,7 +264,7 @@ class State:
             _check_owner(path)
             db = _connect(path)
             state = cls(path, db, held)
-            state._load(fmt, load_engine)
+            state._load(fmt, load_engine, writable=lock)
         except BaseException:
             if held is not None:
                 held.release()
@@ -259,20 +274,21 @@ class State:
     def _fail(self, error: Exception) -> StateError:
         return StateError(f"{self.path}: cannot use the state: {error}")
 
-    def _load(self, fmt: str, load_engine: bool) -> None:
+    def _load(self, fmt: str, load_engine: bool, writable: bool = True) -> None:
         db = self._db
         try:
             tables = {name for (name,) in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
             if not tables:
                 db.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA.split(";"):
+                for statement in _SCHEMA.split(";") + list(_ADDED.values()):
                     if statement.strip():
                         db.execute(statement)
                 db.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ("schema", str(SCHEMA)), ("created", _now()), ("program", __version__)])
                 db.execute("COMMIT")
-                tables = {"meta"}
+                tables = {name for (name,) in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "meta" not in tables:
                 raise StateError(f"{self.path}: not a maillog-sasl state (an SQLite database "
                                  "with other tables); give another --state")
@@ -282,12 +298,22 @@ class State:
                                  f"written by maillog-sasl {meta.get('program', '?')}; this "
                                  f"one reads schema {SCHEMA} only: give another --state")
             self.meta = meta
+            missing = [name for name in _ADDED if name not in tables]
+            if missing and writable:  # a state of an older version: its new tables
+                db.execute("BEGIN IMMEDIATE")
+                for name in missing:
+                    db.execute(_ADDED[name].replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+                db.execute("COMMIT")
+                tables |= set(missing)
+            self.tables = tables
             self.pairs = PairStore(db)
             for row in db.execute("SELECT path, device, inode, offset, head FROM logs"):
                 self.positions[row[0]] = Position(*row[1:])
             for account, signal, severity in db.execute(
                     "SELECT account, signal, severity FROM raised"):
                 self.raised.setdefault(account, {})[signal] = severity
+            if "kept" in self.tables:
+                self.kept = dict(db.execute("SELECT name, value FROM kept"))
             found = db.execute("SELECT format, data FROM engine WHERE id = 1").fetchone()
         except (sqlite3.Error, StoreError) as error:
             raise StateError(f"{self.path}: not a maillog-sasl state, or damaged: {error}; "
@@ -315,12 +341,12 @@ class State:
         self._execute("BEGIN IMMEDIATE")
 
     def commit(self, engine, fmt: str, positions: Dict[str, Position],
-               alerts: List[Tuple[str, str, Set[str], str]], engine_changed: bool = True
-               ) -> List[int]:
-        """Store `engine` (unless not `engine_changed`), the `positions` it read to and the
-        `alerts` it raised ((account, severity, signals, JSON text)) in the transaction
-        begin() started, and end it; the ids of the alerts, to mark them delivered once
-        written."""
+               alerts: List[Tuple[str, str, Set[str], str]], engine_changed: bool = True,
+               kept: Optional[Dict[str, str]] = None) -> List[int]:
+        """Store `engine` (unless not `engine_changed`), the `positions` it read to, the
+        `alerts` it raised ((account, severity, signals, JSON text)) and the `kept` values
+        (name -> JSON text) in the transaction begin() started, and end it; the ids of the
+        alerts, to mark them delivered once written."""
         data = freeze(engine, self.pairs) if engine_changed else b""
         now = _now()
         ids = []
@@ -342,10 +368,15 @@ class State:
                     "INSERT INTO alerts (raised, account, severity, json) VALUES (?, ?, ?, ?)",
                     (now, account, severity, text))
                 ids.append(cursor.lastrowid or 0)  # an INSERT's rowid: never None
+            changed_kept = {name: value for name, value in (kept or {}).items()
+                            if self.kept.get(name) != value and "kept" in self.tables}
+            db.executemany("INSERT OR REPLACE INTO kept VALUES (?, ?)",
+                           list(changed_kept.items()))
             db.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._fail(error) from None
         self.positions.update(positions)
+        self.kept.update(changed_kept)
         if engine_changed:
             self.engine_format = fmt
         return ids
@@ -426,6 +457,14 @@ class State:
     def raised_rows(self) -> List[tuple]:
         return list(self._execute(
             "SELECT account, signal, severity, raised FROM raised ORDER BY account, raised"))
+
+    def alert_counts(self) -> Dict[str, int]:
+        """severity -> how many alerts were raised at it."""
+        return dict(self._execute("SELECT severity, COUNT(*) FROM alerts GROUP BY severity"))
+
+    def alerted_accounts(self) -> Dict[str, int]:
+        """signal -> how many accounts were alerted for it."""
+        return dict(self._execute("SELECT signal, COUNT(*) FROM raised GROUP BY signal"))
 
     def alerts(self, limit: int = 20) -> List[tuple]:
         """The last `limit` alerts: (id, raised, account, severity, delivered), oldest first."""

@@ -9,9 +9,11 @@ SUMMARY
     engine.feed(path, chunk, zone, year) -> the finished sessions and messages
     engine.assess(now) -> {user: Finding}   the suspicious report's verdicts on the lines
                                     read so far (as if the log ended now), on a copy
-    Watch(state, paths, sinks, limits, zone=None, year=None, complain=print-to-stderr)
+    Watch(state, paths, sinks, limits, zone=None, year=None, complain=print-to-stderr,
+          metrics_path=None)
     watch.once() -> exit status     read what is new, alert, commit
     watch.follow(stop, interval=1.0) -> exit status   the same, again and again, until `stop`
+    watch.snapshot() -> metrics.Snapshot; watch.write_metrics()   the --metrics file
     forget(state, user) -> bool     drop one account's history and its place in the engine
     describe(state) -> dict         what `maillog-sasl state` shows
 
@@ -61,9 +63,16 @@ DESCRIPTION
     seconds after its line: on a large state (measured: 0.6 to 0.9 s for 3,000 accounts and a
     week of logins) it is judged less often, never later than that.
 
+    Metrics (metrics_path, metrics.py): counters of what the logs ended (logins, failed AUTH,
+    messages and recipients by outcome) kept in the state with the offsets, the flagged
+    accounts of the last assessment (kept too), the queue of authenticated messages, the alerts
+    raised, and the lag behind each log; the file is rewritten at the end of once(), and every
+    metrics.METRICS_EVERY seconds and at the end of follow().
+
 DIAGNOSTICS
     once() returns 0 (no new alert), 1 (new alerts) or 2 (a log could not be read, or an alert
-    could not be written; every other log is still read and every alert still raised).
+    could not be written, or the metrics file; every other log is still read and every alert
+    still raised).
     follow() returns 0 when stopped, 2 when an alert could not be written. What goes wrong is
     one line through `complain`. state.StateError and pairs.StoreError pass on to the caller.
 """
@@ -80,13 +89,13 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import activity as activity_module
 from maillog_sasl import correlate as correlate_module
-from maillog_sasl import events, model, syslog
+from maillog_sasl import events, metrics, model, syslog
 from maillog_sasl.activity import Activity, Thresholds, network_of
 from maillog_sasl.alerts import SinkError, to_json
 from maillog_sasl.correlate import Correlator
 from maillog_sasl.follow import Chunk, Follower
 from maillog_sasl.incident import SEVERITY_ORDER, Verdict, assess
-from maillog_sasl.model import DEFERRED, OUTCOMES, Finished, Session
+from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.state import State, freeze, thaw
 from maillog_sasl.syslog import Clock
@@ -184,6 +193,16 @@ class Engine:
         self.activity.forget(user)
         self.hosts.pop(user, None)
 
+    def queue(self) -> Dict[str, List[Message]]:
+        """account -> its authenticated messages still open (in the queue), oldest first."""
+        found: Dict[str, List[Message]] = {}
+        for message in self.correlator.messages.values():
+            if message.sasl_username is not None:
+                found.setdefault(message.sasl_username, []).append(message)
+        for messages in found.values():
+            messages.sort(key=lambda message: (message.queued, message.queue_id))
+        return found
+
     def assess(self) -> Dict[str, Finding]:
         """The flagged accounts of the lines read so far, as if the log ended now (on a copy:
         this engine goes on as it was)."""
@@ -274,6 +293,13 @@ def _now() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def deferred_recipients(message: Message) -> int:
+    """Recipients of an open message that Postfix logged as deferred (and still are)."""
+    return sum(1 for recipient in message.recipients.values()
+               if recipient.status == DEFERRED and recipient.attempts
+               and recipient.handed_to is None)
+
+
 # -- a run -----------------------------------------------------------------------------------
 
 def _stderr(line: str) -> None:
@@ -291,7 +317,8 @@ class Watch:
     def __init__(self, state: State, paths: Iterable[str], sinks: list, limits: Thresholds,
                  zone=None, year: Optional[int] = None,
                  complain: Callable[[str], None] = _stderr,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 metrics_path: Optional[str] = None):
         self.state = state
         self.sinks = sinks
         self.zone, self.year = zone, year
@@ -316,6 +343,12 @@ class Watch:
         self.raised = 0
         self.finished = 0  # sessions and messages the logs ended
         self.assessments = 0
+        self.metrics_path = metrics_path
+        self.metrics_failed = False
+        # What --metrics counts since the state was made, and the flagged accounts of the
+        # last assessment (user -> severity, recipients, deferred, queued): kept in the state.
+        self.counters: Dict[str, int] = _loads(state.kept.get("counters", "{}"))
+        self.flagged: Dict[str, dict] = _loads(state.kept.get("flagged", "{}"))
         state.begin()
 
     # -- reading ------------------------------------------------------------------------------
@@ -330,6 +363,7 @@ class Watch:
                 for item in self.engine.feed(path, chunk, self.zone, self.year):
                     self.finished += 1
                     self._history(item)
+                    self._count(item)
             for note in follower.notes:
                 self.complain(note)
             follower.notes.clear()
@@ -341,6 +375,30 @@ class Watch:
             self.state.login(item.sasl_username, network_of(item.client_ip), item.client_ip,
                              item.start)
 
+    def _count(self, item: Finished) -> None:
+        """The counters of --metrics (metrics.py says what each counts)."""
+        counters = self.counters
+        if isinstance(item, Session):
+            if item.auth_succeeded:
+                counters["logins"] = counters.get("logins", 0) + 1
+            failures = item.failed_auth_count
+            if failures:
+                counters["auth_failures"] = counters.get("auth_failures", 0) + failures
+            return
+        if item.sasl_username is None or item.kind == "notice":
+            return
+        outcomes = [status for _, status in item.counted_recipients()]
+        for outcome in outcomes:
+            key = f"recipients:{outcome}"
+            counters[key] = counters.get(key, 0) + 1
+        if not outcomes and item.state == REFUSED:
+            outcomes = [REJECTED]
+        worst = next((outcome for outcome in metrics.MESSAGE_OUTCOMES if outcome in outcomes),
+                     None)
+        if worst is not None:
+            key = f"messages:{worst}"
+            counters[key] = counters.get(key, 0) + 1
+
     # -- alerting -----------------------------------------------------------------------------
 
     def new_alerts(self) -> List[dict]:
@@ -348,6 +406,11 @@ class Watch:
         alerts = []
         with self.state.trial():
             findings = self.engine.assess()
+        self.flagged = {name: {"severity": finding.verdict.severity,
+                               "recipients": finding.alert["recipients"],
+                               "deferred": finding.alert["deferred"],
+                               "queued": len(finding.alert["queue_ids"])}
+                        for name, finding in sorted(findings.items())}
         for name, finding in sorted(findings.items()):
             raised = self.state.raised.get(name, {})
             signals = finding.alert["signals"]
@@ -368,8 +431,10 @@ class Watch:
                      if (position := follower.position) is not None}
         stored = [(alert["user"], alert["severity"], set(alert["signals"]), to_json(alert))
                   for alert in alerts]
+        kept = {"counters": json.dumps(self.counters, sort_keys=True),
+                "flagged": json.dumps(self.flagged, sort_keys=True, ensure_ascii=False)}
         ids = self.state.commit(self.engine, engine_format(), positions, stored,
-                                engine_changed=self.changed)
+                                engine_changed=self.changed, kept=kept)
         self.changed = False
         self.raised += len(ids)
         self.deliver(list(zip(ids, [text for *_, text in stored], alerts)))
@@ -408,15 +473,19 @@ class Watch:
         # Nothing new: the verdicts are those of the last run, which raised their alerts.
         alerts = self.new_alerts() if self.changed else []
         self.checkpoint(alerts)
+        self.write_metrics()
         self.close()
-        if self.failed or any(follower.failed for follower in self.followers.values()):
+        if (self.failed or self.metrics_failed
+                or any(follower.failed for follower in self.followers.values())):
             return 2
         return 1 if alerts else 0
 
     def follow(self, stop: threading.Event, interval: float = 1.0,
-               checkpoint_every: float = CHECKPOINT_EVERY) -> int:
+               checkpoint_every: float = CHECKPOINT_EVERY,
+               metrics_every: float = metrics.METRICS_EVERY) -> int:
         self.redeliver()
         last_commit = self.clock()
+        last_metrics: Optional[float] = None
         unsaved = unjudged = False
         next_assessment = 0.0
         finished, signature = self.finished, self.engine.signature()
@@ -445,6 +514,10 @@ class Watch:
             if unsaved and (stopping or now - last_commit >= checkpoint_every):
                 self.checkpoint([])
                 unsaved, last_commit = False, self.clock()
+            if self.metrics_path and (stopping or last_metrics is None
+                                      or now - last_metrics >= metrics_every):
+                self.write_metrics()
+                last_metrics = now
             if stopping:
                 break
             pause = interval
@@ -454,11 +527,59 @@ class Watch:
         self.close()
         return 2 if self.failed else 0
 
+    # -- metrics ------------------------------------------------------------------------------
+
+    def snapshot(self) -> metrics.Snapshot:
+        """What --metrics shows, now (metrics.py)."""
+        stats = self.engine.correlator.stats
+        queued = deferred_messages = deferred = 0
+        for messages in self.engine.queue().values():
+            for message in messages:
+                queued += 1
+                pending = deferred_recipients(message)
+                deferred += pending
+                deferred_messages += bool(pending)
+        lag = {path: _behind(path, follower.position)
+               for path, follower in self.followers.items()}
+        last = self.engine.activity.last_time or stats.last_time
+        return metrics.Snapshot(
+            counters=dict(self.counters), lines_read=stats.lines_read,
+            lines_skipped=stats.lines_skipped, queue=(queued, deferred_messages, deferred),
+            flagged=dict(self.flagged), alerts=self.state.alert_counts(),
+            alerted=self.state.alerted_accounts(), lag=lag,
+            last_log_time=last.timestamp() if last is not None else None, now=time.time())
+
+    def write_metrics(self) -> None:
+        """Rewrite the --metrics file; a failure is said once (again after a success)."""
+        if not self.metrics_path:
+            return
+        try:
+            metrics.write(self.metrics_path,
+                          metrics.render(metrics.families(self.snapshot())))
+        except OSError as error:
+            if not self.metrics_failed:
+                self.complain(f"{self.metrics_path}: cannot write the metrics: "
+                              f"{error.strerror or error}")
+            self.metrics_failed = True
+            return
+        self.metrics_failed = False
+
     def close(self) -> None:
         for follower in self.followers.values():
             follower.close()
         for sink in self.sinks:
             sink.close()
+
+
+def _behind(path: str, position) -> int:
+    """Bytes of the log at `path` past `position` (all of it when it is another file)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return 0
+    if position is None or (status.st_dev, status.st_ino) != (position.device, position.inode):
+        return status.st_size
+    return max(status.st_size - position.offset, 0)
 
 
 def _loads(text: str) -> dict:
