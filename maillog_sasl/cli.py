@@ -1073,6 +1073,22 @@ def _watch_parser():
                              "file's modification time)")
     parser.add_argument("--tz", metavar="ZONE",
                         help="time zone of yearless logs (default: local)")
+    alarms = watch.Alarms()
+    group = parser.add_argument_group(
+        "watch's own alerts",
+        "Raised beside the suspicious report's signals, once per account, again when the "
+        "count doubles; they change no account's severity.")
+    group.add_argument("--max-deferred", type=_count, metavar="N",
+                       default=alarms.max_deferred,
+                       help="queue-growth: an account with more than N messages in the queue "
+                            "with a deferred recipient (default: %(default)s)")
+    group.add_argument("--storm-ips", type=_count, metavar="N", default=alarms.storm_ips,
+                       help="failure-storm: failed AUTH naming one account (one that has "
+                            "logged in) from at least N distinct IPs within --storm-window "
+                            "(default: %(default)s)")
+    group.add_argument("--storm-window", type=_amount, metavar="HOURS",
+                       default=alarms.storm_window,
+                       help="failure-storm: the sliding window (default: %(default)s)")
     _add_incident_options(parser)
     return parser
 
@@ -1112,6 +1128,8 @@ def watch_main(argv) -> int:
             return EXIT_USAGE
     try:
         limits = _incident_options(args)["thresholds"]
+        if args.storm_window > 24 * 36_500:
+            raise UsageError("--storm-window: must be from 0 to 876000 hours (a century)")
     except UsageError as error:
         complain(str(error))
         return EXIT_USAGE
@@ -1127,7 +1145,9 @@ def watch_main(argv) -> int:
         return EXIT_USAGE
     try:
         run = watch.Watch(state, args.paths, sinks, limits, zone=zone, year=args.year,
-                          complain=complain, metrics_path=args.metrics)
+                          complain=complain, metrics_path=args.metrics,
+                          alarms=watch.Alarms(args.max_deferred, args.storm_ips,
+                                              args.storm_window))
         if args.once:
             return run.once()
         return _follow(run, args.interval)

@@ -8,6 +8,8 @@ SUMMARY
     state.pairs -> pairs.PairStore kept in the state   every account's IPs and networks
     state.raised -> {account: {signal: severity}}      the alerts already raised
     state.kept -> {name: JSON text}                   the watch's own values (kept table)
+    state.levels -> {(account, signal): count}        the counts last alerted
+    state.storm_failure(account, ip, when); state.storm_rows(); state.prune_storm(before)
     state.login(account, network, ip, when)           one login, into the account's history
     state.begin(); state.commit(engine, positions, alerts) -> alert ids   one transaction
     state.delivered(ids); state.undelivered() -> [(id, json text)]
@@ -33,9 +35,14 @@ DESCRIPTION
       kept      named JSON values of the watch itself: the counters of --metrics (logins,
                 failed AUTH, messages and recipients by outcome since the state was made) and
                 the flagged accounts of the last assessment
+      levels    per (account, signal) of the alerts that rise with a count (queue-growth,
+                failure-storm): the count last alerted
+      storm     per (account, IP): the latest failed AUTH naming the account from that IP,
+                within the failure-storm window
 
-    Tables added by later versions (kept) are made in an older state the first time it is
-    opened for writing; a state opened read-only without them reads as if they were empty.
+    Tables added by later versions (kept, levels, storm) are made in an older state the first
+    time it is opened for writing; a state opened read-only without them reads as if they were
+    empty.
 
     Everything a run changes commits in one transaction: the offsets, the engine that read up
     to them, the pairs and history it met, the alerts it raised. A run killed at any moment
@@ -106,6 +113,10 @@ CREATE TABLE alerts (id INTEGER PRIMARY KEY, raised TEXT NOT NULL, account TEXT 
 # (an older maillog-sasl reading the state ignores them). The schema number stays.
 _ADDED = {
     "kept": "CREATE TABLE kept (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "levels": "CREATE TABLE levels (account TEXT NOT NULL, signal TEXT NOT NULL, "
+              "level INTEGER NOT NULL, PRIMARY KEY (account, signal))",
+    "storm": "CREATE TABLE storm (account TEXT NOT NULL, ip TEXT NOT NULL, "
+             "last TEXT NOT NULL, last_us INTEGER NOT NULL, PRIMARY KEY (account, ip))",
 }
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MICROSECOND = _dt.timedelta(microseconds=1)
@@ -246,6 +257,7 @@ class State:
         self.positions: Dict[str, Position] = {}
         self.raised: Dict[str, Dict[str, str]] = {}
         self.kept: Dict[str, str] = {}
+        self.levels: Dict[Tuple[str, str], int] = {}
         self.tables: Set[str] = set()
 
     @classmethod
@@ -314,6 +326,9 @@ class State:
                 self.raised.setdefault(account, {})[signal] = severity
             if "kept" in self.tables:
                 self.kept = dict(db.execute("SELECT name, value FROM kept"))
+            if "levels" in self.tables:
+                self.levels = {(account, signal): level for account, signal, level
+                               in db.execute("SELECT account, signal, level FROM levels")}
             found = db.execute("SELECT format, data FROM engine WHERE id = 1").fetchone()
         except (sqlite3.Error, StoreError) as error:
             raise StateError(f"{self.path}: not a maillog-sasl state, or damaged: {error}; "
@@ -342,11 +357,13 @@ class State:
 
     def commit(self, engine, fmt: str, positions: Dict[str, Position],
                alerts: List[Tuple[str, str, Set[str], str]], engine_changed: bool = True,
-               kept: Optional[Dict[str, str]] = None) -> List[int]:
+               kept: Optional[Dict[str, str]] = None,
+               levels: Optional[List[Tuple[str, str, int]]] = None) -> List[int]:
         """Store `engine` (unless not `engine_changed`), the `positions` it read to, the
-        `alerts` it raised ((account, severity, signals, JSON text)) and the `kept` values
-        (name -> JSON text) in the transaction begin() started, and end it; the ids of the
-        alerts, to mark them delivered once written."""
+        `alerts` it raised ((account, severity, signals, JSON text)), the `kept` values
+        (name -> JSON text) and the `levels` alerted ((account, signal, count)) in the
+        transaction begin() started, and end it; the ids of the alerts, to mark them delivered
+        once written."""
         data = freeze(engine, self.pairs) if engine_changed else b""
         now = _now()
         ids = []
@@ -372,11 +389,14 @@ class State:
                             if self.kept.get(name) != value and "kept" in self.tables}
             db.executemany("INSERT OR REPLACE INTO kept VALUES (?, ?)",
                            list(changed_kept.items()))
+            db.executemany("INSERT OR REPLACE INTO levels VALUES (?, ?, ?)", levels or [])
             db.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._fail(error) from None
         self.positions.update(positions)
         self.kept.update(changed_kept)
+        for account, signal, level in levels or []:
+            self.levels[(account, signal)] = level
         if engine_changed:
             self.engine_format = fmt
         return ids
@@ -431,6 +451,30 @@ class State:
         self._execute("DELETE FROM history WHERE account = ?", (account,))
         self._execute("DELETE FROM raised WHERE account = ?", (account,))
         self.raised.pop(account, None)
+        if "levels" in self.tables:
+            self._execute("DELETE FROM levels WHERE account = ?", (account,))
+            self._execute("DELETE FROM storm WHERE account = ?", (account,))
+        for key in [key for key in self.levels if key[0] == account]:
+            del self.levels[key]
+
+    def storm_failure(self, account: str, ip: str, when: _dt.datetime) -> None:
+        """A failed AUTH naming `account` from `ip` at `when` (in the open transaction)."""
+        self._execute(
+            "INSERT INTO storm VALUES (?, ?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET "
+            "last = CASE WHEN excluded.last_us > last_us THEN excluded.last ELSE last END, "
+            "last_us = MAX(last_us, excluded.last_us)",
+            (account, ip, when.isoformat(), _micros(when)))
+
+    def storm_rows(self) -> List[Tuple[str, str, _dt.datetime]]:
+        """(account, ip, latest failure) of every failure kept."""
+        if "storm" not in self.tables:
+            return []
+        return [(account, ip, _dt.datetime.fromisoformat(last)) for account, ip, last
+                in self._execute("SELECT account, ip, last FROM storm ORDER BY last_us")]
+
+    def prune_storm(self, before: _dt.datetime) -> None:
+        """Drop the failures older than `before` (in the open transaction)."""
+        self._execute("DELETE FROM storm WHERE last_us < ?", (_micros(before),))
 
     def drop_engine(self) -> None:
         """Forget the engine (in the open transaction): history, offsets and alerts stay."""

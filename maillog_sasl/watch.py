@@ -10,7 +10,8 @@ SUMMARY
     engine.assess(now) -> {user: Finding}   the suspicious report's verdicts on the lines
                                     read so far (as if the log ended now), on a copy
     Watch(state, paths, sinks, limits, zone=None, year=None, complain=print-to-stderr,
-          metrics_path=None)
+          metrics_path=None, alarms=Alarms())
+    Alarms(max_deferred=50, storm_ips=10, storm_window=6.0)   the limits of watch's own alerts
     watch.once() -> exit status     read what is new, alert, commit
     watch.follow(stop, interval=1.0) -> exit status   the same, again and again, until `stop`
     watch.snapshot() -> metrics.Snapshot; watch.write_metrics()   the --metrics file
@@ -50,6 +51,22 @@ DESCRIPTION
       new_signals    the signals this alert raised; first_flagged; log_time (the latest time
                      read)
 
+    Besides the suspicious report's signals, watch raises alerts of its own (WATCH_SIGNALS),
+    each an alert with that one signal: they never change an account's severity (nor hold back
+    the alert of a rising one), and each is raised once per account, again only when its count
+    reaches twice the count last alerted (`level`, kept in the state; forget() resets it):
+
+      queue-growth   (high) more than Alarms.max_deferred of the account's messages are in the
+                     queue with a recipient Postfix deferred (checked at each assessment)
+      failure-storm  (medium) failed AUTH naming the account from at least Alarms.storm_ips
+                     distinct IPs within Alarms.storm_window hours (the window ending at the
+                     newest failure); only for an account that has logged in: a username that
+                     never did (admin, info) is guessing noise, left to the guessed rule. The
+                     alert has `failing_ips` (newest first); first_seen_ip is the oldest of them
+                     and first_flagged when the limit was reached. The failures within the
+                     window are kept in the state, so a storm spread over several --once runs
+                     is one
+
     Alerts are stored with the offsets in one transaction, then written; an alert stored but
     not yet written when a run died is written by the next run.
 
@@ -79,6 +96,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -90,11 +108,11 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 from maillog_sasl import activity as activity_module
 from maillog_sasl import correlate as correlate_module
 from maillog_sasl import events, metrics, model, syslog
-from maillog_sasl.activity import Activity, Thresholds, network_of
+from maillog_sasl.activity import INFRASTRUCTURE_FAULTS, Activity, Thresholds, network_of
 from maillog_sasl.alerts import SinkError, to_json
 from maillog_sasl.correlate import Correlator
 from maillog_sasl.follow import Chunk, Follower
-from maillog_sasl.incident import SEVERITY_ORDER, Verdict, assess
+from maillog_sasl.incident import SEVERITY_ORDER, Verdict, assess, counted
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.state import State, freeze, thaw
@@ -107,6 +125,21 @@ RECENT = _dt.timedelta(hours=24)
 ASSESS_SHARE = 0.2
 LATENCY = 5.0
 IPS_LISTED = 20
+
+# Alerts of watch's own beside the suspicious report's signals (see the module docstring): they
+# never change an account's severity, and each is raised again only when its count doubles.
+QUEUE_GROWTH, FAILURE_STORM, CONTAINED = "queue-growth", "failure-storm", "contained"
+WATCH_SIGNALS = (QUEUE_GROWTH, FAILURE_STORM, CONTAINED)
+QUEUE_GROWTH_SEVERITY, FAILURE_STORM_SEVERITY = "high", "medium"
+STORM_IPS_KEPT = 4_096  # per account: past this many IPs in the window, the oldest goes
+
+
+@dataclasses.dataclass(frozen=True)
+class Alarms:
+    """The limits of watch's own alerts; the defaults are the command line's."""
+    max_deferred: int = 50      # queue-growth: more than this many messages deferred
+    storm_ips: int = 10         # failure-storm: failed AUTH from at least this many IPs ...
+    storm_window: float = 6.0   # ... within this many hours
 
 
 # -- the engine's format ---------------------------------------------------------------------
@@ -246,25 +279,54 @@ class Engine:
         """account -> the IPs it logged in from in the RECENT before its latest login, latest
         first (from the hours still open; the IPs of its first logins when none is)."""
         found: Dict[str, List[str]] = {}
-        for name, user in self.activity.users.items():
-            ips: List[str] = []
-            latest = None
-            for key, hour in sorted(user.open_hours.items(), reverse=True):
-                if not hour.ips:
-                    continue
-                if latest is None:
-                    latest = key
-                elif key <= latest - RECENT:
-                    break
-                for ip in reversed(hour.ips):
-                    if ip not in ips:
-                        ips.append(ip)
-            if not ips and user.logins:
-                firsts = self.pairs.ips_of(name)
-                ips = sorted(firsts, key=lambda ip: firsts[ip], reverse=True)
+        for name in self.activity.users:
+            ips = self.recent_ips(name)
             if ips:
-                found[name] = ips[:IPS_LISTED]
+                found[name] = ips
         return found
+
+    def recent_ips(self, name: str) -> List[str]:
+        """_recent_ips() of one account."""
+        user = self.activity.users.get(name)
+        if user is None:
+            return []
+        ips: List[str] = []
+        latest = None
+        for key, hour in sorted(user.open_hours.items(), reverse=True):
+            if not hour.ips:
+                continue
+            if latest is None:
+                latest = key
+            elif key <= latest - RECENT:
+                break
+            for ip in reversed(hour.ips):
+                if ip not in ips:
+                    ips.append(ip)
+        if not ips and user.logins:
+            firsts = self.pairs.ips_of(name)
+            ips = sorted(firsts, key=lambda ip: firsts[ip], reverse=True)
+        return ips[:IPS_LISTED]
+
+    def logged_in(self, name: str) -> bool:
+        """Whether the account has logged in (since the state was made, or forgotten)."""
+        user = self.activity.users.get(name)
+        return user is not None and (user.logins > 0 or any(
+            hour.logins for hour in user.open_hours.values()))
+
+    def facts(self, name: str) -> dict:
+        """The fields of an alert on an account that need no assessment: ips, recipients (of
+        the messages that left the queue), deferred (recipients deferred in the queue),
+        queue_ids, host."""
+        user = self.activity.users.get(name)
+        recipients = 0
+        if user is not None:
+            recipients = sum(user.totals()) + sum(hour.recipients
+                                                  for hour in user.open_hours.values())
+        messages = self.queue().get(name, [])
+        return {"ips": self.recent_ips(name), "recipients": recipients,
+                "deferred": sum(deferred_recipients(message) for message in messages),
+                "queue_ids": sorted(message.queue_id for message in messages),
+                "host": self.hosts.get(name, "")}
 
     def _first_seen_ip(self, name: str, verdict: Verdict) -> str:
         guesses = self.activity.users[name].guesses
@@ -283,6 +345,10 @@ def _mtime(path: str) -> Optional[_dt.datetime]:
         return _dt.datetime.fromtimestamp(os.stat(path).st_mtime).astimezone()
     except OSError:
         return None
+
+
+def _stamp(when: _dt.datetime) -> str:
+    return when.isoformat(timespec="minutes")
 
 
 def _iso(when: Optional[_dt.datetime]) -> Optional[str]:
@@ -318,8 +384,17 @@ class Watch:
                  zone=None, year: Optional[int] = None,
                  complain: Callable[[str], None] = _stderr,
                  clock: Callable[[], float] = time.monotonic,
-                 metrics_path: Optional[str] = None):
+                 metrics_path: Optional[str] = None, alarms: Alarms = Alarms()):
         self.state = state
+        self.alarms = alarms
+        self.storm_window = _dt.timedelta(hours=alarms.storm_window)
+        # account -> {IP: its latest failed AUTH naming the account}, within the window.
+        self.storm: Dict[str, Dict[str, _dt.datetime]] = {}
+        for account, ip, last in state.storm_rows():
+            self.storm.setdefault(account, {})[ip] = last
+        # account -> (count of IPs, time of that count, the IPs oldest first, when the limit
+        # was reached) of a storm to alert at the next assessment.
+        self.storms: Dict[str, Tuple[int, _dt.datetime, List[str], _dt.datetime]] = {}
         self.sinks = sinks
         self.zone, self.year = zone, year
         self.complain = complain
@@ -364,6 +439,8 @@ class Watch:
                     self.finished += 1
                     self._history(item)
                     self._count(item)
+                    if isinstance(item, Session) and item.auth_failures:
+                        self._storm_failures(item)
             for note in follower.notes:
                 self.complain(note)
             follower.notes.clear()
@@ -399,6 +476,47 @@ class Watch:
             key = f"messages:{worst}"
             counters[key] = counters.get(key, 0) + 1
 
+    def _storm_failures(self, session: Session) -> None:
+        """Failed AUTH naming an account that has logged in (a username that never did is
+        guessing noise, left to the guessed rule), for the failure-storm alert."""
+        for when, failure in session.auth_failures:
+            name = failure.username
+            if (name and not failure.reason.startswith(INFRASTRUCTURE_FAULTS)
+                    and self.engine.logged_in(name)):
+                self._storm_failure(name, session.client_ip, when)
+
+    def _storm_failure(self, name: str, ip: str, when: _dt.datetime) -> None:
+        seen = self.storm.setdefault(name, {})
+        known = seen.get(ip)
+        if known is not None and known >= when:
+            return
+        if known is None and len(seen) >= STORM_IPS_KEPT:
+            del seen[min(seen, key=lambda other: seen[other])]
+        seen[ip] = when
+        self.state.storm_failure(name, ip, when)
+        newest = max(seen.values())
+        cutoff = newest - self.storm_window
+        for old in [other for other, last in seen.items() if last < cutoff]:
+            del seen[old]
+        count = len(seen)
+        level = self.state.levels.get((name, FAILURE_STORM), 0)
+        if count < self.alarms.storm_ips or (level and count < 2 * level):
+            return
+        found = self.storms.get(name)
+        if found is None or count > found[0]:
+            self.storms[name] = (count, newest, sorted(seen, key=lambda other: seen[other]),
+                                 newest if found is None else found[3])
+
+    def _prune_storm(self) -> None:
+        """Forget the failures older than the window before the newest of all."""
+        newest = max((max(seen.values()) for seen in self.storm.values() if seen), default=None)
+        if newest is None:
+            return
+        cutoff = newest - self.storm_window
+        self.storm = {name: seen for name, seen in self.storm.items()
+                      if seen and max(seen.values()) >= cutoff}
+        self.state.prune_storm(cutoff)
+
     # -- alerting -----------------------------------------------------------------------------
 
     def new_alerts(self) -> List[dict]:
@@ -415,13 +533,59 @@ class Watch:
             raised = self.state.raised.get(name, {})
             signals = finding.alert["signals"]
             new = [signal for signal in signals if signal not in raised]
-            highest = min((SEVERITY_ORDER.get(severity, 9) for severity in raised.values()),
-                          default=9)
+            highest = min((SEVERITY_ORDER.get(severity, 9) for signal, severity in raised.items()
+                           if signal not in WATCH_SIGNALS), default=9)
             if not new and SEVERITY_ORDER[finding.verdict.severity] >= highest:
                 continue
             alert = {"time": _now(), **finding.alert, "new_signals": new}
             alerts.append(alert)
+        return alerts + self._queue_alerts() + self._storm_alerts()
+
+    def _queue_alerts(self) -> List[dict]:
+        """queue-growth: an account with more than max_deferred messages in the queue with a
+        recipient Postfix deferred; again when that count doubles."""
+        alerts = []
+        limit = self.alarms.max_deferred
+        for name, messages in sorted(self.engine.queue().items()):
+            deferred = [message for message in messages if deferred_recipients(message)]
+            count = len(deferred)
+            level = self.state.levels.get((name, QUEUE_GROWTH), 0)
+            if count <= limit or (level and count < 2 * level):
+                continue
+            recipients = sum(deferred_recipients(message) for message in deferred)
+            since = deferred[0].queued
+            reason = (f"queue-growth: {counted(count, 'message')} of the account in the queue "
+                      f"with deferred recipients ({counted(recipients, 'recipient')} deferred; "
+                      f"limit {limit}), the oldest queued {_stamp(since)}")
+            alerts.append(self._own_alert(name, QUEUE_GROWTH, QUEUE_GROWTH_SEVERITY, reason,
+                                          count, deferred[0].client_ip,
+                                          max(message.last_time for message in deferred)))
         return alerts
+
+    def _storm_alerts(self) -> List[dict]:
+        """failure-storm: failed AUTH naming one account from at least storm_ips IPs within
+        storm_window hours; again when the count of IPs doubles."""
+        alerts = []
+        alarms = self.alarms
+        for name, (count, when, ips, reached) in sorted(self.storms.items()):
+            reason = (f"failure-storm: failed AUTH naming the account from {count} IPs within "
+                      f"{alarms.storm_window:g}h up to {_stamp(when)} (limit {alarms.storm_ips} "
+                      f"IPs within {alarms.storm_window:g}h, reached {_stamp(reached)})")
+            alerts.append(self._own_alert(name, FAILURE_STORM, FAILURE_STORM_SEVERITY, reason,
+                                          count, ips[0], reached,
+                                          failing_ips=list(reversed(ips))[:IPS_LISTED]))
+        self.storms = {}
+        return alerts
+
+    def _own_alert(self, name: str, signal: str, severity: str, reason: str, level: int,
+                   first_seen_ip: str, when: Optional[_dt.datetime], **extra) -> dict:
+        facts = self.engine.facts(name)
+        return {"time": _now(), "user": name, "severity": severity, "signals": [signal],
+                "reasons": [reason], "ips": facts["ips"], "recipients": facts["recipients"],
+                "deferred": facts["deferred"], "queue_ids": facts["queue_ids"],
+                "first_seen_ip": first_seen_ip, "host": facts["host"],
+                "first_flagged": _iso(when), "log_time": _iso(self.engine.activity.last_time),
+                "new_signals": [signal], "level": level, **extra}
 
     def checkpoint(self, alerts: List[dict]) -> None:
         """Commit what was read and the alerts it raised, then write the alerts out."""
@@ -431,10 +595,13 @@ class Watch:
                      if (position := follower.position) is not None}
         stored = [(alert["user"], alert["severity"], set(alert["signals"]), to_json(alert))
                   for alert in alerts]
+        levels = [(alert["user"], alert["signals"][0], alert["level"]) for alert in alerts
+                  if "level" in alert]
+        self._prune_storm()
         kept = {"counters": json.dumps(self.counters, sort_keys=True),
                 "flagged": json.dumps(self.flagged, sort_keys=True, ensure_ascii=False)}
         ids = self.state.commit(self.engine, engine_format(), positions, stored,
-                                engine_changed=self.changed, kept=kept)
+                                engine_changed=self.changed, kept=kept, levels=levels)
         self.changed = False
         self.raised += len(ids)
         self.deliver(list(zip(ids, [text for *_, text in stored], alerts)))
@@ -659,4 +826,5 @@ def describe(state: State) -> dict:
     }
 
 
-__all__ = ["Engine", "Finding", "Watch", "describe", "engine_format", "forget"]
+__all__ = ["Alarms", "Engine", "Finding", "WATCH_SIGNALS", "Watch", "describe", "engine_format",
+           "forget"]
