@@ -44,7 +44,14 @@ from typing import List, Optional
 from maillog_sasl import __version__, auth_test, contain, cram_md5, open_logs, output, watch
 from maillog_sasl import state as state_module
 from maillog_sasl.activity import ThresholdError, Thresholds
-from maillog_sasl.alerts import CommandSink, FileSink, StreamSink
+from maillog_sasl.alerts import (
+    CommandSink,
+    FileSink,
+    MailSink,
+    StreamSink,
+    SyslogSink,
+    check_address,
+)
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.incident import counted
 from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
@@ -1059,8 +1066,14 @@ def _watch_parser():
                         help="run CMD (with /bin/sh) per alert, its JSON on standard input, "
                              "MAILLOG_SASL_USER and MAILLOG_SASL_SEVERITY in the environment")
     parser.add_argument("--alert-timeout", type=seconds, default=30.0, metavar="SECONDS",
-                        help="kill an alert command still running after SECONDS "
+                        help="kill an alert command (or sendmail) still running after SECONDS "
                              "(default: %(default)s)")
+    parser.add_argument("--alert-syslog", action="store_true",
+                        help="also send one line per alert to syslog (/dev/log, facility mail, "
+                             "ident maillog-sasl), for fail2ban, CrowdSec or a SIEM")
+    parser.add_argument("--alert-mail", metavar="ADDR", action="append", type=_mail_address,
+                        help="also mail each alert to ADDR (repeat for more) through the local "
+                             "sendmail: `sendmail -i -- ADDR`")
     parser.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
                         help="following: look at the logs every SECONDS (default: %(default)s)")
     parser.add_argument("--metrics", metavar="FILE",
@@ -1091,6 +1104,13 @@ def _watch_parser():
                        help="failure-storm: the sliding window (default: %(default)s)")
     _add_incident_options(parser)
     return parser
+
+
+def _mail_address(text: str) -> str:
+    try:
+        return check_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _add_state_option(parser) -> None:
@@ -1137,6 +1157,11 @@ def watch_main(argv) -> int:
     if args.alert_command:
         sinks.append(CommandSink(args.alert_command, args.alert_timeout, complain,
                                  background=not args.once))
+    if args.alert_syslog:
+        sinks.append(SyslogSink(complain))
+    if args.alert_mail:
+        sinks.append(MailSink(args.alert_mail, args.alert_timeout, complain,
+                              background=not args.once))
     try:
         state = State.open(args.state or state_module.default_path(), watch.engine_format(),
                            wait=args.lock_wait)
