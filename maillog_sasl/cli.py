@@ -884,10 +884,12 @@ examples:
   {CONTAIN_PROG} bad@example.com /var/log/maillog --hold --dry-run
   {CONTAIN_PROG} bad@example.com --hold-logins --sasl-access /etc/postfix/sasl_access
   {CONTAIN_PROG} --release bad@example.com /var/log/maillog
+  {CONTAIN_PROG} bad@example.com --state /var/lib/maillog-sasl/state.sqlite --hold
 
 --hold: the user's messages still queued at the end of the logs (the queue report's
   rows of exactly that username) are put on hold, their queue IDs given to
-  `postsuper -h -` on its standard input. Nothing is deleted.
+  `postsuper -h -` on its standard input. Nothing is deleted. With --state PATH, the
+  queue IDs are those of the user's messages `watch` held open at its last commit.
 --reject / --hold-logins: the line
     USER {contain.REJECT}   (--hold-logins: USER {contain.HOLD})
   goes into the check_sasl_access table, inside the block
@@ -945,6 +947,9 @@ def _contain_parser():
                            "default when not root)")
     mode.add_argument("--apply", action="store_true",
                       help="act even when not root (a table of your own, a wrapped postsuper)")
+    parser.add_argument("--state", metavar="PATH",
+                        help="take the queue IDs of --hold (or --release) from the state of "
+                             "`maillog-sasl watch` (its open messages) instead of logs")
     parser.add_argument("--host", metavar="NAME",
                         help="only messages queued on this host (the syslog host name), when "
                              "the logs hold several")
@@ -958,13 +963,18 @@ def _contain_plan(args):
     """(hold: bool, map action or None, map path or None) from the options; UsageError."""
     hold, action = args.hold, args.map_action
     if args.release and not hold and action is None:
-        hold, action = bool(args.paths), contain.REJECT
+        hold, action = bool(args.paths or args.state), contain.REJECT
     if not args.release and not hold and action is None:
         raise UsageError("say what to do: --hold, --reject or --hold-logins (or --release)")
-    if hold and not args.paths:
-        raise UsageError("--hold takes the queue IDs from the logs: name one or more LOG")
+    if args.paths and args.state:
+        raise UsageError("the queue IDs come from --state or from logs: not both")
+    if hold and not args.paths and not args.state:
+        raise UsageError("--hold takes the queue IDs from the logs (name one or more LOG) or "
+                         "from --state PATH")
     if args.paths and not hold:
         raise UsageError("LOG is read only for --hold: add --hold, or leave the logs out")
+    if args.state and not hold:
+        raise UsageError("--state is read only for --hold: add --hold, or leave it out")
     if args.sasl_access is not None and action is None:
         raise UsageError("--sasl-access names the table of --reject or --hold-logins")
     path = None
@@ -989,14 +999,16 @@ def contain_main(argv):
         if dry_run and not args.dry_run:
             print("# not root: a dry run (--apply acts anyway)")
         queue_ids = None
-        if hold:
+        if hold and args.state:
+            queue_ids = contain.queued_in_state(user, args.state, host=args.host).ids
+        elif hold:
             queued = contain.queued_ids(user, args.paths, host=args.host)
             queue_ids, failures = queued.ids, queued.problems
         contain.contain(user, queue_ids=queue_ids, map_path=path, map_action=action,
                         release=args.release, dry_run=dry_run,
                         postfix=contain.Postfix(config_dir=args.config_dir))
         sys.stdout.flush()
-    except (UsageError, contain.ContainError, StoreError) as exc:
+    except (UsageError, contain.ContainError, StoreError, StateError) as exc:
         failures.insert(0, str(exc))
     except OSError as exc:  # our own output: a full disk, a closed pipe
         _discard_unwritten(sys.stdout)
@@ -1086,6 +1098,26 @@ def _watch_parser():
                              "file's modification time)")
     parser.add_argument("--tz", metavar="ZONE",
                         help="time zone of yearless logs (default: local)")
+    containing = parser.add_argument_group(
+        "containment (never automatic unless asked)",
+        "An account whose alert reaches critical is contained at once, as `maillog-sasl "
+        "contain` would, and that is an alert of its own (signal `contained`). Not root, it is "
+        "a dry run: the alert says what would be done.")
+    containing.add_argument("--contain", choices=("hold", "reject"), action="append",
+                            metavar="hold|reject",
+                            help="hold: put the account's queued messages on hold (postsuper "
+                                 f"-h); reject: add `USER {contain.REJECT}` to the "
+                                 "check_sasl_access table (postmap); give both to do both")
+    containing.add_argument("--contain-apply", action="store_true",
+                            help="act even when not root (a table of your own, a wrapped "
+                                 "postsuper)")
+    containing.add_argument("--sasl-access", metavar="FILE",
+                            help=f"the check_sasl_access table of --contain reject (default: "
+                                 f"{contain.DEFAULT_MAP}, or DIR/{contain.MAP_NAME} with "
+                                 "--config-dir)")
+    containing.add_argument("--config-dir", metavar="DIR",
+                            help="a Postfix instance's configuration directory, given to "
+                                 "postsuper, postmap and postconf as -c DIR")
     alarms = watch.Alarms()
     group = parser.add_argument_group(
         "watch's own alerts",
@@ -1153,6 +1185,20 @@ def watch_main(argv) -> int:
     except UsageError as error:
         complain(str(error))
         return EXIT_USAGE
+    containment = None
+    if args.contain:
+        map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
+                                        if args.config_dir else contain.DEFAULT_MAP)
+        dry_run = not args.contain_apply and not contain.is_root()
+        if dry_run:
+            complain("--contain: not root: containment is a dry run (the alert says what would "
+                     "be done; --contain-apply acts anyway)")
+        containment = watch.Containment("hold" in args.contain, "reject" in args.contain,
+                                        map_path, dry_run,
+                                        contain.Postfix(config_dir=args.config_dir))
+    elif args.contain_apply or args.sasl_access or args.config_dir:
+        complain("--contain-apply, --sasl-access and --config-dir go with --contain")
+        return EXIT_USAGE
     sinks: list = [FileSink(args.alert_log) if args.alert_log else StreamSink(sys.stdout)]
     if args.alert_command:
         sinks.append(CommandSink(args.alert_command, args.alert_timeout, complain,
@@ -1172,7 +1218,8 @@ def watch_main(argv) -> int:
         run = watch.Watch(state, args.paths, sinks, limits, zone=zone, year=args.year,
                           complain=complain, metrics_path=args.metrics,
                           alarms=watch.Alarms(args.max_deferred, args.storm_ips,
-                                              args.storm_window))
+                                              args.storm_window),
+                          containment=containment)
         if args.once:
             return run.once()
         return _follow(run, args.interval)

@@ -10,6 +10,7 @@ SUMMARY
     state.kept -> {name: JSON text}                   the watch's own values (kept table)
     state.levels -> {(account, signal): count}        the counts last alerted
     state.storm_failure(account, ip, when); state.storm_rows(); state.prune_storm(before)
+    read_queue(path) -> [(host, queue ID, account)]   the queue table, read-only, no pickle
     state.login(account, network, ip, when)           one login, into the account's history
     state.begin(); state.commit(engine, positions, alerts) -> alert ids   one transaction
     state.delivered(ids); state.undelivered() -> [(id, json text)]
@@ -39,8 +40,11 @@ DESCRIPTION
                 failure-storm): the count last alerted
       storm     per (account, IP): the latest failed AUTH naming the account from that IP,
                 within the failure-storm window
+      queue     the authenticated messages still open at the last commit (host, queue ID,
+                account, kind, queued, deferred recipients): a copy of what the engine holds,
+                in plain rows, for `contain --state` (read_queue(), which unpickles nothing)
 
-    Tables added by later versions (kept, levels, storm) are made in an older state the first
+    Tables added by later versions (kept, levels, storm, queue) are made in an older state the first
     time it is opened for writing; a state opened read-only without them reads as if they were
     empty.
 
@@ -117,6 +121,9 @@ _ADDED = {
               "level INTEGER NOT NULL, PRIMARY KEY (account, signal))",
     "storm": "CREATE TABLE storm (account TEXT NOT NULL, ip TEXT NOT NULL, "
              "last TEXT NOT NULL, last_us INTEGER NOT NULL, PRIMARY KEY (account, ip))",
+    "queue": "CREATE TABLE queue (host TEXT NOT NULL, queue_id TEXT NOT NULL, "
+             "account TEXT NOT NULL, kind TEXT NOT NULL, queued TEXT, "
+             "pending INTEGER NOT NULL, PRIMARY KEY (host, queue_id))",
 }
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MICROSECOND = _dt.timedelta(microseconds=1)
@@ -358,12 +365,13 @@ class State:
     def commit(self, engine, fmt: str, positions: Dict[str, Position],
                alerts: List[Tuple[str, str, Set[str], str]], engine_changed: bool = True,
                kept: Optional[Dict[str, str]] = None,
-               levels: Optional[List[Tuple[str, str, int]]] = None) -> List[int]:
+               levels: Optional[List[Tuple[str, str, int]]] = None,
+               queue: Optional[List[tuple]] = None) -> List[int]:
         """Store `engine` (unless not `engine_changed`), the `positions` it read to, the
         `alerts` it raised ((account, severity, signals, JSON text)), the `kept` values
-        (name -> JSON text) and the `levels` alerted ((account, signal, count)) in the
-        transaction begin() started, and end it; the ids of the alerts, to mark them delivered
-        once written."""
+        (name -> JSON text), the `levels` alerted ((account, signal, count)) and, when not
+        None, the `queue` rows (replacing those stored) in the transaction begin() started,
+        and end it; the ids of the alerts, to mark them delivered once written."""
         data = freeze(engine, self.pairs) if engine_changed else b""
         now = _now()
         ids = []
@@ -390,6 +398,9 @@ class State:
             db.executemany("INSERT OR REPLACE INTO kept VALUES (?, ?)",
                            list(changed_kept.items()))
             db.executemany("INSERT OR REPLACE INTO levels VALUES (?, ?, ?)", levels or [])
+            if queue is not None and "queue" in self.tables:
+                db.execute("DELETE FROM queue")
+                db.executemany("INSERT OR REPLACE INTO queue VALUES (?, ?, ?, ?, ?, ?)", queue)
             db.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._fail(error) from None
@@ -527,6 +538,37 @@ class State:
             self._db.executemany(statement, rows)
         except sqlite3.Error as error:
             raise self._fail(error) from None
+
+
+def read_queue(path: str) -> List[Tuple[str, str, str]]:
+    """(host, queue ID, account) of the messages the state at `path` holds open, oldest first.
+
+    Only the plain `queue` table is read, the database opened read-only, nothing unpickled:
+    root may read it from a state the unprivileged watch user owns (`contain --state`), where
+    State.open() refuses (a pickle can run code). StateError when it cannot be read, is no
+    state, or has no queue table yet (written by an older version: run `watch` once)."""
+    path = os.path.abspath(path)
+    if not os.path.exists(path):
+        raise StateError(f"{path}: no such state")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    except sqlite3.Error as error:
+        raise StateError(f"{path}: cannot open the state: {error}") from None
+    try:
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables:
+            raise StateError(f"{path}: not a maillog-sasl state")
+        if "queue" not in tables:
+            raise StateError(f"{path}: the state holds no queue yet (written by an older "
+                             "maillog-sasl): run `maillog-sasl watch` once, or give the logs")
+        return [(str(host), str(queue_id), str(account)) for host, queue_id, account
+                in db.execute("SELECT host, queue_id, account FROM queue "
+                              "ORDER BY queued, queue_id")]
+    except sqlite3.Error as error:
+        raise StateError(f"{path}: not a maillog-sasl state, or damaged: {error}") from None
+    finally:
+        db.close()
 
 
 class _Trial:

@@ -12,6 +12,7 @@ SUMMARY
     Watch(state, paths, sinks, limits, zone=None, year=None, complain=print-to-stderr,
           metrics_path=None, alarms=Alarms())
     Alarms(max_deferred=50, storm_ips=10, storm_window=6.0)   the limits of watch's own alerts
+    Containment(hold, reject, map_path, dry_run, postfix=None)   what --contain does
     watch.once() -> exit status     read what is new, alert, commit
     watch.follow(stop, interval=1.0) -> exit status   the same, again and again, until `stop`
     watch.snapshot() -> metrics.Snapshot; watch.write_metrics()   the --metrics file
@@ -66,6 +67,14 @@ DESCRIPTION
                      and first_flagged when the limit was reached. The failures within the
                      window are kept in the state, so a storm spread over several --once runs
                      is one
+      contained      (critical) with `containment` (watch --contain): an account whose alert
+                     reaches critical for the first time is contained at once with
+                     contain.contain(): its queued messages (the alert's queue_ids) put on hold
+                     and/or USER REJECT written to the check_sasl_access table. The alert says
+                     what was done (`actions`: the commands and the table's diff, as `contain`
+                     prints them; `dry_run`; `failed`); a dry run (not root) only says what
+                     would be. Once per account (forget() resets it); a run that died before
+                     its commit contains again at the next (containing twice changes nothing)
 
     Alerts are stored with the offsets in one transaction, then written; an alert stored but
     not yet written when a run died is written by the next run.
@@ -106,6 +115,7 @@ import time
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import activity as activity_module
+from maillog_sasl import contain as contain_module
 from maillog_sasl import correlate as correlate_module
 from maillog_sasl import events, metrics, model, syslog
 from maillog_sasl.activity import INFRASTRUCTURE_FAULTS, Activity, Thresholds, network_of
@@ -132,6 +142,18 @@ QUEUE_GROWTH, FAILURE_STORM, CONTAINED = "queue-growth", "failure-storm", "conta
 WATCH_SIGNALS = (QUEUE_GROWTH, FAILURE_STORM, CONTAINED)
 QUEUE_GROWTH_SEVERITY, FAILURE_STORM_SEVERITY = "high", "medium"
 STORM_IPS_KEPT = 4_096  # per account: past this many IPs in the window, the oldest goes
+
+
+class Containment:
+    """What `watch --contain` does to an account that reaches critical: `hold` its queued
+    messages (postsuper -h), `reject` its mail (USER REJECT in the check_sasl_access table at
+    `map_path`); with `dry_run`, only say so (contain.contain's dry run)."""
+
+    def __init__(self, hold: bool, reject: bool, map_path: str, dry_run: bool,
+                 postfix: Optional[contain_module.Postfix] = None):
+        self.hold, self.reject, self.map_path = hold, reject, map_path
+        self.dry_run = dry_run
+        self.postfix = postfix or contain_module.Postfix()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -384,8 +406,10 @@ class Watch:
                  zone=None, year: Optional[int] = None,
                  complain: Callable[[str], None] = _stderr,
                  clock: Callable[[], float] = time.monotonic,
-                 metrics_path: Optional[str] = None, alarms: Alarms = Alarms()):
+                 metrics_path: Optional[str] = None, alarms: Alarms = Alarms(),
+                 containment: Optional[Containment] = None):
         self.state = state
+        self.containment = containment
         self.alarms = alarms
         self.storm_window = _dt.timedelta(hours=alarms.storm_window)
         # account -> {IP: its latest failed AUTH naming the account}, within the window.
@@ -539,7 +563,44 @@ class Watch:
                 continue
             alert = {"time": _now(), **finding.alert, "new_signals": new}
             alerts.append(alert)
+            if (self.containment is not None and alert["severity"] == "critical"
+                    and CONTAINED not in raised):
+                alerts.append(self._contain(alert))
         return alerts + self._queue_alerts() + self._storm_alerts()
+
+    def _contain(self, alert: dict) -> dict:
+        """Contain the account of a critical alert (contain.contain); the alert saying what
+        was done (or, in a dry run, what would be), or what failed."""
+        plan = self.containment
+        assert plan is not None
+        name = alert["user"]
+        actions: List[str] = []
+        queue_ids = alert["queue_ids"] if plan.hold else None
+        failed = ""
+        try:
+            contain_module.contain(name, queue_ids=queue_ids,
+                                   map_path=plan.map_path if plan.reject else None,
+                                   map_action=contain_module.REJECT, dry_run=plan.dry_run,
+                                   postfix=plan.postfix, echo=actions.append)
+        except contain_module.ContainError as error:
+            failed = str(error)
+            actions.append(f"# failed: {failed}")
+            self.complain(f"--contain {name!r}: {failed}")
+        done = []
+        if queue_ids is not None:
+            done.append(f"{counted(len(queue_ids), 'queued message')} on hold (postsuper -h)")
+        if plan.reject:
+            done.append(f"{name} {contain_module.REJECT} in {plan.map_path} (postmap)")
+        if failed:
+            reason = f"contained: failed: {failed}"
+        elif plan.dry_run:
+            reason = ("contained: a dry run (not root; nothing changed; --contain-apply acts): "
+                      "would put " + "; would put ".join(done))
+        else:
+            reason = "contained: put " + "; put ".join(done)
+        return self._own_alert(name, CONTAINED, "critical", reason, None,
+                               alert["first_seen_ip"], None, actions=actions,
+                               dry_run=plan.dry_run, failed=bool(failed))
 
     def _queue_alerts(self) -> List[dict]:
         """queue-growth: an account with more than max_deferred messages in the queue with a
@@ -577,15 +638,20 @@ class Watch:
         self.storms = {}
         return alerts
 
-    def _own_alert(self, name: str, signal: str, severity: str, reason: str, level: int,
-                   first_seen_ip: str, when: Optional[_dt.datetime], **extra) -> dict:
+    def _own_alert(self, name: str, signal: str, severity: str, reason: str,
+                   level: Optional[int], first_seen_ip: str, when: Optional[_dt.datetime],
+                   **extra) -> dict:
         facts = self.engine.facts(name)
-        return {"time": _now(), "user": name, "severity": severity, "signals": [signal],
-                "reasons": [reason], "ips": facts["ips"], "recipients": facts["recipients"],
-                "deferred": facts["deferred"], "queue_ids": facts["queue_ids"],
-                "first_seen_ip": first_seen_ip, "host": facts["host"],
-                "first_flagged": _iso(when), "log_time": _iso(self.engine.activity.last_time),
-                "new_signals": [signal], "level": level, **extra}
+        alert = {"time": _now(), "user": name, "severity": severity, "signals": [signal],
+                 "reasons": [reason], "ips": facts["ips"], "recipients": facts["recipients"],
+                 "deferred": facts["deferred"], "queue_ids": facts["queue_ids"],
+                 "first_seen_ip": first_seen_ip, "host": facts["host"],
+                 "first_flagged": _iso(when), "log_time": _iso(self.engine.activity.last_time),
+                 "new_signals": [signal]}
+        if level is not None:
+            alert["level"] = level
+        alert.update(extra)
+        return alert
 
     def checkpoint(self, alerts: List[dict]) -> None:
         """Commit what was read and the alerts it raised, then write the alerts out."""
@@ -598,10 +664,16 @@ class Watch:
         levels = [(alert["user"], alert["signals"][0], alert["level"]) for alert in alerts
                   if "level" in alert]
         self._prune_storm()
+        queue = None
+        if self.changed:
+            queue = [(message.host, message.queue_id, name, message.kind,
+                      _iso(message.queued), deferred_recipients(message))
+                     for name, messages in self.engine.queue().items() for message in messages]
         kept = {"counters": json.dumps(self.counters, sort_keys=True),
                 "flagged": json.dumps(self.flagged, sort_keys=True, ensure_ascii=False)}
         ids = self.state.commit(self.engine, engine_format(), positions, stored,
-                                engine_changed=self.changed, kept=kept, levels=levels)
+                                engine_changed=self.changed, kept=kept, levels=levels,
+                                queue=queue)
         self.changed = False
         self.raised += len(ids)
         self.deliver(list(zip(ids, [text for *_, text in stored], alerts)))
@@ -826,5 +898,5 @@ def describe(state: State) -> dict:
     }
 
 
-__all__ = ["Alarms", "Engine", "Finding", "WATCH_SIGNALS", "Watch", "describe", "engine_format",
-           "forget"]
+__all__ = ["Alarms", "Containment", "Engine", "Finding", "WATCH_SIGNALS", "Watch", "describe",
+           "engine_format", "forget"]
