@@ -8,6 +8,7 @@ before anything runs."""
 import configparser
 import json
 import os
+import re
 import shlex
 import stat
 import sys
@@ -726,3 +727,27 @@ def test_the_cron_line_runs_watch_once_every_5_minutes_as_the_same_user():
     fields = shlex.split(line)
     assert fields[:6] == ["*/5", "*", "*", "*", "*", "maillog-sasl"]
     assert fields[6] == "maillog-sasl" and fields[7:] == WATCH_ARGS[:1] + ["--once"] + WATCH_ARGS[1:]
+
+
+def _options(parser):
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def test_contrib_names_only_options_that_exist():
+    """Every --option in contrib/ is one of watch's, contain's or state's, and every ExecStart,
+    commented or not, is a command line that watch's parser takes."""
+    from maillog_sasl import cli as cli_module
+    known = (_options(cli_module._watch_parser()) | _options(cli_module._contain_parser())
+             | _options(cli_module._state_parser()))
+    for path in sorted(CONTRIB.iterdir()):
+        text = path.read_text()
+        named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*[a-z]", text))
+        # systemd's and node_exporter's own options, named as such.
+        named -= {"--now", "--system", "--gid", "--home-dir", "--shell",
+                  "--collector.textfile.directory"}
+        assert named <= known, (path.name, named - known)
+        for line in text.splitlines():
+            if line.lstrip("#").startswith("ExecStart="):
+                command = shlex.split(line.lstrip("#").partition("=")[2])
+                assert command[1] == "watch"
+                cli_module._watch_parser().parse_args(command[2:])
