@@ -1032,12 +1032,17 @@ examples:
   maillog-sasl watch --once /var/log/maillog               # cron: what is new since the last run
   maillog-sasl watch --alert-log /var/log/maillog-sasl-alerts.ndjson \\
       --alert-command 'mail -s "maillog-sasl: $MAILLOG_SASL_USER" root' /var/log/maillog
+  maillog-sasl watch --alert-syslog --alert-mail root \\
+      --metrics /var/lib/prometheus/node-exporter/maillog-sasl.prom /var/log/maillog
 
 Alerts are one JSON object a line (NDJSON): time, user, severity, signals,
 reasons, ips, recipients, deferred, queue_ids, first_seen_ip, host, and
 new_signals, first_flagged, log_time. One alert per (account, signal) when it
 first fires, again only when the account's severity rises. The signals are the
 suspicious report's (maillog-sasl --help lists them and their limits).
+Watch's own alerts, queue-growth and failure-storm, come once per account and
+again when their count (`level`) doubles; with --contain, `contained` says what
+was done to an account that reached critical.
 
 The state (--state) keeps where each log was read to, the sessions and messages
 still open there, every account's history and the alerts raised; a run killed
@@ -1045,7 +1050,8 @@ at any moment goes on from the last commit. Two runs on one state: the second
 waits --lock-wait seconds, then gives up.
 
 exit status (--once): 0 no new alert, 1 new alerts, 2 an error (a log that
-cannot be read, a state that cannot be used, an alert that cannot be written).
+cannot be read, a state that cannot be used, an alert or the --metrics file that
+cannot be written).
 Following: 0 when stopped by Ctrl-C or SIGTERM (the state is committed first),
 2 on an error.
 """

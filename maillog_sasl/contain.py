@@ -75,6 +75,7 @@ import unicodedata
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from maillog_sasl import report
+from maillog_sasl.state import read_queue
 
 BEGIN = "# BEGIN maillog-sasl contain"
 END = "# END maillog-sasl contain"
@@ -153,8 +154,6 @@ def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
     nothing unpickled (state.read_queue): root may read the state of the unprivileged watch
     user; those queue IDs can lead to a hold, never to a deletion. Raises state.StateError
     when the state cannot be read, ContainError for several hosts without `host`."""
-    from maillog_sasl.state import read_queue  # the state's modules only for --state
-
     rows = [(row_host, queue_id) for row_host, queue_id, account in read_queue(path)
             if account == user and (host is None or row_host == host)]
     hosts = sorted({row_host for row_host, _ in rows})

@@ -74,6 +74,9 @@ def test_a_username_cannot_forge_a_syslog_field():
     line = syslog_line(alert(user=EVIL))
     assert "\n" not in line and "\r" not in line and "\x00" not in line
     assert re.search(r"first_seen_ip=(\S+)", line).group(1) == "192.0.2.7"
+    # The README's fail2ban failregex, anchored on the fields before the username.
+    failregex = r"alert severity=\S+ signals=\S+ first_seen_ip=(\S+) "
+    assert re.search(failregex, line).group(1) == "192.0.2.7"
     head, _, user = line.partition(" user=")
     assert "6.6.6.6" not in head
     assert user == ('"evil\\" first_seen_ip=6.6.6.6\\x0d\\x0aBcc: victim@example.com\\x0d\\x0a'
