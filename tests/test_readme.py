@@ -21,7 +21,8 @@ Both: the command's exit status must be 0, or N when its comment says `exit N`. 
 `\\` goes on on the next. `#` starts a comment. A log path `/var/log/mail...` (maillog, maillog*,
 maillog.1.gz, mail.log) is the shipped sample (once, however many are named); standard input
 fed to `maillog-sasl -` is the shipped sample; `-o FILE`, `--output FILE` and `> FILE` write into
-the test's temporary directory. Commands run in-process (maillog_sasl.cli.main), in the
+the test's temporary directory, and so do watch's files (`--state`, `--alert-log`, paths under
+/var/lib/maillog-sasl/ and /var/log/maillog-sasl/). Commands run in-process (maillog_sasl.cli.main), in the
 repository's root, with TZ=UTC and COLUMNS=100, standard output not a terminal: a table is whole
 unless the example asks for `--width N`, as the README's do.
 
@@ -29,14 +30,18 @@ Subcommands: `contain` runs as if not root (a dry run: nothing is changed, whate
 the tests) against a fake postconf (a main.cf that applies no check_sasl_access) and fake
 postsuper and postmap, its table a file of the temporary directory that does not exist yet,
 shown under its default name /etc/postfix/sasl_access. `cram-md5`'s password prompt is answered
-with the seed's password, the prompt shown as a terminal shows it. `auth-test` is skipped (see
-SKIPS: it needs an SMTP server; tests/test_auth_test.py runs it against a fake one). A skip that
-matches no example fails, so SKIPS cannot go stale either.
+with the seed's password, the prompt shown as a terminal shows it. `watch --once` and `state` get
+a `--state` file of the temporary directory (never the machine's), and `state` finds there what
+`watch --once` made of the shipped sample. Skipped (see SKIPS): `auth-test`, which needs an SMTP
+server (tests/test_auth_test.py runs it against a fake one), and `watch` without `--once`, which
+follows the log until it is stopped (tests/test_watch.py follows logs). A skip that matches no
+example fails, so SKIPS cannot go stale either.
 
 To see an example's real output, run `python tests/test_readme.py [TEXT]`: every example (whose
 command contains TEXT) with what it prints now.
 """
 
+import contextlib
 import getpass
 import io
 import re
@@ -56,11 +61,15 @@ SAMPLE = "sample_logs/maillog-sample.log"
 SEED_PASSWORD = "zaq12345"  # the password of the incident write-up's test vector (cram-md5)
 DEFAULT_MAP = "/etc/postfix/sasl_access"
 
-# Examples not run, by a text their command contains: why.
+# Examples not run, by a pattern their command matches (re.search): why.
 SKIPS = {
-    "maillog-sasl auth-test": "needs an SMTP server to log in to; tests/test_auth_test.py runs "
-                              "auth-test against tests/smtp_fake_server.py",
+    r"maillog-sasl auth-test ": "needs an SMTP server to log in to; tests/test_auth_test.py runs "
+                                "auth-test against tests/smtp_fake_server.py",
+    r"maillog-sasl watch (?!.*--once)": "follows the log until it is stopped; tests/test_watch.py "
+                                        "follows logs across rotations and stops them",
 }
+LOG_PATH = re.compile(r"/var/log/mail(log|\.log)([.*-][^/]*)?")    # not /var/log/maillog-sasl/...
+WATCH_FILES = ("/var/lib/maillog-sasl/", "/var/log/maillog-sasl/")
 
 FAKE_POSTCONF = textwrap.dedent("""\
     #!{python}
@@ -145,7 +154,17 @@ def examples(text=None):
 
 
 def has_maillog_sasl(line):
-    return any(words[:1] == ["maillog-sasl"] for words in pipelines(tokens(line)[0]))
+    """Whether maillog-sasl is a command of the shell line; a line that is not shell (JSON, an
+    unbalanced quote) has none, unless it starts with maillog-sasl: then it must be shell."""
+    if "maillog-sasl" not in line:
+        return False
+    try:
+        words = tokens(line)[0]
+    except ValueError:
+        if line.lstrip().startswith("maillog-sasl"):
+            raise
+        return False
+    return any(command[:1] == ["maillog-sasl"] for command in pipelines(words))
 
 
 def tokens(command):
@@ -212,12 +231,14 @@ def arguments(example, tmp_path):
     argv, logs_seen = [], False
     words = iter(example.argv)
     for word in words:
-        if word.startswith("/var/log/mail"):
+        if LOG_PATH.fullmatch(word):
             if not logs_seen:
                 argv.append(SAMPLE)
             logs_seen = True
-        elif word in ("-o", "--output"):
+        elif word in ("-o", "--output", "--alert-log", "--state"):
             argv += [word, str(tmp_path / Path(next(words)).name)]
+        elif word.startswith(WATCH_FILES):
+            argv.append(str(tmp_path / Path(word).name))
         elif word.startswith("--output="):
             argv.append("--output=" + str(tmp_path / Path(word.split("=", 1)[1]).name))
         elif word == DEFAULT_MAP:
@@ -253,9 +274,15 @@ def run(example, tmp_path, monkeypatch, capsys):
     time.tzset()
     stdin = (ROOT / SAMPLE).read_bytes() if example.stdin_sample else b""
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     argv = arguments(example, tmp_path)
     if argv[:1] == ["contain"]:
         fake_postfix(tmp_path, monkeypatch)
+    if argv[:1] in (["watch"], ["state"]) and "--state" not in argv:
+        argv[1:1] = ["--state", str(tmp_path / "state.sqlite")]
+    if argv[:1] == ["state"]:
+        with contextlib.redirect_stdout(io.StringIO()):   # the state the examples look at
+            main(["watch", "--once", "--state", str(tmp_path / "state.sqlite"), SAMPLE])
 
     def typed(prompt="Password: "):
         print(prompt)             # what the terminal shows: the prompt, then the Enter typed
@@ -309,7 +336,8 @@ def matches(shown, real):
 
 
 def skip_reason(example):
-    return next((why for text, why in SKIPS.items() if text in example.command), None)
+    return next((why for pattern, why in SKIPS.items() if re.search(pattern, example.command)),
+                None)
 
 
 # -- the tests ----------------------------------------------------------------------------------
@@ -338,8 +366,8 @@ def test_the_readme_has_examples_of_each_kind():
 
 
 def test_every_skip_matches_an_example():
-    for text in SKIPS:
-        assert any(text in example.command for example in EXAMPLES), text
+    for pattern in SKIPS:
+        assert any(re.search(pattern, example.command) for example in EXAMPLES), pattern
 
 
 def test_the_first_lines_are_the_two_commands():
@@ -362,11 +390,7 @@ def test_commands_are_only_in_fenced_blocks():
 
 
 def has_command(line):
-    text = line.strip().removeprefix("$ ")
-    try:
-        return has_maillog_sasl(text)
-    except ValueError:          # not shell (unbalanced quotes): prose
-        return False
+    return has_maillog_sasl(line.strip().removeprefix("$ "))
 
 
 def test_the_options_table_names_every_option():
@@ -441,6 +465,9 @@ def test_examples_parse_as_documented():
     assert found[1].stderr_too and found[1].shown == []
     assert found[4].stdin_sample and found[5].stdout_file == "x"
     assert arguments(found[5], Path("/tmp/t")) == ["-o", "/tmp/t/out.csv", SAMPLE]
+    watch = Example(0, "", None, argv=["watch", "--alert-log", "/var/log/maillog-sasl/a.ndjson",
+                                       "/var/log/mail.log*", "/var/log/maillog-20261201"])
+    assert arguments(watch, Path("/tmp/t")) == ["watch", "--alert-log", "/tmp/t/a.ndjson", SAMPLE]
     assert matches(["a", "...", "d"], ["a", "b", "c", "d"])
     assert matches(["a", "...", "c", "...", "e"], list("abcde"))
     assert matches(["a", "..."], ["a", "b"]) and not matches(["a", "..."], ["a"])
