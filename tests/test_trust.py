@@ -66,7 +66,7 @@ def test_an_unknown_status_is_kept_as_data(cli, tmp_path, status_text, reason):
     assert result.code == 0, result.err
     [row] = result.json()
     assert (row["status"], row["reason"]) == ("deferred", reason)
-    assert "unknown delivery statuses:   1" in result.err
+    assert "unknown status words:     1" in result.err
     assert cli("--year", "2026", log).code == 0
 
 
