@@ -513,7 +513,7 @@ def stats_text(stats: Stats) -> str:
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
         f"messages lost (ID reuse): {stats.messages_lost}",
-        f"unknown delivery statuses:   {stats.unknown_statuses}",
+        f"unknown status words:     {stats.unknown_statuses}",
         f"sessions closed idle:     {stats.sessions_idle}",
         f"clock anomalies:          {stats.clock_anomalies}",
     ])

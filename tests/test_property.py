@@ -251,12 +251,6 @@ HUGE_NRCPT = (
     b" nrcpt=1000000000000 (queue active)\n")
 
 
-@pytest.mark.xfail(strict=True, raises=RunTooLong,
-                   reason="issue 12: qmgr's nrcpt is trusted: an authenticated message still "
-                          "queued when the log ends counts one pending recipient per unit of "
-                          "nrcpt (model.Message.counted_recipients loops nrcpt times), so one "
-                          "line with nrcpt=10**12 keeps every report busy for ever (users "
-                          "takes 1.4 s and 105 MB at 10**7; messages writes a row per unit)")
 @pytest.mark.parametrize("name", ["users", "messages"])
 def test_a_number_in_one_line_does_not_set_the_run_time(name):
     code, out, err = run(["-r", name, "-f", "csv", "--year", "2023", "--tz", "UTC", "-"],
