@@ -284,13 +284,13 @@ def _allowed(activity: Activity) -> Callable[[str], bool]:
 
 def _countries_named(places: Places, countries: List[str]) -> str:
     """`JP (first 2026-01-05T09:00+09:00 from 192.0.2.10), US (...)`: the countries of a window
-    with the account's first login from each."""
+    with the account's first login from each, in that order."""
     named = []
+    countries = sorted(countries, key=lambda country: places.first_country[country])
     for country in countries[:NETWORKS_NAMED]:
         when, ip = places.first_country[country]
         named.append(f"{country} (first {_stamp(when)} from {ip})")
-    more = f", {counted(len(countries) - NETWORKS_NAMED, 'more')}" \
-        if len(countries) > NETWORKS_NAMED else ""
+    more = f", {len(countries) - NETWORKS_NAMED} more" if len(countries) > NETWORKS_NAMED else ""
     return ", ".join(named) + more
 
 
@@ -307,7 +307,8 @@ def countries_signal(places: Places, limits: Thresholds) -> Optional[Signal]:
               f"{_stamp(busiest_when)}: {_countries_named(places, busiest)} {limit}")
     if len(busiest) > len(countries):
         reason += (f"; first held with {counted(len(countries), 'country', 'countries')} "
-                   f"{window} {_stamp(when)}: {' '.join(countries)}")
+                   f"{window} {_stamp(when)}: "
+                   f"{' '.join(sorted(countries, key=places.first_country.__getitem__))}")
     return Signal("countries", when, reason)
 
 

@@ -347,10 +347,10 @@ def test_countries_more_than_the_limit_within_the_window(tmp_path, geo):
     reason = fired(log, tmp_path, "four@example.jp", geo)["countries"]
     assert reason == (
         "countries: 4 countries within 24h up to 2026-01-05T12:00+09:00: "
-        "BR (first 2026-01-05T12:00+09:00 from 203.0.113.130), "
         "JP (first 2026-01-05T09:00+09:00 from 192.0.2.10), "
         "KR (first 2026-01-05T10:00+09:00 from 203.0.113.5), "
-        "US (first 2026-01-05T11:00+09:00 from 203.0.113.70) (limit more than 3)")
+        "US (first 2026-01-05T11:00+09:00 from 203.0.113.70), "
+        "BR (first 2026-01-05T12:00+09:00 from 203.0.113.130) (limit more than 3)")
     assert "countries" not in fired(log, tmp_path, "three@example.jp", geo)
     # Four countries over three days: never more than 3 (nor 2) within 24 hours.
     assert "countries" not in fired(log, tmp_path, "spread@example.jp", geo)
@@ -368,7 +368,7 @@ def test_countries_reason_leads_with_the_busiest_window(tmp_path, geo):
     reason = fired(log, tmp_path, "many@example.jp", geo)["countries"]
     assert reason.startswith("countries: 6 countries within 24h up to 2026-01-05T15:00+09:00: ")
     assert reason.endswith("(limit more than 3); first held with 4 countries within 24h up to "
-                           "2026-01-05T13:00+09:00: BR JP KR US")
+                           "2026-01-05T13:00+09:00: JP KR US BR")
 
 
 def test_new_country_after_the_baseline(tmp_path, geo):
