@@ -273,7 +273,9 @@ class Geo:
         for database in self.databases:
             try:
                 record = database.reader.get(address)  # type: ignore[attr-defined]
-            except ValueError:  # IPv6 asked of an IPv4-only file
+            # ValueError: IPv6 asked of an IPv4-only file; maxminddb's InvalidDatabaseError (a
+            # RuntimeError): a damaged record, which answers nothing.
+            except (ValueError, RuntimeError):
                 continue
             if not isinstance(record, dict):
                 continue
