@@ -563,3 +563,17 @@ def test_done_when_compromised_accounts_are_flagged_by_country_and_no_other(tmp_
         for fmt in ("table", "csv", "json"):
             args = ("--report", *report, "--format", fmt, "--tz", "UTC", path)
             assert run(*args) == run("--no-geoip", *args)
+
+
+def test_the_shipped_sample_databases_answer_what_geoip_writer_writes():
+    from geoip_writer import CAPITALS, ROOT, sample_networks
+
+    geo = enrich.open_geo([ROOT / "sample_logs/geoip/sample-City.mmdb",
+                           ROOT / "sample_logs/geoip/sample-ASN.mmdb"])
+    assert [database.database_type for database in geo.databases] == ["GeoLite2-City",
+                                                                      "GeoLite2-ASN"]
+    for network, (code, number, name) in sample_networks().items():
+        address = network.split("/")[0].replace(".0.0.0", ".1.2.3").replace("::", "::1")
+        assert geo.lookup(address) == enrich.Place(code, number, name, *CAPITALS[code], 50.0), \
+            network
+    geo.close()
