@@ -8,9 +8,10 @@ DESCRIPTION
     The only module that knows argparse. Options become plain values: a filters.Selection, an
     activity.Thresholds, a report name and format; maillog_sasl.open_logs() reads the logs,
     reports.build_report() and render.render() write the report. `maillog-sasl cram-md5 ...`,
-    `maillog-sasl auth-test ...` and `maillog-sasl contain ...` are dispatched to the
-    subcommands at the end of this file (over cram_md5.py, auth_test.py and contain.py) when the
-    first argument is exactly their name (a log file named like one is given as `./cram-md5`).
+    `maillog-sasl auth-test ...`, `maillog-sasl contain ...`, `maillog-sasl watch ...` and
+    `maillog-sasl state ...` are dispatched to the subcommands at the end of this file (over
+    cram_md5.py, auth_test.py, contain.py, watch.py and state.py) when the first argument is
+    exactly their name (a log file named like one is given as `./cram-md5`).
 
 DIAGNOSTICS
     Exit status 0 on success (an empty input gives an empty report); 2 for a usage error (an
@@ -29,16 +30,21 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
+import json
 import math
 import os
 import re
 import shlex
+import signal
 import socket
 import sys
+import threading
 from typing import List, Optional
 
-from maillog_sasl import __version__, auth_test, contain, cram_md5, enrich, open_logs, output
+from maillog_sasl import __version__, auth_test, contain, cram_md5, enrich, open_logs, output, watch
+from maillog_sasl import state as state_module
 from maillog_sasl.activity import ThresholdError, Thresholds
+from maillog_sasl.alerts import CommandSink, FileSink, StreamSink
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.incident import counted
 from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
@@ -59,6 +65,7 @@ from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, Scope, build_report, report_of
 from maillog_sasl.sources import MAX_LINE
+from maillog_sasl.state import State, StateError
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
 EXAMPLES = """\
@@ -78,6 +85,8 @@ subcommands:
   maillog-sasl cram-md5 USER [CHALLENGE]     compute an AUTH CRAM-MD5 response
   maillog-sasl auth-test HOST[:PORT] --user USER   try SMTP AUTH against a server
   maillog-sasl contain USER LOG... --hold --reject  hold its queued mail, refuse its logins
+  maillog-sasl watch [--once] LOG...         follow logs, alert on suspicious accounts
+  maillog-sasl state [--forget USER]         what watch's state holds
 """
 
 
@@ -597,7 +606,7 @@ def stats_text(stats: Stats) -> str:
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
         f"messages lost (ID reuse): {stats.messages_lost}",
-        f"unknown delivery statuses:   {stats.unknown_statuses}",
+        f"unknown status words:     {stats.unknown_statuses}",
         f"sessions closed idle:     {stats.sessions_idle}",
         f"clock anomalies:          {stats.clock_anomalies}",
     ])
@@ -1108,10 +1117,270 @@ def contain_main(argv):
     return EXIT_USAGE if failures else 0
 
 
+# -- the subcommands: watch and state ----------------------------------------------------------
+
+WATCH_PROG = "maillog-sasl watch"
+STATE_PROG = "maillog-sasl state"
+
+WATCH_EPILOG = """\
+examples:
+  maillog-sasl watch /var/log/maillog                      # follow, like tail -F
+  maillog-sasl watch --once /var/log/maillog               # cron: what is new since the last run
+  maillog-sasl watch --alert-log /var/log/maillog-sasl-alerts.ndjson \\
+      --alert-command 'mail -s "maillog-sasl: $MAILLOG_SASL_USER" root' /var/log/maillog
+
+Alerts are one JSON object a line (NDJSON): time, user, severity, signals,
+reasons, ips, recipients, deferred, queue_ids, first_seen_ip, host, and
+new_signals, first_flagged, log_time. One alert per (account, signal) when it
+first fires, again only when the account's severity rises. The signals are the
+suspicious report's (maillog-sasl --help lists them and their limits).
+
+The state (--state) keeps where each log was read to, the sessions and messages
+still open there, every account's history and the alerts raised; a run killed
+at any moment goes on from the last commit. Two runs on one state: the second
+waits --lock-wait seconds, then gives up.
+
+exit status (--once): 0 no new alert, 1 new alerts, 2 an error (a log that
+cannot be read, a state that cannot be used, an alert that cannot be written).
+Following: 0 when stopped by Ctrl-C or SIGTERM (the state is committed first),
+2 on an error.
+"""
+
+STATE_EPILOG = """\
+examples:
+  maillog-sasl state                                   # what the default state holds
+  maillog-sasl state --state /var/lib/maillog-sasl/state.sqlite --format json
+  maillog-sasl state --forget alice@example.com        # a password was reset: start anew
+
+exit status: 0 shown (or forgotten); 1 --forget USER that the state does not
+know (nothing changed); 2 a state that cannot be read or is locked.
+"""
+
+
+def _watch_parser():
+    parser = CommandParser(
+        prog=WATCH_PROG,
+        description="Follow Postfix logs (like tail -F) or read what is new since the last run "
+                    "(--once), and alert when an account looks compromised: the signals of "
+                    "--report suspicious, with memory across runs.",
+        epilog=WATCH_EPILOG)
+    parser.add_argument("paths", nargs="+", metavar="LOG", help="the log files to watch")
+    parser.add_argument("--once", action="store_true",
+                        help="read what is new since the last run, alert, and exit")
+    _add_state_option(parser)
+    parser.add_argument("--alert-log", metavar="FILE",
+                        help="append the alerts to FILE (NDJSON) instead of standard output")
+    parser.add_argument("--alert-command", metavar="CMD",
+                        help="run CMD (with /bin/sh) per alert, its JSON on standard input, "
+                             "MAILLOG_SASL_USER and MAILLOG_SASL_SEVERITY in the environment")
+    parser.add_argument("--alert-timeout", type=seconds, default=30.0, metavar="SECONDS",
+                        help="kill an alert command still running after SECONDS "
+                             "(default: %(default)s)")
+    parser.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
+                        help="following: look at the logs every SECONDS (default: %(default)s)")
+    parser.add_argument("--year", type=_year, metavar="YYYY",
+                        help="year of the first line of yearless logs (default: from the "
+                             "file's modification time)")
+    parser.add_argument("--tz", metavar="ZONE",
+                        help="time zone of yearless logs (default: local)")
+    _add_incident_options(parser)
+    return parser
+
+
+def _add_state_option(parser) -> None:
+    parser.add_argument("--state", metavar="PATH", default=None,
+                        help="the state file (default: /var/lib/maillog-sasl/state.sqlite as "
+                             "root, else $XDG_STATE_HOME/maillog-sasl/state.sqlite)")
+    parser.add_argument("--lock-wait", type=seconds, default=state_module.LOCK_WAIT,
+                        metavar="SECONDS",
+                        help="how long to wait for another run to release the state "
+                             "(default: %(default)s)")
+
+
+def _complain(prog: str):
+    def complain(line: str) -> None:
+        print(f"{prog}: {line}", file=sys.stderr, flush=True)
+    return complain
+
+
+def watch_main(argv) -> int:
+    """Run `maillog-sasl watch ARGV`; return the exit status."""
+    parser = _watch_parser()
+    try:
+        args = parser.parse_args(_negative_offsets(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    complain = _complain(WATCH_PROG)
+    if "-" in args.paths:
+        complain("watch reads log files (it keeps their offsets), not standard input")
+        return EXIT_USAGE
+    zone = None
+    if args.tz:
+        zone = parse_zone(args.tz)
+        if zone is None:
+            complain(f"--tz: unknown time zone {args.tz!r}")
+            return EXIT_USAGE
+    try:
+        limits = _incident_options(args)["thresholds"]
+    except UsageError as error:
+        complain(str(error))
+        return EXIT_USAGE
+    if limits.sender_mismatch:
+        # watch keeps no GeoIP databases nor senders yet: the batch reports judge them.
+        complain("--sender-mismatch: watch does not judge senders yet; "
+                 "maillog-sasl --report suspicious --sender-mismatch N does")
+        return EXIT_USAGE
+    sinks: list = [FileSink(args.alert_log) if args.alert_log else StreamSink(sys.stdout)]
+    if args.alert_command:
+        sinks.append(CommandSink(args.alert_command, args.alert_timeout, complain,
+                                 background=not args.once))
+    try:
+        state = State.open(args.state or state_module.default_path(), watch.engine_format(),
+                           wait=args.lock_wait)
+    except StateError as error:
+        complain(str(error))
+        return EXIT_USAGE
+    try:
+        run = watch.Watch(state, args.paths, sinks, limits, zone=zone, year=args.year,
+                          complain=complain)
+        if args.once:
+            return run.once()
+        return _follow(run, args.interval)
+    except (StateError, StoreError) as error:
+        complain(str(error))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        complain("interrupted: nothing of this run was kept")
+        return EXIT_INTERRUPTED
+    finally:
+        state.close()
+
+
+def _follow(run, interval: float) -> int:
+    """Follow until Ctrl-C or SIGTERM, then commit and return."""
+    stop = threading.Event()
+    previous = {}
+
+    def handler(number, frame):
+        stop.set()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        previous[number] = signal.signal(number, handler)
+    try:
+        return run.follow(stop, interval=interval)
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _state_parser():
+    parser = CommandParser(
+        prog=STATE_PROG,
+        description="Show what the state of `maillog-sasl watch` holds: the logs and where "
+                    "they were read to, the messages still open, every account it keeps a "
+                    "history for, and the alerts raised; or drop one account's history.",
+        epilog=STATE_EPILOG)
+    _add_state_option(parser)
+    parser.add_argument("--format", "-f", choices=("text", "json"), default="text",
+                        help="output format (default: %(default)s)")
+    parser.add_argument("--forget", metavar="USER",
+                        help="drop USER's history, pairs and raised alerts (a password was "
+                             "reset: its baseline starts anew)")
+    parser.add_argument("--reset-engine", action="store_true",
+                        help="drop what the engine holds open (a state of another version of "
+                             "maillog-sasl): history, offsets and alerts stay")
+    return parser
+
+
+def state_main(argv) -> int:
+    """Run `maillog-sasl state ARGV`; return the exit status."""
+    parser = _state_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    complain = _complain(STATE_PROG)
+    path = args.state or state_module.default_path()
+    changing = bool(args.forget or args.reset_engine)
+    try:
+        state = State.open(path, watch.engine_format(), wait=args.lock_wait, lock=changing,
+                           create=False, load_engine=not args.reset_engine)
+    except StateError as error:
+        complain(str(error))
+        return EXIT_USAGE
+    try:
+        if args.reset_engine:
+            state.begin()
+            state.drop_engine()
+            state.commit_plain()
+            print(f"{path}: engine dropped; history, offsets and alerts kept")
+            return 0
+        if args.forget:
+            if watch.forget(state, args.forget):
+                print(f"{path}: forgot {args.forget}")
+                return 0
+            complain(f"{args.forget}: no history of that account in {path}")
+            return 1
+        held = watch.describe(state)
+        if args.format == "json":
+            print(json.dumps(held, indent=2, ensure_ascii=False))
+        else:
+            print(state_text(held))
+        return 0
+    except (StateError, StoreError) as error:
+        complain(str(error))
+        return EXIT_USAGE
+    except BrokenPipeError:
+        _discard_unwritten(sys.stdout)
+        return 0
+    finally:
+        state.close()
+
+
+def state_text(held: dict) -> str:
+    """`maillog-sasl state` as text: a few lines per part."""
+    safe = _printable
+    lines = [f"state {safe(held['state'])}: created {held['created']} by maillog-sasl "
+             f"{held['program']}; engine format {held['engine_format'] or '-'}", "", "logs:"]
+    for log in held["logs"]:
+        lines.append(f"  {safe(log['path'])}: offset {log['offset']} of device {log['device']} "
+                     f"inode {log['inode']} (first line {log['first_line_hash'] or '-'}), "
+                     f"committed {log['updated']}")
+    lines += ["", f"open: {held['open_sessions']} sessions, "
+                  f"{len(held['open_messages'])} authenticated messages"]
+    for message in held["open_messages"]:
+        lines.append(f"  {safe(message['host'])} {message['queue_id']}  {safe(message['user'])}"
+                     f"  {message['kind']}  queued {message['queued']}  pending "
+                     f"{message['pending']}")
+    lines += ["", f"accounts with history: {len(held['accounts'])}"]
+    for account in held["accounts"]:
+        baseline = (f", median busy hour {account['median_busy_hour']:g} recipients"
+                    if account.get("busy_hours") else "")
+        lines.append(f"  {safe(account['user'])}: {account['logins']} logins from "
+                     f"{account['networks']} networks, {account['first_seen']} .. "
+                     f"{account['last_seen']} (last from {account['last_ip']}){baseline}")
+    lines += ["", f"alerts raised: {len(held['raised'])} (account, signal)"]
+    for row in held["raised"]:
+        lines.append(f"  {safe(row['user'])}: {row['signal']} at {row['severity']}, "
+                     f"{row['raised']}")
+    lines += ["", f"last alerts: {len(held['alerts'])}"]
+    for row in held["alerts"]:
+        lines.append(f"  #{row['id']} {row['raised']} {safe(row['user'])} {row['severity']}"
+                     f"{'' if row['delivered'] else ' (not delivered yet)'}")
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Text from the log (an attacker picks usernames) with its control characters shown."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
+
+
 SUBCOMMANDS = {
     "cram-md5": cram_md5_main,
     "auth-test": auth_test_main,
     "contain": contain_main,
+    "watch": watch_main,
+    "state": state_main,
 }
 
 
