@@ -8,6 +8,7 @@ SUMMARY
     activity.set_limits(limits)     judge what comes next by other limits
     activity.forget(name)           drop an account
     activity.users: name -> UserActivity      activity.ips: address -> IpActivity
+    activity.enrichment: enrich.Enrichment or None, told of every login and submission
     activity.pairs: pairs.PairStore, the accounts' IPs and networks (first login from each)
     Thresholds(...)                 the incident rules' limits (incident.py reads them)
     network_of(ip) -> "192.0.2.0/24" | "2001:db8:1::/48"       hour_of(time) -> the hour it is in
@@ -68,12 +69,16 @@ import datetime as _dt
 import functools
 import ipaddress
 import re
+import typing
 from collections import Counter
 from types import MappingProxyType
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, cast
 
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
+
+if typing.TYPE_CHECKING:
+    from maillog_sasl.enrich import Enrichment
 
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(OUTCOMES)}
 SENT_INDEX = OUTCOME_INDEX[SENT]
@@ -117,6 +122,9 @@ class Thresholds:
     baseline_days: float = 7.0
     shared_ip_accounts: int = 2
     nat_days: int = 2
+    max_countries: int = 3
+    travel_speed: float = 1000.0
+    sender_mismatch: int = 0  # 0: the sender-mismatch rule is off
 
     def __post_init__(self) -> None:
         for field, (low, high) in RANGES.items():
@@ -140,6 +148,7 @@ RANGES = {
     "guess_usernames": _COUNT, "guess_window": (1e-3, _CENTURY_DAYS), "hop_networks": _COUNT,
     "hop_window": (1e-3, 24 * _CENTURY_DAYS), "baseline_days": (1e-3, _CENTURY_DAYS),
     "shared_ip_accounts": (2, 1e9), "nat_days": (1, _CENTURY_DAYS),
+    "max_countries": _COUNT, "travel_speed": (1, 1e9), "sender_mismatch": (0, 1e9),
 }
 
 
@@ -447,6 +456,11 @@ _NO_FAILURES = IpActivity()  # read, never written: an IP with no failures to re
 class Activity:
     """The facts of one pass; see the module docstring."""
 
+    # Set by the caller (incident.enrichment_of) to pass each login and submission on to the
+    # location and sender rules; a class default, so that a kept Activity pickled without it
+    # reads as None.
+    enrichment: Optional[Enrichment] = None
+
     def __init__(self, limits: Optional[Thresholds] = None, selection=None,
                  keep_hours: bool = False, stats=None, pairs: Optional[PairStore] = None):
         self.limits = limits if limits is not None else Thresholds()
@@ -679,6 +693,8 @@ class Activity:
             user.guesses[ip] = Guess(when, ip, state.pending_failures,
                                      len(state.pending_usernames))
         self.pairs.login(name, ip, when)
+        if self.enrichment is not None:
+            self.enrichment.login(name, ip, when)
 
     def _message(self, message: Message) -> None:
         self._seen(message.host, message.queued, message.end or message.last_time)
@@ -688,6 +704,8 @@ class Activity:
         if self.selection is not None and self.selection.message(message):
             user.selected = True
         user.messages += message.kind == "submission"
+        if self.enrichment is not None and message.kind == "submission":
+            self.enrichment.message(message.sasl_username, message.sender, message.queued)
         statuses = [status for _, status in message.counted_recipients()]
         hour = self._hour(user, message.queued)
         if statuses:

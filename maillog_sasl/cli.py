@@ -41,7 +41,7 @@ import sys
 import threading
 from typing import List, Optional
 
-from maillog_sasl import __version__, auth_test, contain, cram_md5, open_logs, output, watch
+from maillog_sasl import __version__, auth_test, contain, cram_md5, enrich, open_logs, output, watch
 from maillog_sasl import state as state_module
 from maillog_sasl.activity import ThresholdError, Thresholds
 from maillog_sasl.alerts import (
@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ip", action="append", default=[], metavar="ADDR",
                         help="only clients in ADDR (address or CIDR), repeatable; "
                              "e.g. --ip 203.0.113.0/24")
+    parser.add_argument("--country", action="append", default=[], metavar="CC",
+                        help="only clients the GeoIP database places in country CC (ISO "
+                             "code), repeatable; e.g. --country JP")
+    parser.add_argument("--asn", action="append", default=[], metavar="N",
+                        help="only clients in autonomous system N (GeoIP ASN database), "
+                             "repeatable; e.g. --asn 4713")
     parser.add_argument("--flagged", action="store_true",
                         help="only the accounts the suspicious report flags (every report); "
                              "e.g. --report queue --flagged --format ids")
@@ -166,8 +172,78 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no progress bar on stderr (shown only on a terminal, for inputs "
                              "of 20 MB or more, or standard input); e.g. --quiet")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
+    _add_geo_options(parser)
     _add_incident_options(parser)
     return parser
+
+
+def _add_geo_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "where from (GeoIP)",
+        "Countries and networks of every login, from MaxMind DB files on this machine (never "
+        "the network): GeoLite2/GeoIP2 Country, City, ASN, DB-IP lite. Without --geoip, the "
+        f"*.mmdb files in {' and '.join(enrich.WELL_KNOWN)} are used when there are any. "
+        "With a database the reports gain columns (users: countries, asns; ips: country, "
+        "asn, as_org; sessions and failures: country, asn; timeline: new_ips) and the "
+        "countries, new-country and travel signals work; without one every report is as "
+        "before.")
+    group.add_argument("--geoip", action="append", default=[], metavar="PATH",
+                       help="a MaxMind DB file (its kind read from its metadata), repeatable; "
+                            "e.g. --geoip /var/lib/GeoIP/GeoLite2-City.mmdb")
+    group.add_argument("--no-geoip", action="store_true",
+                       help="use no database, not even the well-known ones: every report "
+                            "as without one; e.g. --no-geoip")
+    group.add_argument("--allow-country", action="append", default=[], metavar="CC",
+                       help="leave logins from country CC out of the location signals "
+                            "(countries, new-country, travel, new-network, shared-ip), "
+                            "repeatable; e.g. --allow-country JP")
+    group.add_argument("--allow-asn", action="append", default=[], metavar="N",
+                       help="the same for autonomous system N (a VPN, a mobile carrier), "
+                            "repeatable; e.g. --allow-asn 64496")
+    group.add_argument("--allow-ip", action="append", default=[], metavar="CIDR",
+                       help="the same for clients in CIDR (an office NAT), repeatable, no "
+                            "database needed; e.g. --allow-ip 192.0.2.0/24")
+
+
+def _open_geo(options) -> Optional[enrich.Geo]:
+    """The run's GeoIP databases: --geoip's files (enrich.GeoError for one that cannot be
+    used), else, unless --no-geoip, the usable ones of the well-known directories (a note on
+    stderr for each there that cannot be read); None when there are none."""
+    if options.no_geoip:
+        if options.geoip:
+            raise UsageError("--no-geoip and --geoip: give one or the other")
+        return None
+    if options.geoip:
+        return enrich.open_geo(options.geoip)
+    paths, problems = enrich.find_databases()
+    for problem in problems:
+        print(f"maillog-sasl: {problem}; not used", file=sys.stderr)
+    return enrich.open_geo(paths) if paths else None
+
+
+def _geo_options(options, geo: Optional[enrich.Geo]) -> enrich.Allow:
+    """Check that the options that need a database have one of the right kind (UsageError);
+    the allow-lists."""
+    wanted = (("--country", options.country, "country"), ("--asn", options.asn, "asn"),
+              ("--allow-country", options.allow_country, "country"),
+              ("--allow-asn", options.allow_asn, "asn"))
+    for flag, values, kind in wanted:
+        if values and (geo is None or kind not in geo.kinds):
+            what = "a Country or City" if kind == "country" else "an ASN"
+            found = ("none is loaded" if geo is None
+                     else f"{', '.join(geo.paths)} {'is' if len(geo.paths) == 1 else 'are'} "
+                          "of no such kind")
+            raise UsageError(f"{flag} needs {what} database (--geoip PATH): {found}")
+    try:
+        return enrich.Allow([enrich.country_code(text) for text in options.allow_country],
+                            [enrich.asn_number(text) for text in options.allow_asn],
+                            [enrich.client_network(text) for text in options.allow_ip])
+    except ValueError as error:
+        text = str(error)
+        if text.startswith(("not a country", "not an autonomous")):
+            raise UsageError(f"--allow-{'country' if 'country' in text else 'asn'}: {text}"
+                             ) from None
+        raise UsageError(f"--allow-ip: not an IP address or network: {text}") from None
 
 
 def _width(text: str) -> int:
@@ -233,9 +309,25 @@ def _run(options) -> int:
         if zone is None:
             raise UsageError(f"--tz: unknown time zone {options.tz!r}")
     try:
-        selection = Selection.parse(options.user, options.since, options.until, options.ip)
+        selection = Selection.parse(options.user, options.since, options.until, options.ip,
+                                    countries=options.country, asns=options.asn)
     except FilterError as error:
         raise UsageError(str(error)) from None
+    try:
+        geo = _open_geo(options)
+    except enrich.GeoError as error:
+        print(f"maillog-sasl: --geoip: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _run_with(options, zone, selection, geo)
+    finally:
+        if geo is not None:
+            geo.close()
+
+
+def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) -> int:
+    allow = _geo_options(options, geo)
+    selection.geo = geo
     report = report_of(options.report, options.by)
     if options.format == "ids" and report.ids is None:
         name = f"{options.report} report" + (" by user" if report is not REPORTS[options.report]
@@ -246,7 +338,11 @@ def _run(options) -> int:
     report_options = {"show_all": options.show_all, "flagged": options.flagged,
                       "top": options.top, "scope": Scope(tally=table, assess=table),
                       **_incident_options(options)}
-    options.chosen_columns = _chosen_columns(options)
+    if geo is not None:
+        report_options["geo"] = geo
+    if allow:
+        report_options["allow"] = allow
+    options.chosen_columns = _chosen_columns(options, geo)
     if options.output:
         clash = _input_at(options.output, options.paths)
         if clash:
@@ -352,15 +448,16 @@ def _report(options, analysis, selection, report_options: dict) -> str:
     return ""
 
 
-def _chosen_columns(options) -> Optional[List[str]]:
-    """The columns --columns names (checked against the report's before any log is read)."""
+def _chosen_columns(options, geo=None) -> Optional[List[str]]:
+    """The columns --columns names (checked against the report's before any log is read; a
+    GeoIP database's columns when one is loaded)."""
     if options.columns is None:
         return None
     report = REPORTS[options.report]
     if report.views and options.by in report.views:
         report = report.views[options.by]
     try:
-        return choose_columns(options.columns, report.columns)
+        return choose_columns(options.columns, report.columns_with(geo))
     except ValueError as error:
         raise UsageError(f"--columns: {error}") from None
 
@@ -419,6 +516,8 @@ def filters_text(options) -> str:
     words += [f"--{name} {shlex.quote(value)}" for name in ("since", "until")
               if (value := getattr(options, name)) is not None]
     words += [f"--ip {shlex.quote(value)}" for value in options.ip]
+    words += [f"--country {shlex.quote(value)}" for value in getattr(options, "country", ())]
+    words += [f"--asn {shlex.quote(value)}" for value in getattr(options, "asn", ())]
     if options.flagged:
         words.append("--flagged")
     return " ".join(words)
@@ -489,8 +588,9 @@ def no_rows_reason(stats: Stats, scope, filters: str, options) -> str:
     if selection.user_patterns and "user" not in scope.matched:
         patterns = " ".join(f"--user {shlex.quote(pattern)}" for pattern in options.user)
         return f"no rows: no user matches {patterns}"
-    if selection.networks and "ip" not in scope.matched:
-        addresses = " ".join(f"--ip {shlex.quote(address)}" for address in options.ip)
+    if selection.by_client and "ip" not in scope.matched:
+        addresses = " ".join(f"--{flag} {shlex.quote(value)}" for flag in ("ip", "country", "asn")
+                             for value in getattr(options, flag, ()))
         return f"no rows: no client in {addresses}"
     if scope.flagged_only and scope.verdicts is not None and not scope.flagged:
         return "no rows: no account is flagged (--flagged)"
@@ -535,6 +635,12 @@ def _amount(text: str) -> float:
     return value
 
 
+def _count_or_off(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number (0: off): {text!r}")
+    return int(text)
+
+
 def _accounts(text: str) -> int:
     value = _count(text)
     if value < 2:
@@ -568,12 +674,21 @@ THRESHOLD_OPTIONS = (
     ("hop_window", "--hop-window", _amount, "HOURS",
      "weak: the sliding window of --hop-networks", "12"),
     ("baseline_days", "--baseline-days", _amount, "DAYS",
-     "weak: a login from a network the user did not use in the first DAYS of the log", "14"),
+     "weak: a login from a network (or, with a GeoIP database, a country) the user did not "
+     "use in the first DAYS of the log", "14"),
     ("shared_ip_accounts", "--shared-ip-accounts", _accounts, "N",
      "weak: a login IP used by at least N accounts (2 or more)", "5"),
     ("nat_days", "--nat-days", _count, "N",
      "weak: ... unless it is a NAT: one of those accounts logged in from its /16 (IPv6 /32) "
      "on N days or more", "3"),
+    ("max_countries", "--max-countries", _count, "N",
+     "strong: logins from more than N countries within --hop-window (a GeoIP database)", "5"),
+    ("travel_speed", "--travel-speed", _amount, "KMH",
+     "weak: two consecutive logins from two countries whose distance, less the database's "
+     "accuracy radii, needs more than KMH km/h (a GeoIP City database)", "800"),
+    ("sender_mismatch", "--sender-mismatch", _count_or_off, "N",
+     "strong: an account's messages used N or more envelope senders that are not its login "
+     "(alice, or alice@its domain, with or without +extension; 0: off)", "3"),
 )
 
 
@@ -1190,6 +1305,11 @@ def watch_main(argv) -> int:
             raise UsageError("--storm-window: must be from 0 to 876000 hours (a century)")
     except UsageError as error:
         complain(str(error))
+        return EXIT_USAGE
+    if limits.sender_mismatch:
+        # watch keeps no GeoIP databases nor senders yet: the batch reports judge them.
+        complain("--sender-mismatch: watch does not judge senders yet; "
+                 "maillog-sasl --report suspicious --sender-mismatch N does")
         return EXIT_USAGE
     containment = None
     if args.contain:
