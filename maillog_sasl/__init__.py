@@ -17,7 +17,9 @@ DESCRIPTION
                                and the parsers beside it -> typed event
         model                  Session, Message, Recipient, Stats: what correlation builds
         correlate.correlate    lines -> finished Session and Message objects, bounded memory
-        filters.Selection      --user / --since / --until / --ip
+        enrich                 where a client is (enrich.Geo over local MaxMind DB files),
+                               and the location and sender rules' per-account facts
+        filters.Selection      --user / --since / --until / --ip / --country / --asn
         activity.Activity      the stream -> per-user and per-IP facts (pairs.PairStore
                                keeps the accounts' IPs and networks on disk);
         incident               those facts -> signals and verdicts of compromise

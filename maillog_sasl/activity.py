@@ -1,14 +1,19 @@
 """activity: one pass over the finished stream -> per-user and per-IP facts for incident review.
 
 SUMMARY
-    Activity(limits=Thresholds(), selection=None, keep_hours=False)
+    Activity(limits=Thresholds(), selection=None, keep_hours=False, stats=None, pairs=None)
     activity.watch(finished) -> the same stream, each item recorded as it passes; when the
         stream ends, every hour is settled and the facts below are final
+    activity.observe(item), activity.close()   the same, one item at a time, then the end
+    activity.set_limits(limits)     judge what comes next by other limits
+    activity.forget(name)           drop an account
     activity.users: name -> UserActivity      activity.ips: address -> IpActivity
+    activity.enrichment: enrich.Enrichment or None, told of every login and submission
     activity.pairs: pairs.PairStore, the accounts' IPs and networks (first login from each)
     Thresholds(...)                 the incident rules' limits (incident.py reads them)
     network_of(ip) -> "192.0.2.0/24" | "2001:db8:1::/48"       hour_of(time) -> the hour it is in
     provider_of(ip or network) -> "192.0.0.0/16" | "2001:db8::/32"
+    SHARED_EMPTIES                  the read-only empties records share (for a pickler)
     guessing_failures(session) -> failed AUTH commands that were attempts at a password
     failed_enough(recipients, failed, limits) -> the failing rule holds on these figures
 
@@ -64,12 +69,16 @@ import datetime as _dt
 import functools
 import ipaddress
 import re
+import typing
 from collections import Counter
 from types import MappingProxyType
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, cast
 
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
+
+if typing.TYPE_CHECKING:
+    from maillog_sasl.enrich import Enrichment
 
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(OUTCOMES)}
 SENT_INDEX = OUTCOME_INDEX[SENT]
@@ -113,6 +122,9 @@ class Thresholds:
     baseline_days: float = 7.0
     shared_ip_accounts: int = 2
     nat_days: int = 2
+    max_countries: int = 3
+    travel_speed: float = 1000.0
+    sender_mismatch: int = 0  # 0: the sender-mismatch rule is off
 
     def __post_init__(self) -> None:
         for field, (low, high) in RANGES.items():
@@ -136,6 +148,7 @@ RANGES = {
     "guess_usernames": _COUNT, "guess_window": (1e-3, _CENTURY_DAYS), "hop_networks": _COUNT,
     "hop_window": (1e-3, 24 * _CENTURY_DAYS), "baseline_days": (1e-3, _CENTURY_DAYS),
     "shared_ip_accounts": (2, 1e9), "nat_days": (1, _CENTURY_DAYS),
+    "max_countries": _COUNT, "travel_speed": (1, 1e9), "sender_mismatch": (0, 1e9),
 }
 
 
@@ -223,6 +236,10 @@ _NO_IPS = cast(List[str], ())
 _NO_NETWORKS = cast(Dict[str, list], MappingProxyType({}))
 _NO_OUTCOMES = cast(List[int], (0,) * len(OUTCOMES))
 _NO_EARLIEST = cast(Dict[int, tuple], MappingProxyType({}))
+# The same empties by name, for a pickler that keeps an Activity across runs (state.py): they
+# are told apart by identity, so a stored Activity must get these very objects back.
+SHARED_EMPTIES: Dict[str, object] = {"ips": _NO_IPS, "networks": _NO_NETWORKS,
+                                     "outcomes": _NO_OUTCOMES, "earliest": _NO_EARLIEST}
 
 
 class Hour:
@@ -439,15 +456,21 @@ _NO_FAILURES = IpActivity()  # read, never written: an IP with no failures to re
 class Activity:
     """The facts of one pass; see the module docstring."""
 
+    # Set by the caller (incident.enrichment_of) to pass each login and submission on to the
+    # location and sender rules; a class default, so that a kept Activity pickled without it
+    # reads as None.
+    enrichment: Optional[Enrichment] = None
+
     def __init__(self, limits: Optional[Thresholds] = None, selection=None,
-                 keep_hours: bool = False, stats=None):
+                 keep_hours: bool = False, stats=None, pairs: Optional[PairStore] = None):
         self.limits = limits if limits is not None else Thresholds()
         self.selection = selection
         self.keep_hours = keep_hours
         self.users: Dict[str, UserActivity] = {}
         self.ips: Dict[str, IpActivity] = {}
-        # Deleted with the Activity (SQLite removes its file when the connection goes).
-        self.pairs = PairStore()
+        # Deleted with the Activity (SQLite removes its file when the connection goes), unless
+        # given (`watch` keeps them in its state).
+        self.pairs = pairs if pairs is not None else PairStore()
         self.first_time: Optional[_dt.datetime] = None
         self.last_time: Optional[_dt.datetime] = None
         self._unsettled: Dict[_dt.datetime, List[UserActivity]] = {}  # hour -> users with it open
@@ -463,6 +486,25 @@ class Activity:
         self._jumps: Dict[str, _dt.datetime] = {}  # host -> a time far ahead, not confirmed
         self.clock_anomalies = 0
         self.stats = stats  # model.Stats that counts the anomalies too, for --stats
+
+    def set_limits(self, limits: Thresholds) -> None:
+        """Judge what comes from now on by `limits` (a kept Activity whose limits were changed:
+        what was summarised before keeps the bookkeeping of the old ones)."""
+        self.limits = limits
+        self._guess_window = _dt.timedelta(days=limits.guess_window)
+        self._hop_span = _dt.timedelta(hours=limits.hop_window)
+
+    def forget(self, name: str) -> None:
+        """Drop an account and its open hours (`watch`: its password was reset)."""
+        user = self.users.pop(name, None)
+        if user is None:
+            return
+        for key in user.open_hours:
+            waiting = self._unsettled.get(key)
+            if waiting is not None:
+                waiting[:] = [other for other in waiting if other is not user]
+                if not waiting:
+                    del self._unsettled[key]
 
     def watch(self, finished: Iterable[_Item]) -> Iterator[_Item]:
         for item in finished:
@@ -651,6 +693,8 @@ class Activity:
             user.guesses[ip] = Guess(when, ip, state.pending_failures,
                                      len(state.pending_usernames))
         self.pairs.login(name, ip, when)
+        if self.enrichment is not None:
+            self.enrichment.login(name, ip, when)
 
     def _message(self, message: Message) -> None:
         self._seen(message.host, message.queued, message.end or message.last_time)
@@ -660,6 +704,8 @@ class Activity:
         if self.selection is not None and self.selection.message(message):
             user.selected = True
         user.messages += message.kind == "submission"
+        if self.enrichment is not None and message.kind == "submission":
+            self.enrichment.message(message.sasl_username, message.sender, message.queued)
         statuses = [status for _, status in message.counted_recipients()]
         hour = self._hour(user, message.queued)
         if statuses:

@@ -8,9 +8,10 @@ DESCRIPTION
     The only module that knows argparse. Options become plain values: a filters.Selection, an
     activity.Thresholds, a report name and format; maillog_sasl.open_logs() reads the logs,
     reports.build_report() and render.render() write the report. `maillog-sasl cram-md5 ...`,
-    `maillog-sasl auth-test ...` and `maillog-sasl contain ...` are dispatched to the
-    subcommands at the end of this file (over cram_md5.py, auth_test.py and contain.py) when the
-    first argument is exactly their name (a log file named like one is given as `./cram-md5`).
+    `maillog-sasl auth-test ...`, `maillog-sasl contain ...`, `maillog-sasl watch ...` and
+    `maillog-sasl state ...` are dispatched to the subcommands at the end of this file (over
+    cram_md5.py, auth_test.py, contain.py, watch.py and state.py) when the first argument is
+    exactly their name (a log file named like one is given as `./cram-md5`).
 
 DIAGNOSTICS
     Exit status 0 on success (an empty input gives an empty report); 2 for a usage error (an
@@ -29,16 +30,28 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
+import json
 import math
 import os
 import re
 import shlex
+import signal
 import socket
 import sys
+import threading
 from typing import List, Optional
 
-from maillog_sasl import __version__, auth_test, contain, cram_md5, open_logs, output
+from maillog_sasl import __version__, auth_test, contain, cram_md5, enrich, open_logs, output, watch
+from maillog_sasl import state as state_module
 from maillog_sasl.activity import ThresholdError, Thresholds
+from maillog_sasl.alerts import (
+    CommandSink,
+    FileSink,
+    MailSink,
+    StreamSink,
+    SyslogSink,
+    check_address,
+)
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.incident import counted
 from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
@@ -59,6 +72,7 @@ from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, Scope, build_report, gives_tuples, report_of
 from maillog_sasl.sources import MAX_LINE
+from maillog_sasl.state import State, StateError
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
 EXAMPLES = """\
@@ -78,6 +92,8 @@ subcommands:
   maillog-sasl cram-md5 USER [CHALLENGE]     compute an AUTH CRAM-MD5 response
   maillog-sasl auth-test HOST[:PORT] --user USER   try SMTP AUTH against a server
   maillog-sasl contain USER LOG... --hold --reject  hold its queued mail, refuse its logins
+  maillog-sasl watch [--once] LOG...         follow logs, alert on suspicious accounts
+  maillog-sasl state [--forget USER]         what watch's state holds
 """
 
 
@@ -128,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ip", action="append", default=[], metavar="ADDR",
                         help="only clients in ADDR (address or CIDR), repeatable; "
                              "e.g. --ip 203.0.113.0/24")
+    parser.add_argument("--country", action="append", default=[], metavar="CC",
+                        help="only clients the GeoIP database places in country CC (ISO "
+                             "code), repeatable; e.g. --country JP")
+    parser.add_argument("--asn", action="append", default=[], metavar="N",
+                        help="only clients in autonomous system N (GeoIP ASN database), "
+                             "repeatable; e.g. --asn 4713")
     parser.add_argument("--flagged", action="store_true",
                         help="only the accounts the suspicious report flags (every report); "
                              "e.g. --report queue --flagged --format ids")
@@ -150,8 +172,78 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no progress bar on stderr (shown only on a terminal, for inputs "
                              "of 20 MB or more, or standard input); e.g. --quiet")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
+    _add_geo_options(parser)
     _add_incident_options(parser)
     return parser
+
+
+def _add_geo_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "where from (GeoIP)",
+        "Countries and networks of every login, from MaxMind DB files on this machine (never "
+        "the network): GeoLite2/GeoIP2 Country, City, ASN, DB-IP lite. Without --geoip, the "
+        f"*.mmdb files in {' and '.join(enrich.WELL_KNOWN)} are used when there are any. "
+        "With a database the reports gain columns (users: countries, asns; ips: country, "
+        "asn, as_org; sessions and failures: country, asn; timeline: new_ips) and the "
+        "countries, new-country and travel signals work; without one every report is as "
+        "before.")
+    group.add_argument("--geoip", action="append", default=[], metavar="PATH",
+                       help="a MaxMind DB file (its kind read from its metadata), repeatable; "
+                            "e.g. --geoip /var/lib/GeoIP/GeoLite2-City.mmdb")
+    group.add_argument("--no-geoip", action="store_true",
+                       help="use no database, not even the well-known ones: every report "
+                            "as without one; e.g. --no-geoip")
+    group.add_argument("--allow-country", action="append", default=[], metavar="CC",
+                       help="leave logins from country CC out of the location signals "
+                            "(countries, new-country, travel, new-network, shared-ip), "
+                            "repeatable; e.g. --allow-country JP")
+    group.add_argument("--allow-asn", action="append", default=[], metavar="N",
+                       help="the same for autonomous system N (a VPN, a mobile carrier), "
+                            "repeatable; e.g. --allow-asn 64496")
+    group.add_argument("--allow-ip", action="append", default=[], metavar="CIDR",
+                       help="the same for clients in CIDR (an office NAT), repeatable, no "
+                            "database needed; e.g. --allow-ip 192.0.2.0/24")
+
+
+def _open_geo(options) -> Optional[enrich.Geo]:
+    """The run's GeoIP databases: --geoip's files (enrich.GeoError for one that cannot be
+    used), else, unless --no-geoip, the usable ones of the well-known directories (a note on
+    stderr for each there that cannot be read); None when there are none."""
+    if options.no_geoip:
+        if options.geoip:
+            raise UsageError("--no-geoip and --geoip: give one or the other")
+        return None
+    if options.geoip:
+        return enrich.open_geo(options.geoip)
+    paths, problems = enrich.find_databases()
+    for problem in problems:
+        print(f"maillog-sasl: {problem}; not used", file=sys.stderr)
+    return enrich.open_geo(paths) if paths else None
+
+
+def _geo_options(options, geo: Optional[enrich.Geo]) -> enrich.Allow:
+    """Check that the options that need a database have one of the right kind (UsageError);
+    the allow-lists."""
+    wanted = (("--country", options.country, "country"), ("--asn", options.asn, "asn"),
+              ("--allow-country", options.allow_country, "country"),
+              ("--allow-asn", options.allow_asn, "asn"))
+    for flag, values, kind in wanted:
+        if values and (geo is None or kind not in geo.kinds):
+            what = "a Country or City" if kind == "country" else "an ASN"
+            found = ("none is loaded" if geo is None
+                     else f"{', '.join(geo.paths)} {'is' if len(geo.paths) == 1 else 'are'} "
+                          "of no such kind")
+            raise UsageError(f"{flag} needs {what} database (--geoip PATH): {found}")
+    try:
+        return enrich.Allow([enrich.country_code(text) for text in options.allow_country],
+                            [enrich.asn_number(text) for text in options.allow_asn],
+                            [enrich.client_network(text) for text in options.allow_ip])
+    except ValueError as error:
+        text = str(error)
+        if text.startswith(("not a country", "not an autonomous")):
+            raise UsageError(f"--allow-{'country' if 'country' in text else 'asn'}: {text}"
+                             ) from None
+        raise UsageError(f"--allow-ip: not an IP address or network: {text}") from None
 
 
 def _width(text: str) -> int:
@@ -217,9 +309,25 @@ def _run(options) -> int:
         if zone is None:
             raise UsageError(f"--tz: unknown time zone {options.tz!r}")
     try:
-        selection = Selection.parse(options.user, options.since, options.until, options.ip)
+        selection = Selection.parse(options.user, options.since, options.until, options.ip,
+                                    countries=options.country, asns=options.asn)
     except FilterError as error:
         raise UsageError(str(error)) from None
+    try:
+        geo = _open_geo(options)
+    except enrich.GeoError as error:
+        print(f"maillog-sasl: --geoip: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _run_with(options, zone, selection, geo)
+    finally:
+        if geo is not None:
+            geo.close()
+
+
+def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) -> int:
+    allow = _geo_options(options, geo)
+    selection.geo = geo
     report = report_of(options.report, options.by)
     if options.format == "ids" and report.ids is None:
         name = f"{options.report} report" + (" by user" if report is not REPORTS[options.report]
@@ -230,7 +338,11 @@ def _run(options) -> int:
     report_options = {"show_all": options.show_all, "flagged": options.flagged,
                       "top": options.top, "scope": Scope(tally=table, assess=table),
                       **_incident_options(options)}
-    options.chosen_columns = _chosen_columns(options)
+    if geo is not None:
+        report_options["geo"] = geo
+    if allow:
+        report_options["allow"] = allow
+    options.chosen_columns = _chosen_columns(options, geo)
     if options.output:
         clash = _input_at(options.output, options.paths)
         if clash:
@@ -342,15 +454,16 @@ def _report(options, analysis, selection, report_options: dict) -> str:
     return ""
 
 
-def _chosen_columns(options) -> Optional[List[str]]:
-    """The columns --columns names (checked against the report's before any log is read)."""
+def _chosen_columns(options, geo=None) -> Optional[List[str]]:
+    """The columns --columns names (checked against the report's before any log is read; a
+    GeoIP database's columns when one is loaded)."""
     if options.columns is None:
         return None
     report = REPORTS[options.report]
     if report.views and options.by in report.views:
         report = report.views[options.by]
     try:
-        return choose_columns(options.columns, report.columns)
+        return choose_columns(options.columns, report.columns_with(geo))
     except ValueError as error:
         raise UsageError(f"--columns: {error}") from None
 
@@ -409,6 +522,8 @@ def filters_text(options) -> str:
     words += [f"--{name} {shlex.quote(value)}" for name in ("since", "until")
               if (value := getattr(options, name)) is not None]
     words += [f"--ip {shlex.quote(value)}" for value in options.ip]
+    words += [f"--country {shlex.quote(value)}" for value in getattr(options, "country", ())]
+    words += [f"--asn {shlex.quote(value)}" for value in getattr(options, "asn", ())]
     if options.flagged:
         words.append("--flagged")
     return " ".join(words)
@@ -479,8 +594,9 @@ def no_rows_reason(stats: Stats, scope, filters: str, options) -> str:
     if selection.user_patterns and "user" not in scope.matched:
         patterns = " ".join(f"--user {shlex.quote(pattern)}" for pattern in options.user)
         return f"no rows: no user matches {patterns}"
-    if selection.networks and "ip" not in scope.matched:
-        addresses = " ".join(f"--ip {shlex.quote(address)}" for address in options.ip)
+    if selection.by_client and "ip" not in scope.matched:
+        addresses = " ".join(f"--{flag} {shlex.quote(value)}" for flag in ("ip", "country", "asn")
+                             for value in getattr(options, flag, ()))
         return f"no rows: no client in {addresses}"
     if scope.flagged_only and scope.verdicts is not None and not scope.flagged:
         return "no rows: no account is flagged (--flagged)"
@@ -503,7 +619,7 @@ def stats_text(stats: Stats) -> str:
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
         f"messages lost (ID reuse): {stats.messages_lost}",
-        f"unknown delivery statuses:   {stats.unknown_statuses}",
+        f"unknown status words:     {stats.unknown_statuses}",
         f"sessions closed idle:     {stats.sessions_idle}",
         f"clock anomalies:          {stats.clock_anomalies}",
     ])
@@ -523,6 +639,12 @@ def _amount(text: str) -> float:
     if not 0 < value < float("inf"):  # NaN fails this too
         raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
     return value
+
+
+def _count_or_off(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number (0: off): {text!r}")
+    return int(text)
 
 
 def _accounts(text: str) -> int:
@@ -558,12 +680,21 @@ THRESHOLD_OPTIONS = (
     ("hop_window", "--hop-window", _amount, "HOURS",
      "weak: the sliding window of --hop-networks", "12"),
     ("baseline_days", "--baseline-days", _amount, "DAYS",
-     "weak: a login from a network the user did not use in the first DAYS of the log", "14"),
+     "weak: a login from a network (or, with a GeoIP database, a country) the user did not "
+     "use in the first DAYS of the log", "14"),
     ("shared_ip_accounts", "--shared-ip-accounts", _accounts, "N",
      "weak: a login IP used by at least N accounts (2 or more)", "5"),
     ("nat_days", "--nat-days", _count, "N",
      "weak: ... unless it is a NAT: one of those accounts logged in from its /16 (IPv6 /32) "
      "on N days or more", "3"),
+    ("max_countries", "--max-countries", _count, "N",
+     "strong: logins from more than N countries within --hop-window (a GeoIP database)", "5"),
+    ("travel_speed", "--travel-speed", _amount, "KMH",
+     "weak: two consecutive logins from two countries whose distance, less the database's "
+     "accuracy radii, needs more than KMH km/h (a GeoIP City database)", "800"),
+    ("sender_mismatch", "--sender-mismatch", _count_or_off, "N",
+     "strong: an account's messages used N or more envelope senders that are not its login "
+     "(alice, or alice@its domain, with or without +extension; 0: off)", "3"),
 )
 
 
@@ -874,10 +1005,12 @@ examples:
   {CONTAIN_PROG} bad@example.com /var/log/maillog --hold --dry-run
   {CONTAIN_PROG} bad@example.com --hold-logins --sasl-access /etc/postfix/sasl_access
   {CONTAIN_PROG} --release bad@example.com /var/log/maillog
+  {CONTAIN_PROG} bad@example.com --state /var/lib/maillog-sasl/state.sqlite --hold
 
 --hold: the user's messages still queued at the end of the logs (the queue report's
   rows of exactly that username) are put on hold, their queue IDs given to
-  `postsuper -h -` on its standard input. Nothing is deleted.
+  `postsuper -h -` on its standard input. Nothing is deleted. With --state PATH, the
+  queue IDs are those of the user's messages `watch` held open at its last commit.
 --reject / --hold-logins: the line
     USER {contain.REJECT}   (--hold-logins: USER {contain.HOLD})
   goes into the check_sasl_access table, inside the block
@@ -935,6 +1068,9 @@ def _contain_parser():
                            "default when not root)")
     mode.add_argument("--apply", action="store_true",
                       help="act even when not root (a table of your own, a wrapped postsuper)")
+    parser.add_argument("--state", metavar="PATH",
+                        help="take the queue IDs of --hold (or --release) from the state of "
+                             "`maillog-sasl watch` (its open messages) instead of logs")
     parser.add_argument("--host", metavar="NAME",
                         help="only messages queued on this host (the syslog host name), when "
                              "the logs hold several")
@@ -948,13 +1084,18 @@ def _contain_plan(args):
     """(hold: bool, map action or None, map path or None) from the options; UsageError."""
     hold, action = args.hold, args.map_action
     if args.release and not hold and action is None:
-        hold, action = bool(args.paths), contain.REJECT
+        hold, action = bool(args.paths or args.state), contain.REJECT
     if not args.release and not hold and action is None:
         raise UsageError("say what to do: --hold, --reject or --hold-logins (or --release)")
-    if hold and not args.paths:
-        raise UsageError("--hold takes the queue IDs from the logs: name one or more LOG")
+    if args.paths and args.state:
+        raise UsageError("the queue IDs come from --state or from logs: not both")
+    if hold and not args.paths and not args.state:
+        raise UsageError("--hold takes the queue IDs from the logs (name one or more LOG) or "
+                         "from --state PATH")
     if args.paths and not hold:
         raise UsageError("LOG is read only for --hold: add --hold, or leave the logs out")
+    if args.state and not hold:
+        raise UsageError("--state is read only for --hold: add --hold, or leave it out")
     if args.sasl_access is not None and action is None:
         raise UsageError("--sasl-access names the table of --reject or --hold-logins")
     path = None
@@ -979,14 +1120,16 @@ def contain_main(argv):
         if dry_run and not args.dry_run:
             print("# not root: a dry run (--apply acts anyway)")
         queue_ids = None
-        if hold:
+        if hold and args.state:
+            queue_ids = contain.queued_in_state(user, args.state, host=args.host).ids
+        elif hold:
             queued = contain.queued_ids(user, args.paths, host=args.host)
             queue_ids, failures = queued.ids, queued.problems
         contain.contain(user, queue_ids=queue_ids, map_path=path, map_action=action,
                         release=args.release, dry_run=dry_run,
                         postfix=contain.Postfix(config_dir=args.config_dir))
         sys.stdout.flush()
-    except (UsageError, contain.ContainError, StoreError) as exc:
+    except (UsageError, contain.ContainError, StoreError, StateError) as exc:
         failures.insert(0, str(exc))
     except OSError as exc:  # our own output: a full disk, a closed pipe
         _discard_unwritten(sys.stdout)
@@ -999,10 +1142,354 @@ def contain_main(argv):
     return EXIT_USAGE if failures else 0
 
 
+# -- the subcommands: watch and state ----------------------------------------------------------
+
+WATCH_PROG = "maillog-sasl watch"
+STATE_PROG = "maillog-sasl state"
+
+WATCH_EPILOG = """\
+examples:
+  maillog-sasl watch /var/log/maillog                      # follow, like tail -F
+  maillog-sasl watch --once /var/log/maillog               # cron: what is new since the last run
+  maillog-sasl watch --alert-log /var/log/maillog-sasl-alerts.ndjson \\
+      --alert-command 'mail -s "maillog-sasl: $MAILLOG_SASL_USER" root' /var/log/maillog
+  maillog-sasl watch --alert-syslog --alert-mail root \\
+      --metrics /var/lib/prometheus/node-exporter/maillog-sasl.prom /var/log/maillog
+
+Alerts are one JSON object a line (NDJSON): time, user, severity, signals,
+reasons, ips, recipients, deferred, queue_ids, first_seen_ip, host, and
+new_signals, first_flagged, log_time. One alert per (account, signal) when it
+first fires, again only when the account's severity rises. The signals are the
+suspicious report's (maillog-sasl --help lists them and their limits).
+Watch's own alerts, queue-growth and failure-storm, come once per account and
+again when their count (`level`) doubles; with --contain, `contained` says what
+was done to an account that reached critical.
+
+The state (--state) keeps where each log was read to, the sessions and messages
+still open there, every account's history and the alerts raised; a run killed
+at any moment goes on from the last commit. Two runs on one state: the second
+waits --lock-wait seconds, then gives up.
+
+exit status (--once): 0 no new alert, 1 new alerts, 2 an error (a log that
+cannot be read, a state that cannot be used, an alert or the --metrics file that
+cannot be written).
+Following: 0 when stopped by Ctrl-C or SIGTERM (the state is committed first),
+2 on an error.
+"""
+
+STATE_EPILOG = """\
+examples:
+  maillog-sasl state                                   # what the default state holds
+  maillog-sasl state --state /var/lib/maillog-sasl/state.sqlite --format json
+  maillog-sasl state --forget alice@example.com        # a password was reset: start anew
+
+exit status: 0 shown (or forgotten); 1 --forget USER that the state does not
+know (nothing changed); 2 a state that cannot be read or is locked.
+"""
+
+
+def _watch_parser():
+    parser = CommandParser(
+        prog=WATCH_PROG,
+        description="Follow Postfix logs (like tail -F) or read what is new since the last run "
+                    "(--once), and alert when an account looks compromised: the signals of "
+                    "--report suspicious, with memory across runs.",
+        epilog=WATCH_EPILOG)
+    parser.add_argument("paths", nargs="+", metavar="LOG", help="the log files to watch")
+    parser.add_argument("--once", action="store_true",
+                        help="read what is new since the last run, alert, and exit")
+    _add_state_option(parser)
+    parser.add_argument("--alert-log", metavar="FILE",
+                        help="append the alerts to FILE (NDJSON) instead of standard output")
+    parser.add_argument("--alert-command", metavar="CMD",
+                        help="run CMD (with /bin/sh) per alert, its JSON on standard input, "
+                             "MAILLOG_SASL_USER and MAILLOG_SASL_SEVERITY in the environment")
+    parser.add_argument("--alert-timeout", type=seconds, default=30.0, metavar="SECONDS",
+                        help="kill an alert command (or sendmail) still running after SECONDS "
+                             "(default: %(default)s)")
+    parser.add_argument("--alert-syslog", action="store_true",
+                        help="also send one line per alert to syslog (/dev/log, facility mail, "
+                             "ident maillog-sasl), for fail2ban, CrowdSec or a SIEM")
+    parser.add_argument("--alert-mail", metavar="ADDR", action="append", type=_mail_address,
+                        help="also mail each alert to ADDR (repeat for more) through the local "
+                             "sendmail: `sendmail -i -- ADDR`")
+    parser.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
+                        help="following: look at the logs every SECONDS (default: %(default)s)")
+    parser.add_argument("--metrics", metavar="FILE",
+                        help="write Prometheus metrics (maillog_sasl_*) to FILE for "
+                             "node_exporter's textfile collector, replaced atomically every "
+                             f"{watch.metrics.METRICS_EVERY:g} s when following and at the end of "
+                             "--once; name it *.prom in the collector's directory")
+    parser.add_argument("--year", type=_year, metavar="YYYY",
+                        help="year of the first line of yearless logs (default: from the "
+                             "file's modification time)")
+    parser.add_argument("--tz", metavar="ZONE",
+                        help="time zone of yearless logs (default: local)")
+    containing = parser.add_argument_group(
+        "containment (never automatic unless asked)",
+        "An account whose alert reaches critical is contained at once, as `maillog-sasl "
+        "contain` would, and that is an alert of its own (signal `contained`). Not root, it is "
+        "a dry run: the alert says what would be done.")
+    containing.add_argument("--contain", choices=("hold", "reject"), action="append",
+                            metavar="hold|reject",
+                            help="hold: put the account's queued messages on hold (postsuper "
+                                 f"-h); reject: add `USER {contain.REJECT}` to the "
+                                 "check_sasl_access table (postmap); give both to do both")
+    containing.add_argument("--contain-apply", action="store_true",
+                            help="act even when not root (a table of your own, a wrapped "
+                                 "postsuper)")
+    containing.add_argument("--sasl-access", metavar="FILE",
+                            help=f"the check_sasl_access table of --contain reject (default: "
+                                 f"{contain.DEFAULT_MAP}, or DIR/{contain.MAP_NAME} with "
+                                 "--config-dir)")
+    containing.add_argument("--config-dir", metavar="DIR",
+                            help="a Postfix instance's configuration directory, given to "
+                                 "postsuper, postmap and postconf as -c DIR")
+    alarms = watch.Alarms()
+    group = parser.add_argument_group(
+        "watch's own alerts",
+        "Raised beside the suspicious report's signals, once per account, again when the "
+        "count doubles; they change no account's severity.")
+    group.add_argument("--max-deferred", type=_count, metavar="N",
+                       default=alarms.max_deferred,
+                       help="queue-growth: an account with more than N messages in the queue "
+                            "with a deferred recipient (default: %(default)s)")
+    group.add_argument("--storm-ips", type=_count, metavar="N", default=alarms.storm_ips,
+                       help="failure-storm: failed AUTH naming one account (one that has "
+                            "logged in) from at least N distinct IPs within --storm-window "
+                            "(default: %(default)s)")
+    group.add_argument("--storm-window", type=_amount, metavar="HOURS",
+                       default=alarms.storm_window,
+                       help="failure-storm: the sliding window (default: %(default)s)")
+    _add_incident_options(parser)
+    return parser
+
+
+def _mail_address(text: str) -> str:
+    try:
+        return check_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_state_option(parser) -> None:
+    parser.add_argument("--state", metavar="PATH", default=None,
+                        help="the state file (default: /var/lib/maillog-sasl/state.sqlite as "
+                             "root, else $XDG_STATE_HOME/maillog-sasl/state.sqlite)")
+    parser.add_argument("--lock-wait", type=seconds, default=state_module.LOCK_WAIT,
+                        metavar="SECONDS",
+                        help="how long to wait for another run to release the state "
+                             "(default: %(default)s)")
+
+
+def _complain(prog: str):
+    def complain(line: str) -> None:
+        print(f"{prog}: {line}", file=sys.stderr, flush=True)
+    return complain
+
+
+def watch_main(argv) -> int:
+    """Run `maillog-sasl watch ARGV`; return the exit status."""
+    parser = _watch_parser()
+    try:
+        args = parser.parse_args(_negative_offsets(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    complain = _complain(WATCH_PROG)
+    if "-" in args.paths:
+        complain("watch reads log files (it keeps their offsets), not standard input")
+        return EXIT_USAGE
+    zone = None
+    if args.tz:
+        zone = parse_zone(args.tz)
+        if zone is None:
+            complain(f"--tz: unknown time zone {args.tz!r}")
+            return EXIT_USAGE
+    try:
+        limits = _incident_options(args)["thresholds"]
+        if args.storm_window > 24 * 36_500:
+            raise UsageError("--storm-window: must be from 0 to 876000 hours (a century)")
+    except UsageError as error:
+        complain(str(error))
+        return EXIT_USAGE
+    if limits.sender_mismatch:
+        # watch keeps no GeoIP databases nor senders yet: the batch reports judge them.
+        complain("--sender-mismatch: watch does not judge senders yet; "
+                 "maillog-sasl --report suspicious --sender-mismatch N does")
+        return EXIT_USAGE
+    containment = None
+    if args.contain:
+        map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
+                                        if args.config_dir else contain.DEFAULT_MAP)
+        dry_run = not args.contain_apply and not contain.is_root()
+        if dry_run:
+            complain("--contain: not root: containment is a dry run (the alert says what would "
+                     "be done; --contain-apply acts anyway)")
+        containment = watch.Containment("hold" in args.contain, "reject" in args.contain,
+                                        map_path, dry_run,
+                                        contain.Postfix(config_dir=args.config_dir))
+    elif args.contain_apply or args.sasl_access or args.config_dir:
+        complain("--contain-apply, --sasl-access and --config-dir go with --contain")
+        return EXIT_USAGE
+    sinks: list = [FileSink(args.alert_log) if args.alert_log else StreamSink(sys.stdout)]
+    if args.alert_command:
+        sinks.append(CommandSink(args.alert_command, args.alert_timeout, complain,
+                                 background=not args.once))
+    if args.alert_syslog:
+        sinks.append(SyslogSink(complain))
+    if args.alert_mail:
+        sinks.append(MailSink(args.alert_mail, args.alert_timeout, complain,
+                              background=not args.once))
+    try:
+        state = State.open(args.state or state_module.default_path(), watch.engine_format(),
+                           wait=args.lock_wait)
+    except StateError as error:
+        complain(str(error))
+        return EXIT_USAGE
+    try:
+        run = watch.Watch(state, args.paths, sinks, limits, zone=zone, year=args.year,
+                          complain=complain, metrics_path=args.metrics,
+                          alarms=watch.Alarms(args.max_deferred, args.storm_ips,
+                                              args.storm_window),
+                          containment=containment)
+        if args.once:
+            return run.once()
+        return _follow(run, args.interval)
+    except (StateError, StoreError) as error:
+        complain(str(error))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        complain("interrupted: nothing of this run was kept")
+        return EXIT_INTERRUPTED
+    finally:
+        state.close()
+
+
+def _follow(run, interval: float) -> int:
+    """Follow until Ctrl-C or SIGTERM, then commit and return."""
+    stop = threading.Event()
+    previous = {}
+
+    def handler(number, frame):
+        stop.set()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        previous[number] = signal.signal(number, handler)
+    try:
+        return run.follow(stop, interval=interval)
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _state_parser():
+    parser = CommandParser(
+        prog=STATE_PROG,
+        description="Show what the state of `maillog-sasl watch` holds: the logs and where "
+                    "they were read to, the messages still open, every account it keeps a "
+                    "history for, and the alerts raised; or drop one account's history.",
+        epilog=STATE_EPILOG)
+    _add_state_option(parser)
+    parser.add_argument("--format", "-f", choices=("text", "json"), default="text",
+                        help="output format (default: %(default)s)")
+    parser.add_argument("--forget", metavar="USER",
+                        help="drop USER's history, pairs and raised alerts (a password was "
+                             "reset: its baseline starts anew)")
+    parser.add_argument("--reset-engine", action="store_true",
+                        help="drop what the engine holds open (a state of another version of "
+                             "maillog-sasl): history, offsets and alerts stay")
+    return parser
+
+
+def state_main(argv) -> int:
+    """Run `maillog-sasl state ARGV`; return the exit status."""
+    parser = _state_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    complain = _complain(STATE_PROG)
+    path = args.state or state_module.default_path()
+    changing = bool(args.forget or args.reset_engine)
+    try:
+        state = State.open(path, watch.engine_format(), wait=args.lock_wait, lock=changing,
+                           create=False, load_engine=not args.reset_engine)
+    except StateError as error:
+        complain(str(error))
+        return EXIT_USAGE
+    try:
+        if args.reset_engine:
+            state.begin()
+            state.drop_engine()
+            state.commit_plain()
+            print(f"{path}: engine dropped; history, offsets and alerts kept")
+            return 0
+        if args.forget:
+            if watch.forget(state, args.forget):
+                print(f"{path}: forgot {args.forget}")
+                return 0
+            complain(f"{args.forget}: no history of that account in {path}")
+            return 1
+        held = watch.describe(state)
+        if args.format == "json":
+            print(json.dumps(held, indent=2, ensure_ascii=False))
+        else:
+            print(state_text(held))
+        return 0
+    except (StateError, StoreError) as error:
+        complain(str(error))
+        return EXIT_USAGE
+    except BrokenPipeError:
+        _discard_unwritten(sys.stdout)
+        return 0
+    finally:
+        state.close()
+
+
+def state_text(held: dict) -> str:
+    """`maillog-sasl state` as text: a few lines per part."""
+    safe = _printable
+    lines = [f"state {safe(held['state'])}: created {held['created']} by maillog-sasl "
+             f"{held['program']}; engine format {held['engine_format'] or '-'}", "", "logs:"]
+    for log in held["logs"]:
+        lines.append(f"  {safe(log['path'])}: offset {log['offset']} of device {log['device']} "
+                     f"inode {log['inode']} (first line {log['first_line_hash'] or '-'}), "
+                     f"committed {log['updated']}")
+    lines += ["", f"open: {held['open_sessions']} sessions, "
+                  f"{len(held['open_messages'])} authenticated messages"]
+    for message in held["open_messages"]:
+        lines.append(f"  {safe(message['host'])} {message['queue_id']}  {safe(message['user'])}"
+                     f"  {message['kind']}  queued {message['queued']}  pending "
+                     f"{message['pending']}")
+    lines += ["", f"accounts with history: {len(held['accounts'])}"]
+    for account in held["accounts"]:
+        baseline = (f", median busy hour {account['median_busy_hour']:g} recipients"
+                    if account.get("busy_hours") else "")
+        lines.append(f"  {safe(account['user'])}: {account['logins']} logins from "
+                     f"{account['networks']} networks, {account['first_seen']} .. "
+                     f"{account['last_seen']} (last from {account['last_ip']}){baseline}")
+    lines += ["", f"alerts raised: {len(held['raised'])} (account, signal)"]
+    for row in held["raised"]:
+        lines.append(f"  {safe(row['user'])}: {row['signal']} at {row['severity']}, "
+                     f"{row['raised']}")
+    lines += ["", f"last alerts: {len(held['alerts'])}"]
+    for row in held["alerts"]:
+        lines.append(f"  #{row['id']} {row['raised']} {safe(row['user'])} {row['severity']}"
+                     f"{'' if row['delivered'] else ' (not delivered yet)'}")
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Text from the log (an attacker picks usernames) with its control characters shown."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
+
+
 SUBCOMMANDS = {
     "cram-md5": cram_md5_main,
     "auth-test": auth_test_main,
     "contain": contain_main,
+    "watch": watch_main,
+    "state": state_main,
 }
 
 

@@ -3,6 +3,7 @@
 SUMMARY
     check_user(text) -> the SASL username, or ContainError
     queued_ids(user, paths, host=None) -> Queued(ids, hosts, problems)
+    queued_in_state(user, state_path, host=None) -> Queued   the same from watch's state
     edit_block(text, user, action) -> the map file's new text (action None: remove the user)
     write_atomic(path, text)               temporary file, fsync, rename; mode and owner kept
     Postfix(config_dir=None, search_path=None)   the postsuper / postmap / postconf commands
@@ -13,10 +14,10 @@ DESCRIPTION
     Two levers, each undone by release=True:
 
     hold      the user's messages still queued at the end of the logs (the `queue` report,
-              rows of exactly that username) go on hold: their queue IDs are written to the
-              standard input of `postsuper -h -` (release: `postsuper -H -`). Nothing is
-              deleted; the administrator reviews the hold queue (`postqueue -j`, `postcat -q`)
-              and deletes or releases.
+              rows of exactly that username), or held open by the state of `watch`, go on
+              hold: their queue IDs are written to the standard input of `postsuper -h -`
+              (release: `postsuper -H -`). Nothing is deleted; the administrator reviews the
+              hold queue (`postqueue -j`, `postcat -q`) and deletes or releases.
     map       the line `USER REJECT compromised account: contact support` (or `USER HOLD ...`:
               the account's new mail is accepted and held) goes into a check_sasl_access table,
               inside a block this module owns:
@@ -74,6 +75,7 @@ import unicodedata
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from maillog_sasl import report
+from maillog_sasl.state import read_queue
 
 BEGIN = "# BEGIN maillog-sasl contain"
 END = "# END maillog-sasl contain"
@@ -144,6 +146,25 @@ def queued_ids(user: str, paths: Sequence[str], host: Optional[str] = None) -> Q
         if QUEUE_ID.fullmatch(row["queue_id"]) and row["queue_id"] not in ids:
             ids.append(row["queue_id"])
     return Queued(ids, hosts, [str(problem) for problem in result.problems])
+
+
+def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
+    """The queue IDs of `user`'s messages that the state of `watch` at `path` holds open (its
+    last commit), as queued_ids() gives them from logs. The state's plain queue table is read,
+    nothing unpickled (state.read_queue): root may read the state of the unprivileged watch
+    user; those queue IDs can lead to a hold, never to a deletion. Raises state.StateError
+    when the state cannot be read, ContainError for several hosts without `host`."""
+    rows = [(row_host, queue_id) for row_host, queue_id, account in read_queue(path)
+            if account == user and (host is None or row_host == host)]
+    hosts = sorted({row_host for row_host, _ in rows})
+    if len(hosts) > 1:
+        raise ContainError(f"the state holds queued messages of {user} on several hosts "
+                           f"({', '.join(hosts)}): name this one with --host")
+    ids: List[str] = []
+    for _, queue_id in rows:
+        if QUEUE_ID.fullmatch(queue_id) and queue_id not in ids:
+            ids.append(queue_id)
+    return Queued(ids, hosts, [])
 
 
 # -- the map file -------------------------------------------------------------------------------
@@ -533,4 +554,5 @@ def is_root() -> bool:
 
 
 __all__ = ["BEGIN", "END", "HOLD", "REJECT", "ContainError", "Postfix", "check_user",
-           "contain", "edit_block", "inspect_main_cf", "queued_ids", "write_atomic"]
+           "contain", "edit_block", "inspect_main_cf", "queued_ids", "queued_in_state",
+           "write_atomic"]

@@ -3,7 +3,8 @@
 SUMMARY
     correlate(sources, year=None, zone=None, stats=None, on_batch=None)
         -> iterator of Session | Message
-    Correlator().feed(lines, clock) / .finish()  (the same, one batch of lines at a time)
+    Correlator().feed(lines, clock) / .finish()  (the same, one batch of lines at a time;
+        a Correlator can be pickled between two batches: `watch` keeps one across runs)
 
 DESCRIPTION
     Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
@@ -137,11 +138,26 @@ class Correlator:
         self._awaiting: Dict[str, None] = {}
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
-        self._smtpd_handlers = {
+        self._smtpd_handlers = self._handlers()
+
+    def _handlers(self) -> dict:
+        return {
             ev.CONNECT: self._on_connect, ev.DISCONNECT: self._on_disconnect,
             ev.AUTH_FAILURE: self._on_auth_failure, ev.TLS: self._on_tls,
             ev.CLIENT: self._on_client, ev.REJECT: self._on_reject,
         }
+
+    def __getstate__(self) -> dict:
+        """What pickle keeps of a Correlator between two runs of `watch` (state.py): all but
+        the bound handlers and the tag cache, which are made anew."""
+        state = dict(self.__dict__)
+        del state["_smtpd_handlers"]
+        state["_tags"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._smtpd_handlers = self._handlers()
 
     # -- the hot loop ------------------------------------------------------------------------
 

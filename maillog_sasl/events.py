@@ -236,7 +236,8 @@ def queue_id_of(text: str) -> Optional[str]:
     if colon < 0:
         return None
     queue_id = text[:colon]
-    if not queue_id.isalnum() or queue_id == "NOQUEUE":
+    # ASCII only: str.isalnum() takes "ＡＢ１２３" too, which postsuper would not.
+    if not (queue_id.isascii() and queue_id.isalnum()) or queue_id == "NOQUEUE":
         return None
     return queue_id
 
@@ -603,7 +604,7 @@ def _bounce(text: str):
         return None
     body = text[len(queue_id) + 2:]
     label, colon, notice_id = body.rpartition(" notification: ")
-    if not colon or not notice_id.isalnum():
+    if not colon or not (notice_id.isascii() and notice_id.isalnum()):
         return None
     return Notice(queue_id, notice_id, label)
 

@@ -1,10 +1,13 @@
-"""filters: which sessions and messages a report shows (--user, --since, --until, --ip).
+"""filters: which sessions and messages a report shows (--user, --since, --until, --ip,
+--country, --asn).
 
 SUMMARY
     Selection.build(users=(), since=None, until=None, ips=(), zone=None, now=None,
-                    log_time=None, zone_name=None) -> Selection
-    Selection.parse(users, since, until, ips, now=None) -> Selection; selection.resolve(zone=None,
-                    log_time=None, zone_name=None) -> the same Selection, its times placed
+                    log_time=None, zone_name=None, countries=(), asns=(), geo=None) -> Selection
+    Selection.parse(users, since, until, ips, now=None, countries=(), asns=()) -> Selection;
+                    selection.resolve(zone=None, log_time=None, zone_name=None) -> the same
+                    Selection, its times placed; selection.geo: the enrich.Geo that --country
+                    and --asn ask
     selection.session(session, user) / selection.message(message) / selection.user(name)
     selection.ip(address) / selection.window(start, end) -> bool
     selection.zone, selection.zone_note: the zone --since/--until were read in, and why
@@ -15,7 +18,12 @@ DESCRIPTION
     log (a message retried after --since keeps the user of its session before it).
 
     --user: exact name or shell glob (`centos7@*`), case-insensitive, repeatable (any matches).
-    --ip: an address or CIDR network, repeatable, IPv4 and IPv6.
+    --ip: an address or CIDR network, repeatable, IPv4 and IPv6; an IPv4-mapped IPv6 client
+    (::ffff:192.0.2.5) is in the IPv4 networks that hold its IPv4 address, and the other way
+    round.
+    --country CC, --asn N (repeatable, any matches): the client's country or autonomous system
+    in `geo`, the GeoIP databases (enrich.Geo); a client they place nowhere matches none.
+    Each kind of client filter given must match (--ip and --country: a client in both).
 
     --since/--until, as an administrator types them (case-insensitive):
         now, 2h ago, 30 min ago, 3 days ago, 1 week ago, an hour ago   (s, min, h, d, w and
@@ -43,8 +51,8 @@ DESCRIPTION
 
 DIAGNOSTICS
     FilterError (a ValueError) with one readable sentence for a value that is not a time, an
-    address or a network, and for --since later than --until; the CLI turns it into a usage
-    error.
+    address, a network, a country code or an AS number, and for --since later than --until;
+    the CLI turns it into a usage error.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 from dateutil import tz as _tz
 
+from maillog_sasl.enrich import asn_number, client_network, country_code, lookup_address
 from maillog_sasl.syslog import fixed_zone
 
 
@@ -281,8 +290,9 @@ def filter_zone(log_time: Optional[_dt.datetime] = None, zone: Optional[_dt.tzin
 
 
 def parse_network(text: str):
+    """An --ip value as a network (an IPv4-mapped one as IPv4); FilterError when it is none."""
     try:
-        return ipaddress.ip_network(text.strip(), strict=False)
+        return client_network(text)
     except ValueError:
         raise FilterError(
             f"not an IP address or network: {text!r} (try 192.0.2.7 or 192.0.2.0/24)") from None
@@ -292,11 +302,15 @@ class Selection:
     """The report's filters; an empty Selection selects everything."""
 
     def __init__(self, users=(), since: Optional[_dt.datetime] = None,
-                 until: Optional[_dt.datetime] = None, networks=()):
+                 until: Optional[_dt.datetime] = None, networks=(), countries=(), asns=(),
+                 geo=None):
         self.user_patterns = [pattern.lower() for pattern in users]
         self.since = since
         self.until = until
         self.networks = list(networks)
+        self.countries = frozenset(country.upper() for country in countries)
+        self.asns = frozenset(asns)
+        self.geo = geo  # enrich.Geo, for --country and --asn
         self._ip_cache: Dict[str, bool] = {}
         # The zone --since/--until were placed in, and `+09:00 (the log's)` when one of them
         # needed it (empty otherwise): for the summary line.
@@ -309,19 +323,29 @@ class Selection:
     def build(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
               zone: Optional[_dt.tzinfo] = None, now: Optional[_dt.datetime] = None,
               log_time: Optional[_dt.datetime] = None,
-              zone_name: Optional[str] = None) -> "Selection":
+              zone_name: Optional[str] = None, countries=(), asns=(),
+              geo=None) -> "Selection":
         """From the CLI's strings; raises FilterError on a bad value. parse() then resolve():
         `zone` is --tz (`zone_name` its text), `log_time` the logs' first timestamp, `now` the
-        clock relative words are read on (default: now)."""
-        return cls.parse(users, since, until, ips, now).resolve(zone, log_time, zone_name)
+        clock relative words are read on (default: now); `geo` answers --country and --asn."""
+        selection = cls.parse(users, since, until, ips, now, countries, asns)
+        selection.geo = geo
+        return selection.resolve(zone, log_time, zone_name)
 
     @classmethod
     def parse(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
-              now: Optional[_dt.datetime] = None) -> "Selection":
-        """The filters read and checked (FilterError on a value that is no time, address or
-        network), before the logs are opened; resolve() then places --since/--until in the
-        zone of the logs (until then they are placed in the machine's zone, unchecked)."""
-        selection = cls(users, networks=[parse_network(ip) for ip in ips])
+              now: Optional[_dt.datetime] = None, countries=(), asns=()) -> "Selection":
+        """The filters read and checked (FilterError on a value that is no time, address,
+        network, country code or AS number), before the logs are opened; resolve() then places
+        --since/--until in the zone of the logs (until then they are placed in the machine's
+        zone, unchecked)."""
+        try:
+            codes = [country_code(text) for text in countries]
+            numbers = [asn_number(str(text)) for text in asns]
+        except ValueError as error:
+            raise FilterError(str(error)) from None
+        selection = cls(users, networks=[parse_network(ip) for ip in ips], countries=codes,
+                        asns=numbers)
         selection._when = (parse_when(since) if since else None,
                            parse_when(until, end=True) if until else None)
         selection._now = _now(now)
@@ -360,18 +384,37 @@ class Selection:
         lowered = name.lower()
         return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in self.user_patterns)
 
+    @property
+    def by_client(self) -> bool:
+        """Whether a filter chooses by client: --ip, --country or --asn."""
+        return bool(self.networks or self.countries or self.asns)
+
     def ip(self, address: str) -> bool:
-        if not self.networks:
+        """Whether a client at `address` passes --ip, --country and --asn."""
+        if not self.by_client:
             return True
         found = self._ip_cache.get(address)
         if found is None:
-            try:
-                parsed = ipaddress.ip_address(address)
-                found = any(parsed in network for network in self.networks)
-            except ValueError:
-                found = False
-            self._ip_cache[address] = found
+            found = self._ip_cache[address] = self._client(address)
         return found
+
+    def _client(self, address: str) -> bool:
+        if self.networks:
+            looked_up = lookup_address(address)
+            if looked_up is None:
+                return False
+            parsed = ipaddress.ip_address(looked_up)
+            if not any(parsed in network for network in self.networks):
+                return False
+        if self.countries or self.asns:
+            if self.geo is None:
+                return False
+            place = self.geo.lookup(address)
+            if self.countries and place.country not in self.countries:
+                return False
+            if self.asns and place.asn not in self.asns:
+                return False
+        return True
 
     def window(self, start: Optional[_dt.datetime], end: Optional[_dt.datetime]) -> bool:
         if self.since is not None:

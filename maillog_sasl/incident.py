@@ -2,6 +2,7 @@
 
 SUMMARY
     assess(activity, thresholds) -> {user: Verdict}     (activity.Thresholds: the rules' limits)
+    enrichment_of(options, thresholds) -> enrich.Enrichment | None   (options geo, allow)
     suspicious_report / timeline_report (finished, selection, options) -> rows
     user_flags(activity, thresholds) -> {user: [signal names]}   (the users report's `flags`)
     ip_roles(activity, verdicts, thresholds) -> {flagged user: {ip: "attacker" | "usual"}}
@@ -35,6 +36,25 @@ DESCRIPTION
                            home: someone keeps coming back to them; attackers' IPs are scattered.
                            Loopback (a webmail on the mail host) is never counted
 
+    With an enrich.Enrichment on the Activity (enrichment_of: a GeoIP database, allow-lists or
+    the sender rule), four more, from its per-account facts (enrich.Places):
+
+      strong  countries    logins from more than `max_countries` countries within
+                           `hop_window` hours (a person with a VPN rarely reaches four a day;
+                           a botnet does in an hour)
+      weak    new-country  a login from a country the user did not log in from in the
+                           baseline, silent as new-network is; with new-network it counts as
+                           one weak signal (SAME_FACT): a trip abroad is both
+      weak    travel       two consecutive logins from two countries whose distance, less both
+                           places' accuracy radii, needs more than `travel_speed` km/h (City
+                           databases); weak, as a VPN does the same
+      strong  sender-mismatch   at least `sender_mismatch` distinct envelope senders that are
+                           not the login (enrich.sender_matches), in its submissions; off (0)
+                           by default: aliases and shared mailboxes are the site's own policy
+
+    A login the allow-lists let through (--allow-country, --allow-asn, --allow-ip) is left out
+    of countries, new-country and travel, and its IP out of new-network and shared-ip.
+
     A user is flagged on one strong signal or two weak ones: severity `critical` with two or more
     strong signals, `high` with one, `medium` with weak ones only. `first_flagged` is when the
     flag first held: the first strong signal, or the second weak one.
@@ -47,7 +67,9 @@ DESCRIPTION
     filter); the Selection only chooses which users (and, for the timeline, which hours) are
     listed: --user by name, --since/--until/--ip by the user having a session or message there.
     The timeline lists flagged accounts first, then the others that logged in; a username that
-    never logged in (one attackers only tried) only when --user names it.
+    never logged in (one attackers only tried) only when --user names it. With a GeoIP database
+    (option geo) its rows name each IP first logged in from in the hour, with its country
+    (`new_ips`: `203.0.113.5 (KR)`, `?` for a country unknown).
 
 DIAGNOSTICS
     None: rules run on aggregated facts and never raise on log content.
@@ -57,7 +79,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter
-from typing import Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 from maillog_sasl.activity import (
     Activity,
@@ -68,10 +90,11 @@ from maillog_sasl.activity import (
     hour_of,
     provider_of,
 )
+from maillog_sasl.enrich import Enrichment, Places
 from maillog_sasl.events import is_loopback
 from maillog_sasl.model import OUTCOMES, SENT
 
-STRONG = ("burst", "failing", "guessed")
+STRONG = ("burst", "failing", "guessed", "countries", "sender-mismatch")
 # An hour row covers [hour, hour + 1h): its last instant is a microsecond before the next.
 HOUR_END = _dt.timedelta(hours=1, microseconds=-1)
 NETWORKS_NAMED = 8
@@ -198,8 +221,9 @@ def new_network_signal(user: UserActivity, activity: Activity,
     known = {provider_of(network) for network, (first, _) in networks.items() if first < cut}
     if not known:
         return None
+    allowed = _allowed(activity)
     new = sorted((first, network, ip) for network, (first, ip) in networks.items()
-                 if provider_of(network) not in known)
+                 if provider_of(network) not in known and not allowed(ip))
     if not new:
         return None
     when, network, ip = new[0]
@@ -225,8 +249,9 @@ def is_nat(activity: Activity, ip: str, accounts, limits: Thresholds) -> bool:
 def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signal]:
     """user -> its shared-ip Signal, from one pass over the client IPs."""
     shared: Dict[str, list] = {}
+    allowed = _allowed(activity)
     for ip, accounts in activity.pairs.shared_ips(limits.shared_ip_accounts):
-        if is_nat(activity, ip, accounts, limits):
+        if allowed(ip) or is_nat(activity, ip, accounts, limits):
             continue
         for name, first in accounts.items():
             others = sorted(when for account, when in accounts.items() if account != name)
@@ -248,9 +273,154 @@ def _shared_ip_signal(shared: List[tuple], limits: Thresholds) -> Signal:
                                      f"one IP){more}")
 
 
+def _allowed(activity: Activity) -> Callable[[str], bool]:
+    """ip -> whether --allow-country, --allow-asn or --allow-ip leave it out of the location
+    signals (never, without them)."""
+    enrichment = activity.enrichment
+    if enrichment is None or not enrichment.allow:
+        return lambda ip: False
+    return enrichment.allowed
+
+
+def _countries_named(places: Places, countries: List[str]) -> str:
+    """`JP (first 2026-01-05T09:00+09:00 from 192.0.2.10), US (...)`: the countries of a window
+    with the account's first login from each, in that order."""
+    named = []
+    countries = sorted(countries, key=lambda country: places.first_country[country])
+    for country in countries[:NETWORKS_NAMED]:
+        when, ip = places.first_country[country]
+        named.append(f"{country} (first {_stamp(when)} from {ip})")
+    more = f", {len(countries) - NETWORKS_NAMED} more" if len(countries) > NETWORKS_NAMED else ""
+    return ", ".join(named) + more
+
+
+def countries_signal(places: Places, limits: Thresholds) -> Optional[Signal]:
+    """More than `max_countries` countries within `hop_window` hours; the reason leads with
+    the busiest window, and names the first that held when it is another."""
+    if places.countries_fired is None:
+        return None
+    when, countries = places.countries_fired
+    busiest_when, busiest = places.countries_busiest or places.countries_fired
+    window = f"within {_number(limits.hop_window)}h up to"
+    limit = f"(limit more than {limits.max_countries})"
+    reason = (f"countries: {counted(len(busiest), 'country', 'countries')} {window} "
+              f"{_stamp(busiest_when)}: {_countries_named(places, busiest)} {limit}")
+    if len(busiest) > len(countries):
+        reason += (f"; first held with {counted(len(countries), 'country', 'countries')} "
+                   f"{window} {_stamp(when)}: "
+                   f"{' '.join(sorted(countries, key=places.first_country.__getitem__))}")
+    return Signal("countries", when, reason)
+
+
+def new_country_signal(places: Places, activity: Activity,
+                       limits: Thresholds) -> Optional[Signal]:
+    """A login from a country the account did not log in from in the baseline (the first
+    `baseline_days` of the log); silent as new-network is (a log no longer than the baseline,
+    an account with no located login in it)."""
+    start, end = activity.first_time, activity.last_time
+    baseline = _dt.timedelta(days=limits.baseline_days)
+    if start is None or end is None or end - start <= baseline:
+        return None
+    cut = start + baseline
+    known = sorted(country for country, (first, _) in places.first_country.items()
+                   if first < cut)
+    if not known:
+        return None
+    new = sorted((first, country, ip) for country, (first, ip) in places.first_country.items()
+                 if first >= cut)
+    if not new:
+        return None
+    when, country, ip = new[0]
+    enrichment = activity.enrichment
+    place = enrichment.place(ip).label() if enrichment is not None else country
+    more = (f"; {counted(len(new), 'new country', 'new countries')} in all: "
+            f"{' '.join(found for _, found, _ in new)}" if len(new) > 1 else "")
+    return Signal("new-country", when,
+                  f"new country: login from {ip} ({place}) at {_stamp(when)}: {country} is "
+                  f"not among the countries of the {_number(limits.baseline_days)}-day "
+                  f"baseline ending {_stamp(cut)} ({' '.join(known)}){more}")
+
+
+def _travel_end(login) -> str:
+    when, ip, place = login
+    return f"{ip} ({place.label()}) at {_stamp(when)}"
+
+
+def travel_signal(places: Places, limits: Thresholds) -> Optional[Signal]:
+    """Two consecutive logins whose distance, less both accuracy radii, needed more than
+    `travel_speed` km/h (enrich.Places says which pairs are never travel)."""
+    travel = places.travel
+    if travel is None:
+        return None
+    fastest = places.fastest
+    more = ""
+    if places.travels > 1:
+        more = f"; {counted(places.travels, 'such pair')}"
+        if fastest is not None and fastest is not travel:
+            more += f" (fastest {fastest.speed:,.0f} km/h at {_stamp(fastest.when)})"
+    return Signal("travel", travel.when,
+                  f"travel: {_travel_end(travel.before)}, then {_travel_end(travel.after)}: "
+                  f"{travel.km:,.0f} km (accuracy radii taken off) in "
+                  f"{_hours(travel.hours)}, {travel.speed:,.0f} km/h (limit "
+                  f"{_number(limits.travel_speed)} km/h){more}")
+
+
+def _hours(hours: float) -> str:
+    minutes = round(hours * 60)
+    return f"{minutes} min" if minutes < 120 else f"{hours:.1f}h"
+
+
+def sender_mismatch_signal(places: Places, limits: Thresholds) -> Optional[Signal]:
+    """Submissions with at least `sender_mismatch` distinct envelope senders that are not the
+    login's own (enrich.sender_matches); off when the limit is 0."""
+    limit = limits.sender_mismatch
+    if not limit or len(places.senders) < limit:
+        return None
+    firsts = sorted((when, sender) for sender, when in places.senders.items())
+    when = firsts[limit - 1][0]
+    named = ", ".join(sender for _, sender in firsts[:NETWORKS_NAMED])
+    if len(firsts) > NETWORKS_NAMED:
+        named += ", ..."
+    return Signal("sender-mismatch", when,
+                  f"sender mismatch: {counted(places.mismatched, 'message')} sent as "
+                  f"{counted(len(firsts), 'envelope sender')} other than the login: {named} "
+                  f"(limit {counted(limit, 'sender')}; the {_ordinal(limit)} first used at "
+                  f"{_stamp(when)})")
+
+
+def _ordinal(number: int) -> str:
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def location_signals(name: str, activity: Activity, limits: Thresholds) -> List[Signal]:
+    """The signals of enrich.Enrichment's facts (none without an Enrichment)."""
+    enrichment = activity.enrichment
+    places = enrichment.accounts.get(name) if enrichment is not None else None
+    if places is None:
+        return []
+    found = [countries_signal(places, limits), new_country_signal(places, activity, limits),
+             travel_signal(places, limits), sender_mismatch_signal(places, limits)]
+    return [signal for signal in found if signal is not None]
+
+
+# Weak signals that tell the same fact count once: a login from a new country is a login from
+# a new network too (every traveller's trip would otherwise be two weak signals, a flag).
+SAME_FACT = {"new-country": "new-network"}
+
+
 def judge(signals: List[Signal]) -> Verdict:
     strong = sorted(signal.when for signal in signals if signal.strong)
-    weak = sorted(signal.when for signal in signals if not signal.strong)
+    weak_by_fact: Dict[str, _dt.datetime] = {}
+    for signal in signals:
+        if not signal.strong:
+            fact = SAME_FACT.get(signal.name, signal.name)
+            found = weak_by_fact.get(fact)
+            weak_by_fact[fact] = signal.when if found is None else min(found, signal.when)
+    weak = sorted(weak_by_fact.values())
     moments = strong[:1] + weak[1:2]
     if not moments:
         return Verdict(signals, "", None)
@@ -268,7 +438,8 @@ def assess(activity: Activity, limits: Thresholds) -> Dict[str, Verdict]:
         signals = [burst_signal(user, limits), failing_signal(user, limits),
                    guessed_signal(user, limits), hopping_signal(user, limits),
                    new_network_signal(user, activity, limits), shared.get(name)]
-        verdicts[name] = judge([signal for signal in signals if signal is not None])
+        found = [signal for signal in signals if signal is not None]
+        verdicts[name] = judge(found + location_signals(name, activity, limits))
     return verdicts
 
 
@@ -284,9 +455,20 @@ def thresholds_of(options: dict) -> Thresholds:
     return options.get("thresholds") or Thresholds()
 
 
+def enrichment_of(options: dict, limits: Thresholds) -> Optional[Enrichment]:
+    """The Enrichment an Activity needs for the options: one when a database (`geo`, an
+    enrich.Geo), allow-lists (`allow`, an enrich.Allow) or the sender-mismatch rule are
+    given; None otherwise, and the location signals stay silent."""
+    geo, allow = options.get("geo"), options.get("allow")
+    if geo is None and not allow and not limits.sender_mismatch:
+        return None
+    return Enrichment(geo, allow, limits)
+
+
 def watch(finished, selection, options, keep_hours: bool = False) -> Activity:
     """Read the whole stream into an Activity (keep_hours: every Hour, for the timeline)."""
     activity = Activity(thresholds_of(options), selection, keep_hours, options.get("stats"))
+    activity.enrichment = enrichment_of(options, activity.limits)
     for _ in activity.watch(finished):
         pass
     return activity
@@ -383,6 +565,7 @@ def timeline_report(finished, selection, options) -> List[dict]:
     the others: a timeline must not open on the guesses of a campaign."""
     activity = _watched(finished, selection, options, keep_hours=True)
     verdicts = _verdicts(activity, options)
+    geo = options.get("geo")
     order = []
     for name, user in activity.users.items():
         if not user.selected or not selection.user(name):
@@ -403,6 +586,7 @@ def timeline_report(finished, selection, options) -> List[dict]:
             fired.setdefault(hour_of(signal.when), []).append(signal.name)
         new_networks = Counter(hour_of(first)
                                for first, _ in activity.pairs.networks_of(name).values())
+        new_ips = _new_ips(activity.pairs.ips_of(name), geo) if geo is not None else {}
         # An hour can hold a signal and no activity of the user's own: another account took
         # up its IP then.
         for key in sorted(set(user.history) | set(fired)):
@@ -414,5 +598,16 @@ def timeline_report(finished, selection, options) -> List[dict]:
                    "auth_failures": hour.auth_failures, "recipients": hour.recipients}
             row.update(zip(OUTCOMES, hour.outcomes))
             row["signals"] = fired.get(key, [])
+            if geo is not None:
+                row["new_ips"] = new_ips.get(key, [])
             rows.append(row)
     return rows
+
+
+def _new_ips(firsts: Dict[str, _dt.datetime], geo) -> Dict[_dt.datetime, List[str]]:
+    """hour -> `IP (CC)` of each IP the account first logged in from in that hour, in order
+    (`?`: a country the databases do not know)."""
+    found: Dict[_dt.datetime, List[str]] = {}
+    for first, ip in sorted((first, ip) for ip, first in firsts.items()):
+        found.setdefault(hour_of(first), []).append(f"{ip} ({geo.lookup(ip).country or '?'})")
+    return found

@@ -57,32 +57,35 @@ class Fit(NamedTuple):
 IMPORTANCE: Dict[str, Tuple[str, ...]] = {
     # Who; flagged or not; how many IPs (the report's sort key, the first sign of a stolen
     # password); how much went out and how it ended; then the details.
-    "users": ("user", "flags", "ips", "recipients", "sent", "deferred", "bounced", "rejected",
-              "expired", "messages", "sessions", "last_seen", "first_seen", "methods", "hosts"),
+    # With a GeoIP database, where the logins came from ranks beside how many IPs.
+    "users": ("user", "flags", "ips", "countries", "recipients", "sent", "deferred", "bounced",
+              "rejected", "expired", "messages", "sessions", "asns", "last_seen", "first_seen",
+              "methods", "hosts"),
     # Who logged in from where and when, and whether the AUTH failed first.
-    "sessions": ("sasl_username", "client_ip", "start", "auth", "failed_auth", "messages",
-                 "recipients", "sasl_method", "end", "client_name", "tls", "complete",
-                 "service", "host", "pid"),
+    "sessions": ("sasl_username", "client_ip", "country", "start", "auth", "failed_auth",
+                 "messages", "recipients", "sasl_method", "asn", "end", "client_name", "tls",
+                 "complete", "service", "host", "pid"),
     # Whose mail to whom, what became of it, when, and the queue ID to act on.
     "messages": ("sasl_username", "recipient", "status", "time", "queue_id", "reason",
                  "client_ip", "sender", "dsn", "relay", "last_attempt", "attempts",
                  "message_id", "orig_to", "host"),
-    "ips": ("user", "client_ip", "recipients", "first_seen", "last_seen", "sessions",
-            "messages", "client_name"),
+    "ips": ("user", "client_ip", "country", "recipients", "first_seen", "last_seen",
+            "sessions", "messages", "asn", "as_org", "client_name"),
     # The IP to block, how hard it tried, and whether it got in (as whom).
     # `success_users` says it whole for the accounts Postfix named (later_success adds only
     # the logins it did not name).
-    "failures": ("client_ip", "attempts", "success_users", "usernames", "last_seen",
-                 "later_success", "first_seen", "sessions", "mechanisms", "client_names"),
+    "failures": ("client_ip", "attempts", "success_users", "country", "usernames",
+                 "last_seen", "later_success", "first_seen", "sessions", "asn", "mechanisms",
+                 "client_names"),
     # `success_ips` are the guesses that worked; later_success is true of a typo, too.
-    "failures --by user": ("user", "attempts", "success_ips", "ips", "last_seen",
-                           "later_success", "first_seen", "sessions"),
+    "failures --by user": ("user", "attempts", "success_ips", "ips", "countries", "last_seen",
+                           "later_success", "first_seen", "sessions", "asns"),
     # The reasons are lines under each row (UNDER), whatever the width.
     "suspicious": ("user", "severity", "signals", "reasons", "first_flagged", "recipients",
                    "failed_share", "ips", "networks", "logins", "messages"),
     "timeline": ("user", "hour", "signals", "recipients", "logins", "ips", "new_networks",
-                 "auth_failures", "sent", "deferred", "bounced", "rejected", "expired",
-                 "networks"),
+                 "new_ips", "auth_failures", "sent", "deferred", "bounced", "rejected",
+                 "expired", "networks"),
     # What to purge: the queue ID, whose, what kind, how much, why it is stuck.
     "queue": ("queue_id", "user", "kind", "pending_recipients", "sender", "last_reason",
               "first_deferred", "last_attempt", "parent_queue_id", "queued", "host"),
@@ -98,6 +101,7 @@ CUT = {
     "reason": (16, 48), "last_reason": (16, 48), "message_id": (12, 32),
     "usernames": (16, 40), "success_users": (24, 40), "success_ips": (15, 40),
     "mechanisms": (10, 20), "methods": (7, 16), "flags": (24, 44), "signals": (24, 44),
+    "countries": (9, 24), "asns": (9, 24), "as_org": (12, 28), "new_ips": (20, 44),
 }
 
 # Columns shown as lines under their row, one per item, wrapped to the width.

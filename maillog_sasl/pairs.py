@@ -2,6 +2,7 @@
 
 SUMMARY
     PairStore()                               a private temporary SQLite database
+    PairStore(db)                             the same tables in the open database `db`
     store.login(account, ip, when)            a login of `account` from `ip` at `when`
     store.network(account, network, when, ip) the same, seen as a login from `network`
     store.provider_day(account, block, day)   a login from a provider's block on that date
@@ -13,6 +14,8 @@ SUMMARY
     store.days_in(account, block) -> on how many days the account logged in from the block
     store.ips_of(account) -> {ip: first login of the account from it}
     store.accounts_of(ip) -> {account: its first login from ip}
+    store.flush()                             write what the buffers hold
+    store.forget(account)                     drop the account's pairs
     store.close()
 
 DESCRIPTION
@@ -30,6 +33,12 @@ DESCRIPTION
     pair already in the dict costs one dict lookup. Times are stored as microseconds since the
     epoch and the UTC offset they were logged with, and come back as the same aware datetimes.
 
+    With `db` (an sqlite3 connection in autocommit mode, which `watch` keeps its state in), the
+    tables and indexes are made there if missing and nothing here commits: the owner flushes
+    and commits the pairs in the same transaction as the rest of its state. There each pair
+    has one row (a unique index; a write keeps the earlier login), as such a store is kept
+    and written to for months.
+
 DIAGNOSTICS
     StoreError, with one readable sentence, when SQLite cannot write its temporary file (a full
     disk); no sqlite3 exception leaves this module.
@@ -37,11 +46,12 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import sqlite3
 import tempfile
 from collections import Counter
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from maillog_sasl.syslog import fixed_zone
 
@@ -64,6 +74,22 @@ CREATE INDEX logins_by_ip ON logins (ip);
 CREATE INDEX networks_by_account ON networks (account);
 CREATE INDEX provider_days_by_account ON provider_days (account, block);
 """
+# A store kept for months (PairStore(db)) would gain a row per pair at every flush: there,
+# each pair has one row, kept at its earliest login (the first written on a tie).
+_ONE_ROW_EACH = """
+CREATE UNIQUE INDEX logins_pair ON logins (account, ip);
+CREATE UNIQUE INDEX networks_pair ON networks (account, network);
+CREATE UNIQUE INDEX provider_days_pair ON provider_days (account, block, day);
+"""
+_APPENDS = ("INSERT INTO logins VALUES (?, ?, ?, ?)",
+            "INSERT INTO networks VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO provider_days VALUES (?, ?, ?)")
+_UPSERTS = ("INSERT INTO logins VALUES (?, ?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET "
+            "first = excluded.first, offset = excluded.offset WHERE excluded.first < first",
+            "INSERT INTO networks VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, network) DO UPDATE "
+            "SET first = excluded.first, offset = excluded.offset, ip = excluded.ip "
+            "WHERE excluded.first < first",
+            "INSERT OR IGNORE INTO provider_days VALUES (?, ?, ?)")
 
 
 class StoreError(Exception):
@@ -99,16 +125,30 @@ def _decode(micros: int, offset: int) -> _dt.datetime:
 class PairStore:
     """See the module docstring."""
 
-    def __init__(self) -> None:
-        # "": a private database that SQLite deletes on close; it stays in memory up to the
-        # cache size, and no journal is needed for data nobody reads after a crash.
+    def __init__(self, db: Optional[sqlite3.Connection] = None) -> None:
+        self._owned = db is None
         try:
-            self._db = sqlite3.connect("" if _temporary_directory_exists() else ":memory:")
-            self._db.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; PRAGMA journal_mode = OFF;"
-                                   f"PRAGMA synchronous = OFF; {_SCHEMA}")
+            if db is None:
+                # "": a private database that SQLite deletes on close; it stays in memory up
+                # to the cache size, and no journal is needed for data nobody reads after a
+                # crash.
+                self._db = sqlite3.connect("" if _temporary_directory_exists() else ":memory:")
+                self._db.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; "
+                                       f"PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
+                                       f"{_SCHEMA}")
+            else:
+                self._db = db
+                # One statement at a time: executescript() would commit the owner's transaction.
+                for statement in (_SCHEMA + _INDEXES + _ONE_ROW_EACH).split(";"):
+                    if statement.strip():
+                        db.execute(statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                                   .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ")
+                                   .replace("CREATE UNIQUE INDEX ",
+                                            "CREATE UNIQUE INDEX IF NOT EXISTS "))
         except sqlite3.Error as error:
             raise _failed(error) from None
-        self._indexed = False
+        self._indexed = db is not None
+        self._writes = _APPENDS if db is None else _UPSERTS
         self._logins: Dict[tuple, _dt.datetime] = {}  # (account, ip) -> first login
         self._networks: Dict[tuple, tuple] = {}  # (account, network) -> (first login, ip)
         self._days: set = set()  # (account, block, date's ordinal)
@@ -190,8 +230,23 @@ class PairStore:
         if found:
             yield current, found
 
+    def flush(self) -> None:
+        self._flush()
+
+    def forget(self, account: str) -> None:
+        self._logins = {key: when for key, when in self._logins.items() if key[0] != account}
+        self._networks = {key: first for key, first in self._networks.items()
+                          if key[0] != account}
+        self._days = {day for day in self._days if day[0] != account}
+        try:
+            for table in ("logins", "networks", "provider_days"):
+                self._db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
+        except sqlite3.Error as error:
+            raise _failed(error) from None
+
     def close(self) -> None:
-        self._db.close()
+        if self._owned:
+            self._db.close()
 
     def _read(self, query: str, parameters=()) -> Iterator[tuple]:
         """The rows of `query`, as they are fetched."""
@@ -212,17 +267,17 @@ class PairStore:
 
     def _write(self) -> None:
         db = self._db
-        with db:
+        with db if self._owned else contextlib.nullcontext():
+            logins, networks, days = self._writes
             if self._logins:
-                db.executemany("INSERT INTO logins VALUES (?, ?, ?, ?)",
-                               [(account, ip) + _encode(when)
-                                for (account, ip), when in self._logins.items()])
+                db.executemany(logins, [(account, ip) + _encode(when)
+                                        for (account, ip), when in self._logins.items()])
                 self._logins.clear()
             if self._networks:
-                db.executemany("INSERT INTO networks VALUES (?, ?, ?, ?, ?)",
-                               [(account, network) + _encode(when) + (ip,)
-                                for (account, network), (when, ip) in self._networks.items()])
+                db.executemany(networks, [(account, network) + _encode(when) + (ip,)
+                                          for (account, network), (when, ip)
+                                          in self._networks.items()])
                 self._networks.clear()
             if self._days:
-                db.executemany("INSERT INTO provider_days VALUES (?, ?, ?)", self._days)
+                db.executemany(days, self._days)
                 self._days.clear()

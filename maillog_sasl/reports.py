@@ -43,6 +43,13 @@ DESCRIPTION
               with the parent's queue ID): all of them eat the queue, and `--format ids` prints
               them for `postsuper -d -`.
 
+    With a GeoIP database (option geo, an enrich.Geo) some reports gain columns, after their
+    others (Report.geo_columns; without one, rows and columns are exactly as before):
+    users `countries, asns` (of its logins, most logins first), sessions `country, asn`, ips
+    `country, asn, as_org`, failures `country, asn` (by user: `countries, asns` of the IPs that
+    failed for it, most attempts first), timeline `new_ips`. A place the database does not know
+    is "" (country, as_org) or null (asn), and is left out of the lists.
+
     IDs (`Report.ids`, for --format ids): queue IDs of messages and queue, client IPs of ips
     (a flagged account's usual IPs left out) and failures; the other reports have none.
 
@@ -100,6 +107,14 @@ TIMELINE_COLUMNS = ["user", "hour", "logins", "ips", "networks", "new_networks",
                     "recipients", *OUTCOMES, "signals"]
 QUEUE_COLUMNS = ["host", "queue_id", "kind", "user", "sender", "pending_recipients",
                  "first_deferred", "last_attempt", "last_reason", "parent_queue_id", "queued"]
+# Added after the others when a GeoIP database is loaded (option `geo`), and only then: without
+# one every report is what it always was.
+USERS_GEO_COLUMNS = ["countries", "asns"]
+SESSIONS_GEO_COLUMNS = ["country", "asn"]
+IPS_GEO_COLUMNS = ["country", "asn", "as_org"]
+FAILURES_GEO_COLUMNS = ["country", "asn"]
+FAILURES_BY_USER_GEO_COLUMNS = ["countries", "asns"]
+TIMELINE_GEO_COLUMNS = ["new_ips"]
 
 
 class Report(NamedTuple):
@@ -115,6 +130,11 @@ class Report(NamedTuple):
     # JSON of a streamed report is written from (None: the report has only dict rows).
     tuples: Optional[Callable] = None
     assesses: bool = False  # needs the Activity and verdicts whatever the options
+    geo_columns: Tuple[str, ...] = ()  # added when a GeoIP database is loaded
+
+    def columns_with(self, geo) -> List[str]:
+        """The columns of the report, with its geo_columns when `geo` (an enrich.Geo) is."""
+        return self.columns + list(self.geo_columns) if geo is not None else self.columns
 
 
 def _spool_failed(error: OSError) -> StoreError:
@@ -184,6 +204,7 @@ class Scope:
         if report.assesses or self.flagged_only or self.assess:
             self.activity = Activity(incident.thresholds_of(options), selection, keep_hours,
                                      options.get("stats"))
+            self.activity.enrichment = incident.enrichment_of(options, self.activity.limits)
 
     def watch(self, finished: Iterable[Finished]) -> Iterator[Finished]:
         """The stream, each item counted and recorded as it passes; the verdicts when it ends."""
@@ -209,7 +230,7 @@ class Scope:
                 names = [user] + [failure.username for _, failure in item.auth_failures]
                 if any(name and selection.user(name) for name in names):
                     self.matched.add("user")
-            if selection.networks and "ip" not in self.matched and selection.ip(item.client_ip):
+            if selection.by_client and "ip" not in self.matched and selection.ip(item.client_ip):
                 self.matched.add("ip")
             if user is not None and selection.session(item, user):
                 self._entry(user)[0] += 1
@@ -375,7 +396,7 @@ def _latest(current, candidate):
 
 class _UserTotals:
     __slots__ = ("sessions", "messages", "outcomes", "first_seen", "last_seen",
-                 "methods", "hosts")
+                 "methods", "hosts", "countries", "asns")
 
     def __init__(self):
         self.sessions = 0
@@ -385,6 +406,8 @@ class _UserTotals:
         self.last_seen = None
         self.methods = set()
         self.hosts = set()
+        self.countries = None  # Counter: country -> logins, with a database
+        self.asns = None  # Counter: AS number -> logins
 
     def add_session(self, session: Session) -> None:
         self.sessions += 1
@@ -402,8 +425,25 @@ def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
     return found
 
 
+def _count_place(entry, place) -> None:
+    """Count a login's country and ASN on a row's `countries` and `asns` Counters."""
+    if entry.countries is None:
+        entry.countries, entry.asns = Counter(), Counter()
+    if place.country:
+        entry.countries[place.country] += 1
+    if place.asn is not None:
+        entry.asns[place.asn] += 1
+
+
+def most_first(counts: Optional[Counter]) -> list:
+    """The keys of `counts`, the most counted first (ties in their own order)."""
+    return [key for key, _ in sorted((counts or {}).items(),
+                                     key=lambda item: (-item[1], item[0]))]
+
+
 def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     totals: Dict[str, _UserTotals] = {}
+    geo = options.get("geo")
     # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
     logins = PairStore()
     for item in finished:
@@ -414,6 +454,8 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
             entry = _totals_of(totals, user)
             entry.add_session(item)
             logins.login(user, item.client_ip, item.start)
+            if geo is not None:
+                _count_place(entry, geo.lookup(item.client_ip))
             entry.outcomes[REJECTED] += len(item.rejects)
         elif selection.message(item):
             # Nothing of a message without a username is counted: the correlator hands one on
@@ -441,6 +483,8 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
         row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
         row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
                    methods=sorted(entry.methods), hosts=sorted(entry.hosts))
+        if geo is not None:
+            row.update(countries=most_first(entry.countries), asns=most_first(entry.asns))
         rows.append(row)
     # Flagged accounts first, most severe, then most recipients; then the others as always.
     rows.sort(key=lambda row: (
@@ -451,6 +495,7 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
 
 
 def _sessions(finished: Iterable[Finished], selection: Selection, options: dict):
+    geo = options.get("geo")
     for item in finished:
         if not isinstance(item, Session):
             continue
@@ -462,7 +507,7 @@ def _sessions(finished: Iterable[Finished], selection: Selection, options: dict)
             continue
         auth, tls = item.auth, item.tls
         accepted, rejected = session_recipients(item)
-        yield {"host": item.host, "service": item.service, "pid": item.pid,
+        row = {"host": item.host, "service": item.service, "pid": item.pid,
                "client_ip": item.client_ip, "client_name": item.client_name,
                "start": item.start, "end": item.end, "sasl_method": method_of(item.sasl_method),
                "sasl_username": user,
@@ -472,6 +517,10 @@ def _sessions(finished: Iterable[Finished], selection: Selection, options: dict)
                "messages": len(item.queue_ids), "recipients": accepted + rejected,
                "failed_auth": item.failed_auth_count, "complete": item.complete,
                "rejected": rejected}
+        if geo is not None:
+            place = geo.lookup(item.client_ip)
+            row.update(country=place.country, asn=place.asn)
+        yield row
 
 
 def _messages(finished: Iterable[Finished], selection: Selection, options: dict):
@@ -533,8 +582,12 @@ def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
     roles = (incident.ip_roles(activity, scope.flagged, activity.limits)
              if activity is not None else {})
     rows = list(pairs.values())
+    geo = options.get("geo")
     for row in rows:
         row["role"] = roles.get(row["user"], {}).get(row["client_ip"], "")
+        if geo is not None:
+            place = geo.lookup(row["client_ip"])
+            row.update(country=place.country, asn=place.asn, as_org=place.as_org)
     rows.sort(key=lambda row: (row["user"] == UNKNOWN_USER, row["user"], row["first_seen"] is None,
                                row["first_seen"] or 0, row["client_ip"]))
     return rows
@@ -583,6 +636,7 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
             entry["first_seen"] = _earliest(entry["first_seen"], when)
             entry["last_seen"] = _latest(entry["last_seen"], when)
     scope = options["scope"]
+    geo = options.get("geo")
     rows = []
     for ip, entry in by_ip.items():
         success = successes.get(ip)
@@ -594,6 +648,9 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
             continue  # an IP neither tried nor got into a flagged account
         for key in ("usernames", "mechanisms", "client_names"):
             entry[key] = sorted(entry[key])
+        if geo is not None:
+            place = geo.lookup(ip)
+            entry.update(country=place.country, asn=place.asn)
         rows.append(entry)
     rows.sort(key=lambda row: (-row["attempts"], row["client_ip"]))
     return rows
@@ -606,6 +663,7 @@ def _later(latest: dict, since) -> list:
 
 
 def _failures_by_user(finished: Iterable[Finished], selection: Selection, options: dict):
+    geo = options.get("geo")
     by_user: Dict[str, dict] = {}  # username -> its row
     successes: Dict[str, Dict[str, _dt.datetime]] = {}  # user -> {client IP: latest login}
     for item in finished:
@@ -633,7 +691,11 @@ def _failures_by_user(finished: Iterable[Finished], selection: Selection, option
             if entry is None:
                 entry = by_user[name] = {"user": name, "attempts": 0, "ips": {},
                                          "sessions": 0, "first_seen": None, "last_seen": None}
+                if geo is not None:
+                    entry["attempts_by_ip"] = Counter()
             entry["attempts"] += len(moments)
+            if geo is not None:
+                entry["attempts_by_ip"][item.client_ip] += len(moments)
             entry["sessions"] += 1
             for when in moments:
                 entry["first_seen"] = _earliest(entry["first_seen"], when)
@@ -646,6 +708,17 @@ def _failures_by_user(finished: Iterable[Finished], selection: Selection, option
         # The evidence of a guess that worked: an IP that failed for this account, then got in.
         entry["success_ips"] = sorted(ip for ip, first in entry["ips"].items()
                                       if _later({ip: logins.get(ip)}, first))
+        if geo is not None:
+            # The countries and ASNs of the IPs that failed for the user, most attempts first.
+            countries: Counter = Counter()
+            asns: Counter = Counter()
+            for ip, attempts in entry.pop("attempts_by_ip").items():
+                place = geo.lookup(ip)
+                if place.country:
+                    countries[place.country] += attempts
+                if place.asn is not None:
+                    asns[place.asn] += attempts
+            entry.update(countries=most_first(countries), asns=most_first(asns))
         entry["ips"] = len(entry["ips"])
         rows.append(entry)
     rows.sort(key=lambda row: (-row["attempts"], row["user"]))
@@ -700,19 +773,23 @@ def _sasl_username(row: dict) -> Optional[str]:
 
 
 REPORTS = {
-    "users": Report(USERS_COLUMNS, _users, account=_user, assesses=True),
-    "sessions": Report(SESSIONS_COLUMNS, _sessions, account=_sasl_username, streams=True),
+    "users": Report(USERS_COLUMNS, _users, account=_user, assesses=True,
+                    geo_columns=tuple(USERS_GEO_COLUMNS)),
+    "sessions": Report(SESSIONS_COLUMNS, _sessions, account=_sasl_username, streams=True,
+                       geo_columns=tuple(SESSIONS_GEO_COLUMNS)),
     "messages": Report(MESSAGES_COLUMNS, _messages, account=_sasl_username, ids=_queue_id,
                        streams=True, tuples=_message_tuples),
-    "ips": Report(IPS_COLUMNS, _ips, account=_user, ids=_client_ip, assesses=True),
+    "ips": Report(IPS_COLUMNS, _ips, account=_user, ids=_client_ip, assesses=True,
+                  geo_columns=tuple(IPS_GEO_COLUMNS)),
     "failures": Report(FAILURES_COLUMNS, _failures,
                        {"user": Report(FAILURES_BY_USER_COLUMNS, _failures_by_user,
-                                       account=_user)},
-                       ids=_client_ip),
+                                       account=_user,
+                                       geo_columns=tuple(FAILURES_BY_USER_GEO_COLUMNS))},
+                       ids=_client_ip, geo_columns=tuple(FAILURES_GEO_COLUMNS)),
     "suspicious": Report(SUSPICIOUS_COLUMNS, incident.suspicious_report, account=_user,
                          assesses=True),
     "timeline": Report(TIMELINE_COLUMNS, incident.timeline_report, account=_user,
-                       assesses=True),
+                       assesses=True, geo_columns=tuple(TIMELINE_GEO_COLUMNS)),
     "queue": Report(QUEUE_COLUMNS, _queue, account=_user, ids=_queue_id),
 }
 
@@ -727,8 +804,10 @@ def report_of(name: str, by: Optional[str] = None) -> Report:
 
 def gives_tuples(report: Report, options: dict) -> bool:
     """Whether build_report(..., tuples=True) gives this report's rows as tuples in its
-    `columns` order: when it has a tuple builder and --flagged (which reads dicts) is off."""
-    return report.tuples is not None and not options.get("flagged")
+    `columns` order: when it has a tuple builder, --flagged (which reads dicts) is off, and
+    no GeoIP column is added to its rows."""
+    return (report.tuples is not None and not options.get("flagged")
+            and not (report.geo_columns and options.get("geo") is not None))
 
 
 def build_report(name: str, finished: Iterable[Finished], selection: Optional[Selection] = None,
@@ -755,4 +834,4 @@ def build_report(name: str, finished: Iterable[Finished], selection: Optional[Se
     rows = build(scope.watch(finished), selection, options)
     if scope.flagged_only and report.account is not None:
         rows = scope.only_flagged(rows, report.account, report.streams)
-    return report.columns, scope.capped(rows, report.streams)
+    return report.columns_with(options.get("geo")), scope.capped(rows, report.streams)

@@ -42,3 +42,10 @@ def report(cli):
         return result.json()
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def no_machine_geoip(monkeypatch):
+    """The machine's GeoIP files (/usr/share/GeoIP, /var/lib/GeoIP) stay out of every test: a
+    test that wants well-known files points MAILLOG_SASL_GEOIP_DIRS at its own."""
+    monkeypatch.setenv("MAILLOG_SASL_GEOIP_DIRS", "")

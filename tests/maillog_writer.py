@@ -78,8 +78,10 @@ class MailLog:
     def login(self, user: str, ip: str, when: dt.datetime, to: int = 1, outcome: str = "sent",
               outcomes: Optional[Dict[str, int]] = None, typos: int = 0, notice: bool = False,
               retry: Optional[dt.timedelta] = None, expire_after: Optional[dt.timedelta] = None,
-              noqueue_rejects: int = 0) -> str:
-        """A session that authenticates (after `typos` failures) and sends one message."""
+              noqueue_rejects: int = 0, sender: Optional[str] = None) -> str:
+        """A session that authenticates (after `typos` failures) and sends one message (its
+        envelope sender `sender`, by default the login; "" for the null sender)."""
+        envelope = user if sender is None else sender
         outcomes = outcomes if outcomes is not None else {outcome: to}
         pid = self._next_pid()
         queue_id = self._next_queue_id()
@@ -102,18 +104,18 @@ class MailLog:
             rcpt = f"r{number}@gone.example.net"
             self._line(start, smtpd, pid,
                        f"{queue_id}: reject: RCPT from {client}: 550 5.1.1 <{rcpt}>: Recipient "
-                       f"address rejected: User unknown in relay recipient table; from=<{user}> "
+                       f"address rejected: User unknown in relay recipient table; from=<{envelope}> "
                        f"to=<{rcpt}> proto=ESMTP helo=<laptop>")
         for index in range(noqueue_rejects):
             rcpt = f"x{index}@elsewhere.example"
             self._line(start, smtpd, pid,
                        f"NOQUEUE: reject: RCPT from {client}: 554 5.7.1 <{rcpt}>: Relay access "
-                       f"denied; from=<{user}> to=<{rcpt}> proto=ESMTP helo=<laptop>")
+                       f"denied; from=<{envelope}> to=<{rcpt}> proto=ESMTP helo=<laptop>")
         queued = start + SECOND
         self._line(queued, "postfix/cleanup", pid + 500,
                    f"{queue_id}: message-id=<{queue_id}.{int(when.timestamp())}@laptop.example.jp>")
         self._line(queued, "postfix/qmgr", 900,
-                   f"{queue_id}: from=<{user}>, size=2814, nrcpt={accepted} (queue active)")
+                   f"{queue_id}: from=<{envelope}>, size=2814, nrcpt={accepted} (queue active)")
         deferred = []
         delivered = queued + SECOND
         for status in ("sent", "bounced", "deferred"):
@@ -126,7 +128,7 @@ class MailLog:
         attempts = 1
         if retry is not None and deferred:
             self._line(delivered + retry, "postfix/qmgr", 900,
-                       f"{queue_id}: from=<{user}>, size=2814, nrcpt={accepted} (queue active)")
+                       f"{queue_id}: from=<{envelope}>, size=2814, nrcpt={accepted} (queue active)")
             for rcpt in deferred:
                 self._delivery(delivered + retry, queue_id, rcpt, "deferred")
             attempts += 1
@@ -135,7 +137,7 @@ class MailLog:
         if expire_after is not None and deferred:
             gone = delivered + expire_after
             self._line(gone, "postfix/qmgr", 900,
-                       f"{queue_id}: from=<{user}>, status=expired, returned to sender")
+                       f"{queue_id}: from=<{envelope}>, status=expired, returned to sender")
             self._line(gone, "postfix/qmgr", 900, f"{queue_id}: removed")
         elif deferred:
             self.pending.append(queue_id)

@@ -8,6 +8,7 @@ before anything runs."""
 import configparser
 import json
 import os
+import re
 import shlex
 import stat
 import sys
@@ -547,6 +548,155 @@ def test_the_library_contain_echoes_each_step(fakes, table):
     assert f"+{LINE}" in lines
 
 
+# -- contain --state: the queue IDs from watch's state ------------------------------------------
+
+def watched(cli, log, state):
+    result = cli("watch", "--once", "--state", state, "--alert-log", state.parent / "alerts", log)
+    assert result.code in (0, 1), result.err
+
+
+def test_state_gives_the_queue_ids_the_logs_give(cli, fakes, queued, tmp_path):
+    log, ids = queued
+    state = tmp_path / "s.sqlite"
+    watched(cli, log, state)
+    from_logs = run(cli, USER, log, "--hold", "--dry-run")
+    from_state = run(cli, USER, "--state", state, "--hold", "--dry-run")
+    assert from_state.code == 0, from_state.err
+    assert from_state.out == from_logs.out
+    assert f"printf '%s\\n' {' '.join(ids)} | postsuper -h -" in from_state.out
+    result = run(cli, USER, "--state", state, "--hold", "--apply")
+    assert result.code == 0, result.err
+    assert fakes.changing_calls() == [{"argv": ["postsuper", "-h", "-"],
+                                       "stdin": "".join(f"{qid}\n" for qid in ids)}]
+    result = run(cli, "--release", USER, "--state", state, "--apply")
+    assert result.code == 0, result.err
+    assert fakes.changing_calls()[-1]["argv"] == ["postsuper", "-H", "-"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_root_reads_the_queue_of_a_state_another_user_owns(cli, fakes, queued, tmp_path):
+    """The state holds a pickle that root must not load; the queue table is plain rows."""
+    log, ids = queued
+    state = tmp_path / "s.sqlite"
+    watched(cli, log, state)
+    for name in os.listdir(tmp_path):
+        if name.startswith("s.sqlite"):
+            os.chown(tmp_path / name, 65534, 65534)
+    assert cli("state", "--state", state).code == 2  # refused: it holds a pickle
+    result = run(cli, USER, "--state", state, "--hold", "--dry-run")
+    assert result.code == 0, result.err
+    assert " ".join(ids) in result.out
+
+
+def test_state_that_is_missing_or_older_is_one_line(cli, fakes, queued, tmp_path):
+    import sqlite3
+    assert "no such state" in one_line(run(cli, USER, "--state", tmp_path / "none", "--hold"))
+    log, _ = queued
+    state = tmp_path / "s.sqlite"
+    watched(cli, log, state)
+    db = sqlite3.connect(state)
+    db.execute("DROP TABLE queue")
+    db.commit()
+    db.close()
+    assert "holds no queue yet" in one_line(run(cli, USER, "--state", state, "--hold"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--state", "s.sqlite", "--reject"), "--state is read only for --hold"),
+    (("maillog", "--state", "s.sqlite", "--hold"), "from --state or from logs: not both"),
+])
+def test_state_usage_errors(cli, fakes, args, message):
+    assert message in one_line(run(cli, USER, *args))
+
+
+# -- watch --contain -----------------------------------------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "maillog-sample.log"
+CRITICAL = {"ken.roux@corp.example", "k.nilsson@corp.example", "chiara.ferrari@corp.example"}
+
+
+def watch_contain(cli, tmp_path, table, *more, log=SAMPLE):
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite", "--contain", "hold",
+                 "--contain", "reject", "--sasl-access", table, *more, log)
+    assert result.code in (0, 1), result.err
+    return result, [json.loads(line) for line in result.out.splitlines()]
+
+
+def contained(alerts):
+    return {alert["user"]: alert for alert in alerts if alert["signals"] == ["contained"]}
+
+
+def test_watch_contain_not_root_is_a_dry_run_said_in_the_alert(cli, fakes, table, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.setattr(contain, "is_root", lambda: False)
+    before = table.read_bytes()
+    result, alerts = watch_contain(cli, tmp_path, table)
+    assert "--contain: not root: containment is a dry run" in result.err
+    found = contained(alerts)
+    assert set(found) == CRITICAL
+    alert = found["ken.roux@corp.example"]
+    critical = next(a for a in alerts if a["user"] == alert["user"]
+                    and a["severity"] == "critical" and a is not alert)
+    assert alerts.index(alert) == alerts.index(critical) + 1  # right after what raised it
+    assert alert["severity"] == "critical" and alert["dry_run"] and not alert["failed"]
+    assert alert["reasons"] == [
+        "contained: a dry run (not root; nothing changed; --contain-apply acts): would put 6 "
+        f"queued messages on hold (postsuper -h); would put ken.roux@corp.example {REJECT} in "
+        f"{table} (postmap)"]
+    assert alert["actions"][0] == "# dry run: nothing is changed; these are the commands and " \
+                                  "the map change"
+    assert alert["actions"][1] == ("printf '%s\\n' " + " ".join(critical["queue_ids"])
+                                   + " | postsuper -h -")
+    assert f"+ken.roux@corp.example {REJECT}" in alert["actions"]
+    assert fakes.changing_calls() == [] and table.read_bytes() == before
+
+
+def test_watch_contain_as_root_holds_and_rejects_each_critical_account_once(cli, fakes, table,
+                                                                            tmp_path, monkeypatch):
+    monkeypatch.setattr(contain, "is_root", lambda: True)
+    result, alerts = watch_contain(cli, tmp_path, table)
+    found = contained(alerts)
+    assert set(found) == CRITICAL and not any(a["dry_run"] for a in found.values())
+    holds = fakes.calls("postsuper")
+    assert sorted(call["stdin"].split() for call in holds) == sorted(
+        next(a for a in alerts if a["user"] == user and a["signals"] != ["contained"]
+             and a["severity"] == "critical")["queue_ids"] for user in CRITICAL)
+    assert all(f"{user} {REJECT}" in table.read_text() for user in CRITICAL)
+    assert len(fakes.calls("postmap")) == 3
+    assert found["ken.roux@corp.example"]["reasons"][0].startswith(
+        "contained: put 6 queued messages on hold (postsuper -h); put ken.roux")
+    # Once: a later run that reads more contains nobody again.
+    more = MailLog()
+    more.login("other@example.jp", "198.51.100.7", at(400, 9))
+    log = tmp_path / "maillog"
+    log.write_text(SAMPLE.read_text() + more.text())
+    calls = len(fakes.changing_calls())
+    _, alerts = watch_contain(cli, tmp_path, table, log=log)
+    assert contained(alerts) == {} and len(fakes.changing_calls()) == calls
+
+
+def test_watch_contain_failing_is_said_and_the_run_goes_on(cli, fakes, table, tmp_path,
+                                                          monkeypatch):
+    monkeypatch.setattr(contain, "is_root", lambda: True)
+    fakes.set("postsuper", exit=1, err="postsuper: fatal: not the queue owner\n")
+    result, alerts = watch_contain(cli, tmp_path, table)
+    assert result.code == 1
+    found = contained(alerts)
+    assert set(found) == CRITICAL and all(alert["failed"] for alert in found.values())
+    assert found["ken.roux@corp.example"]["reasons"][0].startswith(
+        "contained: failed: postsuper -h - failed (exit status 1): postsuper: fatal: not the "
+        "queue owner")
+    assert result.err.count("--contain ") == 3
+
+
+def test_watch_without_contain_contains_nothing(cli, fakes, table, tmp_path, monkeypatch):
+    monkeypatch.setattr(contain, "is_root", lambda: True)
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite", SAMPLE)
+    assert result.code == 1 and "contained" not in result.out and fakes.calls() == []
+    result = cli("watch", "--once", "--state", tmp_path / "t.sqlite", "--contain-apply", SAMPLE)
+    assert result.code == 2 and "go with --contain" in result.err
+
+
 # -- contrib/ ------------------------------------------------------------------------------------
 
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
@@ -577,3 +727,27 @@ def test_the_cron_line_runs_watch_once_every_5_minutes_as_the_same_user():
     fields = shlex.split(line)
     assert fields[:6] == ["*/5", "*", "*", "*", "*", "maillog-sasl"]
     assert fields[6] == "maillog-sasl" and fields[7:] == WATCH_ARGS[:1] + ["--once"] + WATCH_ARGS[1:]
+
+
+def _options(parser):
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def test_contrib_names_only_options_that_exist():
+    """Every --option in contrib/ is one of watch's, contain's or state's, and every ExecStart,
+    commented or not, is a command line that watch's parser takes."""
+    from maillog_sasl import cli as cli_module
+    known = (_options(cli_module._watch_parser()) | _options(cli_module._contain_parser())
+             | _options(cli_module._state_parser()))
+    for path in sorted(CONTRIB.iterdir()):
+        text = path.read_text()
+        named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*[a-z]", text))
+        # systemd's and node_exporter's own options, named as such.
+        named -= {"--now", "--system", "--gid", "--home-dir", "--shell",
+                  "--collector.textfile.directory"}
+        assert named <= known, (path.name, named - known)
+        for line in text.splitlines():
+            if line.lstrip("#").startswith("ExecStart="):
+                command = shlex.split(line.lstrip("#").partition("=")[2])
+                assert command[1] == "watch"
+                cli_module._watch_parser().parse_args(command[2:])

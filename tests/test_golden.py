@@ -69,6 +69,7 @@ if __name__ == "__main__" and sys.argv[1:] == ["--update"]:
     import os
 
     os.chdir(ROOT)
+    os.environ["MAILLOG_SASL_GEOIP_DIRS"] = ""  # as in the tests (conftest): no machine GeoIP
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps({case: digest(args) for case, args in cases()}, indent=1,
                                  sort_keys=True) + "\n")

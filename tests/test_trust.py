@@ -66,7 +66,7 @@ def test_an_unknown_status_is_kept_as_data(cli, tmp_path, status_text, reason):
     assert result.code == 0, result.err
     [row] = result.json()
     assert (row["status"], row["reason"]) == ("deferred", reason)
-    assert "unknown delivery statuses:   1" in result.err
+    assert "unknown status words:     1" in result.err
     assert cli("--year", "2026", log).code == 0
 
 
@@ -295,3 +295,10 @@ def test_a_host_whose_clock_is_months_ahead_moves_no_clock(cli, tmp_path):
     assert [row["user"] for row in result.json()] == ["carol@example.jp"]
     assert "guessed" in result.json()[0]["signals"]
     assert "clock anomalies:          1" in result.err
+
+
+def test_a_queue_id_of_other_scripts_is_no_queue_id(cli, tmp_path):
+    """Fullwidth letters and digits pass str.isalnum(); postsuper -d - takes none of them."""
+    text = alice_message("status=deferred (connect timed out)", qid="ＡＢ１２３")
+    result = cli("-r", "queue", "-f", "ids", "--year", "2026", write(tmp_path, text))
+    assert (result.code, result.out) == (0, "")

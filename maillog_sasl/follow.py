@@ -1,0 +1,442 @@
+"""follow: read a log on from where the last reading stopped, across rotation, like `tail -F`.
+
+SUMMARY
+    Position(device, inode, offset, head)   where a log was read to: the file's identity, the
+                                            bytes read (whole lines only) and a hash of its
+                                            first line
+    Follower(path, position=None)
+    follower.read() -> iterator of Chunk(name, lines, new_file): the complete lines there now
+    follower.position -> Position | None    to store once those lines have been used
+    follower.notes                          what was unusual, one line each (read and cleared
+                                            by the caller); follower.failed: the log could not
+                                            be read at all
+    rotated_files(path) -> [path, ...]      its rotated files in the same directory, oldest first
+
+DESCRIPTION
+    A Follower reads one log path. Its first read() starts from `position`, the one stored by
+    the last run: the same file (device and inode, and the hash of its first line) is read on
+    from the offset. When the path now names another file, the file read last run was rotated
+    since: it is looked for among the rotated files beside it (PATH.N, PATH-YYYYMMDD, each
+    possibly .gz, .bz2 or .xz) by identity, not by name (a plain file by device and inode, a
+    compressed one by the hash of its first line), its rest is read, then every file rotated
+    after it, then the new file from its start. When the same file is shorter than the offset
+    or starts with another line, it was truncated in place (logrotate's copytruncate): its copy
+    holds the lines written after the offset, and is looked for by the hash of the first line.
+
+    Later calls of read() follow the file held open: new complete lines as they come; when
+    another file appears at the path (logrotate's `create`, or the file was deleted and made
+    again), the old file is read until it has been quiet for one call (the writer may go on
+    writing to it until it reopens the path) or for ROTATION_GRACE seconds, and then the new
+    one from its start; a file truncated in place is read again from its start. A path that
+    does not exist is waited for.
+
+    Only complete lines are read (a line being written stays for the next call), except at the
+    end of a file that was rotated away, which will not be written to any more. Lines are
+    decoded as UTF-8 with undecodable bytes replaced, CRLF read as LF, like sources.py. The
+    offset counts bytes of the file as read, after decompression for a compressed one.
+
+DIAGNOSTICS
+    Never raises for a missing, unreadable or vanished file: `notes` says what happened, and
+    `failed` is set when the log could not be read at all. A rotated file that cannot be found
+    is a note naming the bytes that could not be read.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import re
+import time
+import zlib
+from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
+
+BLOCK_SIZE = 1 << 17
+# The first line is hashed up to this many bytes; a line is cut (handed on as it is) past
+# LONGEST_LINE bytes without a line end.
+HEAD_LIMIT = 1 << 16
+LONGEST_LINE = 1 << 20
+# A rotated file may still be written to until its writer reopens the path: it is read until
+# it has been quiet for one call, or for this many seconds after the new file appeared.
+ROTATION_GRACE = 3.0
+
+_OPENERS: Tuple[Tuple[bytes, Callable], ...] = (
+    (b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+
+
+class Position(NamedTuple):
+    device: int
+    inode: int
+    offset: int
+    head: Optional[str]  # hash of the first line; None when no line was complete yet
+
+
+class Chunk(NamedTuple):
+    name: str  # the file the lines come from
+    lines: List[str]
+    new_file: bool  # the first lines read of that file (another input begins)
+
+
+def _hash(data: bytes) -> str:
+    # hashlib loads OpenSSL: imported when a watch runs, not by every report.
+    import hashlib
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def head_of(data: bytes) -> Optional[str]:
+    """The hash of the first line in `data` (a file's first bytes), None if it is not complete."""
+    end = data.find(b"\n", 0, HEAD_LIMIT)
+    if end < 0:
+        return _hash(data[:HEAD_LIMIT]) if len(data) >= HEAD_LIMIT else None
+    return _hash(data[:end])
+
+
+def decode(data: bytes) -> List[str]:
+    """Whole lines (`data` ends with a line end, or is the last of a file) -> lines as text."""
+    text = data.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if lines[-1]:
+        lines[-1] = lines[-1].rstrip("\r")
+    else:
+        lines.pop()
+    return lines
+
+
+_ROTATED = r"(?:\.([0-9]+)|-([0-9]{8}(?:[0-9]{2,6})?(?:[-.][0-9]+)?))(?:\.(?:gz|bz2|xz))?\Z"
+
+
+def rotated_files(path: str) -> List[str]:
+    """PATH.1, PATH.2.gz, PATH-20260308, PATH-20260308.gz, ... beside PATH, oldest first
+    (a higher number is older, an earlier date is older)."""
+    folder, base = os.path.split(path)
+    pattern = re.compile(re.escape(base) + _ROTATED)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        match = pattern.match(name)
+        if match is not None:
+            number, date = match.groups()
+            key = (0, -int(number), "") if number is not None else (1, 0, date)
+            found.append((key, os.path.join(folder, name)))
+    return [name for _, name in sorted(found)]
+
+
+def _stat(path: str) -> Optional[os.stat_result]:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _opener(head: bytes) -> Optional[Callable]:
+    for magic, opener in _OPENERS:
+        if head.startswith(magic):
+            return opener
+    return None
+
+
+def _stream_of(path: str):
+    """(the file's binary stream, decompressed if need be; whether it is compressed)."""
+    raw = open(path, "rb")
+    opener = _opener(raw.read(8))
+    raw.seek(0)
+    if opener is None:
+        return raw, False
+    return opener(raw), True
+
+
+class Follower:
+    """One log path; see the module docstring."""
+
+    def __init__(self, path: str, position: Optional[Position] = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.path = path
+        self.notes: List[str] = []
+        self.failed = False
+        self._stored = position
+        self._started = False
+        self._clock = clock
+        # The file held open and read: its descriptor, identity, bytes read, first line's hash.
+        self._fd: Optional[int] = None
+        self._ident: Optional[Tuple[int, int]] = None
+        self._offset = 0
+        self._head: Optional[str] = None
+        self._name = path
+        self._fresh = False  # nothing read yet of the held file: its first chunk is new_file
+        self._rotated_at: Optional[float] = None  # when another file appeared at the path
+        self._waiting_noted = False
+        self._error = "No such file or directory"  # why the path could not be opened
+
+    # -- what the caller reads ---------------------------------------------------------------
+
+    @property
+    def position(self) -> Optional[Position]:
+        if self._ident is None:
+            return self._stored
+        if self._head is None and self._fd is not None:
+            self._head = self._read_head(self._fd)
+        return Position(self._ident[0], self._ident[1], self._offset, self._head)
+
+    def read(self) -> Iterator[Chunk]:
+        """The complete lines there are now; see the module docstring."""
+        if not self._started:
+            self._started = True
+            yield from self._catch_up()
+        else:
+            yield from self._follow()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    # -- the first read: where the last run stopped ------------------------------------------
+
+    def _catch_up(self) -> Iterator[Chunk]:
+        stored, path = self._stored, self.path
+        status = _stat(path)
+        if stored is None:
+            if status is None or not self._hold(path, 0):
+                self._missing(fatal=True)
+                return
+            yield from self._read_held()
+            return
+        if status is not None and (status.st_dev, status.st_ino) == stored[:2]:
+            if status.st_size < stored.offset or (stored.head is not None
+                                                  and self._head_of_file(path) != stored.head):
+                # Truncated in place: the lines after the offset went to its copy.
+                yield from self._read_copy(stored)
+                offset = 0
+            else:
+                offset = stored.offset
+            if not self._hold(path, offset):
+                self._missing(fatal=True)
+                return
+            self._fresh = offset == 0
+            yield from self._read_held()
+            return
+        found = self._find(stored)
+        if found is None:
+            self._lost(stored, "was rotated since it was last read, and the file read then is "
+                               "not among its rotated files")
+            later: List[str] = []
+        else:
+            index, name = found
+            later = rotated_files(path)[index + 1:]
+            if status is None and not later and _opener(self._peek(name)) is None:
+                # The log is gone and its last file is the one read: follow that file still.
+                if self._hold(name, stored.offset):
+                    self._fresh = False
+                    self.notes.append(f"{path}: missing; reading {name}, the file it was")
+                    yield from self._read_held()
+                    return
+            yield from self._read_whole(name, stored.offset, new_file=False)
+        for name in later:
+            yield from self._read_whole(name, 0, new_file=True)
+        if status is None or not self._hold(path, 0):
+            self._missing(fatal=found is None)
+            return
+        yield from self._read_held()
+
+    def _find(self, stored: Position) -> Optional[Tuple[int, str]]:
+        """(index among rotated_files(), path) of the file `stored` describes, or None."""
+        candidates = rotated_files(self.path)
+        for index, name in enumerate(candidates):
+            status = _stat(name)
+            if status is not None and (status.st_dev, status.st_ino) == stored[:2]:
+                if stored.head is None or self._head_of_file(name) == stored.head:
+                    return index, name
+        if stored.head is not None:
+            for index, name in reversed(list(enumerate(candidates))):
+                if self._head_of_file(name) == stored.head:
+                    return index, name
+        return None
+
+    def _read_copy(self, stored: Position) -> Iterator[Chunk]:
+        """The rest of a file truncated in place, from its copy (found by its first line)."""
+        found = self._find(Position(-1, -1, stored.offset, stored.head))
+        if found is None:
+            self._lost(stored, "was truncated or replaced since it was last read, and its "
+                               "copy is not among its rotated files")
+            return
+        yield from self._read_whole(found[1], stored.offset, new_file=False)
+
+    def _lost(self, stored: Position, what: str) -> None:
+        self.notes.append(f"{self.path}: {what} (looked for {self.path}.1, .1.gz, "
+                          f"-YYYYMMDD[.gz] ...): lines written to it after byte {stored.offset} "
+                          "were not read")
+
+    def _missing(self, fatal: bool) -> None:
+        """The path cannot be read now; `fatal`: nothing of the log could be read."""
+        if not self._waiting_noted:
+            self.notes.append(f"{self.path}: cannot read: {self._error}")
+            self._waiting_noted = True
+        self.failed = self.failed or fatal
+
+    # -- later reads: following ----------------------------------------------------------------
+
+    def _follow(self) -> Iterator[Chunk]:
+        if self._fd is None:
+            # Waiting for the path to appear (or to come back after a rotation).
+            status = _stat(self.path)
+            if status is None:
+                return
+            same = (status.st_dev, status.st_ino) == self._ident
+            offset = self._offset if same else 0
+            if self._hold(self.path, offset):
+                self._fresh = not same
+                self._waiting_noted = False
+                yield from self._read_held()
+            return
+        got = False
+        for chunk in self._read_held():
+            got = True
+            yield chunk
+        status = _stat(self.path)
+        if status is None:
+            return  # gone for now: the file held may still be written to; wait for the path
+        if (status.st_dev, status.st_ino) == self._ident:
+            self._rotated_at = None
+            if status.st_size < self._offset or self._read_head(self._fd) != self._head:
+                # Truncated in place (copytruncate): what came after the offset is in the copy.
+                stored = self.position
+                assert stored is not None  # a file is held
+                yield from self._read_copy(stored)
+                if self._hold(self.path, 0):
+                    yield from self._read_held()
+            return
+        # Another file at the path: the one held was rotated away, but its writer may not have
+        # reopened the path yet. It is read until it has been quiet for a whole call.
+        now = self._clock()
+        if self._rotated_at is None:
+            self._rotated_at = now
+            return
+        if got and now - self._rotated_at < ROTATION_GRACE:
+            return
+        yield from self._read_held(final=True)
+        self._rotated_at = None
+        if self._hold(self.path, 0):
+            yield from self._read_held()
+        else:
+            self._missing(fatal=False)
+
+    # -- reading files -------------------------------------------------------------------------
+
+    def _hold(self, name: str, offset: int) -> bool:
+        """Open `name` and read it from `offset` from now on; False if it cannot be opened."""
+        try:
+            fd = os.open(name, os.O_RDONLY)
+        except OSError as error:
+            self._error = error.strerror or str(error)
+            return False
+        self.close()
+        status = os.fstat(fd)
+        self._fd, self._ident, self._name = fd, (status.st_dev, status.st_ino), name
+        self._offset, self._fresh = offset, True
+        self._head = self._read_head(fd)
+        return True
+
+    @staticmethod
+    def _read_head(fd: int) -> Optional[str]:
+        try:
+            return head_of(os.pread(fd, HEAD_LIMIT, 0))
+        except OSError:
+            return None
+
+    def _read_held(self, final: bool = False) -> Iterator[Chunk]:
+        """The complete lines of the held file after the offset (with `final`, the last
+        unfinished one too: the file is left for good)."""
+        fd = self._fd
+        if fd is None:
+            return
+        pending = b""
+        while True:
+            try:
+                data = os.pread(fd, BLOCK_SIZE, self._offset + len(pending))
+            except OSError as error:
+                self.notes.append(f"{self._name}: read failed: {error.strerror or error}")
+                return
+            if not data:
+                break
+            pending += data
+            end = pending.rfind(b"\n") + 1
+            if not end:
+                if len(pending) < LONGEST_LINE:
+                    continue
+                end = len(pending)
+            self._offset += end
+            if self._head is None:
+                self._head = self._read_head(fd)
+            yield self._chunk(decode(pending[:end]))
+            pending = pending[end:]
+        if final and pending:
+            self._offset += len(pending)
+            yield self._chunk(decode(pending))
+
+    def _chunk(self, lines: List[str]) -> Chunk:
+        chunk = Chunk(self._name, lines, self._fresh)
+        self._fresh = False
+        return chunk
+
+    def _read_whole(self, name: str, offset: int, new_file: bool) -> Iterator[Chunk]:
+        """A rotated file (plain or compressed) from byte `offset` of its content to its end."""
+        try:
+            stream, _ = _stream_of(name)
+        except OSError as error:
+            self.notes.append(f"{name}: cannot read: {error.strerror or error}")
+            return
+        fresh = new_file
+        pending = b""
+        skip = offset
+        read = 0  # bytes of content after the offset
+        try:
+            with stream:
+                while True:
+                    data = stream.read(BLOCK_SIZE)
+                    if not data:
+                        break
+                    if skip:
+                        data, skip = data[skip:], max(skip - len(data), 0)
+                    read += len(data)
+                    pending += data
+                    end = pending.rfind(b"\n") + 1
+                    if not end and len(pending) < LONGEST_LINE:
+                        continue
+                    end = end or len(pending)
+                    yield Chunk(name, decode(pending[:end]), fresh)
+                    fresh, pending = False, pending[end:]
+        except _READ_ERRORS as error:
+            self.notes.append(f"{name}: read failed part way: {error}")
+        if pending:
+            yield Chunk(name, decode(pending), fresh)
+        # Read to its end: were nothing read after it, the next run goes on from here.
+        status = _stat(name)
+        if status is not None:
+            self.close()
+            self._ident = (status.st_dev, status.st_ino)
+            self._offset = offset + read
+            self._head, self._name = self._head_of_file(name), name
+
+    @staticmethod
+    def _peek(name: str) -> bytes:
+        try:
+            with open(name, "rb") as handle:
+                return handle.read(8)
+        except OSError:
+            return b""
+
+    @staticmethod
+    def _head_of_file(name: str) -> Optional[str]:
+        try:
+            stream, _ = _stream_of(name)
+            with stream:
+                return head_of(stream.read(HEAD_LIMIT))
+        except _READ_ERRORS:
+            return None

@@ -1,0 +1,625 @@
+"""state: what `watch` keeps between runs, in one SQLite file, and the lock that guards it.
+
+SUMMARY
+    default_path() -> the state file to use when none is given
+    State.open(path, fmt, wait=LOCK_WAIT, lock=True, create=True) -> State
+    state.engine -> what the last commit stored (unpickled; None in a new state)
+    state.positions -> {log path: follow.Position}     where each log was read to
+    state.pairs -> pairs.PairStore kept in the state   every account's IPs and networks
+    state.raised -> {account: {signal: severity}}      the alerts already raised
+    state.kept -> {name: JSON text}                   the watch's own values (kept table)
+    state.levels -> {(account, signal): count}        the counts last alerted
+    state.storm_failure(account, ip, when); state.storm_rows(); state.prune_storm(before)
+    read_queue(path) -> [(host, queue ID, account)]   the queue table, read-only, no pickle
+    state.login(account, network, ip, when)           one login, into the account's history
+    state.begin(); state.commit(engine, positions, alerts) -> alert ids   one transaction
+    state.delivered(ids); state.undelivered() -> [(id, json text)]
+    with state.trial(): ...                           writes undone at its end (a savepoint)
+    state.forget(account)                             drop the account's history
+    state.logs(), state.history(), state.alerts(limit)  what `maillog-sasl state` shows
+    state.alert_counts(), state.alerted_accounts()      what --metrics counts
+    freeze(obj, pairs) -> bytes; thaw(data, pairs) -> obj   the pickling of the engine
+    StateError
+
+DESCRIPTION
+    One SQLite database (Python's sqlite3), in WAL mode with synchronous=FULL. Its tables:
+
+      meta      schema version, creation time, the program's version
+      logs      per log path: device, inode, offset read to, hash of the first line
+      engine    one row: the engine's format and its objects (the correlator's open sessions
+                and messages, the per-account facts of the incident rules), pickled
+      logins, networks, provider_days   pairs.PairStore's tables: each account's IPs,
+                networks (first login) and days per provider block, for the whole history
+      history   per (account, network): first and last login, the IPs of both, logins
+      raised    per (account, signal): the severity it was alerted at
+      alerts    every alert raised, as its JSON text, and whether it was delivered
+      kept      named JSON values of the watch itself: the counters of --metrics (logins,
+                failed AUTH, messages and recipients by outcome since the state was made) and
+                the flagged accounts of the last assessment
+      levels    per (account, signal) of the alerts that rise with a count (queue-growth,
+                failure-storm): the count last alerted
+      storm     per (account, IP): the latest failed AUTH naming the account from that IP,
+                within the failure-storm window
+      queue     the authenticated messages still open at the last commit (host, queue ID,
+                account, kind, queued, deferred recipients): a copy of what the engine holds,
+                in plain rows, for `contain --state` (read_queue(), which unpickles nothing)
+
+    Tables added by later versions (kept, levels, storm, queue) are made in an older state the first
+    time it is opened for writing; a state opened read-only without them reads as if they were
+    empty.
+
+    Everything a run changes commits in one transaction: the offsets, the engine that read up
+    to them, the pairs and history it met, the alerts it raised. A run killed at any moment
+    leaves the state of the last commit, and the next run reads the same lines again from
+    there, so nothing is read twice and nothing is lost. Alerts are recorded before they are
+    written out and marked delivered after: one killed in between is written again by the next
+    run (at least once, never lost).
+
+    The engine is pickled: the correlator's and the incident rules' records are plain slotted
+    classes, and pickle keeps their references (a message and its session) as they are. What
+    must stay the very object it was is stored by name (persistent ids): the PairStore (its
+    rows are in the tables), the shared empties of activity.py, and the fixed-offset zones of
+    syslog.fixed_zone. The format string the caller gives (a fingerprint of the classes'
+    layout) is stored beside it: a state of another format is refused, never half-read.
+    Unpickling only builds classes of this package, datetime and dateutil's zones; the file
+    and its directory are made readable by their owner alone, and a state file that another
+    user could have written is refused (a pickle can run code).
+
+    The lock is an flock() on PATH.lock, held from opening to closing: a second run waits up
+    to `wait` seconds, then gives up with the pid of the holder.
+
+DIAGNOSTICS
+    StateError, with one line naming the file: the state cannot be made or opened, is not a
+    maillog-sasl state or is damaged (never reset silently), is of another schema or format,
+    is writable by others, or is locked by another run. No sqlite3 exception leaves this
+    module; pairs.StoreError may come from the PairStore.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import fcntl
+import io
+import os
+import pickle
+import sqlite3
+import time
+from typing import Dict, List, Optional, Set, Tuple
+
+from maillog_sasl import __version__
+from maillog_sasl.activity import SHARED_EMPTIES
+from maillog_sasl.follow import Position
+from maillog_sasl.pairs import PairStore, StoreError
+from maillog_sasl.syslog import fixed_zone
+
+SCHEMA = 1
+LOCK_WAIT = 5.0
+SYSTEM_PATH = "/var/lib/maillog-sasl/state.sqlite"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE logs (path TEXT PRIMARY KEY, device INTEGER NOT NULL, inode INTEGER NOT NULL,
+                   offset INTEGER NOT NULL, head TEXT, updated TEXT NOT NULL);
+CREATE TABLE engine (id INTEGER PRIMARY KEY CHECK (id = 1), format TEXT NOT NULL,
+                     data BLOB NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE history (account TEXT NOT NULL, network TEXT NOT NULL,
+                      first TEXT NOT NULL, first_us INTEGER NOT NULL, first_ip TEXT NOT NULL,
+                      last TEXT NOT NULL, last_us INTEGER NOT NULL, last_ip TEXT NOT NULL,
+                      logins INTEGER NOT NULL, PRIMARY KEY (account, network));
+CREATE TABLE raised (account TEXT NOT NULL, signal TEXT NOT NULL, severity TEXT NOT NULL,
+                     raised TEXT NOT NULL, PRIMARY KEY (account, signal));
+CREATE TABLE alerts (id INTEGER PRIMARY KEY, raised TEXT NOT NULL, account TEXT NOT NULL,
+                     severity TEXT NOT NULL, json TEXT NOT NULL,
+                     delivered INTEGER NOT NULL DEFAULT 0);
+"""
+# Tables later versions added: made in a state that lacks them when it is opened for writing
+# (an older maillog-sasl reading the state ignores them). The schema number stays.
+_ADDED = {
+    "kept": "CREATE TABLE kept (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "levels": "CREATE TABLE levels (account TEXT NOT NULL, signal TEXT NOT NULL, "
+              "level INTEGER NOT NULL, PRIMARY KEY (account, signal))",
+    "storm": "CREATE TABLE storm (account TEXT NOT NULL, ip TEXT NOT NULL, "
+             "last TEXT NOT NULL, last_us INTEGER NOT NULL, PRIMARY KEY (account, ip))",
+    "queue": "CREATE TABLE queue (host TEXT NOT NULL, queue_id TEXT NOT NULL, "
+             "account TEXT NOT NULL, kind TEXT NOT NULL, queued TEXT, "
+             "pending INTEGER NOT NULL, PRIMARY KEY (host, queue_id))",
+}
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MICROSECOND = _dt.timedelta(microseconds=1)
+# What a stored engine may be built of besides this package's classes.
+_ALLOWED = {
+    "datetime": {"datetime", "date", "timedelta", "timezone"},
+    "builtins": {"set", "frozenset", "bytearray", "complex"},
+    "collections": {"Counter", "OrderedDict", "deque", "defaultdict"},
+}
+_ALLOWED_PREFIXES = ("maillog_sasl.", "dateutil.tz")
+
+
+class StateError(Exception):
+    """The state cannot be used; str() is one line that names the file."""
+
+
+def default_path() -> str:
+    """/var/lib/maillog-sasl/state.sqlite for root, else under $XDG_STATE_HOME (~/.local/state)."""
+    if os.geteuid() == 0:
+        return SYSTEM_PATH
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                            ".local", "state")
+    return os.path.join(base, "maillog-sasl", "state.sqlite")
+
+
+def _now() -> str:
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _micros(when: _dt.datetime) -> int:
+    return (when - _EPOCH) // _MICROSECOND
+
+
+# -- pickling ------------------------------------------------------------------------------------
+
+_EMPTY_NAMES = {id(value): name for name, value in SHARED_EMPTIES.items()}
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file, pairs: Optional[PairStore]):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pairs = pairs
+
+    def persistent_id(self, obj):  # noqa: D401 - pickle's hook
+        if obj is self._pairs and obj is not None:
+            return ("pairs",)
+        name = _EMPTY_NAMES.get(id(obj))
+        if name is not None and obj is SHARED_EMPTIES[name]:
+            return ("empty", name)
+        if type(obj) is _dt.timezone:
+            offset = obj.utcoffset(None)
+            return ("zone", offset // _dt.timedelta(microseconds=1))
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, pairs: Optional[PairStore]):
+        super().__init__(file)
+        self._pairs = pairs
+
+    def persistent_load(self, pid):
+        kind = pid[0]
+        if kind == "pairs":
+            return self._pairs
+        if kind == "empty":
+            return SHARED_EMPTIES[pid[1]]
+        if kind == "zone":
+            return fixed_zone(_dt.timedelta(microseconds=pid[1]))
+        raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+
+    def find_class(self, module, name):
+        if module.startswith(_ALLOWED_PREFIXES) or name in _ALLOWED.get(module, ()):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not something a state holds")
+
+
+def freeze(obj, pairs: Optional[PairStore]) -> bytes:
+    """`obj` pickled, `pairs` and the shared objects by name (see the module docstring)."""
+    buffer = io.BytesIO()
+    _Pickler(buffer, pairs).dump(obj)
+    return buffer.getvalue()
+
+
+def thaw(data: bytes, pairs: Optional[PairStore]):
+    """What freeze() made, with `pairs` where the frozen one was."""
+    return _Unpickler(io.BytesIO(data), pairs).load()
+
+
+# -- the lock --------------------------------------------------------------------------------
+
+class _Lock:
+    """flock() on PATH.lock, whose content is the holder's pid."""
+
+    def __init__(self, path: str, wait: float):
+        self.path = path + ".lock"
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise StateError(f"{self.path}: cannot make the lock: {error.strerror}") from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    os.close(self._fd)
+                    raise StateError(f"{self.path}: cannot lock: {error.strerror}") from None
+            if time.monotonic() >= deadline:
+                holder = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip()
+                os.close(self._fd)
+                raise StateError(f"{path} is in use by another maillog-sasl run"
+                                 f"{f' (pid {holder})' if holder else ''}; waited {wait:g} s")
+            time.sleep(0.05)
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = -1
+
+
+# -- the state -------------------------------------------------------------------------------
+
+class State:
+    """An open state; see the module docstring."""
+
+    def __init__(self, path: str, db: sqlite3.Connection, lock: Optional[_Lock]):
+        self.path = path
+        self._db = db
+        self._lock = lock
+        self.engine = None
+        self.engine_format: Optional[str] = None
+        self.meta: Dict[str, str] = {}
+        self.pairs: PairStore = None  # type: ignore[assignment]  # made by _load()
+        self.positions: Dict[str, Position] = {}
+        self.raised: Dict[str, Dict[str, str]] = {}
+        self.kept: Dict[str, str] = {}
+        self.levels: Dict[Tuple[str, str], int] = {}
+        self.tables: Set[str] = set()
+
+    @classmethod
+    def open(cls, path: str, fmt: str, wait: float = LOCK_WAIT, lock: bool = True,
+             create: bool = True, load_engine: bool = True) -> "State":
+        """Open (with `create`, make if missing) the state at `path`, locked unless `lock` is
+        False, and load it; an engine of another format than `fmt` is refused."""
+        path = os.path.abspath(path)
+        exists = os.path.exists(path)
+        if not exists and not create:
+            raise StateError(f"{path}: no such state")
+        if not exists:
+            _make_file(path)
+        held = _Lock(path, wait) if lock else None
+        try:
+            _check_owner(path)
+            db = _connect(path)
+            state = cls(path, db, held)
+            state._load(fmt, load_engine, writable=lock)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
+        return state
+
+    def _fail(self, error: Exception) -> StateError:
+        return StateError(f"{self.path}: cannot use the state: {error}")
+
+    def _load(self, fmt: str, load_engine: bool, writable: bool = True) -> None:
+        db = self._db
+        try:
+            tables = {name for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not tables:
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";") + list(_ADDED.values()):
+                    if statement.strip():
+                        db.execute(statement)
+                db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("schema", str(SCHEMA)), ("created", _now()), ("program", __version__)])
+                db.execute("COMMIT")
+                tables = {name for (name,) in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "meta" not in tables:
+                raise StateError(f"{self.path}: not a maillog-sasl state (an SQLite database "
+                                 "with other tables); give another --state")
+            meta = dict(db.execute("SELECT key, value FROM meta"))
+            if meta.get("schema") != str(SCHEMA):
+                raise StateError(f"{self.path}: a state of schema {meta.get('schema')!r}, "
+                                 f"written by maillog-sasl {meta.get('program', '?')}; this "
+                                 f"one reads schema {SCHEMA} only: give another --state")
+            self.meta = meta
+            missing = [name for name in _ADDED if name not in tables]
+            if missing and writable:  # a state of an older version: its new tables
+                db.execute("BEGIN IMMEDIATE")
+                for name in missing:
+                    db.execute(_ADDED[name].replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+                db.execute("COMMIT")
+                tables |= set(missing)
+            self.tables = tables
+            self.pairs = PairStore(db)
+            for row in db.execute("SELECT path, device, inode, offset, head FROM logs"):
+                self.positions[row[0]] = Position(*row[1:])
+            for account, signal, severity in db.execute(
+                    "SELECT account, signal, severity FROM raised"):
+                self.raised.setdefault(account, {})[signal] = severity
+            if "kept" in self.tables:
+                self.kept = dict(db.execute("SELECT name, value FROM kept"))
+            if "levels" in self.tables:
+                self.levels = {(account, signal): level for account, signal, level
+                               in db.execute("SELECT account, signal, level FROM levels")}
+            found = db.execute("SELECT format, data FROM engine WHERE id = 1").fetchone()
+        except (sqlite3.Error, StoreError) as error:
+            raise StateError(f"{self.path}: not a maillog-sasl state, or damaged: {error}; "
+                             "it is left as it is: give another --state") from None
+        if found is not None:
+            self.engine_format = found[0]
+            if found[0] != fmt and load_engine:
+                raise StateError(
+                    f"{self.path}: written by another version of maillog-sasl "
+                    f"({meta.get('program', '?')}, engine format {found[0]}; this one is "
+                    f"{__version__}, format {fmt}); `maillog-sasl state --reset-engine` keeps "
+                    "the history and offsets and drops what the engine held open")
+            if load_engine:
+                try:
+                    self.engine = thaw(found[1], self.pairs)
+                except Exception as error:  # anything a damaged pickle can raise
+                    raise StateError(f"{self.path}: damaged: its engine cannot be read "
+                                     f"({type(error).__name__}: {error}); it is left as it is: "
+                                     "give another --state") from None
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start the transaction the next commit() ends (the PairStore writes into it)."""
+        self._execute("BEGIN IMMEDIATE")
+
+    def commit(self, engine, fmt: str, positions: Dict[str, Position],
+               alerts: List[Tuple[str, str, Set[str], str]], engine_changed: bool = True,
+               kept: Optional[Dict[str, str]] = None,
+               levels: Optional[List[Tuple[str, str, int]]] = None,
+               queue: Optional[List[tuple]] = None) -> List[int]:
+        """Store `engine` (unless not `engine_changed`), the `positions` it read to, the
+        `alerts` it raised ((account, severity, signals, JSON text)), the `kept` values
+        (name -> JSON text), the `levels` alerted ((account, signal, count)) and, when not
+        None, the `queue` rows (replacing those stored) in the transaction begin() started,
+        and end it; the ids of the alerts, to mark them delivered once written."""
+        data = freeze(engine, self.pairs) if engine_changed else b""
+        now = _now()
+        ids = []
+        try:
+            self.pairs.flush()
+            db = self._db
+            if engine_changed:
+                db.execute("INSERT OR REPLACE INTO engine VALUES (1, ?, ?, ?)",
+                           (fmt, data, now))
+            db.executemany("INSERT OR REPLACE INTO logs VALUES (?, ?, ?, ?, ?, ?)",
+                           [(path,) + tuple(position) + (now,)
+                            for path, position in positions.items()])
+            for account, severity, signals, text in alerts:
+                for signal in signals:
+                    db.execute("INSERT OR REPLACE INTO raised VALUES (?, ?, ?, ?)",
+                               (account, signal, severity, now))
+                    self.raised.setdefault(account, {})[signal] = severity
+                cursor = db.execute(
+                    "INSERT INTO alerts (raised, account, severity, json) VALUES (?, ?, ?, ?)",
+                    (now, account, severity, text))
+                ids.append(cursor.lastrowid or 0)  # an INSERT's rowid: never None
+            changed_kept = {name: value for name, value in (kept or {}).items()
+                            if self.kept.get(name) != value and "kept" in self.tables}
+            db.executemany("INSERT OR REPLACE INTO kept VALUES (?, ?)",
+                           list(changed_kept.items()))
+            db.executemany("INSERT OR REPLACE INTO levels VALUES (?, ?, ?)", levels or [])
+            if queue is not None and "queue" in self.tables:
+                db.execute("DELETE FROM queue")
+                db.executemany("INSERT OR REPLACE INTO queue VALUES (?, ?, ?, ?, ?, ?)", queue)
+            db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise self._fail(error) from None
+        self.positions.update(positions)
+        self.kept.update(changed_kept)
+        for account, signal, level in levels or []:
+            self.levels[(account, signal)] = level
+        if engine_changed:
+            self.engine_format = fmt
+        return ids
+
+    def trial(self) -> "_Trial":
+        """A context in which writes are undone at its end (a savepoint in the open
+        transaction): what the engine's copy writes to the PairStore leaves no trace."""
+        return _Trial(self)
+
+    def rollback(self) -> None:
+        if self._db.in_transaction:
+            self._execute("ROLLBACK")
+
+    def delivered(self, ids: List[int]) -> None:
+        """Mark alerts written out (outside a transaction: at once)."""
+        self._executemany("UPDATE alerts SET delivered = 1 WHERE id = ?", [(i,) for i in ids])
+
+    def undelivered(self) -> List[Tuple[int, str]]:
+        return list(self._execute("SELECT id, json FROM alerts WHERE delivered = 0 ORDER BY id"))
+
+    def close(self) -> None:
+        try:
+            self.rollback()
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # -- history -----------------------------------------------------------------------------
+
+    def login(self, account: str, network: str, ip: str, when: _dt.datetime) -> None:
+        """One successful login of `account` from `ip` in `network`, at `when`."""
+        stamp, micros = when.isoformat(), _micros(when)
+        self._execute(
+            "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT (account, network) DO UPDATE SET "
+            "first = CASE WHEN excluded.first_us < first_us THEN excluded.first ELSE first END, "
+            "first_ip = CASE WHEN excluded.first_us < first_us THEN excluded.first_ip "
+            "ELSE first_ip END, "
+            "first_us = MIN(first_us, excluded.first_us), "
+            "last = CASE WHEN excluded.last_us >= last_us THEN excluded.last ELSE last END, "
+            "last_ip = CASE WHEN excluded.last_us >= last_us THEN excluded.last_ip "
+            "ELSE last_ip END, "
+            "last_us = MAX(last_us, excluded.last_us), logins = logins + 1",
+            (account, network, stamp, micros, ip, stamp, micros, ip))
+
+    def forget(self, account: str) -> None:
+        """Drop the account's history, pairs and raised alerts (in the open transaction)."""
+        self.pairs.forget(account)
+        self._execute("DELETE FROM history WHERE account = ?", (account,))
+        self._execute("DELETE FROM raised WHERE account = ?", (account,))
+        self.raised.pop(account, None)
+        if "levels" in self.tables:
+            self._execute("DELETE FROM levels WHERE account = ?", (account,))
+            self._execute("DELETE FROM storm WHERE account = ?", (account,))
+        for key in [key for key in self.levels if key[0] == account]:
+            del self.levels[key]
+
+    def storm_failure(self, account: str, ip: str, when: _dt.datetime) -> None:
+        """A failed AUTH naming `account` from `ip` at `when` (in the open transaction)."""
+        self._execute(
+            "INSERT INTO storm VALUES (?, ?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET "
+            "last = CASE WHEN excluded.last_us > last_us THEN excluded.last ELSE last END, "
+            "last_us = MAX(last_us, excluded.last_us)",
+            (account, ip, when.isoformat(), _micros(when)))
+
+    def storm_rows(self) -> List[Tuple[str, str, _dt.datetime]]:
+        """(account, ip, latest failure) of every failure kept."""
+        if "storm" not in self.tables:
+            return []
+        return [(account, ip, _dt.datetime.fromisoformat(last)) for account, ip, last
+                in self._execute("SELECT account, ip, last FROM storm ORDER BY last_us")]
+
+    def prune_storm(self, before: _dt.datetime) -> None:
+        """Drop the failures older than `before` (in the open transaction)."""
+        self._execute("DELETE FROM storm WHERE last_us < ?", (_micros(before),))
+
+    def drop_engine(self) -> None:
+        """Forget the engine (in the open transaction): history, offsets and alerts stay."""
+        self._execute("DELETE FROM engine")
+        self.engine = None
+
+    def commit_plain(self) -> None:
+        """End the open transaction as it stands."""
+        self._execute("COMMIT")
+
+    # -- what `maillog-sasl state` shows ------------------------------------------------------
+
+    def logs(self) -> List[tuple]:
+        return list(self._execute(
+            "SELECT path, device, inode, offset, head, updated FROM logs ORDER BY path"))
+
+    def history(self, account: Optional[str] = None) -> List[tuple]:
+        """(account, network, first, first_ip, last, last_ip, logins), by account and first."""
+        where, parameters = ("WHERE account = ?", (account,)) if account else ("", ())
+        return list(self._execute(
+            "SELECT account, network, first, first_ip, last, last_ip, logins FROM history "
+            f"{where} ORDER BY account, first_us", parameters))
+
+    def raised_rows(self) -> List[tuple]:
+        return list(self._execute(
+            "SELECT account, signal, severity, raised FROM raised ORDER BY account, raised"))
+
+    def alert_counts(self) -> Dict[str, int]:
+        """severity -> how many alerts were raised at it."""
+        return dict(self._execute("SELECT severity, COUNT(*) FROM alerts GROUP BY severity"))
+
+    def alerted_accounts(self) -> Dict[str, int]:
+        """signal -> how many accounts were alerted for it."""
+        return dict(self._execute("SELECT signal, COUNT(*) FROM raised GROUP BY signal"))
+
+    def alerts(self, limit: int = 20) -> List[tuple]:
+        """The last `limit` alerts: (id, raised, account, severity, delivered), oldest first."""
+        return list(reversed(list(self._execute(
+            "SELECT id, raised, account, severity, delivered FROM alerts "
+            "ORDER BY id DESC LIMIT ?", (limit,)))))
+
+    def _execute(self, statement: str, parameters=()):
+        try:
+            return self._db.execute(statement, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise self._fail(error) from None
+
+    def _executemany(self, statement: str, rows) -> None:
+        try:
+            self._db.executemany(statement, rows)
+        except sqlite3.Error as error:
+            raise self._fail(error) from None
+
+
+def read_queue(path: str) -> List[Tuple[str, str, str]]:
+    """(host, queue ID, account) of the messages the state at `path` holds open, oldest first.
+
+    Only the plain `queue` table is read, the database opened read-only, nothing unpickled:
+    root may read it from a state the unprivileged watch user owns (`contain --state`), where
+    State.open() refuses (a pickle can run code). StateError when it cannot be read, is no
+    state, or has no queue table yet (written by an older version: run `watch` once)."""
+    path = os.path.abspath(path)
+    if not os.path.exists(path):
+        raise StateError(f"{path}: no such state")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    except sqlite3.Error as error:
+        raise StateError(f"{path}: cannot open the state: {error}") from None
+    try:
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables:
+            raise StateError(f"{path}: not a maillog-sasl state")
+        if "queue" not in tables:
+            raise StateError(f"{path}: the state holds no queue yet (written by an older "
+                             "maillog-sasl): run `maillog-sasl watch` once, or give the logs")
+        return [(str(host), str(queue_id), str(account)) for host, queue_id, account
+                in db.execute("SELECT host, queue_id, account FROM queue "
+                              "ORDER BY queued, queue_id")]
+    except sqlite3.Error as error:
+        raise StateError(f"{path}: not a maillog-sasl state, or damaged: {error}") from None
+    finally:
+        db.close()
+
+
+class _Trial:
+    def __init__(self, state: State):
+        self._state = state
+
+    def __enter__(self) -> None:
+        self._state.pairs.flush()
+        self._state._execute("SAVEPOINT trial")
+
+    def __exit__(self, *exc) -> None:
+        self._state.pairs.flush()
+        self._state._execute("ROLLBACK TO trial")
+        self._state._execute("RELEASE trial")
+
+
+def _make_file(path: str) -> None:
+    """The state file, empty, readable by its owner alone, in a directory made if missing."""
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise StateError(f"{path}: cannot make the state: {error.strerror}") from None
+
+
+def _check_owner(path: str) -> None:
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise StateError(f"{path}: cannot read the state: {error.strerror}") from None
+    if status.st_uid not in (os.geteuid(), 0) or status.st_mode & 0o022:
+        raise StateError(f"{path}: writable by another user than its owner, or owned by "
+                         "another user: refused (it holds pickled objects); chmod 600 it "
+                         "and give it to the user that runs maillog-sasl")
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    except sqlite3.Error as error:
+        raise StateError(f"{path}: cannot open the state: {error}") from None
+    try:
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("integrity check failed")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+    except sqlite3.Error as error:
+        db.close()
+        raise StateError(f"{path}: not a maillog-sasl state, or damaged: {error}; it is left "
+                         "as it is: give another --state") from None
+    return db

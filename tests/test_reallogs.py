@@ -1,0 +1,454 @@
+"""Real Postfix lines from public projects (tests/reallogs/<source>/, each with a README naming
+its repository, commit, path and licence): who logged in and sent what, and who failed AUTH.
+
+Every expected number below was counted by reading the lines (with grep where a count is long),
+not taken from the tool's output; the comment above each says which lines make it. Yearless
+stamps get --year, and --tz UTC, so nothing depends on the file's modification time or on the
+machine's zone. A test the tool fails today is marked xfail(strict=True) with its item of
+issue 12; it is un-xfailed when the fix lands.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from support import by
+
+REAL = Path(__file__).parent / "reallogs"
+
+REPORT_NAMES = ["users", "sessions", "messages", "ips", "failures", "suspicious", "timeline",
+                "queue"]
+
+
+def rows(cli, name, *args, year):
+    """The rows of --report NAME as JSON, asserting a clean exit."""
+    result = cli("--report", name, "--format", "json", "--tz", "UTC", "--year", str(year), *args)
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+    return result.json()
+
+
+def stats(cli, *args, year):
+    """--stats of a run, as {label: number}."""
+    result = cli("--stats", "--tz", "UTC", "--year", str(year), *args)
+    assert result.code == 0, result.err
+    return {label.strip(): int(number)
+            for label, number in re.findall(r"^\s*([a-zA-Z ()]+):\s+(\d+)$", result.err, re.M)}
+
+
+def failures(cli, *args, year):
+    """{client_ip: (attempts, usernames, mechanisms, sessions)} of the failures report."""
+    return {row["client_ip"]: (row["attempts"], sorted(row["usernames"]),
+                               sorted(row["mechanisms"]), row["sessions"])
+            for row in rows(cli, "failures", *args, year=year)}
+
+
+def outcomes(row):
+    """A users row's recipient counts by outcome."""
+    return {key: row[key] for key in ("recipients", "sent", "deferred", "bounced", "expired",
+                                      "rejected")}
+
+
+def counted(recipients, sent=0, deferred=0, bounced=0, expired=0, rejected=0):
+    return {"recipients": recipients, "sent": sent, "deferred": deferred, "bounced": bounced,
+            "expired": expired, "rejected": rejected}
+
+
+# -- every report on every source: real lines never crash the tool ------------------------------
+
+SOURCES = {
+    "fail2ban": (["fail2ban/postfix-sasl.log"], 2024),
+    "crowdsec-hub": (sorted(str(path.relative_to(REAL))
+                            for path in (REAL / "crowdsec-hub").glob("*.log")), 2024),
+    "lightmeter-sample": (["lightmeter-sample/mail.log.1", "lightmeter-sample/mail.log"], 2021),
+    "lightmeter-sample-warn": (["lightmeter-sample/mail.warn.4-head40.log",
+                                "lightmeter-sample/pid10081-two-ips.log"], 2020),
+    "lightmeter-individual": (sorted(str(path.relative_to(REAL))
+                                     for path in (REAL / "lightmeter-individual").glob("*.log")),
+                              2020),
+    "sergeymakinen-exporter": (["sergeymakinen-exporter/mail.log"], 2024),
+    "kumina-exporter": (["kumina-exporter/postfix_exporter_test.log"], 2024),
+    "ethantwardy-busybox": (["ethantwardy-busybox/postfix_rs_test.log"], 2026),
+    "zentyal": (["zentyal/MailLogHelper.log"], 2009),
+}
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_every_report_reads_every_real_source(cli, source, name):
+    paths, year = SOURCES[source]
+    for fmt in ("json", "csv", "table"):
+        result = cli("-r", name, "-f", fmt, "--tz", "UTC", "--year", year,
+                     *[REAL / path for path in paths])
+        assert result.code == 0, result.err
+        assert "Traceback" not in result.err
+
+
+# -- fail2ban (GPL-2.0-or-later): one line per SASL failure of every spelling -------------------
+
+F2B = REAL / "fail2ban" / "postfix-sasl.log"
+
+
+def test_fail2ban_failures_per_ip(cli):
+    # Line numbers are those of postfix-sasl.log. attempts: one per `SASL ... authentication
+    # failed` warning naming the IP, or the failed count of `auth=0/1` in a disconnect line
+    # whose session logged no warning. sessions: distinct (host, syslog name, pid) that failed.
+    assert failures(cli, F2B, year=2024) == {
+        "114.44.142.233": (1, [], ["CRAM-MD5"], 1),  # line 4
+        # lines 5 (gandalf smtpd[3937]), 8 and 9 (mail, pid 10752 under the syslog names
+        # postfix and postfix-incoming: two master instances, two processes), 14 (smtpd[21022],
+        # `Connection lost to authentication server`: the server failed, but the client's AUTH
+        # command failed all the same, and Postfix's disconnect counter would say auth=0/1).
+        "1.1.1.1": (4, [], ["LOGIN"], 4),
+        "82.221.106.233": (2, [], ["LOGIN"], 1),  # lines 6 and 7 (`SASL login`), one session
+        "62.138.2.143": (1, [], ["LOGIN"], 1),  # line 10
+        "98.191.84.74": (1, [], ["PLAIN"], 1),  # line 11: `Aug 3` unpadded day, `SASL Plain`
+        "192.0.2.237": (1, [], ["LOGIN"], 1),  # line 12: `Aug 4`, client port `]:55729:`
+        "192.0.2.150": (1, [], ["PLAIN"], 1),  # line 13: empty reason
+        # lines 15 and 16: the same warning twice in one second on one pid: two AUTH commands
+        # failed (Postfix logs one warning per failed command).
+        "192.0.2.5": (2, [], ["CRAM-MD5"], 1),
+        "192.0.2.152": (1, ["admin"], ["LOGIN"], 1),  # line 17: Postfix 3.9 logs the username
+        # lines 18 and 19: auth=0/1 in two disconnect lines, postfix/smtpd[123] and
+        # postfix/smtp-25/smtpd[123] (two processes); no warning line, so no mechanism.
+        "192.0.2.1": (2, [], [], 2),
+        "192.0.2.2": (1, [], [], 1),  # line 20: auth=0/1
+        "192.0.2.23": (1, [], [], 1),  # lines 21-22: lost connection after AUTH, auth=0/1
+    }
+
+
+def test_fail2ban_has_no_logins_and_no_mail(cli):
+    # No `client=..., sasl_username=` line and no auth=1 counter: nobody logged in. The reject
+    # (line 1) and milter-reject (line 2, `Mar 7`) are of clients that never authenticated.
+    assert rows(cli, "users", F2B, year=2024) == []
+    assert rows(cli, "messages", F2B, year=2024) == []
+    sessions = rows(cli, "sessions", "--all", F2B, year=2024)
+    assert all(not row["sasl_username"] and row["failed_auth"] >= 1 for row in sessions)
+    # one session per (host, syslog name, pid, client) with a failure, as counted above: 4 for
+    # 1.1.1.1, 2 for 192.0.2.1, 1 for each of the other 10 IPs.
+    assert len(sessions) == 4 + 2 + 10
+
+
+def test_fail2ban_no_line_is_lost(cli):
+    # All 22 lines are syslog lines, the unpadded `Mar 7`, `Aug 3` and `Aug 4` included (issue
+    # 12: an unpadded day was `not syslog`, and 98.191.84.74 and 192.0.2.237 were lost).
+    counts = stats(cli, F2B, year=2024)
+    assert counts["lines read"] == 22
+    assert counts["not syslog lines"] == 0
+
+
+# -- crowdsec-hub (MIT): brute force on one smtpd pid, Postfix 3.9 usernames --------------------
+
+CROWDSEC = REAL / "crowdsec-hub"
+HONEYPOT_USERS = {  # postfix-honeypot-users.log, one line each, in file order
+    "203.0.113.10": "postmaster@example.org", "203.0.113.20": "admin@example.org",
+    "203.0.113.30": "test@example.org", "203.0.113.40": "support@example.org",
+    "203.0.113.50": "teste@example.org", "203.0.113.60": "billing@example.org",
+    "203.0.113.70": "monitor@example.org", "203.0.113.80": "nonexistent_user_26@example.org",
+    "203.0.113.90": "nonexistent_user@example.org",
+}
+# The three files whose failures come from host1 postfix/smtpd[26897], all on May 11 04:02:3x,
+# each a separate test of crowdsec's: counted with grep -c 'authentication failed' per IP.
+HOST1_FAILURES = {
+    "203.0.113.42": 3,  # postfix-sasl-bf.log, 3 lines
+    "1.2.3.4": 4,  # postfix-spam.log, 4 lines (its 2 NOQUEUE rejects are not AUTH)
+    "192.168.1.1": 1,  # postfix-logs.log, line 1 (the other lines are rejects and non-SMTP)
+}
+
+
+def test_crowdsec_honeypot_usernames(cli):
+    path = CROWDSEC / "postfix-honeypot-users--postfix-honeypot-users.log"
+    assert failures(cli, path, year=2024) == {
+        ip: (1, [user], ["LOGIN"], 1) for ip, user in HONEYPOT_USERS.items()}
+
+
+@pytest.mark.parametrize("name, ip", [("postfix-sasl-bf--postfix-sasl-bf.log", "203.0.113.42"),
+                                      ("postfix-spam--postfix-spam.log", "1.2.3.4"),
+                                      ("postfix-logs--postfix-logs.log", "192.168.1.1")])
+def test_crowdsec_each_file_alone(cli, name, ip):
+    assert failures(cli, CROWDSEC / name, year=2024) == {
+        ip: (HOST1_FAILURES[ip], [], ["LOGIN"], 1)}
+
+
+def test_crowdsec_three_clients_on_one_pid_without_connect_lines(cli):
+    """All four files in one run: three clients fail on host1 smtpd[26897] and no `connect
+    from` line says where one session ends; each warning names its client, so each IP keeps
+    its own failures (issue 12: the first IP used to get all eight)."""
+    found = failures(cli, *sorted(CROWDSEC.glob("*.log")), year=2024)
+    expected = {ip: (count, [], ["LOGIN"], 1) for ip, count in HOST1_FAILURES.items()}
+    expected.update({ip: (1, [user], ["LOGIN"], 1) for ip, user in HONEYPOT_USERS.items()})
+    assert found == expected
+
+
+def test_crowdsec_failures_by_username(cli):
+    found = by(rows(cli, "failures", "--by", "user", *sorted(CROWDSEC.glob("*.log")), year=2024),
+               "user")
+    # The nine honeypot usernames once each; the host1 failures (3 + 4 + 1 from 3 IPs) name
+    # no username (Postfix before 3.9, or reason given instead).
+    assert set(found) == set(HONEYPOT_USERS.values()) | {"(unknown user)"}
+    assert all((found[user]["attempts"], found[user]["ips"]) == (1, 1)
+               for user in HONEYPOT_USERS.values())
+    assert (found["(unknown user)"]["attempts"], found["(unknown user)"]["ips"]) == (8, 3)
+    assert not any(row["later_success"] for row in found.values())
+
+
+def test_crowdsec_nobody_logged_in(cli):
+    assert rows(cli, "users", *sorted(CROWDSEC.glob("*.log")), year=2024) == []
+
+
+# -- lightmeter-sample (AGPL-3.0-only): a real Debian server's rotated pair, cut ----------------
+
+LM = REAL / "lightmeter-sample"
+LM_LOGS = [LM / "mail.log.1", LM / "mail.log"]
+AAF4C = "h-aaf4c@h-ffeb17e38996c.com"
+CFF5713 = "h-cff5713@h-ffeb17e38996c.com"
+
+
+def test_lightmeter_users(cli):
+    found = by(rows(cli, "users", *LM_LOGS, year=2021), "user")
+    assert set(found) == {AAF4C, CFF5713, "(unknown user)"}
+    # grep -c 'sasl_username=h-aaf4c': 7 in mail.log.1 + 13 in mail.log = 20 messages, each in
+    # its own submission session (20 `disconnect ... auth=1` of submission/smtpd beside them;
+    # smtpd[3782] at 16:10:55 is two sessions, one message each); every qmgr line of theirs
+    # says nrcpt=1. Each goes through amavis (relay 127.0.0.1:10024, `queued as` a new ID) and
+    # the re-injected copy's delivery is the outcome: 19 `status=sent`, and E83BB301202A (the
+    # copy of B741F3012026) `status=bounced` 5.7.1.
+    aaf4c = found[AAF4C]
+    assert (aaf4c["sessions"], aaf4c["messages"], aaf4c["ips"]) == (20, 20, 2)
+    assert outcomes(aaf4c) == counted(20, sent=19, bounced=1)
+    assert sorted(aaf4c["methods"]) == ["login", "plain"]  # PLAIN once, from 187.23.192.155
+    # h-cff5713: E82AC3004142 (nrcpt=2, both delivered over lmtp as 2B0D23012027) and
+    # 9B4103011B47 (nrcpt=1, sent as D10FB3012026), both PLAIN from 217.65.140.20.
+    cff = found[CFF5713]
+    assert (cff["sessions"], cff["messages"], cff["ips"]) == (2, 2, 1)
+    assert outcomes(cff) == counted(3, sent=3)
+    assert cff["methods"] == ["plain"]
+    # 3 + 11 port-25 sessions from 147.224.63.58 with `auth=1` and no mail command: logins
+    # whose username Postfix never logs.
+    unknown = found["(unknown user)"]
+    assert (unknown["sessions"], unknown["messages"], unknown["recipients"]) == (14, 0, 0)
+
+
+def test_lightmeter_ips(cli):
+    found = {(row["user"], row["client_ip"]): (row["sessions"], row["messages"], row["recipients"])
+             for row in rows(cli, "ips", *LM_LOGS, year=2021)}
+    assert found == {
+        (AAF4C, "165.199.26.15"): (19, 19, 19),  # grep -c 'client=unknown[165.199.26.15]'
+        (AAF4C, "187.23.192.155"): (1, 1, 1),  # 6205A3012026, sasl_method=PLAIN
+        (CFF5713, "217.65.140.20"): (2, 2, 3),
+        ("(unknown user)", "147.224.63.58"): (14, 0, 0),
+    }
+
+
+def test_lightmeter_messages(cli):
+    messages = rows(cli, "messages", *LM_LOGS, year=2021)
+    # one row per recipient of the 22 authenticated messages (20 + 3 recipients, above)
+    assert len(messages) == 23
+    [bounced] = [row for row in messages if row["status"] != "sent"]
+    assert (bounced["status"], bounced["dsn"], bounced["sasl_username"],
+            bounced["recipient"]) == ("bounced", "5.7.1", AAF4C, "h-291085e837e73@h-7db8006395b.com")
+    # The bounce notice (E93553012026, from=<>) to the envelope sender is not the user's mail.
+    assert "E93553012026" not in {row["queue_id"] for row in messages}
+
+
+def test_lightmeter_six_sessions_on_one_pid(cli):
+    # submission/smtpd[9247] serves six connections from 165.199.26.15 between 15:59:36 and
+    # 16:01:34, each connect .. disconnect with one message.
+    sessions = [row for row in rows(cli, "sessions", *LM_LOGS, year=2021)
+                if row["service"] == "postfix/submission" and row["pid"] == "9247"]
+    assert len(sessions) == 6
+    assert all(row["complete"] and row["messages"] == 1 and row["sasl_username"] == AAF4C
+               for row in sessions)
+
+
+def test_lightmeter_nothing_failed_and_nothing_is_left_in_the_queue(cli):
+    # No `authentication failed` and no auth=0 in the two files; every one of the 45 queue
+    # IDs (22 submitted, 22 re-injected copies, 1 bounce notice) is `removed`.
+    assert rows(cli, "failures", *LM_LOGS, year=2021) == []
+    assert rows(cli, "queue", *LM_LOGS, year=2021) == []
+
+
+def test_lightmeter_warn_file_two_clients_on_one_pid(cli):
+    """mail.warn holds only the warnings: each smtpd pid logs a failure of 222.162.115.97 and
+    then one of 222.162.115.105 with no connect line between them (issue 12: the second IP's
+    failures were credited to the first)."""
+    assert failures(cli, LM / "pid10081-two-ips.log", year=2020) == {
+        "222.162.115.97": (1, [], ["LOGIN"], 1),
+        "222.162.115.105": (1, [], ["LOGIN"], 1),
+    }
+    # mail.warn.4-head40.log: 40 lines, 20 pids with two lines each, one per IP
+    # (grep -o 'unknown\[[0-9.]*\]' | sort | uniq -c: 20 and 20).
+    assert failures(cli, LM / "mail.warn.4-head40.log", year=2020) == {
+        "222.162.115.97": (20, [], ["LOGIN"], 20),
+        "222.162.115.105": (20, [], ["LOGIN"], 20),
+    }
+
+
+# -- lightmeter-individual (AGPL-3.0-only): one scenario per file --------------------------------
+
+LMI = REAL / "lightmeter-individual"
+
+
+def test_lightmeter_individual_some_bounces(cli):
+    path = LMI / "2_multiple_recipients_some_bounces.log"
+    [user] = rows(cli, "users", path, year=2020)
+    # BA8F630001DA (nrcpt=5) goes through amavis as 1310930001DB: recipient42@example.com
+    # (nullMX), recipient1@dst4 (5.7.1) and recipient1@dst3 (5.1.1) bounced, recipient1@dst1
+    # and recipient1@dst2 sent. The notice C7B4530001DA to the sender is not counted.
+    assert (user["user"], user["sessions"], user["messages"], user["ips"]) == (
+        "sender@mydomain.com", 1, 1, 1)
+    assert outcomes(user) == counted(5, sent=2, bounced=3)
+    statuses = {row["recipient"]: row["status"] for row in rows(cli, "messages", path, year=2020)}
+    assert statuses == {"recipient42@example.com": "bounced",
+                        "recipient1@dst4.example.com": "bounced",
+                        "recipient1@dst3.example.com": "bounced",
+                        "recipient1@dst1.example.com": "sent",
+                        "recipient1@dst2.example.com": "sent"}
+
+
+def test_lightmeter_individual_two_sessions_on_one_pid_interleaved(cli):
+    path = LMI / "12_two_independent_deliveries_in_the_same_smtpd_process_mixed.log"
+    # submission/smtpd[20040]: lines 1-7 from 89.247.252.52 (BA8F630001DA), lines 9-15 from
+    # 89.247.252.53 (BABABABABA), the same user. Each qmgr line says nrcpt=5 but Lightmeter's
+    # scenario logs one delivery per message before `removed`: recipient1@dst1.example.com
+    # (as 1310930001DB) and dst2@dst2.com (as CACACACACACA), both sent.
+    [user] = rows(cli, "users", path, year=2020)
+    assert (user["user"], user["sessions"], user["messages"], user["ips"]) == (
+        "sender@mydomain.com", 2, 2, 2)
+    assert outcomes(user) == counted(2, sent=2)
+    found = {row["client_ip"]: row["recipient"] for row in rows(cli, "messages", path, year=2020)}
+    assert found == {"89.247.252.52": "recipient1@dst1.example.com",
+                     "89.247.252.53": "dst2@dst2.com"}
+
+
+def test_lightmeter_individual_reject_after_login_ipv6(cli):
+    path = LMI / "17-smtpd-reject.log"
+    # smtps login from unknown[2a02:168:636a::15e2], then `DE81A2E2DAA: reject: RCPT` 550 5.1.1:
+    # one recipient refused by this server; nothing reached qmgr, no disconnect line.
+    [user] = rows(cli, "users", path, year=2020)
+    assert user["user"] == "h-d2315d@h-24e89d.com"
+    assert outcomes(user) == counted(1, rejected=1)
+    [row] = rows(cli, "messages", path, year=2020)
+    assert (row["client_ip"], row["recipient"], row["status"], row["dsn"]) == (
+        "2a02:168:636a::15e2", "h-c715634009216@h-14dc4a6d.com", "rejected", "5.1.1")
+    assert rows(cli, "queue", path, year=2020) == []
+
+
+def test_lightmeter_individual_rate_limited_sender(cli):
+    path = LMI / "20_rejected.log"
+    # LOGIN from 30.207.11.100; the second RCPT is refused 450 4.7.1 (`too many emails`);
+    # the counters say rcpt=1/2 and no data=: the one accepted recipient was never sent.
+    [user] = rows(cli, "users", path, year=2020)
+    assert (user["user"], user["methods"]) == ("h-2d34d8bb8@h-93a1a37cd1.com", ["login"])
+    assert outcomes(user) == counted(1, rejected=1)
+    [row] = rows(cli, "messages", path, year=2020)
+    assert (row["status"], row["dsn"]) == ("rejected", "4.7.1")
+    assert rows(cli, "queue", path, year=2020) == []
+
+
+def test_lightmeter_individual_rfc3339_stamps(cli):
+    path = LMI / "25_authclean_cleanup.log"
+    # 2022-01-08T19:42:12.572958+00:00 .. 19:43:13.701478: PLAIN login from 1.2.3.4, one
+    # message delivered over lmtp (orig_to recipient@recipient.example.com).
+    [user] = rows(cli, "users", path, year=2020)
+    assert (user["user"], user["first_seen"], user["last_seen"]) == (
+        "user@sender.example.com", "2022-01-08T19:42:12.572958+00:00",
+        "2022-01-08T19:43:13.701478+00:00")
+    assert outcomes(user) == counted(1, sent=1)
+    [row] = rows(cli, "messages", path, year=2020)
+    assert (row["recipient"], row["orig_to"], row["status"]) == (
+        "user@recipient.example.com", "recipient@recipient.example.com", "sent")
+
+
+# -- sergeymakinen/postfix_exporter (BSD-3-Clause): malformed lines beside real ones -----------
+
+SM = REAL / "sergeymakinen-exporter" / "mail.log"
+
+
+def test_sergeymakinen_one_failure_among_malformed_lines(cli):
+    # Line 41 (`Jan 1 00:00:00 ... SASL LOGIN authentication failed: xxx`) is the file's only
+    # AUTH failure (issue 12: its unpadded day made it `not syslog`); nobody logs in.
+    assert failures(cli, SM, year=2024) == {"123.45.67.89": (1, [], ["LOGIN"], 1)}
+    assert rows(cli, "users", SM, year=2024) == []
+    assert rows(cli, "messages", SM, year=2024) == []
+
+
+# -- kumina/postfix_exporter (Apache-2.0): single lines of its unit tests ------------------------
+
+KUMINA = REAL / "kumina-exporter" / "postfix_exporter_test.log"
+
+
+def test_kumina_login_and_failure(cli):
+    # line 38: EB4B2C19E2 client=xxx[1.2.3.4], PLAIN, user@domain; no other line of that queue
+    # ID, so no recipient is known.
+    [user] = rows(cli, "users", KUMINA, year=2024)
+    assert (user["user"], user["messages"], user["ips"]) == ("user@domain", 1, 1)
+    assert outcomes(user) == counted(0)
+    # lines 35-37, tcc1 smtpd[21126] in one second: saslauthd's two reasons (naming no client)
+    # and the one failed AUTH of laptop.local[192.168.1.2] (`generic failure`).
+    assert failures(cli, KUMINA, year=2024) == {"192.168.1.2": (1, [], ["PLAIN"], 1)}
+
+
+# -- meta-ethantwardy (MIT): BusyBox syslogd writes facility.priority after the host -------------
+
+BUSYBOX = REAL / "ethantwardy-busybox" / "postfix_rs_test.log"
+
+
+def test_busybox_lines_are_syslog_lines(cli):
+    # `Mar 22 07:45:01 backup mail.info postfix/smtpd[1080]: ...`: all 19 lines are Postfix's
+    # (issue 12: the `mail.info` word made the whole file `not a syslog file`, exit 2).
+    counts = stats(cli, BUSYBOX, year=2026)
+    assert (counts["lines read"], counts["not syslog lines"]) == (19, 0)
+    assert counts["lines used"] > 0
+
+
+def test_busybox_local_mail_is_no_login(cli):
+    # Two connections from localhost[::1] with ehlo mail rcpt data: no AUTH, so no user and no
+    # failure, although the mail is deferred (line 8) and later sent (line 10).
+    for name in ("users", "failures", "messages"):
+        assert rows(cli, name, BUSYBOX, year=2026) == []
+    assert rows(cli, "sessions", "--all", BUSYBOX, year=2026) == []
+
+
+# -- Zentyal (GPL-2.0-only): Postfix 2.x, disconnect lines without counters -------------------
+
+ZENTYAL = REAL / "zentyal" / "MailLogHelper.log"
+
+
+def test_zentyal_users(cli):
+    found = by(rows(cli, "users", ZENTYAL, year=2009), "user")
+    # Logins: lines 4 and 38 (macaco, PLAIN, 192.168.9.1), line 45 (baboon, 95.16.163.205).
+    # 72FEB28781 (line 12, from=<macaco@monos.org>) and the relay-denied RCPT (line 26) are
+    # of sessions that never authenticated: not macaco's mail, so its bounce (line 16) is not
+    # counted.
+    assert set(found) == {"macaco@monos.org", "baboon@zzz.com"}
+    macaco = found["macaco@monos.org"]
+    # DBED828417 (nrcpt=2) has two identical `to=<jamor@dplanet.com> ... status=sent` lines
+    # (lines 8-9; the test file's anonymisation gave both recipients one address). Every
+    # recipient was sent, none failed. C48C428351 (line 40, `queue file size limit exceeded`)
+    # was refused by smtpd before it was queued: no recipient of it is known.
+    assert macaco["ips"] == 1
+    assert macaco["recipients"] == macaco["sent"] >= 1
+    assert (macaco["deferred"], macaco["bounced"], macaco["expired"], macaco["rejected"]) == (
+        0, 0, 0, 0)
+    baboon = found["baboon@zzz.com"]
+    assert (baboon["sessions"], baboon["messages"], baboon["ips"]) == (1, 1, 1)
+    assert outcomes(baboon) == counted(1, sent=1)  # A99A53D8DA to lazaro@yyy.es
+
+
+def test_zentyal_failure_then_login_from_the_same_ip(cli):
+    # line 32: `warning: unknown[192.168.9.1]: SASL PLAIN authentication failed:` (empty reason),
+    # Oct 1 07:04:37; macaco logged in from that IP at 07:46:26 the same day (line 38).
+    [row] = rows(cli, "failures", ZENTYAL, year=2009)
+    assert (row["client_ip"], row["attempts"], row["mechanisms"], row["sessions"]) == (
+        "192.168.9.1", 1, ["PLAIN"], 1)
+    assert row["later_success"] is True
+    assert row["success_users"] == ["macaco@monos.org"]
+
+
+def test_zentyal_queue_is_empty(cli):
+    # DBED828417, 72FEB28781 and A99A53D8DA are `removed`; C48C428351 never entered the queue.
+    assert rows(cli, "queue", ZENTYAL, year=2009) == []
+    result = cli("-r", "queue", "-f", "ids", "--tz", "UTC", "--year", "2009", ZENTYAL)
+    assert (result.code, result.out) == (0, "")
