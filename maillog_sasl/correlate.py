@@ -183,17 +183,10 @@ class Correlator:
         for line in lines:
             # split_line()'s common case inline (a traditional stamp, `prog[pid]:`): one call
             # less for each line; every other shape goes through split_line() itself.
-            if line[15:16] == " ":
-                fields = line[16:].split(" ", 2)
-                if len(fields) == 3 and fields[1][-1:] == ":":
-                    host, tag, text = fields
-                    stamp = line[:15]
-                else:
-                    parsed = split_line(line)
-                    if parsed is None:
-                        not_syslog += 1
-                        continue
-                    stamp, host, tag, text = parsed
+            fields = line[16:].split(" ", 2) if line[15:16] == " " else ()
+            if len(fields) == 3 and fields[1][-1:] == ":":
+                host, tag, text = fields
+                stamp = line[:15]
             else:
                 parsed = split_line(line)
                 if parsed is None:

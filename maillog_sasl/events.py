@@ -27,8 +27,8 @@ DESCRIPTION
 
     The correlator looks first at the queue ID alone (most queue-file lines belong to messages
     it does not track, and are dropped before any field is parsed), and follows delivery
-    retries with delivery_peek(), reading a whole delivery line (delivery_event) only when a
-    report asks for its details.
+    retries with delivery_peek(), reading the rest of a delivery line (delivery_details) only
+    when a report asks for its details.
 
 DIAGNOSTICS
     Pure functions of a line. A line of a known daemon in a shape not listed here (or cut short)
@@ -508,17 +508,31 @@ def known_status(word: str) -> bool:
     return word in _STATUS_OUTCOMES
 
 
-def delivery_event(text: str):
+def _delivery_parts(text: str):
+    """(queue ID, the fields between `to=` and `status=`, status word, reason) of a delivery
+    line, or None: the one reading of the line's shape that delivery_event() and
+    delivery_details() share."""
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X,
     #  status=WORD (text)"  (one line in the log)
-    # The hottest parser: one split, then each field told apart by its first letters.
     colon = text.find(": ")
     if colon < 1 or not text.startswith("to=", colon + 2):
         return None
     status_at = text.find(", status=", colon)
     if status_at < 0:
         return None
-    fields = text[colon + 5:status_at].split(", ")
+    status, _, reason = text[status_at + 9:].partition(" ")
+    if reason[:1] == "(" and reason[-1:] == ")":
+        reason = reason[1:-1]
+    return text[:colon], text[colon + 5:status_at].split(", "), status, reason
+
+
+def delivery_event(text: str):
+    """A delivery agent's `to=..., status=` line -> Delivery, or None. Each field is told apart
+    by its first letters: the line has as many shapes as Postfix versions and agents."""
+    parts = _delivery_parts(text)
+    if parts is None:
+        return None
+    queue_id, fields, status, reason = parts
     orig_to = delay = None
     relay = dsn = ""
     for field in fields[1:]:
@@ -532,10 +546,7 @@ def delivery_event(text: str):
                 delay = field[6:]
         elif lead == "ori":
             orig_to = _strip_angles(field[8:])
-    status, _, reason = text[status_at + 9:].partition(" ")
-    if reason[:1] == "(" and reason[-1:] == ")":
-        reason = reason[1:-1]
-    return Delivery(text[:colon], _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
+    return Delivery(queue_id, _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
                     reason)
 
 
@@ -543,22 +554,17 @@ def delivery_details(text: str):
     """(dsn, relay, status word, reason) of a delivery line, exactly as delivery_event() reads
     them, or None where it gives None: what a report row needs of a recipient's last line,
     without the fields it does not (the address, orig_to, delay) nor an event object."""
-    colon = text.find(": ")
-    if colon < 1 or not text.startswith("to=", colon + 2):
+    parts = _delivery_parts(text)
+    if parts is None:
         return None
-    status_at = text.find(", status=", colon)
-    if status_at < 0:
-        return None
+    _queue_id, fields, status, reason = parts
     relay = dsn = ""
-    for field in text[colon + 5:status_at].split(", ")[1:]:
+    for field in fields[1:]:
         lead = field[:3]
         if lead == "rel":
             relay = field[6:]
         elif lead == "dsn":
             dsn = field[4:]
-    status, _, reason = text[status_at + 9:].partition(" ")
-    if reason[:1] == "(" and reason[-1:] == ")":
-        reason = reason[1:-1]
     return dsn, relay, status, reason
 
 
@@ -568,8 +574,8 @@ def delivery_peek(text: str):
     The outcome is one of OUTCOMES, a probe's status word (PROBE_STATUSES), or UNKNOWN_STATUS.
 
     A deferred message is retried for days and most of a busy log can be its retries; the
-    correlator needs only these three to follow them, and parses the whole line (delivery_event)
-    once, for the last attempt of each recipient.
+    correlator needs only these three to follow them, and a report reads the rest of the line
+    (delivery_details) once, for the last attempt of each recipient.
     """
     start = text.find(": to=")
     if start < 0:
