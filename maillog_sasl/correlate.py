@@ -48,7 +48,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 from sys import intern as _intern
-from typing import Dict, Iterator, List, Optional
+from typing import AbstractSet, Callable, Dict, Iterator, List, Optional
 
 from maillog_sasl import events as ev
 from maillog_sasl.model import (
@@ -330,8 +330,8 @@ class Correlator:
 
     # Set in a parallel.py worker: where the lines of queue IDs it does not hold go, and the
     # queue IDs it saw born untracked (their lines are dropped, as here).
-    _orphan = None
-    _dropped: frozenset = frozenset()
+    _orphan: Optional[Callable[[str, tuple, str, str], None]] = None
+    _dropped: AbstractSet[tuple] = frozenset()
 
     def _slot_line(self, host: str, slot: str, stamp: str, clock: Clock) -> None:
         """A line of `host` in ten-minute `slot`: when the host enters another slot, its
@@ -490,11 +490,15 @@ class Correlator:
         noted.tls_text = text
         return USED
 
-    def _on_client(self, key, program, stamp, clock, text):
+    @staticmethod
+    def _may_track(text: str) -> bool:
         # Inbound mail is most client= lines: only SASL logins, re-injections and loopback
         # clients (a content filter's) are parsed and tracked.
-        if (", sasl_username=" not in text and ", orig_queue_id=" not in text
-                and "[127." not in text and "[::1]" not in text):
+        return (", sasl_username=" in text or ", orig_queue_id=" in text
+                or "[127." in text or "[::1]" in text)
+
+    def _on_client(self, key, program, stamp, clock, text):
+        if not self._may_track(text):
             return UNTRACKED
         event = ev.smtpd_client_event(text)
         when = clock.time(stamp)
