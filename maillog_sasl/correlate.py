@@ -115,6 +115,13 @@ def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
     return aside.time(stamp)
 
 
+def _edge(line: str, clock: Clock) -> tuple:
+    """(host, time) of an input's first or last line; (None, None) when it is no syslog line."""
+    parsed = split_line(line)
+    when = time_aside(clock, parsed[0]) if parsed is not None else None
+    return (parsed[1], when) if parsed is not None else (None, None)
+
+
 def _queued_as(event) -> Optional[str]:
     """NEWQID of a delivery event whose reason says `... queued as NEWQID`, or None."""
     marker = event.reason.rfind("queued as ") if event is not None else -1
@@ -158,8 +165,9 @@ class Correlator:
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
-        # The first and last line of the input being read: its period, noted at its end.
-        self.edges: List[Optional[str]] = [None, None]
+        # (host, time) of the first and last line of the input being read, each read when it
+        # came: its period and its hosts' clocks, noted at its end.
+        self.edges: List[Optional[tuple]] = [None, None]
         self._smtpd_handlers = self._handlers()
 
     def _handlers(self) -> dict:
@@ -205,10 +213,8 @@ class Correlator:
         if self._doubled:
             lines = self._undouble(lines)
         repeated = read - len(lines)
-        if lines:
-            if self.edges[0] is None:
-                self.edges[0] = lines[0]
-            self.edges[1] = lines[-1]
+        if lines and self.edges[0] is None:
+            self.edges[0] = _edge(lines[0], clock)
         orphan = self._orphan  # None but in a parallel.py worker
         dropped = self._dropped
         slot_line = self._slot_line
@@ -290,6 +296,8 @@ class Correlator:
                 not_syslog += 1
                 continue
             self._queue_file(event, message, host, when)
+        if lines:
+            self.edges[1] = _edge(lines[-1], clock)
         stats.lines_read += read
         stats.lines_used += read - not_syslog - other - unused - untracked - repeated
         stats.not_syslog += not_syslog
@@ -347,15 +355,12 @@ class Correlator:
         self._seen(when)
         self._close_idle({host: when})
 
-    def end_source(self, clock: Clock) -> None:
-        """The input read through `clock` has ended: its first and last lines tell the period
-        it covers and each host's clock; the sessions those clocks show idle are closed."""
-        for line in self.edges:
-            parsed = split_line(line) if line is not None else None
-            when = clock.time(parsed[0]) if parsed is not None else None
-            if when is not None and parsed is not None:
+    def end_source(self) -> None:
+        """The input has ended: its first and last lines tell the period it covers and each
+        host's clock; the sessions those clocks show idle are closed."""
+        for host, when in filter(None, self.edges):
+            if when is not None:
                 self._seen(when)
-                host = parsed[1]
                 known = self._host_clock.get(host)
                 if known is None or when > known:
                     self._host_clock[host] = when
@@ -814,7 +819,7 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
             if correlator.finished:
                 yield from correlator.finished
                 correlator.finished.clear()
-        correlator.end_source(clock)
+        correlator.end_source()
         stats.lines_cut += source.lines_cut
         source_read(source, stats, before, problems)
     correlator.finish()

@@ -621,7 +621,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                 correlator.stats.lines_cut += source.lines_cut
             else:
                 yield from _read_plan(merge, source, plan, pieces, clock, on_batch)
-            correlator.end_source(clock)
+            correlator.end_source()
             source_read(source, correlator.stats, before, problems)
         correlator.finish()
         yield from _handed_on(correlator)
