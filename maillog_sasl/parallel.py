@@ -273,6 +273,12 @@ class ChunkCorrelator(Correlator):
         self._dropped.discard(key)
 
     def _hand_back_queue_line(self, line: str, key, daemon: str, text: str) -> None:
+        if " " in key[1] or not key[1]:
+            # No queue ID ("connect to ...", "... TLS connection established to ..."): no
+            # message anywhere has this key.
+            self.stats.untracked_queue_lines += 1
+            self.stats.lines_used -= 1  # feed() counts the line used
+            return
         self._foreign(key)
         if daemon == "bounce":
             event = ev.RECOGNIZERS["bounce"](text)
