@@ -172,10 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar on stderr (shown only on a terminal, for inputs "
                              "of 20 MB or more, or standard input); e.g. --quiet")
-    parser.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
-                        help="read regular files with N processes (default: the usable cores; "
-                             "1: this process alone; standard input and pipes are read by this "
-                             "process); the same report whatever N; e.g. --jobs 2")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+                        help="read regular files with N processes (default 1: this process "
+                             "alone; 0: one per usable core; standard input and pipes are read "
+                             "by this process); the same report whatever N; e.g. --jobs 2")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     _add_geo_options(parser)
     _add_incident_options(parser)
@@ -353,8 +353,8 @@ def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) ->
         if clash:
             print(f"maillog-sasl: {clash}", file=sys.stderr)
             return 2
-    jobs = options.jobs if options.jobs is not None else usable_cores()
-    analysis = open_logs(options.paths, year=options.year, zone=zone, jobs=jobs)
+    analysis = open_logs(options.paths, year=options.year, zone=zone,
+                         jobs=options.jobs or usable_cores())
     for note in analysis.notes:
         print(f"maillog-sasl: {note}", file=sys.stderr)
     # Times without a zone are the log's when its stamps carry one: known once it is opened.
@@ -633,9 +633,9 @@ def stats_text(stats: Stats) -> str:
 
 
 def _jobs(text: str) -> int:
-    """--jobs: 1 to MAX_JOBS (more processes than that only cost memory)."""
-    if not text.isdigit() or not 1 <= int(text) <= MAX_JOBS:
-        raise argparse.ArgumentTypeError(f"not a number of processes from 1 to {MAX_JOBS}: "
+    """--jobs: 0 (one per usable core) to MAX_JOBS (more processes only cost memory)."""
+    if not text.isdigit() or int(text) > MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"not a number of processes from 0 to {MAX_JOBS}: "
                                          f"{text!r}")
     return int(text)
 

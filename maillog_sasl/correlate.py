@@ -274,7 +274,7 @@ class Correlator:
                 if orphan is None or key in dropped:
                     untracked += 1
                 else:
-                    orphan(line, key, daemon, text)
+                    orphan(line, stamp, key, daemon, text)
                 continue
             if daemon in DELIVERY_AGENTS:
                 peek = delivery_peek(text)
@@ -338,7 +338,7 @@ class Correlator:
 
     # Set in a parallel.py worker: where the lines of queue IDs it does not hold go, and the
     # queue IDs it saw born untracked (their lines are dropped, as here).
-    _orphan: Optional[Callable[[str, tuple, str, str], None]] = None
+    _orphan: Optional[Callable[[str, str, tuple, str, str], None]] = None
     _dropped: AbstractSet[tuple] = frozenset()
 
     def _slot_line(self, host: str, slot: str, stamp: str, clock: Clock) -> None:

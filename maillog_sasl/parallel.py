@@ -70,8 +70,10 @@ from maillog_sasl.model import Finished, Stats
 from maillog_sasl.sources import _MAGIC, BLOCK_SIZE, Problem, _Lines, _reason
 from maillog_sasl.syslog import MONTHS, Clock, fixed_zone, split_line
 
-# A few tens of MB a chunk: a piece is small beside it, and a worker's memory stays flat.
-CHUNK_SIZE = 16 << 20
+# A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
+# turn, in this process: 4 MB chunks keep both near one process's memory (16 MB chunks doubled
+# it), and still cut a day's busy log into tens of chunks.
+CHUNK_SIZE = 4 << 20
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
@@ -204,6 +206,7 @@ class ChunkCorrelator(Correlator):
         # again closes nothing on the parent's side.
         self.announced: set = set()
         self.orphans = 0
+        self._minute = ""  # of the last line handed back whose stamp was read
         self.unsafe = ""  # why this process must read the chunk itself
         self._orphan = self._hand_back_queue_line
 
@@ -213,6 +216,10 @@ class ChunkCorrelator(Correlator):
         stats.lines_read -= self.orphans
         stats.lines_used -= self.orphans
         self.clock._minutes = {}  # a cache: not worth its pickling
+        # The handlers are bound to this object: without them it is no cycle, and goes with
+        # its chunk (the command runs with the cyclic collector off).
+        self._smtpd_handlers = {}
+        self._orphan = None
         return Piece(self.events, dict(self.sessions), dict(self.pending), dict(self.messages),
                      tuple(placed.placed for placed in self.placed),
                      self._slots, self._dropped, stats, self.clock, self.unsafe, self.edges,
@@ -272,7 +279,7 @@ class ChunkCorrelator(Correlator):
         self.announced.discard(key)
         self._dropped.discard(key)
 
-    def _hand_back_queue_line(self, line: str, key, daemon: str, text: str) -> None:
+    def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
         if " " in key[1] or not key[1]:
             # No queue ID ("connect to ...", "... TLS connection established to ..."): no
             # message anywhere has this key.
@@ -288,12 +295,14 @@ class ChunkCorrelator(Correlator):
                 self._foreign(notice)
         elif daemon in DELIVERY_AGENTS and "queued as " in text:
             self._own((key[0], _queued_as(ev.delivery_event(text))), "queued as")
-        parsed = split_line(line)
-        self._hand_back(line, parsed[0] if parsed is not None else "")
+        self._hand_back(line, stamp)
 
     def _hand_back(self, line: str, stamp: str) -> str:
-        # This process applies the line with its own clock: the months it will see count.
-        time_aside(self.clock, stamp)
+        # The parent applies the line with its own clock: the months (and a repeated hour) it
+        # will see count. Read once a minute: lines handed back come in runs.
+        if stamp[:12] != self._minute:
+            self._minute = stamp[:12]
+            time_aside(self.clock, stamp)
         self.orphans += 1
         self.events.append(line)
         return USED  # counted where it is applied (piece())
@@ -609,7 +618,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     executor = concurrent.futures.ProcessPoolExecutor(
         jobs, mp_context=multiprocessing.get_context("fork"))
     try:
-        pieces = _pieces(executor, every, jobs + 1)
+        pieces = _pieces(executor, every, jobs)
         clock = None
         for source, plan in zip(sources, plans):
             correlator.stats.sources.append(source.name)
