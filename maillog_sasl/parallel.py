@@ -33,8 +33,14 @@ DESCRIPTION
       - a line that would touch both a key of the worker and one held here (a re-injection
         whose original came before the chunk, a reused queue ID of a message open here);
       - a queue ID the worker saw born untracked while a message of that ID is open here.
-    Real logs fail these checks about once a month of log and once per DST change; small
-    chunks (the tests) fail them more often, and are then simply read here.
+    Real logs fail these checks about once a month of log and once per DST change (the
+    submission benchmark log: 2 chunks of 18, for a reject naming a message of the chunk before);
+    small chunks (the tests) fail them more often, and are then simply read here.
+
+    Cost: a worker correlates its chunk at the cost of one process, and what it hands back
+    (every finished object whole, pickled; the lines of messages retried over days) costs this
+    process about what the chunk saved it: on 2 cores N processes are not yet faster than one
+    (benchmarks/README.md), and the command's default is one.
 
 DIAGNOSTICS
     WorkerError when a worker process dies (killed, out of memory) or raises: one line, for the
