@@ -56,6 +56,7 @@ import copyreg
 import datetime as _dt
 import multiprocessing
 import os
+import signal
 from concurrent.futures.process import BrokenProcessPool
 from typing import Dict, Iterator, List, NamedTuple, Optional
 
@@ -352,6 +353,14 @@ class ChunkCorrelator(Correlator):
             self.slot_changed(host, when)
 
 
+def _worker_started() -> None:
+    # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Times come back with the parent's one tzinfo object per offset (syslog.fixed_zone):
+    # times that share theirs compare many times faster.
+    copyreg.pickle(_dt.timezone, _fixed_zone_of)
+
+
 def _fixed_zone_of(zone: _dt.timezone) -> tuple:
     return fixed_zone, (zone.utcoffset(None),)
 
@@ -384,9 +393,6 @@ class _Range:
 
 def _work(job: Job) -> Piece:
     """A worker: correlate one chunk."""
-    # Times come back with the parent's one tzinfo object per offset (syslog.fixed_zone):
-    # times that share theirs compare many times faster.
-    copyreg.pickle(_dt.timezone, _fixed_zone_of)
     source = _SOURCES[job.source]
     correlator = ChunkCorrelator(job.clock)
     problem = None
@@ -622,7 +628,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         return
     _SOURCES[:] = sources
     executor = concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("fork"))
+        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
     try:
         pieces = _pieces(executor, every, jobs)
         clock = None
