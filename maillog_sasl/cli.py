@@ -1163,7 +1163,11 @@ Alerts are one JSON object a line (NDJSON): time, user, severity, signals,
 reasons, ips, recipients, deferred, queue_ids, first_seen_ip, host, and
 new_signals, first_flagged, log_time. One alert per (account, signal) when it
 first fires, again only when the account's severity rises. The signals are the
-suspicious report's (maillog-sasl --help lists them and their limits).
+suspicious report's (maillog-sasl --help lists them and their limits), but for
+new-network and new-country, judged against the account's whole history in the
+state: silent until the account is --baseline-days old; new-network is strong
+(high alone) on a settled history (first seen 30+ days before, logins on 10+
+days, at most 2 provider blocks), weak otherwise.
 Watch's own alerts, queue-growth and failure-storm, come once per account and
 again when their count (`level`) doubles; with --contain, `contained` says what
 was done to an account that reached critical.

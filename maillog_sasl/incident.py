@@ -92,7 +92,7 @@ from maillog_sasl.activity import (
     hour_of,
     provider_of,
 )
-from maillog_sasl.enrich import Enrichment, Places
+from maillog_sasl.enrich import NOWHERE, Enrichment, Places
 from maillog_sasl.events import is_loopback
 from maillog_sasl.model import OUTCOMES, SENT
 
@@ -334,15 +334,21 @@ def new_country_signal(places: Places, activity: Activity,
                  if first >= cut)
     if not new:
         return None
-    when, country, ip = new[0]
+    return new_country_found(activity, new, f"the {_number(limits.baseline_days)}-day "
+                                            f"baseline ending {_stamp(cut)} ({' '.join(known)})")
+
+
+def new_country_found(activity: Activity, new: List[tuple], among: str) -> Signal:
+    """The new-country Signal of the first of `new` ((when, country, ip) of each new country,
+    oldest first), compared with the countries `among` names."""
+    when, country, ip = new[0][:3]
     enrichment = activity.enrichment
-    place = enrichment.place(ip).label() if enrichment is not None else country
+    place = enrichment.place(ip) if enrichment is not None else NOWHERE
     more = (f"; {counted(len(new), 'new country', 'new countries')} in all: "
-            f"{' '.join(found for _, found, _ in new)}" if len(new) > 1 else "")
+            f"{' '.join(found[1] for found in new)}" if len(new) > 1 else "")
     return Signal("new-country", when,
-                  f"new country: login from {ip} ({place}) at {_stamp(when)}: {country} is "
-                  f"not among the countries of the {_number(limits.baseline_days)}-day "
-                  f"baseline ending {_stamp(cut)} ({' '.join(known)}){more}")
+                  f"new country: login from {ip} ({place.label() if place.country else country}) "
+                  f"at {_stamp(when)}: {country} is not among the countries of {among}{more}")
 
 
 def _travel_end(login) -> str:

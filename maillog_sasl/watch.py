@@ -163,6 +163,7 @@ from maillog_sasl.incident import (
     assess,
     counted,
     enrichment_of,
+    new_country_found,
 )
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
@@ -444,6 +445,7 @@ class History:
     than the first days of a log; see the module docstring."""
 
     def __init__(self, activity: Activity, countries: Countries):
+        self.activity = activity
         self.pairs = activity.pairs
         self.enrichment = activity.enrichment
         self.countries = countries
@@ -525,15 +527,9 @@ class History:
             known.append(country)
         if not new:
             return None
-        when, country, ip, before = new[0]
-        place = self.enrichment.place(ip) if self.enrichment is not None else None
-        label = place.label() if place is not None and place.country else country
-        more = (f"; {counted(len(new), 'new country', 'new countries')} in all: "
-                f"{' '.join(found for _, found, _, _ in new)}" if len(new) > 1 else "")
-        return Signal("new-country", when,
-                      f"new country: login from {ip} ({label}) at {_stamp(when)}: {country} "
-                      f"is not among the countries of the account's history since "
-                      f"{_stamp(since)} ({' '.join(before)}){more}")
+        before = new[0][3]
+        return new_country_found(self.activity, new, f"the account's history since "
+                                                     f"{_stamp(since)} ({' '.join(before)})")
 
 
 def _mtime(path: str) -> Optional[_dt.datetime]:

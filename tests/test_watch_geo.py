@@ -8,6 +8,7 @@ import os
 import sqlite3
 
 import pytest
+from test_watch import cuts, raised
 
 from maillog_sasl import state as state_module
 from maillog_sasl import watch
@@ -15,6 +16,7 @@ from maillog_sasl.state import State
 
 from geoip_writer import city, write_database
 from maillog_writer import MailLog, at
+from support import SAMPLE_LOGS
 
 USER = "ann@example.jp"
 OFFICE, HOME = "192.0.2.10", "198.51.100.7"
@@ -61,6 +63,24 @@ def test_countries_and_travel_across_runs(tmp_path, cli, geoip):
     assert alerts[0]["reasons"][0].startswith(
         "countries: 4 countries within 24h up to 2026-01-05T12:00+09:00: JP (first "
         "2026-01-05T09:00+09:00 from 192.0.2.10), KR")
+
+
+def test_once_across_appends_raises_what_the_batch_report_finds_with_geoip(tmp_path, cli,
+                                                                          report):
+    options = ("--geoip", SAMPLE_LOGS / "geoip" / "sample-City.mmdb", "--geoip",
+               SAMPLE_LOGS / "geoip" / "sample-ASN.mmdb", "--sender-mismatch", "3")
+    data = (SAMPLE_LOGS / "maillog-sample.log").read_bytes()
+    log, alerts, previous = tmp_path / "maillog", [], 0
+    log.write_bytes(b"")
+    for cut in cuts(data, 5, seed=3):
+        with open(log, "ab") as out:
+            out.write(data[previous:cut])
+        previous = cut
+        alerts += once(cli, tmp_path / "state.sqlite", log, *options)
+    batch = {row["user"]: set(row["signals"]) for row in report("suspicious", log, *options)}
+    assert any("countries" in signals for signals in batch.values())
+    assert any("sender-mismatch" in signals for signals in batch.values())
+    assert raised(alerts) == batch
 
 
 def test_max_countries_and_travel_speed_are_used(tmp_path, cli, geoip):
