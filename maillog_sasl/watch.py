@@ -467,6 +467,16 @@ class History:
             self._networks(name)
         return self._first_seen[name]
 
+    def _recent(self, new: list) -> list:
+        """The firsts of `new` ((when, ...), oldest first) still new: used for the first time
+        within `baseline_days` of the latest time read. Older, they are part of the history,
+        already alerted on, and no longer count: a trip months ago must not make a burst of
+        today critical (and contained)."""
+        latest = self.activity.last_time
+        if latest is None:
+            return new
+        return [found for found in new if found[0] >= latest - self.baseline]
+
     def new_network(self, name: str) -> Optional[Signal]:
         """A login from a provider block the account never used before, once it has been
         known for `baseline_days`: strong on a settled history, weak otherwise."""
@@ -483,6 +493,7 @@ class History:
             if when - since >= self.baseline and not self._allowed(ip):
                 new.append((when, network, ip, len(known)))
             known.append(block)
+        new = self._recent(new)
         if not new:
             return None
         days = self.pairs.days_of(name)
@@ -525,6 +536,7 @@ class History:
             if known and when - since >= self.baseline:
                 new.append((when, country, ip, list(known)))
             known.append(country)
+        new = self._recent(new)
         if not new:
             return None
         before = new[0][3]

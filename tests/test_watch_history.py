@@ -123,3 +123,12 @@ def test_forget_starts_the_history_anew(tmp_path, cli):
     assert (code, alerts) == (0, [])  # weak: no alert of its own
     held = cli("state", "--state", state, "--format", "json").json()
     assert held["accounts"][0]["first_seen"] == "2026-02-19T09:00:00+09:00"
+
+
+def test_a_new_network_stops_counting_once_it_is_part_of_the_history(tmp_path):
+    log = history(40)
+    log.login(USER, NEW, at(45, 9))
+    log.login(USER, HOME, at(51, 23))  # six days 14 hours later: still new
+    assert new_network(log, tmp_path).strong
+    log.login(USER, HOME, at(52, 10))  # a week and an hour later: part of the history
+    assert new_network(log, tmp_path) is None
