@@ -182,16 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_geo_options(parser: argparse.ArgumentParser) -> None:
+GEO_GAINS = ("With a database the reports gain columns (users: countries, asns; ips: country, "
+             "asn, as_org; sessions and failures: country, asn; timeline: new_ips) and the "
+             "countries, new-country and travel signals work; without one every report is as "
+             "before.")
+
+
+def _add_geo_options(parser: argparse.ArgumentParser, gains: str = GEO_GAINS) -> None:
     group = parser.add_argument_group(
         "where from (GeoIP)",
         "Countries and networks of every login, from MaxMind DB files on this machine (never "
         "the network): GeoLite2/GeoIP2 Country, City, ASN, DB-IP lite. Without --geoip, the "
         f"*.mmdb files in {' and '.join(enrich.WELL_KNOWN)} are used when there are any. "
-        "With a database the reports gain columns (users: countries, asns; ips: country, "
-        "asn, as_org; sessions and failures: country, asn; timeline: new_ips) and the "
-        "countries, new-country and travel signals work; without one every report is as "
-        "before.")
+        + gains)
     group.add_argument("--geoip", action="append", default=[], metavar="PATH",
                        help="a MaxMind DB file (its kind read from its metadata), repeatable; "
                             "e.g. --geoip /var/lib/GeoIP/GeoLite2-City.mmdb")
@@ -1175,7 +1178,11 @@ Alerts are one JSON object a line (NDJSON): time, user, severity, signals,
 reasons, ips, recipients, deferred, queue_ids, first_seen_ip, host, and
 new_signals, first_flagged, log_time. One alert per (account, signal) when it
 first fires, again only when the account's severity rises. The signals are the
-suspicious report's (maillog-sasl --help lists them and their limits).
+suspicious report's (maillog-sasl --help lists them and their limits), but for
+new-network and new-country, judged against the account's whole history in the
+state: silent until the account is --baseline-days old; new-network is strong
+(high alone) on a settled history (first seen 30+ days before, logins on 10+
+days, at most 2 provider blocks), weak otherwise.
 Watch's own alerts, queue-growth and failure-storm, come once per account and
 again when their count (`level`) doubles; with --contain, `contained` says what
 was done to an account that reached critical.
@@ -1276,6 +1283,9 @@ def _watch_parser():
     group.add_argument("--storm-window", type=_amount, metavar="HOURS",
                        default=alarms.storm_window,
                        help="failure-storm: the sliding window (default: %(default)s)")
+    _add_geo_options(parser, "With a database the countries, new-country and travel signals "
+                             "work, and each login's country is kept in the state's history.")
+    parser.set_defaults(country=[], asn=[])  # the reports' filters, which _geo_options checks
     _add_incident_options(parser)
     return parser
 
@@ -1327,11 +1337,6 @@ def watch_main(argv) -> int:
     except UsageError as error:
         complain(str(error))
         return EXIT_USAGE
-    if limits.sender_mismatch:
-        # watch keeps no GeoIP databases nor senders yet: the batch reports judge them.
-        complain("--sender-mismatch: watch does not judge senders yet; "
-                 "maillog-sasl --report suspicious --sender-mismatch N does")
-        return EXIT_USAGE
     containment = None
     if args.contain:
         map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
@@ -1356,9 +1361,28 @@ def watch_main(argv) -> int:
         sinks.append(MailSink(args.alert_mail, args.alert_timeout, complain,
                               background=not args.once))
     try:
+        geo = _open_geo(args)
+    except enrich.GeoError as error:
+        complain(f"--geoip: {error}")
+        return EXIT_USAGE
+    except UsageError as error:
+        complain(str(error))
+        return EXIT_USAGE
+    try:
+        return _watch_with(args, geo, sinks, limits, zone, containment, complain)
+    finally:
+        if geo is not None:
+            geo.close()
+
+
+def _watch_with(args, geo: Optional[enrich.Geo], sinks: list, limits, zone,
+                containment: Optional[watch.Containment], complain) -> int:
+    """watch_main once its GeoIP databases are open."""
+    try:
+        allow = _geo_options(args, geo)
         state = State.open(args.state or state_module.default_path(), watch.engine_format(),
-                           wait=args.lock_wait)
-    except StateError as error:
+                           wait=args.lock_wait, older_formats=watch.older_formats())
+    except (UsageError, StateError) as error:
         complain(str(error))
         return EXIT_USAGE
     try:
@@ -1366,7 +1390,7 @@ def watch_main(argv) -> int:
                           complain=complain, metrics_path=args.metrics,
                           alarms=watch.Alarms(args.max_deferred, args.storm_ips,
                                               args.storm_window),
-                          containment=containment)
+                          containment=containment, geo=geo, allow=allow)
         if args.once:
             return run.once()
         return _follow(run, args.interval)
@@ -1428,7 +1452,8 @@ def state_main(argv) -> int:
     changing = bool(args.forget or args.reset_engine)
     try:
         state = State.open(path, watch.engine_format(), wait=args.lock_wait, lock=changing,
-                           create=False, load_engine=not args.reset_engine)
+                           create=False, load_engine=not args.reset_engine,
+                           older_formats=watch.older_formats())
     except StateError as error:
         complain(str(error))
         return EXIT_USAGE
@@ -1480,8 +1505,10 @@ def state_text(held: dict) -> str:
     for account in held["accounts"]:
         baseline = (f", median busy hour {account['median_busy_hour']:g} recipients"
                     if account.get("busy_hours") else "")
+        countries = (f" in {' '.join(account['countries'])}" if account.get("countries")
+                     else "")
         lines.append(f"  {safe(account['user'])}: {account['logins']} logins from "
-                     f"{account['networks']} networks, {account['first_seen']} .. "
+                     f"{account['networks']} networks{countries}, {account['first_seen']} .. "
                      f"{account['last_seen']} (last from {account['last_ip']}){baseline}")
     lines += ["", f"alerts raised: {len(held['raised'])} (account, signal)"]
     for row in held["raised"]:
