@@ -398,6 +398,14 @@ def queued_message(python, env):
     return figures
 
 
+def vs_collate(label, ours, collate, limit):
+    """(text, ok or None): `ours` / postfix-collate, median wall times, at most `limit`."""
+    if not ours or not collate:
+        return (f"{label} / postfix-collate: not measured (target <= {limit:g}x)", None)
+    ratio = ours["median_wall_s"] / collate["median_wall_s"]
+    return (f"{label} / postfix-collate: {ratio:.2f}x  (target <= {limit:g}x)", ratio <= limit)
+
+
 def targets16(one, ten, profile, queued):
     """The one-core targets of issue 16: (text, ok or None) each. Ratios are of median wall
     times paired in this run."""
@@ -407,13 +415,8 @@ def targets16(one, ten, profile, queued):
     pflogsumm = one.get("pflogsumm")
     limit = TARGET16_VS_COLLATE.get(profile)
     if limit is not None:
-        if collate:
-            ratio = ours["median_wall_s"] / collate["median_wall_s"]
-            checks.append((f"maillog-sasl (default report) / postfix-collate on the {profile} "
-                           f"profile: {ratio:.2f}x  (target <= {limit:g}x)", ratio <= limit))
-        else:
-            checks.append((f"maillog-sasl / postfix-collate: not measured (target <= "
-                           f"{limit:g}x)", None))
+        checks.append(vs_collate(f"maillog-sasl (default report) on the {profile} profile",
+                                 ours, collate, limit))
     limit = TARGET16_VS_PFLOGSUMM.get(profile)
     if limit is not None:
         if pflogsumm:
@@ -424,15 +427,9 @@ def targets16(one, ten, profile, queued):
         else:
             checks.append((f"pflogsumm / maillog-sasl: not measured (target >= {limit:g}x)",
                            None))
-    csv = one.get("maillog-sasl messages csv")
-    if csv and collate:
-        ratio = csv["median_wall_s"] / collate["median_wall_s"]
-        checks.append((f"maillog-sasl --report messages --format csv / postfix-collate: "
-                       f"{ratio:.2f}x  (target <= {TARGET16_CSV_VS_COLLATE:g}x)",
-                       ratio <= TARGET16_CSV_VS_COLLATE))
-    else:
-        checks.append((f"messages csv / postfix-collate: not measured (target <= "
-                       f"{TARGET16_CSV_VS_COLLATE:g}x)", None))
+    checks.append(vs_collate("maillog-sasl --report messages --format csv",
+                             one.get("maillog-sasl messages csv"), collate,
+                             TARGET16_CSV_VS_COLLATE))
     for label, results in (("1x", one), ("10x", ten)):
         if not results:
             continue
@@ -462,16 +459,9 @@ def targets16_jobs(one, profile):
     checks.append((f"maillog-sasl --jobs 1 / --jobs {CORES}: {speedup:.2f}x faster  (target >= "
                    f"{TARGET16_JOBS_SPEEDUP:g}x on {CORES} cores)",
                    speedup >= TARGET16_JOBS_SPEEDUP if CORES > 1 else None))
-    collate = one.get("postfix-collate")
     if profile == "submission":
-        if collate:
-            ratio = jobs["median_wall_s"] / collate["median_wall_s"]
-            checks.append((f"maillog-sasl --jobs {CORES} / postfix-collate on the {profile} "
-                           f"profile: {ratio:.2f}x  (target <= {TARGET16_JOBS_VS_COLLATE:g}x)",
-                           ratio <= TARGET16_JOBS_VS_COLLATE))
-        else:
-            checks.append((f"maillog-sasl --jobs {CORES} / postfix-collate: not measured "
-                           f"(target <= {TARGET16_JOBS_VS_COLLATE:g}x)", None))
+        checks.append(vs_collate(f"maillog-sasl --jobs {CORES} on the {profile} profile", jobs,
+                                 one.get("postfix-collate"), TARGET16_JOBS_VS_COLLATE))
     worst = jobs["max_peak_rss_bytes"] / 1e6
     checks.append((f"maillog-sasl --jobs {CORES} peak RSS (the largest process): {worst:.1f} MB"
                    f"  (target <= {TARGET_RSS_MB:g} MB)", worst <= TARGET_RSS_MB))
