@@ -3,8 +3,9 @@
 SUMMARY
     correlate(sources, year=None, zone=None, stats=None, on_batch=None)
         -> iterator of Session | Message
-    Correlator().feed(lines, clock) / .finish()  (the same, one batch of lines at a time;
-        a Correlator can be pickled between two batches: `watch` keeps one across runs)
+    Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
+        lines at a time, the end of each input, the end of all; a Correlator can be pickled
+        between two batches: `watch` keeps one across runs)
 
 DESCRIPTION
     Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
