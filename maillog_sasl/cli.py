@@ -57,6 +57,7 @@ from maillog_sasl.incident import counted
 from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
 from maillog_sasl.model import UNKNOWN_USER, Stats
 from maillog_sasl.pairs import StoreError
+from maillog_sasl.parallel import WorkerError, usable_cores
 from maillog_sasl.password import (
     ENV_VAR,
     EXIT_INTERRUPTED,
@@ -171,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar on stderr (shown only on a terminal, for inputs "
                              "of 20 MB or more, or standard input); e.g. --quiet")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+                        help="read regular files with N processes (default 1: this process "
+                             "alone; 0: one per usable core; standard input and pipes are read "
+                             "by this process); the same report whatever N; e.g. --jobs 2")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     _add_geo_options(parser)
     _add_incident_options(parser)
@@ -351,7 +356,8 @@ def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) ->
         if clash:
             print(f"maillog-sasl: {clash}", file=sys.stderr)
             return 2
-    analysis = open_logs(options.paths, year=options.year, zone=zone)
+    analysis = open_logs(options.paths, year=options.year, zone=zone,
+                         jobs=options.jobs or usable_cores())
     for note in analysis.notes:
         print(f"maillog-sasl: {note}", file=sys.stderr)
     # Times without a zone are the log's when its stamps carry one: known once it is opened.
@@ -446,7 +452,7 @@ def _report(options, analysis, selection, report_options: dict) -> str:
         if writer is None:
             _discard_unwritten(out)
         return f"cannot write the report: {error.strerror or error}"
-    except StoreError as error:
+    except (StoreError, WorkerError) as error:
         return str(error)
     finally:
         gc.enable()
@@ -482,6 +488,7 @@ def _fit(options, out) -> Optional[Fit]:
                drop=options.columns is None)
 
 
+MAX_JOBS = 256  # --jobs
 FLAGGED_NAMED = 3  # the summary names the flagged accounts when there are this many or fewer
 
 
@@ -626,6 +633,14 @@ def stats_text(stats: Stats) -> str:
         f"sessions closed idle:     {stats.sessions_idle}",
         f"clock anomalies:          {stats.clock_anomalies}",
     ])
+
+
+def _jobs(text: str) -> int:
+    """--jobs: 0 (one per usable core) to MAX_JOBS (more processes only cost memory)."""
+    if not text.isdigit() or int(text) > MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"not a number of processes from 0 to {MAX_JOBS}: "
+                                         f"{text!r}")
+    return int(text)
 
 
 def _count(text: str) -> int:
