@@ -276,12 +276,23 @@ class ChunkCorrelator(Correlator):
         return {kind: self._guard(kind, handler) for kind, handler in super()._handlers().items()}
 
     def _guard(self, kind, handler):
-        def guarded(key, program, stamp, clock, text):
-            ours = key in self.sessions or key in self.pending
-            if kind is ev.CONNECT:
-                if not ours:
+        # One closure per kind of line: every smtpd line comes through one.
+        if kind is ev.CONNECT:
+            def connect(key, program, stamp, clock, text):
+                if key not in self.sessions and key not in self.pending:
                     self._born(SESSION, key)
                 return handler(key, program, stamp, clock, text)
+            return connect
+        if kind is not ev.CLIENT and kind is not ev.REJECT:
+            def session_line(key, program, stamp, clock, text):
+                if key in self.sessions or key in self.pending:
+                    return handler(key, program, stamp, clock, text)
+                self.announced.discard(key)
+                return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
+            return session_line
+
+        def guarded(key, program, stamp, clock, text):
+            ours = key in self.sessions or key in self.pending
             if kind is ev.CLIENT:
                 if not self._may_track(text):
                     return self._drop((key[0], text[:text.find(": ")]))
@@ -632,7 +643,7 @@ class _Merge:
     def apply(self, piece: Piece, clock: ChunkClock) -> None:
         """Apply a worker's piece, read with `clock`'s year."""
         correlator = self.correlator
-        edges = list(correlator.edges)
+        edges = correlator.edges
         for placed in self.placed:
             placed.placed.clear()
         if clock.year is None:
@@ -649,7 +660,7 @@ class _Merge:
                 run.append(event)
                 continue
             if run:
-                correlator.feed(run, clock, slots=False)
+                correlator.feed(run, clock, handed_back=True)
                 run = []
             self.index = index
             if kind is str:
@@ -671,7 +682,7 @@ class _Merge:
             else:
                 correlator.finished.append(event)
         if run:
-            correlator.feed(run, clock, slots=False)
+            correlator.feed(run, clock, handed_back=True)
         for noted in piece.pending.values():
             noted.clock = clock
             if noted.rejects:
