@@ -389,6 +389,12 @@ class Selection:
         """Whether a filter chooses by client: --ip, --country or --asn."""
         return bool(self.networks or self.countries or self.asns)
 
+    def selects_all(self) -> bool:
+        """Whether no filter was given: every session and message passes. The reports ask once,
+        not for each item."""
+        return (not self.user_patterns and not self.by_client and self.since is None
+                and self.until is None)
+
     def ip(self, address: str) -> bool:
         """Whether a client at `address` passes --ip, --country and --asn."""
         if not self.by_client:
