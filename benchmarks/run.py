@@ -19,7 +19,11 @@ WHAT IT DOES
        --runs rounds on the 1x file (default 3), --runs-10x on the 10x file (default 1;
        pflogsumm and postfix-collate only with --others-10x). maillog-sasl is run as
        `python -m maillog_sasl` with the source tree of --src first on PYTHONPATH (default: the
-       checkout this script is in, uncommitted changes included; the header says which).
+       checkout this script is in, uncommitted changes included; the header says which), its
+       bytecode written by a first run and read by every timed one, as an installed package
+       has it (PYTHONDONTWRITEBYTECODE is not passed on). With --base DIR, the two maillog-sasl
+       commands of that second tree (e.g. a git worktree of the base commit) are timed too,
+       in the same rounds ("base maillog-sasl ..."): base and change paired in one run.
     3. Prints per tool the median, min and max wall time, lines/s and MB/s at the median, the
        median peak RSS and CPU time, then the ratios against the targets of issue 5 (PASS/FAIL):
        the default report >= 2x as fast as pflogsumm (aim 3x) and >= 1x postfix-collate; peak
@@ -27,7 +31,8 @@ WHAT IT DOES
        issue 16: the default report <= 0.9x postfix-collate's time and >= 2.3x faster than
        pflogsumm on the submission profile, <= 1.0x collate on the mx (mixed) profile;
        --report messages --format csv <= 1.3x collate; peak RSS <= 60 MB; a queued message
-       <= 2 KB while it waits (benchmarks/queued_message.py, 1 recipient).
+       <= 2 KB while it waits (benchmarks/queued_message.py, 1 recipient). With --base, the
+       issue 16 targets are checked for the base tree as well.
 
 INPUT
     Options only (see --help). Logs are cached in --data (default benchmarks/data/, git-ignored)
@@ -92,12 +97,13 @@ class Tool:
     """One measured command: `key` names it in the table and JSON, `shown` is its command line
     as a user would type it, `argv(path)` the exact command run."""
 
-    def __init__(self, key, shown, argv, ours=False, other=False):
+    def __init__(self, key, shown, argv, ours=False, other=False, env=None):
         self.key = key
         self.shown = shown
         self.argv = argv
         self.ours = ours
         self.other = other
+        self.env = env  # its own environment (the --base tree's), or None for the run's
 
 
 def find_program(name):
@@ -111,14 +117,19 @@ def find_program(name):
     return None
 
 
-def build_tools(python, notes):
-    tools = [
-        Tool("maillog-sasl", "maillog-sasl FILE",
-             lambda path: [python, "-m", "maillog_sasl", path], ours=True),
-        Tool("maillog-sasl messages csv", "maillog-sasl --report messages --format csv FILE",
-             lambda path: [python, "-m", "maillog_sasl", "--report", "messages", "--format",
-                           "csv", path], ours=True),
-    ]
+OUR_COMMANDS = (("maillog-sasl", "maillog-sasl FILE", []),
+                ("maillog-sasl messages csv", "maillog-sasl --report messages --format csv FILE",
+                 ["--report", "messages", "--format", "csv"]))
+BASE = "base "  # the prefix of the --base tree's keys and commands
+
+
+def build_tools(python, notes, base_env=None):
+    tools = [Tool(key, shown, lambda path, options=options: [python, "-m", "maillog_sasl",
+                                                            *options, path], ours=True)
+             for key, shown, options in OUR_COMMANDS]
+    if base_env is not None:
+        tools += [Tool(BASE + tool.key, BASE + tool.shown, tool.argv, ours=True, env=base_env)
+                  for tool in list(tools)]
     for name in ("pflogsumm", "postfix-collate"):
         program = find_program(name)
         if program is None:
@@ -136,6 +147,10 @@ def child_env(src):
     env["PYTHONPATH"] = str(src) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
                                     else "")
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    # Bytecode is written (into the tree's __pycache__, which git ignores) by the first run and
+    # read by the timed ones, as pip writes it when it installs the package: an environment
+    # that forbids writing it would time Python compiling the package on every run, 60 ms here.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -299,7 +314,7 @@ def measure_file(label, path, meta, tools, runs, env, say):
         say(f"{label} round {number + 1}/{runs}: " + ", ".join(tool.key for tool in order))
         for tool in order:
             load = os.getloadavg()[0]
-            wall, rss, cpu = run_child(tool.argv(str(path)), env)
+            wall, rss, cpu = run_child(tool.argv(str(path)), tool.env or env)
             results[tool.key]["runs"].append({"wall_s": round(wall, 3), "peak_rss_bytes": rss,
                                               "cpu_s": round(cpu, 3), "round": number + 1,
                                               "loadavg_1min_before": load})
@@ -319,15 +334,17 @@ def measure_file(label, path, meta, tools, runs, env, say):
 
 
 def table(results, tools):
-    header = (f"{'command':<50} {'median s':>9} {'min s':>8} {'max s':>8} {'lines/s':>10} "
+    width = max(50, *(len(tool.shown) for tool in tools))
+    header = (f"{'command':<{width}} {'median s':>9} {'min s':>8} {'max s':>8} {'lines/s':>10} "
               f"{'MB/s':>7} {'peak RSS':>9} {'CPU s':>8}")
     rows = [header, "-" * len(header)]
     for tool in tools:
         if tool.key not in results:
             continue
         entry = results[tool.key]
-        rows.append(f"{tool.shown:<50} {entry['median_wall_s']:>9.2f} {entry['min_wall_s']:>8.2f} "
-                    f"{entry['max_wall_s']:>8.2f} {entry['lines_per_s']:>10,.0f} "
+        rows.append(f"{tool.shown:<{width}} {entry['median_wall_s']:>9.2f} "
+                    f"{entry['min_wall_s']:>8.2f} {entry['max_wall_s']:>8.2f} "
+                    f"{entry['lines_per_s']:>10,.0f} "
                     f"{entry['mb_per_s']:>7.1f} "
                     f"{entry['median_peak_rss_bytes'] / 1e6:>6.1f} MB "
                     f"{entry['median_cpu_s']:>8.2f}")
@@ -386,54 +403,57 @@ def queued_message(python, env):
     return figures
 
 
-def targets16(one, ten, profile, queued):
-    """The one-core targets of issue 16: (text, ok or None) each. Ratios are of median wall
-    times paired in this run."""
+def targets16(one, ten, profile, queued, prefix=""):
+    """The one-core targets of issue 16: (text, ok or None) each, for the tree whose keys
+    start with `prefix` ("base " for --base). Ratios are of median wall times paired in this
+    run."""
     checks = []
-    ours = one.get("maillog-sasl")
+    tree = f" ({prefix.strip()})" if prefix else ""
+    ours = one.get(prefix + "maillog-sasl")
     collate = one.get("postfix-collate")
     pflogsumm = one.get("pflogsumm")
     limit = TARGET16_VS_COLLATE.get(profile)
     if limit is not None:
         if collate:
             ratio = ours["median_wall_s"] / collate["median_wall_s"]
-            checks.append((f"maillog-sasl (default report) / postfix-collate on the {profile} "
-                           f"profile: {ratio:.2f}x  (target <= {limit:g}x)", ratio <= limit))
+            checks.append((f"{prefix}maillog-sasl (default report) / postfix-collate on the "
+                           f"{profile} profile: {ratio:.2f}x  (target <= {limit:g}x)",
+                           ratio <= limit))
         else:
-            checks.append((f"maillog-sasl / postfix-collate: not measured (target <= "
+            checks.append((f"{prefix}maillog-sasl / postfix-collate: not measured (target <= "
                            f"{limit:g}x)", None))
     limit = TARGET16_VS_PFLOGSUMM.get(profile)
     if limit is not None:
         if pflogsumm:
             ratio = pflogsumm["median_wall_s"] / ours["median_wall_s"]
-            checks.append((f"pflogsumm / maillog-sasl (default report) on the {profile} "
+            checks.append((f"pflogsumm / {prefix}maillog-sasl (default report) on the {profile} "
                            f"profile: {ratio:.2f}x faster  (target >= {limit:g}x)",
                            ratio >= limit))
         else:
-            checks.append((f"pflogsumm / maillog-sasl: not measured (target >= {limit:g}x)",
+            checks.append((f"pflogsumm / {prefix}maillog-sasl: not measured (target >= {limit:g}x)",
                            None))
-    csv = one.get("maillog-sasl messages csv")
+    csv = one.get(prefix + "maillog-sasl messages csv")
     if csv and collate:
         ratio = csv["median_wall_s"] / collate["median_wall_s"]
-        checks.append((f"maillog-sasl --report messages --format csv / postfix-collate: "
+        checks.append((f"{prefix}maillog-sasl --report messages --format csv / postfix-collate: "
                        f"{ratio:.2f}x  (target <= {TARGET16_CSV_VS_COLLATE:g}x)",
                        ratio <= TARGET16_CSV_VS_COLLATE))
     else:
-        checks.append((f"messages csv / postfix-collate: not measured (target <= "
+        checks.append((f"{prefix}messages csv / postfix-collate: not measured (target <= "
                        f"{TARGET16_CSV_VS_COLLATE:g}x)", None))
     for label, results in (("1x", one), ("10x", ten)):
         if not results:
             continue
-        worst = max(results[key]["max_peak_rss_bytes"] for key in
-                    ("maillog-sasl", "maillog-sasl messages csv") if key in results) / 1e6
-        checks.append((f"maillog-sasl peak RSS on the {label} {profile} file, both commands: "
-                       f"{worst:.1f} MB  (target <= {TARGET_RSS_MB:g} MB)",
+        worst = max(results[prefix + key]["max_peak_rss_bytes"] for key, _, _ in OUR_COMMANDS
+                    if prefix + key in results) / 1e6
+        checks.append((f"{prefix}maillog-sasl peak RSS on the {label} {profile} file, both "
+                       f"commands: {worst:.1f} MB  (target <= {TARGET_RSS_MB:g} MB)",
                        worst <= TARGET_RSS_MB))
     if queued is None:
-        checks.append((f"a queued message: not measured (target <= "
+        checks.append((f"a queued message{tree}: not measured (target <= "
                        f"{TARGET16_QUEUED_BYTES} bytes)", None))
     else:
-        checks.append((f"a queued message while it waits (benchmarks/queued_message.py): "
+        checks.append((f"a queued message{tree} while it waits (benchmarks/queued_message.py): "
                        f"{queued[1]:,} bytes with 1 recipient, {queued[3]:,} with 3  (target <= "
                        f"{TARGET16_QUEUED_BYTES:,} bytes, 1 recipient)",
                        queued[1] <= TARGET16_QUEUED_BYTES))
@@ -531,6 +551,9 @@ def parse_args(argv):
                         help="where logs are cached (default benchmarks/data)")
     parser.add_argument("--src", type=Path, default=REPO,
                         help="source tree of the maillog-sasl to time (default: this checkout)")
+    parser.add_argument("--base", type=Path, metavar="DIR",
+                        help="another source tree (e.g. a git worktree of the base commit) "
+                             "whose two maillog-sasl commands are timed in the same rounds")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure here")
     parser.add_argument("--smoke", action="store_true",
                         help="quick end-to-end check: 20000 lines, 1 round, no 10x")
@@ -558,11 +581,13 @@ def main(argv=None):
 
     python = sys.executable
     env = child_env(options.src.resolve())
+    base_env = child_env(options.base.resolve()) if options.base else None
     notes = []
-    tools = build_tools(python, notes)
+    tools = build_tools(python, notes, base_env)
     generated = []
     report = {"started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
               "machine": machine(), "source": source_state(options.src),
+              "base_source": source_state(options.base) if options.base else None,
               "options": {key: (str(value) if isinstance(value, Path) else value)
                           for key, value in vars(options).items()}}
     info = report["machine"]
@@ -574,11 +599,17 @@ def main(argv=None):
     dirty = state["uncommitted_in_package"]
     say(f"maillog-sasl from {state['src']} at {state['commit']}"
         + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else ""))
+    base = report["base_source"]
+    if base is not None:
+        say(f"base maillog-sasl from {base['src']} at {base['commit']}"
+            + (f" + uncommitted changes in {', '.join(base['uncommitted_in_package'])}"
+               if base["uncommitted_in_package"] else ""))
     for note in notes:
         say(f"note: {note}")
     status = 0
     try:
-        run_child([python, "-m", "maillog_sasl", "--version"], env)  # byte-compile first
+        for tree_env in (env, base_env or env):
+            run_child([python, "-m", "maillog_sasl", "--version"], tree_env)  # byte-compile
         version = generator_version(options.src)
         one_path, one_meta = ensure_log(options.data, options.seed, options.days, options.lines,
                                         python, env, generated, say, version,
@@ -635,6 +666,15 @@ def main(argv=None):
     say("targets (issue 16, one core):")
     for text, ok in checks16:
         say(f"  {verdict(ok):<4}  {text}")
+    if base_env is not None:
+        base_queued = queued_message(python, base_env)
+        report["base_queued_message_bytes"] = base_queued
+        base_checks = targets16(one, ten, options.profile, base_queued, BASE)
+        report["base_targets_issue16"] = [{"check": text, "result": verdict(ok)}
+                                          for text, ok in base_checks]
+        say("the same for the --base tree:")
+        for text, ok in base_checks:
+            say(f"  {verdict(ok):<4}  {text}")
     checks = checks + checks16
     for line in information(one):
         say(f"  info  {line}")
