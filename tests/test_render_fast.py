@@ -147,3 +147,22 @@ def test_sample_log_same_with_and_without_orjson(report, fmt, monkeypatch):
     monkeypatch.setattr(render_module, "orjson", None)
     assert run(args) == fast
     assert fast[0] == 0 and fast[1]
+
+
+@pytest.mark.parametrize("table", [
+    [["alice", "3", "", "True"], [" padded ", "12345678901234", "", "False"]],
+    [["漢字ユーザー", "é", "", "x" * 30]],
+    [["", "", "", ""], ["", "", "", ""]],
+])
+def test_simple_table_is_tabulates(table, monkeypatch):
+    """The table format's grid is tabulate's "simple" one, byte for byte, where tabulate
+    measures with len() (no wcwidth): stripped cells, columns as wide as their longest cell or
+    their header and two spaces, lines without trailing spaces."""
+    import tabulate as tabulate_module
+
+    monkeypatch.setattr(tabulate_module, "WIDE_CHARS_MODE", False)
+    monkeypatch.setattr(render_module, "_WIDE_CHARACTERS", False)
+    columns = ["user", "sessions", "flags", "a_long_header_name"]
+    expected = tabulate_module.tabulate(table, headers=columns, tablefmt="simple",
+                                        disable_numparse=True)
+    assert render_module._simple_table(columns, table) == expected
