@@ -415,7 +415,7 @@ class _UserTotals:
         self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
         self.first_seen = None
         self.last_seen = None
-        self.methods = set()
+        self.methods = set()  # as logged, each lower-cased once at the end (method_of)
         self.hosts = set()
         self.countries = None  # Counter: country -> logins, with a database
         self.asns = None  # Counter: AS number -> logins
@@ -425,7 +425,7 @@ class _UserTotals:
         self.first_seen = _earliest(self.first_seen, session.start)
         self.last_seen = _latest(self.last_seen, session.end or session.start)
         if session.sasl_method:
-            self.methods.add(method_of(session.sasl_method))
+            self.methods.add(session.sasl_method)
         self.hosts.add(session.host)
         if session.rejects:
             self.outcomes[_REJECTED_INDEX] += len(session.rejects)
@@ -436,7 +436,7 @@ class _UserTotals:
         for status in statuses:
             outcomes[OUTCOME_INDEX[status]] += 1
         if message.sasl_method:
-            self.methods.add(method_of(message.sasl_method))
+            self.methods.add(message.sasl_method)
 
 
 _REJECTED_INDEX = OUTCOME_INDEX[REJECTED]
@@ -468,9 +468,13 @@ def most_first(counts: Optional[Counter]) -> list:
 def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     totals: Dict[str, _UserTotals] = {}
     geo = options.get("geo")
-    # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
-    logins = PairStore()
     everything = selection.selects_all()
+    activity = options.get("activity")
+    # The IPs each account logged in from. With no filter, the Activity's pairs hold them (every
+    # session with a username) and only the IPs of logins without one are kept here; with one,
+    # the selected sessions' own pairs.
+    logins = PairStore() if not everything or activity is None else None
+    unnamed_ips = set()
     for item in finished:
         if isinstance(item, Session):
             user = session_user(item)
@@ -478,7 +482,10 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
                 continue
             entry = _totals_of(totals, user)
             entry.add_session(item)
-            logins.login(user, item.client_ip, item.start)
+            if logins is not None:
+                logins.login(user, item.client_ip, item.start)
+            elif item.sasl_username is None:
+                unnamed_ips.add(item.client_ip)
             if geo is not None:
                 _count_place(entry, geo.lookup(item.client_ip))
         # Nothing of a message without a username is counted: the correlator hands one on only
@@ -488,8 +495,15 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
             if statuses or item.kind == "submission":
                 _totals_of(totals, item.sasl_username).add_message(item, statuses)
     flagged = options["scope"].flagged
-    ips = logins.ips_per_account()
-    logins.close()
+    if logins is not None:
+        ips = logins.ips_per_account()
+        logins.close()
+    else:
+        assert activity is not None
+        ips = activity.ips_per_user()
+        if unnamed_ips:
+            # A username of "(unknown user)" is the row of the logins without one too.
+            ips[UNKNOWN_USER] = len(unnamed_ips.union(activity.pairs.ips_of(UNKNOWN_USER)))
     rows = []
     for user, entry in totals.items():
         verdict = flagged.get(user)
@@ -499,7 +513,7 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
                "recipients": sum(entry.outcomes)}
         row.update(zip(OUTCOMES, entry.outcomes))
         row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
-                   methods=sorted(entry.methods), hosts=sorted(entry.hosts))
+                   methods=sorted(set(map(str.lower, entry.methods))), hosts=sorted(entry.hosts))
         if geo is not None:
             row.update(countries=most_first(entry.countries), asns=most_first(entry.asns))
         rows.append(row)
