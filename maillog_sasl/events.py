@@ -520,8 +520,8 @@ def known_status(word: str) -> bool:
 
 
 def _delivery_parts(text: str):
-    """(queue ID, the fields between `to=` and `status=`, status word, reason) of a delivery
-    line, or None: the one reading of the line's shape that delivery_event() and
+    """(where the queue ID ends, where `, status=` begins, status word, reason, dsn, relay) of
+    a delivery line, or None: the one reading of the line's shape that delivery_event() and
     delivery_details() share."""
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X,
     #  status=WORD (text)"  (one line in the log)
@@ -534,30 +534,39 @@ def _delivery_parts(text: str):
     status, _, reason = text[status_at + 9:].partition(" ")
     if reason[:1] == "(" and reason[-1:] == ")":
         reason = reason[1:-1]
-    return text[:colon], text[colon + 5:status_at].split(", "), status, reason
+    return (colon, status_at, status, reason,
+            _last_field(text, ", dsn", 4, colon + 5, status_at),
+            _last_field(text, ", rel", 6, colon + 5, status_at))
+
+
+def _last_field(text: str, marker: str, skip: int, start: int, end: int) -> str:
+    """field[skip:] of the last field of text[start:end].split(", ")[1:] that starts with
+    marker[2:] ("" when none does), found from the right without the list: every `, ` in the
+    text is a place the split cuts (two cannot overlap). Each field is told apart by its first
+    letters: the line has as many shapes as Postfix versions and agents."""
+    at = text.rfind(marker, start, end)
+    if at < 0:
+        return ""
+    field_end = text.find(", ", at + 2, end)
+    return text[at + 2 + skip:field_end if field_end >= 0 else end]
 
 
 def delivery_event(text: str):
-    """A delivery agent's `to=..., status=` line -> Delivery, or None. Each field is told apart
-    by its first letters: the line has as many shapes as Postfix versions and agents."""
+    """A delivery agent's `to=..., status=` line -> Delivery, or None."""
     parts = _delivery_parts(text)
     if parts is None:
         return None
-    queue_id, fields, status, reason = parts
+    colon, status_at, status, reason, dsn, relay = parts
+    fields = text[colon + 5:status_at].split(", ")
     orig_to = delay = None
-    relay = dsn = ""
     for field in fields[1:]:
         lead = field[:3]
-        if lead == "rel":
-            relay = field[6:]
-        elif lead == "dsn":
-            dsn = field[4:]
-        elif lead == "del":
+        if lead == "del":
             if field[5:6] == "=":
                 delay = field[6:]
         elif lead == "ori":
             orig_to = _strip_angles(field[8:])
-    return Delivery(queue_id, _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
+    return Delivery(text[:colon], _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
                     reason)
 
 
@@ -568,14 +577,7 @@ def delivery_details(text: str):
     parts = _delivery_parts(text)
     if parts is None:
         return None
-    _queue_id, fields, status, reason = parts
-    relay = dsn = ""
-    for field in fields[1:]:
-        lead = field[:3]
-        if lead == "rel":
-            relay = field[6:]
-        elif lead == "dsn":
-            dsn = field[4:]
+    _colon, _status_at, status, reason, dsn, relay = parts
     return dsn, relay, status, reason
 
 
