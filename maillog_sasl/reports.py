@@ -567,14 +567,15 @@ def _messages(finished: Iterable[Finished], selection: Selection, options: dict)
 def _message_tuples(finished: Iterable[Finished], selection: Selection, options: dict):
     """_messages() as tuples in MESSAGES_COLUMNS order (Report.tuples)."""
     session_type = Session
+    everything = selection.selects_all()
     message_ok = selection.message
     for item in finished:
         if isinstance(item, session_type):
             if item.rejects:
                 user = session_user(item)
-                if user is not None and selection.session(item, user):
+                if user is not None and (everything or selection.session(item, user)):
                     yield from session_reject_tuples(item, user)
-        elif message_ok(item):
+        elif everything or message_ok(item):
             yield from recipient_tuples(item)
 
 
