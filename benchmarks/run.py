@@ -422,36 +422,28 @@ def targets16(one, ten, profile, queued, prefix=""):
     tree = f" ({prefix.strip()})" if prefix else ""
     ours = one.get(prefix + "maillog-sasl")
     collate = one.get("postfix-collate")
-    pflogsumm = one.get("pflogsumm")
-    limit = TARGET16_VS_COLLATE.get(profile)
-    if limit is not None:
-        if collate:
-            ratio = ours["median_wall_s"] / collate["median_wall_s"]
-            checks.append((f"{prefix}maillog-sasl (default report) / postfix-collate on the "
-                           f"{profile} profile: {ratio:.2f}x  (target <= {limit:g}x)",
-                           ratio <= limit))
-        else:
-            checks.append((f"{prefix}maillog-sasl / postfix-collate: not measured (target <= "
-                           f"{limit:g}x)", None))
-    limit = TARGET16_VS_PFLOGSUMM.get(profile)
-    if limit is not None:
-        if pflogsumm:
-            ratio = pflogsumm["median_wall_s"] / ours["median_wall_s"]
-            checks.append((f"pflogsumm / {prefix}maillog-sasl (default report) on the {profile} "
-                           f"profile: {ratio:.2f}x faster  (target >= {limit:g}x)",
-                           ratio >= limit))
-        else:
-            checks.append((f"pflogsumm / {prefix}maillog-sasl: not measured (target >= {limit:g}x)",
-                           None))
-    csv = one.get(prefix + "maillog-sasl messages csv")
-    if csv and collate:
-        ratio = csv["median_wall_s"] / collate["median_wall_s"]
-        checks.append((f"{prefix}maillog-sasl --report messages --format csv / postfix-collate: "
-                       f"{ratio:.2f}x  (target <= {TARGET16_CSV_VS_COLLATE:g}x)",
-                       ratio <= TARGET16_CSV_VS_COLLATE))
-    else:
-        checks.append((f"{prefix}messages csv / postfix-collate: not measured (target <= "
-                       f"{TARGET16_CSV_VS_COLLATE:g}x)", None))
+
+    def ratio(what, numerator, denominator, limit, at_most):
+        """The target that numerator's median wall time / denominator's is at most (at_most)
+        or at least `limit`."""
+        bound = f"target {'<=' if at_most else '>='} {limit:g}x"
+        if not numerator or not denominator:
+            checks.append((f"{what}: not measured ({bound})", None))
+            return
+        value = numerator["median_wall_s"] / denominator["median_wall_s"]
+        checks.append((f"{what}: {value:.2f}x  ({bound})",
+                       value <= limit if at_most else value >= limit))
+
+    if profile in TARGET16_VS_COLLATE:
+        ratio(f"{prefix}maillog-sasl (default report) / postfix-collate on the {profile} profile",
+              ours, collate, TARGET16_VS_COLLATE[profile], at_most=True)
+    if profile in TARGET16_VS_PFLOGSUMM:
+        ratio(f"pflogsumm / {prefix}maillog-sasl (default report) on the {profile} profile "
+              "(times faster)", one.get("pflogsumm"), ours, TARGET16_VS_PFLOGSUMM[profile],
+              at_most=False)
+    ratio(f"{prefix}maillog-sasl --report messages --format csv / postfix-collate",
+          one.get(prefix + "maillog-sasl messages csv"), collate, TARGET16_CSV_VS_COLLATE,
+          at_most=True)
     for label, results in (("1x", one), ("10x", ten)):
         if not results:
             continue
