@@ -10,6 +10,7 @@ SUMMARY
                     and --asn ask
     selection.session(session, user) / selection.message(message) / selection.user(name)
     selection.ip(address) / selection.window(start, end) -> bool
+    selection.selects_all() -> bool: no filter given (a report asks once, not per item)
     selection.zone, selection.zone_note: the zone --since/--until were read in, and why
     parse_moment(text, zone=None, end_of_day=False, now=None) -> aware datetime
 
