@@ -11,8 +11,9 @@ WHAT IT DOES
        with the length of the log.
     2. Times, each as its own child process, output to /dev/null, alternating the tools within
        each round (the order rotates from round to round):
-           maillog-sasl FILE                                (the default users report)
-           maillog-sasl --report messages --format csv FILE
+           maillog-sasl --jobs 1 FILE                       (the default users report)
+           maillog-sasl --jobs 1 --report messages --format csv FILE
+           maillog-sasl --jobs N FILE                       (N: the usable cores)
            pflogsumm FILE                                   (when installed)
            postfix-collate FILE                             (when installed)
            python -c 'for line in open(F): pass'            (the floor: Python's bare loop)
@@ -33,7 +34,9 @@ WHAT IT DOES
        pflogsumm on the submission profile, <= 1.0x collate on the mx (mixed) profile;
        --report messages --format csv <= 1.3x collate; peak RSS <= 60 MB; a queued message
        <= 2 KB while it waits (benchmarks/queued_message.py, 1 recipient). With --base, the
-       issue 16 targets are checked for the base tree as well.
+       one-core targets are checked for the base tree as well. Then the every-core targets:
+       --jobs N at least 1.5x faster than --jobs 1, and at most 0.6x postfix-collate's time on
+       the submission profile; peak RSS of each process <= 60 MB.
 
 INPUT
     Options only (see --help). Logs are cached in --data (default benchmarks/data/, git-ignored)
@@ -90,6 +93,12 @@ TARGET16_VS_COLLATE = {"submission": 0.9, "mx": 1.0}
 TARGET16_VS_PFLOGSUMM = {"submission": 2.3}
 TARGET16_CSV_VS_COLLATE = 1.3
 TARGET16_QUEUED_BYTES = 2048
+# Issue 16, every core: --jobs N (N: the usable cores) / postfix-collate at most this on the
+# submission profile, and --jobs 1 / --jobs N at least this; peak RSS of each process (wait4's
+# ru_maxrss is the largest of the child and the workers it waited for) as for one core.
+TARGET16_JOBS_VS_COLLATE = 0.6
+TARGET16_JOBS_SPEEDUP = 1.5
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # -- the tools ---------------------------------------------------------------------------------
@@ -120,19 +129,28 @@ def find_program(name):
     return None
 
 
-OUR_COMMANDS = (("maillog-sasl", "maillog-sasl FILE", []),
-                ("maillog-sasl messages csv", "maillog-sasl --report messages --format csv FILE",
+# The one-process commands: key, as shown, the options before the file. The --base tree's run
+# without `--jobs 1` (one process is also all a tree from before --jobs does).
+OUR_COMMANDS = (("maillog-sasl", "FILE", []),
+                ("maillog-sasl messages csv", "--report messages --format csv FILE",
                  ["--report", "messages", "--format", "csv"]))
 BASE = "base "  # the prefix of the --base tree's keys and commands
 
 
 def build_tools(python, notes, base=None):
-    tools = [Tool(key, shown, lambda path, options=options: [python, "-m", "maillog_sasl",
-                                                            *options, path], ours=True)
+    tools = [Tool(key, f"maillog-sasl --jobs 1 {shown}",
+                  lambda path, options=options: [python, "-m", "maillog_sasl", "--jobs", "1",
+                                                 *options, path], ours=True)
              for key, shown, options in OUR_COMMANDS]
+    tools.append(Tool("maillog-sasl jobs", f"maillog-sasl --jobs {CORES} FILE",
+                      lambda path: [python, "-m", "maillog_sasl", "--jobs", str(CORES), path],
+                      ours=True))
     if base is not None:
-        tools += [Tool(BASE + tool.key, BASE + tool.shown, tool.argv, ours=True,
-                       env=child_env(base), src=base) for tool in list(tools)]
+        tools += [Tool(BASE + key, f"{BASE}maillog-sasl {shown}",
+                       lambda path, options=options: [python, "-m", "maillog_sasl", *options,
+                                                      path],
+                       ours=True, env=child_env(base), src=base)
+                  for key, shown, options in OUR_COMMANDS]
     for name in ("pflogsumm", "postfix-collate"):
         program = find_program(name)
         if program is None:
@@ -414,6 +432,14 @@ def queued_message(python, env):
     return figures
 
 
+def vs_collate(label, ours, collate, limit):
+    """(text, ok or None): `ours` / postfix-collate, median wall times, at most `limit`."""
+    if not ours or not collate:
+        return (f"{label} / postfix-collate: not measured (target <= {limit:g}x)", None)
+    ratio = ours["median_wall_s"] / collate["median_wall_s"]
+    return (f"{label} / postfix-collate: {ratio:.2f}x  (target <= {limit:g}x)", ratio <= limit)
+
+
 def targets16(one, ten, profile, queued, prefix=""):
     """The one-core targets of issue 16: (text, ok or None) each, for the tree whose keys
     start with `prefix` ("base " for --base). Ratios are of median wall times paired in this
@@ -422,28 +448,24 @@ def targets16(one, ten, profile, queued, prefix=""):
     tree = f" ({prefix.strip()})" if prefix else ""
     ours = one.get(prefix + "maillog-sasl")
     collate = one.get("postfix-collate")
-
-    def ratio(what, numerator, denominator, limit, at_most):
-        """The target that numerator's median wall time / denominator's is at most (at_most)
-        or at least `limit`."""
-        bound = f"target {'<=' if at_most else '>='} {limit:g}x"
-        if not numerator or not denominator:
-            checks.append((f"{what}: not measured ({bound})", None))
-            return
-        value = numerator["median_wall_s"] / denominator["median_wall_s"]
-        checks.append((f"{what}: {value:.2f}x  ({bound})",
-                       value <= limit if at_most else value >= limit))
-
-    if profile in TARGET16_VS_COLLATE:
-        ratio(f"{prefix}maillog-sasl (default report) / postfix-collate on the {profile} profile",
-              ours, collate, TARGET16_VS_COLLATE[profile], at_most=True)
-    if profile in TARGET16_VS_PFLOGSUMM:
-        ratio(f"pflogsumm / {prefix}maillog-sasl (default report) on the {profile} profile "
-              "(times faster)", one.get("pflogsumm"), ours, TARGET16_VS_PFLOGSUMM[profile],
-              at_most=False)
-    ratio(f"{prefix}maillog-sasl --report messages --format csv / postfix-collate",
-          one.get(prefix + "maillog-sasl messages csv"), collate, TARGET16_CSV_VS_COLLATE,
-          at_most=True)
+    pflogsumm = one.get("pflogsumm")
+    limit = TARGET16_VS_COLLATE.get(profile)
+    if limit is not None:
+        checks.append(vs_collate(f"{prefix}maillog-sasl (default report) on the {profile} "
+                                 "profile", ours, collate, limit))
+    limit = TARGET16_VS_PFLOGSUMM.get(profile)
+    if limit is not None:
+        if pflogsumm:
+            ratio = pflogsumm["median_wall_s"] / ours["median_wall_s"]
+            checks.append((f"pflogsumm / {prefix}maillog-sasl (default report) on the {profile} "
+                           f"profile: {ratio:.2f}x faster  (target >= {limit:g}x)",
+                           ratio >= limit))
+        else:
+            checks.append((f"pflogsumm / {prefix}maillog-sasl: not measured (target >= "
+                           f"{limit:g}x)", None))
+    checks.append(vs_collate(f"{prefix}maillog-sasl --report messages --format csv",
+                             one.get(prefix + "maillog-sasl messages csv"), collate,
+                             TARGET16_CSV_VS_COLLATE))
     for label, results in (("1x", one), ("10x", ten)):
         if not results:
             continue
@@ -460,6 +482,25 @@ def targets16(one, ten, profile, queued, prefix=""):
                        f"{queued[1]:,} bytes with 1 recipient, {queued[3]:,} with 3  (target <= "
                        f"{TARGET16_QUEUED_BYTES:,} bytes, 1 recipient)",
                        queued[1] <= TARGET16_QUEUED_BYTES))
+    return checks
+
+
+def targets16_jobs(one, profile):
+    """The every-core targets of issue 16 (--jobs): (text, ok or None) each."""
+    jobs, single = one.get("maillog-sasl jobs"), one.get("maillog-sasl")
+    if not jobs or not single:
+        return []
+    checks = []
+    speedup = single["median_wall_s"] / jobs["median_wall_s"]
+    checks.append((f"maillog-sasl --jobs 1 / --jobs {CORES}: {speedup:.2f}x faster  (target >= "
+                   f"{TARGET16_JOBS_SPEEDUP:g}x on {CORES} cores)",
+                   speedup >= TARGET16_JOBS_SPEEDUP if CORES > 1 else None))
+    if profile == "submission":
+        checks.append(vs_collate(f"maillog-sasl --jobs {CORES} on the {profile} profile", jobs,
+                                 one.get("postfix-collate"), TARGET16_JOBS_VS_COLLATE))
+    worst = jobs["max_peak_rss_bytes"] / 1e6
+    checks.append((f"maillog-sasl --jobs {CORES} peak RSS (the largest process): {worst:.1f} MB"
+                   f"  (target <= {TARGET_RSS_MB:g} MB)", worst <= TARGET_RSS_MB))
     return checks
 
 
@@ -687,7 +728,13 @@ def measure(options):
         say("the same for the --base tree:")
         for text, ok in base_checks:
             say(f"  {verdict(ok):<4}  {text}")
-    checks = checks + checks16
+    checks_jobs = targets16_jobs(one, options.profile)
+    report["targets_issue16_jobs"] = [{"check": text, "result": verdict(ok)}
+                                      for text, ok in checks_jobs]
+    say(f"targets (issue 16, every core: --jobs {CORES}):")
+    for text, ok in checks_jobs:
+        say(f"  {verdict(ok):<4}  {text}")
+    checks = checks + checks16 + checks_jobs
     for line in information(one):
         say(f"  info  {line}")
     loads = [run["loadavg_1min_before"] for results in report["results"].values()

@@ -16,7 +16,9 @@ DESCRIPTION
         events.smtpd_kind      Postfix daemon + text -> what the line is; events.recognize
                                and the parsers beside it -> typed event
         model                  Session, Message, Recipient, Stats: what correlation builds
-        correlate.correlate    lines -> finished Session and Message objects, bounded memory
+        correlate.correlate    lines -> finished Session and Message objects, bounded memory;
+                               parallel.correlate_parallel the same on several processes,
+                               or on a Dask cluster's (cluster.connect)
         enrich                 where a client is (enrich.Geo over local MaxMind DB files),
                                and the location and sender rules' per-account facts
         filters.Selection      --user / --since / --until / --ip / --country / --asn
@@ -41,7 +43,8 @@ DIAGNOSTICS
     truncated .gz) or holds no syslog line is a sources.Problem in `problems`, in the order met;
     every other input, and everything read before the failure, is still analysed. The same file
     given twice is read once, and noted in `notes` (in the same form).
-    pairs.StoreError when the temporary database cannot be written (a full disk).
+    pairs.StoreError when the temporary database cannot be written (a full disk);
+    parallel.WorkerError when a worker process of `jobs` dies.
 """
 
 from __future__ import annotations
@@ -53,11 +56,13 @@ from maillog_sasl.correlate import correlate
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Finished, Message, Session, Stats
 from maillog_sasl.pairs import StoreError
+from maillog_sasl.parallel import CHUNK_SIZE, WorkerError, correlate_parallel
 from maillog_sasl.reports import build_report
 from maillog_sasl.sources import Problem, open_sources
 
 __all__ = ["Analysis", "FilterError", "Problem", "ReportResult", "Selection", "Stats",
-           "StoreError", "ThresholdError", "Thresholds", "analyze", "open_logs", "report"]
+           "StoreError", "ThresholdError", "Thresholds", "WorkerError", "analyze", "open_logs",
+           "report"]
 __version__ = "0.1.0"
 
 
@@ -74,14 +79,21 @@ class Analysis:
     when set before the iteration starts, is called after each block of lines.
     """
 
-    def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None):
+    def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None,
+                 jobs: int = 1, chunk_size: int = CHUNK_SIZE, executor=None):
         self.sources, self.problems, self.notes = open_sources(paths, stdin=stdin, zone=zone)
         self.stats = Stats()
         self.items: Optional[List[Finished]] = None
         # Settable until the iteration starts: a progress bar needs `sources` to be made.
         self.on_batch = on_batch
-        self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
-                                 on_batch=self._batch_done, problems=self.problems)
+        if jobs > 1 or executor is not None:
+            self._stream = correlate_parallel(
+                self.sources, jobs, year=year, zone=zone, stats=self.stats,
+                on_batch=self._batch_done, problems=self.problems, chunk_size=chunk_size,
+                executor=executor)
+        else:
+            self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
+                                     on_batch=self._batch_done, problems=self.problems)
 
     def _batch_done(self, source, stats: Stats) -> None:
         if self.on_batch is not None:
@@ -111,19 +123,26 @@ class Analysis:
 
 
 def open_logs(paths, year: Optional[int] = None, zone=None, stdin=None,
-              on_batch=None) -> Analysis:
+              on_batch=None, jobs: int = 1, chunk_size: int = CHUNK_SIZE,
+              executor=None) -> Analysis:
     """The logs at `paths` (`-`: standard input, or the binary stream `stdin`), streamed.
 
     `year` is the year of the first line of yearless logs (default: from each file's
     modification time), `zone` their time zone (a tzinfo; default: local). `on_batch(source,
-    stats)` is called after each block of lines (a progress bar).
+    stats)` is called after each block of lines (a progress bar). With `jobs` above 1, regular
+    files are read by that many worker processes, in chunks of about `chunk_size` bytes
+    (parallel.py): the same objects in the same order. With `executor` (cluster.connect()), a
+    cluster's workers read them, `jobs` chunks ahead.
     """
-    return Analysis(paths, year=year, zone=zone, stdin=stdin, on_batch=on_batch)
+    return Analysis(paths, year=year, zone=zone, stdin=stdin, on_batch=on_batch, jobs=jobs,
+                    chunk_size=chunk_size, executor=executor)
 
 
-def analyze(paths, year: Optional[int] = None, zone=None, stdin=None) -> Analysis:
+def analyze(paths, year: Optional[int] = None, zone=None, stdin=None, jobs: int = 1,
+            chunk_size: int = CHUNK_SIZE) -> Analysis:
     """open_logs(), read to the end: `items`, `sessions`, `messages` and `problems` complete."""
-    return open_logs(paths, year=year, zone=zone, stdin=stdin).read()
+    return open_logs(paths, year=year, zone=zone, stdin=stdin, jobs=jobs,
+                     chunk_size=chunk_size).read()
 
 
 class ReportResult(NamedTuple):

@@ -28,6 +28,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import gc
 import json
@@ -52,11 +53,13 @@ from maillog_sasl.alerts import (
     SyslogSink,
     check_address,
 )
+from maillog_sasl.cluster import ClusterError, connect
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.incident import counted
 from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
 from maillog_sasl.model import UNKNOWN_USER, Stats
 from maillog_sasl.pairs import StoreError
+from maillog_sasl.parallel import WorkerError, usable_cores
 from maillog_sasl.password import (
     ENV_VAR,
     EXIT_INTERRUPTED,
@@ -171,22 +174,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar on stderr (shown only on a terminal, for inputs "
                              "of 20 MB or more, or standard input); e.g. --quiet")
+    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                        help="read regular files with N processes (default 1: this process "
+                             "alone; 0: one per usable core; standard input and pipes are read "
+                             "by this process); the same report whatever N; with --dask local, "
+                             "the local cluster's workers; e.g. --jobs 2")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="read regular files on the Dask cluster of this scheduler, or on "
+                             "a local cluster of one worker per usable core (`local`); the "
+                             "logs at the same path on every worker (standard input and pipes "
+                             "are read by this process); needs the extra [dask]; the same "
+                             "report; e.g. --dask tcp://10.0.0.5:8786")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     _add_geo_options(parser)
     _add_incident_options(parser)
     return parser
 
 
-def _add_geo_options(parser: argparse.ArgumentParser) -> None:
+GEO_GAINS = ("With a database the reports gain columns (users: countries, asns; ips: country, "
+             "asn, as_org; sessions and failures: country, asn; timeline: new_ips) and the "
+             "countries, new-country and travel signals work; without one every report is as "
+             "before.")
+
+
+def _add_geo_options(parser: argparse.ArgumentParser, gains: str = GEO_GAINS) -> None:
     group = parser.add_argument_group(
         "where from (GeoIP)",
         "Countries and networks of every login, from MaxMind DB files on this machine (never "
         "the network): GeoLite2/GeoIP2 Country, City, ASN, DB-IP lite. Without --geoip, the "
         f"*.mmdb files in {' and '.join(enrich.WELL_KNOWN)} are used when there are any. "
-        "With a database the reports gain columns (users: countries, asns; ips: country, "
-        "asn, as_org; sessions and failures: country, asn; timeline: new_ips) and the "
-        "countries, new-country and travel signals work; without one every report is as "
-        "before.")
+        + gains)
     group.add_argument("--geoip", action="append", default=[], metavar="PATH",
                        help="a MaxMind DB file (its kind read from its metadata), repeatable; "
                             "e.g. --geoip /var/lib/GeoIP/GeoLite2-City.mmdb")
@@ -348,7 +365,30 @@ def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) ->
         if clash:
             print(f"maillog-sasl: {clash}", file=sys.stderr)
             return 2
-    analysis = open_logs(options.paths, year=options.year, zone=zone)
+    with contextlib.ExitStack() as stack:
+        try:
+            jobs, executor = _workers(options, stack)
+        except ClusterError as error:
+            print(f"maillog-sasl: {error}", file=sys.stderr)
+            return 2
+        return _read(options, zone, selection, report_options,
+                     open_logs(options.paths, year=options.year, zone=zone, jobs=jobs,
+                               executor=executor))
+
+
+def _workers(options, stack: contextlib.ExitStack):
+    """(jobs, executor) for open_logs(): --jobs, or the --dask cluster, kept open by `stack`
+    (ClusterError when it cannot be had)."""
+    if options.dask is None:
+        return (1 if options.jobs is None else options.jobs or usable_cores()), None
+    if options.dask != "local" and options.jobs is not None:
+        raise UsageError("--jobs sizes --dask local only: a scheduler's workers are its own")
+    cluster = stack.enter_context(connect(options.dask, workers=options.jobs or 0))
+    return cluster.ahead, cluster.executor
+
+
+def _read(options, zone, selection: Selection, report_options: dict, analysis) -> int:
+    """Write the report of `analysis`; the exit status."""
     for note in analysis.notes:
         print(f"maillog-sasl: {note}", file=sys.stderr)
     # Times without a zone are the log's when its stamps carry one: known once it is opened.
@@ -443,7 +483,7 @@ def _report(options, analysis, selection, report_options: dict) -> str:
         if writer is None:
             _discard_unwritten(out)
         return f"cannot write the report: {error.strerror or error}"
-    except StoreError as error:
+    except (StoreError, WorkerError) as error:
         return str(error)
     finally:
         gc.enable()
@@ -479,6 +519,7 @@ def _fit(options, out) -> Optional[Fit]:
                drop=options.columns is None)
 
 
+MAX_JOBS = 256  # --jobs
 FLAGGED_NAMED = 3  # the summary names the flagged accounts when there are this many or fewer
 
 
@@ -623,6 +664,14 @@ def stats_text(stats: Stats) -> str:
         f"sessions closed idle:     {stats.sessions_idle}",
         f"clock anomalies:          {stats.clock_anomalies}",
     ])
+
+
+def _jobs(text: str) -> int:
+    """--jobs: 0 (one per usable core) to MAX_JOBS (more processes only cost memory)."""
+    if not text.isdigit() or int(text) > MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"not a number of processes from 0 to {MAX_JOBS}: "
+                                         f"{text!r}")
+    return int(text)
 
 
 def _count(text: str) -> int:
@@ -1160,7 +1209,11 @@ Alerts are one JSON object a line (NDJSON): time, user, severity, signals,
 reasons, ips, recipients, deferred, queue_ids, first_seen_ip, host, and
 new_signals, first_flagged, log_time. One alert per (account, signal) when it
 first fires, again only when the account's severity rises. The signals are the
-suspicious report's (maillog-sasl --help lists them and their limits).
+suspicious report's (maillog-sasl --help lists them and their limits), but for
+new-network and new-country, judged against the account's whole history in the
+state: silent until the account is --baseline-days old; new-network is strong
+(high alone) on a settled history (first seen 30+ days before, logins on 10+
+days, at most 2 provider blocks), weak otherwise.
 Watch's own alerts, queue-growth and failure-storm, come once per account and
 again when their count (`level`) doubles; with --contain, `contained` says what
 was done to an account that reached critical.
@@ -1261,6 +1314,9 @@ def _watch_parser():
     group.add_argument("--storm-window", type=_amount, metavar="HOURS",
                        default=alarms.storm_window,
                        help="failure-storm: the sliding window (default: %(default)s)")
+    _add_geo_options(parser, "With a database the countries, new-country and travel signals "
+                             "work, and each login's country is kept in the state's history.")
+    parser.set_defaults(country=[], asn=[])  # the reports' filters, which _geo_options checks
     _add_incident_options(parser)
     return parser
 
@@ -1312,11 +1368,6 @@ def watch_main(argv) -> int:
     except UsageError as error:
         complain(str(error))
         return EXIT_USAGE
-    if limits.sender_mismatch:
-        # watch keeps no GeoIP databases nor senders yet: the batch reports judge them.
-        complain("--sender-mismatch: watch does not judge senders yet; "
-                 "maillog-sasl --report suspicious --sender-mismatch N does")
-        return EXIT_USAGE
     containment = None
     if args.contain:
         map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
@@ -1341,9 +1392,28 @@ def watch_main(argv) -> int:
         sinks.append(MailSink(args.alert_mail, args.alert_timeout, complain,
                               background=not args.once))
     try:
+        geo = _open_geo(args)
+    except enrich.GeoError as error:
+        complain(f"--geoip: {error}")
+        return EXIT_USAGE
+    except UsageError as error:
+        complain(str(error))
+        return EXIT_USAGE
+    try:
+        return _watch_with(args, geo, sinks, limits, zone, containment, complain)
+    finally:
+        if geo is not None:
+            geo.close()
+
+
+def _watch_with(args, geo: Optional[enrich.Geo], sinks: list, limits, zone,
+                containment: Optional[watch.Containment], complain) -> int:
+    """watch_main once its GeoIP databases are open."""
+    try:
+        allow = _geo_options(args, geo)
         state = State.open(args.state or state_module.default_path(), watch.engine_format(),
-                           wait=args.lock_wait)
-    except StateError as error:
+                           wait=args.lock_wait, older_formats=watch.older_formats())
+    except (UsageError, StateError) as error:
         complain(str(error))
         return EXIT_USAGE
     try:
@@ -1351,7 +1421,7 @@ def watch_main(argv) -> int:
                           complain=complain, metrics_path=args.metrics,
                           alarms=watch.Alarms(args.max_deferred, args.storm_ips,
                                               args.storm_window),
-                          containment=containment)
+                          containment=containment, geo=geo, allow=allow)
         if args.once:
             return run.once()
         return _follow(run, args.interval)
@@ -1413,7 +1483,8 @@ def state_main(argv) -> int:
     changing = bool(args.forget or args.reset_engine)
     try:
         state = State.open(path, watch.engine_format(), wait=args.lock_wait, lock=changing,
-                           create=False, load_engine=not args.reset_engine)
+                           create=False, load_engine=not args.reset_engine,
+                           older_formats=watch.older_formats())
     except StateError as error:
         complain(str(error))
         return EXIT_USAGE
@@ -1465,8 +1536,10 @@ def state_text(held: dict) -> str:
     for account in held["accounts"]:
         baseline = (f", median busy hour {account['median_busy_hour']:g} recipients"
                     if account.get("busy_hours") else "")
+        countries = (f" in {' '.join(account['countries'])}" if account.get("countries")
+                     else "")
         lines.append(f"  {safe(account['user'])}: {account['logins']} logins from "
-                     f"{account['networks']} networks, {account['first_seen']} .. "
+                     f"{account['networks']} networks{countries}, {account['first_seen']} .. "
                      f"{account['last_seen']} (last from {account['last_ip']}){baseline}")
     lines += ["", f"alerts raised: {len(held['raised'])} (account, signal)"]
     for row in held["raised"]:

@@ -3,8 +3,9 @@
 SUMMARY
     correlate(sources, year=None, zone=None, stats=None, on_batch=None)
         -> iterator of Session | Message
-    Correlator().feed(lines, clock) / .finish()  (the same, one batch of lines at a time;
-        a Correlator can be pickled between two batches: `watch` keeps one across runs)
+    Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
+        lines at a time, the end of each input, the end of all; a Correlator can be pickled
+        between two batches: `watch` keeps one across runs)
 
 DESCRIPTION
     Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
@@ -27,6 +28,12 @@ DESCRIPTION
     incomplete, messages `queued`, their unfinished recipients `deferred`), so memory holds only
     what is open, however long the log.
 
+    A session whose end was lost is closed as idle when its host has logged SESSION_IDLE without
+    a line of it. Whether that happened is looked at when a host's stamps enter another
+    ten-minute slot, and at the end of each input: points fixed by the lines themselves, never
+    by how the input was cut into blocks, so that parallel.py, which reads an input in byte
+    ranges, hands on the same objects in the same order.
+
     Sources are read in the order given (sources.open_sources() orders a rotated set oldest
     first). Each file gets a syslog.Clock anchored on its modification time; with `year`, the
     first file starts in that year and later files carry the year on across New Year.
@@ -39,9 +46,10 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 from sys import intern as _intern
-from typing import Dict, Iterator, List, Optional
+from typing import AbstractSet, Callable, Dict, Iterator, List, Optional
 
 from maillog_sasl import events as ev
 from maillog_sasl.model import (
@@ -67,9 +75,12 @@ DELIVERY_AGENTS = ev.DELIVERY_AGENTS
 QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DELIVERY_AGENTS
 TAG_CACHE_LIMIT = 1_024
 # A session with no line for this long, while its host logs on, is over (smtpd_timeout is 300 s
-# by default); the open sessions are looked over every SWEEP_EVERY of log time.
+# by default). A host's open sessions are looked over when its stamps enter another ten-minute
+# slot (the stamp up to the tens of minutes: SLOT_TRADITIONAL or SLOT_ISO characters), and all
+# of them at the end of an input, at most every SWEEP_EVERY of log time.
 SESSION_IDLE = _dt.timedelta(hours=1)
 SWEEP_EVERY = _dt.timedelta(minutes=10)
+SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # A doubled input: the copy of a line comes within this many lines of it, and the first
 # DOUBLED_SAMPLE lines of an input tell whether it is doubled (in a doubled log, half of them
 # are copies).
@@ -94,6 +105,22 @@ def _doubled(lines: List[str]) -> bool:
         if len(awaiting) > DOUBLED_WITHIN:
             del awaiting[next(iter(awaiting))]
     return copies >= 0.4 * min(len(lines), DOUBLED_SAMPLE) and copies >= 2
+
+
+def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
+    """The time of `stamp`, `clock` left as it was: a stamp read only to see how far its host
+    has come must not move on the year or the pass through a repeated hour, which follow the
+    lines used, in the order they are used."""
+    aside = copy.copy(clock)
+    aside._minutes = {}  # its cache is the clock's own: a minute cached aside is in another year
+    return aside.time(stamp)
+
+
+def _edge(line: str, clock: Clock) -> tuple:
+    """(host, time) of an input's first or last line; (None, None) when it is no syslog line."""
+    parsed = split_line(line)
+    when = time_aside(clock, parsed[0]) if parsed is not None else None
+    return (parsed[1], when) if parsed is not None else (None, None)
 
 
 def _queued_as(event) -> Optional[str]:
@@ -138,6 +165,10 @@ class Correlator:
         self._awaiting: Dict[str, None] = {}
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
+        self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
+        # (host, time) of the first and last line of the input being read, each read when it
+        # came: its period and its hosts' clocks, noted at its end.
+        self.edges: List[Optional[tuple]] = [None, None]
         self._smtpd_handlers = self._handlers()
 
     def _handlers(self) -> dict:
@@ -156,15 +187,18 @@ class Correlator:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        # A state written before slots and edges existed starts them empty.
+        self.__dict__.update({"_slots": {}, "edges": [None, None], **state})
         self._smtpd_handlers = self._handlers()
 
     # -- the hot loop ------------------------------------------------------------------------
 
-    def feed(self, lines: List[str], clock: Clock) -> None:
+    def feed(self, lines: List[str], clock: Clock, slots: bool = True) -> None:
         """Apply a batch of lines; finished objects accumulate in `self.finished`.
 
-        Only the skipped lines are counted as they go: every other line was used.
+        Only the skipped lines are counted as they go: every other line was used. Without
+        `slots`, the lines' ten-minute slots are not looked at (parallel.py: lines a worker
+        handed back, whose slots the worker has looked at already).
         """
         stats = self.stats
         tags = self._tags
@@ -180,6 +214,12 @@ class Correlator:
         if self._doubled:
             lines = self._undouble(lines)
         repeated = read - len(lines)
+        if lines and self.edges[0] is None:
+            self.edges[0] = _edge(lines[0], clock)
+        orphan = self._orphan  # None but in a parallel.py worker
+        dropped = self._dropped
+        slot_line = self._slot_line
+        last_slot = last_host = None
         for line in lines:
             # split_line()'s common case inline (a traditional stamp, `prog[pid]:`): one call
             # less for each line; every other shape goes through split_line() itself.
@@ -187,12 +227,20 @@ class Correlator:
             if len(fields) == 3 and fields[1][-1:] == ":":
                 host, tag, text = fields
                 stamp = line[:15]
+                # Most lines share their host and slot with the line before: one comparison.
+                if slots and (line[:SLOT_TRADITIONAL] != last_slot or host != last_host):
+                    last_slot, last_host = line[:SLOT_TRADITIONAL], host
+                    slot_line(host, last_slot, stamp, clock)
             else:
                 parsed = split_line(line)
                 if parsed is None:
                     not_syslog += 1
                     continue
                 stamp, host, tag, text = parsed
+                if slots:
+                    last_slot = None
+                    slot_line(host, stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO],
+                              stamp, clock)
             program = tags.get(tag)
             if program is None:
                 program = self._program(tag)
@@ -221,9 +269,13 @@ class Correlator:
                 continue
             # The cheapest test first: is this queue ID one we track? (".find" may give -1, and
             # then a key that is simply not there.)
-            message = messages.get((host, text[:text.find(": ")]))
+            key = (host, text[:text.find(": ")])
+            message = messages.get(key)
             if message is None:
-                untracked += 1
+                if orphan is None or key in dropped:
+                    untracked += 1
+                else:
+                    orphan(line, stamp, key, daemon, text)
                 continue
             if daemon in DELIVERY_AGENTS:
                 peek = delivery_peek(text)
@@ -245,7 +297,8 @@ class Correlator:
                 not_syslog += 1
                 continue
             self._queue_file(event, message, host, when)
-        self._note_period(lines, clock)
+        if lines:
+            self.edges[1] = _edge(lines[-1], clock)
         stats.lines_read += read
         stats.lines_used += read - not_syslog - other - unused - untracked - repeated
         stats.not_syslog += not_syslog
@@ -284,36 +337,52 @@ class Correlator:
             found = self._tags[tag] = parse_program(tag) or ()
         return found
 
-    def _note_period(self, lines: List[str], clock: Clock) -> None:
-        """The period the log covers, from the first and last lines of each batch (the lines
-        between never need a time unless they are used); each host's clock moves on with them,
-        and the sessions it left idle are closed."""
-        for line in (lines[0], lines[-1]) if lines else ():
-            parsed = split_line(line)
-            when = clock.time(parsed[0]) if parsed is not None else None
-            if when is not None and parsed is not None:
+    # Set in a parallel.py worker: where the lines of queue IDs it does not hold go, and the
+    # queue IDs it saw born untracked (their lines are dropped, as here).
+    _orphan: Optional[Callable[[str, str, tuple, str, str], None]] = None
+    _dropped: AbstractSet[tuple] = frozenset()
+
+    def _slot_line(self, host: str, slot: str, stamp: str, clock: Clock) -> None:
+        """A line of `host` in ten-minute `slot`: when the host enters another slot, its
+        sessions left idle are closed."""
+        if self._slots.get(host) == slot:
+            return
+        self._slots[host] = slot
+        when = time_aside(clock, stamp)
+        if when is not None:
+            self.slot_changed(host, when)
+
+    def slot_changed(self, host: str, when: _dt.datetime) -> None:
+        self._seen(when)
+        self._close_idle({host: when})
+
+    def end_source(self) -> None:
+        """The input has ended: its first and last lines tell the period it covers and each
+        host's clock; the sessions those clocks show idle are closed."""
+        for host, when in filter(None, self.edges):
+            if when is not None:
                 self._seen(when)
-                host = parsed[1]
                 known = self._host_clock.get(host)
                 if known is None or when > known:
                     self._host_clock[host] = when
-        if self._host_clock and (self._next_sweep is None
-                                 or max(self._host_clock.values()) >= self._next_sweep):
-            self._close_idle()
-
-    def _close_idle(self) -> None:
-        """Close the sessions whose host has logged SESSION_IDLE without a line of theirs: smtpd
-        gives up on a silent client long before (smtpd_timeout), so their end was lost. Memory
-        then follows what is open, not how many disconnect lines were lost."""
+        self.edges = [None, None]
         clocks = self._host_clock
-        self._next_sweep = max(clocks.values()) + SWEEP_EVERY
+        if clocks and (self._next_sweep is None or max(clocks.values()) >= self._next_sweep):
+            self._next_sweep = max(clocks.values()) + SWEEP_EVERY
+            self._close_idle(clocks)
+
+    def _close_idle(self, clocks: Dict[str, _dt.datetime]) -> None:
+        """Close the sessions whose host has logged SESSION_IDLE without a line of theirs, by
+        `clocks` (host -> its time now): smtpd gives up on a silent client long before
+        (smtpd_timeout), so their end was lost. Memory then follows what is open, not how many
+        disconnect lines were lost."""
         for key in [key for key, session in self.sessions.items()
                     if session.last_time is not None and key[0] in clocks
                     and session.last_time < clocks[key[0]] - SESSION_IDLE]:
             self.stats.sessions_idle += 1
             self._finish_session(self.sessions.pop(key))
         for key in [key for key, noted in self.pending.items() if key[0] in clocks
-                    and (noted.clock.time(noted.stamp) or clocks[key[0]])
+                    and (time_aside(noted.clock, noted.stamp) or clocks[key[0]])
                     < clocks[key[0]] - SESSION_IDLE]:
             del self.pending[key]
             self.stats.sessions_idle += 1
@@ -340,13 +409,17 @@ class Correlator:
     # disconnect counters. Until then its TLS line and NOQUEUE rejects are kept raw too.
 
     def _on_connect(self, key, program, stamp, clock, text):
+        self.session_reborn(key)
+        self.pending[key] = Pending(stamp, clock, text)
+        return USED
+
+    def session_reborn(self, key) -> None:
+        """A connect on `key`: the session still open there lost its disconnect line."""
         session = self.sessions.pop(key, None)
         if session is not None:
             self._finish_session(session)
         elif self.pending.pop(key, None) is not None:
             self.stats.sessions_incomplete += 1
-        self.pending[key] = Pending(stamp, clock, text)
-        return USED
 
     def _on_disconnect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
@@ -423,11 +496,15 @@ class Correlator:
         noted.tls_text = text
         return USED
 
-    def _on_client(self, key, program, stamp, clock, text):
+    @staticmethod
+    def _may_track(text: str) -> bool:
         # Inbound mail is most client= lines: only SASL logins, re-injections and loopback
         # clients (a content filter's) are parsed and tracked.
-        if (", sasl_username=" not in text and ", orig_queue_id=" not in text
-                and "[127." not in text and "[::1]" not in text):
+        return (", sasl_username=" in text or ", orig_queue_id=" in text
+                or "[127." in text or "[::1]" in text)
+
+    def _on_client(self, key, program, stamp, clock, text):
+        if not self._may_track(text):
             return UNTRACKED
         event = ev.smtpd_client_event(text)
         when = clock.time(stamp)
@@ -481,21 +558,23 @@ class Correlator:
     def _noqueue_reject(stamp, clock, text):
         return clock.time(stamp), ev.reject_event(None, text[9:])
 
+    @staticmethod
+    def _tracked(event) -> bool:
+        """Is the message of this client= line one to follow?"""
+        return (event.sasl_username is not None or event.orig_queue_id is not None
+                or ev.is_loopback(event.client_ip))
+
     def _client(self, event, session, host, when):
-        username = event.sasl_username
-        if username is None and event.orig_queue_id is None and not ev.is_loopback(event.client_ip):
+        if not self._tracked(event):
             return UNTRACKED
+        username = event.sasl_username
         # A message may wait in the queue for days: the names it shares with thousands of
         # others (the host, the mechanism, the user) are kept once each.
         host = _intern(host)
         if username is not None:
             username = _intern(username)
         key = (host, event.queue_id)
-        previous = self.messages.pop(key, None)
-        if previous is not None:
-            previous.state = LOST
-            self.stats.messages_lost += 1
-            self._finish_message(previous)
+        self.message_reborn(key)
         self._serial += 1
         message = Message(self._serial, host, event.queue_id, "submission", when)
         message.session = session
@@ -617,16 +696,21 @@ class Correlator:
 
     def _notice(self, event, message, host, when) -> None:
         key = (host, event.notice_queue_id)
-        previous = self.messages.pop(key, None)
-        if previous is not None and previous is not message:
-            previous.state = LOST
-            self.stats.messages_lost += 1
-            self._finish_message(previous)
+        self.message_reborn(key, message)
         self._serial += 1
         notice = Message(self._serial, host, event.notice_queue_id, "notice", when)
         notice.inherit_from(message, "notice")
         message.notices = [*message.notices, event.notice_queue_id]
         self.messages[key] = notice
+
+    def message_reborn(self, key, keep: Optional[Message] = None) -> None:
+        """A new message on queue ID `key`: the one still open there (unless `keep`) lost its
+        removal line (short queue IDs are reused)."""
+        previous = self.messages.pop(key, None)
+        if previous is not None and previous is not keep:
+            previous.state = LOST
+            self.stats.messages_lost += 1
+            self._finish_message(previous)
 
     def _refuse(self, message, address, dsn, reason, when) -> None:
         recipient = message.recipient(address)
@@ -690,6 +774,29 @@ class Correlator:
             stats.last_time = when
 
 
+def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],
+                 kind: type = Clock) -> Clock:
+    """The Clock of `source`'s stamps, `previous` the clock of the source read before it: with
+    `year`, the first source starts in that year and later ones carry it on across New Year."""
+    clock = kind(year=year if previous is None else None, tz=zone, anchor=source.mtime)
+    if year is not None and previous is not None:
+        clock.continue_from(previous)
+    return clock
+
+
+def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Problem]]) -> None:
+    """`source` has been read, `before` being (lines read less repeated, not syslog) before it:
+    its problem, or `not a syslog file` when none of its lines had syslog shape, goes to
+    `problems`."""
+    read = stats.lines_read - stats.repeated_lines - before[0]
+    if read and stats.not_syslog - before[1] == read and source.problem is None:
+        # Not one line of syslog shape: the wrong file, not a log with some noise in it.
+        source.problem = Problem(source.name, f"not a syslog file: none of its {read} lines "
+                                              "has a timestamp, host and program")
+    if source.problem is not None and problems is not None:
+        problems.append(source.problem)
+
+
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
               on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[Finished]:
     """Sessions and messages from `sources` (sources.Source objects, read in the order given).
@@ -699,12 +806,10 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
     `problems` when the source has been read.
     """
     correlator = Correlator(stats)
-    previous_clock = None
+    clock = None
     for source in sources:
         correlator.stats.sources.append(source.name)
-        clock = Clock(year=year if previous_clock is None else None, tz=zone, anchor=source.mtime)
-        if year is not None and previous_clock is not None:
-            clock.continue_from(previous_clock)
+        clock = source_clock(source, year, zone, clock)
         stats = correlator.stats
         before = stats.lines_read - stats.repeated_lines, stats.not_syslog
         correlator.new_source()
@@ -715,15 +820,9 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
             if correlator.finished:
                 yield from correlator.finished
                 correlator.finished.clear()
+        correlator.end_source()
         stats.lines_cut += source.lines_cut
-        read = stats.lines_read - stats.repeated_lines - before[0]
-        if read and stats.not_syslog - before[1] == read and source.problem is None:
-            # Not one line of syslog shape: the wrong file, not a log with some noise in it.
-            source.problem = Problem(source.name, f"not a syslog file: none of its {read} lines "
-                                                  "has a timestamp, host and program")
-        if source.problem is not None and problems is not None:
-            problems.append(source.problem)
-        previous_clock = clock
+        source_read(source, stats, before, problems)
     correlator.finish()
     yield from correlator.finished
     correlator.finished.clear()

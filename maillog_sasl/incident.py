@@ -1,7 +1,9 @@
 """incident: flag compromised accounts, show each account's hours, list the queue entries to purge.
 
 SUMMARY
-    assess(activity, thresholds) -> {user: Verdict}     (activity.Thresholds: the rules' limits)
+    assess(activity, thresholds, new_network=None, new_country=None) -> {user: Verdict}
+                        (activity.Thresholds: the rules' limits; the two rules of what is new to
+                        an account replaced by watch's, which read its whole history)
     enrichment_of(options, thresholds) -> enrich.Enrichment | None   (options geo, allow)
     suspicious_report / timeline_report (finished, selection, options) -> rows
     user_flags(activity, thresholds) -> {user: [signal names]}   (the users report's `flags`)
@@ -90,7 +92,7 @@ from maillog_sasl.activity import (
     hour_of,
     provider_of,
 )
-from maillog_sasl.enrich import Enrichment, Places
+from maillog_sasl.enrich import NOWHERE, Enrichment, Places
 from maillog_sasl.events import is_loopback
 from maillog_sasl.model import OUTCOMES, SENT
 
@@ -104,10 +106,12 @@ class Signal(NamedTuple):
     name: str
     when: _dt.datetime
     reason: str
+    # A weak signal its weight makes strong: watch's new-network on a settled history.
+    heavy: bool = False
 
     @property
     def strong(self) -> bool:
-        return self.name in STRONG
+        return self.heavy or self.name in STRONG
 
 
 class Verdict(NamedTuple):
@@ -330,15 +334,21 @@ def new_country_signal(places: Places, activity: Activity,
                  if first >= cut)
     if not new:
         return None
-    when, country, ip = new[0]
+    return new_country_found(activity, new, f"the {_number(limits.baseline_days)}-day "
+                                            f"baseline ending {_stamp(cut)} ({' '.join(known)})")
+
+
+def new_country_found(activity: Activity, new: List[tuple], among: str) -> Signal:
+    """The new-country Signal of the first of `new` ((when, country, ip) of each new country,
+    oldest first), compared with the countries `among` names."""
+    when, country, ip = new[0][:3]
     enrichment = activity.enrichment
-    place = enrichment.place(ip).label() if enrichment is not None else country
+    place = enrichment.place(ip) if enrichment is not None else NOWHERE
     more = (f"; {counted(len(new), 'new country', 'new countries')} in all: "
-            f"{' '.join(found for _, found, _ in new)}" if len(new) > 1 else "")
+            f"{' '.join(found[1] for found in new)}" if len(new) > 1 else "")
     return Signal("new-country", when,
-                  f"new country: login from {ip} ({place}) at {_stamp(when)}: {country} is "
-                  f"not among the countries of the {_number(limits.baseline_days)}-day "
-                  f"baseline ending {_stamp(cut)} ({' '.join(known)}){more}")
+                  f"new country: login from {ip} ({place.label() if place.country else country}) "
+                  f"at {_stamp(when)}: {country} is not among the countries of {among}{more}")
 
 
 def _travel_end(login) -> str:
@@ -396,14 +406,25 @@ def _ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
-def location_signals(name: str, activity: Activity, limits: Thresholds) -> List[Signal]:
-    """The signals of enrich.Enrichment's facts (none without an Enrichment)."""
+# A rule of what is new to an account: its name -> the signal, or None. The reports judge
+# against the first `baseline_days` of the log; watch passes rules that judge against the
+# account's whole history (watch.History).
+NewRule = Callable[[str], Optional[Signal]]
+
+
+def location_signals(name: str, activity: Activity, limits: Thresholds,
+                     new_country: Optional[NewRule] = None) -> List[Signal]:
+    """The signals of enrich.Enrichment's facts (none without an Enrichment); `new_country`
+    replaces new_country_signal (it reads a history of its own: asked without facts too)."""
     enrichment = activity.enrichment
     places = enrichment.accounts.get(name) if enrichment is not None else None
-    if places is None:
-        return []
-    found = [countries_signal(places, limits), new_country_signal(places, activity, limits),
-             travel_signal(places, limits), sender_mismatch_signal(places, limits)]
+    found = []
+    if places is not None:
+        found = [countries_signal(places, limits),
+                 new_country_signal(places, activity, limits) if new_country is None else None,
+                 travel_signal(places, limits), sender_mismatch_signal(places, limits)]
+    if new_country is not None:
+        found.append(new_country(name))
     return [signal for signal in found if signal is not None]
 
 
@@ -428,18 +449,22 @@ def judge(signals: List[Signal]) -> Verdict:
     return Verdict(signals, severity, min(moments))
 
 
-def assess(activity: Activity, limits: Thresholds) -> Dict[str, Verdict]:
-    """A Verdict for every user that logged in or sent mail."""
+def assess(activity: Activity, limits: Thresholds, new_network: Optional[NewRule] = None,
+           new_country: Optional[NewRule] = None) -> Dict[str, Verdict]:
+    """A Verdict for every user that logged in or sent mail; `new_network` and `new_country`
+    replace the baseline's rules of those signals."""
     verdicts = {}
     shared = shared_ip_signals(activity, limits)
     for name, user in activity.users.items():
         if not user.logins and not user.messages:
             continue
+        novel = (new_network_signal(user, activity, limits) if new_network is None
+                 else new_network(name))
         signals = [burst_signal(user, limits), failing_signal(user, limits),
-                   guessed_signal(user, limits), hopping_signal(user, limits),
-                   new_network_signal(user, activity, limits), shared.get(name)]
+                   guessed_signal(user, limits), hopping_signal(user, limits), novel,
+                   shared.get(name)]
         found = [signal for signal in signals if signal is not None]
-        verdicts[name] = judge(found + location_signals(name, activity, limits))
+        verdicts[name] = judge(found + location_signals(name, activity, limits, new_country))
     return verdicts
 
 

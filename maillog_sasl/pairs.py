@@ -12,6 +12,7 @@ SUMMARY
     store.shared_ips(accounts) -> iterator of (ip, {account: its first login from ip}) for
                                   the IPs that at least `accounts` accounts logged in from
     store.days_in(account, block) -> on how many days the account logged in from the block
+    store.days_of(account) -> the dates the account logged in on (from any block), in order
     store.ips_of(account) -> {ip: first login of the account from it}
     store.accounts_of(ip) -> {account: its first login from ip}
     store.flush()                             write what the buffers hold
@@ -51,7 +52,7 @@ import datetime as _dt
 import sqlite3
 import tempfile
 from collections import Counter
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from maillog_sasl.syslog import fixed_zone
 
@@ -179,6 +180,10 @@ class PairStore:
                                   "WHERE account = ? AND block = ?", (account, block)):
             return days
         return 0
+
+    def days_of(self, account: str) -> List[_dt.date]:
+        return [_dt.date.fromordinal(day) for (day,) in self._read(
+            "SELECT DISTINCT day FROM provider_days WHERE account = ? ORDER BY day", (account,))]
 
     def ips_per_account(self) -> Counter:
         return Counter(dict(self._read(

@@ -12,6 +12,7 @@ SUMMARY
     state.storm_failure(account, ip, when); state.storm_rows(); state.prune_storm(before)
     read_queue(path) -> [(host, queue ID, account)]   the queue table, read-only, no pickle
     state.login(account, network, ip, when)           one login, into the account's history
+    state.country(account, country, ip, when); state.countries()   the countries of it
     state.begin(); state.commit(engine, positions, alerts) -> alert ids   one transaction
     state.delivered(ids); state.undelivered() -> [(id, json text)]
     with state.trial(): ...                           writes undone at its end (a savepoint)
@@ -31,6 +32,8 @@ DESCRIPTION
       logins, networks, provider_days   pairs.PairStore's tables: each account's IPs,
                 networks (first login) and days per provider block, for the whole history
       history   per (account, network): first and last login, the IPs of both, logins
+      countries per (account, country): the first login from there and its IP (with --geoip;
+                watch fills it from the pairs' IPs when it was run without a database)
       raised    per (account, signal): the severity it was alerted at
       alerts    every alert raised, as its JSON text, and whether it was delivered
       kept      named JSON values of the watch itself: the counters of --metrics (logins,
@@ -44,9 +47,11 @@ DESCRIPTION
                 account, kind, queued, deferred recipients): a copy of what the engine holds,
                 in plain rows, for `contain --state` (read_queue(), which unpickles nothing)
 
-    Tables added by later versions (kept, levels, storm, queue) are made in an older state the first
-    time it is opened for writing; a state opened read-only without them reads as if they were
-    empty.
+    A state of an older schema (MIGRATED) is migrated the first time it is opened for writing,
+    in one transaction: the tables it lacks are made (kept, levels, storm and queue came within
+    schema 1, countries with schema 2), the schema number raised, and meta says `migrated`
+    from which schema, by which version, when. Opened read-only, it is read as it is, a table
+    it lacks as an empty one. A state of a newer or unknown schema is refused.
 
     Everything a run changes commits in one transaction: the offsets, the engine that read up
     to them, the pairs and history it met, the alerts it raised. A run killed at any moment
@@ -93,7 +98,10 @@ from maillog_sasl.follow import Position
 from maillog_sasl.pairs import PairStore, StoreError
 from maillog_sasl.syslog import fixed_zone
 
-SCHEMA = 1
+SCHEMA = 2
+# The schemas of older versions that are migrated to SCHEMA when opened for writing (and read
+# as they are otherwise: a table they lack reads as empty).
+MIGRATED = ("1",)
 LOCK_WAIT = 5.0
 SYSTEM_PATH = "/var/lib/maillog-sasl/state.sqlite"
 
@@ -113,8 +121,10 @@ CREATE TABLE alerts (id INTEGER PRIMARY KEY, raised TEXT NOT NULL, account TEXT 
                      severity TEXT NOT NULL, json TEXT NOT NULL,
                      delivered INTEGER NOT NULL DEFAULT 0);
 """
-# Tables later versions added: made in a state that lacks them when it is opened for writing
-# (an older maillog-sasl reading the state ignores them). The schema number stays.
+# Tables later versions added: made in a state that lacks them when it is opened for writing.
+# Those of schema 1 (kept .. queue) came without a new schema number (an older maillog-sasl
+# ignores them); `countries` is schema 2: a version that would record logins without their
+# countries must not write such a state (it would leave holes in the history new-country reads).
 _ADDED = {
     "kept": "CREATE TABLE kept (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "levels": "CREATE TABLE levels (account TEXT NOT NULL, signal TEXT NOT NULL, "
@@ -124,6 +134,9 @@ _ADDED = {
     "queue": "CREATE TABLE queue (host TEXT NOT NULL, queue_id TEXT NOT NULL, "
              "account TEXT NOT NULL, kind TEXT NOT NULL, queued TEXT, "
              "pending INTEGER NOT NULL, PRIMARY KEY (host, queue_id))",
+    "countries": "CREATE TABLE countries (account TEXT NOT NULL, country TEXT NOT NULL, "
+                 "first TEXT NOT NULL, first_us INTEGER NOT NULL, first_ip TEXT NOT NULL, "
+                 "PRIMARY KEY (account, country))",
 }
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MICROSECOND = _dt.timedelta(microseconds=1)
@@ -269,9 +282,11 @@ class State:
 
     @classmethod
     def open(cls, path: str, fmt: str, wait: float = LOCK_WAIT, lock: bool = True,
-             create: bool = True, load_engine: bool = True) -> "State":
+             create: bool = True, load_engine: bool = True,
+             older_formats: Tuple[str, ...] = ()) -> "State":
         """Open (with `create`, make if missing) the state at `path`, locked unless `lock` is
-        False, and load it; an engine of another format than `fmt` is refused."""
+        False, and load it; an engine of another format than `fmt` is refused, unless it is one
+        of `older_formats` (engines this version reads as they are)."""
         path = os.path.abspath(path)
         exists = os.path.exists(path)
         if not exists and not create:
@@ -283,7 +298,7 @@ class State:
             _check_owner(path)
             db = _connect(path)
             state = cls(path, db, held)
-            state._load(fmt, load_engine, writable=lock)
+            state._load((fmt,) + tuple(older_formats), load_engine, writable=lock)
         except BaseException:
             if held is not None:
                 held.release()
@@ -293,7 +308,7 @@ class State:
     def _fail(self, error: Exception) -> StateError:
         return StateError(f"{self.path}: cannot use the state: {error}")
 
-    def _load(self, fmt: str, load_engine: bool, writable: bool = True) -> None:
+    def _load(self, formats: Tuple[str, ...], load_engine: bool, writable: bool = True) -> None:
         db = self._db
         try:
             tables = {name for (name,) in db.execute(
@@ -312,18 +327,17 @@ class State:
                 raise StateError(f"{self.path}: not a maillog-sasl state (an SQLite database "
                                  "with other tables); give another --state")
             meta = dict(db.execute("SELECT key, value FROM meta"))
-            if meta.get("schema") != str(SCHEMA):
-                raise StateError(f"{self.path}: a state of schema {meta.get('schema')!r}, "
-                                 f"written by maillog-sasl {meta.get('program', '?')}; this "
-                                 f"one reads schema {SCHEMA} only: give another --state")
-            self.meta = meta
+            schema = meta.get("schema")
+            if schema not in MIGRATED + (str(SCHEMA),):
+                raise StateError(f"{self.path}: a state of schema {schema!r}, written by "
+                                 f"maillog-sasl {meta.get('program', '?')}; this one reads "
+                                 f"schemas {', '.join(MIGRATED + (str(SCHEMA),))} only: give "
+                                 "another --state")
             missing = [name for name in _ADDED if name not in tables]
-            if missing and writable:  # a state of an older version: its new tables
-                db.execute("BEGIN IMMEDIATE")
-                for name in missing:
-                    db.execute(_ADDED[name].replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
-                db.execute("COMMIT")
+            if (missing or schema != str(SCHEMA)) and writable:
+                meta = self._migrate(db, missing, meta)  # a state of an older version
                 tables |= set(missing)
+            self.meta = meta
             self.tables = tables
             self.pairs = PairStore(db)
             for row in db.execute("SELECT path, device, inode, offset, head FROM logs"):
@@ -342,11 +356,12 @@ class State:
                              "it is left as it is: give another --state") from None
         if found is not None:
             self.engine_format = found[0]
-            if found[0] != fmt and load_engine:
+            if found[0] not in formats and load_engine:
                 raise StateError(
                     f"{self.path}: written by another version of maillog-sasl "
                     f"({meta.get('program', '?')}, engine format {found[0]}; this one is "
-                    f"{__version__}, format {fmt}); `maillog-sasl state --reset-engine` keeps "
+                    f"{__version__}, format {formats[0]}); `maillog-sasl state --reset-engine` "
+                    "keeps "
                     "the history and offsets and drops what the engine held open")
             if load_engine:
                 try:
@@ -355,6 +370,23 @@ class State:
                     raise StateError(f"{self.path}: damaged: its engine cannot be read "
                                      f"({type(error).__name__}: {error}); it is left as it is: "
                                      "give another --state") from None
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection, missing: List[str], meta: Dict[str, str]
+                 ) -> Dict[str, str]:
+        """Bring a state of an older schema up to this one in one transaction: its missing
+        tables made, the schema number raised, the migration noted in meta."""
+        db.execute("BEGIN IMMEDIATE")
+        for name in missing:
+            db.execute(_ADDED[name].replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+        changed = {}
+        if meta.get("schema") != str(SCHEMA):
+            changed = {"schema": str(SCHEMA),
+                       "migrated": f"from schema {meta.get('schema')} by maillog-sasl "
+                                   f"{__version__} at {_now()}"}
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(changed.items()))
+        db.execute("COMMIT")
+        return {**meta, **changed}
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -456,10 +488,30 @@ class State:
             "last_us = MAX(last_us, excluded.last_us), logins = logins + 1",
             (account, network, stamp, micros, ip, stamp, micros, ip))
 
+    def country(self, account: str, country: str, ip: str, when: _dt.datetime) -> None:
+        """A login of `account` from `ip` in `country` at `when`: the country's first login is
+        kept (in the open transaction)."""
+        self._execute(
+            "INSERT INTO countries VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, country) DO "
+            "UPDATE SET first = excluded.first, first_us = excluded.first_us, "
+            "first_ip = excluded.first_ip WHERE excluded.first_us < first_us",
+            (account, country, when.isoformat(), _micros(when), ip))
+
+    def countries(self) -> Dict[str, Dict[str, Tuple[_dt.datetime, str]]]:
+        """account -> {country: (its first login from there, the IP of that login)}."""
+        found: Dict[str, Dict[str, Tuple[_dt.datetime, str]]] = {}
+        if "countries" not in self.tables:
+            return found
+        for account, country, first, ip in self._execute(
+                "SELECT account, country, first, first_ip FROM countries"):
+            found.setdefault(account, {})[country] = (_dt.datetime.fromisoformat(first), ip)
+        return found
+
     def forget(self, account: str) -> None:
         """Drop the account's history, pairs and raised alerts (in the open transaction)."""
         self.pairs.forget(account)
         self._execute("DELETE FROM history WHERE account = ?", (account,))
+        self._execute("DELETE FROM countries WHERE account = ?", (account,))
         self._execute("DELETE FROM raised WHERE account = ?", (account,))
         self.raised.pop(account, None)
         if "levels" in self.tables:

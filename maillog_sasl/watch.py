@@ -4,13 +4,16 @@ memory across runs.
 SUMMARY
     engine_format() -> str          a fingerprint of the classes the engine keeps (state.py
                                     refuses a state of another format)
+    older_formats() -> (str, ...)   the formats of older versions whose engines read as they are
     Engine(limits, pairs)           a correlate.Correlator and an activity.Activity, fed as
                                     lines come; pickled into the state between runs
     engine.feed(path, chunk, zone, year) -> the finished sessions and messages
-    engine.assess(now) -> {user: Finding}   the suspicious report's verdicts on the lines
-                                    read so far (as if the log ended now), on a copy
+    engine.assess(countries) -> {user: Finding}   the suspicious report's verdicts on the
+                                    lines read so far (as if the log ended now), on a copy
+    History(activity, countries)    watch's new-network and new-country rules: the account's
+                                    whole history, new-network weighted by how settled it is
     Watch(state, paths, sinks, limits, zone=None, year=None, complain=print-to-stderr,
-          metrics_path=None, alarms=Alarms())
+          metrics_path=None, alarms=Alarms(), containment=None, geo=None, allow=None)
     Alarms(max_deferred=50, storm_ips=10, storm_window=6.0)   the limits of watch's own alerts
     Containment(hold, reject, map_path, dry_run, postfix=None)   what --contain does
     watch.once() -> exit status     read what is new, alert, commit
@@ -33,6 +36,29 @@ DESCRIPTION
     incident.assess() judges it: exactly what `maillog-sasl -r suspicious` says of the same
     lines. The copy shares the PairStore, and what it writes there is undone when it has been
     judged (state.trial(): a savepoint of the open transaction).
+
+    Two rules are judged otherwise than in the reports, because watch has what a log has not:
+    each account's whole history since the state was made (History, given to incident.assess).
+    A report compares with the first --baseline-days of its log; watch compares a login with
+    everything the account did before it, and the account's own first login is its start:
+
+      new-network  a login from a provider block (IPv4 /16, IPv6 /32) the account never
+                   logged in from before; silent until the account was first seen
+                   --baseline-days before (no flood on a fresh state); a strong signal (the
+                   account flagged `high` by it alone) when the history is settled, that is
+                   first seen SETTLED_DAYS (30) days or more before, logins on SETTLED_ACTIVE
+                   (10) days or more, from at most SETTLED_BLOCKS (2) blocks; weak otherwise
+                   (an account that roams, or a young one), as in the reports
+      new-country  a login from a country the account never logged in from before, silent as
+                   new-network is; weak, one fact with new-network (incident.SAME_FACT). The
+                   countries are the state's `countries` table (every login's country, while
+                   runs have a database; a run with one after runs without fills it from the
+                   pairs' IPs, each with the account's first login from it) and the logins read
+                   since the last commit
+
+    With GeoIP databases (geo) or allow-lists (allow) or --sender-mismatch, the engine's
+    Activity has an enrich.Enrichment, kept in the state with it (its Geo attached again at
+    each run): countries, travel and sender-mismatch read logins and senders across runs.
 
     An alert is raised for a flagged account (severity not empty) with a signal not alerted
     yet, or a severity above the highest alerted: one per (account, signal), again only when
@@ -105,6 +131,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as _dt
 import json
@@ -117,12 +144,27 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 from maillog_sasl import activity as activity_module
 from maillog_sasl import contain as contain_module
 from maillog_sasl import correlate as correlate_module
-from maillog_sasl import events, metrics, model, syslog
-from maillog_sasl.activity import INFRASTRUCTURE_FAULTS, Activity, Thresholds, network_of
+from maillog_sasl import enrich, events, metrics, model, syslog
+from maillog_sasl.activity import (
+    INFRASTRUCTURE_FAULTS,
+    Activity,
+    Thresholds,
+    network_of,
+    provider_of,
+)
 from maillog_sasl.alerts import SinkError, to_json
 from maillog_sasl.correlate import Correlator
+from maillog_sasl.enrich import Enrichment, Geo
 from maillog_sasl.follow import Chunk, Follower
-from maillog_sasl.incident import SEVERITY_ORDER, Verdict, assess, counted
+from maillog_sasl.incident import (
+    SEVERITY_ORDER,
+    Signal,
+    Verdict,
+    assess,
+    counted,
+    enrichment_of,
+    new_country_found,
+)
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.state import State, freeze, thaw
@@ -142,6 +184,7 @@ QUEUE_GROWTH, FAILURE_STORM, CONTAINED = "queue-growth", "failure-storm", "conta
 WATCH_SIGNALS = (QUEUE_GROWTH, FAILURE_STORM, CONTAINED)
 QUEUE_GROWTH_SEVERITY, FAILURE_STORM_SEVERITY = "high", "medium"
 STORM_IPS_KEPT = 4_096  # per account: past this many IPs in the window, the oldest goes
+COUNTRIES_COMPLETE = "countries_complete"  # kept: whether every login's country is in the state
 
 
 class Containment:
@@ -166,30 +209,47 @@ class Alarms:
 
 # -- the engine's format ---------------------------------------------------------------------
 
-_FORMAT: List[str] = []
+_FORMATS: List[str] = []
+
+
+def _layout(modules, more=()) -> int:
+    """A stable hash of the layout of the classes of `modules`, and `more`."""
+    kept = [value for module in modules for _name, value in sorted(vars(module).items())
+            if isinstance(value, type) and value.__module__ == module.__name__]
+    layout = []
+    for value in kept + list(more):
+        code = getattr(value.__dict__.get("__init__"), "__code__", None)
+        layout.append((value.__qualname__, value.__dict__.get("__slots__"),
+                       getattr(value, "_fields", None),
+                       sorted(code.co_names) if code is not None else None))
+    total = 0
+    for byte in repr(layout).encode():  # a stable hash (str's hash() is salted)
+        total = (total * 131 + byte) % (1 << 61)
+    return total
 
 
 def engine_format() -> str:
     """A fingerprint of the layout of every class an Engine may hold: a state written by a
     version whose classes differ is refused rather than half-read."""
-    if not _FORMAT:
-        kept = [value for module in (events, model, syslog, correlate_module, activity_module)
-                for _name, value in sorted(vars(module).items())
-                if isinstance(value, type) and value.__module__ == module.__name__]
-        layout = []
-        for value in kept + [Engine]:
-            code = getattr(value.__dict__.get("__init__"), "__code__", None)
-            layout.append((value.__qualname__, value.__dict__.get("__slots__"),
-                           getattr(value, "_fields", None),
-                           sorted(code.co_names) if code is not None else None))
-        total = 0
-        for byte in repr(layout).encode():  # a stable hash (str's hash() is salted)
-            total = (total * 131 + byte) % (1 << 61)
-        _FORMAT.append(f"1-{total:016x}")
-    return _FORMAT[0]
+    if not _FORMATS:
+        core = _layout((events, model, syslog, correlate_module, activity_module), [Engine])
+        # Format 1 is what versions before watch kept GeoIP facts wrote: the same classes and
+        # never an Enrichment, so that such an engine reads as it is (older_formats()).
+        _FORMATS.extend([f"2-{core:016x}-{_layout((enrich,)):016x}", f"1-{core:016x}"])
+    return _FORMATS[0]
+
+
+def older_formats() -> Tuple[str, ...]:
+    """The formats of older versions whose engines this one reads as they are."""
+    engine_format()
+    return tuple(_FORMATS[1:])
 
 
 # -- the engine ------------------------------------------------------------------------------
+
+# account -> {country: (its first login from there, the IP of that login)}
+Countries = Dict[str, Dict[str, Tuple[_dt.datetime, str]]]
+
 
 class Finding(NamedTuple):
     verdict: Verdict
@@ -247,6 +307,8 @@ class Engine:
     def forget(self, user: str) -> None:
         self.activity.forget(user)
         self.hosts.pop(user, None)
+        if self.activity.enrichment is not None:
+            self.activity.enrichment.accounts.pop(user, None)
 
     def queue(self) -> Dict[str, List[Message]]:
         """account -> its authenticated messages still open (in the queue), oldest first."""
@@ -258,13 +320,17 @@ class Engine:
             messages.sort(key=lambda message: (message.queued, message.queue_id))
         return found
 
-    def assess(self) -> Dict[str, Finding]:
+    def assess(self, countries: Optional[Countries] = None) -> Dict[str, Finding]:
         """The flagged accounts of the lines read so far, as if the log ended now (on a copy:
-        this engine goes on as it was)."""
+        this engine goes on as it was); `countries` are those of the accounts' history
+        (state.countries())."""
         copy: Engine = thaw(freeze(self, self.pairs), self.pairs)
-        return copy._end_and_assess()
+        enrichment, copied = self.activity.enrichment, copy.activity.enrichment
+        if enrichment is not None and copied is not None:  # a Geo is never pickled
+            copied.attach(enrichment.geo)
+        return copy._end_and_assess(countries or {})
 
-    def _end_and_assess(self) -> Dict[str, Finding]:
+    def _end_and_assess(self, countries: Countries) -> Dict[str, Finding]:
         queued: Dict[str, List[str]] = {}
         for message in self.correlator.messages.values():
             if message.sasl_username is not None:
@@ -276,8 +342,10 @@ class Engine:
         activity = self.activity
         recent = self._recent_ips()
         activity.close()
+        history = History(activity, countries)
         findings = {}
-        for name, verdict in assess(activity, activity.limits).items():
+        for name, verdict in assess(activity, activity.limits, history.new_network,
+                                    history.new_country).items():
             if not verdict.severity:
                 continue
             user = activity.users[name]
@@ -362,6 +430,120 @@ class Engine:
         return before[-1] if before else firsts[0][1]
 
 
+# -- what is new to an account, against its whole history -----------------------------------
+
+# new-network is a strong signal on a settled history: the account first seen at least
+# SETTLED_DAYS days before the login, with logins on SETTLED_ACTIVE days or more before it,
+# from at most SETTLED_BLOCKS provider blocks.
+SETTLED_DAYS, SETTLED_ACTIVE, SETTLED_BLOCKS = 30, 10, 2
+_DAY = _dt.timedelta(days=1)
+
+
+class History:
+    """watch's rules of new-network and new-country (incident.assess's `new_network` and
+    `new_country`): judged against each account's whole history, kept in the state, rather
+    than the first days of a log; see the module docstring."""
+
+    def __init__(self, activity: Activity, countries: Countries):
+        self.activity = activity
+        self.pairs = activity.pairs
+        self.enrichment = activity.enrichment
+        self.countries = countries
+        self.baseline = _dt.timedelta(days=activity.limits.baseline_days)
+        self._first_seen: Dict[str, Optional[_dt.datetime]] = {}
+
+    def _allowed(self, ip: str) -> bool:
+        return self.enrichment is not None and self.enrichment.allowed(ip)
+
+    def _networks(self, name: str) -> List[Tuple[_dt.datetime, str, str]]:
+        """(first login, network, its IP) of every network of the account, oldest first."""
+        networks = sorted((first, network, ip)
+                          for network, (first, ip) in self.pairs.networks_of(name).items())
+        self._first_seen[name] = networks[0][0] if networks else None
+        return networks
+
+    def first_seen(self, name: str) -> Optional[_dt.datetime]:
+        if name not in self._first_seen:
+            self._networks(name)
+        return self._first_seen[name]
+
+    def _recent(self, new: list) -> list:
+        """The firsts of `new` ((when, ...), oldest first) still new: used for the first time
+        within `baseline_days` of the latest time read. Older, they are part of the history,
+        already alerted on, and no longer count: a trip months ago must not make a burst of
+        today critical (and contained)."""
+        latest = self.activity.last_time
+        if latest is None:
+            return new
+        return [found for found in new if found[0] >= latest - self.baseline]
+
+    def new_network(self, name: str) -> Optional[Signal]:
+        """A login from a provider block the account never used before, once it has been
+        known for `baseline_days`: strong on a settled history, weak otherwise."""
+        networks = self._networks(name)
+        if not networks:
+            return None
+        since = networks[0][0]
+        known: List[str] = []  # the provider blocks, in the order first used
+        new = []  # (when, network, ip, how many blocks were known then)
+        for when, network, ip in networks:
+            block = provider_of(network)
+            if block in known:
+                continue
+            if when - since >= self.baseline and not self._allowed(ip):
+                new.append((when, network, ip, len(known)))
+            known.append(block)
+        new = self._recent(new)
+        if not new:
+            return None
+        days = self.pairs.days_of(name)
+        weighed = [(when, network, ip, blocks, bisect.bisect_left(days, when.date()))
+                   for when, network, ip, blocks in new]
+        settled = [event for event in weighed if (event[0] - since >= SETTLED_DAYS * _DAY
+                                                  and event[4] >= SETTLED_ACTIVE
+                                                  and event[3] <= SETTLED_BLOCKS)]
+        when, network, ip, blocks, active = (settled or weighed)[0]
+        weight = (f"settled: first seen {SETTLED_DAYS} days or more before, logins on "
+                  f"{SETTLED_ACTIVE} days or more, from at most "
+                  f"{counted(SETTLED_BLOCKS, 'block')}")
+        weight = (f"a settled history ({weight}): a strong signal" if settled
+                  else f"a history not settled ({weight}): a weak signal")
+        return Signal("new-network", when,
+                      f"new network: login from {ip} ({network}) at {_stamp(when)}: its "
+                      f"provider block {provider_of(ip)} is new to the account's history "
+                      f"(first seen {_stamp(since)}, {(when - since) / _DAY:.0f} days before; "
+                      f"logins on {counted(active, 'day')} from "
+                      f"{counted(blocks, 'provider block')}); {weight}; "
+                      f"{counted(len(new), 'new network')} in all", heavy=bool(settled))
+
+    def new_country(self, name: str) -> Optional[Signal]:
+        """A login from a country the account never logged in from before, once it has been
+        known for `baseline_days` (weak, as in the reports): the countries of the state's
+        history and of the logins read since."""
+        countries = dict(self.countries.get(name, {}))
+        places = self.enrichment.accounts.get(name) if self.enrichment is not None else None
+        for country, first in (places.first_country.items() if places is not None else ()):
+            if country not in countries or first < countries[country]:
+                countries[country] = first
+        if len(countries) < 2:
+            return None
+        firsts = sorted((first, country, ip) for country, (first, ip) in countries.items())
+        seen = self.first_seen(name)
+        since = firsts[0][0] if seen is None else min(seen, firsts[0][0])
+        known: List[str] = []
+        new = []  # (when, country, ip, the countries known then)
+        for when, country, ip in firsts:
+            if known and when - since >= self.baseline:
+                new.append((when, country, ip, list(known)))
+            known.append(country)
+        new = self._recent(new)
+        if not new:
+            return None
+        before = new[0][3]
+        return new_country_found(self.activity, new, f"the account's history since "
+                                                     f"{_stamp(since)} ({' '.join(before)})")
+
+
 def _mtime(path: str) -> Optional[_dt.datetime]:
     try:
         return _dt.datetime.fromtimestamp(os.stat(path).st_mtime).astimezone()
@@ -407,7 +589,8 @@ class Watch:
                  complain: Callable[[str], None] = _stderr,
                  clock: Callable[[], float] = time.monotonic,
                  metrics_path: Optional[str] = None, alarms: Alarms = Alarms(),
-                 containment: Optional[Containment] = None):
+                 containment: Optional[Containment] = None, geo: Optional[Geo] = None,
+                 allow: Optional[enrich.Allow] = None):
         self.state = state
         self.containment = containment
         self.alarms = alarms
@@ -433,6 +616,9 @@ class Watch:
                      "from now on")
             engine.activity.set_limits(limits)
             self.changed = True
+        if state.engine_format != engine_format():
+            self.changed = True  # an engine of an older format: stored in this one's
+        engine.activity.enrichment = _enrichment(engine.activity.enrichment, geo, allow, limits)
         self.engine: Engine = engine
         self.paths = [os.path.abspath(path) for path in paths]
         self.followers = {path: Follower(path, state.positions.get(path))
@@ -449,6 +635,11 @@ class Watch:
         self.counters: Dict[str, int] = _loads(state.kept.get("counters", "{}"))
         self.flagged: Dict[str, dict] = _loads(state.kept.get("flagged", "{}"))
         state.begin()
+        # The countries table holds every login's country while each run has a database; a
+        # run without one leaves it behind, and the next with one fills it from the pairs.
+        self.countries_complete = geo is not None
+        if geo is not None and state.kept.get(COUNTRIES_COMPLETE) != "true":
+            self._fill_countries()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -475,6 +666,24 @@ class Watch:
                 and item.start is not None):
             self.state.login(item.sasl_username, network_of(item.client_ip), item.client_ip,
                              item.start)
+            self._country(item.sasl_username, item.client_ip, item.start)
+
+    def _country(self, name: str, ip: str, when: _dt.datetime) -> None:
+        """A login's country into the history (as Enrichment takes it: not an allowed one)."""
+        enrichment = self.engine.activity.enrichment
+        if enrichment is None or enrichment.geo is None or enrichment.allowed(ip):
+            return
+        country = enrichment.place(ip).country
+        if country:
+            self.state.country(name, country, ip, when)
+
+    def _fill_countries(self) -> None:
+        """The countries of every IP of the history (the pairs keep each with the account's
+        first login from it)."""
+        pairs = self.state.pairs
+        for name in sorted(pairs.ips_per_account()):
+            for ip, first in pairs.ips_of(name).items():
+                self._country(name, ip, first)
 
     def _count(self, item: Finished) -> None:
         """The counters of --metrics (metrics.py says what each counts)."""
@@ -547,7 +756,7 @@ class Watch:
         """The alerts the lines read so far raise (not yet stored)."""
         alerts = []
         with self.state.trial():
-            findings = self.engine.assess()
+            findings = self.engine.assess(self.state.countries())
         self.flagged = {name: {"severity": finding.verdict.severity,
                                "recipients": finding.alert["recipients"],
                                "deferred": finding.alert["deferred"],
@@ -670,7 +879,8 @@ class Watch:
                       _iso(message.queued), deferred_recipients(message))
                      for name, messages in self.engine.queue().items() for message in messages]
         kept = {"counters": json.dumps(self.counters, sort_keys=True),
-                "flagged": json.dumps(self.flagged, sort_keys=True, ensure_ascii=False)}
+                "flagged": json.dumps(self.flagged, sort_keys=True, ensure_ascii=False),
+                COUNTRIES_COMPLETE: json.dumps(self.countries_complete)}
         ids = self.state.commit(self.engine, engine_format(), positions, stored,
                                 engine_changed=self.changed, kept=kept, levels=levels,
                                 queue=queue)
@@ -810,6 +1020,18 @@ class Watch:
             sink.close()
 
 
+def _enrichment(kept: Optional[Enrichment], geo: Optional[Geo],
+                allow: Optional[enrich.Allow], limits: Thresholds) -> Optional[Enrichment]:
+    """The Enrichment of a run (incident.enrichment_of), with the facts of the one the engine
+    kept (its Places: the countries, travel and senders of earlier runs)."""
+    fresh = enrichment_of({"geo": geo, "allow": allow}, limits)
+    if kept is None:
+        return fresh
+    fresh = fresh or Enrichment(None, allow, limits)
+    fresh.accounts = kept.accounts
+    return fresh
+
+
 def _behind(path: str, position) -> int:
     """Bytes of the log at `path` past `position` (all of it when it is another file)."""
     try:
@@ -876,6 +1098,9 @@ def describe(state: State) -> dict:
         entry["logins"] += logins
         if last > entry["last_seen"]:
             entry["last_seen"], entry["last_ip"] = last, last_ip
+    for name, countries in state.countries().items():
+        if name in accounts:
+            accounts[name]["countries"] = sorted(countries, key=lambda code: countries[code])
     for name, facts in busy.items():
         if name in accounts:
             accounts[name]["median_busy_hour"] = facts["median_busy_hour"]

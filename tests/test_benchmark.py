@@ -21,12 +21,13 @@ def test_smoke_run_prints_its_table_and_writes_its_figures(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "1x file: " in out and "10x file" not in out
-    for command in ("maillog-sasl FILE", "maillog-sasl --report messages --format csv FILE",
+    for command in ("maillog-sasl --jobs 1 FILE",
+                    "maillog-sasl --jobs 1 --report messages --format csv FILE",
                     "python -c 'for line in open(F): pass'"):
         assert f"\n{command} " in out, out
     assert "\nbase maillog-sasl FILE " in out
     assert "the same for the --base tree:" in out
-    assert "targets (issue 5):" in out
+    assert "targets (issue 5):" in out and "targets (issue 16, every core: --jobs" in out
     assert "peak RSS on the 1x file" in out
     data = json.loads(figures.read_text())
     assert 20_000 <= data["files"]["1x"]["lines"] < 30_000

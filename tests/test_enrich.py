@@ -578,10 +578,3 @@ def test_the_shipped_sample_databases_answer_what_geoip_writer_writes():
             network
     geo.close()
 
-
-def test_watch_refuses_the_sender_rule_it_cannot_judge(tmp_path):
-    code, out, err = run("watch", "--once", "--state", tmp_path / "state.sqlite",
-                         "--sender-mismatch", "3", tmp_path / "maillog")
-    assert (code, out) == (2, "")
-    assert err == ("maillog-sasl watch: --sender-mismatch: watch does not judge senders yet; "
-                   "maillog-sasl --report suspicious --sender-mismatch N does\n")

@@ -1,0 +1,733 @@
+"""parallel: correlate the logs on several cores, the same objects in the same order as one.
+
+SUMMARY
+    correlate_parallel(sources, jobs, year=None, zone=None, stats=None, on_batch=None,
+                       problems=None, chunk_size=CHUNK_SIZE) -> iterator of Session | Message
+    usable_cores() -> the number of cores this process may run on
+    WorkerError        a worker process died or failed; str() is one line
+
+DESCRIPTION
+    A plain regular file is cut into chunks of about `chunk_size` bytes, each starting at a
+    line; a compressed file, a small one, one with bare CR line ends or with every line twice
+    is one chunk. Pipes, FIFOs and standard input are read here, in this process, in their turn.
+    Worker processes (forked: they inherit the open inputs; or a cluster's, given as an
+    executor by cluster.py, which open each input by its path) each correlate one chunk at a
+    time (ChunkCorrelator) and hand back a Piece; this process takes the pieces in order while the
+    workers read the next ones, and hands on what correlate.correlate() would, in its order.
+
+    A worker holds only the sessions and messages born in its chunk (a connect, a tracked
+    client=, a bounce notice). A line about any other key is handed back raw, in its place, for
+    this process to apply to the sessions and messages it carries from the chunks before; a
+    birth on a key is marked in its place, so that whatever was still open here on that key is
+    closed there, as lost or incomplete. The piece is the stream of the chunk's events in order
+    (finished objects, handed-back lines, births, slot changes of its hosts), what is still open
+    at its end (with where in that stream each was opened, so that the open sessions and
+    messages stay in the order correlate() keeps them, which is the order of finish()), its
+    Stats, and the queue IDs it saw born untracked.
+
+    What a worker cannot know from its chunk alone is checked here when its piece arrives, and
+    the chunk is then read again here, in order, when the check fails:
+      - the clock: a worker's Clock starts from a guess (the year of the chunk's first stamp,
+        from the first stamps of the chunks before); the piece is used only when the true clock
+        agrees on the year, no month of the chunk (and of the one before) is more than six from
+        another (no New Year, no straggler), and no stamp fell in a repeated hour (DST);
+      - a line that would touch both a key of the worker and one held here (a re-injection
+        whose original came before the chunk, a reused queue ID of a message open here);
+      - a queue ID the worker saw born untracked while a message of that ID is open here.
+    Real logs fail these checks about once a month of log and once per DST change (the
+    submission benchmark log: 2 chunks of 18, for a reject naming a message of the chunk before);
+    small chunks (the tests) fail them more often, and are then simply read here.
+
+    Cost: a worker correlates its chunk at the cost of one process, and what it hands back
+    (every finished object whole, pickled; the lines of messages retried over days) costs this
+    process about what the chunk saved it: on 2 cores N processes are not yet faster than one
+    (benchmarks/README.md), and the command's default is one.
+
+DIAGNOSTICS
+    WorkerError when a worker process dies (killed, out of memory) or raises: one line, for the
+    command to print. Inputs that fail to read are a sources.Problem, as with correlate().
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import concurrent.futures
+import copyreg
+import datetime as _dt
+import multiprocessing
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
+from typing import Dict, Iterator, List, NamedTuple, Optional
+
+from maillog_sasl import events as ev
+from maillog_sasl.correlate import (
+    DELIVERY_AGENTS,
+    UNTRACKED,
+    USED,
+    Correlator,
+    _doubled,
+    _queued_as,
+    correlate,
+    source_clock,
+    source_read,
+    time_aside,
+)
+from maillog_sasl.model import Finished, Stats
+from maillog_sasl.sources import _MAGIC, BLOCK_SIZE, Problem, _Lines, _open_path, _reason
+from maillog_sasl.syslog import MONTHS, Clock, fixed_zone, split_line
+
+# A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
+# turn, in this process: 4 MB chunks keep both near one process's memory (16 MB chunks doubled
+# it), and still cut a day's busy log into tens of chunks.
+CHUNK_SIZE = 4 << 20
+# How far past a chunk's nominal start its first line (and its stamp) is looked for.
+LOOK_AHEAD = 1 << 14
+SESSION, MESSAGE = True, False
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class WorkerError(Exception):
+    """A worker process died or failed; str() is one line."""
+
+
+class Reborn(NamedTuple):
+    """A connect (SESSION) or a new message (MESSAGE) on `key` in a worker's chunk."""
+    session: bool
+    key: tuple
+
+
+class SlotMark(NamedTuple):
+    """`host` entered another ten-minute slot at `when` in a worker's chunk; `slot` is set on
+    the host's first line in the chunk, whose slot only this process can compare."""
+    host: str
+    slot: Optional[str]
+    when: object
+
+
+class ClockWatch:
+    """What a ChunkClock saw: the months of its stamps, and whether its year moved or a stamp
+    fell in a repeated hour. Shared with the copies correlate.time_aside() makes."""
+    __slots__ = ("months", "unsteady")
+
+    def __init__(self) -> None:
+        self.months: set = set()
+        self.unsteady = False
+
+
+class ChunkClock(Clock):
+    """A Clock that keeps a ClockWatch, and whether its own month moved (`moved`: not in a copy
+    made by time_aside)."""
+    __slots__ = ("watch", "moved")
+
+    def __init__(self, year=None, tz=None, anchor=None):
+        super().__init__(year=year, tz=tz, anchor=anchor)
+        self.watch = ClockWatch()
+        self.moved = False
+
+    def _traditional(self, stamp):
+        year = self.year
+        value = super()._traditional(stamp)
+        month = MONTHS.get(stamp[:3])
+        if month is not None:
+            self.watch.months.add(month)
+            self.moved = True
+        if ((year is not None and self.year != year)
+                or (value is not None and value.year != self.year)):
+            self.watch.unsteady = True  # New Year, a straggler, a Feb 29 that moved the year
+        return value
+
+    def _make(self, year, month, day, hour, minute, second):
+        value, ambiguous = super()._make(year, month, day, hour, minute, second)
+        if ambiguous:
+            self.watch.unsteady = True
+        return value, ambiguous
+
+    def guess(self) -> "ChunkClock":
+        """A fresh clock in this one's year and month (for a chunk further on)."""
+        clock = ChunkClock(tz=self.zone, anchor=self.anchor)
+        clock.year, clock.forced, clock._last_month = self.year, self.forced, self._last_month
+        return clock
+
+
+class _Placed(dict):
+    """A dict that notes where in a chunk's stream of events each key was put in (`placed`),
+    `where()` telling that place."""
+
+    def __init__(self, where) -> None:
+        super().__init__()
+        self.where = where
+        self.placed: Dict[object, int] = {}
+
+    def __setitem__(self, key, value):
+        if key not in self:
+            self.placed[key] = self.where()
+        dict.__setitem__(self, key, value)
+
+
+class Job(NamedTuple):
+    source: int  # index in the sources the workers inherited
+    start: Optional[int]  # byte range; None: the whole input, read as correlate() reads it
+    end: Optional[int]
+    clock: ChunkClock
+    # Set for an executor's workers that inherit no descriptor (another machine's: cluster.py):
+    # the absolute path the worker opens the input by.
+    path: Optional[str] = None
+
+
+class Piece(NamedTuple):
+    """What a worker hands back for one chunk; see the module docstring."""
+    events: list
+    sessions: dict
+    pending: dict
+    messages: dict
+    placed: tuple  # (sessions, pending, messages): key -> place in `events`
+    slots: dict
+    dropped: set
+    stats: Stats
+    clock: ChunkClock
+    unsafe: str
+    edges: list
+    problem: Optional[Problem]
+    lines_cut: int
+
+
+class ChunkCorrelator(Correlator):
+    """A Correlator over one chunk that holds only the keys born in it; see the docstring."""
+
+    def __init__(self, clock: ChunkClock):
+        super().__init__()
+        self.clock = clock
+        # The stream of the chunk's events: finished objects, lines handed back, marks.
+        self.events: list = self.finished
+        self.placed = (_Placed(self.events.__len__), _Placed(self.events.__len__),
+                       _Placed(self.events.__len__))
+        self.sessions, self.pending, self.messages = self.placed
+        self._dropped: set = set()
+        self.foreign: set = set()  # queue IDs of lines handed back
+        # Keys whose birth is marked, and no line of theirs handed back since: a birth on them
+        # again closes nothing on the parent's side.
+        self.announced: set = set()
+        self.orphans = 0
+        self._minute = ""  # of the last line handed back whose stamp was read
+        self.unsafe = ""  # why this process must read the chunk itself
+        self._orphan = self._hand_back_queue_line
+
+    def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
+        stats = self.stats
+        # Lines handed back are counted where they are applied.
+        stats.lines_read -= self.orphans
+        stats.lines_used -= self.orphans
+        self.clock._minutes = {}  # a cache: not worth its pickling
+        # The handlers are bound to this object: without them it is no cycle, and goes with
+        # its chunk (the command runs with the cyclic collector off).
+        self._smtpd_handlers = {}
+        self._orphan = None
+        return Piece(self.events, dict(self.sessions), dict(self.pending), dict(self.messages),
+                     tuple(placed.placed for placed in self.placed),
+                     self._slots, self._dropped, stats, self.clock, self.unsafe, self.edges,
+                     problem, lines_cut)
+
+    def _handlers(self) -> dict:
+        return {kind: self._guard(kind, handler) for kind, handler in super()._handlers().items()}
+
+    def _guard(self, kind, handler):
+        def guarded(key, program, stamp, clock, text):
+            ours = key in self.sessions or key in self.pending
+            if kind is ev.CONNECT:
+                if not ours:
+                    self._born(SESSION, key)
+                return handler(key, program, stamp, clock, text)
+            if kind is ev.CLIENT:
+                if not self._may_track(text):
+                    return self._drop((key[0], text[:text.find(": ")]))
+                if not ours:
+                    self._client_handed_back(key[0], text)
+            elif kind is ev.REJECT and text[:1] != "N":
+                queue_id = (key[0], text[:text.find(": ")])
+                if ((queue_id in self.messages) != ours
+                        and not (ours and queue_id in self._dropped)):
+                    self.unsafe = "a reject names a message and a session on both sides"
+            if not ours:
+                self.announced.discard(key)
+                return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
+            return handler(key, program, stamp, clock, text)
+        return guarded
+
+    def _born(self, session: bool, key) -> None:
+        if key not in self.announced:
+            self.announced.add(key)
+            self.events.append(Reborn(session, key))
+
+    def _drop(self, key) -> str:
+        if key not in self.foreign:
+            self._dropped.add(key)
+        return UNTRACKED
+
+    def _own(self, key, what: str) -> None:
+        if key in self.messages:
+            self.unsafe = f"a line handed back names a message of the chunk ({what})"
+
+    def _client_handed_back(self, host: str, text: str) -> None:
+        key = (host, text[:text.find(": ")])
+        self._own(key, "client=")
+        if ", orig_queue_id=" in text:
+            self._own((host, ev.smtpd_client_event(text).orig_queue_id), "orig_queue_id")
+        self._foreign(key)
+
+    def _foreign(self, key) -> None:
+        """A line handed back may open a message on `key` on the parent's side: the key's
+        lines go there from now on."""
+        self.foreign.add(key)
+        self.announced.discard(key)
+        self._dropped.discard(key)
+
+    def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
+        if " " in key[1] or not key[1]:
+            # No queue ID ("connect to ...", "... TLS connection established to ..."): no
+            # message anywhere has this key.
+            self.stats.untracked_queue_lines += 1
+            self.stats.lines_used -= 1  # feed() counts the line used
+            return
+        self._foreign(key)
+        if daemon == "bounce":
+            event = ev.RECOGNIZERS["bounce"](text)
+            if event is not None and event.kind == "notice":
+                notice = (key[0], event.notice_queue_id)
+                self._own(notice, "a bounce notice")
+                self._foreign(notice)
+        elif daemon in DELIVERY_AGENTS and "queued as " in text:
+            self._own((key[0], _queued_as(ev.delivery_event(text))), "queued as")
+        self._hand_back(line, stamp)
+
+    def _hand_back(self, line: str, stamp: str) -> str:
+        # The parent applies the line with its own clock: the months (and a repeated hour) it
+        # will see count. Read once a minute: lines handed back come in runs.
+        if stamp[:12] != self._minute:
+            self._minute = stamp[:12]
+            time_aside(self.clock, stamp)
+        self.orphans += 1
+        self.events.append(line)
+        return USED  # counted where it is applied (piece())
+
+    def _client(self, event, session, host, when):
+        key = (host, event.queue_id)
+        if not self._tracked(event):
+            return self._drop(key)
+        original = (host, event.orig_queue_id)
+        if (event.sasl_username is None and event.orig_queue_id is not None
+                and original not in self.messages and original not in self._dropped):
+            self.unsafe = "a re-injection whose original came before the chunk"
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        return super()._client(event, session, host, when)
+
+    def _notice(self, event, message, host, when) -> None:
+        key = (host, event.notice_queue_id)
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        super()._notice(event, message, host, when)
+
+    def _follow_reinjection(self, event, message, recipient, host) -> None:
+        child = (host, _queued_as(event))
+        if child not in self.messages and child not in self._dropped:
+            self.unsafe = "a re-injection whose copy came before the chunk"
+        super()._follow_reinjection(event, message, recipient, host)
+
+    def _slot_line(self, host, slot, stamp, clock) -> None:
+        known = self._slots.get(host)
+        if known == slot:
+            return
+        self._slots[host] = slot
+        when = time_aside(clock, stamp)
+        if known is None:
+            # The host's first line in the chunk: only the parent knows its slot before.
+            self.events.append(SlotMark(host, slot, when))
+        elif when is not None:
+            # The parent's sessions first: they were opened before any of the chunk's.
+            self.events.append(SlotMark(host, None, when))
+            self.slot_changed(host, when)
+
+
+def _worker_started() -> None:
+    # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Times come back with the parent's one tzinfo object per offset (syslog.fixed_zone):
+    # times that share theirs compare many times faster.
+    copyreg.pickle(_dt.timezone, _fixed_zone_of)
+
+
+def _fixed_zone_of(zone: _dt.timezone) -> tuple:
+    return fixed_zone, (zone.utcoffset(None),)
+
+
+# The inputs, set before the workers are forked: a worker reads them through the descriptors
+# it inherits (a rotated or deleted file included).
+_SOURCES: list = []
+
+
+class _Range:
+    """The lines of bytes [start, end) of an open regular file; start and end at line starts."""
+
+    def __init__(self, fileno: int, start: int, end: int):
+        self.fileno, self.start, self.end = fileno, start, end
+        self.lines = _Lines()
+
+    def batches(self) -> Iterator[List[str]]:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        offset = self.start
+        while offset < self.end:
+            block = os.pread(self.fileno, min(BLOCK_SIZE, self.end - offset), offset)
+            if not block:
+                break
+            offset += len(block)
+            yield self.lines.split(decoder.decode(block))
+        last = self.lines.end(decoder.decode(b"", final=True))
+        if last:
+            yield last
+
+
+def _work(job: Job) -> Piece:
+    """A worker: correlate one chunk, of an input it inherited or opens by path."""
+    if job.path is None:
+        return _work_on(job, _SOURCES[job.source])
+    source = _open_path(job.path)
+    try:
+        return _work_on(job, source)
+    finally:
+        source.close()
+
+
+def _work_on(job: Job, source) -> Piece:
+    correlator = ChunkCorrelator(job.clock)
+    problem = None
+    if job.start is None:
+        for batch in source.batches():
+            correlator.feed(batch, job.clock)
+        return correlator.piece(source.problem, source.lines_cut)
+    assert job.end is not None  # a byte range has both ends
+    correlator._doubled = False  # decided from the input's first block (_splittable)
+    chunk = _Range(source._stream.fileno(), job.start, job.end)
+    try:
+        for batch in chunk.batches():
+            correlator.feed(batch, job.clock)
+    except OSError as error:
+        problem = Problem(source.name, f"read failed part way: {_reason(error)}")
+    return correlator.piece(problem, chunk.lines.cut)
+
+
+def _splittable(source, chunk_size: int) -> bool:
+    """Can `source` be cut into byte ranges? A plain regular file larger than a chunk, whose
+    lines end in LF (a bare CR ends a line too: it is not looked for) and that is not doubled
+    (which is decided from its first block, and undoubling carries lines across blocks)."""
+    head = source._head or b""
+    if not source.regular or source.size <= chunk_size or b"\r" in head:
+        return False
+    if any(head.startswith(magic) for magic, *_ in _MAGIC):
+        return False
+    return not _doubled(_Lines().split(head.decode("utf-8", "replace")))
+
+
+def _first_stamp(fileno: int, offset: int) -> Optional[str]:
+    text = os.pread(fileno, LOOK_AHEAD, offset).decode("utf-8", "replace")
+    for line in text.split("\n")[:-1]:
+        parsed = split_line(line)
+        if parsed is not None:
+            return parsed[0]
+    return None
+
+
+def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
+    """The jobs of one input; `clock` is the one its first line is read with, and follows the
+    first stamps of its chunks (the guesses of the later chunks' clocks)."""
+    if not _splittable(source, chunk_size):
+        return [Job(index, None, None, clock.guess())]
+    fileno = source._stream.fileno()
+    starts = [0]
+    while starts[-1] + chunk_size < source.size:
+        # The chunk starts after the first line end at or after its nominal start.
+        nominal = starts[-1] + chunk_size - 1
+        found = -1
+        while found < 0 and nominal < source.size:
+            block = os.pread(fileno, LOOK_AHEAD, nominal)
+            found = block.find(b"\n")
+            nominal += len(block) if found < 0 else found
+        if found < 0 or nominal + 1 >= source.size:
+            break
+        starts.append(nominal + 1)
+    jobs = []
+    for number, start in enumerate(starts):
+        stamp = _first_stamp(fileno, start) if number else None
+        if stamp is not None:
+            clock.time(stamp)
+        end = starts[number + 1] if number + 1 < len(starts) else source.size
+        jobs.append(Job(index, start, end, clock.guess()))
+    return jobs
+
+
+def _add_stats(into: Stats, other: Stats) -> None:
+    for name in Stats.__slots__:
+        value = getattr(other, name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            setattr(into, name, getattr(into, name) + value)
+    into.usernames |= other.usernames
+    for when in (other.first_time, other.last_time):
+        if when is not None:
+            if into.first_time is None or when < into.first_time:
+                into.first_time = when
+            if into.last_time is None or when > into.last_time:
+                into.last_time = when
+
+
+class _Merge:
+    """This process's side: the Correlator of the whole run, and the pieces applied to it."""
+
+    def __init__(self, stats: Optional[Stats]):
+        self.correlator = correlator = Correlator(stats)
+        self.index = 0  # the place in the current piece's events
+        self.placed = (_Placed(self._where), _Placed(self._where), _Placed(self._where))
+        correlator.sessions, correlator.pending, correlator.messages = self.placed
+        self.months: set = set()  # of the chunk before
+
+    def _where(self) -> int:
+        return self.index
+
+    def why_not(self, piece: Piece, guess: ChunkClock, clock: ChunkClock) -> str:
+        """Why `piece` cannot be used as it is, or ''."""
+        watch = piece.clock.watch
+        if piece.unsafe:
+            return piece.unsafe
+        if watch.unsteady:
+            return "the clock moved its year or passed a repeated hour"
+        if clock.year is not None and clock.year != guess.year:
+            return "the year guessed for the chunk was not the year"
+        months = watch.months | self.months
+        if clock._last_month is not None:
+            months.add(clock._last_month)
+        if months and max(months) - min(months) > 6:
+            return "the chunk's months are far apart"
+        if not piece.dropped.isdisjoint(self.correlator.messages):
+            return "a queue ID born untracked in the chunk is open"
+        return ""
+
+    def apply(self, piece: Piece, clock: ChunkClock) -> None:
+        """Apply a worker's piece, read with `clock`'s year."""
+        correlator = self.correlator
+        edges = list(correlator.edges)
+        for placed in self.placed:
+            placed.placed.clear()
+        if clock.year is None:
+            clock.year = piece.clock.year
+        # Lines handed back are applied in runs; a run ends where the worker opened something
+        # still open at the chunk's end, whose place among ours must be told (_interleave).
+        breaks = {place for placed in piece.placed for place in placed.values()}
+        run: List[str] = []
+        for index, event in enumerate(piece.events):
+            kind = type(event)
+            if kind is str and not (run and index in breaks):
+                if not run:
+                    self.index = index
+                run.append(event)
+                continue
+            if run:
+                correlator.feed(run, clock, slots=False)
+                run = []
+            self.index = index
+            if kind is str:
+                run.append(event)
+            elif kind is SlotMark:
+                if event.slot is not None:
+                    if correlator._slots.get(event.host) == event.slot:
+                        continue
+                    correlator._slots[event.host] = event.slot
+                if event.when is not None:
+                    correlator.slot_changed(event.host, event.when)
+            elif kind is Reborn:
+                if event.session:
+                    correlator.session_reborn(event.key)
+                else:
+                    correlator.message_reborn(event.key)
+            else:
+                correlator.finished.append(event)
+        if run:
+            correlator.feed(run, clock, slots=False)
+        for noted in piece.pending.values():
+            noted.clock = clock
+            if noted.rejects:
+                noted.rejects = [(stamp, clock, text) for stamp, _, text in noted.rejects]
+        for ours, theirs, placed in zip(
+                self.placed, (piece.sessions, piece.pending, piece.messages), piece.placed):
+            _interleave(ours, theirs, placed)
+        correlator._slots.update(piece.slots)
+        correlator.edges = [piece.edges[0] if edges[0] is None else edges[0],
+                            edges[1] if piece.edges[1] is None else piece.edges[1]]
+        _add_stats(correlator.stats, piece.stats)
+        worker = piece.clock
+        if worker.moved:
+            clock._last_month = worker._last_month
+        if worker._latest is not None:
+            clock._latest = max(filter(None, (clock._latest, worker._latest)))
+            clock._second_pass = worker._second_pass
+        self.months = piece.clock.watch.months
+
+    def read_here(self, lines: Iterator[List[str]], clock: ChunkClock) -> None:
+        """Read a chunk here, as correlate() would."""
+        clock.watch = ClockWatch()
+        for batch in lines:
+            self.correlator.feed(batch, clock)
+        self.months = clock.watch.months
+
+
+def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
+    """Put a piece's open objects beside ours in the order correlate() would hold them: by
+    where each was opened (ours from before the chunk first; at one place, the worker's came
+    before the line this process applied there)."""
+    if not theirs and not ours.placed:
+        return
+    order = [((ours.placed.get(key, -1), 1, number), key, value)
+             for number, (key, value) in enumerate(ours.items())]
+    order += [((placed[key], 0, number), key, value)
+              for number, (key, value) in enumerate(theirs.items())]
+    order.sort(key=lambda entry: entry[0])
+    dict.clear(ours)
+    for _, key, value in order:
+        dict.__setitem__(ours, key, value)
+    ours.placed.clear()
+
+
+def _pieces(executor, jobs: List[Job], ahead: int) -> Iterator[Piece]:
+    """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken."""
+    waiting: collections.deque = collections.deque()
+    queued = iter(jobs)
+    try:
+        for job in queued:
+            waiting.append(executor.submit(_work, job))
+            if len(waiting) >= ahead:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
+    except BrokenProcessPool:
+        raise WorkerError("a worker process died (killed, or out of memory?); "
+                          "try --jobs 1") from None
+    except Exception as error:  # a worker's bug, carried over: one line, not its traceback
+        raise WorkerError(f"a worker process failed: {type(error).__name__}: {error}; "
+                          "try --jobs 1") from None
+
+
+def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None,
+                       stats: Optional[Stats] = None, on_batch=None,
+                       problems: Optional[List[Problem]] = None,
+                       chunk_size: int = CHUNK_SIZE, executor=None) -> Iterator[Finished]:
+    """correlate.correlate() on `jobs` processes; see the module docstring.
+
+    With `executor` (a concurrent.futures executor whose workers inherit nothing: cluster.py),
+    its workers correlate the chunks, opening each input by path; `jobs` is then how many
+    chunks they read ahead. An input whose path no longer names the file opened here is read
+    here. The executor is the caller's to shut down."""
+    merge = _Merge(stats)
+    correlator = merge.correlator
+    plans: List[Optional[List[Job]]] = []
+    clock: Optional[ChunkClock] = None
+    for index, source in enumerate(sources):
+        clock = source_clock(source, year, zone, clock, ChunkClock)  # type: ignore[assignment]
+        assert clock is not None
+        path = None if executor is None else _path_of(source)
+        plan = (_plan(index, source, chunk_size, clock)
+                if source.regular and (executor is None or path) else None)
+        plans.append(plan and [job._replace(path=path) for job in plan])
+    every = [job for plan in plans for job in plan or ()]
+    if len(every) < 2:
+        yield from correlate(sources, year, zone, correlator.stats, on_batch, problems)
+        return
+    pool = None
+    if executor is None:
+        _SOURCES[:] = sources
+        executor = pool = concurrent.futures.ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
+    try:
+        pieces = _pieces(executor, every, jobs)
+        clock = None
+        for source, plan in zip(sources, plans):
+            correlator.stats.sources.append(source.name)
+            clock = source_clock(source, year, zone, clock, ChunkClock)  # type: ignore
+            assert clock is not None
+            before = correlator.stats.lines_read - correlator.stats.repeated_lines, \
+                correlator.stats.not_syslog
+            correlator.new_source()
+            if plan is None:
+                for batch in source.batches():
+                    correlator.feed(batch, clock)
+                    if on_batch is not None:
+                        on_batch(source, correlator.stats)
+                    yield from _handed_on(correlator)
+                correlator.stats.lines_cut += source.lines_cut
+            else:
+                yield from _read_plan(merge, source, plan, pieces, clock, on_batch)
+            correlator.end_source()
+            source_read(source, correlator.stats, before, problems)
+        correlator.finish()
+        yield from _handed_on(correlator)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _SOURCES.clear()
+
+
+def _path_of(source) -> Optional[str]:
+    """The path a worker elsewhere opens `source` by: its real path (/dev/stdin's too), when
+    that still names the file opened here (not renamed or deleted since); else None."""
+    if source.path is None:
+        return None
+    path = os.path.realpath(source.path)
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return path if (status.st_dev, status.st_ino) == source.identity else None
+
+
+def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
+               clock: ChunkClock, on_batch) -> Iterator[Finished]:
+    correlator = merge.correlator
+    if plan[0].start is not None:
+        correlator._doubled = False  # _splittable() found it not doubled
+    for job in plan:
+        piece = next(pieces)
+        if source.problem is not None:
+            continue  # a chunk before failed to read: the rest is not read, as in one process
+        if merge.why_not(piece, job.clock, clock):
+            if job.start is None:
+                # The worker read the input through the same descriptor: from its start again.
+                os.lseek(source._stream.fileno(), len(source._head or b""), os.SEEK_SET)
+                source._read_once = False
+                merge.read_here(source.batches(), clock)
+                correlator.stats.lines_cut += source.lines_cut
+            else:
+                assert job.end is not None
+                chunk = _Range(source._stream.fileno(), job.start, job.end)
+                merge.read_here(chunk.batches(), clock)
+                correlator.stats.lines_cut += chunk.lines.cut
+        else:
+            merge.apply(piece, clock)
+            correlator.stats.lines_cut += piece.lines_cut
+            if piece.problem is not None:
+                source.problem = piece.problem
+        source.bytes_done = job.end if job.end is not None else source.size
+        if on_batch is not None:
+            on_batch(source, correlator.stats)
+        yield from _handed_on(correlator)
+
+
+def _handed_on(correlator: Correlator) -> Iterator[Finished]:
+    if correlator.finished:
+        yield from correlator.finished
+        correlator.finished.clear()
+

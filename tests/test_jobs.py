@@ -1,0 +1,286 @@
+"""--jobs N: worker processes give the very bytes of one process, for every report and format on
+every shipped log, with chunks small enough that the small logs are cut into many; and the
+parts that cannot be cut (standard input, pipes), the checks that send a chunk back to be read
+in order (New Year, DST, Feb 29, doubled input), idle sessions, --stats and bad inputs.
+"""
+
+import datetime as dt
+import functools
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+from test_golden import GOLDEN, LOGS, cases
+from test_golden import digest as golden_digest
+
+import maillog_sasl
+from maillog_sasl import cli, parallel
+from maillog_sasl.model import Message
+from maillog_sasl.syslog import parse_zone
+
+ROOT = Path(__file__).resolve().parent.parent
+# Small chunks: the shipped logs (a few KB to 4 MB) are cut into tens to thousands of chunks.
+SMALL = 700
+SAMPLE_CHUNK = 40_000
+GOLDEN_HASHES = json.loads(GOLDEN.read_text())  # one process's bytes
+
+
+def chunks_of(chunk_size, monkeypatch):
+    """The command's inputs cut in chunks of `chunk_size` bytes (the CLI has no option)."""
+    monkeypatch.setattr(cli, "open_logs",
+                        functools.partial(maillog_sasl.open_logs, chunk_size=chunk_size))
+
+
+@pytest.fixture
+def run(cli, monkeypatch):
+    """run(args, jobs, chunk_size, stdin=b"") -> (exit status, stdout, stderr) of the command
+    with --jobs `jobs`, its inputs cut in chunks of `chunk_size` bytes."""
+    def command(args, jobs, chunk_size, stdin=b""):
+        chunks_of(chunk_size, monkeypatch)
+        result = cli(*args, "--jobs", jobs, stdin=stdin)
+        return result.code, result.out, result.err
+    return command
+
+
+# Every report of tests/golden in one format (the next test takes every format): a worker pool
+# a run costs a few tens of ms.
+GOLDEN_CASES = [(case, args) for case, args in cases() if case.endswith(" -f json")]
+
+
+@pytest.mark.parametrize("case, args", GOLDEN_CASES, ids=[case for case, _ in GOLDEN_CASES])
+def test_two_jobs_write_the_golden_bytes(case, args, monkeypatch):
+    """Each report of tests/golden (one process's bytes) with two workers."""
+    chunks_of(SAMPLE_CHUNK if case.startswith("sample ") else SMALL, monkeypatch)
+    monkeypatch.chdir(ROOT)
+    assert golden_digest([*args, "--jobs", "2"]) == GOLDEN_HASHES[case], case
+
+
+@pytest.mark.parametrize("log", sorted(LOGS))
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "ndjson", "ids"])
+def test_one_two_and_four_jobs_agree(log, fmt, run, monkeypatch):
+    """Every format, --stats included, with 1, 2 and 4 jobs and chunks of two sizes."""
+    monkeypatch.chdir(ROOT)
+    report = "messages" if fmt == "ids" else "suspicious"
+    args = ["-r", report, "-f", fmt, "--stats", *LOGS[log]]
+    chunk = SAMPLE_CHUNK if log == "sample" else SMALL
+    one = run(args, 1, chunk)
+    assert one[0] == 0, one[2]
+    for jobs, size in ((2, chunk), (4, chunk // 3)):
+        assert run(args, jobs, size) == one, (jobs, size)
+
+
+def canonical(analysis) -> list:
+    """Every field of every finished object, in order; the Stats; the problems."""
+    def fields(item):
+        values = {}
+        for name in type(item).__slots__:
+            value = getattr(item, name)
+            if name in ("serial", "_counters", "_details"):
+                continue
+            if name == "recipients":
+                value = [(key, {slot: getattr(recipient, slot) for slot in type(recipient).__slots__
+                                if slot != "_details"}) for key, recipient in value.items()]
+            elif name in ("session", "parent") and value is not None:
+                value = (value.host, getattr(value, "queue_id", None), getattr(value, "pid", None))
+            values[name] = value
+        return (type(item).__name__, repr(values))
+    items = [fields(item) for item in analysis]
+    stats = {name: getattr(analysis.stats, name) for name in type(analysis.stats).__slots__}
+    stats["usernames"] = sorted(stats["usernames"])
+    return [items, stats, [str(problem) for problem in analysis.problems]]
+
+
+def shipped_logs():
+    for pattern in ("tests/scenarios/*.log", "tests/corpus/*.log", "tests/reallogs/*/*.log",
+                    "tests/fixtures/postfix37/maillog", "sample_logs/seed-maillog.txt"):
+        yield from sorted(str(path.relative_to(ROOT)) for path in ROOT.glob(pattern))
+
+
+@pytest.mark.parametrize("path", list(shipped_logs()))
+def test_the_same_objects_in_the_same_order(path):
+    zone = parse_zone("UTC")
+    one = canonical(maillog_sasl.open_logs([ROOT / path], year=2026, zone=zone))
+    assert one[0] or one[2] or one[1]["lines_read"], path
+    for jobs, size in ((2, 500), (4, 150), (2, 4000)):
+        assert canonical(maillog_sasl.open_logs([ROOT / path], year=2026, zone=zone,
+                                                jobs=jobs, chunk_size=size)) == one
+
+
+def compare(paths, monkeypatch, year=None, tz="UTC", sizes=((2, 300), (4, 120), (2, 2000))):
+    zone = parse_zone(tz)
+    one = canonical(maillog_sasl.open_logs(paths, year=year, zone=zone))
+    for jobs, size in sizes:
+        assert canonical(maillog_sasl.open_logs(paths, year=year, zone=zone, jobs=jobs,
+                                                chunk_size=size)) == one, (jobs, size)
+    return one
+
+
+def session_lines(start, minutes, every=2, lost_disconnect=True, zone=dt.timezone.utc):
+    """SASL failures from a new client every `every` minutes, their disconnect lost (or not)."""
+    lines = []
+    for minute in range(0, minutes, every):
+        moment = (start + dt.timedelta(minutes=minute)).astimezone(zone)
+        stamp = moment.strftime("%b %d %H:%M:%S")
+        pid = 1000 + minute
+        ip = f"203.0.113.{minute % 250}"
+        lines.append(f"{stamp} mail postfix/smtpd[{pid}]: connect from unknown[{ip}]")
+        lines.append(f"{stamp} mail postfix/smtpd[{pid}]: warning: unknown[{ip}]: SASL LOGIN "
+                     "authentication failed: UGFzc3dvcmQ6")
+        if not lost_disconnect:
+            lines.append(f"{stamp} mail postfix/smtpd[{pid}]: disconnect from unknown[{ip}] "
+                         "ehlo=1 auth=0/1 commands=1/2")
+    return lines
+
+
+def submissions(start, count, every=7, zone=dt.timezone.utc):
+    """Authenticated messages, one every `every` minutes, each deferred once, then sent an
+    hour later: messages open across many chunks."""
+    timed = []
+    for number in range(count):
+        moment = start + dt.timedelta(minutes=number * every)
+        qid, pid = f"{0xA0000 + number:X}", 3000 + number
+        ip = f"198.51.100.{number % 200}"
+        for offset, text in (
+                (0, f"postfix/submission/smtpd[{pid}]: connect from unknown[{ip}]"),
+                (1, f"postfix/submission/smtpd[{pid}]: {qid}: client=unknown[{ip}], "
+                    f"sasl_method=PLAIN, sasl_username=user{number % 5}@example.test"),
+                (2, f"postfix/qmgr[99]: {qid}: from=<user{number % 5}@example.test>, "
+                    "size=900, nrcpt=1 (queue active)"),
+                (3, f"postfix/submission/smtpd[{pid}]: disconnect from unknown[{ip}] ehlo=1 "
+                    "auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6"),
+                (4, f"postfix/smtp[77]: {qid}: to=<x{number}@remote.example>, "
+                    "relay=none, delay=1, dsn=4.4.1, status=deferred (connect timed out)"),
+                (3600, f"postfix/smtp[78]: {qid}: to=<x{number}@remote.example>, "
+                       "relay=mx.remote.example[192.0.2.1]:25, delay=3600, dsn=2.0.0, "
+                       "status=sent (250 ok)"),
+                (3601, f"postfix/qmgr[99]: {qid}: removed")):
+            timed.append((moment + dt.timedelta(seconds=offset), text))
+    timed.sort(key=lambda pair: pair[0])
+    return [f"{when.astimezone(zone).strftime('%b %d %H:%M:%S')} mail {text}"
+            for when, text in timed]
+
+
+def write(tmp_path, name, lines, mtime=None):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    if mtime is not None:
+        os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+    return path
+
+
+def test_messages_open_across_chunks(tmp_path, monkeypatch):
+    path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc),
+                                                  300))
+    items, stats, _ = compare([path], monkeypatch, year=2026)
+    assert stats["messages"] == 300 and len(items) >= 600
+
+
+def test_idle_sessions_are_closed_where_one_process_closes_them(tmp_path, monkeypatch):
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    lines = session_lines(start, 24 * 60)
+    lines[len(lines) // 2:len(lines) // 2] = session_lines(start + dt.timedelta(hours=12), 30,
+                                                           lost_disconnect=False)
+    items, stats, _ = compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026)
+    assert stats["sessions_idle"] > 600
+
+
+def test_new_year_without_a_year(tmp_path, monkeypatch):
+    """The year from the file's time, carried across New Year in the middle of the file (a
+    chunk is read in order again), with a straggler from December after January's lines."""
+    start = dt.datetime(2025, 12, 31, 20, tzinfo=dt.timezone.utc)
+    lines = submissions(start, 90)
+    lines.insert(len(lines) // 2 + 3, lines[len(lines) // 2 - 40])  # a straggler, late
+    path = write(tmp_path, "maillog", lines, mtime=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc))
+    items, _, _ = compare([path], monkeypatch)
+    years = {item.queued.year for item in maillog_sasl.analyze([path], zone=parse_zone("UTC"))
+             .items if isinstance(item, Message)}
+    assert years == {2025, 2026} and items
+
+
+def rotated_set(tmp_path, start):
+    """[maillog, maillog.1, maillog.2.gz]: submissions from `start` in the first two, the day
+    before's failed logins in the .gz."""
+    lines = submissions(start, 120)
+    half = len(lines) // 2
+    old = write(tmp_path, "maillog.1", lines[:half])
+    with gzip.open(tmp_path / "maillog.2.gz", "wt") as packed:
+        packed.write("\n".join(session_lines(start - dt.timedelta(days=1), 600)) + "\n")
+    return [write(tmp_path, "maillog", lines[half:]), old, tmp_path / "maillog.2.gz"]
+
+
+def test_a_rotated_set_across_new_year_with_a_year(tmp_path, monkeypatch):
+    compare(rotated_set(tmp_path, dt.datetime(2025, 12, 31, 18, tzinfo=dt.timezone.utc)),
+            monkeypatch, year=2025)
+
+
+def test_dst_fall_back(tmp_path, monkeypatch):
+    """Europe/Berlin's repeated hour (2026-10-25 02:00-02:59) inside the file."""
+    berlin = parse_zone("Europe/Berlin")
+    start = dt.datetime(2026, 10, 24, 22, tzinfo=dt.timezone.utc)  # 00:00 local
+    lines = submissions(start, 60, every=5, zone=berlin)
+    path = write(tmp_path, "maillog", lines)
+    compare([path], monkeypatch, year=2026, tz="Europe/Berlin")
+
+
+def test_feb_29_moves_a_guessed_year(tmp_path, monkeypatch):
+    start = dt.datetime(2024, 2, 28, 12, tzinfo=dt.timezone.utc)
+    path = write(tmp_path, "maillog", submissions(start, 200),
+                 mtime=dt.datetime(2025, 3, 5, tzinfo=dt.timezone.utc))
+    compare([path], monkeypatch)
+
+
+def test_a_doubled_log(tmp_path, monkeypatch):
+    lines = submissions(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc), 80)
+    doubled = [copy for line in lines for copy in (line, line)]
+    _, stats, _ = compare([write(tmp_path, "maillog", doubled)], monkeypatch, year=2026)
+    assert stats["repeated_lines"] == len(lines)
+
+
+def test_a_truncated_gz_in_a_set_is_one_problem(tmp_path, monkeypatch, run):
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    data = gzip.compress(("\n".join(submissions(start, 200)) + "\n").encode())
+    (tmp_path / "maillog.2.gz").write_bytes(data[:len(data) // 2])
+    recent = write(tmp_path, "maillog.1", submissions(start + dt.timedelta(days=1), 100))
+    _, _, problems = compare([tmp_path / "maillog.2.gz", recent], monkeypatch, year=2026)
+    assert len(problems) == 1 and "maillog.2.gz" in problems[0]
+    code, out, err = run(["--year", "2026", "--tz", "UTC", str(tmp_path / "maillog.2.gz"),
+                          str(recent)], 2, 300)
+    assert code == 2 and err.count("\n") == 1 and "maillog.2.gz" in err
+
+
+def test_standard_input_is_read_by_one_process(tmp_path, monkeypatch, run):
+    lines = submissions(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc), 50)
+    path = write(tmp_path, "maillog", lines)
+    args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC"]
+    expected = run([*args, str(path)], 1, SMALL)
+    monkeypatch.setattr(parallel, "_work", None)  # a worker would fail
+    assert run([*args, "-"], 4, SMALL, stdin=path.read_bytes()) == expected
+
+
+def test_one_job_starts_no_worker(tmp_path, monkeypatch, run):
+    path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
+                                                              tzinfo=dt.timezone.utc), 50))
+    monkeypatch.setattr(parallel.concurrent.futures, "ProcessPoolExecutor", None)
+    code, out, _ = run(["-f", "csv", "--year", "2026", str(path)], 1, SMALL)
+    assert code == 0 and out
+
+
+def die(job):
+    os._exit(9)  # killed, as by the kernel's OOM killer
+
+
+def test_a_dead_worker_is_one_line(tmp_path, monkeypatch, run):
+    path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
+                                                              tzinfo=dt.timezone.utc), 50))
+    monkeypatch.setattr(parallel, "_work", die)
+    code, out, err = run(["--year", "2026", str(path)], 2, SMALL)
+    assert code == 2 and err.count("\n") == 1 and "worker process died" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["257", "x", "-1"])
+def test_jobs_is_a_number_of_processes(value, cli):
+    result = cli("--jobs", value, "sample_logs/seed-maillog.txt")
+    assert result.code == 2 and "--jobs" in result.err
