@@ -20,7 +20,12 @@ WHAT IT DOES
        --runs rounds on the 1x file (default 3), --runs-10x on the 10x file (default 1;
        pflogsumm and postfix-collate only with --others-10x). maillog-sasl is run as
        `python -m maillog_sasl` with the source tree of --src first on PYTHONPATH (default: the
-       checkout this script is in, uncommitted changes included; the header says which).
+       checkout this script is in, uncommitted changes included; the header says which), its
+       bytecode written by a first run and read by every timed one, as an installed package
+       has it (PYTHONDONTWRITEBYTECODE is not passed on; the bytecode goes to a temporary
+       PYTHONPYCACHEPREFIX, removed at the end). With --base DIR, the two maillog-sasl
+       commands of that second tree (e.g. a git worktree of the base commit) are timed too,
+       in the same rounds ("base maillog-sasl ..."): base and change paired in one run.
     3. Prints per tool the median, min and max wall time, lines/s and MB/s at the median, the
        median peak RSS and CPU time, then the ratios against the targets of issue 5 (PASS/FAIL):
        the default report >= 2x as fast as pflogsumm (aim 3x) and >= 1x postfix-collate; peak
@@ -28,9 +33,10 @@ WHAT IT DOES
        issue 16: the default report <= 0.9x postfix-collate's time and >= 2.3x faster than
        pflogsumm on the submission profile, <= 1.0x collate on the mx (mixed) profile;
        --report messages --format csv <= 1.3x collate; peak RSS <= 60 MB; a queued message
-       <= 2 KB while it waits (benchmarks/queued_message.py, 1 recipient). Then its
-       every-core targets: --jobs N at least 1.5x faster than --jobs 1, and at most 0.6x
-       postfix-collate's time on the submission profile; peak RSS of each process <= 60 MB.
+       <= 2 KB while it waits (benchmarks/queued_message.py, 1 recipient). With --base, the
+       one-core targets are checked for the base tree as well. Then the every-core targets:
+       --jobs N at least 1.5x faster than --jobs 1, and at most 0.6x postfix-collate's time on
+       the submission profile; peak RSS of each process <= 60 MB.
 
 INPUT
     Options only (see --help). Logs are cached in --data (default benchmarks/data/, git-ignored)
@@ -101,12 +107,15 @@ class Tool:
     """One measured command: `key` names it in the table and JSON, `shown` is its command line
     as a user would type it, `argv(path)` the exact command run."""
 
-    def __init__(self, key, shown, argv, ours=False, other=False):
+    def __init__(self, key, shown, argv, ours=False, other=False, env=None, src=None):
         self.key = key
         self.shown = shown
         self.argv = argv
         self.ours = ours
         self.other = other
+        # Its own source tree and environment (the --base tree's), or None for the run's.
+        self.env = env
+        self.src = src
 
 
 def find_program(name):
@@ -120,17 +129,28 @@ def find_program(name):
     return None
 
 
-def build_tools(python, notes):
-    tools = [
-        Tool("maillog-sasl", "maillog-sasl --jobs 1 FILE",
-             lambda path: [python, "-m", "maillog_sasl", "--jobs", "1", path], ours=True),
-        Tool("maillog-sasl messages csv",
-             "maillog-sasl --jobs 1 --report messages --format csv FILE",
-             lambda path: [python, "-m", "maillog_sasl", "--jobs", "1", "--report", "messages",
-                           "--format", "csv", path], ours=True),
-        Tool("maillog-sasl jobs", f"maillog-sasl --jobs {CORES} FILE",
-             lambda path: [python, "-m", "maillog_sasl", "--jobs", str(CORES), path], ours=True),
-    ]
+# The one-process commands: key, as shown, the options before the file. The --base tree's run
+# without `--jobs 1` (one process is also all a tree from before --jobs does).
+OUR_COMMANDS = (("maillog-sasl", "FILE", []),
+                ("maillog-sasl messages csv", "--report messages --format csv FILE",
+                 ["--report", "messages", "--format", "csv"]))
+BASE = "base "  # the prefix of the --base tree's keys and commands
+
+
+def build_tools(python, notes, base=None):
+    tools = [Tool(key, f"maillog-sasl --jobs 1 {shown}",
+                  lambda path, options=options: [python, "-m", "maillog_sasl", "--jobs", "1",
+                                                 *options, path], ours=True)
+             for key, shown, options in OUR_COMMANDS]
+    tools.append(Tool("maillog-sasl jobs", f"maillog-sasl --jobs {CORES} FILE",
+                      lambda path: [python, "-m", "maillog_sasl", "--jobs", str(CORES), path],
+                      ours=True))
+    if base is not None:
+        tools += [Tool(BASE + key, f"{BASE}maillog-sasl {shown}",
+                       lambda path, options=options: [python, "-m", "maillog_sasl", *options,
+                                                      path],
+                       ours=True, env=child_env(base), src=base)
+                  for key, shown, options in OUR_COMMANDS]
     for name in ("pflogsumm", "postfix-collate"):
         program = find_program(name)
         if program is None:
@@ -143,11 +163,20 @@ def build_tools(python, notes):
     return tools
 
 
+# Where the measured commands keep their bytecode during a run (removed at its end).
+PYCACHE = Path(tempfile.gettempdir()) / f"run-py-pycache-{os.getpid()}"
+
+
 def child_env(src):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(src) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
                                     else "")
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    # Bytecode is written by the first run and read by the timed ones, as pip writes it when it
+    # installs the package: an environment that forbids writing it would time Python compiling
+    # the package on every run (57 ms of CPU here). Kept apart, the trees stay as they were.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 
@@ -158,9 +187,10 @@ class ToolFailed(Exception):
 TIME = "/usr/bin/time"  # GNU time
 
 
-def run_child(argv, env, stdout_path=os.devnull):
-    """Run argv to completion: (wall seconds, peak RSS in bytes, CPU seconds); ToolFailed if it
-    exits non-zero.
+def run_child(argv, env, stdout_path=os.devnull, cwd=None):
+    """Run argv to completion, in `cwd` when given: (wall seconds, peak RSS in bytes, CPU
+    seconds); ToolFailed if it exits non-zero. `python -m` puts its working directory first on
+    the module path, before PYTHONPATH: maillog-sasl runs in the tree it is timed from.
 
     Linux carries a process's peak RSS across execve(), so a child forked from this Python
     process would report at least this process's own RSS. The tool is therefore started by GNU
@@ -172,7 +202,7 @@ def run_child(argv, env, stdout_path=os.devnull):
         command = [TIME, "-o", figures.name, "-f", "%M %U %S", *argv] if use_time else argv
         start = time.perf_counter()
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                   env=env)
+                                   env=env, cwd=cwd)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
         process.returncode = code = os.waitstatus_to_exitcode(status)
@@ -220,11 +250,12 @@ def generator_version(src):
 
 
 def ensure_log(data_dir, seed, days, lines, python, env, generated, say, version=None,
-               ask=None, profile="submission"):
+               ask=None, profile="submission", src=None):
     """Path and metadata of a log of at least `lines` lines for these options: reused from the
     cache, or generated. The generator is asked for `ask` lines (default `lines`); its
     calibration lands within a few percent either side, so a log that falls short is made
-    again once with a proportionally larger request."""
+    again once with a proportionally larger request. The generator runs in `src`, the tree
+    whose tools/simulate it is."""
     path = data_dir / log_name(seed, days, lines, profile)
     meta_path = path.with_name(path.name + ".meta.json")
     options = {"seed": seed, "days": days, "timestamps": "traditional", "min_lines": lines,
@@ -251,7 +282,7 @@ def ensure_log(data_dir, seed, days, lines, python, env, generated, say, version
                 "--target-lines", str(ask), "-o", str(part)]
         say(f"generating {display(path)}: python {' '.join(argv[1:-2])} ...")
         try:
-            wall, rss, cpu = run_child(argv, env)
+            wall, rss, cpu = run_child(argv, env, cwd=src)
         except ToolFailed:
             part.unlink(missing_ok=True)
             raise
@@ -300,7 +331,7 @@ def display(path):
 
 # -- measuring ---------------------------------------------------------------------------------
 
-def measure_file(label, path, meta, tools, runs, env, say):
+def measure_file(label, path, meta, tools, runs, env, src, say):
     """All tools on one file, `runs` alternating rounds: {key: summary}."""
     warm_page_cache(path)
     results = {tool.key: {"command": tool.shown, "argv": tool.argv(display(path)), "runs": []}
@@ -311,7 +342,8 @@ def measure_file(label, path, meta, tools, runs, env, say):
         say(f"{label} round {number + 1}/{runs}: " + ", ".join(tool.key for tool in order))
         for tool in order:
             load = os.getloadavg()[0]
-            wall, rss, cpu = run_child(tool.argv(str(path)), env)
+            wall, rss, cpu = run_child(tool.argv(str(Path(path).resolve())), tool.env or env,
+                                       cwd=tool.src or src)
             results[tool.key]["runs"].append({"wall_s": round(wall, 3), "peak_rss_bytes": rss,
                                               "cpu_s": round(cpu, 3), "round": number + 1,
                                               "loadavg_1min_before": load})
@@ -331,15 +363,17 @@ def measure_file(label, path, meta, tools, runs, env, say):
 
 
 def table(results, tools):
-    header = (f"{'command':<50} {'median s':>9} {'min s':>8} {'max s':>8} {'lines/s':>10} "
+    width = max(50, *(len(tool.shown) for tool in tools))
+    header = (f"{'command':<{width}} {'median s':>9} {'min s':>8} {'max s':>8} {'lines/s':>10} "
               f"{'MB/s':>7} {'peak RSS':>9} {'CPU s':>8}")
     rows = [header, "-" * len(header)]
     for tool in tools:
         if tool.key not in results:
             continue
         entry = results[tool.key]
-        rows.append(f"{tool.shown:<50} {entry['median_wall_s']:>9.2f} {entry['min_wall_s']:>8.2f} "
-                    f"{entry['max_wall_s']:>8.2f} {entry['lines_per_s']:>10,.0f} "
+        rows.append(f"{tool.shown:<{width}} {entry['median_wall_s']:>9.2f} "
+                    f"{entry['min_wall_s']:>8.2f} {entry['max_wall_s']:>8.2f} "
+                    f"{entry['lines_per_s']:>10,.0f} "
                     f"{entry['mb_per_s']:>7.1f} "
                     f"{entry['median_peak_rss_bytes'] / 1e6:>6.1f} MB "
                     f"{entry['median_cpu_s']:>8.2f}")
@@ -406,43 +440,45 @@ def vs_collate(label, ours, collate, limit):
     return (f"{label} / postfix-collate: {ratio:.2f}x  (target <= {limit:g}x)", ratio <= limit)
 
 
-def targets16(one, ten, profile, queued):
-    """The one-core targets of issue 16: (text, ok or None) each. Ratios are of median wall
-    times paired in this run."""
+def targets16(one, ten, profile, queued, prefix=""):
+    """The one-core targets of issue 16: (text, ok or None) each, for the tree whose keys
+    start with `prefix` ("base " for --base). Ratios are of median wall times paired in this
+    run."""
     checks = []
-    ours = one.get("maillog-sasl")
+    tree = f" ({prefix.strip()})" if prefix else ""
+    ours = one.get(prefix + "maillog-sasl")
     collate = one.get("postfix-collate")
     pflogsumm = one.get("pflogsumm")
     limit = TARGET16_VS_COLLATE.get(profile)
     if limit is not None:
-        checks.append(vs_collate(f"maillog-sasl (default report) on the {profile} profile",
-                                 ours, collate, limit))
+        checks.append(vs_collate(f"{prefix}maillog-sasl (default report) on the {profile} "
+                                 "profile", ours, collate, limit))
     limit = TARGET16_VS_PFLOGSUMM.get(profile)
     if limit is not None:
         if pflogsumm:
             ratio = pflogsumm["median_wall_s"] / ours["median_wall_s"]
-            checks.append((f"pflogsumm / maillog-sasl (default report) on the {profile} "
+            checks.append((f"pflogsumm / {prefix}maillog-sasl (default report) on the {profile} "
                            f"profile: {ratio:.2f}x faster  (target >= {limit:g}x)",
                            ratio >= limit))
         else:
-            checks.append((f"pflogsumm / maillog-sasl: not measured (target >= {limit:g}x)",
-                           None))
-    checks.append(vs_collate("maillog-sasl --report messages --format csv",
-                             one.get("maillog-sasl messages csv"), collate,
+            checks.append((f"pflogsumm / {prefix}maillog-sasl: not measured (target >= "
+                           f"{limit:g}x)", None))
+    checks.append(vs_collate(f"{prefix}maillog-sasl --report messages --format csv",
+                             one.get(prefix + "maillog-sasl messages csv"), collate,
                              TARGET16_CSV_VS_COLLATE))
     for label, results in (("1x", one), ("10x", ten)):
         if not results:
             continue
-        worst = max(results[key]["max_peak_rss_bytes"] for key in
-                    ("maillog-sasl", "maillog-sasl messages csv") if key in results) / 1e6
-        checks.append((f"maillog-sasl peak RSS on the {label} {profile} file, both commands: "
-                       f"{worst:.1f} MB  (target <= {TARGET_RSS_MB:g} MB)",
+        worst = max(results[prefix + key]["max_peak_rss_bytes"] for key, _, _ in OUR_COMMANDS
+                    if prefix + key in results) / 1e6
+        checks.append((f"{prefix}maillog-sasl peak RSS on the {label} {profile} file, both "
+                       f"commands: {worst:.1f} MB  (target <= {TARGET_RSS_MB:g} MB)",
                        worst <= TARGET_RSS_MB))
     if queued is None:
-        checks.append((f"a queued message: not measured (target <= "
+        checks.append((f"a queued message{tree}: not measured (target <= "
                        f"{TARGET16_QUEUED_BYTES} bytes)", None))
     else:
-        checks.append((f"a queued message while it waits (benchmarks/queued_message.py): "
+        checks.append((f"a queued message{tree} while it waits (benchmarks/queued_message.py): "
                        f"{queued[1]:,} bytes with 1 recipient, {queued[3]:,} with 3  (target <= "
                        f"{TARGET16_QUEUED_BYTES:,} bytes, 1 recipient)",
                        queued[1] <= TARGET16_QUEUED_BYTES))
@@ -559,6 +595,9 @@ def parse_args(argv):
                         help="where logs are cached (default benchmarks/data)")
     parser.add_argument("--src", type=Path, default=REPO,
                         help="source tree of the maillog-sasl to time (default: this checkout)")
+    parser.add_argument("--base", type=Path, metavar="DIR",
+                        help="another source tree (e.g. a git worktree of the base commit) "
+                             "whose two maillog-sasl commands are timed in the same rounds")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure here")
     parser.add_argument("--smoke", action="store_true",
                         help="quick end-to-end check: 20000 lines, 1 round, no 10x")
@@ -573,24 +612,34 @@ def parse_args(argv):
         options.profile = "submission"
     if options.prepare:
         options.keep = True
+    options.data = options.data.resolve()  # the tools run in their source trees
     if options.lines < 1000 or options.runs < 1 or options.runs_10x < 1 or options.days <= 0:
         parser.error("--lines >= 1000, --runs and --runs-10x >= 1, --days > 0")
     return options
 
 
 def main(argv=None):
-    options = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return measure(parse_args(sys.argv[1:] if argv is None else argv))
+    finally:
+        shutil.rmtree(PYCACHE, ignore_errors=True)
+
+
+def measure(options):
 
     def say(text):
         print(text, flush=True)
 
     python = sys.executable
-    env = child_env(options.src.resolve())
+    src = options.src.resolve()
+    env = child_env(src)
+    base = options.base.resolve() if options.base else None
     notes = []
-    tools = build_tools(python, notes)
+    tools = build_tools(python, notes, base)
     generated = []
     report = {"started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
               "machine": machine(), "source": source_state(options.src),
+              "base_source": source_state(options.base) if options.base else None,
               "options": {key: (str(value) if isinstance(value, Path) else value)
                           for key, value in vars(options).items()}}
     info = report["machine"]
@@ -602,29 +651,36 @@ def main(argv=None):
     dirty = state["uncommitted_in_package"]
     say(f"maillog-sasl from {state['src']} at {state['commit']}"
         + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else ""))
+    base_state = report["base_source"]
+    if base_state is not None:
+        say(f"base maillog-sasl from {base_state['src']} at {base_state['commit']}"
+            + (f" + uncommitted changes in {', '.join(base_state['uncommitted_in_package'])}"
+               if base_state["uncommitted_in_package"] else ""))
     for note in notes:
         say(f"note: {note}")
     status = 0
     try:
-        run_child([python, "-m", "maillog_sasl", "--version"], env)  # byte-compile first
+        for tree in {src, base or src}:  # byte-compile
+            run_child([python, "-m", "maillog_sasl", "--version"], child_env(tree), cwd=tree)
         version = generator_version(options.src)
         one_path, one_meta = ensure_log(options.data, options.seed, options.days, options.lines,
                                         python, env, generated, say, version,
-                                        profile=options.profile)
+                                        profile=options.profile, src=src)
         ten_path = ten_meta = None
         if not options.skip_10x:
             ten_lines = 10 * options.lines
             ten_path, ten_meta = ensure_log(options.data, options.seed, options.days * 10,
                                             ten_lines, python, env, generated, say, version,
                                             ask=math.ceil(ten_lines * TEN_X_MARGIN),
-                                            profile=options.profile)
+                                            profile=options.profile, src=src)
         if options.prepare:
             return 0
-        one = measure_file("1x", one_path, one_meta, tools, options.runs, env, say)
+        one = measure_file("1x", one_path, one_meta, tools, options.runs, env, src, say)
         ten = None
         if ten_path is not None:
             ten_tools = [tool for tool in tools if options.others_10x or not tool.other]
-            ten = measure_file("10x", ten_path, ten_meta, ten_tools, options.runs_10x, env, say)
+            ten = measure_file("10x", ten_path, ten_meta, ten_tools, options.runs_10x, env, src,
+                               say)
     except ToolFailed as error:
         print(f"run.py: {error}", file=sys.stderr)
         return 1
@@ -663,6 +719,15 @@ def main(argv=None):
     say("targets (issue 16, one core):")
     for text, ok in checks16:
         say(f"  {verdict(ok):<4}  {text}")
+    if base is not None:
+        base_queued = queued_message(python, child_env(base))
+        report["base_queued_message_bytes"] = base_queued
+        base_checks = targets16(one, ten, options.profile, base_queued, BASE)
+        report["base_targets_issue16"] = [{"check": text, "result": verdict(ok)}
+                                          for text, ok in base_checks]
+        say("the same for the --base tree:")
+        for text, ok in base_checks:
+            say(f"  {verdict(ok):<4}  {text}")
     checks_jobs = targets16_jobs(one, options.profile)
     report["targets_issue16_jobs"] = [{"check": text, "result": verdict(ok)}
                                       for text, ok in checks_jobs]

@@ -17,7 +17,8 @@ DESCRIPTION
                                and the parsers beside it -> typed event
         model                  Session, Message, Recipient, Stats: what correlation builds
         correlate.correlate    lines -> finished Session and Message objects, bounded memory;
-                               parallel.correlate_parallel the same on several processes
+                               parallel.correlate_parallel the same on several processes,
+                               or on a Dask cluster's (cluster.connect)
         enrich                 where a client is (enrich.Geo over local MaxMind DB files),
                                and the location and sender rules' per-account facts
         filters.Selection      --user / --since / --until / --ip / --country / --asn
@@ -79,16 +80,17 @@ class Analysis:
     """
 
     def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None,
-                 jobs: int = 1, chunk_size: int = CHUNK_SIZE):
+                 jobs: int = 1, chunk_size: int = CHUNK_SIZE, executor=None):
         self.sources, self.problems, self.notes = open_sources(paths, stdin=stdin, zone=zone)
         self.stats = Stats()
         self.items: Optional[List[Finished]] = None
         # Settable until the iteration starts: a progress bar needs `sources` to be made.
         self.on_batch = on_batch
-        if jobs > 1:
+        if jobs > 1 or executor is not None:
             self._stream = correlate_parallel(
                 self.sources, jobs, year=year, zone=zone, stats=self.stats,
-                on_batch=self._batch_done, problems=self.problems, chunk_size=chunk_size)
+                on_batch=self._batch_done, problems=self.problems, chunk_size=chunk_size,
+                executor=executor)
         else:
             self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
                                      on_batch=self._batch_done, problems=self.problems)
@@ -121,17 +123,19 @@ class Analysis:
 
 
 def open_logs(paths, year: Optional[int] = None, zone=None, stdin=None,
-              on_batch=None, jobs: int = 1, chunk_size: int = CHUNK_SIZE) -> Analysis:
+              on_batch=None, jobs: int = 1, chunk_size: int = CHUNK_SIZE,
+              executor=None) -> Analysis:
     """The logs at `paths` (`-`: standard input, or the binary stream `stdin`), streamed.
 
     `year` is the year of the first line of yearless logs (default: from each file's
     modification time), `zone` their time zone (a tzinfo; default: local). `on_batch(source,
     stats)` is called after each block of lines (a progress bar). With `jobs` above 1, regular
     files are read by that many worker processes, in chunks of about `chunk_size` bytes
-    (parallel.py): the same objects in the same order.
+    (parallel.py): the same objects in the same order. With `executor` (cluster.connect()), a
+    cluster's workers read them, `jobs` chunks ahead.
     """
     return Analysis(paths, year=year, zone=zone, stdin=stdin, on_batch=on_batch, jobs=jobs,
-                    chunk_size=chunk_size)
+                    chunk_size=chunk_size, executor=executor)
 
 
 def analyze(paths, year: Optional[int] = None, zone=None, stdin=None, jobs: int = 1,

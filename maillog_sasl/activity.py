@@ -216,9 +216,12 @@ class Interner:
 
 
 def guessing_failures(session: Session) -> int:
+    failed = session.failed_auth_count
+    if not failed:  # nearly every session: no failure lines to read
+        return 0
     faults = sum(1 for _, failure in session.auth_failures
                  if failure.reason.startswith(INFRASTRUCTURE_FAULTS))
-    return max(session.failed_auth_count - faults, 0)
+    return max(failed - faults, 0)
 
 
 class Guess(NamedTuple):
@@ -673,13 +676,16 @@ class Activity:
                 state.pending_usernames += (username,)
             guessed = self.user(username)
             self._hour(guessed, when).auth_failures += 1
-            if self.selection is not None and self.selection.session(session, username):
+            # Once selected, always: the filters are asked only until then.
+            if (not guessed.selected and self.selection is not None
+                    and self.selection.session(session, username)):
                 guessed.selected = True
 
     def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
         name = self._intern(name)  # one string per account, however many IPs name it
         user = self.user(name)
-        if self.selection is not None and self.selection.session(session, name):
+        if (not user.selected and self.selection is not None
+                and self.selection.session(session, name)):
             user.selected = True
         for when, _reject in session.rejects:
             self._hour(user, when).count((REJECTED,), when)
@@ -701,7 +707,8 @@ class Activity:
         if message.sasl_username is None or message.kind == "notice":
             return
         user = self.user(message.sasl_username)
-        if self.selection is not None and self.selection.message(message):
+        if (not user.selected and self.selection is not None
+                and self.selection.message(message)):
             user.selected = True
         user.messages += message.kind == "submission"
         if self.enrichment is not None and message.kind == "submission":

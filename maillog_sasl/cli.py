@@ -28,6 +28,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import gc
 import json
@@ -52,6 +53,7 @@ from maillog_sasl.alerts import (
     SyslogSink,
     check_address,
 )
+from maillog_sasl.cluster import ClusterError, connect
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.incident import counted
 from maillog_sasl.layout import IMPORTANCE, Fit, choose_columns, report_key, terminal_width
@@ -172,10 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar on stderr (shown only on a terminal, for inputs "
                              "of 20 MB or more, or standard input); e.g. --quiet")
-    parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
                         help="read regular files with N processes (default 1: this process "
                              "alone; 0: one per usable core; standard input and pipes are read "
-                             "by this process); the same report whatever N; e.g. --jobs 2")
+                             "by this process); the same report whatever N; with --dask local, "
+                             "the local cluster's workers; e.g. --jobs 2")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="read regular files on the Dask cluster of this scheduler, or on "
+                             "a local cluster of one worker per usable core (`local`); the "
+                             "logs at the same path on every worker (standard input and pipes "
+                             "are read by this process); needs the extra [dask]; the same "
+                             "report; e.g. --dask tcp://10.0.0.5:8786")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     _add_geo_options(parser)
     _add_incident_options(parser)
@@ -356,8 +365,30 @@ def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) ->
         if clash:
             print(f"maillog-sasl: {clash}", file=sys.stderr)
             return 2
-    analysis = open_logs(options.paths, year=options.year, zone=zone,
-                         jobs=options.jobs or usable_cores())
+    with contextlib.ExitStack() as stack:
+        try:
+            jobs, executor = _workers(options, stack)
+        except ClusterError as error:
+            print(f"maillog-sasl: {error}", file=sys.stderr)
+            return 2
+        return _read(options, zone, selection, report_options,
+                     open_logs(options.paths, year=options.year, zone=zone, jobs=jobs,
+                               executor=executor))
+
+
+def _workers(options, stack: contextlib.ExitStack):
+    """(jobs, executor) for open_logs(): --jobs, or the --dask cluster, kept open by `stack`
+    (ClusterError when it cannot be had)."""
+    if options.dask is None:
+        return (1 if options.jobs is None else options.jobs or usable_cores()), None
+    if options.dask != "local" and options.jobs is not None:
+        raise UsageError("--jobs sizes --dask local only: a scheduler's workers are its own")
+    cluster = stack.enter_context(connect(options.dask, workers=options.jobs or 0))
+    return cluster.ahead, cluster.executor
+
+
+def _read(options, zone, selection: Selection, report_options: dict, analysis) -> int:
+    """Write the report of `analysis`; the exit status."""
     for note in analysis.notes:
         print(f"maillog-sasl: {note}", file=sys.stderr)
     # Times without a zone are the log's when its stamps carry one: known once it is opened.

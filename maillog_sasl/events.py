@@ -37,7 +37,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 # The recipients qmgr counts are reported one by one until an agent logs them, so a corrupt
 # nrcpt must not set the run time: smtpd takes 1,000 per message by default
@@ -230,6 +230,11 @@ class ContentReject(_ContentRejectFields):
     kind = "content_reject"
 
 
+# The events the correlator makes by the thousand are built with tuple.__new__ itself: a named
+# tuple's own __new__ is a Python function around it, and costs as much again.
+_event = tuple.__new__
+
+
 def queue_id_of(text: str) -> Optional[str]:
     """`A4FCE204384E: to=<...` -> `A4FCE204384E`; None when the text has no queue ID prefix."""
     colon = text.find(": ", 5, 24)
@@ -328,7 +333,7 @@ def smtpd_event(text: str):
 
 def connect_event(text: str):
     # "connect from NAME[IP]"
-    return Connect(*split_address(text[13:]))
+    return _event(Connect, split_address(text[13:]))
 
 
 def disconnect_event(text: str):
@@ -391,14 +396,16 @@ def client_event(queue_id: str, body: str):
     # Keys come in this fixed order. The attacker chooses the username, so the keys after it are
     # found from the right and the username is whatever lies between.
     body = body[7:]
-    trailing = {}
+    trailing: List[Optional[str]] = [None, None, None]  # the values of _CLIENT_TRAILING_KEYS
     end = len(body)
     floor = body.find(", sasl_username=")
-    for key in _CLIENT_TRAILING_KEYS:
-        cut = body.rfind(key, max(floor, 0), end)
-        if cut >= 0:
-            trailing[key] = body[cut + len(key):end]
-            end = cut
+    # Most client= lines carry none of these keys: two searches tell, before three and a loop.
+    if ", orig_" in body or ", sasl_sender=" in body:
+        for index, key in enumerate(_CLIENT_TRAILING_KEYS):
+            cut = body.rfind(key, max(floor, 0), end)
+            if cut >= 0:
+                trailing[index] = body[cut + len(key):end]
+                end = cut
     head = body[:end]
     username = None
     if floor >= 0:
@@ -408,8 +415,9 @@ def client_event(queue_id: str, body: str):
     if cut >= 0:
         head, method = head[:cut], head[cut + 14:]
     name, ip, port = split_address(head)
-    return Client(queue_id, name, ip, port, method, username, trailing.get(", sasl_sender="),
-                  trailing.get(", orig_queue_id="), trailing.get(", orig_client="))
+    orig_client, orig_queue_id, sasl_sender = trailing
+    return _event(Client, (queue_id, name, ip, port, method, username, sasl_sender,
+                           orig_queue_id, orig_client))
 
 
 def smtpd_client_event(text: str):
@@ -468,39 +476,42 @@ def _cleanup(text: str):
     queue_id = queue_id_of(text)
     if queue_id is None:
         return None
-    body = text[len(queue_id) + 2:]
-    if body.startswith("message-id="):
-        return MessageId(queue_id, body[11:].strip("<>"))
-    action, colon, reason = body.partition(": ")
+    at = len(queue_id) + 2
+    if text.startswith("message-id=", at):
+        return _event(MessageId, (queue_id, text[at + 11:].strip("<>")))
+    action, colon, reason = text[at:].partition(": ")
     if colon and action in ("reject", "milter-reject", "discard"):
         return ContentReject(queue_id, action, reason)
     return None
 
 
 def _qmgr(text: str):
+    # Read in place (offsets into `text`, no copy of the rest): one line for each message
+    # removed, one for each delivery round of a message.
     colon = text.find(": ")
     if colon < 1:
         return None
     queue_id = text[:colon]
-    body = text[colon + 2:]
-    if body == "removed":
-        return Removed(queue_id)
-    if not body.startswith("from=<"):
+    at = colon + 2
+    if len(text) == at + 7 and text.endswith("removed"):
+        return _event(Removed, (queue_id,))
+    if not text.startswith("from=<", at):
         return None
-    close = body.find(">, ", 6)
+    close = text.find(">, ", at + 6)
     if close < 0:
         return None
-    sender = body[6:close]
-    rest = body[close + 3:]
+    sender = text[at + 6:close]
+    at = close + 3
     # "status=force-expired, returned to sender": postsuper -e / postqueue -f expired it.
-    if rest.startswith("status=expired") or rest.startswith("status=force-expired"):
+    if text.startswith(("status=expired", "status=force-expired"), at):
         return Expired(queue_id, sender)
     # "size=566, nrcpt=1 (queue active)"
-    if not rest.endswith(" (queue active)") or not rest.startswith("size="):
+    if not text.endswith(" (queue active)") or not text.startswith("size=", at):
         return None
-    size, _, nrcpt = rest[5:-15].partition(", nrcpt=")
-    return QueueActive(queue_id, sender, int(size) if size.isdigit() else None,
-                       int(nrcpt) if nrcpt.isdigit() and len(nrcpt) <= NRCPT_DIGITS else None)
+    size, _, nrcpt = text[at + 5:-15].partition(", nrcpt=")
+    return _event(QueueActive, (queue_id, sender, int(size) if size.isdigit() else None,
+                                int(nrcpt) if nrcpt.isdigit() and len(nrcpt) <= NRCPT_DIGITS
+                                else None))
 
 
 def known_status(word: str) -> bool:
@@ -509,8 +520,8 @@ def known_status(word: str) -> bool:
 
 
 def _delivery_parts(text: str):
-    """(queue ID, the fields between `to=` and `status=`, status word, reason) of a delivery
-    line, or None: the one reading of the line's shape that delivery_event() and
+    """(where the queue ID ends, where `, status=` begins, status word, reason, dsn, relay) of
+    a delivery line, or None: the one reading of the line's shape that delivery_event() and
     delivery_details() share."""
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X,
     #  status=WORD (text)"  (one line in the log)
@@ -523,30 +534,39 @@ def _delivery_parts(text: str):
     status, _, reason = text[status_at + 9:].partition(" ")
     if reason[:1] == "(" and reason[-1:] == ")":
         reason = reason[1:-1]
-    return text[:colon], text[colon + 5:status_at].split(", "), status, reason
+    return (colon, status_at, status, reason,
+            _last_field(text, ", dsn", 4, colon + 5, status_at),
+            _last_field(text, ", rel", 6, colon + 5, status_at))
+
+
+def _last_field(text: str, marker: str, skip: int, start: int, end: int) -> str:
+    """field[skip:] of the last field of text[start:end].split(", ")[1:] that starts with
+    marker[2:] ("" when none does), found from the right without the list: every `, ` in the
+    text is a place the split cuts (two cannot overlap). Each field is told apart by its first
+    letters: the line has as many shapes as Postfix versions and agents."""
+    at = text.rfind(marker, start, end)
+    if at < 0:
+        return ""
+    field_end = text.find(", ", at + 2, end)
+    return text[at + 2 + skip:field_end if field_end >= 0 else end]
 
 
 def delivery_event(text: str):
-    """A delivery agent's `to=..., status=` line -> Delivery, or None. Each field is told apart
-    by its first letters: the line has as many shapes as Postfix versions and agents."""
+    """A delivery agent's `to=..., status=` line -> Delivery, or None."""
     parts = _delivery_parts(text)
     if parts is None:
         return None
-    queue_id, fields, status, reason = parts
+    colon, status_at, status, reason, dsn, relay = parts
+    fields = text[colon + 5:status_at].split(", ")
     orig_to = delay = None
-    relay = dsn = ""
     for field in fields[1:]:
         lead = field[:3]
-        if lead == "rel":
-            relay = field[6:]
-        elif lead == "dsn":
-            dsn = field[4:]
-        elif lead == "del":
+        if lead == "del":
             if field[5:6] == "=":
                 delay = field[6:]
         elif lead == "ori":
             orig_to = _strip_angles(field[8:])
-    return Delivery(queue_id, _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
+    return Delivery(text[:colon], _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
                     reason)
 
 
@@ -557,14 +577,7 @@ def delivery_details(text: str):
     parts = _delivery_parts(text)
     if parts is None:
         return None
-    _queue_id, fields, status, reason = parts
-    relay = dsn = ""
-    for field in fields[1:]:
-        lead = field[:3]
-        if lead == "rel":
-            relay = field[6:]
-        elif lead == "dsn":
-            dsn = field[4:]
+    _colon, _status_at, status, reason, dsn, relay = parts
     return dsn, relay, status, reason
 
 

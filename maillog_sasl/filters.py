@@ -10,6 +10,7 @@ SUMMARY
                     and --asn ask
     selection.session(session, user) / selection.message(message) / selection.user(name)
     selection.ip(address) / selection.window(start, end) -> bool
+    selection.selects_all() -> bool: no filter given (a report asks once, not per item)
     selection.zone, selection.zone_note: the zone --since/--until were read in, and why
     parse_moment(text, zone=None, end_of_day=False, now=None) -> aware datetime
 
@@ -388,6 +389,12 @@ class Selection:
     def by_client(self) -> bool:
         """Whether a filter chooses by client: --ip, --country or --asn."""
         return bool(self.networks or self.countries or self.asns)
+
+    def selects_all(self) -> bool:
+        """Whether no filter was given: every session and message passes. The reports ask once,
+        not for each item."""
+        return (not self.user_patterns and not self.by_client and self.since is None
+                and self.until is None)
 
     def ip(self, address: str) -> bool:
         """Whether a client at `address` passes --ip, --country and --asn."""

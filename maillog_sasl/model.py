@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from operator import attrgetter
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from maillog_sasl.events import (
     BOUNCED,
@@ -237,7 +237,7 @@ class Message:
         return found
 
     def counted_recipients(
-            self, notices: bool = False) -> Iterator[Tuple[Optional[Recipient], str]]:
+            self, notices: bool = False) -> List[Tuple[Optional[Recipient], str]]:
         """(Recipient or None, outcome) for every recipient the reports count, if the message
         is authenticated; nothing for other messages. None stands for a recipient qmgr counted
         that no agent has logged yet at the end of the log (waiting: deferred).
@@ -245,20 +245,21 @@ class Message:
         With `notices`, also the recipients of a bounce or delay notice an authenticated
         message caused. A recipient handed to a content filter is counted where the filter
         re-injected it.
+
+        A list, not a generator: every finished message is asked, most for one recipient.
         """
         if self.sasl_username is None or (self.kind == "notice" and not notices):
-            return
-        counted = 0
-        handed_off = False
-        for recipient in self.recipients.values():
-            if recipient.handed_to is not None:
-                handed_off = True
-                continue
-            counted += recipient.status != REJECTED
-            yield recipient, recipient.status
-        if self.state == QUEUED and self.kind != "reinjected" and not handed_off:
-            for _ in range((self.nrcpt or 0) - counted):
-                yield None, DEFERRED
+            return []
+        counted: List[Tuple[Optional[Recipient], str]] = [
+            (recipient, recipient.status) for recipient in self.recipients.values()
+            if recipient.handed_to is None]
+        # Waiting recipients only when none was handed off (the filter's copy counts them).
+        if (self.state == QUEUED and self.kind != "reinjected"
+                and len(counted) == len(self.recipients)):
+            waiting = (self.nrcpt or 0) - sum(status != REJECTED for _, status in counted)
+            if waiting > 0:
+                counted += [(None, DEFERRED)] * waiting
+        return counted
 
     def inherit_from(self, parent: "Message", kind: str) -> None:
         """Carry the submitting client and user of `parent` (bounce notice, re-injection)."""

@@ -10,8 +10,9 @@ DESCRIPTION
     A plain regular file is cut into chunks of about `chunk_size` bytes, each starting at a
     line; a compressed file, a small one, one with bare CR line ends or with every line twice
     is one chunk. Pipes, FIFOs and standard input are read here, in this process, in their turn.
-    Worker processes (forked: they inherit the open inputs) each correlate one chunk at a time
-    (ChunkCorrelator) and hand back a Piece; this process takes the pieces in order while the
+    Worker processes (forked: they inherit the open inputs; or a cluster's, given as an
+    executor by cluster.py, which open each input by its path) each correlate one chunk at a
+    time (ChunkCorrelator) and hand back a Piece; this process takes the pieces in order while the
     workers read the next ones, and hands on what correlate.correlate() would, in its order.
 
     A worker holds only the sessions and messages born in its chunk (a connect, a tracked
@@ -81,7 +82,7 @@ from maillog_sasl.correlate import (
     time_aside,
 )
 from maillog_sasl.model import DEFERRED, Finished, Recipient, Stats
-from maillog_sasl.sources import _MAGIC, BLOCK_SIZE, Problem, _Lines, _reason
+from maillog_sasl.sources import _MAGIC, BLOCK_SIZE, Problem, _Lines, _open_path, _reason
 from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
@@ -200,6 +201,9 @@ class Job(NamedTuple):
     start: Optional[int]  # byte range; None: the whole input, read as correlate() reads it
     end: Optional[int]
     clock: ChunkClock
+    # Set for an executor's workers that inherit no descriptor (another machine's: cluster.py):
+    # the absolute path the worker opens the input by.
+    path: Optional[str] = None
 
 
 class Piece(NamedTuple):
@@ -529,8 +533,17 @@ class _Range:
 
 
 def _work(job: Job) -> Piece:
-    """A worker: correlate one chunk."""
-    source = _SOURCES[job.source]
+    """A worker: correlate one chunk, of an input it inherited or opens by path."""
+    if job.path is None:
+        return _work_on(job, _SOURCES[job.source])
+    source = _open_path(job.path)
+    try:
+        return _work_on(job, source)
+    finally:
+        source.close()
+
+
+def _work_on(job: Job, source) -> Piece:
     correlator = ChunkCorrelator(job.clock)
     problem = None
     if job.start is None:
@@ -782,8 +795,13 @@ def _pieces(executor, jobs: List[Job], ahead: int) -> Iterator[Piece]:
 def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None,
                        stats: Optional[Stats] = None, on_batch=None,
                        problems: Optional[List[Problem]] = None,
-                       chunk_size: int = CHUNK_SIZE) -> Iterator[Finished]:
-    """correlate.correlate() on `jobs` processes; see the module docstring."""
+                       chunk_size: int = CHUNK_SIZE, executor=None) -> Iterator[Finished]:
+    """correlate.correlate() on `jobs` processes; see the module docstring.
+
+    With `executor` (a concurrent.futures executor whose workers inherit nothing: cluster.py),
+    its workers correlate the chunks, opening each input by path; `jobs` is then how many
+    chunks they read ahead. An input whose path no longer names the file opened here is read
+    here. The executor is the caller's to shut down."""
     merge = _Merge(stats)
     correlator = merge.correlator
     plans: List[Optional[List[Job]]] = []
@@ -791,14 +809,19 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     for index, source in enumerate(sources):
         clock = source_clock(source, year, zone, clock, ChunkClock)  # type: ignore[assignment]
         assert clock is not None
-        plans.append(_plan(index, source, chunk_size, clock) if source.regular else None)
+        path = None if executor is None else _path_of(source)
+        plan = (_plan(index, source, chunk_size, clock)
+                if source.regular and (executor is None or path) else None)
+        plans.append(plan and [job._replace(path=path) for job in plan])
     every = [job for plan in plans for job in plan or ()]
     if len(every) < 2:
         yield from correlate(sources, year, zone, correlator.stats, on_batch, problems)
         return
-    _SOURCES[:] = sources
-    executor = concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
+    pool = None
+    if executor is None:
+        _SOURCES[:] = sources
+        executor = pool = concurrent.futures.ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
     try:
         pieces = _pieces(executor, every, jobs)
         clock = None
@@ -823,8 +846,22 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         correlator.finish()
         yield from _handed_on(correlator)
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-        _SOURCES.clear()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _SOURCES.clear()
+
+
+def _path_of(source) -> Optional[str]:
+    """The path a worker elsewhere opens `source` by: its real path (/dev/stdin's too), when
+    that still names the file opened here (not renamed or deleted since); else None."""
+    if source.path is None:
+        return None
+    path = os.path.realpath(source.path)
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return path if (status.st_dev, status.st_ino) == source.identity else None
 
 
 def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],

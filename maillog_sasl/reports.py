@@ -72,7 +72,7 @@ from collections import Counter
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import incident
-from maillog_sasl.activity import Activity
+from maillog_sasl.activity import OUTCOME_INDEX, Activity
 from maillog_sasl.events import counter
 from maillog_sasl.filters import Selection
 from maillog_sasl.model import (
@@ -174,6 +174,7 @@ class Scope:
         self.flagged_only = False
         self.counts: Dict[str, List[int]] = {}
         self.matched: set = set()
+        self.selects_all = True  # the selection has no filter (set by start())
         self.top: Optional[int] = None
         self.rows = 0
         self.shown = 0
@@ -201,6 +202,7 @@ class Scope:
         self.selection = selection
         self.flagged_only = bool(options.get("flagged"))
         self.top = options.get("top")
+        self.selects_all = selection.selects_all()
         if report.assesses or self.flagged_only or self.assess:
             self.activity = Activity(incident.thresholds_of(options), selection, keep_hours,
                                      options.get("stats"))
@@ -224,20 +226,29 @@ class Scope:
 
     def _count(self, item) -> None:
         selection = self.selection
+        everything = self.selects_all
         if isinstance(item, Session):
             user = session_user(item)
-            if selection.user_patterns and "user" not in self.matched:
-                names = [user] + [failure.username for _, failure in item.auth_failures]
-                if any(name and selection.user(name) for name in names):
-                    self.matched.add("user")
-            if selection.by_client and "ip" not in self.matched and selection.ip(item.client_ip):
-                self.matched.add("ip")
-            if user is not None and selection.session(item, user):
+            if not everything:
+                self._match(item, user)
+            if user is not None and (everything or selection.session(item, user)):
                 self._entry(user)[0] += 1
         elif isinstance(item, Message):
             name = item.sasl_username
-            if name is not None and item.kind == "submission" and selection.message(item):
+            if (name is not None and item.kind == "submission"
+                    and (everything or selection.message(item))):
                 self._entry(name)[1] += 1
+
+    def _match(self, session: Session, user: Optional[str]) -> None:
+        """Note which filters matched something in the log: --user any name the session
+        tried or logged in as, --ip (--country, --asn) its client."""
+        selection = self.selection
+        if selection.user_patterns and "user" not in self.matched:
+            names = [user] + [failure.username for _, failure in session.auth_failures]
+            if any(name and selection.user(name) for name in names):
+                self.matched.add("user")
+        if selection.by_client and "ip" not in self.matched and selection.ip(session.client_ip):
+            self.matched.add("ip")
 
     def _entry(self, name: str) -> List[int]:
         found = self.counts.get(name)
@@ -401,10 +412,10 @@ class _UserTotals:
     def __init__(self):
         self.sessions = 0
         self.messages = 0
-        self.outcomes = Counter()
+        self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
         self.first_seen = None
         self.last_seen = None
-        self.methods = set()
+        self.methods = set()  # as logged, each lower-cased once at the end (method_of)
         self.hosts = set()
         self.countries = None  # Counter: country -> logins, with a database
         self.asns = None  # Counter: AS number -> logins
@@ -414,8 +425,21 @@ class _UserTotals:
         self.first_seen = _earliest(self.first_seen, session.start)
         self.last_seen = _latest(self.last_seen, session.end or session.start)
         if session.sasl_method:
-            self.methods.add(method_of(session.sasl_method))
+            self.methods.add(session.sasl_method)
         self.hosts.add(session.host)
+        if session.rejects:
+            self.outcomes[_REJECTED_INDEX] += len(session.rejects)
+
+    def add_message(self, message: Message, statuses: List[str]) -> None:
+        self.messages += message.kind == "submission"
+        outcomes = self.outcomes
+        for status in statuses:
+            outcomes[OUTCOME_INDEX[status]] += 1
+        if message.sasl_method:
+            self.methods.add(message.sasl_method)
+
+
+_REJECTED_INDEX = OUTCOME_INDEX[REJECTED]
 
 
 def _totals_of(totals: Dict[str, _UserTotals], user: str) -> _UserTotals:
@@ -444,45 +468,52 @@ def most_first(counts: Optional[Counter]) -> list:
 def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     totals: Dict[str, _UserTotals] = {}
     geo = options.get("geo")
-    # Its own pairs, not activity's: these are the selected sessions', and unknown users' too.
-    logins = PairStore()
+    everything = selection.selects_all()
+    activity = options.get("activity")
+    # The IPs each account logged in from. With no filter, the Activity's pairs hold them (every
+    # session with a username) and only the IPs of logins without one are kept here; with one,
+    # the selected sessions' own pairs.
+    logins = PairStore() if not everything or activity is None else None
+    unnamed_ips = set()
     for item in finished:
         if isinstance(item, Session):
             user = session_user(item)
-            if user is None or not selection.session(item, user):
+            if user is None or not (everything or selection.session(item, user)):
                 continue
             entry = _totals_of(totals, user)
             entry.add_session(item)
-            logins.login(user, item.client_ip, item.start)
+            if logins is not None:
+                logins.login(user, item.client_ip, item.start)
+            elif item.sasl_username is None:
+                unnamed_ips.add(item.client_ip)
             if geo is not None:
                 _count_place(entry, geo.lookup(item.client_ip))
-            entry.outcomes[REJECTED] += len(item.rejects)
-        elif selection.message(item):
-            # Nothing of a message without a username is counted: the correlator hands one on
-            # only when it has a parent (a notice or a re-injection), never a submission.
-            if item.sasl_username is None:
-                continue
+        # Nothing of a message without a username is counted: the correlator hands one on only
+        # when it has a parent (a notice or a re-injection), never a submission.
+        elif item.sasl_username is not None and (everything or selection.message(item)):
             statuses = [status for _, status in item.counted_recipients()]
-            if not statuses and item.kind != "submission":
-                continue
-            entry = _totals_of(totals, item.sasl_username)
-            entry.messages += item.kind == "submission"
-            entry.outcomes.update(statuses)
-            if item.sasl_method:
-                entry.methods.add(method_of(item.sasl_method))
+            if statuses or item.kind == "submission":
+                _totals_of(totals, item.sasl_username).add_message(item, statuses)
     flagged = options["scope"].flagged
-    ips = logins.ips_per_account()
-    logins.close()
+    if logins is not None:
+        ips = logins.ips_per_account()
+        logins.close()
+    else:
+        assert activity is not None
+        ips = activity.ips_per_user()
+        if unnamed_ips:
+            # A username of "(unknown user)" is the row of the logins without one too.
+            ips[UNKNOWN_USER] = len(unnamed_ips.union(activity.pairs.ips_of(UNKNOWN_USER)))
     rows = []
     for user, entry in totals.items():
         verdict = flagged.get(user)
         row = {"user": user, "sessions": entry.sessions,
                "flags": [signal.name for signal in verdict.signals] if verdict else [],
                "messages": entry.messages,
-               "recipients": sum(entry.outcomes[outcome] for outcome in OUTCOMES)}
-        row.update((outcome, entry.outcomes[outcome]) for outcome in OUTCOMES)
+               "recipients": sum(entry.outcomes)}
+        row.update(zip(OUTCOMES, entry.outcomes))
         row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
-                   methods=sorted(entry.methods), hosts=sorted(entry.hosts))
+                   methods=sorted(set(map(str.lower, entry.methods))), hosts=sorted(entry.hosts))
         if geo is not None:
             row.update(countries=most_first(entry.countries), asns=most_first(entry.asns))
         rows.append(row)
@@ -536,14 +567,15 @@ def _messages(finished: Iterable[Finished], selection: Selection, options: dict)
 def _message_tuples(finished: Iterable[Finished], selection: Selection, options: dict):
     """_messages() as tuples in MESSAGES_COLUMNS order (Report.tuples)."""
     session_type = Session
+    everything = selection.selects_all()
     message_ok = selection.message
     for item in finished:
         if isinstance(item, session_type):
             if item.rejects:
                 user = session_user(item)
-                if user is not None and selection.session(item, user):
+                if user is not None and (everything or selection.session(item, user)):
                     yield from session_reject_tuples(item, user)
-        elif message_ok(item):
+        elif everything or message_ok(item):
             yield from recipient_tuples(item)
 
 

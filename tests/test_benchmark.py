@@ -1,5 +1,6 @@
 """benchmarks/run.py --smoke end to end: a 20,000-line log generated into a temporary directory,
-every installed tool timed once, the table, the target lines and the JSON figures written.
+every installed tool timed once (and maillog-sasl of a --base tree beside it), the table, the
+target lines and the JSON figures written.
 Never asserts a speed: only that the script runs and reports. A few seconds on an idle 2-core
 machine."""
 
@@ -15,7 +16,7 @@ def test_smoke_run_prints_its_table_and_writes_its_figures(tmp_path):
     figures = tmp_path / "figures.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--data",
-         str(tmp_path / "data"), "--json", str(figures)],
+         str(tmp_path / "data"), "--json", str(figures), "--base", str(ROOT)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -24,6 +25,8 @@ def test_smoke_run_prints_its_table_and_writes_its_figures(tmp_path):
                     "maillog-sasl --jobs 1 --report messages --format csv FILE",
                     "python -c 'for line in open(F): pass'"):
         assert f"\n{command} " in out, out
+    assert "\nbase maillog-sasl FILE " in out
+    assert "the same for the --base tree:" in out
     assert "targets (issue 5):" in out and "targets (issue 16, every core: --jobs" in out
     assert "peak RSS on the 1x file" in out
     data = json.loads(figures.read_text())
@@ -31,5 +34,6 @@ def test_smoke_run_prints_its_table_and_writes_its_figures(tmp_path):
     ours = data["results"]["1x"]["maillog-sasl"]
     assert len(ours["runs"]) == 1 and ours["median_wall_s"] > 0
     assert ours["median_peak_rss_bytes"] > 1_000_000
+    assert len(data["results"]["1x"]["base maillog-sasl"]["runs"]) == 1
     # the generated log is removed without --keep
     assert list((tmp_path / "data").glob("*.log")) == []

@@ -30,6 +30,28 @@ def test_seed_users(report):
     assert row["first_seen"] == "2018-09-17T12:48:22+00:00"
 
 
+def test_users_ips_the_same_with_and_without_a_filter(report, tmp_path):
+    """With no filter the users report counts each account's IPs from the incident rules' own
+    logins; with one, from the selected sessions': the same figures, the logins without a
+    username (and a username that is literally "(unknown user)") in one row."""
+    from maillog_writer import MailLog, at
+
+    log = MailLog()
+    log.login("alice@example.jp", "198.51.100.7", at(0, 9))
+    log.login("alice@example.jp", "198.51.100.8", at(0, 10))
+    log.login("(unknown user)", "203.0.113.9", at(0, 11))
+    for number, ip in enumerate(("203.0.113.1", "203.0.113.2", "203.0.113.2")):
+        when, pid = at(0, 12, number), 7000 + number
+        log._line(when, "postfix/submission/smtpd", pid, f"connect from unknown[{ip}]")
+        log._line(when, "postfix/submission/smtpd", pid,
+                  f"disconnect from unknown[{ip}] ehlo=1 auth=1 quit=1 commands=3")
+    path = log.write(tmp_path / "maillog")
+    plain = report("users", path)
+    assert {row["user"]: row["ips"] for row in plain} == {"alice@example.jp": 2,
+                                                           "(unknown user)": 3}
+    assert report("users", "--since", "2000-01-01", path) == plain
+
+
 def test_seed_messages(report):
     [row] = report("messages", "--year", "2018", SEED)
     assert row["queue_id"] == "A4FCE204384E"

@@ -199,15 +199,20 @@ def test_new_year_without_a_year(tmp_path, monkeypatch):
     assert years == {2025, 2026} and items
 
 
-def test_a_rotated_set_across_new_year_with_a_year(tmp_path, monkeypatch):
-    start = dt.datetime(2025, 12, 31, 18, tzinfo=dt.timezone.utc)
+def rotated_set(tmp_path, start):
+    """[maillog, maillog.1, maillog.2.gz]: submissions from `start` in the first two, the day
+    before's failed logins in the .gz."""
     lines = submissions(start, 120)
     half = len(lines) // 2
     old = write(tmp_path, "maillog.1", lines[:half])
     with gzip.open(tmp_path / "maillog.2.gz", "wt") as packed:
         packed.write("\n".join(session_lines(start - dt.timedelta(days=1), 600)) + "\n")
-    new = write(tmp_path, "maillog", lines[half:])
-    compare([new, old, tmp_path / "maillog.2.gz"], monkeypatch, year=2025)
+    return [write(tmp_path, "maillog", lines[half:]), old, tmp_path / "maillog.2.gz"]
+
+
+def test_a_rotated_set_across_new_year_with_a_year(tmp_path, monkeypatch):
+    compare(rotated_set(tmp_path, dt.datetime(2025, 12, 31, 18, tzinfo=dt.timezone.utc)),
+            monkeypatch, year=2025)
 
 
 def test_dst_fall_back(tmp_path, monkeypatch):

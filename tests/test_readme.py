@@ -33,8 +33,9 @@ shown under its default name /etc/postfix/sasl_access. `cram-md5`'s password pro
 with the seed's password, the prompt shown as a terminal shows it. `watch --once` and `state` get
 a `--state` file of the temporary directory (never the machine's), and `state` finds there what
 `watch --once` made of the shipped sample. Skipped (see SKIPS): `auth-test`, which needs an SMTP
-server (tests/test_auth_test.py runs it against a fake one), and `watch` without `--once`, which
-follows the log until it is stopped (tests/test_watch.py follows logs). A skip that matches no
+server (tests/test_auth_test.py runs it against a fake one), `watch` without `--once`, which
+follows the log until it is stopped (tests/test_watch.py follows logs), and `--dask` with a
+scheduler's address (`--dask local` too where Dask is not installed; tests/test_dask.py). A skip that matches no
 example fails, so SKIPS cannot go stale either.
 
 To see an example's real output, run `python tests/test_readme.py [TEXT]`: every example (whose
@@ -43,6 +44,7 @@ command contains TEXT) with what it prints now.
 
 import contextlib
 import getpass
+import importlib.util
 import io
 import re
 import shlex
@@ -67,7 +69,12 @@ SKIPS = {
                                 "auth-test against tests/smtp_fake_server.py",
     r"maillog-sasl watch (?!.*--once)": "follows the log until it is stopped; tests/test_watch.py "
                                         "follows logs across rotations and stops them",
+    r"--dask (?!local )": "needs a Dask scheduler; tests/test_dask.py runs --dask against a "
+                          "local cluster's",
 }
+if importlib.util.find_spec("distributed") is None:  # the [dask] extra is not in [test]
+    SKIPS[r"--dask local "] = ("needs Dask (pip install '.[dask]'); tests/test_dask.py says "
+                               "so when it skips")
 LOG_PATH = re.compile(r"/var/log/mail(log|\.log)([.*-][^/]*)?")    # not /var/log/maillog-sasl/...
 WATCH_FILES = ("/var/lib/maillog-sasl/", "/var/log/maillog-sasl/")
 

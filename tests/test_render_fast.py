@@ -101,6 +101,26 @@ def test_csv_cells_are_csv_cell(json_library):
     assert rendered("csv", COLUMNS, as_dicts(TRICKY)) == (len(TRICKY), out.getvalue())
 
 
+def test_csv_columns_across_batches():
+    """CSV is written a column of a batch at a time: a column of one type, of mixed types, of
+    times of one offset and of several (equal instants at two offsets keep their own), of
+    strings some of which need quotes; across more than one batch."""
+    tokyo = _dt.timezone(_dt.timedelta(hours=9))
+    rows = []
+    for number in range(render_module._CSV_BATCH * 2 + 5):
+        moment = _dt.datetime(2026, 3, 2, 1, number % 7, tzinfo=UTC)
+        rows.append((f"Q{number}", f"u{number}@example.org" if number % 5 else "=x, \"y\"",
+                     number, "ok, sent" if number % 3 else "ok",
+                     moment, moment.astimezone(tokyo) if number % 2 else moment,
+                     None, [f"a{number}", "b"] if number % 4 else None, number % 2 == 0))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    assert rendered("csv", COLUMNS, iter(rows), row_columns=COLUMNS) == (len(rows),
+                                                                         out.getvalue())
+
+
 @pytest.mark.parametrize("chosen", [["reason"], ["time", "queue_id"], COLUMNS[::-1]])
 @pytest.mark.parametrize("fmt", ["csv", "json", "ndjson", "table", "ids"])
 def test_chosen_columns_from_tuples(fmt, chosen, json_library):
@@ -127,3 +147,22 @@ def test_sample_log_same_with_and_without_orjson(report, fmt, monkeypatch):
     monkeypatch.setattr(render_module, "orjson", None)
     assert run(args) == fast
     assert fast[0] == 0 and fast[1]
+
+
+@pytest.mark.parametrize("table", [
+    [["alice", "3", "", "True"], [" padded ", "12345678901234", "", "False"]],
+    [["漢字ユーザー", "é", "", "x" * 30]],
+    [["", "", "", ""], ["", "", "", ""]],
+])
+def test_simple_table_is_tabulates(table, monkeypatch):
+    """The table format's grid is tabulate's "simple" one, byte for byte, where tabulate
+    measures with len() (no wcwidth): stripped cells, columns as wide as their longest cell or
+    their header and two spaces, lines without trailing spaces."""
+    import tabulate as tabulate_module
+
+    monkeypatch.setattr(tabulate_module, "WIDE_CHARS_MODE", False)
+    monkeypatch.setattr(render_module, "_WIDE_CHARACTERS", False)
+    columns = ["user", "sessions", "flags", "a_long_header_name"]
+    expected = tabulate_module.tabulate(table, headers=columns, tablefmt="simple",
+                                        disable_numparse=True)
+    assert render_module._simple_table(columns, table) == expected

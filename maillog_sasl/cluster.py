@@ -1,0 +1,106 @@
+"""cluster: correlate the logs on a Dask cluster, the same objects in the same order as one.
+
+SUMMARY
+    connect(address, workers=0) -> context manager giving a Cluster
+    Cluster(executor, ahead)   a concurrent.futures executor of the cluster's workers, and how
+                               many chunks they may read ahead of the one merged
+    ClusterError               Dask is missing or the scheduler cannot be reached; str() is
+                               one line
+
+DESCRIPTION
+    `--dask ADDRESS` runs parallel.py's partition on a Dask distributed cluster: the same
+    chunks (byte ranges of a plain file at line starts; a compressed or small file whole), each
+    correlated by parallel._work on a worker, and the same merge here, in order, with the same
+    checks and the same chunks read here when a check fails. The executor is Dask's own
+    concurrent.futures one (Client.get_executor), handed to parallel.correlate_parallel: the
+    merge is not copied. `--dask local` starts a LocalCluster of one single-threaded worker
+    process per usable core (or --jobs N), without a dashboard, and closes it at the end.
+
+    A worker opens its input by its absolute path (Job.path): the logs must be on storage
+    every worker sees at that path (a shared filesystem), and stay as they are during the run
+    (a file renamed or deleted before the run is read here; one rotated during it is not
+    noticed). Standard input and pipes are read here, in their turn, as with --jobs. The
+    workers need maillog-sasl installed, at the same version.
+
+    Not done: fsspec URLs (`s3://...`) as inputs, which sources.py opens as local files only;
+    and partition by host: a file set holding many hosts is cut into byte ranges, each worker
+    correlating every host of its range (the merge hands a session or message that crosses a
+    chunk to this process). Cutting by host needs each host's lines merged back into the one
+    stream order that the reports, the Stats and the year and DST checks are defined on.
+
+DIAGNOSTICS
+    ClusterError, one line for the command to print: Dask not installed (naming the extra
+    `pip install 'maillog-sasl[dask]'`), a scheduler address that is malformed or not reached
+    within TIMEOUT seconds, a local cluster that cannot start. A worker that dies or fails
+    mid-run is parallel.WorkerError, as with --jobs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import signal
+from typing import Iterator, NamedTuple
+
+from maillog_sasl.parallel import usable_cores
+
+TIMEOUT = 10  # seconds to reach a scheduler
+INSTALL = "pip install 'maillog-sasl[dask]'"
+
+
+class ClusterError(Exception):
+    """Dask is missing or the cluster cannot be reached; str() is one line."""
+
+
+class Cluster(NamedTuple):
+    executor: concurrent.futures.Executor
+    # The merge takes the pieces in order: twice the workers' threads keeps each busy while
+    # the one merged next travels back.
+    ahead: int
+
+
+@contextlib.contextmanager
+def connect(address: str, workers: int = 0) -> Iterator[Cluster]:
+    """The cluster at `address` ("local": a LocalCluster of `workers` processes, or one per
+    usable core), for as long as the `with` lasts; ClusterError when it cannot be had."""
+    try:
+        from dask import distributed
+    except ImportError:
+        raise ClusterError(f"--dask needs Dask: {INSTALL}") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            if address == "local":
+                # No dashboard; the scheduler's HTTP server (health, metrics) on a free port,
+                # not on 8787, where another cluster's would make Dask warn on stderr.
+                target = stack.enter_context(distributed.LocalCluster(
+                    n_workers=workers or usable_cores(), threads_per_worker=1, processes=True,
+                    dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                    preload=[__name__], silence_logs=logging.ERROR))
+            else:
+                target = address
+            client = stack.enter_context(
+                distributed.Client(target, timeout=TIMEOUT, set_as_default=False))
+            threads = sum(client.nthreads().values())
+        except (OSError, ValueError, RuntimeError) as error:
+            where = "start a local Dask cluster" if address == "local" else \
+                f"reach the Dask scheduler at {address}"
+            raise ClusterError(f"--dask: cannot {where}: {error}") from None
+        # pure=False: each chunk is its own task, not hashed from its arguments.
+        executor = client.get_executor(pure=False)
+        try:
+            yield Cluster(executor, max(2, 2 * threads))
+        except BaseException:
+            # Stopped early (Ctrl-C, a report that cannot be written): the pieces still
+            # travelling back are cut, and Dask's event loop would log a traceback for each.
+            logging.getLogger("tornado.application").disabled = True
+            raise
+        finally:
+            executor.shutdown(wait=False)  # cancels what is still running (an early stop)
+
+
+
+def dask_setup(worker) -> None:
+    """Run by each local worker process as it starts (its preload): Ctrl-C is this process's,
+    which stops the cluster; not a traceback from each worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

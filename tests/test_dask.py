@@ -1,0 +1,154 @@
+"""--dask: a Dask cluster's workers give the very bytes of one process, for every report and
+format on the golden logs, cut into small chunks; a rotated set with a .gz; standard input;
+and the one-line failures: Dask not installed, a scheduler that cannot be reached.
+
+One LocalCluster of 2 worker processes (1 thread each, no dashboard) serves the module; the
+tests that need Dask are skipped, saying so, where it is not installed (the [test] extra does
+not bring it: .ci/run installs [dask]).
+"""
+
+import contextlib
+import datetime as dt
+import importlib.util
+import json
+import logging
+import re
+import sys
+
+import pytest
+from test_golden import GOLDEN, ROOT, cases, digest
+from test_jobs import chunks_of, rotated_set, submissions, write
+
+from maillog_sasl import cli, cluster, parallel
+
+HAVE_DASK = importlib.util.find_spec("distributed") is not None
+needs_dask = pytest.mark.skipif(not HAVE_DASK, reason="Dask is not installed: "
+                                "pip install '.[dask]' to run the --dask tests")
+GOLDEN_HASHES = json.loads(GOLDEN.read_text())  # one process's bytes
+# Chunks small enough that every golden log is cut into several (the sample into 5).
+SAMPLE_CHUNK = 1_000_000
+SMALL = 700
+FIXTURE_CHUNK = 4_000  # tests/fixtures/postfix37's 61 KB in 16 chunks
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a LocalCluster of 2 single-threaded worker processes."""
+    from dask import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=logging.ERROR,
+                                  scheduler_kwargs={"dashboard_address": ":0"}) as local:
+        yield local.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def shared(scheduler):
+    """A Cluster of one client of the module's cluster, for many runs (each run of --dask
+    ADDRESS connects a client of its own: tens of ms)."""
+    with cluster.connect(scheduler) as connected:
+        yield connected
+
+
+@pytest.fixture
+def applied(monkeypatch):
+    """The number of pieces a worker correlated that this process applied (so far)."""
+    count = [0]
+    apply = parallel._Merge.apply
+
+    def counted(self, piece, clock):
+        count[0] += 1
+        return apply(self, piece, clock)
+
+    monkeypatch.setattr(parallel._Merge, "apply", counted)
+    return count
+
+
+GOLDEN_CASES = list(cases())
+# The sample takes 0.4 s a run: each report in JSON, and the users report in every format.
+SAMPLE_CASE = re.compile(r" -f json$|^sample -r users -f ")
+
+
+def outcome(result) -> tuple:
+    return result.code, result.out, result.err
+
+
+@needs_dask
+@pytest.mark.parametrize("log", sorted({case.split()[0] for case, _ in GOLDEN_CASES}))
+def test_every_report_and_format_gives_the_golden_bytes(log, shared, applied, monkeypatch):
+    """Each report of tests/golden, in each format (the sample's in one, and every format of
+    one), on a cluster of 2 workers."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(cli, "connect", lambda address, workers: contextlib.nullcontext(shared))
+    chunks_of({"sample": SAMPLE_CHUNK, "postfix37": FIXTURE_CHUNK}.get(log, SMALL), monkeypatch)
+    for case, args in GOLDEN_CASES:
+        if case.split()[0] == log and (log != "sample" or SAMPLE_CASE.search(case)):
+            assert digest([*args, "--dask", "shared"]) == GOLDEN_HASHES[case], case
+    # The straggler's chunks all hold a New Year: each is read here again, by design.
+    assert applied[0] or log == "scenario-new_year_straggler", "no piece of a worker was used"
+
+
+@needs_dask
+def test_a_rotated_set_with_a_gz(tmp_path, scheduler, applied, cli, monkeypatch):
+    paths = rotated_set(tmp_path, dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc))
+    chunks_of(SMALL, monkeypatch)
+    sent = []
+    pieces = parallel._pieces
+    monkeypatch.setattr(parallel, "_pieces", lambda executor, jobs, ahead: pieces(
+        executor, sent.extend(jobs) or jobs, ahead))
+    for fmt in ("table", "csv", "json"):
+        args = ["-r", "messages", "-f", fmt, "--stats", "--year", "2026", "--tz", "UTC",
+                *paths]
+        one = outcome(cli(*args))
+        assert one[0] == 0 and one[1], one[2]
+        assert outcome(cli(*args, "--dask", scheduler)) == one, fmt
+    assert applied[0] > 3
+    # The .gz whole, opened by its path on a worker; the plain files in byte ranges.
+    assert {(job.path, job.start) for job in sent if job.path.endswith(".gz")} == {
+        (str(paths[2]), None)}
+    assert len({job.path for job in sent}) == 3
+
+
+@needs_dask
+def test_standard_input_is_read_here(tmp_path, scheduler, cli, monkeypatch):
+    path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
+                                                              tzinfo=dt.timezone.utc), 50))
+    chunks_of(SMALL, monkeypatch)
+    args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC"]
+    expected = outcome(cli(*args, path))
+    monkeypatch.setattr(parallel, "_work", None)  # a worker would fail
+    assert outcome(cli(*args, "--dask", scheduler, "-", stdin=path.read_bytes())) == expected
+
+
+@needs_dask
+def test_a_local_cluster_of_jobs_workers(tmp_path, cli, monkeypatch):
+    """--dask local starts its own cluster (sized by --jobs) and closes it."""
+    path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
+                                                              tzinfo=dt.timezone.utc), 60))
+    chunks_of(SMALL, monkeypatch)
+    args = ["-f", "csv", "--year", "2026", "--tz", "UTC", path]
+    assert outcome(cli(*args, "--dask", "local", "--jobs", "2")) == outcome(cli(*args))
+
+
+def test_without_dask_one_line_names_the_extra(cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask", None)  # `import dask` raises ImportError
+    result = cli("--dask", "local", "sample_logs/seed-maillog.txt")
+    assert result.code == 2 and result.out == ""
+    assert result.err == ("maillog-sasl: --dask needs Dask: pip install 'maillog-sasl[dask]'\n")
+
+
+@needs_dask
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "no-port", "bogus://x:1"])
+def test_a_scheduler_not_reached_is_one_line(address, cli, monkeypatch):
+    monkeypatch.setattr(cluster, "TIMEOUT", 1)
+    result = cli("--dask", address, "sample_logs/seed-maillog.txt")
+    assert result.code == 2 and result.out == ""
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+    assert result.err.startswith(f"maillog-sasl: --dask: cannot reach the Dask scheduler at "
+                                 f"{address}: ")
+
+
+def test_jobs_with_a_scheduler_is_a_usage_error(cli):
+    result = cli("--dask", "tcp://127.0.0.1:1", "--jobs", "2", "sample_logs/seed-maillog.txt")
+    assert result.code == 2 and "--jobs sizes --dask local only" in result.err
+
