@@ -800,8 +800,8 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
 
     With `executor` (a concurrent.futures executor whose workers inherit nothing: cluster.py),
     its workers correlate the chunks, opening each input by path; `jobs` is then how many
-    chunks they read ahead. An input whose path no longer names the file opened here is read
-    here. The executor is the caller's to shut down."""
+    workers it has (one chunk more is read ahead). An input whose path no longer names the
+    file opened here is read here. The executor is the caller's to shut down."""
     merge = _Merge(stats)
     correlator = merge.correlator
     plans: List[Optional[List[Job]]] = []
@@ -823,7 +823,9 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         executor = pool = concurrent.futures.ProcessPoolExecutor(
             jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
     try:
-        pieces = _pieces(executor, every, jobs)
+        # One chunk more than workers: while this process applies a piece, every worker
+        # still has a chunk to read (with `jobs` ahead, one of them waited for this process).
+        pieces = _pieces(executor, every, jobs + 1)
         clock = None
         for source, plan in zip(sources, plans):
             correlator.stats.sources.append(source.name)
