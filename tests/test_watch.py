@@ -345,6 +345,12 @@ def test_killed_at_any_moment_nothing_is_read_twice_or_lost(tmp_path):
     path, state, out = tmp_path / "maillog", tmp_path / "s.sqlite", tmp_path / "alerts"
     path.write_bytes(b"")
     rng = random.Random(9)
+    # Kill times are drawn within the time a whole run takes on this machine, so that most runs
+    # are killed somewhere in their work however fast the machine (and cached bytecode) is.
+    started = time.monotonic()
+    subprocess.run(PYTHON_CLI + ["watch", "--once", "--state", str(tmp_path / "timing.sqlite"),
+                                 str(SAMPLE)], capture_output=True, check=False)
+    whole_run = time.monotonic() - started
     previous = 0
     kills = 0
     for cut in cuts(data, 6, seed=3):
@@ -355,7 +361,7 @@ def test_killed_at_any_moment_nothing_is_read_twice_or_lost(tmp_path):
             process = subprocess.Popen(PYTHON_CLI + ["watch", "--once", "--state", str(state),
                                                      "--alert-log", str(out), str(path)],
                                        stderr=subprocess.PIPE)
-            time.sleep(rng.uniform(0.05, 0.6))
+            time.sleep(rng.uniform(0.1, 0.9) * whole_run)
             if process.poll() is None:
                 process.kill()
                 kills += 1
