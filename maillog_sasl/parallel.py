@@ -110,12 +110,9 @@ class WorkerError(Exception):
     """A worker process died or failed; str() is one line."""
 
 
-class Reborn(NamedTuple):
-    """A connect (SESSION) or a new message (MESSAGE) on `key` in a worker's chunk."""
-    session: bool
-    key: tuple
-
-
+# A connect (SESSION) or a new message (MESSAGE) on a key in a worker's chunk is the plain tuple
+# (SESSION or MESSAGE, key) in its stream: a chunk has thousands, which a class of their own
+# (a named tuple) would make a Python call each to pickle.
 class SlotMark(NamedTuple):
     """`host` entered another ten-minute slot at `when` in a worker's chunk; `slot` is set on
     the host's first line in the chunk, whose slot only this process can compare."""
@@ -328,7 +325,7 @@ class ChunkCorrelator(Correlator):
             self.closed.add(key)
         if key not in self.announced:
             self.announced.add(key)
-            self.events.append(Reborn(session, key))
+            self.events.append((session, key))
 
     def _drop(self, key) -> str:
         if key in self.foreign and key not in self.closed:
@@ -404,7 +401,7 @@ class ChunkCorrelator(Correlator):
     def _fold(self, key, stamp: str, daemon: str, text: str) -> bool:
         """Fold a retry of a foreign message instead of handing its line back, if it is one:
         its deferrals over days are most lines handed back, and only each recipient's last
-        one and their number matter. Whatever else comes about `key` (or a Reborn of it) is
+        one and their number matter. Whatever else comes about `key` (or a birth on it) is
         put in the stream after the fold (_unfold)."""
         if daemon in DELIVERY_AGENTS:
             peek = ev.delivery_peek(text)
@@ -691,11 +688,11 @@ class _Merge:
                     correlator.slot_changed(event.host, event.when)
             elif kind is Folded:
                 _unfold(correlator, event, clock)
-            elif kind is Reborn:
-                if event.session:
-                    correlator.session_reborn(event.key)
+            elif kind is tuple:  # a birth
+                if event[0] is SESSION:
+                    correlator.session_reborn(event[1])
                 else:
-                    correlator.message_reborn(event.key)
+                    correlator.message_reborn(event[1])
             else:
                 correlator.finished.append(event)
         if run:
