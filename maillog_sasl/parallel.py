@@ -46,8 +46,8 @@ DESCRIPTION
     Cost: a worker correlates its chunk at about 1.2x the cost of one process (the marks, the
     folds), then pickles what it finished (Session, Message and Recipient as tuples of their
     fields) for this process to unpickle and apply. On the submission benchmark log 2 workers
-    and this process spend 8.9 s of CPU in all (this process about 2.5 s: the pieces, then the
-    reports) where one process spends 4.9 s: 1.04x as fast as one on 2 idle cores, 1.36x on
+    and this process spend 9.1 s of CPU in all (this process about 2.5 s: the pieces, then the
+    reports) where one process spends 5.2 s: 1.07x as fast as one on 2 idle cores, 1.35x on
     the mixed log (benchmarks/README.md), and as slow as their CPU time where the cores are
     busy.
 
