@@ -25,7 +25,8 @@ WHAT IT DOES
        has it (PYTHONDONTWRITEBYTECODE is not passed on; the bytecode goes to a temporary
        PYTHONPYCACHEPREFIX, removed at the end). With --base DIR, the two maillog-sasl
        commands of that second tree (e.g. a git worktree of the base commit) are timed too,
-       in the same rounds ("base maillog-sasl ..."): base and change paired in one run.
+       in the same rounds ("base maillog-sasl ..."): base and change paired in one run; its
+       --jobs N command too when that tree has --jobs.
     3. Prints per tool the median, min and max wall time, lines/s and MB/s at the median, the
        median peak RSS and CPU time, then the ratios against the targets of issue 5 (PASS/FAIL):
        the default report >= 2x as fast as pflogsumm (aim 3x) and >= 1x postfix-collate; peak
@@ -146,11 +147,15 @@ def build_tools(python, notes, base=None):
                       lambda path: [python, "-m", "maillog_sasl", "--jobs", str(CORES), path],
                       ours=True))
     if base is not None:
+        commands = list(OUR_COMMANDS)
+        if "--jobs" in (base / "maillog_sasl" / "cli.py").read_text(errors="replace"):
+            # A tree with --jobs: its every-core command is paired with this one's too.
+            commands.append(("maillog-sasl jobs", f"--jobs {CORES} FILE", ["--jobs", str(CORES)]))
         tools += [Tool(BASE + key, f"{BASE}maillog-sasl {shown}",
                        lambda path, options=options: [python, "-m", "maillog_sasl", *options,
                                                       path],
                        ours=True, env=child_env(base), src=base)
-                  for key, shown, options in OUR_COMMANDS]
+                  for key, shown, options in commands]
     for name in ("pflogsumm", "postfix-collate"):
         program = find_program(name)
         if program is None:

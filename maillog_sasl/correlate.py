@@ -193,12 +193,12 @@ class Correlator:
 
     # -- the hot loop ------------------------------------------------------------------------
 
-    def feed(self, lines: List[str], clock: Clock, slots: bool = True) -> None:
+    def feed(self, lines: List[str], clock: Clock, handed_back: bool = False) -> None:
         """Apply a batch of lines; finished objects accumulate in `self.finished`.
 
-        Only the skipped lines are counted as they go: every other line was used. Without
-        `slots`, the lines' ten-minute slots are not looked at (parallel.py: lines a worker
-        handed back, whose slots the worker has looked at already).
+        Only the skipped lines are counted as they go: every other line was used. Lines
+        `handed_back` by a parallel.py worker are not the input's first or last, and their
+        ten-minute slots are not looked at: the worker has noted both for its chunk.
         """
         stats = self.stats
         tags = self._tags
@@ -214,7 +214,8 @@ class Correlator:
         if self._doubled:
             lines = self._undouble(lines)
         repeated = read - len(lines)
-        if lines and self.edges[0] is None:
+        slots = not handed_back
+        if lines and self.edges[0] is None and slots:
             self.edges[0] = _edge(lines[0], clock)
         orphan = self._orphan  # None but in a parallel.py worker
         dropped = self._dropped
@@ -297,7 +298,7 @@ class Correlator:
                 not_syslog += 1
                 continue
             self._queue_file(event, message, host, when)
-        if lines:
+        if lines and slots:
             self.edges[1] = _edge(lines[-1], clock)
         stats.lines_read += read
         stats.lines_used += read - not_syslog - other - unused - untracked - repeated

@@ -23,6 +23,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
+from operator import attrgetter
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from maillog_sasl.events import (
@@ -88,6 +89,12 @@ class Session:
         self.complete = False  # saw both connect and disconnect
         self.last_time = start
 
+    def __reduce__(self):
+        # A tuple of its fields rather than pickle's dict of them: parallel.py's workers hand
+        # back hundreds of thousands of sessions, messages and recipients, pickled in half the
+        # time and read back in less.
+        return _session, _SESSION_FIELDS(self)
+
     @property
     def tls(self) -> Optional[tuple]:
         """(protocol, cipher) of the session's TLS, e.g. ("TLSv1.3", "TLS_AES_256_GCM_SHA384")."""
@@ -137,6 +144,9 @@ class Recipient:
         # (most reports never ask, and a deferred recipient has many lines).
         self.last_line: Optional[str] = None
         self._details: Optional[tuple] = ("", "", "")
+
+    def __reduce__(self):
+        return _recipient, _RECIPIENT_FIELDS(self)
 
     def set_details(self, dsn: str, relay: str, reason: str) -> None:
         self.last_line = None
@@ -213,6 +223,9 @@ class Message:
         # Queue IDs a content filter re-injected it as (their client= named it orig_queue_id).
         self.reinjected_as: Sequence[str] = ()
 
+    def __reduce__(self):
+        return _message, _MESSAGE_FIELDS(self)
+
     def recipient(self, address: str, orig_to: Optional[str] = None) -> Recipient:
         # Most recipients have no orig_to: their address alone is the key, no tuple to keep
         # for each of a deferred queue's recipients. An address cannot be a tuple, so the two
@@ -260,6 +273,38 @@ class Message:
         self.sasl_sender = parent.sasl_sender
         if kind == "reinjected":
             self.queued = parent.queued
+
+
+# Their pickling (__reduce__): the fields in __slots__ order, and back.
+_SESSION_FIELDS = attrgetter(*Session.__slots__)
+_RECIPIENT_FIELDS = attrgetter(*Recipient.__slots__)
+_MESSAGE_FIELDS = attrgetter(*Message.__slots__)
+
+
+def _session(*fields) -> Session:
+    self = Session.__new__(Session)
+    (self.serial, self.host, self.service, self.pid, self.client_name, self.client_ip,
+     self.client_port, self.start, self.end, self.tls_line, self.counters_text, self._counters,
+     self.auth, self.sasl_method, self.sasl_username, self.auth_failures, self.queue_ids,
+     self.rejects, self.queued_recipients, self.connected, self.complete,
+     self.last_time) = fields
+    return self
+
+
+def _recipient(*fields) -> Recipient:
+    self = Recipient.__new__(Recipient)
+    (self.address, self.orig_to, self.status, self._details, self.attempts, self.first_deferred,
+     self.last_attempt, self.handed_to, self.last_line) = fields
+    return self
+
+
+def _message(*fields) -> Message:
+    self = Message.__new__(Message)
+    (self.serial, self.host, self.queue_id, self.kind, self.session, self.client_name,
+     self.client_ip, self.sasl_method, self.sasl_username, self.sasl_sender, self.message_id,
+     self.sender, self.size, self.nrcpt, self.queued, self.last_time, self.end, self.state,
+     self.recipients, self.parent, self.notices, self.expired, self.reinjected_as) = fields
+    return self
 
 
 # What correlate() yields, and every report reads: a finished session or message.

@@ -19,11 +19,15 @@ DESCRIPTION
     client=, a bounce notice). A line about any other key is handed back raw, in its place, for
     this process to apply to the sessions and messages it carries from the chunks before; a
     birth on a key is marked in its place, so that whatever was still open here on that key is
-    closed there, as lost or incomplete. The piece is the stream of the chunk's events in order
-    (finished objects, handed-back lines, births, slot changes of its hosts), what is still open
-    at its end (with where in that stream each was opened, so that the open sessions and
-    messages stay in the order correlate() keeps them, which is the order of finish()), its
-    Stats, and the queue IDs it saw born untracked.
+    closed there, as lost or incomplete. The retries of a message held there (qmgr's `(queue
+    active)` once its size is known, delivery attempts: most lines about such keys, a deferred
+    message being retried for days) are not handed back one by one but folded (Folded): per
+    recipient, the number of attempts, the last status and line, the first deferral; the fold
+    goes into the stream before any other line or birth of its key. The piece is the stream of
+    the chunk's events in order (finished objects, handed-back lines, folds, births, slot
+    changes of its hosts), what is still open at its end (with where in that stream each was
+    opened, so that the open sessions and messages stay in the order correlate() keeps them,
+    which is the order of finish()), its Stats, and the queue IDs it saw born untracked.
 
     What a worker cannot know from its chunk alone is checked here when its piece arrives, and
     the chunk is then read again here, in order, when the check fails:
@@ -33,15 +37,19 @@ DESCRIPTION
         another (no New Year, no straggler), and no stamp fell in a repeated hour (DST);
       - a line that would touch both a key of the worker and one held here (a re-injection
         whose original came before the chunk, a reused queue ID of a message open here);
-      - a queue ID the worker saw born untracked while a message of that ID is open here.
-    Real logs fail these checks about once a month of log and once per DST change (the
-    submission benchmark log: 2 chunks of 18, for a reject naming a message of the chunk before);
-    small chunks (the tests) fail them more often, and are then simply read here.
+      - a queue ID the worker saw born untracked while a message of that ID may be open here
+        (not when the worker saw it born, or its removal handed back, before).
+    Real logs fail these checks about once a month of log and once per DST change (none of the
+    36 chunks of either benchmark log); small chunks (the tests) fail them more often, and are
+    then simply read here.
 
-    Cost: a worker correlates its chunk at the cost of one process, and what it hands back
-    (every finished object whole, pickled; the lines of messages retried over days) costs this
-    process about what the chunk saved it: on 2 cores N processes are not yet faster than one
-    (benchmarks/README.md), and the command's default is one.
+    Cost: a worker correlates its chunk at about 1.2x the cost of one process (the marks, the
+    folds), then pickles what it finished (Session, Message and Recipient as tuples of their
+    fields) for this process to unpickle and apply. On the submission benchmark log 2 workers
+    and this process spend 9.1 s of CPU in all (this process about 2.5 s: the pieces, then the
+    reports) where one process spends 5.2 s: 1.07x as fast as one on 2 idle cores, 1.35x on
+    the mixed log (benchmarks/README.md), and as slow as their CPU time where the cores are
+    busy.
 
 DIAGNOSTICS
     WorkerError when a worker process dies (killed, out of memory) or raises: one line, for the
@@ -64,6 +72,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional
 from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
     DELIVERY_AGENTS,
+    TAG_CACHE_LIMIT,
     UNTRACKED,
     USED,
     Correlator,
@@ -74,14 +83,16 @@ from maillog_sasl.correlate import (
     source_read,
     time_aside,
 )
-from maillog_sasl.model import Finished, Stats
+from maillog_sasl.model import DEFERRED, Finished, Recipient, Stats
 from maillog_sasl.sources import _MAGIC, BLOCK_SIZE, Problem, _Lines, _open_path, _reason
-from maillog_sasl.syslog import MONTHS, Clock, fixed_zone, split_line
+from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
-# turn, in this process: 4 MB chunks keep both near one process's memory (16 MB chunks doubled
-# it), and still cut a day's busy log into tens of chunks.
-CHUNK_SIZE = 4 << 20
+# turn, in this process: 8 MB chunks keep a worker under 60 MB on the submission benchmark
+# (16 MB: 83 MB) and this process some 25 MB above one process's memory. Larger chunks cost
+# less (fewer messages open across two chunks, whose retries are folded): 4 MB ones cost the
+# workers about 10% more CPU on the submission benchmark.
+CHUNK_SIZE = 8 << 20
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
@@ -99,18 +110,29 @@ class WorkerError(Exception):
     """A worker process died or failed; str() is one line."""
 
 
-class Reborn(NamedTuple):
-    """A connect (SESSION) or a new message (MESSAGE) on `key` in a worker's chunk."""
-    session: bool
-    key: tuple
-
-
+# A connect (SESSION) or a new message (MESSAGE) on a key in a worker's chunk is the plain tuple
+# (SESSION or MESSAGE, key) in its stream: a chunk has thousands, which a class of their own
+# (a named tuple) would make a Python call each to pickle.
 class SlotMark(NamedTuple):
     """`host` entered another ten-minute slot at `when` in a worker's chunk; `slot` is set on
     the host's first line in the chunk, whose slot only this process can compare."""
     host: str
     slot: Optional[str]
     when: object
+
+
+class Folded(NamedTuple):
+    """Lines a worker handed back folded, about `key` (host, queue ID): `lines` retries that
+    change nothing on a message whose size is known (qmgr's `(queue active)`, probes) or are
+    `deliveries`, folded by recipient in the order each first came: (recipient key, address,
+    orig_to, attempts, the last status, the last line's text, its time, the time of the first
+    deferral among them or None). `first` and `last`: the times of the first and last
+    delivery (None without one)."""
+    key: tuple
+    lines: int
+    deliveries: list
+    first: Optional[_dt.datetime]
+    last: Optional[_dt.datetime]
 
 
 class ClockWatch:
@@ -212,10 +234,27 @@ class ChunkCorrelator(Correlator):
                        _Placed(self.events.__len__))
         self.sessions, self.pending, self.messages = self.placed
         self._dropped: set = set()
+        # The queue IDs born untracked here while the parent might hold a message on them: it
+        # checks that it does not (a set apart: a line handed back later takes one out of
+        # _dropped, not out of the parent's check).
+        self.unsure: set = set()
         self.foreign: set = set()  # queue IDs of lines handed back
+        # Foreign queue IDs the parent cannot hold open from here on: born here (closed there
+        # by the birth's mark), or removed by a line handed back, and no line handed back since
+        # that could open them there.
+        self.closed: set = set()
         # Keys whose birth is marked, and no line of theirs handed back since: a birth on them
         # again closes nothing on the parent's side.
         self.announced: set = set()
+        # Foreign queue IDs whose size is known on the parent's side (a `(queue active)` line
+        # with nrcpt handed back): qmgr's later retries of them change nothing there.
+        self.sized: set = set()
+        # key -> [lines, {recipient key: [address, orig_to, attempts, status, text, time,
+        # first deferral]}, first, last]: the foreign lines being folded (Folded).
+        self.folds: Dict[tuple, list] = {}
+        # A traditional stamp's minute -> its time, read aside (folded lines: a minute's
+        # lines share it, as in Clock).
+        self._aside: Dict[str, Optional[_dt.datetime]] = {}
         self.orphans = 0
         self._minute = ""  # of the last line handed back whose stamp was read
         self.unsafe = ""  # why this process must read the chunk itself
@@ -226,6 +265,8 @@ class ChunkCorrelator(Correlator):
         # Lines handed back are counted where they are applied.
         stats.lines_read -= self.orphans
         stats.lines_used -= self.orphans
+        for key in list(self.folds):
+            self._unfold(key)
         self.clock._minutes = {}  # a cache: not worth its pickling
         # The handlers are bound to this object: without them it is no cycle, and goes with
         # its chunk (the command runs with the cyclic collector off).
@@ -233,19 +274,30 @@ class ChunkCorrelator(Correlator):
         self._orphan = None
         return Piece(self.events, dict(self.sessions), dict(self.pending), dict(self.messages),
                      tuple(placed.placed for placed in self.placed),
-                     self._slots, self._dropped, stats, self.clock, self.unsafe, self.edges,
+                     self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, lines_cut)
 
     def _handlers(self) -> dict:
         return {kind: self._guard(kind, handler) for kind, handler in super()._handlers().items()}
 
     def _guard(self, kind, handler):
-        def guarded(key, program, stamp, clock, text):
-            ours = key in self.sessions or key in self.pending
-            if kind is ev.CONNECT:
-                if not ours:
+        # One closure per kind of line: every smtpd line comes through one.
+        if kind is ev.CONNECT:
+            def connect(key, program, stamp, clock, text):
+                if key not in self.sessions and key not in self.pending:
                     self._born(SESSION, key)
                 return handler(key, program, stamp, clock, text)
+            return connect
+        if kind is not ev.CLIENT and kind is not ev.REJECT:
+            def session_line(key, program, stamp, clock, text):
+                if key in self.sessions or key in self.pending:
+                    return handler(key, program, stamp, clock, text)
+                self.announced.discard(key)
+                return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
+            return session_line
+
+        def guarded(key, program, stamp, clock, text):
+            ours = key in self.sessions or key in self.pending
             if kind is ev.CLIENT:
                 if not self._may_track(text):
                     return self._drop((key[0], text[:text.find(": ")]))
@@ -253,8 +305,10 @@ class ChunkCorrelator(Correlator):
                     self._client_handed_back(key[0], text)
             elif kind is ev.REJECT and text[:1] != "N":
                 queue_id = (key[0], text[:text.find(": ")])
+                self._unfold(queue_id)
                 if ((queue_id in self.messages) != ours
-                        and not (ours and queue_id in self._dropped)):
+                        and not (ours and (queue_id in self._dropped
+                                           or queue_id in self.closed))):
                     self.unsafe = "a reject names a message and a session on both sides"
             if not ours:
                 self.announced.discard(key)
@@ -263,13 +317,22 @@ class ChunkCorrelator(Correlator):
         return guarded
 
     def _born(self, session: bool, key) -> None:
+        # A message born here closes whatever the parent held on its queue ID: its later lines
+        # (after its removal, a reused ID born untracked) are the chunk's to drop.
+        if not session:
+            self._unfold(key)
+            self.foreign.discard(key)
+            self.closed.add(key)
         if key not in self.announced:
             self.announced.add(key)
-            self.events.append(Reborn(session, key))
+            self.events.append((session, key))
 
     def _drop(self, key) -> str:
-        if key not in self.foreign:
-            self._dropped.add(key)
+        if key in self.foreign and key not in self.closed:
+            return UNTRACKED  # the parent may hold it open: its lines go there
+        self._dropped.add(key)
+        if key not in self.closed:
+            self.unsure.add(key)
         return UNTRACKED
 
     def _own(self, key, what: str) -> None:
@@ -283,12 +346,16 @@ class ChunkCorrelator(Correlator):
             self._own((host, ev.smtpd_client_event(text).orig_queue_id), "orig_queue_id")
         self._foreign(key)
 
-    def _foreign(self, key) -> None:
-        """A line handed back may open a message on `key` on the parent's side: the key's
-        lines go there from now on."""
+    def _foreign(self, key, opens: bool = True) -> None:
+        """A line about `key` is handed back (that `opens` a message there, or may): the key's
+        lines go to the parent from now on."""
         self.foreign.add(key)
         self.announced.discard(key)
         self._dropped.discard(key)
+        if opens:
+            self._unfold(key)
+            self.closed.discard(key)
+            self.sized.discard(key)
 
     def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
         if " " in key[1] or not key[1]:
@@ -297,8 +364,21 @@ class ChunkCorrelator(Correlator):
             self.stats.untracked_queue_lines += 1
             self.stats.lines_used -= 1  # feed() counts the line used
             return
-        self._foreign(key)
-        if daemon == "bounce":
+        if key not in self.folds:  # (a key being folded is foreign already)
+            self._foreign(key, opens=False)
+        if "queued as " not in text and self._fold(key, stamp, daemon, text):
+            return
+        self._unfold(key)
+        if daemon == "qmgr":
+            if text.endswith(": removed"):
+                self.closed.add(key)
+                self.sized.discard(key)
+            elif key not in self.sized:
+                event = ev.RECOGNIZERS["qmgr"](text)
+                if (event is not None and event.kind == "queue_active"
+                        and event.nrcpt is not None):
+                    self.sized.add(key)
+        elif daemon == "bounce":
             event = ev.RECOGNIZERS["bounce"](text)
             if event is not None and event.kind == "notice":
                 notice = (key[0], event.notice_queue_id)
@@ -317,6 +397,62 @@ class ChunkCorrelator(Correlator):
         self.orphans += 1
         self.events.append(line)
         return USED  # counted where it is applied (piece())
+
+    def _fold(self, key, stamp: str, daemon: str, text: str) -> bool:
+        """Fold a retry of a foreign message instead of handing its line back, if it is one:
+        its deferrals over days are most lines handed back, and only each recipient's last
+        one and their number matter. Whatever else comes about `key` (or a birth on it) is
+        put in the stream after the fold (_unfold)."""
+        if daemon in DELIVERY_AGENTS:
+            peek = ev.delivery_peek(text)
+            if peek is None or peek[2] is ev.UNKNOWN_STATUS:
+                return False
+            when = self._time_aside(stamp)
+            if when is None:
+                return False
+            if peek[2] in ev.PROBE_STATUSES:
+                when = None  # a probe changes nothing
+        elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):
+            peek = when = None
+        else:
+            return False
+        fold = self.folds.get(key)
+        if fold is None:
+            fold = self.folds[key] = [0, {}, when, when]
+        fold[0] += 1
+        self.orphans += 1
+        if when is not None:
+            address, orig_to, status = peek
+            target = address if orig_to is None else (address, orig_to)
+            folded = fold[1].get(target)
+            if folded is None:
+                folded = fold[1][target] = [address, orig_to, 0, status, text, when, None]
+            folded[2] += 1
+            folded[3:6] = status, text, when
+            if status == DEFERRED and folded[6] is None:
+                folded[6] = when
+            if fold[2] is None:
+                fold[2] = when
+            fold[3] = when
+        return True
+
+    def _time_aside(self, stamp: str) -> Optional[_dt.datetime]:
+        second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
+        if second is None:
+            return time_aside(self.clock, stamp)
+        minute = self._aside.get(stamp[:12])
+        if minute is None:
+            if len(self._aside) > TAG_CACHE_LIMIT:
+                self._aside.clear()
+            minute = self._aside[stamp[:12]] = time_aside(self.clock, stamp[:12] + ":00")
+        return minute + second if minute is not None else None
+
+    def _unfold(self, key) -> None:
+        """The lines of `key` folded so far, into the stream here."""
+        fold = self.folds.pop(key, None)
+        if fold is not None:
+            self.events.append(Folded(key, fold[0], [(target, *folded) for target, folded
+                                                     in fold[1].items()], fold[2], fold[3]))
 
     def _client(self, event, session, host, when):
         key = (host, event.queue_id)
@@ -521,7 +657,7 @@ class _Merge:
     def apply(self, piece: Piece, clock: ChunkClock) -> None:
         """Apply a worker's piece, read with `clock`'s year."""
         correlator = self.correlator
-        edges = list(correlator.edges)
+        edges = correlator.edges
         for placed in self.placed:
             placed.placed.clear()
         if clock.year is None:
@@ -538,7 +674,7 @@ class _Merge:
                 run.append(event)
                 continue
             if run:
-                correlator.feed(run, clock, slots=False)
+                correlator.feed(run, clock, handed_back=True)
                 run = []
             self.index = index
             if kind is str:
@@ -550,15 +686,17 @@ class _Merge:
                     correlator._slots[event.host] = event.slot
                 if event.when is not None:
                     correlator.slot_changed(event.host, event.when)
-            elif kind is Reborn:
-                if event.session:
-                    correlator.session_reborn(event.key)
+            elif kind is Folded:
+                _unfold(correlator, event, clock)
+            elif kind is tuple:  # a birth
+                if event[0] is SESSION:
+                    correlator.session_reborn(event[1])
                 else:
-                    correlator.message_reborn(event.key)
+                    correlator.message_reborn(event[1])
             else:
                 correlator.finished.append(event)
         if run:
-            correlator.feed(run, clock, slots=False)
+            correlator.feed(run, clock, handed_back=True)
         for noted in piece.pending.values():
             noted.clock = clock
             if noted.rejects:
@@ -584,6 +722,37 @@ class _Merge:
         for batch in lines:
             self.correlator.feed(batch, clock)
         self.months = clock.watch.months
+
+
+def _unfold(correlator: Correlator, fold: Folded, clock: ChunkClock) -> None:
+    """Apply lines a worker folded (Folded) as correlate.Correlator.feed() and _delivery()
+    would apply them one by one, to the message this process holds on their queue ID."""
+    stats = correlator.stats
+    stats.lines_read += fold.lines
+    message = correlator.messages.get(fold.key)
+    if message is None:
+        stats.untracked_queue_lines += fold.lines
+        return
+    stats.lines_used += fold.lines
+    if fold.first is None or fold.last is None:
+        return
+    message.last_time = fold.last
+    correlator._seen(fold.first)
+    correlator._seen(fold.last)
+    if clock._latest is None or fold.last > clock._latest:
+        clock._latest = fold.last
+    recipients = message.recipients
+    for target, address, orig_to, attempts, status, text, when, deferred in fold.deliveries:
+        recipient = recipients.get(target)
+        if recipient is None:
+            recipient = recipients[target] = Recipient(address, orig_to)
+        recipient.attempts += attempts
+        recipient.status = status
+        recipient.last_line = text
+        recipient._details = None
+        recipient.last_attempt = when
+        if recipient.first_deferred is None:
+            recipient.first_deferred = deferred
 
 
 def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
@@ -630,8 +799,8 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
 
     With `executor` (a concurrent.futures executor whose workers inherit nothing: cluster.py),
     its workers correlate the chunks, opening each input by path; `jobs` is then how many
-    chunks they read ahead. An input whose path no longer names the file opened here is read
-    here. The executor is the caller's to shut down."""
+    workers it has (one chunk more is read ahead). An input whose path no longer names the
+    file opened here is read here. The executor is the caller's to shut down."""
     merge = _Merge(stats)
     correlator = merge.correlator
     plans: List[Optional[List[Job]]] = []
@@ -653,7 +822,9 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         executor = pool = concurrent.futures.ProcessPoolExecutor(
             jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
     try:
-        pieces = _pieces(executor, every, jobs)
+        # One chunk more than workers: while this process applies a piece, every worker
+        # still has a chunk to read (with `jobs` ahead, one of them waited for this process).
+        pieces = _pieces(executor, every, jobs + 1)
         clock = None
         for source, plan in zip(sources, plans):
             correlator.stats.sources.append(source.name)
@@ -720,6 +891,7 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
             correlator.stats.lines_cut += piece.lines_cut
             if piece.problem is not None:
                 source.problem = piece.problem
+        del piece  # its objects are the correlator's now, and go as they are handed on
         source.bytes_done = job.end if job.end is not None else source.size
         if on_batch is not None:
             on_batch(source, correlator.stats)
@@ -727,7 +899,10 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
 
 
 def _handed_on(correlator: Correlator) -> Iterator[Finished]:
-    if correlator.finished:
-        yield from correlator.finished
-        correlator.finished.clear()
+    # A chunk's objects are let go one by one as they are handed on, not all at its end.
+    finished = correlator.finished
+    if finished:
+        finished.reverse()
+        while finished:
+            yield finished.pop()
 

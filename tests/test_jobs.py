@@ -16,7 +16,8 @@ from test_golden import GOLDEN, LOGS, cases
 from test_golden import digest as golden_digest
 
 import maillog_sasl
-from maillog_sasl import cli, parallel
+from maillog_sasl import cli as cli_module
+from maillog_sasl import parallel
 from maillog_sasl.model import Message
 from maillog_sasl.syslog import parse_zone
 
@@ -29,7 +30,7 @@ GOLDEN_HASHES = json.loads(GOLDEN.read_text())  # one process's bytes
 
 def chunks_of(chunk_size, monkeypatch):
     """The command's inputs cut in chunks of `chunk_size` bytes (the CLI has no option)."""
-    monkeypatch.setattr(cli, "open_logs",
+    monkeypatch.setattr(cli_module, "open_logs",
                         functools.partial(maillog_sasl.open_logs, chunk_size=chunk_size))
 
 
@@ -265,6 +266,25 @@ def test_one_job_starts_no_worker(tmp_path, monkeypatch, run):
     monkeypatch.setattr(parallel.concurrent.futures, "ProcessPoolExecutor", None)
     code, out, _ = run(["-f", "csv", "--year", "2026", str(path)], 1, SMALL)
     assert code == 0 and out
+
+
+def test_the_default_is_one_process_per_usable_core(tmp_path, monkeypatch, cli):
+    path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
+                                                              tzinfo=dt.timezone.utc), 50))
+    chunks_of(SMALL, monkeypatch)
+    monkeypatch.setattr(cli_module, "usable_cores", lambda: 3)
+    asked = []
+    real = maillog_sasl.correlate_parallel
+
+    def spy(sources, jobs, *args, **kwargs):
+        asked.append(jobs)
+        return real(sources, jobs, *args, **kwargs)
+
+    monkeypatch.setattr(maillog_sasl, "correlate_parallel", spy)
+    one = cli("-f", "csv", "--year", "2026", "--jobs", "1", path)
+    default = cli("-f", "csv", "--year", "2026", path)
+    assert (default.code, default.out, default.err) == (0, one.out, one.err) and one.out
+    assert asked == [3]  # (--jobs 1 reads in this process, without parallel.py)
 
 
 def die(job):
