@@ -175,10 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no progress bar on stderr (shown only on a terminal, for inputs "
                              "of 20 MB or more, or standard input); e.g. --quiet")
     parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
-                        help="read regular files with N processes (default and 0: one per "
-                             "usable core; 1: this process alone, the least CPU; standard input "
-                             "and pipes are read by this process); the same report whatever N; "
-                             "with --dask local, the local cluster's workers; e.g. --jobs 1")
+                        help="read regular files with N processes (default 1: this process "
+                             "alone, the least CPU and memory; 0: one per usable core; standard "
+                             "input and pipes are read by this process); the same report "
+                             "whatever N; with --dask local, the local cluster's workers; "
+                             "e.g. --jobs 0")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="read regular files on the Dask cluster of this scheduler, or on "
                              "a local cluster of one worker per usable core (`local`); the "
@@ -380,7 +381,9 @@ def _workers(options, stack: contextlib.ExitStack):
     """(jobs, executor) for open_logs(): --jobs, or the --dask cluster, kept open by `stack`
     (ClusterError when it cannot be had)."""
     if options.dask is None:
-        return options.jobs or usable_cores(), None
+        # One process unless asked: on a 2-core mail server in trouble the cores are busy, and
+        # there 2 processes take their CPU time, up to twice one's (benchmarks/README.md).
+        return (1 if options.jobs is None else options.jobs or usable_cores()), None
     if options.dask != "local" and options.jobs is not None:
         raise UsageError("--jobs sizes --dask local only: a scheduler's workers are its own")
     cluster = stack.enter_context(connect(options.dask, workers=options.jobs or 0))
