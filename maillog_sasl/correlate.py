@@ -6,6 +6,8 @@ SUMMARY
     Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
         between two batches: `watch` keeps one across runs)
+    looks_doubled(lines) -> bool; queued_as(delivery event) -> NEWQID or None  (shared with
+        parallel.py's workers)
 
 DESCRIPTION
     Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
@@ -91,7 +93,7 @@ USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
 
 
-def _doubled(lines: List[str]) -> bool:
+def looks_doubled(lines: List[str]) -> bool:
     """Whether these first lines of an input come twice each (within DOUBLED_WITHIN lines).
     Postfix itself does log the same line twice now and then; not most of its lines."""
     awaiting: Dict[str, None] = {}
@@ -123,7 +125,7 @@ def _edge(line: str, clock: Clock) -> tuple:
     return (parsed[1], when) if parsed is not None else (None, None)
 
 
-def _queued_as(event) -> Optional[str]:
+def queued_as(event) -> Optional[str]:
     """NEWQID of a delivery event whose reason says `... queued as NEWQID`, or None."""
     marker = event.reason.rfind("queued as ") if event is not None else -1
     if marker < 0:
@@ -210,7 +212,7 @@ class Correlator:
         not_syslog = other = unused = untracked = 0
         read = len(lines)
         if self._doubled is None:
-            self._doubled = _doubled(lines)
+            self._doubled = looks_doubled(lines)
         if self._doubled:
             lines = self._undouble(lines)
         repeated = read - len(lines)
@@ -673,7 +675,7 @@ class Correlator:
             if message.reinjected_as:
                 # A filter whose re-injection named this message (orig_queue_id), on loopback
                 # or not, and whether its copy is still queued or already gone.
-                new_id = _queued_as(ev.delivery_event(text))
+                new_id = queued_as(ev.delivery_event(text))
                 if new_id in message.reinjected_as:
                     recipient.handed_to = new_id
             elif "[127." in text or "[::1]" in text:
@@ -684,7 +686,7 @@ class Correlator:
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
         # on as NEWQID, whose client= line (from 127.0.0.1, no SASL) came just before this one.
-        new_id = _queued_as(event)
+        new_id = queued_as(event)
         if new_id is None or not ev.is_loopback(ev.split_address(event.relay)[1]):
             return
         child = self.messages.get((host, new_id))

@@ -76,15 +76,22 @@ from maillog_sasl.correlate import (
     UNTRACKED,
     USED,
     Correlator,
-    _doubled,
-    _queued_as,
     correlate,
+    looks_doubled,
+    queued_as,
     source_clock,
     source_read,
     time_aside,
 )
 from maillog_sasl.model import DEFERRED, Finished, Recipient, Stats
-from maillog_sasl.sources import _MAGIC, BLOCK_SIZE, Problem, _Lines, _open_path, _reason
+from maillog_sasl.sources import (
+    BLOCK_SIZE,
+    COMPRESSED_MAGIC,
+    LineSplitter,
+    Problem,
+    error_reason,
+    open_path,
+)
 from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
@@ -385,7 +392,7 @@ class ChunkCorrelator(Correlator):
                 self._own(notice, "a bounce notice")
                 self._foreign(notice)
         elif daemon in DELIVERY_AGENTS and "queued as " in text:
-            self._own((key[0], _queued_as(ev.delivery_event(text))), "queued as")
+            self._own((key[0], queued_as(ev.delivery_event(text))), "queued as")
         self._hand_back(line, stamp)
 
     def _hand_back(self, line: str, stamp: str) -> str:
@@ -473,7 +480,7 @@ class ChunkCorrelator(Correlator):
         super()._notice(event, message, host, when)
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
-        child = (host, _queued_as(event))
+        child = (host, queued_as(event))
         if child not in self.messages and child not in self._dropped:
             self.unsafe = "a re-injection whose copy came before the chunk"
         super()._follow_reinjection(event, message, recipient, host)
@@ -515,7 +522,7 @@ class _Range:
 
     def __init__(self, fileno: int, start: int, end: int):
         self.fileno, self.start, self.end = fileno, start, end
-        self.lines = _Lines()
+        self.lines = LineSplitter()
 
     def batches(self) -> Iterator[List[str]]:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -535,7 +542,7 @@ def _work(job: Job) -> Piece:
     """A worker: correlate one chunk, of an input it inherited or opens by path."""
     if job.path is None:
         return _work_on(job, _SOURCES[job.source])
-    source = _open_path(job.path)
+    source = open_path(job.path)
     try:
         return _work_on(job, source)
     finally:
@@ -556,7 +563,7 @@ def _work_on(job: Job, source) -> Piece:
         for batch in chunk.batches():
             correlator.feed(batch, job.clock)
     except OSError as error:
-        problem = Problem(source.name, f"read failed part way: {_reason(error)}")
+        problem = Problem(source.name, f"read failed part way: {error_reason(error)}")
     return correlator.piece(problem, chunk.lines.cut)
 
 
@@ -567,9 +574,9 @@ def _splittable(source, chunk_size: int) -> bool:
     head = source._head or b""
     if not source.regular or source.size <= chunk_size or b"\r" in head:
         return False
-    if any(head.startswith(magic) for magic, *_ in _MAGIC):
+    if any(head.startswith(magic) for magic, *_ in COMPRESSED_MAGIC):
         return False
-    return not _doubled(_Lines().split(head.decode("utf-8", "replace")))
+    return not looks_doubled(LineSplitter().split(head.decode("utf-8", "replace")))
 
 
 def _first_stamp(fileno: int, offset: int) -> Optional[str]:

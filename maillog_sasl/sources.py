@@ -4,6 +4,8 @@ SUMMARY
     open_sources(paths, stdin=None, zone=None) -> Inputs(sources, problems, notes)
     Problem(path, message)          an input that could not be read, or not fully; also a note
     Source.batches() -> iterator of lists of lines (str, no line ends)
+    open_path(path) -> Source; LineSplitter().split(text) -> lines; error_reason(error) -> str;
+    COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
 
 DESCRIPTION
     Every input is opened exactly once, and that file object is the one read: a pipe given as
@@ -86,12 +88,12 @@ MAX_LINE = 1 << 16
 # Two regular files of the same size whose first and last SAME_BYTES hash alike are one log.
 SAME_BYTES = 1 << 16
 
-_MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
+COMPRESSED_MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
     (b"\x1f\x8b", "gzip", gzip.open, lambda: zlib.decompressobj(wbits=31)),
     (b"BZh", "bzip2", bz2.open, bz2.BZ2Decompressor),
     (b"\xfd7zXZ\x00", "xz", lzma.open, lzma.LZMADecompressor),
 )
-_MAGIC_BYTES = max(len(magic) for magic, *_ in _MAGIC)
+_MAGIC_BYTES = max(len(magic) for magic, *_ in COMPRESSED_MAGIC)
 _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 # What batches() reads bytes from: the file itself (after the bytes read ahead), a
@@ -164,7 +166,7 @@ class Source:
         if head is None:
             head = _read_head(raw, _MAGIC_BYTES)
         reader = self._reader = _Prefixed(raw, head)
-        for magic, program, opener, _ in _MAGIC:
+        for magic, program, opener, _ in COMPRESSED_MAGIC:
             if head.startswith(magic):
                 command = shutil.which(program) if parallel and self.regular else None
                 if command is None:
@@ -187,7 +189,7 @@ class Source:
         process.
         """
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        splitter = _Lines()
+        splitter = LineSplitter()
         opened = False
         try:
             stream = self._open_binary(parallel)
@@ -211,7 +213,7 @@ class Source:
             self._check_child()
         except _READ_ERRORS as error:
             how = "read failed part way" if opened else "cannot read"
-            self.problem = Problem(self.name, f"{how}: {_reason(error)}")
+            self.problem = Problem(self.name, f"{how}: {error_reason(error)}")
         finally:
             self.lines_cut = splitter.cut
             self._end_child()
@@ -284,7 +286,7 @@ class Source:
         return None
 
 
-class _Lines:
+class LineSplitter:
     """Cuts decoded text, block by block, into lines: LF, CRLF or a bare CR end a line (a CRLF
     too when a block boundary falls between its CR and LF); a line longer than MAX_LINE keeps
     its first MAX_LINE characters and the rest is skipped (counted in `cut`).
@@ -426,7 +428,7 @@ def _read_head(stream: BinaryIO, size: int) -> bytes:
 def _inflate_start(head: bytes) -> bytes:
     """The text at the start of `head`: inflated (at most PEEK_TEXT) when it is compressed,
     as much as inflates without error."""
-    for magic, _, _, decompressor in _MAGIC:
+    for magic, _, _, decompressor in COMPRESSED_MAGIC:
         if head.startswith(magic):
             try:
                 return decompressor().decompress(head, PEEK_TEXT)
@@ -457,7 +459,7 @@ def _standard_input(stdin: Optional[BinaryIO]) -> Source:
     return source
 
 
-def _open_path(path: str) -> Source:
+def open_path(path: str) -> Source:
     stream = open(path, "rb", buffering=0)
     try:
         status = os.fstat(stream.fileno())
@@ -489,7 +491,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
         try:
             standard_input = _standard_input(stdin)
         except OSError as error:
-            problems.append(Problem("<stdin>", f"cannot read: {_reason(error)}"))
+            problems.append(Problem("<stdin>", f"cannot read: {error_reason(error)}"))
     stdin_seen = False
     for path in paths:
         if path == "-":
@@ -502,9 +504,9 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             stdin_seen = True
         else:
             try:
-                source = _open_path(path)
+                source = open_path(path)
             except OSError as error:
-                problems.append(Problem(path, f"cannot read: {_reason(error)}"))
+                problems.append(Problem(path, f"cannot read: {error_reason(error)}"))
                 continue
         same = next((other for other in kept if other.same_file(source)), None)
         if same is not None:
@@ -520,7 +522,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
         try:
             source.first_time = source.peek_first_time(zone)
         except OSError as error:
-            problems.append(Problem(path, f"cannot read: {_reason(error)}"))
+            problems.append(Problem(path, f"cannot read: {error_reason(error)}"))
             kept.pop()
             source.close()
             continue
@@ -532,7 +534,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     return Inputs(files, problems, notes)
 
 
-def _reason(error: BaseException) -> str:
+def error_reason(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     if isinstance(error, EOFError):
