@@ -1,6 +1,7 @@
 """Helpers the tests import (fixtures live in conftest.py)."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -13,6 +14,18 @@ class CliResult:
 
     def json(self):
         return json.loads(self.out)
+
+
+def tamper(path, *statements):
+    """Run SQL statements on an SQLite file behind the tool's back (a damaged or older state,
+    another program's database); a statement is its text, or (text, parameters)."""
+    db = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            db.execute(*((statement,) if isinstance(statement, str) else statement))
+        db.commit()
+    finally:
+        db.close()
 
 
 def by(rows, key):

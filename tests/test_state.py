@@ -19,6 +19,7 @@ from maillog_sasl.state import State, StateError, default_path, freeze, thaw
 from maillog_sasl.syslog import fixed_zone
 
 from maillog_writer import MailLog, at
+from support import tamper
 
 FORMAT = "test-format"
 JST = fixed_zone(dt.timedelta(hours=9))
@@ -114,10 +115,7 @@ def test_a_corrupt_state_is_refused_and_left_as_it_is(tmp_path, content):
 
 def test_another_sqlite_database_is_refused_untouched(tmp_path):
     path = tmp_path / "other.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE photos (name TEXT)")
-    db.commit()
-    db.close()
+    tamper(path, "CREATE TABLE photos (name TEXT)")
     os.chmod(path, 0o600)
     with pytest.raises(StateError, match="not a maillog-sasl state"):
         opened(path)
@@ -143,10 +141,7 @@ def test_a_state_of_another_schema_or_format_is_refused(tmp_path):
     reopened = State.open(str(path), "other")
     assert reopened.engine is None
     reopened.close()
-    db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
-    db.commit()
-    db.close()
+    tamper(path, "UPDATE meta SET value = '99' WHERE key = 'schema'")
     with pytest.raises(StateError, match="a state of schema '99'"):
         opened(path)
 
@@ -157,10 +152,7 @@ def test_a_damaged_engine_is_refused(tmp_path):
     state.begin()
     state.commit({"x": 1}, FORMAT, {}, [])
     state.close()
-    db = sqlite3.connect(path)
-    db.execute("UPDATE engine SET data = ?", (b"\x80\x05not a pickle",))
-    db.commit()
-    db.close()
+    tamper(path, ("UPDATE engine SET data = ?", (b"\x80\x05not a pickle",)))
     with pytest.raises(StateError, match="damaged: its engine cannot be read"):
         opened(path)
 

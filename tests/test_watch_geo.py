@@ -16,7 +16,7 @@ from maillog_sasl.state import State
 
 from geoip_writer import city, write_database
 from maillog_writer import MailLog, at
-from support import SAMPLE_LOGS
+from support import SAMPLE_LOGS, tamper
 
 USER = "ann@example.jp"
 OFFICE, HOME = "192.0.2.10", "198.51.100.7"
@@ -165,12 +165,8 @@ def schema_1(cli, tmp_path):
     log.login(USER, HOME, at(40, 9), outcomes={"deferred": 2})
     old = log.write(tmp_path / "maillog-2025")
     assert once(cli, state, old) == []
-    db = sqlite3.connect(state)
-    db.execute("DROP TABLE countries")
-    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    db.execute("UPDATE engine SET format = ?", watch.older_formats())
-    db.commit()
-    db.close()
+    tamper(state, "DROP TABLE countries", "UPDATE meta SET value = '1' WHERE key = 'schema'",
+           ("UPDATE engine SET format = ?", watch.older_formats()))
     os.unlink(old)
     return state
 
@@ -209,10 +205,7 @@ def test_a_state_of_schema_1_is_migrated_keeping_history_and_engine(tmp_path, cl
 ])
 def test_a_state_that_cannot_be_migrated_is_refused_in_one_line_and_kept(tmp_path, cli, damage):
     state = schema_1(cli, tmp_path)
-    db = sqlite3.connect(state)
-    db.execute(damage)
-    db.commit()
-    db.close()
+    tamper(state, damage)
     content = state.read_bytes()
     path = logged(tmp_path, "maillog", (KR, at(45, 9)))
     result = cli("watch", "--once", "--state", state, path)
