@@ -5,7 +5,7 @@ events.delivery_details against that definition, on lines built from attacker-ch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maillog_sasl.events import delivery_details
+from maillog_sasl.events import delivery_details, delivery_event
 
 PIECES = st.sampled_from(["dsn=2.0.0", "dsn", "dsnx=1", "relay=mx[192.0.2.1]:25", "relay=",
                           "rel", "delay=1", "delays=0/0/0/1", "conn_use=2", "orig_to=<o@x>",
@@ -32,3 +32,19 @@ def test_dsn_and_relay_are_the_last_fields_of_their_kind(address, fields, status
         return  # the status is then read inside the address, as Postfix's line shape allows
     assert found is not None
     assert found[:2] == by_split(text)
+
+
+VALUES = st.text(alphabet=st.sampled_from("a0.=<>[]:()/, -\t\n"), max_size=8)
+
+
+@given(st.tuples(VALUES, VALUES, VALUES, VALUES, VALUES, VALUES, VALUES, VALUES))
+def test_the_plain_shape_reads_as_delivery_event(values):
+    """A line of the plain shape (to, relay, delay, delays, dsn, status), whose values may
+    hold commas, parentheses, spaces and line ends: delivery_details gives what
+    delivery_event reads, and None where it gives None."""
+    queue_id, to, relay, delay, delays, dsn, status, reason = values
+    text = (f"{queue_id}: to={to}, relay={relay}, delay={delay}, delays={delays}, dsn={dsn}, "
+            f"status={status}{reason}")
+    event = delivery_event(text)
+    expected = None if event is None else (event.dsn, event.relay, event.status, event.reason)
+    assert delivery_details(text) == expected
