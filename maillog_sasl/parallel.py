@@ -282,9 +282,10 @@ class ChunkCorrelator(Correlator):
         # its chunk (the command runs with the cyclic collector off).
         self._smtpd_handlers = {}
         self._orphan = None
+        still_open: List[dict] = [self.sessions, self.pending, self.messages]
         return Piece(self.events, self.sessions, self.pending, self.messages,
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
-                           in zip(self.placed, (self.sessions, self.pending, self.messages))),
+                           in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, lines_cut)
 
