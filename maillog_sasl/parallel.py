@@ -43,13 +43,14 @@ DESCRIPTION
     36 chunks of either benchmark log); small chunks (the tests) fail them more often, and are
     then simply read here.
 
-    Cost: a worker correlates its chunk at about 1.2x the cost of one process (the marks, the
-    folds), then pickles what it finished (Session, Message and Recipient as tuples of their
-    fields) for this process to unpickle and apply. On the submission benchmark log 2 workers
-    and this process spend 9.1 s of CPU in all (this process about 2.5 s: the pieces, then the
-    reports) where one process spends 5.2 s: 1.07x as fast as one on 2 idle cores, 1.35x on
-    the mixed log (benchmarks/README.md), and as slow as their CPU time where the cores are
-    busy.
+    Cost: a worker correlates its chunk at about 1.15x the cost of one process (the marks, the
+    folds; it notes where it opened each key at the three places it opens one, not on every
+    insert), then pickles what it finished (Session, Message and Recipient as tuples of their
+    fields: datetimes and each message's recipients are most of that cost) for this process
+    to unpickle and apply. On the submission benchmark log 2 workers and this process spend
+    about 9.6-10 s of CPU in all on a busy machine (this process about 2.8 s: the pieces, then
+    the reports) where one process spends 5.2 s: as slow as their CPU time where the cores are
+    busy; this process peaks at 66 MB, a worker at 41 MB (benchmarks/README.md).
 
 DIAGNOSTICS
     WorkerError when a worker process dies (killed, out of memory) or raises: one line, for the
@@ -95,11 +96,11 @@ from maillog_sasl.sources import (
 from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
-# turn, in this process: 8 MB chunks keep a worker under 60 MB on the submission benchmark
-# (16 MB: 83 MB) and this process some 25 MB above one process's memory. Larger chunks cost
-# less (fewer messages open across two chunks, whose retries are folded): 4 MB ones cost the
-# workers about 10% more CPU on the submission benchmark.
-CHUNK_SIZE = 8 << 20
+# turn and is applied, in this process: on the submission benchmark 4 MB chunks keep a worker
+# at 41 MB and this process at 66 MB (8 MB ones: 55 and 77 MB). Larger chunks cost less CPU
+# (fewer messages open across two chunks, whose retries are folded, fewer lines handed back):
+# 4 MB ones cost about 1% more in all than 8 MB ones there (this process 0.25 s more).
+CHUNK_SIZE = 4 << 20
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
