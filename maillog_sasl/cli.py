@@ -74,7 +74,7 @@ from maillog_sasl.password import (
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, Scope, build_report, gives_tuples, report_of
-from maillog_sasl.sources import MAX_LINE
+from maillog_sasl.sources import MAX_LINE, local_paths
 from maillog_sasl.state import State, StateError
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
@@ -394,6 +394,7 @@ def _read(options, zone, selection: Selection, report_options: dict, analysis) -
     """Write the report of `analysis`; the exit status."""
     for note in analysis.notes:
         print(f"maillog-sasl: {note}", file=sys.stderr)
+    shown = len(analysis.notes)
     # Times without a zone are the log's when its stamps carry one: known once it is opened.
     log_time = next((s.first_time for s in analysis.sources if s.first_time), None)
     try:
@@ -407,6 +408,8 @@ def _read(options, zone, selection: Selection, report_options: dict, analysis) -
         if failure:
             print(f"maillog-sasl: {failure}", file=sys.stderr)
             return 2
+    for note in analysis.notes[shown:]:  # inputs a worker sent back to be read here
+        print(f"maillog-sasl: {note}", file=sys.stderr)
     for problem in analysis.problems:
         print(f"maillog-sasl: {problem}", file=sys.stderr)
     if options.stats:
@@ -425,7 +428,7 @@ def _input_at(target: str, paths) -> str:
             except (AttributeError, OSError, ValueError):
                 pass  # closed, or not a file: not a file that -o could name
         else:
-            inputs.append(path)
+            inputs.extend(local_paths(path))  # a file:// URL's file too
     clash = output.same_file(target, inputs)
     if clash is None:
         return ""
