@@ -15,6 +15,7 @@ import sys
 
 import pytest
 from test_golden import GOLDEN, ROOT, cases, digest
+from test_hosts import record_jobs
 from test_jobs import chunks_of, rotated_set, session_lines, submissions, write
 
 fsspec = pytest.importorskip("fsspec", reason="fsspec is not installed: pip install '.[url]'")
@@ -78,10 +79,7 @@ def test_two_jobs_read_a_url_in_byte_ranges(case, args, memory, monkeypatch):
 
 def test_the_jobs_of_a_url_carry_it(memory, monkeypatch):
     """A URL's jobs name it (no descriptor is inherited), in byte ranges."""
-    sent = []
-    pieces = parallel._pieces
-    monkeypatch.setattr(parallel, "_pieces", lambda executor, jobs, *rest: pieces(
-        executor, sent.extend(jobs) or jobs, *rest))
+    sent = record_jobs(monkeypatch)
     chunks_of(SAMPLE_CHUNK, monkeypatch)
     url = memory("sample", ROOT / "sample_logs/maillog-sample.log")
     from maillog_sasl.cli import main
@@ -230,3 +228,25 @@ def test_the_report_is_not_written_over_a_file_url(tmp_path, cli):
         result = cli("--year", "2026", "-o", path, url)
         assert result.code == 2 and path.read_bytes() == before
         assert result.err == f"maillog-sasl: {path}: is also a log to read; not overwritten\n"
+
+
+def test_an_object_replaced_during_the_run_is_read_here(tmp_path, memory, cli, monkeypatch):
+    """A worker that finds another object at the URL (a rotation on an object store) sends its
+    chunk back; this process reads the object it opened, and says so once."""
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    url = memory("maillog", write(tmp_path, "maillog", submissions(start, 60)))
+    args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC", url]
+    expected = cli(*args)
+    assert expected.code == 0 and expected.out.count("\n") == 61
+    chunks_of(SMALL, monkeypatch)
+    pieces = parallel._pieces
+
+    def replace_first(*given):
+        memory("maillog", write(tmp_path, "new", submissions(start + dt.timedelta(days=1), 60)))
+        return pieces(*given)
+
+    monkeypatch.setattr(parallel, "_pieces", replace_first)
+    result = cli(*args, "--jobs", "2")
+    assert (result.code, result.out) == (0, expected.out)
+    assert result.err == (f"maillog-sasl: {url}: changed since it was opened here (rotated?): "
+                          "read by this process, through the file it opened\n")
