@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "IPs, with what mechanism, and what happened to every message they sent.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", metavar="LOG",
-                        help="log files (plain, gzip, bzip2 or xz, any order), or - for stdin")
+                        help="log files (plain, gzip, bzip2 or xz, any order), URLs that "
+                             "fsspec opens (s3://bucket/maillog*; the extra [url]), or - for "
+                             "stdin")
     parser.add_argument("--report", "-r", choices=sorted(REPORTS), default="users",
                         help="what to list (default: users); e.g. --report messages")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table",
@@ -183,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="read regular files on the Dask cluster of this scheduler, or on "
                              "a local cluster of one worker per usable core (`local`); the "
-                             "logs at the same path on every worker (standard input and pipes "
-                             "are read by this process); needs the extra [dask]; the same "
-                             "report; e.g. --dask tcp://10.0.0.5:8786")
+                             "logs at the same path on every worker, or URLs each worker opens "
+                             "(standard input and pipes are read by this process); needs the "
+                             "extra [dask]; the same report; e.g. --dask tcp://10.0.0.5:8786")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     _add_geo_options(parser)
     _add_incident_options(parser)

@@ -11,9 +11,10 @@ DESCRIPTION
     line; a compressed file, a small one, one with bare CR line ends or with every line twice
     is one chunk. Pipes, FIFOs and standard input are read here, in this process, in their turn.
     Worker processes (forked: they inherit the open inputs; or a cluster's, given as an
-    executor by cluster.py, which open each input by its path) each correlate one chunk at a
-    time (ChunkCorrelator) and hand back a Piece; this process takes the pieces in order while the
-    workers read the next ones, and hands on what correlate.correlate() would, in its order.
+    executor by cluster.py, which open each input by its path; either opens a URL's object by
+    its URL, sources.py) each correlate one chunk at a time (ChunkCorrelator) and hand back a
+    Piece; this process takes the pieces in order while the workers read the next ones, and
+    hands on what correlate.correlate() would, in its order.
 
     A worker holds only the sessions and messages born in its chunk (a connect, a tracked
     client=, a bounce notice). A line about any other key is handed back raw, in its place, for
@@ -51,9 +52,15 @@ DESCRIPTION
     the mixed log (benchmarks/README.md), and as slow as their CPU time where the cores are
     busy.
 
+    A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
+    the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the
+    chunk comes back unread and is read here, through the file opened here, with one note.
+
 DIAGNOSTICS
     WorkerError when a worker process dies (killed, out of memory) or raises: one line, for the
-    command to print. Inputs that fail to read are a sources.Problem, as with correlate().
+    command to print, ending `try --jobs 1` (or, on an executor's workers, `try without
+    --dask`). Inputs that fail to read are a sources.Problem, as with correlate(); an input a
+    worker found changed is a note (correlate_parallel's `notes`).
 """
 
 from __future__ import annotations
