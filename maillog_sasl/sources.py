@@ -454,11 +454,14 @@ class _Prefixed(io.RawIOBase):
 
 class _Remote(io.RawIOBase):
     """An fsspec file (a URL's object), read, sought and closed as a file is: whatever its
-    driver raises (botocore's, aiohttp's, fsspec's own errors) is an OSError of one line."""
+    driver raises (botocore's, aiohttp's, fsspec's own errors) is an OSError of one line. It
+    keeps its own position: a driver may hand the same file object to every opening of one
+    URL (fsspec's memory://), and each Source reads from where it is."""
 
     def __init__(self, file: Any):
         super().__init__()
         self._file = file
+        self._position = 0
 
     def readable(self) -> bool:
         return True
@@ -467,7 +470,9 @@ class _Remote(io.RawIOBase):
         return self._call(self._file.seekable)
 
     def read(self, size: Optional[int] = -1) -> bytes:
-        return self._call(self._file.read, -1 if size is None else size) or b""
+        data = self._call(self._read_from, self._position, -1 if size is None else size)
+        self._position += len(data)
+        return data
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -475,19 +480,35 @@ class _Remote(io.RawIOBase):
         return len(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return self._call(self._file.seek, offset, whence)
+        if whence == os.SEEK_SET:
+            self._position = offset
+        elif whence == os.SEEK_CUR:
+            self._position += offset
+        else:
+            self._position = self._call(self._file.seek, offset, whence)
+        return self._position
 
     def tell(self) -> int:
-        return self._call(self._file.tell)
+        return self._position
 
     def pread(self, size: int, offset: int) -> bytes:
-        """read_at(): the bytes at `offset`, the position where it was."""
-        where = self.tell()
-        try:
-            self.seek(offset)
-            return _read_head(self, size)
-        finally:
-            self.seek(where)
+        """read_at(): up to `size` bytes at `offset`, fewer only at the end; the position
+        left alone."""
+        parts = []
+        while size > 0:
+            data = self._call(self._read_from, offset, size)
+            if not data:
+                break
+            parts.append(data)
+            offset += len(data)
+            size -= len(data)
+        return b"".join(parts)
+
+    def _read_from(self, offset: int, size: int) -> bytes:
+        file = self._file
+        if file.tell() != offset:
+            file.seek(offset)
+        return file.read(size) or b""
 
     def close(self) -> None:
         if not self.closed:
