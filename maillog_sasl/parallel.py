@@ -11,9 +11,10 @@ DESCRIPTION
     line; a compressed file, a small one, one with bare CR line ends or with every line twice
     is one chunk. Pipes, FIFOs and standard input are read here, in this process, in their turn.
     Worker processes (forked: they inherit the open inputs; or a cluster's, given as an
-    executor by cluster.py, which open each input by its path) each correlate one chunk at a
-    time (ChunkCorrelator) and hand back a Piece; this process takes the pieces in order while the
-    workers read the next ones, and hands on what correlate.correlate() would, in its order.
+    executor by cluster.py, which open each input by its path; either opens a URL's object by
+    its URL, sources.py) each correlate one chunk at a time (ChunkCorrelator) and hand back a
+    Piece; this process takes the pieces in order while the workers read the next ones, and
+    hands on what correlate.correlate() would, in its order.
 
     A worker holds only the sessions and messages born in its chunk (a connect, a tracked
     client=, a bounce notice). A line about any other key is handed back raw, in its place, for
@@ -52,9 +53,15 @@ DESCRIPTION
     the reports) where one process spends 5.2 s: as slow as their CPU time where the cores are
     busy; this process peaks at 66 MB, a worker at 41 MB (benchmarks/README.md).
 
+    A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
+    the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the
+    chunk comes back unread and is read here, through the file opened here, with one note.
+
 DIAGNOSTICS
     WorkerError when a worker process dies (killed, out of memory) or raises: one line, for the
-    command to print. Inputs that fail to read are a sources.Problem, as with correlate().
+    command to print, ending `try --jobs 1` (or, on an executor's workers, `try without
+    --dask`). Inputs that fail to read are a sources.Problem, as with correlate(); an input a
+    worker found changed is a note (correlate_parallel's `notes`).
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ import datetime as _dt
 import multiprocessing
 import os
 import signal
+import zlib
 from concurrent.futures.process import BrokenProcessPool
 from typing import Dict, Iterator, List, NamedTuple, Optional
 
@@ -88,6 +96,7 @@ from maillog_sasl.model import DEFERRED, Finished, Recipient, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
     COMPRESSED_MAGIC,
+    REASON_LENGTH,
     LineSplitter,
     Problem,
     error_reason,
@@ -210,9 +219,11 @@ class Job(NamedTuple):
     start: Optional[int]  # byte range; None: the whole input, read as correlate() reads it
     end: Optional[int]
     clock: ChunkClock
-    # Set for an executor's workers that inherit no descriptor (another machine's: cluster.py):
-    # the absolute path the worker opens the input by.
+    # Set for an executor's workers that inherit no descriptor (another machine's: cluster.py),
+    # and for a URL: the absolute path or the URL the worker opens the input by, and what this
+    # process saw of it (_seen), which the worker checks it opened.
     path: Optional[str] = None
+    seen: Optional[tuple] = None
 
 
 class Piece(NamedTuple):
@@ -535,17 +546,18 @@ _SOURCES: list = []
 
 
 class _Range:
-    """The lines of bytes [start, end) of an open regular file; start and end at line starts."""
+    """The lines of bytes [start, end) of an open regular file or URL (`read_at`: its
+    Source.read_at); start and end at line starts."""
 
-    def __init__(self, fileno: int, start: int, end: int):
-        self.fileno, self.start, self.end = fileno, start, end
+    def __init__(self, read_at, start: int, end: int):
+        self.read_at, self.start, self.end = read_at, start, end
         self.lines = LineSplitter()
 
     def batches(self) -> Iterator[List[str]]:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         offset = self.start
         while offset < self.end:
-            block = os.pread(self.fileno, min(BLOCK_SIZE, self.end - offset), offset)
+            block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset)
             if not block:
                 break
             offset += len(block)
@@ -556,14 +568,42 @@ class _Range:
 
 
 def _work(job: Job) -> Piece:
-    """A worker: correlate one chunk, of an input it inherited or opens by path."""
+    """A worker: correlate one chunk, of an input it inherited or opens by path (or URL). One
+    that it cannot open, or that is not what this process opened (rotated or replaced since),
+    gives an empty piece that sends the chunk back to be read there (MOVED)."""
     if job.path is None:
         return _work_on(job, _SOURCES[job.source])
-    source = open_path(job.path)
     try:
+        source = open_path(job.path)
+    except OSError as error:
+        return _moved(job, f"a worker could not open it ({error_reason(error)})")
+    try:
+        if job.seen is not None and _seen(source, job.seen[0]) != job.seen:
+            return _moved(job, "changed since it was opened here (rotated?)")
         return _work_on(job, source)
+    except OSError as error:
+        return _moved(job, f"a worker could not read it ({error_reason(error)})")
     finally:
         source.close()
+
+
+# The start of why a worker sent its chunk back unread: the input it opened by path is not the
+# one this process opened. The rest of the reason is a note for the user (correlate_parallel).
+MOVED = "not the input opened here: "
+SEEN_BYTES = 1 << 12
+
+
+def _seen(source, size: int) -> tuple:
+    """What identifies an input opened by path on another machine, whose device and inode may
+    differ there (NFS): its size (at least `size`: a log may grow), and a CRC of its first
+    bytes, which are another file's after a rotation."""
+    return min(source.size, size), zlib.crc32(source.read_at(min(SEEN_BYTES, size), 0))
+
+
+def _moved(job: Job, why: str) -> Piece:
+    correlator = ChunkCorrelator(job.clock)
+    correlator.unsafe = MOVED + why
+    return correlator.piece(None, 0)
 
 
 def _work_on(job: Job, source) -> Piece:
@@ -575,7 +615,7 @@ def _work_on(job: Job, source) -> Piece:
         return correlator.piece(source.problem, source.lines_cut)
     assert job.end is not None  # a byte range has both ends
     correlator._doubled = False  # decided from the input's first block (_splittable)
-    chunk = _Range(source._stream.fileno(), job.start, job.end)
+    chunk = _Range(source.read_at, job.start, job.end)
     try:
         for batch in chunk.batches():
             correlator.feed(batch, job.clock)
@@ -596,8 +636,8 @@ def _splittable(source, chunk_size: int) -> bool:
     return not looks_doubled(LineSplitter().split(head.decode("utf-8", "replace")))
 
 
-def _first_stamp(fileno: int, offset: int) -> Optional[str]:
-    text = os.pread(fileno, LOOK_AHEAD, offset).decode("utf-8", "replace")
+def _first_stamp(read_at, offset: int) -> Optional[str]:
+    text = read_at(LOOK_AHEAD, offset).decode("utf-8", "replace")
     for line in text.split("\n")[:-1]:
         parsed = split_line(line)
         if parsed is not None:
@@ -610,14 +650,13 @@ def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
     first stamps of its chunks (the guesses of the later chunks' clocks)."""
     if not _splittable(source, chunk_size):
         return [Job(index, None, None, clock.guess())]
-    fileno = source._stream.fileno()
     starts = [0]
     while starts[-1] + chunk_size < source.size:
         # The chunk starts after the first line end at or after its nominal start.
         nominal = starts[-1] + chunk_size - 1
         found = -1
         while found < 0 and nominal < source.size:
-            block = os.pread(fileno, LOOK_AHEAD, nominal)
+            block = source.read_at(LOOK_AHEAD, nominal)
             found = block.find(b"\n")
             nominal += len(block) if found < 0 else found
         if found < 0 or nominal + 1 >= source.size:
@@ -625,7 +664,7 @@ def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
         starts.append(nominal + 1)
     jobs = []
     for number, start in enumerate(starts):
-        stamp = _first_stamp(fileno, start) if number else None
+        stamp = _first_stamp(source.read_at, start) if number else None
         if stamp is not None:
             clock.time(stamp)
         end = starts[number + 1] if number + 1 < len(starts) else source.size
@@ -796,8 +835,10 @@ def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
     ours.placed.clear()
 
 
-def _pieces(executor, jobs: List[Job], ahead: int) -> Iterator[Piece]:
-    """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken."""
+def _pieces(executor, jobs: List[Job], ahead: int,
+            remedy: str = "try --jobs 1") -> Iterator[Piece]:
+    """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken;
+    WorkerError (one line, ending in `remedy`) when a worker dies or raises."""
     waiting: collections.deque = collections.deque()
     queued = iter(jobs)
     try:
@@ -808,23 +849,28 @@ def _pieces(executor, jobs: List[Job], ahead: int) -> Iterator[Piece]:
         while waiting:
             yield waiting.popleft().result()
     except BrokenProcessPool:
-        raise WorkerError("a worker process died (killed, or out of memory?); "
-                          "try --jobs 1") from None
+        raise WorkerError(f"a worker process died (killed, or out of memory?); {remedy}") \
+            from None
     except Exception as error:  # a worker's bug, carried over: one line, not its traceback
-        raise WorkerError(f"a worker process failed: {type(error).__name__}: {error}; "
-                          "try --jobs 1") from None
+        # Dask's own errors (a worker lost, KilledWorker) take several lines.
+        what = (str(error).strip().splitlines() or [""])[0][:REASON_LENGTH]
+        raise WorkerError(f"a worker process failed: {type(error).__name__}: {what}; "
+                          f"{remedy}") from None
 
 
 def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None,
                        stats: Optional[Stats] = None, on_batch=None,
                        problems: Optional[List[Problem]] = None,
-                       chunk_size: int = CHUNK_SIZE, executor=None) -> Iterator[Finished]:
+                       chunk_size: int = CHUNK_SIZE, executor=None,
+                       notes: Optional[List[Problem]] = None) -> Iterator[Finished]:
     """correlate.correlate() on `jobs` processes; see the module docstring.
 
     With `executor` (a concurrent.futures executor whose workers inherit nothing: cluster.py),
     its workers correlate the chunks, opening each input by path; `jobs` is then how many
     workers it has (one chunk more is read ahead). An input whose path no longer names the
-    file opened here is read here. The executor is the caller's to shut down."""
+    file opened here is read here. The executor is the caller's to shut down. A URL's chunks
+    are opened by its URL on either kind of worker. An input whose chunks a worker found
+    changed (rotated, replaced) or could not open is read here: one note in `notes` says so."""
     merge = _Merge(stats)
     correlator = merge.correlator
     plans: List[Optional[List[Job]]] = []
@@ -832,10 +878,19 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     for index, source in enumerate(sources):
         clock = source_clock(source, year, zone, clock, ChunkClock)  # type: ignore[assignment]
         assert clock is not None
-        path = None if executor is None else _path_of(source)
-        plan = (_plan(index, source, chunk_size, clock)
-                if source.regular and (executor is None or path) else None)
-        plans.append(plan and [job._replace(path=path) for job in plan])
+        # A URL is opened by every worker, forked or not: an fsspec file does not survive a
+        # fork (its driver's connections), and the URL names the same object anywhere.
+        path = source.url or (None if executor is None else _path_of(source))
+        plan = None
+        if source.regular and (executor is None or path):
+            try:
+                plan = _plan(index, source, chunk_size, clock)
+                if path:
+                    seen = _seen(source, source.size)
+                    plan = [job._replace(path=path, seen=seen) for job in plan]
+            except OSError:  # a URL's read failed: it is read here, in its turn (as it fails)
+                plan = None
+        plans.append(plan)
     every = [job for plan in plans for job in plan or ()]
     if len(every) < 2:
         yield from correlate(sources, year, zone, correlator.stats, on_batch, problems)
@@ -848,7 +903,8 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     try:
         # One chunk more than workers: while this process applies a piece, every worker
         # still has a chunk to read (with `jobs` ahead, one of them waited for this process).
-        pieces = _pieces(executor, every, jobs + 1)
+        pieces = _pieces(executor, every, jobs + 1,
+                         "try --jobs 1" if pool is not None else "try without --dask")
         clock = None
         for source, plan in zip(sources, plans):
             correlator.stats.sources.append(source.name)
@@ -865,7 +921,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                     yield from _handed_on(correlator)
                 correlator.stats.lines_cut += source.lines_cut
             else:
-                yield from _read_plan(merge, source, plan, pieces, clock, on_batch)
+                yield from _read_plan(merge, source, plan, pieces, clock, on_batch, notes)
             correlator.end_source()
             source_read(source, correlator.stats, before, problems)
         correlator.finish()
@@ -890,24 +946,30 @@ def _path_of(source) -> Optional[str]:
 
 
 def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
-               clock: ChunkClock, on_batch) -> Iterator[Finished]:
+               clock: ChunkClock, on_batch, notes: Optional[List[Problem]]) -> Iterator[Finished]:
     correlator = merge.correlator
+    noted = False
     if plan[0].start is not None:
         correlator._doubled = False  # _splittable() found it not doubled
     for job in plan:
         piece = next(pieces)
         if source.problem is not None:
             continue  # a chunk before failed to read: the rest is not read, as in one process
-        if merge.why_not(piece, job.clock, clock):
+        why = merge.why_not(piece, job.clock, clock)
+        if why:
+            if why.startswith(MOVED) and not noted and notes is not None:
+                noted = True
+                notes.append(Problem(source.name, f"{why[len(MOVED):]}: read by this process, "
+                                                  "through the file it opened"))
             if job.start is None:
-                # The worker read the input through the same descriptor: from its start again.
-                os.lseek(source._stream.fileno(), len(source._head or b""), os.SEEK_SET)
-                source._read_once = False
+                # A forked worker read the input through the same descriptor: from its start
+                # again.
+                source.rewind()
                 merge.read_here(source.batches(), clock)
                 correlator.stats.lines_cut += source.lines_cut
             else:
                 assert job.end is not None
-                chunk = _Range(source._stream.fileno(), job.start, job.end)
+                chunk = _Range(source.read_at, job.start, job.end)
                 merge.read_here(chunk.batches(), clock)
                 correlator.stats.lines_cut += chunk.lines.cut
         else:
