@@ -44,13 +44,14 @@ DESCRIPTION
     36 chunks of either benchmark log); small chunks (the tests) fail them more often, and are
     then simply read here.
 
-    Cost: a worker correlates its chunk at about 1.2x the cost of one process (the marks, the
-    folds), then pickles what it finished (Session, Message and Recipient as tuples of their
-    fields) for this process to unpickle and apply. On the submission benchmark log 2 workers
-    and this process spend 9.1 s of CPU in all (this process about 2.5 s: the pieces, then the
-    reports) where one process spends 5.2 s: 1.07x as fast as one on 2 idle cores, 1.35x on
-    the mixed log (benchmarks/README.md), and as slow as their CPU time where the cores are
-    busy.
+    Cost: a worker correlates its chunk at about 1.15x the cost of one process (the marks, the
+    folds; it notes where it opened each key at the three places it opens one, not on every
+    insert), then pickles what it finished (Session, Message and Recipient as tuples of their
+    fields: datetimes and each message's recipients are most of that cost) for this process
+    to unpickle and apply. On the submission benchmark log 2 workers and this process spend
+    about 9.6-10 s of CPU in all on a busy machine (this process about 2.8 s: the pieces, then
+    the reports) where one process spends 5.2 s: as slow as their CPU time where the cores are
+    busy; this process peaks at 66 MB, a worker at 41 MB (benchmarks/README.md).
 
     A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
     the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the
@@ -104,11 +105,11 @@ from maillog_sasl.sources import (
 from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
-# turn, in this process: 8 MB chunks keep a worker under 60 MB on the submission benchmark
-# (16 MB: 83 MB) and this process some 25 MB above one process's memory. Larger chunks cost
-# less (fewer messages open across two chunks, whose retries are folded): 4 MB ones cost the
-# workers about 10% more CPU on the submission benchmark.
-CHUNK_SIZE = 8 << 20
+# turn and is applied, in this process: on the submission benchmark 4 MB chunks keep a worker
+# at 41 MB and this process at 66 MB (8 MB ones: 55 and 77 MB). Larger chunks cost less CPU
+# (fewer messages open across two chunks, whose retries are folded, fewer lines handed back):
+# 4 MB ones cost about 1% more in all than 8 MB ones there (this process 0.25 s more).
+CHUNK_SIZE = 4 << 20
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
@@ -197,8 +198,10 @@ class ChunkClock(Clock):
 
 
 class _Placed(dict):
-    """A dict that notes where in a chunk's stream of events each key was put in (`placed`),
-    `where()` telling that place."""
+    """A dict that notes where in a piece's stream of events each key was put in (`placed`),
+    `where()` telling that place: this process's sessions, pending connects and messages, put
+    in by the few lines handed back (a worker notes the places of its own where it opens them:
+    a Python __setitem__ on every insert cost it 4% of its time)."""
 
     def __init__(self, where) -> None:
         super().__init__()
@@ -229,7 +232,7 @@ class Piece(NamedTuple):
     sessions: dict
     pending: dict
     messages: dict
-    placed: tuple  # (sessions, pending, messages): key -> place in `events`
+    placed: tuple  # (sessions, pending, messages): open key -> where in `events` it opened
     slots: dict
     dropped: set
     stats: Stats
@@ -248,9 +251,10 @@ class ChunkCorrelator(Correlator):
         self.clock = clock
         # The stream of the chunk's events: finished objects, lines handed back, marks.
         self.events: list = self.finished
-        self.placed = (_Placed(self.events.__len__), _Placed(self.events.__len__),
-                       _Placed(self.events.__len__))
-        self.sessions, self.pending, self.messages = self.placed
+        # Where in `events` each key of sessions, pending and messages was last put in: the
+        # length of `events` then (after what the line put in `events` before; nothing after
+        # it in the same line is a line handed back, whose place only would count).
+        self.placed: tuple = ({}, {}, {})
         self._dropped: set = set()
         # The queue IDs born untracked here while the parent might hold a message on them: it
         # checks that it does not (a set apart: a line handed back later takes one out of
@@ -290,8 +294,10 @@ class ChunkCorrelator(Correlator):
         # its chunk (the command runs with the cyclic collector off).
         self._smtpd_handlers = {}
         self._orphan = None
-        return Piece(self.events, dict(self.sessions), dict(self.pending), dict(self.messages),
-                     tuple(placed.placed for placed in self.placed),
+        still_open: List[dict] = [self.sessions, self.pending, self.messages]
+        return Piece(self.events, self.sessions, self.pending, self.messages,
+                     tuple({key: placed[key] for key in open_ones} for placed, open_ones
+                           in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, lines_cut)
 
@@ -304,7 +310,9 @@ class ChunkCorrelator(Correlator):
             def connect(key, program, stamp, clock, text):
                 if key not in self.sessions and key not in self.pending:
                     self._born(SESSION, key)
-                return handler(key, program, stamp, clock, text)
+                outcome = handler(key, program, stamp, clock, text)
+                self.placed[1][key] = len(self.events)  # the connect is noted (pending) last
+                return outcome
             return connect
         if kind is not ev.CLIENT and kind is not ev.REJECT:
             def session_line(key, program, stamp, clock, text):
@@ -482,13 +490,22 @@ class ChunkCorrelator(Correlator):
             self.unsafe = "a re-injection whose original came before the chunk"
         if key not in self.messages:
             self._born(MESSAGE, key)
-        return super()._client(event, session, host, when)
+        outcome = super()._client(event, session, host, when)
+        self.placed[2][key] = len(self.events)
+        return outcome
 
     def _notice(self, event, message, host, when) -> None:
         key = (host, event.notice_queue_id)
         if key not in self.messages:
             self._born(MESSAGE, key)
         super()._notice(event, message, host, when)
+        self.placed[2][key] = len(self.events)
+
+    def _materialize(self, key, program, noted, event, when):
+        # A session is put in `sessions` right after it is built, if it is put in.
+        session = super()._materialize(key, program, noted, event, when)
+        self.placed[0][key] = len(self.events)
+        return session
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         child = (host, queued_as(event))
