@@ -73,7 +73,9 @@ class Analysis:
     `problems` lists every input that could not be opened, failed part way or held no syslog
     line (sources.Problem: path and message); it is complete once the iteration has ended.
     `notes` lists the inputs read once because they were given twice (the same file by another
-    name, or a copy), in the same form; it is complete once the Analysis is made.
+    name, or a copy), in the same form, once the Analysis is made; with workers, those read
+    here because a worker found them changed (rotated) or could not open them are added as
+    they are met.
     `stats` counts the lines read, used and skipped, and grows as they are read; `sources` are
     the inputs that could be opened, in the order they are read; `on_batch(source, stats)`,
     when set before the iteration starts, is called after each block of lines.
@@ -90,7 +92,7 @@ class Analysis:
             self._stream = correlate_parallel(
                 self.sources, jobs, year=year, zone=zone, stats=self.stats,
                 on_batch=self._batch_done, problems=self.problems, chunk_size=chunk_size,
-                executor=executor)
+                executor=executor, notes=self.notes)
         else:
             self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
                                      on_batch=self._batch_done, problems=self.problems)

@@ -74,7 +74,7 @@ from maillog_sasl.password import (
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, Scope, build_report, gives_tuples, report_of
-from maillog_sasl.sources import MAX_LINE
+from maillog_sasl.sources import MAX_LINE, local_paths
 from maillog_sasl.state import State, StateError
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "IPs, with what mechanism, and what happened to every message they sent.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", metavar="LOG",
-                        help="log files (plain, gzip, bzip2 or xz, any order), or - for stdin")
+                        help="log files (plain, gzip, bzip2 or xz, any order), URLs that "
+                             "fsspec opens (s3://bucket/maillog*; the extra [url]), or - for "
+                             "stdin")
     parser.add_argument("--report", "-r", choices=sorted(REPORTS), default="users",
                         help="what to list (default: users); e.g. --report messages")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table",
@@ -183,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="read regular files on the Dask cluster of this scheduler, or on "
                              "a local cluster of one worker per usable core (`local`); the "
-                             "logs at the same path on every worker (standard input and pipes "
-                             "are read by this process); needs the extra [dask]; the same "
-                             "report; e.g. --dask tcp://10.0.0.5:8786")
+                             "logs at the same path on every worker, or URLs each worker opens "
+                             "(standard input and pipes are read by this process); needs the "
+                             "extra [dask]; the same report; e.g. --dask tcp://10.0.0.5:8786")
     parser.add_argument("--version", action="version", version=f"maillog-sasl {__version__}")
     _add_geo_options(parser)
     _add_incident_options(parser)
@@ -394,6 +396,7 @@ def _read(options, zone, selection: Selection, report_options: dict, analysis) -
     """Write the report of `analysis`; the exit status."""
     for note in analysis.notes:
         print(f"maillog-sasl: {note}", file=sys.stderr)
+    shown = len(analysis.notes)
     # Times without a zone are the log's when its stamps carry one: known once it is opened.
     log_time = next((s.first_time for s in analysis.sources if s.first_time), None)
     try:
@@ -407,6 +410,8 @@ def _read(options, zone, selection: Selection, report_options: dict, analysis) -
         if failure:
             print(f"maillog-sasl: {failure}", file=sys.stderr)
             return 2
+    for note in analysis.notes[shown:]:  # inputs a worker sent back to be read here
+        print(f"maillog-sasl: {note}", file=sys.stderr)
     for problem in analysis.problems:
         print(f"maillog-sasl: {problem}", file=sys.stderr)
     if options.stats:
@@ -425,7 +430,7 @@ def _input_at(target: str, paths) -> str:
             except (AttributeError, OSError, ValueError):
                 pass  # closed, or not a file: not a file that -o could name
         else:
-            inputs.append(path)
+            inputs.extend(local_paths(path))  # a file:// URL's file too
     clash = output.same_file(target, inputs)
     if clash is None:
         return ""

@@ -16,23 +16,50 @@ DESCRIPTION
     merge is not copied. `--dask local` starts a LocalCluster of one single-threaded worker
     process per usable core (or --jobs N), without a dashboard, and closes it at the end.
 
-    A worker opens its input by its absolute path (Job.path): the logs must be on storage
-    every worker sees at that path (a shared filesystem), and stay as they are during the run
-    (a file renamed or deleted before the run is read here; one rotated during it is not
-    noticed). Standard input and pipes are read here, in their turn, as with --jobs. The
-    workers need maillog-sasl installed, at the same version.
+    A worker opens its input itself (Job.path): a file by its absolute path, so the logs must
+    be on storage every worker sees at that path (a shared filesystem); a URL (`s3://...`,
+    `gcs://...`, `https://...`, `file:///...`) by that URL, through fsspec (sources.py), which
+    needs no shared filesystem but the scheme's driver and credentials on every worker. What
+    a worker opens is checked against what this process opened (Job.seen: at least the size
+    seen here, and the same first 4 KB; not the inode, which differs between the clients of
+    one NFS export): a file renamed or replaced during the run (logrotate), or an object
+    replaced, or one the worker cannot open, sends its chunk back to be read here through
+    the file opened here, with one note. A file renamed or deleted before the run is read
+    here. Standard input and pipes are read here, in their turn, as with --jobs. The workers
+    need maillog-sasl installed, at the same version.
 
-    Not done: fsspec URLs (`s3://...`) as inputs, which sources.py opens as local files only;
-    and partition by host: a file set holding many hosts is cut into byte ranges, each worker
-    correlating every host of its range (the merge hands a session or message that crosses a
-    chunk to this process). Cutting by host needs each host's lines merged back into the one
-    stream order that the reports, the Stats and the year and DST checks are defined on.
+    Partition by host. A chunk is a byte range of one input (parallel._plan), and the inputs
+    are read oldest first whatever their host (sources.open_sources), as one process reads
+    them. So when each host has its own file set (a central syslog server's
+    /var/log/hosts/HOST/maillog*, given together), every chunk holds one host's lines: no
+    worker correlates two hosts, and what reaches this process beyond the finished objects
+    is only what is open across a chunk's ends in that host's own log, which byte ranges
+    within a host need (tests/test_hosts.py: each chunk one host's, every piece used, the
+    report byte for byte one process's). Nothing more was built for it.
+
+    One file interleaving many hosts is cut into byte ranges too, each worker correlating
+    every host of its range; it is not cut by host, because that would not pay and would
+    need another merge. Every partition would read the whole file to find its host's lines
+    (one read per host, or a shuffle writing the file out per host first), where a byte range
+    is read once; the correlation state is keyed by host already, so a byte range is as local
+    as a host's partition except at its two ends. And what the command writes is defined on
+    the one stream order: the finished objects come in the order one process finishes them,
+    hosts interleaved line by line; the Stats count lines of no host too (not syslog,
+    unparsed); a yearless stamp's year follows the month of the line before it whatever its
+    host, and the New Year, straggler and DST checks look at a chunk's months in that order;
+    the incident signals are fed from that stream. Cutting by host would take: workers that
+    tag each finished object, fold and open end with the offset of the line it came from,
+    per-host clocks checked against the one clock of the file's order, and a merge of the
+    hosts' pieces by offset that rebuilds the Stats and the clock's path: the byte-range
+    merge that exists, rebuilt, for a cost the byte ranges do not have.
 
 DIAGNOSTICS
     ClusterError, one line for the command to print: Dask not installed (naming the extra
     `pip install 'maillog-sasl[dask]'`), a scheduler address that is malformed or not reached
     within TIMEOUT seconds, a local cluster that cannot start. A worker that dies or fails
-    mid-run is parallel.WorkerError, as with --jobs.
+    mid-run is parallel.WorkerError, as with --jobs, one line ending `try without --dask`.
+    An input a worker cannot open or finds changed is not an error: its chunks are read here
+    (parallel.correlate_parallel's note).
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ DESCRIPTION
     line; a compressed file, a small one, one with bare CR line ends or with every line twice
     is one chunk. Pipes, FIFOs and standard input are read here, in this process, in their turn.
     Worker processes (forked: they inherit the open inputs; or a cluster's, given as an
-    executor by cluster.py, which open each input by its path) each correlate one chunk at a
-    time (ChunkCorrelator) and hand back a Piece; this process takes the pieces in order while the
-    workers read the next ones, and hands on what correlate.correlate() would, in its order.
+    executor by cluster.py, which open each input by its path; either opens a URL's object by
+    its URL, sources.py) each correlate one chunk at a time (ChunkCorrelator) and hand back a
+    Piece; this process takes the pieces in order while the workers read the next ones, and
+    hands on what correlate.correlate() would, in its order.
 
     A worker holds only the sessions and messages born in its chunk (a connect, a tracked
     client=, a bounce notice). A line about any other key is handed back raw, in its place, for
@@ -43,17 +44,24 @@ DESCRIPTION
     36 chunks of either benchmark log); small chunks (the tests) fail them more often, and are
     then simply read here.
 
-    Cost: a worker correlates its chunk at about 1.2x the cost of one process (the marks, the
-    folds), then pickles what it finished (Session, Message and Recipient as tuples of their
-    fields) for this process to unpickle and apply. On the submission benchmark log 2 workers
-    and this process spend 9.1 s of CPU in all (this process about 2.5 s: the pieces, then the
-    reports) where one process spends 5.2 s: 1.07x as fast as one on 2 idle cores, 1.35x on
-    the mixed log (benchmarks/README.md), and as slow as their CPU time where the cores are
-    busy.
+    Cost: a worker correlates its chunk at about 1.15x the cost of one process (the marks, the
+    folds; it notes where it opened each key at the three places it opens one, not on every
+    insert), then pickles what it finished (Session, Message and Recipient as tuples of their
+    fields: datetimes and each message's recipients are most of that cost) for this process
+    to unpickle and apply. On the submission benchmark log 2 workers and this process spend
+    about 9.6-10 s of CPU in all on a busy machine (this process about 2.8 s: the pieces, then
+    the reports) where one process spends 5.2 s: as slow as their CPU time where the cores are
+    busy; this process peaks at 66 MB, a worker at 41 MB (benchmarks/README.md).
+
+    A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
+    the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the
+    chunk comes back unread and is read here, through the file opened here, with one note.
 
 DIAGNOSTICS
     WorkerError when a worker process dies (killed, out of memory) or raises: one line, for the
-    command to print. Inputs that fail to read are a sources.Problem, as with correlate().
+    command to print, ending `try --jobs 1` (or, on an executor's workers, `try without
+    --dask`). Inputs that fail to read are a sources.Problem, as with correlate(); an input a
+    worker found changed is a note (correlate_parallel's `notes`).
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ import datetime as _dt
 import multiprocessing
 import os
 import signal
+import zlib
 from concurrent.futures.process import BrokenProcessPool
 from typing import Dict, Iterator, List, NamedTuple, Optional
 
@@ -87,6 +96,7 @@ from maillog_sasl.model import DEFERRED, Finished, Recipient, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
     COMPRESSED_MAGIC,
+    REASON_LENGTH,
     LineSplitter,
     Problem,
     error_reason,
@@ -95,11 +105,11 @@ from maillog_sasl.sources import (
 from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
-# turn, in this process: 8 MB chunks keep a worker under 60 MB on the submission benchmark
-# (16 MB: 83 MB) and this process some 25 MB above one process's memory. Larger chunks cost
-# less (fewer messages open across two chunks, whose retries are folded): 4 MB ones cost the
-# workers about 10% more CPU on the submission benchmark.
-CHUNK_SIZE = 8 << 20
+# turn and is applied, in this process: on the submission benchmark 4 MB chunks keep a worker
+# at 41 MB and this process at 66 MB (8 MB ones: 55 and 77 MB). Larger chunks cost less CPU
+# (fewer messages open across two chunks, whose retries are folded, fewer lines handed back):
+# 4 MB ones cost about 1% more in all than 8 MB ones there (this process 0.25 s more).
+CHUNK_SIZE = 4 << 20
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
@@ -188,8 +198,10 @@ class ChunkClock(Clock):
 
 
 class _Placed(dict):
-    """A dict that notes where in a chunk's stream of events each key was put in (`placed`),
-    `where()` telling that place."""
+    """A dict that notes where in a piece's stream of events each key was put in (`placed`),
+    `where()` telling that place: this process's sessions, pending connects and messages, put
+    in by the few lines handed back (a worker notes the places of its own where it opens them:
+    a Python __setitem__ on every insert cost it 4% of its time)."""
 
     def __init__(self, where) -> None:
         super().__init__()
@@ -207,9 +219,11 @@ class Job(NamedTuple):
     start: Optional[int]  # byte range; None: the whole input, read as correlate() reads it
     end: Optional[int]
     clock: ChunkClock
-    # Set for an executor's workers that inherit no descriptor (another machine's: cluster.py):
-    # the absolute path the worker opens the input by.
+    # Set for an executor's workers that inherit no descriptor (another machine's: cluster.py),
+    # and for a URL: the absolute path or the URL the worker opens the input by, and what this
+    # process saw of it (_seen), which the worker checks it opened.
     path: Optional[str] = None
+    seen: Optional[tuple] = None
 
 
 class Piece(NamedTuple):
@@ -218,7 +232,7 @@ class Piece(NamedTuple):
     sessions: dict
     pending: dict
     messages: dict
-    placed: tuple  # (sessions, pending, messages): key -> place in `events`
+    placed: tuple  # (sessions, pending, messages): open key -> where in `events` it opened
     slots: dict
     dropped: set
     stats: Stats
@@ -237,9 +251,10 @@ class ChunkCorrelator(Correlator):
         self.clock = clock
         # The stream of the chunk's events: finished objects, lines handed back, marks.
         self.events: list = self.finished
-        self.placed = (_Placed(self.events.__len__), _Placed(self.events.__len__),
-                       _Placed(self.events.__len__))
-        self.sessions, self.pending, self.messages = self.placed
+        # Where in `events` each key of sessions, pending and messages was last put in: the
+        # length of `events` then (after what the line put in `events` before; nothing after
+        # it in the same line is a line handed back, whose place only would count).
+        self.placed: tuple = ({}, {}, {})
         self._dropped: set = set()
         # The queue IDs born untracked here while the parent might hold a message on them: it
         # checks that it does not (a set apart: a line handed back later takes one out of
@@ -279,8 +294,10 @@ class ChunkCorrelator(Correlator):
         # its chunk (the command runs with the cyclic collector off).
         self._smtpd_handlers = {}
         self._orphan = None
-        return Piece(self.events, dict(self.sessions), dict(self.pending), dict(self.messages),
-                     tuple(placed.placed for placed in self.placed),
+        still_open: List[dict] = [self.sessions, self.pending, self.messages]
+        return Piece(self.events, self.sessions, self.pending, self.messages,
+                     tuple({key: placed[key] for key in open_ones} for placed, open_ones
+                           in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, lines_cut)
 
@@ -293,7 +310,9 @@ class ChunkCorrelator(Correlator):
             def connect(key, program, stamp, clock, text):
                 if key not in self.sessions and key not in self.pending:
                     self._born(SESSION, key)
-                return handler(key, program, stamp, clock, text)
+                outcome = handler(key, program, stamp, clock, text)
+                self.placed[1][key] = len(self.events)  # the connect is noted (pending) last
+                return outcome
             return connect
         if kind is not ev.CLIENT and kind is not ev.REJECT:
             def session_line(key, program, stamp, clock, text):
@@ -471,13 +490,22 @@ class ChunkCorrelator(Correlator):
             self.unsafe = "a re-injection whose original came before the chunk"
         if key not in self.messages:
             self._born(MESSAGE, key)
-        return super()._client(event, session, host, when)
+        outcome = super()._client(event, session, host, when)
+        self.placed[2][key] = len(self.events)
+        return outcome
 
     def _notice(self, event, message, host, when) -> None:
         key = (host, event.notice_queue_id)
         if key not in self.messages:
             self._born(MESSAGE, key)
         super()._notice(event, message, host, when)
+        self.placed[2][key] = len(self.events)
+
+    def _materialize(self, key, program, noted, event, when):
+        # A session is put in `sessions` right after it is built, if it is put in.
+        session = super()._materialize(key, program, noted, event, when)
+        self.placed[0][key] = len(self.events)
+        return session
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         child = (host, queued_as(event))
@@ -518,17 +546,18 @@ _SOURCES: list = []
 
 
 class _Range:
-    """The lines of bytes [start, end) of an open regular file; start and end at line starts."""
+    """The lines of bytes [start, end) of an open regular file or URL (`read_at`: its
+    Source.read_at); start and end at line starts."""
 
-    def __init__(self, fileno: int, start: int, end: int):
-        self.fileno, self.start, self.end = fileno, start, end
+    def __init__(self, read_at, start: int, end: int):
+        self.read_at, self.start, self.end = read_at, start, end
         self.lines = LineSplitter()
 
     def batches(self) -> Iterator[List[str]]:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         offset = self.start
         while offset < self.end:
-            block = os.pread(self.fileno, min(BLOCK_SIZE, self.end - offset), offset)
+            block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset)
             if not block:
                 break
             offset += len(block)
@@ -539,14 +568,42 @@ class _Range:
 
 
 def _work(job: Job) -> Piece:
-    """A worker: correlate one chunk, of an input it inherited or opens by path."""
+    """A worker: correlate one chunk, of an input it inherited or opens by path (or URL). One
+    that it cannot open, or that is not what this process opened (rotated or replaced since),
+    gives an empty piece that sends the chunk back to be read there (MOVED)."""
     if job.path is None:
         return _work_on(job, _SOURCES[job.source])
-    source = open_path(job.path)
     try:
+        source = open_path(job.path)
+    except OSError as error:
+        return _moved(job, f"a worker could not open it ({error_reason(error)})")
+    try:
+        if job.seen is not None and _seen(source, job.seen[0]) != job.seen:
+            return _moved(job, "changed since it was opened here (rotated?)")
         return _work_on(job, source)
+    except OSError as error:
+        return _moved(job, f"a worker could not read it ({error_reason(error)})")
     finally:
         source.close()
+
+
+# The start of why a worker sent its chunk back unread: the input it opened by path is not the
+# one this process opened. The rest of the reason is a note for the user (correlate_parallel).
+MOVED = "not the input opened here: "
+SEEN_BYTES = 1 << 12
+
+
+def _seen(source, size: int) -> tuple:
+    """What identifies an input opened by path on another machine, whose device and inode may
+    differ there (NFS): its size (at least `size`: a log may grow), and a CRC of its first
+    bytes, which are another file's after a rotation."""
+    return min(source.size, size), zlib.crc32(source.read_at(min(SEEN_BYTES, size), 0))
+
+
+def _moved(job: Job, why: str) -> Piece:
+    correlator = ChunkCorrelator(job.clock)
+    correlator.unsafe = MOVED + why
+    return correlator.piece(None, 0)
 
 
 def _work_on(job: Job, source) -> Piece:
@@ -558,7 +615,7 @@ def _work_on(job: Job, source) -> Piece:
         return correlator.piece(source.problem, source.lines_cut)
     assert job.end is not None  # a byte range has both ends
     correlator._doubled = False  # decided from the input's first block (_splittable)
-    chunk = _Range(source._stream.fileno(), job.start, job.end)
+    chunk = _Range(source.read_at, job.start, job.end)
     try:
         for batch in chunk.batches():
             correlator.feed(batch, job.clock)
@@ -579,8 +636,8 @@ def _splittable(source, chunk_size: int) -> bool:
     return not looks_doubled(LineSplitter().split(head.decode("utf-8", "replace")))
 
 
-def _first_stamp(fileno: int, offset: int) -> Optional[str]:
-    text = os.pread(fileno, LOOK_AHEAD, offset).decode("utf-8", "replace")
+def _first_stamp(read_at, offset: int) -> Optional[str]:
+    text = read_at(LOOK_AHEAD, offset).decode("utf-8", "replace")
     for line in text.split("\n")[:-1]:
         parsed = split_line(line)
         if parsed is not None:
@@ -593,14 +650,13 @@ def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
     first stamps of its chunks (the guesses of the later chunks' clocks)."""
     if not _splittable(source, chunk_size):
         return [Job(index, None, None, clock.guess())]
-    fileno = source._stream.fileno()
     starts = [0]
     while starts[-1] + chunk_size < source.size:
         # The chunk starts after the first line end at or after its nominal start.
         nominal = starts[-1] + chunk_size - 1
         found = -1
         while found < 0 and nominal < source.size:
-            block = os.pread(fileno, LOOK_AHEAD, nominal)
+            block = source.read_at(LOOK_AHEAD, nominal)
             found = block.find(b"\n")
             nominal += len(block) if found < 0 else found
         if found < 0 or nominal + 1 >= source.size:
@@ -608,7 +664,7 @@ def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
         starts.append(nominal + 1)
     jobs = []
     for number, start in enumerate(starts):
-        stamp = _first_stamp(fileno, start) if number else None
+        stamp = _first_stamp(source.read_at, start) if number else None
         if stamp is not None:
             clock.time(stamp)
         end = starts[number + 1] if number + 1 < len(starts) else source.size
@@ -779,8 +835,10 @@ def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
     ours.placed.clear()
 
 
-def _pieces(executor, jobs: List[Job], ahead: int) -> Iterator[Piece]:
-    """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken."""
+def _pieces(executor, jobs: List[Job], ahead: int,
+            remedy: str = "try --jobs 1") -> Iterator[Piece]:
+    """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken;
+    WorkerError (one line, ending in `remedy`) when a worker dies or raises."""
     waiting: collections.deque = collections.deque()
     queued = iter(jobs)
     try:
@@ -791,23 +849,28 @@ def _pieces(executor, jobs: List[Job], ahead: int) -> Iterator[Piece]:
         while waiting:
             yield waiting.popleft().result()
     except BrokenProcessPool:
-        raise WorkerError("a worker process died (killed, or out of memory?); "
-                          "try --jobs 1") from None
+        raise WorkerError(f"a worker process died (killed, or out of memory?); {remedy}") \
+            from None
     except Exception as error:  # a worker's bug, carried over: one line, not its traceback
-        raise WorkerError(f"a worker process failed: {type(error).__name__}: {error}; "
-                          "try --jobs 1") from None
+        # Dask's own errors (a worker lost, KilledWorker) take several lines.
+        what = (str(error).strip().splitlines() or [""])[0][:REASON_LENGTH]
+        raise WorkerError(f"a worker process failed: {type(error).__name__}: {what}; "
+                          f"{remedy}") from None
 
 
 def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None,
                        stats: Optional[Stats] = None, on_batch=None,
                        problems: Optional[List[Problem]] = None,
-                       chunk_size: int = CHUNK_SIZE, executor=None) -> Iterator[Finished]:
+                       chunk_size: int = CHUNK_SIZE, executor=None,
+                       notes: Optional[List[Problem]] = None) -> Iterator[Finished]:
     """correlate.correlate() on `jobs` processes; see the module docstring.
 
     With `executor` (a concurrent.futures executor whose workers inherit nothing: cluster.py),
     its workers correlate the chunks, opening each input by path; `jobs` is then how many
     workers it has (one chunk more is read ahead). An input whose path no longer names the
-    file opened here is read here. The executor is the caller's to shut down."""
+    file opened here is read here. The executor is the caller's to shut down. A URL's chunks
+    are opened by its URL on either kind of worker. An input whose chunks a worker found
+    changed (rotated, replaced) or could not open is read here: one note in `notes` says so."""
     merge = _Merge(stats)
     correlator = merge.correlator
     plans: List[Optional[List[Job]]] = []
@@ -815,10 +878,19 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     for index, source in enumerate(sources):
         clock = source_clock(source, year, zone, clock, ChunkClock)  # type: ignore[assignment]
         assert clock is not None
-        path = None if executor is None else _path_of(source)
-        plan = (_plan(index, source, chunk_size, clock)
-                if source.regular and (executor is None or path) else None)
-        plans.append(plan and [job._replace(path=path) for job in plan])
+        # A URL is opened by every worker, forked or not: an fsspec file does not survive a
+        # fork (its driver's connections), and the URL names the same object anywhere.
+        path = source.url or (None if executor is None else _path_of(source))
+        plan = None
+        if source.regular and (executor is None or path):
+            try:
+                plan = _plan(index, source, chunk_size, clock)
+                if path:
+                    seen = _seen(source, source.size)
+                    plan = [job._replace(path=path, seen=seen) for job in plan]
+            except OSError:  # a URL's read failed: it is read here, in its turn (as it fails)
+                plan = None
+        plans.append(plan)
     every = [job for plan in plans for job in plan or ()]
     if len(every) < 2:
         yield from correlate(sources, year, zone, correlator.stats, on_batch, problems)
@@ -831,7 +903,8 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     try:
         # One chunk more than workers: while this process applies a piece, every worker
         # still has a chunk to read (with `jobs` ahead, one of them waited for this process).
-        pieces = _pieces(executor, every, jobs + 1)
+        pieces = _pieces(executor, every, jobs + 1,
+                         "try --jobs 1" if pool is not None else "try without --dask")
         clock = None
         for source, plan in zip(sources, plans):
             correlator.stats.sources.append(source.name)
@@ -848,7 +921,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                     yield from _handed_on(correlator)
                 correlator.stats.lines_cut += source.lines_cut
             else:
-                yield from _read_plan(merge, source, plan, pieces, clock, on_batch)
+                yield from _read_plan(merge, source, plan, pieces, clock, on_batch, notes)
             correlator.end_source()
             source_read(source, correlator.stats, before, problems)
         correlator.finish()
@@ -873,24 +946,30 @@ def _path_of(source) -> Optional[str]:
 
 
 def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
-               clock: ChunkClock, on_batch) -> Iterator[Finished]:
+               clock: ChunkClock, on_batch, notes: Optional[List[Problem]]) -> Iterator[Finished]:
     correlator = merge.correlator
+    noted = False
     if plan[0].start is not None:
         correlator._doubled = False  # _splittable() found it not doubled
     for job in plan:
         piece = next(pieces)
         if source.problem is not None:
             continue  # a chunk before failed to read: the rest is not read, as in one process
-        if merge.why_not(piece, job.clock, clock):
+        why = merge.why_not(piece, job.clock, clock)
+        if why:
+            if why.startswith(MOVED) and not noted and notes is not None:
+                noted = True
+                notes.append(Problem(source.name, f"{why[len(MOVED):]}: read by this process, "
+                                                  "through the file it opened"))
             if job.start is None:
-                # The worker read the input through the same descriptor: from its start again.
-                os.lseek(source._stream.fileno(), len(source._head or b""), os.SEEK_SET)
-                source._read_once = False
+                # A forked worker read the input through the same descriptor: from its start
+                # again.
+                source.rewind()
                 merge.read_here(source.batches(), clock)
                 correlator.stats.lines_cut += source.lines_cut
             else:
                 assert job.end is not None
-                chunk = _Range(source._stream.fileno(), job.start, job.end)
+                chunk = _Range(source.read_at, job.start, job.end)
                 merge.read_here(chunk.batches(), clock)
                 correlator.stats.lines_cut += chunk.lines.cut
         else:

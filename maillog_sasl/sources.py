@@ -1,11 +1,13 @@
-"""sources: turn paths (and `-` for stdin) into batches of decoded log lines, oldest file first.
+"""sources: turn paths, URLs (and `-` for stdin) into batches of decoded log lines, oldest first.
 
 SUMMARY
     open_sources(paths, stdin=None, zone=None) -> Inputs(sources, problems, notes)
     Problem(path, message)          an input that could not be read, or not fully; also a note
     Source.batches() -> iterator of lists of lines (str, no line ends)
-    open_path(path) -> Source; LineSplitter().split(text) -> lines; error_reason(error) -> str;
+    open_path(path) -> Source (a path or a URL); Source.read_at(size, offset) -> bytes;
+    Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
+    is_url(path), local_paths(path) a URL; the local files an input names (file://)
 
 DESCRIPTION
     Every input is opened exactly once, and that file object is the one read: a pipe given as
@@ -41,12 +43,27 @@ DESCRIPTION
     have the same SHA-256) is read once, at its first mention; the later one is a note in
     `Inputs.notes`, `X: the same file as Y; read once`.
 
+    An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
+    brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
+    `https://`, `file:///var/log/maillog`, `memory://` (the tests). It is read as a file is:
+    compression by magic bytes (inflated in this process: no system decompressor reads a
+    URL), the first block peeked to place it in a rotated set, a copy given twice read once.
+    The shell expands no URL: one holding `*`, `?` or `[` (not an http(s) one, whose `?` starts
+    a query) is expanded here by its filesystem's glob, each object an input, so that
+    `s3://logs/mx1/maillog*` is the rotated set `maillog*` is on a disk; no sibling is added
+    that was not named. Its modification time (fsspec's `modified`; none over HTTP) anchors
+    yearless stamps as a file's does. An object of known size whose file seeks is `regular`:
+    parallel.py cuts it into byte ranges (read_at) that a worker opens by its URL.
+
 DIAGNOSTICS
     A path that cannot be opened or read (missing, a directory, no permission), and standard
     input when it is closed, become a Problem in the returned list, naming the path; the other
-    sources are still returned. A read that fails part way (a truncated or corrupt compressed
-    file, an I/O error) ends that source's batches and is recorded in `Source.problem`: every
-    line read before it has already been handed on.
+    sources are still returned. So does a URL, whatever its driver raises (no such object, no
+    credentials, a driver not installed, fsspec itself not installed), as one line: every
+    error of opening, reading or seeking it is an OSError here. A read that fails part way (a
+    truncated or corrupt compressed file, an I/O error, a connection lost) ends that source's
+    batches and is recorded in `Source.problem`: every line read before it has already been
+    handed on.
 """
 
 from __future__ import annotations
@@ -59,6 +76,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -94,6 +112,11 @@ COMPRESSED_MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]]
     (b"\xfd7zXZ\x00", "xz", lzma.open, lzma.LZMADecompressor),
 )
 _MAGIC_BYTES = max(len(magic) for magic, *_ in COMPRESSED_MAGIC)
+# `scheme://`: an input that fsspec opens (a scheme starts with a letter: RFC 3986).
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_GLOB = re.compile(r"[*?\[]")
+URL_INSTALL = "pip install 'maillog-sasl[url]'"
+REASON_LENGTH = 200  # a driver's message is cut to this, its first line only
 _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 # What batches() reads bytes from: the file itself (after the bytes read ahead), a
@@ -134,7 +157,8 @@ class Source:
         self.bytes_done = 0  # of `size`, read so far; of a pipe or stdin, bytes read (progress)
         self.lines_cut = 0  # lines longer than MAX_LINE, cut to it
         self.identity: Optional[Tuple[int, int]] = None  # (st_dev, st_ino)
-        self.regular = False
+        self.regular = False  # a regular file, or a URL's object of known size that seeks
+        self.url: Optional[str] = None  # opened with fsspec: `path` is this URL
         self._stream = stream
         self._owned = stream is None  # opened here (closed here), not handed in
         self._read_once = False
@@ -168,7 +192,8 @@ class Source:
         reader = self._reader = _Prefixed(raw, head)
         for magic, program, opener, _ in COMPRESSED_MAGIC:
             if head.startswith(magic):
-                command = shutil.which(program) if parallel and self.regular else None
+                command = (shutil.which(program)
+                           if parallel and self.regular and self.url is None else None)
                 if command is None:
                     return opener(reader)
                 # The system's decompressor on the other core: inflating costs a third of the
@@ -198,7 +223,8 @@ class Source:
             # when the file turns out truncated.
             read = getattr(stream, "read1", stream.read)
             reader = self._reader
-            fileno = self._stream.fileno() if self.size and self._stream is not None else None
+            fileno = (self._stream.fileno() if self.size and self._stream is not None
+                      and self.url is None else None)
             with stream:
                 while True:
                     block = read(block_size)
@@ -255,13 +281,29 @@ class Source:
         if self._fingerprint is None:
             import hashlib  # only when two files have the same size: 3 MB of RSS otherwise
 
-            assert self._stream is not None
-            fileno = self._stream.fileno()
-            digest = hashlib.sha256(os.pread(fileno, SAME_BYTES, 0))
+            digest = hashlib.sha256(self.read_at(SAME_BYTES, 0))
             if self.size > SAME_BYTES:
-                digest.update(os.pread(fileno, SAME_BYTES, self.size - SAME_BYTES))
+                digest.update(self.read_at(SAME_BYTES, self.size - SAME_BYTES))
             self._fingerprint = digest.digest()
         return self._fingerprint
+
+    def read_at(self, size: int, offset: int) -> bytes:
+        """Up to `size` bytes of a regular file (or seekable URL) at `offset`, fewer only at
+        its end; where batches() reads is left alone. OSError when the read fails."""
+        stream = self._stream
+        if stream is None:
+            raise OSError(errno.EBADF, "closed")
+        if isinstance(stream, _Remote):
+            return stream.pread(size, offset)
+        return os.pread(stream.fileno(), size, offset)
+
+    def rewind(self) -> None:
+        """Let batches() read the input again from its start (a forked worker read it whole
+        through the descriptor this process shares: from the end of the bytes peeked, which
+        batches() hands on first)."""
+        assert self._stream is not None and self.regular
+        self._stream.seek(len(self._head or b""))
+        self._read_once = False
 
     def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
         """The time of the first line that has a timestamp, for ordering a rotated set; read
@@ -410,7 +452,182 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
-def _read_head(stream: BinaryIO, size: int) -> bytes:
+class _Remote(io.RawIOBase):
+    """An fsspec file (a URL's object), read, sought and closed as a file is: whatever its
+    driver raises (botocore's, aiohttp's, fsspec's own errors) is an OSError of one line. It
+    keeps its own position: a driver may hand the same file object to every opening of one
+    URL (fsspec's memory://), and each Source reads from where it is."""
+
+    def __init__(self, file: Any):
+        super().__init__()
+        self._file = file
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._call(self._file.seekable)
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        data = self._call(self._read_from, self._position, -1 if size is None else size)
+        self._position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            self._position = offset
+        elif whence == os.SEEK_CUR:
+            self._position += offset
+        else:
+            self._position = self._call(self._file.seek, offset, whence)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """read_at(): up to `size` bytes at `offset`, fewer only at the end; the position
+        left alone."""
+        parts = []
+        while size > 0:
+            data = self._call(self._read_from, offset, size)
+            if not data:
+                break
+            parts.append(data)
+            offset += len(data)
+            size -= len(data)
+        return b"".join(parts)
+
+    def _read_from(self, offset: int, size: int) -> bytes:
+        file = self._file
+        if file.tell() != offset:
+            file.seek(offset)
+        return file.read(size) or b""
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._file.close()
+            except Exception:  # a read-only object: nothing to lose
+                pass
+        super().close()
+
+    @staticmethod
+    def _call(method: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return method(*args)
+        except OSError as error:
+            raise OSError(error.errno or 0, remote_reason(error)) from None
+        except Exception as error:  # a driver's own errors, made one line
+            raise OSError(0, remote_reason(error)) from None
+
+
+def remote_reason(error: BaseException) -> str:
+    """One line saying why a URL could not be opened or read, from whatever fsspec or its
+    driver raised (fsspec's FileNotFoundError carries the path, not a reason)."""
+    if isinstance(error, OSError):
+        if error.strerror:
+            return error.strerror
+        for kind, number in ((FileNotFoundError, errno.ENOENT), (PermissionError, errno.EACCES),
+                             (IsADirectoryError, errno.EISDIR)):
+            if isinstance(error, kind):
+                return os.strerror(number)
+    if isinstance(error, ImportError):  # fsspec: "Install s3fs to access S3"
+        text = f"no driver installed for this URL: {error}"
+    elif isinstance(error, ValueError) and "Protocol not known" in str(error):
+        text = f"fsspec knows no such protocol ({error})"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    lines = text.strip().splitlines() or [type(error).__name__]
+    return lines[0][:REASON_LENGTH]
+
+
+def is_url(path: object) -> bool:
+    """Is `path` a URL (`scheme://...`), for fsspec to open?"""
+    return isinstance(path, str) and _URL.match(path) is not None
+
+
+def local_paths(path: str) -> List[str]:
+    """The local files an input names: `path` itself, those a `file://` URL names (its glob
+    expanded, as open_sources() expands it), none for another URL. What the report must never
+    be written over."""
+    if not is_url(path):
+        return [path]
+    if not path.startswith("file://"):
+        return []
+    from urllib.parse import unquote, urlsplit
+
+    local = unquote(urlsplit(path).path)
+    if _GLOB.search(local):
+        import glob
+
+        return glob.glob(local)
+    return [local]
+
+
+def _fsspec():
+    """fsspec, imported when a URL is met (0.1 s of start-up otherwise); OSError naming the
+    extra to install when it is missing."""
+    try:
+        import fsspec
+    except ImportError:
+        raise OSError(0, f"reading a URL needs fsspec: {URL_INSTALL}") from None
+    return fsspec
+
+
+def expand_url(url: str) -> List[str]:
+    """The URLs a URL with glob characters names (sorted; none: an empty list), or [url];
+    OSError (one line) when its filesystem cannot be had or listed."""
+    if not _GLOB.search(url.split("://", 1)[1]) or url.startswith(("http://", "https://")):
+        return [url]
+    fsspec = _fsspec()
+    try:
+        filesystem, pattern = fsspec.core.url_to_fs(url)
+        return sorted(filesystem.unstrip_protocol(name) for name in filesystem.glob(pattern)
+                      if filesystem.isfile(name))
+    except Exception as error:  # a driver's own errors, made one line
+        raise OSError(0, remote_reason(error)) from None
+
+
+def open_url(url: str) -> Source:
+    """The Source of the object at `url`, opened with fsspec; OSError (one line) when it
+    cannot be."""
+    fsspec = _fsspec()
+    try:
+        filesystem, path = fsspec.core.url_to_fs(url)
+        info = filesystem.info(path)
+        if info.get("type") == "directory":
+            raise IsADirectoryError(path)
+        file = filesystem.open(path, "rb")
+    except Exception as error:  # a driver's own errors, made one line
+        raise OSError(0, remote_reason(error)) from None
+    stream = _Remote(file)
+    try:
+        modified = filesystem.modified(path)
+    except Exception:  # HTTP has none; nor do some drivers: anchored on now
+        modified = None
+    if isinstance(modified, _dt.datetime):
+        if modified.tzinfo is None:  # fsspec's times are UTC
+            modified = modified.replace(tzinfo=_dt.timezone.utc)
+        modified = modified.astimezone()  # as a local file's: the same report
+    else:
+        modified = None
+    source = Source(url, url, modified, stream)  # type: ignore[arg-type]
+    source._owned = True
+    source.url = url
+    size = info.get("size")
+    source.regular = isinstance(size, int) and info.get("type") == "file" and stream.seekable()
+    source.size = size if source.regular else 0
+    return source
+
+
+def _read_head(stream: Any, size: int) -> bytes:
     """Up to `size` bytes from the start of `stream`, fewer only at its end (a pipe gives what
     it holds at each read)."""
     read = getattr(stream, "read1", None) or stream.read
@@ -460,6 +677,10 @@ def _standard_input(stdin: Optional[BinaryIO]) -> Source:
 
 
 def open_path(path: str) -> Source:
+    """The Source of the file at `path`, or of the object at a URL; OSError when it cannot be
+    opened."""
+    if is_url(path):
+        return open_url(path)
     stream = open(path, "rb", buffering=0)
     try:
         status = os.fstat(stream.fileno())
@@ -493,7 +714,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
         except OSError as error:
             problems.append(Problem("<stdin>", f"cannot read: {error_reason(error)}"))
     stdin_seen = False
-    for path in paths:
+    for path in _expand_urls(paths, problems):
         if path == "-":
             if standard_input is None:
                 continue
@@ -532,6 +753,23 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
     return Inputs(files, problems, notes)
+
+
+def _expand_urls(paths: list, problems: List[Problem]) -> Iterator[str]:
+    """`paths`, each URL that holds glob characters replaced by the URLs it names; one that
+    names none, or cannot be listed, is a Problem (in its turn: lazily)."""
+    for path in paths:
+        if not is_url(path):
+            yield path
+            continue
+        try:
+            urls = expand_url(path)
+        except OSError as error:
+            problems.append(Problem(path, f"cannot read: {error_reason(error)}"))
+            continue
+        if not urls:
+            problems.append(Problem(path, "cannot read: no object matches"))
+        yield from urls
 
 
 def error_reason(error: BaseException) -> str:

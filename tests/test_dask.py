@@ -1,6 +1,8 @@
 """--dask: a Dask cluster's workers give the very bytes of one process, for every report and
-format on the golden logs, cut into small chunks; a rotated set with a .gz; standard input;
-and the one-line failures: Dask not installed, a scheduler that cannot be reached.
+format on the golden logs, cut into small chunks; the same logs as file:// URLs, which each
+worker opens itself; a rotated set with a .gz; several hosts' file sets; standard input; a file
+rotated or deleted during the run (read here, with a note); and the one-line failures: Dask not
+installed, a scheduler that cannot be reached, a worker that raises.
 
 One LocalCluster of 2 worker processes (1 thread each, no dashboard) serves the module; the
 tests that need Dask are skipped, saying so, where it is not installed (the [test] extra does
@@ -17,6 +19,8 @@ import sys
 
 import pytest
 from test_golden import GOLDEN, ROOT, cases, digest
+from test_hosts import ARGS as HOST_ARGS
+from test_hosts import host_sets, hosts_of, record_jobs
 from test_jobs import chunks_of, rotated_set, submissions, write
 
 from maillog_sasl import cli, cluster, parallel
@@ -88,14 +92,96 @@ def test_every_report_and_format_gives_the_golden_bytes(log, shared, applied, mo
     assert applied[0] or log == "scenario-new_year_straggler", "no piece of a worker was used"
 
 
+@pytest.fixture
+def sent(monkeypatch):
+    """The jobs handed to the workers (so far)."""
+    return record_jobs(monkeypatch)
+
+
+@pytest.fixture
+def on_shared(shared, monkeypatch):
+    """--dask shared: the module's cluster, through its one client."""
+    monkeypatch.setattr(cli, "connect", lambda address, workers: contextlib.nullcontext(shared))
+
+
+URL_LOGS = ("seed", "postfix37", "scenario-new_year_straggler")
+
+
 @needs_dask
-def test_a_rotated_set_with_a_gz(tmp_path, scheduler, applied, cli, monkeypatch):
+@pytest.mark.parametrize("log", URL_LOGS)
+def test_file_urls_give_the_golden_bytes(log, on_shared, applied, sent, monkeypatch):
+    """Each worker opens the URL itself (no path shared but the URL): every report in JSON."""
+    monkeypatch.chdir(ROOT)
+    chunks_of(FIXTURE_CHUNK if log == "postfix37" else SMALL, monkeypatch)
+    for case, args in GOLDEN_CASES:
+        if case.split()[0] == log and case.endswith(" -f json"):
+            url = (ROOT / args[-1]).as_uri()
+            assert digest([*args[:-1], url, "--dask", "shared"]) == GOLDEN_HASHES[case], case
+    assert {job.path for job in sent} == {url} and all(job.seen for job in sent)
+    assert applied[0] or log == "scenario-new_year_straggler", "no piece of a worker was used"
+
+
+@needs_dask
+def test_the_file_sets_of_several_hosts(tmp_path, on_shared, applied, sent, cli, monkeypatch):
+    """As with --jobs (tests/test_hosts.py): each chunk one host's, each piece the workers'."""
+    paths = host_sets(tmp_path)
+    one = outcome(cli(*HOST_ARGS, *paths))
+    assert one[0] == 0, one[2]
+    chunks_of(SMALL, monkeypatch)
+    assert outcome(cli(*HOST_ARGS, "--dask", "shared", *paths)) == one
+    assert len(sent) > 2 * len(paths) and applied[0] == len(sent)
+    assert all(len(hosts_of(job, paths)) == 1 for job in sent)
+
+
+@needs_dask
+def test_a_worker_that_raises_is_one_line(tmp_path, on_shared, cli, monkeypatch):
+    path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
+                                                              tzinfo=dt.timezone.utc), 50))
+    chunks_of(SMALL, monkeypatch)
+
+    def failing(job):  # pickled by value (cloudpickle): it runs on the workers
+        raise RuntimeError("a bug\nin two lines")
+
+    monkeypatch.setattr(parallel, "_work", failing)
+    result = cli("-f", "csv", "--year", "2026", path, "--dask", "shared")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == ("maillog-sasl: a worker process failed: RuntimeError: a bug; "
+                          "try without --dask\n")
+
+
+@needs_dask
+@pytest.mark.parametrize("how", ["rotated", "deleted"])
+def test_a_file_rotated_during_the_run_is_read_here(how, tmp_path, on_shared, applied, cli,
+                                                   monkeypatch):
+    """logrotate between the plan and the workers' opening it: each worker finds another file
+    (or none) at the path and sends its chunk back; this process reads it through the
+    descriptor it kept, and says so once."""
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    path = write(tmp_path, "maillog", submissions(start, 60))
+    args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC", str(path)]
+    expected = outcome(cli(*args))
+    chunks_of(SMALL, monkeypatch)
+    pieces = parallel._pieces
+
+    def rotate_first(*given):
+        path.rename(tmp_path / "maillog.1")
+        if how == "rotated":
+            write(tmp_path, "maillog", submissions(start + dt.timedelta(days=1), 60))
+        return pieces(*given)
+
+    monkeypatch.setattr(parallel, "_pieces", rotate_first)
+    code, out, err = outcome(cli(*args, "--dask", "shared"))
+    why = ("changed since it was opened here (rotated?)" if how == "rotated"
+           else "a worker could not open it (No such file or directory)")
+    assert (code, out) == expected[:2] and applied[0] == 0
+    assert err == f"maillog-sasl: {path}: {why}: read by this process, through the file it " \
+                  "opened\n"
+
+
+@needs_dask
+def test_a_rotated_set_with_a_gz(tmp_path, scheduler, applied, sent, cli, monkeypatch):
     paths = rotated_set(tmp_path, dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc))
     chunks_of(SMALL, monkeypatch)
-    sent = []
-    pieces = parallel._pieces
-    monkeypatch.setattr(parallel, "_pieces", lambda executor, jobs, ahead: pieces(
-        executor, sent.extend(jobs) or jobs, ahead))
     for fmt in ("table", "csv", "json"):
         args = ["-r", "messages", "-f", fmt, "--stats", "--year", "2026", "--tz", "UTC",
                 *paths]
