@@ -130,33 +130,64 @@ def _csv_cells(cells: Sequence) -> list:
             else cell.isoformat() if kind is _DATETIME else csv_cell(cell) for cell in cells]
 
 
-def _csv_column(cells: Sequence) -> Sequence[str]:
+# A time's text by time, for each fixed offset (tzinfo) of the times written so far; a table
+# is emptied when it holds more than this many.
+_TIMES_KEPT = 4 * 1024
+
+
+def _csv_column(cells: Sequence, times: Dict[_dt.tzinfo, Dict]) -> Sequence[str]:
     """One column of a batch of rows as csv.writer writes its cells: _csv_cells(), then
-    _csv_quoted(). A column nearly always holds one type (queue IDs, counts, times): it is then
-    converted by one map, and strings are checked in one pass over them all (a string is
-    printable when each of its characters is; a comma or quote in one is in their join)."""
+    _csv_quoted(). A column nearly always holds one type (queue IDs, counts, times) and is then
+    converted in a few passes over them all: strings are checked at once (a string is printable
+    when each of its characters is, starts a formula when its first character does, and a comma
+    or quote in one is in their join); times are written once each (`times`: see
+    _csv_times)."""
+    try:
+        joined = "".join(cells)  # a TypeError unless every cell is a string
+    except TypeError:
+        return _csv_other_column(cells, times)
+    if not (joined.isprintable()
+            and not any(map("".join(map(_FIRST, cells)).__contains__, _FORMULA_START))):
+        return _csv_quoted_column(_csv_cells(cells))
+    if "," in joined or '"' in joined:  # a printable string holds no line end
+        return list(map(_csv_quoted, cells))
+    return cells
+
+
+def _csv_other_column(cells: Sequence, times: Dict[_dt.tzinfo, Dict]) -> Sequence[str]:
+    """_csv_column() of a column that is not all strings: counts, times, strings and None."""
     kinds = set(map(type, cells))
-    kind = kinds.pop() if len(kinds) == 1 else None
-    if kind is int:
+    if kinds == _INTS:
         return list(map(str, cells))
-    if kind is _DATETIME:
-        zones = set(map(_TZINFO, cells))
-        if len(zones) == 1 and type(zones.pop()) is _dt.timezone:
-            # Rows share times (a message's recipients, a second's messages): each is written
-            # once. Equal times of one fixed offset are the same text; other zones can give
-            # equal times two offsets.
-            texts = {when: when.isoformat() for when in set(cells)}
-            return list(map(texts.__getitem__, cells))
-        return list(map(_DATETIME.isoformat, cells))
-    if kind is _NONE:
-        return [""] * len(cells)
-    if kind is not str or not ("".join(cells).isprintable()
-                               and not any(map(str.startswith, cells, repeat(_FORMULA_START)))):
-        cells = _csv_cells(cells)
+    if kinds <= _STRINGS_OR_NONE:
+        return _csv_column([cell if cell is not None else "" for cell in cells], times)
+    if kinds <= _TIMES_OR_NONE:
+        zones = set(map(_TZINFO, filter(None, cells)))
+        if len(zones) == 1 and type(zone := zones.pop()) is _dt.timezone:
+            return _csv_times(cells, times, zone)
+    return _csv_quoted_column(_csv_cells(cells))
+
+
+def _csv_quoted_column(cells: List[str]) -> List[str]:
+    """_csv_quoted() of each cell of a column, when one of them needs it."""
     joined = "".join(cells)
     if "," in joined or '"' in joined or "\r" in joined or "\n" in joined:
         return list(map(_csv_quoted, cells))
     return cells
+
+
+def _csv_times(cells: Sequence, times: Dict[_dt.tzinfo, Dict], zone: _dt.timezone) -> List[str]:
+    """A column of times of one fixed offset `zone` (and None), each time's text made once:
+    rows share times (a message's recipients, the second a message was queued and delivered,
+    a second's messages), in a column, across the time columns and from one batch to the next.
+    Equal times of one fixed offset are the same text; other zones can give equal times two
+    offsets, and are not written here."""
+    texts = times.get(zone)
+    if texts is None or len(texts) > _TIMES_KEPT:
+        texts = times[zone] = {None: ""}
+    for when in set(cells).difference(texts):
+        texts[when] = when.isoformat()
+    return list(map(texts.__getitem__, cells))
 
 
 def _csv_quoted(cell: str) -> str:
@@ -169,7 +200,11 @@ def _csv_quoted(cell: str) -> str:
 
 _DATETIME = _dt.datetime
 _NONE = type(None)
+_INTS = frozenset((int,))
+_STRINGS_OR_NONE = frozenset((str, _NONE))
+_TIMES_OR_NONE = frozenset((_DATETIME, _NONE))
 _TZINFO = attrgetter("tzinfo")
+_FIRST = itemgetter(slice(None, 1))  # a string's first character, "" for an empty one
 
 
 def _json_default(value):
@@ -375,12 +410,14 @@ def _write_csv(columns, values: Iterable[Sequence], out) -> int:
         return next(counter)
     count = 0
     values = iter(values)
+    times: Dict[_dt.tzinfo, Dict] = {}
     while True:
         batch = list(islice(values, _CSV_BATCH))
         if not batch:
             return count
         count += len(batch)
-        out.write("\r\n".join(map(",".join, zip(*map(_csv_column, zip(*batch))))) + "\r\n")
+        columns = [_csv_column(cells, times) for cells in zip(*batch)]
+        out.write("\r\n".join(map(",".join, zip(*columns))) + "\r\n")
 
 
 def _items(value) -> Optional[List[str]]:

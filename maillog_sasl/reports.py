@@ -208,8 +208,14 @@ class Scope:
                                      options.get("stats"))
             self.activity.enrichment = incident.enrichment_of(options, self.activity.limits)
 
-    def watch(self, finished: Iterable[Finished]) -> Iterator[Finished]:
-        """The stream, each item counted and recorded as it passes; the verdicts when it ends."""
+    def watch(self, finished: Iterable[Finished]) -> Iterable[Finished]:
+        """The stream, each item counted and recorded as it passes; the verdicts when it ends.
+        The stream itself when there is nothing to count or record (a CSV of messages)."""
+        if self.activity is None and not self.tally:
+            return finished
+        return self._watched(finished)
+
+    def _watched(self, finished: Iterable[Finished]) -> Iterator[Finished]:
         activity = self.activity
         tally = self._count if self.tally else None
         for item in finished:
@@ -357,22 +363,26 @@ def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
 _NOT_ATTEMPTED = "not yet attempted when the log ends"
 
 
-def recipient_tuples(message: Message) -> Iterator[tuple]:
+def recipient_tuples(message: Message) -> List[tuple]:
     """recipient_rows() as tuples in MESSAGES_COLUMNS order: the rows of a messages CSV or JSON
-    (millions of them) without a dict each; the same values, each delivery line parsed once."""
-    head = None
-    for recipient, status in message.counted_recipients():
-        if head is None:
-            head = (message.queue_id, message.host, message.sasl_username, message.client_ip,
-                    message.queued, message.sender if message.sender is not None
-                    else message.sasl_sender)
-            message_id = message.message_id
+    (millions of them) without a dict each; the same values, each delivery line parsed once.
+    A list, not a generator: most messages have one recipient."""
+    counted = message.counted_recipients()
+    if not counted:
+        return []
+    # The message's own columns, first; its message_id goes after the recipient's.
+    head = (message.queue_id, message.host, message.sasl_username, message.client_ip,
+            message.queued, message.sender if message.sender is not None else message.sasl_sender)
+    message_id = message.message_id
+    rows: List[tuple] = []
+    for recipient, status in counted:
         if recipient is None:
-            yield (*head, "", status, "", "", 0, _NOT_ATTEMPTED, None, message_id, None)
+            rows.append(head + ("", status, "", "", 0, _NOT_ATTEMPTED, None, message_id, None))
         else:
             dsn, relay, reason = recipient.details()
-            yield (*head, recipient.address, status, dsn, relay, recipient.attempts, reason,
-                   recipient.orig_to, message_id, recipient.last_attempt)
+            rows.append(head + (recipient.address, status, dsn, relay, recipient.attempts, reason,
+                                recipient.orig_to, message_id, recipient.last_attempt))
+    return rows
 
 
 def session_reject_tuples(session: Session, user: str) -> Iterator[tuple]:

@@ -103,21 +103,25 @@ def test_csv_cells_are_csv_cell(json_library):
 
 def test_csv_columns_across_batches():
     """CSV is written a column of a batch at a time: a column of one type, of mixed types, of
-    times of one offset and of several (equal instants at two offsets keep their own), of
-    strings some of which need quotes; across more than one batch."""
+    times of one offset and of several (equal instants at two offsets keep their own, in one
+    column and in two), of times and None, of strings some of which need quotes or start a
+    formula, with None among them or not; across more than one batch."""
     tokyo = _dt.timezone(_dt.timedelta(hours=9))
+    columns = [*COLUMNS, "tokyo", "sender"]
     rows = []
     for number in range(render_module._CSV_BATCH * 2 + 5):
         moment = _dt.datetime(2026, 3, 2, 1, number % 7, tzinfo=UTC)
         rows.append((f"Q{number}", f"u{number}@example.org" if number % 5 else "=x, \"y\"",
                      number, "ok, sent" if number % 3 else "ok",
                      moment, moment.astimezone(tokyo) if number % 2 else moment,
-                     None, [f"a{number}", "b"] if number % 4 else None, number % 2 == 0))
+                     None, [f"a{number}", "b"] if number % 4 else None, number % 2 == 0,
+                     moment.astimezone(tokyo) if number % 3 else None,
+                     None if number % 4 else ("-x" if number % 8 else "a,\x1bb")))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     writer.writerows([csv_cell(cell) for cell in row] for row in rows)
-    assert rendered("csv", COLUMNS, iter(rows), row_columns=COLUMNS) == (len(rows),
+    assert rendered("csv", columns, iter(rows), row_columns=columns) == (len(rows),
                                                                          out.getvalue())
 
 
