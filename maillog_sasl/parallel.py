@@ -48,10 +48,11 @@ DESCRIPTION
     folds; it notes where it opened each key at the three places it opens one, not on every
     insert), then pickles what it finished (Session, Message and Recipient as tuples of their
     fields: datetimes and each message's recipients are most of that cost) for this process
-    to unpickle and apply. On the submission benchmark log 2 workers and this process spend
-    about 9.6-10 s of CPU in all on a busy machine (this process about 2.8 s: the pieces, then
-    the reports) where one process spends 5.2 s: as slow as their CPU time where the cores are
-    busy; this process peaks at 66 MB, a worker at 41 MB (benchmarks/README.md).
+    to unpickle and apply. On the submission benchmark log, on 2 idle cores, 2 workers and this
+    process spend 8.8-9.3 s of CPU in all where one process spends 5.0 s, for 4.7-5.0 s of
+    wall time against 5.0 (this process about 2.8 s: the pieces, then the reports; it peaks at
+    78-86 MB, a worker at 55 MB); where the cores are busy, as slow as that CPU time
+    (benchmarks/README.md).
 
     A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
     the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the
@@ -105,11 +106,11 @@ from maillog_sasl.sources import (
 from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
-# turn and is applied, in this process: on the submission benchmark 4 MB chunks keep a worker
-# at 41 MB and this process at 66 MB (8 MB ones: 55 and 77 MB). Larger chunks cost less CPU
-# (fewer messages open across two chunks, whose retries are folded, fewer lines handed back):
-# 4 MB ones cost about 1% more in all than 8 MB ones there (this process 0.25 s more).
-CHUNK_SIZE = 4 << 20
+# turn and is applied, in this process. On the submission benchmark, --jobs 2, 8 MB chunks keep
+# a worker at 55 MB and this process at 78-86 MB; 4 MB ones 42 and 69-73 MB, but cost 5-8% more
+# wall time (more messages open across two chunks, whose retries are folded, more lines
+# handed back), and neither keeps this process under 60 MB: --jobs is for speed.
+CHUNK_SIZE = 8 << 20
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
