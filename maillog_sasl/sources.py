@@ -554,21 +554,19 @@ def is_url(path: object) -> bool:
 
 
 def local_paths(path: str) -> List[str]:
-    """The local files an input names: `path` itself, those a `file://` URL names (its glob
-    expanded, as open_sources() expands it), none for another URL. What the report must never
-    be written over."""
+    """The local files an input names: `path` itself, those a `file://` URL names (read as
+    fsspec reads it: its glob expanded by expand_url(), no %-escape undone), none for another
+    URL. What the report must never be written over."""
     if not is_url(path):
         return [path]
     if not path.startswith("file://"):
         return []
-    from urllib.parse import unquote, urlsplit
-
-    local = unquote(urlsplit(path).path)
-    if _GLOB.search(local):
-        import glob
-
-        return glob.glob(local)
-    return [local]
+    try:
+        fsspec = _fsspec()
+        return [fsspec.core.url_to_fs(url)[1] for url in expand_url(path)]
+    except OSError:
+        # Not read then (no fsspec, a listing that failed): the file it names all the same.
+        return [path[len("file://"):]]
 
 
 def _fsspec():

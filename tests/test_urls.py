@@ -232,6 +232,14 @@ def test_the_report_is_not_written_over_a_file_url(tmp_path, cli):
         result = cli("--year", "2026", "-o", path, url)
         assert result.code == 2 and path.read_bytes() == before
         assert result.err == f"maillog-sasl: {path}: is also a log to read; not overwritten\n"
+    # Named as fsspec reads the URL: "%20" is no space there, and a glob matches dot files.
+    for name, url in (("a%20b.log", f"file://{tmp_path}/a%20b.log"),
+                      (".maillog", f"file://{tmp_path}/*maillog")):
+        path = tmp_path / name
+        path.write_bytes(before)
+        result = cli("--year", "2026", "-o", path, url)
+        assert result.code == 2 and path.read_bytes() == before
+        assert result.err == f"maillog-sasl: {path}: is also a log to read; not overwritten\n"
 
 
 def test_an_object_replaced_during_the_run_is_read_here(tmp_path, memory, cli, monkeypatch):
