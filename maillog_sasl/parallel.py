@@ -97,10 +97,10 @@ from maillog_sasl.model import DEFERRED, Finished, Recipient, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
     COMPRESSED_MAGIC,
-    REASON_LENGTH,
     LineSplitter,
     Problem,
     error_reason,
+    one_line,
     open_path,
 )
 from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
@@ -854,8 +854,8 @@ def _pieces(executor, jobs: List[Job], ahead: int,
             from None
     except Exception as error:  # a worker's bug, carried over: one line, not its traceback
         # Dask's own errors (a worker lost, KilledWorker) take several lines.
-        what = (str(error).strip().splitlines() or [""])[0][:REASON_LENGTH]
-        raise WorkerError(f"a worker process failed: {type(error).__name__}: {what}; "
+        raise WorkerError(f"a worker process failed: {type(error).__name__}: "
+                          f"{one_line(str(error))}; "
                           f"{remedy}") from None
 
 

@@ -8,6 +8,7 @@ SUMMARY
     Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
+    one_line(text)                  an error's message as one line (a driver's, Dask's)
 
 DESCRIPTION
     Every input is opened exactly once, and that file object is the one read: a pipe given as
@@ -70,6 +71,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import datetime as _dt
 import errno
 import gzip
@@ -520,12 +522,19 @@ class _Remote(io.RawIOBase):
 
     @staticmethod
     def _call(method: Callable[..., Any], *args: Any) -> Any:
-        try:
+        with _driver_errors():
             return method(*args)
-        except OSError as error:
-            raise OSError(error.errno or 0, remote_reason(error)) from None
-        except Exception as error:  # a driver's own errors, made one line
-            raise OSError(0, remote_reason(error)) from None
+
+
+@contextlib.contextmanager
+def _driver_errors() -> Iterator[None]:
+    """Whatever fsspec or a URL's driver raises inside (botocore's, aiohttp's, fsspec's own
+    errors), raised as an OSError of one line (remote_reason)."""
+    try:
+        yield
+    except Exception as error:  # a driver's own errors, made one line
+        number = error.errno if isinstance(error, OSError) else None
+        raise OSError(number or 0, remote_reason(error)) from None
 
 
 def remote_reason(error: BaseException) -> str:
@@ -544,8 +553,13 @@ def remote_reason(error: BaseException) -> str:
         text = f"fsspec knows no such protocol ({error})"
     else:
         text = f"{type(error).__name__}: {error}"
-    lines = text.strip().splitlines() or [type(error).__name__]
-    return lines[0][:REASON_LENGTH]
+    return one_line(text) or type(error).__name__
+
+
+def one_line(text: str) -> str:
+    """The first line of an error's message (a driver's or Dask's may take many), cut to
+    REASON_LENGTH."""
+    return (text.strip().splitlines() or [""])[0][:REASON_LENGTH]
 
 
 def is_url(path: object) -> bool:
@@ -585,26 +599,22 @@ def expand_url(url: str) -> List[str]:
     if not _GLOB.search(url.split("://", 1)[1]) or url.startswith(("http://", "https://")):
         return [url]
     fsspec = _fsspec()
-    try:
+    with _driver_errors():
         filesystem, pattern = fsspec.core.url_to_fs(url)
         return sorted(filesystem.unstrip_protocol(name) for name in filesystem.glob(pattern)
                       if filesystem.isfile(name))
-    except Exception as error:  # a driver's own errors, made one line
-        raise OSError(0, remote_reason(error)) from None
 
 
 def open_url(url: str) -> Source:
     """The Source of the object at `url`, opened with fsspec; OSError (one line) when it
     cannot be."""
     fsspec = _fsspec()
-    try:
+    with _driver_errors():
         filesystem, path = fsspec.core.url_to_fs(url)
         info = filesystem.info(path)
         if info.get("type") == "directory":
             raise IsADirectoryError(path)
         file = filesystem.open(path, "rb")
-    except Exception as error:  # a driver's own errors, made one line
-        raise OSError(0, remote_reason(error)) from None
     stream = _Remote(file)
     try:
         modified = filesystem.modified(path)
