@@ -21,6 +21,7 @@ from maillog_sasl import contain
 from maillog_sasl.contain import BEGIN, BLOCK_NOTE, END, REJECT, ContainError, edit_block
 
 from maillog_writer import MailLog, at
+from support import tamper
 
 USER = "bad@example.jp"
 LINE = f"{USER} {REJECT}"
@@ -589,15 +590,11 @@ def test_root_reads_the_queue_of_a_state_another_user_owns(cli, fakes, queued, t
 
 
 def test_state_that_is_missing_or_older_is_one_line(cli, fakes, queued, tmp_path):
-    import sqlite3
     assert "no such state" in one_line(run(cli, USER, "--state", tmp_path / "none", "--hold"))
     log, _ = queued
     state = tmp_path / "s.sqlite"
     watched(cli, log, state)
-    db = sqlite3.connect(state)
-    db.execute("DROP TABLE queue")
-    db.commit()
-    db.close()
+    tamper(state, "DROP TABLE queue")
     assert "holds no queue yet" in one_line(run(cli, USER, "--state", state, "--hold"))
 
 

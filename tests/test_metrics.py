@@ -16,7 +16,7 @@ from maillog_sasl.activity import Thresholds
 from maillog_sasl.state import State
 
 from maillog_writer import MailLog, at
-from support import SAMPLE_LOGS
+from support import SAMPLE_LOGS, tamper
 
 SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
 SAMPLE_LINES = SAMPLE.read_bytes().count(b"\n")
@@ -243,16 +243,12 @@ def test_a_metrics_file_that_cannot_be_written_is_exit_2(tmp_path, cli):
 
 
 def test_a_state_of_an_older_version_gains_the_table_of_counters(tmp_path, cli):
-    import sqlite3
     data = SAMPLE.read_bytes()
     log = tmp_path / "maillog"
     half = data.rfind(b"\n", 0, len(data) // 2) + 1
     log.write_bytes(data[:half])
     once(cli, tmp_path, log)
-    db = sqlite3.connect(tmp_path / "s.sqlite")
-    db.execute("DROP TABLE kept")  # as the first version of the state had it
-    db.commit()
-    db.close()
+    tamper(tmp_path / "s.sqlite", "DROP TABLE kept")  # as the first version of the state had it
     assert cli("state", "--state", tmp_path / "s.sqlite").code == 0  # read-only: read as empty
     log.write_bytes(data)
     result, prom = once(cli, tmp_path, log)
