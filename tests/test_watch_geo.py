@@ -3,11 +3,11 @@ runs, new-country against the countries of the account's history in the state (o
 logs, filled from the pairs' IPs when earlier runs had no database), the state of the schema
 before migrated (or read as it is), and what cannot be used refused in one line, exit 2."""
 
-import json
 import os
 import sqlite3
 
 import pytest
+import test_watch
 from test_watch import cuts, raised
 
 from maillog_sasl import state as state_module
@@ -33,9 +33,8 @@ def geoip(tmp_path):
 
 
 def once(cli, state, path, *more):
-    result = cli("watch", "--once", "--state", state, *more, path)
-    assert result.code in (0, 1), result.err
-    return [json.loads(line) for line in result.out.splitlines()]
+    """The alerts of one `watch --once` that ran (exit status 0 or 1)."""
+    return test_watch.once(cli, state, path, more=more, codes=(0, 1))[1]
 
 
 def logged(tmp_path, name, *logins, sender=None):
