@@ -532,9 +532,6 @@ class ChunkCorrelator(Correlator):
 def _worker_started() -> None:
     # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Times come back with the parent's one tzinfo object per offset (syslog.fixed_zone):
-    # times that share theirs compare many times faster.
-    copyreg.pickle(_dt.timezone, _fixed_zone_of)
 
 
 def _fixed_zone_of(zone: _dt.timezone) -> tuple:
@@ -572,6 +569,10 @@ def _work(job: Job) -> Piece:
     """A worker: correlate one chunk, of an input it inherited or opens by path (or URL). One
     that it cannot open, or that is not what this process opened (rotated or replaced since),
     gives an empty piece that sends the chunk back to be read there (MOVED)."""
+    # Times go back with the parent's one tzinfo object per offset (syslog.fixed_zone): times
+    # that share theirs compare many times faster. Set here, where every worker runs (forked,
+    # or a Dask cluster's, local or not).
+    copyreg.pickle(_dt.timezone, _fixed_zone_of)
     if job.path is None:
         return _work_on(job, _SOURCES[job.source])
     try:
