@@ -64,13 +64,14 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import logging
 import signal
-from typing import Iterator, NamedTuple
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from maillog_sasl.parallel import usable_cores
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 TIMEOUT = 10  # seconds to reach a scheduler
 INSTALL = "pip install 'maillog-sasl[dask]'"
@@ -91,6 +92,8 @@ class Cluster(NamedTuple):
 def connect(address: str, workers: int = 0) -> Iterator[Cluster]:
     """The cluster at `address` ("local": a LocalCluster of `workers` processes, or one per
     usable core), for as long as the `with` lasts; ClusterError when it cannot be had."""
+    import logging  # here: Dask's own logging; a tenth of the command's start-up otherwise
+
     try:
         from dask import distributed
     except ImportError:

@@ -69,14 +69,11 @@ from __future__ import annotations
 
 import codecs
 import collections
-import concurrent.futures
 import copyreg
 import datetime as _dt
-import multiprocessing
 import os
 import signal
 import zlib
-from concurrent.futures.process import BrokenProcessPool
 from typing import Dict, Iterator, List, NamedTuple, Optional
 
 from maillog_sasl import events as ev
@@ -841,6 +838,9 @@ def _pieces(executor, jobs: List[Job], ahead: int,
             remedy: str = "try --jobs 1") -> Iterator[Piece]:
     """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken;
     WorkerError (one line, ending in `remedy`) when a worker dies or raises."""
+    # Imported when workers are started (a tenth of the command's start-up otherwise).
+    from concurrent.futures.process import BrokenProcessPool
+
     waiting: collections.deque = collections.deque()
     queued = iter(jobs)
     try:
@@ -900,6 +900,9 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     pool = None
     if executor is None:
         _SOURCES[:] = sources
+        import concurrent.futures
+        import multiprocessing
+
         executor = pool = concurrent.futures.ProcessPoolExecutor(
             jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
     try:

@@ -4,6 +4,7 @@ parts that cannot be cut (standard input, pipes), the checks that send a chunk b
 in order (New Year, DST, Feb 29, doubled input), idle sessions, --stats and bad inputs.
 """
 
+import concurrent.futures
 import datetime as dt
 import functools
 import gzip
@@ -263,7 +264,7 @@ def test_standard_input_is_read_by_one_process(tmp_path, monkeypatch, run):
 def test_one_job_starts_no_worker(tmp_path, monkeypatch, run):
     path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
                                                               tzinfo=dt.timezone.utc), 50))
-    monkeypatch.setattr(parallel.concurrent.futures, "ProcessPoolExecutor", None)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", None)
     code, out, _ = run(["-f", "csv", "--year", "2026", str(path)], 1, SMALL)
     assert code == 0 and out
 
