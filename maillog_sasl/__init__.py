@@ -134,7 +134,7 @@ def open_logs(paths, year: Optional[int] = None, zone=None, stdin=None,
     stats)` is called after each block of lines (a progress bar). With `jobs` above 1, regular
     files are read by that many worker processes, in chunks of about `chunk_size` bytes
     (parallel.py): the same objects in the same order. With `executor` (cluster.connect()), a
-    cluster's workers read them, `jobs` chunks ahead.
+    cluster's workers read them, `jobs` + 1 chunks in flight (its Cluster's `ahead`).
     """
     return Analysis(paths, year=year, zone=zone, stdin=stdin, on_batch=on_batch, jobs=jobs,
                     chunk_size=chunk_size, executor=executor)

@@ -2,7 +2,8 @@
 
 SUMMARY
     correlate_parallel(sources, jobs, year=None, zone=None, stats=None, on_batch=None,
-                       problems=None, chunk_size=CHUNK_SIZE) -> iterator of Session | Message
+                       problems=None, chunk_size=CHUNK_SIZE, executor=None, notes=None)
+        -> iterator of Session | Message
     usable_cores() -> the number of cores this process may run on
     WorkerError        a worker process died or failed; str() is one line
 
@@ -41,8 +42,8 @@ DESCRIPTION
       - a queue ID the worker saw born untracked while a message of that ID may be open here
         (not when the worker saw it born, or its removal handed back, before).
     Real logs fail these checks about once a month of log and once per DST change (none of the
-    36 chunks of either benchmark log); small chunks (the tests) fail them more often, and are
-    then simply read here.
+    36 and 26 chunks of the two benchmark logs); small chunks (the tests) fail them more
+    often, and are then simply read here.
 
     Cost: a worker correlates its chunk at about 1.15x the cost of one process (the marks, the
     folds; it notes where it opened each key at the three places it opens one, not on every
@@ -671,7 +672,8 @@ def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
     return jobs
 
 
-def _add_stats(into: Stats, other: Stats) -> None:
+def _add_stats(correlator: Correlator, other: Stats) -> None:
+    into = correlator.stats
     for name in Stats.__slots__:
         value = getattr(other, name)
         if isinstance(value, int) and not isinstance(value, bool):
@@ -679,10 +681,7 @@ def _add_stats(into: Stats, other: Stats) -> None:
     into.usernames |= other.usernames
     for when in (other.first_time, other.last_time):
         if when is not None:
-            if into.first_time is None or when < into.first_time:
-                into.first_time = when
-            if into.last_time is None or when > into.last_time:
-                into.last_time = when
+            correlator._seen(when)
 
 
 class _Merge:
@@ -769,7 +768,7 @@ class _Merge:
         correlator._slots.update(piece.slots)
         correlator.edges = [piece.edges[0] if edges[0] is None else edges[0],
                             edges[1] if piece.edges[1] is None else piece.edges[1]]
-        _add_stats(correlator.stats, piece.stats)
+        _add_stats(correlator, piece.stats)
         worker = piece.clock
         if worker.moved:
             clock._last_month = worker._last_month
@@ -834,8 +833,7 @@ def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
     ours.placed.clear()
 
 
-def _pieces(executor, jobs: List[Job], ahead: int,
-            remedy: str = "try --jobs 1") -> Iterator[Piece]:
+def _pieces(executor, jobs: List[Job], ahead: int, remedy: str) -> Iterator[Piece]:
     """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken;
     WorkerError (one line, ending in `remedy`) when a worker dies or raises."""
     # Imported when workers are started (a tenth of the command's start-up otherwise).
@@ -868,8 +866,9 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     """correlate.correlate() on `jobs` processes; see the module docstring.
 
     With `executor` (a concurrent.futures executor whose workers inherit nothing: cluster.py),
-    its workers correlate the chunks, opening each input by path; `jobs` is then how many
-    workers it has (one chunk more is read ahead). An input whose path no longer names the
+    its workers correlate the chunks, opening each input by path; `jobs` then sizes how far
+    they read ahead, as the number of forked workers does: `jobs` + 1 chunks in flight
+    (cluster.Cluster.ahead). An input whose path no longer names the
     file opened here is read here. The executor is the caller's to shut down. A URL's chunks
     are opened by its URL on either kind of worker. An input whose chunks a worker found
     changed (rotated, replaced) or could not open is read here: one note in `notes` says so."""
