@@ -91,7 +91,7 @@ from maillog_sasl.correlate import (
     source_read,
     time_aside,
 )
-from maillog_sasl.model import DEFERRED, Finished, Recipient, Stats
+from maillog_sasl.model import DEFERRED, Finished, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
     COMPRESSED_MAGIC,
@@ -140,9 +140,9 @@ class SlotMark(NamedTuple):
 class Folded(NamedTuple):
     """Lines a worker handed back folded, about `key` (host, queue ID): `lines` retries that
     change nothing on a message whose size is known (qmgr's `(queue active)`, probes) or are
-    `deliveries`, folded by recipient in the order each first came: (recipient key, address,
-    orig_to, attempts, the last status, the last line's text, its time, the time of the first
-    deferral among them or None). `first` and `last`: the times of the first and last
+    `deliveries`, folded by recipient in the order each first came: [address, orig_to,
+    attempts, the last status, the last line's text, its time, the time of the first deferral
+    among them or None]. `first` and `last`: the times of the first and last
     delivery (None without one)."""
     key: tuple
     lines: int
@@ -476,8 +476,7 @@ class ChunkCorrelator(Correlator):
         """The lines of `key` folded so far, into the stream here."""
         fold = self.folds.pop(key, None)
         if fold is not None:
-            self.events.append(Folded(key, fold[0], [(target, *folded) for target, folded
-                                                     in fold[1].items()], fold[2], fold[3]))
+            self.events.append(Folded(key, fold[0], list(fold[1].values()), fold[2], fold[3]))
 
     def _client(self, event, session, host, when):
         key = (host, event.queue_id)
@@ -748,7 +747,7 @@ class _Merge:
                 if event.when is not None:
                     correlator.slot_changed(event.host, event.when)
             elif kind is Folded:
-                _unfold(correlator, event, clock)
+                _apply_fold(correlator, event, clock)
             elif kind is tuple:  # a birth
                 if event[0] is SESSION:
                     correlator.session_reborn(event[1])
@@ -785,7 +784,7 @@ class _Merge:
         self.months = clock.watch.months
 
 
-def _unfold(correlator: Correlator, fold: Folded, clock: ChunkClock) -> None:
+def _apply_fold(correlator: Correlator, fold: Folded, clock: ChunkClock) -> None:
     """Apply lines a worker folded (Folded) as correlate.Correlator.feed() and _delivery()
     would apply them one by one, to the message this process holds on their queue ID."""
     stats = correlator.stats
@@ -802,11 +801,8 @@ def _unfold(correlator: Correlator, fold: Folded, clock: ChunkClock) -> None:
     correlator._seen(fold.last)
     if clock._latest is None or fold.last > clock._latest:
         clock._latest = fold.last
-    recipients = message.recipients
-    for target, address, orig_to, attempts, status, text, when, deferred in fold.deliveries:
-        recipient = recipients.get(target)
-        if recipient is None:
-            recipient = recipients[target] = Recipient(address, orig_to)
+    for address, orig_to, attempts, status, text, when, deferred in fold.deliveries:
+        recipient = message.recipient(address, orig_to)
         recipient.attempts += attempts
         recipient.status = status
         recipient.last_line = text
