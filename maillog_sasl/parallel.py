@@ -80,7 +80,6 @@ from typing import Dict, Iterator, List, NamedTuple, Optional
 from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
     DELIVERY_AGENTS,
-    TAG_CACHE_LIMIT,
     UNTRACKED,
     USED,
     Correlator,
@@ -101,7 +100,7 @@ from maillog_sasl.sources import (
     one_line,
     open_path,
 )
-from maillog_sasl.syslog import _SECONDS, MONTHS, Clock, fixed_zone, split_line
+from maillog_sasl.syslog import _SECONDS, MINUTES_KEPT, MONTHS, Clock, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
 # turn and is applied, in this process. On the submission benchmark, --jobs 2, 8 MB chunks keep
@@ -467,7 +466,7 @@ class ChunkCorrelator(Correlator):
             return time_aside(self.clock, stamp)
         minute = self._aside.get(stamp[:12])
         if minute is None:
-            if len(self._aside) > TAG_CACHE_LIMIT:
+            if len(self._aside) > MINUTES_KEPT:
                 self._aside.clear()
             minute = self._aside[stamp[:12]] = time_aside(self.clock, stamp[:12] + ":00")
         return minute + second if minute is not None else None
