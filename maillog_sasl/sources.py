@@ -17,7 +17,9 @@ DESCRIPTION
     from the start. To order a rotated set, open_sources() reads the first PEEK_BYTES of each
     path and looks for its first timestamp (inflating that block in memory when it is
     compressed); batches() hands those bytes on first, then reads the rest of the same
-    descriptor. Nothing that is not a regular file is ever sought or reopened.
+    descriptor. Nothing that is not a regular file is ever sought or reopened here; with
+    --jobs or --dask, the workers (parallel.py) open a regular file or URL again by its path
+    for their byte ranges, checked against the size and first 4 KB of the one opened here.
 
     Compression is recognised by magic bytes, never by name: gzip (1f 8b), bzip2 (BZh) and xz
     (fd 37 7a 58 5a 00); anything else is read as plain text. Bytes are read in large blocks and
@@ -146,7 +148,7 @@ class Inputs(NamedTuple):
 
 
 class Source:
-    """One input: a file path or standard input, opened once (`stream`)."""
+    """One input: a file path, a URL or standard input, opened once (`stream`)."""
 
     def __init__(self, name: str, path: Optional[str], mtime: Optional[_dt.datetime],
                  stream: Optional[BinaryIO] = None):
@@ -155,7 +157,7 @@ class Source:
         self.mtime = mtime
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[Problem] = None
-        self.size = 0  # bytes on disk of a regular file (compressed, for a compressed file)
+        self.size = 0  # bytes of a regular file or URL object (compressed, when compressed)
         self.bytes_done = 0  # of `size`, read so far; of a pipe or stdin, bytes read (progress)
         self.lines_cut = 0  # lines longer than MAX_LINE, cut to it
         self.identity: Optional[Tuple[int, int]] = None  # (st_dev, st_ino)
@@ -412,7 +414,16 @@ def _long_line_in(text: str) -> bool:
     return any(find("\n", start, start + half) < 0 for start in range(0, len(text), half))
 
 
-class _Prefixed(io.RawIOBase):
+class _ReadInto(io.RawIOBase):
+    """A raw stream whose read() is its own: readinto() through it."""
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class _Prefixed(_ReadInto):
     """A stream's bytes read ahead (`head`), then the rest of the same stream; counts the bytes
     taken from the stream (`consumed`), the head included."""
 
@@ -444,17 +455,12 @@ class _Prefixed(io.RawIOBase):
 
     read1 = read
 
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
     def close(self) -> None:
         # The stream is its Source's to close; a decompressor closing this must not.
         super().close()
 
 
-class _Remote(io.RawIOBase):
+class _Remote(_ReadInto):
     """An fsspec file (a URL's object), read, sought and closed as a file is: whatever its
     driver raises (botocore's, aiohttp's, fsspec's own errors) is an OSError of one line. It
     keeps its own position: a driver may hand the same file object to every opening of one
@@ -475,11 +481,6 @@ class _Remote(io.RawIOBase):
         data = self._call(self._read_from, self._position, -1 if size is None else size)
         self._position += len(data)
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if whence == os.SEEK_SET:
