@@ -272,8 +272,10 @@ class Hour:
         seen = self.networks.get(network)
         if seen is None:
             self.networks[network] = [when, when, ip]
-        else:
-            seen[0], seen[1] = min(seen[0], when), max(seen[1], when)
+        elif when > seen[1]:
+            seen[1] = when
+        elif when < seen[0]:
+            seen[0] = when
 
     def count(self, outcomes: Iterable[str], when: _dt.datetime) -> None:
         """Recipients submitted at `when`, one final outcome each."""
@@ -623,7 +625,7 @@ class Activity:
             if self._jumps.pop(host, None) is None:
                 self._jumps[host] = latest
                 accepted = False
-        elif self._jumps.pop(host, None) is not None:
+        elif self._jumps and self._jumps.pop(host, None) is not None:
             self._anomaly()
         if not accepted:
             return False
@@ -655,7 +657,7 @@ class Activity:
         name = session.sasl_username
         if name is not None:
             self._attributed_session(session, name, ip, state or _NO_FAILURES)
-        if session.auth_succeeded:
+        if name is not None or session.auth_succeeded:
             # Failures are counted since the IP's last successful login: nothing left to keep.
             self.ips.pop(ip, None)
 
@@ -670,11 +672,11 @@ class Activity:
         for when, failure in session.auth_failures:
             if not failure.username or failure.reason.startswith(INFRASTRUCTURE_FAULTS):
                 continue
-            username = self._intern(failure.username)
+            guessed = self.user(failure.username)
+            username = guessed.name  # one string per username, however many IPs try it
             if (username not in state.pending_usernames
                     and len(state.pending_usernames) < USERNAMES_KEPT):
                 state.pending_usernames += (username,)
-            guessed = self.user(username)
             self._hour(guessed, when).auth_failures += 1
             # Once selected, always: the filters are asked only until then.
             if (not guessed.selected and self.selection is not None
@@ -682,8 +684,8 @@ class Activity:
                 guessed.selected = True
 
     def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
-        name = self._intern(name)  # one string per account, however many IPs name it
         user = self.user(name)
+        name = user.name  # one string per account, however many IPs name it
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -713,7 +715,7 @@ class Activity:
         user.messages += message.kind == "submission"
         if self.enrichment is not None and message.kind == "submission":
             self.enrichment.message(message.sasl_username, message.sender, message.queued)
-        statuses = [status for _, status in message.counted_recipients()]
+        statuses = message.counted_outcomes()
         hour = self._hour(user, message.queued)
         if statuses:
             hour.count(statuses, message.queued)
