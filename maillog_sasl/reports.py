@@ -512,10 +512,10 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
         # when it has a parent (a notice or a re-injection), never a submission.
         elif item.sasl_username is not None and (everything or selection.message(item)):
             if from_activity:
-                if item.kind == "submission" or item.counted_recipients():
+                if item.kind == "submission" or item.counted_outcomes():
                     _totals_of(totals, item.sasl_username).add_message(item, ())
                 continue
-            statuses = [status for _, status in item.counted_recipients()]
+            statuses = item.counted_outcomes()
             if statuses or item.kind == "submission":
                 _totals_of(totals, item.sasl_username).add_message(item, statuses)
     scope = options["scope"]
@@ -635,7 +635,7 @@ def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
             entry["first_seen"] = _earliest(entry["first_seen"], item.start)
             entry["last_seen"] = _latest(entry["last_seen"], item.end or item.start)
         elif selection.message(item):
-            counted = sum(1 for _ in item.counted_recipients())
+            counted = len(item.counted_outcomes())
             if not counted and item.kind != "submission":
                 continue
             entry = entry_for(item.sasl_username, item.client_ip)
