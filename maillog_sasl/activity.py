@@ -396,12 +396,14 @@ class UserActivity:
         """Recipients per outcome, in OUTCOMES order."""
         return list(self.outcomes)
 
-    def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds, pairs: PairStore) -> None:
+    def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds, hop_span: _dt.timedelta,
+               pairs: PairStore) -> None:
         """Fold one hour into the summary (its networks into `pairs`); hours come in time order
-        (see the module's note)."""
+        (see the module's note). `hop_span`: the limits' hop_window, made once by the caller (a
+        timedelta of float hours costs more than settling most hours)."""
         self.logins += hour.logins
         if hour.networks:
-            self._settle_networks(key, hour.networks, limits, pairs)
+            self._settle_networks(key, hour.networks, limits, hop_span, pairs)
         first_recipient = hour.first_recipient
         # Set by count(), which also gives the hour outcomes of its own (not _NO_OUTCOMES).
         if first_recipient is not None:
@@ -415,10 +417,9 @@ class UserActivity:
                 self.failing_since = first_recipient
 
     def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds,
-                         pairs: PairStore) -> None:
+                         span: _dt.timedelta, pairs: PairStore) -> None:
         if self.hops is None:
             self.hops = HopWindow()
-        span = _dt.timedelta(hours=limits.hop_window)
         for when, network in sorted({(when, network) for network, (first, last, _ip)
                                      in networks.items() for when in (first, last)}):
             self.hops.add(when, network, span, limits.hop_networks)
@@ -550,7 +551,7 @@ class Activity:
         limits = self.limits
         for key in sorted(key for key in self._unsettled if key <= through):
             for user in self._unsettled.pop(key):
-                user.settle(key, user.open_hours.pop(key), limits, self.pairs)
+                user.settle(key, user.open_hours.pop(key), limits, self._hop_span, self.pairs)
                 if not user.open_hours:
                     user.open_hours = {}  # not the emptied one: a dict keeps its largest table
 
