@@ -272,8 +272,10 @@ class Hour:
         seen = self.networks.get(network)
         if seen is None:
             self.networks[network] = [when, when, ip]
-        else:
-            seen[0], seen[1] = min(seen[0], when), max(seen[1], when)
+        elif when > seen[1]:
+            seen[1] = when
+        elif when < seen[0]:
+            seen[0] = when
 
     def count(self, outcomes: Iterable[str], when: _dt.datetime) -> None:
         """Recipients submitted at `when`, one final outcome each."""
@@ -394,12 +396,14 @@ class UserActivity:
         """Recipients per outcome, in OUTCOMES order."""
         return list(self.outcomes)
 
-    def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds, pairs: PairStore) -> None:
+    def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds, hop_span: _dt.timedelta,
+               pairs: PairStore) -> None:
         """Fold one hour into the summary (its networks into `pairs`); hours come in time order
-        (see the module's note)."""
+        (see the module's note). `hop_span`: the limits' hop_window, made once by the caller (a
+        timedelta of float hours costs more than settling most hours)."""
         self.logins += hour.logins
         if hour.networks:
-            self._settle_networks(key, hour.networks, limits, pairs)
+            self._settle_networks(key, hour.networks, limits, hop_span, pairs)
         first_recipient = hour.first_recipient
         # Set by count(), which also gives the hour outcomes of its own (not _NO_OUTCOMES).
         if first_recipient is not None:
@@ -413,10 +417,9 @@ class UserActivity:
                 self.failing_since = first_recipient
 
     def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds,
-                         pairs: PairStore) -> None:
+                         span: _dt.timedelta, pairs: PairStore) -> None:
         if self.hops is None:
             self.hops = HopWindow()
-        span = _dt.timedelta(hours=limits.hop_window)
         for when, network in sorted({(when, network) for network, (first, last, _ip)
                                      in networks.items() for when in (first, last)}):
             self.hops.add(when, network, span, limits.hop_networks)
@@ -548,7 +551,7 @@ class Activity:
         limits = self.limits
         for key in sorted(key for key in self._unsettled if key <= through):
             for user in self._unsettled.pop(key):
-                user.settle(key, user.open_hours.pop(key), limits, self.pairs)
+                user.settle(key, user.open_hours.pop(key), limits, self._hop_span, self.pairs)
                 if not user.open_hours:
                     user.open_hours = {}  # not the emptied one: a dict keeps its largest table
 
@@ -623,7 +626,7 @@ class Activity:
             if self._jumps.pop(host, None) is None:
                 self._jumps[host] = latest
                 accepted = False
-        elif self._jumps.pop(host, None) is not None:
+        elif self._jumps and self._jumps.pop(host, None) is not None:
             self._anomaly()
         if not accepted:
             return False
@@ -655,7 +658,7 @@ class Activity:
         name = session.sasl_username
         if name is not None:
             self._attributed_session(session, name, ip, state or _NO_FAILURES)
-        if session.auth_succeeded:
+        if name is not None or session.auth_succeeded:
             # Failures are counted since the IP's last successful login: nothing left to keep.
             self.ips.pop(ip, None)
 
@@ -670,11 +673,11 @@ class Activity:
         for when, failure in session.auth_failures:
             if not failure.username or failure.reason.startswith(INFRASTRUCTURE_FAULTS):
                 continue
-            username = self._intern(failure.username)
+            guessed = self.user(failure.username)
+            username = guessed.name  # one string per username, however many IPs try it
             if (username not in state.pending_usernames
                     and len(state.pending_usernames) < USERNAMES_KEPT):
                 state.pending_usernames += (username,)
-            guessed = self.user(username)
             self._hour(guessed, when).auth_failures += 1
             # Once selected, always: the filters are asked only until then.
             if (not guessed.selected and self.selection is not None
@@ -682,8 +685,8 @@ class Activity:
                 guessed.selected = True
 
     def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
-        name = self._intern(name)  # one string per account, however many IPs name it
         user = self.user(name)
+        name = user.name  # one string per account, however many IPs name it
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -713,7 +716,7 @@ class Activity:
         user.messages += message.kind == "submission"
         if self.enrichment is not None and message.kind == "submission":
             self.enrichment.message(message.sasl_username, message.sender, message.queued)
-        statuses = [status for _, status in message.counted_recipients()]
+        statuses = message.counted_outcomes()
         hour = self._hour(user, message.queued)
         if statuses:
             hour.count(statuses, message.queued)

@@ -137,7 +137,8 @@ def counted(count: int, singular: str, plural: str = "") -> str:
 
 def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     busy = user.busy
-    if not busy.hours_by_count:
+    # Only the counts that could fire either limit have an earliest hour: most accounts have none.
+    if not busy.earliest:
         return None
     median = busy.median()
     fired = sorted((key, count) for count, (key, _) in busy.earliest.items()

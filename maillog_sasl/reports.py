@@ -131,6 +131,9 @@ class Report(NamedTuple):
     tuples: Optional[Callable] = None
     assesses: bool = False  # needs the Activity and verdicts whatever the options
     geo_columns: Tuple[str, ...] = ()  # added when a GeoIP database is loaded
+    # build fills Scope.counts itself (the users report: its rows hold those very figures),
+    # so that the Scope does not count the stream a second time.
+    counts_selection: bool = False
 
     def columns_with(self, geo) -> List[str]:
         """The columns of the report, with its geo_columns when `geo` (an enrich.Geo) is."""
@@ -175,6 +178,7 @@ class Scope:
         self.counts: Dict[str, List[int]] = {}
         self.matched: set = set()
         self.selects_all = True  # the selection has no filter (set by start())
+        self.counted_by_report = False  # the report's build fills `counts` (set by start())
         self.top: Optional[int] = None
         self.rows = 0
         self.shown = 0
@@ -203,6 +207,7 @@ class Scope:
         self.flagged_only = bool(options.get("flagged"))
         self.top = options.get("top")
         self.selects_all = selection.selects_all()
+        self.counted_by_report = report.counts_selection
         if report.assesses or self.flagged_only or self.assess:
             self.activity = Activity(incident.thresholds_of(options), selection, keep_hours,
                                      options.get("stats"))
@@ -211,18 +216,21 @@ class Scope:
     def watch(self, finished: Iterable[Finished]) -> Iterable[Finished]:
         """The stream, each item counted and recorded as it passes; the verdicts when it ends.
         The stream itself when there is nothing to count or record (a CSV of messages)."""
-        if self.activity is None and not self.tally:
+        count = self._count if self.tally and not self.counted_by_report else None
+        match = self._match if self.tally and not self.selects_all else None
+        if self.activity is None and count is None and match is None:
             return finished
-        return self._watched(finished)
+        return self._watched(finished, count, match)
 
-    def _watched(self, finished: Iterable[Finished]) -> Iterator[Finished]:
+    def _watched(self, finished: Iterable[Finished], count, match) -> Iterator[Finished]:
         activity = self.activity
-        tally = self._count if self.tally else None
         for item in finished:
             if activity is not None:
                 activity.observe(item)
-            if tally is not None:
-                tally(item)
+            if count is not None:
+                count(item)
+            if match is not None and isinstance(item, Session):
+                match(item)
             yield item
         if activity is not None:
             activity.close()
@@ -235,8 +243,6 @@ class Scope:
         everything = self.selects_all
         if isinstance(item, Session):
             user = session_user(item)
-            if not everything:
-                self._match(item, user)
             if user is not None and (everything or selection.session(item, user)):
                 self._entry(user)[0] += 1
         elif isinstance(item, Message):
@@ -245,12 +251,13 @@ class Scope:
                     and (everything or selection.message(item))):
                 self._entry(name)[1] += 1
 
-    def _match(self, session: Session, user: Optional[str]) -> None:
+    def _match(self, session: Session) -> None:
         """Note which filters matched something in the log: --user any name the session
         tried or logged in as, --ip (--country, --asn) its client."""
         selection = self.selection
         if selection.user_patterns and "user" not in self.matched:
-            names = [user] + [failure.username for _, failure in session.auth_failures]
+            names = [session_user(session)] + [failure.username
+                                               for _, failure in session.auth_failures]
             if any(name and selection.user(name) for name in names):
                 self.matched.add("user")
         if selection.by_client and "ip" not in self.matched and selection.ip(session.client_ip):
@@ -437,10 +444,8 @@ class _UserTotals:
         if session.sasl_method:
             self.methods.add(session.sasl_method)
         self.hosts.add(session.host)
-        if session.rejects:
-            self.outcomes[_REJECTED_INDEX] += len(session.rejects)
 
-    def add_message(self, message: Message, statuses: List[str]) -> None:
+    def add_message(self, message: Message, statuses: Iterable[str]) -> None:
         self.messages += message.kind == "submission"
         outcomes = self.outcomes
         for status in statuses:
@@ -480,10 +485,13 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     geo = options.get("geo")
     everything = selection.selects_all()
     activity = options.get("activity")
-    # The IPs each account logged in from. With no filter, the Activity's pairs hold them (every
-    # session with a username) and only the IPs of logins without one are kept here; with one,
-    # the selected sessions' own pairs.
-    logins = PairStore() if not everything or activity is None else None
+    # With no filter, the Activity has seen exactly what this report counts: the IPs each
+    # account logged in from are its pairs (every session with a username), and the outcomes
+    # of an account's recipients its totals (its messages, and its sessions' refusals), so
+    # only the logins without a username are counted here. With a filter, the selected
+    # sessions' own pairs and recipients.
+    from_activity = everything and activity is not None
+    logins = None if from_activity else PairStore()
     unnamed_ips = set()
     for item in finished:
         if isinstance(item, Session):
@@ -496,15 +504,25 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
                 logins.login(user, item.client_ip, item.start)
             elif item.sasl_username is None:
                 unnamed_ips.add(item.client_ip)
+            if item.rejects and not (from_activity and item.sasl_username is not None):
+                entry.outcomes[_REJECTED_INDEX] += len(item.rejects)
             if geo is not None:
                 _count_place(entry, geo.lookup(item.client_ip))
         # Nothing of a message without a username is counted: the correlator hands one on only
         # when it has a parent (a notice or a re-injection), never a submission.
         elif item.sasl_username is not None and (everything or selection.message(item)):
-            statuses = [status for _, status in item.counted_recipients()]
+            if from_activity:
+                if item.kind == "submission" or item.counted_outcomes():
+                    _totals_of(totals, item.sasl_username).add_message(item, ())
+                continue
+            statuses = item.counted_outcomes()
             if statuses or item.kind == "submission":
                 _totals_of(totals, item.sasl_username).add_message(item, statuses)
-    flagged = options["scope"].flagged
+    scope = options["scope"]
+    flagged = scope.flagged
+    if scope.tally:
+        scope.counts = {user: [entry.sessions, entry.messages] for user, entry in totals.items()
+                        if entry.sessions or entry.messages}
     if logins is not None:
         ips = logins.ips_per_account()
         logins.close()
@@ -514,6 +532,10 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
         if unnamed_ips:
             # A username of "(unknown user)" is the row of the logins without one too.
             ips[UNKNOWN_USER] = len(unnamed_ips.union(activity.pairs.ips_of(UNKNOWN_USER)))
+        for user, entry in totals.items():
+            found = activity.users.get(user)
+            if found is not None:
+                entry.outcomes = [own + its for own, its in zip(entry.outcomes, found.totals())]
     rows = []
     for user, entry in totals.items():
         verdict = flagged.get(user)
@@ -613,7 +635,7 @@ def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
             entry["first_seen"] = _earliest(entry["first_seen"], item.start)
             entry["last_seen"] = _latest(entry["last_seen"], item.end or item.start)
         elif selection.message(item):
-            counted = sum(1 for _ in item.counted_recipients())
+            counted = len(item.counted_outcomes())
             if not counted and item.kind != "submission":
                 continue
             entry = entry_for(item.sasl_username, item.client_ip)
@@ -816,7 +838,7 @@ def _sasl_username(row: dict) -> Optional[str]:
 
 REPORTS = {
     "users": Report(USERS_COLUMNS, _users, account=_user, assesses=True,
-                    geo_columns=tuple(USERS_GEO_COLUMNS)),
+                    geo_columns=tuple(USERS_GEO_COLUMNS), counts_selection=True),
     "sessions": Report(SESSIONS_COLUMNS, _sessions, account=_sasl_username, streams=True,
                        geo_columns=tuple(SESSIONS_GEO_COLUMNS)),
     "messages": Report(MESSAGES_COLUMNS, _messages, account=_sasl_username, ids=_queue_id,
