@@ -226,7 +226,6 @@ class Job(NamedTuple):
 
 class Piece(NamedTuple):
     """What a worker hands back for one chunk; see the module docstring."""
-    events: list
     sessions: dict
     pending: dict
     messages: dict
@@ -239,6 +238,9 @@ class Piece(NamedTuple):
     edges: list
     problem: Optional[Problem]
     lines_cut: int
+    # Last, unpickled here after the open objects: those stay, in the gaps the pieces before
+    # left; the finished ones, gone once handed on, free whole pools behind them.
+    events: list
 
 
 class ChunkCorrelator(Correlator):
@@ -293,11 +295,11 @@ class ChunkCorrelator(Correlator):
         self._smtpd_handlers = {}
         self._orphan = None
         still_open: List[dict] = [self.sessions, self.pending, self.messages]
-        return Piece(self.events, self.sessions, self.pending, self.messages,
+        return Piece(self.sessions, self.pending, self.messages,
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
-                     problem, lines_cut)
+                     problem, lines_cut, self.events)
 
     def _handlers(self) -> dict:
         return {kind: self._guard(kind, handler) for kind, handler in super()._handlers().items()}
