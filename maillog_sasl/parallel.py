@@ -48,11 +48,14 @@ DESCRIPTION
     Cost: a worker correlates its chunk at about 1.15x the cost of one process (the marks, the
     folds; it notes where it opened each key at the three places it opens one, not on every
     insert), then pickles what it finished (Session, Message and Recipient as tuples of their
-    fields: datetimes and each message's recipients are most of that cost) for this process
-    to unpickle and apply. On the submission benchmark log, on 2 idle cores, 2 workers and this
-    process spend 8.8-9.3 s of CPU in all where one process spends 5.0 s, for 4.7-5.0 s of
-    wall time against 5.0 (this process about 2.8 s: the pieces, then the reports; it peaks at
-    78-86 MB, a worker at 55 MB); where the cores are busy, as slow as that CPU time
+    fields: a piece of the submission benchmark log is some 17,000 of them with 220,000 fields;
+    its times, shared between fields and pickled once each, are a tenth of that cost) for this
+    process to unpickle and apply. On the submission benchmark log, on 2 idle cores, 2 workers
+    and this process spend 8.8-9.3 s of CPU in all where one process spends 5.0 s, for
+    4.7-5.0 s of wall time against 5.0 (this process about 2.8 s: the pieces, then the reports;
+    it peaks at 74-82 MB, a worker at 55 MB; what this process holds beyond one process's 50 MB is
+    mostly the gaps the pieces' objects leave in Python's pools, the same live objects spread
+    over 1.5 times as many arenas); where the cores are busy, as slow as that CPU time
     (benchmarks/README.md).
 
     A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
@@ -104,7 +107,7 @@ from maillog_sasl.syslog import _SECONDS, MINUTES_KEPT, MONTHS, Clock, fixed_zon
 
 # A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
 # turn and is applied, in this process. On the submission benchmark, --jobs 2, 8 MB chunks keep
-# a worker at 55 MB and this process at 78-86 MB; 4 MB ones 42 and 69-73 MB, but cost 5-8% more
+# a worker at 55 MB and this process at 74-82 MB; 4 MB ones 42 and 69-73 MB, but cost 5-8% more
 # wall time (more messages open across two chunks, whose retries are folded, more lines
 # handed back), and neither keeps this process under 60 MB: --jobs is for speed.
 CHUNK_SIZE = 8 << 20
@@ -226,7 +229,6 @@ class Job(NamedTuple):
 
 class Piece(NamedTuple):
     """What a worker hands back for one chunk; see the module docstring."""
-    events: list
     sessions: dict
     pending: dict
     messages: dict
@@ -239,6 +241,9 @@ class Piece(NamedTuple):
     edges: list
     problem: Optional[Problem]
     lines_cut: int
+    # Last, unpickled here after the open objects: those stay, in the gaps the pieces before
+    # left; the finished ones, gone once handed on, free whole pools behind them.
+    events: list
 
 
 class ChunkCorrelator(Correlator):
@@ -293,11 +298,11 @@ class ChunkCorrelator(Correlator):
         self._smtpd_handlers = {}
         self._orphan = None
         still_open: List[dict] = [self.sessions, self.pending, self.messages]
-        return Piece(self.events, self.sessions, self.pending, self.messages,
+        return Piece(self.sessions, self.pending, self.messages,
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
-                     problem, lines_cut)
+                     problem, lines_cut, self.events)
 
     def _handlers(self) -> dict:
         return {kind: self._guard(kind, handler) for kind, handler in super()._handlers().items()}
