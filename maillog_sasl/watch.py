@@ -697,7 +697,7 @@ class Watch:
             return
         if item.sasl_username is None or item.kind == "notice":
             return
-        outcomes = [status for _, status in item.counted_recipients()]
+        outcomes = item.counted_outcomes()
         for outcome in outcomes:
             key = f"recipients:{outcome}"
             counters[key] = counters.get(key, 0) + 1
@@ -1078,8 +1078,7 @@ def describe(state: State) -> dict:
         for message in engine.correlator.messages.values():
             if message.sasl_username is None:
                 continue
-            pending = sum(1 for _, status in message.counted_recipients()
-                          if status == DEFERRED)
+            pending = message.counted_outcomes().count(DEFERRED)
             open_messages.append({"host": message.host, "queue_id": message.queue_id,
                                   "user": message.sasl_username, "kind": message.kind,
                                   "queued": _iso(message.queued), "pending": pending})
