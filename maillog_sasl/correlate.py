@@ -233,12 +233,12 @@ class Correlator:
             fields = line[16:].split(" ", 2) if line[15:16] == " " else ()
             if len(fields) == 3 and fields[1] and fields[1][-1] == ":":
                 host, tag, text = fields
-                stamp = line[:15]
+                stamp = ""  # line[:15], cut below only for the lines used
                 # Most lines share their host and slot with the line before.
                 if slots and not (last_slot <= line < slot_end and host == last_host):
                     last_slot, last_host = line[:SLOT_TRADITIONAL], host
                     slot_end = last_slot + LAST_CHARACTER
-                    slot_line(host, last_slot, stamp, clock)
+                    slot_line(host, last_slot, line[:15], clock)
             else:
                 parsed = split_line(line)
                 if parsed is None:
@@ -263,6 +263,7 @@ class Correlator:
                 stamp, host, tag, text = parsed
             daemon = program[1]
             if daemon == "smtpd":
+                stamp = stamp or line[:15]
                 kind = smtpd_kind(text)
                 outcome = (handlers[kind]((host, tag), program, stamp, clock, text)
                            if kind is not None else UNUSED)
@@ -275,19 +276,21 @@ class Correlator:
             if daemon not in QUEUE_FILE_DAEMONS:
                 unused += 1
                 continue
-            # The cheapest test first: is this queue ID one we track? (".find" may give -1, and
-            # then a key that is simply not there.)
-            key = (host, text[:text.find(": ")])
+            # The cheapest test first: is this queue ID one we track? (partition() costs less
+            # than find() and a slice; a text without ": " keys what text[:text.find(": ")]
+            # gave, a key that is simply not there.)
+            queue_id, colon, _ = text.partition(": ")
+            key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
             if message is None:
                 if orphan is None or key in dropped:
                     untracked += 1
                 else:
-                    orphan(line, stamp, key, daemon, text)
+                    orphan(line, stamp or line[:15], key, daemon, text)
                 continue
             if daemon in DELIVERY_AGENTS:
                 peek = delivery_peek(text)
-                when = clock.time(stamp) if peek is not None else None
+                when = clock.time(stamp or line[:15]) if peek is not None else None
                 if when is None:
                     unused += 1
                     continue
@@ -300,7 +303,7 @@ class Correlator:
             if event is None:
                 unused += 1
                 continue
-            when = clock.time(stamp)
+            when = clock.time(stamp or line[:15])
             if when is None:
                 not_syslog += 1
                 continue
