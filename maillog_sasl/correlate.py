@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import sys
 from sys import intern as _intern
 from typing import AbstractSet, Callable, Dict, Iterator, List, Optional
 
@@ -83,6 +84,7 @@ TAG_CACHE_LIMIT = 1_024
 SESSION_IDLE = _dt.timedelta(hours=1)
 SWEEP_EVERY = _dt.timedelta(minutes=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
+LAST_CHARACTER = chr(sys.maxunicode)
 # A doubled input: the copy of a line comes within this many lines of it, and the first
 # DOUBLED_SAMPLE lines of an input tell whether it is doubled (in a doubled log, half of them
 # are copies).
@@ -222,18 +224,21 @@ class Correlator:
         orphan = self._orphan  # None but in a parallel.py worker
         dropped = self._dropped
         slot_line = self._slot_line
-        last_slot = last_host = None
+        # The ten-minute slot of the line before, and the first string after every one that
+        # starts with it: a line of that slot sorts between the two (no slice of the line).
+        last_slot = slot_end = last_host = ""
         for line in lines:
             # split_line()'s common case inline (a traditional stamp, `prog[pid]:`): one call
             # less for each line; every other shape goes through split_line() itself.
             fields = line[16:].split(" ", 2) if line[15:16] == " " else ()
-            if len(fields) == 3 and fields[1][-1:] == ":":
+            if len(fields) == 3 and fields[1] and fields[1][-1] == ":":
                 host, tag, text = fields
-                stamp = line[:15]
-                # Most lines share their host and slot with the line before: one comparison.
-                if slots and (line[:SLOT_TRADITIONAL] != last_slot or host != last_host):
+                stamp = ""  # line[:15], cut below only for the lines used
+                # Most lines share their host and slot with the line before.
+                if slots and not (last_slot <= line < slot_end and host == last_host):
                     last_slot, last_host = line[:SLOT_TRADITIONAL], host
-                    slot_line(host, last_slot, stamp, clock)
+                    slot_end = last_slot + LAST_CHARACTER
+                    slot_line(host, last_slot, line[:15], clock)
             else:
                 parsed = split_line(line)
                 if parsed is None:
@@ -241,7 +246,7 @@ class Correlator:
                     continue
                 stamp, host, tag, text = parsed
                 if slots:
-                    last_slot = None
+                    slot_end = ""
                     slot_line(host, stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO],
                               stamp, clock)
             program = tags.get(tag)
@@ -258,6 +263,7 @@ class Correlator:
                 stamp, host, tag, text = parsed
             daemon = program[1]
             if daemon == "smtpd":
+                stamp = stamp or line[:15]
                 kind = smtpd_kind(text)
                 outcome = (handlers[kind]((host, tag), program, stamp, clock, text)
                            if kind is not None else UNUSED)
@@ -270,19 +276,21 @@ class Correlator:
             if daemon not in QUEUE_FILE_DAEMONS:
                 unused += 1
                 continue
-            # The cheapest test first: is this queue ID one we track? (".find" may give -1, and
-            # then a key that is simply not there.)
-            key = (host, text[:text.find(": ")])
+            # The cheapest test first: is this queue ID one we track? (partition() costs less
+            # than find() and a slice; a text without ": " keys what text[:text.find(": ")]
+            # gave, a key that is simply not there.)
+            queue_id, colon, _ = text.partition(": ")
+            key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
             if message is None:
                 if orphan is None or key in dropped:
                     untracked += 1
                 else:
-                    orphan(line, stamp, key, daemon, text)
+                    orphan(line, stamp or line[:15], key, daemon, text)
                 continue
             if daemon in DELIVERY_AGENTS:
                 peek = delivery_peek(text)
-                when = clock.time(stamp) if peek is not None else None
+                when = clock.time(stamp or line[:15]) if peek is not None else None
                 if when is None:
                     unused += 1
                     continue
@@ -295,7 +303,7 @@ class Correlator:
             if event is None:
                 unused += 1
                 continue
-            when = clock.time(stamp)
+            when = clock.time(stamp or line[:15])
             if when is None:
                 not_syslog += 1
                 continue
