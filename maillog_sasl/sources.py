@@ -563,25 +563,32 @@ def one_line(text: str) -> str:
     return (text.strip().splitlines() or [""])[0][:REASON_LENGTH]
 
 
+# The schemes of fsspec's local filesystem (LocalFileSystem.protocol), when fsspec is missing.
+_LOCAL_SCHEMES = ("file://", "local://")
+
+
 def is_url(path: object) -> bool:
     """Is `path` a URL (`scheme://...`), for fsspec to open?"""
     return isinstance(path, str) and _URL.match(path) is not None
 
 
 def local_paths(path: str) -> List[str]:
-    """The local files an input names: `path` itself, those a `file://` URL names (read as
-    fsspec reads it: its glob expanded by expand_url(), no %-escape undone), none for another
-    URL. What the report must never be written over."""
+    """The local files an input names: `path` itself, those a URL of fsspec's local filesystem
+    names (`file://`, `local://`; read as fsspec reads it: its glob expanded by expand_url(), no
+    %-escape undone), none for another URL. What the report must never be written over."""
     if not is_url(path):
         return [path]
-    if not path.startswith("file://"):
-        return []
     try:
         fsspec = _fsspec()
+        with _driver_errors():
+            protocols = fsspec.core.url_to_fs(path)[0].protocol
+        if "file" not in ((protocols,) if isinstance(protocols, str) else protocols):
+            return []
         return [fsspec.core.url_to_fs(url)[1] for url in expand_url(path)]
     except OSError:
-        # Not read then (no fsspec, a listing that failed): the file it names all the same.
-        return [path[len("file://"):]]
+        # Not read then (no fsspec, no driver, a listing that failed): the file a local URL
+        # names all the same.
+        return [path.split("://", 1)[1]] if path.startswith(_LOCAL_SCHEMES) else []
 
 
 def _fsspec():

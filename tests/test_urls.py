@@ -202,6 +202,17 @@ def test_without_fsspec_one_line_names_the_extra(cli, monkeypatch):
                           "fsspec: pip install 'maillog-sasl[url]'\n")
 
 
+
+def test_without_fsspec_a_local_url_is_still_not_written_over(tmp_path, cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fsspec", None)
+    path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
+                                                              tzinfo=dt.timezone.utc), 5))
+    before = path.read_bytes()
+    for url in (f"file://{path}", f"local://{path}"):
+        result = cli("--year", "2026", "-o", path, url)
+        assert result.code == 2 and path.read_bytes() == before
+        assert result.err == f"maillog-sasl: {path}: is also a log to read; not overwritten\n"
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_read_failing_part_way_keeps_what_was_read(jobs, fake_protocols, tmp_path, cli,
                                                      monkeypatch):
@@ -228,7 +239,7 @@ def test_the_report_is_not_written_over_a_file_url(tmp_path, cli):
     path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
                                                               tzinfo=dt.timezone.utc), 5))
     before = path.read_bytes()
-    for url in (path.as_uri(), f"file://{tmp_path}/mail*"):
+    for url in (path.as_uri(), f"file://{tmp_path}/mail*", f"local://{path}"):
         result = cli("--year", "2026", "-o", path, url)
         assert result.code == 2 and path.read_bytes() == before
         assert result.err == f"maillog-sasl: {path}: is also a log to read; not overwritten\n"
