@@ -609,8 +609,10 @@ def expand_url(url: str) -> List[str]:
     fsspec = _fsspec()
     with _driver_errors():
         filesystem, pattern = fsspec.core.url_to_fs(url)
-        return sorted(filesystem.unstrip_protocol(name) for name in filesystem.glob(pattern)
-                      if filesystem.isfile(name))
+        # The listing says which matches are files: no request more per match.
+        return sorted(filesystem.unstrip_protocol(name)
+                      for name, info in filesystem.glob(pattern, detail=True).items()
+                      if info.get("type") == "file")
 
 
 def open_url(url: str) -> Source:
