@@ -522,8 +522,9 @@ def known_status(word: str) -> bool:
 
 def _delivery_parts(text: str):
     """(where the queue ID ends, where `, status=` begins, status word, reason, dsn, relay) of
-    a delivery line, or None: the one reading of the line's shape that delivery_event() and
-    delivery_details() share."""
+    a delivery line, or None: the reading of the line's shape that delivery_event() and
+    delivery_details() share (delivery_details() tries the one match of _PLAIN_DELIVERY
+    first, which reads a line of the common shape as this does)."""
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X,
     #  status=WORD (text)"  (one line in the log)
     colon = text.find(": ")

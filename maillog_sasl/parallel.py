@@ -222,7 +222,7 @@ class Job(NamedTuple):
     clock: ChunkClock
     # Set for an executor's workers that inherit no descriptor (another machine's: cluster.py),
     # and for a URL: the absolute path or the URL the worker opens the input by, and what this
-    # process saw of it (_seen), which the worker checks it opened.
+    # process saw of it (_fingerprint), which the worker checks it opened.
     path: Optional[str] = None
     seen: Optional[tuple] = None
 
@@ -581,7 +581,7 @@ def _work(job: Job) -> Piece:
     except OSError as error:
         return _moved(job, f"a worker could not open it ({error_reason(error)})")
     try:
-        if job.seen is not None and _seen(source, job.seen[0]) != job.seen:
+        if job.seen is not None and _fingerprint(source, job.seen[0]) != job.seen:
             return _moved(job, "changed since it was opened here (rotated?)")
         return _work_on(job, source)
     except OSError as error:
@@ -596,7 +596,7 @@ MOVED = "not the input opened here: "
 SEEN_BYTES = 1 << 12
 
 
-def _seen(source, size: int) -> tuple:
+def _fingerprint(source, size: int) -> tuple:
     """What identifies an input opened by path on another machine, whose device and inode may
     differ there (NFS): its size (at least `size`: a log may grow), and a CRC of its first
     bytes, which are another file's after a rotation."""
@@ -887,7 +887,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
             try:
                 plan = _plan(index, source, chunk_size, clock)
                 if path:
-                    seen = _seen(source, source.size)
+                    seen = _fingerprint(source, source.size)
                     plan = [job._replace(path=path, seen=seen) for job in plan]
             except OSError:  # a URL's read failed: it is read here, in its turn (as it fails)
                 plan = None

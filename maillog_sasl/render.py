@@ -416,8 +416,8 @@ def _write_csv(columns, values: Iterable[Sequence], out) -> int:
         if not batch:
             return count
         count += len(batch)
-        columns = [_csv_column(cells, times) for cells in zip(*batch)]
-        out.write("\r\n".join(map(",".join, zip(*columns))) + "\r\n")
+        cells_by_column = [_csv_column(cells, times) for cells in zip(*batch)]
+        out.write("\r\n".join(map(",".join, zip(*cells_by_column))) + "\r\n")
 
 
 def _items(value) -> Optional[List[str]]:
