@@ -234,13 +234,12 @@ class Piece(NamedTuple):
     messages: dict
     placed: tuple  # (sessions, pending, messages): open key -> where in `events` it opened
     slots: dict
-    dropped: set
+    unsure: set  # queue IDs born untracked in the chunk that this process might hold open
     stats: Stats
     clock: ChunkClock
     unsafe: str
     edges: list
     problem: Optional[Problem]
-    lines_cut: int
     # Last, unpickled here after the open objects: those stay, in the gaps the pieces before
     # left; the finished ones, gone once handed on, free whole pools behind them.
     events: list
@@ -290,6 +289,7 @@ class ChunkCorrelator(Correlator):
         # Lines handed back are counted where they are applied.
         stats.lines_read -= self.orphans
         stats.lines_used -= self.orphans
+        stats.lines_cut += lines_cut  # the reader's count, added with the rest when applied
         for key in list(self.folds):
             self._unfold(key)
         self.clock._minutes = {}  # a cache: not worth its pickling
@@ -302,7 +302,7 @@ class ChunkCorrelator(Correlator):
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
-                     problem, lines_cut, self.events)
+                     problem, self.events)
 
     def _handlers(self) -> dict:
         return {kind: self._guard(kind, handler) for kind, handler in super()._handlers().items()}
@@ -714,7 +714,7 @@ class _Merge:
             months.add(clock._last_month)
         if months and max(months) - min(months) > 6:
             return "the chunk's months are far apart"
-        if not piece.dropped.isdisjoint(self.correlator.messages):
+        if not piece.unsure.isdisjoint(self.correlator.messages):
             return "a queue ID born untracked in the chunk is open"
         return ""
 
@@ -978,7 +978,6 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
                 correlator.stats.lines_cut += chunk.lines.cut
         else:
             merge.apply(piece, clock)
-            correlator.stats.lines_cut += piece.lines_cut
             if piece.problem is not None:
                 source.problem = piece.problem
         del piece  # its objects are the correlator's now, and go as they are handed on

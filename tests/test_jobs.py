@@ -305,3 +305,15 @@ def test_a_dead_worker_is_one_line(tmp_path, monkeypatch, run):
 def test_jobs_is_a_number_of_processes(value, cli):
     result = cli("--jobs", value, "sample_logs/seed-maillog.txt")
     assert result.code == 2 and "--jobs" in result.err
+
+
+def test_lines_cut_in_a_workers_chunk_are_counted_once(tmp_path, run):
+    """A line over 64 KiB in a chunk a worker reads: --stats counts it as one process does."""
+    from maillog_sasl.sources import MAX_LINE
+    seed = (ROOT / "sample_logs" / "seed-maillog.txt").read_bytes()
+    log = tmp_path / "maillog"
+    log.write_bytes(seed + b"x" * (MAX_LINE * 2) + b"\n" + seed)
+    args = ["--year", "2018", "--stats", "-f", "json", str(log)]
+    one, two = run(args, "1", 64 << 10), run(args, "2", 64 << 10)
+    assert "lines cut at 64 KiB:      1\n" in one[2]
+    assert two == one
