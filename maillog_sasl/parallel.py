@@ -979,7 +979,8 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
         else:
             merge.apply(piece, clock)
             if piece.problem is not None:
-                source.problem = piece.problem
+                # Named as the user named the input, not by the path or URL a worker opened.
+                source.problem = piece.problem._replace(path=source.name)
         del piece  # its objects are the correlator's now, and go as they are handed on
         source.bytes_done = job.end if job.end is not None else source.size
         if on_batch is not None:

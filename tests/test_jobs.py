@@ -6,6 +6,7 @@ in order (New Year, DST, Feb 29, doubled input), idle sessions, --stats and bad 
 
 import concurrent.futures
 import datetime as dt
+import errno
 import functools
 import gzip
 import json
@@ -317,3 +318,25 @@ def test_lines_cut_in_a_workers_chunk_are_counted_once(tmp_path, run):
     one, two = run(args, "1", 64 << 10), run(args, "2", 64 << 10)
     assert "lines cut at 64 KiB:      1\n" in one[2]
     assert two == one
+
+
+def test_a_read_failing_in_a_worker_that_opened_the_input_by_path_names_it_as_given(
+        tmp_path, monkeypatch):
+    """A cluster's worker opens an input by its real path: the problem it meets is still
+    named by the path the user gave (a symlink here), as in one process."""
+    (tmp_path / "maillog").write_bytes((ROOT / "sample_logs" / "maillog-sample.log").read_bytes())
+    (tmp_path / "link").symlink_to("maillog")
+    monkeypatch.chdir(tmp_path)
+
+    def failing(_range):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+        yield
+
+    monkeypatch.setattr(parallel._Range, "batches", failing)
+    # Threads stand in for the cluster's workers: they open the input by path as those do.
+    with concurrent.futures.ThreadPoolExecutor(2) as workers:
+        analysis = maillog_sasl.open_logs(["link"], year=2026, jobs=2, executor=workers,
+                                          chunk_size=200_000)
+        assert list(analysis) == []
+    assert [str(problem) for problem in analysis.problems] == [
+        f"link: read failed part way: {os.strerror(errno.EIO)}"]
