@@ -20,7 +20,7 @@ import sys
 import pytest
 from test_golden import GOLDEN, ROOT, cases, digest
 from test_hosts import ARGS as HOST_ARGS
-from test_hosts import host_sets, hosts_of, record_jobs
+from test_hosts import before_workers, count_applied, host_sets, hosts_of, record_jobs
 from test_jobs import chunks_of, rotated_set, submissions, write
 
 from maillog_sasl import cli, cluster, open_logs, parallel
@@ -61,15 +61,7 @@ def shared(scheduler):
 @pytest.fixture
 def applied(monkeypatch):
     """The number of pieces a worker correlated that this process applied (so far)."""
-    count = [0]
-    apply = parallel._Merge.apply
-
-    def counted(self, piece, clock):
-        count[0] += 1
-        return apply(self, piece, clock)
-
-    monkeypatch.setattr(parallel._Merge, "apply", counted)
-    return count
+    return count_applied(monkeypatch)
 
 
 GOLDEN_CASES = list(cases())
@@ -165,15 +157,13 @@ def test_a_file_rotated_during_the_run_is_read_here(how, tmp_path, on_shared, ap
     args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC", str(path)]
     expected = outcome(cli(*args))
     chunks_of(SMALL, monkeypatch)
-    pieces = parallel._pieces
 
-    def rotate_first(*given):
+    def rotate():
         path.rename(tmp_path / "maillog.1")
         if how == "rotated":
             write(tmp_path, "maillog", submissions(start + dt.timedelta(days=1), 60))
-        return pieces(*given)
 
-    monkeypatch.setattr(parallel, "_pieces", rotate_first)
+    before_workers(monkeypatch, rotate)
     code, out, err = outcome(cli(*args, "--dask", "shared"))
     why = ("changed since it was opened here (rotated?)" if how == "rotated"
            else "a worker could not open it (No such file or directory)")

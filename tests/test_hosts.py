@@ -45,6 +45,31 @@ def record_jobs(monkeypatch) -> list:
     return sent
 
 
+def count_applied(monkeypatch) -> list:
+    """[the number of pieces a worker correlated that this process applied, so far]."""
+    count = [0]
+    apply = parallel._Merge.apply
+
+    def counted(merge, piece, clock):
+        count[0] += 1
+        return apply(merge, piece, clock)
+
+    monkeypatch.setattr(parallel._Merge, "apply", counted)
+    return count
+
+
+def before_workers(monkeypatch, action) -> None:
+    """`action()` once the chunks are planned, before the workers open the inputs (a rotation
+    during the run)."""
+    pieces = parallel._pieces
+
+    def acted(*given):
+        action()
+        return pieces(*given)
+
+    monkeypatch.setattr(parallel, "_pieces", acted)
+
+
 ARGS = ("-r", "messages", "-f", "json", "--stats", "--year", "2026", "--tz", "UTC")
 
 
@@ -71,10 +96,7 @@ def test_each_chunk_holds_one_host_and_the_report_is_one_process(tmp_path, cli, 
     paths = host_sets(tmp_path)
     one = cli(*ARGS, *paths)
     assert one.code == 0 and len(one.json()) == 3 * 90, one.err
-    sent, applied = record_jobs(monkeypatch), []
-    apply = parallel._Merge.apply
-    monkeypatch.setattr(parallel._Merge, "apply",
-                        lambda merge, piece, clock: applied.append(1) or apply(merge, piece, clock))
+    sent, applied = record_jobs(monkeypatch), count_applied(monkeypatch)
     chunks_of(SMALL, monkeypatch)
     for jobs in ("2", "4"):
         result = cli(*ARGS, "--jobs", jobs, *paths)
@@ -86,4 +108,4 @@ def test_each_chunk_holds_one_host_and_the_report_is_one_process(tmp_path, cli, 
     assert len(sent) > 2 * len(paths)
     for job in sent:
         assert len(hosts_of(job._replace(path=str(by_index[job.source])), paths)) == 1, job
-    assert len(applied) == len(sent)  # every piece was a worker's: none was read here again
+    assert applied[0] == len(sent)  # every piece was a worker's: none was read here again

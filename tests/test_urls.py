@@ -15,13 +15,11 @@ import sys
 
 import pytest
 from test_golden import GOLDEN, ROOT, cases, digest
-from test_hosts import record_jobs
+from test_hosts import before_workers, record_jobs
 from test_jobs import chunks_of, rotated_set, session_lines, submissions, write
 
 fsspec = pytest.importorskip("fsspec", reason="fsspec is not installed: pip install '.[url]'")
 from fsspec.implementations.memory import MemoryFileSystem  # noqa: E402
-
-from maillog_sasl import parallel  # noqa: E402
 
 GOLDEN_HASHES = json.loads(GOLDEN.read_text())  # one process's bytes, of the local files
 SMALL = 700
@@ -262,13 +260,8 @@ def test_an_object_replaced_during_the_run_is_read_here(tmp_path, memory, cli, m
     expected = cli(*args)
     assert expected.code == 0 and expected.out.count("\n") == 61
     chunks_of(SMALL, monkeypatch)
-    pieces = parallel._pieces
-
-    def replace_first(*given):
-        memory("maillog", write(tmp_path, "new", submissions(start + dt.timedelta(days=1), 60)))
-        return pieces(*given)
-
-    monkeypatch.setattr(parallel, "_pieces", replace_first)
+    before_workers(monkeypatch, lambda: memory("maillog", write(
+        tmp_path, "new", submissions(start + dt.timedelta(days=1), 60))))
     result = cli(*args, "--jobs", "2")
     assert (result.code, result.out) == (0, expected.out)
     assert result.err == (f"maillog-sasl: {url}: changed since it was opened here (rotated?): "
