@@ -56,3 +56,13 @@ def test_fixture_is_consistent():
 def test_report_matches_truth(case):
     problems = e2e_truth.check_report(case, LOG, TRUTH)
     assert not problems, f"{case}: {len(problems)} difference(s):\n" + "\n".join(problems)
+
+
+def test_window_takes_a_stamp_cut_to_the_second_by_a_lagging_clock():
+    # CI: the driver began a connect at 18:00:04.003276 (its clock); Postfix's time() read the
+    # coarse clock a tick behind and logged 18:00:03. The slack of a second must reach it.
+    window = e2e_truth.Window("2026-12-01T18:00:04.003276+00:00",
+                              "2026-12-01T18:00:05.045956+00:00")
+    assert window.matches("2026-12-01T18:00:03+00:00")
+    assert not window.matches("2026-12-01T18:00:02+00:00")
+    assert not window.matches("2026-12-01T18:00:07+00:00")
