@@ -447,10 +447,13 @@ def run_report(log, report, truth, *extra, cwd=None, pin_year=True) -> list:
 
 
 def _late_start(truth) -> dt.datetime:
-    """The first late session's start, to the second (in the run's zone)."""
+    """The first late session's start less the slack, to the second (in the run's zone).
+
+    Less the slack for the reason Window gives: its connect can be logged a second early.
+    """
     start = min(_time(s["start"]) for s in truth["sessions"]
                 if any(t.get("late") for t in s["transactions"]))
-    return start.replace(microsecond=0)
+    return (start - SLACK).replace(microsecond=0)
 
 
 def _in_net(ip, prefix):
