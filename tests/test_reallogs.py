@@ -71,6 +71,8 @@ SOURCES = {
     "kumina-exporter": (["kumina-exporter/postfix_exporter_test.log"], 2024),
     "ethantwardy-busybox": (["ethantwardy-busybox/postfix_rs_test.log"], 2026),
     "zentyal": (["zentyal/MailLogHelper.log"], 2009),
+    "lightmeter-gotests": (["lightmeter-gotests/connectionstats_stats_test.log"], 2020),
+    "sshguard": (["sshguard/tests-postfix.log"], 2024),
 }
 
 
@@ -359,6 +361,124 @@ def test_lightmeter_individual_rfc3339_stamps(cli):
     [row] = rows(cli, "messages", path, year=2020)
     assert (row["recipient"], row["orig_to"], row["status"]) == (
         "user@recipient.example.com", "recipient@recipient.example.com", "sent")
+
+
+def test_lightmeter_individual_four_logins_on_one_pid_through_amavis(cli):
+    path = LMI / "4_lost_queue.log"
+    # submission/smtpd[6640]: 4 `connect from unknown[68.183.218.8]` .. `disconnect ... auth=1`
+    # pairs, each with one `client=..., sasl_method=LOGIN, sasl_username=hello@...` line
+    # (grep -c: 4 and 4). Each message (nrcpt=1) is relayed to amavis on :10024 and comes back
+    # `queued as` D37AE2C77B1E, 027BD2C77B20, 2326B2C77B22 and 49C582C77B1F, whose one
+    # delivery each is `status=sent` (cleanup logs as postfix/sender-cleanup/cleanup).
+    [user] = rows(cli, "users", path, year=2020)
+    assert (user["user"], user["sessions"], user["messages"], user["ips"], user["methods"]) == (
+        "hello@sender.example.com", 4, 4, 1, ["login"])
+    assert outcomes(user) == counted(4, sent=4)
+    found = {row["queue_id"]: (row["recipient"], row["status"])
+             for row in rows(cli, "messages", path, year=2020)}
+    assert found == {"D37AE2C77B1E": ("mail@sender2.example.com", "sent"),
+                     "027BD2C77B20": ("recipient1@recipient.example.com", "sent"),
+                     "2326B2C77B22": ("mail@sender2.example.com", "sent"),
+                     "49C582C77B1F": ("mail@sender2.example.com", "sent")}
+    sessions = rows(cli, "sessions", path, year=2020)
+    assert [(row["pid"], row["messages"], row["complete"]) for row in sessions] == [
+        ("6640", 1, True)] * 4
+    # all 8 queue IDs (4 submitted, 4 re-injected) are `removed`
+    assert rows(cli, "queue", path, year=2020) == []
+
+
+def test_lightmeter_individual_zimbra_two_filters_in_a_row(cli):
+    path = LMI / "5_zimbra_amavisd.log"
+    # E8759DC24C3 (LOGIN sender@sender.example.com from 11.22.33.44, nrcpt=1) goes to amavis
+    # on :10026 `queued as 218BEDC28EC` (postfix/dkimmilter/smtpd), which goes to :10032
+    # `queued as 33DE0DC24C3` (postfix/amavisd/smtpd), sent to gmail-smtp-in (line 73).
+    [user] = rows(cli, "users", path, year=2020)
+    assert (user["user"], user["sessions"], user["messages"], user["ips"]) == (
+        "sender@sender.example.com", 1, 1, 1)
+    assert outcomes(user) == counted(1, sent=1)
+    [row] = rows(cli, "messages", path, year=2020)
+    assert (row["queue_id"], row["client_ip"], row["recipient"], row["status"]) == (
+        "33DE0DC24C3", "11.22.33.44", "recipient@recipient.example.com", "sent")
+    assert row["relay"].startswith("gmail-smtp-in.l.google.com[")
+    assert rows(cli, "queue", path, year=2020) == []
+
+
+def test_lightmeter_individual_two_users_two_qmgr_processes(cli):
+    path = LMI / "9_mixed_messages.log"
+    # user@sender.com (submission/smtpd[9708], qmgr[1005]): 4AA091855DA0 via amavis as
+    # 776E41855DB2, bounced 5.1.1. sender@mydomain.com (submission/smtpd[20040], qmgr[3398]):
+    # BA8F630001DA (nrcpt=5) as 1310930001DB: 3 bounced (5.1.0, 5.7.1, 5.1.1), 2 sent. The two
+    # bounce notices (A48191855DA0, C7B4530001DA, from=<>) are not the users' mail.
+    found = by(rows(cli, "users", path, year=2020), "user")
+    assert set(found) == {"user@sender.com", "sender@mydomain.com"}
+    assert outcomes(found["user@sender.com"]) == counted(1, bounced=1)
+    assert outcomes(found["sender@mydomain.com"]) == counted(5, sent=2, bounced=3)
+    queue_ids = {row["queue_id"] for row in rows(cli, "messages", path, year=2020)}
+    assert queue_ids == {"776E41855DB2", "1310930001DB"}
+    assert rows(cli, "queue", path, year=2020) == []
+
+
+def test_lightmeter_individual_auth_failure_among_seven_sessions_on_one_pid(cli):
+    path = LMI / "21_deliveries_with_local_daemon.log"
+    # smtpd[15127] serves 7 connections (grep -c 'connect from': 7); only line 29's says
+    # `auth=0/1` (95.239.23.97, no warning line, no username); nobody logs in (no sasl_).
+    assert rows(cli, "users", path, year=2020) == []
+    assert failures(cli, path, year=2020) == {"95.239.23.97": (1, [], [], 1)}
+    [session] = rows(cli, "sessions", "--all", path, year=2020)
+    assert (session["pid"], session["client_ip"], session["start"], session["end"]) == (
+        "15127", "95.239.23.97", "2020-06-20T05:02:46+00:00", "2020-06-20T05:02:46+00:00")
+
+
+# -- lightmeter-gotests (AGPL-3.0-only): smtpd counters only --------------------------------------
+
+LMG = REAL / "lightmeter-gotests" / "connectionstats_stats_test.log"
+
+
+def test_lightmeter_gotests_failures_from_counters(cli):
+    # No warning line: every failure is the failed part of an `auth=N/M` counter.
+    # 11.22.33.44: `auth=8/14` on lines 1, 10 and 16 (the same line in three test cases),
+    # 6 failed each. 1002:1712:...: `auth=0/1` on lines 11 and 17. `unknown[unknown]`
+    # (line 6, a client whose address Postfix never learnt): `auth=0/1`.
+    assert failures(cli, LMG, year=2020) == {
+        "11.22.33.44": (18, [], [], 3),
+        "1002:1712:4e2b:d061:5dff:19f:c85f:a48f": (2, [], [], 2),
+        "unknown": (1, [], [], 1),
+    }
+    # an address filter keeps the real addresses and drops `unknown`, without an error
+    assert set(failures(cli, "--ip", "0.0.0.0/0", "--ip", "::/0", LMG, year=2020)) == {
+        "11.22.33.44", "1002:1712:4e2b:d061:5dff:19f:c85f:a48f"}
+
+
+def test_lightmeter_gotests_logins_without_usernames(cli):
+    # `auth=1` (or 8/14) with no `client=..., sasl_username=` line: logins of an unknown user,
+    # one per disconnect line: lines 1, 8, 9, 10, 12, 13, 14, 15, 16, 18, 19 (11 lines).
+    # Line 8 (22.33.44.55) follows line 7 (localhost) on smtpd[9715] in the same second, with
+    # no connect line: two clients, so two sessions, and only the second logged in.
+    [user] = rows(cli, "users", LMG, year=2020)
+    assert (user["user"], user["sessions"], user["messages"]) == ("(unknown user)", 11, 0)
+    sessions = rows(cli, "sessions", LMG, year=2020)
+    assert "127.0.0.1" not in {row["client_ip"] for row in sessions}
+
+
+# -- SSHGuard (ISC): single lines of its parser tests ---------------------------------------------
+
+SSHG = REAL / "sshguard" / "tests-postfix.log"
+
+
+def test_sshguard_failures(cli):
+    # lines 1-2: smtpd[2309] in one second, an IPv4 and an IPv6 client, no connect line;
+    # line 9: RFC 3339 `Z` stamp on postfix/smtps/smtpd, client port after the address.
+    # `lost connection after AUTH` (lines 4, 5, 10) is no failure by itself: nothing says the
+    # AUTH command failed (no warning, no auth=0/1 counter).
+    assert failures(cli, SSHG, year=2024) == {
+        "199.19.110.207": (1, [], ["LOGIN"], 1),
+        "2001:db8::a11:beef:7ac0": (1, [], ["LOGIN"], 1),
+        "122.166.249.154": (1, [], ["LOGIN"], 1),
+    }
+    [row] = [row for row in rows(cli, "failures", SSHG, year=2024)
+             if row["client_ip"] == "122.166.249.154"]
+    assert row["first_seen"] == "2022-04-14T00:36:03.150000+00:00"
+    assert rows(cli, "users", SSHG, year=2024) == []
 
 
 # -- sergeymakinen/postfix_exporter (BSD-3-Clause): malformed lines beside real ones -----------
