@@ -73,6 +73,7 @@ SOURCES = {
     "zentyal": (["zentyal/MailLogHelper.log"], 2009),
     "lightmeter-gotests": (["lightmeter-gotests/connectionstats_stats_test.log"], 2020),
     "sshguard": (["sshguard/tests-postfix.log"], 2024),
+    "maillogsentinel": (["maillogsentinel/sample_sasl.log"], 2025),
 }
 
 
@@ -479,6 +480,33 @@ def test_sshguard_failures(cli):
              if row["client_ip"] == "122.166.249.154"]
     assert row["first_seen"] == "2022-04-14T00:36:03.150000+00:00"
     assert rows(cli, "users", SSHG, year=2024) == []
+
+
+# -- MailLogSentinel (GPL-3.0): a distributed guess, one failure per address -----------------------
+
+MLS = REAL / "maillogsentinel" / "sample_sasl.log"
+
+
+def test_maillogsentinel_each_address_fails_once(cli):
+    # 139 warning lines, 139 distinct addresses (grep -oP 'warning: \S+\[\K[0-9.]+' | sort -u),
+    # each with the username Postfix 3.9 logs; several addresses share an smtpd pid (e.g.
+    # smtpd[1109894] serves three), and each address is a session of its own.
+    found = failures(cli, MLS, year=2025)
+    assert len(found) == 139
+    assert all(attempts == 1 and len(users) == 1 and mechanisms == ["LOGIN"] and sessions == 1
+               for attempts, users, mechanisms, sessions in found.values())
+    assert found["2.54.85.220"] == (1, ["user4"], ["LOGIN"], 1)  # the last line, Oct  3
+    assert rows(cli, "users", MLS, year=2025) == []
+
+
+def test_maillogsentinel_failures_by_username(cli):
+    # grep -o 'sasl_username=.*' | sort | uniq -c: each username's attempts, one address each
+    found = {row["user"]: (row["attempts"], row["ips"], row["later_success"])
+             for row in rows(cli, "failures", "--by", "user", MLS, year=2025)}
+    counts = {"user3": 53, "user4": 34, "info@domain": 13, "admin@domain.tld": 13, "info": 11,
+              "admin": 4, "contact@domain": 3, "contact": 2, "admin@domain": 2,
+              "user6@domain": 1, "user6": 1, "inf@domain": 1, "inf": 1}
+    assert found == {user: (count, count, False) for user, count in counts.items()}
 
 
 # -- sergeymakinen/postfix_exporter (BSD-3-Clause): malformed lines beside real ones -----------
