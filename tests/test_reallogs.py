@@ -338,6 +338,19 @@ def test_lightmeter_individual_reject_after_login_ipv6(cli):
     assert rows(cli, "queue", path, year=2020) == []
 
 
+@pytest.mark.xfail(strict=True, reason="issue 12: without a disconnect counter the sessions "
+                   "report counts only NOQUEUE rejects, not an RCPT reject that carries the "
+                   "session's queue ID, which the users report counts")
+def test_lightmeter_individual_reject_after_login_in_the_sessions_report(cli):
+    path = LMI / "17-smtpd-reject.log"
+    # The same session as above: one `DE81A2E2DAA: reject: RCPT` line (line 3), no accepted
+    # recipient, no disconnect line (so no `rcpt=0/1` counter). The users report counts it:
+    # recipients 1, rejected 1; the sessions report should agree. Postfix 2.x logs (no
+    # counters at all) give every such session this shape.
+    [session] = rows(cli, "sessions", path, year=2020)
+    assert (session["recipients"], session["rejected"]) == (1, 1)
+
+
 def test_lightmeter_individual_rate_limited_sender(cli):
     path = LMI / "20_rejected.log"
     # LOGIN from 30.207.11.100; the second RCPT is refused 450 4.7.1 (`too many emails`);
