@@ -540,14 +540,10 @@ def _driver_errors() -> Iterator[None]:
 
 def remote_reason(error: BaseException) -> str:
     """One line saying why a URL could not be opened or read, from whatever fsspec or its
-    driver raised (fsspec's FileNotFoundError carries the path, not a reason)."""
-    if isinstance(error, OSError):
-        if error.strerror:
-            return error.strerror
-        for kind, number in ((FileNotFoundError, errno.ENOENT), (PermissionError, errno.EACCES),
-                             (IsADirectoryError, errno.EISDIR)):
-            if isinstance(error, kind):
-                return os.strerror(number)
+    driver raised."""
+    reason = _os_reason(error)
+    if reason:
+        return reason
     if isinstance(error, ImportError):  # fsspec: "Install s3fs to access S3"
         text = f"no driver installed for this URL: {error}"
     elif isinstance(error, ValueError) and "Protocol not known" in str(error):
@@ -791,8 +787,26 @@ def _expand_urls(paths: list, problems: List[Problem]) -> Iterator[str]:
 
 
 def error_reason(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
+    reason = _os_reason(error)
+    if reason:
+        return reason
     if isinstance(error, EOFError):
         return "compressed data ends too early (truncated file)"
     return str(error) or type(error).__name__
+
+
+# The OSErrors that fsspec raises with a path for their only argument, and their errno.
+_PATH_ONLY = ((FileNotFoundError, errno.ENOENT), (PermissionError, errno.EACCES),
+              (IsADirectoryError, errno.EISDIR))
+
+
+def _os_reason(error: BaseException) -> str:
+    """The system's words for an OSError (its own, or its kind's when it carries only a path,
+    as fsspec's do); empty for another error."""
+    if isinstance(error, OSError):
+        if error.strerror:
+            return error.strerror
+        for kind, number in _PATH_ONLY:
+            if isinstance(error, kind):
+                return os.strerror(number)
+    return ""
