@@ -623,22 +623,32 @@ def open_url(url: str) -> Source:
         file = filesystem.open(path, "rb")
     stream = _Remote(file)
     try:
-        modified = filesystem.modified(path)
-    except Exception:  # HTTP has none; nor do some drivers: anchored on now
-        modified = None
-    if isinstance(modified, _dt.datetime):
-        if modified.tzinfo is None:  # fsspec's times are UTC
-            modified = modified.replace(tzinfo=_dt.timezone.utc)
-        modified = modified.astimezone()  # as a local file's: the same report
-    else:
-        modified = None
+        modified = _modified(filesystem, path)
+        size = info.get("size")
+        regular = isinstance(size, int) and info.get("type") == "file" and stream.seekable()
+    except BaseException:  # a driver's error, the user's ^C during a request
+        stream.close()
+        raise
     source = Source(url, url, modified, stream)  # type: ignore[arg-type]
     source._owned = True
     source.url = url
-    size = info.get("size")
-    source.regular = isinstance(size, int) and info.get("type") == "file" and stream.seekable()
-    source.size = size if source.regular else 0
+    source.regular = regular
+    source.size = size if regular else 0
     return source
+
+
+def _modified(filesystem: Any, path: str) -> Optional[_dt.datetime]:
+    """When the object at `path` was last written, as a local file's time (the same report);
+    None when its store does not say."""
+    try:
+        modified = filesystem.modified(path)
+    except Exception:  # HTTP has none; nor do some drivers: anchored on now
+        return None
+    if not isinstance(modified, _dt.datetime):
+        return None
+    if modified.tzinfo is None:  # fsspec's times are UTC
+        modified = modified.replace(tzinfo=_dt.timezone.utc)
+    return modified.astimezone()
 
 
 def _read_head(stream: Any, size: int) -> bytes:
