@@ -4,7 +4,8 @@ SUMMARY
     open_sources(paths, stdin=None, zone=None) -> Inputs(sources, problems, notes)
     Problem(path, message)          an input that could not be read, or not fully; also a note
     Source.batches() -> iterator of lists of lines (str, no line ends)
-    open_path(path) -> Source (a path or a URL); Source.read_at(size, offset) -> bytes;
+    open_path(path, dated=True) -> Source (a path or a URL; a worker's not dated: the time of
+    a URL's object is not asked); Source.read_at(size, offset) -> bytes;
     Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
@@ -55,8 +56,10 @@ DESCRIPTION
     a query) is expanded here by its filesystem's glob, each object an input, so that
     `s3://logs/mx1/maillog*` is the rotated set `maillog*` is on a disk; no sibling is added
     that was not named. Its modification time (fsspec's `modified`; none over HTTP) anchors
-    yearless stamps as a file's does. An object of known size whose file seeks is `regular`:
-    parallel.py cuts it into byte ranges (read_at) that a worker opens by its URL.
+    yearless stamps as a file's does; it is asked of the store once, here, not by a worker
+    opening the URL for a chunk (which reads with the clock it is given). An object of known
+    size whose file seeks is `regular`: parallel.py cuts it into byte ranges (read_at) that a
+    worker opens by its URL.
 
 DIAGNOSTICS
     A path that cannot be opened or read (missing, a directory, no permission), and standard
@@ -611,9 +614,9 @@ def expand_url(url: str) -> List[str]:
                       if info.get("type") == "file")
 
 
-def open_url(url: str) -> Source:
+def open_url(url: str, dated: bool = True) -> Source:
     """The Source of the object at `url`, opened with fsspec; OSError (one line) when it
-    cannot be."""
+    cannot be. Not `dated`: its time is not asked of the store (a request), and is None."""
     fsspec = _fsspec()
     with _driver_errors():
         filesystem, path = fsspec.core.url_to_fs(url)
@@ -623,7 +626,7 @@ def open_url(url: str) -> Source:
         file = filesystem.open(path, "rb")
     stream = _Remote(file)
     try:
-        modified = _modified(filesystem, path)
+        modified = _modified(filesystem, path) if dated else None
         size = info.get("size")
         regular = isinstance(size, int) and info.get("type") == "file" and stream.seekable()
     except BaseException:  # a driver's error, the user's ^C during a request
@@ -700,11 +703,11 @@ def _standard_input(stdin: Optional[BinaryIO]) -> Source:
     return source
 
 
-def open_path(path: str) -> Source:
+def open_path(path: str, dated: bool = True) -> Source:
     """The Source of the file at `path`, or of the object at a URL; OSError when it cannot be
-    opened."""
+    opened. Not `dated`: a URL's time is not asked of its store (open_url)."""
     if is_url(path):
-        return open_url(path)
+        return open_url(path, dated)
     stream = open(path, "rb", buffering=0)
     try:
         status = os.fstat(stream.fileno())

@@ -9,7 +9,8 @@ import datetime as dt
 import os
 
 import pytest
-from test_jobs import submissions, write
+from test_hosts import record_jobs
+from test_jobs import chunks_of, submissions, write
 
 fsspec = pytest.importorskip("fsspec", reason="fsspec is not installed: pip install '.[url]'")
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem  # noqa: E402
@@ -113,3 +114,16 @@ def test_a_url_opened_is_closed_whatever_fails_after(failing, error, raised, log
     with pytest.raises(raised):
         sources.open_url(url)
     assert len(Counted.opened) == 1 and Counted.opened[0].closed
+
+
+def test_a_worker_does_not_ask_the_time_of_a_url(log, counted, cli, monkeypatch):
+    """The object's time anchors yearless stamps here; a worker reads its chunk with the
+    clock it is given: one request in all, not one more per chunk."""
+    put, requests = counted
+    url = put("maillog", log)
+    chunks_of(len(Counted.store["maillog"]) // 6, monkeypatch)
+    sent = record_jobs(monkeypatch)
+    result = cli("-r", "messages", "-f", "csv", "--tz", "UTC", "--jobs", "2", url)
+    assert result.code == 0 and result.out.count("\n") > 3000, result.err
+    assert len(sent) >= 6 and all(job.path == url for job in sent)
+    assert [what for what, _ in requests() if what == "modified"] == ["modified"]
