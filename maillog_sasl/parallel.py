@@ -556,7 +556,7 @@ class _Range:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         offset = self.start
         while offset < self.end:
-            block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset)
+            block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset, self.end)
             if not block:
                 break
             offset += len(block)

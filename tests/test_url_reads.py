@@ -94,10 +94,50 @@ def fetched(requests):
 
 @pytest.fixture
 def log(tmp_path):
-    """A log of some 2 MB, longer than a read-ahead block of fsspec's is not needed: the
-    costs below are per read."""
+    """A log of 2.5 MB: less than fsspec's read-ahead block, so each read of it fetched the
+    whole object."""
     return write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
                                                               tzinfo=dt.timezone.utc), 3000))
+
+
+ARGS = ["-r", "messages", "-f", "csv", "--stats", "--year", "2026", "--tz", "UTC"]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_url_is_fetched_about_once(jobs, log, counted, cli, monkeypatch):
+    """The report's bytes are the local file's, for about the object's size in bytes fetched:
+    by one process, in few large requests; or by 2 workers reading chunks of it (each opening
+    it and checking its first 4 KB) and this process peeking at it and planning the chunks.
+    fsspec's read-ahead made that 5 times the object, with --jobs 2 (a block of 5 MB, the whole object here,
+    fetched at each check)."""
+    put, requests = counted
+    url = put("maillog", log)
+    size = len(Counted.store["maillog"])
+    chunks_of(size // 4, monkeypatch)  # each worker's check, each boundary: some 40 KB more
+    local = cli(*ARGS, log)
+    assert local.code == 0 and local.out.count("\n") > 3000, local.err
+    result = cli(*ARGS, "--jobs", jobs, url)
+    assert (result.code, result.out) == (local.code, local.out)
+    assert result.err == local.err.replace(str(log), url)
+    assert size <= fetched(requests) <= 1.1 * size
+    if jobs == "1":
+        # The peek, then the rest in requests of a MB or more: not one per block of lines.
+        fetches = [size for what, size in requests() if what == "fetch"]
+        assert fetches[0] == sources.PEEK_BYTES and len(fetches) <= 1 + -(-size // 2**20)
+
+
+def test_a_read_fetches_what_it_asks(log, counted):
+    """A peek at the first stamp, a chunk's boundary, a worker's check of the first 4 KB: each
+    fetches its bytes, not a block of 5 MB past them (kept until the object is read)."""
+    put, requests = counted
+    inputs = sources.open_sources([put("maillog", log)])
+    assert fetched(requests) == sources.PEEK_BYTES
+    source = inputs.sources[0]
+    for size, offset in ((4096, 0), (16_384, 1_000_003), (1, source.size - 1)):
+        before = fetched(requests)
+        assert source.read_at(size, offset) == log.read_bytes()[offset:offset + size]
+        assert fetched(requests) - before == size
+    source.close()
 
 
 @pytest.mark.parametrize("failing, error, raised", [
