@@ -791,8 +791,8 @@ class _Merge:
 
     @contextlib.contextmanager
     def unplaced(self) -> Iterator[None]:
-        """While this process reads lines of its own (a chunk read here, a pipe, a compressed
-        file), the correlator's maps are plain dicts: places matter only among a piece's events,
+        """While this process reads lines of its own (a chunk sent back, a pipe beside split
+        files), the correlator's maps are plain dicts: places matter only among a piece's events,
         and a _Placed would run a Python __setitem__ on every insert and keep each place until
         the next piece."""
         correlator = self.correlator
