@@ -557,7 +557,7 @@ class _Range:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         offset = self.start
         while offset < self.end:
-            block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset)
+            block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset, self.end)
             if not block:
                 break
             offset += len(block)
@@ -578,7 +578,8 @@ def _work(job: Job) -> Piece:
     if job.path is None:
         return _work_on(job, _SOURCES[job.source])
     try:
-        source = open_path(job.path)
+        # Not dated: the chunk's clock is the job's, and a URL's time would cost a request.
+        source = open_path(job.path, dated=False)
     except OSError as error:
         return _moved(job, f"a worker could not open it ({error_reason(error)})")
     try:
