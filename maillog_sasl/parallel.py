@@ -73,12 +73,13 @@ from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import copyreg
 import datetime as _dt
 import os
 import signal
 import zlib
-from typing import Dict, Iterator, List, NamedTuple, Optional
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
@@ -556,7 +557,7 @@ class _Range:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         offset = self.start
         while offset < self.end:
-            block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset)
+            block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset, self.end)
             if not block:
                 break
             offset += len(block)
@@ -577,7 +578,8 @@ def _work(job: Job) -> Piece:
     if job.path is None:
         return _work_on(job, _SOURCES[job.source])
     try:
-        source = open_path(job.path)
+        # Not dated: the chunk's clock is the job's, and a URL's time would cost a request.
+        source = open_path(job.path, dated=False)
     except OSError as error:
         return _moved(job, f"a worker could not open it ({error_reason(error)})")
     try:
@@ -783,9 +785,30 @@ class _Merge:
     def read_here(self, lines: Iterator[List[str]], clock: ChunkClock) -> None:
         """Read a chunk here, as correlate() would."""
         clock.watch = ClockWatch()
-        for batch in lines:
-            self.correlator.feed(batch, clock)
+        with self.unplaced():
+            for batch in lines:
+                self.correlator.feed(batch, clock)
         self.months = clock.watch.months
+
+    @contextlib.contextmanager
+    def unplaced(self) -> Iterator[None]:
+        """While this process reads lines of its own (a chunk sent back, a pipe beside split
+        files), the correlator's maps are plain dicts: places matter only among a piece's events,
+        and a _Placed would run a Python __setitem__ on every insert and keep each place until
+        the next piece."""
+        correlator = self.correlator
+        for placed in self.placed:
+            placed.placed.clear()
+        correlator.sessions, correlator.pending, correlator.messages = map(dict, self.placed)
+        try:
+            yield
+        finally:
+            read: Tuple[dict, ...] = (correlator.sessions, correlator.pending,
+                                      correlator.messages)
+            for placed, plain in zip(self.placed, read):
+                dict.clear(placed)
+                dict.update(placed, plain)  # dict's own: no place noted
+            correlator.sessions, correlator.pending, correlator.messages = self.placed
 
 
 def _apply_fold(correlator: Correlator, fold: Folded, clock: ChunkClock) -> None:
@@ -918,11 +941,12 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                 correlator.stats.not_syslog
             correlator.new_source()
             if plan is None:
-                for batch in source.batches():
-                    correlator.feed(batch, clock)
-                    if on_batch is not None:
-                        on_batch(source, correlator.stats)
-                    yield from _handed_on(correlator)
+                with merge.unplaced():
+                    for batch in source.batches():
+                        correlator.feed(batch, clock)
+                        if on_batch is not None:
+                            on_batch(source, correlator.stats)
+                        yield from _handed_on(correlator)
                 correlator.stats.lines_cut += source.lines_cut
             else:
                 yield from _read_plan(merge, source, plan, pieces, clock, on_batch, notes)

@@ -4,7 +4,9 @@ SUMMARY
     open_sources(paths, stdin=None, zone=None) -> Inputs(sources, problems, notes)
     Problem(path, message)          an input that could not be read, or not fully; also a note
     Source.batches() -> iterator of lists of lines (str, no line ends)
-    open_path(path) -> Source (a path or a URL); Source.read_at(size, offset) -> bytes;
+    open_path(path, dated=True) -> Source (a path or a URL; a worker's not dated: the time of
+    a URL's object is not asked); Source.read_at(size, offset, until=None) -> bytes (`until`:
+    the reads go on in order to there, a chunk: a URL's fetched in large blocks);
     Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
@@ -55,8 +57,13 @@ DESCRIPTION
     a query) is expanded here by its filesystem's glob, each object an input, so that
     `s3://logs/mx1/maillog*` is the rotated set `maillog*` is on a disk; no sibling is added
     that was not named. Its modification time (fsspec's `modified`; none over HTTP) anchors
-    yearless stamps as a file's does. An object of known size whose file seeks is `regular`:
-    parallel.py cuts it into byte ranges (read_at) that a worker opens by its URL.
+    yearless stamps as a file's does; it is asked of the store once, here, not by a worker
+    opening the URL for a chunk (which reads with the clock it is given). An object of known
+    size whose file seeks is `regular`: parallel.py cuts it into byte ranges (read_at) that a
+    worker opens by its URL. A read of N bytes of an object fetches those N bytes (a peek, a
+    chunk's boundary, a worker's check of its first 4 KB), not a block of 5 MB more as fsspec's
+    buffered file would; an object read in order (whole, or a chunk) is fetched READ_AHEAD
+    (4 MB) a request: with --jobs, an object is fetched about once in all.
 
 DIAGNOSTICS
     A path that cannot be opened or read (missing, a directory, no permission), and standard
@@ -109,6 +116,10 @@ PEEK_LINES = 2000
 MAX_LINE = 1 << 16
 # Two regular files of the same size whose first and last SAME_BYTES hash alike are one log.
 SAME_BYTES = 1 << 16
+# A URL's object read in order (whole, by one process; a chunk, by a worker) is fetched this much
+# a request: a store answers each after a delay (tens of ms on S3), which 4 MB at 100 MB/s
+# repays; fsspec's own read-ahead block is 5 MB.
+READ_AHEAD = 1 << 22
 
 COMPRESSED_MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
     (b"\x1f\x8b", "gzip", gzip.open, lambda: zlib.decompressobj(wbits=31)),
@@ -291,14 +302,16 @@ class Source:
             self._fingerprint = digest.digest()
         return self._fingerprint
 
-    def read_at(self, size: int, offset: int) -> bytes:
+    def read_at(self, size: int, offset: int, until: Optional[int] = None) -> bytes:
         """Up to `size` bytes of a regular file (or seekable URL) at `offset`, fewer only at
-        its end; where batches() reads is left alone. OSError when the read fails."""
+        its end; where batches() reads is left alone. OSError when the read fails. `until`:
+        the reads go on in order up to there (a chunk): a URL's bytes are fetched in large
+        blocks up to it, not `size` at a time."""
         stream = self._stream
         if stream is None:
             raise OSError(errno.EBADF, "closed")
         if isinstance(stream, _Remote):
-            return stream.pread(size, offset)
+            return stream.pread(size, offset, until)
         return os.pread(stream.fileno(), size, offset)
 
     def rewind(self) -> None:
@@ -464,12 +477,32 @@ class _Remote(_ReadInto):
     """An fsspec file (a URL's object), read, sought and closed as a file is: whatever its
     driver raises (botocore's, aiohttp's, fsspec's own errors) is an OSError of one line. It
     keeps its own position: a driver may hand the same file object to every opening of one
-    URL (fsspec's memory://), and each Source reads from where it is."""
+    URL (fsspec's memory://), and each Source reads from where it is.
+
+    A read fetches the bytes it asks for and no more (a peek, a chunk's boundary, a worker's
+    check of the first 4 KB): fsspec's buffered file (s3fs's, gcsfs's, HTTP's...) would fetch
+    a block of 5 MB past each and keep it, so it is given fsspec's pass-through cache instead.
+    Reads that go on in order (read() from where the last one ended, the object read whole;
+    pread() told where they stop, a chunk) fetch READ_AHEAD at a time, up to where they stop,
+    and take the next reads from those bytes."""
 
     def __init__(self, file: Any):
         super().__init__()
+        from fsspec.caching import BaseCache, MMapCache
+        from fsspec.spec import AbstractBufferedFile
+
+        # fsspec's blockcache:: too gives the files it wraps a cache after opening them (its
+        # disk cache, MMapCache, which stays: that URL asked for it). Not
+        # open(cache_type="none"): not every driver takes that (FTP drops it, SMB hands it on
+        # to its client), and every buffered file reads through `cache`.
+        if (isinstance(file, AbstractBufferedFile) and file.mode == "rb"
+                and not isinstance(file.cache, MMapCache)):
+            file.cache = BaseCache(file.blocksize, file._fetch_range, file.size)
         self._file = file
         self._position = 0
+        self._read_end = -1  # where the last read() ended: a read from there goes on in order
+        self._ahead = b""  # the bytes last fetched for reads in order, from `_ahead_at` on
+        self._ahead_at = 0
 
     def readable(self) -> bool:
         return True
@@ -478,8 +511,12 @@ class _Remote(_ReadInto):
         return self._call(self._file.seekable)
 
     def read(self, size: Optional[int] = -1) -> bytes:
-        data = self._call(self._read_from, self._position, -1 if size is None else size)
-        self._position += len(data)
+        if size is None or size < 0:
+            return self.readall()
+        offset = self._position
+        limit = offset + (max(size, READ_AHEAD) if offset == self._read_end else size)
+        data = self._call(self._take, offset, size, limit)
+        self._position = self._read_end = offset + len(data)
         return data
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
@@ -494,12 +531,13 @@ class _Remote(_ReadInto):
     def tell(self) -> int:
         return self._position
 
-    def pread(self, size: int, offset: int) -> bytes:
+    def pread(self, size: int, offset: int, until: Optional[int] = None) -> bytes:
         """read_at(): up to `size` bytes at `offset`, fewer only at the end; the position
         left alone."""
         parts = []
         while size > 0:
-            data = self._call(self._read_from, offset, size)
+            limit = offset + size if until is None else min(until, offset + READ_AHEAD)
+            data = self._call(self._take, offset, size, limit)
             if not data:
                 break
             parts.append(data)
@@ -507,14 +545,27 @@ class _Remote(_ReadInto):
             size -= len(data)
         return b"".join(parts)
 
-    def _read_from(self, offset: int, size: int) -> bytes:
+    def _take(self, offset: int, size: int, limit: int) -> bytes:
+        """Up to `size` bytes at `offset`: from the bytes fetched ahead when they hold that
+        offset (fewer when they end first), else fetched, with those up to `limit`, which are
+        kept for the reads that follow."""
+        ahead = self._ahead
+        start = offset - self._ahead_at
+        if 0 <= start < len(ahead):
+            return ahead[start:start + size]
+        self._ahead = b""
         file = self._file
         if file.tell() != offset:
             file.seek(offset)
-        return file.read(size) or b""
+        data = file.read(max(size, limit - offset)) or b""
+        if len(data) > size:
+            self._ahead, self._ahead_at = data, offset
+            return data[:size]
+        return data
 
     def close(self) -> None:
         if not self.closed:
+            self._ahead = b""
             try:
                 self._file.close()
             except Exception:  # a read-only object: nothing to lose
@@ -540,14 +591,10 @@ def _driver_errors() -> Iterator[None]:
 
 def remote_reason(error: BaseException) -> str:
     """One line saying why a URL could not be opened or read, from whatever fsspec or its
-    driver raised (fsspec's FileNotFoundError carries the path, not a reason)."""
-    if isinstance(error, OSError):
-        if error.strerror:
-            return error.strerror
-        for kind, number in ((FileNotFoundError, errno.ENOENT), (PermissionError, errno.EACCES),
-                             (IsADirectoryError, errno.EISDIR)):
-            if isinstance(error, kind):
-                return os.strerror(number)
+    driver raised."""
+    reason = _os_reason(error)
+    if reason:
+        return reason
     if isinstance(error, ImportError):  # fsspec: "Install s3fs to access S3"
         text = f"no driver installed for this URL: {error}"
     elif isinstance(error, ValueError) and "Protocol not known" in str(error):
@@ -615,9 +662,9 @@ def expand_url(url: str) -> List[str]:
                       if info.get("type") == "file")
 
 
-def open_url(url: str) -> Source:
+def open_url(url: str, dated: bool = True) -> Source:
     """The Source of the object at `url`, opened with fsspec; OSError (one line) when it
-    cannot be."""
+    cannot be. Not `dated`: its time is not asked of the store (a request), and is None."""
     fsspec = _fsspec()
     with _driver_errors():
         filesystem, path = fsspec.core.url_to_fs(url)
@@ -627,22 +674,32 @@ def open_url(url: str) -> Source:
         file = filesystem.open(path, "rb")
     stream = _Remote(file)
     try:
-        modified = filesystem.modified(path)
-    except Exception:  # HTTP has none; nor do some drivers: anchored on now
-        modified = None
-    if isinstance(modified, _dt.datetime):
-        if modified.tzinfo is None:  # fsspec's times are UTC
-            modified = modified.replace(tzinfo=_dt.timezone.utc)
-        modified = modified.astimezone()  # as a local file's: the same report
-    else:
-        modified = None
+        modified = _modified(filesystem, path) if dated else None
+        size = info.get("size")
+        regular = isinstance(size, int) and info.get("type") == "file" and stream.seekable()
+    except BaseException:  # a driver's error, the user's ^C during a request
+        stream.close()
+        raise
     source = Source(url, url, modified, stream)  # type: ignore[arg-type]
     source._owned = True
     source.url = url
-    size = info.get("size")
-    source.regular = isinstance(size, int) and info.get("type") == "file" and stream.seekable()
-    source.size = size if source.regular else 0
+    source.regular = regular
+    source.size = size if regular else 0
     return source
+
+
+def _modified(filesystem: Any, path: str) -> Optional[_dt.datetime]:
+    """When the object at `path` was last written, as a local file's time (the same report);
+    None when its store does not say."""
+    try:
+        modified = filesystem.modified(path)
+    except Exception:  # HTTP has none; nor do some drivers: anchored on now
+        return None
+    if not isinstance(modified, _dt.datetime):
+        return None
+    if modified.tzinfo is None:  # fsspec's times are UTC
+        modified = modified.replace(tzinfo=_dt.timezone.utc)
+    return modified.astimezone()
 
 
 def _read_head(stream: Any, size: int) -> bytes:
@@ -694,11 +751,11 @@ def _standard_input(stdin: Optional[BinaryIO]) -> Source:
     return source
 
 
-def open_path(path: str) -> Source:
+def open_path(path: str, dated: bool = True) -> Source:
     """The Source of the file at `path`, or of the object at a URL; OSError when it cannot be
-    opened."""
+    opened. Not `dated`: a URL's time is not asked of its store (open_url)."""
     if is_url(path):
-        return open_url(path)
+        return open_url(path, dated)
     stream = open(path, "rb", buffering=0)
     try:
         status = os.fstat(stream.fileno())
@@ -791,8 +848,26 @@ def _expand_urls(paths: list, problems: List[Problem]) -> Iterator[str]:
 
 
 def error_reason(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
+    reason = _os_reason(error)
+    if reason:
+        return reason
     if isinstance(error, EOFError):
         return "compressed data ends too early (truncated file)"
     return str(error) or type(error).__name__
+
+
+# The OSErrors that fsspec raises with a path for their only argument, and their errno.
+_PATH_ONLY = ((FileNotFoundError, errno.ENOENT), (PermissionError, errno.EACCES),
+              (IsADirectoryError, errno.EISDIR))
+
+
+def _os_reason(error: BaseException) -> str:
+    """The system's words for an OSError (its own, or its kind's when it carries only a path,
+    as fsspec's do); empty for another error."""
+    if isinstance(error, OSError):
+        if error.strerror:
+            return error.strerror
+        for kind, number in _PATH_ONLY:
+            if isinstance(error, kind):
+                return os.strerror(number)
+    return ""

@@ -262,6 +262,29 @@ def test_standard_input_is_read_by_one_process(tmp_path, monkeypatch, run):
     assert run([*args, "-"], 4, SMALL, stdin=path.read_bytes()) == expected
 
 
+def test_a_pipe_beside_a_split_file_is_read_without_places(tmp_path, monkeypatch, run):
+    """Places (where a piece's lines opened an object) are told only among a piece's events:
+    the lines this process reads itself (a pipe) must not note one per connect and message."""
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    path = write(tmp_path, "maillog", submissions(start, 40))
+    piped = "\n".join(submissions(start + dt.timedelta(days=1), 50)).encode() + b"\n"
+    args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC", str(path), "-"]
+    inserts = []
+    real_setitem = parallel._Placed.__setitem__
+
+    def counted(placed, key, value):
+        inserts.append(key)
+        real_setitem(placed, key, value)
+
+    monkeypatch.setattr(parallel._Placed, "__setitem__", counted)
+    code, out, err = run(args, 2, SMALL, stdin=piped)
+    with_pipe = len(inserts)
+    inserts.clear()
+    run(args, 2, SMALL, stdin=b"")
+    assert with_pipe == len(inserts)
+    assert (code, out, err) == run(args, 1, SMALL, stdin=piped) and out.count("\n") > 90
+
+
 def test_one_job_starts_no_worker(tmp_path, monkeypatch, run):
     path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
                                                               tzinfo=dt.timezone.utc), 50))

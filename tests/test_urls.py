@@ -266,3 +266,15 @@ def test_an_object_replaced_during_the_run_is_read_here(tmp_path, memory, cli, m
     assert (result.code, result.out) == (0, expected.out)
     assert result.err == (f"maillog-sasl: {url}: changed since it was opened here (rotated?): "
                           "read by this process, through the file it opened\n")
+
+
+@pytest.mark.parametrize("error, reason", [
+    (FileNotFoundError("logs/maillog"), "No such file or directory"),  # fsspec's: a path only
+    (PermissionError("logs/maillog"), "Permission denied"),
+    (IsADirectoryError("logs"), "Is a directory"),
+    (ConnectionResetError(104, "Connection reset by peer"), "Connection reset by peer"),
+], ids=["missing", "denied", "directory", "strerror"])
+def test_an_os_error_has_one_reason_for_a_url_or_a_file(error, reason):
+    """The system's words, whichever says why: one reading of an OSError, not two."""
+    from maillog_sasl.sources import error_reason, remote_reason
+    assert error_reason(error) == remote_reason(error) == reason
