@@ -589,16 +589,31 @@ def test_zentyal_users(cli):
     assert set(found) == {"macaco@monos.org", "baboon@zzz.com"}
     macaco = found["macaco@monos.org"]
     # DBED828417 (nrcpt=2) has two identical `to=<jamor@dplanet.com> ... status=sent` lines
-    # (lines 8-9; the test file's anonymisation gave both recipients one address). Every
-    # recipient was sent, none failed. C48C428351 (line 40, `queue file size limit exceeded`)
-    # was refused by smtpd before it was queued: no recipient of it is known.
+    # (lines 8-9; the test file's anonymisation gave both recipients one address): sent.
+    # C48C428351 (line 40, smtpd's `warning: C48C428351: queue file size limit exceeded`) went
+    # over message_size_limit in DATA: smtpd refused the whole message (552 5.3.4) and logged
+    # no recipient of it, so one refusal stands for them, as for a milter's.
     assert macaco["ips"] == 1
-    assert macaco["recipients"] == macaco["sent"] >= 1
+    assert (macaco["sessions"], macaco["messages"]) == (2, 2)
+    assert macaco["sent"] >= 1
     assert (macaco["deferred"], macaco["bounced"], macaco["expired"], macaco["rejected"]) == (
-        0, 0, 0, 0)
+        0, 0, 0, 1)
+    assert macaco["recipients"] == macaco["sent"] + 1
     baboon = found["baboon@zzz.com"]
     assert (baboon["sessions"], baboon["messages"], baboon["ips"]) == (1, 1, 1)
     assert outcomes(baboon) == counted(1, sent=1)  # A99A53D8DA to lazaro@yyy.es
+
+
+def test_zentyal_message_over_the_size_limit_is_refused(cli):
+    # line 38: C48C428351 client=unknown[192.168.9.1], macaco, PLAIN; line 39 its message-id;
+    # line 40: `warning: C48C428351: queue file size limit exceeded` at 07:46:27, the only
+    # line of its outcome (Postfix logs no reject line for it, and no qmgr line: not queued).
+    found = [row for row in rows(cli, "messages", ZENTYAL, year=2009)
+             if row["queue_id"] == "C48C428351"]
+    assert [(row["sasl_username"], row["recipient"], row["status"], row["reason"],
+             row["last_attempt"]) for row in found] == [
+        ("macaco@monos.org", "", "rejected", "queue file size limit exceeded",
+         "2009-10-01T07:46:27+00:00")]
 
 
 def test_zentyal_failure_then_login_from_the_same_ip(cli):
@@ -612,7 +627,8 @@ def test_zentyal_failure_then_login_from_the_same_ip(cli):
 
 
 def test_zentyal_queue_is_empty(cli):
-    # DBED828417, 72FEB28781 and A99A53D8DA are `removed`; C48C428351 never entered the queue.
+    # DBED828417, 72FEB28781 and A99A53D8DA are `removed`; C48C428351 never entered the queue
+    # (refused in DATA, line 40).
     assert rows(cli, "queue", ZENTYAL, year=2009) == []
     result = cli("-r", "queue", "-f", "ids", "--tz", "UTC", "--year", "2009", ZENTYAL)
     assert (result.code, result.out) == (0, "")
