@@ -180,6 +180,7 @@ class Correlator:
             ev.CONNECT: self._on_connect, ev.DISCONNECT: self._on_disconnect,
             ev.AUTH_FAILURE: self._on_auth_failure, ev.TLS: self._on_tls,
             ev.CLIENT: self._on_client, ev.REJECT: self._on_reject,
+            ev.SIZE_LIMIT: self._on_size_limit,
         }
 
     def __getstate__(self) -> dict:
@@ -479,6 +480,17 @@ class Correlator:
         if when is None:
             return UNUSED
         return self._reject((when, event), self._session(key, program, event, when), key[0])
+
+    def _on_size_limit(self, key, program, stamp, clock, text):
+        event = ev.size_limit_event(text)
+        message = self.messages.get((key[0], event.queue_id)) if event is not None else None
+        if message is None:
+            return UNTRACKED
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED
+        self._refuse_message(message, "", event.reason, when)
+        return USED
 
     def _on_noqueue_reject(self, key, stamp, clock, text):
         # Only recipients refused before any queue file are reported; a session refused at

@@ -1,7 +1,8 @@
 """events: recognise the Postfix log lines maillog-sasl uses and take their fields apart.
 
 SUMMARY
-    smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | None
+    smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | SIZE_LIMIT
+                        | None
     recognize(daemon, text) -> event | None
     queue_id_of(text) -> str | None
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -12,10 +13,10 @@ DESCRIPTION
     them out). One function per line shape, each following the format string Postfix writes it
     with (docs/postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as
     key=value), TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a
-    username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects; cleanup's
-    message-id and content rejects; qmgr's `from=` (queue active), expiry and removal; every
-    delivery agent's `to=..., status=` line; bounce's notification links. Output: events, small
-    named tuples whose `kind` names them.
+    username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
+    of a message over message_size_limit; cleanup's message-id and content rejects; qmgr's
+    `from=` (queue active), expiry and removal; every delivery agent's `to=..., status=` line;
+    bounce's notification links. Output: events, small named tuples whose `kind` names them.
 
     smtpd_kind() is the one dispatcher of smtpd lines: the correlator asks it first and parses
     only the lines of sessions it tracks (SMTPD_PARSERS has the parser of each kind);
@@ -292,11 +293,14 @@ def parse_counters(text: str) -> dict:
 # What an smtpd line is, told apart by its first characters; each is parsed by the function of
 # the same name below (SMTPD_PARSERS). The correlator asks smtpd_kind() first and parses only
 # the lines of sessions it tracks; recognize() parses every line: both dispatch here alone.
-CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT = (
-    "connect", "disconnect", "auth_failure", "tls", "client", "reject")
+CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT, SIZE_LIMIT = (
+    "connect", "disconnect", "auth_failure", "tls", "client", "reject", "size_limit")
 TLS_MARKER = " TLS connection established from "
 _REJECT_PREFIXES = ("reject: ", "milter-reject: ")
 _NOQUEUE_REJECT_PREFIXES = ("NOQUEUE: reject: ", "NOQUEUE: milter-reject: ")
+# smtpd's warning when a message outgrows message_size_limit in DATA or BDAT (smtpd.c): it
+# replies 552 5.3.4 and logs nothing else of that message, so this is its outcome.
+SIZE_LIMIT_WARNING = ": queue file size limit exceeded"
 
 
 def smtpd_kind(text: str) -> Optional[str]:
@@ -310,7 +314,9 @@ def smtpd_kind(text: str) -> Optional[str]:
     if first == "d" and text.startswith("disconnect from "):
         return DISCONNECT
     if first == "w":
-        return AUTH_FAILURE if "SASL" in text else None
+        if "SASL" in text:
+            return AUTH_FAILURE
+        return SIZE_LIMIT if text.endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
         return REJECT if text.startswith(_NOQUEUE_REJECT_PREFIXES) else None
     if TLS_MARKER in text:
@@ -431,6 +437,15 @@ def smtpd_reject_event(text: str):
     """`NOQUEUE: reject: ...` or `QID: reject: ...` (or milter-reject) -> Reject."""
     queue_id = text[:text.find(": ")]
     return reject_event(None if queue_id == "NOQUEUE" else queue_id, text[len(queue_id) + 2:])
+
+
+def size_limit_event(text: str):
+    """`warning: QID: queue file size limit exceeded` -> ContentReject: the whole message was
+    refused. NOQUEUE (a before-queue proxy filter) names no message: None."""
+    queue_id = queue_id_of(text[9:])
+    if queue_id is None:
+        return None
+    return ContentReject(queue_id, "reject", SIZE_LIMIT_WARNING[2:])
 
 
 def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
@@ -657,6 +672,7 @@ SMTPD_PARSERS = {
     TLS: tls_event,
     CLIENT: smtpd_client_event,
     REJECT: smtpd_reject_event,
+    SIZE_LIMIT: size_limit_event,
 }
 
 RECOGNIZERS = {
