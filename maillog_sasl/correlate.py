@@ -630,6 +630,8 @@ class Correlator:
                 session.rejects.append((when, event))
                 return USED
             return UNUSED
+        if event.stage == "RCPT":
+            session.queued_rejects += 1
         message = self.messages.get((host, event.queue_id))
         if message is None:
             return UNTRACKED

@@ -57,7 +57,7 @@ class Session:
                  "start", "end", "tls_line", "counters_text", "_counters", "auth",
                  "sasl_method",
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
-                 "connected", "complete", "last_time")
+                 "connected", "complete", "last_time", "queued_rejects")
 
     # `start`: the correlator builds a session only at a line whose time it has read.
     def __init__(self, serial: int, host: str, service: str, pid: str, client_name: str,
@@ -88,6 +88,9 @@ class Session:
         self.connected = False  # its connect line was seen
         self.complete = False  # saw both connect and disconnect
         self.last_time = start
+        # RCPT refusals naming its queue file (`QID: reject: RCPT`), for logs without
+        # disconnect counters: its messages hold them, not `rejects`.
+        self.queued_rejects = 0
 
     def __reduce__(self):
         # A tuple of its fields rather than pickle's dict of them: parallel.py's workers hand
@@ -288,17 +291,20 @@ class Message:
 
 # Their pickling (__reduce__): the fields in __slots__ order, and back.
 _SESSION_FIELDS = attrgetter(*Session.__slots__)
+_SESSION_SIZE = len(Session.__slots__)
 _RECIPIENT_FIELDS = attrgetter(*Recipient.__slots__)
 _MESSAGE_FIELDS = attrgetter(*Message.__slots__)
 
 
 def _session(*fields) -> Session:
     self = Session.__new__(Session)
+    # A session kept by watch before queued_rejects existed has one field less (watch.py's
+    # older formats): it counted none.
     (self.serial, self.host, self.service, self.pid, self.client_name, self.client_ip,
      self.client_port, self.start, self.end, self.tls_line, self.counters_text, self._counters,
      self.auth, self.sasl_method, self.sasl_username, self.auth_failures, self.queue_ids,
      self.rejects, self.queued_recipients, self.connected, self.complete,
-     self.last_time) = fields
+     self.last_time, self.queued_rejects) = fields if len(fields) == _SESSION_SIZE else (*fields, 0)
     return self
 
 

@@ -212,16 +212,27 @@ class Alarms:
 _FORMATS: List[str] = []
 
 
-def _layout(modules, more=()) -> int:
-    """A stable hash of the layout of the classes of `modules`, and `more`."""
+# The attributes classes gained since a version whose engines this one reads as they are: the
+# layout hashed without them is that version's. A Session kept before it counted
+# queued_rejects is read with none (model._session).
+_ADDED = {"Session": ("queued_rejects",)}
+
+
+def _layout(modules, more=(), added=None) -> int:
+    """A stable hash of the layout of the classes of `modules`, and `more`; as it was before
+    the attributes `added` ({class name: names}) came."""
     kept = [value for module in modules for _name, value in sorted(vars(module).items())
             if isinstance(value, type) and value.__module__ == module.__name__]
     layout = []
     for value in kept + list(more):
         code = getattr(value.__dict__.get("__init__"), "__code__", None)
-        layout.append((value.__qualname__, value.__dict__.get("__slots__"),
-                       getattr(value, "_fields", None),
-                       sorted(code.co_names) if code is not None else None))
+        slots = value.__dict__.get("__slots__")
+        names = sorted(code.co_names) if code is not None else None
+        gone = added.get(value.__qualname__) if added else None
+        if gone:
+            slots = tuple(name for name in slots if name not in gone)
+            names = [name for name in names or () if name not in gone]
+        layout.append((value.__qualname__, slots, getattr(value, "_fields", None), names))
     total = 0
     for byte in repr(layout).encode():  # a stable hash (str's hash() is salted)
         total = (total * 131 + byte) % (1 << 61)
@@ -232,10 +243,15 @@ def engine_format() -> str:
     """A fingerprint of the layout of every class an Engine may hold: a state written by a
     version whose classes differ is refused rather than half-read."""
     if not _FORMATS:
-        core = _layout((events, model, syslog, correlate_module, activity_module), [Engine])
+        engine_modules = (events, model, syslog, correlate_module, activity_module)
+        core = _layout(engine_modules, [Engine])
+        before = _layout(engine_modules, [Engine], _ADDED)
+        enriched = _layout((enrich,))
         # Format 1 is what versions before watch kept GeoIP facts wrote: the same classes and
-        # never an Enrichment, so that such an engine reads as it is (older_formats()).
-        _FORMATS.extend([f"2-{core:016x}-{_layout((enrich,)):016x}", f"1-{core:016x}"])
+        # never an Enrichment, so that such an engine reads as it is (older_formats()); each
+        # also as it was before the attributes _ADDED came.
+        _FORMATS.extend([f"2-{core:016x}-{enriched:016x}", f"1-{core:016x}",
+                         f"2-{before:016x}-{enriched:016x}", f"1-{before:016x}"])
     return _FORMATS[0]
 
 

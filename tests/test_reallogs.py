@@ -343,9 +343,6 @@ def test_lightmeter_individual_reject_after_login_ipv6(cli):
     assert rows(cli, "queue", path, year=2020) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: without a disconnect counter the sessions "
-                   "report counts only NOQUEUE rejects, not an RCPT reject that carries the "
-                   "session's queue ID, which the users report counts")
 def test_lightmeter_individual_reject_after_login_in_the_sessions_report(cli):
     path = LMI / "17-smtpd-reject.log"
     # The same session as above: one `DE81A2E2DAA: reject: RCPT` line (line 3), no accepted

@@ -165,7 +165,7 @@ def schema_1(cli, tmp_path):
     old = log.write(tmp_path / "maillog-2025")
     assert once(cli, state, old) == []
     tamper(state, "DROP TABLE countries", "UPDATE meta SET value = '1' WHERE key = 'schema'",
-           ("UPDATE engine SET format = ?", watch.older_formats()))
+           ("UPDATE engine SET format = ?", watch.older_formats()[:1]))
     os.unlink(old)
     return state
 
