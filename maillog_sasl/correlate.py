@@ -636,6 +636,9 @@ class Correlator:
         if message is None:
             return UNTRACKED
         message.last_time = when
+        if message.sender is None:
+            # A message refused before qmgr read it has no other line that names its sender.
+            message.sender = event.sender
         if event.stage == "RCPT":
             self._refuse(message, event.recipient or "", event.dsn, event.reason, when)
         else:

@@ -340,6 +340,8 @@ def test_lightmeter_individual_reject_after_login_ipv6(cli):
     [row] = rows(cli, "messages", path, year=2020)
     assert (row["client_ip"], row["recipient"], row["status"], row["dsn"]) == (
         "2a02:168:636a::15e2", "h-c715634009216@h-14dc4a6d.com", "rejected", "5.1.1")
+    # qmgr never read it: the reject line's from=<...> is the only word of its sender.
+    assert row["sender"] == "h-d2315d@h-24e89d.com"
     assert rows(cli, "queue", path, year=2020) == []
 
 
