@@ -630,8 +630,6 @@ class Correlator:
                 session.rejects.append((when, event))
                 return USED
             return UNUSED
-        if event.stage == "RCPT":
-            session.queued_rejects += 1
         message = self.messages.get((host, event.queue_id))
         if message is None:
             return UNTRACKED
@@ -640,6 +638,7 @@ class Correlator:
             # A message refused before qmgr read it has no other line that names its sender.
             message.sender = event.sender
         if event.stage == "RCPT":
+            session.queued_rejects += 1
             self._refuse(message, event.recipient or "", event.dsn, event.reason, when)
         else:
             self._refuse_message(message, event.dsn, event.reason, when)
