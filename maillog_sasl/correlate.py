@@ -25,6 +25,12 @@ DESCRIPTION
     queue ID are dropped after one dict lookup, before their fields are parsed. A `client=` on a
     queue ID that is still open (short IDs are reused) closes the old message as lost.
 
+    A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
+    the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
+    smtpd logs a HOLD decided before the queue file existed as NOQUEUE: the session keeps it
+    (Session.held) and its next message takes it. A first `(queue active)` means the message
+    was released: the hold's recipients go, and nrcpt and the delivery lines count them.
+
     Finished objects are yielded as soon as they are finished: a session at its disconnect, a
     message at its removal. What is still open when the input ends is yielded last (sessions
     incomplete, messages `queued`, their unfinished recipients `deferred`), so memory holds only

@@ -2,7 +2,7 @@
 
 SUMMARY
     smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | SIZE_LIMIT
-                        | None
+                        | HOLD | None
     recognize(daemon, text) -> event | None
     queue_id_of(text) -> str | None
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -14,7 +14,9 @@ DESCRIPTION
     with (docs/postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as
     key=value), TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a
     username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
-    of a message over message_size_limit; cleanup's message-id and content rejects; qmgr's
+    of a message over message_size_limit, holds (an access table's or a milter's HOLD, NOQUEUE
+    or with the queue ID); cleanup's message-id, content rejects and holds (header/body_checks,
+    a milter's: one Hold event, its recipient the line's `to=`, its reason the text); qmgr's
     `from=` (queue active), expiry and removal; every delivery agent's `to=..., status=` line;
     bounce's notification links. Output: events, small named tuples whose `kind` names them.
 

@@ -221,7 +221,7 @@ _ADDED = {"Session": ("queued_rejects", "held"), "Hold": None, "_HoldFields": No
 
 def _layout(modules, more=(), added=None) -> int:
     """A stable hash of the layout of the classes of `modules`, and `more`; as it was before
-    the attributes `added` ({class name: names}) came."""
+    the attributes `added` ({class name: names, or None for the whole class}) came."""
     kept = [value for module in modules for _name, value in sorted(vars(module).items())
             if isinstance(value, type) and value.__module__ == module.__name__]
     layout = []

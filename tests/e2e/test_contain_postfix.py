@@ -7,6 +7,11 @@ both deferred. `contain erin LOG --hold` must put erin's on hold and leave bob's
 check_sasl_access table and runs postmap; with the main.cf line it prints added, erin's
 authenticated mail is refused (at RCPT under the default smtpd_delay_reject=yes, at MAIL FROM
 itself with smtpd_delay_reject=no) while bob's is not, and `--release` lets erin send again.
+`contain erin --hold-logins` writes `erin HOLD compromised account` instead: erin's new mail is
+put on hold (NOQUEUE before the queue file by default, with the queue ID when it is opened at
+MAIL FROM; header_checks HOLD for bob's), and the queue and messages reports show it held
+(these lines are those of tests/test_hold.py and the corpus); `contain erin LOG --hold
+--release` then finds and releases it, and its delivery lines take over.
 
 The command runs as root, as an administrator would run it (no --apply: root acts), with
 `--config-dir` for the private instance. Run with `pytest -m postfix tests/e2e`.
