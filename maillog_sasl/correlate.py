@@ -480,14 +480,26 @@ class Correlator:
     def _on_reject(self, key, program, stamp, clock, text):
         if text[:1] == "N":
             return self._on_noqueue_reject(key, stamp, clock, text)
-        queue_id = text[:text.find(": ")]
-        message = self.messages.get((key[0], queue_id))
+        return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_reject_event)
+
+    def _on_hold(self, key, program, stamp, clock, text):
+        if text[:1] == "N":
+            return self._noqueue(key, stamp, clock, text)
+        return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_hold_event)
+
+    def _on_message_line(self, key, program, stamp, clock, text, parse):
+        """A reject or hold naming a queue ID, read by `parse`: applied to its message (a
+        reject to its session too) when the message is tracked."""
+        message = self.messages.get((key[0], text[:text.find(": ")]))
         if message is None:
             return UNTRACKED
-        event = ev.smtpd_reject_event(text)
+        event = parse(text)
         when = clock.time(stamp) if event is not None else None
         if when is None:
             return UNUSED
+        if event.kind == "hold":
+            self._hold(message, event, when)
+            return USED
         return self._reject((when, event), self._session(key, program, event, when), key[0])
 
     def _on_size_limit(self, key, program, stamp, clock, text):
@@ -507,19 +519,6 @@ class Correlator:
         if not text.startswith(NOQUEUE_RCPT_REJECTS):
             return UNUSED
         return self._noqueue(key, stamp, clock, text)
-
-    def _on_hold(self, key, program, stamp, clock, text):
-        if text[:1] == "N":
-            return self._noqueue(key, stamp, clock, text)
-        message = self.messages.get((key[0], text[:text.find(": ")]))
-        if message is None:
-            return UNTRACKED
-        event = ev.smtpd_hold_event(text)
-        when = clock.time(stamp) if event is not None else None
-        if when is None:
-            return UNUSED
-        self._hold(message, event, when)
-        return USED
 
     def _noqueue(self, key, stamp, clock, text):
         """A NOQUEUE line: applied to the open session, kept raw with a noted one."""

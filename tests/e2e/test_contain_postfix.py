@@ -49,14 +49,20 @@ def queue_names(env) -> dict:
     return {entry["queue_id"]: entry["queue_name"] for entry in env.instance.queue()}
 
 
-def send_deferred(env, user, rcpt) -> str:
-    """An authenticated message to the 451 sink, waited for until its first deferral."""
+def send_as(env, label, user, rcpts, **options) -> str:
+    """One message submitted as `user` (STARTTLS, AUTH PLAIN); its queue ID."""
     inst = env.instance
-    with Session(Truth(), f"contain-{user}", "submission", inst.ports["submission"], "127.0.0.1",
+    with Session(Truth(), label, "submission", inst.ports["submission"], "127.0.0.1",
                  "client.harness.test", cafile=str(inst.cert)) as session:
         session.starttls()
         session.auth_plain(user, pw(user))
-        queue_id = session.send(user, [rcpt], late=True)
+        return session.send(user, rcpts, **options)
+
+
+def send_deferred(env, user, rcpt) -> str:
+    """An authenticated message to the 451 sink, waited for until its first deferral."""
+    inst = env.instance
+    queue_id = send_as(env, f"contain-{user}", user, [rcpt], late=True)
     inst.wait_for_log(rf"{queue_id}: to=<{re.escape(rcpt)}>.*status=deferred", 15)
     return queue_id
 
@@ -160,11 +166,7 @@ def test_reject_refuses_the_users_authenticated_mail_once_main_cf_applies_the_ta
 def send_held(env, user, rcpts) -> str:
     """An authenticated message that check_sasl_access HOLD puts on hold; its queue ID."""
     inst = env.instance
-    with Session(Truth(), f"hold-{user}", "submission", inst.ports["submission"], "127.0.0.1",
-                 "client.harness.test", cafile=str(inst.cert)) as session:
-        session.starttls()
-        session.auth_plain(user, pw(user))
-        queue_id = session.send(user, rcpts)
+    queue_id = send_as(env, f"hold-{user}", user, rcpts)
     inst.wait_for(lambda: queue_names(env).get(queue_id) == "hold", 15,
                   f"{queue_id} in the hold queue")
     return queue_id
@@ -213,11 +215,7 @@ def test_hold_logins_puts_the_users_new_mail_on_hold_and_the_reports_show_it_que
     inst._run(["postconf", "-c", str(inst.etc), "-e",
                f"header_checks = regexp:{inst.etc / 'header_checks'}"])
     reload(inst)
-    with Session(Truth(), "hold-header", "submission", inst.ports["submission"], "127.0.0.1",
-                 "client.harness.test", cafile=str(inst.cert)) as session:
-        session.starttls()
-        session.auth_plain(BOB, pw(BOB))
-        byheader = session.send(BOB, ["held4@ok.test"], subject="hold me")
+    byheader = send_as(postfix_env, "hold-header", BOB, ["held4@ok.test"], subject="hold me")
     inst.wait_for_log(rf"{byheader}: hold: header Subject: hold me", 10)
     print("".join(line for line in inst.log_text().splitlines(keepends=True)
                   if "hold" in line or noqueue in line or withqid in line))
