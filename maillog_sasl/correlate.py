@@ -25,6 +25,12 @@ DESCRIPTION
     queue ID are dropped after one dict lookup, before their fields are parsed. A `client=` on a
     queue ID that is still open (short IDs are reused) closes the old message as lost.
 
+    A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
+    the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
+    smtpd logs a HOLD decided before the queue file existed as NOQUEUE: the session keeps it
+    (Session.held) and its next message takes it. A first `(queue active)` means the message
+    was released: the hold's recipients go, and nrcpt and the delivery lines count them.
+
     Finished objects are yielded as soon as they are finished: a session at its disconnect, a
     message at its removal. What is still open when the input ends is yielded last (sessions
     incomplete, messages `queued`, their unfinished recipients `deferred`), so memory holds only
@@ -93,6 +99,8 @@ DOUBLED_SAMPLE = 2_000
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
+# The reason of a recipient of a message on hold: what the hold line said follows.
+HELD = "held: "
 
 
 def looks_doubled(lines: List[str]) -> bool:
@@ -149,7 +157,8 @@ class Pending:
         self.clock = clock
         self.connect_text = connect_text
         self.tls_text: Optional[str] = None
-        self.rejects: Optional[List[tuple]] = None  # (stamp, clock, text) of NOQUEUE RCPT rejects
+        # (stamp, clock, text) of its NOQUEUE lines: RCPT rejects, a hold
+        self.rejects: Optional[List[tuple]] = None
 
 
 class Correlator:
@@ -180,7 +189,7 @@ class Correlator:
             ev.CONNECT: self._on_connect, ev.DISCONNECT: self._on_disconnect,
             ev.AUTH_FAILURE: self._on_auth_failure, ev.TLS: self._on_tls,
             ev.CLIENT: self._on_client, ev.REJECT: self._on_reject,
-            ev.SIZE_LIMIT: self._on_size_limit,
+            ev.SIZE_LIMIT: self._on_size_limit, ev.HOLD: self._on_hold,
         }
 
     def __getstate__(self) -> dict:
@@ -471,14 +480,26 @@ class Correlator:
     def _on_reject(self, key, program, stamp, clock, text):
         if text[:1] == "N":
             return self._on_noqueue_reject(key, stamp, clock, text)
-        queue_id = text[:text.find(": ")]
-        message = self.messages.get((key[0], queue_id))
+        return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_reject_event)
+
+    def _on_hold(self, key, program, stamp, clock, text):
+        if text[:1] == "N":
+            return self._noqueue(key, stamp, clock, text)
+        return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_hold_event)
+
+    def _on_message_line(self, key, program, stamp, clock, text, parse):
+        """A reject or hold naming a queue ID, read by `parse`: applied to its message (a
+        reject to its session too) when the message is tracked."""
+        message = self.messages.get((key[0], text[:text.find(": ")]))
         if message is None:
             return UNTRACKED
-        event = ev.smtpd_reject_event(text)
+        event = parse(text)
         when = clock.time(stamp) if event is not None else None
         if when is None:
             return UNUSED
+        if event.kind == "hold":
+            self._hold(message, event, when)
+            return USED
         return self._reject((when, event), self._session(key, program, event, when), key[0])
 
     def _on_size_limit(self, key, program, stamp, clock, text):
@@ -497,9 +518,13 @@ class Correlator:
         # MAIL or HELO queued nothing.
         if not text.startswith(NOQUEUE_RCPT_REJECTS):
             return UNUSED
+        return self._noqueue(key, stamp, clock, text)
+
+    def _noqueue(self, key, stamp, clock, text):
+        """A NOQUEUE line: applied to the open session, kept raw with a noted one."""
         session = self.sessions.get(key)
         if session is not None:
-            return self._reject(self._noqueue_reject(stamp, clock, text), session, key[0])
+            return self._noqueue_line(session, stamp, clock, text)
         noted = self.pending.get(key)
         if noted is None:
             return UNTRACKED
@@ -572,14 +597,26 @@ class Correlator:
                               noted.clock.time(noted.stamp) or when)
             session.connected = True
             session.tls_line = noted.tls_text
-            for reject in noted.rejects or ():
-                self._reject(self._noqueue_reject(*reject), session, host)
+            for stamp, clock, text in noted.rejects or ():
+                self._noqueue_line(session, stamp, clock, text)
         self._seen(session.start)
         return session
 
     @staticmethod
     def _noqueue_reject(stamp, clock, text):
         return clock.time(stamp), ev.reject_event(None, text[9:])
+
+    def _noqueue_line(self, session, stamp, clock, text):
+        """A NOQUEUE line of `session`: a RCPT reject, or a hold the session's next message
+        takes (session.held)."""
+        if ev.smtpd_kind(text) is ev.HOLD:
+            event = ev.hold_event(None, text[9:])
+            when = clock.time(stamp) if event is not None else None
+            if when is None:
+                return UNUSED
+            session.held = (when, event)
+            return USED
+        return self._reject(self._noqueue_reject(stamp, clock, text), session, session.host)
 
     @staticmethod
     def _tracked(event) -> bool:
@@ -612,6 +649,11 @@ class Correlator:
             session.sasl_username = username
             session.sasl_method = event.sasl_method
             session.queue_ids.append(event.queue_id)
+        if session.held is not None:
+            # The transaction's HOLD, logged before its queue file existed.
+            when, hold = session.held
+            session.held = None
+            self._hold(message, hold, when)
         if event.orig_queue_id is not None:
             original = self.messages.get((host, event.orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
@@ -654,6 +696,8 @@ class Correlator:
             session = message.session
             if message.nrcpt is None and session is not None and session.end is None:
                 session.queued_recipients += event.nrcpt or 0
+            if message.nrcpt is None and message.recipients:
+                self._released(message)
             message.sender, message.size, message.nrcpt = event.sender, event.size, event.nrcpt
         elif kind == "message_id":
             message.message_id = event.message_id
@@ -671,6 +715,8 @@ class Correlator:
             self._notice(event, message, host, when)
         elif kind == "content_reject":
             self._refuse_message(message, "", event.reason, when)
+        elif kind == "hold":
+            self._hold(message, event, when)
 
     def _delivery(self, peek, text, message, host, when) -> None:
         address, orig_to, status = peek
@@ -738,6 +784,26 @@ class Correlator:
             previous.state = LOST
             self.stats.messages_lost += 1
             self._finish_message(previous)
+
+    def _hold(self, message, event, when) -> None:
+        """Postfix put the message on hold (an access table's or a milter's HOLD, header or
+        body checks): the recipient its line names waits, `held: ...` its reason, until qmgr
+        reads the message (after `postsuper -H`; _released)."""
+        message.last_time = when
+        if message.sender is None:
+            message.sender = event.sender
+        recipient = message.recipient(event.recipient or "")
+        if recipient.status == DEFERRED and recipient.attempts == 0:
+            recipient.set_details("", "", HELD + event.reason)
+
+    @staticmethod
+    def _released(message) -> None:
+        """qmgr reads a message the first time: a held one was released, and its recipients
+        are counted from now on as any others' (nrcpt, then their delivery lines)."""
+        for key, recipient in list(message.recipients.items()):
+            if (recipient.attempts == 0 and recipient.status == DEFERRED
+                    and recipient.reason.startswith(HELD)):
+                del message.recipients[key]
 
     def _refuse(self, message, address, dsn, reason, when) -> None:
         recipient = message.recipient(address)

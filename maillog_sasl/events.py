@@ -2,7 +2,7 @@
 
 SUMMARY
     smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | SIZE_LIMIT
-                        | None
+                        | HOLD | None
     recognize(daemon, text) -> event | None
     queue_id_of(text) -> str | None
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -14,7 +14,9 @@ DESCRIPTION
     with (docs/postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as
     key=value), TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a
     username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
-    of a message over message_size_limit; cleanup's message-id and content rejects; qmgr's
+    of a message over message_size_limit, holds (an access table's or a milter's HOLD, NOQUEUE
+    or with the queue ID); cleanup's message-id, content rejects and holds (header/body_checks,
+    a milter's: one Hold event, its recipient the line's `to=`, its reason the text); qmgr's
     `from=` (queue active), expiry and removal; every delivery agent's `to=..., status=` line;
     bounce's notification links. Output: events, small named tuples whose `kind` names them.
 
@@ -151,6 +153,18 @@ class _RejectFields(NamedTuple):
 class Reject(_RejectFields):
     __slots__ = ()
     kind = "reject"
+
+
+class _HoldFields(NamedTuple):
+    queue_id: Optional[str]  # None for NOQUEUE
+    sender: Optional[str]
+    recipient: Optional[str]  # the one the line names (Postfix logs one hold per message)
+    reason: str  # the log's text: `<a@b>: SASL login name compromised account`, ...
+
+
+class Hold(_HoldFields):
+    __slots__ = ()
+    kind = "hold"
 
 
 class _MessageIdFields(NamedTuple):
@@ -293,11 +307,15 @@ def parse_counters(text: str) -> dict:
 # What an smtpd line is, told apart by its first characters; each is parsed by the function of
 # the same name below (SMTPD_PARSERS). The correlator asks smtpd_kind() first and parses only
 # the lines of sessions it tracks; recognize() parses every line: both dispatch here alone.
-CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT, SIZE_LIMIT = (
-    "connect", "disconnect", "auth_failure", "tls", "client", "reject", "size_limit")
+CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT, SIZE_LIMIT, HOLD = (
+    "connect", "disconnect", "auth_failure", "tls", "client", "reject", "size_limit", "hold")
 TLS_MARKER = " TLS connection established from "
 _REJECT_PREFIXES = ("reject: ", "milter-reject: ")
 _NOQUEUE_REJECT_PREFIXES = ("NOQUEUE: reject: ", "NOQUEUE: milter-reject: ")
+# An access table's HOLD (smtpd_check.c) or a milter's (smtpd_milter); NOQUEUE when the queue
+# file is not open yet (smtpd_delay_open_until_valid_rcpt=yes, the HOLD at the first RCPT).
+_HOLD_PREFIXES = ("hold: ", "milter-hold: ")
+_NOQUEUE_HOLD_PREFIXES = ("NOQUEUE: hold: ", "NOQUEUE: milter-hold: ")
 # smtpd's warning when a message outgrows message_size_limit in DATA or BDAT (smtpd.c): it
 # replies 552 5.3.4 and logs nothing else of that message, so this is its outcome.
 SIZE_LIMIT_WARNING = ": queue file size limit exceeded"
@@ -318,7 +336,9 @@ def smtpd_kind(text: str) -> Optional[str]:
             return AUTH_FAILURE
         return SIZE_LIMIT if text.endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
-        return REJECT if text.startswith(_NOQUEUE_REJECT_PREFIXES) else None
+        if text.startswith(_NOQUEUE_REJECT_PREFIXES):
+            return REJECT
+        return HOLD if text.startswith(_NOQUEUE_HOLD_PREFIXES) else None
     if TLS_MARKER in text:
         return TLS
     queue_id = queue_id_of(text)
@@ -329,6 +349,8 @@ def smtpd_kind(text: str) -> Optional[str]:
         return CLIENT
     if text.startswith(_REJECT_PREFIXES, body_at):
         return REJECT
+    if text.startswith(_HOLD_PREFIXES, body_at):
+        return HOLD
     return None
 
 
@@ -439,6 +461,12 @@ def smtpd_reject_event(text: str):
     return reject_event(None if queue_id == "NOQUEUE" else queue_id, text[len(queue_id) + 2:])
 
 
+def smtpd_hold_event(text: str):
+    """`NOQUEUE: hold: ...` or `QID: hold: ...` (or milter-hold) -> Hold."""
+    queue_id = text[:text.find(": ")]
+    return hold_event(None if queue_id == "NOQUEUE" else queue_id, text[len(queue_id) + 2:])
+
+
 def size_limit_event(text: str):
     """`warning: QID: queue file size limit exceeded` -> ContentReject: the whole message was
     refused. NOQUEUE (a before-queue proxy filter) names no message: None."""
@@ -457,9 +485,10 @@ def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
     return text[begin:close] if close >= 0 else text[begin:]
 
 
-def reject_event(queue_id: Optional[str], body: str):
-    # "reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: ...;
-    #  from=<a> to=<b> proto=ESMTP helo=<h>"  (one line in the log)
+def _action_parts(body: str):
+    """(stage, client IP, reason, envelope) of `ACTION: STAGE from NAME[IP]: REASON; from=<a>
+    to=<b> proto=ESMTP helo=<h>` (smtpd's reject and hold, a milter's action in cleanup), or
+    None. The envelope is "" when the line has none."""
     words = body.split(" ", 3)
     if len(words) < 4 or words[2] != "from":
         return None
@@ -477,6 +506,16 @@ def reject_event(queue_id: Optional[str], body: str):
         reason, envelope = rest, ""
     else:
         reason, envelope = rest[:envelope_at], rest[envelope_at + 2:]
+    return stage, ip, reason, envelope
+
+
+def reject_event(queue_id: Optional[str], body: str):
+    # "reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: ...;
+    #  from=<a> to=<b> proto=ESMTP helo=<h>"  (one line in the log)
+    parts = _action_parts(body)
+    if parts is None:
+        return None
+    stage, ip, reason, envelope = parts
     code, _, after_code = reason.partition(" ")
     dsn = after_code.split(" ", 1)[0] if after_code[:1].isdigit() else ""
     sender = _angle_value(envelope, "from=<")
@@ -486,6 +525,35 @@ def reject_event(queue_id: Optional[str], body: str):
     if cut >= 0:
         username = envelope[cut + 15:].split(" ", 1)[0].strip("<>")
     return Reject(queue_id, stage, ip, code, dsn, reason, sender, recipient, username)
+
+
+def hold_event(queue_id: Optional[str], body: str):
+    # "hold: RCPT from NAME[IP]: <a@b>: SASL login name compromised account; from=<a@b>
+    #  to=<c@d> proto=ESMTP helo=<h>", and "milter-hold: END-OF-MESSAGE from NAME[IP]: milter
+    #  triggers HOLD action; from=<a@b> to=<c@d> ..." (smtpd, cleanup)
+    parts = _action_parts(body)
+    if parts is None:
+        return None
+    envelope = parts[3]
+    return Hold(queue_id, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
+                parts[2])
+
+
+def content_hold_event(queue_id: str, body: str):
+    # cleanup's header/body_checks HOLD: "hold: header Subject: hold me from NAME[IP];
+    #  from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional text" (one line in the log). The
+    # header is the sender's: the envelope is the last `; from=<` in the line.
+    envelope_at = body.rfind("; from=<")
+    if envelope_at < 0:
+        return None
+    what, envelope = body[6:envelope_at], body[envelope_at + 2:]
+    client_at = what.rfind(" from ")
+    if client_at >= 0 and what.endswith("]"):
+        what = what[:client_at]
+    text_at = envelope.find(">: ")
+    reason = what + envelope[text_at + 1:] if text_at >= 0 else what
+    return Hold(queue_id, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
+                reason)
 
 
 def _cleanup(text: str):
@@ -498,6 +566,10 @@ def _cleanup(text: str):
     action, colon, reason = text[at:].partition(": ")
     if colon and action in ("reject", "milter-reject", "discard"):
         return ContentReject(queue_id, action, reason)
+    if colon and action == "hold":
+        return content_hold_event(queue_id, text[at:])
+    if colon and action == "milter-hold":
+        return hold_event(queue_id, text[at:])
     return None
 
 
@@ -673,6 +745,7 @@ SMTPD_PARSERS = {
     CLIENT: smtpd_client_event,
     REJECT: smtpd_reject_event,
     SIZE_LIMIT: size_limit_event,
+    HOLD: smtpd_hold_event,
 }
 
 RECOGNIZERS = {

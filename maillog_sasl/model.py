@@ -57,7 +57,7 @@ class Session:
                  "start", "end", "tls_line", "counters_text", "_counters", "auth",
                  "sasl_method",
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
-                 "connected", "complete", "last_time", "queued_rejects")
+                 "connected", "complete", "last_time", "queued_rejects", "held")
 
     # `start`: the correlator builds a session only at a line whose time it has read.
     def __init__(self, serial: int, host: str, service: str, pid: str, client_name: str,
@@ -91,6 +91,9 @@ class Session:
         # RCPT refusals naming its queue file (`QID: reject: RCPT`), for logs without
         # disconnect counters: its messages hold them, not `rejects`.
         self.queued_rejects = 0
+        # (time, events.Hold) of a HOLD logged before its transaction's queue file existed
+        # (NOQUEUE): the session's next message takes it.
+        self.held: Optional[tuple] = None
 
     def __reduce__(self):
         # A tuple of its fields rather than pickle's dict of them: parallel.py's workers hand
@@ -292,19 +295,24 @@ class Message:
 # Their pickling (__reduce__): the fields in __slots__ order, and back.
 _SESSION_FIELDS = attrgetter(*Session.__slots__)
 _SESSION_SIZE = len(Session.__slots__)
+# The values of the fields Session gained since the version before (watch.py's _ADDED), for a
+# session an older state kept without them: it counted no queued reject, had no hold waiting.
+_SESSION_ADDED = (0, None)
 _RECIPIENT_FIELDS = attrgetter(*Recipient.__slots__)
 _MESSAGE_FIELDS = attrgetter(*Message.__slots__)
 
 
 def _session(*fields) -> Session:
     self = Session.__new__(Session)
-    # A session kept by watch before queued_rejects existed has one field less (watch.py's
-    # older formats): it counted none.
+    # A session kept by watch before the fields _SESSION_ADDED existed has fewer (watch.py's
+    # older formats).
     (self.serial, self.host, self.service, self.pid, self.client_name, self.client_ip,
      self.client_port, self.start, self.end, self.tls_line, self.counters_text, self._counters,
      self.auth, self.sasl_method, self.sasl_username, self.auth_failures, self.queue_ids,
      self.rejects, self.queued_recipients, self.connected, self.complete,
-     self.last_time, self.queued_rejects) = fields if len(fields) == _SESSION_SIZE else (*fields, 0)
+     self.last_time, self.queued_rejects, self.held) = (
+         fields if len(fields) == _SESSION_SIZE
+         else (*fields, *_SESSION_ADDED[len(fields) - _SESSION_SIZE:]))
     return self
 
 

@@ -213,18 +213,21 @@ _FORMATS: List[str] = []
 
 
 # The attributes classes gained since a version whose engines this one reads as they are: the
-# layout hashed without them is that version's. A Session kept before it counted
-# queued_rejects is read with none (model._session).
-_ADDED = {"Session": ("queued_rejects",)}
+# layout hashed without them is that version's; None for a class that came whole (an older
+# engine holds none of it). A Session kept before it counted queued_rejects and kept a hold is
+# read with none of either (model._session).
+_ADDED = {"Session": ("queued_rejects", "held"), "Hold": None, "_HoldFields": None}
 
 
 def _layout(modules, more=(), added=None) -> int:
     """A stable hash of the layout of the classes of `modules`, and `more`; as it was before
-    the attributes `added` ({class name: names}) came."""
+    the attributes `added` ({class name: names, or None for the whole class}) came."""
     kept = [value for module in modules for _name, value in sorted(vars(module).items())
             if isinstance(value, type) and value.__module__ == module.__name__]
     layout = []
     for value in kept + list(more):
+        if added and value.__qualname__ in added and added[value.__qualname__] is None:
+            continue
         code = getattr(value.__dict__.get("__init__"), "__code__", None)
         slots = value.__dict__.get("__slots__")
         names = sorted(code.co_names) if code is not None else None

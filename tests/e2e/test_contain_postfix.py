@@ -7,12 +7,18 @@ both deferred. `contain erin LOG --hold` must put erin's on hold and leave bob's
 check_sasl_access table and runs postmap; with the main.cf line it prints added, erin's
 authenticated mail is refused (at RCPT under the default smtpd_delay_reject=yes, at MAIL FROM
 itself with smtpd_delay_reject=no) while bob's is not, and `--release` lets erin send again.
+`contain erin --hold-logins` writes `erin HOLD compromised account` instead: erin's new mail is
+put on hold (NOQUEUE before the queue file by default, with the queue ID when it is opened at
+MAIL FROM; header_checks HOLD for bob's), and the queue and messages reports show it held
+(these lines are those of tests/test_hold.py and the corpus); `contain erin LOG --hold
+--release` then finds and releases it, and its delivery lines take over.
 
 The command runs as root, as an administrator would run it (no --apply: root acts), with
 `--config-dir` for the private instance. Run with `pytest -m postfix tests/e2e`.
 """
 from __future__ import annotations
 
+import json
 import re
 import smtplib
 import ssl
@@ -43,14 +49,20 @@ def queue_names(env) -> dict:
     return {entry["queue_id"]: entry["queue_name"] for entry in env.instance.queue()}
 
 
-def send_deferred(env, user, rcpt) -> str:
-    """An authenticated message to the 451 sink, waited for until its first deferral."""
+def send_as(env, label, user, rcpts, **options) -> str:
+    """One message submitted as `user` (STARTTLS, AUTH PLAIN); its queue ID."""
     inst = env.instance
-    with Session(Truth(), f"contain-{user}", "submission", inst.ports["submission"], "127.0.0.1",
+    with Session(Truth(), label, "submission", inst.ports["submission"], "127.0.0.1",
                  "client.harness.test", cafile=str(inst.cert)) as session:
         session.starttls()
         session.auth_plain(user, pw(user))
-        queue_id = session.send(user, [rcpt], late=True)
+        return session.send(user, rcpts, **options)
+
+
+def send_deferred(env, user, rcpt) -> str:
+    """An authenticated message to the 451 sink, waited for until its first deferral."""
+    inst = env.instance
+    queue_id = send_as(env, f"contain-{user}", user, [rcpt], late=True)
     inst.wait_for_log(rf"{queue_id}: to=<{re.escape(rcpt)}>.*status=deferred", 15)
     return queue_id
 
@@ -149,3 +161,86 @@ def test_reject_refuses_the_users_authenticated_mail_once_main_cf_applies_the_ta
     inst.wait_for(lambda: try_mail(postfix_env, ERIN)[0][0] == 250, 20,
                   "erin's MAIL FROM accepted after --release")
     assert _text(try_mail(postfix_env, ERIN)[1]).startswith("250")
+
+
+def send_held(env, user, rcpts) -> str:
+    """An authenticated message that check_sasl_access HOLD puts on hold; its queue ID."""
+    inst = env.instance
+    queue_id = send_as(env, f"hold-{user}", user, rcpts)
+    inst.wait_for(lambda: queue_names(env).get(queue_id) == "hold", 15,
+                  f"{queue_id} in the hold queue")
+    return queue_id
+
+
+def reload(inst):
+    """postfix reload, waited for in the log."""
+    before = inst.log_text().count("reload -- version")
+    inst.postfix("reload")
+    inst.wait_for_log(r"reload -- version", 15, count=before + 1)
+
+
+def report(env, name) -> list:
+    proc = subprocess.run([sys.executable, "-m", "maillog_sasl", "--report", name,
+                           "--format", "json", str(env.instance.maillog)],
+                          env=env.instance.env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_hold_logins_puts_the_users_new_mail_on_hold_and_the_reports_show_it_queued(postfix_env):
+    inst = postfix_env.instance
+    # Sender restrictions evaluated at RCPT (the default), whatever the test before left.
+    inst._run(["postconf", "-c", str(inst.etc), "-e", "smtpd_delay_reject = yes"])
+    proc = contain(postfix_env, ERIN, "--hold-logins")
+    assert proc.returncode == 0, proc.stderr
+    assert f"+{ERIN} HOLD compromised account\n" in proc.stdout
+    hint = re.search(r"^#     (smtpd_sender_restrictions = .*)$", proc.stdout, re.M)
+    if hint:
+        inst._run(["postconf", "-c", str(inst.etc), "-e", hint.group(1)])
+    reload(inst)
+
+    # smtpd_delay_open_until_valid_rcpt=yes (the default): the HOLD comes before the queue file.
+    noqueue = send_held(postfix_env, ERIN, ["held1@ok.test", "held2@tempfail.test"])
+    inst.wait_for_log(rf"NOQUEUE: hold: RCPT from .*<{re.escape(ERIN)}>: "
+                      r"SASL login name compromised account;", 10)
+    # With the queue file open at MAIL FROM, the hold line names the queue ID.
+    inst._run(["postconf", "-c", str(inst.etc), "-e", "smtpd_delay_open_until_valid_rcpt = no"])
+    reload(inst)
+    withqid = inst.wait_for(lambda: send_held(postfix_env, ERIN, ["held3@ok.test"]), 30,
+                            "a held message")
+    inst.wait_for_log(rf"{withqid}: hold: RCPT from .*<{re.escape(ERIN)}>: "
+                      r"SASL login name compromised account;", 10)
+    # header_checks HOLD: cleanup holds bob's message, whatever his login.
+    (inst.etc / "header_checks").write_text("/^Subject: hold me/ HOLD held by header check\n")
+    inst._run(["postconf", "-c", str(inst.etc), "-e",
+               f"header_checks = regexp:{inst.etc / 'header_checks'}"])
+    reload(inst)
+    byheader = send_as(postfix_env, "hold-header", BOB, ["held4@ok.test"], subject="hold me")
+    inst.wait_for_log(rf"{byheader}: hold: header Subject: hold me", 10)
+    print("".join(line for line in inst.log_text().splitlines(keepends=True)
+                  if "hold" in line or noqueue in line or withqid in line))
+
+    queued = {row["queue_id"]: row for row in report(postfix_env, "queue")}
+    for queue_id, user in ((noqueue, ERIN), (withqid, ERIN), (byheader, BOB)):
+        assert queued[queue_id]["user"] == user
+        assert queued[queue_id]["last_reason"].startswith("held: "), queued[queue_id]
+        assert queued[queue_id]["pending_recipients"] == 1
+    assert queued[byheader]["last_reason"] == "held: header Subject: hold me: held by header check"
+    rows = [row for row in report(postfix_env, "messages") if row["queue_id"] == noqueue]
+    assert [(row["recipient"], row["status"], row["reason"]) for row in rows] == [
+        ("held1@ok.test", "deferred", f"held: <{ERIN}>: SASL login name compromised account")]
+
+    # `contain --hold --release` finds the held messages in the log and releases them: qmgr
+    # reads them, and their delivery lines take over.
+    proc = contain(postfix_env, "--release", ERIN, inst.maillog, "--hold")
+    assert proc.returncode == 0, proc.stderr
+    inst.wait_for_log(rf"postsuper\[\d+\]: {noqueue}: released from hold", 10)
+    inst.wait_for_log(rf"{noqueue}: to=<held2@tempfail.test>.*status=deferred", 20)
+    inst.wait_for_log(rf"{noqueue}: to=<held1@ok.test>.*status=sent", 20)
+    rows = {row["recipient"]: row for row in report(postfix_env, "messages")
+            if row["queue_id"] == noqueue}
+    assert sorted(rows) == ["held1@ok.test", "held2@tempfail.test"]
+    assert rows["held1@ok.test"]["status"] == "sent"
+    assert rows["held2@tempfail.test"]["status"] == "deferred"
+    assert not rows["held2@tempfail.test"]["reason"].startswith("held: ")
+    print("".join(line for line in inst.log_text().splitlines(keepends=True) if noqueue in line))

@@ -1,0 +1,138 @@
+"""A message Postfix puts on hold stays in the reports: still queued at the end of the log, its
+recipient named by the hold line waiting (deferred) with the reason `held: <the log's text>`,
+until a release and qmgr's `(queue active)` hand it to the delivery lines.
+
+The lines are Postfix 3.7.11's, from tests/e2e (test_contain_postfix.py's
+test_hold_logins_...: `maillog-sasl contain erin --hold-logins` applied to a real instance), the
+host, queue IDs and times kept as logged but for the year, given on the command line.
+"""
+
+import pickle
+
+from maillog_sasl import model
+
+TIMES = ("--year", "2026")
+
+# Postfix 3.7.11, tests/e2e: check_sasl_access HOLD at the first RCPT, before the queue file
+# (smtpd_delay_open_until_valid_rcpt=yes, the default): NOQUEUE, before `client=`. Two
+# recipients, and one hold line naming the first (smtpd logs one HOLD per transaction).
+NOQUEUE_HOLD = """\
+Dec 01 18:59:59 mail postfix/submission/smtpd[23296]: connect from unknown[127.0.0.1]
+Dec 01 18:59:59 mail postfix/submission/smtpd[23296]: NOQUEUE: hold: RCPT from unknown[127.0.0.1]: <erin@harness.test>: SASL login name compromised account; from=<erin@harness.test> to=<held1@ok.test> proto=ESMTP helo=<client.harness.test>
+Dec 01 18:59:59 mail postfix/submission/smtpd[23296]: 7550131C03A: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=erin@harness.test
+Dec 01 18:59:59 mail postfix/cleanup[23301]: 7550131C03A: message-id=<179615159948.22793.5207151434478230882@client.harness.test>
+Dec 01 18:59:59 mail postfix/submission/smtpd[23296]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=2 data=1 quit=1 commands=9
+"""
+# Postfix 3.7.11, tests/e2e: the same, released by `contain erin LOG --hold --release`.
+RELEASED = """\
+Dec 01 19:00:03 mail postfix/postsuper[23344]: 7550131C03A: released from hold
+Dec 01 19:00:05 mail postfix/qmgr[23333]: 7550131C03A: from=<erin@harness.test>, size=514, nrcpt=2 (queue active)
+Dec 01 19:00:05 mail postfix/smtp[23345]: 7550131C03A: to=<held1@ok.test>, relay=127.0.0.1[127.0.0.1]:41053, delay=6, delays=6/0.01/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as SINK0002)
+Dec 01 19:00:05 mail postfix/smtp[23346]: 7550131C03A: to=<held2@tempfail.test>, relay=127.0.0.1[127.0.0.1]:45203, delay=6, delays=6/0.01/0/0, dsn=4.3.2, status=deferred (host 127.0.0.1[127.0.0.1] said: 451 4.3.2 Try again later, says the harness sink (in reply to RCPT TO command))
+"""
+# Postfix 3.7.11, tests/e2e: the queue file open at MAIL FROM
+# (smtpd_delay_open_until_valid_rcpt=no): the hold line names it, after `client=`.
+QUEUE_ID_HOLD = """\
+Dec 01 19:00:01 mail postfix/submission/smtpd[23315]: connect from unknown[127.0.0.1]
+Dec 01 19:00:01 mail postfix/submission/smtpd[23315]: A03E331C03B: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=erin@harness.test
+Dec 01 19:00:01 mail postfix/submission/smtpd[23315]: A03E331C03B: hold: RCPT from unknown[127.0.0.1]: <erin@harness.test>: SASL login name compromised account; from=<erin@harness.test> to=<held3@ok.test> proto=ESMTP helo=<client.harness.test>
+Dec 01 19:00:01 mail postfix/cleanup[23320]: A03E331C03B: message-id=<179615160165.22793.4052231388879945607@client.harness.test>
+Dec 01 19:00:01 mail postfix/submission/smtpd[23315]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8
+"""
+# Postfix 3.7.11, tests/e2e: header_checks `/^Subject: hold me/ HOLD held by header check`.
+HEADER_HOLD = """\
+Dec 01 19:00:03 mail postfix/submission/smtpd[23334]: connect from unknown[127.0.0.1]
+Dec 01 19:00:03 mail postfix/submission/smtpd[23334]: 80CC931C03C: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=bob@harness.test
+Dec 01 19:00:03 mail postfix/cleanup[23339]: 80CC931C03C: hold: header Subject: hold me from unknown[127.0.0.1]; from=<bob@harness.test> to=<held4@ok.test> proto=ESMTP helo=<client.harness.test>: held by header check
+Dec 01 19:00:03 mail postfix/submission/smtpd[23334]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8
+"""
+ERIN_HELD = "held: <erin@harness.test>: SASL login name compromised account"
+
+
+def log(tmp_path, text, name="maillog"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def messages(report, path):
+    return [(row["queue_id"], row["recipient"], row["status"], row["attempts"], row["reason"])
+            for row in report("messages", path, *TIMES)]
+
+
+def test_a_hold_before_the_queue_file_is_the_next_messages(tmp_path, report):
+    path = log(tmp_path, NOQUEUE_HOLD)
+    [user] = report("users", path, *TIMES)
+    assert (user["user"], user["messages"], user["recipients"], user["deferred"]) == (
+        "erin@harness.test", 1, 1, 1)
+    [queued] = report("queue", path, *TIMES)
+    assert (queued["queue_id"], queued["sender"], queued["pending_recipients"],
+            queued["first_deferred"], queued["last_attempt"], queued["last_reason"]) == (
+        "7550131C03A", "erin@harness.test", 1, None, None, ERIN_HELD)
+    assert messages(report, path) == [
+        ("7550131C03A", "held1@ok.test", "deferred", 0, ERIN_HELD)]
+
+
+def test_a_hold_naming_the_queue_file(tmp_path, report):
+    path = log(tmp_path, QUEUE_ID_HOLD)
+    [queued] = report("queue", path, *TIMES)
+    assert (queued["queue_id"], queued["last_reason"]) == ("A03E331C03B", ERIN_HELD)
+    assert messages(report, path) == [
+        ("A03E331C03B", "held3@ok.test", "deferred", 0, ERIN_HELD)]
+
+
+def test_a_hold_by_header_checks(tmp_path, report):
+    path = log(tmp_path, HEADER_HOLD)
+    assert messages(report, path) == [
+        ("80CC931C03C", "held4@ok.test", "deferred", 0,
+         "held: header Subject: hold me: held by header check")]
+
+
+def test_released_the_delivery_lines_take_over(tmp_path, report):
+    path = log(tmp_path, NOQUEUE_HOLD + RELEASED)
+    rows = messages(report, path)
+    assert [row[1:4] for row in rows] == [("held1@ok.test", "sent", 1),
+                                          ("held2@tempfail.test", "deferred", 1)]
+    [queued] = report("queue", path, *TIMES)
+    assert queued["last_reason"].startswith("host 127.0.0.1[127.0.0.1] said: 451 4.3.2")
+    [user] = report("users", path, *TIMES)
+    assert (user["recipients"], user["sent"], user["deferred"]) == (2, 1, 1)
+
+
+def test_released_and_not_yet_read_it_is_still_held(tmp_path, report):
+    """postsuper -H moves it to the deferred queue; until qmgr reads it, the log says no more."""
+    path = log(tmp_path, NOQUEUE_HOLD + RELEASED.splitlines(keepends=True)[0])
+    assert messages(report, path)[0][4] == ERIN_HELD
+
+
+def test_a_hold_before_the_queue_file_goes_to_one_message_only(tmp_path, report):
+    second = QUEUE_ID_HOLD.splitlines(keepends=True)
+    # The same session's second transaction, not held.
+    session = (NOQUEUE_HOLD.splitlines(keepends=True)[:4]
+               + [line.replace("23315", "23296").replace("A03E331C03B", "A03E331C03C")
+                  for line in (second[1], second[3])]
+               + NOQUEUE_HOLD.splitlines(keepends=True)[4:]
+               + ["Dec 01 19:00:02 mail postfix/qmgr[23333]: A03E331C03C: "
+                  "from=<erin@harness.test>, size=514, nrcpt=1 (queue active)\n"])
+    rows = messages(report, log(tmp_path, "".join(session)))
+    assert rows == [("7550131C03A", "held1@ok.test", "deferred", 0, ERIN_HELD),
+                    ("A03E331C03C", "", "deferred", 0, "not yet attempted when the log ends")]
+
+
+def test_a_hold_in_a_session_built_before_it(tmp_path, report):
+    """A failed AUTH first: the session exists when the NOQUEUE hold comes (not only noted)."""
+    lines = NOQUEUE_HOLD.splitlines(keepends=True)
+    lines.insert(1, "Dec 01 18:59:59 mail postfix/submission/smtpd[23296]: warning: "
+                    "unknown[127.0.0.1]: SASL PLAIN authentication failed: bad password\n")
+    assert messages(report, log(tmp_path, "".join(lines)))[0][4] == ERIN_HELD
+
+
+def test_a_session_keeps_its_hold_through_pickle_and_an_older_state_has_none():
+    session = model.Session(1, "mail", "postfix/submission", "23296", "unknown", "127.0.0.1",
+                            None, None)
+    session.held = ("when", "the hold")
+    assert pickle.loads(pickle.dumps(session)).held == ("when", "the hold")
+    fields = model._SESSION_FIELDS(session)
+    assert model._session(*fields[:-1]).held is None
+    older = model._session(*fields[:-2])
+    assert (older.queued_rejects, older.held) == (0, None)
