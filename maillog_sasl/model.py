@@ -12,8 +12,8 @@ DESCRIPTION
     the session is gone (a deferred message outlives its session by days).
 
     Final outcomes of a recipient: sent, bounced, expired (the message expired while the
-    recipient was still deferred), rejected (refused at RCPT or with the whole message), and
-    deferred (no final line before the log ends).
+    recipient was still deferred), rejected (refused at RCPT or with the whole message, or
+    discarded), and deferred (no final line before the log ends).
 
 DIAGNOSTICS
     None: plain records. A recipient's details are parsed from its last delivery line on demand;
@@ -47,8 +47,8 @@ __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED
 
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
-# cleanup, a milter, or at DATA); still in the queue when the log ends; its queue ID reused
-# before its removal was logged.
+# cleanup, a milter, or at DATA) or discarded; still in the queue when the log ends; its queue
+# ID reused before its removal was logged.
 OPEN, REMOVED, REFUSED, QUEUED, LOST = "open", "removed", "rejected", "queued", "lost"
 
 
