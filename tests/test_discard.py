@@ -8,7 +8,7 @@ DISCARD on a real instance), the host, queue IDs and times kept as logged but fo
 given on the command line.
 """
 
-TIMES = ("--year", "2026")
+from test_hold import TIMES, log
 
 # Postfix 3.7.11, tests/e2e: check_sasl_access DISCARD at the first RCPT, before the queue file
 # (smtpd_delay_open_until_valid_rcpt=yes, the default): NOQUEUE, before `client=`. Two
@@ -36,12 +36,6 @@ Dec 01 19:24:31 mail postfix/submission/smtpd[17126]: 7431631C129: client=unknow
 Dec 01 19:24:31 mail postfix/cleanup[17131]: 7431631C129: discard: header Subject: discard me from unknown[127.0.0.1]; from=<bob@harness.test> to=<dropped4@ok.test> proto=ESMTP helo=<client.harness.test>: dropped by header check
 """
 ERIN_DROPPED = "discard: <erin@harness.test>: SASL login name compromised account"
-
-
-def log(tmp_path, text, name="maillog"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def messages(report, path):
