@@ -8,6 +8,9 @@ DISCARD on a real instance), the host, queue IDs and times kept as logged but fo
 given on the command line.
 """
 
+import functools
+
+import test_hold
 from test_hold import TIMES, log
 
 # Postfix 3.7.11, tests/e2e: check_sasl_access DISCARD at the first RCPT, before the queue file
@@ -38,9 +41,8 @@ Dec 01 19:24:31 mail postfix/cleanup[17131]: 7431631C129: discard: header Subjec
 ERIN_DROPPED = "discard: <erin@harness.test>: SASL login name compromised account"
 
 
-def messages(report, path):
-    return [(row["queue_id"], row["sender"], row["recipient"], row["status"], row["reason"])
-            for row in report("messages", path, *TIMES)]
+messages = functools.partial(test_hold.messages,
+                             columns=("queue_id", "sender", "recipient", "status", "reason"))
 
 
 def test_a_discard_before_the_queue_file_refuses_the_next_message(tmp_path, report):

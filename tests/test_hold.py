@@ -55,9 +55,8 @@ def log(tmp_path, text, name="maillog"):
     return path
 
 
-def messages(report, path):
-    return [(row["queue_id"], row["recipient"], row["status"], row["attempts"], row["reason"])
-            for row in report("messages", path, *TIMES)]
+def messages(report, path, columns=("queue_id", "recipient", "status", "attempts", "reason")):
+    return [tuple(row[column] for column in columns) for row in report("messages", path, *TIMES)]
 
 
 def test_a_hold_before_the_queue_file_is_the_next_messages(tmp_path, report):
