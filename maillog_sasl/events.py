@@ -17,7 +17,8 @@ DESCRIPTION
     of a message over message_size_limit, holds and discards (an access table's or a milter's
     HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
     line's `to=`, its reason the text); cleanup's message-id, content rejects and discards
-    (ContentReject), holds (header/body_checks, a milter's: one Hold event); qmgr's
+    (ContentReject), holds (header/body_checks, a milter's: one Hold event) and a milter's
+    discard (a Discard event); qmgr's
     `from=` (queue active), expiry and removal; every delivery agent's `to=..., status=` line;
     bounce's notification links. Output: events, small named tuples whose `kind` names them.
 
@@ -579,7 +580,7 @@ def _cleanup(text: str):
         return ContentReject(queue_id, action, reason)
     if colon and action == "hold":
         return content_hold_event(queue_id, text[at:])
-    if colon and action == "milter-hold":
+    if colon and (action == "milter-hold" or action == "milter-discard"):
         return action_event(queue_id, text[at:])
     return None
 

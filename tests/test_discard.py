@@ -95,3 +95,16 @@ def test_a_discard_after_a_hold_drops_the_held_message(tmp_path, report):
     assert [(row[2], row[3], row[4]) for row in rows] == [
         ("held3@ok.test", "rejected", ERIN_DROPPED),
         ("dropped3@ok.test", "rejected", ERIN_DROPPED)]
+
+
+def test_a_milters_discard_in_cleanup(tmp_path, report):
+    """cleanup_milter.c's format (not from a real run: the harness has no milter)."""
+    lines = QUEUE_ID_DISCARD.splitlines(keepends=True)
+    milter = ("Dec 01 19:24:31 mail postfix/cleanup[17131]: 719D431C129: milter-discard: "
+              "END-OF-MESSAGE from unknown[127.0.0.1]: milter triggers DISCARD action; "
+              "from=<erin@harness.test> to=<dropped3@ok.test> proto=ESMTP "
+              "helo=<client.harness.test>\n")
+    path = log(tmp_path, "".join(lines[:2] + [milter] + lines[3:]))
+    assert messages(report, path) == [
+        ("719D431C129", "erin@harness.test", "dropped3@ok.test", "rejected",
+         "discard: milter triggers DISCARD action")]
