@@ -18,9 +18,9 @@ DESCRIPTION
     HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
     line's `to=`, its reason the text); cleanup's message-id, content rejects and discards
     (ContentReject), holds (header/body_checks, a milter's: one Hold event) and a milter's
-    discard (a Discard event); qmgr's
-    `from=` (queue active), expiry and removal; every delivery agent's `to=..., status=` line;
-    bounce's notification links. Output: events, small named tuples whose `kind` names them.
+    discard (a Discard event); qmgr's `from=` (queue active), expiry and removal; every
+    delivery agent's `to=..., status=` line; bounce's notification links. Output: events,
+    small named tuples whose `kind` names them.
 
     smtpd_kind() is the one dispatcher of smtpd lines: the correlator asks it first and parses
     only the lines of sessions it tracks (SMTPD_PARSERS has the parser of each kind);
