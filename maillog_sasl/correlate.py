@@ -27,9 +27,12 @@ DESCRIPTION
 
     A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
     the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
-    smtpd logs a HOLD decided before the queue file existed as NOQUEUE: the session keeps it
-    (Session.held) and its next message takes it. A first `(queue active)` means the message
-    was released: the hold's recipients go, and nrcpt and the delivery lines count them.
+    A first `(queue active)` means the message was released: the hold's recipients go, and
+    nrcpt and the delivery lines count them. A message Postfix discards (smtpd's or cleanup's
+    discard line; the client was told 250, nothing more is logged of it, not even `removed`) is
+    refused there, its reason `discard: ` and the line's text, smtpd's for the recipient its line
+    names. smtpd logs a HOLD or DISCARD decided before the queue file existed as NOQUEUE: the
+    session keeps it (Session.pending_action) and its next message takes it.
 
     Finished objects are yielded as soon as they are finished: a session at its disconnect, a
     message at its removal. What is still open when the input ends is yielded last (sessions
@@ -99,8 +102,9 @@ DOUBLED_SAMPLE = 2_000
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
-# The reason of a recipient of a message on hold: what the hold line said follows.
+# The reason of a recipient of a message on hold, of one discarded: what the line said follows.
 HELD = "held: "
+DISCARDED = "discard: "
 
 
 def looks_doubled(lines: List[str]) -> bool:
@@ -157,7 +161,7 @@ class Pending:
         self.clock = clock
         self.connect_text = connect_text
         self.tls_text: Optional[str] = None
-        # (stamp, clock, text) of its NOQUEUE lines: RCPT rejects, a hold
+        # (stamp, clock, text) of its NOQUEUE lines: RCPT rejects, a hold or discard
         self.rejects: Optional[List[tuple]] = None
 
 
@@ -189,7 +193,7 @@ class Correlator:
             ev.CONNECT: self._on_connect, ev.DISCONNECT: self._on_disconnect,
             ev.AUTH_FAILURE: self._on_auth_failure, ev.TLS: self._on_tls,
             ev.CLIENT: self._on_client, ev.REJECT: self._on_reject,
-            ev.SIZE_LIMIT: self._on_size_limit, ev.HOLD: self._on_hold,
+            ev.SIZE_LIMIT: self._on_size_limit, ev.ACTION: self._on_action,
         }
 
     def __getstate__(self) -> dict:
@@ -482,14 +486,14 @@ class Correlator:
             return self._on_noqueue_reject(key, stamp, clock, text)
         return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_reject_event)
 
-    def _on_hold(self, key, program, stamp, clock, text):
+    def _on_action(self, key, program, stamp, clock, text):
         if text[:1] == "N":
             return self._noqueue(key, stamp, clock, text)
-        return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_hold_event)
+        return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_action_event)
 
     def _on_message_line(self, key, program, stamp, clock, text, parse):
-        """A reject or hold naming a queue ID, read by `parse`: applied to its message (a
-        reject to its session too) when the message is tracked."""
+        """A reject, hold or discard naming a queue ID, read by `parse`: applied to its message
+        (a reject to its session too) when the message is tracked."""
         message = self.messages.get((key[0], text[:text.find(": ")]))
         if message is None:
             return UNTRACKED
@@ -497,8 +501,8 @@ class Correlator:
         when = clock.time(stamp) if event is not None else None
         if when is None:
             return UNUSED
-        if event.kind == "hold":
-            self._hold(message, event, when)
+        if event.kind != "reject":
+            self._act(message, event, when)
             return USED
         return self._reject((when, event), self._session(key, program, event, when), key[0])
 
@@ -607,14 +611,14 @@ class Correlator:
         return clock.time(stamp), ev.reject_event(None, text[9:])
 
     def _noqueue_line(self, session, stamp, clock, text):
-        """A NOQUEUE line of `session`: a RCPT reject, or a hold the session's next message
-        takes (session.held)."""
-        if ev.smtpd_kind(text) is ev.HOLD:
-            event = ev.hold_event(None, text[9:])
+        """A NOQUEUE line of `session`: a RCPT reject, or a hold or discard the session's next
+        message takes (session.pending_action)."""
+        if ev.smtpd_kind(text) is ev.ACTION:
+            event = ev.action_event(None, text[9:])
             when = clock.time(stamp) if event is not None else None
             if when is None:
                 return UNUSED
-            session.held = (when, event)
+            session.pending_action = (when, event)
             return USED
         return self._reject(self._noqueue_reject(stamp, clock, text), session, session.host)
 
@@ -649,11 +653,11 @@ class Correlator:
             session.sasl_username = username
             session.sasl_method = event.sasl_method
             session.queue_ids.append(event.queue_id)
-        if session.held is not None:
-            # The transaction's HOLD, logged before its queue file existed.
-            when, hold = session.held
-            session.held = None
-            self._hold(message, hold, when)
+        if session.pending_action is not None:
+            # The transaction's HOLD or DISCARD, logged before its queue file existed.
+            when, action = session.pending_action
+            session.pending_action = None
+            self._act(message, action, when)
         if event.orig_queue_id is not None:
             original = self.messages.get((host, event.orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
@@ -714,9 +718,10 @@ class Correlator:
         elif kind == "notice":
             self._notice(event, message, host, when)
         elif kind == "content_reject":
-            self._refuse_message(message, "", event.reason, when)
-        elif kind == "hold":
-            self._hold(message, event, when)
+            self._refuse_message(message, "", DISCARDED + event.reason
+                                 if event.action == "discard" else event.reason, when)
+        elif kind == "hold" or kind == "discard":
+            self._act(message, event, when)
 
     def _delivery(self, peek, text, message, host, when) -> None:
         address, orig_to, status = peek
@@ -785,15 +790,20 @@ class Correlator:
             self.stats.messages_lost += 1
             self._finish_message(previous)
 
-    def _hold(self, message, event, when) -> None:
+    def _act(self, message, event, when) -> None:
         """Postfix put the message on hold (an access table's or a milter's HOLD, header or
         body checks): the recipient its line names waits, `held: ...` its reason, until qmgr
-        reads the message (after `postsuper -H`; _released)."""
+        reads the message (after `postsuper -H`; _released). Or it discards the message (an
+        access table's or a milter's DISCARD): refused, `discard: ...` its reason, the
+        recipient its line names with the others."""
         message.last_time = when
         if message.sender is None:
             message.sender = event.sender
         recipient = message.recipient(event.recipient or "")
-        if recipient.status == DEFERRED and recipient.attempts == 0:
+        if event.kind == "discard":
+            recipient.last_attempt = when  # as a recipient refused at RCPT
+            self._refuse_message(message, "", DISCARDED + event.reason, when)
+        elif recipient.status == DEFERRED and recipient.attempts == 0:
             recipient.set_details("", "", HELD + event.reason)
 
     @staticmethod

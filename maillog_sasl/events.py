@@ -2,7 +2,7 @@
 
 SUMMARY
     smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | SIZE_LIMIT
-                        | HOLD | None
+                        | ACTION | None
     recognize(daemon, text) -> event | None
     queue_id_of(text) -> str | None
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -14,11 +14,13 @@ DESCRIPTION
     with (docs/postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as
     key=value), TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a
     username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
-    of a message over message_size_limit, holds (an access table's or a milter's HOLD, NOQUEUE
-    or with the queue ID); cleanup's message-id, content rejects and holds (header/body_checks,
-    a milter's: one Hold event, its recipient the line's `to=`, its reason the text); qmgr's
-    `from=` (queue active), expiry and removal; every delivery agent's `to=..., status=` line;
-    bounce's notification links. Output: events, small named tuples whose `kind` names them.
+    of a message over message_size_limit, holds and discards (an access table's or a milter's
+    HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
+    line's `to=`, its reason the text); cleanup's message-id, content rejects and discards
+    (ContentReject), holds (header/body_checks, a milter's: one Hold event) and a milter's
+    discard (a Discard event); qmgr's `from=` (queue active), expiry and removal; every
+    delivery agent's `to=..., status=` line; bounce's notification links. Output: events,
+    small named tuples whose `kind` names them.
 
     smtpd_kind() is the one dispatcher of smtpd lines: the correlator asks it first and parses
     only the lines of sessions it tracks (SMTPD_PARSERS has the parser of each kind);
@@ -155,16 +157,21 @@ class Reject(_RejectFields):
     kind = "reject"
 
 
-class _HoldFields(NamedTuple):
+class _ActionFields(NamedTuple):
     queue_id: Optional[str]  # None for NOQUEUE
     sender: Optional[str]
-    recipient: Optional[str]  # the one the line names (Postfix logs one hold per message)
+    recipient: Optional[str]  # the one the line names (Postfix logs one per message and action)
     reason: str  # the log's text: `<a@b>: SASL login name compromised account`, ...
 
 
-class Hold(_HoldFields):
+class Hold(_ActionFields):
     __slots__ = ()
     kind = "hold"
+
+
+class Discard(_ActionFields):
+    __slots__ = ()
+    kind = "discard"
 
 
 class _MessageIdFields(NamedTuple):
@@ -307,15 +314,17 @@ def parse_counters(text: str) -> dict:
 # What an smtpd line is, told apart by its first characters; each is parsed by the function of
 # the same name below (SMTPD_PARSERS). The correlator asks smtpd_kind() first and parses only
 # the lines of sessions it tracks; recognize() parses every line: both dispatch here alone.
-CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT, SIZE_LIMIT, HOLD = (
-    "connect", "disconnect", "auth_failure", "tls", "client", "reject", "size_limit", "hold")
+CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT, SIZE_LIMIT, ACTION = (
+    "connect", "disconnect", "auth_failure", "tls", "client", "reject", "size_limit", "action")
 TLS_MARKER = " TLS connection established from "
 _REJECT_PREFIXES = ("reject: ", "milter-reject: ")
 _NOQUEUE_REJECT_PREFIXES = ("NOQUEUE: reject: ", "NOQUEUE: milter-reject: ")
-# An access table's HOLD (smtpd_check.c) or a milter's (smtpd_milter); NOQUEUE when the queue
-# file is not open yet (smtpd_delay_open_until_valid_rcpt=yes, the HOLD at the first RCPT).
-_HOLD_PREFIXES = ("hold: ", "milter-hold: ")
-_NOQUEUE_HOLD_PREFIXES = ("NOQUEUE: hold: ", "NOQUEUE: milter-hold: ")
+# An access table's HOLD or DISCARD (smtpd_check.c) or a milter's (smtpd_milter): the client is
+# told 250 and the transaction goes on. NOQUEUE when the queue file is not open yet
+# (smtpd_delay_open_until_valid_rcpt=yes, the action at the first RCPT).
+_DISCARD_PREFIXES = ("discard: ", "milter-discard: ")
+_ACTION_PREFIXES = ("hold: ", "milter-hold: ", *_DISCARD_PREFIXES)
+_NOQUEUE_ACTION_PREFIXES = tuple(f"NOQUEUE: {prefix}" for prefix in _ACTION_PREFIXES)
 # smtpd's warning when a message outgrows message_size_limit in DATA or BDAT (smtpd.c): it
 # replies 552 5.3.4 and logs nothing else of that message, so this is its outcome.
 SIZE_LIMIT_WARNING = ": queue file size limit exceeded"
@@ -338,7 +347,7 @@ def smtpd_kind(text: str) -> Optional[str]:
     if first == "N":
         if text.startswith(_NOQUEUE_REJECT_PREFIXES):
             return REJECT
-        return HOLD if text.startswith(_NOQUEUE_HOLD_PREFIXES) else None
+        return ACTION if text.startswith(_NOQUEUE_ACTION_PREFIXES) else None
     if TLS_MARKER in text:
         return TLS
     queue_id = queue_id_of(text)
@@ -349,8 +358,8 @@ def smtpd_kind(text: str) -> Optional[str]:
         return CLIENT
     if text.startswith(_REJECT_PREFIXES, body_at):
         return REJECT
-    if text.startswith(_HOLD_PREFIXES, body_at):
-        return HOLD
+    if text.startswith(_ACTION_PREFIXES, body_at):
+        return ACTION
     return None
 
 
@@ -461,10 +470,11 @@ def smtpd_reject_event(text: str):
     return reject_event(None if queue_id == "NOQUEUE" else queue_id, text[len(queue_id) + 2:])
 
 
-def smtpd_hold_event(text: str):
-    """`NOQUEUE: hold: ...` or `QID: hold: ...` (or milter-hold) -> Hold."""
+def smtpd_action_event(text: str):
+    """`NOQUEUE: hold: ...` or `QID: hold: ...` (or milter-hold) -> Hold; the same of discard
+    -> Discard."""
     queue_id = text[:text.find(": ")]
-    return hold_event(None if queue_id == "NOQUEUE" else queue_id, text[len(queue_id) + 2:])
+    return action_event(None if queue_id == "NOQUEUE" else queue_id, text[len(queue_id) + 2:])
 
 
 def size_limit_event(text: str):
@@ -487,8 +497,8 @@ def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
 
 def _action_parts(body: str):
     """(stage, client IP, reason, envelope) of `ACTION: STAGE from NAME[IP]: REASON; from=<a>
-    to=<b> proto=ESMTP helo=<h>` (smtpd's reject and hold, a milter's action in cleanup), or
-    None. The envelope is "" when the line has none."""
+    to=<b> proto=ESMTP helo=<h>` (smtpd's reject, hold and discard, a milter's action in
+    cleanup), or None. The envelope is "" when the line has none."""
     words = body.split(" ", 3)
     if len(words) < 4 or words[2] != "from":
         return None
@@ -527,16 +537,18 @@ def reject_event(queue_id: Optional[str], body: str):
     return Reject(queue_id, stage, ip, code, dsn, reason, sender, recipient, username)
 
 
-def hold_event(queue_id: Optional[str], body: str):
+def action_event(queue_id: Optional[str], body: str):
     # "hold: RCPT from NAME[IP]: <a@b>: SASL login name compromised account; from=<a@b>
-    #  to=<c@d> proto=ESMTP helo=<h>", and "milter-hold: END-OF-MESSAGE from NAME[IP]: milter
-    #  triggers HOLD action; from=<a@b> to=<c@d> ..." (smtpd, cleanup)
+    #  to=<c@d> proto=ESMTP helo=<h>", "discard: RCPT from ..." the same, and "milter-hold:
+    #  END-OF-MESSAGE from NAME[IP]: milter triggers HOLD action; from=<a@b> to=<c@d> ..."
+    #  (smtpd, cleanup)
     parts = _action_parts(body)
     if parts is None:
         return None
     envelope = parts[3]
-    return Hold(queue_id, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
-                parts[2])
+    action = Discard if body.startswith(_DISCARD_PREFIXES) else Hold
+    return action(queue_id, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
+                  parts[2])
 
 
 def content_hold_event(queue_id: str, body: str):
@@ -568,8 +580,8 @@ def _cleanup(text: str):
         return ContentReject(queue_id, action, reason)
     if colon and action == "hold":
         return content_hold_event(queue_id, text[at:])
-    if colon and action == "milter-hold":
-        return hold_event(queue_id, text[at:])
+    if colon and (action == "milter-hold" or action == "milter-discard"):
+        return action_event(queue_id, text[at:])
     return None
 
 
@@ -745,7 +757,7 @@ SMTPD_PARSERS = {
     CLIENT: smtpd_client_event,
     REJECT: smtpd_reject_event,
     SIZE_LIMIT: size_limit_event,
-    HOLD: smtpd_hold_event,
+    ACTION: smtpd_action_event,
 }
 
 RECOGNIZERS = {

@@ -12,8 +12,8 @@ DESCRIPTION
     the session is gone (a deferred message outlives its session by days).
 
     Final outcomes of a recipient: sent, bounced, expired (the message expired while the
-    recipient was still deferred), rejected (refused at RCPT or with the whole message), and
-    deferred (no final line before the log ends).
+    recipient was still deferred), rejected (refused at RCPT or with the whole message, or
+    discarded), and deferred (no final line before the log ends).
 
 DIAGNOSTICS
     None: plain records. A recipient's details are parsed from its last delivery line on demand;
@@ -47,8 +47,8 @@ __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED
 
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
-# cleanup, a milter, or at DATA); still in the queue when the log ends; its queue ID reused
-# before its removal was logged.
+# cleanup, a milter, or at DATA) or discarded; still in the queue when the log ends; its queue
+# ID reused before its removal was logged.
 OPEN, REMOVED, REFUSED, QUEUED, LOST = "open", "removed", "rejected", "queued", "lost"
 
 
@@ -57,7 +57,8 @@ class Session:
                  "start", "end", "tls_line", "counters_text", "_counters", "auth",
                  "sasl_method",
                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
-                 "connected", "complete", "last_time", "queued_rejects", "held")
+                 "connected", "complete", "last_time", "queued_rejects",
+                 "pending_action")
 
     # `start`: the correlator builds a session only at a line whose time it has read.
     def __init__(self, serial: int, host: str, service: str, pid: str, client_name: str,
@@ -91,9 +92,9 @@ class Session:
         # RCPT refusals naming its queue file (`QID: reject: RCPT`), for logs without
         # disconnect counters: its messages hold them, not `rejects`.
         self.queued_rejects = 0
-        # (time, events.Hold) of a HOLD logged before its transaction's queue file existed
-        # (NOQUEUE): the session's next message takes it.
-        self.held: Optional[tuple] = None
+        # (time, events.Hold or events.Discard) of a HOLD or DISCARD logged before its
+        # transaction's queue file existed (NOQUEUE): the session's next message takes it.
+        self.pending_action: Optional[tuple] = None
 
     def __reduce__(self):
         # A tuple of its fields rather than pickle's dict of them: parallel.py's workers hand
@@ -296,7 +297,7 @@ class Message:
 _SESSION_FIELDS = attrgetter(*Session.__slots__)
 _SESSION_SIZE = len(Session.__slots__)
 # The values of the fields Session gained since the version before (watch.py's _ADDED), for a
-# session an older state kept without them: it counted no queued reject, had no hold waiting.
+# session an older state kept without them: it counted no queued reject, had no action waiting.
 _SESSION_ADDED = (0, None)
 _RECIPIENT_FIELDS = attrgetter(*Recipient.__slots__)
 _MESSAGE_FIELDS = attrgetter(*Message.__slots__)
@@ -310,7 +311,7 @@ def _session(*fields) -> Session:
      self.client_port, self.start, self.end, self.tls_line, self.counters_text, self._counters,
      self.auth, self.sasl_method, self.sasl_username, self.auth_failures, self.queue_ids,
      self.rejects, self.queued_recipients, self.connected, self.complete,
-     self.last_time, self.queued_rejects, self.held) = (
+     self.last_time, self.queued_rejects, self.pending_action) = (
          fields if len(fields) == _SESSION_SIZE
          else (*fields, *_SESSION_ADDED[len(fields) - _SESSION_SIZE:]))
     return self

@@ -318,7 +318,7 @@ class ChunkCorrelator(Correlator):
                 self.placed[1][key] = len(self.events)  # the connect is noted (pending) last
                 return outcome
             return connect
-        if kind is not ev.CLIENT and kind is not ev.REJECT and kind is not ev.HOLD:
+        if kind is not ev.CLIENT and kind is not ev.REJECT and kind is not ev.ACTION:
             def session_line(key, program, stamp, clock, text):
                 if key in self.sessions or key in self.pending:
                     return handler(key, program, stamp, clock, text)
@@ -334,13 +334,15 @@ class ChunkCorrelator(Correlator):
                 if not ours:
                     self._client_handed_back(key[0], text)
             elif text[:1] != "N":
-                # A reject or hold with a queue ID: the message's line, and the session's.
+                # A reject, hold or discard with a queue ID: the message's line, and the
+                # session's.
                 queue_id = (key[0], text[:text.find(": ")])
                 self._unfold(queue_id)
                 if ((queue_id in self.messages) != ours
                         and not (ours and (queue_id in self._dropped
                                            or queue_id in self.closed))):
-                    self.unsafe = f"a {kind} names a message and a session on both sides"
+                    self.unsafe = (f"an smtpd {kind} line names a message and a session on "
+                                   "both sides")
             if not ours:
                 self.announced.discard(key)
                 return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)

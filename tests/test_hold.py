@@ -55,9 +55,8 @@ def log(tmp_path, text, name="maillog"):
     return path
 
 
-def messages(report, path):
-    return [(row["queue_id"], row["recipient"], row["status"], row["attempts"], row["reason"])
-            for row in report("messages", path, *TIMES)]
+def messages(report, path, columns=("queue_id", "recipient", "status", "attempts", "reason")):
+    return [tuple(row[column] for column in columns) for row in report("messages", path, *TIMES)]
 
 
 def test_a_hold_before_the_queue_file_is_the_next_messages(tmp_path, report):
@@ -130,9 +129,9 @@ def test_a_hold_in_a_session_built_before_it(tmp_path, report):
 def test_a_session_keeps_its_hold_through_pickle_and_an_older_state_has_none():
     session = model.Session(1, "mail", "postfix/submission", "23296", "unknown", "127.0.0.1",
                             None, None)
-    session.held = ("when", "the hold")
-    assert pickle.loads(pickle.dumps(session)).held == ("when", "the hold")
+    session.pending_action = ("when", "the hold")
+    assert pickle.loads(pickle.dumps(session)).pending_action == ("when", "the hold")
     fields = model._SESSION_FIELDS(session)
-    assert model._session(*fields[:-1]).held is None
+    assert model._session(*fields[:-1]).pending_action is None
     older = model._session(*fields[:-2])
-    assert (older.queued_rejects, older.held) == (0, None)
+    assert (older.queued_rejects, older.pending_action) == (0, None)

@@ -20,7 +20,7 @@ from test_golden import digest as golden_digest
 import maillog_sasl
 from maillog_sasl import cli as cli_module
 from maillog_sasl import parallel
-from maillog_sasl.model import Message
+from maillog_sasl.model import REFUSED, Message
 from maillog_sasl.syslog import parse_zone
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,34 +180,35 @@ def test_messages_open_across_chunks(tmp_path, monkeypatch):
     assert stats["messages"] == 300 and len(items) >= 600
 
 
-def held_submissions(start, count, every=3):
-    """Authenticated messages put on hold (the shapes of Postfix 3.7.11's lines, tests/e2e):
-    by turns NOQUEUE before the queue file, with the queue ID, and by cleanup's header_checks;
-    every third released an hour later and sent. Sessions overlap, so that a hold, its
-    session and its message fall in different chunks."""
+def acted_submissions(start, count, action="hold", every=3):
+    """Authenticated messages put on hold, or discarded (the shapes of Postfix 3.7.11's lines,
+    tests/e2e): by turns NOQUEUE before the queue file, with the queue ID, and by cleanup's
+    header_checks; of those held, every third released an hour later and sent. Sessions
+    overlap, so that the line, its session and its message fall in different chunks."""
     timed = []
     for number in range(count):
         moment = start + dt.timedelta(minutes=number * every)
         qid, pid = f"{0xB0000 + number:X}", 4000 + number
         ip, user = f"198.51.100.{number % 200}", f"user{number % 5}@example.test"
         smtpd = f"postfix/submission/smtpd[{pid}]"
-        hold = (f"RCPT from unknown[{ip}]: <{user}>: SASL login name compromised account; "
-                f"from=<{user}> to=<h{number}@remote.example> proto=ESMTP helo=<client>")
+        line = (f"{action}: RCPT from unknown[{ip}]: <{user}>: SASL login name compromised "
+                f"account; from=<{user}> to=<h{number}@remote.example> proto=ESMTP helo=<client>")
         lines = [(0, f"{smtpd}: connect from unknown[{ip}]"),
                  (200, f"{smtpd}: {qid}: client=unknown[{ip}], sasl_method=PLAIN, "
                        f"sasl_username={user}"),
-                 (400, f"postfix/cleanup[88]: {qid}: message-id=<{number}@example.test>"),
                  (500, f"{smtpd}: disconnect from unknown[{ip}] ehlo=1 auth=1 mail=1 rcpt=1 "
                        "data=1 quit=1 commands=6")]
+        if action == "hold":
+            lines.append((400, f"postfix/cleanup[88]: {qid}: message-id=<{number}@example.test>"))
         if number % 3 == 0:
-            lines.append((100, f"{smtpd}: NOQUEUE: hold: {hold}"))
+            lines.append((100, f"{smtpd}: NOQUEUE: {line}"))
         elif number % 3 == 1:
-            lines.append((300, f"{smtpd}: {qid}: hold: {hold}"))
+            lines.append((300, f"{smtpd}: {qid}: {line}"))
         else:
-            lines.append((300, f"postfix/cleanup[88]: {qid}: hold: header Subject: hold me from "
-                               f"unknown[{ip}]; from=<{user}> to=<h{number}@remote.example> "
-                               "proto=ESMTP helo=<client>: held by header check"))
-        if number % 3 == 0:
+            lines.append((300, f"postfix/cleanup[88]: {qid}: {action}: header Subject: {action} me "
+                               f"from unknown[{ip}]; from=<{user}> to=<h{number}@remote.example> "
+                               f"proto=ESMTP helo=<client>: by header check"))
+        if number % 3 == 0 and action == "hold":
             lines += [(3600, f"postfix/postsuper[66]: {qid}: released from hold"),
                       (3700, f"postfix/qmgr[99]: {qid}: from=<{user}>, size=900, nrcpt=1 "
                              "(queue active)"),
@@ -220,17 +221,32 @@ def held_submissions(start, count, every=3):
     return [f"{when.strftime('%b %d %H:%M:%S')} mail {text}" for when, text in timed]
 
 
-def test_held_messages_across_chunks(tmp_path, monkeypatch):
-    path = write(tmp_path, "maillog", held_submissions(dt.datetime(2026, 3, 2,
-                                                                   tzinfo=dt.timezone.utc), 90))
+def messages_of(path, monkeypatch):
+    """The messages of `path` (--jobs 4, small chunks) once compare() found them identical."""
     assert compare([path], monkeypatch, year=2026)[1]["messages"] == 90
-    messages = [item for item in maillog_sasl.open_logs([path], year=2026, zone=dt.timezone.utc,
-                                                        jobs=4, chunk_size=150)
-                if isinstance(item, Message)]
+    return [item for item in maillog_sasl.open_logs([path], year=2026, zone=dt.timezone.utc,
+                                                    jobs=4, chunk_size=150)
+            if isinstance(item, Message)]
+
+
+def test_held_messages_across_chunks(tmp_path, monkeypatch):
+    path = write(tmp_path, "maillog", acted_submissions(dt.datetime(2026, 3, 2,
+                                                                    tzinfo=dt.timezone.utc), 90))
+    messages = messages_of(path, monkeypatch)
     held = [message for message in messages if message.state == "queued"]
     assert len(held) == 60 and len(messages) == 90
     assert all([recipient.reason[:6] for recipient in message.recipients.values()] == ["held: "]
                for message in held)
+
+
+def test_discarded_messages_across_chunks(tmp_path, monkeypatch):
+    path = write(tmp_path, "maillog", acted_submissions(
+        dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc), 90, "discard"))
+    messages = messages_of(path, monkeypatch)
+    assert len(messages) == 90 and {message.state for message in messages} == {REFUSED}
+    assert all([(recipient.status, recipient.reason[:9])
+                for recipient in message.recipients.values()] == [("rejected", "discard: ")]
+               for message in messages)
 
 
 def test_idle_sessions_are_closed_where_one_process_closes_them(tmp_path, monkeypatch):

@@ -37,7 +37,7 @@ def test_the_fixture_is_of_an_older_format():
     assert written in watch.older_formats() and written != watch.engine_format()
 
 
-def test_an_older_session_is_read_counting_no_queued_reject_and_no_hold(tmp_path):
+def test_an_older_session_is_read_counting_no_queued_reject_and_no_pending_action(tmp_path):
     opened = State.open(str(fixture_copy(tmp_path)), watch.engine_format(), lock=False,
                         older_formats=watch.older_formats())
     try:
@@ -46,7 +46,7 @@ def test_an_older_session_is_read_counting_no_queued_reject_and_no_hold(tmp_path
         opened.close()
     assert (session.service, session.sasl_username) == ("postfix/smtps", "alice@example.org")
     assert session.queued_rejects == 0
-    assert session.held is None
+    assert session.pending_action is None
 
 
 def test_an_older_state_is_continued_as_one_of_this_version(tmp_path, cli):

@@ -244,3 +244,52 @@ def test_hold_logins_puts_the_users_new_mail_on_hold_and_the_reports_show_it_que
     assert rows["held2@tempfail.test"]["status"] == "deferred"
     assert not rows["held2@tempfail.test"]["reason"].startswith("held: ")
     print("".join(line for line in inst.log_text().splitlines(keepends=True) if noqueue in line))
+
+
+
+def test_discard_drops_the_mail_and_the_reports_count_it_refused(postfix_env):
+    inst = postfix_env.instance
+    table = inst.etc / "discard_access"
+    table.write_text(f"{ERIN} DISCARD compromised account\n")
+    inst._run(["postmap", "-c", str(inst.etc), f"hash:{table}"])
+    (inst.etc / "header_checks").write_text(
+        "/^Subject: discard me/ DISCARD dropped by header check\n")
+    for setting in ("smtpd_delay_reject = yes", "smtpd_delay_open_until_valid_rcpt = yes",
+                    f"smtpd_sender_restrictions = check_sasl_access hash:{table}",
+                    f"header_checks = regexp:{inst.etc / 'header_checks'}"):
+        inst._run(["postconf", "-c", str(inst.etc), "-e", setting])
+    reload(inst)
+
+    # The client is told 250 (send_as reads the queue ID in the reply); the mail is dropped.
+    noqueue = send_as(postfix_env, "discard-erin", ERIN, ["dropped1@ok.test",
+                                                          "dropped2@tempfail.test"])
+    inst.wait_for_log(rf"NOQUEUE: discard: RCPT from .*<{re.escape(ERIN)}>: "
+                      r"SASL login name compromised account;", 10)
+    # With the queue file open at MAIL FROM, the discard line names the queue ID.
+    inst._run(["postconf", "-c", str(inst.etc), "-e", "smtpd_delay_open_until_valid_rcpt = no"])
+    reload(inst)
+    withqid = send_as(postfix_env, "discard-erin-qid", ERIN, ["dropped3@ok.test"])
+    inst.wait_for_log(rf"{withqid}: discard: RCPT from .*<{re.escape(ERIN)}>: ", 10)
+    # header_checks DISCARD: cleanup drops bob's message.
+    byheader = send_as(postfix_env, "discard-header", BOB, ["dropped4@ok.test"],
+                       subject="discard me")
+    inst.wait_for_log(rf"{byheader}: discard: header Subject: discard me", 10)
+    pids = set(re.findall(rf"smtpd\[(\d+)\]: (?:{noqueue}|{withqid}|{byheader}): client=",
+                          inst.log_text()))
+    print("".join(line for line in inst.log_text().splitlines(keepends=True)
+                  if "discard" in line or any(f"smtpd[{pid}]" in line for pid in pids)
+                  or any(queue_id in line for queue_id in (noqueue, withqid, byheader))))
+
+    rows = {row["queue_id"]: row for row in report(postfix_env, "messages")
+            if row["queue_id"] in (noqueue, withqid, byheader)}
+    dropped = f"discard: <{ERIN}>: SASL login name compromised account"
+    assert {queue_id: (row["sasl_username"], row["sender"], row["recipient"], row["status"],
+                       row["reason"]) for queue_id, row in rows.items()} == {
+        noqueue: (ERIN, ERIN, "dropped1@ok.test", "rejected", dropped),
+        withqid: (ERIN, ERIN, "dropped3@ok.test", "rejected", dropped),
+        byheader: (BOB, None, "", "rejected", "discard: header Subject: discard me from "
+                   f"unknown[127.0.0.1]; from=<{BOB}> to=<dropped4@ok.test> proto=ESMTP "
+                   "helo=<client.harness.test>: dropped by header check")}
+    queued = {row["queue_id"] for row in report(postfix_env, "queue")}
+    assert not queued & {noqueue, withqid, byheader}
+    assert not {noqueue, withqid, byheader} & set(queue_names(postfix_env))
