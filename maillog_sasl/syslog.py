@@ -3,6 +3,7 @@
 SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None
     parse_program(tag) -> (syslog_name, daemon, pid) | None
+    nested_line(text) -> the syslog line in another's text | None; has_stamp(text) -> bool
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
 
@@ -92,9 +93,13 @@ def nested_line(text: str) -> Optional[Tuple[str, str, str, str]]:
     """The syslog line inside another's text, or None: a container's log driver writes
     Postfix's own line (maillog_file=/dev/stdout) behind a prefix of its own:
     `Aug 23 00:02:04 example.com postfix_container[468]: Aug 23 00:02:04 example postfix/...`."""
-    if text[:3] in MONTHS or text[:4].isdigit() or text[:1] == "<":
-        return split_line(text)
-    return None
+    return split_line(text) if has_stamp(text) else None
+
+
+def has_stamp(text: str) -> bool:
+    """Can `text` start with a stamp (a month's name, a year, a `<PRI>`)? Tells a line of its
+    own from the rest of another's at the cost of a slice or two."""
+    return text[:3] in MONTHS or text[:4].isdigit() or text[:1] == "<"
 
 
 def parse_program(tag: str):
