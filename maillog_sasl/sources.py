@@ -11,6 +11,8 @@ SUMMARY
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
+    wrapper_of(lines) -> PLAIN | DOCKER_T | CRI | JSON_FILE | None; Unwrapper().lines(lines),
+    .end()                          the lines inside a container runtime's wrapper
 
 DESCRIPTION
     Every input is opened exactly once, and that file object is the one read: a pipe given as
@@ -36,6 +38,20 @@ DESCRIPTION
     `Source.lines_cut`. The cap is checked per block, not per line, and the unfinished line
     carried from block to block never grows past it: a file of 100 MB without a line end is
     read in flat memory and linear time.
+
+    A container's log file wraps each line Postfix wrote (maillog_file=/dev/stdout, a syslog
+    daemon's output): `docker logs -t` (and `kubectl logs --timestamps`) put an RFC 3339 stamp
+    before it; Kubernetes' CRI files (/var/log/containers, /var/log/pods) `<stamp> <stream>
+    <P|F> `, P a part of a line the runtime split; Docker's json-file driver makes each line a
+    JSON object `{"log":"<line>\\n","stream":...,"time":...}`, a split line several, all but
+    the last without the `\\n`. The wrapper is decided once per input, from its first line of
+    either shape, a wrapper's or a syslog line's (wrapper_of): a plain log's lines are handed on
+    as they are, at no cost per line. The lines of a wrapped input are the ones it holds, the
+    parts of a split line joined per stream (at the part that ends it), each with the stamp
+    Postfix wrote, as in any other input: the runtime's is the time it read the pipe, in UTC. A
+    line that carries no stamp of its own (a syslog template without one) keeps the runtime's.
+    A damaged wrapper line (not JSON, no `log`, a CRI line without its fields) is handed on as
+    an empty line, which the correlator counts as not syslog.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -96,7 +112,7 @@ import sys
 import zlib
 from typing import IO, Any, BinaryIO, Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from maillog_sasl.syslog import Clock, has_stamp, split_line
+from maillog_sasl.syslog import Clock, has_stamp, rfc3339_start, split_line
 
 try:
     import fcntl
@@ -430,19 +446,16 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
     """The wrapper of the first line of `lines` that has the shape of one, or PLAIN for a
     syslog line; None when no line tells."""
     for line in lines:
-        if line[:1] == "{":
-            if _json_record(line) is not None:
-                return JSON_FILE
-        elif line[4:5] == "-" and line[10:11] == "T" and line[:4].isdigit():
-            # An RFC 3339 stamp: a CRI line's, `docker logs -t`'s, or a syslog line's own.
+        if line[:1] == "{" and _json_record(line) is not None:
+            return JSON_FILE
+        if rfc3339_start(line):
+            # A CRI line's stamp, `docker logs -t`'s, or a syslog line's own.
             rest = line.partition(" ")[2]
             if rest[:7] in _STREAMS and rest[7:8] in ("P", "F"):
                 return CRI
             if has_stamp(rest) and split_line(rest) is not None:
                 return DOCKER_T
-            if split_line(line) is not None:
-                return PLAIN
-        elif split_line(line) is not None:
+        if split_line(line) is not None:
             return PLAIN
     return None
 
@@ -538,7 +551,7 @@ def _after_stamp(line: str) -> str:
     """A `docker logs -t` line's own line; the whole line when that has no stamp of its own
     (then the runtime's stamp is its stamp)."""
     rest = line.partition(" ")[2]
-    return rest if has_stamp(rest) else line
+    return rest if has_stamp(rest) and rfc3339_start(line) else line
 
 
 def _long_line_in(text: str) -> bool:

@@ -12,8 +12,9 @@ shapes public documentation shows:
   (promtail's `docker` stage, https://grafana.com/docs/loki/next/send-data/promtail/stages/docker/;
   Docker's json-file driver documentation), a long line split into objects of which all but
   the last lack the `\\n`, and `<`, `>`, `&` written as `\\u003c`... as Go's encoder does;
-- `docker logs -t`: `2024-07-27T12:34:56.123456789Z GET /api` (the docker input format of
-  kelora, docs.rs/crate/kelora/0.2.2/source/dev/docker.md).
+- `docker logs -t`: `2024-07-27T12:34:56.123456789Z GET /api`, and `docker compose logs -t`:
+  `web_1 | 2024-07-27T12:34:56.123456789Z GET /health 200` (the docker input format of kelora,
+  docs.rs/crate/kelora/0.2.2/source/dev/docker.md).
 """
 
 import gzip
@@ -69,7 +70,11 @@ def json_file(lines):
     return wrapped
 
 
-WRAPPERS = {"docker-t": docker_t, "cri": cri, "json-file": json_file}
+def compose_t(lines):
+    return [f"postfix-1  | {line}" for line in docker_t(lines)]
+
+
+WRAPPERS = {"docker-t": docker_t, "cri": cri, "json-file": json_file, "compose-t": compose_t}
 
 
 def write(path, lines):
@@ -96,14 +101,14 @@ def test_a_wrapped_log_gives_the_report_of_its_lines(cli, tmp_path, log, wrapper
 @pytest.mark.parametrize("wrapper", WRAPPERS)
 def test_jobs_read_a_wrapped_log_as_one_process(cli, tmp_path, monkeypatch, wrapper):
     """Chunks of 700 bytes would fall inside the parts of many split lines: a wrapped input is
-    one chunk, a plain one is still cut."""
+    one chunk; a plain one, and `docker compose logs -t` (read line by line), are still cut."""
     path, year = LOGS["lightmeter"]
     wrapped = write(tmp_path / "wrapped.log", WRAPPERS[wrapper](path.read_text().splitlines()))
     expected = [report(cli, year, *args, wrapped) for args in REPORTS]
     chunks_of(700, monkeypatch)
     for args, one in zip(REPORTS, expected):
         assert report(cli, year, *args, "--jobs", "2", wrapped) == one, args
-    for name, splittable in ((wrapped, False), (path, True)):
+    for name, splittable in ((wrapped, wrapper == "compose-t"), (path, True)):
         source = open_path(str(name))
         source.peek_first_time(None)
         assert parallel._splittable(source, 700) is splittable
