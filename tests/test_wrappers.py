@@ -178,6 +178,14 @@ def test_a_line_without_a_stamp_of_its_own_takes_the_wrappers():
         "2026-02-08T21:28:47.5Z mail postfix/smtpd[1]: connect"]  # plain RFC 3339 syslog
 
 
+def test_json_lines_are_read_one_by_one_when_a_batch_is_no_json_array_of_them():
+    """A batch is parsed as one JSON array (faster) only when it has one object a line."""
+    record = '{"log":"Feb  8 21:28:47 mail postfix/smtpd[1]: connect\\n"}'
+    assert Unwrapper().lines([record, "1, 2", record]) == [
+        "Feb  8 21:28:47 mail postfix/smtpd[1]: connect", "",
+        "Feb  8 21:28:47 mail postfix/smtpd[1]: connect"]
+
+
 def test_the_parts_of_a_split_line_are_joined_per_stream():
     unwrapper = Unwrapper()
     first = unwrapper.lines(["2026-02-08T21:28:47Z stdout P Feb  8 21:28:47 mail post",
