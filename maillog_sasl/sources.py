@@ -543,9 +543,13 @@ class Unwrapper:
                 continue
             text = record["log"]
             stream = record.get("stream")
+            if not isinstance(stream, str):
+                stream = ""  # a key of `parts`, whatever the line holds
             if text[-1:] == "\n":
                 time = record.get("time")
-                inner.append(self._whole(stream, text[:-1], time if isinstance(time, str) else ""))
+                # A container with a terminal (docker run -t) ends its lines in CRLF.
+                text = text[:-2] if text[-2:-1] == "\r" else text[:-1]
+                inner.append(self._whole(stream, text, time if isinstance(time, str) else ""))
             else:
                 self._part(stream, text)
         return inner

@@ -19,6 +19,7 @@ shapes public documentation shows:
 
 import gzip
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -139,7 +140,8 @@ DAMAGED = {
             "2026-02-08T21:28:47Z stdout X Sep 17 12:48:22 h postfix/smtpd[1]: connect from a[1.2.3.4]",
             "not a CRI line", ""],
     "json-file": ['{"log":"Sep 17 12:48:22 h postfix/smtpd[1]: connect from', '{"log": 7}',
-                  '{"stream":"stdout"}', "[1, 2]", "[" * 100_000, "{" * 100_000, "{}", "\ufffd", ""],
+                  '{"stream":"stdout"}', "[1, 2]", "[" * 100_000, "{" * 100_000, "{}", "\ufffd", "",
+                  '{"log":"x\\n","stream":[1]}', '{"log":"x\\n","stream":{},"time":7}'],
 }
 
 
@@ -197,6 +199,8 @@ def test_the_parts_of_a_split_line_are_joined_per_stream():
     assert first == ["Feb  8 21:28:47 mail postfix/master[1]: reload"]
     assert second == ["Feb  8 21:28:47 mail postfix/smtpd[1]: connect from a[192.0.2.1]"]
     assert unwrapper.end() == ["Feb  8 21:28:48 mail unfinished"]  # as a last line without LF
+    terminal = '{"log":"Feb  8 21:28:47 mail postfix/smtpd[1]: connect\\r\\n"}'
+    assert Unwrapper().lines([terminal]) == ["Feb  8 21:28:47 mail postfix/smtpd[1]: connect"]
     json_parts = Unwrapper()
     assert json_parts.lines(['{"log":"' + "x" * 40_000 + '","stream":"stdout"}'] * 3) == []
     assert [len(line) for line in json_parts.end()] == [1 << 16]  # capped as any line is
@@ -214,3 +218,20 @@ def test_the_parts_of_a_split_line_are_joined_per_stream():
 ])
 def test_wrapper_of(lines, kind):
     assert wrapper_of(lines) == kind
+
+
+@pytest.mark.parametrize("first", [
+    "2026-02-08T21:28:47Z Feb  8 21:28:47 mail postfix/smtpd[1]: connect",
+    "2026-02-08T21:28:47Z stdout F x", '{"log":"x\\n"}'])
+def test_no_line_makes_the_unwrapper_raise(first):
+    """Lines cut from the wrappers' own pieces, in any order."""
+    pieces = ['{"log":', '"x', '\\n"', ',"stream":', '"stdout"', "[1]", "{}", "}", "null", " ",
+              "2026-02-08T21:28:47Z", "stdout", "stderr", "P", "F", ":", "\\u00", "\ufffd",
+              "Feb  8 21:28:47 mail postfix/smtpd[1]: connect from a[192.0.2.1]"]
+    chooser = random.Random(7)
+    lines = [first] + ["".join(chooser.choice(pieces) for _ in range(chooser.randrange(8)))
+                       for _ in range(3000)]
+    unwrapper = Unwrapper()
+    for start in range(0, len(lines), 100):
+        assert all(isinstance(line, str) for line in unwrapper.lines(lines[start:start + 100]))
+    assert all(isinstance(line, str) for line in unwrapper.end())
