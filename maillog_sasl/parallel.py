@@ -9,8 +9,10 @@ SUMMARY
 
 DESCRIPTION
     A plain regular file is cut into chunks of about `chunk_size` bytes, each starting at a
-    line; a compressed file, a small one, one with bare CR line ends or with every line twice
-    is one chunk. Pipes, FIFOs and standard input are read here, in this process, in their turn.
+    line; a compressed file, a small one, one with bare CR line ends or with every line twice,
+    and one whose first block holds no plain syslog line (a container runtime's wrapper,
+    sources.Unwrapper) is one chunk. Pipes, FIFOs and standard input are read here, in this
+    process, in their turn.
     Worker processes (forked: they inherit the open inputs; or a cluster's, given as an
     executor by cluster.py, which open each input by its path; either opens a URL's object by
     its URL, sources.py) each correlate one chunk at a time (ChunkCorrelator) and hand back a
@@ -98,11 +100,13 @@ from maillog_sasl.model import DEFERRED, Finished, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
     COMPRESSED_MAGIC,
+    PLAIN,
     LineSplitter,
     Problem,
     error_reason,
     one_line,
     open_path,
+    wrapper_of,
 )
 from maillog_sasl.syslog import _SECONDS, MINUTES_KEPT, MONTHS, Clock, fixed_zone, split_line
 
@@ -641,7 +645,10 @@ def _splittable(source, chunk_size: int) -> bool:
         return False
     if any(head.startswith(magic) for magic, *_ in COMPRESSED_MAGIC):
         return False
-    return not looks_doubled(LineSplitter().split(head.decode("utf-8", "replace")))
+    lines = LineSplitter().split(head.decode("utf-8", "replace"))
+    # A container runtime's wrapper joins the parts of a split line, which a chunk boundary
+    # may fall between; a head without a syslog line may have a wrapper further on.
+    return wrapper_of(lines) == PLAIN and not looks_doubled(lines)
 
 
 def _first_stamp(read_at, offset: int) -> Optional[str]:

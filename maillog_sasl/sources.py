@@ -11,6 +11,8 @@ SUMMARY
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
+    wrapper_of(lines) -> PLAIN | DOCKER_T | CRI | JSON_FILE | None; Unwrapper().lines(lines),
+    .end()                          the lines inside a container runtime's wrapper
 
 DESCRIPTION
     Every input is opened exactly once, and that file object is the one read: a pipe given as
@@ -36,6 +38,20 @@ DESCRIPTION
     `Source.lines_cut`. The cap is checked per block, not per line, and the unfinished line
     carried from block to block never grows past it: a file of 100 MB without a line end is
     read in flat memory and linear time.
+
+    A container's log file wraps each line Postfix wrote (maillog_file=/dev/stdout, a syslog
+    daemon's output): `docker logs -t` (and `kubectl logs --timestamps`) put an RFC 3339 stamp
+    before it; Kubernetes' CRI files (/var/log/containers, /var/log/pods) `<stamp> <stream>
+    <P|F> `, P a part of a line the runtime split; Docker's json-file driver makes each line a
+    JSON object `{"log":"<line>\\n","stream":...,"time":...}`, a split line several, all but
+    the last without the `\\n`. The wrapper is decided once per input, from its first line of
+    either shape, a wrapper's or a syslog line's (wrapper_of): a plain log's lines are handed on
+    as they are, at no cost per line. The lines of a wrapped input are the ones it holds, the
+    parts of a split line joined per stream (at the part that ends it), each with the stamp
+    Postfix wrote, as in any other input: the runtime's is the time it read the pipe, in UTC. A
+    line that carries no stamp of its own (a syslog template without one) keeps the runtime's.
+    A damaged wrapper line (not JSON, no `log`, a CRI line without its fields) is handed on as
+    an empty line, which the correlator counts as not syslog.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -85,6 +101,7 @@ import datetime as _dt
 import errno
 import gzip
 import io
+import json
 import lzma
 import os
 import re
@@ -95,7 +112,7 @@ import sys
 import zlib
 from typing import IO, Any, BinaryIO, Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from maillog_sasl.syslog import Clock, split_line
+from maillog_sasl.syslog import Clock, has_stamp, rfc3339_start, split_line
 
 try:
     import fcntl
@@ -230,6 +247,7 @@ class Source:
         """
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         splitter = LineSplitter()
+        unwrapper = Unwrapper()
         opened = False
         try:
             stream = self._open_binary(parallel)
@@ -245,7 +263,7 @@ class Source:
                     block = read(block_size)
                     if not block:
                         break
-                    lines = splitter.split(decoder.decode(block))
+                    lines = unwrapper.lines(splitter.split(decoder.decode(block)))
                     if fileno is not None:
                         self.bytes_done = os.lseek(fileno, 0, os.SEEK_CUR)
                     elif reader is not None:
@@ -260,7 +278,7 @@ class Source:
             self._end_child()
             self._reader = None
             self.close()
-        last = splitter.end(decoder.decode(b"", final=True))
+        last = unwrapper.lines(splitter.end(decoder.decode(b"", final=True))) + unwrapper.end()
         self.lines_cut = splitter.cut
         if last:
             yield last
@@ -336,8 +354,9 @@ class Source:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.mtime)
-        for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]:
-            parsed = split_line(line[:MAX_LINE])
+        lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
+        for line in Unwrapper().lines(lines):
+            parsed = split_line(line)
             if parsed is not None:
                 moment = clock.time(parsed[0])
                 if moment is not None:
@@ -416,6 +435,143 @@ class LineSplitter:
             lines.append(self.pending)
         self.pending, self.cutting, self.carry_cr = "", False, False
         return lines
+
+
+# The wrappers a container runtime writes around each line of a container's output (PLAIN: none).
+PLAIN, DOCKER_T, CRI, JSON_FILE = "", "docker logs -t", "CRI", "json-file"
+_STREAMS = ("stdout ", "stderr ")
+
+
+def wrapper_of(lines: List[str]) -> Optional[str]:
+    """The wrapper of the first line of `lines` that has the shape of one, or PLAIN for a
+    syslog line; None when no line tells."""
+    for line in lines:
+        if line[:1] == "{" and _json_record(line) is not None:
+            return JSON_FILE
+        if rfc3339_start(line):
+            # A CRI line's stamp, `docker logs -t`'s, or a syslog line's own.
+            rest = line.partition(" ")[2]
+            if rest[:7] in _STREAMS and rest[7:8] in ("P", "F"):
+                return CRI
+            if has_stamp(rest) and split_line(rest) is not None:
+                return DOCKER_T
+        if split_line(line) is not None:
+            return PLAIN
+    return None
+
+
+def _json_record(line: str) -> Optional[dict]:
+    """The object of a json-file line with a string `log`, or None."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):  # not JSON; nested deeper than the parser goes
+        return None
+    return _with_log(record)
+
+
+def _with_log(record: Any) -> Optional[dict]:
+    return record if isinstance(record, dict) and isinstance(record.get("log"), str) else None
+
+
+def _json_records(lines: List[str]) -> List[Optional[dict]]:
+    """_json_record() of each line. A batch is parsed as one JSON array when it can be: half
+    the CPU of a parse per line. A JSON string holds no raw line end, so a line's string cannot
+    run into the next line's; the count of objects must be the count of lines."""
+    try:
+        records = json.loads("[" + ",\n".join(lines) + "]")
+    except (ValueError, RecursionError):
+        records = None
+    if records is None or len(records) != len(lines):
+        return [_json_record(line) for line in lines]
+    return [_with_log(record) for record in records]
+
+
+class Unwrapper:
+    """The lines a container runtime's wrapper holds, batch by batch (see the module docstring).
+
+    The wrapper is decided once per input, by its first line of either shape (wrapper_of): a
+    plain log's batches are handed on as they are. A wrapper line that is damaged becomes an
+    empty line, which the correlator counts as not syslog. The parts of a line the runtime
+    split (CRI `P`, a json-file `log` without its line end) wait, per stream, for the part that
+    ends it; at most MAX_LINE characters are kept, as LineSplitter keeps of a line.
+    """
+
+    __slots__ = ("kind", "parts")
+
+    def __init__(self) -> None:
+        self.kind: Optional[str] = None
+        self.parts: dict = {}  # stream -> the text of its unfinished line
+
+    def lines(self, lines: List[str]) -> List[str]:
+        kind = self.kind
+        if kind is None:
+            kind = self.kind = wrapper_of(lines)
+        if not kind:
+            return lines
+        if kind is DOCKER_T:
+            return [_after_stamp(line) for line in lines]
+        return self._cri(lines) if kind is CRI else self._json_file(lines)
+
+    def end(self) -> List[str]:
+        """The unfinished lines when the input ends, as a line without its line end is read."""
+        parts, self.parts = self.parts, {}
+        return list(parts.values())
+
+    def _cri(self, lines: List[str]) -> List[str]:
+        inner = []
+        for line in lines:
+            # `<stamp> <stream> <tags> <text>`: the first tag is P (partial) or F (full).
+            fields = line.split(" ", 3)
+            if len(fields) < 3 or fields[1] not in ("stdout", "stderr"):
+                inner.append("")
+                continue
+            text = fields[3] if len(fields) == 4 else ""
+            tag = fields[2][:1]
+            if tag == "F":
+                inner.append(self._whole(fields[1], text, fields[0]))
+            elif tag == "P":
+                self._part(fields[1], text)
+            else:
+                inner.append("")
+        return inner
+
+    def _json_file(self, lines: List[str]) -> List[str]:
+        inner = []
+        for record in _json_records(lines):
+            if record is None:
+                inner.append("")
+                continue
+            text = record["log"]
+            stream = record.get("stream")
+            if not isinstance(stream, str):
+                stream = ""  # a key of `parts`, whatever the line holds
+            if text[-1:] == "\n":
+                time = record.get("time")
+                # A container with a terminal (docker run -t) ends its lines in CRLF.
+                text = text[:-2] if text[-2:-1] == "\r" else text[:-1]
+                inner.append(self._whole(stream, text, time if isinstance(time, str) else ""))
+            else:
+                self._part(stream, text)
+        return inner
+
+    def _part(self, stream: Any, text: str) -> None:
+        done = self.parts.get(stream, "")
+        if len(done) < MAX_LINE:
+            self.parts[stream] = (done + text)[:MAX_LINE]
+
+    def _whole(self, stream: Any, text: str, stamp: str) -> str:
+        """The line whose last part is `text`; behind the wrapper's stamp when it has none."""
+        done = self.parts.pop(stream, None)
+        if done is not None:
+            text = (done + text)[:MAX_LINE]
+        return text if has_stamp(text) or not stamp else f"{stamp} {text}"
+
+
+def _after_stamp(line: str) -> str:
+    """A `docker logs -t` line's own line; the whole line when that has no stamp of its own
+    (then the runtime's stamp is its stamp)."""
+    rest = line.partition(" ")[2]
+    return rest if has_stamp(rest) and rfc3339_start(line) else line
 
 
 def _long_line_in(text: str) -> bool:

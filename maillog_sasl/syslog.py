@@ -3,13 +3,18 @@
 SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None
     parse_program(tag) -> (syslog_name, daemon, pid) | None
+    nested_line(text) -> the syslog line in another's text | None
+    has_stamp(text), rfc3339_start(text) -> bool: can it start with a stamp; an RFC 3339 one
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
 
 DESCRIPTION
     Every prefix form Postfix's lines arrive with (docs/postfix-log-reference.md §3):
     traditional `Sep 17 12:48:22` (space- or zero-padded day, no year), RFC 3339 with an optional
-    fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, each optionally behind a `<PRI>`.
+    fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, each optionally behind a `<PRI>`;
+    any of them behind `docker compose logs`' `name | `, with its -t the runtime's RFC 3339
+    stamp between the two (the line's own stamp is the one read, as sources.Unwrapper reads
+    `docker logs -t`).
 
     split_line() does only string slicing so that a caller can throw a line away before paying
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset;
@@ -69,8 +74,14 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
         return split_line(line[:4] + " " + line[4:])
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
     if bar > 0:
-        # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it).
-        return split_line(line[bar + 2:].lstrip(" "))
+        # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
+        # -t, the runtime's stamp comes before the line Postfix wrote.
+        inner = line[bar + 2:].lstrip(" ")
+        parsed = split_line(inner)
+        if parsed is None and rfc3339_start(inner):
+            rest = inner.partition(" ")[2]
+            return split_line(rest) if has_stamp(rest) else None
+        return parsed
     return None
 
 
@@ -92,9 +103,18 @@ def nested_line(text: str) -> Optional[Tuple[str, str, str, str]]:
     """The syslog line inside another's text, or None: a container's log driver writes
     Postfix's own line (maillog_file=/dev/stdout) behind a prefix of its own:
     `Aug 23 00:02:04 example.com postfix_container[468]: Aug 23 00:02:04 example postfix/...`."""
-    if text[:3] in MONTHS or text[:4].isdigit() or text[:1] == "<":
-        return split_line(text)
-    return None
+    return split_line(text) if has_stamp(text) else None
+
+
+def rfc3339_start(text: str) -> bool:
+    """Does `text` start with what an RFC 3339 stamp starts with (`2026-02-08T`)?"""
+    return text[4:5] == "-" and text[10:11] == "T" and text[:4].isdigit()
+
+
+def has_stamp(text: str) -> bool:
+    """Can `text` start with a stamp (a month's name, a year, a `<PRI>`)? Tells a line of its
+    own from the rest of another's at the cost of a slice or two."""
+    return text[:3] in MONTHS or text[:4].isdigit() or text[:1] == "<"
 
 
 def parse_program(tag: str):
