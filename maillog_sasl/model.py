@@ -43,7 +43,7 @@ from maillog_sasl.events import (
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
-           "REFUSED", "QUEUED", "LOST", "Finished"]
+           "REFUSED", "QUEUED", "LOST", "Finished", "SESSION_ADDED"]
 
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
@@ -296,24 +296,25 @@ class Message:
 # Their pickling (__reduce__): the fields in __slots__ order, and back.
 _SESSION_FIELDS = attrgetter(*Session.__slots__)
 _SESSION_SIZE = len(Session.__slots__)
-# The values of the fields Session gained since the version before (watch.py's _ADDED), for a
-# session an older state kept without them: it counted no queued reject, had no action waiting.
-_SESSION_ADDED = (0, None)
+# The fields Session gained since the version before, last in its __slots__, and their values
+# for a session an older state of watch kept without them (watch.py hashes that version's
+# layout without them): it counted no queued reject, had no action waiting.
+SESSION_ADDED = {"queued_rejects": 0, "pending_action": None}
+_SESSION_DEFAULTS = tuple(SESSION_ADDED.values())
 _RECIPIENT_FIELDS = attrgetter(*Recipient.__slots__)
 _MESSAGE_FIELDS = attrgetter(*Message.__slots__)
 
 
 def _session(*fields) -> Session:
     self = Session.__new__(Session)
-    # A session kept by watch before the fields _SESSION_ADDED existed has fewer (watch.py's
-    # older formats).
+    # A session kept by watch before the fields SESSION_ADDED existed has fewer.
     (self.serial, self.host, self.service, self.pid, self.client_name, self.client_ip,
      self.client_port, self.start, self.end, self.tls_line, self.counters_text, self._counters,
      self.auth, self.sasl_method, self.sasl_username, self.auth_failures, self.queue_ids,
      self.rejects, self.queued_recipients, self.connected, self.complete,
      self.last_time, self.queued_rejects, self.pending_action) = (
          fields if len(fields) == _SESSION_SIZE
-         else (*fields, *_SESSION_ADDED[len(fields) - _SESSION_SIZE:]))
+         else (*fields, *_SESSION_DEFAULTS[len(fields) - _SESSION_SIZE:]))
     return self
 
 

@@ -214,9 +214,8 @@ _FORMATS: List[str] = []
 
 # The attributes classes gained since a version whose engines this one reads as they are: the
 # layout hashed without them is that version's; None for a class that came whole (an older
-# engine holds none of it). A Session kept before it counted queued_rejects and kept a pending
-# hold or discard is read with none of either (model._session).
-_ADDED = {"Session": ("queued_rejects", "pending_action"), "Hold": None, "Discard": None,
+# engine holds none of it). A Session kept then is read with model.SESSION_ADDED's values.
+_ADDED = {"Session": tuple(model.SESSION_ADDED), "Hold": None, "Discard": None,
           "_ActionFields": None}
 
 
