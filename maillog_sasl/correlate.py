@@ -502,7 +502,7 @@ class Correlator:
         if when is None:
             return UNUSED
         if event.kind != "reject":
-            self._act(message, event, when)
+            self._queue_file(event, message, key[0], when)  # a hold or discard, as cleanup's
             return USED
         return self._reject((when, event), self._session(key, program, event, when), key[0])
 
@@ -514,7 +514,7 @@ class Correlator:
         when = clock.time(stamp)
         if when is None:
             return UNUSED
-        self._refuse_message(message, "", event.reason, when)
+        self._queue_file(event, message, key[0], when)  # a ContentReject, as cleanup's
         return USED
 
     def _on_noqueue_reject(self, key, stamp, clock, text):
@@ -613,14 +613,14 @@ class Correlator:
     def _noqueue_line(self, session, stamp, clock, text):
         """A NOQUEUE line of `session`: a RCPT reject, or a hold or discard the session's next
         message takes (session.pending_action)."""
-        if ev.smtpd_kind(text) is ev.ACTION:
-            event = ev.action_event(None, text[9:])
-            when = clock.time(stamp) if event is not None else None
-            if when is None:
-                return UNUSED
-            session.pending_action = (when, event)
-            return USED
-        return self._reject(self._noqueue_reject(stamp, clock, text), session, session.host)
+        if text.startswith(NOQUEUE_RCPT_REJECTS):
+            return self._reject(self._noqueue_reject(stamp, clock, text), session, session.host)
+        event = ev.smtpd_action_event(text)
+        when = clock.time(stamp) if event is not None else None
+        if when is None:
+            return UNUSED
+        session.pending_action = (when, event)
+        return USED
 
     @staticmethod
     def _tracked(event) -> bool:
@@ -796,7 +796,6 @@ class Correlator:
         reads the message (after `postsuper -H`; _released). Or it discards the message (an
         access table's or a milter's DISCARD): refused, `discard: ...` its reason, the
         recipient its line names with the others."""
-        message.last_time = when
         if message.sender is None:
             message.sender = event.sender
         recipient = message.recipient(event.recipient or "")
