@@ -619,7 +619,10 @@ class Correlator:
         when = clock.time(stamp) if event is not None else None
         if when is None:
             return UNUSED
-        session.pending_action = (when, event)
+        waiting = session.pending_action
+        # With both flags on a transaction Postfix discards it: a hold leaves a discard waiting.
+        if waiting is None or waiting[1].kind != "discard":
+            session.pending_action = (when, event)
         return USED
 
     @staticmethod

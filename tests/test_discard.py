@@ -97,6 +97,15 @@ def test_a_discard_after_a_hold_drops_the_held_message(tmp_path, report):
         ("dropped3@ok.test", "rejected", ERIN_DROPPED)]
 
 
+def test_a_hold_after_a_discard_before_the_queue_file_leaves_it_discarded(tmp_path, report):
+    """The same two flags, both logged NOQUEUE: the hold does not undo the waiting discard."""
+    lines = NOQUEUE_DISCARD.splitlines(keepends=True)
+    hold = lines[2].replace("discard:", "hold:").replace("dropped1", "held1")
+    rows = messages(report, log(tmp_path, "".join(lines[:3] + [hold] + lines[3:])))
+    assert rows == [
+        ("84F0331C128", "erin@harness.test", "dropped1@ok.test", "rejected", ERIN_DROPPED)]
+
+
 def test_a_milters_discard_in_cleanup(tmp_path, report):
     """cleanup_milter.c's format (not from a real run: the harness has no milter)."""
     lines = QUEUE_ID_DISCARD.splitlines(keepends=True)
