@@ -11,7 +11,7 @@ SUMMARY
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
-    wrapper_of(lines) -> PLAIN | DOCKER_T | CRI | JSON_FILE | None; Unwrapper().lines(lines),
+    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | None; Unwrapper().lines(lines),
     .end()                          the lines inside a container runtime's wrapper
 
 DESCRIPTION
@@ -40,18 +40,19 @@ DESCRIPTION
     read in flat memory and linear time.
 
     A container's log file wraps each line Postfix wrote (maillog_file=/dev/stdout, a syslog
-    daemon's output): `docker logs -t` (and `kubectl logs --timestamps`) put an RFC 3339 stamp
-    before it; Kubernetes' CRI files (/var/log/containers, /var/log/pods) `<stamp> <stream>
-    <P|F> `, P a part of a line the runtime split; Docker's json-file driver makes each line a
-    JSON object `{"log":"<line>\\n","stream":...,"time":...}`, a split line several, all but
-    the last without the `\\n`. The wrapper is decided once per input, from its first line of
-    either shape, a wrapper's or a syslog line's (wrapper_of): a plain log's lines are handed on
-    as they are, at no cost per line. The lines of a wrapped input are the ones it holds, the
+    daemon's output): Kubernetes' CRI files (/var/log/containers, /var/log/pods) `<stamp>
+    <stream> <P|F> `, P a part of a line the runtime split; Docker's json-file driver makes each
+    line a JSON object `{"log":"<line>\\n","stream":...,"time":...}`, a split line several, all
+    but the last without the `\\n`. The wrapper is decided once per input, from its first line
+    of either shape, a wrapper's or a syslog line's (wrapper_of): a plain log's lines are handed
+    on as they are, at no cost per line. The lines of a wrapped input are the ones it holds, the
     parts of a split line joined per stream (at the part that ends it), each with the stamp
     Postfix wrote, as in any other input: the runtime's is the time it read the pipe, in UTC. A
-    line that carries no stamp of its own (a syslog template without one) keeps the runtime's.
-    A damaged wrapper line (not JSON, no `log`, a CRI line without its fields) is handed on as
-    an empty line, which the correlator counts as not syslog.
+    line that carries no stamp of its own (a syslog template without one) keeps the runtime's. A
+    damaged wrapper line (not JSON, no `log`, a CRI line without its fields) is handed on as an
+    empty line, which the correlator counts as not syslog. (`docker logs -t` and `kubectl logs
+    --timestamps` put only an RFC 3339 stamp before each line, split no line, and are read line
+    by line by syslog.split_line().)
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -438,7 +439,7 @@ class LineSplitter:
 
 
 # The wrappers a container runtime writes around each line of a container's output (PLAIN: none).
-PLAIN, DOCKER_T, CRI, JSON_FILE = "", "docker logs -t", "CRI", "json-file"
+PLAIN, CRI, JSON_FILE = "", "CRI", "json-file"
 _STREAMS = ("stdout ", "stderr ")
 
 
@@ -449,12 +450,10 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
         if line[:1] == "{" and _json_record(line) is not None:
             return JSON_FILE
         if rfc3339_start(line):
-            # A CRI line's stamp, `docker logs -t`'s, or a syslog line's own.
+            # A CRI line's stamp, or a syslog line's own (`docker logs -t`'s too).
             rest = line.partition(" ")[2]
             if rest[:7] in _STREAMS and rest[7:8] in ("P", "F"):
                 return CRI
-            if has_stamp(rest) and split_line(rest) is not None:
-                return DOCKER_T
         if split_line(line) is not None:
             return PLAIN
     return None
@@ -508,8 +507,6 @@ class Unwrapper:
             kind = self.kind = wrapper_of(lines)
         if not kind:
             return lines
-        if kind is DOCKER_T:
-            return [_after_stamp(line) for line in lines]
         return self._cri(lines) if kind is CRI else self._json_file(lines)
 
     def end(self) -> List[str]:
@@ -565,13 +562,6 @@ class Unwrapper:
         if done is not None:
             text = (done + text)[:MAX_LINE]
         return text if has_stamp(text) or not stamp else f"{stamp} {text}"
-
-
-def _after_stamp(line: str) -> str:
-    """A `docker logs -t` line's own line; the whole line when that has no stamp of its own
-    (then the runtime's stamp is its stamp)."""
-    rest = line.partition(" ")[2]
-    return rest if has_stamp(rest) and rfc3339_start(line) else line
 
 
 def _long_line_in(text: str) -> bool:

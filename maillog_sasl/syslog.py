@@ -12,9 +12,9 @@ DESCRIPTION
     Every prefix form Postfix's lines arrive with (docs/postfix-log-reference.md §3):
     traditional `Sep 17 12:48:22` (space- or zero-padded day, no year), RFC 3339 with an optional
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, each optionally behind a `<PRI>`;
-    any of them behind `docker compose logs`' `name | `, with its -t the runtime's RFC 3339
-    stamp between the two (the line's own stamp is the one read, as sources.Unwrapper reads
-    `docker logs -t`).
+    any of them behind `docker logs -t`'s RFC 3339 stamp (the line's own stamp is the one read;
+    the runtime's only for a line without one), and behind `docker compose logs`' `name | `,
+    with or without its -t.
 
     split_line() does only string slicing so that a caller can throw a line away before paying
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset;
@@ -52,18 +52,27 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     """
     if line[15:16] == " ":
         # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
-        try:
-            host, tag, text = line[16:].split(" ", 2)
-        except ValueError:  # fewer than three fields
-            return None
-        if tag[-1:] == ":":
-            return line[:15], host, tag, text
-        return _after_priority(line[:15], host, tag, text)
+        fields = line[16:].split(" ", 2)
+        if len(fields) == 3:
+            host, tag, text = fields
+            if tag[-1:] == ":":
+                return line[:15], host, tag, text
+            parsed = _after_priority(line[:15], host, tag, text)
+            if parsed is not None:
+                return parsed
+        # Else perhaps a `docker compose logs` prefix of 15 characters, below.
     elif line[:1].isdigit():
         parts = line.split(" ", 3)
         if len(parts) == 4:
             if parts[2][-1:] == ":":
                 return parts[0], parts[1], parts[2], parts[3]
+            if has_stamp(parts[1]) and rfc3339_start(line):
+                # `docker logs -t` (`kubectl logs --timestamps`): the runtime's stamp before
+                # the line Postfix wrote, whose own stamp is the one read. A line without one
+                # is read by the runtime's, as an RFC 3339 line.
+                inner = split_line(line[len(parts[0]) + 1:])
+                if inner is not None:
+                    return inner
             return _after_priority(parts[0], parts[1], parts[2], parts[3])
     elif line[:1] == "<":
         close = line.find(">", 1, 6)
@@ -75,13 +84,8 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
-        # -t, the runtime's stamp comes before the line Postfix wrote.
-        inner = line[bar + 2:].lstrip(" ")
-        parsed = split_line(inner)
-        if parsed is None and rfc3339_start(inner):
-            rest = inner.partition(" ")[2]
-            return split_line(rest) if has_stamp(rest) else None
-        return parsed
+        # -t, the runtime's stamp comes before the line Postfix wrote (read as docker logs -t).
+        return split_line(line[bar + 2:].lstrip(" "))
     return None
 
 

@@ -26,7 +26,7 @@ import pytest
 from test_jobs import chunks_of
 
 from maillog_sasl import parallel
-from maillog_sasl.sources import CRI, DOCKER_T, JSON_FILE, PLAIN, Unwrapper, open_path, wrapper_of
+from maillog_sasl.sources import CRI, JSON_FILE, PLAIN, Unwrapper, open_path, wrapper_of
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "tests" / "reallogs"
@@ -102,14 +102,15 @@ def test_a_wrapped_log_gives_the_report_of_its_lines(cli, tmp_path, log, wrapper
 @pytest.mark.parametrize("wrapper", WRAPPERS)
 def test_jobs_read_a_wrapped_log_as_one_process(cli, tmp_path, monkeypatch, wrapper):
     """Chunks of 700 bytes would fall inside the parts of many split lines: a wrapped input is
-    one chunk; a plain one, and `docker compose logs -t` (read line by line), are still cut."""
+    one chunk; a plain one, `docker logs -t` and `docker compose logs -t` (read line by line),
+    are still cut."""
     path, year = LOGS["lightmeter"]
     wrapped = write(tmp_path / "wrapped.log", WRAPPERS[wrapper](path.read_text().splitlines()))
     expected = [report(cli, year, *args, wrapped) for args in REPORTS]
     chunks_of(700, monkeypatch)
     for args, one in zip(REPORTS, expected):
         assert report(cli, year, *args, "--jobs", "2", wrapped) == one, args
-    for name, splittable in ((wrapped, wrapper == "compose-t"), (path, True)):
+    for name, splittable in ((wrapped, wrapper in ("docker-t", "compose-t")), (path, True)):
         source = open_path(str(name))
         source.peek_first_time(None)
         assert parallel._splittable(source, 700) is splittable
@@ -164,6 +165,37 @@ def test_damaged_wrapper_lines_are_counted_and_skipped(cli, tmp_path, wrapper):
     assert f"not syslog lines:       {len(damaged) + 1}\n" in stats
 
 
+@pytest.mark.parametrize("wrapper", ["docker-t", "compose-t"])
+def test_docker_t_reads_each_line_by_its_own_stamp(cli, tmp_path, wrapper):
+    """Postfix's own RFC 3339 stamps behind the runtime's (a host with one dot was taken for
+    BusyBox's facility.priority, the runtime's stamp for the time), and a first line with no
+    stamp of its own (it decided a whole input plain, its later lines unread)."""
+    path = REAL / "lightmeter-individual" / "25_authclean_cleanup.log"
+    lines = path.read_text().splitlines()
+    assert lines[0][:4].isdigit()  # RFC 3339 stamps of its own
+    for host in ("example.com", "mail.example.org", "mx"):
+        shown = [line.replace(" mail ", f" {host} ", 1) for line in lines]
+        first = "mx supervisord[1]: INFO success: postfix entered RUNNING"  # no stamp
+        plain = write(tmp_path / "plain.log", [f"{STAMP.format(0)} {first}", *shown])
+        wrapped = write(tmp_path / "wrapped.log", WRAPPERS[wrapper]([first, *shown]))
+        for args in REPORTS:
+            assert report(cli, "2022", *args, wrapped) == report(cli, "2022", *args, plain)
+        [_, row] = report(cli, "2022", "-r", "sessions", "-f", "csv", wrapped).splitlines()
+        assert row.startswith(f"{host},postfix/submission,19191,")  # the host Postfix logged
+
+
+@pytest.mark.parametrize("name", ["postfix-1", "mta"])
+def test_a_compose_prefix_of_any_width(cli, tmp_path, name):
+    """`docker compose logs` pads its names to the longest: a `| ` whose space falls where a
+    traditional stamp ends (15 characters) was not looked for."""
+    path, year = LOGS["seed"]
+    lines = path.read_text().splitlines()
+    wrapped = write(tmp_path / "compose.log", [f"{name:<13} | {line}" for line in lines])
+    assert wrapped.read_text()[15] == " "
+    for args in REPORTS:
+        assert report(cli, year, *args, wrapped) == report(cli, year, *args, path), args
+
+
 def test_a_line_without_a_stamp_of_its_own_takes_the_wrappers():
     """A syslog template that writes no date (`host prog[pid]: text`): the runtime's stamp is
     the only one. A line with a stamp keeps its own (the one every other input is read by)."""
@@ -209,9 +241,10 @@ def test_the_parts_of_a_split_line_are_joined_per_stream():
 @pytest.mark.parametrize("lines, kind", [
     (["Feb  8 21:28:47 mail postfix/smtpd[1]: connect"], PLAIN),
     (["2026-02-08T21:28:47.1+01:00 mail postfix/smtpd[1]: connect"], PLAIN),
-    (["junk", "2026-02-08T21:28:47.1Z Feb  8 21:28:47 mail.local postfix/smtpd[1]: x"], DOCKER_T),
+    # `docker logs -t`: no wrapper to undo per input; split_line() reads each line.
+    (["junk", "2026-02-08T21:28:47.1Z Feb  8 21:28:47 mail.local postfix/smtpd[1]: x"], PLAIN),
     (["2026-02-08T21:28:47.1Z 2026-02-08T22:28:47+01:00 mail.local postfix/smtpd[1]: x"],
-     DOCKER_T),
+     PLAIN),
     (["2026-02-08T21:28:47.123456789+00:00 stderr F anything"], CRI),
     (['{"log":"anything\\n"}'], JSON_FILE),
     (["junk", "{}", "2026-02-08T21:28:47Z junk"], None),
