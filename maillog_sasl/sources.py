@@ -440,7 +440,7 @@ class LineSplitter:
 
 # The wrappers a container runtime writes around each line of a container's output (PLAIN: none).
 PLAIN, CRI, JSON_FILE = "", "CRI", "json-file"
-_STREAMS = ("stdout ", "stderr ")
+_STREAMS = ("stdout", "stderr")
 
 
 def wrapper_of(lines: List[str]) -> Optional[str]:
@@ -452,7 +452,7 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
         if rfc3339_start(line):
             # A CRI line's stamp, or a syslog line's own (`docker logs -t`'s too).
             rest = line.partition(" ")[2]
-            if rest[:7] in _STREAMS and rest[7:8] in ("P", "F"):
+            if rest[:6] in _STREAMS and rest[6:8] in (" P", " F"):
                 return CRI
         if split_line(line) is not None:
             return PLAIN
@@ -519,7 +519,7 @@ class Unwrapper:
         for line in lines:
             # `<stamp> <stream> <tags> <text>`: the first tag is P (partial) or F (full).
             fields = line.split(" ", 3)
-            if len(fields) < 3 or fields[1] not in ("stdout", "stderr"):
+            if len(fields) < 3 or fields[1] not in _STREAMS:
                 inner.append("")
                 continue
             text = fields[3] if len(fields) == 4 else ""
@@ -641,8 +641,7 @@ class _Remote(_ReadInto):
         # disk cache, MMapCache, which stays: that URL asked for it). Not
         # open(cache_type="none"): not every driver takes that (FTP drops it, SMB hands it on
         # to its client), and every buffered file reads through `cache`.
-        if (isinstance(file, AbstractBufferedFile) and file.mode == "rb"
-                and not isinstance(file.cache, MMapCache)):
+        if isinstance(file, AbstractBufferedFile) and not isinstance(file.cache, MMapCache):
             file.cache = BaseCache(file.blocksize, file._fetch_range, file.size)
         self._file = file
         self._position = 0
