@@ -1,6 +1,7 @@
 """More real Postfix lines from public projects (tests/reallogs/<source>/, each with a README
 naming its repository, commit, path and licence): Proxmox Mail Gateway's log tracker, Modoboa,
-youyo/postfix-log-parser, fluent-plugin-maillog, the i-MSCP ClamAV plugin and maillogger.
+youyo/postfix-log-parser, fluent-plugin-maillog, the i-MSCP ClamAV plugin, maillogger and
+digineo/postfix_exporter.
 
 As in test_reallogs.py, every expected number was counted from the lines themselves (grep, awk),
 never taken from the tool's output; the comment above each says which lines make it. A test
@@ -21,6 +22,7 @@ YOUYO = REAL / "youyo-parser"
 FLUENT = REAL / "nemodija-fluent" / "test_out_maillog.log"
 CLAMAV = REAL / "imscp-clamav" / "README-mail.log"
 MAILLOGGER = REAL / "homoluctus-maillogger" / "maillog.log"
+DIGINEO = REAL / "digineo-exporter" / "mail.log"
 
 
 @pytest.fixture
@@ -40,6 +42,7 @@ SOURCES = {
     "fluent": ([FLUENT], 2014),
     "clamav": ([CLAMAV], 2015),
     "maillogger": ([MAILLOGGER], 2020),
+    "digineo": ([DIGINEO], 2021),
 }
 
 
@@ -103,7 +106,8 @@ def test_no_login_no_user(cli, modoboa, source):
     # `something` in pmg-mixed; pmg-smtp-filter, systemd, pmgpolicy, pmgdaemon in pmg-rfc3339;
     # dovecot 149, amavis 20, policyd-spf 17, opendmarc 2 in modoboa)
     ("pmg-mixed", 102, 39), ("pmg-rfc3339", 67, 29), ("modoboa", 519, 188),
-    ("youyo", 44, 0), ("maillogger", 8, 0), ("fluent", 6, 1), ("clamav", 6, 1)])
+    ("youyo", 44, 0), ("maillogger", 8, 0), ("fluent", 6, 1), ("clamav", 6, 1),
+    ("digineo", 53, 0)])
 def test_every_line_is_a_syslog_line(cli, modoboa, source, read, other):
     """Traditional stamps and RFC 3339 ones (microseconds; +02:00, Z and -02:00 in one file;
     +09:00), BusyBox-free hosts, `pmg something[12345]`: no line is `not syslog`."""
@@ -213,6 +217,34 @@ def test_maillogger_line_without_queue_id_is_a_postfix_line_not_used(cli):
     # Connection timed out`, names no queue ID: a Postfix line the tool does not use.
     counts = stats(cli, MAILLOGGER, year=2020)
     assert (counts["untracked queue IDs"], counts["Postfix lines not used"]) == (7, 1)
+
+
+# -- digineo/postfix_exporter (Apache-2.0): a whole submission session from IPv6 link-local ---
+
+def test_digineo_submission_from_link_local_ipv6(cli):
+    # lines 46-53: submission/smtpd[3646210] connect from unknown[fe80::1:2:3:4], 838FC8A5F
+    # client=... PLAIN out@example.org, nrcpt=1, disconnect with auth=1 rcpt=1, one delivery to
+    # someone@example.com status=sent, removed. Line 41 (kumina's): EB4B2C19E2 client=xxx[1.2.3.4]
+    # PLAIN user@domain, with no other line of that queue ID.
+    found = {row["user"]: row for row in rows(cli, "users", DIGINEO, year=2021)}
+    assert set(found) == {"out@example.org", "user@domain"}
+    out = found["out@example.org"]
+    assert (out["sessions"], out["messages"], out["ips"], out["methods"]) == (1, 1, 1, ["plain"])
+    assert outcomes(out) == counted(1, sent=1)
+    assert outcomes(found["user@domain"]) == counted(0)
+    [session] = [row for row in rows(cli, "sessions", DIGINEO, year=2021)
+                 if row["sasl_username"] == "out@example.org"]
+    assert (session["service"], session["pid"], session["client_ip"], session["auth"],
+            session["recipients"], session["complete"], session["start"], session["end"]) == (
+        "postfix/submission", "3646210", "fe80::1:2:3:4", "1", 1, True,
+        "2021-09-23T15:57:39+00:00", "2021-09-23T15:57:41+00:00")
+    [row] = rows(cli, "messages", "--ip", "fe80::/10", DIGINEO, year=2021)
+    assert (row["queue_id"], row["recipient"], row["status"], row["dsn"], row["message_id"]) == (
+        "838FC8A5F", "someone@example.com", "sent", "2.0.0",
+        "341d97ec-c42a-6b0d-a49d-00d44a4f9753@example.org")
+    # line 1: laptop.local[192.168.1.2] `SASL PLAIN authentication failed: generic failure`;
+    # lines 2-3 are saslauthd's reasons on the same pid, naming no client.
+    assert failures(cli, DIGINEO, year=2021) == {"192.168.1.2": (1, [], ["PLAIN"], 1)}
 
 
 # -- Proxmox Mail Gateway: a before-queue filter's `NOQUEUE: client=` ---------------------------
