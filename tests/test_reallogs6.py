@@ -8,6 +8,7 @@ never taken from the tool's output; the comment above each says which lines make
 the tool fails today is marked xfail(strict=True) with what it says instead.
 """
 
+import gzip
 import random
 
 import pytest
@@ -23,6 +24,7 @@ FLUENT = REAL / "nemodija-fluent" / "test_out_maillog.log"
 CLAMAV = REAL / "imscp-clamav" / "README-mail.log"
 MAILLOGGER = REAL / "homoluctus-maillogger" / "maillog.log"
 DIGINEO = REAL / "digineo-exporter" / "mail.log"
+BLOCKBADIP = REAL / "blockbadip" / "mail.log.gz"
 
 
 @pytest.fixture
@@ -34,6 +36,15 @@ def modoboa(tmp_path):
     return path
 
 
+@pytest.fixture
+def made(modoboa, tmp_path):
+    """The sources that are not read as shipped: Modoboa's, and blockbadip's uncompressed (a
+    compressed input is read by one process: --jobs cuts only plain files)."""
+    plain = tmp_path / "blockbadip.log"
+    plain.write_bytes(gzip.decompress(BLOCKBADIP.read_bytes()))
+    return {"modoboa": modoboa, "blockbadip": plain}
+
+
 SOURCES = {
     "pmg-mixed": ([PMG_MIXED], 2019),
     "pmg-rfc3339": ([PMG_RFC3339], 2023),
@@ -43,21 +54,22 @@ SOURCES = {
     "clamav": ([CLAMAV], 2015),
     "maillogger": ([MAILLOGGER], 2020),
     "digineo": ([DIGINEO], 2021),
+    "blockbadip": (None, 2018),
 }
 
 
-def source_paths(source, modoboa):
+def source_paths(source, made):
     paths, year = SOURCES[source]
-    return (paths or [modoboa]), year
+    return (paths or [made[source]]), year
 
 
 # -- every report on every source, whole, with workers, shuffled and cut ------------------------
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
 @pytest.mark.parametrize("name", REPORT_NAMES)
-def test_every_report_reads_every_source_with_one_and_two_jobs(cli, monkeypatch, modoboa, source,
+def test_every_report_reads_every_source_with_one_and_two_jobs(cli, monkeypatch, made, source,
                                                               name):
-    paths, year = source_paths(source, modoboa)
+    paths, year = source_paths(source, made)
     args = ["-r", name, "--tz", "UTC", "--year", year, "--stats", *paths]
     if name == "sessions":
         args.append("--all")
@@ -66,36 +78,38 @@ def test_every_report_reads_every_source_with_one_and_two_jobs(cli, monkeypatch,
     for result in one.values():
         assert result.code == 0, result.err
         assert "Traceback" not in result.err
-    # Chunks of 300 bytes: every file here is cut in several, so the workers' merge runs.
-    chunks_of(300, monkeypatch)
+    # Every file is cut in several chunks (300 bytes, or a 40th of a large one), so the
+    # workers' merge runs.
+    chunks_of(max(300, sum(path.stat().st_size for path in paths) // 40), monkeypatch)
     for fmt in formats:
         two = cli(*args, "-f", fmt, "--jobs", "2")
         assert (two.code, two.out, two.err) == (one[fmt].code, one[fmt].out, one[fmt].err), fmt
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
-def test_every_report_reads_every_source_shuffled_and_cut(cli, tmp_path, modoboa, source):
+def test_every_report_reads_every_source_shuffled_and_cut(cli, tmp_path, made, source):
     """Lines out of order and half of them gone: sessions without their start, deliveries
-    before their message; the tool reports what it can and exits 0."""
-    paths, year = source_paths(source, modoboa)
+    before their message; the tool reports what it can and exits 0. (At most 4000 lines of a
+    large source: the shapes repeat, the seconds would not.)"""
+    paths, year = source_paths(source, made)
     lines = [line for path in paths for line in path.read_bytes().splitlines(keepends=True)]
     random.Random(6).shuffle(lines)
+    lines = lines[:4000]
     for kept in (lines, lines[:len(lines) // 2]):
         path = tmp_path / f"{source}-{len(kept)}.log"
         path.write_bytes(b"".join(kept))
         for name in REPORT_NAMES:
-            for fmt in ("json", "csv", "table"):
-                result = cli("-r", name, "-f", fmt, "--tz", "UTC", "--year", year, path)
-                assert result.code == 0, result.err
-                assert "Traceback" not in result.err
+            result = cli("-r", name, "-f", "json", "--tz", "UTC", "--year", year, path)
+            assert result.code == 0, result.err
+            assert "Traceback" not in result.err
 
 
 # -- logs without AUTH: nobody is invented, and Postfix's lines are read as syslog lines ---------
 
 @pytest.mark.parametrize("source", ["pmg-mixed", "pmg-rfc3339", "modoboa", "youyo", "maillogger"])
-def test_no_login_no_user(cli, modoboa, source):
+def test_no_login_no_user(cli, made, source):
     # grep -c sasl_, 'authentication failed' and ' auth=' are 0 in each of these files.
-    paths, year = source_paths(source, modoboa)
+    paths, year = source_paths(source, made)
     for name in ("users", "messages", "failures", "queue", "suspicious"):
         assert rows(cli, name, *paths, year=year) == [], name
     assert rows(cli, "sessions", "--all", *paths, year=year) == []
@@ -107,11 +121,17 @@ def test_no_login_no_user(cli, modoboa, source):
     # dovecot 149, amavis 20, policyd-spf 17, opendmarc 2 in modoboa)
     ("pmg-mixed", 102, 39), ("pmg-rfc3339", 67, 29), ("modoboa", 519, 188),
     ("youyo", 44, 0), ("maillogger", 8, 0), ("fluent", 6, 1), ("clamav", 6, 1),
-    ("digineo", 53, 0)])
-def test_every_line_is_a_syslog_line(cli, modoboa, source, read, other):
+    ("digineo", 53, 0),
+    # dovecot 1235, opendkim 141, opendmarc 14; its 36 `postfix[PID]:` lines (the postfix
+    # command's `Postfix is running with backwards-compatible default settings` at each start)
+    # are Postfix's own.
+    pytest.param("blockbadip", 22210, 1390, marks=pytest.mark.xfail(
+        strict=True, reason="`postfix[2236]: ...` (the postfix command, a tag without a `/`) is "
+        "counted under other programs, not Postfix lines not used"))])
+def test_every_line_is_a_syslog_line(cli, made, source, read, other):
     """Traditional stamps and RFC 3339 ones (microseconds; +02:00, Z and -02:00 in one file;
     +09:00), BusyBox-free hosts, `pmg something[12345]`: no line is `not syslog`."""
-    paths, year = source_paths(source, modoboa)
+    paths, year = source_paths(source, made)
     counts = stats(cli, *paths, year=year)
     assert (counts["lines read"], counts["not syslog lines"], counts["other programs"]) == (
         read, 0, other)
@@ -245,6 +265,69 @@ def test_digineo_submission_from_link_local_ipv6(cli):
     # line 1: laptop.local[192.168.1.2] `SASL PLAIN authentication failed: generic failure`;
     # lines 2-3 are saslauthd's reasons on the same pid, naming no client.
     assert failures(cli, DIGINEO, year=2021) == {"192.168.1.2": (1, [], ["PLAIN"], 1)}
+
+
+# -- blockbadip (MIT): a week of password guessing and one real user ---------------------------
+
+# Counted by a script of its own over the text (not the tool): a session is a pid's lines from
+# `connect from` to `disconnect from` (a line naming another client on that pid starts another);
+# attempts are its `SASL X authentication failed` warnings or, with none, the failed part of
+# its disconnect's `auth=0/1`. (attempts, mechanisms, sessions) per client IP.
+BLOCKBADIP_FAILURES = {
+    "84.38.130.207": (3430, ["PLAIN"], 3430), "94.102.56.215": (81, ["LOGIN"], 81),
+    "222.94.196.24": (37, ["LOGIN"], 37), "201.187.101.222": (30, ["LOGIN"], 30),
+    "223.197.134.71": (30, ["LOGIN"], 30), "162.213.136.106": (30, ["LOGIN"], 30),
+    "62.219.169.145": (30, ["LOGIN"], 30), "103.103.55.163": (30, ["LOGIN"], 30),
+    "121.237.140.253": (28, ["LOGIN"], 28), "121.237.137.75": (23, ["LOGIN"], 23),
+    "113.121.42.1": (22, ["LOGIN"], 22), "5.101.0.34": (20, ["LOGIN"], 20),
+    "188.126.223.106": (18, ["LOGIN"], 18),
+    # localhost (a webmail): smtpd[4480] four warnings in one session, [5016] and [5090] one
+    # each before `timeout after AUTH`
+    "127.0.0.1": (6, ["LOGIN"], 3),
+    # lines 16390, 16395, 16400: `auth=0/1` on smtps/smtpd[26033], no warning
+    "5.39.223.84": (3, [], 3),
+    "195.22.125.26": (2, ["LOGIN"], 2), "195.22.125.28": (2, ["LOGIN"], 2),
+    "37.72.175.154": (2, ["PLAIN"], 2), "210.72.142.7": (2, ["LOGIN"], 2),
+    "104.236.87.120": (2, ["LOGIN", "PLAIN"], 1),  # one session, both mechanisms
+    "185.165.31.12": (1, ["LOGIN"], 1), "5.188.9.40": (1, ["LOGIN"], 1),
+    "121.237.142.237": (1, ["LOGIN"], 1), "94.102.50.96": (1, ["LOGIN"], 1),
+}
+
+
+def test_blockbadip_failures_per_ip(cli, made):
+    # Postfix 3.1 logs no username with a failure: none is known.
+    found = failures(cli, made["blockbadip"], year=2018)
+    assert found == {ip: (attempts, [], mechanisms, sessions)
+                     for ip, (attempts, mechanisms, sessions) in BLOCKBADIP_FAILURES.items()}
+    rows_ = rows(cli, "failures", made["blockbadip"], year=2018)
+    assert not any(row["later_success"] for row in rows_)  # janderson's IP never failed
+    [guess] = [row for row in rows_ if row["client_ip"] == "84.38.130.207"]
+    assert (guess["first_seen"], guess["last_seen"]) == (
+        "2018-02-13T17:19:11+00:00", "2018-02-14T18:36:15+00:00")
+
+
+def test_blockbadip_one_user_four_messages(cli, made):
+    # grep sasl_username: lines 21514, 21563, 22072, 22163, all smtps/smtpd, PLAIN, janderson
+    # from pool-100-34-255-15.phlapa.fios.verizon.net[100.34.255.15]; each session's
+    # disconnect says auth=1 rcpt=1; each message nrcpt=1, to=<janderson@gmail.com> status=sent
+    # dsn=2.0.0, removed. No other auth=1 in the file: no login of an unknown user.
+    path = made["blockbadip"]
+    [user] = rows(cli, "users", path, year=2018)
+    assert (user["user"], user["sessions"], user["messages"], user["ips"], user["methods"],
+            user["first_seen"], user["last_seen"]) == (
+        "janderson", 4, 4, 1, ["plain"], "2018-02-16T20:42:05+00:00", "2018-02-17T15:31:42+00:00")
+    assert outcomes(user) == counted(4, sent=4)
+    messages = rows(cli, "messages", path, year=2018)
+    assert [(row["queue_id"], row["recipient"], row["status"], row["dsn"]) for row in messages] == [
+        (queue_id, "janderson@gmail.com", "sent", "2.0.0")
+        for queue_id in ("97C873EC0B", "316663F5AB", "5A95F3F001", "DF09A3F001")]
+    sessions = rows(cli, "sessions", path, year=2018)
+    assert [(row["service"], row["pid"], row["auth"], row["tls"], row["complete"], row["messages"])
+            for row in sessions] == [("postfix/smtps", pid, "1", "", True, 1)
+                                     for pid in ("29493", "2724", "2875", "2656")]
+    # one IP, a message an hour or two: no signal fires
+    assert rows(cli, "suspicious", path, year=2018) == []
+    assert rows(cli, "queue", path, year=2018) == []
 
 
 # -- Proxmox Mail Gateway: a before-queue filter's `NOQUEUE: client=` ---------------------------
