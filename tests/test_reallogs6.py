@@ -130,7 +130,7 @@ def test_no_login_no_user(cli, made, source):
         "counted under other programs, not Postfix lines not used"))])
 def test_every_line_is_a_syslog_line(cli, made, source, read, other):
     """Traditional stamps and RFC 3339 ones (microseconds; +02:00, Z and -02:00 in one file;
-    +09:00), BusyBox-free hosts, `pmg something[12345]`: no line is `not syslog`."""
+    +09:00), a host named `pmg` and a program named `something`: no line is `not syslog`."""
     paths, year = source_paths(source, made)
     counts = stats(cli, *paths, year=year)
     assert (counts["lines read"], counts["not syslog lines"], counts["other programs"]) == (
