@@ -125,9 +125,7 @@ def test_no_login_no_user(cli, made, source):
     # dovecot 1235, opendkim 141, opendmarc 14; its 36 `postfix[PID]:` lines (the postfix
     # command's `Postfix is running with backwards-compatible default settings` at each start)
     # are Postfix's own.
-    pytest.param("blockbadip", 22210, 1390, marks=pytest.mark.xfail(
-        strict=True, reason="`postfix[2236]: ...` (the postfix command, a tag without a `/`) is "
-        "counted under other programs, not Postfix lines not used"))])
+    ("blockbadip", 22210, 1390)])
 def test_every_line_is_a_syslog_line(cli, made, source, read, other):
     """Traditional stamps and RFC 3339 ones (microseconds; +02:00, Z and -02:00 in one file;
     +09:00), a host named `pmg` and a program named `something`: no line is `not syslog`."""
