@@ -297,7 +297,12 @@ class Correlator:
             key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
             if message is None:
-                if orphan is None or key in dropped:
+                if not colon or " " in queue_id or queue_id == "warning":
+                    # No queue ID: smtp's `connect to HOST[IP]:25: ...`, `... TLS connection
+                    # established to ...`, a daemon's warning. (Looked at only here: most lines
+                    # that come here are an untracked message's.)
+                    unused += 1
+                elif orphan is None or key in dropped:
                     untracked += 1
                 else:
                     orphan(line, stamp or line[:15], key, daemon, text)

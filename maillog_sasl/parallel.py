@@ -395,12 +395,6 @@ class ChunkCorrelator(Correlator):
             self.sized.discard(key)
 
     def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
-        if " " in key[1] or not key[1]:
-            # No queue ID ("connect to ...", "... TLS connection established to ..."): no
-            # message anywhere has this key.
-            self.stats.untracked_queue_lines += 1
-            self.stats.lines_used -= 1  # feed() counts the line used
-            return
         if key not in self.folds:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
         if "queued as " not in text and self._fold(key, stamp, daemon, text):
