@@ -19,6 +19,15 @@ DESCRIPTION
     Piece; this process takes the pieces in order while the workers read the next ones, and
     hands on what correlate.correlate() would, in its order.
 
+    A piece is pickled in parts (Packed): what is open at the chunk's end, then its events in
+    batches of BATCH_EVENTS, which this process unpickles one at a time, handing on what each
+    finished before the next; a Session or Message that more than one part names (a message
+    and its session, or the message it is a notice of) is numbered, pickled whole once, and is
+    one object here as in the worker. A forked worker writes the parts into a spool file (an
+    unlinked temporary file, one per chunk in flight, taken in turn), which this process reads
+    a part at a time; a cluster's worker, or one that cannot write its spool, hands them back
+    through the executor.
+
     A worker holds only the sessions and messages born in its chunk (a connect, a tracked
     client=, a bounce notice). A line about any other key is handed back raw, in its place, for
     this process to apply to the sessions and messages it carries from the chunks before; a
@@ -54,11 +63,14 @@ DESCRIPTION
     its times, shared between fields and pickled once each, are a tenth of that cost) for this
     process to unpickle and apply. On the submission benchmark log, on 2 idle cores, 2 workers
     and this process spend 8.8-9.3 s of CPU in all where one process spends 5.0 s, for
-    4.7-5.0 s of wall time against 5.0 (this process about 2.8 s: the pieces, then the reports;
-    it peaks at 74-82 MB, a worker at 55 MB; what this process holds beyond one process's 50 MB is
-    mostly the gaps the pieces' objects leave in Python's pools, the same live objects spread
-    over 1.5 times as many arenas); where the cores are busy, as slow as that CPU time
-    (benchmarks/README.md).
+    4.7-5.0 s of wall time against 5.0 (this process about 2.8 s: the pieces, then the reports);
+    where the cores are busy, as slow as that CPU time (benchmarks/README.md).
+
+    Memory, on the same log: this process peaks at 58 MB (one process at 53), a worker at
+    51 MB. Unpickled whole, a piece held some 12 MB of objects in this process until they were
+    all handed on, often beside the next one, and the bytes of the pieces received (4.5 MB
+    each, received and then copied out of the pipe by the pool's thread) kept twice that in
+    its malloc arena: this process peaked at 74-87 MB.
 
     A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
     the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the
@@ -113,11 +125,10 @@ from maillog_sasl.sources import (
 )
 from maillog_sasl.syslog import _SECONDS, MINUTES_KEPT, MONTHS, Clock, fixed_zone, split_line
 
-# A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
-# turn and is applied, in this process. On the submission benchmark, --jobs 2, 8 MB chunks keep
-# a worker at 55 MB and this process at 74-82 MB; 4 MB ones 42 and 69-73 MB, but cost 5-8% more
-# wall time (more messages open across two chunks, whose retries are folded, more lines
-# handed back), and neither keeps this process under 60 MB: --jobs is for speed.
+# A chunk's piece (its finished objects) is held whole in the worker, and waits its turn in a
+# spool file. On the submission benchmark, --jobs 2, 8 MB chunks keep a worker at 51 MB and
+# this process at 58 MB; 4 MB chunks cost 5-8% more wall time (more messages open across two
+# chunks, whose retries are folded, more lines handed back).
 CHUNK_SIZE = 8 << 20
 # A piece's events are pickled in batches of this many, which this process unpickles one at a
 # time, handing on what each finished before the next.
@@ -253,7 +264,7 @@ class Piece(NamedTuple):
     unsafe: str
     edges: list
     problem: Optional[Problem]
-    # A list in the worker; here, its batches (lists), each unpickled in its turn (_Loaded).
+    # A list in the worker; here, its batches (lists), each unpickled as it is taken (_Loaded).
     events: Iterable
 
 
@@ -558,9 +569,8 @@ def _fixed_zone_of(zone: _dt.timezone) -> tuple:
 # it inherits (a rotated or deleted file included).
 _SOURCES: list = []
 # Unlinked files, one per chunk in flight, set before the workers are forked: a worker writes
-# its chunk's piece into the one its job names (the jobs taking them in turn), where it waits
-# out of this process's memory (it held some 9 MB per piece received, in the pool's thread's
-# malloc arena, which kept twice that) and is read a batch at a time.
+# its chunk's piece into the one its job names, where it waits out of this process's memory
+# and is read a batch at a time.
 _SPOOLS: list = []
 
 
@@ -662,10 +672,10 @@ class _Numbering:
 
 
 def _pack(piece: Piece, spool: Optional[int]) -> Packed:
-    """`piece` pickled for this process to unpickle a batch of its events at a time, each
+    """`piece` pickled for this process to unpickle a batch of its events at a time, each part
     written to the file `spool` (a descriptor) as it is made, or kept."""
     numbering = _Numbering()
-    events = piece.events
+    events: list = piece.events  # type: ignore[assignment]  # (the worker's list)
     parts = [piece._replace(events=()), *(events[start:start + BATCH_EVENTS]
                                            for start in range(0, len(events), BATCH_EVENTS))]
     if spool is None:
@@ -696,9 +706,7 @@ class _Loaded:
         self.pickles = 0
 
     def piece(self) -> Piece:
-        """The piece, its events unpickled batch by batch as they are taken: a piece unpickled
-        whole held some 12 MB of objects (the submission benchmark log's 8 MB chunks) until
-        they were all handed on, a batch holds a tenth of that."""
+        """The piece, its events unpickled batch by batch as they are taken."""
         pickles = self._pickles()
         return self._load(next(pickles))._replace(events=map(self._load, pickles))
 
