@@ -91,6 +91,7 @@ import contextlib
 import copyreg
 import datetime as _dt
 import io
+import itertools
 import os
 import pickle
 import signal
@@ -1099,7 +1100,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         if _SPOOLS:
             # A job is given the spool of the one `ahead` before it, whose piece was read
             # before it was handed to a worker (_pieces).
-            turn = iter(range(len(every)))
+            turn = itertools.count()
             plans = [plan and [job._replace(spool=next(turn) % ahead) for job in plan]
                      for plan in plans]
             every = [job for plan in plans for job in plan or ()]
