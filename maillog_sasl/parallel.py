@@ -60,7 +60,7 @@ DESCRIPTION
     folds; it notes where it opened each key at the three places it opens one, not on every
     insert), then pickles what it finished (Session, Message and Recipient as tuples of their
     fields: a piece of the submission benchmark log is some 17,000 of them with 220,000 fields;
-    its times, shared between fields and pickled once each, are a tenth of that cost) for this
+    its times, shared between fields and pickled once a part, are a tenth of that cost) for this
     process to unpickle and apply. On the submission benchmark log, on 2 idle cores, 2 workers
     and this process spend 8.8-9.3 s of CPU in all where one process spends 5.0 s, for
     4.7-5.0 s of wall time against 5.0 (this process about 2.8 s: the pieces, then the reports);
