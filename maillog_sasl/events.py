@@ -16,9 +16,10 @@ DESCRIPTION
     username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
     of a message over message_size_limit, holds and discards (an access table's or a milter's
     HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
-    line's `to=`, its reason the text); cleanup's message-id, content rejects and discards
-    (ContentReject), holds (header/body_checks, a milter's: one Hold event) and a milter's
-    discard (a Discard event); qmgr's `from=` (queue active), expiry and removal; every
+    line's `to=`, its reason the text); cleanup's message-id, and its holds, discards and
+    refusals of a whole message (header/body_checks, a milter's, milter_header_checks: a Hold,
+    a Discard or a ContentReject, with the sender and the one recipient the line names, the
+    reason what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
     delivery agent's `to=..., status=` line; bounce's notification links. Output: events,
     small named tuples whose `kind` names them.
 
@@ -244,8 +245,10 @@ class Notice(_NoticeFields):
 
 class _ContentRejectFields(NamedTuple):
     queue_id: str
-    action: str  # reject, milter-reject, discard
+    sender: Optional[str]
+    recipient: Optional[str]  # the one the line names (cleanup's last, of several)
     reason: str
+    dsn: str
 
 
 class ContentReject(_ContentRejectFields):
@@ -483,7 +486,7 @@ def size_limit_event(text: str):
     queue_id = queue_id_of(text[9:])
     if queue_id is None:
         return None
-    return ContentReject(queue_id, "reject", SIZE_LIMIT_WARNING[2:])
+    return ContentReject(queue_id, None, None, SIZE_LIMIT_WARNING[2:], "")
 
 
 def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
@@ -526,15 +529,24 @@ def reject_event(queue_id: Optional[str], body: str):
     if parts is None:
         return None
     stage, ip, reason, envelope = parts
-    code, _, after_code = reason.partition(" ")
-    dsn = after_code.split(" ", 1)[0] if after_code[:1].isdigit() else ""
+    code = reason.split(" ", 1)[0]
     sender = _angle_value(envelope, "from=<")
     recipient = _angle_value(envelope, " to=<")
     username = None
     cut = envelope.find(" sasl_username=")
     if cut >= 0:
         username = envelope[cut + 15:].split(" ", 1)[0].strip("<>")
-    return Reject(queue_id, stage, ip, code, dsn, reason, sender, recipient, username)
+    return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
+                  username)
+
+
+def _reply_dsn(reply: str) -> str:
+    """The enhanced status code of a reply as logged: after the reply code (smtpd's `550 5.1.1
+    <x>: ...`), or first (cleanup drops the reply code: `5.7.1 message content rejected`)."""
+    first, _, rest = reply.partition(" ")
+    if len(first) == 3 and first.isdigit():
+        return rest.split(" ", 1)[0] if rest[:1].isdigit() else ""
+    return first if first[:1].isdigit() and first.count(".") == 2 else ""
 
 
 def action_event(queue_id: Optional[str], body: str):
@@ -551,21 +563,46 @@ def action_event(queue_id: Optional[str], body: str):
                   parts[2])
 
 
-def content_hold_event(queue_id: str, body: str):
-    # cleanup's header/body_checks HOLD: "hold: header Subject: hold me from NAME[IP];
-    #  from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional text" (one line in the log). The
-    # header is the sender's: the envelope is the last `; from=<` in the line.
+def _content_action_parts(body: str):
+    """(sender, recipient, reason, text) of cleanup's header/body_checks action (cleanup_act_log,
+    and a milter's header checks: cleanup_milter_hbc_log): `hold: header Subject: hold me from
+    NAME[IP]; from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional text` (one line in the log), or
+    None. The reason is what matched and the text, `header Subject: hold me: optional text`. The
+    header is the sender's: the envelope is the last `; from=<` in the line, and the client the
+    last ` from ` before it."""
     envelope_at = body.rfind("; from=<")
     if envelope_at < 0:
         return None
-    what, envelope = body[6:envelope_at], body[envelope_at + 2:]
+    what, envelope = body[body.find(": ") + 2:envelope_at], body[envelope_at + 2:]
     client_at = what.rfind(" from ")
-    if client_at >= 0 and what.endswith("]"):
+    if client_at >= 0:
         what = what[:client_at]
     text_at = envelope.find(">: ")
-    reason = what + envelope[text_at + 1:] if text_at >= 0 else what
-    return Hold(queue_id, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
-                reason)
+    text = envelope[text_at + 3:] if text_at >= 0 else ""
+    return (_angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
+            f"{what}: {text}" if text else what, text)
+
+
+def _milter_action_parts(body: str):
+    """(sender, recipient, reason, text) of a milter's reply at the end of the message
+    (cleanup_milter.c): `milter-reject: END-OF-MESSAGE from NAME[IP]: 5.7.1 text; from=<a>
+    to=<b> ...`, smtpd's shape; its reason is the text. None for another shape."""
+    parts = _action_parts(body)
+    if parts is None:
+        return None
+    envelope = parts[3]
+    return _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"), parts[2], parts[2]
+
+
+# cleanup's lines that hold, discard or refuse a message, by the word before their first ": ",
+# each read by the parser of its shape (cleanup_message.c's header/body_checks actions,
+# cleanup_milter.c's milter replies and milter_header_checks actions).
+_CLEANUP_ACTIONS = {
+    **{action: _content_action_parts for action in ("reject", "discard", "hold")},
+    **{f"milter-{action}": _milter_action_parts for action in ("reject", "discard", "hold")},
+    **{f"milter-{where}-{action}": _content_action_parts for where in ("header", "body")
+       for action in ("reject", "discard", "hold")},
+}
 
 
 def _cleanup(text: str):
@@ -575,14 +612,20 @@ def _cleanup(text: str):
     at = len(queue_id) + 2
     if text.startswith("message-id=", at):
         return _event(MessageId, (queue_id, text[at + 11:].strip("<>")))
-    action, colon, reason = text[at:].partition(": ")
-    if colon and action in ("reject", "milter-reject", "discard"):
-        return ContentReject(queue_id, action, reason)
-    if colon and action == "hold":
-        return content_hold_event(queue_id, text[at:])
-    if colon and (action == "milter-hold" or action == "milter-discard"):
-        return action_event(queue_id, text[at:])
-    return None
+    action, colon, body = text[at:].partition(": ")
+    parse = _CLEANUP_ACTIONS.get(action) if colon else None
+    if parse is None:
+        return None
+    parts = parse(text[at:])
+    if parts is None:
+        if action.endswith("hold"):
+            return None
+        # A refusal in a shape not known still ends the message, its reason the whole text.
+        parts = None, None, body, body
+    sender, recipient, reason, reply = parts
+    if action.endswith("reject"):
+        return ContentReject(queue_id, sender, recipient, reason, _reply_dsn(reply))
+    return (Discard if action.endswith("discard") else Hold)(queue_id, sender, recipient, reason)
 
 
 def _qmgr(text: str):

@@ -1,0 +1,101 @@
+"""A message refused or discarded as a whole (header/body checks, a milter, end-of-data
+restrictions) shows the sender and the recipient its line names, as smtpd's refusals at RCPT do.
+One line names at most one recipient: cleanup the last it read, smtpd's end-of-data refusal
+none; the message's other accepted recipients are not in the log, and are not counted twice.
+
+The lines are Postfix 3.7.11's, from tests/e2e (test_contain_postfix.py's
+test_whole_message_refusals_...: header_checks `/^Subject: reject me/ REJECT refused by header
+check` and `smtpd_end_of_data_restrictions = check_sasl_access` with `bob REJECT compromised
+account`, each message to two recipients), the host, queue IDs and times kept as logged but for
+the year, given on the command line; but for those said to be made from Postfix's format.
+"""
+
+import functools
+
+import test_hold
+from test_hold import TIMES, log
+
+SESSION = """\
+Dec 01 20:26:15 mail postfix/submission/smtpd[25680]: connect from unknown[127.0.0.1]
+Dec 01 20:26:15 mail postfix/submission/smtpd[25680]: 8B1CF2E40BC: client=unknown[127.0.0.1], sasl_method=CRAM-MD5, sasl_username=bob@harness.test
+"""
+# Postfix 3.7.11, tests/e2e: RCPT TO first@ok.test, second@ok.test; cleanup names the last.
+HEADER_REJECT = SESSION + """\
+Dec 01 20:26:15 mail postfix/cleanup[25685]: 8B1CF2E40BC: reject: header Subject: reject me from unknown[127.0.0.1]; from=<bob@harness.test> to=<second@ok.test> proto=ESMTP helo=<client.harness.test>: 5.7.1 refused by header check
+Dec 01 20:26:15 mail postfix/submission/smtpd[25680]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=2 data=0/1 rset=1 quit=1 commands=9/10
+"""
+# Postfix 3.7.11, tests/e2e: RCPT TO third@ok.test, fourth@ok.test; smtpd names neither.
+END_OF_DATA_REJECT = """\
+Dec 01 20:26:17 mail postfix/submission/smtpd[25779]: connect from unknown[127.0.0.1]
+Dec 01 20:26:17 mail postfix/submission/smtpd[25779]: B08D42E4007: client=unknown[127.0.0.1], sasl_method=CRAM-MD5, sasl_username=bob@harness.test
+Dec 01 20:26:17 mail postfix/submission/smtpd[25779]: B08D42E4007: reject: END-OF-MESSAGE from unknown[127.0.0.1]: 554 5.7.1 <bob@harness.test>: SASL login name rejected: compromised account; from=<bob@harness.test> proto=ESMTP helo=<client.harness.test>
+Dec 01 20:26:17 mail postfix/cleanup[25791]: B08D42E4007: message-id=<20261201202617.B08D42E4007@mail.harness.test>
+Dec 01 20:26:17 mail postfix/submission/smtpd[25779]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=2 data=0/1 rset=1 quit=1 commands=9/10
+"""
+# Postfix 3.7.11, tests/e2e: both rules on one message; smtpd's refusal is logged first.
+BOTH_REJECT = """\
+Dec 01 20:25:39 mail postfix/submission/smtpd[24335]: connect from unknown[127.0.0.1]
+Dec 01 20:25:39 mail postfix/submission/smtpd[24335]: 9E20A2E40A4: client=unknown[127.0.0.1], sasl_method=CRAM-MD5, sasl_username=bob@harness.test
+Dec 01 20:25:39 mail postfix/submission/smtpd[24335]: 9E20A2E40A4: reject: END-OF-MESSAGE from unknown[127.0.0.1]: 554 5.7.1 <bob@harness.test>: SASL login name rejected: compromised account; from=<bob@harness.test> proto=ESMTP helo=<client.harness.test>
+Dec 01 20:25:39 mail postfix/cleanup[24341]: 9E20A2E40A4: reject: header Subject: reject me from unknown[127.0.0.1]; from=<bob@harness.test> to=<second@ok.test> proto=ESMTP helo=<client.harness.test>: 5.7.1 refused by header check
+Dec 01 20:25:39 mail postfix/submission/smtpd[24335]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=2 data=0/1 rset=1 quit=1 commands=9/10
+"""
+BOB_REFUSED = "554 5.7.1 <bob@harness.test>: SASL login name rejected: compromised account"
+
+messages = functools.partial(
+    test_hold.messages,
+    columns=("queue_id", "sender", "recipient", "status", "dsn", "reason", "last_attempt"))
+
+
+def test_a_header_checks_reject_shows_its_sender_and_the_recipient_it_names(tmp_path, report):
+    path = log(tmp_path, HEADER_REJECT)
+    assert messages(report, path) == [
+        ("8B1CF2E40BC", "bob@harness.test", "second@ok.test", "rejected", "5.7.1",
+         "header Subject: reject me: 5.7.1 refused by header check",
+         "2026-12-01T20:26:15+00:00")]
+    [user] = report("users", path, *TIMES)
+    assert (user["messages"], user["recipients"], user["rejected"]) == (1, 1, 1)
+    assert report("queue", path, *TIMES) == []
+
+
+def test_an_end_of_data_reject_names_no_recipient_and_one_stands_for_them(tmp_path, report):
+    assert messages(report, log(tmp_path, END_OF_DATA_REJECT)) == [
+        ("B08D42E4007", "bob@harness.test", "", "rejected", "5.7.1", BOB_REFUSED,
+         "2026-12-01T20:26:17+00:00")]
+
+
+def test_a_message_refused_twice_is_counted_once(tmp_path, report):
+    path = log(tmp_path, BOTH_REJECT)
+    assert messages(report, path) == [
+        ("9E20A2E40A4", "bob@harness.test", "", "rejected", "5.7.1", BOB_REFUSED,
+         "2026-12-01T20:25:39+00:00")]
+    [user] = report("users", path, *TIMES)
+    assert (user["recipients"], user["rejected"]) == (1, 1)
+
+
+def test_a_named_recipient_takes_the_place_of_the_unnamed_one(tmp_path, report):
+    """A hold logged at MAIL FROM names no recipient (smtpd_check.c's format, made from the
+    RCPT one: no to=); the reject that names one is the same recipients, not one more."""
+    lines = HEADER_REJECT.splitlines(keepends=True)
+    hold = ("Dec 01 20:26:15 mail postfix/submission/smtpd[25680]: 8B1CF2E40BC: hold: MAIL from "
+            "unknown[127.0.0.1]: <bob@harness.test>: SASL login name compromised account; "
+            "from=<bob@harness.test> proto=ESMTP helo=<client.harness.test>\n")
+    rows = messages(report, log(tmp_path, "".join(lines[:2] + [hold] + lines[2:])))
+    assert [row[2:4] for row in rows] == [("second@ok.test", "rejected")]
+
+
+def test_a_milters_header_checks_reject(tmp_path, report):
+    """cleanup_milter.c's format for milter_header_checks (not from a real run)."""
+    lines = HEADER_REJECT.splitlines(keepends=True)
+    milter = lines[2].replace(": reject: header", ": milter-header-reject: header")
+    assert messages(report, log(tmp_path, "".join(lines[:2] + [milter] + lines[3:])))[0][1:6] == (
+        "bob@harness.test", "second@ok.test", "rejected", "5.7.1",
+        "header Subject: reject me: 5.7.1 refused by header check")
+
+
+def test_a_reject_in_a_shape_not_known_still_refuses_the_message(tmp_path, report):
+    lines = HEADER_REJECT.splitlines(keepends=True)
+    odd = lines[2][:lines[2].index("; from=<")] + "\n"
+    assert messages(report, log(tmp_path, "".join(lines[:2] + [odd] + lines[3:]))) == [
+        ("8B1CF2E40BC", None, "", "rejected", "",
+         "header Subject: reject me from unknown[127.0.0.1]", "2026-12-01T20:26:15+00:00")]
