@@ -227,6 +227,7 @@ class Correlator:
         messages = self.messages
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
+        read_trimmed = ev.read_trimmed
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
@@ -317,7 +318,10 @@ class Correlator:
             if daemon == "qmgr" and message.nrcpt is not None and text.endswith("(queue active)"):
                 # Another retry of a message whose sender and size are known already.
                 continue
-            event = recognizers[daemon](text)
+            parser = recognizers[daemon]
+            event = parser(text)
+            if event is None:
+                event = read_trimmed(parser, text)
             if event is None:
                 unused += 1
                 continue

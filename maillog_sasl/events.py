@@ -4,6 +4,7 @@ SUMMARY
     smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | SIZE_LIMIT
                         | ACTION | None
     recognize(daemon, text) -> event | None
+    read_trimmed(parser, text) -> parser(text without whitespace after its end) | None
     queue_id_of(text) -> str | None
     delivery_peek(text) -> (recipient, orig_to, status) | None
     OUTCOMES: sent, deferred, bounced, expired, rejected (SENT, DEFERRED, ... as constants)
@@ -35,6 +36,13 @@ DESCRIPTION
     it does not track, and are dropped before any field is parsed), and follows delivery
     retries with delivery_peek(), reading the rest of a delivery line (delivery_details) only
     when a report asks for its details.
+
+    Whitespace after a line's end (an edited log, a relay's template) is not the line's: the
+    last field of cleanup's message-id and actions, of a delivery line's text, of smtpd's
+    rejects, holds, discards and size-limit warning leaves it out, and read_trimmed() reads a
+    line its parser did not know again without it (qmgr's `removed`, bounce's notices), so that
+    no other line pays for a test. smtpd's client= and SASL failure lines keep it in their last
+    field (the username).
 
 DIAGNOSTICS
     Pure functions of a line. A line of a known daemon in a shape not listed here (or cut short)
@@ -346,7 +354,7 @@ def smtpd_kind(text: str) -> Optional[str]:
     if first == "w":
         if "SASL" in text:
             return AUTH_FAILURE
-        return SIZE_LIMIT if text.endswith(SIZE_LIMIT_WARNING) else None
+        return SIZE_LIMIT if text.rstrip().endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
         if text.startswith(_NOQUEUE_REJECT_PREFIXES):
             return REJECT
@@ -501,12 +509,13 @@ def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
 def _action_parts(body: str):
     """(stage, client IP, reason, envelope) of `ACTION: STAGE from NAME[IP]: REASON; from=<a>
     to=<b> proto=ESMTP helo=<h>` (smtpd's reject, hold and discard, a milter's action in
-    cleanup), or None. The envelope is "" when the line has none."""
+    cleanup), or None. The envelope is "" when the line has none; whitespace after the line's
+    end is not read."""
     words = body.split(" ", 3)
     if len(words) < 4 or words[2] != "from":
         return None
     stage = words[1]
-    rest = words[3]
+    rest = words[3].rstrip()
     colon = rest.find("]: ")
     if colon < 0:
         colon = rest.find(": ")
@@ -611,17 +620,19 @@ def _cleanup(text: str):
         return None
     at = len(queue_id) + 2
     if text.startswith("message-id=", at):
-        return _event(MessageId, (queue_id, text[at + 11:].strip("<>")))
-    action, colon, body = text[at:].partition(": ")
+        # Spaces and tabs after the line's end go with the brackets, in the same call.
+        return _event(MessageId, (queue_id, text[at + 11:].strip("<> \t")))
+    body = text[at:].rstrip()  # whitespace after the line's end is not the reason's
+    action, colon, rest = body.partition(": ")
     parse = _CLEANUP_ACTIONS.get(action) if colon else None
     if parse is None:
         return None
-    parts = parse(text[at:])
+    parts = parse(body)
     if parts is None:
         if action.endswith("hold"):
             return None
         # A refusal in a shape not known still ends the message, its reason the whole text.
-        parts = None, None, body, body
+        parts = None, None, rest, rest
     sender, recipient, reason, reply = parts
     if action.endswith("reject"):
         return ContentReject(queue_id, sender, recipient, reason, _reply_dsn(reply))
@@ -676,11 +687,16 @@ def _delivery_parts(text: str):
     if status_at < 0:
         return None
     status, _, reason = text[status_at + 9:].partition(" ")
-    if reason[:1] == "(" and reason[-1:] == ")":
-        reason = reason[1:-1]
-    return (colon, status_at, status, reason,
+    return (colon, status_at, status, _unwrapped(reason),
             _last_field(text, ", dsn", 4, colon + 5, status_at),
             _last_field(text, ", rel", 6, colon + 5, status_at))
+
+
+def _unwrapped(reason: str) -> str:
+    """A delivery line's text after its status word, out of its parentheses: whitespace after
+    the line's end kept them from the one match of _PLAIN_DELIVERY."""
+    reason = reason.rstrip()
+    return reason[1:-1] if reason[:1] == "(" and reason[-1:] == ")" else reason
 
 
 def _last_field(text: str, marker: str, skip: int, start: int, end: int) -> str:
@@ -729,7 +745,7 @@ def delivery_details(text: str):
     plain = _PLAIN_DELIVERY.fullmatch(text)
     if plain is not None:
         relay, dsn, status, in_parentheses, reason = plain.groups("")
-        return dsn, relay, status, in_parentheses or reason
+        return dsn, relay, status, in_parentheses or _unwrapped(reason)
     parts = _delivery_parts(text)
     if parts is None:
         return None
@@ -816,4 +832,14 @@ RECOGNIZERS.update((agent, delivery_event) for agent in DELIVERY_AGENTS)
 def recognize(daemon: str, text: str):
     """The event a Postfix daemon's message text carries, or None when we do not use it."""
     parser = RECOGNIZERS.get(daemon)
-    return parser(text) if parser is not None else None
+    if parser is None:
+        return None
+    event = parser(text)
+    return event if event is not None else read_trimmed(parser, text)
+
+
+def read_trimmed(parser, text: str):
+    """What `parser` makes of `text` without the whitespace after its end (an edited log, a
+    relay's template), when `text` has some; else None. Asked only of a line its parser did not
+    know, so that no other line pays for it."""
+    return parser(text.rstrip()) if text[-1:].isspace() else None

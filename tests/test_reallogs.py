@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from maillog_sasl import events
+from maillog_sasl.syslog import parse_program, split_line
+
 from support import by
 
 REAL = Path(__file__).parent / "reallogs"
@@ -298,6 +301,31 @@ def test_lightmeter_warn_file_two_clients_on_one_pid(cli):
 # -- lightmeter-individual (AGPL-3.0-only): one scenario per file --------------------------------
 
 LMI = REAL / "lightmeter-individual"
+
+
+def test_lightmeter_individual_a_line_with_a_trailing_space_is_read_trimmed():
+    path = LMI / "31_inbound_reply.log"
+    # Line 22, qmgr's `(queue active)` with a space after it (the only Postfix line of
+    # Lightmeter's test files with one): read as the line without it.
+    line = path.read_text().splitlines()[21]
+    assert line.endswith("(queue active) ")
+    _stamp, _host, tag, text = split_line(line)
+    assert parse_program(tag)[1] == "qmgr"
+    event = events.recognize("qmgr", text)
+    assert (event.kind, event.queue_id, event.sender, event.size, event.nrcpt) == (
+        "queue_active", "ABD4E13D6B0", "original_recipient@example2.com", 11803, 1)
+
+
+def test_lightmeter_individual_inbound_reply(cli):
+    path = LMI / "31_inbound_reply.log"
+    # 97B24177716 (lines 1-11) is original_sender@example1.com's, sent; ABD4E13D6B0 (lines
+    # 12-30) the reply to it, inbound mail without a login: not counted.
+    summary, user = only_user(cli, path, 2022)
+    assert summary == ("original_sender@example1.com", 1, 1, 1)
+    assert outcomes(user) == counted(1, sent=1)
+    [row] = rows(cli, "messages", path, year=2022)
+    assert (row["queue_id"], row["recipient"], row["status"]) == (
+        "97B24177716", "original_recipient@example2.com", "sent")
 
 
 def test_lightmeter_individual_some_bounces(cli):
