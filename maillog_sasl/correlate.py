@@ -851,16 +851,22 @@ class Correlator:
         cleanup the last it read); the others accepted are not logged one by one."""
         if address:
             self._named(message, address)
-        refused = False
+        refused = 0
         for recipient in message.recipients.values():
             if recipient.status not in FINAL_OUTCOMES:
                 recipient.status = REJECTED
                 recipient.set_details(dsn, recipient.relay, reason)
                 recipient.last_attempt = when  # as a recipient refused at RCPT
-                refused = True
+                refused += 1
         if not refused:
             # The refusal stands for its recipients, beside any refused earlier at RCPT.
             self._refuse(message, "", dsn, reason, when)
+            refused = 1
+        session = message.session
+        if message.nrcpt is None and session is not None and session.end is None:
+            # Accepted at RCPT, then refused: the session's recipients, for a log without
+            # disconnect counters, as qmgr's nrcpt counts those of a queued message.
+            session.queued_recipients += refused
         self.messages.pop((message.host, message.queue_id), None)
         message.end = when
         message.state = REFUSED

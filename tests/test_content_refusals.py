@@ -99,3 +99,35 @@ def test_a_reject_in_a_shape_not_known_still_refuses_the_message(tmp_path, repor
     assert messages(report, log(tmp_path, "".join(lines[:2] + [odd] + lines[3:]))) == [
         ("8B1CF2E40BC", None, "", "rejected", "",
          "header Subject: reject me from unknown[127.0.0.1]", "2026-12-01T20:26:15+00:00")]
+
+
+def test_a_refused_message_counts_in_its_session_without_disconnect_counters(tmp_path, report):
+    """Postfix 2.x logs no counters (Zentyal's `disconnect from unknown[192.168.9.1]`, tests/
+    reallogs): the session's recipients are those its messages were accepted for, those refused
+    as a whole among them, as the users report counts them."""
+    lines = HEADER_REJECT.splitlines(keepends=True)
+    lines[-1] = lines[-1][:lines[-1].index("]") + 1] + "\n"
+    path = log(tmp_path, "".join(lines))
+    [session] = report("sessions", path, *TIMES)
+    assert (session["messages"], session["recipients"], session["rejected"]) == (1, 1, 0)
+    [user] = report("users", path, *TIMES)
+    assert (user["recipients"], user["rejected"]) == (1, 1)
+
+
+def test_a_held_message_then_discarded_by_header_checks(tmp_path, report):
+    """Both recipients named, one by smtpd's hold (test_hold's real line) and one by cleanup's
+    discard (test_discard's, made the last of the two): both dropped, counted once each."""
+    held = test_hold.NOQUEUE_HOLD.splitlines(keepends=True)
+    discard = ("Dec 01 18:59:59 mail postfix/cleanup[23301]: 7550131C03A: discard: header "
+               "Subject: discard me from unknown[127.0.0.1]; from=<erin@harness.test> "
+               "to=<held2@tempfail.test> proto=ESMTP helo=<client.harness.test>: dropped by "
+               "header check\n")
+    path = log(tmp_path, "".join(held[:3] + [discard] + held[4:]))
+    dropped = "discard: header Subject: discard me: dropped by header check"
+    assert [row[2:6] for row in messages(report, path)] == [
+        ("held1@ok.test", "rejected", "", dropped), ("held2@tempfail.test", "rejected", "", dropped)]
+    [session] = report("sessions", path, *TIMES)
+    [user] = report("users", path, *TIMES)
+    assert (session["recipients"], user["recipients"], user["rejected"], user["deferred"]) == (
+        2, 2, 2, 0)
+    assert report("queue", path, *TIMES) == []

@@ -643,6 +643,15 @@ def test_zentyal_message_over_the_size_limit_is_refused(cli):
          "2009-10-01T07:46:27+00:00")]
 
 
+def test_zentyal_session_of_the_refused_message_counts_its_recipient(cli):
+    # smtpd[2847] (lines 35-41): Postfix 2.x logs no disconnect counters; the recipient of
+    # C48C428351, accepted at RCPT and refused with the message, is the session's one, as the
+    # users report counts it (rejected 1).
+    sessions = {row["pid"]: row for row in rows(cli, "sessions", ZENTYAL, year=2009)}
+    assert (sessions["2847"]["messages"], sessions["2847"]["recipients"],
+            sessions["2847"]["rejected"]) == (1, 1, 0)
+
+
 def test_zentyal_failure_then_login_from_the_same_ip(cli):
     # line 32: `warning: unknown[192.168.9.1]: SASL PLAIN authentication failed:` (empty reason),
     # Oct 1 07:04:37; macaco logged in from that IP at 07:46:26 the same day (line 38).
