@@ -40,6 +40,16 @@ Dec 01 20:25:39 mail postfix/submission/smtpd[24335]: 9E20A2E40A4: reject: END-O
 Dec 01 20:25:39 mail postfix/cleanup[24341]: 9E20A2E40A4: reject: header Subject: reject me from unknown[127.0.0.1]; from=<bob@harness.test> to=<second@ok.test> proto=ESMTP helo=<client.harness.test>: 5.7.1 refused by header check
 Dec 01 20:25:39 mail postfix/submission/smtpd[24335]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=2 data=0/1 rset=1 quit=1 commands=9/10
 """
+# Postfix 3.7.11, tests/e2e: header_checks HOLD and an end-of-data HOLD on one message to
+# first@ok.test and second@ok.test; smtpd's line, which names no recipient, comes first.
+HELD_TWICE = """\
+Dec 01 20:51:46 mail postfix/submission/smtpd[28434]: connect from unknown[127.0.0.1]
+Dec 01 20:51:46 mail postfix/submission/smtpd[28434]: 98A3A3225CC: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=bob@harness.test
+Dec 01 20:51:46 mail postfix/submission/smtpd[28434]: 98A3A3225CC: hold: END-OF-MESSAGE from unknown[127.0.0.1]: <bob@harness.test>: SASL login name held at end of data; from=<bob@harness.test> proto=ESMTP helo=<client.harness.test>
+Dec 01 20:51:46 mail postfix/cleanup[28439]: 98A3A3225CC: hold: header Subject: hold me from unknown[127.0.0.1]; from=<bob@harness.test> to=<second@ok.test> proto=ESMTP helo=<client.harness.test>: held by header check
+Dec 01 20:51:46 mail postfix/cleanup[28439]: 98A3A3225CC: message-id=<179615830663.27913.15366552992496212882@client.harness.test>
+Dec 01 20:51:46 mail postfix/submission/smtpd[28434]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=2 data=1 quit=1 commands=9
+"""
 BOB_REFUSED = "554 5.7.1 <bob@harness.test>: SASL login name rejected: compromised account"
 
 messages = functools.partial(
@@ -131,3 +141,13 @@ def test_a_held_message_then_discarded_by_header_checks(tmp_path, report):
     assert (session["recipients"], user["recipients"], user["rejected"], user["deferred"]) == (
         2, 2, 2, 0)
     assert report("queue", path, *TIMES) == []
+
+
+def test_a_hold_that_names_no_recipient_then_one_that_names_one(tmp_path, report):
+    """The recipient cleanup's hold names takes the place of the one with no address smtpd's
+    end-of-data hold stood for them by: one recipient held, not two."""
+    path = log(tmp_path, HELD_TWICE)
+    assert [row[2:6] for row in messages(report, path)] == [
+        ("second@ok.test", "deferred", "", "held: header Subject: hold me: held by header check")]
+    [queued] = report("queue", path, *TIMES)
+    assert (queued["queue_id"], queued["pending_recipients"]) == ("98A3A3225CC", 1)

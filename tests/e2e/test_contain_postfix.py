@@ -347,3 +347,31 @@ def test_whole_message_refusals_name_one_recipient_and_the_report_shows_it(postf
                     "header Subject: reject me: 5.7.1 refused by header check"),
         at_end: (BOB, "", "rejected", "5.7.1",
                  f"554 5.7.1 <{BOB}>: SASL login name rejected: compromised account")}
+
+
+def test_a_header_checks_hold_then_an_end_of_data_hold_hold_one_recipient(postfix_env):
+    """header_checks HOLD (cleanup names the last recipient) and smtpd_end_of_data_restrictions
+    HOLD (smtpd names none, and logs first) on one message to two recipients: the client is
+    told 250 and the message is held (tests/test_content_refusals.py has the lines). The
+    recipient cleanup names takes the place of the one with no address smtpd's line gave: one
+    row, held, its reason the last line's."""
+    inst = postfix_env.instance
+    table = inst.etc / "eod_hold"
+    table.write_text(f"{BOB} HOLD held at end of data\n")
+    inst._run(["postmap", "-c", str(inst.etc), f"hash:{table}"])
+    (inst.etc / "header_checks").write_text("/^Subject: hold me/ HOLD held by header check\n")
+    for setting in (f"header_checks = regexp:{inst.etc / 'header_checks'}",
+                    f"smtpd_end_of_data_restrictions = check_sasl_access hash:{table}"):
+        inst._run(["postconf", "-c", str(inst.etc), "-e", setting])
+    reload(inst)
+    queue_id = send_as(postfix_env, "hold-twice", BOB, ["first@ok.test", "second@ok.test"],
+                       subject="hold me")
+    inst.wait_for_log(rf"{queue_id}: hold: END-OF-MESSAGE from ", 10)
+    text = inst.log_text()
+    pids = set(re.findall(rf"smtpd\[(\d+)\]: {queue_id}: client=", text))
+    print("".join(line for line in text.splitlines(keepends=True)
+                  if any(f"smtpd[{pid}]" in line for pid in pids) or queue_id in line))
+    assert queue_names(postfix_env)[queue_id] == "hold"
+    rows = [row for row in report(postfix_env, "messages") if row["queue_id"] == queue_id]
+    assert [(row["recipient"], row["status"], row["reason"]) for row in rows] == [
+        ("second@ok.test", "deferred", "held: header Subject: hold me: held by header check")]
