@@ -18,6 +18,7 @@ The command runs as root, as an administrator would run it (no --apply: root act
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import smtplib
@@ -67,8 +68,9 @@ def send_deferred(env, user, rcpt) -> str:
     return queue_id
 
 
-def try_mail(env, user):
-    """(MAIL FROM reply, RCPT TO reply or None) of an authenticated transaction; then RSET."""
+@contextlib.contextmanager
+def logged_in(env, user):
+    """An smtplib connection to the submission port, after STARTTLS and AUTH as `user`."""
     inst = env.instance
     context = ssl.create_default_context(cafile=str(inst.cert))
     with smtplib.SMTP("127.0.0.1", inst.ports["submission"], local_hostname="client.harness.test",
@@ -76,6 +78,12 @@ def try_mail(env, user):
         smtp.starttls(context=context)
         smtp.ehlo()
         smtp.login(user, pw(user))
+        yield smtp
+
+
+def try_mail(env, user):
+    """(MAIL FROM reply, RCPT TO reply or None) of an authenticated transaction; then RSET."""
+    with logged_in(env, user) as smtp:
         mail = smtp.mail(user)
         rcpt = smtp.rcpt("someone@ok.test") if mail[0] == 250 else None
         smtp.rset()
@@ -297,13 +305,7 @@ def test_discard_drops_the_mail_and_the_reports_count_it_refused(postfix_env):
 
 def send_refused(env, user, rcpts, subject) -> None:
     """A message `user` submits to `rcpts`, refused after DATA (550 or 554)."""
-    inst = env.instance
-    context = ssl.create_default_context(cafile=str(inst.cert))
-    with smtplib.SMTP("127.0.0.1", inst.ports["submission"], local_hostname="client.harness.test",
-                      timeout=30) as smtp:
-        smtp.starttls(context=context)
-        smtp.ehlo()
-        smtp.login(user, pw(user))
+    with logged_in(env, user) as smtp:
         with pytest.raises(smtplib.SMTPDataError) as refused:
             smtp.sendmail(user, rcpts, f"From: {user}\r\nTo: {rcpts[0]}\r\n"
                                        f"Subject: {subject}\r\n\r\nbody\r\n")
