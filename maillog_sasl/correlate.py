@@ -728,8 +728,11 @@ class Correlator:
                     recipient.status = EXPIRED
         elif kind == "notice":
             self._notice(event, message, host, when)
-        elif kind == "hold" or kind == "discard" or kind == "content_reject":
-            self._act(message, event, when)
+        elif kind == "content_reject":
+            # smtpd's size-limit warning, its only line: no sender, no recipient.
+            self._refuse_message(message, None, "", event.reason, when)
+        elif kind == "hold" or kind == "discard" or kind == "reject":
+            self._act(message, event, when)  # smtpd's hold and discard, cleanup's every action
 
     def _delivery(self, peek, text, message, host, when) -> None:
         address, orig_to, status = peek
@@ -803,8 +806,8 @@ class Correlator:
         body checks): the recipient its line names waits, `held: ...` its reason, until qmgr
         reads the message (after `postsuper -H`; _released). Or it discards the message (an
         access table's or a milter's DISCARD, header or body checks): refused, `discard: ...`
-        its reason. Or it refuses the whole message (a milter, header or body checks,
-        message_size_limit). The line's sender is the message's if it has none yet."""
+        its reason. Or it refuses the whole message (cleanup's Reject: a milter, header or body
+        checks). The line's sender is the message's if it has none yet."""
         if message.sender is None:
             message.sender = event.sender
         kind = event.kind

@@ -19,8 +19,8 @@ DESCRIPTION
     HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
     line's `to=`, its reason the text); cleanup's message-id, and its holds, discards and
     refusals of a whole message (header/body_checks, a milter's, milter_header_checks: a Hold,
-    a Discard or a ContentReject, with the sender and the one recipient the line names, the
-    reason what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
+    a Discard or a Reject, with the sender and the one recipient the line names, the reason
+    what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
     delivery agent's `to=..., status=` line; bounce's notification links. Output: events,
     small named tuples whose `kind` names them.
 
@@ -253,10 +253,8 @@ class Notice(_NoticeFields):
 
 class _ContentRejectFields(NamedTuple):
     queue_id: str
-    sender: Optional[str]
-    recipient: Optional[str]  # the one the line names (cleanup's last, of several)
+    action: str  # reject
     reason: str
-    dsn: str
 
 
 class ContentReject(_ContentRejectFields):
@@ -494,7 +492,7 @@ def size_limit_event(text: str):
     queue_id = queue_id_of(text[9:])
     if queue_id is None:
         return None
-    return ContentReject(queue_id, None, None, SIZE_LIMIT_WARNING[2:], "")
+    return ContentReject(queue_id, "reject", SIZE_LIMIT_WARNING[2:])
 
 
 def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
@@ -573,34 +571,37 @@ def action_event(queue_id: Optional[str], body: str):
 
 
 def _content_action_parts(body: str):
-    """(sender, recipient, reason, text) of cleanup's header/body_checks action (cleanup_act_log,
-    and a milter's header checks: cleanup_milter_hbc_log): `hold: header Subject: hold me from
-    NAME[IP]; from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional text` (one line in the log), or
-    None. The reason is what matched and the text, `header Subject: hold me: optional text`. The
-    header is the sender's: the envelope is the last `; from=<` in the line, and the client the
-    last ` from ` before it."""
+    """(stage, client IP, sender, recipient, reason, text) of cleanup's header/body_checks
+    action (cleanup_act_log, and a milter's header checks: cleanup_milter_hbc_log): `hold:
+    header Subject: hold me from NAME[IP]; from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional
+    text` (one line in the log), or None. The stage is what matched (header, body), the reason
+    that and the text, `header Subject: hold me: optional text`. The header is the sender's:
+    the envelope is the last `; from=<` in the line, and the client the last ` from ` before
+    it."""
     envelope_at = body.rfind("; from=<")
     if envelope_at < 0:
         return None
     what, envelope = body[body.find(": ") + 2:envelope_at], body[envelope_at + 2:]
+    ip = ""
     client_at = what.rfind(" from ")
     if client_at >= 0:
-        what = what[:client_at]
+        what, ip = what[:client_at], split_address(what[client_at + 6:])[1]
     text_at = envelope.find(">: ")
     text = envelope[text_at + 3:] if text_at >= 0 else ""
-    return (_angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
-            f"{what}: {text}" if text else what, text)
+    return (what.split(" ", 1)[0], ip, _angle_value(envelope, "from=<"),
+            _angle_value(envelope, " to=<"), f"{what}: {text}" if text else what, text)
 
 
 def _milter_action_parts(body: str):
-    """(sender, recipient, reason, text) of a milter's reply at the end of the message
-    (cleanup_milter.c): `milter-reject: END-OF-MESSAGE from NAME[IP]: 5.7.1 text; from=<a>
-    to=<b> ...`, smtpd's shape; its reason is the text. None for another shape."""
+    """(stage, client IP, sender, recipient, reason, text) of a milter's reply at the end of
+    the message (cleanup_milter.c): `milter-reject: END-OF-MESSAGE from NAME[IP]: 5.7.1 text;
+    from=<a> to=<b> ...`, smtpd's shape; its reason is the text. None for another shape."""
     parts = _action_parts(body)
     if parts is None:
         return None
-    envelope = parts[3]
-    return _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"), parts[2], parts[2]
+    stage, ip, reason, envelope = parts
+    return (stage, ip, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"), reason,
+            reason)
 
 
 # cleanup's lines that hold, discard or refuse a message, by the word before their first ": ",
@@ -632,10 +633,12 @@ def _cleanup(text: str):
         if action.endswith("hold"):
             return None
         # A refusal in a shape not known still ends the message, its reason the whole text.
-        parts = None, None, rest, rest
-    sender, recipient, reason, reply = parts
+        parts = "", "", None, None, rest, rest
+    stage, ip, sender, recipient, reason, reply = parts
     if action.endswith("reject"):
-        return ContentReject(queue_id, sender, recipient, reason, _reply_dsn(reply))
+        # cleanup drops the reply code (the client is told it by smtpd): none here.
+        return Reject(queue_id, stage, ip, "", _reply_dsn(reply), reason, sender, recipient,
+                      None)
     return (Discard if action.endswith("discard") else Hold)(queue_id, sender, recipient, reason)
 
 
