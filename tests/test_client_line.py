@@ -1,11 +1,21 @@
-"""smtpd's client= line read by one match where it has the plain shape (events._PLAIN_CLIENT)
-gives the Client that client_event(), the general reading, gives: on lines built from
-attacker-chosen values holding commas, brackets, colons and the keys themselves."""
+"""How smtpd's lines name their client, read the fast way and the general way, on lines built
+from attacker-chosen values holding commas, brackets, colons and the keys themselves: the
+client= line read by one match where it has the plain shape (events._PLAIN_CLIENT) gives the
+Client that client_event() gives; a text equal to the NAME[IP]:PORT rebuilt from a client's
+fields (correlate._address_of, which spares parsing a connect or disconnect line again) gives
+back those fields."""
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from maillog_sasl.events import _PLAIN_CLIENT, client_event, smtpd_client_event
+from maillog_sasl.correlate import _address_of
+from maillog_sasl.events import (
+    _PLAIN_CLIENT,
+    Connect,
+    client_event,
+    smtpd_client_event,
+    split_address,
+)
 
 # Plain values half of the time, so that the match is taken often enough to be tested.
 VALUES = (st.text(alphabet=st.sampled_from("a0.@"), max_size=5)
@@ -42,3 +52,20 @@ def test_the_common_lines_take_the_match():
                  "sasl_username=x, sasl_sender=x@corp.example",
                  "BE8FC14E7B: client=localhost[127.0.0.1]"):
         assert _PLAIN_CLIENT.fullmatch(text) is not None
+
+
+@given(st.text(alphabet=st.sampled_from("a0.:[] "), max_size=12))
+@example("mail.example[192.0.2.1]")
+@example("unknown[2001:db8::1]:587")
+@example("a[b]c]:x]")
+@example("x[")
+def test_a_text_equal_to_the_rebuilt_address_names_the_same_client(address):
+    fields = split_address(address)
+    rebuilt = _address_of(Connect(*fields))
+    if not fields[1]:
+        assert rebuilt is None
+        return
+    assert rebuilt is not None and split_address(rebuilt) == fields
+    # A session built at a reject knows its client's IP alone.
+    ip_alone = _address_of(Connect("", fields[1], None))
+    assert ip_alone is not None and split_address(ip_alone)[1] == fields[1]
