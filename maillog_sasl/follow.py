@@ -10,16 +10,18 @@ SUMMARY
     follower.notes                          what was unusual, one line each (read and cleared
                                             by the caller); follower.failed: the log could not
                                             be read at all
-    rotated_files(path) -> [path, ...]      its rotated files in the same directory, oldest first
+    rotated_files(path) -> [path, ...]      its rotated files in the same directory (its link's
+                                            target's), oldest first
 
 DESCRIPTION
     A Follower reads one log path. Its first read() starts from `position`, the one stored by
     the last run: the same file (device and inode, and the hash of its first line) is read on
     from the offset. When the path now names another file, the file read last run was rotated
-    since: it is looked for among the rotated files beside it (PATH.N, PATH-YYYYMMDD, each
-    possibly .gz, .bz2 or .xz) by identity, not by name (a plain file by device and inode, a
-    compressed one by the hash of its first line), its rest is read, then every file rotated
-    after it, then the new file from its start. When the same file is shorter than the offset
+    since: it is looked for among the rotated files beside it, or beside the file it links to
+    (PATH.N, PATH-YYYYMMDD, kubelet's PATH.YYYYMMDD-HHMMSS, each possibly .gz, .bz2 or .xz)
+    by identity, not by name (a plain file by device and inode, a compressed one by the hash
+    of its first line), its rest is read, then every file rotated after it, then the new file
+    from its start. When the same file is shorter than the offset
     or starts with another line, it was truncated in place (logrotate's copytruncate): its copy
     holds the lines written after the offset, and is looked for by the hash of the first line.
 
@@ -34,6 +36,18 @@ DESCRIPTION
     end of a file that was rotated away, which will not be written to any more. Lines are
     decoded as UTF-8 with undecodable bytes replaced, CRLF read as LF, like sources.py. The
     offset counts bytes of the file as read, after decompression for a compressed one.
+
+    A container runtime's log (Kubernetes' CRI files, Docker's json-file) hands on the lines
+    its wrapper holds, as the batch reports read it (sources.Unwrapper): the wrapper is decided
+    by the file's first line that tells one (read again from the file's start when reading
+    resumes inside it: never by the lines where a run happens to start), each file deciding
+    its own, so that a file rotated in with another wrapper, or none, is read as what it is.
+    The position is never inside a line the runtime split: a read that ends with its last
+    part still to come (CRI `P`, a json-file part without its `\n`) stops before its first
+    part, and the next call, or the next run, reads the parts again with the rest of it, each
+    line once. Lines of the other stream written between the parts wait with them. At the end
+    of a rotated file, an unfinished split line is a line, as at the end of any input; parts
+    that never end, LONGEST_LINE bytes on, are handed on as they are.
 
 DIAGNOSTICS
     Never raises for a missing, unreadable or vanished file: `notes` says what happened, and
@@ -52,6 +66,8 @@ import time
 import zlib
 from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
+from maillog_sasl.sources import PLAIN, Unwrapper, wrapper_of
+
 BLOCK_SIZE = 1 << 17
 # The first line is hashed up to this many bytes; a line is cut (handed on as it is) past
 # LONGEST_LINE bytes without a line end.
@@ -69,7 +85,7 @@ _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 class Position(NamedTuple):
     device: int
     inode: int
-    offset: int
+    offset: int  # never inside a line a container runtime split (see the module docstring)
     head: Optional[str]  # hash of the first line; None when no line was complete yet
 
 
@@ -106,13 +122,45 @@ def decode(data: bytes) -> List[str]:
     return lines
 
 
-_ROTATED = r"(?:\.([0-9]+)|-([0-9]{8}(?:[0-9]{2,6})?(?:[-.][0-9]+)?))(?:\.(?:gz|bz2|xz))?\Z"
+_ROTATED = (r"(?:\.([0-9]+)|-([0-9]{8}(?:[0-9]{2,6})?(?:[-.][0-9]+)?)|\.([0-9]{8}-[0-9]{6}))"
+            r"(?:\.(?:gz|bz2|xz))?\Z")
+
+
+def _blocks(read: Callable[[int, int], bytes], size: int) -> Iterator[bytes]:
+    """The first `size` bytes of a file, block by block: read(count, start)."""
+    start = 0
+    while start < size:
+        data = read(min(BLOCK_SIZE, size - start), start)
+        if not data:
+            return
+        start += len(data)
+        yield data
+
+
+def _wrapper_before(blocks: Iterator[bytes]) -> Optional[str]:
+    """The wrapper of the first line among `blocks` (a file's bytes up to where it is read
+    from) that tells one (sources.wrapper_of), as the batch reports decide it for the file;
+    None when none tells."""
+    pending = b""
+    for block in blocks:
+        pending += block
+        end = pending.rfind(b"\n") + 1
+        if not end and len(pending) < LONGEST_LINE:
+            continue
+        end = end or len(pending)
+        kind = wrapper_of(decode(pending[:end]))
+        if kind is not None:
+            return kind
+        pending = pending[end:]
+    return wrapper_of(decode(pending)) if pending else None
 
 
 def rotated_files(path: str) -> List[str]:
-    """PATH.1, PATH.2.gz, PATH-20260308, PATH-20260308.gz, ... beside PATH, oldest first
-    (a higher number is older, an earlier date is older)."""
-    folder, base = os.path.split(path)
+    """PATH.1, PATH.2.gz, PATH-20260308, PATH-20260308.gz, PATH.20260308-101500 (kubelet's),
+    ... beside PATH, or beside the file it links to (kubelet's /var/log/containers/*.log
+    link to the files it rotates in /var/log/pods), oldest first (a higher number is older,
+    an earlier date is older)."""
+    folder, base = os.path.split(os.path.realpath(path) if os.path.islink(path) else path)
     pattern = re.compile(re.escape(base) + _ROTATED)
     try:
         names = os.listdir(folder or ".")
@@ -122,8 +170,8 @@ def rotated_files(path: str) -> List[str]:
     for name in names:
         match = pattern.match(name)
         if match is not None:
-            number, date = match.groups()
-            key = (0, -int(number), "") if number is not None else (1, 0, date)
+            number, date, stamp = match.groups()
+            key = (0, -int(number), "") if number is not None else (1, 0, date or stamp)
             found.append((key, os.path.join(folder, name)))
     return [name for _, name in sorted(found)]
 
@@ -169,6 +217,7 @@ class Follower:
         self._offset = 0
         self._head: Optional[str] = None
         self._name = path
+        self._unwrapper = Unwrapper()  # of the held file: no part of a split line waits in it
         self._fresh = False  # nothing read yet of the held file: its first chunk is new_file
         self._rotated_at: Optional[float] = None  # when another file appeared at the path
         self._waiting_noted = False
@@ -341,6 +390,12 @@ class Follower:
         self._fd, self._ident, self._name = fd, (status.st_dev, status.st_ino), name
         self._offset, self._fresh = offset, True
         self._head = self._read_head(fd)
+        try:
+            kind = _wrapper_before(_blocks(lambda count, start: os.pread(fd, count, start),
+                                           offset))
+        except OSError:
+            kind = None  # the reads after it say why
+        self._unwrapper = Unwrapper(kind)
         return True
 
     @staticmethod
@@ -371,14 +426,37 @@ class Follower:
                 if len(pending) < LONGEST_LINE:
                     continue
                 end = len(pending)
-            self._offset += end
+            lines, used = self._unwrapped(pending[:end])
+            self._offset += used
             if self._head is None:
                 self._head = self._read_head(fd)
-            yield self._chunk(decode(pending[:end]))
-            pending = pending[end:]
+            if lines:
+                yield self._chunk(lines)
+            pending = pending[used:]
         if final and pending:
             self._offset += len(pending)
-            yield self._chunk(decode(pending))
+            unwrapper = self._unwrapper
+            lines = unwrapper.lines(decode(pending)) + unwrapper.end()
+            if lines:
+                yield self._chunk(lines)
+
+    def _unwrapped(self, data: bytes) -> Tuple[List[str], int]:
+        """The lines `data` (whole lines of the held file) holds, and how many of its bytes
+        they take: in a container runtime's wrapper, up to the last line that leaves no split
+        line unfinished (Unwrapper.whole), so that the position is never inside one: its parts
+        are read again with the rest of it. Parts that never end, LONGEST_LINE bytes on, are
+        handed on as they are, as a line that long is."""
+        lines = decode(data)
+        unwrapper = self._unwrapper
+        if unwrapper.kind == PLAIN:
+            return lines, len(data)
+        inner, used = unwrapper.whole(lines)
+        if used == len(lines):
+            return inner, len(data)
+        size = sum(map(len, data.split(b"\n", used)[:used])) + used
+        if len(data) - size < LONGEST_LINE:
+            return inner, size
+        return inner + unwrapper.lines(lines[used:]) + unwrapper.end(), len(data)
 
     def _chunk(self, lines: List[str]) -> Chunk:
         chunk = Chunk(self._name, lines, self._fresh)
@@ -396,6 +474,7 @@ class Follower:
         pending = b""
         skip = offset
         read = 0  # bytes of content after the offset
+        unwrapper = Unwrapper(self._wrapper_of_file(name, offset))
         try:
             with stream:
                 while True:
@@ -410,12 +489,17 @@ class Follower:
                     if not end and len(pending) < LONGEST_LINE:
                         continue
                     end = end or len(pending)
-                    yield Chunk(name, decode(pending[:end]), fresh)
-                    fresh, pending = False, pending[end:]
+                    lines = unwrapper.lines(decode(pending[:end]))
+                    pending = pending[end:]
+                    if lines:
+                        yield Chunk(name, lines, fresh)
+                        fresh = False
         except _READ_ERRORS as error:
             self.notes.append(f"{name}: read failed part way: {error}")
-        if pending:
-            yield Chunk(name, decode(pending), fresh)
+        # A split line left unfinished at the file's end is a line, as in the batch reports.
+        lines = (unwrapper.lines(decode(pending)) if pending else []) + unwrapper.end()
+        if lines:
+            yield Chunk(name, lines, fresh)
         # Read to its end: were nothing read after it, the next run goes on from here.
         status = _stat(name)
         if status is not None:
@@ -431,6 +515,18 @@ class Follower:
                 return handle.read(8)
         except OSError:
             return b""
+
+    @staticmethod
+    def _wrapper_of_file(name: str, offset: int) -> Optional[str]:
+        """_wrapper_before() of the file `name` (plain or compressed) read from `offset`."""
+        if not offset:
+            return None
+        try:
+            stream, _ = _stream_of(name)
+            with stream:
+                return _wrapper_before(_blocks(lambda count, _start: stream.read(count), offset))
+        except _READ_ERRORS:
+            return None
 
     @staticmethod
     def _head_of_file(name: str) -> Optional[str]:

@@ -11,8 +11,8 @@ SUMMARY
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
-    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | None; Unwrapper().lines(lines),
-    .end()                          the lines inside a container runtime's wrapper
+    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | None; Unwrapper(kind=None).lines(lines),
+    .end(), .whole(lines)           the lines inside a container runtime's wrapper
 
 DESCRIPTION
     Every input is opened exactly once, and that file object is the one read: a pipe given as
@@ -497,8 +497,8 @@ class Unwrapper:
 
     __slots__ = ("kind", "parts")
 
-    def __init__(self) -> None:
-        self.kind: Optional[str] = None
+    def __init__(self, kind: Optional[str] = None) -> None:
+        self.kind = kind  # decided by the first line that tells when None
         self.parts: dict = {}  # stream -> the text of its unfinished line
 
     def lines(self, lines: List[str]) -> List[str]:
@@ -508,6 +508,25 @@ class Unwrapper:
         if not kind:
             return lines
         return self._cri(lines) if kind is CRI else self._json_file(lines)
+
+    def whole(self, lines: List[str]) -> Tuple[List[str], int]:
+        """(lines() of the first `used` of `lines`, `used`), from an unwrapper with no part
+        waiting: all of them, unless a split line is left unfinished; then up to the last of
+        `lines` after which no part waited, and the unwrapper is left as it was there. A
+        reader that keeps its place before those lines reads them again with the rest of the
+        split line (watch: follow.py)."""
+        inner = self.lines(lines)
+        if not self.parts:
+            return inner, len(lines)
+        # Rare (a read that ends inside a split line): the lines again, one by one.
+        self.parts = {}
+        used = kept = emitted = 0
+        for number, line in enumerate(lines, 1):
+            emitted += len(self.lines([line]))
+            if not self.parts:
+                used, kept = number, emitted
+        self.parts = {}
+        return inner[:kept], used
 
     def end(self) -> List[str]:
         """The unfinished lines when the input ends, as a line without its line end is read."""

@@ -105,15 +105,16 @@ DESCRIPTION
     Alerts are stored with the offsets in one transaction, then written; an alert stored but
     not yet written when a run died is written by the next run.
 
-    once(): reads every log from its stored position to its end (follow.Follower: the rest of
-    a rotated file first), assesses, commits, writes the alerts. follow(): the same every
-    `interval` seconds; the state is committed when alerts are raised, every
-    CHECKPOINT_EVERY seconds while lines come, and when `stop` is set. The assessment runs
+    once(): reads every log from its stored position to its end (follow.Follower: the rest of a
+    rotated file first; a container runtime's log as the lines its wrapper holds, a line the
+    runtime split read when its last part has come), assesses, commits, writes the alerts.
+    follow(): the same every `interval` seconds; the state is committed when alerts are raised,
+    every CHECKPOINT_EVERY seconds while lines come, and when `stop` is set. The assessment runs
     after a read that finished a session or message or changed an open one (engine.signature(),
-    so that inbound mail and connections that never try AUTH cost no assessment), and takes
-    at most ASSESS_SHARE of the time, unless an alert would then come more than LATENCY
-    seconds after its line: on a large state (measured: 0.6 to 0.9 s for 3,000 accounts and a
-    week of logins) it is judged less often, never later than that.
+    so that inbound mail and connections that never try AUTH cost no assessment), and takes at
+    most ASSESS_SHARE of the time, unless an alert would then come more than LATENCY seconds
+    after its line: on a large state (measured: 0.6 to 0.9 s for 3,000 accounts and a week of
+    logins) it is judged less often, never later than that.
 
     Metrics (metrics_path, metrics.py): counters of what the logs ended (logins, failed AUTH,
     messages and recipients by outcome) kept in the state with the offsets, the flagged
