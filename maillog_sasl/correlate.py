@@ -152,7 +152,7 @@ def _address_of(client) -> Optional[str]:
     port from (a Session, or an event that names its client); None when it found no IP there.
 
     Parsed, a text equal to it gives those three back: a connect or disconnect line that names
-    the client so is known to name it without being parsed (tests/test_client_line.py)."""
+    the client so is known to name it without being parsed (tests/test_plain_shapes.py)."""
     if not client.client_ip:
         return None
     port = client.client_port
