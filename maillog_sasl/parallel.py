@@ -19,6 +19,15 @@ DESCRIPTION
     Piece; this process takes the pieces in order while the workers read the next ones, and
     hands on what correlate.correlate() would, in its order.
 
+    A piece is pickled in parts (Packed): what is open at the chunk's end, then its events in
+    batches of BATCH_EVENTS, which this process unpickles one at a time, handing on what each
+    finished before the next; a Session or Message that more than one part names (a message
+    and its session, or the message it is a notice of) is numbered, pickled whole once, and is
+    one object here as in the worker. A forked worker writes the parts into a spool file (an
+    unlinked temporary file, one per chunk in flight, taken in turn), which this process reads
+    a part at a time; a cluster's worker, or one that cannot write its spool, hands them back
+    through the executor.
+
     A worker holds only the sessions and messages born in its chunk (a connect, a tracked
     client=, a bounce notice). A line about any other key is handed back raw, in its place, for
     this process to apply to the sessions and messages it carries from the chunks before; a
@@ -51,14 +60,17 @@ DESCRIPTION
     folds; it notes where it opened each key at the three places it opens one, not on every
     insert), then pickles what it finished (Session, Message and Recipient as tuples of their
     fields: a piece of the submission benchmark log is some 17,000 of them with 220,000 fields;
-    its times, shared between fields and pickled once each, are a tenth of that cost) for this
+    its times, shared between fields and pickled once a part, are a tenth of that cost) for this
     process to unpickle and apply. On the submission benchmark log, on 2 idle cores, 2 workers
     and this process spend 8.8-9.3 s of CPU in all where one process spends 5.0 s, for
-    4.7-5.0 s of wall time against 5.0 (this process about 2.8 s: the pieces, then the reports;
-    it peaks at 74-82 MB, a worker at 55 MB; what this process holds beyond one process's 50 MB is
-    mostly the gaps the pieces' objects leave in Python's pools, the same live objects spread
-    over 1.5 times as many arenas); where the cores are busy, as slow as that CPU time
-    (benchmarks/README.md).
+    4.7-5.0 s of wall time against 5.0 (this process about 2.8 s: the pieces, then the reports);
+    where the cores are busy, as slow as that CPU time (benchmarks/README.md).
+
+    Memory, on the same log: this process peaks at 58 MB (one process at 53), a worker at
+    51 MB. Unpickled whole, a piece held some 12 MB of objects in this process until they were
+    all handed on, often beside the next one, and the bytes of the pieces received (4.5 MB
+    each, received and then copied out of the pipe by the pool's thread) kept twice that in
+    its malloc arena: this process peaked at 74-87 MB.
 
     A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
     the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the
@@ -78,10 +90,14 @@ import collections
 import contextlib
 import copyreg
 import datetime as _dt
+import io
+import itertools
 import os
+import pickle
 import signal
+import tempfile
 import zlib
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
@@ -96,7 +112,7 @@ from maillog_sasl.correlate import (
     source_read,
     time_aside,
 )
-from maillog_sasl.model import DEFERRED, Finished, Stats
+from maillog_sasl.model import DEFERRED, Finished, Message, Session, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
     COMPRESSED_MAGIC,
@@ -110,12 +126,14 @@ from maillog_sasl.sources import (
 )
 from maillog_sasl.syslog import _SECONDS, MINUTES_KEPT, MONTHS, Clock, fixed_zone, split_line
 
-# A chunk's piece (its finished objects) is held whole in the worker and, while it waits its
-# turn and is applied, in this process. On the submission benchmark, --jobs 2, 8 MB chunks keep
-# a worker at 55 MB and this process at 74-82 MB; 4 MB ones 42 and 69-73 MB, but cost 5-8% more
-# wall time (more messages open across two chunks, whose retries are folded, more lines
-# handed back), and neither keeps this process under 60 MB: --jobs is for speed.
+# A chunk's piece (its finished objects) is held whole in the worker, and waits its turn in a
+# spool file. On the submission benchmark, --jobs 2, 8 MB chunks keep a worker at 51 MB and
+# this process at 58 MB; 4 MB chunks cost 5-8% more wall time (more messages open across two
+# chunks, whose retries are folded, more lines handed back).
 CHUNK_SIZE = 8 << 20
+# A piece's events are pickled in batches of this many, which this process unpickles one at a
+# time, handing on what each finished before the next.
+BATCH_EVENTS = 500
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
@@ -230,6 +248,8 @@ class Job(NamedTuple):
     # process saw of it (_fingerprint), which the worker checks it opened.
     path: Optional[str] = None
     seen: Optional[tuple] = None
+    # A forked worker's: the index in _SPOOLS of the file it writes the piece into.
+    spool: Optional[int] = None
 
 
 class Piece(NamedTuple):
@@ -245,9 +265,8 @@ class Piece(NamedTuple):
     unsafe: str
     edges: list
     problem: Optional[Problem]
-    # Last, unpickled here after the open objects: those stay, in the gaps the pieces before
-    # left; the finished ones, gone once handed on, free whole pools behind them.
-    events: list
+    # A list in the worker; here, its batches (lists), each unpickled as it is taken (_Loaded).
+    events: Iterable
 
 
 class ChunkCorrelator(Correlator):
@@ -550,6 +569,10 @@ def _fixed_zone_of(zone: _dt.timezone) -> tuple:
 # The inputs, set before the workers are forked: a worker reads them through the descriptors
 # it inherits (a rotated or deleted file included).
 _SOURCES: list = []
+# Unlinked files, one per chunk in flight, set before the workers are forked: a worker writes
+# its chunk's piece into the one its job names, where it waits out of this process's memory
+# and is read a batch at a time.
+_SPOOLS: list = []
 
 
 class _Range:
@@ -574,14 +597,25 @@ class _Range:
             yield last
 
 
-def _work(job: Job) -> Piece:
-    """A worker: correlate one chunk, of an input it inherited or opens by path (or URL). One
-    that it cannot open, or that is not what this process opened (rotated or replaced since),
-    gives an empty piece that sends the chunk back to be read there (MOVED)."""
+def _work(job: Job) -> Packed:
+    """A worker: correlate one chunk, of an input it inherited or opens by path (or URL), and
+    pickle its piece (_pack). One that it cannot open, or that is not what this process opened
+    (rotated or replaced since), gives an empty piece that sends the chunk back to be read
+    there (MOVED)."""
     # Times go back with the parent's one tzinfo object per offset (syslog.fixed_zone): times
     # that share theirs compare many times faster. Set here, where every worker runs (forked,
     # or a Dask cluster's, local or not).
     copyreg.pickle(_dt.timezone, _fixed_zone_of)
+    piece = _piece_of(job)
+    if job.spool is not None:
+        try:
+            return _pack(piece, _SPOOLS[job.spool].fileno())
+        except OSError:  # (a full disk) it goes through the pipe
+            pass
+    return _pack(piece, None)
+
+
+def _piece_of(job: Job) -> Piece:
     if job.path is None:
         return _work_on(job, _SOURCES[job.source])
     try:
@@ -597,6 +631,127 @@ def _work(job: Job) -> Piece:
         return _moved(job, f"a worker could not read it ({error_reason(error)})")
     finally:
         source.close()
+
+
+class Packed(NamedTuple):
+    """A Piece as a worker hands it back (_pack): the pickle of all but its events, then one
+    pickle per BATCH_EVENTS of them, in `pickles` or, from a forked worker, one after another
+    in its job's spool file (None). A Session or Message named in more than one pickle is
+    pickled whole in the first and by its number in the others; `last`: such a number -> the
+    last pickle that names it (0 the first)."""
+    sizes: List[int]
+    last: Dict[int, int]
+    pickles: Optional[List[bytes]]
+
+
+class _Numbering:
+    """A worker's side of a Packed piece: numbers each Session and Message as it is pickled."""
+
+    def __init__(self) -> None:
+        self.numbers: Dict[int, int] = {}  # id() -> number: the piece keeps them all alive
+        self.last: Dict[int, int] = {}
+        self.pickles = 0
+        self.table = copyreg.dispatch_table.copy()
+        self.table[Session] = self.table[Message] = self._reduce
+
+    def _reduce(self, made):
+        # Called once per object and pickle: pickle's memo names it again within one.
+        number = self.numbers.get(id(made))
+        if number is None:
+            number = self.numbers[id(made)] = len(self.numbers)
+            return _Loaded.define, (number, *made.__reduce__())
+        self.last[number] = self.pickles
+        return _Loaded.known, (number,)
+
+    def dumps(self, value) -> bytes:
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = self.table
+        pickler.dump(value)
+        self.pickles += 1
+        return buffer.getvalue()
+
+
+def _pack(piece: Piece, spool: Optional[int]) -> Packed:
+    """`piece` pickled for this process to unpickle a batch of its events at a time, each part
+    written to the file `spool` (a descriptor) as it is made, or kept."""
+    numbering = _Numbering()
+    events: list = piece.events  # type: ignore[assignment]  # (the worker's list)
+    parts = [piece._replace(events=()), *(events[start:start + BATCH_EVENTS]
+                                           for start in range(0, len(events), BATCH_EVENTS))]
+    if spool is None:
+        pickles = [numbering.dumps(part) for part in parts]
+        return Packed([len(data) for data in pickles], numbering.last, pickles)
+    os.ftruncate(spool, 0)  # the piece before in this spool was read
+    sizes = []
+    offset = 0
+    for part in parts:
+        data = numbering.dumps(part)
+        written = 0
+        while written < len(data):
+            written += os.pwrite(spool, memoryview(data)[written:], offset + written)
+        offset += written
+        sizes.append(written)
+    return Packed(sizes, numbering.last, None)
+
+
+class _Loaded:
+    """This process's side of a Packed piece: each Session and Message of a number that another
+    pickle names is kept until the last of them, so that the objects are the worker's, one for
+    one, as a single pickle would have given them."""
+
+    def __init__(self, packed: Packed, spool: Optional[int]):
+        self.packed = packed
+        self.spool = spool
+        self.objects: Dict[int, Finished] = {}
+        self.pickles = 0
+
+    def piece(self) -> Piece:
+        """The piece, its events unpickled batch by batch as they are taken."""
+        pickles = self._pickles()
+        return self._load(next(pickles))._replace(events=map(self._load, pickles))
+
+    def _pickles(self) -> Iterator[bytes]:
+        kept = self.packed.pickles
+        if kept is not None:
+            kept.reverse()
+            while kept:
+                yield kept.pop()  # its bytes go once read
+            return
+        assert self.spool is not None
+        offset = 0
+        for size in self.packed.sizes:
+            yield os.pread(self.spool, size, offset)
+            offset += size
+
+    def _load(self, data: bytes):
+        loaded = _Unpickler(io.BytesIO(data), self).load()
+        self.pickles += 1
+        return loaded
+
+    def define(self, number: int, constructor, fields: tuple) -> Finished:
+        made = constructor(*fields)
+        if number in self.packed.last:
+            self.objects[number] = made
+        return made
+
+    def known(self, number: int) -> Finished:
+        if self.packed.last[number] == self.pickles:
+            return self.objects.pop(number)
+        return self.objects[number]
+
+
+class _Unpickler(pickle.Unpickler):
+    """Unpickles a Packed piece's pickles for `loaded`, whose methods they name."""
+
+    def __init__(self, file, loaded: _Loaded):
+        super().__init__(file)
+        self.loaded = loaded
+
+    def find_class(self, module: str, name: str):
+        if module == __name__ and name.startswith("_Loaded."):
+            return getattr(self.loaded, name[len("_Loaded."):])
+        return super().find_class(module, name)
 
 
 # The start of why a worker sent its chunk back unread: the input it opened by path is not the
@@ -730,8 +885,9 @@ class _Merge:
             return "a queue ID born untracked in the chunk is open"
         return ""
 
-    def apply(self, piece: Piece, clock: ChunkClock) -> None:
-        """Apply a worker's piece, read with `clock`'s year."""
+    def apply(self, piece: Piece, clock: ChunkClock) -> Iterator[Finished]:
+        """Apply a worker's piece, read with `clock`'s year, handing on what each batch of its
+        events finished before the next is unpickled (only the rest, once it is applied)."""
         correlator = self.correlator
         edges = correlator.edges
         for placed in self.placed:
@@ -742,35 +898,40 @@ class _Merge:
         # still open at the chunk's end, whose place among ours must be told (_interleave).
         breaks = {place for placed in piece.placed for place in placed.values()}
         run: List[str] = []
-        for index, event in enumerate(piece.events):
-            kind = type(event)
-            if kind is str and not (run and index in breaks):
-                if not run:
-                    self.index = index
-                run.append(event)
-                continue
-            if run:
-                correlator.feed(run, clock, handed_back=True)
-                run = []
-            self.index = index
-            if kind is str:
-                run.append(event)
-            elif kind is SlotMark:
-                if event.slot is not None:
-                    if correlator._slots.get(event.host) == event.slot:
-                        continue
-                    correlator._slots[event.host] = event.slot
-                if event.when is not None:
-                    correlator.slot_changed(event.host, event.when)
-            elif kind is Folded:
-                _apply_fold(correlator, event, clock)
-            elif kind is tuple:  # a birth
-                if event[0] is SESSION:
-                    correlator.session_reborn(event[1])
+        start = 0
+        for batch in piece.events:
+            for index, event in enumerate(batch, start):
+                kind = type(event)
+                if kind is str and not (run and index in breaks):
+                    if not run:
+                        self.index = index
+                    run.append(event)
+                    continue
+                if run:
+                    correlator.feed(run, clock, handed_back=True)
+                    run = []
+                self.index = index
+                if kind is str:
+                    run.append(event)
+                elif kind is SlotMark:
+                    if event.slot is not None:
+                        if correlator._slots.get(event.host) == event.slot:
+                            continue
+                        correlator._slots[event.host] = event.slot
+                    if event.when is not None:
+                        correlator.slot_changed(event.host, event.when)
+                elif kind is Folded:
+                    _apply_fold(correlator, event, clock)
+                elif kind is tuple:  # a birth
+                    if event[0] is SESSION:
+                        correlator.session_reborn(event[1])
+                    else:
+                        correlator.message_reborn(event[1])
                 else:
-                    correlator.message_reborn(event[1])
-            else:
-                correlator.finished.append(event)
+                    correlator.finished.append(event)
+            start += len(batch)
+            # What the run not yet fed finishes comes after these: the order is kept.
+            yield from _handed_on(correlator)
         if run:
             correlator.feed(run, clock, handed_back=True)
         for noted in piece.pending.values():
@@ -866,7 +1027,7 @@ def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
     ours.placed.clear()
 
 
-def _pieces(executor, jobs: List[Job], ahead: int, remedy: str) -> Iterator[Piece]:
+def _pieces(executor, jobs: List[Job], ahead: int, remedy: str) -> Iterator[Packed]:
     """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken;
     WorkerError (one line, ending in `remedy`) when a worker dies or raises."""
     # Imported when workers are started (a tenth of the command's start-up otherwise).
@@ -929,18 +1090,27 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     if len(every) < 2:
         yield from correlate(sources, year, zone, correlator.stats, on_batch, problems)
         return
+    # One chunk more than workers: while this process applies a piece, every worker still has
+    # a chunk to read (with `jobs` ahead, one of them waited for this process).
+    ahead = jobs + 1
     pool = None
     if executor is None:
         _SOURCES[:] = sources
+        _SPOOLS[:] = _spools(ahead)
+        if _SPOOLS:
+            # A job is given the spool of the one `ahead` before it, whose piece was read
+            # before it was handed to a worker (_pieces).
+            turn = itertools.count()
+            plans = [plan and [job._replace(spool=next(turn) % ahead) for job in plan]
+                     for plan in plans]
+            every = [job for plan in plans for job in plan or ()]
         import concurrent.futures
         import multiprocessing
 
         executor = pool = concurrent.futures.ProcessPoolExecutor(
             jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
     try:
-        # One chunk more than workers: while this process applies a piece, every worker
-        # still has a chunk to read (with `jobs` ahead, one of them waited for this process).
-        pieces = _pieces(executor, every, jobs + 1,
+        pieces = _pieces(executor, every, ahead,
                          "try --jobs 1" if pool is not None else "try without --dask")
         clock = None
         for source, plan in zip(sources, plans):
@@ -968,6 +1138,22 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
             _SOURCES.clear()
+            for spool in _SPOOLS:
+                spool.close()
+            _SPOOLS.clear()
+
+
+def _spools(count: int) -> list:
+    """`count` unlinked temporary files (_SPOOLS), or none where they cannot be made."""
+    spools: list = []
+    try:
+        for _ in range(count):
+            spools.append(tempfile.TemporaryFile())
+    except OSError:  # the pieces come through the pipe
+        for spool in spools:
+            spool.close()
+        return []
+    return spools
 
 
 def _path_of(source) -> Optional[str]:
@@ -983,14 +1169,15 @@ def _path_of(source) -> Optional[str]:
     return path if (status.st_dev, status.st_ino) == source.identity else None
 
 
-def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
+def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Packed],
                clock: ChunkClock, on_batch, notes: Optional[List[Problem]]) -> Iterator[Finished]:
     correlator = merge.correlator
     noted = False
     if plan[0].start is not None:
         correlator._doubled = False  # _splittable() found it not doubled
     for job in plan:
-        piece = next(pieces)
+        piece = _Loaded(next(pieces), None if job.spool is None
+                        else _SPOOLS[job.spool].fileno()).piece()
         if source.problem is not None:
             continue  # a chunk before failed to read: the rest is not read, as in one process
         why = merge.why_not(piece, job.clock, clock)
@@ -1011,7 +1198,7 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Piece],
                 merge.read_here(chunk.batches(), clock)
                 correlator.stats.lines_cut += chunk.lines.cut
         else:
-            merge.apply(piece, clock)
+            yield from merge.apply(piece, clock)
             if piece.problem is not None:
                 # Named as the user named the input, not by the path or URL a worker opened.
                 source.problem = piece.problem._replace(path=source.name)

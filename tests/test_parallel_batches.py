@@ -1,0 +1,147 @@
+"""--jobs: a worker's piece is pickled in batches of its events, which the parent unpickles one
+at a time, handing on what each finished before the next; a Session or Message named in more
+than one pickle is one object, as in the worker; forked workers write their pieces into spool
+files, and through the pipe when they cannot.
+"""
+
+import concurrent.futures
+import errno
+import os
+from pathlib import Path
+
+from test_jobs import canonical
+
+import maillog_sasl
+from maillog_sasl import parallel
+from maillog_sasl.model import Message, Session
+from maillog_sasl.syslog import parse_zone
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_logs" / "maillog-sample.log"  # 4.3 MB
+CHUNK = 400_000
+
+
+def analysis(jobs=2, executor=None):
+    return maillog_sasl.open_logs([SAMPLE], year=2026, zone=parse_zone("UTC"), jobs=jobs,
+                                  chunk_size=CHUNK, executor=executor)
+
+
+def shape(piece) -> list:
+    """Which Session and Message objects a piece holds and names (message.session,
+    message.parent), each told by the order it is first met in: equal shapes, the same objects
+    one for one."""
+    order: dict = {}
+    seen = []
+
+    def meet(item):
+        if item is None:
+            return None
+        if id(item) not in order:
+            order[id(item)] = len(order)
+            seen.append(item)
+            if type(item) is Message:
+                seen.append((meet(item.session), meet(item.parent)))
+        return order[id(item)]
+
+    for item in [*piece.sessions.values(), *piece.messages.values(), *piece.events]:
+        if type(item) in (Session, Message):
+            meet(item)
+    return [(type(item).__name__, item.serial) if type(item) in (Session, Message) else item
+            for item in seen]
+
+
+def test_an_object_named_in_several_pickles_is_the_workers_one(monkeypatch):
+    """A message in one batch names its session, or the message it is a notice of, finished in
+    another batch or still open: the parent gets one object where the worker had one."""
+    monkeypatch.setattr(parallel, "BATCH_EVENTS", 3)
+    made, loaded, shared = [], [], []
+    piece_of, pack, piece = parallel._piece_of, parallel._pack, parallel._Loaded.piece
+
+    def recorded_piece_of(job):
+        worker = piece_of(job)
+        made.append(shape(worker))
+        return worker
+
+    def recorded_pack(*given):
+        packed = pack(*given)
+        shared.append(len(packed.last))
+        return packed
+
+    def recorded_piece(self):
+        here = piece(self)
+        batches = list(here.events)
+        # Before it is applied: this process goes on with its open objects.
+        loaded.append(shape(here._replace(events=[event for batch in batches
+                                                  for event in batch])))
+        return here._replace(events=batches)
+
+    monkeypatch.setattr(parallel, "_piece_of", recorded_piece_of)
+    monkeypatch.setattr(parallel, "_pack", recorded_pack)
+    monkeypatch.setattr(parallel._Loaded, "piece", recorded_piece)
+    # One worker thread: the pieces are made in the order they are read, in this process.
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        assert canonical(analysis(1, executor)) == canonical(analysis(1))
+    assert len(made) == len(loaded) > 5
+    assert sum(shared) > 100  # objects named across pickles
+    assert loaded == made
+
+
+def test_a_piece_is_handed_on_batch_by_batch(monkeypatch):
+    """What a batch finished is handed on before the piece's next batch is unpickled."""
+    monkeypatch.setattr(parallel, "BATCH_EVENTS", 50)
+    steps = []
+    load = parallel._Loaded._load
+
+    def recorded_load(self, data):
+        steps.append(self)  # (kept: no other piece is told by its id)
+        return load(self, data)
+
+    monkeypatch.setattr(parallel._Loaded, "_load", recorded_load)
+    items = []
+    for item in analysis():
+        items.append(item)
+        steps.append(None)
+    assert items
+    # A piece's pickles: its head, then its batches; an object handed on between two of them.
+    assert any(steps[index] is None and steps[index - 1] is not None
+               and any(step is steps[index - 1] for step in steps[index + 1:])
+               for index in range(1, len(steps) - 1))
+
+
+def packed_kinds(monkeypatch) -> list:
+    """[whether a piece came through a spool file], for each piece taken from now on."""
+    kinds = []
+    init = parallel._Loaded.__init__
+
+    def recorded(self, packed, spool):
+        kinds.append(packed.pickles is None)
+        init(self, packed, spool)
+
+    monkeypatch.setattr(parallel._Loaded, "__init__", recorded)
+    return kinds
+
+
+def test_forked_workers_write_their_pieces_into_spool_files(monkeypatch):
+    one = canonical(analysis(1))
+    kinds = packed_kinds(monkeypatch)
+    assert canonical(analysis()) == one
+    assert kinds and all(kinds)
+    assert parallel._SPOOLS == []  # closed once read
+
+
+def test_without_a_spool_file_the_pieces_come_through_the_pipe(monkeypatch):
+    one = canonical(analysis(1))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    kinds = packed_kinds(monkeypatch)
+    monkeypatch.setattr(parallel.tempfile, "TemporaryFile", full)
+    assert canonical(analysis()) == one
+    assert kinds and not any(kinds)
+    kinds.clear()
+    monkeypatch.undo()
+    kinds = packed_kinds(monkeypatch)
+    monkeypatch.setattr(os, "pwrite", full)  # (the workers are forked with it)
+    assert canonical(analysis()) == one
+    assert kinds and not any(kinds)
