@@ -30,9 +30,13 @@ DESCRIPTION
     A first `(queue active)` means the message was released: the hold's recipients go, and
     nrcpt and the delivery lines count them. A message Postfix discards (smtpd's or cleanup's
     discard line; the client was told 250, nothing more is logged of it, not even `removed`) is
-    refused there, its reason `discard: ` and the line's text, smtpd's for the recipient its line
-    names. smtpd logs a HOLD or DISCARD decided before the queue file existed as NOQUEUE: the
-    session keeps it (Session.pending_action) and its next message takes it.
+    refused there, its reason `discard: ` and the line's text; one refused as a whole (at DATA,
+    by a milter, by header or body checks) likewise, with the line's reason. Either line gives
+    the message its sender if it has none yet, and its recipients not final yet are refused,
+    the one the line names among them (one at most: smtpd the RCPT's, cleanup the last it
+    read); a line that names none stands for them as one recipient with no address. smtpd logs
+    a HOLD or DISCARD decided before the queue file existed as NOQUEUE: the session keeps it
+    (Session.pending_action) and its next message takes it.
 
     Finished objects are yielded as soon as they are finished: a session at its disconnect, a
     message at its removal. What is still open when the input ends is yielded last (sessions
@@ -232,6 +236,7 @@ class Correlator:
         messages = self.messages
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
+        read_trimmed = ev.read_trimmed
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
@@ -322,7 +327,10 @@ class Correlator:
             if daemon == "qmgr" and message.nrcpt is not None and text.endswith("(queue active)"):
                 # Another retry of a message whose sender and size are known already.
                 continue
-            event = recognizers[daemon](text)
+            parser = recognizers[daemon]
+            event = parser(text)
+            if event is None:
+                event = read_trimmed(parser, text)
             if event is None:
                 unused += 1
                 continue
@@ -706,7 +714,7 @@ class Correlator:
             session.queued_rejects += 1
             self._refuse(message, event.recipient or "", event.dsn, event.reason, when)
         else:
-            self._refuse_message(message, event.dsn, event.reason, when)
+            self._refuse_message(message, event.recipient, event.dsn, event.reason, when)
         return USED
 
     # -- queue file lines --------------------------------------------------------------------
@@ -737,10 +745,10 @@ class Correlator:
         elif kind == "notice":
             self._notice(event, message, host, when)
         elif kind == "content_reject":
-            self._refuse_message(message, "", DISCARDED + event.reason
-                                 if event.action == "discard" else event.reason, when)
-        elif kind == "hold" or kind == "discard":
-            self._act(message, event, when)
+            # smtpd's size-limit warning, its only line: no sender, no recipient.
+            self._refuse_message(message, None, "", event.reason, when)
+        elif kind == "hold" or kind == "discard" or kind == "reject":
+            self._act(message, event, when)  # smtpd's hold and discard, cleanup's every action
 
     def _delivery(self, peek, text, message, host, when) -> None:
         address, orig_to, status = peek
@@ -813,16 +821,32 @@ class Correlator:
         """Postfix put the message on hold (an access table's or a milter's HOLD, header or
         body checks): the recipient its line names waits, `held: ...` its reason, until qmgr
         reads the message (after `postsuper -H`; _released). Or it discards the message (an
-        access table's or a milter's DISCARD): refused, `discard: ...` its reason, the
-        recipient its line names with the others."""
+        access table's or a milter's DISCARD, header or body checks): refused, `discard: ...`
+        its reason. Or it refuses the whole message (cleanup's Reject: a milter, header or body
+        checks). The line's sender is the message's if it has none yet."""
         if message.sender is None:
             message.sender = event.sender
-        recipient = message.recipient(event.recipient or "")
-        if event.kind == "discard":
-            recipient.last_attempt = when  # as a recipient refused at RCPT
-            self._refuse_message(message, "", DISCARDED + event.reason, when)
-        elif recipient.status == DEFERRED and recipient.attempts == 0:
-            recipient.set_details("", "", HELD + event.reason)
+        kind = event.kind
+        if kind == "hold":
+            recipient = self._named(message, event.recipient or "")
+            if recipient.status == DEFERRED and recipient.attempts == 0:
+                recipient.set_details("", "", HELD + event.reason)
+        elif kind == "discard":
+            self._refuse_message(message, event.recipient, "", DISCARDED + event.reason, when)
+        else:
+            self._refuse_message(message, event.recipient, event.dsn, event.reason, when)
+
+    @staticmethod
+    def _named(message, address: str) -> Recipient:
+        """The recipient `address` of `message`, named by a line that holds or refuses it: it
+        takes the place of the one with no address that stood for the message's recipients
+        (a hold at MAIL FROM, before any was named)."""
+        recipients = message.recipients
+        if address and address not in recipients:
+            unnamed = recipients.get("")
+            if unnamed is not None and unnamed.status not in FINAL_OUTCOMES:
+                del recipients[""]
+        return message.recipient(address)
 
     @staticmethod
     def _released(message) -> None:
@@ -839,18 +863,29 @@ class Correlator:
         recipient.set_details(dsn, "", reason)
         recipient.last_attempt = when
 
-    def _refuse_message(self, message, dsn, reason, when) -> None:
-        """The whole message was refused (at DATA, by a milter, by header checks)."""
-        refused = False
+    def _refuse_message(self, message, address, dsn, reason, when) -> None:
+        """The whole message was refused or discarded (at DATA, by a milter, by header checks,
+        an access table's DISCARD): each recipient not final yet, the one its line names
+        (`address`, if any) among them. A line names one recipient at most (smtpd the RCPT's,
+        cleanup the last it read); the others accepted are not logged one by one."""
+        if address:
+            self._named(message, address)
+        refused = 0
         for recipient in message.recipients.values():
             if recipient.status not in FINAL_OUTCOMES:
                 recipient.status = REJECTED
                 recipient.set_details(dsn, recipient.relay, reason)
-                refused = True
+                recipient.last_attempt = when  # as a recipient refused at RCPT
+                refused += 1
         if not refused:
-            # Its accepted recipients are not logged one by one: the refusal stands for them,
-            # beside any refused earlier at RCPT.
+            # The refusal stands for its recipients, beside any refused earlier at RCPT.
             self._refuse(message, "", dsn, reason, when)
+            refused = 1
+        session = message.session
+        if message.nrcpt is None and session is not None and session.end is None:
+            # Accepted at RCPT, then refused: the session's recipients, for a log without
+            # disconnect counters, as qmgr's nrcpt counts those of a queued message.
+            session.queued_recipients += refused
         self.messages.pop((message.host, message.queue_id), None)
         message.end = when
         message.state = REFUSED

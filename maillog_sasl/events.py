@@ -4,6 +4,7 @@ SUMMARY
     smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | SIZE_LIMIT
                         | ACTION | None
     recognize(daemon, text) -> event | None
+    read_trimmed(parser, text) -> parser(text without whitespace after its end) | None
     queue_id_of(text) -> str | None
     delivery_peek(text) -> (recipient, orig_to, status) | None
     OUTCOMES: sent, deferred, bounced, expired, rejected (SENT, DEFERRED, ... as constants)
@@ -16,9 +17,10 @@ DESCRIPTION
     username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
     of a message over message_size_limit, holds and discards (an access table's or a milter's
     HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
-    line's `to=`, its reason the text); cleanup's message-id, content rejects and discards
-    (ContentReject), holds (header/body_checks, a milter's: one Hold event) and a milter's
-    discard (a Discard event); qmgr's `from=` (queue active), expiry and removal; every
+    line's `to=`, its reason the text); cleanup's message-id, and its holds, discards and
+    refusals of a whole message (header/body_checks, a milter's, milter_header_checks: a Hold,
+    a Discard or a Reject, with the sender and the one recipient the line names, the reason
+    what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
     delivery agent's `to=..., status=` line; bounce's notification links. Output: events,
     small named tuples whose `kind` names them.
 
@@ -34,6 +36,13 @@ DESCRIPTION
     it does not track, and are dropped before any field is parsed), and follows delivery
     retries with delivery_peek(), reading the rest of a delivery line (delivery_details) only
     when a report asks for its details.
+
+    Whitespace after a line's end (an edited log, a relay's template) is not the line's: the
+    last field of cleanup's message-id and actions, of a delivery line's text, of smtpd's
+    rejects, holds, discards and size-limit warning leaves it out, and read_trimmed() reads a
+    line its parser did not know again without it (qmgr's `removed`, bounce's notices), so that
+    no other line pays for a test. smtpd's client= and SASL failure lines keep it in their last
+    field (the username).
 
 DIAGNOSTICS
     Pure functions of a line. A line of a known daemon in a shape not listed here (or cut short)
@@ -244,7 +253,7 @@ class Notice(_NoticeFields):
 
 class _ContentRejectFields(NamedTuple):
     queue_id: str
-    action: str  # reject, milter-reject, discard
+    action: str  # reject
     reason: str
 
 
@@ -343,7 +352,7 @@ def smtpd_kind(text: str) -> Optional[str]:
     if first == "w":
         if "SASL" in text:
             return AUTH_FAILURE
-        return SIZE_LIMIT if text.endswith(SIZE_LIMIT_WARNING) else None
+        return SIZE_LIMIT if text.rstrip().endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
         if text.startswith(_NOQUEUE_REJECT_PREFIXES):
             return REJECT
@@ -511,12 +520,13 @@ def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
 def _action_parts(body: str):
     """(stage, client IP, reason, envelope) of `ACTION: STAGE from NAME[IP]: REASON; from=<a>
     to=<b> proto=ESMTP helo=<h>` (smtpd's reject, hold and discard, a milter's action in
-    cleanup), or None. The envelope is "" when the line has none."""
+    cleanup), or None. The envelope is "" when the line has none; whitespace after the line's
+    end is not read."""
     words = body.split(" ", 3)
     if len(words) < 4 or words[2] != "from":
         return None
     stage = words[1]
-    rest = words[3]
+    rest = words[3].rstrip()
     colon = rest.find("]: ")
     if colon < 0:
         colon = rest.find(": ")
@@ -539,15 +549,24 @@ def reject_event(queue_id: Optional[str], body: str):
     if parts is None:
         return None
     stage, ip, reason, envelope = parts
-    code, _, after_code = reason.partition(" ")
-    dsn = after_code.split(" ", 1)[0] if after_code[:1].isdigit() else ""
+    code = reason.split(" ", 1)[0]
     sender = _angle_value(envelope, "from=<")
     recipient = _angle_value(envelope, " to=<")
     username = None
     cut = envelope.find(" sasl_username=")
     if cut >= 0:
         username = envelope[cut + 15:].split(" ", 1)[0].strip("<>")
-    return Reject(queue_id, stage, ip, code, dsn, reason, sender, recipient, username)
+    return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
+                  username)
+
+
+def _reply_dsn(reply: str) -> str:
+    """The enhanced status code of a reply as logged: after the reply code (smtpd's `550 5.1.1
+    <x>: ...`), or first (cleanup drops the reply code: `5.7.1 message content rejected`)."""
+    first, _, rest = reply.partition(" ")
+    if len(first) == 3 and first.isdigit():
+        return rest.split(" ", 1)[0] if rest[:1].isdigit() else ""
+    return first if first[:1].isdigit() and first.count(".") == 2 else ""
 
 
 def action_event(queue_id: Optional[str], body: str):
@@ -564,21 +583,49 @@ def action_event(queue_id: Optional[str], body: str):
                   parts[2])
 
 
-def content_hold_event(queue_id: str, body: str):
-    # cleanup's header/body_checks HOLD: "hold: header Subject: hold me from NAME[IP];
-    #  from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional text" (one line in the log). The
-    # header is the sender's: the envelope is the last `; from=<` in the line.
+def _content_action_parts(body: str):
+    """(stage, client IP, sender, recipient, reason, text) of cleanup's header/body_checks
+    action (cleanup_act_log, and a milter's header checks: cleanup_milter_hbc_log): `hold:
+    header Subject: hold me from NAME[IP]; from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional
+    text` (one line in the log), or None. The stage is what matched (header, body), the reason
+    that and the text, `header Subject: hold me: optional text`. The header is the sender's:
+    the envelope is the last `; from=<` in the line, and the client the last ` from ` before
+    it."""
     envelope_at = body.rfind("; from=<")
     if envelope_at < 0:
         return None
-    what, envelope = body[6:envelope_at], body[envelope_at + 2:]
+    what, envelope = body[body.find(": ") + 2:envelope_at], body[envelope_at + 2:]
+    ip = ""
     client_at = what.rfind(" from ")
-    if client_at >= 0 and what.endswith("]"):
-        what = what[:client_at]
+    if client_at >= 0:
+        what, ip = what[:client_at], split_address(what[client_at + 6:])[1]
     text_at = envelope.find(">: ")
-    reason = what + envelope[text_at + 1:] if text_at >= 0 else what
-    return Hold(queue_id, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
-                reason)
+    text = envelope[text_at + 3:] if text_at >= 0 else ""
+    return (what.split(" ", 1)[0], ip, _angle_value(envelope, "from=<"),
+            _angle_value(envelope, " to=<"), f"{what}: {text}" if text else what, text)
+
+
+def _milter_action_parts(body: str):
+    """(stage, client IP, sender, recipient, reason, text) of a milter's reply at the end of
+    the message (cleanup_milter.c): `milter-reject: END-OF-MESSAGE from NAME[IP]: 5.7.1 text;
+    from=<a> to=<b> ...`, smtpd's shape; its reason is the text. None for another shape."""
+    parts = _action_parts(body)
+    if parts is None:
+        return None
+    stage, ip, reason, envelope = parts
+    return (stage, ip, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"), reason,
+            reason)
+
+
+# cleanup's lines that hold, discard or refuse a message, by the word before their first ": ",
+# each read by the parser of its shape (cleanup_message.c's header/body_checks actions,
+# cleanup_milter.c's milter replies and milter_header_checks actions).
+_CLEANUP_ACTIONS = {
+    **{action: _content_action_parts for action in ("reject", "discard", "hold")},
+    **{f"milter-{action}": _milter_action_parts for action in ("reject", "discard", "hold")},
+    **{f"milter-{where}-{action}": _content_action_parts for where in ("header", "body")
+       for action in ("reject", "discard", "hold")},
+}
 
 
 def _cleanup(text: str):
@@ -587,15 +634,25 @@ def _cleanup(text: str):
         return None
     at = len(queue_id) + 2
     if text.startswith("message-id=", at):
-        return _event(MessageId, (queue_id, text[at + 11:].strip("<>")))
-    action, colon, reason = text[at:].partition(": ")
-    if colon and action in ("reject", "milter-reject", "discard"):
-        return ContentReject(queue_id, action, reason)
-    if colon and action == "hold":
-        return content_hold_event(queue_id, text[at:])
-    if colon and (action == "milter-hold" or action == "milter-discard"):
-        return action_event(queue_id, text[at:])
-    return None
+        # Spaces and tabs after the line's end go with the brackets, in the same call.
+        return _event(MessageId, (queue_id, text[at + 11:].strip("<> \t")))
+    body = text[at:].rstrip()  # whitespace after the line's end is not the reason's
+    action, colon, rest = body.partition(": ")
+    parse = _CLEANUP_ACTIONS.get(action) if colon else None
+    if parse is None:
+        return None
+    parts = parse(body)
+    if parts is None:
+        if action.endswith("hold"):
+            return None
+        # A refusal in a shape not known still ends the message, its reason the whole text.
+        parts = "", "", None, None, rest, rest
+    stage, ip, sender, recipient, reason, reply = parts
+    if action.endswith("reject"):
+        # cleanup drops the reply code (the client is told it by smtpd): none here.
+        return Reject(queue_id, stage, ip, "", _reply_dsn(reply), reason, sender, recipient,
+                      None)
+    return (Discard if action.endswith("discard") else Hold)(queue_id, sender, recipient, reason)
 
 
 # qmgr's first `(queue active)` of a message in the shape nearly all have: a sender without
@@ -657,11 +714,16 @@ def _delivery_parts(text: str):
     if status_at < 0:
         return None
     status, _, reason = text[status_at + 9:].partition(" ")
-    if reason[:1] == "(" and reason[-1:] == ")":
-        reason = reason[1:-1]
-    return (colon, status_at, status, reason,
+    return (colon, status_at, status, _unwrapped(reason),
             _last_field(text, ", dsn", 4, colon + 5, status_at),
             _last_field(text, ", rel", 6, colon + 5, status_at))
+
+
+def _unwrapped(reason: str) -> str:
+    """A delivery line's text after its status word, out of its parentheses: whitespace after
+    the line's end kept them from the one match of _PLAIN_DELIVERY."""
+    reason = reason.rstrip()
+    return reason[1:-1] if reason[:1] == "(" and reason[-1:] == ")" else reason
 
 
 def _last_field(text: str, marker: str, skip: int, start: int, end: int) -> str:
@@ -710,7 +772,7 @@ def delivery_details(text: str):
     plain = _PLAIN_DELIVERY.fullmatch(text)
     if plain is not None:
         relay, dsn, status, in_parentheses, reason = plain.groups("")
-        return dsn, relay, status, in_parentheses or reason
+        return dsn, relay, status, in_parentheses or _unwrapped(reason)
     parts = _delivery_parts(text)
     if parts is None:
         return None
@@ -797,4 +859,14 @@ RECOGNIZERS.update((agent, delivery_event) for agent in DELIVERY_AGENTS)
 def recognize(daemon: str, text: str):
     """The event a Postfix daemon's message text carries, or None when we do not use it."""
     parser = RECOGNIZERS.get(daemon)
-    return parser(text) if parser is not None else None
+    if parser is None:
+        return None
+    event = parser(text)
+    return event if event is not None else read_trimmed(parser, text)
+
+
+def read_trimmed(parser, text: str):
+    """What `parser` makes of `text` without the whitespace after its end (an edited log, a
+    relay's template), when `text` has some; else None. Asked only of a line its parser did not
+    know, so that no other line pays for it."""
+    return parser(text.rstrip()) if text[-1:].isspace() else None

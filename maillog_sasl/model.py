@@ -85,7 +85,9 @@ class Session:
         self.auth_failures: List[tuple] = []  # (time, events.AuthFailure)
         self.queue_ids: List[str] = []
         self.rejects: List[tuple] = []  # (time, events.Reject) refused before any queue file
-        self.queued_recipients = 0  # nrcpt of its messages, for logs without disconnect counters
+        # nrcpt of its messages, and the recipients of those refused as a whole before qmgr
+        # read them: for logs without disconnect counters.
+        self.queued_recipients = 0
         self.connected = False  # its connect line was seen
         self.complete = False  # saw both connect and disconnect
         self.last_time = start

@@ -339,8 +339,8 @@ def session_user(session: Session):
 def session_recipients(session: Session) -> Tuple[int, int]:
     """(accepted, refused at RCPT) recipients of a session, as the users report counts them:
     the disconnect line's rcpt counter (`rcpt=3/5`: 3 of 5 accepted); without one, the
-    recipients its messages queued and its RCPT rejects (NOQUEUE, and those naming a queue
-    file)."""
+    recipients its messages queued or had refused as a whole, and its RCPT rejects (NOQUEUE,
+    and those naming a queue file)."""
     rcpt = counter(session.counters_text, "rcpt")
     if rcpt is None:
         return session.queued_recipients, len(session.rejects) + session.queued_rejects
