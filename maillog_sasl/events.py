@@ -301,7 +301,7 @@ def counter(text: str, name: str) -> Optional[Tuple[int, int]]:
         return None
     value = text[at + len(name) + 1:].split(" ", 1)[0]
     ok, slash, total = value.partition("/")
-    if not ok.isdigit() or (slash and not total.isdigit()):
+    if not ok.isdecimal() or (slash and not total.isdecimal()):
         return None
     return int(ok), int(total) if slash else int(ok)
 
@@ -315,7 +315,7 @@ def parse_counters(text: str) -> dict:
         if not equals:
             continue
         ok, slash, total = value.partition("/")
-        if ok.isdigit() and (not slash or total.isdigit()):
+        if ok.isdecimal() and (not slash or total.isdecimal()):
             counters[name] = (int(ok), int(total) if slash else int(ok))
     return counters
 
@@ -690,8 +690,8 @@ def _qmgr(text: str):
     if not text.endswith(" (queue active)") or not text.startswith("size=", at):
         return None
     size, _, nrcpt = text[at + 5:-15].partition(", nrcpt=")
-    return _event(QueueActive, (queue_id, sender, int(size) if size.isdigit() else None,
-                                int(nrcpt) if nrcpt.isdigit() and len(nrcpt) <= NRCPT_DIGITS
+    return _event(QueueActive, (queue_id, sender, int(size) if size.isdecimal() else None,
+                                int(nrcpt) if nrcpt.isdecimal() and len(nrcpt) <= NRCPT_DIGITS
                                 else None))
 
 
