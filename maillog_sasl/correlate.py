@@ -160,9 +160,18 @@ def queued_as(event) -> Optional[str]:
     return event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
 
 
-def _disconnected(text: str) -> ev.Connect:
-    """The client of `disconnect from NAME[IP] counters...`, its counters left unread."""
-    return ev.Connect(*ev.split_address(text[16:].partition(" ")[0]))
+def _address_of(client) -> Optional[str]:
+    """NAME[IP] or NAME[IP]:PORT, the text events.split_address() read `client`'s name, IP and
+    port from (a Session, or an event that names its client); None when it found no IP there.
+
+    Parsed, a text equal to it gives those three back: a connect or disconnect line that names
+    the client so is known to name it without being parsed (tests/test_plain_shapes.py)."""
+    if not client.client_ip:
+        return None
+    port = client.client_port
+    if port is None:
+        return f"{client.client_name}[{client.client_ip}]"
+    return f"{client.client_name}[{client.client_ip}]:{port}"
 
 
 class Pending:
@@ -471,13 +480,13 @@ class Correlator:
 
     def _on_disconnect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
-        client = None
-        if session is not None:
-            client = _disconnected(text)
-            if session.client_ip != client.client_ip:
-                # Another client's end: the open session's own was not logged.
-                self._finish_session(session)
-                session = None
+        address, _, counters_text = text[16:].partition(" ")
+        # Most name the client as the session has it: the address is parsed only otherwise.
+        if (session is not None and address != _address_of(session)
+                and session.client_ip != ev.split_address(address)[1]):
+            # Another client's end: the open session's own was not logged.
+            self._finish_session(session)
+            session = None
         noted = self.pending.pop(key, None) if session is None else None
         if session is None and " auth=" not in text:
             if noted is None:
@@ -487,11 +496,12 @@ class Correlator:
         if when is None:
             return UNUSED
         if session is None:
-            session = self._materialize(key, program, noted, client or _disconnected(text), when)
+            client = ev.Connect(*ev.split_address(address))
+            session = self._materialize(key, program, noted, client, when)
         session.complete = session.connected
         session.end = session.last_time = when
-        session.counters_text = text[16:].partition(" ")[2]
-        session.auth = ev.counter(session.counters_text, "auth")
+        session.counters_text = counters_text
+        session.auth = ev.counter(counters_text, "auth")
         self._finish_session(session)
         return USED
 
@@ -608,7 +618,13 @@ class Correlator:
     def _materialize(self, key, program, noted: Optional[Pending], event, when) -> Session:
         self._serial += 1
         host = key[0]
-        connect = ev.connect_event(noted.connect_text) if noted is not None else None
+        connect = None
+        if noted is not None:
+            # Most lines name their client as the connect did (a reject names its IP alone):
+            # the connect's fields are then the line's.
+            named = _address_of(event) if event.kind != "reject" else None
+            connect = (event if noted.connect_text[13:] == named
+                       else ev.connect_event(noted.connect_text))
         if connect is not None and event.client_ip and connect.client_ip != event.client_ip:
             # The noted connect was another client's, whose session ended unlogged.
             self.stats.sessions_incomplete += 1

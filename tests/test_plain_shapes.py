@@ -1,0 +1,94 @@
+"""The lines the correlator reads by the thousand, read by one match where they have their plain
+shape, give what the general reading gives: smtpd's client= line (events._PLAIN_CLIENT) and
+qmgr's `(queue active)` (events._PLAIN_QUEUE_ACTIVE), each read with its match and with the
+match never taken, on lines built from attacker-chosen values holding commas, brackets, colons,
+spaces and the keys themselves. And a text equal to the NAME[IP]:PORT rebuilt from a client's
+fields (correlate._address_of, which spares parsing a connect or disconnect line again) gives
+back those fields."""
+
+import re
+from unittest import mock
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from maillog_sasl import events
+from maillog_sasl.correlate import _address_of
+from maillog_sasl.events import _PLAIN_CLIENT, Connect, smtpd_client_event, split_address
+
+NEVER = re.compile("(?!)")
+
+
+def without_match(pattern: str, parse, text: str):
+    """What `parse` reads of `text` with its plain-shape match (events.`pattern`) never taken."""
+    with mock.patch.object(events, pattern, NEVER):
+        return parse(text)
+
+
+def values(*keys: str):
+    """Plain values three times in five (a line is plain only when all of its values are), and
+    values holding the characters and the `keys` the general reading cuts on."""
+    plain = st.text(alphabet=st.sampled_from("a0.@-"), min_size=1, max_size=5)
+    return st.one_of(plain, plain, plain,
+                     st.text(alphabet=st.sampled_from("a0:[]<>, =\t"), max_size=6),
+                     st.sampled_from(["", *keys]))
+
+
+VALUES = values(", sasl_username=", ", sasl_sender=", ", orig_queue_id=", ", sasl_method=", "]:",
+                "[")
+PORTS = st.none() | st.text(alphabet=st.sampled_from("0123456789"), min_size=1) | VALUES
+SASL = st.tuples(VALUES, VALUES, st.none() | VALUES) | st.none()
+
+
+@given(VALUES, VALUES, VALUES, PORTS, SASL)
+@example("1A2B", "mail.example", "192.0.2.1", None, ("PLAIN", "alice", None))
+@example("1A2B", "unknown", "2001:db8::1", "25", ("LOGIN", "bob@example", "bob@example"))
+@example("1A2B", "localhost", "127.0.0.1", None, None)
+def test_a_plain_client_line_reads_as_the_general_reading(queue_id, name, ip, port, sasl):
+    text = f"{queue_id}: client={name}[{ip}]" + (f":{port}" if port is not None else "")
+    if sasl is not None:
+        method, username, sender = sasl
+        text += f", sasl_method={method}, sasl_username={username}"
+        if sender is not None:
+            text += f", sasl_sender={sender}"
+    assert smtpd_client_event(text) == without_match("_PLAIN_CLIENT", smtpd_client_event, text)
+
+
+def test_the_common_client_lines_take_the_match():
+    for text in ("57CAF17DB1: client=h.example[198.18.6.155], sasl_method=LOGIN, "
+                 "sasl_username=dave@corp.example",
+                 "BE8FC14E7B: client=unknown[198.18.0.199]:57483, sasl_method=PLAIN, "
+                 "sasl_username=x, sasl_sender=x@corp.example",
+                 "BE8FC14E7B: client=localhost[127.0.0.1]"):
+        assert _PLAIN_CLIENT.fullmatch(text) is not None
+
+
+@given(st.text(alphabet=st.sampled_from("a0.:[] "), max_size=12))
+@example("mail.example[192.0.2.1]")
+@example("unknown[2001:db8::1]:587")
+@example("a[b]c]:x]")
+@example("x[")
+def test_a_text_equal_to_the_rebuilt_address_names_the_same_client(address):
+    fields = split_address(address)
+    rebuilt = _address_of(Connect(*fields))
+    if not fields[1]:
+        assert rebuilt is None
+        return
+    assert rebuilt is not None and split_address(rebuilt) == fields
+    # A session built at a reject knows its client's IP alone.
+    ip_alone = _address_of(Connect("", fields[1], None))
+    assert ip_alone is not None and split_address(ip_alone)[1] == fields[1]
+
+
+WORDS = values(">", ">, ", ", size=", ", nrcpt=", "status=expired")
+NUMBERS = (st.text(alphabet=st.sampled_from("0123456789"), min_size=1, max_size=8)
+           | st.text(alphabet=st.sampled_from("01 ,x"), max_size=3))
+
+
+@given(WORDS, WORDS, NUMBERS, NUMBERS, st.sampled_from([" (queue active)", " (queue activ)", ""]))
+@example("1A2B", "alice@example.org", "5026742", "1", " (queue active)")
+@example("1A2B", "", "100", "1234567", " (queue active)")
+@example("1A2B", "a>, size=1", "2", "3", " (queue active)")
+def test_a_plain_queue_active_reads_as_the_general_reading(queue_id, sender, size, nrcpt, tail):
+    text = f"{queue_id}: from=<{sender}>, size={size}, nrcpt={nrcpt}{tail}"
+    assert events._qmgr(text) == without_match("_PLAIN_QUEUE_ACTIVE", events._qmgr, text)
