@@ -38,6 +38,15 @@ DESCRIPTION
     a HOLD or DISCARD decided before the queue file existed as NOQUEUE: the session keeps it
     (Session.pending_action) and its next message takes it.
 
+    Under a before-queue content filter (smtpd_proxy_filter) smtpd writes no queue file: a
+    login's `NOQUEUE: client=` names its user, and the filter's reply to each of its messages
+    decides what the message is. A proxy-accept whose reply names `queued as QID` (amavis
+    passing on its next smtpd's answer) makes that queue file, tracked from loopback, the
+    login's message, whose deliveries are then the user's. Any other reply makes a message of
+    queue ID NOQUEUE, finished at once: refused (proxy-reject, the reply its reason, sender and
+    recipient from the line), or accepted without a queue ID Postfix logs more of (PMG's
+    `250 2.5.0 OK (its own ID)`): its recipient sent to the filter, the reply its reason.
+
     Finished objects are yielded as soon as they are finished: a session at its disconnect, a
     message at its removal. What is still open when the input ends is yielded last (sessions
     incomplete, messages `queued`, their unfinished recipients `deferred`), so memory holds only
@@ -207,6 +216,7 @@ class Correlator:
             ev.AUTH_FAILURE: self._on_auth_failure, ev.TLS: self._on_tls,
             ev.CLIENT: self._on_client, ev.REJECT: self._on_reject,
             ev.SIZE_LIMIT: self._on_size_limit, ev.ACTION: self._on_action,
+            ev.PROXY_CLIENT: self._on_proxy_client, ev.PROXY_REPLY: self._on_proxy_reply,
         }
 
     def __getstate__(self) -> dict:
@@ -311,7 +321,12 @@ class Correlator:
             key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
             if message is None:
-                if orphan is None or key in dropped:
+                if not colon or " " in queue_id or queue_id == "warning":
+                    # No queue ID: smtp's `connect to HOST[IP]:25: ...`, `... TLS connection
+                    # established to ...`, a daemon's warning. (Looked at only here: most lines
+                    # that come here are an untracked message's.)
+                    unused += 1
+                elif orphan is None or key in dropped:
                     untracked += 1
                 else:
                     orphan(line, stamp or line[:15], key, daemon, text)
@@ -716,6 +731,74 @@ class Correlator:
         else:
             self._refuse_message(message, event.recipient, event.dsn, event.reason, when)
         return USED
+
+    # -- a before-queue content filter (smtpd_proxy_filter) -----------------------------------
+    #
+    # smtpd writes no queue file: it passes the message to the filter as it comes, and the
+    # filter's own SMTP client hands it on to another smtpd (from loopback, a message tracked
+    # as any filter's re-injection) or keeps it. The session logs `NOQUEUE: client=` (with the
+    # SASL fields of a login) and, at the end of each message, the filter's reply.
+
+    def _on_proxy_client(self, key, program, stamp, clock, text):
+        if ", sasl_username=" not in text:
+            return UNUSED  # inbound mail: nothing of it is reported
+        event = ev.smtpd_client_event(text)
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED
+        session = self._session(key, program, event, when)
+        session.sasl_username = _intern(event.sasl_username)
+        session.sasl_method = event.sasl_method
+        return USED
+
+    def _on_proxy_reply(self, key, program, stamp, clock, text):
+        """The filter's reply to a logged-in client's message. A proxy-accept whose reply names
+        the queue ID the filter's next smtpd gave it (`queued as QID`, from loopback: a
+        tracked message) makes that queue file the login's message. Any other reply makes one
+        of queue ID NOQUEUE: refused (proxy-reject), or accepted without a queue ID Postfix
+        logs more of (PMG's `250 2.5.0 OK (its own ID)`, or one no longer open): sent to the
+        filter, its reply the reason."""
+        session = self.sessions.get(key)
+        if session is None or session.sasl_username is None:
+            return UNUSED
+        event = ev.proxy_reply_event(text)
+        when = clock.time(stamp) if event is not None else None
+        if when is None:
+            return UNUSED
+        self._seen(when)
+        session.last_time = when
+        queue_id = event.queued_as if event.accepted else None
+        queued = self.messages.get((key[0], queue_id)) if queue_id is not None else None
+        if queued is not None and queued.parent is None and queued.sasl_username is None:
+            self._sent_by(queued, session)
+            # Its nrcpt, if qmgr has read it already; else the session gets it then.
+            session.queued_recipients += queued.nrcpt or 0
+            return USED
+        self._serial += 1
+        message = Message(self._serial, session.host, "NOQUEUE", "submission", when)
+        self._sent_by(message, session)
+        message.sender = event.sender
+        if not event.accepted:
+            self._refuse_message(message, event.recipient or "", event.dsn, event.reply, when)
+            return USED
+        session.queued_recipients += 1  # the one the line names stands for the others
+        recipient = message.recipient(event.recipient or "")
+        recipient.status = SENT
+        recipient.attempts = 1
+        recipient.set_details(event.dsn, "", event.reply)
+        recipient.last_attempt = when
+        message.end = when
+        message.state = REMOVED
+        self._finish_message(message)
+        return USED
+
+    @staticmethod
+    def _sent_by(message, session) -> None:
+        """`message` is the logged-in `session`'s: its client, its login."""
+        message.session = session
+        message.client_name, message.client_ip = session.client_name, session.client_ip
+        message.sasl_method, message.sasl_username = session.sasl_method, session.sasl_username
+        session.queue_ids.append(message.queue_id)
 
     # -- queue file lines --------------------------------------------------------------------
 

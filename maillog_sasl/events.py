@@ -2,7 +2,7 @@
 
 SUMMARY
     smtpd_kind(text) -> CONNECT | DISCONNECT | AUTH_FAILURE | TLS | CLIENT | REJECT | SIZE_LIMIT
-                        | ACTION | None
+                        | ACTION | PROXY_CLIENT | PROXY_REPLY | None
     recognize(daemon, text) -> event | None
     read_trimmed(parser, text) -> parser(text without whitespace after its end) | None
     queue_id_of(text) -> str | None
@@ -17,7 +17,10 @@ DESCRIPTION
     username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
     of a message over message_size_limit, holds and discards (an access table's or a milter's
     HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
-    line's `to=`, its reason the text); cleanup's message-id, and its holds, discards and
+    line's `to=`, its reason the text), and under a before-queue filter (smtpd_proxy_filter)
+    its `NOQUEUE: client=` (a Client of queue ID NOQUEUE) and the filter's reply to a message
+    (`proxy-accept: ` or `proxy-reject: `, a ProxyReply: the reply, its envelope, the queue ID
+    it names as `queued as QID`); cleanup's message-id, and its holds, discards and
     refusals of a whole message (header/body_checks, a milter's, milter_header_checks: a Hold,
     a Discard or a Reject, with the sender and the one recipient the line names, the reason
     what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
@@ -183,6 +186,21 @@ class Discard(_ActionFields):
     kind = "discard"
 
 
+class _ProxyReplyFields(NamedTuple):
+    accepted: bool  # proxy-accept; proxy-reject: the message was refused
+    stage: str  # END-OF-MESSAGE
+    dsn: str
+    reply: str  # the filter's reply as smtpd logged it: `250 2.0.0 Ok: queued as 1FEB7E00C4`
+    sender: Optional[str]
+    recipient: Optional[str]  # the transaction's last (Postfix logs one)
+    queued_as: Optional[str]  # the Postfix queue ID a proxy-accept's reply names
+
+
+class ProxyReply(_ProxyReplyFields):
+    __slots__ = ()
+    kind = "proxy_reply"
+
+
 class _MessageIdFields(NamedTuple):
     queue_id: str
     message_id: str
@@ -325,6 +343,13 @@ def parse_counters(text: str) -> dict:
 # the lines of sessions it tracks; recognize() parses every line: both dispatch here alone.
 CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT, SIZE_LIMIT, ACTION = (
     "connect", "disconnect", "auth_failure", "tls", "client", "reject", "size_limit", "action")
+# A before-queue content filter (smtpd_proxy_filter): smtpd opens no queue file, and logs its
+# client= line as NOQUEUE (smtpd.c, "%s: client=%s..." with "NOQUEUE" for no queue ID) and the
+# filter's answer to the message as `proxy-accept: ` or `proxy-reject: ` (smtpd.c,
+# "proxy-%s: %s: %s;%s").
+PROXY_CLIENT, PROXY_REPLY = "proxy_client", "proxy_reply"
+_PROXY_CLIENT_PREFIX = "NOQUEUE: client="
+_PROXY_REPLY_PREFIXES = ("proxy-accept: ", "proxy-reject: ")
 TLS_MARKER = " TLS connection established from "
 _REJECT_PREFIXES = ("reject: ", "milter-reject: ")
 _NOQUEUE_REJECT_PREFIXES = ("NOQUEUE: reject: ", "NOQUEUE: milter-reject: ")
@@ -356,12 +381,14 @@ def smtpd_kind(text: str) -> Optional[str]:
     if first == "N":
         if text.startswith(_NOQUEUE_REJECT_PREFIXES):
             return REJECT
-        return ACTION if text.startswith(_NOQUEUE_ACTION_PREFIXES) else None
+        if text.startswith(_NOQUEUE_ACTION_PREFIXES):
+            return ACTION
+        return PROXY_CLIENT if text.startswith(_PROXY_CLIENT_PREFIX) else None
     if TLS_MARKER in text:
         return TLS
     queue_id = queue_id_of(text)
     if queue_id is None:
-        return None
+        return PROXY_REPLY if text.startswith(_PROXY_REPLY_PREFIXES) else None
     body_at = len(queue_id) + 2
     if text.startswith("client=", body_at):
         return CLIENT
@@ -506,6 +533,26 @@ def size_limit_event(text: str):
     if queue_id is None:
         return None
     return ContentReject(queue_id, "reject", SIZE_LIMIT_WARNING[2:])
+
+
+def proxy_reply_event(text: str):
+    # "proxy-accept: END-OF-MESSAGE: 250 2.0.0 Ok: queued as 1FEB7E00C4; from=<a> to=<b>
+    #  proto=ESMTP helo=<h>" (one line in the log; Postfix >= 3.10 appends sasl_username=<u>).
+    # The reply is the filter's own: amavis passes on the next smtpd's "queued as", PMG's says
+    # "250 2.5.0 OK (its own ID)".
+    stage, colon, rest = text[14:].partition(": ")
+    if not colon:
+        return None
+    envelope_at = rest.rfind("; from=<")
+    reply, envelope = (rest[:envelope_at], rest[envelope_at + 2:]) if envelope_at >= 0 else (
+        rest.rstrip(";"), "")
+    words = reply.split(" ", 2)
+    dsn = words[1] if len(words) > 1 and words[1][:1].isdigit() else ""
+    marker = reply.rfind("queued as ")
+    queued_as = reply[marker + 10:].split(" ", 1)[0].rstrip(")") if marker >= 0 else ""
+    return ProxyReply(text[6:12] == "accept", stage, dsn, reply, _angle_value(envelope, "from=<"),
+                      _angle_value(envelope, " to=<"),
+                      queued_as if queued_as.isascii() and queued_as.isalnum() else None)
 
 
 def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
@@ -844,6 +891,8 @@ SMTPD_PARSERS = {
     REJECT: smtpd_reject_event,
     SIZE_LIMIT: size_limit_event,
     ACTION: smtpd_action_event,
+    PROXY_CLIENT: smtpd_client_event,
+    PROXY_REPLY: proxy_reply_event,
 }
 
 RECOGNIZERS = {

@@ -49,7 +49,8 @@ DESCRIPTION
         agrees on the year, no month of the chunk (and of the one before) is more than six from
         another (no New Year, no straggler), and no stamp fell in a repeated hour (DST);
       - a line that would touch both a key of the worker and one held here (a re-injection
-        whose original came before the chunk, a reused queue ID of a message open here);
+        whose original came before the chunk, a reused queue ID of a message open here, a
+        proxy-accept naming the queue ID of a message on the other side);
       - a queue ID the worker saw born untracked while a message of that ID may be open here
         (not when the worker saw it born, or its removal handed back, before).
     Real logs fail these checks about once a month of log and once per DST change (none of the
@@ -341,6 +342,8 @@ class ChunkCorrelator(Correlator):
                 self.placed[1][key] = len(self.events)  # the connect is noted (pending) last
                 return outcome
             return connect
+        if kind is ev.PROXY_REPLY:
+            return self._proxy_reply_guard(handler)
         if kind is not ev.CLIENT and kind is not ev.REJECT and kind is not ev.ACTION:
             def session_line(key, program, stamp, clock, text):
                 if key in self.sessions or key in self.pending:
@@ -371,6 +374,27 @@ class ChunkCorrelator(Correlator):
                 return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
             return handler(key, program, stamp, clock, text)
         return guarded
+
+    def _proxy_reply_guard(self, handler):
+        def proxy_reply(key, program, stamp, clock, text):
+            ours = key in self.sessions or key in self.pending
+            event = ev.proxy_reply_event(text) if "queued as " in text else None
+            if event is not None and event.queued_as is not None:
+                # A logged-in session's message goes on as the message its reply names:
+                # both must be on one side.
+                child = (key[0], event.queued_as)
+                session = self.sessions.get(key)
+                if not ours:
+                    self._unfold(child)
+                    self._own(child, "proxy-accept")
+                elif (session is not None and session.sasl_username is not None
+                      and child not in self.messages):
+                    self.unsafe = "a proxy-accept names a message the chunk does not hold"
+            if not ours:
+                self.announced.discard(key)
+                return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
+            return handler(key, program, stamp, clock, text)
+        return proxy_reply
 
     def _born(self, session: bool, key) -> None:
         # A message born here closes whatever the parent held on its queue ID: its later lines
@@ -414,12 +438,6 @@ class ChunkCorrelator(Correlator):
             self.sized.discard(key)
 
     def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
-        if " " in key[1] or not key[1]:
-            # No queue ID ("connect to ...", "... TLS connection established to ..."): no
-            # message anywhere has this key.
-            self.stats.untracked_queue_lines += 1
-            self.stats.lines_used -= 1  # feed() counts the line used
-            return
         if key not in self.folds:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
         if "queued as " not in text and self._fold(key, stamp, daemon, text):

@@ -125,7 +125,9 @@ def parse_program(tag: str):
     """`postfix/submission/smtpd[7771]:` -> ("postfix/submission", "smtpd", "7771").
 
     Tags without a `/` (dovecot[12]:, CRON[3]:) are not Postfix daemons and give None; so does
-    a tag without a pid.
+    a tag without a pid. One is: `postfix[2236]:`, the postfix command, which logs under its
+    own name whatever syslog_name is (postfix.c; postsuper, postqueue and postfix-script log
+    as `syslog_name/name`): ("postfix", "postfix", "2236").
     """
     open_bracket = tag.rfind("[")
     if open_bracket < 0 or not tag.endswith("]:"):
@@ -133,7 +135,7 @@ def parse_program(tag: str):
     program = tag[:open_bracket]
     slash = program.rfind("/")
     if slash <= 0:
-        return None
+        return (program, program, tag[open_bracket + 1:-2]) if program == "postfix" else None
     return program[:slash], program[slash + 1:], tag[open_bracket + 1:-2]
 
 

@@ -217,7 +217,7 @@ _FORMATS: List[str] = []
 # layout hashed without them is that version's; None for a class that came whole (an older
 # engine holds none of it). A Session kept then is read with model.SESSION_ADDED's values.
 _ADDED = {"Session": tuple(model.SESSION_ADDED), "Hold": None, "Discard": None,
-          "_ActionFields": None}
+          "_ActionFields": None, "ProxyReply": None, "_ProxyReplyFields": None}
 
 
 def _layout(modules, more=(), added=None) -> int:

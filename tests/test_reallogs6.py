@@ -8,12 +8,15 @@ never taken from the tool's output; the comment above each says which lines make
 the tool fails today is marked xfail(strict=True) with what it says instead.
 """
 
+import datetime as dt
 import gzip
 import random
 
 import pytest
 from test_jobs import chunks_of
 from test_reallogs import REAL, REPORT_NAMES, counted, failures, outcomes, rows, stats
+
+import maillog_sasl
 
 PMG = REAL / "pmg-log-tracker"
 PMG_MIXED = PMG / "test_input_mixed.log"
@@ -125,9 +128,7 @@ def test_no_login_no_user(cli, made, source):
     # dovecot 1235, opendkim 141, opendmarc 14; its 36 `postfix[PID]:` lines (the postfix
     # command's `Postfix is running with backwards-compatible default settings` at each start)
     # are Postfix's own.
-    pytest.param("blockbadip", 22210, 1390, marks=pytest.mark.xfail(
-        strict=True, reason="`postfix[2236]: ...` (the postfix command, a tag without a `/`) is "
-        "counted under other programs, not Postfix lines not used"))])
+    ("blockbadip", 22210, 1390)])
 def test_every_line_is_a_syslog_line(cli, made, source, read, other):
     """Traditional stamps and RFC 3339 ones (microseconds; +02:00, Z and -02:00 in one file;
     +09:00), a host named `pmg` and a program named `something`: no line is `not syslog`."""
@@ -222,8 +223,6 @@ def test_clamav_session_counts_the_refused_recipient(cli):
 
 # -- maillogger (MIT): delivery lines without their messages -------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="smtp's `connect to HOST[IP]:25: Connection timed out` "
-                   "(no queue ID) is counted as a line of an untracked queue ID")
 def test_maillogger_line_without_queue_id_is_a_postfix_line_not_used(cli):
     # lines 1-7 start with a queue ID (8ECF240F31 ... 76DEF40E80) none of whose messages began
     # in the file: untracked. Line 8, `postfix/smtp[15245]: connect to mail.gmail.ne.jp[...]:25:
@@ -340,11 +339,148 @@ Dec 18 15:06:26 pmg postfix/smtpd[21949]: disconnect from pmg.localhost[192.168.
 """
 
 
-@pytest.mark.xfail(strict=True, reason="`NOQUEUE: client=..., sasl_username=U` (smtpd with "
-                   "smtpd_proxy_filter) is a Postfix line not used: the login is counted for "
-                   "(unknown user)")
 def test_proxy_filter_login_has_its_username(cli, tmp_path):
     path = tmp_path / "maillog"
     path.write_text(PROXY_FILTER_LOGIN, encoding="utf-8")
     [session] = rows(cli, "sessions", path, year=2019)
     assert session["sasl_username"] == "mailtestsender2@localhost.localdomain"
+
+
+def proxy_log(cli, tmp_path, text, year):
+    """A log of `text`: its path, and the one row each of users, messages and sessions."""
+    path = tmp_path / "maillog"
+    path.write_text(text, encoding="utf-8")
+    [user] = rows(cli, "users", path, year=year)
+    [message] = rows(cli, "messages", path, year=year)
+    [session] = rows(cli, "sessions", path, year=year)
+    return path, user, message, session
+
+
+def test_proxy_filter_login_whose_message_the_filter_accepts_under_its_own_id(cli, tmp_path):
+    # PMG's `250 2.5.0 OK (381C4E5DFA32622BFC4)` names no Postfix queue ID: Postfix handed the
+    # message on and logs nothing more of it. Sent (to the filter), the reply its reason.
+    path, user, row, session = proxy_log(cli, tmp_path, PROXY_FILTER_LOGIN, 2019)
+    assert (user["user"], user["sessions"], user["messages"], user["methods"]) == (
+        "mailtestsender2@localhost.localdomain", 1, 1, ["plain"])
+    assert outcomes(user) == counted(1, sent=1)
+    assert (row["queue_id"], row["client_ip"], row["sender"], row["recipient"], row["status"],
+            row["dsn"], row["relay"], row["reason"], row["last_attempt"]) == (
+        "NOQUEUE", "192.168.22.40", "mailtestsender2@localhost.localdomain",
+        "pmgtest@localhost.localdomain", "sent", "2.5.0", "",
+        "250 2.5.0 OK (381C4E5DFA32622BFC4)", "2019-12-18T15:06:26+00:00")
+    assert (session["sasl_method"], session["auth"], session["messages"], session["recipients"],
+            session["complete"]) == ("plain", "1", 1, 1, True)
+    assert rows(cli, "queue", path, year=2019) == []
+    ids = cli("-r", "messages", "-f", "ids", "--tz", "UTC", "--year", "2019", path)
+    assert (ids.code, ids.out) == (0, "")  # NOQUEUE is no queue ID to act on
+
+
+# pmg-mixed lines 2, 3, 8 and 9 (smtpd[21842]): the filter refuses the message at its end. Line
+# 3 with the SASL fields, the disconnect with auth=1, as above.
+PROXY_FILTER_REJECT = """\
+Dec 18 15:04:15 pmg postfix/smtpd[21842]: connect from pmg.localhost[192.168.22.40]
+Dec 18 15:04:15 pmg postfix/smtpd[21842]: NOQUEUE: client=pmg.localhost[192.168.22.40], sasl_method=LOGIN, sasl_username=mailtestsender2@localhost.localdomain
+Dec 18 15:04:15 pmg postfix/smtpd[21842]: proxy-reject: END-OF-MESSAGE: 554 5.7.1 Rejected for policy reasons (381C4E5DFA31DF9E90F); from=<mailtestsender2@localhost.localdomain> to=<pmgtest@localhost.localdomain> proto=ESMTP helo=<localhost.localdomain>
+Dec 18 15:04:15 pmg postfix/smtpd[21842]: disconnect from pmg.localhost[192.168.22.40] ehlo=1 auth=1 mail=1 rcpt=1 data=0/1 commands=4/5
+"""
+
+
+def test_proxy_filter_refuses_the_logged_in_users_message(cli, tmp_path):
+    # One refusal stands for its recipients, as a milter's (test_clamav_...); accepted at RCPT
+    # (rcpt=1), so the sessions report's `rejected` (at RCPT) stays 0.
+    _, user, row, session = proxy_log(cli, tmp_path, PROXY_FILTER_REJECT, 2019)
+    assert (user["user"], user["sessions"], user["messages"], user["methods"]) == (
+        "mailtestsender2@localhost.localdomain", 1, 1, ["login"])
+    assert outcomes(user) == counted(1, rejected=1)
+    assert (row["queue_id"], row["sender"], row["recipient"], row["status"], row["dsn"],
+            row["reason"]) == (
+        "NOQUEUE", "mailtestsender2@localhost.localdomain", "pmgtest@localhost.localdomain",
+        "rejected", "5.7.1", "554 5.7.1 Rejected for policy reasons (381C4E5DFA31DF9E90F)")
+    assert (session["sasl_username"], session["messages"], session["recipients"],
+            session["rejected"]) == ("mailtestsender2@localhost.localdomain", 1, 1, 0)
+
+
+# Modoboa's lines 16-36 of smtpd[30624] (amavis as the before-queue filter), the message it
+# hands on as 1FEB7E00C4 through smtpd[30647] on 127.0.0.1 (orig_client= names the client),
+# cleanup, qmgr, the delivery and removal; the client= line with the SASL fields and the
+# disconnect with auth=1, as above. The proxy-accept comes after the new message's qmgr line:
+# the filter answers once the next smtpd has queued it.
+PROXY_FILTER_QUEUED = """\
+Nov 16 11:03:12 server postfix/smtpd[30624]: connect from misas5.babino.pl[207.154.235.157]
+Nov 16 11:03:12 server postfix/smtpd[30624]: NOQUEUE: client=misas5.babino.pl[207.154.235.157], sasl_method=LOGIN, sasl_username=zwroty@babino.pl
+Nov 16 11:03:15 server postfix/smtpd[30647]: connect from localhost.localdomain[127.0.0.1]
+Nov 16 11:03:15 server postfix/smtpd[30647]: 1FEB7E00C4: client=localhost.localdomain[127.0.0.1], orig_client=misas5.babino.pl[207.154.235.157]
+Nov 16 11:03:15 server postfix/cleanup[30637]: 1FEB7E00C4: message-id=<de35d4cf3b0862e276fc1afc2f0c14d6@link.crazygecko.pl>
+Nov 16 11:03:15 server postfix/qmgr[26163]: 1FEB7E00C4: from=<zwroty@babino.pl>, size=53549, nrcpt=1 (queue active)
+Nov 16 11:03:15 server postfix/smtpd[30647]: disconnect from localhost.localdomain[127.0.0.1] ehlo=1 xforward=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Nov 16 11:03:15 server amavis[19749]: (19749-18) Passed SPAM {RelayedTaggedInbound}, [207.154.235.157]:54810 [207.154.235.157] <zwroty@babino.pl> -> <info@test2.com>, Message-ID: <de35d4cf3b0862e276fc1afc2f0c14d6@link.crazygecko.pl>, Hits: 6.89, size: 52477, queued_as: 1FEB7E00C4, dkim_sd=1509955623.babino:babino.pl, 2365 ms
+Nov 16 11:03:15 server postfix/smtpd[30624]: proxy-accept: END-OF-MESSAGE: 250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 1FEB7E00C4; from=<zwroty@babino.pl> to=<info@test2.com> proto=ESMTP helo=<misas5.babino.pl>
+Nov 16 11:03:15 server postfix/smtpd[30624]: disconnect from misas5.babino.pl[207.154.235.157] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Nov 16 11:03:26 server postfix/smtp[30648]: 1FEB7E00C4: to=<info@test2.com>, relay=mail.domain.test[94.23.191.34]:25, delay=11, delays=0.05/0.01/6.1/5.2, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 5DDDA1F30002)
+Nov 16 11:03:26 server postfix/qmgr[26163]: 1FEB7E00C4: removed
+"""
+
+
+def test_proxy_filter_hands_the_users_message_to_the_queue_id_it_names(cli, tmp_path):
+    path, user, row, session = proxy_log(cli, tmp_path, PROXY_FILTER_QUEUED, 2017)
+    assert (user["user"], user["sessions"], user["messages"], user["ips"], user["methods"]) == (
+        "zwroty@babino.pl", 1, 1, 1, ["login"])
+    assert outcomes(user) == counted(1, sent=1)
+    # The row is the queued message's: its delivery, its client the logged-in one.
+    assert (row["queue_id"], row["sasl_username"], row["client_ip"], row["sender"],
+            row["recipient"], row["status"], row["relay"], row["message_id"]) == (
+        "1FEB7E00C4", "zwroty@babino.pl", "207.154.235.157", "zwroty@babino.pl",
+        "info@test2.com", "sent", "mail.domain.test[94.23.191.34]:25",
+        "de35d4cf3b0862e276fc1afc2f0c14d6@link.crazygecko.pl")
+    assert (session["pid"], session["sasl_username"], session["messages"],
+            session["recipients"]) == ("30624", "zwroty@babino.pl", 1, 1)
+    counts = stats(cli, path, year=2017)
+    assert (counts["other programs"], counts["Postfix lines not used"],
+            counts["untracked queue IDs"]) == (1, 0, 0)  # amavis
+
+
+def test_proxy_filter_users_message_still_queued_is_in_the_queue_report(cli, tmp_path):
+    # The log ends before the delivery: 1FEB7E00C4 is the user's mail to hold (postsuper -h).
+    path = tmp_path / "maillog"
+    path.write_text("".join(PROXY_FILTER_QUEUED.splitlines(keepends=True)[:-2]),
+                    encoding="utf-8")
+    [row] = rows(cli, "queue", path, year=2017)
+    assert (row["queue_id"], row["user"], row["kind"], row["parent_queue_id"],
+            row["pending_recipients"]) == ("1FEB7E00C4", "zwroty@babino.pl", "submission",
+                                           None, 1)
+    [user] = rows(cli, "users", path, year=2017)
+    assert (user["messages"], outcomes(user)) == (1, counted(1, deferred=1))
+    ids = cli("-r", "queue", "-f", "ids", "--tz", "UTC", "--year", "2017", path)
+    assert ids.out == "1FEB7E00C4\n"
+
+
+PROXY_FILTER_LOGS = {"accepted": PROXY_FILTER_LOGIN, "rejected": PROXY_FILTER_REJECT,
+                     "queued": PROXY_FILTER_QUEUED}
+
+
+def _handed_on(path, **options):
+    """What correlation hands on for `path`, in brief, and its stats."""
+    analysis = maillog_sasl.analyze([str(path)], year=2019, zone=dt.timezone.utc, **options)
+    return [(type(item).__name__, getattr(item, "queue_id", item.client_ip), item.sasl_username,
+             getattr(item, "state", None), sorted(
+                 (recipient.address, recipient.status)
+                 for recipient in getattr(item, "recipients", {}).values()))
+            for item in analysis.items], analysis.stats.postfix_unused
+
+
+@pytest.mark.parametrize("name", sorted(PROXY_FILTER_LOGS))
+def test_proxy_filter_logs_read_alike_with_two_jobs(cli, monkeypatch, tmp_path, name):
+    # Cut anywhere (every 23 bytes), a session and the message it hands on may fall in two
+    # chunks: the same objects as one process. Then the reports, cut in 300-byte chunks.
+    path = tmp_path / "maillog"
+    path.write_text(PROXY_FILTER_LOGS[name] * 3, encoding="utf-8")
+    one = _handed_on(path)
+    for chunk in range(60, path.stat().st_size, 23):
+        assert _handed_on(path, jobs=2, chunk_size=chunk) == one, chunk
+    args = ["--tz", "UTC", "--year", "2019", "--stats", "-f", "json", path]
+    for report in ("users", "messages", "sessions", "queue"):
+        alone = cli("-r", report, *args)
+        chunks_of(300, monkeypatch)
+        two = cli("-r", report, *args, "--jobs", "2")
+        monkeypatch.undo()
+        assert (two.code, two.out, two.err) == (alone.code, alone.out, alone.err), report
