@@ -290,15 +290,18 @@ class Correlator:
             program = tags.get(tag)
             if program is None:
                 program = self._program(tag)
-            if not program:
-                # Postfix's line behind a container's prefix starts with a stamp of its own.
+            if not program or program[1] == "postfix":
+                # Postfix's line behind a container's prefix starts with a stamp of its own;
+                # the prefix's tag may be `postfix[PID]:`, the postfix command's own.
                 parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
                           else None)
-                program = self._program(parsed[2]) if parsed is not None else None
-                if not program or parsed is None:
+                nested = self._program(parsed[2]) if parsed is not None else None
+                if nested and parsed is not None:
+                    program = nested
+                    stamp, host, tag, text = parsed
+                elif not program:
                     other += 1
                     continue
-                stamp, host, tag, text = parsed
             daemon = program[1]
             if daemon == "smtpd":
                 stamp = stamp or line[:15]

@@ -176,6 +176,21 @@ def test_postfix_behind_a_container_log_prefix_is_read(report, tmp_path):
     assert (row["client_ip"], row["attempts"]) == ("203.0.113.5", 1)
 
 
+@pytest.mark.parametrize("tag", ["postfix_container[468]:", "postfix[468]:"])
+def test_a_login_behind_a_container_log_prefix_is_read(report, tmp_path, tag):
+    """The container's prefix may carry any tag, the postfix command's own `postfix[PID]:`
+    too (a container or compose service named postfix): the Postfix line behind it is read."""
+    text = "".join(f"Aug 23 00:02:0{second} example.com {tag} {line}\n" for second, line in (
+        (4, "Aug 23 00:02:04 mail postfix/submission/smtpd[84]: connect from "
+            "client.example[203.0.113.5]"),
+        (5, "Aug 23 00:02:05 mail postfix/submission/smtpd[84]: ABCDEF1234: "
+            "client=client.example[203.0.113.5], sasl_method=PLAIN, sasl_username=alice"),
+        (6, "Aug 23 00:02:06 mail postfix/submission/smtpd[84]: disconnect from "
+            "client.example[203.0.113.5] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6")))
+    [row] = report("users", "--year", "2026", write(tmp_path, text))
+    assert (row["user"], row["sessions"], row["messages"]) == ("alice", 1, 1)
+
+
 def test_a_doubled_log_counts_each_line_once(cli, tmp_path):
     """rsyslog with two actions on one file writes every line twice; a failure Postfix really
     logged twice within a second (as the real fixture has) stays two."""
