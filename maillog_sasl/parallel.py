@@ -1112,22 +1112,26 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     # a chunk to read (with `jobs` ahead, one of them waited for this process).
     ahead = jobs + 1
     pool = None
-    if executor is None:
-        _SOURCES[:] = sources
-        _SPOOLS[:] = _spools(ahead)
-        if _SPOOLS:
-            # A job is given the spool of the one `ahead` before it, whose piece was read
-            # before it was handed to a worker (_pieces).
-            turn = itertools.count()
-            plans = [plan and [job._replace(spool=next(turn) % ahead) for job in plan]
-                     for plan in plans]
-            every = [job for plan in plans for job in plan or ()]
-        import concurrent.futures
-        import multiprocessing
-
-        executor = pool = concurrent.futures.ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
+    # This run's spools: read here from this list, not from _SPOOLS, which is what the workers
+    # forked next inherit (another run in this process may set it meanwhile).
+    spools: list = []
     try:
+        if executor is None:
+            _SOURCES[:] = sources
+            _SPOOLS[:] = spools = _spools(ahead)
+            if spools:
+                # A job is given the spool of the one `ahead` before it, whose piece was read
+                # before it was handed to a worker (_pieces).
+                turn = itertools.count()
+                plans = [plan and [job._replace(spool=next(turn) % ahead) for job in plan]
+                         for plan in plans]
+                every = [job for plan in plans for job in plan or ()]
+            import concurrent.futures
+            import multiprocessing
+
+            executor = pool = concurrent.futures.ProcessPoolExecutor(
+                jobs, mp_context=multiprocessing.get_context("fork"),
+                initializer=_worker_started)
         pieces = _pieces(executor, every, ahead,
                          "try --jobs 1" if pool is not None else "try without --dask")
         clock = None
@@ -1147,7 +1151,8 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                         yield from _handed_on(correlator)
                 correlator.stats.lines_cut += source.lines_cut
             else:
-                yield from _read_plan(merge, source, plan, pieces, clock, on_batch, notes)
+                yield from _read_plan(merge, source, plan, pieces, spools, clock, on_batch,
+                                      notes)
             correlator.end_source()
             source_read(source, correlator.stats, before, problems)
         correlator.finish()
@@ -1156,8 +1161,9 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
             _SOURCES.clear()
-            for spool in _SPOOLS:
-                spool.close()
+        for spool in spools:
+            spool.close()
+        if _SPOOLS == spools:
             _SPOOLS.clear()
 
 
@@ -1187,7 +1193,7 @@ def _path_of(source) -> Optional[str]:
     return path if (status.st_dev, status.st_ino) == source.identity else None
 
 
-def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Packed],
+def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Packed], spools: list,
                clock: ChunkClock, on_batch, notes: Optional[List[Problem]]) -> Iterator[Finished]:
     correlator = merge.correlator
     noted = False
@@ -1195,7 +1201,7 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Packed],
         correlator._doubled = False  # _splittable() found it not doubled
     for job in plan:
         piece = _Loaded(next(pieces), None if job.spool is None
-                        else _SPOOLS[job.spool].fileno()).piece()
+                        else spools[job.spool].fileno()).piece()
         if source.problem is not None:
             continue  # a chunk before failed to read: the rest is not read, as in one process
         why = merge.why_not(piece, job.clock, clock)

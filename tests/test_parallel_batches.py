@@ -145,3 +145,29 @@ def test_without_a_spool_file_the_pieces_come_through_the_pipe(monkeypatch):
     monkeypatch.setattr(os, "pwrite", full)  # (the workers are forked with it)
     assert canonical(analysis()) == one
     assert kinds and not any(kinds)
+
+
+
+class _Collected:
+    """An analysis's items, collected while another ran beside it, and its end (canonical())."""
+
+    def __init__(self, run, items):
+        self.items, self.stats, self.problems = items, run.stats, run.problems
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+def test_two_runs_in_one_process_read_their_own_spools():
+    """The library may run two --jobs analyses side by side in one process: each reads the
+    spools it made, not the ones the other set for its workers (before: an OSError, or the
+    other's pieces)."""
+    alone = canonical(analysis(jobs=1))
+    first, second = analysis(), analysis()
+    items: list = [[], []]
+    for one, other in zip(first, second):
+        items[0].append(one)
+        items[1].append(other)
+    items[1].extend(second)  # zip stopped at the first's end
+    assert canonical(_Collected(first, items[0])) == alone
+    assert canonical(_Collected(second, items[1])) == alone
