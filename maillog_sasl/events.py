@@ -543,7 +543,9 @@ def proxy_reply_event(text: str):
     stage, colon, rest = text[14:].partition(": ")
     if not colon:
         return None
-    envelope_at = rest.rfind("; from=<")
+    # The first `; from=<`: the reply is the filter's text, and the envelope after it ends with
+    # the client's HELO (`helo=<h; from=<x> to=<y>>` must not stand for the envelope).
+    envelope_at = rest.find("; from=<")
     reply, envelope = (rest[:envelope_at], rest[envelope_at + 2:]) if envelope_at >= 0 else (
         rest.rstrip(";"), "")
     words = reply.split(" ", 2)

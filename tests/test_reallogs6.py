@@ -385,6 +385,18 @@ Dec 18 15:04:15 pmg postfix/smtpd[21842]: disconnect from pmg.localhost[192.168.
 """
 
 
+def test_proxy_filter_envelope_is_not_the_clients_helo(cli, tmp_path):
+    """The HELO, the client's text, comes last: one that reads like an envelope changes neither
+    the sender nor the recipient, nor the queue ID the reply names."""
+    helo = "helo=<h; from=<fake@x> to=<hidden@x> 250 queued as 1FEB7E00C4>"
+    text = PROXY_FILTER_REJECT.replace("helo=<localhost.localdomain>", helo)
+    assert helo in text
+    _, _, row, _ = proxy_log(cli, tmp_path, text, 2019)
+    assert (row["sender"], row["recipient"], row["reason"]) == (
+        "mailtestsender2@localhost.localdomain", "pmgtest@localhost.localdomain",
+        "554 5.7.1 Rejected for policy reasons (381C4E5DFA31DF9E90F)")
+
+
 def test_proxy_filter_refuses_the_logged_in_users_message(cli, tmp_path):
     # One refusal stands for its recipients, as a milter's (test_clamav_...); accepted at RCPT
     # (rcpt=1), so the sessions report's `rejected` (at RCPT) stays 0.
