@@ -120,6 +120,17 @@ HELD = "held: "
 DISCARDED = "discard: "
 
 
+class _Command(tuple):
+    """The program of the postfix command's own tag, `postfix[PID]:` (a Postfix line, not
+    used): false as another program's is, so that the one test every line passes (`not
+    program`) also looks behind a container's prefix that carries that tag."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+
 def looks_doubled(lines: List[str]) -> bool:
     """Whether these first lines of an input come twice each (within DOUBLED_WITHIN lines).
     Postfix itself does log the same line twice now and then; not most of its lines."""
@@ -290,16 +301,15 @@ class Correlator:
             program = tags.get(tag)
             if program is None:
                 program = self._program(tag)
-            if not program or program[1] == "postfix":
-                # Postfix's line behind a container's prefix starts with a stamp of its own;
-                # the prefix's tag may be `postfix[PID]:`, the postfix command's own.
+            if not program:  # another program's tag, or the postfix command's (_Command)
+                # Postfix's line behind a container's prefix starts with a stamp of its own.
                 parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
                           else None)
-                nested = self._program(parsed[2]) if parsed is not None else None
-                if nested and parsed is not None:
+                nested = self._program(parsed[2]) if parsed is not None else ()
+                if parsed is not None and len(nested):
                     program = nested
                     stamp, host, tag, text = parsed
-                elif not program:
+                elif not len(program):
                     other += 1
                     continue
             daemon = program[1]
@@ -389,12 +399,16 @@ class Correlator:
         return kept
 
     def _program(self, tag: str) -> tuple:
-        """parse_program(tag), or () for a program that is not Postfix; cached."""
+        """parse_program(tag), or () for a program that is not Postfix; cached. The postfix
+        command's is a _Command."""
         found = self._tags.get(tag)
         if found is None:
             if len(self._tags) > TAG_CACHE_LIMIT:
                 self._tags.clear()
-            found = self._tags[tag] = parse_program(tag) or ()
+            found = parse_program(tag) or ()
+            if found and found[1] == "postfix":
+                found = _Command(found)
+            self._tags[tag] = found
         return found
 
     # Set in a parallel.py worker: where the lines of queue IDs it does not hold go, and the
