@@ -10,14 +10,14 @@ SUMMARY
     follower.notes                          what was unusual, one line each (read and cleared
                                             by the caller); follower.failed: the log could not
                                             be read at all
-    rotated_files(path) -> [path, ...]      its rotated files in the same directory (its link's
-                                            target's), oldest first
+    rotated_files(path) -> [path, ...]      its rotated files in the same directory (and its
+                                            link's target's), oldest first
 
 DESCRIPTION
     A Follower reads one log path. Its first read() starts from `position`, the one stored by
     the last run: the same file (device and inode, and the hash of its first line) is read on
     from the offset. When the path now names another file, the file read last run was rotated
-    since: it is looked for among the rotated files beside it, or beside the file it links to
+    since: it is looked for among the rotated files beside it, and beside the file it links to
     (PATH.N, PATH-YYYYMMDD, kubelet's PATH.YYYYMMDD-HHMMSS, each possibly .gz, .bz2 or .xz)
     by identity, not by name (a plain file by device and inode, a compressed one by the hash
     of its first line), its rest is read, then every file rotated after it, then the new file
@@ -157,22 +157,26 @@ def _wrapper_before(blocks: Iterator[bytes]) -> Optional[str]:
 
 def rotated_files(path: str) -> List[str]:
     """PATH.1, PATH.2.gz, PATH-20260308, PATH-20260308.gz, PATH.20260308-101500 (kubelet's),
-    ... beside PATH, or beside the file it links to (kubelet's /var/log/containers/*.log
-    link to the files it rotates in /var/log/pods), oldest first (a higher number is older,
-    an earlier date is older)."""
-    folder, base = os.path.split(os.path.realpath(path) if os.path.islink(path) else path)
-    pattern = re.compile(re.escape(base) + _ROTATED)
-    try:
-        names = os.listdir(folder or ".")
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        match = pattern.match(name)
-        if match is not None:
-            number, date, stamp = match.groups()
-            key = (0, -int(number), "") if number is not None else (1, 0, date or stamp)
-            found.append((key, os.path.join(folder, name)))
+    ... beside PATH and, when PATH is a link, beside the file it links to (kubelet's
+    /var/log/containers/*.log link to the files it rotates in /var/log/pods), oldest first (a
+    higher number is older, an earlier date is older)."""
+    places = [path]
+    if os.path.islink(path):
+        places.append(os.path.realpath(path))
+    found = set()
+    for place in places:
+        folder, base = os.path.split(place)
+        pattern = re.compile(re.escape(base) + _ROTATED)
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for name in names:
+            match = pattern.match(name)
+            if match is not None:
+                number, date, stamp = match.groups()
+                key = (0, -int(number), "") if number is not None else (1, 0, date or stamp)
+                found.add((key, os.path.join(folder, name)))
     return [name for _, name in sorted(found)]
 
 

@@ -399,3 +399,17 @@ def test_kubelets_rotated_files_beside_the_file_its_link_names(tmp_path):
     assert rotated_files(str(link)) == [str(pods / "0.log.20230127-101500.gz"),
                                         str(pods / "0.log.20230128-165001")]
     assert os.path.islink(link) and rotated_files(str(pods / "0.log")) == rotated_files(str(link))
+
+
+def test_rotated_files_beside_a_link_are_still_found(tmp_path):
+    """A linked log whose rotated files are kept beside the link, under its name (logrotate
+    run on the link's path), as before links were followed to their target."""
+    store, logs = tmp_path / "store", tmp_path / "logs"
+    store.mkdir()
+    logs.mkdir()
+    (store / "maillog-current").write_bytes(b"")
+    link = logs / "maillog"
+    link.symlink_to(store / "maillog-current")
+    for name in ("maillog.1", "maillog.2.gz"):
+        (logs / name).write_bytes(b"")
+    assert rotated_files(str(link)) == [str(logs / "maillog.2.gz"), str(logs / "maillog.1")]
