@@ -289,9 +289,18 @@ class Source:
         if process is not None and process.wait() != 0:
             assert process.stderr is not None  # stderr=PIPE
             complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
-            reason = (complaint[-1] if complaint
-                      else f"{self._decompressor} exited with {process.returncode}")
-            raise OSError(0, reason.split(": ", 1)[-1] if ": " in reason else reason)
+            name = os.path.basename(self._decompressor)
+            # Its first line of its own, named by its path or its name (`gzip: stdin: unexpected
+            # end of file`, `/usr/bin/xz: (stdin): ...`; bzip2 adds advice after it), without
+            # the `stdin` it read our file as.
+            own = [line.split(": ", 1)[1] for line in complaint
+                   if line.startswith((self._decompressor + ": ", name + ": "))]
+            text = (own[0] if own else complaint[-1] if complaint
+                    else f"exited with {process.returncode}")
+            for operand in ("stdin: ", "(stdin): "):
+                if text.startswith(operand):
+                    text = text[len(operand):]
+            raise OSError(0, f"{name}: {text.rstrip(';')}")
 
     def _end_child(self) -> None:
         process, self._process = self._process, None

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import lzma
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -163,6 +164,24 @@ def test_truncated_gzip_keeps_what_was_read(cli, tmp_path):
     assert result.code == 2
     assert "read failed part way" in result.err and "maillog.1.gz" in result.err
     assert result.json()[0]["user"] == "centos7@phoenixknight.jp"
+
+
+@pytest.mark.parametrize("program, compress, says", [
+    ("gzip", gzip.compress, "gzip: unexpected end of file"),
+    ("xz", lzma.compress, "xz: Unexpected end of input"),
+    ("bzip2", bz2.compress, "bzip2: Compressed file ends unexpectedly")])
+def test_a_cut_compressed_log_says_what_its_decompressor_said(cli, tmp_path, program, compress,
+                                                              says):
+    """The system's decompressor reads the file as its standard input: its `stdin` is not
+    the user's, and bzip2's advice after its complaint is not the reason."""
+    if shutil.which(program) is None:
+        pytest.skip(f"no {program} here: the file is inflated in-process")
+    log = tmp_path / "maillog.1.cut"
+    whole = compress((SEED.read_text() * 200).encode())
+    log.write_bytes(whole[: len(whole) // 2])
+    result = cli("--year", "2018", "-f", "json", log)
+    assert result.code == 2
+    assert result.err == f"maillog-sasl: {log}: read failed part way: {says}\n"
 
 
 @pytest.mark.parametrize("args, message", [
