@@ -548,11 +548,10 @@ def proxy_reply_event(text: str):
     envelope_at = rest.find("; from=<")
     reply, envelope = (rest[:envelope_at], rest[envelope_at + 2:]) if envelope_at >= 0 else (
         rest.rstrip(";"), "")
-    words = reply.split(" ", 2)
-    dsn = words[1] if len(words) > 1 and words[1][:1].isdigit() else ""
     marker = reply.rfind("queued as ")
     queued_as = reply[marker + 10:].split(" ", 1)[0].rstrip(")") if marker >= 0 else ""
-    return ProxyReply(text[6:12] == "accept", stage, dsn, reply, _angle_value(envelope, "from=<"),
+    return ProxyReply(text[6:12] == "accept", stage, _reply_dsn(reply), reply,
+                      _angle_value(envelope, "from=<"),
                       _angle_value(envelope, " to=<"),
                       queued_as if queued_as.isascii() and queued_as.isalnum() else None)
 

@@ -387,7 +387,7 @@ Dec 18 15:04:15 pmg postfix/smtpd[21842]: disconnect from pmg.localhost[192.168.
 
 def test_proxy_filter_envelope_is_not_the_clients_helo(cli, tmp_path):
     """The HELO, the client's text, comes last: one that reads like an envelope changes neither
-    the sender nor the recipient, nor the queue ID the reply names."""
+    the sender, nor the recipient, nor the reply (the reason)."""
     helo = "helo=<h; from=<fake@x> to=<hidden@x> 250 queued as 1FEB7E00C4>"
     text = PROXY_FILTER_REJECT.replace("helo=<localhost.localdomain>", helo)
     assert helo in text
