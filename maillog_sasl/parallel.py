@@ -70,7 +70,8 @@ DESCRIPTION
     0.4-0.6 times, what reading the chunk here costs. So with --jobs 2 this process reads a
     share of the chunks itself (HERE_SHARE) and one worker the rest: on sub300k.log (6 chunks),
     11,067 M instructions in all (this process 5,743 M, the worker 5,324 M) where 2 workers and
-    this process took 13,066 M (2,907 M, 5,228 M and 4,931 M) and one process 8,613 M; two
+    this process took 13,066 M (2,907 M, 5,228 M and 4,931 M) and one process 8,613 M; on
+    mx300k.log (5 chunks, 3 read here) 6,266 M (3,818 M and 2,448 M) against 7,282 M. Two
     processes on 2 cores, not three. Where the cores are busy, as slow as that CPU time
     (benchmarks/README.md).
 
