@@ -17,7 +17,11 @@ DESCRIPTION
     executor by cluster.py, which open each input by its path; either opens a URL's object by
     its URL, sources.py) each correlate one chunk at a time (ChunkCorrelator) and hand back a
     Piece; this process takes the pieces in order while the workers read the next ones, and
-    hands on what correlate.correlate() would, in its order.
+    hands on what correlate.correlate() would, in its order. With --jobs 2 (forked), this
+    process is one of the two: one worker, and this process reads a share of the byte ranges
+    itself (HERE_SHARE, the first one first, while the worker reads the next), in their turn,
+    as one process reads them, and applies the worker's pieces of the others; more jobs are
+    as many workers, this process merging.
 
     A piece is pickled in parts (Packed): what is open at the chunk's end, then its events in
     batches of BATCH_EVENTS, which this process unpickles one at a time, handing on what each
@@ -62,10 +66,14 @@ DESCRIPTION
     insert), then pickles what it finished (Session, Message and Recipient as tuples of their
     fields: a piece of the submission benchmark log is some 17,000 of them with 220,000 fields;
     its times, shared between fields and pickled once a part, are a tenth of that cost) for this
-    process to unpickle and apply. On the submission benchmark log, on 2 idle cores, 2 workers
-    and this process spend 8.8-9.3 s of CPU in all where one process spends 5.0 s, for
-    4.7-5.0 s of wall time against 5.0 (this process about 2.8 s: the pieces, then the reports);
-    where the cores are busy, as slow as that CPU time (benchmarks/README.md).
+    process to unpickle and apply: a piece costs its worker about 1.4 times, and this process
+    0.4-0.6 times, what reading the chunk here costs. So with --jobs 2 this process reads a
+    share of the chunks itself (HERE_SHARE) and one worker the rest: on sub300k.log (6 chunks),
+    11,067 M instructions in all (this process 5,743 M, the worker 5,324 M) where 2 workers and
+    this process took 13,066 M (2,907 M, 5,228 M and 4,931 M) and one process 8,613 M; on
+    mx300k.log (5 chunks, 3 read here) 6,266 M (3,818 M and 2,448 M) against 7,282 M. Two
+    processes on 2 cores, not three. Where the cores are busy, as slow as that CPU time
+    (benchmarks/README.md).
 
     Memory, on the same log: this process peaks at 58 MB (one process at 53), a worker at
     51 MB. Unpickled whole, a piece held some 12 MB of objects in this process until they were
@@ -93,6 +101,7 @@ import copyreg
 import datetime as _dt
 import io
 import itertools
+import math
 import os
 import pickle
 import signal
@@ -135,6 +144,12 @@ CHUNK_SIZE = 8 << 20
 # A piece's events are pickled in batches of this many, which this process unpickles one at a
 # time, handing on what each finished before the next.
 BATCH_EVENTS = 500
+# With --jobs 2, a worker and this process: a worker's piece costs the worker 1.4 and this
+# process 0.2-0.5 times the chunk's correlation here (the marks and folds, pickling, unpickling
+# and applying); this process also makes the reports. The share of the chunks it reads itself
+# that keeps both as busy: 0.47 by the instructions of each on sub300k.log, 0.44 by their CPU
+# time on the submission benchmark log, loaded (the default report).
+HERE_SHARE = 0.45
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
@@ -251,6 +266,9 @@ class Job(NamedTuple):
     seen: Optional[tuple] = None
     # A forked worker's: the index in _SPOOLS of the file it writes the piece into.
     spool: Optional[int] = None
+    # A byte range this process reads itself, in its turn (the forked workers' share of the
+    # chunks is the rest).
+    here: bool = False
 
 
 class Piece(NamedTuple):
@@ -805,8 +823,12 @@ def _work_on(job: Job, source) -> Piece:
         for batch in chunk.batches():
             correlator.feed(batch, job.clock)
     except OSError as error:
-        problem = Problem(source.name, f"read failed part way: {error_reason(error)}")
+        problem = _read_failed(source, error)
     return correlator.piece(problem, chunk.lines.cut)
+
+
+def _read_failed(source, error: OSError) -> Problem:
+    return Problem(source.name, f"read failed part way: {error_reason(error)}")
 
 
 def _splittable(source, chunk_size: int) -> bool:
@@ -971,12 +993,13 @@ class _Merge:
             clock._second_pass = worker._second_pass
         self.months = piece.clock.watch.months
 
-    def read_here(self, lines: Iterator[List[str]], clock: ChunkClock) -> None:
-        """Read a chunk here, as correlate() would."""
+    def read_here(self, lines: Iterator[List[str]], clock: ChunkClock) -> Iterator[Finished]:
+        """Read a chunk here, as correlate() would, handing on what each batch finished."""
         clock.watch = ClockWatch()
         with self.unplaced():
             for batch in lines:
                 self.correlator.feed(batch, clock)
+                yield from _handed_on(self.correlator)
         self.months = clock.watch.months
 
     @contextlib.contextmanager
@@ -1045,29 +1068,44 @@ def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
     ours.placed.clear()
 
 
-def _pieces(executor, jobs: List[Job], ahead: int, remedy: str) -> Iterator[Packed]:
-    """The workers' pieces in order, at most `ahead` chunks read ahead of the one taken;
-    WorkerError (one line, ending in `remedy`) when a worker dies or raises."""
-    # Imported when workers are started (a tenth of the command's start-up otherwise).
-    from concurrent.futures.process import BrokenProcessPool
+class _Pieces:
+    """The workers' pieces in order (next()), at most `ahead` chunks handed to them ahead of
+    the one taken; WorkerError (one line, ending in `remedy`) when a worker dies or raises.
+    fill() hands on chunks up to that: before this process reads a chunk of its own, and once
+    the piece taken before is applied (the chunk handed on writes into its spool file)."""
 
-    waiting: collections.deque = collections.deque()
-    queued = iter(jobs)
-    try:
-        for job in queued:
-            waiting.append(executor.submit(_work, job))
-            if len(waiting) >= ahead:
-                yield waiting.popleft().result()
-        while waiting:
-            yield waiting.popleft().result()
-    except BrokenProcessPool:
-        raise WorkerError(f"a worker process died (killed, or out of memory?); {remedy}") \
-            from None
-    except Exception as error:  # a worker's bug, carried over: one line, not its traceback
-        # Dask's own errors (a worker lost, KilledWorker) take several lines.
-        raise WorkerError(f"a worker process failed: {type(error).__name__}: "
-                          f"{one_line(str(error))}; "
-                          f"{remedy}") from None
+    def __init__(self, executor, jobs: List[Job], ahead: int, remedy: str):
+        self.executor, self.ahead, self.remedy = executor, ahead, remedy
+        self.queued = iter(jobs)
+        self.waiting: collections.deque = collections.deque()
+
+    def fill(self) -> None:
+        with self._failures():
+            while len(self.waiting) < self.ahead:
+                job = next(self.queued, None)
+                if job is None:
+                    return
+                self.waiting.append(self.executor.submit(_work, job))
+
+    def __next__(self) -> Packed:
+        self.fill()
+        with self._failures():
+            return self.waiting.popleft().result()
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        # Imported when workers are started (a tenth of the command's start-up otherwise).
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            yield
+        except BrokenProcessPool:
+            raise WorkerError("a worker process died (killed, or out of memory?); "
+                              f"{self.remedy}") from None
+        except Exception as error:  # a worker's bug, carried over: one line, not its traceback
+            # Dask's own errors (a worker lost, KilledWorker) take several lines.
+            raise WorkerError(f"a worker process failed: {type(error).__name__}: "
+                              f"{one_line(str(error))}; {self.remedy}") from None
 
 
 def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None,
@@ -1117,23 +1155,31 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     spools: list = []
     try:
         if executor is None:
+            workers = jobs
+            if jobs == 2:
+                # This process and one worker: it reads a share of the byte ranges itself,
+                # starting with the first, and applies the worker's pieces.
+                workers = 1
+                ahead = workers + 1
+                plans = _shared(plans, HERE_SHARE)
             _SOURCES[:] = sources
             _SPOOLS[:] = spools = _spools(ahead)
             if spools:
-                # A job is given the spool of the one `ahead` before it, whose piece was read
-                # before it was handed to a worker (_pieces).
+                # A job is given the spool of the one `ahead` before it among the workers',
+                # whose piece was read before it was handed to a worker (_Pieces).
                 turn = itertools.count()
-                plans = [plan and [job._replace(spool=next(turn) % ahead) for job in plan]
-                         for plan in plans]
-                every = [job for plan in plans for job in plan or ()]
+                plans = [plan and [job if job.here else job._replace(spool=next(turn) % ahead)
+                                   for job in plan] for plan in plans]
+            every = [job for plan in plans for job in plan or () if not job.here]
             import concurrent.futures
             import multiprocessing
 
             executor = pool = concurrent.futures.ProcessPoolExecutor(
-                jobs, mp_context=multiprocessing.get_context("fork"),
+                workers, mp_context=multiprocessing.get_context("fork"),
                 initializer=_worker_started)
-        pieces = _pieces(executor, every, ahead,
+        pieces = _Pieces(executor, every, ahead,
                          "try --jobs 1" if pool is not None else "try without --dask")
+        pieces.fill()
         clock = None
         for source, plan in zip(sources, plans):
             correlator.stats.sources.append(source.name)
@@ -1167,6 +1213,20 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
             _SPOOLS.clear()
 
 
+def _shared(plans: List[Optional[List[Job]]], share: float) -> List[Optional[List[Job]]]:
+    """The plans with `share` of their byte ranges (every few, the first one first) marked
+    to be read here."""
+    turn = itertools.count()
+
+    def here(job: Job) -> bool:
+        if job.start is None:
+            return False
+        number = next(turn)
+        return math.ceil((number + 1) * share) > math.ceil(number * share)
+
+    return [plan and [job._replace(here=here(job)) for job in plan] for plan in plans]
+
+
 def _spools(count: int) -> list:
     """`count` unlinked temporary files (_SPOOLS), or none where they cannot be made."""
     spools: list = []
@@ -1193,13 +1253,28 @@ def _path_of(source) -> Optional[str]:
     return path if (status.st_dev, status.st_ino) == source.identity else None
 
 
-def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Packed], spools: list,
+def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: list,
                clock: ChunkClock, on_batch, notes: Optional[List[Problem]]) -> Iterator[Finished]:
     correlator = merge.correlator
     noted = False
     if plan[0].start is not None:
         correlator._doubled = False  # _splittable() found it not doubled
     for job in plan:
+        if job.here:
+            if source.problem is not None:
+                continue
+            pieces.fill()  # the workers' next chunks first
+            assert job.start is not None and job.end is not None
+            chunk = _Range(source.read_at, job.start, job.end)
+            try:
+                yield from merge.read_here(chunk.batches(), clock)
+            except OSError as error:
+                source.problem = _read_failed(source, error)
+            correlator.stats.lines_cut += chunk.lines.cut
+            source.bytes_done = job.end
+            if on_batch is not None:
+                on_batch(source, correlator.stats)
+            continue
         piece = _Loaded(next(pieces), None if job.spool is None
                         else spools[job.spool].fileno()).piece()
         if source.problem is not None:
@@ -1214,12 +1289,12 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: Iterator[Packed],
                 # A forked worker read the input through the same descriptor: from its start
                 # again.
                 source.rewind()
-                merge.read_here(source.batches(), clock)
+                yield from merge.read_here(source.batches(), clock)
                 correlator.stats.lines_cut += source.lines_cut
             else:
                 assert job.end is not None
                 chunk = _Range(source.read_at, job.start, job.end)
-                merge.read_here(chunk.batches(), clock)
+                yield from merge.read_here(chunk.batches(), clock)
                 correlator.stats.lines_cut += chunk.lines.cut
         else:
             yield from merge.apply(piece, clock)

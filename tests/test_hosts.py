@@ -39,8 +39,8 @@ def host_sets(root):
 def record_jobs(monkeypatch) -> list:
     """The jobs handed to the workers from now on (the list fills as they are)."""
     sent: list = []
-    pieces = parallel._pieces
-    monkeypatch.setattr(parallel, "_pieces", lambda executor, jobs, *rest: pieces(
+    pieces = parallel._Pieces
+    monkeypatch.setattr(parallel, "_Pieces", lambda executor, jobs, *rest: pieces(
         executor, sent.extend(jobs) or jobs, *rest))
     return sent
 
@@ -61,13 +61,13 @@ def count_applied(monkeypatch) -> list:
 def before_workers(monkeypatch, action) -> None:
     """`action()` once the chunks are planned, before the workers open the inputs (a rotation
     during the run)."""
-    pieces = parallel._pieces
+    pieces = parallel._Pieces
 
     def acted(*given):
         action()
         return pieces(*given)
 
-    monkeypatch.setattr(parallel, "_pieces", acted)
+    monkeypatch.setattr(parallel, "_Pieces", acted)
 
 
 ARGS = ("-r", "messages", "-f", "json", "--stats", "--year", "2026", "--tz", "UTC")

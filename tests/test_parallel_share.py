@@ -1,0 +1,68 @@
+"""--jobs 2: this process and one forked worker; this process reads a share of the byte ranges
+itself (HERE_SHARE, the first one first) and applies the worker's pieces of the others, in
+order: the same objects in the same order as one process.
+"""
+
+import concurrent.futures
+import errno
+import math
+import os
+
+from test_jobs import canonical
+from test_parallel_batches import SAMPLE, analysis
+
+from maillog_sasl import parallel
+
+
+def read_here(monkeypatch) -> list:
+    """[the start of each byte range this process read itself], from now on."""
+    starts: list = []
+    batches = parallel._Range.batches
+
+    def recorded(chunk):
+        starts.append(chunk.start)
+        return batches(chunk)
+
+    monkeypatch.setattr(parallel._Range, "batches", recorded)
+    return starts
+
+
+def test_two_jobs_read_a_share_here_and_the_rest_in_one_worker(monkeypatch):
+    one = canonical(analysis(1))
+    starts = read_here(monkeypatch)
+    pools = []
+    pool = concurrent.futures.ProcessPoolExecutor
+
+    def recorded_pool(workers, **options):
+        pools.append(workers)
+        return pool(workers, **options)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", recorded_pool)
+    assert canonical(analysis(2)) == one
+    chunks = -(-SAMPLE.stat().st_size // 400_000)
+    assert pools == [1]
+    # The worker's ranges are read in its process: only this process's are recorded here.
+    assert starts[0] == 0 and len(starts) == math.ceil(chunks * parallel.HERE_SHARE)
+    assert canonical(analysis(4)) == one
+    assert pools == [1, 4] and len(starts) == math.ceil(chunks * parallel.HERE_SHARE)
+
+
+def test_the_share_starts_with_the_first_range_and_leaves_whole_inputs_to_the_workers():
+    jobs = [parallel.Job(0, start, start + 10, None) for start in range(0, 100, 10)]
+    whole = [parallel.Job(1, None, None, None)]
+    shared = parallel._shared([jobs, None, whole], 0.4)
+    assert [job.here for job in shared[0]] == [True, False, True, False, False,
+                                               True, False, True, False, False]
+    assert shared[1] is None and [job.here for job in shared[2]] == [False]
+
+
+def test_a_read_failing_here_is_the_input_s_problem_as_in_one_process(monkeypatch):
+    def failing(_range):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+        yield
+
+    monkeypatch.setattr(parallel._Range, "batches", failing)
+    result = analysis(2)
+    assert list(result) == []
+    assert [str(problem) for problem in result.problems] == [
+        f"{SAMPLE}: read failed part way: {os.strerror(errno.EIO)}"]
