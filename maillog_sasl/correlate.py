@@ -497,18 +497,21 @@ class Correlator:
 
     def _on_disconnect(self, key, program, stamp, clock, text):
         session = self.sessions.pop(key, None)
-        address, _, counters_text = text[16:].partition(" ")
-        # Most name the client as the session has it: the address is parsed only otherwise.
-        if (session is not None and address != _address_of(session)
-                and session.client_ip != ev.split_address(address)[1]):
-            # Another client's end: the open session's own was not logged.
-            self._finish_session(session)
-            session = None
-        noted = self.pending.pop(key, None) if session is None else None
-        if session is None and " auth=" not in text:
-            if noted is None:
-                self.stats.sessions_incomplete += 1
-            return USED
+        if session is not None:
+            address, _, counters_text = text[16:].partition(" ")
+            # Most name the client as the session has it: the address is parsed only otherwise.
+            if (address != _address_of(session)
+                    and session.client_ip != ev.split_address(address)[1]):
+                # Another client's end: the open session's own was not logged.
+                self._finish_session(session)
+                session = None
+        if session is None:
+            noted = self.pending.pop(key, None)
+            if " auth=" not in text:  # most sessions, that never tried AUTH: only counted
+                if noted is None:
+                    self.stats.sessions_incomplete += 1
+                return USED
+            address, _, counters_text = text[16:].partition(" ")
         when = clock.time(stamp)
         if when is None:
             return UNUSED

@@ -364,10 +364,18 @@ _NOQUEUE_ACTION_PREFIXES = tuple(f"NOQUEUE: {prefix}" for prefix in _ACTION_PREF
 SIZE_LIMIT_WARNING = ": queue file size limit exceeded"
 
 
+# The kinds of line that start with a queue ID (what queue_id_of() takes: 5 to 22 ASCII letters
+# and digits, then `: `), by the words after it: one match reads both.
+_QUEUE_ID_LINE_KINDS = {"client=": CLIENT, **dict.fromkeys(_REJECT_PREFIXES, REJECT),
+                        **dict.fromkeys(_ACTION_PREFIXES, ACTION)}
+_QUEUE_ID_LINE = re.compile(r"[0-9A-Za-z]{5,22}: (%s)"
+                            % "|".join(map(re.escape, _QUEUE_ID_LINE_KINDS)))
+
+
 def smtpd_kind(text: str) -> Optional[str]:
     """The kind of smtpd line `text` is (CONNECT, DISCONNECT, ...), or None for one we never use.
 
-    Only prefix tests and one substring search: every smtpd line of a log comes through here.
+    Prefix tests, one substring search and one short match: every smtpd line comes through here.
     """
     first = text[:1]
     if first == "c" and text.startswith("connect from "):
@@ -386,17 +394,11 @@ def smtpd_kind(text: str) -> Optional[str]:
         return PROXY_CLIENT if text.startswith(_PROXY_CLIENT_PREFIX) else None
     if TLS_MARKER in text:
         return TLS
-    queue_id = queue_id_of(text)
-    if queue_id is None:
-        return PROXY_REPLY if text.startswith(_PROXY_REPLY_PREFIXES) else None
-    body_at = len(queue_id) + 2
-    if text.startswith("client=", body_at):
-        return CLIENT
-    if text.startswith(_REJECT_PREFIXES, body_at):
-        return REJECT
-    if text.startswith(_ACTION_PREFIXES, body_at):
-        return ACTION
-    return None
+    queue_line = _QUEUE_ID_LINE.match(text)
+    if queue_line is not None:
+        return _QUEUE_ID_LINE_KINDS[queue_line[1]]
+    # (A text with a queue ID does not start with these: `-` is no queue ID's.)
+    return PROXY_REPLY if text.startswith(_PROXY_REPLY_PREFIXES) else None
 
 
 def smtpd_event(text: str):
@@ -498,9 +500,10 @@ def client_event(queue_id: str, body: str):
 # the SASL method and username with a sasl_sender or without, or none of these three; no comma
 # in any value, no bracket in the name, no `]` in the address. client_event() reads such a line
 # as this one match does (tests/test_plain_shapes.py holds the two equal).
-_PLAIN_CLIENT = re.compile(r"([^:]+): client=([^\[\],]*)\[([^\],]*)\](?::([0-9]+))?"
-                           r"(?:, sasl_method=([^,]*), sasl_username=([^,]*)"
-                           r"(?:, sasl_sender=([^,]*))?)?")
+# (Possessive: no class takes the character that follows it, so backtracking finds nothing.)
+_PLAIN_CLIENT = re.compile(r"([^:]++): client=([^\[\],]*+)\[([^\],]*+)\](?::([0-9]++))?"
+                           r"(?:, sasl_method=([^,]*+), sasl_username=([^,]*+)"
+                           r"(?:, sasl_sender=([^,]*+))?)?")
 
 
 def smtpd_client_event(text: str):

@@ -4,7 +4,8 @@ qmgr's `(queue active)` (events._PLAIN_QUEUE_ACTIVE), each read with its match a
 match never taken, on lines built from attacker-chosen values holding commas, brackets, colons,
 spaces and the keys themselves. And a text equal to the NAME[IP]:PORT rebuilt from a client's
 fields (correlate._address_of, which spares parsing a connect or disconnect line again) gives
-back those fields."""
+back those fields. And smtpd_kind() tells a line that starts with a queue ID by one match, as
+queue_id_of() reads the queue ID."""
 
 import re
 from unittest import mock
@@ -92,3 +93,36 @@ NUMBERS = (st.text(alphabet=st.sampled_from("0123456789"), min_size=1, max_size=
 def test_a_plain_queue_active_reads_as_the_general_reading(queue_id, sender, size, nrcpt, tail):
     text = f"{queue_id}: from=<{sender}>, size={size}, nrcpt={nrcpt}{tail}"
     assert events._qmgr(text) == without_match("_PLAIN_QUEUE_ACTIVE", events._qmgr, text)
+
+
+QUEUE_ID_BODIES = ["client=", "reject: ", "milter-reject: ", "hold: ", "milter-hold: ",
+                   "discard: ", "milter-discard: ", "proxy-accept: ", "proxy-reject: ",
+                   "clien", "x", ""]
+
+
+@given(st.text(alphabet=st.sampled_from("aZ09:- é"), max_size=26),
+       st.sampled_from(QUEUE_ID_BODIES), st.sampled_from(QUEUE_ID_BODIES))
+@example("1A2B3", ": ", "client=")
+@example("1A2B3C4D5E6F7A8B9C0D1E", ": ", "reject: ")
+@example("1A2B3C4D5E6F7A8B9C0D1E2", ": ", "reject: ")
+@example("1A2", ": x: ", "client=")
+def test_a_queue_id_line_is_told_by_its_queue_id_and_the_words_after_it(head, body, more):
+    """smtpd_kind() reads a queue ID line with one match (events._QUEUE_ID_LINE): as
+    queue_id_of() takes the queue ID, and the words after it."""
+    text = head + body + more
+    if text[:1] in "cdwN" or events.TLS_MARKER in text:
+        return  # told apart before any queue ID is looked for
+    queue_id = events.queue_id_of(text)
+    expected = None
+    if queue_id is None:
+        if text.startswith(("proxy-accept: ", "proxy-reject: ")):
+            expected = events.PROXY_REPLY
+    else:
+        after = text[len(queue_id) + 2:]
+        if after.startswith("client="):
+            expected = events.CLIENT
+        elif after.startswith(("reject: ", "milter-reject: ")):
+            expected = events.REJECT
+        elif after.startswith(("hold: ", "milter-hold: ", "discard: ", "milter-discard: ")):
+            expected = events.ACTION
+    assert events.smtpd_kind(text) == expected
