@@ -125,6 +125,25 @@ def test_csv_columns_across_batches():
                                                                          out.getvalue())
 
 
+def test_csv_string_columns_checked_at_once():
+    """A column of strings is checked joined by NULs: a NUL of its own, a formula after the
+    first string or in it, an empty string before one, a DEL, non-ASCII text: each cell is
+    written as csv_cell() makes it, and the other cells of its column as they are."""
+    shapes = {"nul": "a\x00b", "formula": "@x", "minus": "-1", "first": "+1", "del": "d\x7f",
+              "tab": "\tx", "unicode": "\u00e9=", "after_unicode": "=\u00e9"}
+    columns = list(shapes)
+    rows = [tuple(shape if number == 3 else f"c{number}" for shape in shapes.values())
+            for number in range(6)]
+    rows.insert(0, tuple("" for _ in columns))
+    rows.append(("+", "=", "", "\x00", "", "", "\u00e9", "x"))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    assert rendered("csv", columns, iter(rows), row_columns=columns) == (len(rows),
+                                                                         out.getvalue())
+
+
 @pytest.mark.parametrize("chosen", [["reason"], ["time", "queue_id"], COLUMNS[::-1]])
 @pytest.mark.parametrize("fmt", ["csv", "json", "ndjson", "table", "ids"])
 def test_chosen_columns_from_tuples(fmt, chosen, json_library):
