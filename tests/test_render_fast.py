@@ -101,6 +101,17 @@ def test_csv_cells_are_csv_cell(json_library):
     assert rendered("csv", COLUMNS, as_dicts(TRICKY)) == (len(TRICKY), out.getvalue())
 
 
+def assert_written_as_csv_writer(columns, rows):
+    """The CSV of `rows` (tuples in `columns` order) is what csv.writer writes of csv_cell()
+    of each cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    assert rendered("csv", columns, iter(rows), row_columns=columns) == (len(rows),
+                                                                         out.getvalue())
+
+
 def test_csv_columns_across_batches():
     """CSV is written a column of a batch at a time: a column of one type, of mixed types, of
     times of one offset and of several (equal instants at two offsets keep their own, in one
@@ -117,12 +128,7 @@ def test_csv_columns_across_batches():
                      None, [f"a{number}", "b"] if number % 4 else None, number % 2 == 0,
                      moment.astimezone(tokyo) if number % 3 else None,
                      None if number % 4 else ("-x" if number % 8 else "a,\x1bb")))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
-    assert rendered("csv", columns, iter(rows), row_columns=columns) == (len(rows),
-                                                                         out.getvalue())
+    assert_written_as_csv_writer(columns, rows)
 
 
 def test_csv_string_columns_checked_at_once():
@@ -136,12 +142,7 @@ def test_csv_string_columns_checked_at_once():
             for number in range(6)]
     rows.insert(0, tuple("" for _ in columns))
     rows.append(("+", "=", "", "\x00", "", "", "\u00e9", "x"))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
-    assert rendered("csv", columns, iter(rows), row_columns=columns) == (len(rows),
-                                                                         out.getvalue())
+    assert_written_as_csv_writer(columns, rows)
 
 
 @pytest.mark.parametrize("chosen", [["reason"], ["time", "queue_id"], COLUMNS[::-1]])
