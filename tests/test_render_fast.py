@@ -101,6 +101,17 @@ def test_csv_cells_are_csv_cell(json_library):
     assert rendered("csv", COLUMNS, as_dicts(TRICKY)) == (len(TRICKY), out.getvalue())
 
 
+def assert_written_as_csv_writer(columns, rows):
+    """The CSV of `rows` (tuples in `columns` order) is what csv.writer writes of csv_cell()
+    of each cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    assert rendered("csv", columns, iter(rows), row_columns=columns) == (len(rows),
+                                                                         out.getvalue())
+
+
 def test_csv_columns_across_batches():
     """CSV is written a column of a batch at a time: a column of one type, of mixed types, of
     times of one offset and of several (equal instants at two offsets keep their own, in one
@@ -117,12 +128,21 @@ def test_csv_columns_across_batches():
                      None, [f"a{number}", "b"] if number % 4 else None, number % 2 == 0,
                      moment.astimezone(tokyo) if number % 3 else None,
                      None if number % 4 else ("-x" if number % 8 else "a,\x1bb")))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
-    assert rendered("csv", columns, iter(rows), row_columns=columns) == (len(rows),
-                                                                         out.getvalue())
+    assert_written_as_csv_writer(columns, rows)
+
+
+def test_csv_string_columns_checked_at_once():
+    """A column of strings is checked joined by NULs: a NUL of its own, a formula after the
+    first string or in it, an empty string before one, a DEL, non-ASCII text: each cell is
+    written as csv_cell() makes it, and the other cells of its column as they are."""
+    shapes = {"nul": "a\x00b", "formula": "@x", "minus": "-1", "first": "+1", "del": "d\x7f",
+              "tab": "\tx", "unicode": "\u00e9=", "after_unicode": "=\u00e9"}
+    columns = list(shapes)
+    rows = [tuple(shape if number == 3 else f"c{number}" for shape in shapes.values())
+            for number in range(6)]
+    rows.insert(0, tuple("" for _ in columns))
+    rows.append(("+", "=", "", "\x00", "", "", "\u00e9", "x"))
+    assert_written_as_csv_writer(columns, rows)
 
 
 @pytest.mark.parametrize("chosen", [["reason"], ["time", "queue_id"], COLUMNS[::-1]])
