@@ -258,6 +258,8 @@ class Correlator:
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
         read_trimmed = ev.read_trimmed
+        qmgr_event = ev.qmgr_event
+        cleanup_event = ev.cleanup_event
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
@@ -330,7 +332,7 @@ class Correlator:
             # The cheapest test first: is this queue ID one we track? (partition() costs less
             # than find() and a slice; a text without ": " keys what text[:text.find(": ")]
             # gave, a key that is simply not there.)
-            queue_id, colon, _ = text.partition(": ")
+            queue_id, colon, body = text.partition(": ")
             key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
             if message is None:
@@ -352,13 +354,19 @@ class Correlator:
                     continue
                 self._delivery(peek, text, message, host, when)
                 continue
-            if daemon == "qmgr" and message.nrcpt is not None and text.endswith("(queue active)"):
-                # Another retry of a message whose sender and size are known already.
-                continue
-            parser = recognizers[daemon]
-            event = parser(text)
+            # qmgr's and cleanup's lines are read from where they were cut above, as their
+            # recognizers would cut them.
+            if daemon == "qmgr":
+                if message.nrcpt is not None and text.endswith("(queue active)"):
+                    # Another retry of a message whose sender and size are known already.
+                    continue
+                event = qmgr_event(queue_id, body)
+            elif daemon == "cleanup":
+                event = cleanup_event(queue_id, body)
+            else:
+                event = recognizers[daemon](text)
             if event is None:
-                event = read_trimmed(parser, text)
+                event = read_trimmed(recognizers[daemon], text)
             if event is None:
                 unused += 1
                 continue

@@ -677,14 +677,22 @@ _CLEANUP_ACTIONS = {
 
 
 def _cleanup(text: str):
-    queue_id = queue_id_of(text)
-    if queue_id is None:
+    queue_id, _, body = text.partition(": ")
+    return cleanup_event(queue_id, body)
+
+
+def cleanup_event(queue_id: str, body: str):
+    """cleanup's line `queue_id: body` (cut at its first ": ") -> MessageId, Hold, Discard,
+    Reject, or None; None too when queue_id_of() would read no queue ID in the line (its first
+    ": " is where queue_id_of() looks, or there is none it takes). The correlator has cut the
+    line so already, to look its queue ID up: one line for each message."""
+    if not (4 < len(queue_id) < 23 and queue_id.isascii() and queue_id.isalnum()
+            and queue_id != "NOQUEUE"):
         return None
-    at = len(queue_id) + 2
-    if text.startswith("message-id=", at):
+    if body.startswith("message-id="):
         # Spaces and tabs after the line's end go with the brackets, in the same call.
-        return _event(MessageId, (queue_id, text[at + 11:].strip("<> \t")))
-    body = text[at:].rstrip()  # whitespace after the line's end is not the reason's
+        return _event(MessageId, (queue_id, body[11:].strip("<> \t")))
+    body = body.rstrip()  # whitespace after the line's end is not the reason's
     action, colon, rest = body.partition(": ")
     parse = _CLEANUP_ACTIONS.get(action) if colon else None
     if parse is None:
@@ -704,40 +712,41 @@ def _cleanup(text: str):
 
 
 # qmgr's first `(queue active)` of a message in the shape nearly all have: a sender without
-# `>`, a size and a count of at most NRCPT_DIGITS digits. The rest of _qmgr() reads such a
-# text as this one match does (tests/test_plain_shapes.py holds the two equal).
+# `>`, a size and a count of at most NRCPT_DIGITS digits. The rest of qmgr_event() reads such
+# a text as this one match does (tests/test_plain_shapes.py holds the two equal).
 _PLAIN_QUEUE_ACTIVE = re.compile(r"from=<([^>]*)>, size=([0-9]+), nrcpt=([0-9]{1,%d}) "
                                  r"\(queue active\)" % NRCPT_DIGITS)
 
 
 def _qmgr(text: str):
-    # Read in place (offsets into `text`, no copy of the rest): one line for each message
-    # removed, one for each delivery round of a message.
-    colon = text.find(": ")
-    if colon < 1:
-        return None
-    queue_id = text[:colon]
-    at = colon + 2
-    if len(text) == at + 7 and text.endswith("removed"):
+    queue_id, colon, body = text.partition(": ")
+    return qmgr_event(queue_id, body) if colon and queue_id else None
+
+
+def qmgr_event(queue_id: str, body: str):
+    """qmgr's line `queue_id: body` (cut at its first ": ") -> Removed, QueueActive, Expired, or
+    None: the correlator has cut the line so already, to look its queue ID up. One line for
+    each message removed, one for each delivery round of a message."""
+    if body == "removed":
         return _event(Removed, (queue_id,))
-    plain = _PLAIN_QUEUE_ACTIVE.fullmatch(text, at)
+    plain = _PLAIN_QUEUE_ACTIVE.fullmatch(body)
     if plain is not None:
         sender, size, nrcpt = plain.groups()
         return _event(QueueActive, (queue_id, sender, int(size), int(nrcpt)))
-    if not text.startswith("from=<", at):
+    if not body.startswith("from=<"):
         return None
-    close = text.find(">, ", at + 6)
+    close = body.find(">, ", 6)
     if close < 0:
         return None
-    sender = text[at + 6:close]
+    sender = body[6:close]
     at = close + 3
     # "status=force-expired, returned to sender": postsuper -e / postqueue -f expired it.
-    if text.startswith(("status=expired", "status=force-expired"), at):
+    if body.startswith(("status=expired", "status=force-expired"), at):
         return Expired(queue_id, sender)
     # "size=566, nrcpt=1 (queue active)"
-    if not text.endswith(" (queue active)") or not text.startswith("size=", at):
+    if not body.endswith(" (queue active)") or not body.startswith("size=", at):
         return None
-    size, _, nrcpt = text[at + 5:-15].partition(", nrcpt=")
+    size, _, nrcpt = body[at + 5:-15].partition(", nrcpt=")
     return _event(QueueActive, (queue_id, sender, int(size) if size.isdecimal() else None,
                                 int(nrcpt) if nrcpt.isdecimal() and len(nrcpt) <= NRCPT_DIGITS
                                 else None))

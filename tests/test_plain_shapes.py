@@ -127,3 +127,20 @@ def test_the_common_delivery_lines_take_the_match():
                  "[private/dovecot-lmtp], conn_use=2, delay=0.39, delays=0.25/0.02/0/0.11, "
                  "dsn=2.0.0, status=sent (250 2.0.0 Ok)"):
         assert events._PLAIN_PEEK.match(text) is not None
+
+
+@given(st.text(alphabet=st.sampled_from("aA0: \u00e9\uff21"), max_size=30),
+       st.sampled_from(["message-id=<a@b>", "hold: header X: y from a[1.2.3.4]; from=<a> to=<b>",
+                        ""]))
+@example("NOQUEUE", "message-id=<a@b>")
+@example("1A2B3C4D5E6F7A8B9C0D1E2F", "message-id=<a@b>")
+def test_cleanup_cut_at_its_first_colon_names_the_queue_id_queue_id_of_reads(head, body):
+    """cleanup_event() is given the line cut at its first ": " (the correlator's cut): it reads
+    a queue ID there exactly where queue_id_of() reads one in the whole line."""
+    text = f"{head}: {body}"
+    queue_id, _, rest = text.partition(": ")
+    event = events.cleanup_event(queue_id, rest)
+    if events.queue_id_of(text) is None:
+        assert event is None
+    else:
+        assert events.queue_id_of(text) == queue_id
