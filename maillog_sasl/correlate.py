@@ -280,9 +280,11 @@ class Correlator:
         last_slot = slot_end = last_host = ""
         for line in lines:
             # split_line()'s common case inline (a traditional stamp, `prog[pid]:`): one call
-            # less for each line; every other shape goes through split_line() itself.
+            # less for each line; every other shape goes through split_line() itself. Only
+            # tags of that shape are cached: a tag found needs no look at its shape.
             fields = line[16:].split(" ", 2) if line[15:16] == " " else ()
-            if len(fields) == 3 and fields[1] and fields[1][-1] == ":":
+            program = tags.get(fields[1]) if len(fields) == 3 else None
+            if program is not None:
                 host, tag, text = fields
                 stamp = ""  # line[:15], cut below only for the lines used
                 # Most lines share their host and slot with the line before.
@@ -300,9 +302,9 @@ class Correlator:
                     slot_end = ""
                     slot_line(host, stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO],
                               stamp, clock)
-            program = tags.get(tag)
-            if program is None:
-                program = self._program(tag)
+                program = tags.get(tag)
+                if program is None:
+                    program = self._program(tag)
             if not program:  # another program's tag, or the postfix command's (_Command)
                 # Postfix's line behind a container's prefix starts with a stamp of its own.
                 parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
@@ -407,8 +409,9 @@ class Correlator:
         return kept
 
     def _program(self, tag: str) -> tuple:
-        """parse_program(tag), or () for a program that is not Postfix; cached. The postfix
-        command's is a _Command."""
+        """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
+        gives only tags that end with `:`, which feed() counts on). The postfix command's is a
+        _Command."""
         found = self._tags.get(tag)
         if found is None:
             if len(self._tags) > TAG_CACHE_LIMIT:
