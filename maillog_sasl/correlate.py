@@ -282,7 +282,7 @@ class Correlator:
             # split_line()'s common case inline (a traditional stamp, `prog[pid]:`): one call
             # less for each line; every other shape goes through split_line() itself. Only
             # tags of that shape are cached: a tag found needs no look at its shape.
-            fields = line[16:].split(" ", 2) if line[15:16] == " " else ()
+            fields = line[16:].split(" ", 2) if line[15:16] == " " else []
             program = tags.get(fields[1]) if len(fields) == 3 else None
             if program is not None:
                 host, tag, text = fields
