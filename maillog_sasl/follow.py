@@ -23,7 +23,9 @@ DESCRIPTION
     of its first line), its rest is read, then every file rotated after it, then the new file
     from its start. When the same file is shorter than the offset
     or starts with another line, it was truncated in place (logrotate's copytruncate): its copy
-    holds the lines written after the offset, and is looked for by the hash of the first line.
+    holds the lines written after the offset, and is looked for by the hash of the first line;
+    or it is a new file on the inode the old one freed (rotated, then compressed by a later
+    rotation): the files rotated after the one found are read too, then the new file.
 
     Later calls of read() follow the file held open: new complete lines as they come; when
     another file appears at the path (logrotate's `create`, or the file was deleted and made
@@ -279,20 +281,17 @@ class Follower:
         if found is None:
             self._lost(stored, "was rotated since it was last read, and the file read then is "
                                "not among its rotated files")
-            later: List[str] = []
         else:
             index, name = found
-            later = rotated_files(path)[index + 1:]
-            if status is None and not later and _opener(self._peek(name)) is None:
+            if (status is None and index == len(rotated_files(path)) - 1
+                    and _opener(self._peek(name)) is None):
                 # The log is gone and its last file is the one read: follow that file still.
                 if self._hold(name, stored.offset):
                     self._fresh = False
                     self.notes.append(f"{path}: missing; reading {name}, the file it was")
                     yield from self._read_held()
                     return
-            yield from self._read_whole(name, stored.offset, new_file=False)
-        for name in later:
-            yield from self._read_whole(name, 0, new_file=True)
+            yield from self._read_on(found, stored.offset)
         if status is None or not self._hold(path, 0):
             self._missing(fatal=found is None)
             return
@@ -313,13 +312,26 @@ class Follower:
         return None
 
     def _read_copy(self, stored: Position) -> Iterator[Chunk]:
-        """The rest of a file truncated in place, from its copy (found by its first line)."""
+        """The rest of a file truncated in place, from its copy (found by its first line).
+
+        The same inode with another first line is also a new log on the inode the old one
+        freed: rotated, then compressed (its plain file deleted) by a later rotation, all
+        since the last run. The files rotated after the one found are read too, as after any
+        rotation; after a copytruncate there are none."""
         found = self._find(Position(-1, -1, stored.offset, stored.head))
         if found is None:
             self._lost(stored, "was truncated or replaced since it was last read, and its "
                                "copy is not among its rotated files")
             return
-        yield from self._read_whole(found[1], stored.offset, new_file=False)
+        yield from self._read_on(found, stored.offset)
+
+    def _read_on(self, found: Tuple[int, str], offset: int) -> Iterator[Chunk]:
+        """The file `found` (index among rotated_files(), path) from `offset`, then every file
+        rotated after it, whole."""
+        index, name = found
+        yield from self._read_whole(name, offset, new_file=False)
+        for later in rotated_files(self.path)[index + 1:]:
+            yield from self._read_whole(later, 0, new_file=True)
 
     def _lost(self, stored: Position, what: str) -> None:
         self.notes.append(f"{self.path}: {what} (looked for {self.path}.1, .1.gz, "

@@ -210,7 +210,11 @@ def test_once_reads_the_rest_of_a_rotated_file_then_the_new_one(tmp_path, cli, r
     assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
 
 
-def test_once_after_two_rotations_reads_every_file_between(tmp_path, cli):
+@pytest.mark.parametrize("inode", ["new", "reused"])
+def test_once_after_two_rotations_reads_every_file_between(tmp_path, cli, inode):
+    # "reused": the new log on the inode the first one freed when the second rotation
+    # compressed it, as logrotate's compress + delaycompress gets on ext4 or tmpfs, which hand
+    # a freed inode out again at once. It was taken for a copytruncate, maillog.1 skipped.
     parts = split_sample(4)
     path, state = tmp_path / "maillog", tmp_path / "s.sqlite"
     path.write_bytes(parts[0])
@@ -219,10 +223,13 @@ def test_once_after_two_rotations_reads_every_file_between(tmp_path, cli):
         out.write(parts[1])
     with open(path, "rb") as plain, gzip.open(tmp_path / "maillog.2.gz", "wb") as packed:
         shutil.copyfileobj(plain, packed)
-    path.unlink()
+    if inode == "new":
+        path.unlink()
     (tmp_path / "maillog.1").write_bytes(parts[2])
     (tmp_path / "maillog.3.gz").write_bytes(gzip.compress(b"Mar  1 00:00:00 old line\n"))
-    path.write_bytes(parts[3])
+    with open(path, "r+b" if inode == "reused" else "wb") as out:
+        out.truncate(0)
+        out.write(parts[3])
     assert rotated_files(str(path)) == [str(tmp_path / name) for name in
                                         ("maillog.3.gz", "maillog.2.gz", "maillog.1")]
     alerts += once(cli, state, path)[1]
