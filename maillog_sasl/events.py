@@ -6,6 +6,8 @@ SUMMARY
     recognize(daemon, text) -> event | None
     read_trimmed(parser, text) -> parser(text without whitespace after its end) | None
     queue_id_of(text) -> str | None
+    qmgr_event(queue_id, body), cleanup_event(queue_id, body) -> event | None  (a line cut at
+        its first ": ", as the correlator cuts it)
     delivery_peek(text) -> (recipient, orig_to, status) | None
     OUTCOMES: sent, deferred, bounced, expired, rejected (SENT, DEFERRED, ... as constants)
 
@@ -36,8 +38,9 @@ DESCRIPTION
     postfix/submission/smtpd): syslog_name is the admin's choice and never hard-coded.
 
     The correlator looks first at the queue ID alone (most queue-file lines belong to messages
-    it does not track, and are dropped before any field is parsed), and follows delivery
-    retries with delivery_peek(), reading the rest of a delivery line (delivery_details) only
+    it does not track, and are dropped before any field is parsed; qmgr's and cleanup's lines
+    of the messages it tracks are read from that cut), and follows delivery retries with
+    delivery_peek(), reading the rest of a delivery line (delivery_details) only
     when a report asks for its details.
 
     Whitespace after a line's end (an edited log, a relay's template) is not the line's: the
