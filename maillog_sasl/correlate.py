@@ -258,6 +258,8 @@ class Correlator:
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
         read_trimmed = ev.read_trimmed
+        qmgr_event = ev.qmgr_event
+        cleanup_event = ev.cleanup_event
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
@@ -278,9 +280,11 @@ class Correlator:
         last_slot = slot_end = last_host = ""
         for line in lines:
             # split_line()'s common case inline (a traditional stamp, `prog[pid]:`): one call
-            # less for each line; every other shape goes through split_line() itself.
-            fields = line[16:].split(" ", 2) if line[15:16] == " " else ()
-            if len(fields) == 3 and fields[1] and fields[1][-1] == ":":
+            # less for each line; every other shape goes through split_line() itself. Only
+            # tags of that shape are cached: a tag found needs no look at its shape.
+            fields = line[16:].split(" ", 2) if line[15:16] == " " else []
+            program = tags.get(fields[1]) if len(fields) == 3 else None
+            if program is not None:
                 host, tag, text = fields
                 stamp = ""  # line[:15], cut below only for the lines used
                 # Most lines share their host and slot with the line before.
@@ -298,9 +302,9 @@ class Correlator:
                     slot_end = ""
                     slot_line(host, stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO],
                               stamp, clock)
-            program = tags.get(tag)
-            if program is None:
-                program = self._program(tag)
+                program = tags.get(tag)
+                if program is None:
+                    program = self._program(tag)
             if not program:  # another program's tag, or the postfix command's (_Command)
                 # Postfix's line behind a container's prefix starts with a stamp of its own.
                 parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
@@ -330,7 +334,7 @@ class Correlator:
             # The cheapest test first: is this queue ID one we track? (partition() costs less
             # than find() and a slice; a text without ": " keys what text[:text.find(": ")]
             # gave, a key that is simply not there.)
-            queue_id, colon, _ = text.partition(": ")
+            queue_id, colon, body = text.partition(": ")
             key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
             if message is None:
@@ -352,13 +356,19 @@ class Correlator:
                     continue
                 self._delivery(peek, text, message, host, when)
                 continue
-            if daemon == "qmgr" and message.nrcpt is not None and text.endswith("(queue active)"):
-                # Another retry of a message whose sender and size are known already.
-                continue
-            parser = recognizers[daemon]
-            event = parser(text)
+            # qmgr's and cleanup's lines are read from where they were cut above, as their
+            # recognizers would cut them.
+            if daemon == "qmgr":
+                if message.nrcpt is not None and text.endswith("(queue active)"):
+                    # Another retry of a message whose sender and size are known already.
+                    continue
+                event = qmgr_event(queue_id, body)
+            elif daemon == "cleanup":
+                event = cleanup_event(queue_id, body)
+            else:
+                event = recognizers[daemon](text)
             if event is None:
-                event = read_trimmed(parser, text)
+                event = read_trimmed(recognizers[daemon], text)
             if event is None:
                 unused += 1
                 continue
@@ -399,8 +409,9 @@ class Correlator:
         return kept
 
     def _program(self, tag: str) -> tuple:
-        """parse_program(tag), or () for a program that is not Postfix; cached. The postfix
-        command's is a _Command."""
+        """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
+        gives only tags that end with `:`, which feed() counts on). The postfix command's is a
+        _Command."""
         found = self._tags.get(tag)
         if found is None:
             if len(self._tags) > TAG_CACHE_LIMIT:

@@ -126,3 +126,55 @@ def test_a_queue_id_line_is_told_by_its_queue_id_and_the_words_after_it(head, bo
         elif after.startswith(("hold: ", "milter-hold: ", "discard: ", "milter-discard: ")):
             expected = events.ACTION
     assert events.smtpd_kind(text) == expected
+
+
+ADDRESSES = values(">, ", ", status=", ", orig_to=<", ": to=<", ">")
+FIELDS = values(", status=", ", relay=", ", delay=", ", dsn=", "status=")
+STATUS_WORDS = st.sampled_from(["sent", "deferred", "bounced", "expired", "SOFTBOUNCE",
+                                "deliverable", "undeliverable", "sen", ""]) | VALUES
+
+
+@given(WORDS, ADDRESSES, st.none() | ADDRESSES, st.booleans(), FIELDS, st.none() | FIELDS,
+       FIELDS, STATUS_WORDS, st.sampled_from(["", " (250 ok)", " (a, status=sent)", "\t"]))
+@example("1A2B", "bob@example.org", None, True, "mx.example[192.0.2.1]:25", None, "4.4.1",
+         "deferred", " (connect to mx.example: Connection timed out)")
+@example("1A2B", "bob@example.org", "alias@example.org", True, "local", "2", "2.0.0", "sent",
+         " (delivered to mailbox)")
+@example("1A2B", "", None, False, "none", None, "5.1.1", "bounced", "")
+def test_a_plain_delivery_line_peeks_as_the_general_reading(queue_id, to, orig_to, brackets,
+                                                            relay, conn_use, field, word, tail):
+    def address(value):
+        return f"<{value}>" if brackets else value
+    text = (f"{queue_id}: to={address(to)}"
+            + (f", orig_to={address(orig_to)}" if orig_to is not None else "")
+            + f", relay={relay}" + (f", conn_use={conn_use}" if conn_use is not None else "")
+            + f", delay={field}, delays={field}, dsn={field}, status={word}{tail}")
+    assert (events.delivery_peek(text)
+            == without_match("_PLAIN_PEEK", events.delivery_peek, text))
+
+
+def test_the_common_delivery_lines_take_the_match():
+    for text in ("657AC20400E5: to=<noor@oldpartner.example>, relay=none, delay=159876, "
+                 "delays=159846/0.02/30/0, dsn=4.4.1, status=deferred (connect to "
+                 "mx1.oldpartner.example[198.19.99.207]:25: Connection timed out)",
+                 "1A2B: to=<a@corp.example>, orig_to=<b@corp.example>, relay=mail.corp.example"
+                 "[private/dovecot-lmtp], conn_use=2, delay=0.39, delays=0.25/0.02/0/0.11, "
+                 "dsn=2.0.0, status=sent (250 2.0.0 Ok)"):
+        assert events._PLAIN_PEEK.match(text) is not None
+
+
+@given(st.text(alphabet=st.sampled_from("aA0: \u00e9\uff21"), max_size=30),
+       st.sampled_from(["message-id=<a@b>", "hold: header X: y from a[1.2.3.4]; from=<a> to=<b>",
+                        ""]))
+@example("NOQUEUE", "message-id=<a@b>")
+@example("1A2B3C4D5E6F7A8B9C0D1E2F", "message-id=<a@b>")
+def test_cleanup_cut_at_its_first_colon_names_the_queue_id_queue_id_of_reads(head, body):
+    """cleanup_event() is given the line cut at its first ": " (the correlator's cut): it reads
+    a queue ID there exactly where queue_id_of() reads one in the whole line."""
+    text = f"{head}: {body}"
+    queue_id, _, rest = text.partition(": ")
+    event = events.cleanup_event(queue_id, rest)
+    if events.queue_id_of(text) is None:
+        assert event is None
+    else:
+        assert events.queue_id_of(text) == queue_id
