@@ -189,6 +189,11 @@ def _stat(path: str) -> Optional[os.stat_result]:
         return None
 
 
+def _mtime_of(path: str) -> Optional[float]:
+    status = _stat(path)
+    return status.st_mtime if status is not None else None
+
+
 def _opener(head: bytes) -> Optional[Callable]:
     for magic, opener in _OPENERS:
         if head.startswith(magic):
@@ -267,7 +272,7 @@ class Follower:
             if status.st_size < stored.offset or (stored.head is not None
                                                   and self._head_of_file(path) != stored.head):
                 # Truncated in place: the lines after the offset went to its copy.
-                yield from self._read_copy(stored)
+                yield from self._read_copy(stored, rotated_since=True)
                 offset = 0
             else:
                 offset = stored.offset
@@ -311,27 +316,36 @@ class Follower:
                     return index, name
         return None
 
-    def _read_copy(self, stored: Position) -> Iterator[Chunk]:
+    def _read_copy(self, stored: Position, rotated_since: bool) -> Iterator[Chunk]:
         """The rest of a file truncated in place, from its copy (found by its first line).
 
-        The same inode with another first line is also a new log on the inode the old one
-        freed: rotated, then compressed (its plain file deleted) by a later rotation, all
-        since the last run. The files rotated after the one found are read too, as after any
-        rotation; after a copytruncate there are none."""
+        At the first read (`rotated_since`), the same inode with another first line is also a
+        new log on the inode the old one freed: rotated, then compressed (its plain file
+        deleted) by a later rotation, all since the last run. The files rotated after the one
+        found are read too, as after any rotation; after a copytruncate there are none. While
+        the file is held open its inode cannot be freed: only the copy is read."""
         found = self._find(Position(-1, -1, stored.offset, stored.head))
         if found is None:
             self._lost(stored, "was truncated or replaced since it was last read, and its "
                                "copy is not among its rotated files")
-            return
-        yield from self._read_on(found, stored.offset)
+        elif rotated_since:
+            yield from self._read_on(found, stored.offset)
+        else:
+            yield from self._read_whole(found[1], stored.offset, new_file=False)
 
     def _read_on(self, found: Tuple[int, str], offset: int) -> Iterator[Chunk]:
-        """The file `found` (index among rotated_files(), path) from `offset`, then every file
-        rotated after it, whole."""
+        """The file `found` (index among rotated_files(), path) from `offset`, then, whole,
+        every file rotated after it: listed before reading (a file removed meanwhile must not
+        shift the list), and only those written since it (rotated_files() puts names of one
+        scheme before another's: a dated file left from before `dateext` was turned off is
+        not newer than maillog.1)."""
         index, name = found
+        since = _mtime_of(name)
+        later = [path for path in rotated_files(self.path)[index + 1:]
+                 if since is None or (_mtime_of(path) or since) >= since]
         yield from self._read_whole(name, offset, new_file=False)
-        for later in rotated_files(self.path)[index + 1:]:
-            yield from self._read_whole(later, 0, new_file=True)
+        for path in later:
+            yield from self._read_whole(path, 0, new_file=True)
 
     def _lost(self, stored: Position, what: str) -> None:
         self.notes.append(f"{self.path}: {what} (looked for {self.path}.1, .1.gz, "
@@ -373,7 +387,7 @@ class Follower:
                 # Truncated in place (copytruncate): what came after the offset is in the copy.
                 stored = self.position
                 assert stored is not None  # a file is held
-                yield from self._read_copy(stored)
+                yield from self._read_copy(stored, rotated_since=False)
                 if self._hold(self.path, 0):
                     yield from self._read_held()
             return

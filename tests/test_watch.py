@@ -526,6 +526,31 @@ def test_follower_reads_the_rest_of_a_file_truncated_before_it_was_read(tmp_path
     assert follower.position == Position(*follower.position[:2], 5, follower.position.head)
 
 
+@pytest.mark.parametrize("held", [True, False])
+def test_follower_after_a_copytruncate_reads_no_file_of_an_older_naming_scheme(tmp_path, held):
+    # Dated files left from when dateext was on sort after maillog.1 in rotated_files(): they
+    # are not newer than the copy, and were read again, whole, after each copytruncate.
+    path = tmp_path / "maillog"
+    with gzip.open(tmp_path / "maillog-20260101.gz", "wb") as old:
+        old.write(b"legacy\n")
+    (tmp_path / "maillog-20260108").write_bytes(b"legacy too\n")
+    past = time.time() - 86400
+    os.utime(tmp_path / "maillog-20260101.gz", (past, past))
+    os.utime(tmp_path / "maillog-20260108", (past, past))
+    path.write_bytes(b"the first line\n")
+    follower = Follower(str(path))
+    assert [chunk.lines for chunk in follower.read()] == [["the first line"]]
+    if not held:
+        stored = follower.position
+        follower.close()
+        follower = Follower(str(path), stored)
+    with open(path, "ab") as out:
+        out.write(b"two\n")
+    shutil.copyfile(path, tmp_path / "maillog.1")
+    path.write_bytes(b"three\n")
+    assert [line for chunk in follower.read() for line in chunk.lines] == ["two", "three"]
+
+
 def test_follower_keeps_a_line_until_it_is_complete_and_reads_crlf(tmp_path):
     path = tmp_path / "maillog"
     path.write_bytes(b"one\r\ntw")
