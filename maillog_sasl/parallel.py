@@ -67,7 +67,7 @@ DESCRIPTION
     fields: a piece of the submission benchmark log is some 17,000 of them with 220,000 fields;
     its times, shared between fields and pickled once a part, are a tenth of that cost) for this
     process to unpickle and apply: a piece costs its worker about 1.4 times, and this process
-    0.4-0.6 times, what reading the chunk here costs. So with --jobs 2 this process reads a
+    0.2-0.5 times, what reading the chunk here costs. So with --jobs 2 this process reads a
     share of the chunks itself (HERE_SHARE) and one worker the rest: on sub300k.log (6 chunks),
     11,067 M instructions in all (this process 5,743 M, the worker 5,324 M) where 2 workers and
     this process took 13,066 M (2,907 M, 5,228 M and 4,931 M) and one process 8,613 M; on
