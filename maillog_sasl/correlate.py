@@ -165,10 +165,7 @@ def _edge(line: str, clock: Clock) -> tuple:
 
 def queued_as(event) -> Optional[str]:
     """NEWQID of a delivery event whose reason says `... queued as NEWQID`, or None."""
-    marker = event.reason.rfind("queued as ") if event is not None else -1
-    if marker < 0:
-        return None
-    return event.reason[marker + 10:].split(" ", 1)[0].rstrip(")")
+    return ev.queued_as_in(event.reason) if event is not None else None
 
 
 def _address_of(client) -> Optional[str]:

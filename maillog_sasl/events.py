@@ -6,6 +6,7 @@ SUMMARY
     recognize(daemon, text) -> event | None
     read_trimmed(parser, text) -> parser(text without whitespace after its end) | None
     queue_id_of(text) -> str | None
+    queued_as_in(reply) -> NEWQID | None  (`... queued as NEWQID`)
     qmgr_event(queue_id, body), cleanup_event(queue_id, body) -> event | None  (a line cut at
         its first ": ", as the correlator cuts it)
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -555,12 +556,21 @@ def proxy_reply_event(text: str):
     envelope_at = rest.find("; from=<")
     reply, envelope = (rest[:envelope_at], rest[envelope_at + 2:]) if envelope_at >= 0 else (
         rest.rstrip(";"), "")
-    marker = reply.rfind("queued as ")
-    queued_as = reply[marker + 10:].split(" ", 1)[0].rstrip(")") if marker >= 0 else ""
+    queued_as = queued_as_in(reply)
     return ProxyReply(text[6:12] == "accept", stage, _reply_dsn(reply), reply,
                       _angle_value(envelope, "from=<"),
                       _angle_value(envelope, " to=<"),
-                      queued_as if queued_as.isascii() and queued_as.isalnum() else None)
+                      queued_as if queued_as is not None and queued_as.isascii()
+                      and queued_as.isalnum() else None)
+
+
+def queued_as_in(reply: str) -> Optional[str]:
+    """NEWQID of a reply that says `... queued as NEWQID` (a delivery's text, a before-queue
+    filter's reply), as it stands there; None when it says none."""
+    marker = reply.rfind("queued as ")
+    if marker < 0:
+        return None
+    return reply[marker + 10:].split(" ", 1)[0].rstrip(")")
 
 
 def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
