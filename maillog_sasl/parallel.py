@@ -1264,13 +1264,10 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
             if source.problem is not None:
                 continue
             pieces.fill()  # the workers' next chunks first
-            assert job.start is not None and job.end is not None
-            chunk = _Range(source.read_at, job.start, job.end)
             try:
-                yield from merge.read_here(chunk.batches(), clock)
+                yield from _read_range_here(merge, source, job, clock)
             except OSError as error:
                 source.problem = _read_failed(source, error)
-            correlator.stats.lines_cut += chunk.lines.cut
             source.bytes_done = job.end
             if on_batch is not None:
                 on_batch(source, correlator.stats)
@@ -1292,10 +1289,7 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
                 yield from merge.read_here(source.batches(), clock)
                 correlator.stats.lines_cut += source.lines_cut
             else:
-                assert job.end is not None
-                chunk = _Range(source.read_at, job.start, job.end)
-                yield from merge.read_here(chunk.batches(), clock)
-                correlator.stats.lines_cut += chunk.lines.cut
+                yield from _read_range_here(merge, source, job, clock)
         else:
             yield from merge.apply(piece, clock)
             if piece.problem is not None:
@@ -1306,6 +1300,17 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
         if on_batch is not None:
             on_batch(source, correlator.stats)
         yield from _handed_on(correlator)
+
+
+def _read_range_here(merge: _Merge, source, job: Job, clock: ChunkClock) -> Iterator[Finished]:
+    """The byte range of `job` read here, in its turn (its share of --jobs 2, or a worker's
+    piece that failed its check); its lines cut count, read to its end or not."""
+    assert job.start is not None and job.end is not None
+    chunk = _Range(source.read_at, job.start, job.end)
+    try:
+        yield from merge.read_here(chunk.batches(), clock)
+    finally:
+        merge.correlator.stats.lines_cut += chunk.lines.cut
 
 
 def _handed_on(correlator: Correlator) -> Iterator[Finished]:
