@@ -182,7 +182,6 @@ def _with_after_end(path, whitespace, tmp_path):
     return changed
 
 
-@pytest.mark.xfail(strict=True, reason="the user is `user@dmain.com ` (the whitespace kept)")
 @pytest.mark.parametrize("whitespace", [" ", "\t", " \t "])
 def test_login_with_whitespace_after_the_line_is_the_same_user(cli, tmp_path, whitespace):
     """msimerson's login line (`sasl_username=user@dmain.com` its last field) and fluent's
@@ -202,8 +201,6 @@ def test_login_with_whitespace_after_the_line_is_the_same_user(cli, tmp_path, wh
         assert [row["user"] for row in rows(cli, "users", changed, year=year)] == [user]
 
 
-@pytest.mark.xfail(strict=True, reason="success_users is `admin@example.com ` (the failure's "
-                   "name is read without it)")
 def test_failed_and_successful_login_name_one_user_despite_whitespace(cli, tmp_path):
     """logfort's second failure and, on the same process, a login of the same name, both lines
     with a space after their end: the failure's name and the login's are one user."""
