@@ -153,8 +153,6 @@ def test_logcrux_session_of_a_failure_and_a_reject(cli):
     assert rows(cli, "users", LOGCRUX, year=2025) == []
 
 
-@pytest.mark.xfail(strict=True, reason="its end is 10:00:02: a RCPT reject on an open session "
-                   "does not move its last_time")
 def test_logcrux_incomplete_session_ends_at_its_last_line(cli):
     # The session's last line is its reject (line 3, 10:00:03): an incomplete session ends
     # where its lines end.
