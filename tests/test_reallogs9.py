@@ -248,3 +248,13 @@ def test_proxy_filter_session_counts_the_clients_four_recipients(cli, tmp_path):
 def test_proxy_filter_users_message_of_four_recipients(cli, tmp_path):
     [user] = rows(cli, "users", _pmg_login_of_four(tmp_path), year=2019)
     assert (user["messages"], outcomes(user)) == (1, counted(4, sent=4))
+
+
+def test_msimerson_messages_report_does_not_deny_the_login(cli):
+    # The login's message (line 9) has no qmgr or delivery line: no recipient to list. The
+    # headline counts the login; the empty table must not say there was none.
+    result = cli("-r", "messages", "--tz", "UTC", "--year", "2015", MSIMERSON)
+    assert result.code == 0
+    assert "1 authenticated message" in result.out
+    assert result.out.endswith(
+        "(no rows: no recipient of an authenticated message is known)\n")
