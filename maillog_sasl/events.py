@@ -48,8 +48,11 @@ DESCRIPTION
     last field of cleanup's message-id and actions, of a delivery line's text, of smtpd's
     rejects, holds, discards and size-limit warning leaves it out, and read_trimmed() reads a
     line its parser did not know again without it (qmgr's `removed`, bounce's notices), so that
-    no other line pays for a test. smtpd's client= and SASL failure lines keep it in their last
-    field (the username).
+    no other line pays for a test. So do smtpd's SASL failure line (its reason and the username
+    after it) and client= line (the username, sasl_sender or orig_client last: the plain-shape
+    match declines a line that ends in whitespace, and client_event() reads it without): an
+    account name a SASL server accepts holds no blank (Dovecot's auth_username_chars), and one
+    user must not be two for a relay's trailing space.
 
 DIAGNOSTICS
     Pure functions of a line. A line of a known daemon in a shape not listed here (or cut short)
