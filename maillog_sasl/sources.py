@@ -1015,15 +1015,17 @@ def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> Lis
     `gunzip -k maillog.2.gz`, or logrotate's gzip still writing maillog.2.gz beside maillog.2
     (it deletes the plain file when it is done) under `maillog-sasl /var/log/maillog*`. Their
     lines read twice would count every login and message twice. The plain file is read: it
-    is whole, and the other a note. Told by their first PEEK_BYTES, inflated."""
+    is whole, and the other a note. Told by their first PEEK_BYTES, inflated; a plain file
+    that is only the start of the compressed one's text is another log (both are read)."""
     plain = [source for source in files if source.regular and not _compressed(source._head)]
     kept = []
     for source in files:
         same = None
         if plain and source.regular and _compressed(source._head):
             text = _inflated_line(source)
-            same = next((other for other in plain if _same_start(text, other._head or b"")),
-                        None)
+            # A plain file shorter than the text inflated is not the whole log, but a part.
+            same = next((other for other in plain if len(text) <= other.size
+                         and _same_start(text, other._head or b"")), None)
         if same is None:
             kept.append(source)
         else:

@@ -247,15 +247,19 @@ def test_a_compressed_copy_gzip_is_still_writing_is_left_for_its_plain_file(cli,
     assert lines_read(result.err) == SAMPLE_LINES
 
 
-def test_a_compressed_log_that_starts_otherwise_is_another_log(cli, tmp_path):
+@pytest.mark.parametrize("plain_part", ["after it", "its start"])
+def test_a_compressed_log_that_is_not_a_plain_ones_copy_is_read_too(cli, tmp_path, plain_part):
+    # "after it": the rotated log before the current one. "its start": a plain file that holds
+    # only the compressed one's first lines is not that log whole.
     data = SAMPLE.read_bytes()
     cut = data.index(b"\n", len(data) // 2) + 1
-    older, newer = tmp_path / "maillog.1.gz", tmp_path / "maillog"
+    older, plain = tmp_path / "maillog.1.gz", tmp_path / "maillog"
     older.write_bytes(gzip.compress(data[:cut]))
-    newer.write_bytes(data[cut:])
-    result = cli("--stats", newer, older)
+    plain.write_bytes(data[cut:] if plain_part == "after it"
+                      else data[:data.index(b"\n", cut // 8) + 1])
+    result = cli("--stats", plain, older)
     assert result.code == 0 and "same" not in result.err
-    assert lines_read(result.err) == SAMPLE_LINES
+    assert lines_read(result.err) == (data[:cut].count(b"\n") + plain.read_bytes().count(b"\n"))
 
 
 def test_standard_input_redirected_from_a_log_given_too():
