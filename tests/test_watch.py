@@ -237,6 +237,28 @@ def test_once_after_two_rotations_reads_every_file_between(tmp_path, cli, inode)
     assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
 
 
+def test_once_while_gzip_compresses_the_file_read_last_reads_the_plain_one(tmp_path, cli):
+    # logrotate's delaycompress: the second rotation renames the file read last to maillog.2
+    # and gzip writes maillog.2.gz beside it, deleting maillog.2 only when it is done. A run
+    # in between found both: it read the half-written .gz after the plain file, its lines
+    # twice, and then stopped at its cut end.
+    parts = split_sample(4)
+    path, state = tmp_path / "maillog", tmp_path / "s.sqlite"
+    path.write_bytes(parts[0])
+    alerts = once(cli, state, path)[1]
+    with open(path, "ab") as out:
+        out.write(parts[1])
+    path.rename(tmp_path / "maillog.2")
+    packed = gzip.compress(parts[0] + parts[1])
+    (tmp_path / "maillog.2.gz").write_bytes(packed[:len(packed) // 2])
+    (tmp_path / "maillog.1").write_bytes(parts[2])
+    path.write_bytes(parts[3])
+    new, err = once(cli, state, path)[1:]
+    assert err == ""
+    assert raised(alerts + new) == findings([SAMPLE])
+    assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
+
+
 def test_once_after_copytruncate_reads_the_rest_from_the_copy(tmp_path, cli):
     first, second, third = split_sample(3)
     path, state = tmp_path / "maillog", tmp_path / "s.sqlite"
@@ -601,10 +623,12 @@ def test_follow_in_a_process_stops_on_sigterm_and_alerts_within_seconds(tmp_path
 
 
 def test_rotated_files_are_ordered_oldest_first(tmp_path):
-    for name in ["maillog.10.gz", "maillog.2", "maillog.1", "maillog-x", "other.1", "maillog"]:
+    # maillog.3.gz beside maillog.3: gzip is still writing it (see the test above).
+    for name in ["maillog.10.gz", "maillog.3", "maillog.3.gz", "maillog.2", "maillog.1",
+                 "maillog-x", "other.1", "maillog"]:
         (tmp_path / name).write_text("")
     assert [Path(name).name for name in rotated_files(str(tmp_path / "maillog"))] == [
-        "maillog.10.gz", "maillog.2", "maillog.1"]
+        "maillog.10.gz", "maillog.3", "maillog.2", "maillog.1"]
 
 
 def test_follower_reads_on_in_the_renamed_file_while_the_log_is_missing(tmp_path):
