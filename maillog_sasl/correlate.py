@@ -686,6 +686,7 @@ class Correlator:
         when = clock.time(stamp) if event is not None else None
         if when is None:
             return UNUSED
+        session.last_time = when
         waiting = session.pending_action
         # With both flags on a transaction Postfix discards it: a hold leaves a discard waiting.
         if waiting is None or waiting[1].kind != "discard":
@@ -744,6 +745,7 @@ class Correlator:
         if event.queue_id is None:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))
+                session.last_time = when  # the session's last line so far, if it ends unlogged
                 return USED
             return UNUSED
         message = self.messages.get((host, event.queue_id))

@@ -48,8 +48,11 @@ DESCRIPTION
     last field of cleanup's message-id and actions, of a delivery line's text, of smtpd's
     rejects, holds, discards and size-limit warning leaves it out, and read_trimmed() reads a
     line its parser did not know again without it (qmgr's `removed`, bounce's notices), so that
-    no other line pays for a test. smtpd's client= and SASL failure lines keep it in their last
-    field (the username).
+    no other line pays for a test. So do smtpd's SASL failure line (its reason and the username
+    after it) and client= line (the username, sasl_sender or orig_client last: the plain-shape
+    match declines a line that ends in whitespace, and client_event() reads it without): an
+    account name a SASL server accepts holds no blank (Dovecot's auth_username_chars), and one
+    user must not be two for a relay's trailing space.
 
 DIAGNOSTICS
     Pure functions of a line. A line of a known daemon in a shape not listed here (or cut short)
@@ -474,8 +477,9 @@ _CLIENT_TRAILING_KEYS = (", orig_client=", ", orig_queue_id=", ", sasl_sender=")
 def client_event(queue_id: str, body: str):
     # client=NAME[IP], sasl_method=M, sasl_username=U, sasl_sender=S, orig_queue_id=Q, orig_client=C
     # Keys come in this fixed order. The attacker chooses the username, so the keys after it are
-    # found from the right and the username is whatever lies between.
-    body = body[7:]
+    # found from the right and the username is whatever lies between. Whitespace after the
+    # line's end (an edited log, a relay's template) is not the last value's.
+    body = body[7:].rstrip()
     trailing: List[Optional[str]] = [None, None, None]  # the values of _CLIENT_TRAILING_KEYS
     end = len(body)
     floor = body.find(", sasl_username=")
@@ -502,13 +506,14 @@ def client_event(queue_id: str, body: str):
 
 # The shape of nearly every client= line the correlator parses: NAME[IP], a port or none, and
 # the SASL method and username with a sasl_sender or without, or none of these three; no comma
-# in any value, no bracket in the name, no `]` in the address. client_event() reads such a line
-# as this one match does (tests/test_plain_shapes.py holds the two equal).
+# in any value, no bracket in the name, no `]` in the address, no whitespace at the end (such a
+# line is read by client_event(), which leaves it out). client_event() reads such a line as this
+# one match does (tests/test_plain_shapes.py holds the two equal).
 # (Not possessive, though no class takes the character after it: Python before 3.11, which
 # the package supports, has no possessive repeats.)
 _PLAIN_CLIENT = re.compile(r"([^:]+): client=([^\[\],]*)\[([^\],]*)\](?::([0-9]+))?"
                            r"(?:, sasl_method=([^,]*), sasl_username=([^,]*)"
-                           r"(?:, sasl_sender=([^,]*))?)?")
+                           r"(?:, sasl_sender=([^,]*))?)?(?<!\s)")
 
 
 def smtpd_client_event(text: str):
