@@ -187,6 +187,7 @@ def network_of(ip: str) -> str:
     return block_of(ip, 24, 48)
 
 
+@functools.lru_cache(maxsize=RECENT_CLIENTS)  # every settled hour asks about its networks
 def provider_of(ip_or_network: str) -> str:
     """The block a provider typically holds: /16 for IPv4, /32 for IPv6."""
     return block_of(ip_or_network, 16, 32)
@@ -355,9 +356,13 @@ class HopWindow:
         self.busiest: Optional[tuple] = None
 
     def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
-        self.events += (when, network)
-        self.forget_before(when - span)
-        inside = set(self.events[1::2])
+        events = self.events
+        events += (when, network)
+        start = when - span
+        if events[0] < start:
+            self.forget_before(start)
+        # Most windows hold one login: no set of one network to make.
+        inside = set(events[1::2]) if len(events) > 2 else (network,)
         if self.fired is None and len(inside) >= limit:
             self.fired = (when, sorted(inside))
         if len(inside) > self.most:
@@ -420,9 +425,16 @@ class UserActivity:
                          span: _dt.timedelta, pairs: PairStore) -> None:
         if self.hops is None:
             self.hops = HopWindow()
-        for when, network in sorted({(when, network) for network, (first, last, _ip)
-                                     in networks.items() for when in (first, last)}):
-            self.hops.add(when, network, span, limits.hop_networks)
+        hops, limit = self.hops, limits.hop_networks
+        if len(networks) == 1:  # most hours: its first and last login, in order
+            ((network, (first, last, _ip)),) = networks.items()
+            hops.add(first, network, span, limit)
+            if last != first:
+                hops.add(last, network, span, limit)
+        else:
+            for when, network in sorted({(when, network) for network, (first, last, _ip)
+                                         in networks.items() for when in (first, last)}):
+                hops.add(when, network, span, limit)
         day = key.date()
         for network, (first, _last, ip) in networks.items():
             pairs.network(self.name, network, first, ip)
