@@ -187,6 +187,7 @@ def network_of(ip: str) -> str:
     return block_of(ip, 24, 48)
 
 
+@functools.lru_cache(maxsize=RECENT_CLIENTS)  # every settled hour asks about its networks
 def provider_of(ip_or_network: str) -> str:
     """The block a provider typically holds: /16 for IPv4, /32 for IPv6."""
     return block_of(ip_or_network, 16, 32)
@@ -355,9 +356,13 @@ class HopWindow:
         self.busiest: Optional[tuple] = None
 
     def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
-        self.events += (when, network)
-        self.forget_before(when - span)
-        inside = set(self.events[1::2])
+        events = self.events
+        events += (when, network)
+        start = when - span
+        if events[0] < start:
+            self.forget_before(start)
+        # Most windows hold one login: no set of one network to make.
+        inside = set(events[1::2]) if len(events) > 2 else (network,)
         if self.fired is None and len(inside) >= limit:
             self.fired = (when, sorted(inside))
         if len(inside) > self.most:
@@ -420,9 +425,16 @@ class UserActivity:
                          span: _dt.timedelta, pairs: PairStore) -> None:
         if self.hops is None:
             self.hops = HopWindow()
-        for when, network in sorted({(when, network) for network, (first, last, _ip)
-                                     in networks.items() for when in (first, last)}):
-            self.hops.add(when, network, span, limits.hop_networks)
+        hops, limit = self.hops, limits.hop_networks
+        if len(networks) == 1:  # most hours: its first and last login, in order
+            ((network, (first, last, _ip)),) = networks.items()
+            hops.add(first, network, span, limit)
+            if last != first:
+                hops.add(last, network, span, limit)
+        else:
+            for when, network in sorted({(when, network) for network, (first, last, _ip)
+                                         in networks.items() for when in (first, last)}):
+                hops.add(when, network, span, limit)
         day = key.date()
         for network, (first, _last, ip) in networks.items():
             pairs.network(self.name, network, first, ip)
@@ -466,6 +478,11 @@ class Activity:
     # location and sender rules; a class default, so that a kept Activity pickled without it
     # reads as None.
     enrichment: Optional[Enrichment] = None
+    # When observe() next has settling or forgetting to do, and the end of the hour _hour() last
+    # found; class defaults too, as a kept Activity pickled before they were kept lacks them
+    # (None: not known yet, worked out at the next item).
+    _next_due: Optional[_dt.datetime] = None
+    _last_hour_end: Optional[_dt.datetime] = None
 
     def __init__(self, limits: Optional[Thresholds] = None, selection=None,
                  keep_hours: bool = False, stats=None, pairs: Optional[PairStore] = None):
@@ -525,15 +542,23 @@ class Activity:
             self._message(item)
         else:
             return
-        if (not self.keep_hours and self.last_time is not None
-                and (self._next_settling is None or self.last_time >= self._next_settling)):
-            self._settle(self.last_time - SETTLE_AFTER - ONE_HOUR)
-            self._next_settling = self.last_time + ONE_HOUR
-        if self.last_time is not None and (self._next_forgetting is None
-                                           or self.last_time >= self._next_forgetting):
+        last_time = self.last_time
+        # One comparison an item: settling and forgetting fall due at most once an hour.
+        if last_time is not None and (self._next_due is None or last_time >= self._next_due):
+            self._catch_up(last_time)
+
+    def _catch_up(self, last_time: _dt.datetime) -> None:
+        """Settle and forget what the stream, now at `last_time`, has moved past."""
+        if not self.keep_hours and (self._next_settling is None
+                                    or last_time >= self._next_settling):
+            self._settle(last_time - SETTLE_AFTER - ONE_HOUR)
+            self._next_settling = last_time + ONE_HOUR
+        if self._next_forgetting is None or last_time >= self._next_forgetting:
             self._forget_idle_ips()
-            self._forget_old_hops(self.last_time - SETTLE_AFTER - 2 * ONE_HOUR - self._hop_span)
-            self._next_forgetting = self.last_time + ONE_DAY
+            self._forget_old_hops(last_time - SETTLE_AFTER - 2 * ONE_HOUR - self._hop_span)
+            self._next_forgetting = last_time + ONE_DAY
+        self._next_due = (self._next_forgetting if self._next_settling is None
+                          else min(self._next_settling, self._next_forgetting))
 
     def close(self) -> None:
         """The stream has ended: settle every hour, so that the summaries are final."""
@@ -587,10 +612,11 @@ class Activity:
         return found
 
     def _hour(self, user: UserActivity, when: _dt.datetime) -> Hour:
-        key = self._last_hour
+        key, end = self._last_hour, self._last_hour_end
         # Neighbouring items of the stream nearly always fall in the same hour.
-        if key is None or not key <= when < key + ONE_HOUR:
+        if key is None or end is None or not key <= when < end:
             key = self._last_hour = self._intern(hour_of(when))
+            self._last_hour_end = key + ONE_HOUR
         found = user.open_hours.get(key)
         if found is None:
             found = user.open_hours[key] = Hour()
@@ -647,20 +673,23 @@ class Activity:
     def _session(self, session: Session) -> None:
         on_time = self._seen(session.host, session.start, session.end)
         ip = self._intern(session.client_ip)
-        state = self.ips.get(ip)
+        ips = self.ips
+        state = ips.get(ip)
         if state is not None and session.start is not None and on_time:
             state.forget_failures_before(session.start - self._guess_window)
-        failures = guessing_failures(session)
-        if failures or session.auth_failures:
+        auth = session.auth
+        # guessing_failures() and failed_auth_count read, for nearly every session, that it
+        # failed no AUTH: told here first, from its counters and failure lines.
+        if session.auth_failures or (auth is not None and auth[1] > auth[0]):
             if state is None:
-                state = self.ips[ip] = IpActivity()
-            self._failed(session, failures, state)
+                state = ips[ip] = IpActivity()
+            self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
         if name is not None:
             self._attributed_session(session, name, ip, state or _NO_FAILURES)
-        if name is not None or session.auth_succeeded:
-            # Failures are counted since the IP's last successful login: nothing left to keep.
-            self.ips.pop(ip, None)
+        # A successful login: failures are counted since the IP's last one, nothing to keep.
+        if state is not None and (name is not None or session.auth_succeeded):
+            del ips[ip]
 
     def _failed(self, session: Session, failures: int, state: IpActivity) -> None:
         """Note a session's failed AUTH on its IP's `state` and on the usernames it tried."""
@@ -685,17 +714,18 @@ class Activity:
                 guessed.selected = True
 
     def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
-        user = self.user(name)
+        user = self.users.get(name) or self.user(name)
         name = user.name  # one string per account, however many IPs name it
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
         for when, _reject in session.rejects:
             self._hour(user, when).count((REJECTED,), when)
-        if not session.auth_succeeded or session.start is None:
-            return
+        # Its username makes it a success (Session.auth_succeeded).
         when = session.start
-        self._hour(user, when).login(ip, self._network_of(ip), when)
+        if when is None:
+            return
+        self._hour(user, when).login(ip, self._networks.get(ip) or self._network_of(ip), when)
         limits = self.limits
         if ip not in user.guesses and (state.pending_failures >= limits.guess_failures or
                                        len(state.pending_usernames) >= limits.guess_usernames):
@@ -707,15 +737,16 @@ class Activity:
 
     def _message(self, message: Message) -> None:
         self._seen(message.host, message.queued, message.end or message.last_time)
-        if message.sasl_username is None or message.kind == "notice":
+        name = message.sasl_username
+        if name is None or message.kind == "notice":
             return
-        user = self.user(message.sasl_username)
+        user = self.users.get(name) or self.user(name)
         if (not user.selected and self.selection is not None
                 and self.selection.message(message)):
             user.selected = True
         user.messages += message.kind == "submission"
         if self.enrichment is not None and message.kind == "submission":
-            self.enrichment.message(message.sasl_username, message.sender, message.queued)
+            self.enrichment.message(name, message.sender, message.queued)
         statuses = message.counted_outcomes()
         hour = self._hour(user, message.queued)
         if statuses:

@@ -440,8 +440,12 @@ class _UserTotals:
 
     def add_session(self, session: Session) -> None:
         self.sessions += 1
-        self.first_seen = _earliest(self.first_seen, session.start)
-        self.last_seen = _latest(self.last_seen, session.end or session.start)
+        # _earliest() and _latest() written out: this runs for every session with a login.
+        start, end = session.start, session.end or session.start
+        if self.first_seen is None or (start is not None and start < self.first_seen):
+            self.first_seen = start
+        if self.last_seen is None or (end is not None and end > self.last_seen):
+            self.last_seen = end
         if session.sasl_method:
             self.methods.add(session.sasl_method)
         self.hosts.add(session.host)
@@ -499,7 +503,7 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
             user = session_user(item)
             if user is None or not (everything or selection.session(item, user)):
                 continue
-            entry = _totals_of(totals, user)
+            entry = totals.get(user) or _totals_of(totals, user)
             entry.add_session(item)
             if logins is not None:
                 logins.login(user, item.client_ip, item.start)
@@ -514,7 +518,8 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
         elif item.sasl_username is not None and (everything or selection.message(item)):
             if from_activity:
                 if item.kind == "submission" or item.counted_outcomes():
-                    _totals_of(totals, item.sasl_username).add_message(item, ())
+                    name = item.sasl_username
+                    (totals.get(name) or _totals_of(totals, name)).add_message(item, ())
                 continue
             statuses = item.counted_outcomes()
             if statuses or item.kind == "submission":
