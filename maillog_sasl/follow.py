@@ -124,8 +124,10 @@ def decode(data: bytes) -> List[str]:
     return lines
 
 
+_COMPRESSION_SUFFIX = r"\.(?:gz|bz2|xz)"
 _ROTATED = (r"(?:\.([0-9]+)|-([0-9]{8}(?:[0-9]{2,6})?(?:[-.][0-9]+)?)|\.([0-9]{8}-[0-9]{6}))"
-            r"(?:\.(?:gz|bz2|xz))?\Z")
+            r"(?:" + _COMPRESSION_SUFFIX + r")?\Z")
+_COMPRESSED = re.compile(_COMPRESSION_SUFFIX + r"\Z")
 
 
 def _blocks(read: Callable[[int, int], bytes], size: int) -> Iterator[bytes]:
@@ -161,7 +163,11 @@ def rotated_files(path: str) -> List[str]:
     """PATH.1, PATH.2.gz, PATH-20260308, PATH-20260308.gz, PATH.20260308-101500 (kubelet's),
     ... beside PATH and, when PATH is a link, beside the file it links to (kubelet's
     /var/log/containers/*.log link to the files it rotates in /var/log/pods), oldest first (a
-    higher number is older, an earlier date is older)."""
+    higher number is older, an earlier date is older).
+
+    A compressed file beside its plain one (PATH.2.gz and PATH.2) is left out: gzip writes it
+    while the plain file is whole, and deletes that only when it is done (logrotate's
+    compress); the plain one is read in its place."""
     places = [path]
     if os.path.islink(path):
         places.append(os.path.realpath(path))
@@ -173,9 +179,11 @@ def rotated_files(path: str) -> List[str]:
             names = os.listdir(folder or ".")
         except OSError:
             continue
+        present = set(names)
         for name in names:
             match = pattern.match(name)
-            if match is not None:
+            plain = _COMPRESSED.sub("", name)
+            if match is not None and (plain == name or plain not in present):
                 number, date, stamp = match.groups()
                 key = (0, -int(number), "") if number is not None else (1, 0, date or stamp)
                 found.add((key, os.path.join(folder, name)))

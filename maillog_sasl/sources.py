@@ -63,7 +63,10 @@ DESCRIPTION
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
     have the same SHA-256) is read once, at its first mention; the later one is a note in
-    `Inputs.notes`, `X: the same file as Y; read once`.
+    `Inputs.notes`, `X: the same file as Y; read once`. A compressed file whose text starts as
+    a plain file among the inputs does (`gunzip -k maillog.2.gz`; gzip still writing it beside
+    maillog.2) is that log again: the plain file is read, and the note says
+    `X: the same log as Y, compressed; read once`.
 
     An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
     brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
@@ -134,6 +137,9 @@ PEEK_LINES = 2000
 MAX_LINE = 1 << 16
 # Two regular files of the same size whose first and last SAME_BYTES hash alike are one log.
 SAME_BYTES = 1 << 16
+# bzip2 inflates nothing before its first block (at most 900 kB of text) is whole: read this
+# much of a compressed file whose first PEEK_BYTES gave no line.
+BZIP2_BLOCK = 1 << 20
 # A URL's object read in order (whole, by one process; a chunk, by a worker) is fetched this much
 # a request: a store answers each after a delay (tens of ms on S3), which 4 MB at 100 MB/s
 # repays; fsspec's own read-ahead block is 5 MB.
@@ -996,11 +1002,60 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             source.close()
             continue
         files.append(source)
+    files = _without_compressed_copies(files, notes)
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     files.sort(key=lambda source: source.first_time or far_future)
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
     return Inputs(files, problems, notes)
+
+
+def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
+    """`files` less each compressed file that holds the log a plain one among them holds:
+    `gunzip -k maillog.2.gz`, or logrotate's gzip still writing maillog.2.gz beside maillog.2
+    (it deletes the plain file when it is done) under `maillog-sasl /var/log/maillog*`. Their
+    lines read twice would count every login and message twice. The plain file is read: it
+    is whole, and the other a note. Told by their first PEEK_BYTES, inflated; a plain file
+    that is only the start of the compressed one's text is another log (both are read)."""
+    plain = [source for source in files if source.regular and not _compressed(source._head)]
+    kept = []
+    for source in files:
+        same = None
+        if plain and source.regular and _compressed(source._head):
+            text = _inflated_line(source)
+            # A plain file shorter than the text inflated is not the whole log, but a part.
+            same = next((other for other in plain if len(text) <= other.size
+                         and _same_start(text, other._head or b"")), None)
+        if same is None:
+            kept.append(source)
+        else:
+            notes.append(Problem(source.name, f"the same log as {same.name}, compressed; "
+                                              "read once"))
+            source.close()
+    return kept
+
+
+def _inflated_line(source: Source) -> bytes:
+    """The start of a compressed file, inflated: a whole line at least, when it has one. bzip2
+    gives nothing before its first block (up to 900 kB of text) is whole: then more of the
+    file is read, from the descriptor batches() reads (a file is never opened twice)."""
+    text = _inflate_start(source._head or b"")
+    if b"\n" not in text:
+        try:
+            text = _inflate_start(source.read_at(BZIP2_BLOCK, 0))
+        except OSError:
+            return b""
+    return text
+
+
+def _compressed(head: Optional[bytes]) -> bool:
+    return head is not None and head.startswith(tuple(magic for magic, *_ in COMPRESSED_MAGIC))
+
+
+def _same_start(text: bytes, other: bytes) -> bool:
+    """Do two texts agree as far as the shorter goes, which holds a whole line at least?"""
+    length = min(len(text), len(other))
+    return b"\n" in text[:length] and text[:length] == other[:length]
 
 
 def _expand_urls(paths: list, problems: List[Problem]) -> Iterator[str]:

@@ -4,10 +4,12 @@ and lines without end. Each test is built on a minimal log, and fails on the rea
 opened a path twice, read a pipe to peek at it, counted a file twice, took a CR-only log for
 one line, or grew an unfinished line without bound."""
 
+import bz2
 import contextlib
 import gzip
 import io
 import json
+import lzma
 import os
 import re
 import shutil
@@ -25,6 +27,8 @@ from support import SAMPLE_LOGS
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 SEED_LINES = 13
+SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
+SAMPLE_LINES = 22665
 COMMAND = [sys.executable, "-m", "maillog_sasl"]
 # Larger than the block read ahead of a path to order a rotated set: a pipe that lost that
 # block, or everything after it, reads short.
@@ -210,6 +214,52 @@ def test_the_same_file_twice_is_read_once(cli, tmp_path, kind):
     assert lines_read(result.err) == SEED_LINES
     [row] = result.json()
     assert (row["sessions"], row["messages"], row["recipients"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+@pytest.mark.parametrize("plain_first", [True, False])
+def test_a_log_beside_its_compressed_copy_is_read_once(cli, tmp_path, compress, plain_first):
+    # `gunzip -k maillog.2.gz`, then `maillog-sasl /var/log/maillog*`: every login and
+    # message was counted twice.
+    data = SAMPLE.read_bytes()
+    plain, packed = tmp_path / "maillog.2", tmp_path / "maillog.2.packed"
+    plain.write_bytes(data)
+    packed.write_bytes(compress(data))
+    paths = [plain, packed] if plain_first else [packed, plain]
+    result = cli("--stats", *paths)
+    assert result.code == 0
+    assert result.err.startswith(f"maillog-sasl: {packed}: the same log as {plain}, "
+                                 "compressed; read once\n")
+    assert lines_read(result.err) == SAMPLE_LINES
+
+
+def test_a_compressed_copy_gzip_is_still_writing_is_left_for_its_plain_file(cli, tmp_path):
+    # logrotate's compress: gzip writes maillog.2.gz beside maillog.2 and deletes maillog.2
+    # when it is done. A run in between read the plain file, then the half-written copy.
+    data = SAMPLE.read_bytes()
+    plain, packed = tmp_path / "maillog.2", tmp_path / "maillog.2.gz"
+    plain.write_bytes(data)
+    whole = gzip.compress(data)
+    packed.write_bytes(whole[:len(whole) // 3])
+    result = cli("--stats", plain, packed)
+    assert result.code == 0
+    assert "read failed" not in result.err
+    assert lines_read(result.err) == SAMPLE_LINES
+
+
+@pytest.mark.parametrize("plain_part", ["after it", "its start"])
+def test_a_compressed_log_that_is_not_a_plain_ones_copy_is_read_too(cli, tmp_path, plain_part):
+    # "after it": the rotated log before the current one. "its start": a plain file that holds
+    # only the compressed one's first lines is not that log whole.
+    data = SAMPLE.read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    older, plain = tmp_path / "maillog.1.gz", tmp_path / "maillog"
+    older.write_bytes(gzip.compress(data[:cut]))
+    plain.write_bytes(data[cut:] if plain_part == "after it"
+                      else data[:data.index(b"\n", cut // 8) + 1])
+    result = cli("--stats", plain, older)
+    assert result.code == 0 and "same" not in result.err
+    assert lines_read(result.err) == (data[:cut].count(b"\n") + plain.read_bytes().count(b"\n"))
 
 
 def test_standard_input_redirected_from_a_log_given_too():

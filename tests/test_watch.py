@@ -188,15 +188,22 @@ def split_sample(parts):
     return [data[start:end] for start, end in zip([0] + points, points + [len(data)])]
 
 
-@pytest.mark.parametrize("rotated_as", ["maillog.1", "maillog.1.gz", "maillog-20260308",
-                                        "maillog-20260308.gz"])
-def test_once_reads_the_rest_of_a_rotated_file_then_the_new_one(tmp_path, cli, rotated_as):
-    first, second, third = split_sample(3)
+def read_then_grown(cli, tmp_path, first, second):
+    """(path, state, alerts): the log `first` read by one `watch --once`, then `second`
+    written to it (after the run, before a rotation)."""
     path, state = tmp_path / "maillog", tmp_path / "s.sqlite"
     path.write_bytes(first)
     alerts = once(cli, state, path)[1]
     with open(path, "ab") as out:
-        out.write(second)  # written after the last run, before the rotation
+        out.write(second)
+    return path, state, alerts
+
+
+@pytest.mark.parametrize("rotated_as", ["maillog.1", "maillog.1.gz", "maillog-20260308",
+                                        "maillog-20260308.gz"])
+def test_once_reads_the_rest_of_a_rotated_file_then_the_new_one(tmp_path, cli, rotated_as):
+    first, second, third = split_sample(3)
+    path, state, alerts = read_then_grown(cli, tmp_path, first, second)
     if rotated_as.endswith(".gz"):
         with open(path, "rb") as plain, gzip.open(tmp_path / rotated_as, "wb") as packed:
             shutil.copyfileobj(plain, packed)
@@ -216,11 +223,7 @@ def test_once_after_two_rotations_reads_every_file_between(tmp_path, cli, inode)
     # compressed it, as logrotate's compress + delaycompress gets on ext4 or tmpfs, which hand
     # a freed inode out again at once. It was taken for a copytruncate, maillog.1 skipped.
     parts = split_sample(4)
-    path, state = tmp_path / "maillog", tmp_path / "s.sqlite"
-    path.write_bytes(parts[0])
-    alerts = once(cli, state, path)[1]
-    with open(path, "ab") as out:
-        out.write(parts[1])
+    path, state, alerts = read_then_grown(cli, tmp_path, parts[0], parts[1])
     with open(path, "rb") as plain, gzip.open(tmp_path / "maillog.2.gz", "wb") as packed:
         shutil.copyfileobj(plain, packed)
     if inode == "new":
@@ -234,6 +237,24 @@ def test_once_after_two_rotations_reads_every_file_between(tmp_path, cli, inode)
                                         ("maillog.3.gz", "maillog.2.gz", "maillog.1")]
     alerts += once(cli, state, path)[1]
     assert raised(alerts) == findings([SAMPLE])
+    assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
+
+
+def test_once_while_gzip_compresses_the_file_read_last_reads_the_plain_one(tmp_path, cli):
+    # logrotate's delaycompress: the second rotation renames the file read last to maillog.2
+    # and gzip writes maillog.2.gz beside it, deleting maillog.2 only when it is done. A run
+    # in between found both: it read the half-written .gz after the plain file, its lines
+    # twice, and then stopped at its cut end.
+    parts = split_sample(4)
+    path, state, alerts = read_then_grown(cli, tmp_path, parts[0], parts[1])
+    path.rename(tmp_path / "maillog.2")
+    packed = gzip.compress(parts[0] + parts[1])
+    (tmp_path / "maillog.2.gz").write_bytes(packed[:len(packed) // 2])
+    (tmp_path / "maillog.1").write_bytes(parts[2])
+    path.write_bytes(parts[3])
+    new, err = once(cli, state, path)[1:]
+    assert err == ""
+    assert raised(alerts + new) == findings([SAMPLE])
     assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
 
 
@@ -601,10 +622,12 @@ def test_follow_in_a_process_stops_on_sigterm_and_alerts_within_seconds(tmp_path
 
 
 def test_rotated_files_are_ordered_oldest_first(tmp_path):
-    for name in ["maillog.10.gz", "maillog.2", "maillog.1", "maillog-x", "other.1", "maillog"]:
+    # maillog.3.gz beside maillog.3: gzip is still writing it (see the test above).
+    for name in ["maillog.10.gz", "maillog.3", "maillog.3.gz", "maillog.2", "maillog.1",
+                 "maillog-x", "other.1", "maillog"]:
         (tmp_path / name).write_text("")
     assert [Path(name).name for name in rotated_files(str(tmp_path / "maillog"))] == [
-        "maillog.10.gz", "maillog.2", "maillog.1"]
+        "maillog.10.gz", "maillog.3", "maillog.2", "maillog.1"]
 
 
 def test_follower_reads_on_in_the_renamed_file_while_the_log_is_missing(tmp_path):
