@@ -106,6 +106,9 @@ TAG_CACHE_LIMIT = 1_024
 SESSION_IDLE = _dt.timedelta(hours=1)
 SWEEP_EVERY = _dt.timedelta(minutes=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
+# What follows a traditional stamp and its space: a slice made once, not for each line.
+AFTER_STAMP = slice(16, None)
+NO_FIELDS: List[str] = []
 LAST_CHARACTER = chr(sys.maxunicode)
 # A doubled input: the copy of a line comes within this many lines of it, and the first
 # DOUBLED_SAMPLE lines of an input tell whether it is doubled (in a doubled log, half of them
@@ -279,7 +282,12 @@ class Correlator:
             # split_line()'s common case inline (a traditional stamp, `prog[pid]:`): one call
             # less for each line; every other shape goes through split_line() itself. Only
             # tags of that shape are cached: a tag found needs no look at its shape.
-            fields = line[16:].split(" ", 2) if line[15:16] == " " else []
+            # (line[15] rather than line[15:16]: no slice object; a line too short for it has
+            # no traditional stamp.)
+            try:
+                fields = line[AFTER_STAMP].split(" ", 2) if line[15] == " " else NO_FIELDS
+            except IndexError:
+                fields = NO_FIELDS
             program = tags.get(fields[1]) if len(fields) == 3 else None
             if program is not None:
                 host, tag, text = fields

@@ -1,0 +1,35 @@
+"""Correlator.feed() reads a traditional stamp's space as line[15]: lines too short for it, or of
+another shape, go through split_line() as before and are counted the same. And events.counter()
+is cached: a counters text read again gives what reading it gives."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from maillog_sasl import events
+from maillog_sasl.correlate import Correlator
+from maillog_sasl.model import Stats
+from maillog_sasl.syslog import Clock, split_line
+
+STAMP = "Mar  1 15:00:43"
+LINE = f"{STAMP} mail postfix/qmgr[1370]: 657AC20400E5: removed"
+
+
+@given(st.lists(st.sampled_from(["", " ", "x", STAMP, STAMP + " ", STAMP + " mail",
+                                 STAMP + " mail postfix/qmgr[1]:", LINE,
+                                 "2026-03-01T15:00:43+00:00 mail postfix/qmgr[1]: x: removed",
+                                 LINE[:15], LINE[:16], LINE[:17]]), max_size=12))
+def test_short_and_other_lines_are_counted_as_split_line_reads_them(lines):
+    stats = Stats()
+    correlator = Correlator(stats)
+    correlator._doubled = False  # a list of repeated samples is no doubled log
+    correlator.feed(lines, Clock())
+    assert stats.lines_read == len(lines)
+    assert stats.not_syslog == sum(split_line(line) is None for line in lines)
+
+
+@given(st.text(alphabet=st.sampled_from("auth=rcpt/ 0123٣x"), max_size=20),
+       st.sampled_from(["auth", "rcpt"]))
+def test_a_counters_text_read_again_gives_what_reading_it_gives(text, name):
+    read = events.counter.__wrapped__(text, name)
+    assert events.counter(text, name) == read
+    assert events.counter(text, name) == read
