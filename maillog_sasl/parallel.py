@@ -1264,10 +1264,7 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
             if source.problem is not None:
                 continue
             pieces.fill()  # the workers' next chunks first
-            try:
-                yield from _read_range_here(merge, source, job, clock)
-            except OSError as error:
-                source.problem = _read_failed(source, error)
+            yield from _read_range_here(merge, source, job, clock)
             source.bytes_done = job.end
             if on_batch is not None:
                 on_batch(source, correlator.stats)
@@ -1304,11 +1301,15 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
 
 def _read_range_here(merge: _Merge, source, job: Job, clock: ChunkClock) -> Iterator[Finished]:
     """The byte range of `job` read here, in its turn (its share of --jobs 2, or a worker's
-    piece that failed its check); its lines cut count, read to its end or not."""
+    piece that failed its check); its lines cut count, read to its end or not. A read that
+    fails is the input's problem, as in one process: what was read is kept, the rest of the
+    input is not read."""
     assert job.start is not None and job.end is not None
     chunk = _Range(source.read_at, job.start, job.end)
     try:
         yield from merge.read_here(chunk.batches(), clock)
+    except OSError as error:
+        source.problem = _read_failed(source, error)
     finally:
         merge.correlator.stats.lines_cut += chunk.lines.cut
 

@@ -11,7 +11,10 @@ import os
 from test_jobs import canonical
 from test_parallel_batches import SAMPLE, analysis
 
+import maillog_sasl
 from maillog_sasl import parallel
+from maillog_sasl.sources import BLOCK_SIZE
+from maillog_sasl.syslog import parse_zone
 
 
 def read_here(monkeypatch) -> list:
@@ -66,3 +69,40 @@ def test_a_read_failing_here_is_the_input_s_problem_as_in_one_process(monkeypatc
     assert list(result) == []
     assert [str(problem) for problem in result.problems] == [
         f"{SAMPLE}: read failed part way: {os.strerror(errno.EIO)}"]
+
+
+
+def test_a_read_failing_here_on_a_piece_that_failed_its_check_is_the_input_s_problem(
+        monkeypatch, tmp_path):
+    """A worker's piece fails its check and its range is read again here, where the read fails
+    (EIO) part way: the input's problem, what was read before kept, as one process reading the input up
+    to that range gives (before: the OSError ended the run)."""
+    parent = os.getpid()
+    checked: list = []
+    why_not, batches = parallel._Merge.why_not, parallel._Range.batches
+
+    def second_fails(self, piece, guess, clock):
+        checked.append(piece.stats.lines_read)
+        return "a check failed" if len(checked) == 2 else why_not(self, piece, guess, clock)
+
+    def failing_here(chunk):
+        read = batches(chunk)
+        if os.getpid() == parent:  # its first block read, then EIO
+            checked.append(chunk.start)
+            yield next(read)
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        yield from read
+
+    monkeypatch.setattr(parallel._Merge, "why_not", second_fails)
+    monkeypatch.setattr(parallel._Range, "batches", failing_here)
+    result = analysis(3)  # two workers: every range is a worker's
+    items = canonical(result)[0]
+    assert [str(problem) for problem in result.problems] == [
+        f"{SAMPLE}: read failed part way: {os.strerror(errno.EIO)}"]
+    assert len(checked) == 3 and checked[2] > 0  # (the third range's piece was not checked)
+    head = tmp_path / SAMPLE.name
+    data = SAMPLE.read_bytes()
+    head.write_bytes(data[:data.rindex(b"\n", 0, checked[2] + BLOCK_SIZE) + 1])
+    monkeypatch.undo()
+    assert items and items == canonical(maillog_sasl.open_logs(
+        [head], year=2026, zone=parse_zone("UTC"), jobs=1))[0]
