@@ -366,7 +366,7 @@ class Source:
         if self._head is None:
             assert self._stream is not None
             self._head = _read_head(self._stream, PEEK_BYTES)
-        text = _inflate_start(self._head).decode("utf-8", "replace")
+        text = _inflated_line(self).decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.mtime)
@@ -1014,18 +1014,18 @@ def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> Lis
     """`files` less each compressed file that holds the log a plain one among them holds:
     `gunzip -k maillog.2.gz`, or logrotate's gzip still writing maillog.2.gz beside maillog.2
     (it deletes the plain file when it is done) under `maillog-sasl /var/log/maillog*`. Their
-    lines read twice would count every login and message twice. The plain file is read: it
-    is whole, and the other a note. Told by their first PEEK_BYTES, inflated; a plain file
-    that is only the start of the compressed one's text is another log (both are read)."""
+    lines read twice would count every login and message twice. The plain file is read, and
+    the other is a note, when all the compressed one inflates to is the plain file's text or
+    its start (_within); a plain file that holds only part of the other's text is not that
+    log whole, and both are read, as two other logs are."""
     plain = [source for source in files if source.regular and not _compressed(source._head)]
     kept = []
     for source in files:
         same = None
         if plain and source.regular and _compressed(source._head):
             text = _inflated_line(source)
-            # A plain file shorter than the text inflated is not the whole log, but a part.
-            same = next((other for other in plain if len(text) <= other.size
-                         and _same_start(text, other._head or b"")), None)
+            same = next((other for other in plain if _same_start(text, other._head or b"")
+                         and _within(source, other)), None)
         if same is None:
             kept.append(source)
         else:
@@ -1036,16 +1036,55 @@ def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> Lis
 
 
 def _inflated_line(source: Source) -> bytes:
-    """The start of a compressed file, inflated: a whole line at least, when it has one. bzip2
-    gives nothing before its first block (up to 900 kB of text) is whole: then more of the
-    file is read, from the descriptor batches() reads (a file is never opened twice)."""
-    text = _inflate_start(source._head or b"")
-    if b"\n" not in text:
+    """The start of a file, inflated when it is compressed: a whole line at least, when it has
+    one. bzip2 gives nothing before its first block (up to 900 kB of text) is whole: then more
+    of a regular file is read, through the descriptor batches() reads (a file is never opened
+    twice); of a pipe, nothing more can be."""
+    head = source._head or b""
+    text = _inflate_start(head)
+    if b"\n" not in text and _compressed(head):
         try:
             text = _inflate_start(source.read_at(BZIP2_BLOCK, 0))
         except OSError:
             return b""
     return text
+
+
+def _within(packed: Source, plain: Source) -> bool:
+    """Is all the text the compressed file `packed` inflates to the start of `plain`'s text,
+    or all of it? Compared block by block, to the end of `packed`, or to where it no longer
+    inflates (a copy gzip is still writing). Asked only of two files that start alike: each
+    is read once more here, through its own descriptor. A read that fails: no (both are
+    read, and the failure is reported then)."""
+    decompressor = _decompressor_of(packed._head or b"")
+    matched = offset = 0
+    try:
+        while True:
+            raw = packed.read_at(BLOCK_SIZE, offset)
+            if not raw:
+                return True
+            offset += len(raw)
+            while raw:
+                try:
+                    text = decompressor.decompress(raw)
+                except (EOFError, zlib.error, lzma.LZMAError, ValueError):
+                    return True  # it inflates no further: what it held is plain's
+                raw = b""
+                if decompressor.eof:  # one member ended; another may follow it (cat a.gz b.gz)
+                    raw = decompressor.unused_data
+                    decompressor = _decompressor_of(packed._head or b"")
+                if matched + len(text) > plain.size:
+                    return False
+                if text and plain.read_at(len(text), matched) != text:
+                    return False
+                matched += len(text)
+    except OSError:
+        return False
+
+
+def _decompressor_of(head: bytes) -> Any:
+    return next(decompressor() for magic, _, _, decompressor in COMPRESSED_MAGIC
+                if head.startswith(magic))
 
 
 def _compressed(head: Optional[bytes]) -> bool:

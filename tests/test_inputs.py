@@ -216,7 +216,14 @@ def test_the_same_file_twice_is_read_once(cli, tmp_path, kind):
     assert (row["sessions"], row["messages"], row["recipients"]) == (1, 1, 1)
 
 
-@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def two_gzip_members(data: bytes) -> bytes:
+    """`cat a.gz b.gz`: one gzip file of two members, that gzip -d reads as one text."""
+    half = data.index(b"\n", len(data) // 2) + 1
+    return gzip.compress(data[:half]) + gzip.compress(data[half:])
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress,
+                                      two_gzip_members])
 @pytest.mark.parametrize("plain_first", [True, False])
 def test_a_log_beside_its_compressed_copy_is_read_once(cli, tmp_path, compress, plain_first):
     # `gunzip -k maillog.2.gz`, then `maillog-sasl /var/log/maillog*`: every login and
@@ -247,19 +254,36 @@ def test_a_compressed_copy_gzip_is_still_writing_is_left_for_its_plain_file(cli,
     assert lines_read(result.err) == SAMPLE_LINES
 
 
-@pytest.mark.parametrize("plain_part", ["after it", "its start"])
+@pytest.mark.parametrize("plain_part", ["after it", "its start", "most of it"])
 def test_a_compressed_log_that_is_not_a_plain_ones_copy_is_read_too(cli, tmp_path, plain_part):
-    # "after it": the rotated log before the current one. "its start": a plain file that holds
-    # only the compressed one's first lines is not that log whole.
+    # "after it": the rotated log before the current one. "its start", "most of it": a plain
+    # file that holds only the compressed one's first lines (`zcat maillog.1.gz > maillog`
+    # cut short) is not that log whole: taken for it, the rest of the log was lost.
     data = SAMPLE.read_bytes()
     cut = data.index(b"\n", len(data) // 2) + 1
     older, plain = tmp_path / "maillog.1.gz", tmp_path / "maillog"
     older.write_bytes(gzip.compress(data[:cut]))
-    plain.write_bytes(data[cut:] if plain_part == "after it"
-                      else data[:data.index(b"\n", cut // 8) + 1])
+    share = {"its start": 8, "most of it": 1.2}.get(plain_part)
+    plain.write_bytes(data[cut:] if share is None
+                      else data[:data.index(b"\n", int(cut // share)) + 1])
     result = cli("--stats", plain, older)
     assert result.code == 0 and "same" not in result.err
     assert lines_read(result.err) == (data[:cut].count(b"\n") + plain.read_bytes().count(b"\n"))
+
+
+def test_a_bzip2_rotated_log_is_read_before_the_newer_one(cli, tmp_path):
+    # bzip2 inflates nothing of its first 64 kB (its first block is not whole): the file had
+    # no first time and was read last, after the newer log, its sessions and messages cut.
+    data = SAMPLE.read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    older, newer = tmp_path / "maillog.1.bz2", tmp_path / "maillog"
+    older.write_bytes(bz2.compress(data[:cut]))
+    newer.write_bytes(data[cut:])
+    whole = tmp_path / "whole"
+    whole.write_bytes(data)
+    result = cli("--report", "messages", "--format", "csv", "--stats", newer, older)
+    assert f"files, in the order read: {older}, {newer}" in result.err
+    assert result.out == cli("--report", "messages", "--format", "csv", whole).out
 
 
 def test_standard_input_redirected_from_a_log_given_too():
