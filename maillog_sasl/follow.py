@@ -165,9 +165,11 @@ def rotated_files(path: str) -> List[str]:
     /var/log/containers/*.log link to the files it rotates in /var/log/pods), oldest first (a
     higher number is older, an earlier date is older).
 
-    A compressed file beside its plain one (PATH.2.gz and PATH.2) is left out: gzip writes it
-    while the plain file is whole, and deletes that only when it is done (logrotate's
-    compress); the plain one is read in its place."""
+    A compressed file beside its plain one that starts with the same line (PATH.2.gz and
+    PATH.2), or with no whole line yet, is left out: gzip writes it while the plain file is
+    whole, and deletes that only when it is done (logrotate's compress); the plain one is read
+    in its place. One that starts otherwise (a plain file left from `gunzip -k` rotations ago)
+    is listed."""
     places = [path]
     if os.path.islink(path):
         places.append(os.path.realpath(path))
@@ -183,11 +185,19 @@ def rotated_files(path: str) -> List[str]:
         for name in names:
             match = pattern.match(name)
             plain = _COMPRESSED.sub("", name)
-            if match is not None and (plain == name or plain not in present):
+            if match is not None and (plain == name or plain not in present
+                                      or not _same_head(os.path.join(folder, name),
+                                                        os.path.join(folder, plain))):
                 number, date, stamp = match.groups()
                 key = (0, -int(number), "") if number is not None else (1, 0, date or stamp)
                 found.add((key, os.path.join(folder, name)))
     return [name for _, name in sorted(found)]
+
+
+def _same_head(packed: str, plain: str) -> bool:
+    """Does the compressed file start as the plain one does, or have no whole line yet?"""
+    head = Follower._head_of_file(packed)
+    return head is None or head == Follower._head_of_file(plain)
 
 
 def _stat(path: str) -> Optional[os.stat_result]:

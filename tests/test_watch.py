@@ -628,6 +628,11 @@ def test_rotated_files_are_ordered_oldest_first(tmp_path):
         (tmp_path / name).write_text("")
     assert [Path(name).name for name in rotated_files(str(tmp_path / "maillog"))] == [
         "maillog.10.gz", "maillog.3", "maillog.2", "maillog.1"]
+    # A plain maillog.3 left from another time (gunzip -k) does not hide the new maillog.3.gz.
+    (tmp_path / "maillog.3").write_text("Mar  1 00:00:00 old\n")
+    (tmp_path / "maillog.3.gz").write_bytes(gzip.compress(b"Mar  8 00:00:00 new\n"))
+    assert [Path(name).name for name in rotated_files(str(tmp_path / "maillog"))] == [
+        "maillog.10.gz", "maillog.3", "maillog.3.gz", "maillog.2", "maillog.1"]
 
 
 def test_follower_reads_on_in_the_renamed_file_while_the_log_is_missing(tmp_path):
