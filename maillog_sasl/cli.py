@@ -649,9 +649,10 @@ def no_rows_reason(stats: Stats, scope, filters: str, options) -> str:
         return f"no rows: no client in {addresses}"
     if scope.flagged_only and scope.verdicts is not None and not scope.flagged:
         return "no rows: no account is flagged (--flagged)"
-    if options.report == "messages" and stats.messages and not filters:
-        # Logins whose messages no qmgr or delivery line has reached: there were logins.
-        return "no rows: no recipient of an authenticated message is known"
+    if options.report == "messages" and stats.sessions and not filters:
+        # There were logins (the headline counts them): their messages are what is missing.
+        return ("no rows: no recipient of an authenticated message is known" if stats.messages
+                else "no rows: no authenticated message in the log")
     plain, filtered = EMPTY_REPORTS.get(options.report, NO_LOGIN)
     return "no rows: " + (filtered.format(filters) if filters else plain)
 

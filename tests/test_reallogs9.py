@@ -260,3 +260,17 @@ def test_msimerson_messages_report_does_not_deny_the_login(cli):
     assert "1 authenticated message" in result.out
     assert result.out.endswith(
         "(no rows: no recipient of an authenticated message is known)\n")
+
+
+def test_a_messages_report_of_logins_that_sent_nothing_says_so(cli, tmp_path):
+    # A login that queued nothing: the headline counts one authenticated session and no
+    # message; the empty table said there was no successful login.
+    log = tmp_path / "maillog"
+    log.write_text(
+        "Mar  2 10:00:00 mx postfix/submission/smtpd[7]: connect from a.example[192.0.2.7]\n"
+        "Mar  2 10:00:02 mx postfix/submission/smtpd[7]: disconnect from a.example[192.0.2.7]"
+        " ehlo=1 auth=1 quit=1 commands=3\n")
+    result = cli("-r", "messages", "--year", "2026", log)
+    assert result.code == 0
+    assert "1 authenticated session" in result.out
+    assert result.out.endswith("(no rows: no authenticated message in the log)\n")
