@@ -996,11 +996,13 @@ class _Merge:
     def read_here(self, lines: Iterator[List[str]], clock: ChunkClock) -> Iterator[Finished]:
         """Read a chunk here, as correlate() would, handing on what each batch finished."""
         clock.watch = ClockWatch()
-        with self.unplaced():
-            for batch in lines:
-                self.correlator.feed(batch, clock)
-                yield from _handed_on(self.correlator)
-        self.months = clock.watch.months
+        try:
+            with self.unplaced():
+                for batch in lines:
+                    self.correlator.feed(batch, clock)
+                    yield from _handed_on(self.correlator)
+        finally:  # a read that failed part way: the next input's pieces follow what was read
+            self.months = clock.watch.months
 
     @contextlib.contextmanager
     def unplaced(self) -> Iterator[None]:
