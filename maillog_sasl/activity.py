@@ -679,7 +679,8 @@ class Activity:
             state.forget_failures_before(session.start - self._guess_window)
         auth = session.auth
         # guessing_failures() and failed_auth_count read, for nearly every session, that it
-        # failed no AUTH: told here first, from its counters and failure lines.
+        # failed no AUTH: told here first, from its counters and failure lines (the rule of
+        # model.Session.failed_auth_count, which must stay the same).
         if session.auth_failures or (auth is not None and auth[1] > auth[0]):
             if state is None:
                 state = ips[ip] = IpActivity()
