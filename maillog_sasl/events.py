@@ -322,13 +322,20 @@ def split_address(address: str) -> Tuple[str, str, Optional[str]]:
 
 # A disconnect's counters read for one counter: a server's sessions log a few hundred texts
 # over and over (`ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8`), and a
-# text read before is looked up, 9x cheaper than reading it again.
+# text read before is looked up, 9x cheaper than reading it again. Only texts this short are
+# kept: a forged line's 64 kB text, a thousand of them, would hold 64 MB for a watch's life.
 COUNTERS_KEPT = 1_024
+COUNTERS_TEXT_KEPT = 256
 
 
-@functools.lru_cache(maxsize=COUNTERS_KEPT)
 def counter(text: str, name: str) -> Optional[Tuple[int, int]]:
     """One counter (ok, total) out of the counters text, without reading the others."""
+    if len(text) > COUNTERS_TEXT_KEPT:
+        return _read_counter(text, name)
+    return _kept_counter(text, name)
+
+
+def _read_counter(text: str, name: str) -> Optional[Tuple[int, int]]:
     at = (" " + text).find(" " + name + "=")
     if at < 0:
         return None
@@ -337,6 +344,9 @@ def counter(text: str, name: str) -> Optional[Tuple[int, int]]:
     if not ok.isdecimal() or (slash and not total.isdecimal()):
         return None
     return int(ok), int(total) if slash else int(ok)
+
+
+_kept_counter = functools.lru_cache(maxsize=COUNTERS_KEPT)(_read_counter)
 
 
 def parse_counters(text: str) -> dict:

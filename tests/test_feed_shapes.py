@@ -30,6 +30,14 @@ def test_short_and_other_lines_are_counted_as_split_line_reads_them(lines):
 @given(st.text(alphabet=st.sampled_from("auth=rcpt/ 0123٣x"), max_size=20),
        st.sampled_from(["auth", "rcpt"]))
 def test_a_counters_text_read_again_gives_what_reading_it_gives(text, name):
-    read = events.counter.__wrapped__(text, name)
+    read = events._read_counter(text, name)
     assert events.counter(text, name) == read
     assert events.counter(text, name) == read
+
+
+def test_a_long_counters_text_is_read_but_not_kept():
+    # A forged disconnect line's counters text can be 64 kB: a thousand kept would hold 64 MB.
+    long_text = "ehlo=1 auth=0/1 " + "x" * 70_000 + " quit=1"
+    before = events._kept_counter.cache_info().currsize
+    assert events.counter(long_text, "auth") == (0, 1)
+    assert events._kept_counter.cache_info().currsize == before
