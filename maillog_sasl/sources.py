@@ -203,6 +203,8 @@ class Source:
         self._read_once = False
         self._head: Optional[bytes] = None  # bytes read ahead, handed on first
         self._fingerprint: Optional[bytes] = None
+        # Its text's first line (inflated), with its end: peek_first_time() read it.
+        self._first_line = b""
         self._reader: Optional[_Prefixed] = None
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._decompressor = ""  # the program the child process runs
@@ -366,7 +368,9 @@ class Source:
         if self._head is None:
             assert self._stream is not None
             self._head = _read_head(self._stream, PEEK_BYTES)
-        text = _inflated_line(self).decode("utf-8", "replace")
+        start = _inflated_line(self)
+        self._first_line = start[:start.find(b"\n") + 1]
+        text = start.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.mtime)
@@ -1022,9 +1026,9 @@ def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> Lis
     kept = []
     for source in files:
         same = None
-        if plain and source.regular and _compressed(source._head):
-            text = _inflated_line(source)
-            same = next((other for other in plain if _same_start(text, other._head or b"")
+        line = source._first_line
+        if plain and line and source.regular and _compressed(source._head):
+            same = next((other for other in plain if (other._head or b"").startswith(line)
                          and _within(source, other)), None)
         if same is None:
             kept.append(source)
@@ -1089,12 +1093,6 @@ def _decompressor_of(head: bytes) -> Any:
 
 def _compressed(head: Optional[bytes]) -> bool:
     return head is not None and head.startswith(tuple(magic for magic, *_ in COMPRESSED_MAGIC))
-
-
-def _same_start(text: bytes, other: bytes) -> bool:
-    """Do two texts agree as far as the shorter goes, which holds a whole line at least?"""
-    length = min(len(text), len(other))
-    return b"\n" in text[:length] and text[:length] == other[:length]
 
 
 def _expand_urls(paths: list, problems: List[Problem]) -> Iterator[str]:
