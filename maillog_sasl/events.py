@@ -69,6 +69,10 @@ from typing import List, NamedTuple, Optional, Tuple
 # nrcpt must not set the run time: smtpd takes 1,000 per message by default
 # (smtpd_recipient_limit), and a count of more than six digits is taken for no count at all.
 NRCPT_DIGITS = 6
+# A count or size Postfix logs has at most this many digits. A longer field is attacker text or
+# damage, read as no number: int() refuses more than 4,300 digits (Python 3.11, and 3.9 and
+# 3.10 since their security releases), and a traceback is no answer to a line.
+NUMBER_DIGITS = 18
 
 # A recipient's outcome: the status words Postfix logs for a delivery attempt, and `rejected`
 # (refused at RCPT, or with its whole message). Every stage names outcomes by these constants.
@@ -341,9 +345,13 @@ def _read_counter(text: str, name: str) -> Optional[Tuple[int, int]]:
         return None
     value = text[at + len(name) + 1:].split(" ", 1)[0]
     ok, slash, total = value.partition("/")
-    if not ok.isdecimal() or (slash and not total.isdecimal()):
+    if not _count(ok) or (slash and not _count(total)):
         return None
     return int(ok), int(total) if slash else int(ok)
+
+
+def _count(digits: str) -> bool:
+    return digits.isdecimal() and len(digits) <= NUMBER_DIGITS
 
 
 _kept_counter = functools.lru_cache(maxsize=COUNTERS_KEPT)(_read_counter)
@@ -358,7 +366,7 @@ def parse_counters(text: str) -> dict:
         if not equals:
             continue
         ok, slash, total = value.partition("/")
-        if ok.isdecimal() and (not slash or total.isdecimal()):
+        if _count(ok) and (not slash or _count(total)):
             counters[name] = (int(ok), int(total) if slash else int(ok))
     return counters
 
@@ -754,8 +762,8 @@ def cleanup_event(queue_id: str, body: str):
 # qmgr's first `(queue active)` of a message in the shape nearly all have: a sender without
 # `>`, a size and a count of at most NRCPT_DIGITS digits. The rest of qmgr_event() reads such
 # a text as this one match does (tests/test_plain_shapes.py holds the two equal).
-_PLAIN_QUEUE_ACTIVE = re.compile(r"from=<([^>]*)>, size=([0-9]+), nrcpt=([0-9]{1,%d}) "
-                                 r"\(queue active\)" % NRCPT_DIGITS)
+_PLAIN_QUEUE_ACTIVE = re.compile(r"from=<([^>]*)>, size=([0-9]{1,%d}), nrcpt=([0-9]{1,%d}) "
+                                 r"\(queue active\)" % (NUMBER_DIGITS, NRCPT_DIGITS))
 
 
 def _qmgr(text: str):
@@ -787,7 +795,7 @@ def qmgr_event(queue_id: str, body: str):
     if not body.endswith(" (queue active)") or not body.startswith("size=", at):
         return None
     size, _, nrcpt = body[at + 5:-15].partition(", nrcpt=")
-    return _event(QueueActive, (queue_id, sender, int(size) if size.isdecimal() else None,
+    return _event(QueueActive, (queue_id, sender, int(size) if _count(size) else None,
                                 int(nrcpt) if nrcpt.isdecimal() and len(nrcpt) <= NRCPT_DIGITS
                                 else None))
 

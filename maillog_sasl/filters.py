@@ -76,7 +76,8 @@ class FilterError(ValueError):
 
 
 # `2h ago`, `30 min ago`, `an hour ago`: that long before now.
-_AGO = re.compile(r"(\d+|an?)\s*([a-z]+)\s+ago")
+# At most 9 digits: more are no span a log covers, and int() refuses 4,300 (a traceback).
+_AGO = re.compile(r"(\d{1,9}|an?)\s*([a-z]+)\s+ago")
 _UNITS: Dict[str, int] = {}
 for _seconds, _names in ((1, "s sec secs second seconds"), (60, "m min mins minute minutes"),
                          (3600, "h hr hrs hour hours"), (86400, "d day days"),

@@ -125,7 +125,7 @@ def decode(data: bytes) -> List[str]:
 
 
 _COMPRESSION_SUFFIX = r"\.(?:gz|bz2|xz)"
-_ROTATED = (r"(?:\.([0-9]+)|-([0-9]{8}(?:[0-9]{2,6})?(?:[-.][0-9]+)?)|\.([0-9]{8}-[0-9]{6}))"
+_ROTATED = (r"(?:\.([0-9]{1,9})|-([0-9]{8}(?:[0-9]{2,6})?(?:[-.][0-9]+)?)|\.([0-9]{8}-[0-9]{6}))"
             r"(?:" + _COMPRESSION_SUFFIX + r")?\Z")
 _COMPRESSED = re.compile(_COMPRESSION_SUFFIX + r"\Z")
 

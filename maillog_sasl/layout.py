@@ -139,7 +139,7 @@ def terminal_width(out) -> Optional[int]:
     except (AttributeError, ValueError, OSError):
         return None
     columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
+    if columns.isdigit() and len(columns) <= 6 and int(columns) > 0:
         return int(columns)
     try:
         size = os.get_terminal_size(out.fileno()).columns

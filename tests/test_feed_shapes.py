@@ -41,3 +41,23 @@ def test_a_long_counters_text_is_read_but_not_kept():
     before = events._kept_counter.cache_info().currsize
     assert events.counter(long_text, "auth") == (0, 1)
     assert events._kept_counter.cache_info().currsize == before
+
+
+def test_a_number_of_thousands_of_digits_is_no_number(cli, tmp_path):
+    # int() refuses more than 4,300 digits: a forged counter or size ended the run in a
+    # traceback. Read as no number, the line is counted as its other fields say.
+    nines = "9" * 5_000
+    log = tmp_path / "maillog"
+    log.write_text(
+        "Mar  2 10:00:00 mx postfix/submission/smtpd[7]: connect from a.example[192.0.2.7]\n"
+        "Mar  2 10:00:01 mx postfix/submission/smtpd[7]: 4B2C31E0F1: client=a.example"
+        "[192.0.2.7], sasl_method=PLAIN, sasl_username=ann\n"
+        f"Mar  2 10:00:01 mx postfix/qmgr[9]: 4B2C31E0F1: from=<ann@example.jp>, size={nines}, "
+        "nrcpt=1 (queue active)\n"
+        "Mar  2 10:00:02 mx postfix/submission/smtpd[7]: disconnect from a.example[192.0.2.7]"
+        f" ehlo=1 auth={nines}/{nines} rcpt={nines} quit=1 commands=3\n")
+    for report in ("users", "sessions", "messages", "suspicious"):
+        result = cli("-r", report, "-f", "json", "--year", "2026", log)
+        assert result.code == 0, result.err
+    assert events.counter(f"auth={nines}", "auth") is None
+    assert events.parse_counters(f"ehlo=1 auth={nines}") == {"ehlo": (1, 1)}

@@ -114,7 +114,8 @@ def test_which_day_today_is_depends_on_the_zone():
 
 
 @pytest.mark.parametrize("text", ["yesterdayish", "2 fortnights ago", "last", "", "  ",
-                                  "yesterday 2018-01-01", "friday afternoon", "Sep 31"])
+                                  "yesterday 2018-01-01", "friday afternoon", "Sep 31",
+                                  "9" * 5_000 + " days ago"])  # no traceback from int()
 def test_what_is_no_time_is_a_filter_error(text):
     with pytest.raises(FilterError, match="not a date or time"):
         parse_moment(text, UTC, now=NOW)
