@@ -63,10 +63,12 @@ DESCRIPTION
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
     have the same SHA-256) is read once, at its first mention; the later one is a note in
-    `Inputs.notes`, `X: the same file as Y; read once`. A compressed file whose text starts as
-    a plain file among the inputs does (`gunzip -k maillog.2.gz`; gzip still writing it beside
-    maillog.2) is that log again: the plain file is read, and the note says
-    `X: the same log as Y, compressed; read once`.
+    `Inputs.notes`, `X: the same file as Y; read once`. A compressed file all of whose text is
+    a plain input's text, or its start (`gunzip -k maillog.2.gz`; gzip still writing it beside
+    maillog.2), is that log again: the plain file is read, and the note says `X: the same log
+    as Y, compressed; read once`. A plain file whose text is the start of a compressed one's
+    (`zcat maillog.2.gz > maillog.2` cut short) is left for it: `X: the start of the log Y
+    holds; read once`.
 
     An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
     brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
@@ -114,7 +116,19 @@ import stat
 import subprocess
 import sys
 import zlib
-from typing import IO, Any, BinaryIO, Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import (
+    IO,
+    Any,
+    BinaryIO,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Union,
+)
 
 from maillog_sasl.syslog import Clock, has_stamp, rfc3339_start, split_line
 
@@ -1015,28 +1029,100 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
 
 
 def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
-    """`files` less each compressed file that holds the log a plain one among them holds:
-    `gunzip -k maillog.2.gz`, or logrotate's gzip still writing maillog.2.gz beside maillog.2
-    (it deletes the plain file when it is done) under `maillog-sasl /var/log/maillog*`. Their
-    lines read twice would count every login and message twice. The plain file is read, and
-    the other is a note, when all the compressed one inflates to is the plain file's text or
-    its start (_within); a plain file that holds only part of the other's text is not that
-    log whole, and both are read, as two other logs are."""
+    """`files` less one of each compressed file and plain file that hold one log: `gunzip -k
+    maillog.2.gz`, or logrotate's gzip still writing maillog.2.gz beside maillog.2 (it deletes
+    the plain file when it is done) under `maillog-sasl /var/log/maillog*`. Read twice, their
+    lines would count every login and message twice. When all the compressed file inflates
+    to is the plain file's text or its start (COPY), the plain file is read; when the plain
+    file's text is the start of the compressed one's (START: `zcat maillog.2.gz > maillog.2`
+    cut short), the compressed one. The other is a note. Files whose first lines differ, or
+    whose texts part, are two logs: both are read."""
     plain = [source for source in files if source.regular and not _compressed(source._head)]
-    kept = []
+    dropped: Dict[Source, Problem] = {}
     for source in files:
-        same = None
         line = source._first_line
-        if plain and line and source.regular and _compressed(source._head):
-            same = next((other for other in plain if (other._head or b"").startswith(line)
-                         and _within(source, other)), None)
-        if same is None:
-            kept.append(source)
-        else:
-            notes.append(Problem(source.name, f"the same log as {same.name}, compressed; "
-                                              "read once"))
-            source.close()
-    return kept
+        if not (plain and line and source.regular and _compressed(source._head)):
+            continue
+        for other in plain:
+            head = other._head or b""
+            if other in dropped or not head or not head.startswith(line[:len(head)]):
+                continue
+            found = _within(source, other)
+            if found == COPY:
+                dropped[source] = Problem(source.name, f"the same log as {other.name}, "
+                                                       "compressed; read once")
+                break
+            if found == START:
+                dropped[other] = Problem(other.name, f"the start of the log {source.name} "
+                                                     "holds; read once")
+                break
+    for source, note in dropped.items():
+        notes.append(note)
+        source.close()
+    return [source for source in files if source not in dropped]
+
+
+# What _within() finds a compressed file to be beside a plain one.
+COPY, START, OTHER = "copy", "start", "other"
+
+
+def _within(packed: Source, plain: Source) -> str:
+    """COPY when all the text the compressed file `packed` inflates to is `plain`'s text or
+    its start: to the end of `packed`, or to where it stops inflating inside a member (a copy
+    gzip is still writing); START when `plain`'s text is the start of it, which goes on;
+    OTHER when they part, a read fails (both are read, and the failure reported then), or
+    `packed` holds something past a member's end that does not inflate (xz's padding between
+    streams is skipped). Each file is read once more here, through its own descriptor, and
+    at most BLOCK_SIZE bytes inflated at a time."""
+    kind = packed._head or b""
+    decompressor = _decompressor_of(kind)
+    matched = offset = 0
+    fresh = False  # a member or stream has just begun after another's end
+    try:
+        while True:
+            raw = packed.read_at(BLOCK_SIZE, offset, packed.size)
+            if not raw:
+                return COPY
+            offset += len(raw)
+            more = True
+            while more:
+                if decompressor.eof:  # one member ended; another may follow (cat a.gz b.gz)
+                    raw = raw.lstrip(b"\0")
+                    if not raw:
+                        break
+                    decompressor, fresh = _decompressor_of(kind), True
+                try:
+                    text = decompressor.decompress(raw, BLOCK_SIZE)
+                except (EOFError, zlib.error, lzma.LZMAError, ValueError):
+                    return OTHER if fresh else COPY
+                fresh = False
+                raw, more = _left_over(decompressor)
+                if matched + len(text) > plain.size:
+                    rest = plain.size - matched
+                    same = plain.read_at(rest, matched, plain.size) == text[:rest]
+                    return START if same else OTHER
+                if text and plain.read_at(len(text), matched, plain.size) != text:
+                    return OTHER
+                matched += len(text)
+    except OSError:
+        return OTHER
+
+
+def _left_over(decompressor: Any) -> Tuple[bytes, bool]:
+    """(the input to pass to the next decompress() call, whether to make it) after a bounded
+    one: what follows a member's end; zlib hands back what it did not read; bz2 and lzma keep
+    it, and are called with none until they need more."""
+    if decompressor.eof:
+        return decompressor.unused_data, bool(decompressor.unused_data)
+    tail = getattr(decompressor, "unconsumed_tail", None)
+    if tail is not None:
+        return tail, bool(tail)
+    return b"", not decompressor.needs_input
+
+
+def _decompressor_of(head: bytes) -> Any:
+    return next(decompressor() for magic, _, _, decompressor in COMPRESSED_MAGIC
+                if head.startswith(magic))
 
 
 def _inflated_line(source: Source) -> bytes:
@@ -1052,43 +1138,6 @@ def _inflated_line(source: Source) -> bytes:
         except OSError:
             return b""
     return text
-
-
-def _within(packed: Source, plain: Source) -> bool:
-    """Is all the text the compressed file `packed` inflates to the start of `plain`'s text,
-    or all of it? Compared block by block, to the end of `packed`, or to where it no longer
-    inflates (a copy gzip is still writing). Asked only of two files that start alike: each
-    is read once more here, through its own descriptor. A read that fails: no (both are
-    read, and the failure is reported then)."""
-    decompressor = _decompressor_of(packed._head or b"")
-    matched = offset = 0
-    try:
-        while True:
-            raw = packed.read_at(BLOCK_SIZE, offset)
-            if not raw:
-                return True
-            offset += len(raw)
-            while raw:
-                try:
-                    text = decompressor.decompress(raw)
-                except (EOFError, zlib.error, lzma.LZMAError, ValueError):
-                    return True  # it inflates no further: what it held is plain's
-                raw = b""
-                if decompressor.eof:  # one member ended; another may follow it (cat a.gz b.gz)
-                    raw = decompressor.unused_data
-                    decompressor = _decompressor_of(packed._head or b"")
-                if matched + len(text) > plain.size:
-                    return False
-                if text and plain.read_at(len(text), matched) != text:
-                    return False
-                matched += len(text)
-    except OSError:
-        return False
-
-
-def _decompressor_of(head: bytes) -> Any:
-    return next(decompressor() for magic, _, _, decompressor in COMPRESSED_MAGIC
-                if head.startswith(magic))
 
 
 def _compressed(head: Optional[bytes]) -> bool:

@@ -254,21 +254,63 @@ def test_a_compressed_copy_gzip_is_still_writing_is_left_for_its_plain_file(cli,
     assert lines_read(result.err) == SAMPLE_LINES
 
 
-@pytest.mark.parametrize("plain_part", ["after it", "its start", "most of it"])
-def test_a_compressed_log_that_is_not_a_plain_ones_copy_is_read_too(cli, tmp_path, plain_part):
-    # "after it": the rotated log before the current one. "its start", "most of it": a plain
-    # file that holds only the compressed one's first lines (`zcat maillog.1.gz > maillog`
-    # cut short) is not that log whole: taken for it, the rest of the log was lost.
+def test_a_compressed_log_that_starts_otherwise_is_another_log(cli, tmp_path):
     data = SAMPLE.read_bytes()
     cut = data.index(b"\n", len(data) // 2) + 1
-    older, plain = tmp_path / "maillog.1.gz", tmp_path / "maillog"
+    older, newer = tmp_path / "maillog.1.gz", tmp_path / "maillog"
     older.write_bytes(gzip.compress(data[:cut]))
-    share = {"its start": 8, "most of it": 1.2}.get(plain_part)
-    plain.write_bytes(data[cut:] if share is None
-                      else data[:data.index(b"\n", int(cut // share)) + 1])
-    result = cli("--stats", plain, older)
-    assert result.code == 0 and "same" not in result.err
-    assert lines_read(result.err) == (data[:cut].count(b"\n") + plain.read_bytes().count(b"\n"))
+    newer.write_bytes(data[cut:])
+    result = cli("--stats", newer, older)
+    assert result.code == 0 and "same" not in result.err and "start" not in result.err
+    assert lines_read(result.err) == SAMPLE_LINES
+
+
+@pytest.mark.parametrize("share", [8, 1.2])
+def test_a_plain_file_that_holds_the_start_of_a_compressed_log_is_left_for_it(cli, tmp_path,
+                                                                              share):
+    # `zcat maillog.2.gz > maillog.2` cut short: the compressed file holds it all. Taken for
+    # the plain file's copy, the rest of the log was lost; read both, the start twice.
+    data = SAMPLE.read_bytes()
+    packed, plain = tmp_path / "maillog.2.gz", tmp_path / "maillog.2"
+    packed.write_bytes(gzip.compress(data))
+    plain.write_bytes(data[:data.index(b"\n", int(len(data) // share)) + 1])
+    result = cli("--stats", plain, packed)
+    assert result.code == 0
+    assert result.err.startswith(f"maillog-sasl: {plain}: the start of the log {packed} "
+                                 "holds; read once\n")
+    assert lines_read(result.err) == SAMPLE_LINES
+
+
+def test_xz_streams_with_padding_between_are_one_log(cli, tmp_path):
+    # xz allows NULs between streams, as `xz -dc` reads them: the second stream's lines are
+    # the compressed file's too, not a copy's end.
+    data = SAMPLE.read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    packed, plain = tmp_path / "maillog.2.xz", tmp_path / "maillog.2"
+    packed.write_bytes(lzma.compress(data[:cut]) + b"\0" * 4 + lzma.compress(data[cut:]))
+    plain.write_bytes(data[:cut])
+    result = cli("--stats", plain, packed)
+    assert "the start of the log" in result.err
+    assert lines_read(result.err) == SAMPLE_LINES
+
+
+def test_a_compressed_file_of_nul_bytes_is_compared_a_block_at_a_time(tmp_path):
+    # bzip2 makes 64 MB of NULs (a crashed syslog's hole) from a few hundred bytes: inflated in
+    # one call beside a plain file with its first line, that took a gigabyte.
+    line = b"Mar  2 10:00:00 mx postfix/qmgr[9]: 4B2C31E0F1: removed\n"
+    packed, plain = tmp_path / "maillog.2.bz2", tmp_path / "maillog.2"
+    packed.write_bytes(bz2.compress(line + bytes(64 << 20)))
+    plain.write_bytes(line)
+    tracemalloc.start()
+    try:
+        inputs = open_sources([str(plain), str(packed)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [source.name for source in inputs.sources] == [str(packed)]
+    assert peak < 8 << 20
+    for source in inputs.sources:
+        source.close()
 
 
 def test_a_bzip2_rotated_log_is_read_before_the_newer_one(cli, tmp_path):
