@@ -222,6 +222,14 @@ def two_gzip_members(data: bytes) -> bytes:
     return gzip.compress(data[:half]) + gzip.compress(data[half:])
 
 
+def assert_read_once(cli, paths, note):
+    """The sample's lines read once from `paths`, one of them a note: `note; read once`."""
+    result = cli("--stats", *paths)
+    assert result.code == 0
+    assert result.err.startswith(f"maillog-sasl: {note}; read once\n")
+    assert lines_read(result.err) == SAMPLE_LINES
+
+
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress,
                                       two_gzip_members])
 @pytest.mark.parametrize("plain_first", [True, False])
@@ -233,11 +241,7 @@ def test_a_log_beside_its_compressed_copy_is_read_once(cli, tmp_path, compress, 
     plain.write_bytes(data)
     packed.write_bytes(compress(data))
     paths = [plain, packed] if plain_first else [packed, plain]
-    result = cli("--stats", *paths)
-    assert result.code == 0
-    assert result.err.startswith(f"maillog-sasl: {packed}: the same log as {plain}, "
-                                 "compressed; read once\n")
-    assert lines_read(result.err) == SAMPLE_LINES
+    assert_read_once(cli, paths, f"{packed}: the same log as {plain}, compressed")
 
 
 def test_a_compressed_copy_gzip_is_still_writing_is_left_for_its_plain_file(cli, tmp_path):
@@ -254,17 +258,6 @@ def test_a_compressed_copy_gzip_is_still_writing_is_left_for_its_plain_file(cli,
     assert lines_read(result.err) == SAMPLE_LINES
 
 
-def test_a_compressed_log_that_starts_otherwise_is_another_log(cli, tmp_path):
-    data = SAMPLE.read_bytes()
-    cut = data.index(b"\n", len(data) // 2) + 1
-    older, newer = tmp_path / "maillog.1.gz", tmp_path / "maillog"
-    older.write_bytes(gzip.compress(data[:cut]))
-    newer.write_bytes(data[cut:])
-    result = cli("--stats", newer, older)
-    assert result.code == 0 and "same" not in result.err and "start" not in result.err
-    assert lines_read(result.err) == SAMPLE_LINES
-
-
 @pytest.mark.parametrize("share", [8, 1.2])
 def test_a_plain_file_that_holds_the_start_of_a_compressed_log_is_left_for_it(cli, tmp_path,
                                                                               share):
@@ -274,11 +267,7 @@ def test_a_plain_file_that_holds_the_start_of_a_compressed_log_is_left_for_it(cl
     packed, plain = tmp_path / "maillog.2.gz", tmp_path / "maillog.2"
     packed.write_bytes(gzip.compress(data))
     plain.write_bytes(data[:data.index(b"\n", int(len(data) // share)) + 1])
-    result = cli("--stats", plain, packed)
-    assert result.code == 0
-    assert result.err.startswith(f"maillog-sasl: {plain}: the start of the log {packed} "
-                                 "holds; read once\n")
-    assert lines_read(result.err) == SAMPLE_LINES
+    assert_read_once(cli, [plain, packed], f"{plain}: the start of the log {packed} holds")
 
 
 def test_xz_streams_with_padding_between_are_one_log(cli, tmp_path):
@@ -313,18 +302,22 @@ def test_a_compressed_file_of_nul_bytes_is_compared_a_block_at_a_time(tmp_path):
         source.close()
 
 
-def test_a_bzip2_rotated_log_is_read_before_the_newer_one(cli, tmp_path):
-    # bzip2 inflates nothing of its first 64 kB (its first block is not whole): the file had
-    # no first time and was read last, after the newer log, its sessions and messages cut.
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress)])
+def test_a_compressed_rotated_log_is_another_log_read_first(cli, tmp_path, suffix, compress):
+    # Not a copy of the newer log: no note, both read. bzip2 inflates nothing of its first
+    # 64 kB (its first block is not whole): the file had no first time and was read last,
+    # after the newer log, its sessions and messages cut.
     data = SAMPLE.read_bytes()
     cut = data.index(b"\n", len(data) // 2) + 1
-    older, newer = tmp_path / "maillog.1.bz2", tmp_path / "maillog"
-    older.write_bytes(bz2.compress(data[:cut]))
+    older, newer = tmp_path / ("maillog.1" + suffix), tmp_path / "maillog"
+    older.write_bytes(compress(data[:cut]))
     newer.write_bytes(data[cut:])
     whole = tmp_path / "whole"
     whole.write_bytes(data)
     result = cli("--report", "messages", "--format", "csv", "--stats", newer, older)
+    assert "read once" not in result.err
     assert f"files, in the order read: {older}, {newer}" in result.err
+    assert lines_read(result.err) == SAMPLE_LINES
     assert result.out == cli("--report", "messages", "--format", "csv", whole).out
 
 
