@@ -76,8 +76,9 @@ class FilterError(ValueError):
 
 
 # `2h ago`, `30 min ago`, `an hour ago`: that long before now.
-# At most 9 digits: more are no span a log covers, and int() refuses 4,300 (a traceback).
-_AGO = re.compile(r"(\d{1,9}|an?)\s*([a-z]+)\s+ago")
+_AGO = re.compile(r"(\d+|an?)\s*([a-z]+)\s+ago")
+# More digits are no span datetime reaches; int() refuses 4,300 (a traceback).
+AGO_DIGITS = 18
 _UNITS: Dict[str, int] = {}
 for _seconds, _names in ((1, "s sec secs second seconds"), (60, "m min mins minute minutes"),
                          (3600, "h hr hrs hour hours"), (86400, "d day days"),
@@ -223,8 +224,10 @@ def parse_when(text: str, end: bool = False) -> When:
         unit = _UNITS.get(ago[2])
         if unit is None:
             raise _not_a_time(text)
-        count = 1 if ago[1] in ("a", "an") else int(ago[1])
         try:
+            if len(ago[1]) > AGO_DIGITS:
+                raise OverflowError
+            count = 1 if ago[1] in ("a", "an") else int(ago[1])
             return When(text, end, back=_dt.timedelta(seconds=count * unit))
         except OverflowError:
             raise FilterError(f"too long ago: {text!r}") from None

@@ -114,16 +114,16 @@ def test_which_day_today_is_depends_on_the_zone():
 
 
 @pytest.mark.parametrize("text", ["yesterdayish", "2 fortnights ago", "last", "", "  ",
-                                  "yesterday 2018-01-01", "friday afternoon", "Sep 31",
-                                  "9" * 5_000 + " days ago"])  # no traceback from int()
+                                  "yesterday 2018-01-01", "friday afternoon", "Sep 31"])
 def test_what_is_no_time_is_a_filter_error(text):
     with pytest.raises(FilterError, match="not a date or time"):
         parse_moment(text, UTC, now=NOW)
 
 
-def test_a_time_beyond_reach_is_a_filter_error():
+@pytest.mark.parametrize("count", ["99999999999999", "9" * 5_000])  # int() refuses 4,300
+def test_a_time_beyond_reach_is_a_filter_error(count):
     with pytest.raises(FilterError, match="too long ago"):
-        parse_moment("99999999999999 days ago", UTC, now=NOW)
+        parse_moment(count + " days ago", UTC, now=NOW)
 
 
 # -- the zone -----------------------------------------------------------------------------------
