@@ -917,13 +917,12 @@ def _read_head(stream: Any, size: int) -> bytes:
 def _inflate_start(head: bytes) -> bytes:
     """The text at the start of `head`: inflated (at most PEEK_TEXT) when it is compressed,
     as much as inflates without error."""
-    for magic, _, _, decompressor in COMPRESSED_MAGIC:
-        if head.startswith(magic):
-            try:
-                return decompressor().decompress(head, PEEK_TEXT)
-            except _READ_ERRORS:
-                return b""
-    return head
+    if not _compressed(head):
+        return head
+    try:
+        return _decompressor_of(head).decompress(head, PEEK_TEXT)
+    except _READ_ERRORS:
+        return b""
 
 
 def _standard_input(stdin: Optional[BinaryIO]) -> Source:
@@ -1141,7 +1140,10 @@ def _inflated_line(source: Source) -> bytes:
 
 
 def _compressed(head: Optional[bytes]) -> bool:
-    return head is not None and head.startswith(tuple(magic for magic, *_ in COMPRESSED_MAGIC))
+    return head is not None and head.startswith(_MAGICS)
+
+
+_MAGICS = tuple(magic for magic, *_ in COMPRESSED_MAGIC)
 
 
 def _expand_urls(paths: list, problems: List[Problem]) -> Iterator[str]:
