@@ -1,24 +1,29 @@
-"""Real Postfix lines of a day of one server: pixelpark/postfix-logsums' test log
-(tests/reallogs/pixelpark-logsums/, its README naming repository, commit, path and licence).
+"""Real Postfix lines of a day of one server, pixelpark/postfix-logsums' test log, and of a
+relay whose rsyslog writes the year before the month, FgForrest/Postfix-Deliverability-Analytics'
+test log (tests/reallogs/<source>/, each README naming repository, commit, path and licence).
 
-It brings shapes no other source here has at this size: rsyslog's RFC 3339 stamps with
+The first brings shapes no other source here has at this size: rsyslog's RFC 3339 stamps with
 microseconds and `+01:00`; postscreen with dnsblog, tlsproxy and anvil in front of port 25; an
 after-queue amavis filter (`postfix/amavis/smtp` out, the `postfix/10025/smtpd` instance back
 in); delivery by `postfix/pipe` to dovecot; the submission service's logins from an IPv6
 client named `unknown`; and failed AUTH commands whose only trace is `auth=0/1` in a
-disconnect line.
+disconnect line. The second, stamps like `2013 Jun 16 16:05:06.123`, which the tool took for no
+syslog line at all before (syslog._year_first()).
 
 As in test_reallogs.py, every expected number was counted from the lines themselves (xz -dc,
 grep, awk), never taken from the tool's output; the comment above each says which lines make
 it. Line numbers are those of the decompressed file.
 """
 
+import datetime as dt
 import lzma
 import random
 
 import pytest
 from test_jobs import chunks_of
 from test_reallogs import REAL, REPORT_NAMES, counted, failures, outcomes, rows, stats
+
+from maillog_sasl.syslog import Clock, split_line
 
 PIXELPARK = REAL / "pixelpark-logsums" / "mail-2023-03-14.log.xz"
 YEAR = 2023  # no line needs it: every stamp carries its year and offset
@@ -60,6 +65,8 @@ def test_every_report_reads_the_day_with_one_and_two_jobs(cli, monkeypatch, tmp_
 def test_every_line_is_a_syslog_line(cli):
     # grep -c '' is 25820; every line is `<RFC 3339 stamp> helga <program>[pid]: `; the only
     # program not Postfix's is amavis (grep -c ' amavis\[': 110). The stamps only go forwards.
+    # Line 22827, postscreen's `COMMAND PIPELINING ... after o...`, holds what a client sent,
+    # bytes that are no UTF-8 (0xa2 among them): a syslog line all the same.
     counts = stats(cli, PIXELPARK, year=YEAR)
     assert (counts["lines read"], counts["not syslog lines"], counts["other programs"],
             counts["clock anomalies"]) == (25820, 0, 110, 0)
@@ -193,3 +200,108 @@ def test_postscreen_and_its_helpers_make_no_session(cli):
     sessions = rows(cli, "sessions", "--all", PIXELPARK, year=YEAR)
     assert {row["service"] for row in sessions} == {"postfix/submission"}
     assert rows(cli, "suspicious", PIXELPARK, year=YEAR) == []
+
+
+# -- FgForrest/Postfix-Deliverability-Analytics (LGPL-2.1-or-later): the year before the month ----
+
+FG = REAL / "fgforrest-pda" / "backup-single-client.log.1"
+
+
+def test_a_stamp_with_its_year_first_is_a_syslog_stamp(cli):
+    # 44 lines (grep -c ''), every one but line 29 (empty) `2013 Jun DD HH:MM:SS.123 gds39d
+    # postfix/<daemon>[pid]: <queue ID>: ...`, the shape of the rsyslog template the project's
+    # README has mail.log written with (`%timegenerated:1:4:date-rfc3339%
+    # %timegenerated:1:6:date-rfc3164-buggyday% %timegenerated:12:23:date-rfc3339% ...`). No
+    # line has a SASL field: every queue ID is of mail nobody logged in for (43 lines).
+    # Before: `not a syslog file: none of its 44 lines has a timestamp, host and program`, exit 2.
+    result = cli("--tz", "UTC", FG)
+    assert result.code == 0, result.err
+    assert result.out.startswith("2013-06-10 15:34:07 .. 2013-06-18 20:05:07 (UTC); 44 lines")
+    counts = stats(cli, FG, year=2013)
+    assert (counts["lines read"], counts["not syslog lines"], counts["other programs"],
+            counts["untracked queue IDs"], counts["lines used"]) == (44, 1, 0, 43, 0)
+
+
+def _fg_with_logins(tmp_path):
+    """FG with a login on each of its three client= lines (1, 6 and 12: smtpd[7052],
+    smtpd[10275] and smtpd[14765], all gds39k.active24.cz[81.95.110.19]), the SASL fields
+    Postfix writes for one after the client: the stamps are the file's, byte for byte."""
+    lines = FG.read_text().splitlines(keepends=True)
+    for number in (0, 5, 11):
+        assert lines[number].endswith(": client=gds39k.active24.cz[81.95.110.19]\n")
+        lines[number] = lines[number][:-1] + ", sasl_method=PLAIN, sasl_username=pda-client\n"
+    path = tmp_path / "mail.log"
+    path.write_text("".join(lines))
+    return path
+
+
+def test_logins_behind_year_first_stamps(cli, tmp_path):
+    path = _fg_with_logins(tmp_path)
+    [user] = rows(cli, "users", path, year=2013)
+    # first_seen: line 12 (Jun 10 15:34:07.123, the earliest); last_seen: line 1 (Jun 16
+    # 16:05:06.123: each session is its client= line alone). The fraction is the stamp's.
+    assert (user["user"], user["sessions"], user["messages"], user["ips"], user["hosts"],
+            user["first_seen"], user["last_seen"]) == (
+        "pda-client", 3, 3, 1, ["gds39d"], "2013-06-10T15:34:07.123000+00:00",
+        "2013-06-16T16:05:06.123000+00:00")
+    # 3bZLDk1V50z37Dv sent (line 4), 3bYk6B34Hkz37Dv bounced (line 9, 5.4.4), 3bYscs22wBz37Dv
+    # deferred six times (lines 15-25) and `status=expired, returned to sender` (line 26).
+    assert outcomes(user) == counted(3, sent=1, bounced=1, expired=1)
+    messages = {row["queue_id"]: (row["recipient"], row["status"], row["dsn"], row["attempts"],
+                                  row["last_attempt"])
+                for row in rows(cli, "messages", path, year=2013)}
+    assert messages == {
+        "3bZLDk1V50z37Dv": ("liska@fg.cz", "sent", "2.0.0", 1, "2013-06-16T16:05:07.123000+00:00"),
+        "3bYk6B34Hkz37Dv": ("test@nonexistingserver.cz", "bounced", "5.4.4", 1,
+                            "2013-06-16T14:49:42.123000+00:00"),
+        "3bYscs22wBz37Dv": ("azv-test@example.com", "expired", "4.4.3", 6,
+                            "2013-06-10T18:38:52.123000+00:00")}
+
+
+def test_year_first_stamps_are_local_time_of_tz(cli, tmp_path):
+    # No offset in the stamp: read in --tz as a traditional stamp is (CEST in June).
+    path = _fg_with_logins(tmp_path)
+    result = cli("-r", "users", "-f", "json", "--tz", "Europe/Prague", path)
+    assert result.code == 0, result.err
+    [user] = result.json()
+    assert user["first_seen"] == "2013-06-10T15:34:07.123000+02:00"
+
+
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_year_first_every_report_with_one_and_two_jobs(cli, monkeypatch, tmp_path, name):
+    path = _fg_with_logins(tmp_path)
+    for fmt in ("json", "csv", "table"):
+        args = ["-r", name, "-f", fmt, "--tz", "UTC", "--stats", path]
+        alone = cli(*args)
+        assert (alone.code, "Traceback" in alone.err) == (0, False), alone.err
+        with monkeypatch.context() as patch:
+            chunks_of(300, patch)
+            two = cli(*args, "--jobs", "2")
+        assert (two.code, two.out, two.err) == (alone.code, alone.out, alone.err), fmt
+
+
+@pytest.mark.parametrize("line, stamp", [
+    ("2013 Jun 16 16:05:06.123 gds39d postfix/smtpd[7052]: x", "2013 Jun 16 16:05:06.123"),
+    ("2013 Jun  6 16:05:06 gds39d postfix/smtpd[7052]: x", "2013 Jun  6 16:05:06"),
+    ("2013 Jun 06 16:05:06.123456 gds39d postfix/smtpd[7052]: x", "2013 Jun 06 16:05:06.123456"),
+])
+def test_split_line_reads_the_year_first(line, stamp):
+    assert split_line(line) == (stamp, "gds39d", "postfix/smtpd[7052]:", "x")
+
+
+@pytest.mark.parametrize("stamp", [
+    "2013 Jun 31 16:05:06",  # no such day
+    "2013 Jux 16 16:05:06",  # no such month
+    "2013 Jun 16 16:05:06.12x",  # a fraction that is no number
+    "2013 Jun 16 16:05:06.1234567",  # finer than a microsecond
+    "2013 Jun 16 16:05:06,123",  # something else after the seconds
+    "0013 Jun 16 16:05:06",  # a year no mail log has
+])
+def test_a_year_first_stamp_that_names_no_time_is_none(stamp):
+    assert Clock(tz=dt.timezone.utc).time(stamp) is None
+
+
+def test_a_year_first_stamp_keeps_its_year_whatever_year_says():
+    clock = Clock(year=2020, tz=dt.timezone.utc)
+    assert clock.time("2013 Jun  6 16:05:06.5") == dt.datetime(2013, 6, 6, 16, 5, 6, 500000,
+                                                              tzinfo=dt.timezone.utc)
