@@ -17,11 +17,11 @@ it. Line numbers are those of the decompressed file.
 
 import datetime as dt
 import lzma
-import random
 
 import pytest
 from test_jobs import chunks_of
 from test_reallogs import REAL, REPORT_NAMES, counted, failures, outcomes, rows, stats
+from test_reallogs9 import _variant as shuffled_or_cut
 
 from maillog_sasl.syslog import Clock, split_line
 
@@ -30,15 +30,10 @@ YEAR = 2023  # no line needs it: every stamp carries its year and offset
 
 
 def _variant(variant, tmp_path):
-    """The day as shipped (xz), its lines shuffled, or its first half (cut mid-line)."""
-    if variant == "whole":
-        return PIXELPARK
-    data = lzma.decompress(PIXELPARK.read_bytes())
-    lines = data.splitlines(keepends=True)
-    random.Random(10).shuffle(lines)
-    changed = tmp_path / f"{variant}.log"
-    changed.write_bytes(b"".join(lines) if variant == "shuffled" else data[:len(data) // 2])
-    return changed
+    """The day decompressed: whole, its lines shuffled, or its first half (cut mid-line)."""
+    plain = tmp_path / "mail-2023-03-14.log"
+    plain.write_bytes(lzma.decompress(PIXELPARK.read_bytes()))
+    return shuffled_or_cut(plain, variant, tmp_path)
 
 
 @pytest.mark.parametrize("variant", ["whole", "shuffled", "cut"])
