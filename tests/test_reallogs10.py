@@ -300,3 +300,37 @@ def test_a_year_first_stamp_keeps_its_year_whatever_year_says():
     clock = Clock(year=2020, tz=dt.timezone.utc)
     assert clock.time("2013 Jun  6 16:05:06.5") == dt.datetime(2013, 6, 6, 16, 5, 6, 500000,
                                                               tzinfo=dt.timezone.utc)
+
+
+def _year_first_copy(tmp_path):
+    """The pixelpark day with each `2023-03-14T00:00:31.185246+01:00` written `2023 Mar 14
+    00:00:31.185246`: the same instants once read in +01:00."""
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec")
+    lines = []
+    for line in lzma.decompress(PIXELPARK.read_bytes()).splitlines(keepends=True):
+        stamp, rest = line.split(b" ", 1)
+        assert stamp.endswith(b"+01:00"), stamp
+        day, seconds = stamp[:-6].decode().split("T")
+        year, month, date = day.split("-")
+        lines.append(f"{year} {months[int(month) - 1]} {int(date):2d} {seconds} ".encode()
+                     + rest)
+    path = tmp_path / "year-first.log"
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("name", ["users", "sessions", "messages", "failures"])
+def test_the_day_with_year_first_stamps_is_the_same_day(cli, tmp_path, name):
+    """Every line of the day in the other shape, the instants unchanged: the same bytes, rows,
+    times and --stats alike (the files' names apart)."""
+    options = ["-r", name, "-f", "json", "--tz", "+01:00", "--stats"]
+    if name == "sessions":
+        options.append("--all")
+    plain = tmp_path / "mail-2023-03-14.log"
+    plain.write_bytes(lzma.decompress(PIXELPARK.read_bytes()))
+    iso = cli(*options, plain)
+    year_first = cli(*options, _year_first_copy(tmp_path))
+    assert (year_first.code, year_first.out) == (iso.code, iso.out)
+    assert (year_first.err.replace(str(tmp_path / "year-first.log"), "LOG")
+            == iso.err.replace(str(plain), "LOG"))
