@@ -200,7 +200,9 @@ class Clock:
         if stamp == self._cache_key:
             return self._cache_value
         if stamp[:1].isdigit():
-            value = self._year_first(stamp) if stamp[4:5] == " " else _parse_iso(stamp)
+            value = _parse_iso(stamp)
+            if value is None and stamp[4:5] == " ":
+                value = self._year_first(stamp)
         else:
             minute = self._minutes.get(stamp[:12])
             second = _SECONDS.get(stamp[12:15])
@@ -319,6 +321,8 @@ def _parse_iso(stamp: str) -> Optional[_dt.datetime]:
     try:
         value = _dt.datetime.fromisoformat(stamp)
     except ValueError:
+        if stamp[4:5] == " ":
+            return None  # no ISO stamp; one with its year first, perhaps (Clock._year_first)
         # Before Python 3.11 fromisoformat() refuses "Z" and "+hhmm"; dateutil reads them
         # (imported here: it costs more to load than most logs take to read).
         from dateutil.parser import isoparse
