@@ -52,7 +52,13 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     tuple: deciding that a line is of no use must cost as little as possible. The common forms
     are tried first; the rarer ones only when those fail.
     """
-    if line[15:16] == " ":
+    if line[:1] == "<":
+        # A `<PRI>` first (before the traditional form's test: `<22>2013 Jun 16 16:05:06.123`
+        # has a space where a traditional stamp ends).
+        close = line.find(">", 1, 6)
+        if close > 0 and line[1:close].isdigit():
+            return split_line(line[close + 1:])
+    elif line[15:16] == " ":
         # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
         fields = line[16:].split(" ", 2)
         if len(fields) == 3:
@@ -78,10 +84,6 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
             if parts[1] in MONTHS and len(parts[0]) == 4:
                 return _year_first(line)
             return _after_priority(parts[0], parts[1], parts[2], parts[3])
-    elif line[:1] == "<":
-        close = line.find(">", 1, 6)
-        if close > 0 and line[1:close].isdigit():
-            return split_line(line[close + 1:])
     elif line[3:4] == " " and line[5:6] == " " and line[4:5].isdigit() and line[:3] in MONTHS:
         # A day without its padding ("Aug 3 15:30:49"): some syslog daemons, hand-made samples.
         return split_line(line[:4] + " " + line[4:])

@@ -279,6 +279,8 @@ def test_year_first_every_report_with_one_and_two_jobs(cli, monkeypatch, tmp_pat
     ("2013 Jun 16 16:05:06.123 gds39d postfix/smtpd[7052]: x", "2013 Jun 16 16:05:06.123"),
     ("2013 Jun  6 16:05:06 gds39d postfix/smtpd[7052]: x", "2013 Jun  6 16:05:06"),
     ("2013 Jun 06 16:05:06.123456 gds39d postfix/smtpd[7052]: x", "2013 Jun 06 16:05:06.123456"),
+    # A two-digit PRI puts a space where a traditional stamp ends: it was read as one.
+    ("<22>2013 Jun 16 16:05:06.123 gds39d postfix/smtpd[7052]: x", "2013 Jun 16 16:05:06.123"),
 ])
 def test_split_line_reads_the_year_first(line, stamp):
     assert split_line(line) == (stamp, "gds39d", "postfix/smtpd[7052]:", "x")
