@@ -257,9 +257,13 @@ class Correlator:
         messages = self.messages
         recognizers = ev.RECOGNIZERS
         delivery_peek = ev.delivery_peek
+        plain_peek = ev.PLAIN_PEEK.match
+        outcomes = ev.STATUS_OUTCOMES
         read_trimmed = ev.read_trimmed
         qmgr_event = ev.qmgr_event
         cleanup_event = ev.cleanup_event
+        cleanup_message_id = ev.cleanup_message_id
+        plain_queue_active = ev.PLAIN_QUEUE_ACTIVE.fullmatch
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
@@ -354,21 +358,60 @@ class Correlator:
                     orphan(line, stamp or line[:15], key, daemon, text)
                 continue
             if daemon in DELIVERY_AGENTS:
-                peek = delivery_peek(text)
-                when = clock.time(stamp or line[:15]) if peek is not None else None
+                # delivery_peek()'s common case inline: its match, a known status word.
+                plain = plain_peek(text)
+                if plain is not None:
+                    address, orig_to, status = plain.groups()
+                    status = outcomes.get(status)
+                if plain is None or status is None:
+                    peek = delivery_peek(text)
+                    if peek is None:
+                        unused += 1
+                        continue
+                    address, orig_to, status = peek
+                when = clock.time(stamp or line[:15])
                 if when is None:
                     unused += 1
                     continue
-                self._delivery(peek, text, message, host, when)
+                self._delivery(address, orig_to, status, text, message, host, when)
                 continue
             # qmgr's and cleanup's lines are read from where they were cut above, as their
-            # recognizers would cut them.
+            # recognizers would cut them. Their lines of every message (its removal, its
+            # first `(queue active)`, its message-id) are applied here as read, no event made.
             if daemon == "qmgr":
-                if message.nrcpt is not None and text.endswith("(queue active)"):
-                    # Another retry of a message whose sender and size are known already.
+                if body == "removed":
+                    when = clock.time(stamp or line[:15])
+                    if when is None:
+                        not_syslog += 1
+                        continue
+                    self._removed(message, key, when)
                     continue
+                if message.nrcpt is not None:
+                    if text.endswith("(queue active)"):
+                        # Another retry of a message whose sender and size are known already.
+                        continue
+                else:
+                    plain = plain_queue_active(body)
+                    if plain is not None:
+                        when = clock.time(stamp or line[:15])
+                        if when is None:
+                            not_syslog += 1
+                            continue
+                        sender, size, nrcpt = plain.groups()
+                        self._queue_active(message, sender, int(size), int(nrcpt), when)
+                        continue
                 event = qmgr_event(queue_id, body)
             elif daemon == "cleanup":
+                message_id = cleanup_message_id(queue_id, body)
+                if message_id is not None:
+                    when = clock.time(stamp or line[:15])
+                    if when is None:
+                        not_syslog += 1
+                        continue
+                    self._seen(when)
+                    message.last_time = when
+                    message.message_id = message_id
+                    continue
                 event = cleanup_event(queue_id, body)
             else:
                 event = recognizers[daemon](text)
@@ -841,23 +884,17 @@ class Correlator:
     # -- queue file lines --------------------------------------------------------------------
 
     def _queue_file(self, event, message, host, when) -> None:
-        self._seen(when)
-        message.last_time = when
         kind = event.kind
         if kind == "queue_active":
-            session = message.session
-            if message.nrcpt is None and session is not None and session.end is None:
-                session.queued_recipients += event.nrcpt or 0
-            if message.nrcpt is None and message.recipients:
-                self._released(message)
-            message.sender, message.size, message.nrcpt = event.sender, event.size, event.nrcpt
-        elif kind == "message_id":
+            self._queue_active(message, event.sender, event.size, event.nrcpt, when)
+            return
+        if kind == "removed":
+            self._removed(message, (host, message.queue_id), when)
+            return
+        self._seen(when)
+        message.last_time = when
+        if kind == "message_id":
             message.message_id = event.message_id
-        elif kind == "removed":
-            self.messages.pop((host, message.queue_id), None)
-            message.end = when
-            message.state = REMOVED
-            self._finish_message(message)
         elif kind == "expired":
             message.expired = True
             for recipient in message.recipients.values():
@@ -871,8 +908,28 @@ class Correlator:
         elif kind == "hold" or kind == "discard" or kind == "reject":
             self._act(message, event, when)  # smtpd's hold and discard, cleanup's every action
 
-    def _delivery(self, peek, text, message, host, when) -> None:
-        address, orig_to, status = peek
+    def _queue_active(self, message, sender, size, nrcpt, when) -> None:
+        """qmgr reads the message: its sender, size and number of recipients."""
+        self._seen(when)
+        message.last_time = when
+        if message.nrcpt is None:
+            session = message.session
+            if session is not None and session.end is None:
+                session.queued_recipients += nrcpt or 0
+            if message.recipients:
+                self._released(message)
+        message.sender, message.size, message.nrcpt = sender, size, nrcpt
+
+    def _removed(self, message, key, when) -> None:
+        """qmgr removes the message (`key` its key): it is finished."""
+        self._seen(when)
+        message.last_time = when
+        self.messages.pop(key, None)
+        message.end = when
+        message.state = REMOVED
+        self._finish_message(message)
+
+    def _delivery(self, address, orig_to, status, text, message, host, when) -> None:
         if status in ev.PROBE_STATUSES:
             return
         if status is ev.UNKNOWN_STATUS:

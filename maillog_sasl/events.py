@@ -9,7 +9,10 @@ SUMMARY
     queued_as_in(reply) -> NEWQID | None  (`... queued as NEWQID`)
     qmgr_event(queue_id, body), cleanup_event(queue_id, body) -> event | None  (a line cut at
         its first ": ", as the correlator cuts it)
+    cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event)
     delivery_peek(text) -> (recipient, orig_to, status) | None
+    PLAIN_QUEUE_ACTIVE, PLAIN_PEEK, STATUS_OUTCOMES  (the common shapes the correlator reads
+        inline, as qmgr_event() and delivery_peek() read them)
     OUTCOMES: sent, deferred, bounced, expired, rejected (SENT, DEFERRED, ... as constants)
 
 DESCRIPTION
@@ -88,7 +91,7 @@ PROBE_STATUSES = frozenset(("deliverable", "undeliverable", "undeliverable-but-n
 # The outcome of each status word a delivery line can carry. SOFTBOUNCE is what Postfix logs
 # for a bounce under soft_bounce=yes: the mail stays in the queue, deferred. The values are the
 # constants above: one string object per outcome, however many recipients keep one.
-_STATUS_OUTCOMES = {SENT: SENT, DEFERRED: DEFERRED, BOUNCED: BOUNCED, EXPIRED: EXPIRED,
+STATUS_OUTCOMES = {SENT: SENT, DEFERRED: DEFERRED, BOUNCED: BOUNCED, EXPIRED: EXPIRED,
                     "SOFTBOUNCE": DEFERRED}
 # A status word we do not know (a newer Postfix, a line cut inside the word): the recipient is
 # counted as still deferred, and its reason names the word.
@@ -729,17 +732,33 @@ def _cleanup(text: str):
     return cleanup_event(queue_id, body)
 
 
+def _cleanup_queue_id(queue_id: str) -> bool:
+    """Whether queue_id_of() would read `queue_id` in cleanup's line cut at its first ": "
+    (that ": " is where queue_id_of() looks)."""
+    return (4 < len(queue_id) < 23 and queue_id.isascii() and queue_id.isalnum()
+            and queue_id != "NOQUEUE")
+
+
+def cleanup_message_id(queue_id: str, body: str) -> Optional[str]:
+    """The message-id of cleanup's line `queue_id: body` (cut at its first ": "), or None for
+    any other line: cleanup_event()'s MessageId, without the event (one line for each message,
+    and the correlator wants only the ID)."""
+    if body.startswith("message-id=") and _cleanup_queue_id(queue_id):
+        # Spaces and tabs after the line's end go with the brackets, in the same call.
+        return body[11:].strip("<> \t")
+    return None
+
+
 def cleanup_event(queue_id: str, body: str):
     """cleanup's line `queue_id: body` (cut at its first ": ") -> MessageId, Hold, Discard,
     Reject, or None; None too when queue_id_of() would read no queue ID in the line (its first
     ": " is where queue_id_of() looks, or there is none it takes). The correlator has cut the
-    line so already, to look its queue ID up: one line for each message."""
-    if not (4 < len(queue_id) < 23 and queue_id.isascii() and queue_id.isalnum()
-            and queue_id != "NOQUEUE"):
+    line so already, to look its queue ID up."""
+    message_id = cleanup_message_id(queue_id, body)
+    if message_id is not None:
+        return _event(MessageId, (queue_id, message_id))
+    if not _cleanup_queue_id(queue_id):
         return None
-    if body.startswith("message-id="):
-        # Spaces and tabs after the line's end go with the brackets, in the same call.
-        return _event(MessageId, (queue_id, body[11:].strip("<> \t")))
     body = body.rstrip()  # whitespace after the line's end is not the reason's
     action, colon, rest = body.partition(": ")
     parse = _CLEANUP_ACTIONS.get(action) if colon else None
@@ -762,7 +781,7 @@ def cleanup_event(queue_id: str, body: str):
 # qmgr's first `(queue active)` of a message in the shape nearly all have: a sender without
 # `>`, a size and a count of at most NRCPT_DIGITS digits. The rest of qmgr_event() reads such
 # a text as this one match does (tests/test_plain_shapes.py holds the two equal).
-_PLAIN_QUEUE_ACTIVE = re.compile(r"from=<([^>]*)>, size=([0-9]{1,%d}), nrcpt=([0-9]{1,%d}) "
+PLAIN_QUEUE_ACTIVE = re.compile(r"from=<([^>]*)>, size=([0-9]{1,%d}), nrcpt=([0-9]{1,%d}) "
                                  r"\(queue active\)" % (NUMBER_DIGITS, NRCPT_DIGITS))
 
 
@@ -777,7 +796,7 @@ def qmgr_event(queue_id: str, body: str):
     each message removed, one for each delivery round of a message."""
     if body == "removed":
         return _event(Removed, (queue_id,))
-    plain = _PLAIN_QUEUE_ACTIVE.fullmatch(body)
+    plain = PLAIN_QUEUE_ACTIVE.fullmatch(body)
     if plain is not None:
         sender, size, nrcpt = plain.groups()
         return _event(QueueActive, (queue_id, sender, int(size), int(nrcpt)))
@@ -802,7 +821,7 @@ def qmgr_event(queue_id: str, body: str):
 
 def known_status(word: str) -> bool:
     """True for a status word delivery_peek() maps to an outcome of its own."""
-    return word in _STATUS_OUTCOMES
+    return word in STATUS_OUTCOMES
 
 
 def _delivery_parts(text: str):
@@ -890,7 +909,7 @@ def delivery_details(text: str):
 # delivery_peek() reads such a line as this one match does: its first ": to=" ends the queue ID,
 # its first ", " after it closes the recipient, and its first ", status=" after that is the one
 # here (tests/test_plain_shapes.py holds the two readings equal).
-_PLAIN_PEEK = re.compile(r"[^:]*: to=<([^,]*)>, (?:orig_to=<([^,]*)>, )?relay=[^,]*, "
+PLAIN_PEEK = re.compile(r"[^:]*: to=<([^,]*)>, (?:orig_to=<([^,]*)>, )?relay=[^,]*, "
                          r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, dsn=[^,]*, "
                          r"status=([^ ]*)")
 
@@ -905,7 +924,7 @@ def delivery_peek(text: str):
     (delivery_details) once, for the last attempt of each recipient. A line of the plain shape
     is read by one match, 2x faster.
     """
-    plain = _PLAIN_PEEK.match(text)
+    plain = PLAIN_PEEK.match(text)
     if plain is not None:
         recipient, orig_to, word = plain.groups()
     else:
@@ -923,7 +942,7 @@ def delivery_peek(text: str):
             recipient = text[start + 5:comma]
         orig_to = (_strip_angles(text[comma + 10:text.find(", ", comma + 2)])
                    if text.startswith("orig_to=", comma + 2) else None)
-    status = _STATUS_OUTCOMES.get(word)
+    status = STATUS_OUTCOMES.get(word)
     if status is None:
         status = word if word in PROBE_STATUSES else UNKNOWN_STATUS
     return recipient, orig_to, status

@@ -1,6 +1,6 @@
 """The lines the correlator reads by the thousand, read by one match where they have their plain
 shape, give what the general reading gives: smtpd's client= line (events._PLAIN_CLIENT) and
-qmgr's `(queue active)` (events._PLAIN_QUEUE_ACTIVE), each read with its match and with the
+qmgr's `(queue active)` (events.PLAIN_QUEUE_ACTIVE), each read with its match and with the
 match never taken, on lines built from attacker-chosen values holding commas, brackets, colons,
 spaces and the keys themselves. And a text equal to the NAME[IP]:PORT rebuilt from a client's
 fields (correlate._address_of, which spares parsing a connect or disconnect line again) gives
@@ -92,7 +92,7 @@ NUMBERS = (st.text(alphabet=st.sampled_from("0123456789"), min_size=1, max_size=
 @example("1A2B", "a>, size=1", "2", "3", " (queue active)")
 def test_a_plain_queue_active_reads_as_the_general_reading(queue_id, sender, size, nrcpt, tail):
     text = f"{queue_id}: from=<{sender}>, size={size}, nrcpt={nrcpt}{tail}"
-    assert events._qmgr(text) == without_match("_PLAIN_QUEUE_ACTIVE", events._qmgr, text)
+    assert events._qmgr(text) == without_match("PLAIN_QUEUE_ACTIVE", events._qmgr, text)
 
 
 QUEUE_ID_BODIES = ["client=", "reject: ", "milter-reject: ", "hold: ", "milter-hold: ",
@@ -150,7 +150,7 @@ def test_a_plain_delivery_line_peeks_as_the_general_reading(queue_id, to, orig_t
             + f", relay={relay}" + (f", conn_use={conn_use}" if conn_use is not None else "")
             + f", delay={field}, delays={field}, dsn={field}, status={word}{tail}")
     assert (events.delivery_peek(text)
-            == without_match("_PLAIN_PEEK", events.delivery_peek, text))
+            == without_match("PLAIN_PEEK", events.delivery_peek, text))
 
 
 def test_the_common_delivery_lines_take_the_match():
@@ -160,7 +160,7 @@ def test_the_common_delivery_lines_take_the_match():
                  "1A2B: to=<a@corp.example>, orig_to=<b@corp.example>, relay=mail.corp.example"
                  "[private/dovecot-lmtp], conn_use=2, delay=0.39, delays=0.25/0.02/0/0.11, "
                  "dsn=2.0.0, status=sent (250 2.0.0 Ok)"):
-        assert events._PLAIN_PEEK.match(text) is not None
+        assert events.PLAIN_PEEK.match(text) is not None
 
 
 @given(st.text(alphabet=st.sampled_from("aA0: \u00e9\uff21"), max_size=30),
