@@ -11,18 +11,20 @@ SUMMARY
 DESCRIPTION
     Every prefix form Postfix's lines arrive with (docs/postfix-log-reference.md §3):
     traditional `Sep 17 12:48:22` (space- or zero-padded day, no year), RFC 3339 with an optional
-    fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, each optionally behind a `<PRI>`;
-    any of them behind `docker logs -t`'s RFC 3339 stamp (the line's own stamp is the one read;
-    the runtime's only for a line without one), and behind `docker compose logs`' `name | `,
-    with or without its -t.
+    fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
+    year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
+    `$YEAR $DATE`), each optionally behind a `<PRI>`; any of them behind `docker logs -t`'s RFC
+    3339 stamp (the line's own stamp is the one read; the runtime's only for a line without
+    one), and behind `docker compose logs`' `name | `, with or without its -t.
 
     split_line() does only string slicing so that a caller can throw a line away before paying
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset;
     yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
     end before, normally the file's modification time) and the offset of `tz` (local time when
-    None) at that moment. The year advances when the months run backwards (Dec -> Jan), and a
-    line a little out of order across New Year stays in the old year. Conversions are cached per
-    distinct stamp: neighbouring lines share their second.
+    None) at that moment; a stamp with its year first keeps its year and takes that offset. The
+    year advances when the months run backwards (Dec -> Jan), and a line a little out of order
+    across New Year stays in the old year. Conversions are cached per distinct stamp:
+    neighbouring lines share their second.
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
@@ -73,6 +75,8 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
                 inner = split_line(line[len(parts[0]) + 1:])
                 if inner is not None:
                     return inner
+            if parts[1] in MONTHS and len(parts[0]) == 4:
+                return _year_first(line)
             return _after_priority(parts[0], parts[1], parts[2], parts[3])
     elif line[:1] == "<":
         close = line.find(">", 1, 6)
@@ -91,6 +95,24 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
 
 # How far into a line the `| ` of a container log's prefix may be.
 PREFIX_BAR_WITHIN = 80
+
+
+# Where the time of a stamp with its year first starts: "2013 Jun 16 16:05:06.123".
+YEAR_FIRST_TIME = 12
+
+
+def _year_first(line: str) -> Optional[Tuple[str, str, str, str]]:
+    """A traditional stamp behind its year, its seconds with or without a fraction: `2013 Jun
+    16 16:05:06.123 gds39d postfix/smtpd[7052]: ...`, written by an rsyslog template (the one
+    Postfix Deliverability Analytics' README has mail.log written with) or syslog-ng's
+    `$YEAR $DATE`. The day is two characters, padded with a zero or a space."""
+    if line[4:5] != " " or line[8:9] != " " or line[11:12] != " ":
+        return None
+    fields = line[YEAR_FIRST_TIME:].split(" ", 3)
+    if len(fields) < 4 or fields[2][-1:] != ":":
+        return None
+    seconds, host, tag, text = fields
+    return line[:YEAR_FIRST_TIME + len(seconds)], host, tag, text
 
 
 def _after_priority(stamp: str, host: str, word: str, rest: str):
@@ -179,6 +201,8 @@ class Clock:
             return self._cache_value
         if stamp[:1].isdigit():
             value = _parse_iso(stamp)
+            if value is None and stamp[4:5] == " ":
+                value = self._year_first(stamp)
         else:
             minute = self._minutes.get(stamp[:12])
             second = _SECONDS.get(stamp[12:15])
@@ -235,6 +259,26 @@ class Clock:
             self._minutes[stamp[:12]] = start_of_minute
         return start_of_minute + _SECONDS[stamp[12:15]]
 
+    def _year_first(self, stamp: str) -> Optional[_dt.datetime]:
+        """`2013 Jun 16 16:05:06.123` (syslog._year_first()): the year it names, in the zone
+        a traditional stamp is read in; a fraction of up to six digits."""
+        month = MONTHS.get(stamp[5:8])
+        fraction = stamp[21:]
+        if month is None or stamp[20:21] not in ("", ".") or len(fraction) > 6:
+            return None
+        if fraction and not fraction.isdecimal():
+            return None
+        try:
+            year, day = int(stamp[:4]), int(stamp[9:11])
+            hour, minute, second = int(stamp[12:14]), int(stamp[15:17]), int(stamp[18:20])
+        except ValueError:
+            return None
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            return None
+        value = self._make(year, month, day, hour, minute, second)[0]
+        return (value.replace(microsecond=int(fraction.ljust(6, "0"))) if value is not None
+                else None)
+
     def _first_year(self, month: int, day: int) -> int:
         anchor = self.anchor or _dt.datetime.now(self.zone)
         if (month, day) > (anchor.month, anchor.day):
@@ -277,6 +321,8 @@ def _parse_iso(stamp: str) -> Optional[_dt.datetime]:
     try:
         value = _dt.datetime.fromisoformat(stamp)
     except ValueError:
+        if stamp[4:5] == " ":
+            return None  # no ISO stamp; one with its year first, perhaps (Clock._year_first)
         # Before Python 3.11 fromisoformat() refuses "Z" and "+hhmm"; dateutil reads them
         # (imported here: it costs more to load than most logs take to read).
         from dateutil.parser import isoparse
