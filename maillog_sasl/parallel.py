@@ -65,15 +65,20 @@ DESCRIPTION
     folds; it notes where it opened each key at the three places it opens one, not on every
     insert), then pickles what it finished (Session, Message and Recipient as tuples of their
     fields: a piece of the submission benchmark log is some 17,000 of them with 220,000 fields;
-    its times, shared between fields and pickled once a part, are a tenth of that cost) for this
-    process to unpickle and apply: a piece costs its worker about 1.4 times, and this process
-    0.2-0.5 times, what reading the chunk here costs. So with --jobs 2 this process reads a
-    share of the chunks itself (HERE_SHARE) and one worker the rest: on sub300k.log (6 chunks),
-    11,067 M instructions in all (this process 5,743 M, the worker 5,324 M) where 2 workers and
-    this process took 13,066 M (2,907 M, 5,228 M and 4,931 M) and one process 8,613 M; on
-    mx300k.log (5 chunks, 3 read here) 6,266 M (3,818 M and 2,448 M) against 7,282 M. Two
-    processes on 2 cores, not three. Where the cores are busy, as slow as that CPU time
-    (benchmarks/README.md).
+    its times, shared between fields and pickled once a part, are a quarter of that cost: 5,200
+    instructions to pickle a datetime, 1,800 to unpickle it) for this process to unpickle and
+    apply: a piece costs its worker about 1.4 times, and this process 0.2-0.5 times, what
+    reading the chunk here costs. So with --jobs 2 this process reads a share of the chunks
+    itself (HERE_SHARE) and one worker the rest: on sub300k.log (6 chunks), 9,962 M
+    instructions in all (this process 5,381 M, the worker 4,581 M) against 7,741 M for one
+    process; before, 2 workers and this process took 13,066 M against 8,613 M; on mx300k.log
+    (5 chunks, 3 read here) 6,266 M (3,818 M and 2,448 M) against 7,282 M. Two processes on 2
+    cores, not three. Where the cores are busy, as slow as that CPU time (benchmarks/README.md).
+    What is left of a piece's cost is pickle's, field by field: times sent as seconds (a float
+    each, rebuilt by datetime.fromtimestamp, 2,900 instructions) cut the worker's pickling by
+    5.5% and added 35% to this process's unpickling, whose CPU counts about twice the worker's
+    for --jobs 2; a Message's recipients sent in a list of their fields, 7% and +3%; batches of
+    2,000 events, 1% each.
 
     Memory, on the same log: this process peaks at 58 MB (one process at 53), a worker at
     51 MB. Unpickled whole, a piece held some 12 MB of objects in this process until they were
