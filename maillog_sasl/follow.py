@@ -59,8 +59,6 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import lzma
 import os
 import re
@@ -68,7 +66,7 @@ import time
 import zlib
 from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
-from maillog_sasl.sources import PLAIN, Unwrapper, wrapper_of
+from maillog_sasl.sources import COMPRESSED_MAGIC, PLAIN, Unwrapper, wrapper_of
 
 BLOCK_SIZE = 1 << 17
 # The first line is hashed up to this many bytes; a line is cut (handed on as it is) past
@@ -79,8 +77,6 @@ LONGEST_LINE = 1 << 20
 # it has been quiet for one call, or for this many seconds after the new file appeared.
 ROTATION_GRACE = 3.0
 
-_OPENERS: Tuple[Tuple[bytes, Callable], ...] = (
-    (b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
 _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 
@@ -213,7 +209,7 @@ def _mtime_of(path: str) -> Optional[float]:
 
 
 def _opener(head: bytes) -> Optional[Callable]:
-    for magic, opener in _OPENERS:
+    for magic, _, opener, _ in COMPRESSED_MAGIC:
         if head.startswith(magic):
             return opener
     return None

@@ -95,7 +95,10 @@ DIAGNOSTICS
     error of opening, reading or seeking it is an OSError here. A read that fails part way (a
     truncated or corrupt compressed file, an I/O error, a connection lost) ends that source's
     batches and is recorded in `Source.problem`: every line read before it has already been
-    handed on.
+    handed on. Bytes after a compressed stream's end that start no other stream are such a
+    failure too (Python's bzip2 and xz readers, and `bzip2 -dc`, would end there without a
+    word, and every stream after them would be lost); NUL bytes between streams (xz's stream
+    padding) are skipped.
 """
 
 from __future__ import annotations
@@ -161,8 +164,10 @@ READ_AHEAD = 1 << 22
 
 COMPRESSED_MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
     (b"\x1f\x8b", "gzip", gzip.open, lambda: zlib.decompressobj(wbits=31)),
-    (b"BZh", "bzip2", bz2.open, bz2.BZ2Decompressor),
-    (b"\xfd7zXZ\x00", "xz", lzma.open, lzma.LZMADecompressor),
+    (b"BZh", "bzip2", lambda stream: _streams(stream, bz2.BZ2Decompressor),
+     bz2.BZ2Decompressor),
+    (b"\xfd7zXZ\x00", "xz", lambda stream: _streams(stream, lzma.LZMADecompressor),
+     lzma.LZMADecompressor),
 )
 _MAGIC_BYTES = max(len(magic) for magic, *_ in COMPRESSED_MAGIC)
 # `scheme://`: an input that fsspec opens (a scheme starts with a letter: RFC 3986).
@@ -308,9 +313,14 @@ class Source:
 
     def _check_child(self) -> None:
         process = self._process
-        if process is not None and process.wait() != 0:
-            assert process.stderr is not None  # stderr=PIPE
-            complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        if process is None:
+            return
+        assert process.stderr is not None  # stderr=PIPE
+        failed = process.wait() != 0
+        complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        # bzip2 exits 0 after `trailing garbage after EOF ignored`: the streams after that
+        # garbage are lost, which is a read failure all the same.
+        if failed or complaint:
             name = os.path.basename(self._decompressor)
             # Its first line of its own, named by its path or its name (`gzip: stdin: unexpected
             # end of file`, `/usr/bin/xz: (stdin): ...`; bzip2 adds advice after it), without
@@ -669,6 +679,53 @@ class _Prefixed(_ReadInto):
     def close(self) -> None:
         # The stream is its Source's to close; a decompressor closing this must not.
         super().close()
+
+
+class _Streams(_ReadInto):
+    """The text of a bzip2 or xz file, stream after stream (files concatenated, xz's streams).
+    Python's BZ2File and LZMAFile end without a word at bytes after a stream's end that start
+    no other stream, and every stream after them is lost: xz's stream padding (NUL bytes), a
+    bzip2 file with anything appended. Here NUL bytes between streams are skipped, and other
+    bytes are the decompressor's error (a read error: the text before them is kept)."""
+
+    def __init__(self, stream: Any, new_decompressor: Callable[[], Any]):
+        super().__init__()
+        self._read_raw = getattr(stream, "read1", None) or stream.read
+        self._new_decompressor = new_decompressor
+        self._decompressor = new_decompressor()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        if size is None or size < 0:
+            size = BLOCK_SIZE
+        while True:
+            decompressor = self._decompressor
+            if decompressor.eof:
+                rest = decompressor.unused_data.lstrip(b"\0")
+                while not rest:
+                    data = self._read_raw(BLOCK_SIZE)
+                    if not data:
+                        return b""
+                    rest = data.lstrip(b"\0")
+                decompressor = self._decompressor = self._new_decompressor()
+                text = decompressor.decompress(rest, size)
+            elif decompressor.needs_input:
+                data = self._read_raw(BLOCK_SIZE)
+                if not data:
+                    raise EOFError("Compressed file ended before the end-of-stream marker was "
+                                   "reached")
+                text = decompressor.decompress(data, size)
+            else:
+                text = decompressor.decompress(b"", size)
+            if text:
+                return text
+
+
+def _streams(stream: Any, new_decompressor: Callable[[], Any]) -> io.BufferedReader:
+    """A buffered _Streams, read as BZ2File and LZMAFile are (read1 included)."""
+    return io.BufferedReader(_Streams(stream, new_decompressor), BLOCK_SIZE)
 
 
 class _Remote(_ReadInto):

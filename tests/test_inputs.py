@@ -283,6 +283,41 @@ def test_xz_streams_with_padding_between_are_one_log(cli, tmp_path):
     assert lines_read(result.err) == SAMPLE_LINES
 
 
+def sample_in_two_streams(compress, between: bytes) -> bytes:
+    """The sample compressed in two streams, its halves, with `between` them."""
+    data = SAMPLE.read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    return compress(data[:cut]) + between + compress(data[cut:])
+
+
+@pytest.mark.parametrize("compress", [bz2.compress, lzma.compress], ids=["bzip2", "xz"])
+def test_streams_after_nul_padding_are_read_in_this_process(compress):
+    # Python's BZ2File and LZMAFile stop at xz's stream padding without a word: a URL's object
+    # or a compressed pipe lost every stream after it.
+    lines, source = read_lines(sample_in_two_streams(compress, bytes(8)))
+    assert source.problem is None
+    assert len(lines) == SAMPLE_LINES
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "system-decompressor"])
+@pytest.mark.parametrize("compress, program", [(bz2.compress, "bzip2"), (lzma.compress, "xz")],
+                         ids=["bzip2", "xz"])
+def test_bytes_between_streams_are_a_read_failure(tmp_path, compress, program, parallel):
+    # `cat maillog.2.bz2 notes.txt maillog.1.bz2 > old.bz2`: Python's BZ2File ends at the
+    # text, and `bzip2 -dc` exits 0 after `trailing garbage after EOF ignored`; the second
+    # stream was lost with no word. The lines before are kept.
+    if parallel and shutil.which(program) is None:
+        pytest.skip(f"no {program} here")
+    path = tmp_path / "old.packed"
+    path.write_bytes(sample_in_two_streams(compress, b"notes on the incident\n"))
+    source = open_sources([str(path)]).sources[0]
+    lines = [line for batch in source.batches(parallel=parallel) for line in batch]
+    first_half = SAMPLE.read_text().splitlines()[:len(lines)]
+    assert 0 < len(lines) < SAMPLE_LINES and lines == first_half
+    assert source.problem is not None
+    assert source.problem.message.startswith("read failed part way: ")
+
+
 def test_a_compressed_file_of_nul_bytes_is_compared_a_block_at_a_time(tmp_path):
     # bzip2 makes 64 MB of NULs (a crashed syslog's hole) from a few hundred bytes: inflated in
     # one call beside a plain file with its first line, that took a gigabyte.
