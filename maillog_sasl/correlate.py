@@ -697,18 +697,17 @@ class Correlator:
     def _materialize(self, key, program, noted: Optional[Pending], event, when) -> Session:
         self._serial += 1
         host = key[0]
-        connect = None
-        if noted is not None:
-            # Most lines name their client as the connect did (a reject names its IP alone):
-            # the connect's fields are then the line's.
-            named = _address_of(event) if event.kind != "reject" else None
-            connect = (event if noted.connect_text[13:] == named
-                       else ev.connect_event(noted.connect_text))
-        if connect is not None and event.client_ip and connect.client_ip != event.client_ip:
-            # The noted connect was another client's, whose session ended unlogged.
-            self.stats.sessions_incomplete += 1
-            connect = None
-        if connect is None or noted is None:
+        connect = event
+        # Most lines name their client as the connect did (a reject names its IP alone): the
+        # connect's fields are then the line's, and the connect is not parsed.
+        if noted is not None and (event.kind == "reject"
+                                  or noted.connect_text[13:] != _address_of(event)):
+            connect = ev.connect_event(noted.connect_text)
+            if event.client_ip and connect.client_ip != event.client_ip:
+                # The noted connect was another client's, whose session ended unlogged.
+                self.stats.sessions_incomplete += 1
+                noted = None
+        if noted is None:
             # Its connect was before the log started (or lost): it is known from this line on.
             session = Session(self._serial, host, program[0], program[2],
                               getattr(event, "client_name", ""), event.client_ip,

