@@ -137,6 +137,17 @@ def _blocks(read: Callable[[int, int], bytes], size: int) -> Iterator[bytes]:
         yield data
 
 
+def _blocks_of(stream, size: int) -> Iterator[bytes]:
+    """_blocks() of a (decompressed) stream, up to a read error: junk after a compressed
+    file's streams, or the end of one still being written, ends it after the blocks before
+    (read1: a decompressor's read() drops what it inflated in the call that fails)."""
+    read_block = getattr(stream, "read1", stream.read)
+    try:
+        yield from _blocks(lambda count, _start: read_block(count), size)
+    except _READ_ERRORS:
+        return
+
+
 def _wrapper_before(blocks: Iterator[bytes]) -> Optional[str]:
     """The wrapper of the first line among `blocks` (a file's bytes up to where it is read
     from) that tells one (sources.wrapper_of), as the batch reports decide it for the file;
@@ -519,10 +530,12 @@ class Follower:
         skip = offset
         read = 0  # bytes of content after the offset
         unwrapper = Unwrapper(self._wrapper_of_file(name, offset))
+        # read1: a decompressor's read() drops what it inflated in the call that failed.
+        read_block = getattr(stream, "read1", stream.read)
         try:
             with stream:
                 while True:
-                    data = stream.read(BLOCK_SIZE)
+                    data = read_block(BLOCK_SIZE)
                     if not data:
                         break
                     if skip:
@@ -568,7 +581,7 @@ class Follower:
         try:
             stream, _ = _stream_of(name)
             with stream:
-                return _wrapper_before(_blocks(lambda count, _start: stream.read(count), offset))
+                return _wrapper_before(_blocks_of(stream, offset))
         except _READ_ERRORS:
             return None
 
@@ -577,6 +590,6 @@ class Follower:
         try:
             stream, _ = _stream_of(name)
             with stream:
-                return head_of(stream.read(HEAD_LIMIT))
+                return head_of(b"".join(_blocks_of(stream, HEAD_LIMIT)))
         except _READ_ERRORS:
             return None

@@ -97,7 +97,7 @@ DIAGNOSTICS
     batches and is recorded in `Source.problem`: every line read before it has already been
     handed on. Bytes after a compressed stream's end that start no other stream are such a
     failure too (Python's bzip2 and xz readers, and `bzip2 -dc`, would end there without a
-    word, and every stream after them would be lost); NUL bytes between streams (xz's stream
+    word, and every stream after them would be lost); NUL bytes between xz streams (its stream
     padding) are skipped.
 """
 
@@ -161,12 +161,14 @@ BZIP2_BLOCK = 1 << 20
 # a request: a store answers each after a delay (tens of ms on S3), which 4 MB at 100 MB/s
 # repays; fsspec's own read-ahead block is 5 MB.
 READ_AHEAD = 1 << 22
+# What `bzip2 -dc` says, exiting 0, of bytes after a stream that start no other stream.
+BZIP2_GARBAGE = "trailing garbage after EOF ignored"
 
 COMPRESSED_MAGIC: Tuple[Tuple[bytes, str, Callable[..., Any], Callable[[], Any]], ...] = (
     (b"\x1f\x8b", "gzip", gzip.open, lambda: zlib.decompressobj(wbits=31)),
-    (b"BZh", "bzip2", lambda stream: _streams(stream, bz2.BZ2Decompressor),
+    (b"BZh", "bzip2", lambda stream: _streams(stream, bz2.BZ2Decompressor, b""),
      bz2.BZ2Decompressor),
-    (b"\xfd7zXZ\x00", "xz", lambda stream: _streams(stream, lzma.LZMADecompressor),
+    (b"\xfd7zXZ\x00", "xz", lambda stream: _streams(stream, lzma.LZMADecompressor, b"\0"),
      lzma.LZMADecompressor),
 )
 _MAGIC_BYTES = max(len(magic) for magic, *_ in COMPRESSED_MAGIC)
@@ -319,8 +321,9 @@ class Source:
         failed = process.wait() != 0
         complaint = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
         # bzip2 exits 0 after `trailing garbage after EOF ignored`: the streams after that
-        # garbage are lost, which is a read failure all the same.
-        if failed or complaint:
+        # garbage are lost, which is a read failure all the same. Other words on stderr with
+        # exit 0 (GZIP=-9's deprecation warning, XZ_OPT=-v's figures) are no failure.
+        if failed or any(line.endswith(BZIP2_GARBAGE) for line in complaint):
             name = os.path.basename(self._decompressor)
             # Its first line of its own, named by its path or its name (`gzip: stdin: unexpected
             # end of file`, `/usr/bin/xz: (stdin): ...`; bzip2 adds advice after it), without
@@ -685,14 +688,16 @@ class _Streams(_ReadInto):
     """The text of a bzip2 or xz file, stream after stream (files concatenated, xz's streams).
     Python's BZ2File and LZMAFile end without a word at bytes after a stream's end that start
     no other stream, and every stream after them is lost: xz's stream padding (NUL bytes), a
-    bzip2 file with anything appended. Here NUL bytes between streams are skipped, and other
-    bytes are the decompressor's error (a read error: the text before them is kept)."""
+    bzip2 file with anything appended. Here the `padding` bytes between streams (xz's NULs;
+    bzip2 has none) are skipped, and other bytes are the decompressor's error: a read error,
+    as `bzip2 -dc` and `xz -dc` make it, the text before them kept."""
 
-    def __init__(self, stream: Any, new_decompressor: Callable[[], Any]):
+    def __init__(self, stream: Any, new_decompressor: Callable[[], Any], padding: bytes):
         super().__init__()
         self._read_raw = getattr(stream, "read1", None) or stream.read
         self._new_decompressor = new_decompressor
         self._decompressor = new_decompressor()
+        self._padding = padding
 
     def readable(self) -> bool:
         return True
@@ -703,12 +708,12 @@ class _Streams(_ReadInto):
         while True:
             decompressor = self._decompressor
             if decompressor.eof:
-                rest = decompressor.unused_data.lstrip(b"\0")
+                rest = decompressor.unused_data.lstrip(self._padding)
                 while not rest:
                     data = self._read_raw(BLOCK_SIZE)
                     if not data:
                         return b""
-                    rest = data.lstrip(b"\0")
+                    rest = data.lstrip(self._padding)
                 decompressor = self._decompressor = self._new_decompressor()
                 text = decompressor.decompress(rest, size)
             elif decompressor.needs_input:
@@ -723,9 +728,10 @@ class _Streams(_ReadInto):
                 return text
 
 
-def _streams(stream: Any, new_decompressor: Callable[[], Any]) -> io.BufferedReader:
+def _streams(stream: Any, new_decompressor: Callable[[], Any],
+             padding: bytes) -> io.BufferedReader:
     """A buffered _Streams, read as BZ2File and LZMAFile are (read1 included)."""
-    return io.BufferedReader(_Streams(stream, new_decompressor), BLOCK_SIZE)
+    return io.BufferedReader(_Streams(stream, new_decompressor, padding), BLOCK_SIZE)
 
 
 class _Remote(_ReadInto):

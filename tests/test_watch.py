@@ -3,6 +3,7 @@
 alert sinks and command, and following a file written by the test (rotation by rename and by
 copytruncate, a file that goes and comes back, a file missing at start, SIGTERM, latency)."""
 
+import bz2
 import gzip
 import json
 import lzma
@@ -231,6 +232,20 @@ def test_once_reads_every_stream_of_a_rotated_xz_file(tmp_path, cli):
     path.write_bytes(third)
     code, new, err = once(cli, state, path)
     assert err == ""
+    assert raised(alerts + new) == findings([SAMPLE])
+    assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
+
+
+def test_once_keeps_the_lines_before_junk_after_a_rotated_bzip2_stream(tmp_path, cli):
+    # A note appended to a rotated .bz2 ends its reading with a read error: the lines inflated
+    # before it (up to 128 KiB) were dropped with it, as BufferedReader.read() drops them.
+    first, second, third = split_sample(3)
+    path, state, alerts = read_then_grown(cli, tmp_path, first, second)
+    (tmp_path / "maillog.1.bz2").write_bytes(bz2.compress(path.read_bytes()) + b"junk\n")
+    path.unlink()
+    path.write_bytes(third)
+    code, new, err = once(cli, state, path)
+    assert "maillog.1.bz2: read failed part way" in err
     assert raised(alerts + new) == findings([SAMPLE])
     assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
 
