@@ -54,11 +54,14 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     """
     if line[:1] == "<":
         # A `<PRI>` first (before the traditional form's test: `<22>2013 Jun 16 16:05:06.123`
-        # has a space where a traditional stamp ends).
+        # has a space where a traditional stamp ends); the other forms after it when the rest
+        # is none.
         close = line.find(">", 1, 6)
         if close > 0 and line[1:close].isdigit():
-            return split_line(line[close + 1:])
-    elif line[15:16] == " ":
+            inner = split_line(line[close + 1:])
+            if inner is not None:
+                return inner
+    if line[15:16] == " ":
         # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
         fields = line[16:].split(" ", 2)
         if len(fields) == 3:
@@ -266,9 +269,10 @@ class Clock:
         a traditional stamp is read in; a fraction of up to six digits."""
         month = MONTHS.get(stamp[5:8])
         fraction = stamp[21:]
-        if month is None or stamp[20:21] not in ("", ".") or len(fraction) > 6:
+        if (month is None or stamp[14:15] != ":" or stamp[17:18] != ":" or not stamp.isascii()
+                or stamp[20:] not in ("", "." + fraction) or len(fraction) > 6):
             return None
-        if fraction and not fraction.isdecimal():
+        if stamp[20:] and not fraction.isdigit():
             return None
         try:
             year, day = int(stamp[:4]), int(stamp[9:11])
