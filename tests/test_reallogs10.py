@@ -17,7 +17,6 @@ it. Line numbers are those of the decompressed file.
 
 import datetime as dt
 import lzma
-import re
 
 import pytest
 from test_jobs import chunks_of
@@ -291,29 +290,6 @@ def test_a_pri_whose_rest_is_no_line_leaves_the_other_forms_to_try():
     # The `<PRI>` is read first (the case above); a line it does not start is read as before.
     line = "<13>1 2 3 4 web | Jun 16 12:00:00 h postfix/smtpd[1]: x"
     assert split_line(line) == ("Jun 16 12:00:00", "h", "postfix/smtpd[1]:", "x")
-
-
-IDLE_LOG = """\
-2013 Jun 16 10:05:00 h postfix/smtpd[7]: connect from unknown[192.0.2.1]
-2013 Jun 16 10:05:01 h postfix/smtpd[7]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=alice
-2013 Jun 16 11:00:30 h postfix/smtpd[8]: connect from unknown[192.0.2.9]
-2013 Jun 16 11:10:30 h postfix/smtpd[8]: disconnect from unknown[192.0.2.9] ehlo=1 quit=1 commands=2
-2013 Jun 16 11:30:00 h postfix/smtpd[7]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=bob
-2013 Jun 16 11:30:01 h postfix/smtpd[7]: disconnect from unknown[192.0.2.1] ehlo=1 auth=0/2 quit=1 commands=4
-"""
-
-
-def test_year_first_sessions_are_closed_idle_as_iso_ones(cli, tmp_path):
-    # pid 7 logs nothing for 85 minutes while its host logs on: its session is over (closed
-    # idle), and the 11:30 lines are another's. Year-first stamps entered a new slot once an
-    # hour, not every ten minutes: the two were one session, complete, of two failures.
-    year_first, iso = tmp_path / "year-first.log", tmp_path / "iso.log"
-    year_first.write_text(IDLE_LOG)
-    iso.write_text(re.sub(r"^2013 Jun 16 (\S+)", r"2013-06-16T\1+00:00", IDLE_LOG, flags=re.M))
-    runs = [cli(str(log), "--report", "sessions", "--all", "--format", "csv", "--tz", "UTC",
-                "--stats") for log in (year_first, iso)]
-    assert runs[0].out == runs[1].out
-    assert "sessions closed idle:     1" in runs[0].err
 
 
 @pytest.mark.parametrize("stamp", [
