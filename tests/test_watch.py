@@ -201,53 +201,55 @@ def read_then_grown(cli, tmp_path, first, second):
     return path, state, alerts
 
 
+def caught_up(cli, tmp_path, rotate):
+    """(stderr, the signals raised, lines read) of `watch --once` runs over the sample in three
+    parts: the first read, the second written after it, the log then rotated by
+    `rotate(path)` and the third written to a new one."""
+    first, second, third = split_sample(3)
+    path, state, alerts = read_then_grown(cli, tmp_path, first, second)
+    rotate(path)
+    path.write_bytes(third)
+    code, new, err = once(cli, state, path)
+    return err, raised(alerts + new), engine_of(state).correlator.stats.lines_read
+
+
 @pytest.mark.parametrize("rotated_as", ["maillog.1", "maillog.1.gz", "maillog-20260308",
                                         "maillog-20260308.gz"])
 def test_once_reads_the_rest_of_a_rotated_file_then_the_new_one(tmp_path, cli, rotated_as):
-    first, second, third = split_sample(3)
-    path, state, alerts = read_then_grown(cli, tmp_path, first, second)
-    if rotated_as.endswith(".gz"):
-        with open(path, "rb") as plain, gzip.open(tmp_path / rotated_as, "wb") as packed:
-            shutil.copyfileobj(plain, packed)
-        path.unlink()
-    else:
-        path.rename(tmp_path / rotated_as)
-    path.write_bytes(third)
-    code, new, err = once(cli, state, path)
-    assert err == ""
-    assert raised(alerts + new) == findings([SAMPLE])
-    assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
+    def rotate(path):
+        if rotated_as.endswith(".gz"):
+            with open(path, "rb") as plain, gzip.open(tmp_path / rotated_as, "wb") as packed:
+                shutil.copyfileobj(plain, packed)
+            path.unlink()
+        else:
+            path.rename(tmp_path / rotated_as)
+
+    assert caught_up(cli, tmp_path, rotate) == ("", findings([SAMPLE]), lines_in(SAMPLE))
 
 
 def test_once_reads_every_stream_of_a_rotated_xz_file(tmp_path, cli):
     # Two xz streams with stream padding between (`cat` of two files, with the NULs xz allows):
     # Python's LZMAFile ends at the padding, and the catch-up lost the second stream's lines.
-    first, second, third = split_sample(3)
-    path, state, alerts = read_then_grown(cli, tmp_path, first, second)
-    cut = len(first) + second.index(b"\n") + 1
-    text = path.read_bytes()
-    (tmp_path / "maillog.1.xz").write_bytes(
-        lzma.compress(text[:cut]) + bytes(4) + lzma.compress(text[cut:]))
-    path.unlink()
-    path.write_bytes(third)
-    code, new, err = once(cli, state, path)
-    assert err == ""
-    assert raised(alerts + new) == findings([SAMPLE])
-    assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
+    def rotate(path):
+        text = path.read_bytes()
+        cut = text.index(b"\n", len(text) // 2) + 1
+        (tmp_path / "maillog.1.xz").write_bytes(
+            lzma.compress(text[:cut]) + bytes(4) + lzma.compress(text[cut:]))
+        path.unlink()
+
+    assert caught_up(cli, tmp_path, rotate) == ("", findings([SAMPLE]), lines_in(SAMPLE))
 
 
 def test_once_keeps_the_lines_before_junk_after_a_rotated_bzip2_stream(tmp_path, cli):
     # A note appended to a rotated .bz2 ends its reading with a read error: the lines inflated
     # before it (up to 128 KiB) were dropped with it, as BufferedReader.read() drops them.
-    first, second, third = split_sample(3)
-    path, state, alerts = read_then_grown(cli, tmp_path, first, second)
-    (tmp_path / "maillog.1.bz2").write_bytes(bz2.compress(path.read_bytes()) + b"junk\n")
-    path.unlink()
-    path.write_bytes(third)
-    code, new, err = once(cli, state, path)
+    def rotate(path):
+        (tmp_path / "maillog.1.bz2").write_bytes(bz2.compress(path.read_bytes()) + b"junk\n")
+        path.unlink()
+
+    err, found, lines = caught_up(cli, tmp_path, rotate)
     assert "maillog.1.bz2: read failed part way" in err
-    assert raised(alerts + new) == findings([SAMPLE])
-    assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
+    assert (found, lines) == (findings([SAMPLE]), lines_in(SAMPLE))
 
 
 @pytest.mark.parametrize("inode", ["new", "reused"])
