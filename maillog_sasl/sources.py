@@ -263,7 +263,8 @@ class Source:
                 os.lseek(raw.fileno(), 0, os.SEEK_SET)
                 self._decompressor = command
                 self._process = subprocess.Popen([command, "-dc"], stdin=raw.fileno(),
-                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                 env=_without_decompressor_options())
                 assert self._process.stdout is not None  # stdout=PIPE
                 return self._process.stdout
         return reader
@@ -960,6 +961,16 @@ def _modified(filesystem: Any, path: str) -> Optional[_dt.datetime]:
     if modified.tzinfo is None:  # fsspec's times are UTC
         modified = modified.replace(tzinfo=_dt.timezone.utc)
     return modified.astimezone()
+
+
+# The environment's options for gzip, bzip2 and xz: BZIP2=-q silences the trailing garbage that
+# _check_child looks for, XZ_DEFAULTS=--single-stream drops every stream after the first.
+DECOMPRESSOR_OPTIONS = ("GZIP", "BZIP", "BZIP2", "XZ_OPT", "XZ_DEFAULTS")
+
+
+def _without_decompressor_options() -> Dict[str, str]:
+    return {name: value for name, value in os.environ.items()
+            if name not in DECOMPRESSOR_OPTIONS}
 
 
 def _read_head(stream: Any, size: int) -> bytes:

@@ -341,6 +341,26 @@ def test_words_of_a_decompressor_that_read_all_are_no_failure(tmp_path, monkeypa
     assert len(lines) == SAMPLE_LINES
 
 
+@pytest.mark.parametrize("program, suffix, compress, variable, between, problem", [
+    # -q silences bzip2's `trailing garbage after EOF ignored`: the second stream lost.
+    ("bzip2", ".bz2", bz2.compress, {"BZIP2": "-q"}, b"garbage\n", True),
+    # --single-stream stops xz after the first stream, without a word.
+    ("xz", ".xz", lzma.compress, {"XZ_DEFAULTS": "--single-stream"}, b"", False),
+], ids=["bzip2-quiet", "xz-single-stream"])
+def test_the_decompressors_options_in_the_environment_are_left_out(
+        tmp_path, monkeypatch, program, suffix, compress, variable, between, problem):
+    if shutil.which(program) is None:
+        pytest.skip(f"no {program} here")
+    for name, value in variable.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / f"maillog.1{suffix}"
+    path.write_bytes(sample_in_two_streams(compress, between))
+    source = open_sources([str(path)]).sources[0]
+    lines = [line for batch in source.batches(parallel=True) for line in batch]
+    assert (source.problem is not None) == problem
+    assert (len(lines) < SAMPLE_LINES) == problem
+
+
 def test_a_compressed_file_of_nul_bytes_is_compared_a_block_at_a_time(tmp_path):
     # bzip2 makes 64 MB of NULs (a crashed syslog's hole) from a few hundred bytes: inflated in
     # one call beside a plain file with its first line, that took a gigabyte.

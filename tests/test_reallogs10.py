@@ -286,9 +286,21 @@ def test_split_line_reads_the_year_first(line, stamp):
     assert split_line(line) == (stamp, "gds39d", "postfix/smtpd[7052]:", "x")
 
 
-def test_a_pri_whose_rest_is_no_line_leaves_the_other_forms_to_try():
-    # The `<PRI>` is read first (the case above); a line it does not start is read as before.
-    line = "<13>1 2 3 4 web | Jun 16 12:00:00 h postfix/smtpd[1]: x"
+def test_a_pri_before_a_year_first_stamp_and_a_host_with_a_dot():
+    # `<22>` (mail.info) puts a space where a traditional stamp ends, and `mail.lan` looked
+    # like BusyBox's facility.priority word: the line was cut at the wrong places.
+    line = "<22>2013 Jun 16 16:05:06 mail.lan postfix/smtpd[1]: x"
+    assert split_line(line) == ("2013 Jun 16 16:05:06", "mail.lan", "postfix/smtpd[1]:", "x")
+
+
+@pytest.mark.parametrize("line", [
+    "<13>1 2 3 4 web | Jun 16 12:00:00 h postfix/smtpd[1]: x",
+    "<a>x| Jun 16 12:00:00 h postfix/smtpd[1]: x",  # no PRI: `<` and no digits
+    "< 22>svc_1  | Jun 16 12:00:00 h postfix/smtpd[1]: x",
+])
+def test_a_pri_whose_rest_is_no_line_leaves_the_other_forms_to_try(line):
+    # A `<PRI>` is read where a line starts with `<`; a line it does not start is read as the
+    # other forms read it (here behind a `docker compose logs` prefix).
     assert split_line(line) == ("Jun 16 12:00:00", "h", "postfix/smtpd[1]:", "x")
 
 
@@ -303,6 +315,9 @@ def test_a_pri_whose_rest_is_no_line_leaves_the_other_forms_to_try():
     "2013 Jun 16 16:05:06.\u0661\u0662",  # digits, but not ASCII ones
     "2013 Jun 16 16:05:0\uff16",
     "2013 Jun 16 16-05-06",  # not the separators of a time
+    "2013 Jun 16 16:05:6",  # a field of one digit (int() reads it)
+    "2013 Jun 16 +6:05:06",  # a sign
+    "2013 Jun +6 16:05:06",
 ])
 def test_a_year_first_stamp_that_names_no_time_is_none(stamp):
     assert Clock(tz=dt.timezone.utc).time(stamp) is None
