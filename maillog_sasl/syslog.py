@@ -181,6 +181,8 @@ def parse_program(tag: str):
 
 
 MINUTES_KEPT = 1_500  # a day's minutes: lines come in time order
+HOURS_KEPT = 1_000
+LAST_SECOND_OF_HOUR = _dt.timedelta(minutes=59, seconds=59)
 _SECONDS = {f":{second:02d}": _dt.timedelta(seconds=second) for second in range(60)}
 
 
@@ -197,7 +199,7 @@ class Clock:
     """Turns stamps of one stream (one file, or a chain of files read in order) into times."""
 
     __slots__ = ("zone", "year", "anchor", "forced", "_last_month", "_cache_key", "_cache_value",
-                 "_minutes", "_folds", "_latest", "_second_pass")
+                 "_minutes", "_folds", "_latest", "_second_pass", "_hours")
 
     def __init__(self, year: Optional[int] = None, tz: Optional[_dt.tzinfo] = None,
                  anchor: Optional[_dt.datetime] = None):
@@ -214,6 +216,16 @@ class Clock:
         self._folds = not isinstance(self.zone, _dt.timezone)
         self._latest: Optional[_dt.datetime] = None  # the latest time made from a stamp so far
         self._second_pass = False  # in the second pass through a repeated hour
+        # (year, month, day, hour) -> the zone's offset all through that hour, as a tzinfo:
+        # asking a zone of the system's or the tz database is most of the cost of a minute's
+        # time (68,000 instructions; tzlocal's and datetime_ambiguous() Python code).
+        self._hours: Dict[tuple, _dt.tzinfo] = {}
+
+    def __setstate__(self, state: tuple) -> None:
+        # A clock that watch kept before the hours' cache existed has no slot for it.
+        self._hours = {}
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
     def time(self, stamp: str) -> Optional[_dt.datetime]:
         if stamp == self._cache_key:
@@ -301,7 +313,14 @@ class Clock:
 
     def _make(self, year, month, day, hour, minute, second) -> Tuple[Optional[_dt.datetime], bool]:
         """(the time, whether the zone's clock showed it twice)."""
+        steady = self._hours.get((year, month, day, hour))
         try:
+            if steady is not None:
+                value = _dt.datetime(year, month, day, hour, minute, second, tzinfo=steady)
+                self._second_pass = False
+                if self._latest is None or value > self._latest:
+                    self._latest = value
+                return value, False
             naive = _dt.datetime(year, month, day, hour, minute, second)
         except ValueError:
             return None, False
@@ -318,10 +337,27 @@ class Clock:
                 offset = self.zone.utcoffset(naive.replace(fold=1))
         else:
             self._second_pass = False
+            if offset is not None:
+                self._steady_hour(naive, offset)
         value = naive.replace(tzinfo=fixed_zone(offset) if offset is not None else _dt.timezone.utc)
         if self._latest is None or value > self._latest:
             self._latest = value
         return value, ambiguous
+
+    def _steady_hour(self, naive: _dt.datetime, offset: _dt.timedelta) -> None:
+        """Note the offset of `naive`'s hour (not a repeated time) if its first and last
+        second have it too, and neither shows twice: a zone's offset changes at most once in
+        an hour, and a change within it would give them two offsets, or put one of them in
+        the stretch that shows twice (an ambiguous time has its first pass's offset)."""
+        zone = self.zone
+        start = naive.replace(minute=0, second=0)
+        end = start + LAST_SECOND_OF_HOUR
+        if (zone.utcoffset(start) == offset and zone.utcoffset(end) == offset
+                and not (self._folds and (_tz.datetime_ambiguous(start, zone)
+                                          or _tz.datetime_ambiguous(end, zone)))):
+            if len(self._hours) > HOURS_KEPT:
+                self._hours.clear()
+            self._hours[naive.year, naive.month, naive.day, naive.hour] = fixed_zone(offset)
 
 
 @functools.lru_cache(maxsize=None)  # a zone has a handful of offsets
