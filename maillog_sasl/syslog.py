@@ -24,7 +24,9 @@ DESCRIPTION
     None) at that moment; a stamp with its year first keeps its year and takes that offset. The
     year advances when the months run backwards (Dec -> Jan), and a line a little out of order
     across New Year stays in the old year. Conversions are cached per distinct stamp:
-    neighbouring lines share their second.
+    neighbouring lines share their second; and a zone is asked its offset once an hour, not
+    once a minute (an hour in which the offset changes, or that shows twice, is asked each
+    time).
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
