@@ -36,16 +36,14 @@ YEAR = 2024  # no line but line 44 needs it: the others carry their year and off
 
 @pytest.mark.parametrize("name", REPORT_NAMES)
 def test_every_report_reads_the_lines_with_one_and_two_jobs(cli, monkeypatch, name):
+    options = ["-r", name, "--tz", "UTC", "--year", YEAR, "--stats"]
+    if name == "sessions":
+        options.append("--all")
+    chunks_of(1024, monkeypatch)
     for fmt in ("json", "csv", "table"):
-        args = ["-r", name, "-f", fmt, "--tz", "UTC", "--year", YEAR, "--stats", MEPH]
-        if name == "sessions":
-            args.append("--all")
-        alone = cli(*args)
-        assert (alone.code, "Traceback" in alone.err) == (0, False), alone.err
-        with monkeypatch.context() as patch:
-            chunks_of(1024, patch)
-            two = cli(*args, "--jobs", "2")
-        assert (two.code, two.out, two.err) == (alone.code, alone.out, alone.err), fmt
+        one, two = (cli(*options, "-f", fmt, "--jobs", jobs, MEPH) for jobs in (1, 2))
+        assert (one.code, "Traceback" in one.err) == (0, False), one.err
+        assert (two.code, two.out, two.err) == (one.code, one.out, one.err), fmt
 
 
 def test_every_line_is_read_and_two_are_other_programs(cli):
