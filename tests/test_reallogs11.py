@@ -173,35 +173,41 @@ def _journal_copy(text, names, path):
     return path
 
 
-def _read_alike(cli, text, names, tmp_path, year, reports):
-    """The reports (and --stats) of `text` with its months in `names`, and in English."""
+def _read_alike(cli, monkeypatch, text, names, tmp_path, year, reports):
+    """The reports (and --stats) of `text` with its months in `names`, and in English; the
+    former with two jobs too, over chunks of a twentieth of the text."""
     english = _journal_copy(text, ENGLISH, tmp_path / "english.log")
     local = _journal_copy(text, names, tmp_path / "local.log")
     assert english.read_text() != local.read_text()
+    chunks_of(local.stat().st_size // 20, monkeypatch)
     for name in reports:
         options = ["-r", name, "-f", "json", "--tz", "UTC", "--year", year, "--stats"]
         if name == "sessions":
             options.append("--all")
-        want, got = cli(*options, english), cli(*options, local)
-        assert (got.code, got.out) == (want.code, want.out), name
-        assert got.err.replace(str(local), "LOG") == want.err.replace(str(english), "LOG")
+        want = cli(*options, english)
+        for jobs in (1, 2):
+            got = cli(*options, "--jobs", jobs, local)
+            assert (got.code, got.out) == (want.code, want.out), (name, jobs)
+            assert got.err.replace(str(local), "LOG") == want.err.replace(str(english), "LOG")
 
 
 @pytest.mark.parametrize("locale", sorted(ABBREVIATIONS))
-def test_failures_in_every_month_read_alike_in_a_local_language(cli, tmp_path, locale):
+def test_failures_in_every_month_read_alike_in_a_local_language(cli, monkeypatch, tmp_path,
+                                                                locale):
     # fail2ban's postfix-sasl.log: 22 lines of nine months (cut -c1-3 | sort -u: Apr Aug Dec
     # Feb Jan Jun Mar Nov Sep), two of them with an unpadded day (`Aug 3`, `Aug 4`).
     text = (REAL / "fail2ban" / "postfix-sasl.log").read_text()
-    _read_alike(cli, text, ABBREVIATIONS[locale], tmp_path, 2024, ["failures", "sessions"])
+    _read_alike(cli, monkeypatch, text, ABBREVIATIONS[locale], tmp_path, 2024,
+                ["failures", "sessions"])
 
 
 @pytest.mark.parametrize("locale", ["ru_RU", "pt_BR"])  # de_DE writes `Feb` too
-def test_a_day_of_logins_reads_alike_in_a_local_language(cli, tmp_path, locale):
+def test_a_day_of_logins_reads_alike_in_a_local_language(cli, monkeypatch, tmp_path, locale):
     # blockbadip's mail.log: 22,210 lines, all of February (cut -c1-3 | sort -u), the logins of
     # one user and the failed AUTH of many clients.
     with gzip.open(REAL / "blockbadip" / "mail.log.gz", "rt") as handle:
         text = handle.read()
-    _read_alike(cli, text, ABBREVIATIONS[locale], tmp_path, 2018,
+    _read_alike(cli, monkeypatch, text, ABBREVIATIONS[locale], tmp_path, 2018,
                 ["users", "messages", "failures"])
 
 
