@@ -11,7 +11,8 @@ SUMMARY
 DESCRIPTION
     Every prefix form Postfix's lines arrive with (docs/postfix-log-reference.md §3):
     traditional `Sep 17 12:48:22` (space- or zero-padded day, no year; the month in English,
-    or as journalctl writes it under another locale: `авг 09 04:49:15`), RFC 3339 with an optional
+    or as journalctl writes it under another locale: `авг 09 04:49:15`; a fraction after the
+    seconds, journalctl's short-precise, is dropped), RFC 3339 with an optional
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
     year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
     `$YEAR $DATE`), each optionally behind a `<PRI>`; any of them behind `docker logs -t`'s RFC
@@ -116,6 +117,15 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
           and line[:3] in ENGLISH_MONTHS):
         # A day without its padding ("Aug 3 15:30:49"): some syslog daemons, hand-made samples.
         return split_line(line[:4] + " " + line[4:])
+    elif line[15:16] == "." and line[:3] in MONTHS:
+        # A fraction after the seconds (`Aug 09 04:49:15.123456`): journalctl -o short-precise,
+        # syslog-ng's frac-digits(). Read to the second, as every traditional stamp is.
+        end = line.find(" ", 17, 23)
+        fraction = line[16:end]
+        if end > 0 and fraction.isascii() and fraction.isdigit():
+            fields = line[end + 1:].split(" ", 2)
+            if len(fields) == 3 and fields[1][-1:] == ":":
+                return line[:15], fields[0], fields[1], fields[2]
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with

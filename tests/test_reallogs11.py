@@ -158,26 +158,31 @@ ABBREVIATIONS = {
     "ru_RU": "янв фев мар апр мая июн июл авг сен окт ноя дек",
     "uk_UA": "січ лют бер кві тра чер лип сер вер жов лис гру",
 }
-_TRADITIONAL = re.compile(r"(" + "|".join(ENGLISH.split()) + r") +([0-9]{1,2}) ([0-9:]{8} )")
+_TRADITIONAL = re.compile(r"(" + "|".join(ENGLISH.split()) + r") +([0-9]{1,2}) ([0-9:]{8}) ")
 
 
-def _journal_copy(text, names, path):
-    """`text` with every traditional stamp as journalctl writes it with the month `names`."""
+def _journal_copy(text, names, path, precise=False):
+    """`text` with every traditional stamp as journalctl writes it with the month `names`;
+    `precise`: as `journalctl -o short-precise` does, microseconds after the seconds (here the
+    line's number)."""
     months = dict(zip(ENGLISH.split(), names.split()))
-
-    def stamp(match):
-        return f"{months[match[1]]} {int(match[2]):02d} {match[3]}"
-
-    path.write_text("".join(_TRADITIONAL.sub(stamp, line, count=1) if _TRADITIONAL.match(line)
-                            else line for line in text.splitlines(keepends=True)))
+    lines = text.splitlines(keepends=True)
+    for number, line in enumerate(lines):
+        match = _TRADITIONAL.match(line)
+        if match:
+            fraction = f".{number % 1_000_000:06d}" if precise else ""
+            lines[number] = (f"{months[match[1]]} {int(match[2]):02d} {match[3]}{fraction} "
+                             + line[match.end():])
+    path.write_text("".join(lines))
     return path
 
 
-def _read_alike(cli, monkeypatch, text, names, tmp_path, year, reports):
-    """The reports (and --stats) of `text` with its months in `names`, and in English; the
-    former with two jobs too, over chunks of a twentieth of the text."""
+def _read_alike(cli, monkeypatch, text, names, tmp_path, year, reports, precise=False):
+    """The reports (and --stats) of `text` with its months in `names` (and microseconds when
+    `precise`), and in English; the former with two jobs too, over chunks of a twentieth of the
+    text."""
     english = _journal_copy(text, ENGLISH, tmp_path / "english.log")
-    local = _journal_copy(text, names, tmp_path / "local.log")
+    local = _journal_copy(text, names, tmp_path / "local.log", precise)
     assert english.read_text() != local.read_text()
     chunks_of(local.stat().st_size // 20, monkeypatch)
     for name in reports:
@@ -228,3 +233,39 @@ def test_a_stamp_names_its_month_in_every_locale(locale):
     clock = Clock(year=2024, tz=dt.timezone.utc)
     assert [clock.time(f"{name} 09 04:48:59") for name in ABBREVIATIONS[locale].split()] == [
         dt.datetime(2024, month, 9, 4, 48, 59, tzinfo=dt.timezone.utc) for month in range(1, 13)]
+
+
+# -- journalctl -o short-precise: microseconds after the seconds --------------------------------
+
+@pytest.mark.parametrize("names", [ENGLISH, ABBREVIATIONS["ru_RU"]])
+def test_a_day_of_logins_with_microseconds_reads_alike(cli, monkeypatch, tmp_path, names):
+    """`Feb 11 06:26:14.000123 t postfix/...`: journalctl -o short-precise's stamps (and syslog-ng's
+    with frac-digits(6)) were no syslog stamps: not one line of the log was read. The fraction is
+    dropped: the times are those of the same lines without it."""
+    with gzip.open(REAL / "blockbadip" / "mail.log.gz", "rt") as handle:
+        text = handle.read()
+    _read_alike(cli, monkeypatch, text, names, tmp_path, 2018, ["users", "failures"],
+                precise=True)
+
+
+@pytest.mark.parametrize("line, stamp", [
+    ("Aug 09 04:49:15.123456 mv334 postfix/smtpd[1]: x", "Aug 09 04:49:15"),
+    ("Aug  9 04:49:15.123 mv334 postfix/smtpd[1]: x", "Aug  9 04:49:15"),  # syslog-ng's
+    ("Aug 9 04:49:15.1 mv334 postfix/smtpd[1]: x", "Aug  9 04:49:15"),
+    ("<22>Aug 09 04:49:15.123456 mv334 postfix/smtpd[1]: x", "Aug 09 04:49:15"),
+    ("авг 09 04:49:15.123456 mv334 postfix/smtpd[1]: x", "авг 09 04:49:15"),
+])
+def test_split_line_reads_a_traditional_stamp_with_a_fraction(line, stamp):
+    assert split_line(line) == (stamp, "mv334", "postfix/smtpd[1]:", "x")
+
+
+@pytest.mark.parametrize("line", [
+    "Aug 09 04:49:15.1234567 mv334 postfix/smtpd[1]: x",  # finer than a microsecond
+    "Aug 09 04:49:15. mv334 postfix/smtpd[1]: x",  # a point and no fraction
+    "Aug 09 04:49:15.12a mv334 postfix/smtpd[1]: x",
+    "Aug 09 04:49:15.\u0661\u0662 mv334 postfix/smtpd[1]: x",  # digits, but not ASCII ones
+    "Aug 09 04:49:15.123456 mv334 postfix/smtpd[1] x",  # no tag
+    "Xyz 09 04:49:15.123456 mv334 postfix/smtpd[1]: x",  # no month
+])
+def test_a_fraction_that_is_none_makes_no_syslog_line(line):
+    assert split_line(line) is None
