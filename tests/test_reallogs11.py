@@ -12,7 +12,9 @@ postfix/pickup[246730]: ...` (a log pasted in a public README, under no licence:
 here). The tool took such lines for syslog lines and read no time from them, so a log of logins
 came out as `no Postfix activity found`. The tests below make such logs from real sources here
 by writing each traditional stamp as journalctl writes it (`%b %d %H:%M:%S`: the day padded
-with a zero) with glibc's abbreviations, and compare every report with the English copy.
+with a zero) with glibc's abbreviations, and compare every report with the English copy. So too
+for `journalctl -o short-precise` (microseconds after the seconds), whose lines were no syslog
+lines at all.
 
 As in test_reallogs.py, every expected number was counted from the lines themselves (grep,
 awk), never taken from the tool's output; the comment above each says which lines make it. A
