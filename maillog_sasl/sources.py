@@ -9,6 +9,9 @@ SUMMARY
     the reads go on in order to there, a chunk: a URL's fetched in large blocks);
     Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
+    is_compressed(head), opener_of(head)   whether the first bytes are gzip/bzip2/xz's; the
+                                    in-process reader of such a stream (watch's rotated files)
+    READ_ERRORS                     what reading a (compressed) stream raises on bad input
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
     wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | None; Unwrapper(kind=None).lines(lines),
@@ -177,7 +180,7 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _GLOB = re.compile(r"[*?\[]")
 URL_INSTALL = "pip install 'maillog-sasl[url]'"
 REASON_LENGTH = 200  # a driver's message is cut to this, its first line only
-_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 # What batches() reads bytes from: the file itself (after the bytes read ahead), a
 # decompressor's pipe, or Python's own decompressor (a GzipFile, BZ2File or LZMAFile: a
@@ -301,7 +304,7 @@ class Source:
                         self.bytes_done = reader.consumed
                     yield lines
             self._check_child()
-        except _READ_ERRORS as error:
+        except READ_ERRORS as error:
             how = "read failed part way" if opened else "cannot read"
             self.problem = Problem(self.name, f"{how}: {error_reason(error)}")
         finally:
@@ -991,11 +994,11 @@ def _read_head(stream: Any, size: int) -> bytes:
 def _inflate_start(head: bytes) -> bytes:
     """The text at the start of `head`: inflated (at most PEEK_TEXT) when it is compressed,
     as much as inflates without error."""
-    if not _compressed(head):
+    if not is_compressed(head):
         return head
     try:
         return _decompressor_of(head).decompress(head, PEEK_TEXT)
-    except _READ_ERRORS:
+    except READ_ERRORS:
         return b""
 
 
@@ -1110,11 +1113,11 @@ def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> Lis
     file's text is the start of the compressed one's (START: `zcat maillog.2.gz > maillog.2`
     cut short), the compressed one. The other is a note. Files whose first lines differ, or
     whose texts part, are two logs: both are read."""
-    plain = [source for source in files if source.regular and not _compressed(source._head)]
+    plain = [source for source in files if source.regular and not is_compressed(source._head)]
     dropped: Dict[Source, Problem] = {}
     for source in files:
         line = source._first_line
-        if not (plain and line and source.regular and _compressed(source._head)):
+        if not (plain and line and source.regular and is_compressed(source._head)):
             continue
         for other in plain:
             head = other._head or b""
@@ -1205,7 +1208,7 @@ def _inflated_line(source: Source) -> bytes:
     twice); of a pipe, nothing more can be."""
     head = source._head or b""
     text = _inflate_start(head)
-    if b"\n" not in text and _compressed(head):
+    if b"\n" not in text and is_compressed(head):
         try:
             text = _inflate_start(source.read_at(BZIP2_BLOCK, 0))
         except OSError:
@@ -1213,8 +1216,14 @@ def _inflated_line(source: Source) -> bytes:
     return text
 
 
-def _compressed(head: Optional[bytes]) -> bool:
+def is_compressed(head: Optional[bytes]) -> bool:
     return head is not None and head.startswith(_MAGICS)
+
+
+def opener_of(head: bytes) -> Optional[Callable[..., Any]]:
+    """The in-process reader of a stream starting with `head`: None when it is not compressed."""
+    return next((opener for magic, _, opener, _ in COMPRESSED_MAGIC if head.startswith(magic)),
+                None)
 
 
 _MAGICS = tuple(magic for magic, *_ in COMPRESSED_MAGIC)
