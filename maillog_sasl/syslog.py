@@ -15,7 +15,9 @@ DESCRIPTION
     seconds, journalctl's short-precise, is dropped), RFC 3339 with an optional
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
     year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
-    `$YEAR $DATE`), each optionally behind a `<PRI>`; any of them behind `docker logs -t`'s RFC
+    `$YEAR $DATE`), each optionally behind a `<PRI>`; RFC 5424 lines (`<22>1 STAMP HOST APP
+    PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped); any of
+    the others behind `docker logs -t`'s RFC
     3339 stamp (the line's own stamp is the one read; the runtime's only for a line without
     one), and behind `docker compose logs`' `name | `, with or without its -t.
 
@@ -142,8 +144,61 @@ def _after_pri(line: str) -> Optional[Tuple[str, str, str, str]]:
     """split_line() of what follows a `<PRI>`, None when there is no PRI."""
     close = line.find(">", 1, 6)
     if close > 0 and line[1:close].isdigit():
-        return split_line(line[close + 1:])
+        rest = line[close + 1:]
+        if rest[:2] == "1 ":
+            parsed = _rfc5424(rest)
+            if parsed is not None:
+                return parsed
+        return split_line(rest)
     return None
+
+
+def _rfc5424(header: str) -> Optional[Tuple[str, str, str, str]]:
+    """An RFC 5424 line after its PRI: `1 STAMP HOST APP PROCID MSGID SD [MSG]` (rsyslog's
+    RSYSLOG_SyslogProtocol23Format, syslog-ng's syslog-protocol flag). The tag is made as a
+    BSD line has it, `APP[PROCID]:`; the structured data is skipped. None when it is not one
+    (a stamp that is not RFC 3339: `-`, the NILVALUE, gives no time either)."""
+    parts = header.split(" ", 6)
+    if len(parts) != 7 or not rfc3339_start(parts[1]):
+        return None
+    _, stamp, host, app, procid, _, data = parts
+    text = _after_structured_data(data)
+    if text is None:
+        return None
+    tag = app + ":" if procid == "-" else f"{app}[{procid}]:"
+    # MSG in UTF-8 may start with a byte order mark; rsyslog's %msg% of a line it received in
+    # the BSD form starts with the space after the tag. Postfix's text starts with neither.
+    if text[:1] in ("\ufeff", " "):
+        text = text[1:]
+    return stamp, host, tag, text
+
+
+def _after_structured_data(data: str) -> Optional[str]:
+    r"""What follows RFC 5424's STRUCTURED-DATA at the start of `data`: `-`, or elements
+    `[id name="value" ...]` whose quoted values may hold `]`, `\"`, `\]` and `\\`."""
+    if data[:1] == "-":
+        end = 1
+    else:
+        end = 0
+        while data[end:end + 1] == "[":
+            quoted = False
+            end += 1
+            while end < len(data):
+                character = data[end]
+                end += 1
+                if quoted and character == "\\":
+                    end += 1
+                elif character == '"':
+                    quoted = not quoted
+                elif character == "]" and not quoted:
+                    break
+            else:
+                return None
+        if end == 0:
+            return None
+    if end == len(data):
+        return ""
+    return data[end + 1:] if data[end] == " " else None
 
 
 # Where the time of a stamp with its year first starts: "2013 Jun 16 16:05:06.123".
