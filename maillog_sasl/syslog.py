@@ -311,12 +311,6 @@ class Clock:
         # time (68,000 instructions; tzlocal's and datetime_ambiguous() Python code).
         self._hours: Dict[tuple, _dt.tzinfo] = {}
 
-    def __setstate__(self, state: tuple) -> None:
-        # A clock that watch kept before the hours' cache existed has no slot for it.
-        self._hours = {}
-        for name, value in state[1].items():
-            setattr(self, name, value)
-
     def time(self, stamp: str) -> Optional[_dt.datetime]:
         if stamp == self._cache_key:
             return self._cache_value
@@ -403,7 +397,13 @@ class Clock:
 
     def _make(self, year, month, day, hour, minute, second) -> Tuple[Optional[_dt.datetime], bool]:
         """(the time, whether the zone's clock showed it twice)."""
-        steady = self._hours.get((year, month, day, hour))
+        try:
+            hours = self._hours
+        except AttributeError:
+            # A clock that watch kept before this cache existed (no __setstate__ to add it:
+            # a Python one would slow every copy time_aside() makes).
+            hours = self._hours = {}
+        steady = hours.get((year, month, day, hour))
         try:
             if steady is not None:
                 value = _dt.datetime(year, month, day, hour, minute, second, tzinfo=steady)
