@@ -271,8 +271,15 @@ def parse_program(tag: str):
 
 
 MINUTES_KEPT = 1_500  # a day's minutes: lines come in time order
-HOURS_KEPT = 1_000
 LAST_SECOND_OF_HOUR = _dt.timedelta(minutes=59, seconds=59)
+# (id of a zone, year, month, day, hour) -> (the zone, its offset all through that hour as a
+# tzinfo): asking a zone of the system's or the tz database is most of the cost of a new
+# minute's time (68,000 instructions: tzlocal's and datetime_ambiguous()'s Python code). Kept
+# here, not in a Clock: a clock's slots are part of the format of watch's state. The zone is
+# kept with its entry, so that its id names no other zone while the entry lasts (tzinfo
+# objects of dateutil are not hashable).
+_STEADY_HOURS: Dict[tuple, tuple] = {}
+HOURS_KEPT = 1_000
 _SECONDS = {f":{second:02d}": _dt.timedelta(seconds=second) for second in range(60)}
 
 
@@ -289,7 +296,7 @@ class Clock:
     """Turns stamps of one stream (one file, or a chain of files read in order) into times."""
 
     __slots__ = ("zone", "year", "anchor", "forced", "_last_month", "_cache_key", "_cache_value",
-                 "_minutes", "_folds", "_latest", "_second_pass", "_hours")
+                 "_minutes", "_folds", "_latest", "_second_pass")
 
     def __init__(self, year: Optional[int] = None, tz: Optional[_dt.tzinfo] = None,
                  anchor: Optional[_dt.datetime] = None):
@@ -306,10 +313,6 @@ class Clock:
         self._folds = not isinstance(self.zone, _dt.timezone)
         self._latest: Optional[_dt.datetime] = None  # the latest time made from a stamp so far
         self._second_pass = False  # in the second pass through a repeated hour
-        # (year, month, day, hour) -> the zone's offset all through that hour, as a tzinfo:
-        # asking a zone of the system's or the tz database is most of the cost of a minute's
-        # time (68,000 instructions; tzlocal's and datetime_ambiguous() Python code).
-        self._hours: Dict[tuple, _dt.tzinfo] = {}
 
     def time(self, stamp: str) -> Optional[_dt.datetime]:
         if stamp == self._cache_key:
@@ -397,16 +400,10 @@ class Clock:
 
     def _make(self, year, month, day, hour, minute, second) -> Tuple[Optional[_dt.datetime], bool]:
         """(the time, whether the zone's clock showed it twice)."""
+        steady = _STEADY_HOURS.get((id(self.zone), year, month, day, hour))
         try:
-            hours = self._hours
-        except AttributeError:
-            # A clock that watch kept before this cache existed (no __setstate__ to add it:
-            # a Python one would slow every copy time_aside() makes).
-            hours = self._hours = {}
-        steady = hours.get((year, month, day, hour))
-        try:
-            if steady is not None:
-                value = _dt.datetime(year, month, day, hour, minute, second, tzinfo=steady)
+            if steady is not None and steady[0] is self.zone:
+                value = _dt.datetime(year, month, day, hour, minute, second, tzinfo=steady[1])
                 self._second_pass = False
                 if self._latest is None or value > self._latest:
                     self._latest = value
@@ -445,9 +442,10 @@ class Clock:
         if (zone.utcoffset(start) == offset and zone.utcoffset(end) == offset
                 and not (self._folds and (_tz.datetime_ambiguous(start, zone)
                                           or _tz.datetime_ambiguous(end, zone)))):
-            if len(self._hours) > HOURS_KEPT:
-                self._hours.clear()
-            self._hours[naive.year, naive.month, naive.day, naive.hour] = fixed_zone(offset)
+            if len(_STEADY_HOURS) > HOURS_KEPT:
+                _STEADY_HOURS.clear()
+            _STEADY_HOURS[id(zone), naive.year, naive.month, naive.day, naive.hour] = (
+                zone, fixed_zone(offset))
 
 
 @functools.lru_cache(maxsize=None)  # a zone has a handful of offsets
