@@ -72,7 +72,7 @@ import re
 import typing
 from collections import Counter
 from types import MappingProxyType
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, cast
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, cast
 
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
@@ -204,7 +204,7 @@ class Interner:
     __slots__ = ("_found", "_size")
 
     def __init__(self, size: int = 4_096):
-        self._found: Dict[object, object] = {}
+        self._found: Dict[Any, Any] = {}  # value -> itself: read as the value's own type
         self._size = size
 
     def __call__(self, value):
@@ -619,9 +619,8 @@ class Activity:
 
     def _hour(self, user: UserActivity, when: _dt.datetime) -> Hour:
         key, end = self._last_hour, self._last_hour_end
-        # Neighbouring items of the stream nearly always fall in the same hour (an end is
-        # found with its hour).
-        if end is None or not key <= when < end:
+        # Neighbouring items of the stream nearly always fall in the same hour.
+        if key is None or end is None or not key <= when < end:
             key = self._last_hour = self._intern(hour_of(when))
             self._last_hour_end = key + ONE_HOUR
         found = user.open_hours.get(key)
