@@ -143,7 +143,9 @@ def _csv_column(cells: Sequence, times: "_TimeTexts") -> Sequence[str]:
     if not (joined.isascii() and _plain_ascii(joined, len(cells))):
         return _csv_quoted_column(_csv_cells(cells))
     if "," in joined or '"' in joined:  # a printable string holds no line end
-        return list(map(_csv_quoted, cells))
+        # _csv_quoted() of each, without a call each: a reason column has commas in many.
+        return ['"' + cell.replace('"', '""') + '"' if "," in cell or '"' in cell else cell
+                for cell in cells]
     return cells
 
 
@@ -166,9 +168,16 @@ def _plain_ascii(joined: str, count: int) -> bool:
 
 def _csv_other_column(cells: Sequence, times: "_TimeTexts") -> Sequence[str]:
     """_csv_column() of a column that is not all strings: counts, times, strings and None."""
+    # A column no row has (orig_to, mostly): any() stops at the first cell that is something,
+    # and count() compares each with None only when none is.
+    if not any(cells) and cells.count(None) == len(cells):
+        return [""] * len(cells)
     kinds = set(map(type, cells))
     if kinds == _INTS:
-        return list(map(str, cells))
+        # Each count's text once: a column of counts holds few (attempts), and str() of one
+        # costs 4x a look-up.
+        texts = {number: str(number) for number in set(cells)}
+        return list(map(texts.__getitem__, cells))
     if kinds <= _STRINGS_OR_NONE:
         return _csv_column([cell if cell is not None else "" for cell in cells], times)
     if kinds <= _TIMES_OR_NONE:
