@@ -59,14 +59,12 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import lzma
 import os
 import re
 import time
-import zlib
 from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
-from maillog_sasl.sources import COMPRESSED_MAGIC, PLAIN, Unwrapper, wrapper_of
+from maillog_sasl.sources import PLAIN, READ_ERRORS, Unwrapper, is_compressed, opener_of, wrapper_of
 
 BLOCK_SIZE = 1 << 17
 # The first line is hashed up to this many bytes; a line is cut (handed on as it is) past
@@ -76,8 +74,6 @@ LONGEST_LINE = 1 << 20
 # A rotated file may still be written to until its writer reopens the path: it is read until
 # it has been quiet for one call, or for this many seconds after the new file appeared.
 ROTATION_GRACE = 3.0
-
-_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 
 class Position(NamedTuple):
@@ -144,7 +140,7 @@ def _blocks_of(stream, size: int) -> Iterator[bytes]:
     read_block = getattr(stream, "read1", stream.read)
     try:
         yield from _blocks(lambda count, _start: read_block(count), size)
-    except _READ_ERRORS:
+    except READ_ERRORS:
         return
 
 
@@ -219,17 +215,10 @@ def _mtime_of(path: str) -> Optional[float]:
     return status.st_mtime if status is not None else None
 
 
-def _opener(head: bytes) -> Optional[Callable]:
-    for magic, _, opener, _ in COMPRESSED_MAGIC:
-        if head.startswith(magic):
-            return opener
-    return None
-
-
 def _stream_of(path: str):
     """(the file's binary stream, decompressed if need be; whether it is compressed)."""
     raw = open(path, "rb")
-    opener = _opener(raw.read(8))
+    opener = opener_of(raw.read(8))
     raw.seek(0)
     if opener is None:
         return raw, False
@@ -314,7 +303,7 @@ class Follower:
         else:
             index, name = found
             if (status is None and index == len(rotated_files(path)) - 1
-                    and _opener(self._peek(name)) is None):
+                    and not is_compressed(self._peek(name))):
                 # The log is gone and its last file is the one read: follow that file still.
                 if self._hold(name, stored.offset):
                     self._fresh = False
@@ -551,7 +540,7 @@ class Follower:
                     if lines:
                         yield Chunk(name, lines, fresh)
                         fresh = False
-        except _READ_ERRORS as error:
+        except READ_ERRORS as error:
             self.notes.append(f"{name}: read failed part way: {error}")
         # A split line left unfinished at the file's end is a line, as in the batch reports.
         lines = (unwrapper.lines(decode(pending)) if pending else []) + unwrapper.end()
@@ -582,7 +571,7 @@ class Follower:
             stream, _ = _stream_of(name)
             with stream:
                 return _wrapper_before(_blocks_of(stream, offset))
-        except _READ_ERRORS:
+        except READ_ERRORS:
             return None
 
     @staticmethod
@@ -591,5 +580,5 @@ class Follower:
             stream, _ = _stream_of(name)
             with stream:
                 return head_of(b"".join(_blocks_of(stream, HEAD_LIMIT)))
-        except _READ_ERRORS:
+        except READ_ERRORS:
             return None

@@ -9,9 +9,12 @@ SUMMARY
     the reads go on in order to there, a chunk: a URL's fetched in large blocks);
     Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
     COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
+    is_compressed(head), opener_of(head)   whether the first bytes are gzip/bzip2/xz's; the
+                                    in-process reader of such a stream (watch's rotated files)
+    READ_ERRORS                     what reading a (compressed) stream raises on bad input
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
-    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | None; Unwrapper(kind=None).lines(lines),
+    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | JOURNAL | None; Unwrapper(kind).lines(lines),
     .end(), .whole(lines)           the lines inside a container runtime's wrapper
 
 DESCRIPTION
@@ -52,7 +55,9 @@ DESCRIPTION
     damaged wrapper line (not JSON, no `log`, a CRI line without its fields) is handed on as an
     empty line, which the correlator counts as not syslog. (`docker logs -t` and `kubectl logs
     --timestamps` put only an RFC 3339 stamp before each line, split no line, and are read line
-    by line by syslog.split_line().)
+    by line by syslog.split_line().) `journalctl -o json` wraps each journal entry the same way,
+    one JSON object a line: its line is made of its time (__REALTIME_TIMESTAMP, in UTC), host,
+    SYSLOG_IDENTIFIER, pid and MESSAGE; an entry without them is an empty line.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -177,7 +182,7 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _GLOB = re.compile(r"[*?\[]")
 URL_INSTALL = "pip install 'maillog-sasl[url]'"
 REASON_LENGTH = 200  # a driver's message is cut to this, its first line only
-_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 # What batches() reads bytes from: the file itself (after the bytes read ahead), a
 # decompressor's pipe, or Python's own decompressor (a GzipFile, BZ2File or LZMAFile: a
@@ -301,7 +306,7 @@ class Source:
                         self.bytes_done = reader.consumed
                     yield lines
             self._check_child()
-        except _READ_ERRORS as error:
+        except READ_ERRORS as error:
             how = "read failed part way" if opened else "cannot read"
             self.problem = Problem(self.name, f"{how}: {error_reason(error)}")
         finally:
@@ -485,17 +490,23 @@ class LineSplitter:
         return lines
 
 
-# The wrappers a container runtime writes around each line of a container's output (PLAIN: none).
-PLAIN, CRI, JSON_FILE = "", "CRI", "json-file"
+# The wrappers a container runtime writes around each line of a container's output (PLAIN: none),
+# and journalctl's JSON export, which wraps each entry of the journal.
+PLAIN, CRI, JSON_FILE, JOURNAL = "", "CRI", "json-file", "journal"
 _STREAMS = ("stdout", "stderr")
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 def wrapper_of(lines: List[str]) -> Optional[str]:
     """The wrapper of the first line of `lines` that has the shape of one, or PLAIN for a
     syslog line; None when no line tells."""
     for line in lines:
-        if line[:1] == "{" and _json_record(line) is not None:
-            return JSON_FILE
+        if line[:1] == "{":
+            record = _json_object(line)
+            if _with_log(record) is not None:
+                return JSON_FILE
+            if _journal_line(record):
+                return JOURNAL
         if rfc3339_start(line):
             # A CRI line's stamp, or a syslog line's own (`docker logs -t`'s too).
             rest = line.partition(" ")[2]
@@ -506,30 +517,56 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
     return None
 
 
-def _json_record(line: str) -> Optional[dict]:
-    """The object of a json-file line with a string `log`, or None."""
+def _json_object(line: str) -> Any:
     try:
-        record = json.loads(line)
+        return json.loads(line)
     except (ValueError, RecursionError):  # not JSON; nested deeper than the parser goes
         return None
-    return _with_log(record)
 
 
 def _with_log(record: Any) -> Optional[dict]:
+    """`record` when it is a json-file line's object, with a string `log`; else None."""
     return record if isinstance(record, dict) and isinstance(record.get("log"), str) else None
 
 
-def _json_records(lines: List[str]) -> List[Optional[dict]]:
-    """_json_record() of each line. A batch is parsed as one JSON array when it can be: half
+def _journal_line(record: Any) -> str:
+    """The syslog line of a journal entry as `journalctl -o json` writes it: its time
+    (__REALTIME_TIMESTAMP, microseconds since the epoch) as an RFC 3339 stamp in UTC, its host,
+    SYSLOG_IDENTIFIER[SYSLOG_PID or _PID]: and MESSAGE (an array of byte values when it is not
+    UTF-8). "" for anything else: no time, no program, a MESSAGE journalctl left out (null)."""
+    if not isinstance(record, dict):
+        return ""
+    message, stamp = record.get("MESSAGE"), record.get("__REALTIME_TIMESTAMP")
+    program = record.get("SYSLOG_IDENTIFIER") or record.get("_COMM")
+    pid = record.get("SYSLOG_PID") or record.get("_PID")
+    host = record.get("_HOSTNAME") or "localhost"
+    if isinstance(message, list):
+        try:
+            message = bytes(message).decode("utf-8", "replace")
+        except (TypeError, ValueError):  # not byte values
+            return ""
+    if not (isinstance(message, str) and isinstance(stamp, str) and stamp.isdigit()
+            and stamp.isascii() and isinstance(program, str) and isinstance(host, str)):
+        return ""
+    try:
+        when = _EPOCH + _dt.timedelta(microseconds=int(stamp))
+    except OverflowError:
+        return ""
+    tag = f"{program}[{pid}]:" if isinstance(pid, str) else program + ":"
+    return f"{when.isoformat()} {host} {tag} {message}"
+
+
+def _json_objects(lines: List[str]) -> List[Any]:
+    """_json_object() of each line. A batch is parsed as one JSON array when it can be: half
     the CPU of a parse per line. A JSON string holds no raw line end, so a line's string cannot
     run into the next line's; the count of objects must be the count of lines."""
     try:
         records = json.loads("[" + ",\n".join(lines) + "]")
     except (ValueError, RecursionError):
         records = None
-    if records is None or len(records) != len(lines):
-        return [_json_record(line) for line in lines]
-    return [_with_log(record) for record in records]
+    if not isinstance(records, list) or len(records) != len(lines):
+        return [_json_object(line) for line in lines]
+    return records
 
 
 class Unwrapper:
@@ -554,6 +591,8 @@ class Unwrapper:
             kind = self.kind = wrapper_of(lines)
         if not kind:
             return lines
+        if kind == JOURNAL:
+            return [_journal_line(record) for record in _json_objects(lines)]
         return self._cri(lines) if kind is CRI else self._json_file(lines)
 
     def whole(self, lines: List[str]) -> Tuple[List[str], int]:
@@ -600,7 +639,7 @@ class Unwrapper:
 
     def _json_file(self, lines: List[str]) -> List[str]:
         inner = []
-        for record in _json_records(lines):
+        for record in map(_with_log, _json_objects(lines)):
             if record is None:
                 inner.append("")
                 continue
@@ -991,11 +1030,11 @@ def _read_head(stream: Any, size: int) -> bytes:
 def _inflate_start(head: bytes) -> bytes:
     """The text at the start of `head`: inflated (at most PEEK_TEXT) when it is compressed,
     as much as inflates without error."""
-    if not _compressed(head):
+    if not is_compressed(head):
         return head
     try:
         return _decompressor_of(head).decompress(head, PEEK_TEXT)
-    except _READ_ERRORS:
+    except READ_ERRORS:
         return b""
 
 
@@ -1110,11 +1149,11 @@ def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> Lis
     file's text is the start of the compressed one's (START: `zcat maillog.2.gz > maillog.2`
     cut short), the compressed one. The other is a note. Files whose first lines differ, or
     whose texts part, are two logs: both are read."""
-    plain = [source for source in files if source.regular and not _compressed(source._head)]
+    plain = [source for source in files if source.regular and not is_compressed(source._head)]
     dropped: Dict[Source, Problem] = {}
     for source in files:
         line = source._first_line
-        if not (plain and line and source.regular and _compressed(source._head)):
+        if not (plain and line and source.regular and is_compressed(source._head)):
             continue
         for other in plain:
             head = other._head or b""
@@ -1205,7 +1244,7 @@ def _inflated_line(source: Source) -> bytes:
     twice); of a pipe, nothing more can be."""
     head = source._head or b""
     text = _inflate_start(head)
-    if b"\n" not in text and _compressed(head):
+    if b"\n" not in text and is_compressed(head):
         try:
             text = _inflate_start(source.read_at(BZIP2_BLOCK, 0))
         except OSError:
@@ -1213,8 +1252,14 @@ def _inflated_line(source: Source) -> bytes:
     return text
 
 
-def _compressed(head: Optional[bytes]) -> bool:
+def is_compressed(head: Optional[bytes]) -> bool:
     return head is not None and head.startswith(_MAGICS)
+
+
+def opener_of(head: bytes) -> Optional[Callable[..., Any]]:
+    """The in-process reader of a stream starting with `head`: None when it is not compressed."""
+    return next((opener for magic, _, opener, _ in COMPRESSED_MAGIC if head.startswith(magic)),
+                None)
 
 
 _MAGICS = tuple(magic for magic, *_ in COMPRESSED_MAGIC)

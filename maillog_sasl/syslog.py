@@ -10,10 +10,14 @@ SUMMARY
 
 DESCRIPTION
     Every prefix form Postfix's lines arrive with (docs/postfix-log-reference.md §3):
-    traditional `Sep 17 12:48:22` (space- or zero-padded day, no year), RFC 3339 with an optional
+    traditional `Sep 17 12:48:22` (space- or zero-padded day, no year; the month in English,
+    or as journalctl writes it under another locale: `авг 09 04:49:15`; a fraction after the
+    seconds, journalctl's short-precise, is dropped), RFC 3339 with an optional
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
     year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
-    `$YEAR $DATE`), each optionally behind a `<PRI>`; any of them behind `docker logs -t`'s RFC
+    `$YEAR $DATE`), each optionally behind a `<PRI>`; RFC 5424 lines (`<22>1 STAMP HOST APP
+    PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped); any of
+    the others behind `docker logs -t`'s RFC
     3339 stamp (the line's own stamp is the one read; the runtime's only for a line without
     one), and behind `docker compose logs`' `name | `, with or without its -t.
 
@@ -42,8 +46,29 @@ from typing import Dict, Optional, Tuple
 
 from dateutil import tz as _tz
 
-MONTHS = {name: number for number, name in enumerate(
+# A traditional stamp's month. Syslog daemons write it in English; journalctl writes its short
+# format's in the reader's locale (strftime's %b under LC_TIME), so `journalctl -u postfix >
+# mail.log` under ru_RU gives `авг 09 04:49:15 host postfix/pickup[...]`. Read too: glibc's
+# three-letter abbreviations (abmon, glibc 2.36) of de, nl, es, it, pt, pl, sv, ro, tr, cs, ru
+# and uk, in which no name is two months (fr, nb and hu have wider ones: not read). Where a
+# line's shape is guessed from its first word (split_line, has_stamp) only the English names
+# count: a host `mail` starts like pt's and ro's `mai`.
+ENGLISH_MONTHS = {name: number for number, name in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+MONTHS = dict(ENGLISH_MONTHS, **{name: number for names in (
+    "Jan Feb Mär Apr Mai Jun Jul Aug Sep Okt Nov Dez",  # de_DE
+    "jan feb mrt apr mei jun jul aug sep okt nov dec",  # nl_NL
+    "ene feb mar abr may jun jul ago sep oct nov dic",  # es_ES
+    "gen feb mar apr mag giu lug ago set ott nov dic",  # it_IT
+    "jan fev mar abr mai jun jul ago set out nov dez",  # pt_PT, pt_BR
+    "sty lut mar kwi maj cze lip sie wrz paź lis gru",  # pl_PL
+    "jan feb mar apr maj jun jul aug sep okt nov dec",  # sv_SE, da_DK
+    "ian feb mar apr mai iun iul aug sep oct nov dec",  # ro_RO
+    "Oca Şub Mar Nis May Haz Tem Ağu Eyl Eki Kas Ara",  # tr_TR
+    "led úno bře dub kvě čen čec srp zář říj lis pro",  # cs_CZ
+    "янв фев мар апр мая июн июл авг сен окт ноя дек",  # ru_RU
+    "січ лют бер кві тра чер лип сер вер жов лис гру",  # uk_UA
+) for number, name in enumerate(names.split(), 1)})
 
 
 def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
@@ -83,16 +108,26 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
                 inner = split_line(line[len(parts[0]) + 1:])
                 if inner is not None:
                     return inner
-            if parts[1] in MONTHS and len(parts[0]) == 4:
+            if parts[1] in ENGLISH_MONTHS and len(parts[0]) == 4:
                 return _year_first(line)
             return _after_priority(parts[0], parts[1], parts[2], parts[3])
     elif line[:1] == "<":
         parsed = _after_pri(line)
         if parsed is not None:
             return parsed
-    elif line[3:4] == " " and line[5:6] == " " and line[4:5].isdigit() and line[:3] in MONTHS:
+    elif (line[3:4] == " " and line[5:6] == " " and line[4:5].isdigit()
+          and line[:3] in ENGLISH_MONTHS):
         # A day without its padding ("Aug 3 15:30:49"): some syslog daemons, hand-made samples.
         return split_line(line[:4] + " " + line[4:])
+    elif line[15:16] == "." and line[:3] in MONTHS:
+        # A fraction after the seconds (`Aug 09 04:49:15.123456`): journalctl -o short-precise,
+        # syslog-ng's frac-digits(). Read to the second, as every traditional stamp is.
+        end = line.find(" ", 17, 23)
+        fraction = line[16:end]
+        if end > 0 and fraction.isascii() and fraction.isdigit():
+            fields = line[end + 1:].split(" ", 2)
+            if len(fields) == 3 and fields[1][-1:] == ":":
+                return line[:15], fields[0], fields[1], fields[2]
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
@@ -109,8 +144,61 @@ def _after_pri(line: str) -> Optional[Tuple[str, str, str, str]]:
     """split_line() of what follows a `<PRI>`, None when there is no PRI."""
     close = line.find(">", 1, 6)
     if close > 0 and line[1:close].isdigit():
-        return split_line(line[close + 1:])
+        rest = line[close + 1:]
+        if rest[:2] == "1 ":
+            parsed = _rfc5424(rest)
+            if parsed is not None:
+                return parsed
+        return split_line(rest)
     return None
+
+
+def _rfc5424(header: str) -> Optional[Tuple[str, str, str, str]]:
+    """An RFC 5424 line after its PRI: `1 STAMP HOST APP PROCID MSGID SD [MSG]` (rsyslog's
+    RSYSLOG_SyslogProtocol23Format, syslog-ng's syslog-protocol flag). The tag is made as a
+    BSD line has it, `APP[PROCID]:`; the structured data is skipped. None when it is not one
+    (a stamp that is not RFC 3339: `-`, the NILVALUE, gives no time either)."""
+    parts = header.split(" ", 6)
+    if len(parts) != 7 or not rfc3339_start(parts[1]):
+        return None
+    _, stamp, host, app, procid, _, data = parts
+    text = _after_structured_data(data)
+    if text is None:
+        return None
+    tag = app + ":" if procid == "-" else f"{app}[{procid}]:"
+    # MSG in UTF-8 may start with a byte order mark; rsyslog's %msg% of a line it received in
+    # the BSD form starts with the space after the tag. Postfix's text starts with neither.
+    if text[:1] in ("\ufeff", " "):
+        text = text[1:]
+    return stamp, host, tag, text
+
+
+def _after_structured_data(data: str) -> Optional[str]:
+    r"""What follows RFC 5424's STRUCTURED-DATA at the start of `data`: `-`, or elements
+    `[id name="value" ...]` whose quoted values may hold `]`, `\"`, `\]` and `\\`."""
+    if data[:1] == "-":
+        end = 1
+    else:
+        end = 0
+        while data[end:end + 1] == "[":
+            quoted = False
+            end += 1
+            while end < len(data):
+                character = data[end]
+                end += 1
+                if quoted and character == "\\":
+                    end += 1
+                elif character == '"':
+                    quoted = not quoted
+                elif character == "]" and not quoted:
+                    break
+            else:
+                return None
+        if end == 0:
+            return None
+    if end == len(data):
+        return ""
+    return data[end + 1:] if data[end] == " " else None
 
 
 # Where the time of a stamp with its year first starts: "2013 Jun 16 16:05:06.123".
@@ -159,7 +247,7 @@ def rfc3339_start(text: str) -> bool:
 def has_stamp(text: str) -> bool:
     """Can `text` start with a stamp (a month's name, a year, a `<PRI>`)? Tells a line of its
     own from the rest of another's at the cost of a slice or two."""
-    return text[:3] in MONTHS or text[:4].isdigit() or text[:1] == "<"
+    return text[:3] in ENGLISH_MONTHS or text[:4].isdigit() or text[:1] == "<"
 
 
 def parse_program(tag: str):
