@@ -72,7 +72,7 @@ import re
 import typing
 from collections import Counter
 from types import MappingProxyType
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, cast
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, cast
 
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
@@ -204,7 +204,7 @@ class Interner:
     __slots__ = ("_found", "_size")
 
     def __init__(self, size: int = 4_096):
-        self._found: Dict[object, object] = {}
+        self._found: Dict[Any, Any] = {}  # value -> itself: read as the value's own type
         self._size = size
 
     def __call__(self, value):
@@ -264,12 +264,14 @@ class Hour:
 
     def login(self, ip: str, network: str, when: _dt.datetime) -> None:
         """A successful login from `ip` (in `network`) at `when`."""
-        if self.ips is _NO_IPS:
-            self.ips, self.networks = [], {}
+        ips = self.ips
+        if ips is _NO_IPS:
+            ips = self.ips = []
+            self.networks = {}
         self.logins += 1
-        if ip not in self.ips:
+        if ip not in ips:
             # A list: an hour seldom sees more than a few IPs, and a set costs four times more.
-            self.ips.append(ip)
+            ips.append(ip)
         seen = self.networks.get(network)
         if seen is None:
             self.networks[network] = [when, when, ip]
@@ -280,12 +282,13 @@ class Hour:
 
     def count(self, outcomes: Iterable[str], when: _dt.datetime) -> None:
         """Recipients submitted at `when`, one final outcome each."""
-        if self.outcomes is _NO_OUTCOMES:
-            self.outcomes = [0] * len(OUTCOMES)
         counts = self.outcomes
+        if counts is _NO_OUTCOMES:
+            counts = self.outcomes = [0] * len(OUTCOMES)
         for outcome in outcomes:
             counts[OUTCOME_INDEX[outcome]] += 1
-        if self.first_recipient is None or when < self.first_recipient:
+        first = self.first_recipient
+        if first is None or when < first:
             self.first_recipient = when
 
     @property
@@ -357,10 +360,16 @@ class HopWindow:
 
     def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
         events = self.events
+        # A network the window holds leaves it with no more networks than it had, which `most`
+        # has counted and `fired` judged (unless the limit was lowered since): no set to make.
+        # An account of the submission benchmark log has ~50 logins from a few networks in it.
+        known = network in events[1::2] and (self.fired is not None or self.most < limit)
         events += (when, network)
         start = when - span
         if events[0] < start:
             self.forget_before(start)
+        if known:
+            return
         # Most windows hold one login: no set of one network to make.
         inside = set(events[1::2]) if len(events) > 2 else (network,)
         if self.fired is None and len(inside) >= limit:
@@ -468,9 +477,6 @@ class IpActivity:
         return bool(self.pending_failures or self.pending_usernames)
 
 
-_NO_FAILURES = IpActivity()  # read, never written: an IP with no failures to remember
-
-
 class Activity:
     """The facts of one pass; see the module docstring."""
 
@@ -542,9 +548,9 @@ class Activity:
             self._message(item)
         else:
             return
-        last_time = self.last_time
+        last_time, due = self.last_time, self._next_due
         # One comparison an item: settling and forgetting fall due at most once an hour.
-        if last_time is not None and (self._next_due is None or last_time >= self._next_due):
+        if last_time is not None and (due is None or last_time >= due):
             self._catch_up(last_time)
 
     def _catch_up(self, last_time: _dt.datetime) -> None:
@@ -646,23 +652,23 @@ class Activity:
         if latest is None:
             return True
         known = self._host_clock.get(host)
-        reference = known if known is not None else self.last_time
-        accepted = True
-        if reference is not None and latest > reference + CLOCK_JUMP:
+        # A third of the items end in their host's latest second: no clock moves for them.
+        moves = known is None or latest > known
+        # The host's first item is judged against every host's latest (if any).
+        if moves and latest > (known or self.last_time or latest) + CLOCK_JUMP:
             if self._jumps.pop(host, None) is None:
                 self._jumps[host] = latest
-                accepted = False
+                return False
         elif self._jumps and self._jumps.pop(host, None) is not None:
             self._anomaly()
-        if not accepted:
-            return False
-        if known is None or latest > known:
+        if moves:
             self._host_clock[host] = latest
+            # last_time is the latest of the hosts' clocks: it moves only with one of them.
+            if self.last_time is None or latest > self.last_time:
+                self.last_time = latest
         earliest = earliest or latest
         if self.first_time is None or earliest < self.first_time:
             self.first_time = earliest
-        if self.last_time is None or latest > self.last_time:
-            self.last_time = latest
         return True
 
     def _anomaly(self) -> None:
@@ -672,10 +678,11 @@ class Activity:
 
     def _session(self, session: Session) -> None:
         on_time = self._seen(session.host, session.start, session.end)
-        ip = self._intern(session.client_ip)
+        # The Interner's table read here first: calling the Interner costs four lookups.
+        ip = self._intern._found.get(session.client_ip) or self._intern(session.client_ip)
         ips = self.ips
         state = ips.get(ip)
-        if state is not None and session.start is not None and on_time:
+        if state is not None and on_time and session.start is not None:
             state.forget_failures_before(session.start - self._guess_window)
         auth = session.auth
         # guessing_failures() and failed_auth_count read, for nearly every session, that it
@@ -687,7 +694,7 @@ class Activity:
             self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
         if name is not None:
-            self._attributed_session(session, name, ip, state or _NO_FAILURES)
+            self._attributed_session(session, name, ip, state)
         # A successful login: failures are counted since the IP's last one, nothing to keep.
         if state is not None and (name is not None or session.auth_succeeded):
             del ips[ip]
@@ -714,7 +721,9 @@ class Activity:
                     and self.selection.session(session, username)):
                 guessed.selected = True
 
-    def _attributed_session(self, session: Session, name: str, ip: str, state: IpActivity) -> None:
+    def _attributed_session(self, session: Session, name: str, ip: str,
+                            state: Optional[IpActivity]) -> None:
+        """A login as `name` from `ip`, whose failures so far are `state` (None: it has none)."""
         user = self.users.get(name) or self.user(name)
         name = user.name  # one string per account, however many IPs name it
         if (not user.selected and self.selection is not None
@@ -728,8 +737,9 @@ class Activity:
             return
         self._hour(user, when).login(ip, self._networks.get(ip) or self._network_of(ip), when)
         limits = self.limits
-        if ip not in user.guesses and (state.pending_failures >= limits.guess_failures or
-                                       len(state.pending_usernames) >= limits.guess_usernames):
+        if state is not None and ip not in user.guesses and (
+                state.pending_failures >= limits.guess_failures
+                or len(state.pending_usernames) >= limits.guess_usernames):
             user.guesses[ip] = Guess(when, ip, state.pending_failures,
                                      len(state.pending_usernames))
         self.pairs.login(name, ip, when)
@@ -737,18 +747,20 @@ class Activity:
             self.enrichment.login(name, ip, when)
 
     def _message(self, message: Message) -> None:
-        self._seen(message.host, message.queued, message.end or message.last_time)
-        name = message.sasl_username
-        if name is None or message.kind == "notice":
+        queued = message.queued
+        self._seen(message.host, queued, message.end or message.last_time)
+        name, kind = message.sasl_username, message.kind
+        if name is None or kind == "notice":
             return
         user = self.users.get(name) or self.user(name)
         if (not user.selected and self.selection is not None
                 and self.selection.message(message)):
             user.selected = True
-        user.messages += message.kind == "submission"
-        if self.enrichment is not None and message.kind == "submission":
-            self.enrichment.message(name, message.sender, message.queued)
+        submission = kind == "submission"
+        user.messages += submission
+        if submission and self.enrichment is not None:
+            self.enrichment.message(name, message.sender, queued)
         statuses = message.counted_outcomes()
-        hour = self._hour(user, message.queued)
+        hour = self._hour(user, queued)
         if statuses:
-            hour.count(statuses, message.queued)
+            hour.count(statuses, queued)

@@ -190,3 +190,22 @@ def test_simple_table_is_tabulates(table, monkeypatch):
     expected = tabulate_module.tabulate(table, headers=columns, tablefmt="simple",
                                         disable_numparse=True)
     assert render_module._simple_table(columns, table) == expected
+
+
+def test_csv_times_are_isoformat(monkeypatch):
+    """A column of times is written as isoformat() writes each, whatever its zone (a fixed
+    offset, one of seconds, a zone's rules, none), with microseconds or without, a year before
+    1000; across batches and past the texts kept, times that are equal but other objects."""
+    from dateutil import tz
+
+    monkeypatch.setattr(render_module, "_TIMES_KEPT", 5)
+    zones = [UTC, _dt.timezone(_dt.timedelta(hours=-3, minutes=-30)),
+             _dt.timezone(_dt.timedelta(seconds=61)), tz.gettz("Europe/Berlin"), None]
+    rows = []
+    for number in range(render_module._CSV_BATCH + 40):
+        moment = _dt.datetime(2026, 3, 29, 0, 59, tzinfo=UTC) + _dt.timedelta(minutes=number)
+        when = moment.astimezone(zones[number % 5]) if number % 5 < 4 else moment.replace(
+            tzinfo=None)
+        rows.append((when, when.replace(microsecond=number % 3), when.replace(year=999),
+                     _dt.datetime(2026, 3, 2, number % 24, tzinfo=UTC) if number % 7 else None))
+    assert_written_as_csv_writer(["a", "b", "c", "d"], rows)
