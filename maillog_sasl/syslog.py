@@ -28,7 +28,9 @@ DESCRIPTION
     None) at that moment; a stamp with its year first keeps its year and takes that offset. The
     year advances when the months run backwards (Dec -> Jan), and a line a little out of order
     across New Year stays in the old year. Conversions are cached per distinct stamp:
-    neighbouring lines share their second.
+    neighbouring lines share their second; and a zone is asked its offset once an hour, not
+    once a minute (an hour in which the offset changes, or that shows twice, is asked each
+    time).
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
@@ -269,6 +271,15 @@ def parse_program(tag: str):
 
 
 MINUTES_KEPT = 1_500  # a day's minutes: lines come in time order
+LAST_SECOND_OF_HOUR = _dt.timedelta(minutes=59, seconds=59)
+# (id of a zone, year, month, day, hour) -> (the zone, its offset all through that hour as a
+# tzinfo): asking a zone of the system's or the tz database is most of the cost of a new
+# minute's time (68,000 instructions: tzlocal's and datetime_ambiguous()'s Python code). Kept
+# here, not in a Clock: a clock's slots are part of the format of watch's state. The zone is
+# kept with its entry, so that its id names no other zone while the entry lasts (tzinfo
+# objects of dateutil are not hashable).
+_STEADY_HOURS: Dict[tuple, tuple] = {}
+HOURS_KEPT = 1_000
 _SECONDS = {f":{second:02d}": _dt.timedelta(seconds=second) for second in range(60)}
 
 
@@ -389,7 +400,14 @@ class Clock:
 
     def _make(self, year, month, day, hour, minute, second) -> Tuple[Optional[_dt.datetime], bool]:
         """(the time, whether the zone's clock showed it twice)."""
+        steady = _STEADY_HOURS.get((id(self.zone), year, month, day, hour))
         try:
+            if steady is not None and steady[0] is self.zone:
+                value = _dt.datetime(year, month, day, hour, minute, second, tzinfo=steady[1])
+                self._second_pass = False
+                if self._latest is None or value > self._latest:
+                    self._latest = value
+                return value, False
             naive = _dt.datetime(year, month, day, hour, minute, second)
         except ValueError:
             return None, False
@@ -406,10 +424,28 @@ class Clock:
                 offset = self.zone.utcoffset(naive.replace(fold=1))
         else:
             self._second_pass = False
+            if offset is not None:
+                self._steady_hour(naive, offset)
         value = naive.replace(tzinfo=fixed_zone(offset) if offset is not None else _dt.timezone.utc)
         if self._latest is None or value > self._latest:
             self._latest = value
         return value, ambiguous
+
+    def _steady_hour(self, naive: _dt.datetime, offset: _dt.timedelta) -> None:
+        """Note the offset of `naive`'s hour (not a repeated time) if its first and last
+        second have it too, and neither shows twice: a zone's offset changes at most once in
+        an hour, and a change within it would give them two offsets, or put one of them in
+        the stretch that shows twice (an ambiguous time has its first pass's offset)."""
+        zone = self.zone
+        start = naive.replace(minute=0, second=0)
+        end = start + LAST_SECOND_OF_HOUR
+        if (zone.utcoffset(start) == offset and zone.utcoffset(end) == offset
+                and not (self._folds and (_tz.datetime_ambiguous(start, zone)
+                                          or _tz.datetime_ambiguous(end, zone)))):
+            if len(_STEADY_HOURS) > HOURS_KEPT:
+                _STEADY_HOURS.clear()
+            _STEADY_HOURS[id(zone), naive.year, naive.month, naive.day, naive.hour] = (
+                zone, fixed_zone(offset))
 
 
 @functools.lru_cache(maxsize=None)  # a zone has a handful of offsets
