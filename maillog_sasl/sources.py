@@ -495,6 +495,7 @@ class LineSplitter:
 PLAIN, CRI, JSON_FILE, JOURNAL = "", "CRI", "json-file", "journal"
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+MICROSECOND_DIGITS = 18
 
 
 def wrapper_of(lines: List[str]) -> Optional[str]:
@@ -545,8 +546,11 @@ def _journal_line(record: Any) -> str:
             message = bytes(message).decode("utf-8", "replace")
         except (TypeError, ValueError):  # not byte values
             return ""
+    # A time's microseconds since the epoch have at most MICROSECOND_DIGITS digits (the year
+    # 9999): a longer string is no time, and int() refuses one of more than 4,300 digits.
     if not (isinstance(message, str) and isinstance(stamp, str) and stamp.isdigit()
-            and stamp.isascii() and isinstance(program, str) and isinstance(host, str)):
+            and stamp.isascii() and len(stamp) <= MICROSECOND_DIGITS
+            and isinstance(program, str) and isinstance(host, str)):
         return ""
     try:
         when = _EPOCH + _dt.timedelta(microseconds=int(stamp))

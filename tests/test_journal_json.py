@@ -67,6 +67,8 @@ def test_entries_that_hold_no_line_are_counted_as_not_syslog(cli, tmp_path):
         '{"__REALTIME_TIMESTAMP":"soon","SYSLOG_IDENTIFIER":"postfix/smtpd","MESSAGE":"x"}',
         '{"__REALTIME_TIMESTAMP":"1537188502000000","MESSAGE":"no program"}',
         '{"__REALTIME_TIMESTAMP":"99999999999999999999","SYSLOG_IDENTIFIER":"p","MESSAGE":"x"}',
+        # int() refuses a string of more than 4,300 digits (Python 3.11, 3.9.14 and later)
+        '{"__REALTIME_TIMESTAMP":"' + "1" * 5000 + '","SYSLOG_IDENTIFIER":"p","MESSAGE":"x"}',
         '{"__REALTIME_TIMESTAMP":"1537188502000000","SYSLOG_IDENTIFIER":"p","MESSAGE":[256]}',
         "not json", "[1, 2]",
     ]
@@ -95,6 +97,21 @@ def test_a_message_that_is_not_utf8_is_an_array_of_bytes(cli, tmp_path):
     exported = write(tmp_path / "postfix.json", entries)
     assert "\ufffd" in report(cli, year, plain)
     assert report(cli, year, exported) == report(cli, year, plain)
+
+
+def test_a_first_entry_whose_time_is_too_long_is_not_one(cli, tmp_path):
+    """wrapper_of() reads the first line before the input's kind is known: a stamp of 5,000
+    digits there leaves the input for the lines after it to decide."""
+    path, year = LOGS["seed"]
+    lines = journal(path.read_text().splitlines(), int(year))
+    first = json.loads(lines[0])
+    first["__REALTIME_TIMESTAMP"] = "1" * 5000
+    exported = write(tmp_path / "postfix.json", [json.dumps(first)] + lines)
+    for args in REPORTS[1:]:
+        assert report(cli, year, *args, exported) == report(cli, year, *args, path), args
+    result = cli("--year", year, "--stats", exported)
+    assert result.code == 0, result.err
+    assert "not syslog lines:       1\n" in result.err
 
 
 @pytest.mark.parametrize("lines, kind", [
