@@ -161,7 +161,8 @@ def _rfc5424(header: str) -> Optional[Tuple[str, str, str, str]]:
     BSD line has it, `APP[PROCID]:`; the structured data is skipped. None when it is not one
     (a stamp that is not RFC 3339: `-`, the NILVALUE, gives no time either)."""
     parts = header.split(" ", 6)
-    if len(parts) != 7 or not rfc3339_start(parts[1]):
+    # An APP-NAME that ends in `:` is a BSD tag: the rest is not RFC 5424's fields.
+    if len(parts) != 7 or not rfc3339_start(parts[1]) or parts[3][-1:] == ":":
         return None
     _, stamp, host, app, procid, _, data = parts
     text = _after_structured_data(data)

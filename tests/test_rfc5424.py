@@ -62,6 +62,9 @@ def test_an_rfc5424_header_gives_stamp_host_tag_and_text(header, expected):
     "<22>1 2026-12-01T10:00:00Z mx postfix/smtpd 1 - [a@1 x=\"]",  # unterminated data
     "<22>1 2026-12-01T10:00:00Z mx postfix/smtpd 1 - [a@1]x connect",  # no space after it
     "<22>1 2026-12-01T10:00:00Z mx postfix/smtpd 1",  # no MSGID, no data
+    # a BSD tag where APP-NAME would be: not RFC 5424's fields (it gave a tag
+    # `postfix/smtpd[1]:[warning:]:`)
+    "<13>1 2024-01-01T00:00:00Z host postfix/smtpd[1]: warning: - [x] y z",
 ])
 def test_a_broken_rfc5424_line_is_not_read(line):
     assert split_line(line) is None
