@@ -130,11 +130,11 @@ from maillog_sasl.correlate import (
 from maillog_sasl.model import DEFERRED, Finished, Message, Session, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
-    COMPRESSED_MAGIC,
     PLAIN,
     LineSplitter,
     Problem,
     error_reason,
+    is_compressed,
     one_line,
     open_path,
     wrapper_of,
@@ -843,7 +843,7 @@ def _splittable(source, chunk_size: int) -> bool:
     head = source._head or b""
     if not source.regular or source.size <= chunk_size or b"\r" in head:
         return False
-    if any(head.startswith(magic) for magic, *_ in COMPRESSED_MAGIC):
+    if is_compressed(head):
         return False
     lines = LineSplitter().split(head.decode("utf-8", "replace"))
     # A container runtime's wrapper joins the parts of a split line, which a chunk boundary

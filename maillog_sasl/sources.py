@@ -8,8 +8,8 @@ SUMMARY
     a URL's object is not asked); Source.read_at(size, offset, until=None) -> bytes (`until`:
     the reads go on in order to there, a chunk: a URL's fetched in large blocks);
     Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
-    COMPRESSED_MAGIC                the pieces parallel.py reads a byte range of a file with
-    is_compressed(head), opener_of(head)   whether the first bytes are gzip/bzip2/xz's; the
+    is_compressed(head), opener_of(head)   whether the first bytes are gzip/bzip2/xz's (a file
+                                    parallel.py reads whole, not in byte ranges); the
                                     in-process reader of such a stream (watch's rotated files)
     READ_ERRORS                     what reading a (compressed) stream raises on bad input
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
