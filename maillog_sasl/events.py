@@ -92,7 +92,7 @@ PROBE_STATUSES = frozenset(("deliverable", "undeliverable", "undeliverable-but-n
 # for a bounce under soft_bounce=yes: the mail stays in the queue, deferred. The values are the
 # constants above: one string object per outcome, however many recipients keep one.
 STATUS_OUTCOMES = {SENT: SENT, DEFERRED: DEFERRED, BOUNCED: BOUNCED, EXPIRED: EXPIRED,
-                    "SOFTBOUNCE": DEFERRED}
+                   "SOFTBOUNCE": DEFERRED}
 # A status word we do not know (a newer Postfix, a line cut inside the word): the recipient is
 # counted as still deferred, and its reason names the word.
 UNKNOWN_STATUS = "unknown status"
@@ -796,7 +796,7 @@ def cleanup_event(queue_id: str, body: str):
 # `>`, a size and a count of at most NRCPT_DIGITS digits. The rest of qmgr_event() reads such
 # a text as this one match does (tests/test_plain_shapes.py holds the two equal).
 PLAIN_QUEUE_ACTIVE = re.compile(r"from=<([^>]*)>, size=([0-9]{1,%d}), nrcpt=([0-9]{1,%d}) "
-                                 r"\(queue active\)" % (NUMBER_DIGITS, NRCPT_DIGITS))
+                                r"\(queue active\)" % (NUMBER_DIGITS, NRCPT_DIGITS))
 
 
 def _qmgr(text: str):
@@ -924,8 +924,8 @@ def delivery_details(text: str):
 # its first ", " after it closes the recipient, and its first ", status=" after that is the one
 # here (tests/test_plain_shapes.py holds the two readings equal).
 PLAIN_PEEK = re.compile(r"[^:]*: to=<([^,]*)>, (?:orig_to=<([^,]*)>, )?relay=[^,]*, "
-                         r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, dsn=[^,]*, "
-                         r"status=([^ ]*)")
+                        r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, dsn=[^,]*, "
+                        r"status=([^ ]*)")
 
 
 def delivery_peek(text: str):

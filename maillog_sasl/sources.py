@@ -257,22 +257,22 @@ class Source:
         if head is None:
             head = _read_head(raw, _MAGIC_BYTES)
         reader = self._reader = _Prefixed(raw, head)
-        for magic, program, opener, _ in COMPRESSED_MAGIC:
-            if head.startswith(magic):
-                command = (shutil.which(program)
-                           if parallel and self.regular and self.url is None else None)
-                if command is None:
-                    return opener(reader)
-                # The system's decompressor on the other core: inflating costs a third of the
-                # run in-process. It reads our descriptor, so its offset is our progress.
-                os.lseek(raw.fileno(), 0, os.SEEK_SET)
-                self._decompressor = command
-                self._process = subprocess.Popen([command, "-dc"], stdin=raw.fileno(),
-                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                 env=_without_decompressor_options())
-                assert self._process.stdout is not None  # stdout=PIPE
-                return self._process.stdout
-        return reader
+        compression = _compression_of(head)
+        if compression is None:
+            return reader
+        _, program, opener, _ = compression
+        command = shutil.which(program) if parallel and self.regular and self.url is None else None
+        if command is None:
+            return opener(reader)
+        # The system's decompressor on the other core: inflating costs a third of the run
+        # in-process. It reads our descriptor, so its offset is our progress.
+        os.lseek(raw.fileno(), 0, os.SEEK_SET)
+        self._decompressor = command
+        self._process = subprocess.Popen([command, "-dc"], stdin=raw.fileno(),
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         env=_without_decompressor_options())
+        assert self._process.stdout is not None  # stdout=PIPE
+        return self._process.stdout
 
     def batches(self, block_size: int = BLOCK_SIZE, parallel: bool = True) -> Iterator[List[str]]:
         """Lists of lines, in file order; stops early (recording `problem`) on a read error.
@@ -1236,9 +1236,18 @@ def _left_over(decompressor: Any) -> Tuple[bytes, bool]:
     return b"", not decompressor.needs_input
 
 
+def _compression_of(head: bytes) -> Optional[Tuple[bytes, str, Callable[..., Any],
+                                                     Callable[[], Any]]]:
+    """The COMPRESSED_MAGIC entry (magic, program, opener, decompressor) of a stream that
+    starts with `head`; None when it is not compressed."""
+    return next((entry for entry in COMPRESSED_MAGIC if head.startswith(entry[0])), None)
+
+
 def _decompressor_of(head: bytes) -> Any:
-    return next(decompressor() for magic, _, _, decompressor in COMPRESSED_MAGIC
-                if head.startswith(magic))
+    """A new decompressor of a stream that starts with `head`, which is compressed."""
+    compression = _compression_of(head)
+    assert compression is not None  # the callers have seen its magic
+    return compression[3]()
 
 
 def _inflated_line(source: Source) -> bytes:
@@ -1262,8 +1271,8 @@ def is_compressed(head: Optional[bytes]) -> bool:
 
 def opener_of(head: bytes) -> Optional[Callable[..., Any]]:
     """The in-process reader of a stream starting with `head`: None when it is not compressed."""
-    return next((opener for magic, _, opener, _ in COMPRESSED_MAGIC if head.startswith(magic)),
-                None)
+    compression = _compression_of(head)
+    return compression[2] if compression is not None else None
 
 
 _MAGICS = tuple(magic for magic, *_ in COMPRESSED_MAGIC)
