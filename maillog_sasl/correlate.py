@@ -317,8 +317,10 @@ class Correlator:
                 if program is None:
                     program = self._program(tag)
             if not program:  # another program's tag, or the postfix command's (_Command)
-                # Postfix's line behind a container's prefix starts with a stamp of its own.
-                parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
+                # Postfix's line behind a container's prefix starts with a stamp of its own:
+                # a traditional one, or one of four digits first (syslog.has_stamp(), which
+                # nested_line() asks too: a queue ID's digit alone is no stamp).
+                parsed = (nested_line(text) if text[15:16] == " " or text[:4].isdigit()
                           else None)
                 nested = self._program(parsed[2]) if parsed is not None else ()
                 if parsed is not None and len(nested):
