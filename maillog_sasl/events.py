@@ -413,7 +413,7 @@ def smtpd_kind(text: str) -> Optional[str]:
 
     Prefix tests, one substring search and one short match: every smtpd line comes through here.
     """
-    first = text[:1]
+    first = text[0] if text else ""  # (an index: no slice object, as text[:1] makes)
     if first == "c" and text.startswith("connect from "):
         return CONNECT
     if first == "d" and text.startswith("disconnect from "):
