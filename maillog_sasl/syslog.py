@@ -30,8 +30,8 @@ DESCRIPTION
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset;
     yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
     end before, normally the file's modification time) and the offset of `tz` (local time when
-    None) at that moment; a stamp with its year first, and a local time with its date (short-
-    full's), keep their year and take that offset. The year advances when the months run
+    None) at that moment; a stamp with its year first, and an ISO one without an offset (short-
+    full's local times), keep their year and take that offset. The year advances when the months run
     backwards (Dec -> Jan), and a line a little out of order across New Year stays in the old
     year. A yearless stamp read right after one that carries its year takes that stamp's year
     and month to go on from (a file whose lines have their year but a few: another program's,
@@ -164,7 +164,7 @@ _LOCAL_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2
 # What its zone may be written as when it is a fixed offset: tzdata's names of a zone without
 # letters for it (`+03`, `-0330`), and UTC (journalctl --utc; GMT from gmtime()).
 _NUMERIC_ZONE = re.compile(r"[+-][0-9]{2}(?:[0-9]{2})?")
-_UTC_NAMES = frozenset(("UTC", "GMT", "UT", "Z"))
+_UTC_NAMES = frozenset(("UTC", "GMT"))
 
 
 def _weekday_first(line: str) -> Optional[Tuple[str, str, str, str]]:
@@ -186,7 +186,7 @@ def _weekday_first(line: str) -> Optional[Tuple[str, str, str, str]]:
         stamp += "+00:00"
     elif _NUMERIC_ZONE.fullmatch(zone):
         stamp += f"{zone[:3]}:{zone[3:] or '00'}"
-    elif zone.isalpha():
+    elif zone.isascii() and zone.isalpha():
         stamp += zone
     else:
         return None
@@ -457,10 +457,10 @@ class Clock:
 
     def _local_time(self, stamp: str) -> Optional[_dt.datetime]:
         """`2023-11-14T22:13:20CET` or `2023-11-14T22:13:20` (syslog._weekday_first(),
-        journalctl's short-full): a local time, read in the zone a traditional stamp is read
-        in; where that zone's clock shows the time twice, the zone's name picks the pass (CEST
-        the first, CET the second) when it is one of the two, else the order of the lines
-        does."""
+        journalctl's short-full; an RFC 3339 stamp that lost its offset to a template): a
+        local time, read in the zone a traditional stamp is read in; where that zone's clock
+        shows the time twice, the zone's name picks the pass (CEST the first, CET the second)
+        when it is one of the two, else the order of the lines does."""
         if _LOCAL_STAMP.fullmatch(stamp) is None:
             return None
         year = int(stamp[:4])

@@ -19,6 +19,8 @@ src/shared/logs-show.c writes them): `short-unix`, `1518330374.000123 t postfix/
 abbreviation as strftime's %Z gives it, `UTC` under --utc). Neither was read: every line was
 not syslog, or (short-unix) a stamp no Clock read, each line a ten-minute slot of its own. The
 tests below write real logs in both forms and compare every report with the traditional copy.
+A local time of short-full's is an RFC 3339 stamp without its offset, read as a traditional
+stamp is, in --tz's zone: so too any such stamp, which had no time.
 
 As in test_reallogs.py, every expected number was counted from the lines themselves (grep,
 awk), never taken from the tool's output.
@@ -383,3 +385,16 @@ def test_the_zones_name_tells_the_pass_through_the_hour_shown_twice():
     # A local time read in the zone it was written in, with its name or without.
     for stamp in ("2023-11-14T23:13:20CET", "2023-11-14T23:13:20"):
         assert Clock(tz=berlin).time(stamp) == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
+def test_an_iso_stamp_without_its_offset_is_local_time(cli, tmp_path):
+    # A template that writes RFC 3339's date and time but not the offset (strftime's
+    # `%Y-%m-%dT%H:%M:%S`): before, such a line had no time (`no Postfix activity found`).
+    log = tmp_path / "mail.log"
+    log.write_text("2023-11-14T23:13:20 mx1 postfix/submission/smtpd[4211]: 3SYKm63xyzz1: "
+                   "client=unknown[203.0.113.9], sasl_method=LOGIN, sasl_username=kim@example.org\n",
+                   encoding="utf-8")
+    result = cli("-r", "users", "-f", "json", "--tz", "Europe/Berlin", log)
+    assert result.code == 0, result.err
+    [user] = result.json()
+    assert (user["user"], user["first_seen"]) == ("kim@example.org", "2023-11-14T23:13:20+01:00")
