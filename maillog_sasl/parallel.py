@@ -18,10 +18,10 @@ DESCRIPTION
     its URL, sources.py) each correlate one chunk at a time (ChunkCorrelator) and hand back a
     Piece; this process takes the pieces in order while the workers read the next ones, and
     hands on what correlate.correlate() would, in its order. With --jobs 2 (forked), this
-    process is one of the two: one worker, and this process reads a share of the byte ranges
-    itself (HERE_SHARE, the first one first, while the worker reads the next), in their turn,
-    as one process reads them, and applies the worker's pieces of the others; more jobs are
-    as many workers, this process merging.
+    process is one of the two: one worker, and this process reads about half the byte ranges
+    itself (the first two while the worker reads the third, then every other one, not the
+    last: HEAD_START), in their turn, as one process reads them, and applies the worker's
+    pieces of the others; more jobs are as many workers, this process merging.
 
     A piece is pickled in parts (Packed): what is open at the chunk's end, then its events in
     batches of BATCH_EVENTS, which this process unpickles one at a time, handing on what each
@@ -68,8 +68,8 @@ DESCRIPTION
     its times, shared between fields and pickled once a part, are a quarter of that cost: 5,200
     instructions to pickle a datetime, 1,800 to unpickle it) for this process to unpickle and
     apply: a piece costs its worker about 1.4 times, and this process 0.2-0.5 times, what
-    reading the chunk here costs. So with --jobs 2 this process reads a share of the chunks
-    itself (HERE_SHARE) and one worker the rest: on sub300k.log (6 chunks), 9,962 M
+    reading the chunk here costs. So with --jobs 2 this process reads about half the chunks
+    itself (HEAD_START) and one worker the rest: on sub300k.log (6 chunks), 9,962 M
     instructions in all (this process 5,381 M, the worker 4,581 M) against 7,741 M for one
     process; before, 2 workers and this process took 13,066 M against 8,613 M; on mx300k.log
     (5 chunks, 3 read here) 6,266 M (3,818 M and 2,448 M) against 7,282 M. Two processes on 2
@@ -106,7 +106,6 @@ import copyreg
 import datetime as _dt
 import io
 import itertools
-import math
 import os
 import pickle
 import signal
@@ -149,12 +148,15 @@ CHUNK_SIZE = 8 << 20
 # A piece's events are pickled in batches of this many, which this process unpickles one at a
 # time, handing on what each finished before the next.
 BATCH_EVENTS = 500
-# With --jobs 2, a worker and this process: a worker's piece costs the worker 1.4 and this
-# process 0.2-0.5 times the chunk's correlation here (the marks and folds, pickling, unpickling
-# and applying); this process also makes the reports. The share of the chunks it reads itself
-# that keeps both as busy: 0.47 by the instructions of each on sub300k.log, 0.44 by their CPU
-# time on the submission benchmark log, loaded (the default report).
-HERE_SHARE = 0.45
+# With --jobs 2, a worker and this process: a worker's piece costs the worker 1.0-1.45 times the
+# chunk's correlation here (the marks and folds, pickling) and this process 0.1-0.4 times
+# (unpickling and applying; 1.0 and 0.1 on the mx benchmark log, 1.45 and 0.37 on the
+# submission one). This process reads the first HEAD_START byte ranges itself while the worker
+# reads the next (it starts a range behind, and is slower at it), then every other one, and
+# leaves the last to the worker (its tail is then applying a piece, not reading a range): on
+# both benchmark logs within 1% of the best split found by search, simulated from the CPU time
+# of each range read each way (the reports' end included).
+HEAD_START = 2
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
@@ -1168,7 +1170,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                 # starting with the first, and applies the worker's pieces.
                 workers = 1
                 ahead = workers + 1
-                plans = _shared(plans, HERE_SHARE)
+                plans = _shared(plans)
             _SOURCES[:] = sources
             _SPOOLS[:] = spools = _spools(ahead)
             if spools:
@@ -1220,16 +1222,17 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
             _SPOOLS.clear()
 
 
-def _shared(plans: List[Optional[List[Job]]], share: float) -> List[Optional[List[Job]]]:
-    """The plans with `share` of their byte ranges (every few, the first one first) marked
-    to be read here."""
+def _shared(plans: List[Optional[List[Job]]]) -> List[Optional[List[Job]]]:
+    """The plans with about half their byte ranges marked to be read here: the first
+    HEAD_START, then every other one, not the last."""
+    last = sum(job.start is not None for plan in plans for job in plan or ()) - 1
     turn = itertools.count()
 
     def here(job: Job) -> bool:
         if job.start is None:
             return False
         number = next(turn)
-        return math.ceil((number + 1) * share) > math.ceil(number * share)
+        return number != last and (number < HEAD_START or number % 2 == 1)
 
     return [plan and [job._replace(here=here(job)) for job in plan] for plan in plans]
 
