@@ -463,10 +463,20 @@ class ChunkCorrelator(Correlator):
             self.sized.discard(key)
 
     def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
-        if key not in self.folds:  # (a key being folded is foreign already)
+        fold = self.folds.get(key)
+        if fold is None:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
-        if "queued as " not in text and self._fold(key, stamp, daemon, text):
-            return
+        if "queued as " not in text:
+            if daemon in DELIVERY_AGENTS:
+                if self._fold_delivery(key, fold, stamp, text):
+                    return
+            elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):
+                # A retry that changes nothing on a message whose size is known there.
+                if fold is None:
+                    fold = self.folds[key] = [0, {}, None, None]
+                fold[0] += 1
+                self.orphans += 1
+                return
         self._unfold(key)
         if daemon == "qmgr":
             if text.endswith(": removed"):
@@ -497,54 +507,55 @@ class ChunkCorrelator(Correlator):
         self.events.append(line)
         return USED  # counted where it is applied (piece())
 
-    def _fold(self, key, stamp: str, daemon: str, text: str) -> bool:
-        """Fold a retry of a foreign message instead of handing its line back, if it is one:
-        its deferrals over days are most lines handed back, and only each recipient's last
+    def _fold_delivery(self, key, fold: Optional[list], stamp: str, text: str) -> bool:
+        """Fold a delivery attempt of a foreign message (`fold`: its lines folded so far)
+        instead of handing its line back, if its status and time are read: a deferred
+        message's retries over days are most lines handed back, and only each recipient's last
         one and their number matter. Whatever else comes about `key` (or a birth on it) is
         put in the stream after the fold (_unfold)."""
-        if daemon in DELIVERY_AGENTS:
+        # delivery_peek()'s common case inline, as in Correlator.feed().
+        plain = ev.PLAIN_PEEK.match(text)
+        if plain is not None:
+            address, orig_to, status = plain.groups()
+            status = ev.STATUS_OUTCOMES.get(status)
+        if plain is None or status is None:
             peek = ev.delivery_peek(text)
             if peek is None or peek[2] is ev.UNKNOWN_STATUS:
                 return False
-            when = self._time_aside(stamp)
-            if when is None:
-                return False
-            if peek[2] in ev.PROBE_STATUSES:
-                when = None  # a probe changes nothing
-        elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):
-            peek = when = None
-        else:
-            return False
-        fold = self.folds.get(key)
-        if fold is None:
-            fold = self.folds[key] = [0, {}, when, when]
-        fold[0] += 1
-        self.orphans += 1
-        if when is not None:
             address, orig_to, status = peek
-            target = address if orig_to is None else (address, orig_to)
-            folded = fold[1].get(target)
-            if folded is None:
-                folded = fold[1][target] = [address, orig_to, 0, status, text, when, None]
-            folded[2] += 1
-            folded[3:6] = status, text, when
-            if status == DEFERRED and folded[6] is None:
-                folded[6] = when
-            if fold[2] is None:
-                fold[2] = when
-            fold[3] = when
-        return True
-
-    def _time_aside(self, stamp: str) -> Optional[_dt.datetime]:
+        # A traditional stamp's minute read aside once (_aside), its second added.
         second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
         if second is None:
-            return time_aside(self.clock, stamp)
-        minute = self._aside.get(stamp[:12])
-        if minute is None:
-            if len(self._aside) > MINUTES_KEPT:
-                self._aside.clear()
-            minute = self._aside[stamp[:12]] = time_aside(self.clock, stamp[:12] + ":00")
-        return minute + second if minute is not None else None
+            when = time_aside(self.clock, stamp)
+        else:
+            minute = self._aside.get(stamp[:12])
+            if minute is None:
+                if len(self._aside) > MINUTES_KEPT:
+                    self._aside.clear()
+                minute = self._aside[stamp[:12]] = time_aside(self.clock, stamp[:12] + ":00")
+            when = minute + second if minute is not None else None
+        if when is None:
+            return False
+        if fold is None:
+            fold = self.folds[key] = [0, {}, None, None]
+        fold[0] += 1
+        self.orphans += 1
+        if status in ev.PROBE_STATUSES:
+            return True  # a probe changes nothing
+        target = address if orig_to is None else (address, orig_to)
+        folded = fold[1].get(target)
+        if folded is None:
+            folded = fold[1][target] = [address, orig_to, 0, status, text, when, None]
+        folded[2] += 1
+        folded[3] = status
+        folded[4] = text
+        folded[5] = when
+        if status == DEFERRED and folded[6] is None:
+            folded[6] = when
+        if fold[2] is None:
+            fold[2] = when
+        fold[3] = when
+        return True
 
     def _unfold(self, key) -> None:
         """The lines of `key` folded so far, into the stream here."""
