@@ -69,22 +69,23 @@ DESCRIPTION
     instructions to pickle a datetime, 1,800 to unpickle it) for this process to unpickle and
     apply: a piece costs its worker about 1.4 times, and this process 0.2-0.5 times, what
     reading the chunk here costs. So with --jobs 2 this process reads about half the chunks
-    itself (HEAD_START) and one worker the rest: on sub300k.log (6 chunks), 9,962 M
-    instructions in all (this process 5,381 M, the worker 4,581 M) against 7,741 M for one
-    process; before, 2 workers and this process took 13,066 M against 8,613 M; on mx300k.log
-    (5 chunks, 3 read here) 6,266 M (3,818 M and 2,448 M) against 7,282 M. Two processes on 2
-    cores, not three. Where the cores are busy, as slow as that CPU time (benchmarks/README.md).
+    itself (HEAD_START) and one worker the rest: on sub300k.log (6 chunks, 3 read here),
+    9,490 M instructions in all (this process 5,129 M, the worker 4,361 M) against 7,275 M for
+    one process; before, 2 workers and this process took 13,066 M against 8,613 M; on
+    mx300k.log (5 chunks, 3 read here) 5,724 M (3,470 M and 2,254 M) against 4,832 M. Two
+    processes on 2 cores, not three. Where the cores are busy, as slow as that CPU time
+    (benchmarks/README.md).
     What is left of a piece's cost is pickle's, field by field: times sent as seconds (a float
     each, rebuilt by datetime.fromtimestamp, 2,900 instructions) cut the worker's pickling by
     5.5% and added 35% to this process's unpickling, whose CPU counts about twice the worker's
     for --jobs 2; a Message's recipients sent in a list of their fields, 7% and +3%; batches of
     2,000 events, 1% each.
 
-    Memory, on the same log: this process peaks at 58 MB (one process at 53), a worker at
-    51 MB. Unpickled whole, a piece held some 12 MB of objects in this process until they were
-    all handed on, often beside the next one, and the bytes of the pieces received (4.5 MB
-    each, received and then copied out of the pipe by the pool's thread) kept twice that in
-    its malloc arena: this process peaked at 74-87 MB.
+    Memory, on the submission benchmark log: this process peaks at 56 MB (one process at 51),
+    a worker at 47-49 MB (on the mx one 41 and 27 MB). Unpickled whole, a piece held some
+    12 MB of objects in this process until they were all handed on, often beside the next one,
+    and the bytes of the pieces received (4.5 MB each, received and then copied out of the pipe
+    by the pool's thread) kept twice that in its malloc arena: this process peaked at 74-87 MB.
 
     A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
     the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the

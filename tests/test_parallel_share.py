@@ -50,7 +50,7 @@ def test_two_jobs_read_a_share_here_and_the_rest_in_one_worker(monkeypatch):
     assert pools == [1, 4] and len(starts) == here
 
 
-def test_the_share_starts_with_two_ranges_here_and_leaves_the_last_and_whole_inputs_to_the_worker():
+def test_two_ranges_here_first_then_every_other_the_last_and_whole_inputs_the_worker_s():
     jobs = [parallel.Job(0, start, start + 10, None) for start in range(0, 100, 10)]
     whole = [parallel.Job(1, None, None, None)]
     more = [parallel.Job(2, start, start + 10, None) for start in range(0, 30, 10)]
