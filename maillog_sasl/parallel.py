@@ -1248,7 +1248,7 @@ def _shared(plans: List[Optional[List[Job]]]) -> List[Optional[List[Job]]]:
         if job.start is None:
             return False
         number = next(turn)
-        return number != last and (number < HEAD_START or number % 2 == 1)
+        return number != last and (number < HEAD_START or (number - HEAD_START) % 2 == 1)
 
     return [plan and [job._replace(here=here(job)) for job in plan] for plan in plans]
 
