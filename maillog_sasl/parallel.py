@@ -18,10 +18,10 @@ DESCRIPTION
     its URL, sources.py) each correlate one chunk at a time (ChunkCorrelator) and hand back a
     Piece; this process takes the pieces in order while the workers read the next ones, and
     hands on what correlate.correlate() would, in its order. With --jobs 2 (forked), this
-    process is one of the two: one worker, and this process reads a share of the byte ranges
-    itself (HERE_SHARE, the first one first, while the worker reads the next), in their turn,
-    as one process reads them, and applies the worker's pieces of the others; more jobs are
-    as many workers, this process merging.
+    process is one of the two: one worker, and this process reads about half the byte ranges
+    itself (the first two while the worker reads the third, then every other one, not the
+    last: HEAD_START), in their turn, as one process reads them, and applies the worker's
+    pieces of the others; more jobs are as many workers, this process merging.
 
     A piece is pickled in parts (Packed): what is open at the chunk's end, then its events in
     batches of BATCH_EVENTS, which this process unpickles one at a time, handing on what each
@@ -68,23 +68,24 @@ DESCRIPTION
     its times, shared between fields and pickled once a part, are a quarter of that cost: 5,200
     instructions to pickle a datetime, 1,800 to unpickle it) for this process to unpickle and
     apply: a piece costs its worker about 1.4 times, and this process 0.2-0.5 times, what
-    reading the chunk here costs. So with --jobs 2 this process reads a share of the chunks
-    itself (HERE_SHARE) and one worker the rest: on sub300k.log (6 chunks), 9,962 M
-    instructions in all (this process 5,381 M, the worker 4,581 M) against 7,741 M for one
-    process; before, 2 workers and this process took 13,066 M against 8,613 M; on mx300k.log
-    (5 chunks, 3 read here) 6,266 M (3,818 M and 2,448 M) against 7,282 M. Two processes on 2
-    cores, not three. Where the cores are busy, as slow as that CPU time (benchmarks/README.md).
+    reading the chunk here costs. So with --jobs 2 this process reads about half the chunks
+    itself (HEAD_START) and one worker the rest: on sub300k.log (6 chunks, 3 read here),
+    9,490 M instructions in all (this process 5,129 M, the worker 4,361 M) against 7,275 M for
+    one process; before, 2 workers and this process took 13,066 M against 8,613 M; on
+    mx300k.log (5 chunks, 3 read here) 5,724 M (3,470 M and 2,254 M) against 4,832 M. Two
+    processes on 2 cores, not three. Where the cores are busy, as slow as that CPU time
+    (benchmarks/README.md).
     What is left of a piece's cost is pickle's, field by field: times sent as seconds (a float
     each, rebuilt by datetime.fromtimestamp, 2,900 instructions) cut the worker's pickling by
     5.5% and added 35% to this process's unpickling, whose CPU counts about twice the worker's
     for --jobs 2; a Message's recipients sent in a list of their fields, 7% and +3%; batches of
     2,000 events, 1% each.
 
-    Memory, on the same log: this process peaks at 58 MB (one process at 53), a worker at
-    51 MB. Unpickled whole, a piece held some 12 MB of objects in this process until they were
-    all handed on, often beside the next one, and the bytes of the pieces received (4.5 MB
-    each, received and then copied out of the pipe by the pool's thread) kept twice that in
-    its malloc arena: this process peaked at 74-87 MB.
+    Memory, on the submission benchmark log: this process peaks at 56 MB (one process at 51),
+    a worker at 47-49 MB (on the mx one 41 and 27 MB). Unpickled whole, a piece held some
+    12 MB of objects in this process until they were all handed on, often beside the next one,
+    and the bytes of the pieces received (4.5 MB each, received and then copied out of the pipe
+    by the pool's thread) kept twice that in its malloc arena: this process peaked at 74-87 MB.
 
     A worker that opens its input by path or URL checks that it is the one opened here (Job.seen:
     the size, the first 4 KB); when it is not (rotated, replaced) or cannot be opened, the
@@ -106,7 +107,6 @@ import copyreg
 import datetime as _dt
 import io
 import itertools
-import math
 import os
 import pickle
 import signal
@@ -149,12 +149,19 @@ CHUNK_SIZE = 8 << 20
 # A piece's events are pickled in batches of this many, which this process unpickles one at a
 # time, handing on what each finished before the next.
 BATCH_EVENTS = 500
-# With --jobs 2, a worker and this process: a worker's piece costs the worker 1.4 and this
-# process 0.2-0.5 times the chunk's correlation here (the marks and folds, pickling, unpickling
-# and applying); this process also makes the reports. The share of the chunks it reads itself
-# that keeps both as busy: 0.47 by the instructions of each on sub300k.log, 0.44 by their CPU
-# time on the submission benchmark log, loaded (the default report).
-HERE_SHARE = 0.45
+# With --jobs 2, a worker and this process: a worker's piece costs the worker 1.0-1.4 times the
+# chunk's correlation here (the marks and folds, pickling) and this process 0.1-0.4 times
+# (unpickling and applying; 1.0 and 0.1 on the mx benchmark log, 1.4 and 0.36 on the
+# submission one, CPU time of every range read each way). This process reads the first
+# HEAD_START byte ranges itself while the worker reads the next (it starts a range behind, and
+# is slower at it), then every other one, and leaves the last to the worker (its tail is then
+# applying a piece, not reading a range). Simulated on two idle cores from those costs, after
+# start-up: 3.75 -> 3.35 s on the submission log, 1.72 -> 1.62 s on the mx one (HERE_SHARE 0.45
+# before, every other range or so from the first: the worker was the bottleneck and this
+# process waited for its pieces 0.5 s), each within 1.5% of the best split found by search;
+# from the costs of loaded runs (this process's ranges 6-11% dearer beside the worker), 4.08 ->
+# 3.94 s and 1.78 -> 1.63 s.
+HEAD_START = 2
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 SESSION, MESSAGE = True, False
@@ -461,10 +468,20 @@ class ChunkCorrelator(Correlator):
             self.sized.discard(key)
 
     def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
-        if key not in self.folds:  # (a key being folded is foreign already)
+        fold = self.folds.get(key)
+        if fold is None:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
-        if "queued as " not in text and self._fold(key, stamp, daemon, text):
-            return
+        if "queued as " not in text:
+            if daemon in DELIVERY_AGENTS:
+                if self._fold_delivery(key, fold, stamp, text):
+                    return
+            elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):
+                # A retry that changes nothing on a message whose size is known there.
+                if fold is None:
+                    fold = self.folds[key] = [0, {}, None, None]
+                fold[0] += 1
+                self.orphans += 1
+                return
         self._unfold(key)
         if daemon == "qmgr":
             if text.endswith(": removed"):
@@ -495,54 +512,55 @@ class ChunkCorrelator(Correlator):
         self.events.append(line)
         return USED  # counted where it is applied (piece())
 
-    def _fold(self, key, stamp: str, daemon: str, text: str) -> bool:
-        """Fold a retry of a foreign message instead of handing its line back, if it is one:
-        its deferrals over days are most lines handed back, and only each recipient's last
+    def _fold_delivery(self, key, fold: Optional[list], stamp: str, text: str) -> bool:
+        """Fold a delivery attempt of a foreign message (`fold`: its lines folded so far)
+        instead of handing its line back, if its status and time are read: a deferred
+        message's retries over days are most lines handed back, and only each recipient's last
         one and their number matter. Whatever else comes about `key` (or a birth on it) is
         put in the stream after the fold (_unfold)."""
-        if daemon in DELIVERY_AGENTS:
+        # delivery_peek()'s common case inline, as in Correlator.feed().
+        plain = ev.PLAIN_PEEK.match(text)
+        if plain is not None:
+            address, orig_to, status = plain.groups()
+            status = ev.STATUS_OUTCOMES.get(status)
+        if plain is None or status is None:
             peek = ev.delivery_peek(text)
             if peek is None or peek[2] is ev.UNKNOWN_STATUS:
                 return False
-            when = self._time_aside(stamp)
-            if when is None:
-                return False
-            if peek[2] in ev.PROBE_STATUSES:
-                when = None  # a probe changes nothing
-        elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):
-            peek = when = None
-        else:
-            return False
-        fold = self.folds.get(key)
-        if fold is None:
-            fold = self.folds[key] = [0, {}, when, when]
-        fold[0] += 1
-        self.orphans += 1
-        if when is not None:
             address, orig_to, status = peek
-            target = address if orig_to is None else (address, orig_to)
-            folded = fold[1].get(target)
-            if folded is None:
-                folded = fold[1][target] = [address, orig_to, 0, status, text, when, None]
-            folded[2] += 1
-            folded[3:6] = status, text, when
-            if status == DEFERRED and folded[6] is None:
-                folded[6] = when
-            if fold[2] is None:
-                fold[2] = when
-            fold[3] = when
-        return True
-
-    def _time_aside(self, stamp: str) -> Optional[_dt.datetime]:
+        # A traditional stamp's minute read aside once (_aside), its second added.
         second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
         if second is None:
-            return time_aside(self.clock, stamp)
-        minute = self._aside.get(stamp[:12])
-        if minute is None:
-            if len(self._aside) > MINUTES_KEPT:
-                self._aside.clear()
-            minute = self._aside[stamp[:12]] = time_aside(self.clock, stamp[:12] + ":00")
-        return minute + second if minute is not None else None
+            when = time_aside(self.clock, stamp)
+        else:
+            minute = self._aside.get(stamp[:12])
+            if minute is None:
+                if len(self._aside) > MINUTES_KEPT:
+                    self._aside.clear()
+                minute = self._aside[stamp[:12]] = time_aside(self.clock, stamp[:12] + ":00")
+            when = minute + second if minute is not None else None
+        if when is None:
+            return False
+        if fold is None:
+            fold = self.folds[key] = [0, {}, None, None]
+        fold[0] += 1
+        self.orphans += 1
+        if status in ev.PROBE_STATUSES:
+            return True  # a probe changes nothing
+        target = address if orig_to is None else (address, orig_to)
+        folded = fold[1].get(target)
+        if folded is None:
+            folded = fold[1][target] = [address, orig_to, 0, status, text, when, None]
+        folded[2] += 1
+        folded[3] = status
+        folded[4] = text
+        folded[5] = when
+        if status == DEFERRED and folded[6] is None:
+            folded[6] = when
+        if fold[2] is None:
+            fold[2] = when
+        fold[3] = when
+        return True
 
     def _unfold(self, key) -> None:
         """The lines of `key` folded so far, into the stream here."""
@@ -1168,7 +1186,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                 # starting with the first, and applies the worker's pieces.
                 workers = 1
                 ahead = workers + 1
-                plans = _shared(plans, HERE_SHARE)
+                plans = _shared(plans)
             _SOURCES[:] = sources
             _SPOOLS[:] = spools = _spools(ahead)
             if spools:
@@ -1220,16 +1238,17 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
             _SPOOLS.clear()
 
 
-def _shared(plans: List[Optional[List[Job]]], share: float) -> List[Optional[List[Job]]]:
-    """The plans with `share` of their byte ranges (every few, the first one first) marked
-    to be read here."""
+def _shared(plans: List[Optional[List[Job]]]) -> List[Optional[List[Job]]]:
+    """The plans with about half their byte ranges marked to be read here: the first
+    HEAD_START, then every other one, not the last."""
+    last = sum(job.start is not None for plan in plans for job in plan or ()) - 1
     turn = itertools.count()
 
     def here(job: Job) -> bool:
         if job.start is None:
             return False
         number = next(turn)
-        return math.ceil((number + 1) * share) > math.ceil(number * share)
+        return number != last and (number < HEAD_START or (number - HEAD_START) % 2 == 1)
 
     return [plan and [job._replace(here=here(job)) for job in plan] for plan in plans]
 

@@ -14,7 +14,8 @@ SUMMARY
     READ_ERRORS                     what reading a (compressed) stream raises on bad input
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
-    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | JOURNAL | None; Unwrapper(kind).lines(lines),
+    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | JOURNAL | UNIX_STAMPS | None;
+    Unwrapper(kind).lines(lines),
     .end(), .whole(lines)           the lines inside a container runtime's wrapper
 
 DESCRIPTION
@@ -57,13 +58,19 @@ DESCRIPTION
     --timestamps` put only an RFC 3339 stamp before each line, split no line, and are read line
     by line by syslog.split_line().) `journalctl -o json` wraps each journal entry the same way,
     one JSON object a line: its line is made of its time (__REALTIME_TIMESTAMP, in UTC), host,
-    SYSLOG_IDENTIFIER, pid and MESSAGE; an entry without them is an empty line.
+    SYSLOG_IDENTIFIER, pid and MESSAGE; an entry without them is an empty line. So too
+    `journalctl -o short-unix`, whose lines start with seconds since the epoch (`1700000000.
+    123456 host postfix/smtpd[123]: ...`): each such stamp is written as the RFC 3339 stamp of
+    its moment in UTC, which every reader of a line reads (a ten-minute slot of the correlator
+    is a prefix of it); its other lines (`-- Boot ... --`) are handed on as they are.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
     the files). The modification time of each regular file is kept: it anchors the year of
     yearless stamps (a log cannot end after its file was last written). A pipe has none:
-    like stdin, it is anchored on now.
+    like stdin, it is anchored on now. When the first lines hold a stamp with its year after a
+    yearless first stamp (a syslog daemon's template changed), that stamp is the anchor
+    instead: a copy's modification time is not its log's.
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -153,6 +160,8 @@ BLOCK_SIZE = 1 << 17
 PEEK_BYTES = 1 << 16
 PEEK_TEXT = 1 << 20  # at most this much of a compressed file's first block is inflated
 PEEK_LINES = 2000
+# The last bytes of a plain regular file, read once when it is opened, to find its last stamp.
+TAIL_BYTES = 1 << 14
 # The longest line kept, in characters. Postfix's own line_length_limit is 2048 for SMTP, and
 # its log lines stay far below that (syslog daemons cut at 1 KB to 8 KB by default): a longer
 # "line" is garbage, a binary or a file of NUL bytes, and only its start is kept.
@@ -215,7 +224,7 @@ class Source:
                  stream: Optional[BinaryIO] = None):
         self.name = name
         self.path = path
-        self.mtime = mtime
+        self.mtime = mtime  # what its yearless stamps come before (peek_first_time())
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[Problem] = None
         self.size = 0  # bytes of a regular file or URL object (compressed, when compressed)
@@ -393,10 +402,16 @@ class Source:
 
     def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
         """The time of the first line that has a timestamp, for ordering a rotated set; read
-        from the first PEEK_BYTES, which batches() then hands on first.
+        from the first PEEK_BYTES (PEEK_LINES lines at most), which batches() then hands on
+        first.
 
         Yearless stamps are placed by the file's own modification time even under --year: a
-        forced year cannot tell December's file from January's.
+        forced year cannot tell December's file from January's. A stamp with its year (RFC
+        3339, year first) that the file's yearless stamps are known to come before is a better
+        anchor (`mtime`, what the file's Clock is anchored on), since a copy (scp, a checkout)
+        moves the file's time on: its last line's, when a plain regular file ends with one
+        (TAIL_BYTES are read for it; not of a URL's object); else the first after a yearless
+        first stamp in those lines.
         """
         if self._head is None:
             assert self._stream is not None
@@ -406,14 +421,51 @@ class Source:
         text = start.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
+        last = self._last_dated_time(text, zone)
+        if last is not None:
+            self.mtime = last
         clock = Clock(tz=zone, anchor=self.mtime)
-        lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
-        for line in Unwrapper().lines(lines):
+        lines = iter(Unwrapper().lines([line[:MAX_LINE]
+                                        for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]))
+        for line in lines:
+            parsed = split_line(line)
+            first = clock.time(parsed[0]) if parsed is not None else None
+            if first is not None:
+                break
+        else:
+            return None
+        yearless = parsed[0]  # type: ignore[index]  # a time was read from it
+        if last is not None or yearless[:1].isdigit():
+            return first
+        for line in lines:  # those after it
+            if line[:1].isdigit() or line[:1] == "<":  # what a stamp with its year starts with
+                parsed = split_line(line)
+                dated = (clock.time(parsed[0]) if parsed is not None and parsed[0][:1].isdigit()
+                         else None)
+                if dated is not None:
+                    self.mtime = dated
+                    return Clock(tz=zone, anchor=dated).time(yearless)
+        return first
+
+    def _last_dated_time(self, head: str, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+        """The time of the last line of a plain regular file (`head`, its text, when it holds
+        the whole file) when that line's stamp carries its year; None otherwise, and for a URL
+        (a request more for every object)."""
+        if not self.regular or self.url is not None or is_compressed(self._head):
+            return None
+        if self.size > len(self._head or b""):
+            try:
+                tail = self.read_at(TAIL_BYTES, max(0, self.size - TAIL_BYTES))
+            except OSError:
+                return None
+            if self.size > TAIL_BYTES:
+                tail = tail[tail.find(b"\n") + 1:]  # the end of a line cut in two
+            head = tail.decode("utf-8", "replace")
+        lines = head.replace("\r", "\n").split("\n")[-PEEK_LINES:]
+        for line in reversed(Unwrapper().lines([line[:MAX_LINE] for line in lines])):
             parsed = split_line(line)
             if parsed is not None:
-                moment = clock.time(parsed[0])
-                if moment is not None:
-                    return moment
+                return Clock(tz=zone).time(parsed[0]) if parsed[0][:1].isdigit() else None
         return None
 
 
@@ -491,8 +543,9 @@ class LineSplitter:
 
 
 # The wrappers a container runtime writes around each line of a container's output (PLAIN: none),
-# and journalctl's JSON export, which wraps each entry of the journal.
-PLAIN, CRI, JSON_FILE, JOURNAL = "", "CRI", "json-file", "journal"
+# journalctl's JSON export, which wraps each entry of the journal, and its short-unix output,
+# whose stamps are seconds since the epoch.
+PLAIN, CRI, JSON_FILE, JOURNAL, UNIX_STAMPS = "", "CRI", "json-file", "journal", "short-unix"
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 MICROSECOND_DIGITS = 18
@@ -502,6 +555,8 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
     """The wrapper of the first line of `lines` that has the shape of one, or PLAIN for a
     syslog line; None when no line tells."""
     for line in lines:
+        if _unix_stamp(line):
+            return UNIX_STAMPS
         if line[:1] == "{":
             record = _json_object(line)
             if _with_log(record) is not None:
@@ -516,6 +571,31 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
         if split_line(line) is not None:
             return PLAIN
     return None
+
+
+def _unix_stamp(line: str) -> bool:
+    """Does `line` start with `journalctl -o short-unix`'s stamp, seconds since the epoch and
+    their microseconds (`1700000000.123456 `: ten digits from September 2001 on)?"""
+    return (line[10:11] == "." and line[17:18] == " " and line[:10].isdigit()
+            and line[11:17].isdigit() and line[:17].isascii())
+
+
+def _from_unix_stamps(lines: List[str]) -> List[str]:
+    """`lines` of journalctl's short-unix output, each stamp written as the RFC 3339 stamp of
+    its moment in UTC (as a journal entry's time in its JSON export): `2023-11-14T22:13:20.
+    123456+00:00`, the stamp every reader of an ISO line takes. Other lines (`-- Boot ... --`)
+    are as they were."""
+    inner = []
+    second = start = ""
+    for line in lines:
+        if not _unix_stamp(line):
+            inner.append(line)
+            continue
+        if line[:10] != second:  # a second's lines share its date and time
+            second = line[:10]
+            start = (_EPOCH + _dt.timedelta(seconds=int(second))).isoformat()[:19]
+        inner.append(f"{start}.{line[11:17]}+00:00{line[17:]}")
+    return inner
 
 
 def _json_object(line: str) -> Any:
@@ -597,6 +677,8 @@ class Unwrapper:
             return lines
         if kind == JOURNAL:
             return [_journal_line(record) for record in _json_objects(lines)]
+        if kind == UNIX_STAMPS:
+            return _from_unix_stamps(lines)
         return self._cri(lines) if kind is CRI else self._json_file(lines)
 
     def whole(self, lines: List[str]) -> Tuple[List[str], int]:

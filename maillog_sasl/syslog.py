@@ -16,21 +16,29 @@ DESCRIPTION
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
     year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
     `$YEAR $DATE`), each optionally behind a `<PRI>`; RFC 5424 lines (`<22>1 STAMP HOST APP
-    PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped); any of
-    the others behind `docker logs -t`'s RFC
-    3339 stamp (the line's own stamp is the one read; the runtime's only for a line without
-    one), and behind `docker compose logs`' `name | `, with or without its -t.
+    PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped);
+    journalctl's short-full (`Tue 2023-11-14 22:13:20 CET`: the stamp made one word,
+    `2023-11-14T22:13:20CET`, RFC 3339 when the zone is UTC or an offset); any of the others
+    behind `docker logs -t`'s RFC 3339 stamp (the line's own stamp is the one read; the
+    runtime's only for a line without one), and behind `docker compose logs`' `name | `, with
+    or without its -t. (journalctl's short-unix stamps are made RFC 3339 ones by
+    sources.Unwrapper, once an input is known to be of them.) A stamp split_line() returns is
+    one a line starts with that split_line() reads as it was: a line made of the four parts is
+    read as they are.
 
     split_line() does only string slicing so that a caller can throw a line away before paying
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset;
     yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
     end before, normally the file's modification time) and the offset of `tz` (local time when
-    None) at that moment; a stamp with its year first keeps its year and takes that offset. The
-    year advances when the months run backwards (Dec -> Jan), and a line a little out of order
-    across New Year stays in the old year. Conversions are cached per distinct stamp:
-    neighbouring lines share their second; and a zone is asked its offset once an hour, not
-    once a minute (an hour in which the offset changes, or that shows twice, is asked each
-    time).
+    None) at that moment; a stamp with its year first, and an ISO one without an offset (short-
+    full's local times), keep their year and take that offset. The year advances when the months run
+    backwards (Dec -> Jan), and a line a little out of order across New Year stays in the old
+    year. A yearless stamp read right after one that carries its year takes that stamp's year
+    and month to go on from (a file whose lines have their year but a few: another program's,
+    or those before its syslog daemon's template changed), unless `year` was given (--year).
+    Conversions are cached per distinct stamp: neighbouring lines share their second; and a
+    zone is asked its offset once an hour, not once a minute (an hour in which the offset
+    changes, or that shows twice, is asked each time).
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
@@ -130,6 +138,11 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
             fields = line[end + 1:].split(" ", 2)
             if len(fields) == 3 and fields[1][-1:] == ":":
                 return line[:15], fields[0], fields[1], fields[2]
+    elif line[:3] in WEEKDAYS and line[3:4] == " ":
+        # journalctl -o short-full: `Tue 2023-11-14 22:13:20 CET host ...`.
+        parsed = _weekday_first(line)
+        if parsed is not None:
+            return parsed
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
@@ -140,6 +153,44 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
 
 # How far into a line the `| ` of a container log's prefix may be.
 PREFIX_BAR_WITHIN = 80
+
+
+# journalctl -o short-full's weekday (in English whatever the locale: systemd 232 on) and the
+# date and time after it.
+WEEKDAYS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+_FULL_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+# The stamp made of it when its zone is a name (or none): a local time.
+_LOCAL_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[A-Za-z]*")
+# What its zone may be written as when it is a fixed offset: tzdata's names of a zone without
+# letters for it (`+03`, `-0330`), and UTC (journalctl --utc; GMT from gmtime()).
+_NUMERIC_ZONE = re.compile(r"[+-][0-9]{2}(?:[0-9]{2})?")
+_UTC_NAMES = frozenset(("UTC", "GMT"))
+
+
+def _weekday_first(line: str) -> Optional[Tuple[str, str, str, str]]:
+    """journalctl -o short-full's line: `Tue 2023-11-14 22:13:20 CET host tag: text`, the zone
+    the abbreviation strftime's %Z gives (none when the system has none). The stamp is made
+    one word, as a line made of the four parts must start (parallel.py hands lines back so):
+    RFC 3339 `2023-11-14T22:13:20+00:00` when the zone is UTC or an offset, else a local time,
+    `2023-11-14T22:13:20CET` or `2023-11-14T22:13:20` (Clock._local_time())."""
+    if line[23:24] != " " or _FULL_STAMP.fullmatch(line, 4, 23) is None:
+        return None
+    stamp = f"{line[4:14]}T{line[15:23]}"
+    fields = line[24:].split(" ", 3)
+    if len(fields) >= 3 and fields[1][-1:] == ":":  # no zone: a host ends in no colon
+        return stamp, fields[0], fields[1], " ".join(fields[2:])
+    if len(fields) < 4 or fields[2][-1:] != ":":
+        return None
+    zone, host, tag, text = fields
+    if zone in _UTC_NAMES:
+        stamp += "+00:00"
+    elif _NUMERIC_ZONE.fullmatch(zone):
+        stamp += f"{zone[:3]}:{zone[3:] or '00'}"
+    elif zone.isascii() and zone.isalpha():
+        stamp += zone
+    else:
+        return None
+    return stamp, host, tag, text
 
 
 def _after_pri(line: str) -> Optional[Tuple[str, str, str, str]]:
@@ -320,8 +371,11 @@ class Clock:
             return self._cache_value
         if stamp[:1].isdigit():
             value = _parse_iso(stamp)
-            if value is None and stamp[4:5] == " ":
-                value = self._year_first(stamp)
+            if value is None:
+                if stamp[4:5] == " ":
+                    value = self._year_first(stamp)
+                elif stamp[10:11] == "T":
+                    value = self._local_time(stamp)
         else:
             minute = self._minutes.get(stamp[:12])
             second = _SECONDS.get(stamp[12:15])
@@ -350,7 +404,15 @@ class Clock:
             hour, minute, second = int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15])
         except ValueError:
             return None
-        if self.year is None:
+        previous = self._cache_value
+        if (previous is not None and self._cache_key[:1].isdigit()  # type: ignore[index]
+                and not self.forced):
+            # The stamp read before carried its year (RFC 3339, year first): a yearless stamp
+            # among such lines (another program's, a syslog daemon's template changed) is in
+            # their year, whatever the file's time says; and on from there as months run.
+            previous = previous.astimezone(self.zone)
+            self.year, self._last_month = previous.year, previous.month
+        elif self.year is None:
             self.year = self._first_year(month, day)
         year = self.year
         last = self._last_month
@@ -392,6 +454,27 @@ class Clock:
         value = self._make(year, month, day, hour, minute, second)[0]
         return (value.replace(microsecond=int(fraction.ljust(6, "0"))) if value is not None
                 else None)
+
+    def _local_time(self, stamp: str) -> Optional[_dt.datetime]:
+        """`2023-11-14T22:13:20CET` or `2023-11-14T22:13:20` (syslog._weekday_first(),
+        journalctl's short-full; an RFC 3339 stamp that lost its offset to a template): a
+        local time, read in the zone a traditional stamp is read in; where that zone's clock
+        shows the time twice, the zone's name picks the pass (CEST the first, CET the second)
+        when it is one of the two, else the order of the lines does."""
+        if _LOCAL_STAMP.fullmatch(stamp) is None:
+            return None
+        year = int(stamp[:4])
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            return None
+        value, ambiguous = self._make(year, int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]),
+                                      int(stamp[14:16]), int(stamp[17:19]))
+        if ambiguous and value is not None:
+            naive = value.replace(tzinfo=None)
+            for fold in (0, 1):
+                if self.zone.tzname(naive.replace(fold=fold)) == stamp[19:]:
+                    return naive.replace(tzinfo=fixed_zone(
+                        self.zone.utcoffset(naive.replace(fold=fold))))
+        return value
 
     def _first_year(self, month: int, day: int) -> int:
         anchor = self.anchor or _dt.datetime.now(self.zone)
@@ -460,8 +543,10 @@ def _parse_iso(stamp: str) -> Optional[_dt.datetime]:
     try:
         value = _dt.datetime.fromisoformat(stamp)
     except ValueError:
-        if stamp[4:5] == " ":
-            return None  # no ISO stamp; one with its year first, perhaps (Clock._year_first)
+        if stamp[4:5] == " " or (stamp[19:20].isalpha() and stamp[19:] != "Z"):
+            # No ISO stamp; one with its year first perhaps (Clock._year_first), or a local
+            # time and its zone's name (Clock._local_time).
+            return None
         # Before Python 3.11 fromisoformat() refuses "Z" and "+hhmm"; dateutil reads them
         # (imported here: it costs more to load than most logs take to read).
         from dateutil.parser import isoparse

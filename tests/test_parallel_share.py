@@ -1,11 +1,10 @@
-"""--jobs 2: this process and one forked worker; this process reads a share of the byte ranges
-itself (HERE_SHARE, the first one first) and applies the worker's pieces of the others, in
-order: the same objects in the same order as one process.
+"""--jobs 2: this process and one forked worker; this process reads about half the byte ranges
+itself (the first HEAD_START, then every other one, not the last) and applies the worker's
+pieces of the others, in order: the same objects in the same order as one process.
 """
 
 import concurrent.futures
 import errno
-import math
 import os
 
 from test_jobs import canonical
@@ -45,18 +44,24 @@ def test_two_jobs_read_a_share_here_and_the_rest_in_one_worker(monkeypatch):
     chunks = -(-SAMPLE.stat().st_size // 400_000)
     assert pools == [1]
     # The worker's ranges are read in its process: only this process's are recorded here.
-    assert starts[0] == 0 and len(starts) == math.ceil(chunks * parallel.HERE_SHARE)
+    here = parallel.HEAD_START + (chunks - 1 - parallel.HEAD_START) // 2
+    assert starts[0] == 0 and len(starts) == here
     assert canonical(analysis(4)) == one
-    assert pools == [1, 4] and len(starts) == math.ceil(chunks * parallel.HERE_SHARE)
+    assert pools == [1, 4] and len(starts) == here
 
 
-def test_the_share_starts_with_the_first_range_and_leaves_whole_inputs_to_the_workers():
+def test_two_ranges_here_first_then_every_other_the_last_and_whole_inputs_the_worker_s():
     jobs = [parallel.Job(0, start, start + 10, None) for start in range(0, 100, 10)]
     whole = [parallel.Job(1, None, None, None)]
-    shared = parallel._shared([jobs, None, whole], 0.4)
-    assert [job.here for job in shared[0]] == [True, False, True, False, False,
-                                               True, False, True, False, False]
+    more = [parallel.Job(2, start, start + 10, None) for start in range(0, 30, 10)]
+    shared = parallel._shared([jobs, None, whole, more])
+    assert [job.here for job in shared[0]] == [True, True, False, True, False,
+                                               True, False, True, False, True]
     assert shared[1] is None and [job.here for job in shared[2]] == [False]
+    # The ranges of every input are counted as one run: the last of them all is the worker's.
+    assert [job.here for job in shared[3]] == [False, True, False]
+    two = parallel._shared([jobs[:2]])
+    assert [job.here for job in two[0]] == [True, False]
 
 
 def test_a_read_failing_here_is_the_input_s_problem_as_in_one_process(monkeypatch):

@@ -1,0 +1,400 @@
+"""Real logs written as they are when a syslog daemon's template changes half way, and as
+journalctl writes them with `-o short-unix` and `-o short-full`.
+
+A yearless stamp among stamps that carry their year. Debian 12's rsyslog writes RFC 3339 stamps
+where Debian 11's wrote traditional ones: a mail.log rotated across the upgrade holds yearless
+lines, then lines with their year (and the other way round where an admin keeps the old
+format, or a program writes to the file itself: Dovecot's log_path among rsyslog's lines,
+tests/test_reallogs11.py). The yearless lines took the year of the file's modification time;
+copied (scp, a checkout, a backup restored) in a later year, the log seemed to run for a year
+or two. A yearless stamp now takes the year of the stamp with its year read just before it,
+or, before any, that of the one known to come after it (the file's last line, or a later line
+of its first block): tests below write real logs so and read them back from copies dated 2026
+and 2027.
+
+journalctl's other short formats (systemd's journalctl(1), `--output=`; the stamps as
+src/shared/logs-show.c writes them): `short-unix`, `1518330374.000123 t postfix/smtpd[22191]:
+...` (seconds since the epoch and their microseconds), and `short-full`, `Sun 2018-02-11
+06:26:14 CET t postfix/smtpd[22191]: ...` (an English weekday, the date and time, the zone's
+abbreviation as strftime's %Z gives it, `UTC` under --utc). Neither was read: every line was
+not syslog, or (short-unix) a stamp no Clock read, each line a ten-minute slot of its own. The
+tests below write real logs in both forms and compare every report with the traditional copy.
+A local time of short-full's is an RFC 3339 stamp without its offset, read as a traditional
+stamp is, in --tz's zone: so too any such stamp, which had no time.
+
+As in test_reallogs.py, every expected number was counted from the lines themselves (grep,
+awk), never taken from the tool's output.
+"""
+
+import datetime as dt
+import gzip
+import os
+import re
+
+import pytest
+from dateutil import tz as dateutil_tz
+from test_jobs import chunks_of
+from test_reallogs import REAL, rows
+
+from maillog_sasl.correlate import Correlator
+from maillog_sasl.sources import Unwrapper, open_sources
+from maillog_sasl.syslog import Clock, parse_zone, split_line
+
+UTC = dt.timezone.utc
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_TRADITIONAL = re.compile(r"(" + "|".join(MONTHS) + r") +([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):"
+                          r"([0-9]{2}) ")
+SENTINEL = REAL / "maillogsentinel" / "sample_sasl.log"
+
+
+def _moment(match, year, zone):
+    return dt.datetime(year, MONTHS.index(match[1]) + 1, int(match[2]), int(match[3]),
+                       int(match[4]), int(match[5]), tzinfo=zone)
+
+
+def _rewrite(text, stamp_of):
+    """`text` with each traditional stamp (and its space) replaced by stamp_of(match, number),
+    or kept when that gives None."""
+    lines = text.splitlines(keepends=True)
+    for number, line in enumerate(lines):
+        match = _TRADITIONAL.match(line)
+        stamp = stamp_of(match, number) if match else None
+        if stamp is not None:
+            lines[number] = f"{stamp} {line[match.end():]}"
+    return "".join(lines)
+
+
+def _dated_copy(path, text, when):
+    """`text` written to `path`, its modification time `when` (a copy made then)."""
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    else:
+        path.write_text(text, encoding="utf-8")
+    stamp = when.timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def _range(cli, path, *options):
+    result = cli("--tz", "UTC", *options, path)
+    assert (result.code, "Traceback" in result.err) == (0, False), result.err
+    return result.out.split(" (UTC", 1)[0]
+
+
+# -- a yearless stamp among stamps that carry their year ----------------------------------------
+
+def _rsyslog(match, number, year):
+    """The stamp rsyslog's RSYSLOG_FileFormat writes for a traditional stamp of `year` in UTC
+    (microseconds: the line's number)."""
+    return _moment(match, year, UTC).isoformat().replace("+00:00", f".{number:06d}+00:00")
+
+
+def _upgraded(year):
+    """maillogsentinel's 139 SASL failures (Sep 28 .. Oct 3) as a mail.log rotated across
+    Debian 12's upgrade of rsyslog on Oct 1: traditional stamps before, RFC 3339 after."""
+    return _rewrite(SENTINEL.read_text(encoding="utf-8"),
+                    lambda match, number: _rsyslog(match, number, year)
+                    if match[1] == "Oct" else None)
+
+
+@pytest.mark.parametrize("name", ["upgraded.log", "upgraded.log.gz"])
+def test_yearless_lines_before_dated_ones_take_the_year_of_those(cli, tmp_path, name):
+    # grep -c '^Sep' is 86 (Sep 28 00:33:04 .. Sep 30), the other 53 of October; the last line
+    # is `Oct  3 06:03:14`. Copied in December 2026, the September lines took 2026: `2025-10-01
+    # 00:... .. 2026-09-30 ...`. A plain file's last line names 2025; a compressed one is read
+    # from its start only, where the first line with a year follows the yearless ones.
+    copy = _dated_copy(tmp_path / name, _upgraded(2025), dt.datetime(2026, 12, 2, tzinfo=UTC))
+    assert _range(cli, copy) == "2025-09-28 00:33:04 .. 2025-10-03 06:03:14"
+
+
+def test_the_first_line_with_a_year_in_the_first_block_anchors_the_yearless_ones(tmp_path):
+    copy = _dated_copy(tmp_path / "upgraded.log.gz", _upgraded(2025),
+                       dt.datetime(2026, 12, 2, tzinfo=UTC))
+    [source] = open_sources([str(copy)], zone=UTC).sources
+    # Line 87, the first of October: `Oct  1 00:43:33` (grep -n -m1 '^Oct'), its microseconds
+    # its index.
+    assert source.mtime == dt.datetime(2025, 10, 1, 0, 43, 33, 86, tzinfo=UTC)
+    assert source.first_time == dt.datetime(2025, 9, 28, 0, 33, 4, tzinfo=UTC)
+    source.close()
+
+
+def _downgraded():
+    """The same lines the other way round and across New Year (September made December,
+    October January): RFC 3339 stamps of 2025 up to Dec 30, traditional ones from Jan 1."""
+    text = SENTINEL.read_text(encoding="utf-8")
+    text = re.sub(r"^Sep", "Dec", re.sub(r"^Oct", "Jan", text, flags=re.M), flags=re.M)
+    return _rewrite(text, lambda match, number: _rsyslog(match, number, 2025)
+                    if match[1] == "Dec" else None)
+
+
+def test_yearless_lines_after_dated_ones_go_on_from_their_year(cli, tmp_path):
+    # The last dated line `2025-12-30T...`, then `Jan  1 00:43:33` .. `Jan  3 06:03:14`, in the
+    # year after. Copied in June 2027, they took 2027.
+    copy = _dated_copy(tmp_path / "downgraded.log", _downgraded(),
+                       dt.datetime(2027, 6, 1, tzinfo=UTC))
+    assert _range(cli, copy) == "2025-12-28 00:33:04 .. 2026-01-03 06:03:14"
+
+
+@pytest.mark.parametrize("text, when", [
+    (_upgraded(2025), dt.datetime(2026, 12, 2, tzinfo=UTC)),
+    (_downgraded(), dt.datetime(2027, 6, 1, tzinfo=UTC)),
+    ((REAL / "mephistophiles-lognormalizer" / "parse_test.log").read_text(encoding="utf-8"),
+     dt.datetime(2026, 12, 2, tzinfo=UTC)),
+], ids=["upgraded", "downgraded", "mephistophiles"])
+@pytest.mark.parametrize("fraction", [3, 7, 20])
+def test_two_jobs_give_the_years_one_gives(cli, monkeypatch, tmp_path, text, when, fraction):
+    copy = _dated_copy(tmp_path / "mixed.log", text, when)
+    options = ["-r", "failures", "-f", "json", "--tz", "UTC", "--stats"]
+    one = cli(*options, copy)
+    assert one.code == 0, one.err
+    chunks_of(copy.stat().st_size // fraction, monkeypatch)
+    two = cli(*options, "--jobs", 2, copy)
+    assert (two.code, two.out, two.err) == (one.code, one.out, one.err)
+
+
+@pytest.mark.parametrize("stamps, want", [
+    # Among lines of 2024 in a file of 2026 (tests/test_reallogs11.py's Dovecot line).
+    (["2024-04-30T15:09:26.900515+03:00", "Apr 30 15:09:27"], dt.datetime(2024, 4, 30, 15, 9, 27)),
+    # Across New Year, and a line from the old year a little late.
+    (["2025-12-31T23:59:58+00:00", "Jan  1 00:00:01"], dt.datetime(2026, 1, 1, 0, 0, 1)),
+    (["2026-01-01T00:00:01+00:00", "Dec 31 23:59:59"], dt.datetime(2025, 12, 31, 23, 59, 59)),
+    # Year first (an rsyslog template), then without.
+    (["2013 Jun 16 16:05:06", "Jun 16 16:05:07"], dt.datetime(2013, 6, 16, 16, 5, 7)),
+    # Then on by the months.
+    (["2024-11-30T10:00:00+00:00", "Nov 30 10:00:01", "Mar  1 10:00:00"],
+     dt.datetime(2025, 3, 1, 10, 0, 0)),
+])
+def test_a_yearless_stamp_takes_the_year_of_the_dated_one_before(stamps, want):
+    # Anchored on a file time years on (a copy), which no stamp's year follows.
+    clock = Clock(tz=UTC, anchor=dt.datetime(2030, 6, 1, tzinfo=UTC))
+    *before, last = stamps
+    for stamp in before:
+        assert clock.time(stamp) is not None
+    assert clock.time(last) == want.replace(tzinfo=UTC)
+
+
+def test_a_year_given_stays_the_year_of_yearless_stamps():
+    # --year is the admin's word: the dated lines do not move it.
+    clock = Clock(year=2020, tz=UTC)
+    clock.time("2024-04-30T15:09:26+00:00")
+    assert clock.time("Apr 30 15:09:27") == dt.datetime(2020, 4, 30, 15, 9, 27, tzinfo=UTC)
+
+
+def test_a_log_of_yearless_lines_only_keeps_the_files_time(cli, tmp_path):
+    # The anchor is the file's time when no line carries a year: 2026-06-01 puts Sep 28 in
+    # 2025, as before.
+    copy = _dated_copy(tmp_path / "maillog", SENTINEL.read_text(encoding="utf-8"),
+                       dt.datetime(2026, 6, 1, tzinfo=UTC))
+    assert _range(cli, copy) == "2025-09-28 00:33:04 .. 2025-10-03 06:03:14"
+
+
+# -- journalctl -o short-unix and -o short-full -------------------------------------------------
+
+def _blockbadip():
+    # blockbadip's mail.log: 22,210 lines of February 2018 (cut -c1-3 | sort -u), the logins
+    # of one user and the failed AUTH of many clients, on host `t`.
+    with gzip.open(REAL / "blockbadip" / "mail.log.gz", "rt") as handle:
+        return handle.read()
+
+
+def _short_unix(text, year):
+    """`text` as `journalctl -o short-unix` writes it, its traditional stamps read in UTC
+    (microseconds: the line's number, so that they grow as the lines go)."""
+    return _rewrite(text, lambda match, number:
+                    f"{int(_moment(match, year, UTC).timestamp()):10d}.{number:06d}")
+
+
+def _short_full(text, year, zone):
+    """`text` as `journalctl -o short-full` writes it in `zone` (`--utc`: UTC)."""
+    def stamp(match, number):
+        moment = _moment(match, year, zone)
+        return moment.strftime("%a %Y-%m-%d %H:%M:%S ") + ("UTC" if zone is UTC
+                                                           else moment.tzname())
+    return _rewrite(text, stamp)
+
+
+_FRACTION = re.compile(r"\.[0-9]{6}(?=\+00:00)")
+
+
+def _alike(cli, monkeypatch, tmp_path, text, copy, zone, reports, fractions=False):
+    """The reports (and --stats) of `copy` with one and two jobs are those of `text`, its
+    traditional original, with `--tz zone`; `fractions`: the copy's times have microseconds,
+    the original's none (dropped from the copy's before comparing)."""
+    original = tmp_path / "traditional.log"
+    original.write_text(text, encoding="utf-8")
+    written = tmp_path / "journal.log"
+    written.write_text(copy, encoding="utf-8")
+    assert written.read_bytes() != original.read_bytes()
+    chunks_of(written.stat().st_size // 20, monkeypatch)
+    for name in reports:
+        options = ["-r", name, "-f", "json", "--tz", zone, "--year", 2018, "--stats"]
+        if name == "sessions":
+            options.append("--all")
+        want = cli(*options, original)
+        assert want.code == 0 and want.out != "[]\n", want.err
+        for jobs in (1, 2):
+            got = cli(*options, "--jobs", jobs, written)
+            out = _FRACTION.sub("", got.out) if fractions else got.out
+            assert (got.code, out) == (want.code, want.out), (name, jobs)
+            assert (got.err.replace(str(written), "LOG")
+                    == want.err.replace(str(original), "LOG")), (name, jobs)
+
+
+REPORTS = ["users", "sessions", "messages", "failures"]
+
+
+def test_short_unix_reads_as_the_traditional_log(cli, monkeypatch, tmp_path):
+    # Before: not one time (`1518330374.000000` is no stamp a Clock reads).
+    text = _blockbadip()
+    _alike(cli, monkeypatch, tmp_path, text, _short_unix(text, 2018), "UTC", REPORTS,
+           fractions=True)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "UTC"])
+def test_short_full_reads_as_the_traditional_log(cli, monkeypatch, tmp_path, zone):
+    # Before: no syslog line at all (`not a syslog file`).
+    text = _blockbadip()
+    written = _short_full(text, 2018, UTC if zone == "UTC" else dateutil_tz.gettz(zone))
+    _alike(cli, monkeypatch, tmp_path, text, written, zone, REPORTS)
+
+
+def _slot_changes(cli, monkeypatch, path, zone):
+    """How many times the correlator saw a host enter another ten-minute slot."""
+    seen = []
+    original = Correlator.slot_changed
+
+    def counted(self, host, when):
+        seen.append(when)
+        original(self, host, when)
+
+    monkeypatch.setattr(Correlator, "slot_changed", counted)
+    result = cli("--tz", zone, "--year", 2018, path)
+    monkeypatch.setattr(Correlator, "slot_changed", original)
+    assert result.code == 0, result.err
+    return len(seen)
+
+
+def test_the_ten_minute_slots_are_those_of_the_traditional_log(cli, monkeypatch, tmp_path):
+    # Each format's stamp keeps the minutes where the correlator cuts its slot: not a slot a
+    # line (an epoch stamp's first 15 characters change every 100 microseconds), nor one for
+    # the month (`Sun 2018-02-11 06:26:14`'s first 11).
+    text = _blockbadip()
+    paths = {}
+    for name, written, zone in (
+            ("traditional", text, "UTC"),
+            ("short-unix", _short_unix(text, 2018), "UTC"),
+            ("short-full", _short_full(text, 2018, dateutil_tz.gettz("Europe/Berlin")),
+             "Europe/Berlin")):
+        paths[name] = (tmp_path / f"{name}.log", zone)
+        paths[name][0].write_text(written, encoding="utf-8")
+    counts = {name: _slot_changes(cli, monkeypatch, path, zone)
+              for name, (path, zone) in paths.items()}
+    assert counts["traditional"] > 100
+    assert counts["short-unix"] == counts["short-full"] == counts["traditional"]
+
+
+JOURNAL_LINES = [
+    # journalctl -u 'postfix*' -o short-unix (and -o short-full, --utc) on a host `mx1`.
+    "-- Boot 2c1d5e5f0a4f4bb1a1f2b7c3d9e8f701 --",
+    "1700000000.123456 mx1 postfix/submission/smtpd[4211]: connect from "
+    "unknown[203.0.113.9]",
+    "1700000001.004211 mx1 postfix/submission/smtpd[4211]: 3SYKm63xyzz1: "
+    "client=unknown[203.0.113.9], sasl_method=LOGIN, sasl_username=kim@example.org",
+    "Tue 2023-11-14 22:13:22 UTC mx1 postfix/cleanup[4215]: 3SYKm63xyzz1: "
+    "message-id=<20231114221321.3SYKm63xyzz1@example.org>",
+]
+
+
+def test_a_short_unix_stamp_is_written_as_its_moment_in_utc():
+    # 1700000000 is 2023-11-14T22:13:20Z (date -u -d @1700000000).
+    lines = Unwrapper().lines(JOURNAL_LINES[:3])
+    assert lines == [
+        JOURNAL_LINES[0],
+        "2023-11-14T22:13:20.123456+00:00" + JOURNAL_LINES[1][17:],
+        "2023-11-14T22:13:21.004211+00:00" + JOURNAL_LINES[2][17:]]
+    assert split_line(lines[2])[:3] == ("2023-11-14T22:13:21.004211+00:00", "mx1",
+                                        "postfix/submission/smtpd[4211]:")
+
+
+def test_a_short_unix_login_is_a_login(cli, tmp_path):
+    log = tmp_path / "journal.log"
+    log.write_text("\n".join(JOURNAL_LINES[:3]) + "\n", encoding="utf-8")
+    [user] = rows(cli, "users", log, year=2026)
+    assert (user["user"], user["ips"], user["first_seen"], user["last_seen"]) == (
+        "kim@example.org", 1, "2023-11-14T22:13:20.123456+00:00",
+        "2023-11-14T22:13:21.004211+00:00")
+
+
+SHORT_FULL = [
+    ("Tue 2023-11-14 22:13:20 UTC mx1 postfix/smtpd[1]: x", "2023-11-14T22:13:20+00:00"),
+    ("Tue 2023-11-14 22:13:20 GMT mx1 postfix/smtpd[1]: x", "2023-11-14T22:13:20+00:00"),
+    ("Tue 2023-11-14 23:13:20 CET mx1 postfix/smtpd[1]: x", "2023-11-14T23:13:20CET"),
+    ("Wed 2023-11-15 01:13:20 +03 mx1 postfix/smtpd[1]: x", "2023-11-15T01:13:20+03:00"),
+    ("Wed 2023-11-15 03:58:20 +0545 mx1 postfix/smtpd[1]: x", "2023-11-15T03:58:20+05:45"),
+    ("Tue 2023-11-14 18:43:20 -0330 mx1 postfix/smtpd[1]: x", "2023-11-14T18:43:20-03:30"),
+    # A system without a zone's name: none is written.
+    ("Tue 2023-11-14 22:13:20 mx1 postfix/smtpd[1]: x", "2023-11-14T22:13:20"),
+]
+
+
+@pytest.mark.parametrize("line, stamp", SHORT_FULL)
+def test_split_line_reads_short_full(line, stamp):
+    assert split_line(line) == (stamp, "mx1", "postfix/smtpd[1]:", "x")
+
+
+@pytest.mark.parametrize("line", [line for line, _ in SHORT_FULL]
+                         + Unwrapper().lines(JOURNAL_LINES[1:3]))
+def test_a_line_made_of_the_parts_read_is_read_as_they_are(line):
+    # parallel.py hands a line back to this process as `{stamp} {host} {tag} {text}`.
+    parts = split_line(line)
+    assert split_line(" ".join(parts)) == parts
+
+
+def test_a_short_full_line_without_a_zone_keeps_its_text():
+    # `warning:` ends in a colon as a tag does: the host is the word before the tag.
+    assert split_line("Tue 2023-11-14 22:13:20 mx1 postfix/smtpd[1]: warning: a  b") == (
+        "2023-11-14T22:13:20", "mx1", "postfix/smtpd[1]:", "warning: a  b")
+
+
+@pytest.mark.parametrize("line", [
+    "Tue 2023-11-14 22:13:20 UTC mx1 postfix/smtpd[1] x",  # no tag
+    "Tue 2023-11-14T22:13:20 UTC mx1 postfix/smtpd[1]: x",
+    "Tue 2023-11-14 22:13 UTC mx1 postfix/smtpd[1]: x",
+    "Tue 2023-11-\u0661\u0664 22:13:20 UTC mx1 postfix/smtpd[1]: x",  # not ASCII digits
+    "Tuesday 2023-11-14 22:13:20 UTC mx1 postfix/smtpd[1]: x",
+    "Xyz 2023-11-14 22:13:20 UTC mx1 postfix/smtpd[1]: x",
+])
+def test_what_is_not_short_full_is_no_syslog_line(line):
+    assert split_line(line) is None
+
+
+def test_a_short_full_stamp_that_names_no_day_has_no_time():
+    clock = Clock(tz=UTC)
+    assert clock.time(split_line("Tue 2023-02-30 22:13:20 CET mx1 postfix/smtpd[1]: x")[0]) is None
+
+
+def test_the_zones_name_tells_the_pass_through_the_hour_shown_twice():
+    # Europe/Berlin, 2023-10-29: 02:00-03:00 shows twice, CEST (+02:00) then CET (+01:00).
+    berlin = parse_zone("Europe/Berlin")
+    clock = Clock(tz=berlin)
+    times = [clock.time(stamp) for stamp in ("2023-10-29T02:30:00CEST", "2023-10-29T02:10:00CET",
+                                             "2023-10-29T02:40:00CET")]
+    assert [when.utcoffset() for when in times] == [dt.timedelta(hours=hours) for hours in (2, 1, 1)]
+    # The second pass named from its start, with no first-pass line before it.
+    assert Clock(tz=berlin).time("2023-10-29T02:10:00CET").utcoffset() == dt.timedelta(hours=1)
+    # A local time read in the zone it was written in, with its name or without.
+    for stamp in ("2023-11-14T23:13:20CET", "2023-11-14T23:13:20"):
+        assert Clock(tz=berlin).time(stamp) == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
+def test_an_iso_stamp_without_its_offset_is_local_time(cli, tmp_path):
+    # A template that writes RFC 3339's date and time but not the offset (strftime's
+    # `%Y-%m-%dT%H:%M:%S`): before, such a line had no time (`no Postfix activity found`).
+    log = tmp_path / "mail.log"
+    log.write_text("2023-11-14T23:13:20 mx1 postfix/submission/smtpd[4211]: 3SYKm63xyzz1: "
+                   "client=unknown[203.0.113.9], sasl_method=LOGIN, sasl_username=kim@example.org\n",
+                   encoding="utf-8")
+    result = cli("-r", "users", "-f", "json", "--tz", "Europe/Berlin", log)
+    assert result.code == 0, result.err
+    [user] = result.json()
+    assert (user["user"], user["first_seen"]) == ("kim@example.org", "2023-11-14T23:13:20+01:00")
