@@ -110,7 +110,7 @@ SWEEP_EVERY = _dt.timedelta(minutes=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows a traditional stamp and its space: a slice made once, not for each line.
 AFTER_STAMP = slice(16, None)
-NO_FIELDS: List[str] = []
+NO_FIELDS = ("", "", "")  # (host, tag, text) of a line without a traditional stamp
 LAST_CHARACTER = chr(sys.maxunicode)
 # A doubled input: the copy of a line comes within this many lines of it, and the first
 # DOUBLED_SAMPLE lines of an input tell whether it is doubled (in a doubled log, half of them
@@ -289,14 +289,14 @@ class Correlator:
             # less for each line; every other shape goes through split_line() itself. Only
             # tags of that shape are cached: a tag found needs no look at its shape.
             # (line[15] rather than line[15:16]: no slice object; a line too short for it has
-            # no traditional stamp.)
+            # no traditional stamp. The fields unpacked here, not counted: a line of fewer has
+            # no tag, as one of no traditional stamp has none, and no tag cached is "".)
             try:
-                fields = line[AFTER_STAMP].split(" ", 2) if line[15] == " " else NO_FIELDS
-            except IndexError:
-                fields = NO_FIELDS
-            program = tags.get(fields[1]) if len(fields) == 3 else None
+                host, tag, text = line[AFTER_STAMP].split(" ", 2) if line[15] == " " else NO_FIELDS
+            except (IndexError, ValueError):
+                tag = ""
+            program = tags.get(tag)
             if program is not None:
-                host, tag, text = fields
                 stamp = ""  # line[:15], cut below only for the lines used
                 # Most lines share their host and slot with the line before.
                 if slots and not (last_slot <= line < slot_end and host == last_host):
@@ -317,8 +317,10 @@ class Correlator:
                 if program is None:
                     program = self._program(tag)
             if not program:  # another program's tag, or the postfix command's (_Command)
-                # Postfix's line behind a container's prefix starts with a stamp of its own.
-                parsed = (nested_line(text) if text[15:16] == " " or text[:1].isdigit()
+                # Postfix's line behind a container's prefix starts with a stamp of its own:
+                # a traditional one, or one of four digits first (syslog.has_stamp(), which
+                # nested_line() asks too: a queue ID's digit alone is no stamp).
+                parsed = (nested_line(text) if text[15:16] == " " or text[:4].isdigit()
                           else None)
                 nested = self._program(parsed[2]) if parsed is not None else ()
                 if parsed is not None and len(nested):
@@ -544,8 +546,10 @@ class Correlator:
     # disconnect counters. Until then its TLS line and NOQUEUE rejects are kept raw too.
 
     def _on_connect(self, key, program, stamp, clock, text):
-        self.session_reborn(key)
-        self.pending[key] = Pending(stamp, clock, text)
+        pending = self.pending
+        if key in pending or key in self.sessions:  # (most keys' session ended logged)
+            self.session_reborn(key)
+        pending[key] = Pending(stamp, clock, text)
         return USED
 
     def session_reborn(self, key) -> None:
@@ -752,16 +756,17 @@ class Correlator:
                 or ev.is_loopback(event.client_ip))
 
     def _client(self, event, session, host, when):
-        if not self._tracked(event):
-            return UNTRACKED
         username = event.sasl_username
+        if username is None and not self._tracked(event):
+            return UNTRACKED
         # A message may wait in the queue for days: the names it shares with thousands of
         # others (the host, the mechanism, the user) are kept once each.
         host = _intern(host)
         if username is not None:
             username = _intern(username)
         key = (host, event.queue_id)
-        self.message_reborn(key)
+        if key in self.messages:
+            self.message_reborn(key)
         self._serial += 1
         message = Message(self._serial, host, event.queue_id, "submission", when)
         message.session = session

@@ -413,7 +413,7 @@ def smtpd_kind(text: str) -> Optional[str]:
 
     Prefix tests, one substring search and one short match: every smtpd line comes through here.
     """
-    first = text[:1]
+    first = text[0] if text else ""  # (an index: no slice object, as text[:1] makes)
     if first == "c" and text.startswith("connect from "):
         return CONNECT
     if first == "d" and text.startswith("disconnect from "):
@@ -559,12 +559,16 @@ _PLAIN_CLIENT = re.compile(r"([^:]+): client=([^\[\],]*)\[([^\],]*)\](?::([0-9]+
                            r"(?:, sasl_sender=([^,]*))?)?(?<!\s)")
 
 
+# The fields of a client= line the plain shape never has: orig_queue_id, orig_client.
+_NO_ORIGIN = (None, None)
+
+
 def smtpd_client_event(text: str):
     """`QID: client=...` -> Client. A line of the plain shape is read by one match, 3x faster
     (on the incident's log, every authenticated message has one)."""
     plain = _PLAIN_CLIENT.fullmatch(text)
     if plain is not None:
-        return _event(Client, (*plain.groups(), None, None))
+        return _event(Client, plain.groups() + _NO_ORIGIN)
     queue_id = text[:text.find(": ")]
     return client_event(queue_id, text[len(queue_id) + 2:])
 

@@ -1,6 +1,7 @@
 """Correlator.feed() reads a traditional stamp's space as line[15]: lines too short for it, or of
 another shape, go through split_line() as before and are counted the same. And events.counter()
-is cached: a counters text read again gives what reading it gives."""
+is cached: a counters text read again gives what reading it gives. Another program's line is
+read for a Postfix line nested in it (a container's prefix) as nested_line() reads it."""
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 from maillog_sasl import events
 from maillog_sasl.correlate import Correlator
 from maillog_sasl.model import Stats
-from maillog_sasl.syslog import Clock, split_line
+from maillog_sasl.syslog import Clock, nested_line, parse_program, split_line
 
 STAMP = "Mar  1 15:00:43"
 LINE = f"{STAMP} mail postfix/qmgr[1370]: 657AC20400E5: removed"
@@ -61,3 +62,27 @@ def test_a_number_of_thousands_of_digits_is_no_number(cli, tmp_path):
         assert result.code == 0, result.err
     assert events.counter(f"auth={nines}", "auth") is None
     assert events.parse_counters(f"ehlo=1 auth={nines}") == {"ehlo": (1, 1)}
+
+
+NESTED_TEXTS = ["1A2B3C: DKIM-Signature field added", "٣A: x", "2026 x", "1234: x",
+                "2026-03-01T15:00:43+00:00 mail postfix/qmgr[1]: 657AC20400E5: removed",
+                "2026 Mar  1 15:00:43 mail postfix/qmgr[1]: 657AC20400E5: removed",
+                "٣٣٣٣ mail postfix/qmgr[1]: 657AC20400E5: removed", LINE,
+                "1 h postfix/qmgr[1]: 657AC20400E5: removed", "<22>" + LINE, "x"]
+
+
+@given(st.lists(st.sampled_from(NESTED_TEXTS), max_size=8))
+def test_another_programs_line_is_read_for_a_nested_one_as_nested_line_reads_it(texts):
+    # A text that starts with a traditional stamp or a digit may hold a nested line; feed()
+    # asks nested_line() only of those that start with the stamp or four digits: the digits'
+    # texts it leaves are those nested_line() finds no line in.
+    lines = [f"{STAMP} mail opendkim[2]: {text}" for text in texts]
+    stats = Stats()
+    correlator = Correlator(stats)
+    correlator._doubled = False
+    correlator.feed(lines, Clock())
+    nested = [nested_line(text) if text[15:16] == " " or text[:1].isdigit() else None
+              for text in texts]
+    assert stats.other_programs == sum(
+        found is None or not parse_program(found[2]) for found in nested)
+    assert stats.lines_read == len(lines)
