@@ -67,14 +67,14 @@ DESCRIPTION
     fields: a piece of the submission benchmark log is some 17,000 of them with 220,000 fields;
     its times, shared between fields and pickled once a part, are a quarter of that cost: 5,200
     instructions to pickle a datetime, 1,800 to unpickle it) for this process to unpickle and
-    apply: a piece costs its worker about 1.4 times, and this process 0.2-0.5 times, what
-    reading the chunk here costs. So with --jobs 2 this process reads about half the chunks
-    itself (HEAD_START) and one worker the rest: on sub300k.log (6 chunks, 3 read here),
-    9,490 M instructions in all (this process 5,129 M, the worker 4,361 M) against 7,275 M for
-    one process; before, 2 workers and this process took 13,066 M against 8,613 M; on
-    mx300k.log (5 chunks, 3 read here) 5,724 M (3,470 M and 2,254 M) against 4,832 M. Two
-    processes on 2 cores, not three. Where the cores are busy, as slow as that CPU time
-    (benchmarks/README.md).
+    apply: a piece costs its worker 1.0-1.4 times, and this process 0.1-0.4 times, what
+    reading the chunk here costs (HEAD_START's comment). So with --jobs 2 this process reads
+    about half the chunks itself (HEAD_START) and one worker the rest: on sub300k.log (6
+    chunks, 3 read here), 9,490 M instructions in all (this process 5,129 M, the worker
+    4,361 M) against 7,275 M for one process; before, 2 workers and this process took
+    13,066 M against 8,613 M; on mx300k.log (5 chunks, 3 read here) 5,724 M (3,470 M and
+    2,254 M) against 4,832 M. Two processes on 2 cores, not three. Where the cores are busy,
+    as slow as that CPU time (benchmarks/README.md).
     What is left of a piece's cost is pickle's, field by field: times sent as seconds (a float
     each, rebuilt by datetime.fromtimestamp, 2,900 instructions) cut the worker's pickling by
     5.5% and added 35% to this process's unpickling, whose CPU counts about twice the worker's

@@ -68,9 +68,7 @@ DESCRIPTION
     (files without any timestamp in their first block last, in the order given; stdin after
     the files). The modification time of each regular file is kept: it anchors the year of
     yearless stamps (a log cannot end after its file was last written). A pipe has none:
-    like stdin, it is anchored on now. When the first lines hold a stamp with its year after a
-    yearless first stamp (a syslog daemon's template changed), that stamp is the anchor
-    instead: a copy's modification time is not its log's.
+    like stdin, it is anchored on now.
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -160,8 +158,6 @@ BLOCK_SIZE = 1 << 17
 PEEK_BYTES = 1 << 16
 PEEK_TEXT = 1 << 20  # at most this much of a compressed file's first block is inflated
 PEEK_LINES = 2000
-# The last bytes of a plain regular file, read once when it is opened, to find its last stamp.
-TAIL_BYTES = 1 << 14
 # The longest line kept, in characters. Postfix's own line_length_limit is 2048 for SMTP, and
 # its log lines stay far below that (syslog daemons cut at 1 KB to 8 KB by default): a longer
 # "line" is garbage, a binary or a file of NUL bytes, and only its start is kept.
@@ -224,7 +220,7 @@ class Source:
                  stream: Optional[BinaryIO] = None):
         self.name = name
         self.path = path
-        self.mtime = mtime  # what its yearless stamps come before (peek_first_time())
+        self.mtime = mtime
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[Problem] = None
         self.size = 0  # bytes of a regular file or URL object (compressed, when compressed)
@@ -402,16 +398,10 @@ class Source:
 
     def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
         """The time of the first line that has a timestamp, for ordering a rotated set; read
-        from the first PEEK_BYTES (PEEK_LINES lines at most), which batches() then hands on
-        first.
+        from the first PEEK_BYTES, which batches() then hands on first.
 
         Yearless stamps are placed by the file's own modification time even under --year: a
-        forced year cannot tell December's file from January's. A stamp with its year (RFC
-        3339, year first) that the file's yearless stamps are known to come before is a better
-        anchor (`mtime`, what the file's Clock is anchored on), since a copy (scp, a checkout)
-        moves the file's time on: its last line's, when a plain regular file ends with one
-        (TAIL_BYTES are read for it; not of a URL's object); else the first after a yearless
-        first stamp in those lines.
+        forced year cannot tell December's file from January's.
         """
         if self._head is None:
             assert self._stream is not None
@@ -421,51 +411,14 @@ class Source:
         text = start.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        last = self._last_dated_time(text, zone)
-        if last is not None:
-            self.mtime = last
         clock = Clock(tz=zone, anchor=self.mtime)
-        lines = iter(Unwrapper().lines([line[:MAX_LINE]
-                                        for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]))
-        for line in lines:
-            parsed = split_line(line)
-            first = clock.time(parsed[0]) if parsed is not None else None
-            if first is not None:
-                break
-        else:
-            return None
-        yearless = parsed[0]  # type: ignore[index]  # a time was read from it
-        if last is not None or yearless[:1].isdigit():
-            return first
-        for line in lines:  # those after it
-            if line[:1].isdigit() or line[:1] == "<":  # what a stamp with its year starts with
-                parsed = split_line(line)
-                dated = (clock.time(parsed[0]) if parsed is not None and parsed[0][:1].isdigit()
-                         else None)
-                if dated is not None:
-                    self.mtime = dated
-                    return Clock(tz=zone, anchor=dated).time(yearless)
-        return first
-
-    def _last_dated_time(self, head: str, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
-        """The time of the last line of a plain regular file (`head`, its text, when it holds
-        the whole file) when that line's stamp carries its year; None otherwise, and for a URL
-        (a request more for every object)."""
-        if not self.regular or self.url is not None or is_compressed(self._head):
-            return None
-        if self.size > len(self._head or b""):
-            try:
-                tail = self.read_at(TAIL_BYTES, max(0, self.size - TAIL_BYTES))
-            except OSError:
-                return None
-            if self.size > TAIL_BYTES:
-                tail = tail[tail.find(b"\n") + 1:]  # the end of a line cut in two
-            head = tail.decode("utf-8", "replace")
-        lines = head.replace("\r", "\n").split("\n")[-PEEK_LINES:]
-        for line in reversed(Unwrapper().lines([line[:MAX_LINE] for line in lines])):
+        lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
+        for line in Unwrapper().lines(lines):
             parsed = split_line(line)
             if parsed is not None:
-                return Clock(tz=zone).time(parsed[0]) if parsed[0][:1].isdigit() else None
+                moment = clock.time(parsed[0])
+                if moment is not None:
+                    return moment
         return None
 
 

@@ -31,14 +31,11 @@ DESCRIPTION
     yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
     end before, normally the file's modification time) and the offset of `tz` (local time when
     None) at that moment; a stamp with its year first, and an ISO one without an offset (short-
-    full's local times), keep their year and take that offset. The year advances when the months run
-    backwards (Dec -> Jan), and a line a little out of order across New Year stays in the old
-    year. A yearless stamp read right after one that carries its year takes that stamp's year
-    and month to go on from (a file whose lines have their year but a few: another program's,
-    or those before its syslog daemon's template changed), unless `year` was given (--year).
-    Conversions are cached per distinct stamp: neighbouring lines share their second; and a
-    zone is asked its offset once an hour, not once a minute (an hour in which the offset
-    changes, or that shows twice, is asked each time).
+    full's local times), keep their year and take that offset. The year advances when the
+    months run backwards (Dec -> Jan), and a line a little out of order across New Year stays
+    in the old year. Conversions are cached per distinct stamp: neighbouring lines share their
+    second; and a zone is asked its offset once an hour, not once a minute (an hour in which
+    the offset changes, or that shows twice, is asked each time).
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
@@ -404,15 +401,7 @@ class Clock:
             hour, minute, second = int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15])
         except ValueError:
             return None
-        previous = self._cache_value
-        if (previous is not None and self._cache_key[:1].isdigit()  # type: ignore[index]
-                and not self.forced):
-            # The stamp read before carried its year (RFC 3339, year first): a yearless stamp
-            # among such lines (another program's, a syslog daemon's template changed) is in
-            # their year, whatever the file's time says; and on from there as months run.
-            previous = previous.astimezone(self.zone)
-            self.year, self._last_month = previous.year, previous.month
-        elif self.year is None:
+        if self.year is None:
             self.year = self._first_year(month, day)
         year = self.year
         last = self._last_month
@@ -543,7 +532,7 @@ def _parse_iso(stamp: str) -> Optional[_dt.datetime]:
     try:
         value = _dt.datetime.fromisoformat(stamp)
     except ValueError:
-        if stamp[4:5] == " " or (stamp[19:20].isalpha() and stamp[19:] != "Z"):
+        if stamp[4:5] == " " or (stamp[19:20].isalpha() and stamp[19:] not in ("Z", "z")):
             # No ISO stamp; one with its year first perhaps (Clock._year_first), or a local
             # time and its zone's name (Clock._local_time).
             return None

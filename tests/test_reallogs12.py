@@ -5,12 +5,15 @@ A yearless stamp among stamps that carry their year. Debian 12's rsyslog writes 
 where Debian 11's wrote traditional ones: a mail.log rotated across the upgrade holds yearless
 lines, then lines with their year (and the other way round where an admin keeps the old
 format, or a program writes to the file itself: Dovecot's log_path among rsyslog's lines,
-tests/test_reallogs11.py). The yearless lines took the year of the file's modification time;
-copied (scp, a checkout, a backup restored) in a later year, the log seemed to run for a year
-or two. A yearless stamp now takes the year of the stamp with its year read just before it,
-or, before any, that of the one known to come after it (the file's last line, or a later line
-of its first block): tests below write real logs so and read them back from copies dated 2026
-and 2027.
+tests/test_reallogs11.py). The yearless lines take the year of the file's modification time;
+copied (scp, a checkout, a backup restored) in a later year, the log seems to run for a year
+or two. The tests below write real logs so and read them back from copies dated 2026 and 2027;
+those the tool fails are marked xfail(strict=True). (A rule built for them, a yearless stamp
+taking the year of the dated stamp the Clock read just before it, or of the file's last line,
+was taken out before it landed: it followed whichever line the Clock happened to read last, so
+one bogus dated line, or a stamp in attacker text behind another program's tag that is read
+as a nested Postfix line, moved the year of every line after it, and `--jobs 2` could read a
+chunk in another year than one process.)
 
 journalctl's other short formats (systemd's journalctl(1), `--output=`; the stamps as
 src/shared/logs-show.c writes them): `short-unix`, `1518330374.000123 t postfix/smtpd[22191]:
@@ -37,7 +40,7 @@ from test_jobs import chunks_of
 from test_reallogs import REAL, rows
 
 from maillog_sasl.correlate import Correlator
-from maillog_sasl.sources import Unwrapper, open_sources
+from maillog_sasl.sources import Unwrapper
 from maillog_sasl.syslog import Clock, parse_zone, split_line
 
 UTC = dt.timezone.utc
@@ -97,25 +100,15 @@ def _upgraded(year):
                     if match[1] == "Oct" else None)
 
 
+@pytest.mark.xfail(strict=True, reason="a yearless stamp takes the year of the file's time, "
+                   "not that of the dated lines after it")
 @pytest.mark.parametrize("name", ["upgraded.log", "upgraded.log.gz"])
 def test_yearless_lines_before_dated_ones_take_the_year_of_those(cli, tmp_path, name):
     # grep -c '^Sep' is 86 (Sep 28 00:33:04 .. Sep 30), the other 53 of October; the last line
-    # is `Oct  3 06:03:14`. Copied in December 2026, the September lines took 2026: `2025-10-01
-    # 00:... .. 2026-09-30 ...`. A plain file's last line names 2025; a compressed one is read
-    # from its start only, where the first line with a year follows the yearless ones.
+    # is `Oct  3 06:03:14`. Copied in December 2026, the September lines take 2026: `2025-10-01
+    # 00:... .. 2026-09-30 ...`.
     copy = _dated_copy(tmp_path / name, _upgraded(2025), dt.datetime(2026, 12, 2, tzinfo=UTC))
     assert _range(cli, copy) == "2025-09-28 00:33:04 .. 2025-10-03 06:03:14"
-
-
-def test_the_first_line_with_a_year_in_the_first_block_anchors_the_yearless_ones(tmp_path):
-    copy = _dated_copy(tmp_path / "upgraded.log.gz", _upgraded(2025),
-                       dt.datetime(2026, 12, 2, tzinfo=UTC))
-    [source] = open_sources([str(copy)], zone=UTC).sources
-    # Line 87, the first of October: `Oct  1 00:43:33` (grep -n -m1 '^Oct'), its microseconds
-    # its index.
-    assert source.mtime == dt.datetime(2025, 10, 1, 0, 43, 33, 86, tzinfo=UTC)
-    assert source.first_time == dt.datetime(2025, 9, 28, 0, 33, 4, tzinfo=UTC)
-    source.close()
 
 
 def _downgraded():
@@ -127,9 +120,11 @@ def _downgraded():
                     if match[1] == "Dec" else None)
 
 
+@pytest.mark.xfail(strict=True, reason="a yearless stamp takes the year of the file's time, "
+                   "not that of the dated lines before it")
 def test_yearless_lines_after_dated_ones_go_on_from_their_year(cli, tmp_path):
     # The last dated line `2025-12-30T...`, then `Jan  1 00:43:33` .. `Jan  3 06:03:14`, in the
-    # year after. Copied in June 2027, they took 2027.
+    # year after. Copied in June 2027, they take 2027.
     copy = _dated_copy(tmp_path / "downgraded.log", _downgraded(),
                        dt.datetime(2027, 6, 1, tzinfo=UTC))
     assert _range(cli, copy) == "2025-12-28 00:33:04 .. 2026-01-03 06:03:14"
@@ -152,32 +147,38 @@ def test_two_jobs_give_the_years_one_gives(cli, monkeypatch, tmp_path, text, whe
     assert (two.code, two.out, two.err) == (one.code, one.out, one.err)
 
 
-@pytest.mark.parametrize("stamps, want", [
-    # Among lines of 2024 in a file of 2026 (tests/test_reallogs11.py's Dovecot line).
-    (["2024-04-30T15:09:26.900515+03:00", "Apr 30 15:09:27"], dt.datetime(2024, 4, 30, 15, 9, 27)),
-    # Across New Year, and a line from the old year a little late.
-    (["2025-12-31T23:59:58+00:00", "Jan  1 00:00:01"], dt.datetime(2026, 1, 1, 0, 0, 1)),
-    (["2026-01-01T00:00:01+00:00", "Dec 31 23:59:59"], dt.datetime(2025, 12, 31, 23, 59, 59)),
-    # Year first (an rsyslog template), then without.
-    (["2013 Jun 16 16:05:06", "Jun 16 16:05:07"], dt.datetime(2013, 6, 16, 16, 5, 7)),
-    # Then on by the months.
-    (["2024-11-30T10:00:00+00:00", "Nov 30 10:00:01", "Mar  1 10:00:00"],
-     dt.datetime(2025, 3, 1, 10, 0, 0)),
-])
-def test_a_yearless_stamp_takes_the_year_of_the_dated_one_before(stamps, want):
-    # Anchored on a file time years on (a copy), which no stamp's year follows.
-    clock = Clock(tz=UTC, anchor=dt.datetime(2030, 6, 1, tzinfo=UTC))
-    *before, last = stamps
-    for stamp in before:
-        assert clock.time(stamp) is not None
-    assert clock.time(last) == want.replace(tzinfo=UTC)
-
-
 def test_a_year_given_stays_the_year_of_yearless_stamps():
     # --year is the admin's word: the dated lines do not move it.
     clock = Clock(year=2020, tz=UTC)
     clock.time("2024-04-30T15:09:26+00:00")
     assert clock.time("Apr 30 15:09:27") == dt.datetime(2020, 4, 30, 15, 9, 27, tzinfo=UTC)
+
+
+def test_a_dated_stamp_in_another_programs_text_moves_no_year(cli, tmp_path):
+    # Every field can be attacker text: a web application logging what a client sent, read as
+    # a nested Postfix line, must not carry the year of its stamp to the lines after it (the
+    # rule taken out, above, put kim's login in 2001).
+    lines = [
+        "Mar 10 09:59:00 mx webapp[5]: 2001-01-01T00:00:00+00:00 mx postfix/submission/smtpd[9]: "
+        "AAAAAAAAAA: client=x[192.0.2.9], sasl_method=PLAIN, sasl_username=evil",
+        "Mar 10 10:00:00 mx postfix/submission/smtpd[7]: connect from a[198.51.100.7]",
+        "Mar 10 10:00:01 mx postfix/submission/smtpd[7]: 4B3C21A0F1: client=a[198.51.100.7], "
+        "sasl_method=PLAIN, sasl_username=kim",
+        "Mar 10 10:00:02 mx postfix/submission/smtpd[7]: disconnect from a[198.51.100.7] "
+        "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+    ]
+    copy = _dated_copy(tmp_path / "maillog", "\n".join(lines) + "\n",
+                       dt.datetime(2026, 6, 1, tzinfo=UTC))
+    result = cli("-r", "sessions", "-f", "csv", "--tz", "UTC", copy)
+    assert result.code == 0, result.err
+    [kim] = [row for row in result.out.splitlines() if ",kim," in row]
+    assert ",2026-03-10T10:00:00+00:00," in kim
+
+
+@pytest.mark.parametrize("stamp", ["2023-11-14T22:13:20Z", "2023-11-14T22:13:20z"])
+def test_an_iso_stamp_in_utc_is_in_utc_whatever_the_case_of_its_z(stamp):
+    clock = Clock(tz=dateutil_tz.gettz("Europe/Berlin"))
+    assert clock.time(stamp) == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 
 
 def test_a_log_of_yearless_lines_only_keeps_the_files_time(cli, tmp_path):
