@@ -157,7 +157,8 @@ PREFIX_BAR_WITHIN = 80
 WEEKDAYS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
 _FULL_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 # The stamp made of it when its zone is a name (or none): a local time.
-_LOCAL_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[A-Za-z]*")
+_LOCAL_STAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{1,9}))?([A-Za-z]*)")
 # What its zone may be written as when it is a fixed offset: tzdata's names of a zone without
 # letters for it (`+03`, `-0330`), and UTC (journalctl --utc; GMT from gmtime()).
 _NUMERIC_ZONE = re.compile(r"[+-][0-9]{2}(?:[0-9]{2})?")
@@ -446,24 +447,29 @@ class Clock:
 
     def _local_time(self, stamp: str) -> Optional[_dt.datetime]:
         """`2023-11-14T22:13:20CET` or `2023-11-14T22:13:20` (syslog._weekday_first(),
-        journalctl's short-full; an RFC 3339 stamp that lost its offset to a template): a
-        local time, read in the zone a traditional stamp is read in; where that zone's clock
-        shows the time twice, the zone's name picks the pass (CEST the first, CET the second)
-        when it is one of the two, else the order of the lines does."""
-        if _LOCAL_STAMP.fullmatch(stamp) is None:
+        journalctl's short-full; an RFC 3339 stamp that lost its offset to a template, with or
+        without a fraction): a local time, read in the zone a traditional stamp is read in;
+        where that zone's clock shows the time twice, the zone's name picks the pass (CEST the
+        first, CET the second) when it is one of the two, else the order of the lines does."""
+        match = _LOCAL_STAMP.fullmatch(stamp)
+        if match is None:
             return None
+        fraction, name = match.groups()
         year = int(stamp[:4])
         if not MIN_YEAR <= year <= MAX_YEAR:
             return None
         value, ambiguous = self._make(year, int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]),
                                       int(stamp[14:16]), int(stamp[17:19]))
-        if ambiguous and value is not None:
+        if value is None:
+            return None
+        if ambiguous:
             naive = value.replace(tzinfo=None)
             for fold in (0, 1):
-                if self.zone.tzname(naive.replace(fold=fold)) == stamp[19:]:
-                    return naive.replace(tzinfo=fixed_zone(
+                if self.zone.tzname(naive.replace(fold=fold)) == name:
+                    value = naive.replace(tzinfo=fixed_zone(
                         self.zone.utcoffset(naive.replace(fold=fold))))
-        return value
+                    break
+        return value.replace(microsecond=int(fraction[:6].ljust(6, "0"))) if fraction else value
 
     def _first_year(self, month: int, day: int) -> int:
         anchor = self.anchor or _dt.datetime.now(self.zone)

@@ -399,3 +399,15 @@ def test_an_iso_stamp_without_its_offset_is_local_time(cli, tmp_path):
     assert result.code == 0, result.err
     [user] = result.json()
     assert (user["user"], user["first_seen"]) == ("kim@example.org", "2023-11-14T23:13:20+01:00")
+
+
+@pytest.mark.parametrize("stamp, want", [
+    ("2023-11-14T23:13:20.5", dt.datetime(2023, 11, 14, 23, 13, 20, 500000)),
+    ("2023-11-14T23:13:20.123456789", dt.datetime(2023, 11, 14, 23, 13, 20, 123456)),
+    ("2023-11-14T23:13:20.000001CET", dt.datetime(2023, 11, 14, 23, 13, 20, 1)),
+])
+def test_an_iso_stamp_without_its_offset_keeps_its_fraction(stamp, want):
+    # rsyslog's `%timereported:::date-rfc3339%` cut before its offset by a template: the
+    # fraction stays (without it such a line had no time at all).
+    berlin = dateutil_tz.gettz("Europe/Berlin")
+    assert Clock(tz=berlin).time(stamp) == want.replace(tzinfo=berlin)
