@@ -436,14 +436,8 @@ class Clock:
         month = MONTHS.get(stamp[5:8])
         if month is None or _YEAR_FIRST_STAMP.fullmatch(stamp) is None:
             return None
-        fraction = stamp[21:]
-        year, day = int(stamp[:4]), int(stamp[9:11])
-        hour, minute, second = int(stamp[12:14]), int(stamp[15:17]), int(stamp[18:20])
-        if not MIN_YEAR <= year <= MAX_YEAR:
-            return None
-        value = self._make(year, month, day, hour, minute, second)[0]
-        return (value.replace(microsecond=int(fraction.ljust(6, "0"))) if value is not None
-                else None)
+        return self._dated(int(stamp[:4]), month, int(stamp[9:11]), int(stamp[12:14]),
+                           int(stamp[15:17]), int(stamp[18:20]), stamp[21:])[0]
 
     def _local_time(self, stamp: str) -> Optional[_dt.datetime]:
         """`2023-11-14T22:13:20CET` or `2023-11-14T22:13:20` (syslog._weekday_first(),
@@ -455,21 +449,28 @@ class Clock:
         if match is None:
             return None
         fraction, name = match.groups()
-        year = int(stamp[:4])
-        if not MIN_YEAR <= year <= MAX_YEAR:
-            return None
-        value, ambiguous = self._make(year, int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]),
-                                      int(stamp[14:16]), int(stamp[17:19]))
-        if value is None:
-            return None
-        if ambiguous:
+        value, ambiguous = self._dated(int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10]),
+                                       int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19]),
+                                       fraction or "")
+        if ambiguous and value is not None:
             naive = value.replace(tzinfo=None)
             for fold in (0, 1):
                 if self.zone.tzname(naive.replace(fold=fold)) == name:
-                    value = naive.replace(tzinfo=fixed_zone(
+                    return naive.replace(tzinfo=fixed_zone(
                         self.zone.utcoffset(naive.replace(fold=fold))))
-                    break
-        return value.replace(microsecond=int(fraction[:6].ljust(6, "0"))) if fraction else value
+        return value
+
+    def _dated(self, year, month, day, hour, minute, second, fraction: str):
+        """(time, shown twice?) of a stamp that names its year but no offset (_year_first(),
+        _local_time()): in the zone a traditional stamp is read in, the first six digits of
+        its `fraction` (of the second) its microseconds; (None, False) outside MIN_YEAR ..
+        MAX_YEAR."""
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            return None, False
+        value, ambiguous = self._make(year, month, day, hour, minute, second)
+        if value is not None and fraction:
+            value = value.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+        return value, ambiguous
 
     def _first_year(self, month: int, day: int) -> int:
         anchor = self.anchor or _dt.datetime.now(self.zone)
