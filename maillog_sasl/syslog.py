@@ -27,7 +27,8 @@ DESCRIPTION
     read as they are.
 
     split_line() does only string slicing so that a caller can throw a line away before paying
-    for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset;
+    for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset
+    (as its one tzinfo object, fixed_zone());
     yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
     end before, normally the file's modification time) and the offset of `tz` (local time when
     None) at that moment; a stamp with its year first, and an ISO one without an offset (short-

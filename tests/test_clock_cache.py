@@ -4,6 +4,7 @@ be those of the Clock before (1928ba2), kept here as Reference, over stamps in a
 across New Year, Feb 29, the DST changes of zones that go back an hour or half an hour,
 stragglers, repeats, forced years, a minute cache cleared often, and stamps of other shapes."""
 
+import copy
 import datetime as dt
 import importlib
 
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maillog_sasl import syslog
+from maillog_sasl.parallel import ChunkClock
 from maillog_sasl.syslog import _SECONDS, ENGLISH_MONTHS, MAX_YEAR, MIN_YEAR, Clock, fixed_zone
 
 time_aside = importlib.import_module("maillog_sasl.correlate").time_aside
@@ -143,3 +145,12 @@ def test_an_rfc3339_time_has_the_one_tzinfo_of_its_offset(stamp):
     value = Clock(tz=dt.timezone.utc).time(stamp)
     assert value == dt.datetime.fromisoformat(stamp)
     assert value.tzinfo is fixed_zone(value.utcoffset())
+
+
+def test_a_copy_has_every_slot_of_its_clock_and_shares_a_chunk_clock_s_watch():
+    """Clock.__copy__ (correlate.time_aside()'s copies): the slots of the clock's kind."""
+    clock = ChunkClock(tz=dt.timezone.utc, anchor=EDGES[0].replace(tzinfo=dt.timezone.utc))
+    clock.time("Dec 31 23:50:00")
+    twin = copy.copy(clock)
+    assert type(twin) is ChunkClock and twin.watch is clock.watch and twin.moved
+    assert state(twin) == state(clock) and twin._minutes is clock._minutes
