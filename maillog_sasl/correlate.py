@@ -259,7 +259,6 @@ class Correlator:
         tags = self._tags
         messages = self.messages
         recognizers = ev.RECOGNIZERS
-        delivery_peek = ev.delivery_peek
         plain_peek = ev.PLAIN_PEEK.match
         outcomes = ev.STATUS_OUTCOMES
         read_trimmed = ev.read_trimmed
@@ -365,22 +364,21 @@ class Correlator:
                     orphan(line, stamp or line[:15], key, daemon, text)
                 continue
             if daemon in DELIVERY_AGENTS:
-                # delivery_peek()'s common case inline: its match, a known status word.
+                # delivery_peek()'s common case inline: its match, a status word that is an
+                # outcome. Any other line goes through delivery_peek() itself.
                 plain = plain_peek(text)
                 if plain is not None:
                     address, orig_to, status = plain.groups()
                     status = outcomes.get(status)
-                if plain is None or status is None:
-                    peek = delivery_peek(text)
-                    if peek is None:
-                        unused += 1
+                    if status is not None:
+                        when = clock.time(stamp or line[:15])
+                        if when is None:
+                            unused += 1
+                            continue
+                        self._delivery(address, orig_to, status, text, message, host, when)
                         continue
-                    address, orig_to, status = peek
-                when = clock.time(stamp or line[:15])
-                if when is None:
+                if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
                     unused += 1
-                    continue
-                self._delivery(address, orig_to, status, text, message, host, when)
                 continue
             # qmgr's and cleanup's lines are read from where they were cut above, as their
             # recognizers would cut them. Their lines of every message (its removal, its
@@ -972,12 +970,25 @@ class Correlator:
         message.state = REMOVED
         self._finish_message(message)
 
-    def _delivery(self, address, orig_to, status, text, message, host, when) -> None:
+    def _peeked(self, text, message, host, stamp, clock) -> str:
+        """A delivery line of `message` not of the plain shape, or whose status is no outcome:
+        a probe's (address verification: it changes nothing), or a word not known (counted,
+        and taken as deferred)."""
+        peek = ev.delivery_peek(text)
+        when = clock.time(stamp) if peek is not None else None
+        if when is None:
+            return UNUSED
+        address, orig_to, status = peek
         if status in ev.PROBE_STATUSES:
-            return
+            return USED
         if status is ev.UNKNOWN_STATUS:
             self.stats.unknown_statuses += 1
             status = DEFERRED
+        self._delivery(address, orig_to, status, text, message, host, when)
+        return USED
+
+    def _delivery(self, address, orig_to, status, text, message, host, when) -> None:
+        """A delivery attempt of `message` (`status` an outcome)."""
         message.last_time = when
         stats = self.stats
         if stats.last_time is None or when > stats.last_time or when < stats.first_time:
