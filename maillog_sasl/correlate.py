@@ -1156,6 +1156,11 @@ class Correlator:
 
     def _seen(self, when) -> None:
         stats = self.stats
+        try:
+            if stats.first_time <= when <= stats.last_time:  # most lines': one test
+                return
+        except TypeError:  # no time seen yet (None)
+            pass
         if stats.first_time is None or when < stats.first_time:
             stats.first_time = when
         if stats.last_time is None or when > stats.last_time:
