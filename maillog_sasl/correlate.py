@@ -1157,8 +1157,13 @@ class Correlator:
     def _seen(self, when) -> None:
         stats = self.stats
         try:
-            if stats.first_time <= when <= stats.last_time:  # most lines': one test
-                return
+            # A log is read in order: a time is most often the latest or one already seen.
+            # (Only here are both set, the first never after the last.)
+            if when > stats.last_time:
+                stats.last_time = when
+            elif when < stats.first_time:
+                stats.first_time = when
+            return
         except TypeError:  # no time seen yet (None)
             pass
         if stats.first_time is None or when < stats.first_time:
