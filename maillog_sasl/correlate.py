@@ -662,14 +662,16 @@ class Correlator:
         return USED
 
     def _on_tls(self, key, program, stamp, clock, text):
-        session = self.sessions.get(key)
-        if session is not None:
-            session.tls_line = text
-            return USED
+        # Most TLS lines come before AUTH, when the session is only noted. (A key is noted or
+        # open, never both: a session is built from its noted connect, which it takes.)
         noted = self.pending.get(key)
-        if noted is None:
+        if noted is not None:
+            noted.tls_text = text
+            return USED
+        session = self.sessions.get(key)
+        if session is None:
             return UNUSED
-        noted.tls_text = text
+        session.tls_line = text
         return USED
 
     @staticmethod
