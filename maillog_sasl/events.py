@@ -12,8 +12,9 @@ SUMMARY
     cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event;
         MESSAGE_ID, MESSAGE_ID_VALUE and MESSAGE_ID_STRIP read it)
     delivery_peek(text) -> (recipient, orig_to, status) | None
-    PLAIN_QUEUE_ACTIVE, PLAIN_PEEK, STATUS_OUTCOMES  (the common shapes the correlator reads
-        inline, as qmgr_event() and delivery_peek() read them)
+    PLAIN_QUEUE_ACTIVE, PLAIN_PEEK, STATUS_OUTCOMES, PLAIN_LOGIN  (the common shapes the
+        correlator reads inline, as qmgr_event(), delivery_peek() and smtpd_client_event()
+        read them)
     OUTCOMES: sent, deferred, bounced, expired, rejected (SENT, DEFERRED, ... as constants)
 
 DESCRIPTION
@@ -556,12 +557,12 @@ def client_event(queue_id: str, body: str):
 # (Not possessive, though no class takes the character after it: Python before 3.11, which
 # the package supports, has no possessive repeats.)
 _PLAIN_ADDRESS = r"([^\[\],]*)\[([^\],]*)\](?::([0-9]+))?"
-_PLAIN_LOGIN = (r", sasl_method=([^,]*), sasl_username=([^,]*)(?:, sasl_sender=([^,]*))?")
-_PLAIN_CLIENT = re.compile(r"([^:]+): client=%s(?:%s)?(?<!\s)" % (_PLAIN_ADDRESS, _PLAIN_LOGIN))
-# A login's client= line of that shape, its address (NAME[IP] or NAME[IP]:PORT) as a group of
-# its own before its parts: what the correlator compares with its connect's text. Its groups
-# are then _PLAIN_CLIENT's (tests/test_login_path.py).
-PLAIN_LOGIN = re.compile(r"([^:]+): client=(%s)%s(?<!\s)" % (_PLAIN_ADDRESS, _PLAIN_LOGIN))
+_PLAIN_SASL = r", sasl_method=([^,]*), sasl_username=([^,]*)(?:, sasl_sender=([^,]*))?"
+_PLAIN_CLIENT = re.compile(r"([^:]+): client=%s(?:%s)?(?<!\s)" % (_PLAIN_ADDRESS, _PLAIN_SASL))
+# A login's client= line of that shape, its address (NAME[IP] or NAME[IP]:PORT) a group of its
+# own, before the groups of its parts: what the correlator compares with its connect's text.
+# Its other groups are _PLAIN_CLIENT's (tests/test_login_path.py).
+PLAIN_LOGIN = re.compile(r"([^:]+): client=(%s)%s(?<!\s)" % (_PLAIN_ADDRESS, _PLAIN_SASL))
 
 
 # The fields of a client= line the plain shape never has: orig_queue_id, orig_client.
