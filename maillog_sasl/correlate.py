@@ -585,6 +585,12 @@ class Correlator:
             address, _, counters_text = text[16:].partition(" ")
         when = clock.time(stamp)
         if when is None:
+            # A line whose stamp cannot be read is not used: the session stays as it was (to
+            # end as incomplete), not dropped with the login it holds.
+            if session is not None:
+                self.sessions[key] = session
+            elif noted is not None:
+                self.pending[key] = noted
             return UNUSED
         if session is None:
             client = ev.Connect(*ev.split_address(address))
