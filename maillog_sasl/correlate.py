@@ -112,6 +112,7 @@ SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 AFTER_STAMP = slice(16, None)
 NO_FIELDS = ("", "", "")  # (host, tag, text) of a line without a traditional stamp
 LAST_CHARACTER = chr(sys.maxunicode)
+_plain_login = ev.PLAIN_LOGIN.fullmatch
 # A doubled input: the copy of a line comes within this many lines of it, and the first
 # DOUBLED_SAMPLE lines of an input tell whether it is doubled (in a doubled log, half of them
 # are copies).
@@ -258,13 +259,14 @@ class Correlator:
         tags = self._tags
         messages = self.messages
         recognizers = ev.RECOGNIZERS
-        delivery_peek = ev.delivery_peek
         plain_peek = ev.PLAIN_PEEK.match
         outcomes = ev.STATUS_OUTCOMES
         read_trimmed = ev.read_trimmed
         qmgr_event = ev.qmgr_event
         cleanup_event = ev.cleanup_event
         cleanup_message_id = ev.cleanup_message_id
+        message_id_prefix, message_id_value = ev.MESSAGE_ID, ev.MESSAGE_ID_VALUE
+        message_id_strip = ev.MESSAGE_ID_STRIP
         plain_queue_active = ev.PLAIN_QUEUE_ACTIVE.fullmatch
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
@@ -362,22 +364,21 @@ class Correlator:
                     orphan(line, stamp or line[:15], key, daemon, text)
                 continue
             if daemon in DELIVERY_AGENTS:
-                # delivery_peek()'s common case inline: its match, a known status word.
+                # delivery_peek()'s common case inline: its match, a status word that is an
+                # outcome. Any other line goes through delivery_peek() itself.
                 plain = plain_peek(text)
                 if plain is not None:
                     address, orig_to, status = plain.groups()
                     status = outcomes.get(status)
-                if plain is None or status is None:
-                    peek = delivery_peek(text)
-                    if peek is None:
-                        unused += 1
+                    if status is not None:
+                        when = clock.time(stamp or line[:15])
+                        if when is None:
+                            unused += 1
+                            continue
+                        self._delivery(address, orig_to, status, text, message, host, when)
                         continue
-                    address, orig_to, status = peek
-                when = clock.time(stamp or line[:15])
-                if when is None:
+                if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
                     unused += 1
-                    continue
-                self._delivery(address, orig_to, status, text, message, host, when)
                 continue
             # qmgr's and cleanup's lines are read from where they were cut above, as their
             # recognizers would cut them. Their lines of every message (its removal, its
@@ -406,7 +407,12 @@ class Correlator:
                         continue
                 event = qmgr_event(queue_id, body)
             elif daemon == "cleanup":
-                message_id = cleanup_message_id(queue_id, body)
+                # The queue ID of a message tracked is one cleanup_message_id() takes, as
+                # smtpd_kind() matched it in its client= line; but a notice's (bounce's line
+                # named it): its message-id is read by that test.
+                message_id = (body[message_id_value].strip(message_id_strip)
+                              if message.kind != "notice" else cleanup_message_id(queue_id, body)
+                              ) if body.startswith(message_id_prefix) else None
                 if message_id is not None:
                     when = clock.time(stamp or line[:15])
                     if when is None:
@@ -579,6 +585,12 @@ class Correlator:
             address, _, counters_text = text[16:].partition(" ")
         when = clock.time(stamp)
         if when is None:
+            # A line whose stamp cannot be read is not used: the session stays as it was (to
+            # end as incomplete), not dropped with the login it holds.
+            if session is not None:
+                self.sessions[key] = session
+            elif noted is not None:
+                self.pending[key] = noted
             return UNUSED
         if session is None:
             client = ev.Connect(*ev.split_address(address))
@@ -656,14 +668,16 @@ class Correlator:
         return USED
 
     def _on_tls(self, key, program, stamp, clock, text):
-        session = self.sessions.get(key)
-        if session is not None:
-            session.tls_line = text
-            return USED
+        # Most TLS lines come before AUTH, when the session is only noted. (A key is noted or
+        # open, never both: a session is built from its noted connect, which it takes.)
         noted = self.pending.get(key)
-        if noted is None:
+        if noted is not None:
+            noted.tls_text = text
+            return USED
+        session = self.sessions.get(key)
+        if session is None:
             return UNUSED
-        noted.tls_text = text
+        session.tls_line = text
         return USED
 
     @staticmethod
@@ -674,12 +688,32 @@ class Correlator:
                 or "[127." in text or "[::1]" in text)
 
     def _on_client(self, key, program, stamp, clock, text):
-        if not self._may_track(text):
+        login = _plain_login(text) if ", sasl_username=" in text else None
+        if login is None and not self._may_track(text):
             return UNTRACKED
-        event = ev.smtpd_client_event(text)
         when = clock.time(stamp)
         if when is None:
             return UNUSED
+        if login is not None:
+            # Most client= lines tracked are a login's, of the plain shape, on a session open
+            # or noted at a connect that named its client as this line does: read by one
+            # match, no event made, the connect not parsed. Any other goes the general way.
+            queue_id, address, name, ip, port, method, username, sender = login.groups()
+            session = self.sessions.get(key)
+            if session is None:
+                noted = self.pending.get(key)
+                if noted is not None and noted.connect_text[13:] == address:
+                    del self.pending[key]
+                    session = self.sessions[key] = self._new_session(key, program, noted, name,
+                                                                     ip, port, when)
+            elif session.client_ip != ip:
+                session = None
+            if session is not None:
+                session.last_time = when
+                self._queued(session, key[0], when, queue_id, name, ip, method, username,
+                             sender, None)
+                return USED
+        event = ev.smtpd_client_event(text)
         return self._client(event, self._session(key, program, event, when), key[0], when)
 
     def _session(self, key, program, event, when) -> Session:
@@ -701,8 +735,6 @@ class Correlator:
         return session
 
     def _materialize(self, key, program, noted: Optional[Pending], event, when) -> Session:
-        self._serial += 1
-        host = key[0]
         connect = event
         # Most lines name their client as the connect did (a reject names its IP alone): the
         # connect's fields are then the line's, and the connect is not parsed.
@@ -715,13 +747,19 @@ class Correlator:
                 noted = None
         if noted is None:
             # Its connect was before the log started (or lost): it is known from this line on.
-            session = Session(self._serial, host, program[0], program[2],
-                              getattr(event, "client_name", ""), event.client_ip,
-                              getattr(event, "client_port", None), when)
-        else:
-            session = Session(self._serial, host, program[0], program[2], connect.client_name,
-                              connect.client_ip, connect.client_port,
-                              noted.clock.time(noted.stamp) or when)
+            return self._new_session(key, program, None, getattr(event, "client_name", ""),
+                                     event.client_ip, getattr(event, "client_port", None), when)
+        return self._new_session(key, program, noted, connect.client_name, connect.client_ip,
+                                 connect.client_port, when)
+
+    def _new_session(self, key, program, noted: Optional[Pending], name, ip, port,
+                     when) -> Session:
+        """The session on `key` of client NAME[IP]:PORT, built at a line of `when`: from its
+        noted connect, or from that line when none was noted."""
+        self._serial += 1
+        session = Session(self._serial, key[0], program[0], program[2], name, ip, port,
+                          when if noted is None else noted.clock.time(noted.stamp) or when)
+        if noted is not None:
             session.connected = True
             session.tls_line = noted.tls_text
             for stamp, clock, text in noted.rejects or ():
@@ -756,42 +794,47 @@ class Correlator:
                 or ev.is_loopback(event.client_ip))
 
     def _client(self, event, session, host, when):
-        username = event.sasl_username
-        if username is None and not self._tracked(event):
+        if event.sasl_username is None and not self._tracked(event):
             return UNTRACKED
+        self._queued(session, host, when, event.queue_id, event.client_name, event.client_ip,
+                     event.sasl_method, event.sasl_username, event.sasl_sender,
+                     event.orig_queue_id)
+        return USED
+
+    def _queued(self, session, host, when, queue_id, name, ip, method, username, sender,
+                orig_queue_id) -> None:
+        """A message tracked from its client= line (its fields), queued by `session`."""
         # A message may wait in the queue for days: the names it shares with thousands of
         # others (the host, the mechanism, the user) are kept once each.
         host = _intern(host)
         if username is not None:
             username = _intern(username)
-        key = (host, event.queue_id)
-        if key in self.messages:
+        key = (host, queue_id)
+        messages = self.messages
+        if key in messages:
             self.message_reborn(key)
         self._serial += 1
-        message = Message(self._serial, host, event.queue_id, "submission", when)
+        message = messages[key] = Message(self._serial, host, queue_id, "submission", when)
         message.session = session
-        message.client_name = event.client_name
-        message.client_ip = event.client_ip
-        message.sasl_method = (_intern(event.sasl_method) if event.sasl_method is not None
-                               else None)
+        message.client_name = name
+        message.client_ip = ip
+        message.sasl_method = _intern(method) if method is not None else None
         message.sasl_username = username
-        message.sasl_sender = event.sasl_sender
-        self.messages[key] = message
+        message.sasl_sender = sender
         if username is not None:
             session.sasl_username = username
-            session.sasl_method = event.sasl_method
-            session.queue_ids.append(event.queue_id)
+            session.sasl_method = method
+            session.queue_ids.append(queue_id)
         if session.pending_action is not None:
             # The transaction's HOLD or DISCARD, logged before its queue file existed.
             when, action = session.pending_action
             session.pending_action = None
             self._act(message, action, when)
-        if event.orig_queue_id is not None:
-            original = self.messages.get((host, event.orig_queue_id))
+        if orig_queue_id is not None:
+            original = messages.get((host, orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
                 message.inherit_from(original, "reinjected")
-                original.reinjected_as = [*original.reinjected_as, event.queue_id]
-        return USED
+                original.reinjected_as = [*original.reinjected_as, queue_id]
 
     def _reject(self, timed_event, session, host):
         when, event = timed_event
@@ -935,12 +978,25 @@ class Correlator:
         message.state = REMOVED
         self._finish_message(message)
 
-    def _delivery(self, address, orig_to, status, text, message, host, when) -> None:
+    def _peeked(self, text, message, host, stamp, clock) -> str:
+        """A delivery line of `message` not of the plain shape, or whose status is no outcome:
+        a probe's (address verification: it changes nothing), or a word not known (counted,
+        and taken as deferred)."""
+        peek = ev.delivery_peek(text)
+        when = clock.time(stamp) if peek is not None else None
+        if when is None:
+            return UNUSED
+        address, orig_to, status = peek
         if status in ev.PROBE_STATUSES:
-            return
+            return USED
         if status is ev.UNKNOWN_STATUS:
             self.stats.unknown_statuses += 1
             status = DEFERRED
+        self._delivery(address, orig_to, status, text, message, host, when)
+        return USED
+
+    def _delivery(self, address, orig_to, status, text, message, host, when) -> None:
+        """A delivery attempt of `message` (`status` an outcome)."""
         message.last_time = when
         stats = self.stats
         if stats.last_time is None or when > stats.last_time or when < stats.first_time:
@@ -1108,6 +1164,16 @@ class Correlator:
 
     def _seen(self, when) -> None:
         stats = self.stats
+        try:
+            # A log is read in order: a time is most often the latest or one already seen.
+            # (Only here are both set, the first never after the last.)
+            if when > stats.last_time:
+                stats.last_time = when
+            elif when < stats.first_time:
+                stats.first_time = when
+            return
+        except TypeError:  # no time seen yet (None)
+            pass
         if stats.first_time is None or when < stats.first_time:
             stats.first_time = when
         if stats.last_time is None or when > stats.last_time:

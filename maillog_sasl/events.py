@@ -9,10 +9,12 @@ SUMMARY
     queued_as_in(reply) -> NEWQID | None  (`... queued as NEWQID`)
     qmgr_event(queue_id, body), cleanup_event(queue_id, body) -> event | None  (a line cut at
         its first ": ", as the correlator cuts it)
-    cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event)
+    cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event;
+        MESSAGE_ID, MESSAGE_ID_VALUE and MESSAGE_ID_STRIP read it)
     delivery_peek(text) -> (recipient, orig_to, status) | None
-    PLAIN_QUEUE_ACTIVE, PLAIN_PEEK, STATUS_OUTCOMES  (the common shapes the correlator reads
-        inline, as qmgr_event() and delivery_peek() read them)
+    PLAIN_QUEUE_ACTIVE, PLAIN_PEEK, STATUS_OUTCOMES, PLAIN_LOGIN  (the common shapes the
+        correlator reads inline, as qmgr_event(), delivery_peek() and smtpd_client_event()
+        read them)
     OUTCOMES: sent, deferred, bounced, expired, rejected (SENT, DEFERRED, ... as constants)
 
 DESCRIPTION
@@ -554,9 +556,13 @@ def client_event(queue_id: str, body: str):
 # one match does (tests/test_plain_shapes.py holds the two equal).
 # (Not possessive, though no class takes the character after it: Python before 3.11, which
 # the package supports, has no possessive repeats.)
-_PLAIN_CLIENT = re.compile(r"([^:]+): client=([^\[\],]*)\[([^\],]*)\](?::([0-9]+))?"
-                           r"(?:, sasl_method=([^,]*), sasl_username=([^,]*)"
-                           r"(?:, sasl_sender=([^,]*))?)?(?<!\s)")
+_PLAIN_ADDRESS = r"([^\[\],]*)\[([^\],]*)\](?::([0-9]+))?"
+_PLAIN_SASL = r", sasl_method=([^,]*), sasl_username=([^,]*)(?:, sasl_sender=([^,]*))?"
+_PLAIN_CLIENT = re.compile(r"([^:]+): client=%s(?:%s)?(?<!\s)" % (_PLAIN_ADDRESS, _PLAIN_SASL))
+# A login's client= line of that shape, its address (NAME[IP] or NAME[IP]:PORT) a group of its
+# own, before the groups of its parts: what the correlator compares with its connect's text.
+# Its other groups are _PLAIN_CLIENT's (tests/test_login_path.py).
+PLAIN_LOGIN = re.compile(r"([^:]+): client=(%s)%s(?<!\s)" % (_PLAIN_ADDRESS, _PLAIN_SASL))
 
 
 # The fields of a client= line the plain shape never has: orig_queue_id, orig_client.
@@ -757,13 +763,19 @@ def _cleanup_queue_id(queue_id: str) -> bool:
             and queue_id != "NOQUEUE")
 
 
+# cleanup's `message-id=<ID>`: the ID is what follows the prefix, the brackets and the spaces
+# and tabs after the line's end stripped in one call.
+MESSAGE_ID = "message-id="
+MESSAGE_ID_VALUE = slice(len(MESSAGE_ID), None)
+MESSAGE_ID_STRIP = "<> \t"
+
+
 def cleanup_message_id(queue_id: str, body: str) -> Optional[str]:
     """The message-id of cleanup's line `queue_id: body` (cut at its first ": "), or None for
-    any other line: cleanup_event()'s MessageId, without the event (one line for each message,
-    and the correlator wants only the ID)."""
-    if body.startswith("message-id=") and _cleanup_queue_id(queue_id):
-        # Spaces and tabs after the line's end go with the brackets, in the same call.
-        return body[11:].strip("<> \t")
+    any other line: cleanup_event()'s MessageId, without the event. (The correlator reads the
+    line of a message it tracks inline, from the three constants above.)"""
+    if body.startswith(MESSAGE_ID) and _cleanup_queue_id(queue_id):
+        return body[MESSAGE_ID_VALUE].strip(MESSAGE_ID_STRIP)
     return None
 
 

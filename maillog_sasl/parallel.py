@@ -569,18 +569,20 @@ class ChunkCorrelator(Correlator):
             self.events.append(Folded(key, fold[0], list(fold[1].values()), fold[2], fold[3]))
 
     def _client(self, event, session, host, when):
-        key = (host, event.queue_id)
         if not self._tracked(event):
-            return self._drop(key)
+            return self._drop((host, event.queue_id))
         original = (host, event.orig_queue_id)
         if (event.sasl_username is None and event.orig_queue_id is not None
                 and original not in self.messages and original not in self._dropped):
             self.unsafe = "a re-injection whose original came before the chunk"
+        return super()._client(event, session, host, when)
+
+    def _queued(self, session, host, when, queue_id, *fields) -> None:
+        key = (host, queue_id)
         if key not in self.messages:
             self._born(MESSAGE, key)
-        outcome = super()._client(event, session, host, when)
+        super()._queued(session, host, when, queue_id, *fields)
         self.placed[2][key] = len(self.events)
-        return outcome
 
     def _notice(self, event, message, host, when) -> None:
         key = (host, event.notice_queue_id)
@@ -589,9 +591,9 @@ class ChunkCorrelator(Correlator):
         super()._notice(event, message, host, when)
         self.placed[2][key] = len(self.events)
 
-    def _materialize(self, key, program, noted, event, when):
+    def _new_session(self, key, *fields):
         # A session is put in `sessions` right after it is built, if it is put in.
-        session = super()._materialize(key, program, noted, event, when)
+        session = super()._new_session(key, *fields)
         self.placed[0][key] = len(self.events)
         return session
 

@@ -126,6 +126,27 @@ def test_a_disconnect_of_another_client_does_not_end_the_open_session(report, tm
         "203.0.113.1": 1, "192.0.2.9": 2}
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_disconnect_whose_stamp_cannot_be_read_loses_no_login(report, tmp_path, jobs):
+    # A damaged stamp (Feb 30 is no day) on the disconnect line: the line is not used, and the
+    # session it would have ended stays, as incomplete: its login is still reported (it was
+    # dropped with the line). The other session's failed AUTH is only in its unreadable line.
+    text = ("Feb 27 10:00:00 mx postfix/submission/smtpd[100]: connect from "
+            "client.example[203.0.113.5]\n"
+            "Feb 27 10:00:01 mx postfix/submission/smtpd[100]: ABC1234567: "
+            "client=client.example[203.0.113.5], sasl_method=PLAIN, sasl_username=alice\n"
+            "Feb 30 10:00:04 mx postfix/submission/smtpd[100]: disconnect from "
+            "client.example[203.0.113.5] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6\n"
+            "Feb 27 10:01:00 mx postfix/smtpd[7]: connect from unknown[192.0.2.9]\n"
+            "Feb 30 10:01:01 mx postfix/smtpd[7]: disconnect from unknown[192.0.2.9] ehlo=1 "
+            "auth=0/2 quit=1 commands=2/4\n")
+    sessions = report("sessions", "--year", "2025", "--jobs", jobs, write(tmp_path, text))
+    assert [(row["client_ip"], row["sasl_username"], row["complete"]) for row in sessions] == [
+        ("203.0.113.5", "alice", False)]
+    [user] = report("users", "--year", "2025", "--jobs", jobs, write(tmp_path, text))
+    assert (user["user"], user["sessions"], user["ips"]) == ("alice", 1, 1)
+
+
 def test_sessions_whose_end_was_lost_do_not_pile_up():
     """A day of connects that fail AUTH and whose disconnect is never logged: memory follows
     what is open (an hour's sessions), not the length of the log."""
