@@ -65,6 +65,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import pickle
 import struct
 import tempfile
@@ -218,25 +219,30 @@ class Scope:
         The stream itself when there is nothing to count or record (a CSV of messages)."""
         count = self._count if self.tally and not self.counted_by_report else None
         match = self._match if self.tally and not self.selects_all else None
-        if self.activity is None and count is None and match is None:
+        activity = self.activity
+        if activity is not None:
+            # Chained, not looped over here: each item passes one generator of Python code,
+            # the Activity's, not two.
+            finished = itertools.chain(activity.watch(finished), self._assessed(activity))
+        if count is None and match is None:
             return finished
         return self._watched(finished, count, match)
 
-    def _watched(self, finished: Iterable[Finished], count, match) -> Iterator[Finished]:
-        activity = self.activity
+    def _assessed(self, activity: Activity) -> Iterator[Finished]:
+        """No item: the verdicts, made when the stream has ended and `activity` is closed."""
+        self.verdicts = incident.assess(activity, activity.limits)
+        self.flagged = {name: verdict for name, verdict in self.verdicts.items()
+                        if verdict.severity}
+        yield from ()
+
+    @staticmethod
+    def _watched(finished: Iterable[Finished], count, match) -> Iterator[Finished]:
         for item in finished:
-            if activity is not None:
-                activity.observe(item)
             if count is not None:
                 count(item)
             if match is not None and isinstance(item, Session):
                 match(item)
             yield item
-        if activity is not None:
-            activity.close()
-            self.verdicts = incident.assess(activity, activity.limits)
-            self.flagged = {name: verdict for name, verdict in self.verdicts.items()
-                            if verdict.severity}
 
     def _count(self, item) -> None:
         selection = self.selection
