@@ -444,18 +444,6 @@ class _UserTotals:
         self.countries = None  # Counter: country -> logins, with a database
         self.asns = None  # Counter: AS number -> logins
 
-    def add_session(self, session: Session) -> None:
-        self.sessions += 1
-        # _earliest() and _latest() written out: this runs for every session with a login.
-        start, end = session.start, session.end or session.start
-        if self.first_seen is None or (start is not None and start < self.first_seen):
-            self.first_seen = start
-        if self.last_seen is None or (end is not None and end > self.last_seen):
-            self.last_seen = end
-        if session.sasl_method:
-            self.methods.add(session.sasl_method)
-        self.hosts.add(session.host)
-
     def add_message(self, message: Message, statuses: Iterable[str]) -> None:
         self.messages += message.kind == "submission"
         outcomes = self.outcomes
@@ -505,31 +493,50 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     logins = None if from_activity else PairStore()
     unnamed_ips = set()
     for item in finished:
+        # The loop of the default report, for every session and message: session_user() and
+        # the entry's updates written out.
         if isinstance(item, Session):
-            user = session_user(item)
+            name = item.sasl_username
+            user = name if name is not None else session_user(item)
             if user is None or not (everything or selection.session(item, user)):
                 continue
             entry = totals.get(user) or _totals_of(totals, user)
-            entry.add_session(item)
+            entry.sessions += 1
+            start, end = item.start, item.end or item.start
+            seen = entry.first_seen
+            if seen is None or (start is not None and start < seen):
+                entry.first_seen = start
+            seen = entry.last_seen
+            if seen is None or (end is not None and end > seen):
+                entry.last_seen = end
+            if item.sasl_method:
+                entry.methods.add(item.sasl_method)
+            entry.hosts.add(item.host)
             if logins is not None:
-                logins.login(user, item.client_ip, item.start)
-            elif item.sasl_username is None:
+                logins.login(user, item.client_ip, start)
+            elif name is None:
                 unnamed_ips.add(item.client_ip)
-            if item.rejects and not (from_activity and item.sasl_username is not None):
+            if item.rejects and not (from_activity and name is not None):
                 entry.outcomes[_REJECTED_INDEX] += len(item.rejects)
             if geo is not None:
                 _count_place(entry, geo.lookup(item.client_ip))
+            continue
+        name = item.sasl_username
         # Nothing of a message without a username is counted: the correlator hands one on only
         # when it has a parent (a notice or a re-injection), never a submission.
-        elif item.sasl_username is not None and (everything or selection.message(item)):
-            if from_activity:
-                if item.kind == "submission" or item.counted_outcomes():
-                    name = item.sasl_username
-                    (totals.get(name) or _totals_of(totals, name)).add_message(item, ())
-                continue
+        if name is None or not (everything or selection.message(item)):
+            continue
+        if from_activity:
+            submission = item.kind == "submission"
+            if submission or item.counted_outcomes():
+                entry = totals.get(name) or _totals_of(totals, name)
+                entry.messages += submission
+                if item.sasl_method:
+                    entry.methods.add(item.sasl_method)
+        else:
             statuses = item.counted_outcomes()
             if statuses or item.kind == "submission":
-                _totals_of(totals, item.sasl_username).add_message(item, statuses)
+                _totals_of(totals, name).add_message(item, statuses)
     scope = options["scope"]
     flagged = scope.flagged
     if scope.tally:
