@@ -165,7 +165,8 @@ class Scope:
                 summary can name the flagged accounts
       counts    selected account -> [authenticated sessions, authenticated messages]
       verdicts  every account's incident.Verdict; `flagged`: those with a severity
-      rows, shown   how many rows the report had, and how many --top let through
+      rows, shown   how many rows the report had, and how many --top let through (what the
+                summary names under --top; a streamed report's rows are counted only then)
     """
 
     def __init__(self, tally: bool = False, assess: bool = False):
@@ -317,7 +318,8 @@ class Scope:
                     spool.seek(size, 1)
 
     def capped(self, rows, streams: bool):
-        """At most `top` rows (--top); counts them all."""
+        """At most `top` rows (--top); counts them all, a stream's under --top only (a CSV of
+        messages passes no generator of Python code for each of its rows)."""
         if not streams:
             rows = list(rows)
             self.rows = len(rows)
@@ -325,7 +327,7 @@ class Scope:
                 rows = rows[:self.top]
             self.shown = len(rows)
             return rows
-        return self._capped_stream(rows)
+        return self._capped_stream(rows) if self.top is not None else rows
 
     def _capped_stream(self, rows) -> Iterator[dict]:
         for row in rows:
@@ -616,7 +618,13 @@ def _messages(finished: Iterable[Finished], selection: Selection, options: dict)
 
 
 def _message_tuples(finished: Iterable[Finished], selection: Selection, options: dict):
-    """_messages() as tuples in MESSAGES_COLUMNS order (Report.tuples)."""
+    """_messages() as tuples in MESSAGES_COLUMNS order (Report.tuples): the rows of each item
+    flattened by itertools.chain, not passed on one by one by a generator of Python code."""
+    return itertools.chain.from_iterable(_item_tuples(finished, selection))
+
+
+def _item_tuples(finished: Iterable[Finished], selection: Selection) -> Iterator[Iterable[tuple]]:
+    """The rows of each item of `finished` that has any."""
     session_type = Session
     everything = selection.selects_all()
     message_ok = selection.message
@@ -625,9 +633,9 @@ def _message_tuples(finished: Iterable[Finished], selection: Selection, options:
             if item.rejects:
                 user = session_user(item)
                 if user is not None and (everything or selection.session(item, user)):
-                    yield from session_reject_tuples(item, user)
+                    yield session_reject_tuples(item, user)
         elif everything or message_ok(item):
-            yield from recipient_tuples(item)
+            yield recipient_tuples(item)
 
 
 def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
