@@ -68,6 +68,7 @@ import dataclasses
 import datetime as _dt
 import functools
 import ipaddress
+import operator
 import re
 import typing
 from collections import Counter
@@ -422,8 +423,7 @@ class UserActivity:
         # Set by count(), which also gives the hour outcomes of its own (not _NO_OUTCOMES).
         if first_recipient is not None:
             outcomes = self.outcomes
-            for index, count in enumerate(hour.outcomes):
-                outcomes[index] += count
+            outcomes[:] = map(operator.add, outcomes, hour.outcomes)
             self.busy.add(key, hour.recipients, first_recipient, limits)
             recipients = sum(outcomes)
             if self.failing_since is None and failed_enough(

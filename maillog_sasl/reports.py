@@ -488,9 +488,9 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     activity = options.get("activity")
     # With no filter, the Activity has seen exactly what this report counts: the IPs each
     # account logged in from are its pairs (every session with a username), and the outcomes
-    # of an account's recipients its totals (its messages, and its sessions' refusals), so
-    # only the logins without a username are counted here. With a filter, the selected
-    # sessions' own pairs and recipients.
+    # of an account's recipients its totals (its messages, and its sessions' refusals), and
+    # its messages the submissions it counted, so only the logins without a username are
+    # counted here. With a filter, the selected sessions' own pairs and recipients.
     from_activity = everything and activity is not None
     logins = None if from_activity else PairStore()
     unnamed_ips = set()
@@ -529,21 +529,14 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
         if name is None or not (everything or selection.message(item)):
             continue
         if from_activity:
-            submission = item.kind == "submission"
-            if submission or item.counted_outcomes():
+            if item.kind == "submission" or item.counted_outcomes():
                 entry = totals.get(name) or _totals_of(totals, name)
-                entry.messages += submission
                 if item.sasl_method:
                     entry.methods.add(item.sasl_method)
         else:
             statuses = item.counted_outcomes()
             if statuses or item.kind == "submission":
                 _totals_of(totals, name).add_message(item, statuses)
-    scope = options["scope"]
-    flagged = scope.flagged
-    if scope.tally:
-        scope.counts = {user: [entry.sessions, entry.messages] for user, entry in totals.items()
-                        if entry.sessions or entry.messages}
     if logins is not None:
         ips = logins.ips_per_account()
         logins.close()
@@ -557,6 +550,12 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
             found = activity.users.get(user)
             if found is not None:
                 entry.outcomes = [own + its for own, its in zip(entry.outcomes, found.totals())]
+                entry.messages = found.messages
+    scope = options["scope"]
+    flagged = scope.flagged
+    if scope.tally:
+        scope.counts = {user: [entry.sessions, entry.messages] for user, entry in totals.items()
+                        if entry.sessions or entry.messages}
     rows = []
     for user, entry in totals.items():
         verdict = flagged.get(user)
