@@ -539,13 +539,18 @@ class Activity:
         return self._observed(finished, closing=True)
 
     def observe(self, item: object) -> None:
-        for _ in self._observed((item,), closing=False):
-            pass
+        if isinstance(item, Session):
+            self._session(item)
+        elif isinstance(item, Message):
+            self._message(item)
+        else:
+            return
+        self._catch_up_if_due()
 
     def _observed(self, finished: Iterable[_Item], closing: bool) -> Iterator[_Item]:
-        """The items of `finished`, each recorded as it passes; then close(), if `closing`. One
-        loop for the whole stream rather than observe() for each item: a call less for each of
-        a log's items."""
+        """The items of `finished`, each recorded as it passes (observe()'s work, written out);
+        then close(), if `closing`. One loop for the whole stream rather than observe() for
+        each item: two calls less for each of a log's items."""
         session, message = self._session, self._message
         for item in finished:
             if isinstance(item, Session):
@@ -556,12 +561,18 @@ class Activity:
                 yield item
                 continue
             last_time, due = self.last_time, self._next_due
-            # One comparison an item: settling and forgetting fall due at most once an hour.
+            # _catch_up_if_due() written out: settling and forgetting fall due once an hour.
             if last_time is not None and (due is None or last_time >= due):
                 self._catch_up(last_time)
             yield item
         if closing:
             self.close()
+
+    def _catch_up_if_due(self) -> None:
+        last_time, due = self.last_time, self._next_due
+        # One comparison an item: settling and forgetting fall due at most once an hour.
+        if last_time is not None and (due is None or last_time >= due):
+            self._catch_up(last_time)
 
     def _catch_up(self, last_time: _dt.datetime) -> None:
         """Settle and forget what the stream, now at `last_time`, has moved past."""
