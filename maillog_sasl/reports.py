@@ -327,12 +327,12 @@ class Scope:
                 rows = rows[:self.top]
             self.shown = len(rows)
             return rows
-        return self._capped_stream(rows) if self.top is not None else rows
+        return self._capped_stream(rows, self.top) if self.top is not None else rows
 
-    def _capped_stream(self, rows) -> Iterator[dict]:
+    def _capped_stream(self, rows, top: int) -> Iterator[dict]:
         for row in rows:
             self.rows += 1
-            if self.top is None or self.shown < self.top:
+            if self.shown < top:
                 self.shown += 1
                 yield row
 
