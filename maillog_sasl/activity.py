@@ -68,6 +68,7 @@ import dataclasses
 import datetime as _dt
 import functools
 import ipaddress
+import operator
 import re
 import typing
 from collections import Counter
@@ -315,10 +316,10 @@ class BusyHours:
     def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime,
             limits: Thresholds) -> None:
         counts = self._counts
-        for index in range(0, len(counts), 2):
-            if counts[index] == recipients:
-                counts[index + 1] += 1
-                break
+        # The counts searched in C: an attacked account has dozens.
+        known = counts[::2]
+        if recipients in known:
+            counts[2 * known.index(recipients) + 1] += 1
         else:
             counts += (recipients, 1)
         # No smaller count can fire either limit of the burst rule.
@@ -422,8 +423,7 @@ class UserActivity:
         # Set by count(), which also gives the hour outcomes of its own (not _NO_OUTCOMES).
         if first_recipient is not None:
             outcomes = self.outcomes
-            for index, count in enumerate(hour.outcomes):
-                outcomes[index] += count
+            outcomes[:] = map(operator.add, outcomes, hour.outcomes)
             self.busy.add(key, hour.recipients, first_recipient, limits)
             recipients = sum(outcomes)
             if self.failing_since is None and failed_enough(
@@ -536,10 +536,7 @@ class Activity:
                     del self._unsettled[key]
 
     def watch(self, finished: Iterable[_Item]) -> Iterator[_Item]:
-        for item in finished:
-            self.observe(item)
-            yield item
-        self.close()
+        return self._observed(finished, closing=True)
 
     def observe(self, item: object) -> None:
         if isinstance(item, Session):
@@ -548,6 +545,30 @@ class Activity:
             self._message(item)
         else:
             return
+        self._catch_up_if_due()
+
+    def _observed(self, finished: Iterable[_Item], closing: bool) -> Iterator[_Item]:
+        """The items of `finished`, each recorded as it passes (observe()'s work, written out);
+        then close(), if `closing`. One loop for the whole stream rather than observe() for
+        each item: two calls less for each of a log's items."""
+        session, message = self._session, self._message
+        for item in finished:
+            if isinstance(item, Session):
+                session(item)
+            elif isinstance(item, Message):
+                message(item)
+            else:
+                yield item
+                continue
+            last_time, due = self.last_time, self._next_due
+            # _catch_up_if_due() written out: settling and forgetting fall due once an hour.
+            if last_time is not None and (due is None or last_time >= due):
+                self._catch_up(last_time)
+            yield item
+        if closing:
+            self.close()
+
+    def _catch_up_if_due(self) -> None:
         last_time, due = self.last_time, self._next_due
         # One comparison an item: settling and forgetting fall due at most once an hour.
         if last_time is not None and (due is None or last_time >= due):
@@ -653,23 +674,31 @@ class Activity:
             return True
         known = self._host_clock.get(host)
         # A third of the items end in their host's latest second: no clock moves for them.
-        moves = known is None or latest > known
-        # The host's first item is judged against every host's latest (if any).
-        if moves and latest > (known or self.last_time or latest) + CLOCK_JUMP:
-            if self._jumps.pop(host, None) is None:
-                self._jumps[host] = latest
-                return False
-        elif self._jumps and self._jumps.pop(host, None) is not None:
-            self._anomaly()
-        if moves:
+        if known is None or latest > known:
+            # The host's first item is judged against every host's latest (if any).
+            if latest > (known or self.last_time or latest) + CLOCK_JUMP:
+                if self._jumps.pop(host, None) is None:
+                    self._jumps[host] = latest
+                    return False
+            elif self._jumps:
+                self._in_line(host)
             self._host_clock[host] = latest
             # last_time is the latest of the hosts' clocks: it moves only with one of them.
-            if self.last_time is None or latest > self.last_time:
+            last_time = self.last_time
+            if last_time is None or latest > last_time:
                 self.last_time = latest
-        earliest = earliest or latest
-        if self.first_time is None or earliest < self.first_time:
-            self.first_time = earliest
+        elif self._jumps:
+            self._in_line(host)
+        first_time = self.first_time
+        if first_time is None or (earliest or latest) < first_time:
+            self.first_time = earliest or latest
         return True
+
+    def _in_line(self, host: str) -> None:
+        """An item of `host` in line with its clock: the far time it had before, if any, was
+        an anomaly."""
+        if self._jumps.pop(host, None) is not None:
+            self._anomaly()
 
     def _anomaly(self) -> None:
         self.clock_anomalies += 1
@@ -677,13 +706,15 @@ class Activity:
             self.stats.clock_anomalies += 1
 
     def _session(self, session: Session) -> None:
-        on_time = self._seen(session.host, session.start, session.end)
+        start = session.start
+        on_time = self._seen(session.host, start, session.end)
+        client = session.client_ip
         # The Interner's table read here first: calling the Interner costs four lookups.
-        ip = self._intern._found.get(session.client_ip) or self._intern(session.client_ip)
+        ip = self._intern._found.get(client) or self._intern(client)
         ips = self.ips
         state = ips.get(ip)
-        if state is not None and on_time and session.start is not None:
-            state.forget_failures_before(session.start - self._guess_window)
+        if state is not None and on_time and start is not None:
+            state.forget_failures_before(start - self._guess_window)
         auth = session.auth
         # guessing_failures() and failed_auth_count read, for nearly every session, that it
         # failed no AUTH: told here first, from its counters and failure lines (the rule of
@@ -693,11 +724,39 @@ class Activity:
                 state = ips[ip] = IpActivity()
             self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
-        if name is not None:
-            self._attributed_session(session, name, ip, state)
-        # A successful login: failures are counted since the IP's last one, nothing to keep.
-        if state is not None and (name is not None or session.auth_succeeded):
-            del ips[ip]
+        if name is None:
+            if state is not None and session.auth_succeeded:
+                del ips[ip]  # a success that names no account: its IP's failures are over
+            return
+        # A login as `name` from `ip`, whose failures so far are `state` (None: it has none);
+        # the rest of this method, for most sessions of a log.
+        if state is not None:
+            del ips[ip]  # failures are counted since the IP's last login: nothing to keep
+        user = self.users.get(name) or self.user(name)
+        name = user.name  # one string per account, however many IPs name it
+        if (not user.selected and self.selection is not None
+                and self.selection.session(session, name)):
+            user.selected = True
+        for when, _reject in session.rejects:
+            self._hour(user, when).count((REJECTED,), when)
+        # Its username makes it a success (Session.auth_succeeded).
+        if start is None:
+            return
+        key, end = self._last_hour, self._last_hour_end
+        # The open hour of the item before, which nearly every item falls in, found without
+        # calling _hour() (here and for a message).
+        hour = (user.open_hours.get(key) if key is not None and end is not None
+                and key <= start < end else None) or self._hour(user, start)
+        hour.login(ip, self._networks.get(ip) or self._network_of(ip), start)
+        if state is not None and ip not in user.guesses:
+            limits = self.limits
+            if (state.pending_failures >= limits.guess_failures
+                    or len(state.pending_usernames) >= limits.guess_usernames):
+                user.guesses[ip] = Guess(start, ip, state.pending_failures,
+                                         len(state.pending_usernames))
+        self.pairs.login(name, ip, start)
+        if self.enrichment is not None:
+            self.enrichment.login(name, ip, start)
 
     def _failed(self, session: Session, failures: int, state: IpActivity) -> None:
         """Note a session's failed AUTH on its IP's `state` and on the usernames it tried."""
@@ -721,46 +780,26 @@ class Activity:
                     and self.selection.session(session, username)):
                 guessed.selected = True
 
-    def _attributed_session(self, session: Session, name: str, ip: str,
-                            state: Optional[IpActivity]) -> None:
-        """A login as `name` from `ip`, whose failures so far are `state` (None: it has none)."""
-        user = self.users.get(name) or self.user(name)
-        name = user.name  # one string per account, however many IPs name it
-        if (not user.selected and self.selection is not None
-                and self.selection.session(session, name)):
-            user.selected = True
-        for when, _reject in session.rejects:
-            self._hour(user, when).count((REJECTED,), when)
-        # Its username makes it a success (Session.auth_succeeded).
-        when = session.start
-        if when is None:
-            return
-        self._hour(user, when).login(ip, self._networks.get(ip) or self._network_of(ip), when)
-        limits = self.limits
-        if state is not None and ip not in user.guesses and (
-                state.pending_failures >= limits.guess_failures
-                or len(state.pending_usernames) >= limits.guess_usernames):
-            user.guesses[ip] = Guess(when, ip, state.pending_failures,
-                                     len(state.pending_usernames))
-        self.pairs.login(name, ip, when)
-        if self.enrichment is not None:
-            self.enrichment.login(name, ip, when)
-
     def _message(self, message: Message) -> None:
         queued = message.queued
         self._seen(message.host, queued, message.end or message.last_time)
-        name, kind = message.sasl_username, message.kind
-        if name is None or kind == "notice":
+        name = message.sasl_username
+        if name is None:
+            return
+        kind = message.kind
+        if kind == "notice":
             return
         user = self.users.get(name) or self.user(name)
         if (not user.selected and self.selection is not None
                 and self.selection.message(message)):
             user.selected = True
-        submission = kind == "submission"
-        user.messages += submission
-        if submission and self.enrichment is not None:
-            self.enrichment.message(name, message.sender, queued)
+        if kind == "submission":
+            user.messages += 1
+            if self.enrichment is not None:
+                self.enrichment.message(name, message.sender, queued)
         statuses = message.counted_outcomes()
-        hour = self._hour(user, queued)
+        key, end = self._last_hour, self._last_hour_end
+        hour = (user.open_hours.get(key) if key is not None and end is not None
+                and key <= queued < end else None) or self._hour(user, queued)
         if statuses:
             hour.count(statuses, queued)

@@ -65,6 +65,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import pickle
 import struct
 import tempfile
@@ -164,7 +165,8 @@ class Scope:
                 summary can name the flagged accounts
       counts    selected account -> [authenticated sessions, authenticated messages]
       verdicts  every account's incident.Verdict; `flagged`: those with a severity
-      rows, shown   how many rows the report had, and how many --top let through
+      rows, shown   how many rows the report had, and how many --top let through (what the
+                summary names under --top; a streamed report's rows are counted only then)
     """
 
     def __init__(self, tally: bool = False, assess: bool = False):
@@ -218,25 +220,30 @@ class Scope:
         The stream itself when there is nothing to count or record (a CSV of messages)."""
         count = self._count if self.tally and not self.counted_by_report else None
         match = self._match if self.tally and not self.selects_all else None
-        if self.activity is None and count is None and match is None:
+        activity = self.activity
+        if activity is not None:
+            # Chained, not looped over here: each item passes one generator of Python code,
+            # the Activity's, not two.
+            finished = itertools.chain(activity.watch(finished), self._assessed(activity))
+        if count is None and match is None:
             return finished
         return self._watched(finished, count, match)
 
-    def _watched(self, finished: Iterable[Finished], count, match) -> Iterator[Finished]:
-        activity = self.activity
+    def _assessed(self, activity: Activity) -> Iterator[Finished]:
+        """No item: the verdicts, made when the stream has ended and `activity` is closed."""
+        self.verdicts = incident.assess(activity, activity.limits)
+        self.flagged = {name: verdict for name, verdict in self.verdicts.items()
+                        if verdict.severity}
+        yield from ()
+
+    @staticmethod
+    def _watched(finished: Iterable[Finished], count, match) -> Iterator[Finished]:
         for item in finished:
-            if activity is not None:
-                activity.observe(item)
             if count is not None:
                 count(item)
             if match is not None and isinstance(item, Session):
                 match(item)
             yield item
-        if activity is not None:
-            activity.close()
-            self.verdicts = incident.assess(activity, activity.limits)
-            self.flagged = {name: verdict for name, verdict in self.verdicts.items()
-                            if verdict.severity}
 
     def _count(self, item) -> None:
         selection = self.selection
@@ -311,7 +318,8 @@ class Scope:
                     spool.seek(size, 1)
 
     def capped(self, rows, streams: bool):
-        """At most `top` rows (--top); counts them all."""
+        """At most `top` rows (--top); counts them all, a stream's under --top only (a CSV of
+        messages passes no generator of Python code for each of its rows)."""
         if not streams:
             rows = list(rows)
             self.rows = len(rows)
@@ -319,12 +327,12 @@ class Scope:
                 rows = rows[:self.top]
             self.shown = len(rows)
             return rows
-        return self._capped_stream(rows)
+        return self._capped_stream(rows, self.top) if self.top is not None else rows
 
-    def _capped_stream(self, rows) -> Iterator[dict]:
+    def _capped_stream(self, rows, top: int) -> Iterator[dict]:
         for row in rows:
             self.rows += 1
-            if self.top is None or self.shown < self.top:
+            if self.shown < top:
                 self.shown += 1
                 yield row
 
@@ -438,18 +446,6 @@ class _UserTotals:
         self.countries = None  # Counter: country -> logins, with a database
         self.asns = None  # Counter: AS number -> logins
 
-    def add_session(self, session: Session) -> None:
-        self.sessions += 1
-        # _earliest() and _latest() written out: this runs for every session with a login.
-        start, end = session.start, session.end or session.start
-        if self.first_seen is None or (start is not None and start < self.first_seen):
-            self.first_seen = start
-        if self.last_seen is None or (end is not None and end > self.last_seen):
-            self.last_seen = end
-        if session.sasl_method:
-            self.methods.add(session.sasl_method)
-        self.hosts.add(session.host)
-
     def add_message(self, message: Message, statuses: Iterable[str]) -> None:
         self.messages += message.kind == "submission"
         outcomes = self.outcomes
@@ -492,43 +488,55 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     activity = options.get("activity")
     # With no filter, the Activity has seen exactly what this report counts: the IPs each
     # account logged in from are its pairs (every session with a username), and the outcomes
-    # of an account's recipients its totals (its messages, and its sessions' refusals), so
-    # only the logins without a username are counted here. With a filter, the selected
-    # sessions' own pairs and recipients.
+    # of an account's recipients its totals (its messages, and its sessions' refusals), and
+    # its messages the submissions it counted, so only the logins without a username are
+    # counted here. With a filter, the selected sessions' own pairs and recipients.
     from_activity = everything and activity is not None
     logins = None if from_activity else PairStore()
     unnamed_ips = set()
     for item in finished:
+        # The loop of the default report, for every session and message: session_user() and
+        # the entry's updates written out.
         if isinstance(item, Session):
-            user = session_user(item)
+            name = item.sasl_username
+            user = name if name is not None else session_user(item)
             if user is None or not (everything or selection.session(item, user)):
                 continue
             entry = totals.get(user) or _totals_of(totals, user)
-            entry.add_session(item)
+            entry.sessions += 1
+            start, end = item.start, item.end or item.start
+            seen = entry.first_seen
+            if seen is None or (start is not None and start < seen):
+                entry.first_seen = start
+            seen = entry.last_seen
+            if seen is None or (end is not None and end > seen):
+                entry.last_seen = end
+            if item.sasl_method:
+                entry.methods.add(item.sasl_method)
+            entry.hosts.add(item.host)
             if logins is not None:
-                logins.login(user, item.client_ip, item.start)
-            elif item.sasl_username is None:
+                logins.login(user, item.client_ip, start)
+            elif name is None:
                 unnamed_ips.add(item.client_ip)
-            if item.rejects and not (from_activity and item.sasl_username is not None):
+            if item.rejects and not (from_activity and name is not None):
                 entry.outcomes[_REJECTED_INDEX] += len(item.rejects)
             if geo is not None:
                 _count_place(entry, geo.lookup(item.client_ip))
+            continue
+        name = item.sasl_username
         # Nothing of a message without a username is counted: the correlator hands one on only
         # when it has a parent (a notice or a re-injection), never a submission.
-        elif item.sasl_username is not None and (everything or selection.message(item)):
-            if from_activity:
-                if item.kind == "submission" or item.counted_outcomes():
-                    name = item.sasl_username
-                    (totals.get(name) or _totals_of(totals, name)).add_message(item, ())
-                continue
+        if name is None or not (everything or selection.message(item)):
+            continue
+        if from_activity:
+            if item.kind == "submission" or item.counted_outcomes():
+                entry = totals.get(name) or _totals_of(totals, name)
+                if item.sasl_method:
+                    entry.methods.add(item.sasl_method)
+        else:
             statuses = item.counted_outcomes()
             if statuses or item.kind == "submission":
-                _totals_of(totals, item.sasl_username).add_message(item, statuses)
-    scope = options["scope"]
-    flagged = scope.flagged
-    if scope.tally:
-        scope.counts = {user: [entry.sessions, entry.messages] for user, entry in totals.items()
-                        if entry.sessions or entry.messages}
+                _totals_of(totals, name).add_message(item, statuses)
     if logins is not None:
         ips = logins.ips_per_account()
         logins.close()
@@ -542,6 +550,12 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
             found = activity.users.get(user)
             if found is not None:
                 entry.outcomes = [own + its for own, its in zip(entry.outcomes, found.totals())]
+                entry.messages = found.messages
+    scope = options["scope"]
+    flagged = scope.flagged
+    if scope.tally:
+        scope.counts = {user: [entry.sessions, entry.messages] for user, entry in totals.items()
+                        if entry.sessions or entry.messages}
     rows = []
     for user, entry in totals.items():
         verdict = flagged.get(user)
@@ -603,7 +617,13 @@ def _messages(finished: Iterable[Finished], selection: Selection, options: dict)
 
 
 def _message_tuples(finished: Iterable[Finished], selection: Selection, options: dict):
-    """_messages() as tuples in MESSAGES_COLUMNS order (Report.tuples)."""
+    """_messages() as tuples in MESSAGES_COLUMNS order (Report.tuples): the rows of each item
+    flattened by itertools.chain, not passed on one by one by a generator of Python code."""
+    return itertools.chain.from_iterable(_item_tuples(finished, selection))
+
+
+def _item_tuples(finished: Iterable[Finished], selection: Selection) -> Iterator[Iterable[tuple]]:
+    """The rows of each item of `finished` that has any."""
     session_type = Session
     everything = selection.selects_all()
     message_ok = selection.message
@@ -612,9 +632,9 @@ def _message_tuples(finished: Iterable[Finished], selection: Selection, options:
             if item.rejects:
                 user = session_user(item)
                 if user is not None and (everything or selection.session(item, user)):
-                    yield from session_reject_tuples(item, user)
+                    yield session_reject_tuples(item, user)
         elif everything or message_ok(item):
-            yield from recipient_tuples(item)
+            yield recipient_tuples(item)
 
 
 def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
