@@ -27,7 +27,8 @@ DESCRIPTION
     read as they are.
 
     split_line() does only string slicing so that a caller can throw a line away before paying
-    for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset;
+    for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset
+    (as its one tzinfo object, fixed_zone());
     yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
     end before, normally the file's modification time) and the offset of `tz` (local time when
     None) at that moment; a stamp with its year first, and an ISO one without an offset (short-
@@ -331,6 +332,8 @@ LAST_SECOND_OF_HOUR = _dt.timedelta(minutes=59, seconds=59)
 _STEADY_HOURS: Dict[tuple, tuple] = {}
 HOURS_KEPT = 1_000
 _SECONDS = {f":{second:02d}": _dt.timedelta(seconds=second) for second in range(60)}
+# A kind of Clock -> the names of its slots (Clock.__copy__).
+_SLOT_NAMES: Dict[type, Tuple[str, ...]] = {}
 
 
 # Years a stamp may name: the reports add and subtract days and hours around every time, which
@@ -367,23 +370,61 @@ class Clock:
     def time(self, stamp: str) -> Optional[_dt.datetime]:
         if stamp == self._cache_key:
             return self._cache_value
-        if stamp[:1].isdigit():
-            value = _parse_iso(stamp)
-            if value is None:
-                if stamp[4:5] == " ":
-                    value = self._year_first(stamp)
-                elif stamp[10:11] == "T":
-                    value = self._local_time(stamp)
+        value: Optional[_dt.datetime]
+        if len(stamp) == 15:
+            # Most often a traditional stamp of a minute already read. Subscripts, not get():
+            # a method call costs more than the slices, and a miss (an exception) is rare.
+            try:
+                value = self._minutes[stamp[:12]] + _SECONDS[stamp[12:15]]
+            except KeyError:
+                value = self._uncached(stamp)
+        elif stamp[:1].isdigit():
+            value = self._numeric(stamp)
         else:
-            minute = self._minutes.get(stamp[:12])
-            second = _SECONDS.get(stamp[12:15])
-            if minute is None or second is None:
-                value = self._traditional(stamp)
-            else:
-                value = minute + second
+            value = self._uncached(stamp)
         self._cache_key = stamp
         self._cache_value = value
         return value
+
+    def _uncached(self, stamp: str) -> Optional[_dt.datetime]:
+        """time() of a stamp that is not a traditional one of a minute kept."""
+        if stamp[:1].isdigit():
+            return self._numeric(stamp)
+        # A stamp of another length than 15 may still start with a minute kept.
+        minute = self._minutes.get(stamp[:12])
+        second = _SECONDS.get(stamp[12:15])
+        if minute is None or second is None:
+            return self._traditional(stamp)
+        return minute + second
+
+    def _numeric(self, stamp: str) -> Optional[_dt.datetime]:
+        """time() of a stamp that starts with a digit: RFC 3339 keeps its offset; else its year
+        comes first (_year_first()) or it is a local time (_local_time())."""
+        value: Optional[_dt.datetime]
+        try:
+            value = _dt.datetime.fromisoformat(stamp)
+        except ValueError:
+            value = _parse_iso(stamp)
+        if value is not None and value.tzinfo is not None and MIN_YEAR <= value.year <= MAX_YEAR:
+            return value.astimezone(fixed_zone(value.utcoffset()))
+        if stamp[4:5] == " ":
+            return self._year_first(stamp)
+        if stamp[10:11] == "T":
+            return self._local_time(stamp)
+        return None
+
+    def __copy__(self) -> "Clock":
+        # correlate.time_aside() copies a clock at each host's new ten-minute slot and idle
+        # check: copy.copy()'s way for any object (__reduce_ex__) costs 28,000 instructions.
+        kind = type(self)
+        names = _SLOT_NAMES.get(kind)
+        if names is None:  # its own slots and its bases' (ChunkClock's and a Clock's)
+            names = _SLOT_NAMES[kind] = tuple(
+                name for klass in kind.__mro__ for name in klass.__dict__.get("__slots__", ()))
+        twin = object.__new__(kind)
+        for name in names:
+            setattr(twin, name, getattr(self, name))
+        return twin
 
     def continue_from(self, previous: "Clock") -> None:
         """Carry the year on from the stream read just before (files of one rotated set)."""
@@ -483,7 +524,7 @@ class Clock:
         steady = _STEADY_HOURS.get((id(self.zone), year, month, day, hour))
         try:
             if steady is not None and steady[0] is self.zone:
-                value = _dt.datetime(year, month, day, hour, minute, second, tzinfo=steady[1])
+                value = _dt.datetime(year, month, day, hour, minute, second, 0, steady[1])
                 self._second_pass = False
                 if self._latest is None or value > self._latest:
                     self._latest = value
@@ -536,23 +577,18 @@ def fixed_zone(offset: _dt.timedelta) -> _dt.timezone:
 
 
 def _parse_iso(stamp: str) -> Optional[_dt.datetime]:
-    try:
-        value = _dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        if stamp[4:5] == " " or (stamp[19:20].isalpha() and stamp[19:] not in ("Z", "z")):
-            # No ISO stamp; one with its year first perhaps (Clock._year_first), or a local
-            # time and its zone's name (Clock._local_time).
-            return None
-        # Before Python 3.11 fromisoformat() refuses "Z" and "+hhmm"; dateutil reads them
-        # (imported here: it costs more to load than most logs take to read).
-        from dateutil.parser import isoparse
-        try:
-            value = isoparse(stamp)
-        except (ValueError, OverflowError):
-            return None
-    if value.tzinfo is None or not MIN_YEAR <= value.year <= MAX_YEAR:
+    """An ISO stamp datetime.fromisoformat() refused: perhaps one dateutil reads."""
+    if stamp[4:5] == " " or (stamp[19:20].isalpha() and stamp[19:] not in ("Z", "z")):
+        # No ISO stamp; one with its year first perhaps (Clock._year_first), or a local
+        # time and its zone's name (Clock._local_time).
         return None
-    return value
+    # Before Python 3.11 fromisoformat() refuses "Z" and "+hhmm"; dateutil reads them
+    # (imported here: it costs more to load than most logs take to read).
+    from dateutil.parser import isoparse
+    try:
+        return isoparse(stamp)
+    except (ValueError, OverflowError):
+        return None
 
 
 def parse_zone(name: str) -> Optional[_dt.tzinfo]:

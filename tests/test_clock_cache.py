@@ -1,0 +1,156 @@
+"""syslog.Clock reads a traditional stamp of a minute it keeps without a call (subscripts in
+time()) and an RFC 3339 stamp in one call: the times, offsets, folds and the clock's state must
+be those of the Clock before (1928ba2), kept here as Reference, over stamps in any order:
+across New Year, Feb 29, the DST changes of zones that go back an hour or half an hour,
+stragglers, repeats, forced years, a minute cache cleared often, and stamps of other shapes."""
+
+import copy
+import datetime as dt
+import importlib
+
+import pytest
+from dateutil import tz
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maillog_sasl import syslog
+from maillog_sasl.parallel import ChunkClock
+from maillog_sasl.syslog import _SECONDS, ENGLISH_MONTHS, MAX_YEAR, MIN_YEAR, Clock, fixed_zone
+
+time_aside = importlib.import_module("maillog_sasl.correlate").time_aside
+
+
+class Reference(Clock):
+    """The Clock of 1928ba2: its time(), the rest shared."""
+    __slots__ = ()
+
+    def time(self, stamp):
+        if stamp == self._cache_key:
+            return self._cache_value
+        if stamp[:1].isdigit():
+            try:
+                value = dt.datetime.fromisoformat(stamp)
+            except ValueError:
+                value = syslog._parse_iso(stamp)
+            if value is None or value.tzinfo is None or not MIN_YEAR <= value.year <= MAX_YEAR:
+                value = None
+                if stamp[4:5] == " ":
+                    value = self._year_first(stamp)
+                elif stamp[10:11] == "T":
+                    value = self._local_time(stamp)
+        else:
+            minute = self._minutes.get(stamp[:12])
+            second = _SECONDS.get(stamp[12:15])
+            if minute is None or second is None:
+                value = self._traditional(stamp)
+            else:
+                value = minute + second
+        self._cache_key = stamp
+        self._cache_value = value
+        return value
+
+
+ZONES = ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC")
+NAMES = {number: name for name, number in ENGLISH_MONTHS.items()}
+# Moments near what moves a clock: New Year, Feb 29, and the DST changes of the zones.
+EDGES = [dt.datetime(*when) for when in (
+    (2023, 12, 31, 23, 50), (2024, 2, 29, 0, 0), (2023, 2, 28, 23, 55), (2024, 3, 31, 1, 50),
+    (2024, 10, 27, 1, 40), (2024, 3, 10, 1, 50), (2024, 11, 3, 0, 45), (2024, 4, 7, 1, 10),
+    (2024, 10, 6, 1, 50), (2024, 6, 30, 23, 58))]
+
+
+def traditional(moment: dt.datetime) -> str:
+    return f"{NAMES[moment.month]} {moment.day:2d} {moment:%H:%M:%S}"
+
+
+@st.composite
+def stamps(draw):
+    """A sequence of stamps: mostly forward in small steps from an edge, with repeats, lines
+    back (a little, or months: stragglers, New Year), and stamps of other shapes."""
+    moment = draw(st.sampled_from(EDGES))
+    made = []
+    for _ in range(draw(st.integers(1, 120))):
+        kind = draw(st.integers(0, 19))
+        if kind < 11:
+            moment += dt.timedelta(seconds=draw(st.integers(0, 200)))
+            made.append(traditional(moment))
+        elif kind < 14 and made:
+            made.append(draw(st.sampled_from(made)))  # a stamp seen before
+        elif kind == 14:
+            back = moment - dt.timedelta(seconds=draw(st.integers(0, 90 * 60)))
+            made.append(traditional(back))
+        elif kind == 15:
+            months = draw(st.integers(-11, 11))
+            other = moment.replace(day=min(moment.day, 28))
+            other = other.replace(month=(other.month - 1 + months) % 12 + 1)
+            made.append(traditional(other))  # a straggler, or a jump over New Year
+        elif kind == 16:
+            stamp = traditional(moment)
+            made.append(draw(st.sampled_from((
+                stamp[:12] + ":60", stamp[:12] + ":7", stamp + "x", stamp[:14], stamp[:12],
+                "Feb 30 10:00:00", "Xyz  1 10:00:00", "", "1", "Mar  1 1a:00:00"))))
+        elif kind == 17:
+            offset = draw(st.sampled_from(("Z", "+01:00", "-05:00", "+10:30", "")))
+            fraction = draw(st.sampled_from(("", ".5", ".123456")))
+            made.append(f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}{offset}")
+        elif kind == 18:
+            made.append(f"{moment:%Y} {traditional(moment)}")  # its year first
+        else:
+            made.append(f"{moment:%Y-%m-%dT%H:%M:%S}" + draw(st.sampled_from(("CET", "CEST",
+                                                                              "EDT", ""))))
+    return made
+
+
+def state(clock):
+    return (clock.year, clock.forced, clock._last_month, clock._latest, clock._second_pass,
+            clock._cache_key, dict(clock._minutes))
+
+
+def same(one, other):
+    """Equal times with equal offsets and folds."""
+    if one is None or other is None:
+        return one is other
+    return (one, one.utcoffset(), one.fold, one.replace(tzinfo=None)) == (
+        other, other.utcoffset(), other.fold, other.replace(tzinfo=None))
+
+
+@settings(max_examples=300, deadline=None)
+@given(sequence=stamps(), zone=st.sampled_from(ZONES), year=st.sampled_from((None, 2023, 2024)),
+       anchor=st.sampled_from(EDGES), kept=st.sampled_from((2, 5, syslog.MINUTES_KEPT)),
+       asides=st.sets(st.integers(0, 119), max_size=10))
+def test_times_and_state_are_those_of_the_clock_before(sequence, zone, year, anchor, kept,
+                                                       asides, monkeypatch_module):
+    monkeypatch_module.setattr(syslog, "MINUTES_KEPT", kept)
+    zone = tz.gettz(zone)
+    anchor = anchor.replace(tzinfo=zone)
+    ours, theirs = Clock(year, zone, anchor), Reference(year, zone, anchor)
+    for index, stamp in enumerate(sequence):
+        if index in asides:
+            assert same(time_aside(ours, stamp), time_aside(theirs, stamp)), stamp
+        assert same(ours.time(stamp), theirs.time(stamp)), (index, stamp)
+        assert state(ours) == state(theirs), (index, stamp)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.mark.parametrize("stamp", ["2026-03-01T15:00:15.123456+01:00", "2026-03-01T15:00:15Z",
+                                   "2026-03-01T15:00:15-03:30"])
+def test_an_rfc3339_time_has_the_one_tzinfo_of_its_offset(stamp):
+    """Times that share their tzinfo object compare without asking it their offset (see
+    fixed_zone()): an RFC 3339 stamp's time has it, as a traditional stamp's has."""
+    value = Clock(tz=dt.timezone.utc).time(stamp)
+    assert value == dt.datetime.fromisoformat(stamp)
+    assert value.tzinfo is fixed_zone(value.utcoffset())
+
+
+def test_a_copy_has_every_slot_of_its_clock_and_shares_a_chunk_clock_s_watch():
+    """Clock.__copy__ (correlate.time_aside()'s copies): the slots of the clock's kind."""
+    clock = ChunkClock(tz=dt.timezone.utc, anchor=EDGES[0].replace(tzinfo=dt.timezone.utc))
+    clock.time("Dec 31 23:50:00")
+    twin = copy.copy(clock)
+    assert type(twin) is ChunkClock and twin.watch is clock.watch and twin.moved
+    assert state(twin) == state(clock) and twin._minutes is clock._minutes
