@@ -110,6 +110,8 @@ SWEEP_EVERY = _dt.timedelta(minutes=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows a traditional stamp and its space: a slice made once, not for each line.
 AFTER_STAMP = slice(16, None)
+# What follows `connect from ` in a noted connect's text: the client's address as it named it.
+CONNECT_ADDRESS = slice(len("connect from "), None)
 NO_FIELDS = ("", "", "")  # (host, tag, text) of a line without a traditional stamp
 LAST_CHARACTER = chr(sys.maxunicode)
 _plain_login = ev.PLAIN_LOGIN.fullmatch
@@ -410,9 +412,12 @@ class Correlator:
                 # The queue ID of a message tracked is one cleanup_message_id() takes, as
                 # smtpd_kind() matched it in its client= line; but a notice's (bounce's line
                 # named it): its message-id is read by that test.
-                message_id = (body[message_id_value].strip(message_id_strip)
-                              if message.kind != "notice" else cleanup_message_id(queue_id, body)
-                              ) if body.startswith(message_id_prefix) else None
+                if not body.startswith(message_id_prefix):
+                    message_id = None
+                elif message.kind != "notice":
+                    message_id = body[message_id_value].strip(message_id_strip)
+                else:
+                    message_id = cleanup_message_id(queue_id, body)
                 if message_id is not None:
                     when = clock.time(stamp or line[:15])
                     if when is None:
@@ -567,34 +572,35 @@ class Correlator:
             self.stats.sessions_incomplete += 1
 
     def _on_disconnect(self, key, program, stamp, clock, text):
-        session = self.sessions.pop(key, None)
+        sessions = self.sessions
+        session = sessions.get(key)
         if session is not None:
             address, _, counters_text = text[16:].partition(" ")
             # Most name the client as the session has it: the address is parsed only otherwise.
             if (address != _address_of(session)
                     and session.client_ip != ev.split_address(address)[1]):
                 # Another client's end: the open session's own was not logged.
+                del sessions[key]
                 self._finish_session(session)
                 session = None
         if session is None:
-            noted = self.pending.pop(key, None)
             if " auth=" not in text:  # most sessions, that never tried AUTH: only counted
-                if noted is None:
+                if self.pending.pop(key, None) is None:
                     self.stats.sessions_incomplete += 1
                 return USED
             address, _, counters_text = text[16:].partition(" ")
+        # The session (or its noted connect) is taken only once the line's time is read: a
+        # line whose stamp cannot be read is not used, and leaves it open where it is (to end
+        # as incomplete, in the order of one process and of --jobs alike), not dropped with
+        # the login it holds.
         when = clock.time(stamp)
         if when is None:
-            # A line whose stamp cannot be read is not used: the session stays as it was (to
-            # end as incomplete), not dropped with the login it holds.
-            if session is not None:
-                self.sessions[key] = session
-            elif noted is not None:
-                self.pending[key] = noted
             return UNUSED
         if session is None:
             client = ev.Connect(*ev.split_address(address))
-            session = self._materialize(key, program, noted, client, when)
+            session = self._materialize(key, program, self.pending.pop(key, None), client, when)
+        else:
+            del sessions[key]
         session.complete = session.connected
         session.end = session.last_time = when
         session.counters_text = counters_text
@@ -702,7 +708,7 @@ class Correlator:
             session = self.sessions.get(key)
             if session is None:
                 noted = self.pending.get(key)
-                if noted is not None and noted.connect_text[13:] == address:
+                if noted is not None and noted.connect_text[CONNECT_ADDRESS] == address:
                     del self.pending[key]
                     session = self.sessions[key] = self._new_session(key, program, noted, name,
                                                                      ip, port, when)
@@ -739,7 +745,7 @@ class Correlator:
         # Most lines name their client as the connect did (a reject names its IP alone): the
         # connect's fields are then the line's, and the connect is not parsed.
         if noted is not None and (event.kind == "reject"
-                                  or noted.connect_text[13:] != _address_of(event)):
+                                  or noted.connect_text[CONNECT_ADDRESS] != _address_of(event)):
             connect = ev.connect_event(noted.connect_text)
             if event.client_ip and connect.client_ip != event.client_ip:
                 # The noted connect was another client's, whose session ended unlogged.

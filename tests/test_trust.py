@@ -5,6 +5,7 @@ fails without its fix (issue 12)."""
 import datetime as dt
 
 import pytest
+from test_jobs import chunks_of
 
 from maillog_sasl.correlate import SESSION_IDLE, Correlator
 from maillog_sasl.syslog import Clock, parse_zone, split_line
@@ -126,25 +127,48 @@ def test_a_disconnect_of_another_client_does_not_end_the_open_session(report, tm
         "203.0.113.1": 1, "192.0.2.9": 2}
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_disconnect_whose_stamp_cannot_be_read_loses_no_login(report, tmp_path, jobs):
-    # A damaged stamp (Feb 30 is no day) on the disconnect line: the line is not used, and the
-    # session it would have ended stays, as incomplete: its login is still reported (it was
-    # dropped with the line). The other session's failed AUTH is only in its unreadable line.
-    text = ("Feb 27 10:00:00 mx postfix/submission/smtpd[100]: connect from "
-            "client.example[203.0.113.5]\n"
-            "Feb 27 10:00:01 mx postfix/submission/smtpd[100]: ABC1234567: "
-            "client=client.example[203.0.113.5], sasl_method=PLAIN, sasl_username=alice\n"
-            "Feb 30 10:00:04 mx postfix/submission/smtpd[100]: disconnect from "
-            "client.example[203.0.113.5] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6\n"
-            "Feb 27 10:01:00 mx postfix/smtpd[7]: connect from unknown[192.0.2.9]\n"
-            "Feb 30 10:01:01 mx postfix/smtpd[7]: disconnect from unknown[192.0.2.9] ehlo=1 "
-            "auth=0/2 quit=1 commands=2/4\n")
-    sessions = report("sessions", "--year", "2025", "--jobs", jobs, write(tmp_path, text))
+def _inbound_sessions(first_pid, minute):
+    return "".join(
+        f"Mar  3 10:{minute:02d}:{n:02d} mx postfix/smtpd[{first_pid + n}]: {what} "
+        f"in{n}.example[198.51.100.{n}]{counters}\n"
+        for n in range(40) for what, counters in (("connect from", ""), (
+            "disconnect from", " ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5")))
+
+
+# A damaged stamp (Feb 30 is no day) on alice's disconnect line: the line is not used, and her
+# session stays open, to end as incomplete, in its place (before bob's, open too): its login
+# is still reported (it was dropped with the line). Between other sessions, so that small
+# chunks put it in a worker's hands. The other session's failed AUTH is only in its unreadable
+# line.
+UNREADABLE_DISCONNECT = (
+    _inbound_sessions(1000, 0)
+    + "Mar  3 10:05:00 mx postfix/submission/smtpd[201]: connect from a.example[203.0.113.1]\n"
+    "Mar  3 10:05:01 mx postfix/submission/smtpd[201]: AAAB00001: client=a.example[203.0.113.1]"
+    ", sasl_method=PLAIN, sasl_username=alice\n"
+    "Mar  3 10:05:02 mx postfix/submission/smtpd[202]: connect from b.example[203.0.113.2]\n"
+    "Mar  3 10:05:03 mx postfix/submission/smtpd[202]: AAAB00002: client=b.example[203.0.113.2]"
+    ", sasl_method=PLAIN, sasl_username=bob\n"
+    "Feb 30 10:05:04 mx postfix/submission/smtpd[201]: disconnect from a.example[203.0.113.1] "
+    "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6\n"
+    "Mar  3 10:06:00 mx postfix/smtpd[7]: connect from unknown[192.0.2.9]\n"
+    "Feb 30 10:06:01 mx postfix/smtpd[7]: disconnect from unknown[192.0.2.9] ehlo=1 "
+    "auth=0/2 quit=1 commands=2/4\n"
+    + _inbound_sessions(2000, 7))
+
+
+@pytest.mark.parametrize("jobs, chunk_size", [("1", None), ("2", 2_000), ("2", 4_000),
+                                              ("4", 1_000)])
+def test_a_disconnect_whose_stamp_cannot_be_read_loses_no_login(report, tmp_path, monkeypatch,
+                                                                 jobs, chunk_size):
+    if chunk_size is not None:
+        chunks_of(chunk_size, monkeypatch)
+    path = write(tmp_path, UNREADABLE_DISCONNECT)
+    sessions = report("sessions", "--year", "2025", "--jobs", jobs, path)
     assert [(row["client_ip"], row["sasl_username"], row["complete"]) for row in sessions] == [
-        ("203.0.113.5", "alice", False)]
-    [user] = report("users", "--year", "2025", "--jobs", jobs, write(tmp_path, text))
-    assert (user["user"], user["sessions"], user["ips"]) == ("alice", 1, 1)
+        ("203.0.113.1", "alice", False), ("203.0.113.2", "bob", False)]
+    users = report("users", "--year", "2025", "--jobs", jobs, path)
+    assert [(row["user"], row["sessions"], row["ips"]) for row in users] == [
+        ("alice", 1, 1), ("bob", 1, 1)]
 
 
 def test_sessions_whose_end_was_lost_do_not_pile_up():
