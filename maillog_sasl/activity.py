@@ -535,9 +535,6 @@ class Activity:
                 if not waiting:
                     del self._unsettled[key]
 
-    def watch(self, finished: Iterable[_Item]) -> Iterator[_Item]:
-        return self._observed(finished, closing=True)
-
     def observe(self, item: object) -> None:
         if isinstance(item, Session):
             self._session(item)
@@ -547,10 +544,10 @@ class Activity:
             return
         self._catch_up_if_due()
 
-    def _observed(self, finished: Iterable[_Item], closing: bool) -> Iterator[_Item]:
-        """The items of `finished`, each recorded as it passes (observe()'s work, written out);
-        then close(), if `closing`. One loop for the whole stream rather than observe() for
-        each item: two calls less for each of a log's items."""
+    def watch(self, finished: Iterable[_Item]) -> Iterator[_Item]:
+        """The items of `finished`, each recorded as it passes (observe()'s work, written out),
+        then close(). One loop for the whole stream rather than observe() for each item: two
+        calls less for each of a log's items."""
         session, message = self._session, self._message
         for item in finished:
             if isinstance(item, Session):
@@ -565,8 +562,7 @@ class Activity:
             if last_time is not None and (due is None or last_time >= due):
                 self._catch_up(last_time)
             yield item
-        if closing:
-            self.close()
+        self.close()
 
     def _catch_up_if_due(self) -> None:
         last_time, due = self.last_time, self._next_due

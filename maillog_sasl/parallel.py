@@ -518,7 +518,8 @@ class ChunkCorrelator(Correlator):
         message's retries over days are most lines handed back, and only each recipient's last
         one and their number matter. Whatever else comes about `key` (or a birth on it) is
         put in the stream after the fold (_unfold)."""
-        # delivery_peek()'s common case inline, as in Correlator.feed().
+        # delivery_peek()'s common case inline (the plain match, a status that is an outcome),
+        # as Correlator.feed() reads it; any other line through delivery_peek() itself.
         plain = ev.PLAIN_PEEK.match(text)
         if plain is not None:
             address, orig_to, status = plain.groups()

@@ -495,8 +495,8 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     logins = None if from_activity else PairStore()
     unnamed_ips = set()
     for item in finished:
-        # The loop of the default report, for every session and message: session_user() and
-        # the entry's updates written out.
+        # The loop of the default report, for every session and message: the entry's updates
+        # written out, session_user() asked only of a session that names no username.
         if isinstance(item, Session):
             name = item.sasl_username
             user = name if name is not None else session_user(item)
