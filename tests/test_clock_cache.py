@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maillog_sasl import syslog
-from maillog_sasl.parallel import ChunkClock
+from maillog_sasl.chunk import ChunkClock
 from maillog_sasl.syslog import _SECONDS, ENGLISH_MONTHS, MAX_YEAR, MIN_YEAR, Clock, fixed_zone
 
 time_aside = importlib.import_module("maillog_sasl.correlate").time_aside
