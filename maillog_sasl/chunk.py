@@ -23,6 +23,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Dict, Iterable, List, NamedTuple, Optional
 
+from mypy_extensions import mypyc_attr
+
 from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
     DELIVERY_AGENTS,
@@ -47,7 +49,7 @@ class SlotMark(NamedTuple):
     the host's first line in the chunk, whose slot only this process can compare."""
     host: str
     slot: Optional[str]
-    when: object
+    when: Optional[_dt.datetime]
 
 
 class Folded(NamedTuple):
@@ -64,6 +66,7 @@ class Folded(NamedTuple):
     last: Optional[_dt.datetime]
 
 
+@mypyc_attr(native_class=False)  # pickled with its clock: a plain class pickles as it is
 class ClockWatch:
     """What a ChunkClock saw: the months of its stamps, and whether its year moved or a stamp
     fell in a repeated hour. Shared with the copies correlate.time_aside() makes."""
@@ -102,6 +105,12 @@ class ChunkClock(Clock):
             self.watch.unsteady = True
         return value, ambiguous
 
+    def __getstate__(self) -> tuple:
+        state = super().__getstate__()
+        state[1]["watch"] = self.watch
+        state[1]["moved"] = self.moved
+        return state
+
     def guess(self) -> "ChunkClock":
         """A fresh clock in this one's year and month (for a chunk further on)."""
         clock = ChunkClock(tz=self.zone, anchor=self.anchor)
@@ -138,10 +147,13 @@ class ChunkCorrelator(Correlator):
         # length of `events` then (after what the line put in `events` before; nothing after
         # it in the same line is a line handed back, whose place only would count).
         self.placed: tuple = ({}, {}, {})
-        self._dropped: set = set()
+        # Queue IDs born untracked here (their lines are dropped); the base class reads them
+        # as _dropped.
+        self.dropped: set = set()
+        self._dropped = self.dropped
         # The queue IDs born untracked here while the parent might hold a message on them: it
         # checks that it does not (a set apart: a line handed back later takes one out of
-        # _dropped, not out of the parent's check).
+        # dropped, not out of the parent's check).
         self.unsure: set = set()
         self.foreign: set = set()  # queue IDs of lines handed back
         # Foreign queue IDs the parent cannot hold open from here on: born here (closed there
@@ -221,7 +233,7 @@ class ChunkCorrelator(Correlator):
                 queue_id = (key[0], text[:text.find(": ")])
                 self._unfold(queue_id)
                 if ((queue_id in self.messages) != ours
-                        and not (ours and (queue_id in self._dropped
+                        and not (ours and (queue_id in self.dropped
                                            or queue_id in self.closed))):
                     self.unsafe = (f"an smtpd {kind} line names a message and a session on "
                                    "both sides")
@@ -266,7 +278,7 @@ class ChunkCorrelator(Correlator):
     def _drop(self, key) -> str:
         if key in self.foreign and key not in self.closed:
             return UNTRACKED  # the parent may hold it open: its lines go there
-        self._dropped.add(key)
+        self.dropped.add(key)
         if key not in self.closed:
             self.unsure.add(key)
         return UNTRACKED
@@ -287,7 +299,7 @@ class ChunkCorrelator(Correlator):
         lines go to the parent from now on."""
         self.foreign.add(key)
         self.announced.discard(key)
-        self._dropped.discard(key)
+        self.dropped.discard(key)
         if opens:
             self._unfold(key)
             self.closed.discard(key)
@@ -400,15 +412,19 @@ class ChunkCorrelator(Correlator):
             return self._drop((host, event.queue_id))
         original = (host, event.orig_queue_id)
         if (event.sasl_username is None and event.orig_queue_id is not None
-                and original not in self.messages and original not in self._dropped):
+                and original not in self.messages and original not in self.dropped):
             self.unsafe = "a re-injection whose original came before the chunk"
         return super()._client(event, session, host, when)
 
-    def _queued(self, session, host, when, queue_id, *fields) -> None:
+    # The overrides name every parameter: compiled (setup.py), super().method(key, *fields)
+    # passed the tuple as one argument (mypyc 2.4).
+    def _queued(self, session, host, when, queue_id, name, ip, method, username, sender,
+                orig_queue_id) -> None:
         key = (host, queue_id)
         if key not in self.messages:
             self._born(MESSAGE, key)
-        super()._queued(session, host, when, queue_id, *fields)
+        super()._queued(session, host, when, queue_id, name, ip, method, username, sender,
+                        orig_queue_id)
         self.placed[2][key] = len(self.events)
 
     def _notice(self, event, message, host, when) -> None:
@@ -418,15 +434,15 @@ class ChunkCorrelator(Correlator):
         super()._notice(event, message, host, when)
         self.placed[2][key] = len(self.events)
 
-    def _new_session(self, key, *fields):
+    def _new_session(self, key, program, noted, name, ip, port, when):
         # A session is put in `sessions` right after it is built, if it is put in.
-        session = super()._new_session(key, *fields)
+        session = super()._new_session(key, program, noted, name, ip, port, when)
         self.placed[0][key] = len(self.events)
         return session
 
     def _follow_reinjection(self, event, message, recipient, host) -> None:
         child = (host, queued_as(event))
-        if child not in self.messages and child not in self._dropped:
+        if child not in self.messages and child not in self.dropped:
             self.unsafe = "a re-injection whose copy came before the chunk"
         super()._follow_reinjection(event, message, recipient, host)
 

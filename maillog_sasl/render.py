@@ -529,9 +529,10 @@ def _fitted_table(columns, rows, out, summary, fit: Fit, empty=None) -> int:
     for index, row in enumerate(rows):
         cells = []
         for column in shown:
-            text = texts[column][index]
-            cells.append(layout.cut_items(text, given[column]) if isinstance(text, list)
-                         else layout.cut(text, given[column]))
+            # (not `text`, a str elsewhere in this function: compiled code checks that type)
+            shown_text = texts[column][index]
+            cells.append(layout.cut_items(shown_text, given[column])
+                         if isinstance(shown_text, list) else layout.cut(shown_text, given[column]))
         out.write(joined(cells) + "\n")
         for column in under:
             value = row.get(column)
