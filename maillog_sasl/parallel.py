@@ -15,7 +15,7 @@ DESCRIPTION
     process, in their turn.
     Worker processes (forked: they inherit the open inputs; or a cluster's, given as an
     executor by cluster.py, which open each input by its path; either opens a URL's object by
-    its URL, sources.py) each correlate one chunk at a time (ChunkCorrelator) and hand back a
+    its URL, sources.py) each correlate one chunk at a time (chunk.py) and hand back a
     Piece; this process takes the pieces in order while the workers read the next ones, and
     hands on what correlate.correlate() would, in its order. With --jobs 2 (forked), this
     process is one of the two: one worker, and this process reads about half the byte ranges
