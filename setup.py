@@ -6,8 +6,9 @@ recognizers, the models, the report stage and the renderers run 20-25% fewer ins
 (benchmarks/README.md). Every module stays importable as Python, so the package is the same
 without a compiler:
 
-- MAILLOG_SASL_PURE=1 in the environment, PyPy, no mypyc, or a build that fails (no C
-  compiler, no Python headers): the pure-Python package, with a warning on why;
+- MAILLOG_SASL_PURE=1 in the environment, PyPy, Python 3.9 (no mypy 2.4 there), no mypyc, or a
+  build that fails (no C compiler, no Python headers): the pure-Python package, with a warning
+  on why where there is one to give (pip shows a build's output with -v);
 - otherwise the modules of COMPILED as extensions beside the rest.
 
 Extensions of an earlier build are removed first, from the source tree (an in-place build) and
@@ -54,7 +55,7 @@ class AllOrNoneBuild(build_ext):
 
 
 def extensions() -> list:
-    if os.environ.get("MAILLOG_SASL_PURE"):
+    if os.environ.get("MAILLOG_SASL_PURE", "") not in ("", "0"):
         return []
     if platform.python_implementation() != "CPython":
         return []

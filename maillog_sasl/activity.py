@@ -73,7 +73,7 @@ import re
 import typing
 from collections import Counter
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, Union
 
 from mypy_extensions import mypyc_attr
 
@@ -137,6 +137,12 @@ class Thresholds:
             if not (isinstance(value, (int, float)) and low <= value <= high):
                 raise ThresholdError(f"{field} must be from {_figure(low)} to {_figure(high)}, "
                                      f"not {value!r}")
+            if isinstance(getattr(Thresholds, field), int) and not isinstance(value, int):
+                # A count given as a float (the library's callers): kept as the int it is,
+                # which the compiled rules (setup.py) require; a fraction is no count.
+                if not value.is_integer():
+                    raise ThresholdError(f"{field} must be a whole number, not {value!r}")
+                object.__setattr__(self, field, int(value))
 
 
 def _figure(value: float) -> str:
@@ -338,8 +344,9 @@ class BusyHours:
             if earliest is None or key < earliest[0]:
                 self.earliest[recipients] = (key, first_recipient)
 
-    def median(self) -> float:
-        """The median recipient count of the busy hours (statistics.median's)."""
+    def median(self) -> Union[int, float]:
+        """The median recipient count of the busy hours (statistics.median's): an int, or the
+        mean of two. (Not typed float: compiled, an int returned as float becomes one.)"""
         hours_by_count = self.hours_by_count
         hours = sum(hours_by_count.values())
         middle: List[int] = []

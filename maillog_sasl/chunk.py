@@ -21,7 +21,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, Iterable, List, NamedTuple, Optional
+from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from mypy_extensions import mypyc_attr
 
@@ -36,9 +36,11 @@ from maillog_sasl.correlate import (
 )
 from maillog_sasl.model import DEFERRED, Stats
 from maillog_sasl.sources import Problem
-from maillog_sasl.syslog import _SECONDS, MINUTES_KEPT, MONTHS, Clock
+from maillog_sasl.syslog import _SECONDS, CLOCK_FIELDS, MINUTES_KEPT, MONTHS, Clock
 
 SESSION, MESSAGE = True, False
+# A ChunkClock's fields, Clock._field_names(): pickled and copied by them.
+CHUNK_CLOCK_FIELDS = CLOCK_FIELDS + ("watch", "moved")
 
 
 # A connect (SESSION) or a new message (MESSAGE) on a key in a worker's chunk is the plain tuple
@@ -105,11 +107,8 @@ class ChunkClock(Clock):
             self.watch.unsteady = True
         return value, ambiguous
 
-    def __getstate__(self) -> tuple:
-        state = super().__getstate__()
-        state[1]["watch"] = self.watch
-        state[1]["moved"] = self.moved
-        return state
+    def _field_names(self) -> Tuple[str, ...]:
+        return CHUNK_CLOCK_FIELDS
 
     def guess(self) -> "ChunkClock":
         """A fresh clock in this one's year and month (for a chunk further on)."""
@@ -119,24 +118,26 @@ class ChunkClock(Clock):
 
 
 class Piece(NamedTuple):
-    """What a worker hands back for one chunk; see the module docstring."""
+    """What a worker hands back for one chunk; see parallel.py's docstring."""
     sessions: dict
     pending: dict
     messages: dict
     placed: tuple  # (sessions, pending, messages): open key -> where in `events` it opened
     slots: dict
-    unsure: set  # queue IDs born untracked in the chunk that this process might hold open
+    unsure: set  # queue IDs born untracked in the chunk that the parent might hold open
     stats: Stats
     clock: ChunkClock
     unsafe: str
     edges: list
     problem: Optional[Problem]
-    # A list in the worker; here, its batches (lists), each unpickled as it is taken (_Loaded).
+    # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
+    # (parallel._Loaded).
     events: Iterable
 
 
 class ChunkCorrelator(Correlator):
-    """A Correlator over one chunk that holds only the keys born in it; see the docstring."""
+    """A Correlator over one chunk that holds only the keys born in it; see parallel.py's
+    docstring."""
 
     def __init__(self, clock: ChunkClock):
         super().__init__()

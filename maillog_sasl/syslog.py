@@ -414,10 +414,14 @@ class Clock:
             return self._local_time(stamp)
         return None
 
+    def _field_names(self) -> Tuple[str, ...]:
+        """The names of its fields (a ChunkClock has two more)."""
+        return CLOCK_FIELDS
+
     def __getstate__(self) -> tuple:
         # The form pickle gives a class with slots and no __dict__ (watch keeps clocks in its
-        # state): the same bytes whether this class is compiled or not.
-        return None, {name: getattr(self, name) for name in CLOCK_FIELDS}
+        # state), whether this class is compiled or not.
+        return None, {name: getattr(self, name) for name in self._field_names()}
 
     def __setstate__(self, state: tuple) -> None:
         for name, value in state[1].items():
@@ -425,10 +429,12 @@ class Clock:
 
     def __copy__(self) -> "Clock":
         # correlate.time_aside() copies a clock at each host's new ten-minute slot and idle
-        # check: copy.copy()'s way for any object (__reduce_ex__) costs twice this.
-        kind = type(self)
-        twin = kind.__new__(kind)
-        twin.__setstate__(self.__getstate__())
+        # check: copy.copy()'s way for any object (__reduce_ex__) costs more. Made by calling
+        # the class with a zone, which asks no tzlocal() (a compiled class's __new__ would
+        # call __init__ without one).
+        twin = type(self)(self.year, self.zone, self.anchor)
+        for name in self._field_names():
+            setattr(twin, name, getattr(self, name))
         return twin
 
     def continue_from(self, previous: "Clock") -> None:
