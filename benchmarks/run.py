@@ -553,7 +553,11 @@ def machine():
 
 
 def source_state(src):
-    state = {"src": str(src), "commit": None, "uncommitted_in_package": None}
+    # The modules built into C extensions in the tree (setup.py's mypyc build, made in place by
+    # `python setup.py build_ext --inplace`): they are imported before the .py files.
+    compiled = sorted(path.name.split(".")[0] for path in Path(src, "maillog_sasl").glob("*.so"))
+    state = {"src": str(src), "commit": None, "uncommitted_in_package": None,
+             "compiled": compiled}
     try:
         state["commit"] = subprocess.run(
             ["git", "-C", str(src), "log", "-1", "--format=%h %s"], capture_output=True,
@@ -565,6 +569,11 @@ def source_state(src):
     except (OSError, subprocess.SubprocessError):
         pass
     return state
+
+
+def build_of(state) -> str:
+    compiled = state["compiled"]
+    return f"compiled: {', '.join(compiled)}" if compiled else "pure Python"
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -655,12 +664,13 @@ def measure(options):
     state = report["source"]
     dirty = state["uncommitted_in_package"]
     say(f"maillog-sasl from {state['src']} at {state['commit']}"
-        + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else ""))
+        + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else "")
+        + f"; {build_of(state)}")
     base_state = report["base_source"]
     if base_state is not None:
         say(f"base maillog-sasl from {base_state['src']} at {base_state['commit']}"
             + (f" + uncommitted changes in {', '.join(base_state['uncommitted_in_package'])}"
-               if base_state["uncommitted_in_package"] else ""))
+               if base_state["uncommitted_in_package"] else "") + f"; {build_of(base_state)}")
     for note in notes:
         say(f"note: {note}")
     status = 0

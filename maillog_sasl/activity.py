@@ -73,7 +73,9 @@ import re
 import typing
 from collections import Counter
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, cast
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, Union
+
+from mypy_extensions import mypyc_attr
 
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
@@ -104,6 +106,7 @@ class ThresholdError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+@mypyc_attr(native_class=False)
 class Thresholds:
     """The limits of incident.py's rules; the defaults are the command line's defaults.
 
@@ -134,6 +137,12 @@ class Thresholds:
             if not (isinstance(value, (int, float)) and low <= value <= high):
                 raise ThresholdError(f"{field} must be from {_figure(low)} to {_figure(high)}, "
                                      f"not {value!r}")
+            if isinstance(getattr(Thresholds, field), int) and not isinstance(value, int):
+                # A count given as a float (the library's callers): kept as the int it is,
+                # which the compiled rules (setup.py) require; a fraction is no count.
+                if not value.is_integer():
+                    raise ThresholdError(f"{field} must be a whole number, not {value!r}")
+                object.__setattr__(self, field, int(value))
 
 
 def _figure(value: float) -> str:
@@ -198,6 +207,7 @@ def hour_of(when: _dt.datetime) -> _dt.datetime:
     return when.replace(minute=0, second=0, microsecond=0)
 
 
+@mypyc_attr(native_class=False)
 class Interner:
     """One object for equal values among the last `size` met: the usernames, IPs, networks and
     hours that thousands of records repeat. Bounded, where sys.intern's table would keep every
@@ -235,18 +245,21 @@ class Guess(NamedTuple):
 
 
 # Shared read-only empties that an Hour or a BusyHours holds until its first write replaces
-# them (tested by identity before every write). Typed as the containers they stand in for:
-# reading them is all the code does, and a write would fail loudly, not corrupt every user.
-_NO_IPS = cast(List[str], ())
-_NO_NETWORKS = cast(Dict[str, list], MappingProxyType({}))
-_NO_OUTCOMES = cast(List[int], (0,) * len(OUTCOMES))
-_NO_EARLIEST = cast(Dict[int, tuple], MappingProxyType({}))
+# them (tested by identity before every write): reading them is all the code does, and a write
+# would fail loudly, not corrupt every user. Typed Any, as are the attributes that hold them (the
+# container each stands in for is in a comment): compiled code (setup.py) checks a declared type
+# on every read, and these are not what they stand in for.
+_NO_IPS: Any = ()
+_NO_NETWORKS: Any = MappingProxyType({})
+_NO_OUTCOMES: Any = (0,) * len(OUTCOMES)
+_NO_EARLIEST: Any = MappingProxyType({})
 # The same empties by name, for a pickler that keeps an Activity across runs (state.py): they
 # are told apart by identity, so a stored Activity must get these very objects back.
 SHARED_EMPTIES: Dict[str, object] = {"ips": _NO_IPS, "networks": _NO_NETWORKS,
                                      "outcomes": _NO_OUTCOMES, "earliest": _NO_EARLIEST}
 
 
+@mypyc_attr(native_class=False)
 class Hour:
     """One user's activity in one clock hour."""
     __slots__ = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
@@ -255,11 +268,11 @@ class Hour:
         # Most hours hold only logins or only recipients: the containers start as shared
         # empties and are made on the first write (a busy server has users x hours of these).
         self.logins = 0
-        self.ips = _NO_IPS
+        self.ips: Any = _NO_IPS  # List[str]
         # network -> [first login, last login, IP of the first]: for a window of an hour or
         # more, whether a network logged in within it is decided by these two times alone.
-        self.networks: Dict[str, list] = _NO_NETWORKS
-        self.outcomes = _NO_OUTCOMES
+        self.networks: Any = _NO_NETWORKS  # Dict[str, list]
+        self.outcomes: Any = _NO_OUTCOMES  # List[int]
         self.auth_failures = 0
         self.first_recipient: Optional[_dt.datetime] = None
 
@@ -297,6 +310,7 @@ class Hour:
         return sum(self.outcomes)
 
 
+@mypyc_attr(native_class=False)
 class BusyHours:
     """The hours in which a user sent anything: how many had each recipient count, and for the
     counts that could fire the burst rule, the earliest such hour and its first recipient."""
@@ -307,7 +321,7 @@ class BusyHours:
         # the whole log, and most have a few distinct counts.
         self._counts: List[int] = []
         # count -> (hour, its first recipient's time); made on the first count that could fire.
-        self.earliest: Dict[int, tuple] = _NO_EARLIEST
+        self.earliest: Any = _NO_EARLIEST  # Dict[int, tuple]
 
     @property
     def hours_by_count(self) -> Dict[int, int]:
@@ -330,8 +344,9 @@ class BusyHours:
             if earliest is None or key < earliest[0]:
                 self.earliest[recipients] = (key, first_recipient)
 
-    def median(self) -> float:
-        """The median recipient count of the busy hours (statistics.median's)."""
+    def median(self) -> Union[int, float]:
+        """The median recipient count of the busy hours (statistics.median's): an int, or the
+        mean of two. (Not typed float: compiled, an int returned as float becomes one.)"""
         hours_by_count = self.hours_by_count
         hours = sum(hours_by_count.values())
         middle: List[int] = []
@@ -343,6 +358,7 @@ class BusyHours:
         return middle[0] if hours % 2 else (middle[0] + middle[1]) / 2
 
 
+@mypyc_attr(native_class=False)
 class HopWindow:
     """The hopping rule's sliding window over one user's network logins, in time order: the
     first moment `limit` networks fell within `span`, and the most that ever did."""
@@ -388,6 +404,7 @@ class HopWindow:
         del events[:left]
 
 
+@mypyc_attr(native_class=False)
 class UserActivity:
     """One account: its open hours, and the summary of its settled ones."""
     __slots__ = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
@@ -450,6 +467,7 @@ class UserActivity:
             pairs.provider_day(self.name, provider_of(network), day)
 
 
+@mypyc_attr(native_class=False)
 class IpActivity:
     __slots__ = ("pending_failures", "pending_usernames", "last_failure", "host")
 
@@ -477,6 +495,7 @@ class IpActivity:
         return bool(self.pending_failures or self.pending_usernames)
 
 
+@mypyc_attr(native_class=False)
 class Activity:
     """The facts of one pass; see the module docstring."""
 

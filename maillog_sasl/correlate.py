@@ -74,7 +74,9 @@ import copy
 import datetime as _dt
 import sys
 from sys import intern as _intern
-from typing import AbstractSet, Callable, Dict, Iterator, List, Optional
+from typing import AbstractSet, Any, Callable, Dict, Iterator, List, Optional
+
+from mypy_extensions import mypyc_attr
 
 from maillog_sasl import events as ev
 from maillog_sasl.model import (
@@ -128,6 +130,7 @@ HELD = "held: "
 DISCARDED = "discard: "
 
 
+@mypyc_attr(native_class=False)
 class _Command(tuple):
     """The program of the postfix command's own tag, `postfix[PID]:` (a Postfix line, not
     used): false as another program's is, so that the one test every line passes (`not
@@ -190,6 +193,7 @@ def _address_of(client) -> Optional[str]:
     return f"{client.client_name}[{client.client_ip}]:{port}"
 
 
+@mypyc_attr(native_class=False)
 class Pending:
     """A session noted at its connect and not (yet) known to matter: its lines, kept raw."""
     __slots__ = ("stamp", "clock", "connect_text", "tls_text", "rejects")
@@ -203,6 +207,13 @@ class Pending:
         self.rejects: Optional[List[tuple]] = None
 
 
+# The attributes of a Correlator that watch's state keeps (__getstate__): all that __init__
+# sets but the bound handlers. Named here, as a class compiled by mypyc (setup.py) has no
+# __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
+KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_doubled",
+        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges")
+
+
 class Correlator:
     """State of one pass over a log; see the module docstring."""
 
@@ -213,7 +224,9 @@ class Correlator:
         self.messages: Dict[tuple, Message] = {}
         self.finished: List[Finished] = []
         self._serial = 0
-        self._tags: Dict[str, tuple] = {}
+        # tag -> its program: a tuple, or a _Command; typed Any, as compiled code (setup.py)
+        # would test `not program` of a tuple by its length, not by _Command.__bool__.
+        self._tags: Dict[str, Any] = {}
         # Whether the source being read has every line twice (None: not known yet), and the
         # lines still waiting for their copy.
         self._doubled: Optional[bool] = None
@@ -238,14 +251,15 @@ class Correlator:
     def __getstate__(self) -> dict:
         """What pickle keeps of a Correlator between two runs of `watch` (state.py): all but
         the bound handlers and the tag cache, which are made anew."""
-        state = dict(self.__dict__)
-        del state["_smtpd_handlers"]
+        state = {name: getattr(self, name) for name in KEPT}
         state["_tags"] = {}
         return state
 
     def __setstate__(self, state: dict) -> None:
         # A state written before slots and edges existed starts them empty.
-        self.__dict__.update({"_slots": {}, "edges": [None, None], **state})
+        state = {"_slots": {}, "edges": [None, None], **state}
+        for name in KEPT:
+            setattr(self, name, state[name])
         self._smtpd_handlers = self._handlers()
 
     # -- the hot loop ------------------------------------------------------------------------
@@ -326,7 +340,7 @@ class Correlator:
                 # nested_line() asks too: a queue ID's digit alone is no stamp).
                 parsed = (nested_line(text) if text[15:16] == " " or text[:4].isdigit()
                           else None)
-                nested = self._program(parsed[2]) if parsed is not None else ()
+                nested: Any = self._program(parsed[2]) if parsed is not None else ()
                 if parsed is not None and len(nested):
                     program = nested
                     stamp, host, tag, text = parsed
@@ -471,7 +485,7 @@ class Correlator:
             kept.append(line)
         return kept
 
-    def _program(self, tag: str) -> tuple:
+    def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
         gives only tags that end with `:`, which feed() counts on). The postfix command's is a
         _Command."""

@@ -70,6 +70,8 @@ import functools
 import re
 from typing import List, NamedTuple, Optional, Tuple
 
+from mypy_extensions import mypyc_attr
+
 # The recipients qmgr counts are reported one by one until an agent logs them, so a corrupt
 # nrcpt must not set the run time: smtpd takes 1,000 per message by default
 # (smtpd_recipient_limit), and a count of more than six digits is taken for no count at all.
@@ -111,6 +113,7 @@ class _ConnectFields(NamedTuple):
     client_port: Optional[str]
 
 
+@mypyc_attr(native_class=False)
 class Connect(_ConnectFields):
     __slots__ = ()
     kind = "connect"
@@ -122,6 +125,7 @@ class _DisconnectFields(NamedTuple):
     counters: dict  # name -> (ok, total), e.g. {"auth": (1, 2)}
 
 
+@mypyc_attr(native_class=False)
 class Disconnect(_DisconnectFields):
     __slots__ = ()
     kind = "disconnect"
@@ -133,6 +137,7 @@ class _TlsFields(NamedTuple):
     cipher: str
 
 
+@mypyc_attr(native_class=False)
 class Tls(_TlsFields):
     __slots__ = ()
     kind = "tls"
@@ -147,6 +152,7 @@ class _AuthFailureFields(NamedTuple):
     username: Optional[str]
 
 
+@mypyc_attr(native_class=False)
 class AuthFailure(_AuthFailureFields):
     __slots__ = ()
     kind = "auth_failure"
@@ -164,6 +170,7 @@ class _ClientFields(NamedTuple):
     orig_client: Optional[str]
 
 
+@mypyc_attr(native_class=False)
 class Client(_ClientFields):
     __slots__ = ()
     kind = "client"
@@ -181,6 +188,7 @@ class _RejectFields(NamedTuple):
     sasl_username: Optional[str]  # Postfix >= 3.10 appends it
 
 
+@mypyc_attr(native_class=False)
 class Reject(_RejectFields):
     __slots__ = ()
     kind = "reject"
@@ -193,11 +201,13 @@ class _ActionFields(NamedTuple):
     reason: str  # the log's text: `<a@b>: SASL login name compromised account`, ...
 
 
+@mypyc_attr(native_class=False)
 class Hold(_ActionFields):
     __slots__ = ()
     kind = "hold"
 
 
+@mypyc_attr(native_class=False)
 class Discard(_ActionFields):
     __slots__ = ()
     kind = "discard"
@@ -213,6 +223,7 @@ class _ProxyReplyFields(NamedTuple):
     queued_as: Optional[str]  # the Postfix queue ID a proxy-accept's reply names
 
 
+@mypyc_attr(native_class=False)
 class ProxyReply(_ProxyReplyFields):
     __slots__ = ()
     kind = "proxy_reply"
@@ -223,6 +234,7 @@ class _MessageIdFields(NamedTuple):
     message_id: str
 
 
+@mypyc_attr(native_class=False)
 class MessageId(_MessageIdFields):
     __slots__ = ()
     kind = "message_id"
@@ -235,6 +247,7 @@ class _QueueActiveFields(NamedTuple):
     nrcpt: Optional[int]
 
 
+@mypyc_attr(native_class=False)
 class QueueActive(_QueueActiveFields):
     __slots__ = ()
     kind = "queue_active"
@@ -245,6 +258,7 @@ class _ExpiredFields(NamedTuple):
     sender: str
 
 
+@mypyc_attr(native_class=False)
 class Expired(_ExpiredFields):
     __slots__ = ()
     kind = "expired"
@@ -254,6 +268,7 @@ class _RemovedFields(NamedTuple):
     queue_id: str
 
 
+@mypyc_attr(native_class=False)
 class Removed(_RemovedFields):
     __slots__ = ()
     kind = "removed"
@@ -270,6 +285,7 @@ class _DeliveryFields(NamedTuple):
     reason: str
 
 
+@mypyc_attr(native_class=False)
 class Delivery(_DeliveryFields):
     __slots__ = ()
     kind = "delivery"
@@ -281,6 +297,7 @@ class _NoticeFields(NamedTuple):
     notice: str  # "sender non-delivery", "sender delay", "postmaster non-delivery", ...
 
 
+@mypyc_attr(native_class=False)
 class Notice(_NoticeFields):
     __slots__ = ()
     kind = "notice"
@@ -292,6 +309,7 @@ class _ContentRejectFields(NamedTuple):
     reason: str
 
 
+@mypyc_attr(native_class=False)
 class ContentReject(_ContentRejectFields):
     __slots__ = ()
     kind = "content_reject"

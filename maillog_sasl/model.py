@@ -26,6 +26,8 @@ import datetime as _dt
 from operator import attrgetter
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
+from mypy_extensions import mypyc_attr
+
 from maillog_sasl.events import (
     BOUNCED,
     DEFERRED,
@@ -52,13 +54,22 @@ UNKNOWN_USER = "(unknown user)"
 OPEN, REMOVED, REFUSED, QUEUED, LOST = "open", "removed", "rejected", "queued", "lost"
 
 
+# The fields of each, in the order their pickles (__reduce__) give them: named here rather than
+# read from __slots__, which a class compiled by mypyc (setup.py) does not have.
+SESSION_FIELDS = ("serial", "host", "service", "pid", "client_name", "client_ip", "client_port",
+                  "start", "end", "tls_line", "counters_text", "_counters", "auth", "sasl_method",
+                  "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
+                  "connected", "complete", "last_time", "queued_rejects", "pending_action")
+RECIPIENT_FIELDS = ("address", "orig_to", "status", "_details", "attempts", "first_deferred",
+                    "last_attempt", "handed_to", "last_line")
+MESSAGE_FIELDS = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
+                  "sasl_method", "sasl_username", "sasl_sender", "message_id", "sender", "size",
+                  "nrcpt", "queued", "last_time", "end", "state", "recipients", "parent",
+                  "notices", "expired", "reinjected_as")
+
+
 class Session:
-    __slots__ = ("serial", "host", "service", "pid", "client_name", "client_ip", "client_port",
-                 "start", "end", "tls_line", "counters_text", "_counters", "auth",
-                 "sasl_method",
-                 "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
-                 "connected", "complete", "last_time", "queued_rejects",
-                 "pending_action")
+    __slots__ = SESSION_FIELDS
 
     # `start`: the correlator builds a session only at a line whose time it has read.
     def __init__(self, serial: int, host: str, service: str, pid: str, client_name: str,
@@ -138,8 +149,7 @@ class Session:
 
 
 class Recipient:
-    __slots__ = ("address", "orig_to", "status", "_details", "attempts", "first_deferred",
-                 "last_attempt", "handed_to", "last_line")
+    __slots__ = RECIPIENT_FIELDS
 
     def __init__(self, address: str, orig_to: Optional[str]):
         self.address = address
@@ -197,10 +207,7 @@ class Recipient:
 
 
 class Message:
-    __slots__ = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
-                 "sasl_method", "sasl_username", "sasl_sender", "message_id", "sender", "size",
-                 "nrcpt", "queued", "last_time", "end", "state", "recipients", "parent",
-                 "notices", "expired", "reinjected_as")
+    __slots__ = MESSAGE_FIELDS
 
     def __init__(self, serial: int, host: str, queue_id: str, kind: str, queued: _dt.datetime):
         self.serial = serial
@@ -300,19 +307,22 @@ class Message:
 
 
 # Their pickling (__reduce__): the fields in __slots__ order, and back.
-_SESSION_FIELDS = attrgetter(*Session.__slots__)
-_SESSION_SIZE = len(Session.__slots__)
+_SESSION_FIELDS = attrgetter(*SESSION_FIELDS)
+_SESSION_SIZE = len(SESSION_FIELDS)
 # The fields Session gained since the version before, last in its __slots__, and their values
 # for a session an older state of watch kept without them (watch.py hashes that version's
 # layout without them): it counted no queued reject, had no action waiting.
 SESSION_ADDED = {"queued_rejects": 0, "pending_action": None}
 _SESSION_DEFAULTS = tuple(SESSION_ADDED.values())
-_RECIPIENT_FIELDS = attrgetter(*Recipient.__slots__)
-_MESSAGE_FIELDS = attrgetter(*Message.__slots__)
+_RECIPIENT_FIELDS = attrgetter(*RECIPIENT_FIELDS)
+_MESSAGE_FIELDS = attrgetter(*MESSAGE_FIELDS)
 
 
+# Each is built through its __init__, whose arguments are its first fields (Message's `queued`
+# among them): a compiled class's __new__ runs __init__, which Session.__new__(Session) would
+# call without them.
 def _session(*fields) -> Session:
-    self = Session.__new__(Session)
+    self = Session(*fields[:8])
     # A session kept by watch before the fields SESSION_ADDED existed has fewer.
     (self.serial, self.host, self.service, self.pid, self.client_name, self.client_ip,
      self.client_port, self.start, self.end, self.tls_line, self.counters_text, self._counters,
@@ -325,14 +335,14 @@ def _session(*fields) -> Session:
 
 
 def _recipient(*fields) -> Recipient:
-    self = Recipient.__new__(Recipient)
+    self = Recipient(*fields[:2])
     (self.address, self.orig_to, self.status, self._details, self.attempts, self.first_deferred,
      self.last_attempt, self.handed_to, self.last_line) = fields
     return self
 
 
 def _message(*fields) -> Message:
-    self = Message.__new__(Message)
+    self = Message(fields[0], fields[1], fields[2], fields[3], fields[14])
     (self.serial, self.host, self.queue_id, self.kind, self.session, self.client_name,
      self.client_ip, self.sasl_method, self.sasl_username, self.sasl_sender, self.message_id,
      self.sender, self.size, self.nrcpt, self.queued, self.last_time, self.end, self.state,
@@ -344,6 +354,7 @@ def _message(*fields) -> Message:
 Finished = Union[Session, Message]
 
 
+@mypyc_attr(native_class=False)
 class Stats:
     """Counters for --stats; `lines_read` = used + every skipped kind.
 

@@ -332,8 +332,10 @@ LAST_SECOND_OF_HOUR = _dt.timedelta(minutes=59, seconds=59)
 _STEADY_HOURS: Dict[tuple, tuple] = {}
 HOURS_KEPT = 1_000
 _SECONDS = {f":{second:02d}": _dt.timedelta(seconds=second) for second in range(60)}
-# A kind of Clock -> the names of its slots (Clock.__copy__).
-_SLOT_NAMES: Dict[type, Tuple[str, ...]] = {}
+# A Clock's fields: its slots, named here for its pickling and copying, which a class compiled
+# by mypyc (setup.py) cannot read from __slots__.
+CLOCK_FIELDS = ("zone", "year", "anchor", "forced", "_last_month", "_cache_key", "_cache_value",
+                "_minutes", "_folds", "_latest", "_second_pass")
 
 
 # Years a stamp may name: the reports add and subtract days and hours around every time, which
@@ -348,8 +350,7 @@ FOLD_TOLERANCE = _dt.timedelta(minutes=30)
 class Clock:
     """Turns stamps of one stream (one file, or a chain of files read in order) into times."""
 
-    __slots__ = ("zone", "year", "anchor", "forced", "_last_month", "_cache_key", "_cache_value",
-                 "_minutes", "_folds", "_latest", "_second_pass")
+    __slots__ = CLOCK_FIELDS
 
     def __init__(self, year: Optional[int] = None, tz: Optional[_dt.tzinfo] = None,
                  anchor: Optional[_dt.datetime] = None):
@@ -413,16 +414,26 @@ class Clock:
             return self._local_time(stamp)
         return None
 
+    def _field_names(self) -> Tuple[str, ...]:
+        """The names of its fields (a ChunkClock has two more)."""
+        return CLOCK_FIELDS
+
+    def __getstate__(self) -> tuple:
+        # The form pickle gives a class with slots and no __dict__ (watch keeps clocks in its
+        # state), whether this class is compiled or not.
+        return None, {name: getattr(self, name) for name in self._field_names()}
+
+    def __setstate__(self, state: tuple) -> None:
+        for name, value in state[1].items():
+            setattr(self, name, value)
+
     def __copy__(self) -> "Clock":
         # correlate.time_aside() copies a clock at each host's new ten-minute slot and idle
-        # check: copy.copy()'s way for any object (__reduce_ex__) costs 28,000 instructions.
-        kind = type(self)
-        names = _SLOT_NAMES.get(kind)
-        if names is None:  # its own slots and its bases' (ChunkClock's and a Clock's)
-            names = _SLOT_NAMES[kind] = tuple(
-                name for klass in kind.__mro__ for name in klass.__dict__.get("__slots__", ()))
-        twin = object.__new__(kind)
-        for name in names:
+        # check: copy.copy()'s way for any object (__reduce_ex__) costs more. Made by calling
+        # the class with a zone, which asks no tzlocal() (a compiled class's __new__ would
+        # call __init__ without one).
+        twin = type(self)(self.year, self.zone, self.anchor)
+        for name in self._field_names():
             setattr(twin, name, getattr(self, name))
         return twin
 

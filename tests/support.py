@@ -1,11 +1,14 @@
 """Helpers the tests import (fixtures live in conftest.py)."""
 
+import importlib
 import json
 import sqlite3
 from pathlib import Path
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+# The package under test is the compiled build (setup.py): its hot modules are C extensions.
+COMPILED = not importlib.import_module("maillog_sasl.correlate").__file__.endswith(".py")
 
 
 class CliResult:

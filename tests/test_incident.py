@@ -4,7 +4,10 @@ Postfix lines written by tests/maillog_writer.py; then the reports built on them
 import dataclasses
 import datetime as dt
 
+import pytest
+
 from maillog_sasl import analyze, report
+from maillog_sasl.activity import BusyHours, ThresholdError
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, watch
 
@@ -454,3 +457,23 @@ def test_timeline_shows_the_hour_it_went_bad(tmp_path):
     window = Selection(["bad@example.jp"], since=at(6, 2), until=at(6, 5))
     found = rows(incident_log(), tmp_path, "timeline", selection=window)
     assert [row["hour"] for row in found] == [at(6, 2), at(6, 5)]
+
+
+def test_the_median_busy_hour_is_the_count_itself_or_the_mean_of_two():
+    """`state --format json` shows it: 3, not 3.0 (a return typed float once turned the
+    compiled build's ints into floats)."""
+    hours = BusyHours()
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    for hour, count in enumerate((1, 3, 2)):
+        hours.add(start + dt.timedelta(hours=hour), count, start, Thresholds())
+    assert repr(hours.median()) == "2"
+    hours.add(start + dt.timedelta(hours=3), 4, start, Thresholds())
+    assert repr(hours.median()) == "2.5"
+
+
+def test_a_count_given_as_a_float_is_kept_as_an_int_and_a_fraction_is_refused():
+    limits = Thresholds(hourly_recipients=100.0, burst_minimum=50.0, burst_factor=2)
+    assert repr((limits.hourly_recipients, limits.burst_minimum)) == "(100, 50)"
+    assert limits.burst_factor == 2  # a float limit takes an int as it is
+    with pytest.raises(ThresholdError, match="hourly_recipients must be a whole number"):
+        Thresholds(hourly_recipients=100.5)

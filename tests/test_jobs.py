@@ -19,8 +19,8 @@ from test_golden import digest as golden_digest
 
 import maillog_sasl
 from maillog_sasl import cli as cli_module
-from maillog_sasl import parallel
-from maillog_sasl.model import REFUSED, Message
+from maillog_sasl import model, parallel
+from maillog_sasl.model import REFUSED, Message, Session
 from maillog_sasl.syslog import parse_zone
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,16 +74,20 @@ def test_one_two_and_four_jobs_agree(log, fmt, run, monkeypatch):
         assert run(args, jobs, size) == one, (jobs, size)
 
 
+# A compiled class (setup.py) has no __slots__: its fields are named in model.
+FIELDS = {Session: model.SESSION_FIELDS, Message: model.MESSAGE_FIELDS}
+
+
 def canonical(analysis) -> list:
     """Every field of every finished object, in order; the Stats; the problems."""
     def fields(item):
         values = {}
-        for name in type(item).__slots__:
+        for name in FIELDS[type(item)]:
             value = getattr(item, name)
             if name in ("serial", "_counters", "_details"):
                 continue
             if name == "recipients":
-                value = [(key, {slot: getattr(recipient, slot) for slot in type(recipient).__slots__
+                value = [(key, {slot: getattr(recipient, slot) for slot in model.RECIPIENT_FIELDS
                                 if slot != "_details"}) for key, recipient in value.items()]
             elif name in ("session", "parent") and value is not None:
                 value = (value.host, getattr(value, "queue_id", None), getattr(value, "pid", None))

@@ -2,12 +2,20 @@
 continues it as it continues a state of its own: tests/fixtures/watch-state-0.1 (its README
 says how it was written)."""
 
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from maillog_sasl import watch
+from maillog_sasl.correlate import KEPT, Correlator
 from maillog_sasl.state import State
+
+from support import COMPILED
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "watch-state-0.1"
 TIMES = ("--year", "2020", "--tz", "UTC")
@@ -61,3 +69,23 @@ def test_an_older_state_is_continued_as_one_of_this_version(tmp_path, cli):
     assert continued == shown(cli, ours)
     assert continued["open_messages"][0]["queue_id"] == "DE81A2E2DAA"
     assert continued["accounts"][0]["logins"] == 2
+
+
+def test_the_written_out_layouts_are_those_of_the_source(tmp_path):
+    # The package's .py files alone, in a directory of their own: the compiled build's
+    # extensions (setup.py) would be imported before them, and have no layout to hash.
+    package = Path(watch.__file__).resolve().parent
+    shutil.copytree(package, tmp_path / "maillog_sasl",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    computed = subprocess.run(
+        [sys.executable, "-c", "from maillog_sasl import watch; print(*watch.layouts())"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True, text=True, check=True).stdout.split()
+    assert [int(value) for value in computed] == [
+        watch.CORE_LAYOUT, watch.BEFORE_LAYOUT, watch.ENRICHED_LAYOUT], (
+        "an engine class changed: a new format, and the old one in older_formats() if read")
+
+
+@pytest.mark.skipif(COMPILED, reason="a compiled Correlator has no __dict__ to compare with")
+def test_a_kept_correlator_holds_every_attribute_but_its_handlers():
+    assert set(vars(Correlator())) == set(KEPT) | {"_smtpd_handlers"}

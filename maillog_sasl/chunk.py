@@ -1,0 +1,462 @@
+"""chunk: correlate one chunk of a log in a worker, as parallel.py hands it out.
+
+SUMMARY
+    ChunkCorrelator(clock).feed(...), then .piece(problem, lines_cut) -> Piece
+    ChunkClock(year=None, tz=None, anchor=None): a Clock that notes what its stamps did
+
+DESCRIPTION
+    The worker's half of parallel.py (whose docstring describes the whole): a Correlator that
+    holds only the sessions and messages born in its chunk, hands every other key's line back
+    in its place (folding the retries of a foreign message), marks births and slot changes, and
+    returns the chunk's stream of events with what is still open at its end. A module of its
+    own so that it is compiled with the correlator it derives from (setup.py: a compiled class
+    cannot be derived from in Python without slowing every attribute access); the parent's
+    side, which unpickles and merges, stays in parallel.py.
+
+DIAGNOSTICS
+    None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
+    read the chunk itself.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+
+from mypy_extensions import mypyc_attr
+
+from maillog_sasl import events as ev
+from maillog_sasl.correlate import (
+    DELIVERY_AGENTS,
+    UNTRACKED,
+    USED,
+    Correlator,
+    queued_as,
+    time_aside,
+)
+from maillog_sasl.model import DEFERRED, Stats
+from maillog_sasl.sources import Problem
+from maillog_sasl.syslog import _SECONDS, CLOCK_FIELDS, MINUTES_KEPT, MONTHS, Clock
+
+SESSION, MESSAGE = True, False
+# A ChunkClock's fields, Clock._field_names(): pickled and copied by them.
+CHUNK_CLOCK_FIELDS = CLOCK_FIELDS + ("watch", "moved")
+
+
+# A connect (SESSION) or a new message (MESSAGE) on a key in a worker's chunk is the plain tuple
+# (SESSION or MESSAGE, key) in its stream: a chunk has thousands, which a class of their own
+# (a named tuple) would make a Python call each to pickle.
+class SlotMark(NamedTuple):
+    """`host` entered another ten-minute slot at `when` in a worker's chunk; `slot` is set on
+    the host's first line in the chunk, whose slot only this process can compare."""
+    host: str
+    slot: Optional[str]
+    when: Optional[_dt.datetime]
+
+
+class Folded(NamedTuple):
+    """Lines a worker handed back folded, about `key` (host, queue ID): `lines` retries that
+    change nothing on a message whose size is known (qmgr's `(queue active)`, probes) or are
+    `deliveries`, folded by recipient in the order each first came: [address, orig_to,
+    attempts, the last status, the last line's text, its time, the time of the first deferral
+    among them or None]. `first` and `last`: the times of the first and last
+    delivery (None without one)."""
+    key: tuple
+    lines: int
+    deliveries: list
+    first: Optional[_dt.datetime]
+    last: Optional[_dt.datetime]
+
+
+@mypyc_attr(native_class=False)  # pickled with its clock: a plain class pickles as it is
+class ClockWatch:
+    """What a ChunkClock saw: the months of its stamps, and whether its year moved or a stamp
+    fell in a repeated hour. Shared with the copies correlate.time_aside() makes."""
+    __slots__ = ("months", "unsteady")
+
+    def __init__(self) -> None:
+        self.months: set = set()
+        self.unsteady = False
+
+
+class ChunkClock(Clock):
+    """A Clock that keeps a ClockWatch, and whether its own month moved (`moved`: not in a copy
+    made by time_aside)."""
+    __slots__ = ("watch", "moved")
+
+    def __init__(self, year=None, tz=None, anchor=None):
+        super().__init__(year=year, tz=tz, anchor=anchor)
+        self.watch = ClockWatch()
+        self.moved = False
+
+    def _traditional(self, stamp):
+        year = self.year
+        value = super()._traditional(stamp)
+        month = MONTHS.get(stamp[:3])
+        if month is not None:
+            self.watch.months.add(month)
+            self.moved = True
+        if ((year is not None and self.year != year)
+                or (value is not None and value.year != self.year)):
+            self.watch.unsteady = True  # New Year, a straggler, a Feb 29 that moved the year
+        return value
+
+    def _make(self, year, month, day, hour, minute, second):
+        value, ambiguous = super()._make(year, month, day, hour, minute, second)
+        if ambiguous:
+            self.watch.unsteady = True
+        return value, ambiguous
+
+    def _field_names(self) -> Tuple[str, ...]:
+        return CHUNK_CLOCK_FIELDS
+
+    def guess(self) -> "ChunkClock":
+        """A fresh clock in this one's year and month (for a chunk further on)."""
+        clock = ChunkClock(tz=self.zone, anchor=self.anchor)
+        clock.year, clock.forced, clock._last_month = self.year, self.forced, self._last_month
+        return clock
+
+
+class Piece(NamedTuple):
+    """What a worker hands back for one chunk; see parallel.py's docstring."""
+    sessions: dict
+    pending: dict
+    messages: dict
+    placed: tuple  # (sessions, pending, messages): open key -> where in `events` it opened
+    slots: dict
+    unsure: set  # queue IDs born untracked in the chunk that the parent might hold open
+    stats: Stats
+    clock: ChunkClock
+    unsafe: str
+    edges: list
+    problem: Optional[Problem]
+    # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
+    # (parallel._Loaded).
+    events: Iterable
+
+
+class ChunkCorrelator(Correlator):
+    """A Correlator over one chunk that holds only the keys born in it; see parallel.py's
+    docstring."""
+
+    def __init__(self, clock: ChunkClock):
+        super().__init__()
+        self.clock = clock
+        # The stream of the chunk's events: finished objects, lines handed back, marks.
+        self.events: list = self.finished
+        # Where in `events` each key of sessions, pending and messages was last put in: the
+        # length of `events` then (after what the line put in `events` before; nothing after
+        # it in the same line is a line handed back, whose place only would count).
+        self.placed: tuple = ({}, {}, {})
+        # Queue IDs born untracked here (their lines are dropped); the base class reads them
+        # as _dropped.
+        self.dropped: set = set()
+        self._dropped = self.dropped
+        # The queue IDs born untracked here while the parent might hold a message on them: it
+        # checks that it does not (a set apart: a line handed back later takes one out of
+        # dropped, not out of the parent's check).
+        self.unsure: set = set()
+        self.foreign: set = set()  # queue IDs of lines handed back
+        # Foreign queue IDs the parent cannot hold open from here on: born here (closed there
+        # by the birth's mark), or removed by a line handed back, and no line handed back since
+        # that could open them there.
+        self.closed: set = set()
+        # Keys whose birth is marked, and no line of theirs handed back since: a birth on them
+        # again closes nothing on the parent's side.
+        self.announced: set = set()
+        # Foreign queue IDs whose size is known on the parent's side (a `(queue active)` line
+        # with nrcpt handed back): qmgr's later retries of them change nothing there.
+        self.sized: set = set()
+        # key -> [lines, {recipient key: [address, orig_to, attempts, status, text, time,
+        # first deferral]}, first, last]: the foreign lines being folded (Folded).
+        self.folds: Dict[tuple, list] = {}
+        # A traditional stamp's minute -> its time, read aside (folded lines: a minute's
+        # lines share it, as in Clock).
+        self._aside: Dict[str, Optional[_dt.datetime]] = {}
+        self.orphans = 0
+        self._minute = ""  # of the last line handed back whose stamp was read
+        self.unsafe = ""  # why this process must read the chunk itself
+        self._orphan = self._hand_back_queue_line
+
+    def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
+        stats = self.stats
+        # Lines handed back are counted where they are applied.
+        stats.lines_read -= self.orphans
+        stats.lines_used -= self.orphans
+        stats.lines_cut += lines_cut  # the reader's count, added with the rest when applied
+        for key in list(self.folds):
+            self._unfold(key)
+        self.clock._minutes = {}  # a cache: not worth its pickling
+        # The handlers are bound to this object: without them it is no cycle, and goes with
+        # its chunk (the command runs with the cyclic collector off).
+        self._smtpd_handlers = {}
+        self._orphan = None
+        still_open: List[dict] = [self.sessions, self.pending, self.messages]
+        return Piece(self.sessions, self.pending, self.messages,
+                     tuple({key: placed[key] for key in open_ones} for placed, open_ones
+                           in zip(self.placed, still_open)),
+                     self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
+                     problem, self.events)
+
+    def _handlers(self) -> dict:
+        return {kind: self._guard(kind, handler) for kind, handler in super()._handlers().items()}
+
+    def _guard(self, kind, handler):
+        # One closure per kind of line: every smtpd line comes through one.
+        if kind is ev.CONNECT:
+            def connect(key, program, stamp, clock, text):
+                if key not in self.sessions and key not in self.pending:
+                    self._born(SESSION, key)
+                outcome = handler(key, program, stamp, clock, text)
+                self.placed[1][key] = len(self.events)  # the connect is noted (pending) last
+                return outcome
+            return connect
+        if kind is ev.PROXY_REPLY:
+            return self._proxy_reply_guard(handler)
+        if kind is not ev.CLIENT and kind is not ev.REJECT and kind is not ev.ACTION:
+            def session_line(key, program, stamp, clock, text):
+                if key in self.sessions or key in self.pending:
+                    return handler(key, program, stamp, clock, text)
+                self.announced.discard(key)
+                return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
+            return session_line
+
+        def guarded(key, program, stamp, clock, text):
+            ours = key in self.sessions or key in self.pending
+            if kind is ev.CLIENT:
+                if not self._may_track(text):
+                    return self._drop((key[0], text[:text.find(": ")]))
+                if not ours:
+                    self._client_handed_back(key[0], text)
+            elif text[:1] != "N":
+                # A reject, hold or discard with a queue ID: the message's line, and the
+                # session's.
+                queue_id = (key[0], text[:text.find(": ")])
+                self._unfold(queue_id)
+                if ((queue_id in self.messages) != ours
+                        and not (ours and (queue_id in self.dropped
+                                           or queue_id in self.closed))):
+                    self.unsafe = (f"an smtpd {kind} line names a message and a session on "
+                                   "both sides")
+            if not ours:
+                self.announced.discard(key)
+                return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
+            return handler(key, program, stamp, clock, text)
+        return guarded
+
+    def _proxy_reply_guard(self, handler):
+        def proxy_reply(key, program, stamp, clock, text):
+            ours = key in self.sessions or key in self.pending
+            event = ev.proxy_reply_event(text) if "queued as " in text else None
+            if event is not None and event.queued_as is not None:
+                # A logged-in session's message goes on as the message its reply names:
+                # both must be on one side.
+                child = (key[0], event.queued_as)
+                session = self.sessions.get(key)
+                if not ours:
+                    self._unfold(child)
+                    self._own(child, "proxy-accept")
+                elif (session is not None and session.sasl_username is not None
+                      and child not in self.messages):
+                    self.unsafe = "a proxy-accept names a message the chunk does not hold"
+            if not ours:
+                self.announced.discard(key)
+                return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
+            return handler(key, program, stamp, clock, text)
+        return proxy_reply
+
+    def _born(self, session: bool, key) -> None:
+        # A message born here closes whatever the parent held on its queue ID: its later lines
+        # (after its removal, a reused ID born untracked) are the chunk's to drop.
+        if not session:
+            self._unfold(key)
+            self.foreign.discard(key)
+            self.closed.add(key)
+        if key not in self.announced:
+            self.announced.add(key)
+            self.events.append((session, key))
+
+    def _drop(self, key) -> str:
+        if key in self.foreign and key not in self.closed:
+            return UNTRACKED  # the parent may hold it open: its lines go there
+        self.dropped.add(key)
+        if key not in self.closed:
+            self.unsure.add(key)
+        return UNTRACKED
+
+    def _own(self, key, what: str) -> None:
+        if key in self.messages:
+            self.unsafe = f"a line handed back names a message of the chunk ({what})"
+
+    def _client_handed_back(self, host: str, text: str) -> None:
+        key = (host, text[:text.find(": ")])
+        self._own(key, "client=")
+        if ", orig_queue_id=" in text:
+            self._own((host, ev.smtpd_client_event(text).orig_queue_id), "orig_queue_id")
+        self._foreign(key)
+
+    def _foreign(self, key, opens: bool = True) -> None:
+        """A line about `key` is handed back (that `opens` a message there, or may): the key's
+        lines go to the parent from now on."""
+        self.foreign.add(key)
+        self.announced.discard(key)
+        self.dropped.discard(key)
+        if opens:
+            self._unfold(key)
+            self.closed.discard(key)
+            self.sized.discard(key)
+
+    def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
+        fold = self.folds.get(key)
+        if fold is None:  # (a key being folded is foreign already)
+            self._foreign(key, opens=False)
+        if "queued as " not in text:
+            if daemon in DELIVERY_AGENTS:
+                if self._fold_delivery(key, fold, stamp, text):
+                    return
+            elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):
+                # A retry that changes nothing on a message whose size is known there.
+                if fold is None:
+                    fold = self.folds[key] = [0, {}, None, None]
+                fold[0] += 1
+                self.orphans += 1
+                return
+        self._unfold(key)
+        if daemon == "qmgr":
+            if text.endswith(": removed"):
+                self.closed.add(key)
+                self.sized.discard(key)
+            elif key not in self.sized:
+                event = ev.RECOGNIZERS["qmgr"](text)
+                if (event is not None and event.kind == "queue_active"
+                        and event.nrcpt is not None):
+                    self.sized.add(key)
+        elif daemon == "bounce":
+            event = ev.RECOGNIZERS["bounce"](text)
+            if event is not None and event.kind == "notice":
+                notice = (key[0], event.notice_queue_id)
+                self._own(notice, "a bounce notice")
+                self._foreign(notice)
+        elif daemon in DELIVERY_AGENTS and "queued as " in text:
+            self._own((key[0], queued_as(ev.delivery_event(text))), "queued as")
+        self._hand_back(line, stamp)
+
+    def _hand_back(self, line: str, stamp: str) -> str:
+        # The parent applies the line with its own clock: the months (and a repeated hour) it
+        # will see count. Read once a minute: lines handed back come in runs.
+        if stamp[:12] != self._minute:
+            self._minute = stamp[:12]
+            time_aside(self.clock, stamp)
+        self.orphans += 1
+        self.events.append(line)
+        return USED  # counted where it is applied (piece())
+
+    def _fold_delivery(self, key, fold: Optional[list], stamp: str, text: str) -> bool:
+        """Fold a delivery attempt of a foreign message (`fold`: its lines folded so far)
+        instead of handing its line back, if its status and time are read: a deferred
+        message's retries over days are most lines handed back, and only each recipient's last
+        one and their number matter. Whatever else comes about `key` (or a birth on it) is
+        put in the stream after the fold (_unfold)."""
+        # delivery_peek()'s common case inline (the plain match, a status that is an outcome),
+        # as Correlator.feed() reads it; any other line through delivery_peek() itself.
+        plain = ev.PLAIN_PEEK.match(text)
+        if plain is not None:
+            address, orig_to, status = plain.groups()
+            status = ev.STATUS_OUTCOMES.get(status)
+        if plain is None or status is None:
+            peek = ev.delivery_peek(text)
+            if peek is None or peek[2] is ev.UNKNOWN_STATUS:
+                return False
+            address, orig_to, status = peek
+        # A traditional stamp's minute read aside once (_aside), its second added.
+        second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
+        if second is None:
+            when = time_aside(self.clock, stamp)
+        else:
+            minute = self._aside.get(stamp[:12])
+            if minute is None:
+                if len(self._aside) > MINUTES_KEPT:
+                    self._aside.clear()
+                minute = self._aside[stamp[:12]] = time_aside(self.clock, stamp[:12] + ":00")
+            when = minute + second if minute is not None else None
+        if when is None:
+            return False
+        if fold is None:
+            fold = self.folds[key] = [0, {}, None, None]
+        fold[0] += 1
+        self.orphans += 1
+        if status in ev.PROBE_STATUSES:
+            return True  # a probe changes nothing
+        target = address if orig_to is None else (address, orig_to)
+        folded = fold[1].get(target)
+        if folded is None:
+            folded = fold[1][target] = [address, orig_to, 0, status, text, when, None]
+        folded[2] += 1
+        folded[3] = status
+        folded[4] = text
+        folded[5] = when
+        if status == DEFERRED and folded[6] is None:
+            folded[6] = when
+        if fold[2] is None:
+            fold[2] = when
+        fold[3] = when
+        return True
+
+    def _unfold(self, key) -> None:
+        """The lines of `key` folded so far, into the stream here."""
+        fold = self.folds.pop(key, None)
+        if fold is not None:
+            self.events.append(Folded(key, fold[0], list(fold[1].values()), fold[2], fold[3]))
+
+    def _client(self, event, session, host, when):
+        if not self._tracked(event):
+            return self._drop((host, event.queue_id))
+        original = (host, event.orig_queue_id)
+        if (event.sasl_username is None and event.orig_queue_id is not None
+                and original not in self.messages and original not in self.dropped):
+            self.unsafe = "a re-injection whose original came before the chunk"
+        return super()._client(event, session, host, when)
+
+    # The overrides name every parameter: compiled (setup.py), super().method(key, *fields)
+    # passed the tuple as one argument (mypyc 2.4).
+    def _queued(self, session, host, when, queue_id, name, ip, method, username, sender,
+                orig_queue_id) -> None:
+        key = (host, queue_id)
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        super()._queued(session, host, when, queue_id, name, ip, method, username, sender,
+                        orig_queue_id)
+        self.placed[2][key] = len(self.events)
+
+    def _notice(self, event, message, host, when) -> None:
+        key = (host, event.notice_queue_id)
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        super()._notice(event, message, host, when)
+        self.placed[2][key] = len(self.events)
+
+    def _new_session(self, key, program, noted, name, ip, port, when):
+        # A session is put in `sessions` right after it is built, if it is put in.
+        session = super()._new_session(key, program, noted, name, ip, port, when)
+        self.placed[0][key] = len(self.events)
+        return session
+
+    def _follow_reinjection(self, event, message, recipient, host) -> None:
+        child = (host, queued_as(event))
+        if child not in self.messages and child not in self.dropped:
+            self.unsafe = "a re-injection whose copy came before the chunk"
+        super()._follow_reinjection(event, message, recipient, host)
+
+    def _slot_line(self, host, slot, stamp, clock) -> None:
+        known = self._slots.get(host)
+        if known == slot:
+            return
+        self._slots[host] = slot
+        when = time_aside(clock, stamp)
+        if known is None:
+            # The host's first line in the chunk: only the parent knows its slot before.
+            self.events.append(SlotMark(host, slot, when))
+        elif when is not None:
+            # The parent's sessions first: they were opened before any of the chunk's.
+            self.events.append(SlotMark(host, None, when))
+            self.slot_changed(host, when)
