@@ -48,7 +48,7 @@ CHUNK_CLOCK_FIELDS = CLOCK_FIELDS + ("watch", "moved")
 # (a named tuple) would make a Python call each to pickle.
 class SlotMark(NamedTuple):
     """`host` entered another ten-minute slot at `when` in a worker's chunk; `slot` is set on
-    the host's first line in the chunk, whose slot only this process can compare."""
+    the host's first line in the chunk, whose slot only the parent can compare."""
     host: str
     slot: Optional[str]
     when: Optional[_dt.datetime]
@@ -175,7 +175,7 @@ class ChunkCorrelator(Correlator):
         self._aside: Dict[str, Optional[_dt.datetime]] = {}
         self.orphans = 0
         self._minute = ""  # of the last line handed back whose stamp was read
-        self.unsafe = ""  # why this process must read the chunk itself
+        self.unsafe = ""  # why the parent must read the chunk itself
         self._orphan = self._hand_back_queue_line
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
