@@ -40,19 +40,13 @@ import signal
 import socket
 import sys
 import threading
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-from maillog_sasl import __version__, auth_test, contain, cram_md5, enrich, open_logs, output, watch
-from maillog_sasl import state as state_module
+# The subcommands' own modules (watch, contain, auth-test, cram-md5, state, and the alerts,
+# whose email package alone takes a tenth of start-up) are imported by the subcommand that
+# uses them: a report, on a small log, is mostly start-up (benchmarks/README.md).
+from maillog_sasl import __version__, enrich, open_logs, output
 from maillog_sasl.activity import ThresholdError, Thresholds
-from maillog_sasl.alerts import (
-    CommandSink,
-    FileSink,
-    MailSink,
-    StreamSink,
-    SyslogSink,
-    check_address,
-)
 from maillog_sasl.cluster import ClusterError, connect
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.incident import counted
@@ -75,8 +69,10 @@ from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, render
 from maillog_sasl.reports import REPORTS, Scope, build_report, gives_tuples, report_of
 from maillog_sasl.sources import MAX_LINE, local_paths
-from maillog_sasl.state import State, StateError
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
+
+if TYPE_CHECKING:
+    from maillog_sasl import watch
 
 EXAMPLES = """\
 examples:
@@ -863,6 +859,8 @@ def _cram_md5_parser():
 
 
 def _prompt_challenge():
+    from maillog_sasl import cram_md5
+
     if sys.stdin is None:  # no prompt: nothing could answer it
         raise cram_md5.ChallengeError("no challenge given: standard input is closed")
     if sys.stderr is not None:
@@ -884,6 +882,8 @@ def _cram_md5_usage_error(message):
 
 def cram_md5_main(argv):
     """Run `maillog-sasl cram-md5 ARGV`; return the exit status."""
+    from maillog_sasl import cram_md5
+
     parser = _cram_md5_parser()
     try:
         args = parser.parse_args(argv)
@@ -919,7 +919,10 @@ def cram_md5_main(argv):
     return 0
 
 
-AUTH_TEST_EPILOG = f"""\
+def _auth_test_epilog() -> str:
+    from maillog_sasl import auth_test
+
+    return f"""\
 examples:
   {auth_test.PROG} mail.example.com --user alice@example.com
   {auth_test.PROG} mail.example.com:465 --user alice@example.com --send-to postmaster@example.com
@@ -963,11 +966,13 @@ def seconds(text):
 
 
 def _auth_test_parser():
+    from maillog_sasl import auth_test
+
     parser = CommandParser(
         prog=auth_test.PROG,
         description="Log in to an SMTP server with SMTP AUTH; show the dialogue, secrets\n"
         "redacted, and what the Postfix log will show of the session.",
-        epilog=AUTH_TEST_EPILOG,
+        epilog=_auth_test_epilog(),
     )
     parser.add_argument("target", metavar="HOST[:PORT]",
                         help="the server; PORT defaults to 587 (465 with --tls)")
@@ -1007,6 +1012,8 @@ def _auth_test_parser():
 
 def _check_auth_test_args(args):
     """Validate and complete the parsed options; raise auth_test.UsageError."""
+    from maillog_sasl import auth_test
+
     args.host, port = auth_test.parse_target(args.target)
     if args.mode is None:
         args.mode = "tls" if port == auth_test.SMTPS_PORT else "starttls"
@@ -1035,6 +1042,8 @@ def _check_auth_test_args(args):
 
 def auth_test_main(argv):
     """Run `maillog-sasl auth-test ARGV`; return the exit status."""
+    from maillog_sasl import auth_test
+
     parser = _auth_test_parser()
     try:
         args = parser.parse_args(argv)
@@ -1060,7 +1069,12 @@ def auth_test_main(argv):
 
 
 CONTAIN_PROG = "maillog-sasl contain"
-CONTAIN_EPILOG = f"""\
+
+
+def _contain_epilog() -> str:
+    from maillog_sasl import contain
+
+    return f"""\
 examples:
   {CONTAIN_PROG} bad@example.com /var/log/maillog --hold --reject
   {CONTAIN_PROG} bad@example.com /var/log/maillog --hold --dry-run
@@ -1099,11 +1113,13 @@ exit status:
 
 
 def _contain_parser():
+    from maillog_sasl import contain
+
     parser = CommandParser(
         prog=CONTAIN_PROG,
         description="Contain a compromised SASL account: put its queued mail on hold and "
                     "refuse (or hold) its new mail with a check_sasl_access table.",
-        epilog=CONTAIN_EPILOG,
+        epilog=_contain_epilog(),
     )
     parser.add_argument("user", metavar="USER", help="the SASL username, exactly as logged")
     parser.add_argument("paths", nargs="*", metavar="LOG",
@@ -1143,6 +1159,8 @@ def _contain_parser():
 
 def _contain_plan(args):
     """(hold: bool, map action or None, map path or None) from the options; UsageError."""
+    from maillog_sasl import contain
+
     hold, action = args.hold, args.map_action
     if args.release and not hold and action is None:
         hold, action = bool(args.paths or args.state), contain.REJECT
@@ -1168,6 +1186,9 @@ def _contain_plan(args):
 
 def contain_main(argv):
     """Run `maillog-sasl contain ARGV`; return the exit status."""
+    from maillog_sasl import contain
+    from maillog_sasl.state import StateError
+
     parser = _contain_parser()
     try:
         args = parser.parse_intermixed_args(argv)  # USER LOG --hold LOG...
@@ -1254,6 +1275,8 @@ know (nothing changed); 2 a state that cannot be read or is locked.
 
 
 def _watch_parser():
+    from maillog_sasl import contain, watch
+
     parser = CommandParser(
         prog=WATCH_PROG,
         description="Follow Postfix logs (like tail -F) or read what is new since the last run "
@@ -1334,6 +1357,8 @@ def _watch_parser():
 
 
 def _mail_address(text: str) -> str:
+    from maillog_sasl.alerts import check_address
+
     try:
         return check_address(text)
     except ValueError as error:
@@ -1341,6 +1366,8 @@ def _mail_address(text: str) -> str:
 
 
 def _add_state_option(parser) -> None:
+    from maillog_sasl import state as state_module
+
     parser.add_argument("--state", metavar="PATH", default=None,
                         help="the state file (default: /var/lib/maillog-sasl/state.sqlite as "
                              "root, else $XDG_STATE_HOME/maillog-sasl/state.sqlite)")
@@ -1358,6 +1385,9 @@ def _complain(prog: str):
 
 def watch_main(argv) -> int:
     """Run `maillog-sasl watch ARGV`; return the exit status."""
+    from maillog_sasl import contain, watch
+    from maillog_sasl.alerts import CommandSink, FileSink, MailSink, StreamSink, SyslogSink
+
     parser = _watch_parser()
     try:
         args = parser.parse_args(_negative_offsets(argv))
@@ -1421,6 +1451,10 @@ def watch_main(argv) -> int:
 def _watch_with(args, geo: Optional[enrich.Geo], sinks: list, limits, zone,
                 containment: Optional[watch.Containment], complain) -> int:
     """watch_main once its GeoIP databases are open."""
+    from maillog_sasl import state as state_module
+    from maillog_sasl import watch
+    from maillog_sasl.state import State, StateError
+
     try:
         allow = _geo_options(args, geo)
         state = State.open(args.state or state_module.default_path(), watch.engine_format(),
@@ -1485,6 +1519,10 @@ def _state_parser():
 
 def state_main(argv) -> int:
     """Run `maillog-sasl state ARGV`; return the exit status."""
+    from maillog_sasl import state as state_module
+    from maillog_sasl import watch
+    from maillog_sasl.state import State, StateError
+
     parser = _state_parser()
     try:
         args = parser.parse_args(argv)

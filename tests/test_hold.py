@@ -131,7 +131,7 @@ def test_a_session_keeps_its_hold_through_pickle_and_an_older_state_has_none():
                             None, None)
     session.pending_action = ("when", "the hold")
     assert pickle.loads(pickle.dumps(session)).pending_action == ("when", "the hold")
-    fields = model._SESSION_FIELDS(session)
+    fields = session.__reduce__()[1]
     assert model._session(*fields[:-1]).pending_action is None
     older = model._session(*fields[:-2])
     assert (older.queued_rejects, older.pending_action) == (0, None)

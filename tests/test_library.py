@@ -52,28 +52,45 @@ def test_a_stream_is_read_once_and_its_problems_follow(tmp_path):
     assert len(items) == 2 and list(analysis) == []
 
 
+def package_modules(node) -> set:
+    """The package's modules an import statement names (`__init__` for the package itself)."""
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[1] if "." in alias.name else "__init__"
+                for alias in node.names if alias.name.startswith("maillog_sasl")}
+    if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("maillog_sasl"):
+        return set()
+    if node.module == "maillog_sasl":
+        return {alias.name for alias in node.names
+                if (PACKAGE / f"{alias.name}.py").exists()} or {"__init__"}
+    return {node.module.split(".")[1]}
+
+
 def imports_of(path: Path):
-    """(module names of the package it imports, whether any import is inside a function)."""
+    """(module names of the package it imports, those of them imported inside a function)."""
     tree = ast.parse(path.read_text())
-    names, nested = set(), False
+    names, nested = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            nested |= any(isinstance(inner, (ast.Import, ast.ImportFrom)) and
-                          "maillog_sasl" in ast.dump(inner) for inner in ast.walk(node))
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("maillog_sasl"):
-            if node.module == "maillog_sasl":
-                names |= {alias.name for alias in node.names
-                          if (PACKAGE / f"{alias.name}.py").exists()} or {"__init__"}
-            else:
-                names.add(node.module.split(".")[1])
+            for inner in ast.walk(node):
+                nested |= package_modules(inner)
+        names |= package_modules(node)
     return names, nested
+
+
+# The subcommands' modules, which cli.py imports in the subcommand that runs them, so that a
+# report's start-up does not pay for them (its comment). Nothing else imports cli.py: these
+# imports cannot hide a cycle, and they are in the graph below all the same.
+IMPORTED_BY_THEIR_SUBCOMMAND = {"watch", "state", "alerts", "contain", "auth_test", "cram_md5"}
 
 
 def test_the_package_imports_form_no_cycle_and_none_hides_in_a_function():
     graph = {}
     for path in PACKAGE.glob("*.py"):
         graph[path.stem], nested = imports_of(path)
-        assert not nested, f"{path.name} imports a package module inside a function"
+        if path.stem == "cli":
+            assert nested == IMPORTED_BY_THEIR_SUBCOMMAND
+        else:
+            assert not nested, f"{path.name} imports a package module inside a function"
     graph["__init__"] = graph.get("__init__", set())
     visiting, done = set(), set()
 
