@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytest.importorskip("setuptools")  # (a venv of Python 3.12 or later starts without it)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 STAND_IN = '''
