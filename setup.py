@@ -54,7 +54,16 @@ class AllOrNoneBuild(build_ext):
             remove_compiled()
 
 
+# The commands that only write the package's metadata, which pip runs twice before it builds
+# the wheel (`egg_info`, then `dist_info`): they build no extension, and mypyc's analysis of
+# the modules would cost each of them 6 seconds.
+METADATA_COMMANDS = ("egg_info", "dist_info")
+
+
 def extensions() -> list:
+    command = next((argument for argument in sys.argv[1:] if not argument.startswith("-")), None)
+    if command in METADATA_COMMANDS:
+        return []
     if os.environ.get("MAILLOG_SASL_PURE", "") not in ("", "0"):
         return []
     if platform.python_implementation() != "CPython":

@@ -258,12 +258,22 @@ def shared_ip_signals(activity: Activity, limits: Thresholds) -> Dict[str, Signa
     for ip, accounts in activity.pairs.shared_ips(limits.shared_ip_accounts):
         if allowed(ip) or is_nat(activity, ip, accounts, limits):
             continue
-        for name, first in accounts.items():
-            others = sorted(when for account, when in accounts.items() if account != name)
-            # The moment the limit was reached with this user among the accounts.
-            when = max(first, others[limits.shared_ip_accounts - 2])
+        for name, when in limit_reached(accounts, limits.shared_ip_accounts).items():
             shared.setdefault(name, []).append((when, ip, len(accounts)))
     return {name: _shared_ip_signal(sorted(found), limits) for name, found in shared.items()}
+
+
+def limit_reached(firsts: Dict[str, _dt.datetime], limit: int) -> Dict[str, _dt.datetime]:
+    """account -> when `limit` accounts (it among them) had logged in from one IP: the later
+    of its first login and the (limit - 1)th first login of the others. `firsts` (account ->
+    its first login there) holds at least `limit` accounts, `limit` at least 2."""
+    # The times sorted once, not once per account without its own (a NAT of thousands of
+    # accounts took the square of them): taking an account's own time out moves the others'
+    # up by one place where it came before the place read.
+    times = sorted(firsts.values())
+    place = limit - 2
+    return {name: max(first, times[place] if first > times[place] else times[place + 1])
+            for name, first in firsts.items()}
 
 
 def _shared_ip_signal(shared: List[tuple], limits: Thresholds) -> Signal:

@@ -5,11 +5,13 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
 from maillog_sasl.activity import BusyHours, ThresholdError
 from maillog_sasl.filters import Selection
-from maillog_sasl.incident import Thresholds, assess, watch
+from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
 
 from maillog_writer import MailLog, at
 
@@ -477,3 +479,17 @@ def test_a_count_given_as_a_float_is_kept_as_an_int_and_a_fraction_is_refused():
     assert limits.burst_factor == 2  # a float limit takes an int as it is
     with pytest.raises(ThresholdError, match="hourly_recipients must be a whole number"):
         Thresholds(hourly_recipients=100.5)
+
+
+@given(firsts=st.dictionaries(st.text(min_size=1, max_size=3),
+                              st.integers(0, 5).map(lambda minute: at(1, 9) +
+                                                    dt.timedelta(minutes=minute)),
+                              min_size=2, max_size=12),
+       limit=st.integers(2, 12))
+def test_the_moment_an_ip_reached_its_limit_is_the_definition_sorted_once(firsts, limit):
+    # Few distinct minutes: ties among the first logins, where taking one out is the question.
+    assume(len(firsts) >= limit)
+    expected = {name: max(first, sorted(when for other, when in firsts.items()
+                                        if other != name)[limit - 2])
+                for name, first in firsts.items()}
+    assert limit_reached(firsts, limit) == expected
