@@ -267,9 +267,10 @@ def limit_reached(firsts: Dict[str, _dt.datetime], limit: int) -> Dict[str, _dt.
     """account -> when `limit` accounts (it among them) had logged in from one IP: the later
     of its first login and the (limit - 1)th first login of the others. `firsts` (account ->
     its first login there) holds at least `limit` accounts, `limit` at least 2."""
-    # The times sorted once, not once per account without its own (a NAT of thousands of
-    # accounts took the square of them): taking an account's own time out moves the others'
-    # up by one place where it came before the place read.
+    # The times sorted once, not once per account without its own (one IP that thousands of
+    # accounts logged in from, a credential-stuffing run, took the square of them): taking an
+    # account's own time out moves the others' up by one place where it came before the
+    # place read.
     times = sorted(firsts.values())
     place = limit - 2
     return {name: max(first, times[place] if first > times[place] else times[place + 1])
