@@ -77,7 +77,7 @@ from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Ty
 
 from mypy_extensions import mypyc_attr
 
-from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
+from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session, set_slots, slots_state
 from maillog_sasl.pairs import PairStore
 
 if typing.TYPE_CHECKING:
@@ -207,15 +207,9 @@ def hour_of(when: _dt.datetime) -> _dt.datetime:
     return when.replace(minute=0, second=0, microsecond=0)
 
 
-# The records below are compiled as native classes (setup.py): their attributes read and their
-# methods called directly, not looked up by name, once or more for every item of the stream
-# (~4% of the default report's instructions). watch keeps them in its state (pickled, state.py),
-# written by either build and read by either: each pickles as a plain class with these
-# __slots__ does (copyreg.__newobj__, the class, then (None, {slot: value})), named here as a
-# compiled class has no __slots__. A compiled class's __new__ runs its __init__, which must
-# then take no argument (an unpickled Activity makes a PairStore that its state replaces).
-# (mypyc's `serializable` would leave __init__ out of __new__, but out of the class's call from
-# Python code as well.)
+# The records below are compiled as native classes and pickle as plain ones do, as
+# model.Stats (see there): their attributes read and their methods called directly, once or more
+# for every item of the stream (~4% of the default report's instructions), named here.
 INTERNER_FIELDS = ("_found", "_size")
 HOUR_FIELDS = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
 BUSY_HOURS_FIELDS = ("_counts", "earliest")
@@ -232,15 +226,6 @@ ACTIVITY_FIELDS = ("limits", "selection", "keep_hours", "users", "ips", "pairs",
                    "_jumps", "clock_anomalies", "stats", *ACTIVITY_DEFAULTS)
 
 
-def _slot_state(record, names: tuple) -> tuple:
-    return None, {name: getattr(record, name) for name in names}
-
-
-def _set_fields(record, fields: dict) -> None:
-    for name, value in fields.items():
-        setattr(record, name, value)
-
-
 class Interner:
     """One object for equal values among the last `size` met: the usernames, IPs, networks and
     hours that thousands of records repeat. Bounded, where sys.intern's table would keep every
@@ -252,10 +237,10 @@ class Interner:
         self._size = size
 
     def __getstate__(self) -> tuple:
-        return _slot_state(self, INTERNER_FIELDS)
+        return slots_state(self, INTERNER_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
-        _set_fields(self, state[1])
+        set_slots(self, state)
 
     def __call__(self, value):
         found = self._found.get(value)
@@ -315,10 +300,10 @@ class Hour:
         self.first_recipient: Optional[_dt.datetime] = None
 
     def __getstate__(self) -> tuple:
-        return _slot_state(self, HOUR_FIELDS)
+        return slots_state(self, HOUR_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
-        _set_fields(self, state[1])
+        set_slots(self, state)
 
     def login(self, ip: str, network: str, when: _dt.datetime) -> None:
         """A successful login from `ip` (in `network`) at `when`."""
@@ -367,10 +352,10 @@ class BusyHours:
         self.earliest: Any = _NO_EARLIEST  # Dict[int, tuple]
 
     def __getstate__(self) -> tuple:
-        return _slot_state(self, BUSY_HOURS_FIELDS)
+        return slots_state(self, BUSY_HOURS_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
-        _set_fields(self, state[1])
+        set_slots(self, state)
 
     @property
     def hours_by_count(self) -> Dict[int, int]:
@@ -424,10 +409,10 @@ class HopWindow:
         self.busiest: Optional[tuple] = None
 
     def __getstate__(self) -> tuple:
-        return _slot_state(self, HOP_WINDOW_FIELDS)
+        return slots_state(self, HOP_WINDOW_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
-        _set_fields(self, state[1])
+        set_slots(self, state)
 
     def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
         events = self.events
@@ -477,10 +462,10 @@ class UserActivity:
         self.hops: Optional[HopWindow] = None
 
     def __getstate__(self) -> tuple:
-        return _slot_state(self, USER_FIELDS)
+        return slots_state(self, USER_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
-        _set_fields(self, state[1])
+        set_slots(self, state)
 
     def totals(self) -> List[int]:
         """Recipients per outcome, in OUTCOMES order."""
@@ -537,10 +522,10 @@ class IpActivity:
         self.last_failure: Optional[_dt.datetime] = None
 
     def __getstate__(self) -> tuple:
-        return _slot_state(self, IP_FIELDS)
+        return slots_state(self, IP_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
-        _set_fields(self, state[1])
+        set_slots(self, state)
 
     def forget_failures(self) -> None:
         self.pending_failures = 0
@@ -601,7 +586,8 @@ class Activity:
         return {name: getattr(self, name) for name in ACTIVITY_FIELDS}
 
     def __setstate__(self, state: dict) -> None:
-        _set_fields(self, {**ACTIVITY_DEFAULTS, **state})
+        # (Compiled, unpickling ran __init__ first: the PairStore it made is replaced here.)
+        set_slots(self, (None, {**ACTIVITY_DEFAULTS, **state}))
 
     def set_limits(self, limits: Thresholds) -> None:
         """Judge what comes from now on by `limits` (a kept Activity whose limits were changed:
