@@ -110,8 +110,6 @@ TAG_CACHE_LIMIT = 1_024
 SESSION_IDLE = _dt.timedelta(hours=1)
 SWEEP_EVERY = _dt.timedelta(minutes=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
-# What follows a traditional stamp and its space: a slice made once, not for each line.
-AFTER_STAMP = slice(16, None)
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
 NO_FIELDS = ("", "", "")  # (host, tag, text) of a line without a traditional stamp
@@ -307,10 +305,13 @@ class Correlator:
             # less for each line; every other shape goes through split_line() itself. Only
             # tags of that shape are cached: a tag found needs no look at its shape.
             # (line[15] rather than line[15:16]: no slice object; a line too short for it has
-            # no traditional stamp. The fields unpacked here, not counted: a line of fewer has
-            # no tag, as one of no traditional stamp has none, and no tag cached is "".)
+            # no traditional stamp. line[16:], what follows the stamp and its space, with its
+            # ends written out: compiled, it is cut directly, where a slice object made once
+            # went through the generic subscript. The fields unpacked here, not counted: a
+            # line of fewer has no tag, as one of no traditional stamp has none, and no tag
+            # cached is "".)
             try:
-                host, tag, text = line[AFTER_STAMP].split(" ", 2) if line[15] == " " else NO_FIELDS
+                host, tag, text = line[16:].split(" ", 2) if line[15] == " " else NO_FIELDS
             except (IndexError, ValueError):
                 tag = ""
             program = tags.get(tag)
@@ -347,7 +348,10 @@ class Correlator:
                 elif not len(program):
                     other += 1
                     continue
-            daemon = program[1]
+            # Typed from here on (a _Command is a tuple too): compiled, its fields are then read
+            # as a tuple's, not through the generic subscript.
+            fields: tuple = program
+            daemon = fields[1]
             if daemon == "smtpd":
                 stamp = stamp or line[:15]
                 kind = smtpd_kind(text)
