@@ -47,15 +47,23 @@ def facts(activity: Activity) -> str:
                     sorted(user.busy.hours_by_count.items()), when(user.failing_since),
                     user.hops and [user.hops.most, user.hops.fired is not None, len(user.hops.events)],
                     sorted((ip, when(guess.time), guess.failures) for ip, guess in user.guesses.items()),
-                    sorted((when(key), hour.logins, hour.recipients, list(hour.ips), hour.auth_failures)
-                           for key, hour in user.open_hours.items())]
+                    sorted((when(key), hour.logins, list(hour.outcomes), list(hour.ips),
+                            hour.auth_failures, when(hour.first_recipient),
+                            sorted((network, when(first), when(last), ip)
+                                   for network, (first, last, ip) in hour.networks.items()))
+                           for key, hour in user.open_hours.items()),
+                    sorted(when(key) for key in user.history)]
              for name, user in sorted(activity.users.items())}
-    ips = {ip: [state.pending_failures, list(state.pending_usernames), when(state.last_failure)]
+    ips = {ip: [state.pending_failures, list(state.pending_usernames), when(state.last_failure),
+                state.host]
            for ip, state in sorted(activity.ips.items())}
+    clocks = [sorted((host, when(time)) for host, time in activity._host_clock.items()),
+              sorted(when(key) for key in activity._unsettled), when(activity._last_hour),
+              when(activity._last_hour_end), sorted(activity._jumps), repr(activity.limits)]
     stats = activity.stats
     counted = {name: getattr(stats, name) for name in STATS_FIELDS
                if isinstance(getattr(stats, name), int)} if stats is not None else None
-    return json.dumps([users, ips, when(activity.first_time), when(activity.last_time),
+    return json.dumps([users, ips, clocks, when(activity.first_time), when(activity.last_time),
                        when(activity._next_due), activity.clock_anomalies, counted])
 
 
@@ -101,16 +109,23 @@ def test_a_state_written_here_reads_in_the_other_build_with_the_same_facts(tmp_p
     assert other_build(tmp_path, "read", path) == facts(activity)
 
 
+def plain_twin(record, fields):
+    """A plain class with `fields` as its __slots__, holding what `record` holds."""
+    twin = type("Plain", (), {"__slots__": fields})()
+    for field in fields:
+        setattr(twin, field, getattr(record, field))
+    return twin
+
+
 @pytest.mark.parametrize("name", sorted(SLOTTED))
-def test_a_record_pickles_as_a_plain_class_with_its_slots(name):
+def test_a_record_pickles_as_python_pickles_a_plain_class_with_its_slots(name):
     cls = getattr(activity_module, name)
     fields = getattr(activity_module, SLOTTED[name])
     record = cls("ann") if name == "UserActivity" else cls()
     function, arguments, state = record.__reduce_ex__(pickle.HIGHEST_PROTOCOL)[:3]
-    assert function is copyreg.__newobj__ and arguments == (cls,)
-    assert state == (None, {field: getattr(record, field) for field in fields})
-    if not COMPILED:
-        assert cls.__slots__ == fields
+    plain = plain_twin(record, fields).__reduce_ex__(pickle.HIGHEST_PROTOCOL)[:3]
+    assert function is plain[0] is copyreg.__newobj__ and arguments == (cls,)
+    assert state == plain[2] and list(state[1]) == list(plain[2][1])
 
 
 def test_stats_and_an_activity_pickle_as_plain_classes_do():
@@ -118,7 +133,8 @@ def test_stats_and_an_activity_pickle_as_plain_classes_do():
     stats.sessions = 3
     function, arguments, state = stats.__reduce_ex__(pickle.HIGHEST_PROTOCOL)[:3]
     assert (function, arguments) == (copyreg.__newobj__, (Stats,))
-    assert state[0] is None and state[1]["sessions"] == 3 and tuple(state[1]) == STATS_FIELDS
+    assert state == plain_twin(stats, STATS_FIELDS).__reduce_ex__(pickle.HIGHEST_PROTOCOL)[2]
+    assert state[1]["sessions"] == 3
     activity = Activity(pairs=PairStore())
     function, arguments, state = activity.__reduce_ex__(pickle.HIGHEST_PROTOCOL)[:3]
     assert (function, arguments) == (copyreg.__newobj__, (Activity,))
