@@ -77,7 +77,7 @@ from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Ty
 
 from mypy_extensions import mypyc_attr
 
-from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
+from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session, set_slots, slots_state
 from maillog_sasl.pairs import PairStore
 
 if typing.TYPE_CHECKING:
@@ -207,16 +207,40 @@ def hour_of(when: _dt.datetime) -> _dt.datetime:
     return when.replace(minute=0, second=0, microsecond=0)
 
 
-@mypyc_attr(native_class=False)
+# The records below are compiled as native classes and pickle as plain ones do, as
+# model.Stats (see there): their attributes read and their methods called directly, once or more
+# for every item of the stream (~4% of the default report's instructions), named here.
+INTERNER_FIELDS = ("_found", "_size")
+HOUR_FIELDS = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
+BUSY_HOURS_FIELDS = ("_counts", "earliest")
+HOP_WINDOW_FIELDS = ("events", "fired", "most", "busiest")
+USER_FIELDS = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
+               "outcomes", "busy", "failing_since", "hops")
+IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host")
+# An Activity has no slots: its state is the dict a plain class's instance has, its attributes
+# and ACTIVITY_DEFAULTS, which one pickled before they were kept lacks.
+ACTIVITY_DEFAULTS = {"enrichment": None, "_next_due": None, "_last_hour_end": None}
+ACTIVITY_FIELDS = ("limits", "selection", "keep_hours", "users", "ips", "pairs", "first_time",
+                   "last_time", "_unsettled", "_next_settling", "_guess_window", "_hop_span",
+                   "_next_forgetting", "_last_hour", "_intern", "_networks", "_host_clock",
+                   "_jumps", "clock_anomalies", "stats", *ACTIVITY_DEFAULTS)
+
+
 class Interner:
     """One object for equal values among the last `size` met: the usernames, IPs, networks and
     hours that thousands of records repeat. Bounded, where sys.intern's table would keep every
     username an attacker tried."""
-    __slots__ = ("_found", "_size")
+    __slots__ = INTERNER_FIELDS
 
     def __init__(self, size: int = 4_096):
         self._found: Dict[Any, Any] = {}  # value -> itself: read as the value's own type
         self._size = size
+
+    def __getstate__(self) -> tuple:
+        return slots_state(self, INTERNER_FIELDS)
+
+    def __setstate__(self, state: tuple) -> None:
+        set_slots(self, state)
 
     def __call__(self, value):
         found = self._found.get(value)
@@ -259,10 +283,9 @@ SHARED_EMPTIES: Dict[str, object] = {"ips": _NO_IPS, "networks": _NO_NETWORKS,
                                      "outcomes": _NO_OUTCOMES, "earliest": _NO_EARLIEST}
 
 
-@mypyc_attr(native_class=False)
 class Hour:
     """One user's activity in one clock hour."""
-    __slots__ = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
+    __slots__ = HOUR_FIELDS
 
     def __init__(self) -> None:
         # Most hours hold only logins or only recipients: the containers start as shared
@@ -275,6 +298,12 @@ class Hour:
         self.outcomes: Any = _NO_OUTCOMES  # List[int]
         self.auth_failures = 0
         self.first_recipient: Optional[_dt.datetime] = None
+
+    def __getstate__(self) -> tuple:
+        return slots_state(self, HOUR_FIELDS)
+
+    def __setstate__(self, state: tuple) -> None:
+        set_slots(self, state)
 
     def login(self, ip: str, network: str, when: _dt.datetime) -> None:
         """A successful login from `ip` (in `network`) at `when`."""
@@ -310,11 +339,10 @@ class Hour:
         return sum(self.outcomes)
 
 
-@mypyc_attr(native_class=False)
 class BusyHours:
     """The hours in which a user sent anything: how many had each recipient count, and for the
     counts that could fire the burst rule, the earliest such hour and its first recipient."""
-    __slots__ = ("_counts", "earliest")
+    __slots__ = BUSY_HOURS_FIELDS
 
     def __init__(self) -> None:
         # count, hours with it, count, hours with it, ...: flat, as every account keeps one for
@@ -322,6 +350,12 @@ class BusyHours:
         self._counts: List[int] = []
         # count -> (hour, its first recipient's time); made on the first count that could fire.
         self.earliest: Any = _NO_EARLIEST  # Dict[int, tuple]
+
+    def __getstate__(self) -> tuple:
+        return slots_state(self, BUSY_HOURS_FIELDS)
+
+    def __setstate__(self, state: tuple) -> None:
+        set_slots(self, state)
 
     @property
     def hours_by_count(self) -> Dict[int, int]:
@@ -358,11 +392,10 @@ class BusyHours:
         return middle[0] if hours % 2 else (middle[0] + middle[1]) / 2
 
 
-@mypyc_attr(native_class=False)
 class HopWindow:
     """The hopping rule's sliding window over one user's network logins, in time order: the
     first moment `limit` networks fell within `span`, and the most that ever did."""
-    __slots__ = ("events", "fired", "most", "busiest")
+    __slots__ = HOP_WINDOW_FIELDS
 
     def __init__(self) -> None:
         # time, network, time, network, ... inside the window, oldest first. One flat list, no
@@ -374,6 +407,12 @@ class HopWindow:
         # (time, sorted networks) of the first window that held `most`: the reason names the
         # networks of the window its count comes from, not those of the first one.
         self.busiest: Optional[tuple] = None
+
+    def __getstate__(self) -> tuple:
+        return slots_state(self, HOP_WINDOW_FIELDS)
+
+    def __setstate__(self, state: tuple) -> None:
+        set_slots(self, state)
 
     def add(self, when: _dt.datetime, network: str, span: _dt.timedelta, limit: int) -> None:
         events = self.events
@@ -404,13 +443,11 @@ class HopWindow:
         del events[:left]
 
 
-@mypyc_attr(native_class=False)
 class UserActivity:
     """One account: its open hours, and the summary of its settled ones."""
-    __slots__ = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
-                 "outcomes", "busy", "failing_since", "hops")
+    __slots__ = USER_FIELDS
 
-    def __init__(self, name: str):
+    def __init__(self, name: str = ""):  # "": unpickled, its state names it
         self.name = name
         self.open_hours: Dict[_dt.datetime, Hour] = {}
         self.history: Dict[_dt.datetime, Hour] = {}  # every Hour, with keep_hours
@@ -423,6 +460,12 @@ class UserActivity:
         self.busy = BusyHours()
         self.failing_since: Optional[_dt.datetime] = None
         self.hops: Optional[HopWindow] = None
+
+    def __getstate__(self) -> tuple:
+        return slots_state(self, USER_FIELDS)
+
+    def __setstate__(self, state: tuple) -> None:
+        set_slots(self, state)
 
     def totals(self) -> List[int]:
         """Recipients per outcome, in OUTCOMES order."""
@@ -467,9 +510,8 @@ class UserActivity:
             pairs.provider_day(self.name, provider_of(network), day)
 
 
-@mypyc_attr(native_class=False)
 class IpActivity:
-    __slots__ = ("pending_failures", "pending_usernames", "last_failure", "host")
+    __slots__ = IP_FIELDS
 
     def __init__(self) -> None:
         self.host: Optional[str] = None  # the host that logged its last failures
@@ -478,6 +520,12 @@ class IpActivity:
         # thousands of IPs. A tuple, as most IPs try only a handful.
         self.pending_usernames: tuple = ()
         self.last_failure: Optional[_dt.datetime] = None
+
+    def __getstate__(self) -> tuple:
+        return slots_state(self, IP_FIELDS)
+
+    def __setstate__(self, state: tuple) -> None:
+        set_slots(self, state)
 
     def forget_failures(self) -> None:
         self.pending_failures = 0
@@ -495,7 +543,6 @@ class IpActivity:
         return bool(self.pending_failures or self.pending_usernames)
 
 
-@mypyc_attr(native_class=False)
 class Activity:
     """The facts of one pass; see the module docstring."""
 
@@ -534,6 +581,13 @@ class Activity:
         self._jumps: Dict[str, _dt.datetime] = {}  # host -> a time far ahead, not confirmed
         self.clock_anomalies = 0
         self.stats = stats  # model.Stats that counts the anomalies too, for --stats
+
+    def __getstate__(self) -> dict:
+        return {name: getattr(self, name) for name in ACTIVITY_FIELDS}
+
+    def __setstate__(self, state: dict) -> None:
+        # (Compiled, unpickling ran __init__ first: the PairStore it made is replaced here.)
+        set_slots(self, (None, {**ACTIVITY_DEFAULTS, **state}))
 
     def set_limits(self, limits: Thresholds) -> None:
         """Judge what comes from now on by `limits` (a kept Activity whose limits were changed:

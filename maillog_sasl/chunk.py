@@ -31,10 +31,11 @@ from maillog_sasl.correlate import (
     UNTRACKED,
     USED,
     Correlator,
+    Pending,
     queued_as,
     time_aside,
 )
-from maillog_sasl.model import DEFERRED, Stats
+from maillog_sasl.model import DEFERRED, Message, Recipient, Session, Stats
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import _SECONDS, CLOCK_FIELDS, MINUTES_KEPT, MONTHS, Clock
 
@@ -204,7 +205,7 @@ class ChunkCorrelator(Correlator):
     def _guard(self, kind, handler):
         # One closure per kind of line: every smtpd line comes through one.
         if kind is ev.CONNECT:
-            def connect(key, program, stamp, clock, text):
+            def connect(key: tuple, program, stamp: str, clock: Clock, text: str):
                 if key not in self.sessions and key not in self.pending:
                     self._born(SESSION, key)
                 outcome = handler(key, program, stamp, clock, text)
@@ -214,14 +215,14 @@ class ChunkCorrelator(Correlator):
         if kind is ev.PROXY_REPLY:
             return self._proxy_reply_guard(handler)
         if kind is not ev.CLIENT and kind is not ev.REJECT and kind is not ev.ACTION:
-            def session_line(key, program, stamp, clock, text):
+            def session_line(key: tuple, program, stamp: str, clock: Clock, text: str):
                 if key in self.sessions or key in self.pending:
                     return handler(key, program, stamp, clock, text)
                 self.announced.discard(key)
                 return self._hand_back(f"{stamp} {key[0]} {key[1]} {text}", stamp)
             return session_line
 
-        def guarded(key, program, stamp, clock, text):
+        def guarded(key: tuple, program, stamp: str, clock: Clock, text: str):
             ours = key in self.sessions or key in self.pending
             if kind is ev.CLIENT:
                 if not self._may_track(text):
@@ -245,7 +246,7 @@ class ChunkCorrelator(Correlator):
         return guarded
 
     def _proxy_reply_guard(self, handler):
-        def proxy_reply(key, program, stamp, clock, text):
+        def proxy_reply(key: tuple, program, stamp: str, clock: Clock, text: str):
             ours = key in self.sessions or key in self.pending
             event = ev.proxy_reply_event(text) if "queued as " in text else None
             if event is not None and event.queued_as is not None:
@@ -265,7 +266,7 @@ class ChunkCorrelator(Correlator):
             return handler(key, program, stamp, clock, text)
         return proxy_reply
 
-    def _born(self, session: bool, key) -> None:
+    def _born(self, session: bool, key: tuple) -> None:
         # A message born here closes whatever the parent held on its queue ID: its later lines
         # (after its removal, a reused ID born untracked) are the chunk's to drop.
         if not session:
@@ -276,7 +277,7 @@ class ChunkCorrelator(Correlator):
             self.announced.add(key)
             self.events.append((session, key))
 
-    def _drop(self, key) -> str:
+    def _drop(self, key: tuple) -> str:
         if key in self.foreign and key not in self.closed:
             return UNTRACKED  # the parent may hold it open: its lines go there
         self.dropped.add(key)
@@ -284,7 +285,7 @@ class ChunkCorrelator(Correlator):
             self.unsure.add(key)
         return UNTRACKED
 
-    def _own(self, key, what: str) -> None:
+    def _own(self, key: tuple, what: str) -> None:
         if key in self.messages:
             self.unsafe = f"a line handed back names a message of the chunk ({what})"
 
@@ -295,7 +296,7 @@ class ChunkCorrelator(Correlator):
             self._own((host, ev.smtpd_client_event(text).orig_queue_id), "orig_queue_id")
         self._foreign(key)
 
-    def _foreign(self, key, opens: bool = True) -> None:
+    def _foreign(self, key: tuple, opens: bool = True) -> None:
         """A line about `key` is handed back (that `opens` a message there, or may): the key's
         lines go to the parent from now on."""
         self.foreign.add(key)
@@ -306,7 +307,8 @@ class ChunkCorrelator(Correlator):
             self.closed.discard(key)
             self.sized.discard(key)
 
-    def _hand_back_queue_line(self, line: str, stamp: str, key, daemon: str, text: str) -> None:
+    def _hand_back_queue_line(self, line: str, stamp: str, key: tuple, daemon: str,
+                              text: str) -> None:
         fold = self.folds.get(key)
         if fold is None:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
@@ -351,7 +353,7 @@ class ChunkCorrelator(Correlator):
         self.events.append(line)
         return USED  # counted where it is applied (piece())
 
-    def _fold_delivery(self, key, fold: Optional[list], stamp: str, text: str) -> bool:
+    def _fold_delivery(self, key: tuple, fold: Optional[list], stamp: str, text: str) -> bool:
         """Fold a delivery attempt of a foreign message (`fold`: its lines folded so far)
         instead of handing its line back, if its status and time are read: a deferred
         message's retries over days are most lines handed back, and only each recipient's last
@@ -402,13 +404,13 @@ class ChunkCorrelator(Correlator):
         fold[3] = when
         return True
 
-    def _unfold(self, key) -> None:
+    def _unfold(self, key: tuple) -> None:
         """The lines of `key` folded so far, into the stream here."""
         fold = self.folds.pop(key, None)
         if fold is not None:
             self.events.append(Folded(key, fold[0], list(fold[1].values()), fold[2], fold[3]))
 
-    def _client(self, event, session, host, when):
+    def _client(self, event, session: Session, host: str, when: _dt.datetime):
         if not self._tracked(event):
             return self._drop((host, event.queue_id))
         original = (host, event.orig_queue_id)
@@ -419,8 +421,8 @@ class ChunkCorrelator(Correlator):
 
     # The overrides name every parameter: compiled (setup.py), super().method(key, *fields)
     # passed the tuple as one argument (mypyc 2.4).
-    def _queued(self, session, host, when, queue_id, name, ip, method, username, sender,
-                orig_queue_id) -> None:
+    def _queued(self, session: Session, host: str, when: _dt.datetime, queue_id: str, name, ip,
+                method, username, sender, orig_queue_id) -> None:
         key = (host, queue_id)
         if key not in self.messages:
             self._born(MESSAGE, key)
@@ -428,26 +430,28 @@ class ChunkCorrelator(Correlator):
                         orig_queue_id)
         self.placed[2][key] = len(self.events)
 
-    def _notice(self, event, message, host, when) -> None:
+    def _notice(self, event, message: Message, host: str, when: _dt.datetime) -> None:
         key = (host, event.notice_queue_id)
         if key not in self.messages:
             self._born(MESSAGE, key)
         super()._notice(event, message, host, when)
         self.placed[2][key] = len(self.events)
 
-    def _new_session(self, key, program, noted, name, ip, port, when):
+    def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
+                     when: _dt.datetime) -> Session:
         # A session is put in `sessions` right after it is built, if it is put in.
         session = super()._new_session(key, program, noted, name, ip, port, when)
         self.placed[0][key] = len(self.events)
         return session
 
-    def _follow_reinjection(self, event, message, recipient, host) -> None:
+    def _follow_reinjection(self, event, message: Message, recipient: Recipient,
+                            host: str) -> None:
         child = (host, queued_as(event))
         if child not in self.messages and child not in self.dropped:
             self.unsafe = "a re-injection whose copy came before the chunk"
         super()._follow_reinjection(event, message, recipient, host)
 
-    def _slot_line(self, host, slot, stamp, clock) -> None:
+    def _slot_line(self, host: str, slot: str, stamp: str, clock: Clock) -> None:
         known = self._slots.get(host)
         if known == slot:
             return

@@ -110,8 +110,6 @@ TAG_CACHE_LIMIT = 1_024
 SESSION_IDLE = _dt.timedelta(hours=1)
 SWEEP_EVERY = _dt.timedelta(minutes=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
-# What follows a traditional stamp and its space: a slice made once, not for each line.
-AFTER_STAMP = slice(16, None)
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
 NO_FIELDS = ("", "", "")  # (host, tag, text) of a line without a traditional stamp
@@ -307,10 +305,13 @@ class Correlator:
             # less for each line; every other shape goes through split_line() itself. Only
             # tags of that shape are cached: a tag found needs no look at its shape.
             # (line[15] rather than line[15:16]: no slice object; a line too short for it has
-            # no traditional stamp. The fields unpacked here, not counted: a line of fewer has
-            # no tag, as one of no traditional stamp has none, and no tag cached is "".)
+            # no traditional stamp. line[16:], what follows the stamp and its space, with its
+            # ends written out: compiled, it is cut directly, where a slice object made once
+            # went through the generic subscript. The fields unpacked here, not counted: a
+            # line of fewer has no tag, as one of no traditional stamp has none, and no tag
+            # cached is "".)
             try:
-                host, tag, text = line[AFTER_STAMP].split(" ", 2) if line[15] == " " else NO_FIELDS
+                host, tag, text = line[16:].split(" ", 2) if line[15] == " " else NO_FIELDS
             except (IndexError, ValueError):
                 tag = ""
             program = tags.get(tag)
@@ -347,7 +348,10 @@ class Correlator:
                 elif not len(program):
                     other += 1
                     continue
-            daemon = program[1]
+            # Typed from here on (a _Command is a tuple too): compiled, its fields are then read
+            # as a tuple's, not through the generic subscript.
+            fields: tuple = program
+            daemon = fields[1]
             if daemon == "smtpd":
                 stamp = stamp or line[:15]
                 kind = smtpd_kind(text)
@@ -570,14 +574,14 @@ class Correlator:
     # out to matter: a SASL failure, a client= line with SASL fields, or `auth=` in the
     # disconnect counters. Until then its TLS line and NOQUEUE rejects are kept raw too.
 
-    def _on_connect(self, key, program, stamp, clock, text):
+    def _on_connect(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         pending = self.pending
         if key in pending or key in self.sessions:  # (most keys' session ended logged)
             self.session_reborn(key)
         pending[key] = Pending(stamp, clock, text)
         return USED
 
-    def session_reborn(self, key) -> None:
+    def session_reborn(self, key: tuple) -> None:
         """A connect on `key`: the session still open there lost its disconnect line."""
         session = self.sessions.pop(key, None)
         if session is not None:
@@ -585,7 +589,7 @@ class Correlator:
         elif self.pending.pop(key, None) is not None:
             self.stats.sessions_incomplete += 1
 
-    def _on_disconnect(self, key, program, stamp, clock, text):
+    def _on_disconnect(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         sessions = self.sessions
         session = sessions.get(key)
         if session is not None:
@@ -622,7 +626,7 @@ class Correlator:
         self._finish_session(session)
         return USED
 
-    def _on_auth_failure(self, key, program, stamp, clock, text):
+    def _on_auth_failure(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         event = ev.auth_failure_event(text)
         when = clock.time(stamp) if event is not None else None
         if when is None:
@@ -631,17 +635,17 @@ class Correlator:
         session.auth_failures.append((when, event))
         return USED
 
-    def _on_reject(self, key, program, stamp, clock, text):
+    def _on_reject(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         if text[:1] == "N":
             return self._on_noqueue_reject(key, stamp, clock, text)
         return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_reject_event)
 
-    def _on_action(self, key, program, stamp, clock, text):
+    def _on_action(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         if text[:1] == "N":
             return self._noqueue(key, stamp, clock, text)
         return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_action_event)
 
-    def _on_message_line(self, key, program, stamp, clock, text, parse):
+    def _on_message_line(self, key: tuple, program, stamp: str, clock: Clock, text: str, parse):
         """A reject, hold or discard naming a queue ID, read by `parse`: applied to its message
         (a reject to its session too) when the message is tracked."""
         message = self.messages.get((key[0], text[:text.find(": ")]))
@@ -656,7 +660,7 @@ class Correlator:
             return USED
         return self._reject((when, event), self._session(key, program, event, when), key[0])
 
-    def _on_size_limit(self, key, program, stamp, clock, text):
+    def _on_size_limit(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         event = ev.size_limit_event(text)
         message = self.messages.get((key[0], event.queue_id)) if event is not None else None
         if message is None:
@@ -667,14 +671,14 @@ class Correlator:
         self._queue_file(event, message, key[0], when)  # a ContentReject, as cleanup's
         return USED
 
-    def _on_noqueue_reject(self, key, stamp, clock, text):
+    def _on_noqueue_reject(self, key: tuple, stamp: str, clock: Clock, text: str):
         # Only recipients refused before any queue file are reported; a session refused at
         # MAIL or HELO queued nothing.
         if not text.startswith(NOQUEUE_RCPT_REJECTS):
             return UNUSED
         return self._noqueue(key, stamp, clock, text)
 
-    def _noqueue(self, key, stamp, clock, text):
+    def _noqueue(self, key: tuple, stamp: str, clock: Clock, text: str):
         """A NOQUEUE line: applied to the open session, kept raw with a noted one."""
         session = self.sessions.get(key)
         if session is not None:
@@ -687,7 +691,7 @@ class Correlator:
         noted.rejects.append((stamp, clock, text))
         return USED
 
-    def _on_tls(self, key, program, stamp, clock, text):
+    def _on_tls(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         # Most TLS lines come before AUTH, when the session is only noted. (A key is noted or
         # open, never both: a session is built from its noted connect, which it takes.)
         noted = self.pending.get(key)
@@ -707,7 +711,7 @@ class Correlator:
         return (", sasl_username=" in text or ", orig_queue_id=" in text
                 or "[127." in text or "[::1]" in text)
 
-    def _on_client(self, key, program, stamp, clock, text):
+    def _on_client(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         login = _plain_login(text) if ", sasl_username=" in text else None
         if login is None and not self._may_track(text):
             return UNTRACKED
@@ -736,7 +740,7 @@ class Correlator:
         event = ev.smtpd_client_event(text)
         return self._client(event, self._session(key, program, event, when), key[0], when)
 
-    def _session(self, key, program, event, when) -> Session:
+    def _session(self, key: tuple, program, event, when: _dt.datetime) -> Session:
         """The open session on `key`, built now from its noted connect if need be.
 
         A line that names another client than the open session's starts a session of its own:
@@ -754,7 +758,8 @@ class Correlator:
         session.last_time = when
         return session
 
-    def _materialize(self, key, program, noted: Optional[Pending], event, when) -> Session:
+    def _materialize(self, key: tuple, program, noted: Optional[Pending], event,
+                     when: _dt.datetime) -> Session:
         connect = event
         # Most lines name their client as the connect did (a reject names its IP alone): the
         # connect's fields are then the line's, and the connect is not parsed.
@@ -772,8 +777,8 @@ class Correlator:
         return self._new_session(key, program, noted, connect.client_name, connect.client_ip,
                                  connect.client_port, when)
 
-    def _new_session(self, key, program, noted: Optional[Pending], name, ip, port,
-                     when) -> Session:
+    def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
+                     when: _dt.datetime) -> Session:
         """The session on `key` of client NAME[IP]:PORT, built at a line of `when`: from its
         noted connect, or from that line when none was noted."""
         self._serial += 1
@@ -788,10 +793,10 @@ class Correlator:
         return session
 
     @staticmethod
-    def _noqueue_reject(stamp, clock, text):
+    def _noqueue_reject(stamp: str, clock: Clock, text: str):
         return clock.time(stamp), ev.reject_event(None, text[9:])
 
-    def _noqueue_line(self, session, stamp, clock, text):
+    def _noqueue_line(self, session: Session, stamp: str, clock: Clock, text: str):
         """A NOQUEUE line of `session`: a RCPT reject, or a hold or discard the session's next
         message takes (session.pending_action)."""
         if text.startswith(NOQUEUE_RCPT_REJECTS):
@@ -813,7 +818,7 @@ class Correlator:
         return (event.sasl_username is not None or event.orig_queue_id is not None
                 or ev.is_loopback(event.client_ip))
 
-    def _client(self, event, session, host, when):
+    def _client(self, event, session: Session, host: str, when: _dt.datetime):
         if event.sasl_username is None and not self._tracked(event):
             return UNTRACKED
         self._queued(session, host, when, event.queue_id, event.client_name, event.client_ip,
@@ -821,8 +826,8 @@ class Correlator:
                      event.orig_queue_id)
         return USED
 
-    def _queued(self, session, host, when, queue_id, name, ip, method, username, sender,
-                orig_queue_id) -> None:
+    def _queued(self, session: Session, host: str, when: _dt.datetime, queue_id: str, name, ip,
+                method, username, sender, orig_queue_id) -> None:
         """A message tracked from its client= line (its fields), queued by `session`."""
         # A message may wait in the queue for days: the names it shares with thousands of
         # others (the host, the mechanism, the user) are kept once each.
@@ -856,7 +861,7 @@ class Correlator:
                 message.inherit_from(original, "reinjected")
                 original.reinjected_as = [*original.reinjected_as, queue_id]
 
-    def _reject(self, timed_event, session, host):
+    def _reject(self, timed_event, session: Session, host: str):
         when, event = timed_event
         if event is None or when is None:
             return UNUSED
@@ -889,7 +894,7 @@ class Correlator:
     # as any filter's re-injection) or keeps it. The session logs `NOQUEUE: client=` (with the
     # SASL fields of a login) and, at the end of each message, the filter's reply.
 
-    def _on_proxy_client(self, key, program, stamp, clock, text):
+    def _on_proxy_client(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         if ", sasl_username=" not in text:
             return UNUSED  # inbound mail: nothing of it is reported
         event = ev.smtpd_client_event(text)
@@ -901,7 +906,7 @@ class Correlator:
         session.sasl_method = event.sasl_method
         return USED
 
-    def _on_proxy_reply(self, key, program, stamp, clock, text):
+    def _on_proxy_reply(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         """The filter's reply to a logged-in client's message. A proxy-accept whose reply names
         the queue ID the filter's next smtpd gave it (`queued as QID`, from loopback: a
         tracked message) makes that queue file the login's message. Any other reply makes one
@@ -943,7 +948,7 @@ class Correlator:
         return USED
 
     @staticmethod
-    def _sent_by(message, session) -> None:
+    def _sent_by(message: Message, session: Session) -> None:
         """`message` is the logged-in `session`'s: its client, its login."""
         message.session = session
         message.client_name, message.client_ip = session.client_name, session.client_ip
@@ -952,7 +957,7 @@ class Correlator:
 
     # -- queue file lines --------------------------------------------------------------------
 
-    def _queue_file(self, event, message, host, when) -> None:
+    def _queue_file(self, event, message: Message, host: str, when: _dt.datetime) -> None:
         kind = event.kind
         if kind == "queue_active":
             self._queue_active(message, event.sender, event.size, event.nrcpt, when)
@@ -977,7 +982,7 @@ class Correlator:
         elif kind == "hold" or kind == "discard" or kind == "reject":
             self._act(message, event, when)  # smtpd's hold and discard, cleanup's every action
 
-    def _queue_active(self, message, sender, size, nrcpt, when) -> None:
+    def _queue_active(self, message: Message, sender, size, nrcpt, when: _dt.datetime) -> None:
         """qmgr reads the message: its sender, size and number of recipients."""
         self._seen(when)
         message.last_time = when
@@ -989,7 +994,7 @@ class Correlator:
                 self._released(message)
         message.sender, message.size, message.nrcpt = sender, size, nrcpt
 
-    def _removed(self, message, key, when) -> None:
+    def _removed(self, message: Message, key: tuple, when: _dt.datetime) -> None:
         """qmgr removes the message (`key` its key): it is finished."""
         self._seen(when)
         message.last_time = when
@@ -998,7 +1003,7 @@ class Correlator:
         message.state = REMOVED
         self._finish_message(message)
 
-    def _peeked(self, text, message, host, stamp, clock) -> str:
+    def _peeked(self, text: str, message: Message, host: str, stamp: str, clock: Clock) -> str:
         """A delivery line of `message` not of the plain shape, or whose status is no outcome:
         a probe's (address verification: it changes nothing), or a word not known (counted,
         and taken as deferred)."""
@@ -1015,11 +1020,13 @@ class Correlator:
         self._delivery(address, orig_to, status, text, message, host, when)
         return USED
 
-    def _delivery(self, address, orig_to, status, text, message, host, when) -> None:
+    def _delivery(self, address, orig_to, status: str, text: str, message: Message, host: str,
+                  when: _dt.datetime) -> None:
         """A delivery attempt of `message` (`status` an outcome)."""
         message.last_time = when
         stats = self.stats
-        if stats.last_time is None or when > stats.last_time or when < stats.first_time:
+        last, first = stats.last_time, stats.first_time
+        if last is None or first is None or when > last or when < first:
             self._seen(when)
         # message.recipient() and Recipient.delivered() inline: every delivery line comes here.
         key = address if orig_to is None else (address, orig_to)
@@ -1045,7 +1052,8 @@ class Correlator:
                 # content filter, and its address is in the line.
                 self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
 
-    def _follow_reinjection(self, event, message, recipient, host) -> None:
+    def _follow_reinjection(self, event, message: Message, recipient: Recipient,
+                            host: str) -> None:
         # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
         # on as NEWQID, whose client= line (from 127.0.0.1, no SASL) came just before this one.
         new_id = queued_as(event)
@@ -1059,7 +1067,7 @@ class Correlator:
         if child.parent is message:
             recipient.handed_to = new_id
 
-    def _notice(self, event, message, host, when) -> None:
+    def _notice(self, event, message: Message, host: str, when: _dt.datetime) -> None:
         key = (host, event.notice_queue_id)
         self.message_reborn(key, message)
         self._serial += 1
@@ -1068,7 +1076,7 @@ class Correlator:
         message.notices = [*message.notices, event.notice_queue_id]
         self.messages[key] = notice
 
-    def message_reborn(self, key, keep: Optional[Message] = None) -> None:
+    def message_reborn(self, key: tuple, keep: Optional[Message] = None) -> None:
         """A new message on queue ID `key`: the one still open there (unless `keep`) lost its
         removal line (short queue IDs are reused)."""
         previous = self.messages.pop(key, None)
@@ -1077,7 +1085,7 @@ class Correlator:
             self.stats.messages_lost += 1
             self._finish_message(previous)
 
-    def _act(self, message, event, when) -> None:
+    def _act(self, message: Message, event, when: _dt.datetime) -> None:
         """Postfix put the message on hold (an access table's or a milter's HOLD, header or
         body checks): the recipient its line names waits, `held: ...` its reason, until qmgr
         reads the message (after `postsuper -H`; _released). Or it discards the message (an
@@ -1097,7 +1105,7 @@ class Correlator:
             self._refuse_message(message, event.recipient, event.dsn, event.reason, when)
 
     @staticmethod
-    def _named(message, address: str) -> Recipient:
+    def _named(message: Message, address: str) -> Recipient:
         """The recipient `address` of `message`, named by a line that holds or refuses it: it
         takes the place of the one with no address that stood for the message's recipients
         (a hold at MAIL FROM, before any was named)."""
@@ -1109,7 +1117,7 @@ class Correlator:
         return message.recipient(address)
 
     @staticmethod
-    def _released(message) -> None:
+    def _released(message: Message) -> None:
         """qmgr reads a message the first time: a held one was released, and its recipients
         are counted from now on as any others' (nrcpt, then their delivery lines)."""
         for key, recipient in list(message.recipients.items()):
@@ -1117,13 +1125,14 @@ class Correlator:
                     and recipient.reason.startswith(HELD)):
                 del message.recipients[key]
 
-    def _refuse(self, message, address, dsn, reason, when) -> None:
+    def _refuse(self, message: Message, address, dsn, reason, when: _dt.datetime) -> None:
         recipient = message.recipient(address)
         recipient.status = REJECTED
         recipient.set_details(dsn, "", reason)
         recipient.last_attempt = when
 
-    def _refuse_message(self, message, address, dsn, reason, when) -> None:
+    def _refuse_message(self, message: Message, address, dsn, reason,
+                        when: _dt.datetime) -> None:
         """The whole message was refused or discarded (at DATA, by a milter, by header checks,
         an access table's DISCARD): each recipient not final yet, the one its line names
         (`address`, if any) among them. A line names one recipient at most (smtpd the RCPT's,
@@ -1182,22 +1191,17 @@ class Correlator:
             self.stats.usernames.add(message.sasl_username)
         self.finished.append(message)
 
-    def _seen(self, when) -> None:
+    def _seen(self, when: _dt.datetime) -> None:
         stats = self.stats
-        try:
-            # A log is read in order: a time is most often the latest or one already seen.
-            # (Only here are both set, the first never after the last.)
-            if when > stats.last_time:
-                stats.last_time = when
-            elif when < stats.first_time:
-                stats.first_time = when
-            return
-        except TypeError:  # no time seen yet (None)
-            pass
-        if stats.first_time is None or when < stats.first_time:
-            stats.first_time = when
-        if stats.last_time is None or when > stats.last_time:
+        # A log is read in order: a time is most often the latest or one already seen. (Only
+        # here are they set: both at the first time seen, the first never after the last.)
+        last, first = stats.last_time, stats.first_time
+        if last is None or first is None:
+            stats.first_time = stats.last_time = when
+        elif when > last:
             stats.last_time = when
+        elif when < first:
+            stats.first_time = when
 
 
 def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],

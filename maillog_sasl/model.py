@@ -25,8 +25,6 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
-from mypy_extensions import mypyc_attr
-
 from maillog_sasl.events import (
     BOUNCED,
     DEFERRED,
@@ -44,7 +42,7 @@ from maillog_sasl.events import (
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
-           "REFUSED", "QUEUED", "LOST", "Finished", "SESSION_ADDED"]
+           "REFUSED", "QUEUED", "LOST", "Finished", "SESSION_ADDED", "STATS_FIELDS"]
 
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
@@ -364,7 +362,30 @@ def _message(*fields) -> Message:
 Finished = Union[Session, Message]
 
 
-@mypyc_attr(native_class=False)
+# Stats, and activity.py's records, are compiled as native classes (setup.py): their fields
+# are read and counted directly, on every line. watch keeps them in its state, and a worker
+# hands its Stats back (parallel.py), pickled, by either build to either: each pickles as a
+# plain class with these __slots__ does (copyreg.__newobj__, the class, then
+# (None, {slot: value})). A compiled class's __new__ runs its __init__, which must then take
+# no argument.
+STATS_FIELDS = ("lines_read", "lines_used", "not_syslog", "other_programs", "postfix_unused",
+                "untracked_queue_lines", "repeated_lines", "sessions", "sessions_incomplete",
+                "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
+                "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
+                "usernames", "lines_cut")
+
+
+def slots_state(record, names: Tuple[str, ...]) -> tuple:
+    """What pickle keeps of a plain class's instance with `names` as its __slots__."""
+    return None, {name: getattr(record, name) for name in names}
+
+
+def set_slots(record, state: tuple) -> None:
+    """`record` given the fields of slots_state()'s `state`."""
+    for name, value in state[1].items():
+        setattr(record, name, value)
+
+
 class Stats:
     """Counters for --stats; `lines_read` = used + every skipped kind.
 
@@ -373,11 +394,7 @@ class Stats:
     sources.MAX_LINE, of which only the start was read.
     """
 
-    __slots__ = ("lines_read", "lines_used", "not_syslog", "other_programs", "postfix_unused",
-                 "untracked_queue_lines", "repeated_lines", "sessions", "sessions_incomplete",
-                 "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
-                 "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
-                 "usernames", "lines_cut")
+    __slots__ = STATS_FIELDS
 
     # Declared here, set one by one in __init__, so that a type checker knows every counter.
     lines_read: int
@@ -422,6 +439,12 @@ class Stats:
         self.sources = []
         self.usernames = set()
         self.lines_cut = 0
+
+    def __getstate__(self) -> tuple:
+        return slots_state(self, STATS_FIELDS)
+
+    def __setstate__(self, state: tuple) -> None:
+        set_slots(self, state)
 
     @property
     def lines_skipped(self) -> int:

@@ -131,7 +131,7 @@ from maillog_sasl.correlate import (
     source_clock,
     source_read,
 )
-from maillog_sasl.model import Finished, Message, Session, Stats
+from maillog_sasl.model import STATS_FIELDS, Finished, Message, Session, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
     PLAIN,
@@ -526,7 +526,7 @@ def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
 
 def _add_stats(correlator: Correlator, other: Stats) -> None:
     into = correlator.stats
-    for name in Stats.__slots__:
+    for name in STATS_FIELDS:
         value = getattr(other, name)
         if isinstance(value, int) and not isinstance(value, bool):
             setattr(into, name, getattr(into, name) + value)

@@ -60,8 +60,10 @@ DESCRIPTION
     written out and marked delivered after: one killed in between is written again by the next
     run (at least once, never lost).
 
-    The engine is pickled: the correlator's and the incident rules' records are plain slotted
-    classes, and pickle keeps their references (a message and its session) as they are. What
+    The engine is pickled: the correlator's and the incident rules' records pickle as plain
+    slotted classes do, in either build (compiled, most are native classes whose pickles are
+    written out to that form: model.py, activity.py), and pickle keeps their references (a
+    message and its session) as they are. What
     must stay the very object it was is stored by name (persistent ids): the PairStore (its
     rows are in the tables), the shared empties of activity.py, and the fixed-offset zones of
     syslog.fixed_zone. The format string the caller gives (a fingerprint of the classes'

@@ -31,9 +31,13 @@ def test_an_activity_kept_without_its_due_time_and_hour_end_goes_on_as_one_that_
     for item in items[:half]:
         kept.observe(item)
     old = thaw(freeze(kept, kept.pairs), kept.pairs)
-    # What an older version pickled: neither attribute in the instance's dict.
+    # What an older version pickled: an Activity's state without either attribute, which
+    # unpickling hands to __setstate__.
+    state = old.__getstate__()
     for name in ("_next_due", "_last_hour_end"):
-        del old.__dict__[name]
+        del state[name]
+    old.__setstate__(state)
+    assert old._next_due is None and old._last_hour_end is None
     for item in items[half:]:
         old.observe(item)
     old.close()

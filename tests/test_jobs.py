@@ -74,7 +74,7 @@ def test_one_two_and_four_jobs_agree(log, fmt, run, monkeypatch):
         assert run(args, jobs, size) == one, (jobs, size)
 
 
-# A compiled class (setup.py) has no __slots__: its fields are named in model.
+# A compiled class (setup.py) has no __slots__: their fields are named in model.
 FIELDS = {Session: model.SESSION_FIELDS, Message: model.MESSAGE_FIELDS}
 
 
@@ -94,7 +94,7 @@ def canonical(analysis) -> list:
             values[name] = value
         return (type(item).__name__, repr(values))
     items = [fields(item) for item in analysis]
-    stats = {name: getattr(analysis.stats, name) for name in type(analysis.stats).__slots__}
+    stats = {name: getattr(analysis.stats, name) for name in model.STATS_FIELDS}
     stats["usernames"] = sorted(stats["usernames"])
     return [items, stats, [str(problem) for problem in analysis.problems]]
 

@@ -18,6 +18,7 @@ from maillog_sasl.model import (
     MESSAGE_FIELDS,
     RECIPIENT_FIELDS,
     SESSION_FIELDS,
+    STATS_FIELDS,
     Message,
     Session,
 )
@@ -71,8 +72,8 @@ def both_ways(lines):
         general = correlated(lines)
     short = correlated(lines)
     assert short[0] == general[0]
-    assert ({name: getattr(short[1], name) for name in short[1].__slots__}
-            == {name: getattr(general[1], name) for name in general[1].__slots__})
+    assert ({name: getattr(short[1], name) for name in STATS_FIELDS}
+            == {name: getattr(general[1], name) for name in STATS_FIELDS})
     return short[0]
 
 

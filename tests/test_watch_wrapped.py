@@ -20,6 +20,7 @@ from test_wrappers import DAMAGED, LOGS, WRAPPERS, parts
 
 from maillog_sasl import follow, watch
 from maillog_sasl.follow import Follower, rotated_files
+from maillog_sasl.model import STATS_FIELDS
 from maillog_sasl.state import State
 
 from support import SAMPLE_LOGS
@@ -96,7 +97,7 @@ def held(cli, state):
         shown["counters"] = opened.kept.get("counters")
     finally:
         opened.close()
-    shown["stats"] = {name: getattr(stats, name) for name in type(stats).__slots__
+    shown["stats"] = {name: getattr(stats, name) for name in STATS_FIELDS
                       if name != "sources"}
     shown["sources"] = [Path(name).name for name in stats.sources]
     return shown
