@@ -5,11 +5,14 @@ SUMMARY
     Message    one queue file, client= .. removed, on (host, queue ID)
     Recipient  one recipient of a Message: every delivery attempt folded into a final outcome
     Stats      what was read, used, skipped and left open
+    STATS_FIELDS, SESSION_FIELDS, MESSAGE_FIELDS, RECIPIENT_FIELDS   their fields, in order
+    slots_state(record, fields), set_slots(record, state)   pickled as a plain slotted class is
 
 DESCRIPTION
-    Plain slotted classes: a busy log makes hundreds of thousands of them. A Message copies the
-    client and SASL fields of its session when it is created, so that it can be reported after
-    the session is gone (a deferred message outlives its session by days).
+    Slotted classes (native ones in the compiled build, which pickle as plain ones do): a busy
+    log makes hundreds of thousands of them. A Message copies the client and SASL fields of its
+    session when it is created, so that it can be reported after the session is gone (a
+    deferred message outlives its session by days).
 
     Final outcomes of a recipient: sent, bounced, expired (the message expired while the
     recipient was still deferred), rejected (refused at RCPT or with the whole message, or
