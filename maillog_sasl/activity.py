@@ -77,8 +77,9 @@ from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Ty
 
 from mypy_extensions import mypyc_attr
 
-from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session, set_slots, slots_state
+from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
+from maillog_sasl.syslog import set_slots, slots_state
 
 if typing.TYPE_CHECKING:
     from maillog_sasl.enrich import Enrichment
@@ -547,12 +548,12 @@ class Activity:
     """The facts of one pass; see the module docstring."""
 
     # Set by the caller (incident.enrichment_of) to pass each login and submission on to the
-    # location and sender rules; a class default, so that a kept Activity pickled without it
-    # reads as None.
+    # location and sender rules; a class default (ACTIVITY_DEFAULTS gives it to a kept
+    # Activity pickled without it).
     enrichment: Optional[Enrichment] = None
     # When observe() next has settling or forgetting to do, and the end of the hour _hour() last
-    # found; class defaults too, as a kept Activity pickled before they were kept lacks them
-    # (None: not known yet, worked out at the next item).
+    # found; class defaults too, as ACTIVITY_DEFAULTS (None: not known yet, worked out at the
+    # next item).
     _next_due: Optional[_dt.datetime] = None
     _last_hour_end: Optional[_dt.datetime] = None
 

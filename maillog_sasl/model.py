@@ -6,7 +6,6 @@ SUMMARY
     Recipient  one recipient of a Message: every delivery attempt folded into a final outcome
     Stats      what was read, used, skipped and left open
     STATS_FIELDS, SESSION_FIELDS, MESSAGE_FIELDS, RECIPIENT_FIELDS   their fields, in order
-    slots_state(record, fields), set_slots(record, state)   pickled as a plain slotted class is
 
 DESCRIPTION
     Slotted classes (native ones in the compiled build, which pickle as plain ones do): a busy
@@ -42,6 +41,7 @@ from maillog_sasl.events import (
     parse_counters,
     tls_event,
 )
+from maillog_sasl.syslog import set_slots, slots_state
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
@@ -376,17 +376,6 @@ STATS_FIELDS = ("lines_read", "lines_used", "not_syslog", "other_programs", "pos
                 "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
                 "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
                 "usernames", "lines_cut")
-
-
-def slots_state(record, names: Tuple[str, ...]) -> tuple:
-    """What pickle keeps of a plain class's instance with `names` as its __slots__."""
-    return None, {name: getattr(record, name) for name in names}
-
-
-def set_slots(record, state: tuple) -> None:
-    """`record` given the fields of slots_state()'s `state`."""
-    for name, value in state[1].items():
-        setattr(record, name, value)
 
 
 class Stats:

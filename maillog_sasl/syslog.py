@@ -7,6 +7,8 @@ SUMMARY
     has_stamp(text), rfc3339_start(text) -> bool: can it start with a stamp; an RFC 3339 one
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
+    slots_state(record, fields), set_slots(record, state)   a record pickled as a plain class
+                                    with `fields` as its __slots__ is (compiled or not), and back
 
 DESCRIPTION
     Every prefix form Postfix's lines arrive with (docs/postfix-log-reference.md §3):
@@ -321,6 +323,19 @@ def parse_program(tag: str):
     return program[:slash], program[slash + 1:], tag[open_bracket + 1:-2]
 
 
+def slots_state(record, names: Tuple[str, ...]) -> tuple:
+    """What pickle keeps of a plain class's instance with `names` as its __slots__: the form
+    watch's state holds its records in, whether their classes are compiled or not (a compiled
+    class has no __slots__, and would otherwise pickle in a form of its own, or not at all)."""
+    return None, {name: getattr(record, name) for name in names}
+
+
+def set_slots(record, state: tuple) -> None:
+    """`record` given the fields of slots_state()'s `state`."""
+    for name, value in state[1].items():
+        setattr(record, name, value)
+
+
 MINUTES_KEPT = 1_500  # a day's minutes: lines come in time order
 LAST_SECOND_OF_HOUR = _dt.timedelta(minutes=59, seconds=59)
 # (id of a zone, year, month, day, hour) -> (the zone, its offset all through that hour as a
@@ -419,13 +434,11 @@ class Clock:
         return CLOCK_FIELDS
 
     def __getstate__(self) -> tuple:
-        # The form pickle gives a class with slots and no __dict__ (watch keeps clocks in its
-        # state), whether this class is compiled or not.
-        return None, {name: getattr(self, name) for name in self._field_names()}
+        # watch keeps clocks in its state.
+        return slots_state(self, self._field_names())
 
     def __setstate__(self, state: tuple) -> None:
-        for name, value in state[1].items():
-            setattr(self, name, value)
+        set_slots(self, state)
 
     def __copy__(self) -> "Clock":
         # correlate.time_aside() copies a clock at each host's new ten-minute slot and idle
