@@ -79,7 +79,8 @@ DESCRIPTION
     each, rebuilt by datetime.fromtimestamp, 2,900 instructions) cut the worker's pickling by
     5.5% and added 35% to this process's unpickling, whose CPU counts about twice the worker's
     for --jobs 2; a Message's recipients sent in a list of their fields, 7% and +3%; batches of
-    2,000 events, 1% each.
+    2,000 events, 1% each; the objects rewritten into plain tuples (compiled) for marshal, +15%
+    and +52%: pickle's C loop is not what costs, the objects are.
 
     Memory, on the submission benchmark log: this process peaks at 56 MB (one process at 51),
     a worker at 47-49 MB (on the mx one 41 and 27 MB). Unpickled whole, a piece held some
@@ -323,31 +324,43 @@ class Packed(NamedTuple):
 
 
 class _Numbering:
-    """A worker's side of a Packed piece: numbers each Session and Message as it is pickled."""
+    """A worker's side of a Packed piece: numbers each Session and Message as it is pickled
+    (reduce(), which _pickles() puts in its pickler's dispatch table)."""
 
     def __init__(self) -> None:
         self.numbers: Dict[int, int] = {}  # id() -> number: the piece keeps them all alive
         self.last: Dict[int, int] = {}
-        self.pickles = 0
-        self.table = copyreg.dispatch_table.copy()
-        self.table[Session] = self.table[Message] = self._reduce
+        self.part = 0  # the part being pickled
 
-    def _reduce(self, made):
+    def reduce(self, made):
         # Called once per object and pickle: pickle's memo names it again within one.
         number = self.numbers.get(id(made))
         if number is None:
             number = self.numbers[id(made)] = len(self.numbers)
             return _Loaded.define, (number, *made.__reduce__())
-        self.last[number] = self.pickles
+        self.last[number] = self.part
         return _Loaded.known, (number,)
 
-    def dumps(self, value) -> bytes:
-        buffer = io.BytesIO()
-        pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
-        pickler.dispatch_table = self.table
-        pickler.dump(value)
-        self.pickles += 1
-        return buffer.getvalue()
+
+def _pickles(parts: list, numbering: _Numbering) -> Iterator[bytes]:
+    """The pickle of each of a piece's `parts`, one after another, by one pickler whose memo is
+    cleared between them: the memo keeps the table it grew to, which a new pickler would grow
+    again for each part (10% of a piece's pickling). The pickler is this generator's, not
+    `numbering`'s, which its dispatch table refers to: with the cyclic collector off (the
+    command turns it off), that cycle would keep the numbering and the last part's memo, and
+    the objects it names, for the rest of the run."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+    table = copyreg.dispatch_table.copy()
+    table[Session] = table[Message] = numbering.reduce
+    pickler.dispatch_table = table
+    for number, part in enumerate(parts):
+        numbering.part = number
+        pickler.clear_memo()
+        buffer.seek(0)
+        buffer.truncate()
+        pickler.dump(part)
+        yield buffer.getvalue()
 
 
 def _pack(piece: Piece, spool: Optional[int]) -> Packed:
@@ -358,13 +371,12 @@ def _pack(piece: Piece, spool: Optional[int]) -> Packed:
     parts = [piece._replace(events=()), *(events[start:start + BATCH_EVENTS]
                                            for start in range(0, len(events), BATCH_EVENTS))]
     if spool is None:
-        pickles = [numbering.dumps(part) for part in parts]
+        pickles = list(_pickles(parts, numbering))
         return Packed([len(data) for data in pickles], numbering.last, pickles)
     os.ftruncate(spool, 0)  # the piece before in this spool was read
     sizes = []
     offset = 0
-    for part in parts:
-        data = numbering.dumps(part)
+    for data in _pickles(parts, numbering):
         written = 0
         while written < len(data):
             written += os.pwrite(spool, memoryview(data)[written:], offset + written)
