@@ -83,7 +83,7 @@ DESCRIPTION
     and +52%: pickle's C loop is not what costs, the objects are.
 
     Memory, on the submission benchmark log: this process peaks at 56 MB (one process at 51),
-    a worker at 47-49 MB (on the mx one 41 and 27 MB). Unpickled whole, a piece held some
+    the worker at 41 MB (on the mx one 43 and 26 MB). Unpickled whole, a piece held some
     12 MB of objects in this process until they were all handed on, often beside the next one,
     and the bytes of the pieces received (4.5 MB each, received and then copied out of the pipe
     by the pool's thread) kept twice that in its malloc arena: this process peaked at 74-87 MB.
