@@ -112,7 +112,7 @@ SWEEP_EVERY = _dt.timedelta(minutes=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
-NO_FIELDS: List[str] = []  # the fields of a line without a traditional stamp: none
+NO_FIELDS: List[str] = ["", "", ""]  # (host, tag, text) of a line without a traditional stamp
 LAST_CHARACTER = chr(sys.maxunicode)
 _plain_login = ev.PLAIN_LOGIN.fullmatch
 # A doubled input: the copy of a line comes within this many lines of it, and the first
@@ -310,7 +310,8 @@ class Correlator:
             # went through the generic subscript. The fields in a list typed as one: compiled,
             # unpacking it then reads its items, where an untyped value is unpacked through an
             # iterator: 360 instructions a line. A line of fewer fields has no tag, as one of
-            # no traditional stamp has none, and no tag cached is "".)
+            # no traditional stamp has none (NO_FIELDS: three, not an exception each, which
+            # compiled code builds a traceback for), and no tag cached is "".)
             try:
                 after_stamp: List[str] = (line[16:].split(" ", 2) if line[15] == " "
                                           else NO_FIELDS)

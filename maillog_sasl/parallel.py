@@ -82,8 +82,8 @@ DESCRIPTION
     2,000 events, 1% each; the objects rewritten into plain tuples (compiled) for marshal, +15%
     and +52%: pickle's C loop is not what costs, the objects are.
 
-    Memory, on the submission benchmark log: this process peaks at 56 MB (one process at 51),
-    a worker at 47-49 MB (on the mx one 41 and 27 MB). Unpickled whole, a piece held some
+    Memory, on the submission benchmark log: this process peaks at 56-58 MB (one process at
+    53), the worker at 41 MB (on the mx one 43-44 and 26 MB). Unpickled whole, a piece held some
     12 MB of objects in this process until they were all handed on, often beside the next one,
     and the bytes of the pieces received (4.5 MB each, received and then copied out of the pipe
     by the pool's thread) kept twice that in its malloc arena: this process peaked at 74-87 MB.
@@ -147,7 +147,7 @@ from maillog_sasl.sources import (
 from maillog_sasl.syslog import fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker, and waits its turn in a
-# spool file. On the submission benchmark, --jobs 2, 8 MB chunks keep a worker at 51 MB and
+# spool file. On the submission benchmark, --jobs 2, 8 MB chunks keep a worker at 41 MB and
 # this process at 58 MB; 4 MB chunks cost 5-8% more wall time (more messages open across two
 # chunks, whose retries are folded, more lines handed back).
 CHUNK_SIZE = 8 << 20
@@ -345,17 +345,17 @@ class _Numbering:
 def _pickles(parts: list, numbering: _Numbering) -> Iterator[bytes]:
     """The pickle of each of a piece's `parts`, one after another, by one pickler whose memo is
     cleared between them: the memo keeps the table it grew to, which a new pickler would grow
-    again for each part (10% of a piece's pickling). The pickler is this generator's, not
-    `numbering`'s, which its dispatch table refers to: with the cyclic collector off (the
-    command turns it off), that cycle would keep the numbering and the last part's memo, and
-    the objects it names, for the rest of the run."""
+    again for each part (10% of a piece's pickling). The pickler and its dispatch table are
+    this generator's, not `numbering`'s: the table refers to the numbering (its reduce()), and
+    with the cyclic collector off (the command turns it off) a cycle through it would keep the
+    numbering, and the pickler's memo with the objects it names, for the rest of the run."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
     table = copyreg.dispatch_table.copy()
     table[Session] = table[Message] = numbering.reduce
     pickler.dispatch_table = table
-    for number, part in enumerate(parts):
-        numbering.part = number
+    for index, part in enumerate(parts):
+        numbering.part = index
         pickler.clear_memo()
         buffer.seek(0)
         buffer.truncate()
