@@ -67,7 +67,7 @@ DESCRIPTION
     fields: a piece of the submission benchmark log is some 17,000 of them with 220,000 fields;
     its times, shared between fields and pickled once a part, are a quarter of that cost: 5,200
     instructions to pickle a datetime, 1,800 to unpickle it) for this process to unpickle and
-    apply: a piece costs its worker 1.0-1.4 times, and this process 0.1-0.4 times, what
+    apply: a piece costs its worker 1.0-1.6 times, and this process 0.1-0.4 times, what
     reading the chunk here costs (HEAD_START's comment). So with --jobs 2 this process reads
     about half the chunks itself (HEAD_START) and one worker the rest: on sub300k.log (6
     chunks, 3 read here), 9,490 M instructions in all (this process 5,129 M, the worker
@@ -154,18 +154,19 @@ CHUNK_SIZE = 8 << 20
 # A piece's events are pickled in batches of this many, which this process unpickles one at a
 # time, handing on what each finished before the next.
 BATCH_EVENTS = 500
-# With --jobs 2, a worker and this process: a worker's piece costs the worker 1.0-1.4 times the
+# With --jobs 2, a worker and this process: a worker's piece costs the worker 1.0-1.6 times the
 # chunk's correlation here (the marks and folds, pickling) and this process 0.1-0.4 times
 # (unpickling and applying; 1.0 and 0.1 on the mx benchmark log, 1.4 and 0.36 on the
-# submission one, CPU time of every range read each way). This process reads the first
-# HEAD_START byte ranges itself while the worker reads the next (it starts a range behind, and
-# is slower at it), then every other one, and leaves the last to the worker (its tail is then
-# applying a piece, not reading a range). Simulated on two idle cores from those costs, after
-# start-up: 3.75 -> 3.35 s on the submission log, 1.72 -> 1.62 s on the mx one (HERE_SHARE 0.45
-# before, every other range or so from the first: the worker was the bottleneck and this
-# process waited for its pieces 0.5 s), each within 1.5% of the best split found by search;
-# from the costs of loaded runs (this process's ranges 6-11% dearer beside the worker), 4.08 ->
-# 3.94 s and 1.78 -> 1.63 s.
+# submission one, CPU time of every range read each way; 1.6 on sub300k in instructions in
+# the eighteenth round, once the compiled build had made reading here cheaper). This process
+# reads the first HEAD_START byte ranges itself while the worker reads the next (it starts a
+# range behind, and is slower at it), then every other one, and leaves the last to the worker
+# (its tail is then applying a piece, not reading a range). Simulated on two idle cores from
+# those costs, after start-up: 3.75 -> 3.35 s on the submission log, 1.72 -> 1.62 s on the mx
+# one (HERE_SHARE 0.45 before, every other range or so from the first: the worker was the
+# bottleneck and this process waited for its pieces 0.5 s), each within 1.5% of the best split
+# found by search; from the costs of loaded runs (this process's ranges 6-11% dearer beside
+# the worker), 4.08 -> 3.94 s and 1.78 -> 1.63 s.
 HEAD_START = 2
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14

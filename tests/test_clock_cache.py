@@ -100,9 +100,17 @@ def stamps(draw):
                 stamp[:12] + ":60", stamp[:12] + ":7", stamp + "x", stamp[:14], stamp[:12],
                 "Feb 30 10:00:00", "Xyz  1 10:00:00", "", "1", "Mar  1 1a:00:00"))))
         elif kind == 17:
-            offset = draw(st.sampled_from(("Z", "+01:00", "-05:00", "+10:30", "")))
-            fraction = draw(st.sampled_from(("", ".5", ".123456")))
-            made.append(f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}{offset}")
+            # RFC 3339 and what is nearly so: Clock keeps the minute of some (the seconds and
+            # microseconds then added to it), and must read every one as fromisoformat() does.
+            offset = draw(st.sampled_from(("Z", "+01:00", "-05:00", "+10:30", "", "z", "+0100",
+                                           "-0530", "+01", "+1:00", " +01:00", "+01:00x",
+                                           "+24:00", "+01:60")))
+            fraction = draw(st.sampled_from(("", ".5", ".123456", ".1234567", ".12345a", ",123456",
+                                             ".", ".١٢٣٤٥٦", ".000000", ".999999", ".1+0900")))
+            second = draw(st.sampled_from((f"{moment:%S}", "60", "5", "5a")))
+            made.append(f"{moment:%Y-%m-%dT%H:%M}:{second}{fraction}{offset}")
+            if draw(st.booleans()):
+                made.append(f"{moment:%Y-%m-%d}T24:00:{second}{fraction}{offset}")
         elif kind == 18:
             made.append(f"{moment:%Y} {traditional(moment)}")  # its year first
         else:
@@ -131,6 +139,7 @@ def same(one, other):
 def test_times_and_state_are_those_of_the_clock_before(sequence, zone, year, anchor, kept,
                                                        asides, monkeypatch_module):
     monkeypatch_module.setattr(syslog, "MINUTES_KEPT", kept)
+    monkeypatch_module.setattr(syslog, "DAYS_KEPT", kept)
     zone = tz.gettz(zone)
     anchor = anchor.replace(tzinfo=zone)
     ours, theirs = Clock(year, zone, anchor), Reference(Clock(year, zone, anchor))
