@@ -166,7 +166,7 @@ _LOCAL_STAMP = re.compile(
 # letters for it (`+03`, `-0330`), and UTC (journalctl --utc; GMT from gmtime()).
 _NUMERIC_ZONE = re.compile(r"[+-][0-9]{2}(?:[0-9]{2})?")
 # The offsets of RFC 3339 (and the ISO basic +hhmm that journalctl writes): the zones of the
-# stamps whose day's midnight Clock keeps (_rfc3339_day()).
+# stamps whose day's midnight Clock keeps (_rfc3339_time()).
 _RFC3339_OFFSET = re.compile(r"[Zz]|[+-][0-9]{2}:?[0-9]{2}")
 _UTC_NAMES = frozenset(("UTC", "GMT"))
 
@@ -616,13 +616,20 @@ def _rfc3339_time(stamp: str) -> Optional[_dt.datetime]:
     day's midnight in its offset (_RFC3339_DAYS), and the wall time it names read without its
     offset, a time made from their difference (which costs no timedelta() call, 3,200
     instructions, and no astimezone()); None when it is not one."""
+    # fromisoformat() reads looser times than RFC 3339's (`00:12.12`, `0012`, any character
+    # between date and time), which _aware_time() refused with the offset after them.
+    if stamp[10:11] != "T" or stamp[16:17] != ":":
+        return None
     zone_at = 26 if stamp[19:20] == "." else 19
-    key = stamp[:10] + stamp[zone_at:]
+    zone = stamp[zone_at:]
+    key = stamp[:10] + zone
     day = _RFC3339_DAYS.get(key)
     if day is None:
-        if key in _RFC3339_DAYS:
+        # Not kept for a zone that is none (a fraction of other than six digits leaves one):
+        # such stamps would each take an entry.
+        if key in _RFC3339_DAYS or _RFC3339_OFFSET.fullmatch(zone) is None:
             return None
-        day = _rfc3339_day(key, stamp[:10], stamp[zone_at:])
+        day = _rfc3339_day(key, stamp[:10] + "T00:00:00" + zone)
         if day is None:
             return None
     try:
@@ -634,15 +641,17 @@ def _rfc3339_time(stamp: str) -> Optional[_dt.datetime]:
     return day[0] + (wall - day[1])
 
 
-def _rfc3339_day(key: str, date: str, zone: str) -> Optional[Tuple[_dt.datetime, _dt.datetime]]:
-    """_aware_time() of midnight of `date` (2026-03-02) in `zone` (+09:00), and its wall time,
-    kept under `key`; None when the zone is not an RFC 3339 offset or that is no time. Only
-    its offset and tzinfo object make the time of a stamp (_rfc3339_time()): the difference
-    of the wall times is the rest."""
+def _rfc3339_day(key: str, midnight: str) -> Optional[Tuple[_dt.datetime, _dt.datetime]]:
+    """_aware_time() of `midnight` (2026-03-02T00:00:00+09:00), and its wall time, kept under
+    `key`; None when that is no time. Only its offset and tzinfo object make the time of a
+    stamp (_rfc3339_time()): the difference of the wall times is the rest."""
     if len(_RFC3339_DAYS) >= DAYS_KEPT:
         _RFC3339_DAYS.clear()
-    aware = _aware_time(date + "T00:00:00" + zone) if _RFC3339_OFFSET.fullmatch(zone) else None
-    day = None if aware is None else (aware, aware.replace(tzinfo=None))
+    aware = _aware_time(midnight)
+    # Not the last day of MAX_YEAR: Python 3.14 reads its 24:00:00 as the next midnight, which
+    # _aware_time() refuses as out of range.
+    day = (None if aware is None or (aware.year, aware.month, aware.day) == (MAX_YEAR, 12, 31)
+           else (aware, aware.replace(tzinfo=None)))
     _RFC3339_DAYS[key] = day
     return day
 

@@ -100,17 +100,23 @@ def stamps(draw):
                 stamp[:12] + ":60", stamp[:12] + ":7", stamp + "x", stamp[:14], stamp[:12],
                 "Feb 30 10:00:00", "Xyz  1 10:00:00", "", "1", "Mar  1 1a:00:00"))))
         elif kind == 17:
-            # RFC 3339 and what is nearly so: Clock keeps the minute of some (the seconds and
-            # microseconds then added to it), and must read every one as fromisoformat() does.
+            # RFC 3339 and what is nearly so, which Clock must read as fromisoformat() and
+            # dateutil read the whole stamp (the midnight it keeps for a day of some is a
+            # means): looser times and separators that fromisoformat() reads without the
+            # offset, the limits of the years, hour 24.
             offset = draw(st.sampled_from(("Z", "+01:00", "-05:00", "+10:30", "", "z", "+0100",
                                            "-0530", "+01", "+1:00", " +01:00", "+01:00x",
                                            "+24:00", "+01:60")))
             fraction = draw(st.sampled_from(("", ".5", ".123456", ".1234567", ".12345a", ",123456",
                                              ".", ".١٢٣٤٥٦", ".000000", ".999999", ".1+0900")))
             second = draw(st.sampled_from((f"{moment:%S}", "60", "5", "5a")))
-            made.append(f"{moment:%Y-%m-%dT%H:%M}:{second}{fraction}{offset}")
-            if draw(st.booleans()):
-                made.append(f"{moment:%Y-%m-%d}T24:00:{second}{fraction}{offset}")
+            date = draw(st.sampled_from((f"{moment:%Y-%m-%d}",) * 4
+                                        + ("9000-12-31", "1970-01-01", "1969-12-31")))
+            between = draw(st.sampled_from(("T", "T", "T", " ", "t", "\u0663")))
+            clock = draw(st.sampled_from((f"{moment:%H:%M}:{second}",) * 4
+                                        + (f"{moment:%H%M}", f"{moment:%H:%M}.12", "24:00:00",
+                                           f"24:00:{second}")))
+            made.append(f"{date}{between}{clock}{fraction}{offset}")
         elif kind == 18:
             made.append(f"{moment:%Y} {traditional(moment)}")  # its year first
         else:
@@ -143,11 +149,18 @@ def test_times_and_state_are_those_of_the_clock_before(sequence, zone, year, anc
     zone = tz.gettz(zone)
     anchor = anchor.replace(tzinfo=zone)
     ours, theirs = Clock(year, zone, anchor), Reference(Clock(year, zone, anchor))
+    # Each example from an empty cache of days' midnights: one whose result depended on what
+    # an example before left there would not shrink or replay.
+    syslog._RFC3339_DAYS.clear()
     for index, stamp in enumerate(sequence):
         if index in asides:
             assert same(time_aside(ours, stamp), theirs.aside(stamp)), stamp
-        assert same(ours.time(stamp), theirs.time(stamp)), (index, stamp)
+        value = ours.time(stamp)
+        assert same(value, theirs.time(stamp)), (index, stamp)
         assert state(ours) == state(theirs.clock), (index, stamp)
+        if value is not None and isinstance(value.tzinfo, dt.timezone):
+            # An offset's one tzinfo object (fixed_zone()), which the Reference does not give.
+            assert value.tzinfo is fixed_zone(value.utcoffset()), (index, stamp)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +186,18 @@ def test_a_copy_has_every_slot_of_its_clock_and_shares_a_chunk_clock_s_watch():
     twin = copy.copy(clock)
     assert type(twin) is ChunkClock and twin.watch is clock.watch and twin.moved
     assert state(twin) == state(clock) and twin._minutes is clock._minutes
+
+
+def test_stamps_read_the_slow_way_take_no_day_in_the_cache():
+    """Stamps with nine digits of fraction (docker's) and year-first ones with a fraction are
+    read as before, and none is kept as a day: an entry each would clear the days kept for
+    the RFC 3339 lines every few hundred lines."""
+    syslog._RFC3339_DAYS.clear()
+    clock = Clock(tz=dt.timezone.utc)
+    for second in range(60):
+        assert clock.time(f"2026-03-02T00:12:{second:02d}.{second:09d}Z") is not None
+        clock.time(f"2013 Jun 16 16:05:{second:02d}.123")
+    assert syslog._RFC3339_DAYS == {}
+    assert clock.time("2026-03-02T00:12:27.123456Z") == dt.datetime(
+        2026, 3, 2, 0, 12, 27, 123456, dt.timezone.utc)
+    assert list(syslog._RFC3339_DAYS) == ["2026-03-02Z"]
