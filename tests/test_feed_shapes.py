@@ -1,5 +1,5 @@
 """Correlator.feed() reads a traditional stamp's space as line[15]: lines too short for it, or of
-another shape, go through split_line() as before and are counted the same. And events.counter()
+a shape it does not cut itself, go through split_line() as before and are counted the same. And events.counter()
 is cached: a counters text read again gives what reading it gives. Another program's line is
 read for a Postfix line nested in it (a container's prefix) as nested_line() reads it. And
 feed() cuts two shapes inline, a traditional stamp and one of a digit first (RFC 3339), and
@@ -110,7 +110,7 @@ STAMPS = st.one_of(
 LINES = st.builds(
     "{}{}{}{}".format, STAMPS, st.sampled_from([" mx1 ", " mx1 ", " mx2 ", " ", "  "]),
     st.sampled_from(["postfix/qmgr[3]: ", "postfix/qmgr[3]: ", "sshd[9]: ", "noc0lon ", ""]),
-    st.sampled_from(["A1B2C3: removed", "x", ""]))
+    st.sampled_from(["A1B2C3: removed", "A1B2C3:  removed ", "x", ""]))
 
 
 def slot_changes(lines):
@@ -180,8 +180,30 @@ REMOVED = " mx1 postfix/qmgr[3]: A1B2C3: removed"
     # A stamp shorter than a slot is its own slot: a line that starts with it is in another.
     (["1700000000.1", "1700000000.1", "1700000000.15"],
      ["1700000000.1", "1700000000.15"]),
+    # A line split_line() alone reads (a PRI first) moves the host to its slot too.
+    (["2026-03-02T00:20:17Z", "2026-03-02T00:20:18Z", "<13>2026-03-02T00:10:00Z",
+      "2026-03-02T00:20:19Z"],
+     ["2026-03-02T00:2", "2026-03-02T00:1", "2026-03-02T00:2"]),
 ])
 def test_a_line_in_the_slot_of_the_line_before_of_its_host_is_in_its_host_s_slot(stamps, slots):
     lines = [stamp + REMOVED for stamp in stamps]
     assert [slot for _, slot, _ in entered(lines)] == slots
     assert entered(lines) == slot_changes(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINES, max_size=25))
+def test_feed_cuts_each_line_as_split_line_does_and_ends_in_its_slots(lines):
+    # The compiled build too: what feed() hands a parallel.py worker's hook for the lines of a
+    # queue ID it does not hold (the stamp, host and text it cut), and the slots it ends in.
+    handed = []
+    correlator = Correlator()
+    correlator._doubled = False
+    correlator._orphan = lambda line, stamp, key, daemon, text: handed.append(
+        (stamp, key[0], daemon, text))
+    correlator.feed(lines, Clock(year=2026, tz=dateutil_tz.UTC))
+    assert handed == [(parsed[0], parsed[1], "qmgr", parsed[3])
+                      for parsed in map(split_line, lines)
+                      if parsed is not None and parsed[2] == "postfix/qmgr[3]:"
+                      and parsed[3].startswith("A1B2C3: ")]
+    assert correlator._slots == {host: slot for host, slot, _ in slot_changes(lines)}
