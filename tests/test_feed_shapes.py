@@ -1,15 +1,24 @@
 """Correlator.feed() reads a traditional stamp's space as line[15]: lines too short for it, or of
-another shape, go through split_line() as before and are counted the same. And events.counter()
+a shape it does not cut itself, go through split_line() as before and are counted the same. And events.counter()
 is cached: a counters text read again gives what reading it gives. Another program's line is
-read for a Postfix line nested in it (a container's prefix) as nested_line() reads it."""
+read for a Postfix line nested in it (a container's prefix) as nested_line() reads it. And
+feed() cuts two shapes inline, a traditional stamp and one of a digit first (RFC 3339), and
+skips the ten-minute slot check of a line that starts with its host's slot of the line before:
+the slots it enters must be those of every line cut by split_line() and checked, over lines of
+any shape in any order (both shapes on one host, digit-first stamps shorter than a slot, one
+with a space where a traditional stamp ends, too few fields, other programs)."""
 
-from hypothesis import given
+import pytest
+from dateutil import tz as dateutil_tz
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maillog_sasl import events
-from maillog_sasl.correlate import Correlator
+from maillog_sasl.correlate import SLOT_ISO, SLOT_TRADITIONAL, Correlator
 from maillog_sasl.model import Stats
 from maillog_sasl.syslog import Clock, nested_line, parse_program, split_line
+
+from support import COMPILED
 
 STAMP = "Mar  1 15:00:43"
 LINE = f"{STAMP} mail postfix/qmgr[1370]: 657AC20400E5: removed"
@@ -86,3 +95,115 @@ def test_another_programs_line_is_read_for_a_nested_one_as_nested_line_reads_it(
     assert stats.other_programs == sum(
         found is None or not parse_program(found[2]) for found in nested)
     assert stats.lines_read == len(lines)
+
+
+STAMPS = st.one_of(
+    st.builds("Mar  2 0{}:{}{}:1{}".format, st.sampled_from("01"), st.sampled_from("12"),
+              st.sampled_from("05"), st.sampled_from("07")),
+    st.builds("2026-03-02T0{}:{}{}:1{}{}{}".format, st.sampled_from("01"), st.sampled_from("12"),
+              st.sampled_from("05"), st.sampled_from("07"), st.sampled_from(["", ".123456"]),
+              st.sampled_from(["Z", "+01:00", "-05:00"])),
+    # Digit first, shorter than a slot (an epoch stamp), or a slot's length with a space after.
+    st.sampled_from(["1700000000.1", "1700000000.15", "2026-03-02T00:1", "2026-03-02T00:2",
+                     "2026-03-02", "<13>2026-03-02T00:10:00Z"]),
+)
+LINES = st.builds(
+    "{}{}{}{}".format, STAMPS, st.sampled_from([" mx1 ", " mx1 ", " mx2 ", " ", "  "]),
+    st.sampled_from(["postfix/qmgr[3]: ", "postfix/qmgr[3]: ", "sshd[9]: ", "noc0lon ", ""]),
+    st.sampled_from(["A1B2C3: removed", "A1B2C3:  removed ", "x", ""]))
+
+
+def slot_changes(lines):
+    """(host, slot, stamp) each time a host enters another slot, as feed() found them when it
+    cut only traditional lines inline and checked the slot of every other line: a line with a
+    space where a traditional stamp ends and a tag seen before (one split_line() gave) is cut
+    there, its slot a traditional one, whatever its first characters."""
+    slots, changes, tags = {}, [], set()
+    for line in lines:
+        fields = line[16:].split(" ", 2)
+        if line[15:16] == " " and len(fields) == 3 and fields[1] in tags:
+            host, slot, stamp = fields[0], line[:SLOT_TRADITIONAL], line[:15]
+        else:
+            parsed = split_line(line)
+            if parsed is None:
+                continue
+            stamp, host, tag = parsed[:3]
+            tags.add(tag)
+            slot = stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO]
+        if slots.get(host) != slot:
+            slots[host] = slot
+            changes.append((host, slot, stamp))
+    return changes
+
+
+def entered(lines):
+    """(host, slot, stamp) each time feed() has a host enter another slot."""
+    changes = []
+    original = Correlator._slot_line
+
+    def recorded(self, host, slot, stamp, clock):
+        if self._slots.get(host) != slot:
+            changes.append((host, slot, stamp))
+        original(self, host, slot, stamp, clock)
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(Correlator, "_slot_line", recorded)
+        correlator = Correlator()
+        correlator._doubled = False  # a list of repeated samples is no doubled log
+        correlator.feed(lines, Clock(year=2026, tz=dateutil_tz.UTC))
+    return changes
+
+
+NOT_COMPILED = pytest.mark.skipif(
+    COMPILED, reason="replaces a method, which a compiled class (setup.py) does not let a test "
+    "do; the pure-Python suite runs it")
+
+
+@NOT_COMPILED
+@settings(max_examples=400, deadline=None)
+@given(st.lists(LINES, max_size=25))
+def test_feed_enters_the_slots_that_split_line_gives(lines):
+    assert entered(lines) == slot_changes(lines)
+
+
+REMOVED = " mx1 postfix/qmgr[3]: A1B2C3: removed"
+
+
+@NOT_COMPILED
+@pytest.mark.parametrize("stamps, slots", [
+    # The host's slot is the traditional line's when it is back in the RFC 3339 one.
+    (["2026-03-02T00:10:17Z", "2026-03-02T00:10:18Z", "Mar  2 00:10:17", "2026-03-02T00:10:19Z"],
+     ["2026-03-02T00:1", "Mar  2 00:1", "2026-03-02T00:1"]),
+    # And the RFC 3339 line's when it is back in the traditional one.
+    (["Mar  2 00:10:17", "Mar  2 00:10:18", "2026-03-02T00:10:17Z", "Mar  2 00:10:19"],
+     ["Mar  2 00:1", "2026-03-02T00:1", "Mar  2 00:1"]),
+    # A stamp shorter than a slot is its own slot: a line that starts with it is in another.
+    (["1700000000.1", "1700000000.1", "1700000000.15"],
+     ["1700000000.1", "1700000000.15"]),
+    # A line split_line() alone reads (a PRI first) moves the host to its slot too.
+    (["2026-03-02T00:20:17Z", "2026-03-02T00:20:18Z", "<13>2026-03-02T00:10:00Z",
+      "2026-03-02T00:20:19Z"],
+     ["2026-03-02T00:2", "2026-03-02T00:1", "2026-03-02T00:2"]),
+])
+def test_a_line_in_the_slot_of_the_line_before_of_its_host_is_in_its_host_s_slot(stamps, slots):
+    lines = [stamp + REMOVED for stamp in stamps]
+    assert [slot for _, slot, _ in entered(lines)] == slots
+    assert entered(lines) == slot_changes(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINES, max_size=25))
+def test_feed_cuts_each_line_as_split_line_does_and_ends_in_its_slots(lines):
+    # The compiled build too: what feed() hands a parallel.py worker's hook for the lines of a
+    # queue ID it does not hold (the stamp, host and text it cut), and the slots it ends in.
+    handed = []
+    correlator = Correlator()
+    correlator._doubled = False
+    correlator._orphan = lambda line, stamp, key, daemon, text: handed.append(
+        (stamp, key[0], daemon, text))
+    correlator.feed(lines, Clock(year=2026, tz=dateutil_tz.UTC))
+    assert handed == [(parsed[0], parsed[1], "qmgr", parsed[3])
+                      for parsed in map(split_line, lines)
+                      if parsed is not None and parsed[2] == "postfix/qmgr[3]:"
+                      and parsed[3].startswith("A1B2C3: ")]
+    assert correlator._slots == {host: slot for host, slot, _ in slot_changes(lines)}
