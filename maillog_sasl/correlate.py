@@ -6,7 +6,7 @@ SUMMARY
     Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
         between two batches: `watch` keeps one across runs)
-    looks_doubled(lines) -> bool; queued_as(delivery event) -> NEWQID or None  (shared with
+    copies_of(lines) -> int; queued_as(delivery event) -> NEWQID or None  (shared with
         parallel.py's workers)
 
 DESCRIPTION
@@ -114,11 +114,12 @@ SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 CONNECT_ADDRESS = slice(len("connect from "), None)
 LAST_CHARACTER = chr(sys.maxunicode)
 _plain_login = ev.PLAIN_LOGIN.fullmatch
-# A doubled input: the copy of a line comes within this many lines of it, and the first
-# DOUBLED_SAMPLE lines of an input tell whether it is doubled (in a doubled log, half of them
-# are copies).
+# A doubled input (or tripled, ...: MOST_COPIES): the copies of a line come within this many
+# lines of it, and the first DOUBLED_SAMPLE lines of an input tell how many copies each line
+# has (in a doubled log, half of them are copies; in a tripled one, two thirds).
 DOUBLED_WITHIN = 4
 DOUBLED_SAMPLE = 2_000
+MOST_COPIES = 4
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
@@ -139,20 +140,42 @@ class _Command(tuple):
         return False
 
 
-def looks_doubled(lines: List[str]) -> bool:
-    """Whether these first lines of an input come twice each (within DOUBLED_WITHIN lines).
-    Postfix itself does log the same line twice now and then; not most of its lines."""
-    awaiting: Dict[str, None] = {}
-    copies = 0
-    for line in lines[:DOUBLED_SAMPLE]:
-        if line in awaiting:
-            del awaiting[line]
-            copies += 1
+def copies_of(lines: List[str]) -> int:
+    """How many times each line of an input is written (rsyslog with two or more actions on
+    one file), from its first lines: 1 but where most lines come k times, each copy within
+    DOUBLED_WITHIN lines of the one before (Postfix itself logs the same line twice now and
+    then; not most of its lines). Taking away j - 1 copies of each line (undoubled()) takes
+    (k - 1) / k of a log of k copies for every j >= k (the copies a line does not have are
+    awaited in vain), less for j < k: k is the smallest number that takes 80% of its share,
+    beyond which no number takes clearly more (15% of the lines)."""
+    sample = lines[:DOUBLED_SAMPLE]
+    copies, taken = 1, 0
+    for each in range(2, MOST_COPIES + 1):
+        gone = len(sample) - len(undoubled(sample, each, {}))
+        if (gone >= 0.8 * (each - 1) / each * len(sample) and gone >= 2
+                and gone >= taken + 0.15 * len(sample)):
+            copies, taken = each, gone
+    return copies
+
+
+def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int]) -> List[str]:
+    """`lines` with the copies of each line taken away: `copies` of each, one kept. A line
+    Postfix really logged twice in a row comes 2 x `copies` times, and two are kept.
+    `awaiting`: line -> copies still to come, carried from one batch to the next."""
+    kept = []
+    for line in lines:
+        left = awaiting.get(line)
+        if left is not None:
+            if left > 1:
+                awaiting[line] = left - 1
+            else:
+                del awaiting[line]
             continue
-        awaiting[line] = None
+        awaiting[line] = copies - 1
         if len(awaiting) > DOUBLED_WITHIN:
             del awaiting[next(iter(awaiting))]
-    return copies >= 0.4 * min(len(lines), DOUBLED_SAMPLE) and copies >= 2
+        kept.append(line)
+    return kept
 
 
 def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
@@ -207,7 +230,7 @@ class Pending:
 # The attributes of a Correlator that watch's state keeps (__getstate__): all that __init__
 # sets but the bound handlers. Named here, as a class compiled by mypyc (setup.py) has no
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
-KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_doubled",
+KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges")
 
 
@@ -224,10 +247,10 @@ class Correlator:
         # tag -> its program: a tuple, or a _Command; typed Any, as compiled code (setup.py)
         # would test `not program` of a tuple by its length, not by _Command.__bool__.
         self._tags: Dict[str, Any] = {}
-        # Whether the source being read has every line twice (None: not known yet), and the
-        # lines still waiting for their copy.
-        self._doubled: Optional[bool] = None
-        self._awaiting: Dict[str, None] = {}
+        # How many times the source being read has every line (None: not known yet), and the
+        # lines still waiting for copies: line -> how many.
+        self._copies: Optional[int] = None
+        self._awaiting: Dict[str, int] = {}
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
@@ -253,8 +276,13 @@ class Correlator:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        # A state written before slots and edges existed starts them empty.
+        # A state written before slots and edges existed starts them empty; one written when
+        # only doubled logs were undoubled said whether the log was, and awaited one copy.
         state = {"_slots": {}, "edges": [None, None], **state}
+        if "_doubled" in state:
+            doubled = state.pop("_doubled")
+            state["_copies"] = None if doubled is None else 2 if doubled else 1
+            state["_awaiting"] = dict.fromkeys(state["_awaiting"], 1)
         for name in KEPT:
             setattr(self, name, state[name])
         self._smtpd_handlers = self._handlers()
@@ -285,10 +313,11 @@ class Correlator:
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
         read = len(lines)
-        if self._doubled is None:
-            self._doubled = looks_doubled(lines)
-        if self._doubled:
-            lines = self._undouble(lines)
+        copies = self._copies
+        if copies is None:
+            copies = self._copies = copies_of(lines)
+        if copies > 1:
+            lines = undoubled(lines, copies, self._awaiting)
         repeated = read - len(lines)
         slots = not handed_back
         if lines and self.edges[0] is None and slots:
@@ -493,25 +522,9 @@ class Correlator:
         stats.repeated_lines += repeated
 
     def new_source(self) -> None:
-        """The next lines come from another input: whether it is doubled is found anew."""
-        self._doubled = None
+        """The next lines come from another input: how many copies it has is found anew."""
+        self._copies = None
         self._awaiting.clear()
-
-    def _undouble(self, lines: List[str]) -> List[str]:
-        """Every line written twice (rsyslog with two actions on one file): keep one of each
-        pair. A line Postfix really logged twice in a row (two failed AUTH within a second)
-        comes four times, and two are kept."""
-        awaiting = self._awaiting
-        kept = []
-        for line in lines:
-            if line in awaiting:
-                del awaiting[line]
-                continue
-            awaiting[line] = None
-            if len(awaiting) > DOUBLED_WITHIN:
-                del awaiting[next(iter(awaiting))]
-            kept.append(line)
-        return kept
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()

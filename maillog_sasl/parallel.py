@@ -127,8 +127,8 @@ from maillog_sasl.chunk import (
 )
 from maillog_sasl.correlate import (
     Correlator,
+    copies_of,
     correlate,
-    looks_doubled,
     source_clock,
     source_read,
 )
@@ -472,7 +472,7 @@ def _work_on(job: Job, source) -> Piece:
             correlator.feed(batch, job.clock)
         return correlator.piece(source.problem, source.lines_cut)
     assert job.end is not None  # a byte range has both ends
-    correlator._doubled = False  # decided from the input's first block (_splittable)
+    correlator._copies = 1  # decided from the input's first block (_splittable)
     chunk = _Range(source.read_at, job.start, job.end)
     try:
         for batch in chunk.batches():
@@ -498,7 +498,7 @@ def _splittable(source, chunk_size: int) -> bool:
     lines = LineSplitter().split(head.decode("utf-8", "replace"))
     # A container runtime's wrapper joins the parts of a split line, which a chunk boundary
     # may fall between; a head without a syslog line may have a wrapper further on.
-    return wrapper_of(lines) == PLAIN and not looks_doubled(lines)
+    return wrapper_of(lines) == PLAIN and copies_of(lines) == 1
 
 
 def _first_stamp(read_at, offset: int) -> Optional[str]:
@@ -917,7 +917,7 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
     correlator = merge.correlator
     noted = False
     if plan[0].start is not None:
-        correlator._doubled = False  # _splittable() found it not doubled
+        correlator._copies = 1  # _splittable() found it not doubled
     for job in plan:
         if job.here:
             if source.problem is not None:
