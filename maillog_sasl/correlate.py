@@ -70,6 +70,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import collections
 import copy
 import datetime as _dt
 import sys
@@ -142,26 +143,31 @@ class _Command(tuple):
 
 def copies_of(lines: List[str]) -> int:
     """How many times each line of an input is written (rsyslog with two or more actions on
-    one file), from its first lines: 1 but where most lines come k times, each copy within
-    DOUBLED_WITHIN lines of the one before (Postfix itself logs the same line twice now and
-    then; not most of its lines). Taking away j - 1 copies of each line (undoubled()) takes
-    (k - 1) / k of a log of k copies for every j >= k (the copies a line does not have are
-    awaited in vain), less for j < k: k is the smallest number that takes 80% of its share,
-    beyond which no number takes clearly more (15% of the lines)."""
+    one file), from its first lines: k (MOST_COPIES down to 2) when taking away k - 1 copies
+    of each line (undoubled(): each within DOUBLED_WITHIN lines of the one before) takes 80%
+    of a log of k copies' share, (k - 1) / k of the lines, and half the different lines or
+    more are written a multiple of k times; else 1. Postfix itself logs the same line several
+    times now and then (a burst of failed AUTH within a second): a plain log of such bursts
+    takes away many lines but has few different lines written twice, and a doubled one as
+    many lines as a log of four copies when its bursts are of four, but few of its different
+    lines are written a multiple of four times."""
     sample = lines[:DOUBLED_SAMPLE]
-    copies, taken = 1, 0
-    for each in range(2, MOST_COPIES + 1):
-        gone = len(sample) - len(undoubled(sample, each, {}))
-        if (gone >= 0.8 * (each - 1) / each * len(sample) and gone >= 2
-                and gone >= taken + 0.15 * len(sample)):
-            copies, taken = each, gone
-    return copies
+    written = collections.Counter(sample)
+    if len(written) < 3:  # too few lines to tell
+        return 1
+    for copies in range(MOST_COPIES, 1, -1):
+        gone = len(sample) - len(undoubled(sample, copies, {}))
+        alike = sum(1 for count in written.values() if count % copies == 0)
+        if (gone >= 0.8 * (copies - 1) / copies * len(sample)
+                and alike >= 0.5 * len(written)):
+            return copies
+    return 1
 
 
 def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int]) -> List[str]:
-    """`lines` with the copies of each line taken away: `copies` of each, one kept. A line
-    Postfix really logged twice in a row comes 2 x `copies` times, and two are kept.
-    `awaiting`: line -> copies still to come, carried from one batch to the next."""
+    """`lines` with the copies of each line taken away: `copies` (2 or more) of each, one
+    kept. A line Postfix really logged twice in a row comes 2 x `copies` times, and two are
+    kept. `awaiting`: line -> copies still to come, carried from one batch to the next."""
     kept = []
     for line in lines:
         left = awaiting.get(line)

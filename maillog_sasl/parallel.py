@@ -9,7 +9,8 @@ SUMMARY
 
 DESCRIPTION
     A plain regular file is cut into chunks of about `chunk_size` bytes, each starting at a
-    line; a compressed file, a small one, one with bare CR line ends or with every line twice,
+    line; a compressed file, a small one, one with bare CR line ends or with every line twice
+    (or more times: correlate.copies_of()),
     and one whose first block holds no plain syslog line (a container runtime's wrapper,
     sources.Unwrapper) is one chunk. Pipes, FIFOs and standard input are read here, in this
     process, in their turn.
@@ -488,8 +489,9 @@ def _read_failed(source, error: OSError) -> Problem:
 
 def _splittable(source, chunk_size: int) -> bool:
     """Can `source` be cut into byte ranges? A plain regular file larger than a chunk, whose
-    lines end in LF (a bare CR ends a line too: it is not looked for) and that is not doubled
-    (which is decided from its first block, and undoubling carries lines across blocks)."""
+    lines end in LF (a bare CR ends a line too: it is not looked for) and whose lines are not
+    written twice or more (which is decided from its first block, and taking the copies away
+    carries lines across blocks)."""
     head = source._head or b""
     if not source.regular or source.size <= chunk_size or b"\r" in head:
         return False
@@ -917,7 +919,7 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
     correlator = merge.correlator
     noted = False
     if plan[0].start is not None:
-        correlator._copies = 1  # _splittable() found it not doubled
+        correlator._copies = 1  # _splittable() found one copy of each line
     for job in plan:
         if job.here:
             if source.problem is not None:
