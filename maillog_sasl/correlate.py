@@ -6,7 +6,7 @@ SUMMARY
     Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
         between two batches: `watch` keeps one across runs)
-    looks_doubled(lines) -> bool; queued_as(delivery event) -> NEWQID or None  (shared with
+    copies_of(lines) -> int; queued_as(delivery event) -> NEWQID or None  (shared with
         parallel.py's workers)
 
 DESCRIPTION
@@ -70,6 +70,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import collections
 import copy
 import datetime as _dt
 import sys
@@ -114,11 +115,12 @@ SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 CONNECT_ADDRESS = slice(len("connect from "), None)
 LAST_CHARACTER = chr(sys.maxunicode)
 _plain_login = ev.PLAIN_LOGIN.fullmatch
-# A doubled input: the copy of a line comes within this many lines of it, and the first
-# DOUBLED_SAMPLE lines of an input tell whether it is doubled (in a doubled log, half of them
-# are copies).
+# A doubled input (or tripled, ...: MOST_COPIES): the copies of a line come within this many
+# lines of it, and the first DOUBLED_SAMPLE lines of an input tell how many copies each line
+# has (in a doubled log, half of them are copies; in a tripled one, two thirds).
 DOUBLED_WITHIN = 4
 DOUBLED_SAMPLE = 2_000
+MOST_COPIES = 4
 # What became of an smtpd line, for Stats.
 USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
 NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
@@ -139,20 +141,47 @@ class _Command(tuple):
         return False
 
 
-def looks_doubled(lines: List[str]) -> bool:
-    """Whether these first lines of an input come twice each (within DOUBLED_WITHIN lines).
-    Postfix itself does log the same line twice now and then; not most of its lines."""
-    awaiting: Dict[str, None] = {}
-    copies = 0
-    for line in lines[:DOUBLED_SAMPLE]:
-        if line in awaiting:
-            del awaiting[line]
-            copies += 1
+def copies_of(lines: List[str]) -> int:
+    """How many times each line of an input is written (rsyslog with two or more actions on
+    one file), from its first lines: k (MOST_COPIES down to 2) when taking away k - 1 copies
+    of each line (undoubled(): each within DOUBLED_WITHIN lines of the one before) takes 80%
+    of a log of k copies' share, (k - 1) / k of the lines, and half the different lines or
+    more are written a multiple of k times; else 1. Postfix itself logs the same line several
+    times now and then (a burst of failed AUTH within a second): a plain log of such bursts
+    takes away many lines but has few different lines written twice, and a doubled one as
+    many lines as a log of four copies when its bursts are of four, but few of its different
+    lines are written a multiple of four times."""
+    sample = lines[:DOUBLED_SAMPLE]
+    written = collections.Counter(sample)
+    if len(written) < 3:  # too few lines to tell
+        return 1
+    for copies in range(MOST_COPIES, 1, -1):
+        gone = len(sample) - len(undoubled(sample, copies, {}))
+        alike = sum(1 for count in written.values() if count % copies == 0)
+        if (gone >= 0.8 * (copies - 1) / copies * len(sample)
+                and alike >= 0.5 * len(written)):
+            return copies
+    return 1
+
+
+def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int]) -> List[str]:
+    """`lines` with the copies of each line taken away: `copies` (2 or more) of each, one
+    kept. A line Postfix really logged twice in a row comes 2 x `copies` times, and two are
+    kept. `awaiting`: line -> copies still to come, carried from one batch to the next."""
+    kept = []
+    for line in lines:
+        left = awaiting.get(line)
+        if left is not None:
+            if left > 1:
+                awaiting[line] = left - 1
+            else:
+                del awaiting[line]
             continue
-        awaiting[line] = None
+        awaiting[line] = copies - 1
         if len(awaiting) > DOUBLED_WITHIN:
             del awaiting[next(iter(awaiting))]
-    return copies >= 0.4 * min(len(lines), DOUBLED_SAMPLE) and copies >= 2
+        kept.append(line)
+    return kept
 
 
 def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
@@ -207,7 +236,7 @@ class Pending:
 # The attributes of a Correlator that watch's state keeps (__getstate__): all that __init__
 # sets but the bound handlers. Named here, as a class compiled by mypyc (setup.py) has no
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
-KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_doubled",
+KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges")
 
 
@@ -224,10 +253,10 @@ class Correlator:
         # tag -> its program: a tuple, or a _Command; typed Any, as compiled code (setup.py)
         # would test `not program` of a tuple by its length, not by _Command.__bool__.
         self._tags: Dict[str, Any] = {}
-        # Whether the source being read has every line twice (None: not known yet), and the
-        # lines still waiting for their copy.
-        self._doubled: Optional[bool] = None
-        self._awaiting: Dict[str, None] = {}
+        # How many times the source being read has every line (None: not known yet), and the
+        # lines still waiting for copies: line -> how many.
+        self._copies: Optional[int] = None
+        self._awaiting: Dict[str, int] = {}
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
@@ -253,8 +282,13 @@ class Correlator:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        # A state written before slots and edges existed starts them empty.
+        # A state written before slots and edges existed starts them empty; one written when
+        # only doubled logs were undoubled said whether the log was, and awaited one copy.
         state = {"_slots": {}, "edges": [None, None], **state}
+        if "_doubled" in state:
+            doubled = state.pop("_doubled")
+            state["_copies"] = None if doubled is None else 2 if doubled else 1
+            state["_awaiting"] = dict.fromkeys(state["_awaiting"], 1)
         for name in KEPT:
             setattr(self, name, state[name])
         self._smtpd_handlers = self._handlers()
@@ -285,10 +319,11 @@ class Correlator:
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
         read = len(lines)
-        if self._doubled is None:
-            self._doubled = looks_doubled(lines)
-        if self._doubled:
-            lines = self._undouble(lines)
+        copies = self._copies
+        if copies is None:
+            copies = self._copies = copies_of(lines)
+        if copies > 1:
+            lines = undoubled(lines, copies, self._awaiting)
         repeated = read - len(lines)
         slots = not handed_back
         if lines and self.edges[0] is None and slots:
@@ -493,25 +528,9 @@ class Correlator:
         stats.repeated_lines += repeated
 
     def new_source(self) -> None:
-        """The next lines come from another input: whether it is doubled is found anew."""
-        self._doubled = None
+        """The next lines come from another input: how many copies it has is found anew."""
+        self._copies = None
         self._awaiting.clear()
-
-    def _undouble(self, lines: List[str]) -> List[str]:
-        """Every line written twice (rsyslog with two actions on one file): keep one of each
-        pair. A line Postfix really logged twice in a row (two failed AUTH within a second)
-        comes four times, and two are kept."""
-        awaiting = self._awaiting
-        kept = []
-        for line in lines:
-            if line in awaiting:
-                del awaiting[line]
-                continue
-            awaiting[line] = None
-            if len(awaiting) > DOUBLED_WITHIN:
-                del awaiting[next(iter(awaiting))]
-            kept.append(line)
-        return kept
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()

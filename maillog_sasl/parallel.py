@@ -9,7 +9,8 @@ SUMMARY
 
 DESCRIPTION
     A plain regular file is cut into chunks of about `chunk_size` bytes, each starting at a
-    line; a compressed file, a small one, one with bare CR line ends or with every line twice,
+    line; a compressed file, a small one, one with bare CR line ends or with every line twice
+    (or more times: correlate.copies_of()),
     and one whose first block holds no plain syslog line (a container runtime's wrapper,
     sources.Unwrapper) is one chunk. Pipes, FIFOs and standard input are read here, in this
     process, in their turn.
@@ -127,8 +128,8 @@ from maillog_sasl.chunk import (
 )
 from maillog_sasl.correlate import (
     Correlator,
+    copies_of,
     correlate,
-    looks_doubled,
     source_clock,
     source_read,
 )
@@ -472,7 +473,7 @@ def _work_on(job: Job, source) -> Piece:
             correlator.feed(batch, job.clock)
         return correlator.piece(source.problem, source.lines_cut)
     assert job.end is not None  # a byte range has both ends
-    correlator._doubled = False  # decided from the input's first block (_splittable)
+    correlator._copies = 1  # decided from the input's first block (_splittable)
     chunk = _Range(source.read_at, job.start, job.end)
     try:
         for batch in chunk.batches():
@@ -488,8 +489,9 @@ def _read_failed(source, error: OSError) -> Problem:
 
 def _splittable(source, chunk_size: int) -> bool:
     """Can `source` be cut into byte ranges? A plain regular file larger than a chunk, whose
-    lines end in LF (a bare CR ends a line too: it is not looked for) and that is not doubled
-    (which is decided from its first block, and undoubling carries lines across blocks)."""
+    lines end in LF (a bare CR ends a line too: it is not looked for) and whose lines are not
+    written twice or more (which is decided from its first block, and taking the copies away
+    carries lines across blocks)."""
     head = source._head or b""
     if not source.regular or source.size <= chunk_size or b"\r" in head:
         return False
@@ -498,7 +500,7 @@ def _splittable(source, chunk_size: int) -> bool:
     lines = LineSplitter().split(head.decode("utf-8", "replace"))
     # A container runtime's wrapper joins the parts of a split line, which a chunk boundary
     # may fall between; a head without a syslog line may have a wrapper further on.
-    return wrapper_of(lines) == PLAIN and not looks_doubled(lines)
+    return wrapper_of(lines) == PLAIN and copies_of(lines) == 1
 
 
 def _first_stamp(read_at, offset: int) -> Optional[str]:
@@ -917,7 +919,7 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
     correlator = merge.correlator
     noted = False
     if plan[0].start is not None:
-        correlator._doubled = False  # _splittable() found it not doubled
+        correlator._copies = 1  # _splittable() found one copy of each line
     for job in plan:
         if job.here:
             if source.problem is not None:

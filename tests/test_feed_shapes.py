@@ -31,7 +31,7 @@ LINE = f"{STAMP} mail postfix/qmgr[1370]: 657AC20400E5: removed"
 def test_short_and_other_lines_are_counted_as_split_line_reads_them(lines):
     stats = Stats()
     correlator = Correlator(stats)
-    correlator._doubled = False  # a list of repeated samples is no doubled log
+    correlator._copies = 1  # a list of repeated samples is no doubled log
     correlator.feed(lines, Clock())
     assert stats.lines_read == len(lines)
     assert stats.not_syslog == sum(split_line(line) is None for line in lines)
@@ -88,7 +88,7 @@ def test_another_programs_line_is_read_for_a_nested_one_as_nested_line_reads_it(
     lines = [f"{STAMP} mail opendkim[2]: {text}" for text in texts]
     stats = Stats()
     correlator = Correlator(stats)
-    correlator._doubled = False
+    correlator._copies = 1
     correlator.feed(lines, Clock())
     nested = [nested_line(text) if text[15:16] == " " or text[:1].isdigit() else None
               for text in texts]
@@ -149,7 +149,7 @@ def entered(lines):
     with pytest.MonkeyPatch.context() as patched:
         patched.setattr(Correlator, "_slot_line", recorded)
         correlator = Correlator()
-        correlator._doubled = False  # a list of repeated samples is no doubled log
+        correlator._copies = 1  # a list of repeated samples is no doubled log
         correlator.feed(lines, Clock(year=2026, tz=dateutil_tz.UTC))
     return changes
 
@@ -198,7 +198,7 @@ def test_feed_cuts_each_line_as_split_line_does_and_ends_in_its_slots(lines):
     # queue ID it does not hold (the stamp, host and text it cut), and the slots it ends in.
     handed = []
     correlator = Correlator()
-    correlator._doubled = False
+    correlator._copies = 1
     correlator._orphan = lambda line, stamp, key, daemon, text: handed.append(
         (stamp, key[0], daemon, text))
     correlator.feed(lines, Clock(year=2026, tz=dateutil_tz.UTC))

@@ -307,11 +307,12 @@ def test_feb_29_moves_a_guessed_year(tmp_path, monkeypatch):
     compare([path], monkeypatch)
 
 
-def test_a_doubled_log(tmp_path, monkeypatch):
+@pytest.mark.parametrize("copies", [2, 3])
+def test_a_doubled_log(tmp_path, monkeypatch, copies):
     lines = submissions(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc), 80)
-    doubled = [copy for line in lines for copy in (line, line)]
+    doubled = [line for line in lines for _ in range(copies)]
     _, stats, _ = compare([write(tmp_path, "maillog", doubled)], monkeypatch, year=2026)
-    assert stats["repeated_lines"] == len(lines)
+    assert stats["repeated_lines"] == (copies - 1) * len(lines)
 
 
 def test_a_truncated_gz_in_a_set_is_one_problem(tmp_path, monkeypatch, run):

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from test_jobs import chunks_of
 
-from maillog_sasl.correlate import SESSION_IDLE, Correlator
+from maillog_sasl.correlate import SESSION_IDLE, Correlator, copies_of
 from maillog_sasl.syslog import Clock, parse_zone, split_line
 
 from support import by
@@ -248,6 +248,105 @@ def test_a_doubled_log_counts_each_line_once(cli, tmp_path):
                 write(tmp_path, doubled, "b"))
     assert twice.json() == once.json() and once.json()[0]["attempts"] == 2
     assert "  repeated lines:         7\n" in twice.err
+
+
+# A Zimbra host's log in darold/sendmailanalyzer#30 has every Postfix line three times: there
+# rsyslog's repeated-message reduction collapsed the copies into `message repeated 2 times:
+# [ ... ]`; without it, the three stand in the file, as they do here. (Lines of that shape,
+# names and addresses ours.)
+ZIMBRA = """\
+Sep 30 17:01:02 zimbra postfix/smtpd[11557]: connect from pc35.example.lan[192.0.2.135]
+Sep 30 17:01:03 zimbra postfix/smtpd[11557]: 535721E1E6C: client=pc35.example.lan[192.0.2.135], \
+sasl_method=LOGIN, sasl_username=user@example.test
+Sep 30 17:01:03 zimbra postfix/cleanup[19459]: 535721E1E6C: message-id=<00aa01d0@example.test>
+Sep 30 17:01:03 zimbra postfix/qmgr[15025]: 535721E1E6C: from=<user@example.test>, size=3454, \
+nrcpt=1 (queue active)
+Sep 30 17:01:03 zimbra postfix/amavisd/smtpd[17226]: connect from localhost[127.0.0.1]
+Sep 30 17:01:03 zimbra postfix/smtp[19460]: 535721E1E6C: to=<bob@example.org>, \
+relay=127.0.0.1[127.0.0.1]:10032, delay=0.2, delays=0.1/0/0/0.1, dsn=2.0.0, status=sent \
+(250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 6CE4E1E1E71)
+Sep 30 17:01:03 zimbra postfix/qmgr[15025]: 535721E1E6C: removed
+Sep 30 17:01:04 zimbra postfix/smtpd[11560]: connect from unknown[198.51.100.7]
+Sep 30 17:01:04 zimbra postfix/smtpd[11560]: warning: unknown[198.51.100.7]: SASL LOGIN \
+authentication failed: UGFzc3dvcmQ6
+Sep 30 17:01:04 zimbra postfix/smtpd[11560]: warning: unknown[198.51.100.7]: SASL LOGIN \
+authentication failed: UGFzc3dvcmQ6
+Sep 30 17:01:05 zimbra postfix/smtpd[11557]: disconnect from pc35.example.lan[192.0.2.135] \
+ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Sep 30 17:01:05 zimbra postfix/smtpd[11560]: lost connection after AUTH from unknown[198.51.100.7]
+Sep 30 17:01:05 zimbra postfix/smtpd[11560]: disconnect from unknown[198.51.100.7] ehlo=1 auth=0/2 \
+commands=1/3
+"""
+
+
+@pytest.mark.parametrize("copies", [2, 3, 4])
+def test_a_log_of_every_line_written_again_counts_each_line_once(cli, tmp_path, copies):
+    # Before: tripled, 3 authenticated messages ("messages lost (ID reuse)"); the failure
+    # Postfix logged twice within a second stays two whatever the copies.
+    written = "".join((line + "\n") * copies for line in ZIMBRA.splitlines())
+    for report in ("users", "messages", "failures"):
+        once = cli("-r", report, "-f", "json", "--year", "2026", write(tmp_path, ZIMBRA, "a"))
+        again = cli("-r", report, "-f", "json", "--year", "2026", "--stats",
+                    write(tmp_path, written, "b"))
+        assert again.json() == once.json(), report
+    assert once.json()[0]["attempts"] == 2
+    lines = len(ZIMBRA.splitlines())
+    assert f"  repeated lines:         {(copies - 1) * lines}\n" in again.err
+
+
+def burst(sessions, failures):
+    """A brute force: `sessions` sessions of `failures` failed AUTH each, logged within a
+    second by their smtpd (identical lines, as Postfix writes them)."""
+    lines = []
+    for n in range(sessions):
+        pid, ip = 2000 + n, f"198.51.100.{n % 250}"
+        lines += [f"Sep 30 17:{n // 60 % 60:02}:{n % 60:02} zimbra postfix/smtpd[{pid}]: "
+                  f"connect from unknown[{ip}]"]
+        lines += [f"Sep 30 17:{n // 60 % 60:02}:{n % 60:02} zimbra postfix/smtpd[{pid}]: "
+                  f"warning: unknown[{ip}]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
+                  ] * failures
+        lines += [f"Sep 30 17:{n // 60 % 60:02}:{n % 60:02} zimbra postfix/smtpd[{pid}]: "
+                  f"lost connection after AUTH from unknown[{ip}]"]
+    return lines
+
+
+def test_how_many_copies_a_log_has():
+    # copies_of(): a plain log 1, however many lines Postfix itself logs twice or four times
+    # in a row; a log of k copies k, and its lines logged twice or four times do not make it
+    # one of more.
+    lines = [f"Sep 30 17:01:{n % 60:02} zimbra postfix/qmgr[1]: {n:06X}: removed"
+             for n in range(400)]
+    assert copies_of(lines) == 1
+    assert copies_of([line for n, line in enumerate(lines) for _ in range(1 + (n % 3 == 0))]
+                     ) == 1
+    for copies in (2, 3, 4):
+        assert copies_of([line for line in lines for _ in range(copies)]) == copies
+        twice_each_tenth = [line for n, line in enumerate(lines)
+                            for _ in range(copies * (2 if n % 10 == 0 else 1))]
+        assert copies_of(twice_each_tenth) == copies
+    for failures in (1, 3, 4, 8):
+        # Before: a plain log of bursts of 8 was a doubled one, and lost half its failures; a
+        # doubled one of bursts of 4 was read as of 4 copies when those came in.
+        attack = burst(300, failures)
+        assert copies_of(attack) == 1, failures
+        for copies in (2, 3, 4):
+            assert copies_of([line for line in attack for _ in range(copies)]) == copies, (
+                failures, copies)
+    # Three lines alike are no log of three copies, nor two pairs one of two.
+    assert copies_of(["Sep 30 17:01:04 zimbra postfix/qmgr[1]: 1A: removed"] * 3) == 1
+    assert copies_of(["A", "A", "B", "B"]) == 1
+    assert copies_of(["A", "A", "B", "B", "C", "C"]) == 2
+
+
+def test_a_watch_state_of_a_doubled_log_goes_on_undoubling():
+    # A state kept before logs of more copies were read said whether the log was doubled and
+    # kept the lines that awaited their copy.
+    state = Correlator().__getstate__()
+    del state["_copies"]
+    state.update(_doubled=True, _awaiting={"Sep 30 17:01:05 zimbra x[1]: y": None})
+    restored = Correlator()
+    restored.__setstate__(state)
+    assert (restored._copies, restored._awaiting) == (2, {"Sep 30 17:01:05 zimbra x[1]: y": 1})
 
 
 # -- time ---------------------------------------------------------------------------------------
