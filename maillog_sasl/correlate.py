@@ -6,8 +6,8 @@ SUMMARY
     Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
         between two batches: `watch` keeps one across runs)
-    copies_of(lines) -> int; queued_as(delivery event) -> NEWQID or None  (shared with
-        parallel.py's workers)
+    copies_of(lines) -> int; repeats_expanded(lines) -> lines; queued_as(delivery event)
+        -> NEWQID or None  (shared with parallel.py's workers)
 
 DESCRIPTION
     Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
@@ -58,6 +58,12 @@ DESCRIPTION
     by how the input was cut into blocks, so that parallel.py, which reads an input in byte
     ranges, hands on the same objects in the same order.
 
+    An input of every line written k times (2 to MOST_COPIES: rsyslog with several actions on
+    one file; copies_of()) is read one line of each run. A syslog's line for a Postfix line it
+    did not write again (rsyslog's `message repeated N times: [ LINE]`, syslog.syslog_repeat())
+    is read as LINE N times, each a line read: where the copies of each line were collapsed so,
+    that is a log of copies too.
+
     Sources are read in the order given (sources.open_sources() orders a rotated set oldest
     first). Each file gets a syslog.Clock anchored on its modification time; with `year`, the
     first file starts in that year and later files carry the year on across New Year.
@@ -97,7 +103,14 @@ from maillog_sasl.model import (
     Stats,
 )
 from maillog_sasl.sources import Problem
-from maillog_sasl.syslog import Clock, nested_line, parse_program, split_line
+from maillog_sasl.syslog import (
+    REPEATED,
+    Clock,
+    nested_line,
+    parse_program,
+    split_line,
+    syslog_repeat,
+)
 
 DELIVERY_AGENTS = ev.DELIVERY_AGENTS
 QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DELIVERY_AGENTS
@@ -141,6 +154,24 @@ class _Command(tuple):
         return False
 
 
+def repeats_expanded(lines: List[str]) -> List[str]:
+    """`lines` with each syslog repeat line of a Postfix program (syslog.syslog_repeat()) made
+    the lines it stands for, as Correlator.feed() reads them where it finds one."""
+    found = []
+    for line in lines:
+        if REPEATED in line:
+            parsed = split_line(line)
+            program = parse_program(parsed[2]) if parsed is not None else None
+            repeat = (syslog_repeat(parsed[3]) if parsed is not None and program
+                      and program[1] != "postfix" else None)
+            if parsed is not None and repeat is not None:
+                stamp, host, tag, _ = parsed
+                found.extend([f"{stamp} {host} {tag} {repeat[1]}"] * repeat[0])
+                continue
+        found.append(line)
+    return found
+
+
 def copies_of(lines: List[str]) -> int:
     """How many times each line of an input is written (rsyslog with two or more actions on
     one file), from its first lines: k (MOST_COPIES down to 2) when taking away k - 1 copies
@@ -150,8 +181,10 @@ def copies_of(lines: List[str]) -> int:
     times now and then (a burst of failed AUTH within a second): a plain log of such bursts
     takes away many lines but has few different lines written twice, and a doubled one as
     many lines as a log of four copies when its bursts are of four, but few of its different
-    lines are written a multiple of four times."""
-    sample = lines[:DOUBLED_SAMPLE]
+    lines are written a multiple of four times. A syslog's repeat line is the lines it stands
+    for (repeats_expanded()): a Zimbra host's rsyslog writes each line once and then
+    `message repeated 2 times: [ ... ]`, the copies collapsed."""
+    sample = repeats_expanded(lines[:DOUBLED_SAMPLE])
     written = collections.Counter(sample)
     if len(written) < 3:  # too few lines to tell
         return 1
@@ -299,8 +332,10 @@ class Correlator:
         """Apply a batch of lines; finished objects accumulate in `self.finished`.
 
         Only the skipped lines are counted as they go: every other line was used. Lines
-        `handed_back` by a parallel.py worker are not the input's first or last, and their
-        ten-minute slots are not looked at: the worker has noted both for its chunk.
+        `handed_back` by a parallel.py worker (or that a syslog's repeat line stands for:
+        _repeated()) are not the input's first or last, their ten-minute slots are not looked
+        at (the worker has noted both for its chunk) and they are no copies (a worker is given
+        only inputs of one copy of each line).
         """
         stats = self.stats
         tags = self._tags
@@ -318,12 +353,16 @@ class Correlator:
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
-        read = len(lines)
         copies = self._copies
         if copies is None:
             copies = self._copies = copies_of(lines)
-        if copies > 1:
+        if copies > 1 and not handed_back:
+            # (A syslog's repeat line stands for copies too: Zimbra's, below.)
+            lines = repeats_expanded(lines)
+            read = len(lines)
             lines = undoubled(lines, copies, self._awaiting)
+        else:
+            read = len(lines)
         repeated = read - len(lines)
         slots = not handed_back
         if lines and self.edges[0] is None and slots:
@@ -414,8 +453,12 @@ class Correlator:
             if daemon == "smtpd":
                 stamp = stamp or line[:15]
                 kind = smtpd_kind(text)
-                outcome = (handlers[kind]((host, tag), program, stamp, clock, text)
-                           if kind is not None else UNUSED)
+                if kind is not None:
+                    outcome = handlers[kind]((host, tag), program, stamp, clock, text)
+                elif text.startswith(REPEATED):
+                    outcome = self._repeated(stamp, host, tag, text, clock)
+                else:
+                    outcome = UNUSED
                 if outcome is not USED:
                     if outcome is UNTRACKED:
                         untracked += 1
@@ -423,7 +466,9 @@ class Correlator:
                         unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
-                unused += 1
+                if not (text.startswith(REPEATED) and self._repeated(
+                        stamp or line[:15], host, tag, text, clock) is USED):
+                    unused += 1
                 continue
             # The cheapest test first: is this queue ID one we track? (partition() costs less
             # than find() and a slice; a text without ": " keys what text[:text.find(": ")]
@@ -435,8 +480,11 @@ class Correlator:
                 if not colon or " " in queue_id or queue_id == "warning":
                     # No queue ID: smtp's `connect to HOST[IP]:25: ...`, `... TLS connection
                     # established to ...`, a daemon's warning. (Looked at only here: most lines
-                    # that come here are an untracked message's.)
-                    unused += 1
+                    # that come here are an untracked message's.) Or a syslog's line for one
+                    # it did not write again.
+                    if not (text.startswith(REPEATED) and self._repeated(
+                            stamp or line[:15], host, tag, text, clock) is USED):
+                        unused += 1
                 elif orphan is None or key in dropped:
                     untracked += 1
                 else:
@@ -526,6 +574,20 @@ class Correlator:
         stats.postfix_unused += unused
         stats.untracked_queue_lines += untracked
         stats.repeated_lines += repeated
+
+    def _repeated(self, stamp: str, host: str, tag: str, text: str, clock: Clock) -> str:
+        """A syslog's line for a Postfix line it did not write again (syslog.syslog_repeat()):
+        that line applied as many times, each counted as a line read (the repeat line itself
+        is not); UNUSED when `text` is no such line. Its ten-minute slot was the repeat line's."""
+        repeat = syslog_repeat(text)
+        if repeat is None:
+            return UNUSED
+        times, message = repeat
+        self.feed([f"{stamp} {host} {tag} {message}"] * times, clock, handed_back=True)
+        # The caller counts the repeat line as used: it is the lines it stands for instead.
+        self.stats.lines_read -= 1
+        self.stats.lines_used -= 1
+        return USED
 
     def new_source(self) -> None:
         """The next lines come from another input: how many copies it has is found anew."""

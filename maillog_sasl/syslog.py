@@ -4,6 +4,7 @@ SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None
     parse_program(tag) -> (syslog_name, daemon, pid) | None
     nested_line(text) -> the syslog line in another's text | None
+    syslog_repeat(text) -> (times, message) of rsyslog's `message repeated N times: [ ...]`
     has_stamp(text), rfc3339_start(text) -> bool: can it start with a stamp; an RFC 3339 one
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
@@ -39,6 +40,13 @@ DESCRIPTION
     in the old year. Conversions are cached per distinct stamp: neighbouring lines share their
     second; and a zone is asked its offset once an hour, not once a minute (an hour in which
     the offset changes, or that shows twice, is asked each time).
+
+    rsyslog's repeated-message reduction ($RepeatedMsgReduction on: Ubuntu's rsyslog.conf)
+    writes a message that a process logs again at once only the first time; before the next
+    other message it writes `message repeated N times: [ MESSAGE]` with the tag, and the
+    stamp of the last of them (rsyslog's ratelimit.c: "message repeated %d times: [%.800s]",
+    MESSAGE with the space it starts with, cut at 800 characters). syslog_repeat() reads that
+    text; the correlator applies MESSAGE N times (correlate.py).
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
@@ -288,6 +296,23 @@ def _after_priority(stamp: str, host: str, word: str, rest: str):
         return None
     tag, _, text = rest.partition(" ")
     return (stamp, host, tag, text) if tag[-1:] == ":" else None
+
+
+# What the text of rsyslog's line for a message it did not write again starts with; more than
+# MOST_REPEATS is no count of a Postfix process's lines (a hundred bytes would make a day's
+# work): such a line is not read as one.
+REPEATED = "message repeated "
+MOST_REPEATS = 100_000
+_REPEAT = re.compile(r"message repeated ([1-9][0-9]{0,5}) times: \[ ?(.*)\]")
+
+
+def syslog_repeat(text: str) -> Optional[Tuple[int, str]]:
+    """(N, MESSAGE) of a text `message repeated N times: [ MESSAGE]`, N at most MOST_REPEATS;
+    None for any other."""
+    found = _REPEAT.fullmatch(text)
+    if found is None or int(found[1]) > MOST_REPEATS:
+        return None
+    return int(found[1]), found[2]
 
 
 def nested_line(text: str) -> Optional[Tuple[str, str, str, str]]:
