@@ -6,8 +6,8 @@ SUMMARY
     Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
         between two batches: `watch` keeps one across runs)
-    copies_of(lines) -> int; repeats_expanded(lines) -> lines; queued_as(delivery event)
-        -> NEWQID or None  (shared with parallel.py's workers)
+    copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
+        queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
 
 DESCRIPTION
     Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
@@ -61,8 +61,9 @@ DESCRIPTION
     An input of every line written k times (2 to MOST_COPIES: rsyslog with several actions on
     one file; copies_of()) is read one line of each run. A syslog's line for a Postfix line it
     did not write again (rsyslog's `message repeated N times: [ LINE]`, syslog.syslog_repeat())
-    is read as LINE N times, each a line read: where the copies of each line were collapsed so,
-    that is a log of copies too.
+    is read as LINE N times, each a line read, and so is a BSD syslogd's `last message repeated
+    N times` after LINE: where the copies of each line were collapsed so, that is a log of
+    copies too.
 
     Sources are read in the order given (sources.open_sources() orders a rotated set oldest
     first). Each file gets a syslog.Clock anchored on its modification time; with `year`, the
@@ -81,7 +82,18 @@ import copy
 import datetime as _dt
 import sys
 from sys import intern as _intern
-from typing import AbstractSet, Any, Callable, Dict, Iterator, List, Optional
+from typing import (
+    AbstractSet,
+    Any,
+    Callable,
+    Dict,
+    Final,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from mypy_extensions import mypyc_attr
 
@@ -104,8 +116,11 @@ from maillog_sasl.model import (
 )
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import (
+    LAST_REPEATED,
+    REPEAT_CUT,
     REPEATED,
     Clock,
+    last_repeat,
     nested_line,
     parse_program,
     split_line,
@@ -154,22 +169,61 @@ class _Command(tuple):
         return False
 
 
-def repeats_expanded(lines: List[str]) -> List[str]:
-    """`lines` with each syslog repeat line of a Postfix program (syslog.syslog_repeat()) made
-    the lines it stands for, as Correlator.feed() reads them where it finds one."""
-    found = []
-    for line in lines:
-        if REPEATED in line:
-            parsed = split_line(line)
-            program = parse_program(parsed[2]) if parsed is not None else None
-            repeat = (syslog_repeat(parsed[3]) if parsed is not None and program
-                      and program[1] != "postfix" else None)
-            if parsed is not None and repeat is not None:
-                stamp, host, tag, _ = parsed
-                found.extend([f"{stamp} {host} {tag} {repeat[1]}"] * repeat[0])
-                continue
-        found.append(line)
-    return found
+# The words a syslog's line for lines it did not write again starts its text with: rsyslog's,
+# a BSD syslogd's when it writes a tag (syslog.py).
+REPEATS: Final = (REPEATED, LAST_REPEATED)
+# Repeat lines of both forms hold this.
+REPEAT_MARK: Final = REPEATED
+
+
+def repeat_of(line: str, before: Optional[str]) -> Optional[tuple]:
+    """(N, LINE) when `line` is a syslog's line for a Postfix program's LINE (or a line that
+    holds one behind a container's prefix) that it did not write again N times: rsyslog's
+    (syslog.syslog_repeat()) or a BSD syslogd's about `before`, the line before it
+    (syslog.last_repeat()); else None."""
+    if LAST_REPEATED in line:
+        return _of_postfix(last_repeat(line, before))
+    parsed = split_line(line)
+    return None if parsed is None else _of_postfix(_rsyslog_repeat(*parsed, lambda: before))
+
+
+def _rsyslog_repeat(stamp: str, host: str, tag: str, text: str,
+                    before: Callable[[], Optional[str]]) -> Optional[tuple]:
+    """(N, the line repeated) of an rsyslog repeat line cut into these four; else None.
+    rsyslog cuts the line it repeats at REPEAT_CUT characters: a cut one is taken whole from
+    the line before it, `before()`, when that is of its host and tag and starts so; else
+    None (an attacker's long username must not make a shorter one's attempts)."""
+    found = syslog_repeat(text)
+    if found is None:
+        return None
+    times, message = found
+    if len(message) >= REPEAT_CUT - 1:  # (rsyslog counts the space the message starts with)
+        parsed = split_line(before() or "")
+        if parsed is None or parsed[1:3] != (host, tag) or not parsed[3].startswith(message):
+            return None
+        message = parsed[3]
+    return times, f"{stamp} {host} {tag} {message}"
+
+
+def _of_postfix(repeat: Optional[tuple]) -> Optional[tuple]:
+    """`repeat` when the line it repeats is a Postfix program's or holds one (nested_line());
+    else None."""
+    parsed = split_line(repeat[1]) if repeat is not None else None
+    if parsed is None:
+        return None
+    program = parse_program(parsed[2])
+    if not program:
+        nested = nested_line(parsed[3])
+        program = parse_program(nested[2]) if nested is not None else None
+    return repeat if program and program[1] != "postfix" else None
+
+
+def _repeats(repeat: Optional[tuple], line: str) -> bool:
+    """Does `repeat` (repeat_of()'s) repeat `line` (its host, tag and text)?"""
+    if repeat is None:
+        return False
+    repeated, original = split_line(repeat[1]), split_line(line)
+    return repeated is not None and original is not None and repeated[1:] == original[1:]
 
 
 def copies_of(lines: List[str]) -> int:
@@ -181,40 +235,100 @@ def copies_of(lines: List[str]) -> int:
     times now and then (a burst of failed AUTH within a second): a plain log of such bursts
     takes away many lines but has few different lines written twice, and a doubled one as
     many lines as a log of four copies when its bursts are of four, but few of its different
-    lines are written a multiple of four times. A syslog's repeat line is the lines it stands
-    for (repeats_expanded()): a Zimbra host's rsyslog writes each line once and then
-    `message repeated 2 times: [ ... ]`, the copies collapsed."""
-    sample = repeats_expanded(lines[:DOUBLED_SAMPLE])
+    lines are written a multiple of four times. Or the copies collapsed by rsyslog
+    (_collapsed_copies())."""
+    sample = lines[:DOUBLED_SAMPLE]
     written = collections.Counter(sample)
     if len(written) < 3:  # too few lines to tell
         return 1
     for copies in range(MOST_COPIES, 1, -1):
-        gone = len(sample) - len(undoubled(sample, copies, {}))
+        kept, standing = undoubled(sample, copies, {}, None)
         alike = sum(1 for count in written.values() if count % copies == 0)
-        if (gone >= 0.8 * (copies - 1) / copies * len(sample)
+        if (standing - len(kept) >= 0.8 * (copies - 1) / copies * standing
                 and alike >= 0.5 * len(written)):
+            return copies
+    return _collapsed_copies(sample)
+
+
+def _collapsed_copies(sample: List[str]) -> int:
+    """k when rsyslog got each line k times and collapsed the copies (a Zimbra host's log,
+    darold/sendmailanalyzer#30: each line, then `message repeated 2 times: [ ... ]`): 80% of
+    the lines that are no repeat line are followed by one of them that stands for k - 1
+    copies, or for 2k - 1 and more (lines Postfix logged again); else 1. A plain log whose
+    lines are all bursts repeated alike (a grep of failures, bursts of four) cannot be told
+    from one."""
+    repeats: List[int] = []  # of each line that is no repeat line: how many the next stood for
+    before = None
+    for line in sample:
+        if REPEAT_MARK in line and before is not None:
+            repeat = repeat_of(line, before)
+            if _repeats(repeat, before):
+                assert repeat is not None
+                repeats[-1] += repeat[0]
+                continue
+        repeats.append(0)
+        if LAST_REPEATED not in line:
+            before = line
+    if len(repeats) < 3:
+        return 1
+    for copies in range(MOST_COPIES, 1, -1):
+        if sum(1 for times in repeats if times and (times + 1) % copies == 0
+               ) >= 0.8 * len(repeats):
             return copies
     return 1
 
 
-def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int]) -> List[str]:
-    """`lines` with the copies of each line taken away: `copies` (2 or more) of each, one
-    kept. A line Postfix really logged twice in a row comes 2 x `copies` times, and two are
-    kept. `awaiting`: line -> copies still to come, carried from one batch to the next."""
-    kept = []
+def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int],
+              before: Optional[str]) -> Tuple[List[str], int]:
+    """(`lines` with the copies of each line taken away, how many lines `lines` stand for):
+    `copies` (2 or more) of each, one kept. A line Postfix really logged twice in a row comes
+    2 x `copies` times, and two are kept. `awaiting`: line -> copies still to come, carried
+    from one batch to the next; `before`: the line before the first (no repeat line).
+
+    A syslog's repeat line of a Postfix program (repeat_of()) stands for that many lines: the
+    copies still awaited of the line before it first (rsyslog got the copies, and collapsed
+    them: a Zimbra host's log), then lines Postfix logged again, `copies` each, which it
+    collapsed too (one kept for each, with the repeat line's stamp); or, when none is awaited,
+    it is a line with copies of its own (rsyslog collapsed the lines, then wrote the file with
+    several actions), and the lines it stands for are kept with it.
+    """
+    kept: List[str] = []
+    standing = 0
     for line in lines:
-        left = awaiting.get(line)
-        if left is not None:
-            if left > 1:
-                awaiting[line] = left - 1
+        times, repeated = 1, None
+        if REPEAT_MARK in line:
+            repeat = repeat_of(line, before)
+            if repeat is not None:
+                times, repeated = repeat
+                collapsed = before if before is not None and _repeats(repeat, before) else ""
+                left = awaiting.get(collapsed, 0) if collapsed else 0
+                if left:
+                    standing += times
+                    used = min(left, times)
+                    if used < left:
+                        awaiting[collapsed] = left - used
+                    else:
+                        del awaiting[collapsed]
+                    kept.extend([repeated] * -(-(times - used) // copies))
+                    continue
+        standing += times
+        if repeated is None and LAST_REPEATED not in line:
+            before = line
+        awaited = awaiting.get(line)
+        if awaited is not None:
+            if awaited > 1:
+                awaiting[line] = awaited - 1
             else:
                 del awaiting[line]
             continue
         awaiting[line] = copies - 1
         if len(awaiting) > DOUBLED_WITHIN:
             del awaiting[next(iter(awaiting))]
-        kept.append(line)
-    return kept
+        if repeated is None:
+            kept.append(line)
+        else:
+            kept.extend([repeated] * times)
+    return kept, standing
 
 
 def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
@@ -270,7 +384,7 @@ class Pending:
 # sets but the bound handlers. Named here, as a class compiled by mypyc (setup.py) has no
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
-        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges")
+        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line")
 
 
 class Correlator:
@@ -290,6 +404,9 @@ class Correlator:
         # lines still waiting for copies: line -> how many.
         self._copies: Optional[int] = None
         self._awaiting: Dict[str, int] = {}
+        # The input's last line fed that is no BSD syslogd's repeat line (the line one at the
+        # start of a batch repeats).
+        self._last_line: Optional[str] = None
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
@@ -317,7 +434,7 @@ class Correlator:
     def __setstate__(self, state: dict) -> None:
         # A state written before slots and edges existed starts them empty; one written when
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
-        state = {"_slots": {}, "edges": [None, None], **state}
+        state = {"_slots": {}, "edges": [None, None], "_last_line": None, **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -333,9 +450,10 @@ class Correlator:
 
         Only the skipped lines are counted as they go: every other line was used. Lines
         `handed_back` by a parallel.py worker (or that a syslog's repeat line stands for:
-        _repeated()) are not the input's first or last, their ten-minute slots are not looked
-        at (the worker has noted both for its chunk) and they are no copies (a worker is given
-        only inputs of one copy of each line).
+        _apply_repeat()) are not the input's first or last, their ten-minute slots are not
+        looked at (the worker has noted both for its chunk) and they are no copies (a worker
+        hands back lines of inputs cut in chunks, which are of one copy each; the lines a
+        repeat line stands for are the lines Postfix wrote).
         """
         stats = self.stats
         tags = self._tags
@@ -357,13 +475,11 @@ class Correlator:
         if copies is None:
             copies = self._copies = copies_of(lines)
         if copies > 1 and not handed_back:
-            # (A syslog's repeat line stands for copies too: Zimbra's, below.)
-            lines = repeats_expanded(lines)
-            read = len(lines)
-            lines = undoubled(lines, copies, self._awaiting)
+            lines, read = undoubled(lines, copies, self._awaiting, self._last_line)
         else:
             read = len(lines)
         repeated = read - len(lines)
+        self._batch, self._scanned = lines, 0
         slots = not handed_back
         if lines and self.edges[0] is None and slots:
             self.edges[0] = _edge(lines[0], clock)
@@ -423,7 +539,10 @@ class Correlator:
             else:
                 parsed = split_line(line)
                 if parsed is None:
-                    not_syslog += 1
+                    # A BSD syslogd's repeat line has no tag.
+                    if not (LAST_REPEATED in line and self._apply_repeat(
+                            self._last_repeat(line), clock) is USED):
+                        not_syslog += 1
                     continue
                 stamp, host, tag, text = parsed
                 if slots:
@@ -444,7 +563,10 @@ class Correlator:
                     program = nested
                     stamp, host, tag, text = parsed
                 elif not len(program):
-                    other += 1
+                    # Or the repeat line of a container's prefix, for the lines it holds.
+                    if not (text.startswith(REPEATED) and self._repeated(
+                            line, stamp or line[:15], host, tag, text, clock) is USED):
+                        other += 1
                     continue
             # Typed from here on (a _Command is a tuple too): compiled, its fields are then read
             # as a tuple's, not through the generic subscript.
@@ -455,8 +577,8 @@ class Correlator:
                 kind = smtpd_kind(text)
                 if kind is not None:
                     outcome = handlers[kind]((host, tag), program, stamp, clock, text)
-                elif text.startswith(REPEATED):
-                    outcome = self._repeated(stamp, host, tag, text, clock)
+                elif text.startswith(REPEATS):
+                    outcome = self._repeated(line, stamp, host, tag, text, clock)
                 else:
                     outcome = UNUSED
                 if outcome is not USED:
@@ -466,8 +588,8 @@ class Correlator:
                         unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
-                if not (text.startswith(REPEATED) and self._repeated(
-                        stamp or line[:15], host, tag, text, clock) is USED):
+                if not (text.startswith(REPEATS) and self._repeated(
+                        line, stamp or line[:15], host, tag, text, clock) is USED):
                     unused += 1
                 continue
             # The cheapest test first: is this queue ID one we track? (partition() costs less
@@ -482,8 +604,8 @@ class Correlator:
                     # established to ...`, a daemon's warning. (Looked at only here: most lines
                     # that come here are an untracked message's.) Or a syslog's line for one
                     # it did not write again.
-                    if not (text.startswith(REPEATED) and self._repeated(
-                            stamp or line[:15], host, tag, text, clock) is USED):
+                    if not (text.startswith(REPEATS) and self._repeated(
+                            line, stamp or line[:15], host, tag, text, clock) is USED):
                         unused += 1
                 elif orphan is None or key in dropped:
                     untracked += 1
@@ -567,6 +689,10 @@ class Correlator:
             self._queue_file(event, message, host, when)
         if lines and slots:
             self.edges[1] = _edge(lines[-1], clock)
+            for line in reversed(lines):
+                if LAST_REPEATED not in line:
+                    self._last_line = line
+                    break
         stats.lines_read += read
         stats.lines_used += read - not_syslog - other - unused - untracked - repeated
         stats.not_syslog += not_syslog
@@ -575,15 +701,50 @@ class Correlator:
         stats.untracked_queue_lines += untracked
         stats.repeated_lines += repeated
 
-    def _repeated(self, stamp: str, host: str, tag: str, text: str, clock: Clock) -> str:
-        """A syslog's line for a Postfix line it did not write again (syslog.syslog_repeat()):
-        that line applied as many times, each counted as a line read (the repeat line itself
-        is not); UNUSED when `text` is no such line. Its ten-minute slot was the repeat line's."""
-        repeat = syslog_repeat(text)
-        if repeat is None:
+    def _repeated(self, line: str, stamp: str, host: str, tag: str, text: str,
+                  clock: Clock) -> str:
+        """A Postfix program's `line` (cut into the other four; behind a container's prefix,
+        the line it holds), or a container's, whose text starts with REPEATS: _apply_repeat()
+        of what it stands for. (A method: a function made in feed() would make its locals a
+        closure's, compiled.)"""
+        if text.startswith(LAST_REPEATED):
+            return self._apply_repeat(self._last_repeat(line), clock)
+        return self._apply_repeat(_of_postfix(_rsyslog_repeat(
+            stamp, host, tag, text, lambda: self._line_before(line))), clock)
+
+    def _last_repeat(self, line: str) -> Optional[tuple]:
+        """repeat_of() a BSD syslogd's repeat line of the batch being fed."""
+        return repeat_of(line, self._line_before(line))
+
+    def _line_before(self, line: str) -> Optional[str]:
+        """The line before `line` (of the batch being fed) that is no BSD syslogd's repeat
+        line: the line that one repeats, and a cut rsyslog one continues."""
+        batch = self._batch
+        try:
+            at = batch.index(line, self._scanned)  # (a line equal to it before: read)
+        except ValueError:  # not the batch's: a line behind a container's prefix
+            return None
+        self._scanned = at + 1
+        for index in range(at - 1, -1, -1):
+            if LAST_REPEATED not in batch[index]:
+                return batch[index]
+        return self._last_line
+
+    def _apply_repeat(self, repeat: Optional[tuple], clock: Clock) -> str:
+        """A syslog's line for LINE that it did not write again N times (repeat_of()'s (N,
+        LINE)): LINE applied N times, each counted as a line read (the repeat line itself is
+        not); UNUSED for None. Its ten-minute slot was the repeat line's."""
+        if repeat is None or self._repeating:
+            # (One within the lines another stands for: attacker text, N upon N lines.)
             return UNUSED
-        times, message = repeat
-        self.feed([f"{stamp} {host} {tag} {message}"] * times, clock, handed_back=True)
+        times, repeated = repeat
+        batch, scanned = self._batch, self._scanned
+        self._repeating = True
+        try:
+            self.feed([repeated] * times, clock, handed_back=True)
+        finally:
+            self._repeating = False
+        self._batch, self._scanned = batch, scanned
         # The caller counts the repeat line as used: it is the lines it stands for instead.
         self.stats.lines_read -= 1
         self.stats.lines_used -= 1
@@ -593,6 +754,7 @@ class Correlator:
         """The next lines come from another input: how many copies it has is found anew."""
         self._copies = None
         self._awaiting.clear()
+        self._last_line = None
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
@@ -612,6 +774,11 @@ class Correlator:
     # queue IDs it saw born untracked (their lines are dropped, as here).
     _orphan: Optional[Callable[[str, str, tuple, str, str], None]] = None
     _dropped: AbstractSet[tuple] = frozenset()
+    # True while the lines a repeat line stands for are fed (_apply_repeat()); the batch being
+    # fed, and how far _line_before() has looked in it (set by feed(), never kept).
+    _repeating = False
+    _batch: Sequence[str] = ()
+    _scanned = 0
 
     def _slot_line(self, host: str, slot: str, stamp: str, clock: Clock) -> None:
         """A line of `host` in ten-minute `slot`: when the host enters another slot, its

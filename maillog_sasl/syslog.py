@@ -5,6 +5,7 @@ SUMMARY
     parse_program(tag) -> (syslog_name, daemon, pid) | None
     nested_line(text) -> the syslog line in another's text | None
     syslog_repeat(text) -> (times, message) of rsyslog's `message repeated N times: [ ...]`
+    last_repeat(line, before) -> (times, line) of a BSD syslogd's `last message repeated N times`
     has_stamp(text), rfc3339_start(text) -> bool: can it start with a stamp; an RFC 3339 one
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
@@ -46,7 +47,10 @@ DESCRIPTION
     other message it writes `message repeated N times: [ MESSAGE]` with the tag, and the
     stamp of the last of them (rsyslog's ratelimit.c: "message repeated %d times: [%.800s]",
     MESSAGE with the space it starts with, cut at 800 characters). syslog_repeat() reads that
-    text; the correlator applies MESSAGE N times (correlate.py).
+    text; the correlator applies MESSAGE N times (correlate.py). A BSD syslogd (FreeBSD's, whose
+    reduction is on by default; sysklogd's) writes `STAMP HOST last message repeated N times`
+    instead, no tag, about the line before it in the file; last_repeat() gives that line with
+    the repeat line's stamp (the last one's).
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
@@ -301,9 +305,42 @@ def _after_priority(stamp: str, host: str, word: str, rest: str):
 # What the text of rsyslog's line for a message it did not write again starts with; more than
 # MOST_REPEATS is no count of a Postfix process's lines (a hundred bytes would make a day's
 # work): such a line is not read as one.
-REPEATED = "message repeated "
+REPEATED: Final = "message repeated "
 MOST_REPEATS = 100_000
+# rsyslog writes only the first 800 characters of the line it repeats ("%.800s").
+REPEAT_CUT = 800
 _REPEAT = re.compile(r"message repeated ([1-9][0-9]{0,5}) times: \[ ?(.*)\]")
+
+
+LAST_REPEATED: Final = "last message repeated "
+_LAST_REPEAT_TEXT = re.compile(r"last message repeated ([1-9][0-9]{0,5}) times")
+_LAST_REPEAT_LINE = re.compile(
+    r"([A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}T\S+) (\S+) "
+    r"last message repeated ([1-9][0-9]{0,5}) times")
+
+
+def last_repeat(line: str, before: Optional[str]) -> Optional[Tuple[int, str]]:
+    """(N, `before` with the stamp of `line`) when `line` is a BSD syslogd's `STAMP HOST last
+    message repeated N times` (or one with the tag of `before`: `STAMP HOST TAG: last message
+    ...`) about `before`, the syslog line before it, of the same host; else None."""
+    repeated = split_line(before) if before is not None else None
+    if repeated is None:
+        return None
+    _, host, tag, text = repeated
+    parsed = split_line(line)
+    if parsed is not None:
+        found = _LAST_REPEAT_TEXT.fullmatch(parsed[3])
+        if found is None or parsed[1:3] != (host, tag):
+            return None
+        stamp, times = parsed[0], found[1]
+    else:
+        found = _LAST_REPEAT_LINE.fullmatch(line)
+        if found is None or found[2] != host:
+            return None
+        stamp, times = found[1], found[3]
+    if int(times) > MOST_REPEATS:
+        return None
+    return int(times), f"{stamp} {host} {tag} {text}"
 
 
 def syslog_repeat(text: str) -> Optional[Tuple[int, str]]:
