@@ -23,31 +23,34 @@ from maillog_sasl.correlate import Correlator, copies_of, repeat_of
 from maillog_sasl.syslog import MOST_REPEATS, Clock, last_repeat, split_line, syslog_repeat
 
 
-def rsyslog_reduced(lines):
-    """`lines` as rsyslog writes them with the reduction on: a line whose host, tag and text
-    are the line before's is left out, and counted; the count is written before the next other
-    line (and at the end), with the stamp of the last line left out."""
+def reduced(lines, written_for):
+    """`lines` as a syslogd writes them with its reduction on: a line whose host, tag and text
+    are the line before's is left out, and the lines left out are written as
+    `written_for(left_out)` says, before the next other line (and at the end)."""
     written, last, left_out = [], None, []
-
-    def flush():
-        if len(left_out) == 1:  # (ratelimit.c: the line itself again, nsupp == 1)
-            written.append(left_out.pop())
-        if left_out:
-            stamp, host, tag, text = split_line(left_out[-1])
-            written.append(f"{stamp} {host} {tag} message repeated {len(left_out)} times: "
-                           f"[{(' ' + text)[:800]}]")  # (cut at 800: "%.800s")
-            left_out.clear()
-
-    for line in lines:
-        fields = split_line(line)[1:]
+    for line in lines + [None]:
+        fields = split_line(line)[1:] if line is not None else None
         if fields == last:
             left_out.append(line)
             continue
-        flush()
-        written.append(line)
+        if left_out:
+            written += written_for(left_out)
+            left_out = []
+        if line is not None:
+            written.append(line)
         last = fields
-    flush()
     return written
+
+
+def rsyslog_reduced(lines):
+    """`lines` as rsyslog writes them: the count, with the stamp of the last line left out."""
+    def repeat_line(left_out):
+        if len(left_out) == 1:  # (ratelimit.c: the line itself again, nsupp == 1)
+            return left_out
+        stamp, host, tag, text = split_line(left_out[-1])
+        return [f"{stamp} {host} {tag} message repeated {len(left_out)} times: "
+                f"[{(' ' + text)[:800]}]"]  # (cut at 800: "%.800s")
+    return reduced(lines, repeat_line)
 
 
 def brute_force(start, sessions, failures, stamp=lambda moment: moment.strftime("%b %d %H:%M:%S")):
@@ -199,29 +202,14 @@ def test_repeat_lines_of_other_programs_and_daemons_are_counted_so(cli, tmp_path
 # -- a BSD syslogd's `last message repeated N times` -------------------------------------------
 
 def bsd_reduced(lines, tagged=False):
-    """`lines` as FreeBSD's syslogd writes them: a line whose host, tag and text are the line
-    before's is left out and counted; before the next other line comes `STAMP HOST last
-    message repeated N times` (with the line's tag too, when `tagged`: as some others write
-    it), stamped like the last one left out."""
-    written, last, left_out = [], None, []
-
-    def flush():
-        if left_out:
-            stamp, host, tag, _ = split_line(left_out[-1])
-            written.append(f"{stamp} {host} {tag + ' ' if tagged else ''}last message repeated "
-                           f"{len(left_out)} times")
-            left_out.clear()
-
-    for line in lines:
-        fields = split_line(line)[1:]
-        if fields == last:
-            left_out.append(line)
-            continue
-        flush()
-        written.append(line)
-        last = fields
-    flush()
-    return written
+    """`lines` as FreeBSD's syslogd writes them: `STAMP HOST last message repeated N times`
+    (with the line's tag too, when `tagged`: as some others write it), stamped like the last
+    one left out."""
+    def repeat_line(left_out):
+        stamp, host, tag, _ = split_line(left_out[-1])
+        return [f"{stamp} {host} {tag + ' ' if tagged else ''}last message repeated "
+                f"{len(left_out)} times"]
+    return reduced(lines, repeat_line)
 
 
 @pytest.mark.parametrize("tagged", [False, True], ids=["untagged", "tagged"])
