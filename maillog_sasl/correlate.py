@@ -120,6 +120,7 @@ from maillog_sasl.syslog import (
     REPEAT_CUT,
     REPEATED,
     Clock,
+    is_last_repeat,
     last_repeat,
     nested_line,
     parse_program,
@@ -181,7 +182,7 @@ def repeat_of(line: str, before: Optional[str]) -> Optional[tuple]:
     holds one behind a container's prefix) that it did not write again N times: rsyslog's
     (syslog.syslog_repeat()) or a BSD syslogd's about `before`, the line before it
     (syslog.last_repeat()); else None."""
-    if LAST_REPEATED in line:
+    if is_last_repeat(line):
         return _of_postfix(last_repeat(line, before))
     parsed = split_line(line)
     return None if parsed is None else _of_postfix(_rsyslog_repeat(*parsed, lambda: before))
@@ -227,7 +228,12 @@ def _repeats(repeat: Optional[tuple], line: str) -> bool:
 
 
 def copies_of(lines: List[str]) -> int:
-    """How many times each line of an input is written (rsyslog with two or more actions on
+    """copies_found()'s count."""
+    return copies_found(lines)[0]
+
+
+def copies_found(lines: List[str]) -> Tuple[int, bool]:
+    """(How many times each line of an input is written (rsyslog with two or more actions on
     one file), from its first lines: k (MOST_COPIES down to 2) when taking away k - 1 copies
     of each line (undoubled(): each within DOUBLED_WITHIN lines of the one before) takes 80%
     of a log of k copies' share, (k - 1) / k of the lines, and half the different lines or
@@ -236,25 +242,26 @@ def copies_of(lines: List[str]) -> int:
     takes away many lines but has few different lines written twice, and a doubled one as
     many lines as a log of four copies when its bursts are of four, but few of its different
     lines are written a multiple of four times. Or the copies collapsed by rsyslog
-    (_collapsed_copies())."""
+    (_collapsed_copies()): then True.)"""
     sample = lines[:DOUBLED_SAMPLE]
     written = collections.Counter(sample)
     if len(written) < 3:  # too few lines to tell
-        return 1
+        return 1, False
     for copies in range(MOST_COPIES, 1, -1):
         kept, standing = undoubled(sample, copies, {}, None)
         alike = sum(1 for count in written.values() if count % copies == 0)
         if (standing - len(kept) >= 0.8 * (copies - 1) / copies * standing
                 and alike >= 0.5 * len(written)):
-            return copies
-    return _collapsed_copies(sample)
+            return copies, False
+    copies = _collapsed_copies(sample)
+    return copies, copies > 1
 
 
 def _collapsed_copies(sample: List[str]) -> int:
     """k when rsyslog got each line k times and collapsed the copies (a Zimbra host's log,
     darold/sendmailanalyzer#30: each line, then `message repeated 2 times: [ ... ]`): 80% of
     the lines that are no repeat line are followed by one of them that stands for k - 1
-    copies, or for 2k - 1 and more (lines Postfix logged again); else 1. A plain log whose
+    copies, or for 2k - 1, 3k - 1... (lines Postfix logged again); else 1. A plain log whose
     lines are all bursts repeated alike (a grep of failures, bursts of four) cannot be told
     from one."""
     repeats: List[int] = []  # of each line that is no repeat line: how many the next stood for
@@ -267,7 +274,7 @@ def _collapsed_copies(sample: List[str]) -> int:
                 repeats[-1] += repeat[0]
                 continue
         repeats.append(0)
-        if LAST_REPEATED not in line:
+        if not is_last_repeat(line):
             before = line
     if len(repeats) < 3:
         return 1
@@ -279,7 +286,7 @@ def _collapsed_copies(sample: List[str]) -> int:
 
 
 def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int],
-              before: Optional[str]) -> Tuple[List[str], int]:
+              before: Optional[str], collapsed: bool = False) -> Tuple[List[str], int]:
     """(`lines` with the copies of each line taken away, how many lines `lines` stand for):
     `copies` (2 or more) of each, one kept. A line Postfix really logged twice in a row comes
     2 x `copies` times, and two are kept. `awaiting`: line -> copies still to come, carried
@@ -288,9 +295,11 @@ def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int],
     A syslog's repeat line of a Postfix program (repeat_of()) stands for that many lines: the
     copies still awaited of the line before it first (rsyslog got the copies, and collapsed
     them: a Zimbra host's log), then lines Postfix logged again, `copies` each, which it
-    collapsed too (one kept for each, with the repeat line's stamp); or, when none is awaited,
-    it is a line with copies of its own (rsyslog collapsed the lines, then wrote the file with
-    several actions), and the lines it stands for are kept with it.
+    collapsed too (one kept for each, with the repeat line's stamp; so too when none is
+    awaited in a log of copies `collapsed`: a BSD syslogd writes a long run's count every 30
+    seconds); or, when none is awaited (not `collapsed`), it is a line with copies of its
+    own (rsyslog collapsed the lines, then wrote the file with several actions), and the
+    lines it stands for are kept with it.
     """
     kept: List[str] = []
     standing = 0
@@ -300,19 +309,19 @@ def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int],
             repeat = repeat_of(line, before)
             if repeat is not None:
                 times, repeated = repeat
-                collapsed = before if before is not None and _repeats(repeat, before) else ""
-                left = awaiting.get(collapsed, 0) if collapsed else 0
-                if left:
+                about = before if before is not None and _repeats(repeat, before) else ""
+                left = awaiting.get(about, 0) if about else 0
+                if left or (collapsed and about):
                     standing += times
                     used = min(left, times)
                     if used < left:
-                        awaiting[collapsed] = left - used
-                    else:
-                        del awaiting[collapsed]
+                        awaiting[about] = left - used
+                    elif left:
+                        del awaiting[about]
                     kept.extend([repeated] * -(-(times - used) // copies))
                     continue
         standing += times
-        if repeated is None and LAST_REPEATED not in line:
+        if repeated is None and not is_last_repeat(line):
             before = line
         awaited = awaiting.get(line)
         if awaited is not None:
@@ -384,7 +393,7 @@ class Pending:
 # sets but the bound handlers. Named here, as a class compiled by mypyc (setup.py) has no
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
-        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line")
+        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed")
 
 
 class Correlator:
@@ -407,6 +416,7 @@ class Correlator:
         # The input's last line fed that is no BSD syslogd's repeat line (the line one at the
         # start of a batch repeats).
         self._last_line: Optional[str] = None
+        self._collapsed = False  # rsyslog collapsed the copies (copies_found())
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
@@ -434,7 +444,8 @@ class Correlator:
     def __setstate__(self, state: dict) -> None:
         # A state written before slots and edges existed starts them empty; one written when
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
-        state = {"_slots": {}, "edges": [None, None], "_last_line": None, **state}
+        state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
+                 **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -473,13 +484,15 @@ class Correlator:
         not_syslog = other = unused = untracked = 0
         copies = self._copies
         if copies is None:
-            copies = self._copies = copies_of(lines)
+            copies, self._collapsed = copies_found(lines)
+            self._copies = copies
         if copies > 1 and not handed_back:
-            lines, read = undoubled(lines, copies, self._awaiting, self._last_line)
+            lines, read = undoubled(lines, copies, self._awaiting, self._last_line,
+                                    self._collapsed)
         else:
             read = len(lines)
         repeated = read - len(lines)
-        self._batch, self._scanned = lines, 0
+        self._batch, self._scanned, self._resolved = lines, 0, (-1, None)
         slots = not handed_back
         if lines and self.edges[0] is None and slots:
             self.edges[0] = _edge(lines[0], clock)
@@ -692,7 +705,7 @@ class Correlator:
         if lines and slots:
             self.edges[1] = _edge(lines[-1], clock)
             for line in reversed(lines):
-                if LAST_REPEATED not in line:
+                if not is_last_repeat(line):
                     self._last_line = line
                     break
         stats.lines_read += read
@@ -724,13 +737,20 @@ class Correlator:
         batch = self._batch
         try:
             at = batch.index(line, self._scanned)  # (a line equal to it before: read)
-        except ValueError:  # not the batch's: a line behind a container's prefix
+        except ValueError:  # (every line asked of is the batch's: no line before is better)
             return None
         self._scanned = at + 1
+        found = self._last_line
         for index in range(at - 1, -1, -1):
-            if LAST_REPEATED not in batch[index]:
-                return batch[index]
-        return self._last_line
+            there = batch[index]
+            if not is_last_repeat(there):
+                found = there
+                break
+            if index == self._resolved[0]:  # a run of repeat lines: not looked over again
+                found = self._resolved[1]
+                break
+        self._resolved = (at, found)
+        return found
 
     def _apply_repeat(self, repeat: Optional[tuple], clock: Clock) -> str:
         """A syslog's line for LINE that it did not write again N times (repeat_of()'s (N,
@@ -740,13 +760,13 @@ class Correlator:
             # (One within the lines another stands for: attacker text, N upon N lines.)
             return UNUSED
         times, repeated = repeat
-        batch, scanned = self._batch, self._scanned
+        batch, scanned, resolved = self._batch, self._scanned, self._resolved
         self._repeating = True
         try:
             self.feed([repeated] * times, clock, handed_back=True)
         finally:
             self._repeating = False
-        self._batch, self._scanned = batch, scanned
+        self._batch, self._scanned, self._resolved = batch, scanned, resolved
         # The caller counts the repeat line as used: it is the lines it stands for instead.
         self.stats.lines_read -= 1
         self.stats.lines_used -= 1
@@ -755,6 +775,7 @@ class Correlator:
     def new_source(self) -> None:
         """The next lines come from another input: how many copies it has is found anew."""
         self._copies = None
+        self._collapsed = False
         self._awaiting.clear()
         self._last_line = None
 
@@ -781,6 +802,8 @@ class Correlator:
     _repeating = False
     _batch: Sequence[str] = ()
     _scanned = 0
+    # The last line _line_before() was asked of, by its place in the batch, and its answer.
+    _resolved: tuple = (-1, None)
 
     def _slot_line(self, host: str, slot: str, stamp: str, clock: Clock) -> None:
         """A line of `host` in ten-minute `slot`: when the host enters another slot, its

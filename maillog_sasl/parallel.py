@@ -145,7 +145,7 @@ from maillog_sasl.sources import (
     open_path,
     wrapper_of,
 )
-from maillog_sasl.syslog import LAST_REPEATED, fixed_zone, split_line
+from maillog_sasl.syslog import REPEATED, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker, and waits its turn in a
 # spool file. On the submission benchmark, --jobs 2, 8 MB chunks keep a worker at 41 MB and
@@ -513,9 +513,10 @@ def _first_stamp(read_at, offset: int) -> Optional[str]:
 
 
 def _line_start(source, nominal: int) -> Optional[int]:
-    """Where a chunk starts: after the first line end at or after `nominal`, past any BSD
-    syslogd's repeat line (which repeats the line before it: syslog.last_repeat()); None at
-    the input's end."""
+    """Where a chunk starts: after the first line end at or after `nominal`, past any line
+    that may be a syslog's repeat line (a BSD syslogd's repeats the line before it, and a
+    line rsyslog cut is taken whole from it: correlate.repeat_of()); None at the input's
+    end."""
     while True:
         found = -1
         while found < 0 and nominal < source.size:
@@ -525,7 +526,7 @@ def _line_start(source, nominal: int) -> Optional[int]:
         if found < 0 or nominal + 1 >= source.size:
             return None
         first_line = source.read_at(LOOK_AHEAD, nominal + 1).split(b"\n", 1)[0]
-        if LAST_REPEATED.encode() not in first_line:
+        if REPEATED.encode() not in first_line:  # (both forms hold it)
             return nominal + 1
         nominal += 1
 

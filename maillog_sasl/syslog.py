@@ -6,6 +6,7 @@ SUMMARY
     nested_line(text) -> the syslog line in another's text | None
     syslog_repeat(text) -> (times, message) of rsyslog's `message repeated N times: [ ...]`
     last_repeat(line, before) -> (times, line) of a BSD syslogd's `last message repeated N times`
+    is_last_repeat(line) -> bool: has it that shape
     has_stamp(text), rfc3339_start(text) -> bool: can it start with a stamp; an RFC 3339 one
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
@@ -319,6 +320,16 @@ _LAST_REPEAT_TEXT = r"last message repeated ([1-9][0-9]{0,5}) times"
 _LAST_REPEAT_LINE = (
     r"([A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}T\S+) (\S+) "
     r"last message repeated ([1-9][0-9]{0,5}) times")
+
+
+def is_last_repeat(line: str) -> bool:
+    """Has `line` the shape of a BSD syslogd's repeat line (last_repeat())? (Text that merely
+    holds the words, an attacker's username, is no such line.)"""
+    if LAST_REPEATED not in line:
+        return False
+    parsed = split_line(line)
+    return bool(re.fullmatch(_LAST_REPEAT_TEXT, parsed[3]) if parsed is not None
+                else re.fullmatch(_LAST_REPEAT_LINE, line))
 
 
 def last_repeat(line: str, before: Optional[str]) -> Optional[Tuple[int, str]]:

@@ -390,3 +390,70 @@ def test_a_doubled_log_of_containers_repeat_lines(cli, tmp_path):
     rows = cli("-r", "failures", "-f", "json", "--year", "2026",
                write(tmp_path, "\n".join(doubled) + "\n")).json()
     assert sum(row["attempts"] for row in rows) == 30 * 5
+
+
+def test_an_attackers_text_is_no_bsd_repeat_line(cli, tmp_path):
+    # A username that holds the words: the repeat line after it repeats it, not the line
+    # before (the round's second review).
+    lines = ["Mar 02 10:00:01 mail postfix/smtpd[100]: warning: unknown[203.0.113.5]: SASL LOGIN "
+             "authentication failed: UGFzc3dvcmQ6, sasl_username=victim@example.test",
+             "Mar 02 10:00:02 mail postfix/smtpd[200]: warning: unknown[198.51.100.7]: SASL LOGIN "
+             "authentication failed: UGFzc3dvcmQ6, sasl_username=x last message repeated 9 times",
+             "Mar 02 10:00:09 mail last message repeated 9 times"]
+    rows = cli("-r", "failures", "-f", "json", "--year", "2026",
+               write(tmp_path, "\n".join(lines) + "\n")).json()
+    assert {row["client_ip"]: row["attempts"] for row in rows} == {
+        "203.0.113.5": 1, "198.51.100.7": 10}
+
+
+def test_a_bsd_syslogds_counts_of_a_long_run_in_a_log_of_copies_collapsed(cli, tmp_path):
+    # Each line received three times; a FreeBSD syslogd writes a long run's count again every
+    # 30 seconds: a failure a second for 30 seconds is the line, then 62 and 27 (the round's
+    # second review).
+    lines = []
+    for number in range(4):
+        pid, ip, minute = 700 + number, f"203.0.113.{number}", f"{10 + number:02}"
+        lines += [f"Mar 02 10:{minute}:00 mail postfix/smtpd[{pid}]: connect from unknown[{ip}]",
+                  f"Mar 02 10:{minute}:00 mail last message repeated 2 times",
+                  f"Mar 02 10:{minute}:01 mail postfix/smtpd[{pid}]: warning: unknown[{ip}]: SASL "
+                  "LOGIN authentication failed: UGFzc3dvcmQ6",
+                  f"Mar 02 10:{minute}:21 mail last message repeated 62 times",
+                  f"Mar 02 10:{minute}:30 mail last message repeated 27 times",
+                  f"Mar 02 10:{minute}:31 mail postfix/smtpd[{pid}]: lost connection after AUTH "
+                  f"from unknown[{ip}]",
+                  f"Mar 02 10:{minute}:31 mail last message repeated 2 times"]
+    assert copies_of(lines) == 3
+    rows = cli("-r", "failures", "-f", "json", "--year", "2026",
+               write(tmp_path, "\n".join(lines) + "\n")).json()
+    assert [row["attempts"] for row in rows] == [30] * 4
+
+
+def test_no_chunk_starts_at_a_repeat_line(tmp_path, monkeypatch):
+    # A line rsyslog cut is taken from the line before it, which a chunk starting at it would
+    # not have (the round's second review): cut at each repeat line.
+    full = [line.replace("@example.test", "@" + "x" * 900) for line in brute_force(START, 6, 3)]
+    text = "\n".join(rsyslog_reduced(full)) + "\n"
+    path = write(tmp_path, text)
+    starts = [at + 1 for at, character in enumerate(text) if character == "\n"]
+    at_repeats = [start for start in starts if text.startswith("Mar", start)
+                  and "message repeated" in text[start:start + 80]]
+    assert len(at_repeats) == 6
+    _, stats, _ = compare([path], monkeypatch, year=2026,
+                          sizes=[(2, start) for start in at_repeats[:3]])
+    assert stats["lines_read"] == len(full)
+
+
+def test_a_bsd_syslogds_counts_of_a_long_run(cli, tmp_path):
+    # A FreeBSD syslogd writes a long run's count again every 30 seconds: each of the repeat
+    # lines in a row repeats the line before them all.
+    lines = ["Mar 02 10:00:00 mail postfix/smtpd[700]: connect from unknown[203.0.113.9]",
+             "Mar 02 10:00:01 mail postfix/smtpd[700]: warning: unknown[203.0.113.9]: SASL LOGIN "
+             "authentication failed: UGFzc3dvcmQ6",
+             "Mar 02 10:00:31 mail last message repeated 30 times",
+             "Mar 02 10:01:01 mail last message repeated 30 times",
+             "Mar 02 10:01:20 mail last message repeated 19 times",
+             "Mar 02 10:01:21 mail postfix/smtpd[700]: lost connection after AUTH from "
+             "unknown[203.0.113.9]"]
+    rows = cli("-r", "failures", "-f", "json", "--tz", "UTC", "--year", "2026",
+               write(tmp_path, "\n".join(lines) + "\n")).json()
+    assert (rows[0]["attempts"], rows[0]["last_seen"]) == (80, "2026-03-02T10:01:20+00:00")
