@@ -296,14 +296,15 @@ def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int],
     copies still awaited of the line before it first (rsyslog got the copies, and collapsed
     them: a Zimbra host's log), then lines Postfix logged again, `copies` each, which it
     collapsed too (one kept for each, with the repeat line's stamp; so too when none is
-    awaited in a log of copies `collapsed`: a BSD syslogd writes a long run's count every 30
-    seconds); or, when none is awaited (not `collapsed`), it is a line with copies of its
-    own (rsyslog collapsed the lines, then wrote the file with several actions), and the
-    lines it stands for are kept with it.
+    awaited: a BSD syslogd writes a long run's count every 30 seconds); or, when it has
+    copies of its own (rsyslog collapsed the lines, then wrote the file with several
+    actions: one before it, or within DOUBLED_WITHIN lines after it; near the batch's end,
+    when the log is not one of copies `collapsed`), it is a line like another, and the lines
+    it stands for are kept with it.
     """
     kept: List[str] = []
     standing = 0
-    for line in lines:
+    for index, line in enumerate(lines):
         times, repeated = 1, None
         if REPEAT_MARK in line:
             repeat = repeat_of(line, before)
@@ -311,14 +312,23 @@ def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int],
                 times, repeated = repeat
                 about = before if before is not None and _repeats(repeat, before) else ""
                 left = awaiting.get(about, 0) if about else 0
-                if left or (collapsed and about):
+                ahead = lines[index + 1:index + 1 + DOUBLED_WITHIN]
+                copied = (line in awaiting or line in ahead
+                          or (len(ahead) < DOUBLED_WITHIN and not collapsed))
+                if about and (left or not copied):
                     standing += times
                     used = min(left, times)
                     if used < left:
                         awaiting[about] = left - used
                     elif left:
                         del awaiting[about]
-                    kept.extend([repeated] * -(-(times - used) // copies))
+                    # A line whose copies the next repeat line goes on with (a BSD syslogd
+                    # writes a long run's count every 30 seconds) is kept now, its other
+                    # copies awaited.
+                    rest = times - used
+                    kept.extend([repeated] * -(-rest // copies))
+                    if rest % copies:
+                        awaiting[about] = copies - rest % copies
                     continue
         standing += times
         if repeated is None and not is_last_repeat(line):
