@@ -6,8 +6,8 @@ SUMMARY
     Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
         between two batches: `watch` keeps one across runs)
-    copies_of(lines) -> int; queued_as(delivery event) -> NEWQID or None  (shared with
-        parallel.py's workers)
+    copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
+        queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
 
 DESCRIPTION
     Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
@@ -58,6 +58,13 @@ DESCRIPTION
     by how the input was cut into blocks, so that parallel.py, which reads an input in byte
     ranges, hands on the same objects in the same order.
 
+    An input of every line written k times (2 to MOST_COPIES: rsyslog with several actions on
+    one file; copies_of()) is read one line of each run. A syslog's line for a Postfix line it
+    did not write again (rsyslog's `message repeated N times: [ LINE]`, syslog.syslog_repeat())
+    is read as LINE N times, each a line read, and so is a BSD syslogd's `last message repeated
+    N times` after LINE: where the copies of each line were collapsed so, that is a log of
+    copies too.
+
     Sources are read in the order given (sources.open_sources() orders a rotated set oldest
     first). Each file gets a syslog.Clock anchored on its modification time; with `year`, the
     first file starts in that year and later files carry the year on across New Year.
@@ -75,7 +82,18 @@ import copy
 import datetime as _dt
 import sys
 from sys import intern as _intern
-from typing import AbstractSet, Any, Callable, Dict, Iterator, List, Optional
+from typing import (
+    AbstractSet,
+    Any,
+    Callable,
+    Dict,
+    Final,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from mypy_extensions import mypyc_attr
 
@@ -97,7 +115,18 @@ from maillog_sasl.model import (
     Stats,
 )
 from maillog_sasl.sources import Problem
-from maillog_sasl.syslog import Clock, nested_line, parse_program, split_line
+from maillog_sasl.syslog import (
+    LAST_REPEATED,
+    REPEAT_CUT,
+    REPEATED,
+    Clock,
+    is_last_repeat,
+    last_repeat,
+    nested_line,
+    parse_program,
+    split_line,
+    syslog_repeat,
+)
 
 DELIVERY_AGENTS = ev.DELIVERY_AGENTS
 QUEUE_FILE_DAEMONS = frozenset(("cleanup", "qmgr", "bounce", "postsuper")) | DELIVERY_AGENTS
@@ -141,8 +170,70 @@ class _Command(tuple):
         return False
 
 
+# Repeat lines of both forms (rsyslog's, a BSD syslogd's: syslog.py) hold this. (feed() asks
+# of the lines it does not use whether they start with either, one string at a time:
+# compiled, a test of a tuple of them is a generic call, 7% of the instructions of a log of
+# unused lines where the two tests cost 3.6%; a search for this, 5.7%.)
+REPEAT_MARK: Final = REPEATED
+
+
+def repeat_of(line: str, before: Optional[str]) -> Optional[tuple]:
+    """(N, LINE) when `line` is a syslog's line for a Postfix program's LINE (or a line that
+    holds one behind a container's prefix) that it did not write again N times: rsyslog's
+    (syslog.syslog_repeat()) or a BSD syslogd's about `before`, the line before it
+    (syslog.last_repeat()); else None."""
+    if is_last_repeat(line):
+        return _of_postfix(last_repeat(line, before))
+    parsed = split_line(line)
+    return None if parsed is None else _of_postfix(_rsyslog_repeat(*parsed, lambda: before))
+
+
+def _rsyslog_repeat(stamp: str, host: str, tag: str, text: str,
+                    before: Callable[[], Optional[str]]) -> Optional[tuple]:
+    """(N, the line repeated) of an rsyslog repeat line cut into these four; else None.
+    rsyslog cuts the line it repeats at REPEAT_CUT characters: a cut one is taken whole from
+    the line before it, `before()`, when that is of its host and tag and starts so; else
+    None (an attacker's long username must not make a shorter one's attempts)."""
+    found = syslog_repeat(text)
+    if found is None:
+        return None
+    times, message = found
+    if len(message) >= REPEAT_CUT - 1:  # (rsyslog counts the space the message starts with)
+        parsed = split_line(before() or "")
+        if parsed is None or parsed[1:3] != (host, tag) or not parsed[3].startswith(message):
+            return None
+        message = parsed[3]
+    return times, f"{stamp} {host} {tag} {message}"
+
+
+def _of_postfix(repeat: Optional[tuple]) -> Optional[tuple]:
+    """`repeat` when the line it repeats is a Postfix program's or holds one (nested_line());
+    else None."""
+    parsed = split_line(repeat[1]) if repeat is not None else None
+    if parsed is None:
+        return None
+    program = parse_program(parsed[2])
+    if not program:
+        nested = nested_line(parsed[3])
+        program = parse_program(nested[2]) if nested is not None else None
+    return repeat if program and program[1] != "postfix" else None
+
+
+def _repeats(repeat: Optional[tuple], line: str) -> bool:
+    """Does `repeat` (repeat_of()'s) repeat `line` (its host, tag and text)?"""
+    if repeat is None:
+        return False
+    repeated, original = split_line(repeat[1]), split_line(line)
+    return repeated is not None and original is not None and repeated[1:] == original[1:]
+
+
 def copies_of(lines: List[str]) -> int:
-    """How many times each line of an input is written (rsyslog with two or more actions on
+    """copies_found()'s count."""
+    return copies_found(lines)[0]
+
+
+def copies_found(lines: List[str]) -> Tuple[int, bool]:
+    """(How many times each line of an input is written (rsyslog with two or more actions on
     one file), from its first lines: k (MOST_COPIES down to 2) when taking away k - 1 copies
     of each line (undoubled(): each within DOUBLED_WITHIN lines of the one before) takes 80%
     of a log of k copies' share, (k - 1) / k of the lines, and half the different lines or
@@ -150,38 +241,113 @@ def copies_of(lines: List[str]) -> int:
     times now and then (a burst of failed AUTH within a second): a plain log of such bursts
     takes away many lines but has few different lines written twice, and a doubled one as
     many lines as a log of four copies when its bursts are of four, but few of its different
-    lines are written a multiple of four times."""
+    lines are written a multiple of four times. Or the copies collapsed by rsyslog
+    (_collapsed_copies()): then True.)"""
     sample = lines[:DOUBLED_SAMPLE]
     written = collections.Counter(sample)
     if len(written) < 3:  # too few lines to tell
+        return 1, False
+    for copies in range(MOST_COPIES, 1, -1):
+        kept, standing = undoubled(sample, copies, {}, None)
+        alike = sum(1 for count in written.values() if count % copies == 0)
+        if (standing - len(kept) >= 0.8 * (copies - 1) / copies * standing
+                and alike >= 0.5 * len(written)):
+            return copies, False
+    copies = _collapsed_copies(sample)
+    return copies, copies > 1
+
+
+def _collapsed_copies(sample: List[str]) -> int:
+    """k when rsyslog got each line k times and collapsed the copies (a Zimbra host's log,
+    darold/sendmailanalyzer#30: each line, then `message repeated 2 times: [ ... ]`): 80% of
+    the lines that are no repeat line are followed by one of them that stands for k - 1
+    copies, or for 2k - 1, 3k - 1... (lines Postfix logged again); else 1. A plain log whose
+    lines are all bursts repeated alike (a grep of failures, bursts of four) cannot be told
+    from one."""
+    repeats: List[int] = []  # of each line that is no repeat line: how many the next stood for
+    before = None
+    for line in sample:
+        if REPEAT_MARK in line and before is not None:
+            repeat = repeat_of(line, before)
+            if _repeats(repeat, before):
+                assert repeat is not None
+                repeats[-1] += repeat[0]
+                continue
+        repeats.append(0)
+        if not is_last_repeat(line):
+            before = line
+    if len(repeats) < 3:
         return 1
     for copies in range(MOST_COPIES, 1, -1):
-        gone = len(sample) - len(undoubled(sample, copies, {}))
-        alike = sum(1 for count in written.values() if count % copies == 0)
-        if (gone >= 0.8 * (copies - 1) / copies * len(sample)
-                and alike >= 0.5 * len(written)):
+        if sum(1 for times in repeats if times and (times + 1) % copies == 0
+               ) >= 0.8 * len(repeats):
             return copies
     return 1
 
 
-def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int]) -> List[str]:
-    """`lines` with the copies of each line taken away: `copies` (2 or more) of each, one
-    kept. A line Postfix really logged twice in a row comes 2 x `copies` times, and two are
-    kept. `awaiting`: line -> copies still to come, carried from one batch to the next."""
-    kept = []
-    for line in lines:
-        left = awaiting.get(line)
-        if left is not None:
-            if left > 1:
-                awaiting[line] = left - 1
+def undoubled(lines: List[str], copies: int, awaiting: Dict[str, int],
+              before: Optional[str], collapsed: bool = False) -> Tuple[List[str], int]:
+    """(`lines` with the copies of each line taken away, how many lines `lines` stand for):
+    `copies` (2 or more) of each, one kept. A line Postfix really logged twice in a row comes
+    2 x `copies` times, and two are kept. `awaiting`: line -> copies still to come, carried
+    from one batch to the next; `before`: the line before the first (no repeat line).
+
+    A syslog's repeat line of a Postfix program (repeat_of()) stands for that many lines: the
+    copies still awaited of the line before it first (rsyslog got the copies, and collapsed
+    them: a Zimbra host's log), then lines Postfix logged again, `copies` each, which it
+    collapsed too (one kept for each, with the repeat line's stamp; so too when none is
+    awaited: a BSD syslogd writes a long run's count every 30 seconds); or, when it has
+    copies of its own (rsyslog collapsed the lines, then wrote the file with several
+    actions: one before it, or within DOUBLED_WITHIN lines after it; near the batch's end,
+    when the log is not one of copies `collapsed`), it is a line like another, and the lines
+    it stands for are kept with it.
+    """
+    kept: List[str] = []
+    standing = 0
+    for index, line in enumerate(lines):
+        times, repeated = 1, None
+        if REPEAT_MARK in line:
+            repeat = repeat_of(line, before)
+            if repeat is not None:
+                times, repeated = repeat
+                about = before if before is not None and _repeats(repeat, before) else ""
+                left = awaiting.get(about, 0) if about else 0
+                ahead = lines[index + 1:index + 1 + DOUBLED_WITHIN]
+                copied = (line in awaiting or line in ahead
+                          or (len(ahead) < DOUBLED_WITHIN and not collapsed))
+                if about and (left or not copied):
+                    standing += times
+                    used = min(left, times)
+                    if used < left:
+                        awaiting[about] = left - used
+                    elif left:
+                        del awaiting[about]
+                    # A line whose copies the next repeat line goes on with (a BSD syslogd
+                    # writes a long run's count every 30 seconds) is kept now, its other
+                    # copies awaited.
+                    rest = times - used
+                    kept.extend([repeated] * -(-rest // copies))
+                    if rest % copies:
+                        awaiting[about] = copies - rest % copies
+                    continue
+        standing += times
+        if repeated is None and not is_last_repeat(line):
+            before = line
+        awaited = awaiting.get(line)
+        if awaited is not None:
+            if awaited > 1:
+                awaiting[line] = awaited - 1
             else:
                 del awaiting[line]
             continue
         awaiting[line] = copies - 1
         if len(awaiting) > DOUBLED_WITHIN:
             del awaiting[next(iter(awaiting))]
-        kept.append(line)
-    return kept
+        if repeated is None:
+            kept.append(line)
+        else:
+            kept.extend([repeated] * times)
+    return kept, standing
 
 
 def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
@@ -237,7 +403,7 @@ class Pending:
 # sets but the bound handlers. Named here, as a class compiled by mypyc (setup.py) has no
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
-        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges")
+        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed")
 
 
 class Correlator:
@@ -257,6 +423,10 @@ class Correlator:
         # lines still waiting for copies: line -> how many.
         self._copies: Optional[int] = None
         self._awaiting: Dict[str, int] = {}
+        # The input's last line fed that is no BSD syslogd's repeat line (the line one at the
+        # start of a batch repeats).
+        self._last_line: Optional[str] = None
+        self._collapsed = False  # rsyslog collapsed the copies (copies_found())
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
@@ -284,7 +454,8 @@ class Correlator:
     def __setstate__(self, state: dict) -> None:
         # A state written before slots and edges existed starts them empty; one written when
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
-        state = {"_slots": {}, "edges": [None, None], **state}
+        state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
+                 **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -299,8 +470,11 @@ class Correlator:
         """Apply a batch of lines; finished objects accumulate in `self.finished`.
 
         Only the skipped lines are counted as they go: every other line was used. Lines
-        `handed_back` by a parallel.py worker are not the input's first or last, and their
-        ten-minute slots are not looked at: the worker has noted both for its chunk.
+        `handed_back` by a parallel.py worker (or that a syslog's repeat line stands for:
+        _apply_repeat()) are not the input's first or last, their ten-minute slots are not
+        looked at (the worker has noted both for its chunk) and they are no copies (a worker
+        hands back lines of inputs cut in chunks, which are of one copy each; the lines a
+        repeat line stands for are the lines Postfix wrote).
         """
         stats = self.stats
         tags = self._tags
@@ -318,13 +492,17 @@ class Correlator:
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
-        read = len(lines)
         copies = self._copies
         if copies is None:
-            copies = self._copies = copies_of(lines)
-        if copies > 1:
-            lines = undoubled(lines, copies, self._awaiting)
+            copies, self._collapsed = copies_found(lines)
+            self._copies = copies
+        if copies > 1 and not handed_back:
+            lines, read = undoubled(lines, copies, self._awaiting, self._last_line,
+                                    self._collapsed)
+        else:
+            read = len(lines)
         repeated = read - len(lines)
+        self._batch, self._scanned, self._resolved = lines, 0, (-1, None)
         slots = not handed_back
         if lines and self.edges[0] is None and slots:
             self.edges[0] = _edge(lines[0], clock)
@@ -384,7 +562,10 @@ class Correlator:
             else:
                 parsed = split_line(line)
                 if parsed is None:
-                    not_syslog += 1
+                    # A BSD syslogd's repeat line has no tag.
+                    if not (LAST_REPEATED in line and self._apply_repeat(
+                            self._last_repeat(line), clock) is USED):
+                        not_syslog += 1
                     continue
                 stamp, host, tag, text = parsed
                 if slots:
@@ -405,7 +586,10 @@ class Correlator:
                     program = nested
                     stamp, host, tag, text = parsed
                 elif not len(program):
-                    other += 1
+                    # Or the repeat line of a container's prefix, for the lines it holds.
+                    if not (text.startswith(REPEATED) and self._repeated(
+                            line, stamp or line[:15], host, tag, text, clock) is USED):
+                        other += 1
                     continue
             # Typed from here on (a _Command is a tuple too): compiled, its fields are then read
             # as a tuple's, not through the generic subscript.
@@ -414,8 +598,12 @@ class Correlator:
             if daemon == "smtpd":
                 stamp = stamp or line[:15]
                 kind = smtpd_kind(text)
-                outcome = (handlers[kind]((host, tag), program, stamp, clock, text)
-                           if kind is not None else UNUSED)
+                if kind is not None:
+                    outcome = handlers[kind]((host, tag), program, stamp, clock, text)
+                elif text.startswith(REPEATED) or text.startswith(LAST_REPEATED):
+                    outcome = self._repeated(line, stamp, host, tag, text, clock)
+                else:
+                    outcome = UNUSED
                 if outcome is not USED:
                     if outcome is UNTRACKED:
                         untracked += 1
@@ -423,7 +611,10 @@ class Correlator:
                         unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
-                unused += 1
+                if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
+                        and self._repeated(line, stamp or line[:15], host, tag, text,
+                                           clock) is USED):
+                    unused += 1
                 continue
             # The cheapest test first: is this queue ID one we track? (partition() costs less
             # than find() and a slice; a text without ": " keys what text[:text.find(": ")]
@@ -435,8 +626,12 @@ class Correlator:
                 if not colon or " " in queue_id or queue_id == "warning":
                     # No queue ID: smtp's `connect to HOST[IP]:25: ...`, `... TLS connection
                     # established to ...`, a daemon's warning. (Looked at only here: most lines
-                    # that come here are an untracked message's.)
-                    unused += 1
+                    # that come here are an untracked message's.) Or a syslog's line for one
+                    # it did not write again.
+                    if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
+                            and self._repeated(line, stamp or line[:15], host, tag, text,
+                                               clock) is USED):
+                        unused += 1
                 elif orphan is None or key in dropped:
                     untracked += 1
                 else:
@@ -519,6 +714,10 @@ class Correlator:
             self._queue_file(event, message, host, when)
         if lines and slots:
             self.edges[1] = _edge(lines[-1], clock)
+            for line in reversed(lines):
+                if not is_last_repeat(line):
+                    self._last_line = line
+                    break
         stats.lines_read += read
         stats.lines_used += read - not_syslog - other - unused - untracked - repeated
         stats.not_syslog += not_syslog
@@ -527,10 +726,68 @@ class Correlator:
         stats.untracked_queue_lines += untracked
         stats.repeated_lines += repeated
 
+    def _repeated(self, line: str, stamp: str, host: str, tag: str, text: str,
+                  clock: Clock) -> str:
+        """A Postfix program's `line` (cut into the other four; behind a container's prefix,
+        the line it holds), or a container's, whose text starts with REPEATED or
+        LAST_REPEATED: _apply_repeat() of what it stands for, if it is a repeat line. (A
+        method: a function made in feed() would make its locals a closure's, compiled.)"""
+        if text.startswith(LAST_REPEATED):
+            return self._apply_repeat(self._last_repeat(line), clock)
+        return self._apply_repeat(_of_postfix(_rsyslog_repeat(
+            stamp, host, tag, text, lambda: self._line_before(line))), clock)
+
+    def _last_repeat(self, line: str) -> Optional[tuple]:
+        """repeat_of() a BSD syslogd's repeat line of the batch being fed."""
+        return repeat_of(line, self._line_before(line))
+
+    def _line_before(self, line: str) -> Optional[str]:
+        """The line before `line` (of the batch being fed) that is no BSD syslogd's repeat
+        line: the line that one repeats, and a cut rsyslog one continues."""
+        batch = self._batch
+        try:
+            at = batch.index(line, self._scanned)  # (a line equal to it before: read)
+        except ValueError:  # (every line asked of is the batch's: no line before is better)
+            return None
+        self._scanned = at + 1
+        found = self._last_line
+        for index in range(at - 1, -1, -1):
+            there = batch[index]
+            if not is_last_repeat(there):
+                found = there
+                break
+            if index == self._resolved[0]:  # a run of repeat lines: not looked over again
+                found = self._resolved[1]
+                break
+        self._resolved = (at, found)
+        return found
+
+    def _apply_repeat(self, repeat: Optional[tuple], clock: Clock) -> str:
+        """A syslog's line for LINE that it did not write again N times (repeat_of()'s (N,
+        LINE)): LINE applied N times, each counted as a line read (the repeat line itself is
+        not); UNUSED for None. Its ten-minute slot was the repeat line's."""
+        if repeat is None or self._repeating:
+            # (One within the lines another stands for: attacker text, N upon N lines.)
+            return UNUSED
+        times, repeated = repeat
+        batch, scanned, resolved = self._batch, self._scanned, self._resolved
+        self._repeating = True
+        try:
+            self.feed([repeated] * times, clock, handed_back=True)
+        finally:
+            self._repeating = False
+        self._batch, self._scanned, self._resolved = batch, scanned, resolved
+        # The caller counts the repeat line as used: it is the lines it stands for instead.
+        self.stats.lines_read -= 1
+        self.stats.lines_used -= 1
+        return USED
+
     def new_source(self) -> None:
         """The next lines come from another input: how many copies it has is found anew."""
         self._copies = None
+        self._collapsed = False
         self._awaiting.clear()
+        self._last_line = None
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
@@ -550,6 +807,13 @@ class Correlator:
     # queue IDs it saw born untracked (their lines are dropped, as here).
     _orphan: Optional[Callable[[str, str, tuple, str, str], None]] = None
     _dropped: AbstractSet[tuple] = frozenset()
+    # True while the lines a repeat line stands for are fed (_apply_repeat()); the batch being
+    # fed, and how far _line_before() has looked in it (set by feed(), never kept).
+    _repeating = False
+    _batch: Sequence[str] = ()
+    _scanned = 0
+    # The last line _line_before() was asked of, by its place in the batch, and its answer.
+    _resolved: tuple = (-1, None)
 
     def _slot_line(self, host: str, slot: str, stamp: str, clock: Clock) -> None:
         """A line of `host` in ten-minute `slot`: when the host enters another slot, its

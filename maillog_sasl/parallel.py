@@ -145,7 +145,7 @@ from maillog_sasl.sources import (
     open_path,
     wrapper_of,
 )
-from maillog_sasl.syslog import fixed_zone, split_line
+from maillog_sasl.syslog import REPEATED, fixed_zone, split_line
 
 # A chunk's piece (its finished objects) is held whole in the worker, and waits its turn in a
 # spool file. On the submission benchmark, --jobs 2, 8 MB chunks keep a worker at 41 MB and
@@ -512,6 +512,25 @@ def _first_stamp(read_at, offset: int) -> Optional[str]:
     return None
 
 
+def _line_start(source, nominal: int) -> Optional[int]:
+    """Where a chunk starts: after the first line end at or after `nominal`, past any line
+    that may be a syslog's repeat line (a BSD syslogd's repeats the line before it, and a
+    line rsyslog cut is taken whole from it: correlate.repeat_of()); None at the input's
+    end."""
+    while True:
+        found = -1
+        while found < 0 and nominal < source.size:
+            block = source.read_at(LOOK_AHEAD, nominal)
+            found = block.find(b"\n")
+            nominal += len(block) if found < 0 else found
+        if found < 0 or nominal + 1 >= source.size:
+            return None
+        first_line = source.read_at(LOOK_AHEAD, nominal + 1).split(b"\n", 1)[0]
+        if REPEATED.encode() not in first_line:  # (both forms hold it)
+            return nominal + 1
+        nominal += 1
+
+
 def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
     """The jobs of one input; `clock` is the one its first line is read with, and follows the
     first stamps of its chunks (the guesses of the later chunks' clocks)."""
@@ -519,16 +538,10 @@ def _plan(index: int, source, chunk_size: int, clock: ChunkClock) -> List[Job]:
         return [Job(index, None, None, clock.guess())]
     starts = [0]
     while starts[-1] + chunk_size < source.size:
-        # The chunk starts after the first line end at or after its nominal start.
-        nominal = starts[-1] + chunk_size - 1
-        found = -1
-        while found < 0 and nominal < source.size:
-            block = source.read_at(LOOK_AHEAD, nominal)
-            found = block.find(b"\n")
-            nominal += len(block) if found < 0 else found
-        if found < 0 or nominal + 1 >= source.size:
+        start = _line_start(source, starts[-1] + chunk_size - 1)
+        if start is None:
             break
-        starts.append(nominal + 1)
+        starts.append(start)
     jobs = []
     for number, start in enumerate(starts):
         stamp = _first_stamp(source.read_at, start) if number else None

@@ -4,6 +4,9 @@ SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None
     parse_program(tag) -> (syslog_name, daemon, pid) | None
     nested_line(text) -> the syslog line in another's text | None
+    syslog_repeat(text) -> (times, message) of rsyslog's `message repeated N times: [ ...]`
+    last_repeat(line, before) -> (times, line) of a BSD syslogd's `last message repeated N times`
+    is_last_repeat(line) -> bool: has it that shape
     has_stamp(text), rfc3339_start(text) -> bool: can it start with a stamp; an RFC 3339 one
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
@@ -39,6 +42,16 @@ DESCRIPTION
     in the old year. Conversions are cached per distinct stamp: neighbouring lines share their
     second; and a zone is asked its offset once an hour, not once a minute (an hour in which
     the offset changes, or that shows twice, is asked each time).
+
+    rsyslog's repeated-message reduction ($RepeatedMsgReduction on: Ubuntu's rsyslog.conf)
+    writes a message that a process logs again at once only the first time; before the next
+    other message it writes `message repeated N times: [ MESSAGE]` with the tag, and the
+    stamp of the last of them (rsyslog's ratelimit.c: "message repeated %d times: [%.800s]",
+    MESSAGE with the space it starts with, cut at 800 characters). syslog_repeat() reads that
+    text; the correlator applies MESSAGE N times (correlate.py). A BSD syslogd (FreeBSD's, whose
+    reduction is on by default; sysklogd's) writes `STAMP HOST last message repeated N times`
+    instead, no tag, about the line before it in the file; last_repeat() gives that line with
+    the repeat line's stamp (the last one's).
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
@@ -288,6 +301,68 @@ def _after_priority(stamp: str, host: str, word: str, rest: str):
         return None
     tag, _, text = rest.partition(" ")
     return (stamp, host, tag, text) if tag[-1:] == ":" else None
+
+
+# What the text of rsyslog's line for a message it did not write again starts with; more than
+# MOST_REPEATS is no count of a Postfix process's lines (a hundred bytes would make a day's
+# work): such a line is not read as one.
+REPEATED: Final = "message repeated "
+MOST_REPEATS = 100_000
+# rsyslog writes only the first 800 characters of the line it repeats ("%.800s").
+REPEAT_CUT = 800
+# The patterns are compiled at their first use (re's cache): most logs have no repeat line,
+# and compiling the three at start-up cost every run 3.5 M instructions.
+_REPEAT = r"message repeated ([1-9][0-9]{0,5}) times: \[ ?(.*)\]"
+
+
+LAST_REPEATED: Final = "last message repeated "
+_LAST_REPEAT_TEXT = r"last message repeated ([1-9][0-9]{0,5}) times"
+_LAST_REPEAT_LINE = (
+    r"([A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}T\S+) (\S+) "
+    r"last message repeated ([1-9][0-9]{0,5}) times")
+
+
+def is_last_repeat(line: str) -> bool:
+    """Has `line` the shape of a BSD syslogd's repeat line (last_repeat())? (Text that merely
+    holds the words, an attacker's username, is no such line.)"""
+    if LAST_REPEATED not in line:
+        return False
+    parsed = split_line(line)
+    return bool(re.fullmatch(_LAST_REPEAT_TEXT, parsed[3]) if parsed is not None
+                else re.fullmatch(_LAST_REPEAT_LINE, line))
+
+
+def last_repeat(line: str, before: Optional[str]) -> Optional[Tuple[int, str]]:
+    """(N, `before` with the stamp of `line`) when `line` is a BSD syslogd's `STAMP HOST last
+    message repeated N times` (or one with the tag of `before`: `STAMP HOST TAG: last message
+    ...`) about `before`, the syslog line before it, of the same host; else None."""
+    repeated = split_line(before) if before is not None else None
+    if repeated is None:
+        return None
+    _, host, tag, text = repeated
+    parsed = split_line(line)
+    if parsed is not None:
+        found = re.fullmatch(_LAST_REPEAT_TEXT, parsed[3])
+        if found is None or parsed[1:3] != (host, tag):
+            return None
+        stamp, times = parsed[0], found[1]
+    else:
+        found = re.fullmatch(_LAST_REPEAT_LINE, line)
+        if found is None or found[2] != host:
+            return None
+        stamp, times = found[1], found[3]
+    if int(times) > MOST_REPEATS:
+        return None
+    return int(times), f"{stamp} {host} {tag} {text}"
+
+
+def syslog_repeat(text: str) -> Optional[Tuple[int, str]]:
+    """(N, MESSAGE) of a text `message repeated N times: [ MESSAGE]`, N at most MOST_REPEATS;
+    None for any other."""
+    found = re.fullmatch(_REPEAT, text)
+    if found is None or int(found[1]) > MOST_REPEATS:
+        return None
+    return int(found[1]), found[2]
 
 
 def nested_line(text: str) -> Optional[Tuple[str, str, str, str]]:
