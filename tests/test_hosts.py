@@ -36,23 +36,12 @@ def host_sets(root):
     return paths
 
 
-class _Recording:
-    """An executor's submit(), each job noted in `sent` as it is handed to a worker."""
-
-    def __init__(self, executor, sent: list):
-        self.executor, self.sent = executor, sent
-
-    def submit(self, work, job):
-        self.sent.append(job)
-        return self.executor.submit(work, job)
-
-
 def record_jobs(monkeypatch) -> list:
     """The jobs handed to the workers from now on (the list fills as they are)."""
     sent: list = []
     pieces = parallel._Pieces
-    monkeypatch.setattr(parallel, "_Pieces", lambda executor, *rest: pieces(
-        _Recording(executor, sent), *rest))
+    monkeypatch.setattr(parallel, "_Pieces", lambda executor, jobs, *rest: pieces(
+        executor, sent.extend(jobs) or jobs, *rest))
     return sent
 
 
