@@ -20,10 +20,9 @@ DESCRIPTION
     Piece; this process takes the pieces in order while the workers read the next ones, and
     hands on what correlate.correlate() would, in its order. With --jobs 2 (forked), this
     process is one of the two: one worker, and this process reads about half the byte ranges
-    itself (the first two while the worker reads the third, then every other one, more where
-    it had to wait for the worker's pieces and fewer where the worker ran out of work, not the
-    last: _Share), in their turn, as one process reads them, and applies the worker's pieces
-    of the others; more jobs are as many workers, this process merging.
+    itself (the first two while the worker reads the third, then every other one, not the
+    last: HEAD_START), in their turn, as one process reads them, and applies the worker's
+    pieces of the others; more jobs are as many workers, this process merging.
 
     A piece is pickled in parts (Packed): what is open at the chunk's end, then its events in
     batches of BATCH_EVENTS, which this process unpickles one at a time, handing on what each
@@ -71,7 +70,7 @@ DESCRIPTION
     instructions to pickle a datetime, 1,800 to unpickle it) for this process to unpickle and
     apply: a piece costs its worker 1.0-1.6 times, and this process 0.1-0.4 times, what
     reading the chunk here costs (HEAD_START's comment). So with --jobs 2 this process reads
-    about half the chunks itself (_Share) and one worker the rest: on sub300k.log (6
+    about half the chunks itself (HEAD_START) and one worker the rest: on sub300k.log (6
     chunks, 3 read here), 9,490 M instructions in all (this process 5,129 M, the worker
     4,361 M) against 7,275 M for one process; before, 2 workers and this process took
     13,066 M against 8,613 M; on mx300k.log (5 chunks, 3 read here) 5,724 M (3,470 M and
@@ -110,11 +109,11 @@ import copyreg
 import ctypes
 import datetime as _dt
 import io
+import itertools
 import os
 import pickle
 import signal
 import tempfile
-import time
 import zlib
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -167,14 +166,8 @@ BATCH_EVENTS = 500
 # one (HERE_SHARE 0.45 before, every other range or so from the first: the worker was the
 # bottleneck and this process waited for its pieces 0.5 s), each within 1.5% of the best split
 # found by search; from the costs of loaded runs (this process's ranges 6-11% dearer beside
-# the worker), 4.08 -> 3.94 s and 1.78 -> 1.63 s. Measured in the twentieth round, the best
-# share differed with the stamps: 55% here on the RFC 3339 log (4.05 s against 4.19 s every
-# other one), every other one on the traditional one (3.51 s against 3.67 s at 55%); so the
-# share after the head start follows the run (_Share).
+# the worker), 4.08 -> 3.94 s and 1.78 -> 1.63 s.
 HEAD_START = 2
-# This process waited for a worker's piece when it was handed on more than this many seconds
-# after this process asked for it: the worker is behind, and this process reads one range more.
-WAITED = 0.005
 # How far past a chunk's nominal start its first line (and its stamp) is looked for.
 LOOK_AHEAD = 1 << 14
 
@@ -239,6 +232,9 @@ class Job(NamedTuple):
     seen: Optional[tuple] = None
     # A forked worker's: the index in _SPOOLS of the file it writes the piece into.
     spool: Optional[int] = None
+    # A byte range this process reads itself, in its turn (the forked workers' share of the
+    # chunks is the rest).
+    here: bool = False
 
 
 def _worker_started() -> None:
@@ -685,59 +681,28 @@ def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
 
 
 class _Pieces:
-    """The run's jobs in order, each read here or handed to the workers (turn()), at most
-    `ahead` chunks handed to them ahead of the one taken; WorkerError (one line, ending in
-    `remedy`) when a worker dies or raises. With `share` (--jobs 2), this process reads the
-    ranges it decides (_Share); else the workers read every job. fill() hands on chunks up to
-    `ahead`: before this process reads a chunk of its own, and once the piece taken before is
-    applied (the chunk handed on writes into the spool file that piece was read from, with
-    `spooled`: the spools are taken in turn)."""
+    """The workers' pieces in order (next()), at most `ahead` chunks handed to them ahead of
+    the one taken; WorkerError (one line, ending in `remedy`) when a worker dies or raises.
+    fill() hands on chunks up to that: before this process reads a chunk of its own, and once
+    the piece taken before is applied (the chunk handed on writes into its spool file)."""
 
-    def __init__(self, executor, jobs: List[Job], ahead: int, remedy: str,
-                 share: Optional[_Share] = None, spooled: bool = False):
+    def __init__(self, executor, jobs: List[Job], ahead: int, remedy: str):
         self.executor, self.ahead, self.remedy = executor, ahead, remedy
-        self.jobs, self.share, self.spooled = jobs, share, spooled
-        self.decided = 0  # jobs[:decided] are this process's or handed on
-        self.taken = 0  # jobs[:taken] are read here or taken from the workers
-        self.kept: set = set()  # the indices of the jobs read here
-        self.handed = 0  # jobs handed to the workers so far
-        self.waiting: collections.deque = collections.deque()  # (future, spool)
+        self.queued = iter(jobs)
+        self.waiting: collections.deque = collections.deque()
 
     def fill(self) -> None:
         with self._failures():
-            while len(self.waiting) < self.ahead and self.decided < len(self.jobs):
-                index, job = self.decided, self.jobs[self.decided]
-                self.decided += 1
-                if self.share is not None and self.share.here(index, job):
-                    self.kept.add(index)
-                    continue
-                spool = self.handed % self.ahead if self.spooled else None
-                self.handed += 1
-                self.waiting.append((self.executor.submit(_work, job._replace(spool=spool)),
-                                     spool))
+            while len(self.waiting) < self.ahead:
+                job = next(self.queued, None)
+                if job is None:
+                    return
+                self.waiting.append(self.executor.submit(_work, job))
 
-    def turn(self) -> Optional[Tuple[Packed, Optional[int]]]:
-        """The next job's piece and the spool it is in (None: a job's own pipe), or None when
-        this process reads the job itself."""
-        index = self.taken
-        self.taken += 1
-        if index >= self.decided:  # not decided yet: this process is there first
-            self.decided = index + 1
-            self.kept.add(index)
+    def __next__(self) -> Packed:
         self.fill()
-        if index in self.kept:
-            return None
         with self._failures():
-            future, spool = self.waiting.popleft()
-            dry = future.done() and all(other.done() for other, _ in self.waiting)
-            asked = time.monotonic()
-            packed = future.result()
-            if self.share is not None:
-                if time.monotonic() - asked > WAITED:
-                    self.share.waited = True
-                elif dry:
-                    self.share.ran_dry = True
-            return packed, spool
+            return self.waiting.popleft().result()
 
     @contextlib.contextmanager
     def _failures(self) -> Iterator[None]:
@@ -797,7 +762,6 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     # One chunk more than workers: while this process applies a piece, every worker still has
     # a chunk to read (with `jobs` ahead, one of them waited for this process).
     ahead = jobs + 1
-    share = None
     pool = None
     # This run's spools: read here from this list, not from _SPOOLS, which is what the workers
     # forked next inherit (another run in this process may set it meanwhile).
@@ -810,9 +774,16 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                 # starting with the first, and applies the worker's pieces.
                 workers = 1
                 ahead = workers + 1
-                share = _Share(every)
+                plans = _shared(plans)
             _SOURCES[:] = sources
             _SPOOLS[:] = spools = _spools(ahead)
+            if spools:
+                # A job is given the spool of the one `ahead` before it among the workers',
+                # whose piece was read before it was handed to a worker (_Pieces).
+                turn = itertools.count()
+                plans = [plan and [job if job.here else job._replace(spool=next(turn) % ahead)
+                                   for job in plan] for plan in plans]
+            every = [job for plan in plans for job in plan or () if not job.here]
             import concurrent.futures
             import multiprocessing
 
@@ -820,8 +791,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                 workers, mp_context=multiprocessing.get_context("fork"),
                 initializer=_worker_started)
         pieces = _Pieces(executor, every, ahead,
-                         "try --jobs 1" if pool is not None else "try without --dask",
-                         share, bool(spools))
+                         "try --jobs 1" if pool is not None else "try without --dask")
         pieces.fill()
         clock = None
         for source, plan in zip(sources, plans):
@@ -856,35 +826,19 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
             _SPOOLS.clear()
 
 
-class _Share:
-    """--jobs 2: which byte ranges this process reads itself, decided in order as the worker is
-    handed its next ones. The first HEAD_START (the worker starts a range behind), then every
-    other one; one more here each time this process had to wait for the worker's piece (the
-    worker is behind), one fewer each time it found every piece handed on already made (the
-    worker ran out of work); never the last range (this process's tail is then applying a piece,
-    not reading a range) nor an input read whole (not a byte range)."""
+def _shared(plans: List[Optional[List[Job]]]) -> List[Optional[List[Job]]]:
+    """The plans with about half their byte ranges marked to be read here: the first
+    HEAD_START, then every other one, not the last."""
+    last = sum(job.start is not None for plan in plans for job in plan or ()) - 1
+    turn = itertools.count()
 
-    def __init__(self, jobs: List[Job]) -> None:
-        ranges = [index for index, job in enumerate(jobs) if job.start is not None]
-        self.last = ranges[-1] if ranges else -1
-        self.balance = 0  # ranges kept here, less those handed on, after the head start
-        self.lean = 0  # how many more to keep here than to hand on
-        self.waited = self.ran_dry = False  # since the last decision
-
-    def here(self, index: int, job: Job) -> bool:
-        """Whether the job at `index` among all of the run's is this process's to read."""
-        if job.start is None or index == self.last:
+    def here(job: Job) -> bool:
+        if job.start is None:
             return False
-        if index < HEAD_START:
-            return True
-        if self.waited:
-            self.lean += 1
-        elif self.ran_dry:
-            self.lean -= 1
-        self.waited = self.ran_dry = False
-        keep = self.balance < self.lean
-        self.balance += 1 if keep else -1
-        return keep
+        number = next(turn)
+        return number != last and (number < HEAD_START or (number - HEAD_START) % 2 == 1)
+
+    return [plan and [job._replace(here=here(job)) for job in plan] for plan in plans]
 
 
 def _spools(count: int) -> list:
@@ -920,17 +874,17 @@ def _read_plan(merge: _Merge, source, plan: List[Job], pieces: _Pieces, spools: 
     if plan[0].start is not None:
         correlator._copies = 1  # _splittable() found one copy of each line
     for job in plan:
-        taken = pieces.turn()  # the workers' next chunks handed on first
-        if taken is None:
+        if job.here:
             if source.problem is not None:
                 continue
+            pieces.fill()  # the workers' next chunks first
             yield from _read_range_here(merge, source, job, clock)
             source.bytes_done = job.end
             if on_batch is not None:
                 on_batch(source, correlator.stats)
             continue
-        packed, spool = taken
-        piece = _Loaded(packed, None if spool is None else spools[spool].fileno()).piece()
+        piece = _Loaded(next(pieces), None if job.spool is None
+                        else spools[job.spool].fileno()).piece()
         if source.problem is not None:
             continue  # a chunk before failed to read: the rest is not read, as in one process
         why = merge.why_not(piece, job.clock, clock)

@@ -1,6 +1,5 @@
 """--jobs 2: this process and one forked worker; this process reads about half the byte ranges
-itself (the first HEAD_START, then every other one, more when it waited for the worker, fewer
-when the worker ran out of work, not the last: parallel._Share) and applies the worker's
+itself (the first HEAD_START, then every other one, not the last) and applies the worker's
 pieces of the others, in order: the same objects in the same order as one process.
 """
 
@@ -44,53 +43,25 @@ def test_two_jobs_read_a_share_here_and_the_rest_in_one_worker(monkeypatch):
     assert canonical(analysis(2)) == one
     chunks = -(-SAMPLE.stat().st_size // 400_000)
     assert pools == [1]
-    # The worker's ranges are read in its process: only this process's are recorded here,
-    # the first HEAD_START among them, and never the last (how many more depends on how the
-    # two kept pace: _Share).
-    here = len(starts)
-    assert starts[:parallel.HEAD_START] == sorted(starts[:parallel.HEAD_START])
-    assert starts[0] == 0 and parallel.HEAD_START <= here < chunks
+    # The worker's ranges are read in its process: only this process's are recorded here.
+    here = parallel.HEAD_START + (chunks - 1 - parallel.HEAD_START) // 2
+    assert starts[0] == 0 and len(starts) == here
     assert canonical(analysis(4)) == one
     assert pools == [1, 4] and len(starts) == here
 
 
-def decisions(jobs, signals=()):
-    """_Share's decision for each of `jobs` in turn, `signals` (index -> "waited" or
-    "ran_dry") noted before the decision at that index."""
-    share = parallel._Share(jobs)
-    found = []
-    for index, job in enumerate(jobs):
-        if index in signals:
-            setattr(share, dict(signals)[index], True)
-        found.append(share.here(index, job))
-    return found
-
-
-RANGES = [parallel.Job(0, start, start + 10, None) for start in range(0, 100, 10)]
-
-
 def test_two_ranges_here_first_then_every_other_the_last_and_whole_inputs_the_worker_s():
-    assert decisions(RANGES) == [True, True, False, True, False,
-                                 True, False, True, False, False]
-    whole = parallel.Job(1, None, None, None)
+    jobs = [parallel.Job(0, start, start + 10, None) for start in range(0, 100, 10)]
+    whole = [parallel.Job(1, None, None, None)]
     more = [parallel.Job(2, start, start + 10, None) for start in range(0, 30, 10)]
-    # The ranges of every input are counted as one run: the last of them all is the worker's,
-    # and an input read whole is the worker's wherever it comes.
-    assert decisions(RANGES[:3] + [whole] + more) == [True, True, False, False, True, False,
-                                                      False]
-    assert decisions(RANGES[:2]) == [True, False]
-
-
-def test_a_wait_for_the_worker_keeps_one_range_more_here_and_a_worker_out_of_work_one_fewer():
-    assert decisions(RANGES, {4: "waited"}) == [True, True, False, True, True,
-                                                False, True, False, True, False]
-    # Each wait leans one more: two in a row give two more ranges here.
-    assert decisions(RANGES, {4: "waited", 5: "waited"}) == [True, True, False, True, True,
-                                                             True, False, True, False, False]
-    assert decisions(RANGES, {3: "ran_dry"}) == [True, True, False, False, True,
-                                                 False, True, False, True, False]
-    # A wait noted at the last range changes nothing: it is the worker's.
-    assert decisions(RANGES, {9: "waited"}) == decisions(RANGES)
+    shared = parallel._shared([jobs, None, whole, more])
+    assert [job.here for job in shared[0]] == [True, True, False, True, False,
+                                               True, False, True, False, True]
+    assert shared[1] is None and [job.here for job in shared[2]] == [False]
+    # The ranges of every input are counted as one run: the last of them all is the worker's.
+    assert [job.here for job in shared[3]] == [False, True, False]
+    two = parallel._shared([jobs[:2]])
+    assert [job.here for job in two[0]] == [True, False]
 
 
 def test_a_read_failing_here_is_the_input_s_problem_as_in_one_process(monkeypatch):
