@@ -4,7 +4,8 @@ SUMMARY
     ChunkCorrelator(clock).feed(...), then .piece(problem, lines_cut) -> Piece
     ChunkClock(year=None, tz=None, anchor=None): a Clock that notes what its stamps did
     apply_batch(correlator, batch, start, breaks, run, clock, cursor) -> the run unfed
-    apply_fold(correlator, fold, clock)        the parent's side: a piece's events applied
+    apply_fold(correlator, fold, clock)
+        the parent's side: a batch of a piece's events, a fold, applied to its correlator
 
 DESCRIPTION
     The worker's half of parallel.py (whose docstring describes the whole): a Correlator that
@@ -15,7 +16,7 @@ DESCRIPTION
     cannot be derived from in Python without slowing every attribute access). The parent's
     side unpickles and merges in parallel.py, but applies each event here (apply_batch), where
     the loop over a piece's events and the folds are compiled with the correlator they drive:
-    interpreted, they cost the parent 2% of the CPU time of --jobs 2 (benchmarks/README.md).
+    interpreted, they cost --jobs 2 1.5-2% of its CPU time (benchmarks/README.md).
 
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
@@ -485,9 +486,10 @@ class Cursor:
 def apply_batch(correlator: Correlator, batch: list, start: int, breaks: set, run: List[str],
                 clock: Clock, cursor: Cursor) -> List[str]:
     """Apply one batch of a worker's events, the first at place `start`, to `correlator`, as
-    the lines they stand for would have been; `run`: the lines handed back not yet fed (they
-    are fed together, a run ending where the worker opened something still open at the
-    chunk's end, at a place in `breaks`). Returns the run still unfed."""
+    the lines they stand for would have been; `run`: the lines handed back not yet fed, which
+    this batch's lines are appended to (they are fed together; a run ends at any other event,
+    and where the worker opened something still open at the chunk's end, at a place in
+    `breaks`). Returns the run still unfed."""
     index = start
     for event in batch:
         kind = type(event)

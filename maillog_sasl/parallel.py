@@ -149,7 +149,8 @@ from maillog_sasl.syslog import REPEATED, fixed_zone, split_line
 # A chunk's piece (its finished objects) is held whole in the worker, and waits its turn in a
 # spool file. On the submission benchmark, --jobs 2, 8 MB chunks keep a worker at 41 MB and
 # this process at 58 MB; 4 MB chunks cost 5-8% more wall time (more messages open across two
-# chunks, whose retries are folded, more lines handed back).
+# chunks, whose retries are folded, more lines handed back; 4.5% in the twentieth round, and
+# 16 MB 3% less, with this process at 59.5 MB: benchmarks/README.md).
 CHUNK_SIZE = 8 << 20
 # A piece's events are pickled in batches of this many, which this process unpickles one at a
 # time, handing on what each finished before the next.
