@@ -3,6 +3,9 @@
 SUMMARY
     ChunkCorrelator(clock).feed(...), then .piece(problem, lines_cut) -> Piece
     ChunkClock(year=None, tz=None, anchor=None): a Clock that notes what its stamps did
+    apply_batch(correlator, batch, start, breaks, run, clock, cursor) -> the run unfed
+    apply_fold(correlator, fold, clock)
+        the parent's side: a batch of a piece's events, a fold, applied to its correlator
 
 DESCRIPTION
     The worker's half of parallel.py (whose docstring describes the whole): a Correlator that
@@ -10,8 +13,10 @@ DESCRIPTION
     in its place (folding the retries of a foreign message), marks births and slot changes, and
     returns the chunk's stream of events with what is still open at its end. A module of its
     own so that it is compiled with the correlator it derives from (setup.py: a compiled class
-    cannot be derived from in Python without slowing every attribute access); the parent's
-    side, which unpickles and merges, stays in parallel.py.
+    cannot be derived from in Python without slowing every attribute access). The parent's
+    side unpickles and merges in parallel.py, but applies each event here (apply_batch), where
+    the loop over a piece's events and the folds are compiled with the correlator they drive:
+    interpreted, they cost --jobs 2 1.5-2% of its CPU time (benchmarks/README.md).
 
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
@@ -464,3 +469,87 @@ class ChunkCorrelator(Correlator):
             # The parent's sessions first: they were opened before any of the chunk's.
             self.events.append(SlotMark(host, None, when))
             self.slot_changed(host, when)
+
+
+# -- The parent's side of a piece, compiled with the correlator it drives (parallel._Merge) ----
+
+
+class Cursor:
+    """Where in a piece's events the parent is: the place parallel._Placed notes of each key
+    the correlator puts in its maps."""
+    __slots__ = ("index",)
+
+    def __init__(self) -> None:
+        self.index = 0
+
+
+def apply_batch(correlator: Correlator, batch: list, start: int, breaks: set, run: List[str],
+                clock: Clock, cursor: Cursor) -> List[str]:
+    """Apply one batch of a worker's events, the first at place `start`, to `correlator`, as
+    the lines they stand for would have been; `run`: the lines handed back not yet fed, which
+    this batch's lines are appended to (they are fed together; a run ends at any other event,
+    and where the worker opened something still open at the chunk's end, at a place in
+    `breaks`). Returns the run still unfed."""
+    index = start
+    for event in batch:
+        kind = type(event)
+        if kind is str and not (run and index in breaks):
+            if not run:
+                cursor.index = index
+            run.append(event)
+            index += 1
+            continue
+        if run:
+            correlator.feed(run, clock, True)
+            run = []
+        cursor.index = index
+        index += 1
+        if kind is str:
+            run.append(event)
+        elif kind is SlotMark:
+            mark: SlotMark = event
+            if mark.slot is not None:
+                if correlator._slots.get(mark.host) == mark.slot:
+                    continue
+                correlator._slots[mark.host] = mark.slot
+            if mark.when is not None:
+                correlator.slot_changed(mark.host, mark.when)
+        elif kind is Folded:
+            apply_fold(correlator, event, clock)
+        elif kind is tuple:  # a birth
+            if event[0] is SESSION:
+                correlator.session_reborn(event[1])
+            else:
+                correlator.message_reborn(event[1])
+        else:
+            correlator.finished.append(event)
+    return run
+
+
+def apply_fold(correlator: Correlator, fold: Folded, clock: Clock) -> None:
+    """Apply lines a worker folded (Folded) as correlate.Correlator.feed() and _delivery()
+    would apply them one by one, to the message this process holds on their queue ID."""
+    stats = correlator.stats
+    stats.lines_read += fold.lines
+    message = correlator.messages.get(fold.key)
+    if message is None:
+        stats.untracked_queue_lines += fold.lines
+        return
+    stats.lines_used += fold.lines
+    first, last = fold.first, fold.last
+    if first is None or last is None:
+        return
+    message.last_time = last
+    correlator._seen(first)
+    correlator._seen(last)
+    if clock._latest is None or last > clock._latest:
+        clock._latest = last
+    for address, orig_to, attempts, status, text, when, deferred in fold.deliveries:
+        recipient = message.recipient(address, orig_to)
+        recipient.attempts += attempts
+        recipient.status = status
+        recipient.last_line = text
+        recipient._details = None
+        recipient.last_attempt = when
+        if recipient.first_deferred is None:
+            recipient.first_deferred = deferred

@@ -118,13 +118,12 @@ import zlib
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl.chunk import (
-    SESSION,
     ChunkClock,
     ChunkCorrelator,
     ClockWatch,
-    Folded,
+    Cursor,
     Piece,
-    SlotMark,
+    apply_batch,
 )
 from maillog_sasl.correlate import (
     Correlator,
@@ -150,7 +149,8 @@ from maillog_sasl.syslog import REPEATED, fixed_zone, split_line
 # A chunk's piece (its finished objects) is held whole in the worker, and waits its turn in a
 # spool file. On the submission benchmark, --jobs 2, 8 MB chunks keep a worker at 41 MB and
 # this process at 58 MB; 4 MB chunks cost 5-8% more wall time (more messages open across two
-# chunks, whose retries are folded, more lines handed back).
+# chunks, whose retries are folded, more lines handed back; 4.5% in the twentieth round, and
+# 16 MB 3% less, with this process at 59.5 MB: benchmarks/README.md).
 CHUNK_SIZE = 8 << 20
 # A piece's events are pickled in batches of this many, which this process unpickles one at a
 # time, handing on what each finished before the next.
@@ -206,18 +206,18 @@ class WorkerError(Exception):
 
 class _Placed(dict):
     """A dict that notes where in a piece's stream of events each key was put in (`placed`),
-    `where()` telling that place: this process's sessions, pending connects and messages, put
+    `cursor` telling that place: this process's sessions, pending connects and messages, put
     in by the few lines handed back (a worker notes the places of its own where it opens them:
     a Python __setitem__ on every insert cost it 4% of its time)."""
 
-    def __init__(self, where) -> None:
+    def __init__(self, cursor: Cursor) -> None:
         super().__init__()
-        self.where = where
+        self.cursor = cursor
         self.placed: Dict[object, int] = {}
 
     def __setitem__(self, key, value):
         if key not in self:
-            self.placed[key] = self.where()
+            self.placed[key] = self.cursor.index
         dict.__setitem__(self, key, value)
 
 
@@ -569,13 +569,10 @@ class _Merge:
 
     def __init__(self, stats: Optional[Stats]):
         self.correlator = correlator = Correlator(stats)
-        self.index = 0  # the place in the current piece's events
-        self.placed = (_Placed(self._where), _Placed(self._where), _Placed(self._where))
+        self.cursor = cursor = Cursor()  # the place in the current piece's events
+        self.placed = (_Placed(cursor), _Placed(cursor), _Placed(cursor))
         correlator.sessions, correlator.pending, correlator.messages = self.placed
         self.months: set = set()  # of the chunk before
-
-    def _where(self) -> int:
-        return self.index
 
     def why_not(self, piece: Piece, guess: ChunkClock, clock: ChunkClock) -> str:
         """Why `piece` cannot be used as it is, or ''."""
@@ -610,35 +607,7 @@ class _Merge:
         run: List[str] = []
         start = 0
         for batch in piece.events:
-            for index, event in enumerate(batch, start):
-                kind = type(event)
-                if kind is str and not (run and index in breaks):
-                    if not run:
-                        self.index = index
-                    run.append(event)
-                    continue
-                if run:
-                    correlator.feed(run, clock, handed_back=True)
-                    run = []
-                self.index = index
-                if kind is str:
-                    run.append(event)
-                elif kind is SlotMark:
-                    if event.slot is not None:
-                        if correlator._slots.get(event.host) == event.slot:
-                            continue
-                        correlator._slots[event.host] = event.slot
-                    if event.when is not None:
-                        correlator.slot_changed(event.host, event.when)
-                elif kind is Folded:
-                    _apply_fold(correlator, event, clock)
-                elif kind is tuple:  # a birth
-                    if event[0] is SESSION:
-                        correlator.session_reborn(event[1])
-                    else:
-                        correlator.message_reborn(event[1])
-                else:
-                    correlator.finished.append(event)
+            run = apply_batch(correlator, batch, start, breaks, run, clock, self.cursor)
             start += len(batch)
             # What the run not yet fed finishes comes after these: the order is kept.
             yield from _handed_on(correlator)
@@ -693,34 +662,6 @@ class _Merge:
                 dict.clear(placed)
                 dict.update(placed, plain)  # dict's own: no place noted
             correlator.sessions, correlator.pending, correlator.messages = self.placed
-
-
-def _apply_fold(correlator: Correlator, fold: Folded, clock: ChunkClock) -> None:
-    """Apply lines a worker folded (Folded) as correlate.Correlator.feed() and _delivery()
-    would apply them one by one, to the message this process holds on their queue ID."""
-    stats = correlator.stats
-    stats.lines_read += fold.lines
-    message = correlator.messages.get(fold.key)
-    if message is None:
-        stats.untracked_queue_lines += fold.lines
-        return
-    stats.lines_used += fold.lines
-    if fold.first is None or fold.last is None:
-        return
-    message.last_time = fold.last
-    correlator._seen(fold.first)
-    correlator._seen(fold.last)
-    if clock._latest is None or fold.last > clock._latest:
-        clock._latest = fold.last
-    for address, orig_to, attempts, status, text, when, deferred in fold.deliveries:
-        recipient = message.recipient(address, orig_to)
-        recipient.attempts += attempts
-        recipient.status = status
-        recipient.last_line = text
-        recipient._details = None
-        recipient.last_attempt = when
-        if recipient.first_deferred is None:
-            recipient.first_deferred = deferred
 
 
 def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:
