@@ -185,6 +185,7 @@ class ChunkCorrelator(Correlator):
         self._orphan = self._hand_back_queue_line
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
+        self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
         stats = self.stats
         # Lines handed back are counted where they are applied.
         stats.lines_read -= self.orphans

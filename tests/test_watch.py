@@ -110,6 +110,71 @@ def test_once_after_each_append_raises_what_the_batch_report_finds(tmp_path, cli
     assert once(cli, state, log)[:2] == (0, [])
 
 
+def test_once_on_a_doubled_log_whose_first_read_was_two_lines(tmp_path, cli):
+    # rsyslog with two actions on the file writes each line twice; a run that found only the
+    # first line's two copies told from them that the log had one copy, and every line after
+    # them was read twice: 1,666 authenticated sessions in the state, five accounts flagged.
+    doubled = b"".join(line + line for line in SAMPLE.read_bytes().splitlines(keepends=True))
+    first = doubled.index(b"\n", doubled.index(b"\n") + 1) + 1
+    log, state = tmp_path / "maillog", tmp_path / "s.sqlite"
+    log.write_bytes(doubled[:first])
+    assert once(cli, state, log)[:2] == (0, [])
+    with open(log, "ab") as out:
+        out.write(doubled[first:])
+    code, alerts, _ = once(cli, state, log)
+    assert code == 1 and raised(alerts) == findings([SAMPLE])
+    stats = engine_of(state).correlator.stats
+    assert (stats.lines_read, stats.repeated_lines) == (2 * lines_in(SAMPLE), lines_in(SAMPLE))
+
+
+def test_once_on_two_logs_tells_the_copies_of_each(tmp_path, cli):
+    # One log doubled (rsyslog with two actions on it), one not, read in turns: how many copies
+    # the log read last had, and the line before a repeat line, were the other's too, so the
+    # doubled one's lines after its first read were counted twice.
+    ann, bob = MailLog(), MailLog()
+    bob._queue += 0x100000
+    for day in range(4):
+        ann.login("ann@example.jp", "198.51.100.7", at(day, 9), to=2)
+        bob.login("bob@example.jp", "203.0.113.9", at(day, 10), to=1)
+    doubled = "".join(line + line for line in ann.text().splitlines(keepends=True))
+    single = bob.text()
+    first, second, state = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "s.sqlite"
+    cut = doubled.index("\n", doubled.index("\n") + 1) + 1  # the first line's two copies
+    first.write_text(doubled[:cut])
+    second.write_text(single[:len(single) // 2])
+    once(cli, state, first, second)
+    with open(first, "a") as out:
+        out.write(doubled[cut:])
+    with open(second, "a") as out:
+        out.write(single[len(single) // 2:])
+    once(cli, state, first, second)
+    engine = engine_of(state)
+    stats = engine.correlator.stats
+    assert stats.repeated_lines == len(ann.text().splitlines())
+    assert stats.lines_read == len(doubled.splitlines()) + len(single.splitlines())
+    engine.activity.close()
+    assert {name: user.logins for name, user in engine.activity.users.items()} == {
+        "ann@example.jp": 4, "bob@example.jp": 4}
+
+
+def test_once_keeps_the_first_lines_of_a_file_rotated_before_they_told_its_copies(tmp_path,
+                                                                                   cli):
+    # A run read a new log's first line and nothing more (one line cannot tell how many copies
+    # of each the log has: it waits for more); then the log was rotated. Its line is read when
+    # the next file begins, not dropped.
+    data = SAMPLE.read_bytes()
+    first = data.index(b"\n") + 1
+    log, state = tmp_path / "maillog", tmp_path / "s.sqlite"
+    log.write_bytes(data[:first])
+    once(cli, state, log)
+    assert engine_of(state).correlator.stats.lines_read == 0
+    log.rename(tmp_path / "maillog.1")
+    log.write_bytes(data[first:])
+    code, alerts, _ = once(cli, state, log)
+    assert code == 1 and raised(alerts) == findings([SAMPLE])
+    assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
+
+
 def test_once_on_the_sample_at_once_alerts_each_flagged_account_once(tmp_path, cli):
     code, alerts, _ = once(cli, tmp_path / "s.sqlite", SAMPLE)
     assert code == 1 and raised(alerts) == findings([SAMPLE])
