@@ -1398,19 +1398,13 @@ class Correlator:
         last, first = stats.last_time, stats.first_time
         if last is None or first is None or when > last or when < first:
             self._seen(when)
-        # message.recipient() and Recipient.delivered() inline: every delivery line comes here.
+        # message.recipient() inline: every delivery line comes here.
         key = address if orig_to is None else (address, orig_to)
         recipient = message.recipients.get(key)
         if recipient is None:
             recipient = message.recipients[key] = Recipient(address, orig_to)
-        recipient.attempts += 1
-        recipient.status = status
-        recipient.last_line = text
-        recipient._details = None
-        recipient.last_attempt = when
-        if status == DEFERRED and recipient.first_deferred is None:
-            recipient.first_deferred = when
-        elif status == SENT and "queued as " in text and message.sasl_username is not None:
+        recipient.attempted(status, text, when, 1, when if status == DEFERRED else None)
+        if status == SENT and "queued as " in text and message.sasl_username is not None:
             if message.reinjected_as:
                 # A filter whose re-injection named this message (orig_queue_id), on loopback
                 # or not, and whether its copy is still queued or already gone.
