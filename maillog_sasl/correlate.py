@@ -7,7 +7,8 @@ SUMMARY
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
         between two batches: `watch` keeps one across runs)
     correlator.read_input(name)   the next lines are of input `name` (`watch` reads several
-        logs in turns); correlator.settle_copies(final)   feed the input's lines held back
+        logs in turns); correlator.settle_copies(final)   feed the input's lines held back;
+        correlator.settle_inputs()   every input's
     copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
         queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
 
@@ -818,6 +819,13 @@ class Correlator:
         self._copies, self._collapsed = copies_found(held)
         self.feed(held, clock)
 
+    def settle_inputs(self) -> None:
+        """settle_copies() of every input: the one being read, and those read in turns."""
+        self.settle_copies()
+        for name in list(self._inputs):
+            self.read_input(name)
+            self.settle_copies()
+
     def read_input(self, name: str) -> None:
         """The next lines are of input `name`: what is known of the input read before (its
         copies, its line before a repeat line, its lines held back) is put aside for its next
@@ -924,8 +932,8 @@ class Correlator:
 
     def finish(self) -> None:
         """End of input: whatever is still open is handed on as it stands (the lines held back
-        fed first)."""
-        self.settle_copies()
+        fed first: settle_inputs())."""
+        self.settle_inputs()
         self.stats.sessions_incomplete += len(self.pending)
         self.pending.clear()
         for session in self.sessions.values():

@@ -365,6 +365,7 @@ class Engine:
         return copy._end_and_assess(countries or {})
 
     def _end_and_assess(self, countries: Countries) -> Dict[str, Finding]:
+        self.correlator.settle_inputs()  # (their messages are queued ones too)
         queued: Dict[str, List[str]] = {}
         for message in self.correlator.messages.values():
             if message.sasl_username is not None:

@@ -364,6 +364,22 @@ def test_a_log_given_a_line_at_a_time_counts_each_line_once(copies):
     assert users_of([lines[:copies], lines[copies:]]) == whole
 
 
+def test_the_end_feeds_the_lines_every_input_held_back():
+    # Two logs read in turns (watch), neither with lines enough yet to tell its copies: at the
+    # end (watch judges a copy of its state so), each one's lines are fed, not only the
+    # last one's.
+    correlator = Correlator()
+    clock = Clock(year=2026, tz=dt.timezone.utc)
+    for name in ("a.log", "b.log"):
+        correlator.read_input(name)
+        correlator.feed(alice_message("status=sent (250 2.0.0 Ok)", qid=f"4B6D11E0172{name[0]}"
+                                      ).replace("mail ", f"{name[0]}mx ").splitlines(), clock)
+    assert correlator.finished == []
+    correlator.finish()
+    assert sorted((item.host, type(item).__name__) for item in correlator.finished) == [
+        ("amx", "Message"), ("amx", "Session"), ("bmx", "Message"), ("bmx", "Session")]
+
+
 def test_a_watch_state_of_a_doubled_log_goes_on_undoubling():
     # A state kept before logs of more copies were read said whether the log was doubled and
     # kept the lines that awaited their copy.

@@ -110,12 +110,17 @@ def test_once_after_each_append_raises_what_the_batch_report_finds(tmp_path, cli
     assert once(cli, state, log)[:2] == (0, [])
 
 
-def test_once_on_a_doubled_log_whose_first_read_was_two_lines(tmp_path, cli):
-    # rsyslog with two actions on the file writes each line twice; a run that found only the
-    # first line's two copies told from them that the log had one copy, and every line after
-    # them was read twice: 1,666 authenticated sessions in the state, five accounts flagged.
-    doubled = b"".join(line + line for line in SAMPLE.read_bytes().splitlines(keepends=True))
-    first = doubled.index(b"\n", doubled.index(b"\n") + 1) + 1
+@pytest.mark.parametrize("group, first_read", [(1, 2), (3, 2), (3, 7)])
+def test_once_on_a_doubled_log_whose_first_read_was_a_few_lines(tmp_path, cli, group,
+                                                                 first_read):
+    # rsyslog with two actions on the file writes each line twice (each action a line at a
+    # time, or `group` at a time: `a b c a b c`); a run that found only the first line's two
+    # copies told from them that the log had one copy, and every line after them was read
+    # twice (1,666 authenticated sessions in the state, five accounts flagged).
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    doubled = b"".join(b"".join(lines[start:start + group]) * 2
+                       for start in range(0, len(lines), group))
+    first = len(b"".join(doubled.splitlines(keepends=True)[:first_read]))
     log, state = tmp_path / "maillog", tmp_path / "s.sqlite"
     log.write_bytes(doubled[:first])
     assert once(cli, state, log)[:2] == (0, [])
@@ -127,10 +132,12 @@ def test_once_on_a_doubled_log_whose_first_read_was_two_lines(tmp_path, cli):
     assert (stats.lines_read, stats.repeated_lines) == (2 * lines_in(SAMPLE), lines_in(SAMPLE))
 
 
-def test_once_on_two_logs_tells_the_copies_of_each(tmp_path, cli):
+@pytest.mark.parametrize("first_read", [2, 37])
+def test_once_on_two_logs_tells_the_copies_of_each(tmp_path, cli, first_read):
     # One log doubled (rsyslog with two actions on it), one not, read in turns: how many copies
-    # the log read last had, and the line before a repeat line, were the other's too, so the
-    # doubled one's lines after its first read were counted twice.
+    # the log read last had were the other's too, so the doubled one's lines after its first
+    # read were counted twice (its first read two lines, that could not tell, or half of it,
+    # that told).
     ann, bob = MailLog(), MailLog()
     bob._queue += 0x100000
     for day in range(4):
@@ -139,7 +146,7 @@ def test_once_on_two_logs_tells_the_copies_of_each(tmp_path, cli):
     doubled = "".join(line + line for line in ann.text().splitlines(keepends=True))
     single = bob.text()
     first, second, state = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "s.sqlite"
-    cut = doubled.index("\n", doubled.index("\n") + 1) + 1  # the first line's two copies
+    cut = len("".join(doubled.splitlines(keepends=True)[:first_read]))
     first.write_text(doubled[:cut])
     second.write_text(single[:len(single) // 2])
     once(cli, state, first, second)
@@ -155,6 +162,25 @@ def test_once_on_two_logs_tells_the_copies_of_each(tmp_path, cli):
     engine.activity.close()
     assert {name: user.logins for name, user in engine.activity.users.items()} == {
         "ann@example.jp": 4, "bob@example.jp": 4}
+
+
+def test_once_on_two_logs_a_bsd_repeat_line_repeats_its_own_log_s_line(tmp_path, cli):
+    # A BSD syslogd's `last message repeated 4 times` opens a read of one log after the other
+    # log was read: it repeats its own log's line before it (a failed AUTH), not the other's.
+    failed = ("Mar  1 10:00:01 mail postfix/smtpd[100]: warning: unknown[198.51.100.7]: SASL "
+              "LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=ann@example.jp\n")
+    first, second, state = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "s.sqlite"
+    removed = "".join(f"Mar  1 10:00:00 {{host}} postfix/qmgr[1]: 1{letter}: removed\n"
+                      for letter in "ABCDEFGHIJKLMNOPQR")  # (enough lines to tell one copy)
+    first.write_text(removed.format(host="mail") + "Mar  1 10:00:00 mail postfix/smtpd[100]: "
+                     "connect from unknown[198.51.100.7]\n" + failed)
+    second.write_text(removed.format(host="relay"))
+    once(cli, state, first, second, more=["--year", "2026"])
+    with open(first, "a") as out:
+        out.write("Mar  1 10:00:03 mail last message repeated 4 times\n")
+    once(cli, state, first, second, more=["--year", "2026"])
+    [session] = engine_of(state).correlator.sessions.values()
+    assert len(session.auth_failures) == 5
 
 
 def test_once_keeps_the_first_lines_of_a_file_rotated_before_they_told_its_copies(tmp_path,
