@@ -185,6 +185,7 @@ class ChunkCorrelator(Correlator):
         self._orphan = self._hand_back_queue_line
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
+        self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
         stats = self.stats
         # Lines handed back are counted where they are applied.
         stats.lines_read -= self.orphans
@@ -545,11 +546,4 @@ def apply_fold(correlator: Correlator, fold: Folded, clock: Clock) -> None:
     if clock._latest is None or last > clock._latest:
         clock._latest = last
     for address, orig_to, attempts, status, text, when, deferred in fold.deliveries:
-        recipient = message.recipient(address, orig_to)
-        recipient.attempts += attempts
-        recipient.status = status
-        recipient.last_line = text
-        recipient._details = None
-        recipient.last_attempt = when
-        if recipient.first_deferred is None:
-            recipient.first_deferred = deferred
+        message.recipient(address, orig_to).attempted(status, text, when, attempts, deferred)

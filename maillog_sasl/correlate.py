@@ -6,6 +6,9 @@ SUMMARY
     Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
         between two batches: `watch` keeps one across runs)
+    correlator.read_input(name)   the next lines are of input `name` (`watch` reads several
+        logs in turns); correlator.settle_copies(final)   feed the input's lines held back;
+        correlator.settle_inputs()   every input's
     copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
         queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
 
@@ -59,11 +62,15 @@ DESCRIPTION
     ranges, hands on the same objects in the same order.
 
     An input of every line written k times (2 to MOST_COPIES: rsyslog with several actions on
-    one file; copies_of()) is read one line of each run. A syslog's line for a Postfix line it
-    did not write again (rsyslog's `message repeated N times: [ LINE]`, syslog.syslog_repeat())
-    is read as LINE N times, each a line read, and so is a BSD syslogd's `last message repeated
-    N times` after LINE: where the copies of each line were collapsed so, that is a log of
-    copies too.
+    one file; copies_of()) is read one line of each run. That is told from its first
+    DOUBLED_SAMPLE lines, held back until they have come or the input ends: a pipe, or a log
+    being written, may give its first lines one at a time, and one line cannot tell. A
+    syslog's line for a Postfix line it did not write again (rsyslog's `message repeated N
+    times: [ LINE]`, syslog.syslog_repeat()) is read as LINE N times, each a line read, and so
+    is a BSD syslogd's `last message repeated N times` after LINE: where the copies of each
+    line were collapsed so, that is a log of copies too. What is known of an input (its
+    copies, its line before a repeat line, its lines held back) is its own: `watch` reads
+    several logs in turns (read_input()).
 
     Sources are read in the order given (sources.open_sources() orders a rotated set oldest
     first). Each file gets a syslog.Clock anchored on its modification time; with `year`, the
@@ -395,7 +402,13 @@ class Pending:
 # sets but the bound handlers. Named here, as a class compiled by mypyc (setup.py) has no
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
-        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed")
+        "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
+        "_held", "_held_clock", "_input", "_inputs")
+
+
+def _new_input() -> tuple:
+    """Correlator._input_state() of an input of which nothing is read yet."""
+    return None, False, {}, None, [], None
 
 
 class Correlator:
@@ -419,6 +432,14 @@ class Correlator:
         # start of a batch repeats).
         self._last_line: Optional[str] = None
         self._collapsed = False  # rsyslog collapsed the copies (copies_found())
+        # The input's first lines, held back until they tell how many copies it has, and the
+        # clock they are read with.
+        self._held: List[str] = []
+        self._held_clock: Optional[Clock] = None
+        # The name of the input being read (read_input(); None: the one input), and what is
+        # known of the others read before (_input_state()).
+        self._input: Optional[str] = None
+        self._inputs: Dict[str, tuple] = {}
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
@@ -447,7 +468,7 @@ class Correlator:
         # A state written before slots and edges existed starts them empty; one written when
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
         state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
-                 **state}
+                 "_held": [], "_held_clock": None, "_input": None, "_inputs": {}, **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -485,10 +506,20 @@ class Correlator:
         handlers = self._smtpd_handlers
         not_syslog = other = unused = untracked = 0
         copies = self._copies
-        if copies is None:
+        if copies is None and not handed_back:
+            # How many copies an input has is told by its first DOUBLED_SAMPLE lines, which a
+            # pipe or a growing file may give a few at a time: held back until they are all
+            # here, or the input ends (settle_copies()).
+            held = self._held
+            held += lines
+            self._held_clock = clock
+            if len(held) < DOUBLED_SAMPLE:
+                return
+            self._held, self._held_clock = [], None
+            lines = held
             copies, self._collapsed = copies_found(lines)
             self._copies = copies
-        if copies > 1 and not handed_back:
+        if copies is not None and copies > 1 and not handed_back:
             lines, read = undoubled(lines, copies, self._awaiting, self._last_line,
                                     self._collapsed)
         else:
@@ -777,12 +808,53 @@ class Correlator:
         self.stats.lines_used -= 1
         return USED
 
+    def settle_copies(self, final: bool = True) -> None:
+        """Feed the lines held back while the input's copies were not known, telling them from
+        those lines; unless `final` (the input has ended), only when they can tell: three
+        different lines or more (`watch` keeps the others for its next read)."""
+        held, clock = self._held, self._held_clock
+        if not held or clock is None or not (final or len(set(held)) >= 3):
+            return
+        self._held, self._held_clock = [], None
+        self._copies, self._collapsed = copies_found(held)
+        self.feed(held, clock)
+
+    def settle_inputs(self) -> None:
+        """settle_copies() of every input: the one being read, and those read in turns."""
+        self.settle_copies()
+        for name in list(self._inputs):
+            self.read_input(name)
+            self.settle_copies()
+
+    def read_input(self, name: str) -> None:
+        """The next lines are of input `name`: what is known of the input read before (its
+        copies, its line before a repeat line, its lines held back) is put aside for its next
+        lines, and `name`'s taken back (none yet: as at a new_source()). `watch` reads several
+        logs in turns, each on its own."""
+        current = self._input
+        if name == current:
+            return
+        self._input = name
+        if current is None:  # (a state kept before inputs were told apart: its one input's)
+            return
+        self._inputs[current] = self._input_state()
+        self._set_input_state(self._inputs.pop(name, ()) or _new_input())
+
+    def _input_state(self) -> tuple:
+        """What is known of the input being read, which another input's lines must not
+        change."""
+        return (self._copies, self._collapsed, self._awaiting, self._last_line, self._held,
+                self._held_clock)
+
+    def _set_input_state(self, state: tuple) -> None:
+        (self._copies, self._collapsed, self._awaiting, self._last_line, self._held,
+         self._held_clock) = state
+
     def new_source(self) -> None:
-        """The next lines come from another input: how many copies it has is found anew."""
-        self._copies = None
-        self._collapsed = False
-        self._awaiting.clear()
-        self._last_line = None
+        """The next lines come from another input: how many copies it has is found anew (the
+        lines the one before held back fed first: `watch` goes on to a log's next file)."""
+        self.settle_copies()
+        self._set_input_state(_new_input())
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
@@ -825,8 +897,10 @@ class Correlator:
         self._close_idle({host: when})
 
     def end_source(self) -> None:
-        """The input has ended: its first and last lines tell the period it covers and each
-        host's clock; the sessions those clocks show idle are closed."""
+        """The input has ended: the lines held back are fed; its first and last lines tell the
+        period it covers and each host's clock; the sessions those clocks show idle are
+        closed."""
+        self.settle_copies()
         for host, when in filter(None, self.edges):
             if when is not None:
                 self._seen(when)
@@ -857,7 +931,9 @@ class Correlator:
             self.stats.sessions_incomplete += 1
 
     def finish(self) -> None:
-        """End of input: whatever is still open is handed on as it stands."""
+        """End of input: whatever is still open is handed on as it stands (the lines held back
+        fed first: settle_inputs())."""
+        self.settle_inputs()
         self.stats.sessions_incomplete += len(self.pending)
         self.pending.clear()
         for session in self.sessions.values():
@@ -1330,19 +1406,13 @@ class Correlator:
         last, first = stats.last_time, stats.first_time
         if last is None or first is None or when > last or when < first:
             self._seen(when)
-        # message.recipient() and Recipient.delivered() inline: every delivery line comes here.
+        # message.recipient() inline: every delivery line comes here.
         key = address if orig_to is None else (address, orig_to)
         recipient = message.recipients.get(key)
         if recipient is None:
             recipient = message.recipients[key] = Recipient(address, orig_to)
-        recipient.attempts += 1
-        recipient.status = status
-        recipient.last_line = text
-        recipient._details = None
-        recipient.last_attempt = when
-        if status == DEFERRED and recipient.first_deferred is None:
-            recipient.first_deferred = when
-        elif status == SENT and "queued as " in text and message.sasl_username is not None:
+        recipient.attempted(status, text, when, 1, when if status == DEFERRED else None)
+        if status == SENT and "queued as " in text and message.sasl_username is not None:
             if message.reinjected_as:
                 # A filter whose re-injection named this message (orig_queue_id), on loopback
                 # or not, and whether its copy is still queued or already gone.

@@ -180,17 +180,22 @@ class Recipient:
         self.last_line = None
         self._details = (dsn, relay, reason)
 
-    def delivered(self, status: str, line: str) -> None:
-        """One more delivery attempt, logged as `line`."""
-        self.attempts += 1
+    def attempted(self, status: str, line: str, when: _dt.datetime, attempts: int,
+                  deferred: Optional[_dt.datetime]) -> None:
+        """`attempts` more delivery attempts, the last with `status`, logged as `line` at
+        `when`; `deferred`: the time of the first of them that deferred it, if any."""
+        self.attempts += attempts
         self.status = status
         self.last_line = line
         self._details = None
+        self.last_attempt = when
+        if self.first_deferred is None:
+            self.first_deferred = deferred
 
     def details(self) -> tuple:
         if self._details is None:
             line = self.last_line
-            assert line is not None, "delivered() keeps the line whose details it cleared"
+            assert line is not None, "attempted() keeps the line whose details it cleared"
             found = delivery_details(line)
             if found is None:
                 self._details = ("", "", "")

@@ -640,6 +640,8 @@ class _Merge:
                 for batch in lines:
                     self.correlator.feed(batch, clock)
                     yield from _handed_on(self.correlator)
+                self.correlator.settle_copies()  # here, not at end_source(): no place noted
+                yield from _handed_on(self.correlator)
         finally:  # a read that failed part way: the next input's pieces follow what was read
             self.months = clock.watch.months
 
@@ -809,6 +811,8 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                         if on_batch is not None:
                             on_batch(source, correlator.stats)
                         yield from _handed_on(correlator)
+                    correlator.settle_copies()  # as read_here()
+                    yield from _handed_on(correlator)
                 correlator.stats.lines_cut += source.lines_cut
             else:
                 yield from _read_plan(merge, source, plan, pieces, spools, clock, on_batch,

@@ -308,10 +308,12 @@ class Engine:
         if clock is None:
             clock = self.clocks[path] = Clock(year=year, tz=zone, anchor=_mtime(chunk.name))
         correlator = self.correlator
+        correlator.read_input(path)
         if chunk.new_file:
             correlator.new_source()
             correlator.stats.sources.append(chunk.name)
         correlator.feed(chunk.lines, clock)
+        correlator.settle_copies(final=False)  # what this read can tell, not a day later
         finished = list(correlator.finished)
         correlator.finished.clear()
         for item in finished:
@@ -363,6 +365,7 @@ class Engine:
         return copy._end_and_assess(countries or {})
 
     def _end_and_assess(self, countries: Countries) -> Dict[str, Finding]:
+        self.correlator.settle_inputs()  # (their messages are queued ones too)
         queued: Dict[str, List[str]] = {}
         for message in self.correlator.messages.values():
             if message.sasl_username is not None:

@@ -336,14 +336,10 @@ def test_standard_input_is_read_by_one_process(tmp_path, monkeypatch, run):
     assert run([*args, "-"], 4, SMALL, stdin=path.read_bytes()) == expected
 
 
-def test_a_pipe_beside_a_split_file_is_read_without_places(tmp_path, monkeypatch, run):
-    """Places (where a piece's lines opened an object) are told only among a piece's events:
-    the lines this process reads itself (a pipe) must not note one per connect and message."""
-    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
-    path = write(tmp_path, "maillog", submissions(start, 40))
-    piped = "\n".join(submissions(start + dt.timedelta(days=1), 50)).encode() + b"\n"
-    args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC", str(path), "-"]
-    inserts = []
+def placed_inserts(monkeypatch) -> list:
+    """The keys put in the maps where this process notes places (parallel._Placed), as they
+    are put in."""
+    inserts: list = []
     real_setitem = parallel._Placed.__setitem__
 
     def counted(placed, key, value):
@@ -351,12 +347,50 @@ def test_a_pipe_beside_a_split_file_is_read_without_places(tmp_path, monkeypatch
         real_setitem(placed, key, value)
 
     monkeypatch.setattr(parallel._Placed, "__setitem__", counted)
+    return inserts
+
+
+def test_a_pipe_beside_a_split_file_is_read_without_places(tmp_path, monkeypatch, run):
+    """Places (where a piece's lines opened an object) are told only among a piece's events:
+    the lines this process reads itself (a pipe) must not note one per connect and message."""
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    path = write(tmp_path, "maillog", submissions(start, 40))
+    piped = "\n".join(submissions(start + dt.timedelta(days=1), 50)).encode() + b"\n"
+    args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC", str(path), "-"]
+    inserts = placed_inserts(monkeypatch)
     code, out, err = run(args, 2, SMALL, stdin=piped)
     with_pipe = len(inserts)
     inserts.clear()
     run(args, 2, SMALL, stdin=b"")
     assert with_pipe == len(inserts)
     assert (code, out, err) == run(args, 1, SMALL, stdin=piped) and out.count("\n") > 90
+
+
+def test_an_input_read_again_here_whole_is_read_without_places(tmp_path, monkeypatch, run):
+    """A compressed input (one worker's job, whole) whose piece fails its check is read here
+    as the pipe above is, its first lines (held back until they tell how many copies it has)
+    included: no place noted for them."""
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    path = write(tmp_path, "maillog", submissions(start, 40))
+    packed = tmp_path / "later.gz"
+    packed.write_bytes(gzip.compress(("\n".join(submissions(start + dt.timedelta(days=1), 50))
+                                      + "\n").encode()))
+    args = ["-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC", str(path)]
+    why_not = parallel._Merge.why_not
+
+    def whole_fails(self, piece, guess, clock):
+        # (the compressed input's piece: the split file's pieces are of a few lines each)
+        return "a check failed" if piece.stats.lines_read > 100 else why_not(
+            self, piece, guess, clock)
+
+    monkeypatch.setattr(parallel._Merge, "why_not", whole_fails)
+    inserts = placed_inserts(monkeypatch)
+    code, out, err = run([*args, str(packed)], 2, SMALL)
+    with_packed = len(inserts)
+    inserts.clear()
+    run(args, 2, SMALL)
+    assert with_packed == len(inserts)
+    assert (code, out, err) == run([*args, str(packed)], 1, SMALL) and out.count("\n") > 90
 
 
 def test_one_job_starts_no_worker(tmp_path, monkeypatch, run):

@@ -138,6 +138,7 @@ def test_a_notice_with_a_queue_id_cleanup_does_not_take_keeps_no_message_id():
              "Mar  1 10:00:03 mail postfix/cleanup[7]: ABCD: message-id=<n@corp.example>"]
     correlator = Correlator()
     correlator.feed(lines, Clock(year=2024))
+    correlator.end_source()  # (an input's first lines wait to tell how many copies it has)
     notice = correlator.messages[("mail", "ABCD")]
     assert notice.kind == "notice" and notice.message_id is None
     assert correlator.stats.postfix_unused == 1

@@ -8,6 +8,7 @@ import pytest
 from test_jobs import chunks_of
 
 from maillog_sasl.correlate import SESSION_IDLE, Correlator, copies_of
+from maillog_sasl.reports import build_report
 from maillog_sasl.syslog import Clock, parse_zone, split_line
 
 from support import by
@@ -336,6 +337,47 @@ def test_how_many_copies_a_log_has():
     assert copies_of(["Sep 30 17:01:04 zimbra postfix/qmgr[1]: 1A: removed"] * 3) == 1
     assert copies_of(["A", "A", "B", "B"]) == 1
     assert copies_of(["A", "A", "B", "B", "C", "C"]) == 2
+
+
+def users_of(batches):
+    """The users report of a log given to a Correlator in `batches` (lists of lines)."""
+    correlator = Correlator()
+    clock = Clock(year=2026, tz=dt.timezone.utc)
+    for batch in batches:
+        correlator.feed(batch, clock)
+    correlator.end_source()
+    correlator.finish()
+    return build_report("users", correlator.finished)[1]
+
+
+@pytest.mark.parametrize("copies", [1, 2, 3])
+def test_a_log_given_a_line_at_a_time_counts_each_line_once(copies):
+    # A pipe, or a log being written, may give its first lines one or two at a time. How many
+    # copies a log has was told from its first batch, and one line cannot tell: one copy, and
+    # every line of a log of more copies counted as often as written (the sample log doubled,
+    # piped with a pause after its first two lines: 1,666 authenticated sessions for 833).
+    lines = [line for line in ZIMBRA.splitlines() for _ in range(copies)]
+    whole = users_of([ZIMBRA.splitlines()])
+    assert [(row["user"], row["sessions"], row["messages"]) for row in whole] == [
+        ("user@example.test", 1, 1)]
+    assert users_of([[line] for line in lines]) == whole
+    assert users_of([lines[:copies], lines[copies:]]) == whole
+
+
+def test_the_end_feeds_the_lines_every_input_held_back():
+    # Two logs read in turns (watch), neither with lines enough yet to tell its copies: at the
+    # end (watch judges a copy of its state so), each one's lines are fed, not only the
+    # last one's.
+    correlator = Correlator()
+    clock = Clock(year=2026, tz=dt.timezone.utc)
+    for name in ("a.log", "b.log"):
+        correlator.read_input(name)
+        correlator.feed(alice_message("status=sent (250 2.0.0 Ok)", qid=f"4B6D11E0172{name[0]}"
+                                      ).replace("mail ", f"{name[0]}mx ").splitlines(), clock)
+    assert correlator.finished == []
+    correlator.finish()
+    assert sorted((item.host, type(item).__name__) for item in correlator.finished) == [
+        ("amx", "Message"), ("amx", "Session"), ("bmx", "Message"), ("bmx", "Session")]
 
 
 def test_a_watch_state_of_a_doubled_log_goes_on_undoubling():

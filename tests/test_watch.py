@@ -110,6 +110,97 @@ def test_once_after_each_append_raises_what_the_batch_report_finds(tmp_path, cli
     assert once(cli, state, log)[:2] == (0, [])
 
 
+@pytest.mark.parametrize("group, first_read", [(1, 2), (3, 2), (3, 7)])
+def test_once_on_a_doubled_log_whose_first_read_was_a_few_lines(tmp_path, cli, group,
+                                                                 first_read):
+    # rsyslog with two actions on the file writes each line twice (each action a line at a
+    # time, or `group` at a time: `a b c a b c`); a run that found only the first line's two
+    # copies told from them that the log had one copy, and every line after them was read
+    # twice (1,666 authenticated sessions in the state, five accounts flagged).
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    doubled = b"".join(b"".join(lines[start:start + group]) * 2
+                       for start in range(0, len(lines), group))
+    first = len(b"".join(doubled.splitlines(keepends=True)[:first_read]))
+    log, state = tmp_path / "maillog", tmp_path / "s.sqlite"
+    log.write_bytes(doubled[:first])
+    assert once(cli, state, log)[:2] == (0, [])
+    with open(log, "ab") as out:
+        out.write(doubled[first:])
+    code, alerts, _ = once(cli, state, log)
+    assert code == 1 and raised(alerts) == findings([SAMPLE])
+    stats = engine_of(state).correlator.stats
+    assert (stats.lines_read, stats.repeated_lines) == (2 * lines_in(SAMPLE), lines_in(SAMPLE))
+
+
+@pytest.mark.parametrize("first_read", [2, 37])
+def test_once_on_two_logs_tells_the_copies_of_each(tmp_path, cli, first_read):
+    # One log doubled (rsyslog with two actions on it), one not, read in turns: how many copies
+    # the log read last had were the other's too, so the doubled one's lines after its first
+    # read were counted twice (its first read two lines, that could not tell, or half of it,
+    # that told).
+    ann, bob = MailLog(), MailLog()
+    bob._queue += 0x100000
+    for day in range(4):
+        ann.login("ann@example.jp", "198.51.100.7", at(day, 9), to=2)
+        bob.login("bob@example.jp", "203.0.113.9", at(day, 10), to=1)
+    doubled = "".join(line + line for line in ann.text().splitlines(keepends=True))
+    single = bob.text()
+    first, second, state = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "s.sqlite"
+    cut = len("".join(doubled.splitlines(keepends=True)[:first_read]))
+    first.write_text(doubled[:cut])
+    second.write_text(single[:len(single) // 2])
+    once(cli, state, first, second)
+    with open(first, "a") as out:
+        out.write(doubled[cut:])
+    with open(second, "a") as out:
+        out.write(single[len(single) // 2:])
+    once(cli, state, first, second)
+    engine = engine_of(state)
+    stats = engine.correlator.stats
+    assert stats.repeated_lines == len(ann.text().splitlines())
+    assert stats.lines_read == len(doubled.splitlines()) + len(single.splitlines())
+    engine.activity.close()
+    assert {name: user.logins for name, user in engine.activity.users.items()} == {
+        "ann@example.jp": 4, "bob@example.jp": 4}
+
+
+def test_once_on_two_logs_a_bsd_repeat_line_repeats_its_own_log_s_line(tmp_path, cli):
+    # A BSD syslogd's `last message repeated 4 times` opens a read of one log after the other
+    # log was read: it repeats its own log's line before it (a failed AUTH), not the other's.
+    failed = ("Mar  1 10:00:01 mail postfix/smtpd[100]: warning: unknown[198.51.100.7]: SASL "
+              "LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=ann@example.jp\n")
+    first, second, state = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "s.sqlite"
+    removed = "".join(f"Mar  1 10:00:00 {{host}} postfix/qmgr[1]: 1{letter}: removed\n"
+                      for letter in "ABCDEFGHIJKLMNOPQR")  # (enough lines to tell one copy)
+    first.write_text(removed.format(host="mail") + "Mar  1 10:00:00 mail postfix/smtpd[100]: "
+                     "connect from unknown[198.51.100.7]\n" + failed)
+    second.write_text(removed.format(host="relay"))
+    once(cli, state, first, second, more=["--year", "2026"])
+    with open(first, "a") as out:
+        out.write("Mar  1 10:00:03 mail last message repeated 4 times\n")
+    once(cli, state, first, second, more=["--year", "2026"])
+    [session] = engine_of(state).correlator.sessions.values()
+    assert len(session.auth_failures) == 5
+
+
+def test_once_keeps_the_first_lines_of_a_file_rotated_before_they_told_its_copies(tmp_path,
+                                                                                   cli):
+    # A run read a new log's first line and nothing more (one line cannot tell how many copies
+    # of each the log has: it waits for more); then the log was rotated. Its line is read when
+    # the next file begins, not dropped.
+    data = SAMPLE.read_bytes()
+    first = data.index(b"\n") + 1
+    log, state = tmp_path / "maillog", tmp_path / "s.sqlite"
+    log.write_bytes(data[:first])
+    once(cli, state, log)
+    assert engine_of(state).correlator.stats.lines_read == 0
+    log.rename(tmp_path / "maillog.1")
+    log.write_bytes(data[first:])
+    code, alerts, _ = once(cli, state, log)
+    assert code == 1 and raised(alerts) == findings([SAMPLE])
+    assert engine_of(state).correlator.stats.lines_read == lines_in(SAMPLE)
+
+
 def test_once_on_the_sample_at_once_alerts_each_flagged_account_once(tmp_path, cli):
     code, alerts, _ = once(cli, tmp_path / "s.sqlite", SAMPLE)
     assert code == 1 and raised(alerts) == findings([SAMPLE])
