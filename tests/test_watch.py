@@ -183,6 +183,27 @@ def test_once_on_two_logs_a_bsd_repeat_line_repeats_its_own_log_s_line(tmp_path,
     assert len(session.auth_failures) == 5
 
 
+def test_once_lists_a_message_of_lines_still_held_back_among_the_queued(tmp_path, cli):
+    # A second log has only begun: a connect and a login's client= (two different lines,
+    # held back until more tell how many copies of each the log has). The account is flagged
+    # on the first log; its alert lists that message among those in the queue, as if read.
+    log = MailLog()
+    log.failures("198.51.100.7", at(0, 9), ["ann@example.jp"] * 3)
+    log.login("ann@example.jp", "198.51.100.7", at(0, 10))
+    first, second, state = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "s.sqlite"
+    log.write(first)
+    second.write_text(
+        "2026-01-05T11:00:00+09:00 mx2 postfix/submission/smtpd[7]: connect from "
+        "unknown[198.51.100.7]\n"
+        "2026-01-05T11:00:01+09:00 mx2 postfix/submission/smtpd[7]: 5C6D7E8F90: "
+        "client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username=ann@example.jp\n")
+    code, alerts, _ = once(cli, state, first, second)
+    assert code == 1 and engine_of(state).correlator.stats.lines_read == len(
+        log.text().splitlines())
+    [alert] = verdicts(alerts)
+    assert (alert["user"], alert["queue_ids"]) == ("ann@example.jp", ["5C6D7E8F90"])
+
+
 def test_once_keeps_the_first_lines_of_a_file_rotated_before_they_told_its_copies(tmp_path,
                                                                                    cli):
     # A run read a new log's first line and nothing more (one line cannot tell how many copies
