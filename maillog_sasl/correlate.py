@@ -403,12 +403,12 @@ class Pending:
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
-        "_held", "_held_clock", "_input", "_inputs")
+        "_held", "_held_clock", "_told_from", "_input", "_inputs")
 
 
 def _new_input() -> tuple:
     """Correlator._input_state() of an input of which nothing is read yet."""
-    return None, False, {}, None, [], None
+    return None, False, {}, None, [], None, []
 
 
 class Correlator:
@@ -436,6 +436,9 @@ class Correlator:
         # clock they are read with.
         self._held: List[str] = []
         self._held_clock: Optional[Clock] = None
+        # The lines fed since the copies were told from fewer lines than DOUBLED_SAMPLE (watch
+        # tells them sooner), told again with each batch until there are as many (_tell_again).
+        self._told_from: List[str] = []
         # The name of the input being read (read_input(); None: the one input), and what is
         # known of the others read before (_input_state()).
         self._input: Optional[str] = None
@@ -468,11 +471,15 @@ class Correlator:
         # A state written before slots and edges existed starts them empty; one written when
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
         state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
-                 "_held": [], "_held_clock": None, "_input": None, "_inputs": {}, **state}
+                 "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
+                 **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
             state["_awaiting"] = dict.fromkeys(state["_awaiting"], 1)
+        # The inputs put aside by a version before _told_from: nothing of theirs to tell again.
+        state["_inputs"] = {name: kept if len(kept) == len(_new_input()) else (*kept, [])
+                            for name, kept in state["_inputs"].items()}
         for name in KEPT:
             setattr(self, name, state[name])
         self._smtpd_handlers = self._handlers()
@@ -519,6 +526,8 @@ class Correlator:
             lines = held
             copies, self._collapsed = copies_found(lines)
             self._copies = copies
+        elif self._told_from and not handed_back:
+            copies = self._tell_again(lines)
         if copies is not None and copies > 1 and not handed_back:
             lines, read = undoubled(lines, copies, self._awaiting, self._last_line,
                                     self._collapsed)
@@ -811,13 +820,33 @@ class Correlator:
     def settle_copies(self, final: bool = True) -> None:
         """Feed the lines held back while the input's copies were not known, telling them from
         those lines; unless `final` (the input has ended), only when they can tell: three
-        different lines or more (`watch` keeps the others for its next read)."""
+        different lines or more (`watch` keeps the others for its next read), and then told
+        again with the lines that come next (_tell_again())."""
         held, clock = self._held, self._held_clock
         if not held or clock is None or not (final or len(set(held)) >= 3):
             return
         self._held, self._held_clock = [], None
         self._copies, self._collapsed = copies_found(held)
         self.feed(held, clock)
+        if not final and len(held) < DOUBLED_SAMPLE:
+            self._told_from = held
+
+    def _tell_again(self, lines: List[str]) -> int:
+        """The input's copies told again, before `lines` are fed, from the lines fed since they
+        were told from fewer than DOUBLED_SAMPLE and `lines`: copies written in groups (`a b c
+        a b c`) whose first read ended between two groups looked like lines of one copy. When
+        the count changes, the copies awaited are those that the lines fed so far would have
+        left awaited had it been known (the first of each is already read)."""
+        told = self._told_from
+        sample = told + lines[:DOUBLED_SAMPLE - len(told)]
+        copies, collapsed = copies_found(sample)
+        if (copies, collapsed) != (self._copies, self._collapsed):
+            awaiting: Dict[str, int] = {}
+            if copies > 1:
+                undoubled(told, copies, awaiting, None, collapsed)
+            self._copies, self._collapsed, self._awaiting = copies, collapsed, awaiting
+        self._told_from = sample if len(sample) < DOUBLED_SAMPLE else []
+        return copies
 
     def settle_inputs(self) -> None:
         """settle_copies() of every input: the one being read, and those read in turns."""
@@ -844,11 +873,11 @@ class Correlator:
         """What is known of the input being read, which another input's lines must not
         change."""
         return (self._copies, self._collapsed, self._awaiting, self._last_line, self._held,
-                self._held_clock)
+                self._held_clock, self._told_from)
 
     def _set_input_state(self, state: tuple) -> None:
         (self._copies, self._collapsed, self._awaiting, self._last_line, self._held,
-         self._held_clock) = state
+         self._held_clock, self._told_from) = state
 
     def new_source(self) -> None:
         """The next lines come from another input: how many copies it has is found anew (the
