@@ -34,6 +34,7 @@ from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
     DELIVERY_AGENTS,
     UNTRACKED,
+    UNUSED,
     USED,
     Correlator,
     Pending,
@@ -435,6 +436,22 @@ class ChunkCorrelator(Correlator):
         super()._queued(session, host, when, queue_id, name, ip, method, username, sender,
                         orig_queue_id)
         self.placed[2][key] = len(self.events)
+
+    def _picked_up(self, stamp: str, host: str, text: str, clock: Clock) -> str:
+        event = ev.requeued_event(text)
+        if event is None:
+            return UNUSED
+        key, original = (host, event.queue_id), (host, event.orig_id)
+        if original not in self.messages:
+            if original in self.dropped:
+                return self._drop(key)
+            self.unsafe = "a requeue whose original came before the chunk"
+            return UNTRACKED
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        outcome = super()._picked_up(stamp, host, text, clock)
+        self.placed[2][key] = len(self.events)
+        return outcome
 
     def _notice(self, event, message: Message, host: str, when: _dt.datetime) -> None:
         key = (host, event.notice_queue_id)

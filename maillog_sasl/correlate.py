@@ -646,6 +646,13 @@ class Correlator:
                         unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
+                if daemon == "pickup" and " orig_id=" in text:
+                    outcome = self._picked_up(stamp or line[:15], host, text, clock)
+                    if outcome is UNTRACKED:
+                        untracked += 1
+                    elif outcome is not USED:
+                        unused += 1
+                    continue
                 if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
                         and self._repeated(line, stamp or line[:15], host, tag, text,
                                            clock) is USED):
@@ -1467,6 +1474,41 @@ class Correlator:
             child.inherit_from(message, "reinjected")
         if child.parent is message:
             recipient.handed_to = new_id
+
+    def _picked_up(self, stamp: str, host: str, text: str, clock: Clock) -> str:
+        """pickup's line for a message `postsuper -r` requeued (an admin's `postsuper -r ALL`
+        once a relay or a filter is mended): the message goes on under its new queue ID, with
+        no line of its old one after (its queue file was moved out of the queue, not removed).
+        Its recipients still to deliver are counted under the new one (handed_to), the old one
+        is finished, and the new one, `requeued`, carries its client and login."""
+        event = ev.requeued_event(text)
+        if event is None:
+            return UNUSED
+        original = self.messages.get((host, event.orig_id))
+        if original is None:
+            return UNTRACKED
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED
+        key = (host, event.queue_id)
+        if key in self.messages:
+            self.message_reborn(key)
+        self._serial += 1
+        copy = self.messages[key] = Message(self._serial, host, event.queue_id, "requeued", when)
+        copy.inherit_from(original, "requeued")
+        copy.sender, copy.message_id = original.sender, original.message_id
+        still = accepted = 0
+        for recipient in original.recipients.values():
+            accepted += recipient.status != REJECTED
+            if recipient.status not in FINAL_OUTCOMES:
+                recipient.handed_to = event.queue_id
+                still += 1
+        if original.nrcpt is not None or still:
+            # Those qmgr counted and no agent tried yet go on too: until qmgr reads the new
+            # file and counts them itself, the copy waits for them all.
+            copy.nrcpt = still + max((original.nrcpt or 0) - accepted, 0)
+        self._removed(original, (host, original.queue_id), when)
+        return USED
 
     def _notice(self, event, message: Message, host: str, when: _dt.datetime) -> None:
         key = (host, event.notice_queue_id)

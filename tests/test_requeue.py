@@ -1,0 +1,137 @@
+"""`postsuper -r`: a message requeued goes on under a new queue ID.
+
+postsuper moves the queue file to the maildrop (`QID: requeued`, no `removed`), and pickup
+reads it into a new one: `NEWQID: uid=N from=<SENDER> orig_id=QID` (pickup.c logs orig_id for
+the files of $mail_owner, "to support message tracking for mail requeued via postsuper -r"). The
+new queue file holds the recipients still to deliver. An admin runs `postsuper -r ALL` once a
+relay or a filter is mended (real logs: a Zimbra forum thread of 2013, an Ubuntu forum's, under
+no licence: not copied here). The tool left the old message open for ever, deferred, and listed
+its gone queue ID for `postsuper -d -`; what became of the mail was never counted.
+
+The logs below are written in Postfix's formats (those lines, and pickup.c's and postsuper.c's
+format strings); every number expected is counted from their lines.
+"""
+
+import pytest
+from test_jobs import chunks_of
+
+SUBMITTED = """\
+Mar  3 10:00:00 mail postfix/submission/smtpd[100]: connect from client.example[203.0.113.5]
+Mar  3 10:00:01 mail postfix/submission/smtpd[100]: 3F1A2B3C4D: client=client.example[203.0.113.5], sasl_method=PLAIN, sasl_username=ann@example.jp
+Mar  3 10:00:01 mail postfix/cleanup[101]: 3F1A2B3C4D: message-id=<m1@example.jp>
+Mar  3 10:00:01 mail postfix/qmgr[102]: 3F1A2B3C4D: from=<ann@example.jp>, size=900, nrcpt=2 (queue active)
+Mar  3 10:00:02 mail postfix/submission/smtpd[100]: disconnect from client.example[203.0.113.5] ehlo=1 auth=1 mail=1 rcpt=2 data=1 quit=1 commands=7
+Mar  3 10:00:03 mail postfix/smtp[103]: 3F1A2B3C4D: to=<a@dest.example>, relay=mx.dest.example[198.51.100.1]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+Mar  3 10:00:33 mail postfix/smtp[103]: 3F1A2B3C4D: to=<b@slow.example>, relay=none, delay=32, delays=0/0/32/0, dsn=4.4.1, status=deferred (connect to mx.slow.example[198.51.100.2]:25: Connection timed out)
+"""
+REQUEUED = """\
+Mar  3 11:00:00 mail postfix/postsuper[200]: 3F1A2B3C4D: requeued
+Mar  3 11:00:00 mail postfix/postsuper[200]: Requeued: 1 message
+Mar  3 11:00:01 mail postfix/pickup[201]: 5E6F7A8B9C: uid=89 from=<ann@example.jp> orig_id=3F1A2B3C4D
+Mar  3 11:00:01 mail postfix/cleanup[101]: 5E6F7A8B9C: message-id=<m1@example.jp>
+Mar  3 11:00:01 mail postfix/qmgr[102]: 5E6F7A8B9C: from=<ann@example.jp>, size=950, nrcpt=1 (queue active)
+"""
+DELIVERED = """\
+Mar  3 11:00:02 mail postfix/smtp[103]: 5E6F7A8B9C: to=<b@slow.example>, relay=mx.slow.example[198.51.100.2]:25, delay=3602, delays=3600/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+Mar  3 11:00:02 mail postfix/qmgr[102]: 5E6F7A8B9C: removed
+"""
+DEFERRED_AGAIN = """\
+Mar  3 11:00:31 mail postfix/smtp[103]: 5E6F7A8B9C: to=<b@slow.example>, relay=none, delay=3630, delays=3600/0/30/0, dsn=4.4.1, status=deferred (connect to mx.slow.example[198.51.100.2]:25: Connection timed out)
+"""
+
+
+def _log(tmp_path, *parts):
+    path = tmp_path / "maillog"
+    path.write_text("".join(parts))
+    return path
+
+
+def _rows(report, path, name):
+    return report(name, "--year", "2026", path)
+
+
+def test_a_requeued_message_is_counted_under_its_new_queue_id(report, tmp_path):
+    # a@dest.example sent before the requeue (under 3F1A2B3C4D), b@slow.example deferred, then
+    # sent as 5E6F7A8B9C: two recipients, both sent, nothing still queued.
+    path = _log(tmp_path, SUBMITTED, REQUEUED, DELIVERED)
+    rows = _rows(report, path, "messages")
+    assert [(row["queue_id"], row["recipient"], row["status"]) for row in rows] == [
+        ("3F1A2B3C4D", "a@dest.example", "sent"), ("5E6F7A8B9C", "b@slow.example", "sent")]
+    # The new queue file is ann's message: her login, her client, the time she queued it.
+    assert {(row["sasl_username"], row["client_ip"], row["time"]) for row in rows} == {
+        ("ann@example.jp", "203.0.113.5", "2026-03-03T10:00:01+00:00")}
+    [user] = _rows(report, path, "users")
+    assert (user["messages"], user["recipients"], user["sent"], user["deferred"]) == (1, 2, 2, 0)
+    assert _rows(report, path, "queue") == []
+
+
+def test_a_requeued_message_still_deferred_is_queued_under_its_new_queue_id(cli, report,
+                                                                            tmp_path):
+    # After the requeue b@slow.example is deferred again: the queue holds 5E6F7A8B9C, not
+    # 3F1A2B3C4D, whose queue file is gone (`postsuper -d 3F1A2B3C4D` would find nothing).
+    path = _log(tmp_path, SUBMITTED, REQUEUED, DEFERRED_AGAIN)
+    [queued] = _rows(report, path, "queue")
+    assert (queued["queue_id"], queued["kind"], queued["parent_queue_id"],
+            queued["pending_recipients"], queued["queued"]) == (
+        "5E6F7A8B9C", "requeued", "3F1A2B3C4D", 1, "2026-03-03T10:00:01+00:00")
+    result = cli("-r", "queue", "-f", "ids", "--year", "2026", "--tz", "UTC", path)
+    assert (result.code, result.out) == (0, "5E6F7A8B9C\n")
+    [user] = _rows(report, path, "users")
+    assert (user["recipients"], user["sent"], user["deferred"]) == (2, 1, 1)
+
+
+def test_a_requeued_message_not_yet_read_again_waits_under_its_new_queue_id(report, tmp_path):
+    # The log ends after pickup's line: qmgr has not read the new file yet; its recipient
+    # is still to deliver, once.
+    path = _log(tmp_path, SUBMITTED, REQUEUED.splitlines(keepends=True)[2])
+    [queued] = _rows(report, path, "queue")
+    assert (queued["queue_id"], queued["pending_recipients"]) == ("5E6F7A8B9C", 1)
+    [user] = _rows(report, path, "users")
+    assert (user["recipients"], user["sent"], user["deferred"]) == (2, 1, 1)
+
+
+def test_the_sender_cannot_name_the_message_requeued(report, tmp_path):
+    # The sender is the client's text: a quoted local part may hold `> orig_id=...`. The last
+    # orig_id= is pickup's: ann's message is requeued; bob's, named in the sender, stays.
+    bob = SUBMITTED.replace("3F1A2B3C4D", "7D8E9F0A1B").replace("ann@", "bob@").replace(
+        "[100]", "[110]").replace("Mar  3 10:00:", "Mar  3 10:05:")
+    pickup = REQUEUED.replace(
+        "from=<ann@example.jp> orig_id=",
+        'from=<"x> orig_id=7D8E9F0A1B"@example.jp> orig_id=')
+    path = _log(tmp_path, SUBMITTED, bob, pickup, DELIVERED)
+    assert {(row["queue_id"], row["user"]) for row in _rows(report, path, "queue")} == {
+        ("7D8E9F0A1B", "bob@example.jp")}
+
+
+def test_a_pickup_line_without_orig_id_is_a_local_submission(cli, tmp_path):
+    # sendmail's mail: pickup names the user's uid, no queue ID it had. Not ann's.
+    local = ("Mar  3 11:00:01 mail postfix/pickup[201]: 5E6F7A8B9C: uid=1000 from=<ann>\n"
+             + REQUEUED.splitlines(keepends=True)[4] + DELIVERED)
+    path = _log(tmp_path, SUBMITTED, local)
+    result = cli("-r", "messages", "-f", "csv", "--year", "2026", "--tz", "UTC", path)
+    assert result.code == 0, result.err
+    assert "5E6F7A8B9C" not in result.out
+    assert result.out.count("3F1A2B3C4D,") == 2  # its deferred recipient too: still queued
+
+
+@pytest.mark.parametrize("chunk_size", [300, 900, 2500])
+@pytest.mark.parametrize("name", ["users", "messages", "queue", "timeline"])
+def test_two_jobs_follow_a_requeue_as_one(cli, monkeypatch, tmp_path, chunk_size, name):
+    # Requeues whose original came in the chunk before (the worker sends the chunk back) and
+    # in the same chunk.
+    parts = []
+    for number in range(6):
+        def renamed(text, number=number):
+            return (text.replace("3F1A2B3C4D", f"3F1A2B3C{number:02d}")
+                    .replace("5E6F7A8B9C", f"5E6F7A8B{number:02d}")
+                    .replace("ann@", f"user{number}@").replace("[100]", f"[1{number}0]")
+                    .replace("Mar  3", f"Mar {3 + number:2d}"))
+        parts += [renamed(SUBMITTED), renamed(REQUEUED),
+                  renamed(DELIVERED if number % 2 else DEFERRED_AGAIN)]
+    path = _log(tmp_path, *parts)
+    args = ["-r", name, "-f", "json", "--year", "2026", "--tz", "UTC", "--stats", path]
+    one = cli(*args, "--jobs", 1)
+    assert one.code == 0, one.err
+    chunks_of(chunk_size, monkeypatch)
+    two = cli(*args, "--jobs", 2)
+    assert (two.code, two.out, two.err) == (one.code, one.out, one.err)
