@@ -34,7 +34,6 @@ from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
     DELIVERY_AGENTS,
     UNTRACKED,
-    UNUSED,
     USED,
     Correlator,
     Pending,
@@ -437,19 +436,19 @@ class ChunkCorrelator(Correlator):
                         orig_queue_id)
         self.placed[2][key] = len(self.events)
 
-    def _picked_up(self, stamp: str, host: str, text: str, clock: Clock) -> str:
-        event = ev.requeued_event(text)
-        if event is None:
-            return UNUSED
+    def _requeued(self, event, line: str, host: str, stamp: str, clock: Clock) -> str:
         key, original = (host, event.queue_id), (host, event.orig_id)
         if original not in self.messages:
             if original in self.dropped:
                 return self._drop(key)
-            self.unsafe = "a requeue whose original came before the chunk"
-            return UNTRACKED
+            # The parent may hold the original: the line goes there, and the new queue ID's
+            # lines after it (MailScanner requeues every message a few seconds after it came).
+            self._own(key, "a requeue")
+            self._foreign(key)
+            return self._hand_back(line, stamp)
         if key not in self.messages:
             self._born(MESSAGE, key)
-        outcome = super()._picked_up(stamp, host, text, clock)
+        outcome = super()._requeued(event, line, host, stamp, clock)
         self.placed[2][key] = len(self.events)
         return outcome
 

@@ -618,9 +618,12 @@ class Correlator:
                     program = nested
                     stamp, host, tag, text = parsed
                 elif not len(program):
-                    # Or the repeat line of a container's prefix, for the lines it holds.
+                    # Or the repeat line of a container's prefix, for the lines it holds; or
+                    # MailScanner's line for a message it wrote back under a new queue ID.
                     if not (text.startswith(REPEATED) and self._repeated(
-                            line, stamp or line[:15], host, tag, text, clock) is USED):
+                            line, stamp or line[:15], host, tag, text, clock) is USED
+                            or text.startswith(ev.SCANNER_REQUEUE) and self._rescanned(
+                                line, stamp or line[:15], host, text, clock) is USED):
                         other += 1
                     continue
             # Typed from here on (a _Command is a tuple too): compiled, its fields are then read
@@ -647,7 +650,7 @@ class Correlator:
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
                 if daemon == "pickup" and " orig_id=" in text:
-                    outcome = self._picked_up(stamp or line[:15], host, text, clock)
+                    outcome = self._picked_up(line, stamp or line[:15], host, text, clock)
                     if outcome is UNTRACKED:
                         untracked += 1
                     elif outcome is not USED:
@@ -1475,15 +1478,26 @@ class Correlator:
         if child.parent is message:
             recipient.handed_to = new_id
 
-    def _picked_up(self, stamp: str, host: str, text: str, clock: Clock) -> str:
+    def _picked_up(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
         """pickup's line for a message `postsuper -r` requeued (an admin's `postsuper -r ALL`
-        once a relay or a filter is mended): the message goes on under its new queue ID, with
-        no line of its old one after (its queue file was moved out of the queue, not removed).
-        Its recipients still to deliver are counted under the new one (handed_to), the old one
-        is finished, and the new one, `requeued`, carries its client and login."""
+        once a relay or a filter is mended): its queue file was moved to the maildrop, not
+        removed, and pickup read it into a new one (_requeued())."""
         event = ev.requeued_event(text)
-        if event is None:
-            return UNUSED
+        return UNUSED if event is None else self._requeued(event, line, host, stamp, clock)
+
+    def _rescanned(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
+        """MailScanner's `Requeue: OLDQID.NNNNN to NEWQID`: beside Postfix it takes each
+        message Postfix put on hold for it (header_checks `/^Received:/ HOLD`), scans it,
+        writes it back under a new queue ID and deletes the held file, of which Postfix logs
+        nothing more (_requeued())."""
+        event = ev.scanner_requeue_event(text)
+        return UNUSED if event is None else self._requeued(event, line, host, stamp, clock)
+
+    def _requeued(self, event, line: str, host: str, stamp: str, clock: Clock) -> str:
+        """The message of `event.orig_id` goes on under `event.queue_id`, with no line of its
+        old queue ID after: its recipients still to deliver are counted under the new one
+        (handed_to), the old one is finished, and the new one, `requeued`, carries its client
+        and login. (`line`, whose event it is, for a worker to hand back: chunk.py.)"""
         original = self.messages.get((host, event.orig_id))
         if original is None:
             return UNTRACKED

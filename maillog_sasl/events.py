@@ -11,6 +11,7 @@ SUMMARY
         its first ": ", as the correlator cuts it)
     requeued_event(text) -> Requeued(queue_id, orig_id) | None  (pickup reading a message
         `postsuper -r` requeued)
+    scanner_requeue_event(text) -> Requeued | None  (MailScanner writing a held message back)
     cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event;
         MESSAGE_ID, MESSAGE_ID_VALUE and MESSAGE_ID_STRIP read it)
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -893,6 +894,21 @@ def requeued_event(text: str) -> Optional[Requeued]:
     other pickup line."""
     found = _REQUEUED.fullmatch(text)
     return Requeued(found[1], found[2]) if found is not None else None
+
+
+# MailScanner (its Postfix queue module, PFDiskStore.pm: InfoLog("Requeue: %s to %s",
+# $message->{id}, $hdoutfile)) writes a message Postfix held for it back under a new queue ID:
+# `Requeue: BA166C00C0.A9BEF to 0921EC00A8`, its own message ID being the held file's queue ID
+# and a part of its own after a dot.
+SCANNER_REQUEUE = "Requeue: "
+_SCANNER_REQUEUE = re.compile(r"Requeue: ([0-9A-Za-z]{5,22})(?:\.[0-9A-Za-z]+)? to "
+                              r"([0-9A-Za-z]{5,22})")
+
+
+def scanner_requeue_event(text: str) -> Optional[Requeued]:
+    """MailScanner's line for a message it wrote back: the new queue ID and the held one."""
+    found = _SCANNER_REQUEUE.fullmatch(text)
+    return Requeued(found[2], found[1]) if found is not None else None
 
 
 def known_status(word: str) -> bool:

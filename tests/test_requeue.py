@@ -114,11 +114,43 @@ def test_a_pickup_line_without_orig_id_is_a_local_submission(cli, tmp_path):
     assert result.out.count("3F1A2B3C4D,") == 2  # its deferred recipient too: still queued
 
 
-@pytest.mark.parametrize("chunk_size", [300, 900, 2500])
+# MailScanner beside Postfix: header_checks `/^Received:/ HOLD` holds every message for it; it
+# scans the held file and writes it back under a new queue ID (its Postfix queue module logs
+# `Requeue: %s to %s`, its message ID and the new file's name), deleting the held file, of
+# which Postfix logs nothing more (the shape of mailwatch/MailWatch#966's lines).
+SCANNED = """\
+Oct 20 19:23:14 tsutt postfix/submission/smtpd[13823]: connect from client.example[203.0.113.7]
+Oct 20 19:23:14 tsutt postfix/submission/smtpd[13823]: BA166C00C0: client=client.example[203.0.113.7], sasl_method=LOGIN, sasl_username=ann@example.jp
+Oct 20 19:23:14 tsutt postfix/cleanup[13800]: BA166C00C0: hold: header Received: from client.example (client.example [203.0.113.7])??by tsutt (Postfix) with ESMTPSA id BA166C00C0??for <friend@dest.example>; Tue, 20 Oct 2026 19:23:14 +0300 (EEST) from client.example[203.0.113.7]; from=<ann@example.jp> to=<friend@dest.example> proto=ESMTP helo=<client.example>
+Oct 20 19:23:14 tsutt postfix/submission/smtpd[13823]: disconnect from client.example[203.0.113.7] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8
+Oct 20 19:23:31 tsutt MailScanner[8914]: Requeue: BA166C00C0.A9BEF to 0921EC00A8
+Oct 20 19:23:31 tsutt postfix/qmgr[11779]: 0921EC00A8: from=<ann@example.jp>, size=2310, nrcpt=1 (queue active)
+"""
+SCANNED_SENT = """\
+Oct 20 19:23:32 tsutt postfix/smtp[13900]: 0921EC00A8: to=<friend@dest.example>, relay=mx.dest.example[198.51.100.9]:25, delay=18, delays=17/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+Oct 20 19:23:32 tsutt postfix/qmgr[11779]: 0921EC00A8: removed
+"""
+
+
+def test_a_message_mailscanner_wrote_back_goes_on_under_its_new_queue_id(report, tmp_path):
+    # Held for MailScanner, written back as 0921EC00A8, sent: one recipient, sent, nothing
+    # held or queued (before: held for ever, BA166C00C0 in the queue report).
+    path = _log(tmp_path, SCANNED, SCANNED_SENT)
+    rows = _rows(report, path, "messages")
+    assert [(row["queue_id"], row["recipient"], row["status"], row["sasl_username"])
+            for row in rows] == [("0921EC00A8", "friend@dest.example", "sent", "ann@example.jp")]
+    assert _rows(report, path, "queue") == []
+    # Before qmgr delivered it: queued under its new queue ID.
+    [queued] = _rows(report, _log(tmp_path, SCANNED), "queue")
+    assert (queued["queue_id"], queued["kind"], queued["parent_queue_id"],
+            queued["pending_recipients"]) == ("0921EC00A8", "requeued", "BA166C00C0", 1)
+
+
+@pytest.mark.parametrize("chunk_size", [300, 900, 2500, 6000])
 @pytest.mark.parametrize("name", ["users", "messages", "queue", "timeline"])
 def test_two_jobs_follow_a_requeue_as_one(cli, monkeypatch, tmp_path, chunk_size, name):
-    # Requeues whose original came in the chunk before (the worker sends the chunk back) and
-    # in the same chunk.
+    # Requeues (postsuper's, MailScanner's) whose original came in a chunk before (the worker
+    # hands the line back) and in the same chunk.
     parts = []
     for number in range(6):
         def renamed(text, number=number):
@@ -128,6 +160,9 @@ def test_two_jobs_follow_a_requeue_as_one(cli, monkeypatch, tmp_path, chunk_size
                     .replace("Mar  3", f"Mar {3 + number:2d}"))
         parts += [renamed(SUBMITTED), renamed(REQUEUED),
                   renamed(DELIVERED if number % 2 else DEFERRED_AGAIN)]
+        parts += [(SCANNED + SCANNED_SENT).replace("Oct 20", f"Mar {3 + number:2d}")
+                  .replace("BA166C00C0", f"BA166C00{number:02d}")
+                  .replace("0921EC00A8", f"0921EC00{number:02d}")]
     path = _log(tmp_path, *parts)
     args = ["-r", name, "-f", "json", "--year", "2026", "--tz", "UTC", "--stats", path]
     one = cli(*args, "--jobs", 1)
