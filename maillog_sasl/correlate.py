@@ -104,6 +104,7 @@ from typing import (
 from mypy_extensions import mypyc_attr
 
 from maillog_sasl import events as ev
+from maillog_sasl.events import SCANNER_REQUEUE
 from maillog_sasl.model import (
     DEFERRED,
     EXPIRED,
@@ -622,7 +623,7 @@ class Correlator:
                     # MailScanner's line for a message it wrote back under a new queue ID.
                     if not (text.startswith(REPEATED) and self._repeated(
                             line, stamp or line[:15], host, tag, text, clock) is USED
-                            or text.startswith(ev.SCANNER_REQUEUE) and self._rescanned(
+                            or text.startswith(SCANNER_REQUEUE) and self._rescanned(
                                 line, stamp or line[:15], host, text, clock) is USED):
                         other += 1
                     continue

@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Final, List, NamedTuple, Optional, Tuple
 
 from mypy_extensions import mypyc_attr
 
@@ -900,7 +900,7 @@ def requeued_event(text: str) -> Optional[Requeued]:
 # $message->{id}, $hdoutfile)) writes a message Postfix held for it back under a new queue ID:
 # `Requeue: BA166C00C0.A9BEF to 0921EC00A8`, its own message ID being the held file's queue ID
 # and a part of its own after a dot.
-SCANNER_REQUEUE = "Requeue: "
+SCANNER_REQUEUE: Final = "Requeue: "
 _SCANNER_REQUEUE = re.compile(r"Requeue: ([0-9A-Za-z]{5,22})(?:\.[0-9A-Za-z]+)? to "
                               r"([0-9A-Za-z]{5,22})")
 
