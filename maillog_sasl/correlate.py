@@ -1496,32 +1496,38 @@ class Correlator:
 
     def _requeued(self, event, line: str, host: str, stamp: str, clock: Clock) -> str:
         """The message of `event.orig_id` goes on under `event.queue_id`, with no line of its
-        old queue ID after: its recipients still to deliver are counted under the new one
-        (handed_to), the old one is finished, and the new one, `requeued`, carries its client
-        and login. (`line`, whose event it is, for a worker to hand back: chunk.py.)"""
+        old queue ID after: the old one is finished, and the new one carries its client and
+        login (`requeued`; a notice stays a notice of the message it is about) and each
+        recipient still to deliver, its attempts so far with it (the old one's is handed_to
+        the new queue ID, counted there). (`line`, whose event it is, for a worker to hand
+        back: chunk.py.)"""
         original = self.messages.get((host, event.orig_id))
         if original is None:
             return UNTRACKED
         when = clock.time(stamp)
-        if when is None:
+        if when is None or event.queue_id == event.orig_id:
             return UNUSED
         key = (host, event.queue_id)
         if key in self.messages:
             self.message_reborn(key)
         self._serial += 1
-        copy = self.messages[key] = Message(self._serial, host, event.queue_id, "requeued", when)
-        copy.inherit_from(original, "requeued")
-        copy.sender, copy.message_id = original.sender, original.message_id
-        still = accepted = 0
-        for recipient in original.recipients.values():
+        moved = self.messages[key] = Message(self._serial, host, event.queue_id, "requeued", when)
+        if original.kind == "notice" and original.parent is not None:
+            moved.inherit_from(original.parent, "notice")
+        else:
+            moved.inherit_from(original, "requeued")
+        moved.sender, moved.message_id = original.sender, original.message_id
+        accepted = 0
+        for address, recipient in original.recipients.items():
             accepted += recipient.status != REJECTED
             if recipient.status not in FINAL_OUTCOMES:
+                moved.recipients[address] = copy.copy(recipient)
                 recipient.handed_to = event.queue_id
-                still += 1
-        if original.nrcpt is not None or still:
-            # Those qmgr counted and no agent tried yet go on too: until qmgr reads the new
-            # file and counts them itself, the copy waits for them all.
-            copy.nrcpt = still + max((original.nrcpt or 0) - accepted, 0)
+        if original.nrcpt is not None:
+            # Those qmgr counted and no agent tried yet go on too; and qmgr's line for the new
+            # file, which counts the same, is then read as a retry's. (A message qmgr never
+            # read, held, has only its hold lines' recipients: qmgr counts the new file's.)
+            moved.nrcpt = len(moved.recipients) + max(original.nrcpt - accepted, 0)
         self._removed(original, (host, original.queue_id), when)
         return USED
 

@@ -90,6 +90,71 @@ def test_a_requeued_message_not_yet_read_again_waits_under_its_new_queue_id(repo
     assert (user["recipients"], user["sent"], user["deferred"]) == (2, 1, 1)
 
 
+def test_a_recipient_keeps_its_attempts_across_requeues(report, tmp_path):
+    # b@slow.example deferred at 10:00:33 as 3F1A2B3C4D, at 11:00:31 as 5E6F7A8B9C, requeued
+    # again as 9A9A9A9A9A and deferred at 12:00:31: three attempts since 10:00:33.
+    again = (REQUEUED + DEFERRED_AGAIN).replace("5E6F7A8B9C", "9A9A9A9A9A").replace(
+        "3F1A2B3C4D", "5E6F7A8B9C").replace("Mar  3 11:", "Mar  3 12:")
+    path = _log(tmp_path, SUBMITTED, REQUEUED, DEFERRED_AGAIN, again)
+    rows = {row["queue_id"]: row for row in _rows(report, path, "messages")}
+    assert sorted(rows) == ["3F1A2B3C4D", "9A9A9A9A9A"]
+    assert rows["9A9A9A9A9A"]["attempts"] == 3
+    [queued] = _rows(report, path, "queue")
+    assert (queued["queue_id"], queued["parent_queue_id"], queued["first_deferred"]) == (
+        "9A9A9A9A9A", "5E6F7A8B9C", "2026-03-03T10:00:33+00:00")
+
+
+def test_a_held_message_requeued_is_counted_as_qmgr_counts_it(report, tmp_path):
+    # Held by header_checks before qmgr read it (the hold line names one of its three
+    # recipients), requeued: qmgr counts three in the new file, as after `postsuper -H`.
+    held = SUBMITTED.replace(
+        "Mar  3 10:00:01 mail postfix/qmgr[102]: 3F1A2B3C4D: from=<ann@example.jp>, size=900, "
+        "nrcpt=2 (queue active)\n",
+        "Mar  3 10:00:01 mail postfix/cleanup[101]: 3F1A2B3C4D: hold: header Subject: hold me "
+        "from client.example[203.0.113.5]; from=<ann@example.jp> to=<b@slow.example> "
+        "proto=ESMTP helo=<pc>: held by header check\n")
+    held = "".join(line for line in held.splitlines(keepends=True) if "smtp[" not in line)
+    new_file = REQUEUED.replace("nrcpt=1", "nrcpt=3")
+    path = _log(tmp_path, held, new_file)
+    [user] = _rows(report, path, "users")
+    assert (user["recipients"], user["deferred"]) == (3, 3)
+    [queued] = _rows(report, path, "queue")
+    assert (queued["queue_id"], queued["pending_recipients"]) == ("5E6F7A8B9C", 3)
+
+
+def test_a_requeued_bounce_notice_stays_a_notice(report, tmp_path):
+    # ann's message bounces; the notice to her is deferred, requeued and then sent: her one
+    # recipient, bounced; the notice's recipient is not hers.
+    bounced = SUBMITTED.replace("nrcpt=2", "nrcpt=1").replace(
+        "rcpt=2 data=1 quit=1 commands=7", "rcpt=1 data=1 quit=1 commands=6")
+    bounced = "".join(line for line in bounced.splitlines(keepends=True)
+                      if "b@slow.example" not in line).replace(
+        "dsn=2.0.0, status=sent (250 2.0.0 Ok)", "dsn=5.1.1, status=bounced (550 5.1.1 no such user)")
+    notice = """\
+Mar  3 10:00:03 mail postfix/bounce[104]: 3F1A2B3C4D: sender non-delivery notification: 6A6A6A6A6A
+Mar  3 10:00:03 mail postfix/qmgr[102]: 6A6A6A6A6A: from=<>, size=2900, nrcpt=1 (queue active)
+Mar  3 10:00:03 mail postfix/qmgr[102]: 3F1A2B3C4D: removed
+Mar  3 10:00:33 mail postfix/smtp[103]: 6A6A6A6A6A: to=<ann@example.jp>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.example.jp[198.51.100.2]:25: Connection timed out)
+Mar  3 11:00:00 mail postfix/postsuper[200]: 6A6A6A6A6A: requeued
+Mar  3 11:00:01 mail postfix/pickup[201]: 7B7B7B7B7B: uid=89 from=<> orig_id=6A6A6A6A6A
+Mar  3 11:00:01 mail postfix/qmgr[102]: 7B7B7B7B7B: from=<>, size=2950, nrcpt=1 (queue active)
+"""
+    path = _log(tmp_path, bounced, notice)
+    [user] = _rows(report, path, "users")
+    assert (user["recipients"], user["bounced"], user["deferred"]) == (1, 1, 0)
+    [queued] = _rows(report, path, "queue")
+    assert (queued["queue_id"], queued["kind"], queued["parent_queue_id"]) == (
+        "7B7B7B7B7B", "notice", "3F1A2B3C4D")
+
+
+def test_a_requeue_under_the_same_queue_id_is_no_requeue(report, tmp_path):
+    # (Postfix gives the new file a new inode, so a new queue ID: a line that names the same
+    # one changes nothing.)
+    path = _log(tmp_path, SUBMITTED, (REQUEUED + DELIVERED).replace("5E6F7A8B9C", "3F1A2B3C4D"))
+    [user] = _rows(report, path, "users")
+    assert (user["messages"], user["recipients"], user["sent"]) == (1, 2, 2)
+
+
 def test_the_sender_cannot_name_the_message_requeued(report, tmp_path):
     # The sender is the client's text: a quoted local part may hold `> orig_id=...`. The last
     # orig_id= is pickup's: ann's message is requeued; bob's, named in the sender, stays.
