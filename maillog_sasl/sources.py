@@ -65,7 +65,8 @@ DESCRIPTION
     is a prefix of it); its other lines (`-- Boot ... --`) are handed on as they are.
 
     Two syslog daemons write a line that is not quite the usual one, decided the same way from
-    an input's first syslog line. Lines without a host (HOSTLESS: musl's syslog() behind
+    an input's first Postfix line (another program's may differ: Dovecot logs no pid, Solaris'
+    syslogd no message ID). Lines without a host (HOSTLESS: musl's syslog() behind
     s6-socklog, the syslog of Alpine-based Postfix containers, writes `Aug 26 11:19:05
     postfix/smtpd[2522]: ...`, and so do templates without %HOSTNAME%) get HOSTLESS_HOST before
     their tag, as a journal entry without _HOSTNAME does. Solaris' and illumos' syslogd (MSGID)
@@ -152,7 +153,7 @@ from typing import (
     Union,
 )
 
-from maillog_sasl.syslog import Clock, has_stamp, rfc3339_start, split_line
+from maillog_sasl.syslog import Clock, has_stamp, parse_program, rfc3339_start, split_line
 
 try:
     import fcntl
@@ -518,8 +519,11 @@ MICROSECOND_DIGITS = 18
 
 
 def wrapper_of(lines: List[str]) -> Optional[str]:
-    """The wrapper of the first line of `lines` that has the shape of one, or PLAIN for a
-    syslog line; None when no line tells."""
+    """The wrapper of the first line of `lines` that has the shape of one; for syslog lines,
+    the form of the first Postfix line (HOSTLESS, MSGID or PLAIN: another program's line may
+    have a host where Postfix's have none, or no message ID), or PLAIN when no line is
+    Postfix's; None when no line tells."""
+    syslog = False
     for line in lines:
         if _unix_stamp(line):
             return UNIX_STAMPS
@@ -536,17 +540,20 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
                 return CRI
         parsed = split_line(line)
         if parsed is not None:
-            if _TAG_WITH_PID.fullmatch(parsed[1]):  # a tag where the host goes: the text's
-                return HOSTLESS                     # first word (`4AB12:`) taken for a tag
+            if _TAG_AS_HOST.fullmatch(parsed[1]):  # a tag where the host goes: the text's
+                return HOSTLESS                    # first word (`4AB12:`) taken for a tag
+            if parse_program(parsed[2]) is None:
+                syslog = True  # (Solaris' syslogd writes its own lines without a message ID)
+                continue
             return MSGID if _MSGID.match(parsed[3]) else PLAIN
         if _with_host(line) is not line:
             return HOSTLESS
-    return None
+    return PLAIN if syslog else None
 
 
-# A tag with its pid (every Postfix program logs its pid), and a tag where a line without a
-# host has it: after a space, before a space or the line's end.
-_TAG_WITH_PID = re.compile(r"[^ \[\]]+\[[0-9]+\]:")
+# A tag cut as a host (no host ends in a colon; an IPv6 address has colons inside), and a tag
+# where a line without a host has it: after a space, before a space or the line's end.
+_TAG_AS_HOST = re.compile(r"[^ :\[\]]+(?:\[[0-9]+\])?:")
 _HOSTLESS_TAG = re.compile(r" [^ \[\]]+(?:\[[0-9]+\])?:(?= |$)")
 # Solaris' syslogd after the tag: `[ID <message ID> <facility>.<level>] `.
 _MSGID = re.compile(r"\[ID [0-9]+ [a-z0-9]+\.[a-z]+\] ")
@@ -556,7 +563,7 @@ def _with_host(line: str) -> str:
     """`line` with HOSTLESS_HOST before its tag when it has no host and split_line() reads it
     so (the first word that ends in `:`, after the stamp); `line` itself otherwise."""
     parsed = split_line(line)
-    if parsed is not None and not _TAG_WITH_PID.fullmatch(parsed[1]):
+    if parsed is not None and not _TAG_AS_HOST.fullmatch(parsed[1]):
         return line  # it has a host
     found = _HOSTLESS_TAG.search(line)
     if found is None:

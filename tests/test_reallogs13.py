@@ -118,6 +118,23 @@ def test_a_log_without_hosts_gives_its_logins(cli, tmp_path):
     assert ([{**row, "hosts": ["mail"]} for row in users] == original)
 
 
+@pytest.mark.parametrize("first", [
+    "Jan 28 06:49:57 dovecot: master: Dovecot v2.3.20 starting up (core dumps disabled)\n",
+    "Jan 28 06:49:57 syslogd: restart\n"])
+def test_another_programs_line_first_tells_no_other_form(cli, tmp_path, first):
+    # Dovecot logs without a pid, and a syslog daemon its own lines: a log without hosts that
+    # starts with one was read as if it had them (no login at all).
+    text = LIGHTMETER.read_text(encoding="utf-8")
+    hostless = _write(tmp_path / "mail.log", first + _without_host(text))
+    hosted = _write(tmp_path / "hosted.log",
+                    first.replace("06:49:57 ", "06:49:57 localhost ") + _hosted(text, "localhost"))
+    assert _outputs(cli, hostless) == _outputs(cli, hosted)
+    solaris = _write(tmp_path / "solaris.log",
+                     first.replace("06:49:57 ", "06:49:57 mail ") + _with_msgid(text))
+    hosted = _write(tmp_path / "plain.log", first.replace("06:49:57 ", "06:49:57 mail ") + text)
+    assert _outputs(cli, solaris) == _outputs(cli, hosted)
+
+
 def test_two_jobs_read_a_log_without_hosts_as_one(cli, monkeypatch, tmp_path):
     # Such a log is read in one process: its lines become others before they are cut.
     hostless = _write(tmp_path / "mail.log", _without_host(LIGHTMETER.read_text("utf-8")))
@@ -161,12 +178,19 @@ def test_a_message_id_further_on_in_a_line_is_the_clients_text(cli, tmp_path):
     (["Feb  8 15:07:58 2001:db8::1 postfix/smtpd[7]: 4AB12: client=x[192.0.2.1]"], PLAIN),
     (["Oct  5 23:45:10 mailrouter postfix/smtpd[14020]: [ID 197553 mail.info] connect from"
       " unknown[46.182.137.63]"], MSGID),
-    # the first syslog line decides: garbage before it tells nothing
+    # the first Postfix line decides: garbage before it tells nothing, nor another program's
+    # line (Solaris' syslogd logs its own without a message ID; a program without a pid)
     (["garbage", "Oct  5 23:45:11 m postfix/master[657]: [ID 947731 mail.warning] warning: x"],
      MSGID),
+    (["Oct  5 23:45:09 m syslogd: going down on signal 15",
+      "Oct  5 23:45:10 m postfix/smtpd[14020]: [ID 197553 mail.info] connect from x[192.0.2.1]"],
+     MSGID),
+    (["Jan 28 06:49:58 dovecot: master: Dovecot v2.3.20 starting up"], HOSTLESS),
+    (["Jan 28 06:49:58 mail dovecot: master: Dovecot v2.3.20 starting up"], PLAIN),
+    (["Jan 28 06:49:58 2001:db8:: dovecot: master: Dovecot v2.3.20 starting up"], PLAIN),
     (["garbage"], None),
 ])
-def test_the_first_syslog_line_tells_the_form(lines, kind):
+def test_the_first_postfix_line_tells_the_form(lines, kind):
     assert wrapper_of(lines) == kind
 
 
