@@ -272,6 +272,12 @@ class _RemovedFields(NamedTuple):
     queue_id: str
 
 
+@mypyc_attr(native_class=False)
+class Removed(_RemovedFields):
+    __slots__ = ()
+    kind = "removed"
+
+
 class _RequeuedFields(NamedTuple):
     queue_id: str
     orig_id: str
@@ -281,12 +287,6 @@ class _RequeuedFields(NamedTuple):
 class Requeued(_RequeuedFields):
     __slots__ = ()
     kind = "requeued"
-
-
-@mypyc_attr(native_class=False)
-class Removed(_RemovedFields):
-    __slots__ = ()
-    kind = "removed"
 
 
 class _DeliveryFields(NamedTuple):
