@@ -436,6 +436,22 @@ class ChunkCorrelator(Correlator):
                         orig_queue_id)
         self.placed[2][key] = len(self.events)
 
+    def _requeued(self, event, line: str, host: str, stamp: str, clock: Clock) -> str:
+        key, original = (host, event.queue_id), (host, event.orig_id)
+        if original not in self.messages:
+            if original in self.dropped:
+                return self._drop(key)
+            # The parent may hold the original: the line goes there, and the new queue ID's
+            # lines after it (MailScanner requeues every message a few seconds after it came).
+            self._own(key, "a requeue")
+            self._foreign(key)
+            return self._hand_back(line, stamp)
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        outcome = super()._requeued(event, line, host, stamp, clock)
+        self.placed[2][key] = len(self.events)
+        return outcome
+
     def _notice(self, event, message: Message, host: str, when: _dt.datetime) -> None:
         key = (host, event.notice_queue_id)
         if key not in self.messages:

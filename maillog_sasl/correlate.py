@@ -104,6 +104,7 @@ from typing import (
 from mypy_extensions import mypyc_attr
 
 from maillog_sasl import events as ev
+from maillog_sasl.events import SCANNER_REQUEUE
 from maillog_sasl.model import (
     DEFERRED,
     EXPIRED,
@@ -403,12 +404,12 @@ class Pending:
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
-        "_held", "_held_clock", "_input", "_inputs")
+        "_held", "_held_clock", "_told_from", "_input", "_inputs")
 
 
 def _new_input() -> tuple:
     """Correlator._input_state() of an input of which nothing is read yet."""
-    return None, False, {}, None, [], None
+    return None, False, {}, None, [], None, []
 
 
 class Correlator:
@@ -436,6 +437,9 @@ class Correlator:
         # clock they are read with.
         self._held: List[str] = []
         self._held_clock: Optional[Clock] = None
+        # The lines fed since the copies were told from fewer lines than DOUBLED_SAMPLE (watch
+        # tells them sooner), told again with each batch until there are as many (_tell_again).
+        self._told_from: List[str] = []
         # The name of the input being read (read_input(); None: the one input), and what is
         # known of the others read before (_input_state()).
         self._input: Optional[str] = None
@@ -468,11 +472,15 @@ class Correlator:
         # A state written before slots and edges existed starts them empty; one written when
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
         state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
-                 "_held": [], "_held_clock": None, "_input": None, "_inputs": {}, **state}
+                 "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
+                 **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
             state["_awaiting"] = dict.fromkeys(state["_awaiting"], 1)
+        # The inputs put aside by a version before _told_from: nothing of theirs to tell again.
+        state["_inputs"] = {name: kept if len(kept) == len(_new_input()) else (*kept, [])
+                            for name, kept in state["_inputs"].items()}
         for name in KEPT:
             setattr(self, name, state[name])
         self._smtpd_handlers = self._handlers()
@@ -519,6 +527,8 @@ class Correlator:
             lines = held
             copies, self._collapsed = copies_found(lines)
             self._copies = copies
+        elif self._told_from and not handed_back:
+            copies = self._tell_again(lines)
         if copies is not None and copies > 1 and not handed_back:
             lines, read = undoubled(lines, copies, self._awaiting, self._last_line,
                                     self._collapsed)
@@ -609,9 +619,12 @@ class Correlator:
                     program = nested
                     stamp, host, tag, text = parsed
                 elif not len(program):
-                    # Or the repeat line of a container's prefix, for the lines it holds.
+                    # Or the repeat line of a container's prefix, for the lines it holds; or
+                    # MailScanner's line for a message it wrote back under a new queue ID.
                     if not (text.startswith(REPEATED) and self._repeated(
-                            line, stamp or line[:15], host, tag, text, clock) is USED):
+                            line, stamp or line[:15], host, tag, text, clock) is USED
+                            or text.startswith(SCANNER_REQUEUE) and self._rescanned(
+                                line, stamp or line[:15], host, text, clock) is USED):
                         other += 1
                     continue
             # Typed from here on (a _Command is a tuple too): compiled, its fields are then read
@@ -637,6 +650,13 @@ class Correlator:
                         unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
+                if daemon == "pickup" and " orig_id=" in text:
+                    outcome = self._picked_up(line, stamp or line[:15], host, text, clock)
+                    if outcome is UNTRACKED:
+                        untracked += 1
+                    elif outcome is not USED:
+                        unused += 1
+                    continue
                 if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
                         and self._repeated(line, stamp or line[:15], host, tag, text,
                                            clock) is USED):
@@ -811,13 +831,33 @@ class Correlator:
     def settle_copies(self, final: bool = True) -> None:
         """Feed the lines held back while the input's copies were not known, telling them from
         those lines; unless `final` (the input has ended), only when they can tell: three
-        different lines or more (`watch` keeps the others for its next read)."""
+        different lines or more (`watch` keeps the others for its next read), and then told
+        again with the lines that come next (_tell_again())."""
         held, clock = self._held, self._held_clock
         if not held or clock is None or not (final or len(set(held)) >= 3):
             return
         self._held, self._held_clock = [], None
         self._copies, self._collapsed = copies_found(held)
         self.feed(held, clock)
+        if not final and len(held) < DOUBLED_SAMPLE:
+            self._told_from = held
+
+    def _tell_again(self, lines: List[str]) -> int:
+        """The input's copies told again, before `lines` are fed, from the lines fed since they
+        were told from fewer than DOUBLED_SAMPLE and `lines`: copies written in groups (`a b c
+        a b c`) whose first read ended between two groups looked like lines of one copy. When
+        the count changes, the copies awaited are those that the lines fed so far would have
+        left awaited had it been known (the first of each is already read)."""
+        told = self._told_from
+        sample = told + lines[:DOUBLED_SAMPLE - len(told)]
+        copies, collapsed = copies_found(sample)
+        if (copies, collapsed) != (self._copies, self._collapsed):
+            awaiting: Dict[str, int] = {}
+            if copies > 1:
+                undoubled(told, copies, awaiting, None, collapsed)
+            self._copies, self._collapsed, self._awaiting = copies, collapsed, awaiting
+        self._told_from = sample if len(sample) < DOUBLED_SAMPLE else []
+        return copies
 
     def settle_inputs(self) -> None:
         """settle_copies() of every input: the one being read, and those read in turns."""
@@ -844,11 +884,11 @@ class Correlator:
         """What is known of the input being read, which another input's lines must not
         change."""
         return (self._copies, self._collapsed, self._awaiting, self._last_line, self._held,
-                self._held_clock)
+                self._held_clock, self._told_from)
 
     def _set_input_state(self, state: tuple) -> None:
         (self._copies, self._collapsed, self._awaiting, self._last_line, self._held,
-         self._held_clock) = state
+         self._held_clock, self._told_from) = state
 
     def new_source(self) -> None:
         """The next lines come from another input: how many copies it has is found anew (the
@@ -1438,6 +1478,58 @@ class Correlator:
             child.inherit_from(message, "reinjected")
         if child.parent is message:
             recipient.handed_to = new_id
+
+    def _picked_up(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
+        """pickup's line for a message `postsuper -r` requeued (an admin's `postsuper -r ALL`
+        once a relay or a filter is mended): its queue file was moved to the maildrop, not
+        removed, and pickup read it into a new one (_requeued())."""
+        event = ev.requeued_event(text)
+        return UNUSED if event is None else self._requeued(event, line, host, stamp, clock)
+
+    def _rescanned(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
+        """MailScanner's `Requeue: OLDQID.NNNNN to NEWQID`: beside Postfix it takes each
+        message Postfix put on hold for it (header_checks `/^Received:/ HOLD`), scans it,
+        writes it back under a new queue ID and deletes the held file, of which Postfix logs
+        nothing more (_requeued())."""
+        event = ev.scanner_requeue_event(text)
+        return UNUSED if event is None else self._requeued(event, line, host, stamp, clock)
+
+    def _requeued(self, event, line: str, host: str, stamp: str, clock: Clock) -> str:
+        """The message of `event.orig_id` goes on under `event.queue_id`, with no line of its
+        old queue ID after: the old one is finished, and the new one carries its client and
+        login (`requeued`; a notice stays a notice of the message it is about) and each
+        recipient still to deliver, its attempts so far with it (the old one's is handed_to
+        the new queue ID, counted there). (`line`, whose event it is, for a worker to hand
+        back: chunk.py.)"""
+        original = self.messages.get((host, event.orig_id))
+        if original is None:
+            return UNTRACKED
+        when = clock.time(stamp)
+        if when is None or event.queue_id == event.orig_id:
+            return UNUSED
+        key = (host, event.queue_id)
+        if key in self.messages:
+            self.message_reborn(key)
+        self._serial += 1
+        moved = self.messages[key] = Message(self._serial, host, event.queue_id, "requeued", when)
+        if original.kind == "notice" and original.parent is not None:
+            moved.inherit_from(original.parent, "notice")
+        else:
+            moved.inherit_from(original, "requeued")
+        moved.sender, moved.message_id = original.sender, original.message_id
+        accepted = 0
+        for address, recipient in original.recipients.items():
+            accepted += recipient.status != REJECTED
+            if recipient.status not in FINAL_OUTCOMES:
+                moved.recipients[address] = copy.copy(recipient)
+                recipient.handed_to = event.queue_id
+        if original.nrcpt is not None:
+            # Those qmgr counted and no agent tried yet go on too; and qmgr's line for the new
+            # file, which counts the same, is then read as a retry's. (A message qmgr never
+            # read, held, has only its hold lines' recipients: qmgr counts the new file's.)
+            moved.nrcpt = len(moved.recipients) + max(original.nrcpt - accepted, 0)
+        self._removed(original, (host, original.queue_id), when)
+        return USED
 
     def _notice(self, event, message: Message, host: str, when: _dt.datetime) -> None:
         key = (host, event.notice_queue_id)

@@ -9,6 +9,9 @@ SUMMARY
     queued_as_in(reply) -> NEWQID | None  (`... queued as NEWQID`)
     qmgr_event(queue_id, body), cleanup_event(queue_id, body) -> event | None  (a line cut at
         its first ": ", as the correlator cuts it)
+    requeued_event(text) -> Requeued(queue_id, orig_id) | None  (pickup reading a message
+        `postsuper -r` requeued)
+    scanner_requeue_event(text) -> Requeued | None  (MailScanner writing a held message back)
     cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event;
         MESSAGE_ID, MESSAGE_ID_VALUE and MESSAGE_ID_STRIP read it)
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -32,8 +35,9 @@ DESCRIPTION
     refusals of a whole message (header/body_checks, a milter's, milter_header_checks: a Hold,
     a Discard or a Reject, with the sender and the one recipient the line names, the reason
     what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
-    delivery agent's `to=..., status=` line; bounce's notification links. Output: events,
-    small named tuples whose `kind` names them.
+    delivery agent's `to=..., status=` line; bounce's notification links; pickup's line for a
+    message `postsuper -r` requeued, which names the queue ID it had. Output: events, small
+    named tuples whose `kind` names them.
 
     smtpd_kind() is the one dispatcher of smtpd lines: the correlator asks it first and parses
     only the lines of sessions it tracks (SMTPD_PARSERS has the parser of each kind);
@@ -68,7 +72,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Final, List, NamedTuple, Optional, Tuple
 
 from mypy_extensions import mypyc_attr
 
@@ -272,6 +276,17 @@ class _RemovedFields(NamedTuple):
 class Removed(_RemovedFields):
     __slots__ = ()
     kind = "removed"
+
+
+class _RequeuedFields(NamedTuple):
+    queue_id: str
+    orig_id: str
+
+
+@mypyc_attr(native_class=False)
+class Requeued(_RequeuedFields):
+    __slots__ = ()
+    kind = "requeued"
 
 
 class _DeliveryFields(NamedTuple):
@@ -867,6 +882,35 @@ def qmgr_event(queue_id: str, body: str):
                                 else None))
 
 
+# pickup reads a message `postsuper -r` requeued (its queue file moved to the maildrop) into a
+# new queue file: `NEWQID: uid=N from=<SENDER> orig_id=OLDQID` (pickup.c logs orig_id for the
+# files of $mail_owner, which postsuper's are; other files' lines have none). The sender is the
+# client's text: the line's last `orig_id=` is pickup's.
+_REQUEUED = re.compile(r"([0-9A-Za-z]{5,22}): uid=-?[0-9]+ from=<.*> orig_id=([0-9A-Za-z]{5,22})")
+
+
+def requeued_event(text: str) -> Optional[Requeued]:
+    """pickup's line for a requeued message: its new queue ID and the one it had; None for any
+    other pickup line."""
+    found = _REQUEUED.fullmatch(text)
+    return Requeued(found[1], found[2]) if found is not None else None
+
+
+# MailScanner (its Postfix queue module, PFDiskStore.pm: InfoLog("Requeue: %s to %s",
+# $message->{id}, $hdoutfile)) writes a message Postfix held for it back under a new queue ID:
+# `Requeue: BA166C00C0.A9BEF to 0921EC00A8`, its own message ID being the held file's queue ID
+# and a part of its own after a dot.
+SCANNER_REQUEUE: Final = "Requeue: "
+_SCANNER_REQUEUE = re.compile(r"Requeue: ([0-9A-Za-z]{5,22})(?:\.[0-9A-Za-z]+)? to "
+                              r"([0-9A-Za-z]{5,22})")
+
+
+def scanner_requeue_event(text: str) -> Optional[Requeued]:
+    """MailScanner's line for a message it wrote back: the new queue ID and the held one."""
+    found = _SCANNER_REQUEUE.fullmatch(text)
+    return Requeued(found[2], found[1]) if found is not None else None
+
+
 def known_status(word: str) -> bool:
     """True for a status word delivery_peek() maps to an outcome of its own."""
     return word in STATUS_OUTCOMES
@@ -1041,6 +1085,7 @@ RECOGNIZERS = {
     "qmgr": _qmgr,
     "bounce": _bounce,
     "postsuper": _postsuper,
+    "pickup": requeued_event,
 }
 RECOGNIZERS.update((agent, delivery_event) for agent in DELIVERY_AGENTS)
 

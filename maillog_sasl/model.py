@@ -228,7 +228,8 @@ class Message:
         self.host = host
         self.queue_id = queue_id
         # submission: queued by an smtpd client; notice: a bounce/delay notice about `parent`;
-        # reinjected: what a content filter handed back for `parent`.
+        # reinjected: what a content filter handed back for `parent`; requeued: `parent` under
+        # the queue ID `postsuper -r` gave it, its recipients still to deliver.
         self.kind = kind
         self.session: Optional[Session] = None
         self.client_name = ""
@@ -312,7 +313,8 @@ class Message:
         return outcomes
 
     def inherit_from(self, parent: "Message", kind: str) -> None:
-        """Carry the submitting client and user of `parent` (bounce notice, re-injection)."""
+        """Carry the submitting client and user of `parent` (bounce notice, re-injection,
+        requeue)."""
         self.parent = parent
         self.kind = kind
         self.session = parent.session
@@ -321,7 +323,7 @@ class Message:
         self.sasl_method = parent.sasl_method
         self.sasl_username = parent.sasl_username
         self.sasl_sender = parent.sasl_sender
-        if kind == "reinjected":
+        if kind == "reinjected" or kind == "requeued":
             self.queued = parent.queued
 
 

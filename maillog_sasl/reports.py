@@ -39,9 +39,10 @@ DESCRIPTION
               columns are fixed here.
     queue:    messages still queued when the log ends (not removed, not expired) with
               recipients still deferred: authenticated users' messages, what content filters
-              re-injected for them, and the bounce and delay notices they caused (kind notice,
-              with the parent's queue ID): all of them eat the queue, and `--format ids` prints
-              them for `postsuper -d -`.
+              re-injected for them, what `postsuper -r` or MailScanner requeued of them (kind
+              requeued, under the new queue ID), and the bounce and delay notices they caused
+              (kind notice, with the parent's queue ID): all of them eat the queue, and
+              `--format ids` prints them for `postsuper -d -`.
 
     With a GeoIP database (option geo, an enrich.Geo) some reports gain columns, after their
     others (Report.geo_columns; without one, rows and columns are exactly as before):

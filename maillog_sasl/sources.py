@@ -14,7 +14,7 @@ SUMMARY
     READ_ERRORS                     what reading a (compressed) stream raises on bad input
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
-    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | JOURNAL | UNIX_STAMPS | None;
+    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | JOURNAL | UNIX_STAMPS | HOSTLESS | MSGID | None;
     Unwrapper(kind).lines(lines),
     .end(), .whole(lines)           the lines inside a container runtime's wrapper
 
@@ -63,6 +63,16 @@ DESCRIPTION
     123456 host postfix/smtpd[123]: ...`): each such stamp is written as the RFC 3339 stamp of
     its moment in UTC, which every reader of a line reads (a ten-minute slot of the correlator
     is a prefix of it); its other lines (`-- Boot ... --`) are handed on as they are.
+
+    Two syslog daemons write a line that is not quite the usual one, decided the same way from
+    an input's first Postfix line (another program's may differ: Dovecot logs no pid, Solaris'
+    syslogd no message ID). Lines without a host (HOSTLESS: musl's syslog() behind
+    s6-socklog, the syslog of Alpine-based Postfix containers, writes `Aug 26 11:19:05
+    postfix/smtpd[2522]: ...`, and so do templates without %HOSTNAME%) get HOSTLESS_HOST before
+    their tag, as a journal entry without _HOSTNAME does. Solaris' and illumos' syslogd (MSGID)
+    writes a message ID and the facility and level after the tag, `postfix/smtpd[14020]: [ID
+    197553 mail.info] connect from ...`: taken out, once, right after the tag (never further
+    on, where a client's text may hold the same words). Such inputs are read in one process.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -143,7 +153,7 @@ from typing import (
     Union,
 )
 
-from maillog_sasl.syslog import Clock, has_stamp, rfc3339_start, split_line
+from maillog_sasl.syslog import Clock, has_stamp, parse_program, rfc3339_start, split_line
 
 try:
     import fcntl
@@ -499,14 +509,21 @@ class LineSplitter:
 # journalctl's JSON export, which wraps each entry of the journal, and its short-unix output,
 # whose stamps are seconds since the epoch.
 PLAIN, CRI, JSON_FILE, JOURNAL, UNIX_STAMPS = "", "CRI", "json-file", "journal", "short-unix"
+# Syslog lines without a host, or with Solaris' message ID after the tag (the module docstring).
+HOSTLESS, MSGID = "no host", "msgid"
+# The host given to a line that names none (as to a journal entry without _HOSTNAME).
+HOSTLESS_HOST = "localhost"
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 MICROSECOND_DIGITS = 18
 
 
 def wrapper_of(lines: List[str]) -> Optional[str]:
-    """The wrapper of the first line of `lines` that has the shape of one, or PLAIN for a
-    syslog line; None when no line tells."""
+    """The wrapper of the first line of `lines` that has the shape of one; for syslog lines,
+    the form of the first Postfix line (HOSTLESS, MSGID or PLAIN: another program's line may
+    have a host where Postfix's have none, or no message ID), or PLAIN when no line is
+    Postfix's; None when no line tells."""
+    syslog = False
     for line in lines:
         if _unix_stamp(line):
             return UNIX_STAMPS
@@ -521,9 +538,53 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
             rest = line.partition(" ")[2]
             if rest[:6] in _STREAMS and rest[6:8] in (" P", " F"):
                 return CRI
-        if split_line(line) is not None:
-            return PLAIN
-    return None
+        parsed = split_line(line)
+        if parsed is not None:
+            if _TAG_AS_HOST.fullmatch(parsed[1]):  # a tag where the host goes: the text's
+                return HOSTLESS                    # first word (`4AB12:`) taken for a tag
+            if parse_program(parsed[2]) is None:
+                syslog = True  # (Solaris' syslogd writes its own lines without a message ID)
+                continue
+            return MSGID if _MSGID.match(parsed[3]) else PLAIN
+        if _with_host(line) is not line:
+            return HOSTLESS
+    return PLAIN if syslog else None
+
+
+# A tag cut as a host (no host ends in a colon; an IPv6 address has colons inside), and a tag
+# where a line without a host has it: after a space, before a space or the line's end.
+_TAG_AS_HOST = re.compile(r"[^ :\[\]]+(?:\[[0-9]+\])?:")
+_HOSTLESS_TAG = re.compile(r" [^ \[\]]+(?:\[[0-9]+\])?:(?= |$)")
+# Solaris' syslogd after the tag: `[ID <message ID> <facility>.<level>] `.
+_MSGID = re.compile(r"\[ID [0-9]+ [a-z0-9]+\.[a-z]+\] ")
+
+
+def _with_host(line: str) -> str:
+    """`line` with HOSTLESS_HOST before its tag when it has no host and split_line() reads it
+    so (the first word that ends in `:`, after the stamp); `line` itself otherwise."""
+    parsed = split_line(line)
+    if parsed is not None and not _TAG_AS_HOST.fullmatch(parsed[1]):
+        return line  # it has a host
+    found = _HOSTLESS_TAG.search(line)
+    if found is None:
+        return line
+    hosted = f"{line[:found.start()]} {HOSTLESS_HOST}{line[found.start():]}"
+    parsed = split_line(hosted)
+    if parsed is None or parsed[1] != HOSTLESS_HOST or parsed[2] != found.group()[1:]:
+        return line
+    return hosted
+
+
+def _without_msgid(line: str) -> str:
+    """`line` without the `[ID n facility.level] ` that starts its text, if it does."""
+    parsed = split_line(line)
+    if parsed is None:
+        return line
+    text = parsed[3]
+    found = _MSGID.match(text)
+    if found is None or not line.endswith(text):
+        return line
+    return line[:len(line) - len(text)] + text[found.end():]
 
 
 def _unix_stamp(line: str) -> bool:
@@ -632,6 +693,10 @@ class Unwrapper:
             return [_journal_line(record) for record in _json_objects(lines)]
         if kind == UNIX_STAMPS:
             return _from_unix_stamps(lines)
+        if kind == HOSTLESS:
+            return [_with_host(line) for line in lines]
+        if kind == MSGID:
+            return [_without_msgid(line) for line in lines]
         return self._cri(lines) if kind is CRI else self._json_file(lines)
 
     def whole(self, lines: List[str]) -> Tuple[List[str], int]:

@@ -217,6 +217,9 @@ _FORMATS: List[str] = []
 # engine holds none of it). A Session kept then is read with model.SESSION_ADDED's values.
 _ADDED = {"Session": tuple(model.SESSION_ADDED), "Hold": None, "Discard": None,
           "_ActionFields": None, "ProxyReply": None, "_ProxyReplyFields": None}
+# Event classes that an engine never holds (the correlator applies them as they come): left out
+# of every layout, so that a state kept before they came is of this version's format.
+_NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
 
 
 # The hashes of the layout of the engine's classes (layouts()), written out: in the compiled
@@ -234,7 +237,8 @@ def _layout(modules, more=(), added=None) -> int:
             if isinstance(value, type) and value.__module__ == module.__name__]
     layout = []
     for value in kept + list(more):
-        if added and value.__qualname__ in added and added[value.__qualname__] is None:
+        if value.__qualname__ in _NEVER_KEPT or (
+                added and value.__qualname__ in added and added[value.__qualname__] is None):
             continue
         code = getattr(value.__dict__.get("__init__"), "__code__", None)
         slots = value.__dict__.get("__slots__")

@@ -391,6 +391,25 @@ def test_a_watch_state_of_a_doubled_log_goes_on_undoubling():
     assert (restored._copies, restored._awaiting) == (2, {"Sep 30 17:01:05 zimbra x[1]: y": 1})
 
 
+def test_a_watch_state_of_two_logs_kept_before_a_retelling_goes_on():
+    # A state of two logs kept before the copies were told again with later lines put each
+    # log aside as six fields: the log taken back has nothing to tell again, and its lines
+    # are read as they come.
+    correlator = Correlator()
+    clock = Clock(year=2026, tz=dt.timezone.utc)
+    correlator.read_input("a.log")
+    correlator.read_input("b.log")
+    state = correlator.__getstate__()
+    state["_inputs"] = {name: kept[:6] for name, kept in state["_inputs"].items()}
+    restored = Correlator()
+    restored.__setstate__(state)
+    restored.read_input("a.log")
+    restored.feed(ZIMBRA.splitlines(), clock)
+    restored.finish()
+    assert [(row["user"], row["sessions"], row["messages"])
+            for row in build_report("users", restored.finished)[1]] == [("user@example.test", 1, 1)]
+
+
 # -- time ---------------------------------------------------------------------------------------
 
 def test_a_negative_offset_is_a_zone(report, tmp_path):

@@ -110,7 +110,7 @@ def test_once_after_each_append_raises_what_the_batch_report_finds(tmp_path, cli
     assert once(cli, state, log)[:2] == (0, [])
 
 
-@pytest.mark.parametrize("group, first_read", [(1, 2), (3, 2), (3, 7)])
+@pytest.mark.parametrize("group, first_read", [(1, 2), (3, 2), (3, 3), (4, 4), (3, 7)])
 def test_once_on_a_doubled_log_whose_first_read_was_a_few_lines(tmp_path, cli, group,
                                                                  first_read):
     # rsyslog with two actions on the file writes each line twice (each action a line at a
@@ -132,18 +132,21 @@ def test_once_on_a_doubled_log_whose_first_read_was_a_few_lines(tmp_path, cli, g
     assert (stats.lines_read, stats.repeated_lines) == (2 * lines_in(SAMPLE), lines_in(SAMPLE))
 
 
-@pytest.mark.parametrize("first_read", [2, 37])
-def test_once_on_two_logs_tells_the_copies_of_each(tmp_path, cli, first_read):
+@pytest.mark.parametrize("group, first_read", [(1, 2), (1, 37), (3, 3)])
+def test_once_on_two_logs_tells_the_copies_of_each(tmp_path, cli, group, first_read):
     # One log doubled (rsyslog with two actions on it), one not, read in turns: how many copies
     # the log read last had were the other's too, so the doubled one's lines after its first
     # read were counted twice (its first read two lines, that could not tell, or half of it,
-    # that told).
+    # that told; or, its copies written in groups, a group, that told one copy until the
+    # lines after it told again).
     ann, bob = MailLog(), MailLog()
     bob._queue += 0x100000
     for day in range(4):
         ann.login("ann@example.jp", "198.51.100.7", at(day, 9), to=2)
         bob.login("bob@example.jp", "203.0.113.9", at(day, 10), to=1)
-    doubled = "".join(line + line for line in ann.text().splitlines(keepends=True))
+    lines = ann.text().splitlines(keepends=True)
+    doubled = "".join("".join(lines[start:start + group]) * 2
+                      for start in range(0, len(lines), group))
     single = bob.text()
     first, second, state = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "s.sqlite"
     cut = len("".join(doubled.splitlines(keepends=True)[:first_read]))
