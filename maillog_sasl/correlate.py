@@ -1516,7 +1516,11 @@ class Correlator:
             moved.inherit_from(original.parent, "notice")
         else:
             moved.inherit_from(original, "requeued")
-        moved.sender, moved.message_id = original.sender, original.message_id
+        moved.queued, moved.sender = original.queued, original.sender
+        moved.message_id = original.message_id
+        session = moved.session
+        if session is not None and session.end is None:
+            session.queue_ids.append(event.queue_id)  # (its end lets go of the message too)
         accepted = 0
         for address, recipient in original.recipients.items():
             accepted += recipient.status != REJECTED

@@ -25,7 +25,9 @@ DESCRIPTION
       maillog_sasl_messages_total{outcome}       authenticated messages that left the queue,
                                                  by the worst outcome of their recipients
                                                  (expired, bounced, rejected, deferred, sent:
-                                                 the first any recipient had)
+                                                 the first any recipient had); one that went
+                                                 on under another queue ID (a content
+                                                 filter's copy, a requeue) counted there
       maillog_sasl_recipients_total{outcome}     their recipients by outcome
       maillog_sasl_queue_messages                authenticated messages still in the queue
       maillog_sasl_queue_deferred_messages       ... of which with a deferred recipient

@@ -65,8 +65,9 @@ DESCRIPTION
     is a prefix of it); its other lines (`-- Boot ... --`) are handed on as they are.
 
     Two syslog daemons write a line that is not quite the usual one, decided the same way from
-    an input's first Postfix line (another program's may differ: Dovecot logs no pid, Solaris'
-    syslogd no message ID). Lines without a host (HOSTLESS: musl's syslog() behind
+    an input's first Postfix line, or first line that has either form (another program's
+    may have neither where Postfix's have one: Solaris' syslogd logs its own without a message
+    ID, BusyBox's its start with a host). Lines without a host (HOSTLESS: musl's syslog() behind
     s6-socklog, the syslog of Alpine-based Postfix containers, writes `Aug 26 11:19:05
     postfix/smtpd[2522]: ...`, and so do templates without %HOSTNAME%) get HOSTLESS_HOST before
     their tag, as a journal entry without _HOSTNAME does. Solaris' and illumos' syslogd (MSGID)
@@ -542,10 +543,12 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
         if parsed is not None:
             if _TAG_AS_HOST.fullmatch(parsed[1]):  # a tag where the host goes: the text's
                 return HOSTLESS                    # first word (`4AB12:`) taken for a tag
+            if _MSGID.match(parsed[3]):
+                return MSGID  # (Solaris' syslog() writes it for every program but syslogd)
             if parse_program(parsed[2]) is None:
-                syslog = True  # (Solaris' syslogd writes its own lines without a message ID)
+                syslog = True
                 continue
-            return MSGID if _MSGID.match(parsed[3]) else PLAIN
+            return PLAIN
         if _with_host(line) is not line:
             return HOSTLESS
     return PLAIN if syslog else None

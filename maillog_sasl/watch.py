@@ -742,6 +742,8 @@ class Watch:
             counters[key] = counters.get(key, 0) + 1
         if not outcomes and item.state == REFUSED:
             outcomes = [REJECTED]
+        if any(recipient.handed_to is not None for recipient in item.recipients.values()):
+            return  # it goes on under another queue ID (a filter's copy, a requeue): one there
         worst = next((outcome for outcome in metrics.MESSAGE_OUTCOMES if outcome in outcomes),
                      None)
         if worst is not None:

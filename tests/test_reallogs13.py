@@ -185,6 +185,9 @@ def test_a_message_id_further_on_in_a_line_is_the_clients_text(cli, tmp_path):
     (["Oct  5 23:45:09 m syslogd: going down on signal 15",
       "Oct  5 23:45:10 m postfix/smtpd[14020]: [ID 197553 mail.info] connect from x[192.0.2.1]"],
      MSGID),
+    # Solaris' syslog() writes a message ID for every program: Dovecot's line tells too
+    (["Mar  3 09:00:00 mail dovecot: [ID 583609 mail.info] imap-login: Login: user=<u>"],
+     MSGID),
     (["Jan 28 06:49:58 dovecot: master: Dovecot v2.3.20 starting up"], HOSTLESS),
     (["Jan 28 06:49:58 mail dovecot: master: Dovecot v2.3.20 starting up"], PLAIN),
     (["Jan 28 06:49:58 2001:db8:: dovecot: master: Dovecot v2.3.20 starting up"], PLAIN),

@@ -12,8 +12,14 @@ The logs below are written in Postfix's formats (those lines, and pickup.c's and
 format strings); every number expected is counted from their lines.
 """
 
+import datetime as dt
+
 import pytest
 from test_jobs import chunks_of
+from test_metrics import parse, value
+
+from maillog_sasl.correlate import Correlator
+from maillog_sasl.syslog import Clock
 
 SUBMITTED = """\
 Mar  3 10:00:00 mail postfix/submission/smtpd[100]: connect from client.example[203.0.113.5]
@@ -143,8 +149,8 @@ Mar  3 11:00:01 mail postfix/qmgr[102]: 7B7B7B7B7B: from=<>, size=2950, nrcpt=1 
     [user] = _rows(report, path, "users")
     assert (user["recipients"], user["bounced"], user["deferred"]) == (1, 1, 0)
     [queued] = _rows(report, path, "queue")
-    assert (queued["queue_id"], queued["kind"], queued["parent_queue_id"]) == (
-        "7B7B7B7B7B", "notice", "3F1A2B3C4D")
+    assert (queued["queue_id"], queued["kind"], queued["parent_queue_id"], queued["queued"]) == (
+        "7B7B7B7B7B", "notice", "3F1A2B3C4D", "2026-03-03T10:00:03+00:00")
 
 
 def test_a_requeue_under_the_same_queue_id_is_no_requeue(report, tmp_path):
@@ -209,6 +215,32 @@ def test_a_message_mailscanner_wrote_back_goes_on_under_its_new_queue_id(report,
     [queued] = _rows(report, _log(tmp_path, SCANNED), "queue")
     assert (queued["queue_id"], queued["kind"], queued["parent_queue_id"],
             queued["pending_recipients"]) == ("0921EC00A8", "requeued", "BA166C00C0", 1)
+
+
+def test_watch_counts_a_requeued_message_once(cli, tmp_path):
+    # One message, two recipients sent (one before the requeue, one after): --metrics counts
+    # one message, where it ended, and two recipients.
+    path = _log(tmp_path, SUBMITTED, REQUEUED, DELIVERED)
+    prom = tmp_path / "maillog-sasl.prom"
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite", "--metrics", prom,
+                 "--year", "2026", "--tz", "UTC", path)
+    assert result.code == 0, result.err
+    found = parse(prom.read_text())
+    assert value(found, "messages_total", outcome="sent") == 1
+    assert value(found, "recipients_total", outcome="sent") == 2
+
+
+def test_a_message_requeued_while_its_session_is_open_lets_go_of_it_when_it_ends():
+    # MailScanner writes the message back before the client disconnects: the session's end
+    # lets go of the message (which waits in the queue, in watch's state, for days).
+    lines = SCANNED.splitlines()
+    lines.append(lines.pop(3))  # the disconnect after the requeue and qmgr's line
+    correlator = Correlator()
+    correlator.feed(lines, Clock(year=2026, tz=dt.timezone.utc))
+    correlator.end_source()
+    waiting = correlator.messages[("tsutt", "0921EC00A8")]
+    assert (waiting.kind, waiting.sasl_username, waiting.session) == (
+        "requeued", "ann@example.jp", None)
 
 
 @pytest.mark.parametrize("chunk_size", [300, 900, 2500, 6000])
