@@ -1511,13 +1511,13 @@ class Correlator:
         if key in self.messages:
             self.message_reborn(key)
         self._serial += 1
-        moved = self.messages[key] = Message(self._serial, host, event.queue_id, "requeued", when)
+        moved = self.messages[key] = Message(self._serial, host, event.queue_id, "requeued",
+                                             original.queued)
         if original.kind == "notice" and original.parent is not None:
             moved.inherit_from(original.parent, "notice")
         else:
             moved.inherit_from(original, "requeued")
-        moved.queued, moved.sender = original.queued, original.sender
-        moved.message_id = original.message_id
+        moved.sender, moved.message_id = original.sender, original.message_id
         session = moved.session
         if session is not None and session.end is None:
             session.queue_ids.append(event.queue_id)  # (its end lets go of the message too)

@@ -314,7 +314,7 @@ class Message:
 
     def inherit_from(self, parent: "Message", kind: str) -> None:
         """Carry the submitting client and user of `parent` (bounce notice, re-injection,
-        requeue)."""
+        requeue: made with its queued time)."""
         self.parent = parent
         self.kind = kind
         self.session = parent.session
@@ -323,7 +323,7 @@ class Message:
         self.sasl_method = parent.sasl_method
         self.sasl_username = parent.sasl_username
         self.sasl_sender = parent.sasl_sender
-        if kind == "reinjected" or kind == "requeued":
+        if kind == "reinjected":
             self.queued = parent.queued
 
 
