@@ -77,8 +77,12 @@ DESCRIPTION
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
-    the files). The modification time of each regular file is kept: it anchors the year of
-    yearless stamps (a log cannot end after its file was last written). A pipe has none:
+    the files). Each regular file's end anchors the year of yearless stamps (`anchor`): a log
+    cannot end after its last line, nor after its file was last written. Its last line is
+    read (TAIL_BYTES) when the file is plain: where that line's stamp names its year (a log of
+    RFC 3339 stamps with yearless lines among them, rsyslog's template changed by an upgrade,
+    Dovecot's log_path), that time; else the file's modification time, which a copy moves to
+    the day it was made. A compressed file has only its modification time; a pipe has none:
     like stdin, it is anchored on now.
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
@@ -175,6 +179,8 @@ PEEK_LINES = 2000
 MAX_LINE = 1 << 16
 # Two regular files of the same size whose first and last SAME_BYTES hash alike are one log.
 SAME_BYTES = 1 << 16
+# The end of a plain regular file read for the stamp of its last line (end_time()): a few lines.
+TAIL_BYTES = 1 << 13
 # bzip2 inflates nothing before its first block (at most 900 kB of text) is whole: read this
 # much of a compressed file whose first PEEK_BYTES gave no line.
 BZIP2_BLOCK = 1 << 20
@@ -232,6 +238,9 @@ class Source:
         self.name = name
         self.path = path
         self.mtime = mtime
+        # What yearless stamps are placed before: the time of the last line when that names
+        # its year, else the modification time (peek_first_time()).
+        self.anchor = mtime
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[Problem] = None
         self.size = 0  # bytes of a regular file or URL object (compressed, when compressed)
@@ -417,12 +426,16 @@ class Source:
         if self._head is None:
             assert self._stream is not None
             self._head = _read_head(self._stream, PEEK_BYTES)
+        if self.regular and not is_compressed(self._head):
+            offset = max(0, self.size - TAIL_BYTES)
+            self.anchor = end_time(self.read_at(TAIL_BYTES, offset), not offset,
+                                   zone) or self.mtime
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
         text = start.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        clock = Clock(tz=zone, anchor=self.mtime)
+        clock = Clock(tz=zone, anchor=self.anchor)
         lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
         for line in Unwrapper().lines(lines):
             parsed = split_line(line)
@@ -431,6 +444,47 @@ class Source:
                 if moment is not None:
                     return moment
         return None
+
+
+def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+    """The time of the last line in `tail` (a plain file's last bytes; `whole`: all of them)
+    that has a stamp, when
+    that stamp names its year (RFC 3339, the year first, a journal's); else None.
+
+    A log cannot end after its last line: where that line carries its year, it places the
+    yearless lines before it (Debian 12's rsyslog writes RFC 3339 stamps where Debian 11's
+    wrote traditional ones; Dovecot's log_path writes its own among rsyslog's) better than the
+    modification time does, which a copy (scp, a checkout, a backup restored) moves to the day
+    it was made. A last line without its year says nothing: the modification time stays.
+    """
+    lines = tail.decode("utf-8", "replace").replace("\r", "\n").split("\n")
+    # The first piece may be the end of a line the read cut (not the file's first line); the
+    # last, a line still being written.
+    lines = [line[:MAX_LINE] for line in lines[0 if whole else 1:-1]]
+    clock = Clock(tz=zone)
+    for line in reversed(Unwrapper().lines(lines)):
+        parsed = split_line(line)
+        if parsed is not None:
+            moment = clock.time(parsed[0])
+            if moment is not None:
+                return moment if parsed[0][:1].isdigit() else None
+    return None
+
+
+def file_anchor(path: str, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+    """What yearless stamps of the file at `path` are placed before, as a Source's `anchor`
+    (watch, which reads a file by its path); None when it cannot be read (then now)."""
+    try:
+        with open(path, "rb", buffering=0) as stream:
+            status = os.fstat(stream.fileno())
+            mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
+            if not stat.S_ISREG(status.st_mode) or is_compressed(os.pread(stream.fileno(), 6, 0)):
+                return mtime
+            start = max(0, status.st_size - TAIL_BYTES)
+            tail = os.pread(stream.fileno(), TAIL_BYTES, start)
+    except OSError:
+        return None
+    return end_time(tail, not start, zone) or mtime
 
 
 class LineSplitter:

@@ -35,7 +35,8 @@ DESCRIPTION
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset
     (as its one tzinfo object, fixed_zone());
     yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
-    end before, normally the file's modification time) and the offset of `tz` (local time when
+    end before: a file's last line when its stamp names the year, else the file's modification
+    time) and the offset of `tz` (local time when
     None) at that moment; a stamp with its year first, and an ISO one without an offset (short-
     full's local times), keep their year and take that offset. The year advances when the
     months run backwards (Dec -> Jan), and a line a little out of order across New Year stays
