@@ -996,6 +996,36 @@ def delivery_details(text: str):
     return dsn, relay, status, reason
 
 
+# An after-queue content filter (content_filter = smtp-amavis:[127.0.0.1]:10024) that answers
+# 250 for a message it then does not pass on: Postfix logs the recipient `sent`, to the filter.
+# amavisd-new's answers (amavisd: the response of a blocked recipient, `Ok, discarded`, and
+# one_response_for_all()): `250 2.7.0 Ok, discarded, id=07554-01 - INFECTED: Eicar-Test-
+# Signature` (dropped; the code follows the blocking category's: 2.7.1, 2.6.0, 2.3.4),
+# `250 2.5.0 Ok, id=18438-02, BOUNCE` (refused, and amavisd sent the sender a non-delivery
+# notice itself), `250 2.5.0 Ok, id=03164-18, DISCARD(bounce.suppressed)` (refused, no notice).
+# ClamSMTP's (clamsmtpd, its action `drop`): `250 Virus Detected; Discarded Email`. A pass
+# (`250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as NEWQID`) and a mix
+# (`..., but 1 BOUNCE`: one reply for every recipient, naming none of them) stay sent.
+_FILTER_REFUSAL = re.compile(r"250 (?:2\.[0-9]{1,3}\.[0-9]{1,3} Ok, discarded(?:,.*)?"
+                             r"|Virus Detected; Discarded Email"
+                             r"|2\.5\.0 Ok, id=[^ ,]+, (BOUNCE|DISCARD\(bounce\.suppressed\)))",
+                             re.DOTALL)
+
+
+def filter_refusal(text: str) -> Optional[str]:
+    """BOUNCED or REJECTED when `text`, a delivery line of status sent, is a content filter on
+    loopback answering that it bounced or dropped the message (_FILTER_REFUSAL); else None.
+    The relay is read from its field, so an address that holds the words cannot pass for it,
+    and a remote server's answer is never a filter's."""
+    found = delivery_details(text)
+    if found is None or not is_loopback(split_address(found[1])[1]):
+        return None
+    refusal = _FILTER_REFUSAL.fullmatch(found[3])
+    if refusal is None:
+        return None
+    return BOUNCED if refusal[1] == "BOUNCE" else REJECTED
+
+
 # The first fields of nearly every delivery line: the recipient and orig_to in angle brackets,
 # then the fields up to the status word in the order Postfix writes them, none holding a comma.
 # delivery_peek() reads such a line as this one match does: its first ": to=" ends the queue ID,

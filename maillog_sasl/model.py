@@ -37,6 +37,7 @@ from maillog_sasl.events import (
     SENT,
     counter,
     delivery_details,
+    filter_refusal,
     known_status,
     parse_counters,
     tls_event,
@@ -183,7 +184,10 @@ class Recipient:
     def attempted(self, status: str, line: str, when: _dt.datetime, attempts: int,
                   deferred: Optional[_dt.datetime]) -> None:
         """`attempts` more delivery attempts, the last with `status`, logged as `line` at
-        `when`; `deferred`: the time of the first of them that deferred it, if any."""
+        `when`; `deferred`: the time of the first of them that deferred it, if any. A content
+        filter's answer that it bounced or dropped the message is that outcome, not sent."""
+        if status == SENT and (" Ok, " in line or "; Discarded Email)" in line):
+            status = filter_refusal(line) or status
         self.attempts += attempts
         self.status = status
         self.last_line = line
