@@ -186,7 +186,7 @@ class Recipient:
         """`attempts` more delivery attempts, the last with `status`, logged as `line` at
         `when`; `deferred`: the time of the first of them that deferred it, if any. A content
         filter's answer that it bounced or dropped the message is that outcome, not sent."""
-        if status == SENT and (" Ok, " in line or "; Discarded Email)" in line):
+        if status == SENT and (line.endswith("; Discarded Email)") or " Ok, " in line):
             status = filter_refusal(line) or status
         self.attempts += attempts
         self.status = status

@@ -82,8 +82,9 @@ DESCRIPTION
     read (TAIL_BYTES) when the file is plain: where that line's stamp names its year (a log of
     RFC 3339 stamps with yearless lines among them, rsyslog's template changed by an upgrade,
     Dovecot's log_path), that time; else the file's modification time, which a copy moves to
-    the day it was made. A compressed file has only its modification time; a pipe has none:
-    like stdin, it is anchored on now.
+    the day it was made. A compressed file, and a URL's object (whose every read is a request
+    to its store), have only their modification time; a pipe has none: like stdin, it is
+    anchored on now.
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -426,10 +427,13 @@ class Source:
         if self._head is None:
             assert self._stream is not None
             self._head = _read_head(self._stream, PEEK_BYTES)
-        if self.regular and not is_compressed(self._head):
+        if self.regular and self.url is None and not is_compressed(self._head):
             offset = max(0, self.size - TAIL_BYTES)
-            self.anchor = end_time(self.read_at(TAIL_BYTES, offset), not offset,
-                                   zone) or self.mtime
+            try:
+                tail = self.read_at(TAIL_BYTES, offset)
+            except OSError:  # its lines up to there are read all the same (batches())
+                tail = b""
+            self.anchor = end_time(tail, not offset, zone) or self.mtime
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
         text = start.decode("utf-8", "replace")
