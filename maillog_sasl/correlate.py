@@ -692,6 +692,8 @@ class Correlator:
                     address, orig_to, status = plain.groups()
                     status = outcomes.get(status)
                     if status is not None:
+                        if status == SENT:  # to a content filter that then refused it?
+                            status = ev.sent_outcome(text, plain.end() + 2)
                         when = clock.time(stamp or line[:15])
                         if when is None:
                             unused += 1
@@ -1436,6 +1438,8 @@ class Correlator:
         if status is ev.UNKNOWN_STATUS:
             self.stats.unknown_statuses += 1
             status = DEFERRED
+        elif status == SENT:
+            status = ev.sent_outcome(text, ev.sent_answer_at(text))
         self._delivery(address, orig_to, status, text, message, host, when)
         return USED
 

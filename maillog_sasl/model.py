@@ -37,7 +37,6 @@ from maillog_sasl.events import (
     SENT,
     counter,
     delivery_details,
-    filter_refusal,
     known_status,
     parse_counters,
     tls_event,
@@ -184,10 +183,7 @@ class Recipient:
     def attempted(self, status: str, line: str, when: _dt.datetime, attempts: int,
                   deferred: Optional[_dt.datetime]) -> None:
         """`attempts` more delivery attempts, the last with `status`, logged as `line` at
-        `when`; `deferred`: the time of the first of them that deferred it, if any. A content
-        filter's answer that it bounced or dropped the message is that outcome, not sent."""
-        if status == SENT and (line.endswith("; Discarded Email)") or " Ok, " in line):
-            status = filter_refusal(line) or status
+        `when`; `deferred`: the time of the first of them that deferred it, if any."""
         self.attempts += attempts
         self.status = status
         self.last_line = line

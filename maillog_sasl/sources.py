@@ -77,14 +77,16 @@ DESCRIPTION
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
-    the files). Each regular file's end anchors the year of yearless stamps (`anchor`): a log
-    cannot end after its last line, nor after its file was last written. Its last line is
-    read (TAIL_BYTES) when the file is plain: where that line's stamp names its year (a log of
-    RFC 3339 stamps with yearless lines among them, rsyslog's template changed by an upgrade,
-    Dovecot's log_path), that time; else the file's modification time, which a copy moves to
-    the day it was made. A compressed file, and a URL's object (whose every read is a request
-    to its store), have only their modification time; a pipe has none: like stdin, it is
-    anchored on now.
+    the files, by their first stamps as the modification times place them). Each regular
+    file's end anchors the year of yearless stamps (`anchor`): a log cannot end after its last
+    line, nor after its file was last written. Its last lines are read (TAIL_BYTES) when the
+    file is plain: where the last one's stamp names its year and a dated one before agrees
+    (end_time(): a log of RFC 3339 stamps with yearless lines among them, rsyslog's template
+    changed by an upgrade, Dovecot's log_path), that time is its end. The files are anchored
+    on their ends when every one has an end, else all on their modification times (which a
+    copy moves to the day it was made): a rotated set is read in one year either way. A
+    compressed file, and a URL's object (whose every read is a request to its store), have
+    only their modification time; a pipe has none: like stdin, it is anchored on now.
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -134,6 +136,7 @@ import codecs
 import contextlib
 import datetime as _dt
 import errno
+import functools
 import gzip
 import io
 import json
@@ -180,8 +183,13 @@ PEEK_LINES = 2000
 MAX_LINE = 1 << 16
 # Two regular files of the same size whose first and last SAME_BYTES hash alike are one log.
 SAME_BYTES = 1 << 16
-# The end of a plain regular file read for the stamp of its last line (end_time()): a few lines.
+# The end of a plain regular file read for the stamps of its last lines (end_time()): a few lines.
 TAIL_BYTES = 1 << 13
+# How much earlier than the dated line before it a log's last line may be and still be its end
+# (lines of several hosts, whose clocks differ by seconds or minutes), and how much after the
+# file was written (the clocks of two machines).
+END_DISAGREEMENT = _dt.timedelta(hours=1)
+END_SLACK = _dt.timedelta(days=1)
 # bzip2 inflates nothing before its first block (at most 900 kB of text) is whole: read this
 # much of a compressed file whose first PEEK_BYTES gave no line.
 BZIP2_BLOCK = 1 << 20
@@ -239,8 +247,10 @@ class Source:
         self.name = name
         self.path = path
         self.mtime = mtime
-        # What yearless stamps are placed before: the time of the last line when that names
-        # its year, else the modification time (peek_first_time()).
+        # When its lines say the log ends (end_time(), by peek_first_time()), and what its
+        # yearless stamps are placed before: that end when every file read has one
+        # (open_sources()), else the modification time.
+        self.end: Optional[_dt.datetime] = None
         self.anchor = mtime
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[Problem] = None
@@ -427,19 +437,14 @@ class Source:
         if self._head is None:
             assert self._stream is not None
             self._head = _read_head(self._stream, PEEK_BYTES)
-        if self.regular and self.url is None and not is_compressed(self._head):
-            offset = max(0, self.size - TAIL_BYTES)
-            try:
-                tail = self.read_at(TAIL_BYTES, offset)
-            except OSError:  # its lines up to there are read all the same (batches())
-                tail = b""
-            self.anchor = end_time(tail, not offset, zone) or self.mtime
+        if self.regular and self.url is None:
+            self.end = _end_of(self.read_at, self.size, self._head, zone, self.mtime)
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
         text = start.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        clock = Clock(tz=zone, anchor=self.anchor)
+        clock = Clock(tz=zone, anchor=self.mtime)
         lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
         for line in Unwrapper().lines(lines):
             parsed = split_line(line)
@@ -450,28 +455,46 @@ class Source:
         return None
 
 
-def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
-    """The time of the last line in `tail` (a plain file's last bytes; `whole`: all of them)
-    that has a stamp, when
-    that stamp names its year (RFC 3339, the year first, a journal's); else None.
+def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
+             written: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
+    """When the log whose last bytes are `tail` (`whole`: all of its bytes) ends, by its lines:
+    the time of its last line that has a stamp, when that stamp names its year (RFC 3339, the
+    year first, a journal's: a stamp that starts with a digit) and the lines before it agree;
+    else None. `written`: the file's modification time.
 
-    A log cannot end after its last line: where that line carries its year, it places the
-    yearless lines before it (Debian 12's rsyslog writes RFC 3339 stamps where Debian 11's
-    wrote traditional ones; Dovecot's log_path writes its own among rsyslog's) better than the
-    modification time does, which a copy (scp, a checkout, a backup restored) moves to the day
-    it was made. A last line without its year says nothing: the modification time stays.
+    A log cannot end after its last line, nor after its file was last written: where that line
+    carries its year, it places the yearless lines before it (Debian 12's rsyslog writes RFC
+    3339 stamps where Debian 11's wrote traditional ones; Dovecot's log_path writes its own
+    among rsyslog's) better than the modification time does, which a copy (scp, a checkout, a
+    backup restored) moves to the day it was made. It is taken only where a dated line before
+    it agrees (is not more than END_DISAGREEMENT later) and it is not after the file was
+    written (END_SLACK for clocks): one line of a host whose clock is wrong, or one sent to
+    a central syslog server with any stamp, says nothing. Nor does a last line without its
+    year: the yearless lines may run on past the last dated one.
     """
     lines = tail.decode("utf-8", "replace").replace("\r", "\n").split("\n")
     # The first piece may be the end of a line the read cut (not the file's first line); the
     # last, a line still being written.
     lines = [line[:MAX_LINE] for line in lines[0 if whole else 1:-1]]
     clock = Clock(tz=zone)
+    last: Optional[_dt.datetime] = None
     for line in reversed(Unwrapper().lines(lines)):
         parsed = split_line(line)
-        if parsed is not None:
-            moment = clock.time(parsed[0])
-            if moment is not None:
-                return moment if parsed[0][:1].isdigit() else None
+        if parsed is None:
+            continue
+        moment = clock.time(parsed[0])
+        if moment is None:
+            continue
+        if not parsed[0][:1].isdigit():
+            if last is None:
+                return None  # the last line has no year
+            continue
+        if last is None:
+            last = moment
+            if written is not None and last > written + END_SLACK:
+                return None
+        else:
+            return last if last >= moment - END_DISAGREEMENT else None
     return None
 
 
@@ -482,13 +505,28 @@ def file_anchor(path: str, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]
         with open(path, "rb", buffering=0) as stream:
             status = os.fstat(stream.fileno())
             mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
-            if not stat.S_ISREG(status.st_mode) or is_compressed(os.pread(stream.fileno(), 6, 0)):
+            if not stat.S_ISREG(status.st_mode):
                 return mtime
-            start = max(0, status.st_size - TAIL_BYTES)
-            tail = os.pread(stream.fileno(), TAIL_BYTES, start)
+            head = os.pread(stream.fileno(), 16, 0)  # for is_compressed()
+            return _end_of(functools.partial(os.pread, stream.fileno()), status.st_size,
+                           head, zone, mtime) or mtime
     except OSError:
         return None
-    return end_time(tail, not start, zone) or mtime
+
+
+def _end_of(read_at, size: int, head: bytes, zone: Optional[_dt.tzinfo],
+            written: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
+    """end_time() of a plain regular file of `size` bytes that starts with `head`, its bytes
+    read by read_at(size, offset); None for a compressed one (its end is not read before its
+    start) or when the read fails (its lines up to there are read all the same)."""
+    if is_compressed(head):
+        return None
+    offset = max(0, size - TAIL_BYTES)
+    try:
+        tail = read_at(TAIL_BYTES, offset)
+    except OSError:
+        return None
+    return end_time(tail, not offset, zone, written)
 
 
 class LineSplitter:
@@ -1300,6 +1338,12 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     files = _without_compressed_copies(files, notes)
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     files.sort(key=lambda source: source.first_time or far_future)
+    # Anchored all on their ends or all on their modification times: a rotated set copied
+    # together, some of its files with a dated end and some without, would otherwise be read
+    # in two different years. (Its order comes from the modification times, as before.)
+    if files and all(source.end is not None for source in files):
+        for source in files:
+            source.anchor = source.end
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
     return Inputs(files, problems, notes)

@@ -625,7 +625,10 @@ class Clock:
         return value, ambiguous
 
     def _first_year(self, month: int, day: int) -> int:
-        anchor = self.anchor or _dt.datetime.now(self.zone)
+        # The anchor's day as the stamps' zone shows it: a file's time is the machine's local
+        # time, a last line's end in its own offset, and a stamp's day is the log's zone's.
+        anchor = (_dt.datetime.now(self.zone) if self.anchor is None
+                  else self.anchor.astimezone(self.zone))
         if (month, day) > (anchor.month, anchor.day):
             return anchor.year - 1
         return anchor.year

@@ -220,29 +220,116 @@ def test_a_dated_stamp_in_another_programs_text_on_the_last_line_moves_no_year(c
 
 
 OCT_3 = "2025-10-03T06:03:14.000138+00:00 mx postfix/qmgr[9]: 4B3C21A0F1: removed\n"
+BEFORE = "2025-10-03T06:03:13.000137+00:00 mx postfix/qmgr[9]: 4B3C21A0F1: from=<k@a.example>\n"
+END = dt.datetime(2025, 10, 3, 6, 3, 14, 138, tzinfo=UTC)
+WRITTEN = dt.datetime(2026, 12, 2, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("tail, whole, want", [
-    # The last whole line names its year: the log ends then.
-    ("Oct  3 06:03:13 mx postfix/smtpd[9]: connect from a[192.0.2.1]\n" + OCT_3, True,
-     dt.datetime(2025, 10, 3, 6, 3, 14, 138, tzinfo=UTC)),
+@pytest.mark.parametrize("tail, whole, written, want", [
+    # The last whole line names its year, and the dated line before it agrees: the log ends.
+    (OCT_3 + BEFORE + OCT_3, False, WRITTEN, END),
+    ("Oct  3 06:03:12 mx postfix/smtpd[9]: connect from a[192.0.2.1]\n" + BEFORE + OCT_3, True,
+     WRITTEN, END),
     # A line still being written (no line end yet) is not the last one.
-    (OCT_3 + "2027-01-01T00:00:00+00:00 mx postfix/smt", True,
-     dt.datetime(2025, 10, 3, 6, 3, 14, 138, tzinfo=UTC)),
-    # Nor the end of one the read cut (the tail of a larger file)...
-    ("2027-01-01T00:00:00+00:00 mx postfix/smtpd[9]: x\n", False, None),
-    # ... which is the file's first line when the tail is all of it.
-    ("2027-01-01T00:00:00+00:00 mx postfix/smtpd[9]: x\n", True,
-     dt.datetime(2027, 1, 1, tzinfo=UTC)),
-    # A last line without its year says nothing (the modification time stays), even after
-    # dated ones; lines with no stamp are passed over.
-    (OCT_3 + "Jan  1 00:43:33 mx postfix/smtpd[9]: connect from a[192.0.2.1]\n", True, None),
-    (OCT_3 + "garbage\n\x00\x00\n", True, dt.datetime(2025, 10, 3, 6, 3, 14, 138, tzinfo=UTC)),
-    ("", True, None),
-    ("\xff\xfe no line at all", True, None),
+    (BEFORE + OCT_3 + "2027-01-01T00:00:00+00:00 mx postfix/smt", True, WRITTEN, END),
+    # Nor is the end of one the read cut (the tail of a larger file) the dated line before...
+    (BEFORE + OCT_3, False, WRITTEN, None),
+    # ... but the file's first line, when the tail is all of it.
+    (BEFORE + OCT_3, True, WRITTEN, END),
+    # Lines with no stamp are passed over; so are yearless ones between two dated.
+    (BEFORE + "Oct  3 06:03:14 mx dovecot: lmtp(k): saved\n" + OCT_3 + "garbage\n\x00\x00\n",
+     True, WRITTEN, END),
+    # A last line without its year says nothing (the yearless lines may run on past the
+    # dated ones); nor does a dated one alone, after yearless lines (one host's wrong clock,
+    # one datagram to a central syslog server).
+    (BEFORE + OCT_3 + "Jan  1 00:43:33 mx postfix/smtpd[9]: connect from a[192.0.2.1]\n", True,
+     WRITTEN, None),
+    ("Mar 10 10:00:02 mx postfix/smtpd[7]: disconnect from a[198.51.100.7]\n"
+     "1970-01-01T00:00:05+00:00 cam01 kernel: clock reset\n", True, WRITTEN, None),
+    # Nor a last line earlier than the dated one before it by more than an hour (a clock set
+    # back), nor one after the file was last written (by more than a day).
+    (OCT_3 + "1970-01-01T00:00:05+00:00 cam01 kernel: clock reset\n", True, WRITTEN, None),
+    (BEFORE + OCT_3, True, dt.datetime(2025, 10, 1, tzinfo=UTC), None),
+    # Lines of several hosts a little out of order, the file written just after: its end.
+    (BEFORE.replace("06:03:13", "06:40:00") + OCT_3, True, END, END),
+    ("", True, WRITTEN, None),
+    ("\xff\xfe no line at all", True, WRITTEN, None),
 ])
-def test_the_end_of_a_file_is_its_last_lines_time_when_that_names_its_year(tail, whole, want):
-    assert end_time(tail.encode("utf-8", "surrogateescape"), whole, UTC) == want
+def test_the_end_of_a_file_is_its_last_lines_time_when_that_names_its_year(tail, whole,
+                                                                            written, want):
+    assert end_time(tail.encode("utf-8", "surrogateescape"), whole, UTC, written) == want
+
+
+def test_one_bogus_last_line_moves_no_year(cli, tmp_path):
+    # kim's login of Mar 10, then a camera's kernel line with its clock reset, in the file of
+    # a central syslog server: kim stays in the year of the file's time.
+    lines = [
+        "Mar 10 10:00:00 mx postfix/submission/smtpd[7]: connect from a[198.51.100.7]",
+        "Mar 10 10:00:01 mx postfix/submission/smtpd[7]: 4B3C21A0F1: client=a[198.51.100.7], "
+        "sasl_method=PLAIN, sasl_username=kim",
+        "Mar 10 10:00:02 mx postfix/submission/smtpd[7]: disconnect from a[198.51.100.7] "
+        "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+    ]
+    for last in ("1970-01-01T00:00:05+00:00 cam01 kernel: clock reset",
+                 "2031-06-01T00:00:00+00:00 cam01 kernel: clock ahead"):
+        copy = _dated_copy(tmp_path / "maillog", "\n".join(lines + [last]) + "\n",
+                           dt.datetime(2026, 6, 1, tzinfo=UTC))
+        result = cli("-r", "sessions", "-f", "csv", "--tz", "UTC", copy)
+        assert result.code == 0, result.err
+        [kim] = [row for row in result.out.splitlines() if ",kim," in row]
+        assert ",2026-03-10T10:00:00+00:00," in kim
+
+
+@pytest.mark.parametrize("year", [(), ("--year", "2025")])
+def test_a_rotated_set_copied_together_is_read_in_its_order_and_years(cli, tmp_path, year):
+    # maillog.1 all yearless (before the upgrade), maillog the upgraded log: one message queued
+    # in the first and sent in the second. Copied in December 2026, both files keep their
+    # order and one year; the first has no dated end, so neither is anchored on its lines.
+    rotated = tmp_path / "rot"
+    rotated.mkdir()
+    old = [
+        "Sep 27 23:59:50 mx postfix/submission/smtpd[9]: connect from c[198.51.100.9]",
+        "Sep 27 23:59:51 mx postfix/submission/smtpd[9]: 6C3C21A0F3: client=c[198.51.100.9], "
+        "sasl_method=PLAIN, sasl_username=span",
+        "Sep 27 23:59:52 mx postfix/qmgr[2]: 6C3C21A0F3: from=<span@corp.example>, size=225, "
+        "nrcpt=1 (queue active)",
+        "Sep 27 23:59:53 mx postfix/submission/smtpd[9]: disconnect from c[198.51.100.9] "
+        "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+    ]
+    new = ("Sep 28 00:00:01 mx postfix/smtp[4]: 6C3C21A0F3: to=<x@dest.example>, "
+           "relay=mx.dest.example[203.0.113.5]:25, delay=9, delays=0.05/0/0/0.09, dsn=2.0.0, "
+           "status=sent (250 2.0.0 Ok: queued as ABC)\n"
+           "Sep 28 00:00:02 mx postfix/qmgr[2]: 6C3C21A0F3: removed\n" + _upgraded(2025))
+    when = dt.datetime(2026, 12, 2, tzinfo=UTC)
+    first = _dated_copy(rotated / "maillog.1", "\n".join(old) + "\n", when)
+    second = _dated_copy(rotated / "maillog", new, when)
+    result = cli("-r", "messages", "-f", "csv", "--tz", "UTC", "--columns",
+                 "sasl_username,time,last_attempt,recipient,status", *year, second, first)
+    assert result.code == 0, result.err
+    span = [row for row in result.out.splitlines() if row.startswith("span,")]
+    # Queued in the first file, sent in the second, one year for both: the year given, or
+    # (as before) the files' time's.
+    queued = "2025" if year else "2026"
+    assert span == [f"span,{queued}-09-27T23:59:51+00:00,{queued}-09-28T00:00:01+00:00,"
+                    "x@dest.example,sent"]
+
+
+def test_the_day_of_a_files_time_is_the_day_in_the_logs_zone(cli, tmp_path):
+    # A log of Berlin's time written until 00:31 on March 1 (23:31 UTC on Feb 29): its
+    # yearless `Mar  1` lines are of that year, whatever zone the machine is in.
+    lines = [
+        "Mar  1 00:10:00 mail postfix/submission/smtpd[7]: connect from a[198.51.100.7]",
+        "Mar  1 00:10:01 mail postfix/submission/smtpd[7]: 4B3C21A0F1: client=a[198.51.100.7], "
+        "sasl_method=PLAIN, sasl_username=kim",
+        "Mar  1 00:10:02 mail postfix/submission/smtpd[7]: disconnect from a[198.51.100.7] "
+        "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+    ]
+    copy = _dated_copy(tmp_path / "maillog", "\n".join(lines) + "\n",
+                       dt.datetime(2024, 2, 29, 23, 31, tzinfo=UTC))
+    result = cli("-r", "sessions", "-f", "csv", "--columns", "sasl_username,start",
+                 "--tz", "Europe/Berlin", copy)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1:] == ["kim,2024-03-01T00:10:00+01:00"]
 
 
 def test_watch_places_yearless_lines_as_the_command_does(cli, tmp_path):
