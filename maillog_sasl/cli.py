@@ -161,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "successful logins; e.g. --report sessions --all")
     parser.add_argument("--year", type=_year, metavar="YYYY",
                         help="year of the first line of yearless logs (default: from each "
-                             "file's last line when that has its year, else the file's "
-                             "modification time); e.g. --year 2018")
+                             "file's last line when that has its year and every file's does, "
+                             "else the file's modification time); e.g. --year 2018")
     parser.add_argument("--tz", metavar="ZONE",
                         help="time zone of yearless logs, and of --since/--until without one "
                              "unless the log's stamps carry theirs (default: local); "

@@ -1001,7 +1001,8 @@ def delivery_details(text: str):
 # amavisd-new's answers, over SMTP (amavisd: one_response_for_all(), and the response of a
 # blocked recipient when every one is dropped):
 #   `250 2.7.0 Ok, discarded, id=07554-01 - INFECTED: Eicar-Test-Signature`: dropped (the code
-#       follows the blocking category's: 2.7.1, 2.6.0, 2.3.4);
+#       follows the blocking category's: 2.7.1, 2.6.0, 2.3.4; one digit each, as _FILTER_MARKS
+#       expects);
 #   `250 2.5.0 Ok, id=18438-02, BOUNCE`: refused, and amavisd sent the sender a notice itself;
 #   `250 2.5.0 Ok, id=03164-18, DISCARD(bounce.suppressed)`: refused, no notice; with several
 #       recipients of different verdicts and none passed, each counted: `..., 1 REJECT, and 1
@@ -1013,7 +1014,7 @@ def delivery_details(text: str):
 # ClamSMTP's (clamsmtpd, its action `drop`): `250 Virus Detected; Discarded Email`.
 _VERDICT = r"(?:[0-9]+ )?(?:REJECT|BOUNCE|DISCARD\(bounce\.suppressed\)|DISCARD)"
 _FILTER_REFUSAL = re.compile(
-    r"250 (?:2\.[0-9]{1,3}\.[0-9]{1,3} Ok, discarded(?:,.*)?"
+    r"250 (?:2\.[0-9]\.[0-9] Ok, discarded(?:,.*)?"
     r"|Virus Detected; Discarded Email"
     rf"|2\.5\.0 Ok, id=[^ ,]+, (?P<verdicts>{_VERDICT}(?:, and {_VERDICT})*)"
     r"|2\.5\.0 Ok <[^>]*>, DSN (?P<notice>was sent|suppressed|suppressed_2) \(.*\))",

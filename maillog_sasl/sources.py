@@ -77,14 +77,16 @@ DESCRIPTION
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
-    the files, by their first stamps as the modification times place them). Each regular
+    the files, by their first stamps as their anchors place them). Each regular
     file's end anchors the year of yearless stamps (`anchor`): a log cannot end after its last
     line, nor after its file was last written. Its last lines are read (TAIL_BYTES) when the
     file is plain: where the last one's stamp names its year and a dated one before agrees
     (end_time(): a log of RFC 3339 stamps with yearless lines among them, rsyslog's template
     changed by an upgrade, Dovecot's log_path), that time is its end. The files are anchored
-    on their ends when every one has an end, else all on their modification times (which a
-    copy moves to the day it was made): a rotated set is read in one year either way. A
+    on their ends when every one that has a stamp in its first block has an end, else all on
+    their modification times (which a copy moves to the day it was made): a rotated set is
+    read in one year, and in its order, either way. (`watch`, which reads each log by its
+    path as it comes, anchors each on its own end: file_anchor().) A
     compressed file, and a URL's object (whose every read is a request to its store), have
     only their modification time; a pipe has none: like stdin, it is anchored on now.
 
@@ -429,22 +431,30 @@ class Source:
 
     def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
         """The time of the first line that has a timestamp, for ordering a rotated set; read
-        from the first PEEK_BYTES, which batches() then hands on first.
+        from the first PEEK_BYTES, which batches() then hands on first. A plain file's end
+        (end_time()) is read too.
 
-        Yearless stamps are placed by the file's own modification time even under --year: a
-        forced year cannot tell December's file from January's.
+        Yearless stamps are placed before the file's `anchor` (its modification time, until
+        open_sources() anchors every file on its end) even under --year: a forced year cannot
+        tell December's file from January's.
         """
         if self._head is None:
             assert self._stream is not None
             self._head = _read_head(self._stream, PEEK_BYTES)
         if self.regular and self.url is None:
             self.end = _end_of(self.read_at, self.size, self._head, zone, self.mtime)
+        return self.first_time_in_head(zone)
+
+    def first_time_in_head(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+        """peek_first_time() of the bytes it peeked, yearless stamps placed before `anchor`
+        (no read: of a compressed file, which is never anchored on its end, the first call
+        inflated them)."""
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
         text = start.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        clock = Clock(tz=zone, anchor=self.mtime)
+        clock = Clock(tz=zone, anchor=self.anchor)
         lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
         for line in Unwrapper().lines(lines):
             parsed = split_line(line)
@@ -1336,14 +1346,17 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             continue
         files.append(source)
     files = _without_compressed_copies(files, notes)
-    far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
-    files.sort(key=lambda source: source.first_time or far_future)
     # Anchored all on their ends or all on their modification times: a rotated set copied
     # together, some of its files with a dated end and some without, would otherwise be read
-    # in two different years. (Its order comes from the modification times, as before.)
-    if files and all(source.end is not None for source in files):
-        for source in files:
+    # in two different years. A file without a stamp in its first block (an empty one, just
+    # rotated) has none to place.
+    stamped = [source for source in files if source.first_time is not None]
+    if stamped and all(source.end is not None for source in stamped):
+        for source in stamped:
             source.anchor = source.end
+            source.first_time = source.first_time_in_head(zone)  # the order, in those years
+    far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
+    files.sort(key=lambda source: source.first_time or far_future)
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
     return Inputs(files, problems, notes)

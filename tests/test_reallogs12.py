@@ -314,6 +314,48 @@ def test_a_rotated_set_copied_together_is_read_in_its_order_and_years(cli, tmp_p
                     "x@dest.example,sent"]
 
 
+@pytest.mark.parametrize("empty", [False, True])
+def test_a_rotated_set_with_dated_ends_is_read_in_the_order_of_those(cli, tmp_path, empty):
+    # Copied on December 4, 2026: placed by that day, maillog.1's Nov 20 was 2026-11-20 and
+    # maillog's Dec 10 2025-12-10, so maillog was read first and bob's messages, queued in
+    # maillog.1 and sent in maillog, were lost. Each file's dated end places its first line;
+    # an empty file (just rotated, nothing written yet) has no line to place.
+    rotated = tmp_path / "rot"
+    rotated.mkdir()
+    older = [
+        "Nov 20 10:00:00 mx postfix/qmgr[2]: 0F0F0F0F0F: removed",
+        "Dec  9 23:59:00 mx postfix/submission/smtpd[9]: connect from c[198.51.100.9]",
+        "Dec  9 23:59:01 mx postfix/submission/smtpd[9]: 1A2B3C4D5E: client=c[198.51.100.9], "
+        "sasl_method=PLAIN, sasl_username=bob",
+        "Dec  9 23:59:02 mx postfix/qmgr[2]: 1A2B3C4D5E: from=<bob@corp.example>, size=225, "
+        "nrcpt=1 (queue active)",
+        "Dec  9 23:59:03 mx postfix/submission/smtpd[9]: disconnect from c[198.51.100.9] "
+        "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+        "2025-12-09T23:59:30+00:00 mx dovecot: imap-login: Login: user=<bob@corp.example>",
+        "2025-12-09T23:59:40+00:00 mx dovecot: imap(bob@corp.example): Disconnected",
+    ]
+    newer = [
+        "Dec 10 00:00:05 mx postfix/smtp[200]: 1A2B3C4D5E: to=<x@dest.example>, "
+        "relay=mx.dest.example[203.0.113.5]:25, delay=63, delays=0/0/0/1, dsn=2.0.0, "
+        "status=sent (250 2.0.0 Ok: queued as AAA)",
+        "Dec 10 00:00:06 mx postfix/qmgr[2]: 1A2B3C4D5E: removed",
+        "2025-12-10T00:01:00+00:00 mx dovecot: imap-login: Login: user=<bob@corp.example>",
+        "2025-12-10T00:02:00+00:00 mx dovecot: imap(bob@corp.example): Disconnected",
+    ]
+    when = dt.datetime(2026, 12, 4, 12, tzinfo=UTC)
+    paths = [_dated_copy(rotated / "maillog", "\n".join(newer) + "\n", when),
+             _dated_copy(rotated / "maillog.1", "\n".join(older) + "\n", when)]
+    if empty:
+        paths.append(_dated_copy(rotated / "maillog.0", "", when))
+    result = cli("-r", "messages", "-f", "csv", "--tz", "UTC", "--stats", "--columns",
+                 "queue_id,time,last_attempt,status", *paths)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1:] == [
+        "1A2B3C4D5E,2025-12-09T23:59:01+00:00,2025-12-10T00:00:05+00:00,sent"]
+    read = next(line for line in result.err.splitlines() if line.startswith("files, in"))
+    assert read.split(": ", 1)[1].startswith(f"{paths[1]}, {paths[0]}")
+
+
 def test_the_day_of_a_files_time_is_the_day_in_the_logs_zone(cli, tmp_path):
     # A log of Berlin's time written until 00:31 on March 1 (23:31 UTC on Feb 29): its
     # yearless `Mar  1` lines are of that year, whatever zone the machine is in.
