@@ -129,11 +129,12 @@ def open_logs(paths, year: Optional[int] = None, zone=None, stdin=None,
               executor=None) -> Analysis:
     """The logs at `paths` (`-`: standard input, or the binary stream `stdin`), streamed.
 
-    `year` is the year of the first line of yearless logs (default: from each file's
-    modification time), `zone` their time zone (a tzinfo; default: local). `on_batch(source,
-    stats)` is called after each block of lines (a progress bar). With `jobs` above 1, regular
-    files are read by that many worker processes, in chunks of about `chunk_size` bytes
-    (parallel.py): the same objects in the same order. With `executor` (cluster.connect()), a
+    `year` is the year of the first line of yearless logs (default: from each file's end: its
+    last line's time when that names its year, else its modification time), `zone` their time
+    zone (a tzinfo; default: local). `on_batch(source, stats)` is called after each block of
+    lines (a progress bar). With `jobs` above 1, regular files are read by that many worker
+    processes, in chunks of about `chunk_size` bytes (parallel.py): the same objects in the
+    same order. With `executor` (cluster.connect()), a
     cluster's workers read them, `jobs` + 1 chunks in flight (its Cluster's `ahead`).
     """
     return Analysis(paths, year=year, zone=zone, stdin=stdin, on_batch=on_batch, jobs=jobs,

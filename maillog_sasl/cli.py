@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "successful logins; e.g. --report sessions --all")
     parser.add_argument("--year", type=_year, metavar="YYYY",
                         help="year of the first line of yearless logs (default: from each "
-                             "file's modification time); e.g. --year 2018")
+                             "file's last line when that has its year and every file's does, "
+                             "else the file's modification time); e.g. --year 2018")
     parser.add_argument("--tz", metavar="ZONE",
                         help="time zone of yearless logs, and of --since/--until without one "
                              "unless the log's stamps carry theirs (default: local); "
@@ -1310,7 +1311,8 @@ def _watch_parser():
                              "--once; name it *.prom in the collector's directory")
     parser.add_argument("--year", type=_year, metavar="YYYY",
                         help="year of the first line of yearless logs (default: from the "
-                             "file's modification time)")
+                             "file's last line when that has its year, else the file's "
+                             "modification time)")
     parser.add_argument("--tz", metavar="ZONE",
                         help="time zone of yearless logs (default: local)")
     containing = parser.add_argument_group(

@@ -73,7 +73,8 @@ DESCRIPTION
     several logs in turns (read_input()).
 
     Sources are read in the order given (sources.open_sources() orders a rotated set oldest
-    first). Each file gets a syslog.Clock anchored on its modification time; with `year`, the
+    first). Each file gets a syslog.Clock anchored on its end (sources.Source.anchor: its last
+    line's time when that names its year, else its modification time); with `year`, the
     first file starts in that year and later files carry the year on across New Year.
 
 DIAGNOSTICS
@@ -691,6 +692,8 @@ class Correlator:
                     address, orig_to, status = plain.groups()
                     status = outcomes.get(status)
                     if status is not None:
+                        if status == SENT:  # to a content filter that then refused it?
+                            status = ev.sent_outcome(text, plain.end() + 2)
                         when = clock.time(stamp or line[:15])
                         if when is None:
                             unused += 1
@@ -1435,6 +1438,8 @@ class Correlator:
         if status is ev.UNKNOWN_STATUS:
             self.stats.unknown_statuses += 1
             status = DEFERRED
+        elif status == SENT:
+            status = ev.sent_outcome(text, ev.sent_answer_at(text))
         self._delivery(address, orig_to, status, text, message, host, when)
         return USED
 
@@ -1676,7 +1681,7 @@ def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],
                  kind: type = Clock) -> Clock:
     """The Clock of `source`'s stamps, `previous` the clock of the source read before it: with
     `year`, the first source starts in that year and later ones carry it on across New Year."""
-    clock = kind(year=year if previous is None else None, tz=zone, anchor=source.mtime)
+    clock = kind(year=year if previous is None else None, tz=zone, anchor=source.anchor)
     if year is not None and previous is not None:
         clock.continue_from(previous)
     return clock

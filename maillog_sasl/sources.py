@@ -77,9 +77,18 @@ DESCRIPTION
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
-    the files). The modification time of each regular file is kept: it anchors the year of
-    yearless stamps (a log cannot end after its file was last written). A pipe has none:
-    like stdin, it is anchored on now.
+    the files, by their first stamps as their anchors place them). Each regular
+    file's end anchors the year of yearless stamps (`anchor`): a log cannot end after its last
+    line, nor after its file was last written. Its last lines are read (TAIL_BYTES) when the
+    file is plain: where the last one's stamp names its year and a dated one before agrees
+    (end_time(): a log of RFC 3339 stamps with yearless lines among them, rsyslog's template
+    changed by an upgrade, Dovecot's log_path), that time is its end. The files are anchored
+    on their ends when every one that has a stamp in its first block has an end, else all on
+    their modification times (which a copy moves to the day it was made): a rotated set is
+    read in one year, and in its order, either way. (`watch`, which reads each log by its
+    path as it comes, anchors each on its own end: file_anchor().) A
+    compressed file, and a URL's object (whose every read is a request to its store), have
+    only their modification time; a pipe has none: like stdin, it is anchored on now.
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -129,6 +138,7 @@ import codecs
 import contextlib
 import datetime as _dt
 import errno
+import functools
 import gzip
 import io
 import json
@@ -175,6 +185,13 @@ PEEK_LINES = 2000
 MAX_LINE = 1 << 16
 # Two regular files of the same size whose first and last SAME_BYTES hash alike are one log.
 SAME_BYTES = 1 << 16
+# The end of a plain regular file read for the stamps of its last lines (end_time()): a few lines.
+TAIL_BYTES = 1 << 13
+# How much earlier than the dated line before it a log's last line may be and still be its end
+# (lines of several hosts, whose clocks differ by seconds or minutes), and how much after the
+# file was written (the clocks of two machines).
+END_DISAGREEMENT = _dt.timedelta(hours=1)
+END_SLACK = _dt.timedelta(days=1)
 # bzip2 inflates nothing before its first block (at most 900 kB of text) is whole: read this
 # much of a compressed file whose first PEEK_BYTES gave no line.
 BZIP2_BLOCK = 1 << 20
@@ -232,6 +249,11 @@ class Source:
         self.name = name
         self.path = path
         self.mtime = mtime
+        # When its lines say the log ends (end_time(), by peek_first_time()), and what its
+        # yearless stamps are placed before: that end when every file read has one
+        # (open_sources()), else the modification time.
+        self.end: Optional[_dt.datetime] = None
+        self.anchor = mtime
         self.first_time: Optional[_dt.datetime] = None
         self.problem: Optional[Problem] = None
         self.size = 0  # bytes of a regular file or URL object (compressed, when compressed)
@@ -409,20 +431,30 @@ class Source:
 
     def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
         """The time of the first line that has a timestamp, for ordering a rotated set; read
-        from the first PEEK_BYTES, which batches() then hands on first.
+        from the first PEEK_BYTES, which batches() then hands on first. A plain file's end
+        (end_time()) is read too.
 
-        Yearless stamps are placed by the file's own modification time even under --year: a
-        forced year cannot tell December's file from January's.
+        Yearless stamps are placed before the file's `anchor` (its modification time, until
+        open_sources() anchors every file on its end) even under --year: a forced year cannot
+        tell December's file from January's.
         """
         if self._head is None:
             assert self._stream is not None
             self._head = _read_head(self._stream, PEEK_BYTES)
+        if self.regular and self.url is None:
+            self.end = _end_of(self.read_at, self.size, self._head, zone, self.mtime)
+        return self.first_time_in_head(zone)
+
+    def first_time_in_head(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+        """peek_first_time() of the bytes it peeked, yearless stamps placed before `anchor`
+        (no read: of a compressed file, which is never anchored on its end, the first call
+        inflated them)."""
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
         text = start.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        clock = Clock(tz=zone, anchor=self.mtime)
+        clock = Clock(tz=zone, anchor=self.anchor)
         lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
         for line in Unwrapper().lines(lines):
             parsed = split_line(line)
@@ -431,6 +463,80 @@ class Source:
                 if moment is not None:
                     return moment
         return None
+
+
+def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
+             written: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
+    """When the log whose last bytes are `tail` (`whole`: all of its bytes) ends, by its lines:
+    the time of its last line that has a stamp, when that stamp names its year (RFC 3339, the
+    year first, a journal's: a stamp that starts with a digit) and the lines before it agree;
+    else None. `written`: the file's modification time.
+
+    A log cannot end after its last line, nor after its file was last written: where that line
+    carries its year, it places the yearless lines before it (Debian 12's rsyslog writes RFC
+    3339 stamps where Debian 11's wrote traditional ones; Dovecot's log_path writes its own
+    among rsyslog's) better than the modification time does, which a copy (scp, a checkout, a
+    backup restored) moves to the day it was made. It is taken only where a dated line before
+    it agrees (is not more than END_DISAGREEMENT later) and it is not after the file was
+    written (END_SLACK for clocks): one line of a host whose clock is wrong, or one sent to
+    a central syslog server with any stamp, says nothing. Nor does a last line without its
+    year: the yearless lines may run on past the last dated one.
+    """
+    lines = tail.decode("utf-8", "replace").replace("\r", "\n").split("\n")
+    # The first piece may be the end of a line the read cut (not the file's first line); the
+    # last, a line still being written.
+    lines = [line[:MAX_LINE] for line in lines[0 if whole else 1:-1]]
+    clock = Clock(tz=zone)
+    last: Optional[_dt.datetime] = None
+    for line in reversed(Unwrapper().lines(lines)):
+        parsed = split_line(line)
+        if parsed is None:
+            continue
+        moment = clock.time(parsed[0])
+        if moment is None:
+            continue
+        if not parsed[0][:1].isdigit():
+            if last is None:
+                return None  # the last line has no year
+            continue
+        if last is None:
+            last = moment
+            if written is not None and last > written + END_SLACK:
+                return None
+        else:
+            return last if last >= moment - END_DISAGREEMENT else None
+    return None
+
+
+def file_anchor(path: str, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+    """What yearless stamps of the file at `path` are placed before, as a Source's `anchor`
+    (watch, which reads a file by its path); None when it cannot be read (then now)."""
+    try:
+        with open(path, "rb", buffering=0) as stream:
+            status = os.fstat(stream.fileno())
+            mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
+            if not stat.S_ISREG(status.st_mode):
+                return mtime
+            head = os.pread(stream.fileno(), 16, 0)  # for is_compressed()
+            return _end_of(functools.partial(os.pread, stream.fileno()), status.st_size,
+                           head, zone, mtime) or mtime
+    except OSError:
+        return None
+
+
+def _end_of(read_at, size: int, head: bytes, zone: Optional[_dt.tzinfo],
+            written: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
+    """end_time() of a plain regular file of `size` bytes that starts with `head`, its bytes
+    read by read_at(size, offset); None for a compressed one (its end is not read before its
+    start) or when the read fails (its lines up to there are read all the same)."""
+    if is_compressed(head):
+        return None
+    offset = max(0, size - TAIL_BYTES)
+    try:
+        tail = read_at(TAIL_BYTES, offset)
+    except OSError:
+        return None
+    return end_time(tail, not offset, zone, written)
 
 
 class LineSplitter:
@@ -1240,6 +1346,15 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             continue
         files.append(source)
     files = _without_compressed_copies(files, notes)
+    # Anchored all on their ends or all on their modification times: a rotated set copied
+    # together, some of its files with a dated end and some without, would otherwise be read
+    # in two different years. A file without a stamp in its first block (an empty one, just
+    # rotated) has none to place.
+    stamped = [source for source in files if source.first_time is not None]
+    if stamped and all(source.end is not None for source in stamped):
+        for source in stamped:
+            source.anchor = source.end
+            source.first_time = source.first_time_in_head(zone)  # the order, in those years
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     files.sort(key=lambda source: source.first_time or far_future)
     if standard_input is not None and stdin_seen:

@@ -35,7 +35,8 @@ DESCRIPTION
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset
     (as its one tzinfo object, fixed_zone());
     yearless stamps get a year (from `year`, or from `anchor`, the moment the stream is known to
-    end before, normally the file's modification time) and the offset of `tz` (local time when
+    end before: a file's last line when its stamp names the year, else the file's modification
+    time) and the offset of `tz` (local time when
     None) at that moment; a stamp with its year first, and an ISO one without an offset (short-
     full's local times), keep their year and take that offset. The year advances when the
     months run backwards (Dec -> Jan), and a line a little out of order across New Year stays
@@ -624,7 +625,10 @@ class Clock:
         return value, ambiguous
 
     def _first_year(self, month: int, day: int) -> int:
-        anchor = self.anchor or _dt.datetime.now(self.zone)
+        # The anchor's day as the stamps' zone shows it: a file's time is the machine's local
+        # time, a last line's end in its own offset, and a stamp's day is the log's zone's.
+        anchor = (_dt.datetime.now(self.zone) if self.anchor is None
+                  else self.anchor.astimezone(self.zone))
         if (month, day) > (anchor.month, anchor.day):
             return anchor.year - 1
         return anchor.year

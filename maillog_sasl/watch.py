@@ -167,6 +167,7 @@ from maillog_sasl.incident import (
 )
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
+from maillog_sasl.sources import file_anchor
 from maillog_sasl.state import State, freeze, thaw
 from maillog_sasl.syslog import Clock
 
@@ -310,7 +311,8 @@ class Engine:
         """Read one chunk of a log's lines; the sessions and messages it finished."""
         clock = self.clocks.get(path)
         if clock is None:
-            clock = self.clocks[path] = Clock(year=year, tz=zone, anchor=_mtime(chunk.name))
+            clock = self.clocks[path] = Clock(year=year, tz=zone,
+                                              anchor=file_anchor(chunk.name, zone))
         correlator = self.correlator
         correlator.read_input(path)
         if chunk.new_file:
@@ -581,13 +583,6 @@ class History:
         before = new[0][3]
         return new_country_found(self.activity, new, f"the account's history since "
                                                      f"{_stamp(since)} ({' '.join(before)})")
-
-
-def _mtime(path: str) -> Optional[_dt.datetime]:
-    try:
-        return _dt.datetime.fromtimestamp(os.stat(path).st_mtime).astimezone()
-    except OSError:
-        return None
 
 
 def _stamp(when: _dt.datetime) -> str:
