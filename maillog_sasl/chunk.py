@@ -376,11 +376,8 @@ class ChunkCorrelator(Correlator):
             if peek is None or peek[2] is ev.UNKNOWN_STATUS:
                 return False
             address, orig_to, status = peek
-            answer_at = ev.sent_answer_at(text)
-        else:
-            answer_at = plain.end() + 2
         if status == ev.SENT:  # as Correlator.feed() reads it
-            status = ev.sent_outcome(text, answer_at)
+            status = ev.sent_outcome(text, ev.sent_answer_at(text))
         # A traditional stamp's minute read aside once (_aside), its second added.
         second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
         if second is None:

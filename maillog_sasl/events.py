@@ -1057,7 +1057,7 @@ def filter_refusal(text: str) -> Optional[str]:
 
 def sent_answer_at(text: str) -> int:
     """Where the answer of a delivery line whose status word is sent starts (after its first
-    `, status=sent (`), for a line not read by PLAIN_PEEK's match (which ends at the word)."""
+    `, status=sent (`; PLAIN_PEEK's match, where it matches, ends at that word)."""
     return text.find(", status=") + 15
 
 

@@ -512,11 +512,11 @@ def file_anchor(path: str, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]
     """What yearless stamps of the file at `path` are placed before, as a Source's `anchor`
     (watch, which reads a file by its path); None when it cannot be read (then now)."""
     try:
+        status = os.stat(path)  # before opening: a FIFO's open would wait for a writer
+        mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
+        if not stat.S_ISREG(status.st_mode):
+            return mtime
         with open(path, "rb", buffering=0) as stream:
-            status = os.fstat(stream.fileno())
-            mtime = _dt.datetime.fromtimestamp(status.st_mtime).astimezone()
-            if not stat.S_ISREG(status.st_mode):
-                return mtime
             head = os.pread(stream.fileno(), 16, 0)  # for is_compressed()
             return _end_of(functools.partial(os.pread, stream.fileno()), status.st_size,
                            head, zone, mtime) or mtime
