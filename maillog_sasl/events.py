@@ -648,9 +648,8 @@ def proxy_reply_event(text: str):
     reply, envelope = (rest[:envelope_at], rest[envelope_at + 2:]) if envelope_at >= 0 else (
         rest.rstrip(";"), "")
     queued_as = queued_as_in(reply)
-    return ProxyReply(text[6:12] == "accept", stage, _reply_dsn(reply), reply,
-                      _angle_value(envelope, "from=<"),
-                      _angle_value(envelope, " to=<"),
+    sender, recipient, _ = _envelope(envelope)
+    return ProxyReply(text[6:12] == "accept", stage, _reply_dsn(reply), reply, sender, recipient,
                       queued_as if queued_as is not None and queued_as.isascii()
                       and queued_as.isalnum() else None)
 
@@ -664,13 +663,45 @@ def queued_as_in(reply: str) -> Optional[str]:
     return reply[marker + 10:].split(" ", 1)[0].rstrip(")")
 
 
-def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
-    at = text.find(key, start)
-    if at < 0:
-        return None
-    begin = at + len(key)
-    close = text.find(">", begin)
-    return text[begin:close] if close >= 0 else text[begin:]
+# Postfix >= 3.5 logs an address whose local part is not a dot-atom as SMTP writes it
+# (info_log_address_format = external, the default): the local part in double quotes, a `"` or
+# `\\` in it after a `\\`. That text is the client's, and may hold what a line's fields look like:
+# `to=<"x>, relay=..., dsn=2.0.0, status=sent (y"@example.com>, relay=...` (tests/e2e's
+# test_quoted_postfix.py has a real Postfix write it). smtpd takes a domain only as a host name or
+# an address literal, so the address ends at the first `>` after the quotes.
+_QUOTED_ADDRESS = re.compile(r'"(?:[^"\\]|\\.)*"(?:@[^"<>\s]*)?>', re.DOTALL)
+
+
+def address_end(text: str, begin: int, close: str) -> int:
+    """Where the `>` that closes the address beginning at text[begin] (after its `<`) is: after
+    a quoted local part (_QUOTED_ADDRESS), else at the first `close` (`>, ` before the next
+    field of a qmgr line, `>` in an envelope); -1 when there is none. An older Postfix (or
+    info_log_address_format = internal) writes the local part unquoted: that is read to its
+    first `close`, as any reading would."""
+    if text[begin:begin + 1] == '"':
+        quoted = _QUOTED_ADDRESS.match(text, begin)
+        if quoted is not None:
+            return quoted.end() - 1
+    return text.find(close, begin)
+
+
+def _envelope(envelope: str) -> Tuple[Optional[str], Optional[str], int]:
+    """(sender, recipient, where they end) of the envelope `from=<a> to=<b> proto=ESMTP
+    helo=<h>` that smtpd's and cleanup's lines end with (smtpd_check.c's log_whatsup(), the
+    `to=` only once a recipient is known), None for a field it lacks. The `to=` is the one
+    right after the sender: the HELO after them is the client's text too."""
+    if not envelope.startswith("from=<"):
+        return None, None, 0
+    close = address_end(envelope, 6, ">")
+    if close < 0:
+        return envelope[6:], None, len(envelope)
+    sender = envelope[6:close]
+    if not envelope.startswith(" to=<", close + 1):
+        return sender, None, close
+    end = address_end(envelope, close + 6, ">")
+    if end < 0:
+        return sender, envelope[close + 6:], len(envelope)
+    return sender, envelope[close + 6:end], end
 
 
 def _action_parts(body: str):
@@ -706,8 +737,7 @@ def reject_event(queue_id: Optional[str], body: str):
         return None
     stage, ip, reason, envelope = parts
     code = reason.split(" ", 1)[0]
-    sender = _angle_value(envelope, "from=<")
-    recipient = _angle_value(envelope, " to=<")
+    sender, recipient, _ = _envelope(envelope)
     username = None
     cut = envelope.find(" sasl_username=")
     if cut >= 0:
@@ -735,8 +765,8 @@ def action_event(queue_id: Optional[str], body: str):
         return None
     envelope = parts[3]
     action = Discard if body.startswith(_DISCARD_PREFIXES) else Hold
-    return action(queue_id, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
-                  parts[2])
+    sender, recipient, _ = _envelope(envelope)
+    return action(queue_id, sender, recipient, parts[2])
 
 
 def _content_action_parts(body: str):
@@ -755,10 +785,11 @@ def _content_action_parts(body: str):
     client_at = what.rfind(" from ")
     if client_at >= 0:
         what, ip = what[:client_at], split_address(what[client_at + 6:])[1]
-    text_at = envelope.find(">: ")
+    sender, recipient, end = _envelope(envelope)
+    text_at = envelope.find(">: ", end)
     text = envelope[text_at + 3:] if text_at >= 0 else ""
-    return (what.split(" ", 1)[0], ip, _angle_value(envelope, "from=<"),
-            _angle_value(envelope, " to=<"), f"{what}: {text}" if text else what, text)
+    return (what.split(" ", 1)[0], ip, sender, recipient, f"{what}: {text}" if text else what,
+            text)
 
 
 def _milter_action_parts(body: str):
@@ -769,8 +800,8 @@ def _milter_action_parts(body: str):
     if parts is None:
         return None
     stage, ip, reason, envelope = parts
-    return (stage, ip, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"), reason,
-            reason)
+    sender, recipient, _ = _envelope(envelope)
+    return stage, ip, sender, recipient, reason, reason
 
 
 # cleanup's lines that hold, discard or refuse a message, by the word before their first ": ",
@@ -865,7 +896,7 @@ def qmgr_event(queue_id: str, body: str):
         return _event(QueueActive, (queue_id, sender, int(size), int(nrcpt)))
     if not body.startswith("from=<"):
         return None
-    close = body.find(">, ", 6)
+    close = address_end(body, 6, ">, ")
     if close < 0:
         return None
     sender = body[6:close]
@@ -917,22 +948,53 @@ def known_status(word: str) -> bool:
 
 
 def _delivery_parts(text: str):
-    """(where the queue ID ends, where `, status=` begins, status word, reason, dsn, relay) of
-    a delivery line, or None: the reading of the line's shape that delivery_event() and
-    delivery_details() share (delivery_details() tries the one match of _PLAIN_DELIVERY
-    first, which reads a line of the common shape as this does)."""
+    """(where the queue ID ends, where the fields after the recipients start, where `, status=`
+    begins, recipient, orig_to, status word, reason, dsn, relay) of a delivery line, or None:
+    the reading of the line's shape that delivery_event() and delivery_details() share
+    (delivery_details() tries the one match of _PLAIN_DELIVERY first, which reads a line of
+    the common shape as this does)."""
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X,
     #  status=WORD (text)"  (one line in the log)
     colon = text.find(": ")
     if colon < 1 or not text.startswith("to=", colon + 2):
         return None
-    status_at = text.find(", status=", colon)
+    recipients = _recipients(text, colon + 5)
+    if recipients is None:
+        return None
+    recipient, orig_to, fields_at = recipients
+    status_at = text.find(", status=", fields_at)
     if status_at < 0:
         return None
     status, _, reason = text[status_at + 9:].partition(" ")
-    return (colon, status_at, status, _unwrapped(reason),
-            _last_field(text, ", dsn", 4, colon + 5, status_at),
-            _last_field(text, ", rel", 6, colon + 5, status_at))
+    return (colon, fields_at, status_at, recipient, orig_to, status, _unwrapped(reason),
+            _last_field(text, ", dsn", 4, fields_at, status_at),
+            _last_field(text, ", rel", 6, fields_at, status_at))
+
+
+def _recipients(text: str, at: int):
+    """(recipient, orig_to or None, where the `, ` after them is) of a delivery line whose
+    `to=` value starts at text[at], or None when nothing follows them. Each is read by
+    address_end(): the client wrote them, and a quoted local part may hold `>, ` and any field
+    of the line."""
+    recipient, end = _field_address(text, at)
+    orig_to = None
+    if end >= 0 and text.startswith(", orig_to=", end):
+        orig_to, end = _field_address(text, end + 10)
+    return (recipient, orig_to, end) if end >= 0 else None
+
+
+def _field_address(text: str, at: int) -> Tuple[str, int]:
+    """(address, where the `, ` after it is, or -1) of a `to=` or `orig_to=` value at text[at]:
+    in angle brackets, to the `>` after its quotes (address_end()) or, unquoted, before the
+    first `, `; else (a line some agent wrote without them) up to the first `, `."""
+    if text[at:at + 2] == '<"':
+        close = address_end(text, at + 1, ">, ")
+        if close >= 0:
+            return text[at + 1:close], close + 1
+    end = text.find(", ", at)
+    if text[at:at + 1] == "<" and text[end - 1:end] == ">":
+        return text[at + 1:end - 1], end
+    return text[at:end], end
 
 
 def _unwrapped(reason: str) -> str:
@@ -959,24 +1021,19 @@ def delivery_event(text: str):
     parts = _delivery_parts(text)
     if parts is None:
         return None
-    colon, status_at, status, reason, dsn, relay = parts
-    fields = text[colon + 5:status_at].split(", ")
-    orig_to = delay = None
-    for field in fields[1:]:
-        lead = field[:3]
-        if lead == "del":
-            if field[5:6] == "=":
-                delay = field[6:]
-        elif lead == "ori":
-            orig_to = _strip_angles(field[8:])
-    return Delivery(text[:colon], _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
-                    reason)
+    colon, fields_at, status_at, recipient, orig_to, status, reason, dsn, relay = parts
+    delay = None
+    for field in text[fields_at + 2:status_at].split(", "):
+        if field.startswith("delay="):
+            delay = field[6:]
+    return Delivery(text[:colon], recipient, orig_to, relay, delay, dsn, status, reason)
 
 
-# The shape of nearly every delivery line: these fields in this order, none holding a comma.
+# The shape of nearly every delivery line: these fields in this order, none holding a comma,
+# the recipient no quote (a quoted local part may hold the fields' text: _delivery_parts()).
 # _delivery_parts() reads such a line as this one match does: its first ": " ends the queue ID,
 # its first ", status=" is the one here, and each ", " of its fields is one written below.
-_PLAIN_DELIVERY = re.compile(r"[^:]+: to=[^,]*, relay=([^,]*), delay=[^,]*, delays=[^,]*, "
+_PLAIN_DELIVERY = re.compile(r"[^:]+: to=[^,\"]*, relay=([^,]*), delay=[^,]*, delays=[^,]*, "
                              r"dsn=([^,]*), status=([^ ]*)(?: \((.*)\)| (.*))?", re.DOTALL)
 
 
@@ -992,8 +1049,7 @@ def delivery_details(text: str):
     parts = _delivery_parts(text)
     if parts is None:
         return None
-    _colon, _status_at, status, reason, dsn, relay = parts
-    return dsn, relay, status, reason
+    return parts[7], parts[8], parts[5], parts[6]
 
 
 # An after-queue content filter (content_filter = smtp-amavis:[127.0.0.1]:10024) that answers
@@ -1056,17 +1112,20 @@ def filter_refusal(text: str) -> Optional[str]:
 
 
 def sent_answer_at(text: str) -> int:
-    """Where the answer of a delivery line whose status word is sent starts (after its first
-    `, status=sent (`; PLAIN_PEEK's match, where it matches, ends at that word)."""
-    return text.find(", status=") + 15
+    """Where the answer of a delivery line that delivery_peek() read as sent starts (after the
+    `, status=sent (` that follows its recipients; PLAIN_PEEK's match, where it matches, ends
+    at that word)."""
+    recipients = _recipients(text, text.find(": to=") + 5)
+    return text.find(", status=", recipients[2] if recipients is not None else 0) + 15
 
 
 # The first fields of nearly every delivery line: the recipient and orig_to in angle brackets,
-# then the fields up to the status word in the order Postfix writes them, none holding a comma.
-# delivery_peek() reads such a line as this one match does: its first ": to=" ends the queue ID,
-# its first ", " after it closes the recipient, and its first ", status=" after that is the one
-# here (tests/test_plain_shapes.py holds the two readings equal).
-PLAIN_PEEK = re.compile(r"[^:]*: to=<([^,]*)>, (?:orig_to=<([^,]*)>, )?relay=[^,]*, "
+# then the fields up to the status word in the order Postfix writes them, none holding a comma,
+# the addresses no quote. delivery_peek() reads such a line as this one match does: its first
+# ": to=" ends the queue ID, its first ">, " after it closes the recipient, and its first
+# ", status=" after the recipients is the one here (tests/test_plain_shapes.py holds the two
+# readings equal).
+PLAIN_PEEK = re.compile(r"[^:]*: to=<([^,\"]*)>, (?:orig_to=<([^,\"]*)>, )?relay=[^,]*, "
                         r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, dsn=[^,]*, "
                         r"status=([^ ]*)")
 
@@ -1088,27 +1147,18 @@ def delivery_peek(text: str):
         start = text.find(": to=")
         if start < 0:
             return None
-        comma = text.find(", ", start + 5)
-        status_at = text.find(", status=", comma)
+        recipients = _recipients(text, start + 5)
+        if recipients is None:
+            return None
+        recipient, orig_to, fields_at = recipients
+        status_at = text.find(", status=", fields_at)
         if status_at < 0:
             return None
         word = text[status_at + 9:].partition(" ")[0]
-        if text[start + 5] == "<" and text[comma - 1] == ">":
-            recipient = text[start + 6:comma - 1]
-        else:
-            recipient = text[start + 5:comma]
-        orig_to = (_strip_angles(text[comma + 10:text.find(", ", comma + 2)])
-                   if text.startswith("orig_to=", comma + 2) else None)
     status = STATUS_OUTCOMES.get(word)
     if status is None:
         status = word if word in PROBE_STATUSES else UNKNOWN_STATUS
     return recipient, orig_to, status
-
-
-def _strip_angles(address: str) -> str:
-    if address.startswith("<") and address.endswith(">"):
-        return address[1:-1]
-    return address
 
 
 def _bounce(text: str):
