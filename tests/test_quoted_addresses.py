@@ -21,7 +21,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from test_jobs import chunks_of
-from test_reallogs import rows
+from test_reallogs import REAL, rows
 
 from maillog_sasl import events
 
@@ -181,3 +181,15 @@ def test_an_envelope_reads_the_addresses_postfix_quoted(sender_local, recipient_
     hold = events.smtpd_event(f"1A2B3C: hold: RCPT from unknown[192.0.2.9]: <x@example.org>: "
                               f"Sender address triggers HOLD action; {envelope}")
     assert (hold.sender, hold.recipient) == (sender, recipient)
+
+
+def test_a_real_servers_line_to_a_quoted_recipient_is_read_whole():
+    # Lightmeter's parser tests (tests/reallogs/lightmeter-parsertests): a real deferral.
+    line = (REAL / "lightmeter-parsertests" / "quoted_recipient.log").read_text().rstrip("\n")
+    text = line[line.index("D298F2C60812: "):]
+    assert events.PLAIN_PEEK.match(text) is None
+    assert events.delivery_peek(text) == ('"user 1234 with space"@icloud.com', None, "deferred")
+    delivery = events.delivery_event(text)
+    assert (delivery.recipient, delivery.relay, delivery.delay, delivery.dsn) == (
+        '"user 1234 with space"@icloud.com', "mx6.mail.icloud.com[17.178.97.79]:25", "428621",
+        "4.7.0")
