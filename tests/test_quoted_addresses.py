@@ -193,3 +193,15 @@ def test_a_real_servers_line_to_a_quoted_recipient_is_read_whole():
     assert (delivery.recipient, delivery.relay, delivery.delay, delivery.dsn) == (
         '"user 1234 with space"@icloud.com', "mx6.mail.icloud.com[17.178.97.79]:25", "428621",
         "4.7.0")
+
+
+def test_a_helo_that_writes_an_envelope_is_neutered_and_the_last_envelope_is_the_lines():
+    # Postfix 3.7.11 (tests/e2e), EHLO `x; from=<a@b> to=<c@d> proto=ESMTP helo=<e>`: smtpd
+    # writes each of ` <>()\";@` in a HELO as `?`, so no `; from=<` follows the envelope.
+    text = ("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <ghost-x@harness.test>: "
+            "Recipient address rejected: User unknown in local recipient table; "
+            "from=<erin@harness.test> to=<ghost-x@harness.test> proto=ESMTP "
+            "helo=<x??from=?a?b??to=?c?d??proto=ESMTP?helo=?e?>")
+    event = events.smtpd_event(text)
+    assert (event.sender, event.recipient, event.dsn) == ("erin@harness.test",
+                                                          "ghost-x@harness.test", "5.1.1")
