@@ -189,7 +189,8 @@ class _RejectFields(NamedTuple):
     reason: str
     sender: Optional[str]
     recipient: Optional[str]
-    sasl_username: Optional[str]  # Postfix >= 3.10 appends it
+    sasl_method: Optional[str]  # Postfix >= 3.10 appends them
+    sasl_username: Optional[str]
 
 
 @mypyc_attr(native_class=False)
@@ -514,13 +515,19 @@ _PLAIN_AUTH_FAILURE = re.compile(r"warning: ([^\[\]]*)\[([^\[\]]*)\]: SASL ([^ ]
                                  r"(?:, sasl_username=(.*))?(?<!\s)", re.DOTALL)
 
 
+# What smtpd_sasl_glue.c writes after `sasl_username=` when the SASL server names no username
+# (Postfix >= 3.9, and 3.5.22, 3.6.12, 3.7.8, 3.8.3): no name was tried.
+NO_USERNAME: Final = "(unavailable)"
+
+
 def auth_failure_event(text: str):
     """`warning: NAME[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=U)?`
     -> AuthFailure. A line of the plain shape is read by one match, 2x faster."""
     plain = _PLAIN_AUTH_FAILURE.fullmatch(text)
     if plain is not None:
         name, ip, mechanism, reason, username = plain.groups()
-        return _event(AuthFailure, (name, ip, None, mechanism.upper(), reason, username))
+        return _event(AuthFailure, (name, ip, None, mechanism.upper(), reason,
+                                    None if username == NO_USERNAME else username))
     marker = text.find("]: SASL ", 9)
     if marker < 0:
         marker = text.find(": SASL ", 9)
@@ -546,7 +553,8 @@ def auth_failure_event(text: str):
         reason, username = reason[:cut], reason[cut + 16:]
     elif reason.startswith("sasl_username="):
         reason, username = "", reason[14:]
-    return AuthFailure(name, ip, port, mechanism.upper(), reason, username)
+    return AuthFailure(name, ip, port, mechanism.upper(), reason,
+                       None if username == NO_USERNAME else username)
 
 
 _CLIENT_TRAILING_KEYS = (", orig_client=", ", orig_queue_id=", ", sasl_sender=")
@@ -737,13 +745,31 @@ def reject_event(queue_id: Optional[str], body: str):
         return None
     stage, ip, reason, envelope = parts
     code = reason.split(" ", 1)[0]
-    sender, recipient, _ = _envelope(envelope)
-    username = None
-    cut = envelope.find(" sasl_username=")
-    if cut >= 0:
-        username = envelope[cut + 15:].split(" ", 1)[0].strip("<>")
+    sender, recipient, end = _envelope(envelope)
+    method, username = _envelope_login(envelope, end)
     return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
-                  username)
+                  method, username)
+
+
+def _envelope_login(envelope: str, end: int) -> Tuple[Optional[str], Optional[str]]:
+    """(SASL method, username) an envelope ends with, its addresses ending at `end`: Postfix
+    >= 3.10 writes ` sasl_method=M sasl_username=U sasl_sender=S` after the HELO (smtpd_check.c's
+    log_whatsup(), each when set), a milter's reply ` sasl_username=<U>` (smtpd_whatsup()).
+    The last one after the addresses, whose quoted local parts are the client's text (`"x
+    sasl_username=ceo@example.com y"@example.net` named an account that never logged in, on
+    any Postfix's reject), and so is the HELO between them (smtpd writes its spaces as `?`,
+    but a line need not come from smtpd); sasl_sender after it is xtext, with no space. The
+    username runs to ` sasl_sender=` or the end: an account name may hold a space."""
+    cut = envelope.rfind(" sasl_username=", end)
+    if cut < 0:
+        return None, None
+    stop = envelope.find(" sasl_sender=", cut)
+    username = envelope[cut + 15:stop if stop >= 0 else len(envelope)]
+    if username[:1] == "<" and username[-1:] == ">":
+        username = username[1:-1]
+    method_at = envelope.rfind(" sasl_method=", end, cut)
+    method = envelope[method_at + 13:cut] if method_at >= 0 else ""
+    return method or None, username or None
 
 
 def _reply_dsn(reply: str) -> str:
@@ -843,17 +869,25 @@ def cleanup_message_id(queue_id: str, body: str) -> Optional[str]:
     return None
 
 
+# Postfix >= 3.10: cleanup removes a queue file whose transaction did not end (the client went
+# away in DATA, a milter or a content check refused it: `canceled`) or that it discards
+# (`discarded`), and says so (cleanup_api.c). Before 3.10 such a message just stops in the log.
+CLEANUP_REMOVALS: Final = ("removed (canceled)", "removed (discarded)")
+
+
 def cleanup_event(queue_id: str, body: str):
     """cleanup's line `queue_id: body` (cut at its first ": ") -> MessageId, Hold, Discard,
-    Reject, or None; None too when queue_id_of() would read no queue ID in the line (its first
-    ": " is where queue_id_of() looks, or there is none it takes). The correlator has cut the
-    line so already, to look its queue ID up."""
+    Reject, Removed, or None; None too when queue_id_of() would read no queue ID in the line
+    (its first ": " is where queue_id_of() looks, or there is none it takes). The correlator
+    has cut the line so already, to look its queue ID up."""
     message_id = cleanup_message_id(queue_id, body)
     if message_id is not None:
         return _event(MessageId, (queue_id, message_id))
     if not _cleanup_queue_id(queue_id):
         return None
     body = body.rstrip()  # whitespace after the line's end is not the reason's
+    if body in CLEANUP_REMOVALS:
+        return _event(Removed, (queue_id,))
     action, colon, rest = body.partition(": ")
     parse = _CLEANUP_ACTIONS.get(action) if colon else None
     if parse is None:
@@ -868,7 +902,7 @@ def cleanup_event(queue_id: str, body: str):
     if action.endswith("reject"):
         # cleanup drops the reply code (the client is told it by smtpd): none here.
         return Reject(queue_id, stage, ip, "", _reply_dsn(reply), reason, sender, recipient,
-                      None)
+                      None, None)
     return (Discard if action.endswith("discard") else Hold)(queue_id, sender, recipient, reason)
 
 

@@ -205,3 +205,44 @@ def test_a_helo_that_writes_an_envelope_is_neutered_and_the_last_envelope_is_the
     event = events.smtpd_event(text)
     assert (event.sender, event.recipient, event.dsn) == ("erin@harness.test",
                                                           "ghost-x@harness.test", "5.1.1")
+
+
+# Postfix >= 3.10 ends a reject's, a hold's or a discard's envelope with the session's SASL
+# fields (smtpd_check.c, log_whatsup()); a milter's reply with ` sasl_username=<U>` (smtpd.c,
+# smtpd_whatsup(), since 3.2). A session that logged in and only had mail refused is known by
+# them; one that never logged in must not get an account from its sender's text.
+FRAMING = '"x sasl_username=ceo@corp.example y"@evil.example'
+
+
+@pytest.mark.parametrize("tail, username", [
+    (" sasl_method=PLAIN sasl_username=mallory@corp.example", "mallory@corp.example"),
+    (" sasl_method=PLAIN sasl_username=mallory@corp.example sasl_sender=a+2Bb@corp.example",
+     "mallory@corp.example"),
+    (" sasl_method=LOGIN sasl_username=john smith", "john smith"),
+    (" sasl_username=<mallory@corp.example>", "mallory@corp.example"),
+    ("", None),
+])
+def test_a_rejects_username_is_the_one_after_its_envelope(tail, username):
+    text = (f"NOQUEUE: reject: RCPT from unknown[203.0.113.98]: 554 5.7.1 <x@y.example>: Relay "
+            f"access denied; from=<{FRAMING}> to=<\"a sasl_username=cfo@corp.example\"@y.example> "
+            f"proto=ESMTP helo=<bot?sasl_username=ceo?corp.example>{tail}")
+    event = events.smtpd_event(text)
+    assert (event.sender, event.sasl_username) == (FRAMING, username)
+
+
+def test_a_client_that_never_logged_in_gets_no_account_from_its_sender(cli, tmp_path):
+    log = tmp_path / "maillog"
+    log.write_text(
+        "Dec 04 17:00:00 mail postfix/smtpd[4100]: connect from unknown[203.0.113.66]\n"
+        "Dec 04 17:00:01 mail postfix/smtpd[4100]: warning: unknown[203.0.113.66]: SASL LOGIN "
+        "authentication failed: authentication failure\n"
+        "Dec 04 17:00:01 mail postfix/smtpd[4100]: NOQUEUE: reject: RCPT from unknown"
+        "[203.0.113.66]: 550 5.1.1 <nobody@harness.test>: Recipient address rejected: User "
+        "unknown in local recipient table; from=<\"x sasl_username=alice@harness.test y\""
+        "@evil.example> to=<nobody@harness.test> proto=ESMTP helo=<evil.example>\n"
+        "Dec 04 17:00:02 mail postfix/smtpd[4100]: disconnect from unknown[203.0.113.66] ehlo=1 "
+        "auth=0/1 mail=1 rcpt=0/1 quit=1 commands=3/5\n")
+    # A session with a failed AUTH is followed; it was reported as alice's login.
+    assert rows(cli, "users", log, year=2026) == []
+    [failure] = rows(cli, "failures", log, year=2026)
+    assert failure["client_ip"] == "203.0.113.66"

@@ -12,6 +12,8 @@ lines of such a run. The module's own instance (`postfix_env`). Run with
 from __future__ import annotations
 
 import re
+import smtplib
+import ssl
 
 import pytest
 from test_contain_postfix import ERIN, logged_in, report
@@ -62,3 +64,28 @@ def test_quoted_addresses_are_read_whole_with_the_outcome_postfix_logged(postfix
     queued = {row["queue_id"]: row["sender"] for row in report(postfix_env, "queue")
               if row["user"] == ERIN}
     assert queued == {first: SENDER, second: EXPIRING}
+
+
+def test_a_client_that_never_logged_in_gets_no_account_from_its_quoted_sender(postfix_env):
+    # Any client may write a sender; its reject's envelope carries it quoted. The tool took the
+    # envelope's first ` sasl_username=` (Postfix >= 3.10 writes one after the HELO when the
+    # session logged in) for the session's login: a client that tried one wrong password (a
+    # session the tool follows) and then this sender was reported as alice's login from here.
+    inst = postfix_env.instance
+    framing = '"x sasl_username=alice@harness.test y"@evil.test'
+    context = ssl.create_default_context(cafile=str(inst.cert))
+    with smtplib.SMTP("127.0.0.1", inst.ports["submission"], local_hostname="evil.test",
+                      timeout=30) as smtp:
+        smtp.starttls(context=context)
+        smtp.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login(ERIN, "not-erins-password")
+        code, _ = smtp.mail(framing)
+        if code == 250:
+            assert smtp.rcpt("nobody-framed@harness.test")[0] >= 500
+    inst.wait_for_log(r"reject: (MAIL|RCPT) from .*from=<\"x sasl_username=alice", 20)
+    inst.wait_for_log(r"smtpd\[\d+\]: disconnect from .* auth=0/\d", 20)
+    print([line for line in inst.log_text().splitlines() if "sasl_username=alice" in line])
+    assert "alice@harness.test" not in {row["sasl_username"]
+                                        for row in report(postfix_env, "sessions")}
+    assert "alice@harness.test" not in {row["user"] for row in report(postfix_env, "users")}
