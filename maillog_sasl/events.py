@@ -533,11 +533,11 @@ def auth_failure_event(text: str):
         marker = text.find(": SASL ", 9)
         if marker < 0 or not text[marker - 1:marker].isdigit():
             return None
-        address_end = marker
+        client_end = marker
     else:
-        address_end = marker + 1
-    name, ip, port = split_address(text[9:address_end])
-    rest = text[address_end + 7:]
+        client_end = marker + 1
+    name, ip, port = split_address(text[9:client_end])
+    rest = text[client_end + 7:]
     mechanism, _, outcome = rest.partition(" ")
     if outcome.startswith("authentication failed"):
         reason = outcome[21:].lstrip(":").strip()
@@ -693,16 +693,22 @@ def address_end(text: str, begin: int, close: str) -> int:
     return text.find(close, begin)
 
 
-def _envelope(envelope: str) -> Tuple[Optional[str], Optional[str], int]:
+def _envelope(envelope: str, bare: bool = True) -> Tuple[Optional[str], Optional[str], int]:
     """(sender, recipient, where they end) of the envelope `from=<a> to=<b> proto=ESMTP
     helo=<h>` that smtpd's and cleanup's lines end with (smtpd_check.c's log_whatsup(), the
     `to=` only once a recipient is known), None for a field it lacks. The `to=` is the one
-    right after the sender: the HELO after them is the client's text too."""
+    right after the sender: the HELO after them is the client's text too. `bare`: a sender
+    not quoted may hold a `>` (Postfix < 3.5 writes every local part bare)."""
     if not envelope.startswith("from=<"):
         return None, None, 0
     close = address_end(envelope, 6, ">")
     if close < 0:
         return envelope[6:], None, len(envelope)
+    if bare and envelope[6:7] != '"' and not envelope.startswith(" to=<", close + 1):
+        # A bare sender (Postfix < 3.5) may hold a `>`: it runs to the one before ` to=<`.
+        to_at = envelope.find("> to=<", close)
+        if to_at >= 0:
+            close = to_at
     sender = envelope[6:close]
     if not envelope.startswith(" to=<", close + 1):
         return sender, None, close
@@ -729,12 +735,33 @@ def _action_parts(body: str):
     else:
         address, rest = rest[:colon + 1], rest[colon + 3:]
     ip = split_address(address)[1]
-    envelope_at = rest.rfind("; from=<")
+    envelope_at = _envelope_at(rest)
     if envelope_at < 0:
         reason, envelope = rest, ""
     else:
         reason, envelope = rest[:envelope_at], rest[envelope_at + 2:]
     return stage, ip, reason, envelope
+
+
+def _envelope_at(text: str) -> int:
+    """Where the `; from=<` that starts the envelope of an smtpd or cleanup line is, or -1.
+
+    The reason before it may hold one (smtpd's reply names the recipient, unquoted; a header
+    check's the header), and so may the envelope's own quoted addresses: of several, the first
+    whose addresses, each quoted or without a `>` (_envelope()), end right before the line's
+    last ` proto=` (smtpd writes one always, cleanup when it knows the protocol; after it come
+    only the HELO, whose spaces smtpd writes as `?`, and the session's SASL fields). Else, as
+    when there is no ` proto=`, the last one."""
+    last = text.rfind("; from=<")
+    proto = text.rfind(" proto=")
+    if last < 0 or proto < last or text.count("; from=<") == 1:
+        return last
+    at = text.find("; from=<")
+    while 0 <= at < proto:
+        if _envelope(text[at + 2:proto], False)[2] == proto - at - 3:
+            return at
+        at = text.find("; from=<", at + 1)
+    return last
 
 
 def reject_event(queue_id: Optional[str], body: str):
@@ -746,18 +773,19 @@ def reject_event(queue_id: Optional[str], body: str):
     stage, ip, reason, envelope = parts
     code = reason.split(" ", 1)[0]
     sender, recipient, end = _envelope(envelope)
-    method, username = _envelope_login(envelope, end)
+    method, username = _envelope_login(envelope, max(end, envelope.rfind(" proto=")))
     return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
                   method, username)
 
 
 def _envelope_login(envelope: str, end: int) -> Tuple[Optional[str], Optional[str]]:
-    """(SASL method, username) an envelope ends with, its addresses ending at `end`: Postfix
-    >= 3.10 writes ` sasl_method=M sasl_username=U sasl_sender=S` after the HELO (smtpd_check.c's
-    log_whatsup(), each when set), a milter's reply ` sasl_username=<U>` (smtpd_whatsup()).
-    The last one after the addresses, whose quoted local parts are the client's text (`"x
-    sasl_username=ceo@example.com y"@example.net` named an account that never logged in, on
-    any Postfix's reject), and so is the HELO between them (smtpd writes its spaces as `?`,
+    """(SASL method, username) an envelope ends with, read after `end` (its addresses' end, or
+    its last ` proto=`): Postfix >= 3.10 writes ` sasl_method=M sasl_username=U
+    sasl_sender=S` after the HELO (smtpd_check.c's log_whatsup(), each when set), a milter's
+    reply ` sasl_username=<U>` (smtpd_whatsup()). The last one after the addresses, whose
+    local parts are the client's text (`"x sasl_username=ceo@example.com y"@example.net`
+    named an account that never logged in, on any Postfix's reject; a bare one, before 3.5,
+    holds anything but `>`), and so is the HELO between them (smtpd writes its spaces as `?`,
     but a line need not come from smtpd); sasl_sender after it is xtext, with no space. The
     username runs to ` sasl_sender=` or the end: an account name may hold a space."""
     cut = envelope.rfind(" sasl_username=", end)
@@ -801,9 +829,9 @@ def _content_action_parts(body: str):
     header Subject: hold me from NAME[IP]; from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional
     text` (one line in the log), or None. The stage is what matched (header, body), the reason
     that and the text, `header Subject: hold me: optional text`. The header is the sender's:
-    the envelope is the last `; from=<` in the line, and the client the last ` from ` before
+    the envelope is where _envelope_at() finds it, and the client the last ` from ` before
     it."""
-    envelope_at = body.rfind("; from=<")
+    envelope_at = _envelope_at(body)
     if envelope_at < 0:
         return None
     what, envelope = body[body.find(": ") + 2:envelope_at], body[envelope_at + 2:]
@@ -992,29 +1020,27 @@ def _delivery_parts(text: str):
     colon = text.find(": ")
     if colon < 1 or not text.startswith("to=", colon + 2):
         return None
-    recipients = _recipients(text, colon + 5)
-    if recipients is None:
+    found = _recipient_fields(text, colon + 5)
+    if found is None:
         return None
-    recipient, orig_to, fields_at = recipients
-    status_at = text.find(", status=", fields_at)
-    if status_at < 0:
-        return None
+    recipient, orig_to, fields_at, status_at = found
     status, _, reason = text[status_at + 9:].partition(" ")
     return (colon, fields_at, status_at, recipient, orig_to, status, _unwrapped(reason),
             _last_field(text, ", dsn", 4, fields_at, status_at),
             _last_field(text, ", rel", 6, fields_at, status_at))
 
 
-def _recipients(text: str, at: int):
-    """(recipient, orig_to or None, where the `, ` after them is) of a delivery line whose
-    `to=` value starts at text[at], or None when nothing follows them. Each is read by
-    address_end(): the client wrote them, and a quoted local part may hold `>, ` and any field
-    of the line."""
+def _recipient_fields(text: str, at: int):
+    """(recipient, orig_to or None, where the `, ` after them is, where `, status=` begins) of
+    a delivery line whose `to=` value starts at text[at], or None when no `, status=` follows
+    them. Each address is read by _field_address(): the client wrote them, and a quoted local
+    part may hold `>, ` and any field of the line, the status among them."""
     recipient, end = _field_address(text, at)
     orig_to = None
     if end >= 0 and text.startswith(", orig_to=", end):
         orig_to, end = _field_address(text, end + 10)
-    return (recipient, orig_to, end) if end >= 0 else None
+    status_at = text.find(", status=", end) if end >= 0 else -1
+    return (recipient, orig_to, end, status_at) if status_at >= 0 else None
 
 
 def _field_address(text: str, at: int) -> Tuple[str, int]:
@@ -1023,7 +1049,7 @@ def _field_address(text: str, at: int) -> Tuple[str, int]:
     first `, `; else (a line some agent wrote without them) up to the first `, `."""
     if text[at:at + 2] == '<"':
         close = address_end(text, at + 1, ">, ")
-        if close >= 0:
+        if close >= 0 and text.startswith(", ", close + 1):
             return text[at + 1:close], close + 1
     end = text.find(", ", at)
     if text[at:at + 1] == "<" and text[end - 1:end] == ">":
@@ -1149,8 +1175,8 @@ def sent_answer_at(text: str) -> int:
     """Where the answer of a delivery line that delivery_peek() read as sent starts (after the
     `, status=sent (` that follows its recipients; PLAIN_PEEK's match, where it matches, ends
     at that word)."""
-    recipients = _recipients(text, text.find(": to=") + 5)
-    return text.find(", status=", recipients[2] if recipients is not None else 0) + 15
+    found = _recipient_fields(text, text.find(": to=") + 5)
+    return (found[3] if found is not None else text.find(", status=")) + 15
 
 
 # The first fields of nearly every delivery line: the recipient and orig_to in angle brackets,
@@ -1181,13 +1207,10 @@ def delivery_peek(text: str):
         start = text.find(": to=")
         if start < 0:
             return None
-        recipients = _recipients(text, start + 5)
-        if recipients is None:
+        found = _recipient_fields(text, start + 5)
+        if found is None:
             return None
-        recipient, orig_to, fields_at = recipients
-        status_at = text.find(", status=", fields_at)
-        if status_at < 0:
-            return None
+        recipient, orig_to, _, status_at = found
         word = text[status_at + 9:].partition(" ")[0]
     status = STATUS_OUTCOMES.get(word)
     if status is None:

@@ -246,3 +246,49 @@ def test_a_client_that_never_logged_in_gets_no_account_from_its_sender(cli, tmp_
     assert rows(cli, "users", log, year=2026) == []
     [failure] = rows(cli, "failures", log, year=2026)
     assert failure["client_ip"] == "203.0.113.66"
+
+
+# An envelope's own quoted addresses may hold `; from=<`, and a whole envelope with a login after
+# it (a reviewer's lines, as Postfix 3.7.11 wrote them for such addresses): the envelope is the
+# one whose addresses end where the line's last ` proto=` begins.
+SPOOFS = [
+    '; from=<"x; from=<a> proto=ESMTP helo=<h> sasl_method=PLAIN '
+    'sasl_username=alice@harness.test sasl_sender=y"@evil.example> to=<nobody@harness.test> '
+    'proto=ESMTP helo=<evil.example>',
+    '; from=<spam@evil.example> to=<"q; from=<a> to=<b> proto=ESMTP helo=<h> '
+    'sasl_username=alice@harness.test sasl_sender=x"@evil.example> proto=ESMTP '
+    'helo=<evil.example>',
+    # Postfix < 3.5 (info_log_address_format = internal): the same sender, bare.
+    '; from=<x; from=<a> proto=ESMTP helo=<h> sasl_method=PLAIN sasl_username=alice@harness.test '
+    'sasl_sender=y@evil.example> to=<nobody@harness.test> proto=ESMTP helo=<evil.example>',
+]
+
+
+@pytest.mark.parametrize("envelope", SPOOFS)
+def test_an_envelope_inside_an_address_names_no_login(cli, tmp_path, envelope):
+    log = tmp_path / "maillog"
+    log.write_text(
+        "Dec 04 17:00:00 mail postfix/smtpd[4100]: connect from unknown[203.0.113.66]\n"
+        "Dec 04 17:00:01 mail postfix/smtpd[4100]: warning: unknown[203.0.113.66]: SASL LOGIN "
+        "authentication failed: authentication failure\n"
+        "Dec 04 17:00:01 mail postfix/smtpd[4100]: NOQUEUE: reject: RCPT from "
+        "unknown[203.0.113.66]: 550 5.1.1 <nobody@harness.test>: Recipient address rejected: "
+        f"User unknown in local recipient table{envelope}\n"
+        "Dec 04 17:00:02 mail postfix/smtpd[4100]: disconnect from unknown[203.0.113.66] ehlo=1 "
+        "auth=0/1 mail=1 rcpt=0/1 quit=1 commands=3/5\n")
+    assert rows(cli, "users", log, year=2026) == []
+    event = events.smtpd_event(log.read_text().splitlines()[2].split("]: ", 1)[1])
+    assert event.sasl_username is None
+    if '"' in envelope:  # a bare sender that holds a whole envelope is not told from one
+        assert event.sender.startswith(("spam@", '"x; ')) and event.recipient.startswith(
+            ("nobody@", '"q; '))
+
+
+def test_a_bare_sender_holding_a_bracket_keeps_its_recipient():
+    # Postfix < 3.5 writes a local part bare, `>` and all (a reviewer's Postfix 3.7.11 run with
+    # info_log_address_format = internal); the recipient follows the `>` before ` to=<`.
+    text = ("NOQUEUE: reject: RCPT from unknown[203.0.113.66]: 550 5.1.1 <nobody@harness.test>: "
+            "Recipient address rejected: User unknown in local recipient table; "
+            "from=<x>y@evil.example> to=<nobody@harness.test> proto=ESMTP helo=<evil.example>")
+    event = events.smtpd_event(text)
+    assert (event.sender, event.recipient) == ("x>y@evil.example", "nobody@harness.test")
