@@ -1090,11 +1090,12 @@ def delivery_event(text: str):
 
 
 # The shape of nearly every delivery line: these fields in this order, none holding a comma,
-# the recipient no quote (a quoted local part may hold the fields' text: _delivery_parts()).
+# the recipient not quoted (a quoted local part may hold the fields' text: _delivery_parts()).
 # _delivery_parts() reads such a line as this one match does: its first ": " ends the queue ID,
 # its first ", status=" is the one here, and each ", " of its fields is one written below.
-_PLAIN_DELIVERY = re.compile(r"[^:]+: to=[^,\"]*, relay=([^,]*), delay=[^,]*, delays=[^,]*, "
-                             r"dsn=([^,]*), status=([^ ]*)(?: \((.*)\)| (.*))?", re.DOTALL)
+_PLAIN_DELIVERY = re.compile(r"[^:]+: to=(?!<\")[^,]*, relay=([^,]*), delay=[^,]*, "
+                             r"delays=[^,]*, dsn=([^,]*), status=([^ ]*)(?: \((.*)\)| (.*))?",
+                             re.DOTALL)
 
 
 def delivery_details(text: str):
@@ -1181,11 +1182,13 @@ def sent_answer_at(text: str) -> int:
 
 # The first fields of nearly every delivery line: the recipient and orig_to in angle brackets,
 # then the fields up to the status word in the order Postfix writes them, none holding a comma,
-# the addresses no quote. delivery_peek() reads such a line as this one match does: its first
-# ": to=" ends the queue ID, its first ">, " after it closes the recipient, and its first
-# ", status=" after the recipients is the one here (tests/test_plain_shapes.py holds the two
-# readings equal).
-PLAIN_PEEK = re.compile(r"[^:]*: to=<([^,\"]*)>, (?:orig_to=<([^,\"]*)>, )?relay=[^,]*, "
+# the addresses not quoted (one that starts with `"`: a quoted local part may hold a line's
+# fields, and is read by _recipient_fields()). delivery_peek() reads such a line as this one
+# match does: its first ": to=" ends the queue ID, its first ">, " after it closes the
+# recipient, and its first ", status=" after the recipients is the one here
+# (tests/test_plain_shapes.py holds the two readings equal).
+PLAIN_PEEK = re.compile(r"[^:]*: to=<(?!\")([^,]*)>, (?:orig_to=<(?!\")([^,]*)>, )?"
+                        r"relay=[^,]*, "
                         r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, dsn=[^,]*, "
                         r"status=([^ ]*)")
 
