@@ -650,8 +650,8 @@ def proxy_reply_event(text: str):
     stage, colon, rest = text[14:].partition(": ")
     if not colon:
         return None
-    # The first `; from=<`: the reply is the filter's text, and the envelope after it ends with
-    # the client's HELO (`helo=<h; from=<x> to=<y>>` must not stand for the envelope).
+    # The first `; from=<`: the reply is the filter's text, and the envelope's quoted addresses
+    # after it are the client's (`from=<"x; from=<y>"@z>` must not stand for the envelope).
     envelope_at = rest.find("; from=<")
     reply, envelope = (rest[:envelope_at], rest[envelope_at + 2:]) if envelope_at >= 0 else (
         rest.rstrip(";"), "")
