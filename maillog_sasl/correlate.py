@@ -1288,7 +1288,6 @@ class Correlator:
             return UNUSED
         if event.sasl_username and session.sasl_username is None:
             session.sasl_username = event.sasl_username
-            session.sasl_method = event.sasl_method
         if event.queue_id is None:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))

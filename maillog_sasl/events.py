@@ -189,8 +189,7 @@ class _RejectFields(NamedTuple):
     reason: str
     sender: Optional[str]
     recipient: Optional[str]
-    sasl_method: Optional[str]  # Postfix >= 3.10 appends them
-    sasl_username: Optional[str]
+    sasl_username: Optional[str]  # Postfix >= 3.10 appends it
 
 
 @mypyc_attr(native_class=False)
@@ -773,16 +772,15 @@ def reject_event(queue_id: Optional[str], body: str):
     stage, ip, reason, envelope = parts
     code = reason.split(" ", 1)[0]
     sender, recipient, end = _envelope(envelope)
-    method, username = _envelope_login(envelope, max(end, envelope.rfind(" proto=")))
     return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
-                  method, username)
+                  _envelope_username(envelope, max(end, envelope.rfind(" proto="))))
 
 
-def _envelope_login(envelope: str, end: int) -> Tuple[Optional[str], Optional[str]]:
-    """(SASL method, username) an envelope ends with, read after `end` (its addresses' end, or
-    its last ` proto=`): Postfix >= 3.10 writes ` sasl_method=M sasl_username=U
-    sasl_sender=S` after the HELO (smtpd_check.c's log_whatsup(), each when set), a milter's
-    reply ` sasl_username=<U>` (smtpd_whatsup()). The last one after the addresses, whose
+def _envelope_username(envelope: str, end: int) -> Optional[str]:
+    """The SASL username an envelope ends with, read after `end` (its addresses' end, or its
+    last ` proto=`): Postfix >= 3.10 writes ` sasl_method=M sasl_username=U sasl_sender=S`
+    after the HELO (smtpd_check.c's log_whatsup(), each when set), a milter's reply
+    ` sasl_username=<U>` (smtpd_whatsup()). The last one after the addresses, whose
     local parts are the client's text (`"x sasl_username=ceo@example.com y"@example.net`
     named an account that never logged in, on any Postfix's reject; a bare one, before 3.5,
     holds anything but `>`), and so is the HELO between them (smtpd writes its spaces as `?`,
@@ -790,14 +788,12 @@ def _envelope_login(envelope: str, end: int) -> Tuple[Optional[str], Optional[st
     username runs to ` sasl_sender=` or the end: an account name may hold a space."""
     cut = envelope.rfind(" sasl_username=", end)
     if cut < 0:
-        return None, None
+        return None
     stop = envelope.find(" sasl_sender=", cut)
     username = envelope[cut + 15:stop if stop >= 0 else len(envelope)]
     if username[:1] == "<" and username[-1:] == ">":
         username = username[1:-1]
-    method_at = envelope.rfind(" sasl_method=", end, cut)
-    method = envelope[method_at + 13:cut] if method_at >= 0 else ""
-    return method or None, username or None
+    return username or None
 
 
 def _reply_dsn(reply: str) -> str:
@@ -930,7 +926,7 @@ def cleanup_event(queue_id: str, body: str):
     if action.endswith("reject"):
         # cleanup drops the reply code (the client is told it by smtpd): none here.
         return Reject(queue_id, stage, ip, "", _reply_dsn(reply), reason, sender, recipient,
-                      None, None)
+                      None)
     return (Discard if action.endswith("discard") else Hold)(queue_id, sender, recipient, reason)
 
 

@@ -7,7 +7,8 @@ project's hosts, addresses and queue IDs:
 - 3.10 (RELEASE_NOTES-3.10, 20241023): smtpd's reject, hold and discard lines end with
   ` sasl_method=M sasl_username=U sasl_sender=S` of a session that logged in
   (smtpd_check.c, log_whatsup()). A session whose mail was all refused is known by them alone
-  (before 3.10, by nothing in the log).
+  (before 3.10, by nothing in the log): its username is read (its method is not: a field more
+  in the Reject events a watch state keeps would be a new state format).
 - 3.10 (20241104): cleanup logs `QID: removed (canceled)` when the message transaction did
   not end (the client went away in DATA, a milter or a content check refused it) and `QID:
   removed (discarded)` when it discards the message (cleanup_api.c). Before, such a message
@@ -68,8 +69,7 @@ def test_a_session_whose_mail_was_all_refused_is_known_by_its_reject(cli, tmp_pa
         "Aug 21 18:10:03 mail postfix/submission/smtpd[9111]: disconnect from "
         "unknown[203.0.113.98] ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=4/5\n")
     [session] = rows(cli, "sessions", log, year=2026)
-    assert (session["sasl_username"], session["sasl_method"], session["rejected"]) == (
-        "mallory@corp.example", "plain", 1)
+    assert (session["sasl_username"], session["rejected"]) == ("mallory@corp.example", 1)
 
 
 @pytest.mark.parametrize("text, username", [
