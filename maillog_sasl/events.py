@@ -514,23 +514,29 @@ _PLAIN_AUTH_FAILURE = re.compile(r"warning: ([^\[\]]*)\[([^\[\]]*)\]: SASL ([^ ]
                                  r"(?:, sasl_username=(.*))?(?<!\s)", re.DOTALL)
 
 
+# What smtpd_sasl_glue.c writes after `sasl_username=` when the SASL server names no username
+# (Postfix >= 3.9, and 3.5.22, 3.6.12, 3.7.8, 3.8.3): no name was tried.
+NO_USERNAME: Final = "(unavailable)"
+
+
 def auth_failure_event(text: str):
     """`warning: NAME[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=U)?`
     -> AuthFailure. A line of the plain shape is read by one match, 2x faster."""
     plain = _PLAIN_AUTH_FAILURE.fullmatch(text)
     if plain is not None:
         name, ip, mechanism, reason, username = plain.groups()
-        return _event(AuthFailure, (name, ip, None, mechanism.upper(), reason, username))
+        return _event(AuthFailure, (name, ip, None, mechanism.upper(), reason,
+                                    None if username == NO_USERNAME else username))
     marker = text.find("]: SASL ", 9)
     if marker < 0:
         marker = text.find(": SASL ", 9)
         if marker < 0 or not text[marker - 1:marker].isdigit():
             return None
-        address_end = marker
+        client_end = marker
     else:
-        address_end = marker + 1
-    name, ip, port = split_address(text[9:address_end])
-    rest = text[address_end + 7:]
+        client_end = marker + 1
+    name, ip, port = split_address(text[9:client_end])
+    rest = text[client_end + 7:]
     mechanism, _, outcome = rest.partition(" ")
     if outcome.startswith("authentication failed"):
         reason = outcome[21:].lstrip(":").strip()
@@ -546,7 +552,8 @@ def auth_failure_event(text: str):
         reason, username = reason[:cut], reason[cut + 16:]
     elif reason.startswith("sasl_username="):
         reason, username = "", reason[14:]
-    return AuthFailure(name, ip, port, mechanism.upper(), reason, username)
+    return AuthFailure(name, ip, port, mechanism.upper(), reason,
+                       None if username == NO_USERNAME else username)
 
 
 _CLIENT_TRAILING_KEYS = (", orig_client=", ", orig_queue_id=", ", sasl_sender=")
@@ -642,15 +649,14 @@ def proxy_reply_event(text: str):
     stage, colon, rest = text[14:].partition(": ")
     if not colon:
         return None
-    # The first `; from=<`: the reply is the filter's text, and the envelope after it ends with
-    # the client's HELO (`helo=<h; from=<x> to=<y>>` must not stand for the envelope).
+    # The first `; from=<`: the reply is the filter's text, and the envelope's quoted addresses
+    # after it are the client's (`from=<"x; from=<y>"@z>` must not stand for the envelope).
     envelope_at = rest.find("; from=<")
     reply, envelope = (rest[:envelope_at], rest[envelope_at + 2:]) if envelope_at >= 0 else (
         rest.rstrip(";"), "")
     queued_as = queued_as_in(reply)
-    return ProxyReply(text[6:12] == "accept", stage, _reply_dsn(reply), reply,
-                      _angle_value(envelope, "from=<"),
-                      _angle_value(envelope, " to=<"),
+    sender, recipient, _ = _envelope(envelope)
+    return ProxyReply(text[6:12] == "accept", stage, _reply_dsn(reply), reply, sender, recipient,
                       queued_as if queued_as is not None and queued_as.isascii()
                       and queued_as.isalnum() else None)
 
@@ -664,13 +670,51 @@ def queued_as_in(reply: str) -> Optional[str]:
     return reply[marker + 10:].split(" ", 1)[0].rstrip(")")
 
 
-def _angle_value(text: str, key: str, start: int = 0) -> Optional[str]:
-    at = text.find(key, start)
-    if at < 0:
-        return None
-    begin = at + len(key)
-    close = text.find(">", begin)
-    return text[begin:close] if close >= 0 else text[begin:]
+# Postfix >= 3.5 logs an address whose local part is not a dot-atom as SMTP writes it
+# (info_log_address_format = external, the default): the local part in double quotes, a `"` or
+# `\\` in it after a `\\`. That text is the client's, and may hold what a line's fields look like:
+# `to=<"x>, relay=..., dsn=2.0.0, status=sent (y"@example.com>, relay=...` (tests/e2e's
+# test_quoted_postfix.py has a real Postfix write it). smtpd takes a domain only as a host name or
+# an address literal, so the address ends at the first `>` after the quotes.
+_QUOTED_ADDRESS = re.compile(r'"(?:[^"\\]|\\.)*"(?:@[^"<>\s]*)?>', re.DOTALL)
+
+
+def address_end(text: str, begin: int, close: str) -> int:
+    """Where the `>` that closes the address beginning at text[begin] (after its `<`) is: after
+    a quoted local part (_QUOTED_ADDRESS), else at the first `close` (`>, ` before the next
+    field of a qmgr line, `>` in an envelope); -1 when there is none. An older Postfix (or
+    info_log_address_format = internal) writes the local part unquoted: that is read to its
+    first `close`, as any reading would."""
+    if text[begin:begin + 1] == '"':
+        quoted = _QUOTED_ADDRESS.match(text, begin)
+        if quoted is not None:
+            return quoted.end() - 1
+    return text.find(close, begin)
+
+
+def _envelope(envelope: str, bare: bool = True) -> Tuple[Optional[str], Optional[str], int]:
+    """(sender, recipient, where they end) of the envelope `from=<a> to=<b> proto=ESMTP
+    helo=<h>` that smtpd's and cleanup's lines end with (smtpd_check.c's log_whatsup(), the
+    `to=` only once a recipient is known), None for a field it lacks. The `to=` is the one
+    right after the sender: the HELO after them is the client's text too. `bare`: a sender
+    not quoted may hold a `>` (Postfix < 3.5 writes every local part bare)."""
+    if not envelope.startswith("from=<"):
+        return None, None, 0
+    close = address_end(envelope, 6, ">")
+    if close < 0:
+        return envelope[6:], None, len(envelope)
+    if bare and envelope[6:7] != '"' and not envelope.startswith(" to=<", close + 1):
+        # A bare sender (Postfix < 3.5) may hold a `>`: it runs to the one before ` to=<`.
+        to_at = envelope.find("> to=<", close)
+        if to_at >= 0:
+            close = to_at
+    sender = envelope[6:close]
+    if not envelope.startswith(" to=<", close + 1):
+        return sender, None, close
+    end = address_end(envelope, close + 6, ">")
+    if end < 0:
+        return sender, envelope[close + 6:], len(envelope)
+    return sender, envelope[close + 6:end], end
 
 
 def _action_parts(body: str):
@@ -690,12 +734,33 @@ def _action_parts(body: str):
     else:
         address, rest = rest[:colon + 1], rest[colon + 3:]
     ip = split_address(address)[1]
-    envelope_at = rest.rfind("; from=<")
+    envelope_at = _envelope_at(rest)
     if envelope_at < 0:
         reason, envelope = rest, ""
     else:
         reason, envelope = rest[:envelope_at], rest[envelope_at + 2:]
     return stage, ip, reason, envelope
+
+
+def _envelope_at(text: str) -> int:
+    """Where the `; from=<` that starts the envelope of an smtpd or cleanup line is, or -1.
+
+    The reason before it may hold one (smtpd's reply names the recipient, unquoted; a header
+    check's the header), and so may the envelope's own quoted addresses: of several, the first
+    whose addresses, each quoted or without a `>` (_envelope()), end right before the line's
+    last ` proto=` (smtpd writes one always, cleanup when it knows the protocol; after it come
+    only the HELO, whose spaces smtpd writes as `?`, and the session's SASL fields). Else, as
+    when there is no ` proto=`, the last one."""
+    last = text.rfind("; from=<")
+    proto = text.rfind(" proto=")
+    if last < 0 or proto < last or text.count("; from=<") == 1:
+        return last
+    at = text.find("; from=<")
+    while 0 <= at < proto:
+        if _envelope(text[at + 2:proto], False)[2] == proto - at - 3:
+            return at
+        at = text.find("; from=<", at + 1)
+    return last
 
 
 def reject_event(queue_id: Optional[str], body: str):
@@ -706,14 +771,29 @@ def reject_event(queue_id: Optional[str], body: str):
         return None
     stage, ip, reason, envelope = parts
     code = reason.split(" ", 1)[0]
-    sender = _angle_value(envelope, "from=<")
-    recipient = _angle_value(envelope, " to=<")
-    username = None
-    cut = envelope.find(" sasl_username=")
-    if cut >= 0:
-        username = envelope[cut + 15:].split(" ", 1)[0].strip("<>")
+    sender, recipient, end = _envelope(envelope)
     return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
-                  username)
+                  _envelope_username(envelope, max(end, envelope.rfind(" proto="))))
+
+
+def _envelope_username(envelope: str, end: int) -> Optional[str]:
+    """The SASL username an envelope ends with, read after `end` (its addresses' end, or its
+    last ` proto=`): Postfix >= 3.10 writes ` sasl_method=M sasl_username=U sasl_sender=S`
+    after the HELO (smtpd_check.c's log_whatsup(), each when set), a milter's reply
+    ` sasl_username=<U>` (smtpd_whatsup()). The last one after the addresses, whose
+    local parts are the client's text (`"x sasl_username=ceo@example.com y"@example.net`
+    named an account that never logged in, on any Postfix's reject; a bare one, before 3.5,
+    holds anything but `>`), and so is the HELO between them (smtpd writes its spaces as `?`,
+    but a line need not come from smtpd); sasl_sender after it is xtext, with no space. The
+    username runs to ` sasl_sender=` or the end: an account name may hold a space."""
+    cut = envelope.rfind(" sasl_username=", end)
+    if cut < 0:
+        return None
+    stop = envelope.find(" sasl_sender=", cut)
+    username = envelope[cut + 15:stop if stop >= 0 else len(envelope)]
+    if username[:1] == "<" and username[-1:] == ">":
+        username = username[1:-1]
+    return username or None
 
 
 def _reply_dsn(reply: str) -> str:
@@ -735,8 +815,8 @@ def action_event(queue_id: Optional[str], body: str):
         return None
     envelope = parts[3]
     action = Discard if body.startswith(_DISCARD_PREFIXES) else Hold
-    return action(queue_id, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"),
-                  parts[2])
+    sender, recipient, _ = _envelope(envelope)
+    return action(queue_id, sender, recipient, parts[2])
 
 
 def _content_action_parts(body: str):
@@ -745,9 +825,9 @@ def _content_action_parts(body: str):
     header Subject: hold me from NAME[IP]; from=<a@b> to=<c@d> proto=ESMTP helo=<h>: optional
     text` (one line in the log), or None. The stage is what matched (header, body), the reason
     that and the text, `header Subject: hold me: optional text`. The header is the sender's:
-    the envelope is the last `; from=<` in the line, and the client the last ` from ` before
+    the envelope is where _envelope_at() finds it, and the client the last ` from ` before
     it."""
-    envelope_at = body.rfind("; from=<")
+    envelope_at = _envelope_at(body)
     if envelope_at < 0:
         return None
     what, envelope = body[body.find(": ") + 2:envelope_at], body[envelope_at + 2:]
@@ -755,10 +835,11 @@ def _content_action_parts(body: str):
     client_at = what.rfind(" from ")
     if client_at >= 0:
         what, ip = what[:client_at], split_address(what[client_at + 6:])[1]
-    text_at = envelope.find(">: ")
+    sender, recipient, end = _envelope(envelope)
+    text_at = envelope.find(">: ", end)
     text = envelope[text_at + 3:] if text_at >= 0 else ""
-    return (what.split(" ", 1)[0], ip, _angle_value(envelope, "from=<"),
-            _angle_value(envelope, " to=<"), f"{what}: {text}" if text else what, text)
+    return (what.split(" ", 1)[0], ip, sender, recipient, f"{what}: {text}" if text else what,
+            text)
 
 
 def _milter_action_parts(body: str):
@@ -769,8 +850,8 @@ def _milter_action_parts(body: str):
     if parts is None:
         return None
     stage, ip, reason, envelope = parts
-    return (stage, ip, _angle_value(envelope, "from=<"), _angle_value(envelope, " to=<"), reason,
-            reason)
+    sender, recipient, _ = _envelope(envelope)
+    return stage, ip, sender, recipient, reason, reason
 
 
 # cleanup's lines that hold, discard or refuse a message, by the word before their first ": ",
@@ -812,17 +893,25 @@ def cleanup_message_id(queue_id: str, body: str) -> Optional[str]:
     return None
 
 
+# Postfix >= 3.10: cleanup removes a queue file whose transaction did not end (the client went
+# away in DATA, a milter or a content check refused it: `canceled`) or that it discards
+# (`discarded`), and says so (cleanup_api.c). Before 3.10 such a message just stops in the log.
+CLEANUP_REMOVALS: Final = ("removed (canceled)", "removed (discarded)")
+
+
 def cleanup_event(queue_id: str, body: str):
     """cleanup's line `queue_id: body` (cut at its first ": ") -> MessageId, Hold, Discard,
-    Reject, or None; None too when queue_id_of() would read no queue ID in the line (its first
-    ": " is where queue_id_of() looks, or there is none it takes). The correlator has cut the
-    line so already, to look its queue ID up."""
+    Reject, Removed, or None; None too when queue_id_of() would read no queue ID in the line
+    (its first ": " is where queue_id_of() looks, or there is none it takes). The correlator
+    has cut the line so already, to look its queue ID up."""
     message_id = cleanup_message_id(queue_id, body)
     if message_id is not None:
         return _event(MessageId, (queue_id, message_id))
     if not _cleanup_queue_id(queue_id):
         return None
     body = body.rstrip()  # whitespace after the line's end is not the reason's
+    if body in CLEANUP_REMOVALS:
+        return _event(Removed, (queue_id,))
     action, colon, rest = body.partition(": ")
     parse = _CLEANUP_ACTIONS.get(action) if colon else None
     if parse is None:
@@ -865,7 +954,7 @@ def qmgr_event(queue_id: str, body: str):
         return _event(QueueActive, (queue_id, sender, int(size), int(nrcpt)))
     if not body.startswith("from=<"):
         return None
-    close = body.find(">, ", 6)
+    close = address_end(body, 6, ">, ")
     if close < 0:
         return None
     sender = body[6:close]
@@ -917,22 +1006,51 @@ def known_status(word: str) -> bool:
 
 
 def _delivery_parts(text: str):
-    """(where the queue ID ends, where `, status=` begins, status word, reason, dsn, relay) of
-    a delivery line, or None: the reading of the line's shape that delivery_event() and
-    delivery_details() share (delivery_details() tries the one match of _PLAIN_DELIVERY
-    first, which reads a line of the common shape as this does)."""
+    """(where the queue ID ends, where the fields after the recipients start, where `, status=`
+    begins, recipient, orig_to, status word, reason, dsn, relay) of a delivery line, or None:
+    the reading of the line's shape that delivery_event() and delivery_details() share
+    (delivery_details() tries the one match of _PLAIN_DELIVERY first, which reads a line of
+    the common shape as this does)."""
     # "QID: to=<R>, orig_to=<O>, relay=X, conn_use=N, delay=D, delays=a/b/c/d, tls=.., dsn=X,
     #  status=WORD (text)"  (one line in the log)
     colon = text.find(": ")
     if colon < 1 or not text.startswith("to=", colon + 2):
         return None
-    status_at = text.find(", status=", colon)
-    if status_at < 0:
+    found = _recipient_fields(text, colon + 5)
+    if found is None:
         return None
+    recipient, orig_to, fields_at, status_at = found
     status, _, reason = text[status_at + 9:].partition(" ")
-    return (colon, status_at, status, _unwrapped(reason),
-            _last_field(text, ", dsn", 4, colon + 5, status_at),
-            _last_field(text, ", rel", 6, colon + 5, status_at))
+    return (colon, fields_at, status_at, recipient, orig_to, status, _unwrapped(reason),
+            _last_field(text, ", dsn", 4, fields_at, status_at),
+            _last_field(text, ", rel", 6, fields_at, status_at))
+
+
+def _recipient_fields(text: str, at: int):
+    """(recipient, orig_to or None, where the `, ` after them is, where `, status=` begins) of
+    a delivery line whose `to=` value starts at text[at], or None when no `, status=` follows
+    them. Each address is read by _field_address(): the client wrote them, and a quoted local
+    part may hold `>, ` and any field of the line, the status among them."""
+    recipient, end = _field_address(text, at)
+    orig_to = None
+    if end >= 0 and text.startswith(", orig_to=", end):
+        orig_to, end = _field_address(text, end + 10)
+    status_at = text.find(", status=", end) if end >= 0 else -1
+    return (recipient, orig_to, end, status_at) if status_at >= 0 else None
+
+
+def _field_address(text: str, at: int) -> Tuple[str, int]:
+    """(address, where the `, ` after it is, or -1) of a `to=` or `orig_to=` value at text[at]:
+    in angle brackets, to the `>` after its quotes (address_end()) or, unquoted, before the
+    first `, `; else (a line some agent wrote without them) up to the first `, `."""
+    if text[at:at + 2] == '<"':
+        close = address_end(text, at + 1, ">, ")
+        if close >= 0 and text.startswith(", ", close + 1):
+            return text[at + 1:close], close + 1
+    end = text.find(", ", at)
+    if text[at:at + 1] == "<" and text[end - 1:end] == ">":
+        return text[at + 1:end - 1], end
+    return text[at:end], end
 
 
 def _unwrapped(reason: str) -> str:
@@ -959,25 +1077,21 @@ def delivery_event(text: str):
     parts = _delivery_parts(text)
     if parts is None:
         return None
-    colon, status_at, status, reason, dsn, relay = parts
-    fields = text[colon + 5:status_at].split(", ")
-    orig_to = delay = None
-    for field in fields[1:]:
-        lead = field[:3]
-        if lead == "del":
-            if field[5:6] == "=":
-                delay = field[6:]
-        elif lead == "ori":
-            orig_to = _strip_angles(field[8:])
-    return Delivery(text[:colon], _strip_angles(fields[0]), orig_to, relay, delay, dsn, status,
-                    reason)
+    colon, fields_at, status_at, recipient, orig_to, status, reason, dsn, relay = parts
+    delay = None
+    for field in text[fields_at + 2:status_at].split(", "):
+        if field.startswith("delay="):
+            delay = field[6:]
+    return Delivery(text[:colon], recipient, orig_to, relay, delay, dsn, status, reason)
 
 
-# The shape of nearly every delivery line: these fields in this order, none holding a comma.
+# The shape of nearly every delivery line: these fields in this order, none holding a comma,
+# the recipient not quoted (a quoted local part may hold the fields' text: _delivery_parts()).
 # _delivery_parts() reads such a line as this one match does: its first ": " ends the queue ID,
 # its first ", status=" is the one here, and each ", " of its fields is one written below.
-_PLAIN_DELIVERY = re.compile(r"[^:]+: to=[^,]*, relay=([^,]*), delay=[^,]*, delays=[^,]*, "
-                             r"dsn=([^,]*), status=([^ ]*)(?: \((.*)\)| (.*))?", re.DOTALL)
+_PLAIN_DELIVERY = re.compile(r"[^:]+: to=(?!<\")[^,]*, relay=([^,]*), delay=[^,]*, "
+                             r"delays=[^,]*, dsn=([^,]*), status=([^ ]*)(?: \((.*)\)| (.*))?",
+                             re.DOTALL)
 
 
 def delivery_details(text: str):
@@ -992,8 +1106,7 @@ def delivery_details(text: str):
     parts = _delivery_parts(text)
     if parts is None:
         return None
-    _colon, _status_at, status, reason, dsn, relay = parts
-    return dsn, relay, status, reason
+    return parts[7], parts[8], parts[5], parts[6]
 
 
 # An after-queue content filter (content_filter = smtp-amavis:[127.0.0.1]:10024) that answers
@@ -1056,17 +1169,22 @@ def filter_refusal(text: str) -> Optional[str]:
 
 
 def sent_answer_at(text: str) -> int:
-    """Where the answer of a delivery line whose status word is sent starts (after its first
-    `, status=sent (`; PLAIN_PEEK's match, where it matches, ends at that word)."""
-    return text.find(", status=") + 15
+    """Where the answer of a delivery line that delivery_peek() read as sent starts (after the
+    `, status=sent (` that follows its recipients; PLAIN_PEEK's match, where it matches, ends
+    at that word)."""
+    found = _recipient_fields(text, text.find(": to=") + 5)
+    return (found[3] if found is not None else text.find(", status=")) + 15
 
 
 # The first fields of nearly every delivery line: the recipient and orig_to in angle brackets,
-# then the fields up to the status word in the order Postfix writes them, none holding a comma.
-# delivery_peek() reads such a line as this one match does: its first ": to=" ends the queue ID,
-# its first ", " after it closes the recipient, and its first ", status=" after that is the one
-# here (tests/test_plain_shapes.py holds the two readings equal).
-PLAIN_PEEK = re.compile(r"[^:]*: to=<([^,]*)>, (?:orig_to=<([^,]*)>, )?relay=[^,]*, "
+# then the fields up to the status word in the order Postfix writes them, none holding a comma,
+# the addresses not quoted (one that starts with `"`: a quoted local part may hold a line's
+# fields, and is read by _recipient_fields()). delivery_peek() reads such a line as this one
+# match does: its first ": to=" ends the queue ID, its first ">, " after it closes the
+# recipient, and its first ", status=" after the recipients is the one here
+# (tests/test_plain_shapes.py holds the two readings equal).
+PLAIN_PEEK = re.compile(r"[^:]*: to=<(?!\")([^,]*)>, (?:orig_to=<(?!\")([^,]*)>, )?"
+                        r"relay=[^,]*, "
                         r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, dsn=[^,]*, "
                         r"status=([^ ]*)")
 
@@ -1088,27 +1206,15 @@ def delivery_peek(text: str):
         start = text.find(": to=")
         if start < 0:
             return None
-        comma = text.find(", ", start + 5)
-        status_at = text.find(", status=", comma)
-        if status_at < 0:
+        found = _recipient_fields(text, start + 5)
+        if found is None:
             return None
+        recipient, orig_to, _, status_at = found
         word = text[status_at + 9:].partition(" ")[0]
-        if text[start + 5] == "<" and text[comma - 1] == ">":
-            recipient = text[start + 6:comma - 1]
-        else:
-            recipient = text[start + 5:comma]
-        orig_to = (_strip_angles(text[comma + 10:text.find(", ", comma + 2)])
-                   if text.startswith("orig_to=", comma + 2) else None)
     status = STATUS_OUTCOMES.get(word)
     if status is None:
         status = word if word in PROBE_STATUSES else UNKNOWN_STATUS
     return recipient, orig_to, status
-
-
-def _strip_angles(address: str) -> str:
-    if address.startswith("<") and address.endswith(">"):
-        return address[1:-1]
-    return address
 
 
 def _bounce(text: str):

@@ -1,6 +1,8 @@
 """A delivery line's dsn and relay are what splitting its fields on ", " gives (the last field
 of each kind), whatever the fields, their order and the text inside them: the fast reading of
-events.delivery_details against that definition, on lines built from attacker-chosen pieces."""
+events.delivery_details against that definition, on lines built from attacker-chosen pieces.
+The recipient is written bare, as Postfix < 3.5 writes every local part; one Postfix quotes is
+read to its closing quote (tests/test_quoted_addresses.py)."""
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,7 +25,8 @@ def by_split(text: str):
     return found["dsn"], found["rel"]
 
 
-@given(st.text(max_size=12), st.lists(PIECES, max_size=6), st.sampled_from(["sent (ok)", "x"]))
+@given(st.text(max_size=12).filter(lambda address: not address.startswith('"')),
+       st.lists(PIECES, max_size=6), st.sampled_from(["sent (ok)", "x"]))
 def test_dsn_and_relay_are_the_last_fields_of_their_kind(address, fields, status):
     text = "QID: to=<" + address + ">" + "".join(", " + field for field in fields)
     text += ", status=" + status

@@ -205,8 +205,11 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path):
     writer = subprocess.Popen(["sh", "-c", f"exec > '{fifo}'; cat '{head}'; sleep 30"])
     target = tmp_path / "reports" / "incident.csv"
     target.parent.mkdir()
+    # A shell without job control starts a background command with SIGINT ignored, and Python
+    # then keeps it ignored: the command's child must start with the default, as at a terminal.
     run = subprocess.Popen(COMMAND + ["--year", "2018", "-o", str(target), str(fifo)],
-                           stderr=subprocess.PIPE, text=True)
+                           stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 20
         while not listing(target.parent) and time.monotonic() < deadline:
