@@ -643,7 +643,8 @@ def size_limit_event(text: str):
 
 def proxy_reply_event(text: str):
     # "proxy-accept: END-OF-MESSAGE: 250 2.0.0 Ok: queued as 1FEB7E00C4; from=<a> to=<b>
-    #  proto=ESMTP helo=<h>" (one line in the log; Postfix >= 3.10 appends sasl_username=<u>).
+    #  proto=ESMTP helo=<h>" (one line in the log; after a login, since Postfix 3.2,
+    #  ` sasl_username=<u>`: smtpd.c's smtpd_whatsup()).
     # The reply is the filter's own: amavis passes on the next smtpd's "queued as", PMG's says
     # "250 2.5.0 OK (its own ID)".
     stage, colon, rest = text[14:].partition(": ")
@@ -676,35 +677,55 @@ def queued_as_in(reply: str) -> Optional[str]:
 # `to=<"x>, relay=..., dsn=2.0.0, status=sent (y"@example.com>, relay=...` (tests/e2e's
 # test_quoted_postfix.py has a real Postfix write it). smtpd takes a domain only as a host name or
 # an address literal, so the address ends at the first `>` after the quotes.
-_QUOTED_ADDRESS = re.compile(r'"(?:[^"\\]|\\.)*"(?:@[^"<>\s]*)?>', re.DOTALL)
+_QUOTED_ADDRESS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"(?:@[^"<>\s]*)?>', re.DOTALL)
 
 
 def address_end(text: str, begin: int, close: str) -> int:
     """Where the `>` that closes the address beginning at text[begin] (after its `<`) is: after
-    a quoted local part (_QUOTED_ADDRESS), else at the first `close` (`>, ` before the next
-    field of a qmgr line, `>` in an envelope); -1 when there is none. An older Postfix (or
-    info_log_address_format = internal) writes the local part unquoted: that is read to its
-    first `close`, as any reading would."""
+    a quoted local part (_QUOTED_ADDRESS) when `close` (`>, ` before the next field of a qmgr
+    line, `>` in an envelope) begins there, else at the first `close`; -1 when there is none.
+    An older Postfix (or info_log_address_format = internal) writes the local part unquoted,
+    a `"` or a `>` in it as they are: that is read to its first `close`, as any reading
+    would."""
     if text[begin:begin + 1] == '"':
         quoted = _QUOTED_ADDRESS.match(text, begin)
-        if quoted is not None:
+        if quoted is not None and text.startswith(close, quoted.end() - 1):
             return quoted.end() - 1
     return text.find(close, begin)
 
 
-def _envelope(envelope: str, bare: bool = True) -> Tuple[Optional[str], Optional[str], int]:
+# An address as Postfix >= 3.5 writes it in an envelope, from after its `<`: quoted, or a
+# dot-atom, which holds no `<`, `>` or `"`.
+_STRICT_ADDRESS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"(?:@[^"<>\s]*)?>|[^"<>]*>', re.DOTALL)
+
+
+def _strict_envelope_end(text: str, begin: int) -> int:
+    """Where the addresses of an envelope whose `from=<` value starts at text[begin] end (at the
+    `>` of its `to=` or, without one, of its sender), each read as _STRICT_ADDRESS; -1 when
+    one is not."""
+    sender = _STRICT_ADDRESS.match(text, begin)
+    if sender is None:
+        return -1
+    close = sender.end() - 1
+    if not text.startswith(" to=<", close + 1):
+        return close
+    recipient = _STRICT_ADDRESS.match(text, close + 6)
+    return recipient.end() - 1 if recipient is not None else -1
+
+
+def _envelope(envelope: str) -> Tuple[Optional[str], Optional[str], int]:
     """(sender, recipient, where they end) of the envelope `from=<a> to=<b> proto=ESMTP
     helo=<h>` that smtpd's and cleanup's lines end with (smtpd_check.c's log_whatsup(), the
     `to=` only once a recipient is known), None for a field it lacks. The `to=` is the one
-    right after the sender: the HELO after them is the client's text too. `bare`: a sender
-    not quoted may hold a `>` (Postfix < 3.5 writes every local part bare)."""
+    right after the sender: the HELO after them is the client's text too."""
     if not envelope.startswith("from=<"):
         return None, None, 0
     close = address_end(envelope, 6, ">")
     if close < 0:
         return envelope[6:], None, len(envelope)
-    if bare and envelope[6:7] != '"' and not envelope.startswith(" to=<", close + 1):
-        # A bare sender (Postfix < 3.5) may hold a `>`: it runs to the one before ` to=<`.
+    if envelope[close + 1:close + 2] not in ("", " "):
+        # A bare sender (Postfix < 3.5) may hold a `>`, and start with a `"`: one that goes on
+        # after it runs to the `>` before ` to=<`, if one follows.
         to_at = envelope.find("> to=<", close)
         if to_at >= 0:
             close = to_at
@@ -742,22 +763,31 @@ def _action_parts(body: str):
     return stage, ip, reason, envelope
 
 
+# How many `; from=<` of a line _envelope_at() tries: a real line holds one or two, a client's
+# text thousands at most (a line is cut at 64 KiB), which must not cost thousands of tries.
+ENVELOPE_CANDIDATES: Final = 16
+
+
 def _envelope_at(text: str) -> int:
     """Where the `; from=<` that starts the envelope of an smtpd or cleanup line is, or -1.
 
     The reason before it may hold one (smtpd's reply names the recipient, unquoted; a header
-    check's the header), and so may the envelope's own quoted addresses: of several, the first
-    whose addresses, each quoted or without a `>` (_envelope()), end right before the line's
-    last ` proto=` (smtpd writes one always, cleanup when it knows the protocol; after it come
-    only the HELO, whose spaces smtpd writes as `?`, and the session's SASL fields). Else, as
-    when there is no ` proto=`, the last one."""
+    check's the header; a milter's reply any text), and so may the envelope's own quoted
+    addresses: of several, the first whose addresses, as Postfix >= 3.5 writes them
+    (_strict_envelope_end()), end right before the line's last ` proto=` (smtpd writes one
+    always, cleanup when it knows the protocol; after it come only the HELO, whose spaces
+    smtpd writes as `?`, and the session's SASL fields), of the first ENVELOPE_CANDIDATES.
+    Else, as when there is no ` proto=` (or Postfix wrote an address bare, before 3.5), the
+    last one."""
     last = text.rfind("; from=<")
     proto = text.rfind(" proto=")
     if last < 0 or proto < last or text.count("; from=<") == 1:
         return last
     at = text.find("; from=<")
-    while 0 <= at < proto:
-        if _envelope(text[at + 2:proto], False)[2] == proto - at - 3:
+    for _ in range(ENVELOPE_CANDIDATES):
+        if not 0 <= at < proto:
+            break
+        if _strict_envelope_end(text, at + 8) == proto - 1:
             return at
         at = text.find("; from=<", at + 1)
     return last
@@ -1154,8 +1184,8 @@ def sent_outcome(text: str, answer_at: int) -> str:
 def filter_refusal(text: str) -> Optional[str]:
     """BOUNCED or REJECTED when `text`, a delivery line of status sent, is a content filter on
     loopback answering that it bounced or dropped the message (_FILTER_REFUSAL); else None.
-    The relay is read from its field (a recipient's quoted text cannot pass for it); the
-    status and answer as every reading of a delivery line reads them (its first `, status=`).
+    The relay, the status and the answer are read as every reading of a delivery line reads
+    them (delivery_details(): after the recipients, whose quoted text cannot pass for them).
     A remote server's answer is never a filter's."""
     found = delivery_details(text)
     if found is None or not is_loopback(split_address(found[1])[1]):

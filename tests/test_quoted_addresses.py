@@ -25,6 +25,8 @@ from test_reallogs import REAL, rows
 
 from maillog_sasl import events
 
+from support import COMPILED
+
 FAKE = ('"x, relay=mx.example.net[198.51.100.7]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, '
         'status=sent (250 ok"@reject.test')
 SENDER = '"a>, size=1, nrcpt=1 (queue active)"@harness.test'
@@ -292,3 +294,57 @@ def test_a_bare_sender_holding_a_bracket_keeps_its_recipient():
             "from=<x>y@evil.example> to=<nobody@harness.test> proto=ESMTP helo=<evil.example>")
     event = events.smtpd_event(text)
     assert (event.sender, event.recipient) == ("x>y@evil.example", "nobody@harness.test")
+
+
+# A `; from=<` in the text before the envelope with no `>` after it (a header check's header, a
+# milter's or a DNSBL's reply): read as a bare sender, it would run over the real one (a second
+# review's lines, in the shapes cleanup and smtpd write).
+EARLY_FROM = [
+    ("cleanup", "6521820C3CE: hold: header Subject: hi; from=<ceo@corp.example from "
+                "unknown[192.0.2.1]; from=<s@d> to=<r@d> proto=ESMTP helo=<h>: held"),
+    ("cleanup", "6521820C3CE: reject: header Subject: hi; from=<ceo@corp.example from "
+                "unknown[192.0.2.1]; from=<s@d> to=<r@d> proto=ESMTP helo=<h>: 5.7.1 no"),
+    ("cleanup", '6521820C3CE: milter-reject: END-OF-MESSAGE from unknown[192.0.2.1]: 5.7.1 '
+                'subject "hi; from=<ceo@corp.example" refused; from=<s@d> to=<r@d> proto=ESMTP '
+                'helo=<h>'),
+    ("smtpd", 'NOQUEUE: milter-reject: DATA from unknown[192.0.2.1]: 550 5.7.1 bad "x; '
+              'from=<ceo"; from=<s@d> to=<r@d> proto=ESMTP helo=<h> sasl_username=<bob>'),
+    ("smtpd", "NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 Service unavailable; "
+              "Client host [192.0.2.1] blocked using x; from=<z; from=<s@d> to=<r@d> "
+              "proto=ESMTP helo=<h>"),
+]
+
+
+@pytest.mark.parametrize("daemon, text", EARLY_FROM)
+def test_an_unclosed_from_before_the_envelope_is_not_its_sender(daemon, text):
+    event = events.recognize(daemon, text)
+    assert (event.sender, event.recipient) == ("s@d", "r@d")
+
+
+def test_a_bare_sender_that_starts_with_a_quote_is_read_to_its_own_end():
+    # Postfix < 3.5 writes `"a"@b>c@d` as it is; a quoted part followed by more is no quoted
+    # address.
+    assert events.qmgr_event("6521820C3CE", 'from=<"a"@b>c@d>, status=expired, returned to '
+                             'sender') == events.Expired("6521820C3CE", '"a"@b>c@d')
+    assert events.qmgr_event("6521820C3CE", 'from=<"a"@b>c@d>, size=300, nrcpt=1 (queue '
+                             'active)') == events.QueueActive("6521820C3CE", '"a"@b>c@d', 300, 1)
+    event = events.recognize("smtpd", 'NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 550 5.1.1 '
+                             '<r@d>: Recipient address rejected; from=<"a"@b>c@d> to=<r@d> '
+                             'proto=ESMTP helo=<h>')
+    assert (event.sender, event.recipient) == ('"a"@b>c@d', "r@d")
+
+
+@pytest.mark.skipif(COMPILED, reason="compiled code calls _strict_envelope_end() directly")
+def test_many_from_markers_cost_a_few_tries():
+    # A line cut at 64 KiB of `; from=<`: ENVELOPE_CANDIDATES tries, not thousands.
+    body = ("reject: RCPT from x[192.0.2.1]: 550 " + "; from=<a" * 7000
+            + "; from=<s@d> to=<r@d> proto=ESMTP helo=<h>")
+    calls = []
+    original = events._strict_envelope_end
+    try:
+        events._strict_envelope_end = lambda *args: calls.append(args) or original(*args)
+        event = events.reject_event(None, body)
+    finally:
+        events._strict_envelope_end = original
+    assert len(calls) == events.ENVELOPE_CANDIDATES
+    assert event.recipient == "r@d"
