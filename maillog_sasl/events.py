@@ -696,7 +696,7 @@ def address_end(text: str, begin: int, close: str) -> int:
 
 # An address as Postfix >= 3.5 writes it in an envelope, from after its `<`: quoted, or a
 # dot-atom, which holds no `<`, `>` or `"`.
-_STRICT_ADDRESS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"(?:@[^"<>\s]*)?>|[^"<>]*>', re.DOTALL)
+_STRICT_ADDRESS = re.compile(_QUOTED_ADDRESS.pattern + r'|[^"<>]*>', re.DOTALL)
 
 
 def _strict_envelope_end(text: str, begin: int) -> int:
