@@ -675,6 +675,14 @@ class Correlator:
                     # established to ...`, a daemon's warning. (Looked at only here: most lines
                     # that come here are an untracked message's.) Or a syslog's line for one
                     # it did not write again.
+                    if queue_id == "warning" and daemon == "bounce":
+                        outcome = self._notice_failed(line, stamp or line[:15], host, text,
+                                                      body, clock)
+                        if outcome is USED:
+                            continue
+                        if outcome is UNTRACKED:
+                            untracked += 1
+                            continue
                     if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
                             and self._repeated(line, stamp or line[:15], host, tag, text,
                                                clock) is USED):
@@ -1490,6 +1498,37 @@ class Correlator:
         removed, and pickup read it into a new one (_requeued())."""
         event = ev.requeued_event(text)
         return UNUSED if event is None else self._requeued(event, line, host, stamp, clock)
+
+    def _notice_failed(self, line: str, stamp: str, host: str, text: str, body: str,
+                       clock: Clock) -> str:
+        """bounce's `warning: QID: sender notification failed to ADDR: REASON` (Postfix >=
+        3.11, `body` the text after `warning: `): the notice of QID that bounce named a line
+        before was refused by cleanup, never queued. It ends there, refused, rather than stay
+        "still queued" (and, for `watch`, in its state) for ever."""
+        queue_id = ev.notice_failure_of(body)
+        if queue_id is None:
+            return UNUSED
+        key = (host, queue_id)
+        message = self.messages.get(key)
+        if message is None:
+            if self._orphan is None or key in self._dropped:
+                return UNTRACKED
+            self._orphan(line, stamp, key, "bounce", text)  # the message may be the parent's
+            return USED
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED
+        self._seen(when)
+        message.last_time = when
+        notice = self.messages.get((host, message.notices[-1])) if message.notices else None
+        # Only the notice just named: one qmgr has read was queued (a log cut before the
+        # notice's lines, a warning repeated).
+        if notice is not None and notice.parent is message and notice.nrcpt is None:
+            del self.messages[(host, notice.queue_id)]
+            notice.end = when
+            notice.state = REFUSED
+            self._finish_message(notice)
+        return USED
 
     def _rescanned(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
         """MailScanner's `Requeue: OLDQID.NNNNN to NEWQID`: beside Postfix it takes each

@@ -12,6 +12,7 @@ SUMMARY
     requeued_event(text) -> Requeued(queue_id, orig_id) | None  (pickup reading a message
         `postsuper -r` requeued)
     scanner_requeue_event(text) -> Requeued | None  (MailScanner writing a held message back)
+    notice_failure_of(body) -> QID | None  (bounce's warning that QID's notice was not queued)
     cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event;
         MESSAGE_ID, MESSAGE_ID_VALUE and MESSAGE_ID_STRIP read it)
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -1257,6 +1258,32 @@ def _bounce(text: str):
     if not colon or not (notice_id.isascii() and notice_id.isalnum()):
         return None
     return Notice(queue_id, notice_id, label)
+
+
+# What cleanup_strerror() can say of a notice that cleanup did not queue (global/
+# cleanup_strerror.c: a closed list; the address before it is the sender's, any text).
+CLEANUP_REFUSALS: Final = frozenset((
+    "service unavailable", "queue file write error", "internal protocol error",
+    "no recipients specified", "too many hops", "message file too big",
+    "message content rejected", "service denied", "bare <LF> received"))
+_NOTICE_FAILURES: Final = (" sender notification failed to ", " postmaster notification failed: ")
+
+
+def notice_failure_of(body: str) -> Optional[str]:
+    """The queue ID of bounce's `warning: QID: sender notification failed to ADDR: REASON` or
+    `warning: QID: postmaster notification failed: REASON` (`body`: the text after
+    `warning: `), else None. Postfix >= 3.11 logs the notice's `... notification: NEWQID` line
+    before cleanup has queued it, and this warning when cleanup then refused it (REASON one of
+    CLEANUP_REFUSALS): NEWQID never reaches the queue. Without a reason no notice was begun
+    (none was named)."""
+    queue_id = queue_id_of(body)
+    if queue_id is None:
+        return None
+    failure = body[len(queue_id) + 1:]
+    if not failure.startswith(_NOTICE_FAILURES):
+        return None
+    reason = failure.rpartition(": ")[2]
+    return queue_id if reason in CLEANUP_REFUSALS else None
 
 
 def _postsuper(text: str):
