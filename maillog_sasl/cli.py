@@ -66,7 +66,7 @@ from maillog_sasl.password import (
     read_stdin_line,
 )
 from maillog_sasl.progress import Progress
-from maillog_sasl.render import FORMATS, render
+from maillog_sasl.render import FORMATS, json_safe, render
 from maillog_sasl.reports import REPORTS, Scope, build_report, gives_tuples, report_of
 from maillog_sasl.sources import MAX_LINE, local_paths
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
@@ -1399,6 +1399,14 @@ def watch_main(argv) -> int:
     if "-" in args.paths:
         complain("watch reads log files (it keeps their offsets), not standard input")
         return EXIT_USAGE
+    # What watch writes (the metrics file is replaced, alerts appended, the state made an
+    # SQLite database) must be no log it reads.
+    for option, target in (("--metrics", args.metrics), ("--alert-log", args.alert_log),
+                           ("--state", args.state)):
+        clash = _input_at(target, args.paths) if target else ""
+        if clash:
+            complain(f"{option} {clash}")
+            return EXIT_USAGE
     zone = None
     if args.tz:
         zone = parse_zone(args.tz)
@@ -1555,7 +1563,7 @@ def state_main(argv) -> int:
             return 1
         held = watch.describe(state)
         if args.format == "json":
-            print(json.dumps(held, indent=2, ensure_ascii=False))
+            print(json_safe(json.dumps(held, indent=2, ensure_ascii=False)))
         else:
             print(state_text(held))
         return 0

@@ -1,0 +1,118 @@
+"""What `watch` and `state` write, and where: never into a log they read, never into a file
+that is not a state; and the log's text in their JSON as the reports write it.
+
+Found by a review that named each file option after the log (2026-12-04): `--metrics LOG`
+replaced the log with Prometheus text, `--alert-log LOG` appended alerts to it, and `--state`
+naming an empty file (a log logrotate has just made) turned it into an SQLite database, even
+for `maillog-sasl state`, which only reads.
+"""
+
+import json
+import os
+
+import pytest
+
+from support import SAMPLE_LOGS
+
+SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
+# A flagged account's name as a client can write it: a bidi override, a C1 CSI, a line
+# separator. Postfix logs what SASL accepted.
+EVIL_USER = "ken.roux\u202e\u009b31m\u2028X"
+TERMINAL_ACTIVE = ("\u202e", "\u009b", "\u2028")
+
+
+@pytest.fixture
+def log(tmp_path):
+    path = tmp_path / "maillog"
+    path.write_bytes(SAMPLE.read_bytes()[:200_000])
+    return path
+
+
+@pytest.mark.parametrize("option", ["--metrics", "--alert-log", "--state"])
+@pytest.mark.parametrize("how", ["same name", "symlink", "hard link"])
+def test_watch_writes_into_no_log_it_reads(cli, tmp_path, log, option, how):
+    before = log.read_bytes()
+    target = log
+    if how == "symlink":
+        target = tmp_path / "link"
+        target.symlink_to(log)
+    elif how == "hard link":
+        target = tmp_path / "hard"
+        os.link(log, target)
+    state = [] if option == "--state" else ["--state", tmp_path / "s.sqlite"]
+    result = cli("watch", "--once", *state, option, target, log)
+    assert result.code == 2
+    assert result.err.startswith(f"maillog-sasl watch: {option} {target}: ")
+    assert result.err.count("\n") == 1
+    assert log.read_bytes() == before
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.parametrize("command", [["state"], ["state", "--forget", "ann"],
+                                     ["watch", "--once"]])
+def test_an_empty_file_is_no_state(cli, tmp_path, log, command):
+    empty = tmp_path / "maillog.1"
+    empty.touch(mode=0o600)
+    logs = [log] if command[0] == "watch" else []
+    result = cli(*command, "--state", empty, *logs)
+    assert result.code == 2
+    assert "an empty file, not a maillog-sasl state" in result.err
+    assert empty.stat().st_size == 0
+
+
+def test_an_sqlite_file_without_tables_is_not_made_a_state_by_state(cli, tmp_path):
+    import sqlite3
+
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("PRAGMA user_version = 7").connection.close()
+    other.chmod(0o600)
+    result = cli("state", "--state", other)
+    assert result.code == 2 and "not a maillog-sasl state" in result.err
+    tables = sqlite3.connect(other).execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == []
+
+
+def _evil_log(tmp_path):
+    path = tmp_path / "maillog"
+    path.write_text(SAMPLE.read_text().replace("ken.roux", EVIL_USER))
+    return path
+
+
+def test_alerts_and_the_state_escape_what_a_terminal_acts_on(cli, tmp_path):
+    log = _evil_log(tmp_path)
+    state = tmp_path / "s.sqlite"
+    result = cli("watch", "--once", "--state", state, log)
+    assert result.code == 1  # alerts
+    alerts = [json.loads(line) for line in result.out.splitlines()]
+    assert any(alert["user"].startswith(EVIL_USER) for alert in alerts)
+    shown = cli("state", "--state", state, "--format", "json")
+    assert shown.code == 0
+    assert EVIL_USER in json.dumps(json.loads(shown.out), ensure_ascii=False)
+    for text in (result.out, shown.out):
+        assert not any(char in text for char in TERMINAL_ACTIVE)
+
+
+def test_a_nul_in_a_username_reaches_the_alert_command_as_a_question_mark(cli, tmp_path):
+    log = tmp_path / "maillog"
+    log.write_text(SAMPLE.read_text().replace("ken.roux", "ken\x00roux"))
+    seen = tmp_path / "users"
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite", "--alert-command",
+                 f'printf "%s\\n" "$MAILLOG_SASL_USER" >> {seen}', log)
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err
+    assert "ken?roux@corp.example" in seen.read_text().splitlines()
+
+
+def test_a_full_disk_at_the_lock_is_no_traceback(tmp_path, monkeypatch):
+    # The lock file holds the pid for a run that waits; writing it is what fails first when
+    # the disk is full (a review's 1 MB tmpfs), before the state's own writes say so.
+    import errno
+
+    from maillog_sasl import state as state_module
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(state_module.os, "pwrite", full)
+    opened = state_module.State.open(str(tmp_path / "s.sqlite"), "f1")
+    opened.close()
