@@ -610,6 +610,26 @@ def _stderr(line: str) -> None:
     print(f"maillog-sasl watch: {line}", file=sys.stderr, flush=True)
 
 
+def _distinct(paths: Iterable[str], complain: Callable[[str], None]) -> List[str]:
+    """`paths` made absolute, each file once: a second name of one (a symlink, a hard link)
+    would have its lines counted twice, each login and failure with them."""
+    kept: List[str] = []
+    files: Dict[Tuple[int, int], str] = {}
+    for path in map(os.path.abspath, paths):
+        if path in kept:
+            continue
+        try:
+            status = os.stat(path)
+        except OSError:  # not there yet, or not readable: its follower says so
+            kept.append(path)
+            continue
+        first = files.setdefault((status.st_dev, status.st_ino), path)
+        if first != path:
+            complain(f"{path}: the same file as {first}; read once")
+            continue
+        kept.append(path)
+    return kept
+
 class Watch:
     """One run of `watch` over `paths`, its state open (and locked); see the module docstring.
 
@@ -654,7 +674,7 @@ class Watch:
             self.changed = True  # an engine of an older format: stored in this one's
         engine.activity.enrichment = _enrichment(engine.activity.enrichment, geo, allow, limits)
         self.engine: Engine = engine
-        self.paths = [os.path.abspath(path) for path in paths]
+        self.paths = _distinct(paths, complain)
         self.followers = {path: Follower(path, state.positions.get(path))
                           for path in self.paths}
         self.failed = False  # an alert could not be written

@@ -116,3 +116,25 @@ def test_a_full_disk_at_the_lock_is_no_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(state_module.os, "pwrite", full)
     opened = state_module.State.open(str(tmp_path / "s.sqlite"), "f1")
     opened.close()
+
+
+@pytest.mark.parametrize("how", ["symlink", "hard link"])
+def test_one_log_under_two_names_is_read_once(cli, tmp_path, log, how):
+    other = tmp_path / "other"
+    if how == "symlink":
+        other.symlink_to(log)
+    else:
+        os.link(log, other)
+    once = cli("watch", "--once", "--state", tmp_path / "once.sqlite", "--metrics",
+               tmp_path / "once.prom", log)
+    twice = cli("watch", "--once", "--state", tmp_path / "twice.sqlite", "--metrics",
+                tmp_path / "twice.prom", log, other)
+    assert twice.err == f"maillog-sasl watch: {other}: the same file as {log}; read once\n"
+    assert twice.out == once.out
+    assert _counted(tmp_path / "twice.prom") == _counted(tmp_path / "once.prom")
+
+
+def _counted(metrics):
+    """The counters of a --metrics file (lines read, logins, ...), without its times."""
+    return [line for line in metrics.read_text().splitlines()
+            if line.startswith("maillog_sasl_") and "_total" in line.partition(" ")[0]]
