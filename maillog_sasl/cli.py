@@ -362,9 +362,14 @@ def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) ->
     options.chosen_columns = _chosen_columns(options, geo)
     if options.output:
         clash = _input_at(options.output, options.paths)
-        if clash:
-            print(f"maillog-sasl: {clash}", file=sys.stderr)
-            return 2
+    elif sys.stdout is None:  # started with it closed (`>&-`)
+        clash = "standard output is closed: give -o FILE"
+    else:
+        # `maillog-sasl maillog >> maillog`: the shell opened the log for the report.
+        clash = _input_at(_descriptor_path(sys.stdout), options.paths, "standard output")
+    if clash:
+        print(f"maillog-sasl: {clash}", file=sys.stderr)
+        return 2
     with contextlib.ExitStack() as stack:
         try:
             jobs, executor = _workers(options, stack)
@@ -416,9 +421,21 @@ def _read(options, zone, selection: Selection, report_options: dict, analysis) -
     return 2 if analysis.problems else 0
 
 
-def _input_at(target: str, paths) -> str:
-    """Why the report must not be written to `target` (one line), or '' when it may: the
-    file there is one of the logs (symlinks and hard links followed, `-` compared too)."""
+def _descriptor_path(stream) -> str:
+    """A name of the file open on `stream` (/dev/fd/N), or '' when it has none (a test's
+    capture, a closed stream)."""
+    try:
+        return f"/dev/fd/{stream.fileno()}"
+    except (AttributeError, OSError, ValueError):
+        return ""
+
+
+def _input_at(target: str, paths, shown: str = "") -> str:
+    """Why the report must not be written to `target` (one line; `shown` names it there, if
+    not its path), or '' when it may: the file there is one of the logs (symlinks and hard
+    links followed, `-` compared too)."""
+    if not target:
+        return ""
     inputs = []
     for path in paths:
         if path == "-":
@@ -434,7 +451,7 @@ def _input_at(target: str, paths) -> str:
     if clash == target:
         return f"{target}: is also a log to read; not overwritten"
     what = "standard input" if isinstance(clash, int) else f"the log {clash}"
-    return f"{target}: is the same file as {what}; not overwritten"
+    return f"{shown or target}: is the same file as {what}; not overwritten"
 
 
 def _report(options, analysis, selection, report_options: dict) -> str:

@@ -74,6 +74,29 @@ def test_output_onto_the_file_standard_input_comes_from_is_refused(log):
     assert log.read_bytes() == SEED.read_bytes()
 
 
+@pytest.mark.parametrize("read", ["by name", "on standard input"])
+def test_a_report_appended_by_the_shell_to_its_log_is_refused(log, read):
+    """`maillog-sasl maillog >> maillog`, `maillog-sasl - < maillog >> maillog`: the shell
+    opens the log for the report before the command starts."""
+    with open(log, "ab") as stdout, open(log, "rb") as stdin:
+        process = subprocess.run(COMMAND + ["--year", "2018",
+                                            str(log) if read == "by name" else "-"],
+                                 stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    what = f"the log {log}" if read == "by name" else "standard input"
+    assert process.returncode == 2
+    assert process.stderr == (f"maillog-sasl: standard output: is the same file as {what}; "
+                              "not overwritten\n")
+    assert log.read_bytes() == SEED.read_bytes()
+
+
+def test_a_closed_standard_output_is_one_line(log):
+    process = subprocess.run(COMMAND + ["--year", "2018", str(log)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: os.close(1))
+    assert process.returncode == 2
+    assert process.stderr == "maillog-sasl: standard output is closed: give -o FILE\n"
+
+
 def test_the_check_comes_before_anything_is_opened_for_writing(cli, log, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("opened for writing")
