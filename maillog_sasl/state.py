@@ -350,7 +350,15 @@ class State:
             self.tables = tables
             self.pairs = PairStore(db)
             for row in db.execute("SELECT path, device, inode, offset, head FROM logs"):
-                self.positions[row[0]] = Position(*row[1:])
+                path, device, inode, offset, head = row
+                # SQLite keeps any type in any column: a row edited by hand, or damaged.
+                if not (isinstance(path, str) and all(type(number) is int and number >= 0
+                                                      for number in (device, inode, offset))
+                        and (head is None or isinstance(head, str))):
+                    raise StateError(f"{self.path}: damaged: where the log {path!r} was read "
+                                     "to cannot be read; it is left as it is: give another "
+                                     "--state")
+                self.positions[path] = Position(device, inode, offset, head)
             for account, signal, severity in db.execute(
                     "SELECT account, signal, severity FROM raised"):
                 self.raised.setdefault(account, {})[signal] = severity

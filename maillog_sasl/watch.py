@@ -168,7 +168,7 @@ from maillog_sasl.incident import (
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.sources import file_anchor
-from maillog_sasl.state import State, freeze, thaw
+from maillog_sasl.state import State, StateError, freeze, thaw
 from maillog_sasl.syslog import Clock
 
 CHECKPOINT_EVERY = 30.0
@@ -661,6 +661,9 @@ class Watch:
         self.complain = complain
         self.clock = clock
         engine = state.engine
+        if engine is not None and not isinstance(engine, Engine):  # a damaged or forged row
+            raise StateError(f"{state.path}: damaged: its engine is not one of watch's; "
+                             "`maillog-sasl state --reset-engine` drops it and keeps the rest")
         # Whether the engine differs from the one stored (what it read, its limits).
         self.changed = engine is None
         if engine is None:

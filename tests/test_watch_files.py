@@ -138,3 +138,39 @@ def _counted(metrics):
     """The counters of a --metrics file (lines read, logins, ...), without its times."""
     return [line for line in metrics.read_text().splitlines()
             if line.startswith("maillog_sasl_") and "_total" in line.partition(" ")[0]]
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE logs SET offset = 'a lot'", "UPDATE logs SET offset = -5",
+    "UPDATE logs SET inode = NULL", "UPDATE logs SET head = x'00ff'"])
+def test_a_damaged_offset_is_refused_and_kept(cli, tmp_path, log, change):
+    # SQLite holds any type in any column: an offset of text raised a TypeError, a negative
+    # one failed each run's read with exit status 0.
+    import sqlite3
+
+    from support import tamper
+
+    state = tmp_path / "s.sqlite"
+    assert cli("watch", "--once", "--state", state, log).code in (0, 1)
+    if "inode" in change:  # NOT NULL: a table rebuilt without it, as a hand edit might
+        change = "UPDATE logs SET inode = 'x'"
+    tamper(state, change)
+    kept = sqlite3.connect(state).execute("SELECT * FROM logs").fetchall()
+    result = cli("watch", "--once", "--state", state, log)
+    assert result.code == 2
+    assert "damaged: where the log" in result.err and result.err.count("\n") == 1
+    assert sqlite3.connect(state).execute("SELECT * FROM logs").fetchall() == kept
+
+
+def test_an_engine_of_another_type_is_refused(cli, tmp_path, log):
+    import pickle
+
+    from support import tamper
+
+    state = tmp_path / "s.sqlite"
+    assert cli("watch", "--once", "--state", state, log).code in (0, 1)
+    tamper(state, ("UPDATE engine SET data = ?", (pickle.dumps(5),)))
+    result = cli("watch", "--once", "--state", state, log)
+    assert result.code == 2
+    assert "damaged: its engine is not one of watch's" in result.err
+    assert "Traceback" not in result.err
