@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import datetime as _dt
 import gc
+import io
 import json
 import math
 import os
@@ -454,13 +455,28 @@ def _input_at(target: str, paths, shown: str = "") -> str:
     return f"{shown or target}: is the same file as {what}; not overwritten"
 
 
+def _whole_writes(stream):
+    """`stream`, or, where Python runs unbuffered (-u, PYTHONUNBUFFERED=1, as many containers
+    set it), a buffered text stream on its file: a raw file's write may take part of what it
+    is given (a disk filling up) and a text stream ignores the rest, so a report came out cut,
+    with exit status 0; a buffered one writes the rest or raises. Its file stays open."""
+    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
+        return stream
+    try:
+        raw = io.FileIO(stream.fileno(), "w", closefd=False)
+    except (AttributeError, OSError, ValueError):
+        return stream
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding,
+                            errors=stream.errors, line_buffering=stream.line_buffering)
+
+
 def _report(options, analysis, selection, report_options: dict) -> str:
     """Write the report; '' when it was written, else why not (one line for stderr).
 
     -o FILE is written under a temporary name and renamed over FILE once the report is whole
     (output.AtomicWriter): a failed or interrupted run leaves FILE as it was.
     """
-    out = sys.stdout
+    out = _whole_writes(sys.stdout)
     writer = None
     if options.output:
         try:
