@@ -171,6 +171,19 @@ def test_a_new_report_gets_the_permissions_of_the_umask(cli, log, tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "incident.txt").st_mode) == 0o640
 
 
+def test_a_report_written_over_another_keeps_its_mode_and_owner(cli, log, tmp_path):
+    # An incident file kept private stays private (it became 0644 under the umask).
+    target = tmp_path / "incident.csv"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    owner = (1234, 5678) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(target, *owner)
+    assert cli("--year", "2018", "-f", "csv", "-o", target, log).code == 0
+    status = os.stat(target)
+    assert target.read_text() != "old\n"
+    assert (stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid) == (0o600, *owner)
+
+
 def test_a_symlinked_target_keeps_its_link(cli, log, tmp_path):
     real = tmp_path / "reports" / "incident.csv"
     real.parent.mkdir()
