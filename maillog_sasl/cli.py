@@ -276,15 +276,32 @@ def _year(text: str) -> int:
     return int(text)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout(1), systemd stopping a job): the run unwinds as from Ctrl-C, so
+    that -o's temporary file goes with it (it stayed, a part of the report, when the signal
+    killed the process)."""
+
+
+def _terminated(number, frame):
+    raise _Terminated
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
     try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # main() called from another thread than the main one: left as it is
+        previous = None
+    try:
         return _run(build_parser().parse_args(_negative_offsets(argv)))
     except UsageError as error:
         print(f"maillog-sasl: {error} (see maillog-sasl --help)", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("maillog-sasl: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("maillog-sasl: interrupted", file=sys.stderr)
         return 130
@@ -292,6 +309,9 @@ def main(argv=None) -> int:
         # The reader went away (| head): nothing left to say.
         _discard_unwritten(sys.stdout)
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _negative_offsets(argv):

@@ -239,8 +239,10 @@ class Job(NamedTuple):
 
 
 def _worker_started() -> None:
-    # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them.
+    # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them;
+    # SIGTERM (the pool stopping them) ends a worker at once, not as the command's does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _fixed_zone_of(zone: _dt.timezone) -> tuple:

@@ -232,8 +232,12 @@ def test_atomic_writer_fsyncs_before_the_rename(tmp_path, monkeypatch):
     assert listing(tmp_path) == []
 
 
-def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path):
-    """A real SIGINT while the log (a FIFO whose writer pauses) is being read."""
+@pytest.mark.parametrize("number, code, said", [
+    (signal.SIGINT, 130, "interrupted"),
+    # kill, timeout(1), systemd: the signal killed the process and its temporary file stayed.
+    (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, said):
+    """A real SIGINT (or SIGTERM) while the log (a FIFO whose writer pauses) is being read."""
     fifo = tmp_path / "maillog"
     os.mkfifo(fifo)
     head = tmp_path / "head"
@@ -251,9 +255,9 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path):
         while not listing(target.parent) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert listing(target.parent), "the temporary file was made"
-        run.send_signal(signal.SIGINT)
-        assert run.wait(timeout=20) == 130
-        assert run.stderr.read() == "maillog-sasl: interrupted\n"
+        run.send_signal(number)
+        assert run.wait(timeout=20) == code
+        assert run.stderr.read() == f"maillog-sasl: {said}\n"
     finally:
         run.kill()
         writer.kill()
