@@ -138,6 +138,7 @@ from maillog_sasl.sources import (
     PLAIN,
     LineSplitter,
     Problem,
+    Shrank,
     error_reason,
     is_compressed,
     one_line,
@@ -272,7 +273,7 @@ class _Range:
         while offset < self.end:
             block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset, self.end)
             if not block:
-                break
+                raise Shrank(offset)  # the range was there when the input was opened
             offset += len(block)
             yield self.lines.split(decoder.decode(block))
         last = self.lines.end(decoder.decode(b"", final=True))
