@@ -1143,7 +1143,7 @@ class Correlator:
     def _on_client(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         login = _plain_login(text) if ", sasl_username=" in text else None
         if login is None and not self._may_track(text):
-            return UNTRACKED
+            return self._born_untracked((key[0], text[:text.find(": ")]))
         when = clock.time(stamp)
         if when is None:
             return UNUSED
@@ -1249,7 +1249,7 @@ class Correlator:
 
     def _client(self, event, session: Session, host: str, when: _dt.datetime):
         if event.sasl_username is None and not self._tracked(event):
-            return UNTRACKED
+            return self._born_untracked((host, event.queue_id))
         self._queued(session, host, when, event.queue_id, event.client_name, event.client_ip,
                      event.sasl_method, event.sasl_username, event.sasl_sender,
                      event.orig_queue_id)
@@ -1587,6 +1587,14 @@ class Correlator:
         notice.inherit_from(message, "notice")
         message.notices = [*message.notices, event.notice_queue_id]
         self.messages[key] = notice
+
+    def _born_untracked(self, key: tuple) -> str:
+        """A message not followed is born on queue ID `key`: one still open there lost its
+        end (a session that died in DATA before Postfix 3.10 logged none; a `removed` line
+        dropped), and the new one's lines are not its own."""
+        if key in self.messages:
+            self.message_reborn(key)
+        return UNTRACKED
 
     def message_reborn(self, key: tuple, keep: Optional[Message] = None) -> None:
         """A new message on queue ID `key`: the one still open there (unless `keep`) lost its
