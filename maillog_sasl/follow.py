@@ -31,8 +31,9 @@ DESCRIPTION
     another file appears at the path (logrotate's `create`, or the file was deleted and made
     again), the old file is read until it has been quiet for one call (the writer may go on
     writing to it until it reopens the path) or for ROTATION_GRACE seconds, and then the new
-    one from its start; a file truncated in place is read again from its start. A path that
-    does not exist is waited for.
+    one from its start. A file truncated in place is told, before it is read on, as at the
+    first read (by its size or its first line): the lines after the offset are read from its
+    copy, then the file from its start. A path that does not exist is waited for.
 
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are
@@ -388,23 +389,28 @@ class Follower:
                 self._waiting_noted = False
                 yield from self._read_held()
             return
+        status = _stat(self.path)
+        if status is not None and (status.st_dev, status.st_ino) == self._ident:
+            self._rotated_at = None
+            # Looked at before reading on, as _catch_up() does: a file truncated in place and
+            # written past the offset again since the last look would otherwise be read from
+            # the offset, inside its new lines, and the copy from the offset thus moved.
+            if status.st_size < self._offset or (self._head is not None
+                                                 and self._read_head(self._fd) != self._head):
+                # Truncated in place (copytruncate): what came after the offset is in the copy.
+                stored = Position(self._ident[0], self._ident[1], self._offset, self._head)
+                yield from self._read_copy(stored, rotated_since=False)
+                if self._hold(self.path, 0):
+                    yield from self._read_held()
+                return
+            yield from self._read_held()
+            return
         got = False
         for chunk in self._read_held():
             got = True
             yield chunk
-        status = _stat(self.path)
         if status is None:
             return  # gone for now: the file held may still be written to; wait for the path
-        if (status.st_dev, status.st_ino) == self._ident:
-            self._rotated_at = None
-            if status.st_size < self._offset or self._read_head(self._fd) != self._head:
-                # Truncated in place (copytruncate): what came after the offset is in the copy.
-                stored = self.position
-                assert stored is not None  # a file is held
-                yield from self._read_copy(stored, rotated_since=False)
-                if self._hold(self.path, 0):
-                    yield from self._read_held()
-            return
         # Another file at the path: the one held was rotated away, but its writer may not have
         # reopened the path yet. It is read until it has been quiet for a whole call.
         now = self._clock()
