@@ -29,11 +29,13 @@ DESCRIPTION
 
     Later calls of read() follow the file held open: new complete lines as they come; when
     another file appears at the path (logrotate's `create`, or the file was deleted and made
-    again), the old file is read until it has been quiet for one call (the writer may go on
-    writing to it until it reopens the path) or for ROTATION_GRACE seconds, and then the new
-    one from its start. A file truncated in place is told, before it is read on, as at the
-    first read (by its size or its first line): the lines after the offset are read from its
-    copy, then the file from its start. A path that does not exist is waited for.
+    again), the old file is read on while the new one is empty (the writer goes on writing to
+    it until it reopens the path), then until it has been quiet for one call, and then the new
+    one from its start. An old file still written to ROTATION_GRACE seconds after the new one
+    was first seen written to is left then, with a note naming the byte from which it was not
+    read. A file truncated in place is told, before it is read on, as at the first read (by
+    its size or its first line): the lines after the offset are read from its copy, then the
+    file from its start. A path that does not exist is waited for.
 
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are
@@ -72,9 +74,11 @@ BLOCK_SIZE = 1 << 17
 # LONGEST_LINE bytes without a line end.
 HEAD_LIMIT = 1 << 16
 LONGEST_LINE = 1 << 20
-# A rotated file may still be written to until its writer reopens the path: it is read until
-# it has been quiet for one call, or for this many seconds after the new file appeared.
-ROTATION_GRACE = 3.0
+# A rotated file may still be written to until its writer reopens the path: it is read while
+# the new file is empty, then until it has been quiet for one call, or for this many seconds
+# after the new file was first seen written to: far longer than a syslog daemon takes to reopen
+# its files, short enough that alerts on the new file's lines are not held back for long.
+ROTATION_GRACE = 60.0
 
 
 class Position(NamedTuple):
@@ -411,20 +415,40 @@ class Follower:
             yield chunk
         if status is None:
             return  # gone for now: the file held may still be written to; wait for the path
-        # Another file at the path: the one held was rotated away, but its writer may not have
-        # reopened the path yet. It is read until it has been quiet for a whole call.
+        # Another file at the path (logrotate's `create`, or deleted and made again): the one
+        # held was rotated away, but its writer goes on writing to it until it reopens the path
+        # (the syslog daemon at logrotate's postrotate HUP, late on a loaded machine). While the
+        # new file is empty nothing waits in it: the held one is read on, however long that is.
+        # Once the new one has been written to, the held one is read until it has been quiet for
+        # a whole look after the one that saw that, or, written to all along, for ROTATION_GRACE
+        # seconds: a writer that never lets go of it must not hold the new file's lines back
+        # for ever (what it leaves unread is said).
+        if status.st_size == 0:
+            return
         now = self._clock()
         if self._rotated_at is None:
             self._rotated_at = now
             return
-        if got and now - self._rotated_at < ROTATION_GRACE:
+        if not got:
+            yield from self._read_held(final=True)
+        elif now - self._rotated_at < ROTATION_GRACE:
             return
-        yield from self._read_held(final=True)
+        else:
+            self._left_written()
         self._rotated_at = None
         if self._hold(self.path, 0):
             yield from self._read_held()
         else:
             self._missing(fatal=False)
+
+    def _left_written(self) -> None:
+        """Say that the held file, rotated away and still written to, is left for the path."""
+        assert self._ident is not None  # a file is held
+        found = self._find(Position(self._ident[0], self._ident[1], self._offset, self._head))
+        name = found[1] if found is not None else "the file rotated away from it"
+        self.notes.append(f"{self.path}: {name} is still written to {ROTATION_GRACE:g} s after "
+                          f"lines came to the new {self.path}: reading that from now on; what "
+                          f"is written to {name} after byte {self._offset} is not read")
 
     # -- reading files -------------------------------------------------------------------------
 

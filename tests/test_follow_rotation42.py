@@ -1,12 +1,14 @@
-"""`watch` following a log across rotation, look by look (follow.Follower): a copytruncate
-followed by more than was read before the next look."""
+"""`watch` following a log across rotation, look by look (follow.Follower, its clock the test's):
+a copytruncate followed by more than was read before the next look, a renamed file its writer
+goes on writing to for longer than a moment, one written to past ROTATION_GRACE (said, with the
+byte it was left at)."""
 
 import shutil
 from pathlib import Path
 
 from maillog_sasl import report, watch
 from maillog_sasl.activity import Thresholds
-from maillog_sasl.follow import Follower
+from maillog_sasl.follow import ROTATION_GRACE, Follower
 from maillog_sasl.state import State
 
 from support import SAMPLE_LOGS
@@ -94,3 +96,116 @@ def test_watch_following_a_copytruncate_with_a_burst_reads_the_sample_once_as_th
     batch = {row["user"]: set(row["signals"])
              for row in report("suspicious", [str(SAMPLE)]).rows}
     assert {alert["user"]: set(alert["signals"]) for alert in alerts} == batch
+
+
+# -- rename ----------------------------------------------------------------------------------
+
+class Clock:
+    """The follower's clock: the test moves it on by one look at a time."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def rotated_by_rename(path):
+    """The syslog daemon's descriptor on the log, which logrotate then renames to PATH.1 and
+    makes again empty (`create`); the daemon writes to PATH.1 until it reopens the path."""
+    writer = open(path, "ab")
+    path.rename(path.with_name(path.name + ".1"))
+    path.write_bytes(b"")
+    return writer
+
+
+def test_follower_reads_a_renamed_file_for_as_long_as_its_writer_writes_to_it(tmp_path):
+    # A late postrotate HUP (a loaded machine): the daemon writes to maillog.1 for 12 looks,
+    # quiet for two of them (no mail), while maillog stays empty. The follower used to leave
+    # maillog.1 ROTATION_GRACE (then 3) seconds after maillog appeared, or after the first quiet
+    # look, and lost the rest silently: a later --once did not find them either.
+    lines = sample_lines(400)
+    path = tmp_path / "maillog"
+    path.write_bytes(b"".join(lines[:100]))
+    clock = Clock()
+    follower = Follower(str(path), clock=clock)
+    assert by_file(follower.read()) == [("maillog", text(lines[:100]))]
+    writer = rotated_by_rename(path)
+    chunks = []
+    late = lines[100:300]
+    for look in range(12):
+        if look not in (5, 6):
+            writer.write(b"".join(late[:20]))
+            writer.flush()
+            late = late[20:]
+        clock.now += 1
+        chunks += follower.read()
+    assert late == []
+    writer.close()
+    with open(path, "ab") as reopened:  # the HUP at last
+        reopened.write(b"".join(lines[300:]))
+    for _ in range(2):  # lines in maillog seen, then maillog.1 quiet for a whole look
+        clock.now += 1
+        chunks += follower.read()
+    assert by_file(chunks) == [("maillog", text(lines[100:300])), ("maillog", text(lines[300:]))]
+    assert follower.notes == []
+    assert follower.position.offset == len(b"".join(lines[300:]))
+
+
+def test_follower_reads_a_renamed_file_until_it_is_quiet_while_the_new_one_is_written(tmp_path):
+    # Another writer has reopened maillog already (lines wait there): maillog.1 is still read
+    # while it is written to, then maillog from its start.
+    lines = sample_lines(400)
+    path = tmp_path / "maillog"
+    path.write_bytes(b"".join(lines[:100]))
+    clock = Clock()
+    follower = Follower(str(path), clock=clock)
+    list(follower.read())
+    writer = rotated_by_rename(path)
+    path.write_bytes(b"".join(lines[300:]))
+    chunks = []
+    for look in range(10):
+        writer.write(b"".join(lines[100 + 20 * look:120 + 20 * look]))
+        writer.flush()
+        clock.now += 1
+        chunks += follower.read()
+    writer.close()
+    clock.now += 1
+    chunks += follower.read()
+    assert by_file(chunks) == [("maillog", text(lines[100:300])), ("maillog", text(lines[300:]))]
+    assert follower.notes == []
+
+
+def test_a_renamed_file_still_written_past_the_grace_is_left_with_one_line_saying_from_which_byte(
+        tmp_path):
+    # A writer that never lets go of maillog.1 while lines come to maillog: maillog is read
+    # from ROTATION_GRACE seconds on, and the note names the byte of maillog.1 left unread.
+    lines = sample_lines(500)
+    path = tmp_path / "maillog"
+    path.write_bytes(b"".join(lines[:100]))
+    clock = Clock()
+    follower = Follower(str(path), clock=clock)
+    list(follower.read())
+    writer = rotated_by_rename(path)
+    path.write_bytes(b"".join(lines[400:]))
+    step = ROTATION_GRACE / 6
+    chunks, written = [], b"".join(lines[:100])
+    for look in range(10):
+        group = b"".join(lines[100 + 20 * look:120 + 20 * look])
+        writer.write(group)
+        writer.flush()
+        written += group
+        clock.now += step
+        chunks += follower.read()
+        if follower.notes:
+            break
+    writer.write(b"".join(lines[300:400]))  # after it was left: not read
+    writer.close()
+    assert look == 6  # the first look ROTATION_GRACE after lines were seen in maillog
+    chunks += follower.read()
+    assert by_file(chunks) == [("maillog", text(lines[100:240])), ("maillog", text(lines[400:]))]
+    rotated = str(tmp_path / "maillog.1")
+    assert follower.notes == [
+        f"{path}: {rotated} is still written to {ROTATION_GRACE:g} s after lines came to the "
+        f"new {path}: reading that from now on; what is written to {rotated} after byte "
+        f"{len(written)} is not read"]
