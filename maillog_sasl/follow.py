@@ -56,14 +56,17 @@ DESCRIPTION
 
 DIAGNOSTICS
     Never raises for a missing, unreadable or vanished file: `notes` says what happened, and
-    `failed` is set when the log could not be read at all. A rotated file that cannot be found
-    is a note naming the bytes that could not be read.
+    `failed` is set when the log could not be read at all. A path that names no regular file
+    cannot be read (a directory; a FIFO, which has no offset to follow it by, is opened without
+    waiting for a writer and refused). A rotated file that cannot be found is a note naming the
+    bytes that could not be read.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -79,6 +82,16 @@ LONGEST_LINE = 1 << 20
 # after the new file was first seen written to: far longer than a syslog daemon takes to reopen
 # its files, short enough that alerts on the new file's lines are not held back for long.
 ROTATION_GRACE = 60.0
+
+
+# Why a path that is not a regular file is not read: a log is followed by its offset.
+_NOT_FOLLOWED = {
+    stat.S_IFDIR: "Is a directory",
+    stat.S_IFIFO: "a FIFO has no offset to read a log on from (give watch the file the log is "
+                  "written to)",
+    0: "not a regular file: a log is read on from its offset (give watch the file the log is "
+       "written to)",
+}
 
 
 class Position(NamedTuple):
@@ -455,12 +468,18 @@ class Follower:
     def _hold(self, name: str, offset: int) -> bool:
         """Open `name` and read it from `offset` from now on; False if it cannot be opened."""
         try:
-            fd = os.open(name, os.O_RDONLY)
+            # O_NONBLOCK: opening a FIFO would wait for a writer. It does not change the reads
+            # of a regular file, the only kind held.
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as error:
             self._error = error.strerror or str(error)
             return False
-        self.close()
         status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(fd)
+            self._error = _NOT_FOLLOWED.get(stat.S_IFMT(status.st_mode), _NOT_FOLLOWED[0])
+            return False
+        self.close()
         self._fd, self._ident, self._name = fd, (status.st_dev, status.st_ino), name
         self._offset, self._fresh = offset, True
         self._head = self._read_head(fd)

@@ -1,9 +1,13 @@
 """`watch` following a log across rotation, look by look (follow.Follower, its clock the test's):
 a copytruncate followed by more than was read before the next look, a renamed file its writer
 goes on writing to for longer than a moment, one written to past ROTATION_GRACE (said, with the
-byte it was left at)."""
+byte it was left at); and a path that is no regular file (a directory, a FIFO) refused at once,
+exit 2."""
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from maillog_sasl import report, watch
@@ -209,3 +213,28 @@ def test_a_renamed_file_still_written_past_the_grace_is_left_with_one_line_sayin
         f"{path}: {rotated} is still written to {ROTATION_GRACE:g} s after lines came to the "
         f"new {path}: reading that from now on; what is written to {rotated} after byte "
         f"{len(written)} is not read"]
+
+
+# -- paths that are no regular file --------------------------------------------------------
+
+def test_watch_once_on_a_directory_is_one_line_and_exit_2(tmp_path, cli):
+    # It was "read failed: Is a directory" and exit 0.
+    folder = tmp_path / "maillog"
+    folder.mkdir()
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite", folder)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.splitlines() == [f"maillog-sasl watch: {folder}: cannot read: "
+                                       "Is a directory"]
+
+
+def test_watch_once_on_a_fifo_without_a_writer_is_refused_at_once(tmp_path):
+    # Opening it waited for a writer for ever. Run apart: it would hang the tests.
+    fifo = tmp_path / "maillog"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "maillog_sasl", "watch", "--once", "--state",
+                           str(tmp_path / "s.sqlite"), str(fifo)],
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"maillog-sasl watch: {fifo}: cannot read: a FIFO has no offset to read a log on from "
+        "(give watch the file the log is written to)"]
