@@ -32,10 +32,12 @@ DESCRIPTION
     again), the old file is read on while the new one is empty (the writer goes on writing to
     it until it reopens the path), then until it has been quiet for one call, and then the new
     one from its start. An old file still written to ROTATION_GRACE seconds after the new one
-    was first seen written to is left then, with a note naming the byte from which it was not
-    read. A file truncated in place is told, before it is read on, as at the first read (by
-    its size or its first line): the lines after the offset are read from its copy, then the
-    file from its start. A path that does not exist is waited for.
+    was first seen written to is left then, with a note naming the byte after which it is not
+    read; one left when it was quiet is watched for ROTATION_GRACE seconds more, and written to
+    again (a second writer), is a note the same way. A file truncated in place is told, before
+    it is read on, as at the first read (by its size or its first line): the lines after the
+    offset are read from its copy, then the file from its start. A path that does not exist is
+    waited for.
 
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are
@@ -262,7 +264,10 @@ class Follower:
         self._name = path
         self._unwrapper = Unwrapper()  # of the held file: no part of a split line waits in it
         self._fresh = False  # nothing read yet of the held file: its first chunk is new_file
-        self._rotated_at: Optional[float] = None  # when another file appeared at the path
+        self._rotated_at: Optional[float] = None  # when lines came to another file at the path
+        # A file rotated away and left when it was quiet: its descriptor, the bytes read of it,
+        # until when it is watched for lines that would not be read.
+        self._left: Optional[Tuple[int, int, float]] = None
         self._waiting_noted = False
         self._error = "No such file or directory"  # why the path could not be opened
 
@@ -285,6 +290,11 @@ class Follower:
             yield from self._follow()
 
     def close(self) -> None:
+        self._release()
+        self._watch_left(None)
+
+    def _release(self) -> None:
+        """Close the held file."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -394,6 +404,7 @@ class Follower:
     # -- later reads: following ----------------------------------------------------------------
 
     def _follow(self) -> Iterator[Chunk]:
+        self._look_at_left()
         if self._fd is None:
             # Waiting for the path to appear (or to come back after a rotation).
             status = _stat(self.path)
@@ -444,6 +455,9 @@ class Follower:
             return
         if not got:
             yield from self._read_held(final=True)
+            # Watched, not read, for a while: a second writer may still write to it (said).
+            self._watch_left((self._fd, self._offset, now + ROTATION_GRACE))
+            self._fd = None
         elif now - self._rotated_at < ROTATION_GRACE:
             return
         else:
@@ -453,6 +467,31 @@ class Follower:
             yield from self._read_held()
         else:
             self._missing(fatal=False)
+
+    def _watch_left(self, left: Optional[Tuple[int, int, float]]) -> None:
+        if self._left is not None:
+            os.close(self._left[0])
+        self._left = left
+
+    def _look_at_left(self) -> None:
+        """Say if the file left when it was quiet has been written to since, once; it is no
+        longer watched then, nor ROTATION_GRACE seconds after it was left."""
+        if self._left is None:
+            return
+        fd, offset, until = self._left
+        try:
+            status: Optional[os.stat_result] = os.fstat(fd)
+        except OSError:
+            status = None
+        if status is not None and status.st_size > offset:
+            found = self._find(Position(status.st_dev, status.st_ino, offset, None))
+            name = found[1] if found is not None else "the file rotated away from it"
+            self.notes.append(f"{self.path}: {name}, left for the new {self.path} when it was "
+                              f"quiet for a look, was written to again: what was written to it "
+                              f"after byte {offset} is not read")
+        elif self._clock() < until:
+            return
+        self._watch_left(None)
 
     def _left_written(self) -> None:
         """Say that the held file, rotated away and still written to, is left for the path."""
@@ -479,7 +518,7 @@ class Follower:
             os.close(fd)
             self._error = _NOT_FOLLOWED.get(stat.S_IFMT(status.st_mode), _NOT_FOLLOWED[0])
             return False
-        self.close()
+        self._release()
         self._fd, self._ident, self._name = fd, (status.st_dev, status.st_ino), name
         self._offset, self._fresh = offset, True
         self._head = self._read_head(fd)
@@ -598,7 +637,7 @@ class Follower:
         # Read to its end: were nothing read after it, the next run goes on from here.
         status = _stat(name)
         if status is not None:
-            self.close()
+            self._release()
             self._ident = (status.st_dev, status.st_ino)
             self._offset = offset + read
             self._head, self._name = self._head_of_file(name), name

@@ -1,7 +1,7 @@
 """`watch` following a log across rotation, look by look (follow.Follower, its clock the test's):
 a copytruncate followed by more than was read before the next look, a renamed file its writer
-goes on writing to for longer than a moment, one written to past ROTATION_GRACE (said, with the
-byte it was left at); and a path that is no regular file (a directory, a FIFO) refused at once,
+goes on writing to for longer than a moment, one written to past ROTATION_GRACE or again after
+it was left quiet (said, with the byte it was left at); and a path that is no regular file (a directory, a FIFO) refused at once,
 exit 2."""
 
 import os
@@ -178,6 +178,36 @@ def test_follower_reads_a_renamed_file_until_it_is_quiet_while_the_new_one_is_wr
     chunks += follower.read()
     assert by_file(chunks) == [("maillog", text(lines[100:300])), ("maillog", text(lines[300:]))]
     assert follower.notes == []
+
+
+def test_a_renamed_file_written_to_again_after_it_was_left_quiet_is_said_with_the_byte(tmp_path):
+    # Two writers: one has reopened maillog, the other writes to maillog.1 again after a quiet
+    # look. Left then, maillog.1's later lines are not read: one line says so, once.
+    lines = sample_lines(400)
+    path = tmp_path / "maillog"
+    path.write_bytes(b"".join(lines[:100]))
+    clock = Clock()
+    follower = Follower(str(path), clock=clock)
+    list(follower.read())
+    writer = rotated_by_rename(path)
+    path.write_bytes(b"".join(lines[300:]))
+    writer.write(b"".join(lines[100:200]))
+    writer.flush()
+    chunks = []
+    for _ in range(3):  # read; lines in maillog seen; quiet: left
+        clock.now += 1
+        chunks += follower.read()
+    assert by_file(chunks) == [("maillog", text(lines[100:200])), ("maillog", text(lines[300:]))]
+    assert follower.notes == []
+    writer.write(b"".join(lines[200:300]))
+    writer.close()
+    for _ in range(2):
+        clock.now += 1
+        assert list(follower.read()) == []
+    rotated = str(tmp_path / "maillog.1")
+    assert follower.notes == [
+        f"{path}: {rotated}, left for the new {path} when it was quiet for a look, was written "
+        f"to again: what was written to it after byte {len(b''.join(lines[:200]))} is not read"]
 
 
 def test_a_renamed_file_still_written_past_the_grace_is_left_with_one_line_saying_from_which_byte(
