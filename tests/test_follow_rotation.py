@@ -123,18 +123,28 @@ def rotated_by_rename(path):
     return writer
 
 
-def test_follower_reads_a_renamed_file_for_as_long_as_its_writer_writes_to_it(tmp_path):
-    # A late postrotate HUP (a loaded machine): the daemon writes to maillog.1 for 12 looks,
-    # quiet for two of them (no mail), while maillog stays empty. The follower used to leave
-    # maillog.1 ROTATION_GRACE (then 3) seconds after maillog appeared, or after the first quiet
-    # look, and lost the rest silently: a later --once did not find them either.
-    lines = sample_lines(400)
+def renamed_while_followed(tmp_path, count, new_from=None):
+    """(lines, path, clock, follower, writer): `count` sample lines, the first 100 in the log
+    and read by its follower, then the log renamed (rotated_by_rename), the new one holding
+    lines[new_from:] when given."""
+    lines = sample_lines(count)
     path = tmp_path / "maillog"
     path.write_bytes(b"".join(lines[:100]))
     clock = Clock()
     follower = Follower(str(path), clock=clock)
     assert by_file(follower.read()) == [("maillog", text(lines[:100]))]
     writer = rotated_by_rename(path)
+    if new_from is not None:
+        path.write_bytes(b"".join(lines[new_from:]))
+    return lines, path, clock, follower, writer
+
+
+def test_follower_reads_a_renamed_file_for_as_long_as_its_writer_writes_to_it(tmp_path):
+    # A late postrotate HUP (a loaded machine): the daemon writes to maillog.1 for 12 looks,
+    # quiet for two of them (no mail), while maillog stays empty. The follower used to leave
+    # maillog.1 ROTATION_GRACE (then 3) seconds after maillog appeared, or after the first quiet
+    # look, and lost the rest silently: a later --once did not find them either.
+    lines, path, clock, follower, writer = renamed_while_followed(tmp_path, 400)
     chunks = []
     late = lines[100:300]
     for look in range(12):
@@ -159,14 +169,7 @@ def test_follower_reads_a_renamed_file_for_as_long_as_its_writer_writes_to_it(tm
 def test_follower_reads_a_renamed_file_until_it_is_quiet_while_the_new_one_is_written(tmp_path):
     # Another writer has reopened maillog already (lines wait there): maillog.1 is still read
     # while it is written to, then maillog from its start.
-    lines = sample_lines(400)
-    path = tmp_path / "maillog"
-    path.write_bytes(b"".join(lines[:100]))
-    clock = Clock()
-    follower = Follower(str(path), clock=clock)
-    list(follower.read())
-    writer = rotated_by_rename(path)
-    path.write_bytes(b"".join(lines[300:]))
+    lines, path, clock, follower, writer = renamed_while_followed(tmp_path, 400, 300)
     chunks = []
     for look in range(10):
         writer.write(b"".join(lines[100 + 20 * look:120 + 20 * look]))
@@ -183,14 +186,7 @@ def test_follower_reads_a_renamed_file_until_it_is_quiet_while_the_new_one_is_wr
 def test_a_renamed_file_written_to_again_after_it_was_left_quiet_is_said_with_the_byte(tmp_path):
     # Two writers: one has reopened maillog, the other writes to maillog.1 again after a quiet
     # look. Left then, maillog.1's later lines are not read: one line says so, once.
-    lines = sample_lines(400)
-    path = tmp_path / "maillog"
-    path.write_bytes(b"".join(lines[:100]))
-    clock = Clock()
-    follower = Follower(str(path), clock=clock)
-    list(follower.read())
-    writer = rotated_by_rename(path)
-    path.write_bytes(b"".join(lines[300:]))
+    lines, path, clock, follower, writer = renamed_while_followed(tmp_path, 400, 300)
     writer.write(b"".join(lines[100:200]))
     writer.flush()
     chunks = []
@@ -214,14 +210,7 @@ def test_a_renamed_file_still_written_past_the_grace_is_left_with_one_line_sayin
         tmp_path):
     # A writer that never lets go of maillog.1 while lines come to maillog: maillog is read
     # from ROTATION_GRACE seconds on, and the note names the byte of maillog.1 left unread.
-    lines = sample_lines(500)
-    path = tmp_path / "maillog"
-    path.write_bytes(b"".join(lines[:100]))
-    clock = Clock()
-    follower = Follower(str(path), clock=clock)
-    list(follower.read())
-    writer = rotated_by_rename(path)
-    path.write_bytes(b"".join(lines[400:]))
+    lines, path, clock, follower, writer = renamed_while_followed(tmp_path, 500, 400)
     step = ROTATION_GRACE / 6
     chunks, written = [], b"".join(lines[:100])
     for look in range(10):

@@ -15,7 +15,7 @@ import pytest
 from maillog_sasl import cli as cli_module
 from maillog_sasl import output
 
-from support import SAMPLE_LOGS
+from support import SAMPLE_LOGS, another_name
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 COMMAND = [sys.executable, "-m", "maillog_sasl"]
@@ -50,11 +50,7 @@ def test_output_onto_an_input_is_refused(cli, log, tmp_path, extra):
 
 @pytest.mark.parametrize("kind", ["symlink", "hard link"])
 def test_output_onto_another_name_of_an_input_is_refused(cli, log, tmp_path, kind):
-    other = tmp_path / "incident.csv"
-    if kind == "symlink":
-        other.symlink_to(log)
-    else:
-        os.link(log, other)
+    other = another_name(log, kind, "incident.csv")
     for target, source in ((other, log), (log, other)):
         result = cli("--year", "2018", "-f", "csv", "-o", target, source)
         assert result.code == 2

@@ -8,11 +8,10 @@ for `maillog-sasl state`, which only reads.
 """
 
 import json
-import os
 
 import pytest
 
-from support import SAMPLE_LOGS
+from support import SAMPLE_LOGS, another_name
 
 SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
 # A flagged account's name as a client can write it: a bidi override, a C1 CSI, a line
@@ -32,13 +31,7 @@ def log(tmp_path):
 @pytest.mark.parametrize("how", ["same name", "symlink", "hard link"])
 def test_watch_writes_into_no_log_it_reads(cli, tmp_path, log, option, how):
     before = log.read_bytes()
-    target = log
-    if how == "symlink":
-        target = tmp_path / "link"
-        target.symlink_to(log)
-    elif how == "hard link":
-        target = tmp_path / "hard"
-        os.link(log, target)
+    target = log if how == "same name" else another_name(log, how, "other")
     state = [] if option == "--state" else ["--state", tmp_path / "s.sqlite"]
     result = cli("watch", "--once", *state, option, target, log)
     assert result.code == 2
@@ -120,11 +113,7 @@ def test_a_full_disk_at_the_lock_is_no_traceback(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("how", ["symlink", "hard link"])
 def test_one_log_under_two_names_is_read_once(cli, tmp_path, log, how):
-    other = tmp_path / "other"
-    if how == "symlink":
-        other.symlink_to(log)
-    else:
-        os.link(log, other)
+    other = another_name(log, how, "other")
     once = cli("watch", "--once", "--state", tmp_path / "once.sqlite", "--metrics",
                tmp_path / "once.prom", log)
     twice = cli("watch", "--once", "--state", tmp_path / "twice.sqlite", "--metrics",
