@@ -456,7 +456,9 @@ def smtpd_kind(text: str) -> Optional[str]:
     if first == "d" and text.startswith("disconnect from "):
         return DISCONNECT
     if first == "w":
-        if "SASL" in text and sasl_failure_at(text) > 0:
+        # `warning: NAME[IP]: SASL `: no space before `: SASL ` (sasl_failure_at(), which
+        # auth_failure_event() asks, reads the client's part).
+        if text.startswith(": SASL ", text.find(" ", 9) - 1):
             return AUTH_FAILURE
         return SIZE_LIMIT if text.rstrip().endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
