@@ -75,6 +75,8 @@ import unicodedata
 from email.message import EmailMessage
 from typing import Callable, List, Optional, Sequence, TextIO
 
+from maillog_sasl.render import json_safe
+
 FIELDS = ("time", "user", "severity", "signals", "reasons", "ips", "recipients", "deferred",
           "queue_ids", "first_seen_ip", "host")
 USER_VARIABLE, SEVERITY_VARIABLE = "MAILLOG_SASL_USER", "MAILLOG_SASL_SEVERITY"
@@ -93,7 +95,8 @@ class SinkError(Exception):
 
 
 def to_json(alert: dict) -> str:
-    return json.dumps(alert, ensure_ascii=False, separators=(", ", ": "))
+    # The user, reasons and addresses are the log's text: what a terminal would act on escaped.
+    return json_safe(json.dumps(alert, ensure_ascii=False, separators=(", ", ": ")))
 
 
 class StreamSink:
@@ -170,7 +173,7 @@ class CommandSink:
     def run(self, alert: dict, text: str) -> None:
         user = str(alert.get("user", ""))
         environment = dict(os.environ)
-        environment[USER_VARIABLE] = user
+        environment[USER_VARIABLE] = user.replace("\0", "?")  # no NUL in an environment
         environment[SEVERITY_VARIABLE] = str(alert.get("severity", ""))
         self._run(["/bin/sh", "-c", self.command], (text + "\n").encode("utf-8"),
                   environment, f"alert command for {user!r}")

@@ -283,9 +283,17 @@ class ChunkCorrelator(Correlator):
             self.announced.add(key)
             self.events.append((session, key))
 
-    def _drop(self, key: tuple) -> str:
+    def _born_untracked(self, key: tuple) -> str:
         if key in self.foreign and key not in self.closed:
-            return UNTRACKED  # the parent may hold it open: its lines go there
+            # The parent may hold a message open on it (its end lost), which this birth ends
+            # there: rare, so the chunk is read there.
+            self.unsafe = "an untracked message is born on a queue ID the parent may hold open"
+        return super()._born_untracked(key)
+
+    def _drop(self, key: tuple) -> str:
+        self._born_untracked(key)  # a message of the chunk's own open on it ends here
+        if key in self.foreign and key not in self.closed:
+            return UNTRACKED
         self.dropped.add(key)
         if key not in self.closed:
             self.unsure.add(key)

@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import datetime as _dt
 import gc
+import io
 import json
 import math
 import os
@@ -66,7 +67,7 @@ from maillog_sasl.password import (
     read_stdin_line,
 )
 from maillog_sasl.progress import Progress
-from maillog_sasl.render import FORMATS, render
+from maillog_sasl.render import FORMATS, json_safe, render
 from maillog_sasl.reports import REPORTS, Scope, build_report, gives_tuples, report_of
 from maillog_sasl.sources import MAX_LINE, local_paths
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
@@ -275,15 +276,32 @@ def _year(text: str) -> int:
     return int(text)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout(1), systemd stopping a job): the run unwinds as from Ctrl-C, so
+    that -o's temporary file goes with it (it stayed, a part of the report, when the signal
+    killed the process)."""
+
+
+def _terminated(number, frame):
+    raise _Terminated
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
     try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # main() called from another thread than the main one: left as it is
+        previous = None
+    try:
         return _run(build_parser().parse_args(_negative_offsets(argv)))
     except UsageError as error:
         print(f"maillog-sasl: {error} (see maillog-sasl --help)", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("maillog-sasl: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("maillog-sasl: interrupted", file=sys.stderr)
         return 130
@@ -291,6 +309,9 @@ def main(argv=None) -> int:
         # The reader went away (| head): nothing left to say.
         _discard_unwritten(sys.stdout)
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _negative_offsets(argv):
@@ -362,9 +383,14 @@ def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) ->
     options.chosen_columns = _chosen_columns(options, geo)
     if options.output:
         clash = _input_at(options.output, options.paths)
-        if clash:
-            print(f"maillog-sasl: {clash}", file=sys.stderr)
-            return 2
+    elif sys.stdout is None:  # started with it closed (`>&-`)
+        clash = "standard output is closed: give -o FILE"
+    else:
+        # `maillog-sasl maillog >> maillog`: the shell opened the log for the report.
+        clash = _input_at(_descriptor_path(sys.stdout), options.paths, "standard output")
+    if clash:
+        print(f"maillog-sasl: {clash}", file=sys.stderr)
+        return 2
     with contextlib.ExitStack() as stack:
         try:
             jobs, executor = _workers(options, stack)
@@ -416,9 +442,21 @@ def _read(options, zone, selection: Selection, report_options: dict, analysis) -
     return 2 if analysis.problems else 0
 
 
-def _input_at(target: str, paths) -> str:
-    """Why the report must not be written to `target` (one line), or '' when it may: the
-    file there is one of the logs (symlinks and hard links followed, `-` compared too)."""
+def _descriptor_path(stream) -> str:
+    """A name of the file open on `stream` (/dev/fd/N), or '' when it has none (a test's
+    capture, a closed stream)."""
+    try:
+        return f"/dev/fd/{stream.fileno()}"
+    except (AttributeError, OSError, ValueError):
+        return ""
+
+
+def _input_at(target: str, paths, shown: str = "") -> str:
+    """Why the report must not be written to `target` (one line; `shown` names it there, if
+    not its path), or '' when it may: the file there is one of the logs (symlinks and hard
+    links followed, `-` compared too)."""
+    if not target:
+        return ""
     inputs = []
     for path in paths:
         if path == "-":
@@ -434,7 +472,22 @@ def _input_at(target: str, paths) -> str:
     if clash == target:
         return f"{target}: is also a log to read; not overwritten"
     what = "standard input" if isinstance(clash, int) else f"the log {clash}"
-    return f"{target}: is the same file as {what}; not overwritten"
+    return f"{shown or target}: is the same file as {what}; not overwritten"
+
+
+def _whole_writes(stream):
+    """`stream`, or, where Python runs unbuffered (-u, PYTHONUNBUFFERED=1, as many containers
+    set it), a buffered text stream on its file: a raw file's write may take part of what it
+    is given (a disk filling up) and a text stream ignores the rest, so a report came out cut,
+    with exit status 0; a buffered one writes the rest or raises. Its file stays open."""
+    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
+        return stream
+    try:
+        raw = io.FileIO(stream.fileno(), "w", closefd=False)
+    except (AttributeError, OSError, ValueError):
+        return stream
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding,
+                            errors=stream.errors, line_buffering=stream.line_buffering)
 
 
 def _report(options, analysis, selection, report_options: dict) -> str:
@@ -443,7 +496,7 @@ def _report(options, analysis, selection, report_options: dict) -> str:
     -o FILE is written under a temporary name and renamed over FILE once the report is whole
     (output.AtomicWriter): a failed or interrupted run leaves FILE as it was.
     """
-    out = sys.stdout
+    out = _whole_writes(sys.stdout)
     writer = None
     if options.output:
         try:
@@ -1399,6 +1452,14 @@ def watch_main(argv) -> int:
     if "-" in args.paths:
         complain("watch reads log files (it keeps their offsets), not standard input")
         return EXIT_USAGE
+    # What watch writes (the metrics file is replaced, alerts appended, the state made an
+    # SQLite database) must be no log it reads.
+    for option, target in (("--metrics", args.metrics), ("--alert-log", args.alert_log),
+                           ("--state", args.state)):
+        clash = _input_at(target, args.paths) if target else ""
+        if clash:
+            complain(f"{option} {clash}")
+            return EXIT_USAGE
     zone = None
     if args.tz:
         zone = parse_zone(args.tz)
@@ -1555,7 +1616,7 @@ def state_main(argv) -> int:
             return 1
         held = watch.describe(state)
         if args.format == "json":
-            print(json.dumps(held, indent=2, ensure_ascii=False))
+            print(json_safe(json.dumps(held, indent=2, ensure_ascii=False)))
         else:
             print(state_text(held))
         return 0

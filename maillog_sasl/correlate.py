@@ -675,6 +675,14 @@ class Correlator:
                     # established to ...`, a daemon's warning. (Looked at only here: most lines
                     # that come here are an untracked message's.) Or a syslog's line for one
                     # it did not write again.
+                    if queue_id == "warning" and daemon == "bounce":
+                        outcome = self._notice_failed(line, stamp or line[:15], host, text,
+                                                      body, clock)
+                        if outcome is USED:
+                            continue
+                        if outcome is UNTRACKED:
+                            untracked += 1
+                            continue
                     if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
                             and self._repeated(line, stamp or line[:15], host, tag, text,
                                                clock) is USED):
@@ -1135,7 +1143,7 @@ class Correlator:
     def _on_client(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         login = _plain_login(text) if ", sasl_username=" in text else None
         if login is None and not self._may_track(text):
-            return UNTRACKED
+            return self._born_untracked((key[0], text[:text.find(": ")]))
         when = clock.time(stamp)
         if when is None:
             return UNUSED
@@ -1241,7 +1249,7 @@ class Correlator:
 
     def _client(self, event, session: Session, host: str, when: _dt.datetime):
         if event.sasl_username is None and not self._tracked(event):
-            return UNTRACKED
+            return self._born_untracked((host, event.queue_id))
         self._queued(session, host, when, event.queue_id, event.client_name, event.client_ip,
                      event.sasl_method, event.sasl_username, event.sasl_sender,
                      event.orig_queue_id)
@@ -1491,6 +1499,37 @@ class Correlator:
         event = ev.requeued_event(text)
         return UNUSED if event is None else self._requeued(event, line, host, stamp, clock)
 
+    def _notice_failed(self, line: str, stamp: str, host: str, text: str, body: str,
+                       clock: Clock) -> str:
+        """bounce's `warning: QID: sender notification failed to ADDR: REASON` (Postfix >=
+        3.11, `body` the text after `warning: `): the notice of QID that bounce named a line
+        before was refused by cleanup, never queued. It ends there, refused, rather than stay
+        "still queued" (and, for `watch`, in its state) for ever."""
+        queue_id = ev.notice_failure_of(body)
+        if queue_id is None:
+            return UNUSED
+        key = (host, queue_id)
+        message = self.messages.get(key)
+        if message is None:
+            if self._orphan is None or key in self._dropped:
+                return UNTRACKED
+            self._orphan(line, stamp, key, "bounce", text)  # the message may be the parent's
+            return USED
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED
+        self._seen(when)
+        message.last_time = when
+        notice = self.messages.get((host, message.notices[-1])) if message.notices else None
+        # Only the notice just named: one qmgr has read was queued (a log cut before the
+        # notice's lines, a warning repeated).
+        if notice is not None and notice.parent is message and notice.nrcpt is None:
+            del self.messages[(host, notice.queue_id)]
+            notice.end = when
+            notice.state = REFUSED
+            self._finish_message(notice)
+        return USED
+
     def _rescanned(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
         """MailScanner's `Requeue: OLDQID.NNNNN to NEWQID`: beside Postfix it takes each
         message Postfix put on hold for it (header_checks `/^Received:/ HOLD`), scans it,
@@ -1548,6 +1587,14 @@ class Correlator:
         notice.inherit_from(message, "notice")
         message.notices = [*message.notices, event.notice_queue_id]
         self.messages[key] = notice
+
+    def _born_untracked(self, key: tuple) -> str:
+        """A message not followed is born on queue ID `key`: one still open there lost its
+        end (a session that died in DATA before Postfix 3.10 logged none; a `removed` line
+        dropped), and the new one's lines are not its own."""
+        if key in self.messages:
+            self.message_reborn(key)
+        return UNTRACKED
 
     def message_reborn(self, key: tuple, keep: Optional[Message] = None) -> None:
         """A new message on queue ID `key`: the one still open there (unless `keep`) lost its

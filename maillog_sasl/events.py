@@ -12,6 +12,7 @@ SUMMARY
     requeued_event(text) -> Requeued(queue_id, orig_id) | None  (pickup reading a message
         `postsuper -r` requeued)
     scanner_requeue_event(text) -> Requeued | None  (MailScanner writing a held message back)
+    notice_failure_of(body) -> QID | None  (bounce's warning that QID's notice was not queued)
     cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event;
         MESSAGE_ID, MESSAGE_ID_VALUE and MESSAGE_ID_STRIP read it)
     delivery_peek(text) -> (recipient, orig_to, status) | None
@@ -422,6 +423,7 @@ PROXY_CLIENT, PROXY_REPLY = "proxy_client", "proxy_reply"
 _PROXY_CLIENT_PREFIX = "NOQUEUE: client="
 _PROXY_REPLY_PREFIXES = ("proxy-accept: ", "proxy-reject: ")
 TLS_MARKER = " TLS connection established from "
+_TLS_MARKER_FIRST = TLS_MARKER[1:]
 _REJECT_PREFIXES = ("reject: ", "milter-reject: ")
 _NOQUEUE_REJECT_PREFIXES = ("NOQUEUE: reject: ", "NOQUEUE: milter-reject: ")
 # An access table's HOLD or DISCARD (smtpd_check.c) or a milter's (smtpd_milter): the client is
@@ -454,7 +456,9 @@ def smtpd_kind(text: str) -> Optional[str]:
     if first == "d" and text.startswith("disconnect from "):
         return DISCONNECT
     if first == "w":
-        if "SASL" in text:
+        # `warning: NAME[IP]: SASL `: no space before `: SASL ` (sasl_failure_at(), which
+        # auth_failure_event() asks, reads the client's part).
+        if text.startswith(": SASL ", text.find(" ", 9) - 1):
             return AUTH_FAILURE
         return SIZE_LIMIT if text.rstrip().endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
@@ -463,7 +467,12 @@ def smtpd_kind(text: str) -> Optional[str]:
         if text.startswith(_NOQUEUE_ACTION_PREFIXES):
             return ACTION
         return PROXY_CLIENT if text.startswith(_PROXY_CLIENT_PREFIX) else None
-    if TLS_MARKER in text:
+    # `Anonymous TLS connection established from ...` (Untrusted, Trusted, Verified; Postfix
+    # 2.x starts with `TLS`): the marker after the first word. Anywhere else it is a client's
+    # text (a recipient of a `QID: reject:` line, a proxy filter's reply), which made those
+    # lines TLS lines.
+    marker = text.find(_TLS_MARKER_FIRST)  # (one search, as `in` made: most lines have none)
+    if marker >= 0 and (marker == 0 or marker == text.find(" ") + 1):
         return TLS
     queue_line = _QUEUE_ID_LINE.match(text)
     if queue_line is not None:
@@ -505,18 +514,36 @@ def tls_event(text: str):
     return Tls(ip, words[0], words[3])
 
 
-# The shape of nearly every SASL failure: NAME[IP] with no bracket in them and no port, `failed: `,
-# a reason with no comma, not starting with whitespace, a colon or `sasl_username=`, then the
-# username the client chose or none; no whitespace at the end. auth_failure_event() reads such
-# a line as this one match does (tests/test_plain_shapes.py holds the two equal).
-_PLAIN_AUTH_FAILURE = re.compile(r"warning: ([^\[\]]*)\[([^\[\]]*)\]: SASL ([^ ]*) authentication "
-                                 r"failed: ((?!sasl_username=)[^\s:,][^,]*)"
+# The shape of nearly every SASL failure: NAME[IP] with no bracket or space in them and no
+# port, `failed: `, a reason with no comma, not starting with whitespace, a colon or
+# `sasl_username=`, then the username the client chose or none; no whitespace at the end.
+# auth_failure_event() reads such a line as this one match does (tests/test_plain_shapes.py
+# holds the two equal).
+_PLAIN_AUTH_FAILURE = re.compile(r"warning: ([^\s\[\]]*)\[([^\s\[\]]*)\]: SASL ([^ ]*) "
+                                 r"authentication failed: ((?!sasl_username=)[^\s:,][^,]*)"
                                  r"(?:, sasl_username=(.*))?(?<!\s)", re.DOTALL)
 
 
 # What smtpd_sasl_glue.c writes after `sasl_username=` when the SASL server names no username
 # (Postfix >= 3.9, and 3.5.22, 3.6.12, 3.7.8, 3.8.3): no name was tried.
 NO_USERNAME: Final = "(unavailable)"
+
+
+def sasl_failure_at(text: str) -> int:
+    """Where `: SASL ` stands in `warning: NAME[IP]: SASL ...` (or `NAME[IP]:PORT: SASL ...`),
+    or -1 when the text is not of that shape. A client's name is a hostname or `unknown` and
+    holds no space, nor does its address: the first space after `warning: ` is the one before
+    `SASL`. A warning that quotes the client (`non-SMTP command from NAME[IP]: TEXT`, `Illegal
+    address syntax from NAME[IP] in MAIL command: TEXT`) holds `]: SASL ` only later: read as a
+    SASL failure, it made failures the client never tried, from addresses of its choosing."""
+    space = text.find(" ", 9)
+    if space < 0 or text[space - 1] != ":" or not text.startswith("SASL ", space + 1):
+        return -1
+    close = text.rfind("]", 9, space)
+    if close < 0 or "[" not in text[9:close]:
+        return -1
+    port = text[close + 1:space - 1]
+    return space - 1 if not port or (port[0] == ":" and port[1:].isdigit()) else -1
 
 
 def auth_failure_event(text: str):
@@ -527,14 +554,9 @@ def auth_failure_event(text: str):
         name, ip, mechanism, reason, username = plain.groups()
         return _event(AuthFailure, (name, ip, None, mechanism.upper(), reason,
                                     None if username == NO_USERNAME else username))
-    marker = text.find("]: SASL ", 9)
-    if marker < 0:
-        marker = text.find(": SASL ", 9)
-        if marker < 0 or not text[marker - 1:marker].isdigit():
-            return None
-        client_end = marker
-    else:
-        client_end = marker + 1
+    client_end = sasl_failure_at(text)
+    if client_end < 0:
+        return None
     name, ip, port = split_address(text[9:client_end])
     rest = text[client_end + 7:]
     mechanism, _, outcome = rest.partition(" ")
@@ -556,37 +578,91 @@ def auth_failure_event(text: str):
                        None if username == NO_USERNAME else username)
 
 
-_CLIENT_TRAILING_KEYS = (", orig_client=", ", orig_queue_id=", ", sasl_sender=")
+# What may follow a client= line's username (smtpd.c writes the keys in this order).
+_AFTER_USERNAME = (", sasl_sender=", ", orig_queue_id=", ", orig_client=")
 
 
 def client_event(queue_id: str, body: str):
-    # client=NAME[IP], sasl_method=M, sasl_username=U, sasl_sender=S, orig_queue_id=Q, orig_client=C
-    # Keys come in this fixed order. The attacker chooses the username, so the keys after it are
-    # found from the right and the username is whatever lies between. Whitespace after the
-    # line's end (an edited log, a relay's template) is not the last value's.
+    # client=NAME[IP](:PORT), sasl_method=M, sasl_username=U, sasl_sender=S, orig_queue_id=Q,
+    # orig_client=C, each after the address when set, in this order (smtpd.c). The login's
+    # method and username follow the address: the username is an account's, which a login
+    # names. The sender is the client's `AUTH=` parameter of MAIL FROM, which any client may
+    # send, logged in or not (smtpd_sasl_mail_opt()), one SMTP token that holds spaces inside
+    # <...> or "...": text that may spell any key, a whole login after an address. So the keys
+    # are read from the left, the sender cut where Postfix's tokenizer cut it. Whitespace
+    # after the line's end (an edited log, a relay's template) is not the last value's.
     body = body[7:].rstrip()
-    trailing: List[Optional[str]] = [None, None, None]  # the values of _CLIENT_TRAILING_KEYS
-    end = len(body)
-    floor = body.find(", sasl_username=")
-    # Most client= lines carry none of these keys: two searches tell, before three and a loop.
-    if ", orig_" in body or ", sasl_sender=" in body:
-        for index, key in enumerate(_CLIENT_TRAILING_KEYS):
-            cut = body.rfind(key, max(floor, 0), end)
-            if cut >= 0:
-                trailing[index] = body[cut + len(key):end]
-                end = cut
-    head = body[:end]
-    username = None
-    if floor >= 0:
-        head, username = head[:floor], head[floor + 16:]
-    method = None
-    cut = head.find(", sasl_method=")
-    if cut >= 0:
-        head, method = head[:cut], head[cut + 14:]
-    name, ip, port = split_address(head)
-    orig_client, orig_queue_id, sasl_sender = trailing
-    return _event(Client, (queue_id, name, ip, port, method, username, sasl_sender,
-                           orig_queue_id, orig_client))
+    address_end = body.find("]") + 1
+    if address_end == 0:
+        address_end = len(body)
+    elif body.startswith(":", address_end):
+        digits = address_end + 1
+        while digits < len(body) and body[digits].isdigit():
+            digits += 1
+        address_end = digits
+    name, ip, port = split_address(body[:address_end])
+    rest = body[address_end:]
+    method = username = sender = orig_queue_id = orig_client = None
+    if rest.startswith(", sasl_method="):
+        cut = rest.find(", sasl_username=", 14)
+        if cut >= 0:
+            method = rest[14:cut]
+            username, rest = _username_and_rest(rest, cut + 16)
+    if rest.startswith(", sasl_sender="):
+        end = token_end(rest, 14)
+        sender, rest = rest[14:end], rest[end:]
+    if rest.startswith(", orig_queue_id="):
+        end = rest.find(", orig_client=", 16)
+        end = len(rest) if end < 0 else end
+        orig_queue_id, rest = rest[16:end], rest[end:]
+    if rest.startswith(", orig_client="):
+        orig_client = rest[14:]
+    return _event(Client, (queue_id, name, ip, port, method, username, sender, orig_queue_id,
+                           orig_client))
+
+
+def _username_and_rest(rest: str, start: int) -> Tuple[str, str]:
+    """The username that starts at rest[start] and what follows it (`, sasl_sender=...`,
+    `, orig_...`). It runs to the first key after it; a name that holds `, sasl_sender=` (an
+    account named so: the name is a login's) runs to the one after which the sender is one
+    token followed by nothing else Postfix writes."""
+    end = len(rest)
+    for key in _AFTER_USERNAME:
+        found = rest.find(key, start, end)
+        if found >= 0:
+            end = found
+    sender = end
+    while rest.startswith(", sasl_sender=", sender):
+        after = token_end(rest, sender + 14)
+        if after == len(rest) or rest.startswith((", orig_queue_id=", ", orig_client="), after):
+            return rest[start:sender], rest[sender:]
+        sender = rest.find(", sasl_sender=", sender + 14)
+    return rest[start:end], rest[end:]
+
+
+def token_end(text: str, start: int) -> int:
+    """Where the SMTP command token that starts at `start` ends in `text`, as smtpd_token.c
+    cut it: at whitespace, but not inside <...> or "..." (nested, `\\` escaping a character),
+    or at the text's end (a quote never closed runs to the end). The index of the `,` that
+    Postfix's `, ` put after it."""
+    closing: List[str] = []
+    index, length = start, len(text)
+    while index < length:
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if closing:
+            if char == closing[-1]:
+                closing.pop()
+            elif char == '"' or (char == "<" and closing[-1] == ">"):
+                closing.append('"' if char == '"' else ">")
+        elif char == " ":
+            return index - 1 if text[index - 1] == "," else index
+        elif char == "<" or char == '"':
+            closing.append(">" if char == "<" else '"')
+        index += 1
+    return length
 
 
 # The shape of nearly every client= line the correlator parses: NAME[IP], a port or none, and
@@ -801,29 +877,56 @@ def reject_event(queue_id: Optional[str], body: str):
         return None
     stage, ip, reason, envelope = parts
     code = reason.split(" ", 1)[0]
-    sender, recipient, end = _envelope(envelope)
+    sender, recipient, _ = _envelope(envelope)
     return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
-                  _envelope_username(envelope, max(end, envelope.rfind(" proto="))))
+                  _envelope_login(f"{reason}; {envelope}") if " sasl_" in envelope else None)
 
 
-def _envelope_username(envelope: str, end: int) -> Optional[str]:
-    """The SASL username an envelope ends with, read after `end` (its addresses' end, or its
-    last ` proto=`): Postfix >= 3.10 writes ` sasl_method=M sasl_username=U sasl_sender=S`
-    after the HELO (smtpd_check.c's log_whatsup(), each when set), a milter's reply
-    ` sasl_username=<U>` (smtpd_whatsup()). The last one after the addresses, whose
-    local parts are the client's text (`"x sasl_username=ceo@example.com y"@example.net`
-    named an account that never logged in, on any Postfix's reject; a bare one, before 3.5,
-    holds anything but `>`), and so is the HELO between them (smtpd writes its spaces as `?`,
-    but a line need not come from smtpd); sasl_sender after it is xtext, with no space. The
-    username runs to ` sasl_sender=` or the end: an account name may hold a space."""
-    cut = envelope.rfind(" sasl_username=", end)
-    if cut < 0:
-        return None
-    stop = envelope.find(" sasl_sender=", cut)
-    username = envelope[cut + 15:stop if stop >= 0 else len(envelope)]
-    if username[:1] == "<" and username[-1:] == ">":
-        username = username[1:-1]
-    return username or None
+# What follows an envelope's addresses, each part when set (smtpd_check.c's log_whatsup(),
+# smtpd.c's smtpd_whatsup(); cleanup's header checks end with `: TEXT`).
+_ENVELOPE_TAIL = re.compile(r" proto=[^ ]*(?: helo=<[^ <>]*>)?(?:( sasl_method=[^ ]* "
+                            r"sasl_username=)| sasl_username=<([^<>]*)>$| sasl_sender=|: |$)")
+# What an account's name never holds, and an envelope spelled in a client's text does.
+_NOT_IN_USERNAME = ("; from=<", " proto=", " helo=<", " sasl_method=", " sasl_username=")
+
+
+def _envelope_login(text: str) -> Optional[str]:
+    """The SASL username of the session whose smtpd line ends with `text` (`REASON; from=<a>
+    to=<b> proto=P helo=<h> ...`), or None. Postfix >= 3.10 writes ` sasl_method=M
+    sasl_username=U sasl_sender=S` after the HELO (log_whatsup(), each when set), a milter's
+    reply ` sasl_username=<U>` (smtpd_whatsup(), 3.2). U is an account's name, which a login
+    names (it runs to ` sasl_sender=` or the end: a name may hold a space); S is the client's
+    AUTH= parameter of MAIL FROM, sent with or without a login, one SMTP token that holds
+    spaces inside <...>; the addresses and the reply before them (which names the recipient)
+    are the client's text too, and smtpd writes the HELO's spaces and `<>` as `?`. So the
+    envelope is a `; from=<` whose addresses read strictly (_strict_envelope_end()) and are
+    followed by these fields in this order, S one token to the line's end; where the client's
+    text spells a second one (in the reply before the real one, or in S after it), which one
+    is Postfix's cannot be told, and no login is read: a client cannot name an account it did
+    not log in as (its own session loses its name at worst)."""
+    found = None
+    valid = 0
+    at = text.find("; from=<")
+    for _ in range(ENVELOPE_CANDIDATES):
+        if at < 0:
+            return found
+        end = _strict_envelope_end(text, at + 8)
+        tail = _ENVELOPE_TAIL.match(text, end + 1) if end >= 0 else None
+        if tail is not None:
+            username, sender = tail[2], -1
+            if tail[1] is not None:
+                sender = text.find(" sasl_sender=", tail.end())
+                username = text[tail.end():sender if sender >= 0 else len(text)]
+            elif text.endswith(" sasl_sender=", 0, tail.end()):
+                sender = tail.end() - 13
+            if ((username is None or not any(marker in username for marker in _NOT_IN_USERNAME))
+                    and (sender < 0 or token_end(text, sender + 13) == len(text))):
+                valid += 1
+                found = username or None
+        if valid > 1:
+            return None
+        at = text.find("; from=<", at + 1)
+    return found if at < 0 else None  # more candidates than tried: not told either
 
 
 def _reply_dsn(reply: str) -> str:
@@ -1257,6 +1360,32 @@ def _bounce(text: str):
     if not colon or not (notice_id.isascii() and notice_id.isalnum()):
         return None
     return Notice(queue_id, notice_id, label)
+
+
+# What cleanup_strerror() can say of a notice that cleanup did not queue (global/
+# cleanup_strerror.c: a closed list; the address before it is the sender's, any text).
+CLEANUP_REFUSALS: Final = frozenset((
+    "service unavailable", "queue file write error", "internal protocol error",
+    "no recipients specified", "too many hops", "message file too big",
+    "message content rejected", "service denied", "bare <LF> received"))
+_NOTICE_FAILURES: Final = (" sender notification failed to ", " postmaster notification failed: ")
+
+
+def notice_failure_of(body: str) -> Optional[str]:
+    """The queue ID of bounce's `warning: QID: sender notification failed to ADDR: REASON` or
+    `warning: QID: postmaster notification failed: REASON` (`body`: the text after
+    `warning: `), else None. Postfix >= 3.11 logs the notice's `... notification: NEWQID` line
+    before cleanup has queued it, and this warning when cleanup then refused it (REASON one of
+    CLEANUP_REFUSALS): NEWQID never reaches the queue. Without a reason no notice was begun
+    (none was named)."""
+    queue_id = queue_id_of(body)
+    if queue_id is None:
+        return None
+    failure = body[len(queue_id) + 1:]
+    if not failure.startswith(_NOTICE_FAILURES):
+        return None
+    reason = failure.rpartition(": ")[2]
+    return queue_id if reason in CLEANUP_REFUSALS else None
 
 
 def _postsuper(text: str):

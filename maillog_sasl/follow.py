@@ -29,10 +29,15 @@ DESCRIPTION
 
     Later calls of read() follow the file held open: new complete lines as they come; when
     another file appears at the path (logrotate's `create`, or the file was deleted and made
-    again), the old file is read until it has been quiet for one call (the writer may go on
-    writing to it until it reopens the path) or for ROTATION_GRACE seconds, and then the new
-    one from its start; a file truncated in place is read again from its start. A path that
-    does not exist is waited for.
+    again), the old file is read on while the new one is empty (the writer goes on writing to
+    it until it reopens the path), then until it has been quiet for one call, and then the new
+    one from its start. An old file still written to ROTATION_GRACE seconds after the new one
+    was first seen written to is left then, with a note naming the byte after which it is not
+    read; one left when it was quiet is watched for ROTATION_GRACE seconds more, and written to
+    again (a second writer), is a note the same way. A file truncated in place is told, before
+    it is read on, as at the first read (by its size or its first line): the lines after the
+    offset are read from its copy, then the file from its start. A path that does not exist is
+    waited for.
 
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are
@@ -53,14 +58,17 @@ DESCRIPTION
 
 DIAGNOSTICS
     Never raises for a missing, unreadable or vanished file: `notes` says what happened, and
-    `failed` is set when the log could not be read at all. A rotated file that cannot be found
-    is a note naming the bytes that could not be read.
+    `failed` is set when the log could not be read at all. A path that names no regular file
+    cannot be read (a directory; a FIFO, which has no offset to follow it by, is opened without
+    waiting for a writer and refused). A rotated file that cannot be found is a note naming the
+    bytes that could not be read.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -71,9 +79,21 @@ BLOCK_SIZE = 1 << 17
 # LONGEST_LINE bytes without a line end.
 HEAD_LIMIT = 1 << 16
 LONGEST_LINE = 1 << 20
-# A rotated file may still be written to until its writer reopens the path: it is read until
-# it has been quiet for one call, or for this many seconds after the new file appeared.
-ROTATION_GRACE = 3.0
+# A rotated file may still be written to until its writer reopens the path: it is read while
+# the new file is empty, then until it has been quiet for one call, or for this many seconds
+# after the new file was first seen written to: far longer than a syslog daemon takes to reopen
+# its files, short enough that alerts on the new file's lines are not held back for long.
+ROTATION_GRACE = 60.0
+
+
+# Why a path that is not a regular file is not read: a log is followed by its offset.
+_NOT_FOLLOWED = {
+    stat.S_IFDIR: "Is a directory",
+    stat.S_IFIFO: "a FIFO has no offset to read a log on from (give watch the file the log is "
+                  "written to)",
+    0: "not a regular file: a log is read on from its offset (give watch the file the log is "
+       "written to)",
+}
 
 
 class Position(NamedTuple):
@@ -244,7 +264,10 @@ class Follower:
         self._name = path
         self._unwrapper = Unwrapper()  # of the held file: no part of a split line waits in it
         self._fresh = False  # nothing read yet of the held file: its first chunk is new_file
-        self._rotated_at: Optional[float] = None  # when another file appeared at the path
+        self._rotated_at: Optional[float] = None  # when lines came to another file at the path
+        # A file rotated away and left when it was quiet: its descriptor, the bytes read of it,
+        # until when it is watched for lines that would not be read.
+        self._left: Optional[Tuple[int, int, float]] = None
         self._waiting_noted = False
         self._error = "No such file or directory"  # why the path could not be opened
 
@@ -267,6 +290,11 @@ class Follower:
             yield from self._follow()
 
     def close(self) -> None:
+        self._release()
+        self._watch_left(None)
+
+    def _release(self) -> None:
+        """Close the held file."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -376,6 +404,7 @@ class Follower:
     # -- later reads: following ----------------------------------------------------------------
 
     def _follow(self) -> Iterator[Chunk]:
+        self._look_at_left()
         if self._fd is None:
             # Waiting for the path to appear (or to come back after a rotation).
             status = _stat(self.path)
@@ -388,49 +417,108 @@ class Follower:
                 self._waiting_noted = False
                 yield from self._read_held()
             return
+        status = _stat(self.path)
+        if status is not None and (status.st_dev, status.st_ino) == self._ident:
+            self._rotated_at = None
+            # Looked at before reading on, as _catch_up() does: a file truncated in place and
+            # written past the offset again since the last look would otherwise be read from
+            # the offset, inside its new lines, and the copy from the offset thus moved.
+            if status.st_size < self._offset or (self._head is not None
+                                                 and self._read_head(self._fd) != self._head):
+                # Truncated in place (copytruncate): what came after the offset is in the copy.
+                stored = Position(self._ident[0], self._ident[1], self._offset, self._head)
+                yield from self._read_copy(stored, rotated_since=False)
+                if self._hold(self.path, 0):
+                    yield from self._read_held()
+                return
+            yield from self._read_held()
+            return
         got = False
         for chunk in self._read_held():
             got = True
             yield chunk
-        status = _stat(self.path)
         if status is None:
             return  # gone for now: the file held may still be written to; wait for the path
-        if (status.st_dev, status.st_ino) == self._ident:
-            self._rotated_at = None
-            if status.st_size < self._offset or self._read_head(self._fd) != self._head:
-                # Truncated in place (copytruncate): what came after the offset is in the copy.
-                stored = self.position
-                assert stored is not None  # a file is held
-                yield from self._read_copy(stored, rotated_since=False)
-                if self._hold(self.path, 0):
-                    yield from self._read_held()
+        # Another file at the path (logrotate's `create`, or deleted and made again): the one
+        # held was rotated away, but its writer goes on writing to it until it reopens the path
+        # (the syslog daemon at logrotate's postrotate HUP, late on a loaded machine). While the
+        # new file is empty nothing waits in it: the held one is read on, however long that is.
+        # Once the new one has been written to, the held one is read until it has been quiet for
+        # a whole look after the one that saw that, or, written to all along, for ROTATION_GRACE
+        # seconds: a writer that never lets go of it must not hold the new file's lines back
+        # for ever (what it leaves unread is said).
+        if status.st_size == 0:
             return
-        # Another file at the path: the one held was rotated away, but its writer may not have
-        # reopened the path yet. It is read until it has been quiet for a whole call.
         now = self._clock()
         if self._rotated_at is None:
             self._rotated_at = now
             return
-        if got and now - self._rotated_at < ROTATION_GRACE:
+        if not got:
+            yield from self._read_held(final=True)
+            # Watched, not read, for a while: a second writer may still write to it (said).
+            self._watch_left((self._fd, self._offset, now + ROTATION_GRACE))
+            self._fd = None
+        elif now - self._rotated_at < ROTATION_GRACE:
             return
-        yield from self._read_held(final=True)
+        else:
+            self._left_written()
         self._rotated_at = None
         if self._hold(self.path, 0):
             yield from self._read_held()
         else:
             self._missing(fatal=False)
 
+    def _watch_left(self, left: Optional[Tuple[int, int, float]]) -> None:
+        if self._left is not None:
+            os.close(self._left[0])
+        self._left = left
+
+    def _look_at_left(self) -> None:
+        """Say if the file left when it was quiet has been written to since, once; it is no
+        longer watched then, nor ROTATION_GRACE seconds after it was left."""
+        if self._left is None:
+            return
+        fd, offset, until = self._left
+        try:
+            status: Optional[os.stat_result] = os.fstat(fd)
+        except OSError:
+            status = None
+        if status is not None and status.st_size > offset:
+            found = self._find(Position(status.st_dev, status.st_ino, offset, None))
+            name = found[1] if found is not None else "the file rotated away from it"
+            self.notes.append(f"{self.path}: {name}, left for the new {self.path} when it was "
+                              f"quiet for a look, was written to again: what was written to it "
+                              f"after byte {offset} is not read")
+        elif self._clock() < until:
+            return
+        self._watch_left(None)
+
+    def _left_written(self) -> None:
+        """Say that the held file, rotated away and still written to, is left for the path."""
+        assert self._ident is not None  # a file is held
+        found = self._find(Position(self._ident[0], self._ident[1], self._offset, self._head))
+        name = found[1] if found is not None else "the file rotated away from it"
+        self.notes.append(f"{self.path}: {name} is still written to {ROTATION_GRACE:g} s after "
+                          f"lines came to the new {self.path}: reading that from now on; what "
+                          f"is written to {name} after byte {self._offset} is not read")
+
     # -- reading files -------------------------------------------------------------------------
 
     def _hold(self, name: str, offset: int) -> bool:
         """Open `name` and read it from `offset` from now on; False if it cannot be opened."""
         try:
-            fd = os.open(name, os.O_RDONLY)
+            # O_NONBLOCK: opening a FIFO would wait for a writer. It does not change the reads
+            # of a regular file, the only kind held.
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as error:
             self._error = error.strerror or str(error)
             return False
-        self.close()
         status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(fd)
+            self._error = _NOT_FOLLOWED.get(stat.S_IFMT(status.st_mode), _NOT_FOLLOWED[0])
+            return False
+        self._release()
         self._fd, self._ident, self._name = fd, (status.st_dev, status.st_ino), name
         self._offset, self._fresh = offset, True
         self._head = self._read_head(fd)
@@ -549,7 +637,7 @@ class Follower:
         # Read to its end: were nothing read after it, the next run goes on from here.
         status = _stat(name)
         if status is not None:
-            self.close()
+            self._release()
             self._ident = (status.st_dev, status.st_ino)
             self._offset = offset + read
             self._head, self._name = self._head_of_file(name), name

@@ -14,7 +14,8 @@ DESCRIPTION
     The caller checks before it opens anything for writing.
 
     AtomicWriter writes to a temporary file in the target's directory (`.NAME.XXXXXXXX.tmp`,
-    with the permissions a new file gets under the umask), and commit() flushes it, fsyncs it
+    with the permissions a new file gets under the umask, or those of the file it replaces, and
+    its owner when run as root), and commit() flushes it, fsyncs it
     and renames it over the target (os.replace: readers see the old file or the new one,
     never half of one). Until then the target is untouched; discard(), or leaving the `with`
     block by any exception (a write error, KeyboardInterrupt), removes the temporary file. A
@@ -82,7 +83,7 @@ class AtomicWriter:
         descriptor, self._temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
                                                        dir=directory)
         try:
-            os.fchmod(descriptor, 0o666 & ~_umask())
+            _take_place(descriptor, self.target)
             self.file = os.fdopen(descriptor, mode, encoding=encoding, newline=newline)
         except BaseException:
             os.close(descriptor)
@@ -137,6 +138,22 @@ class AtomicWriter:
             self.commit()
         else:
             self.discard()
+
+
+def _take_place(descriptor: int, target: str) -> None:
+    """Give the new file the mode (and, run as root, the owner) of the one it will replace: an
+    incident file kept 0600 stays so. A new target gets what the umask leaves of 0666."""
+    try:
+        old = os.stat(target)
+    except OSError:
+        os.fchmod(descriptor, 0o666 & ~_umask())
+        return
+    if os.geteuid() == 0 and (old.st_uid, old.st_gid) != (0, 0):
+        try:
+            os.fchown(descriptor, old.st_uid, old.st_gid)
+        except OSError:
+            pass  # (root squashed on NFS) root's file, as before
+    os.fchmod(descriptor, stat.S_IMODE(old.st_mode))
 
 
 def _in_place(path: str) -> bool:

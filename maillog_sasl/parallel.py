@@ -138,6 +138,7 @@ from maillog_sasl.sources import (
     PLAIN,
     LineSplitter,
     Problem,
+    Shrank,
     error_reason,
     is_compressed,
     one_line,
@@ -239,8 +240,10 @@ class Job(NamedTuple):
 
 
 def _worker_started() -> None:
-    # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them.
+    # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them;
+    # SIGTERM (the pool stopping them) ends a worker at once, not as the command's does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _fixed_zone_of(zone: _dt.timezone) -> tuple:
@@ -270,7 +273,7 @@ class _Range:
         while offset < self.end:
             block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset, self.end)
             if not block:
-                break
+                raise Shrank(offset)  # the range was there when the input was opened
             offset += len(block)
             yield self.lines.split(decoder.decode(block))
         last = self.lines.end(decoder.decode(b"", final=True))

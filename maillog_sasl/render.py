@@ -3,6 +3,7 @@
 SUMMARY
     render(format, columns, rows, out, summary=None, fit=None, ids=None, empty=None)
     FORMATS: the names --format accepts
+    json_safe(text) -> JSON text with what a terminal would act on escaped (the same value)
 
 DESCRIPTION
     table   tabulate's "simple" grid for a terminal, after a one-line summary. With `fit` (a
@@ -295,14 +296,16 @@ def _json_default(value):
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
 
 
-def _json_safe(text: str) -> str:
+def json_safe(text: str) -> str:
+    """JSON text with every character a terminal could act on (controls, bidi overrides, line
+    separators: _UNSAFE_RANGES) written as its \\u escape: the same JSON value."""
     # Every character _JSON_UNSAFE escapes is unprintable, and nearly every line is printable.
     return text if text.isprintable() else text.translate(_JSON_UNSAFE)
 
 
 def _json_line(columns, values: Sequence) -> str:
     """One row as a JSON object (the standard library's encoder, its default separators)."""
-    return _json_safe(_ENCODER.encode(dict(zip(columns, values))))
+    return json_safe(_ENCODER.encode(dict(zip(columns, values))))
 
 
 # Batches of rows written at a time as JSON: one write, one pass of orjson's fix-ups.
@@ -342,7 +345,7 @@ class _Orjson:
         lines = text[4:-2].decode().split(",\n  ")
         if text.isascii() and b"\x7f" not in text:
             return lines  # orjson escapes C0; DEL is the one unsafe ASCII character left
-        return list(map(_json_safe, lines))
+        return list(map(json_safe, lines))
 
 
 def _json_lines(columns, values: Iterable[Sequence]) -> Iterator[List[str]]:

@@ -223,6 +223,15 @@ READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 _ByteStream = Union[IO[bytes], io.BufferedIOBase, io.RawIOBase]
 
 
+class Shrank(OSError):
+    """A regular file that ended before the size it had when it was opened: truncated in place
+    while it was read (logrotate's copytruncate). What was read before is kept."""
+
+    def __init__(self, at: int):
+        super().__init__(errno.EIO, f"it ended at byte {at} while it was read: truncated in "
+                                    "place (as logrotate's copytruncate does)")
+
+
 class Problem(NamedTuple):
     """An input that could not be read, or not fully: its path (`<stdin>` for standard input)
     and what went wrong; str() is the one line shown to the user. Notes have the same form."""
@@ -343,6 +352,10 @@ class Source:
                     elif reader is not None:
                         self.bytes_done = reader.consumed
                     yield lines
+                if stream is reader and fileno is not None:  # plain: read to its end
+                    end = os.lseek(fileno, 0, os.SEEK_CUR)
+                    if end < self.size:
+                        raise Shrank(end)
             self._check_child()
         except READ_ERRORS as error:
             how = "read failed part way" if opened else "cannot read"

@@ -253,8 +253,11 @@ class _Lock:
                 raise StateError(f"{path} is in use by another maillog-sasl run"
                                  f"{f' (pid {holder})' if holder else ''}; waited {wait:g} s")
             time.sleep(0.05)
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # the pid is only told to a run that waits; a full disk fails the state's writes
 
     def release(self) -> None:
         if self._fd >= 0:
@@ -297,7 +300,11 @@ class State:
             _make_file(path)
         held = _Lock(path, wait) if lock else None
         try:
-            _check_owner(path)
+            if not _check_owner(path).st_size and exists:
+                # SQLite would take an empty file for a new database and write into it: a
+                # log that logrotate has just made, named by mistake.
+                raise StateError(f"{path}: an empty file, not a maillog-sasl state: give "
+                                 "another --state (or remove it)")
             db = _connect(path)
             state = cls(path, db, held)
             state._load((fmt,) + tuple(older_formats), load_engine, writable=lock)
@@ -315,7 +322,7 @@ class State:
         try:
             tables = {name for (name,) in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not tables:
+            if not tables and writable:
                 db.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA.split(";") + list(_ADDED.values()):
                     if statement.strip():
@@ -343,7 +350,15 @@ class State:
             self.tables = tables
             self.pairs = PairStore(db)
             for row in db.execute("SELECT path, device, inode, offset, head FROM logs"):
-                self.positions[row[0]] = Position(*row[1:])
+                path, device, inode, offset, head = row
+                # SQLite keeps any type in any column: a row edited by hand, or damaged.
+                if not (isinstance(path, str) and all(type(number) is int and number >= 0
+                                                      for number in (device, inode, offset))
+                        and (head is None or isinstance(head, str))):
+                    raise StateError(f"{self.path}: damaged: where the log {path!r} was read "
+                                     "to cannot be read; it is left as it is: give another "
+                                     "--state")
+                self.positions[path] = Position(device, inode, offset, head)
             for account, signal, severity in db.execute(
                     "SELECT account, signal, severity FROM raised"):
                 self.raised.setdefault(account, {})[signal] = severity
@@ -651,7 +666,8 @@ def _make_file(path: str) -> None:
         raise StateError(f"{path}: cannot make the state: {error.strerror}") from None
 
 
-def _check_owner(path: str) -> None:
+def _check_owner(path: str) -> os.stat_result:
+    """The state file's status, once its owner and mode are found safe."""
     try:
         status = os.stat(path)
     except OSError as error:
@@ -660,6 +676,7 @@ def _check_owner(path: str) -> None:
         raise StateError(f"{path}: writable by another user than its owner, or owned by "
                          "another user: refused (it holds pickled objects); chmod 600 it "
                          "and give it to the user that runs maillog-sasl")
+    return status
 
 
 def _connect(path: str) -> sqlite3.Connection:

@@ -168,7 +168,7 @@ from maillog_sasl.incident import (
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.sources import file_anchor
-from maillog_sasl.state import State, freeze, thaw
+from maillog_sasl.state import State, StateError, freeze, thaw
 from maillog_sasl.syslog import Clock
 
 CHECKPOINT_EVERY = 30.0
@@ -610,6 +610,26 @@ def _stderr(line: str) -> None:
     print(f"maillog-sasl watch: {line}", file=sys.stderr, flush=True)
 
 
+def _distinct(paths: Iterable[str], complain: Callable[[str], None]) -> List[str]:
+    """`paths` made absolute, each file once: a second name of one (a symlink, a hard link)
+    would have its lines counted twice, each login and failure with them."""
+    kept: List[str] = []
+    files: Dict[Tuple[int, int], str] = {}
+    for path in map(os.path.abspath, paths):
+        if path in kept:
+            continue
+        try:
+            status = os.stat(path)
+        except OSError:  # not there yet, or not readable: its follower says so
+            kept.append(path)
+            continue
+        first = files.setdefault((status.st_dev, status.st_ino), path)
+        if first != path:
+            complain(f"{path}: the same file as {first}; read once")
+            continue
+        kept.append(path)
+    return kept
+
 class Watch:
     """One run of `watch` over `paths`, its state open (and locked); see the module docstring.
 
@@ -641,6 +661,9 @@ class Watch:
         self.complain = complain
         self.clock = clock
         engine = state.engine
+        if engine is not None and not isinstance(engine, Engine):  # a damaged or forged row
+            raise StateError(f"{state.path}: damaged: its engine is not one of watch's; "
+                             "`maillog-sasl state --reset-engine` drops it and keeps the rest")
         # Whether the engine differs from the one stored (what it read, its limits).
         self.changed = engine is None
         if engine is None:
@@ -654,7 +677,7 @@ class Watch:
             self.changed = True  # an engine of an older format: stored in this one's
         engine.activity.enrichment = _enrichment(engine.activity.enrichment, geo, allow, limits)
         self.engine: Engine = engine
-        self.paths = [os.path.abspath(path) for path in paths]
+        self.paths = _distinct(paths, complain)
         self.followers = {path: Follower(path, state.positions.get(path))
                           for path in self.paths}
         self.failed = False  # an alert could not be written

@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,17 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
 # The package under test is the compiled build (setup.py): its hot modules are C extensions.
 COMPILED = not importlib.import_module("maillog_sasl.correlate").__file__.endswith(".py")
+
+
+def another_name(path: Path, how: str, name: str) -> Path:
+    """A second name, `name` beside `path`, for the file at `path`: a "symlink" or a "hard
+    link" to it."""
+    other = path.with_name(name)
+    if how == "symlink":
+        other.symlink_to(path)
+    else:
+        os.link(path, other)
+    return other
 
 
 class CliResult:

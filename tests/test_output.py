@@ -15,7 +15,7 @@ import pytest
 from maillog_sasl import cli as cli_module
 from maillog_sasl import output
 
-from support import SAMPLE_LOGS
+from support import SAMPLE_LOGS, another_name
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 COMMAND = [sys.executable, "-m", "maillog_sasl"]
@@ -50,11 +50,7 @@ def test_output_onto_an_input_is_refused(cli, log, tmp_path, extra):
 
 @pytest.mark.parametrize("kind", ["symlink", "hard link"])
 def test_output_onto_another_name_of_an_input_is_refused(cli, log, tmp_path, kind):
-    other = tmp_path / "incident.csv"
-    if kind == "symlink":
-        other.symlink_to(log)
-    else:
-        os.link(log, other)
+    other = another_name(log, kind, "incident.csv")
     for target, source in ((other, log), (log, other)):
         result = cli("--year", "2018", "-f", "csv", "-o", target, source)
         assert result.code == 2
@@ -72,6 +68,29 @@ def test_output_onto_the_file_standard_input_comes_from_is_refused(log):
     assert process.stderr == (f"maillog-sasl: {log}: is the same file as standard input; "
                               "not overwritten\n")
     assert log.read_bytes() == SEED.read_bytes()
+
+
+@pytest.mark.parametrize("read", ["by name", "on standard input"])
+def test_a_report_appended_by_the_shell_to_its_log_is_refused(log, read):
+    """`maillog-sasl maillog >> maillog`, `maillog-sasl - < maillog >> maillog`: the shell
+    opens the log for the report before the command starts."""
+    with open(log, "ab") as stdout, open(log, "rb") as stdin:
+        process = subprocess.run(COMMAND + ["--year", "2018",
+                                            str(log) if read == "by name" else "-"],
+                                 stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    what = f"the log {log}" if read == "by name" else "standard input"
+    assert process.returncode == 2
+    assert process.stderr == (f"maillog-sasl: standard output: is the same file as {what}; "
+                              "not overwritten\n")
+    assert log.read_bytes() == SEED.read_bytes()
+
+
+def test_a_closed_standard_output_is_one_line(log):
+    process = subprocess.run(COMMAND + ["--year", "2018", str(log)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: os.close(1))
+    assert process.returncode == 2
+    assert process.stderr == "maillog-sasl: standard output is closed: give -o FILE\n"
 
 
 def test_the_check_comes_before_anything_is_opened_for_writing(cli, log, monkeypatch):
@@ -148,6 +167,19 @@ def test_a_new_report_gets_the_permissions_of_the_umask(cli, log, tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "incident.txt").st_mode) == 0o640
 
 
+def test_a_report_written_over_another_keeps_its_mode_and_owner(cli, log, tmp_path):
+    # An incident file kept private stays private (it became 0644 under the umask).
+    target = tmp_path / "incident.csv"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    owner = (1234, 5678) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(target, *owner)
+    assert cli("--year", "2018", "-f", "csv", "-o", target, log).code == 0
+    status = os.stat(target)
+    assert target.read_text() != "old\n"
+    assert (stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid) == (0o600, *owner)
+
+
 def test_a_symlinked_target_keeps_its_link(cli, log, tmp_path):
     real = tmp_path / "reports" / "incident.csv"
     real.parent.mkdir()
@@ -196,8 +228,12 @@ def test_atomic_writer_fsyncs_before_the_rename(tmp_path, monkeypatch):
     assert listing(tmp_path) == []
 
 
-def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path):
-    """A real SIGINT while the log (a FIFO whose writer pauses) is being read."""
+@pytest.mark.parametrize("number, code, said", [
+    (signal.SIGINT, 130, "interrupted"),
+    # kill, timeout(1), systemd: the signal killed the process and its temporary file stayed.
+    (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, said):
+    """A real SIGINT (or SIGTERM) while the log (a FIFO whose writer pauses) is being read."""
     fifo = tmp_path / "maillog"
     os.mkfifo(fifo)
     head = tmp_path / "head"
@@ -215,12 +251,42 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path):
         while not listing(target.parent) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert listing(target.parent), "the temporary file was made"
-        run.send_signal(signal.SIGINT)
-        assert run.wait(timeout=20) == 130
-        assert run.stderr.read() == "maillog-sasl: interrupted\n"
+        run.send_signal(number)
+        assert run.wait(timeout=20) == code
+        assert run.stderr.read() == f"maillog-sasl: {said}\n"
     finally:
         run.kill()
         writer.kill()
         writer.wait()
         run.wait()
     assert listing(target.parent) == []
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs (root only, where mounts are allowed), unmounted after."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a tmpfs here (not root, or no mounts in this container)")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_a_report_cut_by_a_full_disk_is_an_error(tmp_path, small_disk, unbuffered):
+    """Unbuffered (PYTHONUNBUFFERED=1, as many containers run Python), a raw file's write that
+    took part of its text was taken for whole: the CSV (some 120 KB, written in few writes) was
+    cut at the disk's size, exit 0."""
+    environment = dict(os.environ, PYTHONUNBUFFERED=unbuffered)
+    log = tmp_path / "maillog"
+    with open(SAMPLE_LOGS / "maillog-sample.log", "rb") as sample:
+        log.write_bytes(b"".join(sample.readline() for _ in range(2500)))
+    with open(small_disk / "messages.csv", "wb") as stdout:
+        process = subprocess.run(COMMAND + ["-r", "messages", "-f", "csv", str(log)],
+                                 stdout=stdout, stderr=subprocess.PIPE, text=True,
+                                 env=environment)
+    assert process.returncode == 2
+    assert process.stderr == "maillog-sasl: cannot write the report: No space left on device\n"

@@ -1,0 +1,165 @@
+"""What `watch` and `state` write, and where: never into a log they read, never into a file
+that is not a state; and the log's text in their JSON as the reports write it.
+
+Found by a review that named each file option after the log (2026-12-04): `--metrics LOG`
+replaced the log with Prometheus text, `--alert-log LOG` appended alerts to it, and `--state`
+naming an empty file (a log logrotate has just made) turned it into an SQLite database, even
+for `maillog-sasl state`, which only reads.
+"""
+
+import json
+
+import pytest
+
+from support import SAMPLE_LOGS, another_name
+
+SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
+# A flagged account's name as a client can write it: a bidi override, a C1 CSI, a line
+# separator. Postfix logs what SASL accepted.
+EVIL_USER = "ken.roux\u202e\u009b31m\u2028X"
+TERMINAL_ACTIVE = ("\u202e", "\u009b", "\u2028")
+
+
+@pytest.fixture
+def log(tmp_path):
+    path = tmp_path / "maillog"
+    path.write_bytes(SAMPLE.read_bytes()[:200_000])
+    return path
+
+
+@pytest.mark.parametrize("option", ["--metrics", "--alert-log", "--state"])
+@pytest.mark.parametrize("how", ["same name", "symlink", "hard link"])
+def test_watch_writes_into_no_log_it_reads(cli, tmp_path, log, option, how):
+    before = log.read_bytes()
+    target = log if how == "same name" else another_name(log, how, "other")
+    state = [] if option == "--state" else ["--state", tmp_path / "s.sqlite"]
+    result = cli("watch", "--once", *state, option, target, log)
+    assert result.code == 2
+    assert result.err.startswith(f"maillog-sasl watch: {option} {target}: ")
+    assert result.err.count("\n") == 1
+    assert log.read_bytes() == before
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.parametrize("command", [["state"], ["state", "--forget", "ann"],
+                                     ["watch", "--once"]])
+def test_an_empty_file_is_no_state(cli, tmp_path, log, command):
+    empty = tmp_path / "maillog.1"
+    empty.touch(mode=0o600)
+    logs = [log] if command[0] == "watch" else []
+    result = cli(*command, "--state", empty, *logs)
+    assert result.code == 2
+    assert "an empty file, not a maillog-sasl state" in result.err
+    assert empty.stat().st_size == 0
+
+
+def test_an_sqlite_file_without_tables_is_not_made_a_state_by_state(cli, tmp_path):
+    import sqlite3
+
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("PRAGMA user_version = 7").connection.close()
+    other.chmod(0o600)
+    result = cli("state", "--state", other)
+    assert result.code == 2 and "not a maillog-sasl state" in result.err
+    tables = sqlite3.connect(other).execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == []
+
+
+def _evil_log(tmp_path):
+    path = tmp_path / "maillog"
+    path.write_text(SAMPLE.read_text().replace("ken.roux", EVIL_USER))
+    return path
+
+
+def test_alerts_and_the_state_escape_what_a_terminal_acts_on(cli, tmp_path):
+    log = _evil_log(tmp_path)
+    state = tmp_path / "s.sqlite"
+    result = cli("watch", "--once", "--state", state, log)
+    assert result.code == 1  # alerts
+    alerts = [json.loads(line) for line in result.out.splitlines()]
+    assert any(alert["user"].startswith(EVIL_USER) for alert in alerts)
+    shown = cli("state", "--state", state, "--format", "json")
+    assert shown.code == 0
+    assert EVIL_USER in json.dumps(json.loads(shown.out), ensure_ascii=False)
+    for text in (result.out, shown.out):
+        assert not any(char in text for char in TERMINAL_ACTIVE)
+
+
+def test_a_nul_in_a_username_reaches_the_alert_command_as_a_question_mark(cli, tmp_path):
+    log = tmp_path / "maillog"
+    log.write_text(SAMPLE.read_text().replace("ken.roux", "ken\x00roux"))
+    seen = tmp_path / "users"
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite", "--alert-command",
+                 f'printf "%s\\n" "$MAILLOG_SASL_USER" >> {seen}', log)
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err
+    assert "ken?roux@corp.example" in seen.read_text().splitlines()
+
+
+def test_a_full_disk_at_the_lock_is_no_traceback(tmp_path, monkeypatch):
+    # The lock file holds the pid for a run that waits; writing it is what fails first when
+    # the disk is full (a review's 1 MB tmpfs), before the state's own writes say so.
+    import errno
+
+    from maillog_sasl import state as state_module
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(state_module.os, "pwrite", full)
+    opened = state_module.State.open(str(tmp_path / "s.sqlite"), "f1")
+    opened.close()
+
+
+@pytest.mark.parametrize("how", ["symlink", "hard link"])
+def test_one_log_under_two_names_is_read_once(cli, tmp_path, log, how):
+    other = another_name(log, how, "other")
+    once = cli("watch", "--once", "--state", tmp_path / "once.sqlite", "--metrics",
+               tmp_path / "once.prom", log)
+    twice = cli("watch", "--once", "--state", tmp_path / "twice.sqlite", "--metrics",
+                tmp_path / "twice.prom", log, other)
+    assert twice.err == f"maillog-sasl watch: {other}: the same file as {log}; read once\n"
+    assert twice.out == once.out
+    assert _counted(tmp_path / "twice.prom") == _counted(tmp_path / "once.prom")
+
+
+def _counted(metrics):
+    """The counters of a --metrics file (lines read, logins, ...), without its times."""
+    return [line for line in metrics.read_text().splitlines()
+            if line.startswith("maillog_sasl_") and "_total" in line.partition(" ")[0]]
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE logs SET offset = 'a lot'", "UPDATE logs SET offset = -5",
+    "UPDATE logs SET inode = NULL", "UPDATE logs SET head = x'00ff'"])
+def test_a_damaged_offset_is_refused_and_kept(cli, tmp_path, log, change):
+    # SQLite holds any type in any column: an offset of text raised a TypeError, a negative
+    # one failed each run's read with exit status 0.
+    import sqlite3
+
+    from support import tamper
+
+    state = tmp_path / "s.sqlite"
+    assert cli("watch", "--once", "--state", state, log).code in (0, 1)
+    if "inode" in change:  # NOT NULL: a table rebuilt without it, as a hand edit might
+        change = "UPDATE logs SET inode = 'x'"
+    tamper(state, change)
+    kept = sqlite3.connect(state).execute("SELECT * FROM logs").fetchall()
+    result = cli("watch", "--once", "--state", state, log)
+    assert result.code == 2
+    assert "damaged: where the log" in result.err and result.err.count("\n") == 1
+    assert sqlite3.connect(state).execute("SELECT * FROM logs").fetchall() == kept
+
+
+def test_an_engine_of_another_type_is_refused(cli, tmp_path, log):
+    import pickle
+
+    from support import tamper
+
+    state = tmp_path / "s.sqlite"
+    assert cli("watch", "--once", "--state", state, log).code in (0, 1)
+    tamper(state, ("UPDATE engine SET data = ?", (pickle.dumps(5),)))
+    result = cli("watch", "--once", "--state", state, log)
+    assert result.code == 2
+    assert "damaged: its engine is not one of watch's" in result.err
+    assert "Traceback" not in result.err
