@@ -542,8 +542,9 @@ def sasl_failure_at(text: str) -> int:
     close = text.rfind("]", 9, space)
     if close < 0 or "[" not in text[9:close]:
         return -1
-    port = text[close + 1:space - 1]
-    return space - 1 if not port or (port[0] == ":" and port[1:].isdigit()) else -1
+    port = text[close + 1:space - 1]  # (`:unknown`: XCLIENT PORT=[UNAVAILABLE])
+    return (space - 1 if not port or port[0] == ":" and (port[1:].isdigit() or port == ":unknown")
+            else -1)
 
 
 def auth_failure_event(text: str):
@@ -596,10 +597,10 @@ def client_event(queue_id: str, body: str):
     if address_end == 0:
         address_end = len(body)
     elif body.startswith(":", address_end):
-        digits = address_end + 1
-        while digits < len(body) and body[digits].isdigit():
-            digits += 1
-        address_end = digits
+        # smtpd_client_port_logging: `:PORT`, or `:unknown` (XCLIENT PORT=[UNAVAILABLE]).
+        address_end = body.find(", ", address_end)
+        if address_end < 0:
+            address_end = len(body)
     name, ip, port = split_address(body[:address_end])
     rest = body[address_end:]
     method = username = sender = orig_queue_id = orig_client = None
@@ -899,34 +900,28 @@ def _envelope_login(text: str) -> Optional[str]:
     AUTH= parameter of MAIL FROM, sent with or without a login, one SMTP token that holds
     spaces inside <...>; the addresses and the reply before them (which names the recipient)
     are the client's text too, and smtpd writes the HELO's spaces and `<>` as `?`. So the
-    envelope is a `; from=<` whose addresses read strictly (_strict_envelope_end()) and are
-    followed by these fields in this order, S one token to the line's end; where the client's
-    text spells a second one (in the reply before the real one, or in S after it), which one
-    is Postfix's cannot be told, and no login is read: a client cannot name an account it did
-    not log in as (its own session loses its name at worst)."""
-    found = None
-    valid = 0
+    login is read only from a line with one `; from=<`, whose addresses read strictly
+    (_strict_envelope_end()) and are followed by these fields in this order, S one token to
+    the line's end. Where the client's text spells another (in the reply, in S), which is
+    Postfix's cannot be told: Postfix's may not read strictly (a bare address before 3.5, a
+    record cut at 2,000 bytes), and the client's may. No login is read then: a client cannot
+    name an account it did not log in as (its own session loses its name at worst)."""
     at = text.find("; from=<")
-    for _ in range(ENVELOPE_CANDIDATES):
-        if at < 0:
-            return found
-        end = _strict_envelope_end(text, at + 8)
-        tail = _ENVELOPE_TAIL.match(text, end + 1) if end >= 0 else None
-        if tail is not None:
-            username, sender = tail[2], -1
-            if tail[1] is not None:
-                sender = text.find(" sasl_sender=", tail.end())
-                username = text[tail.end():sender if sender >= 0 else len(text)]
-            elif text.endswith(" sasl_sender=", 0, tail.end()):
-                sender = tail.end() - 13
-            if ((username is None or not any(marker in username for marker in _NOT_IN_USERNAME))
-                    and (sender < 0 or token_end(text, sender + 13) == len(text))):
-                valid += 1
-                found = username or None
-        if valid > 1:
-            return None
-        at = text.find("; from=<", at + 1)
-    return found if at < 0 else None  # more candidates than tried: not told either
+    if at < 0 or text.find("; from=<", at + 1) >= 0:
+        return None
+    end = _strict_envelope_end(text, at + 8)
+    tail = _ENVELOPE_TAIL.match(text, end + 1) if end >= 0 else None
+    if tail is None:
+        return None
+    username, sender = tail[2], -1
+    if tail[1] is not None:
+        sender = text.find(" sasl_sender=", tail.end())
+        username = text[tail.end():sender if sender >= 0 else len(text)]
+    elif text.endswith(" sasl_sender=", 0, tail.end()):
+        sender = tail.end() - 13
+    if not username or any(marker in username for marker in _NOT_IN_USERNAME):
+        return None
+    return username if sender < 0 or token_end(text, sender + 13) == len(text) else None
 
 
 def _reply_dsn(reply: str) -> str:

@@ -84,6 +84,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import fcntl
@@ -91,6 +92,7 @@ import io
 import os
 import pickle
 import sqlite3
+import stat
 import time
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -105,6 +107,8 @@ SCHEMA = 2
 # as they are otherwise: a table they lack reads as empty).
 MIGRATED = ("1",)
 LOCK_WAIT = 5.0
+# A state is its owner's alone: it holds pickled objects (_check_owner()).
+STATE_MODE = 0o600
 SYSTEM_PATH = "/var/lib/maillog-sasl/state.sqlite"
 
 _SCHEMA = """
@@ -299,16 +303,25 @@ class State:
         if not exists:
             _make_file(path)
         held = _Lock(path, wait) if lock else None
+        db = None
         try:
-            if not _check_owner(path).st_size and exists:
+            status = _check_owner(path)
+            if not status.st_size and exists and stat.S_IMODE(status.st_mode) != STATE_MODE:
                 # SQLite would take an empty file for a new database and write into it: a
-                # log that logrotate has just made, named by mistake.
+                # log that logrotate has just made, named by mistake. (One of this mode is a
+                # state whose first run died before its tables were made.)
                 raise StateError(f"{path}: an empty file, not a maillog-sasl state: give "
                                  "another --state (or remove it)")
             db = _connect(path)
             state = cls(path, db, held)
             state._load((fmt,) + tuple(older_formats), load_engine, writable=lock)
         except BaseException:
+            if not exists:  # made by this run, which could not make it a state: not left
+                if db is not None:
+                    db.close()
+                for name in (path, path + "-wal", path + "-shm"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(name)
             if held is not None:
                 held.release()
             raise
@@ -659,7 +672,7 @@ def _make_file(path: str) -> None:
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STATE_MODE))
     except FileExistsError:
         pass
     except OSError as error:

@@ -151,6 +151,37 @@ def test_a_rejects_login_is_the_one_after_its_envelope(tail, username):
     assert events.smtpd_event(REJECT + tail).sasl_username == username
 
 
+def test_an_envelope_spelled_in_a_bare_recipient_names_no_login():
+    # Before Postfix 3.5 (or info_log_address_format = internal) the recipient is bare: read
+    # strictly, Postfix's envelope is none, and the one the client spelled was the only one.
+    text = ("NOQUEUE: reject: RCPT from unknown[198.51.100.66]: 450 4.7.1 Client host rejected: "
+            "cannot find your hostname, [198.51.100.66]; from=<spam@evil.example> to=<x; "
+            "from=<a@b> to=<c@d> proto=ESMTP helo=<h> sasl_method=PLAIN "
+            "sasl_username=bob@corp.example sasl_sender=<<<<@corp.example> proto=ESMTP helo=<bot>")
+    assert events.smtpd_event(text).sasl_username is None
+
+
+def test_a_record_postfix_cut_at_2000_bytes_names_no_login(cli):
+    # A padded recipient pushes the cut (msg_syslog.c) into Postfix's own envelope: the reply's
+    # copy of the recipient, spelling one, stayed the only envelope read strictly (a review's
+    # log, after one failed AUTH).
+    log = LOGS / "cut_record.log"
+    assert rows(cli, "users", log, year=2026) == []
+    assert rows(cli, "sessions", log, year=2026) == []
+
+
+def test_a_client_port_postfix_does_not_know_keeps_the_login():
+    # smtpd_client_port_logging with XCLIENT PORT=[UNAVAILABLE]: `NAME[ADDR]:unknown`.
+    event = events.smtpd_client_event(
+        "4B1C2D3E4F: client=unknown[198.51.100.7]:unknown, sasl_method=XCLIENT, "
+        "sasl_username=alice@corp.example")
+    assert (event.client_ip, event.client_port, event.sasl_username) == (
+        "198.51.100.7", "unknown", "alice@corp.example")
+    failure = events.smtpd_event("warning: unknown[198.51.100.7]:unknown: SASL LOGIN "
+                                 "authentication failed: authentication failure")
+    assert (failure.client_ip, failure.mechanism) == ("198.51.100.7", "LOGIN")
+
+
 def test_a_reply_spelling_an_envelope_with_a_login_names_none():
     # smtpd's reply names the recipient unquoted (tls.log): it may spell an envelope.
     fake = "x; from=<a@b> to=<c@d> proto=ESMTP helo=<h> sasl_method=PLAIN sasl_username=ceo y"

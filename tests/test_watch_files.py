@@ -8,6 +8,7 @@ for `maillog-sasl state`, which only reads.
 """
 
 import json
+import os
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_watch_writes_into_no_log_it_reads(cli, tmp_path, log, option, how):
                                      ["watch", "--once"]])
 def test_an_empty_file_is_no_state(cli, tmp_path, log, command):
     empty = tmp_path / "maillog.1"
-    empty.touch(mode=0o600)
+    empty.touch(mode=0o640)  # as logrotate's `create 0640 syslog adm` makes it
     logs = [log] if command[0] == "watch" else []
     result = cli(*command, "--state", empty, *logs)
     assert result.code == 2
@@ -163,3 +164,25 @@ def test_an_engine_of_another_type_is_refused(cli, tmp_path, log):
     assert result.code == 2
     assert "damaged: its engine is not one of watch's" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_state_whose_first_run_died_before_its_tables_is_made_one(cli, tmp_path, log):
+    # Its file is made empty (0600) first: a run killed then left it so, and every later run
+    # was refused as if it were a log.
+    state = tmp_path / "s.sqlite"
+    state.touch(mode=0o600)
+    assert cli("watch", "--once", "--state", state, log).code in (0, 1)
+    assert cli("state", "--state", state).code == 0
+
+
+def test_a_first_run_that_cannot_make_its_state_leaves_no_file(tmp_path, monkeypatch):
+    from maillog_sasl import state as state_module
+
+    def full(self, *args, **kwargs):
+        raise state_module.StateError("disk full")
+
+    monkeypatch.setattr(state_module.State, "_load", full)
+    path = tmp_path / "deep" / "s.sqlite"
+    with pytest.raises(state_module.StateError):
+        state_module.State.open(str(path), "f1")
+    assert sorted(os.listdir(path.parent)) == ["s.sqlite.lock"]
