@@ -451,10 +451,10 @@ def _descriptor_path(stream) -> str:
         return ""
 
 
-def _input_at(target: str, paths, shown: str = "") -> str:
+def _input_at(target: Optional[str], paths, shown: str = "") -> str:
     """Why the report must not be written to `target` (one line; `shown` names it there, if
-    not its path), or '' when it may: the file there is one of the logs (symlinks and hard
-    links followed, `-` compared too)."""
+    not its path), or '' when it may, or there is none: the file there is one of the logs
+    (symlinks and hard links followed, `-` compared too)."""
     if not target:
         return ""
     inputs = []
@@ -1456,7 +1456,7 @@ def watch_main(argv) -> int:
     # SQLite database) must be no log it reads.
     for option, target in (("--metrics", args.metrics), ("--alert-log", args.alert_log),
                            ("--state", args.state)):
-        clash = _input_at(target, args.paths) if target else ""
+        clash = _input_at(target, args.paths)
         if clash:
             complain(f"{option} {clash}")
             return EXIT_USAGE

@@ -630,6 +630,7 @@ def _distinct(paths: Iterable[str], complain: Callable[[str], None]) -> List[str
         kept.append(path)
     return kept
 
+
 class Watch:
     """One run of `watch` over `paths`, its state open (and locked); see the module docstring.
 
