@@ -668,13 +668,14 @@ def token_end(text: str, start: int) -> int:
 
 # The shape of nearly every client= line the correlator parses: NAME[IP], a port or none, and
 # the SASL method and username with a sasl_sender or without, or none of these three; no comma
-# in any value, no bracket in the name, no `]` in the address, no whitespace at the end (such a
-# line is read by client_event(), which leaves it out). client_event() reads such a line as this
-# one match does (tests/test_plain_shapes.py holds the two equal).
+# in any value, no space in the sender (one SMTP token: client_event() cuts it at one), no
+# bracket in the name, no `]` in the address, no whitespace at the end (such a line is read by
+# client_event(), which leaves it out). client_event() reads such a line as this one match
+# does (tests/test_plain_shapes.py holds the two equal).
 # (Not possessive, though no class takes the character after it: Python before 3.11, which
 # the package supports, has no possessive repeats.)
 _PLAIN_ADDRESS = r"([^\[\],]*)\[([^\],]*)\](?::([0-9]+))?"
-_PLAIN_SASL = r", sasl_method=([^,]*), sasl_username=([^,]*)(?:, sasl_sender=([^,]*))?"
+_PLAIN_SASL = r", sasl_method=([^,]*), sasl_username=([^,]*)(?:, sasl_sender=([^,\s]*))?"
 _PLAIN_CLIENT = re.compile(r"([^:]+): client=%s(?:%s)?(?<!\s)" % (_PLAIN_ADDRESS, _PLAIN_SASL))
 # A login's client= line of that shape, its address (NAME[IP] or NAME[IP]:PORT) a group of its
 # own, before the groups of its parts: what the correlator compares with its connect's text.
