@@ -30,6 +30,8 @@ DESCRIPTION
 
     A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
     the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
+    smtpd checks on after a HOLD: when it then refuses that recipient, the message stays held
+    for the recipients it accepted, which no line names (one with no address stands for them).
     A first `(queue active)` means the message was released: the hold's recipients go, and
     nrcpt and the delivery lines count them. A message Postfix discards (smtpd's or cleanup's
     discard line; the client was told 250, nothing more is logged of it, not even `removed`) is
@@ -1300,6 +1302,12 @@ class Correlator:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))
                 session.last_time = when  # the session's last line so far, if it ends unlogged
+                waiting = session.pending_action
+                if (waiting is not None and waiting[1].kind == "hold"
+                        and waiting[1].recipient == event.recipient):
+                    # Postfix checks on after a HOLD: the recipient that triggered it refused,
+                    # the transaction stays held, for the recipients it accepts (unnamed).
+                    session.pending_action = (waiting[0], waiting[1]._replace(recipient=None))
                 return USED
             return UNUSED
         message = self.messages.get((host, event.queue_id))
@@ -1311,7 +1319,13 @@ class Correlator:
             message.sender = event.sender
         if event.stage == "RCPT":
             session.queued_rejects += 1
-            self._refuse(message, event.recipient or "", event.dsn, event.reason, when)
+            address = event.recipient or ""
+            hold = self._hold_of(message.recipients.get(address))
+            self._refuse(message, address, event.dsn, event.reason, when)
+            if hold and not any(map(self._hold_of, message.recipients.values())):
+                # Postfix checks on after a HOLD: the recipient that triggered it refused, the
+                # message stays held, for the recipients it accepted (no line names them).
+                message.recipient("").set_details("", "", hold)
         else:
             self._refuse_message(message, event.recipient, event.dsn, event.reason, when)
         return USED
@@ -1637,12 +1651,20 @@ class Correlator:
         return message.recipient(address)
 
     @staticmethod
-    def _released(message: Message) -> None:
+    def _hold_of(recipient: Optional[Recipient]) -> str:
+        """The reason of a recipient on hold, never tried since (`held: ...`); '' for any
+        other, or none."""
+        if (recipient is not None and recipient.attempts == 0 and recipient.status == DEFERRED
+                and recipient.reason.startswith(HELD)):
+            return recipient.reason
+        return ""
+
+    @classmethod
+    def _released(cls, message: Message) -> None:
         """qmgr reads a message the first time: a held one was released, and its recipients
         are counted from now on as any others' (nrcpt, then their delivery lines)."""
         for key, recipient in list(message.recipients.items()):
-            if (recipient.attempts == 0 and recipient.status == DEFERRED
-                    and recipient.reason.startswith(HELD)):
+            if cls._hold_of(recipient):
                 del message.recipients[key]
 
     def _refuse(self, message: Message, address, dsn, reason, when: _dt.datetime) -> None:
