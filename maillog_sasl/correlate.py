@@ -553,8 +553,9 @@ class Correlator:
             # split_line()'s two common cases inline, `prog[pid]:` after a traditional stamp or
             # after one of a digit first (RFC 3339): one call less for each line; every other
             # shape goes through split_line() itself. Every tag cached is one split_line() gave
-            # (of a line or of a nested one), which ends with `:`: a tag found needs no look at
-            # its shape, and the inline cut is then split_line()'s.
+            # (of a line or of a nested one), which ends with `:` (or `]`, rsyslog's, only of
+            # these two shapes): a tag found needs no look at its shape, and the inline cut is
+            # then split_line()'s.
             # (line[15] rather than line[15:16]: no slice object; a line too short for it has
             # no traditional stamp. line[16:], what follows the stamp and its space, with its
             # ends written out: compiled, it is cut directly, where a slice object made once
@@ -911,8 +912,8 @@ class Correlator:
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
-        gives only tags that end with `:`, which feed() counts on). The postfix command's is a
-        _Command."""
+        gives only tags that end with `:`, or with `]` cut as feed() cuts, which feed() counts
+        on). The postfix command's is a _Command."""
         found = self._tags.get(tag)
         if found is None:
             if len(self._tags) > TAG_CACHE_LIMIT:

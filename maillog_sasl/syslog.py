@@ -96,7 +96,11 @@ MONTHS = dict(ENGLISH_MONTHS, **{name: number for names in (
 
 
 def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
-    """Cut `line` (no line end) into (stamp, host, tag, text); tag is `prog[pid]:`.
+    """Cut `line` (no line end) into (stamp, host, tag, text); tag is `prog[pid]:`, or
+    `prog[pid]` after a traditional or RFC 3339 stamp: rsyslog writes the tag of a message it
+    received in RFC 5424 form (FreeBSD's syslog(3) since 12, a relay's) as APP-NAME[PROCID],
+    with no colon, into those file formats (`... mail postfix/smtpd[99525] 2D19728491: ...`;
+    rsyslog#557, #4891); such a tag is taken only after the shapes that need a colon failed.
 
     Every line of a log passes through here, so it only slices and splits, and returns a plain
     tuple: deciding that a line is of no use must cost as little as possible. The common forms
@@ -119,6 +123,8 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
             parsed = _after_priority(line[:15], *fields)
             if parsed is not None:
                 return parsed
+            if fields[1][-1:] == "]":
+                return line[:15], fields[0], fields[1], fields[2]  # rsyslog's, no colon
         # Else perhaps a `docker compose logs` prefix of 15 characters, below.
     elif line[:1].isdigit():
         parts = line.split(" ", 3)
@@ -134,6 +140,8 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
                     return inner
             if parts[1] in ENGLISH_MONTHS and len(parts[0]) == 4:
                 return _year_first(line)
+            if parts[2][-1:] == "]":
+                return parts[0], parts[1], parts[2], parts[3]  # rsyslog's, no colon
             return _after_priority(parts[0], parts[1], parts[2], parts[3])
     elif line[:1] == "<":
         parsed = _after_pri(line)
@@ -393,13 +401,14 @@ def parse_program(tag: str):
     as `syslog_name/name`): ("postfix", "postfix", "2236").
     """
     open_bracket = tag.rfind("[")
-    if open_bracket < 0 or not tag.endswith("]:"):
+    pid_end = len(tag) - 2 if tag.endswith("]:") else len(tag) - 1  # or rsyslog's `prog[pid]`
+    if open_bracket < 0 or tag[pid_end] != "]":
         return None
-    program = tag[:open_bracket]
+    program, pid = tag[:open_bracket], tag[open_bracket + 1:pid_end]
     slash = program.rfind("/")
     if slash <= 0:
-        return (program, program, tag[open_bracket + 1:-2]) if program == "postfix" else None
-    return program[:slash], program[slash + 1:], tag[open_bracket + 1:-2]
+        return (program, program, pid) if program == "postfix" else None
+    return program[:slash], program[slash + 1:], pid
 
 
 def slots_state(record, names: Tuple[str, ...]) -> tuple:
