@@ -326,7 +326,9 @@ class ChunkCorrelator(Correlator):
         fold = self.folds.get(key)
         if fold is None:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
-        if "queued as " not in text:
+        forwarded = (ev.forwarded_as(text) if daemon in DELIVERY_AGENTS
+                     and ev.FORWARDED_AS in text else None)
+        if "queued as " not in text and forwarded is None:
             if daemon in DELIVERY_AGENTS:
                 if self._fold_delivery(key, fold, stamp, text):
                     return
@@ -355,6 +357,10 @@ class ChunkCorrelator(Correlator):
                 self._foreign(notice)
         elif daemon in DELIVERY_AGENTS and "queued as " in text:
             self._own((key[0], queued_as(ev.delivery_event(text))), "queued as")
+        elif forwarded is not None:
+            # The parent's message may go on there (Correlator._forwarded): its lines too.
+            self._own((key[0], forwarded), "forwarded as")
+            self._foreign((key[0], forwarded))
         self._hand_back(line, stamp)
 
     def _hand_back(self, line: str, stamp: str) -> str:
@@ -467,6 +473,14 @@ class ChunkCorrelator(Correlator):
         if key not in self.messages:
             self._born(MESSAGE, key)
         super()._notice(event, message, host, when)
+        self.placed[2][key] = len(self.events)
+
+    def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
+                   host: str) -> None:
+        key = (host, new_id)
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        super()._forwarded(message, recipient, new_id, host)
         self.placed[2][key] = len(self.events)
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,

@@ -24,9 +24,12 @@ DESCRIPTION
     Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`.
     Only messages that can matter are tracked: those with a SASL username, those from a loopback
     client (a content filter's re-injection, linked to its original when the original's delivery
-    says `queued as NEWQID`), and bounce/delay notices of tracked messages. Lines of every other
-    queue ID are dropped after one dict lookup, before their fields are parsed. A `client=` on a
-    queue ID that is still open (short IDs are reused) closes the old message as lost.
+    says `queued as NEWQID`), what local(8) forwarded of a login's mail (its delivery line says
+    `forwarded as NEWQID`: Postfix queued the copy with no client= line; the alias's recipient
+    is counted where the copy went), and bounce/delay notices of tracked messages. Lines of
+    every other queue ID are dropped after one dict lookup, before their fields are parsed. A
+    `client=` on a queue ID that is still open (short IDs are reused) closes the old message as
+    lost.
 
     A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
     the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
@@ -1480,7 +1483,9 @@ class Correlator:
         if recipient is None:
             recipient = message.recipients[key] = Recipient(address, orig_to)
         recipient.attempted(status, text, when, 1, when if status == DEFERRED else None)
-        if status == SENT and "queued as " in text and message.sasl_username is not None:
+        if status != SENT or message.sasl_username is None:
+            return
+        if "queued as " in text:
             if message.reinjected_as:
                 # A filter whose re-injection named this message (orig_queue_id), on loopback
                 # or not, and whether its copy is still queued or already gone.
@@ -1491,6 +1496,29 @@ class Correlator:
                 # Most "queued as" come from remote MXs; only a relay on loopback can be the
                 # content filter, and its address is in the line.
                 self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
+        elif ev.FORWARDED_AS in text:
+            new_id = ev.forwarded_as(text)
+            if new_id is not None:
+                self._forwarded(message, recipient, new_id, host)
+
+    def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
+                   host: str) -> None:
+        """local(8) forwarded `recipient` of a login's `message` (an alias, a .forward):
+        Postfix queued new message `new_id` for the addresses it names, logged with no client=
+        line (cleanup's message-id came before this line). The login's mail goes on there, kind
+        `forwarded`, its recipients counted there, as a content filter's re-injection's are;
+        several recipients forwarded at once share it."""
+        key = (host, new_id)
+        child = self.messages.get(key)
+        if child is None or child.parent is not message:
+            if child is not None:
+                self.message_reborn(key)
+            self._serial += 1
+            child = self.messages[key] = Message(self._serial, host, new_id, "forwarded",
+                                                 message.queued)
+            child.inherit_from(message, "forwarded")
+            child.sender, child.message_id = message.sender, message.message_id
+        recipient.handed_to = new_id
 
     def _follow_reinjection(self, event, message: Message, recipient: Recipient,
                             host: str) -> None:
