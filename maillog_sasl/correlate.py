@@ -1507,16 +1507,18 @@ class Correlator:
         Postfix queued new message `new_id` for the addresses it names, logged with no client=
         line (cleanup's message-id came before this line). The login's mail goes on there, kind
         `forwarded`, its recipients counted there, as a content filter's re-injection's are;
-        several recipients forwarded at once share it."""
+        several recipients forwarded at once share it. A bounce notice's copy stays a notice
+        of the message it is about (not the login's mail), as a requeued one does."""
         key = (host, new_id)
-        child = self.messages.get(key)
-        if child is None or child.parent is not message:
-            if child is not None:
-                self.message_reborn(key)
+        shared = any(other.handed_to == new_id for other in message.recipients.values())
+        if not shared or key not in self.messages:
+            self.message_reborn(key)
             self._serial += 1
-            child = self.messages[key] = Message(self._serial, host, new_id, "forwarded",
+            about = message.parent if message.kind == "notice" else None
+            kind = "forwarded" if about is None else "notice"
+            child = self.messages[key] = Message(self._serial, host, new_id, kind,
                                                  message.queued)
-            child.inherit_from(message, "forwarded")
+            child.inherit_from(message if about is None else about, kind)
             child.sender, child.message_id = message.sender, message.message_id
         recipient.handed_to = new_id
 

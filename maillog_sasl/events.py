@@ -745,17 +745,20 @@ def proxy_reply_event(text: str):
 # (local/forward.c: "forwarded as %s").
 FORWARDED_AS: Final = "forwarded as "
 _SENT_ANSWER: Final = ", status=sent ("
+_LOCAL_RELAY: Final = ", relay=local, "
 
 
 def forwarded_as(text: str) -> Optional[str]:
-    """NEWQID of a delivery line `QID: to=<a>, relay=local, ..., status=sent (forwarded as
-    NEWQID)`, its answer read after the recipients (a quoted local part may spell one); None
-    for any other line."""
+    """NEWQID of local(8)'s delivery line `QID: to=<a>, relay=local, ..., status=sent
+    (forwarded as NEWQID)`, its relay and answer read after the recipients (a quoted local part
+    may spell either); None for any other line (another agent's: a transport's own text)."""
     if not text.endswith(")"):
         return None
-    answer_at = sent_answer_at(text)
-    if not (text.startswith(_SENT_ANSWER, answer_at - len(_SENT_ANSWER))
-            and text.startswith(FORWARDED_AS, answer_at)):
+    found = _recipient_fields(text, text.find(": to=") + 5)
+    if found is None or not text.startswith(_LOCAL_RELAY, found[2]):
+        return None
+    answer_at = found[3] + len(_SENT_ANSWER)
+    if not (text.startswith(_SENT_ANSWER, found[3]) and text.startswith(FORWARDED_AS, answer_at)):
         return None
     new_id = text[answer_at + len(FORWARDED_AS):-1]
     return new_id if new_id.isascii() and new_id.isalnum() else None

@@ -171,7 +171,13 @@ def _take_place(descriptor: int, target: str, new_mode: Optional[int],
                 raise OSError(error.errno, f"{error.strerror} (giving it the owner "
                                            f"{old.st_uid}:{old.st_gid} of the file it "
                                            "replaces)") from None
-            # (not root, or root squashed on NFS) the file becomes ours, as any new one would
+            # Not root (or root squashed on NFS): the file becomes ours, as any new one would,
+            # with the old one's group if we are in it.
+            if old.st_gid != new.st_gid:
+                try:
+                    os.fchown(descriptor, -1, old.st_gid)
+                except OSError:
+                    pass
     # After the chown, which drops the set-user-ID and set-group-ID bits.
     os.fchmod(descriptor, stat.S_IMODE(old.st_mode))
 

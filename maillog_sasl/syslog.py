@@ -100,7 +100,10 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     `prog[pid]` after a traditional or RFC 3339 stamp: rsyslog writes the tag of a message it
     received in RFC 5424 form (FreeBSD's syslog(3) since 12, a relay's) as APP-NAME[PROCID],
     with no colon, into those file formats (`... mail postfix/smtpd[99525] 2D19728491: ...`;
-    rsyslog#557, #4891); such a tag is taken only after the shapes that need a colon failed.
+    rsyslog#557, #4891). A third word that ends in `]` is such a tag, cut as one with its colon
+    (as Correlator.feed() cuts a line whose tag it knows): no other shape has a word so ended
+    there, and a client's text further on (a `docker compose` bar in a warning it is quoted in)
+    is never read as the line.
 
     Every line of a log passes through here, so it only slices and splits, and returns a plain
     tuple: deciding that a line is of no use must cost as little as possible. The common forms
@@ -109,7 +112,7 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     if line[15:16] == " ":
         # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
         fields = line[16:].split(" ", 2)
-        if len(fields) == 3 and fields[1][-1:] == ":":
+        if len(fields) == 3 and (fields[1][-1:] == ":" or fields[1][-1:] == "]"):
             return line[:15], fields[0], fields[1], fields[2]
         if line[:1] == "<":
             # `<22>2013 Jun 16 16:05:06.123`: a two-digit PRI and a year-first stamp put a
@@ -123,13 +126,11 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
             parsed = _after_priority(line[:15], *fields)
             if parsed is not None:
                 return parsed
-            if fields[1][-1:] == "]":
-                return line[:15], fields[0], fields[1], fields[2]  # rsyslog's, no colon
         # Else perhaps a `docker compose logs` prefix of 15 characters, below.
     elif line[:1].isdigit():
         parts = line.split(" ", 3)
         if len(parts) == 4:
-            if parts[2][-1:] == ":":
+            if parts[2][-1:] == ":" or parts[2][-1:] == "]":
                 return parts[0], parts[1], parts[2], parts[3]
             if has_stamp(parts[1]) and rfc3339_start(line):
                 # `docker logs -t` (`kubectl logs --timestamps`): the runtime's stamp before
@@ -140,8 +141,6 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
                     return inner
             if parts[1] in ENGLISH_MONTHS and len(parts[0]) == 4:
                 return _year_first(line)
-            if parts[2][-1:] == "]":
-                return parts[0], parts[1], parts[2], parts[3]  # rsyslog's, no colon
             return _after_priority(parts[0], parts[1], parts[2], parts[3])
     elif line[:1] == "<":
         parsed = _after_pri(line)

@@ -48,6 +48,34 @@ Dec 04 23:47:40 mail postfix/smtp[23260]: connect to 127.0.0.1[127.0.0.1]:9: Con
 Dec 04 23:47:40 mail postfix/smtp[23260]: 3124B59062E: to=<x@far.test>, orig_to=<fwd@harness.test>, relay=none, delay=4, delays=4/0/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:9: Connection refused)
 """
 
+# Postfix 3.7.11 (a review's): alias `fwd x@far.test, bob` and `alice alice@far.test`: the
+# bounce notice to alice is itself forwarded (8650A598053 forwarded as 8E5CF598059).
+# expected: alice's mail is bob (bounced) and x@far.test (deferred, the copy 81708598050); the
+# notice's copy is a notice of 791A059804E, in the queue report, not alice's mail
+NOTICE_FORWARDED = """\
+Dec 05 00:03:40 mail postfix/smtpd[5786]: connect from unknown[127.0.0.1]
+Dec 05 00:03:40 mail postfix/smtpd[5786]: 791A059804E: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=alice
+Dec 05 00:03:40 mail postfix/cleanup[5790]: 791A059804E: message-id=<20261205000340.791A059804E@mail.harness.test>
+Dec 05 00:03:40 mail postfix/qmgr[5784]: 791A059804E: from=<alice@harness.test>, size=318, nrcpt=1 (queue active)
+Dec 05 00:03:40 mail postfix/smtpd[5786]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Dec 05 00:03:40 mail postfix/local[5791]: 791A059804E: to=<bob@harness.test>, orig_to=<fwd@harness.test>, relay=local, delay=0.07, delays=0.02/0.03/0/0.02, dsn=5.1.1, status=bounced (unknown user: "bob")
+Dec 05 00:03:40 mail postfix/cleanup[5790]: 81708598050: message-id=<20261205000340.791A059804E@mail.harness.test>
+Dec 05 00:03:40 mail postfix/qmgr[5784]: 81708598050: from=<alice@harness.test>, size=448, nrcpt=1 (queue active)
+Dec 05 00:03:40 mail postfix/local[5791]: 791A059804E: to=<fwd@harness.test>, relay=local, delay=0.07, delays=0.02/0.03/0/0.02, dsn=2.0.0, status=sent (forwarded as 81708598050)
+Dec 05 00:03:40 mail postfix/cleanup[5790]: 8650A598053: message-id=<20261205000340.8650A598053@mail.harness.test>
+Dec 05 00:03:40 mail postfix/smtp[5793]: connect to 127.0.0.1[127.0.0.1]:9: Connection refused
+Dec 05 00:03:40 mail postfix/smtp[5793]: 81708598050: to=<x@far.test>, orig_to=<fwd@harness.test>, relay=none, delay=0.03, delays=0.02/0.01/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:9: Connection refused)
+Dec 05 00:03:40 mail postfix/bounce[5792]: 791A059804E: sender non-delivery notification: 8650A598053
+Dec 05 00:03:40 mail postfix/qmgr[5784]: 8650A598053: from=<>, size=2120, nrcpt=1 (queue active)
+Dec 05 00:03:40 mail postfix/cleanup[5790]: 8E5CF598059: message-id=<20261205000340.8650A598053@mail.harness.test>
+Dec 05 00:03:40 mail postfix/qmgr[5784]: 791A059804E: removed
+Dec 05 00:03:40 mail postfix/qmgr[5784]: 8E5CF598059: from=<>, size=2252, nrcpt=1 (queue active)
+Dec 05 00:03:40 mail postfix/local[5791]: 8650A598053: to=<alice@harness.test>, relay=local, delay=0.04, delays=0.03/0/0/0.01, dsn=2.0.0, status=sent (forwarded as 8E5CF598059)
+Dec 05 00:03:40 mail postfix/qmgr[5784]: 8650A598053: removed
+Dec 05 00:03:40 mail postfix/smtp[5793]: connect to 127.0.0.1[127.0.0.1]:9: Connection refused
+Dec 05 00:03:40 mail postfix/smtp[5793]: 8E5CF598059: to=<alice@far.test>, orig_to=<alice@harness.test>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:9: Connection refused)
+"""
+
 
 def write(tmp_path, text, name="maillog"):
     path = tmp_path / name
@@ -89,6 +117,15 @@ def test_the_forwarded_copy_delivered(tmp_path, report):
     assert (user["recipients"], user["sent"], user["deferred"]) == (3, 1, 0)
 
 
+def test_a_forwarded_notice_stays_a_notice(tmp_path, report):
+    path = write(tmp_path, NOTICE_FORWARDED)
+    [user] = report("users", path, *TIMES)
+    assert (user["recipients"], user["deferred"], user["bounced"]) == (2, 1, 1)
+    assert [(row["queue_id"], row["kind"], row["parent_queue_id"])
+            for row in report("queue", path, *TIMES)] == [
+        ("81708598050", "forwarded", "791A059804E"), ("8E5CF598059", "notice", "791A059804E")]
+
+
 def test_only_local_s_own_answer_forwards():
     line = ("2DE4159062C: to=<fwd@harness.test>, relay=local, delay=0.04, "
             "delays=0.02/0.01/0/0.01, dsn=2.0.0, status=sent (forwarded as 3124B59062E)")
@@ -100,6 +137,12 @@ def test_only_local_s_own_answer_forwards():
     assert ev.forwarded_as(spelled) is None
     assert ev.forwarded_as(line.replace("status=sent", "status=deferred")) is None
     assert ev.forwarded_as(line.replace("3124B59062E)", "3124B 59062E)")) is None
+    # Another agent's text, a transport's (discard:forwarded as X): no copy was queued.
+    assert ev.forwarded_as(line.replace("relay=local", "relay=none")) is None
+    spelled_relay = line.replace("to=<fwd@harness.test>, relay=local",
+                                 'to=<"a, relay=local, b"@harness.test>, relay=none')
+    assert ev.forwarded_as(spelled_relay) is None
+    assert ev.forwarded_as(spelled_relay.replace("relay=none", "relay=local")) == "3124B59062E"
 
 
 def forwarding_log(seed: int) -> str:

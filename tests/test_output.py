@@ -274,6 +274,28 @@ def test_an_owner_that_cannot_be_given(tmp_path, monkeypatch, required):
     assert target.read_text() == "old\n" and listing(tmp_path) == ["sasl_access"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another owner")
+def test_a_user_who_cannot_give_the_owner_keeps_the_group(tmp_path, monkeypatch):
+    """Not root: the owner cannot be given, the group can (one the user is in), and a table
+    only its group may read stays readable by that group (the kernel's rule, imitated)."""
+    target = tmp_path / "access"
+    target.write_text("old\n")
+    os.chown(target, 1234, 5678)
+    target.chmod(0o640)
+    real = os.fchown
+
+    def as_a_user(descriptor, uid, gid):
+        if uid != -1:
+            raise OSError(errno.EPERM, "Operation not permitted")
+        real(descriptor, uid, gid)
+
+    monkeypatch.setattr(output.os, "fchown", as_a_user)
+    with output.AtomicWriter(str(target)) as handle:
+        handle.write("new\n")
+    status = target.stat()
+    assert (status.st_uid, status.st_gid, oct(status.st_mode & 0o777)) == (0, 5678, "0o640")
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a directory another group")
 def test_a_set_group_id_directory_does_not_change_a_replaced_files_group(tmp_path):
     directory = tmp_path / "shared"
