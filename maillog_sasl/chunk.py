@@ -326,9 +326,7 @@ class ChunkCorrelator(Correlator):
         fold = self.folds.get(key)
         if fold is None:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
-        forwarded = (ev.forwarded_as(text) if daemon in DELIVERY_AGENTS
-                     and ev.FORWARDED_AS in text else None)
-        if "queued as " not in text and forwarded is None:
+        if "queued as " not in text:
             if daemon in DELIVERY_AGENTS:
                 if self._fold_delivery(key, fold, stamp, text):
                     return
@@ -357,10 +355,12 @@ class ChunkCorrelator(Correlator):
                 self._foreign(notice)
         elif daemon in DELIVERY_AGENTS and "queued as " in text:
             self._own((key[0], queued_as(ev.delivery_event(text))), "queued as")
-        elif forwarded is not None:
-            # The parent's message may go on there (Correlator._forwarded): its lines too.
-            self._own((key[0], forwarded), "forwarded as")
-            self._foreign((key[0], forwarded))
+        elif daemon in DELIVERY_AGENTS:
+            forwarded = ev.forwarded_as(text)  # (the lines _fold_delivery() did not take)
+            if forwarded is not None:
+                # The parent's message may go on there (Correlator._forwarded): its lines too.
+                self._own((key[0], forwarded), "forwarded as")
+                self._foreign((key[0], forwarded))
         self._hand_back(line, stamp)
 
     def _hand_back(self, line: str, stamp: str) -> str:
@@ -391,7 +391,10 @@ class ChunkCorrelator(Correlator):
                 return False
             address, orig_to, status = peek
         if status == ev.SENT:  # as Correlator.feed() reads it
-            status = ev.sent_outcome(text, ev.sent_answer_at(text))
+            answer_at = ev.sent_answer_at(text)
+            if text[answer_at:answer_at + 1] == "f" and ev.forwarded_as(text) is not None:
+                return False  # a copy may be born of it there: handed back whole
+            status = ev.sent_outcome(text, answer_at)
         # A traditional stamp's minute read aside once (_aside), its second added.
         second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
         if second is None:
