@@ -355,6 +355,12 @@ class ChunkCorrelator(Correlator):
                 self._foreign(notice)
         elif daemon in DELIVERY_AGENTS and "queued as " in text:
             self._own((key[0], queued_as(ev.delivery_event(text))), "queued as")
+        elif daemon in DELIVERY_AGENTS:
+            forwarded = ev.forwarded_as(text)  # (the lines _fold_delivery() did not take)
+            if forwarded is not None:
+                # The parent's message may go on there (Correlator._forwarded): its lines too.
+                self._own((key[0], forwarded), "forwarded as")
+                self._foreign((key[0], forwarded))
         self._hand_back(line, stamp)
 
     def _hand_back(self, line: str, stamp: str) -> str:
@@ -385,7 +391,10 @@ class ChunkCorrelator(Correlator):
                 return False
             address, orig_to, status = peek
         if status == ev.SENT:  # as Correlator.feed() reads it
-            status = ev.sent_outcome(text, ev.sent_answer_at(text))
+            answer_at = ev.sent_answer_at(text)
+            if text[answer_at:answer_at + 1] == "f" and ev.forwarded_as(text) is not None:
+                return False  # a copy may be born of it there: handed back whole
+            status = ev.sent_outcome(text, answer_at)
         # A traditional stamp's minute read aside once (_aside), its second added.
         second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
         if second is None:
@@ -467,6 +476,14 @@ class ChunkCorrelator(Correlator):
         if key not in self.messages:
             self._born(MESSAGE, key)
         super()._notice(event, message, host, when)
+        self.placed[2][key] = len(self.events)
+
+    def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
+                   host: str) -> None:
+        key = (host, new_id)
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        super()._forwarded(message, recipient, new_id, host)
         self.placed[2][key] = len(self.events)
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,

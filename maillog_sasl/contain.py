@@ -5,7 +5,7 @@ SUMMARY
     queued_ids(user, paths, host=None) -> Queued(ids, hosts, problems)
     queued_in_state(user, state_path, host=None) -> Queued   the same from watch's state
     edit_block(text, user, action) -> the map file's new text (action None: remove the user)
-    write_atomic(path, text)               temporary file, fsync, rename; mode and owner kept
+    write_atomic(path, text)               output.AtomicWriter: mode and owner kept, new 0644
     Postfix(config_dir=None, search_path=None)   the postsuper / postmap / postconf commands
     contain(user, queue_ids=..., map_path=..., map_action=..., release=..., dry_run=...,
             postfix=..., echo=print)       do (or with dry_run, show) the containment
@@ -28,11 +28,13 @@ DESCRIPTION
                   # END maillog-sasl contain
 
               Lines outside the block are never changed; the block is appended to the end of
-              the file the first time. The file is replaced atomically (a temporary file in the
-              same directory, fsync, rename, the directory fsync'ed) with its mode and owner,
-              under an flock of the directory against a second `contain` at the same time. Then
-              `postmap TYPE:FILE` rebuilds the indexed table (smtpd notices the new table at
-              its next connection; no reload). release=True removes the user's line.
+              the file the first time. The file is replaced atomically (output.AtomicWriter: a
+              temporary file in the same directory, fsync, rename, the directory fsync'ed) with
+              its mode and owner (one it cannot give is a failure; a new file is 0644 whatever
+              the umask), under an flock of the directory against a second `contain` at the
+              same time. Then `postmap TYPE:FILE` rebuilds the indexed table (smtpd notices the
+              new table at its next connection; no reload). release=True removes the user's
+              line.
 
     The table type is the one main.cf's check_sasl_access names for that file, else main.cf's
     default_database_type, else hash. When no smtpd restriction list (main.cf, or a master.cf
@@ -52,12 +54,12 @@ DESCRIPTION
 DIAGNOSTICS
     ContainError, one line, for every failure: a USER that cannot be a table key; a Postfix
     command not found (on the search path: $PATH, then /usr/sbin and /usr/local/sbin) or
-    failing (its last line of output is quoted); a map file that cannot be read or written; a
-    block that is malformed (a BEGIN without END, two blocks) or an entry for USER outside the
-    block (smtpd would use the first of the two keys: edit it by hand); a table type postmap
-    cannot build; queued messages of USER on several hosts without `host`. What was done
-    before the failure stays done and was printed. A postconf that fails is not a failure: the
-    type is then guessed (hash) and the main.cf check is said to be skipped.
+    failing (its last line of output is quoted); a map file that cannot be read, or written
+    with its owner; a block that is malformed (a BEGIN without END, two blocks) or an entry
+    for USER outside the block (smtpd would use the first of the two keys: edit it by hand); a
+    table type postmap cannot build; queued messages of USER on several hosts without `host`.
+    What was done before the failure stays done and was printed. A postconf that fails is not
+    a failure: the type is then guessed (hash) and the main.cf check is said to be skipped.
 """
 
 from __future__ import annotations
@@ -68,13 +70,12 @@ import fcntl
 import os
 import re
 import shlex
-import stat
 import subprocess
-import tempfile
 import unicodedata
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from maillog_sasl import report
+from maillog_sasl.output import AtomicWriter
 from maillog_sasl.state import read_queue
 
 BEGIN = "# BEGIN maillog-sasl contain"
@@ -233,45 +234,21 @@ def read_map(path: str) -> Optional[str]:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Replace `path` by `text`: a temporary file in the same directory, fsync'ed, given the
-    old file's mode and owner (a new file: 0644), renamed over it, the directory fsync'ed.
-    A symbolic link is followed: its target is replaced. No temporary file is left behind."""
-    target = os.path.realpath(path)
-    directory = os.path.dirname(target) or "."
+    """Replace `path` by `text` with output.AtomicWriter (a symbolic link is followed: its
+    target is replaced). The old file's mode and owner are kept, and an owner that cannot be
+    given fails the write: the map does not change hands. A new file is 0644 whatever our umask:
+    postmap and smtpd must read it. ContainError on failure; no temporary file is left behind."""
+    directory = os.path.dirname(os.path.realpath(path))
     try:
-        old = os.stat(target)
-    except FileNotFoundError:
-        old = None
+        writer = AtomicWriter(path, "wb", new_mode=0o644, owner_required=True)
     except OSError as error:
-        raise ContainError(f"{path}: {error.strerror}") from None
+        raise ContainError(f"{path}: cannot write in {directory}: "
+                           f"{error.strerror or error}") from None
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.",
-                                         suffix=".tmp", dir=directory)
+        with writer as handle:
+            handle.write(text.encode("utf-8", "surrogateescape"))
     except OSError as error:
-        raise ContainError(f"{path}: cannot write in {directory}: {error.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape",
-                       newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            if old is not None:
-                if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
-                    os.fchown(handle.fileno(), old.st_uid, old.st_gid)
-                os.fchmod(handle.fileno(), stat.S_IMODE(old.st_mode))
-            else:
-                os.fchmod(handle.fileno(), 0o644)
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
         raise ContainError(f"{path}: cannot write: {error.strerror or error}") from None
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 @contextlib.contextmanager

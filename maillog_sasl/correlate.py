@@ -24,12 +24,17 @@ DESCRIPTION
     Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`.
     Only messages that can matter are tracked: those with a SASL username, those from a loopback
     client (a content filter's re-injection, linked to its original when the original's delivery
-    says `queued as NEWQID`), and bounce/delay notices of tracked messages. Lines of every other
-    queue ID are dropped after one dict lookup, before their fields are parsed. A `client=` on a
-    queue ID that is still open (short IDs are reused) closes the old message as lost.
+    says `queued as NEWQID`), what local(8) forwarded of a login's mail (its delivery line says
+    `forwarded as NEWQID`: Postfix queued the copy with no client= line; the alias's recipient
+    is counted where the copy went), and bounce/delay notices of tracked messages. Lines of
+    every other queue ID are dropped after one dict lookup, before their fields are parsed. A
+    `client=` on a queue ID that is still open (short IDs are reused) closes the old message as
+    lost.
 
     A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
     the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
+    smtpd checks on after a HOLD: when it then refuses that recipient, the message stays held
+    for the recipients it accepted, which no line names (one with no address stands for them).
     A first `(queue active)` means the message was released: the hold's recipients go, and
     nrcpt and the delivery lines count them. A message Postfix discards (smtpd's or cleanup's
     discard line; the client was told 250, nothing more is logged of it, not even `removed`) is
@@ -551,8 +556,9 @@ class Correlator:
             # split_line()'s two common cases inline, `prog[pid]:` after a traditional stamp or
             # after one of a digit first (RFC 3339): one call less for each line; every other
             # shape goes through split_line() itself. Every tag cached is one split_line() gave
-            # (of a line or of a nested one), which ends with `:`: a tag found needs no look at
-            # its shape, and the inline cut is then split_line()'s.
+            # (of a line or of a nested one), which ends with `:` (or `]`, rsyslog's, only of
+            # these two shapes): a tag found needs no look at its shape, and the inline cut is
+            # then split_line()'s.
             # (line[15] rather than line[15:16]: no slice object; a line too short for it has
             # no traditional stamp. line[16:], what follows the stamp and its space, with its
             # ends written out: compiled, it is cut directly, where a slice object made once
@@ -700,13 +706,16 @@ class Correlator:
                     address, orig_to, status = plain.groups()
                     status = outcomes.get(status)
                     if status is not None:
+                        answer_at = -1
                         if status == SENT:  # to a content filter that then refused it?
-                            status = ev.sent_outcome(text, plain.end() + 2)
+                            answer_at = plain.end() + 2
+                            status = ev.sent_outcome(text, answer_at)
                         when = clock.time(stamp or line[:15])
                         if when is None:
                             unused += 1
                             continue
-                        self._delivery(address, orig_to, status, text, message, host, when)
+                        self._delivery(address, orig_to, status, text, message, host, when,
+                                       answer_at)
                         continue
                 if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
                     unused += 1
@@ -909,8 +918,8 @@ class Correlator:
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
-        gives only tags that end with `:`, which feed() counts on). The postfix command's is a
-        _Command."""
+        gives only tags that end with `:`, or with `]` cut as feed() cuts, which feed() counts
+        on). The postfix command's is a _Command."""
         found = self._tags.get(tag)
         if found is None:
             if len(self._tags) > TAG_CACHE_LIMIT:
@@ -1300,6 +1309,12 @@ class Correlator:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))
                 session.last_time = when  # the session's last line so far, if it ends unlogged
+                waiting = session.pending_action
+                if (waiting is not None and waiting[1].kind == "hold"
+                        and waiting[1].recipient == event.recipient):
+                    # Postfix checks on after a HOLD: the recipient that triggered it refused,
+                    # the transaction stays held, for the recipients it accepts (unnamed).
+                    session.pending_action = (waiting[0], waiting[1]._replace(recipient=None))
                 return USED
             return UNUSED
         message = self.messages.get((host, event.queue_id))
@@ -1311,7 +1326,13 @@ class Correlator:
             message.sender = event.sender
         if event.stage == "RCPT":
             session.queued_rejects += 1
-            self._refuse(message, event.recipient or "", event.dsn, event.reason, when)
+            address = event.recipient or ""
+            hold = self._hold_of(message.recipients.get(address))
+            self._refuse(message, address, event.dsn, event.reason, when)
+            if hold and not any(map(self._hold_of, message.recipients.values())):
+                # Postfix checks on after a HOLD: the recipient that triggered it refused, the
+                # message stays held, for the recipients it accepted (no line names them).
+                message.recipient("").set_details("", "", hold)
         else:
             self._refuse_message(message, event.recipient, event.dsn, event.reason, when)
         return USED
@@ -1446,14 +1467,17 @@ class Correlator:
         if status is ev.UNKNOWN_STATUS:
             self.stats.unknown_statuses += 1
             status = DEFERRED
-        elif status == SENT:
-            status = ev.sent_outcome(text, ev.sent_answer_at(text))
-        self._delivery(address, orig_to, status, text, message, host, when)
+        answer_at = -1
+        if status == SENT:
+            answer_at = ev.sent_answer_at(text)
+            status = ev.sent_outcome(text, answer_at)
+        self._delivery(address, orig_to, status, text, message, host, when, answer_at)
         return USED
 
     def _delivery(self, address, orig_to, status: str, text: str, message: Message, host: str,
-                  when: _dt.datetime) -> None:
-        """A delivery attempt of `message` (`status` an outcome)."""
+                  when: _dt.datetime, answer_at: int) -> None:
+        """A delivery attempt of `message` (`status` an outcome; a line of status sent has its
+        answer at `answer_at`)."""
         message.last_time = when
         stats = self.stats
         last, first = stats.last_time, stats.first_time
@@ -1465,7 +1489,9 @@ class Correlator:
         if recipient is None:
             recipient = message.recipients[key] = Recipient(address, orig_to)
         recipient.attempted(status, text, when, 1, when if status == DEFERRED else None)
-        if status == SENT and "queued as " in text and message.sasl_username is not None:
+        if status != SENT or message.sasl_username is None:
+            return
+        if "queued as " in text:
             if message.reinjected_as:
                 # A filter whose re-injection named this message (orig_queue_id), on loopback
                 # or not, and whether its copy is still queued or already gone.
@@ -1476,6 +1502,33 @@ class Correlator:
                 # Most "queued as" come from remote MXs; only a relay on loopback can be the
                 # content filter, and its address is in the line.
                 self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
+        elif 0 <= answer_at < len(text) and text[answer_at] == "f":
+            # (Its first letter, not a search of the line: most lines of a login's mail that
+            # reach here are local deliveries, and a search cost each 240 instructions.)
+            new_id = ev.forwarded_as(text)
+            if new_id is not None:
+                self._forwarded(message, recipient, new_id, host)
+
+    def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
+                   host: str) -> None:
+        """local(8) forwarded `recipient` of a login's `message` (an alias, a .forward):
+        Postfix queued new message `new_id` for the addresses it names, logged with no client=
+        line (cleanup's message-id came before this line). The login's mail goes on there, kind
+        `forwarded`, its recipients counted there, as a content filter's re-injection's are;
+        several recipients forwarded at once share it. A bounce notice's copy stays a notice
+        of the message it is about (not the login's mail), as a requeued one does."""
+        key = (host, new_id)
+        shared = any(other.handed_to == new_id for other in message.recipients.values())
+        if not shared or key not in self.messages:
+            self.message_reborn(key)
+            self._serial += 1
+            about = message.parent if message.kind == "notice" else None
+            kind = "forwarded" if about is None else "notice"
+            child = self.messages[key] = Message(self._serial, host, new_id, kind,
+                                                 message.queued)
+            child.inherit_from(message if about is None else about, kind)
+            child.sender, child.message_id = message.sender, message.message_id
+        recipient.handed_to = new_id
 
     def _follow_reinjection(self, event, message: Message, recipient: Recipient,
                             host: str) -> None:
@@ -1637,12 +1690,20 @@ class Correlator:
         return message.recipient(address)
 
     @staticmethod
-    def _released(message: Message) -> None:
+    def _hold_of(recipient: Optional[Recipient]) -> str:
+        """The reason of a recipient on hold, never tried since (`held: ...`); '' for any
+        other, or none."""
+        if (recipient is not None and recipient.attempts == 0 and recipient.status == DEFERRED
+                and recipient.reason.startswith(HELD)):
+            return recipient.reason
+        return ""
+
+    @classmethod
+    def _released(cls, message: Message) -> None:
         """qmgr reads a message the first time: a held one was released, and its recipients
         are counted from now on as any others' (nrcpt, then their delivery lines)."""
         for key, recipient in list(message.recipients.items()):
-            if (recipient.attempts == 0 and recipient.status == DEFERRED
-                    and recipient.reason.startswith(HELD)):
+            if cls._hold_of(recipient):
                 del message.recipients[key]
 
     def _refuse(self, message: Message, address, dsn, reason, when: _dt.datetime) -> None:

@@ -740,6 +740,30 @@ def proxy_reply_event(text: str):
                       and queued_as.isalnum() else None)
 
 
+# local(8)'s answer for a recipient it forwarded (an alias or a .forward naming other
+# addresses): it queued a new message for them through cleanup, with no client= line
+# (local/forward.c: "forwarded as %s").
+FORWARDED_AS: Final = "forwarded as "
+_SENT_ANSWER: Final = ", status=sent ("
+_LOCAL_RELAY: Final = ", relay=local, "
+
+
+def forwarded_as(text: str) -> Optional[str]:
+    """NEWQID of local(8)'s delivery line `QID: to=<a>, relay=local, ..., status=sent
+    (forwarded as NEWQID)`, its relay and answer read after the recipients (a quoted local part
+    may spell either); None for any other line (another agent's: a transport's own text)."""
+    if not text.endswith(")"):
+        return None
+    found = _recipient_fields(text, text.find(": to=") + 5)
+    if found is None or not text.startswith(_LOCAL_RELAY, found[2]):
+        return None
+    answer_at = found[3] + len(_SENT_ANSWER)
+    if not (text.startswith(_SENT_ANSWER, found[3]) and text.startswith(FORWARDED_AS, answer_at)):
+        return None
+    new_id = text[answer_at + len(FORWARDED_AS):-1]
+    return new_id if new_id.isascii() and new_id.isalnum() else None
+
+
 def queued_as_in(reply: str) -> Optional[str]:
     """NEWQID of a reply that says `... queued as NEWQID` (a delivery's text, a before-queue
     filter's reply), as it stands there; None when it says none."""

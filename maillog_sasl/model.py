@@ -280,7 +280,7 @@ class Message:
 
         With `notices`, also the recipients of a bounce or delay notice an authenticated
         message caused. A recipient handed to a content filter is counted where the filter
-        re-injected it.
+        re-injected it, one local(8) forwarded where the copy went.
 
         A list, not a generator: every finished message is asked, most for one recipient.
         """

@@ -2,7 +2,8 @@
 
 SUMMARY
     same_file(target, inputs) -> the first of `inputs` that is the file `target` names, or None
-    AtomicWriter(path, mode="w", encoding=None, newline=None)   .file, .commit(), .discard()
+    AtomicWriter(path, mode="w", encoding=None, newline=None, *, new_mode=None,
+                 owner_required=False)                          .file, .commit(), .discard()
     with AtomicWriter(path, ...) as handle: ...                 committed when the block ends
 
 DESCRIPTION
@@ -13,23 +14,29 @@ DESCRIPTION
     target that does not exist, or is a terminal, a pipe or a device, is never "the same file".
     The caller checks before it opens anything for writing.
 
-    AtomicWriter writes to a temporary file in the target's directory (`.NAME.XXXXXXXX.tmp`,
-    with the permissions a new file gets under the umask, or those of the file it replaces, and
-    its owner when run as root), and commit() flushes it, fsyncs it
-    and renames it over the target (os.replace: readers see the old file or the new one,
-    never half of one). Until then the target is untouched; discard(), or leaving the `with`
-    block by any exception (a write error, KeyboardInterrupt), removes the temporary file. A
-    symlink target keeps its link: the file it points to is replaced.
+    AtomicWriter writes to a temporary file in the target's directory (`.NAME.XXXXXXXX.tmp`),
+    and commit() flushes it, fsyncs it and renames it over the target (os.replace: readers see
+    the old file or the new one, never half of one), then fsyncs the directory. Until then the
+    target is untouched; discard(), or leaving the `with` block by any exception (a write
+    error, KeyboardInterrupt), removes the temporary file. A symlink target keeps its link: the
+    file it points to is replaced.
+
+    The new file gets the permissions, owner and group of the file it replaces, as far as it
+    may give them (root any owner, another user a group it is in); with owner_required=True an
+    owner it cannot give is an error rather than a file that changes hands. A new target gets
+    `new_mode` whatever the umask, or without it what the umask leaves of 0666.
 
     A target that exists and is not a regular file (/dev/null, /dev/full, a FIFO, a terminal)
     and anything under /dev/ or /proc/ (/dev/stdout names whatever standard output is) cannot
     be replaced: it is opened and written in place, and commit() only flushes and closes it.
 
 DIAGNOSTICS
-    OSError from the operating system, unchanged: the temporary file cannot be created (no such
-    directory, no permission to create a file in it, a read-only file system) when the writer
-    is made; a write, the fsync or the rename fails (a full disk) in the writer's methods. After
-    any of them no temporary file is left behind.
+    OSError from the operating system (with owner_required=True, a failed chown's strerror
+    also names the owner it could not give). When the writer is made: the temporary file cannot
+    be created (no such directory, no permission to create a file in it, a read-only file
+    system), or the target cannot be looked at (it is not taken for a new file). In the
+    writer's methods: a write, the fsync or the rename fails (a full disk). After any of them
+    no temporary file is left behind.
 """
 
 from __future__ import annotations
@@ -66,10 +73,13 @@ def same_file(target: str, inputs: Iterable[Union[str, int]]) -> Optional[Union[
 
 class AtomicWriter:
     """A file written under a temporary name and renamed over `path` by commit(); see the
-    module docstring. `file` is the open file object, in `mode` ("w" or "wb")."""
+    module docstring. `file` is the open file object, in `mode` ("w" or "wb"). `new_mode`: the
+    permissions of a target that does not exist yet (None: 0666 less the umask);
+    `owner_required`: fail rather than replace a file whose owner cannot be given."""
 
     def __init__(self, path: str, mode: str = "w", encoding: Optional[str] = None,
-                 newline: Optional[str] = None):
+                 newline: Optional[str] = None, *, new_mode: Optional[int] = None,
+                 owner_required: bool = False):
         self.path = path
         self._temporary: Optional[str] = None
         self._done = False
@@ -83,7 +93,7 @@ class AtomicWriter:
         descriptor, self._temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
                                                        dir=directory)
         try:
-            _take_place(descriptor, self.target)
+            _take_place(descriptor, self.target, new_mode, owner_required)
             self.file = os.fdopen(descriptor, mode, encoding=encoding, newline=newline)
         except BaseException:
             os.close(descriptor)
@@ -140,19 +150,35 @@ class AtomicWriter:
             self.discard()
 
 
-def _take_place(descriptor: int, target: str) -> None:
-    """Give the new file the mode (and, run as root, the owner) of the one it will replace: an
-    incident file kept 0600 stays so. A new target gets what the umask leaves of 0666."""
+def _take_place(descriptor: int, target: str, new_mode: Optional[int],
+                owner_required: bool) -> None:
+    """Give the new file the mode and owner of the one it will replace: an incident file kept
+    0600 stays so, a table only its group may read stays readable by that group. A new target
+    gets `new_mode`, else what the umask leaves of 0666."""
     try:
         old = os.stat(target)
-    except OSError:
-        os.fchmod(descriptor, 0o666 & ~_umask())
+    except FileNotFoundError:
+        os.fchmod(descriptor, 0o666 & ~_umask() if new_mode is None else new_mode)
         return
-    if os.geteuid() == 0 and (old.st_uid, old.st_gid) != (0, 0):
+    # Compared with the new file's own (a set-group-ID directory gives it the directory's
+    # group), not with our IDs.
+    new = os.fstat(descriptor)
+    if (old.st_uid, old.st_gid) != (new.st_uid, new.st_gid):
         try:
             os.fchown(descriptor, old.st_uid, old.st_gid)
-        except OSError:
-            pass  # (root squashed on NFS) root's file, as before
+        except OSError as error:
+            if owner_required:
+                raise OSError(error.errno, f"{error.strerror} (giving it the owner "
+                                           f"{old.st_uid}:{old.st_gid} of the file it "
+                                           "replaces)") from None
+            # Not root (or root squashed on NFS): the file becomes ours, as any new one would,
+            # with the old one's group if we are in it.
+            if old.st_gid != new.st_gid:
+                try:
+                    os.fchown(descriptor, -1, old.st_gid)
+                except OSError:
+                    pass
+    # After the chown, which drops the set-user-ID and set-group-ID bits.
     os.fchmod(descriptor, stat.S_IMODE(old.st_mode))
 
 

@@ -39,7 +39,8 @@ DESCRIPTION
               columns are fixed here.
     queue:    messages still queued when the log ends (not removed, not expired) with
               recipients still deferred: authenticated users' messages, what content filters
-              re-injected for them, what `postsuper -r` or MailScanner requeued of them (kind
+              re-injected for them, what local(8) forwarded of them (kind forwarded, with the
+              parent's queue ID), what `postsuper -r` or MailScanner requeued of them (kind
               requeued, under the new queue ID), and the bounce and delay notices they caused
               (kind notice, with the parent's queue ID): all of them eat the queue, and
               `--format ids` prints them for `postsuper -d -`.
@@ -56,7 +57,8 @@ DESCRIPTION
 
     A recipient's outcome is counted in exactly one of sent, deferred, bounced, expired,
     rejected; `recipients` is their sum. A recipient handed to a content filter is counted where
-    the filter re-injected it. Bounce notices are not the user's mail and are not counted.
+    the filter re-injected it, one local(8) forwarded where the copy went. Bounce notices are
+    not the user's mail and are not counted.
 
 DIAGNOSTICS
     None: rows are built from what correlation produced; an unknown report name is a KeyError

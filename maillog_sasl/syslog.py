@@ -96,7 +96,14 @@ MONTHS = dict(ENGLISH_MONTHS, **{name: number for names in (
 
 
 def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
-    """Cut `line` (no line end) into (stamp, host, tag, text); tag is `prog[pid]:`.
+    """Cut `line` (no line end) into (stamp, host, tag, text); tag is `prog[pid]:`, or
+    `prog[pid]` after a traditional or RFC 3339 stamp: rsyslog writes the tag of a message it
+    received in RFC 5424 form (FreeBSD's syslog(3) since 12, a relay's) as APP-NAME[PROCID],
+    with no colon, into those file formats (`... mail postfix/smtpd[99525] 2D19728491: ...`;
+    rsyslog#557, #4891). A third word that ends in `]` is such a tag, cut as one with its colon
+    (as Correlator.feed() cuts a line whose tag it knows): no other shape has a word so ended
+    there, and a client's text further on (a `docker compose` bar in a warning it is quoted in)
+    is never read as the line.
 
     Every line of a log passes through here, so it only slices and splits, and returns a plain
     tuple: deciding that a line is of no use must cost as little as possible. The common forms
@@ -105,7 +112,7 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     if line[15:16] == " ":
         # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
         fields = line[16:].split(" ", 2)
-        if len(fields) == 3 and fields[1][-1:] == ":":
+        if len(fields) == 3 and (fields[1][-1:] == ":" or fields[1][-1:] == "]"):
             return line[:15], fields[0], fields[1], fields[2]
         if line[:1] == "<":
             # `<22>2013 Jun 16 16:05:06.123`: a two-digit PRI and a year-first stamp put a
@@ -123,7 +130,7 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     elif line[:1].isdigit():
         parts = line.split(" ", 3)
         if len(parts) == 4:
-            if parts[2][-1:] == ":":
+            if parts[2][-1:] == ":" or parts[2][-1:] == "]":
                 return parts[0], parts[1], parts[2], parts[3]
             if has_stamp(parts[1]) and rfc3339_start(line):
                 # `docker logs -t` (`kubectl logs --timestamps`): the runtime's stamp before
@@ -393,13 +400,14 @@ def parse_program(tag: str):
     as `syslog_name/name`): ("postfix", "postfix", "2236").
     """
     open_bracket = tag.rfind("[")
-    if open_bracket < 0 or not tag.endswith("]:"):
+    pid_end = len(tag) - 2 if tag.endswith("]:") else len(tag) - 1  # or rsyslog's `prog[pid]`
+    if open_bracket < 0 or tag[pid_end] != "]":
         return None
-    program = tag[:open_bracket]
+    program, pid = tag[:open_bracket], tag[open_bracket + 1:pid_end]
     slash = program.rfind("/")
     if slash <= 0:
-        return (program, program, tag[open_bracket + 1:-2]) if program == "postfix" else None
-    return program[:slash], program[slash + 1:], tag[open_bracket + 1:-2]
+        return (program, program, pid) if program == "postfix" else None
+    return program[:slash], program[slash + 1:], pid
 
 
 def slots_state(record, names: Tuple[str, ...]) -> tuple:

@@ -1,11 +1,13 @@
 """`maillog-sasl contain`: the dry run's exact output, the marked block of the check_sasl_access
-table (added, added again, released, the rest of the file untouched, written atomically with its
-mode), and Postfix's commands as fakes on PATH that record their argv and standard input:
-postsuper gets the user's queue IDs on stdin, postmap the table, postconf answers from a dict.
+table (added, added again, released, the rest of the file untouched byte for byte, written
+atomically with its mode and owner, a new one 0644), and Postfix's commands as fakes on PATH that
+record their argv and standard input: postsuper gets the user's queue IDs on stdin, postmap the
+table, postconf answers from a dict.
 Every failure is one line on stderr and exit 2; a USER that could not be a table key is refused
 before anything runs."""
 
 import configparser
+import errno
 import json
 import os
 import re
@@ -306,8 +308,13 @@ def test_the_users_key_is_matched_as_postmap_folds_it():
 
 
 def test_a_new_file_gets_the_block_alone_with_mode_0644(cli, fakes, tmp_path):
+    """0644 whatever the umask (a root shell's 077): postmap must read it."""
     path = tmp_path / "new_access"
-    assert run(cli, USER, "--reject", "--sasl-access", path, "--apply").code == 0
+    old = os.umask(0o077)
+    try:
+        assert run(cli, USER, "--reject", "--sasl-access", path, "--apply").code == 0
+    finally:
+        os.umask(old)
     assert path.read_text() == f"{BEGIN}\n{BLOCK_NOTE}\n{LINE}\n{END}\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
@@ -326,6 +333,31 @@ def test_the_write_keeps_the_owner(cli, fakes, table):
     os.chown(table, 65534, 65534)
     assert run(cli, USER, "--reject", "--sasl-access", table, "--apply").code == 0
     assert (table.stat().st_uid, table.stat().st_gid) == (65534, 65534)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another owner")
+def test_a_table_whose_owner_cannot_be_kept_is_not_replaced(cli, fakes, table, monkeypatch):
+    """Root squashed on NFS: the table is not handed to root, and postmap does not run."""
+    os.chown(table, 65534, 65534)
+    before = table.read_bytes()
+
+    def refused(descriptor, uid, gid):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchown", refused)
+    assert one_line(run(cli, USER, "--reject", "--sasl-access", table, "--apply")) == (
+        f"maillog-sasl contain: {table}: cannot write in {table.parent}: Operation not "
+        "permitted (giving it the owner 65534:65534 of the file it replaces)\n")
+    assert table.read_bytes() == before and sorted(os.listdir(table.parent)) == ["sasl_access"]
+    assert fakes.changing_calls() == []
+
+
+def test_the_administrators_bytes_are_kept(cli, fakes, table):
+    """Lines in Latin-1 and CRLF line ends, outside the block, are written back as they were."""
+    theirs = b"caf\xe9@example.jp REJECT\r\nold@example.jp OK\n"
+    table.write_bytes(theirs)
+    assert run(cli, USER, "--reject", "--sasl-access", table, "--apply").code == 0
+    assert table.read_bytes() == theirs + f"\n{BEGIN}\n{BLOCK_NOTE}\n{LINE}\n{END}\n".encode()
 
 
 def test_a_symbolic_link_is_followed(cli, fakes, table, tmp_path):

@@ -46,6 +46,44 @@ Dec 01 19:00:03 mail postfix/submission/smtpd[23334]: 80CC931C03C: client=unknow
 Dec 01 19:00:03 mail postfix/cleanup[23339]: 80CC931C03C: hold: header Subject: hold me from unknown[127.0.0.1]; from=<bob@harness.test> to=<held4@ok.test> proto=ESMTP helo=<client.harness.test>: held by header check
 Dec 01 19:00:03 mail postfix/submission/smtpd[23334]: disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8
 """
+# Postfix 3.7.11 (a private instance, raw SMTP; session 43): smtpd goes on checking a RCPT
+# after an access table's HOLD (smtpd_check.c: "HOLD means deliver later. But we may still
+# change our mind"): check_recipient_access `hold.test HOLD`, then the error transport refuses
+# the address. The transaction stays held, for the two recipients it accepted (no line names
+# them): the queue keeps it until `postsuper -H`, then qmgr counts nrcpt=2.
+QUEUE_ID_HOLD_REFUSED = """\
+Dec 04 23:26:37 mail postfix/smtpd[1416]: connect from unknown[127.0.0.1]
+Dec 04 23:26:37 mail postfix/smtpd[1416]: AB38356C0E2: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=alice
+Dec 04 23:26:37 mail postfix/smtpd[1416]: AB38356C0E2: hold: RCPT from unknown[127.0.0.1]: <nobody@hold.test>: Recipient address triggers HOLD action; from=<alice@harness.test> to=<nobody@hold.test> proto=ESMTP helo=<client>
+Dec 04 23:26:37 mail postfix/smtpd[1416]: AB38356C0E2: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <nobody@hold.test>: Recipient address rejected: no route in the test harness; from=<alice@harness.test> to=<nobody@hold.test> proto=ESMTP helo=<client>
+Dec 04 23:26:37 mail postfix/cleanup[1420]: AB38356C0E2: message-id=<20261204232637.AB38356C0E2@mail.harness.test>
+Dec 04 23:26:37 mail postfix/smtpd[1416]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1 rcpt=2/3 data=1 quit=1 commands=7/8
+"""
+QUEUE_ID_HOLD_REFUSED_RELEASED = """\
+Dec 04 23:26:40 mail postfix/postsuper[1422]: Released from hold: 1 message
+Dec 04 23:26:40 mail postfix/qmgr[1414]: AB38356C0E2: from=<alice@harness.test>, size=295, nrcpt=2 (queue active)
+Dec 04 23:26:40 mail postfix/local[1424]: AB38356C0E2: to=<bob@harness.test>, relay=local, delay=2.5, delays=2.5/0.01/0/0, dsn=2.0.0, status=sent (delivered to file: /work/q43/pf/h2/mail/inbox)
+Dec 04 23:26:40 mail postfix/local[1424]: AB38356C0E2: to=<carol@harness.test>, relay=local, delay=2.5, delays=2.5/0.01/0/0, dsn=2.0.0, status=sent (delivered to file: /work/q43/pf/h2/mail/inbox)
+Dec 04 23:26:40 mail postfix/qmgr[1414]: AB38356C0E2: removed
+"""
+# Postfix 3.7.11, as above: check_sasl_access `alice HOLD compromised account` at the first
+# RCPT, before the queue file (NOQUEUE), whose recipient the local table then refuses; the
+# next two are accepted, and the message held.
+NOQUEUE_HOLD_REFUSED = """\
+Dec 04 23:26:47 mail postfix/smtpd[1916]: connect from unknown[127.0.0.1]
+Dec 04 23:26:47 mail postfix/smtpd[1916]: NOQUEUE: hold: RCPT from unknown[127.0.0.1]: <alice>: SASL login name compromised account; from=<alice@harness.test> to=<zzz@harness.test> proto=ESMTP helo=<client>
+Dec 04 23:26:47 mail postfix/smtpd[1916]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <zzz@harness.test>: Recipient address rejected: User unknown in local recipient table; from=<alice@harness.test> to=<zzz@harness.test> proto=ESMTP helo=<client>
+Dec 04 23:26:47 mail postfix/smtpd[1916]: 8420C56C127: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=alice
+Dec 04 23:26:47 mail postfix/cleanup[1920]: 8420C56C127: message-id=<20261204232647.8420C56C127@mail.harness.test>
+Dec 04 23:26:47 mail postfix/smtpd[1916]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1 rcpt=2/3 data=1 quit=1 commands=7/8
+"""
+NOQUEUE_HOLD_REFUSED_RELEASED = """\
+Dec 04 23:26:50 mail postfix/postsuper[1922]: Released from hold: 1 message
+Dec 04 23:26:50 mail postfix/qmgr[1914]: 8420C56C127: from=<alice@harness.test>, size=295, nrcpt=2 (queue active)
+Dec 04 23:26:50 mail postfix/local[1924]: 8420C56C127: to=<bob@harness.test>, relay=local, delay=2.5, delays=2.5/0.01/0/0.01, dsn=2.0.0, status=sent (delivered to file: /work/q43/pf/h3/mail/inbox)
+Dec 04 23:26:51 mail postfix/local[1925]: 8420C56C127: to=<carol@harness.test>, relay=local, delay=3.5, delays=2.5/0.01/0/0.96, dsn=2.0.0, status=sent (delivered to file: /work/q43/pf/h3/mail/inbox)
+Dec 04 23:26:51 mail postfix/qmgr[1914]: 8420C56C127: removed
+"""
 ERIN_HELD = "held: <erin@harness.test>: SASL login name compromised account"
 
 
@@ -135,3 +173,42 @@ def test_a_session_keeps_its_hold_through_pickle_and_an_older_state_has_none():
     assert model._session(*fields[:-1]).pending_action is None
     older = model._session(*fields[:-2])
     assert (older.queued_rejects, older.pending_action) == (0, None)
+
+
+def test_a_held_recipient_refused_leaves_the_message_held_for_the_others(tmp_path, report):
+    path = log(tmp_path, QUEUE_ID_HOLD_REFUSED)
+    held = "held: <nobody@hold.test>: Recipient address triggers HOLD action"
+    assert messages(report, path) == [
+        ("AB38356C0E2", "nobody@hold.test", "rejected", 0,
+         "550 5.1.1 <nobody@hold.test>: Recipient address rejected: no route in the test "
+         "harness"),
+        ("AB38356C0E2", "", "deferred", 0, held)]
+    [queued] = report("queue", path, *TIMES)
+    assert (queued["queue_id"], queued["pending_recipients"], queued["last_reason"]) == (
+        "AB38356C0E2", 1, held)
+    [user] = report("users", path, *TIMES)
+    assert (user["recipients"], user["deferred"], user["rejected"]) == (2, 1, 1)
+
+
+def test_a_held_recipient_refused_then_the_message_released(tmp_path, report):
+    path = log(tmp_path, QUEUE_ID_HOLD_REFUSED + QUEUE_ID_HOLD_REFUSED_RELEASED)
+    assert [row[1:3] for row in messages(report, path)] == [
+        ("nobody@hold.test", "rejected"), ("bob@harness.test", "sent"),
+        ("carol@harness.test", "sent")]
+    assert report("queue", path, *TIMES) == []
+
+
+def test_a_hold_before_the_queue_file_whose_recipient_is_refused(tmp_path, report):
+    """The refused recipient is not the held one: the message's (unnamed) recipients are."""
+    path = log(tmp_path, NOQUEUE_HOLD_REFUSED)
+    assert messages(report, path) == [
+        ("NOQUEUE", "zzz@harness.test", "rejected", 0,
+         "550 5.1.1 <zzz@harness.test>: Recipient address rejected: User unknown in local "
+         "recipient table"),
+        ("8420C56C127", "", "deferred", 0, "held: <alice>: SASL login name compromised account")]
+    [user] = report("users", path, *TIMES)
+    assert (user["recipients"], user["deferred"], user["rejected"]) == (2, 1, 1)
+    released = log(tmp_path, NOQUEUE_HOLD_REFUSED + NOQUEUE_HOLD_REFUSED_RELEASED, "released")
+    assert [row[1:3] for row in messages(report, released)] == [
+        ("zzz@harness.test", "rejected"), ("bob@harness.test", "sent"),
+        ("carol@harness.test", "sent")]

@@ -228,6 +228,88 @@ def test_atomic_writer_fsyncs_before_the_rename(tmp_path, monkeypatch):
     assert listing(tmp_path) == []
 
 
+def test_atomic_writer_gives_a_new_file_new_mode_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        with output.AtomicWriter(str(tmp_path / "table"), new_mode=0o644) as handle:
+            handle.write("new\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "table").st_mode) == 0o644
+
+
+def test_a_target_that_cannot_be_looked_at_is_not_taken_for_a_new_file(tmp_path):
+    loop = tmp_path / "incident.csv"
+    loop.symlink_to(tmp_path / "other")
+    (tmp_path / "other").symlink_to(loop)
+    with pytest.raises(OSError) as raised:
+        output.AtomicWriter(str(loop))
+    assert raised.value.errno == errno.ELOOP
+    assert loop.is_symlink() and listing(tmp_path) == ["incident.csv", "other"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another owner")
+@pytest.mark.parametrize("required", [False, True])
+def test_an_owner_that_cannot_be_given(tmp_path, monkeypatch, required):
+    """Root squashed on NFS: a report becomes root's; a file that must keep its owner is not
+    replaced."""
+    target = tmp_path / "sasl_access"
+    target.write_text("old\n")
+    os.chown(target, 1234, 5678)
+
+    def refused(descriptor, uid, gid):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(output.os, "fchown", refused)
+    if not required:
+        with output.AtomicWriter(str(target)) as handle:
+            handle.write("new\n")
+        assert (target.read_text(), target.stat().st_uid) == ("new\n", 0)
+        return
+    with pytest.raises(OSError) as raised:
+        output.AtomicWriter(str(target), owner_required=True)
+    assert raised.value.errno == errno.EPERM
+    assert raised.value.strerror == ("Operation not permitted (giving it the owner 1234:5678 "
+                                     "of the file it replaces)")
+    assert target.read_text() == "old\n" and listing(tmp_path) == ["sasl_access"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another owner")
+def test_a_user_who_cannot_give_the_owner_keeps_the_group(tmp_path, monkeypatch):
+    """Not root: the owner cannot be given, the group can (one the user is in), and a table
+    only its group may read stays readable by that group (the kernel's rule, imitated)."""
+    target = tmp_path / "access"
+    target.write_text("old\n")
+    os.chown(target, 1234, 5678)
+    target.chmod(0o640)
+    real = os.fchown
+
+    def as_a_user(descriptor, uid, gid):
+        if uid != -1:
+            raise OSError(errno.EPERM, "Operation not permitted")
+        real(descriptor, uid, gid)
+
+    monkeypatch.setattr(output.os, "fchown", as_a_user)
+    with output.AtomicWriter(str(target)) as handle:
+        handle.write("new\n")
+    status = target.stat()
+    assert (status.st_uid, status.st_gid, oct(status.st_mode & 0o777)) == (0, 5678, "0o640")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a directory another group")
+def test_a_set_group_id_directory_does_not_change_a_replaced_files_group(tmp_path):
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    os.chown(directory, 0, 5678)
+    directory.chmod(0o2775)
+    target = directory / "incident.csv"
+    target.write_text("old\n")
+    os.chown(target, 0, 0)
+    with output.AtomicWriter(str(target)) as handle:
+        handle.write("new\n")
+    assert (target.stat().st_uid, target.stat().st_gid) == (0, 0)
+
+
 @pytest.mark.parametrize("number, code, said", [
     (signal.SIGINT, 130, "interrupted"),
     # kill, timeout(1), systemd: the signal killed the process and its temporary file stayed.
