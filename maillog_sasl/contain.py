@@ -238,11 +238,10 @@ def write_atomic(path: str, text: str) -> None:
     target is replaced). The old file's mode and owner are kept, and an owner that cannot be
     given fails the write: the map does not change hands. A new file is 0644 whatever our umask:
     postmap and smtpd must read it. ContainError on failure; no temporary file is left behind."""
-    directory = os.path.dirname(os.path.realpath(path))
     try:
         writer = AtomicWriter(path, "wb", new_mode=0o644, owner_required=True)
     except OSError as error:
-        raise ContainError(f"{path}: cannot write in {directory}: "
+        raise ContainError(f"{path}: cannot write in {_directory_of(path)}: "
                            f"{error.strerror or error}") from None
     try:
         with writer as handle:
@@ -251,13 +250,18 @@ def write_atomic(path: str, text: str) -> None:
         raise ContainError(f"{path}: cannot write: {error.strerror or error}") from None
 
 
+def _directory_of(path: str) -> str:
+    """The directory of the file `path` names (a symbolic link followed): where the map is
+    replaced, and locked."""
+    return os.path.dirname(os.path.realpath(path)) or "."
+
+
 @contextlib.contextmanager
 def _locked_directory(path: str):
     """An exclusive flock on the map's directory (two `contain` runs never interleave their
     read and rename); a directory that cannot be locked is not locked."""
-    directory = os.path.dirname(os.path.realpath(path)) or "."
     try:
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(_directory_of(path), os.O_RDONLY)
     except OSError:
         yield
         return
