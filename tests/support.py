@@ -12,6 +12,13 @@ SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
 COMPILED = not importlib.import_module("maillog_sasl.correlate").__file__.endswith(".py")
 
 
+def written(directory: Path, text: str, name: str = "maillog") -> Path:
+    """`text` written as the file `name` in `directory` (a test's log); its path."""
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
 def another_name(path: Path, how: str, name: str) -> Path:
     """A second name, `name` beside `path`, for the file at `path`: a "symlink" or a "hard
     link" to it."""

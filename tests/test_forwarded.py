@@ -18,6 +18,8 @@ from maillog_sasl import events as ev
 from maillog_sasl import parallel
 from maillog_sasl.syslog import parse_zone
 
+from support import written
+
 TIMES = ("--year", "2026")
 
 # alias_maps: `fwd x@far.test, bob`; far.test routed to a port that refuses; no user bob.
@@ -77,14 +79,9 @@ Dec 05 00:03:40 mail postfix/smtp[5793]: 8E5CF598059: to=<alice@far.test>, orig_
 """
 
 
-def write(tmp_path, text, name="maillog"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
 
 def test_the_forwarded_copy_is_the_logins_mail(tmp_path, report):
-    path = write(tmp_path, FORWARDED)
+    path = written(tmp_path, FORWARDED)
     rows = report("messages", path, *TIMES)
     assert [(row["queue_id"], row["recipient"], row["orig_to"], row["status"], row["attempts"])
             for row in rows] == [
@@ -108,7 +105,7 @@ def test_the_forwarded_copy_delivered(tmp_path, report):
         "orig_to=<fwd@harness.test>, relay=far.test[192.0.2.25]:25, delay=8, "
         "delays=8/0/0.1/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XYZ)\n"
         "Dec 04 23:47:44 mail postfix/qmgr[23249]: 3124B59062E: removed\n")
-    path = write(tmp_path, delivered)
+    path = written(tmp_path, delivered)
     assert report("queue", path, *TIMES) == []
     assert [(row["queue_id"], row["recipient"], row["status"])
             for row in report("messages", path, *TIMES)][1:] == [
@@ -118,7 +115,7 @@ def test_the_forwarded_copy_delivered(tmp_path, report):
 
 
 def test_a_forwarded_notice_stays_a_notice(tmp_path, report):
-    path = write(tmp_path, NOTICE_FORWARDED)
+    path = written(tmp_path, NOTICE_FORWARDED)
     [user] = report("users", path, *TIMES)
     assert (user["recipients"], user["deferred"], user["bounced"]) == (2, 1, 1)
     assert [(row["queue_id"], row["kind"], row["parent_queue_id"])
@@ -192,7 +189,7 @@ def forwarding_log(seed: int) -> str:
 @pytest.mark.parametrize("seed", range(4))
 def test_forwarded_copies_with_jobs(tmp_path, monkeypatch, seed):
     """The copy born from a line of a message another chunk holds: handed back, unfolded."""
-    log = write(tmp_path, forwarding_log(seed))
+    log = written(tmp_path, forwarding_log(seed))
     monkeypatch.setattr(parallel, "BATCH_EVENTS", 4)
 
     def read(jobs, chunk_size):

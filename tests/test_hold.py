@@ -11,6 +11,8 @@ import pickle
 
 from maillog_sasl import model
 
+from support import written
+
 TIMES = ("--year", "2026")
 
 # Postfix 3.7.11, tests/e2e: check_sasl_access HOLD at the first RCPT, before the queue file
@@ -87,18 +89,13 @@ Dec 04 23:26:51 mail postfix/qmgr[1914]: 8420C56C127: removed
 ERIN_HELD = "held: <erin@harness.test>: SASL login name compromised account"
 
 
-def log(tmp_path, text, name="maillog"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
 
 def messages(report, path, columns=("queue_id", "recipient", "status", "attempts", "reason")):
     return [tuple(row[column] for column in columns) for row in report("messages", path, *TIMES)]
 
 
 def test_a_hold_before_the_queue_file_is_the_next_messages(tmp_path, report):
-    path = log(tmp_path, NOQUEUE_HOLD)
+    path = written(tmp_path, NOQUEUE_HOLD)
     [user] = report("users", path, *TIMES)
     assert (user["user"], user["messages"], user["recipients"], user["deferred"]) == (
         "erin@harness.test", 1, 1, 1)
@@ -111,7 +108,7 @@ def test_a_hold_before_the_queue_file_is_the_next_messages(tmp_path, report):
 
 
 def test_a_hold_naming_the_queue_file(tmp_path, report):
-    path = log(tmp_path, QUEUE_ID_HOLD)
+    path = written(tmp_path, QUEUE_ID_HOLD)
     [queued] = report("queue", path, *TIMES)
     assert (queued["queue_id"], queued["last_reason"]) == ("A03E331C03B", ERIN_HELD)
     assert messages(report, path) == [
@@ -119,14 +116,14 @@ def test_a_hold_naming_the_queue_file(tmp_path, report):
 
 
 def test_a_hold_by_header_checks(tmp_path, report):
-    path = log(tmp_path, HEADER_HOLD)
+    path = written(tmp_path, HEADER_HOLD)
     assert messages(report, path) == [
         ("80CC931C03C", "held4@ok.test", "deferred", 0,
          "held: header Subject: hold me: held by header check")]
 
 
 def test_released_the_delivery_lines_take_over(tmp_path, report):
-    path = log(tmp_path, NOQUEUE_HOLD + RELEASED)
+    path = written(tmp_path, NOQUEUE_HOLD + RELEASED)
     rows = messages(report, path)
     assert [row[1:4] for row in rows] == [("held1@ok.test", "sent", 1),
                                           ("held2@tempfail.test", "deferred", 1)]
@@ -138,7 +135,7 @@ def test_released_the_delivery_lines_take_over(tmp_path, report):
 
 def test_released_and_not_yet_read_it_is_still_held(tmp_path, report):
     """postsuper -H moves it to the deferred queue; until qmgr reads it, the log says no more."""
-    path = log(tmp_path, NOQUEUE_HOLD + RELEASED.splitlines(keepends=True)[0])
+    path = written(tmp_path, NOQUEUE_HOLD + RELEASED.splitlines(keepends=True)[0])
     assert messages(report, path)[0][4] == ERIN_HELD
 
 
@@ -151,7 +148,7 @@ def test_a_hold_before_the_queue_file_goes_to_one_message_only(tmp_path, report)
                + NOQUEUE_HOLD.splitlines(keepends=True)[4:]
                + ["Dec 01 19:00:02 mail postfix/qmgr[23333]: A03E331C03C: "
                   "from=<erin@harness.test>, size=514, nrcpt=1 (queue active)\n"])
-    rows = messages(report, log(tmp_path, "".join(session)))
+    rows = messages(report, written(tmp_path, "".join(session)))
     assert rows == [("7550131C03A", "held1@ok.test", "deferred", 0, ERIN_HELD),
                     ("A03E331C03C", "", "deferred", 0, "not yet attempted when the log ends")]
 
@@ -161,7 +158,7 @@ def test_a_hold_in_a_session_built_before_it(tmp_path, report):
     lines = NOQUEUE_HOLD.splitlines(keepends=True)
     lines.insert(1, "Dec 01 18:59:59 mail postfix/submission/smtpd[23296]: warning: "
                     "unknown[127.0.0.1]: SASL PLAIN authentication failed: bad password\n")
-    assert messages(report, log(tmp_path, "".join(lines)))[0][4] == ERIN_HELD
+    assert messages(report, written(tmp_path, "".join(lines)))[0][4] == ERIN_HELD
 
 
 def test_a_session_keeps_its_hold_through_pickle_and_an_older_state_has_none():
@@ -176,7 +173,7 @@ def test_a_session_keeps_its_hold_through_pickle_and_an_older_state_has_none():
 
 
 def test_a_held_recipient_refused_leaves_the_message_held_for_the_others(tmp_path, report):
-    path = log(tmp_path, QUEUE_ID_HOLD_REFUSED)
+    path = written(tmp_path, QUEUE_ID_HOLD_REFUSED)
     held = "held: <nobody@hold.test>: Recipient address triggers HOLD action"
     assert messages(report, path) == [
         ("AB38356C0E2", "nobody@hold.test", "rejected", 0,
@@ -191,7 +188,7 @@ def test_a_held_recipient_refused_leaves_the_message_held_for_the_others(tmp_pat
 
 
 def test_a_held_recipient_refused_then_the_message_released(tmp_path, report):
-    path = log(tmp_path, QUEUE_ID_HOLD_REFUSED + QUEUE_ID_HOLD_REFUSED_RELEASED)
+    path = written(tmp_path, QUEUE_ID_HOLD_REFUSED + QUEUE_ID_HOLD_REFUSED_RELEASED)
     assert [row[1:3] for row in messages(report, path)] == [
         ("nobody@hold.test", "rejected"), ("bob@harness.test", "sent"),
         ("carol@harness.test", "sent")]
@@ -200,7 +197,7 @@ def test_a_held_recipient_refused_then_the_message_released(tmp_path, report):
 
 def test_a_hold_before_the_queue_file_whose_recipient_is_refused(tmp_path, report):
     """The refused recipient is not the held one: the message's (unnamed) recipients are."""
-    path = log(tmp_path, NOQUEUE_HOLD_REFUSED)
+    path = written(tmp_path, NOQUEUE_HOLD_REFUSED)
     assert messages(report, path) == [
         ("NOQUEUE", "zzz@harness.test", "rejected", 0,
          "550 5.1.1 <zzz@harness.test>: Recipient address rejected: User unknown in local "
@@ -208,7 +205,7 @@ def test_a_hold_before_the_queue_file_whose_recipient_is_refused(tmp_path, repor
         ("8420C56C127", "", "deferred", 0, "held: <alice>: SASL login name compromised account")]
     [user] = report("users", path, *TIMES)
     assert (user["recipients"], user["deferred"], user["rejected"]) == (2, 1, 1)
-    released = log(tmp_path, NOQUEUE_HOLD_REFUSED + NOQUEUE_HOLD_REFUSED_RELEASED, "released")
+    released = written(tmp_path, NOQUEUE_HOLD_REFUSED + NOQUEUE_HOLD_REFUSED_RELEASED, "released")
     assert [row[1:3] for row in messages(report, released)] == [
         ("zzz@harness.test", "rejected"), ("bob@harness.test", "sent"),
         ("carol@harness.test", "sent")]

@@ -7,6 +7,8 @@ The lines are Postfix 3.7.11's (a private instance, raw SMTP; session 43): alice
 a local user (delivered) and to a host that refuses connections (deferred), then deleted.
 """
 
+from support import written
+
 TIMES = ("--year", "2026")
 
 QUEUED = """\
@@ -30,14 +32,9 @@ Dec 04 23:28:15 mail postfix/postsuper[3690]: Deleted: 1 message
 """
 
 
-def write(tmp_path, text):
-    path = tmp_path / "maillog"
-    path.write_text(text)
-    return path
-
 
 def test_a_message_deleted_by_queue_id_leaves_the_queue_report(tmp_path, report):
-    path = write(tmp_path, QUEUED + DELETED_BY_ID)
+    path = written(tmp_path, QUEUED + DELETED_BY_ID)
     assert report("queue", path, *TIMES) == []
     assert [(row["recipient"], row["status"]) for row in report("messages", path, *TIMES)] == [
         ("bob@harness.test", "sent"), ("x@far.test", "deferred")]
@@ -46,7 +43,7 @@ def test_a_message_deleted_by_queue_id_leaves_the_queue_report(tmp_path, report)
 
 
 def test_postsuper_d_all_names_no_message(tmp_path, report):
-    assert [row["queue_id"] for row in report("queue", write(tmp_path, QUEUED), *TIMES)] == [
+    assert [row["queue_id"] for row in report("queue", written(tmp_path, QUEUED), *TIMES)] == [
         "D618456C4EA"]
-    path = write(tmp_path, QUEUED + DELETED_ALL.replace("23:28:15", "23:28:31"))
+    path = written(tmp_path, QUEUED + DELETED_ALL.replace("23:28:15", "23:28:31"))
     assert [row["queue_id"] for row in report("queue", path, *TIMES)] == ["D618456C4EA"]

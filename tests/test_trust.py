@@ -11,15 +11,10 @@ from maillog_sasl.correlate import SESSION_IDLE, Correlator, copies_of
 from maillog_sasl.reports import build_report
 from maillog_sasl.syslog import Clock, parse_zone, split_line
 
-from support import by
+from support import by, written
 
 BERLIN = parse_zone("Europe/Berlin")
 
-
-def write(tmp_path, text, name="maillog"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 # A message of alice's whose one recipient gets the given delivery line, then the log ends.
@@ -48,7 +43,7 @@ SOFTBOUNCE = ("status=SOFTBOUNCE (host mail.techs.com.br[186.232.248.4] said: 50
 def test_a_soft_bounce_is_a_deferral_and_crashes_nothing(report, tmp_path, name):
     """soft_bounce=yes: Postfix logs status=SOFTBOUNCE and keeps the mail queued (the line is
     real, from a public forum post)."""
-    rows = report(name, "--year", "2026", write(tmp_path, alice_message(SOFTBOUNCE)))
+    rows = report(name, "--year", "2026", written(tmp_path, alice_message(SOFTBOUNCE)))
     if name == "users":
         assert (rows[0]["deferred"], rows[0]["bounced"], rows[0]["recipients"]) == (1, 0, 1)
     if name == "messages":
@@ -63,7 +58,7 @@ def test_a_soft_bounce_is_a_deferral_and_crashes_nothing(report, tmp_path, name)
     ("status=quarantined (held by the filter)", "status=quarantined (held by the filter)"),
 ])
 def test_an_unknown_status_is_kept_as_data(cli, tmp_path, status_text, reason):
-    log = write(tmp_path, alice_message(status_text))
+    log = written(tmp_path, alice_message(status_text))
     result = cli("-r", "messages", "-f", "json", "--year", "2026", "--stats", log)
     assert result.code == 0, result.err
     [row] = result.json()
@@ -79,7 +74,7 @@ def test_force_expired_ends_the_message_as_expired(report, tmp_path):
                          "Connection timed out)", qid="BACE842E73")
     text += ("Oct 14 09:50:16 mail postfix/qmgr[3663]: BACE842E73: from=<alice@example.jp>, "
              "status=force-expired, returned to sender\n")
-    log = write(tmp_path, text)
+    log = written(tmp_path, text)
     [row] = report("messages", "--year", "2026", log)
     assert row["status"] == "expired"
     assert report("queue", "--year", "2026", log) == []
@@ -97,7 +92,7 @@ TWO_CLIENTS_ONE_PID = (
 
 
 def test_a_failure_counts_against_the_ip_its_line_names(report, tmp_path):
-    rows = by(report("failures", "--year", "2026", write(tmp_path, TWO_CLIENTS_ONE_PID)),
+    rows = by(report("failures", "--year", "2026", written(tmp_path, TWO_CLIENTS_ONE_PID)),
               "client_ip")
     assert {ip: (row["attempts"], row["sessions"]) for ip, row in rows.items()} == {
         "222.162.115.97": (1, 1), "222.162.115.105": (1, 1)}
@@ -109,7 +104,7 @@ def test_two_logins_on_one_pid_without_their_connects_are_two_sessions(report, t
         f"Jan 12 10:0{n}:00 mail postfix/smtpd[122049]: 5A{n}C0DE{n}: client=unknown[203.0.113.{n}]"
         f", sasl_method=LOGIN, sasl_username={user}\n"
         for n, user in ((1, "ann@example.jp"), (2, "bob@example.jp")))
-    log = write(tmp_path, text)
+    log = written(tmp_path, text)
     sessions = report("sessions", "--year", "2026", log)
     assert sorted((row["client_ip"], row["sasl_username"]) for row in sessions) == [
         ("203.0.113.1", "ann@example.jp"), ("203.0.113.2", "bob@example.jp")]
@@ -123,7 +118,7 @@ def test_a_disconnect_of_another_client_does_not_end_the_open_session(report, tm
             "Jan 12 10:05:00 mail postfix/smtpd[7]: connect from unknown[192.0.2.9]\n"
             "Jan 12 10:05:01 mail postfix/smtpd[7]: disconnect from unknown[192.0.2.9] ehlo=1 "
             "auth=0/2 quit=1 commands=2/4\n")
-    rows = by(report("failures", "--year", "2026", write(tmp_path, text)), "client_ip")
+    rows = by(report("failures", "--year", "2026", written(tmp_path, text)), "client_ip")
     assert {ip: row["attempts"] for ip, row in rows.items()} == {
         "203.0.113.1": 1, "192.0.2.9": 2}
 
@@ -163,7 +158,7 @@ def test_a_disconnect_whose_stamp_cannot_be_read_loses_no_login(report, tmp_path
                                                                  jobs, chunk_size):
     if chunk_size is not None:
         chunks_of(chunk_size, monkeypatch)
-    path = write(tmp_path, UNREADABLE_DISCONNECT)
+    path = written(tmp_path, UNREADABLE_DISCONNECT)
     sessions = report("sessions", "--year", "2025", "--jobs", jobs, path)
     assert [(row["client_ip"], row["sasl_username"], row["complete"]) for row in sessions] == [
         ("203.0.113.1", "alice", False), ("203.0.113.2", "bob", False)]
@@ -218,7 +213,7 @@ def test_postfix_behind_a_container_log_prefix_is_read(report, tmp_path):
     text = ("Aug 23 00:02:04 example.com postfix_container[468]: Aug 23 00:02:04 example "
             "postfix/smtpd[84]: warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: "
             "UGFzc3dvcmQ6\n")
-    [row] = report("failures", "--year", "2026", write(tmp_path, text))
+    [row] = report("failures", "--year", "2026", written(tmp_path, text))
     assert (row["client_ip"], row["attempts"]) == ("203.0.113.5", 1)
 
 
@@ -233,7 +228,7 @@ def test_a_login_behind_a_container_log_prefix_is_read(report, tmp_path, tag):
             "client=client.example[203.0.113.5], sasl_method=PLAIN, sasl_username=alice"),
         (6, "Aug 23 00:02:06 mail postfix/submission/smtpd[84]: disconnect from "
             "client.example[203.0.113.5] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6")))
-    [row] = report("users", "--year", "2026", write(tmp_path, text))
+    [row] = report("users", "--year", "2026", written(tmp_path, text))
     assert (row["user"], row["sessions"], row["messages"]) == ("alice", 1, 1)
 
 
@@ -244,9 +239,9 @@ def test_a_doubled_log_counts_each_line_once(cli, tmp_path):
               + "Oct 14 07:31:00 mail postfix/smtpd[901]: warning: unknown[203.0.113.5]: SASL "
                 "LOGIN authentication failed: UGFzc3dvcmQ6\n" * 2)
     doubled = "".join(line + "\n" + line + "\n" for line in single.splitlines())
-    once = cli("-r", "failures", "-f", "json", "--year", "2026", write(tmp_path, single, "a"))
+    once = cli("-r", "failures", "-f", "json", "--year", "2026", written(tmp_path, single, "a"))
     twice = cli("-r", "failures", "-f", "json", "--year", "2026", "--stats",
-                write(tmp_path, doubled, "b"))
+                written(tmp_path, doubled, "b"))
     assert twice.json() == once.json() and once.json()[0]["attempts"] == 2
     assert "  repeated lines:         7\n" in twice.err
 
@@ -284,11 +279,11 @@ commands=1/3
 def test_a_log_of_every_line_written_again_counts_each_line_once(cli, tmp_path, copies):
     # Before: tripled, 3 authenticated messages ("messages lost (ID reuse)"); the failure
     # Postfix logged twice within a second stays two whatever the copies.
-    written = "".join((line + "\n") * copies for line in ZIMBRA.splitlines())
+    repeated = "".join((line + "\n") * copies for line in ZIMBRA.splitlines())
     for report in ("users", "messages", "failures"):
-        once = cli("-r", report, "-f", "json", "--year", "2026", write(tmp_path, ZIMBRA, "a"))
+        once = cli("-r", report, "-f", "json", "--year", "2026", written(tmp_path, ZIMBRA, "a"))
         again = cli("-r", report, "-f", "json", "--year", "2026", "--stats",
-                    write(tmp_path, written, "b"))
+                    written(tmp_path, repeated, "b"))
         assert again.json() == once.json(), report
     assert once.json()[0]["attempts"] == 2
     lines = len(ZIMBRA.splitlines())
@@ -414,7 +409,7 @@ def test_a_watch_state_of_two_logs_kept_before_a_retelling_goes_on():
 
 def test_a_negative_offset_is_a_zone(report, tmp_path):
     [row] = report("users", "--tz", "-07:00", "--year", "2026",
-                   write(tmp_path, alice_message("status=sent (250 2.0.0 Ok)")))
+                   written(tmp_path, alice_message("status=sent (250 2.0.0 Ok)")))
     assert row["first_seen"] == "2026-10-14T07:30:00-07:00"
 
 
@@ -443,7 +438,7 @@ def test_a_session_across_the_fall_back_does_not_end_before_it_starts(report, tm
             "Oct 25 02:06:00 mail postfix/smtpd[5]: disconnect from unknown[198.51.100.7] "
             "ehlo=1 auth=0/1 commands=1/2\n")
     [row] = report("sessions", "--all", "--year", "2026", "--tz", "Europe/Berlin",
-                   write(tmp_path, text))
+                   written(tmp_path, text))
     assert row["start"] < row["end"] or row["end"].endswith("+01:00")
     assert (row["start"][-6:], row["end"][-6:]) == ("+02:00", "+01:00")
 
@@ -455,7 +450,7 @@ def test_a_stamp_at_the_end_of_time_is_not_a_time(cli, tmp_path, year, name):
         (50, "connect from unknown[198.51.100.7]"),
         (51, "5A1C0DE1: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username=ann"),
         (59, "disconnect from unknown[198.51.100.7] ehlo=1 auth=1 quit=1 commands=3")))
-    result = cli("-r", name, "-f", "json", write(tmp_path, text))
+    result = cli("-r", name, "-f", "json", written(tmp_path, text))
     assert (result.code, result.json(), result.err) == (0, [], "")
 
 
@@ -464,7 +459,7 @@ def test_a_stamp_at_the_end_of_time_is_not_a_time(cli, tmp_path, year, name):
 def test_a_username_cannot_pick_the_username_field(report, tmp_path):
     text = ("Jan 12 10:00:00 mail postfix/smtpd[7]: warning: unknown[203.0.113.1]: SASL LOGIN "
             "authentication failed: x, sasl_username=a, b, sasl_username=c\n")
-    [row] = report("failures", "--by", "user", "--year", "2026", write(tmp_path, text))
+    [row] = report("failures", "--by", "user", "--year", "2026", written(tmp_path, text))
     assert row["user"] == "a, b, sasl_username=c"
 
 
@@ -473,7 +468,7 @@ def test_a_username_cannot_pick_the_username_field(report, tmp_path):
 @pytest.mark.parametrize("fmt", ["table", "csv"])
 def test_invisible_characters_are_shown(cli, tmp_path, invisible, fmt):
     text = alice_message("status=sent (250 2.0.0 Ok)").replace("alice@", f"adm{invisible}in@")
-    result = cli("-f", fmt, "--year", "2026", write(tmp_path, text))
+    result = cli("-f", fmt, "--year", "2026", written(tmp_path, text))
     assert result.code == 0
     assert "admin@" not in result.out and invisible not in result.out
     escaped = f"\\x{ord(invisible):02x}" if ord(invisible) < 0x100 else (
@@ -489,7 +484,7 @@ def test_invisible_characters_are_shown(cli, tmp_path, invisible, fmt):
     ["--since", "2026-10-15", "--until", "2026-10-14"], ["--year", "9999"],
 ])
 def test_values_out_of_range_are_usage_errors(cli, tmp_path, option):
-    result = cli(*option, write(tmp_path, alice_message("status=sent (250 2.0.0 Ok)")))
+    result = cli(*option, written(tmp_path, alice_message("status=sent (250 2.0.0 Ok)")))
     assert result.code == 2 and result.out == ""
     assert result.err.count("\n") == 1 and result.err.startswith("maillog-sasl: ")
 
@@ -509,7 +504,7 @@ def test_a_host_whose_clock_is_months_ahead_moves_no_clock(cli, tmp_path):
         f"{far} mx2 postfix/smtpd[4]: connect from unknown[192.0.2.9]",
         f"{far} mx2 postfix/smtpd[4]: disconnect from unknown[192.0.2.9] ehlo=1 auth=0/1 "
         "commands=1/2"]
-    path = write(tmp_path, "\n".join(lines) + "\n")
+    path = written(tmp_path, "\n".join(lines) + "\n")
     result = cli("-r", "suspicious", "-f", "json", "--stats", path)
     assert result.code == 0, result.err
     assert [row["user"] for row in result.json()] == ["carol@example.jp"]
@@ -520,5 +515,5 @@ def test_a_host_whose_clock_is_months_ahead_moves_no_clock(cli, tmp_path):
 def test_a_queue_id_of_other_scripts_is_no_queue_id(cli, tmp_path):
     """Fullwidth letters and digits pass str.isalnum(); postsuper -d - takes none of them."""
     text = alice_message("status=deferred (connect timed out)", qid="ＡＢ１２３")
-    result = cli("-r", "queue", "-f", "ids", "--year", "2026", write(tmp_path, text))
+    result = cli("-r", "queue", "-f", "ids", "--year", "2026", written(tmp_path, text))
     assert (result.code, result.out) == (0, "")
