@@ -13,7 +13,9 @@ the year, given on the command line; but for those said to be made from Postfix'
 import functools
 
 import test_hold
-from test_hold import TIMES, log
+from test_hold import TIMES
+
+from support import written
 
 SESSION = """\
 Dec 01 20:26:15 mail postfix/submission/smtpd[25680]: connect from unknown[127.0.0.1]
@@ -58,7 +60,7 @@ messages = functools.partial(
 
 
 def test_a_header_checks_reject_shows_its_sender_and_the_recipient_it_names(tmp_path, report):
-    path = log(tmp_path, HEADER_REJECT)
+    path = written(tmp_path, HEADER_REJECT)
     assert messages(report, path) == [
         ("8B1CF2E40BC", "bob@harness.test", "second@ok.test", "rejected", "5.7.1",
          "header Subject: reject me: 5.7.1 refused by header check",
@@ -69,13 +71,13 @@ def test_a_header_checks_reject_shows_its_sender_and_the_recipient_it_names(tmp_
 
 
 def test_an_end_of_data_reject_names_no_recipient_and_one_stands_for_them(tmp_path, report):
-    assert messages(report, log(tmp_path, END_OF_DATA_REJECT)) == [
+    assert messages(report, written(tmp_path, END_OF_DATA_REJECT)) == [
         ("B08D42E4007", "bob@harness.test", "", "rejected", "5.7.1", BOB_REFUSED,
          "2026-12-01T20:26:17+00:00")]
 
 
 def test_a_message_refused_twice_is_counted_once(tmp_path, report):
-    path = log(tmp_path, BOTH_REJECT)
+    path = written(tmp_path, BOTH_REJECT)
     assert messages(report, path) == [
         ("9E20A2E40A4", "bob@harness.test", "", "rejected", "5.7.1", BOB_REFUSED,
          "2026-12-01T20:25:39+00:00")]
@@ -90,7 +92,7 @@ def test_a_named_recipient_takes_the_place_of_the_unnamed_one(tmp_path, report):
     hold = ("Dec 01 20:26:15 mail postfix/submission/smtpd[25680]: 8B1CF2E40BC: hold: MAIL from "
             "unknown[127.0.0.1]: <bob@harness.test>: SASL login name compromised account; "
             "from=<bob@harness.test> proto=ESMTP helo=<client.harness.test>\n")
-    rows = messages(report, log(tmp_path, "".join(lines[:2] + [hold] + lines[2:])))
+    rows = messages(report, written(tmp_path, "".join(lines[:2] + [hold] + lines[2:])))
     assert [row[2:4] for row in rows] == [("second@ok.test", "rejected")]
 
 
@@ -98,7 +100,7 @@ def test_a_milters_header_checks_reject(tmp_path, report):
     """cleanup_milter.c's format for milter_header_checks (not from a real run)."""
     lines = HEADER_REJECT.splitlines(keepends=True)
     milter = lines[2].replace(": reject: header", ": milter-header-reject: header")
-    assert messages(report, log(tmp_path, "".join(lines[:2] + [milter] + lines[3:])))[0][1:6] == (
+    assert messages(report, written(tmp_path, "".join(lines[:2] + [milter] + lines[3:])))[0][1:6] == (
         "bob@harness.test", "second@ok.test", "rejected", "5.7.1",
         "header Subject: reject me: 5.7.1 refused by header check")
 
@@ -106,7 +108,7 @@ def test_a_milters_header_checks_reject(tmp_path, report):
 def test_a_reject_in_a_shape_not_known_still_refuses_the_message(tmp_path, report):
     lines = HEADER_REJECT.splitlines(keepends=True)
     odd = lines[2][:lines[2].index("; from=<")] + "\n"
-    assert messages(report, log(tmp_path, "".join(lines[:2] + [odd] + lines[3:]))) == [
+    assert messages(report, written(tmp_path, "".join(lines[:2] + [odd] + lines[3:]))) == [
         ("8B1CF2E40BC", None, "", "rejected", "",
          "header Subject: reject me from unknown[127.0.0.1]", "2026-12-01T20:26:15+00:00")]
 
@@ -117,7 +119,7 @@ def test_a_refused_message_counts_in_its_session_without_disconnect_counters(tmp
     as a whole among them, as the users report counts them."""
     lines = HEADER_REJECT.splitlines(keepends=True)
     lines[-1] = lines[-1][:lines[-1].index("]") + 1] + "\n"
-    path = log(tmp_path, "".join(lines))
+    path = written(tmp_path, "".join(lines))
     [session] = report("sessions", path, *TIMES)
     assert (session["messages"], session["recipients"], session["rejected"]) == (1, 1, 0)
     [user] = report("users", path, *TIMES)
@@ -132,7 +134,7 @@ def test_a_held_message_then_discarded_by_header_checks(tmp_path, report):
                "Subject: discard me from unknown[127.0.0.1]; from=<erin@harness.test> "
                "to=<held2@tempfail.test> proto=ESMTP helo=<client.harness.test>: dropped by "
                "header check\n")
-    path = log(tmp_path, "".join(held[:3] + [discard] + held[4:]))
+    path = written(tmp_path, "".join(held[:3] + [discard] + held[4:]))
     dropped = "discard: header Subject: discard me: dropped by header check"
     assert [row[2:6] for row in messages(report, path)] == [
         ("held1@ok.test", "rejected", "", dropped), ("held2@tempfail.test", "rejected", "", dropped)]
@@ -146,7 +148,7 @@ def test_a_held_message_then_discarded_by_header_checks(tmp_path, report):
 def test_a_hold_that_names_no_recipient_then_one_that_names_one(tmp_path, report):
     """The recipient cleanup's hold names takes the place of the one with no address smtpd's
     end-of-data hold stood for them by: one recipient held, not two."""
-    path = log(tmp_path, HELD_TWICE)
+    path = written(tmp_path, HELD_TWICE)
     assert [row[2:6] for row in messages(report, path)] == [
         ("second@ok.test", "deferred", "", "held: header Subject: hold me: held by header check")]
     [queued] = report("queue", path, *TIMES)

@@ -11,7 +11,9 @@ given on the command line.
 import functools
 
 import test_hold
-from test_hold import TIMES, log
+from test_hold import TIMES
+
+from support import written
 
 # Postfix 3.7.11, tests/e2e: check_sasl_access DISCARD at the first RCPT, before the queue file
 # (smtpd_delay_open_until_valid_rcpt=yes, the default): NOQUEUE, before `client=`. Two
@@ -46,7 +48,7 @@ messages = functools.partial(test_hold.messages,
 
 
 def test_a_discard_before_the_queue_file_refuses_the_next_message(tmp_path, report):
-    path = log(tmp_path, NOQUEUE_DISCARD)
+    path = written(tmp_path, NOQUEUE_DISCARD)
     [user] = report("users", path, *TIMES)
     assert (user["user"], user["messages"], user["recipients"], user["rejected"],
             user["deferred"]) == ("erin@harness.test", 1, 1, 1, 0)
@@ -58,14 +60,14 @@ def test_a_discard_before_the_queue_file_refuses_the_next_message(tmp_path, repo
 
 
 def test_a_discard_naming_the_queue_file(tmp_path, report):
-    path = log(tmp_path, QUEUE_ID_DISCARD)
+    path = written(tmp_path, QUEUE_ID_DISCARD)
     assert report("queue", path, *TIMES) == []
     assert messages(report, path) == [
         ("719D431C129", "erin@harness.test", "dropped3@ok.test", "rejected", ERIN_DROPPED)]
 
 
 def test_a_discard_by_header_checks_says_so(tmp_path, report):
-    path = log(tmp_path, HEADER_DISCARD)
+    path = written(tmp_path, HEADER_DISCARD)
     assert report("queue", path, *TIMES) == []
     assert messages(report, path) == [
         ("7431631C129", "bob@harness.test", "dropped4@ok.test", "rejected",
@@ -80,7 +82,7 @@ def test_a_discard_before_the_queue_file_goes_to_one_message_only(tmp_path, repo
         "client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=erin@harness.test\n",
         "Dec 01 19:24:30 mail postfix/qmgr[16298]: 84F0331C129: from=<erin@harness.test>, "
         "size=514, nrcpt=1 (queue active)\n"] + lines[4:]
-    assert messages(report, log(tmp_path, "".join(session))) == [
+    assert messages(report, written(tmp_path, "".join(session))) == [
         ("84F0331C128", "erin@harness.test", "dropped1@ok.test", "rejected", ERIN_DROPPED),
         ("84F0331C129", "erin@harness.test", "", "deferred",
          "not yet attempted when the log ends")]
@@ -90,7 +92,7 @@ def test_a_discard_after_a_hold_drops_the_held_message(tmp_path, report):
     """Both flags on one transaction: Postfix discards it (cleanup drops it unqueued)."""
     lines = QUEUE_ID_DISCARD.splitlines(keepends=True)
     hold = lines[2].replace("discard:", "hold:").replace("dropped3", "held3")
-    rows = messages(report, log(tmp_path, "".join(lines[:2] + [hold] + lines[2:])))
+    rows = messages(report, written(tmp_path, "".join(lines[:2] + [hold] + lines[2:])))
     assert [(row[2], row[3], row[4]) for row in rows] == [
         ("held3@ok.test", "rejected", ERIN_DROPPED),
         ("dropped3@ok.test", "rejected", ERIN_DROPPED)]
@@ -100,7 +102,7 @@ def test_a_hold_after_a_discard_before_the_queue_file_leaves_it_discarded(tmp_pa
     """The same two flags, both logged NOQUEUE: the hold does not undo the waiting discard."""
     lines = NOQUEUE_DISCARD.splitlines(keepends=True)
     hold = lines[2].replace("discard:", "hold:").replace("dropped1", "held1")
-    rows = messages(report, log(tmp_path, "".join(lines[:3] + [hold] + lines[3:])))
+    rows = messages(report, written(tmp_path, "".join(lines[:3] + [hold] + lines[3:])))
     assert rows == [
         ("84F0331C128", "erin@harness.test", "dropped1@ok.test", "rejected", ERIN_DROPPED)]
 
@@ -112,7 +114,7 @@ def test_a_milters_discard_in_cleanup(tmp_path, report):
               "END-OF-MESSAGE from unknown[127.0.0.1]: milter triggers DISCARD action; "
               "from=<erin@harness.test> to=<dropped3@ok.test> proto=ESMTP "
               "helo=<client.harness.test>\n")
-    path = log(tmp_path, "".join(lines[:2] + [milter] + lines[3:]))
+    path = written(tmp_path, "".join(lines[:2] + [milter] + lines[3:]))
     assert messages(report, path) == [
         ("719D431C129", "erin@harness.test", "dropped3@ok.test", "rejected",
          "discard: milter triggers DISCARD action")]

@@ -17,10 +17,12 @@ import pickle
 
 import pytest
 from test_jobs import canonical, compare
-from test_trust import ZIMBRA, write
+from test_trust import ZIMBRA
 
 from maillog_sasl.correlate import Correlator, copies_of, repeat_of
 from maillog_sasl.syslog import MOST_REPEATS, Clock, last_repeat, split_line, syslog_repeat
+
+from support import written
 
 
 def reduced(lines, written_for):
@@ -85,8 +87,8 @@ def test_a_brute_force_reduced_by_rsyslog_counts_every_failure(cli, tmp_path, st
     assert len(reduced) == 40 * 4  # connect, one failure, its repeat line (5), lost
     for report in (["failures"], ["failures", "--by", "user"], ["suspicious"], ["timeline"]):
         args = ["-r", *report, "-f", "json", "--year", "2026", "--tz", "UTC"]
-        expected = cli(*args, write(tmp_path, "\n".join(full) + "\n", "full")).json()
-        found = cli(*args, write(tmp_path, "\n".join(reduced) + "\n", "reduced")).json()
+        expected = cli(*args, written(tmp_path, "\n".join(full) + "\n", "full")).json()
+        found = cli(*args, written(tmp_path, "\n".join(reduced) + "\n", "reduced")).json()
         assert found == expected, report
     # Before, each repeat line was a Postfix line not used: 1 attempt of each session's 6.
     by_ip = cli("-r", "failures", "-f", "json", "--year", "2026", tmp_path / "reduced").json()
@@ -97,7 +99,7 @@ def test_the_repeat_line_has_the_last_ones_stamp(cli, tmp_path):
     lines = rsyslog_reduced(brute_force(START, 1, 4))
     assert lines[2].startswith("Mar 02 10:00:04 ") and "message repeated 3 times" in lines[2]
     rows = cli("-r", "failures", "-f", "json", "--tz", "UTC", "--year", "2026",
-               write(tmp_path, "\n".join(lines) + "\n")).json()
+               written(tmp_path, "\n".join(lines) + "\n")).json()
     assert (rows[0]["attempts"], rows[0]["first_seen"], rows[0]["last_seen"]) == (
         4, "2026-03-02T10:00:01+00:00", "2026-03-02T10:00:04+00:00")
 
@@ -105,7 +107,7 @@ def test_the_repeat_line_has_the_last_ones_stamp(cli, tmp_path):
 def test_lines_read_counts_the_lines_a_repeat_line_stands_for(cli, tmp_path):
     full = brute_force(START, 10, 6)
     reduced = rsyslog_reduced(full)
-    counted = [cli("--stats", "--year", "2026", write(tmp_path, "\n".join(lines) + "\n", name)
+    counted = [cli("--stats", "--year", "2026", written(tmp_path, "\n".join(lines) + "\n", name)
                    ).err.split("\n", 1)[1] for lines, name in ((full, "full"), (reduced, "reduced"))]
     assert counted[0] == counted[1]
     assert f"lines read:               {len(full)}\n" in counted[1]
@@ -119,9 +121,9 @@ def test_a_log_of_copies_collapsed_by_rsyslog_reads_as_one(cli, tmp_path, copies
     collapsed = rsyslog_reduced([line for line in ZIMBRA.splitlines() for _ in range(copies)])
     assert copies_of(collapsed) == copies
     for report in ("users", "messages", "failures", "sessions"):
-        once = cli("-r", report, "-f", "json", "--year", "2026", write(tmp_path, ZIMBRA, "a"))
+        once = cli("-r", report, "-f", "json", "--year", "2026", written(tmp_path, ZIMBRA, "a"))
         again = cli("-r", report, "-f", "json", "--year", "2026",
-                    write(tmp_path, "\n".join(collapsed) + "\n", "b"))
+                    written(tmp_path, "\n".join(collapsed) + "\n", "b"))
         assert again.json() == once.json(), report
 
 
@@ -132,8 +134,8 @@ def test_a_doubled_log_with_repeat_lines(cli, tmp_path):
     doubled = [line for line in rsyslog_reduced(full) for _ in range(2)]
     assert copies_of(doubled) == 2
     args = ["-r", "failures", "-f", "json", "--year", "2026"]
-    assert (cli(*args, write(tmp_path, "\n".join(doubled) + "\n", "b")).json()
-            == cli(*args, write(tmp_path, "\n".join(full) + "\n", "a")).json())
+    assert (cli(*args, written(tmp_path, "\n".join(doubled) + "\n", "b")).json()
+            == cli(*args, written(tmp_path, "\n".join(full) + "\n", "a")).json())
 
 
 def test_repeat_lines_across_chunks_and_jobs(tmp_path, monkeypatch):
@@ -141,7 +143,7 @@ def test_repeat_lines_across_chunks_and_jobs(tmp_path, monkeypatch):
     # of a session it does not hold, repeat lines too.
     full = brute_force(START, 60, 5)
     reduced = rsyslog_reduced(full)
-    _, stats, _ = compare([write(tmp_path, "\n".join(reduced) + "\n", "reduced")], monkeypatch,
+    _, stats, _ = compare([written(tmp_path, "\n".join(reduced) + "\n", "reduced")], monkeypatch,
                           year=2026)
     assert stats["lines_read"] == len(full)
 
@@ -158,10 +160,10 @@ def test_repeat_lines_across_chunks_and_jobs(tmp_path, monkeypatch):
 def test_a_line_that_is_no_repeat_line_is_a_postfix_line_not_used(cli, tmp_path, text):
     assert syslog_repeat(text) is None
     lines = brute_force(START, 1, 1)
-    before = cli("--stats", "--year", "2026", write(tmp_path, "\n".join(lines) + "\n", "a"))
+    before = cli("--stats", "--year", "2026", written(tmp_path, "\n".join(lines) + "\n", "a"))
     lines.insert(2, f"Mar 02 10:00:01 mail postfix/submission/smtpd[4000]: {text}")
     result = cli("-r", "failures", "-f", "json", "--stats", "--year", "2026",
-                 write(tmp_path, "\n".join(lines) + "\n", "b"))
+                 written(tmp_path, "\n".join(lines) + "\n", "b"))
     assert result.code == 0 and result.json()[0]["attempts"] == 1
     unused = before.err.split("Postfix lines not used: ")[1].split("\n")[0]
     assert f"  Postfix lines not used: {int(unused) + 1}\n" in result.err
@@ -192,7 +194,7 @@ def test_repeat_lines_of_other_programs_and_daemons_are_counted_so(cli, tmp_path
              "Connection timed out",
              "Mar 02 10:00:31 mail postfix/smtp[6]: message repeated 4 times: [ connect to "
              "mx.example.org[192.0.2.7]:25: Connection timed out]"]
-    result = cli("--stats", "--year", "2026", write(tmp_path, "\n".join(lines) + "\n"))
+    result = cli("--stats", "--year", "2026", written(tmp_path, "\n".join(lines) + "\n"))
     assert "lines read:               11\n" in result.err
     assert "  other programs:         2\n" in result.err
     assert "  Postfix lines not used: 9\n" in result.err
@@ -220,8 +222,8 @@ def test_a_brute_force_reduced_by_a_bsd_syslogd_counts_every_failure(cli, tmp_pa
     assert len(reduced) == 40 * 4 and reduced[2].endswith(" last message repeated 5 times")
     for report in (["failures"], ["failures", "--by", "user"], ["suspicious"]):
         args = ["-r", *report, "-f", "json", "--year", "2026", "--tz", "UTC"]
-        expected = cli(*args, write(tmp_path, "\n".join(full) + "\n", "full")).json()
-        found = cli(*args, write(tmp_path, "\n".join(reduced) + "\n", "reduced")).json()
+        expected = cli(*args, written(tmp_path, "\n".join(full) + "\n", "full")).json()
+        found = cli(*args, written(tmp_path, "\n".join(reduced) + "\n", "reduced")).json()
         assert found == expected, report
     _, stats, _ = compare([tmp_path / "reduced"], monkeypatch, year=2026)
     assert stats["lines_read"] == len(full) and stats["not_syslog"] == 0
@@ -274,7 +276,7 @@ class Analysis(list):
 def test_a_bsd_repeat_line_of_another_program_is_no_postfix_line(cli, tmp_path):
     lines = ["Mar 02 10:00:01 mail kernel: pid 77 (smtpd), jid 0, uid 125: exited on signal 11",
              "Mar 02 10:00:05 mail last message repeated 4 times"]
-    result = cli("--stats", "--year", "2026", write(tmp_path, "\n".join(lines) + "\n"))
+    result = cli("--stats", "--year", "2026", written(tmp_path, "\n".join(lines) + "\n"))
     assert "lines read:               2\n" in result.err
     assert "  not syslog lines:       1\n" in result.err
 
@@ -316,8 +318,8 @@ def test_a_containers_repeat_line(cli, tmp_path):
     assert any("postfix_container[468]: message repeated 2 times: [ Mar 02" in line
                for line in reduced)
     args = ["-r", "failures", "-f", "json", "--year", "2026", "--tz", "UTC"]
-    assert (cli(*args, write(tmp_path, "\n".join(reduced) + "\n", "b")).json()
-            == cli(*args, write(tmp_path, "\n".join(full) + "\n", "a")).json())
+    assert (cli(*args, written(tmp_path, "\n".join(reduced) + "\n", "b")).json()
+            == cli(*args, written(tmp_path, "\n".join(full) + "\n", "a")).json())
 
 
 def test_repeats_in_other_seconds_in_a_log_of_copies_collapsed(cli, tmp_path):
@@ -337,7 +339,7 @@ def test_repeats_in_other_seconds_in_a_log_of_copies_collapsed(cli, tmp_path):
              "connection after AUTH from unknown[203.0.113.5]]"]
     assert copies_of(lines) == 3
     rows = cli("-r", "failures", "-f", "json", "--tz", "UTC", "--year", "2026",
-               write(tmp_path, "\n".join(lines) + "\n")).json()
+               written(tmp_path, "\n".join(lines) + "\n")).json()
     assert (rows[0]["attempts"], rows[0]["last_seen"]) == (2, "2026-03-02T10:00:02+00:00")
 
 
@@ -348,8 +350,8 @@ def test_a_plain_log_of_repeated_bursts_is_no_log_of_copies(cli, tmp_path):
     reduced = rsyslog_reduced(full)
     assert copies_of(reduced) == 1
     args = ["-r", "failures", "--by", "user", "-f", "json", "--year", "2026"]
-    rows = cli(*args, write(tmp_path, "\n".join(reduced) + "\n", "b")).json()
-    assert rows == cli(*args, write(tmp_path, "\n".join(full) + "\n", "a")).json()
+    rows = cli(*args, written(tmp_path, "\n".join(reduced) + "\n", "b")).json()
+    assert rows == cli(*args, written(tmp_path, "\n".join(full) + "\n", "a")).json()
     assert sum(row["attempts"] for row in rows) == 500
 
 
@@ -360,8 +362,8 @@ def test_a_line_rsyslog_cut_is_taken_whole_from_the_line_before(cli, tmp_path):
     reduced = rsyslog_reduced(full)
     assert len(reduced[2]) < len(full[2])
     args = ["-r", "failures", "--by", "user", "-f", "json", "--year", "2026"]
-    rows = cli(*args, write(tmp_path, "\n".join(reduced) + "\n", "b")).json()
-    assert rows == cli(*args, write(tmp_path, "\n".join(full) + "\n", "a")).json()
+    rows = cli(*args, written(tmp_path, "\n".join(reduced) + "\n", "b")).json()
+    assert rows == cli(*args, written(tmp_path, "\n".join(full) + "\n", "a")).json()
     assert [(row["user"], row["attempts"]) for row in rows] == [("x" * 900, 3)]
 
 
@@ -373,7 +375,7 @@ def test_a_repeat_line_within_a_repeat_line_is_not_repeated_again(cli, tmp_path,
     for _ in range(depth):
         text = f"message repeated 100 times: [ {text}]"
     result = cli("--stats", "--year", "2026",
-                 write(tmp_path, f"Mar 02 10:00:01 mail postfix/smtpd[100]: {text}\n"))
+                 written(tmp_path, f"Mar 02 10:00:01 mail postfix/smtpd[100]: {text}\n"))
     assert result.code == 0
     assert f"lines read:               {lines}\n" in result.err
     assert f"  Postfix lines not used: {lines}\n" in result.err
@@ -388,7 +390,7 @@ def test_a_doubled_log_of_containers_repeat_lines(cli, tmp_path):
     doubled = [line for line in wrapped for _ in range(2)]
     assert copies_of(doubled) == 2
     rows = cli("-r", "failures", "-f", "json", "--year", "2026",
-               write(tmp_path, "\n".join(doubled) + "\n")).json()
+               written(tmp_path, "\n".join(doubled) + "\n")).json()
     assert sum(row["attempts"] for row in rows) == 30 * 5
 
 
@@ -401,7 +403,7 @@ def test_an_attackers_text_is_no_bsd_repeat_line(cli, tmp_path):
              "authentication failed: UGFzc3dvcmQ6, sasl_username=x last message repeated 9 times",
              "Mar 02 10:00:09 mail last message repeated 9 times"]
     rows = cli("-r", "failures", "-f", "json", "--year", "2026",
-               write(tmp_path, "\n".join(lines) + "\n")).json()
+               written(tmp_path, "\n".join(lines) + "\n")).json()
     assert {row["client_ip"]: row["attempts"] for row in rows} == {
         "203.0.113.5": 1, "198.51.100.7": 10}
 
@@ -424,7 +426,7 @@ def test_a_bsd_syslogds_counts_of_a_long_run_in_a_log_of_copies_collapsed(cli, t
                   f"Mar 02 10:{minute}:31 mail last message repeated 2 times"]
     assert copies_of(lines) == 3
     rows = cli("-r", "failures", "-f", "json", "--year", "2026",
-               write(tmp_path, "\n".join(lines) + "\n")).json()
+               written(tmp_path, "\n".join(lines) + "\n")).json()
     assert [row["attempts"] for row in rows] == [30] * 4
 
 
@@ -433,7 +435,7 @@ def test_no_chunk_starts_at_a_repeat_line(tmp_path, monkeypatch):
     # not have (the round's second review): cut at each repeat line.
     full = [line.replace("@example.test", "@" + "x" * 900) for line in brute_force(START, 6, 3)]
     text = "\n".join(rsyslog_reduced(full)) + "\n"
-    path = write(tmp_path, text)
+    path = written(tmp_path, text)
     starts = [at + 1 for at, character in enumerate(text) if character == "\n"]
     at_repeats = [start for start in starts if text.startswith("Mar", start)
                   and "message repeated" in text[start:start + 80]]
@@ -455,5 +457,5 @@ def test_a_bsd_syslogds_counts_of_a_long_run(cli, tmp_path):
              "Mar 02 10:01:21 mail postfix/smtpd[700]: lost connection after AUTH from "
              "unknown[203.0.113.9]"]
     rows = cli("-r", "failures", "-f", "json", "--tz", "UTC", "--year", "2026",
-               write(tmp_path, "\n".join(lines) + "\n")).json()
+               written(tmp_path, "\n".join(lines) + "\n")).json()
     assert (rows[0]["attempts"], rows[0]["last_seen"]) == (80, "2026-03-02T10:01:20+00:00")
