@@ -745,6 +745,11 @@ class Correlator:
                         sender, size, nrcpt = plain.groups()
                         self._queue_active(message, sender, int(size), int(nrcpt), when)
                         continue
+                if body.startswith("to=<"):
+                    # qmgr's own delivery line (qmgr_event()): read as an agent's.
+                    if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
+                        unused += 1
+                    continue
                 event = qmgr_event(queue_id, body)
             elif daemon == "cleanup":
                 # The queue ID of a message tracked is one cleanup_message_id() takes, as
@@ -1456,7 +1461,7 @@ class Correlator:
     def _peeked(self, text: str, message: Message, host: str, stamp: str, clock: Clock) -> str:
         """A delivery line of `message` not of the plain shape, or whose status is no outcome:
         a probe's (address verification: it changes nothing), or a word not known (counted,
-        and taken as deferred)."""
+        and taken as deferred); or qmgr's own delivery line."""
         peek = ev.delivery_peek(text)
         when = clock.time(stamp) if peek is not None else None
         if when is None:
