@@ -132,6 +132,7 @@ from maillog_sasl.syslog import (
     LAST_REPEATED,
     REPEAT_CUT,
     REPEATED,
+    WIDEST_SEVERITY,
     Clock,
     is_last_repeat,
     last_repeat,
@@ -577,6 +578,8 @@ class Correlator:
                 elif line[:1].isdigit():
                     fields_of_line: List[str] = line.split(" ", 3)
                     stamp, host, tag, text = fields_of_line
+                    if host == WIDEST_SEVERITY:  # boky/postfix's: no host (split_line())
+                        tag = ""
                 else:
                     tag = stamp = host = text = ""
             except (IndexError, ValueError):

@@ -69,7 +69,7 @@ DESCRIPTION
     may have neither where Postfix's have one: Solaris' syslogd logs its own without a message
     ID, BusyBox's its start with a host). Lines without a host (HOSTLESS: musl's syslog() behind
     s6-socklog, the syslog of Alpine-based Postfix containers, writes `Aug 26 11:19:05
-    postfix/smtpd[2522]: ...`, and so do templates without %HOSTNAME%) get HOSTLESS_HOST before
+    postfix/smtpd[2522]: ...`, and so do templates without %HOSTNAME%) get NO_HOST before
     their tag, as a journal entry without _HOSTNAME does. Solaris' and illumos' syslogd (MSGID)
     writes a message ID and the facility and level after the tag, `postfix/smtpd[14020]: [ID
     197553 mail.info] connect from ...`: taken out, once, right after the tag (never further
@@ -164,7 +164,14 @@ from typing import (
     Union,
 )
 
-from maillog_sasl.syslog import Clock, has_stamp, parse_program, rfc3339_start, split_line
+from maillog_sasl.syslog import (
+    NO_HOST,
+    Clock,
+    has_stamp,
+    parse_program,
+    rfc3339_start,
+    split_line,
+)
 
 try:
     import fcntl
@@ -630,9 +637,7 @@ class LineSplitter:
 # whose stamps are seconds since the epoch.
 PLAIN, CRI, JSON_FILE, JOURNAL, UNIX_STAMPS = "", "CRI", "json-file", "journal", "short-unix"
 # Syslog lines without a host, or with Solaris' message ID after the tag (the module docstring).
-HOSTLESS, MSGID = "no host", "msgid"
-# The host given to a line that names none (as to a journal entry without _HOSTNAME).
-HOSTLESS_HOST = "localhost"
+HOSTLESS, MSGID = "no host", "msgid"  # (their host: syslog.NO_HOST)
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 MICROSECOND_DIGITS = 18
@@ -682,7 +687,7 @@ _MSGID = re.compile(r"\[ID [0-9]+ [a-z0-9]+\.[a-z]+\] ")
 
 
 def _with_host(line: str) -> str:
-    """`line` with HOSTLESS_HOST before its tag when it has no host and split_line() reads it
+    """`line` with NO_HOST before its tag when it has no host and split_line() reads it
     so (the first word that ends in `:`, after the stamp); `line` itself otherwise."""
     parsed = split_line(line)
     if parsed is not None and not _TAG_AS_HOST.fullmatch(parsed[1]):
@@ -690,9 +695,9 @@ def _with_host(line: str) -> str:
     found = _HOSTLESS_TAG.search(line)
     if found is None:
         return line
-    hosted = f"{line[:found.start()]} {HOSTLESS_HOST}{line[found.start():]}"
+    hosted = f"{line[:found.start()]} {NO_HOST}{line[found.start():]}"
     parsed = split_line(hosted)
-    if parsed is None or parsed[1] != HOSTLESS_HOST or parsed[2] != found.group()[1:]:
+    if parsed is None or parsed[1] != NO_HOST or parsed[2] != found.group()[1:]:
         return line
     return hosted
 
@@ -756,7 +761,7 @@ def _journal_line(record: Any) -> str:
     message, stamp = record.get("MESSAGE"), record.get("__REALTIME_TIMESTAMP")
     program = record.get("SYSLOG_IDENTIFIER") or record.get("_COMM")
     pid = record.get("SYSLOG_PID") or record.get("_PID")
-    host = record.get("_HOSTNAME") or "localhost"
+    host = record.get("_HOSTNAME") or NO_HOST
     if isinstance(message, list):
         try:
             message = bytes(message).decode("utf-8", "replace")

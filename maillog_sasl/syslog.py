@@ -20,7 +20,8 @@ DESCRIPTION
     seconds, journalctl's short-precise, is dropped), RFC 3339 with an optional
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
     year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
-    `$YEAR $DATE`), each optionally behind a `<PRI>`; RFC 5424 lines (`<22>1 STAMP HOST APP
+    `$YEAR $DATE`), each optionally behind a `<PRI>`; boky/postfix's RFC 3339 lines with a
+    severity where the host goes (SEVERITIES, read as NO_HOST's); RFC 5424 lines (`<22>1 STAMP HOST APP
     PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped);
     journalctl's short-full (`Tue 2023-11-14 22:13:20 CET`: the stamp made one word,
     `2023-11-14T22:13:20CET`, RFC 3339 when the zone is UTC or an offset); any of the others
@@ -131,7 +132,11 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
         parts = line.split(" ", 3)
         if len(parts) == 4:
             if parts[2][-1:] == ":" or parts[2][-1:] == "]":
+                if parts[1] == WIDEST_SEVERITY:
+                    return parts[0], NO_HOST, parts[2], parts[3]
                 return parts[0], parts[1], parts[2], parts[3]
+            if parts[1] in SEVERITIES and parts[2] == "":
+                return _after_severity(line, parts[0])
             if has_stamp(parts[1]) and rfc3339_start(line):
                 # `docker logs -t` (`kubectl logs --timestamps`): the runtime's stamp before
                 # the line Postfix wrote, whose own stamp is the one read. A line without one
@@ -299,6 +304,29 @@ def _year_first(line: str) -> Optional[Tuple[str, str, str, str]]:
         return None
     seconds, host, tag, text = fields
     return line[:YEAR_FIRST_TIME + len(seconds)], host, tag, text
+
+
+# boky/postfix's (bokysan/docker-postfix) default log format, its rsyslog template `plain`:
+# no host; after the RFC 3339 stamp, the severity in capitals padded to SEVERITY_WIDTH and a
+# space (`2024-02-08T16:42:00.441548+00:00 INFO    postfix/relay/smtp[364]: ...`). Its lines
+# are read with the host NO_HOST, as every line that names none (sources.py: musl's, a journal
+# entry's without _HOSTNAME). The one name as wide as the field, WARNING, leaves one space
+# before the tag as a host does: a host so named is read as that severity (Correlator.feed()
+# cuts such a line so too).
+SEVERITIES: Final = frozenset(("EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO",
+                               "DEBUG"))
+SEVERITY_WIDTH: Final = 7
+WIDEST_SEVERITY: Final = "WARNING"
+NO_HOST: Final = "localhost"
+
+
+def _after_severity(line: str, stamp: str) -> Optional[Tuple[str, str, str, str]]:
+    """split_line() of a line of boky/postfix's format whose severity is padded (SEVERITIES)."""
+    tag_at = len(stamp) + 1 + SEVERITY_WIDTH + 1
+    if line[tag_at - 1:tag_at] != " " or line[tag_at:tag_at + 1] == " ":
+        return None
+    tag, _, text = line[tag_at:].partition(" ")
+    return (stamp, NO_HOST, tag, text) if tag[-1:] == ":" or tag[-1:] == "]" else None
 
 
 def _after_priority(stamp: str, host: str, word: str, rest: str):
