@@ -734,6 +734,12 @@ class Correlator:
                         continue
                     self._removed(message, key, when)
                     continue
+                if body.startswith("to=<"):
+                    # qmgr's own delivery line (qmgr_event()): read as an agent's (before the
+                    # test of a retry's end: its reason is a remote server's text).
+                    if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
+                        unused += 1
+                    continue
                 if message.nrcpt is not None:
                     if text.endswith("(queue active)"):
                         # Another retry of a message whose sender and size are known already.
@@ -748,11 +754,6 @@ class Correlator:
                         sender, size, nrcpt = plain.groups()
                         self._queue_active(message, sender, int(size), int(nrcpt), when)
                         continue
-                if body.startswith("to=<"):
-                    # qmgr's own delivery line (qmgr_event()): read as an agent's.
-                    if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
-                        unused += 1
-                    continue
                 event = qmgr_event(queue_id, body)
             elif daemon == "cleanup":
                 # The queue ID of a message tracked is one cleanup_message_id() takes, as

@@ -21,8 +21,8 @@ DESCRIPTION
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
     year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
     `$YEAR $DATE`), each optionally behind a `<PRI>`; boky/postfix's RFC 3339 lines with a
-    severity where the host goes (SEVERITIES, read as NO_HOST's); RFC 5424 lines (`<22>1 STAMP HOST APP
-    PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped);
+    severity where the host goes (SEVERITIES, read as NO_HOST's); RFC 5424 lines (`<22>1 STAMP
+    HOST APP PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped);
     journalctl's short-full (`Tue 2023-11-14 22:13:20 CET`: the stamp made one word,
     `2023-11-14T22:13:20CET`, RFC 3339 when the zone is UTC or an offset); any of the others
     behind `docker logs -t`'s RFC 3339 stamp (the line's own stamp is the one read; the

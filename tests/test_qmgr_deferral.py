@@ -86,6 +86,21 @@ def test_qmgr_s_delivery_line_is_recognized():
     assert ev.recognize("qmgr", text) == ev.recognize("error", text)
 
 
+def test_a_reason_that_ends_like_a_retry(tmp_path, report):
+    """The reason of a dead site is the remote server's text (qmgr_deliver.c: `delivery
+    temporarily suspended: ` and the agent's reason): one ending in `(queue active` is no
+    retry of qmgr's, with --jobs either (a review's case)."""
+    path = written(tmp_path, UNAVAILABLE.replace(
+        "to=<x3@remote.test>, relay=none, delay=4, delays=4/0/0/0, dsn=4.3.0, status=deferred "
+        "(mail transport unavailable)",
+        "to=<x3@remote.test>, relay=none, delay=4, delays=4/0/0/0, dsn=4.4.2, status=deferred "
+        "(delivery temporarily suspended: host mx.remote.test[203.0.113.5] refused to talk to "
+        "me: 421 4.4.2 try later (queue active)"))
+    [_, _, x3] = report("messages", path, *TIMES)
+    assert (x3["recipient"], x3["attempts"], x3["dsn"]) == ("x3@remote.test", 2, "4.4.2")
+    assert x3["reason"].endswith("try later (queue active")
+
+
 def unavailable_log(messages: int) -> str:
     """Logins' messages that qmgr defers itself at every queue run for hours, interleaved, a
     few delivered at last: most lines of a chunk are about messages born before it."""
@@ -109,9 +124,12 @@ def unavailable_log(messages: int) -> str:
             at(offset, f"qmgr[99]: {queue_id}: from=<u@example.test>, size=900, nrcpt=2 "
                        "(queue active)")
             for recipient in ("a", "b"):
+                reason = ("mail transport unavailable" if (number + run) % 3 else
+                          "delivery temporarily suspended: host remote.test[192.0.2.9] said: "
+                          "421 busy (queue active")
                 at(offset, f"qmgr[99]: {queue_id}: to=<{recipient}{number}@remote.test>, "
                            f"relay=none, delay={run * 300}, delays={run * 300}/0/0/0, "
-                           "dsn=4.3.0, status=deferred (mail transport unavailable)")
+                           f"dsn=4.3.0, status=deferred ({reason})")
         if number % 4 == 0:
             end = 2 + runs * 300
             for recipient in ("a", "b"):
