@@ -130,6 +130,7 @@ from maillog_sasl.model import (
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import (
     LAST_REPEATED,
+    NO_HOST,
     REPEAT_CUT,
     REPEATED,
     WIDEST_SEVERITY,
@@ -627,7 +628,9 @@ class Correlator:
                 nested: Any = self._program(parsed[2]) if parsed is not None else ()
                 if parsed is not None and len(nested):
                     program = nested
-                    stamp, host, tag, text = parsed
+                    stamp, inner_host, tag, text = parsed
+                    if inner_host != NO_HOST:  # else the host whose log driver wrote it
+                        host = inner_host
                 elif not len(program):
                     # Or the repeat line of a container's prefix, for the lines it holds; or
                     # MailScanner's line for a message it wrote back under a new queue ID.

@@ -173,7 +173,13 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
         # -t, the runtime's stamp comes before the line Postfix wrote (read as docker logs -t).
-        return split_line(line[bar + 2:].lstrip(" "))
+        # A line that names no host is the container's, whose name is then its host.
+        parsed = split_line(line[bar + 2:].lstrip(" "))
+        if parsed is not None and parsed[1] == NO_HOST:
+            container = line[:bar].strip()
+            if container and " " not in container:
+                return parsed[0], container, parsed[2], parsed[3]
+        return parsed
     return None
 
 

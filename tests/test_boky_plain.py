@@ -118,3 +118,34 @@ def test_the_failed_guesses_and_the_login_of_one_client(cli, tmp_path):
     assert later and all(row["success_users"] for row in later)
     assert re.search(r" WARNING postfix/\S+: warning: \S+: SASL \S+ authentication failed",
                      "\n".join(lines))
+
+
+# Two boky/postfix containers on two Docker hosts, through Docker's syslog log driver into one
+# log (a review's case): both smtpd processes are pid 364, as in a container they often are.
+# expected: alice's session on hosta, complete; one failed guess on hostb
+TWO_HOSTS = """\
+Dec  5 10:00:00 hosta relay[11]: 2026-12-05T10:00:00+00:00 INFO    postfix/smtpd[364]: connect from unknown[192.0.2.10]
+Dec  5 10:00:00 hostb relay[12]: 2026-12-05T10:00:00+00:00 INFO    postfix/smtpd[364]: connect from unknown[198.51.100.20]
+Dec  5 10:00:01 hostb relay[12]: 2026-12-05T10:00:01+00:00 WARNING postfix/smtpd[364]: warning: unknown[198.51.100.20]: SASL LOGIN authentication failed: authentication failure
+Dec  5 10:00:01 hosta relay[11]: 2026-12-05T10:00:01+00:00 INFO    postfix/smtpd[364]: 4AB12C: client=unknown[192.0.2.10], sasl_method=PLAIN, sasl_username=alice
+Dec  5 10:00:02 hosta relay[11]: 2026-12-05T10:00:02+00:00 INFO    postfix/smtpd[364]: disconnect from unknown[192.0.2.10] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Dec  5 10:00:02 hostb relay[12]: 2026-12-05T10:00:02+00:00 INFO    postfix/smtpd[364]: disconnect from unknown[198.51.100.20] ehlo=1 auth=0/1 quit=1 commands=2/3
+"""
+
+
+@pytest.mark.parametrize("shape", ["log driver", "compose"])
+def test_a_line_that_names_no_host_is_its_containers(cli, tmp_path, shape):
+    """Behind a log driver's line, the host that wrote it; behind `docker compose logs`' bar,
+    the container's name."""
+    text = TWO_HOSTS
+    if shape == "compose":
+        text = re.sub(r"^Dec  5 10:00:0[0-2] (host[ab]) relay\[1[12]\]: ",
+                      lambda found: f"relay-{found[1][-1]}-1  | ", text, flags=re.M)
+    path = written(tmp_path, text, "maillog")
+    hosts = ("hosta", "hostb") if shape == "log driver" else ("relay-a-1", "relay-b-1")
+    sessions = rows(cli, "sessions", str(path), year=2026)
+    assert [(row["host"], row["sasl_username"], row["failed_auth"], row["complete"])
+            for row in sessions] == [(hosts[0], "alice", 0, True)]
+    [failed] = rows(cli, "failures", str(path), year=2026)
+    assert (failed["client_ip"], failed["attempts"], failed["sessions"]) == (
+        "198.51.100.20", 1, 1)
