@@ -1,0 +1,97 @@
+"""Logs of a runit or s6 log service. A container run under s6-overlay (v3: its syslogd
+service, s6-socklog into s6-log, /var/log/syslogd/mail/current), or a runit system (Void Linux:
+socklog into svlogd), writes each message as socklog gives it: the facility and priority
+first (`mail.info: `, s6's lolsyslog.c), then the line the program's libc sent, which names no
+host; and the log service puts its own stamp before that if told to (svlogd -tt
+`2026-11-29_01:07:42.12345 `, -ttt with a T, s6-log's T `2026-11-29 01:07:42.123456789  `, its
+t a TAI64N label). An image that points Postfix's maillog_file at such a service (tozd/postfix:
+svlogd -tt) has the stamp before Postfix's own line, host and all. Every such log was `not a
+syslog file`, or, behind svlogd's stamp, every Postfix line another program's (`mail.info:`
+read as the program): no login. Found by a helper's survey of container log formats (session
+44); the real lines are linagora/cyrus-postfix-docker's (GPL-2.0, tests/reallogs).
+"""
+
+import re
+
+import pytest
+from test_reallogs import REAL
+from test_reallogs13 import LIGHTMETER, SENTINEL, YEAR, _hosted, _outputs, _write
+
+from maillog_sasl.sources import PLAIN, SUPERVISED, Unwrapper, wrapper_of
+
+LINAGORA = REAL / "linagora-cyrus" / "mail.current"
+_LINE = re.compile(r"^([A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}) (\S+) (\S+:) (warning: )?", re.M)
+
+# What each log service writes before the line (the stamp is its own, never read).
+STAMPS = {
+    "s6-overlay": "",
+    "svlogd -tt": "2021-01-18_12:00:00.12345 ",
+    "svlogd -ttt": "2021-01-18T12:00:00.12345 ",
+    "s6-log T": "2021-01-18 12:00:00.123456789  ",
+    "s6-log t": "@4000000060057a5b075bca00 ",
+}
+
+
+def supervised(text, stamp, keep_host=False):
+    """`text` (traditional lines with a host) as a log service writes it: `stamp`, then
+    socklog's facility and priority and the line without its host; or, `keep_host`, `stamp`
+    before the line as it is (Postfix's maillog_file under svlogd)."""
+    def line(found):
+        if keep_host:
+            return f"{stamp}{found[0]}"
+        priority = "warning" if found[4] else "info"
+        return f"{stamp}mail.{priority}: {found[1]} {found[3]} {found[4] or ''}"
+    return _LINE.sub(line, text)
+
+
+@pytest.mark.parametrize("source", [LIGHTMETER, SENTINEL], ids=["lightmeter", "sentinel"])
+@pytest.mark.parametrize("form", list(STAMPS))
+def test_a_log_services_lines_read_as_the_lines_it_holds(cli, tmp_path, source, form):
+    text = source.read_text(encoding="utf-8")
+    made = _write(tmp_path / "current", supervised(text, STAMPS[form]))
+    assert wrapper_of(made.read_text().splitlines()[:50]) == SUPERVISED
+    expected = _write(tmp_path / "hosted.log", _hosted(text, "localhost"))
+    assert _outputs(cli, made) == _outputs(cli, expected)
+
+
+def test_postfix_s_own_line_behind_svlogd_s_stamp(cli, tmp_path):
+    text = LIGHTMETER.read_text(encoding="utf-8")
+    made = _write(tmp_path / "current", supervised(text, STAMPS["svlogd -tt"], keep_host=True))
+    expected = _write(tmp_path / "mail.log", text)
+    assert _outputs(cli, made) == _outputs(cli, expected)
+
+
+def test_the_real_lines(cli, tmp_path):
+    """linagora's eight lines: one message (no login: its five lines untracked), none not
+    syslog."""
+    lines = LINAGORA.read_text(encoding="utf-8").splitlines()
+    assert wrapper_of(lines) == SUPERVISED
+    assert Unwrapper(SUPERVISED).lines(lines[:1]) == [
+        "Jan  7 14:34:55 localhost postfix/smtpd[301]: A7EB0B042F1: client=unknown[172.18.0.1]"]
+    hosted = _write(tmp_path / "mail.log", "".join(
+        re.sub(r"^mail\.[a-z]+: (.{15}) ", r"\1 localhost ", line) + "\n" for line in lines))
+    assert _outputs(cli, LINAGORA) == _outputs(cli, hosted)
+    stats = cli("--stats", "--year", "2025", LINAGORA).err
+    assert "not syslog lines:       0" in stats and "untracked queue IDs:    5" in stats
+
+
+@pytest.mark.parametrize("line", [
+    "2023-03-14T00:08:33.579644+01:00 mail postfix/smtpd[1]: connect from x[192.0.2.1]",
+    "2026-02-08T21:28:47.123456789Z Feb  8 21:28:47 mail postfix/smtpd[1]: connect from x",
+    "May 30 22:00:35 gr mail.warn postfix/smtps/smtpd[27561]: warning: x",
+    "mail.info: garbage",
+])
+def test_other_shapes_are_no_log_services(line):
+    assert wrapper_of([line]) in (PLAIN, None)
+
+
+def test_watch_reads_a_log_services_lines(cli, tmp_path):
+    # grep -c 'sasl_username=' lightmeter-sample/mail.log: 13 logins, all of one account.
+    path = _write(tmp_path / "current", supervised(LIGHTMETER.read_text(encoding="utf-8"),
+                                                    STAMPS["svlogd -tt"]))
+    state = tmp_path / "state"
+    result = cli("watch", "--once", "--state", state, "--year", YEAR, "--tz", "UTC",
+                 "--no-geoip", path)
+    assert result.code == 0, result.err
+    shown = cli("state", "--state", state, "--format", "json")
+    assert [account["logins"] for account in shown.json()["accounts"]] == [13]
