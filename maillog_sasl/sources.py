@@ -665,7 +665,7 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
     for line in lines:
         if _unix_stamp(line):
             return UNIX_STAMPS
-        if line[:1] == "{":
+        if line[:1] == "{" or line[:1] == RECORD_SEPARATOR:
             record = _json_object(line)
             if _with_log(record) is not None:
                 return JSON_FILE
@@ -763,9 +763,13 @@ def _from_unix_stamps(lines: List[str]) -> List[str]:
     return inner
 
 
+# What `journalctl -o json-seq` (RFC 7464's JSON text sequences) puts before each entry.
+RECORD_SEPARATOR = "\x1e"
+
+
 def _json_object(line: str) -> Any:
     try:
-        return json.loads(line)
+        return json.loads(line[1:] if line[:1] == RECORD_SEPARATOR else line)
     except (ValueError, RecursionError):  # not JSON; nested deeper than the parser goes
         return None
 
@@ -808,7 +812,10 @@ def _journal_line(record: Any) -> str:
 def _json_objects(lines: List[str]) -> List[Any]:
     """_json_object() of each line. A batch is parsed as one JSON array when it can be: half
     the CPU of a parse per line. A JSON string holds no raw line end, so a line's string cannot
-    run into the next line's; the count of objects must be the count of lines."""
+    run into the next line's; the count of objects must be the count of lines. (Lines of
+    journalctl -o json-seq lose their RECORD_SEPARATOR first.)"""
+    if lines and lines[0][:1] == RECORD_SEPARATOR:
+        lines = [line[1:] if line[:1] == RECORD_SEPARATOR else line for line in lines]
     try:
         records = json.loads("[" + ",\n".join(lines) + "]")
     except (ValueError, RecursionError):
