@@ -15,7 +15,7 @@ SUMMARY
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
     wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | JOURNAL | UNIX_STAMPS | HOSTLESS | MSGID |
-                         SUPERVISED | None;
+                         PREFIXED | None;
     Unwrapper(kind).lines(lines),
     .end(), .whole(lines)           the lines inside a container runtime's wrapper
 
@@ -74,14 +74,15 @@ DESCRIPTION
     their tag, as a journal entry without _HOSTNAME does. Solaris' and illumos' syslogd (MSGID)
     writes a message ID and the facility and level after the tag, `postfix/smtpd[14020]: [ID
     197553 mail.info] connect from ...`: taken out, once, right after the tag (never further
-    on, where a client's text may hold the same words). And a runit or s6 log service
-    (SUPERVISED: the logs of containers run under s6-overlay or runit, Void Linux's) writes its
-    own stamp before each line if told to (svlogd -tt `2026-11-29_01:07:42.12345 `, -ttt with
-    a T, s6-log's T `2026-11-29 01:07:42.123456789  `, its t a TAI64N label), and socklog or
-    s6-socklog, the syslog service such a system runs, the message's facility and priority
-    (`mail.info: `, s6's lolsyslog.c) before the line the program's libc wrote, which names no
-    host: both are taken out, and the host put in as for HOSTLESS. Such inputs are read in one
-    process.
+    on, where a client's text may hold the same words). Lines behind what another program put
+    first (PREFIXED) are read as the lines they hold: a runit or s6 log service (the logs of
+    containers run under s6-overlay, runit's on Void Linux) writes its own stamp first if told
+    to (svlogd -tt `2026-11-29_01:07:42.12345 `, -ttt with a T, s6-log's T `2026-11-29
+    01:07:42.123456789  `, its t a TAI64N label), and socklog or s6-socklog, the syslog service
+    such a system runs, the message's facility and priority (`mail.info: `, s6's lolsyslog.c)
+    before the line the program's libc wrote, which names no host (the host is put in as for
+    HOSTLESS); `kubectl logs --prefix` (the pods of a label selector) writes the pod and
+    container, `[pod/NAME/CONTAINER] `. Such inputs are read in one process.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -646,9 +647,11 @@ class LineSplitter:
 PLAIN, CRI, JSON_FILE, JOURNAL, UNIX_STAMPS = "", "CRI", "json-file", "journal", "short-unix"
 # Syslog lines without a host, or with Solaris' message ID after the tag (the module docstring).
 HOSTLESS, MSGID = "no host", "msgid"  # (their host: syslog.NO_HOST)
-# The lines of a runit or s6 log service (the module docstring): what it and socklog put first.
-SUPERVISED = "supervised"
-_SUPERVISED_PREFIX = re.compile(
+# Lines behind what another program put first (the module docstring): kubectl's pod, a log
+# service's stamp, socklog's facility and priority.
+PREFIXED = "prefixed"
+_PREFIX = re.compile(
+    r"(?:\[pod/[^ /\]]+/[^ /\]]+\] )?"
     r"(?:@4[0-9a-f]{23} +|[0-9]{4}-[0-9]{2}-[0-9]{2}[ _T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+ +)?"
     r"(?:[a-z]+[0-9]?\.[a-z]+: )?")
 _STREAMS = ("stdout", "stderr")
@@ -676,11 +679,11 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
             rest = line.partition(" ")[2]
             if rest[:6] in _STREAMS and rest[6:8] in (" P", " F"):
                 return CRI
-        prefix = _supervised_prefix(line)
+        prefix = _prefix(line)
         if prefix:
             inner = split_line(_with_host(line[prefix:]))
             if inner is not None and parse_program(inner[2]) is not None:
-                return SUPERVISED
+                return PREFIXED
         parsed = split_line(line)
         if parsed is not None:
             if _TAG_AS_HOST.fullmatch(parsed[1]):  # a tag where the host goes: the text's
@@ -720,9 +723,9 @@ def _with_host(line: str) -> str:
     return hosted
 
 
-def _supervised_prefix(line: str) -> int:
-    """The length of what a runit or s6 log service and socklog put before `line` (SUPERVISED)."""
-    found = _SUPERVISED_PREFIX.match(line)
+def _prefix(line: str) -> int:
+    """The length of what other programs put before the line `line` holds (PREFIXED)."""
+    found = _PREFIX.match(line)
     return found.end() if found is not None else 0
 
 
@@ -855,8 +858,8 @@ class Unwrapper:
             return [_with_host(line) for line in lines]
         if kind == MSGID:
             return [_without_msgid(line) for line in lines]
-        if kind == SUPERVISED:
-            return [_with_host(line[_supervised_prefix(line):]) for line in lines]
+        if kind == PREFIXED:
+            return [_with_host(line[_prefix(line):]) for line in lines]
         return self._cri(lines) if kind is CRI else self._json_file(lines)
 
     def whole(self, lines: List[str]) -> Tuple[List[str], int]:

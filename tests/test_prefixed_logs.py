@@ -1,4 +1,4 @@
-"""Logs of a runit or s6 log service. A container run under s6-overlay (v3: its syslogd
+"""Lines behind what another program put first. Logs of a runit or s6 log service. A container run under s6-overlay (v3: its syslogd
 service, s6-socklog into s6-log, /var/log/syslogd/mail/current), or a runit system (Void Linux:
 socklog into svlogd), writes each message as socklog gives it: the facility and priority
 first (`mail.info: `, s6's lolsyslog.c), then the line the program's libc sent, which names no
@@ -7,8 +7,10 @@ host; and the log service puts its own stamp before that if told to (svlogd -tt
 t a TAI64N label). An image that points Postfix's maillog_file at such a service (tozd/postfix:
 svlogd -tt) has the stamp before Postfix's own line, host and all. Every such log was `not a
 syslog file`, or, behind svlogd's stamp, every Postfix line another program's (`mail.info:`
-read as the program): no login. Found by a helper's survey of container log formats (session
-44); the real lines are linagora/cyrus-postfix-docker's (GPL-2.0, tests/reallogs).
+read as the program): no login. And `kubectl logs --prefix` (the pods of a label selector)
+puts `[pod/NAME/CONTAINER] ` before each line: `not a syslog file`. Found by a helper's survey
+of container log formats (session 44); the real lines are linagora/cyrus-postfix-docker's
+(GPL-2.0, tests/reallogs).
 """
 
 import re
@@ -17,7 +19,7 @@ import pytest
 from test_reallogs import REAL
 from test_reallogs13 import LIGHTMETER, SENTINEL, YEAR, _hosted, _outputs, _write
 
-from maillog_sasl.sources import PLAIN, SUPERVISED, Unwrapper, wrapper_of
+from maillog_sasl.sources import PLAIN, PREFIXED, Unwrapper, wrapper_of
 
 LINAGORA = REAL / "linagora-cyrus" / "mail.current"
 _LINE = re.compile(r"^([A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}) (\S+) (\S+:) (warning: )?", re.M)
@@ -49,7 +51,7 @@ def supervised(text, stamp, keep_host=False):
 def test_a_log_services_lines_read_as_the_lines_it_holds(cli, tmp_path, source, form):
     text = source.read_text(encoding="utf-8")
     made = _write(tmp_path / "current", supervised(text, STAMPS[form]))
-    assert wrapper_of(made.read_text().splitlines()[:50]) == SUPERVISED
+    assert wrapper_of(made.read_text().splitlines()[:50]) == PREFIXED
     expected = _write(tmp_path / "hosted.log", _hosted(text, "localhost"))
     assert _outputs(cli, made) == _outputs(cli, expected)
 
@@ -61,12 +63,23 @@ def test_postfix_s_own_line_behind_svlogd_s_stamp(cli, tmp_path):
     assert _outputs(cli, made) == _outputs(cli, expected)
 
 
+@pytest.mark.parametrize("stamp", ["", "2021-01-18T12:00:00.123456789Z "],
+                         ids=["prefix", "prefix and timestamps"])
+def test_kubectl_s_prefix(cli, tmp_path, stamp):
+    text = LIGHTMETER.read_text(encoding="utf-8")
+    made = _write(tmp_path / "pods.log", "".join(
+        f"[pod/postfix-{number % 2}/postfix] {stamp}{line}\n"
+        for number, line in enumerate(text.splitlines())))
+    expected = _write(tmp_path / "mail.log", text)
+    assert _outputs(cli, made) == _outputs(cli, expected)
+
+
 def test_the_real_lines(cli, tmp_path):
     """linagora's eight lines: one message (no login: its five lines untracked), none not
     syslog."""
     lines = LINAGORA.read_text(encoding="utf-8").splitlines()
-    assert wrapper_of(lines) == SUPERVISED
-    assert Unwrapper(SUPERVISED).lines(lines[:1]) == [
+    assert wrapper_of(lines) == PREFIXED
+    assert Unwrapper(PREFIXED).lines(lines[:1]) == [
         "Jan  7 14:34:55 localhost postfix/smtpd[301]: A7EB0B042F1: client=unknown[172.18.0.1]"]
     hosted = _write(tmp_path / "mail.log", "".join(
         re.sub(r"^mail\.[a-z]+: (.{15}) ", r"\1 localhost ", line) + "\n" for line in lines))
