@@ -10,12 +10,11 @@ logged in. Found by a helper's search for published Postfix logs (session 44).
 import re
 
 import pytest
-from test_jobs import canonical
+from test_jobs import read_canonical
 from test_reallogs import rows
 
-import maillog_sasl
 from maillog_sasl import parallel
-from maillog_sasl.syslog import SEVERITIES, parse_zone, split_line
+from maillog_sasl.syslog import SEVERITIES, split_line
 
 from support import written
 
@@ -99,14 +98,9 @@ def test_boky_s_format_with_jobs(tmp_path, monkeypatch, chunk_size):
         lines = fixture.read().splitlines()
     log = written(tmp_path, "".join(boky(line) + "\n" for line in lines), "boky.log")
     monkeypatch.setattr(parallel, "BATCH_EVENTS", 4)
-
-    def read(jobs, size):
-        return canonical(maillog_sasl.open_logs([log], year=2026, zone=parse_zone("UTC"),
-                                                jobs=jobs, chunk_size=size))
-
-    one = read(1, 1 << 24)
+    one = read_canonical(log, 1, 1 << 24)
     assert one[1]["not_syslog"] == 0
-    assert read(2, chunk_size) == one
+    assert read_canonical(log, 2, chunk_size) == one
 
 
 def test_the_failed_guesses_and_the_login_of_one_client(cli, tmp_path):

@@ -17,7 +17,7 @@ import re
 
 import pytest
 from test_reallogs import REAL
-from test_reallogs13 import LIGHTMETER, SENTINEL, YEAR, _hosted, _outputs, _write
+from test_reallogs13 import LIGHTMETER, SENTINEL, _hosted, _outputs, _write, watched_logins
 
 from maillog_sasl.sources import PLAIN, PREFIXED, Unwrapper, wrapper_of
 
@@ -100,11 +100,5 @@ def test_other_shapes_are_no_log_services(line):
 
 def test_watch_reads_a_log_services_lines(cli, tmp_path):
     # grep -c 'sasl_username=' lightmeter-sample/mail.log: 13 logins, all of one account.
-    path = _write(tmp_path / "current", supervised(LIGHTMETER.read_text(encoding="utf-8"),
-                                                    STAMPS["svlogd -tt"]))
-    state = tmp_path / "state"
-    result = cli("watch", "--once", "--state", state, "--year", YEAR, "--tz", "UTC",
-                 "--no-geoip", path)
-    assert result.code == 0, result.err
-    shown = cli("state", "--state", state, "--format", "json")
-    assert [account["logins"] for account in shown.json()["accounts"]] == [13]
+    text = supervised(LIGHTMETER.read_text(encoding="utf-8"), STAMPS["svlogd -tt"])
+    assert watched_logins(cli, tmp_path, text) == [13]

@@ -13,12 +13,10 @@ default_transport a service master.cf lacks and master.cf without `retry`.
 import datetime as dt
 
 import pytest
-from test_jobs import canonical
+from test_jobs import read_canonical
 
-import maillog_sasl
 from maillog_sasl import events as ev
 from maillog_sasl import parallel
-from maillog_sasl.syslog import parse_zone
 
 from support import written
 
@@ -147,12 +145,7 @@ def test_qmgr_s_deferrals_with_jobs(tmp_path, monkeypatch, chunk_size):
     """A chunk folds qmgr's deferrals of a message another chunk holds, as an agent's."""
     log = written(tmp_path, unavailable_log(60))
     monkeypatch.setattr(parallel, "BATCH_EVENTS", 4)
-
-    def read(jobs, size):
-        return canonical(maillog_sasl.open_logs([log], year=2026, zone=parse_zone("UTC"),
-                                                jobs=jobs, chunk_size=size))
-
-    one = read(1, 1 << 24)
+    one = read_canonical(log, 1, 1 << 24)
     assert one[1]["postfix_unused"] == 0
-    assert read(2, chunk_size) == one
-    assert read(3, chunk_size) == one
+    assert read_canonical(log, 2, chunk_size) == one
+    assert read_canonical(log, 3, chunk_size) == one
