@@ -135,6 +135,7 @@ from maillog_sasl.syslog import (
     REPEATED,
     WIDEST_SEVERITY,
     Clock,
+    container_host,
     is_last_repeat,
     last_repeat,
     nested_line,
@@ -628,9 +629,10 @@ class Correlator:
                 nested: Any = self._program(parsed[2]) if parsed is not None else ()
                 if parsed is not None and len(nested):
                     program = nested
+                    outer_tag = tag
                     stamp, inner_host, tag, text = parsed
-                    if inner_host != NO_HOST:  # else the host whose log driver wrote it
-                        host = inner_host
+                    host = (inner_host if inner_host != NO_HOST
+                            else container_host(host, outer_tag))
                 elif not len(program):
                     # Or the repeat line of a container's prefix, for the lines it holds; or
                     # MailScanner's line for a message it wrote back under a new queue ID.

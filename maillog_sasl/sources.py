@@ -647,12 +647,15 @@ class LineSplitter:
 PLAIN, CRI, JSON_FILE, JOURNAL, UNIX_STAMPS = "", "CRI", "json-file", "journal", "short-unix"
 # Syslog lines without a host, or with Solaris' message ID after the tag (the module docstring).
 HOSTLESS, MSGID = "no host", "msgid"  # (their host: syslog.NO_HOST)
-# Lines behind what another program put first (the module docstring): kubectl's pod, a log
-# service's stamp, socklog's facility and priority.
+# Lines behind what a log service and socklog put first (the module docstring): kubectl's pod
+# (kept: split_line() reads it), then the service's stamp (only before socklog's words or a
+# traditional stamp: an RFC 3339 stamp without an offset has its shape), then socklog's
+# facility and priority.
 PREFIXED = "prefixed"
 _PREFIX = re.compile(
-    r"(?:\[pod/[^ /\]]+/[^ /\]]+\] )?"
-    r"(?:@4[0-9a-f]{23} +|[0-9]{4}-[0-9]{2}-[0-9]{2}[ _T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+ +)?"
+    r"(\[pod/[^ /\]]+/[^ /\]]+\] )?"
+    r"(?:(?:@4[0-9a-f]{23} +|[0-9]{4}-[0-9]{2}-[0-9]{2}[ _T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+ +)"
+    r"(?=[a-z]+[0-9]?\.[a-z]+: |[A-Z][a-z]{2} [ 0-9][0-9] ))?"
     r"(?:[a-z]+[0-9]?\.[a-z]+: )?")
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -679,11 +682,14 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
             rest = line.partition(" ")[2]
             if rest[:6] in _STREAMS and rest[6:8] in (" P", " F"):
                 return CRI
-        prefix = _prefix(line)
-        if prefix:
+        kept, prefix = _prefix(line)
+        if prefix > kept and has_stamp(line[prefix:]):
             inner = split_line(_with_host(line[prefix:]))
-            if inner is not None and parse_program(inner[2]) is not None:
-                return PREFIXED
+            if inner is not None:
+                if parse_program(inner[2]) is not None:
+                    return PREFIXED
+                syslog = True  # another program's line of that form: the next one tells
+                continue
         parsed = split_line(line)
         if parsed is not None:
             if _TAG_AS_HOST.fullmatch(parsed[1]):  # a tag where the host goes: the text's
@@ -718,15 +724,25 @@ def _with_host(line: str) -> str:
         return line
     hosted = f"{line[:found.start()]} {NO_HOST}{line[found.start():]}"
     parsed = split_line(hosted)
-    if parsed is None or parsed[1] != NO_HOST or parsed[2] != found.group()[1:]:
+    # (Its host is the word put in, or the container's behind `docker compose logs`' bar.)
+    if parsed is None or parsed[2] != found.group()[1:]:
         return line
     return hosted
 
 
-def _prefix(line: str) -> int:
-    """The length of what other programs put before the line `line` holds (PREFIXED)."""
+def _prefix(line: str) -> Tuple[int, int]:
+    """Where what a log service and socklog put before the line `line` holds (PREFIXED)
+    starts, after kubectl's pod, and ends."""
     found = _PREFIX.match(line)
-    return found.end() if found is not None else 0
+    if found is None:
+        return 0, 0
+    return found.end(1) if found.group(1) else 0, found.end()
+
+
+def _without_prefix(line: str) -> str:
+    """`line` without what _prefix() finds, the host put in where it names none."""
+    kept, end = _prefix(line)
+    return line[:kept] + _with_host(line[end:])
 
 
 def _without_msgid(line: str) -> str:
@@ -859,7 +875,7 @@ class Unwrapper:
         if kind == MSGID:
             return [_without_msgid(line) for line in lines]
         if kind == PREFIXED:
-            return [_with_host(line[_prefix(line):]) for line in lines]
+            return [_without_prefix(line) for line in lines]
         return self._cri(lines) if kind is CRI else self._json_file(lines)
 
     def whole(self, lines: List[str]) -> Tuple[List[str], int]:

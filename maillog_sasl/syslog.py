@@ -4,6 +4,7 @@ SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None
     parse_program(tag) -> (syslog_name, daemon, pid) | None
     nested_line(text) -> the syslog line in another's text | None
+    container_host(host, tag) -> the host of a line naming none inside another's
     syslog_repeat(text) -> (times, message) of rsyslog's `message repeated N times: [ ...]`
     last_repeat(line, before) -> (times, line) of a BSD syslogd's `last message repeated N times`
     is_last_repeat(line) -> bool: has it that shape
@@ -26,11 +27,12 @@ DESCRIPTION
     journalctl's short-full (`Tue 2023-11-14 22:13:20 CET`: the stamp made one word,
     `2023-11-14T22:13:20CET`, RFC 3339 when the zone is UTC or an offset); any of the others
     behind `docker logs -t`'s RFC 3339 stamp (the line's own stamp is the one read; the
-    runtime's only for a line without one), and behind `docker compose logs`' `name | `, with
-    or without its -t. (journalctl's short-unix stamps are made RFC 3339 ones by
-    sources.Unwrapper, once an input is known to be of them.) A stamp split_line() returns is
-    one a line starts with that split_line() reads as it was: a line made of the four parts is
-    read as they are.
+    runtime's only for a line without one), behind `docker compose logs`' `name | `, with
+    or without its -t, and behind `kubectl logs --prefix`'s `[pod/NAME/CONTAINER] ` (a line
+    that names no host behind these two takes the container's or pod's name: _named()).
+    (journalctl's short-unix stamps are made RFC 3339 ones by sources.Unwrapper, once an input
+    is known to be of them.) A stamp split_line() returns is one a line starts with that
+    split_line() reads as it was: a line made of the four parts is read as they are.
 
     split_line() does only string slicing so that a caller can throw a line away before paying
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset
@@ -169,18 +171,27 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
         parsed = _weekday_first(line)
         if parsed is not None:
             return parsed
+    if line[:5] == "[pod/":
+        # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] " before the line (and its stamp,
+        # with --timestamps).
+        close = line.find("] ", 5, PREFIX_BAR_WITHIN)
+        if close > 0:
+            return _named(split_line(line[close + 2:]), line[5:close].partition("/")[0])
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
         # -t, the runtime's stamp comes before the line Postfix wrote (read as docker logs -t).
-        # A line that names no host is the container's, whose name is then its host.
-        parsed = split_line(line[bar + 2:].lstrip(" "))
-        if parsed is not None and parsed[1] == NO_HOST:
-            container = line[:bar].strip()
-            if container and " " not in container:
-                return parsed[0], container, parsed[2], parsed[3]
-        return parsed
+        return _named(split_line(line[bar + 2:].lstrip(" ")), line[:bar].strip())
     return None
+
+
+def _named(parsed: Optional[Tuple[str, str, str, str]],
+           container: str) -> Optional[Tuple[str, str, str, str]]:
+    """`parsed`, a line behind a container's prefix, with the container's name as its host if
+    it names none (NO_HOST): two containers' processes of one pid are then two."""
+    if parsed is not None and parsed[1] == NO_HOST and container and " " not in container:
+        return parsed[0], container, parsed[2], parsed[3]
+    return parsed
 
 
 # How far into a line the `| ` of a container log's prefix may be.
@@ -412,6 +423,16 @@ def nested_line(text: str) -> Optional[Tuple[str, str, str, str]]:
     Postfix's own line (maillog_file=/dev/stdout) behind a prefix of its own:
     `Aug 23 00:02:04 example.com postfix_container[468]: Aug 23 00:02:04 example postfix/...`."""
     return split_line(text) if has_stamp(text) else None
+
+
+def container_host(host: str, tag: str) -> str:
+    """The host of a line that names none (NO_HOST) inside another's of `host` and `tag`, a
+    container log driver's: that host and the container, the tag's program (the driver's tag
+    option; the container's ID or name by default). Two containers' processes of one pid are
+    then two, on one host or two."""
+    bracket = tag.find("[")
+    name = tag[:bracket] if bracket >= 0 else tag.rstrip(":")
+    return f"{host}/{name}" if name else host
 
 
 def rfc3339_start(text: str) -> bool:

@@ -127,16 +127,23 @@ Dec  5 10:00:02 hostb relay[12]: 2026-12-05T10:00:02+00:00 INFO    postfix/smtpd
 """
 
 
-@pytest.mark.parametrize("shape", ["log driver", "compose"])
+@pytest.mark.parametrize("shape", ["log driver", "one host", "compose", "kubectl"])
 def test_a_line_that_names_no_host_is_its_containers(cli, tmp_path, shape):
-    """Behind a log driver's line, the host that wrote it; behind `docker compose logs`' bar,
-    the container's name."""
+    """Behind a log driver's line, the host and the container that wrote it (its tag's
+    program); behind `docker compose logs`' bar, the container's name; behind `kubectl logs
+    --prefix`, the pod's. (The review's cases: two containers on one Docker host, and pods.)"""
     text = TWO_HOSTS
-    if shape == "compose":
-        text = re.sub(r"^Dec  5 10:00:0[0-2] (host[ab]) relay\[1[12]\]: ",
-                      lambda found: f"relay-{found[1][-1]}-1  | ", text, flags=re.M)
+    container = {
+        "one host": lambda found: f"{found[0][:16]}dockerhost relay-{found[1][-1]}[468]: ",
+        "compose": lambda found: f"relay-{found[1][-1]}-1  | ",
+        "kubectl": lambda found: f"[pod/relay-{found[1][-1]}/postfix] "}.get(shape)
+    if container is not None:
+        text = re.sub(r"^Dec  5 10:00:0[0-2] (host[ab]) relay\[1[12]\]: ", container, text,
+                      flags=re.M)
     path = written(tmp_path, text, "maillog")
-    hosts = ("hosta", "hostb") if shape == "log driver" else ("relay-a-1", "relay-b-1")
+    hosts = {"log driver": ("hosta/relay", "hostb/relay"),
+             "one host": ("dockerhost/relay-a", "dockerhost/relay-b"),
+             "compose": ("relay-a-1", "relay-b-1"), "kubectl": ("relay-a", "relay-b")}[shape]
     sessions = rows(cli, "sessions", str(path), year=2026)
     assert [(row["host"], row["sasl_username"], row["failed_auth"], row["complete"])
             for row in sessions] == [(hosts[0], "alice", 0, True)]

@@ -16,7 +16,7 @@ of container log formats (session 44); the real lines are linagora/cyrus-postfix
 import re
 
 import pytest
-from test_reallogs import REAL
+from test_reallogs import REAL, rows
 from test_reallogs13 import LIGHTMETER, SENTINEL, _hosted, _outputs, _write, watched_logins
 
 from maillog_sasl.sources import PLAIN, PREFIXED, Unwrapper, wrapper_of
@@ -72,6 +72,42 @@ def test_kubectl_s_prefix(cli, tmp_path, stamp):
         for number, line in enumerate(text.splitlines())))
     expected = _write(tmp_path / "mail.log", text)
     assert _outputs(cli, made) == _outputs(cli, expected)
+
+
+# The review's cases. A socklog log under svlogd whose first line is another program's (no `/`
+# in its tag): the file was taken for one of lines without a host, `mail.info:` their program.
+# expected: alice's login
+FIRST_OTHER = """\
+2026-01-02_03:04:04.12345 mail.info: Jan  2 03:04:04 dovecot: master: Dovecot v2.3.21 starting up
+2026-01-02_03:04:05.12345 mail.info: Jan  2 03:04:05 postfix/smtpd[100]: connect from a.example[192.0.2.1]
+2026-01-02_03:04:06.12345 mail.info: Jan  2 03:04:06 postfix/smtpd[100]: AAAA11111: client=a.example[192.0.2.1], sasl_method=PLAIN, sasl_username=alice
+2026-01-02_03:04:07.12345 mail.info: Jan  2 03:04:07 postfix/smtpd[100]: disconnect from a.example[192.0.2.1] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+"""
+# An ordinary RFC 3339 log whose stamps have a fraction and no offset (read as local time):
+# the stamp has svlogd -ttt's shape, and a host of digits or of 15 characters was then read as
+# the stamp of the line it was taken to hold. expected: alice's login on host 192.0.2.25
+NO_OFFSET = """\
+2026-01-02T03:04:05.500000 192.0.2.25 postfix/smtpd[100]: connect from a.example[192.0.2.1]
+2026-01-02T03:04:06.100000 192.0.2.25 postfix/smtpd[100]: AAAA11111: client=a.example[192.0.2.1], sasl_method=PLAIN, sasl_username=alice
+2026-01-02T03:04:07.100000 192.0.2.25 postfix/smtpd[100]: disconnect from a.example[192.0.2.1] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+"""
+
+
+@pytest.mark.parametrize("text, host", [
+    (FIRST_OTHER, "localhost"),
+    (FIRST_OTHER.replace("_03:", "T03:"), "localhost"),
+    (NO_OFFSET, "192.0.2.25"),
+    (NO_OFFSET.replace("192.0.2.25", "mx1.example.org"), "mx1.example.org"),
+    ("".join(f"[pod/mx-0/postfix] {line}\n" for line in NO_OFFSET.splitlines()), "192.0.2.25"),
+    # musl's lines without a host behind `docker compose logs`' bar: the container's
+    ("".join(f"mail-1  | {line[37:]}\n" for line in FIRST_OTHER.splitlines()),
+     "mail-1"),
+], ids=["svlogd -tt", "svlogd -ttt", "no offset", "15 characters", "kubectl", "compose"])
+def test_the_first_line_of_another_program_and_stamps_of_that_shape(cli, tmp_path, text, host):
+    path = _write(tmp_path / "current", text)
+    [session] = rows(cli, "sessions", path, year=2026)
+    assert (session["host"], session["sasl_username"], session["complete"]) == (
+        host, "alice", True)
 
 
 def test_the_real_lines(cli, tmp_path):
