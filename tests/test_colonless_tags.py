@@ -113,7 +113,8 @@ def test_the_cut_of_a_known_tag_is_split_lines():
     words = ["Mar  2 10:00:00", "2026-03-02T10:00:00+00:00", "<13>Mar  2 10:00:00",
              "<22>2013 Jun 16 16:05:06.123", "2026", "Mar", "12", "10:00:00", "Maya", "2001:db8::1",
              "mail", "mail.info", "postfix/smtpd[1]", "postfix/smtpd[1]:", "|", "ABC123:", "-",
-             "x[2]", "client=unknown[1.2.3.4]", "2026-03-02T10:00:00Z", "WARNING", "INFO"]
+             "x[2]", "client=unknown[1.2.3.4]", "2026-03-02T10:00:00Z", "WARNING", "INFO",
+             "[pod/a/bcdefgh]", "[pod/a/b]", "mail.example"]
     for first, second, third, fourth in itertools.product(words, repeat=4):
         line = f"{first} {second} {third} {fourth} text"
         if line[15:16] == " ":
