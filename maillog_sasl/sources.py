@@ -649,13 +649,13 @@ PLAIN, CRI, JSON_FILE, JOURNAL, UNIX_STAMPS = "", "CRI", "json-file", "journal",
 HOSTLESS, MSGID = "no host", "msgid"  # (their host: syslog.NO_HOST)
 # Lines behind what a log service and socklog put first (the module docstring): kubectl's pod
 # (kept: split_line() reads it), then the service's stamp (only before socklog's words or a
-# traditional stamp: an RFC 3339 stamp without an offset has its shape), then socklog's
+# stamp of the line's own: an RFC 3339 stamp without an offset has its shape), then socklog's
 # facility and priority.
 PREFIXED = "prefixed"
 _PREFIX = re.compile(
     r"(\[pod/[^ /\]]+/[^ /\]]+\] )?"
     r"(?:(?:@4[0-9a-f]{23} +|[0-9]{4}-[0-9]{2}-[0-9]{2}[ _T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+ +)"
-    r"(?=[a-z]+[0-9]?\.[a-z]+: |[A-Z][a-z]{2} [ 0-9][0-9] ))?"
+    r"(?=[a-z]+[0-9]?\.[a-z]+: |[A-Z][a-z]{2} [ 0-9][0-9] |[0-9]{4}-[0-9]{2}-[0-9]{2}T))?"
     r"(?:[a-z]+[0-9]?\.[a-z]+: )?")
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -688,8 +688,7 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
             if inner is not None:
                 if parse_program(inner[2]) is not None:
                     return PREFIXED
-                syslog = True  # another program's line of that form: the next one tells
-                continue
+                continue  # another program's line of that form: a later one tells
         parsed = split_line(line)
         if parsed is not None:
             if _TAG_AS_HOST.fullmatch(parsed[1]):  # a tag where the host goes: the text's

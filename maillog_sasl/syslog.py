@@ -174,7 +174,7 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
     if line[:5] == "[pod/":
         # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] " before the line (and its stamp,
         # with --timestamps).
-        close = line.find("] ", 5, PREFIX_BAR_WITHIN)
+        close = line.find("] ", 5, POD_PREFIX_WITHIN)
         if close > 0:
             return _named(split_line(line[close + 2:]), line[5:close].partition("/")[0])
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
@@ -194,8 +194,10 @@ def _named(parsed: Optional[Tuple[str, str, str, str]],
     return parsed
 
 
-# How far into a line the `| ` of a container log's prefix may be.
+# How far into a line the `| ` of a container log's prefix may be; and the `] ` of kubectl's
+# (a pod's name may have 253 characters, its container's 63).
 PREFIX_BAR_WITHIN = 80
+POD_PREFIX_WITHIN = 330
 
 
 # journalctl -o short-full's weekday (in English whatever the locale: systemd 232 on) and the

@@ -99,10 +99,20 @@ NO_OFFSET = """\
     (NO_OFFSET, "192.0.2.25"),
     (NO_OFFSET.replace("192.0.2.25", "mx1.example.org"), "mx1.example.org"),
     ("".join(f"[pod/mx-0/postfix] {line}\n" for line in NO_OFFSET.splitlines()), "192.0.2.25"),
+    # A pod's name of a Helm release: a prefix of 81 characters
+    ("".join(f"[pod/my-release-docker-mailserver-deployment-6f7c9b8d4c-abcde/docker-mailserver] "
+             f"{line}\n" for line in NO_OFFSET.splitlines()), "192.0.2.25"),
+    # svlogd's stamp before an RFC 3339 line
+    ("".join(f"2026-01-02_03:04:05.12345 {line}\n" for line in NO_OFFSET.splitlines()),
+     "192.0.2.25"),
+    # 600 lines of another program first: more than the first block read (64 KiB)
+    ("2026-01-02_03:04:04.12345 daemon.info: Jan  2 03:04:04 crond[12]: USER root pid 4242 "
+     "cmd run-parts /etc/periodic/15min\n" * 600 + FIRST_OTHER, "localhost"),
     # musl's lines without a host behind `docker compose logs`' bar: the container's
     ("".join(f"mail-1  | {line[37:]}\n" for line in FIRST_OTHER.splitlines()),
      "mail-1"),
-], ids=["svlogd -tt", "svlogd -ttt", "no offset", "15 characters", "kubectl", "compose"])
+], ids=["svlogd -tt", "svlogd -ttt", "no offset", "15 characters", "kubectl", "long pod",
+        "svlogd and RFC 3339", "other first", "compose"])
 def test_the_first_line_of_another_program_and_stamps_of_that_shape(cli, tmp_path, text, host):
     path = _write(tmp_path / "current", text)
     [session] = rows(cli, "sessions", path, year=2026)
