@@ -327,7 +327,8 @@ class ChunkCorrelator(Correlator):
         if fold is None:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
         if "queued as " not in text:
-            if daemon in DELIVERY_AGENTS:
+            if (daemon in DELIVERY_AGENTS
+                    or daemon == "qmgr" and text.startswith("to=<", text.find(": ") + 2)):
                 if self._fold_delivery(key, fold, stamp, text):
                     return
             elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):

@@ -130,9 +130,12 @@ from maillog_sasl.model import (
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import (
     LAST_REPEATED,
+    NO_HOST,
     REPEAT_CUT,
     REPEATED,
+    WIDEST_SEVERITY,
     Clock,
+    container_host,
     is_last_repeat,
     last_repeat,
     nested_line,
@@ -577,6 +580,8 @@ class Correlator:
                 elif line[:1].isdigit():
                     fields_of_line: List[str] = line.split(" ", 3)
                     stamp, host, tag, text = fields_of_line
+                    if host == WIDEST_SEVERITY:  # boky/postfix's: no host (split_line())
+                        tag = ""
                 else:
                     tag = stamp = host = text = ""
             except (IndexError, ValueError):
@@ -624,7 +629,10 @@ class Correlator:
                 nested: Any = self._program(parsed[2]) if parsed is not None else ()
                 if parsed is not None and len(nested):
                     program = nested
-                    stamp, host, tag, text = parsed
+                    outer_tag = tag
+                    stamp, inner_host, tag, text = parsed
+                    host = (inner_host if inner_host != NO_HOST
+                            else container_host(host, outer_tag))
                 elif not len(program):
                     # Or the repeat line of a container's prefix, for the lines it holds; or
                     # MailScanner's line for a message it wrote back under a new queue ID.
@@ -730,6 +738,12 @@ class Correlator:
                         not_syslog += 1
                         continue
                     self._removed(message, key, when)
+                    continue
+                if body.startswith("to=<"):
+                    # qmgr's own delivery line (qmgr_event()): read as an agent's (before the
+                    # test of a retry's end: its reason is a remote server's text).
+                    if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
+                        unused += 1
                     continue
                 if message.nrcpt is not None:
                     if text.endswith("(queue active)"):
@@ -1456,7 +1470,7 @@ class Correlator:
     def _peeked(self, text: str, message: Message, host: str, stamp: str, clock: Clock) -> str:
         """A delivery line of `message` not of the plain shape, or whose status is no outcome:
         a probe's (address verification: it changes nothing), or a word not known (counted,
-        and taken as deferred)."""
+        and taken as deferred); or qmgr's own delivery line."""
         peek = ev.delivery_peek(text)
         when = clock.time(stamp) if peek is not None else None
         if when is None:

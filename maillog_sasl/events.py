@@ -36,9 +36,9 @@ DESCRIPTION
     refusals of a whole message (header/body_checks, a milter's, milter_header_checks: a Hold,
     a Discard or a Reject, with the sender and the one recipient the line names, the reason
     what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
-    delivery agent's `to=..., status=` line; bounce's notification links; pickup's line for a
-    message `postsuper -r` requeued, which names the queue ID it had. Output: events, small
-    named tuples whose `kind` names them.
+    delivery agent's `to=..., status=` line, and qmgr's own; bounce's notification links;
+    pickup's line for a message `postsuper -r` requeued, which names the queue ID it had.
+    Output: events, small named tuples whose `kind` names them.
 
     smtpd_kind() is the one dispatcher of smtpd lines: the correlator asks it first and parses
     only the lines of sessions it tracks (SMTPD_PARSERS has the parser of each kind);
@@ -1096,11 +1096,16 @@ def _qmgr(text: str):
 
 
 def qmgr_event(queue_id: str, body: str):
-    """qmgr's line `queue_id: body` (cut at its first ": ") -> Removed, QueueActive, Expired, or
-    None: the correlator has cut the line so already, to look its queue ID up. One line for
-    each message removed, one for each delivery round of a message."""
+    """qmgr's line `queue_id: body` (cut at its first ": ") -> Removed, QueueActive, Expired,
+    Delivery, or None: the correlator has cut the line so already, to look its queue ID up. One
+    line for each message removed, one for each delivery round of a message; and a delivery
+    line of qmgr's own for each recipient it defers itself, in the delivery agents' shape
+    (qmgr_defer_recipient(): a transport and the retry(8) service that would have logged it
+    both unavailable, `status=deferred (mail transport unavailable)`)."""
     if body == "removed":
         return _event(Removed, (queue_id,))
+    if body.startswith("to=<"):
+        return delivery_event(queue_id + ": " + body)
     plain = PLAIN_QUEUE_ACTIVE.fullmatch(body)
     if plain is not None:
         sender, size, nrcpt = plain.groups()

@@ -14,7 +14,8 @@ SUMMARY
     READ_ERRORS                     what reading a (compressed) stream raises on bad input
     is_url(path), local_paths(path) a URL; the local files an input names (file://)
     one_line(text)                  an error's message as one line (a driver's, Dask's)
-    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | JOURNAL | UNIX_STAMPS | HOSTLESS | MSGID | None;
+    wrapper_of(lines) -> PLAIN | CRI | JSON_FILE | JOURNAL | UNIX_STAMPS | HOSTLESS | MSGID |
+                         PREFIXED | None;
     Unwrapper(kind).lines(lines),
     .end(), .whole(lines)           the lines inside a container runtime's wrapper
 
@@ -69,11 +70,19 @@ DESCRIPTION
     may have neither where Postfix's have one: Solaris' syslogd logs its own without a message
     ID, BusyBox's its start with a host). Lines without a host (HOSTLESS: musl's syslog() behind
     s6-socklog, the syslog of Alpine-based Postfix containers, writes `Aug 26 11:19:05
-    postfix/smtpd[2522]: ...`, and so do templates without %HOSTNAME%) get HOSTLESS_HOST before
+    postfix/smtpd[2522]: ...`, and so do templates without %HOSTNAME%) get NO_HOST before
     their tag, as a journal entry without _HOSTNAME does. Solaris' and illumos' syslogd (MSGID)
     writes a message ID and the facility and level after the tag, `postfix/smtpd[14020]: [ID
     197553 mail.info] connect from ...`: taken out, once, right after the tag (never further
-    on, where a client's text may hold the same words). Such inputs are read in one process.
+    on, where a client's text may hold the same words). Lines behind what another program put
+    first (PREFIXED) are read as the lines they hold: a runit or s6 log service (the logs of
+    containers run under s6-overlay, runit's on Void Linux) writes its own stamp first if told
+    to (svlogd -tt `2026-11-29_01:07:42.12345 `, -ttt with a T, s6-log's T `2026-11-29
+    01:07:42.123456789  `, its t a TAI64N label), and socklog or s6-socklog, the syslog service
+    such a system runs, the message's facility and priority (`mail.info: `, s6's lolsyslog.c)
+    before the line the program's libc wrote, which names no host (the host is put in as for
+    HOSTLESS); `kubectl logs --prefix` (the pods of a label selector) writes the pod and
+    container, `[pod/NAME/CONTAINER] `. Such inputs are read in one process.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -164,7 +173,14 @@ from typing import (
     Union,
 )
 
-from maillog_sasl.syslog import Clock, has_stamp, parse_program, rfc3339_start, split_line
+from maillog_sasl.syslog import (
+    NO_HOST,
+    Clock,
+    has_stamp,
+    parse_program,
+    rfc3339_start,
+    split_line,
+)
 
 try:
     import fcntl
@@ -630,9 +646,17 @@ class LineSplitter:
 # whose stamps are seconds since the epoch.
 PLAIN, CRI, JSON_FILE, JOURNAL, UNIX_STAMPS = "", "CRI", "json-file", "journal", "short-unix"
 # Syslog lines without a host, or with Solaris' message ID after the tag (the module docstring).
-HOSTLESS, MSGID = "no host", "msgid"
-# The host given to a line that names none (as to a journal entry without _HOSTNAME).
-HOSTLESS_HOST = "localhost"
+HOSTLESS, MSGID = "no host", "msgid"  # (their host: syslog.NO_HOST)
+# Lines behind what a log service and socklog put first (the module docstring): kubectl's pod
+# (kept: split_line() reads it), then the service's stamp (only before socklog's words or a
+# stamp of the line's own: an RFC 3339 stamp without an offset has its shape), then socklog's
+# facility and priority.
+PREFIXED = "prefixed"
+_PREFIX = re.compile(
+    r"(\[pod/[^ /\]]+/[^ /\]]+\] )?"
+    r"(?:(?:@4[0-9a-f]{23} +|[0-9]{4}-[0-9]{2}-[0-9]{2}[ _T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+ +)"
+    r"(?=[a-z]+[0-9]?\.[a-z]+: |[A-Z][a-z]{2} [ 0-9][0-9] |[0-9]{4}-[0-9]{2}-[0-9]{2}T))?"
+    r"(?:[a-z]+[0-9]?\.[a-z]+: )?")
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 MICROSECOND_DIGITS = 18
@@ -647,7 +671,7 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
     for line in lines:
         if _unix_stamp(line):
             return UNIX_STAMPS
-        if line[:1] == "{":
+        if line[:1] == "{" or line[:1] == RECORD_SEPARATOR:
             record = _json_object(line)
             if _with_log(record) is not None:
                 return JSON_FILE
@@ -658,6 +682,13 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
             rest = line.partition(" ")[2]
             if rest[:6] in _STREAMS and rest[6:8] in (" P", " F"):
                 return CRI
+        kept, prefix = _prefix(line)
+        if prefix > kept and has_stamp(line[prefix:]):
+            inner = split_line(_with_host(line[prefix:]))
+            if inner is not None:
+                if parse_program(inner[2]) is not None:
+                    return PREFIXED
+                continue  # another program's line of that form: a later one tells
         parsed = split_line(line)
         if parsed is not None:
             if _TAG_AS_HOST.fullmatch(parsed[1]):  # a tag where the host goes: the text's
@@ -682,7 +713,7 @@ _MSGID = re.compile(r"\[ID [0-9]+ [a-z0-9]+\.[a-z]+\] ")
 
 
 def _with_host(line: str) -> str:
-    """`line` with HOSTLESS_HOST before its tag when it has no host and split_line() reads it
+    """`line` with NO_HOST before its tag when it has no host and split_line() reads it
     so (the first word that ends in `:`, after the stamp); `line` itself otherwise."""
     parsed = split_line(line)
     if parsed is not None and not _TAG_AS_HOST.fullmatch(parsed[1]):
@@ -690,11 +721,27 @@ def _with_host(line: str) -> str:
     found = _HOSTLESS_TAG.search(line)
     if found is None:
         return line
-    hosted = f"{line[:found.start()]} {HOSTLESS_HOST}{line[found.start():]}"
+    hosted = f"{line[:found.start()]} {NO_HOST}{line[found.start():]}"
     parsed = split_line(hosted)
-    if parsed is None or parsed[1] != HOSTLESS_HOST or parsed[2] != found.group()[1:]:
+    # (Its host is the word put in, or the container's behind `docker compose logs`' bar.)
+    if parsed is None or parsed[2] != found.group()[1:]:
         return line
     return hosted
+
+
+def _prefix(line: str) -> Tuple[int, int]:
+    """Where what a log service and socklog put before the line `line` holds (PREFIXED)
+    starts, after kubectl's pod, and ends."""
+    found = _PREFIX.match(line)
+    if found is None:
+        return 0, 0
+    return found.end(1) if found.group(1) else 0, found.end()
+
+
+def _without_prefix(line: str) -> str:
+    """`line` without what _prefix() finds, the host put in where it names none."""
+    kept, end = _prefix(line)
+    return line[:kept] + _with_host(line[end:])
 
 
 def _without_msgid(line: str) -> str:
@@ -734,9 +781,13 @@ def _from_unix_stamps(lines: List[str]) -> List[str]:
     return inner
 
 
+# What `journalctl -o json-seq` (RFC 7464's JSON text sequences) puts before each entry.
+RECORD_SEPARATOR = "\x1e"
+
+
 def _json_object(line: str) -> Any:
     try:
-        return json.loads(line)
+        return json.loads(line[1:] if line[:1] == RECORD_SEPARATOR else line)
     except (ValueError, RecursionError):  # not JSON; nested deeper than the parser goes
         return None
 
@@ -756,7 +807,7 @@ def _journal_line(record: Any) -> str:
     message, stamp = record.get("MESSAGE"), record.get("__REALTIME_TIMESTAMP")
     program = record.get("SYSLOG_IDENTIFIER") or record.get("_COMM")
     pid = record.get("SYSLOG_PID") or record.get("_PID")
-    host = record.get("_HOSTNAME") or "localhost"
+    host = record.get("_HOSTNAME") or NO_HOST
     if isinstance(message, list):
         try:
             message = bytes(message).decode("utf-8", "replace")
@@ -779,7 +830,10 @@ def _journal_line(record: Any) -> str:
 def _json_objects(lines: List[str]) -> List[Any]:
     """_json_object() of each line. A batch is parsed as one JSON array when it can be: half
     the CPU of a parse per line. A JSON string holds no raw line end, so a line's string cannot
-    run into the next line's; the count of objects must be the count of lines."""
+    run into the next line's; the count of objects must be the count of lines. (Lines of
+    journalctl -o json-seq lose their RECORD_SEPARATOR first.)"""
+    if lines and lines[0][:1] == RECORD_SEPARATOR:
+        lines = [line[1:] if line[:1] == RECORD_SEPARATOR else line for line in lines]
     try:
         records = json.loads("[" + ",\n".join(lines) + "]")
     except (ValueError, RecursionError):
@@ -819,6 +873,8 @@ class Unwrapper:
             return [_with_host(line) for line in lines]
         if kind == MSGID:
             return [_without_msgid(line) for line in lines]
+        if kind == PREFIXED:
+            return [_without_prefix(line) for line in lines]
         return self._cri(lines) if kind is CRI else self._json_file(lines)
 
     def whole(self, lines: List[str]) -> Tuple[List[str], int]:

@@ -4,6 +4,7 @@ SUMMARY
     split_line(line) -> (stamp, host, tag, text) | None
     parse_program(tag) -> (syslog_name, daemon, pid) | None
     nested_line(text) -> the syslog line in another's text | None
+    container_host(host, tag) -> the host of a line naming none inside another's
     syslog_repeat(text) -> (times, message) of rsyslog's `message repeated N times: [ ...]`
     last_repeat(line, before) -> (times, line) of a BSD syslogd's `last message repeated N times`
     is_last_repeat(line) -> bool: has it that shape
@@ -20,16 +21,18 @@ DESCRIPTION
     seconds, journalctl's short-precise, is dropped), RFC 3339 with an optional
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
     year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
-    `$YEAR $DATE`), each optionally behind a `<PRI>`; RFC 5424 lines (`<22>1 STAMP HOST APP
-    PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped);
+    `$YEAR $DATE`), each optionally behind a `<PRI>`; boky/postfix's RFC 3339 lines with a
+    severity where the host goes (SEVERITIES, read as NO_HOST's); RFC 5424 lines (`<22>1 STAMP
+    HOST APP PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped);
     journalctl's short-full (`Tue 2023-11-14 22:13:20 CET`: the stamp made one word,
     `2023-11-14T22:13:20CET`, RFC 3339 when the zone is UTC or an offset); any of the others
     behind `docker logs -t`'s RFC 3339 stamp (the line's own stamp is the one read; the
-    runtime's only for a line without one), and behind `docker compose logs`' `name | `, with
-    or without its -t. (journalctl's short-unix stamps are made RFC 3339 ones by
-    sources.Unwrapper, once an input is known to be of them.) A stamp split_line() returns is
-    one a line starts with that split_line() reads as it was: a line made of the four parts is
-    read as they are.
+    runtime's only for a line without one), behind `docker compose logs`' `name | `, with
+    or without its -t, and behind `kubectl logs --prefix`'s `[pod/NAME/CONTAINER] ` (a line
+    that names no host behind these two takes the container's or pod's name: _named()).
+    (journalctl's short-unix stamps are made RFC 3339 ones by sources.Unwrapper, once an input
+    is known to be of them.) A stamp split_line() returns is one a line starts with that
+    split_line() reads as it was: a line made of the four parts is read as they are.
 
     split_line() does only string slicing so that a caller can throw a line away before paying
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset
@@ -131,7 +134,11 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
         parts = line.split(" ", 3)
         if len(parts) == 4:
             if parts[2][-1:] == ":" or parts[2][-1:] == "]":
+                if parts[1] == WIDEST_SEVERITY:
+                    return parts[0], NO_HOST, parts[2], parts[3]
                 return parts[0], parts[1], parts[2], parts[3]
+            if parts[1] in SEVERITIES and parts[2] == "":
+                return _after_severity(line, parts[0])
             if has_stamp(parts[1]) and rfc3339_start(line):
                 # `docker logs -t` (`kubectl logs --timestamps`): the runtime's stamp before
                 # the line Postfix wrote, whose own stamp is the one read. A line without one
@@ -164,16 +171,33 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
         parsed = _weekday_first(line)
         if parsed is not None:
             return parsed
+    if line[:5] == "[pod/":
+        # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] " before the line (and its stamp,
+        # with --timestamps).
+        close = line.find("] ", 5, POD_PREFIX_WITHIN)
+        if close > 0:
+            return _named(split_line(line[close + 2:]), line[5:close].partition("/")[0])
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
         # -t, the runtime's stamp comes before the line Postfix wrote (read as docker logs -t).
-        return split_line(line[bar + 2:].lstrip(" "))
+        return _named(split_line(line[bar + 2:].lstrip(" ")), line[:bar].strip())
     return None
 
 
-# How far into a line the `| ` of a container log's prefix may be.
+def _named(parsed: Optional[Tuple[str, str, str, str]],
+           container: str) -> Optional[Tuple[str, str, str, str]]:
+    """`parsed`, a line behind a container's prefix, with the container's name as its host if
+    it names none (NO_HOST): two containers' processes of one pid are then two."""
+    if parsed is not None and parsed[1] == NO_HOST and container and " " not in container:
+        return parsed[0], container, parsed[2], parsed[3]
+    return parsed
+
+
+# How far into a line the `| ` of a container log's prefix may be; and the `] ` of kubectl's
+# (a pod's name may have 253 characters, its container's 63).
 PREFIX_BAR_WITHIN = 80
+POD_PREFIX_WITHIN = 330
 
 
 # journalctl -o short-full's weekday (in English whatever the locale: systemd 232 on) and the
@@ -301,6 +325,29 @@ def _year_first(line: str) -> Optional[Tuple[str, str, str, str]]:
     return line[:YEAR_FIRST_TIME + len(seconds)], host, tag, text
 
 
+# boky/postfix's (bokysan/docker-postfix) default log format, its rsyslog template `plain`:
+# no host; after the RFC 3339 stamp, the severity in capitals padded to SEVERITY_WIDTH and a
+# space (`2024-02-08T16:42:00.441548+00:00 INFO    postfix/relay/smtp[364]: ...`). Its lines
+# are read with the host NO_HOST, as every line that names none (sources.py: musl's, a journal
+# entry's without _HOSTNAME). The one name as wide as the field, WARNING, leaves one space
+# before the tag as a host does: a host so named is read as that severity (Correlator.feed()
+# cuts such a line so too).
+SEVERITIES: Final = frozenset(("EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO",
+                               "DEBUG"))
+SEVERITY_WIDTH: Final = 7
+WIDEST_SEVERITY: Final = "WARNING"
+NO_HOST: Final = "localhost"
+
+
+def _after_severity(line: str, stamp: str) -> Optional[Tuple[str, str, str, str]]:
+    """split_line() of a line of boky/postfix's format whose severity is padded (SEVERITIES)."""
+    tag_at = len(stamp) + 1 + SEVERITY_WIDTH + 1
+    if line[tag_at - 1:tag_at] != " " or line[tag_at:tag_at + 1] == " ":
+        return None
+    tag, _, text = line[tag_at:].partition(" ")
+    return (stamp, NO_HOST, tag, text) if tag[-1:] == ":" or tag[-1:] == "]" else None
+
+
 def _after_priority(stamp: str, host: str, word: str, rest: str):
     """BusyBox syslogd writes `facility.priority` between host and tag:
     `May 30 22:00:35 gr mail.warn postfix/smtps/smtpd[27561]: warning: ...`."""
@@ -378,6 +425,16 @@ def nested_line(text: str) -> Optional[Tuple[str, str, str, str]]:
     Postfix's own line (maillog_file=/dev/stdout) behind a prefix of its own:
     `Aug 23 00:02:04 example.com postfix_container[468]: Aug 23 00:02:04 example postfix/...`."""
     return split_line(text) if has_stamp(text) else None
+
+
+def container_host(host: str, tag: str) -> str:
+    """The host of a line that names none (NO_HOST) inside another's of `host` and `tag`, a
+    container log driver's: that host and the container, the tag's program (the driver's tag
+    option; the container's ID or name by default). Two containers' processes of one pid are
+    then two, on one host or two."""
+    bracket = tag.find("[")
+    name = tag[:bracket] if bracket >= 0 else tag.rstrip(":")
+    return f"{host}/{name}" if name else host
 
 
 def rfc3339_start(text: str) -> bool:

@@ -11,12 +11,10 @@ import datetime as dt
 import random
 
 import pytest
-from test_jobs import canonical
+from test_jobs import read_canonical
 
-import maillog_sasl
 from maillog_sasl import events as ev
 from maillog_sasl import parallel
-from maillog_sasl.syslog import parse_zone
 
 from support import written
 
@@ -191,13 +189,8 @@ def test_forwarded_copies_with_jobs(tmp_path, monkeypatch, seed):
     """The copy born from a line of a message another chunk holds: handed back, unfolded."""
     log = written(tmp_path, forwarding_log(seed))
     monkeypatch.setattr(parallel, "BATCH_EVENTS", 4)
-
-    def read(jobs, chunk_size):
-        return canonical(maillog_sasl.open_logs([log], year=2026, zone=parse_zone("UTC"),
-                                                jobs=jobs, chunk_size=chunk_size))
-
-    one = read(1, 1 << 24)
+    one = read_canonical(log, 1, 1 << 24)
     kinds = [item for item in one[0] if "'forwarded'" in item[1]]
     assert len(kinds) == 30
     for jobs, chunk_size in ((2, 2_000), (3, 700), (2, 5_000)):
-        assert read(jobs, chunk_size) == one, (jobs, chunk_size)
+        assert read_canonical(log, jobs, chunk_size) == one, (jobs, chunk_size)

@@ -99,6 +99,13 @@ def canonical(analysis) -> list:
     return [items, stats, [str(problem) for problem in analysis.problems]]
 
 
+def read_canonical(log, jobs: int, chunk_size: int) -> list:
+    """canonical() of `log` (a 2026 log in UTC) read with `jobs` processes in chunks of
+    `chunk_size` bytes."""
+    return canonical(maillog_sasl.open_logs([log], year=2026, zone=parse_zone("UTC"), jobs=jobs,
+                                            chunk_size=chunk_size))
+
+
 def shipped_logs():
     for pattern in ("tests/scenarios/*.log", "tests/corpus/*.log", "tests/reallogs/*/*.log",
                     "tests/fixtures/postfix37/maillog", "sample_logs/seed-maillog.txt"):

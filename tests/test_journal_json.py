@@ -17,7 +17,7 @@ import pytest
 import test_watch_wrapped as watched_wrapped
 from test_wrappers import LOGS, REPORTS, WRAPPERS, report, write
 
-from maillog_sasl.sources import JOURNAL, PLAIN, Unwrapper, wrapper_of
+from maillog_sasl.sources import JOURNAL, PLAIN, RECORD_SEPARATOR, Unwrapper, wrapper_of
 from maillog_sasl.syslog import MONTHS, split_line
 
 BOOT = "0d5b1e8f26c54b45a2a3c6b7a7e9d2f1"
@@ -56,6 +56,18 @@ def test_a_journal_export_gives_the_report_of_its_lines(cli, tmp_path, log):
     assert exported.name not in cli("--year", year, exported).err  # no problem named
     # one process reads it (a wrapped input is not cut in byte ranges): the same bytes
     assert report(cli, year, "--jobs", "2", exported) == report(cli, year, exported)
+
+
+@pytest.mark.parametrize("log", LOGS)
+def test_a_json_seq_export_is_read_as_a_json_one(cli, tmp_path, log):
+    """`journalctl -o json-seq` (RFC 7464) puts a record separator before each entry: it was
+    `not a syslog file`."""
+    path, year = LOGS[log]
+    entries = journal(path.read_text().splitlines(), int(year))
+    exported = write(tmp_path / "postfix.json-seq", [RECORD_SEPARATOR + line for line in entries])
+    assert wrapper_of([RECORD_SEPARATOR + entries[0]]) == JOURNAL
+    for args in REPORTS:
+        assert report(cli, year, *args, exported) == report(cli, year, *args, path), args
 
 
 def test_entries_that_hold_no_line_are_counted_as_not_syslog(cli, tmp_path):

@@ -15,11 +15,9 @@ import datetime as dt
 import random
 
 import pytest
-from test_jobs import canonical
+from test_jobs import read_canonical
 
-import maillog_sasl
 from maillog_sasl import parallel
-from maillog_sasl.syslog import parse_zone
 
 
 def interleaved_sessions(seed: int) -> str:
@@ -59,11 +57,6 @@ def test_the_places_of_keys_opened_while_a_piece_is_applied(tmp_path, monkeypatc
     log = tmp_path / "maillog"
     log.write_text(interleaved_sessions(seed))
     monkeypatch.setattr(parallel, "BATCH_EVENTS", 4)  # runs and places across batches
-
-    def read(jobs, chunk_size):
-        return canonical(maillog_sasl.open_logs([log], year=2026, zone=parse_zone("UTC"),
-                                                jobs=jobs, chunk_size=chunk_size))
-
-    one = read(1, 1 << 20)
+    one = read_canonical(log, 1, 1 << 20)
     for chunk_size in (300, 800, 1200):
-        assert read(3, chunk_size) == one, chunk_size
+        assert read_canonical(log, 3, chunk_size) == one, chunk_size
