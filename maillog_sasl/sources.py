@@ -785,9 +785,14 @@ def _from_unix_stamps(lines: List[str]) -> List[str]:
 RECORD_SEPARATOR = "\x1e"
 
 
+def _without_separator(line: str) -> str:
+    """`line` without the RECORD_SEPARATOR it starts with, if it does."""
+    return line[1:] if line[:1] == RECORD_SEPARATOR else line
+
+
 def _json_object(line: str) -> Any:
     try:
-        return json.loads(line[1:] if line[:1] == RECORD_SEPARATOR else line)
+        return json.loads(_without_separator(line))
     except (ValueError, RecursionError):  # not JSON; nested deeper than the parser goes
         return None
 
@@ -833,7 +838,7 @@ def _json_objects(lines: List[str]) -> List[Any]:
     run into the next line's; the count of objects must be the count of lines. (Lines of
     journalctl -o json-seq lose their RECORD_SEPARATOR first.)"""
     if lines and lines[0][:1] == RECORD_SEPARATOR:
-        lines = [line[1:] if line[:1] == RECORD_SEPARATOR else line for line in lines]
+        lines = [_without_separator(line) for line in lines]
     try:
         records = json.loads("[" + ",\n".join(lines) + "]")
     except (ValueError, RecursionError):
