@@ -1095,7 +1095,7 @@ class Correlator:
 
     def _on_reject(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         if text[:1] == "N":
-            return self._on_noqueue_reject(key, stamp, clock, text)
+            return self._on_noqueue_reject(key, program, stamp, clock, text)
         return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_reject_event)
 
     def _on_action(self, key: tuple, program, stamp: str, clock: Clock, text: str):
@@ -1129,7 +1129,14 @@ class Correlator:
         self._queue_file(event, message, key[0], when)  # a ContentReject, as cleanup's
         return USED
 
-    def _on_noqueue_reject(self, key: tuple, stamp: str, clock: Clock, text: str):
+    def _on_noqueue_reject(self, key: tuple, program, stamp: str, clock: Clock, text: str):
+        if ev.NOT_OWNED in text:
+            # A refusal that names the client's login (a forged sender): the session is a
+            # login's from here on, as at its client= line, at RCPT or MAIL alike.
+            when, event = self._noqueue_reject(stamp, clock, text)
+            if when is not None and event is not None and event.sasl_username is not None:
+                self._reject((when, event), self._session(key, program, event, when), key[0])
+                return USED
         # Only recipients refused before any queue file are reported; a session refused at
         # MAIL or HELO queued nothing.
         if not text.startswith(NOQUEUE_RCPT_REJECTS):

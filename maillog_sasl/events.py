@@ -905,7 +905,25 @@ def reject_event(queue_id: Optional[str], body: str):
     code = reason.split(" ", 1)[0]
     sender, recipient, _ = _envelope(envelope)
     return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
-                  _envelope_login(f"{reason}; {envelope}") if " sasl_" in envelope else None)
+                  _envelope_login(f"{reason}; {envelope}") if " sasl_" in envelope
+                  else _not_owned_login(reason) if NOT_OWNED in reason else None)
+
+
+# reject_sender_login_mismatch's reply to a client logged in as U whose MAIL FROM is not one of
+# U's (smtpd_check.c; docker-mailserver's SPOOF_PROTECTION, mailcow): `553 5.7.1 <ADDR>: Sender
+# address rejected: not owned by user U`. Before Postfix 3.10 (which names the login on every
+# refusal) it is the one line that names the login of a session that queued nothing: an
+# attacker's forged senders refused. A client not logged in is told `not logged in`.
+NOT_OWNED: Final = ">: Sender address rejected: not owned by user "
+
+
+def _not_owned_login(reason: str) -> Optional[str]:
+    """U of a refusal's `reason` that ends in NOT_OWNED and U, or None. The address before it
+    is the client's text, and may spell the words too: what follows the last of them is
+    Postfix's only when it holds none of its reply's `>: ` (which follows, in a refusal of
+    another kind, an address that spells them)."""
+    login = reason[reason.rfind(NOT_OWNED) + len(NOT_OWNED):]
+    return login if login and ">: " not in login else None
 
 
 # What follows an envelope's addresses, each part when set (smtpd_check.c's log_whatsup(),

@@ -1,0 +1,153 @@
+"""A login named by its refusal. With reject_sender_login_mismatch (docker-mailserver's
+SPOOF_PROTECTION, mailcow), Postfix refuses a logged-in client's MAIL FROM that is not one of
+its login's addresses: `Sender address rejected: not owned by user LOGIN` (smtpd_check.c; a
+client not logged in is told `not logged in`). An attacker with a stolen password who forges
+senders leaves only these lines: no queue file, so no `client=` line names the login. Before
+Postfix 3.10 (which names the login on every refusal) nothing else does. Before, such a session
+was `(unknown user)` when its disconnect counted `auth=`, and not reported at all without
+counters (Postfix 2.x); a log of the refusal alone (docker-mailserver/docker-mailserver#1168,
+below) reported no login.
+
+The lines are Postfix 3.7.11's (a private instance, raw SMTP; session 45): smtpd_sender_login_maps
+maps alice@ and bob@harness.test to their logins, the refusal at RCPT (smtpd_delay_reject=yes,
+the default) and at MAIL (no).
+"""
+
+import datetime as dt
+
+import pytest
+from test_jobs import read_canonical
+
+from maillog_sasl import events as ev
+
+from support import written
+
+TIMES = ("--year", "2026")
+
+# expected: alice's session refused at RCPT for the forged sender bob@ (logged in: `not owned
+# by user alice`); a client not logged in refused (`not logged in`: no login); a client not
+# logged in whose recipient address spells the words (no login); alice's message sent
+AT_RCPT = """\
+Dec 05 06:18:02 mail postfix/smtpd[15238]: connect from unknown[127.0.0.1]
+Dec 05 06:18:02 mail postfix/smtpd[15238]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user alice; from=<bob@harness.test> to=<victim@elsewhere.test> proto=ESMTP helo=<c1.test>
+Dec 05 06:18:02 mail postfix/smtpd[15238]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1/2 rcpt=0/1 rset=1 quit=1 commands=5/7
+Dec 05 06:18:03 mail postfix/smtpd[15238]: connect from unknown[127.0.0.1]
+Dec 05 06:18:03 mail postfix/smtpd[15238]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 553 5.7.1 <bob@harness.test>: Sender address rejected: not logged in; from=<bob@harness.test> to=<bob@harness.test> proto=ESMTP helo=<c2.test>
+Dec 05 06:18:03 mail postfix/smtpd[15238]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
+Dec 05 06:18:03 mail postfix/smtpd[15238]: connect from unknown[127.0.0.1]
+Dec 05 06:18:03 mail postfix/smtpd[15238]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 554 5.7.1 <y>: Sender address rejected: not owned by user bob@elsewhere.test>: Relay access denied; from=<x@evil.test> to=<"y>: Sender address rejected: not owned by user bob"@elsewhere.test> proto=ESMTP helo=<c3.test>
+Dec 05 06:18:03 mail postfix/smtpd[15238]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
+Dec 05 06:18:04 mail postfix/smtpd[15238]: connect from unknown[127.0.0.1]
+Dec 05 06:18:04 mail postfix/smtpd[15238]: 13FF25C228A: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=alice
+Dec 05 06:18:04 mail postfix/cleanup[15242]: 13FF25C228A: message-id=<20261205061804.13FF25C228A@mail.harness.test>
+Dec 05 06:18:04 mail postfix/qmgr[15236]: 13FF25C228A: from=<alice@harness.test>, size=319, nrcpt=1 (queue active)
+Dec 05 06:18:04 mail postfix/smtpd[15238]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Dec 05 06:18:04 mail postfix/local[15243]: 13FF25C228A: to=<bob@harness.test>, relay=local, delay=0.02, delays=0/0.01/0/0, dsn=2.0.0, status=sent (delivered to file: /work/q45/n1/mail/inbox)
+Dec 05 06:18:04 mail postfix/qmgr[15236]: 13FF25C228A: removed
+"""
+
+# expected: alice's forged sender refused at MAIL; a client not logged in refused (no login)
+AT_MAIL = """\
+Dec 05 06:18:11 mail postfix/smtpd[15779]: connect from unknown[127.0.0.1]
+Dec 05 06:18:11 mail postfix/smtpd[15779]: NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user alice; from=<bob@harness.test> proto=ESMTP helo=<c1.test>
+Dec 05 06:18:12 mail postfix/smtpd[15779]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1/2 rcpt=0/1 rset=1 quit=1 commands=5/7
+Dec 05 06:18:12 mail postfix/smtpd[15779]: connect from unknown[127.0.0.1]
+Dec 05 06:18:12 mail postfix/smtpd[15779]: NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 553 5.7.1 <bob@harness.test>: Sender address rejected: not logged in; from=<bob@harness.test> proto=ESMTP helo=<c2.test>
+Dec 05 06:18:12 mail postfix/smtpd[15779]: disconnect from unknown[127.0.0.1] ehlo=1 mail=0/1 rcpt=0/1 quit=1 commands=2/4
+"""
+
+# docker-mailserver/docker-mailserver#1168 (MIT), the issue's one line (its author wrote the
+# IP as 0.0.0.0): the refusal alone.
+DMS_1168 = (
+    "May 15 11:16:53 mail postfix/smtpd[1053]: NOQUEUE: reject: RCPT from unknown[0.0.0.0]: "
+    "553 5.7.1 <sender@example.com>: Sender address rejected: not owned by user "
+    "sender@example.com; from=<sender@example.com> to=<user@example.com> proto=ESMTP "
+    "helo=<[0.0.0.0]>\n")
+
+
+def test_a_forged_sender_s_refusal_names_the_login(tmp_path, report):
+    path = written(tmp_path, AT_RCPT)
+    assert [(row["sasl_username"], row["sasl_method"], row["start"], row["complete"],
+             row["rejected"]) for row in report("sessions", path, *TIMES)] == [
+        ("alice", None, "2026-12-05T06:18:02+00:00", True, 1),
+        ("alice", "plain", "2026-12-05T06:18:04+00:00", True, 0)]
+    [alice] = report("users", path, *TIMES)
+    assert (alice["user"], alice["sessions"], alice["recipients"], alice["sent"],
+            alice["rejected"]) == ("alice", 2, 2, 1, 1)
+    refused = report("messages", path, *TIMES)[0]
+    assert (refused["queue_id"], refused["sasl_username"], refused["sender"],
+            refused["recipient"], refused["status"]) == (
+        "NOQUEUE", "alice", "bob@harness.test", "victim@elsewhere.test", "rejected")
+
+
+def test_a_refusal_at_mail_names_the_login_too(tmp_path, report):
+    path = written(tmp_path, AT_MAIL)
+    [session] = report("sessions", path, *TIMES)
+    assert (session["sasl_username"], session["end"]) == ("alice", "2026-12-05T06:18:12+00:00")
+
+
+def test_without_counters_the_refusal_alone_tells_the_login(tmp_path, report):
+    # Postfix 2.x writes no counters: the session was not reported at all.
+    path = written(tmp_path, AT_RCPT.replace(" ehlo=1 auth=1 mail=1/2 rcpt=0/1 rset=1 quit=1 "
+                                             "commands=5/7", ""))
+    assert [row["sasl_username"] for row in report("sessions", path, *TIMES)] == [
+        "alice", "alice"]
+    [user] = report("users", written(tmp_path, DMS_1168, "dms.log"), "--year", "2019")
+    assert (user["user"], user["rejected"], user["ips"]) == ("sender@example.com", 1, 1)
+
+
+@pytest.mark.parametrize("reason, login", [
+    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user alice", "alice"),
+    ("553 5.7.1 <a b@x>: Sender address rejected: not owned by user a b", "a b"),
+    # The client's address spells the words; Postfix's reply after it is another refusal's.
+    ("554 5.7.1 <y>: Sender address rejected: not owned by user bob@elsewhere.test>: Relay "
+     "access denied", None),
+    ("553 5.7.1 <x>: Sender address rejected: not owned by user bob>: Sender address "
+     "rejected: not owned by user alice", "alice"),
+    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not logged in", None),
+    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user ", None),
+])
+def test_the_login_is_read_from_postfix_s_words_only(reason, login):
+    line = (f"reject: RCPT from unknown[192.0.2.1]: {reason}; from=<bob@harness.test> "
+            "to=<v@elsewhere.test> proto=ESMTP helo=<h>")
+    assert ev.reject_event(None, line).sasl_username == login
+
+
+def forged_senders_log(sessions: int) -> str:
+    """Logins refused for forged senders on many smtpd processes, interleaved, with and
+    without counters, some queuing a message after the refusal."""
+    start = dt.datetime(2026, 3, 2, 10, 0, 0)
+    events = []
+    for number in range(sessions):
+        when = start + dt.timedelta(seconds=5 * number)
+        pid, client = 6000 + number % 30, f"unknown[198.51.100.{number % 250}]"
+        user = f"u{number % 4}@example.test"
+
+        def at(offset, text, when=when):
+            events.append((when + dt.timedelta(seconds=offset), len(events), text))
+
+        at(0, f"smtpd[{pid}]: connect from {client}")
+        at(1, f"smtpd[{pid}]: NOQUEUE: reject: RCPT from {client}: 553 5.7.1 <ceo@bank.test>: "
+              f"Sender address rejected: not owned by user {user}; from=<ceo@bank.test> "
+              f"to=<v{number}@victim.test> proto=ESMTP helo=<h>")
+        if number % 3 == 0:
+            queue_id = f"{0xC0000 + number:X}"
+            at(2, f"smtpd[{pid}]: {queue_id}: client={client}, sasl_method=LOGIN, "
+                  f"sasl_username={user}")
+            at(3, f"qmgr[99]: {queue_id}: from=<{user}>, size=300, nrcpt=1 (queue active)")
+            at(40, f"smtp[98]: {queue_id}: to=<r{number}@remote.test>, relay=mx[192.0.2.1]:25, "
+                   "delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)")
+            at(41, f"qmgr[99]: {queue_id}: removed")
+        counters = " ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=3/4" if number % 2 else ""
+        at(20 + number % 40, f"smtpd[{pid}]: disconnect from {client}{counters}")
+    events.sort()
+    return "".join(f"{when:%b %d %H:%M:%S} mail postfix/{text}\n" for when, _, text in events)
+
+
+def test_jobs_read_forged_senders_as_one_process_does(tmp_path):
+    path = written(tmp_path, forged_senders_log(300))
+    one = read_canonical(path, 1, 1 << 24)
+    assert sum(1 for kind, fields in one[0]
+               if kind == "Session" and "'sasl_username': 'u1@example.test'" in fields) > 50
+    for jobs, size in ((2, 2500), (3, 900)):
+        assert read_canonical(path, jobs, size) == one
