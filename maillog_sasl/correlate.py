@@ -1252,15 +1252,25 @@ class Correlator:
         mail proxy; Postfix logs nothing of the command), or one whose session ended unlogged.
         Only this session's disconnect tells which (_on_disconnect()): the connect's time is
         kept until then, and the other session's end counted at this one's if it was not the
-        proxy's. The NOQUEUE lines noted since that name this client are this session's."""
+        proxy's. The lines noted since that name this client are this session's: NOQUEUE
+        lines (the first of them its start until then), a STARTTLS after the XCLIENT."""
         session.proxied_since = proxy.clock.time(proxy.stamp)
         if session.proxied_since is None:
             self.stats.sessions_incomplete += 1
-        named = f"[{session.client_ip}]:"
+        ip = session.client_ip
+        first = None
         for stamp, clock, text in proxy.rejects or ():
-            words = text.split(" ", 5)  # NOQUEUE: reject: RCPT from NAME[IP]: ...
-            if len(words) == 6 and words[4].endswith(named):
+            words = text.split(" ", 5)  # NOQUEUE: reject: RCPT from NAME[IP](:PORT): ...
+            if len(words) == 6 and ev.split_address(words[4][:-1])[1] == ip:
                 self._noqueue_line(session, stamp, clock, text)
+                first = first or clock.time(stamp)
+        if first is not None and first < session.start:
+            session.start = first
+            self._seen(first)
+        tls = proxy.tls_text  # `... TLS connection established from NAME[IP](:PORT): ...`
+        address = tls.partition(" from ")[2].partition(": ")[0] if tls is not None else ""
+        if ev.split_address(address)[1] == ip:
+            session.tls_line = tls
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
                      when: _dt.datetime) -> Session:

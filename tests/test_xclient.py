@@ -102,6 +102,24 @@ def test_a_proxied_session_starts_at_the_proxy_s_connect(tmp_path, report):
                                               "2026-12-05T06:04:30+00:00")
 
 
+def test_a_proxied_session_s_lines_with_ports_and_tls(tmp_path, report):
+    """With smtpd_client_port_logging, each line names the client's port (the first version
+    missed refusals so named: a review's case); a STARTTLS after the XCLIENT is logged before
+    the session's first line, and names the client."""
+    first = PROXIED.split("Dec 05 06:04:24 mail postfix/smtpd[3302]: connect", 2)[1]
+    text = ("Dec 05 06:04:24 mail postfix/smtpd[3302]: connect" + first).replace(
+        "unknown[203.0.113.9]", "unknown[203.0.113.9]:51234").replace(
+        "connect from unknown[127.0.0.1]\n",
+        "connect from unknown[127.0.0.1]\nDec 05 06:04:24 mail postfix/smtpd[3302]: Anonymous "
+        "TLS connection established from unknown[203.0.113.9]:51234: TLSv1.3 with cipher "
+        "TLS_AES_256_GCM_SHA384 (256/256 bits)\n", 1)
+    [session] = report("sessions", written(tmp_path, text), *TIMES)
+    assert (session["client_ip"], session["complete"], session["rejected"], session["tls"]) == (
+        "203.0.113.9", True, 1, "TLSv1.3 with TLS_AES_256_GCM_SHA384")
+    [alice] = report("users", written(tmp_path, text), *TIMES)
+    assert (alice["recipients"], alice["rejected"]) == (2, 1)
+
+
 # Without `xclient=` in the disconnect, the connect was another client's whose disconnect was
 # not logged (a log with lines dropped): as before, two sessions ended incomplete, and the
 # login's is known from its first line. A proxied session whose disconnect is not in the log
@@ -123,6 +141,14 @@ def test_a_connect_of_another_client_without_xclient_is_that_client_s(tmp_path, 
     [session] = report("sessions", cut, *TIMES)
     assert (session["start"], session["complete"]) == ("2026-12-05T06:04:24+00:00", False)
     assert incomplete(cli, cut) == 2
+    # Known from its first line: its refusal's (a review's case: the refusal came before it).
+    later = written(tmp_path, PROXIED.split("disconnect from unknown[203.0.113.9]")[0].replace(
+        "06:04:24 mail postfix/smtpd[3302]: 7294A5BE09A: client",
+        "06:04:29 mail postfix/smtpd[3302]: 7294A5BE09A: client").replace(
+        "06:04:24 mail postfix/smtpd[3302]: NOQUEUE", "06:04:26 mail postfix/smtpd[3302]: NOQUEUE"),
+        "later.log")
+    [session] = report("sessions", later, *TIMES)
+    assert session["start"] == "2026-12-05T06:04:26+00:00"
 
 
 def proxied_log(sessions: int) -> str:
