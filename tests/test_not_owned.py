@@ -13,14 +13,13 @@ maps alice@ and bob@harness.test to their logins, the refusal at RCPT (smtpd_del
 the default) and at MAIL (no).
 """
 
-import datetime as dt
 
 import pytest
 from test_jobs import read_canonical
 
 from maillog_sasl import events as ev
 
-from support import written
+from support import interleaved_log, written
 
 TIMES = ("--year", "2026")
 
@@ -116,16 +115,10 @@ def test_the_login_is_read_from_postfix_s_words_only(reason, login):
 def forged_senders_log(sessions: int) -> str:
     """Logins refused for forged senders on many smtpd processes, interleaved, with and
     without counters, some queuing a message after the refusal."""
-    start = dt.datetime(2026, 3, 2, 10, 0, 0)
-    events = []
-    for number in range(sessions):
-        when = start + dt.timedelta(seconds=5 * number)
+
+    def tell(number, at):
         pid, client = 6000 + number % 30, f"unknown[198.51.100.{number % 250}]"
         user = f"u{number % 4}@example.test"
-
-        def at(offset, text, when=when):
-            events.append((when + dt.timedelta(seconds=offset), len(events), text))
-
         at(0, f"smtpd[{pid}]: connect from {client}")
         at(1, f"smtpd[{pid}]: NOQUEUE: reject: RCPT from {client}: 553 5.7.1 <ceo@bank.test>: "
               f"Sender address rejected: not owned by user {user}; from=<ceo@bank.test> "
@@ -140,8 +133,8 @@ def forged_senders_log(sessions: int) -> str:
             at(41, f"qmgr[99]: {queue_id}: removed")
         counters = " ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=3/4" if number % 2 else ""
         at(20 + number % 40, f"smtpd[{pid}]: disconnect from {client}{counters}")
-    events.sort()
-    return "".join(f"{when:%b %d %H:%M:%S} mail postfix/{text}\n" for when, _, text in events)
+
+    return interleaved_log(sessions, 5, tell)
 
 
 def test_jobs_read_forged_senders_as_one_process_does(tmp_path):

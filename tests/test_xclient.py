@@ -14,11 +14,10 @@ The lines are Postfix 3.7.11's (a private instance, raw SMTP; session 45), XCLIE
 sasl_username=info@mydomain.com`).
 """
 
-import datetime as dt
 
 from test_jobs import read_canonical
 
-from support import written
+from support import interleaved_log, written
 
 TIMES = ("--year", "2026")
 
@@ -154,16 +153,10 @@ def test_a_connect_of_another_client_without_xclient_is_that_client_s(tmp_path, 
 def proxied_log(sessions: int) -> str:
     """Proxied sessions of many smtpd processes, interleaved: logins given with XCLIENT or
     made after it, refusals before the first queue file, some ends unlogged or never logged."""
-    start = dt.datetime(2026, 3, 2, 10, 0, 0)
-    events = []
-    for number in range(sessions):
-        when = start + dt.timedelta(seconds=7 * number)
+
+    def tell(number, at):
         pid, queue_id = 5000 + number % 40, f"{0xB0000 + number:X}"
         client = f"unknown[203.0.113.{number % 250}]"
-
-        def at(offset, text, when=when):
-            events.append((when + dt.timedelta(seconds=offset), len(events), text))
-
         at(0, f"smtpd[{pid}]: connect from front.example[172.20.0.{2 + number % 3}]")
         if number % 3 == 0:
             at(1, f"smtpd[{pid}]: NOQUEUE: reject: RCPT from {client}: 554 5.7.1 "
@@ -180,8 +173,8 @@ def proxied_log(sessions: int) -> str:
         at(40, f"smtp[98]: {queue_id}: to=<r{number}@remote.test>, relay=mx[192.0.2.1]:25, "
                "delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)")
         at(41, f"qmgr[99]: {queue_id}: removed")
-    events.sort()
-    return "".join(f"{when:%b %d %H:%M:%S} mail postfix/{text}\n" for when, _, text in events)
+
+    return interleaved_log(sessions, 7, tell)
 
 
 def test_jobs_read_proxied_sessions_as_one_process_does(tmp_path):
