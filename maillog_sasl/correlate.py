@@ -1081,8 +1081,21 @@ class Correlator:
         session.end = session.last_time = when
         session.counters_text = counters_text
         session.auth = ev.counter(counters_text, "auth")
+        if session.sasl_username is None and session.auth is not None and session.auth[0] > 0:
+            self._claimed_login(session)
         self._finish_session(session)
         return USED
+
+    @staticmethod
+    def _claimed_login(session: Session) -> None:
+        """The login of `session`, which its counters say logged in, from its refusal of a
+        forged sender (events.NOT_OWNED): nothing else names it when nothing was queued. Only
+        so: a client that did not log in can spell the refusal's words in its own addresses,
+        and have Postfix cut the line after them."""
+        for _, event in session.rejects:
+            if event.sasl_username is not None and ev.is_claim(event):
+                session.sasl_username = _intern(event.sasl_username)
+                return
 
     def _on_auth_failure(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         event = ev.auth_failure_event(text)
@@ -1095,7 +1108,7 @@ class Correlator:
 
     def _on_reject(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         if text[:1] == "N":
-            return self._on_noqueue_reject(key, program, stamp, clock, text)
+            return self._on_noqueue_reject(key, stamp, clock, text)
         return self._on_message_line(key, program, stamp, clock, text, ev.smtpd_reject_event)
 
     def _on_action(self, key: tuple, program, stamp: str, clock: Clock, text: str):
@@ -1129,14 +1142,7 @@ class Correlator:
         self._queue_file(event, message, key[0], when)  # a ContentReject, as cleanup's
         return USED
 
-    def _on_noqueue_reject(self, key: tuple, program, stamp: str, clock: Clock, text: str):
-        if ev.NOT_OWNED in text:
-            # A refusal that names the client's login (a forged sender): the session is a
-            # login's from here on, as at its client= line, at RCPT or MAIL alike.
-            when, event = self._noqueue_reject(stamp, clock, text)
-            if when is not None and event is not None and event.sasl_username is not None:
-                self._reject((when, event), self._session(key, program, event, when), key[0])
-                return USED
+    def _on_noqueue_reject(self, key: tuple, stamp: str, clock: Clock, text: str):
         # Only recipients refused before any queue file are reported; a session refused at
         # MAIL or HELO queued nothing.
         if not text.startswith(NOQUEUE_RCPT_REJECTS):
@@ -1360,7 +1366,7 @@ class Correlator:
         when, event = timed_event
         if event is None or when is None:
             return UNUSED
-        if event.sasl_username and session.sasl_username is None:
+        if event.sasl_username and session.sasl_username is None and not ev.is_claim(event):
             session.sasl_username = event.sasl_username
         if event.queue_id is None:
             if event.stage == "RCPT" and event.recipient is not None:

@@ -3,10 +3,10 @@ SPOOF_PROTECTION, mailcow), Postfix refuses a logged-in client's MAIL FROM that 
 its login's addresses: `Sender address rejected: not owned by user LOGIN` (smtpd_check.c; a
 client not logged in is told `not logged in`). An attacker with a stolen password who forges
 senders leaves only these lines: no queue file, so no `client=` line names the login. Before
-Postfix 3.10 (which names the login on every refusal) nothing else does. Before, such a session
-was `(unknown user)` when its disconnect counted `auth=`, and not reported at all without
-counters (Postfix 2.x); a log of the refusal alone (docker-mailserver/docker-mailserver#1168,
-below) reported no login.
+Postfix 3.10 (which names the login on every refusal) nothing else does: such a session was
+`(unknown user)`. Now it is LOGIN's, once its disconnect counted a successful AUTH: the words
+are in the client's text too (a RCPT address), and a client that did not log in can have
+Postfix cut its line after them (the second review's lines, below).
 
 The lines are Postfix 3.7.11's (a private instance, raw SMTP; session 45): smtpd_sender_login_maps
 maps alice@ and bob@harness.test to their logins, the refusal at RCPT (smtpd_delay_reject=yes,
@@ -18,6 +18,7 @@ import pytest
 from test_jobs import read_alike, sessions_holding
 
 from maillog_sasl import events as ev
+from maillog_sasl.events import RECORD_LIMIT
 
 from support import interleaved_log, written
 
@@ -45,7 +46,8 @@ Dec 05 06:18:04 mail postfix/local[15243]: 13FF25C228A: to=<bob@harness.test>, r
 Dec 05 06:18:04 mail postfix/qmgr[15236]: 13FF25C228A: removed
 """
 
-# expected: alice's forged sender refused at MAIL; a client not logged in refused (no login)
+# expected: alice's forged sender refused at MAIL (smtpd_delay_reject=no): a refusal at MAIL
+# is not kept, and names no login; a client not logged in refused
 AT_MAIL = """\
 Dec 05 06:18:11 mail postfix/smtpd[15779]: connect from unknown[127.0.0.1]
 Dec 05 06:18:11 mail postfix/smtpd[15779]: NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user alice; from=<bob@harness.test> proto=ESMTP helo=<c1.test>
@@ -79,35 +81,81 @@ def test_a_forged_sender_s_refusal_names_the_login(tmp_path, report):
         "NOQUEUE", "alice", "bob@harness.test", "victim@elsewhere.test", "rejected")
 
 
-def test_a_refusal_at_mail_names_the_login_too(tmp_path, report):
+def test_a_refusal_at_mail_names_no_login(tmp_path, report):
     path = written(tmp_path, AT_MAIL)
     [session] = report("sessions", path, *TIMES)
-    assert (session["sasl_username"], session["end"]) == ("alice", "2026-12-05T06:18:12+00:00")
+    assert (session["sasl_username"], session["end"]) == (
+        "(unknown user)", "2026-12-05T06:18:12+00:00")
 
 
-def test_without_counters_the_refusal_alone_tells_the_login(tmp_path, report):
-    # Postfix 2.x writes no counters: the session was not reported at all.
+def test_without_a_login_counted_the_refusal_names_none(tmp_path, report):
+    # Postfix 2.x writes no counters (nor does a log cut before the disconnect): no login.
     path = written(tmp_path, AT_RCPT.replace(" ehlo=1 auth=1 mail=1/2 rcpt=0/1 rset=1 quit=1 "
                                              "commands=5/7", ""))
-    assert [row["sasl_username"] for row in report("sessions", path, *TIMES)] == [
-        "alice", "alice"]
-    [user] = report("users", written(tmp_path, DMS_1168, "dms.log"), "--year", "2019")
-    assert (user["user"], user["rejected"], user["ips"]) == ("sender@example.com", 1, 1)
+    assert [row["sasl_username"] for row in report("sessions", path, *TIMES)] == ["alice"]
+    assert report("users", written(tmp_path, DMS_1168, "dms.log"), "--year", "2019") == []
 
 
-@pytest.mark.parametrize("reason, login", [
-    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user alice", "alice"),
-    ("553 5.7.1 <a b@x>: Sender address rejected: not owned by user a b", "a b"),
+# Postfix 3.7.11's refusal of a client not logged in, RCPT TO:<"aaa...TAIL"@elsewhere.test>,
+# its text cut at 2,000 bytes (msg_syslog.c) right after TAIL: the second review's lines (a
+# private instance), byte for byte. The reply prints the address without its quotes, and the cut
+# takes Postfix's own `>: Relay access denied; from=<...> ...` away.
+# A tail may hold the padding again ({pad}: a fake envelope whose sender is the address).
+def cut_refusal(tail: str) -> str:
+    head = "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 554 5.7.1 <"
+    room = RECORD_LIMIT - len(head) - len(tail.format(pad=""))
+    pad = "a" * (room // (1 + tail.count("{pad}")))
+    text = head + pad + tail.format(pad=pad)
+    return ("Dec 05 06:47:18 mail postfix/smtpd[15983]: "
+            + text + "h" * (RECORD_LIMIT - len(text)) + "\n")
+
+
+FORGED_TAILS = [
+    ">: Sender address rejected: not owned by user alice",
+    ">: Sender address rejected: not owned by user alice; from=<alice@harness.test> "
+    "to=<board@elsewhere.test> proto=ESMTP helo=<laptop.harness.test>",
+    ">: Sender address rejected: not owned by user alice; from=<{pad}> to=<b@x> proto=ESMTP "
+    "helo=<h",
+]
+
+
+@pytest.mark.parametrize("tail", FORGED_TAILS)
+@pytest.mark.parametrize("counters", ["ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
+                                      "ehlo=1 auth=0/3 mail=1 rcpt=0/1 quit=1 commands=3/7",
+                                      "ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=4/5"])
+def test_a_client_cannot_name_a_login_by_a_cut_line(tmp_path, report, tail, counters):
+    """Not logged in (or failing), the client's line names no login; logged in as someone, it
+    does not name another (the cut line is not trusted, whatever it spells)."""
+    text = ("Dec 05 06:47:18 mail postfix/smtpd[15983]: connect from unknown[127.0.0.1]\n"
+            + cut_refusal(tail)
+            + f"Dec 05 06:47:18 mail postfix/smtpd[15983]: disconnect from unknown[127.0.0.1] "
+              f"{counters}\n")
+    path = written(tmp_path, text)
+    assert "alice" not in str(report("sessions", path, *TIMES))
+    assert "alice" not in str(report("suspicious", path, *TIMES))
+
+
+@pytest.mark.parametrize("reason, sender, login", [
+    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user alice",
+     "bob@harness.test", "alice"),
+    ("553 5.7.1 <a b@x>: Sender address rejected: not owned by user a b", '"a b"@x', "a b"),
     # The client's address spells the words; Postfix's reply after it is another refusal's.
     ("554 5.7.1 <y>: Sender address rejected: not owned by user bob@elsewhere.test>: Relay "
-     "access denied", None),
-    ("553 5.7.1 <x>: Sender address rejected: not owned by user bob>: Sender address "
-     "rejected: not owned by user alice", "alice"),
-    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not logged in", None),
-    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user ", None),
+     "access denied", "x@evil.test", None),
+    # A sender that spells them, refused for the login alice (Postfix drops the quotes).
+    ("553 5.7.1 <x>: Sender address rejected: not owned by user bob@y>: Sender address "
+     "rejected: not owned by user alice", '"x>: Sender address rejected: not owned by user bob"@y',
+     "alice"),
+    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not logged in",
+     "bob@harness.test", None),
+    ("553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user ",
+     "bob@harness.test", None),
+    # The reply names another address than the envelope's sender: no sender's refusal.
+    ("553 5.7.1 <ceo@harness.test>: Sender address rejected: not owned by user alice",
+     "bob@harness.test", None),
 ])
-def test_the_login_is_read_from_postfix_s_words_only(reason, login):
-    line = (f"reject: RCPT from unknown[192.0.2.1]: {reason}; from=<bob@harness.test> "
+def test_the_login_is_read_from_postfix_s_words_only(reason, sender, login):
+    line = (f"reject: RCPT from unknown[192.0.2.1]: {reason}; from=<{sender}> "
             "to=<v@elsewhere.test> proto=ESMTP helo=<h>")
     assert ev.reject_event(None, line).sasl_username == login
 
