@@ -1088,12 +1088,12 @@ class Correlator:
 
     @staticmethod
     def _claimed_login(session: Session) -> None:
-        """The login of `session`, which its counters say logged in, from its refusal of a
-        forged sender (events.NOT_OWNED): nothing else names it when nothing was queued. Only
-        so: a client that did not log in can spell the refusal's words in its own addresses,
-        and have Postfix cut the line after them."""
+        """The login of `session`, which its counters say logged in, from a refusal that names
+        it (Postfix 3.10's fields, a forged sender's events.NOT_OWNED): nothing else names it
+        when nothing was queued. Only so: a client that did not log in can spell a refusal's
+        words in its own addresses, and have a syslog daemon cut the line after them."""
         for _, event in session.rejects:
-            if event.sasl_username is not None and ev.is_claim(event):
+            if event.sasl_username is not None:
                 session.sasl_username = _intern(event.sasl_username)
                 return
 
@@ -1366,8 +1366,6 @@ class Correlator:
         when, event = timed_event
         if event is None or when is None:
             return UNUSED
-        if event.sasl_username and session.sasl_username is None and not ev.is_claim(event):
-            session.sasl_username = event.sasl_username
         if event.queue_id is None:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))

@@ -100,17 +100,23 @@ def test_without_a_login_counted_the_refusal_names_none(tmp_path, report):
 # its text cut at 2,000 bytes (msg_syslog.c) right after TAIL: the second review's lines (a
 # private instance), byte for byte. The reply prints the address without its quotes, and the cut
 # takes Postfix's own `>: Relay access denied; from=<...> ...` away.
-# A tail may hold the padding again ({pad}: a fake envelope whose sender is the address).
+# A tail may hold the padding again ({pad}: a fake envelope whose sender is the address); one
+# that begins with `y; ` is the third review's: Postfix 3.10's fields spelled in a RCPT address
+# refused as unknown (550 5.1.1), no padding before it.
 def cut_refusal(tail: str) -> str:
     head = "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 554 5.7.1 <"
+    if tail.startswith("y; "):
+        head, tail = head.replace("554 5.7.1", "550 5.1.1"), tail + "z" * RECORD_LIMIT
     room = RECORD_LIMIT - len(head) - len(tail.format(pad=""))
-    pad = "a" * (room // (1 + tail.count("{pad}")))
-    text = head + pad + tail.format(pad=pad)
+    pad = "a" * max(0, room // (1 + tail.count("{pad}")))
+    text = (head + pad + tail.format(pad=pad))[:RECORD_LIMIT]
     return ("Dec 05 06:47:18 mail postfix/smtpd[15983]: "
             + text + "h" * (RECORD_LIMIT - len(text)) + "\n")
 
 
 FORGED_TAILS = [
+    "y; from=<a@b.test> to=<c@d.test> proto=ESMTP helo=<h> sasl_method=PLAIN "
+    "sasl_username=alice sasl_sender=<",
     ">: Sender address rejected: not owned by user alice",
     ">: Sender address rejected: not owned by user alice; from=<alice@harness.test> "
     "to=<board@elsewhere.test> proto=ESMTP helo=<laptop.harness.test>",
@@ -133,6 +139,23 @@ def test_a_client_cannot_name_a_login_by_a_cut_line(tmp_path, report, tail, coun
     path = written(tmp_path, text)
     assert "alice" not in str(report("sessions", path, *TIMES))
     assert "alice" not in str(report("suspicious", path, *TIMES))
+
+
+def test_a_logged_in_client_cannot_name_another_by_a_line_cut_short(tmp_path, report):
+    """musl's syslog() cuts a message at 1,024 bytes, its header included, BusyBox's syslogd at
+    256: the third review's bob, logged in, sent MAIL FROM:<"q>: Sender address rejected: not
+    owned by user alice; from=<q> to=<vvv...>"@evil.test>, refused as not bob's, the line cut
+    before Postfix's own `...by user bob`. The envelope must read to the line's end."""
+    head = ("Dec 05 07:03:03 mail postfix/smtpd[8245]: NOQUEUE: reject: RCPT from "
+            "unknown[127.0.0.1]: 553 5.7.1 <q>: Sender address rejected: not owned by user "
+            "alice; from=<q> to=<")
+    for cut in (256, 1024):
+        text = ("Dec 05 07:03:03 mail postfix/smtpd[8245]: connect from unknown[127.0.0.1]\n"
+                + (head + "v" * 1024)[:cut] + "\n"
+                "Dec 05 07:03:03 mail postfix/smtpd[8245]: disconnect from unknown[127.0.0.1] "
+                "ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=4/5\n")
+        [session] = report("sessions", written(tmp_path, text), *TIMES)
+        assert session["sasl_username"] == "(unknown user)"
 
 
 @pytest.mark.parametrize("reason, sender, login", [
