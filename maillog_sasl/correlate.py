@@ -1071,12 +1071,31 @@ class Correlator:
             session = self._materialize(key, program, self.pending.pop(key, None), client, when)
         else:
             del sessions[key]
+        if session.proxied_since is not None and ev.counter(counters_text, "xclient"):
+            # The connect before its first line was the proxy's, and is the session's.
+            session.start = session.proxied_since
+            session.proxied_since = None
+            session.connected = True
+            self._seen(session.start)
         session.complete = session.connected
         session.end = session.last_time = when
         session.counters_text = counters_text
         session.auth = ev.counter(counters_text, "auth")
+        if session.sasl_username is None and session.auth is not None and session.auth[0] > 0:
+            self._claimed_login(session)
         self._finish_session(session)
         return USED
+
+    @staticmethod
+    def _claimed_login(session: Session) -> None:
+        """The login of `session`, which its counters say logged in, from a refusal that names
+        it (Postfix 3.10's fields, a forged sender's events.NOT_OWNED): nothing else names it
+        when nothing was queued. Only so: a client that did not log in can spell a refusal's
+        words in its own addresses, and have a syslog daemon cut the line after them."""
+        for _, event in session.rejects:
+            if event.sasl_username is not None:
+                session.sasl_username = _intern(event.sasl_username)
+                return
 
     def _on_auth_failure(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         event = ev.auth_failure_event(text)
@@ -1213,21 +1232,51 @@ class Correlator:
     def _materialize(self, key: tuple, program, noted: Optional[Pending], event,
                      when: _dt.datetime) -> Session:
         connect = event
+        proxy = None
         # Most lines name their client as the connect did (a reject names its IP alone): the
         # connect's fields are then the line's, and the connect is not parsed.
         if noted is not None and (event.kind == "reject"
                                   or noted.connect_text[CONNECT_ADDRESS] != _address_of(event)):
             connect = ev.connect_event(noted.connect_text)
             if event.client_ip and connect.client_ip != event.client_ip:
-                # The noted connect was another client's, whose session ended unlogged.
-                self.stats.sessions_incomplete += 1
-                noted = None
+                # The noted connect was another client's (_after_proxy()).
+                proxy, noted = noted, None
         if noted is None:
             # Its connect was before the log started (or lost): it is known from this line on.
-            return self._new_session(key, program, None, getattr(event, "client_name", ""),
-                                     event.client_ip, getattr(event, "client_port", None), when)
+            session = self._new_session(key, program, None, getattr(event, "client_name", ""),
+                                        event.client_ip, getattr(event, "client_port", None),
+                                        when)
+            if proxy is not None:
+                self._after_proxy(session, proxy)
+            return session
         return self._new_session(key, program, noted, connect.client_name, connect.client_ip,
                                  connect.client_port, when)
+
+    def _after_proxy(self, session: Session, proxy: Pending) -> None:
+        """`session` begins after `proxy`, a connect noted on its key that named another
+        client: a proxy's that gave this client's address with XCLIENT (Mailu's front, nginx's
+        mail proxy; Postfix logs nothing of the command), or one whose session ended unlogged.
+        Only this session's disconnect tells which (_on_disconnect()): the connect's time is
+        kept until then, and the other session's end counted at this one's if it was not the
+        proxy's. The lines noted since that name this client are this session's: NOQUEUE
+        lines (the first of them its start until then), a STARTTLS after the XCLIENT."""
+        session.proxied_since = proxy.clock.time(proxy.stamp)
+        if session.proxied_since is None:
+            self.stats.sessions_incomplete += 1
+        ip = session.client_ip
+        first = None
+        for stamp, clock, text in proxy.rejects or ():
+            words = text.split(" ", 5)  # NOQUEUE: reject: RCPT from NAME[IP](:PORT): ...
+            if len(words) == 6 and ev.split_address(words[4][:-1])[1] == ip:
+                self._noqueue_line(session, stamp, clock, text)
+                first = first or clock.time(stamp)
+        if first is not None and first < session.start:
+            session.start = first
+            self._seen(first)
+        tls = proxy.tls_text  # `... TLS connection established from NAME[IP](:PORT): ...`
+        address = tls.partition(" from ")[2].partition(": ")[0] if tls is not None else ""
+        if ev.split_address(address)[1] == ip:
+            session.tls_line = tls
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
                      when: _dt.datetime) -> Session:
@@ -1317,8 +1366,6 @@ class Correlator:
         when, event = timed_event
         if event is None or when is None:
             return UNUSED
-        if event.sasl_username and session.sasl_username is None:
-            session.sasl_username = event.sasl_username
         if event.queue_id is None:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))
@@ -1770,6 +1817,8 @@ class Correlator:
                 message.session = None
         if not session.complete:
             stats.sessions_incomplete += 1
+        if session.proxied_since is not None:
+            stats.sessions_incomplete += 1  # the other client's of its noted connect
         if session.auth is None and not session.auth_failures and session.sasl_username is None:
             return
         if session.auth_succeeded:

@@ -904,8 +904,50 @@ def reject_event(queue_id: Optional[str], body: str):
     stage, ip, reason, envelope = parts
     code = reason.split(" ", 1)[0]
     sender, recipient, _ = _envelope(envelope)
+    login = None
+    if (" sasl_" in envelope or NOT_OWNED in reason) and (
+            len(queue_id or "NOQUEUE") + 2 + len(body.encode()) < RECORD_LIMIT):
+        if " sasl_" in envelope:
+            login = _envelope_login(f"{reason}; {envelope}")
+        if login is None and NOT_OWNED in reason:
+            login = _not_owned_login(reason, sender, envelope)
     return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
-                  _envelope_login(f"{reason}; {envelope}") if " sasl_" in envelope else None)
+                  login)
+
+
+# reject_sender_login_mismatch's reply to a client logged in as U whose MAIL FROM is not one of
+# U's (smtpd_check.c; docker-mailserver's SPOOF_PROTECTION, mailcow): `553 5.7.1 <ADDR>: Sender
+# address rejected: not owned by user U`. Before Postfix 3.10 (which names the login on every
+# refusal) it is the one line that names the login of a session that queued nothing: an
+# attacker's forged senders refused. A client not logged in is told `not logged in`.
+NOT_OWNED: Final = ">: Sender address rejected: not owned by user "
+# Postfix cuts each log record's text at 2,000 bytes (msg_syslog.c, msg_logger.c): the end of a
+# record so cut may be a client's text, Postfix's own words and envelope cut away. A refusal's
+# login (Reject.sasl_username) is read only from a shorter one, and is a claim still: the
+# correlator takes it for a session whose disconnect counted a successful AUTH.
+RECORD_LIMIT: Final = 2000
+
+
+def _not_owned_login(reason: str, sender: Optional[str], envelope: str) -> Optional[str]:
+    """U of a refusal's `reason` that ends in NOT_OWNED and U, or None; `sender` the envelope's.
+    ADDR and everything after it are the client's text (a RCPT address that spells the words,
+    a fake envelope in it): U is read only when Postfix's own words end the reason (none of
+    its reply's `>: ` follows the last NOT_OWNED, as it does in a refusal of another kind),
+    ADDR is the envelope's sender (a sender's refusal names it; Postfix drops a quoted local
+    part's quotes in the reply only), and the envelope reads strictly to the line's end (a
+    syslog daemon that cuts lines shorter than Postfix does, musl's syslog() at 1,024 bytes,
+    BusyBox's syslogd at 256, must cut right after a fake one)."""
+    at = reason.rfind(NOT_OWNED)
+    login = reason[at + len(NOT_OWNED):]
+    address = reason[reason.find("<") + 1:at]
+    if not login or ">: " in login or sender is None or address != sender.replace('"', ""):
+        return None
+    end = _strict_envelope_end(envelope, 6) if envelope.startswith("from=<") else -1
+    return login if end >= 0 and _PLAIN_TAIL.fullmatch(envelope, end + 1) else None
+
+
+# What ends smtpd's envelope of a refusal before Postfix 3.10 (log_whatsup()).
+_PLAIN_TAIL = re.compile(r" proto=[^ ]* helo=<[^ <>]*>")
 
 
 # What follows an envelope's addresses, each part when set (smtpd_check.c's log_whatsup(),

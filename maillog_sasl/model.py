@@ -59,7 +59,8 @@ OPEN, REMOVED, REFUSED, QUEUED, LOST = "open", "removed", "rejected", "queued", 
 SESSION_FIELDS = ("serial", "host", "service", "pid", "client_name", "client_ip", "client_port",
                   "start", "end", "tls_line", "counters_text", "_counters", "auth", "sasl_method",
                   "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
-                  "connected", "complete", "last_time", "queued_rejects", "pending_action")
+                  "connected", "complete", "last_time", "queued_rejects", "pending_action",
+                  "proxied_since")
 RECIPIENT_FIELDS = ("address", "orig_to", "status", "_details", "attempts", "first_deferred",
                     "last_attempt", "handed_to", "last_line")
 MESSAGE_FIELDS = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
@@ -108,6 +109,10 @@ class Session:
         # (time, events.Hold or events.Discard) of a HOLD or DISCARD logged before its
         # transaction's queue file existed (NOQUEUE): the session's next message takes it.
         self.pending_action: Optional[tuple] = None
+        # The time of a connect line that named another client before this session's first
+        # line: a proxy's (XCLIENT), or a client whose session ended unlogged, told apart at
+        # the disconnect (correlate.Correlator._materialize()).
+        self.proxied_since: Optional[_dt.datetime] = None
 
     def __reduce__(self):
         # A tuple of its fields rather than pickle's dict of them: parallel.py's workers hand
@@ -119,7 +124,7 @@ class Session:
                           self.counters_text, self._counters, self.auth, self.sasl_method,
                           self.sasl_username, self.auth_failures, self.queue_ids, self.rejects,
                           self.queued_recipients, self.connected, self.complete, self.last_time,
-                          self.queued_rejects, self.pending_action)
+                          self.queued_rejects, self.pending_action, self.proxied_since)
 
     @property
     def tls(self) -> Optional[tuple]:
@@ -331,8 +336,8 @@ class Message:
 _SESSION_SIZE = len(SESSION_FIELDS)
 # The fields Session gained since the version before, last in its __slots__, and their values
 # for a session an older state of watch kept without them (watch.py hashes that version's
-# layout without them): it counted no queued reject, had no action waiting.
-SESSION_ADDED = {"queued_rejects": 0, "pending_action": None}
+# layout without them): it counted no queued reject, had no action waiting, no proxy's connect.
+SESSION_ADDED = {"queued_rejects": 0, "pending_action": None, "proxied_since": None}
 _SESSION_DEFAULTS = tuple(SESSION_ADDED.values())
 
 
@@ -346,7 +351,7 @@ def _session(*fields) -> Session:
      self.client_port, self.start, self.end, self.tls_line, self.counters_text, self._counters,
      self.auth, self.sasl_method, self.sasl_username, self.auth_failures, self.queue_ids,
      self.rejects, self.queued_recipients, self.connected, self.complete,
-     self.last_time, self.queued_rejects, self.pending_action) = (
+     self.last_time, self.queued_rejects, self.pending_action, self.proxied_since) = (
          fields if len(fields) == _SESSION_SIZE
          else (*fields, *_SESSION_DEFAULTS[len(fields) - _SESSION_SIZE:]))
     return self

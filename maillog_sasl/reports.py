@@ -68,6 +68,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
 import itertools
 import pickle
 import struct
@@ -853,8 +854,17 @@ def _queue_id(row: dict) -> Optional[str]:
 
 def _client_ip(row: dict) -> Optional[str]:
     # A flagged account's usual IPs (its office, home, phone) are no IDs: `-r ips --flagged
-    # -f ids` is the attackers' IPs, for a firewall.
-    return row.get("client_ip") if row.get("role") != incident.USUAL else None
+    # -f ids` is the attackers' IPs, for a firewall. Nor is what a damaged line has between
+    # the brackets (a paste's wrapped line: `162.<spaces>216.193.51`, which `xargs` would make
+    # two addresses of), nor Postfix's `unknown`: a firewall set gets addresses only.
+    ip = row.get("client_ip")
+    if row.get("role") == incident.USUAL or not ip:
+        return None
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    return ip
 
 
 def _user(row: dict) -> Optional[str]:

@@ -98,7 +98,7 @@ MONTHS = dict(ENGLISH_MONTHS, **{name: number for names in (
 ) for number, name in enumerate(names.split(), 1)})
 
 
-def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
+def split_line(line: str, prefixes: int = 0) -> Optional[Tuple[str, str, str, str]]:
     """Cut `line` (no line end) into (stamp, host, tag, text); tag is `prog[pid]:`, or
     `prog[pid]` after a traditional or RFC 3339 stamp: rsyslog writes the tag of a message it
     received in RFC 5424 form (FreeBSD's syslog(3) since 12, a relay's) as APP-NAME[PROCID],
@@ -110,7 +110,8 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
 
     Every line of a log passes through here, so it only slices and splits, and returns a plain
     tuple: deciding that a line is of no use must cost as little as possible. The common forms
-    are tried first; the rarer ones only when those fail.
+    are tried first; the rarer ones only when those fail. `prefixes` counts the prefixes (a
+    container's, a runtime's stamp, a PRI) already taken off the line (_behind_prefix()).
     """
     if line[15:16] == " ":
         # Traditional stamps are exactly 15 characters: "Sep 17 12:48:22" or "Dec  2 22:24:22".
@@ -122,7 +123,7 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
             # space where a traditional stamp ends (before BusyBox's word: a host `mail.lan`
             # looks like one). Not tested before this branch: every ISO line would pay for the
             # test, 4% of the instructions of reading an ISO log.
-            parsed = _after_pri(line)
+            parsed = _after_pri(line, prefixes)
             if parsed is not None:
                 return parsed
         if len(fields) == 3:
@@ -143,20 +144,20 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
                 # `docker logs -t` (`kubectl logs --timestamps`): the runtime's stamp before
                 # the line Postfix wrote, whose own stamp is the one read. A line without one
                 # is read by the runtime's, as an RFC 3339 line.
-                inner = split_line(line[len(parts[0]) + 1:])
+                inner = _behind_prefix(line[len(parts[0]) + 1:], prefixes)
                 if inner is not None:
                     return inner
             if parts[1] in ENGLISH_MONTHS and len(parts[0]) == 4:
                 return _year_first(line)
             return _after_priority(parts[0], parts[1], parts[2], parts[3])
     elif line[:1] == "<":
-        parsed = _after_pri(line)
+        parsed = _after_pri(line, prefixes)
         if parsed is not None:
             return parsed
     elif (line[3:4] == " " and line[5:6] == " " and line[4:5].isdigit()
           and line[:3] in ENGLISH_MONTHS):
         # A day without its padding ("Aug 3 15:30:49"): some syslog daemons, hand-made samples.
-        return split_line(line[:4] + " " + line[4:])
+        return _behind_prefix(line[:4] + " " + line[4:], prefixes)
     elif line[15:16] == "." and line[:3] in MONTHS:
         # A fraction after the seconds (`Aug 09 04:49:15.123456`): journalctl -o short-precise,
         # syslog-ng's frac-digits(). Read to the second, as every traditional stamp is.
@@ -176,13 +177,26 @@ def split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
         # with --timestamps).
         close = line.find("] ", 5, POD_PREFIX_WITHIN)
         if close > 0:
-            return _named(split_line(line[close + 2:]), line[5:close].partition("/")[0])
+            return _named(_behind_prefix(line[close + 2:], prefixes),
+                          line[5:close].partition("/")[0])
     bar = line.find("| ", 0, PREFIX_BAR_WITHIN)
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
         # -t, the runtime's stamp comes before the line Postfix wrote (read as docker logs -t).
-        return _named(split_line(line[bar + 2:].lstrip(" ")), line[:bar].strip())
+        return _named(_behind_prefix(line[bar + 2:].lstrip(" "), prefixes), line[:bar].strip())
     return None
+
+
+def _behind_prefix(rest: str, prefixes: int) -> Optional[Tuple[str, str, str, str]]:
+    """split_line() of `rest`, the line behind the `prefixes + 1`th prefix taken off it; None
+    behind more than MOST_PREFIXES. Real logs nest three at most (`docker compose logs -t`:
+    the service's bar, the runtime's stamp, a PRI), while a line of attacker text or garbage
+    can repeat a prefix's shape thousands of times: read on, each would be a Python call
+    deeper, past the interpreter's recursion limit."""
+    return split_line(rest, prefixes + 1) if prefixes < MOST_PREFIXES else None
+
+
+MOST_PREFIXES = 4
 
 
 def _named(parsed: Optional[Tuple[str, str, str, str]],
@@ -242,7 +256,7 @@ def _weekday_first(line: str) -> Optional[Tuple[str, str, str, str]]:
     return stamp, host, tag, text
 
 
-def _after_pri(line: str) -> Optional[Tuple[str, str, str, str]]:
+def _after_pri(line: str, prefixes: int) -> Optional[Tuple[str, str, str, str]]:
     """split_line() of what follows a `<PRI>`, None when there is no PRI."""
     close = line.find(">", 1, 6)
     if close > 0 and line[1:close].isdigit():
@@ -251,7 +265,7 @@ def _after_pri(line: str) -> Optional[Tuple[str, str, str, str]]:
             parsed = _rfc5424(rest)
             if parsed is not None:
                 return parsed
-        return split_line(rest)
+        return _behind_prefix(rest, prefixes)
     return None
 
 

@@ -1,5 +1,6 @@
 """Helpers the tests import (fixtures live in conftest.py)."""
 
+import datetime as dt
 import importlib
 import json
 import os
@@ -53,3 +54,23 @@ def tamper(path, *statements):
 def by(rows, key):
     """Rows keyed by one column's value."""
     return {row[key]: row for row in rows}
+
+
+def interleaved_log(stories: int, spacing: int, tell) -> str:
+    """A log of `stories` told at once, of host `mail`: story N begins `spacing` * N seconds
+    after 2026-03-02 10:00:00, and tell(N, at) writes its lines by calling at(offset, text),
+    text a line's program and message (`smtpd[12]: connect from ...`), `offset` seconds from
+    its beginning. The lines come in time order, a story's lines of one second in their order:
+    sessions and messages interleaved as a busy server's are, for the tests that compare
+    `--jobs` with one process."""
+    start = dt.datetime(2026, 3, 2, 10, 0, 0)
+    lines: list = []
+    for number in range(stories):
+        began = start + dt.timedelta(seconds=spacing * number)
+
+        def at(offset, text, began=began):
+            lines.append((began + dt.timedelta(seconds=offset), len(lines), text))
+
+        tell(number, at)
+    lines.sort()
+    return "".join(f"{when:%b %d %H:%M:%S} mail postfix/{text}\n" for when, _, text in lines)

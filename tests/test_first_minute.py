@@ -219,6 +219,27 @@ def test_failures_ids_are_client_ips(cli):
     assert ids == [row["client_ip"] for row in rows]
 
 
+# A paste whose long lines wrapped (a forum's, of a compromised account: the index's id
+# 56739664382, 2014) puts spaces inside the brackets; Postfix writes `unknown[unknown]` for a
+# client whose address it never learned. Neither is an address for a firewall set: xargs would
+# make two of the first. Lines in the shape of both; the reports' other formats show them.
+NOT_ADDRESSES = """\
+Oct 13 20:41:03 custhost1 postfix/smtpd[5331]: 123A51E01CDD: client=unknown[162.     216.193.51], sasl_method=LOGIN, sasl_username=bg@x.test
+Oct 13 20:41:04 custhost1 postfix/smtpd[5331]: warning: unknown[162.     216.193.51]: SASL LOGIN authentication failed: UGFzc3dvcmQ6
+Oct 13 20:41:04 custhost1 postfix/smtpd[5333]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6
+Oct 13 20:41:05 custhost1 postfix/smtpd[5332]: warning: unknown[unknown]: SASL LOGIN authentication failed: UGFzc3dvcmQ6
+"""
+
+
+def test_ids_are_addresses_only(cli, tmp_path):
+    path = tmp_path / "maillog"
+    path.write_text(NOT_ADDRESSES)
+    assert "162.     216.193.51" in cli("-r", "ips", "-f", "csv", "--year", "2014", path).out
+    assert "\nunknown," in cli("-r", "failures", "-f", "csv", "--year", "2014", path).out
+    assert cli("-r", "failures", "-f", "ids", "--year", "2014", path).out == "192.0.2.9\n"
+    assert cli("-r", "ips", "-f", "ids", "--year", "2014", path).out == ""
+
+
 # -- 4. ids of a report without IDs is a usage error ----------------------------------------------
 
 @pytest.mark.parametrize("args", [["-r", "users"], ["-r", "sessions"], ["-r", "suspicious"],

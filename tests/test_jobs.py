@@ -106,6 +106,20 @@ def read_canonical(log, jobs: int, chunk_size: int) -> list:
                                             chunk_size=chunk_size))
 
 
+def read_alike(log, cuts) -> list:
+    """read_canonical() of `log` by one process, once each (jobs, chunk size) of `cuts` has
+    read it the same."""
+    one = read_canonical(log, 1, 1 << 24)
+    for jobs, chunk_size in cuts:
+        assert read_canonical(log, jobs, chunk_size) == one, (jobs, chunk_size)
+    return one
+
+
+def sessions_holding(read: list, field: str) -> int:
+    """How many sessions of a canonical() `read` hold `field` (`'complete': True`)."""
+    return sum(1 for kind, fields in read[0] if kind == "Session" and field in fields)
+
+
 def shipped_logs():
     for pattern in ("tests/scenarios/*.log", "tests/corpus/*.log", "tests/reallogs/*/*.log",
                     "tests/fixtures/postfix37/maillog", "sample_logs/seed-maillog.txt"):

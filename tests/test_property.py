@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from maillog_sasl.cli import main
 from maillog_sasl.reports import REPORTS
+from maillog_sasl.syslog import split_line
 
 # 50 examples per report group keep the default suite fast; HYPOTHESIS_PROFILE=ci runs more.
 # No deadline: a run with a 300 kB line takes longer than hypothesis's 200 ms default.
@@ -238,6 +239,27 @@ def test_any_input_gives_a_report_that_parses(group, data):
         assert code in (0, 2)
         assert "Traceback" not in err
         check_output(fmt, columns, code, out)
+
+
+# A prefix's shape (a `docker compose logs` bar, kubectl's `[pod/...] `, a runtime's stamp, a
+# PRI, an unpadded day) repeated thousands of times in one line: each was taken off and the rest
+# read again one Python call deeper, a RecursionError past the interpreter's limit (hypothesis
+# drew the bars). Real logs nest a few: the line behind them, within MOST_PREFIXES, is read.
+REPEATED_PREFIXES = [b"x| ", b"[pod/ab] ", b"<1>", b"2024-01-01T00:00:00Z ",
+                     b"2024-01-01T00:00:00Z INFO    ", b"Aug 3 "]
+NESTED = b"postfix_1  | 2024-01-01T00:00:00.000Z <22>" + LINES[0]
+
+
+@pytest.mark.parametrize("prefix", REPEATED_PREFIXES)
+def test_a_prefix_repeated_in_a_line_is_garbage_not_a_traceback(prefix):
+    args = ["-r", "users", "-f", "csv", "--year", "2023", "--tz", "UTC", "-"]
+    code, out, err = run(args, prefix * 3000 + LINES[0] + b"\n" + FIXTURE.read_bytes())
+    assert code == 0 and "Traceback" not in err, err
+    assert out == run(args, FIXTURE.read_bytes())[1]
+
+
+def test_a_line_behind_three_prefixes_is_read():
+    assert split_line(NESTED.decode()) == split_line(LINES[0].decode())
 
 
 # Numbers inside lines are not mutated above: one of them sets the run time (below), and a

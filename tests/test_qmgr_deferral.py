@@ -10,7 +10,6 @@ The lines are Postfix 3.7.11's (a private instance, raw SMTP; session 44), its
 default_transport a service master.cf lacks and master.cf without `retry`.
 """
 
-import datetime as dt
 
 import pytest
 from test_jobs import read_canonical
@@ -18,7 +17,7 @@ from test_jobs import read_canonical
 from maillog_sasl import events as ev
 from maillog_sasl import parallel
 
-from support import written
+from support import interleaved_log, written
 
 TIMES = ("--year", "2026")
 
@@ -102,15 +101,9 @@ def test_a_reason_that_ends_like_a_retry(tmp_path, report):
 def unavailable_log(messages: int) -> str:
     """Logins' messages that qmgr defers itself at every queue run for hours, interleaved, a
     few delivered at last: most lines of a chunk are about messages born before it."""
-    start = dt.datetime(2026, 3, 2, 10, 0, 0)
-    events = []
-    for number in range(messages):
-        when = start + dt.timedelta(seconds=37 * number)
+
+    def tell(number, at):
         pid, queue_id = 4000 + number, f"{0xA0000 + number:X}"
-
-        def at(offset, text, when=when):
-            events.append((when + dt.timedelta(seconds=offset), len(events), text))
-
         at(0, f"smtpd[{pid}]: connect from unknown[198.51.100.{number % 250}]")
         at(0, f"smtpd[{pid}]: {queue_id}: client=unknown[198.51.100.{number % 250}], "
               f"sasl_method=PLAIN, sasl_username=u{number % 3}@example.test")
@@ -135,9 +128,8 @@ def unavailable_log(messages: int) -> str:
                         "relay=remote.test[192.0.2.9]:25, delay=9, delays=9/0/0/0, "
                         "dsn=2.0.0, status=sent (250 2.0.0 Ok)")
             at(end, f"qmgr[99]: {queue_id}: removed")
-    events.sort()
-    return "".join(f"{moment:%b %d %H:%M:%S} mail postfix/{text}\n"
-                   for moment, _, text in events)
+
+    return interleaved_log(messages, 37, tell)
 
 
 @pytest.mark.parametrize("chunk_size", [300, 1000, 5000])

@@ -1,6 +1,6 @@
 """watch reads a state that an older version wrote (its engine in an older format) as it is, and
-continues it as it continues a state of its own: tests/fixtures/watch-state-0.1 (its README
-says how it was written)."""
+continues it as it continues a state of its own: tests/fixtures/watch-state-0.1 and
+watch-state-8ec86ef (their READMEs say how each was written)."""
 
 import os
 import shutil
@@ -17,12 +17,17 @@ from maillog_sasl.state import State
 
 from support import COMPILED
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "watch-state-0.1"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURE = FIXTURES / "watch-state-0.1"
+# The states of older versions: of 0.1.0, before the fields model.SESSION_ADDED names; of the
+# version before the last of them (watch._ADDED_LAST). Both hold the session of part1.log.
+STATES = [FIXTURE / "state.sqlite", FIXTURES / "watch-state-8ec86ef" / "state.sqlite"]
 TIMES = ("--year", "2020", "--tz", "UTC")
 
 
-def fixture_copy(tmp_path):
-    for name in ("state.sqlite", "part1.log", "part2.log"):
+def fixture_copy(tmp_path, state=STATES[0]):
+    shutil.copyfile(state, tmp_path / "state.sqlite")
+    for name in ("part1.log", "part2.log"):
         shutil.copyfile(FIXTURE / name, tmp_path / name)
     return tmp_path / "state.sqlite"
 
@@ -36,17 +41,22 @@ def shown(cli, state):
                                        "alerts")}
 
 
-def test_the_fixture_is_of_an_older_format():
-    db = sqlite3.connect(FIXTURE / "state.sqlite")
-    try:
-        [(written,)] = db.execute("SELECT format FROM engine").fetchall()
-    finally:
-        db.close()
-    assert written in watch.older_formats() and written != watch.engine_format()
+def test_the_fixtures_are_of_older_formats():
+    written = []
+    for state in STATES:
+        db = sqlite3.connect(state)
+        try:
+            written += [fmt for (fmt,) in db.execute("SELECT format FROM engine")]
+        finally:
+            db.close()
+    assert len(set(written)) == len(STATES)
+    assert set(written) <= set(watch.older_formats())
+    assert watch.engine_format() not in written
 
 
-def test_an_older_session_is_read_counting_no_queued_reject_and_no_pending_action(tmp_path):
-    opened = State.open(str(fixture_copy(tmp_path)), watch.engine_format(), lock=False,
+@pytest.mark.parametrize("state", STATES, ids=lambda state: state.parent.name)
+def test_an_older_session_is_read_with_the_values_of_the_fields_it_lacks(tmp_path, state):
+    opened = State.open(str(fixture_copy(tmp_path, state)), watch.engine_format(), lock=False,
                         older_formats=watch.older_formats())
     try:
         [session] = opened.engine.correlator.sessions.values()
@@ -55,10 +65,12 @@ def test_an_older_session_is_read_counting_no_queued_reject_and_no_pending_actio
     assert (session.service, session.sasl_username) == ("postfix/smtps", "alice@example.org")
     assert session.queued_rejects == 0
     assert session.pending_action is None
+    assert session.proxied_since is None
 
 
-def test_an_older_state_is_continued_as_one_of_this_version(tmp_path, cli):
-    older = fixture_copy(tmp_path)
+@pytest.mark.parametrize("state", STATES, ids=lambda state: state.parent.name)
+def test_an_older_state_is_continued_as_one_of_this_version(tmp_path, cli, state):
+    older = fixture_copy(tmp_path, state)
     result = cli("watch", "--once", "--state", older, *TIMES, tmp_path / "part2.log")
     assert result.code == 0, result.err
     ours = tmp_path / "ours.sqlite"
@@ -82,7 +94,7 @@ def test_the_written_out_layouts_are_those_of_the_source(tmp_path):
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
         capture_output=True, text=True, check=True).stdout.split()
     assert [int(value) for value in computed] == [
-        watch.CORE_LAYOUT, watch.BEFORE_LAYOUT, watch.ENRICHED_LAYOUT], (
+        watch.CORE_LAYOUT, watch.BEFORE_LAYOUT, watch.PREVIOUS_LAYOUT, watch.ENRICHED_LAYOUT], (
         "an engine class changed: a new format, and the old one in older_formats() if read")
 
 
