@@ -1273,10 +1273,9 @@ class Correlator:
         if first is not None and first < session.start:
             session.start = first
             self._seen(first)
-        tls = proxy.tls_text  # `... TLS connection established from NAME[IP](:PORT): ...`
-        address = tls.partition(" from ")[2].partition(": ")[0] if tls is not None else ""
-        if ev.split_address(address)[1] == ip:
-            session.tls_line = tls
+        tls = ev.tls_event(proxy.tls_text) if proxy.tls_text is not None else None
+        if tls is not None and tls.client_ip == ip:
+            session.tls_line = proxy.tls_text
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
                      when: _dt.datetime) -> Session:
