@@ -42,13 +42,16 @@ DESCRIPTION
 
     A login is a session that authenticated and whose username Postfix logged (it queued mail,
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
-    an account and only resets its IP's failure count.
+    an account: it resets its IP's failure count, unless they are a guess (below).
 
     Guessing is judged as the stream passes, because "earlier" means earlier in the stream
     (sessions come in the order they ended, files oldest first): a successful login from an IP
     whose failed AUTH since that IP's last successful login reach `guess_failures`, or name
     `guess_usernames` distinct usernames, is recorded on the user as a Guess. Counting from the
     last success keeps a user's occasional typo, each followed by a good login, from adding up.
+    A success that names no account and comes after a guess's failures keeps them for the next
+    login from the IP that does: a bot checks a guessed password in a session that sends nothing
+    (Postfix names the login only on mail it queued) and sends from the same IP later.
     Failures Postfix blames on its own authentication server are not guesses. An IP that has
     failed no AUTH for `guess_window` days has its failures forgotten (and, if it never logged
     in, the IP itself): a brute-force campaign leaves tens of thousands of IPs behind, and a
@@ -86,7 +89,16 @@ if typing.TYPE_CHECKING:
 
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(OUTCOMES)}
 SENT_INDEX = OUTCOME_INDEX[SENT]
-INFRASTRUCTURE_FAULTS = ("Connection lost to authentication server",)
+# A failed AUTH whose reason Postfix took from its authentication server's own trouble, not from
+# the client's password: Dovecot's socket (xsasl_dovecot_server.c) and Cyrus SASL's server-side
+# results (sasl_errstring() of SASL_FAIL, SASL_NOMEM, SASL_TRYAGAIN, SASL_UNAVAIL: saslauthd or a
+# database down). While it is down every client's login fails, and each then logs in from the IP
+# it failed from: that is no guess.
+INFRASTRUCTURE_FAULTS = (
+    "Connection lost to authentication server", "Can't connect to authentication server",
+    "Authentication backend error", "generic failure", "no memory available",
+    "transient failure", "remote authentication server unavailable",
+)
 # An attacker chooses the usernames it tries; past this many per IP only "at least" matters.
 USERNAMES_KEPT = 100
 # Postfix's default maximal_queue_lifetime (5 days), and a day to spare.
@@ -795,8 +807,8 @@ class Activity:
             self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
         if name is None:
-            if state is not None and session.auth_succeeded:
-                del ips[ip]  # a success that names no account: its IP's failures are over
+            if state is not None and session.auth_succeeded and not self._guessing(state):
+                del ips[ip]  # a success that names no account: its IP's typos are over
             return
         # A login as `name` from `ip`, whose failures so far are `state` (None: it has none);
         # the rest of this method, for most sessions of a log.
@@ -818,15 +830,18 @@ class Activity:
         hour = (user.open_hours.get(key) if key is not None and end is not None
                 and key <= start < end else None) or self._hour(user, start)
         hour.login(ip, self._networks.get(ip) or self._network_of(ip), start)
-        if state is not None and ip not in user.guesses:
-            limits = self.limits
-            if (state.pending_failures >= limits.guess_failures
-                    or len(state.pending_usernames) >= limits.guess_usernames):
-                user.guesses[ip] = Guess(start, ip, state.pending_failures,
-                                         len(state.pending_usernames))
+        if state is not None and ip not in user.guesses and self._guessing(state):
+            user.guesses[ip] = Guess(start, ip, state.pending_failures,
+                                     len(state.pending_usernames))
         self.pairs.login(name, ip, start)
         if self.enrichment is not None:
             self.enrichment.login(name, ip, start)
+
+    def _guessing(self, state: IpActivity) -> bool:
+        """Whether an IP's failures so far make a login after them a guess."""
+        limits = self.limits
+        return (state.pending_failures >= limits.guess_failures
+                or len(state.pending_usernames) >= limits.guess_usernames)
 
     def _failed(self, session: Session, failures: int, state: IpActivity) -> None:
         """Note a session's failed AUTH on its IP's `state` and on the usernames it tried."""

@@ -157,13 +157,50 @@ def test_one_typo_each_time_is_not_guessing(tmp_path):
     assert "guessed" not in fired(log, tmp_path, "typo@example.jp")
 
 
-def test_failures_from_another_ip_or_the_auth_server_are_not_guessing(tmp_path):
+# The reasons Postfix logs when its authentication server, not the password, failed: Dovecot's
+# socket (xsasl_dovecot_server.c), Cyrus SASL's server-side results (saslauthd not running:
+# `warning: SASL authentication failure: cannot connect to saslauthd server: No such file or
+# directory`, then the client's `SASL LOGIN authentication failed: generic failure`).
+SERVER_FAULTS = ["Connection lost to authentication server",
+                 "Can't connect to authentication server", "Authentication backend error",
+                 "generic failure", "no memory available", "transient failure (e.g., weak key)",
+                 "remote authentication server unavailable"]
+
+
+@pytest.mark.parametrize("reason", SERVER_FAULTS)
+def test_failures_from_another_ip_or_the_auth_server_are_not_guessing(tmp_path, reason):
     log = MailLog()
     log.failures("203.0.113.66", at(0, 1), ["gina@example.jp"] * 5)
-    log.failures(HOME, at(0, 1), ["gina@example.jp"] * 3,
-                 reason="Connection lost to authentication server")
+    log.failures(HOME, at(0, 1), ["gina@example.jp"] * 3, reason=reason)
     log.login("gina@example.jp", HOME, at(0, 2))
     assert "guessed" not in fired(log, tmp_path, "gina@example.jp")
+
+
+@pytest.mark.parametrize("reason", ["authentication failure", "UGFzc3dvcmQ6",
+                                    "(reason unavailable)", "bad protocol / cancel"])
+def test_failures_the_client_caused_are_guessing(tmp_path, reason):
+    log = MailLog()
+    log.failures(HOME, at(0, 1), ["gina@example.jp"] * 3, reason=reason)
+    log.login("gina@example.jp", HOME, at(0, 2))
+    assert "after 3 failed AUTH" in fired(log, tmp_path, "gina@example.jp")["guessed"]
+
+
+def test_guessed_through_a_login_that_sent_nothing(tmp_path):
+    # A bot checks the password it guessed in a session that queues nothing (Postfix names no
+    # login there), then sends from the same IP: the guess is the sending login's.
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), ["kim@example.jp"] * 5)
+    log.password_check("203.0.113.66", at(0, 2))
+    log.failures("203.0.113.66", at(0, 3), ["kim@example.jp"])
+    log.login("kim@example.jp", "203.0.113.66", at(0, 4))
+    assert fired(log, tmp_path, "kim@example.jp")["guessed"].startswith(
+        "guessed: login from 203.0.113.66 at 2026-01-05T04:00+09:00 after 6 failed AUTH ")
+    # A typo before each login that sent nothing is still no guess, day after day.
+    for day in range(5):
+        log.failures(HOME, at(day, 9), ["lee@example.jp"])
+        log.password_check(HOME, at(day, 10))
+    log.login("lee@example.jp", HOME, at(5, 9))
+    assert "guessed" not in fired(log, tmp_path, "lee@example.jp")
 
 
 def test_guessed_from_disconnect_counters_alone(tmp_path):
