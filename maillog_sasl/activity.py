@@ -225,7 +225,7 @@ def hour_of(when: _dt.datetime) -> _dt.datetime:
 # for every item of the stream (5% of the default report's instructions), named here.
 INTERNER_FIELDS = ("_found", "_size")
 HOUR_FIELDS = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
-BUSY_HOURS_FIELDS = ("_counts", "earliest")
+BUSY_HOURS_FIELDS = ("_counts", "earliest", "rising")
 HOP_WINDOW_FIELDS = ("events", "fired", "most", "busiest")
 USER_FIELDS = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
                "outcomes", "busy", "failing_since", "hops")
@@ -354,7 +354,8 @@ class Hour:
 
 class BusyHours:
     """The hours in which a user sent anything: how many had each recipient count, and for the
-    counts that could fire the burst rule, the earliest such hour and its first recipient."""
+    counts that could fire the burst rule, the earliest such hour and its first recipient; and
+    the first hour that was a burst against the hours before it."""
     __slots__ = BUSY_HOURS_FIELDS
 
     def __init__(self) -> None:
@@ -363,11 +364,16 @@ class BusyHours:
         self._counts: List[int] = []
         # count -> (hour, its first recipient's time); made on the first count that could fire.
         self.earliest: Any = _NO_EARLIEST  # Dict[int, tuple]
+        # (hour, its first recipient's time, its count, the median busy hour before it) of the
+        # first hour of at least burst_minimum and burst_factor x the hours before it: a spam
+        # run of as many hours as the account's history moves the median of all to its own.
+        self.rising: Optional[tuple] = None
 
     def __getstate__(self) -> tuple:
         return slots_state(self, BUSY_HOURS_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
+        self.rising = None  # a state kept before it came (watch._ADDED)
         set_slots(self, state)
 
     @property
@@ -377,6 +383,12 @@ class BusyHours:
     def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime,
             limits: Thresholds) -> None:
         counts = self._counts
+        # Hours come in time order (UserActivity.settle()): the median so far is of the hours
+        # before this one.
+        if self.rising is None and counts and recipients >= limits.burst_minimum:
+            before = self.median()
+            if recipients >= limits.burst_factor * before:
+                self.rising = (key, first_recipient, recipients, before)
         # The counts searched in C: an attacked account has dozens.
         known = counts[::2]
         if recipients in known:

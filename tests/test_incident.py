@@ -76,6 +76,24 @@ def test_burst_relative_needs_the_factor(tmp_path):
     assert "60 recipients" in reason and "10.0x the median busy hour of 6" in reason
 
 
+@pytest.mark.parametrize("run_hours", [9, 10, 11, 25])
+def test_burst_a_run_as_long_as_the_history_is_judged_by_the_hours_before_it(tmp_path,
+                                                                             run_hours):
+    # Ten busy hours of 2 recipients, then a spam run of 90 an hour (under the limit of 100):
+    # from its tenth hour on, the median of all busy hours is the run's own.
+    log = MailLog()
+    hours_of(10, 2, log, "run@example.jp")
+    for hour in range(run_hours):
+        for minute in (10, 25, 40):
+            log.login("run@example.jp", HOME, at(10, 0) + dt.timedelta(hours=hour, minutes=minute),
+                      to=30)
+    reason = fired(log, tmp_path, "run@example.jp")["burst"]
+    median = "of 2" if run_hours < 10 else "before it of 2"
+    assert reason == (f"burst: 90 recipients in the hour from 2026-01-15T00:00+09:00 (45.0x the "
+                      f"median busy hour {median}; limits 10x and at least 50); {run_hours} such "
+                      f"hours (busiest 90)")
+
+
 def test_burst_relative_needs_the_minimum(tmp_path):
     log = MailLog()
     hours_of(9, 4, log, "below@example.jp")
