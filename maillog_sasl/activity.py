@@ -22,7 +22,7 @@ DESCRIPTION
     open ones at the end). Per SASL username it gathers one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
-    client IP it keeps the failed AUTH since its last successful login. Which accounts logged
+    client IP it keeps the failed AUTH that no login since has answered. Which accounts logged
     in from which IPs, networks and provider blocks, when first, and on which days, goes to
     `pairs` (on disk: these pairs are what grows with the length of the log).
 
@@ -42,13 +42,16 @@ DESCRIPTION
 
     A login is a session that authenticated and whose username Postfix logged (it queued mail,
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
-    an account: it resets its IP's failure count, unless they are a guess (below).
+    an account: it forgets its IP's failures, unless they are a guess (below).
 
     Guessing is judged as the stream passes, because "earlier" means earlier in the stream
-    (sessions come in the order they ended, files oldest first): a successful login from an IP
-    whose failed AUTH since that IP's last successful login reach `guess_failures`, or name
-    `guess_usernames` distinct usernames, is recorded on the user as a Guess. Counting from the
-    last success keeps a user's occasional typo, each followed by a good login, from adding up.
+    (sessions come in the order they ended, files oldest first): a successful login as U from an
+    IP whose failed AUTH that may have been U's (naming U, or naming none) reach
+    `guess_failures`, or whose failures name `guess_usernames` distinct usernames, is recorded on
+    the user as a Guess. A login answers the failures naming its account and those naming none:
+    counting from there keeps a user's occasional typo, each followed by a good login, from
+    adding up, and a device behind an office's NAT that keeps trying a colleague's old password
+    from making each login from that NAT a guess (that colleague's, when it comes, is one).
     A success that names no account and comes after a guess's failures keeps them for the next
     login from the IP that does: a bot checks a guessed password in a session that sends nothing
     (Postfix names the login only on mail it queued) and sends from the same IP later.
@@ -229,7 +232,7 @@ BUSY_HOURS_FIELDS = ("_counts", "earliest", "rising")
 HOP_WINDOW_FIELDS = ("events", "fired", "most", "busiest")
 USER_FIELDS = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
                "outcomes", "busy", "failing_since", "hops")
-IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host")
+IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host", "username_failures")
 # An Activity has no slots: its state is the dict a plain class's instance has, its attributes
 # and ACTIVITY_DEFAULTS, which one pickled before they were kept lacks.
 ACTIVITY_DEFAULTS = {"enrichment": None, "_next_due": None, "_last_hour_end": None}
@@ -540,10 +543,14 @@ class IpActivity:
 
     def __init__(self) -> None:
         self.host: Optional[str] = None  # the host that logged its last failures
-        self.pending_failures = 0  # failed AUTH since this IP's last successful login
+        # Failed AUTH from this IP that no login since has answered: a login forgets those
+        # naming its account and those naming none (Postfix before 3.9 names none).
+        self.pending_failures = 0
         # The usernames of those failures, interned: a campaign tries the same few from
         # thousands of IPs. A tuple, as most IPs try only a handful.
         self.pending_usernames: tuple = ()
+        # How many of the failures named each of them, in the same order.
+        self.username_failures: tuple = ()
         self.last_failure: Optional[_dt.datetime] = None
 
     def __getstate__(self) -> tuple:
@@ -551,11 +558,43 @@ class IpActivity:
 
     def __setstate__(self, state: tuple) -> None:
         set_slots(self, state)
+        if len(state[1]) < len(IP_FIELDS):
+            # Kept before the counts came (watch._ADDED): its failures read as naming none.
+            self.username_failures = (0,) * len(self.pending_usernames)
 
     def forget_failures(self) -> None:
         self.pending_failures = 0
         self.pending_usernames = ()
+        self.username_failures = ()
         self.last_failure = None
+
+    def failed(self, username: str) -> None:
+        """One more failure naming `username` (of those pending_failures counts)."""
+        usernames = self.pending_usernames
+        if username in usernames:
+            at = usernames.index(username)
+            counts = self.username_failures
+            self.username_failures = counts[:at] + (counts[at] + 1,) + counts[at + 1:]
+        elif len(usernames) < USERNAMES_KEPT:
+            self.pending_usernames = usernames + (username,)
+            self.username_failures += (1,)
+
+    def failures_of(self, username: str) -> int:
+        """The failures that may have been `username`'s: those naming it, and those naming
+        none."""
+        counts = self.username_failures
+        usernames = self.pending_usernames
+        own = counts[usernames.index(username)] if username in usernames else 0
+        return own + max(self.pending_failures - sum(counts), 0)
+
+    def logged_in(self, username: str) -> None:
+        """A login as `username`: its failures, and those naming none, are answered."""
+        usernames, counts = self.pending_usernames, self.username_failures
+        if username in usernames:
+            at = usernames.index(username)
+            usernames = self.pending_usernames = usernames[:at] + usernames[at + 1:]
+            counts = self.username_failures = counts[:at] + counts[at + 1:]
+        self.pending_failures = sum(counts)
 
     def forget_failures_before(self, moment: _dt.datetime) -> None:
         """Forget the failures if the last of them came before `moment`."""
@@ -824,10 +863,18 @@ class Activity:
             return
         # A login as `name` from `ip`, whose failures so far are `state` (None: it has none);
         # the rest of this method, for most sessions of a log.
-        if state is not None:
-            del ips[ip]  # failures are counted since the IP's last login: nothing to keep
         user = self.users.get(name) or self.user(name)
         name = user.name  # one string per account, however many IPs name it
+        guess = None
+        if state is not None:
+            limits = self.limits
+            if ip not in user.guesses and start is not None and (
+                    state.failures_of(name) >= limits.guess_failures
+                    or len(state.pending_usernames) >= limits.guess_usernames):
+                guess = Guess(start, ip, state.pending_failures, len(state.pending_usernames))
+            state.logged_in(name)
+            if not state.matters:
+                del ips[ip]
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -842,15 +889,15 @@ class Activity:
         hour = (user.open_hours.get(key) if key is not None and end is not None
                 and key <= start < end else None) or self._hour(user, start)
         hour.login(ip, self._networks.get(ip) or self._network_of(ip), start)
-        if state is not None and ip not in user.guesses and self._guessing(state):
-            user.guesses[ip] = Guess(start, ip, state.pending_failures,
-                                     len(state.pending_usernames))
+        if guess is not None:
+            user.guesses[ip] = guess
         self.pairs.login(name, ip, start)
         if self.enrichment is not None:
             self.enrichment.login(name, ip, start)
 
     def _guessing(self, state: IpActivity) -> bool:
-        """Whether an IP's failures so far make a login after them a guess."""
+        """Whether an IP's failures so far, whoever's, are a guess's rather than a typo's (for a
+        success that names no account)."""
         limits = self.limits
         return (state.pending_failures >= limits.guess_failures
                 or len(state.pending_usernames) >= limits.guess_usernames)
@@ -868,9 +915,7 @@ class Activity:
                 continue
             guessed = self.user(failure.username)
             username = guessed.name  # one string per username, however many IPs try it
-            if (username not in state.pending_usernames
-                    and len(state.pending_usernames) < USERNAMES_KEPT):
-                state.pending_usernames += (username,)
+            state.failed(username)
             self._hour(guessed, when).auth_failures += 1
             # Once selected, always: the filters are asked only until then.
             if (not guessed.selected and self.selection is not None

@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
-from maillog_sasl.activity import BusyHours, ThresholdError
+from maillog_sasl.activity import BusyHours, IpActivity, ThresholdError
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
 
@@ -219,6 +219,39 @@ def test_guessed_through_a_login_that_sent_nothing(tmp_path):
         log.password_check(HOME, at(day, 10))
     log.login("lee@example.jp", HOME, at(5, 9))
     assert "guessed" not in fired(log, tmp_path, "lee@example.jp")
+
+
+def test_a_login_answers_its_own_failures_not_a_colleagues(tmp_path):
+    # Behind an office's NAT a device keeps trying a colleague's old password: the others'
+    # logins from the NAT are no guesses, the colleague's is (and answers them).
+    log = MailLog()
+    log.failures(OFFICE, at(0, 8), ["alice@example.jp"] * 3)
+    log.login("bob@example.jp", OFFICE, at(0, 9))
+    log.login("alice@example.jp", OFFICE, at(0, 10))
+    log.login("carol@example.jp", OFFICE, at(0, 11))
+    assert "guessed" not in fired(log, tmp_path, "bob@example.jp")
+    assert "guessed" not in fired(log, tmp_path, "carol@example.jp")
+    assert "after 3 failed AUTH" in fired(log, tmp_path, "alice@example.jp")["guessed"]
+
+
+def test_failures_that_named_no_account_are_any_logins(tmp_path):
+    # Postfix before 3.9 names no account on a failure: the next login from the IP answers it.
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), [None] * 3)
+    log.login("mia@example.jp", "203.0.113.66", at(0, 2))
+    log.login("ned@example.jp", "203.0.113.66", at(0, 3))
+    assert "(usernames not logged)" in fired(log, tmp_path, "mia@example.jp")["guessed"]
+    assert "guessed" not in fired(log, tmp_path, "ned@example.jp")
+
+
+def test_an_ip_kept_before_the_counts_reads_its_failures_as_naming_none():
+    state = IpActivity()
+    state.__setstate__((None, {"pending_failures": 4, "pending_usernames": ("a", "b"),
+                               "last_failure": None, "host": "mail"}))
+    assert state.username_failures == (0, 0)
+    assert state.failures_of("a") == 4
+    state.logged_in("a")
+    assert (state.pending_failures, state.pending_usernames) == (0, ("b",))
 
 
 def test_guessed_from_disconnect_counters_alone(tmp_path):
