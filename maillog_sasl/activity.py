@@ -7,12 +7,13 @@ SUMMARY
     activity.observe(item), activity.close()   the same, one item at a time, then the end
     activity.set_limits(limits)     judge what comes next by other limits
     activity.forget(name)           drop an account
-    activity.users: name -> UserActivity      activity.ips: address -> IpActivity
+    activity.users: name -> UserActivity      activity.ips: address (IPv6: its /64) -> IpActivity
     activity.enrichment: enrich.Enrichment or None, told of every login and submission
     activity.pairs: pairs.PairStore, the accounts' IPs and networks (first login from each)
     Thresholds(...)                 the incident rules' limits (incident.py reads them)
     network_of(ip) -> "192.0.2.0/24" | "2001:db8:1::/48"       hour_of(time) -> the hour it is in
     provider_of(ip or network) -> "192.0.0.0/16" | "2001:db8::/32"
+    failing_source(ip) -> "192.0.2.7" | "2001:db8:1:2::/64"    what an IP's failures are kept under
     SHARED_EMPTIES                  the read-only empties records share (for a pickler)
     guessing_failures(session) -> failed AUTH commands that were attempts at a password
     failed_enough(recipients, failed, limits) -> the failing rule holds on these figures
@@ -48,8 +49,9 @@ DESCRIPTION
     (sessions come in the order they ended, files oldest first): a successful login as U from an
     IP whose failed AUTH that may have been U's (naming U, or naming none) reach
     `guess_failures`, or whose failures name `guess_usernames` distinct usernames, is recorded on
-    the user as a Guess. A login answers the failures naming its account and those naming none:
-    counting from there keeps a user's occasional typo, each followed by a good login, from
+    the user as a Guess (an IPv6 address's failures are its /64's: an attacker there rotates
+    through its addresses). A login answers the failures naming its account and those naming
+    none: counting from there keeps a user's occasional typo, each followed by a good login, from
     adding up, and a device behind an office's NAT that keeps trying a colleague's old password
     from making each login from that NAT a guess (that colleague's, when it comes, is one).
     A success that names no account and comes after a guess's failures keeps them for the next
@@ -206,6 +208,23 @@ def _other_block_of(base: str, v4_prefix: int, v6_prefix: int) -> str:
         return base
     prefix = v4_prefix if parsed.version == 4 else v6_prefix
     return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
+
+
+def failing_source(ip: str) -> str:
+    """What an IP's failed AUTH are kept under: the IP, or for IPv6 its /64 (one host, or one
+    customer's subnet: an attacker there rotates through 2**64 addresses)."""
+    return ip if ":" not in ip else _ipv6_subnet(ip)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ipv6_subnet(ip: str) -> str:
+    try:
+        parsed = ipaddress.IPv6Address(ip)
+        if parsed.ipv4_mapped is not None:  # an IPv4 client: its address is its own
+            return ip
+        return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
+    except ValueError:  # not an address (Postfix's `unknown`), or one with a zone
+        return ip
 
 
 def network_of(ip: str) -> str:
@@ -844,8 +863,9 @@ class Activity:
         client = session.client_ip
         # The Interner's table read here first: calling the Interner costs four lookups.
         ip = self._intern._found.get(client) or self._intern(client)
+        source = ip if ":" not in ip else failing_source(ip)
         ips = self.ips
-        state = ips.get(ip)
+        state = ips.get(source)
         if state is not None and on_time and start is not None:
             state.forget_failures_before(start - self._guess_window)
         auth = session.auth
@@ -854,12 +874,12 @@ class Activity:
         # model.Session.failed_auth_count, which must stay the same).
         if session.auth_failures or (auth is not None and auth[1] > auth[0]):
             if state is None:
-                state = ips[ip] = IpActivity()
+                state = ips[source] = IpActivity()
             self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
         if name is None:
             if state is not None and session.auth_succeeded and not self._guessing(state):
-                del ips[ip]  # a success that names no account: its IP's typos are over
+                del ips[source]  # a success that names no account: its IP's typos are over
             return
         # A login as `name` from `ip`, whose failures so far are `state` (None: it has none);
         # the rest of this method, for most sessions of a log.
@@ -874,7 +894,7 @@ class Activity:
                 guess = Guess(start, ip, state.pending_failures, len(state.pending_usernames))
             state.logged_in(name)
             if not state.matters:
-                del ips[ip]
+                del ips[source]
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True

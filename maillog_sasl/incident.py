@@ -91,6 +91,7 @@ from maillog_sasl.activity import (
     Thresholds,
     UserActivity,
     failed_enough,
+    failing_source,
     hour_of,
     provider_of,
 )
@@ -201,9 +202,10 @@ def guessed_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     names = (f"for {counted(first.usernames, 'username')}" if first.usernames
              else "(usernames not logged)")
     more = (f"; {counted(len(guesses) - 1, 'more IP')} like it" if len(guesses) > 1 else "")
+    source = "that IP" if ":" not in first.ip else f"its /64 ({failing_source(first.ip)})"
     return Signal("guessed", first.time,
                   f"guessed: login from {first.ip} at {_stamp(first.time)} after {first.failures} "
-                  f"failed AUTH from that IP {names} since its last successful login (limits "
+                  f"failed AUTH from {source} {names} since its last successful login (limits "
                   f"{counted(limits.guess_failures, 'failure')} or "
                   f"{counted(limits.guess_usernames, 'username')}){more}")
 

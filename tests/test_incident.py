@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
-from maillog_sasl.activity import BusyHours, IpActivity, ThresholdError
+from maillog_sasl.activity import BusyHours, IpActivity, ThresholdError, failing_source
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
 
@@ -242,6 +242,22 @@ def test_failures_that_named_no_account_are_any_logins(tmp_path):
     log.login("ned@example.jp", "203.0.113.66", at(0, 3))
     assert "(usernames not logged)" in fired(log, tmp_path, "mia@example.jp")["guessed"]
     assert "guessed" not in fired(log, tmp_path, "ned@example.jp")
+
+
+def test_an_ipv6_clients_failures_are_its_64s(tmp_path):
+    # An attacker with a /64 rotates through its addresses: each fails once, another logs in.
+    log = MailLog()
+    for host in range(1, 4):
+        log.failures(f"2001:db8:77:1::{host:x}", at(0, 1), ["olga@example.jp"])
+        log.failures(f"2001:db8:88:{host:x}::1", at(0, 1), ["pia@example.jp"])
+    log.login("olga@example.jp", "2001:db8:77:1::ff", at(0, 2))
+    log.login("pia@example.jp", "2001:db8:88:ff::1", at(0, 2))  # another /64 each time
+    assert fired(log, tmp_path, "olga@example.jp")["guessed"].startswith(
+        "guessed: login from 2001:db8:77:1::ff at 2026-01-05T02:00+09:00 after 3 failed AUTH "
+        "from its /64 (2001:db8:77:1::/64) for 1 username ")
+    assert "guessed" not in fired(log, tmp_path, "pia@example.jp")
+    assert [failing_source(ip) for ip in ("192.0.2.7", "::ffff:192.0.2.7", "unknown")] == [
+        "192.0.2.7", "::ffff:192.0.2.7", "unknown"]
 
 
 def test_an_ip_kept_before_the_counts_reads_its_failures_as_naming_none():
