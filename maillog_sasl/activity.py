@@ -81,7 +81,18 @@ import re
 import typing
 from collections import Counter
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, Union
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from mypy_extensions import mypyc_attr
 
@@ -104,6 +115,9 @@ INFRASTRUCTURE_FAULTS = (
     "Authentication backend error", "generic failure", "no memory available",
     "transient failure", "remote authentication server unavailable",
 )
+# How many busy hours before an hour the burst rule needs to judge it against them alone: fewer
+# are no account's usual (a log's first, cut hour; a newsletter's first test message).
+RISING_HISTORY = 5
 # An attacker chooses the usernames it tries; past this many per IP only "at least" matters.
 USERNAMES_KEPT = 100
 # Postfix's default maximal_queue_lifetime (5 days), and a day to spare.
@@ -251,7 +265,8 @@ BUSY_HOURS_FIELDS = ("_counts", "earliest", "rising")
 HOP_WINDOW_FIELDS = ("events", "fired", "most", "busiest")
 USER_FIELDS = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
                "outcomes", "busy", "failing_since", "hops")
-IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host", "username_failures")
+IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host", "username_failures",
+             "older_usernames")
 # An Activity has no slots: its state is the dict a plain class's instance has, its attributes
 # and ACTIVITY_DEFAULTS, which one pickled before they were kept lacks.
 ACTIVITY_DEFAULTS = {"enrichment": None, "_next_due": None, "_last_hour_end": None}
@@ -406,8 +421,9 @@ class BusyHours:
             limits: Thresholds) -> None:
         counts = self._counts
         # Hours come in time order (UserActivity.settle()): the median so far is of the hours
-        # before this one.
-        if self.rising is None and counts and recipients >= limits.burst_minimum:
+        # before this one, when there are enough of them to be the account's usual.
+        if (self.rising is None and recipients >= limits.burst_minimum
+                and sum(counts[1::2]) >= RISING_HISTORY):
             before = self.median()
             if recipients >= limits.burst_factor * before:
                 self.rising = (key, first_recipient, recipients, before)
@@ -570,6 +586,10 @@ class IpActivity:
         self.pending_usernames: tuple = ()
         # How many of the failures named each of them, in the same order.
         self.username_failures: tuple = ()
+        # How many of them, at the start, failed only before the IP's last login: the rule of
+        # distinct usernames reads those since (a colleague's old device, a misspelled name that
+        # never logs in, would otherwise make every login from an office's NAT a guess).
+        self.older_usernames = 0
         self.last_failure: Optional[_dt.datetime] = None
 
     def __getstate__(self) -> tuple:
@@ -578,25 +598,42 @@ class IpActivity:
     def __setstate__(self, state: tuple) -> None:
         set_slots(self, state)
         if len(state[1]) < len(IP_FIELDS):
-            # Kept before the counts came (watch._ADDED): its failures read as naming none.
+            # Kept before the counts came (watch._ADDED): its failures read as naming none, and
+            # as failed since the IP's last login.
             self.username_failures = (0,) * len(self.pending_usernames)
+            self.older_usernames = 0
 
     def forget_failures(self) -> None:
         self.pending_failures = 0
         self.pending_usernames = ()
         self.username_failures = ()
+        self.older_usernames = 0
         self.last_failure = None
 
     def failed(self, username: str) -> None:
         """One more failure naming `username` (of those pending_failures counts)."""
-        usernames = self.pending_usernames
+        usernames, counts = self.pending_usernames, self.username_failures
         if username in usernames:
             at = usernames.index(username)
-            counts = self.username_failures
-            self.username_failures = counts[:at] + (counts[at] + 1,) + counts[at + 1:]
+            count = counts[at] + 1
+            if at < self.older_usernames:  # failing again since the IP's last login
+                self.older_usernames -= 1
+                self.pending_usernames = usernames[:at] + usernames[at + 1:] + (username,)
+                self.username_failures = counts[:at] + counts[at + 1:] + (count,)
+            else:
+                self.username_failures = counts[:at] + (count,) + counts[at + 1:]
         elif len(usernames) < USERNAMES_KEPT:
             self.pending_usernames = usernames + (username,)
-            self.username_failures += (1,)
+            self.username_failures = counts + (1,)
+
+    def recent_usernames(self) -> tuple:
+        """The usernames that failed since the IP's last login."""
+        return self.pending_usernames[self.older_usernames:]
+
+    def recent_failures(self) -> int:
+        """The failures since the IP's last login: of the recent usernames, and naming none."""
+        counts = self.username_failures
+        return sum(counts[self.older_usernames:]) + max(self.pending_failures - sum(counts), 0)
 
     def failures_of(self, username: str) -> int:
         """The failures that may have been `username`'s: those naming it, and those naming
@@ -606,14 +643,25 @@ class IpActivity:
         own = counts[usernames.index(username)] if username in usernames else 0
         return own + max(self.pending_failures - sum(counts), 0)
 
+    def evidence(self, username: str) -> Tuple[int, int]:
+        """(failures, usernames) a login as `username` is judged on: those that may have been
+        its own (failures_of()) and the others' since the IP's last login."""
+        recent = self.recent_usernames()
+        counts = self.username_failures[self.older_usernames:]
+        others = sum(count for name, count in zip(recent, counts) if name != username)
+        own_older = username in self.pending_usernames[:self.older_usernames]
+        return self.failures_of(username) + others, len(recent) + own_older
+
     def logged_in(self, username: str) -> None:
-        """A login as `username`: its failures, and those naming none, are answered."""
+        """A login as `username`: its failures, and those naming none, are answered; the
+        others' are older than the IP's last login now."""
         usernames, counts = self.pending_usernames, self.username_failures
         if username in usernames:
             at = usernames.index(username)
             usernames = self.pending_usernames = usernames[:at] + usernames[at + 1:]
             counts = self.username_failures = counts[:at] + counts[at + 1:]
         self.pending_failures = sum(counts)
+        self.older_usernames = len(usernames)
 
     def forget_failures_before(self, moment: _dt.datetime) -> None:
         """Forget the failures if the last of them came before `moment`."""
@@ -888,11 +936,12 @@ class Activity:
         guess = None
         if state is not None:
             limits = self.limits
+            named = self._intern(name.lower())  # as _failed() keeps failures' usernames
             if ip not in user.guesses and start is not None and (
-                    state.failures_of(name) >= limits.guess_failures
-                    or len(state.pending_usernames) >= limits.guess_usernames):
-                guess = Guess(start, ip, state.pending_failures, len(state.pending_usernames))
-            state.logged_in(name)
+                    state.failures_of(named) >= limits.guess_failures
+                    or len(state.recent_usernames()) >= limits.guess_usernames):
+                guess = Guess(start, ip, *state.evidence(named))
+            state.logged_in(named)
             if not state.matters:
                 del ips[source]
         if (not user.selected and self.selection is not None
@@ -916,11 +965,11 @@ class Activity:
             self.enrichment.login(name, ip, start)
 
     def _guessing(self, state: IpActivity) -> bool:
-        """Whether an IP's failures so far, whoever's, are a guess's rather than a typo's (for a
-        success that names no account)."""
+        """Whether an IP's failures since its last login, whoever's, are a guess's rather than a
+        typo's (for a success that names no account)."""
         limits = self.limits
-        return (state.pending_failures >= limits.guess_failures
-                or len(state.pending_usernames) >= limits.guess_usernames)
+        return (state.recent_failures() >= limits.guess_failures
+                or len(state.recent_usernames()) >= limits.guess_usernames)
 
     def _failed(self, session: Session, failures: int, state: IpActivity) -> None:
         """Note a session's failed AUTH on its IP's `state` and on the usernames it tried."""
@@ -935,7 +984,9 @@ class Activity:
                 continue
             guessed = self.user(failure.username)
             username = guessed.name  # one string per username, however many IPs try it
-            state.failed(username)
+            # In one case: a server that finds accounts whatever their case logs a login as the
+            # client spelled it.
+            state.failed(self._intern(username.lower()))
             self._hour(guessed, when).auth_failures += 1
             # Once selected, always: the filters are asked only until then.
             if (not guessed.selected and self.selection is not None

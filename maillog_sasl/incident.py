@@ -17,8 +17,8 @@ DESCRIPTION
       strong  burst        more than `hourly_recipients` recipients in one clock hour, or at
                            least `burst_factor` x the user's median busy hour (median of the hours
                            in which it sent anything; or, when none is that, of the busy hours
-                           before it: a run as long as the history is its own median) and at
-                           least `burst_minimum`
+                           before it, RISING_HISTORY at least: a run as long as the history is
+                           its own median) and at least `burst_minimum`
       strong  failing      bounced + expired + deferred + rejected >= `failed_percent` % of the
                            user's recipients, with at least `failed_minimum` recipients
       strong  guessed      a login from an IP with >= `guess_failures` failed AUTH, or failures
@@ -149,13 +149,13 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     if fired:
         key, count = fired[0]
         when = busy.earliest[count][1]
-    elif busy.rising is not None:
+    elif busy.rising is not None and _rose(busy.rising, limits):
         # The median of all hours is the burst's own (a run of as many hours as the account's
         # history): the first hour that was a burst against the hours before it.
         key, when, count, median = busy.rising
         fired = _burst_hours(busy, median, limits)
         against = " before it"
-    else:
+    if not fired:
         return None
     if count > limits.hourly_recipients:
         why = f"more than {limits.hourly_recipients}"
@@ -168,6 +168,13 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     return Signal("burst", when, f"burst: {counted(count, 'recipient')} in the hour from "
                                 f"{_stamp(key)} ({why}); {counted(hours, 'such hour')} (busiest "
                                 f"{peak}{busiest})")
+
+
+def _rose(rising: tuple, limits: Thresholds) -> bool:
+    """Whether BusyHours.rising, judged by the limits of its hour, is a burst by these (watch
+    may be given other limits since)."""
+    _key, _when, count, before = rising
+    return count >= limits.burst_minimum and count >= limits.burst_factor * before
 
 
 def _burst_hours(busy, median, limits: Thresholds) -> List[tuple]:

@@ -218,10 +218,11 @@ _FORMATS: List[str] = []
 # engine holds none of it). A Session kept then is read with model.SESSION_ADDED's values.
 _ADDED = {"Session": tuple(model.SESSION_ADDED), "Hold": None, "Discard": None,
           "_ActionFields": None, "ProxyReply": None, "_ProxyReplyFields": None,
-          "BusyHours": ("rising",), "IpActivity": ("username_failures",)}
+          "BusyHours": ("rising",), "IpActivity": ("username_failures", "older_usernames")}
 # Of those, the ones each recent version lacked, newest first: the version just before this one
 # lacked the first, the one before it the first two (PREVIOUS_LAYOUTS).
-_ADDED_RECENTLY = ({"BusyHours": ("rising",), "IpActivity": ("username_failures",)},
+_ADDED_RECENTLY = ({"BusyHours": ("rising",),
+                    "IpActivity": ("username_failures", "older_usernames")},
                    {"Session": ("proxied_since",)})
 # Event classes that an engine never holds (the correlator applies them as they come): left out
 # of every layout, so that a state kept before they came is of this version's format.
@@ -231,7 +232,7 @@ _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
 # The hashes of the layout of the engine's classes (layouts()), written out: in the compiled
 # build (setup.py) a class has neither __slots__ nor __init__ code to hash. A test works them
 # out from the source, and fails when a class changed and these did not (a new format then).
-CORE_LAYOUT = 0x0456405AAE229976
+CORE_LAYOUT = 0x0AEBB273EDE7E904
 BEFORE_LAYOUT = 0x1AD073D352EC472D  # as before the attributes _ADDED came
 # As before those of _ADDED_RECENTLY came: before the first, before the first two.
 PREVIOUS_LAYOUTS = (0x1B3EEB6EFB1A3680, 0x1AA8F14E4AD8D638)

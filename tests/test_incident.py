@@ -9,7 +9,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
-from maillog_sasl.activity import BusyHours, IpActivity, ThresholdError, failing_source
+from maillog_sasl.activity import (
+    RISING_HISTORY,
+    BusyHours,
+    IpActivity,
+    ThresholdError,
+    failing_source,
+)
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
 
@@ -83,15 +89,45 @@ def test_burst_a_run_as_long_as_the_history_is_judged_by_the_hours_before_it(tmp
     # from its tenth hour on, the median of all busy hours is the run's own.
     log = MailLog()
     hours_of(10, 2, log, "run@example.jp")
-    for hour in range(run_hours):
-        for minute in (10, 25, 40):
-            log.login("run@example.jp", HOME, at(10, 0) + dt.timedelta(hours=hour, minutes=minute),
-                      to=30)
+    spam_run(log, "run@example.jp", 10, run_hours)
     reason = fired(log, tmp_path, "run@example.jp")["burst"]
     median = "of 2" if run_hours < 10 else "before it of 2"
     assert reason == (f"burst: 90 recipients in the hour from 2026-01-15T00:00+09:00 (45.0x the "
                       f"median busy hour {median}; limits 10x and at least 50); {run_hours} such "
                       f"hours (busiest 90)")
+
+
+def spam_run(log: MailLog, user: str, first_day: int, hours: int, per_hour: int = 90):
+    """`hours` busy hours of `per_hour` recipients in a row from midnight of `first_day`, three
+    messages an hour."""
+    for hour in range(hours):
+        for minute in (10, 25, 40):
+            log.login(user, HOME, at(first_day, 0) + dt.timedelta(hours=hour, minutes=minute),
+                      to=per_hour // 3)
+
+
+def test_burst_before_it_needs_a_history(tmp_path):
+    # A newsletter's first test message is no account's usual: 48 hours of 60 after it are none.
+    log = MailLog()
+    log.login("news@example.jp", HOME, at(0, 9), to=4)
+    spam_run(log, "news@example.jp", 1, 48, per_hour=60)
+    hours_of(RISING_HISTORY, 2, log, "run@example.jp")
+    spam_run(log, "run@example.jp", RISING_HISTORY, 2 * RISING_HISTORY)
+    assert "burst" not in fired(log, tmp_path, "news@example.jp")
+    assert "the median busy hour before it of 2" in fired(log, tmp_path, "run@example.jp")["burst"]
+
+
+def test_burst_before_it_is_judged_by_the_limits_asked(tmp_path):
+    # watch keeps an account's first such hour in its state, and may be run with other limits.
+    log = MailLog()
+    hours_of(10, 2, log, "run@example.jp")
+    spam_run(log, "run@example.jp", 10, 12)
+    analysis = analyze([log.write(tmp_path / "maillog")])
+    activity = watch(analysis, Selection(), {"thresholds": Thresholds()})
+    for limits, burst in [({}, True), ({"burst_minimum": 500}, False),
+                          ({"burst_factor": 100.0}, False)]:
+        verdict = assess(activity, dataclasses.replace(Thresholds(), **limits))["run@example.jp"]
+        assert ("burst" in [signal.name for signal in verdict.signals]) == burst, limits
 
 
 def test_burst_relative_needs_the_minimum(tmp_path):
@@ -242,6 +278,33 @@ def test_failures_that_named_no_account_are_any_logins(tmp_path):
     log.login("ned@example.jp", "203.0.113.66", at(0, 3))
     assert "(usernames not logged)" in fired(log, tmp_path, "mia@example.jp")["guessed"]
     assert "guessed" not in fired(log, tmp_path, "ned@example.jp")
+
+
+def test_names_that_never_log_in_make_no_guess_of_the_next_days_logins(tmp_path):
+    # Behind an office's NAT, a misspelled login and a forgotten domain, each followed by the
+    # right login: failures for two usernames, but never two since the IP's last login.
+    log = MailLog()
+    log.failures(OFFICE, at(0, 9), ["bob@exmaple.jp"])
+    log.login("bob@example.jp", OFFICE, at(0, 9) + dt.timedelta(minutes=1))
+    log.login("carol@example.jp", OFFICE, at(0, 10))
+    log.failures(OFFICE, at(1, 9), ["dave"])
+    log.login("dave@example.jp", OFFICE, at(1, 9) + dt.timedelta(minutes=1))
+    for hour, user in enumerate(["erin", "frank", "carol"]):
+        log.login(f"{user}@example.jp", OFFICE, at(2, 9 + hour))
+    found = verdicts(log, tmp_path)
+    assert [user for user, verdict in found.items()
+            if "guessed" in [signal.name for signal in verdict.signals]] == []
+    # The same two usernames failing since the IP's last login are a guess, as before.
+    log.failures(OFFICE, at(3, 9), ["bob@exmaple.jp", "dave"])
+    log.login("erin@example.jp", OFFICE, at(3, 10))
+    assert "for 2 usernames" in fired(log, tmp_path, "erin@example.jp")["guessed"]
+
+
+def test_a_failures_username_in_another_case_is_the_logins(tmp_path):
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), ["Alice@Example.jp"] * 3)
+    log.login("alice@example.jp", "203.0.113.66", at(0, 2))
+    assert "after 3 failed AUTH" in fired(log, tmp_path, "alice@example.jp")["guessed"]
 
 
 def test_an_ipv6_clients_failures_are_its_64s(tmp_path):
