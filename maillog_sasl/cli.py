@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fit tables to N columns: the least important columns hidden, "
                              "long cells cut (default: the terminal's width on a terminal, "
                              "whole tables to a file or a pipe; 0: never cut); e.g. --width 120")
-    parser.add_argument("--output", "-o", metavar="FILE",
+    parser.add_argument("--output", "-o", metavar="FILE", type=_file_name,
                         help="write the report to FILE instead of stdout; e.g. -o incident.csv")
     parser.add_argument("--user", "-u", action="append", default=[], metavar="PATTERN",
                         help="only this SASL username; shell glob, case-insensitive, repeatable; "
@@ -262,6 +262,14 @@ def _geo_options(options, geo: Optional[enrich.Geo]) -> enrich.Allow:
             raise UsageError(f"--allow-{'country' if 'country' in text else 'asn'}: {text}"
                              ) from None
         raise UsageError(f"--allow-ip: not an IP address or network: {text}") from None
+
+
+def _file_name(text: str) -> str:
+    """A file option's value: an empty one would read as no option at all (a report meant for
+    a file going to the terminal, a state in its default place)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty file name")
+    return text
 
 
 def _width(text: str) -> int:
@@ -473,6 +481,28 @@ def _input_at(target: Optional[str], paths, shown: str = "") -> str:
         return f"{target}: is also a log to read; not overwritten"
     what = "standard input" if isinstance(clash, int) else f"the log {clash}"
     return f"{shown or target}: is the same file as {what}; not overwritten"
+
+
+# The files SQLite and the lock keep beside a state (state.py), which no other output may be.
+STATE_FILES = ("", ".lock", "-journal", "-wal", "-shm")
+
+
+def _outputs_clash(outputs) -> str:
+    """Why two of `outputs` ((option, path); None paths left out) must not both be written
+    (one line), or '': one path where they resolve to (a file not made yet included), or one
+    file by device and inode (hard links). The state is compared with its files beside it."""
+    named = [(option, path) for option, path in outputs if path]
+    for index, (option, path) in enumerate(named):
+        places = [path + suffix for suffix in STATE_FILES] if option == "--state" else [path]
+        for other_option, other in named[index + 1:]:
+            if any(_same_place(place, other) for place in places):
+                return f"{other_option} {other}: is also {option}'s; not overwritten"
+    return ""
+
+
+def _same_place(path: str, other: str) -> bool:
+    return (os.path.realpath(path) == os.path.realpath(other)
+            or output.same_file(other, [path]) is not None)
 
 
 def _whole_writes(stream):
@@ -1188,7 +1218,7 @@ def _contain_parser():
     login.add_argument("--hold-logins", dest="map_action", action="store_const",
                        const=contain.HOLD,
                        help=f"accept USER's new mail onto hold: USER {contain.HOLD}")
-    parser.add_argument("--sasl-access", metavar="FILE",
+    parser.add_argument("--sasl-access", metavar="FILE", type=_file_name,
                         help=f"the check_sasl_access table (default: {contain.DEFAULT_MAP}, or "
                              f"DIR/{contain.MAP_NAME} with --config-dir)")
     parser.add_argument("--release", action="store_true",
@@ -1199,7 +1229,7 @@ def _contain_parser():
                            "default when not root)")
     mode.add_argument("--apply", action="store_true",
                       help="act even when not root (a table of your own, a wrapped postsuper)")
-    parser.add_argument("--state", metavar="PATH",
+    parser.add_argument("--state", metavar="PATH", type=_file_name,
                         help="take the queue IDs of --hold (or --release) from the state of "
                              "`maillog-sasl watch` (its open messages) instead of logs")
     parser.add_argument("--host", metavar="NAME",
@@ -1235,6 +1265,10 @@ def _contain_plan(args):
     if action is not None:
         path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
                                     if args.config_dir else contain.DEFAULT_MAP)
+        clash = _input_at(path, args.paths) or _outputs_clash(
+            (("--state", args.state), ("--sasl-access", path)))
+        if clash:
+            raise UsageError(clash if clash.startswith("--") else f"--sasl-access {clash}")
     return hold, action, path
 
 
@@ -1341,7 +1375,7 @@ def _watch_parser():
     parser.add_argument("--once", action="store_true",
                         help="read what is new since the last run, alert, and exit")
     _add_state_option(parser)
-    parser.add_argument("--alert-log", metavar="FILE",
+    parser.add_argument("--alert-log", metavar="FILE", type=_file_name,
                         help="append the alerts to FILE (NDJSON) instead of standard output")
     parser.add_argument("--alert-command", metavar="CMD",
                         help="run CMD (with /bin/sh) per alert, its JSON on standard input, "
@@ -1357,7 +1391,7 @@ def _watch_parser():
                              "sendmail: `sendmail -i -- ADDR`")
     parser.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
                         help="following: look at the logs every SECONDS (default: %(default)s)")
-    parser.add_argument("--metrics", metavar="FILE",
+    parser.add_argument("--metrics", metavar="FILE", type=_file_name,
                         help="write Prometheus metrics (maillog_sasl_*) to FILE for "
                              "node_exporter's textfile collector, replaced atomically every "
                              f"{watch.metrics.METRICS_EVERY:g} s when following and at the end of "
@@ -1381,7 +1415,7 @@ def _watch_parser():
     containing.add_argument("--contain-apply", action="store_true",
                             help="act even when not root (a table of your own, a wrapped "
                                  "postsuper)")
-    containing.add_argument("--sasl-access", metavar="FILE",
+    containing.add_argument("--sasl-access", metavar="FILE", type=_file_name,
                             help=f"the check_sasl_access table of --contain reject (default: "
                                  f"{contain.DEFAULT_MAP}, or DIR/{contain.MAP_NAME} with "
                                  "--config-dir)")
@@ -1423,7 +1457,7 @@ def _mail_address(text: str) -> str:
 def _add_state_option(parser) -> None:
     from maillog_sasl import state as state_module
 
-    parser.add_argument("--state", metavar="PATH", default=None,
+    parser.add_argument("--state", metavar="PATH", type=_file_name, default=None,
                         help="the state file (default: /var/lib/maillog-sasl/state.sqlite as "
                              "root, else $XDG_STATE_HOME/maillog-sasl/state.sqlite)")
     parser.add_argument("--lock-wait", type=seconds, default=state_module.LOCK_WAIT,
@@ -1453,13 +1487,19 @@ def watch_main(argv) -> int:
         complain("watch reads log files (it keeps their offsets), not standard input")
         return EXIT_USAGE
     # What watch writes (the metrics file is replaced, alerts appended, the state made an
-    # SQLite database) must be no log it reads.
-    for option, target in (("--metrics", args.metrics), ("--alert-log", args.alert_log),
-                           ("--state", args.state)):
+    # SQLite database, the table of --contain replaced) must be no log it reads, nor one
+    # another.
+    outputs = (("--state", args.state), ("--metrics", args.metrics),
+               ("--alert-log", args.alert_log), ("--sasl-access", args.sasl_access))
+    for option, target in outputs:
         clash = _input_at(target, args.paths)
         if clash:
             complain(f"{option} {clash}")
             return EXIT_USAGE
+    clash = _outputs_clash(outputs)
+    if clash:
+        complain(clash)
+        return EXIT_USAGE
     zone = None
     if args.tz:
         zone = parse_zone(args.tz)

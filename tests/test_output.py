@@ -34,6 +34,16 @@ def listing(directory):
 
 # -- never over an input -----------------------------------------------------------------------
 
+@pytest.mark.parametrize("command", [[], ["watch", "--once", "--state"],
+                                     ["watch", "--once", "--metrics"]])
+def test_an_empty_file_name_is_a_usage_error(cli, log, command):
+    """`-o ''` (a variable left empty in a script) sent the report to the terminal; `--state ''`
+    kept the state in its default place."""
+    result = cli(*(command or ["-o"]), "", log)
+    assert result.code == 2
+    assert "an empty file name" in result.err and result.out == ""
+
+
 @pytest.mark.parametrize("extra", [[], ["maillog.1.gz"]], ids=["alone", "in-a-set"])
 def test_output_onto_an_input_is_refused(cli, log, tmp_path, extra):
     """`maillog-sasl -r messages -f csv -o maillog maillog [maillog.1.gz]`."""

@@ -28,18 +28,56 @@ def log(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("option", ["--metrics", "--alert-log", "--state"])
+@pytest.mark.parametrize("option", ["--metrics", "--alert-log", "--state", "--sasl-access"])
 @pytest.mark.parametrize("how", ["same name", "symlink", "hard link"])
 def test_watch_writes_into_no_log_it_reads(cli, tmp_path, log, option, how):
     before = log.read_bytes()
     target = log if how == "same name" else another_name(log, how, "other")
     state = [] if option == "--state" else ["--state", tmp_path / "s.sqlite"]
-    result = cli("watch", "--once", *state, option, target, log)
+    # --contain-apply: the table would be rewritten even when not root.
+    contain = ["--contain", "reject", "--contain-apply"] if option == "--sasl-access" else []
+    result = cli("watch", "--once", *state, *contain, option, target, log)
     assert result.code == 2
     assert result.err.startswith(f"maillog-sasl watch: {option} {target}: ")
     assert result.err.count("\n") == 1
     assert log.read_bytes() == before
     assert not (tmp_path / "s.sqlite").exists()
+
+
+# A review's (2026-12-05): `--metrics` naming the state made it Prometheus text (its history and
+# offsets gone, the next run refusing it), `--alert-log` naming the metrics lost the alerts.
+@pytest.mark.parametrize("first, second", [
+    (("--state", "s.sqlite"), ("--metrics", "s.sqlite")),
+    (("--state", "s.sqlite"), ("--alert-log", "s.sqlite-wal")),
+    (("--state", "s.sqlite"), ("--sasl-access", "s.sqlite.lock")),
+    (("--metrics", "x.prom"), ("--alert-log", "y.prom")),  # y.prom: a symlink to x.prom
+])
+def test_watch_writes_each_file_once(cli, tmp_path, log, first, second):
+    (tmp_path / "x.prom").write_text("# old metrics\n")
+    (tmp_path / "y.prom").symlink_to(tmp_path / "x.prom")
+    state = [] if first[0] == "--state" else ["--state", tmp_path / "s.sqlite"]
+    contain = ["--contain", "reject", "--contain-apply"] if second[0] == "--sasl-access" else []
+    result = cli("watch", "--once", *state, *contain, first[0], tmp_path / first[1], second[0],
+                 tmp_path / second[1], log)
+    assert result.code == 2
+    assert result.err == (f"maillog-sasl watch: {second[0]} {tmp_path / second[1]}: is also "
+                          f"{first[0]}'s; not overwritten\n")
+    assert not (tmp_path / "s.sqlite").exists()
+    assert (tmp_path / "x.prom").read_text() == "# old metrics\n"
+
+
+@pytest.mark.parametrize("table", ["log", "state"])
+def test_contain_replaces_no_log_and_no_state_with_its_table(cli, tmp_path, log, table):
+    state = tmp_path / "s.sqlite"
+    assert cli("watch", "--once", "--state", state, log).code in (0, 1)
+    kept = {path: path.read_bytes() for path in (log, state)}
+    source = ["--state", state] if table == "state" else [log]
+    target = state if table == "state" else log
+    result = cli("contain", "ken.roux@corp.example", *source, "--hold", "--reject", "--apply",
+                 "--sasl-access", target)
+    assert result.code == 2
+    assert result.err.startswith(f"maillog-sasl contain: --sasl-access {target}: ")
+    assert {path: path.read_bytes() for path in kept} == kept
 
 
 @pytest.mark.parametrize("command", [["state"], ["state", "--forget", "ann"],
