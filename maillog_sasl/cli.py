@@ -285,31 +285,41 @@ def _year(text: str) -> int:
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM (kill, timeout(1), systemd stopping a job): the run unwinds as from Ctrl-C, so
-    that -o's temporary file goes with it (it stayed, a part of the report, when the signal
-    killed the process)."""
+    """SIGTERM (kill, timeout(1), systemd stopping a job), SIGHUP (the terminal or the ssh
+    session closed) or SIGQUIT (Ctrl-\\): the run unwinds as from Ctrl-C, so that -o's temporary
+    file goes with it (it stayed, a part of the report, when the signal killed the process)."""
+
+    def __init__(self, number: int):
+        super().__init__(number)
+        self.number = number
+
+
+# The signals that end a run as _Terminated.
+TERMINATING = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _terminated(number, frame):
-    raise _Terminated
+    raise _Terminated(number)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _terminated)
+        for number in TERMINATING:
+            previous[number] = signal.signal(number, _terminated)
     except ValueError:  # main() called from another thread than the main one: left as it is
-        previous = None
+        pass
     try:
         return _run(build_parser().parse_args(_negative_offsets(argv)))
     except UsageError as error:
         print(f"maillog-sasl: {error} (see maillog-sasl --help)", file=sys.stderr)
         return 2
-    except _Terminated:
+    except _Terminated as stop:
         print("maillog-sasl: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return 128 + stop.number
     except KeyboardInterrupt:
         print("maillog-sasl: interrupted", file=sys.stderr)
         return 130
@@ -318,8 +328,8 @@ def main(argv=None) -> int:
         _discard_unwritten(sys.stdout)
         return 0
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _negative_offsets(argv):
@@ -1347,7 +1357,7 @@ waits --lock-wait seconds, then gives up.
 exit status (--once): 0 no new alert, 1 new alerts, 2 an error (a log that
 cannot be read, a state that cannot be used, an alert or the --metrics file that
 cannot be written).
-Following: 0 when stopped by Ctrl-C or SIGTERM (the state is committed first),
+Following: 0 when stopped by Ctrl-C, SIGTERM or SIGHUP (the state is committed first),
 2 on an error.
 """
 
@@ -1585,14 +1595,14 @@ def _watch_with(args, geo: Optional[enrich.Geo], sinks: list, limits, zone,
 
 
 def _follow(run, interval: float) -> int:
-    """Follow until Ctrl-C or SIGTERM, then commit and return."""
+    """Follow until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT, then commit and return."""
     stop = threading.Event()
     previous = {}
 
     def handler(number, frame):
         stop.set()
 
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in (signal.SIGINT, *TERMINATING):
         previous[number] = signal.signal(number, handler)
     try:
         return run.follow(stop, interval=interval)

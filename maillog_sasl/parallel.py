@@ -239,11 +239,29 @@ class Job(NamedTuple):
     here: bool = False
 
 
-def _worker_started() -> None:
+def _worker_started(parent: int) -> None:
     # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them;
-    # SIGTERM (the pool stopping them) ends a worker at once, not as the command's does.
+    # SIGTERM (the pool stopping them), SIGHUP and SIGQUIT end a worker at once, not as the
+    # command's do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(number, signal.SIG_DFL)
+    # A parent killed outright (SIGKILL, the OOM killer) never stops its pool: a worker would
+    # wait on the pool's pipe for ever, holding the inputs and the caller's stdout (`| sort`
+    # never ends). Linux ends it with its parent; where that cannot be asked, nothing changes.
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before it was asked
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux (no prctl), or no C library to load
+        pass
 
 
 def _fixed_zone_of(zone: _dt.timezone) -> tuple:
@@ -795,7 +813,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
 
             executor = pool = concurrent.futures.ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_worker_started)
+                initializer=_worker_started, initargs=(os.getpid(),))
         pieces = _Pieces(executor, every, ahead,
                          "try --jobs 1" if pool is not None else "try without --dask")
         pieces.fill()

@@ -322,10 +322,14 @@ def test_a_set_group_id_directory_does_not_change_a_replaced_files_group(tmp_pat
 
 @pytest.mark.parametrize("number, code, said", [
     (signal.SIGINT, 130, "interrupted"),
-    # kill, timeout(1), systemd: the signal killed the process and its temporary file stayed.
-    (signal.SIGTERM, 143, "terminated")])
+    # kill, timeout(1), systemd: the signal killed the process and its temporary file stayed;
+    # so did SIGHUP's (a closed terminal or ssh session) and SIGQUIT's (Ctrl-\\), a review found.
+    (signal.SIGTERM, 143, "terminated"),
+    (signal.SIGHUP, 129, "terminated"),
+    (signal.SIGQUIT, 131, "terminated")])
 def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, said):
-    """A real SIGINT (or SIGTERM) while the log (a FIFO whose writer pauses) is being read."""
+    """A real SIGINT (or another signal that ends a run) while the log (a FIFO whose writer
+    pauses) is being read."""
     fifo = tmp_path / "maillog"
     os.mkfifo(fifo)
     head = tmp_path / "head"
@@ -352,6 +356,57 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, s
         writer.wait()
         run.wait()
     assert listing(target.parent) == []
+
+
+def children_of(pid: int) -> list:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as status:
+                fields = status.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.isdigit() and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as status:
+            return status.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")
+def test_the_workers_of_a_killed_run_end_with_it(tmp_path):
+    """SIGKILL (the OOM killer) stops no pool: its workers waited on the pool's pipe for ever,
+    holding the caller's stdout (a review's `maillog-sasl --jobs 2 ... | sort` never ended)."""
+    log = tmp_path / "maillog"
+    log.write_bytes((SAMPLE_LOGS / "maillog-sample.log").read_bytes() * 20)
+    run = subprocess.Popen(COMMAND + ["--jobs", "2", "-q", "-o", str(tmp_path / "out"), str(log)],
+                           stderr=subprocess.DEVNULL)
+    workers: list = []
+    try:
+        deadline = time.monotonic() + 30
+        while not workers and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.05)
+            workers = children_of(run.pid)
+        assert workers, "a worker was forked"
+        run.kill()
+        run.wait()
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if alive(pid)]
+    finally:
+        run.kill()
+        run.wait()
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
