@@ -622,7 +622,15 @@ class IpActivity:
                 self.username_failures = counts[:at] + counts[at + 1:] + (count,)
             else:
                 self.username_failures = counts[:at] + (count,) + counts[at + 1:]
-        elif len(usernames) < USERNAMES_KEPT:
+        else:
+            if len(usernames) >= USERNAMES_KEPT:
+                if not self.older_usernames:
+                    return  # past this many since the IP's last login, it reads as naming none
+                # The oldest of those before the IP's last login makes room: on a busy NAT they
+                # would stay, and every name after them read as naming none, anyone's.
+                self.pending_failures -= counts[0]
+                self.older_usernames -= 1
+                usernames, counts = usernames[1:], counts[1:]
             self.pending_usernames = usernames + (username,)
             self.username_failures = counts + (1,)
 
@@ -630,10 +638,11 @@ class IpActivity:
         """The usernames that failed since the IP's last login."""
         return self.pending_usernames[self.older_usernames:]
 
-    def recent_failures(self) -> int:
-        """The failures since the IP's last login: of the recent usernames, and naming none."""
+    def most_failures_of_one(self) -> int:
+        """The most failures_of() any username has: what a login after them could be judged
+        on."""
         counts = self.username_failures
-        return sum(counts[self.older_usernames:]) + max(self.pending_failures - sum(counts), 0)
+        return max(counts, default=0) + max(self.pending_failures - sum(counts), 0)
 
     def failures_of(self, username: str) -> int:
         """The failures that may have been `username`'s: those naming it, and those naming
@@ -965,10 +974,10 @@ class Activity:
             self.enrichment.login(name, ip, start)
 
     def _guessing(self, state: IpActivity) -> bool:
-        """Whether an IP's failures since its last login, whoever's, are a guess's rather than a
-        typo's (for a success that names no account)."""
+        """Whether an IP's failures would make some login after them a guess rather than a
+        typo's (for a success that names no account: it may have been that login)."""
         limits = self.limits
-        return (state.recent_failures() >= limits.guess_failures
+        return (state.most_failures_of_one() >= limits.guess_failures
                 or len(state.recent_usernames()) >= limits.guess_usernames)
 
     def _failed(self, session: Session, failures: int, state: IpActivity) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from maillog_sasl import analyze, report
 from maillog_sasl.activity import (
     RISING_HISTORY,
+    USERNAMES_KEPT,
     BusyHours,
     IpActivity,
     ThresholdError,
@@ -298,6 +299,56 @@ def test_names_that_never_log_in_make_no_guess_of_the_next_days_logins(tmp_path)
     log.failures(OFFICE, at(3, 9), ["bob@exmaple.jp", "dave"])
     log.login("erin@example.jp", OFFICE, at(3, 10))
     assert "for 2 usernames" in fired(log, tmp_path, "erin@example.jp")["guessed"]
+
+
+def test_a_login_that_sent_nothing_keeps_failures_another_login_made_older(tmp_path):
+    # Behind a NAT: alice's password guessed, bob logs in, the bot checks the password in a
+    # session that sends nothing, then sends as alice (a second review's log).
+    log = MailLog()
+    log.failures(OFFICE, at(0, 8), ["alice@example.jp"] * 5)
+    log.login("bob@example.jp", OFFICE, at(0, 9))
+    log.password_check(OFFICE, at(0, 9) + dt.timedelta(minutes=30))
+    log.login("alice@example.jp", OFFICE, at(0, 10), to=5)
+    assert "after 5 failed AUTH" in fired(log, tmp_path, "alice@example.jp")["guessed"]
+    assert "guessed" not in fired(log, tmp_path, "bob@example.jp")
+
+
+def test_names_failed_before_the_ips_last_login_make_room_for_new_ones(tmp_path):
+    # A NAT's list of usernames is full of names failed before its last login: a new name's
+    # failures are still its own, not anyone's.
+    log = MailLog()
+    log.failures(OFFICE, at(0, 1), [f"user{number}" for number in range(USERNAMES_KEPT)])
+    log.login("dave@example.jp", OFFICE, at(0, 8))
+    log.failures(OFFICE, at(0, 8) + dt.timedelta(minutes=30), ["bob@example.jp"] * 3)
+    log.login("carol@example.jp", OFFICE, at(0, 10))
+    log.login("bob@example.jp", OFFICE, at(0, 11))
+    assert "for 100 usernames" in fired(log, tmp_path, "dave@example.jp")["guessed"]
+    assert "guessed" not in fired(log, tmp_path, "carol@example.jp")
+    assert "after 3 failed AUTH" in fired(log, tmp_path, "bob@example.jp")["guessed"]
+
+
+IP_STEPS = st.lists(st.one_of(
+    st.tuples(st.just("failed"), st.sampled_from(["a", "b", "c", "d", None])),
+    st.tuples(st.just("logged_in"), st.sampled_from(["a", "b", "c", "d"]))), max_size=60)
+
+
+@given(IP_STEPS)
+def test_an_ips_failures_stay_consistent(steps):
+    state = IpActivity()
+    for what, name in steps:
+        if what == "logged_in":
+            state.logged_in(name)
+        else:
+            state.pending_failures += 1
+            if name is not None:
+                state.failed(name)
+        usernames, counts = state.pending_usernames, state.username_failures
+        assert len(usernames) == len(counts) == len(set(usernames))
+        assert 0 <= state.older_usernames <= len(usernames)
+        assert all(count > 0 for count in counts)
+        assert state.pending_failures >= sum(counts)
+        assert state.most_failures_of_one() >= max(
+            [state.failures_of(name) for name in usernames], default=0)
 
 
 def test_a_failures_username_in_another_case_is_the_logins(tmp_path):
