@@ -1395,6 +1395,13 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
                 continue
             stdin_seen = True
         else:
+            # A pipe already read is told before it is opened: opening it again waits for a
+            # writer that is gone (`maillog-sasl fifo fifo`, a symlink to it, `- < fifo`).
+            pipe = _pipe_identity(path)
+            same = next((other for other in kept if pipe and other.identity == pipe), None)
+            if same is not None:
+                notes.append(Problem(path, f"the same file as {same.name}; read once"))
+                continue
             try:
                 source = open_path(path)
             except OSError as error:
@@ -1434,6 +1441,15 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
     return Inputs(files, problems, notes)
+
+
+def _pipe_identity(path: str) -> Optional[Tuple[int, int]]:
+    """(device, inode) of the named pipe at `path`, or None (another file, or none there)."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (status.st_dev, status.st_ino) if stat.S_ISFIFO(status.st_mode) else None
 
 
 def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> List[Source]:

@@ -216,6 +216,37 @@ def test_the_same_file_twice_is_read_once(cli, tmp_path, kind):
     assert (row["sessions"], row["messages"], row["recipients"]) == (1, 1, 1)
 
 
+@pytest.mark.parametrize("second", ["same path", "symlink", "standard input", "-o"])
+def test_the_same_fifo_twice_is_read_once(tmp_path, second):
+    """`maillog-sasl fifo fifo` read the FIFO, then waited for ever for a writer to open it
+    again; `-o fifo` held a writer of its own, and its read never ended (a review's)."""
+    fifo = tmp_path / "maillog.fifo"
+    os.mkfifo(fifo)
+    log = tmp_path / "maillog"
+    log.write_bytes(BIG_LOG)
+    other = tmp_path / "link"
+    other.symlink_to(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat '{log}' > '{fifo}'"])
+    arguments = {"same path": [fifo, fifo], "symlink": [fifo, other],
+                 "standard input": [fifo, "-"], "-o": [fifo, "-o", fifo]}[second]
+    try:
+        with open(fifo, "rb") if second == "standard input" else open(os.devnull, "rb") as stdin:
+            process = subprocess.run(COMMAND + ["--year", "2018", "--stats", "-f", "json",
+                                                *map(str, arguments)],
+                                     stdin=stdin, capture_output=True, text=True, timeout=60)
+    finally:
+        writer.kill()
+        writer.wait()
+    if second == "-o":
+        assert process.returncode == 2
+        assert process.stderr == f"maillog-sasl: {fifo}: is also a log to read; not overwritten\n"
+        return
+    assert process.returncode == 0, process.stderr
+    shown = {"same path": fifo, "symlink": other, "standard input": "<stdin>"}[second]
+    assert process.stderr.startswith(f"maillog-sasl: {shown}: the same file as {fifo}; read once")
+    assert lines_read(process.stderr) == SEED_LINES * REPEATS
+
+
 def two_gzip_members(data: bytes) -> bytes:
     """`cat a.gz b.gz`: one gzip file of two members, that gzip -d reads as one text."""
     half = data.index(b"\n", len(data) // 2) + 1
