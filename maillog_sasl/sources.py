@@ -38,7 +38,10 @@ DESCRIPTION
     exists; a compressed pipe or standard input, by Python's own modules.
 
     Lines end in LF, CRLF or a bare CR (old Mac exports; Postfix never logs a CR inside a
-    line), also when a CRLF is cut by a block boundary. A line longer than MAX_LINE characters
+    line), also when a CRLF is cut by a block boundary. NUL bytes are no text: a
+    log's tail is often a run of them after a crash (a file system that had grown the file but
+    not written it), and the line after them, the first after the reboot, was that run's tail,
+    cut at MAX_LINE and lost; Postfix never logs one. A line longer than MAX_LINE characters
     keeps its first MAX_LINE and the rest is skipped; such lines are counted in
     `Source.lines_cut`. The cap is checked per block, not per line, and the unfinished line
     carried from block to block never grows past it: a file of 100 MB without a line end is
@@ -587,6 +590,8 @@ class LineSplitter:
         self.cut = 0
 
     def split(self, text: str) -> List[str]:
+        if "\0" in text:
+            text = text.replace("\0", "")  # a crash's run of them (the module docstring)
         if self.carry_cr:
             if not text:
                 return []
