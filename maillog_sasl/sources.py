@@ -1403,7 +1403,8 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             # A pipe already read is told before it is opened: opening it again waits for a
             # writer that is gone (`maillog-sasl fifo fifo`, a symlink to it, `- < fifo`).
             pipe = _pipe_identity(path)
-            same = next((other for other in kept if pipe and other.identity == pipe), None)
+            opened = kept if standard_input is None else [standard_input, *kept]
+            same = next((other for other in opened if pipe and other.identity == pipe), None)
             if same is not None:
                 notes.append(Problem(path, f"the same file as {same.name}; read once"))
                 continue

@@ -223,7 +223,7 @@ def test_the_same_fifo_twice_is_read_once(tmp_path, second):
     fifo = tmp_path / "maillog.fifo"
     os.mkfifo(fifo)
     log = tmp_path / "maillog"
-    log.write_bytes(BIG_LOG)
+    log.write_bytes(SEED.read_bytes())  # small: its writer is gone when the second name is read
     other = tmp_path / "link"
     other.symlink_to(fifo)
     writer = subprocess.Popen(["sh", "-c", f"cat '{log}' > '{fifo}'"])
@@ -233,7 +233,7 @@ def test_the_same_fifo_twice_is_read_once(tmp_path, second):
         with open(fifo, "rb") if second == "standard input" else open(os.devnull, "rb") as stdin:
             process = subprocess.run(COMMAND + ["--year", "2018", "--stats", "-f", "json",
                                                 *map(str, arguments)],
-                                     stdin=stdin, capture_output=True, text=True, timeout=60)
+                                     stdin=stdin, capture_output=True, text=True, timeout=30)
     finally:
         writer.kill()
         writer.wait()
@@ -242,9 +242,10 @@ def test_the_same_fifo_twice_is_read_once(tmp_path, second):
         assert process.stderr == f"maillog-sasl: {fifo}: is also a log to read; not overwritten\n"
         return
     assert process.returncode == 0, process.stderr
-    shown = {"same path": fifo, "symlink": other, "standard input": "<stdin>"}[second]
-    assert process.stderr.startswith(f"maillog-sasl: {shown}: the same file as {fifo}; read once")
-    assert lines_read(process.stderr) == SEED_LINES * REPEATS
+    shown, first = {"same path": (fifo, fifo), "symlink": (other, fifo),
+                    "standard input": (fifo, "<stdin>")}[second]
+    assert process.stderr.startswith(f"maillog-sasl: {shown}: the same file as {first}; read once")
+    assert lines_read(process.stderr) == SEED_LINES
 
 
 def test_a_crashs_run_of_nul_bytes_loses_no_line(cli, tmp_path):
