@@ -39,6 +39,7 @@ import re
 import shlex
 import signal
 import socket
+import stat
 import sys
 import threading
 from typing import TYPE_CHECKING, List, Optional
@@ -309,7 +310,8 @@ def main(argv=None) -> int:
     previous = {}
     try:
         for number in TERMINATING:
-            previous[number] = signal.signal(number, _terminated)
+            if signal.getsignal(number) is not signal.SIG_IGN:  # nohup's, a script's `&`
+                previous[number] = signal.signal(number, _terminated)
     except ValueError:  # main() called from another thread than the main one: left as it is
         pass
     try:
@@ -493,8 +495,11 @@ def _input_at(target: Optional[str], paths, shown: str = "") -> str:
     return f"{shown or target}: is the same file as {what}; not overwritten"
 
 
-# The files SQLite and the lock keep beside a state (state.py), which no other output may be.
+# The files SQLite and the lock keep beside a state (state.py), and those postmap makes of an
+# access table (by the database type: hash and btree, lmdb, cdb, dbm and sdbm), which no other
+# output may be.
 STATE_FILES = ("", ".lock", "-journal", "-wal", "-shm")
+TABLE_FILES = ("", ".db", ".lmdb", ".cdb", ".dir", ".pag")
 
 
 def _outputs_clash(outputs) -> str:
@@ -503,14 +508,30 @@ def _outputs_clash(outputs) -> str:
     file by device and inode (hard links). The state is compared with its files beside it."""
     named = [(option, path) for option, path in outputs if path]
     for index, (option, path) in enumerate(named):
-        places = [path + suffix for suffix in STATE_FILES] if option == "--state" else [path]
         for other_option, other in named[index + 1:]:
-            if any(_same_place(place, other) for place in places):
+            if any(_same_place(place, there) for place in _files_of(option, path)
+                   for there in _files_of(other_option, other)):
                 return f"{other_option} {other}: is also {option}'s; not overwritten"
     return ""
 
 
+def _files_of(option: str, path: str) -> List[str]:
+    """The files an output option writes: the state's and the table's beside them too."""
+    suffixes = {"--state": STATE_FILES, "--sasl-access": TABLE_FILES}.get(option, ("",))
+    return [path + suffix for suffix in suffixes]
+
+
 def _same_place(path: str, other: str) -> bool:
+    """One file, or one to be: the same place, or the same file by device and inode. A device
+    or a pipe (/dev/null, a terminal, journald's pipe as /dev/stdout) takes any number of
+    writers."""
+    for name in (path, other):
+        try:
+            mode = os.stat(name).st_mode
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISREG(mode):
+            return False
     return (os.path.realpath(path) == os.path.realpath(other)
             or output.same_file(other, [path]) is not None)
 
@@ -1275,8 +1296,9 @@ def _contain_plan(args):
     if action is not None:
         path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
                                     if args.config_dir else contain.DEFAULT_MAP)
-        clash = _input_at(path, args.paths) or _outputs_clash(
-            (("--state", args.state), ("--sasl-access", path)))
+        clash = next(filter(None, (_input_at(table, args.paths)
+                                   for table in _files_of("--sasl-access", path))), "")
+        clash = clash or _outputs_clash((("--state", args.state), ("--sasl-access", path)))
         if clash:
             raise UsageError(clash if clash.startswith("--") else f"--sasl-access {clash}")
     return hold, action, path
@@ -1485,6 +1507,7 @@ def _complain(prog: str):
 def watch_main(argv) -> int:
     """Run `maillog-sasl watch ARGV`; return the exit status."""
     from maillog_sasl import contain, watch
+    from maillog_sasl import state as state_module
     from maillog_sasl.alerts import CommandSink, FileSink, MailSink, StreamSink, SyslogSink
 
     parser = _watch_parser()
@@ -1499,10 +1522,17 @@ def watch_main(argv) -> int:
     # What watch writes (the metrics file is replaced, alerts appended, the state made an
     # SQLite database, the table of --contain replaced) must be no log it reads, nor one
     # another.
-    outputs = (("--state", args.state), ("--metrics", args.metrics),
-               ("--alert-log", args.alert_log), ("--sasl-access", args.sasl_access))
+    map_path = None
+    if args.contain:
+        map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
+                                        if args.config_dir else contain.DEFAULT_MAP)
+    outputs = (("--state", args.state or state_module.default_path()),
+               ("--metrics", args.metrics), ("--alert-log", args.alert_log),
+               ("--sasl-access", map_path))
     for option, target in outputs:
-        clash = _input_at(target, args.paths)
+        clash = next(filter(None, (_input_at(path, args.paths)
+                                   for path in (_files_of(option, target) if target else ()))),
+                     "")
         if clash:
             complain(f"{option} {clash}")
             return EXIT_USAGE
@@ -1524,9 +1554,7 @@ def watch_main(argv) -> int:
         complain(str(error))
         return EXIT_USAGE
     containment = None
-    if args.contain:
-        map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
-                                        if args.config_dir else contain.DEFAULT_MAP)
+    if map_path is not None:
         dry_run = not args.contain_apply and not contain.is_root()
         if dry_run:
             complain("--contain: not root: containment is a dry run (the alert says what would "
@@ -1603,7 +1631,8 @@ def _follow(run, interval: float) -> int:
         stop.set()
 
     for number in (signal.SIGINT, *TERMINATING):
-        previous[number] = signal.signal(number, handler)
+        if signal.getsignal(number) is not signal.SIG_IGN:  # nohup's, a script's `&`
+            previous[number] = signal.signal(number, handler)
     try:
         return run.follow(stop, interval=interval)
     finally:

@@ -114,6 +114,8 @@ import os
 import pickle
 import signal
 import tempfile
+import threading
+import time
 import zlib
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -242,26 +244,26 @@ class Job(NamedTuple):
 def _worker_started(parent: int) -> None:
     # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them;
     # SIGTERM (the pool stopping them), SIGHUP and SIGQUIT end a worker at once, not as the
-    # command's do.
+    # command's do, unless they were ignored (nohup): then they still are.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(number, signal.SIG_DFL)
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, signal.SIG_DFL)
     # A parent killed outright (SIGKILL, the OOM killer) never stops its pool: a worker would
     # wait on the pool's pipe for ever, holding the inputs and the caller's stdout (`| sort`
-    # never ends). Linux ends it with its parent; where that cannot be asked, nothing changes.
-    _die_with_parent()
-    if os.getppid() != parent:  # the parent died before it was asked
-        os._exit(1)
+    # never ends). Not prctl(PR_SET_PDEATHSIG): it fires when the thread that forked ends, and
+    # a library user's generator may be started in a thread that ends before the run does.
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
 
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# How often a worker looks whether its parent is still there (seconds).
+PARENT_LOOK = 1.0
 
 
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux (no prctl), or no C library to load
-        pass
+def _end_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_LOOK)
+    os._exit(1)
 
 
 def _fixed_zone_of(zone: _dt.timezone) -> tuple:

@@ -1450,12 +1450,15 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
 
 
 def _pipe_identity(path: str) -> Optional[Tuple[int, int]]:
-    """(device, inode) of the named pipe at `path`, or None (another file, or none there)."""
+    """(device, inode) of the named pipe at `path` (a file:// URL's too), or None (another
+    file, or none there)."""
     try:
-        status = os.stat(path)
+        local = local_paths(path) if is_url(path) else [path]
+        status = os.stat(local[0]) if len(local) == 1 else None
     except (OSError, ValueError):
         return None
-    return (status.st_dev, status.st_ino) if stat.S_ISFIFO(status.st_mode) else None
+    return ((status.st_dev, status.st_ino) if status is not None and stat.S_ISFIFO(status.st_mode)
+            else None)
 
 
 def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> List[Source]:

@@ -216,7 +216,7 @@ def test_the_same_file_twice_is_read_once(cli, tmp_path, kind):
     assert (row["sessions"], row["messages"], row["recipients"]) == (1, 1, 1)
 
 
-@pytest.mark.parametrize("second", ["same path", "symlink", "standard input", "-o"])
+@pytest.mark.parametrize("second", ["same path", "symlink", "standard input", "-o", "URL"])
 def test_the_same_fifo_twice_is_read_once(tmp_path, second):
     """`maillog-sasl fifo fifo` read the FIFO, then waited for ever for a writer to open it
     again; `-o fifo` held a writer of its own, and its read never ended (a review's)."""
@@ -227,8 +227,11 @@ def test_the_same_fifo_twice_is_read_once(tmp_path, second):
     other = tmp_path / "link"
     other.symlink_to(fifo)
     writer = subprocess.Popen(["sh", "-c", f"cat '{log}' > '{fifo}'"])
+    if second == "URL":
+        pytest.importorskip("fsspec")
     arguments = {"same path": [fifo, fifo], "symlink": [fifo, other],
-                 "standard input": [fifo, "-"], "-o": [fifo, "-o", fifo]}[second]
+                 "standard input": [fifo, "-"], "-o": [fifo, "-o", fifo],
+                 "URL": [fifo, f"file://{fifo}"]}[second]
     try:
         with open(fifo, "rb") if second == "standard input" else open(os.devnull, "rb") as stdin:
             process = subprocess.run(COMMAND + ["--year", "2018", "--stats", "-f", "json",
@@ -243,7 +246,7 @@ def test_the_same_fifo_twice_is_read_once(tmp_path, second):
         return
     assert process.returncode == 0, process.stderr
     shown, first = {"same path": (fifo, fifo), "symlink": (other, fifo),
-                    "standard input": (fifo, "<stdin>")}[second]
+                    "standard input": (fifo, "<stdin>"), "URL": (f"file://{fifo}", fifo)}[second]
     assert process.stderr.startswith(f"maillog-sasl: {shown}: the same file as {first}; read once")
     assert lines_read(process.stderr) == SEED_LINES
 

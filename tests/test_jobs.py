@@ -136,6 +136,25 @@ def test_the_same_objects_in_the_same_order(path):
                                                 jobs=jobs, chunk_size=size)) == one
 
 
+def test_a_run_started_in_a_thread_that_ends_keeps_its_workers():
+    """A library user starts the stream in one thread and reads it on in another: the workers
+    are forked by the thread of the first item, and must outlive it (a review's: with
+    prctl(PR_SET_PDEATHSIG) they died with that thread, "a worker process died")."""
+    import threading
+
+    log = ROOT / "sample_logs" / "maillog-sample.log"
+    zone = parse_zone("UTC")
+    stream = iter(maillog_sasl.open_logs([log], year=2026, zone=zone, jobs=2,
+                                         chunk_size=200_000))
+    first = []
+    starter = threading.Thread(target=lambda: first.append(next(stream)))
+    starter.start()
+    starter.join()
+    rest = list(stream)
+    one = list(maillog_sasl.open_logs([log], year=2026, zone=zone))
+    assert len(first + rest) == len(one)
+
+
 def compare(paths, monkeypatch, year=None, tz="UTC", sizes=((2, 300), (4, 120), (2, 2000))):
     zone = parse_zone(tz)
     one = canonical(maillog_sasl.open_logs(paths, year=year, zone=zone))

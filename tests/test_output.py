@@ -358,6 +358,40 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, s
     assert listing(target.parent) == []
 
 
+def ignoring(number):
+    """A child's start as nohup's (SIGHUP) or a script's `&` (SIGQUIT) makes it: `number`
+    ignored, and SIGINT at its default."""
+    def start():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(number, signal.SIG_IGN)
+    return start
+
+
+@pytest.mark.parametrize("number", [signal.SIGHUP, signal.SIGQUIT])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_signal_the_run_was_started_ignoring_stays_ignored(tmp_path, number, jobs):
+    """`nohup maillog-sasl ... &`, then the terminal closes: the run (and its workers) went on
+    before SIGHUP ended runs, and must still (a review's)."""
+    log = tmp_path / "maillog"
+    log.write_bytes((SAMPLE_LOGS / "maillog-sample.log").read_bytes() * 6)
+    target = tmp_path / "incident.csv"
+    run = subprocess.Popen(COMMAND + ["--jobs", jobs, "-q", "-f", "csv", "-o", str(target),
+                                      str(log)],
+                           stderr=subprocess.PIPE, text=True, preexec_fn=ignoring(number),
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and run.poll() is None and not (
+                jobs == "1" or children_of(run.pid)):
+            time.sleep(0.02)
+        os.killpg(run.pid, number)  # as a terminal's hangup reaches the whole group
+        assert run.wait(timeout=120) == 0, run.stderr.read()
+    finally:
+        run.kill()
+        run.wait()
+    assert target.read_text().startswith("user,")
+
+
 def children_of(pid: int) -> list:
     """The processes whose parent is `pid` (from /proc)."""
     found = []

@@ -66,6 +66,38 @@ def test_watch_writes_each_file_once(cli, tmp_path, log, first, second):
     assert (tmp_path / "x.prom").read_text() == "# old metrics\n"
 
 
+@pytest.mark.parametrize("outputs", [
+    # --config-dir names the table: DIR/sasl_access, which the state was.
+    ["--config-dir", "{d}", "--state", "{d}/sasl_access"],
+    # postmap makes sasl_access.db of the table (hash, btree): the state was that.
+    ["--sasl-access", "{d}/sasl_access", "--state", "{d}/sasl_access.db"],
+])
+def test_the_access_table_is_told_however_it_is_named(cli, tmp_path, log, outputs):
+    (tmp_path / "main.cf").write_text("default_database_type = hash\n")
+    result = cli("watch", "--once", "--contain", "reject", "--contain-apply",
+                 *[option.format(d=tmp_path) for option in outputs], log)
+    assert result.code == 2
+    assert "is also --state's; not overwritten" in result.err
+    assert not any(path.name.startswith("sasl_access") for path in tmp_path.iterdir())
+
+
+def test_the_default_state_is_told_too(cli, tmp_path, log, monkeypatch):
+    from maillog_sasl import state as state_module
+
+    default = tmp_path / "state.sqlite"
+    monkeypatch.setattr(state_module, "default_path", lambda: str(default))
+    result = cli("watch", "--once", "--metrics", default, log)
+    assert result.code == 2
+    assert result.err == (f"maillog-sasl watch: --metrics {default}: is also --state's; not "
+                          f"overwritten\n")
+
+
+def test_devices_take_every_output(cli, tmp_path, log):
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite", "--metrics", os.devnull,
+                 "--alert-log", os.devnull, log)
+    assert (result.code, result.err) == (0, "")
+
+
 @pytest.mark.parametrize("table", ["log", "state"])
 def test_contain_replaces_no_log_and_no_state_with_its_table(cli, tmp_path, log, table):
     state = tmp_path / "s.sqlite"
