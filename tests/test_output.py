@@ -392,26 +392,26 @@ def test_a_signal_the_run_was_started_ignoring_stays_ignored(tmp_path, number, j
     assert target.read_text().startswith("user,")
 
 
-def children_of(pid: int) -> list:
-    """The processes whose parent is `pid` (from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
+def processes() -> dict:
+    """pid -> (its state letter, its parent's pid), of every process (from /proc)."""
+    found = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{entry}/stat") as status:
-                fields = status.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if entry.isdigit() and int(fields[1]) == pid:
-            found.append(int(entry))
+                state, parent = status.read().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+        found[int(entry)] = (state, int(parent))
     return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as status:
-            return status.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+def children_of(pid: int) -> list:
+    return [child for child, (_, parent) in processes().items() if parent == pid]
+
+
+def living(pids) -> list:
+    known = processes()
+    return [pid for pid in pids if pid in known and known[pid][0] != "Z"]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")
@@ -432,15 +432,14 @@ def test_the_workers_of_a_killed_run_end_with_it(tmp_path):
         run.kill()
         run.wait()
         deadline = time.monotonic() + 20
-        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        while living(workers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not [pid for pid in workers if alive(pid)]
+        assert not living(workers)
     finally:
         run.kill()
         run.wait()
-        for pid in workers:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        for pid in living(workers):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
