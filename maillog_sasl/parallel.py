@@ -244,9 +244,12 @@ class Job(NamedTuple):
 def _worker_started(parent: int) -> None:
     # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them;
     # SIGTERM (the pool stopping them), SIGHUP and SIGQUIT end a worker at once, not as the
-    # command's do, unless they were ignored (nohup): then they still are.
+    # command's do, unless SIGHUP or SIGQUIT were ignored (nohup): then they still are.
+    # SIGTERM is the pool's own (a broken pool terminates the workers left, stuck on its
+    # queue's lock): never ignored.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for number in (signal.SIGHUP, signal.SIGQUIT):
         if signal.getsignal(number) is not signal.SIG_IGN:
             signal.signal(number, signal.SIG_DFL)
     # A parent killed outright (SIGKILL, the OOM killer) never stops its pool: a worker would

@@ -226,9 +226,9 @@ def test_the_same_fifo_twice_is_read_once(tmp_path, second):
     log.write_bytes(SEED.read_bytes())  # small: its writer is gone when the second name is read
     other = tmp_path / "link"
     other.symlink_to(fifo)
-    writer = subprocess.Popen(["sh", "-c", f"cat '{log}' > '{fifo}'"])
     if second == "URL":
-        pytest.importorskip("fsspec")
+        pytest.importorskip("fsspec")  # before the writer: a skip would leave it waiting
+    writer = subprocess.Popen(["sh", "-c", f"cat '{log}' > '{fifo}'"])
     arguments = {"same path": [fifo, fifo], "symlink": [fifo, other],
                  "standard input": [fifo, "-"], "-o": [fifo, "-o", fifo],
                  "URL": [fifo, f"file://{fifo}"]}[second]
