@@ -7,12 +7,13 @@ SUMMARY
     activity.observe(item), activity.close()   the same, one item at a time, then the end
     activity.set_limits(limits)     judge what comes next by other limits
     activity.forget(name)           drop an account
-    activity.users: name -> UserActivity      activity.ips: address -> IpActivity
+    activity.users: name -> UserActivity      activity.ips: address (IPv6: its /64) -> IpActivity
     activity.enrichment: enrich.Enrichment or None, told of every login and submission
     activity.pairs: pairs.PairStore, the accounts' IPs and networks (first login from each)
     Thresholds(...)                 the incident rules' limits (incident.py reads them)
     network_of(ip) -> "192.0.2.0/24" | "2001:db8:1::/48"       hour_of(time) -> the hour it is in
     provider_of(ip or network) -> "192.0.0.0/16" | "2001:db8::/32"
+    failing_source(ip) -> "192.0.2.7" | "2001:db8:1:2::/64"    what an IP's failures are kept under
     SHARED_EMPTIES                  the read-only empties records share (for a pickler)
     guessing_failures(session) -> failed AUTH commands that were attempts at a password
     failed_enough(recipients, failed, limits) -> the failing rule holds on these figures
@@ -22,7 +23,7 @@ DESCRIPTION
     open ones at the end). Per SASL username it gathers one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
-    client IP it keeps the failed AUTH since its last successful login. Which accounts logged
+    client IP it keeps the failed AUTH that no login since has answered. Which accounts logged
     in from which IPs, networks and provider blocks, when first, and on which days, goes to
     `pairs` (on disk: these pairs are what grows with the length of the log).
 
@@ -42,13 +43,20 @@ DESCRIPTION
 
     A login is a session that authenticated and whose username Postfix logged (it queued mail,
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
-    an account and only resets its IP's failure count.
+    an account: it forgets its IP's failures, unless they are a guess (below).
 
     Guessing is judged as the stream passes, because "earlier" means earlier in the stream
-    (sessions come in the order they ended, files oldest first): a successful login from an IP
-    whose failed AUTH since that IP's last successful login reach `guess_failures`, or name
-    `guess_usernames` distinct usernames, is recorded on the user as a Guess. Counting from the
-    last success keeps a user's occasional typo, each followed by a good login, from adding up.
+    (sessions come in the order they ended, files oldest first): a successful login as U from an
+    IP whose failed AUTH that may have been U's (naming U, or naming none) reach
+    `guess_failures`, or whose failures name `guess_usernames` distinct usernames, is recorded on
+    the user as a Guess (an IPv6 address's failures are its /64's: an attacker there rotates
+    through its addresses). A login answers the failures naming its account and those naming
+    none: counting from there keeps a user's occasional typo, each followed by a good login, from
+    adding up, and a device behind an office's NAT that keeps trying a colleague's old password
+    from making each login from that NAT a guess (that colleague's, when it comes, is one).
+    A success that names no account and comes after a guess's failures keeps them for the next
+    login from the IP that does: a bot checks a guessed password in a session that sends nothing
+    (Postfix names the login only on mail it queued) and sends from the same IP later.
     Failures Postfix blames on its own authentication server are not guesses. An IP that has
     failed no AUTH for `guess_window` days has its failures forgotten (and, if it never logged
     in, the IP itself): a brute-force campaign leaves tens of thousands of IPs behind, and a
@@ -73,7 +81,18 @@ import re
 import typing
 from collections import Counter
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, TypeVar, Union
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from mypy_extensions import mypyc_attr
 
@@ -86,7 +105,19 @@ if typing.TYPE_CHECKING:
 
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(OUTCOMES)}
 SENT_INDEX = OUTCOME_INDEX[SENT]
-INFRASTRUCTURE_FAULTS = ("Connection lost to authentication server",)
+# A failed AUTH whose reason Postfix took from its authentication server's own trouble, not from
+# the client's password: Dovecot's socket (xsasl_dovecot_server.c) and Cyrus SASL's server-side
+# results (sasl_errstring() of SASL_FAIL, SASL_NOMEM, SASL_TRYAGAIN, SASL_UNAVAIL: saslauthd or a
+# database down). While it is down every client's login fails, and each then logs in from the IP
+# it failed from: that is no guess.
+INFRASTRUCTURE_FAULTS = (
+    "Connection lost to authentication server", "Can't connect to authentication server",
+    "Authentication backend error", "generic failure", "no memory available",
+    "transient failure", "remote authentication server unavailable",
+)
+# How many busy hours before an hour the burst rule needs to judge it against them alone: fewer
+# are no account's usual (a log's first, cut hour; a newsletter's first test message).
+RISING_HISTORY = 5
 # An attacker chooses the usernames it tries; past this many per IP only "at least" matters.
 USERNAMES_KEPT = 100
 # Postfix's default maximal_queue_lifetime (5 days), and a day to spare.
@@ -193,6 +224,23 @@ def _other_block_of(base: str, v4_prefix: int, v6_prefix: int) -> str:
     return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
 
 
+def failing_source(ip: str) -> str:
+    """What an IP's failed AUTH are kept under: the IP, or for IPv6 its /64 (one host, or one
+    customer's subnet: an attacker there rotates through 2**64 addresses)."""
+    return ip if ":" not in ip else _ipv6_subnet(ip)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ipv6_subnet(ip: str) -> str:
+    try:
+        parsed = ipaddress.IPv6Address(ip)
+        if parsed.ipv4_mapped is not None:  # an IPv4 client: its address is its own
+            return ip
+        return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
+    except ValueError:  # not an address (Postfix's `unknown`), or one with a zone
+        return ip
+
+
 def network_of(ip: str) -> str:
     """The network a login is judged by: /24 for IPv4, /48 for IPv6 (one site or one ISP pool)."""
     return block_of(ip, 24, 48)
@@ -213,11 +261,12 @@ def hour_of(when: _dt.datetime) -> _dt.datetime:
 # for every item of the stream (5% of the default report's instructions), named here.
 INTERNER_FIELDS = ("_found", "_size")
 HOUR_FIELDS = ("logins", "ips", "networks", "outcomes", "auth_failures", "first_recipient")
-BUSY_HOURS_FIELDS = ("_counts", "earliest")
+BUSY_HOURS_FIELDS = ("_counts", "earliest", "rising")
 HOP_WINDOW_FIELDS = ("events", "fired", "most", "busiest")
 USER_FIELDS = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
                "outcomes", "busy", "failing_since", "hops")
-IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host")
+IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host", "username_failures",
+             "older_usernames")
 # An Activity has no slots: its state is the dict a plain class's instance has, its attributes
 # and ACTIVITY_DEFAULTS, which one pickled before they were kept lacks.
 ACTIVITY_DEFAULTS = {"enrichment": None, "_next_due": None, "_last_hour_end": None}
@@ -342,7 +391,8 @@ class Hour:
 
 class BusyHours:
     """The hours in which a user sent anything: how many had each recipient count, and for the
-    counts that could fire the burst rule, the earliest such hour and its first recipient."""
+    counts that could fire the burst rule, the earliest such hour and its first recipient; and
+    the first hour that was a burst against the hours before it."""
     __slots__ = BUSY_HOURS_FIELDS
 
     def __init__(self) -> None:
@@ -351,11 +401,16 @@ class BusyHours:
         self._counts: List[int] = []
         # count -> (hour, its first recipient's time); made on the first count that could fire.
         self.earliest: Any = _NO_EARLIEST  # Dict[int, tuple]
+        # (hour, its first recipient's time, its count, the median busy hour before it) of the
+        # first hour of at least burst_minimum and burst_factor x the hours before it: a spam
+        # run of as many hours as the account's history moves the median of all to its own.
+        self.rising: Optional[tuple] = None
 
     def __getstate__(self) -> tuple:
         return slots_state(self, BUSY_HOURS_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
+        self.rising = None  # a state kept before it came (watch._ADDED)
         set_slots(self, state)
 
     @property
@@ -365,6 +420,13 @@ class BusyHours:
     def add(self, key: _dt.datetime, recipients: int, first_recipient: _dt.datetime,
             limits: Thresholds) -> None:
         counts = self._counts
+        # Hours come in time order (UserActivity.settle()): the median so far is of the hours
+        # before this one, when there are enough of them to be the account's usual.
+        if (self.rising is None and recipients >= limits.burst_minimum
+                and sum(counts[1::2]) >= RISING_HISTORY):
+            before = self.median()
+            if recipients >= limits.burst_factor * before:
+                self.rising = (key, first_recipient, recipients, before)
         # The counts searched in C: an attacked account has dozens.
         known = counts[::2]
         if recipients in known:
@@ -516,10 +578,18 @@ class IpActivity:
 
     def __init__(self) -> None:
         self.host: Optional[str] = None  # the host that logged its last failures
-        self.pending_failures = 0  # failed AUTH since this IP's last successful login
+        # Failed AUTH from this IP that no login since has answered: a login forgets those
+        # naming its account and those naming none (Postfix before 3.9 names none).
+        self.pending_failures = 0
         # The usernames of those failures, interned: a campaign tries the same few from
         # thousands of IPs. A tuple, as most IPs try only a handful.
         self.pending_usernames: tuple = ()
+        # How many of the failures named each of them, in the same order.
+        self.username_failures: tuple = ()
+        # How many of them, at the start, failed only before the IP's last login: the rule of
+        # distinct usernames reads those since (a colleague's old device, a misspelled name that
+        # never logs in, would otherwise make every login from an office's NAT a guess).
+        self.older_usernames = 0
         self.last_failure: Optional[_dt.datetime] = None
 
     def __getstate__(self) -> tuple:
@@ -527,11 +597,80 @@ class IpActivity:
 
     def __setstate__(self, state: tuple) -> None:
         set_slots(self, state)
+        if len(state[1]) < len(IP_FIELDS):
+            # Kept before the counts came (watch._ADDED): its failures read as naming none, and
+            # as failed since the IP's last login.
+            self.username_failures = (0,) * len(self.pending_usernames)
+            self.older_usernames = 0
 
     def forget_failures(self) -> None:
         self.pending_failures = 0
         self.pending_usernames = ()
+        self.username_failures = ()
+        self.older_usernames = 0
         self.last_failure = None
+
+    def failed(self, username: str) -> None:
+        """One more failure naming `username` (of those pending_failures counts)."""
+        usernames, counts = self.pending_usernames, self.username_failures
+        if username in usernames:
+            at = usernames.index(username)
+            count = counts[at] + 1
+            if at < self.older_usernames:  # failing again since the IP's last login
+                self.older_usernames -= 1
+                self.pending_usernames = usernames[:at] + usernames[at + 1:] + (username,)
+                self.username_failures = counts[:at] + counts[at + 1:] + (count,)
+            else:
+                self.username_failures = counts[:at] + (count,) + counts[at + 1:]
+        else:
+            if len(usernames) >= USERNAMES_KEPT:
+                if not self.older_usernames:
+                    return  # past this many since the IP's last login, it reads as naming none
+                # The oldest of those before the IP's last login makes room: on a busy NAT they
+                # would stay, and every name after them read as naming none, anyone's.
+                self.pending_failures -= counts[0]
+                self.older_usernames -= 1
+                usernames, counts = usernames[1:], counts[1:]
+            self.pending_usernames = usernames + (username,)
+            self.username_failures = counts + (1,)
+
+    def recent_usernames(self) -> tuple:
+        """The usernames that failed since the IP's last login."""
+        return self.pending_usernames[self.older_usernames:]
+
+    def most_failures_of_one(self) -> int:
+        """The most failures_of() any username has: what a login after them could be judged
+        on."""
+        counts = self.username_failures
+        return max(counts, default=0) + max(self.pending_failures - sum(counts), 0)
+
+    def failures_of(self, username: str) -> int:
+        """The failures that may have been `username`'s: those naming it, and those naming
+        none."""
+        counts = self.username_failures
+        usernames = self.pending_usernames
+        own = counts[usernames.index(username)] if username in usernames else 0
+        return own + max(self.pending_failures - sum(counts), 0)
+
+    def evidence(self, username: str) -> Tuple[int, int]:
+        """(failures, usernames) a login as `username` is judged on: those that may have been
+        its own (failures_of()) and the others' since the IP's last login."""
+        recent = self.recent_usernames()
+        counts = self.username_failures[self.older_usernames:]
+        others = sum(count for name, count in zip(recent, counts) if name != username)
+        own_older = username in self.pending_usernames[:self.older_usernames]
+        return self.failures_of(username) + others, len(recent) + own_older
+
+    def logged_in(self, username: str) -> None:
+        """A login as `username`: its failures, and those naming none, are answered; the
+        others' are older than the IP's last login now."""
+        usernames, counts = self.pending_usernames, self.username_failures
+        if username in usernames:
+            at = usernames.index(username)
+            usernames = self.pending_usernames = usernames[:at] + usernames[at + 1:]
+            counts = self.username_failures = counts[:at] + counts[at + 1:]
+        self.pending_failures = sum(counts)
+        self.older_usernames = len(usernames)
 
     def forget_failures_before(self, moment: _dt.datetime) -> None:
         """Forget the failures if the last of them came before `moment`."""
@@ -781,8 +920,9 @@ class Activity:
         client = session.client_ip
         # The Interner's table read here first: calling the Interner costs four lookups.
         ip = self._intern._found.get(client) or self._intern(client)
+        source = ip if ":" not in ip else failing_source(ip)
         ips = self.ips
-        state = ips.get(ip)
+        state = ips.get(source)
         if state is not None and on_time and start is not None:
             state.forget_failures_before(start - self._guess_window)
         auth = session.auth
@@ -791,19 +931,28 @@ class Activity:
         # model.Session.failed_auth_count, which must stay the same).
         if session.auth_failures or (auth is not None and auth[1] > auth[0]):
             if state is None:
-                state = ips[ip] = IpActivity()
+                state = ips[source] = IpActivity()
             self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
         if name is None:
-            if state is not None and session.auth_succeeded:
-                del ips[ip]  # a success that names no account: its IP's failures are over
+            if state is not None and session.auth_succeeded and not self._guessing(state):
+                del ips[source]  # a success that names no account: its IP's typos are over
             return
         # A login as `name` from `ip`, whose failures so far are `state` (None: it has none);
         # the rest of this method, for most sessions of a log.
-        if state is not None:
-            del ips[ip]  # failures are counted since the IP's last login: nothing to keep
         user = self.users.get(name) or self.user(name)
         name = user.name  # one string per account, however many IPs name it
+        guess = None
+        if state is not None:
+            limits = self.limits
+            named = self._intern(name.lower())  # as _failed() keeps failures' usernames
+            if ip not in user.guesses and start is not None and (
+                    state.failures_of(named) >= limits.guess_failures
+                    or len(state.recent_usernames()) >= limits.guess_usernames):
+                guess = Guess(start, ip, *state.evidence(named))
+            state.logged_in(named)
+            if not state.matters:
+                del ips[source]
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -818,15 +967,18 @@ class Activity:
         hour = (user.open_hours.get(key) if key is not None and end is not None
                 and key <= start < end else None) or self._hour(user, start)
         hour.login(ip, self._networks.get(ip) or self._network_of(ip), start)
-        if state is not None and ip not in user.guesses:
-            limits = self.limits
-            if (state.pending_failures >= limits.guess_failures
-                    or len(state.pending_usernames) >= limits.guess_usernames):
-                user.guesses[ip] = Guess(start, ip, state.pending_failures,
-                                         len(state.pending_usernames))
+        if guess is not None:
+            user.guesses[ip] = guess
         self.pairs.login(name, ip, start)
         if self.enrichment is not None:
             self.enrichment.login(name, ip, start)
+
+    def _guessing(self, state: IpActivity) -> bool:
+        """Whether an IP's failures would make some login after them a guess rather than a
+        typo's (for a success that names no account: it may have been that login)."""
+        limits = self.limits
+        return (state.most_failures_of_one() >= limits.guess_failures
+                or len(state.recent_usernames()) >= limits.guess_usernames)
 
     def _failed(self, session: Session, failures: int, state: IpActivity) -> None:
         """Note a session's failed AUTH on its IP's `state` and on the usernames it tried."""
@@ -841,9 +993,9 @@ class Activity:
                 continue
             guessed = self.user(failure.username)
             username = guessed.name  # one string per username, however many IPs try it
-            if (username not in state.pending_usernames
-                    and len(state.pending_usernames) < USERNAMES_KEPT):
-                state.pending_usernames += (username,)
+            # In one case: a server that finds accounts whatever their case logs a login as the
+            # client spelled it.
+            state.failed(self._intern(username.lower()))
             self._hour(guessed, when).auth_failures += 1
             # Once selected, always: the filters are asked only until then.
             if (not guessed.selected and self.selection is not None

@@ -39,6 +39,7 @@ import re
 import shlex
 import signal
 import socket
+import stat
 import sys
 import threading
 from typing import TYPE_CHECKING, List, Optional
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fit tables to N columns: the least important columns hidden, "
                              "long cells cut (default: the terminal's width on a terminal, "
                              "whole tables to a file or a pipe; 0: never cut); e.g. --width 120")
-    parser.add_argument("--output", "-o", metavar="FILE",
+    parser.add_argument("--output", "-o", metavar="FILE", type=_file_name,
                         help="write the report to FILE instead of stdout; e.g. -o incident.csv")
     parser.add_argument("--user", "-u", action="append", default=[], metavar="PATTERN",
                         help="only this SASL username; shell glob, case-insensitive, repeatable; "
@@ -264,6 +265,14 @@ def _geo_options(options, geo: Optional[enrich.Geo]) -> enrich.Allow:
         raise UsageError(f"--allow-ip: not an IP address or network: {text}") from None
 
 
+def _file_name(text: str) -> str:
+    """A file option's value: an empty one would read as no option at all (a report meant for
+    a file going to the terminal, a state in its default place)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty file name")
+    return text
+
+
 def _width(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"not a whole number of columns: {text!r}")
@@ -277,31 +286,42 @@ def _year(text: str) -> int:
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM (kill, timeout(1), systemd stopping a job): the run unwinds as from Ctrl-C, so
-    that -o's temporary file goes with it (it stayed, a part of the report, when the signal
-    killed the process)."""
+    """SIGTERM (kill, timeout(1), systemd stopping a job), SIGHUP (the terminal or the ssh
+    session closed) or SIGQUIT (Ctrl-\\): the run unwinds as from Ctrl-C, so that -o's temporary
+    file goes with it (it stayed, a part of the report, when the signal killed the process)."""
+
+    def __init__(self, number: int):
+        super().__init__(number)
+        self.number = number
+
+
+# The signals that end a run as _Terminated.
+TERMINATING = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _terminated(number, frame):
-    raise _Terminated
+    raise _Terminated(number)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _terminated)
+        for number in TERMINATING:
+            if signal.getsignal(number) is not signal.SIG_IGN:  # nohup's, a script's `&`
+                previous[number] = signal.signal(number, _terminated)
     except ValueError:  # main() called from another thread than the main one: left as it is
-        previous = None
+        pass
     try:
         return _run(build_parser().parse_args(_negative_offsets(argv)))
     except UsageError as error:
         print(f"maillog-sasl: {error} (see maillog-sasl --help)", file=sys.stderr)
         return 2
-    except _Terminated:
+    except _Terminated as stop:
         print("maillog-sasl: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return 128 + stop.number
     except KeyboardInterrupt:
         print("maillog-sasl: interrupted", file=sys.stderr)
         return 130
@@ -310,8 +330,8 @@ def main(argv=None) -> int:
         _discard_unwritten(sys.stdout)
         return 0
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _negative_offsets(argv):
@@ -473,6 +493,47 @@ def _input_at(target: Optional[str], paths, shown: str = "") -> str:
         return f"{target}: is also a log to read; not overwritten"
     what = "standard input" if isinstance(clash, int) else f"the log {clash}"
     return f"{shown or target}: is the same file as {what}; not overwritten"
+
+
+# The files SQLite and the lock keep beside a state (state.py), and those postmap makes of an
+# access table (by the database type: hash and btree, lmdb, cdb, dbm and sdbm), which no other
+# output may be.
+STATE_FILES = ("", ".lock", "-journal", "-wal", "-shm")
+TABLE_FILES = ("", ".db", ".lmdb", ".cdb", ".dir", ".pag")
+
+
+def _outputs_clash(outputs) -> str:
+    """Why two of `outputs` ((option, path); None paths left out) must not both be written
+    (one line), or '': one path where they resolve to (a file not made yet included), or one
+    file by device and inode (hard links). The state is compared with its files beside it."""
+    named = [(option, path) for option, path in outputs if path]
+    for index, (option, path) in enumerate(named):
+        for other_option, other in named[index + 1:]:
+            if any(_same_place(place, there) for place in _files_of(option, path)
+                   for there in _files_of(other_option, other)):
+                return f"{other_option} {other}: is also {option}'s; not overwritten"
+    return ""
+
+
+def _files_of(option: str, path: str) -> List[str]:
+    """The files an output option writes: the state's and the table's beside them too."""
+    suffixes = {"--state": STATE_FILES, "--sasl-access": TABLE_FILES}.get(option, ("",))
+    return [path + suffix for suffix in suffixes]
+
+
+def _same_place(path: str, other: str) -> bool:
+    """One file, or one to be: the same place, or the same file by device and inode. A device
+    or a pipe (/dev/null, a terminal, journald's pipe as /dev/stdout) takes any number of
+    writers."""
+    for name in (path, other):
+        try:
+            mode = os.stat(name).st_mode
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISREG(mode):
+            return False
+    return (os.path.realpath(path) == os.path.realpath(other)
+            or output.same_file(other, [path]) is not None)
 
 
 def _whole_writes(stream):
@@ -1188,7 +1249,7 @@ def _contain_parser():
     login.add_argument("--hold-logins", dest="map_action", action="store_const",
                        const=contain.HOLD,
                        help=f"accept USER's new mail onto hold: USER {contain.HOLD}")
-    parser.add_argument("--sasl-access", metavar="FILE",
+    parser.add_argument("--sasl-access", metavar="FILE", type=_file_name,
                         help=f"the check_sasl_access table (default: {contain.DEFAULT_MAP}, or "
                              f"DIR/{contain.MAP_NAME} with --config-dir)")
     parser.add_argument("--release", action="store_true",
@@ -1199,7 +1260,7 @@ def _contain_parser():
                            "default when not root)")
     mode.add_argument("--apply", action="store_true",
                       help="act even when not root (a table of your own, a wrapped postsuper)")
-    parser.add_argument("--state", metavar="PATH",
+    parser.add_argument("--state", metavar="PATH", type=_file_name,
                         help="take the queue IDs of --hold (or --release) from the state of "
                              "`maillog-sasl watch` (its open messages) instead of logs")
     parser.add_argument("--host", metavar="NAME",
@@ -1235,6 +1296,11 @@ def _contain_plan(args):
     if action is not None:
         path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
                                     if args.config_dir else contain.DEFAULT_MAP)
+        clash = next(filter(None, (_input_at(table, args.paths)
+                                   for table in _files_of("--sasl-access", path))), "")
+        clash = clash or _outputs_clash((("--state", args.state), ("--sasl-access", path)))
+        if clash:
+            raise UsageError(clash if clash.startswith("--") else f"--sasl-access {clash}")
     return hold, action, path
 
 
@@ -1313,7 +1379,7 @@ waits --lock-wait seconds, then gives up.
 exit status (--once): 0 no new alert, 1 new alerts, 2 an error (a log that
 cannot be read, a state that cannot be used, an alert or the --metrics file that
 cannot be written).
-Following: 0 when stopped by Ctrl-C or SIGTERM (the state is committed first),
+Following: 0 when stopped by Ctrl-C, SIGTERM or SIGHUP (the state is committed first),
 2 on an error.
 """
 
@@ -1341,7 +1407,7 @@ def _watch_parser():
     parser.add_argument("--once", action="store_true",
                         help="read what is new since the last run, alert, and exit")
     _add_state_option(parser)
-    parser.add_argument("--alert-log", metavar="FILE",
+    parser.add_argument("--alert-log", metavar="FILE", type=_file_name,
                         help="append the alerts to FILE (NDJSON) instead of standard output")
     parser.add_argument("--alert-command", metavar="CMD",
                         help="run CMD (with /bin/sh) per alert, its JSON on standard input, "
@@ -1357,7 +1423,7 @@ def _watch_parser():
                              "sendmail: `sendmail -i -- ADDR`")
     parser.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
                         help="following: look at the logs every SECONDS (default: %(default)s)")
-    parser.add_argument("--metrics", metavar="FILE",
+    parser.add_argument("--metrics", metavar="FILE", type=_file_name,
                         help="write Prometheus metrics (maillog_sasl_*) to FILE for "
                              "node_exporter's textfile collector, replaced atomically every "
                              f"{watch.metrics.METRICS_EVERY:g} s when following and at the end of "
@@ -1381,7 +1447,7 @@ def _watch_parser():
     containing.add_argument("--contain-apply", action="store_true",
                             help="act even when not root (a table of your own, a wrapped "
                                  "postsuper)")
-    containing.add_argument("--sasl-access", metavar="FILE",
+    containing.add_argument("--sasl-access", metavar="FILE", type=_file_name,
                             help=f"the check_sasl_access table of --contain reject (default: "
                                  f"{contain.DEFAULT_MAP}, or DIR/{contain.MAP_NAME} with "
                                  "--config-dir)")
@@ -1423,7 +1489,7 @@ def _mail_address(text: str) -> str:
 def _add_state_option(parser) -> None:
     from maillog_sasl import state as state_module
 
-    parser.add_argument("--state", metavar="PATH", default=None,
+    parser.add_argument("--state", metavar="PATH", type=_file_name, default=None,
                         help="the state file (default: /var/lib/maillog-sasl/state.sqlite as "
                              "root, else $XDG_STATE_HOME/maillog-sasl/state.sqlite)")
     parser.add_argument("--lock-wait", type=seconds, default=state_module.LOCK_WAIT,
@@ -1441,6 +1507,7 @@ def _complain(prog: str):
 def watch_main(argv) -> int:
     """Run `maillog-sasl watch ARGV`; return the exit status."""
     from maillog_sasl import contain, watch
+    from maillog_sasl import state as state_module
     from maillog_sasl.alerts import CommandSink, FileSink, MailSink, StreamSink, SyslogSink
 
     parser = _watch_parser()
@@ -1453,13 +1520,26 @@ def watch_main(argv) -> int:
         complain("watch reads log files (it keeps their offsets), not standard input")
         return EXIT_USAGE
     # What watch writes (the metrics file is replaced, alerts appended, the state made an
-    # SQLite database) must be no log it reads.
-    for option, target in (("--metrics", args.metrics), ("--alert-log", args.alert_log),
-                           ("--state", args.state)):
-        clash = _input_at(target, args.paths)
+    # SQLite database, the table of --contain replaced) must be no log it reads, nor one
+    # another.
+    map_path = None
+    if args.contain:
+        map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
+                                        if args.config_dir else contain.DEFAULT_MAP)
+    outputs = (("--state", args.state or state_module.default_path()),
+               ("--metrics", args.metrics), ("--alert-log", args.alert_log),
+               ("--sasl-access", map_path))
+    for option, target in outputs:
+        clash = next(filter(None, (_input_at(path, args.paths)
+                                   for path in (_files_of(option, target) if target else ()))),
+                     "")
         if clash:
             complain(f"{option} {clash}")
             return EXIT_USAGE
+    clash = _outputs_clash(outputs)
+    if clash:
+        complain(clash)
+        return EXIT_USAGE
     zone = None
     if args.tz:
         zone = parse_zone(args.tz)
@@ -1474,9 +1554,7 @@ def watch_main(argv) -> int:
         complain(str(error))
         return EXIT_USAGE
     containment = None
-    if args.contain:
-        map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
-                                        if args.config_dir else contain.DEFAULT_MAP)
+    if map_path is not None:
         dry_run = not args.contain_apply and not contain.is_root()
         if dry_run:
             complain("--contain: not root: containment is a dry run (the alert says what would "
@@ -1545,15 +1623,16 @@ def _watch_with(args, geo: Optional[enrich.Geo], sinks: list, limits, zone,
 
 
 def _follow(run, interval: float) -> int:
-    """Follow until Ctrl-C or SIGTERM, then commit and return."""
+    """Follow until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT, then commit and return."""
     stop = threading.Event()
     previous = {}
 
     def handler(number, frame):
         stop.set()
 
-    for number in (signal.SIGINT, signal.SIGTERM):
-        previous[number] = signal.signal(number, handler)
+    for number in (signal.SIGINT, *TERMINATING):
+        if signal.getsignal(number) is not signal.SIG_IGN:  # nohup's, a script's `&`
+            previous[number] = signal.signal(number, handler)
     try:
         return run.follow(stop, interval=interval)
     finally:

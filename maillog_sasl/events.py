@@ -844,19 +844,16 @@ def _action_parts(body: str):
     """(stage, client IP, reason, envelope) of `ACTION: STAGE from NAME[IP]: REASON; from=<a>
     to=<b> proto=ESMTP helo=<h>` (smtpd's reject, hold and discard, a milter's action in
     cleanup), or None. The envelope is "" when the line has none; whitespace after the line's
-    end is not read."""
-    words = body.split(" ", 3)
+    end is not read. The client is the word after `from` (NAME[IP]: or NAME[IP]:PORT: with
+    smtpd_client_port_logging; a name and an address hold no space): the first `]: ` may be
+    in the reason, in a recipient's quoted local part (`"x]: y"@example.com`)."""
+    words = body.split(" ", 4)
     if len(words) < 4 or words[2] != "from":
         return None
     stage = words[1]
-    rest = words[3].rstrip()
-    colon = rest.find("]: ")
-    if colon < 0:
-        colon = rest.find(": ")
-        address, rest = rest[:colon], rest[colon + 2:]
-    else:
-        address, rest = rest[:colon + 1], rest[colon + 3:]
-    ip = split_address(address)[1]
+    client = words[3]
+    rest = words[4].rstrip() if len(words) > 4 else ""
+    ip = split_address(client[:-1] if client.endswith(":") else client)[1]
     envelope_at = _envelope_at(rest)
     if envelope_at < 0:
         reason, envelope = rest, ""

@@ -126,6 +126,8 @@ def head_of(data: bytes) -> Optional[str]:
 def decode(data: bytes) -> List[str]:
     """Whole lines (`data` ends with a line end, or is the last of a file) -> lines as text."""
     text = data.decode("utf-8", "replace")
+    if "\0" in text:
+        text = text.replace("\0", "")  # no text, as sources.LineSplitter reads them
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     lines = text.split("\n")

@@ -16,7 +16,9 @@ DESCRIPTION
 
       strong  burst        more than `hourly_recipients` recipients in one clock hour, or at
                            least `burst_factor` x the user's median busy hour (median of the hours
-                           in which it sent anything) and at least `burst_minimum`
+                           in which it sent anything; or, when none is that, of the busy hours
+                           before it, RISING_HISTORY at least: a run as long as the history is
+                           its own median) and at least `burst_minimum`
       strong  failing      bounced + expired + deferred + rejected >= `failed_percent` % of the
                            user's recipients, with at least `failed_minimum` recipients
       strong  guessed      a login from an IP with >= `guess_failures` failed AUTH, or failures
@@ -89,6 +91,7 @@ from maillog_sasl.activity import (
     Thresholds,
     UserActivity,
     failed_enough,
+    failing_source,
     hour_of,
     provider_of,
 )
@@ -141,24 +144,44 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     if not busy.earliest:
         return None
     median = busy.median()
-    fired = sorted((key, count) for count, (key, _) in busy.earliest.items()
-                   if count > limits.hourly_recipients
-                   or (count >= limits.burst_minimum and count >= limits.burst_factor * median))
+    fired = _burst_hours(busy, median, limits)
+    against = ""
+    if fired:
+        key, count = fired[0]
+        when = busy.earliest[count][1]
+    elif busy.rising is not None and _rose(busy.rising, limits):
+        # The median of all hours is the burst's own (a run of as many hours as the account's
+        # history): the first hour that was a burst against the hours before it.
+        key, when, count, median = busy.rising
+        fired = _burst_hours(busy, median, limits)
+        against = " before it"
     if not fired:
         return None
-    key, count = fired[0]
-    when = busy.earliest[count][1]
     if count > limits.hourly_recipients:
         why = f"more than {limits.hourly_recipients}"
     else:
-        why = (f"{count / median:.1f}x the median busy hour of {_number(median)}; limits "
-               f"{_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
+        why = (f"{count / median:.1f}x the median busy hour{against} of {_number(median)}; "
+               f"limits {_number(limits.burst_factor)}x and at least {limits.burst_minimum}")
     hours = sum(busy.hours_by_count[fired_count] for _, fired_count in fired)
     peak = max(fired_count for _, fired_count in fired)
     busiest = "" if peak == count else f" from {_stamp(busy.earliest[peak][0])}"
     return Signal("burst", when, f"burst: {counted(count, 'recipient')} in the hour from "
                                 f"{_stamp(key)} ({why}); {counted(hours, 'such hour')} (busiest "
                                 f"{peak}{busiest})")
+
+
+def _rose(rising: tuple, limits: Thresholds) -> bool:
+    """Whether BusyHours.rising, judged by the limits of its hour, is a burst by these (watch
+    may be given other limits since)."""
+    _key, _when, count, before = rising
+    return count >= limits.burst_minimum and count >= limits.burst_factor * before
+
+
+def _burst_hours(busy, median, limits: Thresholds) -> List[tuple]:
+    """(hour, count) of each count that fires the burst rule against `median`, earliest first."""
+    return sorted((key, count) for count, (key, _) in busy.earliest.items()
+                  if count > limits.hourly_recipients
+                  or (count >= limits.burst_minimum and count >= limits.burst_factor * median))
 
 
 def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
@@ -186,9 +209,10 @@ def guessed_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     names = (f"for {counted(first.usernames, 'username')}" if first.usernames
              else "(usernames not logged)")
     more = (f"; {counted(len(guesses) - 1, 'more IP')} like it" if len(guesses) > 1 else "")
+    source = "that IP" if ":" not in first.ip else f"its /64 ({failing_source(first.ip)})"
     return Signal("guessed", first.time,
                   f"guessed: login from {first.ip} at {_stamp(first.time)} after {first.failures} "
-                  f"failed AUTH from that IP {names} since its last successful login (limits "
+                  f"failed AUTH from {source} {names} since its last successful login (limits "
                   f"{counted(limits.guess_failures, 'failure')} or "
                   f"{counted(limits.guess_usernames, 'username')}){more}")
 

@@ -51,15 +51,15 @@ IN_PLACE_PREFIXES = ("/dev/", "/proc/")
 
 
 def same_file(target: str, inputs: Iterable[Union[str, int]]) -> Optional[Union[str, int]]:
-    """The first of `inputs` (paths, or open file descriptors) that is the regular file at
-    `target`, by device and inode with symlinks followed; None when there is none, or when
-    `target` does not exist or is not a regular file. Inputs that cannot be looked at are
-    passed over: they cannot be read either."""
+    """The first of `inputs` (paths, or open file descriptors) that is the regular file or the
+    named pipe at `target`, by device and inode with symlinks followed; None when there is none,
+    or when `target` does not exist or is another kind of file (a terminal, /dev/null). Inputs
+    that cannot be looked at are passed over: they cannot be read either."""
     try:
         status = os.stat(target)
     except (OSError, ValueError):
         return None
-    if not stat.S_ISREG(status.st_mode):
+    if not (stat.S_ISREG(status.st_mode) or stat.S_ISFIFO(status.st_mode)):
         return None
     for item in inputs:
         try:

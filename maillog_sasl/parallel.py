@@ -114,6 +114,8 @@ import os
 import pickle
 import signal
 import tempfile
+import threading
+import time
 import zlib
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -239,11 +241,32 @@ class Job(NamedTuple):
     here: bool = False
 
 
-def _worker_started() -> None:
+def _worker_started(parent: int) -> None:
     # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them;
-    # SIGTERM (the pool stopping them) ends a worker at once, not as the command's does.
+    # SIGTERM (the pool stopping them), SIGHUP and SIGQUIT end a worker at once, not as the
+    # command's do, unless SIGHUP or SIGQUIT were ignored (nohup): then they still are.
+    # SIGTERM is the pool's own (a broken pool terminates the workers left, stuck on its
+    # queue's lock): never ignored.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for number in (signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, signal.SIG_DFL)
+    # A parent killed outright (SIGKILL, the OOM killer) never stops its pool: a worker would
+    # wait on the pool's pipe for ever, holding the inputs and the caller's stdout (`| sort`
+    # never ends). Not prctl(PR_SET_PDEATHSIG): it fires when the thread that forked ends, and
+    # a library user's generator may be started in a thread that ends before the run does.
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+# How often a worker looks whether its parent is still there (seconds).
+PARENT_LOOK = 1.0
+
+
+def _end_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_LOOK)
+    os._exit(1)
 
 
 def _fixed_zone_of(zone: _dt.timezone) -> tuple:
@@ -795,7 +818,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
 
             executor = pool = concurrent.futures.ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_worker_started)
+                initializer=_worker_started, initargs=(os.getpid(),))
         pieces = _Pieces(executor, every, ahead,
                          "try --jobs 1" if pool is not None else "try without --dask")
         pieces.fill()

@@ -38,7 +38,10 @@ DESCRIPTION
     exists; a compressed pipe or standard input, by Python's own modules.
 
     Lines end in LF, CRLF or a bare CR (old Mac exports; Postfix never logs a CR inside a
-    line), also when a CRLF is cut by a block boundary. A line longer than MAX_LINE characters
+    line), also when a CRLF is cut by a block boundary. NUL bytes are no text: a
+    log's tail is often a run of them after a crash (a file system that had grown the file but
+    not written it), and the line after them, the first after the reboot, was that run's tail,
+    cut at MAX_LINE and lost; Postfix never logs one. A line longer than MAX_LINE characters
     keeps its first MAX_LINE and the rest is skipped; such lines are counted in
     `Source.lines_cut`. The cap is checked per block, not per line, and the unfinished line
     carried from block to block never grows past it: a file of 100 MB without a line end is
@@ -587,6 +590,8 @@ class LineSplitter:
         self.cut = 0
 
     def split(self, text: str) -> List[str]:
+        if "\0" in text:
+            text = text.replace("\0", "")  # a crash's run of them (the module docstring)
         if self.carry_cr:
             if not text:
                 return []
@@ -1395,6 +1400,14 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
                 continue
             stdin_seen = True
         else:
+            # A pipe already read is told before it is opened: opening it again waits for a
+            # writer that is gone (`maillog-sasl fifo fifo`, a symlink to it, `- < fifo`).
+            pipe = _pipe_identity(path)
+            opened = kept if standard_input is None else [standard_input, *kept]
+            same = next((other for other in opened if pipe and other.identity == pipe), None)
+            if same is not None:
+                notes.append(Problem(path, f"the same file as {same.name}; read once"))
+                continue
             try:
                 source = open_path(path)
             except OSError as error:
@@ -1434,6 +1447,18 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
     return Inputs(files, problems, notes)
+
+
+def _pipe_identity(path: str) -> Optional[Tuple[int, int]]:
+    """(device, inode) of the named pipe at `path` (a file:// URL's too), or None (another
+    file, or none there)."""
+    try:
+        local = local_paths(path) if is_url(path) else [path]
+        status = os.stat(local[0]) if len(local) == 1 else None
+    except (OSError, ValueError):
+        return None
+    return ((status.st_dev, status.st_ino) if status is not None and stat.S_ISFIFO(status.st_mode)
+            else None)
 
 
 def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> List[Source]:

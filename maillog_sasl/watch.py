@@ -217,9 +217,13 @@ _FORMATS: List[str] = []
 # layout hashed without them is that version's; None for a class that came whole (an older
 # engine holds none of it). A Session kept then is read with model.SESSION_ADDED's values.
 _ADDED = {"Session": tuple(model.SESSION_ADDED), "Hold": None, "Discard": None,
-          "_ActionFields": None, "ProxyReply": None, "_ProxyReplyFields": None}
-# Of those, the ones the version just before this one lacked (PREVIOUS_LAYOUT).
-_ADDED_LAST = {"Session": ("proxied_since",)}
+          "_ActionFields": None, "ProxyReply": None, "_ProxyReplyFields": None,
+          "BusyHours": ("rising",), "IpActivity": ("username_failures", "older_usernames")}
+# Of those, the ones each recent version lacked, newest first: the version just before this one
+# lacked the first, the one before it the first two (PREVIOUS_LAYOUTS).
+_ADDED_RECENTLY = ({"BusyHours": ("rising",),
+                    "IpActivity": ("username_failures", "older_usernames")},
+                   {"Session": ("proxied_since",)})
 # Event classes that an engine never holds (the correlator applies them as they come): left out
 # of every layout, so that a state kept before they came is of this version's format.
 _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
@@ -228,9 +232,10 @@ _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
 # The hashes of the layout of the engine's classes (layouts()), written out: in the compiled
 # build (setup.py) a class has neither __slots__ nor __init__ code to hash. A test works them
 # out from the source, and fails when a class changed and these did not (a new format then).
-CORE_LAYOUT = 0x1B3EEB6EFB1A3680
+CORE_LAYOUT = 0x0AEBB273EDE7E904
 BEFORE_LAYOUT = 0x1AD073D352EC472D  # as before the attributes _ADDED came
-PREVIOUS_LAYOUT = 0x1AA8F14E4AD8D638  # as before those of _ADDED_LAST came
+# As before those of _ADDED_RECENTLY came: before the first, before the first two.
+PREVIOUS_LAYOUTS = (0x1B3EEB6EFB1A3680, 0x1AA8F14E4AD8D638)
 ENRICHED_LAYOUT = 0x0A2D22BE958AA9E3
 
 
@@ -258,12 +263,17 @@ def _layout(modules, more=(), added=None) -> int:
     return total
 
 
-def layouts() -> Tuple[int, int, int, int]:
-    """CORE_LAYOUT, BEFORE_LAYOUT, PREVIOUS_LAYOUT and ENRICHED_LAYOUT as the classes imported
-    are: true only of the pure-Python modules (the test runs it on them)."""
+def layouts() -> Tuple[int, ...]:
+    """CORE_LAYOUT, BEFORE_LAYOUT, the PREVIOUS_LAYOUTS and ENRICHED_LAYOUT as the classes
+    imported are: true only of the pure-Python modules (the test runs it on them)."""
     engine_modules = (events, model, syslog, activity_module)
+    previous = []
+    lacked: Dict[str, tuple] = {}
+    for added in _ADDED_RECENTLY:
+        lacked = {**lacked, **added}
+        previous.append(_layout(engine_modules, [Engine], lacked))
     return (_layout(engine_modules, [Engine]), _layout(engine_modules, [Engine], _ADDED),
-            _layout(engine_modules, [Engine], _ADDED_LAST), _layout((enrich,)))
+            *previous, _layout((enrich,)))
 
 
 def engine_format() -> str:
@@ -273,8 +283,8 @@ def engine_format() -> str:
         enriched = ENRICHED_LAYOUT
         # Format 1 is what versions before watch kept GeoIP facts wrote: the same classes and
         # never an Enrichment, so that such an engine reads as it is (older_formats()); each
-        # also as it was before the attributes _ADDED came, and before those _ADDED_LAST did.
-        for core in (CORE_LAYOUT, BEFORE_LAYOUT, PREVIOUS_LAYOUT):
+        # also as it was before the attributes _ADDED came, and before those _ADDED_RECENTLY did.
+        for core in (CORE_LAYOUT, BEFORE_LAYOUT, *PREVIOUS_LAYOUTS):
             _FORMATS.extend([f"2-{core:016x}-{enriched:016x}", f"1-{core:016x}"])
     return _FORMATS[0]
 

@@ -75,6 +75,14 @@ class MailLog:
         self._line(when + (count + 2) * SECOND, smtpd, pid,
                    f"disconnect from unknown[{ip}] ehlo=1 auth=0/{count} quit=1 commands=2/{count + 2}")
 
+    def password_check(self, ip: str, when: dt.datetime) -> None:
+        """A session that authenticates and queues nothing: Postfix names no login for it."""
+        pid = self._next_pid()
+        smtpd = "postfix/submission/smtpd"
+        self._line(when, smtpd, pid, f"connect from unknown[{ip}]")
+        self._line(when + 2 * SECOND, smtpd, pid,
+                   f"disconnect from unknown[{ip}] ehlo=1 auth=1 quit=1 commands=3")
+
     def login(self, user: str, ip: str, when: dt.datetime, to: int = 1, outcome: str = "sent",
               outcomes: Optional[Dict[str, int]] = None, typos: int = 0, notice: bool = False,
               retry: Optional[dt.timedelta] = None, expire_after: Optional[dt.timedelta] = None,

@@ -14,7 +14,7 @@ import pytest
 
 from maillog_sasl import report
 
-from maillog_writer import SECOND, MailLog, at
+from maillog_writer import MailLog, at
 from support import SAMPLE_LOGS
 
 SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
@@ -25,24 +25,13 @@ REPORT_NAMES = ("users", "sessions", "messages", "ips", "failures", "suspicious"
                 "queue")
 
 
-class Log(MailLog):
-    """MailLog, plus a login that sends nothing (Postfix logs no username for it)."""
-
-    def login_only(self, ip: str, when: dt.datetime) -> None:
-        pid = self._next_pid()
-        smtpd = "postfix/submission/smtpd"
-        self._line(when, smtpd, pid, f"connect from unknown[{ip}]")
-        self._line(when + 2 * SECOND, smtpd, pid,
-                   f"disconnect from unknown[{ip}] ehlo=1 auth=1 quit=1 commands=3")
-
-
 def rows_of(log: MailLog, tmp_path, name: str, **options):
     return report(name, [log.write(tmp_path / "maillog")], **options).rows
 
 
-def flagged_log() -> Log:
+def flagged_log() -> MailLog:
     """Accounts of every severity, and a normal user with the most IPs of all."""
-    log = Log()
+    log = MailLog()
     log.login("crit@example.jp", "203.0.113.10", at(0, 3), outcome="bounced", to=150)
     log.login("high-small@example.jp", "203.0.113.20", at(0, 4), to=150)
     log.login("high-big@example.jp", "203.0.113.30", at(0, 5), to=200)
@@ -96,7 +85,7 @@ def test_summary_counts_the_selection_and_names_few_flagged(cli, tmp_path):
 
 
 def test_summary_is_singular_for_one(cli, tmp_path):
-    log = Log()
+    log = MailLog()
     log.login("solo@example.jp", HOME, at(0, 9))
     path = log.write(tmp_path / "maillog")
     summary = cli(path).out.splitlines()[0]
@@ -253,7 +242,7 @@ def test_ids_of_a_report_without_ids_is_a_usage_error(cli, args):
 # -- 5. sessions say what they count, one spelling of a mechanism -------------------------------
 
 def test_sessions_recipients_count_rcpt_rejects_as_users_does(tmp_path):
-    log = Log()
+    log = MailLog()
     log.login("rita@example.jp", HOME, at(0, 9), outcomes={"sent": 2, "rejected": 1},
               noqueue_rejects=2)
     [session] = rows_of(log, tmp_path, "sessions")
@@ -303,7 +292,7 @@ def test_hopping_names_the_facts_of_its_own_windows(report):
 
 
 def test_hopping_reason_in_a_small_log(tmp_path):
-    log = Log()
+    log = MailLog()
     for index, hour in enumerate((1, 6, 12, 20)):
         log.login("hop@example.jp", f"10.{index}.0.5", at(0, hour))
     for index in range(6):
@@ -319,7 +308,7 @@ def test_hopping_reason_in_a_small_log(tmp_path):
 
 
 def test_reasons_are_singular_for_one(tmp_path):
-    log = Log()
+    log = MailLog()
     log.failures("203.0.113.66", at(0, 1), ["sam@example.jp"] * 3)
     log.login("sam@example.jp", "203.0.113.66", at(0, 2), to=101)  # guessed, burst: one hour
     log.login("sam@example.jp", "192.0.2.10", at(0, 5))
@@ -333,9 +322,9 @@ def test_reasons_are_singular_for_one(tmp_path):
 
 
 def test_later_success_always_names_who_got_in(report, tmp_path):
-    log = Log()
+    log = MailLog()
     log.failures("203.0.113.66", at(0, 1), [None, None])
-    log.login_only("203.0.113.66", at(0, 2))  # got in, sent nothing: no username logged
+    log.password_check("203.0.113.66", at(0, 2))  # got in, sent nothing: no username logged
     log.failures("203.0.113.77", at(0, 1), ["una@example.jp"])
     log.login("una@example.jp", "203.0.113.77", at(0, 2))
     rows = {row["client_ip"]: row for row in report("failures", log.write(tmp_path / "maillog"))}

@@ -9,7 +9,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
-from maillog_sasl.activity import BusyHours, ThresholdError
+from maillog_sasl.activity import (
+    RISING_HISTORY,
+    USERNAMES_KEPT,
+    BusyHours,
+    IpActivity,
+    ThresholdError,
+    failing_source,
+)
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
 
@@ -74,6 +81,54 @@ def test_burst_relative_needs_the_factor(tmp_path):
     assert "burst" not in fired(log, tmp_path, "below@example.jp")
     reason = fired(log, tmp_path, "at@example.jp")["burst"]
     assert "60 recipients" in reason and "10.0x the median busy hour of 6" in reason
+
+
+@pytest.mark.parametrize("run_hours", [9, 10, 11, 25])
+def test_burst_a_run_as_long_as_the_history_is_judged_by_the_hours_before_it(tmp_path,
+                                                                             run_hours):
+    # Ten busy hours of 2 recipients, then a spam run of 90 an hour (under the limit of 100):
+    # from its tenth hour on, the median of all busy hours is the run's own.
+    log = MailLog()
+    hours_of(10, 2, log, "run@example.jp")
+    spam_run(log, "run@example.jp", 10, run_hours)
+    reason = fired(log, tmp_path, "run@example.jp")["burst"]
+    median = "of 2" if run_hours < 10 else "before it of 2"
+    assert reason == (f"burst: 90 recipients in the hour from 2026-01-15T00:00+09:00 (45.0x the "
+                      f"median busy hour {median}; limits 10x and at least 50); {run_hours} such "
+                      f"hours (busiest 90)")
+
+
+def spam_run(log: MailLog, user: str, first_day: int, hours: int, per_hour: int = 90):
+    """`hours` busy hours of `per_hour` recipients in a row from midnight of `first_day`, three
+    messages an hour."""
+    for hour in range(hours):
+        for minute in (10, 25, 40):
+            log.login(user, HOME, at(first_day, 0) + dt.timedelta(hours=hour, minutes=minute),
+                      to=per_hour // 3)
+
+
+def test_burst_before_it_needs_a_history(tmp_path):
+    # A newsletter's first test message is no account's usual: 48 hours of 60 after it are none.
+    log = MailLog()
+    log.login("news@example.jp", HOME, at(0, 9), to=4)
+    spam_run(log, "news@example.jp", 1, 48, per_hour=60)
+    hours_of(RISING_HISTORY, 2, log, "run@example.jp")
+    spam_run(log, "run@example.jp", RISING_HISTORY, 2 * RISING_HISTORY)
+    assert "burst" not in fired(log, tmp_path, "news@example.jp")
+    assert "the median busy hour before it of 2" in fired(log, tmp_path, "run@example.jp")["burst"]
+
+
+def test_burst_before_it_is_judged_by_the_limits_asked(tmp_path):
+    # watch keeps an account's first such hour in its state, and may be run with other limits.
+    log = MailLog()
+    hours_of(10, 2, log, "run@example.jp")
+    spam_run(log, "run@example.jp", 10, 12)
+    analysis = analyze([log.write(tmp_path / "maillog")])
+    activity = watch(analysis, Selection(), {"thresholds": Thresholds()})
+    for limits, burst in [({}, True), ({"burst_minimum": 500}, False),
+                          ({"burst_factor": 100.0}, False)]:
+        verdict = assess(activity, dataclasses.replace(Thresholds(), **limits))["run@example.jp"]
+        assert ("burst" in [signal.name for signal in verdict.signals]) == burst, limits
 
 
 def test_burst_relative_needs_the_minimum(tmp_path):
@@ -157,13 +212,176 @@ def test_one_typo_each_time_is_not_guessing(tmp_path):
     assert "guessed" not in fired(log, tmp_path, "typo@example.jp")
 
 
-def test_failures_from_another_ip_or_the_auth_server_are_not_guessing(tmp_path):
+# The reasons Postfix logs when its authentication server, not the password, failed: Dovecot's
+# socket (xsasl_dovecot_server.c), Cyrus SASL's server-side results (saslauthd not running:
+# `warning: SASL authentication failure: cannot connect to saslauthd server: No such file or
+# directory`, then the client's `SASL LOGIN authentication failed: generic failure`).
+SERVER_FAULTS = ["Connection lost to authentication server",
+                 "Can't connect to authentication server", "Authentication backend error",
+                 "generic failure", "no memory available", "transient failure (e.g., weak key)",
+                 "remote authentication server unavailable"]
+
+
+@pytest.mark.parametrize("reason", SERVER_FAULTS)
+def test_failures_from_another_ip_or_the_auth_server_are_not_guessing(tmp_path, reason):
     log = MailLog()
     log.failures("203.0.113.66", at(0, 1), ["gina@example.jp"] * 5)
-    log.failures(HOME, at(0, 1), ["gina@example.jp"] * 3,
-                 reason="Connection lost to authentication server")
+    log.failures(HOME, at(0, 1), ["gina@example.jp"] * 3, reason=reason)
     log.login("gina@example.jp", HOME, at(0, 2))
     assert "guessed" not in fired(log, tmp_path, "gina@example.jp")
+
+
+@pytest.mark.parametrize("reason", ["authentication failure", "UGFzc3dvcmQ6",
+                                    "(reason unavailable)", "bad protocol / cancel"])
+def test_failures_the_client_caused_are_guessing(tmp_path, reason):
+    log = MailLog()
+    log.failures(HOME, at(0, 1), ["gina@example.jp"] * 3, reason=reason)
+    log.login("gina@example.jp", HOME, at(0, 2))
+    assert "after 3 failed AUTH" in fired(log, tmp_path, "gina@example.jp")["guessed"]
+
+
+def test_guessed_through_a_login_that_sent_nothing(tmp_path):
+    # A bot checks the password it guessed in a session that queues nothing (Postfix names no
+    # login there), then sends from the same IP: the guess is the sending login's.
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), ["kim@example.jp"] * 5)
+    log.password_check("203.0.113.66", at(0, 2))
+    log.failures("203.0.113.66", at(0, 3), ["kim@example.jp"])
+    log.login("kim@example.jp", "203.0.113.66", at(0, 4))
+    assert fired(log, tmp_path, "kim@example.jp")["guessed"].startswith(
+        "guessed: login from 203.0.113.66 at 2026-01-05T04:00+09:00 after 6 failed AUTH ")
+    # A typo before each login that sent nothing is still no guess, day after day.
+    for day in range(5):
+        log.failures(HOME, at(day, 9), ["lee@example.jp"])
+        log.password_check(HOME, at(day, 10))
+    log.login("lee@example.jp", HOME, at(5, 9))
+    assert "guessed" not in fired(log, tmp_path, "lee@example.jp")
+
+
+def test_a_login_answers_its_own_failures_not_a_colleagues(tmp_path):
+    # Behind an office's NAT a device keeps trying a colleague's old password: the others'
+    # logins from the NAT are no guesses, the colleague's is (and answers them).
+    log = MailLog()
+    log.failures(OFFICE, at(0, 8), ["alice@example.jp"] * 3)
+    log.login("bob@example.jp", OFFICE, at(0, 9))
+    log.login("alice@example.jp", OFFICE, at(0, 10))
+    log.login("carol@example.jp", OFFICE, at(0, 11))
+    assert "guessed" not in fired(log, tmp_path, "bob@example.jp")
+    assert "guessed" not in fired(log, tmp_path, "carol@example.jp")
+    assert "after 3 failed AUTH" in fired(log, tmp_path, "alice@example.jp")["guessed"]
+
+
+def test_failures_that_named_no_account_are_any_logins(tmp_path):
+    # Postfix before 3.9 names no account on a failure: the next login from the IP answers it.
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), [None] * 3)
+    log.login("mia@example.jp", "203.0.113.66", at(0, 2))
+    log.login("ned@example.jp", "203.0.113.66", at(0, 3))
+    assert "(usernames not logged)" in fired(log, tmp_path, "mia@example.jp")["guessed"]
+    assert "guessed" not in fired(log, tmp_path, "ned@example.jp")
+
+
+def test_names_that_never_log_in_make_no_guess_of_the_next_days_logins(tmp_path):
+    # Behind an office's NAT, a misspelled login and a forgotten domain, each followed by the
+    # right login: failures for two usernames, but never two since the IP's last login.
+    log = MailLog()
+    log.failures(OFFICE, at(0, 9), ["bob@exmaple.jp"])
+    log.login("bob@example.jp", OFFICE, at(0, 9) + dt.timedelta(minutes=1))
+    log.login("carol@example.jp", OFFICE, at(0, 10))
+    log.failures(OFFICE, at(1, 9), ["dave"])
+    log.login("dave@example.jp", OFFICE, at(1, 9) + dt.timedelta(minutes=1))
+    for hour, user in enumerate(["erin", "frank", "carol"]):
+        log.login(f"{user}@example.jp", OFFICE, at(2, 9 + hour))
+    found = verdicts(log, tmp_path)
+    assert [user for user, verdict in found.items()
+            if "guessed" in [signal.name for signal in verdict.signals]] == []
+    # The same two usernames failing since the IP's last login are a guess, as before.
+    log.failures(OFFICE, at(3, 9), ["bob@exmaple.jp", "dave"])
+    log.login("erin@example.jp", OFFICE, at(3, 10))
+    assert "for 2 usernames" in fired(log, tmp_path, "erin@example.jp")["guessed"]
+
+
+def test_a_login_that_sent_nothing_keeps_failures_another_login_made_older(tmp_path):
+    # Behind a NAT: alice's password guessed, bob logs in, the bot checks the password in a
+    # session that sends nothing, then sends as alice (a second review's log).
+    log = MailLog()
+    log.failures(OFFICE, at(0, 8), ["alice@example.jp"] * 5)
+    log.login("bob@example.jp", OFFICE, at(0, 9))
+    log.password_check(OFFICE, at(0, 9) + dt.timedelta(minutes=30))
+    log.login("alice@example.jp", OFFICE, at(0, 10), to=5)
+    assert "after 5 failed AUTH" in fired(log, tmp_path, "alice@example.jp")["guessed"]
+    assert "guessed" not in fired(log, tmp_path, "bob@example.jp")
+
+
+def test_names_failed_before_the_ips_last_login_make_room_for_new_ones(tmp_path):
+    # A NAT's list of usernames is full of names failed before its last login: a new name's
+    # failures are still its own, not anyone's.
+    log = MailLog()
+    log.failures(OFFICE, at(0, 1), [f"user{number}" for number in range(USERNAMES_KEPT)])
+    log.login("dave@example.jp", OFFICE, at(0, 8))
+    log.failures(OFFICE, at(0, 8) + dt.timedelta(minutes=30), ["bob@example.jp"] * 3)
+    log.login("carol@example.jp", OFFICE, at(0, 10))
+    log.login("bob@example.jp", OFFICE, at(0, 11))
+    assert "for 100 usernames" in fired(log, tmp_path, "dave@example.jp")["guessed"]
+    assert "guessed" not in fired(log, tmp_path, "carol@example.jp")
+    assert "after 3 failed AUTH" in fired(log, tmp_path, "bob@example.jp")["guessed"]
+
+
+IP_STEPS = st.lists(st.one_of(
+    st.tuples(st.just("failed"), st.sampled_from(["a", "b", "c", "d", None])),
+    st.tuples(st.just("logged_in"), st.sampled_from(["a", "b", "c", "d"]))), max_size=60)
+
+
+@given(IP_STEPS)
+def test_an_ips_failures_stay_consistent(steps):
+    state = IpActivity()
+    for what, name in steps:
+        if what == "logged_in":
+            state.logged_in(name)
+        else:
+            state.pending_failures += 1
+            if name is not None:
+                state.failed(name)
+        usernames, counts = state.pending_usernames, state.username_failures
+        assert len(usernames) == len(counts) == len(set(usernames))
+        assert 0 <= state.older_usernames <= len(usernames)
+        assert all(count > 0 for count in counts)
+        assert state.pending_failures >= sum(counts)
+        assert state.most_failures_of_one() >= max(
+            [state.failures_of(name) for name in usernames], default=0)
+
+
+def test_a_failures_username_in_another_case_is_the_logins(tmp_path):
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), ["Alice@Example.jp"] * 3)
+    log.login("alice@example.jp", "203.0.113.66", at(0, 2))
+    assert "after 3 failed AUTH" in fired(log, tmp_path, "alice@example.jp")["guessed"]
+
+
+def test_an_ipv6_clients_failures_are_its_64s(tmp_path):
+    # An attacker with a /64 rotates through its addresses: each fails once, another logs in.
+    log = MailLog()
+    for host in range(1, 4):
+        log.failures(f"2001:db8:77:1::{host:x}", at(0, 1), ["olga@example.jp"])
+        log.failures(f"2001:db8:88:{host:x}::1", at(0, 1), ["pia@example.jp"])
+    log.login("olga@example.jp", "2001:db8:77:1::ff", at(0, 2))
+    log.login("pia@example.jp", "2001:db8:88:ff::1", at(0, 2))  # another /64 each time
+    assert fired(log, tmp_path, "olga@example.jp")["guessed"].startswith(
+        "guessed: login from 2001:db8:77:1::ff at 2026-01-05T02:00+09:00 after 3 failed AUTH "
+        "from its /64 (2001:db8:77:1::/64) for 1 username ")
+    assert "guessed" not in fired(log, tmp_path, "pia@example.jp")
+    assert [failing_source(ip) for ip in ("192.0.2.7", "::ffff:192.0.2.7", "unknown")] == [
+        "192.0.2.7", "::ffff:192.0.2.7", "unknown"]
+
+
+def test_an_ip_kept_before_the_counts_reads_its_failures_as_naming_none():
+    state = IpActivity()
+    state.__setstate__((None, {"pending_failures": 4, "pending_usernames": ("a", "b"),
+                               "last_failure": None, "host": "mail"}))
+    assert state.username_failures == (0, 0)
+    assert state.failures_of("a") == 4
+    state.logged_in("a")
+    assert (state.pending_failures, state.pending_usernames) == (0, ("b",))
 
 
 def test_guessed_from_disconnect_counters_alone(tmp_path):

@@ -11,6 +11,9 @@ import functools
 import gzip
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,6 +137,44 @@ def test_the_same_objects_in_the_same_order(path):
     for jobs, size in ((2, 500), (4, 150), (2, 4000)):
         assert canonical(maillog_sasl.open_logs([ROOT / path], year=2026, zone=zone,
                                                 jobs=jobs, chunk_size=size)) == one
+
+
+def test_a_worker_ends_on_the_pools_sigterm_even_when_the_run_ignores_it():
+    """A run started ignoring SIGTERM (`trap '' TERM`) kept it ignored in its workers: when one
+    was killed, the pool's terminate() of the others (stuck on its queue's lock) did nothing,
+    and the run waited for ever (a review's). SIGHUP ignored (nohup) stays ignored."""
+    code = ("import os, signal\n"
+            "from maillog_sasl import parallel\n"
+            "parallel._worker_started(os.getppid())\n"
+            "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,"
+            " signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)\n")
+
+    def ignoring():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          preexec_fn=ignoring)
+    assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+def test_a_run_started_in_a_thread_that_ends_keeps_its_workers():
+    """A library user starts the stream in one thread and reads it on in another: the workers
+    are forked by the thread of the first item, and must outlive it (a review's: with
+    prctl(PR_SET_PDEATHSIG) they died with that thread, "a worker process died")."""
+    import threading
+
+    log = ROOT / "sample_logs" / "maillog-sample.log"
+    zone = parse_zone("UTC")
+    stream = iter(maillog_sasl.open_logs([log], year=2026, zone=zone, jobs=2,
+                                         chunk_size=200_000))
+    first = []
+    starter = threading.Thread(target=lambda: first.append(next(stream)))
+    starter.start()
+    starter.join()
+    rest = list(stream)
+    one = list(maillog_sasl.open_logs([log], year=2026, zone=zone))
+    assert len(first + rest) == len(one)
 
 
 def compare(paths, monkeypatch, year=None, tz="UTC", sizes=((2, 300), (4, 120), (2, 2000))):

@@ -34,6 +34,16 @@ def listing(directory):
 
 # -- never over an input -----------------------------------------------------------------------
 
+@pytest.mark.parametrize("command", [[], ["watch", "--once", "--state"],
+                                     ["watch", "--once", "--metrics"]])
+def test_an_empty_file_name_is_a_usage_error(cli, log, command):
+    """`-o ''` (a variable left empty in a script) sent the report to the terminal; `--state ''`
+    kept the state in its default place."""
+    result = cli(*(command or ["-o"]), "", log)
+    assert result.code == 2
+    assert "an empty file name" in result.err and result.out == ""
+
+
 @pytest.mark.parametrize("extra", [[], ["maillog.1.gz"]], ids=["alone", "in-a-set"])
 def test_output_onto_an_input_is_refused(cli, log, tmp_path, extra):
     """`maillog-sasl -r messages -f csv -o maillog maillog [maillog.1.gz]`."""
@@ -312,10 +322,14 @@ def test_a_set_group_id_directory_does_not_change_a_replaced_files_group(tmp_pat
 
 @pytest.mark.parametrize("number, code, said", [
     (signal.SIGINT, 130, "interrupted"),
-    # kill, timeout(1), systemd: the signal killed the process and its temporary file stayed.
-    (signal.SIGTERM, 143, "terminated")])
+    # kill, timeout(1), systemd: the signal killed the process and its temporary file stayed;
+    # so did SIGHUP's (a closed terminal or ssh session) and SIGQUIT's (Ctrl-\\), a review found.
+    (signal.SIGTERM, 143, "terminated"),
+    (signal.SIGHUP, 129, "terminated"),
+    (signal.SIGQUIT, 131, "terminated")])
 def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, said):
-    """A real SIGINT (or SIGTERM) while the log (a FIFO whose writer pauses) is being read."""
+    """A real SIGINT (or another signal that ends a run) while the log (a FIFO whose writer
+    pauses) is being read."""
     fifo = tmp_path / "maillog"
     os.mkfifo(fifo)
     head = tmp_path / "head"
@@ -342,6 +356,90 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, s
         writer.wait()
         run.wait()
     assert listing(target.parent) == []
+
+
+def ignoring(number):
+    """A child's start as nohup's (SIGHUP) or a script's `&` (SIGQUIT) makes it: `number`
+    ignored, and SIGINT at its default."""
+    def start():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(number, signal.SIG_IGN)
+    return start
+
+
+@pytest.mark.parametrize("number", [signal.SIGHUP, signal.SIGQUIT])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_signal_the_run_was_started_ignoring_stays_ignored(tmp_path, number, jobs):
+    """`nohup maillog-sasl ... &`, then the terminal closes: the run (and its workers) went on
+    before SIGHUP ended runs, and must still (a review's)."""
+    log = tmp_path / "maillog"
+    log.write_bytes((SAMPLE_LOGS / "maillog-sample.log").read_bytes() * 6)
+    target = tmp_path / "incident.csv"
+    run = subprocess.Popen(COMMAND + ["--jobs", jobs, "-q", "-f", "csv", "-o", str(target),
+                                      str(log)],
+                           stderr=subprocess.PIPE, text=True, preexec_fn=ignoring(number),
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and run.poll() is None and not (
+                jobs == "1" or children_of(run.pid)):
+            time.sleep(0.02)
+        os.killpg(run.pid, number)  # as a terminal's hangup reaches the whole group
+        assert run.wait(timeout=120) == 0, run.stderr.read()
+    finally:
+        run.kill()
+        run.wait()
+    assert target.read_text().startswith("user,")
+
+
+def processes() -> dict:
+    """pid -> (its state letter, its parent's pid), of every process (from /proc)."""
+    found = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as status:
+                state, parent = status.read().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+        found[int(entry)] = (state, int(parent))
+    return found
+
+
+def children_of(pid: int) -> list:
+    return [child for child, (_, parent) in processes().items() if parent == pid]
+
+
+def living(pids) -> list:
+    known = processes()
+    return [pid for pid in pids if pid in known and known[pid][0] != "Z"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")
+def test_the_workers_of_a_killed_run_end_with_it(tmp_path):
+    """SIGKILL (the OOM killer) stops no pool: its workers waited on the pool's pipe for ever,
+    holding the caller's stdout (a review's `maillog-sasl --jobs 2 ... | sort` never ended)."""
+    log = tmp_path / "maillog"
+    log.write_bytes((SAMPLE_LOGS / "maillog-sample.log").read_bytes() * 20)
+    run = subprocess.Popen(COMMAND + ["--jobs", "2", "-q", "-o", str(tmp_path / "out"), str(log)],
+                           stderr=subprocess.DEVNULL)
+    workers: list = []
+    try:
+        deadline = time.monotonic() + 30
+        while not workers and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.05)
+            workers = children_of(run.pid)
+        assert workers, "a worker was forked"
+        run.kill()
+        run.wait()
+        deadline = time.monotonic() + 20
+        while living(workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not living(workers)
+    finally:
+        run.kill()
+        run.wait()
+        for pid in living(workers):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

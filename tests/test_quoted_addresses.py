@@ -296,6 +296,35 @@ def test_a_bare_sender_holding_a_bracket_keeps_its_recipient():
     assert (event.sender, event.recipient) == ("x>y@evil.example", "nobody@harness.test")
 
 
+# With smtpd_client_port_logging = yes the client is `NAME[IP]:PORT: `, and the first `]: ` of a
+# refusal can be the client's own text: the refused address's quoted local part. Read from
+# there, the session of a logged-in client ended at its refusal and a second, of no login, began
+# at an "IP" `203.0.113.5]:40001: 550 5.1.1 <x` (a review's lines, in the shape Postfix 3.7.11
+# writes with port logging, tests/test_xclient.py).
+PORT_LOGGED = """\
+Dec 05 06:18:04 mail postfix/smtpd[15238]: connect from unknown[203.0.113.5]:40001
+Dec 05 06:18:05 mail postfix/smtpd[15238]: 13FF25C228A: client=unknown[203.0.113.5]:40001, sasl_method=PLAIN, sasl_username=alice
+Dec 05 06:18:05 mail postfix/smtpd[15238]: 13FF25C228A: reject: RCPT from unknown[203.0.113.5]:40001: 550 5.1.1 <x]: y@harness.test>: Recipient address rejected: User unknown in local recipient table; from=<alice@harness.test> to=<"x]: y"@harness.test> proto=ESMTP helo=<c1.test>
+Dec 05 06:18:05 mail postfix/cleanup[15242]: 13FF25C228A: message-id=<1@harness.test>
+Dec 05 06:18:05 mail postfix/qmgr[15236]: 13FF25C228A: from=<alice@harness.test>, size=319, nrcpt=1 (queue active)
+Dec 05 06:18:06 mail postfix/smtpd[15238]: disconnect from unknown[203.0.113.5]:40001 ehlo=1 auth=1 mail=1 rcpt=1/2 data=1 quit=1 commands=6/7
+Dec 05 06:18:06 mail postfix/local[15243]: 13FF25C228A: to=<bob@harness.test>, relay=local, delay=0.02, delays=0/0.01/0/0, dsn=2.0.0, status=sent (delivered to file: /x)
+Dec 05 06:18:06 mail postfix/qmgr[15236]: 13FF25C228A: removed
+"""
+
+
+def test_a_bracket_in_a_refused_address_is_not_the_clients(cli, tmp_path):
+    line = PORT_LOGGED.splitlines()[2]
+    event = events.smtpd_event(line[line.index("]: ") + 3:])
+    assert (event.client_ip, event.dsn, event.recipient) == (
+        "203.0.113.5", "5.1.1", '"x]: y"@harness.test')
+    log = tmp_path / "port.log"
+    log.write_text(PORT_LOGGED)
+    sessions = rows(cli, "sessions", str(log), year=2026)
+    assert [(row["sasl_username"], row["client_ip"], row["complete"], row["rejected"])
+            for row in sessions] == [("alice", "203.0.113.5", True, 1)]
+
+
 # A `; from=<` in the text before the envelope with no `>` after it (a header check's header, a
 # milter's or a DNSBL's reply): read as a bare sender, it would run over the real one (a second
 # review's lines, in the shapes cleanup and smtpd write).

@@ -1,6 +1,6 @@
 """watch reads a state that an older version wrote (its engine in an older format) as it is, and
-continues it as it continues a state of its own: tests/fixtures/watch-state-0.1 and
-watch-state-8ec86ef (their READMEs say how each was written)."""
+continues it as it continues a state of its own: tests/fixtures/watch-state-0.1,
+watch-state-8ec86ef and watch-state-3863bce (their READMEs say how each was written)."""
 
 import os
 import shutil
@@ -20,8 +20,10 @@ from support import COMPILED
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE = FIXTURES / "watch-state-0.1"
 # The states of older versions: of 0.1.0, before the fields model.SESSION_ADDED names; of the
-# version before the last of them (watch._ADDED_LAST). Both hold the session of part1.log.
-STATES = [FIXTURE / "state.sqlite", FIXTURES / "watch-state-8ec86ef" / "state.sqlite"]
+# versions before the last two attributes came (watch._ADDED_RECENTLY). Each holds the session
+# of part1.log.
+STATES = [FIXTURE / "state.sqlite", FIXTURES / "watch-state-8ec86ef" / "state.sqlite",
+          FIXTURES / "watch-state-3863bce" / "state.sqlite"]
 TIMES = ("--year", "2020", "--tz", "UTC")
 
 
@@ -66,6 +68,7 @@ def test_an_older_session_is_read_with_the_values_of_the_fields_it_lacks(tmp_pat
     assert session.queued_rejects == 0
     assert session.pending_action is None
     assert session.proxied_since is None
+    assert [user.busy.rising for user in opened.engine.activity.users.values()] == [None]
 
 
 @pytest.mark.parametrize("state", STATES, ids=lambda state: state.parent.name)
@@ -94,7 +97,7 @@ def test_the_written_out_layouts_are_those_of_the_source(tmp_path):
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
         capture_output=True, text=True, check=True).stdout.split()
     assert [int(value) for value in computed] == [
-        watch.CORE_LAYOUT, watch.BEFORE_LAYOUT, watch.PREVIOUS_LAYOUT, watch.ENRICHED_LAYOUT], (
+        watch.CORE_LAYOUT, watch.BEFORE_LAYOUT, *watch.PREVIOUS_LAYOUTS, watch.ENRICHED_LAYOUT], (
         "an engine class changed: a new format, and the old one in older_formats() if read")
 
 
