@@ -41,7 +41,9 @@ DESCRIPTION
 
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are
-    decoded as UTF-8 with undecodable bytes replaced, CRLF read as LF, like sources.py. The
+    decoded as UTF-8 with undecodable bytes replaced, a line ended by LF, CRLF or a bare CR,
+    NUL bytes no text, like sources.py (a CR at the end of what is read waits for the next
+    read: the first half of a CRLF, or a line end once more follows). The
     offset counts bytes of the file as read, after decompression for a compressed one.
 
     A container runtime's log (Kubernetes' CRI files, Docker's json-file) hands on the lines
