@@ -41,7 +41,9 @@ DESCRIPTION
 
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are
-    decoded as UTF-8 with undecodable bytes replaced, CRLF read as LF, like sources.py. The
+    decoded as UTF-8 with undecodable bytes replaced, a line ended by LF, CRLF or a bare CR,
+    NUL bytes no text, like sources.py (a CR at the end of what is read waits for the next
+    read: the first half of a CRLF, or a line end once more follows). The
     offset counts bytes of the file as read, after decompression for a compressed one.
 
     A container runtime's log (Kubernetes' CRI files, Docker's json-file) hands on the lines
@@ -123,17 +125,22 @@ def head_of(data: bytes) -> Optional[str]:
     return _hash(data[:end])
 
 
+def whole_lines_end(data: bytes) -> int:
+    """Where the whole lines of `data` end (0: none is): after its last LF, or its last CR
+    not at its very end. Lines end in LF, CRLF or a bare CR, as the reports read them
+    (sources.LineSplitter): a CR last may be the first half of a CRLF the next read brings."""
+    return max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1)) + 1
+
+
 def decode(data: bytes) -> List[str]:
     """Whole lines (`data` ends with a line end, or is the last of a file) -> lines as text."""
     text = data.decode("utf-8", "replace")
     if "\0" in text:
         text = text.replace("\0", "")  # no text, as sources.LineSplitter reads them
     if "\r" in text:
-        text = text.replace("\r\n", "\n")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
-    if lines[-1]:
-        lines[-1] = lines[-1].rstrip("\r")
-    else:
+    if not lines[-1]:
         lines.pop()
     return lines
 
@@ -173,7 +180,7 @@ def _wrapper_before(blocks: Iterator[bytes]) -> Optional[str]:
     pending = b""
     for block in blocks:
         pending += block
-        end = pending.rfind(b"\n") + 1
+        end = whole_lines_end(pending)
         if not end and len(pending) < LONGEST_LINE:
             continue
         end = end or len(pending)
@@ -555,7 +562,7 @@ class Follower:
             if not data:
                 break
             pending += data
-            end = pending.rfind(b"\n") + 1
+            end = whole_lines_end(pending)
             if not end:
                 if len(pending) < LONGEST_LINE:
                     continue
@@ -621,7 +628,7 @@ class Follower:
                         data, skip = data[skip:], max(skip - len(data), 0)
                     read += len(data)
                     pending += data
-                    end = pending.rfind(b"\n") + 1
+                    end = whole_lines_end(pending)
                     if not end and len(pending) < LONGEST_LINE:
                         continue
                     end = end or len(pending)

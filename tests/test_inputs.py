@@ -273,6 +273,32 @@ def test_a_crashs_run_of_nul_bytes_loses_no_line(cli, tmp_path):
     assert alerts(crashed) == alerts(clean)
 
 
+@pytest.mark.parametrize("ends", ["CR in the middle", "CR throughout"])
+def test_watch_reads_bare_cr_line_ends_as_the_reports_do(cli, tmp_path, ends):
+    """watch split lines at LF only: 3,000 lines ended by a bare CR were one 1 MiB piece after
+    another, lost (a review's log); the reports read them."""
+    data = SAMPLE.read_bytes()
+    if ends == "CR in the middle":
+        lines = data.split(b"\n")
+        data = b"\n".join(lines[:9000]) + b"\r" + b"\r".join(lines[9000:12000]) + b"\n" + \
+            b"\n".join(lines[12000:])
+    else:
+        data = data.replace(b"\n", b"\r") + b"\n"  # its last line ended, as in a live log
+    clean, mixed = tmp_path / "clean", tmp_path / "mixed"
+    clean.write_bytes(SAMPLE.read_bytes())
+    mixed.write_bytes(data)
+
+    def kept(log):
+        state = tmp_path / f"{log.name}.sqlite"
+        assert cli("watch", "--once", "--state", state, log).code == 1
+        result = cli("state", "--state", state, "--format", "json")
+        return {key: result.json()[key] for key in ("open_sessions", "open_messages", "accounts")}
+
+    assert kept(mixed) == kept(clean)
+    assert cli("--stats", mixed).err.replace(str(mixed), "") == cli(
+        "--stats", clean).err.replace(str(clean), "")
+
+
 def two_gzip_members(data: bytes) -> bytes:
     """`cat a.gz b.gz`: one gzip file of two members, that gzip -d reads as one text."""
     half = data.index(b"\n", len(data) // 2) + 1
