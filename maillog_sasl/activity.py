@@ -17,6 +17,8 @@ SUMMARY
     SHARED_EMPTIES                  the read-only empties records share (for a pickler)
     guessing_failures(session) -> failed AUTH commands that were attempts at a password
     failed_enough(recipients, failed, limits) -> the failing rule holds on these figures
+    beyond_usual(count, usual, limits) -> an hour of `count` recipients is a burst against a
+                                    median busy hour of `usual` (the burst rule's relative part)
 
 DESCRIPTION
     Reads what correlate() yields (Session at its disconnect, Message at its removal, the still
@@ -198,6 +200,10 @@ def failed_enough(recipients: int, failed: int, limits: Thresholds) -> bool:
     # Percent kept as given and compared in integers' terms: 10 of 20 at 50% must hold.
     return (recipients >= limits.failed_minimum
             and failed * 100 >= limits.failed_percent * recipients)
+
+
+def beyond_usual(count: int, usual: Union[int, float], limits: Thresholds) -> bool:
+    return count >= limits.burst_minimum and count >= limits.burst_factor * usual
 
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -425,7 +431,7 @@ class BusyHours:
         if (self.rising is None and recipients >= limits.burst_minimum
                 and sum(counts[1::2]) >= RISING_HISTORY):
             before = self.median()
-            if recipients >= limits.burst_factor * before:
+            if beyond_usual(recipients, before, limits):
                 self.rising = (key, first_recipient, recipients, before)
         # The counts searched in C: an attacked account has dozens.
         known = counts[::2]
@@ -638,19 +644,22 @@ class IpActivity:
         """The usernames that failed since the IP's last login."""
         return self.pending_usernames[self.older_usernames:]
 
+    def unnamed_failures(self) -> int:
+        """The failures that named no account (or one past USERNAMES_KEPT)."""
+        return max(self.pending_failures - sum(self.username_failures), 0)
+
     def most_failures_of_one(self) -> int:
         """The most failures_of() any username has: what a login after them could be judged
         on."""
-        counts = self.username_failures
-        return max(counts, default=0) + max(self.pending_failures - sum(counts), 0)
+        return max(self.username_failures, default=0) + self.unnamed_failures()
 
     def failures_of(self, username: str) -> int:
         """The failures that may have been `username`'s: those naming it, and those naming
         none."""
-        counts = self.username_failures
         usernames = self.pending_usernames
-        own = counts[usernames.index(username)] if username in usernames else 0
-        return own + max(self.pending_failures - sum(counts), 0)
+        own = (self.username_failures[usernames.index(username)] if username in usernames
+               else 0)
+        return own + self.unnamed_failures()
 
     def evidence(self, username: str) -> Tuple[int, int]:
         """(failures, usernames) a login as `username` is judged on: those that may have been
@@ -920,7 +929,7 @@ class Activity:
         client = session.client_ip
         # The Interner's table read here first: calling the Interner costs four lookups.
         ip = self._intern._found.get(client) or self._intern(client)
-        source = ip if ":" not in ip else failing_source(ip)
+        source = failing_source(ip)
         ips = self.ips
         state = ips.get(source)
         if state is not None and on_time and start is not None:
@@ -935,7 +944,8 @@ class Activity:
             self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
         if name is None:
-            if state is not None and session.auth_succeeded and not self._guessing(state):
+            if state is not None and session.auth_succeeded and not self._guessing(
+                    state, state.most_failures_of_one()):  # it may have been any login
                 del ips[source]  # a success that names no account: its IP's typos are over
             return
         # A login as `name` from `ip`, whose failures so far are `state` (None: it has none);
@@ -944,11 +954,9 @@ class Activity:
         name = user.name  # one string per account, however many IPs name it
         guess = None
         if state is not None:
-            limits = self.limits
             named = self._intern(name.lower())  # as _failed() keeps failures' usernames
-            if ip not in user.guesses and start is not None and (
-                    state.failures_of(named) >= limits.guess_failures
-                    or len(state.recent_usernames()) >= limits.guess_usernames):
+            if (ip not in user.guesses and start is not None
+                    and self._guessing(state, state.failures_of(named))):
                 guess = Guess(start, ip, *state.evidence(named))
             state.logged_in(named)
             if not state.matters:
@@ -973,11 +981,11 @@ class Activity:
         if self.enrichment is not None:
             self.enrichment.login(name, ip, start)
 
-    def _guessing(self, state: IpActivity) -> bool:
-        """Whether an IP's failures would make some login after them a guess rather than a
-        typo's (for a success that names no account: it may have been that login)."""
+    def _guessing(self, state: IpActivity, failures: int) -> bool:
+        """Whether a login after an IP's failures, `failures` of them its own (failures_of()),
+        is a guess rather than a typo's."""
         limits = self.limits
-        return (state.most_failures_of_one() >= limits.guess_failures
+        return (failures >= limits.guess_failures
                 or len(state.recent_usernames()) >= limits.guess_usernames)
 
     def _failed(self, session: Session, failures: int, state: IpActivity) -> None:

@@ -303,15 +303,28 @@ def _terminated(number, frame):
     raise _Terminated(number)
 
 
+def _handle(numbers, handler) -> dict:
+    """`handler` for each signal of `numbers` not ignored (nohup's, a script's `&`: left
+    ignored); {signal: the handler before}, for _restore()."""
+    previous = {}
+    for number in numbers:
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            previous[number] = signal.signal(number, handler)
+    return previous
+
+
+def _restore(previous: dict) -> None:
+    for number, handler in previous.items():
+        signal.signal(number, handler)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
     previous = {}
     try:
-        for number in TERMINATING:
-            if signal.getsignal(number) is not signal.SIG_IGN:  # nohup's, a script's `&`
-                previous[number] = signal.signal(number, _terminated)
+        previous = _handle(TERMINATING, _terminated)
     except ValueError:  # main() called from another thread than the main one: left as it is
         pass
     try:
@@ -330,8 +343,7 @@ def main(argv=None) -> int:
         _discard_unwritten(sys.stdout)
         return 0
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        _restore(previous)
 
 
 def _negative_offsets(argv):
@@ -513,6 +525,20 @@ def _outputs_clash(outputs) -> str:
                    for there in _files_of(other_option, other)):
                 return f"{other_option} {other}: is also {option}'s; not overwritten"
     return ""
+
+
+def _output_at_input(option: str, path: Optional[str], paths) -> str:
+    """_input_at() of each file an output option writes (_files_of()): the first clash."""
+    return next(filter(None, (_input_at(place, paths)
+                              for place in (_files_of(option, path) if path else ()))), "")
+
+
+def _table_path(args) -> str:
+    """The check_sasl_access table of `contain` and `watch --contain`."""
+    from maillog_sasl import contain
+
+    return args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
+                                if args.config_dir else contain.DEFAULT_MAP)
 
 
 def _files_of(option: str, path: str) -> List[str]:
@@ -1294,11 +1320,9 @@ def _contain_plan(args):
         raise UsageError("--sasl-access names the table of --reject or --hold-logins")
     path = None
     if action is not None:
-        path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
-                                    if args.config_dir else contain.DEFAULT_MAP)
-        clash = next(filter(None, (_input_at(table, args.paths)
-                                   for table in _files_of("--sasl-access", path))), "")
-        clash = clash or _outputs_clash((("--state", args.state), ("--sasl-access", path)))
+        path = _table_path(args)
+        clash = _output_at_input("--sasl-access", path, args.paths) or _outputs_clash(
+            (("--state", args.state), ("--sasl-access", path)))
         if clash:
             raise UsageError(clash if clash.startswith("--") else f"--sasl-access {clash}")
     return hold, action, path
@@ -1522,17 +1546,12 @@ def watch_main(argv) -> int:
     # What watch writes (the metrics file is replaced, alerts appended, the state made an
     # SQLite database, the table of --contain replaced) must be no log it reads, nor one
     # another.
-    map_path = None
-    if args.contain:
-        map_path = args.sasl_access or (os.path.join(args.config_dir, contain.MAP_NAME)
-                                        if args.config_dir else contain.DEFAULT_MAP)
+    map_path = _table_path(args) if args.contain else None
     outputs = (("--state", args.state or state_module.default_path()),
                ("--metrics", args.metrics), ("--alert-log", args.alert_log),
                ("--sasl-access", map_path))
     for option, target in outputs:
-        clash = next(filter(None, (_input_at(path, args.paths)
-                                   for path in (_files_of(option, target) if target else ()))),
-                     "")
+        clash = _output_at_input(option, target, args.paths)
         if clash:
             complain(f"{option} {clash}")
             return EXIT_USAGE
@@ -1625,19 +1644,15 @@ def _watch_with(args, geo: Optional[enrich.Geo], sinks: list, limits, zone,
 def _follow(run, interval: float) -> int:
     """Follow until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT, then commit and return."""
     stop = threading.Event()
-    previous = {}
 
     def handler(number, frame):
         stop.set()
 
-    for number in (signal.SIGINT, *TERMINATING):
-        if signal.getsignal(number) is not signal.SIG_IGN:  # nohup's, a script's `&`
-            previous[number] = signal.signal(number, handler)
+    previous = _handle((signal.SIGINT, *TERMINATING), handler)
     try:
         return run.follow(stop, interval=interval)
     finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
+        _restore(previous)
 
 
 def _state_parser():

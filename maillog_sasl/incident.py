@@ -90,6 +90,7 @@ from maillog_sasl.activity import (
     Hour,
     Thresholds,
     UserActivity,
+    beyond_usual,
     failed_enough,
     failing_source,
     hour_of,
@@ -149,9 +150,10 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     if fired:
         key, count = fired[0]
         when = busy.earliest[count][1]
-    elif busy.rising is not None and _rose(busy.rising, limits):
+    elif busy.rising is not None and beyond_usual(busy.rising[2], busy.rising[3], limits):
         # The median of all hours is the burst's own (a run of as many hours as the account's
-        # history): the first hour that was a burst against the hours before it.
+        # history): the first hour that was a burst against the hours before it, judged again
+        # (watch may be given other limits than those of that hour).
         key, when, count, median = busy.rising
         fired = _burst_hours(busy, median, limits)
         against = " before it"
@@ -170,18 +172,10 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
                                 f"{peak}{busiest})")
 
 
-def _rose(rising: tuple, limits: Thresholds) -> bool:
-    """Whether BusyHours.rising, judged by the limits of its hour, is a burst by these (watch
-    may be given other limits since)."""
-    _key, _when, count, before = rising
-    return count >= limits.burst_minimum and count >= limits.burst_factor * before
-
-
 def _burst_hours(busy, median, limits: Thresholds) -> List[tuple]:
     """(hour, count) of each count that fires the burst rule against `median`, earliest first."""
     return sorted((key, count) for count, (key, _) in busy.earliest.items()
-                  if count > limits.hourly_recipients
-                  or (count >= limits.burst_minimum and count >= limits.burst_factor * median))
+                  if count > limits.hourly_recipients or beyond_usual(count, median, limits))
 
 
 def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:

@@ -1404,7 +1404,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             # writer that is gone (`maillog-sasl fifo fifo`, a symlink to it, `- < fifo`).
             pipe = _pipe_identity(path)
             opened = kept if standard_input is None else [standard_input, *kept]
-            same = next((other for other in opened if pipe and other.identity == pipe), None)
+            same = pipe and next((other for other in opened if other.identity == pipe), None)
             if same is not None:
                 notes.append(Problem(path, f"the same file as {same.name}; read once"))
                 continue

@@ -213,17 +213,19 @@ class Alarms:
 _FORMATS: List[str] = []
 
 
-# The attributes classes gained since a version whose engines this one reads as they are: the
-# layout hashed without them is that version's; None for a class that came whole (an older
-# engine holds none of it). A Session kept then is read with model.SESSION_ADDED's values.
-_ADDED = {"Session": tuple(model.SESSION_ADDED), "Hold": None, "Discard": None,
-          "_ActionFields": None, "ProxyReply": None, "_ProxyReplyFields": None,
-          "BusyHours": ("rising",), "IpActivity": ("username_failures", "older_usernames")}
-# Of those, the ones each recent version lacked, newest first: the version just before this one
+# The attributes each recent version lacked, newest first: the version just before this one
 # lacked the first, the one before it the first two (PREVIOUS_LAYOUTS).
 _ADDED_RECENTLY = ({"BusyHours": ("rising",),
                     "IpActivity": ("username_failures", "older_usernames")},
                    {"Session": ("proxied_since",)})
+# The attributes classes gained since a version whose engines this one reads as they are (those
+# above among them): the layout hashed without them is that version's; None for a class that
+# came whole (an older engine holds none of it). A Session kept then is read with
+# model.SESSION_ADDED's values.
+_ADDED = {"Hold": None, "Discard": None, "_ActionFields": None, "ProxyReply": None,
+          "_ProxyReplyFields": None,
+          **{name: fields for added in _ADDED_RECENTLY for name, fields in added.items()},
+          "Session": tuple(model.SESSION_ADDED)}
 # Event classes that an engine never holds (the correlator applies them as they come): left out
 # of every layout, so that a state kept before they came is of this version's format.
 _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
