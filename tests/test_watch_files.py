@@ -407,3 +407,23 @@ def test_a_lock_removed_by_its_holder_is_not_held_by_the_run_that_waited(tmp_pat
     with pytest.raises(StateError, match="in use by another maillog-sasl run"):
         _Lock(path, 0)
     second.release()
+
+
+@pytest.mark.parametrize("command", [["-o"], ["watch", "--once", "--metrics"],
+                                     ["watch", "--once", "--alert-log"],
+                                     ["watch", "--once", "--state"]])
+@pytest.mark.parametrize("how", ["same name", "symlink"])
+def test_no_output_is_written_over_a_geoip_database_read(cli, tmp_path, log, command, how):
+    # `maillog-sasl --geoip City.mmdb -o City.mmdb` replaced the database with the report;
+    # --metrics replaced it, --alert-log appended to it: only the logs were compared.
+    from geoip_writer import write_database
+
+    database = tmp_path / "City.mmdb"
+    write_database(database, {"192.0.2.0/24": {"country": {"iso_code": "JP"}}})
+    kept = database.read_bytes()
+    target = another_name(database, how, "report") if how == "symlink" else database
+    state = [] if command[-1] in ("-o", "--state") else ["--state", tmp_path / "s.sqlite"]
+    result = cli(*command, target, "--geoip", database, *state, log)
+    assert result.code == 2
+    assert "GeoIP database" in result.err and result.err.endswith("; not overwritten\n")
+    assert database.read_bytes() == kept
