@@ -18,8 +18,10 @@ DESCRIPTION
     and commit() flushes it, fsyncs it and renames it over the target (os.replace: readers see
     the old file or the new one, never half of one), then fsyncs the directory. Until then the
     target is untouched; discard(), or leaving the `with` block by any exception (a write
-    error, KeyboardInterrupt), removes the temporary file. A symlink target keeps its link: the
-    file it points to is replaced.
+    error, KeyboardInterrupt), removes the temporary file. A process killed by SIGKILL removes
+    nothing: its temporary file stays, and no later writer removes one (nothing in it proves
+    the run that made it gone; the README says to delete it). A symlink target keeps its link:
+    the file it points to is replaced.
 
     The new file gets the permissions, owner and group of the file it replaces, as far as it
     may give them (root any owner, another user a group it is in); with owner_required=True an

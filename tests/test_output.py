@@ -442,19 +442,6 @@ def test_the_workers_of_a_killed_run_end_with_it(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 64 KiB tmpfs (root only, where mounts are allowed), unmounted after."""
-    folder = tmp_path / "small"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-                             capture_output=True)
-    if mounted.returncode:
-        pytest.skip("cannot mount a tmpfs here (not root, or no mounts in this container)")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)
-
-
 @pytest.mark.parametrize("unbuffered", ["", "1"])
 def test_a_report_cut_by_a_full_disk_is_an_error(tmp_path, small_disk, unbuffered):
     """Unbuffered (PYTHONUNBUFFERED=1, as many containers run Python), a raw file's write that
@@ -464,7 +451,7 @@ def test_a_report_cut_by_a_full_disk_is_an_error(tmp_path, small_disk, unbuffere
     log = tmp_path / "maillog"
     with open(SAMPLE_LOGS / "maillog-sample.log", "rb") as sample:
         log.write_bytes(b"".join(sample.readline() for _ in range(2500)))
-    with open(small_disk / "messages.csv", "wb") as stdout:
+    with open(small_disk() / "messages.csv", "wb") as stdout:
         process = subprocess.run(COMMAND + ["-r", "messages", "-f", "csv", str(log)],
                                  stdout=stdout, stderr=subprocess.PIPE, text=True,
                                  env=environment)
