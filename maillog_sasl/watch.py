@@ -334,6 +334,7 @@ class Engine:
             correlator.new_source()
             correlator.stats.sources.append(chunk.name)
         correlator.feed(chunk.lines, clock)
+        correlator.stats.lines_cut += chunk.cut
         correlator.settle_copies(final=False)  # what this read can tell, not a day later
         finished = list(correlator.finished)
         correlator.finished.clear()
