@@ -86,6 +86,17 @@ class MailLog:
         self._line(when + 2 * SECOND, smtpd, pid,
                    f"disconnect from unknown[{ip}] ehlo=1 auth=1 quit=1 commands=3")
 
+    def _tls_connect(self, ip: str, when: dt.datetime) -> tuple:
+        """(pid, program, client) of a new submission session from `ip`, its connect and TLS
+        lines written."""
+        pid = self._next_pid()
+        smtpd = "postfix/submission/smtpd"
+        client = f"unknown[{ip}]"
+        self._line(when, smtpd, pid, f"connect from {client}")
+        self._line(when, smtpd, pid, f"Anonymous TLS connection established from {client}: "
+                                     "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
+        return pid, smtpd, client
+
     def login(self, user: str, ip: str, when: dt.datetime, to: int = 1, outcome: str = "sent",
               outcomes: Optional[Dict[str, int]] = None, typos: int = 0, notice: bool = False,
               retry: Optional[dt.timedelta] = None, expire_after: Optional[dt.timedelta] = None,
@@ -94,13 +105,8 @@ class MailLog:
         envelope sender `sender`, by default the login; "" for the null sender)."""
         envelope = user if sender is None else sender
         outcomes = outcomes if outcomes is not None else {outcome: to}
-        pid = self._next_pid()
+        pid, smtpd, client = self._tls_connect(ip, when)
         queue_id = self._next_queue_id()
-        smtpd = "postfix/submission/smtpd"
-        client = f"unknown[{ip}]"
-        self._line(when, smtpd, pid, f"connect from {client}")
-        self._line(when, smtpd, pid, f"Anonymous TLS connection established from {client}: "
-                                     "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
         for index in range(typos):
             self._line(when + (index + 1) * SECOND, smtpd, pid,
                        f"warning: {client}: SASL PLAIN authentication failed: "
@@ -170,12 +176,7 @@ class MailLog:
         """A session that authenticates as `user` and whose `to` recipients check_sasl_access
         refuses at RCPT (`contain --reject`'s table): `reply` the code and DSN, `text` the
         table's; `fields` as Postfix >= 3.10 writes the refusal (the login after the HELO)."""
-        pid = self._next_pid()
-        smtpd = "postfix/submission/smtpd"
-        client = f"unknown[{ip}]"
-        self._line(when, smtpd, pid, f"connect from {client}")
-        self._line(when, smtpd, pid, f"Anonymous TLS connection established from {client}: "
-                                     "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
+        pid, smtpd, client = self._tls_connect(ip, when)
         login = f" sasl_method=PLAIN sasl_username={user}" if fields else ""
         for number in range(1, to + 1):
             rcpt = f"v{number}@victim.example.net"
