@@ -16,6 +16,7 @@ file and its `client=` line, which names the login.
 """
 
 import pytest
+from test_jobs import read_alike, sessions_holding
 
 from maillog_sasl import events as ev
 from maillog_sasl.events import RECORD_LIMIT
@@ -120,6 +121,15 @@ def test_a_contained_account_s_refused_logins_stay_its_own(tmp_path, report):
         ("erin@example.jp", "1", 3)] * 4
     [suspicious] = report("suspicious", path)
     assert "bounced 180 rejected 12;" in suspicious["reasons"][1]
+
+
+def test_jobs_read_refused_logins_as_one_process_does(tmp_path):
+    log = contained(False)
+    for number in range(200):
+        log.refused_login(f"u{number % 7}@example.jp", f"203.0.113.{number % 250}",
+                          at(1, 0, number % 90), to=1 + number % 3)
+    one = read_alike(log.write(tmp_path / "maillog"), ((2, 3000), (3, 1100)))
+    assert sessions_holding(one, "'sasl_username': 'u3@example.jp'") == 29
 
 
 def test_postfix_3_10_s_fields_name_the_same_login(tmp_path, report):
