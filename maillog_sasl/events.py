@@ -950,9 +950,9 @@ def _reply_login(reason: str, sender: Optional[str], envelope: str) -> Optional[
     is Postfix's printable() of the login: `_` for a byte it does not print, where the
     `client=` line has `?`."""
     head = _REPLY_HEAD.match(reason)
-    if head is None:
-        return None
     owned_at, sasl_at = reason.rfind(NOT_OWNED), reason.rfind(SASL_REJECTED)
+    if head is None or owned_at == sasl_at:  # (neither: a 3.10 line whose fields did not read)
+        return None
     if owned_at > sasl_at:
         login = reason[owned_at + len(NOT_OWNED):]
         address = reason[head.end():owned_at]

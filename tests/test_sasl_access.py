@@ -163,6 +163,14 @@ def test_the_login_is_read_from_postfix_s_reply_only(reason, sender, login):
     assert ev.reject_event(None, line).sasl_username == login
 
 
+def test_a_reply_that_names_no_login_is_not_read_for_one():
+    """A quoted sender that holds ` sasl_` is read for Postfix 3.10's fields, which it does not
+    hold: the reply, of neither shape, names no login."""
+    line = ('reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <v@elsewhere.test> refused; '
+            'from=<"a sasl_b"@evil.test> to=<v@elsewhere.test> proto=ESMTP helo=<h>')
+    assert ev.reject_event(None, line).sasl_username is None
+
+
 def test_a_milter_s_reply_names_no_login():
     """A milter's text is its own, and may quote the client's: not Postfix's words."""
     reply = "554 5.7.1 <erin@harness.test>: SASL login name rejected: x"
