@@ -1089,9 +1089,10 @@ class Correlator:
     @staticmethod
     def _claimed_login(session: Session) -> None:
         """The login of `session`, which its counters say logged in, from a refusal that names
-        it (Postfix 3.10's fields, a forged sender's events.NOT_OWNED): nothing else names it
-        when nothing was queued. Only so: a client that did not log in can spell a refusal's
-        words in its own addresses, and have a syslog daemon cut the line after them."""
+        it (Postfix 3.10's fields, a forged sender's events.NOT_OWNED, check_sasl_access's
+        events.SASL_REJECTED): nothing else names it when nothing was queued. Only so: a client
+        that did not log in can spell a refusal's words in its own addresses, and have a syslog
+        daemon cut the line after them."""
         for _, event in session.rejects:
             if event.sasl_username is not None:
                 session.sasl_username = _intern(event.sasl_username)
