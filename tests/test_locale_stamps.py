@@ -8,8 +8,10 @@ came out as `no Postfix activity found; 0 users`, exit 0, nothing on stderr: a n
 characters passed the fixed-width cut, and then gave no time, so that every line was dropped
 without a word; a name of another width (Greek `Ιούν` from glibc before 2.27, ko_KR's `4월`)
 made the file `not a syslog file`. Now every name glibc writes in the locales of
-maillog_sasl/months.py is read (tools/months.py made it from glibc's locale data), at any
-width.
+maillog_sasl/months.py is read (tools/months.py made it from glibc's locale data), at any width;
+and a Postfix line whose stamp still gives no time is counted (`--stats`: timestamps not read)
+and told on stderr, once for each input, with the last such stamp (exit 2, as for an input not
+read whole: the report holds everything else).
 
 And AIX's syslogd, which writes `facility:priority` between host and tag (`Sep  7 15:43:25
 smtpsv1 mail:info postfix/smtpd[90288]: connect from ...`, a Japanese admin's memo page), as
@@ -28,6 +30,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_jobs import chunks_of
 from test_reallogs import REAL, rows, stats
 from test_reallogs11 import _read_alike
 
@@ -184,6 +187,44 @@ def _session(stamp, number, user="ana@example.org"):
             f" sasl_method=PLAIN, sasl_username={user}\n"
             f"{stamp}2 mx postfix/qmgr[9]: {queue_id}: from=<{user}>, size=10, nrcpt=1 "
             f"(queue active)\n")
+
+
+# -- stamps no time is read from --------------------------------------------------------------
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_lines_whose_stamp_is_no_time_are_counted_and_told(cli, monkeypatch, tmp_path, jobs):
+    # Sessions of a month of no language read (`Xyz`) and of no real day (Feb 30) among
+    # English ones. Before: their lines counted as Postfix lines not used or untracked, exit 0,
+    # nothing on stderr. Now each such line of use is counted, the input named once with the
+    # count and the last such stamp, exit 2; the other sessions are in the report.
+    log = tmp_path / "mixed.log"
+    log.write_text(_session("Mar  1 10:00:0", 1) + _session("Xyz  1 10:01:0", 2, "bob@x.org")
+                   + _session("Mar  1 10:02:0", 3) + _session("Feb 30 10:03:0", 4, "bob@x.org")
+                   + _session("Mar  1 10:04:0", 5), encoding="utf-8")
+    chunks_of(300, monkeypatch)
+    result = cli("-r", "users", "-f", "json", "--tz", "UTC", "--year", "2024", "--stats",
+                 "--jobs", jobs, log)
+    assert result.code == 2
+    assert [(row["user"], row["sessions"]) for row in result.json()] == [("ana@example.org", 3)]
+    told = [line for line in result.err.splitlines() if line.startswith("maillog-sasl:")]
+    # The client= line of each: the connect is noted, the qmgr line's message never made.
+    assert told == [f"maillog-sasl: {log}: 2 Postfix lines not used: no date and time known in "
+                    "the timestamp (the last: 'Feb 30 10:03:01')"]
+    assert "  timestamps not read:    2\n" in result.err
+    assert "lines used:               11\n" in result.err
+
+
+def test_a_log_of_a_language_not_read_is_not_an_empty_report_and_no_word(cli, tmp_path):
+    log = tmp_path / "journal.log"
+    log.write_text(_session("Xyz 15 12:20:2", 1), encoding="utf-8")
+    other = tmp_path / "other.log"
+    other.write_text(_session("Mar  1 10:00:0", 2), encoding="utf-8")
+    result = cli("--tz", "UTC", "--year", "2024", log, other)
+    assert result.code == 2
+    assert result.err == (f"maillog-sasl: {log}: 1 Postfix line not used: no date and time "
+                          "known in the timestamp (the last: 'Xyz 15 12:20:21')\n")
+    alone = cli("--tz", "UTC", "--year", "2024", log)
+    assert "no rows: no Postfix line whose timestamp is a time known" in alone.out
 
 
 # -- AIX's facility:priority --------------------------------------------------------------------
