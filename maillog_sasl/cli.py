@@ -16,11 +16,12 @@ DESCRIPTION
 DIAGNOSTICS
     Exit status 0 on success (an empty input gives an empty report); 2 for a usage error (an
     unknown option, a bad --since/--ip/--tz value), and when the analysis lists problems (an
-    input that could not be read, failed part way, or held no syslog line): one line on stderr
-    for each, and the report still covers every other input and everything read before the
-    failure. A report that cannot be written, or a temporary database that cannot be (a full
-    disk), is one line and exit 2; so is -o naming one of the logs or of the GeoIP databases
-    (checked before anything is read or written). -o FILE is replaced only by a whole report
+    input that could not be read, failed part way, held no syslog line, or Postfix lines whose
+    timestamp is no time: counted, the last one shown): one line on stderr for each, and the
+    report still covers every other input and every other line read before the failure. A
+    report that cannot be written, or a temporary database that cannot be (a full disk), is
+    one line and exit 2; so is -o naming one of the logs or of the GeoIP databases (checked
+    before anything is read or written). -o FILE is replaced only by a whole report
     (output.AtomicWriter). Inputs read once because they were given twice are one line each (a
     note: the exit status stays 0). Never a traceback for bad input.
 """
@@ -773,7 +774,8 @@ def no_rows_reason(stats: Stats, scope, filters: str, options) -> str:
     if not stats.lines_read:
         return "no rows: no line read"
     if stats.first_time is None or stats.last_time is None:
-        return "no rows: no Postfix line in the log"
+        return ("no rows: no Postfix line whose timestamp is a time known" if stats.unread_stamps
+                else "no rows: no Postfix line in the log")
     if (selection.since is not None or selection.until is not None) and \
             _window(stats, selection) is None:
         return ("no rows: no line between --since and --until; the log covers "
@@ -806,6 +808,7 @@ def stats_text(stats: Stats) -> str:
         f"  Postfix lines not used: {stats.postfix_unused}",
         f"  untracked queue IDs:    {stats.untracked_queue_lines}",
         f"  repeated lines:         {stats.repeated_lines}",
+        f"  timestamps not read:    {stats.unread_stamps}",
         f"lines cut at {MAX_LINE // 1024} KiB:      {stats.lines_cut}",
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
