@@ -73,9 +73,10 @@ DESCRIPTION
     user could have written is refused (a pickle can run code).
 
     The lock is an flock() on PATH.lock, held from opening to closing: a second run waits up
-    to `wait` seconds, then gives up with the pid of the holder. A run that made a new state
-    and could not make it one removes it, the files SQLite made beside it and its lock (while
-    holding it: a run that waited for that lock locks the path's new file instead).
+    to `wait` seconds, then gives up with the pid of the holder. A new state's file is made
+    under the lock; a run that made it and could not make it a state removes it, the files
+    SQLite made beside it and its lock (while holding it: a run that waited for that lock
+    locks the path's new file instead, and makes the state itself).
 
 DIAGNOSTICS
     StateError, with one line naming the file: the state cannot be made or opened, is not a
@@ -330,10 +331,15 @@ class State:
         exists = _exists(path)
         if not exists and not create:
             raise StateError(f"{path}: no such state")
-        made = not exists and _make_file(path)
+        if not exists:
+            _make_folder(path)
         held = _Lock(path, wait) if lock else None
+        made = False
         db = None
         try:
+            # Made under the lock: a run that found it made and locked first could make it a
+            # state, which this one, failing, would take for its own and remove.
+            made = create and not _exists(path) and _make_file(path)
             status = _check_owner(path)
             if not status.st_size and not made and stat.S_IMODE(status.st_mode) != STATE_MODE:
                 # SQLite would take an empty file for a new database and write into it: a
@@ -731,12 +737,18 @@ def _exists(path: str) -> bool:
     return True
 
 
-def _make_file(path: str) -> bool:
-    """The state file, empty, readable by its owner alone, in a directory made if missing;
-    False when another run made it first."""
-    folder = os.path.dirname(path)
+def _make_folder(path: str) -> None:
+    """The state's directory, readable by its owner alone, made if missing."""
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    except OSError as error:
+        raise StateError(f"{path}: cannot make the state: {error.strerror}") from None
+
+
+def _make_file(path: str) -> bool:
+    """The state file, empty, readable by its owner alone; False when another run made it
+    first (one that does not lock: an older maillog-sasl)."""
+    try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STATE_MODE))
     except FileExistsError:
         return False

@@ -409,6 +409,33 @@ def test_a_lock_removed_by_its_holder_is_not_held_by_the_run_that_waited(tmp_pat
     second.release()
 
 
+def test_a_state_another_run_made_first_is_not_removed_by_the_run_that_made_its_file(
+        tmp_path, monkeypatch):
+    # Two runs start on a new state: the first makes its file, the second finds it made and
+    # locks first, makes it a state and commits. The first, failing then (here an engine of
+    # another format: another version; Ctrl-C, SIGTERM, a full disk alike), took the state
+    # for its own new one and removed it, the second run's offsets and history with it.
+    from maillog_sasl import state as state_module
+
+    path = str(tmp_path / "s.sqlite")
+    lock = state_module._Lock
+
+    def the_other_run_first(where, wait):
+        monkeypatch.setattr(state_module, "_Lock", lock)
+        other = state_module.State.open(path, "f2")
+        other.begin()
+        other.commit({"engine": 1}, "f2", {}, [])
+        other.close()
+        return lock(where, wait)
+
+    monkeypatch.setattr(state_module, "_Lock", the_other_run_first)
+    with pytest.raises(state_module.StateError, match="written by another version"):
+        state_module.State.open(path, "f1")
+    kept = state_module.State.open(path, "f2")
+    assert kept.engine == {"engine": 1}
+    kept.close()
+
+
 @pytest.mark.parametrize("command", [["-o"], ["watch", "--once", "--metrics"],
                                      ["watch", "--once", "--alert-log"],
                                      ["watch", "--once", "--state"]])
