@@ -358,6 +358,40 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, s
     assert listing(target.parent) == []
 
 
+# A run whose terminating signal comes while -o's temporary file is being made, or just after
+# (before the code that would discard it): a real SIGQUIT sent as soon as the file showed met
+# it under load. The signal is sent by the run itself at those two places.
+SIGNALLED_AT = """
+import os, signal, sys
+from maillog_sasl import cli, output
+place = sys.argv[1]
+if place == "made":  # between the file's making and its name's return
+    real = output.tempfile.mkstemp
+    def making(*args, **kwargs):
+        made = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return made
+    output.tempfile.mkstemp = making
+else:  # after the writer is made, before the caller's try
+    real = output.AtomicWriter.__init__
+    def made(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+    output.AtomicWriter.__init__ = made
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("place", ["made", "returned"])
+def test_a_signal_as_the_temporary_file_is_made_leaves_none(tmp_path, place):
+    target = tmp_path / "reports" / "incident.csv"
+    target.parent.mkdir()
+    run = subprocess.run([sys.executable, "-c", SIGNALLED_AT, place, "--year", "2018", "-o",
+                          str(target), str(SEED)], capture_output=True, text=True)
+    assert (run.returncode, run.stderr) == (143, "maillog-sasl: terminated\n")
+    assert listing(target.parent) == []
+
+
 def ignoring(number):
     """A child's start as nohup's (SIGHUP) or a script's `&` (SIGQUIT) makes it: `number`
     ignored, and SIGINT at its default."""
