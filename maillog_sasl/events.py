@@ -945,13 +945,20 @@ def _reply_login(reason: str, sender: Optional[str], envelope: str) -> Optional[
     after it), the reply opens as smtpd_check_reject() opens a `<%s>: ` one (a DNSBL's TXT
     record is not), and the envelope reads strictly to the line's end (a syslog daemon that
     cuts lines shorter than Postfix does, musl's syslog() at 1,024 bytes, BusyBox's syslogd at
-    256, must cut right after a fake one). ADDR is the envelope's sender (a sender's refusal
+    256, must cut right after a fake one), and only from a line with one `; from=<`: an address
+    Postfix writes bare (before 3.5, or info_log_address_format = internal) can hold a fake
+    envelope that reads strictly from the reply to the line's end, so that the reply read is
+    cut short of Postfix's words (a recipient whose local part is `erin>: SASL login name
+    rejected: x; from=<s> to=<"`, refused as `<erin>: SASL login name rejected: x; from=<s>
+    to=<"@d>: Recipient address rejected: ...; from=<bob> to=<erin>: ...; from=<s> to=<"@d>
+    proto=...`, a session bob logged in to). ADDR is the envelope's sender (a sender's refusal
     names it; Postfix drops a quoted local part's quotes in the reply only). A SASL_REJECTED U
     is Postfix's printable() of the login: `_` for a byte it does not print, where the
     `client=` line has `?`."""
     head = _REPLY_HEAD.match(reason)
     owned_at, sasl_at = reason.rfind(NOT_OWNED), reason.rfind(SASL_REJECTED)
-    if head is None or owned_at == sasl_at:  # (neither: a 3.10 line whose fields did not read)
+    if (head is None or owned_at == sasl_at  # (neither: a 3.10 line whose fields did not read)
+            or "; from=<" in reason or "; from=<" in envelope):
         return None
     if owned_at > sasl_at:
         login = reason[owned_at + len(NOT_OWNED):]

@@ -95,6 +95,33 @@ def test_a_refusal_of_no_recipient_names_no_login(tmp_path, report):
         "(unknown user)", "(unknown user)"]
 
 
+# expected: no login read. bob logged in and queued nothing; his recipient's local part holds a
+# fake envelope (below), refused as unknown, as Postfix 3.7.11 writes it with
+# info_log_address_format = internal (as any Postfix before 3.5 does): bare, so the fake envelope
+# reads strictly from inside the reply to the line's end. Spelling erin's check_sasl_access
+# refusal (18337), a not-owned refusal naming her (18338: that session's second line, alone in a
+# session here); the default external format quotes the local part (18427).
+# RCPT TO:<"erin@harness.test>: SASL login name rejected: x; from=<s2@x> to=<\""@elsewhere.test>
+BARE = """\
+Dec 05 12:34:53 mail postfix/smtpd[18337]: connect from unknown[127.0.0.1]
+Dec 05 12:34:53 mail postfix/smtpd[18337]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <erin@harness.test>: SASL login name rejected: x; from=<s2@x> to=<"@elsewhere.test>: Recipient address rejected: no route in the test harness; from=<bob@harness.test> to=<erin@harness.test>: SASL login name rejected: x; from=<s2@x> to=<"@elsewhere.test> proto=ESMTP helo=<client.harness.test>
+Dec 05 12:34:53 mail postfix/smtpd[18337]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=4/5
+Dec 05 12:34:53 mail postfix/smtpd[18338]: connect from unknown[127.0.0.1]
+Dec 05 12:34:53 mail postfix/smtpd[18338]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <s2@x>: Sender address rejected: not owned by user erin@harness.test; from=<s2@x> to=<"@elsewhere.test>: Recipient address rejected: no route in the test harness; from=<bob@harness.test> to=<s2@x>: Sender address rejected: not owned by user erin@harness.test; from=<s2@x> to=<"@elsewhere.test> proto=ESMTP helo=<client.harness.test>
+Dec 05 12:34:53 mail postfix/smtpd[18338]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=4/5
+Dec 05 12:34:57 mail postfix/smtpd[18427]: connect from unknown[127.0.0.1]
+Dec 05 12:34:57 mail postfix/smtpd[18427]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <erin@harness.test>: SASL login name rejected: x; from=<s2@x> to=<"@elsewhere.test>: Recipient address rejected: no route in the test harness; from=<bob@harness.test> to=<"erin@harness.test>: SASL login name rejected: x; from=<s2@x> to=<\\""@elsewhere.test> proto=ESMTP helo=<client.harness.test>
+Dec 05 12:34:57 mail postfix/smtpd[18427]: disconnect from unknown[127.0.0.1] ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=4/5
+"""
+
+
+def test_a_fake_envelope_in_a_bare_address_names_no_one(tmp_path, report):
+    path = written(tmp_path, BARE)
+    assert [row["sasl_username"] for row in report("sessions", path, *TIMES)] == [
+        "(unknown user)"] * 3
+    assert ERIN not in str(report("users", path, *TIMES))
+
+
 def contained(fields: bool) -> MailLog:
     """erin's stolen password spamming from six IPs; then, her login in `contain --reject`'s
     table, refused from four more (as Postfix 3.10 writes the refusal with `fields`)."""
