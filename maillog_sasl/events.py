@@ -945,7 +945,8 @@ def _reply_login(reason: str, sender: Optional[str], envelope: str) -> Optional[
     after it), the reply opens as smtpd_check_reject() opens a `<%s>: ` one (a DNSBL's TXT
     record is not), and the envelope reads strictly to the line's end (a syslog daemon that
     cuts lines shorter than Postfix does, musl's syslog() at 1,024 bytes, BusyBox's syslogd at
-    256, must cut right after a fake one), and only from a line with one `; from=<`: an address
+    256, can be made to cut right after a fake one: a logged-in client can size its address
+    for that cut, a risk the README names), and only from a line with one `; from=<`: an address
     Postfix writes bare (before 3.5, or info_log_address_format = internal) can hold a fake
     envelope that reads strictly from the reply to the line's end, so that the reply read is
     cut short of Postfix's words (a recipient whose local part is `erin>: SASL login name
