@@ -16,13 +16,14 @@ DESCRIPTION
 DIAGNOSTICS
     Exit status 0 on success (an empty input gives an empty report); 2 for a usage error (an
     unknown option, a bad --since/--ip/--tz value), and when the analysis lists problems (an
-    input that could not be read, failed part way, or held no syslog line): one line on stderr
-    for each, and the report still covers every other input and everything read before the
-    failure. A report that cannot be written, or a temporary database that cannot be (a full
-    disk), is one line and exit 2; so is -o naming one of the logs (checked before anything is
-    read or written). -o FILE is replaced only by a whole report (output.AtomicWriter). Inputs
-    read once because they were given twice are one line each (a note: the exit status stays
-    0). Never a traceback for bad input.
+    input that could not be read, failed part way, held no syslog line, or Postfix lines whose
+    timestamp is no time: counted, the last one shown): one line on stderr for each, and the
+    report still covers every other input and every other line read before the failure. A
+    report that cannot be written, or a temporary database that cannot be (a full disk), is
+    one line and exit 2; so is -o naming one of the logs or of the GeoIP databases (checked
+    before anything is read or written). -o FILE is replaced only by a whole report
+    (output.AtomicWriter). Inputs read once because they were given twice are one line each (a
+    note: the exit status stays 0). Never a traceback for bad input.
 """
 
 from __future__ import annotations
@@ -414,7 +415,7 @@ def _run_with(options, zone, selection: Selection, geo: Optional[enrich.Geo]) ->
         report_options["allow"] = allow
     options.chosen_columns = _chosen_columns(options, geo)
     if options.output:
-        clash = _input_at(options.output, options.paths)
+        clash = _input_at(options.output, options.paths, databases=geo.paths if geo else ())
     elif sys.stdout is None:  # started with it closed (`>&-`)
         clash = "standard output is closed: give -o FILE"
     else:
@@ -483,13 +484,13 @@ def _descriptor_path(stream) -> str:
         return ""
 
 
-def _input_at(target: Optional[str], paths, shown: str = "") -> str:
+def _input_at(target: Optional[str], paths, shown: str = "", databases=()) -> str:
     """Why the report must not be written to `target` (one line; `shown` names it there, if
     not its path), or '' when it may, or there is none: the file there is one of the logs
-    (symlinks and hard links followed, `-` compared too)."""
+    (symlinks and hard links followed, `-` compared too) or of the GeoIP `databases` read."""
     if not target:
         return ""
-    inputs = []
+    inputs: list = list(databases)
     for path in paths:
         if path == "-":
             try:
@@ -501,9 +502,10 @@ def _input_at(target: Optional[str], paths, shown: str = "") -> str:
     clash = output.same_file(target, inputs)
     if clash is None:
         return ""
+    kind = "GeoIP database" if clash in databases else "log"
     if clash == target:
-        return f"{target}: is also a log to read; not overwritten"
-    what = "standard input" if isinstance(clash, int) else f"the log {clash}"
+        return f"{target}: is also a {kind} to read; not overwritten"
+    what = "standard input" if isinstance(clash, int) else f"the {kind} {clash}"
     return f"{shown or target}: is the same file as {what}; not overwritten"
 
 
@@ -527,9 +529,9 @@ def _outputs_clash(outputs) -> str:
     return ""
 
 
-def _output_at_input(option: str, path: Optional[str], paths) -> str:
+def _output_at_input(option: str, path: Optional[str], paths, databases=()) -> str:
     """_input_at() of each file an output option writes (_files_of()): the first clash."""
-    return next(filter(None, (_input_at(place, paths)
+    return next(filter(None, (_input_at(place, paths, databases=databases)
                               for place in (_files_of(option, path) if path else ()))), "")
 
 
@@ -772,7 +774,8 @@ def no_rows_reason(stats: Stats, scope, filters: str, options) -> str:
     if not stats.lines_read:
         return "no rows: no line read"
     if stats.first_time is None or stats.last_time is None:
-        return "no rows: no Postfix line in the log"
+        return ("no rows: no Postfix line whose timestamp is a time known" if stats.unread_stamps
+                else "no rows: no Postfix line in the log")
     if (selection.since is not None or selection.until is not None) and \
             _window(stats, selection) is None:
         return ("no rows: no line between --since and --until; the log covers "
@@ -805,6 +808,7 @@ def stats_text(stats: Stats) -> str:
         f"  Postfix lines not used: {stats.postfix_unused}",
         f"  untracked queue IDs:    {stats.untracked_queue_lines}",
         f"  repeated lines:         {stats.repeated_lines}",
+        f"  timestamps not read:    {stats.unread_stamps}",
         f"lines cut at {MAX_LINE // 1024} KiB:      {stats.lines_cut}",
         f"sessions incomplete:      {stats.sessions_incomplete}",
         f"messages still queued:    {stats.messages_open_at_end}",
@@ -1544,17 +1548,12 @@ def watch_main(argv) -> int:
         complain("watch reads log files (it keeps their offsets), not standard input")
         return EXIT_USAGE
     # What watch writes (the metrics file is replaced, alerts appended, the state made an
-    # SQLite database, the table of --contain replaced) must be no log it reads, nor one
-    # another.
+    # SQLite database, the table of --contain replaced) must be no log or GeoIP database it
+    # reads (checked once the databases are found), nor one another.
     map_path = _table_path(args) if args.contain else None
     outputs = (("--state", args.state or state_module.default_path()),
                ("--metrics", args.metrics), ("--alert-log", args.alert_log),
                ("--sasl-access", map_path))
-    for option, target in outputs:
-        clash = _output_at_input(option, target, args.paths)
-        if clash:
-            complain(f"{option} {clash}")
-            return EXIT_USAGE
     clash = _outputs_clash(outputs)
     if clash:
         complain(clash)
@@ -1602,6 +1601,12 @@ def watch_main(argv) -> int:
         complain(str(error))
         return EXIT_USAGE
     try:
+        for option, target in outputs:
+            clash = _output_at_input(option, target, args.paths,
+                                     databases=geo.paths if geo else ())
+            if clash:
+                complain(f"{option} {clash}")
+                return EXIT_USAGE
         return _watch_with(args, geo, sinks, limits, zone, containment, complain)
     finally:
         if geo is not None:

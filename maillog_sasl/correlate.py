@@ -85,7 +85,9 @@ DESCRIPTION
 DIAGNOSTICS
     Never raises on log content. Lines that are not syslog, not Postfix, or Postfix lines not
     used are counted in Stats and skipped; a source none of whose lines has syslog shape gets a
-    `problem` (the wrong file was given), like one that failed to read.
+    `problem` (the wrong file was given), like one that failed to read; so does one with lines
+    of use whose stamp is no time (Stats.unread_stamps: a month's name of a language not read,
+    Feb 30), which are counted and skipped: the problem says how many, and the last stamp.
 """
 
 from __future__ import annotations
@@ -166,8 +168,9 @@ _plain_login = ev.PLAIN_LOGIN.fullmatch
 DOUBLED_WITHIN = 4
 DOUBLED_SAMPLE = 2_000
 MOST_COPIES = 4
-# What became of an smtpd line, for Stats.
-USED, UNUSED, UNTRACKED = "used", "unused", "untracked"
+# What became of an smtpd line, for Stats: UNTIMED, of use but for its stamp, which is no time
+# (Stats.unread_stamps).
+USED, UNUSED, UNTRACKED, UNTIMED = "used", "unused", "untracked", "untimed"
 NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
 # The reason of a recipient of a message on hold, of one discarded: what the line said follows.
 HELD = "held: "
@@ -521,7 +524,7 @@ class Correlator:
         plain_queue_active = ev.PLAIN_QUEUE_ACTIVE.fullmatch
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
-        not_syslog = other = unused = untracked = 0
+        not_syslog = other = unused = untracked = untimed = 0
         copies = self._copies
         if copies is None and not handed_back:
             # How many copies an input has is told by its first DOUBLED_SAMPLE lines, which a
@@ -661,6 +664,9 @@ class Correlator:
                 if outcome is not USED:
                     if outcome is UNTRACKED:
                         untracked += 1
+                    elif outcome is UNTIMED:
+                        untimed += 1
+                        stats.unread_stamp = stamp
                     else:
                         unused += 1
                 continue
@@ -669,6 +675,9 @@ class Correlator:
                     outcome = self._picked_up(line, stamp or line[:15], host, text, clock)
                     if outcome is UNTRACKED:
                         untracked += 1
+                    elif outcome is UNTIMED:
+                        untimed += 1
+                        stats.unread_stamp = stamp or line[:15]
                     elif outcome is not USED:
                         unused += 1
                     continue
@@ -697,6 +706,10 @@ class Correlator:
                         if outcome is UNTRACKED:
                             untracked += 1
                             continue
+                        if outcome is UNTIMED:
+                            untimed += 1
+                            stats.unread_stamp = stamp or line[:15]
+                            continue
                     if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
                             and self._repeated(line, stamp or line[:15], host, tag, text,
                                                clock) is USED):
@@ -720,12 +733,17 @@ class Correlator:
                             status = ev.sent_outcome(text, answer_at)
                         when = clock.time(stamp or line[:15])
                         if when is None:
-                            unused += 1
+                            untimed += 1
+                            stats.unread_stamp = stamp or line[:15]
                             continue
                         self._delivery(address, orig_to, status, text, message, host, when,
                                        answer_at)
                         continue
-                if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
+                outcome = self._peeked(text, message, host, stamp or line[:15], clock)
+                if outcome is UNTIMED:
+                    untimed += 1
+                    stats.unread_stamp = stamp or line[:15]
+                elif outcome is not USED:
                     unused += 1
                 continue
             # qmgr's and cleanup's lines are read from where they were cut above, as their
@@ -735,14 +753,19 @@ class Correlator:
                 if body == "removed":
                     when = clock.time(stamp or line[:15])
                     if when is None:
-                        not_syslog += 1
+                        untimed += 1
+                        stats.unread_stamp = stamp or line[:15]
                         continue
                     self._removed(message, key, when)
                     continue
                 if body.startswith("to=<"):
                     # qmgr's own delivery line (qmgr_event()): read as an agent's (before the
                     # test of a retry's end: its reason is a remote server's text).
-                    if self._peeked(text, message, host, stamp or line[:15], clock) is not USED:
+                    outcome = self._peeked(text, message, host, stamp or line[:15], clock)
+                    if outcome is UNTIMED:
+                        untimed += 1
+                        stats.unread_stamp = stamp or line[:15]
+                    elif outcome is not USED:
                         unused += 1
                     continue
                 if message.nrcpt is not None:
@@ -754,7 +777,8 @@ class Correlator:
                     if plain is not None:
                         when = clock.time(stamp or line[:15])
                         if when is None:
-                            not_syslog += 1
+                            untimed += 1
+                            stats.unread_stamp = stamp or line[:15]
                             continue
                         sender, size, nrcpt = plain.groups()
                         self._queue_active(message, sender, int(size), int(nrcpt), when)
@@ -773,7 +797,8 @@ class Correlator:
                 if message_id is not None:
                     when = clock.time(stamp or line[:15])
                     if when is None:
-                        not_syslog += 1
+                        untimed += 1
+                        stats.unread_stamp = stamp or line[:15]
                         continue
                     self._seen(when)
                     message.last_time = when
@@ -789,7 +814,8 @@ class Correlator:
                 continue
             when = clock.time(stamp or line[:15])
             if when is None:
-                not_syslog += 1
+                untimed += 1
+                stats.unread_stamp = stamp or line[:15]
                 continue
             self._queue_file(event, message, host, when)
         if lines and slots:
@@ -799,7 +825,9 @@ class Correlator:
                     self._last_line = line
                     break
         stats.lines_read += read
-        stats.lines_used += read - not_syslog - other - unused - untracked - repeated
+        stats.lines_used += (read - not_syslog - other - unused - untracked - repeated
+                             - untimed)
+        stats.unread_stamps += untimed
         stats.not_syslog += not_syslog
         stats.other_programs += other
         stats.postfix_unused += unused
@@ -1065,7 +1093,7 @@ class Correlator:
         # the login it holds.
         when = clock.time(stamp)
         if when is None:
-            return UNUSED
+            return UNTIMED
         if session is None:
             client = ev.Connect(*ev.split_address(address))
             session = self._materialize(key, program, self.pending.pop(key, None), client, when)
@@ -1089,9 +1117,10 @@ class Correlator:
     @staticmethod
     def _claimed_login(session: Session) -> None:
         """The login of `session`, which its counters say logged in, from a refusal that names
-        it (Postfix 3.10's fields, a forged sender's events.NOT_OWNED): nothing else names it
-        when nothing was queued. Only so: a client that did not log in can spell a refusal's
-        words in its own addresses, and have a syslog daemon cut the line after them."""
+        it (Postfix 3.10's fields, a forged sender's events.NOT_OWNED, check_sasl_access's
+        events.SASL_REJECTED): nothing else names it when nothing was queued. Only so: a client
+        that did not log in can spell a refusal's words in its own addresses, and have a syslog
+        daemon cut the line after them."""
         for _, event in session.rejects:
             if event.sasl_username is not None:
                 session.sasl_username = _intern(event.sasl_username)
@@ -1099,9 +1128,11 @@ class Correlator:
 
     def _on_auth_failure(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         event = ev.auth_failure_event(text)
-        when = clock.time(stamp) if event is not None else None
-        if when is None:
+        if event is None:
             return UNUSED
+        when = clock.time(stamp)
+        if when is None:
+            return UNTIMED
         session = self._session(key, program, event, when)
         session.auth_failures.append((when, event))
         return USED
@@ -1123,9 +1154,11 @@ class Correlator:
         if message is None:
             return UNTRACKED
         event = parse(text)
-        when = clock.time(stamp) if event is not None else None
-        if when is None:
+        if event is None:
             return UNUSED
+        when = clock.time(stamp)
+        if when is None:
+            return UNTIMED
         if event.kind != "reject":
             self._queue_file(event, message, key[0], when)  # a hold or discard, as cleanup's
             return USED
@@ -1138,7 +1171,7 @@ class Correlator:
             return UNTRACKED
         when = clock.time(stamp)
         if when is None:
-            return UNUSED
+            return UNTIMED
         self._queue_file(event, message, key[0], when)  # a ContentReject, as cleanup's
         return USED
 
@@ -1188,7 +1221,7 @@ class Correlator:
             return self._born_untracked((key[0], text[:text.find(": ")]))
         when = clock.time(stamp)
         if when is None:
-            return UNUSED
+            return UNTIMED
         if login is not None:
             # Most client= lines tracked are a login's, of the plain shape, on a session open
             # or noted at a connect that named its client as this line does: read by one
@@ -1302,9 +1335,11 @@ class Correlator:
         if text.startswith(NOQUEUE_RCPT_REJECTS):
             return self._reject(self._noqueue_reject(stamp, clock, text), session, session.host)
         event = ev.smtpd_action_event(text)
-        when = clock.time(stamp) if event is not None else None
-        if when is None:
+        if event is None:
             return UNUSED
+        when = clock.time(stamp)
+        if when is None:
+            return UNTIMED
         session.last_time = when
         waiting = session.pending_action
         # With both flags on a transaction Postfix discards it: a hold leaves a discard waiting.
@@ -1363,8 +1398,10 @@ class Correlator:
 
     def _reject(self, timed_event, session: Session, host: str):
         when, event = timed_event
-        if event is None or when is None:
+        if event is None:
             return UNUSED
+        if when is None:
+            return UNTIMED
         if event.queue_id is None:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))
@@ -1410,7 +1447,7 @@ class Correlator:
         event = ev.smtpd_client_event(text)
         when = clock.time(stamp)
         if when is None:
-            return UNUSED
+            return UNTIMED
         session = self._session(key, program, event, when)
         session.sasl_username = _intern(event.sasl_username)
         session.sasl_method = event.sasl_method
@@ -1427,9 +1464,11 @@ class Correlator:
         if session is None or session.sasl_username is None:
             return UNUSED
         event = ev.proxy_reply_event(text)
-        when = clock.time(stamp) if event is not None else None
-        if when is None:
+        if event is None:
             return UNUSED
+        when = clock.time(stamp)
+        if when is None:
+            return UNTIMED
         self._seen(when)
         session.last_time = when
         queue_id = event.queued_as if event.accepted else None
@@ -1518,9 +1557,11 @@ class Correlator:
         a probe's (address verification: it changes nothing), or a word not known (counted,
         and taken as deferred); or qmgr's own delivery line."""
         peek = ev.delivery_peek(text)
-        when = clock.time(stamp) if peek is not None else None
-        if when is None:
+        if peek is None:
             return UNUSED
+        when = clock.time(stamp)
+        if when is None:
+            return UNTIMED
         address, orig_to, status = peek
         if status in ev.PROBE_STATUSES:
             return USED
@@ -1630,7 +1671,7 @@ class Correlator:
             return USED
         when = clock.time(stamp)
         if when is None:
-            return UNUSED
+            return UNTIMED
         self._seen(when)
         message.last_time = when
         notice = self.messages.get((host, message.notices[-1])) if message.notices else None
@@ -1661,9 +1702,11 @@ class Correlator:
         original = self.messages.get((host, event.orig_id))
         if original is None:
             return UNTRACKED
-        when = clock.time(stamp)
-        if when is None or event.queue_id == event.orig_id:
+        if event.queue_id == event.orig_id:
             return UNUSED
+        when = clock.time(stamp)
+        if when is None:
+            return UNTIMED
         key = (host, event.queue_id)
         if key in self.messages:
             self.message_reborn(key)
@@ -1857,10 +1900,17 @@ def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],
     return clock
 
 
+def counted_before(stats: Stats) -> tuple:
+    """What source_read() compares `stats` with once the next source is read."""
+    return stats.lines_read - stats.repeated_lines, stats.not_syslog, stats.unread_stamps
+
+
 def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Problem]]) -> None:
-    """`source` has been read, `before` being (lines read less repeated, not syslog) before it:
-    its problem, or `not a syslog file` when none of its lines had syslog shape, goes to
-    `problems`."""
+    """`source` has been read, `before` being counted_before() it: its problem, or `not a
+    syslog file` when none of its lines had syslog shape, goes to `problems`; and the lines of
+    use it had that were not used for their stamp, which is no time (a month's name of a
+    language not read), with the last such stamp: such a log would else give an empty report
+    and no word of why."""
     read = stats.lines_read - stats.repeated_lines - before[0]
     if read and stats.not_syslog - before[1] == read and source.problem is None:
         # Not one line of syslog shape: the wrong file, not a log with some noise in it.
@@ -1868,6 +1918,11 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
                                               "has a timestamp, host and program")
     if source.problem is not None and problems is not None:
         problems.append(source.problem)
+    unread = stats.unread_stamps - before[2]
+    if unread and problems is not None:
+        lines = "1 Postfix line" if unread == 1 else f"{unread} Postfix lines"
+        problems.append(Problem(source.name, f"{lines} not used: no date and time known in "
+                                             f"the timestamp (the last: {stats.unread_stamp!r})"))
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
@@ -1884,7 +1939,7 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
         correlator.stats.sources.append(source.name)
         clock = source_clock(source, year, zone, clock)
         stats = correlator.stats
-        before = stats.lines_read - stats.repeated_lines, stats.not_syslog
+        before = counted_before(stats)
         correlator.new_source()
         for batch in source.batches():
             correlator.feed(batch, clock)

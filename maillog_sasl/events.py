@@ -902,22 +902,30 @@ def reject_event(queue_id: Optional[str], body: str):
     code = reason.split(" ", 1)[0]
     sender, recipient, _ = _envelope(envelope)
     login = None
-    if (" sasl_" in envelope or NOT_OWNED in reason) and (
+    if (" sasl_" in envelope or NOT_OWNED in reason or SASL_REJECTED in reason) and (
             len(queue_id or "NOQUEUE") + 2 + len(body.encode()) < RECORD_LIMIT):
         if " sasl_" in envelope:
             login = _envelope_login(f"{reason}; {envelope}")
-        if login is None and NOT_OWNED in reason:
-            login = _not_owned_login(reason, sender, envelope)
+        if login is None and body.startswith("reject: "):  # (a milter's reply is its own)
+            login = _reply_login(reason, sender, envelope)
     return Reject(queue_id, stage, ip, code, _reply_dsn(reason), reason, sender, recipient,
                   login)
 
 
-# reject_sender_login_mismatch's reply to a client logged in as U whose MAIL FROM is not one of
-# U's (smtpd_check.c; docker-mailserver's SPOOF_PROTECTION, mailcow): `553 5.7.1 <ADDR>: Sender
-# address rejected: not owned by user U`. Before Postfix 3.10 (which names the login on every
-# refusal) it is the one line that names the login of a session that queued nothing: an
-# attacker's forged senders refused. A client not logged in is told `not logged in`.
+# Before Postfix 3.10 (which names the login on every refusal) two of smtpd's own replies
+# (smtpd_check.c) are the only lines that name the login U of a session that queued nothing.
+# reject_sender_login_mismatch's to a client logged in as U whose MAIL FROM is not one of U's
+# (docker-mailserver's SPOOF_PROTECTION, mailcow: an attacker's forged senders refused):
+# `553 5.7.1 <ADDR>: Sender address rejected: not owned by user U` (a client not logged in is
+# told `not logged in`). check_sasl_access's REJECT, DEFER, DEFER_IF_PERMIT, DEFER_IF_REJECT or
+# `4xx/5xx TEXT` for U (`contain --reject`'s table: the stolen password's further logins):
+# `554 5.7.1 <U>: SASL login name rejected: TEXT`, TEXT the table's (or Postfix's `Access
+# denied`); its HOLD and DISCARD are logged as actions, the message then queued as U's.
 NOT_OWNED: Final = ">: Sender address rejected: not owned by user "
+SASL_REJECTED: Final = ">: SASL login name rejected: "
+# How smtpd_check_reject() begins a reply: the code and the enhanced status code; then
+# `<%s>: %s rejected: %s` opens with the name it refuses.
+_REPLY_HEAD = re.compile(r"[45][0-9][0-9] [45]\.[0-9]{1,3}\.[0-9]{1,3} <")
 # Postfix cuts each log record's text at 2,000 bytes (msg_syslog.c, msg_logger.c): the end of a
 # record so cut may be a client's text, Postfix's own words and envelope cut away. A refusal's
 # login (Reject.sasl_username) is read only from a shorter one, and is a claim still: the
@@ -925,19 +933,44 @@ NOT_OWNED: Final = ">: Sender address rejected: not owned by user "
 RECORD_LIMIT: Final = 2000
 
 
-def _not_owned_login(reason: str, sender: Optional[str], envelope: str) -> Optional[str]:
-    """U of a refusal's `reason` that ends in NOT_OWNED and U, or None; `sender` the envelope's.
-    ADDR and everything after it are the client's text (a RCPT address that spells the words,
-    a fake envelope in it): U is read only when Postfix's own words end the reason (none of
-    its reply's `>: ` follows the last NOT_OWNED, as it does in a refusal of another kind),
-    ADDR is the envelope's sender (a sender's refusal names it; Postfix drops a quoted local
-    part's quotes in the reply only), and the envelope reads strictly to the line's end (a
-    syslog daemon that cuts lines shorter than Postfix does, musl's syslog() at 1,024 bytes,
-    BusyBox's syslogd at 256, must cut right after a fake one)."""
-    at = reason.rfind(NOT_OWNED)
-    login = reason[at + len(NOT_OWNED):]
-    address = reason[reason.find("<") + 1:at]
-    if not login or ">: " in login or sender is None or address != sender.replace('"', ""):
+def _reply_login(reason: str, sender: Optional[str], envelope: str) -> Optional[str]:
+    """The login U that smtpd's reply `reason` names (NOT_OWNED's, SASL_REJECTED's), or None;
+    `sender` the envelope's.
+
+    The reply's name and the words after it may be the client's text: `<ADDR>` of another
+    class's refusal (`<x>: SASL login name rejected: y@z>: Recipient address rejected: ...`
+    from RCPT TO:<"x>: SASL login name rejected: y"@z>), a RCPT address that spells them, a
+    fake envelope in it. So U is read only where the last of the words is Postfix's (none of
+    its reply's `>: ` follows: every `<%s>: %s rejected: ` refusal of a client's name puts one
+    after it), the reply opens as smtpd_check_reject() opens a `<%s>: ` one (a DNSBL's TXT
+    record is not), and the envelope reads strictly to the line's end (a syslog daemon that
+    cuts lines shorter than Postfix does, musl's syslog() at 1,024 bytes, BusyBox's syslogd at
+    256, can be made to cut right after a fake one: a logged-in client can size its address
+    for that cut, a risk the README names), and only from a line with one `; from=<`: an address
+    Postfix writes bare (before 3.5, or info_log_address_format = internal) can hold a fake
+    envelope that reads strictly from the reply to the line's end, so that the reply read is
+    cut short of Postfix's words (a recipient whose local part is `erin>: SASL login name
+    rejected: x; from=<s> to=<"`, refused as `<erin>: SASL login name rejected: x; from=<s>
+    to=<"@d>: Recipient address rejected: ...; from=<bob> to=<erin>: ...; from=<s> to=<"@d>
+    proto=...`, a session bob logged in to). ADDR is the envelope's sender (a sender's refusal
+    names it; Postfix drops a quoted local part's quotes in the reply only). A SASL_REJECTED U
+    is Postfix's printable() of the login: `_` for a byte it does not print, where the
+    `client=` line has `?`."""
+    head = _REPLY_HEAD.match(reason)
+    owned_at, sasl_at = reason.rfind(NOT_OWNED), reason.rfind(SASL_REJECTED)
+    if (head is None or owned_at == sasl_at  # (neither: a 3.10 line whose fields did not read)
+            or "; from=<" in reason or "; from=<" in envelope):
+        return None
+    if owned_at > sasl_at:
+        login = reason[owned_at + len(NOT_OWNED):]
+        address = reason[head.end():owned_at]
+        if sender is None or address != sender.replace('"', ""):
+            return None
+    else:
+        login, words = reason[head.end():sasl_at], reason[sasl_at + len(SASL_REJECTED):]
+        if ">: " in words:
+            return None
+    if not login or ">: " in login:
         return None
     end = _strict_envelope_end(envelope, 6) if envelope.startswith("from=<") else -1
     return login if end >= 0 and _PLAIN_TAIL.fullmatch(envelope, end + 1) else None

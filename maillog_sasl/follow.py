@@ -5,7 +5,8 @@ SUMMARY
                                             bytes read (whole lines only) and a hash of its
                                             first line
     Follower(path, position=None)
-    follower.read() -> iterator of Chunk(name, lines, new_file): the complete lines there now
+    follower.read() -> iterator of Chunk(name, lines, new_file, cut): the complete lines there
+                                            now (`cut` of them cut at sources.MAX_LINE)
     follower.position -> Position | None    to store once those lines have been used
     follower.notes                          what was unusual, one line each (read and cleared
                                             by the caller); follower.failed: the log could not
@@ -40,11 +41,15 @@ DESCRIPTION
     waited for.
 
     Only complete lines are read (a line being written stays for the next call), except at the
-    end of a file that was rotated away, which will not be written to any more. Lines are
-    decoded as UTF-8 with undecodable bytes replaced, a line ended by LF, CRLF or a bare CR,
-    NUL bytes no text, like sources.py (a CR at the end of what is read waits for the next
-    read: the first half of a CRLF, or a line end once more follows). The
-    offset counts bytes of the file as read, after decompression for a compressed one.
+    end of a file that was rotated away, which will not be written to any more. Lines are read
+    as the reports read them, by sources.LineSplitter: decoded as UTF-8 with undecodable bytes
+    replaced, a line ended by LF, CRLF or a bare CR, NUL bytes no text, a line longer than
+    sources.MAX_LINE characters cut to them (Chunk.cut counts it, the reports' `lines cut`). A
+    CR ends its line when it is read, the last byte there or not (an LF right after it, read
+    later or by a later run, is skipped as its CRLF's). The offset counts bytes of the file as
+    read, after decompression for a compressed one, and is never inside a line: a line being
+    written, however long, is read again from its start by a run that stopped in it, and held
+    (at most MAX_LINE characters of it) from look to look by one that goes on.
 
     A container runtime's log (Kubernetes' CRI files, Docker's json-file) hands on the lines
     its wrapper holds, as the batch reports read it (sources.Unwrapper): the wrapper is decided
@@ -68,17 +73,27 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import stat
 import time
 from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
-from maillog_sasl.sources import PLAIN, READ_ERRORS, Unwrapper, is_compressed, opener_of, wrapper_of
+from maillog_sasl.sources import (
+    PLAIN,
+    READ_ERRORS,
+    LineSplitter,
+    Unwrapper,
+    is_compressed,
+    opener_of,
+    wrapper_of,
+)
 
 BLOCK_SIZE = 1 << 17
-# The first line is hashed up to this many bytes; a line is cut (handed on as it is) past
-# LONGEST_LINE bytes without a line end.
+# The first line is hashed up to this many bytes. The parts of a line a container runtime split
+# are handed on as they are when they run LONGEST_LINE bytes without their end (a line itself
+# is cut as the reports cut it, at sources.MAX_LINE characters).
 HEAD_LIMIT = 1 << 16
 LONGEST_LINE = 1 << 20
 # A rotated file may still be written to until its writer reopens the path: it is read while
@@ -109,6 +124,7 @@ class Chunk(NamedTuple):
     name: str  # the file the lines come from
     lines: List[str]
     new_file: bool  # the first lines read of that file (another input begins)
+    cut: int = 0  # how many of the lines were cut at sources.MAX_LINE (the reports' lines_cut)
 
 
 def _hash(data: bytes) -> str:
@@ -125,24 +141,47 @@ def head_of(data: bytes) -> Optional[str]:
     return _hash(data[:end])
 
 
-def whole_lines_end(data: bytes) -> int:
-    """Where the whole lines of `data` end (0: none is): after its last LF, or its last CR
-    not at its very end. Lines end in LF, CRLF or a bare CR, as the reports read them
-    (sources.LineSplitter): a CR last may be the first half of a CRLF the next read brings."""
-    return max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1)) + 1
+class _Reader:
+    """A file's lines from a line's start on, as the reports read them: one incremental UTF-8
+    decoder and one sources.LineSplitter (the same line ends, NUL bytes and cut at MAX_LINE), and
+    `end`, the byte after the last line end fed: where the lines it gave end. An unfinished line
+    is held as the splitter holds it, at most MAX_LINE characters however long it runs: a
+    reader's position (the caller's offset, `end`) is never inside a line, so that a run
+    stopped in the middle of one reads it again, whole, and cuts it as the reports do."""
 
+    __slots__ = ("_decoder", "_splitter", "fed", "end", "counted")
 
-def decode(data: bytes) -> List[str]:
-    """Whole lines (`data` ends with a line end, or is the last of a file) -> lines as text."""
-    text = data.decode("utf-8", "replace")
-    if "\0" in text:
-        text = text.replace("\0", "")  # no text, as sources.LineSplitter reads them
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if not lines[-1]:
-        lines.pop()
-    return lines
+    def __init__(self, start: int, after_cr: bool):
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        # A CR ends its line at once, wherever it falls: the LF that may follow it (a CRLF
+        # written by halves, or read between them) is skipped when it comes, also by a reader
+        # started after it (`after_cr`: the byte before `start`), and the lines are the reports'.
+        # Waiting for the byte after a CR instead left a log's last line unread for as long as
+        # nothing more was written: an exported log (old Mac tools end lines in a bare CR;
+        # Postfix and the syslog daemons write LF) never grows, and `watch --once` would never
+        # read it, nor following watch until the log was written to again.
+        self._splitter = LineSplitter(after_cr)
+        self.fed = self.end = start
+        self.counted = 0  # of the lines cut, those its caller handed on
+
+    def feed(self, data: bytes) -> List[str]:
+        """The lines `data` (the bytes after those fed) ends."""
+        lines = self._splitter.split(self._decoder.decode(data))
+        last = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if last >= 0:
+            self.end = self.fed + last + 1
+        self.fed += len(data)
+        return lines
+
+    def finish(self) -> List[str]:
+        """The unfinished line too, as at the end of an input: the file is read for good."""
+        self.end = self.fed
+        return self._splitter.end(self._decoder.decode(b"", final=True))
+
+    @property
+    def cut(self) -> int:
+        """How many of the lines it gave were cut (the unfinished line is not one yet)."""
+        return self._splitter.cut - self._splitter.cutting
 
 
 _COMPRESSION_SUFFIX = r"\.(?:gz|bz2|xz)"
@@ -177,18 +216,12 @@ def _wrapper_before(blocks: Iterator[bytes]) -> Optional[str]:
     """The wrapper of the first line among `blocks` (a file's bytes up to where it is read
     from) that tells one (sources.wrapper_of), as the batch reports decide it for the file;
     None when none tells."""
-    pending = b""
+    reader = _Reader(0, after_cr=False)
     for block in blocks:
-        pending += block
-        end = whole_lines_end(pending)
-        if not end and len(pending) < LONGEST_LINE:
-            continue
-        end = end or len(pending)
-        kind = wrapper_of(decode(pending[:end]))
+        kind = wrapper_of(reader.feed(block))
         if kind is not None:
             return kind
-        pending = pending[end:]
-    return wrapper_of(decode(pending)) if pending else None
+    return wrapper_of(reader.finish())
 
 
 def rotated_files(path: str) -> List[str]:
@@ -272,6 +305,9 @@ class Follower:
         self._head: Optional[str] = None
         self._name = path
         self._unwrapper = Unwrapper()  # of the held file: no part of a split line waits in it
+        # The held file's reader after the last read, when it ended with no line waiting (an
+        # unfinished line in it is not read again at the next look).
+        self._reader: Optional[_Reader] = None
         self._fresh = False  # nothing read yet of the held file: its first chunk is new_file
         self._rotated_at: Optional[float] = None  # when lines came to another file at the path
         # A file rotated away and left when it was quiet: its descriptor, the bytes read of it,
@@ -304,6 +340,7 @@ class Follower:
 
     def _release(self) -> None:
         """Close the held file."""
+        self._reader = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -552,55 +589,89 @@ class Follower:
         fd = self._fd
         if fd is None:
             return
-        pending = b""
+        # The reader of the last call goes on with the unfinished line it holds: a line that
+        # runs on for megabytes is read once, not again at each look.
+        reader, self._reader = self._reader, None
+        if reader is None or reader.end != self._offset:
+            reader = _Reader(self._offset, self._after_cr(fd, self._offset))
+        waiting: List[str] = []  # read, not handed on: a split line's parts and what follows
         while True:
             try:
-                data = os.pread(fd, BLOCK_SIZE, self._offset + len(pending))
+                data = os.pread(fd, BLOCK_SIZE, reader.fed)
             except OSError as error:
                 self.notes.append(f"{self._name}: read failed: {error.strerror or error}")
                 return
             if not data:
                 break
-            pending += data
-            end = whole_lines_end(pending)
-            if not end:
-                if len(pending) < LONGEST_LINE:
+            waiting += reader.feed(data)
+            if not waiting:
+                self._offset = reader.end  # past line ends that end no line (a CRLF's LF)
+                continue
+            lines, used = self._unwrapped(waiting, reader.end - self._offset)
+            if used == len(waiting):
+                self._offset, cut = reader.end, reader.cut - reader.counted
+            else:
+                end = self._lines_end(fd, self._offset, used) if used else None
+                if end is None:
                     continue
-                end = len(pending)
-            lines, used = self._unwrapped(pending[:end])
-            self._offset += used
+                self._offset, cut = end
+            reader.counted += cut
+            waiting = waiting[used:]
             if self._head is None:
                 self._head = self._read_head(fd)
-            if lines:
-                yield self._chunk(lines)
-            pending = pending[used:]
-        if final and pending:
-            self._offset += len(pending)
+            if lines or cut:
+                yield self._chunk(lines, cut)
+        if final:
             unwrapper = self._unwrapper
-            lines = unwrapper.lines(decode(pending)) + unwrapper.end()
-            if lines:
-                yield self._chunk(lines)
+            lines = unwrapper.lines(waiting + reader.finish()) + unwrapper.end()
+            self._offset, cut = reader.end, reader.cut - reader.counted
+            if lines or cut:
+                yield self._chunk(lines, cut)
+        elif not waiting:
+            self._reader = reader
 
-    def _unwrapped(self, data: bytes) -> Tuple[List[str], int]:
-        """The lines `data` (whole lines of the held file) holds, and how many of its bytes
+    @staticmethod
+    def _after_cr(fd: int, offset: int) -> bool:
+        """Is the byte before `offset` a CR (an LF at `offset` is its CRLF's)?"""
+        try:
+            return offset > 0 and os.pread(fd, 1, offset - 1) == b"\r"
+        except OSError:
+            return False  # the reads after it say why
+
+    def _unwrapped(self, lines: List[str], size: int) -> Tuple[List[str], int]:
+        """The lines `lines` (read from the offset, `size` bytes) holds, and how many of them
         they take: in a container runtime's wrapper, up to the last line that leaves no split
         line unfinished (Unwrapper.whole), so that the position is never inside one: its parts
         are read again with the rest of it. Parts that never end, LONGEST_LINE bytes on, are
         handed on as they are, as a line that long is."""
-        lines = decode(data)
         unwrapper = self._unwrapper
         if unwrapper.kind == PLAIN:
-            return lines, len(data)
+            return lines, len(lines)
         inner, used = unwrapper.whole(lines)
-        if used == len(lines):
-            return inner, len(data)
-        size = sum(map(len, data.split(b"\n", used)[:used])) + used
-        if len(data) - size < LONGEST_LINE:
-            return inner, size
-        return inner + unwrapper.lines(lines[used:]) + unwrapper.end(), len(data)
+        if used == len(lines) or size < LONGEST_LINE:
+            return inner, used
+        return inner + unwrapper.lines(lines[used:]) + unwrapper.end(), len(lines)
 
-    def _chunk(self, lines: List[str]) -> Chunk:
-        chunk = Chunk(self._name, lines, self._fresh)
+    def _lines_end(self, fd: int, offset: int, count: int) -> Optional[Tuple[int, int]]:
+        """Where the first `count` lines after `offset` end, and how many of them were cut:
+        read again a line end at a time (rare: a read that ends inside a split line). None
+        when they cannot be read again: they wait with the rest."""
+        reader = _Reader(offset, self._after_cr(fd, offset))
+        read = 0
+        while True:
+            try:
+                data = os.pread(fd, BLOCK_SIZE, reader.fed)
+            except OSError:
+                return None
+            if not data:
+                return None
+            for piece in data.splitlines(True):
+                read += len(reader.feed(piece))
+                if read == count:
+                    return reader.end, reader.cut
+
+    def _chunk(self, lines: List[str], cut: int) -> Chunk:
+        chunk = Chunk(self._name, lines, self._fresh, cut)
         self._fresh = False
         return chunk
 
@@ -612,9 +683,8 @@ class Follower:
             self.notes.append(f"{name}: cannot read: {error.strerror or error}")
             return
         fresh = new_file
-        pending = b""
         skip = offset
-        read = 0  # bytes of content after the offset
+        reader = _Reader(offset, after_cr=False)
         unwrapper = Unwrapper(self._wrapper_of_file(name, offset))
         # read1: a decompressor's read() drops what it inflated in the call that failed.
         read_block = getattr(stream, "read1", stream.read)
@@ -625,30 +695,25 @@ class Follower:
                     if not data:
                         break
                     if skip:
+                        if skip <= len(data):  # the byte before the offset is in this block
+                            reader = _Reader(offset, data[skip - 1:skip] == b"\r")
                         data, skip = data[skip:], max(skip - len(data), 0)
-                    read += len(data)
-                    pending += data
-                    end = whole_lines_end(pending)
-                    if not end and len(pending) < LONGEST_LINE:
-                        continue
-                    end = end or len(pending)
-                    lines = unwrapper.lines(decode(pending[:end]))
-                    pending = pending[end:]
-                    if lines:
-                        yield Chunk(name, lines, fresh)
-                        fresh = False
+                    lines = unwrapper.lines(reader.feed(data))
+                    if lines or reader.cut > reader.counted:
+                        yield Chunk(name, lines, fresh, reader.cut - reader.counted)
+                        fresh, reader.counted = False, reader.cut
         except READ_ERRORS as error:
             self.notes.append(f"{name}: read failed part way: {error}")
         # A split line left unfinished at the file's end is a line, as in the batch reports.
-        lines = (unwrapper.lines(decode(pending)) if pending else []) + unwrapper.end()
-        if lines:
-            yield Chunk(name, lines, fresh)
+        lines = unwrapper.lines(reader.finish()) + unwrapper.end()
+        if lines or reader.cut > reader.counted:
+            yield Chunk(name, lines, fresh, reader.cut - reader.counted)
         # Read to its end: were nothing read after it, the next run goes on from here.
         status = _stat(name)
         if status is not None:
             self._release()
             self._ident = (status.st_dev, status.st_ino)
-            self._offset = offset + read
+            self._offset = reader.fed
             self._head, self._name = self._head_of_file(name), name
 
     @staticmethod

@@ -6,6 +6,7 @@ SUMMARY
     Recipient  one recipient of a Message: every delivery attempt folded into a final outcome
     Stats      what was read, used, skipped and left open
     STATS_FIELDS, SESSION_FIELDS, MESSAGE_FIELDS, RECIPIENT_FIELDS   their fields, in order
+    STATS_ADDED                      a Stats kept before they came lacks these fields
 
 DESCRIPTION
     Slotted classes (native ones in the compiled build, which pickle as plain ones do): a busy
@@ -45,7 +46,8 @@ from maillog_sasl.syslog import set_slots, slots_state
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
-           "REFUSED", "QUEUED", "LOST", "Finished", "SESSION_ADDED", "STATS_FIELDS"]
+           "REFUSED", "QUEUED", "LOST", "Finished", "SESSION_ADDED", "STATS_FIELDS",
+           "STATS_ADDED"]
 
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
@@ -387,7 +389,9 @@ STATS_FIELDS = ("lines_read", "lines_used", "not_syslog", "other_programs", "pos
                 "untracked_queue_lines", "repeated_lines", "sessions", "sessions_incomplete",
                 "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
                 "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
-                "usernames", "lines_cut")
+                "usernames", "lines_cut", "unread_stamps", "unread_stamp")
+# The fields a Stats kept by watch before they came lacks, and their values then.
+STATS_ADDED = {"unread_stamps": 0, "unread_stamp": None}
 
 
 class Stats:
@@ -395,7 +399,9 @@ class Stats:
 
     `sessions` counts authenticated sessions, `messages` authenticated messages, `usernames`
     the distinct SASL usernames that queued mail; `lines_cut` the lines longer than
-    sources.MAX_LINE, of which only the start was read.
+    sources.MAX_LINE, of which only the start was read; `unread_stamps` the Postfix lines of use
+    not used for their stamp, which is no time (a month's name of a language not read, Feb 30),
+    and `unread_stamp` the last such stamp.
     """
 
     __slots__ = STATS_FIELDS
@@ -421,6 +427,8 @@ class Stats:
     sources: List[str]
     usernames: Set[str]
     lines_cut: int
+    unread_stamps: int
+    unread_stamp: Optional[str]
 
     def __init__(self) -> None:
         self.lines_read = 0
@@ -443,12 +451,14 @@ class Stats:
         self.sources = []
         self.usernames = set()
         self.lines_cut = 0
+        self.unread_stamps = 0
+        self.unread_stamp = None
 
     def __getstate__(self) -> tuple:
         return slots_state(self, STATS_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
-        set_slots(self, state)
+        set_slots(self, (None, {**STATS_ADDED, **state[1]}))
 
     @property
     def lines_skipped(self) -> int:

@@ -18,8 +18,12 @@ DESCRIPTION
     and commit() flushes it, fsyncs it and renames it over the target (os.replace: readers see
     the old file or the new one, never half of one), then fsyncs the directory. Until then the
     target is untouched; discard(), or leaving the `with` block by any exception (a write
-    error, KeyboardInterrupt), removes the temporary file. A symlink target keeps its link: the
-    file it points to is replaced.
+    error, KeyboardInterrupt), removes the temporary file; so does the process's exit, for a
+    writer a signal left between its making and the caller's `try` (a signal that comes while
+    the file is made is held until its name is known). A process killed by SIGKILL removes
+    nothing: its temporary file stays, and no later writer removes one (nothing in it proves
+    the run that made it gone; the README says to delete it). A symlink target keeps its link:
+    the file it points to is replaced.
 
     The new file gets the permissions, owner and group of the file it replaces, as far as it
     may give them (root any owner, another user a group it is in); with owner_required=True an
@@ -41,13 +45,43 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
 import stat
 import tempfile
-from typing import IO, Any, Iterable, Optional, Union
+from typing import IO, Any, Dict, Iterable, Optional, Union
 
 # Names that stand for something already open, not for a file one could replace.
 IN_PLACE_PREFIXES = ("/dev/", "/proc/")
+
+# The signals that end a run (Ctrl-C and the command's TERMINATING): held while a temporary
+# file is made and named, so that one that comes then is met where the file is known.
+ENDING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+
+# The temporary files of writers neither committed nor discarded yet -> the process that made
+# them. A signal that ends a run can come after a writer is made and before the caller's code
+# that would discard it: what is left is removed when the process exits (not by a forked
+# child that exits, whose parent's they are).
+_UNFINISHED: Dict[str, int] = {}
+
+
+def _remove_unfinished() -> None:
+    for path, owner in list(_UNFINISHED.items()):
+        if owner == os.getpid():
+            _unlink(path)
+    _UNFINISHED.clear()
+
+
+atexit.register(_remove_unfinished)
+
+
+def _unlink(path: str) -> None:
+    _UNFINISHED.pop(path, None)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def same_file(target: str, inputs: Iterable[Union[str, int]]) -> Optional[Union[str, int]]:
@@ -90,9 +124,16 @@ class AtomicWriter:
         # The file a symlink points to is replaced, not the link.
         self.target = os.path.realpath(path)
         directory, name = os.path.split(self.target)
-        descriptor, self._temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
-                                                       dir=directory)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)
         try:
+            descriptor, self._temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
+                                                           dir=directory)
+            _UNFINISHED[self._temporary] = os.getpid()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            raise
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a signal held is met here
             _take_place(descriptor, self.target, new_mode, owner_required)
             self.file = os.fdopen(descriptor, mode, encoding=encoding, newline=newline)
         except BaseException:
@@ -112,6 +153,7 @@ class AtomicWriter:
             self.file.close()
             if self._temporary is not None:
                 os.replace(self._temporary, self.target)
+                _UNFINISHED.pop(self._temporary, None)
                 self._temporary = None
                 _sync_directory(os.path.dirname(self.target))
         except BaseException:
@@ -135,10 +177,7 @@ class AtomicWriter:
     def _remove(self) -> None:
         temporary, self._temporary = self._temporary, None
         if temporary is not None:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+            _unlink(temporary)
 
     def __enter__(self) -> IO[Any]:
         return self.file

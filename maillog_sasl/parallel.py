@@ -131,6 +131,7 @@ from maillog_sasl.correlate import (
     Correlator,
     copies_of,
     correlate,
+    counted_before,
     source_clock,
     source_read,
 )
@@ -585,6 +586,8 @@ def _add_stats(correlator: Correlator, other: Stats) -> None:
         if isinstance(value, int) and not isinstance(value, bool):
             setattr(into, name, getattr(into, name) + value)
     into.usernames |= other.usernames
+    if other.unread_stamps:
+        into.unread_stamp = other.unread_stamp  # the last, as one process's
     for when in (other.first_time, other.last_time):
         if when is not None:
             correlator._seen(when)
@@ -827,8 +830,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
             correlator.stats.sources.append(source.name)
             clock = source_clock(source, year, zone, clock, ChunkClock)  # type: ignore
             assert clock is not None
-            before = correlator.stats.lines_read - correlator.stats.repeated_lines, \
-                correlator.stats.not_syslog
+            before = counted_before(correlator.stats)
             correlator.new_source()
             if plan is None:
                 with merge.unplaced():

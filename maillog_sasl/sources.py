@@ -574,34 +574,33 @@ def _end_of(read_at, size: int, head: bytes, zone: Optional[_dt.tzinfo],
 class LineSplitter:
     """Cuts decoded text, block by block, into lines: LF, CRLF or a bare CR end a line (a CRLF
     too when a block boundary falls between its CR and LF); a line longer than MAX_LINE keeps
-    its first MAX_LINE characters and the rest is skipped (counted in `cut`).
+    its first MAX_LINE characters and the rest is skipped (counted in `cut`). A line a CR ends
+    is handed on at once, and an LF right after that CR (in the next text) is skipped as the
+    second half of a CRLF: a reader that stops after a CR (watch: follow.py) starts again with
+    `after_cr`, and reads the lines of what follows as a reader that went on would.
 
     The cap costs nothing per line: a line can be longer than MAX_LINE only when the text
     carried over from the blocks before grows past it, or a block holds that many characters
     between two line ends, which a few find() calls a block rule out (_long_line_in).
     """
 
-    __slots__ = ("pending", "cutting", "carry_cr", "cut")
+    __slots__ = ("pending", "cutting", "after_cr", "cut")
 
-    def __init__(self) -> None:
+    def __init__(self, after_cr: bool = False) -> None:
         self.pending = ""  # the unfinished last line, at most MAX_LINE characters
         self.cutting = False  # `pending` was cut: skip the rest of it, up to its line end
-        self.carry_cr = False  # the text before ended in CR: a line end, and an LF next is its
+        self.after_cr = after_cr  # the text before ended in CR: an LF next is its CRLF's
         self.cut = 0
 
     def split(self, text: str) -> List[str]:
         if "\0" in text:
             text = text.replace("\0", "")  # a crash's run of them (the module docstring)
-        if self.carry_cr:
-            if not text:
-                return []
-            self.carry_cr = False
-            if text[0] != "\n":
-                text = "\n" + text  # that CR ended a line by itself
+        if self.after_cr and text:
+            self.after_cr = False
+            if text[0] == "\n":
+                text = text[1:]
         if "\r" in text:
-            if text[-1] == "\r":
-                text = text[:-1]
-                self.carry_cr = True
+            self.after_cr = text[-1] == "\r"
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         last = lines.pop()
@@ -640,9 +639,9 @@ class LineSplitter:
     def end(self, text: str) -> List[str]:
         """The lines left when the input ends (`text`: what the decoder still held)."""
         lines = self.split(text) if text else []
-        if self.carry_cr or self.pending:
+        if self.pending:
             lines.append(self.pending)
-        self.pending, self.cutting, self.carry_cr = "", False, False
+        self.pending, self.cutting, self.after_cr = "", False, False
         return lines
 
 

@@ -73,13 +73,21 @@ DESCRIPTION
     user could have written is refused (a pickle can run code).
 
     The lock is an flock() on PATH.lock, held from opening to closing: a second run waits up
-    to `wait` seconds, then gives up with the pid of the holder.
+    to `wait` seconds, then gives up with the pid of the holder. A new state's file is made
+    under the lock; a run that made it and could not make it a state removes it, the files
+    SQLite made beside it and its lock (while holding it: a run that waited for that lock
+    locks the path's new file instead, and makes the state itself).
 
 DIAGNOSTICS
     StateError, with one line naming the file: the state cannot be made or opened, is not a
     maillog-sasl state or is damaged (never reset silently), is of another schema or format,
-    is writable by others, or is locked by another run. No sqlite3 exception leaves this
-    module; pairs.StoreError may come from the PairStore.
+    is writable by others, or is locked by another run. A path that is no regular file (a
+    named pipe, a directory, a device) or a symbolic link to nothing is refused before
+    anything is made, its lock neither. Where the operating system refuses SQLite a file or a
+    write (a full disk, a read-only file system), it is `cannot write the state: REASON
+    (SQLite: ...)`, never "damaged": SQLite does not tell the reason, which a small probe file
+    written beside the state (and removed) does. No sqlite3 exception leaves this module;
+    pairs.StoreError may come from the PairStore.
 """
 
 from __future__ import annotations
@@ -93,6 +101,7 @@ import os
 import pickle
 import sqlite3
 import stat
+import tempfile
 import time
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -238,15 +247,18 @@ class _Lock:
 
     def __init__(self, path: str, wait: float):
         self.path = path + ".lock"
-        try:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as error:
-            raise StateError(f"{self.path}: cannot make the lock: {error.strerror}") from None
+        self._fd = self._open()
         deadline = time.monotonic() + wait
         while True:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if self._named():
+                    break
+                # Removed by the holder (a run whose new state could not be made): lock the
+                # file the path names now, as a run that came later does.
+                os.close(self._fd)
+                self._fd = self._open()
+                continue
             except OSError as error:
                 if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     os.close(self._fd)
@@ -263,8 +275,27 @@ class _Lock:
         except OSError:
             pass  # the pid is only told to a run that waits; a full disk fails the state's writes
 
-    def release(self) -> None:
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise StateError(f"{self.path}: cannot make the lock: {error.strerror}") from None
+
+    def _named(self) -> bool:
+        """Whether the locked file is still the one at the path."""
+        try:
+            held, named = os.fstat(self._fd), os.stat(self.path)
+        except OSError:
+            return False
+        return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
+
+    def release(self, remove: bool = False) -> None:
+        """Unlock; with `remove`, the lock file goes too (removed while held: a run waiting
+        for it locks the path's new file instead, _named())."""
         if self._fd >= 0:
+            if remove:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
             os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing the descriptor releases the lock
             self._fd = -1
@@ -297,16 +328,20 @@ class State:
         False, and load it; an engine of another format than `fmt` is refused, unless it is one
         of `older_formats` (engines this version reads as they are)."""
         path = os.path.abspath(path)
-        exists = os.path.exists(path)
+        exists = _exists(path)
         if not exists and not create:
             raise StateError(f"{path}: no such state")
         if not exists:
-            _make_file(path)
+            _make_folder(path)
         held = _Lock(path, wait) if lock else None
+        made = False
         db = None
         try:
+            # Made under the lock: a run that found it made and locked first could make it a
+            # state, which this one, failing, would take for its own and remove.
+            made = create and not _exists(path) and _make_file(path)
             status = _check_owner(path)
-            if not status.st_size and exists and stat.S_IMODE(status.st_mode) != STATE_MODE:
+            if not status.st_size and not made and stat.S_IMODE(status.st_mode) != STATE_MODE:
                 # SQLite would take an empty file for a new database and write into it: a
                 # log that logrotate has just made, named by mistake. (One of this mode is a
                 # state whose first run died before its tables were made.)
@@ -316,19 +351,20 @@ class State:
             state = cls(path, db, held)
             state._load((fmt,) + tuple(older_formats), load_engine, writable=lock)
         except BaseException:
-            if not exists:  # made by this run, which could not make it a state: not left
+            if made:  # by this run, which could not make it a state (a full disk): not left
                 if db is not None:
                     db.close()
-                for name in (path, path + "-wal", path + "-shm"):
+                for suffix in ("", "-journal", "-wal", "-shm"):
                     with contextlib.suppress(OSError):
-                        os.unlink(name)
+                        os.unlink(path + suffix)
             if held is not None:
-                held.release()
+                held.release(remove=made)
             raise
         return state
 
-    def _fail(self, error: Exception) -> StateError:
-        return StateError(f"{self.path}: cannot use the state: {error}")
+    def _fail(self, error: sqlite3.Error) -> StateError:
+        return _refused(self.path, error) or StateError(
+            f"{self.path}: cannot use the state: {error}")
 
     def _load(self, formats: Tuple[str, ...], load_engine: bool, writable: bool = True) -> None:
         db = self._db
@@ -381,9 +417,10 @@ class State:
                 self.levels = {(account, signal): level for account, signal, level
                                in db.execute("SELECT account, signal, level FROM levels")}
             found = db.execute("SELECT format, data FROM engine WHERE id = 1").fetchone()
-        except (sqlite3.Error, StoreError) as error:
-            raise StateError(f"{self.path}: not a maillog-sasl state, or damaged: {error}; "
-                             "it is left as it is: give another --state") from None
+        except sqlite3.Error as error:
+            raise _refused(self.path, error) or _damaged(self.path, error) from None
+        except StoreError as error:
+            raise _damaged(self.path, error) from None
         if found is not None:
             self.engine_format = found[0]
             if found[0] not in formats and load_engine:
@@ -630,12 +667,13 @@ def read_queue(path: str) -> List[Tuple[str, str, str]]:
     State.open() refuses (a pickle can run code). StateError when it cannot be read, is no
     state, or has no queue table yet (written by an older version: run `watch` once)."""
     path = os.path.abspath(path)
-    if not os.path.exists(path):
+    if not _exists(path):
         raise StateError(f"{path}: no such state")
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
     except sqlite3.Error as error:
-        raise StateError(f"{path}: cannot open the state: {error}") from None
+        raise _refused(path, error) or StateError(
+            f"{path}: cannot open the state: {error}") from None
     try:
         tables = {name for (name,) in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -648,7 +686,8 @@ def read_queue(path: str) -> List[Tuple[str, str, str]]:
                 in db.execute("SELECT host, queue_id, account FROM queue "
                               "ORDER BY queued, queue_id")]
     except sqlite3.Error as error:
-        raise StateError(f"{path}: not a maillog-sasl state, or damaged: {error}") from None
+        raise _refused(path, error) or StateError(
+            f"{path}: not a maillog-sasl state, or damaged: {error}") from None
     finally:
         db.close()
 
@@ -667,16 +706,92 @@ class _Trial:
         self._state._execute("RELEASE trial")
 
 
-def _make_file(path: str) -> None:
-    """The state file, empty, readable by its owner alone, in a directory made if missing."""
-    folder = os.path.dirname(path)
+# What stat() finds at a --state that is no file SQLite could keep a database in (a named
+# pipe blocks it or reads as I/O errors).
+_NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+              (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+# What SQLite says when the operating system refused it a file or a write (a full disk, a
+# read-only file system, no permission): the state is not damaged, only out of reach.
+_REFUSALS = ("database or disk is full", "disk I/O error", "unable to open database file",
+             "attempt to write a readonly database", "access permission denied")
+# A probe's size: about what a new state takes.
+_PROBE_BYTES = 1 << 16
+
+
+def _exists(path: str) -> bool:
+    """Whether the state at `path` is there; StateError, before anything is made, when the
+    name is no place for one: a file that is not a regular file, a link to nothing."""
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STATE_MODE))
-    except FileExistsError:
-        pass
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):  # O_EXCL would not make its target, nor should we
+            raise StateError(f"{path}: a symbolic link to {os.readlink(path)}, which does not "
+                             "exist: give another --state") from None
+        return False
+    except OSError as error:
+        raise StateError(f"{path}: cannot read the state: {error.strerror}") from None
+    for test, what in _NOT_FILES:
+        if test(mode):
+            raise StateError(f"{path}: {what}, not a state: a state is a regular file (or one "
+                             "not made yet): give another --state")
+    return True
+
+
+def _make_folder(path: str) -> None:
+    """The state's directory, readable by its owner alone, made if missing."""
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     except OSError as error:
         raise StateError(f"{path}: cannot make the state: {error.strerror}") from None
+
+
+def _make_file(path: str) -> bool:
+    """The state file, empty, readable by its owner alone; False when another run made it
+    first (one that does not lock: an older maillog-sasl)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STATE_MODE))
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise StateError(f"{path}: cannot make the state: {error.strerror}") from None
+    return True
+
+
+def _refused(path: str, error: sqlite3.Error) -> Optional[StateError]:
+    """The StateError of an error of SQLite's that is the operating system's refusal (whose
+    reason SQLite does not tell: _refusal() asks), or None."""
+    if not (isinstance(error, sqlite3.OperationalError) and str(error).startswith(_REFUSALS)):
+        return None
+    reason = _refusal(os.path.dirname(path))
+    return StateError(f"{path}: cannot write the state: "
+                      f"{f'{reason} (SQLite: {error})' if reason else error}")
+
+
+def _refusal(folder: str) -> Optional[str]:
+    """The operating system's reason for refusing a write in `folder` (a full disk, a
+    read-only file system), found by writing a probe there (made, synced and removed), or None
+    when it takes one."""
+    try:
+        descriptor, name = tempfile.mkstemp(prefix=".maillog-sasl.", suffix=".probe",
+                                            dir=folder)
+    except OSError as error:
+        return error.strerror
+    try:
+        with os.fdopen(descriptor, "wb") as probe:
+            probe.write(bytes(_PROBE_BYTES))
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        return error.strerror
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    return None
+
+
+def _damaged(path: str, error: Exception) -> StateError:
+    return StateError(f"{path}: not a maillog-sasl state, or damaged: {error}; it is left as "
+                      "it is: give another --state")
 
 
 def _check_owner(path: str) -> os.stat_result:
@@ -696,7 +811,8 @@ def _connect(path: str) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
     except sqlite3.Error as error:
-        raise StateError(f"{path}: cannot open the state: {error}") from None
+        raise _refused(path, error) or StateError(
+            f"{path}: cannot open the state: {error}") from None
     try:
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise sqlite3.DatabaseError("integrity check failed")
@@ -704,6 +820,5 @@ def _connect(path: str) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous = FULL")
     except sqlite3.Error as error:
         db.close()
-        raise StateError(f"{path}: not a maillog-sasl state, or damaged: {error}; it is left "
-                         "as it is: give another --state") from None
+        raise _refused(path, error) or _damaged(path, error) from None
     return db

@@ -9,6 +9,7 @@ SUMMARY
     last_repeat(line, before) -> (times, line) of a BSD syslogd's `last message repeated N times`
     is_last_repeat(line) -> bool: has it that shape
     has_stamp(text), rfc3339_start(text) -> bool: can it start with a stamp; an RFC 3339 one
+    english_stamp(text) -> (`Jun 15 12:20:28`, its end) of a stamp with a month in any language
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
     slots_state(record, fields), set_slots(record, state)   a record pickled as a plain class
@@ -17,13 +18,16 @@ SUMMARY
 DESCRIPTION
     Every prefix form Postfix's lines arrive with (docs/postfix-log-reference.md §3):
     traditional `Sep 17 12:48:22` (space- or zero-padded day, no year; the month in English,
-    or as journalctl writes it under another locale: `авг 09 04:49:15`; a fraction after the
-    seconds, journalctl's short-precise, is dropped), RFC 3339 with an optional
+    or as journalctl writes it under another locale: `авг 09 04:49:15`, `févr. 09 ...`, ` 4月
+    09 ...`, every name glibc writes in the locales of months.py, at any width: a stamp whose
+    month is not three characters wide is made the English one, english_stamp(); a fraction
+    after the seconds, journalctl's short-precise, is dropped), RFC 3339 with an optional
     fraction and `Z` or `+hh:mm`, journald short-iso `+hhmm`, a traditional stamp behind its
     year with or without a fraction (`2013 Jun 16 16:05:06.123`: an rsyslog template, syslog-ng's
     `$YEAR $DATE`), each optionally behind a `<PRI>`; boky/postfix's RFC 3339 lines with a
     severity where the host goes (SEVERITIES, read as NO_HOST's); RFC 5424 lines (`<22>1 STAMP
     HOST APP PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped);
+    BusyBox's `facility.priority` and AIX's `facility:priority` between host and tag;
     journalctl's short-full (`Tue 2023-11-14 22:13:20 CET`: the stamp made one word,
     `2023-11-14T22:13:20CET`, RFC 3339 when the zone is UTC or an offset); any of the others
     behind `docker logs -t`'s RFC 3339 stamp (the line's own stamp is the one read; the
@@ -31,8 +35,9 @@ DESCRIPTION
     or without its -t, and behind `kubectl logs --prefix`'s `[pod/NAME/CONTAINER] ` (a line
     that names no host behind these two takes the container's or pod's name: _named()).
     (journalctl's short-unix stamps are made RFC 3339 ones by sources.Unwrapper, once an input
-    is known to be of them.) A stamp split_line() returns is one a line starts with that
-    split_line() reads as it was: a line made of the four parts is read as they are.
+    is known to be of them.) A stamp split_line() returns (the line's own, or the one made of
+    it: short-full's, a month's of another width) is one a line starts with that split_line()
+    reads as it was: a line made of the four parts is read as they are.
 
     split_line() does only string slicing so that a caller can throw a line away before paying
     for its time. A Clock turns stamps into aware datetimes: ISO stamps keep their own offset
@@ -59,7 +64,8 @@ DESCRIPTION
 
 DIAGNOSTICS
     Never raises on log content: a line without the shape of a syslog line gives None, and so
-    does a stamp that names no real date (Feb 30).
+    does a stamp that names no real date (Feb 30) or a month in no language read (the
+    correlator counts the lines of use so lost: Stats.unread_stamps).
 """
 
 from __future__ import annotations
@@ -73,29 +79,39 @@ from typing import Dict, Final, Optional, Tuple
 
 from dateutil import tz as _tz
 
+from maillog_sasl.months import LOCALE_MONTHS
+
 # A traditional stamp's month. Syslog daemons write it in English; journalctl writes its short
 # format's in the reader's locale (strftime's %b under LC_TIME), so `journalctl -u postfix >
-# mail.log` under ru_RU gives `авг 09 04:49:15 host postfix/pickup[...]`. Read too: glibc's
-# three-letter abbreviations (abmon, glibc 2.36) of de, nl, es, it, pt, pl, sv, ro, tr, cs, ru
-# and uk, in which no name is two months (fr, nb and hu have wider ones: not read). Where a
-# line's shape is guessed from its first word (split_line, has_stamp) only the English names
-# count: a host `mail` starts like pt's and ro's `mai`.
-ENGLISH_MONTHS = {name: number for number, name in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-MONTHS = dict(ENGLISH_MONTHS, **{name: number for names in (
-    "Jan Feb Mär Apr Mai Jun Jul Aug Sep Okt Nov Dez",  # de_DE
-    "jan feb mrt apr mei jun jul aug sep okt nov dec",  # nl_NL
-    "ene feb mar abr may jun jul ago sep oct nov dic",  # es_ES
-    "gen feb mar apr mag giu lug ago set ott nov dic",  # it_IT
-    "jan fev mar abr mai jun jul ago set out nov dez",  # pt_PT, pt_BR
-    "sty lut mar kwi maj cze lip sie wrz paź lis gru",  # pl_PL
-    "jan feb mar apr maj jun jul aug sep okt nov dec",  # sv_SE, da_DK
-    "ian feb mar apr mai iun iul aug sep oct nov dec",  # ro_RO
-    "Oca Şub Mar Nis May Haz Tem Ağu Eyl Eki Kas Ara",  # tr_TR
-    "led úno bře dub kvě čen čec srp zář říj lis pro",  # cs_CZ
-    "янв фев мар апр мая июн июл авг сен окт ноя дек",  # ru_RU
-    "січ лют бер кві тра чер лип сер вер жов лис гру",  # uk_UA
-) for number, name in enumerate(names.split(), 1)})
+# mail.log` under ru_RU gives `авг 09 04:49:15 host postfix/pickup[...]`, under el_GR `Απρ 15
+# ...`, under ja_JP ` 4月 15 ...`. Read: every name glibc writes in the locales of months.py
+# (its %b and %Ob: the names of older glibc too), padded as glibc pads it or not; no name there
+# is two months. Where a line's shape is guessed from its first word (has_stamp: the text of a
+# container's line) only the English names count: a host `mail` starts like pt's and ro's `mai`.
+ENGLISH_NAMES: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                        "Nov", "Dec")
+ENGLISH_MONTHS = {name: number for number, name in enumerate(ENGLISH_NAMES, 1)}
+LOCAL_MONTHS = {name: number for _, names in LOCALE_MONTHS
+                for number, written in enumerate(names, 1) for name in (written, written.strip())}
+# The names three characters wide (English, Greek `Απρ`, ja_JP's ` 4月`): a stamp of such a month
+# and a padded day is 15 characters, cut where the English one is, at no more cost. A stamp of
+# another month (fr_FR's `févr.`, ko_KR's `4월`) is read through english_stamp().
+MONTHS = {name: number for name, number in LOCAL_MONTHS.items() if len(name) == 3}
+# Such a stamp: the month (to be looked up without its padding), the day padded with a space or
+# a zero or not at all, the time, perhaps a fraction of the second (journalctl's short-precise).
+_LOCALE_STAMP = re.compile(r" ?(\S.{0,%d}?) +([0-9]{1,2}) ([0-9]{2}:[0-9]{2}:[0-9]{2})"
+                           r"(?:\.[0-9]{1,9})?" % (max(map(len, LOCAL_MONTHS)) - 1))
+
+
+def english_stamp(text: str) -> Optional[Tuple[str, int]]:
+    """(the English traditional stamp, `Jun 15 12:20:28`, where it ends in `text`) of a stamp
+    `text` starts with whose month is named in any of LOCAL_MONTHS' languages, at any width;
+    None when it starts with none. The seconds' fraction is dropped, as a traditional stamp's."""
+    found = _LOCALE_STAMP.match(text)
+    month = LOCAL_MONTHS.get(found[1]) if found is not None else None
+    if found is None or month is None:
+        return None
+    return f"{ENGLISH_NAMES[month - 1]} {found[2]:>2} {found[3]}", found.end()
 
 
 def split_line(line: str, prefixes: int = 0) -> Optional[Tuple[str, str, str, str]]:
@@ -149,7 +165,8 @@ def split_line(line: str, prefixes: int = 0) -> Optional[Tuple[str, str, str, st
                     return inner
             if parts[1] in ENGLISH_MONTHS and len(parts[0]) == 4:
                 return _year_first(line)
-            return _after_priority(parts[0], parts[1], parts[2], parts[3])
+            return (_after_priority(parts[0], parts[1], parts[2], parts[3])
+                    or _local_month(line, prefixes))  # ko_KR's `4월 15 ...`
     elif line[:1] == "<":
         parsed = _after_pri(line, prefixes)
         if parsed is not None:
@@ -183,8 +200,21 @@ def split_line(line: str, prefixes: int = 0) -> Optional[Tuple[str, str, str, st
     if bar > 0:
         # `docker compose logs`: "postfix-mailcow_1    | Dec 21 ..." (and pastes of it); with
         # -t, the runtime's stamp comes before the line Postfix wrote (read as docker logs -t).
-        return _named(_behind_prefix(line[bar + 2:].lstrip(" "), prefixes), line[:bar].strip())
-    return None
+        parsed = _named(_behind_prefix(line[bar + 2:].lstrip(" "), prefixes), line[:bar].strip())
+        if parsed is not None:
+            return parsed
+    return _local_month(line, prefixes)
+
+
+def _local_month(line: str, prefixes: int) -> Optional[Tuple[str, str, str, str]]:
+    """split_line() of a line whose stamp is not cut at 15 characters: its month's name is of
+    another width (`févr. 15 12:20:28`, `4월 15 ...`) or its day not padded (`Απρ 5 ...`). Its
+    stamp is made the English one (english_stamp()), as a line made of the four parts must
+    start; an English stamp is not read here again."""
+    stamp = english_stamp(line)
+    if stamp is None or line[stamp[1]:stamp[1] + 1] != " " or line.startswith(stamp[0]):
+        return None
+    return _behind_prefix(stamp[0] + line[stamp[1]:], prefixes)
 
 
 def _behind_prefix(rest: str, prefixes: int) -> Optional[Tuple[str, str, str, str]]:
@@ -362,12 +392,29 @@ def _after_severity(line: str, stamp: str) -> Optional[Tuple[str, str, str, str]
     return (stamp, NO_HOST, tag, text) if tag[-1:] == ":" or tag[-1:] == "]" else None
 
 
+# syslog's facility and priority names (syslog.conf(5): Linux's, the BSDs', AIX's), and their
+# older spellings.
+FACILITIES: Final = frozenset(
+    "kern user mail daemon auth authpriv syslog lpr news uucp cron ftp ntp security console "
+    "local0 local1 local2 local3 local4 local5 local6 local7 aso caa".split())
+PRIORITIES: Final = frozenset("emerg panic alert crit err error warning warn notice info "
+                              "debug".split())
+
+
 def _after_priority(stamp: str, host: str, word: str, rest: str):
-    """BusyBox syslogd writes `facility.priority` between host and tag:
-    `May 30 22:00:35 gr mail.warn postfix/smtps/smtpd[27561]: warning: ...`."""
+    """BusyBox syslogd writes `facility.priority` between host and tag: `May 30 22:00:35 gr
+    mail.warn postfix/smtps/smtpd[27561]: warning: ...`; AIX's syslogd `facility:priority`:
+    `Sep  7 15:43:25 smtpsv1 mail:info postfix/smtpd[90288]: ...`. The colon's form only of
+    syslog's names (FACILITIES, PRIORITIES): a word with a colon in the tag's place of another
+    line is not taken for one, and its tag lost."""
     dot = word.find(".")
-    if dot <= 0 or not word[:dot].isalnum() or not word[dot + 1:].isalpha():
-        return None
+    if dot > 0:
+        if not word[:dot].isalnum() or not word[dot + 1:].isalpha():
+            return None
+    else:
+        facility, colon, priority = word.partition(":")
+        if not colon or facility not in FACILITIES or priority not in PRIORITIES:
+            return None
     tag, _, text = rest.partition(" ")
     return (stamp, host, tag, text) if tag[-1:] == ":" else None
 
@@ -583,9 +630,12 @@ class Clock:
 
     def _numeric(self, stamp: str) -> Optional[_dt.datetime]:
         """time() of a stamp that starts with a digit: RFC 3339 keeps its offset; else its year
-        comes first (_year_first()) or it is a local time (_local_time())."""
+        comes first (_year_first()) or it is a local time (_local_time()); or it is a
+        traditional one whose month's name starts with a digit (ko_KR's `10월 15 12:20:28`)."""
         value = _rfc3339_time(stamp)
         if value is None:
+            if stamp[2:3] == " " or stamp[3:4] == " ":  # no ISO stamp nor year has a space there
+                return self._traditional(stamp)
             value = _aware_time(stamp)
         if value is not None:
             return value
@@ -627,7 +677,12 @@ class Clock:
     def _traditional(self, stamp: str) -> Optional[_dt.datetime]:
         month = MONTHS.get(stamp[:3])
         if month is None:
-            return None
+            # Cut as a traditional stamp, 15 characters, and yet a month of another width
+            # before a day not padded (`Ιούν 5 12:20:28`, `4월  5 12:20:28`); or no stamp.
+            english = english_stamp(stamp)
+            if english is None or english[1] != len(stamp):
+                return None
+            return self._traditional(english[0])
         try:
             day = int(stamp[4:6])
             hour, minute, second = int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15])

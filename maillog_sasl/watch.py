@@ -215,7 +215,8 @@ _FORMATS: List[str] = []
 
 # The attributes each recent version lacked, newest first: the version just before this one
 # lacked the first, the one before it the first two (PREVIOUS_LAYOUTS).
-_ADDED_RECENTLY = ({"BusyHours": ("rising",),
+_ADDED_RECENTLY = ({"Stats": tuple(model.STATS_ADDED)},
+                   {"BusyHours": ("rising",),
                     "IpActivity": ("username_failures", "older_usernames")},
                    {"Session": ("proxied_since",)})
 # The attributes classes gained since a version whose engines this one reads as they are (those
@@ -234,10 +235,10 @@ _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
 # The hashes of the layout of the engine's classes (layouts()), written out: in the compiled
 # build (setup.py) a class has neither __slots__ nor __init__ code to hash. A test works them
 # out from the source, and fails when a class changed and these did not (a new format then).
-CORE_LAYOUT = 0x0AEBB273EDE7E904
+CORE_LAYOUT = 0x0B6532F7102CD656
 BEFORE_LAYOUT = 0x1AD073D352EC472D  # as before the attributes _ADDED came
-# As before those of _ADDED_RECENTLY came: before the first, before the first two.
-PREVIOUS_LAYOUTS = (0x1B3EEB6EFB1A3680, 0x1AA8F14E4AD8D638)
+# As before those of _ADDED_RECENTLY came: before the first, before the first two, ...
+PREVIOUS_LAYOUTS = (0x0AEBB273EDE7E904, 0x1B3EEB6EFB1A3680, 0x1AA8F14E4AD8D638)
 ENRICHED_LAYOUT = 0x0A2D22BE958AA9E3
 
 
@@ -334,6 +335,7 @@ class Engine:
             correlator.new_source()
             correlator.stats.sources.append(chunk.name)
         correlator.feed(chunk.lines, clock)
+        correlator.stats.lines_cut += chunk.cut
         correlator.settle_copies(final=False)  # what this read can tell, not a day later
         finished = list(correlator.finished)
         correlator.finished.clear()

@@ -5,6 +5,7 @@ tested), for the development tools that are not installed: `from tools.simulate 
 """
 
 import io
+import subprocess
 import sys
 from pathlib import Path
 
@@ -49,3 +50,24 @@ def no_machine_geoip(monkeypatch):
     """The machine's GeoIP files (/usr/share/GeoIP, /var/lib/GeoIP) stay out of every test: a
     test that wants well-known files points MAILLOG_SASL_GEOIP_DIRS at its own."""
     monkeypatch.setenv("MAILLOG_SASL_GEOIP_DIRS", "")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """small_disk(size="64k") -> an empty folder on a tmpfs of that size (root only, where
+    mounts are allowed: else the test is skipped), unmounted after."""
+    folders = []
+
+    def mount(size="64k"):
+        folder = tmp_path / f"small{len(folders) or ''}"
+        folder.mkdir()
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                                  str(folder)], capture_output=True)
+        if mounted.returncode:
+            pytest.skip("cannot mount a tmpfs here (not root, or no mounts in this container)")
+        folders.append(folder)
+        return folder
+
+    yield mount
+    for folder in folders:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -2,15 +2,18 @@
 
 SUMMARY
     log = MailLog(); log.login("alice@example.jp", "198.51.100.7", at(0, 9), to=3)
-    log.failures("203.0.113.66", at(0, 10), ["admin", "info"]); log.write(tmp_path / "maillog")
+    log.failures("203.0.113.66", at(0, 10), ["admin", "info"])
+    log.refused_login("alice@example.jp", "203.0.113.9", at(0, 11), to=2)
+    log.write(tmp_path / "maillog")
 
 DESCRIPTION
     Each call writes one smtpd session (connect .. disconnect with its counters) on the
     submission service, and for a login that sends, the message's cleanup, qmgr and delivery
     lines: `to=N` recipients with one outcome, or `outcomes={"sent": 3, "deferred": 2}`.
     Deferred recipients stay in the queue (no `removed`); `notice=True` adds the bounce or delay
-    notice Postfix queues for the sender, itself deferred. Lines are sorted by time on write,
-    stamped in RFC 3339 as rsyslog writes them (no year to infer).
+    notice Postfix queues for the sender, itself deferred. A refused login's every recipient is
+    refused by check_sasl_access. Lines are sorted by time on write, stamped in RFC 3339 as
+    rsyslog writes them (no year to infer).
 
 DIAGNOSTICS
     Programming errors only (an unknown outcome is a KeyError).
@@ -83,6 +86,17 @@ class MailLog:
         self._line(when + 2 * SECOND, smtpd, pid,
                    f"disconnect from unknown[{ip}] ehlo=1 auth=1 quit=1 commands=3")
 
+    def _tls_connect(self, ip: str, when: dt.datetime) -> tuple:
+        """(pid, program, client) of a new submission session from `ip`, its connect and TLS
+        lines written."""
+        pid = self._next_pid()
+        smtpd = "postfix/submission/smtpd"
+        client = f"unknown[{ip}]"
+        self._line(when, smtpd, pid, f"connect from {client}")
+        self._line(when, smtpd, pid, f"Anonymous TLS connection established from {client}: "
+                                     "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
+        return pid, smtpd, client
+
     def login(self, user: str, ip: str, when: dt.datetime, to: int = 1, outcome: str = "sent",
               outcomes: Optional[Dict[str, int]] = None, typos: int = 0, notice: bool = False,
               retry: Optional[dt.timedelta] = None, expire_after: Optional[dt.timedelta] = None,
@@ -91,13 +105,8 @@ class MailLog:
         envelope sender `sender`, by default the login; "" for the null sender)."""
         envelope = user if sender is None else sender
         outcomes = outcomes if outcomes is not None else {outcome: to}
-        pid = self._next_pid()
+        pid, smtpd, client = self._tls_connect(ip, when)
         queue_id = self._next_queue_id()
-        smtpd = "postfix/submission/smtpd"
-        client = f"unknown[{ip}]"
-        self._line(when, smtpd, pid, f"connect from {client}")
-        self._line(when, smtpd, pid, f"Anonymous TLS connection established from {client}: "
-                                     "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
         for index in range(typos):
             self._line(when + (index + 1) * SECOND, smtpd, pid,
                        f"warning: {client}: SASL PLAIN authentication failed: "
@@ -160,6 +169,24 @@ class MailLog:
                    f"disconnect from {client} ehlo=2 starttls=1 {auth} mail=1 {rcpt} data=1 quit=1 "
                    f"commands={ok}/{ok + typos + rcpt_total - accepted}")
         return queue_id
+
+    def refused_login(self, user: str, ip: str, when: dt.datetime, to: int = 1,
+                      reply: str = "554 5.7.1", text: str = "compromised account: contact support",
+                      fields: bool = False) -> None:
+        """A session that authenticates as `user` and whose `to` recipients check_sasl_access
+        refuses at RCPT (`contain --reject`'s table): `reply` the code and DSN, `text` the
+        table's; `fields` as Postfix >= 3.10 writes the refusal (the login after the HELO)."""
+        pid, smtpd, client = self._tls_connect(ip, when)
+        login = f" sasl_method=PLAIN sasl_username={user}" if fields else ""
+        for number in range(1, to + 1):
+            rcpt = f"v{number}@victim.example.net"
+            self._line(when + SECOND, smtpd, pid,
+                       f"NOQUEUE: reject: RCPT from {client}: {reply} <{user}>: SASL login name "
+                       f"rejected: {text}; from=<{user}> to=<{rcpt}> proto=ESMTP "
+                       f"helo=<laptop>{login}")
+        self._line(when + 2 * SECOND, smtpd, pid,
+                   f"disconnect from {client} ehlo=2 starttls=1 auth=1 mail=1 rcpt=0/{to} rset=1 "
+                   f"quit=1 commands=7/{7 + to}")
 
     def _delivery(self, when, queue_id, rcpt, status) -> None:
         relay, dsn, reason = REASONS[status]

@@ -4,15 +4,19 @@ goes on writing to for longer than a moment, one written to past ROTATION_GRACE 
 it was left quiet (said, with the byte it was left at); and a path that is no regular file (a directory, a FIFO) refused at once,
 exit 2."""
 
+import gzip
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from maillog_sasl import report, watch
 from maillog_sasl.activity import Thresholds
 from maillog_sasl.follow import ROTATION_GRACE, Follower
+from maillog_sasl.sources import MAX_LINE
 from maillog_sasl.state import State
 
 from support import SAMPLE_LOGS
@@ -232,6 +236,50 @@ def test_a_renamed_file_still_written_past_the_grace_is_left_with_one_line_sayin
         f"{path}: {rotated} is still written to {ROTATION_GRACE:g} s after lines came to the "
         f"new {path}: reading that from now on; what is written to {rotated} after byte "
         f"{len(written)} is not read"]
+
+
+# -- a line of megabytes across a rotation ----------------------------------------------------
+
+@pytest.mark.parametrize("how", ["followed", "next run", "next run, compressed"])
+def test_a_line_of_megabytes_rotated_while_written_is_one_line_cut_once(tmp_path, how):
+    """The daemon is inside 1.5 MiB without a line end (a dump) when the log is renamed; it ends
+    that line in maillog.1 and writes on there until it reopens the path. As in the reports
+    (sources.LineSplitter), the dump is one line cut at MAX_LINE and counted once, and every
+    line after it is read once: by the follower going on, and by a next run from the position
+    stored inside the dump (maillog.1 found by its inode, or compressed by its first line).
+    watch handed on 1 MiB pieces of it, each a line, none counted as cut."""
+    lines = sample_lines(400)
+    dump = b"Q" * (3 << 19)
+    path = tmp_path / "maillog"
+    path.write_bytes(b"".join(lines[:100]) + dump[:300_000])
+    clock = Clock()
+    follower = Follower(str(path), clock=clock)
+    assert by_file(follower.read()) == [("maillog", text(lines[:100]))]
+    writer = rotated_by_rename(path)
+    writer.write(dump[300_000:] + b"\n" + b"".join(lines[100:200]))
+    writer.close()
+    path.write_bytes(b"".join(lines[200:]))
+    if how == "followed":
+        chunks = []
+        for _ in range(3):  # maillog.1's lines; lines in maillog seen; quiet: maillog read
+            clock.now += 1
+            chunks += follower.read()
+    else:
+        position = follower.position
+        follower.close()
+        if "compressed" in how:
+            rotated = tmp_path / "maillog.1"
+            with gzip.open(rotated.with_name("maillog.1.gz"), "wb") as packed:
+                packed.write(rotated.read_bytes())
+            rotated.unlink()
+        follower = Follower(str(path), position)
+        chunks = list(follower.read())
+    assert [line for chunk in chunks for line in chunk.lines] == (
+        ["Q" * MAX_LINE] + text(lines[100:200]) + text(lines[200:]))
+    assert sum(chunk.cut for chunk in chunks) == 1
+    assert [Path(chunk.name).name for chunk in chunks if chunk.new_file] == ["maillog"]
+    assert follower.notes == []
+    assert follower.position.offset == len(b"".join(lines[200:]))
 
 
 # -- paths that are no regular file --------------------------------------------------------

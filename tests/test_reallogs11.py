@@ -162,10 +162,10 @@ _TRADITIONAL = re.compile(r"(" + "|".join(ENGLISH.split()) + r") +([0-9]{1,2}) (
 
 
 def _journal_copy(text, names, path, precise=False):
-    """`text` with every traditional stamp as journalctl writes it with the month `names`;
-    `precise`: as `journalctl -o short-precise` does, microseconds after the seconds (here the
-    line's number)."""
-    months = dict(zip(ENGLISH.split(), names.split()))
+    """`text` with every traditional stamp as journalctl writes it with the month `names` (a
+    list of twelve, or a string of them between spaces); `precise`: as `journalctl -o
+    short-precise` does, microseconds after the seconds (here the line's number)."""
+    months = dict(zip(ENGLISH.split(), names if isinstance(names, list) else names.split()))
     lines = text.splitlines(keepends=True)
     for number, line in enumerate(lines):
         match = _TRADITIONAL.match(line)

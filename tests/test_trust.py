@@ -135,7 +135,7 @@ def _inbound_sessions(first_pid, minute):
 # session stays open, to end as incomplete, in its place (before bob's, open too): its login
 # is still reported (it was dropped with the line). Between other sessions, so that small
 # chunks put it in a worker's hands. The other session's failed AUTH is only in its unreadable
-# line.
+# line. The two lines are counted and told (exit 2), by any number of jobs.
 UNREADABLE_DISCONNECT = (
     _inbound_sessions(1000, 0)
     + "Mar  3 10:05:00 mx postfix/submission/smtpd[201]: connect from a.example[203.0.113.1]\n"
@@ -154,16 +154,23 @@ UNREADABLE_DISCONNECT = (
 
 @pytest.mark.parametrize("jobs, chunk_size", [("1", None), ("2", 2_000), ("2", 4_000),
                                               ("4", 1_000)])
-def test_a_disconnect_whose_stamp_cannot_be_read_loses_no_login(report, tmp_path, monkeypatch,
+def test_a_disconnect_whose_stamp_cannot_be_read_loses_no_login(cli, tmp_path, monkeypatch,
                                                                  jobs, chunk_size):
     if chunk_size is not None:
         chunks_of(chunk_size, monkeypatch)
     path = written(tmp_path, UNREADABLE_DISCONNECT)
-    sessions = report("sessions", "--year", "2025", "--jobs", jobs, path)
-    assert [(row["client_ip"], row["sasl_username"], row["complete"]) for row in sessions] == [
+    told = (f"maillog-sasl: {path}: 2 Postfix lines not used: no date and time known in the "
+            "timestamp (the last: 'Feb 30 10:06:01')\n")
+    sessions = cli("-r", "sessions", "-f", "json", "--tz", "UTC", "--year", "2025", "--jobs",
+                   jobs, path)
+    assert (sessions.code, sessions.err) == (2, told)
+    assert [(row["client_ip"], row["sasl_username"], row["complete"])
+            for row in sessions.json()] == [
         ("203.0.113.1", "alice", False), ("203.0.113.2", "bob", False)]
-    users = report("users", "--year", "2025", "--jobs", jobs, path)
-    assert [(row["user"], row["sessions"], row["ips"]) for row in users] == [
+    users = cli("-r", "users", "-f", "json", "--tz", "UTC", "--year", "2025", "--jobs", jobs,
+                path)
+    assert (users.code, users.err) == (2, told)
+    assert [(row["user"], row["sessions"], row["ips"]) for row in users.json()] == [
         ("alice", 1, 1), ("bob", 1, 1)]
 
 
@@ -450,8 +457,12 @@ def test_a_stamp_at_the_end_of_time_is_not_a_time(cli, tmp_path, year, name):
         (50, "connect from unknown[198.51.100.7]"),
         (51, "5A1C0DE1: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username=ann"),
         (59, "disconnect from unknown[198.51.100.7] ehlo=1 auth=1 quit=1 commands=3")))
-    result = cli("-r", name, "-f", "json", written(tmp_path, text))
-    assert (result.code, result.json(), result.err) == (0, [], "")
+    path = written(tmp_path, text)
+    result = cli("-r", name, "-f", "json", path)
+    # The client= and disconnect lines, told (the connect is only noted).
+    assert (result.code, result.json(), result.err) == (2, [], (
+        f"maillog-sasl: {path}: 2 Postfix lines not used: no date and time known in the "
+        f"timestamp (the last: '{year}-12-31T23:59:59Z')\n"))
 
 
 # -- attacker text ------------------------------------------------------------------------------

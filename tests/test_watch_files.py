@@ -259,4 +259,198 @@ def test_a_first_run_that_cannot_make_its_state_leaves_no_file(tmp_path, monkeyp
     path = tmp_path / "deep" / "s.sqlite"
     with pytest.raises(state_module.StateError):
         state_module.State.open(str(path), "f1")
-    assert sorted(os.listdir(path.parent)) == ["s.sqlite.lock"]
+    assert os.listdir(path.parent) == []  # its lock neither
+
+
+# -- a --state that is no regular file, a disk that takes no state (a review, 2026-12-05) -----
+
+@pytest.fixture(params=["named pipe", "directory", "device"])
+def not_a_file(request, tmp_path):
+    """A --state that is no regular file; a named pipe is held open here, so that a run that
+    opens it does not wait for a writer (SQLite read it as `disk I/O error`, `contain`
+    waited for ever)."""
+    path = tmp_path / "state.sqlite"
+    if request.param == "named pipe":
+        os.mkfifo(path, 0o600)
+        held = os.open(path, os.O_RDWR)
+        yield path
+        os.close(held)
+    elif request.param == "directory":
+        path.mkdir()
+        yield path
+    else:
+        path.symlink_to(os.devnull)  # its lock was /dev/null.lock
+        yield path
+
+
+@pytest.mark.parametrize("command", [["watch", "--once"], ["state"], ["state", "--forget", "ann"],
+                                     ["contain", "ann", "--hold", "--dry-run"]])
+def test_a_state_that_is_no_regular_file_is_refused_and_nothing_made(cli, tmp_path, log,
+                                                                      not_a_file, command):
+    # watch left state.sqlite.lock beside a named pipe, a directory or /dev/null, and said
+    # "an empty file", "cannot open the state: unable to open database file" or "writable by
+    # another user".
+    before = sorted(os.listdir(tmp_path))
+    logs = [log] if command[0] == "watch" else []
+    result = cli(*command, "--state", not_a_file, *logs)
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert ", not a state: a state is a regular file (or one not made yet)" in result.err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_a_state_named_by_a_link_to_nothing_is_refused_and_the_link_kept(cli, tmp_path, log):
+    # The run made no file (O_EXCL does not follow the link) and, taking the state for one it
+    # had made, removed the administrator's link on its way out.
+    link = tmp_path / "state.sqlite"
+    link.symlink_to(tmp_path / "gone" / "state.sqlite")
+    result = cli("watch", "--once", "--state", link, log)
+    assert result.code == 2
+    assert "a symbolic link to " in result.err and "which does not exist" in result.err
+    assert os.path.islink(link) and sorted(os.listdir(tmp_path)) == ["maillog", "state.sqlite"]
+
+
+def _fill(folder):
+    with open(folder / "filler", "wb", buffering=0) as filler:
+        try:
+            while True:
+                filler.write(bytes(4096))
+        except OSError:
+            pass
+
+
+def test_a_new_state_on_a_full_disk_says_so_and_leaves_nothing(cli, log, small_disk):
+    # It said: "not a maillog-sasl state, or damaged: database or disk is full; it is left as
+    # it is", and left its lock.
+    disk = small_disk()
+    _fill(disk)
+    state = disk / "s.sqlite"
+    result = cli("watch", "--once", "--state", state, log)
+    assert result.code == 2
+    assert result.err == (f"maillog-sasl watch: {state}: cannot write the state: No space left "
+                          "on device (SQLite: database or disk is full)\n")
+    assert os.listdir(disk) == ["filler"]
+
+
+def test_a_state_on_a_full_disk_says_so_and_is_left_as_it_was(cli, tmp_path, log, small_disk):
+    made = tmp_path / "s.sqlite"
+    assert cli("watch", "--once", "--state", made, log).code in (0, 1)
+    disk = small_disk("2m")
+    state = disk / "s.sqlite"
+    state.write_bytes(made.read_bytes())
+    state.chmod(0o600)
+    _fill(disk)
+    more = tmp_path / "maillog.2"
+    more.write_bytes(SAMPLE.read_bytes()[200_000:400_000])
+    for command in (["watch", "--once"], ["state"]):
+        result = cli(*command, "--state", state, *([log, more] if command[0] == "watch" else []))
+        assert result.code == 2
+        assert result.err.startswith(f"maillog-sasl {command[0]}: {state}: cannot write the "
+                                     "state: No space left on device (SQLite: ")
+        assert state.read_bytes() == made.read_bytes()
+        assert not [name for name in os.listdir(disk) if name.endswith(".probe")]
+
+
+def test_a_commit_the_disk_refuses_says_why(tmp_path, monkeypatch):
+    import errno
+    import sqlite3
+
+    from maillog_sasl import state as state_module
+    from maillog_sasl.follow import Position
+
+    class FullDisk:
+        def __init__(self, db):
+            self._db = db
+
+        def execute(self, statement, *args):
+            if statement == "COMMIT":
+                raise sqlite3.OperationalError("database or disk is full")
+            return self._db.execute(statement, *args)
+
+        def __getattr__(self, name):
+            return getattr(self._db, name)
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    path = str(tmp_path / "s.sqlite")
+    opened = state_module.State.open(path, "f1")
+    opened.begin()
+    monkeypatch.setattr(opened, "_db", FullDisk(opened._db))
+    monkeypatch.setattr(state_module.os, "fsync", full)
+    with pytest.raises(state_module.StateError) as raised:
+        opened.commit({"engine": 1}, "f1", {"/var/log/maillog": Position(1, 2, 3, None)}, [])
+    opened.close()
+    assert str(raised.value) == (f"{path}: cannot write the state: No space left on device "
+                                 "(SQLite: database or disk is full)")
+    assert sorted(os.listdir(tmp_path)) == ["s.sqlite", "s.sqlite.lock"]
+
+
+def test_a_lock_removed_by_its_holder_is_not_held_by_the_run_that_waited(tmp_path):
+    # A run whose new state could not be made removes its lock as it gives up: the run that
+    # waited for it must lock the file the path names next, which a third run also locks.
+    import threading
+    import time
+
+    from maillog_sasl.state import StateError, _Lock
+
+    path = str(tmp_path / "s.sqlite")
+    first = _Lock(path, 0)
+    got = []
+    waiting = threading.Thread(target=lambda: got.append(_Lock(path, 5)))
+    waiting.start()
+    time.sleep(0.3)  # the thread waits on the first file
+    first.release(remove=True)
+    waiting.join()
+    second = got[0]
+    assert os.fstat(second._fd).st_ino == os.stat(path + ".lock").st_ino
+    with pytest.raises(StateError, match="in use by another maillog-sasl run"):
+        _Lock(path, 0)
+    second.release()
+
+
+def test_a_state_another_run_made_first_is_not_removed_by_the_run_that_made_its_file(
+        tmp_path, monkeypatch):
+    # Two runs start on a new state: the first makes its file, the second finds it made and
+    # locks first, makes it a state and commits. The first, failing then (here an engine of
+    # another format: another version; Ctrl-C, SIGTERM, a full disk alike), took the state
+    # for its own new one and removed it, the second run's offsets and history with it.
+    from maillog_sasl import state as state_module
+
+    path = str(tmp_path / "s.sqlite")
+    lock = state_module._Lock
+
+    def the_other_run_first(where, wait):
+        monkeypatch.setattr(state_module, "_Lock", lock)
+        other = state_module.State.open(path, "f2")
+        other.begin()
+        other.commit({"engine": 1}, "f2", {}, [])
+        other.close()
+        return lock(where, wait)
+
+    monkeypatch.setattr(state_module, "_Lock", the_other_run_first)
+    with pytest.raises(state_module.StateError, match="written by another version"):
+        state_module.State.open(path, "f1")
+    kept = state_module.State.open(path, "f2")
+    assert kept.engine == {"engine": 1}
+    kept.close()
+
+
+@pytest.mark.parametrize("command", [["-o"], ["watch", "--once", "--metrics"],
+                                     ["watch", "--once", "--alert-log"],
+                                     ["watch", "--once", "--state"]])
+@pytest.mark.parametrize("how", ["same name", "symlink"])
+def test_no_output_is_written_over_a_geoip_database_read(cli, tmp_path, log, command, how):
+    # `maillog-sasl --geoip City.mmdb -o City.mmdb` replaced the database with the report;
+    # --metrics replaced it, --alert-log appended to it: only the logs were compared.
+    from geoip_writer import write_database
+
+    database = tmp_path / "City.mmdb"
+    write_database(database, {"192.0.2.0/24": {"country": {"iso_code": "JP"}}})
+    kept = database.read_bytes()
+    target = another_name(database, how, "report") if how == "symlink" else database
+    state = [] if command[-1] in ("-o", "--state") else ["--state", tmp_path / "s.sqlite"]
+    result = cli(*command, target, "--geoip", database, *state, log)
+    assert result.code == 2
+    assert "GeoIP database" in result.err and result.err.endswith("; not overwritten\n")
+    assert database.read_bytes() == kept

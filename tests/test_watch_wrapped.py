@@ -21,6 +21,7 @@ from test_wrappers import DAMAGED, LOGS, WRAPPERS, parts
 from maillog_sasl import follow, watch
 from maillog_sasl.follow import Follower, rotated_files
 from maillog_sasl.model import STATS_FIELDS
+from maillog_sasl.sources import MAX_LINE
 from maillog_sasl.state import State
 
 from support import SAMPLE_LOGS
@@ -186,9 +187,12 @@ def test_damaged_wrapper_lines_are_counted_in_every_run(cli, tmp_path, wrapper):
     counted = state["stats"]
     assert counted.pop("not_syslog") == expected["stats"].pop("not_syslog") + len(damaged) + 1
     assert counted.pop("lines_read") == expected["stats"].pop("lines_read") + len(damaged) + 1
+    cut = sum(len(line) > MAX_LINE for line in damaged)  # json-file's 100,000 brackets
+    assert counted.pop("lines_cut") == expected["stats"].pop("lines_cut") + cut
     assert state == expected
     stats = cli("--tz", "UTC", "--year", year, "--stats", tmp_path / "wrapped" / "0.log").err
     assert f"not syslog lines:       {len(damaged) + 1}\n" in stats
+    assert f"lines cut at 64 KiB:      {cut}\n" in stats
 
 
 # -- rotation and a change of wrapper --------------------------------------------------------
