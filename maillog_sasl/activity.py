@@ -128,6 +128,9 @@ ONE_HOUR = _dt.timedelta(hours=1)
 ONE_DAY = _dt.timedelta(days=1)
 # A time further than this past its host's clock needs the host's next item to confirm it.
 CLOCK_JUMP = _dt.timedelta(days=2)
+# How many of an IP's last successes are kept for failures logged before them that reach the
+# stream after them (IpActivity.logins): a bot's parallel connections, a NAT's busy minute.
+LOGINS_KEPT = 16
 # How many clients' networks are kept: logins come back from recent clients.
 RECENT_CLIENTS = 4_096
 
@@ -272,7 +275,7 @@ HOP_WINDOW_FIELDS = ("events", "fired", "most", "busiest")
 USER_FIELDS = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
                "outcomes", "busy", "failing_since", "hops")
 IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host", "username_failures",
-             "older_usernames")
+             "older_usernames", "logins", "forgotten_login")
 # An Activity has no slots: its state is the dict a plain class's instance has, its attributes
 # and ACTIVITY_DEFAULTS, which one pickled before they were kept lacks.
 ACTIVITY_DEFAULTS = {"enrichment": None, "_next_due": None, "_last_hour_end": None}
@@ -322,6 +325,23 @@ class Guess(NamedTuple):
     ip: str
     failures: int
     usernames: int
+
+
+# An IP's failures as a login found them (IpActivity.failure_state()): pending_failures,
+# pending_usernames, username_failures, older_usernames. Most logins find none: this one.
+NO_FAILURES = (0, (), (), 0)
+
+
+class SeenLogin(NamedTuple):
+    """A recent success from an IP, kept so that a failure logged before it, in a session that
+    ended after it, is judged as it would have been had it come first (IpActivity.logins)."""
+    end: _dt.datetime  # its session's end: a failure logged before it came before the login
+    time: _dt.datetime  # its session's start, a Guess's time
+    ip: str
+    name: Optional[str]  # the account as failures name it (lower case); None: Postfix named none
+    account: Optional[str]  # the UserActivity's name
+    before: tuple  # the IP's failures as it found them (IpActivity.failure_state())
+    kept: bool  # named none and left the failures for the next login: they were a guess
 
 
 # Shared read-only empties that an Hour or a BusyHours holds until its first write replaces
@@ -597,17 +617,42 @@ class IpActivity:
         # never logs in, would otherwise make every login from an office's NAT a guess).
         self.older_usernames = 0
         self.last_failure: Optional[_dt.datetime] = None
+        # The last successes from the IP (SeenLogin), in the order their sessions ended: at most
+        # LOGINS_KEPT, none that ended `guess_window` before the host's clock.
+        self.logins: List[SeenLogin] = []
+        # The end of the newest success no longer kept: a failure logged before it cannot be
+        # placed among the logins, and counts as though it came after them.
+        self.forgotten_login: Optional[_dt.datetime] = None
 
     def __getstate__(self) -> tuple:
         return slots_state(self, IP_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
         set_slots(self, state)
-        if len(state[1]) < len(IP_FIELDS):
+        if "logins" not in state[1]:
+            # Kept before the logins came (watch._ADDED): none is known, and a failure logged
+            # before the state was kept counts as one after them.
+            self.logins = []
+            self.forgotten_login = None
+        if "username_failures" not in state[1]:
             # Kept before the counts came (watch._ADDED): its failures read as naming none, and
             # as failed since the IP's last login.
             self.username_failures = (0,) * len(self.pending_usernames)
             self.older_usernames = 0
+
+    def failure_state(self) -> tuple:
+        """The failures as they stand (SeenLogin.before); restored() makes them an IpActivity."""
+        if not self.pending_failures and not self.pending_usernames:
+            return NO_FAILURES
+        return (self.pending_failures, self.pending_usernames, self.username_failures,
+                self.older_usernames)
+
+    @staticmethod
+    def restored(failures: tuple) -> IpActivity:
+        state = IpActivity()
+        (state.pending_failures, state.pending_usernames, state.username_failures,
+         state.older_usernames) = failures
+        return state
 
     def forget_failures(self) -> None:
         self.pending_failures = 0
@@ -639,6 +684,35 @@ class IpActivity:
                 usernames, counts = usernames[1:], counts[1:]
             self.pending_usernames = usernames + (username,)
             self.username_failures = counts + (1,)
+
+    def add_failure(self, username: Optional[str], earlier: bool) -> None:
+        """One more failure, naming `username` (None: none); `earlier`: logged before the IP's
+        last login, which was not its account's."""
+        self.pending_failures += 1
+        if username is None:
+            return
+        if not earlier:
+            self.failed(username)
+            return
+        usernames, counts = self.pending_usernames, self.username_failures
+        if username in usernames:  # where it is: failing since the last login, or before too
+            at = usernames.index(username)
+            self.username_failures = counts[:at] + (counts[at] + 1,) + counts[at + 1:]
+        elif len(usernames) < USERNAMES_KEPT:  # past this many, it reads as naming none
+            older = self.older_usernames
+            self.pending_usernames = usernames[:older] + (username,) + usernames[older:]
+            self.username_failures = counts[:older] + (1,) + counts[older:]
+            self.older_usernames = older + 1
+
+    def counts(self) -> List[Tuple[Optional[str], int, bool]]:
+        """(username, its failures, whether they came before the IP's last login) for each
+        username, and (None, count, False) for the failures naming none."""
+        older = self.older_usernames
+        counts: List[Tuple[Optional[str], int, bool]] = [
+            (name, count, at < older) for at, (name, count)
+            in enumerate(zip(self.pending_usernames, self.username_failures))]
+        unnamed = self.unnamed_failures()
+        return counts + [(None, unnamed, False)] if unnamed else counts
 
     def recent_usernames(self) -> tuple:
         """The usernames that failed since the IP's last login."""
@@ -686,10 +760,30 @@ class IpActivity:
         if self.last_failure is not None and self.last_failure < moment:
             self.forget_failures()
 
+    def seen(self, login: SeenLogin) -> None:
+        """A success from the IP, kept for the failures logged before it still to come."""
+        logins = self.logins
+        if len(logins) >= LOGINS_KEPT:
+            self._forgot(logins.pop(0).end)
+        logins.append(login)
+
+    def forget_logins_before(self, moment: _dt.datetime) -> None:
+        """Forget the logins whose session ended before `moment`: a failure logged before
+        them, in a session that ended that much later, would have lasted a guess window."""
+        logins = self.logins
+        if logins and logins[0].end < moment:
+            self._forgot(max(login.end for login in logins if login.end < moment))
+            self.logins = [login for login in logins if login.end >= moment]
+
+    def _forgot(self, end: _dt.datetime) -> None:
+        forgotten = self.forgotten_login
+        if forgotten is None or end > forgotten:
+            self.forgotten_login = end
+
     @property
     def matters(self) -> bool:
         """False when it holds nothing a fresh IpActivity would not."""
-        return bool(self.pending_failures or self.pending_usernames)
+        return bool(self.pending_failures or self.pending_usernames or self.logins)
 
 
 class Activity:
@@ -842,6 +936,7 @@ class Activity:
             clock = (clocks.get(state.host) if state.host is not None else None) or self.last_time
             if clock is not None:
                 state.forget_failures_before(clock - window)
+                state.forget_logins_before(clock - window)
         # A new dict, not deletions: a dict keeps the table of its largest size, and a
         # brute-force campaign makes it tens of thousands of IPs large.
         self.ips = {ip: state for ip, state in self.ips.items() if state.matters}
@@ -934,6 +1029,7 @@ class Activity:
         state = ips.get(source)
         if state is not None and on_time and start is not None:
             state.forget_failures_before(start - self._guess_window)
+            state.forget_logins_before(start - self._guess_window)
         auth = session.auth
         # guessing_failures() and failed_auth_count read, for nearly every session, that it
         # failed no AUTH: told here first, from its counters and failure lines (the rule of
@@ -944,23 +1040,31 @@ class Activity:
             self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
         if name is None:
-            if state is not None and session.auth_succeeded and not self._guessing(
-                    state, state.most_failures_of_one()):  # it may have been any login
-                del ips[source]  # a success that names no account: its IP's typos are over
+            if session.auth_succeeded and start is not None:
+                if state is None:
+                    state = ips[source] = IpActivity()
+                before = state.failure_state()
+                # It may have been any login: unless its failures were a guess, its IP's typos
+                # are over.
+                kept = self._guessing(state, state.most_failures_of_one())
+                if not kept:
+                    state.forget_failures()
+                state.seen(SeenLogin(session.end or start, start, ip, None, None, before, kept))
             return
-        # A login as `name` from `ip`, whose failures so far are `state` (None: it has none);
-        # the rest of this method, for most sessions of a log.
+        # A login as `name` from `ip`, whose failures so far are `state`; the rest of this
+        # method, for most sessions of a log.
         user = self.users.get(name) or self.user(name)
         name = user.name  # one string per account, however many IPs name it
         guess = None
-        if state is not None:
-            named = self._intern(name.lower())  # as _failed() keeps failures' usernames
-            if (ip not in user.guesses and start is not None
-                    and self._guessing(state, state.failures_of(named))):
+        if state is None:
+            state = ips[source] = IpActivity()
+        named = self._intern(name.lower())  # as _failed() keeps failures' usernames
+        if start is not None:
+            if ip not in user.guesses and self._guessing(state, state.failures_of(named)):
                 guess = Guess(start, ip, *state.evidence(named))
-            state.logged_in(named)
-            if not state.matters:
-                del ips[source]
+            state.seen(SeenLogin(session.end or start, start, ip, named, name,
+                                 state.failure_state(), False))
+        state.logged_in(named)
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -993,22 +1097,97 @@ class Activity:
         ended = session.end or session.start
         if failures:
             state.host = session.host
-            state.pending_failures += failures
             if ended is not None and (state.last_failure is None or ended > state.last_failure):
                 state.last_failure = ended
+        logins, forgotten = state.logins, state.forgotten_login
+        # A failure logged before a kept login's session ended came before that login, if its
+        # own session ended after it: when that end was logged, by its time (a log whose time
+        # runs back keeps the order of the stream); when not (the smtpd was killed, or the log
+        # ends), it was unknown until the session was handed on, after the login.
+        bound = session.end if session.complete else None
+        ends = [login.end for login in logins if bound is None or login.end <= bound]
+        latest = max(ends) if ends else None
+        late = []
         for when, failure in session.auth_failures:
-            if not failure.username or failure.reason.startswith(INFRASTRUCTURE_FAULTS):
+            if failure.reason.startswith(INFRASTRUCTURE_FAULTS):
                 continue
-            guessed = self.user(failure.username)
-            username = guessed.name  # one string per username, however many IPs try it
-            # In one case: a server that finds accounts whatever their case logs a login as the
-            # client spelled it.
-            state.failed(self._intern(username.lower()))
-            self._hour(guessed, when).auth_failures += 1
-            # Once selected, always: the filters are asked only until then.
-            if (not guessed.selected and self.selection is not None
-                    and self.selection.session(session, username)):
-                guessed.selected = True
+            key = None
+            if failure.username:
+                guessed = self.user(failure.username)
+                username = guessed.name  # one string per username, however many IPs try it
+                # In one case: a server that finds accounts whatever their case logs a login as
+                # the client spelled it.
+                key = self._intern(username.lower())
+                self._hour(guessed, when).auth_failures += 1
+                # Once selected, always: the filters are asked only until then.
+                if (not guessed.selected and self.selection is not None
+                        and self.selection.session(session, username)):
+                    guessed.selected = True
+            if latest is not None and when < latest and (forgotten is None or when >= forgotten):
+                late.append((when, key))
+            elif key is not None:
+                state.failed(key)
+        # Those the counters alone tell have no time: their session's end places them.
+        state.pending_failures += failures - len(late)
+        for when, key in late:
+            self._late_failure(state, when, key, bound)
+
+    def _late_failure(self, state: IpActivity, when: _dt.datetime, username: Optional[str],
+                      bound: Optional[_dt.datetime]) -> None:
+        """A failure from `state`'s IP logged at `when`, naming `username` (None: none), in a
+        session that ended at `bound` (None: unknown), which reached the stream after logins it
+        came before: those logins are judged again with it, as though it had come first, and
+        it is answered as it would have been then."""
+        logins = state.logins
+        after = [index for index, login in enumerate(logins)
+                 if when < login.end and (bound is None or login.end <= bound)]
+        if when < logins[after[0]].time - self._guess_window:
+            return  # forgotten by the first login after it
+        self._carry(state, after, username, False)
+
+    def _carry(self, state: IpActivity, after: List[int], username: Optional[str],
+               earlier: bool) -> None:
+        """Take a failure naming `username` (None: none) through the logins of `state` at the
+        indexes `after`, in order, each judged again with it, until one answers it; one that
+        none answers is pending. `earlier`: logged before a login of another account."""
+        logins = state.logins
+        for position, index in enumerate(after):
+            login = logins[index]
+            failures = IpActivity.restored(login.before)
+            failures.add_failure(username, earlier)
+            if login.name is None:
+                kept = self._guessing(failures, failures.most_failures_of_one())
+                logins[index] = login._replace(before=failures.failure_state(), kept=kept)
+                if not kept:
+                    return  # its success forgot the IP's failures
+                if not login.kept:
+                    # A guess's failures now: it forgot none of those it found, which go on.
+                    rest = after[position + 1:]
+                    for name, count, older in IpActivity.restored(login.before).counts():
+                        for _ in range(count):
+                            self._carry(state, rest, name, older)
+                continue
+            logins[index] = login._replace(before=failures.failure_state())
+            answered = username is None or username == login.name
+            if answered or not earlier:
+                self._judged_again(login, failures)
+            if answered:
+                return
+            earlier = True
+        state.add_failure(username, earlier)
+
+    def _judged_again(self, login: SeenLogin, failures: IpActivity) -> None:
+        """`login` found `failures` after all: a guess, if they are one (and it is earlier
+        than the guess from its IP already recorded, or that guess itself)."""
+        user = self.users.get(login.account) if login.account is not None else None
+        name = login.name
+        if user is None or name is None:  # forgotten since (watch: its password was reset)
+            return
+        if not self._guessing(failures, failures.failures_of(name)):
+            return
+        recorded = user.guesses.get(login.ip)
+        if recorded is None or recorded.time >= login.time:
+            user.guesses[login.ip] = Guess(login.time, login.ip, *failures.evidence(name))
 
     def _message(self, message: Message) -> None:
         queued = message.queued

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
 from maillog_sasl.activity import (
+    LOGINS_KEPT,
     RISING_HISTORY,
     USERNAMES_KEPT,
     BusyHours,
@@ -20,7 +21,7 @@ from maillog_sasl.activity import (
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
 
-from maillog_writer import MailLog, at
+from maillog_writer import SECOND, MailLog, at
 
 HOME = "198.51.100.7"
 OFFICE = "192.0.2.10"
@@ -327,6 +328,121 @@ def test_names_failed_before_the_ips_last_login_make_room_for_new_ones(tmp_path)
     assert "after 3 failed AUTH" in fired(log, tmp_path, "bob@example.jp")["guessed"]
 
 
+# Failures logged before a login, in a session that ended after it: the login reached the rules
+# first, and is judged again when they come.
+BOT = "203.0.113.66"
+TEN = at(0, 10)
+
+
+def guess_at(failures: int, names: str, when: str = "10:00") -> str:
+    return (f"guessed: login from {BOT} at 2026-01-05T{when}+09:00 after {failures} failed AUTH "
+            f"from that IP {names} since its last successful login (limits 3 failures or 2 "
+            "usernames)")
+
+
+def test_guessed_by_a_parallel_connection_that_failed_first_and_ended_later(tmp_path):
+    # A bot's connections: the first fails bob's password three times and stays open for 40 s;
+    # the second, opened meanwhile, logs in as bob and is done first. The failures are the
+    # second's guess, and answered by it: bob's own login an hour later is no guess.
+    log = MailLog()
+    log.failures(BOT, TEN, ["bob@example.jp"] * 3, until=TEN + 40 * SECOND)
+    log.login("bob@example.jp", BOT, TEN + 5 * SECOND)
+    log.login("bob@example.jp", BOT, at(0, 11))
+    assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(3, "for 1 username")
+
+
+def test_failures_naming_none_go_to_the_login_they_came_before(tmp_path):
+    # Postfix before 3.9 names no account: the first login after them answers them, whoever's.
+    log = MailLog()
+    log.failures(BOT, TEN, [None] * 3, until=TEN + 40 * SECOND)
+    log.login("dave@example.jp", BOT, TEN + 5 * SECOND)
+    log.login("erin@example.jp", BOT, at(0, 11))
+    assert fired(log, tmp_path, "dave@example.jp")["guessed"] == guess_at(
+        3, "(usernames not logged)")
+    assert "guessed" not in fired(log, tmp_path, "erin@example.jp")
+
+
+def test_late_failures_of_another_account_are_its_own_and_the_logins_usernames(tmp_path):
+    # Failures for carol and admin before bob's login: two usernames, a guess of bob's; carol's
+    # three stay hers, older than bob's login, for her own login later.
+    log = MailLog()
+    log.failures(BOT, TEN, ["carol@example.jp"] * 3 + ["admin"], until=TEN + 40 * SECOND)
+    log.login("bob@example.jp", BOT, TEN + 6 * SECOND)
+    log.login("carol@example.jp", BOT, at(0, 11))
+    assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(4, "for 2 usernames")
+    assert fired(log, tmp_path, "carol@example.jp")["guessed"] == guess_at(
+        3, "for 1 username", "11:00")
+
+
+@pytest.mark.parametrize("handed_on", ["idle", "at the end"])
+def test_guessed_by_the_failures_of_a_killed_smtpd(tmp_path, handed_on):
+    # The smtpd failing bob's password was killed: no disconnect line. Its session reaches the
+    # rules when its host has logged an hour without it, or when the log ends: after bob's
+    # login, which its failures came before.
+    log = MailLog()
+    log.failures(BOT, TEN, ["bob@example.jp"] * 3, killed=True)
+    log.login("bob@example.jp", BOT, at(0, 10, 30))
+    if handed_on == "idle":
+        log.login("kim@example.jp", HOME, at(0, 12))
+        log.login("kim@example.jp", HOME, at(0, 13))
+    assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(
+        3, "for 1 username", "10:30")
+
+
+def test_a_password_check_between_judged_again_keeps_the_failures_for_the_sending_login(
+        tmp_path):
+    # The bot checks the guessed password in a connection that sends nothing, then sends from
+    # a third, all before the failing connection ends: the check, judged again with each
+    # failure in turn, keeps them from the third on (and the two before it forgot).
+    log = MailLog()
+    log.failures(BOT, TEN, ["kim@example.jp"] * 5, until=TEN + 50 * SECOND)
+    log.password_check(BOT, TEN + 10 * SECOND)
+    log.login("kim@example.jp", BOT, TEN + 20 * SECOND)
+    assert fired(log, tmp_path, "kim@example.jp")["guessed"] == guess_at(5, "for 1 username")
+
+
+def test_failures_logged_after_the_login_ended_are_the_next_logins(tmp_path):
+    # The failing connection goes on after the login ended: what it failed after that is no
+    # guess of that login, but pending for the next.
+    log = MailLog()
+    log.failures(BOT, TEN, [None] * 2 + ["bob@example.jp"] * 3, until=TEN + 50 * SECOND)
+    log.login("bob@example.jp", BOT, TEN - 2 * SECOND)  # ends 10:00:03, after two failures
+    log.login("bob@example.jp", BOT, at(0, 11))
+    assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(
+        3, "for 1 username", "11:00")
+
+
+def test_a_log_whose_time_runs_back_keeps_the_order_of_the_stream(tmp_path):
+    # Pieces of logs put together: failures logged before a login, in a session whose logged
+    # end was before it too, that come after it in the file, count as coming after it.
+    pieces = [MailLog(), MailLog(), MailLog()]
+    for step, piece in enumerate(pieces):
+        piece._pid += 100 * step
+        piece._queue += 0x100000 * step
+    pieces[0].login("bob@example.jp", BOT, at(0, 11))
+    pieces[1].failures(BOT, TEN, ["bob@example.jp"] * 3)
+    pieces[2].login("bob@example.jp", BOT, at(0, 12))
+    path = tmp_path / "maillog"
+    path.write_text("".join(piece.text() for piece in pieces))
+    options = {"thresholds": Thresholds()}
+    verdict = assess(watch(analyze([str(path)]), Selection(), options), options["thresholds"])
+    assert [signal.reason for signal in verdict["bob@example.jp"].signals
+            if signal.name == "guessed"] == [guess_at(3, "for 1 username", "12:00")]
+
+
+def test_an_ip_keeps_a_bounded_number_of_logins(tmp_path):
+    # A NAT's busy minutes: only the last LOGINS_KEPT logins are kept; a failure logged before
+    # those forgotten counts as though it came after them, as every failure did before.
+    log = MailLog()
+    log.failures(OFFICE, TEN, ["bob@example.jp"] * 3, until=at(0, 10, 40))
+    for minute in range(LOGINS_KEPT + 4):
+        log.login(f"user{minute}@example.jp", OFFICE, at(0, 10, minute + 1))
+    log.login("bob@example.jp", OFFICE, at(0, 11))
+    activity = watch(analyze([log.write(tmp_path / "maillog")]), Selection(), {})
+    assert len(activity.ips[OFFICE].logins) == LOGINS_KEPT
+    assert activity.users["bob@example.jp"].guesses[OFFICE].time == at(0, 11)
+
+
 IP_STEPS = st.lists(st.one_of(
     st.tuples(st.just("failed"), st.sampled_from(["a", "b", "c", "d", None])),
     st.tuples(st.just("logged_in"), st.sampled_from(["a", "b", "c", "d"]))), max_size=60)
@@ -379,6 +495,7 @@ def test_an_ip_kept_before_the_counts_reads_its_failures_as_naming_none():
     state.__setstate__((None, {"pending_failures": 4, "pending_usernames": ("a", "b"),
                                "last_failure": None, "host": "mail"}))
     assert state.username_failures == (0, 0)
+    assert (state.logins, state.forgotten_login) == ([], None)  # kept before the logins came
     assert state.failures_of("a") == 4
     state.logged_in("a")
     assert (state.pending_failures, state.pending_usernames) == (0, ("b",))
@@ -415,8 +532,11 @@ def test_ips_that_only_failed_are_not_kept_past_the_guess_window(tmp_path):
     # idle for more than 7 days are gone, give or take that day.
     kept = {int(ip.rsplit(".", 1)[1]) for ip in activity.ips if ip != HOME}
     assert set(range(13, 20)) <= kept <= set(range(11, 20))
-    # An IP that only logged in has nothing to forget: its first login is in the pairs alone.
-    assert HOME not in activity.ips
+    # An IP that only logged in keeps its logins of the last guess window, for failures logged
+    # before them that come later (IpActivity.logins); its first login is in the pairs.
+    assert [login.time for login in activity.ips[HOME].logins] == [
+        at(day, 9) for day in range(12, 20)]
+    assert activity.ips[HOME].pending_failures == 0
     assert dict(activity.pairs.shared_ips(1))[HOME] == {"kim@example.jp": at(0, 9)}  # its connect
 
 

@@ -1,6 +1,7 @@
 """watch reads a state that an older version wrote (its engine in an older format) as it is, and
 continues it as it continues a state of its own: tests/fixtures/watch-state-0.1,
-watch-state-8ec86ef and watch-state-3863bce (their READMEs say how each was written)."""
+watch-state-8ec86ef, watch-state-3863bce and watch-state-5489061 (their READMEs say how each was
+written)."""
 
 import os
 import shutil
@@ -20,10 +21,11 @@ from support import COMPILED
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE = FIXTURES / "watch-state-0.1"
 # The states of older versions: of 0.1.0, before the fields model.SESSION_ADDED names; of the
-# versions before the last two attributes came (watch._ADDED_RECENTLY). Each holds the session
-# of part1.log.
+# versions before the last attributes came (watch._ADDED_RECENTLY). Each holds the session of
+# part1.log.
 STATES = [FIXTURE / "state.sqlite", FIXTURES / "watch-state-8ec86ef" / "state.sqlite",
-          FIXTURES / "watch-state-3863bce" / "state.sqlite"]
+          FIXTURES / "watch-state-3863bce" / "state.sqlite",
+          FIXTURES / "watch-state-5489061" / "state.sqlite"]
 TIMES = ("--year", "2020", "--tz", "UTC")
 
 
