@@ -25,13 +25,15 @@ DESCRIPTION
     open ones at the end). Per SASL username it gathers one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
-    client IP it keeps the failed AUTH that no login since has answered. Which accounts logged
-    in from which IPs, networks and provider blocks, when first, and on which days, goes to
-    `pairs` (on disk: these pairs are what grows with the length of the log).
+    client IP it keeps the failed AUTH that no login since has answered, and its last successes
+    (for failures that reach the stream after them; below). Which accounts logged in from which
+    IPs, networks and provider blocks, when first, and on which days, goes to `pairs` (on disk:
+    these pairs are what grows with the length of the log).
 
-    Memory is bounded by the accounts and a window of days, not by the length of the log:
-    an hour is settled, folded into its user's running summary and dropped, once the stream has
-    moved SETTLE_AFTER past it. Mail reaches the stream when it leaves the queue, which Postfix's
+    Memory is bounded by the accounts and a window of days, not by the length of the log (an
+    IP's failures and successes by `guess_window`, and LOGINS_KEPT; below): an hour is settled,
+    folded into its user's running summary and dropped, once the stream has moved SETTLE_AFTER
+    past it. Mail reaches the stream when it leaves the queue, which Postfix's
     maximal_queue_lifetime (5 days unless changed) bounds, so by then an hour's figures are
     final. The summary keeps what the rules of incident.py read: totals, how many busy hours
     had each recipient count (the burst rule's median and its earliest hour per count), the
@@ -47,22 +49,45 @@ DESCRIPTION
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
     an account: it forgets its IP's failures, unless they are a guess (below).
 
-    Guessing is judged as the stream passes, because "earlier" means earlier in the stream
-    (sessions come in the order they ended, files oldest first): a successful login as U from an
-    IP whose failed AUTH that may have been U's (naming U, or naming none) reach
-    `guess_failures`, or whose failures name `guess_usernames` distinct usernames, is recorded on
-    the user as a Guess (an IPv6 address's failures are its /64's: an attacker there rotates
+    Guessing is judged as the stream passes, on the failures that came before the login: those
+    of the sessions that reached the stream before it (sessions come in the order they ended,
+    files oldest first), and those logged before its session began in a session that ended
+    after it (Postfix logs no time for a successful AUTH: what such a session failed while the
+    login's was open stands after the login, as the stream has it). A successful login as U
+    from an IP whose failed AUTH that may have been U's (naming U, or naming none) reach
+    `guess_failures`, or whose failures name `guess_usernames` distinct usernames, is recorded
+    on the user as a Guess (an IPv6 address's failures are its /64's: an attacker there rotates
     through its addresses). A login answers the failures naming its account and those naming
-    none: counting from there keeps a user's occasional typo, each followed by a good login, from
-    adding up, and a device behind an office's NAT that keeps trying a colleague's old password
-    from making each login from that NAT a guess (that colleague's, when it comes, is one).
-    A success that names no account and comes after a guess's failures keeps them for the next
-    login from the IP that does: a bot checks a guessed password in a session that sends nothing
-    (Postfix names the login only on mail it queued) and sends from the same IP later.
+    none: counting from there keeps a user's occasional typo, each followed by a good login,
+    from adding up, and a device behind an office's NAT that keeps trying a colleague's old
+    password from making each login from that NAT a guess (that colleague's, when it comes, is
+    one). A success that names no account and comes after a guess's failures keeps them for the
+    next login from the IP that does: a bot checks a guessed password in a session that sends
+    nothing (Postfix names the login only on mail it queued) and sends from the same IP later.
     Failures Postfix blames on its own authentication server are not guesses. An IP that has
-    failed no AUTH for `guess_window` days has its failures forgotten (and, if it never logged
-    in, the IP itself): a brute-force campaign leaves tens of thousands of IPs behind, and a
-    login weeks after an IP's last failure is not the end of its guessing.
+    failed no AUTH for `guess_window` days has its failures forgotten (and the IP itself, once
+    none of its logins is kept either; below): a brute-force campaign leaves tens of thousands
+    of IPs behind, and a login weeks after an IP's last failure is not the end of its guessing.
+
+    Failures can reach the stream after a login they came before: a bot's connection fails
+    AUTH and stays open while another logs in and is done first; an smtpd killed before its
+    disconnect line leaves a session that is handed on an hour later, or when the log ends. So
+    each IP keeps its last LOGINS_KEPT successes, none that ended `guess_window` before its
+    host's clock (IpActivity.logins), each with the IP's failures as it found them. A failure
+    logged before a kept success's session began, in a session that ended after it (by its
+    logged end; an end not logged is not known before the session is handed on), is taken
+    through those successes in the order they came, as though it had come first: each is judged
+    again with it, and a guess now is recorded on its user, as one on time would have been (the
+    earliest from its IP), until one answers it as above (a success naming no account forgets
+    it unless its failures are a guess now; then it forgets none of those it found, which go
+    on). One that none answers is pending, as failed before the IP's last login. What a failure
+    adds never takes a guess back. As before: a failure logged before a success no longer kept
+    (LOGINS_KEPT since, or one that ended a guess window earlier) counts as though it came after
+    them; failures the counters alone tell (no warning line, no time) stand at their session's
+    end; one logged `guess_window` before the login it came before is forgotten; a log whose
+    time runs back (a failure whose session's logged end came before the login's, after it in
+    the stream) keeps the order of the stream; a login that reaches the stream late (its smtpd
+    killed) is judged on the failures that reached the stream before it.
 
     Recipients are counted as the messages report counts them
     (model.Message.counted_recipients), in the hour their message was queued; recipients refused
@@ -335,11 +360,10 @@ NO_FAILURES = (0, (), (), 0)
 class SeenLogin(NamedTuple):
     """A recent success from an IP, kept so that a failure logged before it, in a session that
     ended after it, is judged as it would have been had it come first (IpActivity.logins)."""
-    end: _dt.datetime  # its session's end: a failure logged before it came before the login
-    time: _dt.datetime  # its session's start, a Guess's time
+    end: _dt.datetime  # its session's end
+    time: _dt.datetime  # its session's start: a failure logged before it came before the login
     ip: str
-    name: Optional[str]  # the account as failures name it (lower case); None: Postfix named none
-    account: Optional[str]  # the UserActivity's name
+    account: Optional[str]  # the UserActivity's name; None: Postfix named none
     before: tuple  # the IP's failures as it found them (IpActivity.failure_state())
     kept: bool  # named none and left the failures for the next login: they were a guess
 
@@ -620,7 +644,7 @@ class IpActivity:
         # The last successes from the IP (SeenLogin), in the order their sessions ended: at most
         # LOGINS_KEPT, none that ended `guess_window` before the host's clock.
         self.logins: List[SeenLogin] = []
-        # The end of the newest success no longer kept: a failure logged before it cannot be
+        # The start of the newest success no longer kept: a failure logged before it cannot be
         # placed among the logins, and counts as though it came after them.
         self.forgotten_login: Optional[_dt.datetime] = None
 
@@ -764,7 +788,7 @@ class IpActivity:
         """A success from the IP, kept for the failures logged before it still to come."""
         logins = self.logins
         if len(logins) >= LOGINS_KEPT:
-            self._forgot(logins.pop(0).end)
+            self._forgot(logins.pop(0).time)
         logins.append(login)
 
     def forget_logins_before(self, moment: _dt.datetime) -> None:
@@ -772,13 +796,13 @@ class IpActivity:
         them, in a session that ended that much later, would have lasted a guess window."""
         logins = self.logins
         if logins and logins[0].end < moment:
-            self._forgot(max(login.end for login in logins if login.end < moment))
+            self._forgot(max(login.time for login in logins if login.end < moment))
             self.logins = [login for login in logins if login.end >= moment]
 
-    def _forgot(self, end: _dt.datetime) -> None:
+    def _forgot(self, start: _dt.datetime) -> None:
         forgotten = self.forgotten_login
-        if forgotten is None or end > forgotten:
-            self.forgotten_login = end
+        if forgotten is None or start > forgotten:
+            self.forgotten_login = start
 
     @property
     def matters(self) -> bool:
@@ -1028,8 +1052,9 @@ class Activity:
         ips = self.ips
         state = ips.get(source)
         if state is not None and on_time and start is not None:
-            state.forget_failures_before(start - self._guess_window)
-            state.forget_logins_before(start - self._guess_window)
+            forgotten = start - self._guess_window
+            state.forget_failures_before(forgotten)
+            state.forget_logins_before(forgotten)
         auth = session.auth
         # guessing_failures() and failed_auth_count read, for nearly every session, that it
         # failed no AUTH: told here first, from its counters and failure lines (the rule of
@@ -1049,22 +1074,25 @@ class Activity:
                 kept = self._guessing(state, state.most_failures_of_one())
                 if not kept:
                     state.forget_failures()
-                state.seen(SeenLogin(session.end or start, start, ip, None, None, before, kept))
+                state.seen(SeenLogin(session.end or start, start, ip, None, before, kept))
             return
         # A login as `name` from `ip`, whose failures so far are `state`; the rest of this
         # method, for most sessions of a log.
         user = self.users.get(name) or self.user(name)
         name = user.name  # one string per account, however many IPs name it
         guess = None
+        before = NO_FAILURES
         if state is None:
             state = ips[source] = IpActivity()
-        named = self._intern(name.lower())  # as _failed() keeps failures' usernames
-        if start is not None:
-            if ip not in user.guesses and self._guessing(state, state.failures_of(named)):
+        elif state.pending_failures or state.pending_usernames:
+            before = state.failure_state()
+            named = self._intern(name.lower())  # as _failed() keeps failures' usernames
+            if (ip not in user.guesses and start is not None
+                    and self._guessing(state, state.failures_of(named))):
                 guess = Guess(start, ip, *state.evidence(named))
-            state.seen(SeenLogin(session.end or start, start, ip, named, name,
-                                 state.failure_state(), False))
-        state.logged_in(named)
+            state.logged_in(named)
+        if start is not None:
+            state.seen(SeenLogin(session.end or start, start, ip, name, before, False))
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -1100,13 +1128,13 @@ class Activity:
             if ended is not None and (state.last_failure is None or ended > state.last_failure):
                 state.last_failure = ended
         logins, forgotten = state.logins, state.forgotten_login
-        # A failure logged before a kept login's session ended came before that login, if its
-        # own session ended after it: when that end was logged, by its time (a log whose time
-        # runs back keeps the order of the stream); when not (the smtpd was killed, or the log
-        # ends), it was unknown until the session was handed on, after the login.
+        # A failure logged before a kept login's session began came before that login, if its
+        # own session ended after that one: when its end was logged, by its time (a log whose
+        # time runs back keeps the order of the stream); when not (the smtpd was killed, or the
+        # log ends), it was unknown until the session was handed on, after the login.
         bound = session.end if session.complete else None
-        ends = [login.end for login in logins if bound is None or login.end <= bound]
-        latest = max(ends) if ends else None
+        starts = [login.time for login in logins if bound is None or login.end <= bound]
+        latest = max(starts) if starts else None
         late = []
         for when, failure in session.auth_failures:
             if failure.reason.startswith(INFRASTRUCTURE_FAULTS):
@@ -1140,7 +1168,7 @@ class Activity:
         it is answered as it would have been then."""
         logins = state.logins
         after = [index for index, login in enumerate(logins)
-                 if when < login.end and (bound is None or login.end <= bound)]
+                 if when < login.time and (bound is None or login.end <= bound)]
         if when < logins[after[0]].time - self._guess_window:
             return  # forgotten by the first login after it
         self._carry(state, after, username, False)
@@ -1155,7 +1183,7 @@ class Activity:
             login = logins[index]
             failures = IpActivity.restored(login.before)
             failures.add_failure(username, earlier)
-            if login.name is None:
+            if login.account is None:
                 kept = self._guessing(failures, failures.most_failures_of_one())
                 logins[index] = login._replace(before=failures.failure_state(), kept=kept)
                 if not kept:
@@ -1168,20 +1196,20 @@ class Activity:
                             self._carry(state, rest, name, older)
                 continue
             logins[index] = login._replace(before=failures.failure_state())
-            answered = username is None or username == login.name
+            name = login.account.lower()  # as _failed() keeps failures' usernames
+            answered = username is None or username == name
             if answered or not earlier:
-                self._judged_again(login, failures)
+                self._judged_again(login, name, failures)
             if answered:
                 return
             earlier = True
         state.add_failure(username, earlier)
 
-    def _judged_again(self, login: SeenLogin, failures: IpActivity) -> None:
-        """`login` found `failures` after all: a guess, if they are one (and it is earlier
-        than the guess from its IP already recorded, or that guess itself)."""
+    def _judged_again(self, login: SeenLogin, name: str, failures: IpActivity) -> None:
+        """`login`, as `name` (lower case), found `failures` after all: a guess, if they are one
+        (and it is earlier than the guess from its IP already recorded, or that guess itself)."""
         user = self.users.get(login.account) if login.account is not None else None
-        name = login.name
-        if user is None or name is None:  # forgotten since (watch: its password was reset)
+        if user is None:  # forgotten since (watch: its password was reset)
             return
         if not self._guessing(failures, failures.failures_of(name)):
             return

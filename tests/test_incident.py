@@ -401,12 +401,13 @@ def test_a_password_check_between_judged_again_keeps_the_failures_for_the_sendin
     assert fired(log, tmp_path, "kim@example.jp")["guessed"] == guess_at(5, "for 1 username")
 
 
-def test_failures_logged_after_the_login_ended_are_the_next_logins(tmp_path):
-    # The failing connection goes on after the login ended: what it failed after that is no
-    # guess of that login, but pending for the next.
+def test_failures_logged_after_a_login_began_are_the_next_logins(tmp_path):
+    # The failing connection goes on after the login began: Postfix logs no time for a
+    # successful AUTH, so what it failed from then on is no guess of that login, but pending
+    # for the next; the two failures before it are the login's, no guess.
     log = MailLog()
     log.failures(BOT, TEN, [None] * 2 + ["bob@example.jp"] * 3, until=TEN + 50 * SECOND)
-    log.login("bob@example.jp", BOT, TEN - 2 * SECOND)  # ends 10:00:03, after two failures
+    log.login("bob@example.jp", BOT, TEN + 3 * SECOND)  # after the two naming none
     log.login("bob@example.jp", BOT, at(0, 11))
     assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(
         3, "for 1 username", "11:00")
