@@ -13,13 +13,16 @@ from maillog_sasl.activity import (
     LOGINS_KEPT,
     RISING_HISTORY,
     USERNAMES_KEPT,
+    Activity,
     BusyHours,
     IpActivity,
     ThresholdError,
     failing_source,
 )
+from maillog_sasl.events import AuthFailure
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
+from maillog_sasl.model import Session
 
 from maillog_writer import SECOND, MailLog, at
 
@@ -444,8 +447,77 @@ def test_an_ip_keeps_a_bounded_number_of_logins(tmp_path):
     assert activity.users["bob@example.jp"].guesses[OFFICE].time == at(0, 11)
 
 
+# A session of one IP for the rule's reference: (start, seconds it lasts, username it logged in
+# as or None, [(second of the session, username or None) failed]).
+SESSIONS = st.lists(st.tuples(
+    st.integers(0, 60), st.integers(1, 60), st.sampled_from([None, "a", "b"]),
+    st.lists(st.tuples(st.integers(0, 60), st.sampled_from([None, "a", "b", "c"])),
+             max_size=4)), max_size=7)
+
+
+def guessed_by_the_rule(sessions) -> set:
+    """The accounts the guessed rule finds, judged by its definition: a failure comes before a
+    login when its session reached the stream first (or is the login's), or it was logged
+    before the login's session began; it counts for the first logins it came before, in the
+    order of the stream, until one answers it (the account it named, or any for one naming
+    none)."""
+    failures = [(index, when, tried) for index, (_start, _end, _name, failed)
+                in enumerate(sessions) for when, tried in failed]
+    guessed = set()
+    for at_login, (_start, _end, name, _failed) in enumerate(sessions):
+        if name is None:
+            continue
+        own, recent = 0, set()
+        for at_failure, when, tried in failures:
+            came_before = [index for index, session in enumerate(sessions)
+                           if at_failure <= index or when < session[0]]
+            if at_login not in came_before:
+                continue
+            earlier = [sessions[index][2] for index in came_before
+                       if index < at_login and sessions[index][2] is not None]
+            if any(tried is None or tried == other for other in earlier):
+                continue  # answered
+            if tried is None or tried == name:
+                own += 1
+            if not earlier and tried is not None:
+                recent.add(tried)
+        if own >= 3 or len(recent) >= 2:
+            guessed.add(name)
+    return guessed
+
+
+@given(SESSIONS)
+def test_failures_count_for_a_login_by_the_rule_whichever_session_ended_first(drawn):
+    day = dt.datetime(2026, 1, 5, 10, tzinfo=dt.timezone.utc)
+    sessions, shaped = [], []
+    for start, lasts, name, failed in drawn:
+        failed = sorted(((min(second, lasts), tried) for second, tried in failed),
+                        key=lambda failure: failure[0])
+        shaped.append((start, start + lasts, name, [(start + second, tried)
+                                                   for second, tried in failed]))
+    shaped.sort(key=lambda session: session[1])  # the stream: in the order they ended
+    for serial, (start, end, name, failed) in enumerate(shaped):
+        session = Session(serial, "mail", "submission", str(serial), "unknown", BOT, None,
+                          day + dt.timedelta(seconds=start))
+        session.end = session.last_time = day + dt.timedelta(seconds=end)
+        session.complete = True
+        session.auth = (int(name is not None), len(failed) + int(name is not None))
+        session.sasl_username = name and f"{name}@example.jp"
+        session.auth_failures = [
+            (day + dt.timedelta(seconds=when), AuthFailure(
+                "unknown", BOT, None, "PLAIN", "authentication failure",
+                tried and f"{tried}@example.jp")) for when, tried in failed]
+        sessions.append(session)
+    activity = Activity()
+    for session in sessions:
+        activity.observe(session)
+    found = {name.split("@")[0] for name, user in activity.users.items() if user.guesses}
+    assert found == guessed_by_the_rule(shaped)
+
+
 IP_STEPS = st.lists(st.one_of(
-    st.tuples(st.just("failed"), st.sampled_from(["a", "b", "c", "d", None])),
+    st.tuples(st.sampled_from(["failed", "failed earlier"]),
+              st.sampled_from(["a", "b", "c", "d", None])),
     st.tuples(st.just("logged_in"), st.sampled_from(["a", "b", "c", "d"]))), max_size=60)
 
 
@@ -455,10 +527,8 @@ def test_an_ips_failures_stay_consistent(steps):
     for what, name in steps:
         if what == "logged_in":
             state.logged_in(name)
-        else:
-            state.pending_failures += 1
-            if name is not None:
-                state.failed(name)
+        else:  # a failure, or one logged before the IP's last login that came after it
+            state.add_failure(name, what == "failed earlier")
         usernames, counts = state.pending_usernames, state.username_failures
         assert len(usernames) == len(counts) == len(set(usernames))
         assert 0 <= state.older_usernames <= len(usernames)
