@@ -799,6 +799,15 @@ class IpActivity:
             self._forgot(max(login.time for login in logins if login.end < moment))
             self.logins = [login for login in logins if login.end >= moment]
 
+    def forget_logins_of(self, account: str) -> None:
+        """Forget the logins as `account` (its password was reset): a failure logged before
+        them counts as though it came after them, as for any login no longer kept."""
+        logins = self.logins
+        starts = [login.time for login in logins if login.account == account]
+        if starts:
+            self._forgot(max(starts))
+            self.logins = [login for login in logins if login.account != account]
+
     def _forgot(self, start: _dt.datetime) -> None:
         forgotten = self.forgotten_login
         if forgotten is None or start > forgotten:
@@ -864,10 +873,15 @@ class Activity:
         self._hop_span = _dt.timedelta(hours=limits.hop_window)
 
     def forget(self, name: str) -> None:
-        """Drop an account and its open hours (`watch`: its password was reset)."""
+        """Drop an account, its open hours and its logins kept on its IPs (`watch`: its
+        password was reset)."""
         user = self.users.pop(name, None)
         if user is None:
             return
+        # A failure that reaches the stream late would otherwise judge one of them again, and
+        # record its guess on the account as it is now, which its own failures have made again.
+        for state in self.ips.values():
+            state.forget_logins_of(name)
         for key in user.open_hours:
             waiting = self._unsettled.get(key)
             if waiting is not None:
@@ -1199,18 +1213,18 @@ class Activity:
             name = login.account.lower()  # as _failed() keeps failures' usernames
             answered = username is None or username == name
             if answered or not earlier:
-                self._judged_again(login, name, failures)
+                # Its account is kept as long as its logins are (forget()).
+                self._judged_again(self.users[login.account], login, name, failures)
             if answered:
                 return
             earlier = True
         state.add_failure(username, earlier)
 
-    def _judged_again(self, login: SeenLogin, name: str, failures: IpActivity) -> None:
-        """`login`, as `name` (lower case), found `failures` after all: a guess, if they are one
-        (and it is earlier than the guess from its IP already recorded, or that guess itself)."""
-        user = self.users.get(login.account) if login.account is not None else None
-        if user is None:  # forgotten since (watch: its password was reset)
-            return
+    def _judged_again(self, user: UserActivity, login: SeenLogin, name: str,
+                      failures: IpActivity) -> None:
+        """`login`, `user`'s as `name` (lower case), found `failures` after all: a guess, if
+        they are one (and it is earlier than the guess from its IP already recorded, or that
+        guess itself)."""
         if not self._guessing(failures, failures.failures_of(name)):
             return
         recorded = user.guesses.get(login.ip)
