@@ -366,6 +366,9 @@ class SeenLogin(NamedTuple):
     account: Optional[str]  # the UserActivity's name; None: Postfix named none
     before: tuple  # the IP's failures as it found them (IpActivity.failure_state())
     kept: bool  # named none and left the failures for the next login: they were a guess
+    # Those of `before` that reached the stream before it (the others came late): they came
+    # before every login after it, where a success naming none that forgot them passes them on.
+    found: tuple
 
 
 # Shared read-only empties that an Hour or a BusyHours holds until its first write replaces
@@ -1088,7 +1091,7 @@ class Activity:
                 kept = self._guessing(state, state.most_failures_of_one())
                 if not kept:
                     state.forget_failures()
-                state.seen(SeenLogin(session.end or start, start, ip, None, before, kept))
+                state.seen(SeenLogin(session.end or start, start, ip, None, before, kept, before))
             return
         # A login as `name` from `ip`, whose failures so far are `state`; the rest of this
         # method, for most sessions of a log.
@@ -1106,7 +1109,7 @@ class Activity:
                 guess = Guess(start, ip, *state.evidence(named))
             state.logged_in(named)
         if start is not None:
-            state.seen(SeenLogin(session.end or start, start, ip, name, before, False))
+            state.seen(SeenLogin(session.end or start, start, ip, name, before, False, before))
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -1203,11 +1206,12 @@ class Activity:
                 if not kept:
                     return  # its success forgot the IP's failures
                 if not login.kept:
-                    # A guess's failures now: it forgot none of those it found, which go on.
-                    rest = after[position + 1:]
-                    for name, count, older in IpActivity.restored(login.before).counts():
-                        for _ in range(count):
-                            self._carry(state, rest, name, older)
+                    # A guess's failures now: it forgot none of those it found, which go on,
+                    # those that reached the stream before it through every login after it,
+                    # those that came late (their logins unknown now) through this one's.
+                    self._pass_on(state, list(range(index + 1, len(logins))), login.found,
+                                  NO_FAILURES)
+                    self._pass_on(state, after[position + 1:], login.before, login.found)
                 continue
             logins[index] = login._replace(before=failures.failure_state())
             name = login.account.lower()  # as _failed() keeps failures' usernames
@@ -1219,6 +1223,15 @@ class Activity:
                 return
             earlier = True
         state.add_failure(username, earlier)
+
+    def _pass_on(self, state: IpActivity, after: List[int], failures: tuple,
+                 less: tuple) -> None:
+        """_carry() each of `failures` (IpActivity.failure_state()), but for those of `less`,
+        through the logins of `state` at the indexes `after`."""
+        taken = {name: count for name, count, _older in IpActivity.restored(less).counts()}
+        for name, count, older in IpActivity.restored(failures).counts():
+            for _ in range(count - taken.get(name, 0)):
+                self._carry(state, after, name, older)
 
     def _judged_again(self, user: UserActivity, login: SeenLogin, name: str,
                       failures: IpActivity) -> None:

@@ -404,6 +404,22 @@ def test_a_password_check_between_judged_again_keeps_the_failures_for_the_sendin
     assert fired(log, tmp_path, "kim@example.jp")["guessed"] == guess_at(5, "for 1 username")
 
 
+def test_a_password_check_made_a_guess_late_passes_its_failures_to_the_logins_after_it(
+        tmp_path):
+    # ann's mail client has a wrong password saved: a connection fails it and gives up; then
+    # three at once, two of which try it before the right one, and one that only checks the
+    # password (Postfix names no login). The check found the first failure, and is judged
+    # again with the typos of the other two, logged before it began in connections that
+    # ended after it: three, a guess's failures now. The one it found goes on to the logins
+    # after it, and the first answers it, as it answers its own typo: neither is a guess.
+    log = MailLog()
+    log.failures(OFFICE, TEN + 4 * SECOND, ["ann@example.jp"])
+    log.password_check(OFFICE, TEN + 10 * SECOND)
+    log.login("ann@example.jp", OFFICE, TEN + 7 * SECOND, typos=1)
+    log.login("ann@example.jp", OFFICE, TEN + 8 * SECOND, typos=1)
+    assert "guessed" not in fired(log, tmp_path, "ann@example.jp")
+
+
 def test_failures_logged_after_a_login_began_are_the_next_logins(tmp_path):
     # The failing connection goes on after the login began: Postfix logs no time for a
     # successful AUTH, so what it failed from then on is no guess of that login, but pending
