@@ -79,8 +79,8 @@ DESCRIPTION
     through those successes in the order they came, as though it had come first: each is judged
     again with it, and a guess now is recorded on its user, as one on time would have been (the
     earliest from its IP), until one answers it as above (a success naming no account forgets
-    it unless its failures are a guess now; then it forgets none of those it found, which go
-    on). One that none answers is pending, as failed before the IP's last login. What a failure
+    it unless its failures are a guess now; then it forgets none of those it found, and each
+    goes on through the logins after it that it came before). One that none answers is pending, as failed before the IP's last login. What a failure
     adds never takes a guess back. As before: a failure logged before a success no longer kept
     (LOGINS_KEPT since, or one that ended a guess window earlier) counts as though it came after
     them; failures the counters alone tell (no warning line, no time) stand at their session's
@@ -369,6 +369,27 @@ class SeenLogin(NamedTuple):
     # Those of `before` that reached the stream before it (the others came late): they came
     # before every login after it, where a success naming none that forgot them passes them on.
     found: tuple
+    serial: int  # its place among the IP's logins: one after it in the stream has a higher one
+    # The failures of `before` that came late and that it forgot (it named none and they were
+    # no guess), each as LateFailure with the place where it came: should a later one make
+    # them a guess, each goes on through the logins after it that it came before.
+    forgot: tuple
+
+
+class LateFailure(NamedTuple):
+    """A failure from an IP that a success naming none forgot (SeenLogin.forgot), and where it
+    came: before the IP's logins after `marker` (their SeenLogin.serial) in the stream, and
+    before those that began after `when` and ended by `bound` (None: whenever they ended)."""
+    username: Optional[str]  # the username it named (lower case); None: none
+    earlier: bool  # it was logged before a login of another account (IpActivity.add_failure())
+    when: Optional[_dt.datetime]  # None: it reached the stream before every login after marker
+    bound: Optional[_dt.datetime]
+    marker: int
+
+    def came_before(self, login: SeenLogin) -> bool:
+        when, bound = self.when, self.bound
+        return login.serial > self.marker or (
+            when is not None and when < login.time and (bound is None or login.end <= bound))
 
 
 # Shared read-only empties that an Hour or a BusyHours holds until its first write replaces
@@ -787,12 +808,16 @@ class IpActivity:
         if self.last_failure is not None and self.last_failure < moment:
             self.forget_failures()
 
-    def seen(self, login: SeenLogin) -> None:
-        """A success from the IP, kept for the failures logged before it still to come."""
+    def seen(self, end: _dt.datetime, time: _dt.datetime, ip: str, account: Optional[str],
+             before: tuple, kept: bool) -> None:
+        """A success from the IP, kept for the failures logged before it still to come
+        (SeenLogin's fields)."""
         logins = self.logins
+        # Serials are compared only among the logins kept: with none, they start again.
+        serial = logins[-1].serial + 1 if logins else 0
         if len(logins) >= LOGINS_KEPT:
             self._forgot(logins.pop(0).time)
-        logins.append(login)
+        logins.append(SeenLogin(end, time, ip, account, before, kept, before, serial, ()))
 
     def forget_logins_before(self, moment: _dt.datetime) -> None:
         """Forget the logins whose session ended before `moment`: a failure logged before
@@ -1091,7 +1116,7 @@ class Activity:
                 kept = self._guessing(state, state.most_failures_of_one())
                 if not kept:
                     state.forget_failures()
-                state.seen(SeenLogin(session.end or start, start, ip, None, before, kept, before))
+                state.seen(session.end or start, start, ip, None, before, kept)
             return
         # A login as `name` from `ip`, whose failures so far are `state`; the rest of this
         # method, for most sessions of a log.
@@ -1109,7 +1134,7 @@ class Activity:
                 guess = Guess(start, ip, *state.evidence(named))
             state.logged_in(named)
         if start is not None:
-            state.seen(SeenLogin(session.end or start, start, ip, name, before, False, before))
+            state.seen(session.end or start, start, ip, name, before, False)
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -1188,30 +1213,40 @@ class Activity:
                  if when < login.time and (bound is None or login.end <= bound)]
         if when < logins[after[0]].time - self._guess_window:
             return  # forgotten by the first login after it
-        self._carry(state, after, username, False)
+        self._carry(state, after, LateFailure(username, False, when, bound, logins[-1].serial))
 
-    def _carry(self, state: IpActivity, after: List[int], username: Optional[str],
-               earlier: bool) -> None:
-        """Take a failure naming `username` (None: none) through the logins of `state` at the
-        indexes `after`, in order, each judged again with it, until one answers it; one that
-        none answers is pending. `earlier`: logged before a login of another account."""
+    def _carry(self, state: IpActivity, after: List[int], failure: LateFailure) -> None:
+        """Take `failure` through the logins of `state` at the indexes `after` (those it came
+        before, in order), each judged again with it, until one answers it; one that none
+        answers is pending."""
         logins = state.logins
-        for position, index in enumerate(after):
+        username, earlier = failure.username, failure.earlier
+        for index in after:
             login = logins[index]
             failures = IpActivity.restored(login.before)
             failures.add_failure(username, earlier)
             if login.account is None:
                 kept = self._guessing(failures, failures.most_failures_of_one())
-                logins[index] = login._replace(before=failures.failure_state(), kept=kept)
+                # Forgotten, it is remembered with where it came, for a turn to come; once
+                # the failures are a guess, they stay one and it need not be.
+                logins[index] = login._replace(
+                    before=failures.failure_state(), kept=kept,
+                    forgot=() if kept else login.forgot + (failure._replace(earlier=earlier),))
                 if not kept:
                     return  # its success forgot the IP's failures
                 if not login.kept:
                     # A guess's failures now: it forgot none of those it found, which go on,
                     # those that reached the stream before it through every login after it,
-                    # those that came late (their logins unknown now) through this one's.
-                    self._pass_on(state, list(range(index + 1, len(logins))), login.found,
-                                  NO_FAILURES)
-                    self._pass_on(state, after[position + 1:], login.before, login.found)
+                    # those that came late through the logins after it that each came before.
+                    rest = range(index + 1, len(logins))
+                    found = IpActivity.restored(login.found).counts()
+                    for name, count, older in found:
+                        for _ in range(count):
+                            self._carry(state, list(rest), LateFailure(
+                                name, older, None, None, login.serial))
+                    for forgotten in login.forgot:
+                        self._carry(state, [later for later in rest
+                                            if forgotten.came_before(logins[later])], forgotten)
                 continue
             logins[index] = login._replace(before=failures.failure_state())
             name = login.account.lower()  # as _failed() keeps failures' usernames
@@ -1223,15 +1258,6 @@ class Activity:
                 return
             earlier = True
         state.add_failure(username, earlier)
-
-    def _pass_on(self, state: IpActivity, after: List[int], failures: tuple,
-                 less: tuple) -> None:
-        """_carry() each of `failures` (IpActivity.failure_state()), but for those of `less`,
-        through the logins of `state` at the indexes `after`."""
-        taken = {name: count for name, count, _older in IpActivity.restored(less).counts()}
-        for name, count, older in IpActivity.restored(failures).counts():
-            for _ in range(count - taken.get(name, 0)):
-                self._carry(state, after, name, older)
 
     def _judged_again(self, user: UserActivity, login: SeenLogin, name: str,
                       failures: IpActivity) -> None:

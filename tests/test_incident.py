@@ -3,9 +3,10 @@ Postfix lines written by tests/maillog_writer.py; then the reports built on them
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
@@ -464,9 +465,10 @@ def test_an_ip_keeps_a_bounded_number_of_logins(tmp_path):
 
 
 # A session of one IP for the rule's reference: (start, seconds it lasts, username it logged in
-# as or None, [(second of the session, username or None) failed]).
+# as, "?" for a success naming none (a password check), or None, [(second of the session,
+# username or None) failed]).
 SESSIONS = st.lists(st.tuples(
-    st.integers(0, 60), st.integers(1, 60), st.sampled_from([None, "a", "b"]),
+    st.integers(0, 60), st.integers(1, 60), st.sampled_from([None, "a", "b", "?"]),
     st.lists(st.tuples(st.integers(0, 60), st.sampled_from([None, "a", "b", "c"])),
              max_size=4)), max_size=7)
 
@@ -474,35 +476,49 @@ SESSIONS = st.lists(st.tuples(
 def guessed_by_the_rule(sessions) -> set:
     """The accounts the guessed rule finds, judged by its definition: a failure comes before a
     login when its session reached the stream first (or is the login's), or it was logged
-    before the login's session began; it counts for the first logins it came before, in the
-    order of the stream, until one answers it (the account it named, or any for one naming
-    none)."""
+    before the login's session began; it counts for the logins it came before, in the order
+    of the stream, until one answers it: one as the account it named, or as any for one
+    naming none, or a password check whose failures were no guess."""
     failures = [(index, when, tried) for index, (_start, _end, _name, failed)
                 in enumerate(sessions) for when, tried in failed]
+    came_before = [[index for index, session in enumerate(sessions)
+                    if at_failure <= index or when < session[0]]
+                   for at_failure, when, _tried in failures]
+    kept = {}  # a password check -> its failures were a guess, and it left them
     guessed = set()
     for at_login, (_start, _end, name, _failed) in enumerate(sessions):
         if name is None:
             continue
-        own, recent = 0, set()
-        for at_failure, when, tried in failures:
-            came_before = [index for index, session in enumerate(sessions)
-                           if at_failure <= index or when < session[0]]
-            if at_login not in came_before:
+        found = []  # (username tried, whether it came before a login of another account)
+        for (_at, _when, tried), logins in zip(failures, came_before):
+            if at_login not in logins:
                 continue
-            earlier = [sessions[index][2] for index in came_before
-                       if index < at_login and sessions[index][2] is not None]
-            if any(tried is None or tried == other for other in earlier):
-                continue  # answered
-            if tried is None or tried == name:
-                own += 1
-            if not earlier and tried is not None:
-                recent.add(tried)
-        if own >= 3 or len(recent) >= 2:
+            answered, older = False, False
+            for index in logins[:logins.index(at_login)]:
+                other = sessions[index][2]
+                if other == "?":
+                    answered = not kept[index]
+                elif other is not None:
+                    answered = tried is None or tried == other
+                    older = True
+                if answered:
+                    break
+            if not answered:
+                found.append((tried, older))
+        named = Counter(tried for tried, _older in found if tried is not None)
+        unnamed = sum(1 for tried, _older in found if tried is None)
+        recent = {tried for tried, older in found if tried is not None and not older}
+        if name == "?":
+            kept[at_login] = max(named.values(), default=0) + unnamed >= 3 or len(recent) >= 2
+        elif named[name] + unnamed >= 3 or len(recent) >= 2:
             guessed.add(name)
     return guessed
 
 
 @given(SESSIONS)
+# Failures a password check found late, before a later one made them a guess, went on through
+# the logins that later one came before: `a` was guessed on each login's own typos.
+@example([(1, 1, "?", []), (0, 3, "a", [(0, None)]), (0, 3, "a", [(0, None), (0, None)])])
 def test_failures_count_for_a_login_by_the_rule_whichever_session_ended_first(drawn):
     day = dt.datetime(2026, 1, 5, 10, tzinfo=dt.timezone.utc)
     sessions, shaped = [], []
@@ -518,7 +534,7 @@ def test_failures_count_for_a_login_by_the_rule_whichever_session_ended_first(dr
         session.end = session.last_time = day + dt.timedelta(seconds=end)
         session.complete = True
         session.auth = (int(name is not None), len(failed) + int(name is not None))
-        session.sasl_username = name and f"{name}@example.jp"
+        session.sasl_username = f"{name}@example.jp" if name not in (None, "?") else None
         session.auth_failures = [
             (day + dt.timedelta(seconds=when), AuthFailure(
                 "unknown", BOT, None, "PLAIN", "authentication failure",
