@@ -31,19 +31,19 @@ DESCRIPTION
     these pairs are what grows with the length of the log).
 
     Memory is bounded by the accounts and a window of days, not by the length of the log (an
-    IP's failures and successes by `guess_window`, and LOGINS_KEPT; below): an hour is settled,
-    folded into its user's running summary and dropped, once the stream has moved SETTLE_AFTER
-    past it. Mail reaches the stream when it leaves the queue, which Postfix's
-    maximal_queue_lifetime (5 days unless changed) bounds, so by then an hour's figures are
-    final. The summary keeps what the rules of incident.py read: totals, how many busy hours
-    had each recipient count (the burst rule's median and its earliest hour per count), the
-    first hour at which the failing rule held on the figures so far, and the hopping rule's
-    sliding window; the hour's networks go to `pairs`. Something that reaches the
-    stream after its hour was settled (mail queued for longer, a session whose end was never
-    logged, handed on when the log ends) is settled as an hour of its own: totals, IPs and
-    networks stay exact; the burst rule sees two smaller hours and the hopping window meets it
-    late. With keep_hours (the timeline report, whose output is one row per hour anyway) every
-    Hour is kept in `UserActivity.history` and settled only at the end.
+    IP's failures by `guess_window`, its successes by LOGINS_KEPT and LATE_WINDOW, looked at
+    once a day of the stream; below): an hour is settled, folded into its user's running summary
+    and dropped, once the stream has moved SETTLE_AFTER past it. Mail reaches the stream when it
+    leaves the queue, which Postfix's maximal_queue_lifetime (5 days unless changed) bounds, so
+    by then an hour's figures are final. The summary keeps what the rules of incident.py read:
+    totals, how many busy hours had each recipient count (the burst rule's median and its
+    earliest hour per count), the first hour at which the failing rule held on the figures so
+    far, and the hopping rule's sliding window; the hour's networks go to `pairs`. Something
+    that reaches the stream after its hour was settled (mail queued for longer, a session whose
+    end was never logged, handed on when the log ends) is settled as an hour of its own: totals,
+    IPs and networks stay exact; the burst rule sees two smaller hours and the hopping window
+    meets it late. With keep_hours (the timeline report, whose output is one row per hour
+    anyway) every Hour is kept in `UserActivity.history` and settled only at the end.
 
     A login is a session that authenticated and whose username Postfix logged (it queued mail,
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
@@ -72,22 +72,25 @@ DESCRIPTION
     Failures can reach the stream after a login they came before: a bot's connection fails
     AUTH and stays open while another logs in and is done first; an smtpd killed before its
     disconnect line leaves a session that is handed on an hour later, or when the log ends. So
-    each IP keeps its last LOGINS_KEPT successes, none that ended `guess_window` before its
-    host's clock (IpActivity.logins), each with the IP's failures as it found them. A failure
-    logged before a kept success's session began, in a session that ended after it (by its
-    logged end; an end not logged is not known before the session is handed on), is taken
-    through those successes in the order they came, as though it had come first: each is judged
-    again with it, and a guess now is recorded on its user, as one on time would have been (the
+    each IP keeps its last LOGINS_KEPT successes, none that ended LATE_WINDOW (two hours) before
+    its host's clock (IpActivity.logins), each with the IP's failures as it found them: a
+    failure that comes later was of a session open longer after the login than smtpd lets
+    one that fails AUTH stay open, or the correlator waits for a line of it. A failure logged
+    before a kept success's session began, in a session that ended after it (by its logged
+    end; an end not logged is not known before the session is handed on), is taken through
+    those successes in the order they came, as though it had come first: each is judged again
+    with it, and a guess now is recorded on its user, as one on time would have been (the
     earliest from its IP), until one answers it as above (a success naming no account forgets
     it unless its failures are a guess now; then it forgets none of those it found, and each
-    goes on through the logins after it that it came before). One that none answers is pending, as failed before the IP's last login. What a failure
-    adds never takes a guess back. As before: a failure logged before a success no longer kept
-    (LOGINS_KEPT since, or one that ended a guess window earlier) counts as though it came after
-    them; failures the counters alone tell (no warning line, no time) stand at their session's
-    end; one logged `guess_window` before the login it came before is forgotten; a log whose
-    time runs back (a failure whose session's logged end came before the login's, after it in
-    the stream) keeps the order of the stream; a login that reaches the stream late (its smtpd
-    killed) is judged on the failures that reached the stream before it.
+    goes on through the logins after it that it came before). One that none answers is
+    pending, as failed before the IP's last login. What a failure adds never takes a guess
+    back. As before: a failure logged before a success no longer kept (LOGINS_KEPT since, or
+    one that ended LATE_WINDOW earlier) counts as though it came after them; failures the
+    counters alone tell (no warning line, no time) stand at their session's end; one logged
+    `guess_window` before the login it came before is forgotten; a log whose time runs back (a
+    failure whose session's logged end came before the login's, after it in the stream) keeps
+    the order of the stream; a login that reaches the stream late (its smtpd killed) is judged
+    on the failures that reached the stream before it.
 
     Recipients are counted as the messages report counts them
     (model.Message.counted_recipients), in the hour their message was queued; recipients refused
@@ -123,6 +126,7 @@ from typing import (
 
 from mypy_extensions import mypyc_attr
 
+from maillog_sasl.correlate import SESSION_IDLE
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.syslog import set_slots, slots_state
@@ -156,6 +160,12 @@ CLOCK_JUMP = _dt.timedelta(days=2)
 # How many of an IP's last successes are kept for failures logged before them that reach the
 # stream after them (IpActivity.logins): a bot's parallel connections, a NAT's busy minute.
 LOGINS_KEPT = 16
+# How long after its session's end, by its host's clock, a success is kept for them: such a
+# failure's session was open when the success ended, and reaches the stream at its disconnect,
+# or, that line lost, once its host has logged SESSION_IDLE without a line of it (looked at each
+# ten minutes of its lines); smtpd's own limits (smtpd_timeout, the error limits) end a
+# session that fails AUTH within minutes. Twice SESSION_IDLE leaves room for both.
+LATE_WINDOW = 2 * SESSION_IDLE
 # How many clients' networks are kept: logins come back from recent clients.
 RECENT_CLIENTS = 4_096
 
@@ -666,7 +676,7 @@ class IpActivity:
         self.older_usernames = 0
         self.last_failure: Optional[_dt.datetime] = None
         # The last successes from the IP (SeenLogin), in the order their sessions ended: at most
-        # LOGINS_KEPT, none that ended `guess_window` before the host's clock.
+        # LOGINS_KEPT, none that ended LATE_WINDOW before the host's clock.
         self.logins: List[SeenLogin] = []
         # The start of the newest success no longer kept: a failure logged before it cannot be
         # placed among the logins, and counts as though it came after them.
@@ -820,8 +830,8 @@ class IpActivity:
         logins.append(SeenLogin(end, time, ip, account, before, kept, before, serial, ()))
 
     def forget_logins_before(self, moment: _dt.datetime) -> None:
-        """Forget the logins whose session ended before `moment`: a failure logged before
-        them, in a session that ended that much later, would have lasted a guess window."""
+        """Forget the logins whose session ended before `moment`, LATE_WINDOW ago: a failure
+        logged before them still to come would be of a session open that long after them."""
         logins = self.logins
         if logins and logins[0].end < moment:
             self._forgot(max(login.time for login in logins if login.end < moment))
@@ -995,14 +1005,15 @@ class Activity:
 
     def _forget_idle_ips(self) -> None:
         """Failures that stopped `guess_window` before the latest time of the host that logged
-        them can no longer make a guess: forget them, and the IPs left with nothing to
+        them can no longer make a guess, nor can failures still to come be logged before logins
+        that ended LATE_WINDOW before it: forget them, and the IPs left with nothing to
         remember."""
         clocks, window = self._host_clock, self._guess_window
         for state in self.ips.values():
             clock = (clocks.get(state.host) if state.host is not None else None) or self.last_time
             if clock is not None:
                 state.forget_failures_before(clock - window)
-                state.forget_logins_before(clock - window)
+                state.forget_logins_before(clock - LATE_WINDOW)
         # A new dict, not deletions: a dict keeps the table of its largest size, and a
         # brute-force campaign makes it tens of thousands of IPs large.
         self.ips = {ip: state for ip, state in self.ips.items() if state.matters}
@@ -1094,9 +1105,8 @@ class Activity:
         ips = self.ips
         state = ips.get(source)
         if state is not None and on_time and start is not None:
-            forgotten = start - self._guess_window
-            state.forget_failures_before(forgotten)
-            state.forget_logins_before(forgotten)
+            state.forget_failures_before(start - self._guess_window)
+            state.forget_logins_before(start - LATE_WINDOW)
         auth = session.auth
         # guessing_failures() and failed_auth_count read, for nearly every session, that it
         # failed no AUTH: told here first, from its counters and failure lines (the rule of

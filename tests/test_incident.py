@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
 from maillog_sasl.activity import (
+    LATE_WINDOW,
     LOGINS_KEPT,
     RISING_HISTORY,
     USERNAMES_KEPT,
@@ -20,6 +21,7 @@ from maillog_sasl.activity import (
     ThresholdError,
     failing_source,
 )
+from maillog_sasl.correlate import SESSION_IDLE
 from maillog_sasl.events import AuthFailure
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
@@ -625,6 +627,25 @@ def test_guessing_is_forgotten_after_the_guess_window(tmp_path):
     assert "guessed" in fired(log, tmp_path, "ivy@example.jp", guess_window=8)
 
 
+def test_ips_that_only_logged_in_are_kept_for_failures_that_come_late_only(tmp_path):
+    # A failure logged before a login reaches the stream after it when its session was still
+    # open at the login's end: within minutes (smtpd's limits), or an hour later (its end lost:
+    # the correlator's SESSION_IDLE). The login is kept for LATE_WINDOW after its end, looked
+    # at once a day of the stream: a day's logins, not a guess window's.
+    log = MailLog()
+    for number in range(50):
+        log.login(f"user{number}@example.jp", f"198.18.0.{number}", at(0, 9, number))
+    log.failures(BOT, at(1, 9, 59), ["kim@example.jp"] * 3, until=at(1, 10, 30))
+    log.login("kim@example.jp", BOT, at(1, 10))  # a guess the failing session's end tells
+    for day in (1, 2):
+        log.login("kim@example.jp", HOME, at(day, 12))
+    activity = watch(analyze([log.write(tmp_path / "maillog")]), Selection(), {})
+    assert not [ip for ip in activity.ips if ip.startswith("198.18.")]
+    assert [login.time for login in activity.ips[HOME].logins] == [at(2, 12)]
+    assert activity.users["kim@example.jp"].guesses[BOT].time == at(1, 10)
+    assert LATE_WINDOW == 2 * SESSION_IDLE
+
+
 def test_ips_that_only_failed_are_not_kept_past_the_guess_window(tmp_path):
     log = MailLog()
     for day in range(20):
@@ -635,10 +656,10 @@ def test_ips_that_only_failed_are_not_kept_past_the_guess_window(tmp_path):
     # idle for more than 7 days are gone, give or take that day.
     kept = {int(ip.rsplit(".", 1)[1]) for ip in activity.ips if ip != HOME}
     assert set(range(13, 20)) <= kept <= set(range(11, 20))
-    # An IP that only logged in keeps its logins of the last guess window, for failures logged
-    # before them that come later (IpActivity.logins); its first login is in the pairs.
-    assert [login.time for login in activity.ips[HOME].logins] == [
-        at(day, 9) for day in range(12, 20)]
+    # An IP that only logged in keeps its logins that ended LATE_WINDOW before its next, for
+    # failures logged before them that come later (IpActivity.logins); its first login is in
+    # the pairs.
+    assert [login.time for login in activity.ips[HOME].logins] == [at(19, 9)]
     assert activity.ips[HOME].pending_failures == 0
     assert dict(activity.pairs.shared_ips(1))[HOME] == {"kim@example.jp": at(0, 9)}  # its connect
 
