@@ -65,8 +65,11 @@ class MailLog:
         return f"{self._queue:X}"
 
     def failures(self, ip: str, when: dt.datetime, usernames: Sequence[Optional[str]],
-                 reason: str = "UGFzc3dvcmQ6") -> None:
-        """A session whose every AUTH fails, one per username (None: Postfix logged none)."""
+                 reason: str = "UGFzc3dvcmQ6", until: Optional[dt.datetime] = None,
+                 killed: bool = False) -> None:
+        """A session whose every AUTH fails, one per username (None: Postfix logged none), a
+        second apart; it disconnects `until` (by default two seconds after the last), or, if
+        `killed`, its smtpd dies and no disconnect is logged."""
         pid = self._next_pid()
         smtpd = "postfix/submission/smtpd"
         self._line(when, smtpd, pid, f"connect from unknown[{ip}]")
@@ -75,7 +78,9 @@ class MailLog:
             self._line(when + (index + 1) * SECOND, smtpd, pid,
                        f"warning: unknown[{ip}]: SASL LOGIN authentication failed: {reason}{tail}")
         count = len(usernames)
-        self._line(when + (count + 2) * SECOND, smtpd, pid,
+        if killed:
+            return
+        self._line(until or when + (count + 2) * SECOND, smtpd, pid,
                    f"disconnect from unknown[{ip}] ehlo=1 auth=0/{count} quit=1 commands=2/{count + 2}")
 
     def password_check(self, ip: str, when: dt.datetime) -> None:
