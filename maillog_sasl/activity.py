@@ -1185,7 +1185,13 @@ class Activity:
         # time runs back keeps the order of the stream); when not (the smtpd was killed, or the
         # log ends), it was unknown until the session was handed on, after the login.
         bound = session.end if session.complete else None
-        starts = [login.time for login in logins if bound is None or login.end <= bound]
+        # A session that logged in itself answered its typos with its own success, which
+        # Postfix logs no time for: before another's login began, as far as anyone can tell (a
+        # colleague's typo behind an office's NAT would count against everyone who connected
+        # while it stayed open). Only a session that never logged in (a bot's failing
+        # connection) has failures that came before another's login.
+        starts = [] if session.auth_succeeded else [
+            login.time for login in logins if bound is None or login.end <= bound]
         latest = max(starts) if starts else None
         late = []
         for when, failure in session.auth_failures:

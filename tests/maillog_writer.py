@@ -105,9 +105,11 @@ class MailLog:
     def login(self, user: str, ip: str, when: dt.datetime, to: int = 1, outcome: str = "sent",
               outcomes: Optional[Dict[str, int]] = None, typos: int = 0, notice: bool = False,
               retry: Optional[dt.timedelta] = None, expire_after: Optional[dt.timedelta] = None,
-              noqueue_rejects: int = 0, sender: Optional[str] = None) -> str:
+              noqueue_rejects: int = 0, sender: Optional[str] = None,
+              until: Optional[dt.datetime] = None) -> str:
         """A session that authenticates (after `typos` failures) and sends one message (its
-        envelope sender `sender`, by default the login; "" for the null sender)."""
+        envelope sender `sender`, by default the login; "" for the null sender); it disconnects
+        `until` (by default two seconds after the message's delivery)."""
         envelope = user if sender is None else sender
         outcomes = outcomes if outcomes is not None else {outcome: to}
         pid, smtpd, client = self._tls_connect(ip, when)
@@ -170,7 +172,7 @@ class MailLog:
         auth = "auth=1" if not typos else f"auth=1/{total}"
         rcpt = f"rcpt={accepted}" if rcpt_total == accepted else f"rcpt={accepted}/{rcpt_total}"
         ok = 7 + accepted  # ehlo=2 starttls auth mail rcpt... data quit
-        self._line(delivered + 2 * SECOND, smtpd, pid,
+        self._line(until or delivered + 2 * SECOND, smtpd, pid,
                    f"disconnect from {client} ehlo=2 starttls=1 {auth} mail=1 {rcpt} data=1 quit=1 "
                    f"commands={ok}/{ok + typos + rcpt_total - accepted}")
         return queue_id

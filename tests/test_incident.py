@@ -435,6 +435,17 @@ def test_failures_logged_after_a_login_began_are_the_next_logins(tmp_path):
         3, "for 1 username", "11:00")
 
 
+def test_a_colleagues_typo_answered_in_its_own_session_is_no_guess_of_another(tmp_path):
+    # Behind an office's NAT two colleagues each mistype once, then log in, in connections
+    # that stay open while a third connects, sends and is done: their typos were answered by
+    # their own logins (a review found the third guessed "after 2 failed AUTH for 2 usernames").
+    log = MailLog()
+    log.login("u4@example.jp", OFFICE, TEN, typos=1, until=TEN + 39 * SECOND)
+    log.login("u3@example.jp", OFFICE, TEN + 2 * SECOND, typos=1, until=TEN + 76 * SECOND)
+    log.login("u1@example.jp", OFFICE, TEN + 5 * SECOND)
+    assert "guessed" not in fired(log, tmp_path, "u1@example.jp")
+
+
 def test_a_log_whose_time_runs_back_keeps_the_order_of_the_stream(tmp_path):
     # Pieces of logs put together: failures logged before a login, in a session whose logged
     # end was before it too, that come after it in the file, count as coming after it.
@@ -483,8 +494,11 @@ def guessed_by_the_rule(sessions) -> set:
     naming none, or a password check whose failures were no guess."""
     failures = [(index, when, tried) for index, (_start, _end, _name, failed)
                 in enumerate(sessions) for when, tried in failed]
+    # A session that logged in answered its own failures first: only those of one that did
+    # not can have come before a login whose session began after them.
     came_before = [[index for index, session in enumerate(sessions)
-                    if at_failure <= index or when < session[0]]
+                    if at_failure <= index
+                    or (when < session[0] and sessions[at_failure][2] is None)]
                    for at_failure, when, _tried in failures]
     kept = {}  # a password check -> its failures were a guess, and it left them
     guessed = set()
