@@ -25,44 +25,72 @@ DESCRIPTION
     open ones at the end). Per SASL username it gathers one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
     outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
-    client IP it keeps the failed AUTH that no login since has answered. Which accounts logged
-    in from which IPs, networks and provider blocks, when first, and on which days, goes to
-    `pairs` (on disk: these pairs are what grows with the length of the log).
+    client IP it keeps the failed AUTH that no login since has answered, and its last successes
+    (for failures that reach the stream after them; below). Which accounts logged in from which
+    IPs, networks and provider blocks, when first, and on which days, goes to `pairs` (on disk:
+    these pairs are what grows with the length of the log).
 
-    Memory is bounded by the accounts and a window of days, not by the length of the log:
-    an hour is settled, folded into its user's running summary and dropped, once the stream has
-    moved SETTLE_AFTER past it. Mail reaches the stream when it leaves the queue, which Postfix's
-    maximal_queue_lifetime (5 days unless changed) bounds, so by then an hour's figures are
-    final. The summary keeps what the rules of incident.py read: totals, how many busy hours
-    had each recipient count (the burst rule's median and its earliest hour per count), the
-    first hour at which the failing rule held on the figures so far, and the hopping rule's
-    sliding window; the hour's networks go to `pairs`. Something that reaches the
-    stream after its hour was settled (mail queued for longer, a session whose end was never
-    logged, handed on when the log ends) is settled as an hour of its own: totals, IPs and
-    networks stay exact; the burst rule sees two smaller hours and the hopping window meets it
-    late. With keep_hours (the timeline report, whose output is one row per hour anyway) every
-    Hour is kept in `UserActivity.history` and settled only at the end.
+    Memory is bounded by the accounts and a window of days, not by the length of the log (an
+    IP's failures by `guess_window`, its successes by LOGINS_KEPT and LATE_WINDOW, looked at
+    once a day of the stream; below): an hour is settled, folded into its user's running summary
+    and dropped, once the stream has moved SETTLE_AFTER past it. Mail reaches the stream when it
+    leaves the queue, which Postfix's maximal_queue_lifetime (5 days unless changed) bounds, so
+    by then an hour's figures are final. The summary keeps what the rules of incident.py read:
+    totals, how many busy hours had each recipient count (the burst rule's median and its
+    earliest hour per count), the first hour at which the failing rule held on the figures so
+    far, and the hopping rule's sliding window; the hour's networks go to `pairs`. Something
+    that reaches the stream after its hour was settled (mail queued for longer, a session whose
+    end was never logged, handed on when the log ends) is settled as an hour of its own: totals,
+    IPs and networks stay exact; the burst rule sees two smaller hours and the hopping window
+    meets it late. With keep_hours (the timeline report, whose output is one row per hour
+    anyway) every Hour is kept in `UserActivity.history` and settled only at the end.
 
     A login is a session that authenticated and whose username Postfix logged (it queued mail,
     or Postfix >= 3.10 named it on a reject). A success with no username cannot be attributed to
     an account: it forgets its IP's failures, unless they are a guess (below).
 
-    Guessing is judged as the stream passes, because "earlier" means earlier in the stream
-    (sessions come in the order they ended, files oldest first): a successful login as U from an
-    IP whose failed AUTH that may have been U's (naming U, or naming none) reach
-    `guess_failures`, or whose failures name `guess_usernames` distinct usernames, is recorded on
-    the user as a Guess (an IPv6 address's failures are its /64's: an attacker there rotates
+    Guessing is judged as the stream passes, on the failures that came before the login: those
+    of the sessions that reached the stream before it (sessions come in the order they ended,
+    files oldest first), and those logged before its session began in a session that ended
+    after it (Postfix logs no time for a successful AUTH: what such a session failed while the
+    login's was open stands after the login, as the stream has it). A successful login as U
+    from an IP whose failed AUTH that may have been U's (naming U, or naming none) reach
+    `guess_failures`, or whose failures name `guess_usernames` distinct usernames, is recorded
+    on the user as a Guess (an IPv6 address's failures are its /64's: an attacker there rotates
     through its addresses). A login answers the failures naming its account and those naming
-    none: counting from there keeps a user's occasional typo, each followed by a good login, from
-    adding up, and a device behind an office's NAT that keeps trying a colleague's old password
-    from making each login from that NAT a guess (that colleague's, when it comes, is one).
-    A success that names no account and comes after a guess's failures keeps them for the next
-    login from the IP that does: a bot checks a guessed password in a session that sends nothing
-    (Postfix names the login only on mail it queued) and sends from the same IP later.
+    none: counting from there keeps a user's occasional typo, each followed by a good login,
+    from adding up, and a device behind an office's NAT that keeps trying a colleague's old
+    password from making each login from that NAT a guess (that colleague's, when it comes, is
+    one). A success that names no account and comes after a guess's failures keeps them for the
+    next login from the IP that does: a bot checks a guessed password in a session that sends
+    nothing (Postfix names the login only on mail it queued) and sends from the same IP later.
     Failures Postfix blames on its own authentication server are not guesses. An IP that has
-    failed no AUTH for `guess_window` days has its failures forgotten (and, if it never logged
-    in, the IP itself): a brute-force campaign leaves tens of thousands of IPs behind, and a
-    login weeks after an IP's last failure is not the end of its guessing.
+    failed no AUTH for `guess_window` days has its failures forgotten (and the IP itself, once
+    none of its logins is kept either; below): a brute-force campaign leaves tens of thousands
+    of IPs behind, and a login weeks after an IP's last failure is not the end of its guessing.
+
+    Failures can reach the stream after a login they came before: a bot's connection fails
+    AUTH and stays open while another logs in and is done first; an smtpd killed before its
+    disconnect line leaves a session that is handed on an hour later, or when the log ends. So
+    each IP keeps its last LOGINS_KEPT successes, none that ended LATE_WINDOW (two hours) before
+    its host's clock (IpActivity.logins), each with the IP's failures as it found them: a
+    failure that comes later was of a session open longer after the login than smtpd lets
+    one that fails AUTH stay open, or the correlator waits for a line of it. A failure logged
+    before a kept success's session began, in a session that ended after it (by its logged
+    end; an end not logged is not known before the session is handed on), is taken through
+    those successes in the order they came, as though it had come first: each is judged again
+    with it, and a guess now is recorded on its user, as one on time would have been (the
+    earliest from its IP), until one answers it as above (a success naming no account forgets
+    it unless its failures are a guess now; then it forgets none of those it found, and each
+    goes on through the logins after it that it came before). One that none answers is
+    pending, as failed before the IP's last login. What a failure adds never takes a guess
+    back. As before: a failure logged before a success no longer kept (LOGINS_KEPT since, or
+    one that ended LATE_WINDOW earlier) counts as though it came after them; failures the
+    counters alone tell (no warning line, no time) stand at their session's end; one logged
+    `guess_window` before the login it came before is forgotten; a log whose time runs back (a
+    failure whose session's logged end came before the login's, after it in the stream) keeps
+    the order of the stream; a login that reaches the stream late (its smtpd killed) is judged
+    on the failures that reached the stream before it.
 
     Recipients are counted as the messages report counts them
     (model.Message.counted_recipients), in the hour their message was queued; recipients refused
@@ -98,6 +126,7 @@ from typing import (
 
 from mypy_extensions import mypyc_attr
 
+from maillog_sasl.correlate import SESSION_IDLE
 from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.syslog import set_slots, slots_state
@@ -128,6 +157,15 @@ ONE_HOUR = _dt.timedelta(hours=1)
 ONE_DAY = _dt.timedelta(days=1)
 # A time further than this past its host's clock needs the host's next item to confirm it.
 CLOCK_JUMP = _dt.timedelta(days=2)
+# How many of an IP's last successes are kept for failures logged before them that reach the
+# stream after them (IpActivity.logins): a bot's parallel connections, a NAT's busy minute.
+LOGINS_KEPT = 16
+# How long after its session's end, by its host's clock, a success is kept for them: such a
+# failure's session was open when the success ended, and reaches the stream at its disconnect,
+# or, that line lost, once its host has logged SESSION_IDLE without a line of it (looked at each
+# ten minutes of its lines); smtpd's own limits (smtpd_timeout, the error limits) end a
+# session that fails AUTH within minutes. Twice SESSION_IDLE leaves room for both.
+LATE_WINDOW = 2 * SESSION_IDLE
 # How many clients' networks are kept: logins come back from recent clients.
 RECENT_CLIENTS = 4_096
 
@@ -272,7 +310,7 @@ HOP_WINDOW_FIELDS = ("events", "fired", "most", "busiest")
 USER_FIELDS = ("name", "open_hours", "history", "messages", "guesses", "selected", "logins",
                "outcomes", "busy", "failing_since", "hops")
 IP_FIELDS = ("pending_failures", "pending_usernames", "last_failure", "host", "username_failures",
-             "older_usernames")
+             "older_usernames", "logins", "forgotten_login")
 # An Activity has no slots: its state is the dict a plain class's instance has, its attributes
 # and ACTIVITY_DEFAULTS, which one pickled before they were kept lacks.
 ACTIVITY_DEFAULTS = {"enrichment": None, "_next_due": None, "_last_hour_end": None}
@@ -322,6 +360,46 @@ class Guess(NamedTuple):
     ip: str
     failures: int
     usernames: int
+
+
+# An IP's failures as a login found them (IpActivity.failure_state()): pending_failures,
+# pending_usernames, username_failures, older_usernames. Most logins find none: this one.
+NO_FAILURES = (0, (), (), 0)
+
+
+class SeenLogin(NamedTuple):
+    """A recent success from an IP, kept so that a failure logged before it, in a session that
+    ended after it, is judged as it would have been had it come first (IpActivity.logins)."""
+    end: _dt.datetime  # its session's end
+    time: _dt.datetime  # its session's start: a failure logged before it came before the login
+    ip: str
+    account: Optional[str]  # the UserActivity's name; None: Postfix named none
+    before: tuple  # the IP's failures as it found them (IpActivity.failure_state())
+    kept: bool  # named none and left the failures for the next login: they were a guess
+    # Those of `before` that reached the stream before it (the others came late): they came
+    # before every login after it, where a success naming none that forgot them passes them on.
+    found: tuple
+    serial: int  # its place among the IP's logins: one after it in the stream has a higher one
+    # The failures of `before` that came late and that it forgot (it named none and they were
+    # no guess), each as LateFailure with the place where it came: should a later one make
+    # them a guess, each goes on through the logins after it that it came before.
+    forgot: tuple
+
+
+class LateFailure(NamedTuple):
+    """A failure from an IP that a success naming none forgot (SeenLogin.forgot), and where it
+    came: before the IP's logins after `marker` (their SeenLogin.serial) in the stream, and
+    before those that began after `when` and ended by `bound` (None: whenever they ended)."""
+    username: Optional[str]  # the username it named (lower case); None: none
+    earlier: bool  # it was logged before a login of another account (IpActivity.add_failure())
+    when: Optional[_dt.datetime]  # None: it reached the stream before every login after marker
+    bound: Optional[_dt.datetime]
+    marker: int
+
+    def came_before(self, login: SeenLogin) -> bool:
+        when, bound = self.when, self.bound
+        return login.serial > self.marker or (
+            when is not None and when < login.time and (bound is None or login.end <= bound))
 
 
 # Shared read-only empties that an Hour or a BusyHours holds until its first write replaces
@@ -597,17 +675,42 @@ class IpActivity:
         # never logs in, would otherwise make every login from an office's NAT a guess).
         self.older_usernames = 0
         self.last_failure: Optional[_dt.datetime] = None
+        # The last successes from the IP (SeenLogin), in the order their sessions ended: at most
+        # LOGINS_KEPT, none that ended LATE_WINDOW before the host's clock.
+        self.logins: List[SeenLogin] = []
+        # The start of the newest success no longer kept: a failure logged before it cannot be
+        # placed among the logins, and counts as though it came after them.
+        self.forgotten_login: Optional[_dt.datetime] = None
 
     def __getstate__(self) -> tuple:
         return slots_state(self, IP_FIELDS)
 
     def __setstate__(self, state: tuple) -> None:
         set_slots(self, state)
-        if len(state[1]) < len(IP_FIELDS):
+        if "logins" not in state[1]:
+            # Kept before the logins came (watch._ADDED): none is known, and a failure logged
+            # before the state was kept counts as one after them.
+            self.logins = []
+            self.forgotten_login = None
+        if "username_failures" not in state[1]:
             # Kept before the counts came (watch._ADDED): its failures read as naming none, and
             # as failed since the IP's last login.
             self.username_failures = (0,) * len(self.pending_usernames)
             self.older_usernames = 0
+
+    def failure_state(self) -> tuple:
+        """The failures as they stand (SeenLogin.before); restored() makes them an IpActivity."""
+        if not self.pending_failures and not self.pending_usernames:
+            return NO_FAILURES
+        return (self.pending_failures, self.pending_usernames, self.username_failures,
+                self.older_usernames)
+
+    @staticmethod
+    def restored(failures: tuple) -> IpActivity:
+        state = IpActivity()
+        (state.pending_failures, state.pending_usernames, state.username_failures,
+         state.older_usernames) = failures
+        return state
 
     def forget_failures(self) -> None:
         self.pending_failures = 0
@@ -639,6 +742,35 @@ class IpActivity:
                 usernames, counts = usernames[1:], counts[1:]
             self.pending_usernames = usernames + (username,)
             self.username_failures = counts + (1,)
+
+    def add_failure(self, username: Optional[str], earlier: bool) -> None:
+        """One more failure, naming `username` (None: none); `earlier`: logged before the IP's
+        last login, which was not its account's."""
+        self.pending_failures += 1
+        if username is None:
+            return
+        if not earlier:
+            self.failed(username)
+            return
+        usernames, counts = self.pending_usernames, self.username_failures
+        if username in usernames:  # where it is: failing since the last login, or before too
+            at = usernames.index(username)
+            self.username_failures = counts[:at] + (counts[at] + 1,) + counts[at + 1:]
+        elif len(usernames) < USERNAMES_KEPT:  # past this many, it reads as naming none
+            older = self.older_usernames
+            self.pending_usernames = usernames[:older] + (username,) + usernames[older:]
+            self.username_failures = counts[:older] + (1,) + counts[older:]
+            self.older_usernames = older + 1
+
+    def counts(self) -> List[Tuple[Optional[str], int, bool]]:
+        """(username, its failures, whether they came before the IP's last login) for each
+        username, and (None, count, False) for the failures naming none."""
+        older = self.older_usernames
+        counts: List[Tuple[Optional[str], int, bool]] = [
+            (name, count, at < older) for at, (name, count)
+            in enumerate(zip(self.pending_usernames, self.username_failures))]
+        unnamed = self.unnamed_failures()
+        return counts + [(None, unnamed, False)] if unnamed else counts
 
     def recent_usernames(self) -> tuple:
         """The usernames that failed since the IP's last login."""
@@ -686,10 +818,43 @@ class IpActivity:
         if self.last_failure is not None and self.last_failure < moment:
             self.forget_failures()
 
+    def seen(self, end: _dt.datetime, time: _dt.datetime, ip: str, account: Optional[str],
+             before: tuple, kept: bool) -> None:
+        """A success from the IP, kept for the failures logged before it still to come
+        (SeenLogin's fields)."""
+        logins = self.logins
+        # Serials are compared only among the logins kept: with none, they start again.
+        serial = logins[-1].serial + 1 if logins else 0
+        if len(logins) >= LOGINS_KEPT:
+            self._forgot(logins.pop(0).time)
+        logins.append(SeenLogin(end, time, ip, account, before, kept, before, serial, ()))
+
+    def forget_logins_before(self, moment: _dt.datetime) -> None:
+        """Forget the logins whose session ended before `moment`, LATE_WINDOW ago: a failure
+        logged before them still to come would be of a session open that long after them."""
+        logins = self.logins
+        if logins and logins[0].end < moment:
+            self._forgot(max(login.time for login in logins if login.end < moment))
+            self.logins = [login for login in logins if login.end >= moment]
+
+    def forget_logins_of(self, account: str) -> None:
+        """Forget the logins as `account` (its password was reset): a failure logged before
+        them counts as though it came after them, as for any login no longer kept."""
+        logins = self.logins
+        starts = [login.time for login in logins if login.account == account]
+        if starts:
+            self._forgot(max(starts))
+            self.logins = [login for login in logins if login.account != account]
+
+    def _forgot(self, start: _dt.datetime) -> None:
+        forgotten = self.forgotten_login
+        if forgotten is None or start > forgotten:
+            self.forgotten_login = start
+
     @property
     def matters(self) -> bool:
         """False when it holds nothing a fresh IpActivity would not."""
-        return bool(self.pending_failures or self.pending_usernames)
+        return bool(self.pending_failures or self.pending_usernames or self.logins)
 
 
 class Activity:
@@ -746,10 +911,15 @@ class Activity:
         self._hop_span = _dt.timedelta(hours=limits.hop_window)
 
     def forget(self, name: str) -> None:
-        """Drop an account and its open hours (`watch`: its password was reset)."""
+        """Drop an account, its open hours and its logins kept on its IPs (`watch`: its
+        password was reset)."""
         user = self.users.pop(name, None)
         if user is None:
             return
+        # A failure that reaches the stream late would otherwise judge one of them again, and
+        # record its guess on the account as it is now, which its own failures have made again.
+        for state in self.ips.values():
+            state.forget_logins_of(name)
         for key in user.open_hours:
             waiting = self._unsettled.get(key)
             if waiting is not None:
@@ -835,13 +1005,15 @@ class Activity:
 
     def _forget_idle_ips(self) -> None:
         """Failures that stopped `guess_window` before the latest time of the host that logged
-        them can no longer make a guess: forget them, and the IPs left with nothing to
+        them can no longer make a guess, nor can failures still to come be logged before logins
+        that ended LATE_WINDOW before it: forget them, and the IPs left with nothing to
         remember."""
         clocks, window = self._host_clock, self._guess_window
         for state in self.ips.values():
             clock = (clocks.get(state.host) if state.host is not None else None) or self.last_time
             if clock is not None:
                 state.forget_failures_before(clock - window)
+                state.forget_logins_before(clock - LATE_WINDOW)
         # A new dict, not deletions: a dict keeps the table of its largest size, and a
         # brute-force campaign makes it tens of thousands of IPs large.
         self.ips = {ip: state for ip, state in self.ips.items() if state.matters}
@@ -934,6 +1106,7 @@ class Activity:
         state = ips.get(source)
         if state is not None and on_time and start is not None:
             state.forget_failures_before(start - self._guess_window)
+            state.forget_logins_before(start - LATE_WINDOW)
         auth = session.auth
         # guessing_failures() and failed_auth_count read, for nearly every session, that it
         # failed no AUTH: told here first, from its counters and failure lines (the rule of
@@ -944,23 +1117,34 @@ class Activity:
             self._failed(session, guessing_failures(session), state)
         name = session.sasl_username
         if name is None:
-            if state is not None and session.auth_succeeded and not self._guessing(
-                    state, state.most_failures_of_one()):  # it may have been any login
-                del ips[source]  # a success that names no account: its IP's typos are over
+            if session.auth_succeeded and start is not None:
+                if state is None:
+                    state = ips[source] = IpActivity()
+                before = state.failure_state()
+                # It may have been any login: unless its failures were a guess, its IP's typos
+                # are over.
+                kept = self._guessing(state, state.most_failures_of_one())
+                if not kept:
+                    state.forget_failures()
+                state.seen(session.end or start, start, ip, None, before, kept)
             return
-        # A login as `name` from `ip`, whose failures so far are `state` (None: it has none);
-        # the rest of this method, for most sessions of a log.
+        # A login as `name` from `ip`, whose failures so far are `state`; the rest of this
+        # method, for most sessions of a log.
         user = self.users.get(name) or self.user(name)
         name = user.name  # one string per account, however many IPs name it
         guess = None
-        if state is not None:
+        before = NO_FAILURES
+        if state is None:
+            state = ips[source] = IpActivity()
+        elif state.pending_failures or state.pending_usernames:
+            before = state.failure_state()
             named = self._intern(name.lower())  # as _failed() keeps failures' usernames
             if (ip not in user.guesses and start is not None
                     and self._guessing(state, state.failures_of(named))):
                 guess = Guess(start, ip, *state.evidence(named))
             state.logged_in(named)
-            if not state.matters:
-                del ips[source]
+        if start is not None:
+            state.seen(session.end or start, start, ip, name, before, False)
         if (not user.selected and self.selection is not None
                 and self.selection.session(session, name)):
             user.selected = True
@@ -993,22 +1177,114 @@ class Activity:
         ended = session.end or session.start
         if failures:
             state.host = session.host
-            state.pending_failures += failures
             if ended is not None and (state.last_failure is None or ended > state.last_failure):
                 state.last_failure = ended
+        logins, forgotten = state.logins, state.forgotten_login
+        # A failure logged before a kept login's session began came before that login, if its
+        # own session ended after that one: when its end was logged, by its time (a log whose
+        # time runs back keeps the order of the stream); when not (the smtpd was killed, or the
+        # log ends), it was unknown until the session was handed on, after the login.
+        bound = session.end if session.complete else None
+        # A session that logged in itself answered its typos with its own success, which
+        # Postfix logs no time for: before another's login began, as far as anyone can tell (a
+        # colleague's typo behind an office's NAT would count against everyone who connected
+        # while it stayed open). Only a session that never logged in (a bot's failing
+        # connection) has failures that came before another's login.
+        starts = [] if session.auth_succeeded else [
+            login.time for login in logins if bound is None or login.end <= bound]
+        latest = max(starts) if starts else None
+        late = []
         for when, failure in session.auth_failures:
-            if not failure.username or failure.reason.startswith(INFRASTRUCTURE_FAULTS):
+            if failure.reason.startswith(INFRASTRUCTURE_FAULTS):
                 continue
-            guessed = self.user(failure.username)
-            username = guessed.name  # one string per username, however many IPs try it
-            # In one case: a server that finds accounts whatever their case logs a login as the
-            # client spelled it.
-            state.failed(self._intern(username.lower()))
-            self._hour(guessed, when).auth_failures += 1
-            # Once selected, always: the filters are asked only until then.
-            if (not guessed.selected and self.selection is not None
-                    and self.selection.session(session, username)):
-                guessed.selected = True
+            key = None
+            if failure.username:
+                guessed = self.user(failure.username)
+                username = guessed.name  # one string per username, however many IPs try it
+                # In one case: a server that finds accounts whatever their case logs a login as
+                # the client spelled it.
+                key = self._intern(username.lower())
+                self._hour(guessed, when).auth_failures += 1
+                # Once selected, always: the filters are asked only until then.
+                if (not guessed.selected and self.selection is not None
+                        and self.selection.session(session, username)):
+                    guessed.selected = True
+            if latest is not None and when < latest and (forgotten is None or when >= forgotten):
+                late.append((when, key))
+            elif key is not None:
+                state.failed(key)
+        # Those the counters alone tell have no time: their session's end places them.
+        state.pending_failures += failures - len(late)
+        for when, key in late:
+            self._late_failure(state, when, key, bound)
+
+    def _late_failure(self, state: IpActivity, when: _dt.datetime, username: Optional[str],
+                      bound: Optional[_dt.datetime]) -> None:
+        """A failure from `state`'s IP logged at `when`, naming `username` (None: none), in a
+        session that ended at `bound` (None: unknown), which reached the stream after logins it
+        came before: those logins are judged again with it, as though it had come first, and
+        it is answered as it would have been then."""
+        logins = state.logins
+        after = [index for index, login in enumerate(logins)
+                 if when < login.time and (bound is None or login.end <= bound)]
+        if when < logins[after[0]].time - self._guess_window:
+            return  # forgotten by the first login after it
+        self._carry(state, after, LateFailure(username, False, when, bound, logins[-1].serial))
+
+    def _carry(self, state: IpActivity, after: List[int], failure: LateFailure) -> None:
+        """Take `failure` through the logins of `state` at the indexes `after` (those it came
+        before, in order), each judged again with it, until one answers it; one that none
+        answers is pending."""
+        logins = state.logins
+        username, earlier = failure.username, failure.earlier
+        for index in after:
+            login = logins[index]
+            failures = IpActivity.restored(login.before)
+            failures.add_failure(username, earlier)
+            if login.account is None:
+                kept = self._guessing(failures, failures.most_failures_of_one())
+                # Forgotten, it is remembered with where it came, for a turn to come; once
+                # the failures are a guess, they stay one and it need not be.
+                logins[index] = login._replace(
+                    before=failures.failure_state(), kept=kept,
+                    forgot=() if kept else login.forgot + (failure._replace(earlier=earlier),))
+                if not kept:
+                    return  # its success forgot the IP's failures
+                if not login.kept:
+                    # A guess's failures now: it forgot none of those it found, which go on,
+                    # those that reached the stream before it through every login after it,
+                    # those that came late through the logins after it that each came before.
+                    rest = range(index + 1, len(logins))
+                    found = IpActivity.restored(login.found).counts()
+                    for name, count, older in found:
+                        for _ in range(count):
+                            self._carry(state, list(rest), LateFailure(
+                                name, older, None, None, login.serial))
+                    for forgotten in login.forgot:
+                        self._carry(state, [later for later in rest
+                                            if forgotten.came_before(logins[later])], forgotten)
+                continue
+            logins[index] = login._replace(before=failures.failure_state())
+            name = login.account.lower()  # as _failed() keeps failures' usernames
+            answered = username is None or username == name
+            if answered or not earlier:
+                # Its account is kept as long as its logins are (forget()).
+                self._judged_again(self.users[login.account], login, name, failures)
+            if answered:
+                return
+            earlier = True
+        state.add_failure(username, earlier)
+
+    def _judged_again(self, user: UserActivity, login: SeenLogin, name: str,
+                      failures: IpActivity) -> None:
+        """`login`, `user`'s as `name` (lower case), found `failures` after all: a guess, if
+        they are one (and it is earlier than the guess from its IP already recorded, or that
+        guess itself)."""
+        if not self._guessing(failures, failures.failures_of(name)):
+            return
+        recorded = user.guesses.get(login.ip)
+        if recorded is None or recorded.time >= login.time:
+            user.guesses[login.ip] = Guess(login.time, login.ip, *failures.evidence(name))
 
     def _message(self, message: Message) -> None:
         queued = message.queued

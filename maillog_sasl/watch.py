@@ -140,7 +140,7 @@ import os
 import sys
 import threading
 import time
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 from maillog_sasl import activity as activity_module
 from maillog_sasl import contain as contain_module
@@ -213,9 +213,23 @@ class Alarms:
 _FORMATS: List[str] = []
 
 
+def _lacked(*versions: Mapping[str, Optional[tuple]]) -> Dict[str, Optional[tuple]]:
+    """What the classes lacked before all of `versions` came ({class name: attributes, or
+    None for a class that came whole})."""
+    lacked: Dict[str, Optional[tuple]] = {}
+    for added in versions:
+        for name, fields in added.items():
+            known = lacked.get(name, ())
+            lacked[name] = (None if known is None or fields is None
+                            else known + tuple(field for field in fields if field not in known))
+    return lacked
+
+
 # The attributes each recent version lacked, newest first: the version just before this one
 # lacked the first, the one before it the first two (PREVIOUS_LAYOUTS).
-_ADDED_RECENTLY = ({"Stats": tuple(model.STATS_ADDED)},
+_ADDED_RECENTLY = ({"Stats": tuple(model.STATS_ADDED),
+                    "IpActivity": ("logins", "forgotten_login"), "SeenLogin": None,
+                    "LateFailure": None},
                    {"BusyHours": ("rising",),
                     "IpActivity": ("username_failures", "older_usernames")},
                    {"Session": ("proxied_since",)})
@@ -223,10 +237,9 @@ _ADDED_RECENTLY = ({"Stats": tuple(model.STATS_ADDED)},
 # above among them): the layout hashed without them is that version's; None for a class that
 # came whole (an older engine holds none of it). A Session kept then is read with
 # model.SESSION_ADDED's values.
-_ADDED = {"Hold": None, "Discard": None, "_ActionFields": None, "ProxyReply": None,
-          "_ProxyReplyFields": None,
-          **{name: fields for added in _ADDED_RECENTLY for name, fields in added.items()},
-          "Session": tuple(model.SESSION_ADDED)}
+_ADDED = _lacked({"Hold": None, "Discard": None, "_ActionFields": None, "ProxyReply": None,
+                  "_ProxyReplyFields": None, "Session": tuple(model.SESSION_ADDED)},
+                 *_ADDED_RECENTLY)
 # Event classes that an engine never holds (the correlator applies them as they come): left out
 # of every layout, so that a state kept before they came is of this version's format.
 _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
@@ -235,7 +248,7 @@ _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
 # The hashes of the layout of the engine's classes (layouts()), written out: in the compiled
 # build (setup.py) a class has neither __slots__ nor __init__ code to hash. A test works them
 # out from the source, and fails when a class changed and these did not (a new format then).
-CORE_LAYOUT = 0x0B6532F7102CD656
+CORE_LAYOUT = 0x008A4269A07F2D5C
 BEFORE_LAYOUT = 0x1AD073D352EC472D  # as before the attributes _ADDED came
 # As before those of _ADDED_RECENTLY came: before the first, before the first two, ...
 PREVIOUS_LAYOUTS = (0x0AEBB273EDE7E904, 0x1B3EEB6EFB1A3680, 0x1AA8F14E4AD8D638)
@@ -271,9 +284,9 @@ def layouts() -> Tuple[int, ...]:
     imported are: true only of the pure-Python modules (the test runs it on them)."""
     engine_modules = (events, model, syslog, activity_module)
     previous = []
-    lacked: Dict[str, tuple] = {}
+    lacked: Dict[str, Optional[tuple]] = {}
     for added in _ADDED_RECENTLY:
-        lacked = {**lacked, **added}
+        lacked = _lacked(lacked, added)
         previous.append(_layout(engine_modules, [Engine], lacked))
     return (_layout(engine_modules, [Engine]), _layout(engine_modules, [Engine], _ADDED),
             *previous, _layout((enrich,)))

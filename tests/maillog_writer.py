@@ -65,8 +65,11 @@ class MailLog:
         return f"{self._queue:X}"
 
     def failures(self, ip: str, when: dt.datetime, usernames: Sequence[Optional[str]],
-                 reason: str = "UGFzc3dvcmQ6") -> None:
-        """A session whose every AUTH fails, one per username (None: Postfix logged none)."""
+                 reason: str = "UGFzc3dvcmQ6", until: Optional[dt.datetime] = None,
+                 killed: bool = False) -> None:
+        """A session whose every AUTH fails, one per username (None: Postfix logged none), a
+        second apart; it disconnects `until` (by default two seconds after the last), or, if
+        `killed`, its smtpd dies and no disconnect is logged."""
         pid = self._next_pid()
         smtpd = "postfix/submission/smtpd"
         self._line(when, smtpd, pid, f"connect from unknown[{ip}]")
@@ -75,7 +78,9 @@ class MailLog:
             self._line(when + (index + 1) * SECOND, smtpd, pid,
                        f"warning: unknown[{ip}]: SASL LOGIN authentication failed: {reason}{tail}")
         count = len(usernames)
-        self._line(when + (count + 2) * SECOND, smtpd, pid,
+        if killed:
+            return
+        self._line(until or when + (count + 2) * SECOND, smtpd, pid,
                    f"disconnect from unknown[{ip}] ehlo=1 auth=0/{count} quit=1 commands=2/{count + 2}")
 
     def password_check(self, ip: str, when: dt.datetime) -> None:
@@ -100,9 +105,11 @@ class MailLog:
     def login(self, user: str, ip: str, when: dt.datetime, to: int = 1, outcome: str = "sent",
               outcomes: Optional[Dict[str, int]] = None, typos: int = 0, notice: bool = False,
               retry: Optional[dt.timedelta] = None, expire_after: Optional[dt.timedelta] = None,
-              noqueue_rejects: int = 0, sender: Optional[str] = None) -> str:
+              noqueue_rejects: int = 0, sender: Optional[str] = None,
+              until: Optional[dt.datetime] = None) -> str:
         """A session that authenticates (after `typos` failures) and sends one message (its
-        envelope sender `sender`, by default the login; "" for the null sender)."""
+        envelope sender `sender`, by default the login; "" for the null sender); it disconnects
+        `until` (by default two seconds after the message's delivery)."""
         envelope = user if sender is None else sender
         outcomes = outcomes if outcomes is not None else {outcome: to}
         pid, smtpd, client = self._tls_connect(ip, when)
@@ -165,7 +172,7 @@ class MailLog:
         auth = "auth=1" if not typos else f"auth=1/{total}"
         rcpt = f"rcpt={accepted}" if rcpt_total == accepted else f"rcpt={accepted}/{rcpt_total}"
         ok = 7 + accepted  # ehlo=2 starttls auth mail rcpt... data quit
-        self._line(delivered + 2 * SECOND, smtpd, pid,
+        self._line(until or delivered + 2 * SECOND, smtpd, pid,
                    f"disconnect from {client} ehlo=2 starttls=1 {auth} mail=1 {rcpt} data=1 quit=1 "
                    f"commands={ok}/{ok + typos + rcpt_total - accepted}")
         return queue_id

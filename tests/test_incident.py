@@ -3,24 +3,31 @@ Postfix lines written by tests/maillog_writer.py; then the reports built on them
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from maillog_sasl import analyze, report
 from maillog_sasl.activity import (
+    LATE_WINDOW,
+    LOGINS_KEPT,
     RISING_HISTORY,
     USERNAMES_KEPT,
+    Activity,
     BusyHours,
     IpActivity,
     ThresholdError,
     failing_source,
 )
+from maillog_sasl.correlate import SESSION_IDLE
+from maillog_sasl.events import AuthFailure
 from maillog_sasl.filters import Selection
 from maillog_sasl.incident import Thresholds, assess, limit_reached, watch
+from maillog_sasl.model import Session
 
-from maillog_writer import MailLog, at
+from maillog_writer import SECOND, MailLog, at
 
 HOME = "198.51.100.7"
 OFFICE = "192.0.2.10"
@@ -327,8 +334,238 @@ def test_names_failed_before_the_ips_last_login_make_room_for_new_ones(tmp_path)
     assert "after 3 failed AUTH" in fired(log, tmp_path, "bob@example.jp")["guessed"]
 
 
+# Failures logged before a login, in a session that ended after it: the login reached the rules
+# first, and is judged again when they come.
+BOT = "203.0.113.66"
+TEN = at(0, 10)
+
+
+def guess_at(failures: int, names: str, when: str = "10:00") -> str:
+    return (f"guessed: login from {BOT} at 2026-01-05T{when}+09:00 after {failures} failed AUTH "
+            f"from that IP {names} since its last successful login (limits 3 failures or 2 "
+            "usernames)")
+
+
+def test_guessed_by_a_parallel_connection_that_failed_first_and_ended_later(tmp_path):
+    # A bot's connections: the first fails bob's password three times and stays open for 40 s;
+    # the second, opened meanwhile, logs in as bob and is done first. The failures are the
+    # second's guess, and answered by it: bob's own login an hour later is no guess.
+    log = MailLog()
+    log.failures(BOT, TEN, ["bob@example.jp"] * 3, until=TEN + 40 * SECOND)
+    log.login("bob@example.jp", BOT, TEN + 5 * SECOND)
+    log.login("bob@example.jp", BOT, at(0, 11))
+    assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(3, "for 1 username")
+
+
+def test_failures_naming_none_go_to_the_login_they_came_before(tmp_path):
+    # Postfix before 3.9 names no account: the first login after them answers them, whoever's.
+    log = MailLog()
+    log.failures(BOT, TEN, [None] * 3, until=TEN + 40 * SECOND)
+    log.login("dave@example.jp", BOT, TEN + 5 * SECOND)
+    log.login("erin@example.jp", BOT, at(0, 11))
+    assert fired(log, tmp_path, "dave@example.jp")["guessed"] == guess_at(
+        3, "(usernames not logged)")
+    assert "guessed" not in fired(log, tmp_path, "erin@example.jp")
+
+
+def test_late_failures_of_another_account_are_its_own_and_the_logins_usernames(tmp_path):
+    # Failures for carol and admin before bob's login: two usernames, a guess of bob's; carol's
+    # three stay hers, older than bob's login, for her own login later.
+    log = MailLog()
+    log.failures(BOT, TEN, ["carol@example.jp"] * 3 + ["admin"], until=TEN + 40 * SECOND)
+    log.login("bob@example.jp", BOT, TEN + 6 * SECOND)
+    log.login("carol@example.jp", BOT, at(0, 11))
+    assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(4, "for 2 usernames")
+    assert fired(log, tmp_path, "carol@example.jp")["guessed"] == guess_at(
+        3, "for 1 username", "11:00")
+
+
+@pytest.mark.parametrize("handed_on", ["idle", "at the end"])
+def test_guessed_by_the_failures_of_a_killed_smtpd(tmp_path, handed_on):
+    # The smtpd failing bob's password was killed: no disconnect line. Its session reaches the
+    # rules when its host has logged an hour without it, or when the log ends: after bob's
+    # login, which its failures came before.
+    log = MailLog()
+    log.failures(BOT, TEN, ["bob@example.jp"] * 3, killed=True)
+    log.login("bob@example.jp", BOT, at(0, 10, 30))
+    if handed_on == "idle":
+        log.login("kim@example.jp", HOME, at(0, 12))
+        log.login("kim@example.jp", HOME, at(0, 13))
+    assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(
+        3, "for 1 username", "10:30")
+
+
+def test_a_password_check_between_judged_again_keeps_the_failures_for_the_sending_login(
+        tmp_path):
+    # The bot checks the guessed password in a connection that sends nothing, then sends from
+    # a third, all before the failing connection ends: the check, judged again with each
+    # failure in turn, keeps them from the third on (and the two before it forgot).
+    log = MailLog()
+    log.failures(BOT, TEN, ["kim@example.jp"] * 5, until=TEN + 50 * SECOND)
+    log.password_check(BOT, TEN + 10 * SECOND)
+    log.login("kim@example.jp", BOT, TEN + 20 * SECOND)
+    assert fired(log, tmp_path, "kim@example.jp")["guessed"] == guess_at(5, "for 1 username")
+
+
+def test_a_password_check_made_a_guess_late_passes_its_failures_to_the_logins_after_it(
+        tmp_path):
+    # ann's mail client has a wrong password saved: a connection fails it and gives up; then
+    # three at once, two of which try it before the right one, and one that only checks the
+    # password (Postfix names no login). The check found the first failure, and is judged
+    # again with the typos of the other two, logged before it began in connections that
+    # ended after it: three, a guess's failures now. The one it found goes on to the logins
+    # after it, and the first answers it, as it answers its own typo: neither is a guess.
+    log = MailLog()
+    log.failures(OFFICE, TEN + 4 * SECOND, ["ann@example.jp"])
+    log.password_check(OFFICE, TEN + 10 * SECOND)
+    log.login("ann@example.jp", OFFICE, TEN + 7 * SECOND, typos=1)
+    log.login("ann@example.jp", OFFICE, TEN + 8 * SECOND, typos=1)
+    assert "guessed" not in fired(log, tmp_path, "ann@example.jp")
+
+
+def test_failures_logged_after_a_login_began_are_the_next_logins(tmp_path):
+    # The failing connection goes on after the login began: Postfix logs no time for a
+    # successful AUTH, so what it failed from then on is no guess of that login, but pending
+    # for the next; the two failures before it are the login's, no guess.
+    log = MailLog()
+    log.failures(BOT, TEN, [None] * 2 + ["bob@example.jp"] * 3, until=TEN + 50 * SECOND)
+    log.login("bob@example.jp", BOT, TEN + 3 * SECOND)  # after the two naming none
+    log.login("bob@example.jp", BOT, at(0, 11))
+    assert fired(log, tmp_path, "bob@example.jp")["guessed"] == guess_at(
+        3, "for 1 username", "11:00")
+
+
+def test_a_colleagues_typo_answered_in_its_own_session_is_no_guess_of_another(tmp_path):
+    # Behind an office's NAT two colleagues each mistype once, then log in, in connections
+    # that stay open while a third connects, sends and is done: their typos were answered by
+    # their own logins (a review found the third guessed "after 2 failed AUTH for 2 usernames").
+    log = MailLog()
+    log.login("u4@example.jp", OFFICE, TEN, typos=1, until=TEN + 39 * SECOND)
+    log.login("u3@example.jp", OFFICE, TEN + 2 * SECOND, typos=1, until=TEN + 76 * SECOND)
+    log.login("u1@example.jp", OFFICE, TEN + 5 * SECOND)
+    assert "guessed" not in fired(log, tmp_path, "u1@example.jp")
+
+
+def test_a_log_whose_time_runs_back_keeps_the_order_of_the_stream(tmp_path):
+    # Pieces of logs put together: failures logged before a login, in a session whose logged
+    # end was before it too, that come after it in the file, count as coming after it.
+    pieces = [MailLog(), MailLog(), MailLog()]
+    for step, piece in enumerate(pieces):
+        piece._pid += 100 * step
+        piece._queue += 0x100000 * step
+    pieces[0].login("bob@example.jp", BOT, at(0, 11))
+    pieces[1].failures(BOT, TEN, ["bob@example.jp"] * 3)
+    pieces[2].login("bob@example.jp", BOT, at(0, 12))
+    path = tmp_path / "maillog"
+    path.write_text("".join(piece.text() for piece in pieces))
+    options = {"thresholds": Thresholds()}
+    verdict = assess(watch(analyze([str(path)]), Selection(), options), options["thresholds"])
+    assert [signal.reason for signal in verdict["bob@example.jp"].signals
+            if signal.name == "guessed"] == [guess_at(3, "for 1 username", "12:00")]
+
+
+def test_an_ip_keeps_a_bounded_number_of_logins(tmp_path):
+    # A NAT's busy minutes: only the last LOGINS_KEPT logins are kept; a failure logged before
+    # those forgotten counts as though it came after them, as every failure did before.
+    log = MailLog()
+    log.failures(OFFICE, TEN, ["bob@example.jp"] * 3, until=at(0, 10, 40))
+    for minute in range(LOGINS_KEPT + 4):
+        log.login(f"user{minute}@example.jp", OFFICE, at(0, 10, minute + 1))
+    log.login("bob@example.jp", OFFICE, at(0, 11))
+    activity = watch(analyze([log.write(tmp_path / "maillog")]), Selection(), {})
+    assert len(activity.ips[OFFICE].logins) == LOGINS_KEPT
+    assert activity.users["bob@example.jp"].guesses[OFFICE].time == at(0, 11)
+
+
+# A session of one IP for the rule's reference: (start, seconds it lasts, username it logged in
+# as, "?" for a success naming none (a password check), or None, [(second of the session,
+# username or None) failed]).
+SESSIONS = st.lists(st.tuples(
+    st.integers(0, 60), st.integers(1, 60), st.sampled_from([None, "a", "b", "?"]),
+    st.lists(st.tuples(st.integers(0, 60), st.sampled_from([None, "a", "b", "c"])),
+             max_size=4)), max_size=7)
+
+
+def guessed_by_the_rule(sessions) -> set:
+    """The accounts the guessed rule finds, judged by its definition: a failure comes before a
+    login when its session reached the stream first (or is the login's), or it was logged
+    before the login's session began; it counts for the logins it came before, in the order
+    of the stream, until one answers it: one as the account it named, or as any for one
+    naming none, or a password check whose failures were no guess."""
+    failures = [(index, when, tried) for index, (_start, _end, _name, failed)
+                in enumerate(sessions) for when, tried in failed]
+    # A session that logged in answered its own failures first: only those of one that did
+    # not can have come before a login whose session began after them.
+    came_before = [[index for index, session in enumerate(sessions)
+                    if at_failure <= index
+                    or (when < session[0] and sessions[at_failure][2] is None)]
+                   for at_failure, when, _tried in failures]
+    kept = {}  # a password check -> its failures were a guess, and it left them
+    guessed = set()
+    for at_login, (_start, _end, name, _failed) in enumerate(sessions):
+        if name is None:
+            continue
+        found = []  # (username tried, whether it came before a login of another account)
+        for (_at, _when, tried), logins in zip(failures, came_before):
+            if at_login not in logins:
+                continue
+            answered, older = False, False
+            for index in logins[:logins.index(at_login)]:
+                other = sessions[index][2]
+                if other == "?":
+                    answered = not kept[index]
+                elif other is not None:
+                    answered = tried is None or tried == other
+                    older = True
+                if answered:
+                    break
+            if not answered:
+                found.append((tried, older))
+        named = Counter(tried for tried, _older in found if tried is not None)
+        unnamed = sum(1 for tried, _older in found if tried is None)
+        recent = {tried for tried, older in found if tried is not None and not older}
+        if name == "?":
+            kept[at_login] = max(named.values(), default=0) + unnamed >= 3 or len(recent) >= 2
+        elif named[name] + unnamed >= 3 or len(recent) >= 2:
+            guessed.add(name)
+    return guessed
+
+
+@given(SESSIONS)
+# Failures a password check found late, before a later one made them a guess, went on through
+# the logins that later one came before: `a` was guessed on each login's own typos.
+@example([(1, 1, "?", []), (0, 3, "a", [(0, None)]), (0, 3, "a", [(0, None), (0, None)])])
+def test_failures_count_for_a_login_by_the_rule_whichever_session_ended_first(drawn):
+    day = dt.datetime(2026, 1, 5, 10, tzinfo=dt.timezone.utc)
+    sessions, shaped = [], []
+    for start, lasts, name, failed in drawn:
+        failed = sorted(((min(second, lasts), tried) for second, tried in failed),
+                        key=lambda failure: failure[0])
+        shaped.append((start, start + lasts, name, [(start + second, tried)
+                                                   for second, tried in failed]))
+    shaped.sort(key=lambda session: session[1])  # the stream: in the order they ended
+    for serial, (start, end, name, failed) in enumerate(shaped):
+        session = Session(serial, "mail", "submission", str(serial), "unknown", BOT, None,
+                          day + dt.timedelta(seconds=start))
+        session.end = session.last_time = day + dt.timedelta(seconds=end)
+        session.complete = True
+        session.auth = (int(name is not None), len(failed) + int(name is not None))
+        session.sasl_username = f"{name}@example.jp" if name not in (None, "?") else None
+        session.auth_failures = [
+            (day + dt.timedelta(seconds=when), AuthFailure(
+                "unknown", BOT, None, "PLAIN", "authentication failure",
+                tried and f"{tried}@example.jp")) for when, tried in failed]
+        sessions.append(session)
+    activity = Activity()
+    for session in sessions:
+        activity.observe(session)
+    found = {name.split("@")[0] for name, user in activity.users.items() if user.guesses}
+    assert found == guessed_by_the_rule(shaped)
+
+
 IP_STEPS = st.lists(st.one_of(
-    st.tuples(st.just("failed"), st.sampled_from(["a", "b", "c", "d", None])),
+    st.tuples(st.sampled_from(["failed", "failed earlier"]),
+              st.sampled_from(["a", "b", "c", "d", None])),
     st.tuples(st.just("logged_in"), st.sampled_from(["a", "b", "c", "d"]))), max_size=60)
 
 
@@ -338,10 +575,8 @@ def test_an_ips_failures_stay_consistent(steps):
     for what, name in steps:
         if what == "logged_in":
             state.logged_in(name)
-        else:
-            state.pending_failures += 1
-            if name is not None:
-                state.failed(name)
+        else:  # a failure, or one logged before the IP's last login that came after it
+            state.add_failure(name, what == "failed earlier")
         usernames, counts = state.pending_usernames, state.username_failures
         assert len(usernames) == len(counts) == len(set(usernames))
         assert 0 <= state.older_usernames <= len(usernames)
@@ -379,6 +614,7 @@ def test_an_ip_kept_before_the_counts_reads_its_failures_as_naming_none():
     state.__setstate__((None, {"pending_failures": 4, "pending_usernames": ("a", "b"),
                                "last_failure": None, "host": "mail"}))
     assert state.username_failures == (0, 0)
+    assert (state.logins, state.forgotten_login) == ([], None)  # kept before the logins came
     assert state.failures_of("a") == 4
     state.logged_in("a")
     assert (state.pending_failures, state.pending_usernames) == (0, ("b",))
@@ -405,6 +641,25 @@ def test_guessing_is_forgotten_after_the_guess_window(tmp_path):
     assert "guessed" in fired(log, tmp_path, "ivy@example.jp", guess_window=8)
 
 
+def test_ips_that_only_logged_in_are_kept_for_failures_that_come_late_only(tmp_path):
+    # A failure logged before a login reaches the stream after it when its session was still
+    # open at the login's end: within minutes (smtpd's limits), or an hour later (its end lost:
+    # the correlator's SESSION_IDLE). The login is kept for LATE_WINDOW after its end, looked
+    # at once a day of the stream: a day's logins, not a guess window's.
+    log = MailLog()
+    for number in range(50):
+        log.login(f"user{number}@example.jp", f"198.18.0.{number}", at(0, 9, number))
+    log.failures(BOT, at(1, 9, 59), ["kim@example.jp"] * 3, until=at(1, 10, 30))
+    log.login("kim@example.jp", BOT, at(1, 10))  # a guess the failing session's end tells
+    for day in (1, 2):
+        log.login("kim@example.jp", HOME, at(day, 12))
+    activity = watch(analyze([log.write(tmp_path / "maillog")]), Selection(), {})
+    assert not [ip for ip in activity.ips if ip.startswith("198.18.")]
+    assert [login.time for login in activity.ips[HOME].logins] == [at(2, 12)]
+    assert activity.users["kim@example.jp"].guesses[BOT].time == at(1, 10)
+    assert LATE_WINDOW == 2 * SESSION_IDLE
+
+
 def test_ips_that_only_failed_are_not_kept_past_the_guess_window(tmp_path):
     log = MailLog()
     for day in range(20):
@@ -415,8 +670,11 @@ def test_ips_that_only_failed_are_not_kept_past_the_guess_window(tmp_path):
     # idle for more than 7 days are gone, give or take that day.
     kept = {int(ip.rsplit(".", 1)[1]) for ip in activity.ips if ip != HOME}
     assert set(range(13, 20)) <= kept <= set(range(11, 20))
-    # An IP that only logged in has nothing to forget: its first login is in the pairs alone.
-    assert HOME not in activity.ips
+    # An IP that only logged in keeps its logins that ended LATE_WINDOW before its next, for
+    # failures logged before them that come later (IpActivity.logins); its first login is in
+    # the pairs.
+    assert [login.time for login in activity.ips[HOME].logins] == [at(19, 9)]
+    assert activity.ips[HOME].pending_failures == 0
     assert dict(activity.pairs.shared_ips(1))[HOME] == {"kim@example.jp": at(0, 9)}  # its connect
 
 

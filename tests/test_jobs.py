@@ -26,6 +26,8 @@ from maillog_sasl import model, parallel
 from maillog_sasl.model import REFUSED, Message, Session
 from maillog_sasl.syslog import parse_zone
 
+from maillog_writer import SECOND, MailLog, at
+
 ROOT = Path(__file__).resolve().parent.parent
 # Small chunks: the shipped logs (a few KB to 4 MB) are cut into tens to thousands of chunks.
 SMALL = 700
@@ -322,6 +324,23 @@ def test_idle_sessions_are_closed_where_one_process_closes_them(tmp_path, monkey
                                                            lost_disconnect=False)
     items, stats, _ = compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026)
     assert stats["sessions_idle"] > 600
+
+
+def test_guesses_from_failures_that_came_late_are_the_same_with_workers(tmp_path, run):
+    """Failures logged before a login, in a connection that ended after it or whose smtpd was
+    killed: the rules judge the login again on the merged stream, in the parent, however the
+    chunks cut the sessions apart."""
+    log = MailLog()
+    for number in range(40):
+        ip, user, when = f"203.0.113.{number}", f"user{number}@example.jp", at(0, 10, 5 * number)
+        log.failures(ip, when, [user] * 3, until=when + 40 * SECOND, killed=number % 4 == 0)
+        log.login(user, ip, when + 5 * SECOND)
+    args = ["-r", "suspicious", "-f", "json", "--stats", log.write(tmp_path / "maillog")]
+    one = run(args, 1, SMALL)
+    assert one[0] == 0, one[2]
+    assert [row["signals"] for row in json.loads(one[1])] == [["guessed"]] * 40
+    for jobs, size in ((2, SMALL), (4, SMALL // 3)):
+        assert run(args, jobs, size) == one, (jobs, size)
 
 
 def test_new_year_without_a_year(tmp_path, monkeypatch):

@@ -264,6 +264,55 @@ def test_an_alert_again_only_when_severity_rises(tmp_path, cli):
         ("critical", ["failing"])]
 
 
+def test_a_guess_found_late_is_alerted_when_its_failures_come(tmp_path, cli):
+    # A bot's connection fails bob's password, and stays open while another logs in as bob.
+    # The first run reads the login and the failures, not the failing connection's end: judged
+    # as if the log ended there, the login is a guess, alerted then. The second run reads that
+    # end: the engine itself judges the login again, a guess already alerted.
+    log = MailLog()
+    bot = "203.0.113.66"
+    log.failures(bot, at(0, 10), ["bob@example.jp"] * 3, until=at(0, 10, 1))
+    log.login("bob@example.jp", bot, at(0, 10, 0.1))
+    text = log.text()
+    disconnect = text.index("2026-01-05T10:01:00")
+    path = tmp_path / "maillog"
+    path.write_text(text[:disconnect])
+    state = tmp_path / "s.sqlite"
+    code, alerts, _ = once(cli, state, path)
+    assert code == 1 and [(a["user"], a["new_signals"], a["first_seen_ip"]) for a in alerts] == [
+        ("bob@example.jp", ["guessed"], bot)]
+    assert alerts[0]["reasons"][0].startswith(
+        f"guessed: login from {bot} at 2026-01-05T10:00+09:00 after 3 failed AUTH ")
+    assert engine_of(state).activity.users["bob@example.jp"].guesses == {}
+    with open(path, "a") as out:
+        out.write(text[disconnect:])
+    assert once(cli, state, path)[:2] == (0, [])
+    assert engine_of(state).activity.users["bob@example.jp"].guesses[bot].time == at(0, 10, 0.1)
+
+
+def test_a_guess_found_late_is_not_brought_back_after_the_account_is_forgotten(tmp_path, cli):
+    # As above: the first run alerts on the guess; bob's password is reset and his history
+    # forgotten. The failing connection's end comes later, its failures making bob's account
+    # again, and bob logs in the next day from home with his new password: the login of the
+    # attacker before the reset is no guess of his new history.
+    log = MailLog()
+    bot = "203.0.113.66"
+    log.failures(bot, at(0, 10), ["bob@example.jp"] * 3, until=at(0, 10, 1))
+    log.login("bob@example.jp", bot, at(0, 10, 0.1))
+    log.login("bob@example.jp", "198.51.100.7", at(1, 9))
+    text = log.text()
+    disconnect = text.index("2026-01-05T10:01:00")
+    path = tmp_path / "maillog"
+    path.write_text(text[:disconnect])
+    state = tmp_path / "s.sqlite"
+    assert [alert["new_signals"] for alert in once(cli, state, path)[1]] == [["guessed"]]
+    assert cli("state", "--state", state, "--forget", "bob@example.jp").code == 0
+    with open(path, "a") as out:
+        out.write(text[disconnect:])
+    assert once(cli, state, path)[:2] == (0, [])
+    assert engine_of(state).activity.users["bob@example.jp"].guesses == {}
+
+
 def test_a_deferred_message_keeps_its_user_across_runs(tmp_path, cli):
     log = MailLog()
     log.login("ann@example.jp", "198.51.100.7", at(0, 9), outcomes={"deferred": 1},

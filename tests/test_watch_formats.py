@@ -21,8 +21,8 @@ from support import COMPILED
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE = FIXTURES / "watch-state-0.1"
 # The states of older versions: of 0.1.0, before the fields model.SESSION_ADDED names; of the
-# versions before the last three attributes came (watch._ADDED_RECENTLY). Each holds the session
-# of part1.log.
+# versions before the last attributes came (watch._ADDED_RECENTLY). Each holds the session of
+# part1.log.
 STATES = [FIXTURE / "state.sqlite", FIXTURES / "watch-state-8ec86ef" / "state.sqlite",
           FIXTURES / "watch-state-3863bce" / "state.sqlite",
           FIXTURES / "watch-state-f2fade6" / "state.sqlite"]
