@@ -77,7 +77,8 @@ DESCRIPTION
     failure that comes later was of a session open longer after the login than smtpd lets
     one that fails AUTH stay open, or the correlator waits for a line of it. A failure logged
     before a kept success's session began, in a session that ended after it (by its logged
-    end; an end not logged is not known before the session is handed on), is taken through
+    end; an end not logged is not known before the session is handed on) and never logged in
+    itself (its own success answered its typos, at a time Postfix does not log), is taken through
     those successes in the order they came, as though it had come first: each is judged again
     with it, and a guess now is recorded on its user, as one on time would have been (the
     earliest from its IP), until one answers it as above (a success naming no account forgets
