@@ -114,6 +114,7 @@ from collections import Counter
 from types import MappingProxyType
 from typing import (
     Any,
+    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -834,18 +835,19 @@ class IpActivity:
         """Forget the logins whose session ended before `moment`, LATE_WINDOW ago: a failure
         logged before them still to come would be of a session open that long after them."""
         logins = self.logins
-        if logins and logins[0].end < moment:
-            self._forgot(max(login.time for login in logins if login.end < moment))
-            self.logins = [login for login in logins if login.end >= moment]
+        if logins and logins[0].end < moment:  # in the order they ended: most sessions, none
+            self._forget_logins(lambda login: login.end < moment)
 
     def forget_logins_of(self, account: str) -> None:
         """Forget the logins as `account` (its password was reset): a failure logged before
         them counts as though it came after them, as for any login no longer kept."""
-        logins = self.logins
-        starts = [login.time for login in logins if login.account == account]
+        self._forget_logins(lambda login: login.account == account)
+
+    def _forget_logins(self, forgotten: Callable[[SeenLogin], bool]) -> None:
+        starts = [login.time for login in self.logins if forgotten(login)]
         if starts:
             self._forgot(max(starts))
-            self.logins = [login for login in logins if login.account != account]
+            self.logins = [login for login in self.logins if not forgotten(login)]
 
     def _forgot(self, start: _dt.datetime) -> None:
         forgotten = self.forgotten_login

@@ -297,7 +297,7 @@ class _Terminated(KeyboardInterrupt):
 
 
 # The signals that end a run as _Terminated.
-TERMINATING = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+TERMINATING = output.TERMINATING
 
 
 def _terminated(number, frame):

@@ -524,7 +524,8 @@ class Correlator:
         plain_queue_active = ev.PLAIN_QUEUE_ACTIVE.fullmatch
         smtpd_kind = ev.smtpd_kind
         handlers = self._smtpd_handlers
-        not_syslog = other = unused = untracked = untimed = 0
+        not_syslog = other = unused = untracked = 0
+        untimed_before = stats.unread_stamps
         copies = self._copies
         if copies is None and not handed_back:
             # How many copies an input has is told by its first DOUBLED_SAMPLE lines, which a
@@ -665,8 +666,7 @@ class Correlator:
                     if outcome is UNTRACKED:
                         untracked += 1
                     elif outcome is UNTIMED:
-                        untimed += 1
-                        stats.unread_stamp = stamp
+                        stats.untimed(stamp)
                     else:
                         unused += 1
                 continue
@@ -676,8 +676,7 @@ class Correlator:
                     if outcome is UNTRACKED:
                         untracked += 1
                     elif outcome is UNTIMED:
-                        untimed += 1
-                        stats.unread_stamp = stamp or line[:15]
+                        stats.untimed(stamp or line[:15])
                     elif outcome is not USED:
                         unused += 1
                     continue
@@ -707,8 +706,7 @@ class Correlator:
                             untracked += 1
                             continue
                         if outcome is UNTIMED:
-                            untimed += 1
-                            stats.unread_stamp = stamp or line[:15]
+                            stats.untimed(stamp or line[:15])
                             continue
                     if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
                             and self._repeated(line, stamp or line[:15], host, tag, text,
@@ -733,16 +731,14 @@ class Correlator:
                             status = ev.sent_outcome(text, answer_at)
                         when = clock.time(stamp or line[:15])
                         if when is None:
-                            untimed += 1
-                            stats.unread_stamp = stamp or line[:15]
+                            stats.untimed(stamp or line[:15])
                             continue
                         self._delivery(address, orig_to, status, text, message, host, when,
                                        answer_at)
                         continue
                 outcome = self._peeked(text, message, host, stamp or line[:15], clock)
                 if outcome is UNTIMED:
-                    untimed += 1
-                    stats.unread_stamp = stamp or line[:15]
+                    stats.untimed(stamp or line[:15])
                 elif outcome is not USED:
                     unused += 1
                 continue
@@ -753,8 +749,7 @@ class Correlator:
                 if body == "removed":
                     when = clock.time(stamp or line[:15])
                     if when is None:
-                        untimed += 1
-                        stats.unread_stamp = stamp or line[:15]
+                        stats.untimed(stamp or line[:15])
                         continue
                     self._removed(message, key, when)
                     continue
@@ -763,8 +758,7 @@ class Correlator:
                     # test of a retry's end: its reason is a remote server's text).
                     outcome = self._peeked(text, message, host, stamp or line[:15], clock)
                     if outcome is UNTIMED:
-                        untimed += 1
-                        stats.unread_stamp = stamp or line[:15]
+                        stats.untimed(stamp or line[:15])
                     elif outcome is not USED:
                         unused += 1
                     continue
@@ -777,8 +771,7 @@ class Correlator:
                     if plain is not None:
                         when = clock.time(stamp or line[:15])
                         if when is None:
-                            untimed += 1
-                            stats.unread_stamp = stamp or line[:15]
+                            stats.untimed(stamp or line[:15])
                             continue
                         sender, size, nrcpt = plain.groups()
                         self._queue_active(message, sender, int(size), int(nrcpt), when)
@@ -797,8 +790,7 @@ class Correlator:
                 if message_id is not None:
                     when = clock.time(stamp or line[:15])
                     if when is None:
-                        untimed += 1
-                        stats.unread_stamp = stamp or line[:15]
+                        stats.untimed(stamp or line[:15])
                         continue
                     self._seen(when)
                     message.last_time = when
@@ -814,8 +806,7 @@ class Correlator:
                 continue
             when = clock.time(stamp or line[:15])
             if when is None:
-                untimed += 1
-                stats.unread_stamp = stamp or line[:15]
+                stats.untimed(stamp or line[:15])
                 continue
             self._queue_file(event, message, host, when)
         if lines and slots:
@@ -826,8 +817,7 @@ class Correlator:
                     break
         stats.lines_read += read
         stats.lines_used += (read - not_syslog - other - unused - untracked - repeated
-                             - untimed)
-        stats.unread_stamps += untimed
+                             - (stats.unread_stamps - untimed_before))
         stats.not_syslog += not_syslog
         stats.other_programs += other
         stats.postfix_unused += unused

@@ -460,6 +460,11 @@ class Stats:
     def __setstate__(self, state: tuple) -> None:
         set_slots(self, (None, {**STATS_ADDED, **state[1]}))
 
+    def untimed(self, stamp: str) -> None:
+        """One more Postfix line of use not used for its stamp, `stamp`, which is no time."""
+        self.unread_stamps += 1
+        self.unread_stamp = stamp
+
     @property
     def lines_skipped(self) -> int:
         return self.lines_read - self.lines_used

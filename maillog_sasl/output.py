@@ -55,9 +55,11 @@ from typing import IO, Any, Dict, Iterable, Optional, Union
 # Names that stand for something already open, not for a file one could replace.
 IN_PLACE_PREFIXES = ("/dev/", "/proc/")
 
-# The signals that end a run (Ctrl-C and the command's TERMINATING): held while a temporary
-# file is made and named, so that one that comes then is met where the file is known.
-ENDING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+# The signals that end a run as SIGTERM does (the command handles them: cli.py), and with
+# Ctrl-C those held while a temporary file is made and named, so that one that comes then is
+# met where the file is known.
+TERMINATING = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+ENDING_SIGNALS = {signal.SIGINT, *TERMINATING}
 
 # The temporary files of writers neither committed nor discarded yet -> the process that made
 # them. A signal that ends a run can come after a writer is made and before the caller's code
