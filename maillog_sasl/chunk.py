@@ -65,13 +65,15 @@ class Folded(NamedTuple):
     change nothing on a message whose size is known (qmgr's `(queue active)`, probes) or are
     `deliveries`, folded by recipient in the order each first came: [address, orig_to,
     attempts, the last status, the last line's text, its time, the time of the first deferral
-    among them or None]. `first` and `last`: the times of the first and last
-    delivery (None without one)."""
+    among them or None]. `last`: the time of the last delivery, `earliest` and `latest` the
+    earliest and latest of their times, which a stamp out of order makes others than the first
+    and the last (None without one)."""
     key: tuple
     lines: int
     deliveries: list
-    first: Optional[_dt.datetime]
     last: Optional[_dt.datetime]
+    earliest: Optional[_dt.datetime]
+    latest: Optional[_dt.datetime]
 
 
 @mypyc_attr(native_class=False)  # pickled with its clock: a plain class pickles as it is
@@ -334,7 +336,7 @@ class ChunkCorrelator(Correlator):
             elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):
                 # A retry that changes nothing on a message whose size is known there.
                 if fold is None:
-                    fold = self.folds[key] = [0, {}, None, None]
+                    fold = self._new_fold(key)
                 fold[0] += 1
                 self.orphans += 1
                 return
@@ -410,7 +412,7 @@ class ChunkCorrelator(Correlator):
         if when is None:
             return False
         if fold is None:
-            fold = self.folds[key] = [0, {}, None, None]
+            fold = self._new_fold(key)
         fold[0] += 1
         self.orphans += 1
         if status in ev.PROBE_STATUSES:
@@ -425,16 +427,25 @@ class ChunkCorrelator(Correlator):
         folded[5] = when
         if status == DEFERRED and folded[6] is None:
             folded[6] = when
-        if fold[2] is None:
-            fold[2] = when
-        fold[3] = when
+        fold[2] = when
+        if fold[3] is None or when < fold[3]:
+            fold[3] = when
+        if fold[4] is None or when > fold[4]:
+            fold[4] = when
         return True
+
+    def _new_fold(self, key: tuple) -> list:
+        """The lines of `key` folded from now on: [their number, the deliveries by recipient,
+        the time of the last delivery, the earliest, the latest] (Folded's fields)."""
+        fold = self.folds[key] = [0, {}, None, None, None]
+        return fold
 
     def _unfold(self, key: tuple) -> None:
         """The lines of `key` folded so far, into the stream here."""
         fold = self.folds.pop(key, None)
         if fold is not None:
-            self.events.append(Folded(key, fold[0], list(fold[1].values()), fold[2], fold[3]))
+            self.events.append(Folded(key, fold[0], list(fold[1].values()), fold[2], fold[3],
+                                      fold[4]))
 
     def _client(self, event, session: Session, host: str, when: _dt.datetime):
         if not self._tracked(event):
@@ -581,13 +592,13 @@ def apply_fold(correlator: Correlator, fold: Folded, clock: Clock) -> None:
         stats.untracked_queue_lines += fold.lines
         return
     stats.lines_used += fold.lines
-    first, last = fold.first, fold.last
-    if first is None or last is None:
+    last, earliest, latest = fold.last, fold.earliest, fold.latest
+    if last is None or earliest is None or latest is None:
         return
     message.last_time = last
-    correlator._seen(first)
-    correlator._seen(last)
-    if clock._latest is None or last > clock._latest:
-        clock._latest = last
+    correlator._seen(earliest)
+    correlator._seen(latest)
+    if clock._latest is None or latest > clock._latest:
+        clock._latest = latest
     for address, orig_to, attempts, status, text, when, deferred in fold.deliveries:
         message.recipient(address, orig_to).attempted(status, text, when, attempts, deferred)

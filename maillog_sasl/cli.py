@@ -544,9 +544,11 @@ def _table_path(args) -> str:
 
 
 def _files_of(option: str, path: str) -> List[str]:
-    """The files an output option writes: the state's and the table's beside them too."""
-    suffixes = {"--state": STATE_FILES, "--sasl-access": TABLE_FILES}.get(option, ("",))
-    return [path + suffix for suffix in suffixes]
+    """The files an output option writes: the state's and the table's beside them too (the
+    state's beside the file a symbolic link names: its lock and SQLite's journals are)."""
+    if option == "--state":
+        return [path] + [os.path.realpath(path) + suffix for suffix in STATE_FILES if suffix]
+    return [path + suffix for suffix in (TABLE_FILES if option == "--sasl-access" else ("",))]
 
 
 def _same_place(path: str, other: str) -> bool:

@@ -11,6 +11,8 @@ SUMMARY
         correlator.settle_inputs()   every input's
     copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
         queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
+    untimed_lines(count, last) -> str   what is said of a log's lines whose stamp is no time
+        (the reports' Problem, watch's line on stderr)
 
 DESCRIPTION
     Sessions are keyed by (host, syslog_name, pid) and run from `connect from` to
@@ -1910,9 +1912,14 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
         problems.append(source.problem)
     unread = stats.unread_stamps - before[2]
     if unread and problems is not None:
-        lines = "1 Postfix line" if unread == 1 else f"{unread} Postfix lines"
-        problems.append(Problem(source.name, f"{lines} not used: no date and time known in "
-                                             f"the timestamp (the last: {stats.unread_stamp!r})"))
+        problems.append(Problem(source.name, untimed_lines(unread, stats.unread_stamp)))
+
+
+def untimed_lines(count: int, last: Optional[str]) -> str:
+    """What is said of `count` Postfix lines of one log not used for their stamp, `last` the
+    last such stamp (the reports' Problem, watch's line on stderr)."""
+    lines = "1 Postfix line" if count == 1 else f"{count} Postfix lines"
+    return f"{lines} not used: no date and time known in the timestamp (the last: {last!r})"
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,

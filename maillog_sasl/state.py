@@ -72,8 +72,10 @@ DESCRIPTION
     and its directory are made readable by their owner alone, and a state file that another
     user could have written is refused (a pickle can run code).
 
-    The lock is an flock() on PATH.lock, held from opening to closing: a second run waits up
-    to `wait` seconds, then gives up with the pid of the holder. A new state's file is made
+    The lock is an flock() on PATH.lock, PATH with its symbolic links resolved (a state named
+    through a link and by its own name is one state, with one lock), held from opening to
+    closing: a second run waits up to `wait` seconds, then gives up with the pid of the
+    holder. A new state's file is made
     under the lock; a run that made it and could not make it a state removes it, the files
     SQLite made beside it and its lock (while holding it: a run that waited for that lock
     locks the path's new file instead, and makes the state itself).
@@ -333,7 +335,7 @@ class State:
             raise StateError(f"{path}: no such state")
         if not exists:
             _make_folder(path)
-        held = _Lock(path, wait) if lock else None
+        held = _Lock(os.path.realpath(path), wait) if lock else None
         made = False
         db = None
         try:

@@ -124,10 +124,12 @@ DESCRIPTION
 
 DIAGNOSTICS
     once() returns 0 (no new alert), 1 (new alerts) or 2 (a log could not be read, or an alert
-    could not be written, or the metrics file; every other log is still read and every alert
-    still raised).
+    could not be written, or the metrics file, or Postfix lines were not judged because their
+    stamp is no time; every other log is still read and every alert still raised).
     follow() returns 0 when stopped, 2 when an alert could not be written. What goes wrong is
-    one line through `complain`. state.StateError and pairs.StoreError pass on to the caller.
+    one line through `complain`: lines whose stamp is no time when a log first has them, then
+    at most every UNTIMED_TOLD_EVERY seconds. state.StateError and pairs.StoreError pass on
+    to the caller.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ from maillog_sasl.activity import (
     provider_of,
 )
 from maillog_sasl.alerts import SinkError, to_json
-from maillog_sasl.correlate import Correlator
+from maillog_sasl.correlate import Correlator, untimed_lines
 from maillog_sasl.enrich import Enrichment, Geo
 from maillog_sasl.follow import Chunk, Follower
 from maillog_sasl.incident import (
@@ -178,6 +180,9 @@ RECENT = _dt.timedelta(hours=24)
 ASSESS_SHARE = 0.2
 LATENCY = 5.0
 IPS_LISTED = 20
+# Following, a log whose stamps give no time would be told of at every look (every second):
+# told when first met, then at most this often (seconds).
+UNTIMED_TOLD_EVERY = 3600.0
 
 # Alerts of watch's own beside the suspicious report's signals (see the module docstring): they
 # never change an account's severity, and each is raised again only when its count doubles.
@@ -712,6 +717,9 @@ class Watch:
         self.followers = {path: Follower(path, state.positions.get(path))
                           for path in self.paths}
         self.failed = False  # an alert could not be written
+        self.untimed = 0  # Postfix lines read whose stamp is no time: never judged
+        self.untimed_told: Dict[str, float] = {}  # log -> when its untimed lines were told
+        self.untimed_pending: Dict[str, int] = {}  # log -> its untimed lines not told yet
         self.undelivered = False  # some alert is still to be written (tried again at commits)
         self.raised = 0
         self.finished = 0  # sessions and messages the logs ended
@@ -734,7 +742,9 @@ class Watch:
     def read(self) -> int:
         """Read what the logs have now; how many lines (`finished` counts what they ended)."""
         count = 0
+        stats = self.engine.correlator.stats
         for path, follower in self.followers.items():
+            untimed_before = stats.unread_stamps
             for chunk in follower.read():
                 count += len(chunk.lines)
                 self.changed = True
@@ -747,7 +757,23 @@ class Watch:
             for note in follower.notes:
                 self.complain(note)
             follower.notes.clear()
+            self._tell_untimed(path, stats.unread_stamps - untimed_before, stats.unread_stamp)
         return count
+
+    def _tell_untimed(self, path: str, count: int, last: Optional[str]) -> None:
+        """Lines of `path` not judged for their stamp (a month in a language not read): said
+        when first met, then at most every UNTIMED_TOLD_EVERY seconds with the count since."""
+        if not count:
+            return
+        self.untimed += count
+        pending = self.untimed_pending.pop(path, 0) + count
+        now = self.clock()
+        told = self.untimed_told.get(path)
+        if told is not None and now - told < UNTIMED_TOLD_EVERY:
+            self.untimed_pending[path] = pending
+            return
+        self.untimed_told[path] = now
+        self.complain(f"{path}: {untimed_lines(pending, last)}")
 
     def _history(self, item: Finished) -> None:
         if (isinstance(item, Session) and item.auth_succeeded and item.sasl_username
@@ -1014,7 +1040,7 @@ class Watch:
         self.checkpoint(alerts)
         self.write_metrics()
         self.close()
-        if (self.failed or self.metrics_failed
+        if (self.failed or self.metrics_failed or self.untimed
                 or any(follower.failed for follower in self.followers.values())):
             return 2
         return 1 if alerts else 0

@@ -248,6 +248,27 @@ def test_messages_open_across_chunks(tmp_path, monkeypatch):
     assert stats["messages"] == 300 and len(items) >= 600
 
 
+def test_deliveries_logged_out_of_order_count_in_the_log_s_span(tmp_path, monkeypatch):
+    # A worker folds the deliveries of a message born in a chunk before to each recipient's
+    # last; the log's span was taken from the first and last line folded (and each host's
+    # ten-minute slots). Deliveries to three recipients by parallel smtp processes, logged out
+    # of order within a minute at the log's end: its latest time was the middle line's read
+    # by one process, and the `removed` line's with workers; the header named another end (a
+    # mutation fuzzer's find, 2026-12-05: an RFC 3339 line whose offset was cut off).
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    lines = submissions(start, 120)
+    sent, removed = lines[-2:]
+    assert "A0077: to=<x119@" in sent and removed.endswith("A0077: removed")
+    stamp = sent[:13]
+    lines[-2:] = [sent, sent.replace("x119@", "y119@").replace(sent[:15], f"{stamp}03"),
+                  sent.replace("x119@", "z119@").replace(sent[:15], f"{stamp}01"),
+                  removed.replace(removed[:15], f"{stamp}02")]
+    sizes = [(jobs, size) for jobs in (2, 4) for size in (300, 600, 1000, 2000)]
+    items, stats, _ = compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026,
+                              sizes=sizes)
+    assert stats["last_time"].strftime("%b %d %H:%M:%S") == f"{stamp}03"
+
+
 def acted_submissions(start, count, action="hold", every=3):
     """Authenticated messages put on hold, or discarded (the shapes of Postfix 3.7.11's lines,
     tests/e2e): by turns NOQUEUE before the queue file, with the queue ID, and by cleanup's

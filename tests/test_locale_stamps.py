@@ -227,6 +227,62 @@ def test_a_log_of_a_language_not_read_is_not_an_empty_report_and_no_word(cli, tm
     assert "no rows: no Postfix line whose timestamp is a time known" in alone.out
 
 
+def test_watch_tells_the_lines_whose_stamp_is_no_time(cli, tmp_path):
+    # Before: `watch --once` read such a log with no word and exit 0: the accounts of those
+    # lines were never judged and nobody was told. Now as the reports: one line, exit 2; the
+    # next run with nothing new says nothing, one with more says how many more.
+    log = tmp_path / "mixed.log"
+    log.write_text(_session("Mar  1 10:00:0", 1) + _session("Xyz  1 10:01:0", 2, "bob@x.org")
+                   + _session("Feb 30 10:03:0", 4, "bob@x.org"), encoding="utf-8")
+    state = tmp_path / "state.sqlite"
+    run = ("watch", "--once", "--state", state, "--tz", "UTC", "--year", "2024", log)
+    first = cli(*run)
+    assert (first.code, first.err) == (2, f"maillog-sasl watch: {log}: 2 Postfix lines not used: "
+                                          "no date and time known in the timestamp (the last: "
+                                          "'Feb 30 10:03:01')\n")
+    assert (cli(*run).code, cli(*run).err) == (0, "")
+    with open(log, "a", encoding="utf-8") as more:
+        more.write(_session("Xyz  1 10:05:0", 5) + _session("Mar  1 10:06:0", 6))
+    again = cli(*run)
+    assert (again.code, again.err) == (2, f"maillog-sasl watch: {log}: 1 Postfix line not used: "
+                                          "no date and time known in the timestamp (the last: "
+                                          "'Xyz  1 10:05:01')\n")
+
+
+def test_following_tells_them_when_first_met_then_at_most_once_an_hour(tmp_path):
+    from maillog_sasl import watch
+    from maillog_sasl.activity import Thresholds
+    from maillog_sasl.state import State
+
+    log = tmp_path / "maillog"
+    log.write_text(_session("Xyz  1 10:01:0", 1), encoding="utf-8")
+    now = [0.0]
+    notes = []
+    opened = State.open(str(tmp_path / "s.sqlite"), watch.engine_format())
+    run = watch.Watch(opened, [str(log)], [], Thresholds(), year=2024, complain=notes.append,
+                      clock=lambda: now[0])
+    told = f"{log}: {{}} not used: no date and time known in the timestamp (the last: {{!r}})"
+    try:
+        run.read()
+        assert notes == [told.format("1 Postfix line", "Xyz  1 10:01:01")]
+        for number, seconds in ((2, 60.0), (3, 3599.0)):  # within the hour: counted, not told
+            with open(log, "a", encoding="utf-8") as more:
+                more.write(_session("Xyz  1 10:0{}:0".format(number), number))
+            now[0] = seconds
+            run.read()
+        assert len(notes) == 1
+        with open(log, "a", encoding="utf-8") as more:
+            more.write(_session("Mar  1 10:09:0", 9) + _session("Xyz  1 10:08:0", 8))
+        now[0] = 3600.0
+        run.read()
+        assert notes[1:] == [told.format("3 Postfix lines", "Xyz  1 10:08:01")]
+        now[0] = 7300.0
+        run.read()  # nothing new: nothing to tell
+        assert len(notes) == 2
+    finally:
+        run.close()
+
+
 # -- AIX's facility:priority --------------------------------------------------------------------
 
 def test_aix_s_facility_and_priority_before_the_tag(cli, tmp_path):

@@ -94,6 +94,24 @@ def test_a_second_run_waits_for_the_lock_then_says_who_holds_it(tmp_path):
     opened(path, wait=0.2).close()
 
 
+@pytest.mark.parametrize("first_by", ["link", "own name"])
+def test_a_state_named_through_a_symbolic_link_has_the_one_lock(tmp_path, first_by):
+    # Before: the lock was the name's (link.sqlite.lock and state.sqlite.lock), and two runs
+    # wrote one state at once, each pickling its own engine over the other's.
+    path = tmp_path / "state.sqlite"
+    opened(path).close()
+    (tmp_path / "dir").mkdir()
+    link = tmp_path / "dir" / "link.sqlite"
+    link.symlink_to(path)
+    first, second = (link, path) if first_by == "link" else (path, link)
+    holder = opened(first)
+    with pytest.raises(StateError, match=rf"^{path} is in use by another maillog-sasl run"):
+        opened(second, wait=0.1)
+    holder.close()
+    opened(second, wait=0.1).close()
+    assert not os.path.exists(str(link) + ".lock")
+
+
 def test_the_lock_is_an_flock_other_tools_can_take(tmp_path):
     path = tmp_path / "state.sqlite"
     opened(path).close()

@@ -66,6 +66,25 @@ def test_watch_writes_each_file_once(cli, tmp_path, log, first, second):
     assert (tmp_path / "x.prom").read_text() == "# old metrics\n"
 
 
+@pytest.mark.parametrize("beside", ["s.sqlite.lock", "s.sqlite-wal"])
+def test_the_files_beside_a_state_named_through_a_link_are_the_state_s(cli, tmp_path, log,
+                                                                       beside):
+    # Its lock and SQLite's journals are beside the file the link names (state.py locks the
+    # path resolved; SQLite resolves it too). Before: the names beside the link were checked.
+    state = tmp_path / "s.sqlite"
+    assert cli("watch", "--once", "--state", state, log).code in (0, 1)
+    (tmp_path / "dir").mkdir()
+    link = tmp_path / "dir" / "link.sqlite"
+    link.symlink_to(state)
+    before = [(path.name, path.read_bytes()) for path in sorted(tmp_path.iterdir())
+              if path.is_file()]
+    result = cli("watch", "--once", "--state", link, "--metrics", tmp_path / beside, log)
+    assert (result.code, result.err) == (2, f"maillog-sasl watch: --metrics {tmp_path / beside}: "
+                                            "is also --state's; not overwritten\n")
+    assert [(path.name, path.read_bytes()) for path in sorted(tmp_path.iterdir())
+            if path.is_file()] == before
+
+
 @pytest.mark.parametrize("outputs", [
     # --config-dir names the table: DIR/sasl_access, which the state was.
     ["--config-dir", "{d}", "--state", "{d}/sasl_access"],

@@ -1,0 +1,24 @@
+"""tools/fuzz.py: a few rounds of each of its modes pass on this tree, and a round whose runs
+disagree is told, its input kept."""
+
+from tools import fuzz
+
+
+def test_a_few_rounds_of_each_mode_pass(tmp_path, capsys):
+    assert fuzz.main(["jobs", "--rounds", "8", "--keep", str(tmp_path)]) == 0
+    assert fuzz.main(["watch", "--rounds", "1", "--seed", "3", "--keep", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_round_whose_runs_disagree_is_told_and_its_input_kept(tmp_path, monkeypatch, capsys):
+    one_process = fuzz.run
+    # Workers that write nothing: every round's --jobs run differs from --jobs 1's.
+    monkeypatch.setattr(fuzz, "run", lambda args: one_process(args) if args[1] == "1"
+                        else (0, "", ""))
+    assert fuzz.main(["jobs", "--rounds", "2", "--keep", str(tmp_path)]) == 1
+    told = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in told] == ["round 0", "round 1"]
+    assert "wrote otherwise (input in " in told[0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["jobs-1-0", "jobs-1-1"]
+    assert (tmp_path / "jobs-1-0" / "maillog").stat().st_size > 0
