@@ -6,7 +6,9 @@ facility and priority by number, with -vv by name (syslog.h's facilitynames and 
 the first name of each: `warn` before `warning`), after the stamp and its space and before the
 host: `Jan 21 19:06:28 <mail.info> xyz dovecot: imap-login: Login: user=<user3>, ...`
 (tests/reallogs/punnsilm-freebsd, MIT: a FreeBSD mail host's Dovecot lines, and another's
-httpd, su and sshd lines with `<local1.warn>`, `<auth.warn>`, `<auth.notice>`, `<auth.info>`).
+httpd, su and sshd lines with `<local1.warn>`, `<auth.warn>`, `<auth.notice>`, `<auth.info>`;
+tests/reallogs/fail2ban's bsd-syslog-v.log and -vv.log, GPL-2.0-or-later: a third's sshd lines
+with `<4.3>`, `<4.6>` and `<auth.info>`, which fail2ban's filters read past).
 A Postfix server so logging writes `<mail.info>` before the host of its every line,
 `<mail.warn>` before its warnings (the SASL failures among them), and its repeat line
 `<mail.warn> HOST last message repeated N times` with the priority of the line it repeats. The
@@ -64,6 +66,20 @@ def test_punnsilms_lines_read_with_their_hosts_and_programs(cli):
     counted = stats(cli, dovecot, syslogd, year=2019)
     assert (counted["lines read"], counted["not syslog lines"], counted["other programs"]) == (
         10, 0, 10)
+
+
+def test_fail2bans_bsd_lines_read_with_their_hosts_and_programs(cli):
+    # wc -l: 10 lines of -v (`<4.3>`, `<4.6>`: auth.err and auth.info) and 5 of -vv, every one
+    # of sshd on host pancake.
+    paths = [REAL / "fail2ban" / "bsd-syslog-v.log", REAL / "fail2ban" / "bsd-syslog-vv.log"]
+    lines = [line for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
+    assert {(host, tag[:5]) for _, host, tag, _ in map(split_line, lines)} == {
+        ("pancake", "sshd[")}
+    assert split_line(lines[0]) == ("Apr  2 17:51:27", "pancake", "sshd[55624]:", "error: PAM: "
+                                    "authentication error for nick from example.com")
+    counted = stats(cli, *paths, year=2013)
+    assert (counted["lines read"], counted["not syslog lines"], counted["other programs"]) == (
+        15, 0, 15)
 
 
 @pytest.mark.parametrize("source", [LIGHTMETER, SENTINEL], ids=["lightmeter", "sentinel"])
