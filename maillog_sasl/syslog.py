@@ -426,7 +426,7 @@ def _after_facility_priority(stamp: str, word: str, host: str, rest: str):
     """FreeBSD's syslogd -v writes the message's facility and priority between stamp and host,
     by number (`<2.6>`), -vv by name (`<mail.info>`; syslogd.c fprintlog(): "<%s.%s> "):
     `Jan 21 19:06:28 <mail.info> xyz dovecot: imap-login: ...`. No host starts with `<`."""
-    if word[-1:] != ">" or _FACILITY_PRIORITY.fullmatch(word) is None:
+    if _FACILITY_PRIORITY.fullmatch(word) is None:
         return None
     tag, _, text = rest.partition(" ")
     return (stamp, host, tag, text) if tag[-1:] == ":" else None
@@ -452,7 +452,7 @@ LAST_REPEATED: Final = "last message repeated "
 _LAST_REPEAT_TEXT = r"last message repeated ([1-9][0-9]{0,5}) times"
 _LAST_REPEAT_LINE = (
     r"([A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}T\S+) "
-    r"(?:<[a-z0-9]+\.[a-z0-9]+> )?(\S+) last message repeated ([1-9][0-9]{0,5}) times")
+    r"(?:" + _FACILITY_PRIORITY.pattern + r" )?(\S+) last message repeated ([1-9][0-9]{0,5}) times")
 
 
 def is_last_repeat(line: str) -> bool:
