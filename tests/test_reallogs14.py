@@ -1,5 +1,6 @@
 """Real logs as FreeBSD's syslogd writes them when told -v or -vv: the message's facility and
-priority between the stamp and the host.
+priority between the stamp and the host; and as grep writes the lines it found in more than one
+file: each behind the file's name.
 
 FreeBSD's syslogd (usr.sbin/syslogd/syslogd.c, fprintlog()) writes, with -v, `<%s.%s> ` of the
 facility and priority by number, with -vv by name (syslog.h's facilitynames and prioritynames,
@@ -15,20 +16,31 @@ A Postfix server so logging writes `<mail.info>` before the host of its every li
 tool read no such line: each was not syslog, a log of them `not a syslog file` (exit status 2),
 a FreeBSD server's logins and failed AUTH none.
 
-The tests below read punnsilm's lines, and write real logs of tests/reallogs (lightmeter-sample:
-logins on submission, deliveries, postscreen, amavis, dovecot; maillogsentinel: 139 failed AUTH)
-in both forms and compare every report and --stats with the log Postfix's lines make without the
-word. As in test_reallogs.py, every expected number was counted from the lines themselves (grep,
-wc), never taken from the tool's output.
+grep given more than one file (or -H) writes each line it found behind the file's name and a
+colon, and with -n behind the line's number and a colon too. A Postfix admin's usual search of a
+rotated log is such a grep: NethServer's administrator manual (NethServer/docs, email.rst; no
+licence named, not copied here) tells its readers to follow a message by `grep -F
+'A785B308622AB' /var/log/maillog*`, which "Yields" `/var/log/maillog:May 15 02:05:02 mail
+postfix/smtpd[25846]: A785B308622AB: client=my.example.com[10.154.200.17]` and the message's
+other lines so. Every such line was not syslog, a file of them `not a syslog file`: the message
+and the login that sent it were lost. They are read as the lines behind the prefix now, in the
+order grep wrote them (file by file, in the order named: a glob's newest file first).
+
+The tests below read punnsilm's and fail2ban's lines, and write real logs of tests/reallogs
+(lightmeter-sample: logins on submission, deliveries, postscreen, amavis, dovecot;
+maillogsentinel: 139 failed AUTH) in these forms and compare every report and --stats with the
+log Postfix's lines make without them. As in test_reallogs.py, every expected number was counted
+from the lines themselves (grep, wc), never taken from the tool's output.
 """
 
 import re
 
 import pytest
 from test_jobs import chunks_of
-from test_reallogs import REAL, failures, stats
+from test_reallogs import REAL, failures, rows, stats
 from test_reallogs13 import LIGHTMETER, SENTINEL, YEAR, _outputs, _write, watched_logins
 
+from maillog_sasl.sources import PLAIN, PREFIXED, wrapper_of
 from maillog_sasl.syslog import last_repeat, split_line
 
 PUNNSILM = REAL / "punnsilm-freebsd"
@@ -145,3 +157,61 @@ def test_the_repeat_line_of_a_failure_counts_each(cli, tmp_path):
 ])
 def test_other_words_before_the_host_are_no_such_line(line):
     assert split_line(line) is None
+
+
+# -- grep's file names and line numbers ----------------------------------------------------------
+
+def _grepped(text, name="", numbered=False, first=1):
+    """Each line of `text` as grep writes it: behind `name` and a colon (-H, or more than one
+    file), and behind its number (from `first`) and a colon with -n (`numbered`)."""
+    return "".join(f"{name}{':' if name else ''}{f'{number}:' if numbered else ''}{line}\n"
+                   for number, line in enumerate(text.splitlines(), first))
+
+
+@pytest.mark.parametrize("source", [LIGHTMETER, SENTINEL], ids=["lightmeter", "sentinel"])
+@pytest.mark.parametrize("name, numbered", [
+    ("/var/log/maillog", False),  # grep PATTERN /var/log/maillog*
+    ("/var/log/mail.log.2.gz", False),  # zgrep
+    ("mail.log", True),  # grep -n PATTERN mail.log*
+    ("", True),  # grep -n PATTERN mail.log
+])
+def test_grep_output_is_read_as_the_lines_it_found(cli, tmp_path, source, name, numbered):
+    text = source.read_text(encoding="utf-8")
+    grepped = _write(tmp_path / "found.txt", _grepped(text, name, numbered))
+    assert wrapper_of(grepped.read_text(encoding="utf-8").splitlines()[:50]) == PREFIXED
+    assert _outputs(cli, grepped) == _outputs(cli, source)
+
+
+def test_a_grep_of_a_rotated_log_gives_its_logins_and_messages(cli, tmp_path):
+    # grep PATTERN mail.log*: mail.log's lines first (28 January), then mail.log.1's (27
+    # January), as a shell's glob sorts them. The same rows as the two files read as files
+    # (grep -c 'sasl_username=': 13 and 9 logins, of two accounts), in the order of the lines.
+    newer, older = LIGHTMETER, LIGHTMETER.with_name("mail.log.1")
+    grepped = _write(tmp_path / "found.txt", _grepped(newer.read_text("utf-8"), "mail.log")
+                     + _grepped(older.read_text("utf-8"), "mail.log.1"))
+    for name in ("users", "sessions", "messages", "failures"):
+        found = rows(cli, name, grepped, year=YEAR)
+        expected = rows(cli, name, older, newer, year=YEAR)
+        assert sorted(map(repr, found)) == sorted(map(repr, expected)), name
+    assert sum(row["messages"] for row in rows(cli, "users", grepped, year=YEAR)) == 22
+
+
+def test_two_jobs_and_watch_read_grep_output(cli, monkeypatch, tmp_path):
+    grepped = _write(tmp_path / "found.txt",
+                     _grepped(LIGHTMETER.read_text(encoding="utf-8"), "/var/log/maillog"))
+    one = _outputs(cli, grepped)
+    chunks_of(grepped.stat().st_size // 5, monkeypatch)
+    assert _outputs(cli, grepped, "--jobs", 2) == one
+    assert watched_logins(cli, tmp_path, grepped.read_text(encoding="utf-8")) == [13]
+
+
+@pytest.mark.parametrize("lines", [
+    # a line that starts with a stamp, of either shape, has no prefix to take
+    ["Jan 28 06:49:58 mail postfix/smtpd[17541]: connect from x[192.0.2.1]"],
+    ["2021-01-28T06:49:58+00:00 mail postfix/smtpd[17541]: connect from x[192.0.2.1]"],
+    # grep's context lines (-C) and group separators are no lines it found
+    ["mail.log-Jan 28 06:49:58 mail postfix/smtpd[17541]: connect from x[192.0.2.1]", "--",
+     "Jan 28 06:49:59 mail postfix/smtpd[17541]: connect from x[192.0.2.1]"],
+])
+def test_lines_without_grep_s_prefix_are_read_as_they_are(lines):
+    assert wrapper_of(lines) == PLAIN
