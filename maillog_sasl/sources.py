@@ -85,7 +85,11 @@ DESCRIPTION
     such a system runs, the message's facility and priority (`mail.info: `, s6's lolsyslog.c)
     before the line the program's libc wrote, which names no host (the host is put in as for
     HOSTLESS); `kubectl logs --prefix` (the pods of a label selector) writes the pod and
-    container, `[pod/NAME/CONTAINER] `. Such inputs are read in one process.
+    container, `[pod/NAME/CONTAINER] `; `grep` given more than one file (`grep -F QID
+    /var/log/maillog*`, zgrep, -H) the file's name and a colon, and with -n the line's number
+    and a colon (`/var/log/maillog:May 15 02:05:02 mail postfix/smtpd[25846]: ...`), read in
+    the order grep wrote them (file by file, as named: a glob's newest file first). Such inputs
+    are read in one process.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -661,6 +665,10 @@ _PREFIX = re.compile(
     r"(?:(?:@4[0-9a-f]{23} +|[0-9]{4}-[0-9]{2}-[0-9]{2}[ _T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+ +)"
     r"(?=[a-z]+[0-9]?\.[a-z]+: |[A-Z][a-z]{2} [ 0-9][0-9] |[0-9]{4}-[0-9]{2}-[0-9]{2}T))?"
     r"(?:[a-z]+[0-9]?\.[a-z]+: )?")
+# grep's file name (-H, or more than one file) and line number (-n), each with a colon, before
+# a line of either stamp.
+_GREP_PREFIX = re.compile(r"(?:[^\s:\[]+:)?(?:[0-9]+:)?"
+                          r"(?=[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:|[0-9]{4}-[0-9]{2}-[0-9]{2}T)")
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 MICROSECOND_DIGITS = 18
@@ -735,7 +743,10 @@ def _with_host(line: str) -> str:
 
 def _prefix(line: str) -> Tuple[int, int]:
     """Where what a log service and socklog put before the line `line` holds (PREFIXED)
-    starts, after kubectl's pod, and ends."""
+    starts, after kubectl's pod, and ends; or grep's file name and line number."""
+    found = _GREP_PREFIX.match(line)
+    if found is not None and found.end():
+        return 0, found.end()
     found = _PREFIX.match(line)
     if found is None:
         return 0, 0

@@ -27,7 +27,9 @@ DESCRIPTION
     `$YEAR $DATE`), each optionally behind a `<PRI>`; boky/postfix's RFC 3339 lines with a
     severity where the host goes (SEVERITIES, read as NO_HOST's); RFC 5424 lines (`<22>1 STAMP
     HOST APP PROCID MSGID STRUCTURED-DATA MSG`: the tag made `APP[PROCID]:`, the data skipped);
-    BusyBox's `facility.priority` and AIX's `facility:priority` between host and tag;
+    BusyBox's `facility.priority` and AIX's `facility:priority` between host and tag,
+    FreeBSD's syslogd -v's `<facility.priority>` (by number, or by name with -vv: `<mail.info>`)
+    between stamp and host;
     journalctl's short-full (`Tue 2023-11-14 22:13:20 CET`: the stamp made one word,
     `2023-11-14T22:13:20CET`, RFC 3339 when the zone is UTC or an offset); any of the others
     behind `docker logs -t`'s RFC 3339 stamp (the line's own stamp is the one read; the
@@ -143,7 +145,8 @@ def split_line(line: str, prefixes: int = 0) -> Optional[Tuple[str, str, str, st
             if parsed is not None:
                 return parsed
         if len(fields) == 3:
-            parsed = _after_priority(line[:15], *fields)
+            parsed = (_after_priority(line[:15], *fields) if fields[0][:1] != "<"
+                      else _after_facility_priority(line[:15], *fields))
             if parsed is not None:
                 return parsed
         # Else perhaps a `docker compose logs` prefix of 15 characters, below.
@@ -419,6 +422,20 @@ def _after_priority(stamp: str, host: str, word: str, rest: str):
     return (stamp, host, tag, text) if tag[-1:] == ":" else None
 
 
+def _after_facility_priority(stamp: str, word: str, host: str, rest: str):
+    """FreeBSD's syslogd -v writes the message's facility and priority between stamp and host,
+    by number (`<2.6>`), -vv by name (`<mail.info>`; syslogd.c fprintlog(): "<%s.%s> "):
+    `Jan 21 19:06:28 <mail.info> xyz dovecot: imap-login: ...`. No host starts with `<`."""
+    if _FACILITY_PRIORITY.fullmatch(word) is None:
+        return None
+    tag, _, text = rest.partition(" ")
+    return (stamp, host, tag, text) if tag[-1:] == ":" else None
+
+
+# FreeBSD's syslogd -v: `<facility.priority>`, by name or by number.
+_FACILITY_PRIORITY = re.compile(r"<[a-z0-9]+\.[a-z0-9]+>")
+
+
 # What the text of rsyslog's line for a message it did not write again starts with; more than
 # MOST_REPEATS is no count of a Postfix process's lines (a hundred bytes would make a day's
 # work): such a line is not read as one.
@@ -434,8 +451,8 @@ _REPEAT = r"message repeated ([1-9][0-9]{0,5}) times: \[ ?(.*)\]"
 LAST_REPEATED: Final = "last message repeated "
 _LAST_REPEAT_TEXT = r"last message repeated ([1-9][0-9]{0,5}) times"
 _LAST_REPEAT_LINE = (
-    r"([A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}T\S+) (\S+) "
-    r"last message repeated ([1-9][0-9]{0,5}) times")
+    r"([A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}T\S+) "
+    r"(?:" + _FACILITY_PRIORITY.pattern + r" )?(\S+) last message repeated ([1-9][0-9]{0,5}) times")
 
 
 def is_last_repeat(line: str) -> bool:
@@ -451,7 +468,8 @@ def is_last_repeat(line: str) -> bool:
 def last_repeat(line: str, before: Optional[str]) -> Optional[Tuple[int, str]]:
     """(N, `before` with the stamp of `line`) when `line` is a BSD syslogd's `STAMP HOST last
     message repeated N times` (or one with the tag of `before`: `STAMP HOST TAG: last message
-    ...`) about `before`, the syslog line before it, of the same host; else None."""
+    ...`; FreeBSD's -v: `STAMP <mail.warn> HOST last ...`) about `before`, the syslog line
+    before it, of the same host; else None."""
     repeated = split_line(before) if before is not None else None
     if repeated is None:
         return None
