@@ -545,9 +545,11 @@ def _table_path(args) -> str:
 
 def _files_of(option: str, path: str) -> List[str]:
     """The files an output option writes: the state's and the table's beside them too (the
-    state's beside the file a symbolic link names: its lock and SQLite's journals are)."""
+    state's beside the file a symbolic link names: its lock and SQLite's journals are; any
+    other's named as given)."""
     if option == "--state":
-        return [path] + [os.path.realpath(path) + suffix for suffix in STATE_FILES if suffix]
+        beside = os.path.realpath(path) if os.path.islink(path) else path
+        return [path] + [beside + suffix for suffix in STATE_FILES if suffix]
     return [path + suffix for suffix in (TABLE_FILES if option == "--sasl-access" else ("",))]
 
 
