@@ -1409,8 +1409,8 @@ at any moment goes on from the last commit. Two runs on one state: the second
 waits --lock-wait seconds, then gives up.
 
 exit status (--once): 0 no new alert, 1 new alerts, 2 an error (a log that
-cannot be read, a state that cannot be used, an alert or the --metrics file that
-cannot be written).
+cannot be read, Postfix lines whose timestamp gives no time, a state that cannot
+be used, an alert or the --metrics file that cannot be written).
 Following: 0 when stopped by Ctrl-C, SIGTERM or SIGHUP (the state is committed first),
 2 on an error.
 """

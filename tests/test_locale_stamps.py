@@ -249,6 +249,13 @@ def test_watch_tells_the_lines_whose_stamp_is_no_time(cli, tmp_path):
                                           "'Xyz  1 10:05:01')\n")
 
 
+def test_watch_s_help_names_them_among_the_causes_of_exit_status_2():
+    from maillog_sasl import cli
+
+    status = cli.WATCH_EPILOG.partition("exit status (--once):")[2].partition("Following")[0]
+    assert "whose timestamp gives no time" in " ".join(status.split())
+
+
 def test_following_tells_them_when_first_met_then_at_most_once_an_hour(tmp_path):
     from maillog_sasl import watch
     from maillog_sasl.activity import Thresholds
