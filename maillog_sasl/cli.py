@@ -545,9 +545,11 @@ def _table_path(args) -> str:
 
 def _files_of(option: str, path: str) -> List[str]:
     """The files an output option writes: the state's and the table's beside them too (the
-    state's beside the file a symbolic link names: its lock and SQLite's journals are)."""
+    state's beside the file a symbolic link names: its lock and SQLite's journals are; any
+    other's named as given)."""
     if option == "--state":
-        return [path] + [os.path.realpath(path) + suffix for suffix in STATE_FILES if suffix]
+        beside = os.path.realpath(path) if os.path.islink(path) else path
+        return [path] + [beside + suffix for suffix in STATE_FILES if suffix]
     return [path + suffix for suffix in (TABLE_FILES if option == "--sasl-access" else ("",))]
 
 
@@ -1407,8 +1409,8 @@ at any moment goes on from the last commit. Two runs on one state: the second
 waits --lock-wait seconds, then gives up.
 
 exit status (--once): 0 no new alert, 1 new alerts, 2 an error (a log that
-cannot be read, a state that cannot be used, an alert or the --metrics file that
-cannot be written).
+cannot be read, Postfix lines whose timestamp gives no time, a state that cannot
+be used, an alert or the --metrics file that cannot be written).
 Following: 0 when stopped by Ctrl-C, SIGTERM or SIGHUP (the state is committed first),
 2 on an error.
 """

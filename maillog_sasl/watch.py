@@ -128,8 +128,8 @@ DIAGNOSTICS
     stamp is no time; every other log is still read and every alert still raised).
     follow() returns 0 when stopped, 2 when an alert could not be written. What goes wrong is
     one line through `complain`: lines whose stamp is no time when a log first has them, then
-    at most every UNTIMED_TOLD_EVERY seconds. state.StateError and pairs.StoreError pass on
-    to the caller.
+    at most every UNTIMED_TOLD_EVERY seconds (and those not told yet when it stops).
+    state.StateError and pairs.StoreError pass on to the caller.
 """
 
 from __future__ import annotations
@@ -719,7 +719,8 @@ class Watch:
         self.failed = False  # an alert could not be written
         self.untimed = 0  # Postfix lines read whose stamp is no time: never judged
         self.untimed_told: Dict[str, float] = {}  # log -> when its untimed lines were told
-        self.untimed_pending: Dict[str, int] = {}  # log -> its untimed lines not told yet
+        # log -> its untimed lines not told yet: how many, the last one's stamp
+        self.untimed_pending: Dict[str, Tuple[int, Optional[str]]] = {}
         self.undelivered = False  # some alert is still to be written (tried again at commits)
         self.raised = 0
         self.finished = 0  # sessions and messages the logs ended
@@ -761,19 +762,22 @@ class Watch:
         return count
 
     def _tell_untimed(self, path: str, count: int, last: Optional[str]) -> None:
-        """Lines of `path` not judged for their stamp (a month in a language not read): said
-        when first met, then at most every UNTIMED_TOLD_EVERY seconds with the count since."""
-        if not count:
-            return
-        self.untimed += count
-        pending = self.untimed_pending.pop(path, 0) + count
-        now = self.clock()
-        told = self.untimed_told.get(path)
-        if told is not None and now - told < UNTIMED_TOLD_EVERY:
-            self.untimed_pending[path] = pending
-            return
-        self.untimed_told[path] = now
-        self.complain(f"{path}: {untimed_lines(pending, last)}")
+        """Lines of `path` not judged for their stamp (a month in a language not read), `count`
+        more now: said when first met, then at most every UNTIMED_TOLD_EVERY seconds with the
+        count since (at the first look after, whether more came or not)."""
+        if count:
+            self.untimed += count
+            self.untimed_pending[path] = (self.untimed_pending.get(path, (0, None))[0] + count,
+                                          last)
+        if path in self.untimed_pending:
+            told = self.untimed_told.get(path)
+            if told is None or self.clock() - told >= UNTIMED_TOLD_EVERY:
+                self._told_untimed(path)
+
+    def _told_untimed(self, path: str) -> None:
+        count, last = self.untimed_pending.pop(path)
+        self.untimed_told[path] = self.clock()
+        self.complain(f"{path}: {untimed_lines(count, last)}")
 
     def _history(self, item: Finished) -> None:
         if (isinstance(item, Session) and item.auth_succeeded and item.sasl_username
@@ -1084,6 +1088,8 @@ class Watch:
                 self.write_metrics()
                 last_metrics = now
             if stopping:
+                for path in list(self.untimed_pending):  # not told within the hour: now
+                    self._told_untimed(path)
                 break
             pause = interval
             if unjudged:  # waiting for the assessment's turn: not a moment longer

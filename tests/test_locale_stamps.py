@@ -249,6 +249,13 @@ def test_watch_tells_the_lines_whose_stamp_is_no_time(cli, tmp_path):
                                           "'Xyz  1 10:05:01')\n")
 
 
+def test_watch_s_help_names_them_among_the_causes_of_exit_status_2():
+    from maillog_sasl import cli
+
+    status = cli.WATCH_EPILOG.partition("exit status (--once):")[2].partition("Following")[0]
+    assert "whose timestamp gives no time" in " ".join(status.split())
+
+
 def test_following_tells_them_when_first_met_then_at_most_once_an_hour(tmp_path):
     from maillog_sasl import watch
     from maillog_sasl.activity import Thresholds
@@ -281,6 +288,46 @@ def test_following_tells_them_when_first_met_then_at_most_once_an_hour(tmp_path)
         assert len(notes) == 2
     finally:
         run.close()
+
+
+def test_following_tells_the_lines_counted_within_the_hour_once_it_is_up(tmp_path):
+    # Before: the lines counted within the hour after a complaint were told only with the next
+    # such line read after the hour; none came, and they were never told (the first line said
+    # 1, and 3 more were read). Now told at the first look after the hour, or when it stops.
+    import threading
+
+    from maillog_sasl import watch
+    from maillog_sasl.activity import Thresholds
+    from maillog_sasl.state import State
+
+    log = tmp_path / "maillog"
+    now = [0.0]
+    notes = []
+    told = f"{log}: {{}} not used: no date and time known in the timestamp (the last: {{!r}})"
+    for stops in (False, True):
+        log.write_text(_session("Xyz  1 10:01:0", 1), encoding="utf-8")
+        opened = State.open(str(tmp_path / f"s{stops}.sqlite"), watch.engine_format())
+        run = watch.Watch(opened, [str(log)], [], Thresholds(), year=2024,
+                          complain=notes.append, clock=lambda: now[0])
+        try:
+            now[0] = 0.0
+            notes.clear()
+            run.read()
+            with open(log, "a", encoding="utf-8") as more:
+                more.write(_session("Xyz  1 10:02:0", 2) + _session("Mar  1 10:03:0", 3))
+            now[0] = 60.0
+            run.read()
+            assert len(notes) == 1
+            if stops:
+                stop = threading.Event()
+                stop.set()
+                assert run.follow(stop) == 0
+            else:
+                now[0] = 3600.0
+                run.read()  # no line new
+        finally:
+            run.close()
+        assert notes[1:] == [told.format("1 Postfix line", "Xyz  1 10:02:01")], stops
 
 
 # -- AIX's facility:priority --------------------------------------------------------------------

@@ -85,6 +85,17 @@ def test_the_files_beside_a_state_named_through_a_link_are_the_state_s(cli, tmp_
             if path.is_file()] == before
 
 
+def test_a_log_beside_a_state_is_named_as_given(cli, tmp_path, log, monkeypatch):
+    # The state's lock named as a log to read, both relative: before, the lock's path was
+    # resolved for every state (only one named through a symbolic link needs it), and the
+    # message named an absolute path that was none of the command's.
+    monkeypatch.chdir(tmp_path)
+    log.rename(tmp_path / "s.sqlite.lock")
+    result = cli("watch", "--once", "--state", "s.sqlite", "s.sqlite.lock")
+    assert (result.code, result.err) == (2, "maillog-sasl watch: --state s.sqlite.lock: is also a "
+                                            "log to read; not overwritten\n")
+
+
 @pytest.mark.parametrize("outputs", [
     # --config-dir names the table: DIR/sasl_access, which the state was.
     ["--config-dir", "{d}", "--state", "{d}/sasl_access"],
