@@ -88,8 +88,9 @@ DESCRIPTION
     container, `[pod/NAME/CONTAINER] `; `grep` given more than one file (`grep -F QID
     /var/log/maillog*`, zgrep, -H) the file's name and a colon, and with -n the line's number
     and a colon (`/var/log/maillog:May 15 02:05:02 mail postfix/smtpd[25846]: ...`), read in
-    the order grep wrote them (file by file, as named: a glob's newest file first). Such inputs
-    are read in one process.
+    the order grep wrote them (file by file, as named: a glob's newest file first, which
+    `problem` then names: a message logged across two files is read out of order). Such
+    inputs are read in one process.
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
@@ -144,7 +145,8 @@ DIAGNOSTICS
     handed on. Bytes after a compressed stream's end that start no other stream are such a
     failure too (Python's bzip2 and xz readers, and `bzip2 -dc`, would end there without a
     word, and every stream after them would be lost); NUL bytes between xz streams (its stream
-    padding) are skipped.
+    padding) are skipped. grep's output that names an older file of a rotated set after a
+    newer one (a glob's order) is recorded there too, once read: its lines are all handed on.
 """
 
 from __future__ import annotations
@@ -390,6 +392,13 @@ class Source:
             self.close()
         last = unwrapper.lines(splitter.end(decoder.decode(b"", final=True))) + unwrapper.end()
         self.lines_cut = splitter.cut
+        if unwrapper.newest_first is not None and self.problem is None:
+            newer, older = unwrapper.newest_first
+            self.problem = Problem(self.name, f"grep's lines of {older} come after those of "
+                                              f"{newer}, the newer file: a message logged in "
+                                              "both is read out of order; grep the files "
+                                              "oldest first (ls -rt), or give them to "
+                                              "maillog-sasl")
         if last:
             yield last
 
@@ -667,8 +676,11 @@ _PREFIX = re.compile(
     r"(?:[a-z]+[0-9]?\.[a-z]+: )?")
 # grep's file name (-H, or more than one file) and line number (-n), each with a colon, before
 # a line of either stamp.
-_GREP_PREFIX = re.compile(r"(?:[^\s:\[]+:)?(?:[0-9]+:)?"
+_GREP_PREFIX = re.compile(r"(?:([^\s:\[]+):)?(?:[0-9]+:)?"
                           r"(?=[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:|[0-9]{4}-[0-9]{2}-[0-9]{2}T)")
+# A rotated log's name: the log's, then logrotate's number (`.1`) or date (`-20260301`), then a
+# compressor's suffix.
+_ROTATED_NAME = re.compile(r"(.+?)(?:\.([0-9]{1,4})|-([0-9]{8}))?(?:\.(?:gz|bz2|xz|zst))?")
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 MICROSECOND_DIGITS = 18
@@ -751,6 +763,18 @@ def _prefix(line: str) -> Tuple[int, int]:
     if found is None:
         return 0, 0
     return found.end(1) if found.group(1) else 0, found.end()
+
+
+def _rotation(name: str) -> Tuple[str, int]:
+    """(the log a file named `name` is of, how old it is in its rotated set: 0 the log, N its
+    `.N`, a dated file the older the earlier its date)."""
+    found = _ROTATED_NAME.fullmatch(name)
+    if found is None:
+        return name, 0
+    log, number, date = found.groups()
+    if number is not None:
+        return log, int(number)
+    return (log, 10 ** 8 - int(date)) if date is not None else (log, 0)
 
 
 def _without_prefix(line: str) -> str:
@@ -873,11 +897,15 @@ class Unwrapper:
     ends it; at most MAX_LINE characters are kept, as LineSplitter keeps of a line.
     """
 
-    __slots__ = ("kind", "parts")
+    __slots__ = ("kind", "parts", "grepped", "newest_first")
 
     def __init__(self, kind: Optional[str] = None) -> None:
         self.kind = kind  # decided by the first line that tells when None
         self.parts: dict = {}  # stream -> the text of its unfinished line
+        self.grepped = ""  # the file grep named before the lines last read (PREFIXED)
+        # (a file grep named, an older file of the same log it named after it): grep's lines
+        # of a rotated set newest first, as a shell's glob names them (_older_after())
+        self.newest_first: Optional[Tuple[str, str]] = None
 
     def lines(self, lines: List[str]) -> List[str]:
         kind = self.kind
@@ -894,8 +922,26 @@ class Unwrapper:
         if kind == MSGID:
             return [_without_msgid(line) for line in lines]
         if kind == PREFIXED:
+            if self.newest_first is None:
+                self._older_after(lines)
             return [_without_prefix(line) for line in lines]
         return self._cri(lines) if kind is CRI else self._json_file(lines)
+
+    def _older_after(self, lines: List[str]) -> None:
+        """Note in `newest_first` a file of a rotated set that grep named after a newer one:
+        the lines of a message logged across the two are then read out of order (one deferred
+        in maillog.1 and sent in maillog would be deferred still)."""
+        for line in lines:
+            found = _GREP_PREFIX.match(line)
+            name = found.group(1) if found is not None else None
+            if not name or name == self.grepped:
+                continue
+            before, self.grepped = self.grepped, name
+            if before:
+                (log, age), (named_log, named_age) = _rotation(before), _rotation(name)
+                if log == named_log and age < named_age:
+                    self.newest_first = (before, name)
+                    return
 
     def whole(self, lines: List[str]) -> Tuple[List[str], int]:
         """(lines() of the first `used` of `lines`, `used`), from an unwrapper with no part
