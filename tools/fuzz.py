@@ -7,14 +7,14 @@ SYNOPSIS
     python -m tools.fuzz watch [--rounds 200] [--seed 1] [--keep DIR]
 
 DESCRIPTION
-    jobs   A slice (20-400 lines) of the Postfix lines of sample_logs/ and tests/reallogs/,
-           15% of them damaged (cut; a token of Postfix's put in; bytes dropped; glued to the
+    jobs   A slice (20-400 lines) of the Postfix lines of one file of sample_logs/ and
+           tests/reallogs/, 15% of them damaged (cut; a token of Postfix's put in; bytes dropped; glued to the
            tail of another; an RFC 3339 stamp's offset or fraction changed or cut off; a
            traditional stamp's seconds or minutes moved), half the slices with neighbours
            swapped here and there. One report in one format (--stats on), run in this process
            with --jobs 1, then with --jobs 2 or 3 in chunks of 300, 1,000 or 4,000 bytes: the
            same exit status, standard output and standard error; exit 0 or 2, no traceback.
-    watch  A slice (2,000-9,000 lines) of the shipped sample, 2% of its lines damaged, written
+    watch  A slice (2,000-9,000 lines) of the shipped sample's Postfix lines, 2% damaged, written
            to a log in up to five parts cut at any byte, `watch --once` after each: the accounts
            and signals raised so far are those `--report suspicious` finds on the whole lines
            written so far, over all the runs (watch's own signals, and new-network and
@@ -29,9 +29,11 @@ OUTPUT
     when a round failed, 0 otherwise.
 
 DIAGNOSTICS
-    Known and left: slices whose lines are shuffled across years (a host that logs in the same
-    ten-minute slot of the stamp's text a year later) give another count of sessions closed
-    idle with workers; no slice here is shuffled.
+    Known and left: a log whose stamps go back and forth across years (the tail of one
+    server's log glued to another's, lines shuffled) can have a host log in the same
+    ten-minute slot of the stamp's text a year later, which one process takes for no new slot
+    and a worker starting there for one: sessions closed idle, and the messages of such a
+    host, differ with workers. Slices are taken within one file, in order but for neighbours.
 """
 
 from __future__ import annotations
@@ -97,16 +99,20 @@ def damaged(line: bytes, lines: List[bytes], rnd: random.Random) -> bytes:
     return line
 
 
-def postfix_lines() -> List[bytes]:
-    lines = [line for line in SAMPLE.read_bytes().split(b"\n") if b"postfix" in line]
-    for path in sorted((ROOT / "tests" / "reallogs").rglob("*")):
-        if path.is_file() and path.suffix != ".md" and path.name != "LICENSE":
-            lines.extend(line for line in path.read_bytes().split(b"\n") if b"postfix" in line)
-    return lines
+def postfix_lines() -> List[List[bytes]]:
+    """The Postfix lines of each log file shipped, a list a file."""
+    paths = [SAMPLE] + [path for path in sorted((ROOT / "tests" / "reallogs").rglob("*"))
+                        if path.is_file() and path.suffix != ".md" and path.name != "LICENSE"]
+    logs = [[line for line in path.read_bytes().split(b"\n") if b"postfix" in line]
+            for path in paths]
+    return [lines for lines in logs if lines]
 
 
-def jobs_round(lines: List[bytes], rnd: random.Random, place: Path) -> str:
+def jobs_round(logs: List[List[bytes]], rnd: random.Random, place: Path) -> str:
     """One round of `jobs`: '' or what went wrong."""
+    # A slice of one file (the files are of other servers and years: one crossing into the
+    # next would jump years back and forth, DIAGNOSTICS' case), a file as likely as its size.
+    lines = rnd.choices(logs, weights=[len(lines) for lines in logs])[0]
     start = rnd.randrange(len(lines))
     chosen = [damaged(line, lines, rnd) if rnd.random() < 0.15 else line
               for line in lines[start:start + rnd.randrange(20, 400)]]
@@ -133,8 +139,9 @@ def jobs_round(lines: List[bytes], rnd: random.Random, place: Path) -> str:
     return "" if more == one else f"--jobs {jobs} in chunks of {size} wrote otherwise"
 
 
-def watch_round(lines: List[bytes], rnd: random.Random, place: Path) -> str:
+def watch_round(logs: List[List[bytes]], rnd: random.Random, place: Path) -> str:
     """One round of `watch`: '' or what went wrong."""
+    lines = logs[0]  # the sample's
     start = rnd.randrange(len(lines) - 2000)
     data = b"".join(damaged(line, lines, rnd) + b"\n" if rnd.random() < 0.02 else line + b"\n"
                     for line in lines[start:start + rnd.randrange(2000, 9000)])
@@ -174,15 +181,14 @@ def main(argv=None) -> int:
     options = parser.parse_args(argv)
     rounds = options.rounds or (2000 if options.mode == "jobs" else 200)
     rnd = random.Random(options.seed)
-    lines = (postfix_lines() if options.mode == "jobs"
-             else SAMPLE.read_bytes().split(b"\n")[:-1])
+    logs = postfix_lines()
     one_round = jobs_round if options.mode == "jobs" else watch_round
     work = options.keep / f"{options.mode}-{options.seed}-work"
     failed = 0
     for number in range(rounds):
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        problem = one_round(lines, rnd, work)
+        problem = one_round(logs, rnd, work)
         if problem:
             failed += 1
             kept = options.keep / f"{options.mode}-{options.seed}-{number}"
