@@ -347,8 +347,10 @@ class ChunkCorrelator(Correlator):
                 self.sized.discard(key)
             elif key not in self.sized:
                 event = ev.RECOGNIZERS["qmgr"](text)
-                if (event is not None and event.kind == "queue_active"
-                        and event.nrcpt is not None):
+                # (A stamp that gives no time: the parent does not use the line, the size is
+                # still to come.)
+                if (event is not None and event.kind == "queue_active" and event.nrcpt is not None
+                        and time_aside(self.clock, stamp) is not None):
                     self.sized.add(key)
         elif daemon == "bounce":
             event = ev.RECOGNIZERS["bounce"](text)

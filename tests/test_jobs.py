@@ -269,6 +269,28 @@ def test_deliveries_logged_out_of_order_count_in_the_log_s_span(tmp_path, monkey
     assert stats["last_time"].strftime("%b %d %H:%M:%S") == f"{stamp}03"
 
 
+def test_a_message_s_size_on_a_line_whose_stamp_gives_no_time(tmp_path, monkeypatch):
+    # qmgr's first `(queue active)` line of a message, its stamp damaged into no time, in a
+    # worker's chunk after the message's client=: the worker took the size as known and folded
+    # the next `(queue active)` line, the one that gives it, as a retry that changes nothing:
+    # counted used with workers, and the message without its size (tools/fuzz, seed 22).
+    lines = ["2026-03-07T18:21:15.507291+09:00 mail postfix/submission/smtpd[53436]: "
+             "7BD9B3B1055A: client=unknown[198.18.70.42], sasl_method=PLAIN, "
+             "sasl_username=n.wagner@corp.example"]
+    lines += [f"2026-03-07T18:21:15.{number:06d}+09:00 mail postfix/anvil[9]: statistics: "
+              "max connection rate 1/60s for (smtp:192.0.2.1) at Mar  7 18:20:00"
+              for number in range(12)]
+    lines += ["2026-03-07T18x:21:15.566005+09:00 mail postfix/qmgr[1287]: 7BD9B3B1055A: "
+              "from=<n.wagner@corp.example>, size=10266, nrcpt=1 (queue active)",
+              "2026-03-07T18:21:16.612343+09:00 mail postfix/qmgr[1287]: 7BD9B3B1055A: "
+              "from=<n.wagner@corp.example>, size=2422, nrcpt=1 (queue active)"]
+    sizes = [(jobs, size) for jobs in (2, 3) for size in (300, 600, 1000, 2000)]
+    items, stats, _ = compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026,
+                              sizes=sizes)
+    assert (stats["unread_stamps"], stats["lines_used"]) == (1, 2)
+    assert "'size': 2422" in next(fields for kind, fields in items if kind == "Message")
+
+
 def acted_submissions(start, count, action="hold", every=3):
     """Authenticated messages put on hold, or discarded (the shapes of Postfix 3.7.11's lines,
     tests/e2e): by turns NOQUEUE before the queue file, with the queue ID, and by cleanup's
