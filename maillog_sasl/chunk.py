@@ -10,13 +10,14 @@ SUMMARY
 DESCRIPTION
     The worker's half of parallel.py (whose docstring describes the whole): a Correlator that
     holds only the sessions and messages born in its chunk, hands every other key's line back
-    in its place (folding the retries of a foreign message), marks births and slot changes, and
-    returns the chunk's stream of events with what is still open at its end. A module of its
-    own so that it is compiled with the correlator it derives from (setup.py: a compiled class
-    cannot be derived from in Python without slowing every attribute access). The parent's
-    side unpickles and merges in parallel.py, but applies each event here (apply_batch), where
-    the loop over a piece's events and the folds are compiled with the correlator they drive:
-    interpreted, they cost --jobs 2 1.5-2% of its CPU time (benchmarks/README.md).
+    in its place (folding the retries of a foreign message), marks births, slot changes and its
+    lines whose stamp gives no time, and returns the chunk's stream of events with what is
+    still open at its end. A module of its own so that it is compiled with the correlator it
+    derives from (setup.py: a compiled class cannot be derived from in Python without slowing
+    every attribute access). The parent's side unpickles and merges in parallel.py, but applies
+    each event here (apply_batch), where the loop over a piece's events and the folds are
+    compiled with the correlator they drive: interpreted, they cost --jobs 2 1.5-2% of its CPU
+    time (benchmarks/README.md).
 
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
@@ -74,6 +75,12 @@ class Folded(NamedTuple):
     last: Optional[_dt.datetime]
     earliest: Optional[_dt.datetime]
     latest: Optional[_dt.datetime]
+
+
+class Untimed(NamedTuple):
+    """A line of the worker's own whose stamp, `stamp`, gives no time: the last such stamp is
+    told, and the lines handed back around it are counted where the parent applies them."""
+    stamp: str
 
 
 @mypyc_attr(native_class=False)  # pickled with its clock: a plain class pickles as it is
@@ -206,6 +213,10 @@ class ChunkCorrelator(Correlator):
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, self.events)
+
+    def _untimed(self, stamp: str) -> None:
+        super()._untimed(stamp)
+        self.events.append(Untimed(stamp))
 
     def _handlers(self) -> dict:
         return {kind: self._guard(kind, handler) for kind, handler in super()._handlers().items()}
@@ -579,6 +590,9 @@ def apply_batch(correlator: Correlator, batch: list, start: int, breaks: set, ru
                 correlator.session_reborn(event[1])
             else:
                 correlator.message_reborn(event[1])
+        elif kind is Untimed:  # counted with the piece's Stats
+            untimed: Untimed = event
+            correlator.stats.unread_stamp = untimed.stamp
         else:
             correlator.finished.append(event)
     return run

@@ -668,7 +668,7 @@ class Correlator:
                     if outcome is UNTRACKED:
                         untracked += 1
                     elif outcome is UNTIMED:
-                        stats.untimed(stamp)
+                        self._untimed(stamp)
                     else:
                         unused += 1
                 continue
@@ -678,7 +678,7 @@ class Correlator:
                     if outcome is UNTRACKED:
                         untracked += 1
                     elif outcome is UNTIMED:
-                        stats.untimed(stamp or line[:15])
+                        self._untimed(stamp or line[:15])
                     elif outcome is not USED:
                         unused += 1
                     continue
@@ -708,7 +708,7 @@ class Correlator:
                             untracked += 1
                             continue
                         if outcome is UNTIMED:
-                            stats.untimed(stamp or line[:15])
+                            self._untimed(stamp or line[:15])
                             continue
                     if not ((text.startswith(REPEATED) or text.startswith(LAST_REPEATED))
                             and self._repeated(line, stamp or line[:15], host, tag, text,
@@ -733,14 +733,14 @@ class Correlator:
                             status = ev.sent_outcome(text, answer_at)
                         when = clock.time(stamp or line[:15])
                         if when is None:
-                            stats.untimed(stamp or line[:15])
+                            self._untimed(stamp or line[:15])
                             continue
                         self._delivery(address, orig_to, status, text, message, host, when,
                                        answer_at)
                         continue
                 outcome = self._peeked(text, message, host, stamp or line[:15], clock)
                 if outcome is UNTIMED:
-                    stats.untimed(stamp or line[:15])
+                    self._untimed(stamp or line[:15])
                 elif outcome is not USED:
                     unused += 1
                 continue
@@ -751,7 +751,7 @@ class Correlator:
                 if body == "removed":
                     when = clock.time(stamp or line[:15])
                     if when is None:
-                        stats.untimed(stamp or line[:15])
+                        self._untimed(stamp or line[:15])
                         continue
                     self._removed(message, key, when)
                     continue
@@ -760,7 +760,7 @@ class Correlator:
                     # test of a retry's end: its reason is a remote server's text).
                     outcome = self._peeked(text, message, host, stamp or line[:15], clock)
                     if outcome is UNTIMED:
-                        stats.untimed(stamp or line[:15])
+                        self._untimed(stamp or line[:15])
                     elif outcome is not USED:
                         unused += 1
                     continue
@@ -773,7 +773,7 @@ class Correlator:
                     if plain is not None:
                         when = clock.time(stamp or line[:15])
                         if when is None:
-                            stats.untimed(stamp or line[:15])
+                            self._untimed(stamp or line[:15])
                             continue
                         sender, size, nrcpt = plain.groups()
                         self._queue_active(message, sender, int(size), int(nrcpt), when)
@@ -792,7 +792,7 @@ class Correlator:
                 if message_id is not None:
                     when = clock.time(stamp or line[:15])
                     if when is None:
-                        stats.untimed(stamp or line[:15])
+                        self._untimed(stamp or line[:15])
                         continue
                     self._seen(when)
                     message.last_time = when
@@ -808,7 +808,7 @@ class Correlator:
                 continue
             when = clock.time(stamp or line[:15])
             if when is None:
-                stats.untimed(stamp or line[:15])
+                self._untimed(stamp or line[:15])
                 continue
             self._queue_file(event, message, host, when)
         if lines and slots:
@@ -825,6 +825,10 @@ class Correlator:
         stats.postfix_unused += unused
         stats.untracked_queue_lines += untracked
         stats.repeated_lines += repeated
+
+    def _untimed(self, stamp: str) -> None:
+        """A Postfix line of use not used: its stamp, `stamp`, gives no time."""
+        self.stats.untimed(stamp)
 
     def _repeated(self, line: str, stamp: str, host: str, tag: str, text: str,
                   clock: Clock) -> str:

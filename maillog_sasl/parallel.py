@@ -43,7 +43,8 @@ DESCRIPTION
     recipient, the number of attempts, the last status and line, the first deferral; the fold
     goes into the stream before any other line or birth of its key. The piece is the stream of
     the chunk's events in order (finished objects, handed-back lines, folds, births, slot
-    changes of its hosts), what is still open at its end (with where in that stream each was
+    changes of its hosts, the stamps of its own lines that give no time, whose last is told),
+    what is still open at its end (with where in that stream each was
     opened, so that the open sessions and messages stay in the order correlate() keeps them,
     which is the order of finish()), its Stats, and the queue IDs it saw born untracked.
 
@@ -586,8 +587,6 @@ def _add_stats(correlator: Correlator, other: Stats) -> None:
         if isinstance(value, int) and not isinstance(value, bool):
             setattr(into, name, getattr(into, name) + value)
     into.usernames |= other.usernames
-    if other.unread_stamps:
-        into.unread_stamp = other.unread_stamp  # the last, as one process's
     for when in (other.first_time, other.last_time):
         if when is not None:
             correlator._seen(when)

@@ -291,6 +291,28 @@ def test_a_message_s_size_on_a_line_whose_stamp_gives_no_time(tmp_path, monkeypa
     assert "'size': 2422" in next(fields for kind, fields in items if kind == "Message")
 
 
+def test_the_last_stamp_that_gives_no_time_is_the_last_in_the_log(tmp_path, monkeypatch):
+    # Postfix lines whose stamp gives no time are told with the last such stamp. A worker
+    # counted those of its own sessions in the Stats of its piece, which the parent adds after
+    # applying the piece's lines handed back: a line of a session born before the chunk, its
+    # stamp no time either and later in the chunk, was named with one process and the worker's
+    # earlier one with workers (tools/fuzz, seed 21).
+    lines = ["Mar  2 10:00:00 mail postfix/smtpd[100]: connect from unknown[192.0.2.10]"]
+    lines += [f"Mar  2 10:00:{number:02d} mail postfix/anvil[9]: statistics: max connection "
+              "rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00" for number in range(1, 12)]
+    lines += ["Mar  2 10:01:00 mail postfix/smtpd[200]: connect from unknown[192.0.2.20]",
+              "Feb 30 10:01:01 mail postfix/smtpd[200]: 4A1B2C3D4E: client=unknown[192.0.2.20], "
+              "sasl_method=PLAIN, sasl_username=ann@example.test",
+              "Feb 31 10:01:02 mail postfix/smtpd[100]: warning: unknown[192.0.2.10]: SASL LOGIN "
+              "authentication failed: UGFzc3dvcmQ6",
+              "Mar  2 10:01:03 mail postfix/smtpd[100]: disconnect from unknown[192.0.2.10] "
+              "ehlo=1 auth=0/1 commands=1/2"]
+    sizes = [(jobs, size) for jobs in (2, 3) for size in (300, 600, 900, 1200)]
+    items, stats, _ = compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026,
+                              sizes=sizes)
+    assert (stats["unread_stamps"], stats["unread_stamp"]) == (2, "Feb 31 10:01:02")
+
+
 def acted_submissions(start, count, action="hold", every=3):
     """Authenticated messages put on hold, or discarded (the shapes of Postfix 3.7.11's lines,
     tests/e2e): by turns NOQUEUE before the queue file, with the queue ID, and by cleanup's
