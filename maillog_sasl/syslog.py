@@ -527,13 +527,24 @@ def has_stamp(text: str) -> bool:
     return text[:3] in ENGLISH_MONTHS or text[:4].isdigit() or text[:1] == "<"
 
 
+# The queue manager under the other names master.cf can run it by. A daemon logs as the name
+# its command was run by (var_procname, the base name of argv[0]: master/single_server.c and
+# the others), not as its service: `qmgr unix n - n 300 1 oqmgr` (master.cf's own commented
+# line) logs `postfix/oqmgr[...]`, the old queue manager Postfix still installs; nqmgr, Postfix
+# 1.1 and 2.0's new one, became qmgr in 2.1 and is still installed as a hard link to it
+# (postfix-files: "The name nqmgr still works", RELEASE_NOTES-2.1), for the master.cf of those
+# years. Both log qmgr's lines: the sender, size and recipients, expiry, `removed`.
+QUEUE_MANAGER_NAMES: Final = {"oqmgr": "qmgr", "nqmgr": "qmgr"}
+
+
 def parse_program(tag: str):
     """`postfix/submission/smtpd[7771]:` -> ("postfix/submission", "smtpd", "7771").
 
     Tags without a `/` (dovecot[12]:, CRON[3]:) are not Postfix daemons and give None; so does
     a tag without a pid. One is: `postfix[2236]:`, the postfix command, which logs under its
     own name whatever syslog_name is (postfix.c; postsuper, postqueue and postfix-script log
-    as `syslog_name/name`): ("postfix", "postfix", "2236").
+    as `syslog_name/name`): ("postfix", "postfix", "2236"). The queue manager run as oqmgr or
+    nqmgr is qmgr (QUEUE_MANAGER_NAMES). (Asked once a tag: the correlator caches its answers.)
     """
     open_bracket = tag.rfind("[")
     pid_end = len(tag) - 2 if tag.endswith("]:") else len(tag) - 1  # or rsyslog's `prog[pid]`
@@ -543,7 +554,8 @@ def parse_program(tag: str):
     slash = program.rfind("/")
     if slash <= 0:
         return (program, program, pid) if program == "postfix" else None
-    return program[:slash], program[slash + 1:], pid
+    daemon = program[slash + 1:]
+    return program[:slash], QUEUE_MANAGER_NAMES.get(daemon, daemon), pid
 
 
 def slots_state(record, names: Tuple[str, ...]) -> tuple:
