@@ -269,6 +269,19 @@ def test_deliveries_logged_out_of_order_count_in_the_log_s_span(tmp_path, monkey
     assert stats["last_time"].strftime("%b %d %H:%M:%S") == f"{stamp}03"
 
 
+def anvil_lines(stamps) -> list:
+    """anvil's statistics, a line of no use to any report at each of `stamps`: what comes after
+    them falls in a later chunk."""
+    return [f"{stamp} mail postfix/anvil[9]: statistics: max connection rate 1/60s for "
+            "(smtp:192.0.2.1) at Mar  2 09:59:00" for stamp in stamps]
+
+
+def compare_in_small_chunks(tmp_path, lines, monkeypatch):
+    """compare() on `lines`, a 2026 log, with 2 and 3 jobs in chunks of 300 to 2,000 bytes."""
+    sizes = [(jobs, size) for jobs in (2, 3) for size in (300, 600, 1000, 2000)]
+    return compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026, sizes=sizes)
+
+
 def test_a_message_s_size_on_a_line_whose_stamp_gives_no_time(tmp_path, monkeypatch):
     # qmgr's first `(queue active)` line of a message, its stamp damaged into no time, in a
     # worker's chunk after the message's client=: the worker took the size as known and folded
@@ -277,16 +290,12 @@ def test_a_message_s_size_on_a_line_whose_stamp_gives_no_time(tmp_path, monkeypa
     lines = ["2026-03-07T18:21:15.507291+09:00 mail postfix/submission/smtpd[53436]: "
              "7BD9B3B1055A: client=unknown[198.18.70.42], sasl_method=PLAIN, "
              "sasl_username=n.wagner@corp.example"]
-    lines += [f"2026-03-07T18:21:15.{number:06d}+09:00 mail postfix/anvil[9]: statistics: "
-              "max connection rate 1/60s for (smtp:192.0.2.1) at Mar  7 18:20:00"
-              for number in range(12)]
+    lines += anvil_lines(f"2026-03-07T18:21:15.{number:06d}+09:00" for number in range(12))
     lines += ["2026-03-07T18x:21:15.566005+09:00 mail postfix/qmgr[1287]: 7BD9B3B1055A: "
               "from=<n.wagner@corp.example>, size=10266, nrcpt=1 (queue active)",
               "2026-03-07T18:21:16.612343+09:00 mail postfix/qmgr[1287]: 7BD9B3B1055A: "
               "from=<n.wagner@corp.example>, size=2422, nrcpt=1 (queue active)"]
-    sizes = [(jobs, size) for jobs in (2, 3) for size in (300, 600, 1000, 2000)]
-    items, stats, _ = compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026,
-                              sizes=sizes)
+    items, stats, _ = compare_in_small_chunks(tmp_path, lines, monkeypatch)
     assert (stats["unread_stamps"], stats["lines_used"]) == (1, 2)
     assert "'size': 2422" in next(fields for kind, fields in items if kind == "Message")
 
@@ -298,8 +307,7 @@ def test_the_last_stamp_that_gives_no_time_is_the_last_in_the_log(tmp_path, monk
     # stamp no time either and later in the chunk, was named with one process and the worker's
     # earlier one with workers (tools/fuzz, seed 21).
     lines = ["Mar  2 10:00:00 mail postfix/smtpd[100]: connect from unknown[192.0.2.10]"]
-    lines += [f"Mar  2 10:00:{number:02d} mail postfix/anvil[9]: statistics: max connection "
-              "rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00" for number in range(1, 12)]
+    lines += anvil_lines(f"Mar  2 10:00:{number:02d}" for number in range(1, 12))
     lines += ["Mar  2 10:01:00 mail postfix/smtpd[200]: connect from unknown[192.0.2.20]",
               "Feb 30 10:01:01 mail postfix/smtpd[200]: 4A1B2C3D4E: client=unknown[192.0.2.20], "
               "sasl_method=PLAIN, sasl_username=ann@example.test",
@@ -307,9 +315,7 @@ def test_the_last_stamp_that_gives_no_time_is_the_last_in_the_log(tmp_path, monk
               "authentication failed: UGFzc3dvcmQ6",
               "Mar  2 10:01:03 mail postfix/smtpd[100]: disconnect from unknown[192.0.2.10] "
               "ehlo=1 auth=0/1 commands=1/2"]
-    sizes = [(jobs, size) for jobs in (2, 3) for size in (300, 600, 900, 1200)]
-    items, stats, _ = compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026,
-                              sizes=sizes)
+    items, stats, _ = compare_in_small_chunks(tmp_path, lines, monkeypatch)
     assert (stats["unread_stamps"], stats["unread_stamp"]) == (2, "Feb 31 10:01:02")
 
 
