@@ -56,7 +56,9 @@ DESCRIPTION
     on as they are, at no cost per line. The lines of a wrapped input are the ones it holds, the
     parts of a split line joined per stream (at the part that ends it), each with the stamp
     Postfix wrote, as in any other input: the runtime's is the time it read the pipe, in UTC. A
-    line that carries no stamp of its own (a syslog template without one) keeps the runtime's. A
+    line that carries no stamp of its own (a syslog template without one) keeps the runtime's;
+    lines that name no host (Mailu's `%syslogtag%%msg%`, musl's syslog()) get NO_HOST before
+    their tag as a HOSTLESS input's do, which the first of them that tells decides. A
     damaged wrapper line (not JSON, no `log`, a CRI line without its fields) is handed on as an
     empty line, which the correlator counts as not syslog. (`docker logs -t` and `kubectl logs
     --timestamps` put only an RFC 3339 stamp before each line, split no line, and are read line
@@ -66,7 +68,8 @@ DESCRIPTION
     `journalctl -o short-unix`, whose lines start with seconds since the epoch (`1700000000.
     123456 host postfix/smtpd[123]: ...`): each such stamp is written as the RFC 3339 stamp of
     its moment in UTC, which every reader of a line reads (a ten-minute slot of the correlator
-    is a prefix of it); its other lines (`-- Boot ... --`) are handed on as they are.
+    is a prefix of it), and the host put in as in a container's lines when --no-hostname left
+    it out; its other lines (`-- Boot ... --`) are handed on as they are.
 
     Two syslog daemons write a line that is not quite the usual one, decided the same way from
     an input's first Postfix line, or first line that has either form (another program's
@@ -897,10 +900,13 @@ class Unwrapper:
     ends it; at most MAX_LINE characters are kept, as LineSplitter keeps of a line.
     """
 
-    __slots__ = ("kind", "parts", "grepped", "newest_first")
+    __slots__ = ("kind", "parts", "grepped", "newest_first", "hostless")
 
     def __init__(self, kind: Optional[str] = None) -> None:
         self.kind = kind  # decided by the first line that tells when None
+        # Do the lines a wrapper holds (CRI, JSON_FILE, UNIX_STAMPS) name no host? Decided by
+        # the first of them that tells (_hosted()); None until then.
+        self.hostless: Optional[bool] = None
         self.parts: dict = {}  # stream -> the text of its unfinished line
         self.grepped = ""  # the file grep named before the lines last read (PREFIXED)
         # (a file grep named, an older file of the same log it named after it): grep's lines
@@ -915,8 +921,6 @@ class Unwrapper:
             return lines
         if kind == JOURNAL:
             return [_journal_line(record) for record in _json_objects(lines)]
-        if kind == UNIX_STAMPS:
-            return _from_unix_stamps(lines)
         if kind == HOSTLESS:
             return [_with_host(line) for line in lines]
         if kind == MSGID:
@@ -925,7 +929,23 @@ class Unwrapper:
             if self.newest_first is None:
                 self._older_after(lines)
             return [_without_prefix(line) for line in lines]
-        return self._cri(lines) if kind is CRI else self._json_file(lines)
+        if kind == UNIX_STAMPS:
+            return self._hosted(_from_unix_stamps(lines))
+        return self._hosted(self._cri(lines) if kind is CRI else self._json_file(lines))
+
+    def _hosted(self, inner: List[str]) -> List[str]:
+        """`inner`, lines a wrapper holds, with NO_HOST put in as in a HOSTLESS input's when
+        they name no host: a syslog template without one behind a container runtime (Mailu's
+        `%syslogtag%%msg%`, which the runtime's stamp then precedes; musl's syslog() behind
+        s6-socklog), journalctl --no-hostname. The first of them that tells decides for the
+        input (wrapper_of(): its first Postfix line, or any line in that form)."""
+        hostless = self.hostless
+        if hostless is None:
+            form = wrapper_of(inner)
+            if form is None:
+                return inner
+            hostless = self.hostless = form == HOSTLESS
+        return [_with_host(line) for line in inner] if hostless else inner
 
     def _older_after(self, lines: List[str]) -> None:
         """Note in `newest_first` a file of a rotated set that grep named after a newer one:
