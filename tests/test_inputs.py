@@ -34,6 +34,7 @@ COMMAND = [sys.executable, "-m", "maillog_sasl"]
 # block, or everything after it, reads short.
 REPEATS = PEEK_BYTES // len(SEED.read_bytes()) * 3
 BIG_LOG = SEED.read_bytes() * REPEATS
+REALLOGS = SAMPLE_LOGS.parent / "tests" / "reallogs"
 
 
 @contextlib.contextmanager
@@ -480,6 +481,28 @@ def test_a_compressed_rotated_log_is_another_log_read_first(cli, tmp_path, suffi
     assert f"files, in the order read: {older}, {newer}" in result.err
     assert lines_read(result.err) == SAMPLE_LINES
     assert result.out == cli("--report", "messages", "--format", "csv", whole).out
+
+
+def test_files_whose_first_stamps_are_one_second_are_read_by_their_names(cli, tmp_path):
+    """A real submission (lightmeter-sample, AGPL-3.0-only: its client= line to its relay's
+    removal, all in one second) rotated after its (queue active) line, the files given in a
+    glob's order: they were read so, maillog before maillog.1, the message's user lost
+    (tools/fuzz sources --seed 1)."""
+    lines = (REALLOGS / "lightmeter-sample" / "mail.log.1").read_bytes().splitlines(True)
+    start = next(number for number, line in enumerate(lines)
+                 if b"submission/smtpd[3918]: connect from" in line)
+    cut = next(number for number, line in enumerate(lines)
+               if b"6205A3012026: from=<" in line) + 1
+    older, newer, whole = tmp_path / "maillog.1", tmp_path / "maillog", tmp_path / "whole"
+    older.write_bytes(b"".join(lines[start:cut]))
+    newer.write_bytes(b"".join(lines[cut:start + 19]))
+    whole.write_bytes(b"".join(lines[start:start + 19]))
+    args = ("--year", "2026", "--tz", "UTC", "--report", "messages", "--format", "csv",
+            "--stats")
+    result = cli(*args, newer, older)
+    assert f"files, in the order read: {older}, {newer}\n" in result.err
+    assert "h-aaf4c@h-ffeb17e38996c.com" in cli(*args, whole).out
+    assert result.out == cli(*args, whole).out
 
 
 def test_standard_input_redirected_from_a_log_given_too():
