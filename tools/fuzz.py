@@ -34,10 +34,12 @@ DESCRIPTION
            once for all).
            The rotated set is compared only where the tool promises to read it as the one
            file: where each part's lines have the shape the whole's have (a wrapper, a hostless
-           or Solaris syslog is decided per input, from its first lines), its timed lines run
-           forward (each input's first and last lines are read for the log's period and each
-           host's clock, which closes sessions idle: correlate.py), and maillog.1 has a stamp
-           in its first block no later than maillog's (a file without is read last).
+           or Solaris syslog is decided per input, from its first lines); its lines are of
+           one host and those at the cut between the times of its own first and last lines
+           (each input's first and last lines are read for the log's period and each host's
+           clock, which closes sessions idle: correlate.py); no stamp goes back 30 days or
+           more; and maillog.1 has a stamp in its first block no later than maillog's (a file
+           without is read last).
     watch  A slice (2,000-9,000 lines) of the shipped sample's Postfix lines, 2% damaged, written
            to a log in up to five parts cut at any byte, `watch --once` after each: the accounts
            and signals raised so far are those `--report suspicious` finds on the whole lines
@@ -64,7 +66,9 @@ DIAGNOSTICS
     (DESCRIPTION): cut there, a damaged stamp that reads as hours later, or a log of lines
     out of order, makes the cut's lines close another session idle or end the log's period
     elsewhere; a damaged first line of maillog taken for another shape (no host) reads the
-    rest of it so. The FIFO's writer is a thread of this process: a run that never opens the
+    rest of it so; a yearless stamp months before the one before it (a test log whose year
+    runs twice) is of the year before in one file, where maillog's clock carries on the year
+    of maillog.1's. The FIFO's writer is a thread of this process: a run that never opens the
     FIFO (a usage error) has it drained after the run.
 """
 
@@ -200,6 +204,8 @@ def jobs_round(logs: List[List[bytes]], rnd: random.Random, place: Path) -> str:
 COMPRESSORS: Dict[str, Callable[[bytes], bytes]] = {
     ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
 LINE_END = re.compile(rb"\r\n|\r|\n")  # what the reader takes for one (sources.LineSplitter)
+# A yearless stamp this much before the one before it: of the year before or after, in doubt.
+YEARLESS_DOUBT = _dt.timedelta(days=30)
 LAST_END = re.compile(rb"(?:\r\n|\r|\n)\Z")  # the last line's own end
 ORDER_READ = re.compile(r"files, in the order read: .*")
 # What a run says of each input's Postfix lines whose stamp gives no time: said per file.
@@ -235,7 +241,9 @@ def read_alike_cut(data: bytes, cut: int) -> bool:
     the shape of each input's lines is decided from its own first ones (sources.wrapper_of());
     an input's first and last lines are read for the log's period and its host's clock, which
     closes sessions idle (correlate.py): the lines at the cut must be of the one host `data`
-    logs and between the times of `data`'s own first and last lines."""
+    logs and between the times of `data`'s own first and last lines. Nor where a yearless
+    stamp goes back months (a test log's year cycled twice): the next file's clock carries the
+    year on where one file's takes the nearer (DIAGNOSTICS' years back and forth)."""
     def lines(part: bytes) -> List[str]:
         return [line.decode("utf-8", "replace") for line in LINE_END.split(part)]
 
@@ -245,7 +253,9 @@ def read_alike_cut(data: bytes, cut: int) -> bool:
     clock = Clock(year=2026, tz=_dt.timezone.utc)
     fields = [split_line(line) for line in lines(LAST_END.sub(b"", data, count=1))]
     times = [clock.time(parsed[0]) if parsed else None for parsed in fields]
-    if len({parsed[1] for parsed in fields if parsed}) > 1 or None in (times[0], times[-1]):
+    known = [moment for moment in times if moment is not None]
+    if len({parsed[1] for parsed in fields if parsed}) > 1 or None in (times[0], times[-1]) \
+            or any(later < earlier - YEARLESS_DOUBT for earlier, later in zip(known, known[1:])):
         return False
     at = len(LINE_END.findall(data[:cut]))  # the newer part's first line
     return all(moment is None or times[0] <= moment <= times[-1]
