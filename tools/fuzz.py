@@ -35,11 +35,13 @@ DESCRIPTION
            The rotated set is compared only where the tool promises to read it as the one
            file: where each part's lines have the shape the whole's have (a wrapper, a hostless
            or Solaris syslog is decided per input, from its first lines); its lines are of
-           one host and those at the cut between the times of its own first and last lines
-           (each input's first and last lines are read for the log's period and each host's
-           clock, which closes sessions idle: correlate.py); no stamp goes back 30 days or
-           more; and maillog.1 has a stamp in its first block no later than maillog's (a file
-           without is read last).
+           one host, those at the cut between the times of its own first and last lines, and
+           none after the cut earlier than the last before it (each input's first and last
+           lines are read for the log's period and each host's clock, which closes sessions
+           idle: correlate.py); no stamp goes back 30 days or
+           more; maillog.1 has a stamp in its first block no later than maillog's (a file
+           without is read last); and neither is read as a copy of the other's text or its
+           start (a log of repeated lines).
     watch  A slice (2,000-9,000 lines) of the shipped sample's Postfix lines, 2% damaged, written
            to a log in up to five parts cut at any byte, `watch --once` after each: the accounts
            and signals raised so far are those `--report suspicious` finds on the whole lines
@@ -241,7 +243,8 @@ def read_alike_cut(data: bytes, cut: int) -> bool:
     the shape of each input's lines is decided from its own first ones (sources.wrapper_of());
     an input's first and last lines are read for the log's period and its host's clock, which
     closes sessions idle (correlate.py): the lines at the cut must be of the one host `data`
-    logs and between the times of `data`'s own first and last lines. Nor where a yearless
+    logs and between the times of `data`'s own first and last lines, and none after the cut
+    earlier than the one before it (a stamp damaged into hours later). Nor where a yearless
     stamp goes back months (a test log's year cycled twice): the next file's clock carries the
     year on where one file's takes the nearer (DIAGNOSTICS' years back and forth)."""
     def lines(part: bytes) -> List[str]:
@@ -258,17 +261,22 @@ def read_alike_cut(data: bytes, cut: int) -> bool:
             or any(later < earlier - YEARLESS_DOUBT for earlier, later in zip(known, known[1:])):
         return False
     at = len(LINE_END.findall(data[:cut]))  # the newer part's first line
+    last = times[at - 1]
     return all(moment is None or times[0] <= moment <= times[-1]
-               for moment in times[at - 1:at + 1])
+               for moment in times[at - 1:at + 1]) \
+        and (last is None or all(moment is None or moment >= last for moment in times[at:]))
 
 
 def kept_in_order(older: Path, newer: Path) -> bool:
     """Whether the tool must read the rotated set `older`, `newer` in that order whatever order
     they are given in: it places each file by the first stamp of its first block, one without
-    last (sources.py), so not when `older` has none or `newer`'s is earlier."""
+    last (sources.py), so not when `older` has none or `newer`'s is earlier; nor when it reads
+    one of them only, the other a copy of its text or of its start (a log of repeated lines)."""
     inputs = open_sources([str(older), str(newer)], zone=_dt.timezone.utc)
     for source in inputs.sources:
         source.close()
+    if inputs.notes:
+        return False
     first = {source.name: source.first_time for source in inputs.sources}
     starts, then = first[str(older)], first[str(newer)]
     return starts is not None and (then is None or then >= starts)
