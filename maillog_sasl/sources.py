@@ -1505,7 +1505,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     # log rotated as a line was logged): their names tell which is older, not the shell's
     # order, which names maillog before maillog.1.
     files.sort(key=lambda source: (source.first_time or far_future,
-                                   -_rotation(source.name)[1] if source.first_time else 0))
+                                   -_rotation(str(source.name))[1] if source.first_time else 0))
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
     return Inputs(files, problems, notes)
