@@ -27,21 +27,19 @@ DESCRIPTION
            line ends (each line end the reader takes for one made the other); and cut at a
            line start into maillog.1 (sometimes gzip'ed as maillog.1.gz) and maillog, both
            named, in either order (a rotated set is read by the files named, placed oldest
-           first by their first stamps). Each must
-           give the same exit status, standard output and standard error but for the inputs'
-           names, the `files, in the order read` line (the rotated set's must name maillog.1
-           first) and what is said per input of Postfix lines whose stamp gives no time (said
-           once for all).
+           first by their first stamps). Each must give the same exit status, standard output
+           and standard error but for the inputs' names, the `files, in the order read` line
+           (the rotated set's must name maillog.1 first) and what is said per input of Postfix
+           lines whose stamp gives no time (said once for all, without the last such stamp).
            The rotated set is compared only where the tool promises to read it as the one
            file: where each part's lines have the shape the whole's have (a wrapper, a hostless
-           or Solaris syslog is decided per input, from its first lines); its lines are of
-           one host, those at the cut between the times of its own first and last lines, and
-           none after the cut earlier than the last before it (each input's first and last
-           lines are read for the log's period and each host's clock, which closes sessions
-           idle: correlate.py); no stamp goes back 30 days or
-           more; maillog.1 has a stamp in its first block no later than maillog's (a file
-           without is read last); and neither is read as a copy of the other's text or its
-           start (a log of repeated lines).
+           or Solaris syslog is decided per input, from its first lines); its lines are of one
+           host, those at the cut between the times of its own first and last lines, and none
+           after the cut earlier than the last before it (each input's first and last lines
+           are read for the log's period and each host's clock, which closes sessions idle:
+           correlate.py); no stamp goes back 30 days or more; maillog.1 has a stamp in its
+           first block no later than maillog's (a file without is read last); and neither is
+           read as a copy of the other's text or its start (a log of repeated lines).
     watch  A slice (2,000-9,000 lines) of the shipped sample's Postfix lines, 2% damaged, written
            to a log in up to five parts cut at any byte, `watch --once` after each: the accounts
            and signals raised so far are those `--report suspicious` finds on the whole lines
@@ -51,7 +49,8 @@ DESCRIPTION
     The suite's tests are fixed cases; this draws new ones. Its first run found a worker's fold
     of deliveries logged out of order giving the log's span another end (tests/test_jobs.py);
     `sources`' first, a rotated set whose files' first stamps are one second read in the
-    order given, maillog before maillog.1 (tests/test_inputs.py).
+    order given, maillog before maillog.1, and a last file shorter than ten minutes leaving a
+    session idle for over an hour open (tests/test_inputs.py).
 
 OUTPUT
     A line per failing round on stdout, its input kept in a directory of --keep (default
