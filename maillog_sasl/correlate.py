@@ -1030,8 +1030,13 @@ class Correlator:
 
     def finish(self) -> None:
         """End of input: whatever is still open is handed on as it stands (the lines held back
-        fed first: settle_inputs())."""
+        fed first: settle_inputs()), the sessions the hosts' clocks show idle closed as such
+        first: end_source() looks only every SWEEP_EVERY, and a last input shorter than that
+        (a rotated set's maillog) would leave them for what is open at the end, which the same
+        lines in one file close idle."""
         self.settle_inputs()
+        if self._host_clock:
+            self._close_idle(self._host_clock)
         self.stats.sessions_incomplete += len(self.pending)
         self.pending.clear()
         for session in self.sessions.values():

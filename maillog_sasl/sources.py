@@ -97,7 +97,9 @@ DESCRIPTION
 
     A rotated set comes in any order from a shell glob; the sources are returned oldest first
     (files without any timestamp in their first block last, in the order given; stdin after
-    the files, by their first stamps as their anchors place them). Each regular
+    the files, by their first stamps as their anchors place them; files whose first stamps
+    are the same time by their names, `maillog.2.gz` before `maillog.1` before `maillog`,
+    `maillog-20260301` before `maillog-20260308`). Each regular
     file's end anchors the year of yearless stamps (`anchor`): a log cannot end after its last
     line, nor after its file was last written. Its last lines are read (TAIL_BYTES) when the
     file is plain: where the last one's stamp names its year and a dated one before agrees
@@ -1519,7 +1521,11 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             source.anchor = source.end
             source.first_time = source.first_time_in_head(zone)  # the order, in those years
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
-    files.sort(key=lambda source: source.first_time or far_future)
+    # Two files whose first stamps are the same second (a rotated file of a quiet moment, a
+    # log rotated as a line was logged): their names tell which is older, not the shell's
+    # order, which names maillog before maillog.1.
+    files.sort(key=lambda source: (source.first_time or far_future,
+                                   -_rotation(str(source.name))[1] if source.first_time else 0))
     if standard_input is not None and stdin_seen:
         files.append(standard_input)
     return Inputs(files, problems, notes)

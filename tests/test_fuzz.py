@@ -1,5 +1,5 @@
 """tools/fuzz.py: a few rounds of each of its modes pass on this tree, and a round whose runs
-disagree is told, its input kept."""
+disagree (--jobs, or a form of the input in `sources`) is told, its input kept."""
 
 from tools import fuzz
 
@@ -7,6 +7,7 @@ from tools import fuzz
 def test_a_few_rounds_of_each_mode_pass(tmp_path, capsys):
     assert fuzz.main(["jobs", "--rounds", "8", "--keep", str(tmp_path)]) == 0
     assert fuzz.main(["watch", "--rounds", "1", "--seed", "3", "--keep", str(tmp_path)]) == 0
+    assert fuzz.main(["sources", "--rounds", "6", "--seed", "3", "--keep", str(tmp_path)]) == 0
     assert capsys.readouterr().out == ""
     assert list(tmp_path.iterdir()) == []
 
@@ -22,3 +23,16 @@ def test_a_round_whose_runs_disagree_is_told_and_its_input_kept(tmp_path, monkey
     assert "wrote otherwise (input in " in told[0]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["jobs-1-0", "jobs-1-1"]
     assert (tmp_path / "jobs-1-0" / "maillog").stat().st_size > 0
+
+
+def test_a_form_read_otherwise_is_told_and_its_inputs_kept(tmp_path, monkeypatch, capsys):
+    one_process = fuzz.run
+    # Standard input read as nothing: every round's `-` differs from the file.
+    monkeypatch.setattr(fuzz, "run", lambda args, stdin=None: one_process(args) if stdin is None
+                        else (0, "", ""))
+    assert fuzz.main(["sources", "--rounds", "1", "--keep", str(tmp_path)]) == 1
+    told = capsys.readouterr().out
+    assert told.startswith("round 0: stdin reported otherwise than the file (input in ")
+    kept = tmp_path / "sources-1-0"
+    assert {"maillog", ".gz", ".bz2", ".xz", "fifo", "runs.json"} <= {
+        path.name for path in kept.iterdir()}
