@@ -935,6 +935,13 @@ class Unwrapper:
             return self._hosted(_from_unix_stamps(lines))
         return self._hosted(self._cri(lines) if kind is CRI else self._json_file(lines))
 
+    def decided(self) -> bool:
+        """Has what the first lines tell been decided: the wrapper, and for one whose lines may
+        name no host, whether they do?"""
+        kind = self.kind
+        return kind is not None and (self.hostless is not None
+                                     or kind not in (CRI, JSON_FILE, UNIX_STAMPS))
+
     def _hosted(self, inner: List[str]) -> List[str]:
         """`inner`, lines a wrapper holds, with NO_HOST put in as in a HOSTLESS input's when
         they name no host: a syslog template without one behind a container runtime (Mailu's
