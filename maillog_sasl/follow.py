@@ -51,17 +51,17 @@ DESCRIPTION
     written, however long, is read again from its start by a run that stopped in it, and held
     (at most MAX_LINE characters of it) from look to look by one that goes on.
 
-    A container runtime's log (Kubernetes' CRI files, Docker's json-file) hands on the lines
-    its wrapper holds, as the batch reports read it (sources.Unwrapper): the wrapper is decided
-    by the file's first line that tells one (read again from the file's start when reading
-    resumes inside it: never by the lines where a run happens to start), each file deciding
-    its own, so that a file rotated in with another wrapper, or none, is read as what it is.
-    The position is never inside a line the runtime split: a read that ends with its last
-    part still to come (CRI `P`, a json-file part without its `\n`) stops before its first
-    part, and the next call, or the next run, reads the parts again with the rest of it, each
-    line once. Lines of the other stream written between the parts wait with them. At the end
-    of a rotated file, an unfinished split line is a line, as at the end of any input; parts
-    that never end, LONGEST_LINE bytes on, are handed on as they are.
+    A container runtime's log (Kubernetes' CRI files, Docker's json-file) hands on the lines its
+    wrapper holds, as the batch reports read it (sources.Unwrapper): the wrapper, and whether
+    the lines it holds name a host, are decided by the file's first lines that tell (read again
+    from the file's start when reading resumes inside it: never by the lines where a run happens
+    to start), each file deciding its own, so that a file rotated in with another wrapper, or
+    none, is read as what it is. The position is never inside a line the runtime split: a read
+    that ends with its last part still to come (CRI `P`, a json-file part without its `\n`)
+    stops before its first part, and the next call, or the next run, reads the parts again with
+    the rest of it, each line once. Lines of the other stream written between the parts wait
+    with them. At the end of a rotated file, an unfinished split line is a line, as at the end
+    of any input; parts that never end, LONGEST_LINE bytes on, are handed on as they are.
 
 DIAGNOSTICS
     Never raises for a missing, unreadable or vanished file: `notes` says what happened, and
@@ -87,7 +87,6 @@ from maillog_sasl.sources import (
     Unwrapper,
     is_compressed,
     opener_of,
-    wrapper_of,
 )
 
 BLOCK_SIZE = 1 << 17
@@ -212,16 +211,22 @@ def _blocks_of(stream, size: int) -> Iterator[bytes]:
         return
 
 
-def _wrapper_before(blocks: Iterator[bytes]) -> Optional[str]:
-    """The wrapper of the first line among `blocks` (a file's bytes up to where it is read
-    from) that tells one (sources.wrapper_of), as the batch reports decide it for the file;
-    None when none tells."""
+def _unwrapper_after(blocks: Iterator[bytes]) -> Unwrapper:
+    """The Unwrapper of a file's lines after `blocks` (its bytes up to where it is read from):
+    its wrapper, and whether the lines a wrapper holds name no host, decided by the first lines
+    among `blocks` that tell (sources.Unwrapper), as the batch reports decide them for the
+    file; what none tells, by the lines read after."""
     reader = _Reader(0, after_cr=False)
+    before = Unwrapper()
     for block in blocks:
-        kind = wrapper_of(reader.feed(block))
-        if kind is not None:
-            return kind
-    return wrapper_of(reader.finish())
+        before.lines(reader.feed(block))
+        if before.decided():
+            break
+    else:
+        before.lines(reader.finish())
+    unwrapper = Unwrapper(before.kind)
+    unwrapper.hostless = before.hostless
+    return unwrapper
 
 
 def rotated_files(path: str) -> List[str]:
@@ -569,11 +574,10 @@ class Follower:
         self._offset, self._fresh = offset, True
         self._head = self._read_head(fd)
         try:
-            kind = _wrapper_before(_blocks(lambda count, start: os.pread(fd, count, start),
-                                           offset))
+            self._unwrapper = _unwrapper_after(
+                _blocks(lambda count, start: os.pread(fd, count, start), offset))
         except OSError:
-            kind = None  # the reads after it say why
-        self._unwrapper = Unwrapper(kind)
+            self._unwrapper = Unwrapper()  # the reads after it say why
         return True
 
     @staticmethod
@@ -685,7 +689,7 @@ class Follower:
         fresh = new_file
         skip = offset
         reader = _Reader(offset, after_cr=False)
-        unwrapper = Unwrapper(self._wrapper_of_file(name, offset))
+        unwrapper = self._unwrapper_of_file(name, offset)
         # read1: a decompressor's read() drops what it inflated in the call that failed.
         read_block = getattr(stream, "read1", stream.read)
         try:
@@ -725,16 +729,16 @@ class Follower:
             return b""
 
     @staticmethod
-    def _wrapper_of_file(name: str, offset: int) -> Optional[str]:
-        """_wrapper_before() of the file `name` (plain or compressed) read from `offset`."""
+    def _unwrapper_of_file(name: str, offset: int) -> Unwrapper:
+        """_unwrapper_after() of the file `name` (plain or compressed) read from `offset`."""
         if not offset:
-            return None
+            return Unwrapper()
         try:
             stream, _ = _stream_of(name)
             with stream:
-                return _wrapper_before(_blocks_of(stream, offset))
+                return _unwrapper_after(_blocks_of(stream, offset))
         except READ_ERRORS:
-            return None
+            return Unwrapper()
 
     @staticmethod
     def _head_of_file(name: str) -> Optional[str]:

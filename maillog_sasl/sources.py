@@ -58,7 +58,8 @@ DESCRIPTION
     Postfix wrote, as in any other input: the runtime's is the time it read the pipe, in UTC. A
     line that carries no stamp of its own (a syslog template without one) keeps the runtime's;
     lines that name no host (Mailu's `%syslogtag%%msg%`, musl's syslog()) get NO_HOST before
-    their tag as a HOSTLESS input's do, which the first of them that tells decides. A
+    their tag as a HOSTLESS input's do, which the first Postfix line or line of that form
+    decides (not another program's line with a host: a container's other writers). A
     damaged wrapper line (not JSON, no `log`, a CRI line without its fields) is handed on as an
     empty line, which the correlator counts as not syslog. (`docker logs -t` and `kubectl logs
     --timestamps` put only an RFC 3339 stamp before each line, split no line, and are read line
@@ -691,11 +692,12 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 MICROSECOND_DIGITS = 18
 
 
-def wrapper_of(lines: List[str]) -> Optional[str]:
+def wrapper_of(lines: List[str], others_tell: bool = True) -> Optional[str]:
     """The wrapper of the first line of `lines` that has the shape of one; for syslog lines,
     the form of the first Postfix line (HOSTLESS, MSGID or PLAIN: another program's line may
     have a host where Postfix's have none, or no message ID), or PLAIN when no line is
-    Postfix's; None when no line tells."""
+    Postfix's, unless not `others_tell` (a container's output, whose other writers are not its
+    syslog: s6-overlay's `[cont-init.d] 10-postfix: exited 0.`); None when no line tells."""
     syslog = False
     for line in lines:
         if _unix_stamp(line):
@@ -730,7 +732,7 @@ def wrapper_of(lines: List[str]) -> Optional[str]:
             return PLAIN
         if _with_host(line) is not line:
             return HOSTLESS
-    return PLAIN if syslog else None
+    return PLAIN if syslog and others_tell else None
 
 
 # A tag cut as a host (no host ends in a colon; an IPv6 address has colons inside), and a tag
@@ -935,15 +937,25 @@ class Unwrapper:
             return self._hosted(_from_unix_stamps(lines))
         return self._hosted(self._cri(lines) if kind is CRI else self._json_file(lines))
 
+    def decided(self) -> bool:
+        """Has what the first lines tell been decided: the wrapper, and for one whose lines may
+        name no host, whether they do?"""
+        kind = self.kind
+        return kind is not None and (self.hostless is not None
+                                     or kind not in (CRI, JSON_FILE, UNIX_STAMPS))
+
     def _hosted(self, inner: List[str]) -> List[str]:
         """`inner`, lines a wrapper holds, with NO_HOST put in as in a HOSTLESS input's when
         they name no host: a syslog template without one behind a container runtime (Mailu's
         `%syslogtag%%msg%`, which the runtime's stamp then precedes; musl's syslog() behind
         s6-socklog), journalctl --no-hostname. The first of them that tells decides for the
-        input (wrapper_of(): its first Postfix line, or any line in that form)."""
+        input (wrapper_of(): its first Postfix line, or any line in that form), whatever the
+        batches it comes in: another program's line with what looks like a host (s6-overlay's
+        `[cont-init.d] 10-postfix: exited 0.`, written before Postfix starts, all that a pipe's
+        first read or watch's first look may hold) tells nothing."""
         hostless = self.hostless
         if hostless is None:
-            form = wrapper_of(inner)
+            form = wrapper_of(inner, others_tell=False)
             if form is None:
                 return inner
             hostless = self.hostless = form == HOSTLESS

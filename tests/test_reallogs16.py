@@ -38,6 +38,7 @@ import json
 import re
 
 import pytest
+from test_inputs import read_lines
 from test_reallogs12 import REPORTS, _alike, _blockbadip, _short_unix
 from test_reallogs13 import (
     LIGHTMETER,
@@ -173,3 +174,71 @@ def test_the_first_wrapped_line_that_tells_decides_for_the_input():
         "unknown[203.0.113.9]",
         "2023-11-14T22:13:21.000000+00:00 postfix/smtpd[4211]: lost connection after AUTH "
         "from x[192.0.2.1]"]
+
+
+# s6-overlay (v2)'s own lines on a container's stdout before its services start, the first of
+# its log, in the shape its images print them (`[cont-init.d] 10-adduser: exited 0.`, pasted in
+# many images' READMEs and issues; the script's name here is ours): the runtime's stamp goes
+# before them. `[cont-init.d] 10-postfix: exited 0.` has a word where a host goes, no Postfix
+# tag after it.
+S6_START = ["[s6-init] making user provided files available at /var/run/s6/etc...exited 0.",
+            "[cont-init.d] executing container initialization scripts...",
+            "[cont-init.d] 10-postfix: executing... ",
+            "[cont-init.d] 10-postfix: exited 0.",
+            "[cont-init.d] done.",
+            "[services.d] starting services",
+            "[services.d] done."]
+
+
+@pytest.mark.parametrize("wrapper", WRAPPERS)
+def test_a_first_read_of_other_programs_lines_decides_nothing(wrapper):
+    # An Alpine container under s6-overlay, its musl syslog() behind s6-socklog writing no
+    # host: its log read through a pipe whose first read held only s6-overlay's lines (or
+    # followed by watch from the container's start) took the runtime's `[cont-init.d]` line for
+    # a Postfix-less log with hosts, and every Postfix line after it lost its tag as a host:
+    # grep -c 'sasl_username=' lightmeter-sample/mail.log: 13 logins, none read.
+    runtime = "2021-02-08T21:28:47.000000000Z"
+    stamped = [(runtime, line) for line in S6_START]
+    start = _lines(WRAPPERS[wrapper](stamped)).encode("utf-8")
+    text = LIGHTMETER.read_text(encoding="utf-8")
+    stamped = [(runtime, line) for line in _without_host(text).splitlines()]
+    data = start + _lines(WRAPPERS[wrapper](stamped)).encode("utf-8")
+    whole, _ = read_lines(data)
+    assert sum(" localhost postfix/submission/smtpd[" in line for line in whole) > 13
+    first_read_apart, _ = read_lines(data, block_size=len(start))
+    assert first_read_apart == whole
+
+
+def test_watch_resumed_in_a_wrapped_file_reads_it_as_from_its_start(cli, tmp_path):
+    # A container's json-file log (kept across `docker restart`) whose first line names no
+    # host (s6-overlay v3's own), then Postfix lines with a host, then, its syslog's template
+    # changed, lines without. Read whole, the first line decides that lines name no host (the
+    # host is put in where one is missing); a run of watch that resumed after the first part
+    # decided by its own first line, which has a host, and lost bob's login.
+    runtime = "2021-01-28T09:00:00.000000000Z"
+    hosted = ["Jan 28 07:00:00 mail postfix/smtpd[1]: connect from a[192.0.2.1]",
+              "Jan 28 07:00:01 mail postfix/smtpd[1]: 4A1B2C3D4E: client=a[192.0.2.1], "
+              "sasl_method=PLAIN, sasl_username=ann@example.test",
+              "Jan 28 07:00:02 mail postfix/smtpd[1]: disconnect from a[192.0.2.1] ehlo=1 "
+              "auth=1 commands=2"]
+    bare = ["Jan 28 08:00:00 postfix/smtpd[2]: connect from b[192.0.2.2]",
+            "Jan 28 08:00:01 postfix/smtpd[2]: 5B1B2C3D4E: client=b[192.0.2.2], "
+            "sasl_method=PLAIN, sasl_username=bob@example.test",
+            "Jan 28 08:00:02 postfix/smtpd[2]: disconnect from b[192.0.2.2] ehlo=1 auth=1 "
+            "commands=2"]
+    first = ["s6-rc: info: service s6rc-oneshot-runner: starting", *hosted]
+    then = [hosted[0].replace("[1]", "[3]").replace("07:00:00", "07:59:00"), *bare]
+    path = tmp_path / "wrapped.log"
+    state = tmp_path / "state"
+    for part in (first, then):
+        with path.open("a", encoding="utf-8") as log:
+            log.write(_lines(_json_file([(runtime, line) for line in part])))
+        result = cli("watch", "--once", "--state", state, "--year", 2021, "--tz", "UTC",
+                     "--no-geoip", path)
+        assert result.code == 0, result.err
+    shown = cli("state", "--state", state, "--format", "json").json()
+    assert {account["user"]: account["logins"] for account in shown["accounts"]} == {
+        "ann@example.test": 1, "bob@example.test": 1}
+    report = cli("-r", "users", "-f", "json", "--year", 2021, "--tz", "UTC", path).json()
+    assert {row["user"]: row["sessions"] for row in report} == {
+        "ann@example.test": 1, "bob@example.test": 1}
