@@ -36,3 +36,22 @@ def test_a_form_read_otherwise_is_told_and_its_inputs_kept(tmp_path, monkeypatch
     kept = tmp_path / "sources-1-0"
     assert {"maillog", ".gz", ".bz2", ".xz", "fifo", "runs.json"} <= {
         path.name for path in kept.iterdir()}
+
+
+
+def test_a_signal_taken_by_the_command_in_this_process_stops_the_fuzzing(tmp_path, monkeypatch,
+                                                                          capsys):
+    # timeout(1)'s SIGTERM reaches the command run in this process, whose handler ends that
+    # run (exit 143): it was counted a failing round, and the fuzzing went on.
+    calls = iter(range(100))
+    report = fuzz.cli._run
+
+    def sigterm_in_the_third_run(options):
+        if next(calls) == 2:
+            raise fuzz.cli._Terminated(fuzz.signal.SIGTERM)  # as cli's handler raises it
+        return report(options)
+
+    monkeypatch.setattr(fuzz.cli, "_run", sigterm_in_the_third_run)
+    assert fuzz.main(["jobs", "--rounds", "5", "--keep", str(tmp_path)]) == 130
+    assert capsys.readouterr().out == "stopped in round 1: 1 rounds, 0 failed\n"
+    assert list(tmp_path.iterdir()) == []

@@ -55,7 +55,9 @@ DESCRIPTION
 OUTPUT
     A line per failing round on stdout, its input kept in a directory of --keep (default
     /tmp/maillog-sasl-fuzz) with what the runs wrote; a count every 100 rounds. Exit status 1
-    when a round failed, 0 otherwise.
+    when a round failed, 0 otherwise; stopped by SIGTERM, SIGHUP, SIGQUIT or Ctrl-C (which the
+    command run in this process takes as its own run's end), the rounds so far are told and
+    the status is 1 when one failed, 130 otherwise.
 
 DIAGNOSTICS
     Known and left: a log whose stamps go back and forth across years (the tail of one
@@ -88,13 +90,14 @@ import os
 import random
 import re
 import shutil
+import signal
 import sys
 import threading
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, List, Optional, Tuple
 
 import maillog_sasl
-from maillog_sasl import cli
+from maillog_sasl import cli, output
 from maillog_sasl.sources import open_sources, wrapper_of
 from maillog_sasl.syslog import Clock, split_line
 
@@ -111,8 +114,18 @@ NOT_THE_REPORTS = {"failure-storm", "queue-growth", "contained", "new-network", 
 COMMON = ["--tz", "UTC", "--year", "2026"]
 
 
+class Stopped(Exception):
+    """A signal that ends the fuzzing came (timeout's SIGTERM, Ctrl-C): the command run in this
+    process took it as its own run's end."""
+
+
+# The exit statuses of a command ended by a signal (cli.main(): 128 + its number).
+STOPPED_BY_SIGNAL = {128 + number for number in (*output.TERMINATING, signal.SIGINT)}
+
+
 def run(args: List[str], stdin: Optional[BinaryIO] = None) -> Tuple[object, str, str]:
-    """The command in this process, `stdin` its standard input: (exit status, stdout, stderr)."""
+    """The command in this process, `stdin` its standard input: (exit status, stdout, stderr).
+    Raises Stopped when a signal ended it: meant for the fuzzer, not a failing round."""
     out, err = io.StringIO(), io.StringIO()
     given = sys.stdin
     if stdin is not None:
@@ -125,6 +138,8 @@ def run(args: List[str], stdin: Optional[BinaryIO] = None) -> Tuple[object, str,
                 code = stop.code
     finally:
         sys.stdin = given
+    if code in STOPPED_BY_SIGNAL:
+        raise Stopped(code)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -421,7 +436,12 @@ def main(argv=None) -> int:
     for number in range(rounds):
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        problem = one_round(logs, rnd, work)
+        try:
+            problem = one_round(logs, rnd, work)
+        except (Stopped, KeyboardInterrupt):
+            print(f"stopped in round {number}: {number} rounds, {failed} failed", flush=True)
+            shutil.rmtree(work, ignore_errors=True)
+            return 1 if failed else 130
         if problem:
             failed += 1
             kept = options.keep / f"{options.mode}-{options.seed}-{number}"
