@@ -86,7 +86,8 @@ DIAGNOSTICS
     is writable by others, or is locked by another run. A path that is no regular file (a
     named pipe, a directory, a device) or a symbolic link to nothing is refused before
     anything is made, its lock neither. Where the operating system refuses SQLite a file or a
-    write (a full disk, a read-only file system), it is `cannot write the state: REASON
+    write (a full disk, a read-only file system: a state opened without the lock, to be read,
+    is read there from a private copy), it is `cannot write the state: REASON
     (SQLite: ...)`, never "damaged": SQLite does not tell the reason, which a small probe file
     written beside the state (and removed) does. No sqlite3 exception leaves this module;
     pairs.StoreError may come from the PairStore.
@@ -101,10 +102,12 @@ import fcntl
 import io
 import os
 import pickle
+import shutil
 import sqlite3
 import stat
 import tempfile
 import time
+import urllib.parse
 from typing import Dict, List, Optional, Set, Tuple
 
 from maillog_sasl import __version__
@@ -308,10 +311,12 @@ class _Lock:
 class State:
     """An open state; see the module docstring."""
 
-    def __init__(self, path: str, db: sqlite3.Connection, lock: Optional[_Lock]):
+    def __init__(self, path: str, db: sqlite3.Connection, lock: Optional[_Lock],
+                 copy: Optional[tempfile.TemporaryDirectory] = None):
         self.path = path
         self._db = db
         self._lock = lock
+        self._copy = copy  # what is read of a state on a read-only file system (_read_only_copy)
         self.engine = None
         self.engine_format: Optional[str] = None
         self.meta: Dict[str, str] = {}
@@ -338,6 +343,7 @@ class State:
         held = _Lock(os.path.realpath(path), wait) if lock else None
         made = False
         db = None
+        copy = None
         try:
             # Made under the lock: a run that found it made and locked first could make it a
             # state, which this one, failing, would take for its own and remove.
@@ -349,10 +355,15 @@ class State:
                 # state whose first run died before its tables were made.)
                 raise StateError(f"{path}: an empty file, not a maillog-sasl state: give "
                                  "another --state (or remove it)")
-            db = _connect(path)
-            state = cls(path, db, held)
+            copy = None if lock else _read_only_copy(path)
+            db = _connect(path if copy is None else _copied(copy))
+            state = cls(path, db, held, copy)
             state._load((fmt,) + tuple(older_formats), load_engine, writable=lock)
         except BaseException:
+            if copy is not None:
+                if db is not None:
+                    db.close()
+                copy.cleanup()
             if made:  # by this run, which could not make it a state (a full disk): not left
                 if db is not None:
                     db.close()
@@ -538,6 +549,9 @@ class State:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        if self._copy is not None:
+            self._copy.cleanup()
+            self._copy = None
 
     # -- history -----------------------------------------------------------------------------
 
@@ -671,9 +685,15 @@ def read_queue(path: str) -> List[Tuple[str, str, str]]:
     path = os.path.abspath(path)
     if not _exists(path):
         raise StateError(f"{path}: no such state")
+    copy = _read_only_copy(path)
+    read = path if copy is None else _copied(copy)
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+        # (The path quoted: a `?` or `#` in it would end the file's name in the URI.)
+        db = sqlite3.connect(f"file:{urllib.parse.quote(read)}?mode=ro", uri=True,
+                             timeout=30.0)
     except sqlite3.Error as error:
+        if copy is not None:
+            copy.cleanup()
         raise _refused(path, error) or StateError(
             f"{path}: cannot open the state: {error}") from None
     try:
@@ -692,6 +712,33 @@ def read_queue(path: str) -> List[Tuple[str, str, str]]:
             f"{path}: not a maillog-sasl state, or damaged: {error}") from None
     finally:
         db.close()
+        if copy is not None:
+            copy.cleanup()
+
+
+def _read_only_copy(path: str) -> Optional[tempfile.TemporaryDirectory]:
+    """A private folder holding a copy of the state at `path` and of its write-ahead log, when
+    `path` is on a read-only file system (a snapshot, a backup mounted read-only), else None.
+    There SQLite cannot read a WAL database, whose shared-memory file it must make beside it;
+    opened `immutable` it would skip what the log holds that the database file does not yet."""
+    try:
+        if not os.statvfs(path).f_flag & os.ST_RDONLY:
+            return None
+    except OSError:
+        return None  # opening it says why
+    copy = tempfile.TemporaryDirectory(prefix="maillog-sasl-state-")
+    try:
+        shutil.copyfile(path, _copied(copy))
+        if _exists(path + "-wal"):
+            shutil.copyfile(path + "-wal", _copied(copy) + "-wal")
+    except OSError as error:
+        copy.cleanup()
+        raise StateError(f"{path}: cannot read the state: {error.strerror or error}") from None
+    return copy
+
+
+def _copied(copy: tempfile.TemporaryDirectory) -> str:
+    return os.path.join(copy.name, "state.sqlite")
 
 
 class _Trial:

@@ -5,12 +5,16 @@ last seen; `maillog-sasl state` shows it and forgets an account."""
 
 import datetime as dt
 import fcntl
+import json
 import os
 import pickle
 import sqlite3
+import subprocess
+from pathlib import Path
 
 import pytest
 
+from maillog_sasl import cli
 from maillog_sasl import state as state_module
 from maillog_sasl.activity import SHARED_EMPTIES, Activity, Hour
 from maillog_sasl.follow import Position
@@ -321,3 +325,53 @@ def test_kept_pairs_have_one_row_each_at_their_earliest_login(tmp_path):
     assert state.pairs.networks_of("ann@example.jp") == {
         "192.0.2.0/24": (dt.datetime(2026, 3, 3, 9, tzinfo=JST), "192.0.2.3")}
     state.close()
+
+
+@pytest.fixture
+def read_only_copy(tmp_path):
+    """(a folder, the same folder mounted read-only): a state on a read-only file system (a
+    snapshot, a backup), where SQLite cannot make the shared-memory file a WAL database needs
+    to be read. Needs root and mount(8), as CI has."""
+    writable, mounted = tmp_path / "rw", tmp_path / "ro"
+    writable.mkdir()
+    mounted.mkdir()
+    done = subprocess.run(["mount", "--bind", str(writable), str(mounted)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"no bind mount here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        if subprocess.run(["mount", "-o", "remount,bind,ro", str(mounted)]).returncode:
+            pytest.skip("no read-only remount here")
+        yield writable, mounted
+    finally:
+        subprocess.run(["umount", str(mounted)])
+
+
+def test_a_state_on_a_read_only_file_system_is_shown_and_its_queue_read(read_only_copy,
+                                                                         capsys):
+    writable, mounted = read_only_copy
+    sample = Path(__file__).resolve().parent.parent / "sample_logs" / "maillog-sample.log"
+    assert cli.main(["watch", "--once", "--state", str(writable / "state.sqlite"),
+                     str(sample)]) in (0, 1)
+    capsys.readouterr()
+    assert os.path.exists(writable / "state.sqlite-wal") is False  # as a run leaves it
+    shown, queues = {}, {}
+    for folder in (mounted, writable):
+        assert cli.main(["state", "--state", str(folder / "state.sqlite"), "--format",
+                         "json"]) == 0
+        held = json.loads(capsys.readouterr().out)
+        shown[folder] = {key: value for key, value in held.items() if key != "state"}
+        queues[folder] = state_module.read_queue(str(folder / "state.sqlite"))
+        if folder == mounted:
+            assert sorted(os.listdir(mounted)) == ["state.sqlite", "state.sqlite.lock"]
+    assert shown[mounted] == shown[writable] and shown[writable]["accounts"]
+    assert queues[mounted] == queues[writable] and queues[writable]
+
+
+def test_the_queue_of_a_state_in_a_folder_whose_name_sqlite_reads_as_a_query(tmp_path):
+    # read_queue() opens the state by an SQLite URI: `?` and `#` in the path ended its file
+    # name there, and SQLite opened (and made) `.../a` for reading and writing.
+    folder = tmp_path / "a?mode=rwc#b"
+    state = opened(folder / "state.sqlite")
+    state.close()
+    assert state_module.read_queue(str(folder / "state.sqlite")) == []
+    assert sorted(os.listdir(tmp_path)) == ["a?mode=rwc#b"]
