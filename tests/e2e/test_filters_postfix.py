@@ -9,6 +9,11 @@ and behind smtpd, and the reports of the logins whose mail goes through them.
   bounced (550 sink) and expire (451 sink): the reports give those outcomes to erin, from her
   own IP, once each; the queue report names the re-injected message (kind reinjected) while
   it waits. A message the filter refuses (554 after DATA, ClamSMTP's virus) is bounced.
+- A before-queue filter (smtpd_proxy_filter on smtps): bob's message it passes on is his,
+  under the queue ID its reply names; a recipient it refuses at RCPT (`warning: proxy ...
+  rejected "RCPT TO:<...>": "550 ..."`) and a message it refuses after DATA (`proxy-reject:
+  END-OF-MESSAGE: 554 ...`) are rejected; under smtpd_proxy_options = speed_adjust a RCPT's
+  refusal refuses the message (both lines), and its recipient counts once.
 - postscreen in front of the plain smtpd port: carol's sessions, handed on to smtpd, keep her
   IP, and her failed AUTH is hers.
 
@@ -20,9 +25,10 @@ from __future__ import annotations
 import base64
 import re
 import smtplib
+import ssl
 
 import pytest
-from test_contain_postfix import ERIN, reload, report, send_as
+from test_contain_postfix import BOB, ERIN, reload, report, send_as
 
 from e2e_instance import free_port, listening_ports
 from e2e_scenario import pw
@@ -38,6 +44,7 @@ REINJECTION = ("inet n - n - - smtpd -o syslog_name=postfix/10025 -o content_fil
                " -o smtpd_authorized_xforward_hosts=127.0.0.0/8 -o mynetworks=127.0.0.0/8"
                " -o smtpd_recipient_restrictions=permit_mynetworks,reject")
 CLIENT = "127.0.49.9"
+LATER = "127.0.49.10"
 # recipient -> its outcome once the filter has handed the message back
 RECIPIENTS = {"filtered@ok.test": "sent", "filtered@reject.test": "bounced",
               "filtered@tempfail.test": "expired"}
@@ -125,6 +132,59 @@ def test_an_after_queue_filters_reinjection_is_the_logins_mail_counted_once(post
     assert (row["sessions"], row["messages"], row["recipients"], row["sent"], row["bounced"],
             row["expired"], row["deferred"], row["ips"]) == (3, 3, 7, 2, 3, 2, 0, 1)
     assert not [row for row in report(postfix_env, "queue") if row["user"] == ERIN]
+
+
+def test_a_before_queue_filters_refusals_are_the_logins_rejected_mail(postfix_env):
+    inst = postfix_env.instance
+    proxy = ContentFilter(reinjection_port(inst), refusing=["reject.test", "datareject.test"])
+    try:
+        smtps = f"127.0.0.1:{inst.ports['smtps']}/inet"
+        reconfigure(inst, ["-P", f"{smtps}/smtpd_proxy_filter=127.0.0.1:{proxy.port}"])
+        context = ssl.create_default_context(cafile=str(inst.cert))
+        with smtplib.SMTP_SSL("127.0.0.1", inst.ports["smtps"], local_hostname="bob-laptop",
+                              source_address=(CLIENT, 0), context=context, timeout=30) as smtp:
+            smtp.login(BOB, pw(BOB))
+            refused = smtp.sendmail(BOB, ["proxied@ok.test", "proxied@reject.test",
+                                          "proxied@tempfail.test"], MESSAGE)
+            assert list(refused) == ["proxied@reject.test"]
+            with pytest.raises(smtplib.SMTPDataError):
+                smtp.sendmail(BOB, ["proxied@datareject.test", "proxied2@ok.test"], MESSAGE)
+        inst.wait_for_log(r"warning: proxy 127.0.0.1:\d+ rejected \"rcpt TO:<proxied@reject", 20)
+        inst.wait_for_log(r"smtpd\[\d+\]: proxy-reject: END-OF-MESSAGE: 554 5.6.0 ", 20)
+        inst.wait_for_log(r"smtpd\[\d+\]: proxy-accept: ", 20)
+        accepted = re.search(r"proxy-accept: END-OF-MESSAGE: 250 2.0.0 Ok: queued as (\w+);",
+                             inst.log_text())[1]
+        inst.wait_for_log(rf"{accepted}: to=<proxied@tempfail.test>.* status=deferred ", 20)
+        # smtpd takes the whole transaction first, then passes it on: the filter's refusal of
+        # a RCPT refuses the message, with its reply.
+        reconfigure(inst, ["-P", f"{smtps}/smtpd_proxy_options=speed_adjust"])
+        with smtplib.SMTP_SSL("127.0.0.1", inst.ports["smtps"], local_hostname="bob-laptop",
+                              source_address=(LATER, 0), context=context, timeout=30) as smtp:
+            smtp.login(BOB, pw(BOB))
+            with pytest.raises(smtplib.SMTPDataError):
+                smtp.sendmail(BOB, ["late@reject.test", "late@ok.test"], MESSAGE)
+        inst.wait_for_log(r"smtpd\[\d+\]: proxy-reject: END-OF-MESSAGE: 550 5.7.1 .* "
+                          r"to=<late@reject.test>", 20)
+    finally:
+        proxy.stop()
+        print("".join(line for line in inst.log_text().splitlines(keepends=True)
+                      if "proxy" in line or "smtps" in line or "10025" in line))
+
+    assert outcomes(postfix_env, BOB) == sorted([
+        (accepted, CLIENT, "proxied@ok.test", "sent", "2.0.0"),
+        (accepted, CLIENT, "proxied@tempfail.test", "deferred", "4.3.2"),
+        ("NOQUEUE", CLIENT, "proxied@reject.test", "rejected", "5.7.1"),
+        ("NOQUEUE", CLIENT, "proxied@datareject.test", "rejected", "5.6.0"),
+        ("NOQUEUE", LATER, "late@reject.test", "rejected", "5.7.1"),  # both lines name it
+    ])
+    row = user_row(postfix_env, BOB)
+    assert (row["sessions"], row["recipients"], row["sent"], row["deferred"],
+            row["rejected"]) == (2, 5, 1, 1, 3)
+    sessions = [row for row in report(postfix_env, "sessions") if row["sasl_username"] == BOB]
+    assert [(session["client_ip"], session["recipients"], session["rejected"])
+            for session in sessions] == [(CLIENT, 5, 1), (LATER, 2, 0)]
+    assert [(row["queue_id"], row["kind"]) for row in report(postfix_env, "queue")
+            if row["user"] == BOB] == [(accepted, "submission")]
 
 
 def test_logins_behind_postscreen_keep_their_ip_and_sessions(postfix_env):
