@@ -226,7 +226,7 @@ class _ProxyReplyFields(NamedTuple):
     dsn: str
     reply: str  # the filter's reply as smtpd logged it: `250 2.0.0 Ok: queued as 1FEB7E00C4`
     sender: Optional[str]
-    recipient: Optional[str]  # the transaction's last (Postfix logs one)
+    recipient: Optional[str]  # the transaction's first (Postfix logs one)
     queued_as: Optional[str]  # the Postfix queue ID a proxy-accept's reply names
 
 
