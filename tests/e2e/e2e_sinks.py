@@ -5,8 +5,8 @@ NAME
 
 DESCRIPTION
     SmtpSink(behaviour) listens on 127.0.0.1 (a kernel-chosen port), speaks just enough SMTP for
-    Postfix's smtp(8) client (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT; no extensions), and
-    answers according to its behaviour:
+    Postfix's smtp(8) client (EHLO/HELO/LHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT; no
+    extensions), and answers according to its behaviour:
 
         accept    250 to everything; the message is kept
         rcpt550   550 5.7.1 at every RCPT           (Postfix bounces the recipient)
@@ -19,7 +19,7 @@ DESCRIPTION
     the smtpd listening on next_port (Postfix's re-injection port), passing on the XFORWARD
     attributes it got while `xforward` is true (amavis does; a filter that does not leaves
     Postfix no orig_queue_id), and answers with that smtpd's reply (`250 2.0.0 Ok: queued as
-    NEWQID`). The recipients of a domain in `refusing` it refuses itself, as that domain's
+    NEWQID`; with `lmtp`, it speaks LMTP and gives it for each recipient). The recipients of a domain in `refusing` it refuses itself, as that domain's
     sink (e2e_driver.DOMAINS) would: at RCPT (rcpt550, rcpt451) or, the whole message, after
     DATA (data554), handing nothing on.
 
@@ -77,7 +77,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
             cmd = line.decode("latin-1").rstrip("\r\n")
             verb = cmd.split(" ", 1)[0].upper()
-            if verb in ("EHLO", "HELO"):
+            if verb in ("EHLO", "HELO", "LHLO"):
                 self.reply(sink.greeting(verb))
             elif verb == "XFORWARD" and sink.offers_xforward:
                 sink.forwarded.update(field.split("=", 1) for field in cmd.split()[1:]
@@ -208,9 +208,10 @@ class ContentFilter(SmtpSink):
 
     offers_xforward = True
 
-    def __init__(self, next_port: int, xforward=True, refusing=()):
+    def __init__(self, next_port: int, xforward=True, refusing=(), lmtp=False):
         self.next_port = next_port
         self.xforward = xforward
+        self.lmtp = lmtp  # LMTP: one reply to the end of DATA for each recipient
         # domain -> the sink behaviour the filter answers its recipients with
         self.refusing = {domain: DOMAINS[domain][2] for domain in refusing}
         # What the last XFORWARD commands said (one connection at a time in these tests).
@@ -232,6 +233,11 @@ class ContentFilter(SmtpSink):
 
     def final_reply(self, txn: dict, content: bytes) -> str:
         recipients = [r.split(">")[0].lstrip("<") for r in txn["recipients"]]
+        return "\r\n".join([self._handed_on(txn, recipients, content)]
+                           * (len(recipients) if self.lmtp else 1))
+
+    def _handed_on(self, txn: dict, recipients: list, content: bytes) -> str:
+        """The reply to the message: the next smtpd's, or the filter's own refusal."""
         refusals = [reply for reply in map(self._refusal, recipients) if reply is not None]
         if refusals:
             return refusals[0]

@@ -8,7 +8,8 @@ and behind smtpd, and the reports of the logins whose mail goes through them.
   not (`client=unknown[127.0.0.1]` alone). The re-injected message's recipients are delivered,
   bounced (550 sink) and expire (451 sink): the reports give those outcomes to erin, from her
   own IP, once each; the queue report names the re-injected message (kind reinjected) while
-  it waits. A message the filter refuses (554 after DATA, ClamSMTP's virus) is bounced.
+  it waits. A message the filter refuses (554 after DATA, ClamSMTP's virus) is bounced. The
+  same filter behind an lmtp transport (its answers one a recipient) is followed alike.
 - A before-queue filter (smtpd_proxy_filter on smtps): bob's message it passes on is his,
   under the queue ID its reply names; a recipient it refuses at RCPT (`warning: proxy ...
   rejected "RCPT TO:<...>": "550 ..."`) and a message it refuses after DATA (`proxy-reject:
@@ -44,6 +45,7 @@ REINJECTION = ("inet n - n - - smtpd -o syslog_name=postfix/10025 -o content_fil
                " -o smtpd_authorized_xforward_hosts=127.0.0.0/8 -o mynetworks=127.0.0.0/8"
                " -o smtpd_recipient_restrictions=permit_mynetworks,reject")
 CLIENT = "127.0.49.9"
+FRANK = "frank@harness.test"
 LATER = "127.0.49.10"
 # recipient -> its outcome once the filter has handed the message back
 RECIPIENTS = {"filtered@ok.test": "sent", "filtered@reject.test": "bounced",
@@ -132,6 +134,33 @@ def test_an_after_queue_filters_reinjection_is_the_logins_mail_counted_once(post
     assert (row["sessions"], row["messages"], row["recipients"], row["sent"], row["bounced"],
             row["expired"], row["deferred"], row["ips"]) == (3, 3, 7, 2, 3, 2, 0, 1)
     assert not [row for row in report(postfix_env, "queue") if row["user"] == ERIN]
+
+
+def test_an_after_queue_filter_over_lmtp_is_followed_alike(postfix_env):
+    # amavisd-new behind an lmtp transport (content_filter = lmtp-amavis:[127.0.0.1]:10024):
+    # one answer to the end of DATA a recipient, each naming the re-injected message.
+    inst = postfix_env.instance
+    scanner = ContentFilter(reinjection_port(inst), lmtp=True)
+    try:
+        submission = f"127.0.0.1:{inst.ports['submission']}/inet"
+        reconfigure(inst, ["-M", "lmtp-scan/unix=lmtp-scan unix - - n - 10 lmtp"
+                                 " -o lmtp_send_xforward_command=yes"],
+                    ["-P", f"{submission}/content_filter=lmtp-scan:[127.0.0.1]:{scanner.port}"])
+        original = send_as(postfix_env, "lmtp", FRANK, list(RECIPIENTS), client_ip=CLIENT)
+        inst.wait_for_log(rf"lmtp\[\d+\]: {original}: to=<.*status=sent .*queued as \w+\)$", 20,
+                          count=len(RECIPIENTS))
+        new = re.search(rf"{original}: to=<.*status=sent .*queued as (\w+)", inst.log_text())[1]
+        inst.wait_for_log(rf"{new}: to=<filtered@tempfail.test>.* status=deferred ", 20)
+    finally:
+        scanner.stop()
+    print(logged(inst, original, new))
+
+    assert outcomes(postfix_env, FRANK) == sorted([
+        (new, CLIENT, "filtered@ok.test", "sent", "2.0.0"),
+        (new, CLIENT, "filtered@reject.test", "bounced", "5.7.1"),
+        (new, CLIENT, "filtered@tempfail.test", "deferred", "4.3.2")])
+    assert [(row["queue_id"], row["kind"], row["parent_queue_id"]) for row in
+            report(postfix_env, "queue") if row["user"] == FRANK] == [(new, "reinjected", original)]
 
 
 def test_a_before_queue_filters_refusals_are_the_logins_rejected_mail(postfix_env):
