@@ -55,7 +55,12 @@ DESCRIPTION
     login's message, whose deliveries are then the user's. Any other reply makes a message of
     queue ID NOQUEUE, finished at once: refused (proxy-reject, the reply its reason, sender and
     recipient from the line), or accepted without a queue ID Postfix logs more of (PMG's
-    `250 2.5.0 OK (its own ID)`): its recipient sent to the filter, the reply its reason.
+    `250 2.5.0 OK (its own ID)`): its recipient sent to the filter, the reply its reason. A
+    recipient the filter refused at RCPT (`warning: proxy F rejected "RCPT TO:<a>": "REPLY"`)
+    is refused before any queue file, as smtpd's own NOQUEUE refusals are (no sender: the
+    line names none); under smtpd_proxy_options = speed_adjust, where the filter sees the
+    RCPTs only after DATA, it is the recipient of the message the proxy-reject after it
+    refuses with the same reply.
 
     Finished objects are yielded as soon as they are finished: a session at its disconnect, a
     message at its removal. What is still open when the input ends is yielded last (sessions
@@ -473,6 +478,7 @@ class Correlator:
             ev.CLIENT: self._on_client, ev.REJECT: self._on_reject,
             ev.SIZE_LIMIT: self._on_size_limit, ev.ACTION: self._on_action,
             ev.PROXY_CLIENT: self._on_proxy_client, ev.PROXY_REPLY: self._on_proxy_reply,
+            ev.PROXY_REFUSAL: self._on_proxy_refusal,
         }
 
     def __getstate__(self) -> dict:
@@ -1154,16 +1160,26 @@ class Correlator:
         message = self.messages.get((key[0], text[:text.find(": ")]))
         if message is None:
             return UNTRACKED
+        parsed = self._parsed(parse, text, stamp, clock)
+        if isinstance(parsed, str):
+            return parsed
+        event, when = parsed
+        if event.kind != "reject":
+            self._queue_file(event, message, key[0], when)  # a hold or discard, as cleanup's
+            return USED
+        return self._reject((when, event), self._session(key, program, event, when), key[0])
+
+    @staticmethod
+    def _parsed(parse, text: str, stamp: str, clock: Clock):
+        """(event, time) of the line `text` of `stamp`, read by `parse`; else what the line
+        was (UNUSED: of a shape not read; UNTIMED)."""
         event = parse(text)
         if event is None:
             return UNUSED
         when = clock.time(stamp)
         if when is None:
             return UNTIMED
-        if event.kind != "reject":
-            self._queue_file(event, message, key[0], when)  # a hold or discard, as cleanup's
-            return USED
-        return self._reject((when, event), self._session(key, program, event, when), key[0])
+        return event, when
 
     def _on_size_limit(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         event = ev.size_limit_event(text)
@@ -1461,17 +1477,10 @@ class Correlator:
         of queue ID NOQUEUE: refused (proxy-reject), or accepted without a queue ID Postfix
         logs more of (PMG's `250 2.5.0 OK (its own ID)`, or one no longer open): sent to the
         filter, its reply the reason."""
-        session = self.sessions.get(key)
-        if session is None or session.sasl_username is None:
-            return UNUSED
-        event = ev.proxy_reply_event(text)
-        if event is None:
-            return UNUSED
-        when = clock.time(stamp)
-        if when is None:
-            return UNTIMED
-        self._seen(when)
-        session.last_time = when
+        found = self._filter_line(key, stamp, clock, text, ev.proxy_reply_event)
+        if isinstance(found, str):
+            return found
+        session, event, when = found
         queue_id = event.queued_as if event.accepted else None
         queued = self.messages.get((key[0], queue_id)) if queue_id is not None else None
         if queued is not None and queued.parent is None and queued.sasl_username is None:
@@ -1484,6 +1493,14 @@ class Correlator:
         self._sent_by(message, session)
         message.sender = event.sender
         if not event.accepted:
+            # Under smtpd_proxy_options = speed_adjust smtpd passes the transaction on after
+            # DATA: the filter's refusal of a recipient (_on_proxy_refusal(), just before) then
+            # refuses the message with its reply, and is the message's recipient, not one
+            # refused at RCPT.
+            rejects = session.rejects
+            while rejects and rejects[-1][1].sender is None and rejects[-1][1].reason == (
+                    event.reply):
+                message.recipient(rejects.pop()[1].recipient or "")
             self._refuse_message(message, event.recipient or "", event.dsn, event.reply, when)
             return USED
         session.queued_recipients += 1  # the one the line names stands for the others
@@ -1496,6 +1513,32 @@ class Correlator:
         message.state = REMOVED
         self._finish_message(message)
         return USED
+
+    def _on_proxy_refusal(self, key: tuple, program, stamp: str, clock: Clock, text: str):
+        """The filter refused a recipient of a logged-in client (`warning: proxy F rejected
+        "RCPT TO:<a>": "REPLY"`): smtpd gave the client the filter's reply and logs nothing
+        more of it, so it is refused there, as smtpd's own NOQUEUE refusal at RCPT is."""
+        found = self._filter_line(key, stamp, clock, text, ev.proxy_refusal_event)
+        if isinstance(found, str):
+            return found
+        session, event, when = found
+        return self._reject((when, event._replace(client_ip=session.client_ip)), session,
+                            key[0])
+
+    def _filter_line(self, key: tuple, stamp: str, clock: Clock, text: str, parse):
+        """(session, event, time) of a before-queue filter's line `text` (read by `parse`) of
+        the logged-in session on `key`, its time seen; else what the line was (UNUSED: of no
+        such session, or of a shape not read; UNTIMED)."""
+        session = self.sessions.get(key)
+        if session is None or session.sasl_username is None:
+            return UNUSED
+        parsed = self._parsed(parse, text, stamp, clock)
+        if isinstance(parsed, str):
+            return parsed
+        event, when = parsed
+        self._seen(when)
+        session.last_time = when
+        return session, event, when
 
     @staticmethod
     def _sent_by(message: Message, session: Session) -> None:

@@ -32,7 +32,9 @@ DESCRIPTION
     line's `to=`, its reason the text), and under a before-queue filter (smtpd_proxy_filter)
     its `NOQUEUE: client=` (a Client of queue ID NOQUEUE) and the filter's reply to a message
     (`proxy-accept: ` or `proxy-reject: `, a ProxyReply: the reply, its envelope, the queue ID
-    it names as `queued as QID`); cleanup's message-id, and its holds, discards and
+    it names as `queued as QID`) and its refusal of a recipient (`warning: proxy F rejected
+    "RCPT TO:<a>": "REPLY"`, a Reject of no client and no sender); cleanup's message-id, and
+    its holds, discards and
     refusals of a whole message (header/body_checks, a milter's, milter_header_checks: a Hold,
     a Discard or a Reject, with the sender and the one recipient the line names, the reason
     what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
@@ -224,7 +226,7 @@ class _ProxyReplyFields(NamedTuple):
     dsn: str
     reply: str  # the filter's reply as smtpd logged it: `250 2.0.0 Ok: queued as 1FEB7E00C4`
     sender: Optional[str]
-    recipient: Optional[str]  # the transaction's last (Postfix logs one)
+    recipient: Optional[str]  # the transaction's first (Postfix logs one)
     queued_as: Optional[str]  # the Postfix queue ID a proxy-accept's reply names
 
 
@@ -422,6 +424,12 @@ CONNECT, DISCONNECT, AUTH_FAILURE, TLS, CLIENT, REJECT, SIZE_LIMIT, ACTION = (
 PROXY_CLIENT, PROXY_REPLY = "proxy_client", "proxy_reply"
 _PROXY_CLIENT_PREFIX = "NOQUEUE: client="
 _PROXY_REPLY_PREFIXES = ("proxy-accept: ", "proxy-reject: ")
+# The filter's refusal of a command smtpd passed on to it (smtpd_proxy.c's
+# smtpd_proxy_cmd_warn(), `proxy %s rejected "%s": "%s"`: the filter, the command as the
+# client sent it, the filter's reply), which smtpd then gives the client: of a RCPT, the
+# recipient refused; it has no other line.
+PROXY_REFUSAL = "proxy_refusal"
+_PROXY_REFUSAL_PREFIX = "warning: proxy "
 TLS_MARKER = " TLS connection established from "
 _TLS_MARKER_FIRST = TLS_MARKER[1:]
 _REJECT_PREFIXES = ("reject: ", "milter-reject: ")
@@ -460,6 +468,8 @@ def smtpd_kind(text: str) -> Optional[str]:
         # auth_failure_event() asks, reads the client's part).
         if text.startswith(": SASL ", text.find(" ", 9) - 1):
             return AUTH_FAILURE
+        if text.startswith(_PROXY_REFUSAL_PREFIX):
+            return PROXY_REFUSAL
         return SIZE_LIMIT if text.rstrip().endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
         if text.startswith(_NOQUEUE_REJECT_PREFIXES):
@@ -738,6 +748,42 @@ def proxy_reply_event(text: str):
     return ProxyReply(text[6:12] == "accept", stage, _reply_dsn(reply), reply, sender, recipient,
                       queued_as if queued_as is not None and queued_as.isascii()
                       and queued_as.isalnum() else None)
+
+
+def proxy_refusal_event(text: str):
+    """`warning: proxy FILTER rejected "RCPT TO:<ADDR> PARAMS": "REPLY"` -> Reject of ADDR at
+    RCPT, of queue ID NOQUEUE, the reply its reason (no client IP nor sender: the line names
+    neither); None for another command's refusal, or a line of another shape.
+
+    The command is the client's text, the reply the filter's. ADDR is read to the `>` after
+    its quotes (address_end(): a quoted local part may spell `": "`), the reply after the
+    first `": "` after ADDR, and it must open with a reply code."""
+    rejected = text.find(' rejected "', len(_PROXY_REFUSAL_PREFIX))
+    if rejected < 0 or " " in text[len(_PROXY_REFUSAL_PREFIX):rejected] or text[-1:] != '"':
+        return None
+    command = rejected + 11
+    verb, _, argument = text[command:command + 8].partition(" ")
+    if verb.upper() != "RCPT" or argument.upper() != "TO:":
+        return None
+    begin = command + 8
+    while text[begin:begin + 1] == " ":
+        begin += 1
+    if text[begin:begin + 1] == "<":
+        close = address_end(text, begin + 1, ">")
+        if close < 0:
+            return None
+        recipient, after = text[begin + 1:close], close + 1
+    else:
+        # Without brackets (strict_rfc821_envelopes = no): to a space, or the command's end.
+        after = min((end for end in (text.find(" ", begin), text.find('"', begin)) if end >= 0),
+                    default=-1)
+        recipient = text[begin:after]
+    separator = text.find('": "', after) if after >= 0 else -1
+    reply = text[separator + 4:-1] if separator >= 0 else ""
+    code = reply[:3]
+    if len(code) != 3 or not code.isdigit() or code[0] not in "45":
+        return None
+    return Reject(None, "RCPT", "", code, _reply_dsn(reply), reply, None, recipient, None)
 
 
 # local(8)'s answer for a recipient it forwarded (an alias or a .forward naming other
@@ -1504,6 +1550,7 @@ SMTPD_PARSERS = {
     ACTION: smtpd_action_event,
     PROXY_CLIENT: smtpd_client_event,
     PROXY_REPLY: proxy_reply_event,
+    PROXY_REFUSAL: proxy_refusal_event,
 }
 
 RECOGNIZERS = {

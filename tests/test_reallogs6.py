@@ -466,8 +466,78 @@ def test_proxy_filter_users_message_still_queued_is_in_the_queue_report(cli, tmp
     assert ids.out == "1FEB7E00C4\n"
 
 
+# Postfix 3.7.11's lines (tests/e2e/test_filters_postfix.py, smtpd_proxy_filter on smtps): the
+# filter refused the logged-in client's one RCPT, and smtpd gave the client its reply. That
+# warning (smtpd_proxy.c: `proxy %s rejected "%s": "%s"`, the command as the client wrote it)
+# is the only line of the refused recipient: the disconnect counts it, rcpt=0/1.
+PROXY_FILTER_RCPT_REFUSED = """\
+Dec 05 18:33:27 mail postfix/smtps/smtpd[29878]: connect from unknown[127.0.49.9]
+Dec 05 18:33:27 mail postfix/smtps/smtpd[29878]: Anonymous TLS connection established from unknown[127.0.49.9]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature ECDSA (prime256v1) server-digest SHA256
+Dec 05 18:33:27 mail postfix/smtps/smtpd[29878]: NOQUEUE: client=unknown[127.0.49.9], sasl_method=CRAM-MD5, sasl_username=bob@harness.test
+Dec 05 18:33:27 mail postfix/smtps/smtpd[29878]: warning: proxy 127.0.0.1:33017 rejected "rcpt TO:<x@ok.test>": "550 5.7.1 Recipient refused by the harness sink"
+Dec 05 18:33:27 mail postfix/smtps/smtpd[29878]: disconnect from unknown[127.0.49.9] ehlo=1 auth=1 mail=1 rcpt=0/1 rset=1 quit=1 commands=5/6
+"""
+
+
+def test_proxy_filter_refusing_a_recipient_is_the_logged_in_users_rejected_recipient(cli,
+                                                                                      tmp_path):
+    # Counted as smtpd's own NOQUEUE refusal at RCPT is: no sender, the line names none.
+    _, user, row, session = proxy_log(cli, tmp_path, PROXY_FILTER_RCPT_REFUSED, 2019)
+    assert (user["user"], user["messages"], outcomes(user)) == (
+        "bob@harness.test", 0, counted(1, rejected=1))
+    assert (row["queue_id"], row["client_ip"], row["sender"], row["recipient"], row["status"],
+            row["dsn"], row["reason"]) == (
+        "NOQUEUE", "127.0.49.9", None, "x@ok.test", "rejected", "5.7.1",
+        "550 5.7.1 Recipient refused by the harness sink")
+    assert (session["sasl_username"], session["recipients"], session["rejected"]) == (
+        "bob@harness.test", 1, 1)
+
+
+def test_a_proxy_refusal_of_a_session_that_did_not_log_in_is_not_reported(cli, tmp_path):
+    # Inbound mail through the same filter: nothing of it is reported, as its proxy-reject.
+    login = ", sasl_method=CRAM-MD5, sasl_username=bob@harness.test"
+    text = PROXY_FILTER_RCPT_REFUSED.replace(login, "").replace(" auth=1", "")
+    assert "sasl" not in text
+    path = tmp_path / "maillog"
+    path.write_text(text, encoding="utf-8")
+    assert rows(cli, "messages", path, year=2019) == []
+    assert rows(cli, "users", path, year=2019) == []
+
+
+# The same filter under smtpd_proxy_options = speed_adjust (Postfix 3.7.11, the TLS line left
+# out): smtpd took the three RCPTs (rcpt=3) and the message, then passed the transaction on;
+# the filter's refusal of the second recipient refused the message, with its reply.
+PROXY_FILTER_SPEED_ADJUST = """\
+Dec 05 18:42:01 mail postfix/smtps/smtpd[21760]: connect from unknown[127.0.49.9]
+Dec 05 18:42:01 mail postfix/smtps/smtpd[21760]: NOQUEUE: client=unknown[127.0.49.9], sasl_method=CRAM-MD5, sasl_username=bob@harness.test
+Dec 05 18:42:01 mail postfix/smtps/smtpd[21760]: warning: proxy 127.0.0.1:36059 rejected "rcpt TO:<proxied@reject.test>": "550 5.7.1 Recipient refused by the harness sink"
+Dec 05 18:42:01 mail postfix/smtps/smtpd[21760]: proxy-reject: END-OF-MESSAGE: 550 5.7.1 Recipient refused by the harness sink; from=<bob@harness.test> to=<proxied@ok.test> proto=ESMTP helo=<bob-laptop> sasl_username=<bob@harness.test>
+Dec 05 18:42:01 mail postfix/smtps/smtpd[21760]: disconnect from unknown[127.0.49.9] ehlo=1 auth=1 mail=1 rcpt=3 data=0/1 rset=1 quit=1 commands=8/9
+"""
+
+
+@pytest.mark.parametrize("first", ["proxied@ok.test", "proxied@reject.test"])
+def test_a_recipient_the_filter_refuses_after_data_is_the_refused_messages(cli, tmp_path,
+                                                                           first):
+    # One message refused, each recipient a line names once: the refusal line names the
+    # first (the refused one itself, when it was first), and none was refused at RCPT.
+    text = PROXY_FILTER_SPEED_ADJUST.replace("to=<proxied@ok.test>", f"to=<{first}>")
+    path = tmp_path / "maillog"
+    path.write_text(text, encoding="utf-8")
+    named = sorted({first, "proxied@reject.test"})
+    assert sorted((row["queue_id"], row["recipient"], row["status"], row["dsn"], row["reason"])
+                  for row in rows(cli, "messages", path, year=2019)) == [
+        ("NOQUEUE", address, "rejected", "5.7.1",
+         "550 5.7.1 Recipient refused by the harness sink") for address in named]
+    [user] = rows(cli, "users", path, year=2019)
+    assert (user["messages"], outcomes(user)) == (1, counted(len(named), rejected=len(named)))
+    [session] = rows(cli, "sessions", path, year=2019)
+    assert (session["messages"], session["recipients"], session["rejected"]) == (1, 3, 0)
+
+
 PROXY_FILTER_LOGS = {"accepted": PROXY_FILTER_LOGIN, "rejected": PROXY_FILTER_REJECT,
-                     "queued": PROXY_FILTER_QUEUED}
+                     "queued": PROXY_FILTER_QUEUED, "rcpt refused": PROXY_FILTER_RCPT_REFUSED,
+                     "speed_adjust": PROXY_FILTER_SPEED_ADJUST}
 
 
 def _handed_on(path, **options):

@@ -50,10 +50,10 @@ def queue_names(env) -> dict:
     return {entry["queue_id"]: entry["queue_name"] for entry in env.instance.queue()}
 
 
-def send_as(env, label, user, rcpts, **options) -> str:
-    """One message submitted as `user` (STARTTLS, AUTH PLAIN); its queue ID."""
+def send_as(env, label, user, rcpts, client_ip="127.0.0.1", **options) -> str:
+    """One message submitted as `user` (STARTTLS, AUTH PLAIN) from `client_ip`; its queue ID."""
     inst = env.instance
-    with Session(Truth(), label, "submission", inst.ports["submission"], "127.0.0.1",
+    with Session(Truth(), label, "submission", inst.ports["submission"], client_ip,
                  "client.harness.test", cafile=str(inst.cert)) as session:
         session.starttls()
         session.auth_plain(user, pw(user))
