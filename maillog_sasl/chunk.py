@@ -33,7 +33,9 @@ from mypy_extensions import mypyc_attr
 
 from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
+    COPY_WITHIN,
     DELIVERY_AGENTS,
+    PIPED,
     UNTRACKED,
     USED,
     Correlator,
@@ -145,6 +147,12 @@ class Piece(NamedTuple):
     unsafe: str
     edges: list
     problem: Optional[Problem]
+    # A pipe(8) content filter's deliveries and copies not paired at the chunk's end
+    # (Correlator._piped, _picked), and those of the chunk's first COPY_WITHIN of each host,
+    # (host, sender, time, True for a copy), that one before the chunk may pair with.
+    piped: dict
+    picked: dict
+    early: list
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -192,6 +200,12 @@ class ChunkCorrelator(Correlator):
         self._minute = ""  # of the last line handed back whose stamp was read
         self.unsafe = ""  # why the parent must read the chunk itself
         self._orphan = self._hand_back_queue_line
+        # host -> the time of its first line in the chunk (None: no time), and Piece.early.
+        self.first_seen: Dict[str, Optional[_dt.datetime]] = {}
+        self.early: list = []
+        # host -> the latest time a delivery to a command of a message held by the parent was
+        # handed back: a copy pickup reads here soon after may be its (_pickup()).
+        self.piped_back: Dict[str, _dt.datetime] = {}
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
@@ -212,7 +226,7 @@ class ChunkCorrelator(Correlator):
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
-                     problem, self.events)
+                     problem, self._piped, self._picked, self.early, self.events)
 
     def _untimed(self, stamp: str) -> None:
         super()._untimed(stamp)
@@ -379,6 +393,18 @@ class ChunkCorrelator(Correlator):
                 self._foreign((key[0], forwarded))
         self._hand_back(line, stamp)
 
+    def _piped_back(self, host: str, stamp: str) -> None:
+        """A delivery to a command (a content filter?) of a message the parent holds is handed
+        back: a copy pickup read here before it would have been its."""
+        when = time_aside(self.clock, stamp)
+        if when is None:
+            self.unsafe = "a delivery to a command whose stamp gives no time"
+            return
+        for (copy_host, _), copies in self._picked.items():
+            if copy_host == host and any(picked >= when - COPY_WITHIN for picked, _ in copies):
+                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+        self.piped_back[host] = when
+
     def _hand_back(self, line: str, stamp: str) -> str:
         # The parent applies the line with its own clock: the months (and a repeated hour) it
         # will see count. Read once a minute: lines handed back come in runs.
@@ -410,6 +436,9 @@ class ChunkCorrelator(Correlator):
             answer_at = ev.sent_answer_at(text)
             if text[answer_at:answer_at + 1] == "f" and ev.forwarded_as(text) is not None:
                 return False  # a copy may be born of it there: handed back whole
+            if text.startswith(PIPED, answer_at):
+                self._piped_back(key[0], stamp)
+                return False  # so may one a content filter makes
             status = ev.sent_outcome(text, answer_at)
         # A traditional stamp's minute read aside once (_aside), its second added.
         second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
@@ -503,13 +532,48 @@ class ChunkCorrelator(Correlator):
         super()._notice(event, message, host, when)
         self.placed[2][key] = len(self.events)
 
-    def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
-                   host: str) -> None:
+    def _copy(self, message: Message, recipient: Recipient, new_id: str, host: str,
+              kind: str) -> None:
         key = (host, new_id)
         if key not in self.messages:
             self._born(MESSAGE, key)
-        super()._forwarded(message, recipient, new_id, host)
+        super()._copy(message, recipient, new_id, host, kind)
         self.placed[2][key] = len(self.events)
+
+    def _early(self, host: str, when: Optional[_dt.datetime]) -> bool:
+        """Whether a line of `host` at `when` is in the host's first COPY_WITHIN of the chunk
+        (or either time is unknown): a delivery or copy before the chunk may pair with it."""
+        first = self.first_seen.get(host)
+        return first is None or when is None or when - first <= COPY_WITHIN
+
+    def _piped_to_filter(self, message: Message, recipient: Recipient, host: str,
+                         when: _dt.datetime) -> None:
+        if message.sender is not None and self._early(host, when):
+            self.early.append((host, message.sender, when, False))
+        super()._piped_to_filter(message, recipient, host, when)
+
+    def _pickup(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
+        event = ev.pickup_event(text)
+        when = time_aside(clock, stamp) if event is not None else None
+        if event is not None and when is not None:
+            back = self.piped_back.get(host)
+            if back is not None and when - back <= COPY_WITHIN:
+                # It may be the copy of the parent's message piped a moment ago, there.
+                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            if self._early(host, when):
+                self.early.append((host, event[1], when, True))
+        return super()._pickup(line, stamp, host, text, clock)
+
+    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> None:
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        super()._new_copy(key, sender, when)
+        self.placed[2][key] = len(self.events)
+
+    def _untrack_copy(self, key: tuple) -> None:
+        if key in self.messages:
+            self.dropped.add(key)  # its later lines are dropped here, as there
+        super()._untrack_copy(key)
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
                      when: _dt.datetime) -> Session:
@@ -533,6 +597,7 @@ class ChunkCorrelator(Correlator):
         when = time_aside(clock, stamp)
         if known is None:
             # The host's first line in the chunk: only the parent knows its slot before.
+            self.first_seen[host] = when
             self.events.append(SlotMark(host, slot, when))
         elif when is not None:
             # The parent's sessions first: they were opened before any of the chunk's.

@@ -164,6 +164,16 @@ TAG_CACHE_LIMIT = 1_024
 # logs 4% of their instructions (one more slice and comparison a line, 690 instructions).
 SESSION_IDLE = _dt.timedelta(hours=1)
 SWEEP_EVERY = _dt.timedelta(minutes=10)
+# A pipe(8) content filter (FILTER_README's simple filter; `spamc -e sendmail -oi -f ${sender}
+# ${recipient}`) hands each message back through Postfix's sendmail: pickup reads the copy
+# under a new queue ID (`uid=N from=<SENDER>`, nothing naming the original) moments before or
+# after pipe's `delivered via SERVICE service` line of the original (the command exits once
+# sendmail has queued the copy; pickup reads it when woken). The two are paired by host and
+# sender within this of each other.
+COPY_WITHIN = _dt.timedelta(minutes=1)
+PIPED = "delivered via "
+# The kind of a message pickup read while it is not told whether it is such a copy.
+PICKED = "picked"
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
@@ -423,7 +433,8 @@ class Pending:
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
-        "_held", "_held_clock", "_told_from", "_input", "_inputs")
+        "_held", "_held_clock", "_told_from", "_input", "_inputs", "_piped", "_picked",
+        "_copy_order")
 
 
 def _new_input() -> tuple:
@@ -466,6 +477,13 @@ class Correlator:
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
+        # A pipe(8) content filter's copies (COPY_WITHIN), by (host, sender): a login's mail
+        # piped to a command whose copy has not come yet, each [its number in `_copy_order`,
+        # the time, the message, its recipients piped then]; and the copies pickup read that no
+        # such delivery took yet, each [the time, the queue ID].
+        self._piped: Dict[tuple, List[list]] = {}
+        self._picked: Dict[tuple, List[list]] = {}
+        self._copy_order = 0
         # (host, time) of the first and last line of the input being read, each read when it
         # came: its period and its hosts' clocks, noted at its end.
         self.edges: List[Optional[tuple]] = [None, None]
@@ -493,7 +511,7 @@ class Correlator:
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
         state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
                  "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
-                 **state}
+                 "_piped": {}, "_picked": {}, "_copy_order": 0, **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -679,8 +697,11 @@ class Correlator:
                         unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
-                if daemon == "pickup" and " orig_id=" in text:
-                    outcome = self._picked_up(line, stamp or line[:15], host, text, clock)
+                if daemon == "pickup" and (" orig_id=" in text or text.endswith(">")):
+                    if " orig_id=" in text:
+                        outcome = self._picked_up(line, stamp or line[:15], host, text, clock)
+                    else:
+                        outcome = self._pickup(line, stamp or line[:15], host, text, clock)
                     if outcome is UNTRACKED:
                         untracked += 1
                     elif outcome is UNTIMED:
@@ -803,6 +824,8 @@ class Correlator:
                     self._seen(when)
                     message.last_time = when
                     message.message_id = message_id
+                    if message.kind == PICKED:
+                        self._copy_named(message)
                     continue
                 event = cleanup_event(queue_id, body)
             else:
@@ -1033,6 +1056,8 @@ class Correlator:
             del self.pending[key]
             self.stats.sessions_idle += 1
             self.stats.sessions_incomplete += 1
+        if self._piped or self._picked:
+            self._forget_copies(clocks)
 
     def finish(self) -> None:
         """End of input: whatever is still open is handed on as it stands (the lines held back
@@ -1043,6 +1068,7 @@ class Correlator:
         self.settle_inputs()
         if self._host_clock:
             self._close_idle(self._host_clock)
+        self._forget_copies(None)
         self.stats.sessions_incomplete += len(self.pending)
         self.pending.clear()
         for session in self.sessions.values():
@@ -1594,6 +1620,8 @@ class Correlator:
         self.messages.pop(key, None)
         message.end = when
         message.state = REMOVED
+        if self._piped and self._waits(message):
+            return  # finished once its copy comes, or can no longer come (_forget_copies())
         self._finish_message(message)
 
     def _peeked(self, text: str, message: Message, host: str, stamp: str, clock: Clock) -> str:
@@ -1652,28 +1680,163 @@ class Correlator:
             # reach here are local deliveries, and a search cost each 240 instructions.)
             new_id = ev.forwarded_as(text)
             if new_id is not None:
-                self._forwarded(message, recipient, new_id, host)
+                self._copy(message, recipient, new_id, host, "forwarded")
+        elif text.startswith(PIPED, answer_at):
+            self._piped_to_filter(message, recipient, host, when)
 
-    def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
-                   host: str) -> None:
-        """local(8) forwarded `recipient` of a login's `message` (an alias, a .forward):
-        Postfix queued new message `new_id` for the addresses it names, logged with no client=
-        line (cleanup's message-id came before this line). The login's mail goes on there, kind
-        `forwarded`, its recipients counted there, as a content filter's re-injection's are;
-        several recipients forwarded at once share it. A bounce notice's copy stays a notice
-        of the message it is about (not the login's mail), as a requeued one does."""
+    def _copy(self, message: Message, recipient: Recipient, new_id: str, host: str,
+              kind: str) -> None:
+        """Postfix queued new message `new_id` for `recipient` of a login's `message`, logged
+        with no client= line: local(8) forwarded it (an alias, a .forward: kind `forwarded`;
+        cleanup's message-id came before the line that says so), or a pipe(8) content filter
+        re-injected it through sendmail (`reinjected`, the copy pickup read: _pickup()). The
+        login's mail goes on there, its recipients counted there, as an SMTP filter's
+        re-injection's are; several recipients handed on at once share it. A bounce notice's
+        copy stays a notice of the message it is about (not the login's mail), as a requeued
+        one does."""
         key = (host, new_id)
-        shared = any(other.handed_to == new_id for other in message.recipients.values())
-        if not shared or key not in self.messages:
+        child = self.messages.get(key)
+        about = message.parent if message.kind == "notice" else None
+        if about is not None:
+            kind = "notice"
+        if child is not None and child.kind == PICKED:
+            child.inherit_from(message if about is None else about, kind)
+        elif child is None or not any(other.handed_to == new_id
+                                      for other in message.recipients.values()):
             self.message_reborn(key)
             self._serial += 1
-            about = message.parent if message.kind == "notice" else None
-            kind = "forwarded" if about is None else "notice"
             child = self.messages[key] = Message(self._serial, host, new_id, kind,
                                                  message.queued)
             child.inherit_from(message if about is None else about, kind)
             child.sender, child.message_id = message.sender, message.message_id
         recipient.handed_to = new_id
+
+    def _piped_to_filter(self, message: Message, recipient: Recipient, host: str,
+                         when: _dt.datetime) -> None:
+        """pipe(8) handed `recipient` of a login's `message` to a command: a content filter
+        re-injects it through sendmail, and the mail goes on as the copy pickup reads
+        (COPY_WITHIN, _same_mail()); a command that delivers (dovecot-lda) makes none. It
+        takes the oldest such copy read before; else the copy another recipient of the same
+        delivery took (one command for them all); else it waits for its copy (_copy_named()),
+        and so does the message if it is removed meanwhile (_removed()), until that can no
+        longer come (_forget_copies())."""
+        sender = message.sender
+        if sender is None:
+            return
+        key = (host, sender)
+        for picked, new_id in self._picked.get(key, ()):
+            copy = self.messages.get((host, new_id))
+            if (picked >= when - COPY_WITHIN and copy is not None and copy.kind == PICKED
+                    and _same_mail(message, copy)):
+                self._paired(key, new_id)
+                self._copy(message, recipient, new_id, host, "reinjected")
+                return
+        for other in message.recipients.values():
+            if other.handed_to is not None and other.last_attempt == when:
+                self._copy(message, recipient, other.handed_to, host, "reinjected")
+                return
+        waiting = self._piped.setdefault(key, [])
+        for delivery in waiting:
+            if delivery[2] is message and delivery[1] == when:
+                delivery[3].append(recipient)
+                return
+        self._copy_order += 1
+        waiting.append([self._copy_order, when, message, [recipient]])
+
+    def _pickup(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
+        """pickup's line of a message from the maildrop: it may be a content filter's copy of
+        a login's message (_piped_to_filter()), and is followed until that is told
+        (_copy_named()) or can no longer be (_forget_copies()). (`line`, whose event it is,
+        for a worker to hand back: chunk.py.)"""
+        event = ev.pickup_event(text)
+        if event is None:
+            return UNUSED
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED  # (of no use but to pair a copy, which takes its time)
+        new_id, sender = event
+        self._new_copy((host, new_id), sender, when)
+        self._picked.setdefault((host, sender), []).append([when, new_id])
+        return USED
+
+    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> None:
+        self.message_reborn(key)
+        self._serial += 1
+        copy = self.messages[key] = Message(self._serial, key[0], key[1], PICKED, when)
+        copy.sender = sender
+
+    def _copy_named(self, copy: Message) -> None:
+        """cleanup named the message-id of a message pickup read (_pickup()): the copy of the
+        oldest delivery to a command waiting for it (_piped_to_filter()), if any."""
+        key = (copy.host, copy.sender)
+        waiting = self._piped.get(key)
+        if not waiting:
+            return
+        for index, delivery in enumerate(waiting):
+            message = delivery[2]
+            if (abs(delivery[1] - copy.queued) <= COPY_WITHIN
+                    and _same_mail(message, copy)):
+                del waiting[index]
+                if not waiting:
+                    del self._piped[key]
+                self._paired(key, copy.queue_id)
+                for recipient in delivery[3]:
+                    self._copy(message, recipient, copy.queue_id, copy.host, "reinjected")
+                if message.state == REMOVED and not self._waits(message):
+                    self._finish_message(message)
+                return
+
+    def _paired(self, key: tuple, new_id: str) -> None:
+        """The copy `new_id` is paired: no other delivery takes it."""
+        copies = self._picked.get(key)
+        if copies:
+            copies[:] = [pair for pair in copies if pair[1] != new_id]
+            if not copies:
+                del self._picked[key]
+
+    def _waits(self, message: Message) -> bool:
+        """Whether a delivery of `message` to a command waits for its copy (_piped)."""
+        waiting = self._piped.get((message.host, message.sender))
+        return waiting is not None and any(delivery[2] is message for delivery in waiting)
+
+    def _forget_copies(self, clocks: Optional[Dict[str, _dt.datetime]]) -> None:
+        """The deliveries to a command and the copies pickup read that found no pair within
+        COPY_WITHIN by their host's clock in `clocks` (host -> its time now; None: all of them,
+        at the end): a message removed meanwhile is finished as it stands (its command
+        delivered, or dropped the mail), in the order they were piped; a copy is no longer
+        followed (_untrack_copy())."""
+        forgotten: List[list] = []
+        for pairs, at in ((self._piped, 1), (self._picked, 0)):  # (where a pair has its time)
+            for key in list(pairs):
+                if clocks is not None and key[0] not in clocks:
+                    continue
+                since = None if clocks is None else clocks[key[0]] - COPY_WITHIN
+                kept: List[list] = []
+                for pair in pairs[key]:
+                    if since is not None and pair[at] >= since:
+                        kept.append(pair)
+                    elif at == 1:
+                        forgotten.append(pair)
+                    else:
+                        self._untrack_copy((key[0], pair[1]))
+                if kept:
+                    pairs[key] = kept
+                else:
+                    del pairs[key]
+        forgotten.sort(key=lambda delivery: delivery[0])
+        finished: set = set()
+        for delivery in forgotten:
+            message = delivery[2]
+            if (message.state == REMOVED and id(message) not in finished
+                    and not self._waits(message)):
+                finished.add(id(message))
+                self._finish_message(message)
+
+    def _untrack_copy(self, key: tuple) -> None:
+        """A message pickup read is no content filter's copy: its lines are no longer read."""
+        copy = self.messages.get(key)
+        if copy is not None and copy.kind == PICKED:
+            del self.messages[key]
 
     def _follow_reinjection(self, event, message: Message, recipient: Recipient,
                             host: str) -> None:
@@ -1800,7 +1963,7 @@ class Correlator:
         """A new message on queue ID `key`: the one still open there (unless `keep`) lost its
         removal line (short queue IDs are reused)."""
         previous = self.messages.pop(key, None)
-        if previous is not None and previous is not keep:
+        if previous is not None and previous is not keep and previous.kind != PICKED:
             previous.state = LOST
             self.stats.messages_lost += 1
             self._finish_message(previous)
@@ -1932,6 +2095,15 @@ class Correlator:
             stats.last_time = when
         elif when < first:
             stats.first_time = when
+
+
+def _same_mail(message: Message, copy: Message) -> bool:
+    """Whether `copy`, a message pickup read, can be a content filter's copy of `message`: the
+    same message-id (a filter keeps the headers), or none of `message`'s and the one cleanup
+    made up for the copy (it holds its queue ID)."""
+    if message.message_id:
+        return copy.message_id == message.message_id
+    return copy.message_id is not None and copy.queue_id in copy.message_id
 
 
 def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],
