@@ -28,7 +28,12 @@ DESCRIPTION
     client (a content filter's re-injection, linked to its original when the original's delivery
     says `queued as NEWQID`), what local(8) forwarded of a login's mail (its delivery line says
     `forwarded as NEWQID`: Postfix queued the copy with no client= line; the alias's recipient
-    is counted where the copy went), and bounce/delay notices of tracked messages. Lines of
+    is counted where the copy went), and bounce/delay notices of tracked messages. What pickup
+    reads is followed for COPY_WITHIN: a pipe(8) content filter re-injects through sendmail,
+    and the copy is the login's mail when it has the sender and message-id of a login's
+    message piped to a command (`delivered via SERVICE service`) within that, before or after
+    (a message removed while its delivery waits is handed on once the copy comes or can no
+    longer come). Lines of
     every other queue ID are dropped after one dict lookup, before their fields are parsed. A
     `client=` on a queue ID that is still open (short IDs are reused) closes the old message as
     lost.

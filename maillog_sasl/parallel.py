@@ -507,6 +507,9 @@ def _work_on(job: Job, source) -> Piece:
     try:
         for batch in chunk.batches():
             correlator.feed(batch, job.clock)
+            if correlator.unsafe:
+                # The parent reads the chunk itself, and waits for this piece to know it.
+                break
     except OSError as error:
         problem = _read_failed(source, error)
     return correlator.piece(problem, chunk.lines.cut)

@@ -21,8 +21,11 @@ import random
 
 import pytest
 from test_jobs import read_alike
+from test_watch import engine_of, once
 
 from maillog_sasl import parallel
+from maillog_sasl.activity import OUTCOMES
+from maillog_sasl.model import SENT
 
 from support import written
 
@@ -167,3 +170,25 @@ def test_filter_copies_with_jobs(tmp_path, monkeypatch, seed):
     monkeypatch.setattr(parallel, "BATCH_EVENTS", 4)
     one = read_alike(log, ((2, 2_000), (3, 700), (2, 5_000), (4, 1_200)))
     assert sum("'reinjected'" in item[1] for item in one[0]) > 20
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_watch_pairs_a_copy_across_runs(tmp_path, cli, order):
+    # The run ends between the original's lines and its copy's: the delivery waiting for its
+    # copy (the message removed, for "pipe first") is kept in the state for the next run.
+    text = ORDERS[order]
+    cut = text.index(NAMED) if order != "copy named first" else text.index(PIPED)
+    path, state = tmp_path / "maillog", tmp_path / "state.sqlite"
+    path.write_text(text[:cut])
+    once(cli, state, path)
+    with open(path, "a") as out:
+        out.write(text[cut:])
+    once(cli, state, path)
+    engine = engine_of(state)
+    assert [(message.queue_id, message.kind, message.sasl_username, message.client_ip)
+            for message in engine.correlator.messages.values()] == [
+        ("91E04474D0", "reinjected", "arantxa", "203.0.113.9")]
+    assert engine.correlator._piped == {}
+    engine.activity.close()
+    # The original is finished, its recipients counted with the copy (still queued: b@ waits).
+    assert engine.activity.users["arantxa"].totals()[OUTCOMES.index(SENT)] == 0
