@@ -532,12 +532,12 @@ class ChunkCorrelator(Correlator):
         super()._notice(event, message, host, when)
         self.placed[2][key] = len(self.events)
 
-    def _copy(self, message: Message, recipient: Recipient, new_id: str, host: str,
-              kind: str) -> None:
+    def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
+                   host: str) -> None:
         key = (host, new_id)
         if key not in self.messages:
             self._born(MESSAGE, key)
-        super()._copy(message, recipient, new_id, host, kind)
+        super()._forwarded(message, recipient, new_id, host)
         self.placed[2][key] = len(self.events)
 
     def _early(self, host: str, when: Optional[_dt.datetime]) -> bool:
@@ -564,16 +564,18 @@ class ChunkCorrelator(Correlator):
                 self.early.append((host, event[1], when, True))
         return super()._pickup(line, stamp, host, text, clock)
 
-    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> None:
+    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> Message:
         if key not in self.messages:
             self._born(MESSAGE, key)
-        super()._new_copy(key, sender, when)
+        copy = super()._new_copy(key, sender, when)
         self.placed[2][key] = len(self.events)
+        return copy
 
-    def _untrack_copy(self, key: tuple) -> None:
-        if key in self.messages:
+    def _untrack_copy(self, copy: Message) -> None:
+        key = (copy.host, copy.queue_id)
+        if self.messages.get(key) is copy:
             self.dropped.add(key)  # its later lines are dropped here, as there
-        super()._untrack_copy(key)
+        super()._untrack_copy(copy)
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
                      when: _dt.datetime) -> Session:

@@ -485,7 +485,7 @@ class Correlator:
         # A pipe(8) content filter's copies (COPY_WITHIN), by (host, sender): a login's mail
         # piped to a command whose copy has not come yet, each [its number in `_copy_order`,
         # the time, the message, its recipients piped then]; and the copies pickup read that no
-        # such delivery took yet, each [the time, the queue ID].
+        # such delivery took yet, each [the time, the message].
         self._piped: Dict[tuple, List[list]] = {}
         self._picked: Dict[tuple, List[list]] = {}
         self._copy_order = 0
@@ -1685,60 +1685,62 @@ class Correlator:
             # reach here are local deliveries, and a search cost each 240 instructions.)
             new_id = ev.forwarded_as(text)
             if new_id is not None:
-                self._copy(message, recipient, new_id, host, "forwarded")
+                self._forwarded(message, recipient, new_id, host)
         elif text.startswith(PIPED, answer_at):
             self._piped_to_filter(message, recipient, host, when)
 
-    def _copy(self, message: Message, recipient: Recipient, new_id: str, host: str,
-              kind: str) -> None:
-        """Postfix queued new message `new_id` for `recipient` of a login's `message`, logged
-        with no client= line: local(8) forwarded it (an alias, a .forward: kind `forwarded`;
-        cleanup's message-id came before the line that says so), or a pipe(8) content filter
-        re-injected it through sendmail (`reinjected`, the copy pickup read: _pickup()). The
-        login's mail goes on there, its recipients counted there, as an SMTP filter's
-        re-injection's are; several recipients handed on at once share it. A bounce notice's
-        copy stays a notice of the message it is about (not the login's mail), as a requeued
-        one does."""
+    def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
+                   host: str) -> None:
+        """local(8) forwarded `recipient` of a login's `message` (an alias, a .forward):
+        Postfix queued new message `new_id` for the addresses it names, logged with no client=
+        line (cleanup's message-id came before this line). The login's mail goes on there, kind
+        `forwarded`, its recipients counted there, as a content filter's re-injection's are;
+        several recipients forwarded at once share it. A bounce notice's copy stays a notice
+        of the message it is about (not the login's mail), as a requeued one does."""
         key = (host, new_id)
-        child = self.messages.get(key)
-        about = message.parent if message.kind == "notice" else None
-        if about is not None:
-            kind = "notice"
-        if child is not None and child.kind == PICKED:
-            child.inherit_from(message if about is None else about, kind)
-        elif child is None or not any(other.handed_to == new_id
-                                      for other in message.recipients.values()):
+        shared = any(other.handed_to == new_id for other in message.recipients.values())
+        if not shared or key not in self.messages:
             self.message_reborn(key)
             self._serial += 1
-            child = self.messages[key] = Message(self._serial, host, new_id, kind,
+            child = self.messages[key] = Message(self._serial, host, new_id, "forwarded",
                                                  message.queued)
-            child.inherit_from(message if about is None else about, kind)
+            self._carried_on(message, child, "forwarded")
             child.sender, child.message_id = message.sender, message.message_id
         recipient.handed_to = new_id
+
+    @staticmethod
+    def _carried_on(message: Message, child: Message, kind: str) -> None:
+        """`child` carries a login's `message` on (kind `kind`); a bounce notice's copy stays a
+        notice of the message it is about (not the login's mail), as a requeued one does."""
+        about = message.parent if message.kind == "notice" else None
+        if about is None:
+            child.inherit_from(message, kind)
+        else:
+            child.inherit_from(about, "notice")
 
     def _piped_to_filter(self, message: Message, recipient: Recipient, host: str,
                          when: _dt.datetime) -> None:
         """pipe(8) handed `recipient` of a login's `message` to a command: a content filter
         re-injects it through sendmail, and the mail goes on as the copy pickup reads
         (COPY_WITHIN, _same_mail()); a command that delivers (dovecot-lda) makes none. It
-        takes the oldest such copy read before; else the copy another recipient of the same
-        delivery took (one command for them all); else it waits for its copy (_copy_named()),
-        and so does the message if it is removed meanwhile (_removed()), until that can no
-        longer come (_forget_copies())."""
+        takes the oldest such copy read before (its own lines may have come first: the
+        command may linger once sendmail is done); else the copy another recipient of the
+        same delivery took (one command for them all); else it waits for its copy
+        (_copy_named()), and so does the message if it is removed meanwhile (_removed()),
+        until that can no longer come (_forget_copies())."""
         sender = message.sender
         if sender is None:
             return
         key = (host, sender)
-        for picked, new_id in self._picked.get(key, ()):
-            copy = self.messages.get((host, new_id))
-            if (picked >= when - COPY_WITHIN and copy is not None and copy.kind == PICKED
-                    and _same_mail(message, copy)):
-                self._paired(key, new_id)
-                self._copy(message, recipient, new_id, host, "reinjected")
+        for picked_at, picked in self._picked.get(key, ()):
+            if (picked_at >= when - COPY_WITHIN and picked.state != LOST
+                    and _same_mail(message, picked)):
+                self._paired(key, picked)
+                self._adopt(message, [recipient], picked)
                 return
         for other in message.recipients.values():
             if other.handed_to is not None and other.last_attempt == when:
-                self._copy(message, recipient, other.handed_to, host, "reinjected")
+                recipient.handed_to = other.handed_to
                 return
         waiting = self._piped.setdefault(key, [])
         for delivery in waiting:
@@ -1760,44 +1762,53 @@ class Correlator:
         if when is None:
             return UNUSED  # (of no use but to pair a copy, which takes its time)
         new_id, sender = event
-        self._new_copy((host, new_id), sender, when)
-        self._picked.setdefault((host, sender), []).append([when, new_id])
+        picked = self._new_copy((host, new_id), sender, when)
+        self._picked.setdefault((host, sender), []).append([when, picked])
         return USED
 
-    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> None:
+    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> Message:
         self.message_reborn(key)
         self._serial += 1
-        copy = self.messages[key] = Message(self._serial, key[0], key[1], PICKED, when)
-        copy.sender = sender
+        picked = self.messages[key] = Message(self._serial, key[0], key[1], PICKED, when)
+        picked.sender = sender
+        return picked
 
-    def _copy_named(self, copy: Message) -> None:
+    def _copy_named(self, picked: Message) -> None:
         """cleanup named the message-id of a message pickup read (_pickup()): the copy of the
         oldest delivery to a command waiting for it (_piped_to_filter()), if any."""
-        key = (copy.host, copy.sender)
+        key = (picked.host, picked.sender)
         waiting = self._piped.get(key)
         if not waiting:
             return
         for index, delivery in enumerate(waiting):
             message = delivery[2]
-            if (abs(delivery[1] - copy.queued) <= COPY_WITHIN
-                    and _same_mail(message, copy)):
+            if (abs(delivery[1] - picked.queued) <= COPY_WITHIN
+                    and _same_mail(message, picked)):
                 del waiting[index]
                 if not waiting:
                     del self._piped[key]
-                self._paired(key, copy.queue_id)
-                for recipient in delivery[3]:
-                    self._copy(message, recipient, copy.queue_id, copy.host, "reinjected")
+                self._paired(key, picked)
+                self._adopt(message, delivery[3], picked)
                 if message.state == REMOVED and not self._waits(message):
                     self._finish_message(message)
                 return
 
-    def _paired(self, key: tuple, new_id: str) -> None:
-        """The copy `new_id` is paired: no other delivery takes it."""
-        copies = self._picked.get(key)
-        if copies:
-            copies[:] = [pair for pair in copies if pair[1] != new_id]
-            if not copies:
-                del self._picked[key]
+    def _adopt(self, message: Message, recipients: List[Recipient], picked: Message) -> None:
+        """`picked`, a message pickup read, is a pipe(8) filter's copy of `recipients` of a
+        login's `message`: the login's mail goes on there (kind `reinjected`), its recipients
+        counted there; a copy already removed (its own lines came first) is handed on now."""
+        self._carried_on(message, picked, "reinjected")
+        for recipient in recipients:
+            recipient.handed_to = picked.queue_id
+        if picked.state == REMOVED:
+            self._finish_message(picked)
+
+    def _paired(self, key: tuple, picked: Message) -> None:
+        """`picked` is paired: no other delivery takes it."""
+        copies = self._picked[key]
+        copies[:] = [pair for pair in copies if pair[1] is not picked]
+        if not copies:
+            del self._picked[key]
 
     def _waits(self, message: Message) -> bool:
         """Whether a delivery of `message` to a command waits for its copy (_piped)."""
@@ -1823,7 +1834,7 @@ class Correlator:
                     elif at == 1:
                         forgotten.append(pair)
                     else:
-                        self._untrack_copy((key[0], pair[1]))
+                        self._untrack_copy(pair[1])
                 if kept:
                     pairs[key] = kept
                 else:
@@ -1837,10 +1848,10 @@ class Correlator:
                 finished.add(id(message))
                 self._finish_message(message)
 
-    def _untrack_copy(self, key: tuple) -> None:
+    def _untrack_copy(self, picked: Message) -> None:
         """A message pickup read is no content filter's copy: its lines are no longer read."""
-        copy = self.messages.get(key)
-        if copy is not None and copy.kind == PICKED:
+        key = (picked.host, picked.queue_id)
+        if self.messages.get(key) is picked:
             del self.messages[key]
 
     def _follow_reinjection(self, event, message: Message, recipient: Recipient,
@@ -1968,7 +1979,9 @@ class Correlator:
         """A new message on queue ID `key`: the one still open there (unless `keep`) lost its
         removal line (short queue IDs are reused)."""
         previous = self.messages.pop(key, None)
-        if previous is not None and previous is not keep and previous.kind != PICKED:
+        if previous is not None and previous.kind == PICKED:
+            previous.state = LOST  # (no login's mail: not counted)
+        elif previous is not None and previous is not keep:
             previous.state = LOST
             self.stats.messages_lost += 1
             self._finish_message(previous)
@@ -2102,13 +2115,13 @@ class Correlator:
             stats.first_time = when
 
 
-def _same_mail(message: Message, copy: Message) -> bool:
-    """Whether `copy`, a message pickup read, can be a content filter's copy of `message`: the
-    same message-id (a filter keeps the headers), or none of `message`'s and the one cleanup
-    made up for the copy (it holds its queue ID)."""
+def _same_mail(message: Message, picked: Message) -> bool:
+    """Whether `picked`, a message pickup read, can be a content filter's copy of `message`:
+    the same message-id (a filter keeps the headers), or none of `message`'s and the one
+    cleanup made up for the copy (it holds its queue ID)."""
     if message.message_id:
-        return copy.message_id == message.message_id
-    return copy.message_id is not None and copy.queue_id in copy.message_id
+        return picked.message_id == message.message_id
+    return picked.message_id is not None and picked.queue_id in picked.message_id
 
 
 def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],

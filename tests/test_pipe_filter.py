@@ -18,6 +18,7 @@ are made up; the lines are written as Postfix 3.x writes them.
 
 import datetime as dt
 import random
+from pathlib import Path
 
 import pytest
 from test_jobs import read_alike
@@ -192,3 +193,36 @@ def test_watch_pairs_a_copy_across_runs(tmp_path, cli, order):
     engine.activity.close()
     # The original is finished, its recipients counted with the copy (still queued: b@ waits).
     assert engine.activity.users["arantxa"].totals()[OUTCOMES.index(SENT)] == 0
+
+
+def test_the_copy_done_before_the_pipes_lines(tmp_path, report):
+    # The command lingers once sendmail has queued the copy: the copy is read, delivered and
+    # removed before pipe logs the original's recipients (seen against Postfix 3.7 with a
+    # filter that sleeps a second after sendmail: tests/e2e/test_pipe_filter_postfix.py).
+    done = (COPY.replace("status=deferred (connect to mx.example.com[192.0.2.1]:25: "
+                         "Connection timed out)", "status=sent (250 2.0.0 Ok: queued as 4X)")
+            .replace("dsn=4.4.1", "dsn=2.0.0")
+            + "Jun  7 17:14:58 walle postfix/qmgr[58782]: 91E04474D0: removed\n")
+    log = LOGIN + PICKED + NAMED + done + PIPED.replace("17:14:57", "17:14:59")
+    path = written(tmp_path, log)
+    [user] = report("users", path, *TIMES)
+    assert (user["recipients"], user["sent"], user["bounced"]) == (2, 1, 1)
+    assert {row["queue_id"] for row in report("messages", path, *TIMES)} == {"91E04474D0"}
+    assert report("queue", path, *TIMES) == []
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "postfix37-pipe-filter" / "maillog"
+
+
+def test_a_real_postfix_log_of_both_orders(report):
+    # Postfix 3.7.11 (tests/fixtures/postfix37-pipe-filter/README): one copy read and
+    # delivered before pipe's lines, one read after the original's removal, and a message the
+    # command refused (exit 69: bounced by pipe).
+    args = ("--year", "2026", "--tz", "UTC")
+    [user] = report("users", FIXTURE, *args)
+    assert (user["messages"], user["recipients"], user["sent"], user["bounced"],
+            user["expired"], user["deferred"]) == (3, 7, 2, 3, 2, 0)
+    rows = report("messages", FIXTURE, *args)
+    assert sorted({(row["queue_id"], row["client_ip"]) for row in rows}) == [
+        ("37A3133C006", "127.0.50.9"), ("72B5433C001", "127.0.50.9"),
+        ("D7CF033CA52", "127.0.50.9")]
