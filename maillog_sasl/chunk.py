@@ -19,6 +19,14 @@ DESCRIPTION
     compiled with the correlator they drive: interpreted, they cost --jobs 2 1.5-2% of its CPU
     time (benchmarks/README.md).
 
+    A pipe(8) content filter's copy and the login's message it copies are paired where both
+    are held (correlate.COPY_WITHIN): the deliveries and copies of each host's first minute in
+    the chunk are named in the piece (Piece.early) for the parent to check against its own
+    from before the chunk; those not paired at the end go with what is open; a delivery to a
+    command of a message the parent holds is handed back whole, and a copy here that it may
+    take makes the chunk unsafe. Such a chunk is the parent's to read: on a host whose every
+    login's mail goes through such a filter, most chunks are (the worker stops at once).
+
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
     read the chunk itself.
