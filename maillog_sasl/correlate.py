@@ -1600,7 +1600,8 @@ class Correlator:
                 if recipient.status not in FINAL_OUTCOMES:
                     recipient.status = EXPIRED
         elif kind == "notice":
-            self._notice(event, message, host, when)
+            if message.kind != PICKED:  # (local mail's, until it is a filter's copy)
+                self._notice(event, message, host, when)
         elif kind == "content_reject":
             # smtpd's size-limit warning, its only line: no sender, no recipient.
             self._refuse_message(message, None, "", event.reason, when)
