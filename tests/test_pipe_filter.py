@@ -16,7 +16,7 @@ dovecot-lda (`delivered via dovecot service`) makes no copy. Hosts, addresses an
 are made up; the lines are written as Postfix 3.x writes them.
 """
 
-import datetime as dt
+import itertools
 import random
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from maillog_sasl import parallel
 from maillog_sasl.activity import OUTCOMES
 from maillog_sasl.model import SENT
 
-from support import written
+from support import interleaved_log, written
 
 TIMES = ("--year", "2026")
 
@@ -117,14 +117,9 @@ def filtered_log(seed: int, count: int = 60) -> str:
     """Logins' messages through a pipe filter (either order), to dovecot-lda (no copy), with
     local mail beside; the copies deferred and retried for hours: pairs across chunks."""
     rng = random.Random(seed)
-    when = dt.datetime(2026, 3, 2, 8, 0, 0)
-    events = []
+    begins = list(itertools.accumulate(rng.choice((1, 5, 20, 70, 200)) for _ in range(count)))
 
-    def at(offset, text):
-        events.append((when + dt.timedelta(seconds=offset), len(events), text))
-
-    for number in range(count):
-        when += dt.timedelta(seconds=rng.choice((1, 5, 20, 70, 200)))
+    def tell(number, at):
         pid, original, copy = 4000 + number, f"{0xA0000 + number:X}", f"{0xC0000 + number:X}"
         user = f"u{number % 3}@example.test"
         recipients = [f"r{index}@far{index}.test" for index in range(rng.randint(1, 3))]
@@ -150,7 +145,7 @@ def filtered_log(seed: int, count: int = 60) -> str:
         for text in piped + picked if rng.random() < 0.5 else picked + piped:
             at(2, text)
         if not picked:
-            continue
+            return
         at(3, f"qmgr[99]: {copy}: from=<{user}>, size=1400, nrcpt={len(recipients)} "
               "(queue active)")
         for attempt in range(rng.randint(1, 4)):
@@ -160,9 +155,8 @@ def filtered_log(seed: int, count: int = 60) -> str:
                    "Connection refused)")
         if rng.random() < 0.5:
             at(8000, f"qmgr[99]: {copy}: removed")
-    events.sort()
-    return "".join(f"{moment:%b %d %H:%M:%S} mail postfix/{text}\n"
-                   for moment, _, text in events)
+
+    return interleaved_log(count, begins, tell)
 
 
 @pytest.mark.parametrize("seed", range(4))
