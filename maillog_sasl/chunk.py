@@ -87,6 +87,15 @@ class Folded(NamedTuple):
     latest: Optional[_dt.datetime]
 
 
+class CopiesMark(NamedTuple):
+    """`host`'s slot changed at `when` (the SlotMark before it, with no slot), and the worker
+    closed its sessions left idle: the parent's deliveries to a command and copies that can
+    no longer pair are forgotten here, after those, as one process forgets them (after every
+    idle session: Correlator.slot_changed()), and before the worker's."""
+    host: str
+    when: _dt.datetime
+
+
 class Untimed(NamedTuple):
     """A line of the worker's own whose stamp, `stamp`, gives no time: the last such stamp is
     told, and the lines handed back around it are counted where the parent applies them."""
@@ -579,6 +588,12 @@ class ChunkCorrelator(Correlator):
         self.placed[2][key] = len(self.events)
         return copy
 
+    def _sweep_copies(self, clocks: Dict[str, _dt.datetime]) -> None:
+        # (Called only by slot_changed() here: a worker neither ends an input nor finishes.)
+        for host, when in clocks.items():
+            self.events.append(CopiesMark(host, when))
+        super()._sweep_copies(clocks)
+
     def _untrack_copy(self, copy: Message) -> None:
         key = (copy.host, copy.queue_id)
         if self.messages.get(key) is copy:
@@ -656,8 +671,16 @@ def apply_batch(correlator: Correlator, batch: list, start: int, breaks: set, ru
                 if correlator._slots.get(mark.host) == mark.slot:
                     continue
                 correlator._slots[mark.host] = mark.slot
-            if mark.when is not None:
+            if mark.when is None:
+                continue
+            if mark.slot is not None:
                 correlator.slot_changed(mark.host, mark.when)
+            else:  # the copies after the worker's idle sessions: at the CopiesMark after it
+                correlator._seen(mark.when)
+                correlator._close_idle({mark.host: mark.when})
+        elif kind is CopiesMark:
+            copies: CopiesMark = event
+            correlator._sweep_copies({copies.host: copies.when})
         elif kind is Folded:
             apply_fold(correlator, event, clock)
         elif kind is tuple:  # a birth

@@ -1028,6 +1028,7 @@ class Correlator:
     def slot_changed(self, host: str, when: _dt.datetime) -> None:
         self._seen(when)
         self._close_idle({host: when})
+        self._sweep_copies({host: when})
 
     def end_source(self) -> None:
         """The input has ended: the lines held back are fed; its first and last lines tell the
@@ -1045,6 +1046,7 @@ class Correlator:
         if clocks and (self._next_sweep is None or max(clocks.values()) >= self._next_sweep):
             self._next_sweep = max(clocks.values()) + SWEEP_EVERY
             self._close_idle(clocks)
+            self._sweep_copies(clocks)
 
     def _close_idle(self, clocks: Dict[str, _dt.datetime]) -> None:
         """Close the sessions whose host has logged SESSION_IDLE without a line of theirs, by
@@ -1062,6 +1064,10 @@ class Correlator:
             del self.pending[key]
             self.stats.sessions_idle += 1
             self.stats.sessions_incomplete += 1
+
+    def _sweep_copies(self, clocks: Dict[str, _dt.datetime]) -> None:
+        """After _close_idle(): the deliveries and copies that can no longer pair by `clocks`
+        are forgotten (_forget_copies())."""
         if self._piped or self._picked:
             self._forget_copies(clocks)
 

@@ -220,3 +220,33 @@ def test_a_real_postfix_log_of_both_orders(report):
     assert sorted({(row["queue_id"], row["client_ip"]) for row in rows}) == [
         ("37A3133C006", "127.0.50.9"), ("72B5433C001", "127.0.50.9"),
         ("D7CF033CA52", "127.0.50.9")]
+
+
+def test_an_idle_session_before_a_forgotten_delivery_with_jobs(tmp_path):
+    # One sweep of host `mail` (its first line in a new ten-minute slot, after an hour's
+    # silence) closes a session left idle and forgets a delivery to dovecot-lda whose message
+    # was removed, in that order. Cut between the two, the parent held the delivery and a
+    # worker the session: the parent forgot its delivery at the worker's slot mark, before the
+    # worker's session was handed on.
+    lines = [
+        "Mar  2 10:00:10 mail postfix/submission/smtpd[7]: connect from unknown[203.0.113.5]",
+        "Mar  2 10:00:10 mail postfix/submission/smtpd[7]: 1A2B3C: client=unknown[203.0.113.5], "
+        "sasl_method=PLAIN, sasl_username=ann",
+        "Mar  2 10:00:10 mail postfix/cleanup[8]: 1A2B3C: message-id=<one@example.test>",
+        "Mar  2 10:00:10 mail postfix/qmgr[9]: 1A2B3C: from=<ann@example.test>, size=900, "
+        "nrcpt=1 (queue active)",
+        "Mar  2 10:00:11 mail postfix/submission/smtpd[7]: disconnect from unknown[203.0.113.5] "
+        "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+        "Mar  2 10:00:30 mail postfix/pipe[6]: 1A2B3C: to=<bob@example.test>, relay=dovecot, "
+        "delay=20, delays=20/0/0/0, dsn=2.0.0, status=sent (delivered via dovecot service)",
+        "Mar  2 10:00:30 mail postfix/qmgr[9]: 1A2B3C: removed"]
+    lines += [f"Mar  2 10:00:3{second} mx2 postfix/anvil[5]: statistics: max connection rate "
+              "1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00" for second in range(10)]
+    lines += [
+        "Mar  2 10:00:40 mail postfix/submission/smtpd[17]: connect from unknown[198.51.100.8]",
+        "Mar  2 10:00:41 mail postfix/submission/smtpd[17]: warning: unknown[198.51.100.8]: "
+        "SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+        "Mar  2 11:45:00 mail postfix/anvil[5]: statistics: max cache size 1 at Mar  2 11:44:00"]
+    one = read_alike(written(tmp_path, "\n".join(lines) + "\n"),
+                     ((2, 400), (3, 800), (2, 1_200), (4, 1_600)))
+    assert [kind for kind, _ in one[0]] == ["Session", "Session", "Message"]
