@@ -579,11 +579,9 @@ class ChunkCorrelator(Correlator):
         self.placed[2][key] = len(self.events)
         return copy
 
-    def _untrack_copy(self, copy: Message) -> None:
-        key = (copy.host, copy.queue_id)
-        if self.messages.get(key) is copy:
-            self.dropped.add(key)  # its later lines are dropped here, as there
-        super()._untrack_copy(copy)
+    def _unfollow(self, key: tuple) -> None:
+        self.dropped.add(key)  # its later lines are dropped here, as there
+        super()._unfollow(key)
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
                      when: _dt.datetime) -> Session:

@@ -1600,8 +1600,7 @@ class Correlator:
                 if recipient.status not in FINAL_OUTCOMES:
                     recipient.status = EXPIRED
         elif kind == "notice":
-            if message.kind != PICKED:  # (local mail's, until it is a filter's copy)
-                self._notice(event, message, host, when)
+            self._notice(event, message, host, when)
         elif kind == "content_reject":
             # smtpd's size-limit warning, its only line: no sender, no recipient.
             self._refuse_message(message, None, "", event.reason, when)
@@ -1805,6 +1804,8 @@ class Correlator:
         self._carried_on(message, picked, "reinjected")
         for recipient in recipients:
             recipient.handed_to = picked.queue_id
+        for notice in self._notices_of(picked):  # (the copy bounced before pipe's line)
+            notice.inherit_from(picked, "notice")
         if picked.state == REMOVED:
             self._finish_message(picked)
 
@@ -1854,10 +1855,21 @@ class Correlator:
                 self._finish_message(message)
 
     def _untrack_copy(self, picked: Message) -> None:
-        """A message pickup read is no content filter's copy: its lines are no longer read."""
+        """A message pickup read is no content filter's copy: its lines, and those of the
+        notices it caused, are no longer read."""
         key = (picked.host, picked.queue_id)
         if self.messages.get(key) is picked:
-            del self.messages[key]
+            self._unfollow(key)
+        for notice in self._notices_of(picked):
+            self._unfollow((notice.host, notice.queue_id))
+
+    def _notices_of(self, message: Message) -> List[Message]:
+        """The bounce and delay notices of `message` still followed."""
+        found = (self.messages.get((message.host, queue_id)) for queue_id in message.notices)
+        return [notice for notice in found if notice is not None and notice.parent is message]
+
+    def _unfollow(self, key: tuple) -> None:
+        del self.messages[key]
 
     def _follow_reinjection(self, event, message: Message, recipient: Recipient,
                             host: str) -> None:
@@ -2098,8 +2110,8 @@ class Correlator:
         self.finished.append(session)
 
     def _finish_message(self, message: Message) -> None:
-        if message.sasl_username is None and message.parent is None:
-            return
+        if message.sasl_username is None and (message.parent is None or message.kind == "notice"):
+            return  # (a notice of local mail pickup read, no filter's copy: nobody's)
         if message.kind == "submission":
             # Only notices and re-injections have a parent: a submission got here by its username.
             assert message.sasl_username is not None
