@@ -1864,8 +1864,10 @@ class Correlator:
             self._unfollow((notice.host, notice.queue_id))
 
     def _notices_of(self, message: Message) -> List[Message]:
-        """The bounce and delay notices of `message` still followed."""
-        found = (self.messages.get((message.host, queue_id)) for queue_id in message.notices)
+        """The bounce and delay notices of `message` still followed (a notice's queue ID named
+        twice, once)."""
+        found = (self.messages.get((message.host, queue_id))
+                 for queue_id in dict.fromkeys(message.notices))
         return [notice for notice in found if notice is not None and notice.parent is message]
 
     def _unfollow(self, key: tuple) -> None:

@@ -45,3 +45,13 @@ def test_a_notice_of_local_mail_is_not_queued_mail(tmp_path, report, cli):
     path = written(tmp_path, log)
     assert [row["queue_id"] for row in report("queue", path, *TIMES)] == ["8C7FC474CA"]
     assert "messages still queued:    1" in cli("--stats", "--tz", "UTC", *TIMES, path).err
+
+
+def test_a_notice_named_twice_of_local_mail(tmp_path, report):
+    # bounce's line repeated (every field may be anyone's text): the notice is let go once.
+    bounce = NOTICE.splitlines(keepends=True)[1]
+    removed = DONE.splitlines(keepends=True)[-1]
+    log = (LOGIN + PICKED + NAMED.replace("20230607171420.9A2D863400", "cron.1")
+           + DONE.replace(removed, bounce) + PICKED.replace("17:14:57", "17:16:57"))
+    assert [row["queue_id"] for row in report("queue", written(tmp_path, log), *TIMES)] == [
+        "8C7FC474CA"]
