@@ -71,6 +71,15 @@ class SlotMark(NamedTuple):
     when: Optional[_dt.datetime]
 
 
+class Forget(NamedTuple):
+    """A worker's sweep at `when` on `host` (after a SlotMark) has closed the chunk's idle
+    sessions: the parent lets go of its own deliveries to a command and copies that waited too
+    long (Correlator._forget_copies()) here, after the chunk's sessions and before the chunk's
+    deliveries, as one process does."""
+    host: str
+    when: _dt.datetime
+
+
 class Folded(NamedTuple):
     """Lines a worker handed back folded, about `key` (host, queue ID): `lines` retries that
     change nothing on a message whose size is known (qmgr's `(queue active)`, probes) or are
@@ -411,6 +420,10 @@ class ChunkCorrelator(Correlator):
         for (copy_host, _), copies in self._picked.items():
             if copy_host == host and any(picked >= when - COPY_WITHIN for picked, _ in copies):
                 self.unsafe = "a content filter's copy of a message the chunk does not hold"
+        if self._piped:
+            # The parent numbers its delivery before the chunk's (parallel._add_copies()), and
+            # lets it go first in a sweep (Forget): one process, in the order they came.
+            self.unsafe = "a delivery to a command of the parent's after one of the chunk's"
         self.piped_back[host] = when
 
     def _hand_back(self, line: str, stamp: str) -> str:
@@ -548,6 +561,12 @@ class ChunkCorrelator(Correlator):
         super()._forwarded(message, recipient, new_id, host)
         self.placed[2][key] = len(self.events)
 
+    def _forget_waiting(self, clocks: Dict[str, _dt.datetime]) -> None:
+        # (A sweep here is one host's, after its SlotMark.)
+        for host, when in clocks.items():
+            self.events.append(Forget(host, when))
+        super()._forget_waiting(clocks)
+
     def _early(self, host: str, when: Optional[_dt.datetime]) -> bool:
         """Whether a line of `host` at `when` is in the host's first COPY_WITHIN of the chunk
         (or either time is unknown): a delivery or copy before the chunk may pair with it."""
@@ -654,8 +673,15 @@ def apply_batch(correlator: Correlator, batch: list, start: int, breaks: set, ru
                 if correlator._slots.get(mark.host) == mark.slot:
                     continue
                 correlator._slots[mark.host] = mark.slot
-            if mark.when is not None:
+            if mark.slot is not None and mark.when is not None:
                 correlator.slot_changed(mark.host, mark.when)
+            elif mark.when is not None:
+                # A sweep in the chunk: what waits for a copy is let go at its Forget.
+                correlator._seen(mark.when)
+                correlator._close_idle({mark.host: mark.when}, False)
+        elif kind is Forget:
+            forget: Forget = event
+            correlator._forget_waiting({forget.host: forget.when})
         elif kind is Folded:
             apply_fold(correlator, event, clock)
         elif kind is tuple:  # a birth

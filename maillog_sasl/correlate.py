@@ -1046,11 +1046,12 @@ class Correlator:
             self._next_sweep = max(clocks.values()) + SWEEP_EVERY
             self._close_idle(clocks)
 
-    def _close_idle(self, clocks: Dict[str, _dt.datetime]) -> None:
+    def _close_idle(self, clocks: Dict[str, _dt.datetime], forget: bool = True) -> None:
         """Close the sessions whose host has logged SESSION_IDLE without a line of theirs, by
         `clocks` (host -> its time now): smtpd gives up on a silent client long before
         (smtpd_timeout), so their end was lost. Memory then follows what is open, not how many
-        disconnect lines were lost."""
+        disconnect lines were lost. Then (if `forget`) the deliveries to a command and the
+        copies that waited too long for their pair are let go (_forget_waiting())."""
         for key in [key for key, session in self.sessions.items()
                     if session.last_time is not None and key[0] in clocks
                     and session.last_time < clocks[key[0]] - SESSION_IDLE]:
@@ -1062,6 +1063,10 @@ class Correlator:
             del self.pending[key]
             self.stats.sessions_idle += 1
             self.stats.sessions_incomplete += 1
+        if forget:
+            self._forget_waiting(clocks)
+
+    def _forget_waiting(self, clocks: Dict[str, _dt.datetime]) -> None:
         if self._piped or self._picked:
             self._forget_copies(clocks)
 

@@ -4,7 +4,7 @@ and --jobs N read alike with --jobs 1 where sweeps finish what waited for a copy
 
 import datetime as dt
 
-from test_jobs import compare
+from test_jobs import compare, write
 from test_pipe_filter import COPY, LOGIN, NAMED, PICKED, PIPED, TIMES
 
 from support import written
@@ -55,3 +55,76 @@ def test_a_notice_named_twice_of_local_mail(tmp_path, report):
            + DONE.replace(removed, bounce) + PICKED.replace("17:14:57", "17:16:57"))
     assert [row["queue_id"] for row in report("queue", written(tmp_path, log), *TIMES)] == [
         "8C7FC474CA"]
+
+
+def logged(lines, moment, text):
+    lines.append(f"{moment:%b %d %H:%M:%S} mail postfix/{text}")
+
+
+def delivered_via_dovecot(lines, moment, pid, queue_id, user):
+    """A login's message, delivered by pipe(8) to dovecot-lda: it waits COPY_WITHIN for a copy
+    none makes, removed, until a sweep lets it go."""
+    ip = f"198.51.100.{pid % 200}"
+    for text in (f"submission/smtpd[{pid}]: connect from unknown[{ip}]",
+                 f"submission/smtpd[{pid}]: {queue_id}: client=unknown[{ip}], "
+                 f"sasl_method=PLAIN, sasl_username={user}",
+                 f"cleanup[7]: {queue_id}: message-id=<{queue_id}@example.test>",
+                 f"qmgr[9]: {queue_id}: from=<{user}@example.test>, size=900, nrcpt=1 "
+                 "(queue active)",
+                 f"submission/smtpd[{pid}]: disconnect from unknown[{ip}] ehlo=1 auth=1 mail=1 "
+                 "rcpt=1 data=1 quit=1 commands=6"):
+        logged(lines, moment, text)
+
+
+def piped(lines, moment, queue_id):
+    logged(lines, moment, f"pipe[66]: {queue_id}: to=<bob@example.test>, relay=dovecot, "
+                          "delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via "
+                          "dovecot service)")
+    logged(lines, moment, f"qmgr[9]: {queue_id}: removed")
+
+
+def idle(lines, start, count, step=dt.timedelta(seconds=4)):
+    """anvil's lines of no use, to put the chunks' cuts between the others."""
+    for number in range(count):
+        logged(lines, start + number * step, "anvil[5]: statistics: max connection rate 1/60s "
+                                             "for (smtp:192.0.2.1) at Mar  2 09:59:00")
+
+
+START = dt.datetime(2026, 3, 2, 9, 0)
+SIZES = [(jobs, size) for jobs in (2, 3, 4) for size in range(600, 4000, 113)]
+
+
+def test_a_sweep_closes_the_chunks_sessions_before_it_lets_go_the_parents_delivery(
+        tmp_path, monkeypatch):
+    # ann's message, removed, waits for a copy (10:00:30); bea logs in (10:05) and is never
+    # heard of again, nor the host for an hour: the sweep at 11:10 closes bea's session, then
+    # lets go of ann's message, whichever side of a chunk's start each is.
+    lines: list = []
+    idle(lines, START, 60, dt.timedelta(minutes=1))
+    delivered_via_dovecot(lines, START.replace(hour=10), 100, "A0001", "ann")
+    piped(lines, START.replace(hour=10, second=30), "A0001")
+    idle(lines, START.replace(hour=10, minute=1), 20)
+    logged(lines, START.replace(hour=10, minute=5), "submission/smtpd[200]: connect from "
+                                                    "unknown[198.51.100.2]")
+    logged(lines, START.replace(hour=10, minute=5), "submission/smtpd[200]: B0001: "
+           "client=unknown[198.51.100.2], sasl_method=PLAIN, sasl_username=bea")
+    idle(lines, START.replace(hour=10, minute=6), 20)
+    idle(lines, START.replace(hour=11, minute=10), 3)
+    compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026, sizes=SIZES)
+
+
+def test_deliveries_let_go_in_the_order_they_came_whichever_side_holds_them(
+        tmp_path, monkeypatch):
+    # ann's message opened before a chunk's start, bea's after it; bea's is piped first, then
+    # ann's: one sweep lets both go, bea's first.
+    lines: list = []
+    idle(lines, START, 60, dt.timedelta(minutes=1))
+    delivered_via_dovecot(lines, START.replace(minute=59), 100, "A0000", "ann")
+    idle(lines, START.replace(minute=59, second=1), 14)
+    delivered_via_dovecot(lines, START.replace(hour=10), 200, "B0001", "bea")
+    idle(lines, START.replace(hour=10, second=1), 7)
+    piped(lines, START.replace(hour=10, second=30), "B0001")
+    piped(lines, START.replace(hour=10, second=40), "A0000")
+    idle(lines, START.replace(hour=10, minute=1), 15)
+    idle(lines, START.replace(hour=10, minute=10), 15)
+    compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026, sizes=SIZES)
