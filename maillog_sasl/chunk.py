@@ -420,7 +420,7 @@ class ChunkCorrelator(Correlator):
         for (copy_host, _), copies in self._picked.items():
             if copy_host == host and any(picked >= when - COPY_WITHIN for picked, _ in copies):
                 self.unsafe = "a content filter's copy of a message the chunk does not hold"
-        if self._piped:
+        if any(not delivery[4] for deliveries in self._piped.values() for delivery in deliveries):
             # The parent numbers its delivery before the chunk's (parallel._add_copies()), and
             # lets it go first in a sweep (Forget): one process, in the order they came.
             self.unsafe = "a delivery to a command of the parent's after one of the chunk's"

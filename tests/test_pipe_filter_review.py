@@ -4,6 +4,7 @@ and --jobs N read alike with --jobs 1 where sweeps finish what waited for a copy
 
 import datetime as dt
 
+import pytest
 from test_jobs import compare, write
 from test_pipe_filter import COPY, LOGIN, NAMED, PICKED, PIPED, TIMES
 
@@ -55,6 +56,39 @@ def test_a_notice_named_twice_of_local_mail(tmp_path, report):
            + DONE.replace(removed, bounce) + PICKED.replace("17:14:57", "17:16:57"))
     assert [row["queue_id"] for row in report("queue", written(tmp_path, log), *TIMES)] == [
         "8C7FC474CA"]
+
+
+def test_a_command_each_for_recipients_piped_at_once(tmp_path, report):
+    # spamassassin_destination_recipient_limit = 1: pipe runs a command for each recipient,
+    # both logged in one second, and each re-injects its own copy (nrcpt=1), before or after
+    # pipe's lines. Each copy is the login's mail: b@ is not lost with the second.
+    first, second, removed = PIPED.splitlines(keepends=True)
+    other = "91E04474DF"
+    own = COPY.replace("nrcpt=2", "nrcpt=1").splitlines(keepends=True)
+    copies = (own[0] + own[1] + own[0].replace("91E04474D0", other)
+              + own[2].replace("91E04474D0", other))
+    picked_other = (PICKED + NAMED).replace("91E04474D0", other)
+    for log in (LOGIN + first + second + removed + PICKED + NAMED + picked_other + copies,
+                LOGIN + PICKED + NAMED + first + second + removed + picked_other + copies):
+        path = written(tmp_path, log)
+        [user] = report("users", path, *TIMES)
+        assert (user["recipients"], user["sent"], user["deferred"], user["bounced"]) == (
+            2, 0, 1, 1)
+        assert [(row["queue_id"], row["recipient"], row["status"])
+                for row in report("messages", path, *TIMES)] == [
+            ("91E04474D0", "a@example.net", "bounced"), (other, "b@example.com", "deferred")]
+
+
+@pytest.mark.parametrize("order", ("pipe first", "pickup first"))
+def test_one_command_whose_lines_straddle_a_second(tmp_path, report, order):
+    # pipe(8) logs the recipients of one command as it ends: 17:14:57.99 and 17:14:58.01.
+    first, second, removed = PIPED.splitlines(keepends=True)
+    piped = first + second.replace("17:14:57", "17:14:58") + removed
+    log = (LOGIN + piped + PICKED + NAMED + COPY if order == "pipe first"
+           else LOGIN + PICKED + NAMED + piped + COPY)
+    [user] = report("users", written(tmp_path, log), *TIMES)
+    assert (user["recipients"], user["sent"], user["deferred"], user["bounced"]) == (
+        2, 0, 1, 1)
 
 
 def logged(lines, moment, text):
