@@ -420,6 +420,11 @@ class ChunkCorrelator(Correlator):
         for (copy_host, _), copies in self._picked.items():
             if copy_host == host and any(picked >= when - COPY_WITHIN for picked, _ in copies):
                 self.unsafe = "a content filter's copy of a message the chunk does not hold"
+        for (piped_host, _), deliveries in self._piped.items():
+            if piped_host == host and any(not delivery[4] for delivery in deliveries):
+                # The parent numbers its delivery before the chunk's (parallel._add_copies())
+                # and lets it go first in a sweep (CopiesMark); one process, in their order.
+                self.unsafe = "a delivery to a command of the parent's after one of the chunk's"
         self.piped_back[host] = when
 
     def _hand_back(self, line: str, stamp: str) -> str:
@@ -594,11 +599,9 @@ class ChunkCorrelator(Correlator):
             self.events.append(CopiesMark(host, when))
         super()._sweep_copies(clocks)
 
-    def _untrack_copy(self, copy: Message) -> None:
-        key = (copy.host, copy.queue_id)
-        if self.messages.get(key) is copy:
-            self.dropped.add(key)  # its later lines are dropped here, as there
-        super()._untrack_copy(copy)
+    def _unfollow(self, key: tuple) -> None:
+        self.dropped.add(key)  # its later lines are dropped here, as there
+        super()._unfollow(key)
 
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
                      when: _dt.datetime) -> Session:

@@ -177,6 +177,8 @@ SWEEP_EVERY = _dt.timedelta(minutes=10)
 # sender within this of each other.
 COPY_WITHIN = _dt.timedelta(minutes=1)
 PIPED = "delivered via "
+# pipe(8) logs the recipients of one command as it ends, one line each: in one second, or two.
+PIPED_TOGETHER = _dt.timedelta(seconds=1)
 PIPED_VIA = PIPED.index("via")
 # The kind of a message pickup read while it is not told whether it is such a copy.
 PICKED = "picked"
@@ -484,8 +486,9 @@ class Correlator:
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
         # A pipe(8) content filter's copies (COPY_WITHIN), by (host, sender): a login's mail
-        # piped to a command whose copy has not come yet, each [its number in `_copy_order`,
-        # the time, the message, its recipients piped then]; and the copies pickup read that no
+        # piped to a command, each [its number in `_copy_order`, the time, the message, its
+        # recipients piped then, how many copies it took], kept while a copy may still come
+        # (a command each, for several recipients at once); and the copies pickup read that no
         # such delivery took yet, each [the time, the message].
         self._piped: Dict[tuple, List[list]] = {}
         self._picked: Dict[tuple, List[list]] = {}
@@ -1606,8 +1609,7 @@ class Correlator:
                 if recipient.status not in FINAL_OUTCOMES:
                     recipient.status = EXPIRED
         elif kind == "notice":
-            if message.kind != PICKED:  # (local mail's, until it is a filter's copy)
-                self._notice(event, message, host, when)
+            self._notice(event, message, host, when)
         elif kind == "content_reject":
             # smtpd's size-limit warning, its only line: no sender, no recipient.
             self._refuse_message(message, None, "", event.reason, when)
@@ -1736,30 +1738,31 @@ class Correlator:
         (COPY_WITHIN, _same_mail()); a command that delivers (dovecot-lda) makes none. It
         takes the oldest such copy read before (its own lines may have come first: the
         command may linger once sendmail is done); else the copy another recipient of the
-        same delivery took (one command for them all); else it waits for its copy
-        (_copy_named()), and so does the message if it is removed meanwhile (_removed()),
-        until that can no longer come (_forget_copies())."""
+        same delivery took (one command for them all, or a command each at once: a copy of
+        each may still come); else it waits for its copy (_copy_named()), and so does the
+        message if it is removed meanwhile (_removed()), until that can no longer come
+        (_forget_copies())."""
         sender = message.sender
         if sender is None:
             return
         key = (host, sender)
+        waiting = self._piped.setdefault(key, [])
+        delivery = next((delivery for delivery in waiting if delivery[2] is message
+                         and abs(when - delivery[1]) <= PIPED_TOGETHER), None)
+        if delivery is None:
+            self._copy_order += 1
+            delivery = [self._copy_order, when, message, [], 0]
+            waiting.append(delivery)
+        delivery[3].append(recipient)
         for picked_at, picked in self._picked.get(key, ()):
             if (picked_at >= when - COPY_WITHIN and picked.state != LOST
                     and _same_mail(message, picked)):
                 self._paired(key, picked)
+                delivery[4] += 1
                 self._adopt(message, [recipient], picked)
                 return
-        for other in message.recipients.values():
-            if other.handed_to is not None and other.last_attempt == when:
-                recipient.handed_to = other.handed_to
-                return
-        waiting = self._piped.setdefault(key, [])
-        for delivery in waiting:
-            if delivery[2] is message and delivery[1] == when:
-                delivery[3].append(recipient)
-                return
-        self._copy_order += 1
-        waiting.append([self._copy_order, when, message, [recipient]])
+        if delivery[4]:
+            recipient.handed_to = delivery[3][0].handed_to
 
     def _pickup(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
         """pickup's line of a message from the maildrop: it may be a content filter's copy of
@@ -1786,23 +1789,30 @@ class Correlator:
 
     def _copy_named(self, picked: Message) -> None:
         """cleanup named the message-id of a message pickup read (_pickup()): the copy of the
-        oldest delivery to a command waiting for it (_piped_to_filter()), if any."""
+        oldest delivery to a command waiting for it (_piped_to_filter()), if any; else of the
+        oldest that took fewer copies than it piped recipients (a command each)."""
         key = (picked.host, picked.sender)
         waiting = self._piped.get(key)
         if not waiting:
             return
-        for index, delivery in enumerate(waiting):
-            message = delivery[2]
-            if (abs(delivery[1] - picked.queued) <= COPY_WITHIN
-                    and _same_mail(message, picked)):
-                del waiting[index]
-                if not waiting:
-                    del self._piped[key]
-                self._paired(key, picked)
-                self._adopt(message, delivery[3], picked)
-                if message.state == REMOVED and not self._waits(message):
-                    self._finish_message(message)
-                return
+        pairs = [delivery for delivery in waiting
+                 if delivery[4] < len(delivery[3])
+                 and abs(delivery[1] - picked.queued) <= COPY_WITHIN
+                 and _same_mail(delivery[2], picked)]
+        if not pairs:
+            return
+        delivery = min(pairs, key=lambda delivery: (delivery[4] > 0, delivery[0]))
+        message = delivery[2]
+        self._paired(key, picked)
+        delivery[4] += 1
+        if delivery[4] > 1:
+            self._carried_on(message, picked, "reinjected")  # (its recipients told already)
+            if picked.state == REMOVED:
+                self._finish_message(picked)
+            return
+        self._adopt(message, delivery[3], picked)
+        if message.state == REMOVED and not self._waits(message):
+            self._finish_message(message)
 
     def _adopt(self, message: Message, recipients: List[Recipient], picked: Message) -> None:
         """`picked`, a message pickup read, is a pipe(8) filter's copy of `recipients` of a
@@ -1811,6 +1821,8 @@ class Correlator:
         self._carried_on(message, picked, "reinjected")
         for recipient in recipients:
             recipient.handed_to = picked.queue_id
+        for notice in self._notices_of(picked):  # (the copy bounced before pipe's line)
+            notice.inherit_from(picked, "notice")
         if picked.state == REMOVED:
             self._finish_message(picked)
 
@@ -1824,7 +1836,8 @@ class Correlator:
     def _waits(self, message: Message) -> bool:
         """Whether a delivery of `message` to a command waits for its copy (_piped)."""
         waiting = self._piped.get((message.host, message.sender))
-        return waiting is not None and any(delivery[2] is message for delivery in waiting)
+        return waiting is not None and any(delivery[2] is message and not delivery[4]
+                                           for delivery in waiting)
 
     def _forget_copies(self, clocks: Optional[Dict[str, _dt.datetime]]) -> None:
         """The deliveries to a command and the copies pickup read that found no pair within
@@ -1843,7 +1856,8 @@ class Correlator:
                     if since is not None and pair[at] >= since:
                         kept.append(pair)
                     elif at == 1:
-                        forgotten.append(pair)
+                        if not pair[4]:  # (one that took a copy handed its message on)
+                            forgotten.append(pair)
                     else:
                         self._untrack_copy(pair[1])
                 if kept:
@@ -1860,10 +1874,23 @@ class Correlator:
                 self._finish_message(message)
 
     def _untrack_copy(self, picked: Message) -> None:
-        """A message pickup read is no content filter's copy: its lines are no longer read."""
+        """A message pickup read is no content filter's copy: its lines, and those of the
+        notices it caused, are no longer read."""
         key = (picked.host, picked.queue_id)
         if self.messages.get(key) is picked:
-            del self.messages[key]
+            self._unfollow(key)
+        for notice in self._notices_of(picked):
+            self._unfollow((notice.host, notice.queue_id))
+
+    def _notices_of(self, message: Message) -> List[Message]:
+        """The bounce and delay notices of `message` still followed (a notice's queue ID named
+        twice, once)."""
+        found = (self.messages.get((message.host, queue_id))
+                 for queue_id in dict.fromkeys(message.notices))
+        return [notice for notice in found if notice is not None and notice.parent is message]
+
+    def _unfollow(self, key: tuple) -> None:
+        del self.messages[key]
 
     def _follow_reinjection(self, event, message: Message, recipient: Recipient,
                             host: str) -> None:
@@ -2104,8 +2131,8 @@ class Correlator:
         self.finished.append(session)
 
     def _finish_message(self, message: Message) -> None:
-        if message.sasl_username is None and message.parent is None:
-            return
+        if message.sasl_username is None and (message.parent is None or message.kind == "notice"):
+            return  # (a notice of local mail pickup read, no filter's copy: nobody's)
         if message.kind == "submission":
             # Only notices and re-injections have a parent: a submission got here by its username.
             assert message.sasl_username is not None
