@@ -19,6 +19,14 @@ DESCRIPTION
     compiled with the correlator they drive: interpreted, they cost --jobs 2 1.5-2% of its CPU
     time (benchmarks/README.md).
 
+    A pipe(8) content filter's copy and the login's message it copies are paired where both
+    are held (correlate.COPY_WITHIN): the deliveries and copies of each host's first minute in
+    the chunk are named in the piece (Piece.early) for the parent to check against its own
+    from before the chunk; those not paired at the end go with what is open; a delivery to a
+    command of a message the parent holds is handed back whole, and a copy here that it may
+    take makes the chunk unsafe. Such a chunk is the parent's to read: on a host whose every
+    login's mail goes through such a filter, most chunks are (the worker stops at once).
+
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
     read the chunk itself.
@@ -33,7 +41,9 @@ from mypy_extensions import mypyc_attr
 
 from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
+    COPY_WITHIN,
     DELIVERY_AGENTS,
+    PIPED,
     UNTRACKED,
     USED,
     Correlator,
@@ -75,6 +85,15 @@ class Folded(NamedTuple):
     last: Optional[_dt.datetime]
     earliest: Optional[_dt.datetime]
     latest: Optional[_dt.datetime]
+
+
+class CopiesMark(NamedTuple):
+    """`host`'s slot changed at `when` (the SlotMark before it, with no slot), and the worker
+    closed its sessions left idle: the parent's deliveries to a command and copies that can
+    no longer pair are forgotten here, after those, as one process forgets them (after every
+    idle session: Correlator.slot_changed()), and before the worker's."""
+    host: str
+    when: _dt.datetime
 
 
 class Untimed(NamedTuple):
@@ -145,6 +164,12 @@ class Piece(NamedTuple):
     unsafe: str
     edges: list
     problem: Optional[Problem]
+    # A pipe(8) content filter's deliveries and copies not paired at the chunk's end
+    # (Correlator._piped, _picked), and those of the chunk's first COPY_WITHIN of each host,
+    # (host, sender, time, True for a copy), that one before the chunk may pair with.
+    piped: dict
+    picked: dict
+    early: list
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -192,6 +217,12 @@ class ChunkCorrelator(Correlator):
         self._minute = ""  # of the last line handed back whose stamp was read
         self.unsafe = ""  # why the parent must read the chunk itself
         self._orphan = self._hand_back_queue_line
+        # host -> the time of its first line in the chunk (None: no time), and Piece.early.
+        self.first_seen: Dict[str, Optional[_dt.datetime]] = {}
+        self.early: list = []
+        # host -> the latest time a delivery to a command of a message held by the parent was
+        # handed back: a copy pickup reads here soon after may be its (_pickup()).
+        self.piped_back: Dict[str, _dt.datetime] = {}
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
@@ -212,7 +243,7 @@ class ChunkCorrelator(Correlator):
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
-                     problem, self.events)
+                     problem, self._piped, self._picked, self.early, self.events)
 
     def _untimed(self, stamp: str) -> None:
         super()._untimed(stamp)
@@ -379,6 +410,23 @@ class ChunkCorrelator(Correlator):
                 self._foreign((key[0], forwarded))
         self._hand_back(line, stamp)
 
+    def _piped_back(self, host: str, stamp: str) -> None:
+        """A delivery to a command (a content filter?) of a message the parent holds is handed
+        back: a copy pickup read here before it would have been its."""
+        when = time_aside(self.clock, stamp)
+        if when is None:
+            self.unsafe = "a delivery to a command whose stamp gives no time"
+            return
+        for (copy_host, _), copies in self._picked.items():
+            if copy_host == host and any(picked >= when - COPY_WITHIN for picked, _ in copies):
+                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+        for (piped_host, _), deliveries in self._piped.items():
+            if piped_host == host and any(not delivery[4] for delivery in deliveries):
+                # The parent numbers its delivery before the chunk's (parallel._add_copies())
+                # and lets it go first in a sweep (CopiesMark); one process, in their order.
+                self.unsafe = "a delivery to a command of the parent's after one of the chunk's"
+        self.piped_back[host] = when
+
     def _hand_back(self, line: str, stamp: str) -> str:
         # The parent applies the line with its own clock: the months (and a repeated hour) it
         # will see count. Read once a minute: lines handed back come in runs.
@@ -410,6 +458,9 @@ class ChunkCorrelator(Correlator):
             answer_at = ev.sent_answer_at(text)
             if text[answer_at:answer_at + 1] == "f" and ev.forwarded_as(text) is not None:
                 return False  # a copy may be born of it there: handed back whole
+            if text.startswith(PIPED, answer_at):
+                self._piped_back(key[0], stamp)
+                return False  # so may one a content filter makes
             status = ev.sent_outcome(text, answer_at)
         # A traditional stamp's minute read aside once (_aside), its second added.
         second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
@@ -511,6 +562,47 @@ class ChunkCorrelator(Correlator):
         super()._forwarded(message, recipient, new_id, host)
         self.placed[2][key] = len(self.events)
 
+    def _early(self, host: str, when: Optional[_dt.datetime]) -> bool:
+        """Whether a line of `host` at `when` is in the host's first COPY_WITHIN of the chunk
+        (or either time is unknown): a delivery or copy before the chunk may pair with it."""
+        first = self.first_seen.get(host)
+        return first is None or when is None or when - first <= COPY_WITHIN
+
+    def _piped_to_filter(self, message: Message, recipient: Recipient, host: str,
+                         when: _dt.datetime) -> None:
+        if message.sender is not None and self._early(host, when):
+            self.early.append((host, message.sender, when, False))
+        super()._piped_to_filter(message, recipient, host, when)
+
+    def _pickup(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
+        event = ev.pickup_event(text)
+        when = time_aside(clock, stamp) if event is not None else None
+        if event is not None and when is not None:
+            back = self.piped_back.get(host)
+            if back is not None and when - back <= COPY_WITHIN:
+                # It may be the copy of the parent's message piped a moment ago, there.
+                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            if self._early(host, when):
+                self.early.append((host, event[1], when, True))
+        return super()._pickup(line, stamp, host, text, clock)
+
+    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> Message:
+        if key not in self.messages:
+            self._born(MESSAGE, key)
+        copy = super()._new_copy(key, sender, when)
+        self.placed[2][key] = len(self.events)
+        return copy
+
+    def _sweep_copies(self, clocks: Dict[str, _dt.datetime]) -> None:
+        # (Called only by slot_changed() here: a worker neither ends an input nor finishes.)
+        for host, when in clocks.items():
+            self.events.append(CopiesMark(host, when))
+        super()._sweep_copies(clocks)
+
+    def _unfollow(self, key: tuple) -> None:
+        self.dropped.add(key)  # its later lines are dropped here, as there
+        super()._unfollow(key)
+
     def _new_session(self, key: tuple, program, noted: Optional[Pending], name, ip, port,
                      when: _dt.datetime) -> Session:
         # A session is put in `sessions` right after it is built, if it is put in.
@@ -533,6 +625,7 @@ class ChunkCorrelator(Correlator):
         when = time_aside(clock, stamp)
         if known is None:
             # The host's first line in the chunk: only the parent knows its slot before.
+            self.first_seen[host] = when
             self.events.append(SlotMark(host, slot, when))
         elif when is not None:
             # The parent's sessions first: they were opened before any of the chunk's.
@@ -581,8 +674,16 @@ def apply_batch(correlator: Correlator, batch: list, start: int, breaks: set, ru
                 if correlator._slots.get(mark.host) == mark.slot:
                     continue
                 correlator._slots[mark.host] = mark.slot
-            if mark.when is not None:
+            if mark.when is None:
+                continue
+            if mark.slot is not None:
                 correlator.slot_changed(mark.host, mark.when)
+            else:  # the copies after the worker's idle sessions: at the CopiesMark after it
+                correlator._seen(mark.when)
+                correlator._close_idle({mark.host: mark.when})
+        elif kind is CopiesMark:
+            copies: CopiesMark = event
+            correlator._sweep_copies({copies.host: copies.when})
         elif kind is Folded:
             apply_fold(correlator, event, clock)
         elif kind is tuple:  # a birth

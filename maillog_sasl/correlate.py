@@ -28,7 +28,12 @@ DESCRIPTION
     client (a content filter's re-injection, linked to its original when the original's delivery
     says `queued as NEWQID`), what local(8) forwarded of a login's mail (its delivery line says
     `forwarded as NEWQID`: Postfix queued the copy with no client= line; the alias's recipient
-    is counted where the copy went), and bounce/delay notices of tracked messages. Lines of
+    is counted where the copy went), and bounce/delay notices of tracked messages. What pickup
+    reads is followed for COPY_WITHIN: a pipe(8) content filter re-injects through sendmail,
+    and the copy is the login's mail when it has the sender and message-id of a login's
+    message piped to a command (`delivered via SERVICE service`) within that, before or after
+    (a message removed while its delivery waits is handed on once the copy comes or can no
+    longer come). Lines of
     every other queue ID are dropped after one dict lookup, before their fields are parsed. A
     `client=` on a queue ID that is still open (short IDs are reused) closes the old message as
     lost.
@@ -164,6 +169,19 @@ TAG_CACHE_LIMIT = 1_024
 # logs 4% of their instructions (one more slice and comparison a line, 690 instructions).
 SESSION_IDLE = _dt.timedelta(hours=1)
 SWEEP_EVERY = _dt.timedelta(minutes=10)
+# A pipe(8) content filter (FILTER_README's simple filter; `spamc -e sendmail -oi -f ${sender}
+# ${recipient}`) hands each message back through Postfix's sendmail: pickup reads the copy
+# under a new queue ID (`uid=N from=<SENDER>`, nothing naming the original) moments before or
+# after pipe's `delivered via SERVICE service` line of the original (the command exits once
+# sendmail has queued the copy; pickup reads it when woken). The two are paired by host and
+# sender within this of each other.
+COPY_WITHIN = _dt.timedelta(minutes=1)
+PIPED = "delivered via "
+# pipe(8) logs the recipients of one command as it ends, one line each: in one second, or two.
+PIPED_TOGETHER = _dt.timedelta(seconds=1)
+PIPED_VIA = PIPED.index("via")
+# The kind of a message pickup read while it is not told whether it is such a copy.
+PICKED = "picked"
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
@@ -423,7 +441,8 @@ class Pending:
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
-        "_held", "_held_clock", "_told_from", "_input", "_inputs")
+        "_held", "_held_clock", "_told_from", "_input", "_inputs", "_piped", "_picked",
+        "_copy_order")
 
 
 def _new_input() -> tuple:
@@ -466,6 +485,14 @@ class Correlator:
         self._host_clock: Dict[str, _dt.datetime] = {}  # host -> the latest time it logged
         self._next_sweep: Optional[_dt.datetime] = None
         self._slots: Dict[str, str] = {}  # host -> the ten-minute slot of its latest stamp
+        # A pipe(8) content filter's copies (COPY_WITHIN), by (host, sender): a login's mail
+        # piped to a command, each [its number in `_copy_order`, the time, the message, its
+        # recipients piped then, how many copies it took], kept while a copy may still come
+        # (a command each, for several recipients at once); and the copies pickup read that no
+        # such delivery took yet, each [the time, the message].
+        self._piped: Dict[tuple, List[list]] = {}
+        self._picked: Dict[tuple, List[list]] = {}
+        self._copy_order = 0
         # (host, time) of the first and last line of the input being read, each read when it
         # came: its period and its hosts' clocks, noted at its end.
         self.edges: List[Optional[tuple]] = [None, None]
@@ -493,7 +520,7 @@ class Correlator:
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
         state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
                  "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
-                 **state}
+                 "_piped": {}, "_picked": {}, "_copy_order": 0, **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -679,8 +706,11 @@ class Correlator:
                         unused += 1
                 continue
             if daemon not in QUEUE_FILE_DAEMONS:
-                if daemon == "pickup" and " orig_id=" in text:
-                    outcome = self._picked_up(line, stamp or line[:15], host, text, clock)
+                if daemon == "pickup" and (" orig_id=" in text or text.endswith(">")):
+                    if " orig_id=" in text:
+                        outcome = self._picked_up(line, stamp or line[:15], host, text, clock)
+                    else:
+                        outcome = self._pickup(line, stamp or line[:15], host, text, clock)
                     if outcome is UNTRACKED:
                         untracked += 1
                     elif outcome is UNTIMED:
@@ -803,6 +833,8 @@ class Correlator:
                     self._seen(when)
                     message.last_time = when
                     message.message_id = message_id
+                    if message.kind == PICKED:
+                        self._copy_named(message)
                     continue
                 event = cleanup_event(queue_id, body)
             else:
@@ -999,6 +1031,7 @@ class Correlator:
     def slot_changed(self, host: str, when: _dt.datetime) -> None:
         self._seen(when)
         self._close_idle({host: when})
+        self._sweep_copies({host: when})
 
     def end_source(self) -> None:
         """The input has ended: the lines held back are fed; its first and last lines tell the
@@ -1016,6 +1049,7 @@ class Correlator:
         if clocks and (self._next_sweep is None or max(clocks.values()) >= self._next_sweep):
             self._next_sweep = max(clocks.values()) + SWEEP_EVERY
             self._close_idle(clocks)
+            self._sweep_copies(clocks)
 
     def _close_idle(self, clocks: Dict[str, _dt.datetime]) -> None:
         """Close the sessions whose host has logged SESSION_IDLE without a line of theirs, by
@@ -1034,6 +1068,12 @@ class Correlator:
             self.stats.sessions_idle += 1
             self.stats.sessions_incomplete += 1
 
+    def _sweep_copies(self, clocks: Dict[str, _dt.datetime]) -> None:
+        """After _close_idle(): the deliveries and copies that can no longer pair by `clocks`
+        are forgotten (_forget_copies())."""
+        if self._piped or self._picked:
+            self._forget_copies(clocks)
+
     def finish(self) -> None:
         """End of input: whatever is still open is handed on as it stands (the lines held back
         fed first: settle_inputs()), the sessions the hosts' clocks show idle closed as such
@@ -1043,6 +1083,7 @@ class Correlator:
         self.settle_inputs()
         if self._host_clock:
             self._close_idle(self._host_clock)
+        self._forget_copies(None)
         self.stats.sessions_incomplete += len(self.pending)
         self.pending.clear()
         for session in self.sessions.values():
@@ -1594,6 +1635,8 @@ class Correlator:
         self.messages.pop(key, None)
         message.end = when
         message.state = REMOVED
+        if self._piped and self._waits(message):
+            return  # finished once its copy comes, or can no longer come (_forget_copies())
         self._finish_message(message)
 
     def _peeked(self, text: str, message: Message, host: str, stamp: str, clock: Clock) -> str:
@@ -1653,6 +1696,11 @@ class Correlator:
             new_id = ev.forwarded_as(text)
             if new_id is not None:
                 self._forwarded(message, recipient, new_id, host)
+        elif (0 <= answer_at < len(text) - PIPED_VIA and text[answer_at + PIPED_VIA] == "v"
+              and text.startswith(PIPED, answer_at)):
+            # (`delivered via`, not local's `delivered to`, told by one letter first: a
+            # compiled startswith() with a start is a generic call, 80 instructions a line.)
+            self._piped_to_filter(message, recipient, host, when)
 
     def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
                    host: str) -> None:
@@ -1667,13 +1715,182 @@ class Correlator:
         if not shared or key not in self.messages:
             self.message_reborn(key)
             self._serial += 1
-            about = message.parent if message.kind == "notice" else None
-            kind = "forwarded" if about is None else "notice"
-            child = self.messages[key] = Message(self._serial, host, new_id, kind,
+            child = self.messages[key] = Message(self._serial, host, new_id, "forwarded",
                                                  message.queued)
-            child.inherit_from(message if about is None else about, kind)
+            self._carried_on(message, child, "forwarded")
             child.sender, child.message_id = message.sender, message.message_id
         recipient.handed_to = new_id
+
+    @staticmethod
+    def _carried_on(message: Message, child: Message, kind: str) -> None:
+        """`child` carries a login's `message` on (kind `kind`); a bounce notice's copy stays a
+        notice of the message it is about (not the login's mail), as a requeued one does."""
+        about = message.parent if message.kind == "notice" else None
+        if about is None:
+            child.inherit_from(message, kind)
+        else:
+            child.inherit_from(about, "notice")
+
+    def _piped_to_filter(self, message: Message, recipient: Recipient, host: str,
+                         when: _dt.datetime) -> None:
+        """pipe(8) handed `recipient` of a login's `message` to a command: a content filter
+        re-injects it through sendmail, and the mail goes on as the copy pickup reads
+        (COPY_WITHIN, _same_mail()); a command that delivers (dovecot-lda) makes none. It
+        takes the oldest such copy read before (its own lines may have come first: the
+        command may linger once sendmail is done); else the copy another recipient of the
+        same delivery took (one command for them all, or a command each at once: a copy of
+        each may still come); else it waits for its copy (_copy_named()), and so does the
+        message if it is removed meanwhile (_removed()), until that can no longer come
+        (_forget_copies())."""
+        sender = message.sender
+        if sender is None:
+            return
+        key = (host, sender)
+        waiting = self._piped.setdefault(key, [])
+        delivery = next((delivery for delivery in waiting if delivery[2] is message
+                         and abs(when - delivery[1]) <= PIPED_TOGETHER), None)
+        if delivery is None:
+            self._copy_order += 1
+            delivery = [self._copy_order, when, message, [], 0]
+            waiting.append(delivery)
+        delivery[3].append(recipient)
+        for picked_at, picked in self._picked.get(key, ()):
+            if (picked_at >= when - COPY_WITHIN and picked.state != LOST
+                    and _same_mail(message, picked)):
+                self._paired(key, picked)
+                delivery[4] += 1
+                self._adopt(message, [recipient], picked)
+                return
+        if delivery[4]:
+            recipient.handed_to = delivery[3][0].handed_to
+
+    def _pickup(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
+        """pickup's line of a message from the maildrop: it may be a content filter's copy of
+        a login's message (_piped_to_filter()), and is followed until that is told
+        (_copy_named()) or can no longer be (_forget_copies()). (`line`, whose event it is,
+        for a worker to hand back: chunk.py.)"""
+        event = ev.pickup_event(text)
+        if event is None:
+            return UNUSED
+        when = clock.time(stamp)
+        if when is None:
+            return UNUSED  # (of no use but to pair a copy, which takes its time)
+        new_id, sender = event
+        picked = self._new_copy((host, new_id), sender, when)
+        self._picked.setdefault((host, sender), []).append([when, picked])
+        return USED
+
+    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> Message:
+        self.message_reborn(key)
+        self._serial += 1
+        picked = self.messages[key] = Message(self._serial, key[0], key[1], PICKED, when)
+        picked.sender = sender
+        return picked
+
+    def _copy_named(self, picked: Message) -> None:
+        """cleanup named the message-id of a message pickup read (_pickup()): the copy of the
+        oldest delivery to a command waiting for it (_piped_to_filter()), if any; else of the
+        oldest that took fewer copies than it piped recipients (a command each)."""
+        key = (picked.host, picked.sender)
+        waiting = self._piped.get(key)
+        if not waiting:
+            return
+        pairs = [delivery for delivery in waiting
+                 if delivery[4] < len(delivery[3])
+                 and abs(delivery[1] - picked.queued) <= COPY_WITHIN
+                 and _same_mail(delivery[2], picked)]
+        if not pairs:
+            return
+        delivery = min(pairs, key=lambda delivery: (delivery[4] > 0, delivery[0]))
+        message = delivery[2]
+        self._paired(key, picked)
+        delivery[4] += 1
+        if delivery[4] > 1:
+            self._carried_on(message, picked, "reinjected")  # (its recipients told already)
+            if picked.state == REMOVED:
+                self._finish_message(picked)
+            return
+        self._adopt(message, delivery[3], picked)
+        if message.state == REMOVED and not self._waits(message):
+            self._finish_message(message)
+
+    def _adopt(self, message: Message, recipients: List[Recipient], picked: Message) -> None:
+        """`picked`, a message pickup read, is a pipe(8) filter's copy of `recipients` of a
+        login's `message`: the login's mail goes on there (kind `reinjected`), its recipients
+        counted there; a copy already removed (its own lines came first) is handed on now."""
+        self._carried_on(message, picked, "reinjected")
+        for recipient in recipients:
+            recipient.handed_to = picked.queue_id
+        for notice in self._notices_of(picked):  # (the copy bounced before pipe's line)
+            notice.inherit_from(picked, "notice")
+        if picked.state == REMOVED:
+            self._finish_message(picked)
+
+    def _paired(self, key: tuple, picked: Message) -> None:
+        """`picked` is paired: no other delivery takes it."""
+        copies = self._picked[key]
+        copies[:] = [pair for pair in copies if pair[1] is not picked]
+        if not copies:
+            del self._picked[key]
+
+    def _waits(self, message: Message) -> bool:
+        """Whether a delivery of `message` to a command waits for its copy (_piped)."""
+        waiting = self._piped.get((message.host, message.sender))
+        return waiting is not None and any(delivery[2] is message and not delivery[4]
+                                           for delivery in waiting)
+
+    def _forget_copies(self, clocks: Optional[Dict[str, _dt.datetime]]) -> None:
+        """The deliveries to a command and the copies pickup read that found no pair within
+        COPY_WITHIN by their host's clock in `clocks` (host -> its time now; None: all of them,
+        at the end): a message removed meanwhile is finished as it stands (its command
+        delivered, or dropped the mail), in the order they were piped; a copy is no longer
+        followed (_untrack_copy())."""
+        forgotten: List[list] = []
+        for pairs, at in ((self._piped, 1), (self._picked, 0)):  # (where a pair has its time)
+            for key in list(pairs):
+                if clocks is not None and key[0] not in clocks:
+                    continue
+                since = None if clocks is None else clocks[key[0]] - COPY_WITHIN
+                kept: List[list] = []
+                for pair in pairs[key]:
+                    if since is not None and pair[at] >= since:
+                        kept.append(pair)
+                    elif at == 1:
+                        if not pair[4]:  # (one that took a copy handed its message on)
+                            forgotten.append(pair)
+                    else:
+                        self._untrack_copy(pair[1])
+                if kept:
+                    pairs[key] = kept
+                else:
+                    del pairs[key]
+        forgotten.sort(key=lambda delivery: delivery[0])
+        finished: set = set()
+        for delivery in forgotten:
+            message = delivery[2]
+            if (message.state == REMOVED and id(message) not in finished
+                    and not self._waits(message)):
+                finished.add(id(message))
+                self._finish_message(message)
+
+    def _untrack_copy(self, picked: Message) -> None:
+        """A message pickup read is no content filter's copy: its lines, and those of the
+        notices it caused, are no longer read."""
+        key = (picked.host, picked.queue_id)
+        if self.messages.get(key) is picked:
+            self._unfollow(key)
+        for notice in self._notices_of(picked):
+            self._unfollow((notice.host, notice.queue_id))
+
+    def _notices_of(self, message: Message) -> List[Message]:
+        """The bounce and delay notices of `message` still followed (a notice's queue ID named
+        twice, once)."""
+        found = (self.messages.get((message.host, queue_id))
+                 for queue_id in dict.fromkeys(message.notices))
+        return [notice for notice in found if notice is not None and notice.parent is message]
+
+    def _unfollow(self, key: tuple) -> None:
+        del self.messages[key]
 
     def _follow_reinjection(self, event, message: Message, recipient: Recipient,
                             host: str) -> None:
@@ -1800,7 +2017,9 @@ class Correlator:
         """A new message on queue ID `key`: the one still open there (unless `keep`) lost its
         removal line (short queue IDs are reused)."""
         previous = self.messages.pop(key, None)
-        if previous is not None and previous is not keep:
+        if previous is not None and previous.kind == PICKED:
+            previous.state = LOST  # (no login's mail: not counted)
+        elif previous is not None and previous is not keep:
             previous.state = LOST
             self.stats.messages_lost += 1
             self._finish_message(previous)
@@ -1912,8 +2131,8 @@ class Correlator:
         self.finished.append(session)
 
     def _finish_message(self, message: Message) -> None:
-        if message.sasl_username is None and message.parent is None:
-            return
+        if message.sasl_username is None and (message.parent is None or message.kind == "notice"):
+            return  # (a notice of local mail pickup read, no filter's copy: nobody's)
         if message.kind == "submission":
             # Only notices and re-injections have a parent: a submission got here by its username.
             assert message.sasl_username is not None
@@ -1932,6 +2151,15 @@ class Correlator:
             stats.last_time = when
         elif when < first:
             stats.first_time = when
+
+
+def _same_mail(message: Message, picked: Message) -> bool:
+    """Whether `picked`, a message pickup read, can be a content filter's copy of `message`:
+    the same message-id (a filter keeps the headers), or none of `message`'s and the one
+    cleanup made up for the copy (it holds its queue ID)."""
+    if message.message_id:
+        return picked.message_id == message.message_id
+    return picked.message_id is not None and picked.queue_id in picked.message_id
 
 
 def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],

@@ -11,6 +11,7 @@ SUMMARY
         its first ": ", as the correlator cuts it)
     requeued_event(text) -> Requeued(queue_id, orig_id) | None  (pickup reading a message
         `postsuper -r` requeued)
+    pickup_event(text) -> (queue_id, sender) | None  (pickup reading what sendmail queued)
     scanner_requeue_event(text) -> Requeued | None  (MailScanner writing a held message back)
     notice_failure_of(body) -> QID | None  (bounce's warning that QID's notice was not queued)
     cleanup_message_id(queue_id, body) -> str | None  (cleanup_event()'s MessageId, no event;
@@ -1252,6 +1253,18 @@ def qmgr_event(queue_id: str, body: str):
 # files of $mail_owner, which postsuper's are; other files' lines have none). The sender is the
 # client's text: the line's last `orig_id=` is pickup's.
 _REQUEUED = re.compile(r"([0-9A-Za-z]{5,22}): uid=-?[0-9]+ from=<.*> orig_id=([0-9A-Za-z]{5,22})")
+
+
+# pickup reading what Postfix's sendmail put in the maildrop: `QID: uid=N from=<SENDER>` (a
+# pipe(8) content filter's copy, re-injected by `sendmail -f ${sender}`, among local mail).
+_PICKED_UP = re.compile(r"([0-9A-Za-z]{5,22}): uid=-?[0-9]+ from=<(.*)>")
+
+
+def pickup_event(text: str) -> Optional[Tuple[str, str]]:
+    """(queue ID, sender) of pickup's line for a message from the maildrop; None for any other
+    (a requeued message's, which ends in `orig_id=`, is requeued_event()'s)."""
+    found = _PICKED_UP.fullmatch(text)
+    return (found[1], found[2]) if found is not None else None
 
 
 def requeued_event(text: str) -> Optional[Requeued]:

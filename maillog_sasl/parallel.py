@@ -129,6 +129,7 @@ from maillog_sasl.chunk import (
     apply_batch,
 )
 from maillog_sasl.correlate import (
+    COPY_WITHIN,
     Correlator,
     copies_of,
     correlate,
@@ -506,6 +507,9 @@ def _work_on(job: Job, source) -> Piece:
     try:
         for batch in chunk.batches():
             correlator.feed(batch, job.clock)
+            if correlator.unsafe:
+                # The parent reads the chunk itself, and waits for this piece to know it.
+                break
     except OSError as error:
         problem = _read_failed(source, error)
     return correlator.piece(problem, chunk.lines.cut)
@@ -618,7 +622,20 @@ class _Merge:
             return "the chunk's months are far apart"
         if not piece.unsure.isdisjoint(self.correlator.messages):
             return "a queue ID born untracked in the chunk is open"
+        if piece.early and self._pairs_across(piece.early):
+            return "a content filter's copy and its original are either side of the chunk's start"
         return ""
+
+    def _pairs_across(self, early: list) -> bool:
+        """Whether a delivery to a command or a copy pickup read (Piece.early) pairs with one
+        of this process's from before the chunk (Correlator._piped_to_filter())."""
+        correlator = self.correlator
+        for host, sender, when, is_copy in early:
+            pairs = (correlator._piped if is_copy else correlator._picked).get((host, sender))
+            at = 1 if is_copy else 0  # (where a pair has its time)
+            if pairs and any(pair[at] >= when - COPY_WITHIN for pair in pairs):
+                return True
+        return False
 
     def apply(self, piece: Piece, clock: ChunkClock) -> Iterator[Finished]:
         """Apply a worker's piece, read with `clock`'s year, handing on what each batch of its
@@ -649,6 +666,7 @@ class _Merge:
                 self.placed, (piece.sessions, piece.pending, piece.messages), piece.placed):
             _interleave(ours, theirs, placed)
         correlator._slots.update(piece.slots)
+        _add_copies(correlator, piece.piped, piece.picked)
         correlator.edges = [piece.edges[0] if edges[0] is None else edges[0],
                             edges[1] if piece.edges[1] is None else piece.edges[1]]
         _add_stats(correlator, piece.stats)
@@ -692,6 +710,19 @@ class _Merge:
                 dict.clear(placed)
                 dict.update(placed, plain)  # dict's own: no place noted
             correlator.sessions, correlator.pending, correlator.messages = self.placed
+
+
+def _add_copies(correlator: Correlator, piped: dict, picked: dict) -> None:
+    """A piece's deliveries to a command and copies pickup read, not paired at its chunk's
+    end, after this process's (from before the chunk), the deliveries numbered on from
+    this process's in their order."""
+    for delivery in sorted((delivery for deliveries in piped.values()
+                            for delivery in deliveries), key=lambda delivery: delivery[0]):
+        correlator._copy_order += 1
+        delivery[0] = correlator._copy_order
+    for pairs, theirs in ((correlator._piped, piped), (correlator._picked, picked)):
+        for key, items in theirs.items():
+            pairs.setdefault(key, []).extend(items)
 
 
 def _interleave(ours: _Placed, theirs: dict, placed: dict) -> None:

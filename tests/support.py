@@ -56,9 +56,10 @@ def by(rows, key):
     return {row[key]: row for row in rows}
 
 
-def interleaved_log(stories: int, spacing: int, tell) -> str:
+def interleaved_log(stories: int, spacing, tell) -> str:
     """A log of `stories` told at once, of host `mail`: story N begins `spacing` * N seconds
-    after 2026-03-02 10:00:00, and tell(N, at) writes its lines by calling at(offset, text),
+    after 2026-03-02 10:00:00 (or `spacing`[N] seconds, given a list), and tell(N, at) writes
+    its lines by calling at(offset, text),
     text a line's program and message (`smtpd[12]: connect from ...`), `offset` seconds from
     its beginning. The lines come in time order, a story's lines of one second in their order:
     sessions and messages interleaved as a busy server's are, for the tests that compare
@@ -66,7 +67,8 @@ def interleaved_log(stories: int, spacing: int, tell) -> str:
     start = dt.datetime(2026, 3, 2, 10, 0, 0)
     lines: list = []
     for number in range(stories):
-        began = start + dt.timedelta(seconds=spacing * number)
+        began = start + dt.timedelta(seconds=spacing[number] if isinstance(spacing, list)
+                                     else spacing * number)
 
         def at(offset, text, began=began):
             lines.append((began + dt.timedelta(seconds=offset), len(lines), text))

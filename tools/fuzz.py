@@ -167,9 +167,11 @@ def damaged(line: bytes, lines: List[bytes], rnd: random.Random) -> bytes:
 
 
 def postfix_lines() -> List[List[bytes]]:
-    """The Postfix lines of each log file shipped, a list a file."""
+    """The Postfix lines of each log file shipped, a list a file (the real Postfix logs of
+    tests/fixtures among them)."""
     paths = [SAMPLE] + [path for path in sorted((ROOT / "tests" / "reallogs").rglob("*"))
                         if path.is_file() and path.suffix != ".md" and path.name != "LICENSE"]
+    paths += sorted((ROOT / "tests" / "fixtures").glob("*/maillog"))
     logs = [[line for line in path.read_bytes().split(b"\n") if b"postfix" in line]
             for path in paths]
     return [lines for lines in logs if lines]
