@@ -114,6 +114,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    Final,
     Iterator,
     List,
     Optional,
@@ -175,13 +176,14 @@ SWEEP_EVERY = _dt.timedelta(minutes=10)
 # after pipe's `delivered via SERVICE service` line of the original (the command exits once
 # sendmail has queued the copy; pickup reads it when woken). The two are paired by host and
 # sender within this of each other.
-COPY_WITHIN = _dt.timedelta(minutes=1)
-PIPED = "delivered via "
+COPY_WITHIN: Final = _dt.timedelta(minutes=1)
+# (Final: compiled, read as constants, not looked up in the module at each delivery line.)
+PIPED: Final = "delivered via "
 # pipe(8) logs the recipients of one command as it ends, one line each: in one second, or two.
-PIPED_TOGETHER = _dt.timedelta(seconds=1)
-PIPED_VIA = PIPED.index("via")
+PIPED_TOGETHER: Final = _dt.timedelta(seconds=1)
+PIPED_VIA: Final = len("delivered ")  # where PIPED has "via"
 # The kind of a message pickup read while it is not told whether it is such a copy.
-PICKED = "picked"
+PICKED: Final = "picked"
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
