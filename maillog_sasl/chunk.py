@@ -44,6 +44,7 @@ from maillog_sasl.correlate import (
     COPY_WITHIN,
     DELIVERY_AGENTS,
     PIPED,
+    PIPED_VIA,
     UNTRACKED,
     USED,
     Correlator,
@@ -458,7 +459,8 @@ class ChunkCorrelator(Correlator):
             answer_at = ev.sent_answer_at(text)
             if text[answer_at:answer_at + 1] == "f" and ev.forwarded_as(text) is not None:
                 return False  # a copy may be born of it there: handed back whole
-            if text.startswith(PIPED, answer_at):
+            if text[answer_at + PIPED_VIA:answer_at + PIPED_VIA + 1] == "v" and text.startswith(
+                    PIPED, answer_at):  # (the letter first: as Correlator._delivery())
                 self._piped_back(key[0], stamp)
                 return False  # so may one a content filter makes
             status = ev.sent_outcome(text, answer_at)
