@@ -576,19 +576,14 @@ class ChunkCorrelator(Correlator):
             self.early.append((host, message.sender, when, False))
         super()._piped_to_filter(message, recipient, host, when)
 
-    def _pickup(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
-        event = ev.pickup_event(text)
-        when = time_aside(clock, stamp) if event is not None else None
-        if event is not None and when is not None:
-            back = self.piped_back.get(host)
-            if back is not None and when - back <= COPY_WITHIN:
-                # It may be the copy of the parent's message piped a moment ago, there.
-                self.unsafe = "a content filter's copy of a message the chunk does not hold"
-            if self._early(host, when):
-                self.early.append((host, event[1], when, True))
-        return super()._pickup(line, stamp, host, text, clock)
-
     def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> Message:
+        host = key[0]
+        back = self.piped_back.get(host)
+        if back is not None and when - back <= COPY_WITHIN:
+            # It may be the copy of the parent's message piped a moment ago, there.
+            self.unsafe = "a content filter's copy of a message the chunk does not hold"
+        if self._early(host, when):
+            self.early.append((host, sender, when, True))
         if key not in self.messages:
             self._born(MESSAGE, key)
         copy = super()._new_copy(key, sender, when)

@@ -1769,8 +1769,7 @@ class Correlator:
     def _pickup(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
         """pickup's line of a message from the maildrop: it may be a content filter's copy of
         a login's message (_piped_to_filter()), and is followed until that is told
-        (_copy_named()) or can no longer be (_forget_copies()). (`line`, whose event it is,
-        for a worker to hand back: chunk.py.)"""
+        (_copy_named()) or can no longer be (_forget_copies())."""
         event = ev.pickup_event(text)
         if event is None:
             return UNUSED
@@ -1808,9 +1807,7 @@ class Correlator:
         self._paired(key, picked)
         delivery[4] += 1
         if delivery[4] > 1:
-            self._carried_on(message, picked, "reinjected")  # (its recipients told already)
-            if picked.state == REMOVED:
-                self._finish_message(picked)
+            self._adopt(message, [], picked)  # (its recipients told already)
             return
         self._adopt(message, delivery[3], picked)
         if message.state == REMOVED and not self._waits(message):
