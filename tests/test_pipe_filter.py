@@ -113,15 +113,16 @@ def test_the_copy_of_each_recipient(tmp_path, report):
         ("91E04474D0", "a@example.net", "bounced"), (other, "b@example.com", "deferred")]
 
 
-def filtered_log(seed: int, count: int = 60) -> str:
+def filtered_log(seed: int, count: int = 60, gaps=(1, 5, 20, 70, 200), users: int = 3) -> str:
     """Logins' messages through a pipe filter (either order), to dovecot-lda (no copy), with
-    local mail beside; the copies deferred and retried for hours: pairs across chunks."""
+    local mail beside; the copies deferred and retried for hours: pairs across chunks. Story
+    N begins one of `gaps` seconds after N - 1; `users` accounts send."""
     rng = random.Random(seed)
-    begins = list(itertools.accumulate(rng.choice((1, 5, 20, 70, 200)) for _ in range(count)))
+    begins = list(itertools.accumulate(rng.choice(gaps) for _ in range(count)))
 
     def tell(number, at):
         pid, original, copy = 4000 + number, f"{0xA0000 + number:X}", f"{0xC0000 + number:X}"
-        user = f"u{number % 3}@example.test"
+        user = f"u{number % users}@example.test"
         recipients = [f"r{index}@far{index}.test" for index in range(rng.randint(1, 3))]
         at(0, f"submission/smtpd[{pid}]: connect from unknown[198.51.100.{number}]")
         at(0, f"submission/smtpd[{pid}]: {original}: client=unknown[198.51.100.{number}], "
@@ -165,6 +166,43 @@ def test_filter_copies_with_jobs(tmp_path, monkeypatch, seed):
     monkeypatch.setattr(parallel, "BATCH_EVENTS", 4)
     one = read_alike(log, ((2, 2_000), (3, 700), (2, 5_000), (4, 1_200)))
     assert sum("'reinjected'" in item[1] for item in one[0]) > 20
+
+
+@pytest.mark.parametrize("users", (1, 3))
+def test_jobs_read_the_chunks_of_a_busy_filter(tmp_path, monkeypatch, users):
+    # The incident on such a host: logins' mail every second or two, each message through the
+    # filter, so every chunk starts between messages and their copies. Each copy whose
+    # original may be the parent's is told by its message-id: the worker's own, or handed
+    # back to the parent. Before, the parent read most chunks again itself: --jobs 2 was
+    # slower than one process.
+    log = written(tmp_path, filtered_log(users, 150, gaps=(0, 1, 2), users=users))
+    checked = pieces_checked(monkeypatch)
+    one = read_alike(log, ((2, 2_000), (3, 3_000), (2, 6_000), (4, 1_500)))
+    assert sum("'reinjected'" in item[1] for item in one[0]) > 80
+    assert len(checked) > 150 and not any(checked)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_jobs_cut_between_a_message_and_its_copy(tmp_path, monkeypatch, order):
+    # Cut at each line of the three orders: the worker hands the copy of the parent's message
+    # back, or keeps its own, by the message-id; no chunk is read again for them.
+    log = written(tmp_path, ORDERS[order])
+    checked = pieces_checked(monkeypatch)
+    read_alike(log, [(2, size) for size in range(100, len(ORDERS[order]), 30)])
+    assert len(checked) > 60 and not any("content filter" in why for why in checked)
+
+
+def pieces_checked(monkeypatch) -> list:
+    """What parallel._Merge.why_not() said of each worker's piece from now on ('': used)."""
+    checked: list = []
+    why_not = parallel._Merge.why_not
+
+    def noted(merge, piece, guess, clock):
+        checked.append(why_not(merge, piece, guess, clock))
+        return checked[-1]
+
+    monkeypatch.setattr(parallel._Merge, "why_not", noted)
+    return checked
 
 
 @pytest.mark.parametrize("order", ORDERS)
