@@ -185,6 +185,9 @@ class Piece(NamedTuple):
     # (host, queue ID) -> the message-id of a line of cleanup's handed back: a copy of the
     # parent's that pickup read before the chunk may be named there.
     named_back: dict
+    # [((host, queue ID), time)]: the parent's messages whose delivery to a command was
+    # handed back, which a copy in Piece.early may be of.
+    piped_keys: list
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -242,12 +245,12 @@ class ChunkCorrelator(Correlator):
         # key -> (the place of its birth's mark in `events`, pickup's line, the copy, whether
         # in its host's first minute).
         self.contested: Dict[tuple, Tuple[int, str, Message, bool]] = {}
-        # (host, sender) -> [(time, message-id, queue ID)] of the copies handed back past
-        # their host's first minute.
+        # (host, sender) -> [(time, message-id, queue ID)] of the copies handed back.
         self.copies_back: Dict[tuple, List[tuple]] = {}
         # Contested copies not yet named when a delivery of the parent's was handed back.
         self.met: set = set()
         self.named_back: Dict[tuple, str] = {}
+        self.piped_keys: List[tuple] = []  # Piece.piped_keys
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
@@ -269,7 +272,7 @@ class ChunkCorrelator(Correlator):
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, self._piped, self._picked, self.early, self.named_back,
-                     self.events)
+                     self.piped_keys, self.events)
 
     def _untimed(self, stamp: str) -> None:
         super()._untimed(stamp)
@@ -440,13 +443,15 @@ class ChunkCorrelator(Correlator):
                 self._foreign((key[0], forwarded))
         self._hand_back(line, stamp)
 
-    def _piped_back(self, host: str, stamp: str) -> None:
-        """A delivery to a command (a content filter?) of a message the parent holds is handed
+    def _piped_back(self, key: tuple, stamp: str) -> None:
+        """A delivery to a command (a content filter?) of the parent's message `key` is handed
         back: a copy pickup read here before it would have been its."""
         when = time_aside(self.clock, stamp)
         if when is None:
             self.unsafe = "a delivery to a command whose stamp gives no time"
             return
+        host = key[0]
+        self.piped_keys.append((key, when))
         for (copy_host, _), copies in self._picked.items():
             if copy_host != host:
                 continue
@@ -499,7 +504,7 @@ class ChunkCorrelator(Correlator):
                 return False  # a copy may be born of it there: handed back whole
             if text[answer_at + PIPED_VIA:answer_at + PIPED_VIA + 1] == "v" and text.startswith(
                     PIPED, answer_at):  # (the letter first: as Correlator._delivery())
-                self._piped_back(key[0], stamp)
+                self._piped_back(key, stamp)
                 return False  # so may one a content filter makes
             status = ev.sent_outcome(text, answer_at)
         # A traditional stamp's minute read aside once (_aside), its second added.
@@ -663,12 +668,11 @@ class ChunkCorrelator(Correlator):
             self.early.append((key[0], sender, picked.queued, True, picked.message_id,
                                picked.queue_id))
             return
-        if not early:
-            # Its original may yet be piped here (checked then: _piped_to_filter()); not
-            # looked for among the chunk's messages, which are many once its first minute is
-            # past (a queue the filter held, flushed).
-            self.copies_back.setdefault((key[0], sender), []).append(
-                (picked.queued, picked.message_id, picked.queue_id))
+        # A message of the chunk's piped later may be its (checked then: _piped_to_filter()).
+        # Past the first minute its original is not looked for among the chunk's messages,
+        # which are many by then (a queue the filter held, flushed).
+        self.copies_back.setdefault((key[0], sender), []).append(
+            (picked.queued, picked.message_id, picked.queue_id))
         self.events[mark] = pickup_line
         self.orphans += 1  # (counted here when it was read)
         del self.messages[key]

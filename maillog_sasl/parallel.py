@@ -623,26 +623,35 @@ class _Merge:
             return "the chunk's months are far apart"
         if not piece.unsure.isdisjoint(self.correlator.messages):
             return "a queue ID born untracked in the chunk is open"
-        if piece.early and self._pairs_across(piece.early, piece.named_back):
+        if piece.early and self._pairs_across(piece):
             return "a content filter's copy and its original are either side of the chunk's start"
         return ""
 
-    def _pairs_across(self, early: list, named_back: dict) -> bool:
+    def _pairs_across(self, piece: Piece) -> bool:
         """Whether a delivery to a command or a copy pickup read (Piece.early) may pair with
-        one of this process's from before the chunk (Correlator._piped_to_filter(),
-        _copy_named()): the same mail (a copy's message-id named in the chunk, or unknown:
-        any)."""
+        one of this process's (Correlator._piped_to_filter(), _copy_named()): from before the
+        chunk, or a message whose delivery the worker handed back (Piece.piped_keys). The
+        same mail: a copy's message-id named in the chunk, or unknown, any."""
         correlator = self.correlator
-        for host, sender, when, is_copy, message_id, queue_id in early:
+        for host, sender, when, is_copy, message_id, queue_id in piece.early:
             since = when - COPY_WITHIN
             if is_copy:
                 if any(delivery[1] >= since
                        and same_ids(delivery[2].message_id, message_id, queue_id)
                        for delivery in correlator._piped.get((host, sender), ())):
                     return True
+                for key, piped_at in piece.piped_keys:
+                    message = correlator.messages.get(key)
+                    # (Its sender and message-id may be told in the chunk: the lines handed
+                    # back.)
+                    if (key[0] == host and abs(piped_at - when) <= COPY_WITHIN
+                            and message is not None and message.sender in (sender, None)
+                            and same_ids(message.message_id or piece.named_back.get(key),
+                                         message_id, queue_id)):
+                        return True
             else:
                 for picked_at, picked in correlator._picked.get((host, sender), ()):
-                    named = picked.message_id or named_back.get((host, picked.queue_id))
+                    named = picked.message_id or piece.named_back.get((host, picked.queue_id))
                     if picked_at >= since and (named is None or same_ids(message_id, named,
                                                                          picked.queue_id)):
                         return True

@@ -192,6 +192,101 @@ def test_jobs_cut_between_a_message_and_its_copy(tmp_path, monkeypatch, order):
     assert len(checked) > 60 and not any("content filter" in why for why in checked)
 
 
+def many_shapes_log(seed: int, count: int = 120) -> str:
+    """Logins' mail through a pipe filter every 0-3 seconds, of each shape the correlator
+    pairs: the three orders and the copy done before pipe's lines, no message-id (cleanup
+    makes one up for the copy, so any two such of a sender pair), a command (and a copy) for
+    each recipient, a filter that deferred first (piped a minute or more after), copies sent,
+    bounced with a notice, or deferred for hours, the same message-ids on many messages
+    (bulk mail that sets its own), local mail of the same sender."""
+    rng = random.Random(seed)
+    begins = list(itertools.accumulate(rng.choice((0, 1, 2, 3, 30)) for _ in range(count)))
+    message_ids = rng.choice((count, 4))
+
+    def tell(number, at):
+        pid, original, copy = 4000 + number, f"{0xA0000 + number:X}", f"{0xC0000 + number:X}"
+        user = f"u{rng.randint(0, 1)}@example.test"
+        recipients = [f"r{index}@far{index}.test" for index in range(rng.randint(1, 3))]
+        message_id = None if rng.random() < 0.15 else f"<m{number % message_ids}@example.test>"
+        client = f"unknown[198.51.100.{number % 250}]"
+        at(0, f"submission/smtpd[{pid}]: connect from {client}")
+        at(0, f"submission/smtpd[{pid}]: {original}: client={client}, sasl_method=PLAIN, "
+              f"sasl_username={user}")
+        if message_id:
+            at(0, f"cleanup[77]: {original}: message-id={message_id}")
+        at(1, f"qmgr[99]: {original}: from=<{user}>, size=900, nrcpt={len(recipients)} "
+              "(queue active)")
+        at(1, f"submission/smtpd[{pid}]: disconnect from {client} ehlo=1 auth=1 mail=1 "
+              f"rcpt={len(recipients)} data=1 quit=1 commands=6")
+        moment = 2
+        if rng.random() < 0.15:
+            for address in recipients:
+                at(moment, f"pipe[66]: {original}: to=<{address}>, relay=spamassassin, "
+                           "delay=2, delays=1/0/0/1, dsn=4.3.0, status=deferred (temporary "
+                           "failure. Command output: busy)")
+            moment += rng.choice((70, 200, 400))
+        each = rng.random() < 0.2
+        copies = [f"{copy}{index}" for index in range(len(recipients))] if each else [copy]
+        piped = [f"pipe[{66 + index * each}]: {original}: to=<{address}>, relay=spamassassin, "
+                 "delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin "
+                 "service)" for index, address in enumerate(recipients)]
+        piped.append(f"qmgr[99]: {original}: removed")
+        picked = []
+        for name in copies:
+            picked += [f"pickup[44]: {name}: uid=110 from=<{user}>",
+                       f"cleanup[77]: {name}: message-id="
+                       f"{message_id or f'<20260302.{name}@mail.example.test>'}"]
+        shape = rng.choice(("pipe first", "pickup first", "named first", "done first"))
+        lines = {"pipe first": piped + picked, "pickup first": picked[:1] + piped + picked[1:],
+                 "named first": picked + piped, "done first": picked}[shape]
+        for text in lines:
+            at(moment, text)
+        if rng.random() < 0.3:
+            at(moment, f"pickup[44]: {copy}F: uid=0 from=<{user}>")
+            at(moment, f"cleanup[77]: {copy}F: message-id=<cron{number}@example.test>")
+            at(moment + 1, f"qmgr[99]: {copy}F: removed")
+        for name, targets in zip(copies, [[address] for address in recipients]
+                                 if each else [recipients]):
+            at(moment + 1, f"qmgr[99]: {name}: from=<{user}>, size=1400, "
+                           f"nrcpt={len(targets)} (queue active)")
+            fate = rng.choice(("sent", "bounced", "deferred"))
+            for address in targets:
+                for attempt in range(rng.randint(1, 3) if fate == "deferred" else 1):
+                    at(moment + 2 + attempt * 900, f"smtp[88]: {name}: to=<{address}>, "
+                       "relay=mx.far.test[192.0.2.5]:25, delay=1, delays=0/0/0/1, " + {
+                           "sent": "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as Z1)",
+                           "bounced": "dsn=5.1.1, status=bounced (host mx.far.test[192.0.2.5] "
+                                      "said: 550 5.1.1 no such user (in reply to RCPT TO "
+                                      "command))",
+                           "deferred": "dsn=4.4.1, status=deferred (connect to far.test: "
+                                       "Connection refused)"}[fate])
+            if fate == "bounced":
+                notice = f"N{name}"
+                at(moment + 2, f"bounce[55]: {name}: sender non-delivery notification: {notice}")
+                at(moment + 2, f"qmgr[99]: {notice}: from=<>, size=2000, nrcpt=1 (queue active)")
+                at(moment + 3, f"local[56]: {notice}: to=<{user}>, relay=local, delay=0, "
+                               "delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)")
+                at(moment + 3, f"qmgr[99]: {notice}: removed")
+            if fate != "deferred":
+                at(moment + 2, f"qmgr[99]: {name}: removed")
+        if shape == "done first":
+            for text in piped:
+                at(moment + 4, text)
+
+    return interleaved_log(count, begins, tell)
+
+
+@pytest.mark.parametrize("seed", (12, 21, 27, 29, 32))
+def test_jobs_on_copies_of_every_shape(tmp_path, seed):
+    # Each seed found a worker keeping a copy whose original (no message-id) was the parent's,
+    # its sender or delivery told only in the lines handed back.
+    log = written(tmp_path, many_shapes_log(seed))
+    rng = random.Random(seed)
+    read_alike(log, ((2, rng.randint(300, 3_000)), (2, rng.randint(3_000, 9_000)),
+                     (2, rng.randint(300, 3_000)), (3, rng.randint(300, 3_000)),
+                     (4, rng.randint(200, 1_500))))
+
+
 def pieces_checked(monkeypatch) -> list:
     """What parallel._Merge.why_not() said of each worker's piece from now on ('': used)."""
     checked: list = []
