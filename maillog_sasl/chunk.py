@@ -25,14 +25,16 @@ DESCRIPTION
     message the parent holds: cleanup's message-id tells (_copy_named()). One that pairs here,
     or whose original is here (the copy came before pipe's line), is the chunk's; any other
     is handed back, pickup's line in place of its birth's mark, for the parent to pair or
-    follow as one process would. The deliveries to a command and the copies of each host's
-    first minute kept here are named in the piece (Piece.early), with the message-ids of the
-    cleanup lines handed back, for the parent to check that none of its own from before the
-    chunk is the same mail; those not paired at the end go with what is open; a delivery to a
-    command of a message the parent holds is handed back whole. What stays ambiguous (a copy
-    here waiting for pipe's line when a delivery of the parent's is handed back, a copy whose
-    message-id is not told within the minute) makes the chunk unsafe: rare, a filter hands a
-    message on within seconds.
+    follow as one process would. A delivery to a command of a message the parent holds is
+    handed back whole. The deliveries to a command and the copies of each host's first minute
+    kept here are named in the piece (Piece.early), for the parent to check that none of its
+    own is the same mail: its deliveries and copies from before the chunk, its messages whose
+    delivery was handed back (Piece.piped_keys), with what the chunk told of them (the
+    message-ids of cleanup's lines handed back); those not paired at the end go with what is
+    open. What stays ambiguous (a copy here waiting for pipe's line when a delivery of the
+    parent's is handed back, a copy whose message-id is not told within the minute, a message
+    here piped after a copy handed back that may be its) makes the chunk unsafe: rare, a
+    filter hands a message on within seconds.
 
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
@@ -182,9 +184,9 @@ class Piece(NamedTuple):
     piped: dict
     picked: dict
     early: list
-    # (host, queue ID) -> the message-id of a line of cleanup's handed back: a copy of the
-    # parent's that pickup read before the chunk may be named there.
-    named_back: dict
+    # (host, queue ID) -> [sender, message-id] of the parent's message as the lines handed
+    # back told them (qmgr's, cleanup's; None: not told), for its checks of Piece.early.
+    told_back: dict
     # [((host, queue ID), time)]: the parent's messages whose delivery to a command was
     # handed back, which a copy in Piece.early may be of.
     piped_keys: list
@@ -249,7 +251,7 @@ class ChunkCorrelator(Correlator):
         self.copies_back: Dict[tuple, List[tuple]] = {}
         # Contested copies not yet named when a delivery of the parent's was handed back.
         self.met: set = set()
-        self.named_back: Dict[tuple, str] = {}
+        self.told_back: Dict[tuple, list] = {}  # Piece.told_back
         self.piped_keys: List[tuple] = []  # Piece.piped_keys
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
@@ -267,11 +269,16 @@ class ChunkCorrelator(Correlator):
         self._smtpd_handlers = {}
         self._orphan = None
         still_open: List[dict] = [self.sessions, self.pending, self.messages]
+        # What the parent's checks of Piece.early read: not the sender of every message of its
+        # whose retries were handed back.
+        piped = {key for key, _ in self.piped_keys}
+        told_back = {key: told for key, told in self.told_back.items()
+                     if told[1] is not None or key in piped} if self.early else {}
         return Piece(self.sessions, self.pending, self.messages,
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
-                     problem, self._piped, self._picked, self.early, self.named_back,
+                     problem, self._piped, self._picked, self.early, told_back,
                      self.piped_keys, self.events)
 
     def _untimed(self, stamp: str) -> None:
@@ -420,13 +427,14 @@ class ChunkCorrelator(Correlator):
                 event = ev.RECOGNIZERS["qmgr"](text)
                 # (A stamp that gives no time: the parent does not use the line, the size is
                 # still to come.)
-                if (event is not None and event.kind == "queue_active" and event.nrcpt is not None
-                        and time_aside(self.clock, stamp) is not None):
-                    self.sized.add(key)
+                if event is not None and event.kind == "queue_active":
+                    self._told_back(key)[0] = event.sender
+                    if event.nrcpt is not None and time_aside(self.clock, stamp) is not None:
+                        self.sized.add(key)
         elif daemon == "cleanup":
             message_id = ev.cleanup_message_id(key[1], text[text.find(": ") + 2:])
             if message_id is not None:
-                self.named_back[key] = message_id
+                self._told_back(key)[1] = message_id
         elif daemon == "bounce":
             event = ev.RECOGNIZERS["bounce"](text)
             if event is not None and event.kind == "notice":
@@ -443,6 +451,12 @@ class ChunkCorrelator(Correlator):
                 self._foreign((key[0], forwarded))
         self._hand_back(line, stamp)
 
+    def _told_back(self, key: tuple) -> list:
+        told = self.told_back.get(key)
+        if told is None:
+            told = self.told_back[key] = [None, None]
+        return told
+
     def _piped_back(self, key: tuple, stamp: str) -> None:
         """A delivery to a command (a content filter?) of the parent's message `key` is handed
         back: a copy pickup read here before it would have been its."""
@@ -458,10 +472,10 @@ class ChunkCorrelator(Correlator):
             for picked_at, copy in copies:
                 if picked_at < when - COPY_WITHIN:
                     continue
-                key = (host, copy.queue_id)
-                contested = self.contested.get(key)
+                copy_key = (host, copy.queue_id)
+                contested = self.contested.get(copy_key)
                 if contested is not None and contested[2] is copy:
-                    self.met.add(key)  # (its message-id tells: _copy_named())
+                    self.met.add(copy_key)  # (its message-id tells: _copy_named())
                 else:
                     self.unsafe = "a content filter's copy of a message the chunk does not hold"
         for (piped_host, _), deliveries in self._piped.items():

@@ -630,9 +630,11 @@ class _Merge:
     def _pairs_across(self, piece: Piece) -> bool:
         """Whether a delivery to a command or a copy pickup read (Piece.early) may pair with
         one of this process's (Correlator._piped_to_filter(), _copy_named()): from before the
-        chunk, or a message whose delivery the worker handed back (Piece.piped_keys). The
-        same mail: a copy's message-id named in the chunk, or unknown, any."""
+        chunk, or a message whose delivery the worker handed back (Piece.piped_keys), which
+        may be born of the lines handed back too. The same mail, as far as this process or
+        the lines handed back tell its sender and message-id (Piece.told_back)."""
         correlator = self.correlator
+        told_back = piece.told_back
         for host, sender, when, is_copy, message_id, queue_id in piece.early:
             since = when - COPY_WITHIN
             if is_copy:
@@ -641,17 +643,19 @@ class _Merge:
                        for delivery in correlator._piped.get((host, sender), ())):
                     return True
                 for key, piped_at in piece.piped_keys:
+                    if key[0] != host or abs(piped_at - when) > COPY_WITHIN:
+                        continue
                     message = correlator.messages.get(key)
-                    # (Its sender and message-id may be told in the chunk: the lines handed
-                    # back.)
-                    if (key[0] == host and abs(piped_at - when) <= COPY_WITHIN
-                            and message is not None and message.sender in (sender, None)
-                            and same_ids(message.message_id or piece.named_back.get(key),
-                                         message_id, queue_id)):
+                    told_sender, told_id = told_back.get(key, (None, None))
+                    if message is not None:
+                        told_sender = message.sender or told_sender
+                        told_id = message.message_id or told_id
+                    if told_sender in (sender, None) and same_ids(told_id, message_id, queue_id):
                         return True
             else:
                 for picked_at, picked in correlator._picked.get((host, sender), ()):
-                    named = picked.message_id or piece.named_back.get((host, picked.queue_id))
+                    named = picked.message_id or told_back.get((host, picked.queue_id),
+                                                               (None, None))[1]
                     if picked_at >= since and (named is None or same_ids(message_id, named,
                                                                          picked.queue_id)):
                         return True
