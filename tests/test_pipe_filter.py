@@ -287,6 +287,48 @@ def test_jobs_on_copies_of_every_shape(tmp_path, seed):
                      (4, rng.randint(200, 1_500))))
 
 
+def test_jobs_a_copy_of_a_message_born_in_the_lines_handed_back(tmp_path, report):
+    # Messages without a message-id: cleanup makes one up for each copy, so a copy pairs with
+    # any of its sender's. A1's session connected before the chunk: its client= line, handed
+    # back, makes A1 in the parent only when the piece is applied. A1 is piped first and takes
+    # the copy C3; B2, the chunk's own, must not.
+    lines = [f"Mar  2 10:00:0{second // 2} mail postfix/anvil[5]: statistics: max connection "
+             "rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00" for second in range(20)]
+    lines.insert(0, "Mar  2 10:00:00 mail postfix/submission/smtpd[100]: connect from "
+                    "unknown[203.0.113.1]")
+    for pid, queue_id, second in ((100, "4E2D7A01A1", 10), (200, "4E2D7A01B2", 11)):
+        if pid == 200:
+            lines.append(f"Mar  2 10:00:{second} mail postfix/submission/smtpd[{pid}]: "
+                         "connect from unknown[203.0.113.2]")
+        lines += [f"Mar  2 10:00:{second} mail postfix/submission/smtpd[{pid}]: {queue_id}: "
+                  f"client=unknown[203.0.113.{pid // 100}], sasl_method=PLAIN, "
+                  "sasl_username=ann",
+                  f"Mar  2 10:00:{second} mail postfix/qmgr[9]: {queue_id}: "
+                  "from=<ann@example.test>, size=900, nrcpt=1 (queue active)"]
+    for queue_id, copy, second in (("4E2D7A01A1", "4E2D7A01C3", 12), ("4E2D7A01B2", "4E2D7A01C4", 13)):
+        lines += [f"Mar  2 10:00:{second} mail postfix/pipe[6]: {queue_id}: "
+                  "to=<bob@example.net>, relay=spamassassin, delay=2, delays=1/0/0/1, "
+                  "dsn=2.0.0, status=sent (delivered via spamassassin service)",
+                  f"Mar  2 10:00:{second} mail postfix/qmgr[9]: {queue_id}: removed",
+                  f"Mar  2 10:00:{second} mail postfix/pickup[4]: {copy}: uid=110 "
+                  "from=<ann@example.test>",
+                  f"Mar  2 10:00:{second} mail postfix/cleanup[7]: {copy}: "
+                  f"message-id=<20260302100{second}.{copy}@mail.example.test>",
+                  f"Mar  2 10:00:{second} mail postfix/qmgr[9]: {copy}: "
+                  "from=<ann@example.test>, size=1400, nrcpt=1 (queue active)"]
+    for copy, status in (("4E2D7A01C3", "bounced"), ("4E2D7A01C4", "deferred")):
+        lines.append(f"Mar  2 10:00:20 mail postfix/smtp[8]: {copy}: to=<bob@example.net>, "
+                     "relay=none, delay=1, delays=0/0/1/0, dsn=5.0.0, "
+                     f"status={status} (connect to example.net: Connection refused)")
+    log = written(tmp_path, "\n".join(lines) + "\n")
+    # A chunk (the third, or the second with 3 jobs) that starts at A1's client= line.
+    read_alike(log, [(jobs, size) for jobs in (2, 3)
+                     for size in (*range(1_150, 1_270, 8), *range(2_300, 2_480, 8))])
+    assert [(row["queue_id"], row["status"], row["client_ip"])
+            for row in report("messages", log, *TIMES, "--jobs", "2")] == [
+        ("4E2D7A01C3", "bounced", "203.0.113.1"), ("4E2D7A01C4", "deferred", "203.0.113.2")]
+
+
 def pieces_checked(monkeypatch) -> list:
     """What parallel._Merge.why_not() said of each worker's piece from now on ('': used)."""
     checked: list = []
