@@ -252,6 +252,10 @@ class ChunkCorrelator(Correlator):
         # Contested copies not yet named when a delivery of the parent's was handed back.
         self.met: set = set()
         self.told_back: Dict[tuple, list] = {}  # Piece.told_back
+        # host -> until when the parent may hold a copy pickup read (from before the chunk, or
+        # handed back) that a sweep lets go (None: a time not known). Lines of its folded
+        # before such a sweep are applied before it there, as one process reads them.
+        self.held_copies: Dict[str, Optional[_dt.datetime]] = {}
         self.piped_keys: List[tuple] = []  # Piece.piped_keys
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
@@ -687,6 +691,9 @@ class ChunkCorrelator(Correlator):
         # which are many by then (a queue the filter held, flushed).
         self.copies_back.setdefault((key[0], sender), []).append(
             (picked.queued, picked.message_id, picked.queue_id))
+        until = self.held_copies.get(key[0], picked.queued)
+        if until is not None:
+            self.held_copies[key[0]] = max(until, picked.queued + COPY_WITHIN)
         self.events[mark] = pickup_line
         self.orphans += 1  # (counted here when it was read)
         del self.messages[key]
@@ -704,6 +711,12 @@ class ChunkCorrelator(Correlator):
     def _sweep_copies(self, clocks: Dict[str, _dt.datetime]) -> None:
         # (Called only by slot_changed() here: a worker neither ends an input nor finishes.)
         for host, when in clocks.items():
+            if host in self.held_copies:
+                for key in [key for key in self.folds if key[0] == host]:
+                    self._unfold(key)
+                until = self.held_copies[host]
+                if until is not None and when > until:
+                    del self.held_copies[host]  # the parent lets every such copy go here
             self.events.append(CopiesMark(host, when))
         super()._sweep_copies(clocks)
 
@@ -736,6 +749,7 @@ class ChunkCorrelator(Correlator):
         if known is None:
             # The host's first line in the chunk: only the parent knows its slot before.
             self.first_seen[host] = when
+            self.held_copies[host] = None if when is None else when + COPY_WITHIN
             self.events.append(SlotMark(host, slot, when))
         elif when is not None:
             # The parent's sessions first: they were opened before any of the chunk's.

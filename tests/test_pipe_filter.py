@@ -329,6 +329,28 @@ def test_jobs_a_copy_of_a_message_born_in_the_lines_handed_back(tmp_path, report
         ("4E2D7A01C3", "bounced", "203.0.113.1"), ("4E2D7A01C4", "deferred", "203.0.113.2")]
 
 
+def test_jobs_local_mail_let_go_after_its_lines_folded(tmp_path):
+    # Local mail pickup reads is followed for a minute, and let go at the next sweep (a new
+    # ten-minute slot). Cut after pickup's lines, the worker folded the mail's later lines
+    # (a message the parent holds) and put the fold in the stream after that sweep, where
+    # the parent had let the mail go: its delivery counted untracked, not used (--stats).
+    lines = [f"Mar  2 06:2{minute}:00 mail postfix/anvil[5]: statistics: max connection rate "
+             "1/60s for (smtp:192.0.2.1) at Mar  2 06:19:00" for minute in range(5)] + [
+        "Mar  2 06:25:18 mail postfix/pickup[9603]: F3B46A08983: uid=0 from=<root>",
+        "Mar  2 06:25:19 mail postfix/cleanup[9612]: F3B46A08983: "
+        "message-id=<20260302062519.F3B46A08983@mail.example.test>",
+        "Mar  2 06:25:19 mail postfix/qmgr[1287]: F3B46A08983: from=<root@mail.example.test>, "
+        "size=5820, nrcpt=1 (queue active)",
+        "Mar  2 06:25:19 mail postfix/local[9624]: F3B46A08983: to=<root@mail.example.test>, "
+        "orig_to=<root>, relay=local, delay=0.09, delays=0.01/0.03/0.01/0.03, dsn=2.0.0, "
+        "status=sent (delivered to mailbox)",
+        "Mar  2 09:07:28 mail postfix/cleanup[10121]: 89C433B1A105: "
+        "message-id=<769558ea@example.test>"]
+    log = written(tmp_path, "\n".join(lines) + "\n")
+    one = read_alike(log, [(jobs, size) for jobs in (2, 3) for size in range(100, 900, 10)])
+    assert (one[1]["lines_used"], one[1]["untracked_queue_lines"]) == (4, 1)
+
+
 def pieces_checked(monkeypatch) -> list:
     """What parallel._Merge.why_not() said of each worker's piece from now on ('': used)."""
     checked: list = []
