@@ -251,6 +251,8 @@ class ChunkCorrelator(Correlator):
         self.copies_back: Dict[tuple, List[tuple]] = {}
         # Contested copies not yet named when a delivery of the parent's was handed back.
         self.met: set = set()
+        # Contested copies kept here once named (Piece.early): key -> the copy.
+        self.kept: Dict[tuple, Message] = {}
         self.told_back: Dict[tuple, list] = {}  # Piece.told_back
         # host -> until when the parent may hold a copy pickup read (from before the chunk, or
         # handed back) that a sweep lets go (None: a time not known). Lines of its folded
@@ -652,9 +654,10 @@ class ChunkCorrelator(Correlator):
         contested = early or (back is not None and when - back <= COPY_WITHIN)
         mark = -1
         if key not in self.messages:
-            if key not in self.announced:
-                mark = len(self.events)
-            self._born(MESSAGE, key)
+            marked = key not in self.announced
+            self._born(MESSAGE, key)  # (a fold of the queue ID's goes in first)
+            if marked:
+                mark = len(self.events) - 1
         copy = super()._new_copy(key, sender, when, line)
         self.placed[2][key] = len(self.events)
         if contested:
@@ -672,6 +675,9 @@ class ChunkCorrelator(Correlator):
         or follows it as one process would."""
         super()._copy_named(picked, line, stamp)
         key = (picked.host, picked.queue_id)
+        if self.kept.get(key) is picked:
+            # Named again (a second cleanup line): the parent checked the first message-id.
+            self.unsafe = "a content filter's copy of a message the chunk does not hold"
         contested = self.contested.pop(key, None)
         met = key in self.met
         self.met.discard(key)
@@ -685,6 +691,7 @@ class ChunkCorrelator(Correlator):
                 self.unsafe = "a content filter's copy of a message the chunk does not hold"
             self.early.append((key[0], sender, picked.queued, True, picked.message_id,
                                picked.queue_id))
+            self.kept[key] = picked
             return
         # A message of the chunk's piped later may be its (checked then: _piped_to_filter()).
         # Past the first minute its original is not looked for among the chunk's messages,

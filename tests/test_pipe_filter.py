@@ -351,6 +351,54 @@ def test_jobs_local_mail_let_go_after_its_lines_folded(tmp_path):
     assert (one[1]["lines_used"], one[1]["untracked_queue_lines"]) == (4, 1)
 
 
+def test_jobs_a_copy_on_a_queue_id_whose_retries_were_folded(tmp_path):
+    # The queue ID's earlier life (the parent's message, its deferral folded by the worker)
+    # goes into the stream before the copy's birth: the copy handed back takes its birth's
+    # place, not the fold's. (Found by a reviewer's generator.)
+    log = written(tmp_path, """\
+Mar 02 10:13:35 mail postfix/smtp[88]: C0002: to=<r0@far0.test>, relay=none, delay=3, delays=3/0/0/0, dsn=4.4.1, status=deferred (connect to far.test: Connection refused)
+Mar 02 10:13:38 mail postfix/pickup[44]: C0002: uid=110 from=<u1@example.test>
+Mar 02 10:13:38 mail postfix/cleanup[77]: C0002: message-id=<m0@example.test>
+Mar 02 10:13:38 mail postfix/pipe[66]: A001E: to=<r1@far1.test>, relay=spamassassin, delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin service)
+Mar 02 10:13:38 mail postfix/pipe[66]: A001E: to=<r2@far2.test>, relay=spamassassin, delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin service)
+""")
+    one = read_alike(log, [(jobs, size) for jobs in (2, 3) for size in range(100, 700, 6)])
+    assert (one[1]["lines_read"], one[1]["lines_used"]) == (5, 2)
+
+
+def test_jobs_a_copy_named_twice(tmp_path):
+    # A copy the worker kept for its own B0BBB2 (the same message-id) is named again, by a
+    # message-id cleanup made up: one process then gives it to the parent's A0AAA1 (no
+    # message-id of its own). The parent checked the first name only: the chunk is its.
+    lines = [
+        "Mar  2 10:00:05 mail postfix/submission/smtpd[100]: connect from unknown[203.0.113.1]",
+        "Mar  2 10:00:05 mail postfix/submission/smtpd[100]: A0AAA1: "
+        "client=unknown[203.0.113.1], sasl_method=PLAIN, sasl_username=u1@example.test",
+        "Mar  2 10:00:06 mail postfix/qmgr[99]: A0AAA1: from=<u1@example.test>, size=900, "
+        "nrcpt=1 (queue active)",
+        "Mar  2 10:00:08 mail postfix/pipe[66]: A0AAA1: to=<r0@far0.test>, relay=spamassassin, "
+        "delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin service)",
+        "Mar  2 10:00:08 mail postfix/qmgr[99]: A0AAA1: removed"]
+    lines += [f"Mar  2 10:00:1{second // 4} mail postfix/anvil[5]: statistics: max connection "
+              "rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00" for second in range(16)]
+    lines += [
+        "Mar  2 10:00:30 mail postfix/submission/smtpd[200]: connect from unknown[203.0.113.2]",
+        "Mar  2 10:00:30 mail postfix/submission/smtpd[200]: B0BBB2: "
+        "client=unknown[203.0.113.2], sasl_method=PLAIN, sasl_username=u1@example.test",
+        "Mar  2 10:00:30 mail postfix/cleanup[77]: B0BBB2: message-id=<m97@example.test>",
+        "Mar  2 10:00:31 mail postfix/qmgr[99]: B0BBB2: from=<u1@example.test>, size=900, "
+        "nrcpt=1 (queue active)",
+        "Mar  2 10:00:32 mail postfix/pickup[44]: C0CCC6: uid=110 from=<u1@example.test>",
+        "Mar  2 10:00:32 mail postfix/cleanup[77]: C0CCC6: message-id=<m97@example.test>",
+        "Mar  2 10:00:33 mail postfix/cleanup[77]: C0CCC6: "
+        "message-id=<20260302.C0CCC6@mail.example.test>",
+        "Mar  2 10:00:34 mail postfix/qmgr[99]: C0CCC6: from=<u1@example.test>, size=1400, "
+        "nrcpt=1 (queue active)"]
+    log = written(tmp_path, "\n".join(lines) + "\n")
+    one = read_alike(log, [(2, size) for size in range(700, 1_300, 6)])
+    assert [fields for kind, fields in one[0] if "C0CCC6" in fields and "A0AAA1" in fields]
+
+
 def pieces_checked(monkeypatch) -> list:
     """What parallel._Merge.why_not() said of each worker's piece from now on ('': used)."""
     checked: list = []
