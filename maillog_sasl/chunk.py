@@ -64,7 +64,7 @@ from maillog_sasl.correlate import (
     same_mail,
     time_aside,
 )
-from maillog_sasl.model import DEFERRED, Message, Recipient, Session, Stats
+from maillog_sasl.model import DEFERRED, OPEN, Message, Recipient, Session, Stats
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import _SECONDS, CLOCK_FIELDS, MINUTES_KEPT, MONTHS, Clock
 
@@ -692,6 +692,11 @@ class ChunkCorrelator(Correlator):
             self.early.append((key[0], sender, picked.queued, True, picked.message_id,
                                picked.queue_id))
             self.kept[key] = picked
+            return
+        if (picked.size is not None or picked.nrcpt is not None or picked.recipients
+                or picked.notices or picked.state != OPEN):
+            # Lines of its came before cleanup's (out of order): they were read here.
+            self.unsafe = "a content filter's copy of a message the chunk does not hold"
             return
         # A message of the chunk's piped later may be its (checked then: _piped_to_filter()).
         # Past the first minute its original is not looked for among the chunk's messages,

@@ -399,6 +399,29 @@ def test_jobs_a_copy_named_twice(tmp_path):
     assert [fields for kind, fields in one[0] if "C0CCC6" in fields and "A0AAA1" in fields]
 
 
+def test_jobs_a_copy_whose_lines_came_before_cleanups(tmp_path):
+    # qmgr's line of the copy before cleanup's (lines out of order: a relay, a merge of
+    # logs): the worker read it; handing back pickup's and cleanup's alone would lose it.
+    log = written(tmp_path, """\
+Mar  2 10:00:05 mail postfix/submission/smtpd[100]: connect from unknown[203.0.113.1]
+Mar  2 10:00:05 mail postfix/submission/smtpd[100]: 4E2D7A01A1: client=unknown[203.0.113.1], sasl_method=PLAIN, sasl_username=ann
+Mar  2 10:00:05 mail postfix/cleanup[77]: 4E2D7A01A1: message-id=<one@example.test>
+Mar  2 10:00:06 mail postfix/qmgr[99]: 4E2D7A01A1: from=<ann@example.test>, size=900, nrcpt=1 (queue active)
+Mar  2 10:00:06 mail postfix/submission/smtpd[100]: disconnect from unknown[203.0.113.1] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Mar  2 10:00:08 mail postfix/pipe[66]: 4E2D7A01A1: to=<r0@far0.test>, relay=spamassassin, delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin service)
+Mar  2 10:00:08 mail postfix/qmgr[99]: 4E2D7A01A1: removed
+Mar  2 10:00:10 mail postfix/anvil[5]: statistics: max connection rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00
+Mar  2 10:00:10 mail postfix/anvil[5]: statistics: max connection rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00
+Mar  2 10:00:10 mail postfix/anvil[5]: statistics: max connection rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00
+Mar  2 10:00:10 mail postfix/pickup[44]: 4E2D7A01C3: uid=110 from=<ann@example.test>
+Mar  2 10:00:10 mail postfix/qmgr[99]: 4E2D7A01C3: from=<ann@example.test>, size=1400, nrcpt=1 (queue active)
+Mar  2 10:00:10 mail postfix/cleanup[77]: 4E2D7A01C3: message-id=<one@example.test>
+Mar  2 10:00:11 mail postfix/smtp[8]: 4E2D7A01C3: to=<r0@far0.test>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to far0.test: Connection refused)
+""")
+    one = read_alike(log, [(2, size) for size in range(100, 1_700, 8)])
+    assert sum("'reinjected'" in fields for _, fields in one[0]) == 1
+
+
 def pieces_checked(monkeypatch) -> list:
     """What parallel._Merge.why_not() said of each worker's piece from now on ('': used)."""
     checked: list = []
