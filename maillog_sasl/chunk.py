@@ -20,12 +20,21 @@ DESCRIPTION
     time (benchmarks/README.md).
 
     A pipe(8) content filter's copy and the login's message it copies are paired where both
-    are held (correlate.COPY_WITHIN): the deliveries and copies of each host's first minute in
-    the chunk are named in the piece (Piece.early) for the parent to check against its own
-    from before the chunk; those not paired at the end go with what is open; a delivery to a
-    command of a message the parent holds is handed back whole, and a copy here that it may
-    take makes the chunk unsafe. Such a chunk is the parent's to read: on a host whose every
-    login's mail goes through such a filter, most chunks are (the worker stops at once).
+    are held (correlate.COPY_WITHIN). A copy pickup reads in its host's first minute of the
+    chunk, or within a minute of a delivery to a command handed back, may be the copy of a
+    message the parent holds: cleanup's message-id tells (_copy_named()). One that pairs here,
+    or whose original is here (the copy came before pipe's line), is the chunk's; any other
+    is handed back, pickup's line in place of its birth's mark, for the parent to pair or
+    follow as one process would. A delivery to a command of a message the parent holds is
+    handed back whole. The deliveries to a command and the copies of each host's first minute
+    kept here are named in the piece (Piece.early), for the parent to check that none of its
+    own is the same mail: its deliveries and copies from before the chunk, its messages whose
+    delivery was handed back (Piece.piped_keys), with what the chunk told of them (the
+    message-ids of cleanup's lines handed back); those not paired at the end go with what is
+    open. What stays ambiguous (a copy here waiting for pipe's line when a delivery of the
+    parent's is handed back, a copy whose message-id is not told within the minute, a message
+    here piped after a copy handed back that may be its) makes the chunk unsafe: rare, a
+    filter hands a message on within seconds.
 
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
@@ -43,6 +52,7 @@ from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
     COPY_WITHIN,
     DELIVERY_AGENTS,
+    PICKED,
     PIPED,
     PIPED_VIA,
     UNTRACKED,
@@ -50,9 +60,11 @@ from maillog_sasl.correlate import (
     Correlator,
     Pending,
     queued_as,
+    same_ids,
+    same_mail,
     time_aside,
 )
-from maillog_sasl.model import DEFERRED, Message, Recipient, Session, Stats
+from maillog_sasl.model import DEFERRED, OPEN, Message, Recipient, Session, Stats
 from maillog_sasl.sources import Problem
 from maillog_sasl.syslog import _SECONDS, CLOCK_FIELDS, MINUTES_KEPT, MONTHS, Clock
 
@@ -167,10 +179,17 @@ class Piece(NamedTuple):
     problem: Optional[Problem]
     # A pipe(8) content filter's deliveries and copies not paired at the chunk's end
     # (Correlator._piped, _picked), and those of the chunk's first COPY_WITHIN of each host,
-    # (host, sender, time, True for a copy), that one before the chunk may pair with.
+    # (host, sender, time, True for a copy, message-id, a copy's queue ID), that one before the
+    # chunk may pair with.
     piped: dict
     picked: dict
     early: list
+    # (host, queue ID) -> [sender, message-id] of the parent's message as the lines handed
+    # back told them (qmgr's, cleanup's; None: not told), for its checks of Piece.early.
+    told_back: dict
+    # [((host, queue ID), time)]: the parent's messages whose delivery to a command was
+    # handed back, which a copy in Piece.early may be of.
+    piped_keys: list
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -224,6 +243,22 @@ class ChunkCorrelator(Correlator):
         # host -> the latest time a delivery to a command of a message held by the parent was
         # handed back: a copy pickup reads here soon after may be its (_pickup()).
         self.piped_back: Dict[str, _dt.datetime] = {}
+        # Copies that may be the parent's, until cleanup names their message-id (_new_copy()):
+        # key -> (the place of its birth's mark in `events`, pickup's line, the copy, whether
+        # in its host's first minute).
+        self.contested: Dict[tuple, Tuple[int, str, Message, bool]] = {}
+        # (host, sender) -> [(time, message-id, queue ID)] of the copies handed back.
+        self.copies_back: Dict[tuple, List[tuple]] = {}
+        # Contested copies not yet named when a delivery of the parent's was handed back.
+        self.met: set = set()
+        # Contested copies kept here once named (Piece.early): key -> the copy.
+        self.kept: Dict[tuple, Message] = {}
+        self.told_back: Dict[tuple, list] = {}  # Piece.told_back
+        # host -> until when the parent may hold a copy pickup read (from before the chunk, or
+        # handed back) that a sweep lets go (None: a time not known). Lines of its folded
+        # before such a sweep are applied before it there, as one process reads them.
+        self.held_copies: Dict[str, Optional[_dt.datetime]] = {}
+        self.piped_keys: List[tuple] = []  # Piece.piped_keys
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
@@ -240,11 +275,17 @@ class ChunkCorrelator(Correlator):
         self._smtpd_handlers = {}
         self._orphan = None
         still_open: List[dict] = [self.sessions, self.pending, self.messages]
+        # What the parent's checks of Piece.early read: not the sender of every message of its
+        # whose retries were handed back.
+        piped = {key for key, _ in self.piped_keys}
+        told_back = {key: told for key, told in self.told_back.items()
+                     if told[1] is not None or key in piped} if self.early else {}
         return Piece(self.sessions, self.pending, self.messages,
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
-                     problem, self._piped, self._picked, self.early, self.events)
+                     problem, self._piped, self._picked, self.early, told_back,
+                     self.piped_keys, self.events)
 
     def _untimed(self, stamp: str) -> None:
         super()._untimed(stamp)
@@ -392,9 +433,14 @@ class ChunkCorrelator(Correlator):
                 event = ev.RECOGNIZERS["qmgr"](text)
                 # (A stamp that gives no time: the parent does not use the line, the size is
                 # still to come.)
-                if (event is not None and event.kind == "queue_active" and event.nrcpt is not None
-                        and time_aside(self.clock, stamp) is not None):
-                    self.sized.add(key)
+                if event is not None and event.kind == "queue_active":
+                    self._told_back(key)[0] = event.sender
+                    if event.nrcpt is not None and time_aside(self.clock, stamp) is not None:
+                        self.sized.add(key)
+        elif daemon == "cleanup":
+            message_id = ev.cleanup_message_id(key[1], text[text.find(": ") + 2:])
+            if message_id is not None:
+                self._told_back(key)[1] = message_id
         elif daemon == "bounce":
             event = ev.RECOGNIZERS["bounce"](text)
             if event is not None and event.kind == "notice":
@@ -411,16 +457,33 @@ class ChunkCorrelator(Correlator):
                 self._foreign((key[0], forwarded))
         self._hand_back(line, stamp)
 
-    def _piped_back(self, host: str, stamp: str) -> None:
-        """A delivery to a command (a content filter?) of a message the parent holds is handed
+    def _told_back(self, key: tuple) -> list:
+        told = self.told_back.get(key)
+        if told is None:
+            told = self.told_back[key] = [None, None]
+        return told
+
+    def _piped_back(self, key: tuple, stamp: str) -> None:
+        """A delivery to a command (a content filter?) of the parent's message `key` is handed
         back: a copy pickup read here before it would have been its."""
         when = time_aside(self.clock, stamp)
         if when is None:
             self.unsafe = "a delivery to a command whose stamp gives no time"
             return
+        host = key[0]
+        self.piped_keys.append((key, when))
         for (copy_host, _), copies in self._picked.items():
-            if copy_host == host and any(picked >= when - COPY_WITHIN for picked, _ in copies):
-                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            if copy_host != host:
+                continue
+            for picked_at, copy in copies:
+                if picked_at < when - COPY_WITHIN:
+                    continue
+                copy_key = (host, copy.queue_id)
+                contested = self.contested.get(copy_key)
+                if contested is not None and contested[2] is copy:
+                    self.met.add(copy_key)  # (its message-id tells: _copy_named())
+                else:
+                    self.unsafe = "a content filter's copy of a message the chunk does not hold"
         for (piped_host, _), deliveries in self._piped.items():
             if piped_host == host and any(not delivery[4] for delivery in deliveries):
                 # The parent numbers its delivery before the chunk's (parallel._add_copies())
@@ -461,7 +524,7 @@ class ChunkCorrelator(Correlator):
                 return False  # a copy may be born of it there: handed back whole
             if text[answer_at + PIPED_VIA:answer_at + PIPED_VIA + 1] == "v" and text.startswith(
                     PIPED, answer_at):  # (the letter first: as Correlator._delivery())
-                self._piped_back(key[0], stamp)
+                self._piped_back(key, stamp)
                 return False  # so may one a content filter makes
             status = ev.sent_outcome(text, answer_at)
         # A traditional stamp's minute read aside once (_aside), its second added.
@@ -572,31 +635,106 @@ class ChunkCorrelator(Correlator):
 
     def _piped_to_filter(self, message: Message, recipient: Recipient, host: str,
                          when: _dt.datetime) -> None:
-        if message.sender is not None and self._early(host, when):
-            self.early.append((host, message.sender, when, False))
+        sender = message.sender
+        if sender is not None and self._early(host, when):
+            self.early.append((host, sender, when, False, message.message_id, None))
+        handed = self.copies_back.get((host, sender))
+        if handed and any(picked_at >= when - COPY_WITHIN
+                          and same_ids(message.message_id, message_id, queue_id)
+                          for picked_at, message_id, queue_id in handed):
+            self.unsafe = "a content filter's copy handed back may be of a message of the chunk"
         super()._piped_to_filter(message, recipient, host, when)
 
-    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> Message:
+    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime, line: str) -> Message:
         host = key[0]
         back = self.piped_back.get(host)
-        if back is not None and when - back <= COPY_WITHIN:
-            # It may be the copy of the parent's message piped a moment ago, there.
-            self.unsafe = "a content filter's copy of a message the chunk does not hold"
-        if self._early(host, when):
-            self.early.append((host, sender, when, True))
+        # A copy of the parent's message (piped before the chunk, or a moment ago there)?
+        # Told by its message-id (_copy_named()).
+        early = self._early(host, when)
+        contested = early or (back is not None and when - back <= COPY_WITHIN)
+        mark = -1
         if key not in self.messages:
-            self._born(MESSAGE, key)
-        copy = super()._new_copy(key, sender, when)
+            marked = key not in self.announced
+            self._born(MESSAGE, key)  # (a fold of the queue ID's goes in first)
+            if marked:
+                mark = len(self.events) - 1
+        copy = super()._new_copy(key, sender, when, line)
         self.placed[2][key] = len(self.events)
+        if contested:
+            if mark < 0:  # (its queue ID's birth marked before, with nothing since: rare)
+                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            else:
+                self.contested[key] = (mark, line, copy, early)
         return copy
+
+    def _copy_named(self, picked: Message, line: str, stamp: str) -> None:
+        """A copy whose original may be the parent's (_new_copy()) is the chunk's if it pairs
+        here, or may (the same message-id on a message here: the copy came first); the
+        parent checks that none of its own pairs with it (Piece.early). Else it is handed
+        back, pickup's line in place of its birth's mark, with this one: the parent pairs it,
+        or follows it as one process would."""
+        super()._copy_named(picked, line, stamp)
+        key = (picked.host, picked.queue_id)
+        if self.kept.get(key) is picked:
+            # Named again (a second cleanup line): the parent checked the first message-id.
+            self.unsafe = "a content filter's copy of a message the chunk does not hold"
+        contested = self.contested.pop(key, None)
+        met = key in self.met
+        self.met.discard(key)
+        if contested is None or contested[2] is not picked:
+            return
+        sender = picked.sender
+        assert sender is not None
+        mark, pickup_line, _, early = contested
+        if picked.kind != PICKED or (early and self._original_here(picked)):
+            if met:  # the delivery handed back may have taken it there
+                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            self.early.append((key[0], sender, picked.queued, True, picked.message_id,
+                               picked.queue_id))
+            self.kept[key] = picked
+            return
+        if (picked.size is not None or picked.nrcpt is not None or picked.recipients
+                or picked.notices or picked.state != OPEN):
+            # Lines of its came before cleanup's (out of order): they were read here.
+            self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            return
+        # A message of the chunk's piped later may be its (checked then: _piped_to_filter()).
+        # Past the first minute its original is not looked for among the chunk's messages,
+        # which are many by then (a queue the filter held, flushed).
+        self.copies_back.setdefault((key[0], sender), []).append(
+            (picked.queued, picked.message_id, picked.queue_id))
+        until = self.held_copies.get(key[0], picked.queued)
+        if until is not None:
+            self.held_copies[key[0]] = max(until, picked.queued + COPY_WITHIN)
+        self.events[mark] = pickup_line
+        self.orphans += 1  # (counted here when it was read)
+        del self.messages[key]
+        self._paired((key[0], sender), picked)
+        self._foreign(key)
+        self._hand_back(line, stamp)
+
+    def _original_here(self, picked: Message) -> bool:
+        """Whether a message of the chunk's can be the original of `picked`, a copy whose
+        delivery to the command is still to come."""
+        return any(message.kind != PICKED and message.host == picked.host
+                   and message.sender == picked.sender and same_mail(message, picked)
+                   for message in self.messages.values())
 
     def _sweep_copies(self, clocks: Dict[str, _dt.datetime]) -> None:
         # (Called only by slot_changed() here: a worker neither ends an input nor finishes.)
         for host, when in clocks.items():
+            if host in self.held_copies:
+                for key in [key for key in self.folds if key[0] == host]:
+                    self._unfold(key)
+                until = self.held_copies[host]
+                if until is not None and when > until:
+                    del self.held_copies[host]  # the parent lets every such copy go here
             self.events.append(CopiesMark(host, when))
         super()._sweep_copies(clocks)
 
     def _unfollow(self, key: tuple) -> None:
+        if key in self.contested:  # (a copy not named within COPY_WITHIN)
+            self.unsafe = "a content filter's copy of a message the chunk does not hold"
         self.dropped.add(key)  # its later lines are dropped here, as there
         super()._unfollow(key)
 
@@ -623,6 +761,7 @@ class ChunkCorrelator(Correlator):
         if known is None:
             # The host's first line in the chunk: only the parent knows its slot before.
             self.first_seen[host] = when
+            self.held_copies[host] = None if when is None else when + COPY_WITHIN
             self.events.append(SlotMark(host, slot, when))
         elif when is not None:
             # The parent's sessions first: they were opened before any of the chunk's.

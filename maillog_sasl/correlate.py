@@ -836,7 +836,7 @@ class Correlator:
                     message.last_time = when
                     message.message_id = message_id
                     if message.kind == PICKED:
-                        self._copy_named(message)
+                        self._copy_named(message, line, stamp or line[:15])
                     continue
                 event = cleanup_event(queue_id, body)
             else:
@@ -1737,7 +1737,7 @@ class Correlator:
                          when: _dt.datetime) -> None:
         """pipe(8) handed `recipient` of a login's `message` to a command: a content filter
         re-injects it through sendmail, and the mail goes on as the copy pickup reads
-        (COPY_WITHIN, _same_mail()); a command that delivers (dovecot-lda) makes none. It
+        (COPY_WITHIN, same_mail()); a command that delivers (dovecot-lda) makes none. It
         takes the oldest such copy read before (its own lines may have come first: the
         command may linger once sendmail is done); else the copy another recipient of the
         same delivery took (one command for them all, or a command each at once: a copy of
@@ -1758,7 +1758,7 @@ class Correlator:
         delivery[3].append(recipient)
         for picked_at, picked in self._picked.get(key, ()):
             if (picked_at >= when - COPY_WITHIN and picked.state != LOST
-                    and _same_mail(message, picked)):
+                    and same_mail(message, picked)):
                 self._paired(key, picked)
                 delivery[4] += 1
                 self._adopt(message, [recipient], picked)
@@ -1777,21 +1777,22 @@ class Correlator:
         if when is None:
             return UNUSED  # (of no use but to pair a copy, which takes its time)
         new_id, sender = event
-        picked = self._new_copy((host, new_id), sender, when)
+        picked = self._new_copy((host, new_id), sender, when, line)
         self._picked.setdefault((host, sender), []).append([when, picked])
         return USED
 
-    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime) -> Message:
+    def _new_copy(self, key: tuple, sender: str, when: _dt.datetime, line: str) -> Message:
+        # (`line`, pickup's: for a parallel.py worker, which may hand it back.)
         self.message_reborn(key)
         self._serial += 1
         picked = self.messages[key] = Message(self._serial, key[0], key[1], PICKED, when)
         picked.sender = sender
         return picked
 
-    def _copy_named(self, picked: Message) -> None:
-        """cleanup named the message-id of a message pickup read (_pickup()): the copy of the
-        oldest delivery to a command waiting for it (_piped_to_filter()), if any; else of the
-        oldest that took fewer copies than it piped recipients (a command each)."""
+    def _copy_named(self, picked: Message, line: str, stamp: str) -> None:
+        """cleanup named the message-id of a message pickup read (_pickup()) in `line`: the
+        copy of the oldest delivery to a command waiting for it (_piped_to_filter()), if any;
+        else of the oldest that took fewer copies than it piped recipients (a command each)."""
         key = (picked.host, picked.sender)
         waiting = self._piped.get(key)
         if not waiting:
@@ -1799,7 +1800,7 @@ class Correlator:
         pairs = [delivery for delivery in waiting
                  if delivery[4] < len(delivery[3])
                  and abs(delivery[1] - picked.queued) <= COPY_WITHIN
-                 and _same_mail(delivery[2], picked)]
+                 and same_mail(delivery[2], picked)]
         if not pairs:
             return
         delivery = min(pairs, key=lambda delivery: (delivery[4] > 0, delivery[0]))
@@ -2152,13 +2153,20 @@ class Correlator:
             stats.first_time = when
 
 
-def _same_mail(message: Message, picked: Message) -> bool:
-    """Whether `picked`, a message pickup read, can be a content filter's copy of `message`:
-    the same message-id (a filter keeps the headers), or none of `message`'s and the one
-    cleanup made up for the copy (it holds its queue ID)."""
-    if message.message_id:
-        return picked.message_id == message.message_id
-    return picked.message_id is not None and picked.queue_id in picked.message_id
+def same_mail(message: Message, picked: Message) -> bool:
+    """Whether `picked`, a message pickup read, can be a content filter's copy of `message`
+    (same_ids())."""
+    return same_ids(message.message_id, picked.message_id, picked.queue_id)
+
+
+def same_ids(original: Optional[str], copy: Optional[str], copy_queue_id: str) -> bool:
+    """Whether a message pickup read with message-id `copy`, under `copy_queue_id`, can be a
+    content filter's copy of one whose message-id is `original`: the same message-id (a
+    filter keeps the headers), or none of the original's and the one cleanup made up for the
+    copy (it holds its queue ID)."""
+    if original:
+        return copy == original
+    return copy is not None and copy_queue_id in copy
 
 
 def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],

@@ -134,6 +134,7 @@ from maillog_sasl.correlate import (
     copies_of,
     correlate,
     counted_before,
+    same_ids,
     source_clock,
     source_read,
 )
@@ -622,19 +623,42 @@ class _Merge:
             return "the chunk's months are far apart"
         if not piece.unsure.isdisjoint(self.correlator.messages):
             return "a queue ID born untracked in the chunk is open"
-        if piece.early and self._pairs_across(piece.early):
+        if piece.early and self._pairs_across(piece):
             return "a content filter's copy and its original are either side of the chunk's start"
         return ""
 
-    def _pairs_across(self, early: list) -> bool:
-        """Whether a delivery to a command or a copy pickup read (Piece.early) pairs with one
-        of this process's from before the chunk (Correlator._piped_to_filter())."""
+    def _pairs_across(self, piece: Piece) -> bool:
+        """Whether a delivery to a command or a copy pickup read (Piece.early) may pair with
+        one of this process's (Correlator._piped_to_filter(), _copy_named()): from before the
+        chunk, or a message whose delivery the worker handed back (Piece.piped_keys), which
+        may be born of the lines handed back too. The same mail, as far as this process or
+        the lines handed back tell its sender and message-id (Piece.told_back)."""
         correlator = self.correlator
-        for host, sender, when, is_copy in early:
-            pairs = (correlator._piped if is_copy else correlator._picked).get((host, sender))
-            at = 1 if is_copy else 0  # (where a pair has its time)
-            if pairs and any(pair[at] >= when - COPY_WITHIN for pair in pairs):
-                return True
+        told_back = piece.told_back
+        for host, sender, when, is_copy, message_id, queue_id in piece.early:
+            since = when - COPY_WITHIN
+            if is_copy:
+                if any(delivery[1] >= since
+                       and same_ids(delivery[2].message_id, message_id, queue_id)
+                       for delivery in correlator._piped.get((host, sender), ())):
+                    return True
+                for key, piped_at in piece.piped_keys:
+                    if key[0] != host or abs(piped_at - when) > COPY_WITHIN:
+                        continue
+                    message = correlator.messages.get(key)
+                    told_sender, told_id = told_back.get(key, (None, None))
+                    if message is not None:
+                        told_sender = message.sender or told_sender
+                        told_id = message.message_id or told_id
+                    if told_sender in (sender, None) and same_ids(told_id, message_id, queue_id):
+                        return True
+            else:
+                for picked_at, picked in correlator._picked.get((host, sender), ()):
+                    named = picked.message_id or told_back.get((host, picked.queue_id),
+                                                               (None, None))[1]
+                    if picked_at >= since and (named is None or same_ids(message_id, named,
+                                                                         picked.queue_id)):
+                        return True
         return False
 
     def apply(self, piece: Piece, clock: ChunkClock) -> Iterator[Finished]:

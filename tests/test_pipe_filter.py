@@ -113,15 +113,16 @@ def test_the_copy_of_each_recipient(tmp_path, report):
         ("91E04474D0", "a@example.net", "bounced"), (other, "b@example.com", "deferred")]
 
 
-def filtered_log(seed: int, count: int = 60) -> str:
+def filtered_log(seed: int, count: int = 60, gaps=(1, 5, 20, 70, 200), users: int = 3) -> str:
     """Logins' messages through a pipe filter (either order), to dovecot-lda (no copy), with
-    local mail beside; the copies deferred and retried for hours: pairs across chunks."""
+    local mail beside; the copies deferred and retried for hours: pairs across chunks. Story
+    N begins one of `gaps` seconds after N - 1; `users` accounts send."""
     rng = random.Random(seed)
-    begins = list(itertools.accumulate(rng.choice((1, 5, 20, 70, 200)) for _ in range(count)))
+    begins = list(itertools.accumulate(rng.choice(gaps) for _ in range(count)))
 
     def tell(number, at):
         pid, original, copy = 4000 + number, f"{0xA0000 + number:X}", f"{0xC0000 + number:X}"
-        user = f"u{number % 3}@example.test"
+        user = f"u{number % users}@example.test"
         recipients = [f"r{index}@far{index}.test" for index in range(rng.randint(1, 3))]
         at(0, f"submission/smtpd[{pid}]: connect from unknown[198.51.100.{number}]")
         at(0, f"submission/smtpd[{pid}]: {original}: client=unknown[198.51.100.{number}], "
@@ -165,6 +166,273 @@ def test_filter_copies_with_jobs(tmp_path, monkeypatch, seed):
     monkeypatch.setattr(parallel, "BATCH_EVENTS", 4)
     one = read_alike(log, ((2, 2_000), (3, 700), (2, 5_000), (4, 1_200)))
     assert sum("'reinjected'" in item[1] for item in one[0]) > 20
+
+
+@pytest.mark.parametrize("users", (1, 3))
+def test_jobs_read_the_chunks_of_a_busy_filter(tmp_path, monkeypatch, users):
+    # The incident on such a host: logins' mail every second or two, each message through the
+    # filter, so every chunk starts between messages and their copies. Each copy whose
+    # original may be the parent's is told by its message-id: the worker's own, or handed
+    # back to the parent. Before, the parent read most chunks again itself: --jobs 2 was
+    # slower than one process.
+    log = written(tmp_path, filtered_log(users, 150, gaps=(0, 1, 2), users=users))
+    checked = pieces_checked(monkeypatch)
+    one = read_alike(log, ((2, 2_000), (3, 3_000), (2, 6_000), (4, 1_500)))
+    assert sum("'reinjected'" in item[1] for item in one[0]) > 80
+    assert len(checked) > 150 and not any(checked)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_jobs_cut_between_a_message_and_its_copy(tmp_path, monkeypatch, order):
+    # Cut at each line of the three orders: the worker hands the copy of the parent's message
+    # back, or keeps its own, by the message-id; no chunk is read again for them.
+    log = written(tmp_path, ORDERS[order])
+    checked = pieces_checked(monkeypatch)
+    read_alike(log, [(2, size) for size in range(100, len(ORDERS[order]), 30)])
+    assert len(checked) > 60 and not any("content filter" in why for why in checked)
+
+
+def many_shapes_log(seed: int, count: int = 120) -> str:
+    """Logins' mail through a pipe filter every 0-3 seconds, of each shape the correlator
+    pairs: the three orders and the copy done before pipe's lines, no message-id (cleanup
+    makes one up for the copy, so any two such of a sender pair), a command (and a copy) for
+    each recipient, a filter that deferred first (piped a minute or more after), copies sent,
+    bounced with a notice, or deferred for hours, the same message-ids on many messages
+    (bulk mail that sets its own), local mail of the same sender."""
+    rng = random.Random(seed)
+    begins = list(itertools.accumulate(rng.choice((0, 1, 2, 3, 30)) for _ in range(count)))
+    message_ids = rng.choice((count, 4))
+
+    def tell(number, at):
+        pid, original, copy = 4000 + number, f"{0xA0000 + number:X}", f"{0xC0000 + number:X}"
+        user = f"u{rng.randint(0, 1)}@example.test"
+        recipients = [f"r{index}@far{index}.test" for index in range(rng.randint(1, 3))]
+        message_id = None if rng.random() < 0.15 else f"<m{number % message_ids}@example.test>"
+        client = f"unknown[198.51.100.{number % 250}]"
+        at(0, f"submission/smtpd[{pid}]: connect from {client}")
+        at(0, f"submission/smtpd[{pid}]: {original}: client={client}, sasl_method=PLAIN, "
+              f"sasl_username={user}")
+        if message_id:
+            at(0, f"cleanup[77]: {original}: message-id={message_id}")
+        at(1, f"qmgr[99]: {original}: from=<{user}>, size=900, nrcpt={len(recipients)} "
+              "(queue active)")
+        at(1, f"submission/smtpd[{pid}]: disconnect from {client} ehlo=1 auth=1 mail=1 "
+              f"rcpt={len(recipients)} data=1 quit=1 commands=6")
+        moment = 2
+        if rng.random() < 0.15:
+            for address in recipients:
+                at(moment, f"pipe[66]: {original}: to=<{address}>, relay=spamassassin, "
+                           "delay=2, delays=1/0/0/1, dsn=4.3.0, status=deferred (temporary "
+                           "failure. Command output: busy)")
+            moment += rng.choice((70, 200, 400))
+        each = rng.random() < 0.2
+        copies = [f"{copy}{index}" for index in range(len(recipients))] if each else [copy]
+        piped = [f"pipe[{66 + index * each}]: {original}: to=<{address}>, relay=spamassassin, "
+                 "delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin "
+                 "service)" for index, address in enumerate(recipients)]
+        piped.append(f"qmgr[99]: {original}: removed")
+        picked = []
+        for name in copies:
+            picked += [f"pickup[44]: {name}: uid=110 from=<{user}>",
+                       f"cleanup[77]: {name}: message-id="
+                       f"{message_id or f'<20260302.{name}@mail.example.test>'}"]
+        shape = rng.choice(("pipe first", "pickup first", "named first", "done first"))
+        lines = {"pipe first": piped + picked, "pickup first": picked[:1] + piped + picked[1:],
+                 "named first": picked + piped, "done first": picked}[shape]
+        for text in lines:
+            at(moment, text)
+        if rng.random() < 0.3:
+            at(moment, f"pickup[44]: {copy}F: uid=0 from=<{user}>")
+            at(moment, f"cleanup[77]: {copy}F: message-id=<cron{number}@example.test>")
+            at(moment + 1, f"qmgr[99]: {copy}F: removed")
+        for name, targets in zip(copies, [[address] for address in recipients]
+                                 if each else [recipients]):
+            at(moment + 1, f"qmgr[99]: {name}: from=<{user}>, size=1400, "
+                           f"nrcpt={len(targets)} (queue active)")
+            fate = rng.choice(("sent", "bounced", "deferred"))
+            for address in targets:
+                for attempt in range(rng.randint(1, 3) if fate == "deferred" else 1):
+                    at(moment + 2 + attempt * 900, f"smtp[88]: {name}: to=<{address}>, "
+                       "relay=mx.far.test[192.0.2.5]:25, delay=1, delays=0/0/0/1, " + {
+                           "sent": "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as Z1)",
+                           "bounced": "dsn=5.1.1, status=bounced (host mx.far.test[192.0.2.5] "
+                                      "said: 550 5.1.1 no such user (in reply to RCPT TO "
+                                      "command))",
+                           "deferred": "dsn=4.4.1, status=deferred (connect to far.test: "
+                                       "Connection refused)"}[fate])
+            if fate == "bounced":
+                notice = f"N{name}"
+                at(moment + 2, f"bounce[55]: {name}: sender non-delivery notification: {notice}")
+                at(moment + 2, f"qmgr[99]: {notice}: from=<>, size=2000, nrcpt=1 (queue active)")
+                at(moment + 3, f"local[56]: {notice}: to=<{user}>, relay=local, delay=0, "
+                               "delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)")
+                at(moment + 3, f"qmgr[99]: {notice}: removed")
+            if fate != "deferred":
+                at(moment + 2, f"qmgr[99]: {name}: removed")
+        if shape == "done first":
+            for text in piped:
+                at(moment + 4, text)
+
+    return interleaved_log(count, begins, tell)
+
+
+@pytest.mark.parametrize("seed", (12, 21, 27, 29, 32))
+def test_jobs_on_copies_of_every_shape(tmp_path, seed):
+    # Each seed found a worker keeping a copy whose original (no message-id) was the parent's,
+    # its sender or delivery told only in the lines handed back.
+    log = written(tmp_path, many_shapes_log(seed))
+    rng = random.Random(seed)
+    read_alike(log, ((2, rng.randint(300, 3_000)), (2, rng.randint(3_000, 9_000)),
+                     (2, rng.randint(300, 3_000)), (3, rng.randint(300, 3_000)),
+                     (4, rng.randint(200, 1_500))))
+
+
+def test_jobs_a_copy_of_a_message_born_in_the_lines_handed_back(tmp_path, report):
+    # Messages without a message-id: cleanup makes one up for each copy, so a copy pairs with
+    # any of its sender's. A1's session connected before the chunk: its client= line, handed
+    # back, makes A1 in the parent only when the piece is applied. A1 is piped first and takes
+    # the copy C3; B2, the chunk's own, must not.
+    lines = [f"Mar  2 10:00:0{second // 2} mail postfix/anvil[5]: statistics: max connection "
+             "rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00" for second in range(20)]
+    lines.insert(0, "Mar  2 10:00:00 mail postfix/submission/smtpd[100]: connect from "
+                    "unknown[203.0.113.1]")
+    for pid, queue_id, second in ((100, "4E2D7A01A1", 10), (200, "4E2D7A01B2", 11)):
+        if pid == 200:
+            lines.append(f"Mar  2 10:00:{second} mail postfix/submission/smtpd[{pid}]: "
+                         "connect from unknown[203.0.113.2]")
+        lines += [f"Mar  2 10:00:{second} mail postfix/submission/smtpd[{pid}]: {queue_id}: "
+                  f"client=unknown[203.0.113.{pid // 100}], sasl_method=PLAIN, "
+                  "sasl_username=ann",
+                  f"Mar  2 10:00:{second} mail postfix/qmgr[9]: {queue_id}: "
+                  "from=<ann@example.test>, size=900, nrcpt=1 (queue active)"]
+    for queue_id, copy, second in (("4E2D7A01A1", "4E2D7A01C3", 12), ("4E2D7A01B2", "4E2D7A01C4", 13)):
+        lines += [f"Mar  2 10:00:{second} mail postfix/pipe[6]: {queue_id}: "
+                  "to=<bob@example.net>, relay=spamassassin, delay=2, delays=1/0/0/1, "
+                  "dsn=2.0.0, status=sent (delivered via spamassassin service)",
+                  f"Mar  2 10:00:{second} mail postfix/qmgr[9]: {queue_id}: removed",
+                  f"Mar  2 10:00:{second} mail postfix/pickup[4]: {copy}: uid=110 "
+                  "from=<ann@example.test>",
+                  f"Mar  2 10:00:{second} mail postfix/cleanup[7]: {copy}: "
+                  f"message-id=<20260302100{second}.{copy}@mail.example.test>",
+                  f"Mar  2 10:00:{second} mail postfix/qmgr[9]: {copy}: "
+                  "from=<ann@example.test>, size=1400, nrcpt=1 (queue active)"]
+    for copy, status in (("4E2D7A01C3", "bounced"), ("4E2D7A01C4", "deferred")):
+        lines.append(f"Mar  2 10:00:20 mail postfix/smtp[8]: {copy}: to=<bob@example.net>, "
+                     "relay=none, delay=1, delays=0/0/1/0, dsn=5.0.0, "
+                     f"status={status} (connect to example.net: Connection refused)")
+    log = written(tmp_path, "\n".join(lines) + "\n")
+    # A chunk (the third, or the second with 3 jobs) that starts at A1's client= line.
+    read_alike(log, [(jobs, size) for jobs in (2, 3)
+                     for size in (*range(1_150, 1_270, 8), *range(2_300, 2_480, 8))])
+    assert [(row["queue_id"], row["status"], row["client_ip"])
+            for row in report("messages", log, *TIMES, "--jobs", "2")] == [
+        ("4E2D7A01C3", "bounced", "203.0.113.1"), ("4E2D7A01C4", "deferred", "203.0.113.2")]
+
+
+def test_jobs_local_mail_let_go_after_its_lines_folded(tmp_path):
+    # Local mail pickup reads is followed for a minute, and let go at the next sweep (a new
+    # ten-minute slot). Cut after pickup's lines, the worker folded the mail's later lines
+    # (a message the parent holds) and put the fold in the stream after that sweep, where
+    # the parent had let the mail go: its delivery counted untracked, not used (--stats).
+    lines = [f"Mar  2 06:2{minute}:00 mail postfix/anvil[5]: statistics: max connection rate "
+             "1/60s for (smtp:192.0.2.1) at Mar  2 06:19:00" for minute in range(5)] + [
+        "Mar  2 06:25:18 mail postfix/pickup[9603]: F3B46A08983: uid=0 from=<root>",
+        "Mar  2 06:25:19 mail postfix/cleanup[9612]: F3B46A08983: "
+        "message-id=<20260302062519.F3B46A08983@mail.example.test>",
+        "Mar  2 06:25:19 mail postfix/qmgr[1287]: F3B46A08983: from=<root@mail.example.test>, "
+        "size=5820, nrcpt=1 (queue active)",
+        "Mar  2 06:25:19 mail postfix/local[9624]: F3B46A08983: to=<root@mail.example.test>, "
+        "orig_to=<root>, relay=local, delay=0.09, delays=0.01/0.03/0.01/0.03, dsn=2.0.0, "
+        "status=sent (delivered to mailbox)",
+        "Mar  2 09:07:28 mail postfix/cleanup[10121]: 89C433B1A105: "
+        "message-id=<769558ea@example.test>"]
+    log = written(tmp_path, "\n".join(lines) + "\n")
+    one = read_alike(log, [(jobs, size) for jobs in (2, 3) for size in range(100, 900, 10)])
+    assert (one[1]["lines_used"], one[1]["untracked_queue_lines"]) == (4, 1)
+
+
+def test_jobs_a_copy_on_a_queue_id_whose_retries_were_folded(tmp_path):
+    # The queue ID's earlier life (the parent's message, its deferral folded by the worker)
+    # goes into the stream before the copy's birth: the copy handed back takes its birth's
+    # place, not the fold's. (Found by a reviewer's generator.)
+    log = written(tmp_path, """\
+Mar 02 10:13:35 mail postfix/smtp[88]: C0002: to=<r0@far0.test>, relay=none, delay=3, delays=3/0/0/0, dsn=4.4.1, status=deferred (connect to far.test: Connection refused)
+Mar 02 10:13:38 mail postfix/pickup[44]: C0002: uid=110 from=<u1@example.test>
+Mar 02 10:13:38 mail postfix/cleanup[77]: C0002: message-id=<m0@example.test>
+Mar 02 10:13:38 mail postfix/pipe[66]: A001E: to=<r1@far1.test>, relay=spamassassin, delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin service)
+Mar 02 10:13:38 mail postfix/pipe[66]: A001E: to=<r2@far2.test>, relay=spamassassin, delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin service)
+""")
+    one = read_alike(log, [(jobs, size) for jobs in (2, 3) for size in range(100, 700, 6)])
+    assert (one[1]["lines_read"], one[1]["lines_used"]) == (5, 2)
+
+
+def test_jobs_a_copy_named_twice(tmp_path):
+    # A copy the worker kept for its own B0BBB2 (the same message-id) is named again, by a
+    # message-id cleanup made up: one process then gives it to the parent's A0AAA1 (no
+    # message-id of its own). The parent checked the first name only: the chunk is its.
+    lines = [
+        "Mar  2 10:00:05 mail postfix/submission/smtpd[100]: connect from unknown[203.0.113.1]",
+        "Mar  2 10:00:05 mail postfix/submission/smtpd[100]: A0AAA1: "
+        "client=unknown[203.0.113.1], sasl_method=PLAIN, sasl_username=u1@example.test",
+        "Mar  2 10:00:06 mail postfix/qmgr[99]: A0AAA1: from=<u1@example.test>, size=900, "
+        "nrcpt=1 (queue active)",
+        "Mar  2 10:00:08 mail postfix/pipe[66]: A0AAA1: to=<r0@far0.test>, relay=spamassassin, "
+        "delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin service)",
+        "Mar  2 10:00:08 mail postfix/qmgr[99]: A0AAA1: removed"]
+    lines += [f"Mar  2 10:00:1{second // 4} mail postfix/anvil[5]: statistics: max connection "
+              "rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00" for second in range(16)]
+    lines += [
+        "Mar  2 10:00:30 mail postfix/submission/smtpd[200]: connect from unknown[203.0.113.2]",
+        "Mar  2 10:00:30 mail postfix/submission/smtpd[200]: B0BBB2: "
+        "client=unknown[203.0.113.2], sasl_method=PLAIN, sasl_username=u1@example.test",
+        "Mar  2 10:00:30 mail postfix/cleanup[77]: B0BBB2: message-id=<m97@example.test>",
+        "Mar  2 10:00:31 mail postfix/qmgr[99]: B0BBB2: from=<u1@example.test>, size=900, "
+        "nrcpt=1 (queue active)",
+        "Mar  2 10:00:32 mail postfix/pickup[44]: C0CCC6: uid=110 from=<u1@example.test>",
+        "Mar  2 10:00:32 mail postfix/cleanup[77]: C0CCC6: message-id=<m97@example.test>",
+        "Mar  2 10:00:33 mail postfix/cleanup[77]: C0CCC6: "
+        "message-id=<20260302.C0CCC6@mail.example.test>",
+        "Mar  2 10:00:34 mail postfix/qmgr[99]: C0CCC6: from=<u1@example.test>, size=1400, "
+        "nrcpt=1 (queue active)"]
+    log = written(tmp_path, "\n".join(lines) + "\n")
+    one = read_alike(log, [(2, size) for size in range(700, 1_300, 6)])
+    assert [fields for kind, fields in one[0] if "C0CCC6" in fields and "A0AAA1" in fields]
+
+
+def test_jobs_a_copy_whose_lines_came_before_cleanups(tmp_path):
+    # qmgr's line of the copy before cleanup's (lines out of order: a relay, a merge of
+    # logs): the worker read it; handing back pickup's and cleanup's alone would lose it.
+    log = written(tmp_path, """\
+Mar  2 10:00:05 mail postfix/submission/smtpd[100]: connect from unknown[203.0.113.1]
+Mar  2 10:00:05 mail postfix/submission/smtpd[100]: 4E2D7A01A1: client=unknown[203.0.113.1], sasl_method=PLAIN, sasl_username=ann
+Mar  2 10:00:05 mail postfix/cleanup[77]: 4E2D7A01A1: message-id=<one@example.test>
+Mar  2 10:00:06 mail postfix/qmgr[99]: 4E2D7A01A1: from=<ann@example.test>, size=900, nrcpt=1 (queue active)
+Mar  2 10:00:06 mail postfix/submission/smtpd[100]: disconnect from unknown[203.0.113.1] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Mar  2 10:00:08 mail postfix/pipe[66]: 4E2D7A01A1: to=<r0@far0.test>, relay=spamassassin, delay=2, delays=1/0/0/1, dsn=2.0.0, status=sent (delivered via spamassassin service)
+Mar  2 10:00:08 mail postfix/qmgr[99]: 4E2D7A01A1: removed
+Mar  2 10:00:10 mail postfix/anvil[5]: statistics: max connection rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00
+Mar  2 10:00:10 mail postfix/anvil[5]: statistics: max connection rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00
+Mar  2 10:00:10 mail postfix/anvil[5]: statistics: max connection rate 1/60s for (smtp:192.0.2.1) at Mar  2 09:59:00
+Mar  2 10:00:10 mail postfix/pickup[44]: 4E2D7A01C3: uid=110 from=<ann@example.test>
+Mar  2 10:00:10 mail postfix/qmgr[99]: 4E2D7A01C3: from=<ann@example.test>, size=1400, nrcpt=1 (queue active)
+Mar  2 10:00:10 mail postfix/cleanup[77]: 4E2D7A01C3: message-id=<one@example.test>
+Mar  2 10:00:11 mail postfix/smtp[8]: 4E2D7A01C3: to=<r0@far0.test>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to far0.test: Connection refused)
+""")
+    one = read_alike(log, [(2, size) for size in range(100, 1_700, 8)])
+    assert sum("'reinjected'" in fields for _, fields in one[0]) == 1
+
+
+def pieces_checked(monkeypatch) -> list:
+    """What parallel._Merge.why_not() said of each worker's piece from now on ('': used)."""
+    checked: list = []
+    why_not = parallel._Merge.why_not
+
+    def noted(merge, piece, guess, clock):
+        checked.append(why_not(merge, piece, guess, clock))
+        return checked[-1]
+
+    monkeypatch.setattr(parallel._Merge, "why_not", noted)
+    return checked
 
 
 @pytest.mark.parametrize("order", ORDERS)
