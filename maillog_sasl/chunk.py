@@ -44,7 +44,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Dict, Final, Iterable, List, NamedTuple, Optional, Tuple
 
 from mypy_extensions import mypyc_attr
 
@@ -71,6 +71,8 @@ from maillog_sasl.syslog import _SECONDS, CLOCK_FIELDS, MINUTES_KEPT, MONTHS, Cl
 SESSION, MESSAGE = True, False
 # A ChunkClock's fields, Clock._field_names(): pickled and copied by them.
 CHUNK_CLOCK_FIELDS = CLOCK_FIELDS + ("watch", "moved")
+# Why a chunk with a content filter's copy the worker cannot tell apart is the parent's to read.
+COPY_UNSURE: Final = "a content filter's copy of a message the chunk does not hold"
 
 
 # A connect (SESSION) or a new message (MESSAGE) on a key in a worker's chunk is the plain tuple
@@ -483,7 +485,7 @@ class ChunkCorrelator(Correlator):
                 if contested is not None and contested[2] is copy:
                     self.met.add(copy_key)  # (its message-id tells: _copy_named())
                 else:
-                    self.unsafe = "a content filter's copy of a message the chunk does not hold"
+                    self.unsafe = COPY_UNSURE
         for (piped_host, _), deliveries in self._piped.items():
             if piped_host == host and any(not delivery[4] for delivery in deliveries):
                 # The parent numbers its delivery before the chunk's (parallel._add_copies())
@@ -662,7 +664,7 @@ class ChunkCorrelator(Correlator):
         self.placed[2][key] = len(self.events)
         if contested:
             if mark < 0:  # (its queue ID's birth marked before, with nothing since: rare)
-                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+                self.unsafe = COPY_UNSURE
             else:
                 self.contested[key] = (mark, line, copy, early)
         return copy
@@ -677,7 +679,7 @@ class ChunkCorrelator(Correlator):
         key = (picked.host, picked.queue_id)
         if self.kept.get(key) is picked:
             # Named again (a second cleanup line): the parent checked the first message-id.
-            self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            self.unsafe = COPY_UNSURE
         contested = self.contested.pop(key, None)
         met = key in self.met
         self.met.discard(key)
@@ -688,7 +690,7 @@ class ChunkCorrelator(Correlator):
         mark, pickup_line, _, early = contested
         if picked.kind != PICKED or (early and self._original_here(picked)):
             if met:  # the delivery handed back may have taken it there
-                self.unsafe = "a content filter's copy of a message the chunk does not hold"
+                self.unsafe = COPY_UNSURE
             self.early.append((key[0], sender, picked.queued, True, picked.message_id,
                                picked.queue_id))
             self.kept[key] = picked
@@ -696,7 +698,7 @@ class ChunkCorrelator(Correlator):
         if (picked.size is not None or picked.nrcpt is not None or picked.recipients
                 or picked.notices or picked.state != OPEN):
             # Lines of its came before cleanup's (out of order): they were read here.
-            self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            self.unsafe = COPY_UNSURE
             return
         # A message of the chunk's piped later may be its (checked then: _piped_to_filter()).
         # Past the first minute its original is not looked for among the chunk's messages,
@@ -734,7 +736,7 @@ class ChunkCorrelator(Correlator):
 
     def _unfollow(self, key: tuple) -> None:
         if key in self.contested:  # (a copy not named within COPY_WITHIN)
-            self.unsafe = "a content filter's copy of a message the chunk does not hold"
+            self.unsafe = COPY_UNSURE
         self.dropped.add(key)  # its later lines are dropped here, as there
         super()._unfollow(key)
 
