@@ -279,9 +279,11 @@ class ChunkCorrelator(Correlator):
         still_open: List[dict] = [self.sessions, self.pending, self.messages]
         # What the parent's checks of Piece.early read: not the sender of every message of its
         # whose retries were handed back.
-        piped = {key for key, _ in self.piped_keys}
-        told_back = {key: told for key, told in self.told_back.items()
-                     if told[1] is not None or key in piped} if self.early else {}
+        told_back: Dict[tuple, list] = {}
+        if self.early:
+            piped = {key for key, _ in self.piped_keys}
+            told_back = {key: told for key, told in self.told_back.items()
+                         if told[1] is not None or key in piped}
         return Piece(self.sessions, self.pending, self.messages,
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
