@@ -185,6 +185,7 @@ class Scope:
         self.matched: set = set()
         self.selects_all = True  # the selection has no filter (set by start())
         self.counted_by_report = False  # the report's build fills `counts` (set by start())
+        self.message_counter = MessageCounter(self.selection)
         self.top: Optional[int] = None
         self.rows = 0
         self.shown = 0
@@ -214,6 +215,7 @@ class Scope:
         self.top = options.get("top")
         self.selects_all = selection.selects_all()
         self.counted_by_report = report.counts_selection
+        self.message_counter = MessageCounter(selection)
         if report.assesses or self.flagged_only or self.assess:
             self.activity = Activity(incident.thresholds_of(options), selection, keep_hours,
                                      options.get("stats"))
@@ -258,8 +260,8 @@ class Scope:
                 self._entry(user)[0] += 1
         elif isinstance(item, Message):
             name = item.sasl_username
-            if (name is not None and item.kind == "submission"
-                    and (everything or selection.message(item))):
+            if (name is not None and (everything or selection.message(item))
+                    and self.message_counter.counts(item)):
                 self._entry(name)[1] += 1
 
     def _match(self, session: Session) -> None:
@@ -435,6 +437,43 @@ def _latest(current, candidate):
     return current
 
 
+class MessageCounter:
+    """Which finished messages add one to their account's `messages`: each message a login
+    sent counts once. Its submission counts when the selection takes it. Under --since/--until
+    a submission an after-queue content filter took is removed at once, while the copy the
+    filter re-injected (or one `postsuper -r` requeued) lives on, deferred for days: when the
+    window takes such a copy and leaves out its submission, the first copy taken counts for
+    it, so that `messages` agrees with the recipients counted and the messages report's rows.
+    With no filter, exactly the submissions count."""
+
+    __slots__ = ("selection", "everything", "through_copies")
+
+    def __init__(self, selection: Selection):
+        self.selection = selection
+        self.everything = selection.selects_all()
+        # id() -> the submission counted through a copy finished before it (it is kept alive
+        # here, so that its id names no other): rare, a filter holding the original.
+        self.through_copies: Dict[int, Message] = {}
+
+    def counts(self, message: Message) -> bool:
+        """Whether `message`, selected, adds one to its account's messages."""
+        if message.kind == "submission":
+            return (not self.through_copies
+                    or self.through_copies.pop(id(message), None) is None)
+        if self.everything or message.kind == "notice":
+            return False
+        root = message.parent
+        while root is not None and root.kind != "submission":
+            root = root.parent
+        # A submission not finished yet is asked on the times it has so far: its window only
+        # grows, so one taken now is taken when it finishes and counts itself then.
+        if (root is None or id(root) in self.through_copies
+                or self.selection.message(root)):
+            return False
+        self.through_copies[id(root)] = root
+        return True
+
+
 class _UserTotals:
     __slots__ = ("sessions", "messages", "outcomes", "first_seen", "last_seen",
                  "methods", "hosts", "countries", "asns")
@@ -450,8 +489,8 @@ class _UserTotals:
         self.countries = None  # Counter: country -> logins, with a database
         self.asns = None  # Counter: AS number -> logins
 
-    def add_message(self, message: Message, statuses: Iterable[str]) -> None:
-        self.messages += message.kind == "submission"
+    def add_message(self, message: Message, statuses: Iterable[str], counts: bool) -> None:
+        self.messages += counts
         outcomes = self.outcomes
         for status in statuses:
             outcomes[OUTCOME_INDEX[status]] += 1
@@ -497,6 +536,7 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
     # counted here. With a filter, the selected sessions' own pairs and recipients.
     from_activity = everything and activity is not None
     logins = None if from_activity else PairStore()
+    message_counter = MessageCounter(selection)
     unnamed_ips = set()
     for item in finished:
         # The loop of the default report, for every session and message: the entry's updates
@@ -539,8 +579,9 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
                     entry.methods.add(item.sasl_method)
         else:
             statuses = item.counted_outcomes()
-            if statuses or item.kind == "submission":
-                _totals_of(totals, name).add_message(item, statuses)
+            counts = message_counter.counts(item)
+            if statuses or counts:
+                _totals_of(totals, name).add_message(item, statuses, counts)
     if logins is not None:
         ips = logins.ips_per_account()
         logins.close()
@@ -653,6 +694,7 @@ def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
                                   "first_seen": None, "last_seen": None}
         return found
 
+    message_counter = MessageCounter(selection)
     for item in finished:
         if isinstance(item, Session):
             user = session_user(item)
@@ -666,10 +708,11 @@ def _ips(finished: Iterable[Finished], selection: Selection, options: dict):
             entry["last_seen"] = _latest(entry["last_seen"], item.end or item.start)
         elif selection.message(item):
             counted = len(item.counted_outcomes())
-            if not counted and item.kind != "submission":
+            counts = message_counter.counts(item)
+            if not counted and not counts:
                 continue
             entry = entry_for(item.sasl_username, item.client_ip)
-            entry["messages"] += item.kind == "submission"
+            entry["messages"] += counts
             entry["recipients"] += counted
     scope = options["scope"]
     activity = scope.activity
