@@ -63,13 +63,14 @@ IMPORTANCE: Dict[str, Tuple[str, ...]] = {
               "methods", "hosts"),
     # Who logged in from where and when, and whether the AUTH failed first.
     "sessions": ("sasl_username", "client_ip", "country", "start", "auth", "failed_auth",
-                 "messages", "recipients", "sasl_method", "asn", "end", "client_name", "tls",
-                 "complete", "service", "host", "pid"),
+                 "messages", "recipients", "rejected", "sasl_method", "asn", "end",
+                 "client_name", "tls", "complete", "service", "host", "pid"),
     # Whose mail to whom, what became of it, when, and the queue ID to act on.
     "messages": ("sasl_username", "recipient", "status", "time", "queue_id", "reason",
                  "client_ip", "sender", "dsn", "relay", "last_attempt", "attempts",
                  "message_id", "orig_to", "host"),
-    "ips": ("user", "client_ip", "country", "recipients", "first_seen", "last_seen",
+    # The role (attacker or usual) is what the report is asked for under --flagged.
+    "ips": ("user", "client_ip", "role", "country", "recipients", "first_seen", "last_seen",
             "sessions", "messages", "asn", "as_org", "client_name"),
     # The IP to block, how hard it tried, and whether it got in (as whom).
     # `success_users` says it whole for the accounts Postfix named (later_success adds only
@@ -199,19 +200,20 @@ def cut(text: str, width: int) -> str:
 
 def cut_items(items: Sequence[str], width: int, partial: bool = True) -> str:
     """A list cell (items joined by ", ") in at most `width` columns: cut after a whole item
-    with the count of the rest (`a, b, …+3`); with `partial`, cut like any text instead when
-    that shows more items whole (`a, b, c, d…`)."""
+    with the count of the rest (`a, b, …+3`); when not even the first item fits so, with
+    `partial`, cut like any text (`admin@corp.…`), else only the count (`…+3`). A list cut
+    like text would end in a word cut short (`guessed, h…`) or one that looks cut
+    (`guessed…`), and hide how many items it had."""
     whole = ", ".join(items)
     if display_width(whole) <= width:
         return whole
-    best, used, whole_items = 0, 0, 0
-    for count, item in enumerate(items, 1):
+    best, used = 0, 0
+    for count, item in enumerate(items[:-1], 1):
         used += display_width(item) + (2 if count > 1 else 0)
-        if partial and used <= width - 1:
-            whole_items = count  # what cutting the text anywhere would show whole
-        if count < len(items) and used + len(f", {ELLIPSIS}+{len(items) - count}") <= width:
-            best = count
-    if best and best >= whole_items:
+        if used + len(f", {ELLIPSIS}+{len(items) - count}") > width:
+            break
+        best = count
+    if best:
         return f"{', '.join(items[:best])}, {ELLIPSIS}+{len(items) - best}"
     return cut(whole, width) if partial or len(whole) < 2 else f"{ELLIPSIS}+{len(items)}"
 
@@ -306,8 +308,9 @@ def short_times(name: str, values: Iterable) -> Tuple[List[str], str]:
 
 def plan(columns: Sequence[str], header_widths: Dict[str, int], widths: Dict[str, int],
          fit: Fit) -> Tuple[List[str], Dict[str, int], List[str]]:
-    """(the columns kept, in table order; each one's width; the hidden ones, least important
-    first) of a table whose columns' whole widths (header included) are `widths`."""
+    """(the columns kept, in table order; each one's width; the hidden ones, most important
+    first: those the reader misses most) of a table whose columns' whole widths (header
+    included) are `widths`."""
     ranked = [name for name in fit.importance if name in columns]
     ranked += [name for name in columns if name not in ranked]
     floor, comfortable = {}, {}
@@ -331,7 +334,7 @@ def plan(columns: Sequence[str], header_widths: Dict[str, int], widths: Dict[str
             spare -= grow
     if len(kept) == 1 and given[kept[0]] > fit.width:
         given[kept[0]] = max(fit.width, 1)  # one column wider than the terminal: cut it
-    hidden = [name for name in reversed(ranked) if name not in given]
+    hidden = [name for name in ranked if name not in given]
     return [name for name in columns if name in given], given, hidden
 
 

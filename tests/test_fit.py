@@ -13,7 +13,7 @@ import unicodedata
 
 import pytest
 
-from maillog_sasl import cli, layout
+from maillog_sasl import cli, layout, reports
 from maillog_sasl.layout import Fit, cut, cut_items, display_width, short_times, wrap
 from maillog_sasl.render import plain_text, render
 from maillog_sasl.reports import USERS_COLUMNS
@@ -96,17 +96,48 @@ def test_the_users_table_fits_other_widths(monkeypatch, columns):
     assert code == 0 and max(width(line) for line in out.splitlines()) <= columns
 
 
-def test_the_hint_names_the_hidden_columns_least_important_first(monkeypatch):
+def test_the_hint_names_the_hidden_columns_most_important_first(monkeypatch):
+    # An admin's review (2026-12-06): at 80 columns the hint named hosts and methods while the
+    # outcomes that make the row's numbers add up (deferred, bounced) hid behind "…+8".
     _, out, _ = run(monkeypatch, [SAMPLE], terminal=True, columns=100)
     names = header(out).split()
     assert names[0] == "user" and "flags" in names and "ips" in names
     assert "hosts" not in names and "methods" not in names
     hint = out.splitlines()[-1]
-    assert re.fullmatch(r"\d+ columns hidden \(hosts, methods, first_seen, .*\); "
+    assert re.fullmatch(r"\d+ columns hidden \(rejected, expired, messages, .*\); "
                         r"--columns all or --format csv", hint), hint
+    _, out, _ = run(monkeypatch, [SAMPLE], terminal=True, columns=80)
+    assert out.splitlines()[-1].startswith("10 columns hidden (deferred, bounced, …+8)")
     assert int(hint.split()[0]) == len(USERS_COLUMNS) - len(names)
     # The table keeps the report's order among the columns it shows.
     assert names == [name for name in USERS_COLUMNS if name in names]
+
+
+def test_every_column_of_every_report_is_ranked():
+    # A column IMPORTANCE does not name ranks last: the ips report's `role` (attacker or usual,
+    # what `-r ips --flagged` is run for) was the first hidden at 80 columns.
+    columns = {
+        "users": reports.USERS_COLUMNS + reports.USERS_GEO_COLUMNS,
+        "sessions": reports.SESSIONS_COLUMNS + reports.SESSIONS_GEO_COLUMNS,
+        "messages": reports.MESSAGES_COLUMNS,
+        "ips": reports.IPS_COLUMNS + reports.IPS_GEO_COLUMNS,
+        "failures": reports.FAILURES_COLUMNS + reports.FAILURES_GEO_COLUMNS,
+        "failures --by user": (reports.FAILURES_BY_USER_COLUMNS
+                               + reports.FAILURES_BY_USER_GEO_COLUMNS),
+        "suspicious": reports.SUSPICIOUS_COLUMNS,
+        "timeline": reports.TIMELINE_COLUMNS + reports.TIMELINE_GEO_COLUMNS,
+        "queue": reports.QUEUE_COLUMNS,
+    }
+    assert set(columns) == set(layout.IMPORTANCE)
+    for key, names in columns.items():
+        assert sorted(layout.IMPORTANCE[key]) == sorted(names), key
+
+
+def test_the_ips_report_keeps_the_role_at_80_columns(monkeypatch):
+    _, out, _ = run(monkeypatch, ["-r", "ips", "--flagged", SAMPLE], terminal=True, columns=80)
+    names = header(out).split()
+    assert names[:2] == ["user", "client_ip"] and "role" in names
+    assert "attacker" in out
 
 
 def test_a_table_that_fits_has_no_hint(monkeypatch):
@@ -272,9 +303,12 @@ def test_long_cells_are_cut_within_their_column():
     assert cut("short", 20) == "short"
     assert cut_items(["burst", "failing", "guessed", "hopping", "shared-ip"], 28) == (
         "burst, failing, guessed, …+2")
-    # A cut that would show more of the list whole wins over the count.
-    assert cut_items(["burst", "failing", "guessed", "hopping"], 27) == (
-        "burst, failing, guessed, h…")
+    # Never a word cut short (`h…`) or one that looks cut (`guessed…`): the count says how
+    # many more (an admin's review, 2026-12-06).
+    assert cut_items(["burst", "failing", "guessed", "hopping"], 27) == "burst, failing, …+2"
+    assert cut_items(["burst", "failing", "guessed", "hopping", "shared-ip"], 24) == (
+        "burst, failing, …+3")
+    # Cut as text only when not even the first item fits with the count.
     assert cut_items(["admin@corp.example", "anouk.becker"], 12) == "admin@corp.…"
     assert cut_items(["a", "b", "c"], 3, partial=False) == "…+3"
 
