@@ -22,6 +22,7 @@ DIAGNOSTICS
 import getpass
 import os
 import sys
+import warnings
 
 ENV_VAR = "MAILLOG_SASL_PASSWORD"
 EXIT_USAGE = 2
@@ -101,7 +102,12 @@ def _prompt(prompt):
         raise PasswordError(
             "no password given: no terminal to prompt on, and standard input is closed")
     try:
-        return getpass.getpass(prompt)
+        with warnings.catch_warnings():
+            # Without a terminal getpass warns twice that the password may be echoed: in its
+            # own words, and as a Python warning naming getpass.py's path and line, which
+            # reads like a fault of this command's. Its own words are enough.
+            warnings.simplefilter("ignore", getpass.GetPassWarning)
+            return getpass.getpass(prompt)
     except EOFError:
         raise PasswordError("no password given at the prompt") from None
     except UnicodeDecodeError:

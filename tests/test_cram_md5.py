@@ -279,6 +279,16 @@ def test_closed_stdin_and_no_terminal_for_the_password_prompt():
         " and standard input is closed\n")
 
 
+def test_a_password_piped_without_a_terminal_warns_in_getpasss_words_alone():
+    # `echo PASSWORD | maillog-sasl cram-md5 USER CHALLENGE` where there is no terminal (a
+    # script, a new session): getpass reads the pipe. Its Python warning named getpass.py's path
+    # and line on stderr, like a fault of the command's (an admin's review, 2026-12-06).
+    code, out, err = run_process(SEED_USER, SEED_CHALLENGE, password=None, stdin=None,
+                                 input=f"{SEED_PASSWORD}\n".encode(), start_new_session=True)
+    assert (code, out) == (0, SEED_RESPONSE + "\n")
+    assert err == "Warning: Password input may be echoed.\nPassword: \n"
+
+
 @pytest.mark.parametrize("errors", ["surrogateescape", "strict"])
 def test_password_stdin_not_utf8(errors):
     """Python decodes stdin with surrogate escapes in the C and C.UTF-8 locales, strictly in others."""
