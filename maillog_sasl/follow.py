@@ -73,7 +73,6 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 import stat
@@ -87,6 +86,7 @@ from maillog_sasl.sources import (
     Unwrapper,
     is_compressed,
     opener_of,
+    text_decoder,
 )
 
 BLOCK_SIZE = 1 << 17
@@ -151,7 +151,7 @@ class _Reader:
     __slots__ = ("_decoder", "_splitter", "fed", "end", "counted")
 
     def __init__(self, start: int, after_cr: bool):
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._decoder = text_decoder(start == 0)
         # A CR ends its line at once, wherever it falls: the LF that may follow it (a CRLF
         # written by halves, or read between them) is skipped when it comes, also by a reader
         # started after it (`after_cr`: the byte before `start`), and the lines are the reports'.

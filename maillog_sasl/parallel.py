@@ -103,7 +103,6 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import codecs
 import collections
 import contextlib
 import copyreg
@@ -149,6 +148,7 @@ from maillog_sasl.sources import (
     is_compressed,
     one_line,
     open_path,
+    text_decoder,
     wrapper_of,
 )
 from maillog_sasl.syslog import REPEATED, fixed_zone, split_line
@@ -295,7 +295,7 @@ class _Range:
         self.lines = LineSplitter()
 
     def batches(self) -> Iterator[List[str]]:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        decoder = text_decoder(self.start == 0)
         offset = self.start
         while offset < self.end:
             block = self.read_at(min(BLOCK_SIZE, self.end - offset), offset, self.end)
@@ -530,7 +530,7 @@ def _splittable(source, chunk_size: int) -> bool:
         return False
     if is_compressed(head):
         return False
-    lines = LineSplitter().split(head.decode("utf-8", "replace"))
+    lines = LineSplitter().split(head.decode("utf-8-sig", "replace"))
     # A container runtime's wrapper joins the parts of a split line, which a chunk boundary
     # may fall between; a head without a syslog line may have a wrapper further on.
     return wrapper_of(lines) == PLAIN and copies_of(lines) == 1

@@ -8,6 +8,8 @@ SUMMARY
     a URL's object is not asked); Source.read_at(size, offset, until=None) -> bytes (`until`:
     the reads go on in order to there, a chunk: a URL's fetched in large blocks);
     Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
+    text_decoder(at_start) -> an incremental UTF-8 decoder (at an input's start, one that drops
+                                    a byte order mark);
     is_compressed(head), opener_of(head)   whether the first bytes are gzip/bzip2/xz's (a file
                                     parallel.py reads whole, not in byte ranges); the
                                     in-process reader of such a stream (watch's rotated files)
@@ -33,9 +35,11 @@ DESCRIPTION
     Compression is recognised by magic bytes, never by name: gzip (1f 8b), bzip2 (BZh) and xz
     (fd 37 7a 58 5a 00); anything else is read as plain text. Bytes are read in large blocks and
     decoded once per block as UTF-8 with undecodable bytes replaced (U+FFFD), so a stray Latin-1
-    byte costs nothing but a replacement character. A compressed regular file is inflated by
-    the system's gzip, bzip2 or xz in a child process, on the other core, when the program
-    exists; a compressed pipe or standard input, by Python's own modules.
+    byte costs nothing but a replacement character; a UTF-8 byte order mark at an input's start
+    (a log saved by Windows Notepad or PowerShell 5's Out-File) is dropped, not read as the
+    first character of its first line, which then was no syslog line. A compressed regular
+    file is inflated by the system's gzip, bzip2 or xz in a child process, on the other core,
+    when the program exists; a compressed pipe or standard input, by Python's own modules.
 
     Lines end in LF, CRLF or a bare CR (old Mac exports; Postfix never logs a CR inside a
     line), also when a CRLF is cut by a block boundary. NUL bytes are no text: a
@@ -359,7 +363,7 @@ class Source:
         system's gzip, bzip2 or xz in a child process when there is one; otherwise in this
         process.
         """
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        decoder = text_decoder(True)
         splitter = LineSplitter()
         unwrapper = Unwrapper()
         opened = False
@@ -502,7 +506,7 @@ class Source:
         inflated them)."""
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
-        text = start.decode("utf-8", "replace")
+        text = start.decode("utf-8-sig", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.anchor)
@@ -533,7 +537,8 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
     a central syslog server with any stamp, says nothing. Nor does a last line without its
     year: the yearless lines may run on past the last dated one.
     """
-    lines = tail.decode("utf-8", "replace").replace("\r", "\n").split("\n")
+    lines = tail.decode("utf-8-sig" if whole else "utf-8", "replace").replace(
+        "\r", "\n").split("\n")
     # The first piece may be the end of a line the read cut (not the file's first line); the
     # last, a line still being written.
     lines = [line[:MAX_LINE] for line in lines[0 if whole else 1:-1]]
@@ -588,6 +593,12 @@ def _end_of(read_at, size: int, head: bytes, zone: Optional[_dt.tzinfo],
     except OSError:
         return None
     return end_time(tail, not offset, zone, written)
+
+
+def text_decoder(at_start: bool):
+    """The incremental decoder of an input's bytes read from its start (`at_start`: a UTF-8
+    byte order mark there is dropped) or from a line start further on."""
+    return codecs.getincrementaldecoder("utf-8-sig" if at_start else "utf-8")("replace")
 
 
 class LineSplitter:
