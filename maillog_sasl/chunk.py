@@ -192,6 +192,12 @@ class Piece(NamedTuple):
     # [((host, queue ID), time)]: the parent's messages whose delivery to a command was
     # handed back, which a copy in Piece.early may be of.
     piped_keys: list
+    # The parent's copies a filter's reply named in a delivery handed back ((host, queue ID),
+    # `queued as` on loopback), and, when there are any, (host, message-id) of the filter's
+    # copies here that no message of the chunk's took: a split re-injection's copies may be
+    # either side of the chunk's start (Correlator._split_copies()).
+    named_back: list
+    loose_copies: set
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -261,6 +267,8 @@ class ChunkCorrelator(Correlator):
         # before such a sweep are applied before it there, as one process reads them.
         self.held_copies: Dict[str, Optional[_dt.datetime]] = {}
         self.piped_keys: List[tuple] = []  # Piece.piped_keys
+        self.named_back: List[tuple] = []  # Piece.named_back
+        self.loose_copies: set = set()  # Piece.loose_copies (kept whatever named_back holds)
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
@@ -280,16 +288,31 @@ class ChunkCorrelator(Correlator):
         # What the parent's checks of Piece.early read: not the sender of every message of its
         # whose retries were handed back.
         told_back: Dict[tuple, list] = {}
-        if self.early:
+        if self.early or self.named_back:
             piped = {key for key, _ in self.piped_keys}
             told_back = {key: told for key, told in self.told_back.items()
                          if told[1] is not None or key in piped}
+        loose_copies: set = set()
+        if self.named_back:
+            for message in self.messages.values():
+                self._loose(message)
+            loose_copies = self.loose_copies
         return Piece(self.sessions, self.pending, self.messages,
                      tuple({key: placed[key] for key in open_ones} for placed, open_ones
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, self._piped, self._picked, self.early, told_back,
-                     self.piped_keys, self.events)
+                     self.piped_keys, self.named_back, loose_copies, self.events)
+
+    def _finish_message(self, message: Message) -> None:
+        self._loose(message)
+        super()._finish_message(message)
+
+    def _loose(self, message: Message) -> None:
+        """Note `message` in loose_copies if it is a filter's copy no message took."""
+        if (message.parent is None and message.sasl_username is None
+                and message.message_id is not None and ev.is_loopback(message.client_ip)):
+            self.loose_copies.add((message.host, message.message_id))
 
     def _untimed(self, stamp: str) -> None:
         super()._untimed(stamp)
@@ -452,7 +475,10 @@ class ChunkCorrelator(Correlator):
                 self._own(notice, "a bounce notice")
                 self._foreign(notice)
         elif daemon in DELIVERY_AGENTS and "queued as " in text:
-            self._own((key[0], queued_as(ev.delivery_event(text))), "queued as")
+            copy = (key[0], queued_as(ev.delivery_event(text)))
+            self._own(copy, "queued as")
+            if "[127." in text or "[::1]" in text:  # (a filter's, as Correlator._delivery())
+                self.named_back.append(copy)
         elif daemon in DELIVERY_AGENTS:
             forwarded = ev.forwarded_as(text)  # (the lines _fold_delivery() did not take)
             if forwarded is not None:

@@ -1906,6 +1906,27 @@ class Correlator:
             child.inherit_from(message, "reinjected")
         if child.parent is message:
             recipient.handed_to = new_id
+            if child.nrcpt is not None and len(message.recipients) > child.nrcpt:
+                handed = sum(other.handed_to == new_id for other in message.recipients.values())
+                if handed > child.nrcpt:
+                    self._split_copies(message, child)
+
+    def _split_copies(self, message: Message, named: Message) -> None:
+        """A filter handed `message`'s recipients back in more copies than the one its reply
+        named: amavisd-new re-injects a message once per group of recipients its policies
+        treat alike, and answers the one SMTP transaction with the first copy's queue ID for
+        every recipient (`queued as NAMED`, whose qmgr line counts fewer). The others came
+        from the filter just before, with the same message-id and sender and no parent: each
+        carries the login's mail on (its recipients counted there, as `named`'s are). Only the
+        messages queued since `message` are looked at (newest first, until `message`)."""
+        for other in reversed(self.messages.values()):
+            if other is message:
+                break
+            if (other.parent is None and other.sasl_username is None and other is not named
+                    and other.host == message.host and other.message_id is not None
+                    and other.message_id == named.message_id and other.sender == named.sender
+                    and ev.is_loopback(other.client_ip)):
+                other.inherit_from(message, "reinjected")
 
     def _picked_up(self, line: str, stamp: str, host: str, text: str, clock: Clock) -> str:
         """pickup's line for a message `postsuper -r` requeued (an admin's `postsuper -r ALL`

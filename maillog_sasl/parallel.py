@@ -625,7 +625,26 @@ class _Merge:
             return "a queue ID born untracked in the chunk is open"
         if piece.early and self._pairs_across(piece):
             return "a content filter's copy and its original are either side of the chunk's start"
+        if piece.named_back and self._split_across(piece):
+            return "a content filter's copies of one message are either side of the chunk's start"
         return ""
+
+    def _split_across(self, piece: Piece) -> bool:
+        """Whether a copy a filter's reply named, of this process's (Piece.named_back), may
+        have a sibling the chunk holds with no parent there (Piece.loose_copies): the same
+        message-id, as far as this process or the lines handed back tell it; any on its host
+        when neither does."""
+        for key in piece.named_back:
+            named = self.correlator.messages.get(key)
+            message_id = named.message_id if named is not None else None
+            if message_id is None:
+                message_id = piece.told_back.get(key, (None, None))[1]
+            if message_id is None:
+                if any(host == key[0] for host, _ in piece.loose_copies):
+                    return True
+            elif (key[0], message_id) in piece.loose_copies:
+                return True
+        return False
 
     def _pairs_across(self, piece: Piece) -> bool:
         """Whether a delivery to a command or a copy pickup read (Piece.early) may pair with

@@ -67,3 +67,26 @@ def test_a_login_through_zimbras_filter_to_an_address_literal(cli, tmp_path):
             session["messages"]) == ("16388", "guppy.example-domain.com", "user@example.com", 1)
     assert rows(cli, "queue", path, year=YEAR) == []
     assert rows(cli, "messages", "--jobs", "2", path, year=YEAR) == messages
+
+
+def test_a_login_whose_message_amavis_split_in_two_copies(cli, tmp_path):
+    # test3.log with a login on line 4, its client= line. amavisd-new re-injected 84B5C321AC9
+    # (nrcpt=2, line 6) as AC0A1321BB3 and AF235321BB4 (nrcpt=1 each, lines 11 and 17, the
+    # same message-id), and answered `queued as AC0A1321BB3` for both recipients (lines 18
+    # and 19); AF235321BB4 delivered the second one over LMTP (line 23). Both are the login's
+    # (tests/test_split_reinjection.py); the tool counted the first alone.
+    lines = (SGROS / "test3.log").read_text().splitlines(keepends=True)
+    assert lines[3].endswith(": 84B5C321AC9: client=oproxy1-pub.mail.unifiedlayer.com"
+                             "[6.47.49.53]\n")
+    lines[3] = lines[3][:-1] + ", sasl_method=PLAIN, sasl_username=company@company.com\n"
+    path = tmp_path / "maillog"
+    path.write_text("".join(lines))
+    messages = rows(cli, "messages", path, year=YEAR)
+    assert sorted((row["queue_id"], row["recipient"], row["status"], row["sasl_username"])
+                  for row in messages) == [
+        ("AC0A1321BB3", "mailarchive@[172.16.10.20]", "sent", "company@company.com"),
+        ("AF235321BB4", "nsurname@com.com", "sent", "company@company.com")]
+    [user] = rows(cli, "users", path, year=YEAR)
+    assert (user["user"], user["messages"]) == ("company@company.com", 1)
+    assert outcomes(user) == counted(2, sent=2)
+    assert rows(cli, "messages", "--jobs", "2", path, year=YEAR) == messages
