@@ -17,6 +17,14 @@ Every number expected below is counted from the lines of the log.
 import pytest
 from test_jobs import read_canonical
 
+# One copy the filter re-injects on 127.0.0.1:10025, a transaction of its own.
+COPY = """\
+{at}:{second} mail postfix/amavisd/smtpd[{pid}]: connect from localhost[127.0.0.1]
+{at}:{second} mail postfix/amavisd/smtpd[{pid}]: {queue_id}: client=localhost[127.0.0.1]
+{at}:{second} mail postfix/cleanup[{p}2]: {queue_id}: message-id=<{message_id}>
+{at}:{second} mail postfix/qmgr[99]: {queue_id}: from=<{sender}>, size={size}, nrcpt=1 (queue active)
+{at}:{second} mail postfix/amavisd/smtpd[{pid}]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+"""
 # One login's message, split in two by the filter: its named copy sent, the other `LAST`.
 STORY = """\
 {at}:00 mail postfix/submission/smtpd[{p}1]: connect from client.example[203.0.113.5]
@@ -24,17 +32,7 @@ STORY = """\
 {at}:01 mail postfix/cleanup[{p}2]: {n}A: message-id=<{n}@example.jp>
 {at}:01 mail postfix/qmgr[99]: {n}A: from=<ann@example.jp>, size=900, nrcpt=2 (queue active)
 {at}:01 mail postfix/submission/smtpd[{p}1]: disconnect from client.example[203.0.113.5] ehlo=1 auth=1 mail=1 rcpt=2 data=1 quit=1 commands=7
-{at}:02 mail postfix/amavisd/smtpd[{p}3]: connect from localhost[127.0.0.1]
-{at}:02 mail postfix/amavisd/smtpd[{p}3]: {n}B: client=localhost[127.0.0.1]
-{at}:02 mail postfix/cleanup[{p}2]: {n}B: message-id=<{n}@example.jp>
-{at}:02 mail postfix/qmgr[99]: {n}B: from=<ann@example.jp>, size=1400, nrcpt=1 (queue active)
-{at}:02 mail postfix/amavisd/smtpd[{p}3]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
-{at}:02 mail postfix/amavisd/smtpd[{p}4]: connect from localhost[127.0.0.1]
-{at}:02 mail postfix/amavisd/smtpd[{p}4]: {n}C: client=localhost[127.0.0.1]
-{at}:02 mail postfix/cleanup[{p}2]: {n}C: message-id=<{n}@example.jp>
-{at}:02 mail postfix/qmgr[99]: {n}C: from=<ann@example.jp>, size=1400, nrcpt=1 (queue active)
-{at}:02 mail postfix/amavisd/smtpd[{p}4]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
-{at}:03 mail postfix/smtp[{p}5]: {n}A: to=<a@one.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=2, delays=0.1/0/0/1.9, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {n}B)
+{copies}{at}:03 mail postfix/smtp[{p}5]: {n}A: to=<a@one.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=2, delays=0.1/0/0/1.9, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {n}B)
 {at}:03 mail postfix/smtp[{p}5]: {n}A: to=<b@two.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=2, delays=0.1/0/0/1.9, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {n}B)
 {at}:03 mail postfix/qmgr[99]: {n}A: removed
 {at}:04 mail postfix/smtp[{p}6]: {n}B: to=<a@one.example>, relay=mx.one.example[198.51.100.1]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)
@@ -54,12 +52,7 @@ INBOUND = """\
 {at}:06 mail postfix/cleanup[{p}2]: {n}D: message-id=<{n}@sender.example>
 {at}:06 mail postfix/qmgr[99]: {n}D: from=<x@sender.example>, size=700, nrcpt=1 (queue active)
 {at}:06 mail postfix/smtpd[{p}8]: disconnect from mx.sender.example[198.51.100.9] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
-{at}:07 mail postfix/amavisd/smtpd[{p}3]: connect from localhost[127.0.0.1]
-{at}:07 mail postfix/amavisd/smtpd[{p}3]: {n}E: client=localhost[127.0.0.1]
-{at}:07 mail postfix/cleanup[{p}2]: {n}E: message-id=<{n}@sender.example>
-{at}:07 mail postfix/qmgr[99]: {n}E: from=<x@sender.example>, size=1100, nrcpt=1 (queue active)
-{at}:07 mail postfix/amavisd/smtpd[{p}3]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
-{at}:07 mail postfix/smtp[{p}5]: {n}D: to=<ann@example.jp>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {n}E)
+{copy}{at}:07 mail postfix/smtp[{p}5]: {n}D: to=<ann@example.jp>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {n}E)
 {at}:07 mail postfix/qmgr[99]: {n}D: removed
 {at}:08 mail postfix/local[{p}9]: {n}E: to=<ann@example.jp>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
 {at}:08 mail postfix/qmgr[99]: {n}E: removed
@@ -71,8 +64,18 @@ def story(number: int, last: str = BOUNCED, inbound: bool = False) -> str:
     it), and mail from outside after it when `inbound`."""
     fields = {"at": f"Mar  3 {10 + number // 60:02d}:{number % 60:02d}",
               "n": f"{0xA0000 + number:05X}", "p": 100 + number}
-    text = STORY.format(last=last.format(**fields), **fields)
-    return text + (INBOUND.format(**fields) if inbound else "")
+    n, p = fields["n"], fields["p"]
+    copies = "".join(COPY.format(second="02", pid=f"{p}{last_digit}", queue_id=n + letter,
+                                 message_id=f"{n}@example.jp", sender="ann@example.jp",
+                                 size=1400, **fields)
+                     for last_digit, letter in (("3", "B"), ("4", "C")))
+    text = STORY.format(last=last.format(**fields), copies=copies, **fields)
+    if not inbound:
+        return text
+    copy = COPY.format(second="07", pid=f"{p}3", queue_id=n + "E",
+                       message_id=f"{n}@sender.example", sender="x@sender.example", size=1100,
+                       **fields)
+    return text + INBOUND.format(copy=copy, **fields)
 
 
 @pytest.mark.parametrize("last, outcome", [(BOUNCED, "bounced"), (DEFERRED, "deferred")])
