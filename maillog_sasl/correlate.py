@@ -410,6 +410,18 @@ def queued_as(event) -> Optional[str]:
     return ev.queued_as_in(event.reason) if event is not None else None
 
 
+def _no_mail_taken(counters_text: str) -> bool:
+    """Whether a session's disconnect counters (Postfix >= 3.0) say that no DATA or BDAT of it
+    succeeded: `data=0/1`, or no DATA at all. False without counters (older Postfix)."""
+    if ev.counter(counters_text, "commands") is None:
+        return False
+    for name in ("data", "bdat"):
+        counted = ev.counter(counters_text, name)
+        if counted is not None and counted[0] > 0:
+            return False
+    return True
+
+
 def _address_of(client) -> Optional[str]:
     """NAME[IP] or NAME[IP]:PORT, the text events.split_address() read `client`'s name, IP and
     port from (a Session, or an event that names its client); None when it found no IP there.
@@ -1161,8 +1173,25 @@ class Correlator:
         session.auth = ev.counter(counters_text, "auth")
         if session.sasl_username is None and session.auth is not None and session.auth[0] > 0:
             self._claimed_login(session)
+        if session.queue_ids and _no_mail_taken(counters_text):
+            self._canceled(session, when)
         self._finish_session(session)
         return USED
+
+    def _canceled(self, session: Session, when: _dt.datetime) -> None:
+        """`session` ended at `when` and its counters say no DATA (or BDAT) of it succeeded:
+        a queue file its smtpd opened (`QID: client=...`) that qmgr never read was never
+        committed, and Postfix removed it. The client left or timed out in DATA (`timeout
+        after DATA`), the queue file could not be written (`cleanup: warning: QID: write
+        queue file: No space left on device`), or it quit before DATA. Postfix 3.10 logs
+        that end (`QID: removed (canceled)`, read as any removal); before, nothing did, and
+        the message stayed "still queued" for ever. It ends here as 3.10's line would end
+        it: removed, nothing sent."""
+        for queue_id in session.queue_ids:
+            key = (session.host, queue_id)
+            message = self.messages.get(key)
+            if message is not None and message.session is session and message.nrcpt is None:
+                self._removed(message, key, when)
 
     @staticmethod
     def _claimed_login(session: Session) -> None:
