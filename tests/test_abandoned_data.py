@@ -7,7 +7,9 @@ a queue file that cannot be written (`cleanup: warning: QID: write queue file: N
 device`), or a client that quits before DATA leaves that queue file uncommitted: Postfix removes
 it and logs nothing more of it. The disconnect's counters say so (`data=0/1`, or no `data=`).
 Postfix 3.10 logs that end (`QID: removed (canceled)`, tests/test_postfix310.py); before it,
-the tool kept such a message "still queued" for ever (a search of public logs, 2026-12-06). It ends at the disconnect now, as 3.10's line ends it: one of the
+the tool kept such a message "still queued" for ever (a search of public logs, 2026-12-06; a
+real one: lightmeter's 20_rejected.log, a login refused at its second RCPT that quit before
+DATA, test_reallogs.py). It ends at the disconnect now, as 3.10's line ends it: one of the
 login's messages, removed, nothing sent. A message refused as a whole at DATA (header_checks,
 a milter) is still refused: its line comes first.
 

@@ -362,6 +362,19 @@ def test_lightmeter_individual_auth_failure_among_seven_sessions_on_one_pid(cli)
         "15127", "95.239.23.97", "2020-06-20T05:02:46+00:00", "2020-06-20T05:02:46+00:00")
 
 
+def test_lightmeter_individual_a_login_refused_at_its_second_rcpt_queued_nothing(cli):
+    path = LMI / "20_rejected.log"
+    # Line 4: the login's client= line, smtpd's queue file D155CDC24C3 opened at the first
+    # recipient; line 5: the second refused (450, a rate limit); line 6: `rcpt=1/2 quit=1`, no
+    # DATA. The queue file was never committed: nothing is left queued (it was, for ever,
+    # before tests/test_abandoned_data.py's change).
+    assert stats(cli, path, year=2020)["messages still queued"] == 0
+    [user] = rows(cli, "users", path, year=2020)
+    assert (user["user"], user["sessions"], user["messages"], user["rejected"]) == (
+        "h-2d34d8bb8@h-93a1a37cd1.com", 1, 1, 1)
+    assert rows(cli, "queue", path, year=2020) == []
+
+
 # -- lightmeter-gotests (AGPL-3.0-only): smtpd counters only --------------------------------------
 
 LMG = REAL / "lightmeter-gotests" / "connectionstats_stats_test.log"
