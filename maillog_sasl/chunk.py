@@ -477,7 +477,7 @@ class ChunkCorrelator(Correlator):
         elif daemon in DELIVERY_AGENTS and "queued as " in text:
             copy = (key[0], queued_as(ev.delivery_event(text)))
             self._own(copy, "queued as")
-            if "[127." in text or "[::1]" in text:  # (a filter's, as Correlator._delivery())
+            if ev.names_loopback(text):  # (a filter's, as Correlator._delivery() tells)
                 self.named_back.append(copy)
         elif daemon in DELIVERY_AGENTS:
             forwarded = ev.forwarded_as(text)  # (the lines _fold_delivery() did not take)

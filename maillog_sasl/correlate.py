@@ -1302,7 +1302,7 @@ class Correlator:
         # Inbound mail is most client= lines: only SASL logins, re-injections and loopback
         # clients (a content filter's) are parsed and tracked.
         return (", sasl_username=" in text or ", orig_queue_id=" in text
-                or "[127." in text or "[::1]" in text)
+                or ev.names_loopback(text))
 
     def _on_client(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         login = _plain_login(text) if ", sasl_username=" in text else None
@@ -1717,7 +1717,7 @@ class Correlator:
                 new_id = queued_as(ev.delivery_event(text))
                 if new_id in message.reinjected_as:
                     recipient.handed_to = new_id
-            elif "[127." in text or "[::1]" in text:
+            elif ev.names_loopback(text):
                 # Most "queued as" come from remote MXs; only a relay on loopback can be the
                 # content filter, and its address is in the line.
                 self._follow_reinjection(ev.delivery_event(text), message, recipient, host)

@@ -7,6 +7,7 @@ SUMMARY
     read_trimmed(parser, text) -> parser(text without whitespace after its end) | None
     queue_id_of(text) -> str | None
     queued_as_in(reply) -> NEWQID | None  (`... queued as NEWQID`)
+    is_loopback(ip), names_loopback(text)  (a content filter's address; named in a line)
     qmgr_event(queue_id, body), cleanup_event(queue_id, body) -> event | None  (a line cut at
         its first ": ", as the correlator cuts it)
     requeued_event(text) -> Requeued(queue_id, orig_id) | None  (pickup reading a message
@@ -353,6 +354,13 @@ def queue_id_of(text: str) -> Optional[str]:
 
 def is_loopback(ip: str) -> bool:
     return ip.startswith("127.") or ip == "::1"
+
+
+def names_loopback(text: str) -> bool:
+    """Whether a line's text names a loopback address in brackets (`localhost[127.0.0.1]`,
+    `relay=127.0.0.1[127.0.0.1]:10024`, `[::1]`): a content filter's client or relay, told
+    without parsing the line (it may name another address too; the caller parses then)."""
+    return "[127." in text or "[::1]" in text
 
 
 def split_address(address: str) -> Tuple[str, str, Optional[str]]:
