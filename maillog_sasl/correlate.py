@@ -412,14 +412,22 @@ def queued_as(event) -> Optional[str]:
 
 def _no_mail_taken(counters_text: str) -> bool:
     """Whether a session's disconnect counters (Postfix >= 3.0) say that no DATA or BDAT of it
-    succeeded: `data=0/1`, or no DATA at all. False without counters (older Postfix)."""
-    if ev.counter(counters_text, "commands") is None:
-        return False
-    for name in ("data", "bdat"):
-        counted = ev.counter(counters_text, name)
-        if counted is not None and counted[0] > 0:
-            return False
-    return True
+    succeeded: `data=0/1`, or no DATA at all. False without counters (older Postfix), and for
+    a count it cannot read. Read by searching, not by events.counter() (a cached parse whose
+    key is hashed at each call: 1% of a submission log's instructions at every login's
+    disconnect), the common `data=1` first."""
+    return (_none_ok(counters_text, "data=") and _none_ok(counters_text, "bdat=")
+            and "commands=" in counters_text)
+
+
+def _none_ok(counters_text: str, name: str) -> bool:
+    """Whether counter `name` (`data=`) is absent or counts no success: Postfix writes a count
+    of 0 as `0` alone, before `/` or the end."""
+    at = counters_text.find(name)
+    if at < 0 or (at > 0 and counters_text[at - 1] != " "):
+        return True
+    value_at = at + len(name)
+    return value_at < len(counters_text) and counters_text[value_at] == "0"
 
 
 def _address_of(client) -> Optional[str]:
