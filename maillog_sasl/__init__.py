@@ -41,7 +41,8 @@ DESCRIPTION
 DIAGNOSTICS
     Nothing here raises on log content. An input that cannot be opened, fails part way (a
     truncated .gz), holds no syslog line or Postfix lines whose timestamp is no time (a month
-    in a language not read) is a sources.Problem in `problems`, in the order met;
+    in a language not read), or runs newest line first (`tac`), is a sources.Problem in
+    `problems`, in the order met;
     every other input, and everything read before the failure, is still analysed. The same file
     given twice is read once, and noted in `notes` (in the same form).
     pairs.StoreError when the temporary database cannot be written (a full disk);
@@ -72,8 +73,8 @@ class Analysis:
 
     Iterate it (once) for the finished Session and Message objects, in the order they finished.
     `problems` lists every input that could not be opened, failed part way, held no syslog
-    line or Postfix lines whose timestamp is no time (sources.Problem: path and message); it is
-    complete once the iteration has ended.
+    line or Postfix lines whose timestamp is no time, or ran newest line first
+    (sources.Problem: path and message); it is complete once the iteration has ended.
     `notes` lists the inputs read once because they were given twice (the same file by another
     name, or a copy), in the same form, once the Analysis is made; with workers, those read
     here because a worker found them changed (rotated) or could not open them are added as

@@ -17,13 +17,13 @@ DIAGNOSTICS
     Exit status 0 on success (an empty input gives an empty report); 2 for a usage error (an
     unknown option, a bad --since/--ip/--tz value), and when the analysis lists problems (an
     input that could not be read, failed part way, held no syslog line, or Postfix lines whose
-    timestamp is no time: counted, the last one shown): one line on stderr for each, and the
-    report still covers every other input and every other line read before the failure. A
-    report that cannot be written, or a temporary database that cannot be (a full disk), is
-    one line and exit 2; so is -o naming one of the logs or of the GeoIP databases (checked
-    before anything is read or written). -o FILE is replaced only by a whole report
-    (output.AtomicWriter). Inputs read once because they were given twice are one line each (a
-    note: the exit status stays 0). Never a traceback for bad input.
+    timestamp is no time: counted, the last one shown; or ran newest line first): one line on
+    stderr for each, and the report still covers every other input and every other line read
+    before the failure. A report that cannot be written, or a temporary database that cannot
+    be (a full disk), is one line and exit 2; so is -o naming one of the logs or of the GeoIP
+    databases (checked before anything is read or written). -o FILE is replaced only by a
+    whole report (output.AtomicWriter). Inputs read once because they were given twice are one
+    line each (a note: the exit status stays 0). Never a traceback for bad input.
 """
 
 from __future__ import annotations

@@ -464,7 +464,7 @@ class Pending:
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
         "_held", "_held_clock", "_told_from", "_input", "_inputs", "_piped", "_picked",
-        "_copy_order")
+        "_copy_order", "_read_first", "_read_last")
 
 
 def _new_input() -> tuple:
@@ -518,6 +518,10 @@ class Correlator:
         # (host, time) of the first and last line of the input being read, each read when it
         # came: its period and its hosts' clocks, noted at its end.
         self.edges: List[Optional[tuple]] = [None, None]
+        # The earliest and latest time of the input being read, so far (_seen(): whether it
+        # runs backwards).
+        self._read_first: Optional[_dt.datetime] = None
+        self._read_last: Optional[_dt.datetime] = None
         self._smtpd_handlers = self._handlers()
 
     def _handlers(self) -> dict:
@@ -542,7 +546,8 @@ class Correlator:
         # only doubled logs were undoubled said whether the log was, and awaited one copy.
         state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
                  "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
-                 "_piped": {}, "_picked": {}, "_copy_order": 0, **state}
+                 "_piped": {}, "_picked": {}, "_copy_order": 0, "_read_first": None,
+                 "_read_last": None, **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -1013,6 +1018,7 @@ class Correlator:
         lines the one before held back fed first: `watch` goes on to a log's next file)."""
         self.settle_copies()
         self._set_input_state(_new_input())
+        self._read_first = self._read_last = None
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
@@ -1706,8 +1712,7 @@ class Correlator:
         """A delivery attempt of `message` (`status` an outcome; a line of status sent has its
         answer at `answer_at`)."""
         message.last_time = when
-        stats = self.stats
-        last, first = stats.last_time, stats.first_time
+        last, first = self._read_last, self._read_first
         if last is None or first is None or when > last or when < first:
             self._seen(when)
         # message.recipient() inline: every delivery line comes here.
@@ -2202,6 +2207,17 @@ class Correlator:
         stats = self.stats
         # A log is read in order: a time is most often the latest or one already seen. (Only
         # here are they set: both at the first time seen, the first never after the last.)
+        last, first = self._read_last, self._read_first
+        if last is None or first is None:
+            self._read_first = self._read_last = when
+        elif when > last:
+            self._read_last = when
+            stats.latest_moves += 1
+        elif when < first:
+            self._read_first = when
+            stats.earliest_moves += 1
+        else:
+            return
         last, first = stats.last_time, stats.first_time
         if last is None or first is None:
             stats.first_time = stats.last_time = when
@@ -2239,7 +2255,8 @@ def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],
 
 def counted_before(stats: Stats) -> tuple:
     """What source_read() compares `stats` with once the next source is read."""
-    return stats.lines_read - stats.repeated_lines, stats.not_syslog, stats.unread_stamps
+    return (stats.lines_read - stats.repeated_lines, stats.not_syslog, stats.unread_stamps,
+            stats.earliest_moves, stats.latest_moves)
 
 
 def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Problem]]) -> None:
@@ -2247,7 +2264,8 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
     syslog file` when none of its lines had syslog shape, goes to `problems`; and the lines of
     use it had that were not used for their stamp, which is no time (a month's name of a
     language not read), with the last such stamp: such a log would else give an empty report
-    and no word of why."""
+    and no word of why; and a log whose times run backwards (`tac`, `journalctl -r`), which
+    would else give a report of logins that sent nothing and never ended."""
     read = stats.lines_read - stats.repeated_lines - before[0]
     if read and stats.not_syslog - before[1] == read and source.problem is None:
         # Not one line of syslog shape: the wrong file, not a log with some noise in it.
@@ -2258,6 +2276,23 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
     unread = stats.unread_stamps - before[2]
     if unread and problems is not None:
         problems.append(Problem(source.name, untimed_lines(unread, stats.unread_stamp)))
+    if problems is not None and runs_backwards(stats.earliest_moves - before[3],
+                                               stats.latest_moves - before[4]):
+        problems.append(Problem(source.name, "its lines run backwards in time, newest first "
+                                             "(tac, journalctl -r?): the reports need the "
+                                             "oldest line first"))
+
+
+# How many times a log's earliest time must move back, at the least, before it is said to run
+# backwards: a log read in order moves it back only where hosts' clocks differ a little, near
+# its start, while its latest time moves on at every new second.
+BACKWARD_MOVES: Final = 10
+
+
+def runs_backwards(earliest_moves: int, latest_moves: int) -> bool:
+    """Whether a log whose earliest time moved back `earliest_moves` times, and its latest on
+    `latest_moves` times, runs newest line first."""
+    return earliest_moves >= BACKWARD_MOVES and earliest_moves > 2 * latest_moves
 
 
 def untimed_lines(count: int, last: Optional[str]) -> str:

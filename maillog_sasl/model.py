@@ -389,9 +389,10 @@ STATS_FIELDS = ("lines_read", "lines_used", "not_syslog", "other_programs", "pos
                 "untracked_queue_lines", "repeated_lines", "sessions", "sessions_incomplete",
                 "sessions_idle", "messages", "messages_open_at_end", "messages_lost",
                 "unknown_statuses", "clock_anomalies", "first_time", "last_time", "sources",
-                "usernames", "lines_cut", "unread_stamps", "unread_stamp")
+                "usernames", "lines_cut", "unread_stamps", "unread_stamp", "earliest_moves",
+                "latest_moves")
 # The fields a Stats kept by watch before they came lacks, and their values then.
-STATS_ADDED = {"unread_stamps": 0, "unread_stamp": None}
+STATS_ADDED = {"unread_stamps": 0, "unread_stamp": None, "earliest_moves": 0, "latest_moves": 0}
 
 
 class Stats:
@@ -401,7 +402,10 @@ class Stats:
     the distinct SASL usernames that queued mail; `lines_cut` the lines longer than
     sources.MAX_LINE, of which only the start was read; `unread_stamps` the Postfix lines of use
     not used for their stamp, which is no time (a month's name of a language not read, Feb 30),
-    and `unread_stamp` the last such stamp.
+    and `unread_stamp` the last such stamp; `earliest_moves` and `latest_moves` how often a
+    line's time came before, or after, every time read before it (a log read oldest line first
+    moves its latest at every new second and its earliest hardly ever; one in reverse order,
+    the other way round: correlate.source_read()).
     """
 
     __slots__ = STATS_FIELDS
@@ -429,6 +433,8 @@ class Stats:
     lines_cut: int
     unread_stamps: int
     unread_stamp: Optional[str]
+    earliest_moves: int
+    latest_moves: int
 
     def __init__(self) -> None:
         self.lines_read = 0
@@ -453,6 +459,8 @@ class Stats:
         self.lines_cut = 0
         self.unread_stamps = 0
         self.unread_stamp = None
+        self.earliest_moves = 0
+        self.latest_moves = 0
 
     def __getstate__(self) -> tuple:
         return slots_state(self, STATS_FIELDS)

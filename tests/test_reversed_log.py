@@ -1,0 +1,97 @@
+"""A log whose lines run newest first is told, not read silently wrong.
+
+`tac maillog`, `journalctl -r -u postfix` and a spreadsheet sorted the wrong way write a log in
+reverse order. Read as it comes, every session starts at its disconnect and ends at its connect,
+every message is handed to its recipients before it is queued: the shipped sample, reversed,
+reported 1,597 authenticated sessions for its 833, its three stolen accounts with no message
+sent, bounced or deferred, 883 messages "still queued" and exit status 0 (found by a search of
+public logs, 2026-12-06). The correlator counts how often a line's time comes before, or after,
+every time read before it (Stats.earliest_moves, latest_moves): a log read oldest first moves its
+earliest time back only near its start, where hosts' clocks differ by a second or two (at most 3
+times in any real log of tests/), and its latest on at every new second; a reversed one the other
+way round. Such an input is a problem (one line on stderr, exit status 2), and the report is
+still written. A log of fewer than correlate.BACKWARD_MOVES distinct times is not told: it can be
+read by eye.
+"""
+
+from pathlib import Path
+
+import pytest
+from test_jobs import chunks_of
+
+import maillog_sasl
+
+from support import SAMPLE_LOGS
+
+TESTS = Path(__file__).parent
+# A real server's log (Lightmeter's sample, 297 lines of postfix, amavis and dovecot).
+LIGHTMETER = TESTS / "reallogs" / "lightmeter-sample" / "mail.log"
+BACKWARDS = "its lines run backwards in time, newest first"
+
+
+def reversed_copy(path: Path, directory: Path, name: str = "maillog") -> Path:
+    """`path`'s lines, newest first, as `tac` writes them."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    copy = directory / name
+    copy.write_bytes(b"".join(reversed(lines)))
+    return copy
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_real_log_reversed_is_a_problem(cli, tmp_path, monkeypatch, jobs):
+    log = reversed_copy(LIGHTMETER, tmp_path)
+    chunks_of(4096, monkeypatch)  # a worker reads some of its chunks (the file is 37 KB)
+    result = cli("--year", "2020", "--jobs", jobs, log)
+    assert result.code == 2
+    assert result.err == f"maillog-sasl: {log}: {BACKWARDS} (tac, journalctl -r?): the reports " \
+                         "need the oldest line first\n"
+    assert result.out.startswith("2020-")  # the report is still written
+
+
+def test_the_sample_reversed_is_a_problem_and_in_order_is_not(cli, tmp_path):
+    # RFC 3339 stamps with microseconds: a new latest time at nearly every line read in order.
+    log = reversed_copy(SAMPLE_LOGS / "maillog-sample.log", tmp_path)
+    reversed_run = cli("-f", "csv", log)
+    assert reversed_run.code == 2 and BACKWARDS in reversed_run.err
+    in_order = cli("-f", "csv", SAMPLE_LOGS / "maillog-sample.log")
+    assert in_order.code == 0 and in_order.err == ""
+
+
+def test_only_the_reversed_input_is_named(cli, tmp_path):
+    log = reversed_copy(LIGHTMETER, tmp_path, "mail.log.reversed")
+    result = cli("--year", "2020", TESTS / "reallogs" / "lightmeter-sample" / "mail.log.1", log)
+    assert result.code == 2
+    assert result.err.count(BACKWARDS) == 1 and f"{log}: {BACKWARDS}" in result.err
+
+
+def test_rotated_files_joined_in_the_wrong_order_are_no_reversed_log(cli, tmp_path):
+    # `cat mail.log mail.log.1`: each part runs forward, the second starts earlier once.
+    joined = tmp_path / "maillog"
+    joined.write_bytes(LIGHTMETER.read_bytes()
+                       + (LIGHTMETER.parent / "mail.log.1").read_bytes())
+    result = cli("--year", "2020", joined)
+    assert BACKWARDS not in result.err
+
+
+def _logs_in_order():
+    for directory in ("reallogs", "scenarios", "corpus", "fixtures"):
+        for path in sorted((TESTS / directory).rglob("*")):
+            if (path.is_file() and path.suffix not in (".py", ".md", ".json", ".yaml")
+                    and path.name not in ("LICENSE", "COPYING")):
+                yield path
+    yield from sorted(SAMPLE_LOGS.glob("*.log"))
+    yield SAMPLE_LOGS / "seed-maillog.txt"
+
+
+def test_no_log_read_in_order_is_said_to_run_backwards():
+    # Among them a FreeBSD syslogd log whose earliest time moved back twice and its latest
+    # never, and multi-host logs whose clocks differ: below BACKWARD_MOVES, all of them.
+    logs = list(_logs_in_order())
+    assert len(logs) > 70
+    told = []
+    for log in logs:
+        analysis = maillog_sasl.open_logs([log], year=2020)
+        for _ in analysis:
+            pass
+        told += [str(problem) for problem in analysis.problems if BACKWARDS in str(problem)]
+    assert told == []
