@@ -149,6 +149,7 @@ from maillog_sasl.sources import (
     one_line,
     open_path,
     text_decoder,
+    utf16_of,
     wrapper_of,
 )
 from maillog_sasl.syslog import REPEATED, fixed_zone, split_line
@@ -521,14 +522,14 @@ def _read_failed(source, error: OSError) -> Problem:
 
 
 def _splittable(source, chunk_size: int) -> bool:
-    """Can `source` be cut into byte ranges? A plain regular file larger than a chunk, whose
+    """Can `source` be cut into byte ranges? A plain regular UTF-8 file larger than a chunk, whose
     lines end in LF (a bare CR ends a line too: it is not looked for) and whose lines are not
     written twice or more (which is decided from its first block, and taking the copies away
     carries lines across blocks)."""
     head = source._head or b""
     if not source.regular or source.size <= chunk_size or b"\r" in head:
         return False
-    if is_compressed(head):
+    if is_compressed(head) or utf16_of(head):  # (a UTF-16 line ends in two bytes)
         return False
     lines = LineSplitter().split(head.decode("utf-8-sig", "replace"))
     # A container runtime's wrapper joins the parts of a split line, which a chunk boundary

@@ -9,7 +9,8 @@ SUMMARY
     the reads go on in order to there, a chunk: a URL's fetched in large blocks);
     Source.rewind(); LineSplitter().split(text) -> lines; error_reason(error) -> str;
     text_decoder(at_start) -> an incremental UTF-8 decoder (at an input's start, one that drops
-                                    a byte order mark);
+                                    a byte order mark, or reads UTF-16 after its mark);
+    utf16_of(head), decoded_start(data)    an input's UTF-16 codec; its first bytes' text
     is_compressed(head), opener_of(head)   whether the first bytes are gzip/bzip2/xz's (a file
                                     parallel.py reads whole, not in byte ranges); the
                                     in-process reader of such a stream (watch's rotated files)
@@ -37,9 +38,12 @@ DESCRIPTION
     decoded once per block as UTF-8 with undecodable bytes replaced (U+FFFD), so a stray Latin-1
     byte costs nothing but a replacement character; a UTF-8 byte order mark at an input's start
     (a log saved by Windows Notepad or PowerShell 5's Out-File) is dropped, not read as the
-    first character of its first line, which then was no syslog line. A compressed regular
-    file is inflated by the system's gzip, bzip2 or xz in a child process, on the other core,
-    when the program exists; a compressed pipe or standard input, by Python's own modules.
+    first character of its first line, which then was no syslog line. An input that starts
+    with UTF-16's mark (PowerShell 5's `>`) is read as UTF-16, in one process; `watch` reads
+    such a file as UTF-16 only from its start (a UTF-16 log is a copy, never one a syslog
+    daemon goes on writing). A compressed regular file is inflated by the system's gzip, bzip2
+    or xz in a child process, on the other core, when the program exists; a compressed pipe or
+    standard input, by Python's own modules.
 
     Lines end in LF, CRLF or a bare CR (old Mac exports; Postfix never logs a CR inside a
     line), also when a CRLF is cut by a block boundary. NUL bytes are no text: a
@@ -506,7 +510,7 @@ class Source:
         inflated them)."""
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
-        text = start.decode("utf-8-sig", "replace")
+        text = decoded_start(start)
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.anchor)
@@ -521,11 +525,13 @@ class Source:
 
 
 def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
-             written: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
+             written: Optional[_dt.datetime], utf16: Optional[str] = None
+             ) -> Optional[_dt.datetime]:
     """When the log whose last bytes are `tail` (`whole`: all of its bytes) ends, by its lines:
     the time of its last line that has a stamp, when that stamp names its year (RFC 3339, the
     year first, a journal's: a stamp that starts with a digit) and the lines before it agree;
-    else None. `written`: the file's modification time.
+    else None. `written`: the file's modification time; `utf16`: the codec of a UTF-16 file
+    (utf16_of()), whose `tail` then starts at a character.
 
     A log cannot end after its last line, nor after its file was last written: where that line
     carries its year, it places the yearless lines before it (Debian 12's rsyslog writes RFC
@@ -537,8 +543,8 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
     a central syslog server with any stamp, says nothing. Nor does a last line without its
     year: the yearless lines may run on past the last dated one.
     """
-    lines = tail.decode("utf-8-sig" if whole else "utf-8", "replace").replace(
-        "\r", "\n").split("\n")
+    text = (decoded_start(tail) if whole else tail.decode(utf16 or "utf-8", "replace"))
+    lines = text.replace("\r", "\n").split("\n")
     # The first piece may be the end of a line the read cut (not the file's first line); the
     # last, a line still being written.
     lines = [line[:MAX_LINE] for line in lines[0 if whole else 1:-1]]
@@ -588,17 +594,59 @@ def _end_of(read_at, size: int, head: bytes, zone: Optional[_dt.tzinfo],
     if is_compressed(head):
         return None
     offset = max(0, size - TAIL_BYTES)
+    utf16 = utf16_of(head)
+    if utf16:
+        offset -= offset % 2  # a character's first byte
     try:
         tail = read_at(TAIL_BYTES, offset)
     except OSError:
         return None
-    return end_time(tail, not offset, zone, written)
+    return end_time(tail, not offset, zone, written, utf16)
 
 
 def text_decoder(at_start: bool):
     """The incremental decoder of an input's bytes read from its start (`at_start`: a UTF-8
-    byte order mark there is dropped) or from a line start further on."""
-    return codecs.getincrementaldecoder("utf-8-sig" if at_start else "utf-8")("replace")
+    byte order mark there is dropped, a UTF-16 one makes the input UTF-16) or from a line
+    start further on (UTF-8)."""
+    return _StartDecoder() if at_start else codecs.getincrementaldecoder("utf-8")("replace")
+
+
+def utf16_of(head: Optional[bytes]) -> Optional[str]:
+    """The codec of an input whose first bytes are `head`, when they are UTF-16's byte order
+    mark (PowerShell 5's `>` and Out-File write UTF-16 with it): 'utf-16-le' or 'utf-16-be'."""
+    return _UTF16_MARKS.get(head[:2]) if head else None
+
+
+_UTF16_MARKS: Dict[bytes, str] = {codecs.BOM_UTF16_LE: "utf-16-le",
+                                  codecs.BOM_UTF16_BE: "utf-16-be"}
+
+
+def decoded_start(data: bytes) -> str:
+    """The text of `data`, an input's first bytes (text_decoder(True)'s choice)."""
+    return data.decode("utf-16" if utf16_of(data) else "utf-8-sig", "replace")
+
+
+class _StartDecoder:
+    """text_decoder(True): UTF-8 (a byte order mark dropped), or UTF-16 when the input starts
+    with UTF-16's mark (its ASCII was read before as UTF-8 with every other byte a NUL, which
+    is no text, but its first line started with two bytes that are no UTF-8 and was lost, and
+    every other character was U+FFFD)."""
+
+    __slots__ = ("_decoder", "_held")
+
+    def __init__(self) -> None:
+        self._decoder: Any = None
+        self._held = b""  # the first byte, when the first read gave one
+
+    def decode(self, data: bytes, final: bool = False) -> str:
+        if self._decoder is None:
+            data = self._held + data
+            if len(data) < 2 and not final:
+                self._held = data
+                return ""
+            codec = "utf-16" if utf16_of(data) else "utf-8-sig"
+            self._decoder = codecs.getincrementaldecoder(codec)("replace")
+        return self._decoder.decode(data, final)
 
 
 class LineSplitter:

@@ -11,10 +11,13 @@ byte range, watch.
 The lines below are the seed incident's (sample_logs/seed-maillog.txt) from its login on.
 """
 
+import datetime as dt
 import gzip
 
 import pytest
 from test_jobs import chunks_of
+
+from maillog_sasl import sources
 
 from support import SAMPLE_LOGS
 
@@ -70,3 +73,57 @@ def test_watch_reads_the_first_line_after_the_mark(cli, tmp_path):
     assert result.code == 0, result.err
     state = cli("state", "--state", tmp_path / "state", "-f", "json")
     assert "centos7@phoenixknight.jp" in state.out, state.out
+
+
+# UTF-16, after its byte order mark: PowerShell 5's `Get-Content maillog > copy.log` (and
+# Out-File's default). Its ASCII was read as UTF-8 with every other byte a NUL, which is no
+# text, but the first line began with the mark's two bytes, no UTF-8, and was no syslog line
+# (the login on it lost), and every other character was two U+FFFD: `jürgen` read `j\ufffd\ufffdrgen`.
+UTF16 = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}
+JURGEN = "jürgen@phoenixknight.jp"
+
+
+def _utf16(codec: str, times: int = 1) -> bytes:
+    text = SEED_FROM_LOGIN.decode().replace("centos7@phoenixknight.jp", JURGEN)
+    return UTF16[codec] + (text * times).encode(codec)
+
+
+@pytest.mark.parametrize("codec", sorted(UTF16))
+@pytest.mark.parametrize("packed", ["plain", "gzip", "stdin"])
+def test_a_utf16_log_is_read_whole(cli, tmp_path, codec, packed):
+    data = _utf16(codec)
+    log = tmp_path / "maillog"
+    log.write_bytes(gzip.compress(data) if packed == "gzip" else data)
+    result = (cli("-f", "json", *SEED, "-", stdin=data) if packed == "stdin"
+              else cli("-f", "json", *SEED, log))
+    assert result.code == 0, result.err
+    assert _login(result.json()) == (JURGEN, 1, 1)
+
+
+def test_a_utf16_log_is_not_cut_in_byte_ranges(cli, tmp_path, monkeypatch):
+    # A UTF-16 line ends in two bytes: a range cut after the first would start inside a
+    # character. The file is read by one process, as `--jobs 1` reads it.
+    log = tmp_path / "maillog"
+    log.write_bytes(_utf16("utf-16-le", 40))
+    outputs = []
+    for jobs in ("1", "2"):
+        chunks_of(2048, monkeypatch)
+        result = cli("-f", "json", "--jobs", jobs, *SEED, log)
+        assert result.code == 0, result.err
+        outputs.append(result.out)
+    assert outputs[0] == outputs[1]
+    assert _login(cli("-f", "json", *SEED, log).json()) == (JURGEN, 40, 40)
+
+
+@pytest.mark.parametrize("codec", sorted(UTF16))
+def test_the_end_of_a_utf16_log_is_read_from_a_characters_start(codec):
+    # Its last lines' stamps place the log's yearless lines (sources.end_time()); the tail is
+    # read from a character's first byte, wherever TAIL_BYTES falls.
+    line = "2025-10-03T06:03:{:02d}.123456+00:00 mx postfix/smtpd[9]: connect from a[192.0.2.1]\n"
+    text = "".join(line.format(second % 60) for second in range(200))
+    data = UTF16[codec] + text.encode(codec)
+    if (len(data) - sources.TAIL_BYTES) % 2 == 0:
+        data += "\n".encode(codec)[:1]  # an odd offset: half a character written at the end
+    end = sources._end_of(lambda size, offset: data[offset:offset + size], len(data),
+                          data[:4096], dt.timezone.utc, None)
+    assert end == dt.datetime(2025, 10, 3, 6, 3, 19, 123456, tzinfo=dt.timezone.utc)
