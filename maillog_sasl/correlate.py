@@ -2205,8 +2205,9 @@ class Correlator:
 
     def _seen(self, when: _dt.datetime) -> None:
         stats = self.stats
-        # A log is read in order: a time is most often the latest or one already seen. (Only
-        # here are they set: both at the first time seen, the first never after the last.)
+        # A log is read in order: a time is most often its input's latest or one already seen.
+        # (Only here are the bounds set: both at the first time seen, the first never after
+        # the last; the whole run's hold its inputs'.)
         last, first = self._read_last, self._read_first
         if last is None or first is None:
             self._read_first = self._read_last = when
