@@ -8,6 +8,9 @@ syslog line: a log whose first line was a login's `client=` line reported no log
 input's start, however it is read: a file, a compressed one, standard input, a worker's first
 byte range, watch.
 
+A log in UTF-16 after its byte order mark (PowerShell 5's `>`) is read as UTF-16, in one
+process (below).
+
 The lines below are the seed incident's (sample_logs/seed-maillog.txt) from its login on.
 """
 
@@ -25,6 +28,18 @@ BOM = b"\xef\xbb\xbf"
 SEED_FROM_LOGIN = b"".join(
     (SAMPLE_LOGS / "seed-maillog.txt").read_bytes().splitlines(keepends=True)[2:])
 SEED = ("--year", "2018", "--tz", "+09:00")
+
+# UTF-16 after its byte order mark: PowerShell 5's `Get-Content maillog > copy.log` (and
+# Out-File's default). Its ASCII was read as UTF-8 with every other byte a NUL, which is no
+# text, but the first line began with the mark's two bytes, no UTF-8, and was no syslog line
+# (the login on it lost), and a non-ASCII character was U+FFFD (`jürgen` read `j\ufffdrgen`).
+UTF16 = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}
+JURGEN = "jürgen@phoenixknight.jp"
+
+
+def _utf16(codec: str, times: int = 1) -> bytes:
+    text = SEED_FROM_LOGIN.decode().replace("centos7@phoenixknight.jp", JURGEN)
+    return UTF16[codec] + (text * times).encode(codec)
 
 
 def _login(rows) -> tuple:
@@ -50,11 +65,14 @@ def test_standard_input_that_starts_with_a_byte_order_mark(cli):
     assert _login(result.json()) == ("centos7@phoenixknight.jp", 1, 1)
 
 
-def test_a_workers_first_range_drops_the_mark(cli, tmp_path, monkeypatch):
-    # Cut in chunks of 2 KB, the file's first bytes are a worker's range starting at 0 or the
-    # parent's: both drop the mark, and the output is one process's.
+@pytest.mark.parametrize("mark", ["utf-8", "utf-16-le"])
+def test_two_jobs_read_a_marked_log_as_one(cli, tmp_path, monkeypatch, mark):
+    # Cut in chunks of 2 KB. UTF-8: the file's first bytes are a worker's range starting at 0
+    # or the parent's, and both drop the mark. UTF-16: a line ends in two bytes, and a range
+    # cut after the first would start inside a character: the file is read by one process.
+    # Either way the output is one process's, the first login's on the first line.
     log = tmp_path / "maillog"
-    log.write_bytes(BOM + SEED_FROM_LOGIN * 40)
+    log.write_bytes(BOM + SEED_FROM_LOGIN * 40 if mark == "utf-8" else _utf16(mark, 40))
     outputs = []
     for jobs in ("1", "2"):
         chunks_of(2048, monkeypatch)
@@ -62,8 +80,8 @@ def test_a_workers_first_range_drops_the_mark(cli, tmp_path, monkeypatch):
         assert result.code == 0, result.err
         outputs.append(result.out)
     assert outputs[0] == outputs[1]
-    # The 40 logins' messages, the first one's login on the first line.
-    assert _login(cli("-f", "json", *SEED, log).json()) == ("centos7@phoenixknight.jp", 40, 40)
+    user = "centos7@phoenixknight.jp" if mark == "utf-8" else JURGEN
+    assert _login(cli("-f", "json", *SEED, log).json()) == (user, 40, 40)
 
 
 def test_watch_reads_the_first_line_after_the_mark(cli, tmp_path):
@@ -73,19 +91,6 @@ def test_watch_reads_the_first_line_after_the_mark(cli, tmp_path):
     assert result.code == 0, result.err
     state = cli("state", "--state", tmp_path / "state", "-f", "json")
     assert "centos7@phoenixknight.jp" in state.out, state.out
-
-
-# UTF-16, after its byte order mark: PowerShell 5's `Get-Content maillog > copy.log` (and
-# Out-File's default). Its ASCII was read as UTF-8 with every other byte a NUL, which is no
-# text, but the first line began with the mark's two bytes, no UTF-8, and was no syslog line
-# (the login on it lost), and every other character was two U+FFFD: `jürgen` read `j\ufffd\ufffdrgen`.
-UTF16 = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}
-JURGEN = "jürgen@phoenixknight.jp"
-
-
-def _utf16(codec: str, times: int = 1) -> bytes:
-    text = SEED_FROM_LOGIN.decode().replace("centos7@phoenixknight.jp", JURGEN)
-    return UTF16[codec] + (text * times).encode(codec)
 
 
 @pytest.mark.parametrize("codec", sorted(UTF16))
@@ -98,21 +103,6 @@ def test_a_utf16_log_is_read_whole(cli, tmp_path, codec, packed):
               else cli("-f", "json", *SEED, log))
     assert result.code == 0, result.err
     assert _login(result.json()) == (JURGEN, 1, 1)
-
-
-def test_a_utf16_log_is_not_cut_in_byte_ranges(cli, tmp_path, monkeypatch):
-    # A UTF-16 line ends in two bytes: a range cut after the first would start inside a
-    # character. The file is read by one process, as `--jobs 1` reads it.
-    log = tmp_path / "maillog"
-    log.write_bytes(_utf16("utf-16-le", 40))
-    outputs = []
-    for jobs in ("1", "2"):
-        chunks_of(2048, monkeypatch)
-        result = cli("-f", "json", "--jobs", jobs, *SEED, log)
-        assert result.code == 0, result.err
-        outputs.append(result.out)
-    assert outputs[0] == outputs[1]
-    assert _login(cli("-f", "json", *SEED, log).json()) == (JURGEN, 40, 40)
 
 
 @pytest.mark.parametrize("codec", sorted(UTF16))
