@@ -541,7 +541,9 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
     it agrees (is not more than END_DISAGREEMENT later) and it is not after the file was
     written (END_SLACK for clocks): one line of a host whose clock is wrong, or one sent to
     a central syslog server with any stamp, says nothing. Nor does a last line without its
-    year: the yearless lines may run on past the last dated one.
+    year: the yearless lines may run on past the last dated one. A yearless line behind `docker
+    logs -t`'s stamp (`kubectl logs --timestamps`) is dated by that stamp: an export copied
+    and read later has no other year to go by.
     """
     text = (decoded_start(tail) if whole else tail.decode(utf16 or "utf-8", "replace"))
     lines = text.replace("\r", "\n").split("\n")
@@ -554,10 +556,15 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
         parsed = split_line(line)
         if parsed is None:
             continue
-        moment = clock.time(parsed[0])
+        stamp = parsed[0]
+        if not stamp[:1].isdigit() and rfc3339_start(line):
+            # `docker logs -t`: the runtime's stamp before the line Postfix wrote names the
+            # year that the line's own stamp, the one read, does not.
+            stamp = line[:line.find(" ")]
+        moment = clock.time(stamp)
         if moment is None:
             continue
-        if not parsed[0][:1].isdigit():
+        if not stamp[:1].isdigit():
             if last is None:
                 return None  # the last line has no year
             continue
