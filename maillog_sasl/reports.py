@@ -99,7 +99,7 @@ SESSIONS_COLUMNS = ["host", "service", "pid", "client_ip", "client_name", "start
                     "failed_auth", "complete", "rejected"]
 MESSAGES_COLUMNS = ["queue_id", "host", "sasl_username", "client_ip", "time", "sender",
                     "recipient", "status", "dsn", "relay", "attempts", "reason", "orig_to",
-                    "message_id", "last_attempt"]
+                    "message_id", "last_attempt", "parent_queue_id"]
 IPS_COLUMNS = ["user", "client_ip", "client_name", "sessions", "messages", "recipients",
                "first_seen", "last_seen", "role"]
 FAILURES_COLUMNS = ["client_ip", "attempts", "usernames", "mechanisms", "first_seen",
@@ -369,7 +369,8 @@ def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
             base = {"queue_id": message.queue_id, "host": message.host,
                     "sasl_username": message.sasl_username, "client_ip": message.client_ip,
                     "time": message.queued, "sender": message.sender if message.sender is not None
-                    else message.sasl_sender, "message_id": message.message_id}
+                    else message.sasl_sender, "message_id": message.message_id,
+                    "parent_queue_id": parent_queue_id(message)}
         if recipient is None:
             yield {**base, "recipient": "", "status": status, "dsn": "", "relay": "",
                    "attempts": 0, "reason": _NOT_ATTEMPTED,
@@ -392,19 +393,27 @@ def recipient_tuples(message: Message) -> List[tuple]:
     counted = message.counted_recipients()
     if not counted:
         return []
-    # The message's own columns, first; its message_id goes after the recipient's.
+    # The message's own columns, first; its message_id and parent go after the recipient's.
     head = (message.queue_id, message.host, message.sasl_username, message.client_ip,
             message.queued, message.sender if message.sender is not None else message.sasl_sender)
-    message_id = message.message_id
+    message_id, parent = message.message_id, parent_queue_id(message)
     rows: List[tuple] = []
     for recipient, status in counted:
         if recipient is None:
-            rows.append(head + ("", status, "", "", 0, _NOT_ATTEMPTED, None, message_id, None))
+            rows.append(head + ("", status, "", "", 0, _NOT_ATTEMPTED, None, message_id, None,
+                                parent))
         else:
             dsn, relay, reason = recipient.details()
             rows.append(head + (recipient.address, status, dsn, relay, recipient.attempts, reason,
-                                recipient.orig_to, message_id, recipient.last_attempt))
+                                recipient.orig_to, message_id, recipient.last_attempt, parent))
     return rows
+
+
+def parent_queue_id(message: Message) -> Optional[str]:
+    """The queue ID of the message `message` was made from: a content filter's copy's (kind
+    reinjected) the one handed to the filter, the login's own; a notice's the one it is
+    about."""
+    return message.parent.queue_id if message.parent is not None else None
 
 
 def session_reject_tuples(session: Session, user: str) -> Iterator[tuple]:
@@ -412,7 +421,7 @@ def session_reject_tuples(session: Session, user: str) -> Iterator[tuple]:
     host, ip = session.host, session.client_ip
     for when, reject in session.rejects:
         yield ("NOQUEUE", host, user, ip, when, reject.sender, reject.recipient, REJECTED,
-               reject.dsn, "", 0, reject.reason, None, None, when)
+               reject.dsn, "", 0, reject.reason, None, None, when, None)
 
 
 def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
@@ -422,7 +431,7 @@ def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
                "client_ip": session.client_ip, "time": when, "sender": reject.sender,
                "recipient": reject.recipient, "status": REJECTED, "dsn": reject.dsn,
                "relay": "", "attempts": 0, "reason": reject.reason, "orig_to": None,
-               "message_id": None, "last_attempt": when}
+               "message_id": None, "last_attempt": when, "parent_queue_id": None}
 
 
 def _earliest(current, candidate):
@@ -884,8 +893,7 @@ def _queue(finished: Iterable[Finished], selection: Selection, options: dict) ->
                      "first_deferred": min(deferred) if deferred else None,
                      "last_attempt": last["last_attempt"] if last else None,
                      "last_reason": last["reason"] if last else pending[0]["reason"],
-                     "parent_queue_id": item.parent.queue_id if item.parent else None,
-                     "queued": item.queued})
+                     "parent_queue_id": pending[0]["parent_queue_id"], "queued": item.queued})
     rows.sort(key=lambda row: (row["user"], row["host"], row["queued"], row["queue_id"]))
     return rows
 

@@ -82,10 +82,12 @@ def test_a_login_whose_message_amavis_split_in_two_copies(cli, tmp_path):
     path = tmp_path / "maillog"
     path.write_text("".join(lines))
     messages = rows(cli, "messages", path, year=YEAR)
-    assert sorted((row["queue_id"], row["recipient"], row["status"], row["sasl_username"])
-                  for row in messages) == [
-        ("AC0A1321BB3", "mailarchive@[172.16.10.20]", "sent", "company@company.com"),
-        ("AF235321BB4", "nsurname@com.com", "sent", "company@company.com")]
+    # Each copy names the login's queue ID as the message it was made from.
+    assert sorted((row["queue_id"], row["recipient"], row["status"], row["sasl_username"],
+                   row["parent_queue_id"]) for row in messages) == [
+        ("AC0A1321BB3", "mailarchive@[172.16.10.20]", "sent", "company@company.com",
+         "84B5C321AC9"),
+        ("AF235321BB4", "nsurname@com.com", "sent", "company@company.com", "84B5C321AC9")]
     [user] = rows(cli, "users", path, year=YEAR)
     assert (user["user"], user["messages"]) == ("company@company.com", 1)
     assert outcomes(user) == counted(2, sent=2)
