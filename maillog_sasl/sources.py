@@ -541,9 +541,9 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
     it agrees (is not more than END_DISAGREEMENT later) and it is not after the file was
     written (END_SLACK for clocks): one line of a host whose clock is wrong, or one sent to
     a central syslog server with any stamp, says nothing. Nor does a last line without its
-    year: the yearless lines may run on past the last dated one. A yearless line behind `docker
-    logs -t`'s stamp (`kubectl logs --timestamps`) is dated by that stamp: an export copied
-    and read later has no other year to go by.
+    year: the yearless lines may run on past the last dated one. A yearless line behind a
+    container runtime's stamp (runtime_stamp()) is dated by that stamp: an export copied and
+    read later has no other year to go by.
     """
     text = (decoded_start(tail) if whole else tail.decode(utf16 or "utf-8", "replace"))
     lines = text.replace("\r", "\n").split("\n")
@@ -557,10 +557,8 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
         if parsed is None:
             continue
         stamp = parsed[0]
-        if not stamp[:1].isdigit() and rfc3339_start(line):
-            # `docker logs -t`: the runtime's stamp before the line Postfix wrote names the
-            # year that the line's own stamp, the one read, does not.
-            stamp = line[:line.find(" ")]
+        if not stamp[:1].isdigit():
+            stamp = runtime_stamp(line, stamp) or stamp
         moment = clock.time(stamp)
         if moment is None:
             continue
@@ -574,6 +572,16 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
                 return None
         else:
             return last if last >= moment - END_DISAGREEMENT else None
+    return None
+
+
+def runtime_stamp(line: str, stamp: str) -> Optional[str]:
+    """The RFC 3339 stamp a container runtime put before `line`'s own yearless `stamp`, which
+    names the year that one does not: `docker logs -t`'s (`kubectl logs --timestamps`'s),
+    also behind `docker compose logs -t`'s `name | ` or `kubectl logs --prefix`'s `[pod/...] `."""
+    for word in line[:max(line.find(stamp), 0)].split():
+        if rfc3339_start(word):
+            return word
     return None
 
 

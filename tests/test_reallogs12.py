@@ -208,17 +208,21 @@ def test_a_log_of_yearless_lines_only_keeps_the_files_time(cli, tmp_path):
     assert _range(cli, copy) == "2025-09-28 00:33:04 .. 2025-10-03 06:03:14"
 
 
-@pytest.mark.parametrize("runtime", ["2024-10-03T06:03:14.123456789Z", None])
+@pytest.mark.parametrize("runtime", [
+    "2024-10-03T06:03:14.123456789Z ",  # docker logs -t, kubectl logs --timestamps
+    "mailserver  | 2024-10-03T06:03:14.123456789Z ",  # docker compose logs -t
+    "[pod/mail-0/postfix] 2024-10-03T06:03:14.123456789Z ",  # kubectl logs --prefix --timestamps
+    "mailserver  | ",  # docker compose logs: no year but the file's time
+    ""])
 def test_an_export_of_docker_logs_t_takes_its_year_from_the_runtimes_stamps(cli, tmp_path,
                                                                             runtime):
     # `docker logs -t mail > export.log`, copied in 2026: the runtime's stamp before each
     # line (the time of the sentinel's last line, in 2024) dates the yearless lines behind
-    # it, where the file's time put Sep 28 in 2025. Without it, the file's time.
-    text = SENTINEL.read_text(encoding="utf-8")
-    if runtime:
-        text = "".join(f"{runtime} {line}" for line in text.splitlines(keepends=True))
+    # it, where the file's time put Sep 28 in 2025. Without one, the file's time.
+    text = "".join(runtime + line for line in
+                   SENTINEL.read_text(encoding="utf-8").splitlines(keepends=True))
     copy = _dated_copy(tmp_path / "export.log", text, dt.datetime(2026, 6, 1, tzinfo=UTC))
-    year = "2024" if runtime else "2025"
+    year = "2024" if "2024" in runtime else "2025"
     assert _range(cli, copy) == f"{year}-09-28 00:33:04 .. {year}-10-03 06:03:14"
 
 
