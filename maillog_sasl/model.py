@@ -403,9 +403,10 @@ class Stats:
     sources.MAX_LINE, of which only the start was read; `unread_stamps` the Postfix lines of use
     not used for their stamp, which is no time (a month's name of a language not read, Feb 30),
     and `unread_stamp` the last such stamp; `earliest_moves` and `latest_moves` how often a
-    line's time came before, or after, every time read before it (a log read oldest line first
-    moves its latest at every new second and its earliest hardly ever; one in reverse order,
-    the other way round: correlate.source_read()).
+    line's time came before, or after, every time of its input read before it (a log read
+    oldest line first moves its latest at every new second and its earliest hardly ever; one
+    in reverse order, the other way round: correlate.source_read()); under --jobs each worker
+    counts its own chunk's, and the sums differ a little from one process's.
     """
 
     __slots__ = STATS_FIELDS

@@ -645,7 +645,7 @@ class _StartDecoder:
     """text_decoder(True): UTF-8 (a byte order mark dropped), or UTF-16 when the input starts
     with UTF-16's mark (its ASCII was read before as UTF-8 with every other byte a NUL, which
     is no text, but its first line started with two bytes that are no UTF-8 and was lost, and
-    every other character was U+FFFD)."""
+    a character beyond ASCII was U+FFFD)."""
 
     __slots__ = ("_decoder", "_held")
 
