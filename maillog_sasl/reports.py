@@ -30,7 +30,9 @@ DESCRIPTION
               `usual` (incident.ip_roles).
     failures: one row per client IP with failed AUTH; attempts come from the disconnect counters;
               `success_users` logged in from that IP after its first failure (`(unknown user)`
-              for a login that queued nothing, so that later_success always names someone).
+              for a login that queued nothing, so that later_success always names someone);
+              for an IPv6 address, from its /64, where the guessed signal counts its failures
+              (activity.failing_source(): an attacker there rotates its addresses).
               With by="user":
               one row per username tried (failures without one: `(unknown user)`);
               `later_success`: a login as that user after its first failure; `success_ips`: the
@@ -77,7 +79,7 @@ from collections import Counter
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import incident
-from maillog_sasl.activity import OUTCOME_INDEX, Activity
+from maillog_sasl.activity import OUTCOME_INDEX, Activity, failing_source
 from maillog_sasl.events import counter
 from maillog_sasl.filters import Selection
 from maillog_sasl.model import (
@@ -747,8 +749,9 @@ def _note_success(successes: dict, key, name, moment) -> None:
 
 def _failures(finished: Iterable[Finished], selection: Selection, options: dict):
     by_ip: Dict[str, dict] = {}  # client IP -> its row
-    successes: Dict[str, _dt.datetime] = {}  # client IP -> latest successful login
-    user_successes: Dict[str, Dict[str, _dt.datetime]] = {}  # client IP -> {user: latest ...}
+    # By failing_source(): the IP, or an IPv6 address's /64.
+    successes: Dict[str, _dt.datetime] = {}  # -> latest successful login
+    user_successes: Dict[str, Dict[str, _dt.datetime]] = {}  # -> {user: latest ...}
     for item in finished:
         if not isinstance(item, Session) or not selection.ip(item.client_ip):
             continue
@@ -756,10 +759,11 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
             continue
         if item.auth_succeeded:
             moment = item.end or item.start
-            successes[item.client_ip] = _latest(successes.get(item.client_ip), moment)
+            source = failing_source(item.client_ip)
+            successes[source] = _latest(successes.get(source), moment)
             # A login that queued nothing has no username in the log: (unknown user), so that
             # later_success never stands without a name in success_users.
-            _note_success(user_successes, item.client_ip, session_user(item), moment)
+            _note_success(user_successes, source, session_user(item), moment)
         failed = item.failed_auth_count
         if not failed:
             continue
@@ -785,10 +789,11 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
     geo = options.get("geo")
     rows = []
     for ip, entry in by_ip.items():
-        success = successes.get(ip)
+        source = failing_source(ip)
+        success = successes.get(source)
         entry["later_success"] = (success is not None and entry["first_seen"] is not None
                                   and success >= entry["first_seen"])
-        entry["success_users"] = _later(user_successes.get(ip, {}), entry["first_seen"])
+        entry["success_users"] = _later(user_successes.get(source, {}), entry["first_seen"])
         if scope.flagged_only and not any(scope.is_flagged(name) for name in
                                           (*entry["usernames"], *entry["success_users"])):
             continue  # an IP neither tried nor got into a flagged account

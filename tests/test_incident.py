@@ -609,6 +609,27 @@ def test_an_ipv6_clients_failures_are_its_64s(tmp_path):
         "192.0.2.7", "::ffff:192.0.2.7", "unknown"]
 
 
+def test_the_failures_report_reads_an_ipv6_clients_later_success_as_guessed_does(tmp_path):
+    # olga's /64 fails from three addresses and gets in from a fourth: each failing address's
+    # row says so and names her (it said no: the login was from another address), as the
+    # guessed signal counts the /64's failures; pia's failures and login are in other /64s, and
+    # an IPv4 neighbour is another client.
+    log = MailLog()
+    for host in range(1, 4):
+        log.failures(f"2001:db8:77:1::{host:x}", at(0, 1), ["olga@example.jp"])
+        log.failures(f"2001:db8:88:{host:x}::1", at(0, 1), ["pia@example.jp"])
+    log.failures("192.0.2.7", at(0, 1), ["ida@example.jp"])
+    log.login("olga@example.jp", "2001:db8:77:1::ff", at(0, 2))
+    log.login("pia@example.jp", "2001:db8:88:ff::1", at(0, 2))
+    log.login("ida@example.jp", "192.0.2.8", at(0, 2))
+    found = {row["client_ip"]: (row["later_success"], row["success_users"])
+             for row in rows(log, tmp_path, "failures")}
+    assert found == {**{f"2001:db8:77:1::{host:x}": (True, ["olga@example.jp"])
+                        for host in range(1, 4)},
+                     **{f"2001:db8:88:{host:x}::1": (False, []) for host in range(1, 4)},
+                     "192.0.2.7": (False, [])}
+
+
 def test_an_ip_kept_before_the_counts_reads_its_failures_as_naming_none():
     state = IpActivity()
     state.__setstate__((None, {"pending_failures": 4, "pending_usernames": ("a", "b"),
