@@ -144,6 +144,7 @@ from maillog_sasl.sources import (
     LineSplitter,
     Problem,
     Shrank,
+    decoded_start,
     error_reason,
     is_compressed,
     one_line,
@@ -531,7 +532,7 @@ def _splittable(source, chunk_size: int) -> bool:
         return False
     if is_compressed(head) or utf16_of(head):  # (a UTF-16 line ends in two bytes)
         return False
-    lines = LineSplitter().split(head.decode("utf-8-sig", "replace"))
+    lines = LineSplitter().split(decoded_start(head))
     # A container runtime's wrapper joins the parts of a split line, which a chunk boundary
     # may fall between; a head without a syslog line may have a wrapper further on.
     return wrapper_of(lines) == PLAIN and copies_of(lines) == 1

@@ -638,7 +638,13 @@ _UTF16_MARKS: Dict[bytes, str] = {codecs.BOM_UTF16_LE: "utf-16-le",
 
 def decoded_start(data: bytes) -> str:
     """The text of `data`, an input's first bytes (text_decoder(True)'s choice)."""
-    return data.decode("utf-16" if utf16_of(data) else "utf-8-sig", "replace")
+    return data.decode(_start_codec(data), "replace")
+
+
+def _start_codec(data: bytes) -> str:
+    """The codec of an input whose first bytes are `data` (at least two, or all it has): UTF-16
+    after its mark, else UTF-8 with its mark, if any, dropped."""
+    return "utf-16" if utf16_of(data) else "utf-8-sig"
 
 
 class _StartDecoder:
@@ -659,8 +665,7 @@ class _StartDecoder:
             if len(data) < 2 and not final:
                 self._held = data
                 return ""
-            codec = "utf-16" if utf16_of(data) else "utf-8-sig"
-            self._decoder = codecs.getincrementaldecoder(codec)("replace")
+            self._decoder = codecs.getincrementaldecoder(_start_codec(data))("replace")
         return self._decoder.decode(data, final)
 
 
