@@ -749,21 +749,18 @@ def _note_success(successes: dict, key, name, moment) -> None:
 
 def _failures(finished: Iterable[Finished], selection: Selection, options: dict):
     by_ip: Dict[str, dict] = {}  # client IP -> its row
-    # By failing_source(): the IP, or an IPv6 address's /64.
-    successes: Dict[str, _dt.datetime] = {}  # -> latest successful login
-    user_successes: Dict[str, Dict[str, _dt.datetime]] = {}  # -> {user: latest ...}
+    # failing_source() (the IP, or an IPv6 address's /64) -> {user: latest successful login}
+    user_successes: Dict[str, Dict[str, _dt.datetime]] = {}
     for item in finished:
         if not isinstance(item, Session) or not selection.ip(item.client_ip):
             continue
         if not selection.window(item.start, item.end):
             continue
         if item.auth_succeeded:
-            moment = item.end or item.start
-            source = failing_source(item.client_ip)
-            successes[source] = _latest(successes.get(source), moment)
             # A login that queued nothing has no username in the log: (unknown user), so that
             # later_success never stands without a name in success_users.
-            _note_success(user_successes, source, session_user(item), moment)
+            _note_success(user_successes, failing_source(item.client_ip), session_user(item),
+                          item.end or item.start)
         failed = item.failed_auth_count
         if not failed:
             continue
@@ -789,11 +786,9 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
     geo = options.get("geo")
     rows = []
     for ip, entry in by_ip.items():
-        source = failing_source(ip)
-        success = successes.get(source)
-        entry["later_success"] = (success is not None and entry["first_seen"] is not None
-                                  and success >= entry["first_seen"])
-        entry["success_users"] = _later(user_successes.get(source, {}), entry["first_seen"])
+        entry["success_users"] = _later(user_successes.get(failing_source(ip), {}),
+                                        entry["first_seen"])
+        entry["later_success"] = bool(entry["success_users"])
         if scope.flagged_only and not any(scope.is_flagged(name) for name in
                                           (*entry["usernames"], *entry["success_users"])):
             continue  # an IP neither tried nor got into a flagged account
@@ -898,7 +893,7 @@ def _queue(finished: Iterable[Finished], selection: Selection, options: dict) ->
                      "first_deferred": min(deferred) if deferred else None,
                      "last_attempt": last["last_attempt"] if last else None,
                      "last_reason": last["reason"] if last else pending[0]["reason"],
-                     "parent_queue_id": pending[0]["parent_queue_id"], "queued": item.queued})
+                     "parent_queue_id": parent_queue_id(item), "queued": item.queued})
     rows.sort(key=lambda row: (row["user"], row["host"], row["queued"], row["queue_id"]))
     return rows
 
