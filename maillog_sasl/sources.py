@@ -543,7 +543,8 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
     a central syslog server with any stamp, says nothing. Nor does a last line without its
     year: the yearless lines may run on past the last dated one. A yearless line behind a
     container runtime's stamp (runtime_stamp()) is dated by that stamp: an export copied and
-    read later has no other year to go by.
+    read later has no other year to go by; so is one a CRI or json-file wrapper holds, by the
+    wrapper's stamp.
     """
     text = (decoded_start(tail) if whole else tail.decode(utf16 or "utf-8", "replace"))
     lines = text.replace("\r", "\n").split("\n")
@@ -552,13 +553,17 @@ def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
     lines = [line[:MAX_LINE] for line in lines[0 if whole else 1:-1]]
     clock = Clock(tz=zone)
     last: Optional[_dt.datetime] = None
-    for line in reversed(Unwrapper().lines(lines)):
+    unwrapper = Unwrapper(runtime_stamps=True)
+    inner = unwrapper.lines(lines)
+    wrapped = unwrapper.runtime_stamps or [""] * len(inner)
+    for line, wrapper_stamp in zip(reversed(inner), reversed(wrapped)):
         parsed = split_line(line)
         if parsed is None:
             continue
         stamp = parsed[0]
         if not stamp[:1].isdigit():
-            stamp = runtime_stamp(line, stamp) or stamp
+            stamp = runtime_stamp(line, stamp) or (
+                wrapper_stamp if rfc3339_start(wrapper_stamp) else stamp)
         moment = clock.time(stamp)
         if moment is None:
             continue
@@ -983,10 +988,13 @@ class Unwrapper:
     ends it; at most MAX_LINE characters are kept, as LineSplitter keeps of a line.
     """
 
-    __slots__ = ("kind", "parts", "grepped", "newest_first", "hostless")
+    __slots__ = ("kind", "parts", "grepped", "newest_first", "hostless", "runtime_stamps")
 
-    def __init__(self, kind: Optional[str] = None) -> None:
+    def __init__(self, kind: Optional[str] = None, runtime_stamps: bool = False) -> None:
         self.kind = kind  # decided by the first line that tells when None
+        # With `runtime_stamps`, the stamp a CRI or json-file wrapper gave each line lines()
+        # returned, one for one ("" for none): end_time() dates a yearless line by it.
+        self.runtime_stamps: Optional[List[str]] = [] if runtime_stamps else None
         # Do the lines a wrapper holds (CRI, JSON_FILE, UNIX_STAMPS) name no host? Decided by
         # the first of them that tells (_hosted()); None until then.
         self.hostless: Optional[bool] = None
@@ -1086,7 +1094,7 @@ class Unwrapper:
             # `<stamp> <stream> <tags> <text>`: the first tag is P (partial) or F (full).
             fields = line.split(" ", 3)
             if len(fields) < 3 or fields[1] not in _STREAMS:
-                inner.append("")
+                inner.append(self._damaged())
                 continue
             text = fields[3] if len(fields) == 4 else ""
             tag = fields[2][:1]
@@ -1095,14 +1103,14 @@ class Unwrapper:
             elif tag == "P":
                 self._part(fields[1], text)
             else:
-                inner.append("")
+                inner.append(self._damaged())
         return inner
 
     def _json_file(self, lines: List[str]) -> List[str]:
         inner = []
         for record in map(_with_log, _json_objects(lines)):
             if record is None:
-                inner.append("")
+                inner.append(self._damaged())
                 continue
             text = record["log"]
             stream = record.get("stream")
@@ -1117,6 +1125,12 @@ class Unwrapper:
                 self._part(stream, text)
         return inner
 
+    def _damaged(self) -> str:
+        """The line a damaged wrapper line stands for: an empty one, not syslog."""
+        if self.runtime_stamps is not None:
+            self.runtime_stamps.append("")
+        return ""
+
     def _part(self, stream: Any, text: str) -> None:
         done = self.parts.get(stream, "")
         if len(done) < MAX_LINE:
@@ -1127,6 +1141,8 @@ class Unwrapper:
         done = self.parts.pop(stream, None)
         if done is not None:
             text = (done + text)[:MAX_LINE]
+        if self.runtime_stamps is not None:
+            self.runtime_stamps.append(stamp)
         return text if has_stamp(text) or not stamp else f"{stamp} {text}"
 
 

@@ -34,6 +34,7 @@ awk), never taken from the tool's output.
 
 import datetime as dt
 import gzip
+import json
 import os
 import re
 
@@ -224,6 +225,24 @@ def test_an_export_of_docker_logs_t_takes_its_year_from_the_runtimes_stamps(cli,
     copy = _dated_copy(tmp_path / "export.log", text, dt.datetime(2026, 6, 1, tzinfo=UTC))
     year = "2024" if "2024" in runtime else "2025"
     assert _range(cli, copy) == f"{year}-09-28 00:33:04 .. {year}-10-03 06:03:14"
+
+
+@pytest.mark.parametrize("wrap", [
+    # Kubernetes' CRI file (/var/log/containers), a line split by the runtime among them
+    lambda stamp, line: (f"{stamp} stdout P {line[:20]}\n{stamp} stdout F {line[20:]}\n"
+                         if "sasl_username" in line else f"{stamp} stdout F {line}\n"),
+    # Docker's json-file log (/var/lib/docker/containers/ID/ID-json.log)
+    lambda stamp, line: json.dumps({"log": line + "\n", "stream": "stdout",
+                                    "time": stamp}) + "\n"], ids=["cri", "json-file"])
+def test_a_container_log_file_takes_its_year_from_the_runtimes_stamps(cli, tmp_path, wrap):
+    # As a `docker logs -t` export: a container's log file copied off its node in 2026, the
+    # runtime's 2024 stamps around the yearless lines Postfix wrote. The file's time put them
+    # in 2025.
+    stamp = "2024-10-03T06:03:14.123456789Z"
+    text = "".join(wrap(stamp, line) for line in
+                   SENTINEL.read_text(encoding="utf-8").splitlines())
+    copy = _dated_copy(tmp_path / "container.log", text, dt.datetime(2026, 6, 1, tzinfo=UTC))
+    assert _range(cli, copy) == "2024-09-28 00:33:04 .. 2024-10-03 06:03:14"
 
 
 def test_a_dated_stamp_in_another_programs_text_on_the_last_line_moves_no_year(cli, tmp_path):
