@@ -117,9 +117,11 @@ DESCRIPTION
     on their ends when every one that has a stamp in its first block has an end, else all on
     their modification times (which a copy moves to the day it was made): a rotated set is
     read in one year, and in its order, either way. (`watch`, which reads each log by its
-    path as it comes, anchors each on its own end: file_anchor().) A
-    compressed file, and a URL's object (whose every read is a request to its store), have
-    only their modification time; a pipe has none: like stdin, it is anchored on now.
+    path as it comes, anchors each on its own end: file_anchor().) A gzip file's end is the
+    time its header keeps (gzip_written(): when the log it was made of was last written,
+    which a copy keeps too); a bzip2 or xz file, and a URL's object (whose every read is a
+    request to its store), have only their modification time; a pipe has none: like stdin,
+    it is anchored on now.
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -491,7 +493,7 @@ class Source:
     def peek_first_time(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
         """The time of the first line that has a timestamp, for ordering a rotated set; read
         from the first PEEK_BYTES, which batches() then hands on first. A plain file's end
-        (end_time()) is read too.
+        (end_time()) is read too, a gzip file's taken from its header (gzip_written()).
 
         Yearless stamps are placed before the file's `anchor` (its modification time, until
         open_sources() anchors every file on its end) even under --year: a forced year cannot
@@ -506,8 +508,8 @@ class Source:
 
     def first_time_in_head(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
         """peek_first_time() of the bytes it peeked, yearless stamps placed before `anchor`
-        (no read: of a compressed file, which is never anchored on its end, the first call
-        inflated them)."""
+        (no read: a gzip file's head is inflated again; a bzip2 or xz file, which would read
+        more, is never anchored on its end)."""
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
         text = decoded_start(start)
@@ -609,10 +611,11 @@ def file_anchor(path: str, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]
 def _end_of(read_at, size: int, head: bytes, zone: Optional[_dt.tzinfo],
             written: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
     """end_time() of a plain regular file of `size` bytes that starts with `head`, its bytes
-    read by read_at(size, offset); None for a compressed one (its end is not read before its
-    start) or when the read fails (its lines up to there are read all the same)."""
+    read by read_at(size, offset); of a compressed one (whose end is not read before its
+    start), gzip_written(); None when the read fails (its lines up to there are read all the
+    same)."""
     if is_compressed(head):
-        return None
+        return gzip_written(head, written)
     offset = max(0, size - TAIL_BYTES)
     utf16 = utf16_of(head)
     if utf16:
@@ -622,6 +625,27 @@ def _end_of(read_at, size: int, head: bytes, zone: Optional[_dt.tzinfo],
     except OSError:
         return None
     return end_time(tail, not offset, zone, written, utf16)
+
+
+def gzip_written(head: bytes, written: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
+    """When the file a gzip file whose first bytes are `head` was made of was last written, by
+    gzip's header (RFC 1952's MTIME), as an end of its log; None for no such time (0: a pipe's
+    output, `gzip -n`), another compression, or a time after the gzip file was `written`.
+
+    logrotate's gzip reads the rotated log as its standard input, a regular file, whose time it
+    keeps: the header holds when the log's last line was written, and a copy (scp, a download,
+    an attachment) keeps it where the file's own time moves to the day it was made. Only the
+    log's first stamp is placed by it (syslog.Clock), so a multi-member file's first member's
+    time serves as well."""
+    if len(head) < 8 or not head.startswith(b"\x1f\x8b"):
+        return None
+    seconds = int.from_bytes(head[4:8], "little")
+    if not seconds:
+        return None
+    moment = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
+    if written is not None and moment > written + END_SLACK:
+        return None
+    return moment
 
 
 def text_decoder(at_start: bool):

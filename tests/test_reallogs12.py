@@ -122,6 +122,47 @@ def test_yearless_lines_before_dated_ones_take_the_year_of_those(cli, tmp_path, 
     assert _range(cli, copy) == "2025-09-28 00:33:04 .. 2025-10-03 06:03:14"
 
 
+@pytest.mark.parametrize("kept, year", [
+    (dt.datetime(2024, 10, 3, 6, 5, tzinfo=UTC), "2024"),  # logrotate's gzip, copied later
+    (None, "2025"),  # gzip -n, or a pipe's output: no time kept, the file's
+    (dt.datetime(2026, 6, 3, tzinfo=UTC), "2025"),  # after the file was written: a wrong clock
+])
+def test_a_gzip_copy_takes_its_year_from_the_time_its_header_keeps(cli, tmp_path, kept, year):
+    # maillogsentinel's yearless log (Sep 28 .. Oct 3), rotated and compressed by logrotate in
+    # 2024 (its gzip keeps the log's time in the header), copied without it (scp, a download)
+    # in 2026: the file's time put the lines in 2025.
+    copy = tmp_path / "maillog.2.gz"
+    copy.write_bytes(gzip.compress(SENTINEL.read_bytes(),
+                                   mtime=int(kept.timestamp()) if kept else 0))
+    when = dt.datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+    os.utime(copy, (when, when))
+    assert _range(cli, copy) == f"{year}-09-28 00:33:04 .. {year}-10-03 06:03:14"
+
+
+def test_a_rotated_set_of_gzip_copies_is_read_in_the_years_their_headers_keep(cli, tmp_path):
+    # bob's message queued on New Year's Eve in maillog.2.gz and sent in maillog.1.gz, the set
+    # compressed by logrotate in January 2025 and copied in June 2026: read in 2024 and 2025
+    # (the files' time put them in 2025 and 2026), in order.
+    older = ("Dec 31 23:59:01 mx postfix/submission/smtpd[9]: 1A2B3C4D5E: client=c[198.51.100.9],"
+             " sasl_method=PLAIN, sasl_username=bob\n"
+             "Dec 31 23:59:02 mx postfix/qmgr[2]: 1A2B3C4D5E: from=<bob@corp.example>, size=225,"
+             " nrcpt=1 (queue active)\n")
+    newer = ("Jan  1 00:00:05 mx postfix/smtp[200]: 1A2B3C4D5E: to=<x@dest.example>, "
+             "relay=mx.dest.example[203.0.113.5]:25, delay=63, delays=0/0/0/1, dsn=2.0.0, "
+             "status=sent (250 2.0.0 Ok: queued as AAA)\n"
+             "Jan  1 00:00:06 mx postfix/qmgr[2]: 1A2B3C4D5E: removed\n")
+    copied = dt.datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+    for name, text, kept in (("maillog.2.gz", older, dt.datetime(2025, 1, 1, tzinfo=UTC)),
+                             ("maillog.1.gz", newer, dt.datetime(2025, 1, 8, tzinfo=UTC))):
+        (tmp_path / name).write_bytes(gzip.compress(text.encode(), mtime=int(kept.timestamp())))
+        os.utime(tmp_path / name, (copied, copied))
+    result = cli("-r", "messages", "-f", "csv", "--tz", "UTC", "--columns",
+                 "sasl_username,time,last_attempt,status",
+                 tmp_path / "maillog.1.gz", tmp_path / "maillog.2.gz")
+    assert (result.code, result.out.splitlines()[1:]) == (
+        0, ["bob,2024-12-31T23:59:01+00:00,2025-01-01T00:00:05+00:00,sent"]), result.err
+
+
 def _downgraded():
     """The same lines the other way round and across New Year (September made December,
     October January): RFC 3339 stamps of 2025 up to Dec 30, traditional ones from Jan 1."""
