@@ -86,6 +86,7 @@ from collections import Counter
 from typing import Callable, Dict, List, NamedTuple, Optional
 
 from maillog_sasl.activity import (
+    ONE_HOUR,
     Activity,
     Hour,
     Thresholds,
@@ -563,8 +564,10 @@ def ip_roles(activity: Activity, verdicts: Dict[str, Verdict],
     An IP is the account's usual one when it logged in from it, or from its provider block
     (IPv4 /16, IPv6 /32: the phone's carrier, the home ISP), before the account was first
     flagged, or when the IP is a NAT by the shared-ip rule (an office NAT shared by a dozen
-    accounts is nobody's attacker). The others, first used at or after first_flagged, are the
-    attacker's.
+    accounts is nobody's attacker). The others are the attacker's. "Before" is before the hour
+    ahead of the one first_flagged falls in: a burst or a failing share fires at a message,
+    sent in a session that began earlier, from the attacker's IP, whose block would otherwise
+    make every IP of the attacker's provider usual.
     """
     roles: Dict[str, Dict[str, str]] = {}
     nat: Dict[str, bool] = {}
@@ -572,11 +575,14 @@ def ip_roles(activity: Activity, verdicts: Dict[str, Verdict],
         flagged_at = verdict.first_flagged
         if not verdict.severity or flagged_at is None:
             continue
+        # A message's signal fires at a message of a session that began before it, from the
+        # attacker's IP: the hour before the one it fired in is not "before" either.
+        since = hour_of(flagged_at) - ONE_HOUR
         ips = activity.pairs.ips_of(name)
-        known = {provider_of(ip) for ip, first in ips.items() if first < flagged_at}
+        known = {provider_of(ip) for ip, first in ips.items() if first < since}
         found = roles[name] = {}
         for ip, first in ips.items():
-            usual = first < flagged_at or provider_of(ip) in known
+            usual = first < since or provider_of(ip) in known
             if not usual:
                 if ip not in nat:
                     accounts = activity.pairs.accounts_of(ip)

@@ -202,6 +202,24 @@ def test_ips_flagged_ids_is_the_firewall_set(cli):
     assert "192.0.2.11" not in ips
 
 
+def test_a_burst_from_a_block_of_its_own_is_the_attackers_from_its_first_ip(tmp_path):
+    # bob logs in from the office and home for nine days; on the tenth, a phished password, 40
+    # logins from one spammer's /16, three recipients each within the hour. The burst fires at
+    # a message of the first of those sessions, which connected a second before it: that IP
+    # was "used before", its block with it, and the firewall set was empty.
+    log = MailLog()
+    for day in range(9):
+        log.login("bob@x.test", "192.0.2.10", at(day, 9), to=2)
+        log.login("bob@x.test", "198.51.100.20", at(day, 19), to=1)
+    spam = [f"185.220.{index}.{index + 7}" for index in range(40)]
+    for minute, ip in enumerate(spam):
+        log.login("bob@x.test", ip, at(9, 11, minute), outcomes={"sent": 2, "bounced": 1})
+    rows = rows_of(log, tmp_path, "ips")
+    roles = {row["client_ip"]: row["role"] for row in rows}
+    assert roles == {"192.0.2.10": "usual", "198.51.100.20": "usual",
+                     **{ip: "attacker" for ip in spam}}
+
+
 def test_failures_ids_are_client_ips(cli):
     rows = cli("-r", "failures", "-f", "json", SAMPLE).json()
     ids = cli("-r", "failures", "-f", "ids", SAMPLE).out.splitlines()
