@@ -36,7 +36,8 @@ DESCRIPTION
               With by="user":
               one row per username tried (failures without one: `(unknown user)`);
               `later_success`: a login as that user after its first failure; `success_ips`: the
-              IPs that failed for that user and later logged in as it.
+              IPs that failed for that user and later logged in as it (an IPv6 address: a
+              login from its /64).
     suspicious, timeline: built in incident.py (flagged accounts, one account's hours); their
               columns are fixed here.
     queue:    messages still queued when the log ends (not removed, not expired) with
@@ -811,14 +812,17 @@ def _later(latest: dict, since) -> list:
 def _failures_by_user(finished: Iterable[Finished], selection: Selection, options: dict):
     geo = options.get("geo")
     by_user: Dict[str, dict] = {}  # username -> its row
-    successes: Dict[str, Dict[str, _dt.datetime]] = {}  # user -> {client IP: latest login}
+    # user -> {failing_source() of a client IP: latest login}: an IPv6 address's failures are
+    # its /64's, as the by-IP rows and the guessed signal read them
+    successes: Dict[str, Dict[str, _dt.datetime]] = {}
     for item in finished:
         if not isinstance(item, Session) or not selection.ip(item.client_ip):
             continue
         if not selection.window(item.start, item.end):
             continue
         if item.auth_succeeded and item.sasl_username is not None:
-            _note_success(successes, item.sasl_username, item.client_ip, item.end or item.start)
+            _note_success(successes, item.sasl_username, failing_source(item.client_ip),
+                          item.end or item.start)
         failed = item.failed_auth_count
         if not failed:
             continue
@@ -851,9 +855,11 @@ def _failures_by_user(finished: Iterable[Finished], selection: Selection, option
     for name, entry in by_user.items():
         logins = successes.get(name, {})
         entry["later_success"] = bool(_later(logins, entry["first_seen"]))
-        # The evidence of a guess that worked: an IP that failed for this account, then got in.
-        entry["success_ips"] = sorted(ip for ip, first in entry["ips"].items()
-                                      if _later({ip: logins.get(ip)}, first))
+        # The evidence of a guess that worked: an IP that failed for this account, then got in
+        # (for an IPv6 address, a login from its /64).
+        entry["success_ips"] = sorted(
+            ip for ip, first in entry["ips"].items()
+            if _later({ip: logins.get(failing_source(ip))}, first))
         if geo is not None:
             # The countries and ASNs of the IPs that failed for the user, most attempts first.
             countries: Counter = Counter()

@@ -609,11 +609,9 @@ def test_an_ipv6_clients_failures_are_its_64s(tmp_path):
         "192.0.2.7", "::ffff:192.0.2.7", "unknown"]
 
 
-def test_the_failures_report_reads_an_ipv6_clients_later_success_as_guessed_does(tmp_path):
-    # olga's /64 fails from three addresses and gets in from a fourth: each failing address's
-    # row says so and names her (it said no: the login was from another address), as the
-    # guessed signal counts the /64's failures; pia's failures and login are in other /64s, and
-    # an IPv4 neighbour is another client.
+def ipv6_guesses() -> MailLog:
+    """olga's /64 fails from three addresses and gets in from a fourth; pia's failures and
+    login are in other /64s, and ida's IPv4 neighbour is another client."""
     log = MailLog()
     for host in range(1, 4):
         log.failures(f"2001:db8:77:1::{host:x}", at(0, 1), ["olga@example.jp"])
@@ -622,12 +620,28 @@ def test_the_failures_report_reads_an_ipv6_clients_later_success_as_guessed_does
     log.login("olga@example.jp", "2001:db8:77:1::ff", at(0, 2))
     log.login("pia@example.jp", "2001:db8:88:ff::1", at(0, 2))
     log.login("ida@example.jp", "192.0.2.8", at(0, 2))
+    return log
+
+
+def test_the_failures_report_reads_an_ipv6_clients_later_success_as_guessed_does(tmp_path):
+    # Each of olga's failing addresses' rows says she got in and names her (it said no: the
+    # login was from another address), as the guessed signal counts the /64's failures.
     found = {row["client_ip"]: (row["later_success"], row["success_users"])
-             for row in rows(log, tmp_path, "failures")}
+             for row in rows(ipv6_guesses(), tmp_path, "failures")}
     assert found == {**{f"2001:db8:77:1::{host:x}": (True, ["olga@example.jp"])
                         for host in range(1, 4)},
                      **{f"2001:db8:88:{host:x}::1": (False, []) for host in range(1, 4)},
                      "192.0.2.7": (False, [])}
+
+
+def test_the_failures_by_user_names_an_ipv6_clients_failing_addresses_as_got_in(tmp_path):
+    # olga's row named no success IP though all three of her failing addresses' /64 got in (the
+    # by-IP rows and the guessed signal say so); pia and ida logged in from other clients.
+    found = {row["user"]: (row["later_success"], row["success_ips"])
+             for row in rows(ipv6_guesses(), tmp_path, "failures", by="user")}
+    assert found == {
+        "olga@example.jp": (True, [f"2001:db8:77:1::{host:x}" for host in range(1, 4)]),
+        "pia@example.jp": (True, []), "ida@example.jp": (True, [])}
 
 
 def test_an_ip_kept_before_the_counts_reads_its_failures_as_naming_none():
