@@ -73,7 +73,10 @@ DESCRIPTION
     --timestamps` put only an RFC 3339 stamp before each line, split no line, and are read line
     by line by syslog.split_line().) `journalctl -o json` wraps each journal entry the same way,
     one JSON object a line: its line is made of its time (__REALTIME_TIMESTAMP, in UTC), host,
-    SYSLOG_IDENTIFIER, pid and MESSAGE; an entry without them is an empty line. So too
+    SYSLOG_IDENTIFIER, pid and MESSAGE; an entry without them is an empty line. A string of
+    either JSON wrapper that holds a lone surrogate (an escape `\\ud800` no other completes:
+    neither journalctl nor Docker writes one, a file made by other hands may) has U+FFFD for it,
+    as a plain log has for a byte that is no UTF-8: no output can write it. So too
     `journalctl -o short-unix`, whose lines start with seconds since the epoch (`1700000000.
     123456 host postfix/smtpd[123]: ...`): each such stamp is written as the RFC 3339 stamp of
     its moment in UTC, which every reader of a line reads (a ten-minute slot of the correlator
@@ -944,11 +947,30 @@ def _without_separator(line: str) -> str:
     return line[1:] if line[:1] == RECORD_SEPARATOR else line
 
 
+# Where a JSON text may hold a surrogate's escape (`\ud800`; `\\ud800`, a backslash and
+# text, matches too, and costs one needless pass), and the surrogates json.loads() leaves when
+# no escape after it completes the pair.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(record: Any) -> Any:
+    """`record` with U+FFFD for each lone surrogate in the strings of its own fields (the
+    only ones a wrapper's line is made of): UTF-8 has no bytes for one, and every output
+    (a report, the state's SQLite) stopped at the first with a traceback."""
+    if isinstance(record, dict):
+        for key, value in record.items():
+            if isinstance(value, str):
+                record[key] = _SURROGATE.sub("\ufffd", value)
+    return record
+
+
 def _json_object(line: str) -> Any:
     try:
-        return json.loads(_without_separator(line))
+        record = json.loads(_without_separator(line))
     except (ValueError, RecursionError):  # not JSON; nested deeper than the parser goes
         return None
+    return _without_surrogates(record) if _SURROGATE_ESCAPE.search(line) else record
 
 
 def _with_log(record: Any) -> Optional[dict]:
@@ -993,12 +1015,15 @@ def _json_objects(lines: List[str]) -> List[Any]:
     journalctl -o json-seq lose their RECORD_SEPARATOR first.)"""
     if lines and lines[0][:1] == RECORD_SEPARATOR:
         lines = [_without_separator(line) for line in lines]
+    joined = "[" + ",\n".join(lines) + "]"
     try:
-        records = json.loads("[" + ",\n".join(lines) + "]")
+        records = json.loads(joined)
     except (ValueError, RecursionError):
         records = None
     if not isinstance(records, list) or len(records) != len(lines):
         return [_json_object(line) for line in lines]
+    if _SURROGATE_ESCAPE.search(joined):
+        return list(map(_without_surrogates, records))
     return records
 
 

@@ -111,6 +111,33 @@ def test_a_message_that_is_not_utf8_is_an_array_of_bytes(cli, tmp_path):
     assert report(cli, year, exported) == report(cli, year, plain)
 
 
+def test_a_lone_surrogate_escape_is_read_as_a_byte_that_is_not_utf8(cli, tmp_path):
+    """JSON may write `\\ud800` with no low surrogate after it; journalctl never does, a file
+    made by other hands may. json.loads() leaves a lone surrogate, which no UTF-8 output can
+    write: every report, and watch's state, stopped with a traceback. It is U+FFFD, as a plain
+    log's byte that is no UTF-8 is."""
+    path, year = LOGS["seed"]
+    lines = path.read_text().splitlines()
+    login = next(number for number, line in enumerate(lines) if "sasl_username=" in line)
+    plain = tmp_path / "maillog"
+    plain.write_bytes(("\n".join(lines[:login + 1]) + "\udcff\n" + "\n".join(lines[login + 1:])
+                       + "\n").encode("utf-8", "surrogateescape"))
+    entries = journal(lines, int(year))
+    record = json.loads(entries[login])
+    record["MESSAGE"] += "\ud800"
+    entries[login] = json.dumps(record)  # ensure_ascii: the escape `\\ud800`
+    assert "\\ud800" in entries[login]
+    exported = write(tmp_path / "postfix.json", entries)
+    for args in [*REPORTS, ("--report", "messages", "--format", "ndjson")]:
+        assert report(cli, year, *args, exported) == report(cli, year, *args, plain), args
+    assert "\ufffd" in report(cli, year, "--report", "sessions", "--format", "json", exported)
+    watched = cli("watch", "--once", "--year", year, "--state", str(tmp_path / "state.sqlite"),
+                  "--alert-log", str(tmp_path / "alerts.ndjson"), exported)
+    assert watched.code in (0, 1) and not watched.err, watched.err
+    # one entry read alone (a batch that is no JSON array of its entries) is read the same
+    assert Unwrapper(JOURNAL).lines(["not json", entries[login]])[1].endswith("\ufffd")
+
+
 def test_a_first_entry_whose_time_is_too_long_is_not_one(cli, tmp_path):
     """wrapper_of() reads the first line before the input's kind is known: a stamp of 5,000
     digits there leaves the input for the lines after it to decide."""

@@ -220,6 +220,16 @@ def test_json_lines_are_read_one_by_one_when_a_batch_is_no_json_array_of_them():
         "Feb  8 21:28:47 mail postfix/smtpd[1]: connect"]
 
 
+def test_a_lone_surrogate_in_a_json_file_line_is_replaced():
+    """A `\\ud800` escape no low surrogate completes (Go's encoder never writes one) is U+FFFD,
+    as a byte that is no UTF-8 is: no output can write a lone surrogate."""
+    record = '{"log":"Feb  8 21:28:47 mail postfix/smtpd[1]: x\\ud800y\\n","stream":"stdout"}'
+    pair = '{"log":"Feb  8 21:28:47 mail postfix/smtpd[1]: \\ud83d\\ude00\\n"}'
+    assert Unwrapper().lines([record, pair]) == [
+        "Feb  8 21:28:47 mail postfix/smtpd[1]: x\ufffdy",
+        "Feb  8 21:28:47 mail postfix/smtpd[1]: \U0001f600"]
+
+
 def test_the_parts_of_a_split_line_are_joined_per_stream():
     unwrapper = Unwrapper()
     first = unwrapper.lines(["2026-02-08T21:28:47Z stdout P Feb  8 21:28:47 mail post",
