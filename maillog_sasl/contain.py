@@ -2,6 +2,7 @@
 
 SUMMARY
     check_user(text) -> the SASL username, or ContainError
+    table_key(line) -> the key postmap reads from a table line, None for one it skips
     queued_ids(user, paths, host=None) -> Queued(ids, hosts, problems)
     queued_in_state(user, state_path, host=None) -> Queued   the same from watch's state
     edit_block(text, user, action) -> the map file's new text (action None: remove the user)
@@ -43,7 +44,10 @@ DESCRIPTION
     hash:/etc/postfix/sasl_access, ...`): writing the table alone refuses nobody.
 
     USER comes from logs, which an attacker writes into: check_user() refuses the empty name,
-    whitespace, control and format characters and a leading '#': it could not be one key of an
+    whitespace, control and format characters, a leading '#', and a double quote left open or
+    a backslash at the end (postmap, since Postfix 3.2, reads a key up to the first whitespace
+    outside quotes, a backslash escaping the character after it: `ab"cd REJECT ...` is a line
+    it skips, `ef\\ REJECT ...` the key `ef\\ REJECT`): it could not be one key of an
     access(5) table. No command ever goes through a shell: argument lists only, queue IDs on
     standard input, and only those that look like Postfix queue IDs.
 
@@ -98,6 +102,8 @@ RESTRICTION_LISTS = ("smtpd_client_restrictions", "smtpd_helo_restrictions",
 SUGGESTED_LISTS = ("smtpd_sender_restrictions", "smtpd_recipient_restrictions")
 # Short (hex) and long (base-52 with a 'z' separator) queue IDs.
 QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,32}")
+# What ends a table line's key: the C library's isspace() in the C locale (Postfix's ISSPACE).
+_POSTFIX_SPACE = " \t\n\v\f\r"
 COMMAND_TIMEOUT = 600
 
 
@@ -116,7 +122,30 @@ def check_user(text: str) -> str:
         raise ContainError(f"USER contains control characters: {shown!r}")
     if text.startswith("#"):
         raise ContainError(f"USER starts with '#' (a comment in the table): {shown!r}")
+    if table_key(f"{text} {REJECT}") != text:
+        raise ContainError("USER has a double quote left open or a backslash at its end, and "
+                           f"postmap would read another key from its line: {shown!r}")
     return text
+
+
+def table_key(line: str) -> Optional[str]:
+    """The key postmap reads from a table line (Postfix 3.2 and later; texthash too): up to
+    the first whitespace outside double quotes, a backslash taking the character after it,
+    quotes and backslashes kept. None for a line whose quote is left open: postmap skips it
+    with a warning, and exits 0."""
+    in_quotes = False
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char in _POSTFIX_SPACE and not in_quotes:
+            break
+        if char == '"':
+            in_quotes = not in_quotes
+        index += 1
+    return None if in_quotes else line[:index]
 
 
 # -- the queue IDs ------------------------------------------------------------------------------
@@ -171,11 +200,13 @@ def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
 # -- the map file -------------------------------------------------------------------------------
 
 def _key(line: str) -> Optional[str]:
-    """The lookup key of a table line (folded as postmap folds it), None for comments."""
+    """The lookup key of a table line (folded as postmap folds it), None for comments and for
+    a line postmap skips."""
     stripped = line.strip()
     if not stripped or stripped.startswith("#") or line[:1].isspace():
         return None
-    return stripped.split(None, 1)[0].lower()
+    key = table_key(stripped)
+    return key.lower() if key is not None else None
 
 
 def _find_block(lines: List[str], path: str) -> Optional[Tuple[int, int]]:
@@ -536,4 +567,4 @@ def is_root() -> bool:
 
 __all__ = ["BEGIN", "END", "HOLD", "REJECT", "ContainError", "Postfix", "check_user",
            "contain", "edit_block", "inspect_main_cf", "queued_ids", "queued_in_state",
-           "write_atomic"]
+           "table_key", "write_atomic"]

@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import stat
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -541,7 +542,8 @@ def test_a_read_only_directory_as_an_ordinary_user(cli, fakes, table):
 
 
 @pytest.mark.parametrize("user", ["", "bad user@x", "tab\tuser", "new\nline", "esc\x1b[31m",
-                                  "#comment", "zero\u200bwidth", "nul\x00"])
+                                  "#comment", "zero\u200bwidth", "nul\x00", 'open"quote@x',
+                                  "backslash\\"])
 def test_a_user_that_cannot_be_a_table_key_is_refused_before_anything_runs(cli, fakes, table,
                                                                            queued, user):
     log, _ = queued
@@ -552,10 +554,45 @@ def test_a_user_that_cannot_be_a_table_key_is_refused_before_anything_runs(cli, 
 
 
 def test_check_user_accepts_ordinary_and_unicode_names():
-    for name in ("centos7@phoenixknight.jp", "carol", "ユーザー@例え.jp", "a+b=c@x"):
+    for name in ("centos7@phoenixknight.jp", "carol", "ユーザー@例え.jp", "a+b=c@x",
+                 '"quoted"@x', 'a\\"b@x', "back\\slash"):
         assert contain.check_user(name) == name
     with pytest.raises(ContainError):
         contain.check_user(" ")
+
+
+# Names postmap (Postfix 3.2 and later) reads otherwise than as they are: a quote left open
+# skips the line (a warning, exit 0: the account was not refused), a backslash at the end takes
+# the space after it into the key. And names it reads as they are.
+KEYS = ['open"quote@x', 'a"b"c@x', 'a\\"b@x', "back\\", "back\\slash", '"quoted"', "bad@x"]
+
+
+@pytest.mark.parametrize("user", KEYS)
+def test_check_user_refuses_exactly_the_names_postmap_reads_otherwise(user):
+    read = contain.table_key(f"{user} {REJECT}")
+    assert read in (None, user, f"{user} REJECT")
+    if read == user:
+        assert contain.check_user(user) == user
+    else:
+        with pytest.raises(ContainError, match="postmap would read another key"):
+            contain.check_user(user)
+
+
+POSTMAP = "/usr/sbin/postmap"
+
+
+@pytest.mark.skipif(not os.access(POSTMAP, os.X_OK), reason="no Postfix postmap installed")
+def test_table_key_reads_a_line_as_postmap_does(tmp_path):
+    (tmp_path / "main.cf").write_text("")
+    table = tmp_path / "sasl_access"
+    table.write_text("".join(f"{user} {REJECT}\n" for user in KEYS))
+    subprocess.run([POSTMAP, "-c", str(tmp_path), f"hash:{table}"], check=True,
+                   capture_output=True)
+    listed = subprocess.run([POSTMAP, "-c", str(tmp_path), "-s", f"hash:{table}"], check=True,
+                            capture_output=True, text=True).stdout
+    keys = sorted(line.split("\t")[0] for line in listed.splitlines())
+    expected = [contain.table_key(f"{user} {REJECT}") for user in KEYS]
+    assert keys == sorted(key.lower() for key in expected if key is not None)
 
 
 @pytest.mark.parametrize("args, message", [
