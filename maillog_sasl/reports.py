@@ -913,9 +913,11 @@ def _client_ip(row: dict) -> Optional[str]:
     # A flagged account's usual IPs (its office, home, phone) are no IDs: `-r ips --flagged
     # -f ids` is the attackers' IPs, for a firewall. Nor is what a damaged line has between
     # the brackets (a paste's wrapped line: `162.<spaces>216.193.51`, which `xargs` would make
-    # two addresses of), nor Postfix's `unknown`: a firewall set gets addresses only.
+    # two addresses of), nor Postfix's `unknown`: a firewall set gets addresses only. Nor is a
+    # scoped IPv6 address: Python's takes any text after the `%` for the scope (a forged line's
+    # `fe80::1%x y`, `fe80::1%$(id)`), and no firewall set takes a scope.
     ip = row.get("client_ip")
-    if row.get("role") == incident.USUAL or not ip:
+    if row.get("role") == incident.USUAL or not ip or "%" in ip:
         return None
     try:
         ipaddress.ip_address(ip)

@@ -229,12 +229,17 @@ def test_failures_ids_are_client_ips(cli):
 # A paste whose long lines wrapped (a forum's, of a compromised account: the index's id
 # 56739664382, 2014) puts spaces inside the brackets; Postfix writes `unknown[unknown]` for a
 # client whose address it never learned. Neither is an address for a firewall set: xargs would
-# make two of the first. Lines in the shape of both; the reports' other formats show them.
+# make two of the first. Nor is a scoped IPv6 address, whose scope Python's ipaddress takes
+# as any text (forged lines: `fe80::2%x y` is two words too). Lines in the shape of each; the
+# reports' other formats show them.
 NOT_ADDRESSES = """\
 Oct 13 20:41:03 custhost1 postfix/smtpd[5331]: 123A51E01CDD: client=unknown[162.     216.193.51], sasl_method=LOGIN, sasl_username=bg@x.test
 Oct 13 20:41:04 custhost1 postfix/smtpd[5331]: warning: unknown[162.     216.193.51]: SASL LOGIN authentication failed: UGFzc3dvcmQ6
 Oct 13 20:41:04 custhost1 postfix/smtpd[5333]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6
 Oct 13 20:41:05 custhost1 postfix/smtpd[5332]: warning: unknown[unknown]: SASL LOGIN authentication failed: UGFzc3dvcmQ6
+Oct 13 20:41:06 custhost1 postfix/smtpd[5334]: warning: unknown[fe80::1%$(id)]: SASL LOGIN authentication failed: UGFzc3dvcmQ6
+Oct 13 20:41:07 custhost1 postfix/smtpd[5335]: connect from unknown[fe80::2%x y]
+Oct 13 20:41:07 custhost1 postfix/smtpd[5335]: 223A51E01CDD: client=unknown[fe80::2%x y], sasl_method=LOGIN, sasl_username=cd@x.test
 """
 
 
@@ -243,6 +248,7 @@ def test_ids_are_addresses_only(cli, tmp_path):
     path.write_text(NOT_ADDRESSES)
     assert "162.     216.193.51" in cli("-r", "ips", "-f", "csv", "--year", "2014", path).out
     assert "\nunknown," in cli("-r", "failures", "-f", "csv", "--year", "2014", path).out
+    assert "fe80::2%x y" in cli("-r", "ips", "-f", "csv", "--year", "2014", path).out
     assert cli("-r", "failures", "-f", "ids", "--year", "2014", path).out == "192.0.2.9\n"
     assert cli("-r", "ips", "-f", "ids", "--year", "2014", path).out == ""
 
