@@ -49,7 +49,9 @@ DESCRIPTION
     (SIGNALS)`, Auto-Submitted: auto-generated, then the alert's fields one a line and its JSON.
     The username and everything else from the log goes through plain(): CR, LF and every other
     control or format character becomes `?` (no header can be injected, no line forged), and
-    the headers are encoded (RFC 2047) by Python's email package. It runs like a command sink:
+    the headers are encoded (RFC 2047) by Python's email package; in the Subject, `=?` becomes
+    `??`, so that no text of the log is read as an encoded word there (one spelling a
+    right-to-left override, a line end). It runs like a command sink:
     killed after `timeout` seconds, in a thread of its own with `background`.
 
 DIAGNOSTICS
@@ -305,7 +307,10 @@ def mail_message(alert: dict, addresses: Sequence[str], text: str, hostname: str
     signals = plain(", ".join(alert.get("signals", [])), 200)
     message = EmailMessage()
     message["To"] = ", ".join(addresses)
-    message["Subject"] = f"maillog-sasl: {severity} {user} ({signals})"
+    # The header parser decodes what looks like an RFC 2047 encoded word in the text it is
+    # given, and writes it encoded again: a username `=?utf-8?q?=E2=80=AE?=` reached the
+    # reader's Subject as a right-to-left override. No encoded word starts without `=?`.
+    message["Subject"] = f"maillog-sasl: {severity} {user} ({signals})".replace("=?", "??")
     message["Auto-Submitted"] = "auto-generated"
     lines = [f"maillog-sasl watch on {plain(hostname, 100)} raised an alert.", "",
              f"user:          {plain(alert.get('user', ''))}",

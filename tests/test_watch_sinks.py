@@ -175,6 +175,19 @@ def test_a_username_cannot_inject_a_mail_header():
     assert all(line == line.strip("\r") for line in body.split("\n"))
 
 
+@pytest.mark.parametrize("user", ["=?utf-8?q?=E2=80=AEgpj=2Eexe?=@example.jp",
+                                  "=?utf-8?b?4oCuZXZpbA0KQmNjOiB4?= x@example.jp"])
+def test_a_username_spelling_an_encoded_word_is_not_decoded_in_the_subject(user):
+    """The email package decoded an RFC 2047 word in the Subject text it was given and wrote it
+    encoded again: a reader saw a right-to-left override, or a CR LF, that plain() had kept
+    out of the username."""
+    data = mail_message(alert(user=user), ["admin@example.org"], to_json(alert(user=user)),
+                        "mx1")
+    subject = BytesParser(policy=policy.default).parsebytes(data)["Subject"]
+    # (a Subject folded before its first word is read with the space of the fold)
+    assert subject.strip() == f"maillog-sasl: high {user.replace('=?', '??')} (burst)"
+
+
 def test_a_failing_or_missing_sendmail_is_said_and_the_run_goes_on(tmp_path, cli, sendmail,
                                                                   monkeypatch):
     monkeypatch.setenv("FAKE_SENDMAIL_EXIT", "75")
