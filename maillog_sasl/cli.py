@@ -70,7 +70,14 @@ from maillog_sasl.password import (
 )
 from maillog_sasl.progress import Progress
 from maillog_sasl.render import FORMATS, json_safe, render
-from maillog_sasl.reports import REPORTS, Scope, build_report, gives_tuples, report_of
+from maillog_sasl.reports import (
+    REPORTS,
+    Scope,
+    build_report,
+    gives_tuples,
+    queue_caveat,
+    report_of,
+)
 from maillog_sasl.sources import MAX_LINE, local_paths
 from maillog_sasl.syslog import MAX_YEAR, MIN_YEAR, parse_zone
 
@@ -468,6 +475,9 @@ def _read(options, zone, selection: Selection, report_options: dict, analysis) -
             return 2
     for note in analysis.notes[shown:]:  # inputs a worker sent back to be read here
         print(f"maillog-sasl: {note}", file=sys.stderr)
+    caveat = queue_caveat(analysis.stats) if options.report == "queue" else ""
+    if caveat:
+        print(f"maillog-sasl: {caveat}", file=sys.stderr)
     for problem in analysis.problems:
         print(f"maillog-sasl: {problem}", file=sys.stderr)
     if options.stats:

@@ -4,6 +4,8 @@ SUMMARY
     REPORTS: name -> Report(columns, build, views, account, ids, streams, assesses)
     report_of(name, by=None) -> the Report (its view by user, for failures)
     build_report(name, finished, selection, **options) -> (columns, rows)
+    queue_caveat(stats) -> '' | what the queue report of a log shorter than the queue's
+                        lifetime may leave out (one line)
     Scope(tally=False, assess=False): what a run saw, for the summary line (option `scope`)
 
 DESCRIPTION
@@ -40,7 +42,8 @@ DESCRIPTION
               login from its /64).
     suspicious, timeline: built in incident.py (flagged accounts, one account's hours); their
               columns are fixed here.
-    queue:    messages still queued when the log ends (not removed, not expired) with
+    queue:    (queue_caveat(): what a short log may leave out)
+              messages still queued when the log ends (not removed, not expired) with
               recipients still deferred: authenticated users' messages, what content filters
               re-injected for them, what local(8) forwarded of them (kind forwarded, with the
               parent's queue ID), what `postsuper -r` or MailScanner requeued of them (kind
@@ -92,6 +95,7 @@ from maillog_sasl.model import (
     Finished,
     Message,
     Session,
+    Stats,
 )
 from maillog_sasl.pairs import PairStore, StoreError
 
@@ -902,6 +906,34 @@ def _queue(finished: Iterable[Finished], selection: Selection, options: dict) ->
                      "parent_queue_id": parent_queue_id(item), "queued": item.queued})
     rows.sort(key=lambda row: (row["user"], row["host"], row["queued"], row["queue_id"]))
     return rows
+
+
+# Postfix's default maximal_queue_lifetime: how long a message may wait in the queue.
+QUEUE_LIFETIME = _dt.timedelta(days=5)
+
+
+def queue_caveat(stats: Stats) -> str:
+    """What the queue report of a log with these `stats` may leave out, as one line ('' when
+    nothing). A log that covers less than Postfix's default queue lifetime may have begun
+    after mail still queued was queued: it retries that mail under the queue ID alone, and
+    only the log of its login (a rotated file) names its account, so here it is no
+    authenticated mail."""
+    first, last = stats.first_time, stats.last_time
+    if first is None or last is None or last - first >= QUEUE_LIFETIME:
+        return ""
+    return (f"the log covers {_span(last - first)}, less than Postfix's default queue lifetime "
+            f"({QUEUE_LIFETIME.days} days): mail queued before it began may still be queued, "
+            "its account named only in an older log; give the rotated logs too "
+            "(/var/log/maillog*)")
+
+
+def _span(length: _dt.timedelta) -> str:
+    """`2 days 3 hours`, `40 minutes 5 seconds`: `length` in its largest two units."""
+    hours, seconds = divmod(length.seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    units = ((length.days, "day"), (hours, "hour"), (minutes, "minute"), (seconds, "second"))
+    shown = [incident.counted(count, unit) for count, unit in units if count][:2]
+    return " ".join(shown) or "less than a second"
 
 
 def _queue_id(row: dict) -> Optional[str]:

@@ -220,6 +220,29 @@ def test_a_burst_from_a_block_of_its_own_is_the_attackers_from_its_first_ip(tmp_
                      **{ip: "attacker" for ip in spam}}
 
 
+def test_the_queue_of_the_current_log_alone_says_what_it_may_leave_out(cli, tmp_path):
+    # bob's message of Monday night, deferred, is retried on Tuesday after the log rotated:
+    # the current log holds its retries under the queue ID alone, the rotated one its login.
+    # The current log's purge list is empty, and says why it may be; both logs list it.
+    log = MailLog()
+    for day in range(7):
+        log.login("bob@x.test", HOME, at(day, 9))
+    queue_id = log.login("bob@x.test", HOME, at(5, 22), outcome="deferred",
+                         retry=dt.timedelta(hours=13))
+    rotation = at(6, 3)
+    for name, lines in (("maillog.1", [line for when, _, line in log.lines if when < rotation]),
+                        ("maillog", [line for when, _, line in log.lines if when >= rotation])):
+        (tmp_path / name).write_text("".join(line + "\n" for line in sorted(lines)))
+    current = cli("-r", "queue", "-f", "ids", tmp_path / "maillog")
+    assert (current.code, current.out) == (0, "")
+    assert current.err == (
+        "maillog-sasl: the log covers 2 hours 3 seconds, less than Postfix's default queue lifetime "
+        "(5 days): mail queued before it began may still be queued, its account named only in "
+        "an older log; give the rotated logs too (/var/log/maillog*)\n")
+    both = cli("-r", "queue", "-f", "ids", tmp_path / "maillog", tmp_path / "maillog.1")
+    assert (both.code, both.out, both.err) == (0, queue_id + "\n", "")
+
+
 def test_failures_ids_are_client_ips(cli):
     rows = cli("-r", "failures", "-f", "json", SAMPLE).json()
     ids = cli("-r", "failures", "-f", "ids", SAMPLE).out.splitlines()
