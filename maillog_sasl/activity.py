@@ -129,7 +129,7 @@ from typing import (
 from mypy_extensions import mypyc_attr
 
 from maillog_sasl.correlate import SESSION_IDLE
-from maillog_sasl.model import OUTCOMES, REJECTED, SENT, Message, Session
+from maillog_sasl.model import DEFERRED, OUTCOMES, QUEUED, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.syslog import set_slots, slots_state
 
@@ -138,6 +138,14 @@ if typing.TYPE_CHECKING:
 
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(OUTCOMES)}
 SENT_INDEX = OUTCOME_INDEX[SENT]
+DEFERRED_INDEX = OUTCOME_INDEX[DEFERRED]
+# An hour's and an account's counts of recipients are per outcome, then one more: those waiting,
+# which qmgr counted and no delivery agent had logged when the log ended (model.Message.
+# waiting_recipients(): a message in flight at the end of a log read while it is written, or
+# queued behind a clogged queue). They are deferred in every total (the queue holds them) and
+# in the burst rule's volume, but no failure: the failing rule counts only recipients tried.
+WAITING_INDEX = len(OUTCOMES)
+COUNTS = len(OUTCOMES) + 1
 # A failed AUTH whose reason Postfix took from its authentication server's own trouble, not from
 # the client's password: Dovecot's socket (xsasl_dovecot_server.c) and Cyrus SASL's server-side
 # results (sasl_errstring() of SASL_FAIL, SASL_NOMEM, SASL_TRYAGAIN, SASL_UNAVAIL: saslauthd or a
@@ -411,7 +419,7 @@ class LateFailure(NamedTuple):
 # on every read, and these are not what they stand in for.
 _NO_IPS: Any = ()
 _NO_NETWORKS: Any = MappingProxyType({})
-_NO_OUTCOMES: Any = (0,) * len(OUTCOMES)
+_NO_OUTCOMES: Any = (0,) * COUNTS
 _NO_EARLIEST: Any = MappingProxyType({})
 # The same empties by name, for a pickler that keeps an Activity across runs (state.py): they
 # are told apart by identity, so a stored Activity must get these very objects back.
@@ -440,6 +448,7 @@ class Hour:
 
     def __setstate__(self, state: tuple) -> None:
         set_slots(self, state)
+        self.outcomes = with_waiting(self.outcomes)
 
     def login(self, ip: str, network: str, when: _dt.datetime) -> None:
         """A successful login from `ip` (in `network`) at `when`."""
@@ -463,16 +472,40 @@ class Hour:
         """Recipients submitted at `when`, one final outcome each."""
         counts = self.outcomes
         if counts is _NO_OUTCOMES:
-            counts = self.outcomes = [0] * len(OUTCOMES)
+            counts = self.outcomes = [0] * COUNTS
         for outcome in outcomes:
             counts[OUTCOME_INDEX[outcome]] += 1
         first = self.first_recipient
         if first is None or when < first:
             self.first_recipient = when
 
+    def wait(self, waiting: int) -> None:
+        """Of the deferred recipients count() was given last, `waiting` were never tried."""
+        counts = self.outcomes
+        counts[DEFERRED_INDEX] -= waiting
+        counts[WAITING_INDEX] += waiting
+
     @property
     def recipients(self) -> int:
         return sum(self.outcomes)
+
+    def totals(self) -> List[int]:
+        """Recipients per outcome, in OUTCOMES order (those waiting deferred)."""
+        return deferred_totals(self.outcomes)
+
+
+def deferred_totals(counts) -> List[int]:
+    """An hour's or account's `counts` as recipients per outcome: those waiting deferred."""
+    totals = list(counts[:WAITING_INDEX])
+    totals[DEFERRED_INDEX] += counts[WAITING_INDEX]
+    return totals
+
+
+def with_waiting(counts: Any) -> Any:
+    """`counts` as kept by a watch state from before waiting recipients were counted apart
+    (a list of one count an outcome), with none waiting; the shared empty comes back as
+    itself (state.py)."""
+    return counts if len(counts) == COUNTS else [*counts, 0]
 
 
 class BusyHours:
@@ -605,7 +638,10 @@ class UserActivity:
         self.selected = False  # some session or message of the user passes the Selection
         # The summary of settled hours.
         self.logins = 0
-        self.outcomes = [0] * len(OUTCOMES)  # recipients per outcome, in OUTCOMES order
+        # Recipients per outcome, in OUTCOMES order, then those waiting (COUNTS, written so
+        # that the engine's format, hashed from this code, stays: a state of the version
+        # before, one count fewer, is read by __setstate__, and that version reads this one's).
+        self.outcomes = [0] * (len(OUTCOMES) + 1)
         self.busy = BusyHours()
         self.failing_since: Optional[_dt.datetime] = None
         self.hops: Optional[HopWindow] = None
@@ -615,10 +651,16 @@ class UserActivity:
 
     def __setstate__(self, state: tuple) -> None:
         set_slots(self, state)
+        self.outcomes = with_waiting(self.outcomes)
 
     def totals(self) -> List[int]:
-        """Recipients per outcome, in OUTCOMES order."""
-        return list(self.outcomes)
+        """Recipients per outcome, in OUTCOMES order (those waiting deferred)."""
+        return deferred_totals(self.outcomes)
+
+    def tried(self) -> List[int]:
+        """Recipients per outcome, in OUTCOMES order, of those tried (none waiting): what the
+        failing rule counts."""
+        return list(self.outcomes[:WAITING_INDEX])
 
     def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds, hop_span: _dt.timedelta,
                pairs: PairStore) -> None:
@@ -634,9 +676,9 @@ class UserActivity:
             outcomes = self.outcomes
             outcomes[:] = map(operator.add, outcomes, hour.outcomes)
             self.busy.add(key, hour.recipients, first_recipient, limits)
-            recipients = sum(outcomes)
+            tried = sum(outcomes) - outcomes[WAITING_INDEX]
             if self.failing_since is None and failed_enough(
-                    recipients, recipients - outcomes[SENT_INDEX], limits):
+                    tried, tried - outcomes[SENT_INDEX], limits):
                 self.failing_since = first_recipient
 
     def _settle_networks(self, key, networks: Dict[str, list], limits: Thresholds,
@@ -1312,3 +1354,7 @@ class Activity:
                 and key <= queued < end else None) or self._hour(user, queued)
         if statuses:
             hour.count(statuses, queued)
+            if message.state == QUEUED:
+                waiting = message.waiting_recipients()
+                if waiting:
+                    hour.wait(waiting)

@@ -20,7 +20,9 @@ DESCRIPTION
                            before it, RISING_HISTORY at least: a run as long as the history is
                            its own median) and at least `burst_minimum`
       strong  failing      bounced + expired + deferred + rejected >= `failed_percent` % of the
-                           user's recipients, with at least `failed_minimum` recipients
+                           user's recipients, with at least `failed_minimum` recipients, of
+                           those tried: one waiting when the log ends (activity.WAITING_INDEX)
+                           failed nothing yet
       strong  guessed      a login from an IP with >= `guess_failures` failed AUTH, or failures
                            for >= `guess_usernames` usernames, since that IP's last successful
                            login (activity.py says why "since"), forgotten once the IP has
@@ -180,7 +182,7 @@ def _burst_hours(busy, median, limits: Thresholds) -> List[tuple]:
 
 
 def failing_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
-    totals = user.totals()
+    totals = user.tried()  # a recipient waiting when the log ends has failed nothing yet
     recipients = sum(totals)
     failed = recipients - totals[OUTCOMES.index(SENT)]
     if not failed_enough(recipients, failed, limits):
@@ -657,7 +659,7 @@ def timeline_report(finished, selection, options) -> List[dict]:
             row = {"user": name, "hour": key, "logins": hour.logins, "ips": len(hour.ips),
                    "networks": len(hour.networks), "new_networks": new_networks[key],
                    "auth_failures": hour.auth_failures, "recipients": hour.recipients}
-            row.update(zip(OUTCOMES, hour.outcomes))
+            row.update(zip(OUTCOMES, hour.totals()))
             row["signals"] = fired.get(key, [])
             if geo is not None:
                 row["new_ips"] = new_ips.get(key, [])

@@ -304,6 +304,10 @@ class Message:
                 counted += [(None, DEFERRED)] * waiting
         return counted
 
+    def waiting_recipients(self) -> int:
+        """How many of counted_recipients() are waiting: counted by qmgr, logged by no agent."""
+        return sum(recipient is None for recipient, _ in self.counted_recipients())
+
     def counted_outcomes(self) -> List[str]:
         """The outcomes of counted_recipients(), alone: what the incident rules count, for every
         message. Only a message still queued can have recipients waiting; the others' outcomes

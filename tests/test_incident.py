@@ -183,6 +183,33 @@ def test_failing_counts_every_kind_of_failure(tmp_path):
     assert "10 of 20 recipients failed (50%: deferred 2 bounced 4 expired 2 rejected 2" in reason
 
 
+def test_recipients_waiting_when_the_log_ends_are_no_failures(tmp_path):
+    # amy sends to 2 colleagues a day for 8 days, then invites 25 to a party; the log is read
+    # as qmgr picks that message up, before any delivery line: its 25 recipients are deferred
+    # in the users report (the queue holds them) but failed nothing yet. They made amy 61%
+    # "failing", flagged high, her message on the purge list. Once tried and deferred, they
+    # fail as any recipient does.
+    log = MailLog()
+    for day in range(8):
+        log.login("amy@x.test", HOME, at(day, 9), to=2)
+    pid, when = 5001, at(7, 17, 30)
+    log._line(when, "postfix/submission/smtpd", pid, f"connect from unknown[{HOME}]")
+    log._line(when, "postfix/submission/smtpd", pid,
+              f"7F00000001: client=unknown[{HOME}], sasl_method=PLAIN, sasl_username=amy@x.test")
+    log._line(when, "postfix/qmgr", 900,
+              "7F00000001: from=<amy@x.test>, size=5000, nrcpt=25 (queue active)")
+    log._line(when, "postfix/submission/smtpd", pid, f"disconnect from unknown[{HOME}] ehlo=2 "
+                                                    "starttls=1 auth=1 mail=1 rcpt=25 data=1 "
+                                                    "quit=1 commands=32")
+    assert not verdicts(log, tmp_path)["amy@x.test"].severity
+    amy = rows(log, tmp_path, "users")[0]
+    assert (amy["recipients"], amy["sent"], amy["deferred"]) == (41, 16, 25)
+    for number in range(25):
+        log._delivery(when + SECOND, "7F00000001", f"r{number}@slow.example", "deferred")
+    assert fired(log, tmp_path, "amy@x.test")["failing"] == (
+        "failing: 25 of 41 recipients failed (61%: deferred 25; limit 50% of at least 20)")
+
+
 # -- strong: guessed ----------------------------------------------------------------------------
 
 def test_guessed_at_three_failures_then_success(tmp_path):

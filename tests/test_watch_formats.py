@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from maillog_sasl import watch
+from maillog_sasl.activity import COUNTS, WAITING_INDEX
 from maillog_sasl.correlate import KEPT, Correlator
 from maillog_sasl.state import State
 
@@ -71,6 +72,10 @@ def test_an_older_session_is_read_with_the_values_of_the_fields_it_lacks(tmp_pat
     assert session.pending_action is None
     assert session.proxied_since is None
     assert [user.busy.rising for user in opened.engine.activity.users.values()] == [None]
+    # Counts of one an outcome, then none waiting (activity.WAITING_INDEX).
+    for user in opened.engine.activity.users.values():
+        assert len(user.outcomes) == COUNTS and user.outcomes[WAITING_INDEX] == 0
+        assert all(len(hour.outcomes) == COUNTS for hour in user.open_hours.values())
     stats = opened.engine.correlator.stats
     assert (stats.unread_stamps, stats.unread_stamp) == (0, None)
 
