@@ -150,17 +150,18 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     median = busy.median()
     fired = _burst_hours(busy, median, limits)
     against = ""
-    if fired:
-        key, count = fired[0]
-        when = busy.earliest[count][1]
-    elif busy.rising is not None and beyond_usual(busy.rising[2], busy.rising[3], limits):
+    rising = _rising_first(busy, fired, median, limits)
+    if rising is not None:
         # The median of all hours is the burst's own (a run of as many hours as the account's
         # history): the first hour that was a burst against the hours before it, judged again
         # (watch may be given other limits than those of that hour).
-        key, when, count, median = busy.rising
+        key, when, count, median = rising
         fired = _burst_hours(busy, median, limits)
         against = " before it"
-    if not fired:
+    elif fired:
+        key, count = fired[0]
+        when = busy.earliest[count][1]
+    else:
         return None
     if count > limits.hourly_recipients:
         why = f"more than {limits.hourly_recipients}"
@@ -173,6 +174,19 @@ def burst_signal(user: UserActivity, limits: Thresholds) -> Optional[Signal]:
     return Signal("burst", when, f"burst: {counted(count, 'recipient')} in the hour from "
                                 f"{_stamp(key)} ({why}); {counted(hours, 'such hour')} (busiest "
                                 f"{peak}{busiest})")
+
+
+def _rising_first(busy, fired: List[tuple], median, limits: Thresholds) -> Optional[tuple]:
+    """busy.rising, the hour that was a burst against the busy hours before it, when the burst
+    rule fires first there: no hour is one against the median of all, and none over
+    --max-hourly-recipients comes before it (the account's own mail in an hour of a slow spam
+    run tips that one over the limit a day into the run); else None."""
+    rising = busy.rising
+    if rising is None or not beyond_usual(rising[2], rising[3], limits):
+        return None
+    if any(beyond_usual(count, median, limits) for _, count in fired):
+        return None
+    return rising if not fired or rising[0] < fired[0][0] else None
 
 
 def _burst_hours(busy, median, limits: Thresholds) -> List[tuple]:

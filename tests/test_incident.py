@@ -105,6 +105,24 @@ def test_burst_a_run_as_long_as_the_history_is_judged_by_the_hours_before_it(tmp
                       f"hours (busiest 90)")
 
 
+def test_burst_of_a_long_run_fires_at_its_first_hour_not_at_one_over_the_limit(tmp_path):
+    # A slow run of 90 an hour for two days; a day in, the account's own 11 recipients tip one
+    # hour over the limit of 100. That hour is no burst against the median of all (the run's
+    # own): the run's first hour, one against the hours before it, is when the flag held (the
+    # ips report's roles start there).
+    log = MailLog()
+    hours_of(10, 2, log, "run@example.jp")
+    spam_run(log, "run@example.jp", 10, 48)
+    log.login("run@example.jp", HOME, at(11, 5, 50), to=11)
+    [verdict] = [found for name, found in
+                 verdicts(log, tmp_path).items() if name == "run@example.jp"]
+    [burst] = [signal for signal in verdict.signals if signal.name == "burst"]
+    assert burst.reason.startswith("burst: 90 recipients in the hour from 2026-01-15T00:00+09:00 "
+                                   "(45.0x the median busy hour before it of 2; ")
+    assert burst.reason.endswith("48 such hours (busiest 101 from 2026-01-16T05:00+09:00)")
+    assert verdict.first_flagged == at(10, 0, 10) + SECOND
+
+
 def spam_run(log: MailLog, user: str, first_day: int, hours: int, per_hour: int = 90):
     """`hours` busy hours of `per_hour` recipients in a row from midnight of `first_day`, three
     messages an hour."""
