@@ -573,6 +573,19 @@ def flagged_order(verdict: Verdict, recipients: int, name: str) -> tuple:
     return SEVERITY_ORDER[verdict.severity], -recipients, name
 
 
+def _evidence_start(verdict: Verdict) -> Optional[_dt.datetime]:
+    """When the signals that flagged the account began to fire: first_flagged, or, when two
+    weak ones flagged it (judge()), the first of them. An attacker hopping across the /48s of
+    one provider is new-network at its first login and hopping only at its fourth network:
+    that first login's block would make all of them usual."""
+    flagged_at = verdict.first_flagged
+    if flagged_at is None:
+        return None
+    if any(signal.strong and signal.when <= flagged_at for signal in verdict.signals):
+        return flagged_at
+    return min(signal.when for signal in verdict.signals if signal.when <= flagged_at)
+
+
 def ip_roles(activity: Activity, verdicts: Dict[str, Verdict],
              limits: Thresholds) -> Dict[str, Dict[str, str]]:
     """flagged account -> {client IP: ATTACKER or USUAL}, for every IP it logged in from.
@@ -581,19 +594,20 @@ def ip_roles(activity: Activity, verdicts: Dict[str, Verdict],
     (IPv4 /16, IPv6 /32: the phone's carrier, the home ISP), before the account was first
     flagged, or when the IP is a NAT by the shared-ip rule (an office NAT shared by a dozen
     accounts is nobody's attacker). The others are the attacker's. "Before" is before the hour
-    ahead of the one first_flagged falls in: a burst or a failing share fires at a message,
-    sent in a session that began earlier, from the attacker's IP, whose block would otherwise
-    make every IP of the attacker's provider usual.
+    ahead of the one the flag's evidence begins in: a burst or a failing share fires at a
+    message, sent in a session that began earlier, from the attacker's IP, whose block would
+    otherwise make every IP of the attacker's provider usual; and an account flagged by two
+    weak signals was flagged at the second, the first (a new network) hours earlier.
     """
     roles: Dict[str, Dict[str, str]] = {}
     nat: Dict[str, bool] = {}
     for name, verdict in verdicts.items():
-        flagged_at = verdict.first_flagged
-        if not verdict.severity or flagged_at is None:
+        begun = _evidence_start(verdict)
+        if not verdict.severity or begun is None:
             continue
         # A message's signal fires at a message of a session that began before it, from the
         # attacker's IP: the hour before the one it fired in is not "before" either.
-        since = hour_of(flagged_at) - ONE_HOUR
+        since = hour_of(begun) - ONE_HOUR
         ips = activity.pairs.ips_of(name)
         known = {provider_of(ip) for ip, first in ips.items() if first < since}
         found = roles[name] = {}

@@ -220,6 +220,24 @@ def test_a_burst_from_a_block_of_its_own_is_the_attackers_from_its_first_ip(tmp_
                      **{ip: "attacker" for ip in spam}}
 
 
+def test_a_hop_across_one_providers_networks_is_the_attackers_from_its_first(tmp_path):
+    # carol logs in from home for nine days; on the tenth, one login an hour from eight /48s
+    # of one cloud provider's /32, ten recipients each: no burst, no failing share. The first
+    # is a new network (weak), the third makes four networks in a day (hopping, weak): the
+    # account is flagged then, two hours after the first login, whose block made all of them
+    # usual, and the firewall set was empty.
+    log = MailLog()
+    for day in range(9):
+        log.login("carol@x.test", "198.51.100.20", at(day, 19), to=2)
+    hops = [f"2a05:d000:{index + 1:x}:7::5" for index in range(8)]
+    for hour, ip in enumerate(hops):
+        log.login("carol@x.test", ip, at(9, 10 + hour, 20), to=10)
+    [flagged] = report("suspicious", [log.write(tmp_path / "maillog")]).rows
+    assert (flagged["severity"], flagged["signals"]) == ("medium", ["new-network", "hopping"])
+    roles = {row["client_ip"]: row["role"] for row in rows_of(log, tmp_path, "ips")}
+    assert roles == {"198.51.100.20": "usual", **{ip: "attacker" for ip in hops}}
+
+
 def test_the_queue_of_the_current_log_alone_says_what_it_may_leave_out(cli, tmp_path):
     # bob's message of Monday night, deferred, is retried on Tuesday after the log rotated:
     # the current log holds its retries under the queue ID alone, the rotated one its login.
