@@ -706,15 +706,17 @@ def period_text(start: _dt.datetime, end: _dt.datetime, dates: bool = False) -> 
 
 
 def _window(stats: Stats, selection: Selection):
-    """(start, end) of the log clipped to --since/--until, in the log's offsets; None when they
-    do not meet (or nothing was read)."""
+    """(start, end) of the log clipped to --since/--until, in the log's offsets (a bound in the
+    zone it was read in, with the offset that zone had then: on a log across the end of summer
+    time, `--since 2026-10-26` is 00:00 +01:00, not the first line's +02:00 and 01:00); None
+    when they do not meet (or nothing was read)."""
     start, end = stats.first_time, stats.last_time
     if start is None or end is None:
         return None
     if selection.since is not None and selection.since > start:
-        start = selection.since.astimezone(start.tzinfo)
+        start = selection.since.astimezone(selection.zone or start.tzinfo)
     if selection.until is not None and selection.until < end:
-        end = selection.until.astimezone(end.tzinfo)
+        end = selection.until.astimezone(selection.zone or end.tzinfo)
     return (start, end) if start <= end else None
 
 

@@ -230,6 +230,21 @@ def test_a_yearless_log_in_a_summer_time_zone_keeps_its_rules(cli, tmp_path, mac
     assert [row["start"] for row in result.json()] == ["2026-07-01T10:28:22+02:00"]
 
 
+def test_the_summary_shows_since_and_until_in_the_offset_of_their_day(cli, tmp_path):
+    """A log across the end of summer time (Berlin, 2026-10-25): `--since 2026-10-26` is
+    midnight at +01:00, not the first line's +02:00 (01:00); `--until 2026-10-24` the end of
+    that day at +02:00, not the last line's +01:00 (22:59:59)."""
+    october = seed_log(tmp_path / "o", lambda h, m, s: f"Oct 20 {h:02d}:{m:02d}:{s:02d}")
+    november = seed_log(tmp_path / "n", lambda h, m, s: f"Nov  2 {h:02d}:{m:02d}:{s:02d}")
+    log = tmp_path / "maillog"
+    log.write_text(october.read_text() + november.read_text())
+    base = ("--year", "2026", "--tz", "Europe/Berlin", "--width", "0")
+    since = cli(*base, "--since", "2026-10-26", log).out.splitlines()[0]
+    assert since.startswith("2026-10-26 00:00:00 .. 2026-11-02 12:51:13 (UTC+01:00); ")
+    until = cli(*base, "--until", "2026-10-24", log).out.splitlines()[0]
+    assert until.startswith("2026-10-20 12:48:22 .. 2026-10-24 23:59:59 (UTC+02:00); ")
+
+
 def test_standard_input_is_read_in_tz_or_the_machines_zone(cli, tmp_path, machine_zone):
     """Standard input is not peeked before it is read: its stamps' zone is not known."""
     machine_zone("UTC")
