@@ -129,6 +129,7 @@ from typing import (
 from mypy_extensions import mypyc_attr
 
 from maillog_sasl.correlate import SESSION_IDLE
+from maillog_sasl.events import is_loopback
 from maillog_sasl.model import DEFERRED, OUTCOMES, QUEUED, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.syslog import set_slots, slots_state
@@ -1159,7 +1160,11 @@ class Activity:
         if session.auth_failures or (auth is not None and auth[1] > auth[0]):
             if state is None:
                 state = ips[source] = IpActivity()
-            self._failed(session, guessing_failures(session), state)
+            # Loopback is a webmail on the mail host, every user's client (as it is no shared
+            # IP): its failures are its users' typos, and no login after them a guess. They
+            # still count for the usernames they name.
+            self._failed(session, guessing_failures(session),
+                         IpActivity() if is_loopback(ip) else state)
         name = session.sasl_username
         if name is None:
             if session.auth_succeeded and start is not None:

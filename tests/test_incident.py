@@ -249,6 +249,24 @@ def test_guessed_at_two_usernames(tmp_path):
     assert "for 2 usernames" in fired(log, tmp_path, "dave@example.jp")["guessed"]
 
 
+@pytest.mark.parametrize("ip", ["127.0.0.1", "::1"])
+def test_a_webmail_on_loopback_guesses_nothing(tmp_path, ip):
+    # Roundcube on the mail host: overnight, three of its users' SMTP AUTH fail (Postfix < 3.9
+    # names none), then two name theirs; the first login of the morning was a guess, high.
+    log = MailLog()
+    for night in (0, 1):
+        for minute in (0, 10, 20):
+            log.failures(ip, at(night, 22, minute), [None])
+        log.failures(ip, at(night, 23), ["web3@example.jp", "web4@example.jp"])
+        log.login(f"web{night}@example.jp", ip, at(night + 1, 9))
+    assert all(not verdict.signals for verdict in verdicts(log, tmp_path).values())
+    failed = rows(log, tmp_path, "failures")
+    assert [(row["client_ip"], row["attempts"]) for row in failed] == [(ip, 10)]
+    by_user = rows(log, tmp_path, "failures", by="user")
+    assert {row["user"]: row["attempts"] for row in by_user} == {
+        "(unknown user)": 6, "web3@example.jp": 2, "web4@example.jp": 2}
+
+
 def test_guessed_counts_failures_inside_the_login_session(tmp_path):
     log = MailLog()
     log.login("erin@example.jp", "203.0.113.66", at(0, 2), typos=2)
