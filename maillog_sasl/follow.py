@@ -32,13 +32,14 @@ DESCRIPTION
     another file appears at the path (logrotate's `create`, or the file was deleted and made
     again), the old file is read on while the new one is empty (the writer goes on writing to
     it until it reopens the path), then until it has been quiet for one call, and then the new
-    one from its start. An old file still written to ROTATION_GRACE seconds after the new one
+    one from its start, after any file rotated after the old one (a log rotated twice before
+    the old file was left). An old file still written to ROTATION_GRACE seconds after the new one
     was first seen written to is left then, with a note naming the byte after which it is not
     read; one left when it was quiet is watched for ROTATION_GRACE seconds more, and written to
     again (a second writer), is a note the same way. A file truncated in place is told, before
     it is read on, as at the first read (by its size or its first line): the lines after the
-    offset are read from its copy, then the file from its start. A path that does not exist is
-    waited for.
+    offset are read from its copy (then from any later copy), then the file from its start. A
+    path that does not exist is waited for.
 
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are read
@@ -365,7 +366,7 @@ class Follower:
             if status.st_size < stored.offset or (stored.head is not None
                                                   and self._head_of_file(path) != stored.head):
                 # Truncated in place: the lines after the offset went to its copy.
-                yield from self._read_copy(stored, rotated_since=True)
+                yield from self._read_copy(stored)
                 offset = 0
             else:
                 offset = stored.offset
@@ -409,22 +410,20 @@ class Follower:
                     return index, name
         return None
 
-    def _read_copy(self, stored: Position, rotated_since: bool) -> Iterator[Chunk]:
+    def _read_copy(self, stored: Position) -> Iterator[Chunk]:
         """The rest of a file truncated in place, from its copy (found by its first line).
 
-        At the first read (`rotated_since`), the same inode with another first line is also a
-        new log on the inode the old one freed: rotated, then compressed (its plain file
-        deleted) by a later rotation, all since the last run. The files rotated after the one
-        found are read too, as after any rotation; after a copytruncate there are none. While
-        the file is held open its inode cannot be freed: only the copy is read."""
+        At the first read, the same inode with another first line is also a new log on the
+        inode the old one freed: rotated, then compressed (its plain file deleted) by a later
+        rotation, all since the last run. The files rotated after the one found are read too,
+        as after any rotation: after one copytruncate there are none, after two (since the
+        last run, or within a look) the later copy."""
         found = self._find(Position(-1, -1, stored.offset, stored.head))
         if found is None:
             self._lost(stored, "was truncated or replaced since it was last read, and its "
                                "copy is not among its rotated files")
-        elif rotated_since:
-            yield from self._read_on(found, stored.offset)
         else:
-            yield from self._read_whole(found[1], stored.offset, new_file=False)
+            yield from self._read_on(found, stored.offset)
 
     def _read_on(self, found: Tuple[int, str], offset: int) -> Iterator[Chunk]:
         """The file `found` (index among rotated_files(), path) from `offset`, then, whole,
@@ -432,13 +431,28 @@ class Follower:
         shift the list), and only those written since it (rotated_files() puts names of one
         scheme before another's: a dated file left from before `dateext` was turned off is
         not newer than maillog.1)."""
-        index, name = found
-        since = _mtime_of(name)
-        later = [path for path in rotated_files(self.path)[index + 1:]
-                 if since is None or (_mtime_of(path) or since) >= since]
-        yield from self._read_whole(name, offset, new_file=False)
+        later = self._rotated_after(found)
+        yield from self._read_whole(found[1], offset, new_file=False)
         for path in later:
             yield from self._read_whole(path, 0, new_file=True)
+
+    def _rotated_after(self, found: Tuple[int, str]) -> List[str]:
+        """The files rotated after `found` (see _read_on())."""
+        index, name = found
+        since = _mtime_of(name)
+        return [path for path in rotated_files(self.path)[index + 1:]
+                if since is None or (_mtime_of(path) or since) >= since]
+
+    def _read_rotated_after_held(self) -> Iterator[Chunk]:
+        """Leaving the held file, rotated away: the files rotated after it, whole (the log was
+        rotated again before the held file was left: logrotate run twice, a paused follower),
+        before the new one at the path."""
+        if self._ident is None:
+            return
+        found = self._find(Position(self._ident[0], self._ident[1], self._offset, self._head))
+        if found is not None:
+            for path in self._rotated_after(found):
+                yield from self._read_whole(path, 0, new_file=True)
 
     def _lost(self, stored: Position, what: str) -> None:
         self.notes.append(f"{self.path}: {what} (looked for {self.path}.1, .1.gz, "
@@ -478,7 +492,7 @@ class Follower:
                                                  and self._read_head(self._fd) != self._head):
                 # Truncated in place (copytruncate): what came after the offset is in the copy.
                 stored = Position(self._ident[0], self._ident[1], self._offset, self._head)
-                yield from self._read_copy(stored, rotated_since=False)
+                yield from self._read_copy(stored)
                 if self._hold(self.path, 0):
                     yield from self._read_held()
                 return
@@ -514,6 +528,7 @@ class Follower:
         else:
             self._left_written()
         self._rotated_at = None
+        yield from self._read_rotated_after_held()
         if self._hold(self.path, 0):
             yield from self._read_held()
         else:

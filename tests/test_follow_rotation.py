@@ -1,8 +1,9 @@
 """`watch` following a log across rotation, look by look (follow.Follower, its clock the test's):
 a copytruncate followed by more than was read before the next look, a renamed file its writer
 goes on writing to for longer than a moment, one written to past ROTATION_GRACE or again after
-it was left quiet (said, with the byte it was left at); and a path that is no regular file (a directory, a FIFO) refused at once,
-exit 2."""
+it was left quiet (said, with the byte it was left at); a log rotated twice between two looks (the
+file between the two read, not lost); and a path that is no regular file (a directory, a FIFO)
+refused at once, exit 2."""
 
 import gzip
 import os
@@ -236,6 +237,42 @@ def test_a_renamed_file_still_written_past_the_grace_is_left_with_one_line_sayin
         f"{path}: {rotated} is still written to {ROTATION_GRACE:g} s after lines came to the "
         f"new {path}: reading that from now on; what is written to {rotated} after byte "
         f"{len(written)} is not read"]
+
+
+def rotated_twice_between_looks(path, how, first, second):
+    """logrotate run twice between two looks (`how`: create or copytruncate, maillog.1 moved
+    to maillog.2 first): after each, `first` then `second` written to the new log."""
+    for written in (first, second):
+        older = path.with_name(path.name + ".1")
+        if older.exists():
+            older.rename(path.with_name(path.name + ".2"))
+        if how == "create":
+            path.rename(older)
+        else:
+            shutil.copyfile(path, older)
+        with open(path, "wb") as log:
+            log.write(b"".join(written))
+
+
+@pytest.mark.parametrize("how", ["create", "copytruncate"])
+def test_follower_reads_the_file_rotated_between_two_rotations_within_a_look(tmp_path, how):
+    # Two rotations before the follower moved on (logrotate -f run twice, a size rotation on a
+    # busy log, a follower paused): it read the file it held, then the path from its start,
+    # and maillog.1, between the two, was lost without a note (`watch --once` reads it).
+    lines = sample_lines(300)
+    path = tmp_path / "maillog"
+    path.write_bytes(b"".join(lines[:100]))
+    clock = Clock()
+    follower = Follower(str(path), clock=clock)
+    assert by_file(follower.read()) == [("maillog", text(lines[:100]))]
+    rotated_twice_between_looks(path, how, lines[100:200], lines[200:])
+    chunks = []
+    for _ in range(2):  # (create: lines in maillog seen; the held file quiet: left)
+        clock.now += 1
+        chunks += follower.read()
+    assert by_file(chunks) == [("maillog.1", text(lines[100:200])), ("maillog", text(lines[200:]))]
+    assert follower.notes == []
+    assert follower.position.offset == len(b"".join(lines[200:]))
 
 
 # -- a line of megabytes across a rotation ----------------------------------------------------
