@@ -22,8 +22,10 @@ DESCRIPTION
     (PATH.N, PATH-YYYYMMDD, kubelet's PATH.YYYYMMDD-HHMMSS, each possibly .gz, .bz2 or .xz)
     by identity, not by name (a plain file by device and inode, a compressed one by the hash
     of its first line), its rest is read, then every file rotated after it, then the new file
-    from its start. When the same file is shorter than the offset
-    or starts with another line, it was truncated in place (logrotate's copytruncate): its copy
+    from its start; but while the new file is empty (its writer has not reopened the path yet)
+    or missing, a file read last that is the newest rotated one, plain, is read on, and the
+    position stays in it. When the same file is shorter than the offset or starts with another
+    line, it was truncated in place (logrotate's copytruncate): its copy
     holds the lines written after the offset, and is looked for by the hash of the first line;
     or it is a new file on the inode the old one freed (rotated, then compressed by a later
     rotation): the files rotated after the one found are read too, then the new file.
@@ -382,12 +384,15 @@ class Follower:
                                "not among its rotated files")
         else:
             index, name = found
-            if (status is None and index == len(rotated_files(path)) - 1
+            if ((status is None or not status.st_size) and index == len(rotated_files(path)) - 1
                     and not is_compressed(self._peek(name))):
-                # The log is gone and its last file is the one read: follow that file still.
+                # The log is gone, or the file made in its place is still empty (its writer has
+                # not reopened the path yet: logrotate's postrotate HUP), and its last file is
+                # the one read: follow that file still, which may still be written to.
                 if self._hold(name, stored.offset):
                     self._fresh = False
-                    self.notes.append(f"{path}: missing; reading {name}, the file it was")
+                    if status is None:
+                        self.notes.append(f"{path}: missing; reading {name}, the file it was")
                     yield from self._read_held()
                     return
             yield from self._read_on(found, stored.offset)

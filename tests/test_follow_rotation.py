@@ -1,9 +1,9 @@
 """`watch` following a log across rotation, look by look (follow.Follower, its clock the test's):
 a copytruncate followed by more than was read before the next look, a renamed file its writer
 goes on writing to for longer than a moment, one written to past ROTATION_GRACE or again after
-it was left quiet (said, with the byte it was left at); a log rotated twice between two looks (the
-file between the two read, not lost); and a path that is no regular file (a directory, a FIFO)
-refused at once, exit 2."""
+it was left quiet (said, with the byte it was left at); a run between the rename and the writer's
+reopening; a log rotated twice between two looks (the file between the two read, not lost); and
+a path that is no regular file (a directory, a FIFO) refused at once, exit 2."""
 
 import gzip
 import os
@@ -237,6 +237,36 @@ def test_a_renamed_file_still_written_past_the_grace_is_left_with_one_line_sayin
         f"{path}: {rotated} is still written to {ROTATION_GRACE:g} s after lines came to the "
         f"new {path}: reading that from now on; what is written to {rotated} after byte "
         f"{len(written)} is not read"]
+
+
+def test_a_run_between_the_rename_and_the_writers_reopening_reads_on_in_the_renamed_file(
+        tmp_path):
+    # `watch --once` from cron in the moment between logrotate's rename and its postrotate HUP:
+    # it read maillog.1 as finished, its half-written last line as a line, and stored the
+    # empty new maillog; the rest of that line and what the daemon wrote to maillog.1 until
+    # it reopened the path were lost without a note.
+    lines = sample_lines(400)
+    path = tmp_path / "maillog"
+    path.write_bytes(b"".join(lines[:100]))
+    follower = Follower(str(path))
+    assert by_file(follower.read()) == [("maillog", text(lines[:100]))]
+    position = follower.position
+    follower.close()
+    writer = rotated_by_rename(path)
+    writer.write(b"".join(lines[100:200]) + lines[200][:20])
+    writer.flush()
+    follower = Follower(str(path), position)
+    assert by_file(follower.read()) == [("maillog.1", text(lines[100:200]))]
+    position = follower.position
+    follower.close()
+    writer.write(lines[200][20:] + b"".join(lines[201:300]))
+    writer.close()
+    path.write_bytes(b"".join(lines[300:]))  # reopened
+    follower = Follower(str(path), position)
+    assert by_file(follower.read()) == [("maillog.1", text(lines[200:300])),
+                                        ("maillog", text(lines[300:]))]
+    assert follower.notes == []
+    assert follower.position.offset == len(b"".join(lines[300:]))
 
 
 def rotated_twice_between_looks(path, how, first, second):
