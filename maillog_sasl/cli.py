@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ip", action="append", default=[], metavar="ADDR",
                         help="only clients in ADDR (address or CIDR), repeatable; "
                              "e.g. --ip 203.0.113.0/24")
+    parser.add_argument("--host", action="append", default=[], metavar="NAME",
+                        help="only what host NAME logged (the syslog host name, as a central "
+                             "syslog's file holds several; case-insensitive), repeatable; "
+                             "e.g. --host mx1")
     parser.add_argument("--country", action="append", default=[], metavar="CC",
                         help="only clients the GeoIP database places in country CC (ISO "
                              "code), repeatable; e.g. --country JP")
@@ -388,7 +392,8 @@ def _run(options) -> int:
             raise UsageError(f"--tz: unknown time zone {options.tz!r}")
     try:
         selection = Selection.parse(options.user, options.since, options.until, options.ip,
-                                    countries=options.country, asns=options.asn)
+                                    countries=options.country, asns=options.asn,
+                                    hosts=options.host)
     except FilterError as error:
         raise UsageError(str(error)) from None
     try:
@@ -626,18 +631,21 @@ def _report(options, analysis, selection, report_options: dict) -> str:
         columns, rows = build_report(options.report, stream, selection, tuples=tuples,
                                      **report_options)
         scope, filters = report_options["scope"], filters_text(options)
+        ids = _HostsOfIds(report.ids) if options.format == "ids" else None
         render(options.format, options.chosen_columns or columns, rows,
                progress.guard(out) if progress else out,
                summary=lambda: "; ".join(filter(None, (
                    summary_line(analysis.stats, scope, filters, options.report),
                    selection.zone_note))),
-               fit=fit, ids=report.ids,
+               fit=fit, ids=ids or report.ids,
                empty=lambda: no_rows_reason(analysis.stats, scope, filters, options),
                row_columns=columns if tuples else None)
         if writer is not None:
             writer.commit()
         else:
             out.flush()
+        if ids is not None and len(ids.hosts) > 1:
+            print(f"maillog-sasl: {ids.caveat()}", file=sys.stderr)
     except OSError as error:
         if isinstance(error, BrokenPipeError) and writer is None:
             raise
@@ -653,6 +661,27 @@ def _report(options, analysis, selection, report_options: dict) -> str:
         if progress:
             progress.close()
     return ""
+
+
+class _HostsOfIds:
+    """A report's `ids` that notes the hosts of the queue IDs it gives: a central syslog's log
+    holds several mail hosts, each with its own queue, and a queue ID names a message only on
+    the host that logged it (`postsuper -d -` on one host must not be handed another's)."""
+
+    def __init__(self, ids):
+        self.ids = ids
+        self.hosts: set = set()
+
+    def __call__(self, row: dict) -> Optional[str]:
+        found = self.ids(row)
+        if found is not None and "queue_id" in row:
+            self.hosts.add(row.get("host") or "")
+        return found
+
+    def caveat(self) -> str:
+        names = ", ".join(_printable(name) or "(no host)" for name in sorted(self.hosts))
+        return (f"these queue IDs were logged by {len(self.hosts)} hosts ({names}): a queue ID "
+                "names a message only on its own host; give --host NAME for one host's")
 
 
 def _chosen_columns(options, geo=None) -> Optional[List[str]]:
@@ -726,6 +755,7 @@ def filters_text(options) -> str:
     words += [f"--{name} {shlex.quote(value)}" for name in ("since", "until")
               if (value := getattr(options, name)) is not None]
     words += [f"--ip {shlex.quote(value)}" for value in options.ip]
+    words += [f"--host {shlex.quote(value)}" for value in getattr(options, "host", ())]
     words += [f"--country {shlex.quote(value)}" for value in getattr(options, "country", ())]
     words += [f"--asn {shlex.quote(value)}" for value in getattr(options, "asn", ())]
     if options.flagged:
@@ -803,6 +833,9 @@ def no_rows_reason(stats: Stats, scope, filters: str, options) -> str:
         addresses = " ".join(f"--{flag} {shlex.quote(value)}" for flag in ("ip", "country", "asn")
                              for value in getattr(options, flag, ()))
         return f"no rows: no client in {addresses}"
+    if selection.hosts and "host" not in scope.matched:
+        names = " ".join(f"--host {shlex.quote(name)}" for name in options.host)
+        return f"no rows: no session logged by {names}"
     if scope.flagged_only and scope.verdicts is not None and not scope.flagged:
         return "no rows: no account is flagged (--flagged)"
     if options.report == "messages" and stats.sessions and not filters:

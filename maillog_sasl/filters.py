@@ -1,15 +1,17 @@
 """filters: which sessions and messages a report shows (--user, --since, --until, --ip,
---country, --asn).
+--country, --asn, --host).
 
 SUMMARY
     Selection.build(users=(), since=None, until=None, ips=(), zone=None, now=None,
-                    log_time=None, zone_name=None, countries=(), asns=(), geo=None) -> Selection
-    Selection.parse(users, since, until, ips, now=None, countries=(), asns=()) -> Selection;
+                    log_time=None, zone_name=None, countries=(), asns=(), geo=None,
+                    hosts=()) -> Selection
+    Selection.parse(users, since, until, ips, now=None, countries=(), asns=(),
+                    hosts=()) -> Selection;
                     selection.resolve(zone=None, log_time=None, zone_name=None) -> the same
                     Selection, its times placed; selection.geo: the enrich.Geo that --country
                     and --asn ask
     selection.session(session, user) / selection.message(message) / selection.user(name)
-    selection.ip(address) / selection.window(start, end) -> bool
+    selection.ip(address) / selection.host(name) / selection.window(start, end) -> bool
     selection.selects_all() -> bool: no filter given (a report asks once, not per item)
     selection.zone, selection.zone_note: the zone --since/--until were read in, and why
     parse_moment(text, zone=None, end_of_day=False, now=None) -> aware datetime
@@ -25,6 +27,9 @@ DESCRIPTION
     --country CC, --asn N (repeatable, any matches): the client's country or autonomous system
     in `geo`, the GeoIP databases (enrich.Geo); a client they place nowhere matches none.
     Each kind of client filter given must match (--ip and --country: a client in both).
+    --host NAME: the sessions and messages a host logged (the syslog host name, case-insensitive,
+    repeatable): a central syslog server's file holds several, and a queue ID names a message
+    only on its own host.
 
     --since/--until, as an administrator types them (case-insensitive):
         now, 2h ago, 30 min ago, 3 days ago, 1 week ago, an hour ago   (s, min, h, d, w and
@@ -308,8 +313,9 @@ class Selection:
 
     def __init__(self, users=(), since: Optional[_dt.datetime] = None,
                  until: Optional[_dt.datetime] = None, networks=(), countries=(), asns=(),
-                 geo=None):
+                 geo=None, hosts=()):
         self.user_patterns = [pattern.lower() for pattern in users]
+        self.hosts = frozenset(name.lower() for name in hosts)
         self.since = since
         self.until = until
         self.networks = list(networks)
@@ -329,17 +335,18 @@ class Selection:
               zone: Optional[_dt.tzinfo] = None, now: Optional[_dt.datetime] = None,
               log_time: Optional[_dt.datetime] = None,
               zone_name: Optional[str] = None, countries=(), asns=(),
-              geo=None) -> "Selection":
+              geo=None, hosts=()) -> "Selection":
         """From the CLI's strings; raises FilterError on a bad value. parse() then resolve():
         `zone` is --tz (`zone_name` its text), `log_time` the logs' first timestamp, `now` the
         clock relative words are read on (default: now); `geo` answers --country and --asn."""
-        selection = cls.parse(users, since, until, ips, now, countries, asns)
+        selection = cls.parse(users, since, until, ips, now, countries, asns, hosts)
         selection.geo = geo
         return selection.resolve(zone, log_time, zone_name)
 
     @classmethod
     def parse(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
-              now: Optional[_dt.datetime] = None, countries=(), asns=()) -> "Selection":
+              now: Optional[_dt.datetime] = None, countries=(), asns=(),
+              hosts=()) -> "Selection":
         """The filters read and checked (FilterError on a value that is no time, address,
         network, country code or AS number), before the logs are opened; resolve() then places
         --since/--until in the zone of the logs (until then they are placed in the machine's
@@ -350,7 +357,7 @@ class Selection:
         except ValueError as error:
             raise FilterError(str(error)) from None
         selection = cls(users, networks=[parse_network(ip) for ip in ips], countries=codes,
-                        asns=numbers)
+                        asns=numbers, hosts=hosts)
         selection._when = (parse_when(since) if since else None,
                            parse_when(until, end=True) if until else None)
         selection._now = _now(now)
@@ -397,8 +404,8 @@ class Selection:
     def selects_all(self) -> bool:
         """Whether no filter was given: every session and message passes. The reports ask once,
         not for each item."""
-        return (not self.user_patterns and not self.by_client and self.since is None
-                and self.until is None)
+        return (not self.user_patterns and not self.by_client and not self.hosts
+                and self.since is None and self.until is None)
 
     def ip(self, address: str) -> bool:
         """Whether a client at `address` passes --ip, --country and --asn."""
@@ -408,6 +415,10 @@ class Selection:
         if found is None:
             found = self._ip_cache[address] = self._client(address)
         return found
+
+    def host(self, name: Optional[str]) -> bool:
+        """Whether what host `name` logged passes --host."""
+        return not self.hosts or (name is not None and name.lower() in self.hosts)
 
     def _client(self, address: str) -> bool:
         if self.networks:
@@ -439,9 +450,10 @@ class Selection:
         return True
 
     def session(self, session, user: Optional[str]) -> bool:
-        return (self.user(user) and self.ip(session.client_ip)
+        return (self.user(user) and self.ip(session.client_ip) and self.host(session.host)
                 and self.window(session.start, session.end))
 
     def message(self, message) -> bool:
         return (self.user(message.sasl_username) and self.ip(message.client_ip)
+                and self.host(message.host)
                 and self.window(message.queued, message.end or message.last_time))

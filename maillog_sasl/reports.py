@@ -171,7 +171,7 @@ class Scope:
     up and fills it as the rows are consumed (nothing is final before they all are):
 
       tally     count the selection (users, sessions, messages) and which filters matched
-                anything in the log (`matched`: "user", "ip")
+                anything in the log (`matched`: "user", "ip", "host")
       assess    run the incident rules even when the report does not need them, so that the
                 summary can name the flagged accounts
       counts    selected account -> [authenticated sessions, authenticated messages]
@@ -273,7 +273,7 @@ class Scope:
 
     def _match(self, session: Session) -> None:
         """Note which filters matched something in the log: --user any name the session
-        tried or logged in as, --ip (--country, --asn) its client."""
+        tried or logged in as, --ip (--country, --asn) its client, --host its host."""
         selection = self.selection
         if selection.user_patterns and "user" not in self.matched:
             names = [session_user(session)] + [failure.username
@@ -282,6 +282,8 @@ class Scope:
                 self.matched.add("user")
         if selection.by_client and "ip" not in self.matched and selection.ip(session.client_ip):
             self.matched.add("ip")
+        if selection.hosts and "host" not in self.matched and selection.host(session.host):
+            self.matched.add("host")
 
     def _entry(self, name: str) -> List[int]:
         found = self.counts.get(name)
@@ -759,7 +761,7 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
     for item in finished:
         if not isinstance(item, Session) or not selection.ip(item.client_ip):
             continue
-        if not selection.window(item.start, item.end):
+        if not selection.host(item.host) or not selection.window(item.start, item.end):
             continue
         if item.auth_succeeded:
             # A login that queued nothing has no username in the log: (unknown user), so that
@@ -822,7 +824,7 @@ def _failures_by_user(finished: Iterable[Finished], selection: Selection, option
     for item in finished:
         if not isinstance(item, Session) or not selection.ip(item.client_ip):
             continue
-        if not selection.window(item.start, item.end):
+        if not selection.host(item.host) or not selection.window(item.start, item.end):
             continue
         if item.auth_succeeded and item.sasl_username is not None:
             _note_success(successes, item.sasl_username, failing_source(item.client_ip),
