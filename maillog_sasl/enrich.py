@@ -11,6 +11,8 @@ SUMMARY
     Geo.kinds: what its files answer, of KINDS ("country", "location", "asn")
     kinds_of(database_type) -> the kinds a file of that type answers (empty: none of ours)
     lookup_address(ip) -> the address a database is asked (::ffff:192.0.2.5 as 192.0.2.5)
+    address_order(ip) -> a sort key: IPv4 before IPv6, each by number (192.0.2.9 before
+                         192.0.2.10), what is no address (`unknown`) last, by its text
     client_network(text) -> --ip / --allow-ip value as a network (::ffff:192.0.2.0/120 as
                             192.0.2.0/24); in_networks(ip, networks) -> whether ip is in one
     country_code(text), asn_number(text) -> a --country, --asn value (ValueError)
@@ -147,6 +149,16 @@ def lookup_address(ip: str) -> Optional[str]:
         return None
     mapped = getattr(parsed, "ipv4_mapped", None)
     return str(mapped) if mapped is not None else str(parsed)
+
+
+def address_order(ip: str) -> Tuple[int, int, int, str]:
+    """Sort key of a client IP as written in a log: by version, then by number; text that is
+    no address last."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return (1, 0, 0, ip)
+    return (0, parsed.version, int(parsed), "")
 
 
 def client_network(text: str):

@@ -84,6 +84,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optiona
 
 from maillog_sasl import incident
 from maillog_sasl.activity import OUTCOME_INDEX, Activity, failing_source
+from maillog_sasl.enrich import address_order
 from maillog_sasl.events import counter
 from maillog_sasl.filters import Selection
 from maillog_sasl.model import (
@@ -805,7 +806,7 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
             place = geo.lookup(ip)
             entry.update(country=place.country, asn=place.asn)
         rows.append(entry)
-    rows.sort(key=lambda row: (-row["attempts"], row["client_ip"]))
+    rows.sort(key=lambda row: (-row["attempts"], address_order(row["client_ip"])))
     return rows
 
 
@@ -864,8 +865,8 @@ def _failures_by_user(finished: Iterable[Finished], selection: Selection, option
         # The evidence of a guess that worked: an IP that failed for this account, then got in
         # (for an IPv6 address, a login from its /64).
         entry["success_ips"] = sorted(
-            ip for ip, first in entry["ips"].items()
-            if _later({ip: logins.get(failing_source(ip))}, first))
+            (ip for ip, first in entry["ips"].items()
+             if _later({ip: logins.get(failing_source(ip))}, first)), key=address_order)
         if geo is not None:
             # The countries and ASNs of the IPs that failed for the user, most attempts first.
             countries: Counter = Counter()

@@ -414,3 +414,19 @@ def test_timeline_leads_with_flagged_accounts_not_guessed_names(report, tmp_path
                      "med@example.jp", "many@example.jp", "other@example.jp"]
     named = {row["user"] for row in report("timeline", "--user", "admin", path)}
     assert named == {"admin"}  # listed when asked for by name
+
+
+def test_failing_ips_in_address_order(report, tmp_path):
+    """A spray's IPs fail as often as each other: the rows of a tie come in address order, as
+    an administrator reads a list of addresses (192.0.2.9 before 192.0.2.10, IPv4 before IPv6),
+    and so do a username's success_ips."""
+    log = MailLog()
+    ips = ["192.0.2.10", "2001:db8::1", "192.0.2.9", "192.0.2.100", "10.0.0.1"]
+    for number, ip in enumerate(ips):
+        log.failures(ip, at(0, 9, number), ["dave@example.jp"])
+        log.login("dave@example.jp", ip, at(0, 10, number))
+    path = log.write(tmp_path / "maillog")
+    wanted = ["10.0.0.1", "192.0.2.9", "192.0.2.10", "192.0.2.100", "2001:db8::1"]
+    assert [row["client_ip"] for row in report("failures", path)] == wanted
+    [row] = report("failures", "--by", "user", path)
+    assert row["success_ips"] == wanted

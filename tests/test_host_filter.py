@@ -59,3 +59,4 @@ def test_the_summary_names_the_host(cli, central_log):
     none = cli("--host", "mx3", path)
     assert none.code == 0
     assert "(no rows: no session logged by --host mx3)" in none.out
+
