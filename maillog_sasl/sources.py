@@ -129,12 +129,13 @@ DESCRIPTION
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
     have the same SHA-256) is read once, at its first mention; the later one is a note in
-    `Inputs.notes`, `X: the same file as Y; read once`. A compressed file all of whose text is
-    a plain input's text, or its start (`gunzip -k maillog.2.gz`; gzip still writing it beside
-    maillog.2), is that log again: the plain file is read, and the note says `X: the same log
-    as Y, compressed; read once`. A plain file whose text is the start of a compressed one's
-    (`zcat maillog.2.gz > maillog.2` cut short) is left for it: `X: the start of the log Y
-    holds; read once`.
+    `Inputs.notes`, `X: the same file as Y; read once`. Two regular files whose texts, inflated
+    when compressed, are the same or one the start of the other are one log (_without_copies():
+    `gunzip -k maillog.2.gz`; gzip still writing it beside maillog.2; a syslog daemon writing
+    the same lines to mail.log and mail.info, rotated and compressed under both names): the
+    longer is read, of the same text the plain file, and the note says `X: the same log as Y,
+    compressed; read once` (X compressed, Y not), `X: the same log as Y; read once`, or `X:
+    the start of the log Y holds; read once`.
 
     An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
     brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
@@ -1666,7 +1667,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             source.close()
             continue
         files.append(source)
-    files = _without_compressed_copies(files, notes)
+    files = _without_copies(files, notes)
     # Anchored all on their ends or all on their modification times: a rotated set copied
     # together, some of its files with a dated end and some without, would otherwise be read
     # in two different years. A file without a stamp in its first block (an empty one, just
@@ -1699,84 +1700,122 @@ def _pipe_identity(path: str) -> Optional[Tuple[int, int]]:
             else None)
 
 
-def _without_compressed_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
-    """`files` less one of each compressed file and plain file that hold one log: `gunzip -k
-    maillog.2.gz`, or logrotate's gzip still writing maillog.2.gz beside maillog.2 (it deletes
-    the plain file when it is done) under `maillog-sasl /var/log/maillog*`. Read twice, their
-    lines would count every login and message twice. When all the compressed file inflates
-    to is the plain file's text or its start (COPY), the plain file is read; when the plain
-    file's text is the start of the compressed one's (START: `zcat maillog.2.gz > maillog.2`
-    cut short), the compressed one. The other is a note. Files whose first lines differ, or
-    whose texts part, are two logs: both are read."""
-    plain = [source for source in files if source.regular and not is_compressed(source._head)]
+def _without_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
+    """`files` less each regular file whose text, inflated when it is compressed, is another's
+    or the start of another's: one log in two files. `gunzip -k maillog.2.gz`, or logrotate's
+    gzip still writing maillog.2.gz beside maillog.2 (it deletes the plain file when it is
+    done), under `maillog-sasl /var/log/maillog*`; a syslog daemon writing one log to two
+    files (Debian's rsyslog.conf up to bullseye: mail.* to mail.log and mail.info to
+    mail.info, the same lines, one file a little behind while they are written, each rotated
+    and compressed under its own name); a copy. Read twice, their lines would count every
+    login and message twice. The longer text is read, or of the same text the plain file (the
+    first named of two compressed ones); the other is a note. Only files whose first lines
+    are the same are compared: files whose texts part are two logs, and both are read."""
+    regular = [source for source in files if source.regular and source._first_line]
     dropped: Dict[Source, Problem] = {}
-    for source in files:
-        line = source._first_line
-        if not (plain and line and source.regular and is_compressed(source._head)):
-            continue
-        for other in plain:
-            head = other._head or b""
-            if other in dropped or not head or not head.startswith(line[:len(head)]):
+    for index, source in enumerate(regular):
+        for other in regular[index + 1:]:
+            if (source in dropped or other in dropped
+                    or other._first_line != source._first_line):
                 continue
-            found = _within(source, other)
-            if found == COPY:
-                dropped[source] = Problem(source.name, f"the same log as {other.name}, "
-                                                       "compressed; read once")
-                break
-            if found == START:
-                dropped[other] = Problem(other.name, f"the start of the log {source.name} "
-                                                     "holds; read once")
-                break
-    for source, note in dropped.items():
-        notes.append(note)
+            found = _text_relation(source, other)
+            if found == OTHER:
+                continue
+            if found == START or (found == COPY and is_compressed(source._head)
+                                  and not is_compressed(other._head)):
+                kept, copy = other, source
+            else:
+                kept, copy = source, other
+            if is_compressed(copy._head) and not is_compressed(kept._head):
+                note = f"the same log as {kept.name}, compressed"
+            elif found == COPY:
+                note = f"the same log as {kept.name}"
+            else:
+                note = f"the start of the log {kept.name} holds"
+            dropped[copy] = Problem(copy.name, note + "; read once")
+    for source, problem in dropped.items():
+        notes.append(problem)
         source.close()
     return [source for source in files if source not in dropped]
 
 
-# What _within() finds a compressed file to be beside a plain one.
-COPY, START, OTHER = "copy", "start", "other"
+# What _text_relation() finds of two files' texts: the same (COPY), the first's the start of
+# the second's (START) or the second's the start of the first's (HOLDS), or parting (OTHER).
+COPY, START, HOLDS, OTHER = "copy", "start", "holds", "other"
 
 
-def _within(packed: Source, plain: Source) -> str:
-    """COPY when all the text the compressed file `packed` inflates to is `plain`'s text or
-    its start: to the end of `packed`, or to where it stops inflating inside a member (a copy
-    gzip is still writing); START when `plain`'s text is the start of it, which goes on;
-    OTHER when they part, a read fails (both are read, and the failure reported then), or
-    `packed` holds something past a member's end that does not inflate (xz's padding between
-    streams is skipped). Each file is read once more here, through its own descriptor, and
-    at most BLOCK_SIZE bytes inflated at a time."""
-    kind = packed._head or b""
-    decompressor = _decompressor_of(kind)
-    matched = offset = 0
-    fresh = False  # a member or stream has just begun after another's end
+class _Unlike(Exception):
+    """A file's text cannot be compared: a read failed, or bytes after a compressed member's
+    end do not inflate (both files are read, and the failure reported then)."""
+
+
+def _text_relation(first: Source, second: Source) -> str:
+    """How the texts of two regular files relate (COPY, START, HOLDS, OTHER), each read once
+    more here through its own descriptor, at most BLOCK_SIZE bytes inflated at a time, up to
+    where they part."""
+    texts = (_text_blocks(first), _text_blocks(second))
+    pending = [b"", b""]
+    ended = [False, False]
     try:
         while True:
-            raw = packed.read_at(BLOCK_SIZE, offset, packed.size)
-            if not raw:
-                return COPY
-            offset += len(raw)
-            more = True
-            while more:
-                if decompressor.eof:  # one member ended; another may follow (cat a.gz b.gz)
-                    raw = raw.lstrip(b"\0")
-                    if not raw:
-                        break
-                    decompressor, fresh = _decompressor_of(kind), True
-                try:
-                    text = decompressor.decompress(raw, BLOCK_SIZE)
-                except (EOFError, zlib.error, lzma.LZMAError, ValueError):
-                    return OTHER if fresh else COPY
-                fresh = False
-                raw, more = _left_over(decompressor)
-                if matched + len(text) > plain.size:
-                    rest = plain.size - matched
-                    same = plain.read_at(rest, matched, plain.size) == text[:rest]
-                    return START if same else OTHER
-                if text and plain.read_at(len(text), matched, plain.size) != text:
-                    return OTHER
-                matched += len(text)
-    except OSError:
+            for side in (0, 1):
+                if not pending[side] and not ended[side]:
+                    pending[side] = next(texts[side], b"")
+                    ended[side] = not pending[side]
+            if ended[0] or ended[1]:
+                return COPY if ended[0] and ended[1] else START if ended[0] else HOLDS
+            size = min(len(pending[0]), len(pending[1]))
+            if pending[0][:size] != pending[1][:size]:
+                return OTHER
+            pending = [pending[0][size:], pending[1][size:]]
+    except _Unlike:
         return OTHER
+
+
+def _text_blocks(source: Source) -> Iterator[bytes]:
+    """A regular file's text in blocks, inflated when it is compressed, up to its end or to
+    where it stops inflating inside a member (a copy gzip is still writing: its text so far);
+    _Unlike when a read fails or what follows a member's end does not inflate (xz's padding
+    between streams is skipped)."""
+    kind = source._head or b""
+    offset = 0
+    if not is_compressed(kind):
+        while True:
+            try:
+                raw = source.read_at(BLOCK_SIZE, offset, source.size)
+            except OSError:
+                raise _Unlike() from None
+            if not raw:
+                return
+            offset += len(raw)
+            yield raw
+    decompressor = _decompressor_of(kind)
+    fresh = False  # a member or stream has just begun after another's end
+    while True:
+        try:
+            raw = source.read_at(BLOCK_SIZE, offset, source.size)
+        except OSError:
+            raise _Unlike() from None
+        if not raw:
+            return
+        offset += len(raw)
+        more = True
+        while more:
+            if decompressor.eof:  # one member ended; another may follow (cat a.gz b.gz)
+                raw = raw.lstrip(b"\0")
+                if not raw:
+                    break
+                decompressor, fresh = _decompressor_of(kind), True
+            try:
+                text = decompressor.decompress(raw, BLOCK_SIZE)
+            except (EOFError, zlib.error, lzma.LZMAError, ValueError):
+                if fresh:
+                    raise _Unlike() from None
+                return
+            fresh = False
+            raw, more = _left_over(decompressor)
+            if text:
+                yield text
 
 
 def _left_over(decompressor: Any) -> Tuple[bytes, bool]:

@@ -355,6 +355,62 @@ def test_a_plain_file_that_holds_the_start_of_a_compressed_log_is_left_for_it(cl
     assert_read_once(cli, [plain, packed], f"{plain}: the start of the log {packed} holds")
 
 
+def gzip_named(name: str):
+    """gzip's compress as gzip NAME does it: the name (and time) in the header, so that two
+    compressed copies of one text are not the same bytes."""
+    def compress(data: bytes) -> bytes:
+        packed = io.BytesIO()
+        with gzip.GzipFile(filename=name, mode="wb", fileobj=packed, mtime=len(name)) as out:
+            out.write(data)
+        return packed.getvalue()
+    return compress
+
+
+@pytest.mark.parametrize("compress_log, compress_info", [
+    (gzip_named("mail.log.2"), gzip_named("mail.info.2")),
+    (gzip_named("mail.log.2"), bz2.compress),
+    (lzma.compress, two_gzip_members),
+], ids=["gzip-gzip", "gzip-bzip2", "xz-gzip"])
+def test_one_log_compressed_under_two_names_is_read_once(cli, tmp_path, compress_log,
+                                                         compress_info):
+    # Debian's rsyslog.conf up to bullseye writes mail.* to mail.log and mail.info to
+    # mail.info: the same lines, rotated and compressed under each name. `maillog-sasl
+    # /var/log/mail*` counted every login and message of the rotated weeks twice.
+    data = SAMPLE.read_bytes()
+    log, info = tmp_path / "mail.log.2.gz", tmp_path / "mail.info.2.gz"
+    log.write_bytes(compress_log(data))
+    info.write_bytes(compress_info(data))
+    assert_read_once(cli, [info, log], f"{log}: the same log as {info}")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_log_written_to_two_files_is_read_once_from_the_longer(cli, tmp_path, jobs):
+    # The same two files while syslog writes them: mail.info a few lines behind mail.log, so
+    # not the same size. The longer is read, in either order.
+    data = SAMPLE.read_bytes()
+    log, info = tmp_path / "mail.log", tmp_path / "mail.info"
+    log.write_bytes(data)
+    info.write_bytes(data[:data.rindex(b"\n", 0, len(data) - 4000) + 1])
+    for paths in ([log, info], [info, log]):
+        result = cli("--stats", "--jobs", jobs, *paths)
+        assert result.code == 0
+        assert result.err.startswith(
+            f"maillog-sasl: {info}: the start of the log {log} holds; read once\n")
+        assert lines_read(result.err) == SAMPLE_LINES
+
+
+def test_two_logs_that_begin_alike_are_both_read(cli, tmp_path):
+    # The same first lines, then each its own: two logs (a copy edited, a log restored from a
+    # backup and written on), every line of each read.
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "maillog.a", tmp_path / "maillog.b"
+    first.write_bytes(b"".join(lines[:15000]))
+    second.write_bytes(b"".join(lines[:100] + lines[15000:]))
+    result = cli("--stats", first, second)
+    assert result.code == 0 and "read once" not in result.err
+    assert lines_read(result.err) == 15000 + 100 + SAMPLE_LINES - 15000
+
+
 def test_xz_streams_with_padding_between_are_one_log(cli, tmp_path):
     # xz allows NULs between streams, as `xz -dc` reads them: the second stream's lines are
     # the compressed file's too, not a copy's end.
