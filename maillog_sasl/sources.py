@@ -135,7 +135,10 @@ DESCRIPTION
     the same lines to mail.log and mail.info, rotated and compressed under both names): the
     longer is read, of the same text the plain file, and the note says `X: the same log as Y,
     compressed; read once` (X compressed, Y not), `X: the same log as Y; read once`, or `X:
-    the start of the log Y holds; read once`.
+    the start of the log Y holds; read once`. A file of Postfix's warnings and errors alone
+    (syslog's mail.warn, mail.err) whose first and last lines the whole log of its host holds
+    too is left out: `X: Postfix's warnings and errors alone, lines Y holds too (syslog's file
+    of those levels); read once` (_without_severe_copies()).
 
     An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
     brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
@@ -516,18 +519,25 @@ class Source:
         more, is never anchored on its end)."""
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
-        text = decoded_start(start)
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
         clock = Clock(tz=zone, anchor=self.anchor)
-        lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
-        for line in Unwrapper().lines(lines):
-            parsed = split_line(line)
-            if parsed is not None:
-                moment = clock.time(parsed[0])
-                if moment is not None:
-                    return moment
+        for _, parsed in _parsed_lines(start):
+            moment = clock.time(parsed[0])
+            if moment is not None:
+                return moment
         return None
+
+
+def _parsed_lines(start: bytes) -> Iterator[Tuple[str, Tuple[str, str, str, str]]]:
+    """(line, split_line() of it) of each syslog line of a file's first bytes, `start`
+    (inflated), behind any wrapper (a journal's JSON, a container runtime's)."""
+    text = decoded_start(start)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line[:MAX_LINE] for line in text.split("\n", PEEK_LINES)[:PEEK_LINES]]
+    for line in Unwrapper().lines(lines):
+        parsed = split_line(line)
+        if parsed is not None:
+            yield line, parsed
 
 
 def end_time(tail: bytes, whole: bool, zone: Optional[_dt.tzinfo],
@@ -1667,7 +1677,7 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             source.close()
             continue
         files.append(source)
-    files = _without_copies(files, notes)
+    files = _without_severe_copies(_without_copies(files, notes), notes)
     # Anchored all on their ends or all on their modification times: a rotated set copied
     # together, some of its files with a dated end and some without, would otherwise be read
     # in two different years. A file without a stamp in its first block (an empty one, just
@@ -1737,6 +1747,97 @@ def _without_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
         notes.append(problem)
         source.close()
     return [source for source in files if source not in dropped]
+
+
+# What Postfix logs at syslog's warning level and above starts so (msg_warn(), msg_error(),
+# msg_fatal(), msg_panic()): all that a file of those levels holds of Postfix's.
+_SEVERE = ("warning: ", "error: ", "fatal: ", "panic: ")
+# A file whose first bytes hold at least this many Postfix lines, every one of them severe, is
+# taken for a file of those levels.
+SEVERE_LINES = 3
+
+
+def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
+    """`files` less each regular file of Postfix's warnings and errors alone whose first and
+    last lines the other logs of its host hold too: syslog's file of those levels beside the
+    whole log (Debian's rsyslog.conf up to bullseye writes mail.warn and mail.err beside
+    mail.log; Ubuntu's mail.err), named by `maillog-sasl /var/log/mail*`. Read too, it would
+    count every failed AUTH twice. A whole log is looked in only where it can hold the line:
+    the latest of its host's to begin at or before the line's time (the newest for the last
+    line, when the file's end is not known). A file whose lines are not found is read."""
+    severe = {source: found for source in files if source.regular
+              and (found := _severe_only(source)) is not None}
+    whole = [source for source in files if source.regular and source not in severe
+             and source.first_time is not None]
+    kept = []
+    for source in files:
+        found = severe.get(source)
+        if found is not None and source.first_time is not None:
+            host, first = found
+            mine = [other for other in whole if _host_of(other) == host]
+            last = _last_line(source)
+            opening, closing = _holder(mine, source.first_time), _holder(mine, source.end)
+            if (last and opening is not None and closing is not None
+                    and _holds(opening, first) and _holds(closing, last)):
+                names = " and ".join(dict.fromkeys((str(opening.name), str(closing.name))))
+                notes.append(Problem(source.name, "Postfix's warnings and errors alone, lines "
+                                     f"{names} hold{'s' if ' and ' not in names else ''} too "
+                                     "(syslog's file of those levels); read once"))
+                source.close()
+                continue
+        kept.append(source)
+    return kept
+
+
+def _severe_only(source: Source) -> Optional[Tuple[str, bytes]]:
+    """(host, first Postfix line) of a file whose first bytes hold SEVERE_LINES Postfix lines
+    or more, all warnings or worse; None for any other."""
+    postfix = [(line, parsed) for line, parsed in _parsed_lines(_inflated_line(source))
+               if parse_program(parsed[2]) is not None]
+    if len(postfix) < SEVERE_LINES or not all(parsed[3].startswith(_SEVERE)
+                                              for _, parsed in postfix):
+        return None
+    line, parsed = postfix[0]
+    return parsed[1], line.encode("utf-8", "surrogateescape")
+
+
+def _host_of(source: Source) -> Optional[str]:
+    """The host of a file's first syslog line."""
+    return next((parsed[1] for _, parsed in _parsed_lines(_inflated_line(source))), None)
+
+
+def _holder(logs: List[Source], when: Optional[_dt.datetime]) -> Optional[Source]:
+    """Of `logs`, the latest to begin at or before `when` (None: the newest)."""
+    begun = [(log.first_time, index) for index, log in enumerate(logs)
+             if log.first_time is not None and (when is None or log.first_time <= when)]
+    return logs[max(begun)[1]] if begun else None
+
+
+def _last_line(source: Source) -> bytes:
+    """A regular file's last line (inflated when compressed; b"" when none or unreadable)."""
+    tail = b""
+    try:
+        for block in _text_blocks(source):
+            tail = (tail + block)[-MAX_LINE:]
+    except _Unlike:
+        return b""
+    lines = tail.rstrip(b"\n").rsplit(b"\n", 1)
+    return lines[-1] if len(lines) > 1 or len(tail) < MAX_LINE else b""
+
+
+def _holds(source: Source, line: bytes) -> bool:
+    """Whether the text of regular file `source` has `line` as one of its lines."""
+    wanted = b"\n" + line.rstrip(b"\r") + b"\n"
+    carry = b"\n"
+    try:
+        for block in _text_blocks(source):
+            text = carry + block.replace(b"\r\n", b"\n")
+            if wanted in text:
+                return True
+            carry = text[-len(wanted):]
+    except _Unlike:
+        return False
+    return False
 
 
 # What _text_relation() finds of two files' texts: the same (COPY), the first's the start of

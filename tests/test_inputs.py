@@ -411,6 +411,49 @@ def test_two_logs_that_begin_alike_are_both_read(cli, tmp_path):
     assert lines_read(result.err) == 15000 + 100 + SAMPLE_LINES - 15000
 
 
+def severe_lines(data: bytes) -> bytes:
+    """What syslog writes to mail.warn of a log: Postfix's warnings and errors."""
+    return b"".join(line for line in data.splitlines(keepends=True)
+                    if re.search(rb"\]: (warning|error|fatal|panic): ", line))
+
+
+@pytest.mark.parametrize("compress", [None, gzip.compress], ids=["plain", "gzip"])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_syslogs_file_of_warnings_beside_the_log_is_read_once(cli, tmp_path, compress, jobs):
+    # Debian's rsyslog.conf up to bullseye: mail.warn and mail.err beside mail.log, all three
+    # named by /var/log/mail*. Every SASL failure (a warning) was counted twice.
+    data = SAMPLE.read_bytes()
+    packed = compress or (lambda text: text)
+    suffix = ".2.gz" if compress else ""
+    log, warn = tmp_path / f"mail.log{suffix}", tmp_path / f"mail.warn{suffix}"
+    log.write_bytes(packed(data))
+    warn.write_bytes(packed(severe_lines(data)))
+    alone = cli("-r", "failures", "-f", "csv", log)
+    for paths in ([log, warn], [warn, log]):
+        result = cli("--stats", "--jobs", jobs, *paths)
+        assert result.code == 0
+        assert result.err.startswith(
+            f"maillog-sasl: {warn}: Postfix's warnings and errors alone, lines {log} holds too "
+            "(syslog's file of those levels); read once\n")
+        assert lines_read(result.err) == SAMPLE_LINES
+        assert cli("-r", "failures", "-f", "csv", *paths).out == alone.out
+
+
+def test_warnings_the_other_logs_do_not_hold_are_read(cli, tmp_path):
+    # The warnings file goes on past the end of the log given with it (its last line is in
+    # none), or it is all there is: it is read.
+    data = SAMPLE.read_bytes()
+    warnings = severe_lines(data)
+    cut = data.index(b"\n", len(data) * 4 // 5) + 1
+    log, warn = tmp_path / "mail.log", tmp_path / "mail.warn"
+    log.write_bytes(data[:cut])
+    warn.write_bytes(warnings)
+    result = cli("--stats", log, warn)
+    assert "read once" not in result.err
+    assert lines_read(result.err) == data[:cut].count(b"\n") + warnings.count(b"\n")
+    assert lines_read(cli("--stats", warn).err) == warnings.count(b"\n")
+
+
 def test_xz_streams_with_padding_between_are_one_log(cli, tmp_path):
     # xz allows NULs between streams, as `xz -dc` reads them: the second stream's lines are
     # the compressed file's too, not a copy's end.
