@@ -296,10 +296,16 @@ class Message:
         counted: List[Tuple[Optional[Recipient], str]] = [
             (recipient, recipient.status) for recipient in self.recipients.values()
             if recipient.handed_to is None]
-        # Waiting recipients only when none was handed off (the filter's copy counts them).
-        if (self.state == QUEUED and self.kind != "reinjected"
-                and len(counted) == len(self.recipients)):
-            waiting = (self.nrcpt or 0) - sum(status != REJECTED for _, status in counted)
+        if self.state == QUEUED:
+            # qmgr's count less every recipient logged, those handed on too: a content filter
+            # takes a long list in batches, and its copy counts only the batch it took. A copy
+            # qmgr has not read yet counts the recipients handed to it.
+            nrcpt = self.nrcpt
+            if nrcpt is None and self.kind == "reinjected" and self.parent is not None:
+                nrcpt = sum(recipient.handed_to == self.queue_id
+                            for recipient in self.parent.recipients.values())
+            waiting = (nrcpt or 0) - sum(
+                recipient.status != REJECTED for recipient in self.recipients.values())
             if waiting > 0:
                 counted += [(None, DEFERRED)] * waiting
         return counted
