@@ -481,10 +481,15 @@ class ChunkCorrelator(Correlator):
                 self.named_back.append(copy)
         elif daemon in DELIVERY_AGENTS:
             forwarded = ev.forwarded_as(text)  # (the lines _fold_delivery() did not take)
+            named = ev.named_last(text) if ev.names_loopback(text) else None
             if forwarded is not None:
                 # The parent's message may go on there (Correlator._forwarded): its lines too.
                 self._own((key[0], forwarded), "forwarded as")
                 self._foreign((key[0], forwarded))
+            elif named is not None:
+                # A filter's reply naming its copy last, as `queued as` above.
+                self._own((key[0], named), "a filter's reply")
+                self.named_back.append((key[0], named))
         self._hand_back(line, stamp)
 
     def _told_back(self, key: tuple) -> list:
@@ -556,6 +561,10 @@ class ChunkCorrelator(Correlator):
                     PIPED, answer_at):  # (the letter first: as Correlator._delivery())
                 self._piped_back(key, stamp)
                 return False  # so may one a content filter makes
+            named = ev.named_last(text)
+            if named is not None and ev.names_loopback(text):
+                # A filter's reply that may name its copy: handed back whole, as `queued as`.
+                return False
             status = ev.sent_outcome(text, answer_at)
         # A traditional stamp's minute read aside once (_aside), its second added.
         second = _SECONDS.get(stamp[12:15]) if stamp[3:4] == " " else None
@@ -775,12 +784,12 @@ class ChunkCorrelator(Correlator):
         self.placed[0][key] = len(self.events)
         return session
 
-    def _follow_reinjection(self, event, message: Message, recipient: Recipient,
-                            host: str) -> None:
-        child = (host, queued_as(event))
+    def _follow_reinjection(self, event, new_id: Optional[str], message: Message,
+                            recipient: Recipient, host: str) -> None:
+        child = (host, new_id)
         if child not in self.messages and child not in self.dropped:
             self.unsafe = "a re-injection whose copy came before the chunk"
-        super()._follow_reinjection(event, message, recipient, host)
+        super()._follow_reinjection(event, new_id, message, recipient, host)
 
     def _slot_line(self, host: str, slot: str, stamp: str, clock: Clock) -> None:
         known = self._slots.get(host)

@@ -26,17 +26,16 @@ DESCRIPTION
     Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`.
     Only messages that can matter are tracked: those with a SASL username, those from a loopback
     client (a content filter's re-injection, linked to its original when the original's delivery
-    says `queued as NEWQID`), what local(8) forwarded of a login's mail (its delivery line says
-    `forwarded as NEWQID`: Postfix queued the copy with no client= line; the alias's recipient
-    is counted where the copy went), and bounce/delay notices of tracked messages. What pickup
-    reads is followed for COPY_WITHIN: a pipe(8) content filter re-injects through sendmail,
-    and the copy is the login's mail when it has the sender and message-id of a login's
-    message piped to a command (`delivered via SERVICE service`) within that, before or after
-    (a message removed while its delivery waits is handed on once the copy comes or can no
-    longer come). Lines of
-    every other queue ID are dropped after one dict lookup, before their fields are parsed. A
-    `client=` on a queue ID that is still open (short IDs are reused) closes the old message as
-    lost.
+    says `queued as NEWQID`, or names NEWQID last), what local(8) forwarded of a login's mail
+    (its delivery line says `forwarded as NEWQID`: Postfix queued the copy with no client= line;
+    the alias's recipient is counted where the copy went), and bounce/delay notices of tracked
+    messages. What pickup reads is followed for COPY_WITHIN: a pipe(8) content filter re-injects
+    through sendmail, and the copy is the login's mail when it has the sender and message-id of
+    a login's message piped to a command (`delivered via SERVICE service`) within that, before
+    or after (a message removed while its delivery waits is handed on once the copy comes or can
+    no longer come). Lines of every other queue ID are dropped after one dict lookup, before
+    their fields are parsed. A `client=` on a queue ID that is still open (short IDs are reused)
+    closes the old message as lost.
 
     A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
     the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
@@ -1733,7 +1732,8 @@ class Correlator:
             elif ev.names_loopback(text):
                 # Most "queued as" come from remote MXs; only a relay on loopback can be the
                 # content filter, and its address is in the line.
-                self._follow_reinjection(ev.delivery_event(text), message, recipient, host)
+                event = ev.delivery_event(text)
+                self._follow_reinjection(event, queued_as(event), message, recipient, host)
         elif 0 <= answer_at < len(text) and text[answer_at] == "f":
             # (Its first letter, not a search of the line: most lines of a login's mail that
             # reach here are local deliveries, and a search cost each 240 instructions.)
@@ -1745,6 +1745,12 @@ class Correlator:
             # (`delivered via`, not local's `delivered to`, told by one letter first: a
             # compiled startswith() with a start is a generic call, 80 instructions a line.)
             self._piped_to_filter(message, recipient, host, when)
+        else:
+            # A filter may name its next smtpd's queue ID otherwise: as its reply's last word.
+            new_id = ev.named_last(text)
+            if new_id is not None and ev.names_loopback(text):
+                self._follow_reinjection(ev.delivery_event(text), new_id, message, recipient,
+                                         host)
 
     def _forwarded(self, message: Message, recipient: Recipient, new_id: str,
                    host: str) -> None:
@@ -1934,11 +1940,11 @@ class Correlator:
     def _unfollow(self, key: tuple) -> None:
         del self.messages[key]
 
-    def _follow_reinjection(self, event, message: Message, recipient: Recipient,
-                            host: str) -> None:
-        # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID": the mail goes
-        # on as NEWQID, whose client= line (from 127.0.0.1, no SASL) came just before this one.
-        new_id = queued_as(event)
+    def _follow_reinjection(self, event, new_id: Optional[str], message: Message,
+                            recipient: Recipient, host: str) -> None:
+        # A content filter on loopback answers "250 2.0.0 Ok: queued as NEWQID" (or names
+        # NEWQID last): the mail goes on as NEWQID, whose client= line (from 127.0.0.1, no
+        # SASL) came just before this one.
         if new_id is None or not ev.is_loopback(ev.split_address(event.relay)[1]):
             return
         child = self.messages.get((host, new_id))

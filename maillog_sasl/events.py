@@ -7,6 +7,7 @@ SUMMARY
     read_trimmed(parser, text) -> parser(text without whitespace after its end) | None
     queue_id_of(text) -> str | None
     queued_as_in(reply) -> NEWQID | None  (`... queued as NEWQID`)
+    named_last(text) -> NEWQID | None  (a delivery's reply whose last word is a queue ID)
     is_loopback(ip), names_loopback(text)  (a content filter's address; named in a line)
     qmgr_event(queue_id, body), cleanup_event(queue_id, body) -> event | None  (a line cut at
         its first ": ", as the correlator cuts it)
@@ -817,6 +818,23 @@ def forwarded_as(text: str) -> Optional[str]:
         return None
     new_id = text[answer_at + len(FORWARDED_AS):-1]
     return new_id if new_id.isascii() and new_id.isalnum() else None
+
+
+# A Postfix queue ID (global/mail_queue.h): the short form in upper-case hex, at least five
+# digits of microseconds and the inode's; the long form (enable_long_queue_ids) ten characters
+# of time, `z`, then the inode, in digits and consonants only.
+_QUEUE_ID_SHAPE = re.compile(r"[0-9A-F]{6,20}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{10}z"
+                             r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,11}")
+
+
+def named_last(text: str) -> Optional[str]:
+    """The queue ID a delivery line's reply names as its last word (`status=sent (250 OK, sent
+    48A8F422_13987_12168_1 6B1B62259)`: a content filter that tells its next smtpd's queue ID
+    so, not as `queued as`), or None when its last word has no queue ID's shape."""
+    if not text.endswith(")"):
+        return None
+    word = text[text.rfind(" ") + 1:-1]
+    return word if _QUEUE_ID_SHAPE.fullmatch(word) is not None else None
 
 
 def queued_as_in(reply: str) -> Optional[str]:
