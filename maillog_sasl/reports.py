@@ -384,13 +384,12 @@ def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
         if recipient is None:
             yield {**base, "recipient": "", "status": status, "dsn": "", "relay": "",
                    "attempts": 0, "reason": _NOT_ATTEMPTED,
-                   "orig_to": None, "last_attempt": None, "first_deferred": None}
+                   "orig_to": None, "last_attempt": None}
         else:
             yield {**base, "recipient": recipient.address, "status": status,
                    "dsn": recipient.dsn, "relay": recipient.relay, "attempts": recipient.attempts,
                    "reason": recipient.reason, "orig_to": recipient.orig_to,
-                   "last_attempt": recipient.last_attempt,
-                   "first_deferred": recipient.first_deferred}
+                   "last_attempt": recipient.last_attempt}
 
 
 _NOT_ATTEMPTED = "not yet attempted when the log ends"
@@ -897,7 +896,9 @@ def _queue(finished: Iterable[Finished], selection: Selection, options: dict) ->
         pending = [row for row in recipient_rows(item, notices=True) if row["status"] == DEFERRED]
         if not pending:
             continue
-        deferred = [row["first_deferred"] for row in pending if row["first_deferred"]]
+        deferred = [recipient.first_deferred for recipient, status
+                    in item.counted_recipients(notices=True)
+                    if status == DEFERRED and recipient is not None and recipient.first_deferred]
         attempted = [row for row in pending if row["last_attempt"] is not None]
         last = max(attempted, key=lambda row: row["last_attempt"]) if attempted else None
         rows.append({"host": item.host, "queue_id": item.queue_id, "kind": item.kind,

@@ -2,16 +2,22 @@
 package's structure (no import cycle, argparse only in cli.py, no generator in the package)."""
 
 import ast
+import csv
 import gzip
+import io
 import re
 from pathlib import Path
 
+import pytest
+
 import maillog_sasl
 from maillog_sasl import analyze, open_logs, report
+from maillog_sasl.reports import REPORTS
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(maillog_sasl.__file__).parent
 SEED = ROOT / "sample_logs" / "seed-maillog.txt"
+SAMPLE = ROOT / "sample_logs" / "maillog-sample.log"
 
 
 def test_the_readme_library_example_runs(capsys):
@@ -50,6 +56,17 @@ def test_a_stream_is_read_once_and_its_problems_follow(tmp_path):
     assert len(analysis.problems) == 1  # known at open
     items = list(analysis)
     assert len(items) == 2 and list(analysis) == []
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_rows_are_keyed_by_the_columns_and_nothing_else(name):
+    # csv.DictWriter(out, result.columns) refuses a row with a key of its own (the messages
+    # report's rows carried the queue report's first_deferred).
+    result = report(name, [str(SAMPLE)])
+    assert result.rows
+    assert all(sorted(row) == sorted(result.columns) for row in result.rows)
+    writer = csv.DictWriter(io.StringIO(), result.columns)
+    writer.writerows(result.rows)
 
 
 def package_modules(node) -> set:
