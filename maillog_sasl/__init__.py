@@ -51,6 +51,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterator, List, NamedTuple, Optional
 
 from maillog_sasl.activity import ThresholdError, Thresholds
@@ -81,7 +82,9 @@ class Analysis:
     they are met.
     `stats` counts the lines read, used and skipped, and grows as they are read; `sources` are
     the inputs that could be opened, in the order they are read; `on_batch(source, stats)`,
-    when set before the iteration starts, is called after each block of lines.
+    when set before the iteration starts, is called after each block of lines. `log_time` is
+    the inputs' first timestamp, for Selection.resolve(): --since/--until without a zone are
+    the log's when its stamps carry one.
     """
 
     def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None,
@@ -99,6 +102,10 @@ class Analysis:
         else:
             self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
                                      on_batch=self._batch_done, problems=self.problems)
+
+    @property
+    def log_time(self) -> Optional[datetime]:
+        return next((source.first_time for source in self.sources if source.first_time), None)
 
     def _batch_done(self, source, stats: Stats) -> None:
         if self.on_batch is not None:
@@ -162,9 +169,18 @@ def report(name: str, paths, selection: Optional[Selection] = None, year: Option
            zone=None, **options) -> ReportResult:
     """One report over `paths`; rows are dicts keyed by column.
 
+    The `selection`'s --since/--until without a zone are placed as the command line places
+    them: in the zone of the logs' stamps when they carry one, else in `zone`, else the
+    machine's (Selection.resolve(); FilterError when since is then later than until).
     `options` go to the report (reports.build_report), e.g. show_all=True for sessions.
     """
     analysis = open_logs(paths, year=year, zone=zone)
+    if selection is not None:
+        try:
+            selection.resolve(zone, analysis.log_time)
+        except FilterError:
+            analysis.close()
+            raise
     columns, rows = build_report(name, analysis, selection, **options)
     rows = list(rows)
     return ReportResult(columns, rows, analysis.stats, analysis.problems)

@@ -466,9 +466,8 @@ def _read(options, zone, selection: Selection, report_options: dict, analysis) -
         print(f"maillog-sasl: {note}", file=sys.stderr)
     shown = len(analysis.notes)
     # Times without a zone are the log's when its stamps carry one: known once it is opened.
-    log_time = next((s.first_time for s in analysis.sources if s.first_time), None)
     try:
-        selection.resolve(zone, log_time, options.tz)
+        selection.resolve(zone, analysis.log_time, options.tz)
     except FilterError as error:
         analysis.close()
         raise UsageError(str(error)) from None

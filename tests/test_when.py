@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from maillog_sasl import report
 from maillog_sasl.filters import FilterError, Selection, filter_zone, parse_moment
 from maillog_sasl.syslog import parse_zone
 
@@ -308,3 +309,18 @@ def test_the_help_and_readme_name_the_forms_and_each_is_read():
         assert form in helps["since"] and f"`{form}`" in readme.replace("'", ""), form
         parse_moment(form, UTC, now=NOW)
     assert "yesterday" in helps["until"] and "`--until yesterday`" in readme
+
+
+def test_the_library_reads_since_and_until_in_the_logs_zone_as_the_command_does(
+        cli, tmp_path, machine_zone):
+    """report() with a Selection.build() made before the logs were open: its dates are the
+    log's days, as --since/--until's, not the machine's (a +09:00 log on a UTC server)."""
+    machine_zone("UTC")
+    log = str(tokyo_log(tmp_path))
+    for since, until, expected in (("2026-03-02", None, ["centos7@phoenixknight.jp"]),
+                                   (None, "2026-03-01", []),
+                                   (None, "2026-03-02", ["centos7@phoenixknight.jp"])):
+        result = report("users", [log], Selection.build(since=since, until=until))
+        assert [row["user"] for row in result.rows] == expected
+        args = [*(["--since", since] if since else []), *(["--until", until] if until else [])]
+        assert users(cli("-f", "json", *args, log)) == expected
