@@ -1621,8 +1621,14 @@ def open_path(path: str, dated: bool = True) -> Source:
 def open_sources(paths, stdin: Optional[BinaryIO] = None,
                  zone: Optional[_dt.tzinfo] = None) -> Inputs:
     """Open every path once, read each file only once even when given twice, and order the
-    readable ones oldest first; return Inputs(sources, problems, notes)."""
-    paths = list(paths)
+    readable ones oldest first; return Inputs(sources, problems, notes). One path alone is one
+    path; TypeError for what is no path (a descriptor, a file object, None)."""
+    # A string's characters are no paths; a descriptor would be read and closed under its
+    # owner, and other objects fail deep inside os.stat().
+    paths = [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
+    for path in paths:
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(f"not a path: {path!r} (a file name, a URL, or - for stdin)")
     files: List[Source] = []
     problems: List[Problem] = []
     notes: List[Problem] = []

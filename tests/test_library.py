@@ -69,6 +69,19 @@ def test_rows_are_keyed_by_the_columns_and_nothing_else(name):
     writer.writerows(result.rows)
 
 
+def test_one_path_alone_is_one_path_and_what_is_no_path_is_a_type_error(tmp_path):
+    # A string was read a character at a time (a Problem for "/", "w", "o", ...), and a
+    # descriptor was read and closed under its owner.
+    assert [row["user"] for row in report("users", str(SEED), year=2018).rows] == [
+        "centos7@phoenixknight.jp"]
+    assert len(analyze(SEED, year=2018).items) == len(analyze([str(SEED)], year=2018).items)
+    with open(SEED, "rb") as held:
+        for wrong in (held.fileno(), held, None):
+            with pytest.raises(TypeError, match="not a path"):
+                open_logs([str(SEED), wrong])
+        assert held.read(4) == b"Sep "  # still open, not read
+
+
 def package_modules(node) -> set:
     """The package's modules an import statement names (`__init__` for the package itself)."""
     if isinstance(node, ast.Import):
