@@ -4,7 +4,9 @@
 SUMMARY
     Selection.build(users=(), since=None, until=None, ips=(), zone=None, now=None,
                     log_time=None, zone_name=None, countries=(), asns=(), geo=None,
-                    hosts=()) -> Selection
+                    hosts=()) -> Selection   (a list of values, or one alone; since and
+                    until text as the CLI's, or a datetime or date: without a zone, placed
+                    as text without one is)
     Selection.parse(users, since, until, ips, now=None, countries=(), asns=(),
                     hosts=()) -> Selection;
                     selection.resolve(zone=None, log_time=None, zone_name=None) -> the same
@@ -57,8 +59,8 @@ DESCRIPTION
 
 DIAGNOSTICS
     FilterError (a ValueError) with one readable sentence for a value that is not a time, an
-    address, a network, a country code or an AS number, and for --since later than --until;
-    the CLI turns it into a usage error.
+    address, a network, a country code or an AS number (None included), and for --since later
+    than --until; the CLI turns it into a usage error.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ import datetime as _dt
 import fnmatch
 import ipaddress
 import re
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, Union
 
 from dateutil import tz as _tz
 
@@ -100,6 +102,7 @@ _LATE = _dt.datetime(2004, 3, 3, 23, 59, 59, 999999)
 _HINT = "try 2018-09-17, '2018-09-17 06:00', yesterday, monday or '2h ago'"
 
 Fields = Tuple[Optional[int], Optional[int], Optional[int]]  # year, month, day as written
+Moment = Union[str, _dt.date, None]  # a --since or --until value (a datetime is a date)
 
 
 class When:
@@ -169,8 +172,8 @@ class When:
         return _dt.date(year, month, day)
 
 
-def _not_a_time(text: str) -> FilterError:
-    return FilterError(f"not a date or time: {text!r} ({_HINT})")
+def _not_a_time(value) -> FilterError:
+    return FilterError(f"not a date or time: {value!r} ({_HINT})")
 
 
 def _dateutil_fields(text: str, end: bool) -> Tuple[Fields, Optional[_dt.time],
@@ -308,6 +311,33 @@ def parse_network(text: str):
             f"not an IP address or network: {text!r} (try 192.0.2.7 or 192.0.2.0/24)") from None
 
 
+def _values(values) -> list:
+    """A filter's values (the library's): one alone is one value, not its characters; None
+    is none, as for since and until."""
+    if values is None:
+        return []
+    return [values] if isinstance(values, (str, int)) else list(values)
+
+
+def _texts(values, what: str) -> list:
+    """_values() that are text; FilterError for one that is not (None)."""
+    values = _values(values)
+    for value in values:
+        if not isinstance(value, str):
+            raise FilterError(f"not {what}: {value!r}")
+    return values
+
+
+def _moment_text(value) -> str:
+    """A --since/--until value: the library's datetime or date as its ISO text (read as text
+    is: without an offset, in the zone resolve() places it in; a date, the whole day)."""
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise _not_a_time(value)
+    return value
+
+
 class Selection:
     """The report's filters; an empty Selection selects everything."""
 
@@ -331,12 +361,13 @@ class Selection:
         self._now = _now(None)
 
     @classmethod
-    def build(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
+    def build(cls, users=(), since: Moment = None, until: Moment = None, ips=(),
               zone: Optional[_dt.tzinfo] = None, now: Optional[_dt.datetime] = None,
               log_time: Optional[_dt.datetime] = None,
               zone_name: Optional[str] = None, countries=(), asns=(),
               geo=None, hosts=()) -> "Selection":
-        """From the CLI's strings; raises FilterError on a bad value. parse() then resolve():
+        """From the CLI's strings (each filter a list of them, or one alone; since and until
+        also a datetime or a date); raises FilterError on a bad value. parse() then resolve():
         `zone` is --tz (`zone_name` its text), `log_time` the logs' first timestamp, `now` the
         clock relative words are read on (default: now); `geo` answers --country and --asn."""
         selection = cls.parse(users, since, until, ips, now, countries, asns, hosts)
@@ -344,22 +375,23 @@ class Selection:
         return selection.resolve(zone, log_time, zone_name)
 
     @classmethod
-    def parse(cls, users=(), since: Optional[str] = None, until: Optional[str] = None, ips=(),
+    def parse(cls, users=(), since: Moment = None, until: Moment = None, ips=(),
               now: Optional[_dt.datetime] = None, countries=(), asns=(),
               hosts=()) -> "Selection":
         """The filters read and checked (FilterError on a value that is no time, address,
         network, country code or AS number), before the logs are opened; resolve() then places
         --since/--until in the zone of the logs (until then they are placed in the machine's
         zone, unchecked)."""
+        users, hosts = _texts(users, "a user name"), _texts(hosts, "a host name")
         try:
-            codes = [country_code(text) for text in countries]
-            numbers = [asn_number(str(text)) for text in asns]
+            codes = [country_code(text) for text in _texts(countries, "a country code")]
+            numbers = [asn_number(str(text)) for text in _values(asns)]
         except ValueError as error:
             raise FilterError(str(error)) from None
-        selection = cls(users, networks=[parse_network(ip) for ip in ips], countries=codes,
-                        asns=numbers, hosts=hosts)
-        selection._when = (parse_when(since) if since else None,
-                           parse_when(until, end=True) if until else None)
+        selection = cls(users, networks=[parse_network(ip) for ip in _texts(
+            ips, "an IP address or network")], countries=codes, asns=numbers, hosts=hosts)
+        selection._when = (parse_when(_moment_text(since)) if since else None,
+                           parse_when(_moment_text(until), end=True) if until else None)
         selection._now = _now(now)
         selection._place(_tz.tzlocal(), "")
         return selection

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import maillog_sasl
-from maillog_sasl import analyze, open_logs, report
+from maillog_sasl import FilterError, Selection, analyze, open_logs, report
 from maillog_sasl.reports import REPORTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +80,23 @@ def test_one_path_alone_is_one_path_and_what_is_no_path_is_a_type_error(tmp_path
             with pytest.raises(TypeError, match="not a path"):
                 open_logs([str(SEED), wrong])
         assert held.read(4) == b"Sep "  # still open, not read
+
+
+def test_a_filter_takes_one_value_alone_and_refuses_none():
+    # A string alone was read a character at a time: users="*@shop.example" selected nothing
+    # (patterns "*", "@", "s", ...); None inside failed with an AttributeError.
+    alone = Selection.build(users="*@SHOP.example", hosts="mail", ips="198.18.0.0/16",
+                            countries="jp", asns=64496)
+    listed = Selection.build(users=["*@SHOP.example"], hosts=["mail"], ips=["198.18.0.0/16"],
+                             countries=["jp"], asns=[64496])
+    assert (alone.user_patterns, alone.hosts, alone.networks, alone.countries, alone.asns) == (
+        listed.user_patterns, listed.hosts, listed.networks, listed.countries, listed.asns)
+    shop = report("users", [str(SAMPLE)], Selection.build(users="*@shop.example")).rows
+    assert shop and all(row["user"].endswith("@shop.example") for row in shop)
+    assert Selection.build(users=None, hosts=None).selects_all()
+    for name in ("users", "hosts", "ips", "countries", "asns"):
+        with pytest.raises(FilterError, match="^not (a|an) .*: '?None'?"):
+            Selection.build(**{name: [None]})
 
 
 def package_modules(node) -> set:

@@ -324,3 +324,18 @@ def test_the_library_reads_since_and_until_in_the_logs_zone_as_the_command_does(
         assert [row["user"] for row in result.rows] == expected
         args = [*(["--since", since] if since else []), *(["--until", until] if until else [])]
         assert users(cli("-f", "json", *args, log)) == expected
+
+
+def test_the_library_gives_since_and_until_as_datetimes_or_dates():
+    """A datetime is read as its ISO text is (without a zone: in the log's), a date as the
+    whole day; anything else is a FilterError, not an AttributeError from inside."""
+    log_time = dt.datetime(2026, 3, 2, 7, 48, tzinfo=JST)
+    selection = Selection.build(since=dt.datetime(2026, 3, 4, 6, 30), until=dt.date(2026, 3, 5),
+                                log_time=log_time)
+    assert selection.since.isoformat() == "2026-03-04T06:30:00+09:00"
+    assert selection.until.isoformat() == "2026-03-05T23:59:59.999999+09:00"
+    aware = Selection.build(since=dt.datetime(2026, 3, 4, 6, 30, tzinfo=UTC), log_time=log_time)
+    assert aware.since.isoformat() == "2026-03-04T06:30:00+00:00"
+    for wrong in (5, dt.time(6, 30)):
+        with pytest.raises(FilterError, match="not a date or time"):
+            Selection.build(since=wrong)
