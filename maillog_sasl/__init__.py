@@ -138,7 +138,8 @@ def open_logs(paths, year: Optional[int] = None, zone=None, stdin=None,
               on_batch=None, jobs: int = 1, chunk_size: int = CHUNK_SIZE,
               executor=None) -> Analysis:
     """The logs at `paths` (file names or URLs, one alone a path; `-`: standard input, or the
-    binary stream `stdin`), streamed; TypeError for what is no path (a descriptor, a file).
+    stream `stdin`, read as bytes: a text stream's `buffer`), streamed; TypeError for what is
+    no path (a descriptor, a file object) and for a `stdin` of text alone (io.StringIO).
 
     `year` is the year of the first line of yearless logs (default: from each file's end: its
     last line's time when that names its year, else its modification time), `zone` their time

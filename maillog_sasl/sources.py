@@ -1576,13 +1576,17 @@ def _inflate_start(head: bytes) -> bytes:
 
 
 def _standard_input(stdin: Optional[BinaryIO]) -> Source:
-    """The Source of `-`: `stdin`, or the process's standard input; OSError when it is closed."""
-    stream: Any = stdin
-    if stream is None:
-        text: Any = sys.stdin
-        if text is None:  # the process started with descriptor 0 closed
-            raise OSError(errno.EBADF, "standard input is closed")
-        stream = getattr(text, "buffer", text)
+    """The Source of `-`: `stdin`, or the process's standard input; OSError when it is closed,
+    TypeError when it is text without bytes beneath (io.StringIO)."""
+    stream: Any = stdin if stdin is not None else sys.stdin
+    if stream is None:  # the process started with descriptor 0 closed
+        raise OSError(errno.EBADF, "standard input is closed")
+    # Its bytes, when given as text (sys.stdin, a file opened in text mode): lines are decoded
+    # here, as a file's are.
+    stream = getattr(stream, "buffer", stream)
+    if isinstance(stream, io.TextIOBase):
+        raise TypeError(f"stdin: a binary stream, not text: {stream!r} (io.BytesIO(data), "
+                        "a file opened 'rb', sys.stdin.buffer)")
     if getattr(stream, "closed", False):
         raise OSError(errno.EBADF, "standard input is closed")
     source = Source("<stdin>", None, None, stream)

@@ -99,6 +99,18 @@ def test_a_filter_takes_one_value_alone_and_refuses_none():
             Selection.build(**{name: [None]})
 
 
+def test_stdin_given_as_text_is_read_by_its_bytes_and_text_alone_is_refused_at_once():
+    # A text stream (sys.stdin, a file opened "r") failed once iterated, deep in the reader:
+    # TypeError: sequence item 0: expected a bytes-like object, str found.
+    expected = [row["user"] for row in report("users", [str(SEED)], year=2018).rows]
+    with open(SEED) as text:
+        analysis = analyze(["-"], stdin=text, year=2018)
+    assert (len(analysis.sessions), analysis.problems) == (1, [])
+    assert analysis.sessions[0].sasl_username == expected[0]
+    with pytest.raises(TypeError, match="stdin: a binary stream, not text"):
+        open_logs(["-"], stdin=io.StringIO(SEED.read_text()))
+
+
 def package_modules(node) -> set:
     """The package's modules an import statement names (`__init__` for the package itself)."""
     if isinstance(node, ast.Import):
