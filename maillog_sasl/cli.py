@@ -29,6 +29,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import datetime as _dt
 import gc
@@ -597,6 +598,14 @@ def _whole_writes(stream):
                             errors=stream.errors, line_buffering=stream.line_buffering)
 
 
+def _as_utf8(out) -> None:
+    # A stdout opened in a legacy locale would fail on the first non-Latin username. The
+    # command owns its stdout; render() leaves a library caller's stream as it is.
+    encoding = getattr(out, "encoding", None)
+    if encoding and codecs.lookup(encoding).name != "utf-8" and hasattr(out, "reconfigure"):
+        out.reconfigure(encoding="utf-8")
+
+
 def _report(options, analysis, selection, report_options: dict) -> str:
     """Write the report; '' when it was written, else why not (one line for stderr).
 
@@ -604,6 +613,7 @@ def _report(options, analysis, selection, report_options: dict) -> str:
     (output.AtomicWriter): a failed or interrupted run leaves FILE as it was.
     """
     out = _whole_writes(sys.stdout)
+    _as_utf8(out)
     writer = None
     if options.output:
         try:

@@ -27,7 +27,8 @@ DESCRIPTION
     or a CSV cell (shown as \\xNN), nor do the Unicode controls that reorder or hide text (bidi
     overrides, line separators: \\uNNNN); CSV cells a spreadsheet would execute (leading =, +,
     -, @, tab, CR) get a leading apostrophe. JSON escapes C0 controls itself; DEL, C1 and the
-    same Unicode controls are escaped too. Output is UTF-8 whatever the locale says.
+    same Unicode controls are escaped too. `out` is written in its own encoding and left as it
+    is (the command makes its standard output UTF-8 whatever the locale says).
 
 DIAGNOSTICS
     Write errors (a closed pipe, a full disk) propagate as OSError for the CLI to report.
@@ -35,7 +36,6 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as _dt
 import importlib.util
@@ -362,13 +362,6 @@ def _json_lines(columns, values: Iterable[Sequence]) -> Iterator[List[str]]:
             yield [_json_line(columns, row) for row in batch]
 
 
-def _as_utf8(out) -> None:
-    # A stdout opened in a legacy locale would fail on the first non-Latin username.
-    encoding = getattr(out, "encoding", None)
-    if encoding and codecs.lookup(encoding).name != "utf-8" and hasattr(out, "reconfigure"):
-        out.reconfigure(encoding="utf-8")
-
-
 def _queue_id(row) -> object:
     queue_id = row.get("queue_id")
     return queue_id if queue_id != "NOQUEUE" else None
@@ -406,7 +399,6 @@ def render(fmt: str, columns, rows, out, summary=None, fit: Optional[Fit] = None
     a table without rows says instead of "no rows" (why there are none). `ids(row)` is the
     row's ID for the ids format.
     """
-    _as_utf8(out)
     if fmt in ("csv", "ndjson", "json"):
         values = _values(columns, rows, row_columns)
         if fmt == "csv":

@@ -12,6 +12,7 @@ import pytest
 
 import maillog_sasl
 from maillog_sasl import FilterError, Selection, analyze, open_logs, report
+from maillog_sasl.render import render
 from maillog_sasl.reports import REPORTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +110,15 @@ def test_stdin_given_as_text_is_read_by_its_bytes_and_text_alone_is_refused_at_o
     assert analysis.sessions[0].sasl_username == expected[0]
     with pytest.raises(TypeError, match="stdin: a binary stream, not text"):
         open_logs(["-"], stdin=io.StringIO(SEED.read_text()))
+
+
+def test_render_leaves_the_callers_stream_as_it_is():
+    # It reconfigured the stream it was given to UTF-8: a host's sys.stdout in a Latin-1
+    # locale wrote the host's own text in UTF-8 from then on.
+    result = report("users", [str(SEED)], year=2018)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="latin-1")
+    assert render("csv", result.columns, result.rows, out) == 1
+    assert out.encoding == "latin-1"
 
 
 def package_modules(node) -> set:
