@@ -177,12 +177,11 @@ def report(name: str, paths, selection: Optional[Selection] = None, year: Option
     `options` go to the report (reports.build_report), e.g. show_all=True for sessions.
     """
     analysis = open_logs(paths, year=year, zone=zone)
-    if selection is not None:
-        try:
+    try:  # the inputs let go of when the report fails too (an unknown name: KeyError)
+        if selection is not None:
             selection.resolve(zone, analysis.log_time)
-        except FilterError:
-            analysis.close()
-            raise
-    columns, rows = build_report(name, analysis, selection, **options)
-    rows = list(rows)
+        columns, rows = build_report(name, analysis, selection, **options)
+        rows = list(rows)
+    finally:
+        analysis.close()
     return ReportResult(columns, rows, analysis.stats, analysis.problems)

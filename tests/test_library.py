@@ -121,6 +121,25 @@ def test_render_leaves_the_callers_stream_as_it_is():
     assert out.encoding == "latin-1"
 
 
+def test_a_report_that_fails_lets_go_of_its_inputs(tmp_path):
+    # report() opened the logs, then build_report() raised (an unknown report name: the
+    # KeyError reports.py documents), and the files stayed open until garbage collection.
+    log = tmp_path / "maillog"
+    log.write_bytes(SEED.read_bytes())
+    opened = []
+    real_open = open
+
+    def watched_open(*args, **kwargs):
+        opened.append(real_open(*args, **kwargs))
+        return opened[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("builtins.open", watched_open)
+        with pytest.raises(KeyError):
+            report("no such report", [str(log)], year=2018)
+    assert len(opened) == 1 and opened[0].closed
+
+
 def package_modules(node) -> set:
     """The package's modules an import statement names (`__init__` for the package itself)."""
     if isinstance(node, ast.Import):
