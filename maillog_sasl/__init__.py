@@ -115,9 +115,14 @@ class Analysis:
         return iter(self.items) if self.items is not None else self._stream
 
     def close(self) -> None:
-        """Let go of the inputs without reading them (reading them to the end does this)."""
+        """Let go of the inputs without reading them (reading them to the end does this), and
+        of the worker processes of `jobs`, which hold them open too."""
         for source in self.sources:
             source.close()
+        try:
+            self._stream.close()  # its end stops the workers
+        except ValueError:  # called within the iteration (on_batch): the read ends cut short
+            pass
 
     def read(self) -> "Analysis":
         """Read every input to its end and keep what it gave in `items`."""

@@ -114,7 +114,7 @@ from typing import (
     Callable,
     Dict,
     Final,
-    Iterator,
+    Generator,
     List,
     Optional,
     Sequence,
@@ -2310,7 +2310,8 @@ def untimed_lines(count: int, last: Optional[str]) -> str:
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,
-              on_batch=None, problems: Optional[List[Problem]] = None) -> Iterator[Finished]:
+              on_batch=None, problems: Optional[List[Problem]] = None,
+              ) -> Generator[Finished, None, None]:
     """Sessions and messages from `sources` (sources.Source objects, read in the order given).
 
     `on_batch(source, stats)`, when given, is called after each block of lines (a progress bar).

@@ -117,7 +117,7 @@ import tempfile
 import threading
 import time
 import zlib
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, Generator, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl.chunk import (
     ChunkClock,
@@ -831,7 +831,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                        stats: Optional[Stats] = None, on_batch=None,
                        problems: Optional[List[Problem]] = None,
                        chunk_size: int = CHUNK_SIZE, executor=None,
-                       notes: Optional[List[Problem]] = None) -> Iterator[Finished]:
+                       notes: Optional[List[Problem]] = None) -> Generator[Finished, None, None]:
     """correlate.correlate() on `jobs` processes; see the module docstring.
 
     With `executor` (a concurrent.futures executor whose workers inherit nothing: cluster.py),

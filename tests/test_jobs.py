@@ -182,6 +182,23 @@ def test_a_run_started_in_a_thread_that_ends_keeps_its_workers():
     assert len(first + rest) == len(one)
 
 
+def test_closing_a_stream_read_in_part_stops_its_workers():
+    """Analysis.close() let go of the files in this process only: the worker kept the log (and
+    the caller's stdout) open, and lived on until the Analysis was garbage."""
+    import multiprocessing
+
+    log = ROOT / "sample_logs" / "maillog-sample.log"
+    analysis = maillog_sasl.open_logs([log], year=2026, jobs=2, chunk_size=200_000)
+    next(iter(analysis))
+    assert multiprocessing.active_children()
+    analysis.close()
+    assert multiprocessing.active_children() == [] and list(analysis) == []
+    # Closed by on_batch, within the iteration, as before: the read ends cut short.
+    analysis = maillog_sasl.open_logs([log], year=2026)
+    analysis.on_batch = lambda source, stats: analysis.close()
+    assert len(list(analysis)) < 2202 and "read failed part way" in analysis.problems[0].message
+
+
 def compare(paths, monkeypatch, year=None, tz="UTC", sizes=((2, 300), (4, 120), (2, 2000))):
     zone = parse_zone(tz)
     one = canonical(maillog_sasl.open_logs(paths, year=year, zone=zone))
