@@ -7,7 +7,8 @@ SUMMARY
     choose_columns(text, available) -> the columns --columns names, in its order
     terminal_width(out) -> the width of the terminal `out` writes to, or None
     display_width(text), cut(text, width), cut_items(items, width), wrap(text, width, ...)
-    short_times(values) -> the cells of a column of times, and what they all share
+    short_times(name, values) -> the cells of column `name` of times, and its header saying
+                                 what they all share
 
 DESCRIPTION
     A table is fitted only when it goes to a terminal (or --width asks for it): written to a
