@@ -1775,16 +1775,18 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     count every failed AUTH twice. A whole log is looked in only where it can hold the line:
     the latest of its host's to begin at or before the line's time (the newest for the last
     line, when the file's end is not known). A file whose lines are not found is read."""
-    severe = {source: found for source in files if source.regular
-              and (found := _severe_only(source)) is not None}
-    whole = [source for source in files if source.regular and source not in severe
+    heads = {source: list(_parsed_lines(_inflated_line(source))) for source in files
+             if source.regular}
+    severe = {source: found for source, head in heads.items()
+              if (found := _severe_only(head)) is not None}
+    whole = [source for source in heads if source not in severe
              and source.first_time is not None]
     kept = []
     for source in files:
         found = severe.get(source)
         if found is not None and source.first_time is not None:
             host, first = found
-            mine = [other for other in whole if _host_of(other) == host]
+            mine = [other for other in whole if heads[other] and heads[other][0][1][1] == host]
             last = _last_line(source)
             opening, closing = _holder(mine, source.first_time), _holder(mine, source.end)
             if (last and opening is not None and closing is not None
@@ -1799,21 +1801,16 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     return kept
 
 
-def _severe_only(source: Source) -> Optional[Tuple[str, bytes]]:
-    """(host, first Postfix line) of a file whose first bytes hold SEVERE_LINES Postfix lines
-    or more, all warnings or worse; None for any other."""
-    postfix = [(line, parsed) for line, parsed in _parsed_lines(_inflated_line(source))
-               if parse_program(parsed[2]) is not None]
+def _severe_only(head: List[Tuple[str, Tuple[str, str, str, str]]]
+                 ) -> Optional[Tuple[str, bytes]]:
+    """(host, first Postfix line) of a file whose first lines, `head` (_parsed_lines()), hold
+    SEVERE_LINES Postfix lines or more, all warnings or worse; None for any other."""
+    postfix = [(line, parsed) for line, parsed in head if parse_program(parsed[2]) is not None]
     if len(postfix) < SEVERE_LINES or not all(parsed[3].startswith(_SEVERE)
                                               for _, parsed in postfix):
         return None
     line, parsed = postfix[0]
     return parsed[1], line.encode("utf-8", "surrogateescape")
-
-
-def _host_of(source: Source) -> Optional[str]:
-    """The host of a file's first syslog line."""
-    return next((parsed[1] for _, parsed in _parsed_lines(_inflated_line(source))), None)
 
 
 def _holder(logs: List[Source], when: Optional[_dt.datetime]) -> Optional[Source]:
