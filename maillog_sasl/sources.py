@@ -1857,6 +1857,20 @@ class _Unlike(Exception):
     end do not inflate (both files are read, and the failure reported then)."""
 
 
+def _raw_blocks(source: Source) -> Iterator[bytes]:
+    """A regular file's bytes in blocks (_Unlike when a read fails)."""
+    offset = 0
+    while True:
+        try:
+            raw = source.read_at(BLOCK_SIZE, offset, source.size)
+        except OSError:
+            raise _Unlike() from None
+        if not raw:
+            return
+        offset += len(raw)
+        yield raw
+
+
 def _text_relation(first: Source, second: Source) -> str:
     """How the texts of two regular files relate (COPY, START, HOLDS, OTHER), each read once
     more here through its own descriptor, at most BLOCK_SIZE bytes inflated at a time, up to
@@ -1886,27 +1900,12 @@ def _text_blocks(source: Source) -> Iterator[bytes]:
     _Unlike when a read fails or what follows a member's end does not inflate (xz's padding
     between streams is skipped)."""
     kind = source._head or b""
-    offset = 0
     if not is_compressed(kind):
-        while True:
-            try:
-                raw = source.read_at(BLOCK_SIZE, offset, source.size)
-            except OSError:
-                raise _Unlike() from None
-            if not raw:
-                return
-            offset += len(raw)
-            yield raw
+        yield from _raw_blocks(source)
+        return
     decompressor = _decompressor_of(kind)
     fresh = False  # a member or stream has just begun after another's end
-    while True:
-        try:
-            raw = source.read_at(BLOCK_SIZE, offset, source.size)
-        except OSError:
-            raise _Unlike() from None
-        if not raw:
-            return
-        offset += len(raw)
+    for raw in _raw_blocks(source):
         more = True
         while more:
             if decompressor.eof:  # one member ended; another may follow (cat a.gz b.gz)
