@@ -561,8 +561,7 @@ class ChunkCorrelator(Correlator):
                     PIPED, answer_at):  # (the letter first: as Correlator._delivery())
                 self._piped_back(key, stamp)
                 return False  # so may one a content filter makes
-            named = ev.named_last(text)
-            if named is not None and ev.names_loopback(text):
+            if ev.names_loopback(text) and ev.named_last(text) is not None:
                 # A filter's reply that may name its copy: handed back whole, as `queued as`.
                 return False
             status = ev.sent_outcome(text, answer_at)

@@ -1745,10 +1745,11 @@ class Correlator:
             # (`delivered via`, not local's `delivered to`, told by one letter first: a
             # compiled startswith() with a start is a generic call, 80 instructions a line.)
             self._piped_to_filter(message, recipient, host, when)
-        else:
+        elif ev.names_loopback(text):
             # A filter may name its next smtpd's queue ID otherwise: as its reply's last word.
+            # (The relay on loopback first: most replies that reach here are remote MXs'.)
             new_id = ev.named_last(text)
-            if new_id is not None and ev.names_loopback(text):
+            if new_id is not None:
                 self._follow_reinjection(ev.delivery_event(text), new_id, message, recipient,
                                          host)
 
