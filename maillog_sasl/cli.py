@@ -1168,6 +1168,15 @@ def seconds(text):
     return value
 
 
+def _wait(text: str) -> float:
+    """argparse type of --lock-wait: seconds, 0 or more (0: fail at once when the state is in
+    use)."""
+    try:
+        return 0.0 if float(text) == 0 else seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds, 0 or more: {text!r}") from None
+
+
 def _auth_test_parser():
     from maillog_sasl import auth_test
 
@@ -1460,7 +1469,7 @@ was done to an account that reached critical.
 The state (--state) keeps where each log was read to, the sessions and messages
 still open there, every account's history and the alerts raised; a run killed
 at any moment goes on from the last commit. Two runs on one state: the second
-waits --lock-wait seconds, then gives up.
+waits --lock-wait seconds (0: not at all), then gives up.
 
 exit status (--once): 0 no new alert, 1 new alerts, 2 an error (a log that
 cannot be read, Postfix lines whose timestamp gives no time, a state that cannot
@@ -1578,10 +1587,10 @@ def _add_state_option(parser) -> None:
     parser.add_argument("--state", metavar="PATH", type=_file_name, default=None,
                         help="the state file (default: /var/lib/maillog-sasl/state.sqlite as "
                              "root, else $XDG_STATE_HOME/maillog-sasl/state.sqlite)")
-    parser.add_argument("--lock-wait", type=seconds, default=state_module.LOCK_WAIT,
+    parser.add_argument("--lock-wait", type=_wait, default=state_module.LOCK_WAIT,
                         metavar="SECONDS",
-                        help="how long to wait for another run to release the state "
-                             "(default: %(default)s)")
+                        help="how long to wait for another run to release the state; 0: do "
+                             "not wait (default: %(default)s)")
 
 
 def _complain(prog: str):

@@ -507,6 +507,26 @@ def test_a_locked_state_is_exit_2(tmp_path, cli):
     assert code == 2 and "is in use by another maillog-sasl run" in err
 
 
+def test_lock_wait_0_gives_up_at_once(tmp_path, cli):
+    # An administrator's `--lock-wait 0` (fail at once: cron must not wait) was refused as no
+    # number of seconds, exit 2 without a try.
+    state = tmp_path / "s.sqlite"
+    holder = State.open(str(state), watch.engine_format())
+    try:
+        started = time.monotonic()
+        code, _, err = once(cli, state, SAMPLE, more=("--lock-wait", "0"))
+        took = time.monotonic() - started
+        refused = cli("state", "--state", state, "--forget", "ann@example.jp", "--lock-wait", "0")
+    finally:
+        holder.close()
+    assert code == 2
+    assert f"is in use by another maillog-sasl run (pid {os.getpid()}); waited 0 s" in err
+    assert took < 1.0
+    assert refused.code == 2 and "is in use by another maillog-sasl run" in refused.err
+    assert once(cli, state, SAMPLE, more=("--lock-wait", "0"))[0] == 1
+    assert "0 or more" in cli("state", "--state", state, "--lock-wait", "-1").err
+
+
 def test_a_corrupt_state_is_exit_2_and_kept(tmp_path, cli):
     state = tmp_path / "s.sqlite"
     state.write_bytes(b"not a database" * 100)
