@@ -83,7 +83,9 @@ DESCRIPTION
 DIAGNOSTICS
     StateError, with one line naming the file: the state cannot be made or opened, is not a
     maillog-sasl state or is damaged (never reset silently), is of another schema or format,
-    is writable by others, or is locked by another run. A path that is no regular file (a
+    is writable by others, or is locked by another run. A state the user cannot read (or, to
+    write it, write: one root made, one made read-only) is said so, with its owner and mode,
+    before SQLite opens it. A path that is no regular file (a
     named pipe, a directory, a device) or a symbolic link to nothing is refused before
     anything is made, its lock neither. Where the operating system refuses SQLite a file or a
     write (a full disk, a read-only file system: a state opened without the lock, to be read,
@@ -102,6 +104,7 @@ import fcntl
 import io
 import os
 import pickle
+import pwd
 import shutil
 import sqlite3
 import stat
@@ -345,6 +348,7 @@ class State:
         db = None
         copy = None
         try:
+            _check_access(path, write=lock)
             # Made under the lock: a run that found it made and locked first could make it a
             # state, which this one, failing, would take for its own and remove.
             made = create and not _exists(path) and _make_file(path)
@@ -854,6 +858,32 @@ def _check_owner(path: str) -> os.stat_result:
                          "another user: refused (it holds pickled objects); chmod 600 it "
                          "and give it to the user that runs maillog-sasl")
     return status
+
+
+def _check_access(path: str, write: bool) -> None:
+    """StateError, before SQLite opens the state at `path`, when this user cannot read it (or,
+    with `write`, write it): a state made by another user (root), or made read-only. SQLite
+    says only "unable to open database file" or "attempt to write a readonly database",
+    whatever it could not do. A read-only file system is left to SQLite (_refused() says so)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return  # not made yet, or not there: said where it is made or opened
+    for need, verb in ((os.R_OK, "read"), (os.W_OK, "write"))[:1 + write]:
+        if os.access(path, need) or (need == os.W_OK
+                                     and os.statvfs(path).f_flag & os.ST_RDONLY):
+            continue
+        user = _user_name(os.geteuid())
+        raise StateError(f"{path}: cannot {verb} the state as user {user} (it is "
+                         f"{_user_name(status.st_uid)}'s, mode "
+                         f"{stat.S_IMODE(status.st_mode):04o}): chown {user} and chmod 600 it")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _connect(path: str) -> sqlite3.Connection:
