@@ -84,8 +84,9 @@ DIAGNOSTICS
     StateError, with one line naming the file: the state cannot be made or opened, is not a
     maillog-sasl state or is damaged (never reset silently), is of another schema or format,
     is writable by others, or is locked by another run. A state the user cannot read (or, to
-    write it, write: one root made, one made read-only) is said so, with its owner and mode,
-    before SQLite opens it. A path that is no regular file (a
+    write it, write: one root made, one made read-only), or a file SQLite keeps beside it
+    (its write-ahead log, shared-memory index, journal), is named, with its owner and mode,
+    before SQLite opens the state; nothing is removed. A path that is no regular file (a
     named pipe, a directory, a device) or a symbolic link to nothing is refused before
     anything is made, its lock neither. Where the operating system refuses SQLite a file or a
     write (a full disk, a read-only file system: a state opened without the lock, to be read,
@@ -371,7 +372,7 @@ class State:
             if made:  # by this run, which could not make it a state (a full disk): not left
                 if db is not None:
                     db.close()
-                for suffix in ("", "-journal", "-wal", "-shm"):
+                for suffix in ("", *(suffix for suffix, _ in _BESIDE)):
                     with contextlib.suppress(OSError):
                         os.unlink(path + suffix)
             if held is not None:
@@ -767,6 +768,10 @@ _NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
 # read-only file system, no permission): the state is not damaged, only out of reach.
 _REFUSALS = ("database or disk is full", "disk I/O error", "unable to open database file",
              "attempt to write a readonly database", "access permission denied")
+# The files SQLite keeps beside a state (in WAL mode the first two; a rollback journal left by
+# a run killed before the state was put in WAL mode).
+_BESIDE = (("-wal", "write-ahead log"), ("-shm", "shared-memory index"),
+           ("-journal", "rollback journal"))
 # A probe's size: about what a new state takes.
 _PROBE_BYTES = 1 << 16
 
@@ -861,22 +866,33 @@ def _check_owner(path: str) -> os.stat_result:
 
 
 def _check_access(path: str, write: bool) -> None:
-    """StateError, before SQLite opens the state at `path`, when this user cannot read it (or,
-    with `write`, write it): a state made by another user (root), or made read-only. SQLite
-    says only "unable to open database file" or "attempt to write a readonly database",
-    whatever it could not do. A read-only file system is left to SQLite (_refused() says so)."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return  # not made yet, or not there: said where it is made or opened
-    for need, verb in ((os.R_OK, "read"), (os.W_OK, "write"))[:1 + write]:
-        if os.access(path, need) or (need == os.W_OK
-                                     and os.statvfs(path).f_flag & os.ST_RDONLY):
-            continue
+    """StateError, before SQLite opens the state at `path`, naming the files of it and of those
+    SQLite keeps beside it (_BESIDE) that this user cannot read (or, with `write`, write): a
+    state made by another user (root), or made read-only; SQLite, which made the files beside
+    it with the state's owner and mode, leaves them so when the state is mended. SQLite says
+    only "unable to open database file" or "attempt to write a readonly database", whatever it
+    could not do, of whichever file. Nothing is removed: a write-ahead log holds commits. A
+    read-only file system is left to SQLite (_refused() says so)."""
+    refused = []
+    for name, what in ((path, "the state"), *((path + suffix, f"the state's {what}")
+                                              for suffix, what in _BESIDE)):
+        try:
+            status = os.stat(name)
+        except OSError:
+            continue  # not made yet, or not there: said where it is made or opened
+        for need, verb in ((os.R_OK, "read"), (os.W_OK, "write"))[:1 + write]:
+            if not (os.access(name, need) or (need == os.W_OK
+                                              and os.statvfs(name).f_flag & os.ST_RDONLY)):
+                refused.append((name, what, verb, status))
+                break
+    if refused:
+        name, what, verb, status = refused[0]
         user = _user_name(os.geteuid())
-        raise StateError(f"{path}: cannot {verb} the state as user {user} (it is "
+        also = f" (also {', '.join(other for other, *_ in refused[1:])})" if refused[1:] else ""
+        raise StateError(f"{name}: cannot {verb} {what} as user {user} (it is "
                          f"{_user_name(status.st_uid)}'s, mode "
-                         f"{stat.S_IMODE(status.st_mode):04o}): chown {user} and chmod 600 it")
+                         f"{stat.S_IMODE(status.st_mode):04o}): chown {user} and chmod 600 "
+                         f"it{also}")
 
 
 def _user_name(uid: int) -> str:

@@ -13,6 +13,7 @@ import io
 import os
 import pwd
 import shutil
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -28,8 +29,9 @@ SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
 
 @pytest.fixture
 def nobody(cli):
-    """(folder, run): a folder of the user nobody's, holding `maillog` (a part of the sample),
-    and run(*args) -> CliResult of maillog-sasl ARGS run as nobody."""
+    """(folder, run, call): a folder of the user nobody's, holding `maillog` (a part of the
+    sample); run(*args) -> CliResult of maillog-sasl ARGS run as nobody; call(function,
+    as_root=False) -> CliResult of function() run so (it returns the exit status)."""
     if os.geteuid() != 0:
         pytest.skip("needs root, to run maillog-sasl as another user")
     try:
@@ -50,7 +52,9 @@ def nobody(cli):
         if name.startswith("warm."):
             os.unlink(folder / name)
 
-    def run(*args):
+    def call(function, as_root=False):
+        """(exit status, stdout, stderr) of function() -> exit status, run as nobody (or root)
+        in a child of this process, which does not return from it."""
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             pid = os.fork()
             if pid == 0:  # the child: its output into the files, then its exit status
@@ -58,10 +62,11 @@ def nobody(cli):
                 stdout = sys.stdout = io.TextIOWrapper(io.BytesIO())
                 stderr = sys.stderr = io.TextIOWrapper(io.BytesIO())
                 try:
-                    os.setgroups([])
-                    os.setgid(user.pw_gid)
-                    os.setuid(user.pw_uid)
-                    code = main([str(arg) for arg in args])
+                    if not as_root:
+                        os.setgroups([])
+                        os.setgid(user.pw_gid)
+                        os.setuid(user.pw_uid)
+                    code = function()
                 except BaseException as error:  # told to the test, not lost with the child
                     print(f"{type(error).__name__}: {error}", file=stderr)
                 finally:
@@ -75,12 +80,16 @@ def nobody(cli):
             return CliResult(os.waitstatus_to_exitcode(status), out.read().decode(),
                              err.read().decode())
 
-    yield folder, run
+    def run(*args):
+        """CliResult of maillog-sasl ARGS run as nobody."""
+        return call(lambda: main([str(arg) for arg in args]))
+
+    yield folder, run, call
     shutil.rmtree(folder)
 
 
 def test_a_state_root_made_says_it_cannot_be_read_by_the_user(nobody):
-    folder, run = nobody
+    folder, run, _ = nobody
     state = folder / "state.sqlite"
     assert main(["watch", "--once", "--state", str(state), str(folder / "maillog")]) in (0, 1)
     os.chown(str(state) + ".lock", *_ids())  # the lock alone given away: the state's turn
@@ -95,7 +104,7 @@ def test_a_state_root_made_says_it_cannot_be_read_by_the_user(nobody):
 
 
 def test_a_state_made_read_only_says_it_cannot_be_written(nobody):
-    folder, run = nobody
+    folder, run, _ = nobody
     state = folder / "state.sqlite"
     assert run("watch", "--once", "--state", state, folder / "maillog").code in (0, 1)
     state.chmod(0o400)
@@ -104,6 +113,65 @@ def test_a_state_made_read_only_says_it_cannot_be_written(nobody):
         2, f"maillog-sasl watch: {state}: cannot write the state as user nobody (it is "
            "nobody's, mode 0400): chown nobody and chmod 600 it\n")
     assert run("state", "--state", state).code == 0  # reading needs no more
+
+
+def _sqlite_left(state, statement):
+    """What SQLite leaves of a process that ran `statement` on the state and died before
+    closing it (or that could only read it): its write-ahead log and shared-memory index."""
+    def function():
+        db = sqlite3.connect(state)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(statement)
+        db.commit()
+        return 0
+    return function
+
+
+def test_files_sqlite_left_read_only_beside_a_mended_state_are_named(nobody):
+    # A state made read-only: a reader's SQLite (an older maillog-sasl, the sqlite3 shell) made
+    # its write-ahead log and shared-memory index read-only, as the state was, and left them.
+    # Once the state was made writable again, watch still said "cannot write the state:
+    # attempt to write a readonly database", run after run, naming the state alone.
+    folder, run, call = nobody
+    state = folder / "state.sqlite"
+    assert run("watch", "--once", "--state", state, folder / "maillog").code in (0, 1)
+    state.chmod(0o400)
+    assert call(_sqlite_left(state, "SELECT COUNT(*) FROM meta")).code == 0
+    state.chmod(0o600)
+    result = run("watch", "--once", "--state", state, folder / "maillog")
+    assert (result.code, result.err) == (
+        2, f"maillog-sasl watch: {state}-wal: cannot write the state's write-ahead log as user "
+           f"nobody (it is nobody's, mode 0400): chown nobody and chmod 600 it (also "
+           f"{state}-shm)\n")
+    for suffix in ("-wal", "-shm"):
+        os.chmod(f"{state}{suffix}", 0o600)
+    assert run("watch", "--once", "--state", state, folder / "maillog").code in (0, 1)
+
+
+def test_files_a_killed_root_run_left_beside_a_state_given_away_are_named_and_kept(nobody):
+    # root ran watch, killed before it closed the state: its write-ahead log (holding its last
+    # commit) and shared-memory index are root's. The administrator gave the state and its
+    # lock to the service user; it said "cannot write the state: unable to open database file".
+    folder, run, call = nobody
+    state = folder / "state.sqlite"
+    assert main(["watch", "--once", "--state", str(state), str(folder / "maillog")]) in (0, 1)
+    assert call(_sqlite_left(state, "INSERT INTO kept VALUES ('left', '1')"), as_root=True
+                ).code == 0
+    left = {suffix: Path(f"{state}{suffix}").read_bytes() for suffix in ("-wal", "-shm")}
+    for name in (state, f"{state}.lock"):
+        os.chown(name, *_ids())
+    for command in (["watch", "--once"], ["state"]):
+        logs = [folder / "maillog"] if command[0] == "watch" else []
+        result = run(*command, "--state", state, *logs)
+        assert (result.code, result.err) == (
+            2, f"maillog-sasl {command[0]}: {state}-wal: cannot read the state's write-ahead "
+               f"log as user nobody (it is root's, mode 0600): chown nobody and chmod 600 it "
+               f"(also {state}-shm)\n")
+    assert {suffix: Path(f"{state}{suffix}").read_bytes() for suffix in left} == left
+    for suffix in left:
+        os.chown(f"{state}{suffix}", *_ids())
+    assert run("watch", "--once", "--state", state, folder / "maillog").code in (0, 1)
+    assert ("left", "1") in sqlite3.connect(state).execute("SELECT * FROM kept").fetchall()
 
 
 def _ids():
