@@ -723,11 +723,14 @@ def read_queue(path: str) -> List[Tuple[str, str, str]]:
 
 def _read_only_copy(path: str) -> Optional[tempfile.TemporaryDirectory]:
     """A private folder holding a copy of the state at `path` and of its write-ahead log, when
-    `path` is on a read-only file system (a snapshot, a backup mounted read-only), else None.
-    There SQLite cannot read a WAL database, whose shared-memory file it must make beside it;
-    opened `immutable` it would skip what the log holds that the database file does not yet."""
+    `path` is on a read-only file system (a snapshot, a backup mounted read-only), or this
+    user may not write it (a state made read-only), else None. There SQLite cannot read a WAL
+    database, whose shared-memory file it must make beside it; opened `immutable` it would
+    skip what the log holds that the database file does not yet. Beside a state made
+    read-only, it would make that file and the log read-only too, and leave them: the next
+    run that writes the mended state would be refused them (_check_access())."""
     try:
-        if not os.statvfs(path).f_flag & os.ST_RDONLY:
+        if not os.statvfs(path).f_flag & os.ST_RDONLY and os.access(path, os.W_OK):
             return None
     except OSError:
         return None  # opening it says why

@@ -115,6 +115,22 @@ def test_a_state_made_read_only_says_it_cannot_be_written(nobody):
     assert run("state", "--state", state).code == 0  # reading needs no more
 
 
+def test_reading_a_state_made_read_only_leaves_nothing_beside_it(nobody):
+    # `state` read it in place: SQLite made its write-ahead log and shared-memory index beside
+    # it, read-only as the state was, and left them; once the state was made writable again,
+    # watch was refused them.
+    folder, run, _ = nobody
+    state = folder / "state.sqlite"
+    assert run("watch", "--once", "--state", state, folder / "maillog").code in (0, 1)
+    shown = run("state", "--state", state, "--format", "json")
+    state.chmod(0o400)
+    before = sorted(os.listdir(folder))
+    assert run("state", "--state", state, "--format", "json").out == shown.out
+    assert sorted(os.listdir(folder)) == before
+    state.chmod(0o600)
+    assert run("watch", "--once", "--state", state, folder / "maillog").code in (0, 1)
+
+
 def _sqlite_left(state, statement):
     """What SQLite leaves of a process that ran `statement` on the state and died before
     closing it (or that could only read it): its write-ahead log and shared-memory index."""
