@@ -8,7 +8,8 @@ SUMMARY
         between two batches: `watch` keeps one across runs)
     correlator.read_input(name)   the next lines are of input `name` (`watch` reads several
         logs in turns); correlator.settle_copies(final)   feed the input's lines held back;
-        correlator.settle_inputs()   every input's
+        correlator.settle_inputs()   every input's; correlator.saw_last_line()   the period
+        read runs to the input's last line fed
     copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
         queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
     untimed_lines(count, last) -> str   what is said of a log's lines whose stamp is no time
@@ -1059,6 +1060,15 @@ class Correlator:
         self._seen(when)
         self._close_idle({host: when})
         self._sweep_copies({host: when})
+
+    def saw_last_line(self) -> None:
+        """The input's last line fed so far counts in the period read (stats.last_time), as
+        end_source() counts it where the input ends, which a followed log (`watch`) never
+        does; no host's clock moves with it, nor the input's bounds (whose moves count once
+        per line, however the input comes in batches)."""
+        edge = self.edges[1]
+        if edge is not None and edge[1] is not None:
+            self._in_period(edge[1])
 
     def end_source(self) -> None:
         """The input has ended: the lines held back are fed; its first and last lines tell the
@@ -2214,7 +2224,7 @@ class Correlator:
         stats = self.stats
         # A log is read in order: a time is most often its input's latest or one already seen.
         # (Only here are the bounds set: both at the first time seen, the first never after
-        # the last; the whole run's hold its inputs'.)
+        # the last; the whole run's hold its inputs', and saw_last_line() moves them alone.)
         last, first = self._read_last, self._read_first
         if last is None or first is None:
             self._read_first = self._read_last = when
@@ -2226,6 +2236,11 @@ class Correlator:
             stats.earliest_moves += 1
         else:
             return
+        self._in_period(when)
+
+    def _in_period(self, when: _dt.datetime) -> None:
+        """The period read (stats.first_time .. last_time) takes in `when`."""
+        stats = self.stats
         last, first = stats.last_time, stats.first_time
         if last is None or first is None:
             stats.first_time = stats.last_time = when

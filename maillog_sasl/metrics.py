@@ -45,7 +45,8 @@ DESCRIPTION
       maillog_sasl_lag_seconds                   how far behind the reading is: the time since
                                                  the newest line read, when bytes are waiting;
                                                  0 when every log is read to its end
-      maillog_sasl_last_log_time_seconds         the newest log time read (Unix time)
+      maillog_sasl_last_log_time_seconds         the time of the newest line read (Unix time),
+                                                 whatever sessions are still open
 
     Per-user series exist only for flagged accounts, at most USERS_LISTED of them (most severe
     first, then most recipients): the cardinality is bounded whatever an attacker tries.

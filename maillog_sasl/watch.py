@@ -75,8 +75,8 @@ DESCRIPTION
                      `guessed` fired, else the newest IP of the account at the moment it was
                      first flagged (its first login from that IP)
       host           the host that logged the account last
-      new_signals    the signals this alert raised; first_flagged; log_time (the latest time
-                     read)
+      new_signals    the signals this alert raised; first_flagged; log_time (the time of the
+                     newest line read)
 
     Besides the suspicious report's signals, watch raises alerts of its own (WATCH_SIGNALS),
     each an alert with that one signal: they never change an account's severity (nor hold back
@@ -342,6 +342,11 @@ class Engine:
     def pairs(self) -> PairStore:
         return self.activity.pairs
 
+    @property
+    def last_read(self) -> Optional[_dt.datetime]:
+        """The time of the newest line read (not of the latest session or message ended)."""
+        return self.correlator.stats.last_time
+
     def feed(self, path: str, chunk: Chunk, zone=None, year: Optional[int] = None
              ) -> List[Finished]:
         """Read one chunk of a log's lines; the sessions and messages it finished."""
@@ -357,6 +362,7 @@ class Engine:
         correlator.feed(chunk.lines, clock)
         correlator.stats.lines_cut += chunk.cut
         correlator.settle_copies(final=False)  # what this read can tell, not a day later
+        correlator.saw_last_line()  # the newest line read, for log_time and --metrics
         finished = list(correlator.finished)
         correlator.finished.clear()
         for item in finished:
@@ -439,7 +445,7 @@ class Engine:
                 "first_seen_ip": self._first_seen_ip(name, verdict),
                 "host": self.hosts.get(name, ""),
                 "first_flagged": _iso(verdict.first_flagged),
-                "log_time": _iso(activity.last_time),
+                "log_time": _iso(self.last_read),
             })
         return findings
 
@@ -977,7 +983,7 @@ class Watch:
                  "reasons": [reason], "ips": facts["ips"], "recipients": facts["recipients"],
                  "deferred": facts["deferred"], "queue_ids": facts["queue_ids"],
                  "first_seen_ip": first_seen_ip, "host": facts["host"],
-                 "first_flagged": _iso(when), "log_time": _iso(self.engine.activity.last_time),
+                 "first_flagged": _iso(when), "log_time": _iso(self.engine.last_read),
                  "new_signals": [signal]}
         if level is not None:
             alert["level"] = level
@@ -1114,7 +1120,7 @@ class Watch:
                 deferred_messages += bool(pending)
         lag = {path: _behind(path, follower.position)
                for path, follower in self.followers.items()}
-        last = self.engine.activity.last_time or stats.last_time
+        last = self.engine.last_read
         return metrics.Snapshot(
             counters=dict(self.counters), lines_read=stats.lines_read,
             lines_skipped=stats.lines_skipped, queue=(queued, deferred_messages, deferred),

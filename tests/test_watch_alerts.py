@@ -135,6 +135,24 @@ def test_failure_storm_options(tmp_path, cli):
                    "failure-storm")) == 1
 
 
+def test_log_time_and_the_metric_are_the_newest_line_read(tmp_path, cli):
+    # They were the time of the latest session or message ended (or, for the report's signals,
+    # that the log's end would end): a session still open at the log's end (here an hour after
+    # the guessed login) held them back, and an administrator reading
+    # maillog_sasl_last_log_time_seconds took the log for read an hour behind.
+    log = storm_log(2, 0.1)
+    log.failures("203.0.113.50", at(0, 11), ["carl@example.jp", "dan@example.jp", "eve@example.jp"])
+    log.login("eve@example.jp", "203.0.113.50", at(0, 11, 5))
+    newest = at(0, 12)
+    log._line(newest, "postfix/submission/smtpd", 9000, "connect from unknown[203.0.113.99]")
+    path = log.write(tmp_path / "maillog")
+    alerts = once(cli, tmp_path, path, "--storm-ips", "2", "--metrics", tmp_path / "m.prom")
+    assert own(alerts, "failure-storm") and any("guessed" in alert["signals"] for alert in alerts)
+    assert {alert["log_time"] for alert in alerts} == {newest.isoformat()}
+    assert (f"maillog_sasl_last_log_time_seconds {newest.timestamp()}\n"
+            in (tmp_path / "m.prom").read_text())
+
+
 def test_no_storm_on_a_username_that_never_logged_in(tmp_path, cli):
     path = storm_log(12, 1, name="admin", known=False).write(tmp_path / "maillog")
     assert own(once(cli, tmp_path, path), "failure-storm") == []
