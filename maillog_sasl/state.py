@@ -288,7 +288,11 @@ class _Lock:
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
-            raise StateError(f"{self.path}: cannot make the lock: {error.strerror}") from None
+            # A lock another user made (a root run before the service's): its owner and mode.
+            status = _status(self.path) if error.errno in (errno.EACCES, errno.EPERM) else None
+            raise StateError(
+                _not_yours(self.path, "the state's lock", "open", status) if status is not None
+                else f"{self.path}: cannot make the lock: {error.strerror}") from None
 
     def _named(self) -> bool:
         """Whether the locked file is still the one at the path."""
@@ -890,12 +894,23 @@ def _check_access(path: str, write: bool) -> None:
                 break
     if refused:
         name, what, verb, status = refused[0]
-        user = _user_name(os.geteuid())
         also = f" (also {', '.join(other for other, *_ in refused[1:])})" if refused[1:] else ""
-        raise StateError(f"{name}: cannot {verb} {what} as user {user} (it is "
-                         f"{_user_name(status.st_uid)}'s, mode "
-                         f"{stat.S_IMODE(status.st_mode):04o}): chown {user} and chmod 600 "
-                         f"it{also}")
+        raise StateError(_not_yours(name, what, verb, status) + also)
+
+
+def _not_yours(name: str, what: str, verb: str, status: os.stat_result) -> str:
+    """What is said of file `name` (`what` it is) that this user cannot `verb`: its owner and
+    mode, and what to do."""
+    user = _user_name(os.geteuid())
+    return (f"{name}: cannot {verb} {what} as user {user} (it is {_user_name(status.st_uid)}'s, "
+            f"mode {stat.S_IMODE(status.st_mode):04o}): chown {user} and chmod 600 it")
+
+
+def _status(path: str) -> Optional[os.stat_result]:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def _user_name(uid: int) -> str:

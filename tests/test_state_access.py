@@ -193,3 +193,18 @@ def test_files_a_killed_root_run_left_beside_a_state_given_away_are_named_and_ke
 def _ids():
     user = pwd.getpwnam("nobody")
     return user.pw_uid, user.pw_gid
+
+
+def test_a_lock_root_made_is_named_with_its_owner(nobody):
+    # root ran watch first, then the service user: "cannot make the lock: Permission
+    # denied", though the lock was there, only another user's.
+    folder, run, _ = nobody
+    state = folder / "state.sqlite"
+    assert main(["watch", "--once", "--state", str(state), str(folder / "maillog")]) in (0, 1)
+    os.chown(state, *_ids())
+    result = run("watch", "--once", "--state", state, folder / "maillog")
+    assert (result.code, result.err) == (
+        2, f"maillog-sasl watch: {state}.lock: cannot open the state's lock as user nobody (it "
+           "is root's, mode 0600): chown nobody and chmod 600 it\n")
+    os.chown(f"{state}.lock", *_ids())
+    assert run("watch", "--once", "--state", state, folder / "maillog").code in (0, 1)
