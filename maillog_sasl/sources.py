@@ -326,6 +326,9 @@ class Source:
         self._fingerprint: Optional[bytes] = None
         # Its text's first line (inflated), with its end: peek_first_time() read it.
         self._first_line = b""
+        # (the host of its first line, its first Postfix line when its first ones are all
+        # warnings or worse): _head_facts() of what peek_first_time() read
+        self._head_facts: Tuple[Optional[str], Optional[bytes]] = (None, None)
         self._reader: Optional[_Prefixed] = None
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._decompressor = ""  # the program the child process runs
@@ -519,6 +522,7 @@ class Source:
         more, is never anchored on its end)."""
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
+        self._head_facts = _head_facts(start)
         clock = Clock(tz=zone, anchor=self.anchor)
         for _, parsed in _parsed_lines(start):
             moment = clock.time(parsed[0])
@@ -1775,18 +1779,14 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     count every failed AUTH twice. A whole log is looked in only where it can hold the line:
     the latest of its host's to begin at or before the line's time (the newest for the last
     line, when the file's end is not known). A file whose lines are not found is read."""
-    heads = {source: list(_parsed_lines(_inflated_line(source))) for source in files
-             if source.regular}
-    severe = {source: found for source, head in heads.items()
-              if (found := _severe_only(head)) is not None}
-    whole = [source for source in heads if source not in severe
+    severe = {source for source in files if source.regular and source._head_facts[1]}
+    whole = [source for source in files if source.regular and source not in severe
              and source.first_time is not None]
     kept = []
     for source in files:
-        found = severe.get(source)
-        if found is not None and source.first_time is not None:
-            host, first = found
-            mine = [other for other in whole if heads[other] and heads[other][0][1][1] == host]
+        host, first = source._head_facts
+        if source in severe and first is not None and source.first_time is not None:
+            mine = [other for other in whole if other._head_facts[0] == host]
             last = _last_line(source)
             opening, closing = _holder(mine, source.first_time), _holder(mine, source.end)
             if (last and opening is not None and closing is not None
@@ -1801,16 +1801,22 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     return kept
 
 
-def _severe_only(head: List[Tuple[str, Tuple[str, str, str, str]]]
-                 ) -> Optional[Tuple[str, bytes]]:
-    """(host, first Postfix line) of a file whose first lines, `head` (_parsed_lines()), hold
-    SEVERE_LINES Postfix lines or more, all warnings or worse; None for any other."""
-    postfix = [(line, parsed) for line, parsed in head if parse_program(parsed[2]) is not None]
-    if len(postfix) < SEVERE_LINES or not all(parsed[3].startswith(_SEVERE)
-                                              for _, parsed in postfix):
-        return None
-    line, parsed = postfix[0]
-    return parsed[1], line.encode("utf-8", "surrogateescape")
+def _head_facts(start: bytes) -> Tuple[Optional[str], Optional[bytes]]:
+    """(the host of the first syslog line, the first Postfix line) of a file whose first bytes,
+    `start` (inflated), hold SEVERE_LINES Postfix lines or more and only warnings or worse
+    among them (the first of another kind ends the reading); (host, None) of any other."""
+    host, first, severe = None, None, 0
+    for line, parsed in _parsed_lines(start):
+        if host is None:
+            host = parsed[1]
+        if parse_program(parsed[2]) is None:
+            continue
+        if not parsed[3].startswith(_SEVERE):
+            return host, None
+        if first is None:
+            first = line.encode("utf-8", "surrogateescape")
+        severe += 1
+    return host, first if severe >= SEVERE_LINES else None
 
 
 def _holder(logs: List[Source], when: Optional[_dt.datetime]) -> Optional[Source]:
