@@ -1777,8 +1777,9 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     whole log (Debian's rsyslog.conf up to bullseye writes mail.warn and mail.err beside
     mail.log; Ubuntu's mail.err), named by `maillog-sasl /var/log/mail*`. Read too, it would
     count every failed AUTH twice. A whole log is looked in only where it can hold the line:
-    the latest of its host's to begin at or before the line's time (the newest for the last
-    line, when the file's end is not known). A file whose lines are not found is read."""
+    the latest of its host's (whose first line is the host's; when none is, any: a central
+    syslog's holds every host's) to begin at or before the line's time (the newest for the
+    last line, when the file's end is not known). A file whose lines are not found is read."""
     severe = {source for source in files if source.regular and source._head_facts[1]}
     whole = [source for source in files if source.regular and source not in severe
              and source.first_time is not None]
@@ -1786,7 +1787,9 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     for source in files:
         host, first = source._head_facts
         if source in severe and first is not None and source.first_time is not None:
-            mine = [other for other in whole if other._head_facts[0] == host]
+            # A central syslog's log begins with whichever host logged first: when no log
+            # begins with this one's, every log may be its.
+            mine = [other for other in whole if other._head_facts[0] == host] or whole
             last = _last_line(source)
             opening, closing = _holder(mine, source.first_time), _holder(mine, source.end)
             if (last and opening is not None and closing is not None

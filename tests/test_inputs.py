@@ -454,6 +454,31 @@ def test_warnings_the_other_logs_do_not_hold_are_read(cli, tmp_path):
     assert lines_read(cli("--stats", warn).err) == warnings.count(b"\n")
 
 
+@pytest.mark.parametrize("start", [0, 3000], ids=["hosts-from-the-start", "a-host-heard-late"])
+def test_a_central_syslogs_file_of_warnings_is_read_once(cli, tmp_path, start):
+    # A central syslog server writes every host's lines to mail.log and their warnings to
+    # mail.warn. The warnings file was looked for only in logs whose first line the host of
+    # its own first line had logged: mx1 here, or mx2 that logs nothing in the log's first
+    # lines. None was, and every failed AUTH of both hosts was counted twice.
+    central = []
+    for index, line in enumerate(SAMPLE.read_bytes().splitlines(keepends=True)):
+        severe = severe_lines(line) != b""
+        mx1 = [line.replace(b" mail ", b" mx1 ", 1)] if index >= start or not severe else []
+        mx2 = [line.replace(b" mail ", b" mx2 ", 1)] if index >= start else []
+        central += mx2 + mx1 if severe else mx1 + mx2
+    data = b"".join(central)
+    log, warn = tmp_path / "mail.log", tmp_path / "mail.warn"
+    log.write_bytes(data)
+    warn.write_bytes(severe_lines(data))
+    assert warn.read_bytes().startswith(b"2026-03-") and b" mx2 " in warn.read_bytes()[:100]
+    result = cli("--stats", log, warn)
+    assert result.code == 0
+    assert result.err.startswith(f"maillog-sasl: {warn}: Postfix's warnings and errors alone")
+    assert lines_read(result.err) == len(central)
+    alone = cli("-r", "failures", "-f", "csv", log).out
+    assert cli("-r", "failures", "-f", "csv", log, warn).out == alone
+
+
 def test_xz_streams_with_padding_between_are_one_log(cli, tmp_path):
     # xz allows NULs between streams, as `xz -dc` reads them: the second stream's lines are
     # the compressed file's too, not a copy's end.
