@@ -1773,7 +1773,7 @@ SEVERE_LINES = 3
 
 def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
     """`files` less each regular file of Postfix's warnings and errors alone whose first and
-    last lines the other logs of its host hold too: syslog's file of those levels beside the
+    last lines one other log of its host holds too: syslog's file of those levels beside the
     whole log (Debian's rsyslog.conf up to bullseye writes mail.warn and mail.err beside
     mail.log; Ubuntu's mail.err), named by `maillog-sasl /var/log/mail*`. Read too, it would
     count every failed AUTH twice. A whole log is looked in only where it can hold the line:
@@ -1791,13 +1791,14 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
             # begins with this one's, every log may be its.
             mine = [other for other in whole if other._head_facts[0] == host] or whole
             last = _last_line(source)
-            opening, closing = _holder(mine, source.first_time), _holder(mine, source.end)
-            if (last and opening is not None and closing is not None
-                    and _holds(opening, first) and _holds(closing, last)):
-                names = " and ".join(dict.fromkeys((str(opening.name), str(closing.name))))
+            # One log holds both ends, as logrotate rotates the two files together: ends in two
+            # logs would say nothing of a log between them not given, whose warnings are lost.
+            holder = _holder(mine, source.first_time)
+            if (last and holder is not None and holder is _holder(mine, source.end)
+                    and _holds(holder, first) and _holds(holder, last)):
                 notes.append(Problem(source.name, "Postfix's warnings and errors alone, lines "
-                                     f"{names} hold{'s' if ' and ' not in names else ''} too "
-                                     "(syslog's file of those levels); read once"))
+                                     f"{holder.name} holds too (syslog's file of those levels); "
+                                     "read once"))
                 source.close()
                 continue
         kept.append(source)

@@ -479,6 +479,23 @@ def test_a_central_syslogs_file_of_warnings_is_read_once(cli, tmp_path, start):
     assert cli("-r", "failures", "-f", "csv", log, warn).out == alone
 
 
+def test_warnings_across_a_log_not_given_are_read(cli, tmp_path):
+    # The review's rotated set given without its middle file: the warnings file's first line
+    # is in the first log, its last in the third, and the second's warnings in no log given.
+    # It was left out, and those were lost. Its ends must be in one log.
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    thirds = [b"".join(lines[start:start + len(lines) // 3 + 1])
+              for start in range(0, len(lines), len(lines) // 3 + 1)]
+    first, third, warn = tmp_path / "m1.log", tmp_path / "m3.log", tmp_path / "mail.warn"
+    first.write_bytes(thirds[0])
+    third.write_bytes(thirds[2])
+    warn.write_bytes(severe_lines(b"".join(thirds)))
+    result = cli("--stats", first, third, warn)
+    assert "read once" not in result.err
+    assert lines_read(result.err) == sum(part.count(b"\n") for part in (
+        thirds[0], thirds[2], warn.read_bytes()))
+
+
 def test_xz_streams_with_padding_between_are_one_log(cli, tmp_path):
     # xz allows NULs between streams, as `xz -dc` reads them: the second stream's lines are
     # the compressed file's too, not a copy's end.
