@@ -178,12 +178,13 @@ def report(name: str, paths, selection: Optional[Selection] = None, year: Option
 
     The `selection`'s --since/--until without a zone are placed as the command line places
     them: in the zone of the logs' stamps when they carry one, else in `zone`, else the
-    machine's (Selection.resolve(); FilterError when since is then later than until).
+    machine's (Selection.resolve(); FilterError when since is then later than until), unless
+    the caller placed them (Selection.build() given a zone or log_time: `selection.placed`).
     `options` go to the report (reports.build_report), e.g. show_all=True for sessions.
     """
     analysis = open_logs(paths, year=year, zone=zone)
     try:  # the inputs let go of when the report fails too (an unknown name: KeyError)
-        if selection is not None:
+        if selection is not None and not selection.placed:
             selection.resolve(zone, analysis.log_time)
         columns, rows = build_report(name, analysis, selection, **options)
         rows = list(rows)

@@ -357,6 +357,8 @@ class Selection:
         # needed it (empty otherwise): for the summary line.
         self.zone: Optional[_dt.tzinfo] = None
         self.zone_note = ""
+        # resolve() was given a zone or the logs' first time: the caller placed the times.
+        self.placed = False
         self._when: Tuple[Optional[When], Optional[When]] = (None, None)
         self._now = _now(None)
 
@@ -401,6 +403,7 @@ class Selection:
         """Place --since/--until in the zone filter_zone() picks (the log's, else `zone`, else
         the machine's) and check their order (FilterError); returns the Selection itself."""
         self._place(*filter_zone(log_time, zone, zone_name, self._now))
+        self.placed = zone is not None or log_time is not None
         if self.since is not None and self.until is not None and self.since > self.until:
             first, last = self._when
             raise FilterError(

@@ -339,3 +339,23 @@ def test_the_library_gives_since_and_until_as_datetimes_or_dates():
     for wrong in (5, dt.time(6, 30)):
         with pytest.raises(FilterError, match="not a date or time"):
             Selection.build(since=wrong)
+
+
+def test_a_selection_the_caller_placed_is_kept_by_the_library(tmp_path, machine_zone):
+    """Selection.build(zone=...) places --since/--until in the caller's zone; report() read
+    them again in the log's (a yearless log: the machine's), and a login at 20:00 UTC, the
+    next day in Tokyo, fell out of `since` Tokyo's next day."""
+    machine_zone("UTC")
+    log = tmp_path / "maillog"
+    log.write_text(
+        "Mar  3 20:00:00 mail postfix/submission/smtpd[7]: connect from unknown[192.0.2.7]\n"
+        "Mar  3 20:00:01 mail postfix/submission/smtpd[7]: 4F1A2B3C4D: client=unknown"
+        "[192.0.2.7], sasl_method=PLAIN, sasl_username=alice@example.jp\n"
+        "Mar  3 20:00:02 mail postfix/submission/smtpd[7]: disconnect from unknown[192.0.2.7] "
+        "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6\n")
+    selection = Selection.build(since="2026-03-04", zone=parse_zone("Asia/Tokyo"))
+    placed = selection.since
+    assert placed.isoformat() == "2026-03-04T00:00:00+09:00"
+    result = report("users", [str(log)], selection, year=2026)
+    assert selection.since == placed
+    assert [row["user"] for row in result.rows] == ["alice@example.jp"]
