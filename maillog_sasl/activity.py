@@ -24,7 +24,9 @@ DESCRIPTION
     Reads what correlate() yields (Session at its disconnect, Message at its removal, the still
     open ones at the end). Per SASL username it gathers one Hour record per clock hour with
     activity: logins, their IPs, their networks (first and last login time of each), the
-    outcomes of the recipients submitted in that hour, and failed AUTH naming the user. Per
+    outcomes of the recipients submitted in that hour, and (for the timeline) failed AUTH
+    naming the user; a username that only fails gets no record unless the timeline or a filter
+    needs it (a password spray's names would each cost one, never let go). Per
     client IP it keeps the failed AUTH that no login since has answered, and its last successes
     (for failures that reach the stream after them; below). Which accounts logged in from which
     IPs, networks and provider blocks, when first, and on which days, goes to `pairs` (on disk:
@@ -1249,16 +1251,10 @@ class Activity:
                 continue
             key = None
             if failure.username:
-                guessed = self.user(failure.username)
-                username = guessed.name  # one string per username, however many IPs try it
                 # In one case: a server that finds accounts whatever their case logs a login as
                 # the client spelled it.
-                key = self._intern(username.lower())
-                self._hour(guessed, when).auth_failures += 1
-                # Once selected, always: the filters are asked only until then.
-                if (not guessed.selected and self.selection is not None
-                        and self.selection.session(session, username)):
-                    guessed.selected = True
+                key = self._intern(failure.username.lower())
+                self._failure_of(session, failure.username, when)
             if latest is not None and when < latest and (forgotten is None or when >= forgotten):
                 late.append((when, key))
             elif key is not None:
@@ -1267,6 +1263,28 @@ class Activity:
         state.pending_failures += failures - len(late)
         for when, key in late:
             self._late_failure(state, when, key, bound)
+
+    def _failure_of(self, session: Session, username: str, when: _dt.datetime) -> None:
+        """A failed AUTH naming `username`, on the account's record: the hour's failures (only
+        the timeline reads them), and whether the filters chose the session. A username with
+        no record gets one only for these: a password spray names a million accounts that never
+        log in, each record ~1 KB to the end of the run (in watch's state, for good)."""
+        user = self.users.get(username)
+        selection = self.selection
+        if user is None and not self.keep_hours and (selection is None
+                                                     or selection.selects_all()):
+            return  # with no filter, the account's own login or mail selects it
+        # Once selected, always: the filters are asked only until then.
+        chosen = (selection is not None and (user is None or not user.selected)
+                  and selection.session(session, username))
+        if user is None:
+            if not (self.keep_hours or chosen):
+                return
+            user = self.user(username)
+        if chosen:
+            user.selected = True
+        if self.keep_hours:
+            self._hour(user, when).auth_failures += 1
 
     def _late_failure(self, state: IpActivity, when: _dt.datetime, username: Optional[str],
                       bound: Optional[_dt.datetime]) -> None:

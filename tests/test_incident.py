@@ -371,6 +371,22 @@ def test_names_that_never_log_in_make_no_guess_of_the_next_days_logins(tmp_path)
     assert "for 2 usernames" in fired(log, tmp_path, "erin@example.jp")["guessed"]
 
 
+def test_a_password_spray_keeps_no_record_of_the_names_that_never_log_in(tmp_path):
+    # Each name a spray tried was an account's record, ~1 KB kept to the end of the run (and
+    # in watch's state for good): a million names, a gigabyte.
+    log = MailLog()
+    log.failures("203.0.113.66", at(0, 1), [f"n{index}@example.jp" for index in range(500)]
+                 + ["bob@example.jp"])
+    log.login("bob@example.jp", "203.0.113.66", at(0, 2))
+    path = log.write(tmp_path / "maillog")
+    assert list(watch(analyze([path]), Selection(), {}).users) == ["bob@example.jp"]
+    assert "after 501 failed AUTH" in fired(log, tmp_path, "bob@example.jp")["guessed"]
+    # What reads them has them: the timeline's hours, and a filter that chose their sessions
+    # (an account that logs in later is selected by them).
+    assert len(watch(analyze([path]), Selection(), {}, keep_hours=True).users) == 501
+    assert len(watch(analyze([path]), Selection(since=at(0, 0)), {}).users) == 501
+
+
 def test_a_login_that_sent_nothing_keeps_failures_another_login_made_older(tmp_path):
     # Behind a NAT: alice's password guessed, bob logs in, the bot checks the password in a
     # session that sends nothing, then sends as alice (a second review's log).
