@@ -1790,12 +1790,12 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
             # A central syslog's log begins with whichever host logged first: when no log
             # begins with this one's, every log may be its.
             mine = [other for other in whole if other._head_facts[0] == host] or whole
-            last = _last_line(source)
             # One log holds both ends, as logrotate rotates the two files together: ends in two
             # logs would say nothing of a log between them not given, whose warnings are lost.
+            # (The file's last line read only then: a file given alone is read once.)
             holder = _holder(mine, source.first_time)
-            if (last and holder is not None and holder is _holder(mine, source.end)
-                    and _holds(holder, first) and _holds(holder, last)):
+            if (holder is not None and holder is _holder(mine, source.end)
+                    and _holds(holder, first) and _holds(holder, _last_line(source))):
                 notes.append(Problem(source.name, "Postfix's warnings and errors alone, lines "
                                      f"{holder.name} holds too (syslog's file of those levels); "
                                      "read once"))
@@ -1843,7 +1843,10 @@ def _last_line(source: Source) -> bytes:
 
 
 def _holds(source: Source, line: bytes) -> bool:
-    """Whether the text of regular file `source` has `line` as one of its lines."""
+    """Whether the text of regular file `source` has `line` as one of its lines (never an
+    empty `line`: none found)."""
+    if not line:
+        return False
     wanted = b"\n" + line.rstrip(b"\r") + b"\n"
     carry = b"\n"
     try:
