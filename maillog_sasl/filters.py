@@ -45,8 +45,9 @@ DESCRIPTION
     A value names a span, to the precision it is written in: --since means its start, --until
     its end, so `--until 2018-09-17` and `--until yesterday` include that whole day, `--until
     'Sep 2018'` the whole month and `--until 06:00` the minute. A session is selected when it
-    overlaps [since, until]; a message when its life in the queue (queued .. last line)
-    overlaps it. `now` (the clock relative words are read on) can be given, for tests.
+    overlaps [since, until]; a message when its life in the queue (queued .. last line, or ..
+    the log's end for one still queued then) overlaps it. `now` (the clock relative words are
+    read on) can be given, for tests.
 
     A time without a zone (and the calendar words: which day is today depends on the zone) is
     read in the zone of the log's own timestamps when they carry one (RFC 3339, journald
@@ -75,6 +76,7 @@ from typing import Callable, Dict, Optional, Tuple, Union
 from dateutil import tz as _tz
 
 from maillog_sasl.enrich import asn_number, client_network, country_code, lookup_address
+from maillog_sasl.model import QUEUED
 from maillog_sasl.syslog import fixed_zone
 
 
@@ -490,5 +492,13 @@ class Selection:
 
     def message(self, message) -> bool:
         return (self.user(message.sasl_username) and self.ip(message.client_ip)
-                and self.host(message.host)
-                and self.window(message.queued, message.end or message.last_time))
+                and self.host(message.host) and self._in_queue(message))
+
+    def _in_queue(self, message) -> bool:
+        """Whether the message's life in the queue overlaps [since, until]. One still queued
+        when the log ends waited there from its queueing on, whatever its last line: qmgr
+        retries it only every so often (maximal_backoff_time apart, 4000 s by default), and
+        never once `postsuper -h` put it on hold."""
+        if message.state == QUEUED:
+            return self.until is None or message.queued <= self.until
+        return self.window(message.queued, message.end or message.last_time)
