@@ -44,10 +44,11 @@ DESCRIPTION
             a time without a date is today's.
     A value names a span, to the precision it is written in: --since means its start, --until
     its end, so `--until 2018-09-17` and `--until yesterday` include that whole day, `--until
-    'Sep 2018'` the whole month and `--until 06:00` the minute. A session is selected when it
-    overlaps [since, until]; a message when its life in the queue (queued .. last line, or ..
-    the log's end for one still queued then) overlaps it. `now` (the clock relative words are
-    read on) can be given, for tests.
+    'Sep 2018'` the whole month, `--until 06:00` the minute and `--until 06:00:30` the second
+    (its fraction in RFC 3339 stamps: 06:00:30.4); a library datetime is the moment it is. A
+    session is selected when it overlaps [since, until]; a message when its life in the queue
+    (queued .. last line, or .. the log's end for one still queued then) overlaps it. `now`
+    (the clock relative words are read on) can be given, for tests.
 
     A time without a zone (and the calendar words: which day is today depends on the zone) is
     read in the zone of the log's own timestamps when they carry one (RFC 3339, journald
@@ -101,6 +102,8 @@ _WEEKDAYS = {name: number for number, names in enumerate((
 # tell which fields the text gave (both leap years, both months of 31 days: any date fits).
 _EARLY = _dt.datetime(2000, 1, 1)
 _LATE = _dt.datetime(2004, 3, 3, 23, 59, 59, 999999)
+# A fraction of a second written (`06:00:30.25`, `06:00:30,25`).
+_FRACTION = re.compile(r":[0-9]{2}[.,][0-9]")
 _HINT = "try 2018-09-17, '2018-09-17 06:00', yesterday, monday or '2h ago'"
 
 Fields = Tuple[Optional[int], Optional[int], Optional[int]]  # year, month, day as written
@@ -194,9 +197,12 @@ def _dateutil_fields(text: str, end: bool) -> Tuple[Fields, Optional[_dt.time],
                       early.day if early.day == late.day else None)
     clock = None
     if early.hour == late.hour:
-        # To the precision written: `--until 06:00` includes that minute.
+        # To the precision written: `--until 06:00` includes that minute, `--until 06:00:30`
+        # that second (RFC 3339 stamps keep microseconds: a line at 06:00:30.4 is in it).
         complete = (early.minute, early.second) == (late.minute, late.second)
         clock = (late if end and not complete else early).time()
+        if end and complete and _FRACTION.search(text) is None:
+            clock = clock.replace(microsecond=999999)  # dateutil makes written seconds whole
     return fields, clock, early.tzinfo
 
 
@@ -333,6 +339,8 @@ def _texts(values, what: str) -> list:
 def _moment_text(value) -> str:
     """A --since/--until value: the library's datetime or date as its ISO text (read as text
     is: without an offset, in the zone resolve() places it in; a date, the whole day)."""
+    if isinstance(value, _dt.datetime):
+        return value.isoformat(timespec="microseconds")  # a moment, not the second it is in
     if isinstance(value, _dt.date):
         return value.isoformat()
     if not isinstance(value, str):

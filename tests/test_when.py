@@ -90,7 +90,10 @@ def test_words_are_read_on_the_clock(text, since, until):
     ("2018-09-18 06:00", "2018-09-18T06:00:00+00:00", "2018-09-18T06:00:59.999999+00:00"),
     ("Mon Sep 17 2018", "2018-09-17T00:00:00+00:00", "2018-09-17T23:59:59.999999+00:00"),
     ("Sep 2018", "2018-09-01T00:00:00+00:00", "2018-09-30T23:59:59.999999+00:00"),
-    ("2018-09-17T06:00:00+09:00", "2018-09-17T06:00:00+09:00", "2018-09-17T06:00:00+09:00"),
+    ("2018-09-17T06:00:00+09:00", "2018-09-17T06:00:00+09:00",
+     "2018-09-17T06:00:00.999999+09:00"),
+    ("2018-09-17 06:00:00.25", "2018-09-17T06:00:00.250000+00:00",
+     "2018-09-17T06:00:00.250000+00:00"),
     # No year: the latest such day up to today; no date: today.
     ("Dec 30", "2025-12-30T00:00:00+00:00", "2025-12-30T23:59:59.999999+00:00"),
     ("Mar 4", "2026-03-04T00:00:00+00:00", "2026-03-04T23:59:59.999999+00:00"),
@@ -99,6 +102,19 @@ def test_words_are_read_on_the_clock(text, since, until):
 ])
 def test_dates_dateutil_reads(text, since, until):
     assert (at(text), at(text, end=True)) == (since, until)
+
+
+def test_until_a_second_includes_the_lines_of_that_second(tmp_path):
+    """Debian 12's rsyslog writes microseconds: `--until ...05:57:23` (the second a table
+    shows, which drops them) left out the login logged at 05:57:23.579644."""
+    log = seed_log(tmp_path / "maillog",
+                   lambda h, m, s: f"2026-03-02T{h - 5:02d}:{m:02d}:{s:02d}.579644+09:00")
+    first = "2026-03-02T07:48:22"  # the connect, 12:48:22 in the seed
+    for until in (first, first + "+09:00"):
+        rows = report("sessions", [str(log)], Selection.build(until=until)).rows
+        assert [row["start"].isoformat() for row in rows] == [first + ".579644+09:00"], until
+    moment = dt.datetime(2026, 3, 2, 7, 48, 22)  # a datetime is that moment, not its second
+    assert report("sessions", [str(log)], Selection.build(until=moment)).rows == []
 
 
 def test_monday_on_a_monday_is_today_and_last_monday_a_week_before():
