@@ -146,9 +146,14 @@ class When:
                 today = now.astimezone(zone).date()
                 date = self.day(today) if self.day is not None else self._date(today)
                 clock = self.clock or (_dt.time.max if self.end else _dt.time.min)
-                # A wall time shown twice (the hour clocks go back): --until takes the later.
-                moment = _dt.datetime.combine(date, clock).replace(fold=int(self.end),
-                                                                  tzinfo=zone)
+                wall = _dt.datetime.combine(date, clock)
+                jump = _skipped(wall, zone)
+                if jump is not None:
+                    # A wall time the clocks jumped over: what comes after it starts there.
+                    moment = (jump - _ONE_MICROSECOND if self.end else jump).astimezone(zone)
+                else:
+                    # A wall time shown twice (the hour clocks go back): --until the later.
+                    moment = wall.replace(fold=int(self.end), tzinfo=zone)
             offset = moment.utcoffset()
             assert offset is not None, "an aware time"
             # The log's times share these tzinfo objects: comparisons of equal ones are cheap.
@@ -175,6 +180,32 @@ class When:
         if day is None:
             day = calendar.monthrange(year, month)[1] if self.end else 1
         return _dt.date(year, month, day)
+
+
+_ONE_MICROSECOND = _dt.timedelta(microseconds=1)
+
+
+def _skipped(wall: _dt.datetime, zone: _dt.tzinfo) -> Optional[_dt.datetime]:
+    """The moment `zone`'s clocks jumped over the naive `wall` time (the hour skipped when
+    summer time starts; Santiago's midnight), or None when its clocks show it. A zone's offset
+    for such a time is a guess that differs across tzinfo kinds and dateutil versions, either
+    side of the jump: --since 02:30 then left out 03:00-03:29 (or took in 01:30-01:59)."""
+    if _tz.datetime_exists(wall, zone):
+        return None
+    before = zone.utcoffset(wall - _dt.timedelta(days=1))
+    after = zone.utcoffset(wall + _dt.timedelta(days=1))
+    if before is None or after is None or after <= before:
+        return None
+    as_utc = wall.replace(tzinfo=_dt.timezone.utc)
+    # The jump lies between these (low: before it, high: at or after it); halve to it.
+    low, high = as_utc - after, as_utc - before
+    while high - low > _ONE_MICROSECOND:
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).replace(tzinfo=None) < wall:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def _not_a_time(value) -> FilterError:

@@ -117,6 +117,41 @@ def test_until_a_second_includes_the_lines_of_that_second(tmp_path):
     assert report("sessions", [str(log)], Selection.build(until=moment)).rows == []
 
 
+@pytest.mark.parametrize("zone, text, since, until", [
+    # Berlin springs from 02:00 to 03:00: what is after 02:30 starts at 03:00, what is before it
+    # ends at 01:59:59 (a zone's offset for the skipped time put both an hour off).
+    ("Europe/Berlin", "2026-03-29 02:30", "2026-03-29T03:00:00+02:00",
+     "2026-03-29T01:59:59.999999+01:00"),
+    ("America/New_York", "2026-03-08 02:00", "2026-03-08T03:00:00-04:00",
+     "2026-03-08T01:59:59.999999-05:00"),
+    # Santiago springs at midnight: its day starts at 01:00 (python-dateutil 2.9 gave 00:00 the
+    # offset -03:00: 23:00 of the day before, an hour of --until 2026-09-05 too).
+    ("America/Santiago", "2026-09-06", "2026-09-06T01:00:00-03:00",
+     "2026-09-06T23:59:59.999999-03:00"),
+    # The hour shown twice: --since from its first pass, --until to the end of its second.
+    ("Europe/Berlin", "2026-10-25 02:30", "2026-10-25T02:30:00+02:00",
+     "2026-10-25T02:30:59.999999+01:00"),
+])
+def test_a_wall_time_the_clocks_skip_or_repeat(zone, text, since, until):
+    zone = parse_zone(zone)
+    assert (at(text, zone=zone), at(text, end=True, zone=zone)) == (since, until)
+
+
+def test_since_and_until_in_the_skipped_hour_keep_what_is_after_and_before_it(cli, tmp_path):
+    """Logins at 01:50 (before the jump) and 03:10 (after) in Berlin: `--until 02:30` and
+    `--since 02:30` each lost one of them."""
+    log = seed_log(tmp_path / "maillog", lambda h, m, s: f"Mar 29 {h - 11:02d}:{m:02d}:{s:02d}")
+    log.write_text(log.read_text() + "".join(
+        line.replace("Mar 29 01:", "Mar 29 03:").replace("[7771]", "[7772]") + "\n"
+        for line in log.read_text().splitlines()))
+    args = ("-r", "sessions", "-f", "json", "--year", "2026", "--tz", "Europe/Berlin", log)
+    for option, start in (("--until", "2026-03-29T01:48:22+01:00"),
+                          ("--since", "2026-03-29T03:48:22+02:00")):
+        result = cli(option, "2026-03-29 02:30", *args)
+        assert result.code == 0, result.err
+        assert [row["start"] for row in result.json()] == [start], option
+
+
 def test_monday_on_a_monday_is_today_and_last_monday_a_week_before():
     monday = dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     assert at("monday", now=monday) == "2026-03-02T00:00:00+00:00"
