@@ -735,6 +735,11 @@ class Clock:
             while not calendar.isleap(year):
                 year -= 1
             self.year = year
+            self._minutes.clear()
+        if month != last:
+            # The minutes kept are of the month before, or of a year before (the same stamp,
+            # which would be found there before New Year is looked for, in a log of a year).
+            self._minutes.clear()
         self._last_month = month
         start_of_minute, ambiguous = self._make(year, month, day, hour, minute, 0)
         if start_of_minute is None or stamp[12:15] not in _SECONDS:

@@ -201,3 +201,17 @@ def test_stamps_read_the_slow_way_take_no_day_in_the_cache():
     assert clock.time("2026-03-02T00:12:27.123456Z") == dt.datetime(
         2026, 3, 2, 0, 12, 27, 123456, dt.timezone.utc)
     assert list(syslog._RFC3339_DAYS) == ["2026-03-02Z"]
+
+
+@pytest.mark.parametrize("year", [2024, None])
+def test_a_minute_kept_is_not_the_same_minute_a_year_later(year):
+    """A yearless log of more than a year (or one account's lines grepped out of a year of
+    logs), read with `--year 2024`: `Nov 15 12:00` a year on was the time kept for it in
+    2024's November, before New Year was looked for, so it and every later line of that
+    minute fell a year back (and out of a --since/--until)."""
+    utc = dt.timezone.utc
+    clock = Clock(year, utc, dt.datetime(2025, 3, 1, tzinfo=utc))
+    months = ("Nov", "Dec", "Jan", "Jun", "Nov", "Dec", "Jan", "Feb")
+    years = [clock.time(f"{month} 15 12:00:{second:02d}").year
+             for second, month in enumerate(months)]
+    assert years == [2024, 2024, 2025, 2025, 2025, 2025, 2026, 2026]
