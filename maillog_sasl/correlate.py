@@ -100,6 +100,10 @@ DIAGNOSTICS
     `problem` (the wrong file was given), like one that failed to read; so does one with lines
     of use whose stamp is no time (Stats.unread_stamps: a month's name of a language not read,
     Feb 30), which are counted and skipped: the problem says how many, and the last stamp.
+    A file whose yearless lines ran on past its end (the anchor) was given too late a year: it
+    crossed more New Years than the year guessed from its first line allowed (a log of more
+    than a year, or one given on standard input or copied late): the problem says so, and
+    which --year would place it.
 """
 
 from __future__ import annotations
@@ -142,7 +146,7 @@ from maillog_sasl.model import (
     Session,
     Stats,
 )
-from maillog_sasl.sources import Problem
+from maillog_sasl.sources import END_SLACK, Problem
 from maillog_sasl.syslog import (
     LAST_REPEATED,
     NO_HOST,
@@ -1069,6 +1073,10 @@ class Correlator:
         edge = self.edges[1]
         if edge is not None and edge[1] is not None:
             self._in_period(edge[1])
+
+    def span(self) -> tuple:
+        """(earliest, latest) time of the input read, None before its first."""
+        return self._read_first, self._read_last
 
     def end_source(self) -> None:
         """The input has ended: the lines held back are fed; its first and last lines tell the
@@ -2282,13 +2290,16 @@ def counted_before(stats: Stats) -> tuple:
             stats.earliest_moves, stats.latest_moves)
 
 
-def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Problem]]) -> None:
+def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Problem]],
+                clock: Optional[Clock] = None, span: tuple = (None, None)) -> None:
     """`source` has been read, `before` being counted_before() it: its problem, or `not a
     syslog file` when none of its lines had syslog shape, goes to `problems`; and the lines of
     use it had that were not used for their stamp, which is no time (a month's name of a
     language not read), with the last such stamp: such a log would else give an empty report
     and no word of why; and a log whose times run backwards (`tac`, `journalctl -r`), which
-    would else give a report of logins that sent nothing and never ended."""
+    would else give a report of logins that sent nothing and never ended; and one whose
+    yearless lines, read with `clock`, ran past its end (late_year()), `span` its earliest
+    and latest time."""
     read = stats.lines_read - stats.repeated_lines - before[0]
     if read and stats.not_syslog - before[1] == read and source.problem is None:
         # Not one line of syslog shape: the wrong file, not a log with some noise in it.
@@ -2304,6 +2315,42 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
         problems.append(Problem(source.name, "its lines run backwards in time, newest first "
                                              "(tac, journalctl -r?): the reports need the "
                                              "oldest line first"))
+    late = late_year(clock, span[0])
+    if late and problems is not None:
+        problems.append(Problem(source.name, late))
+
+
+def late_year(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
+    """What is said of a log read with `clock` from `first` when its yearless lines ran on
+    past its end (the clock's anchor: the file's last line or time, or now) into a later
+    year: '' when they did not. The year of its first line was guessed as the latest that put
+    that line before the end; a log that crosses New Year once more than that allows (longer
+    than a year, or copied long after it ended) has every time a year late, or more. (Lines
+    with their year, and a host's clock a few days ahead, say nothing of it.)"""
+    if clock is None or clock.year is None or clock.forced or first is None:
+        return ""  # no yearless line, or the admin's --year
+    end = clock.anchor or _dt.datetime.now(_dt.timezone.utc)
+    last = clock._latest
+    if (last is None or last <= end + END_SLACK
+            or clock.year <= end.astimezone(clock.zone).year):
+        return ""
+    late = last.year - end.year
+    if _one_year_back(last, late) > end + END_SLACK:
+        late += 1
+    shown = end.astimezone(last.tzinfo)
+    years = "a year" if late == 1 else f"{late} years"
+    return (f"its lines without a year were placed up to {last:%Y-%m-%d}, after the log can "
+            f"end ({shown:%Y-%m-%d}): it crosses New Year more often than its first line's "
+            f"year allows (more than a year of log?), so every time is {years} late or more; "
+            f"give --year {first.year - late}, the year of its first line")
+
+
+def _one_year_back(moment: _dt.datetime, years: int) -> _dt.datetime:
+    """`moment` `years` calendar years earlier (Feb 29 to Feb 28)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
 
 
 # How many times a log's earliest time must move back, at the least, before it is said to run
@@ -2351,7 +2398,7 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
                 correlator.finished.clear()
         correlator.end_source()
         stats.lines_cut += source.lines_cut
-        source_read(source, stats, before, problems)
+        source_read(source, stats, before, problems, clock, correlator.span())
     correlator.finish()
     yield from correlator.finished
     correlator.finished.clear()

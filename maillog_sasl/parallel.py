@@ -921,7 +921,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                 yield from _read_plan(merge, source, plan, pieces, spools, clock, on_batch,
                                       notes)
             correlator.end_source()
-            source_read(source, correlator.stats, before, problems)
+            source_read(source, correlator.stats, before, problems, clock, correlator.span())
         correlator.finish()
         yield from _handed_on(correlator)
     finally:

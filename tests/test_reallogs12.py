@@ -44,6 +44,7 @@ from test_jobs import chunks_of
 from test_reallogs import REAL, rows
 from test_watch import engine_of
 
+from maillog_sasl import analyze
 from maillog_sasl.correlate import Correlator
 from maillog_sasl.sources import Unwrapper, end_time, file_anchor
 from maillog_sasl.syslog import Clock, parse_zone, split_line
@@ -248,6 +249,45 @@ def test_a_log_of_yearless_lines_only_keeps_the_files_time(cli, tmp_path):
     copy = _dated_copy(tmp_path / "maillog", SENTINEL.read_text(encoding="utf-8"),
                        dt.datetime(2026, 6, 1, tzinfo=UTC))
     assert _range(cli, copy) == "2025-09-28 00:33:04 .. 2025-10-03 06:03:14"
+
+
+def _monthly_logins(first, count):
+    """A login on the 15th of each month from the month of `first`, `count` months."""
+    lines = []
+    for number in range(count):
+        month = first.replace(year=first.year + (first.month + number - 1) // 12,
+                              month=(first.month + number - 1) % 12 + 1)
+        stamp = f"{MONTHS[month.month - 1]} 15 12:00:0"
+        ip = f"192.0.2.{number + 1}"
+        lines += [f"{stamp}0 mx postfix/smtpd[{number + 100}]: connect from unknown[{ip}]",
+                  f"{stamp}1 mx postfix/smtpd[{number + 100}]: 1A2B3C{number:04X}: client="
+                  f"unknown[{ip}], sasl_method=PLAIN, sasl_username=alice@{month:%Y%m}",
+                  f"{stamp}2 mx postfix/smtpd[{number + 100}]: disconnect from unknown[{ip}] "
+                  "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_yearless_log_of_more_than_a_year_is_told_its_year(cli, tmp_path, jobs):
+    """Logins each month from Nov 2024 to Feb 2026, the file last written on 2026-03-01: the
+    year guessed from the first line (Nov 15 is before Mar 1: 2025) put every line a year
+    late, up to 2027-02-15, past the file's end, and nothing said so; one New Year more than
+    the guess allows, a year late (a log of a year, or a copy read a year after it ended)."""
+    log = _dated_copy(tmp_path / "maillog", _monthly_logins(dt.date(2024, 11, 1), 16),
+                      dt.datetime(2026, 3, 1, tzinfo=UTC))
+    result = cli("--tz", "UTC", "--jobs", jobs, log)
+    assert result.code == 2
+    assert result.err == (
+        f"maillog-sasl: {log}: its lines without a year were placed up to 2027-02-15, after "
+        "the log can end (2026-03-01): it crosses New Year more often than its first line's "
+        "year allows (more than a year of log?), so every time is a year late or more; give "
+        "--year 2024, the year of its first line\n")
+    assert _range(cli, log, "--year", "2024") == "2024-11-15 12:00:00 .. 2026-02-15 12:00:02"
+    sessions = analyze([str(log)], zone=UTC, jobs=jobs, chunk_size=300)
+    assert [session.sasl_username[6:] for session in sessions.sessions][::15] == [
+        "202411", "202602"]
+    assert [session.start.year for session in sessions.sessions][::15] == [2025, 2027]
+    assert "give --year 2024" in str(sessions.problems[-1])
 
 
 @pytest.mark.parametrize("runtime", [
