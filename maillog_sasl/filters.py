@@ -72,6 +72,7 @@ import datetime as _dt
 import fnmatch
 import ipaddress
 import re
+import warnings
 from typing import Callable, Dict, Optional, Tuple, Union
 
 from dateutil import tz as _tz
@@ -102,6 +103,10 @@ _WEEKDAYS = {name: number for number, names in enumerate((
 # tell which fields the text gave (both leap years, both months of 31 days: any date fits).
 _EARLY = _dt.datetime(2000, 1, 1)
 _LATE = _dt.datetime(2004, 3, 3, 23, 59, 59, 999999)
+# `UTC+1`, `GMT-05:00`: dateutil reads the sign as POSIX's TZ does (`UTC+1` an hour behind
+# UTC, 10:00 UTC+1 as 11:00 UTC); an administrator means the offset as written.
+_UTC_OFFSET = re.compile(r"\b(?:UTC|GMT)\s*([+-])\s*([0-9]{1,2})(?::?([0-9]{2}))?\b",
+                         re.IGNORECASE)
 # A fraction of a second written (`06:00:30.25`, `06:00:30,25`).
 _FRACTION = re.compile(r":[0-9]{2}[.,][0-9]")
 _HINT = "try 2018-09-17, '2018-09-17 06:00', yesterday, monday or '2h ago'"
@@ -212,15 +217,27 @@ def _not_a_time(value) -> FilterError:
     return FilterError(f"not a date or time: {value!r} ({_HINT})")
 
 
+def _offset_as_written(found: "re.Match[str]") -> str:
+    return f" {found[1]}{int(found[2]):02d}:{found[3] or '00'}"
+
+
 def _dateutil_fields(text: str, end: bool) -> Tuple[Fields, Optional[_dt.time],
                                                     Optional[_dt.tzinfo]]:
     """What python-dateutil reads in `text`: (the date fields written, the time of day as the
     span's start or end, None when no time was written; the zone written)."""
     from dateutil import parser as _date_parser  # slow to import; only --since/--until use it
 
+    written = _UTC_OFFSET.sub(_offset_as_written, text)
     try:
-        early = _date_parser.parse(text, default=_EARLY)
-        late = _date_parser.parse(text, default=_LATE)
+        with warnings.catch_warnings():
+            # A zone's name dateutil does not know (`CET`, `EST`; only UTC and the machine's
+            # own are known) was dropped with a warning: the time was read in another zone.
+            warnings.simplefilter("error", _date_parser.UnknownTimezoneWarning)
+            early = _date_parser.parse(written, default=_EARLY)
+            late = _date_parser.parse(written, default=_LATE)
+    except _date_parser.UnknownTimezoneWarning:
+        raise FilterError(f"a zone's name is not read: {text!r} (give its offset instead: "
+                          "'2018-09-17 06:00 +01:00')") from None
     except (ValueError, OverflowError):
         raise _not_a_time(text) from None
     fields: Fields = (early.year if early.year == late.year else None,

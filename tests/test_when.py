@@ -94,6 +94,12 @@ def test_words_are_read_on_the_clock(text, since, until):
      "2018-09-17T06:00:00.999999+09:00"),
     ("2018-09-17 06:00:00.25", "2018-09-17T06:00:00.250000+00:00",
      "2018-09-17T06:00:00.250000+00:00"),
+    # An offset after UTC or GMT as written (dateutil alone reads UTC+1 as POSIX's TZ does:
+    # -01:00, two hours from what was meant).
+    ("2018-09-17 06:00 UTC+1", "2018-09-17T06:00:00+01:00", "2018-09-17T06:00:59.999999+01:00"),
+    ("2018-09-17 06:00 GMT-05:00", "2018-09-17T06:00:00-05:00",
+     "2018-09-17T06:00:59.999999-05:00"),
+    ("yesterday 06:00 utc+0530", "2026-03-03T06:00:00+05:30", "2026-03-03T06:00:59.999999+05:30"),
     # No year: the latest such day up to today; no date: today.
     ("Dec 30", "2025-12-30T00:00:00+00:00", "2025-12-30T23:59:59.999999+00:00"),
     ("Mar 4", "2026-03-04T00:00:00+00:00", "2026-03-04T23:59:59.999999+00:00"),
@@ -169,6 +175,15 @@ def test_which_day_today_is_depends_on_the_zone():
                                   "yesterday 2018-01-01", "friday afternoon", "Sep 31"])
 def test_what_is_no_time_is_a_filter_error(text):
     with pytest.raises(FilterError, match="not a date or time"):
+        parse_moment(text, UTC, now=NOW)
+
+
+@pytest.mark.parametrize("text", ["2026-03-01 10:00 CET", "monday 9am EST"])
+def test_a_zone_name_not_known_is_a_filter_error(text, machine_zone):
+    """dateutil dropped `CET` with a warning (a Python warning on stderr) and the time was read
+    in the log's zone or --tz: an hour off on a UTC log, exit 0."""
+    machine_zone("UTC")  # (the machine's own zone's names dateutil knows)
+    with pytest.raises(FilterError, match="a zone's name is not read"):
         parse_moment(text, UTC, now=NOW)
 
 
