@@ -105,7 +105,7 @@ _EARLY = _dt.datetime(2000, 1, 1)
 _LATE = _dt.datetime(2004, 3, 3, 23, 59, 59, 999999)
 # `UTC+1`, `GMT-05:00`: dateutil reads the sign as POSIX's TZ does (`UTC+1` an hour behind
 # UTC, 10:00 UTC+1 as 11:00 UTC); an administrator means the offset as written.
-_UTC_OFFSET = re.compile(r"\b(?:UTC|GMT)\s*([+-])\s*([0-9]{1,2})(?::?([0-9]{2}))?\b",
+_UTC_OFFSET = re.compile(r"(?<![A-Z])(?:UTC|GMT)\s*([+-])\s*([0-9]{1,2})(?::?([0-9]{2}))?\b",
                          re.IGNORECASE)
 # A fraction of a second written (`06:00:30.25`, `06:00:30,25`).
 _FRACTION = re.compile(r":[0-9]{2}[.,][0-9]")
