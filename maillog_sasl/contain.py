@@ -159,13 +159,15 @@ class Queued(NamedTuple):
 def queued_ids(user: str, paths: Sequence[str], host: Optional[str] = None) -> Queued:
     """The queue IDs of `user`'s messages still queued at the end of the logs at `paths`.
 
-    The rows of the `queue` report whose user is exactly `user` (its own messages, what a
-    content filter re-injected for it, the notices they caused); with `host`, only those
+    The rows of the `queue` report whose user is `user` in any case (its own messages, what a
+    content filter re-injected for it, the notices they caused: the correlator names an
+    account in lower case, correlate.account_of()); with `host`, only those
     logged by that host. Raises ContainError when they are on several hosts and no `host` is
     given: a queue ID means something only on its own host.
     """
     result = report("queue", list(paths))
-    rows = [row for row in result.rows if row["user"] == user
+    account = user.lower()
+    rows = [row for row in result.rows if row["user"] == account
             and (host is None or row["host"] == host)]
     hosts = sorted({row["host"] for row in rows})
     if len(hosts) > 1:
@@ -184,8 +186,9 @@ def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
     nothing unpickled (state.read_queue): root may read the state of the unprivileged watch
     user; those queue IDs can lead to a hold, never to a deletion. Raises state.StateError
     when the state cannot be read, ContainError for several hosts without `host`."""
+    # (A state of an older version may name an account in the case its login was typed in.)
     rows = [(row_host, queue_id) for row_host, queue_id, account in read_queue(path)
-            if account == user and (host is None or row_host == host)]
+            if account.lower() == user.lower() and (host is None or row_host == host)]
     hosts = sorted({row_host for row_host, _ in rows})
     if len(hosts) > 1:
         raise ContainError(f"the state holds queued messages of {user} on several hosts "

@@ -12,6 +12,7 @@ SUMMARY
         read runs to the input's last line fed
     copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
         queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
+    account_of(login) -> the account a SASL login names: its name in lower case
     untimed_lines(count, last) -> str   what is said of a log's lines whose stamp is no time
         (the reports' Problem, watch's line on stderr)
 
@@ -407,6 +408,15 @@ def _edge(line: str, clock: Clock) -> tuple:
     parsed = split_line(line)
     when = time_aside(clock, parsed[0]) if parsed is not None else None
     return (parsed[1], when) if parsed is not None else (None, None)
+
+
+def account_of(login: str) -> str:
+    """The account a SASL login names, whatever the case it was typed in: one string for it.
+    A server that finds accounts whatever their case returns the name as the client typed it,
+    and Postfix takes the spellings for one login (reject_sender_login_mismatch compares them
+    with strcasecmp_utf8(), check_sasl_access looks them up with folded keys); a thief who
+    spread the mail over `Alice` and `ALICE` was two accounts, each under every limit."""
+    return _intern(login.lower())
 
 
 def queued_as(event) -> Optional[str]:
@@ -1233,7 +1243,7 @@ class Correlator:
         daemon cut the line after them."""
         for _, event in session.rejects:
             if event.sasl_username is not None:
-                session.sasl_username = _intern(event.sasl_username)
+                session.sasl_username = account_of(event.sasl_username)
                 return
 
     def _on_auth_failure(self, key: tuple, program, stamp: str, clock: Clock, text: str):
@@ -1488,7 +1498,7 @@ class Correlator:
         # others (the host, the mechanism, the user) are kept once each.
         host = _intern(host)
         if username is not None:
-            username = _intern(username)
+            username = account_of(username)
         key = (host, queue_id)
         messages = self.messages
         if key in messages:
@@ -1569,7 +1579,7 @@ class Correlator:
         if when is None:
             return UNTIMED
         session = self._session(key, program, event, when)
-        session.sasl_username = _intern(event.sasl_username)
+        session.sasl_username = account_of(event.sasl_username)
         session.sasl_method = event.sasl_method
         return USED
 

@@ -109,16 +109,17 @@ def table(tmp_path):
 
 @pytest.fixture
 def queued(tmp_path):
-    """A log where USER left two messages in the queue, and others left theirs."""
+    """A log where USER left three messages in the queue (one logged in as USER in upper case,
+    which Postfix takes for the same login), and others left theirs."""
     log = MailLog()
     first = log.login(USER, "203.0.113.5", at(0, 9), outcome="deferred", to=2)
     log.login("good@example.jp", "198.51.100.7", at(0, 10), outcome="deferred")
     log.login(USER, "203.0.113.5", at(0, 11), outcome="sent")
     second = log.login(USER, "203.0.113.9", at(0, 12), outcome="deferred")
-    log.login(USER.upper(), "203.0.113.9", at(0, 13), outcome="deferred")   # not the same name
+    third = log.login(USER.upper(), "203.0.113.9", at(0, 13), outcome="deferred")
     log.login("bad@example.jp.evil", "203.0.113.9", at(0, 14), outcome="deferred")
     path = log.write(tmp_path / "maillog")
-    return path, [first, second]
+    return path, [first, second, third]
 
 
 def run(cli, *args):
@@ -135,7 +136,7 @@ def one_line(result):
 
 def test_dry_run_prints_the_commands_and_the_map_change_and_changes_nothing(cli, fakes, table,
                                                                              queued):
-    log, (first, second) = queued
+    log, (first, second, third) = queued
     fakes.main_cf(smtpd_sender_restrictions="reject_non_fqdn_sender")
     before = table.read_bytes()
     result = run(cli, USER, log, "--hold", "--reject", "--sasl-access", table, "--dry-run")
@@ -143,7 +144,7 @@ def test_dry_run_prints_the_commands_and_the_map_change_and_changes_nothing(cli,
     assert result.err == ""
     assert result.out == textwrap.dedent(f"""\
         # dry run: nothing is changed; these are the commands and the map change
-        printf '%s\\n' {first} {second} | postsuper -h -
+        printf '%s\\n' {first} {second} {third} | postsuper -h -
         --- {table}
         +++ {table}
         @@ -3,0 +4,5 @@

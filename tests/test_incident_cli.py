@@ -61,8 +61,8 @@ def test_ids_piped_into_postsuper_are_exactly_the_pending_ones(tmp_path):
 
 # -- output that is safe to open ----------------------------------------------------------------
 
-FORMULA = '=HYPERLINK("http://203.0.113.9/steal","invoice")'
-ESCAPE = "\x1b]8;;http://203.0.113.9/\x1b\\root\x1b]8;;\x1b\\\x1b[2J"
+FORMULA = '=hyperlink("http://203.0.113.9/steal","invoice")'  # (an account's name: lower case)
+ESCAPE = "\x1b]8;;http://203.0.113.9/\x1b\\root\x1b]8;;\x1b\\\x1b[31m"  # (lower case: an account's name)
 BIDI = "admin\u202egpj.exe"
 
 

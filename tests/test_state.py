@@ -300,11 +300,11 @@ def test_state_reset_engine_keeps_history_and_offsets(tmp_path, cli):
 def test_state_text_shows_control_characters_escaped(tmp_path, cli, monkeypatch):
     monkeypatch.setattr(state_module, "LOCK_WAIT", 0.1)
     log = MailLog()
-    log.login("evil\x1b[2J@example.jp", "198.51.100.7", at(0, 9))
+    log.login("evil\x1b[31m@example.jp", "198.51.100.7", at(0, 9))
     path = log.write(tmp_path / "maillog")
     cli("watch", "--once", "--state", tmp_path / "s.sqlite", path)
     out = cli("state", "--state", tmp_path / "s.sqlite").out
-    assert "\x1b" not in out and "evil\\x1b[2J@example.jp" in out
+    assert "\x1b" not in out and "evil\\x1b[31m@example.jp" in out
 
 
 def test_kept_pairs_have_one_row_each_at_their_earliest_login(tmp_path):

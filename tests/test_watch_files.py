@@ -17,7 +17,7 @@ from support import SAMPLE_LOGS, another_name
 SAMPLE = SAMPLE_LOGS / "maillog-sample.log"
 # A flagged account's name as a client can write it: a bidi override, a C1 CSI, a line
 # separator. Postfix logs what SASL accepted.
-EVIL_USER = "ken.roux\u202e\u009b31m\u2028X"
+EVIL_USER = "ken.roux\u202e\u009b31m\u2028x"  # (lower case: an account's name)
 TERMINAL_ACTIVE = ("\u202e", "\u009b", "\u2028")
 
 

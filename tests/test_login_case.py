@@ -1,0 +1,53 @@
+"""One account whatever the case its login was typed in (a review, 2026-12-06).
+
+smtpd logs `sasl_username=` as the SASL server returned it. A server that finds accounts
+whatever their case (saslauthd against LDAP or IMAP, an SQL table of a case-insensitive
+collation, Dovecot with `auth_username_format = %u`) returns the name as the client typed it,
+and Postfix itself takes the spellings for one login: reject_sender_login_mismatch compares
+them with strcasecmp_utf8() (smtpd_check.c), check_sasl_access looks them up in a table whose
+keys it folds. A thief with the password could spread its mail over `Alice`, `ALICE` and
+`alice`: each stayed under the signals' limits, out of `--flagged`'s purge list and out of
+`contain --hold`.
+"""
+
+from test_reallogs import rows
+
+from maillog_sasl import contain
+
+from maillog_writer import MailLog, at
+
+SPELLINGS = ("alice@example.jp", "Alice@Example.JP", "ALICE@EXAMPLE.JP")
+
+
+def spread_run(tmp_path):
+    """A quiet account, then a spam run of 150 recipients in one hour, 50 under each
+    spelling (a burst: more than 100 in the hour; no spelling alone is one)."""
+    log = MailLog()
+    for day in range(3):
+        log.login("alice@example.jp", "198.51.100.7", at(day, 9), to=2)
+    for index, spelling in enumerate(SPELLINGS):
+        log.login(spelling, "203.0.113.50", at(4, 3, 10 * index), to=50, outcome="deferred")
+    path = tmp_path / "maillog"
+    log.write(path)
+    return path
+
+
+def test_a_login_in_another_case_is_the_same_account(cli, tmp_path):
+    log = spread_run(tmp_path)
+    [user] = rows(cli, "users", log, year=2026)
+    assert (user["user"], user["sessions"], user["recipients"]) == ("alice@example.jp", 6, 156)
+    [flagged] = rows(cli, "suspicious", log, year=2026)
+    assert flagged["user"] == "alice@example.jp" and "burst" in flagged["signals"]
+
+
+def test_the_purge_list_holds_the_mail_of_every_spelling(cli, tmp_path):
+    log = spread_run(tmp_path)
+    queued = rows(cli, "queue", "--flagged", log, year=2026)
+    assert len({row["queue_id"] for row in queued}) == 3
+    assert {row["user"] for row in queued} == {"alice@example.jp"}
+
+
+def test_contain_holds_the_mail_of_every_spelling_whichever_is_named(tmp_path):
+    log = str(spread_run(tmp_path))
+    for named in SPELLINGS:
+        assert len(contain.queued_ids(named, [log]).ids) == 3
