@@ -834,9 +834,12 @@ def _failures_by_user(finished: Iterable[Finished], selection: Selection, option
             continue
         # Postfix names the username on failures only since 3.9; the rest stay unattributed,
         # and so do failed AUTH that only the disconnect counters show.
-        times: Dict[str, List[_dt.datetime]] = {}  # username tried -> when
+        times: Dict[str, List[_dt.datetime]] = {}  # account tried -> when
         for when, failure in item.auth_failures:
-            times.setdefault(failure.username or UNKNOWN_USER, []).append(when)
+            # The account whatever the case it was typed in, as a login names it
+            # (correlate.account_of()): a row of each spelling split a guessing campaign.
+            name = failure.username.lower() if failure.username else UNKNOWN_USER
+            times.setdefault(name, []).append(when)
         unlogged = failed - len(item.auth_failures)
         if unlogged > 0:
             times.setdefault(UNKNOWN_USER, []).extend([item.start] * unlogged)

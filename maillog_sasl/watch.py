@@ -841,7 +841,8 @@ class Watch:
         """Failed AUTH naming an account that has logged in (a username that never did is
         guessing noise, left to the guessed rule), for the failure-storm alert."""
         for when, failure in session.auth_failures:
-            name = failure.username
+            # (The account whatever the case it was typed in: correlate.account_of().)
+            name = failure.username.lower() if failure.username else None
             if (name and not failure.reason.startswith(INFRASTRUCTURE_FAULTS)
                     and self.engine.logged_in(name)):
                 self._storm_failure(name, session.client_ip, when)

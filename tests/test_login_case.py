@@ -10,6 +10,8 @@ keys it folds. A thief with the password could spread its mail over `Alice`, `AL
 `contain --hold`.
 """
 
+import json
+
 from test_reallogs import rows
 
 from maillog_sasl import contain
@@ -51,3 +53,30 @@ def test_contain_holds_the_mail_of_every_spelling_whichever_is_named(tmp_path):
     log = str(spread_run(tmp_path))
     for named in SPELLINGS:
         assert len(contain.queued_ids(named, [log]).ids) == 3
+
+
+def guessed_in_every_case(tmp_path, ips=10):
+    """alice logs in, then failed AUTH naming her from `ips` IPs within the hour, in turn in
+    each spelling: a case-insensitive server tried her password each time."""
+    log = MailLog()
+    log.login("alice@example.jp", "198.51.100.7", at(0, 8))
+    for index in range(ips):
+        log.failures(f"203.0.113.{index + 1}", at(0, 10, 5 * index),
+                     [SPELLINGS[index % len(SPELLINGS)]])
+    path = tmp_path / "maillog"
+    log.write(path)
+    return path
+
+
+def test_failures_by_user_are_one_accounts_in_any_case(cli, tmp_path):
+    [row] = rows(cli, "failures", "--by", "user", guessed_in_every_case(tmp_path), year=2026)
+    assert (row["user"], row["attempts"], row["ips"]) == ("alice@example.jp", 10, 10)
+
+
+def test_a_failure_storm_counts_the_failures_in_any_case(cli, tmp_path):
+    result = cli("watch", "--once", "--state", tmp_path / "s.sqlite",
+                 guessed_in_every_case(tmp_path))
+    assert result.code in (0, 1), result.err
+    alerts = [json.loads(line) for line in result.out.splitlines()]
+    [storm] = [alert for alert in alerts if alert["signals"] == ["failure-storm"]]
+    assert storm["user"] == "alice@example.jp" and len(storm["failing_ips"]) == 10
