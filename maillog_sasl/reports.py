@@ -796,8 +796,10 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         entry["success_users"] = _later(user_successes.get(failing_source(ip), {}),
                                         entry["first_seen"])
         entry["later_success"] = bool(entry["success_users"])
-        if scope.flagged_only and not any(scope.is_flagged(name) for name in
-                                          (*entry["usernames"], *entry["success_users"])):
+        # (A username tried is the account whatever its case, as a login names it.)
+        if scope.flagged_only and not any(
+                scope.is_flagged(name) for name in (*map(str.lower, entry["usernames"]),
+                                                    *entry["success_users"])):
             continue  # an IP neither tried nor got into a flagged account
         for key in ("usernames", "mechanisms", "client_names"):
             entry[key] = sorted(entry[key])

@@ -21,12 +21,15 @@ from maillog_writer import MailLog, at
 SPELLINGS = ("alice@example.jp", "Alice@Example.JP", "ALICE@EXAMPLE.JP")
 
 
-def spread_run(tmp_path):
+def spread_run(tmp_path, guesser=None):
     """A quiet account, then a spam run of 150 recipients in one hour, 50 under each
-    spelling (a burst: more than 100 in the hour; no spelling alone is one)."""
+    spelling (a burst: more than 100 in the hour; no spelling alone is one); with `guesser`,
+    an IP that failed AUTH as the account before, in a spelling of its own."""
     log = MailLog()
     for day in range(3):
         log.login("alice@example.jp", "198.51.100.7", at(day, 9), to=2)
+    if guesser is not None:
+        log.failures(guesser, at(4, 2), ["aLiCe@example.jp"] * 3)
     for index, spelling in enumerate(SPELLINGS):
         log.login(spelling, "203.0.113.50", at(4, 3, 10 * index), to=50, outcome="deferred")
     path = tmp_path / "maillog"
@@ -80,3 +83,10 @@ def test_a_failure_storm_counts_the_failures_in_any_case(cli, tmp_path):
     alerts = [json.loads(line) for line in result.out.splitlines()]
     [storm] = [alert for alert in alerts if alert["signals"] == ["failure-storm"]]
     assert storm["user"] == "alice@example.jp" and len(storm["failing_ips"]) == 10
+
+
+def test_the_block_list_holds_an_ip_that_guessed_the_flagged_account_in_another_case(cli,
+                                                                                     tmp_path):
+    log = spread_run(tmp_path, guesser="192.0.2.44")
+    flagged = rows(cli, "failures", "--flagged", log, year=2026)
+    assert [row["client_ip"] for row in flagged] == ["192.0.2.44"]
