@@ -1254,7 +1254,7 @@ class Activity:
                 # In one case: a server that finds accounts whatever their case logs a login as
                 # the client spelled it.
                 key = self._intern(failure.username.lower())
-                self._failure_of(session, failure.username, when)
+                self._failure_of(session, key, when)
             if latest is not None and when < latest and (forgotten is None or when >= forgotten):
                 late.append((when, key))
             elif key is not None:
@@ -1265,7 +1265,8 @@ class Activity:
             self._late_failure(state, when, key, bound)
 
     def _failure_of(self, session: Session, username: str, when: _dt.datetime) -> None:
-        """A failed AUTH naming `username`, on the account's record: the hour's failures (only
+        """A failed AUTH naming `username` (in lower case: the account it names, as a login
+        does, correlate.account_of()), on the account's record: the hour's failures (only
         the timeline reads them), and whether the filters chose the session. A username with
         no record gets one only for these: a password spray names a million accounts that never
         log in, each record ~1 KB to the end of the run (in watch's state, for good)."""

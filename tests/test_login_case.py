@@ -90,3 +90,10 @@ def test_the_block_list_holds_an_ip_that_guessed_the_flagged_account_in_another_
     log = spread_run(tmp_path, guesser="192.0.2.44")
     flagged = rows(cli, "failures", "--flagged", log, year=2026)
     assert [row["client_ip"] for row in flagged] == ["192.0.2.44"]
+
+
+def test_the_timeline_counts_the_accounts_failures_in_any_case(cli, tmp_path):
+    log = guessed_in_every_case(tmp_path)
+    hours = rows(cli, "timeline", "--user", "alice@example.jp", log, year=2026)
+    assert sum(hour["auth_failures"] for hour in hours) == 10
+    assert {hour["user"] for hour in hours} == {"alice@example.jp"}
