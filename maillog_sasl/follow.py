@@ -43,6 +43,11 @@ DESCRIPTION
     offset are read from its copy (then from any later copy), then the file from its start. A
     path that does not exist is waited for.
 
+    logrotate may work while a file is chosen (a run at the minute of cron.daily): a file
+    chosen by a look at its name and read on from an offset is checked as it is opened (its
+    inode, or the hash of its first line, as it was found): when a rotation put another file
+    under that name, nothing of it is read, and the files are looked at again.
+
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are read
     as the reports read them, by sources.LineSplitter: decoded as UTF-8 with undecodable bytes
@@ -286,13 +291,24 @@ def _mtime_of(path: str) -> Optional[float]:
 
 
 def _stream_of(path: str):
-    """(the file's binary stream, decompressed if need be; whether it is compressed)."""
+    """(the file's binary stream, decompressed if need be; the file's (device, inode))."""
     raw = open(path, "rb")
+    status = os.fstat(raw.fileno())
     opener = opener_of(raw.read(8))
     raw.seek(0)
-    if opener is None:
-        return raw, False
-    return opener(raw), True
+    return raw if opener is None else opener(raw), (status.st_dev, status.st_ino)
+
+
+class _Replaced(Exception):
+    """The file opened by its name is not the one looked at: rotated in between."""
+
+
+def _describes(stored: Position, ident: Tuple[int, int], head: Optional[str]) -> bool:
+    """Is the file of identity `ident` whose first line hashes to `head` the file `stored`
+    describes: the same inode starting with the same line, or a compressed copy of it?"""
+    if ident == stored[:2]:
+        return stored.head is None or head == stored.head
+    return stored.head is not None and head == stored.head
 
 
 class Follower:
@@ -356,6 +372,18 @@ class Follower:
     # -- the first read: where the last run stopped ------------------------------------------
 
     def _catch_up(self) -> Iterator[Chunk]:
+        # logrotate may rename the log between the look that chose a file and its opening by
+        # name: the file then opened is another, which must not be read from the offset of
+        # the one chosen. It is checked before anything is read (_Replaced), and the files
+        # are looked at again; the last time as they are (a rotation per look cannot last).
+        for check in (True, True, False):
+            try:
+                yield from self._resume(check)
+                return
+            except _Replaced:
+                continue
+
+    def _resume(self, check: bool) -> Iterator[Chunk]:
         stored, path = self._stored, self.path
         status = _stat(path)
         if stored is None:
@@ -368,11 +396,11 @@ class Follower:
             if status.st_size < stored.offset or (stored.head is not None
                                                   and self._head_of_file(path) != stored.head):
                 # Truncated in place: the lines after the offset went to its copy.
-                yield from self._read_copy(stored)
+                yield from self._read_copy(stored, check)
                 offset = 0
             else:
                 offset = stored.offset
-            if not self._hold(path, offset):
+            if not self._hold(path, offset, stored if check and offset else None):
                 self._missing(fatal=True)
                 return
             self._fresh = offset == 0
@@ -389,13 +417,13 @@ class Follower:
                 # The log is gone, or the file made in its place is still empty (its writer has
                 # not reopened the path yet: logrotate's postrotate HUP), and its last file is
                 # the one read: follow that file still, which may still be written to.
-                if self._hold(name, stored.offset):
+                if self._hold(name, stored.offset, stored if check else None):
                     self._fresh = False
                     if status is None:
                         self.notes.append(f"{path}: missing; reading {name}, the file it was")
                     yield from self._read_held()
                     return
-            yield from self._read_on(found, stored.offset)
+            yield from self._read_on(found, stored.offset, stored if check else None)
         if status is None or not self._hold(path, 0):
             self._missing(fatal=found is None)
             return
@@ -407,7 +435,7 @@ class Follower:
         for index, name in enumerate(candidates):
             status = _stat(name)
             if status is not None and (status.st_dev, status.st_ino) == stored[:2]:
-                if stored.head is None or self._head_of_file(name) == stored.head:
+                if _describes(stored, stored[:2], self._head_of_file(name)):
                     return index, name
         if stored.head is not None:
             for index, name in reversed(list(enumerate(candidates))):
@@ -415,29 +443,33 @@ class Follower:
                     return index, name
         return None
 
-    def _read_copy(self, stored: Position) -> Iterator[Chunk]:
+    def _read_copy(self, stored: Position, check: bool = True) -> Iterator[Chunk]:
         """The rest of a file truncated in place, from its copy (found by its first line).
 
         At the first read, the same inode with another first line is also a new log on the
         inode the old one freed: rotated, then compressed (its plain file deleted) by a later
         rotation, all since the last run. The files rotated after the one found are read too,
         as after any rotation: after one copytruncate there are none, after two (since the
-        last run, or within a look) the later copy."""
-        found = self._find(Position(-1, -1, stored.offset, stored.head))
+        last run, or within a look) the later copy. _Replaced when the copy found was
+        rotated on before it was opened (with `check`)."""
+        copy = Position(-1, -1, stored.offset, stored.head)
+        found = self._find(copy)
         if found is None:
             self._lost(stored, "was truncated or replaced since it was last read, and its "
                                "copy is not among its rotated files")
         else:
-            yield from self._read_on(found, stored.offset)
+            yield from self._read_on(found, stored.offset, copy if check else None)
 
-    def _read_on(self, found: Tuple[int, str], offset: int) -> Iterator[Chunk]:
-        """The file `found` (index among rotated_files(), path) from `offset`, then, whole,
+    def _read_on(self, found: Tuple[int, str], offset: int,
+                 expected: Optional[Position] = None) -> Iterator[Chunk]:
+        """The file `found` (index among rotated_files(), path) from `offset` (_Replaced, with
+        `expected`, when another file came under its name since it was found), then, whole,
         every file rotated after it: listed before reading (a file removed meanwhile must not
         shift the list), and only those written since it (rotated_files() puts names of one
         scheme before another's: a dated file left from before `dateext` was turned off is
         not newer than maillog.1)."""
         later = self._rotated_after(found)
-        yield from self._read_whole(found[1], offset, new_file=False)
+        yield from self._read_whole(found[1], offset, new_file=False, expected=expected)
         for path in later:
             yield from self._read_whole(path, 0, new_file=True)
 
@@ -482,7 +514,11 @@ class Follower:
                 return
             same = (status.st_dev, status.st_ino) == self._ident
             offset = self._offset if same else 0
-            if self._hold(self.path, offset):
+            try:
+                held = self._hold(self.path, offset, self.position if offset else None)
+            except _Replaced:  # another file came under the name since the look: a new one
+                same, held = False, self._hold(self.path, 0)
+            if held:
                 self._fresh = not same
                 self._waiting_noted = False
                 yield from self._read_held()
@@ -497,7 +533,10 @@ class Follower:
                                                  and self._read_head(self._fd) != self._head):
                 # Truncated in place (copytruncate): what came after the offset is in the copy.
                 stored = Position(self._ident[0], self._ident[1], self._offset, self._head)
-                yield from self._read_copy(stored)
+                try:
+                    yield from self._read_copy(stored)
+                except _Replaced:
+                    return  # its copy rotated on as it was opened: looked for again
                 if self._hold(self.path, 0):
                     yield from self._read_held()
                 return
@@ -575,13 +614,17 @@ class Follower:
 
     # -- reading files -------------------------------------------------------------------------
 
-    def _hold(self, name: str, offset: int) -> bool:
-        """Open `name` and read it from `offset` from now on; False if it cannot be opened."""
+    def _hold(self, name: str, offset: int, expected: Optional[Position] = None) -> bool:
+        """Open `name` and read it from `offset` from now on; False if it cannot be opened.
+        With `expected`, the file looked at before: _Replaced when the file opened is not that
+        one (gone, or another file under its name), nothing held."""
         try:
             # O_NONBLOCK: opening a FIFO would wait for a writer. It does not change the reads
             # of a regular file, the only kind held.
             fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as error:
+            if expected is not None and isinstance(error, FileNotFoundError):
+                raise _Replaced from error
             self._error = error.strerror or str(error)
             return False
         status = os.fstat(fd)
@@ -589,10 +632,14 @@ class Follower:
             os.close(fd)
             self._error = _NOT_FOLLOWED.get(stat.S_IFMT(status.st_mode), _NOT_FOLLOWED[0])
             return False
+        ident, head = (status.st_dev, status.st_ino), self._read_head(fd)
+        if expected is not None and not _describes(expected, ident, head):
+            os.close(fd)
+            raise _Replaced
         self._release()
-        self._fd, self._ident, self._name = fd, (status.st_dev, status.st_ino), name
+        self._fd, self._ident, self._name = fd, ident, name
         self._offset, self._fresh = offset, True
-        self._head = self._read_head(fd)
+        self._head = head
         try:
             self._unwrapper = _unwrapper_after(
                 _blocks(lambda count, start: os.pread(fd, count, start), offset))
@@ -699,13 +746,20 @@ class Follower:
         self._fresh = False
         return chunk
 
-    def _read_whole(self, name: str, offset: int, new_file: bool) -> Iterator[Chunk]:
-        """A rotated file (plain or compressed) from byte `offset` of its content to its end."""
+    def _read_whole(self, name: str, offset: int, new_file: bool,
+                    expected: Optional[Position] = None) -> Iterator[Chunk]:
+        """A rotated file (plain or compressed) from byte `offset` of its content to its end;
+        with `expected`, _Replaced (nothing read) when the file opened is not that one."""
         try:
-            stream, _ = _stream_of(name)
+            stream, ident = _stream_of(name)
         except OSError as error:
+            if expected is not None and isinstance(error, FileNotFoundError):
+                raise _Replaced from error
             self.notes.append(f"{name}: cannot read: {error.strerror or error}")
             return
+        if expected is not None and not _describes(expected, ident, self._head_of_file(name)):
+            stream.close()
+            raise _Replaced
         fresh = new_file
         skip = offset
         reader = _Reader(offset, after_cr=False)
@@ -733,12 +787,9 @@ class Follower:
         if lines or reader.cut > reader.counted:
             yield Chunk(name, lines, fresh, reader.cut - reader.counted)
         # Read to its end: were nothing read after it, the next run goes on from here.
-        status = _stat(name)
-        if status is not None:
-            self._release()
-            self._ident = (status.st_dev, status.st_ino)
-            self._offset = reader.fed
-            self._head, self._name = self._head_of_file(name), name
+        self._release()
+        self._ident, self._offset = ident, reader.fed
+        self._head, self._name = self._head_of_file(name), name
 
     @staticmethod
     def _peek(name: str) -> bytes:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from maillog_sasl import report, watch
+from maillog_sasl import follow, report, watch
 from maillog_sasl.activity import Thresholds
 from maillog_sasl.follow import ROTATION_GRACE, Follower
 from maillog_sasl.sources import MAX_LINE
@@ -239,19 +239,26 @@ def test_a_renamed_file_still_written_past_the_grace_is_left_with_one_line_sayin
         f"{len(written)} is not read"]
 
 
-def test_a_run_between_the_rename_and_the_writers_reopening_reads_on_in_the_renamed_file(
-        tmp_path):
-    # `watch --once` from cron in the moment between logrotate's rename and its postrotate HUP:
-    # it read maillog.1 as finished, its half-written last line as a line, and stored the
-    # empty new maillog; the rest of that line and what the daemon wrote to maillog.1 until
-    # it reopened the path were lost without a note.
-    lines = sample_lines(400)
+def first_run(tmp_path, count):
+    """(lines, path, position): `count` sample lines, the first 100 in the log, read by a run
+    that stopped at `position`."""
+    lines = sample_lines(count)
     path = tmp_path / "maillog"
     path.write_bytes(b"".join(lines[:100]))
     follower = Follower(str(path))
     assert by_file(follower.read()) == [("maillog", text(lines[:100]))]
     position = follower.position
     follower.close()
+    return lines, path, position
+
+
+def test_a_run_between_the_rename_and_the_writers_reopening_reads_on_in_the_renamed_file(
+        tmp_path):
+    # `watch --once` from cron in the moment between logrotate's rename and its postrotate HUP:
+    # it read maillog.1 as finished, its half-written last line as a line, and stored the
+    # empty new maillog; the rest of that line and what the daemon wrote to maillog.1 until
+    # it reopened the path were lost without a note.
+    lines, path, position = first_run(tmp_path, 400)
     writer = rotated_by_rename(path)
     writer.write(b"".join(lines[100:200]) + lines[200][:20])
     writer.flush()
@@ -267,6 +274,99 @@ def test_a_run_between_the_rename_and_the_writers_reopening_reads_on_in_the_rena
                                         ("maillog", text(lines[300:]))]
     assert follower.notes == []
     assert follower.position.offset == len(b"".join(lines[300:]))
+
+
+def rotation_between_look_and_open(monkeypatch, look, name, rotate):
+    """`rotate()` run once, right after the follower's first `look` at `name` (its os.stat, the
+    hash of its first line, or the peek at its first bytes): logrotate working at that moment,
+    between that look and the opening of the file it chose."""
+    if look == "stat":
+        owner, attribute, real, wrap = follow, "_stat", follow._stat, lambda function: function
+    else:
+        attribute = "_head_of_file" if look == "head" else "_peek"
+        owner, real, wrap = Follower, getattr(Follower, attribute), staticmethod
+
+    def look_then_rotate(path):
+        seen = real(path)
+        if path == name:
+            monkeypatch.setattr(owner, attribute, wrap(real))
+            rotate()
+        return seen
+
+    monkeypatch.setattr(owner, attribute, wrap(look_then_rotate))
+
+
+def run_from(path, position):
+    """(what a run from `position` reads, by file; where it stops); it has nothing to say."""
+    follower = Follower(str(path), position)
+    got = by_file(follower.read())
+    assert follower.notes == []
+    position = follower.position
+    follower.close()
+    return got, position
+
+
+@pytest.mark.parametrize("look", ["stat", "head"])
+def test_a_run_as_logrotate_renames_the_log_reads_the_rest_of_the_renamed_file(
+        tmp_path, monkeypatch, look):
+    # `watch --once` from cron as logrotate ran (a size rotation, cron.daily): the log looked
+    # at was the file read last run, but the file then opened by its name was the new empty
+    # one, taken on at the old offset; the next run said "was truncated or replaced ... its
+    # copy is not among its rotated files" and the lines after that offset in maillog.1 were
+    # never read (seen with logrotate -f every few seconds: 500 lines and a `guessed` lost).
+    lines, path, position = first_run(tmp_path, 300)
+    with open(path, "ab") as writer:
+        writer.write(b"".join(lines[100:200]))
+    writers = []
+    rotation_between_look_and_open(monkeypatch, look, str(path),
+                                   lambda: writers.append(rotated_by_rename(path)))
+    got, position = run_from(path, position)
+    assert got == [("maillog.1", text(lines[100:200]))]
+    writers[0].close()
+    path.write_bytes(b"".join(lines[200:]))  # the daemon reopened the path
+    assert run_from(path, position)[0] == [("maillog", text(lines[200:]))]
+
+
+def rotated_with_delaycompress(path):
+    """logrotate's `create`, `compress` and `delaycompress`: maillog.1 compressed to
+    maillog.2.gz (its time kept, as logrotate keeps it), the log renamed to maillog.1 and
+    made again, empty."""
+    older = path.with_name(path.name + ".1")
+    if older.exists():
+        packed = path.with_name(path.name + ".2.gz")
+        with gzip.open(packed, "wb") as out:
+            out.write(older.read_bytes())
+        times = older.stat()
+        os.utime(packed, ns=(times.st_atime_ns, times.st_mtime_ns))
+        older.unlink()
+    path.rename(older)
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("written", [False, True])
+def test_a_run_as_the_rotated_file_it_reads_on_is_rotated_again_reads_each_line_once(
+        tmp_path, monkeypatch, written):
+    # The file read last run was rotated to maillog.1; this run found it there, and logrotate
+    # rotated again (`logrotate -f`, a size rotation on a busy log) before it was opened: the
+    # file then opened as maillog.1 was the next one, read from the offset of the first (or,
+    # the new log still empty, taken on at that offset), and the rest of the first, now in
+    # maillog.2.gz, was never read.
+    lines, path, position = first_run(tmp_path, 400)
+    with open(path, "ab") as writer:
+        writer.write(b"".join(lines[100:200]))
+    rotated_with_delaycompress(path)
+    if written:  # the syslog daemon reopened the path and wrote to it
+        path.write_bytes(b"".join(lines[200:300]))
+    # The last look at maillog.1 before it is opened: the hash of its first line when the new
+    # log was written to (it is read on from there), else the check that it is no .gz.
+    rotation_between_look_and_open(monkeypatch, "head" if written else "peek",
+                                   str(path.with_name("maillog.1")),
+                                   lambda: rotated_with_delaycompress(path))
+    got, position = run_from(path, position)
+    assert got == [("maillog.2.gz", text(lines[100:200]))] + (
+        [("maillog.1", text(lines[200:300]))] if written else [])
+    path.write_bytes(b"".join(lines[300:]))
+    assert run_from(path, position)[0] == [("maillog", text(lines[300:]))]
 
 
 def rotated_twice_between_looks(path, how, first, second):
