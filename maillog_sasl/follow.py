@@ -23,12 +23,13 @@ DESCRIPTION
     by identity, not by name (a plain file by device and inode, a compressed one by the hash
     of its first line), its rest is read, then every file rotated after it, then the new file
     from its start; but while the new file is empty (its writer has not reopened the path yet)
-    or missing, a file read last that is the newest rotated one, plain, is read on, and the
-    position stays in it. When the same file is shorter than the offset or starts with another
-    line, it was truncated in place (logrotate's copytruncate): its copy
-    holds the lines written after the offset, and is looked for by the hash of the first line;
-    or it is a new file on the inode the old one freed (rotated, then compressed by a later
-    rotation): the files rotated after the one found are read too, then the new file.
+    or missing, the newest rotated file, plain, is read on (the one read last, or one rotated
+    after it: two rotations since), and the position stays in it. When the same file is
+    shorter than the offset or starts with another line, it was truncated in place
+    (logrotate's copytruncate): its copy holds the lines written after the offset, and is
+    looked for by the hash of the first line; or it is a new file on the inode the old one
+    freed (rotated, then compressed by a later rotation): the files rotated after the one
+    found are read too, then the new file.
 
     Later calls of read() follow the file held open: new complete lines as they come; when
     another file appears at the path (logrotate's `create`, or the file was deleted and made
@@ -85,7 +86,7 @@ import os
 import re
 import stat
 import time
-from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Generator, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl.sources import (
     PLAIN,
@@ -395,8 +396,10 @@ class Follower:
         if status is not None and (status.st_dev, status.st_ino) == stored[:2]:
             if status.st_size < stored.offset or (stored.head is not None
                                                   and self._head_of_file(path) != stored.head):
-                # Truncated in place: the lines after the offset went to its copy.
-                yield from self._read_copy(stored, check)
+                # Truncated in place: the lines after the offset went to its copy. Or a new log
+                # on the inode the old one freed, still empty: see below.
+                if (yield from self._read_copy(stored, check, hold_newest=not status.st_size)):
+                    return
                 offset = 0
             else:
                 offset = stored.offset
@@ -411,19 +414,16 @@ class Follower:
             self._lost(stored, "was rotated since it was last read, and the file read then is "
                                "not among its rotated files")
         else:
-            index, name = found
-            if ((status is None or not status.st_size) and index == len(rotated_files(path)) - 1
-                    and not is_compressed(self._peek(name))):
-                # The log is gone, or the file made in its place is still empty (its writer has
-                # not reopened the path yet: logrotate's postrotate HUP), and its last file is
-                # the one read: follow that file still, which may still be written to.
-                if self._hold(name, stored.offset, stored if check else None):
-                    self._fresh = False
-                    if status is None:
-                        self.notes.append(f"{path}: missing; reading {name}, the file it was")
-                    yield from self._read_held()
-                    return
-            yield from self._read_on(found, stored.offset, stored if check else None)
+            # The log is gone, or the file made in its place is still empty: its writer may not
+            # have reopened the path yet (logrotate's postrotate HUP) and write on to the newest
+            # rotated file, which is then followed, not read to its end and left (whether it
+            # is the file read last run or one rotated after it).
+            held = yield from self._read_on(found, stored.offset, stored if check else None,
+                                            hold_newest=status is None or not status.st_size)
+            if held:
+                if status is None:
+                    self.notes.append(f"{path}: missing; reading {self._name}, the file it was")
+                return
         if status is None or not self._hold(path, 0):
             self._missing(fatal=found is None)
             return
@@ -443,7 +443,8 @@ class Follower:
                     return index, name
         return None
 
-    def _read_copy(self, stored: Position, check: bool = True) -> Iterator[Chunk]:
+    def _read_copy(self, stored: Position, check: bool = True,
+                   hold_newest: bool = False) -> Generator[Chunk, None, bool]:
         """The rest of a file truncated in place, from its copy (found by its first line).
 
         At the first read, the same inode with another first line is also a new log on the
@@ -451,27 +452,37 @@ class Follower:
         rotation, all since the last run. The files rotated after the one found are read too,
         as after any rotation: after one copytruncate there are none, after two (since the
         last run, or within a look) the later copy. _Replaced when the copy found was
-        rotated on before it was opened (with `check`)."""
+        rotated on before it was opened (with `check`); `hold_newest` as _read_on()'s."""
         copy = Position(-1, -1, stored.offset, stored.head)
         found = self._find(copy)
         if found is None:
             self._lost(stored, "was truncated or replaced since it was last read, and its "
                                "copy is not among its rotated files")
-        else:
-            yield from self._read_on(found, stored.offset, copy if check else None)
+            return False
+        return (yield from self._read_on(found, stored.offset, copy if check else None,
+                                         hold_newest))
 
     def _read_on(self, found: Tuple[int, str], offset: int,
-                 expected: Optional[Position] = None) -> Iterator[Chunk]:
+                 expected: Optional[Position] = None,
+                 hold_newest: bool = False) -> Generator[Chunk, None, bool]:
         """The file `found` (index among rotated_files(), path) from `offset` (_Replaced, with
         `expected`, when another file came under its name since it was found), then, whole,
         every file rotated after it: listed before reading (a file removed meanwhile must not
         shift the list), and only those written since it (rotated_files() puts names of one
         scheme before another's: a dated file left from before `dateext` was turned off is
-        not newer than maillog.1)."""
-        later = self._rotated_after(found)
-        yield from self._read_whole(found[1], offset, new_file=False, expected=expected)
-        for path in later:
-            yield from self._read_whole(path, 0, new_file=True)
+        not newer than maillog.1). With `hold_newest`, the last of them, when it is the newest
+        rotated file and plain, is held and read as far as its lines are complete: True."""
+        names = [found[1]] + self._rotated_after(found)
+        newest = (hold_newest and names[-1] == rotated_files(self.path)[-1]
+                  and not is_compressed(self._peek(names[-1])))
+        for number, name in enumerate(names):
+            start, check = (offset, expected) if not number else (0, None)
+            if newest and number == len(names) - 1 and self._hold(name, start, check):
+                self._fresh = number > 0
+                yield from self._read_held()
+                return True
+            yield from self._read_whole(name, start, new_file=number > 0, expected=check)
+        return False
 
     def _rotated_after(self, found: Tuple[int, str]) -> List[str]:
         """The files rotated after `found` (see _read_on())."""
