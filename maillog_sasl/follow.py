@@ -58,7 +58,10 @@ DESCRIPTION
     later or by a later run, is skipped as its CRLF's). The offset counts bytes of the file as
     read, after decompression for a compressed one, and is never inside a line: a line being
     written, however long, is read again from its start by a run that stopped in it, and held
-    (at most MAX_LINE characters of it) from look to look by one that goes on.
+    (at most MAX_LINE characters of it) from look to look by one that goes on. While no line of
+    the file held is known (a new log still empty), the position is the end of the file read
+    before it: a position with no first line could not tell the file truncated since
+    (copytruncate) or made again on its inode, and would have it read again from its start.
 
     A container runtime's log (Kubernetes' CRI files, Docker's json-file) hands on the lines its
     wrapper holds, as the batch reports read it (sources.Unwrapper): the wrapper, and whether
@@ -338,6 +341,10 @@ class Follower:
         # A file rotated away and left when it was quiet: its descriptor, the bytes read of it,
         # until when it is watched for lines that would not be read.
         self._left: Optional[Tuple[int, int, float]] = None
+        # Where the file read before the held one was read to, while nothing is known of the
+        # held one (no line yet): a position with no first line cannot tell the file truncated
+        # (copytruncate) or made on the inode it freed, and would be read again from its start.
+        self._before: Optional[Position] = None
         self._waiting_noted = False
         self._error = "No such file or directory"  # why the path could not be opened
 
@@ -349,6 +356,8 @@ class Follower:
             return self._stored
         if self._head is None and self._fd is not None:
             self._head = self._read_head(self._fd)
+        if self._head is None and not self._offset and self._before is not None:
+            return self._before
         return Position(self._ident[0], self._ident[1], self._offset, self._head)
 
     def read(self) -> Iterator[Chunk]:
@@ -647,6 +656,7 @@ class Follower:
         if expected is not None and not _describes(expected, ident, head):
             os.close(fd)
             raise _Replaced
+        self._before = self.position if not offset and self._ident is not None else None
         self._release()
         self._fd, self._ident, self._name = fd, ident, name
         self._offset, self._fresh = offset, True

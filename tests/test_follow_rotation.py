@@ -107,6 +107,30 @@ def test_watch_following_a_copytruncate_with_a_burst_reads_the_sample_once_as_th
     assert {alert["user"]: set(alert["signals"]) for alert in alerts} == batch
 
 
+def test_a_follower_stopped_on_the_empty_truncated_log_resumes_after_another_copytruncate(
+        tmp_path):
+    # A follower that read the copy and took the truncated log on, still empty, stored that
+    # log at offset 0 with no first line: nothing to tell it by. Stopped (SIGTERM, a checkpoint
+    # before a SIGKILL) and started after another copytruncate, it read the log from its start
+    # as the same file: the lines in between, now in maillog.1, were lost without a note (1,398
+    # lines in a test with the real logrotate). The copy read to its end is stored instead.
+    lines = sample_lines(300)
+    path = tmp_path / "maillog"
+    path.write_bytes(b"".join(lines[:100]))
+    follower = Follower(str(path))
+    assert by_file(follower.read()) == [("maillog", text(lines[:100]))]
+    copytruncate_with_a_burst(path, [], [])
+    assert by_file(follower.read()) == []
+    position = follower.position
+    follower.close()
+    path.with_name("maillog.1").rename(path.with_name("maillog.2"))
+    copytruncate_with_a_burst(path, lines[100:200], lines[200:])
+    follower = Follower(str(path), position)
+    assert by_file(follower.read()) == [("maillog.1", text(lines[100:200])),
+                                        ("maillog", text(lines[200:]))]
+    assert follower.notes == []
+
+
 # -- rename ----------------------------------------------------------------------------------
 
 class Clock:
