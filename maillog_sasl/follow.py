@@ -21,11 +21,12 @@ DESCRIPTION
     since: it is looked for among the rotated files beside it, and beside the file it links to
     (PATH.N, PATH-YYYYMMDD, kubelet's PATH.YYYYMMDD-HHMMSS, each possibly .gz, .bz2 or .xz)
     by identity, not by name (a plain file by device and inode, a compressed one by the hash
-    of its first line), its rest is read, then every file rotated after it, then the new file
-    from its start; but while the new file is empty (its writer has not reopened the path yet)
-    or missing, the newest rotated file, plain, is read on (the one read last, or one rotated
-    after it: two rotations since), and the position stays in it. When the same file is
-    shorter than the offset or starts with another line, it was truncated in place
+    of its first line), its rest is read, then every file rotated after it (each looked for,
+    by identity, after the one before it was read: logrotate may rename them meanwhile), then
+    the new file from its start; but while the new file is empty (its writer has not reopened
+    the path yet) or missing, the newest rotated file, plain, is read on (the one read last,
+    or one rotated after it: two rotations since), and the position stays in it. When the same
+    file is shorter than the offset or starts with another line, it was truncated in place
     (logrotate's copytruncate): its copy holds the lines written after the offset, and is
     looked for by the hash of the first line; or it is a new file on the inode the old one
     freed (rotated, then compressed by a later rotation): the files rotated after the one
@@ -85,11 +86,12 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
 import time
-from typing import Callable, Generator, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Generator, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from maillog_sasl.sources import (
     PLAIN,
@@ -129,6 +131,12 @@ class Position(NamedTuple):
     inode: int
     offset: int  # never inside a line a container runtime split (see the module docstring)
     head: Optional[str]  # hash of the first line; None when no line was complete yet
+
+
+class Found(NamedTuple):
+    at: int  # its index in listing
+    name: str
+    listing: List[str]  # rotated_files() when it was found
 
 
 class Chunk(NamedTuple):
@@ -438,18 +446,18 @@ class Follower:
             return
         yield from self._read_held()
 
-    def _find(self, stored: Position) -> Optional[Tuple[int, str]]:
-        """(index among rotated_files(), path) of the file `stored` describes, or None."""
+    def _find(self, stored: Position) -> Optional[Found]:
+        """The file `stored` describes among rotated_files() as they are now, or None."""
         candidates = rotated_files(self.path)
         for index, name in enumerate(candidates):
             status = _stat(name)
             if status is not None and (status.st_dev, status.st_ino) == stored[:2]:
                 if _describes(stored, stored[:2], self._head_of_file(name)):
-                    return index, name
+                    return Found(index, name, candidates)
         if stored.head is not None:
             for index, name in reversed(list(enumerate(candidates))):
                 if self._head_of_file(name) == stored.head:
-                    return index, name
+                    return Found(index, name, candidates)
         return None
 
     def _read_copy(self, stored: Position, check: bool = True,
@@ -471,45 +479,78 @@ class Follower:
         return (yield from self._read_on(found, stored.offset, copy if check else None,
                                          hold_newest))
 
-    def _read_on(self, found: Tuple[int, str], offset: int,
-                 expected: Optional[Position] = None,
+    def _read_on(self, found: Found, offset: int, expected: Optional[Position] = None,
                  hold_newest: bool = False) -> Generator[Chunk, None, bool]:
-        """The file `found` (index among rotated_files(), path) from `offset` (_Replaced, with
-        `expected`, when another file came under its name since it was found), then, whole,
-        every file rotated after it: listed before reading (a file removed meanwhile must not
-        shift the list), and only those written since it (rotated_files() puts names of one
-        scheme before another's: a dated file left from before `dateext` was turned off is
-        not newer than maillog.1). With `hold_newest`, the last of them, when it is the newest
+        """The file `found` from `offset` (_Replaced, with `expected`, when another file came
+        under its name since it was found), then, whole, every file rotated after it
+        (_read_rotated_after()). With `hold_newest`, the last of them, when it is the newest
         rotated file and plain, is held and read as far as its lines are complete: True."""
-        names = [found[1]] + self._rotated_after(found)
-        newest = (hold_newest and names[-1] == rotated_files(self.path)[-1]
-                  and not is_compressed(self._peek(names[-1])))
-        for number, name in enumerate(names):
-            start, check = (offset, expected) if not number else (0, None)
-            if newest and number == len(names) - 1 and self._hold(name, start, check):
-                self._fresh = number > 0
-                yield from self._read_held()
-                return True
-            yield from self._read_whole(name, start, new_file=number > 0, expected=check)
+        if hold_newest and self._hold_newest(found, offset, expected, fresh=False):
+            yield from self._read_held()
+            return True
+        yield from self._read_whole(found.name, offset, new_file=False, expected=expected)
+        return (yield from self._read_rotated_after(hold_newest, found))
+
+    def _hold_newest(self, found: Found, offset: int, expected: Optional[Position],
+                     fresh: bool) -> bool:
+        """Hold `found` from `offset` if it is the newest rotated file, and plain."""
+        if found.at != len(found.listing) - 1 or is_compressed(self._peek(found.name)):
+            return False
+        if not self._hold(found.name, offset, expected):
+            return False
+        self._fresh = fresh
+        return True
+
+    def _read_rotated_after(self, hold_newest: bool = False,
+                            found: Optional[Found] = None) -> Generator[Chunk, None, bool]:
+        """The files rotated after the one just read to its end, whole, oldest first (the log
+        was rotated again since: logrotate run twice, a paused follower): each looked for
+        after the one before it was read, by identity, among the files as they are then
+        (logrotate renames them as it works, and deletes the oldest), and checked as it is
+        opened; only those written since it (rotated_files() puts names of one scheme before
+        another's: a dated file left from before `dateext` was turned off is not newer than
+        maillog.1), and not a compressed copy of it (logrotate's compress at work: maillog.1
+        and maillog.1.gz both there). A file read that is gone (the oldest, deleted) is taken
+        where it was last found (`found`, the one just read). `hold_newest`: as _read_on()'s."""
+        # (name, identity) of the files that could not be opened: not tried again.
+        unread: Set[Tuple[str, Tuple[int, int]]] = set()
+        while self._ident is not None:
+            read = Position(self._ident[0], self._ident[1], self._offset, self._head)
+            found = self._find(read) or found
+            if found is None:
+                return False
+            after = self._next_rotated(found, read.head, unread)
+            if after is None:
+                return False
+            status = _stat(after.name)
+            if status is None:
+                continue  # gone since it was listed: looked for again
+            expected = Position(status.st_dev, status.st_ino, 0, None)
+            try:
+                if hold_newest and self._hold_newest(after, 0, expected, fresh=True):
+                    yield from self._read_held()
+                    return True
+                if (yield from self._read_whole(after.name, 0, True, expected)):
+                    found = after
+                else:
+                    unread.add((after.name, expected[:2]))
+            except _Replaced:
+                continue  # renamed since it was listed: looked for again
         return False
 
-    def _rotated_after(self, found: Tuple[int, str]) -> List[str]:
-        """The files rotated after `found` (see _read_on())."""
-        index, name = found
-        since = _mtime_of(name)
-        return [path for path in rotated_files(self.path)[index + 1:]
-                if since is None or (_mtime_of(path) or since) >= since]
-
-    def _read_rotated_after_held(self) -> Iterator[Chunk]:
-        """Leaving the held file, rotated away: the files rotated after it, whole (the log was
-        rotated again before the held file was left: logrotate run twice, a paused follower),
-        before the new one at the path."""
-        if self._ident is None:
-            return
-        found = self._find(Position(self._ident[0], self._ident[1], self._offset, self._head))
-        if found is not None:
-            for path in self._rotated_after(found):
-                yield from self._read_whole(path, 0, new_file=True)
+    def _next_rotated(self, found: Found, head: Optional[str],
+                      unread: Set[Tuple[str, Tuple[int, int]]]) -> Optional[Found]:
+        """The first file of found.listing after `found` written since it, that is no copy of
+        it (its first line `head`) and was not `unread`."""
+        since = _mtime_of(found.name)
+        for index in range(found.at + 1, len(found.listing)):
+            name = found.listing[index]
+            status = _stat(name)
+            if (status is not None and (name, (status.st_dev, status.st_ino)) not in unread
+                    and (since is None or status.st_mtime >= since)
+                    and self._head_of_file(name) != head):
+                return Found(index, name, found.listing)
+        return None
 
     def _lost(self, stored: Position, what: str) -> None:
         self.notes.append(f"{self.path}: {what} (looked for {self.path}.1, .1.gz, "
@@ -592,7 +633,7 @@ class Follower:
         else:
             self._left_written()
         self._rotated_at = None
-        yield from self._read_rotated_after_held()
+        yield from self._read_rotated_after()
         if self._hold(self.path, 0):
             yield from self._read_held()
         else:
@@ -615,7 +656,7 @@ class Follower:
             status = None
         if status is not None and status.st_size > offset:
             found = self._find(Position(status.st_dev, status.st_ino, offset, None))
-            name = found[1] if found is not None else "the file rotated away from it"
+            name = found.name if found is not None else "the file rotated away from it"
             self.notes.append(f"{self.path}: {name}, left for the new {self.path} when it was "
                               f"quiet for a look, was written to again: what was written to it "
                               f"after byte {offset} is not read")
@@ -627,7 +668,7 @@ class Follower:
         """Say that the held file, rotated away and still written to, is left for the path."""
         assert self._ident is not None  # a file is held
         found = self._find(Position(self._ident[0], self._ident[1], self._offset, self._head))
-        name = found[1] if found is not None else "the file rotated away from it"
+        name = found.name if found is not None else "the file rotated away from it"
         self.notes.append(f"{self.path}: {name} is still written to {ROTATION_GRACE:g} s after "
                           f"lines came to the new {self.path}: reading that from now on; what "
                           f"is written to {name} after byte {self._offset} is not read")
@@ -768,31 +809,36 @@ class Follower:
         return chunk
 
     def _read_whole(self, name: str, offset: int, new_file: bool,
-                    expected: Optional[Position] = None) -> Iterator[Chunk]:
+                    expected: Optional[Position] = None) -> Generator[Chunk, None, bool]:
         """A rotated file (plain or compressed) from byte `offset` of its content to its end;
-        with `expected`, _Replaced (nothing read) when the file opened is not that one."""
+        with `expected`, _Replaced (nothing read) when the file opened is not that one. False
+        when it cannot be opened (a note)."""
         try:
             stream, ident = _stream_of(name)
         except OSError as error:
             if expected is not None and isinstance(error, FileNotFoundError):
                 raise _Replaced from error
             self.notes.append(f"{name}: cannot read: {error.strerror or error}")
-            return
-        if expected is not None and not _describes(expected, ident, self._head_of_file(name)):
-            stream.close()
-            raise _Replaced
+            return False
         fresh = new_file
         skip = offset
         reader = _Reader(offset, after_cr=False)
         unwrapper = self._unwrapper_of_file(name, offset)
         # read1: a decompressor's read() drops what it inflated in the call that failed.
         read_block = getattr(stream, "read1", stream.read)
+        start = b""  # its first bytes: its first line's hash, of the file opened, not named
         try:
             with stream:
-                while True:
+                first = []
+                while len(start) < HEAD_LIMIT and b"\n" not in start:
                     data = read_block(BLOCK_SIZE)
                     if not data:
                         break
+                    first.append(data)
+                    start += data
+                if expected is not None and not _describes(expected, ident, head_of(start)):
+                    raise _Replaced
+                for data in itertools.chain(first, iter(lambda: read_block(BLOCK_SIZE), b"")):
                     if skip:
                         if skip <= len(data):  # the byte before the offset is in this block
                             reader = _Reader(offset, data[skip - 1:skip] == b"\r")
@@ -810,7 +856,8 @@ class Follower:
         # Read to its end: were nothing read after it, the next run goes on from here.
         self._release()
         self._ident, self._offset = ident, reader.fed
-        self._head, self._name = self._head_of_file(name), name
+        self._head, self._name = head_of(start), name
+        return True
 
     @staticmethod
     def _peek(name: str) -> bytes:

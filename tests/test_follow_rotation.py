@@ -302,16 +302,16 @@ def test_a_run_between_the_rename_and_the_writers_reopening_reads_on_in_the_rena
 
 def rotation_between_look_and_open(monkeypatch, look, name, rotate):
     """`rotate()` run once, right after the follower's first `look` at `name` (its os.stat, the
-    hash of its first line, or the peek at its first bytes): logrotate working at that moment,
-    between that look and the opening of the file it chose."""
+    hash of its first line, the peek at its first bytes), or once it is open to be read
+    through (`read`): logrotate working at that moment."""
     if look == "stat":
         owner, attribute, real, wrap = follow, "_stat", follow._stat, lambda function: function
     else:
-        attribute = "_head_of_file" if look == "head" else "_peek"
+        attribute = {"head": "_head_of_file", "peek": "_peek", "read": "_unwrapper_of_file"}[look]
         owner, real, wrap = Follower, getattr(Follower, attribute), staticmethod
 
-    def look_then_rotate(path):
-        seen = real(path)
+    def look_then_rotate(path, *more):
+        seen = real(path, *more)
         if path == name:
             monkeypatch.setattr(owner, attribute, wrap(real))
             rotate()
@@ -352,9 +352,13 @@ def test_a_run_as_logrotate_renames_the_log_reads_the_rest_of_the_renamed_file(
 
 
 def rotated_with_delaycompress(path):
-    """logrotate's `create`, `compress` and `delaycompress`: maillog.1 compressed to
-    maillog.2.gz (its time kept, as logrotate keeps it), the log renamed to maillog.1 and
-    made again, empty."""
+    """logrotate's `create`, `compress` and `delaycompress`: maillog.N.gz renamed to
+    maillog.N+1.gz, maillog.1 compressed to maillog.2.gz (its time kept, as logrotate keeps
+    it), the log renamed to maillog.1 and made again, empty."""
+    for number in range(8, 1, -1):
+        packed = path.with_name(f"{path.name}.{number}.gz")
+        if packed.exists():
+            packed.rename(path.with_name(f"{path.name}.{number + 1}.gz"))
     older = path.with_name(path.name + ".1")
     if older.exists():
         packed = path.with_name(path.name + ".2.gz")
@@ -423,6 +427,55 @@ def test_a_run_after_two_rotations_reads_on_in_the_newest_while_its_writer_has_n
     got, position = run_from(path, position)
     assert got == [("maillog.1", text(lines[250:300])), ("maillog", text(lines[300:]))]
     assert position.offset == len(b"".join(lines[300:]))
+
+
+def rotated_with_dateext(path, day, keep):
+    """logrotate's `create` and `dateext` (`rotate keep`): the log renamed to maillog-DAY and
+    made again, empty; the oldest dated files past `keep` deleted."""
+    path.rename(path.with_name(f"{path.name}-{day}"))
+    path.write_bytes(b"")
+    for old in sorted(path.parent.glob(path.name + "-*"))[:-keep]:
+        old.unlink()
+
+
+@pytest.mark.parametrize("scheme", ["numbered", "dated"])
+def test_a_run_reading_a_rotated_file_as_logrotate_works_reads_every_later_file_once(
+        tmp_path, monkeypatch, scheme):
+    # A run reading the rest of the file it read last (a big one, compressed: seconds) while
+    # logrotate rotated again: the files rotated after it had been listed by name before, and
+    # maillog.1 was then the next file (its own content moved to maillog.2.gz, never read), or
+    # the list had maillog-20260302 only, not the log renamed meanwhile to maillog-20260303.
+    # Now each is looked for, by identity, after the one before it was read.
+    lines = sample_lines(500)
+    path = tmp_path / "maillog"
+    parts = [lines[:100], lines[100:200], lines[200:300], lines[300:400]]
+    path.write_bytes(b"".join(parts[0]))
+    follower = Follower(str(path))
+    assert by_file(follower.read()) == [("maillog", text(parts[0]))]
+    position = follower.position
+    follower.close()
+    if scheme == "numbered":
+        def rotate():
+            rotated_with_delaycompress(path)
+        # The names the files have when they are opened.
+        names = ["maillog.2.gz", "maillog.2.gz", "maillog.1"]
+    else:
+        days = iter(["20260301", "20260302", "20260303"])
+
+        def rotate():
+            rotated_with_dateext(path, next(days), keep=2)
+        names = ["maillog-20260301", "maillog-20260302", "maillog-20260303"]
+    for part in parts[1:3]:
+        with open(path, "ab") as writer:
+            writer.write(b"".join(part))
+        rotate()
+    path.write_bytes(b"".join(parts[3]))
+    # logrotate rotates once more as the run opens the file it read last to read it on
+    rotation_between_look_and_open(monkeypatch, "read", str(tmp_path / names[0]), rotate)
+    got, position = run_from(path, position)
+    assert got == [(name, text(part)) for name, part in zip(names, parts[1:])]
+    path.write_bytes(b"".join(lines[400:]))
+    assert run_from(path, position)[0] == [("maillog", text(lines[400:]))]
 
 
 def rotated_twice_between_looks(path, how, first, second):
