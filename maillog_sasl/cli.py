@@ -44,7 +44,7 @@ import socket
 import stat
 import sys
 import threading
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 # The subcommands' own modules (watch, contain, auth-test, cram-md5, state, and the alerts
 # with Python's email package) are imported by the subcommand that uses them: a report, on a
@@ -655,6 +655,8 @@ def _report(options, analysis, selection, report_options: dict) -> str:
             out.flush()
         if ids is not None and len(ids.hosts) > 1:
             print(f"maillog-sasl: {ids.caveat()}", file=sys.stderr)
+        if ids is not None and len(ids.instances) > 1:
+            print(f"maillog-sasl: {ids.instances_caveat()}", file=sys.stderr)
     except OSError as error:
         if isinstance(error, BrokenPipeError) and writer is None:
             raise
@@ -675,17 +677,36 @@ def _report(options, analysis, selection, report_options: dict) -> str:
 class _HostsOfIds:
     """A report's `ids` that notes the hosts of the queue IDs it gives: a central syslog's log
     holds several mail hosts, each with its own queue, and a queue ID names a message only on
-    the host that logged it (`postsuper -d -` on one host must not be handed another's)."""
+    the host that logged it (`postsuper -d -` on one host must not be handed another's). So
+    with the Postfix instances of a host (postmulti), where the rows say theirs (`instance`):
+    postsuper run for one instance silently leaves another's messages."""
 
     def __init__(self, ids):
         self.ids = ids
         self.hosts: set = set()
+        self.instances: set = set()
 
     def __call__(self, row: dict) -> Optional[str]:
         found = self.ids(row)
         if found is not None and "queue_id" in row:
             self.hosts.add(row.get("host") or "")
+            if "instance" in row:
+                self.instances.add(row["instance"])
         return found
+
+    def instances_caveat(self) -> str:
+        from maillog_sasl.contain import Postfix
+
+        postfix = Postfix()
+        names = sorted(self.instances)
+        commands = ", ".join(
+            f"`{shlex.join(postfix.instance(name).argv('postsuper', '-d', '-'))}` for "
+            + (_printable(name) or "those of no instance known") for name in names)
+        return (f"these queue IDs are in the queues of {len(names)} Postfix instances "
+                f"({', '.join(_printable(name) or '(not known)' for name in names)}): a queue "
+                "ID names a message only in its own instance's queue; give each instance its "
+                "own (the `instance` column: -f csv --columns instance,queue_id): "
+                f"{commands}")
 
     def caveat(self) -> str:
         names = ", ".join(_printable(name) or "(no host)" for name in sorted(self.hosts))
@@ -1416,12 +1437,12 @@ def contain_main(argv):
         dry_run = args.dry_run or (not args.apply and not contain.is_root())
         if dry_run and not args.dry_run:
             print("# not root: a dry run (--apply acts anyway)")
-        queue_ids = None
+        queue_ids: Union[None, List[str], Dict[str, List[str]]] = None
         if hold and args.state:
             queue_ids = contain.queued_in_state(user, args.state, host=args.host).ids
         elif hold:
             queued = contain.queued_ids(user, args.paths, host=args.host)
-            queue_ids, failures = queued.ids, queued.problems
+            queue_ids, failures = queued.instances, queued.problems
         contain.contain(user, queue_ids=queue_ids, map_path=path, map_action=action,
                         release=args.release, dry_run=dry_run,
                         postfix=contain.Postfix(config_dir=args.config_dir))

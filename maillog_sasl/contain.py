@@ -3,13 +3,15 @@
 SUMMARY
     check_user(text) -> the SASL username, or ContainError
     table_key(line) -> the key postmap reads from a table line, None for one it skips
-    queued_ids(user, paths, host=None) -> Queued(ids, hosts, problems)
+    queued_ids(user, paths, host=None) -> Queued(ids, hosts, problems, instances)
     queued_in_state(user, state_path, host=None) -> Queued   the same from watch's state
     edit_block(text, user, action) -> the map file's new text (action None: remove the user)
     write_atomic(path, text)               output.AtomicWriter: mode and owner kept, new 0644
     Postfix(config_dir=None, search_path=None)   the postsuper / postmap / postconf commands
+    postfix.instance(name) -> the same commands for Postfix instance `name` (postmulti -x)
     contain(user, queue_ids=..., map_path=..., map_action=..., release=..., dry_run=...,
             postfix=..., echo=print)       do (or with dry_run, show) the containment
+            (queue_ids: a list, or {instance: its list})
 
 DESCRIPTION
     Two levers, each undone by release=True:
@@ -19,6 +21,13 @@ DESCRIPTION
               hold: their queue IDs are written to the standard input of `postsuper -h -`
               (release: `postsuper -H -`). Nothing is deleted; the administrator reviews the
               hold queue (`postqueue -j`, `postcat -q`) and deletes or releases.
+              On a host of several Postfix instances (postmulti(1)), each with its queue, a
+              queue ID names a message only in its own instance's queue: the IDs go to each
+              instance's postsuper, `postmulti -i NAME -x postsuper -h -` for an instance
+              other than the primary. An instance is the syslog_name of its queue's daemons
+              (the queue report's `instance`), which defaults to its multi_instance_name, the
+              name postmulti -i takes; `postfix` (the default syslog_name, that of an instance
+              with no name: the primary) and an instance unknown take the commands as they are.
     map       the line `USER REJECT compromised account: contact support` (or `USER HOLD ...`:
               the account's new mail is accepted and held) goes into a check_sasl_access table,
               inside a block this module owns:
@@ -41,7 +50,10 @@ DESCRIPTION
     default_database_type, else hash. When no smtpd restriction list (main.cf, or a master.cf
     service's -o override) applies check_sasl_access with that table, or a permit comes before
     it, the main.cf line to add is printed (`smtpd_sender_restrictions = check_sasl_access
-    hash:/etc/postfix/sasl_access, ...`): writing the table alone refuses nobody.
+    hash:/etc/postfix/sasl_access, ...`): writing the table alone refuses nobody. Each Postfix
+    instance reads its own main.cf: the one looked at is that of postconf (the primary's, or
+    that of -c DIR); every other instance the user's queued mail went through is looked at as
+    well (`postmulti -i NAME -x postconf`), what it lacks printed under its name.
 
     USER comes from logs, which an attacker writes into: check_user() refuses the empty name,
     whitespace, control and format characters, a leading '#', and a double quote left open or
@@ -76,7 +88,7 @@ import re
 import shlex
 import subprocess
 import unicodedata
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from maillog_sasl import report
 from maillog_sasl.output import AtomicWriter
@@ -90,6 +102,9 @@ HOLD = "HOLD compromised account"
 DEFAULT_MAP = "/etc/postfix/sasl_access"
 MAP_NAME = "sasl_access"  # under --config-dir
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin")
+# The syslog_name of an instance with no multi_instance_name (mail_params.h's DEF_SYSLOG_NAME):
+# the primary instance's, unless set by hand.
+PRIMARY = "postfix"
 # postmap builds these; texthash needs no postmap (smtpd reads the text at start: reload).
 INDEXED_TYPES = ("hash", "btree", "lmdb", "cdb", "dbm", "sdbm")
 TEXT_TYPES = ("texthash",)
@@ -154,6 +169,8 @@ class Queued(NamedTuple):
     ids: List[str]        # queue IDs to hold or release, in the report's order
     hosts: List[str]      # the hosts those messages were queued on
     problems: List[str]   # inputs that could not be read (one line each)
+    # The same IDs by the Postfix instance whose queue holds them ("": not known).
+    instances: Dict[str, List[str]] = {}
 
 
 def queued_ids(user: str, paths: Sequence[str], host: Optional[str] = None) -> Queued:
@@ -174,10 +191,12 @@ def queued_ids(user: str, paths: Sequence[str], host: Optional[str] = None) -> Q
         raise ContainError(f"the logs hold queued messages of {user} on several hosts "
                            f"({', '.join(hosts)}): name this one with --host")
     ids: List[str] = []
+    instances: Dict[str, List[str]] = {}
     for row in rows:
         if QUEUE_ID.fullmatch(row["queue_id"]) and row["queue_id"] not in ids:
             ids.append(row["queue_id"])
-    return Queued(ids, hosts, [str(problem) for problem in result.problems])
+            instances.setdefault(row["instance"], []).append(row["queue_id"])
+    return Queued(ids, hosts, [str(problem) for problem in result.problems], instances)
 
 
 def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
@@ -336,13 +355,19 @@ class Postfix:
         """The command as shown: its bare name, then -c DIR, then `args`."""
         return [name, *(["-c", self.config_dir] if self.config_dir else []), *args]
 
+    def instance(self, name: str) -> "Postfix":
+        """The commands for the Postfix instance `name` (or the primary's, for `postfix` or
+        one not known: see the module docstring)."""
+        return self if name in ("", PRIMARY) else _Instance(name, self.search)
+
     def run(self, name: str, *args: str, stdin: str = "") -> Tuple[str, str]:
         """Run the command; its (stdout, stderr), or ContainError when it cannot be started,
         fails or times out."""
-        shown = shlex.join(self.argv(name, *args))
-        program = self.find(name)
+        argv = self.argv(name, *args)
+        shown = shlex.join(argv)
+        program = self.find(argv[0])
         try:
-            done = subprocess.run([program, *self.argv(name, *args)[1:]], input=stdin,
+            done = subprocess.run([program, *argv[1:]], input=stdin,
                                   capture_output=True, text=True, errors="replace",
                                   timeout=COMMAND_TIMEOUT, env=_environment())
         except subprocess.TimeoutExpired:
@@ -364,6 +389,18 @@ class Postfix:
             return self.run("postconf", *args)[0].split("\n")[:-1]
         except ContainError:
             return None
+
+
+class _Instance(Postfix):
+    """The commands run for a Postfix instance by postmulti: `postmulti -i NAME -x COMMAND`
+    (postmulti gives the command the instance's MAIL_CONFIG)."""
+
+    def __init__(self, name: str, search: List[str]):
+        super().__init__(search_path="", sbin_dirs=())
+        self.name, self.search = name, search
+
+    def argv(self, name: str, *args: str) -> List[str]:
+        return ["postmulti", "-i", self.name, "-x", name, *args]
 
 
 def _environment() -> Dict[str, str]:
@@ -482,42 +519,58 @@ def _stdin_line(ids: Sequence[str], argv: Sequence[str]) -> str:
     return f"printf '%s\\n' {' '.join(ids)} | {shlex.join(argv)}"
 
 
-def contain(user: str, queue_ids: Optional[Sequence[str]] = None,
+def contain(user: str, queue_ids: Optional[Union[Sequence[str], Dict[str, List[str]]]] = None,
             map_path: Optional[str] = None, map_action: Optional[str] = REJECT,
             release: bool = False, dry_run: bool = True, postfix: Optional[Postfix] = None,
             echo: Callable[[str], None] = print) -> None:
-    """Hold `queue_ids` (None: leave the queue alone) and put `user map_action` into the block of
-    the table at `map_path` (None: leave the table alone); release=True undoes both (postsuper
-    -H, the user's line removed). Each step is echoed as it is done; with dry_run, the commands
-    and the map change are echoed and nothing is done. Raises ContainError (see DIAGNOSTICS)."""
+    """Hold `queue_ids` (None: leave the queue alone; {instance: IDs}: each in its instance's
+    queue) and put `user map_action` into the block of the table at `map_path` (None: leave the
+    table alone); release=True undoes both (postsuper -H, the user's line removed). Each step
+    is echoed as it is done; with dry_run, the commands and the map change are echoed and
+    nothing is done. Raises ContainError (see DIAGNOSTICS)."""
     user = check_user(user)
     postfix = postfix or Postfix()
     if dry_run:
         echo("# dry run: nothing is changed; these are the commands and the map change")
+    by_instance = (queue_ids if isinstance(queue_ids, dict)
+                   else {"": list(queue_ids or ())})
     if queue_ids is not None:
-        _queue(user, queue_ids, release, dry_run, postfix, echo)
+        _queue(user, by_instance, release, dry_run, postfix, echo)
     if map_path is not None:
-        _edit_map(user, map_path, None if release else map_action, dry_run, postfix, echo)
+        _edit_map(user, map_path, None if release else map_action, dry_run, postfix, echo,
+                  others=sorted(name for name in by_instance if name not in ("", PRIMARY)))
 
 
-def _queue(user: str, queue_ids: Sequence[str], release: bool, dry_run: bool,
+def _queue(user: str, by_instance: Dict[str, List[str]], release: bool, dry_run: bool,
            postfix: Postfix, echo: Callable[[str], None]) -> None:
-    ids = [queue_id for queue_id in queue_ids if QUEUE_ID.fullmatch(queue_id)]
-    if not ids:
+    groups: List[Tuple[Postfix, List[str]]] = []
+    # The primary's (and those of no instance known) first, as one; then each other's.
+    for name in sorted(by_instance, key=lambda name: (postfix.instance(name) is not postfix,
+                                                      name)):
+        ids = [queue_id for queue_id in by_instance[name] if QUEUE_ID.fullmatch(queue_id)]
+        commands = postfix.instance(name)
+        if groups and groups[-1][0] is commands:
+            groups[-1][1].extend(ids)
+        elif ids:
+            groups.append((commands, ids))
+    if not groups:
         echo(f"# no queued message of {user} in the logs: nothing to "
              + ("release" if release else "hold"))
         return
     flag = "-H" if release else "-h"
-    echo(_stdin_line(ids, postfix.argv("postsuper", flag, "-")))
-    if dry_run:
-        _note_missing(postfix, "postsuper", echo)
-        return
-    output = postfix.run("postsuper", flag, "-", stdin="".join(f"{qid}\n" for qid in ids))
-    _echo_output(output, echo)
+    for commands, ids in groups:
+        echo(_stdin_line(ids, commands.argv("postsuper", flag, "-")))
+        if dry_run:
+            _note_missing(commands, "postsuper", echo)
+            continue
+        output = commands.run("postsuper", flag, "-", stdin="".join(f"{qid}\n" for qid in ids))
+        _echo_output(output, echo)
 
 
 def _edit_map(user: str, path: str, action: Optional[str], dry_run: bool, postfix: Postfix,
-              echo: Callable[[str], None]) -> None:
+              echo: Callable[[str], None], others: Sequence[str] = ()) -> None:
+    """The map change, then what main.cf lacks for it to act; the same of each of the `others`
+    instances (each reads its own main.cf)."""
     main_cf = inspect_main_cf(postfix, path)
     if main_cf.map_type not in INDEXED_TYPES + TEXT_TYPES:
         raise ContainError(f"{main_cf.map_type}:{path}: maillog-sasl edits only tables of type "
@@ -545,9 +598,17 @@ def _edit_map(user: str, path: str, action: Optional[str], dry_run: bool, postfi
             _echo_output(postfix.run("postmap", table), echo)
     else:
         echo(f"# {table} is read when smtpd starts: run `postfix reload`")
-    if action is not None:
-        for hint in main_cf.hints:
-            echo(hint)
+    if action is None:
+        return
+    for hint in main_cf.hints:
+        echo(hint)
+    for name in others:
+        hints = inspect_main_cf(postfix.instance(name), path).hints
+        echo(f"# instance {name} reads its own main.cf and master.cf "
+             f"(`postmulti -i {name} -x postconf`): "
+             + ("they apply this table too" if not hints else "there:"))
+        for hint in hints:
+            echo(hint.replace("`postfix reload`", f"`postmulti -i {name} -p reload`"))
 
 
 def _echo_output(output: Tuple[str, str], echo: Callable[[str], None]) -> None:
@@ -559,7 +620,7 @@ def _echo_output(output: Tuple[str, str], echo: Callable[[str], None]) -> None:
 def _note_missing(postfix: Postfix, name: str, echo: Callable[[str], None]) -> None:
     """In a dry run, a missing command is said, not a failure (nothing would run now)."""
     try:
-        postfix.find(name)
+        postfix.find(postfix.argv(name)[0])
     except ContainError as error:
         echo(f"# note: {error}")
 
@@ -568,6 +629,6 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
-__all__ = ["BEGIN", "END", "HOLD", "REJECT", "ContainError", "Postfix", "check_user",
+__all__ = ["BEGIN", "END", "HOLD", "PRIMARY", "REJECT", "ContainError", "Postfix", "check_user",
            "contain", "edit_block", "inspect_main_cf", "queued_ids", "queued_in_state",
            "table_key", "write_atomic"]

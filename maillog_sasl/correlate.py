@@ -823,7 +823,8 @@ class Correlator:
                 continue
             # qmgr's and cleanup's lines are read from where they were cut above, as their
             # recognizers would cut them. Their lines of every message (its removal, its
-            # first `(queue active)`, its message-id) are applied here as read, no event made.
+            # first `(queue active)`, its message-id) are applied here as read, no event made;
+            # the last two give it its instance, their tag's syslog_name (model.Message).
             if daemon == "qmgr":
                 if body == "removed":
                     when = clock.time(stamp or line[:15])
@@ -854,6 +855,7 @@ class Correlator:
                             continue
                         sender, size, nrcpt = plain.groups()
                         self._queue_active(message, sender, int(size), int(nrcpt), when)
+                        message.instance = fields[0]
                         continue
                 event = qmgr_event(queue_id, body)
             elif daemon == "cleanup":
@@ -874,6 +876,7 @@ class Correlator:
                     self._seen(when)
                     message.last_time = when
                     message.message_id = message_id
+                    message.instance = fields[0]
                     if message.kind == PICKED:
                         self._copy_named(message, line, stamp or line[:15])
                     continue

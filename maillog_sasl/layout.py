@@ -90,7 +90,7 @@ IMPORTANCE: Dict[str, Tuple[str, ...]] = {
                  "expired", "networks"),
     # What to purge: the queue ID, whose, what kind, how much, why it is stuck.
     "queue": ("queue_id", "user", "kind", "pending_recipients", "sender", "last_reason",
-              "first_deferred", "last_attempt", "parent_queue_id", "queued", "host"),
+              "first_deferred", "last_attempt", "parent_queue_id", "queued", "instance", "host"),
 }
 
 # Free-text columns: (MIN, CAP) display widths (see the module docstring). Column names mean

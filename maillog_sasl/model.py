@@ -7,6 +7,7 @@ SUMMARY
     Stats      what was read, used, skipped and left open
     STATS_FIELDS, SESSION_FIELDS, MESSAGE_FIELDS, RECIPIENT_FIELDS   their fields, in order
     STATS_ADDED                      a Stats kept before they came lacks these fields
+    SESSION_ADDED, MESSAGE_ADDED     likewise a Session's, a Message's (their values then)
 
 DESCRIPTION
     Slotted classes (native ones in the compiled build, which pickle as plain ones do): a busy
@@ -46,8 +47,8 @@ from maillog_sasl.syslog import set_slots, slots_state
 
 __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED", "REJECTED",
            "UNKNOWN_USER", "Session", "Recipient", "Message", "Stats", "OPEN", "REMOVED",
-           "REFUSED", "QUEUED", "LOST", "Finished", "SESSION_ADDED", "STATS_FIELDS",
-           "STATS_ADDED"]
+           "REFUSED", "QUEUED", "LOST", "Finished", "SESSION_ADDED", "MESSAGE_ADDED",
+           "STATS_FIELDS", "STATS_ADDED"]
 
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
@@ -68,7 +69,7 @@ RECIPIENT_FIELDS = ("address", "orig_to", "status", "_details", "attempts", "fir
 MESSAGE_FIELDS = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
                   "sasl_method", "sasl_username", "sasl_sender", "message_id", "sender", "size",
                   "nrcpt", "queued", "last_time", "end", "state", "recipients", "parent",
-                  "notices", "expired", "reinjected_as")
+                  "notices", "expired", "reinjected_as", "instance")
 
 
 class Session:
@@ -260,6 +261,10 @@ class Message:
         self.expired = False
         # Queue IDs a content filter re-injected it as (their client= named it orig_queue_id).
         self.reinjected_as: Sequence[str] = ()
+        # The Postfix instance whose queue holds it: the syslog_name of its cleanup's or qmgr's
+        # lines (postmulti(1): `postfix`, `postfix-out`), never smtpd's, which master.cf often
+        # overrides (`-o syslog_name=postfix/submission`). "" until one of them logs it.
+        self.instance = ""
 
     def __reduce__(self):
         # In MESSAGE_FIELDS order, written out as Session's.
@@ -267,7 +272,8 @@ class Message:
                           self.client_name, self.client_ip, self.sasl_method, self.sasl_username,
                           self.sasl_sender, self.message_id, self.sender, self.size, self.nrcpt,
                           self.queued, self.last_time, self.end, self.state, self.recipients,
-                          self.parent, self.notices, self.expired, self.reinjected_as)
+                          self.parent, self.notices, self.expired, self.reinjected_as,
+                          self.instance)
 
     def recipient(self, address: str, orig_to: Optional[str] = None) -> Recipient:
         # Most recipients have no orig_to: their address alone is the key, no tuple to keep
@@ -351,6 +357,10 @@ _SESSION_SIZE = len(SESSION_FIELDS)
 # layout without them): it counted no queued reject, had no action waiting, no proxy's connect.
 SESSION_ADDED = {"queued_rejects": 0, "pending_action": None, "proxied_since": None}
 _SESSION_DEFAULTS = tuple(SESSION_ADDED.values())
+_MESSAGE_SIZE = len(MESSAGE_FIELDS)
+# Likewise Message's: a message kept before it had an instance has it unknown.
+MESSAGE_ADDED = {"instance": ""}
+_MESSAGE_DEFAULTS = tuple(MESSAGE_ADDED.values())
 
 
 # Each is built through its __init__, whose arguments are its first fields (Message's `queued`
@@ -381,7 +391,9 @@ def _message(*fields) -> Message:
     (self.serial, self.host, self.queue_id, self.kind, self.session, self.client_name,
      self.client_ip, self.sasl_method, self.sasl_username, self.sasl_sender, self.message_id,
      self.sender, self.size, self.nrcpt, self.queued, self.last_time, self.end, self.state,
-     self.recipients, self.parent, self.notices, self.expired, self.reinjected_as) = fields
+     self.recipients, self.parent, self.notices, self.expired, self.reinjected_as,
+     self.instance) = (fields if len(fields) == _MESSAGE_SIZE
+                       else (*fields, *_MESSAGE_DEFAULTS[len(fields) - _MESSAGE_SIZE:]))
     return self
 
 

@@ -49,7 +49,9 @@ DESCRIPTION
               parent's queue ID), what `postsuper -r` or MailScanner requeued of them (kind
               requeued, under the new queue ID), and the bounce and delay notices they caused
               (kind notice, with the parent's queue ID): all of them eat the queue, and
-              `--format ids` prints them for `postsuper -d -`.
+              `--format ids` prints them for `postsuper -d -`. `instance` is the Postfix
+              instance (postmulti) whose queue holds the message: a queue ID names a message
+              only in its own instance's queue, as only on its own host.
 
     With a GeoIP database (option geo, an enrich.Geo) some reports gain columns, after their
     others (Report.geo_columns; without one, rows and columns are exactly as before):
@@ -118,8 +120,11 @@ SUSPICIOUS_COLUMNS = ["user", "severity", "signals", "reasons", "networks", "ips
                       "first_flagged", "logins", "messages", "recipients", "failed_share"]
 TIMELINE_COLUMNS = ["user", "hour", "logins", "ips", "networks", "new_networks", "auth_failures",
                     "recipients", *OUTCOMES, "signals"]
+# `instance`: the Postfix instance whose queue holds the message (model.Message.instance); last,
+# as a column added is, so that a script reading the CSV by position reads what it did.
 QUEUE_COLUMNS = ["host", "queue_id", "kind", "user", "sender", "pending_recipients",
-                 "first_deferred", "last_attempt", "last_reason", "parent_queue_id", "queued"]
+                 "first_deferred", "last_attempt", "last_reason", "parent_queue_id", "queued",
+                 "instance"]
 # Added after the others when a GeoIP database is loaded (option `geo`), and only then: without
 # one every report is what it always was.
 USERS_GEO_COLUMNS = ["countries", "asns"]
@@ -912,8 +917,10 @@ def _queue(finished: Iterable[Finished], selection: Selection, options: dict) ->
                      "first_deferred": min(deferred) if deferred else None,
                      "last_attempt": last["last_attempt"] if last else None,
                      "last_reason": last["reason"] if last else pending[0]["reason"],
-                     "parent_queue_id": parent_queue_id(item), "queued": item.queued})
-    rows.sort(key=lambda row: (row["user"], row["host"], row["queued"], row["queue_id"]))
+                     "parent_queue_id": parent_queue_id(item), "queued": item.queued,
+                     "instance": item.instance})
+    rows.sort(key=lambda row: (row["user"], row["host"], row["instance"], row["queued"],
+                               row["queue_id"]))
     return rows
 
 

@@ -76,6 +76,7 @@ import calendar
 import datetime as _dt
 import functools
 import re
+import sys
 import warnings
 from typing import Dict, Final, Optional, Tuple
 
@@ -545,6 +546,8 @@ def parse_program(tag: str):
     own name whatever syslog_name is (postfix.c; postsuper, postqueue and postfix-script log
     as `syslog_name/name`): ("postfix", "postfix", "2236"). The queue manager run as oqmgr or
     nqmgr is qmgr (QUEUE_MANAGER_NAMES). (Asked once a tag: the correlator caches its answers.)
+    The syslog_name is interned: a message keeps its cleanup's as its instance, one string for
+    the thousands of messages of an instance, whatever the pid of the tag.
     """
     open_bracket = tag.rfind("[")
     pid_end = len(tag) - 2 if tag.endswith("]:") else len(tag) - 1  # or rsyslog's `prog[pid]`
@@ -555,7 +558,7 @@ def parse_program(tag: str):
     if slash <= 0:
         return (program, program, pid) if program == "postfix" else None
     daemon = program[slash + 1:]
-    return program[:slash], QUEUE_MANAGER_NAMES.get(daemon, daemon), pid
+    return sys.intern(program[:slash]), QUEUE_MANAGER_NAMES.get(daemon, daemon), pid
 
 
 def slots_state(record, names: Tuple[str, ...]) -> tuple:

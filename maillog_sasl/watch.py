@@ -232,7 +232,8 @@ def _lacked(*versions: Mapping[str, Optional[tuple]]) -> Dict[str, Optional[tupl
 
 # The attributes each recent version lacked, newest first: the version just before this one
 # lacked the first, the one before it the first two (PREVIOUS_LAYOUTS).
-_ADDED_RECENTLY = ({"Stats": ("earliest_moves", "latest_moves")},
+_ADDED_RECENTLY = ({"Message": tuple(model.MESSAGE_ADDED)},
+                   {"Stats": ("earliest_moves", "latest_moves")},
                    {"Stats": ("unread_stamps", "unread_stamp"),
                     "IpActivity": ("logins", "forgotten_login"), "SeenLogin": None,
                     "LateFailure": None},
@@ -241,8 +242,8 @@ _ADDED_RECENTLY = ({"Stats": ("earliest_moves", "latest_moves")},
                    {"Session": ("proxied_since",)})
 # The attributes classes gained since a version whose engines this one reads as they are (those
 # above among them): the layout hashed without them is that version's; None for a class that
-# came whole (an older engine holds none of it). A Session kept then is read with
-# model.SESSION_ADDED's values.
+# came whole (an older engine holds none of it). A Session or Message kept then is read with
+# model.SESSION_ADDED's or MESSAGE_ADDED's values.
 _ADDED = _lacked({"Hold": None, "Discard": None, "_ActionFields": None, "ProxyReply": None,
                   "_ProxyReplyFields": None, "Session": tuple(model.SESSION_ADDED)},
                  *_ADDED_RECENTLY)
@@ -254,11 +255,11 @@ _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
 # The hashes of the layout of the engine's classes (layouts()), written out: in the compiled
 # build (setup.py) a class has neither __slots__ nor __init__ code to hash. A test works them
 # out from the source, and fails when a class changed and these did not (a new format then).
-CORE_LAYOUT = 0x18ED93CE21A4CCC8
+CORE_LAYOUT = 0x031A12382D23BDBA
 BEFORE_LAYOUT = 0x1AD073D352EC472D  # as before the attributes _ADDED came
 # As before those of _ADDED_RECENTLY came: before the first, before the first two, ...
-PREVIOUS_LAYOUTS = (0x008A4269A07F2D5C, 0x0AEBB273EDE7E904, 0x1B3EEB6EFB1A3680,
-                    0x1AA8F14E4AD8D638)
+PREVIOUS_LAYOUTS = (0x18ED93CE21A4CCC8, 0x008A4269A07F2D5C, 0x0AEBB273EDE7E904,
+                    0x1B3EEB6EFB1A3680, 0x1AA8F14E4AD8D638)
 ENRICHED_LAYOUT = 0x0A2D22BE958AA9E3
 
 

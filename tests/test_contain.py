@@ -2,7 +2,8 @@
 table (added, added again, released, the rest of the file untouched byte for byte, written
 atomically with its mode and owner, a new one 0644), and Postfix's commands as fakes on PATH that
 record their argv and standard input: postsuper gets the user's queue IDs on stdin, postmap the
-table, postconf answers from a dict.
+table, postconf answers from a dict; on a host of two Postfix instances, each instance's IDs go
+to its own postsuper (postmulti -i NAME -x) and its own main.cf is read.
 Every failure is one line on stderr and exit 2; a USER that could not be a table key is refused
 before anything runs."""
 
@@ -19,6 +20,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from test_instances import LOG
 
 from maillog_sasl import contain
 from maillog_sasl.contain import BEGIN, BLOCK_NOTE, END, REJECT, ContainError, edit_block
@@ -41,11 +43,16 @@ FAKE = textwrap.dedent("""\
     args = sys.argv[1:]
     if args[:1] == ["-c"]:
         args = args[2:]
+    config = behaviour
+    if name == "postmulti":  # -i NAME -x COMMAND ARGS: COMMAND with the instance's main.cf
+        config = behaviour["instances"].get(args[args.index("-i") + 1], {{}})
+        name, args = args[args.index("-x") + 1], args[args.index("-x") + 2:]
     if name == "postconf" and "-P" in args:
-        print("\\n".join(behaviour["master.cf"]))
+        print("\\n".join(config.get("master.cf", [])))
     elif name == "postconf":
         for param in args[args.index("-h") + 1:]:
-            print(behaviour["main.cf"].get(param, "hash" if param == "default_database_type" else ""))
+            print(config.get("main.cf", {{}}).get(
+                param, "hash" if param == "default_database_type" else ""))
     mine = behaviour.get(name, {{}})
     if mine.get("sleep"):
         import time
@@ -57,12 +64,13 @@ FAKE = textwrap.dedent("""\
 
 
 class Fakes:
-    """postsuper, postmap and postconf in a directory first on PATH (and nothing in /usr/sbin)."""
+    """postsuper, postmap, postconf and postmulti in a directory first on PATH (and nothing in
+    /usr/sbin); postmulti -i NAME -x runs the others with instance NAME's main.cf."""
 
     def __init__(self, directory):
         self.bin = directory
-        self.behaviour = {"main.cf": {}, "master.cf": []}
-        for name in ("postsuper", "postmap", "postconf"):
+        self.behaviour = {"main.cf": {}, "master.cf": [], "instances": {}}
+        for name in ("postsuper", "postmap", "postconf", "postmulti"):
             path = directory / name
             path.write_text(FAKE.format(python=sys.executable))
             path.chmod(0o755)
@@ -75,8 +83,10 @@ class Fakes:
         self.behaviour[name] = values
         self.save()
 
-    def main_cf(self, **values):
-        self.behaviour["main.cf"] = values
+    def main_cf(self, instance=None, **values):
+        where = (self.behaviour if instance is None
+                 else self.behaviour["instances"].setdefault(instance, {}))
+        where["main.cf"] = values
         self.save()
 
     def calls(self, name=None):
@@ -85,7 +95,8 @@ class Fakes:
         return [call for call in calls if name is None or call["argv"][0] == name]
 
     def changing_calls(self):
-        return [call for call in self.calls() if call["argv"][0] != "postconf"]
+        return [call for call in self.calls() if "postconf" not in
+                (call["argv"][0], call["argv"][4] if call["argv"][0] == "postmulti" else None)]
 
 
 @pytest.fixture
@@ -818,3 +829,50 @@ def test_contrib_names_only_options_that_exist():
                 command = shlex.split(line.lstrip("#").partition("=")[2])
                 assert command[1] == "watch"
                 cli_module._watch_parser().parse_args(command[2:])
+
+
+# -- a host of several Postfix instances (postmulti) -------------------------------------------
+
+ERIN = "erin@example.jp"
+
+
+def two_instances(tmp_path):
+    """test_instances.LOG: erin's mail queued in the primary's queue and postfix-out's."""
+    path = tmp_path / "two-instances.log"
+    path.write_text(LOG)
+    return path
+
+
+def test_contain_holds_each_message_through_its_own_instances_postsuper(cli, fakes, tmp_path):
+    table = tmp_path / "sasl_access"
+    fakes.main_cf(smtpd_sender_restrictions=f"check_sasl_access hash:{table}")
+    fakes.main_cf("postfix-out", smtpd_sender_restrictions="reject_non_fqdn_sender")
+    result = cli("contain", ERIN, two_instances(tmp_path), "--hold", "--reject", "--sasl-access",
+                 table, "--dry-run")
+    assert result.code == 0, result.err
+    assert result.out == textwrap.dedent(f"""\
+        # dry run: nothing is changed; these are the commands and the map change
+        printf '%s\\n' 1A1A1A1A01 | postsuper -h -
+        printf '%s\\n' 2B2B2B2B02 3C3C3C3C03 | postmulti -i postfix-out -x postsuper -h -
+        --- {table}
+        +++ {table}
+        @@ -0,0 +1,4 @@
+        +{BEGIN}
+        +{BLOCK_NOTE}
+        +{ERIN} {REJECT}
+        +{END}
+        postmap hash:{table}
+        # instance postfix-out reads its own main.cf and master.cf (`postmulti -i postfix-out -x postconf`): there:
+        # main.cf: no smtpd_sender_restrictions or smtpd_recipient_restrictions applies check_sasl_access hash:{table}, so the table refuses nobody; add this line to main.cf, then run `postmulti -i postfix-out -p reload`:
+        #     smtpd_sender_restrictions = check_sasl_access hash:{table}, reject_non_fqdn_sender
+        """)
+    assert fakes.changing_calls() == []
+
+
+def test_contain_applied_runs_each_instances_postsuper(cli, fakes, tmp_path):
+    result = cli("contain", ERIN, two_instances(tmp_path), "--hold", "--apply")
+    assert result.code == 0, result.err
+    assert fakes.changing_calls() == [
+        {"argv": ["postsuper", "-h", "-"], "stdin": "1A1A1A1A01\n"},
+        {"argv": ["postmulti", "-i", "postfix-out", "-x", "postsuper", "-h", "-"],
+         "stdin": "2B2B2B2B02\n3C3C3C3C03\n"}]

@@ -180,7 +180,8 @@ def test_reinjection_with_orig_queue_id_inherits_the_user(report):
         "sender": "mona@example.test", "pending_recipients": 1,
         "first_deferred": "2026-11-05T10:00:35+00:00", "last_attempt": "2026-11-05T10:00:35+00:00",
         "last_reason": "connect to mx.slow.example[203.0.113.80]:25: Connection timed out",
-        "parent_queue_id": "B6B6000001", "queued": "2026-11-05T10:00:01+00:00"}]
+        "parent_queue_id": "B6B6000001", "queued": "2026-11-05T10:00:01+00:00",
+        "instance": "postfix"}]
 
 
 # The filter runs on another machine of the LAN: its delivery line names no loopback relay, so
@@ -260,7 +261,8 @@ def test_bounce_notice_reusing_an_open_queue_id_closes_the_old_message_as_lost(r
         "last_attempt": "2026-11-05T12:00:05+00:00",
         "last_reason": "host mail.example.test[private/dovecot-lmtp] said: 452 4.2.2 <omar@example.test> "
                        "Quota exceeded (mailbox for user is full) (in reply to end of DATA command)",
-        "parent_queue_id": "D8D8000001", "queued": "2026-11-05T12:00:04+00:00"}]
+        "parent_queue_id": "D8D8000001", "queued": "2026-11-05T12:00:04+00:00",
+        "instance": "postfix"}]
     stats = cli("--stats", "--year", "2026", "--format", "json", log).err
     assert "messages lost (ID reuse): 1\n" in stats
     assert "messages still queued:    1\n" in stats

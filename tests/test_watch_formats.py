@@ -1,7 +1,7 @@
 """watch reads a state that an older version wrote (its engine in an older format) as it is, and
 continues it as it continues a state of its own: tests/fixtures/watch-state-0.1,
-watch-state-8ec86ef, watch-state-3863bce and watch-state-f2fade6 (their READMEs say how each was
-written)."""
+watch-state-8ec86ef, watch-state-3863bce, watch-state-f2fade6 and watch-state-7478258 (their
+READMEs say how each was written)."""
 
 import os
 import shutil
@@ -26,7 +26,8 @@ FIXTURE = FIXTURES / "watch-state-0.1"
 # part1.log.
 STATES = [FIXTURE / "state.sqlite", FIXTURES / "watch-state-8ec86ef" / "state.sqlite",
           FIXTURES / "watch-state-3863bce" / "state.sqlite",
-          FIXTURES / "watch-state-f2fade6" / "state.sqlite"]
+          FIXTURES / "watch-state-f2fade6" / "state.sqlite",
+          FIXTURES / "watch-state-7478258" / "state.sqlite"]
 TIMES = ("--year", "2020", "--tz", "UTC")
 
 
@@ -78,6 +79,8 @@ def test_an_older_session_is_read_with_the_values_of_the_fields_it_lacks(tmp_pat
         assert all(len(hour.outcomes) == COUNTS for hour in user.open_hours.values())
     stats = opened.engine.correlator.stats
     assert (stats.unread_stamps, stats.unread_stamp) == (0, None)
+    # Kept before a message had an instance: none known (model.MESSAGE_ADDED).
+    assert {message.instance for message in opened.engine.correlator.messages.values()} == {""}
 
 
 @pytest.mark.parametrize("state", STATES, ids=lambda state: state.parent.name)

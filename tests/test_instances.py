@@ -1,0 +1,96 @@
+"""A host of two Postfix instances (postmulti): the primary, logging as `postfix`, and one with
+`syslog_name = postfix-out` and a queue of its own. A queue ID names a message only in its own
+instance's queue: the queue report says each message's instance (its cleanup's and qmgr's
+syslog_name, never smtpd's, which master.cf overrides: postfix-out's copied the primary's
+`-o syslog_name=postfix/submission`), and `-f ids` over both says so on stderr with each
+instance's command. (`contain` on this log: tests/test_contain.py.)"""
+
+import pickle
+import textwrap
+
+import pytest
+
+from maillog_sasl.model import Message
+
+TIMES = ("--year", "2026", "--tz", "UTC")
+
+# The primary's submission login; then postfix-out's, whose master.cf copied the primary's
+# `-o syslog_name=postfix/submission` (its smtpd logs as the primary's; its cleanup, qmgr and
+# smtp as postfix-out); then one of postfix-out's own port, and another user's there.
+LOG = textwrap.dedent("""\
+    Mar  3 09:00:00 mx1 postfix/submission/smtpd[1100]: connect from client.example.jp[203.0.113.5]
+    Mar  3 09:00:01 mx1 postfix/submission/smtpd[1100]: 1A1A1A1A01: client=client.example.jp[203.0.113.5], sasl_method=PLAIN, sasl_username=erin@example.jp
+    Mar  3 09:00:01 mx1 postfix/cleanup[1101]: 1A1A1A1A01: message-id=<m1@client.example.jp>
+    Mar  3 09:00:01 mx1 postfix/qmgr[1102]: 1A1A1A1A01: from=<erin@example.jp>, size=900, nrcpt=1 (queue active)
+    Mar  3 09:00:02 mx1 postfix/submission/smtpd[1100]: disconnect from client.example.jp[203.0.113.5] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8
+    Mar  3 09:00:31 mx1 postfix/smtp[1103]: 1A1A1A1A01: to=<a@one.example>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.one.example[198.51.100.1]:25: Connection timed out)
+    Mar  3 09:10:00 mx1 postfix/submission/smtpd[2200]: connect from unknown[203.0.113.9]
+    Mar  3 09:10:01 mx1 postfix/submission/smtpd[2200]: 2B2B2B2B02: client=unknown[203.0.113.9], sasl_method=LOGIN, sasl_username=erin@example.jp
+    Mar  3 09:10:01 mx1 postfix-out/cleanup[2201]: 2B2B2B2B02: message-id=<m2@x>
+    Mar  3 09:10:01 mx1 postfix-out/qmgr[2202]: 2B2B2B2B02: from=<erin@example.jp>, size=900, nrcpt=1 (queue active)
+    Mar  3 09:10:02 mx1 postfix/submission/smtpd[2200]: disconnect from unknown[203.0.113.9] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+    Mar  3 09:10:31 mx1 postfix-out/smtp[2203]: 2B2B2B2B02: to=<b@two.example>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.two.example[198.51.100.2]:25: Connection timed out)
+    Mar  3 09:20:00 mx1 postfix-out/smtpd[2300]: connect from unknown[203.0.113.9]
+    Mar  3 09:20:01 mx1 postfix-out/smtpd[2300]: 3C3C3C3C03: client=unknown[203.0.113.9], sasl_method=LOGIN, sasl_username=erin@example.jp
+    Mar  3 09:20:01 mx1 postfix-out/cleanup[2201]: 3C3C3C3C03: message-id=<m3@x>
+    Mar  3 09:20:01 mx1 postfix-out/qmgr[2202]: 3C3C3C3C03: from=<erin@example.jp>, size=900, nrcpt=1 (queue active)
+    Mar  3 09:20:02 mx1 postfix-out/smtpd[2300]: disconnect from unknown[203.0.113.9] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+    Mar  3 09:20:31 mx1 postfix-out/smtp[2203]: 3C3C3C3C03: to=<c@three.example>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.three.example[198.51.100.3]:25: Connection timed out)
+    Mar  3 09:30:00 mx1 postfix-out/smtpd[2300]: connect from laptop.example.jp[198.51.100.77]
+    Mar  3 09:30:01 mx1 postfix-out/smtpd[2300]: 4D4D4D4D04: client=laptop.example.jp[198.51.100.77], sasl_method=PLAIN, sasl_username=frank@example.jp
+    Mar  3 09:30:01 mx1 postfix-out/cleanup[2201]: 4D4D4D4D04: message-id=<m4@laptop>
+    Mar  3 09:30:01 mx1 postfix-out/qmgr[2202]: 4D4D4D4D04: from=<frank@example.jp>, size=900, nrcpt=1 (queue active)
+    Mar  3 09:30:02 mx1 postfix-out/smtpd[2300]: disconnect from laptop.example.jp[198.51.100.77] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+    Mar  3 09:30:31 mx1 postfix-out/smtp[2203]: 4D4D4D4D04: to=<d@four.example>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.four.example[198.51.100.4]:25: Connection timed out)
+    """)
+INSTANCES = {"1A1A1A1A01": "postfix", "2B2B2B2B02": "postfix-out", "3C3C3C3C03": "postfix-out",
+             "4D4D4D4D04": "postfix-out"}
+
+
+@pytest.fixture
+def log(tmp_path):
+    path = tmp_path / "maillog"
+    path.write_text(LOG)
+    return path
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_queue_report_gives_each_message_its_queues_instance(report, log, jobs):
+    rows = report("queue", *TIMES, "--jobs", jobs, log)
+    assert {row["queue_id"]: row["instance"] for row in rows} == INSTANCES
+    assert {row["host"] for row in rows} == {"mx1"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "table"])
+def test_the_instance_column_is_in_every_format(cli, log, fmt):
+    result = cli("-r", "queue", *TIMES, "-f", fmt, "--columns", "queue_id,instance", log)
+    assert result.code == 0, result.err
+    shown = [line.replace(",", " ").split() for line in result.out.splitlines()]
+    assert ["2B2B2B2B02", "postfix-out"] in shown and ["1A1A1A1A01", "postfix"] in shown
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ids_over_two_instances_name_them_and_each_ones_command(cli, log, jobs):
+    result = cli("-r", "queue", *TIMES, "--jobs", jobs, "-f", "ids", log)
+    assert result.code == 0, result.err
+    assert result.out.split() == sorted(INSTANCES)
+    [said] = [line for line in result.err.splitlines() if "instances" in line]
+    assert said == (
+        "maillog-sasl: these queue IDs are in the queues of 2 Postfix instances (postfix, "
+        "postfix-out): a queue ID names a message only in its own instance's queue; give each "
+        "instance its own (the `instance` column: -f csv --columns instance,queue_id): "
+        "`postsuper -d -` for postfix, `postmulti -i postfix-out -x postsuper -d -` for "
+        "postfix-out")
+
+
+def test_ids_of_one_instance_say_nothing_of_instances(cli, log):
+    result = cli("-r", "queue", *TIMES, "-f", "ids", "--user", "frank@example.jp", log)
+    assert result.code == 0, result.err
+    assert result.out.split() == ["4D4D4D4D04"]
+    assert "instance" not in result.err
+
+
+def test_a_message_keeps_its_instance_through_pickling():
+    message = Message(1, "mx1", "2B2B2B2B02", "submission", None)
+    message.instance = "postfix-out"
+    assert pickle.loads(pickle.dumps(message)).instance == "postfix-out"
