@@ -95,7 +95,8 @@ DESCRIPTION
                      is one
       contained      (critical) with `containment` (watch --contain): an account whose alert
                      reaches critical for the first time is contained at once with
-                     contain.contain(): its queued messages (the alert's queue_ids) put on hold
+                     contain.contain(): its queued messages (the alert's queue_ids) put on hold,
+                     each through its Postfix instance's postsuper (model.Message.instance),
                      and/or USER REJECT written to the check_sasl_access table. The alert says
                      what was done (`actions`: the commands and the table's diff, as `contain`
                      prints them; `dry_run`; `failed`); a dry run (not root) only says what
@@ -915,9 +916,15 @@ class Watch:
         name = alert["user"]
         actions: List[str] = []
         queue_ids = alert["queue_ids"] if plan.hold else None
+        # Each of them goes to its own instance's queue (model.Message.instance).
+        instances = {message.queue_id: message.instance
+                     for message in self.engine.queue().get(name, [])}
+        by_instance: Dict[str, List[str]] = {}
+        for queue_id in queue_ids or ():
+            by_instance.setdefault(instances.get(queue_id, ""), []).append(queue_id)
         failed = ""
         try:
-            contain_module.contain(name, queue_ids=queue_ids,
+            contain_module.contain(name, queue_ids=None if queue_ids is None else by_instance,
                                    map_path=plan.map_path if plan.reject else None,
                                    map_action=contain_module.REJECT, dry_run=plan.dry_run,
                                    postfix=plan.postfix, echo=actions.append)

@@ -876,3 +876,22 @@ def test_contain_applied_runs_each_instances_postsuper(cli, fakes, tmp_path):
         {"argv": ["postsuper", "-h", "-"], "stdin": "1A1A1A1A01\n"},
         {"argv": ["postmulti", "-i", "postfix-out", "-x", "postsuper", "-h", "-"],
          "stdin": "2B2B2B2B02\n3C3C3C3C03\n"}]
+
+
+def test_watch_contain_holds_each_message_in_its_own_instances_queue(cli, fakes, table, tmp_path,
+                                                                     monkeypatch):
+    # One of ken's queued messages in the queue of a second instance, postfix-out.
+    moved = "B132F3B1ABDD"
+    log = tmp_path / "maillog"
+    log.write_text("".join(
+        line.replace(" postfix/cleanup[", " postfix-out/cleanup[").replace(
+            " postfix/qmgr[", " postfix-out/qmgr[") if f" {moved}: " in line else line
+        for line in SAMPLE.read_text().splitlines(keepends=True)))
+    monkeypatch.setattr(contain, "is_root", lambda: True)
+    _, alerts = watch_contain(cli, tmp_path, table, log=log)
+    actions = contained(alerts)["ken.roux@corp.example"]["actions"]
+    assert f"printf '%s\\n' {moved} | postmulti -i postfix-out -x postsuper -h -" in actions
+    held = [call for call in fakes.changing_calls() if "postsuper" in call["argv"]
+            and moved in call["stdin"]]
+    assert held == [{"argv": ["postmulti", "-i", "postfix-out", "-x", "postsuper", "-h", "-"],
+                     "stdin": f"{moved}\n"}]
