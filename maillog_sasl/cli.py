@@ -700,8 +700,8 @@ class _HostsOfIds:
         postfix = Postfix()
         names = sorted(self.instances)
         commands = ", ".join(
-            f"`{shlex.join(postfix.instance(name).argv('postsuper', '-d', '-'))}` for "
-            + (_printable(name) or "those of no instance known") for name in names)
+            f"`{_printable(shlex.join(postfix.instance(name).argv('postsuper', '-d', '-')))}` "
+            f"for {_printable(name) or 'those of no instance known'}" for name in names)
         return (f"these queue IDs are in the queues of {len(names)} Postfix instances "
                 f"({', '.join(_printable(name) or '(not known)' for name in names)}): a queue "
                 "ID names a message only in its own instance's queue; give each instance its "

@@ -115,6 +115,9 @@ RESTRICTION_LISTS = ("smtpd_client_restrictions", "smtpd_helo_restrictions",
                      "smtpd_recipient_restrictions", "smtpd_data_restrictions",
                      "smtpd_end_of_data_restrictions")
 SUGGESTED_LISTS = ("smtpd_sender_restrictions", "smtpd_recipient_restrictions")
+# An instance's name as the queue report gives it (a syslog_name): printable ASCII, no space. A
+# name of other characters is a line no Postfix wrote, and goes to no command.
+INSTANCE = re.compile(r"[!-~]+")
 # Short (hex) and long (base-52 with a 'z' separator) queue IDs.
 QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,32}")
 # What ends a table line's key: the C library's isspace() in the C locale (Postfix's ISSPACE).
@@ -534,6 +537,11 @@ def contain(user: str, queue_ids: Optional[Union[Sequence[str], Dict[str, List[s
         echo("# dry run: nothing is changed; these are the commands and the map change")
     by_instance = (queue_ids if isinstance(queue_ids, dict)
                    else {"": list(queue_ids or ())})
+    for name in by_instance:
+        if not INSTANCE.fullmatch(name or PRIMARY):
+            shown = name.encode("unicode_escape").decode("ascii")
+            raise ContainError(f"the logs name a Postfix instance {shown!r} that is no "
+                               "syslog_name (a word of printable ASCII): not given to postmulti")
     if queue_ids is not None:
         _queue(user, by_instance, release, dry_run, postfix, echo)
     if map_path is not None:

@@ -895,3 +895,11 @@ def test_watch_contain_holds_each_message_in_its_own_instances_queue(cli, fakes,
             and moved in call["stdin"]]
     assert held == [{"argv": ["postmulti", "-i", "postfix-out", "-x", "postsuper", "-h", "-"],
                      "stdin": f"{moved}\n"}]
+
+
+def test_an_instance_name_of_control_characters_goes_to_no_command(cli, fakes, tmp_path):
+    log = tmp_path / "maillog"
+    log.write_text(LOG.replace("postfix-out/", "postfix-\x1b[2J/"))
+    error = one_line(run(cli, ERIN, log, "--hold", "--apply"))
+    assert "Postfix instance 'postfix-\\\\x1b[2J' that is no syslog_name" in error
+    assert fakes.changing_calls() == []
