@@ -13,6 +13,7 @@ SUMMARY
     copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
         queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
     account_of(login) -> the account a SASL login names: its name in lower case
+    instance_of(syslog_name) -> the Postfix instance of a queue daemon logging as syslog_name
     untimed_lines(count, last) -> str   what is said of a log's lines whose stamp is no time
         (the reports' Problem, watch's line on stderr)
 
@@ -417,6 +418,15 @@ def account_of(login: str) -> str:
     with strcasecmp_utf8(), check_sasl_access looks them up with folded keys); a thief who
     spread the mail over `Alice` and `ALICE` was two accounts, each under every limit."""
     return _intern(login.lower())
+
+
+def instance_of(syslog_name: str) -> str:
+    """The Postfix instance of a queue daemon that logs as `syslog_name`: the name up to its
+    first `/`. A master.cf service's `-o syslog_name=postfix/submission` (a cleanup service of
+    the submission port's own, with its header_checks) names a service of that instance, which
+    postmulti -i does not know: its instances' names have no `/`."""
+    slash = syslog_name.find("/")
+    return syslog_name if slash < 0 else _intern(syslog_name[:slash])
 
 
 def queued_as(event) -> Optional[str]:
@@ -855,7 +865,7 @@ class Correlator:
                             continue
                         sender, size, nrcpt = plain.groups()
                         self._queue_active(message, sender, int(size), int(nrcpt), when)
-                        message.instance = fields[0]
+                        message.instance = instance_of(fields[0])
                         continue
                 event = qmgr_event(queue_id, body)
             elif daemon == "cleanup":
@@ -876,7 +886,7 @@ class Correlator:
                     self._seen(when)
                     message.last_time = when
                     message.message_id = message_id
-                    message.instance = fields[0]
+                    message.instance = instance_of(fields[0])
                     if message.kind == PICKED:
                         self._copy_named(message, line, stamp or line[:15])
                     continue

@@ -263,7 +263,8 @@ class Message:
         self.reinjected_as: Sequence[str] = ()
         # The Postfix instance whose queue holds it: the syslog_name of its cleanup's or qmgr's
         # lines (postmulti(1): `postfix`, `postfix-out`), never smtpd's, which master.cf often
-        # overrides (`-o syslog_name=postfix/submission`). "" until one of them logs it.
+        # overrides (`-o syslog_name=postfix/submission`); of a cleanup service overridden so,
+        # the part before the `/` (correlate.instance_of()). "" until one of them logs it.
         self.instance = ""
 
     def __reduce__(self):

@@ -94,3 +94,34 @@ def test_a_message_keeps_its_instance_through_pickling():
     message = Message(1, "mx1", "2B2B2B2B02", "submission", None)
     message.instance = "postfix-out"
     assert pickle.loads(pickle.dumps(message)).instance == "postfix-out"
+
+
+# A single-instance host whose submission port has a cleanup service of its own (header_checks
+# that strip the client's Received:) with `-o syslog_name=postfix/submission` too: its cleanup
+# logs as postfix/submission/cleanup. A message the header_checks held never gets a qmgr line.
+OVERRIDDEN = textwrap.dedent("""\
+    Mar  3 09:00:00 mx1 postfix/submission/smtpd[1100]: connect from client.example.jp[203.0.113.5]
+    Mar  3 09:00:01 mx1 postfix/submission/smtpd[1100]: 5E5E5E5E05: client=client.example.jp[203.0.113.5], sasl_method=PLAIN, sasl_username=erin@example.jp
+    Mar  3 09:00:01 mx1 postfix/submission/cleanup[1101]: 5E5E5E5E05: hold: header Subject: x from client.example.jp[203.0.113.5]; from=<erin@example.jp> to=<a@one.example> proto=ESMTP helo=<client>: Held
+    Mar  3 09:00:01 mx1 postfix/submission/cleanup[1101]: 5E5E5E5E05: message-id=<m5@client.example.jp>
+    Mar  3 09:00:02 mx1 postfix/submission/smtpd[1100]: disconnect from client.example.jp[203.0.113.5] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8
+    Mar  3 09:10:00 mx1 postfix/submission/smtpd[1100]: connect from client.example.jp[203.0.113.5]
+    Mar  3 09:10:01 mx1 postfix/submission/smtpd[1100]: 6F6F6F6F06: client=client.example.jp[203.0.113.5], sasl_method=PLAIN, sasl_username=erin@example.jp
+    Mar  3 09:10:01 mx1 postfix/submission/cleanup[1101]: 6F6F6F6F06: message-id=<m6@client.example.jp>
+    Mar  3 09:10:01 mx1 postfix/qmgr[1102]: 6F6F6F6F06: from=<erin@example.jp>, size=900, nrcpt=1 (queue active)
+    Mar  3 09:10:02 mx1 postfix/submission/smtpd[1100]: disconnect from client.example.jp[203.0.113.5] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8
+    """)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_services_syslog_name_is_its_instances(cli, report, tmp_path, jobs):
+    # `postfix/submission` is no instance (postmulti's names have no `/`): the part before the
+    # slash is, the instance the service's master.cf belongs to.
+    path = tmp_path / "maillog"
+    path.write_text(OVERRIDDEN)
+    rows = report("queue", *TIMES, "--jobs", jobs, "--all", path)
+    assert {row["queue_id"]: row["instance"] for row in rows} == {"5E5E5E5E05": "postfix",
+                                                                  "6F6F6F6F06": "postfix"}
+    result = cli("-r", "queue", *TIMES, "-f", "ids", path)
+    assert result.code == 0, result.err
+    assert "instance" not in result.err
