@@ -130,7 +130,7 @@ from typing import (
 
 from mypy_extensions import mypyc_attr
 
-from maillog_sasl.correlate import SESSION_IDLE
+from maillog_sasl.correlate import SESSION_IDLE, account_of
 from maillog_sasl.events import is_loopback
 from maillog_sasl.model import DEFERRED, OUTCOMES, QUEUED, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
@@ -1190,7 +1190,7 @@ class Activity:
             state = ips[source] = IpActivity()
         elif state.pending_failures or state.pending_usernames:
             before = state.failure_state()
-            named = self._intern(name.lower())  # as _failed() keeps failures' usernames
+            named = self._intern(account_of(name))  # as _failed() keeps failures' usernames
             if (ip not in user.guesses and start is not None
                     and self._guessing(state, state.failures_of(named))):
                 guess = Guess(start, ip, *state.evidence(named))
@@ -1253,7 +1253,7 @@ class Activity:
             if failure.username:
                 # In one case: a server that finds accounts whatever their case logs a login as
                 # the client spelled it.
-                key = self._intern(failure.username.lower())
+                key = self._intern(account_of(failure.username))
                 self._failure_of(session, key, when)
             if latest is not None and when < latest and (forgotten is None or when >= forgotten):
                 late.append((when, key))
@@ -1334,7 +1334,7 @@ class Activity:
                                             if forgotten.came_before(logins[later])], forgotten)
                 continue
             logins[index] = login._replace(before=failures.failure_state())
-            name = login.account.lower()  # as _failed() keeps failures' usernames
+            name = account_of(login.account)  # as _failed() keeps failures' usernames
             answered = username is None or username == name
             if answered or not earlier:
                 # Its account is kept as long as its logins are (forget()).

@@ -91,6 +91,7 @@ import unicodedata
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from maillog_sasl import report
+from maillog_sasl.correlate import account_of
 from maillog_sasl.output import AtomicWriter
 from maillog_sasl.state import read_queue
 
@@ -186,7 +187,7 @@ def queued_ids(user: str, paths: Sequence[str], host: Optional[str] = None) -> Q
     given: a queue ID means something only on its own host.
     """
     result = report("queue", list(paths))
-    account = user.lower()
+    account = account_of(user)
     rows = [row for row in result.rows if row["user"] == account
             and (host is None or row["host"] == host)]
     hosts = sorted({row["host"] for row in rows})
@@ -210,7 +211,7 @@ def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
     when the state cannot be read, ContainError for several hosts without `host`."""
     # (A state of an older version may name an account in the case its login was typed in.)
     rows = [(row_host, queue_id) for row_host, queue_id, account in read_queue(path)
-            if account.lower() == user.lower() and (host is None or row_host == host)]
+            if account_of(account) == account_of(user) and (host is None or row_host == host)]
     hosts = sorted({row_host for row_host, _ in rows})
     if len(hosts) > 1:
         raise ContainError(f"the state holds queued messages of {user} on several hosts "

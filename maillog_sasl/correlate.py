@@ -12,7 +12,7 @@ SUMMARY
         read runs to the input's last line fed
     copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
         queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
-    account_of(login) -> the account a SASL login names: its name in lower case
+    account_of(login) -> the account a SASL login names: its name, ASCII in lower case
     instance_of(syslog_name) -> the Postfix instance of a queue daemon logging as syslog_name
     untimed_lines(count, last) -> str   what is said of a log's lines whose stamp is no time
         (the reports' Problem, watch's line on stderr)
@@ -113,6 +113,7 @@ from __future__ import annotations
 import collections
 import copy
 import datetime as _dt
+import string
 import sys
 from sys import intern as _intern
 from typing import (
@@ -416,8 +417,15 @@ def account_of(login: str) -> str:
     A server that finds accounts whatever their case returns the name as the client typed it,
     and Postfix takes the spellings for one login (reject_sender_login_mismatch compares them
     with strcasecmp_utf8(), check_sasl_access looks them up with folded keys); a thief who
-    spread the mail over `Alice` and `ALICE` was two accounts, each under every limit."""
-    return _intern(login.lower())
+    spread the mail over `Alice` and `ALICE` was two accounts, each under every limit.
+    Only ASCII letters are folded, as Postfix folds them without SMTPUTF8 (smtputf8_enable =
+    no: casefold(), strcasecmp_utf8()), as Dovecot's %Lu does: `Ärger` is not `ärger` there,
+    and a name folded further (str.lower(): `ärger`, `İ` to `i̇`) in the check_sasl_access
+    line of `watch --contain reject` was a key no lookup of the login found."""
+    return _intern(login.lower() if login.isascii() else login.translate(_ASCII_LOWER))
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def instance_of(syslog_name: str) -> str:

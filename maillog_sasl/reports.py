@@ -86,6 +86,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optiona
 
 from maillog_sasl import incident
 from maillog_sasl.activity import OUTCOME_INDEX, Activity, failing_source
+from maillog_sasl.correlate import account_of
 from maillog_sasl.enrich import address_order
 from maillog_sasl.events import counter
 from maillog_sasl.filters import Selection
@@ -803,7 +804,7 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         entry["later_success"] = bool(entry["success_users"])
         # (A username tried is the account whatever its case, as a login names it.)
         if scope.flagged_only and not any(
-                scope.is_flagged(name) for name in (*map(str.lower, entry["usernames"]),
+                scope.is_flagged(name) for name in (*map(account_of, entry["usernames"]),
                                                     *entry["success_users"])):
             continue  # an IP neither tried nor got into a flagged account
         for key in ("usernames", "mechanisms", "client_names"):
@@ -845,7 +846,7 @@ def _failures_by_user(finished: Iterable[Finished], selection: Selection, option
         for when, failure in item.auth_failures:
             # The account whatever the case it was typed in, as a login names it
             # (correlate.account_of()): a row of each spelling split a guessing campaign.
-            name = failure.username.lower() if failure.username else UNKNOWN_USER
+            name = account_of(failure.username) if failure.username else UNKNOWN_USER
             times.setdefault(name, []).append(when)
         unlogged = failed - len(item.auth_failures)
         if unlogged > 0:

@@ -156,7 +156,7 @@ from maillog_sasl.activity import (
     provider_of,
 )
 from maillog_sasl.alerts import SinkError, to_json
-from maillog_sasl.correlate import Correlator, untimed_lines
+from maillog_sasl.correlate import Correlator, account_of, untimed_lines
 from maillog_sasl.enrich import Enrichment, Geo
 from maillog_sasl.follow import Chunk, Follower
 from maillog_sasl.incident import (
@@ -844,7 +844,7 @@ class Watch:
         guessing noise, left to the guessed rule), for the failure-storm alert."""
         for when, failure in session.auth_failures:
             # (The account whatever the case it was typed in: correlate.account_of().)
-            name = failure.username.lower() if failure.username else None
+            name = account_of(failure.username) if failure.username else None
             if (name and not failure.reason.startswith(INFRASTRUCTURE_FAULTS)
                     and self.engine.logged_in(name)):
                 self._storm_failure(name, session.client_ip, when)

@@ -97,3 +97,19 @@ def test_the_timeline_counts_the_accounts_failures_in_any_case(cli, tmp_path):
     hours = rows(cli, "timeline", "--user", "alice@example.jp", log, year=2026)
     assert sum(hour["auth_failures"] for hour in hours) == 10
     assert {hour["user"] for hour in hours} == {"alice@example.jp"}
+
+
+def test_only_ascii_letters_are_folded(cli, tmp_path):
+    # As Postfix folds a login without SMTPUTF8 (smtputf8_enable = no: strcasecmp_utf8() and
+    # the check_sasl_access lookup fold ASCII alone) and Dovecot's %Lu: `Ärger` and `ärger` are
+    # two logins there, and the name `watch --contain reject` writes into check_sasl_access
+    # must be one a lookup of the login finds (`ärger` is not, for a login typed `Ärger`).
+    log = MailLog()
+    for index, spelling in enumerate(("Ärger@Example.DE", "ÄRGER@EXAMPLE.DE", "ärger@example.de",
+                                      "İPEK@example.tr")):
+        log.login(spelling, "203.0.113.50", at(0, 3, 10 * index), to=1, outcome="deferred")
+    path = tmp_path / "maillog"
+    log.write(path)
+    users = {row["user"]: row["sessions"] for row in rows(cli, "users", path, year=2026)}
+    assert users == {"Ärger@example.de": 2, "ärger@example.de": 1, "İpek@example.tr": 1}
+    assert len(contain.queued_ids("ÄRGER@example.de", [str(path)]).ids) == 2
