@@ -2351,18 +2351,25 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
         problems.append(Problem(source.name, late))
 
 
+# How far past a log's end its yearless lines may run before they are said to be a year late:
+# one host of a central syslog whose clock is days ahead logs `Jan  2` before the others' New
+# Year (its lines rightly in the next year), while a New Year too many puts the log's last
+# lines about a year past its end (less the time between its last line and its copy).
+AHEAD_SLACK: Final = _dt.timedelta(days=60)
+
+
 def late_year(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
     """What is said of a log read with `clock` from `first` when its yearless lines ran on
     past its end (the clock's anchor: the file's last line or time, or now) into a later
     year: '' when they did not. The year of its first line was guessed as the latest that put
     that line before the end; a log that crosses New Year once more than that allows (longer
     than a year, or copied long after it ended) has every time a year late, or more. (Lines
-    with their year, and a host's clock a few days ahead, say nothing of it.)"""
+    with their year, and a host's clock days or weeks ahead, AHEAD_SLACK, say nothing of it.)"""
     if clock is None or clock.year is None or clock.forced or first is None:
         return ""  # no yearless line, or the admin's --year
     end = clock.anchor or _dt.datetime.now(_dt.timezone.utc)
     last = clock._latest
-    if (last is None or last <= end + END_SLACK
+    if (last is None or last <= end + AHEAD_SLACK
             or clock.year <= end.astimezone(clock.zone).year):
         return ""
     late = last.year - end.year

@@ -290,6 +290,22 @@ def test_a_yearless_log_of_more_than_a_year_is_told_its_year(cli, tmp_path, jobs
     assert "give --year 2024" in str(sessions.problems[-1])
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_hosts_clock_days_ahead_at_new_year_is_no_year_too_many(cli, tmp_path, jobs):
+    """A central syslog's log of Dec 20-31, last written at 2025-12-31 23:59, in which mx2,
+    its clock two days ahead, logged a login stamped `Jan  2`: rightly in 2026, two days past
+    the file's end. It was told a year late (exit 2) and given --year 2024, which would have
+    put every line a year early."""
+    text = _monthly_logins(dt.date(2025, 12, 1), 1).replace(" 15 ", " 20 ")
+    text += _monthly_logins(dt.date(2026, 1, 1), 1).replace("Jan 15", "Jan  2").replace(
+        " mx ", " mx2 ")
+    log = _dated_copy(tmp_path / "maillog", text, dt.datetime(2025, 12, 31, 23, 59,
+                                                               tzinfo=UTC))
+    result = cli("--tz", "UTC", "--jobs", jobs, log)
+    assert (result.code, result.err) == (0, "")
+    assert result.out.split(" (UTC", 1)[0] == "2025-12-20 12:00:00 .. 2026-01-02 12:00:02"
+
+
 @pytest.mark.parametrize("runtime", [
     "2024-10-03T06:03:14.123456789Z ",  # docker logs -t, kubectl logs --timestamps
     "mailserver  | 2024-10-03T06:03:14.123456789Z ",  # docker compose logs -t
