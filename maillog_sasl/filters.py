@@ -47,8 +47,9 @@ DESCRIPTION
     'Sep 2018'` the whole month, `--until 06:00` the minute and `--until 06:00:30` the second
     (its fraction in RFC 3339 stamps: 06:00:30.4); a library datetime is the moment it is. A
     session is selected when it overlaps [since, until]; a message when its life in the queue
-    (queued .. last line, or .. the log's end for one still queued then) overlaps it. `now`
-    (the clock relative words are read on) can be given, for tests.
+    (queued .. last line; queued .. on, for one still queued when the log ends: it may be
+    there still, and a --since after the log's end selects it too) overlaps it. `now` (the
+    clock relative words are read on) can be given, for tests.
 
     A time without a zone (and the calendar words: which day is today depends on the zone) is
     read in the zone of the log's own timestamps when they carry one (RFC 3339, journald
@@ -554,7 +555,7 @@ class Selection:
         """Whether the message's life in the queue overlaps [since, until]. One still queued
         when the log ends waited there from its queueing on, whatever its last line: qmgr
         retries it only every so often (maximal_backoff_time apart, 4000 s by default), and
-        never once `postsuper -h` put it on hold."""
+        never once `postsuper -h` put it on hold; as far as the log knows, it waits still."""
         if message.state == QUEUED:
             return self.until is None or message.queued <= self.until
         return self.window(message.queued, message.end or message.last_time)
