@@ -3,7 +3,7 @@
 SUMMARY
     open_logs(paths, ...) -> Analysis   the finished sessions and messages, streamed
     analyze(paths, ...) -> Analysis     the same, read to the end and kept (`.items`)
-    report(name, paths, ...) -> ReportResult(columns, rows, stats, problems)
+    report(name, paths, ...) -> ReportResult(columns, rows, stats, problems, notes)
 
 DESCRIPTION
     The pipeline, one module a stage, data flowing one way (each module imports only those
@@ -44,7 +44,8 @@ DIAGNOSTICS
     in a language not read), or runs newest line first (`tac`), is a sources.Problem in
     `problems`, in the order met;
     every other input, and everything read before the failure, is still analysed. The same file
-    given twice is read once, and noted in `notes` (in the same form).
+    given twice, a copy of another and a file of warnings another log holds are read once (or
+    not), and noted in `notes` (in the same form), an Analysis's and a ReportResult's.
     pairs.StoreError when the temporary database cannot be written (a full disk);
     parallel.WorkerError when a worker process of `jobs` dies.
 """
@@ -170,6 +171,9 @@ class ReportResult(NamedTuple):
     rows: List[dict]
     stats: Stats
     problems: List[Problem]
+    # The inputs read once, or left out, because another input holds their lines (Analysis):
+    # a caller who gave mail.log and mail.info sees why one of them counted nothing.
+    notes: List[Problem]
 
 
 def report(name: str, paths, selection: Optional[Selection] = None, year: Optional[int] = None,
@@ -190,4 +194,4 @@ def report(name: str, paths, selection: Optional[Selection] = None, year: Option
         rows = list(rows)
     finally:
         analysis.close()
-    return ReportResult(columns, rows, analysis.stats, analysis.problems)
+    return ReportResult(columns, rows, analysis.stats, analysis.problems, analysis.notes)

@@ -52,6 +52,18 @@ def test_problems_come_in_the_order_met(tmp_path):
     assert [row["user"] for row in result.rows] == ["centos7@phoenixknight.jp"]
 
 
+def test_a_report_names_the_inputs_it_read_once(tmp_path):
+    # Debian's mail.log and mail.info (the same lines), and mail.warn (its warnings): a caller
+    # of report() saw one log's figures and no word of why the others counted nothing.
+    log = tmp_path / "mail.log"
+    log.write_bytes(SEED.read_bytes())
+    (tmp_path / "mail.info").write_bytes(SEED.read_bytes())
+    result = report("users", [str(log), str(tmp_path / "mail.info")], year=2018)
+    assert [(Path(note.path).name, note.message) for note in result.notes] == [
+        ("mail.info", "the same file as " + str(log) + "; read once")]
+    assert result.problems == [] and len(result.rows) == 1
+
+
 def test_a_stream_is_read_once_and_its_problems_follow(tmp_path):
     analysis = open_logs([str(tmp_path / "missing"), str(SEED)], year=2018)
     assert len(analysis.problems) == 1  # known at open
