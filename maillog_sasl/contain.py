@@ -210,8 +210,9 @@ def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
     user; those queue IDs can lead to a hold, never to a deletion. Raises state.StateError
     when the state cannot be read, ContainError for several hosts without `host`."""
     # (A state of an older version may name an account in the case its login was typed in.)
+    wanted = account_of(user)
     rows = [(row_host, queue_id) for row_host, queue_id, account in read_queue(path)
-            if account_of(account) == account_of(user) and (host is None or row_host == host)]
+            if account_of(account) == wanted and (host is None or row_host == host)]
     hosts = sorted({row_host for row_host, _ in rows})
     if len(hosts) > 1:
         raise ContainError(f"the state holds queued messages of {user} on several hosts "
