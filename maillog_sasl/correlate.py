@@ -2407,7 +2407,12 @@ def untimed_lines(count: int, last: Optional[str]) -> str:
     """What is said of `count` Postfix lines of one log not used for their stamp, `last` the
     last such stamp (the reports' Problem, watch's line on stderr)."""
     lines = "1 Postfix line" if count == 1 else f"{count} Postfix lines"
-    return f"{lines} not used: no date and time known in the timestamp (the last: {last!r})"
+    told = f"{lines} not used: no date and time known in the timestamp (the last: {last!r})"
+    if last is not None and last.split()[:2] == ["Feb", "29"]:
+        # A guessed year moves to a leap year for Feb 29 (syslog.Clock): only --year, or a
+        # stamp's own year, leaves it without a date, which the admin would not see alone.
+        told += ": Feb 29 in a year that is not a leap year (is --year the log's year?)"
+    return told
 
 
 def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[Stats] = None,

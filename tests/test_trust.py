@@ -528,3 +528,16 @@ def test_a_queue_id_of_other_scripts_is_no_queue_id(cli, tmp_path):
     text = alice_message("status=deferred (connect timed out)", qid="ＡＢ１２３")
     result = cli("-r", "queue", "-f", "ids", "--year", "2026", written(tmp_path, text))
     assert (result.code, result.out) == (0, "")
+
+
+def test_a_feb_29_under_a_year_not_leap_is_told_as_such(cli, tmp_path):
+    """`--year 2025` given for a log of 2024 (Feb 29): its lines have no date, and the admin is
+    told why rather than only that the stamp is no time."""
+    path = written(tmp_path, "Feb 29 10:00:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]\n"
+                             "Feb 29 10:00:01 mx postfix/smtpd[1]: 4AB12: client=a[192.0.2.1], "
+                             "sasl_method=PLAIN, sasl_username=bob\n")
+    told = cli("--year", "2025", path)
+    assert told.code == 2
+    assert told.err.endswith("(the last: 'Feb 29 10:00:01'): Feb 29 in a year that is not a "
+                             "leap year (is --year the log's year?)\n")
+    assert cli("--year", "2024", path).code == 0
