@@ -7,6 +7,8 @@ SUMMARY
     activity.observe(item), activity.close()   the same, one item at a time, then the end
     activity.set_limits(limits)     judge what comes next by other limits
     activity.forget(name)           drop an account
+    activity.fold_accounts()        merge an account kept under several spellings (a watch
+                                    state of a version before correlate.account_of())
     activity.users: name -> UserActivity      activity.ips: address (IPv6: its /64) -> IpActivity
     activity.enrichment: enrich.Enrichment or None, told of every login and submission
     activity.pairs: pairs.PairStore, the accounts' IPs and networks (first login from each)
@@ -130,7 +132,7 @@ from typing import (
 
 from mypy_extensions import mypyc_attr
 
-from maillog_sasl.correlate import SESSION_IDLE, account_of
+from maillog_sasl.correlate import SESSION_IDLE, account_of, fold_accounts
 from maillog_sasl.events import is_loopback
 from maillog_sasl.model import DEFERRED, OUTCOMES, QUEUED, REJECTED, SENT, Message, Session
 from maillog_sasl.pairs import PairStore
@@ -496,6 +498,23 @@ class Hour:
         """Recipients per outcome, in OUTCOMES order (those waiting deferred)."""
         return deferred_totals(self.outcomes)
 
+    def absorb(self, other: Hour) -> None:
+        """Take in `other`, the same hour of the same account (UserActivity.absorb())."""
+        if other.ips:
+            if self.ips is _NO_IPS:
+                self.ips, self.networks = [], {}
+            self.ips.extend(ip for ip in other.ips if ip not in self.ips)
+            for network, (first, last, ip) in other.networks.items():
+                seen = self.networks.setdefault(network, [first, last, ip])
+                if first < seen[0]:
+                    seen[0], seen[2] = first, ip
+                seen[1] = max(seen[1], last)
+        self.logins += other.logins
+        if other.first_recipient is not None:
+            self.count((), other.first_recipient)
+            self.outcomes[:] = map(operator.add, self.outcomes, other.outcomes)
+        self.auth_failures += other.auth_failures
+
 
 def deferred_totals(counts) -> List[int]:
     """An hour's or account's `counts` as recipients per outcome: those waiting deferred."""
@@ -576,6 +595,27 @@ class BusyHours:
                 middle.append(count)
         return middle[0] if hours % 2 else (middle[0] + middle[1]) / 2
 
+    def absorb(self, other: BusyHours) -> None:
+        """Take in `other`, the same account's under another spelling (UserActivity.absorb()):
+        the hours of each count added up, each count's earliest hour and the earlier rising
+        hour kept (which hour rose against the hours of both before it is not known: those are
+        summarised)."""
+        counts = self._counts
+        known = counts[::2]
+        for count, hours in other.hours_by_count.items():
+            if count in known:
+                counts[2 * known.index(count) + 1] += hours
+            else:
+                counts += (count, hours)
+        for count, found in other.earliest.items():
+            if self.earliest is _NO_EARLIEST:
+                self.earliest = {}
+            earliest = self.earliest.get(count)
+            if earliest is None or found[0] < earliest[0]:
+                self.earliest[count] = found
+        if other.rising is not None and (self.rising is None or other.rising < self.rising):
+            self.rising = other.rising
+
 
 class HopWindow:
     """The hopping rule's sliding window over one user's network logins, in time order: the
@@ -627,6 +667,20 @@ class HopWindow:
             left += 2
         del events[:left]
 
+    def absorb(self, other: HopWindow, span: _dt.timedelta, limit: int) -> None:
+        """Take in `other`, the same account's under another spelling (UserActivity.absorb()):
+        the logins of both windows, in time order; the earlier time either held, or both
+        together; the most networks any of these held."""
+        merged = HopWindow()
+        for when, network in sorted(zip(self.events[::2] + other.events[::2],
+                                        self.events[1::2] + other.events[1::2])):
+            merged.add(when, network, span, limit)
+        held = [window.fired for window in (merged, self, other) if window.fired is not None]
+        busiest = max((merged, self, other), key=lambda window: window.most)
+        self.events = merged.events
+        self.fired = min(held, key=lambda fired: fired[0]) if held else None
+        self.most, self.busiest = busiest.most, busiest.busiest
+
 
 class UserActivity:
     """One account: its open hours, and the summary of its settled ones."""
@@ -664,6 +718,34 @@ class UserActivity:
         """Recipients per outcome, in OUTCOMES order, of those tried (none waiting): what the
         failing rule counts."""
         return list(self.outcomes[:WAITING_INDEX])
+
+    def absorb(self, other: UserActivity, limits: Thresholds, hop_span: _dt.timedelta) -> None:
+        """Take in `other`, the same account kept under another spelling of its name
+        (Activity.fold_accounts()): the hours of both, an hour of each merged; counts added up;
+        of what came first (a guess from an IP, the failing rule's first hour, the hopping
+        window's) the earlier. (A failing rule that holds on the figures of both only is
+        found at the account's next busy hour: the hours before are summarised.)"""
+        for hours, others in ((self.open_hours, other.open_hours), (self.history, other.history)):
+            for key, hour in others.items():
+                if key in hours:
+                    hours[key].absorb(hour)
+                else:
+                    hours[key] = hour
+        self.messages += other.messages
+        for ip, guess in other.guesses.items():
+            if ip not in self.guesses or guess.time < self.guesses[ip].time:
+                self.guesses[ip] = guess
+        self.selected = self.selected or other.selected
+        self.logins += other.logins
+        self.outcomes[:] = map(operator.add, self.outcomes, other.outcomes)
+        self.busy.absorb(other.busy)
+        failing = other.failing_since
+        if failing is not None and (self.failing_since is None or failing < self.failing_since):
+            self.failing_since = failing
+        if self.hops is None:
+            self.hops = other.hops
+        elif other.hops is not None:
+            self.hops.absorb(other.hops, hop_span, limits.hop_networks)
 
     def settle(self, key: _dt.datetime, hour: Hour, limits: Thresholds, hop_span: _dt.timedelta,
                pairs: PairStore) -> None:
@@ -974,6 +1056,26 @@ class Activity:
                 waiting[:] = [other for other in waiting if other is not user]
                 if not waiting:
                     del self._unsettled[key]
+
+    def fold_accounts(self) -> None:
+        """Merge the records of an account kept under several spellings of its name (`Alice`,
+        `ALICE`: a watch state of a version before correlate.account_of()) into the account's
+        (`alice`), its own or its location facts', and name it so where its logins are kept
+        on their IPs and its hours wait to be settled."""
+        limits, span = self.limits, self._hop_span
+        if not fold_accounts(self.users, lambda kept, other: kept.absorb(other, limits, span)):
+            return
+        users = self.users
+        for name, user in users.items():
+            user.name = name
+        for waiting in self._unsettled.values():
+            waiting[:] = dict.fromkeys(users[account_of(user.name)] for user in waiting)
+        for state in self.ips.values():
+            state.logins = [login if login.account is None
+                            else login._replace(account=account_of(login.account))
+                            for login in state.logins]
+        if self.enrichment is not None:
+            self.enrichment.fold_accounts()
 
     def observe(self, item: object) -> None:
         if isinstance(item, Session):

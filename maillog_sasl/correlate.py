@@ -13,6 +13,8 @@ SUMMARY
     copies_of(lines) -> int; repeat_of(line, line_before) -> (N, line repeated) | None;
         queued_as(delivery event) -> NEWQID or None  (shared with parallel.py's workers)
     account_of(login) -> the account a SASL login names: its name, ASCII in lower case
+    fold_accounts(records, merge) -> whether records keyed by spellings of one account were
+        merged into its own (a watch state of a version before account_of())
     instance_of(syslog_name) -> the Postfix instance of a queue daemon logging as syslog_name
     untimed_lines(count, last) -> str   what is said of a log's lines whose stamp is no time
         (the reports' Problem, watch's line on stderr)
@@ -127,6 +129,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
 )
 
 from mypy_extensions import mypyc_attr
@@ -435,6 +438,26 @@ def instance_of(syslog_name: str) -> str:
     postmulti -i does not know: its instances' names have no `/`."""
     slash = syslog_name.find("/")
     return syslog_name if slash < 0 else _intern(syslog_name[:slash])
+
+
+_Record = TypeVar("_Record")
+
+
+def fold_accounts(records: Dict[str, _Record], merge: Callable[[_Record, _Record], None]
+                  ) -> bool:
+    """Merge the values of `records` keyed by spellings of one account (`Alice`, `ALICE`: as a
+    version before account_of() kept them) into the one of the account's key (`alice`),
+    `merge(kept, other)` taking `other` into `kept`; whether any key was folded."""
+    folded_any = False
+    for name in sorted(records):
+        folded = account_of(name)
+        if folded != name:
+            other = records.pop(name)
+            kept = records.setdefault(folded, other)
+            if kept is not other:
+                merge(kept, other)
+            folded_any = True
+    return folded_any
 
 
 def queued_as(event) -> Optional[str]:

@@ -18,7 +18,9 @@ SUMMARY
     country_code(text), asn_number(text) -> a --country, --asn value (ValueError)
     Allow(countries=(), asns=(), networks=())   --allow-country, --allow-asn, --allow-ip
     Enrichment(geo, allow, limits)          per account, the facts of incident.py's countries,
-                                            new-country, travel and sender-mismatch rules
+                                            new-country, travel and sender-mismatch rules;
+                                            enrichment.fold_accounts() merges an account kept
+                                            under several spellings (activity.py)
     sender_matches(login, sender) -> whether an envelope sender is the login's own address
     distance_km(a, b) -> the great-circle distance between two Places
 
@@ -73,6 +75,8 @@ import math
 import os
 import re
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+from maillog_sasl.correlate import fold_accounts
 
 KINDS = ("country", "location", "asn")
 WELL_KNOWN = ("/usr/share/GeoIP", "/var/lib/GeoIP")
@@ -484,6 +488,35 @@ class Places:
         if self.fastest is None or found.speed > self.fastest.speed:
             self.fastest = found
 
+    def absorb(self, other: Places) -> None:
+        """Take in `other`, the same account's facts under another spelling of its name
+        (Enrichment.fold_accounts()): of each time the later last and the earlier first, of
+        the travels the earlier and the fastest, counts added up."""
+        for country, last in other.window.items():
+            if self.window.get(country, last) <= last:
+                self.window[country] = last
+        for country, first in other.first_country.items():
+            if country not in self.first_country or first < self.first_country[country]:
+                self.first_country[country] = first
+        for sender, when in other.senders.items():
+            self.senders[sender] = min(self.senders.get(sender, when), when)
+        fired, busiest = other.countries_fired, other.countries_busiest
+        if fired is not None and (self.countries_fired is None or fired < self.countries_fired):
+            self.countries_fired = fired
+        if busiest is not None and (self.countries_busiest is None
+                                    or len(busiest[1]) > len(self.countries_busiest[1])):
+            self.countries_busiest = busiest
+        if other.last is not None and (self.last is None or other.last[0] > self.last[0]):
+            self.last = other.last
+        if other.travel is not None and (self.travel is None
+                                         or other.travel.when < self.travel.when):
+            self.travel = other.travel
+        if other.fastest is not None and (self.fastest is None
+                                          or other.fastest.speed > self.fastest.speed):
+            self.fastest = other.fastest
+        self.travels += other.travels
+        self.mismatched += other.mismatched
+
     def add_sender(self, when: _dt.datetime, sender: str, kept: int) -> None:
         self.mismatched += 1
         first = self.senders.get(sender)
@@ -532,6 +565,11 @@ class Enrichment:
         if found is None:
             found = self.accounts[name] = Places()
         return found
+
+    def fold_accounts(self) -> None:
+        """Merge the facts of an account kept under several spellings of its name (a watch
+        state of a version before correlate.account_of()) into the account's."""
+        fold_accounts(self.accounts, Places.absorb)
 
     def login(self, name: str, ip: str, when: _dt.datetime) -> None:
         """A successful login of account `name` from `ip` at `when`."""

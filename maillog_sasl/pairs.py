@@ -90,12 +90,14 @@ CREATE UNIQUE INDEX provider_days_pair ON provider_days (account, block, day);
 _APPENDS = ("INSERT INTO logins VALUES (?, ?, ?, ?)",
             "INSERT INTO networks VALUES (?, ?, ?, ?, ?)",
             "INSERT INTO provider_days VALUES (?, ?, ?)")
-_UPSERTS = ("INSERT INTO logins VALUES (?, ?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET "
-            "first = excluded.first, offset = excluded.offset WHERE excluded.first < first",
-            "INSERT INTO networks VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, network) DO UPDATE "
-            "SET first = excluded.first, offset = excluded.offset, ip = excluded.ip "
-            "WHERE excluded.first < first",
-            "INSERT OR IGNORE INTO provider_days VALUES (?, ?, ?)")
+# A kept store's writes; also what merges the rows of an account kept under several spellings
+# into the account's own (state.py: a state of a version before correlate.account_of()).
+UPSERTS = ("INSERT INTO logins VALUES (?, ?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET "
+           "first = excluded.first, offset = excluded.offset WHERE excluded.first < first",
+           "INSERT INTO networks VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, network) DO UPDATE "
+           "SET first = excluded.first, offset = excluded.offset, ip = excluded.ip "
+           "WHERE excluded.first < first",
+           "INSERT OR IGNORE INTO provider_days VALUES (?, ?, ?)")
 
 
 class StoreError(Exception):
@@ -154,7 +156,7 @@ class PairStore:
         except sqlite3.Error as error:
             raise _failed(error) from None
         self._indexed = db is not None
-        self._writes = _APPENDS if db is None else _UPSERTS
+        self._writes = _APPENDS if db is None else UPSERTS
         self._logins: Dict[tuple, _dt.datetime] = {}  # (account, ip) -> first login
         self._networks: Dict[tuple, tuple] = {}  # (account, network) -> (first login, ip)
         self._days: set = set()  # (account, block, date's ordinal)

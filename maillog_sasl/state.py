@@ -51,7 +51,12 @@ DESCRIPTION
     in one transaction: the tables it lacks are made (kept, levels, storm and queue came within
     schema 1, countries with schema 2), the schema number raised, and meta says `migrated`
     from which schema, by which version, when. Opened read-only, it is read as it is, a table
-    it lacks as an empty one. A state of a newer or unknown schema is refused.
+    it lacks as an empty one. A state of a newer or unknown schema is refused. A state whose
+    engine is of an older format, opened for writing, has the rows of an account kept under
+    several spellings (a version before correlate.account_of() named an account as its login
+    was typed: `Alice`, `ALICE`) merged into the account's (`alice`) in every table keyed by
+    account (the alerts excepted: each is the text it was sent as), and its engine's records
+    merged too (the engine's fold_accounts()); a state of this version's has none to merge.
 
     Everything a run changes commits in one transaction: the offsets, the engine that read up
     to them, the pairs and history it met, the alerts it raised. A run killed at any moment
@@ -116,8 +121,10 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from maillog_sasl import __version__
 from maillog_sasl.activity import SHARED_EMPTIES
+from maillog_sasl.correlate import account_of
 from maillog_sasl.follow import Position
-from maillog_sasl.pairs import PairStore, StoreError
+from maillog_sasl.incident import SEVERITY_ORDER
+from maillog_sasl.pairs import UPSERTS, PairStore, StoreError
 from maillog_sasl.syslog import fixed_zone
 
 SCHEMA = 2
@@ -162,6 +169,36 @@ _ADDED = {
                  "first TEXT NOT NULL, first_us INTEGER NOT NULL, first_ip TEXT NOT NULL, "
                  "PRIMARY KEY (account, country))",
 }
+# How a row joins the one of its key: a login, a country's login, a failure, the rows of an
+# account kept under several spellings (_fold_accounts()).
+_HISTORY_MERGE = (
+    "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (account, network) DO UPDATE SET "
+    "first = CASE WHEN excluded.first_us < first_us THEN excluded.first ELSE first END, "
+    "first_ip = CASE WHEN excluded.first_us < first_us THEN excluded.first_ip ELSE first_ip END, "
+    "first_us = MIN(first_us, excluded.first_us), "
+    "last = CASE WHEN excluded.last_us >= last_us THEN excluded.last ELSE last END, "
+    "last_ip = CASE WHEN excluded.last_us >= last_us THEN excluded.last_ip ELSE last_ip END, "
+    "last_us = MAX(last_us, excluded.last_us), logins = logins + excluded.logins")
+_COUNTRY_MERGE = (
+    "INSERT INTO countries VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, country) DO "
+    "UPDATE SET first = excluded.first, first_us = excluded.first_us, "
+    "first_ip = excluded.first_ip WHERE excluded.first_us < first_us")
+_STORM_MERGE = (
+    "INSERT INTO storm VALUES (?, ?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET "
+    "last = CASE WHEN excluded.last_us > last_us THEN excluded.last ELSE last END, "
+    "last_us = MAX(last_us, excluded.last_us)")
+# The tables keyed by account (the account their first column), and how two rows of one key
+# merge: the pairs' and the history's at the earliest first and latest last login, the levels'
+# at the higher count, the raised alerts' at the higher severity.
+_BY_ACCOUNT = (
+    *zip(("logins", "networks", "provider_days"), UPSERTS),
+    ("history", _HISTORY_MERGE), ("countries", _COUNTRY_MERGE), ("storm", _STORM_MERGE),
+    ("levels", "INSERT INTO levels VALUES (?, ?, ?) ON CONFLICT (account, signal) DO UPDATE "
+               "SET level = MAX(level, excluded.level)"),
+    ("raised", "INSERT INTO raised VALUES (?, ?, ?, ?) ON CONFLICT (account, signal) DO UPDATE "
+               "SET severity = excluded.severity, raised = excluded.raised "
+               "WHERE severity_rank(excluded.severity) < severity_rank(severity)"))
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MICROSECOND = _dt.timedelta(microseconds=1)
 # What a stored engine may be built of besides this package's classes.
@@ -420,6 +457,19 @@ class State:
             self.meta = meta
             self.tables = tables
             self.pairs = PairStore(db)
+            found = db.execute("SELECT format, data FROM engine WHERE id = 1").fetchone()
+            if found is not None and found[0] not in formats and load_engine:
+                raise StateError(
+                    f"{self.path}: written by another version of maillog-sasl "
+                    f"({meta.get('program', '?')}, engine format {found[0]}; this one is "
+                    f"{__version__}, format {formats[0]}); `maillog-sasl state --reset-engine` "
+                    "keeps "
+                    "the history and offsets and drops what the engine held open")
+            # An engine of an older format is of a version that may have kept an account under
+            # each spelling its login was typed in (before correlate.account_of()).
+            older = writable and found is not None and found[0] != formats[0]
+            if older:
+                self._fold_accounts(db)
             for row in db.execute("SELECT path, device, inode, offset, head FROM logs"):
                 path, device, inode, offset, head = row
                 # SQLite keeps any type in any column: a row edited by hand, or damaged.
@@ -438,23 +488,17 @@ class State:
             if "levels" in self.tables:
                 self.levels = {(account, signal): level for account, signal, level
                                in db.execute("SELECT account, signal, level FROM levels")}
-            found = db.execute("SELECT format, data FROM engine WHERE id = 1").fetchone()
         except sqlite3.Error as error:
             raise _refused(self.path, error) or _damaged(self.path, error) from None
         except StoreError as error:
             raise _damaged(self.path, error) from None
         if found is not None:
             self.engine_format = found[0]
-            if found[0] not in formats and load_engine:
-                raise StateError(
-                    f"{self.path}: written by another version of maillog-sasl "
-                    f"({meta.get('program', '?')}, engine format {found[0]}; this one is "
-                    f"{__version__}, format {formats[0]}); `maillog-sasl state --reset-engine` "
-                    "keeps "
-                    "the history and offsets and drops what the engine held open")
             if load_engine:
                 try:
                     self.engine = thaw(found[1], self.pairs)
+                    if older and self.engine is not None:
+                        self.engine.fold_accounts()
                 except Exception as error:  # anything a damaged pickle can raise
                     raise StateError(f"{self.path}: damaged: its engine cannot be read "
                                      f"({type(error).__name__}: {error}); it is left as it is: "
@@ -476,6 +520,25 @@ class State:
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(changed.items()))
         db.execute("COMMIT")
         return {**meta, **changed}
+
+    @staticmethod
+    def _fold_accounts(db: sqlite3.Connection) -> None:
+        """Merge the rows of an account kept under several spellings (`Alice`, `ALICE`) into
+        the account's own (`alice`, correlate.account_of()) in one transaction, as the rows of
+        one key merge (_BY_ACCOUNT); the queue's rows name it. A state of this version's has
+        none: nothing changes."""
+        db.create_function("account_of", 1, account_of, deterministic=True)
+        db.create_function("severity_rank", 1, lambda severity: SEVERITY_ORDER.get(severity, 9),
+                           deterministic=True)
+        db.execute("BEGIN IMMEDIATE")
+        for table, merge in _BY_ACCOUNT:
+            spelt = f"FROM {table} WHERE account <> account_of(account)"
+            rows = db.execute(f"SELECT * {spelt} ORDER BY rowid").fetchall()
+            db.execute(f"DELETE {spelt}")
+            db.executemany(merge, [(account_of(account), *rest) for account, *rest in rows])
+        db.execute("UPDATE queue SET account = account_of(account) "
+                   "WHERE account <> account_of(account)")
+        db.execute("COMMIT")
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -567,27 +630,12 @@ class State:
     def login(self, account: str, network: str, ip: str, when: _dt.datetime) -> None:
         """One successful login of `account` from `ip` in `network`, at `when`."""
         stamp, micros = when.isoformat(), _micros(when)
-        self._execute(
-            "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) "
-            "ON CONFLICT (account, network) DO UPDATE SET "
-            "first = CASE WHEN excluded.first_us < first_us THEN excluded.first ELSE first END, "
-            "first_ip = CASE WHEN excluded.first_us < first_us THEN excluded.first_ip "
-            "ELSE first_ip END, "
-            "first_us = MIN(first_us, excluded.first_us), "
-            "last = CASE WHEN excluded.last_us >= last_us THEN excluded.last ELSE last END, "
-            "last_ip = CASE WHEN excluded.last_us >= last_us THEN excluded.last_ip "
-            "ELSE last_ip END, "
-            "last_us = MAX(last_us, excluded.last_us), logins = logins + 1",
-            (account, network, stamp, micros, ip, stamp, micros, ip))
+        self._execute(_HISTORY_MERGE, (account, network, stamp, micros, ip, stamp, micros, ip, 1))
 
     def country(self, account: str, country: str, ip: str, when: _dt.datetime) -> None:
         """A login of `account` from `ip` in `country` at `when`: the country's first login is
         kept (in the open transaction)."""
-        self._execute(
-            "INSERT INTO countries VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, country) DO "
-            "UPDATE SET first = excluded.first, first_us = excluded.first_us, "
-            "first_ip = excluded.first_ip WHERE excluded.first_us < first_us",
-            (account, country, when.isoformat(), _micros(when), ip))
+        self._execute(_COUNTRY_MERGE, (account, country, when.isoformat(), _micros(when), ip))
 
     def countries(self) -> Dict[str, Dict[str, Tuple[_dt.datetime, str]]]:
         """account -> {country: (its first login from there, the IP of that login)}."""
@@ -614,11 +662,7 @@ class State:
 
     def storm_failure(self, account: str, ip: str, when: _dt.datetime) -> None:
         """A failed AUTH naming `account` from `ip` at `when` (in the open transaction)."""
-        self._execute(
-            "INSERT INTO storm VALUES (?, ?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET "
-            "last = CASE WHEN excluded.last_us > last_us THEN excluded.last ELSE last END, "
-            "last_us = MAX(last_us, excluded.last_us)",
-            (account, ip, when.isoformat(), _micros(when)))
+        self._execute(_STORM_MERGE, (account, ip, when.isoformat(), _micros(when)))
 
     def storm_rows(self) -> List[Tuple[str, str, _dt.datetime]]:
         """(account, ip, latest failure) of every failure kept."""

@@ -10,6 +10,8 @@ SUMMARY
     engine.feed(path, chunk, zone, year) -> the finished sessions and messages
     engine.assess(countries) -> {user: Finding}   the suspicious report's verdicts on the
                                     lines read so far (as if the log ended now), on a copy
+    engine.fold_accounts()          an account kept under several spellings (an engine of an
+                                    older format, state.py) merged into its own
     History(activity, countries)    watch's new-network and new-country rules: the account's
                                     whole history, new-network weighted by how settled it is
     Watch(state, paths, sinks, limits, zone=None, year=None, complain=print-to-stderr,
@@ -156,7 +158,7 @@ from maillog_sasl.activity import (
     provider_of,
 )
 from maillog_sasl.alerts import SinkError, to_json
-from maillog_sasl.correlate import Correlator, account_of, untimed_lines
+from maillog_sasl.correlate import Correlator, account_of, fold_accounts, untimed_lines
 from maillog_sasl.enrich import Enrichment, Geo
 from maillog_sasl.follow import Chunk, Follower
 from maillog_sasl.incident import (
@@ -394,6 +396,20 @@ class Engine:
         self.hosts.pop(user, None)
         if self.activity.enrichment is not None:
             self.activity.enrichment.accounts.pop(user, None)
+
+    def fold_accounts(self) -> None:
+        """Name every account as correlate.account_of() does, where an engine of an older
+        format (state.py) may have kept one under several spellings: its records merged into
+        the account's, its open sessions and messages named so."""
+        self.activity.fold_accounts()
+        fold_accounts(self.hosts, lambda kept, other: None)  # which logged it last is not known
+        correlator = self.correlator
+        named: List[Finished] = [*correlator.sessions.values(), *correlator.messages.values()]
+        for item in named:
+            if item.sasl_username is not None:
+                item.sasl_username = account_of(item.sasl_username)
+        stats = correlator.stats
+        stats.usernames = {account_of(name) for name in stats.usernames}
 
     def queue(self) -> Dict[str, List[Message]]:
         """account -> its authenticated messages still open (in the queue), oldest first."""

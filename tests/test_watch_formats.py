@@ -1,8 +1,11 @@
 """watch reads a state that an older version wrote (its engine in an older format) as it is, and
 continues it as it continues a state of its own: tests/fixtures/watch-state-0.1,
 watch-state-8ec86ef, watch-state-3863bce, watch-state-f2fade6 and watch-state-7478258 (their
-READMEs say how each was written)."""
+READMEs say how each was written); and, of one written before accounts were folded to lower
+case (watch-state-de5c6a1, made with the code of the commit before, in a git worktree: its
+README), keeps an account logged in under several spellings as one."""
 
+import json
 import os
 import shutil
 import sqlite3
@@ -17,6 +20,7 @@ from maillog_sasl.activity import COUNTS, WAITING_INDEX
 from maillog_sasl.correlate import KEPT, Correlator
 from maillog_sasl.state import State
 
+from maillog_writer import MailLog, at
 from support import COMPILED
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -116,3 +120,86 @@ def test_the_written_out_layouts_are_those_of_the_source(tmp_path):
 @pytest.mark.skipif(COMPILED, reason="a compiled Correlator has no __dict__ to compare with")
 def test_a_kept_correlator_holds_every_attribute_but_its_handlers():
     assert set(vars(Correlator())) == set(KEPT) | {"_smtpd_handlers"}
+
+
+# Kept by the version before accounts were folded: one account as Alice@, ALICE@ and alice@.
+SPELT = FIXTURES / "watch-state-de5c6a1" / "state.sqlite"
+ACCOUNT = "alice@example.org"
+
+
+def test_an_account_kept_under_several_spellings_is_one(tmp_path):
+    opened = State.open(str(fixture_copy(tmp_path, SPELT)), watch.engine_format(),
+                        older_formats=watch.older_formats())
+    try:
+        engine = opened.engine
+        [user] = engine.activity.users.values()
+        ips = [login.account for state in engine.activity.ips.values() for login in state.logins]
+        networks = opened.pairs.networks_of(ACCOUNT)
+        history = {network: logins for _, network, *_, logins in opened.history()}
+        storm = opened.storm_rows()
+    finally:
+        opened.close()
+    assert (user.name, list(engine.activity.users)) == (ACCOUNT, [ACCOUNT])
+    # Days 0 to 33 settled, a login and a recipient a day; the hours of days 34 to 39 open, that
+    # of day 39 of alice@'s login and message and ALICE@'s login (its message still queued).
+    assert (user.logins, user.busy.hours_by_count) == (34, {1: 34})
+    assert len(user.open_hours) == 6
+    hour = user.open_hours[at(39, 9)]
+    assert (hour.logins, sorted(hour.ips), hour.recipients) == (
+        2, ["192.0.2.10", "198.51.100.7"], 1)
+    assert set(ips) == {ACCOUNT}
+    assert all(waiting == [user] for waiting in engine.activity._unsettled.values())
+    assert set(networks) == {"198.51.100.0/24", "192.0.2.0/24"}
+    assert networks["198.51.100.0/24"][0] == at(0, 9)  # Alice's, the earliest
+    assert history == {"198.51.100.0/24": 22, "192.0.2.0/24": 19}
+    assert [(account, ip) for account, ip, _ in storm] == [(ACCOUNT, "203.0.113.66")]
+    assert {message.sasl_username for message in engine.correlator.messages.values()} == {
+        ACCOUNT}
+    assert set(engine.hosts) == {ACCOUNT}
+    db = sqlite3.connect(tmp_path / "state.sqlite")
+    try:
+        for table in ("logins", "networks", "provider_days", "history", "storm", "queue"):
+            assert {account for (account,) in db.execute(f"SELECT account FROM {table}")} == {
+                ACCOUNT}, table
+    finally:
+        db.close()
+
+
+def test_a_login_from_a_network_another_spelling_knew_is_no_new_network(tmp_path, cli):
+    state = fixture_copy(tmp_path, SPELT)
+    log = MailLog()
+    log.login(ACCOUNT, "192.0.2.77", at(45, 9))  # ALICE@'s network
+    log.login("Alice@example.org", "198.51.100.8", at(45, 10))  # Alice@'s and alice@'s
+    result = cli("watch", "--once", "--state", state, log.write(tmp_path / "known.log"))
+    assert (result.code, result.out) == (0, ""), result.err
+    log = MailLog()
+    log.login(ACCOUNT, "203.0.113.40", at(46, 9))
+    result = cli("watch", "--once", "--state", state, log.write(tmp_path / "new.log"))
+    assert result.code == 1, result.err
+    [alert] = [json.loads(line) for line in result.out.splitlines()]
+    assert (alert["user"], alert["signals"], alert["first_seen_ip"]) == (
+        ACCOUNT, ["new-network"], "203.0.113.40")
+    assert "first seen 2026-01-05T09:00+09:00" in alert["reasons"][0]
+    accounts = shown(cli, state)["accounts"]
+    assert [(account["user"], account["networks"], account["logins"]) for account in accounts] == [
+        (ACCOUNT, 3, 44)]
+
+
+def test_the_alerts_of_several_spellings_are_the_accounts_at_their_highest(tmp_path):
+    copy = fixture_copy(tmp_path, SPELT)
+    db = sqlite3.connect(copy)
+    try:
+        with db:
+            db.executemany("INSERT INTO raised VALUES (?, ?, ?, '2026-02-14T00:00:00+00:00')", [
+                ("Alice@example.org", "burst", "medium"), ("ALICE@example.org", "burst", "high"),
+                (ACCOUNT, "burst", "medium"), ("ALICE@example.org", "guessed", "medium")])
+            db.executemany("INSERT INTO levels VALUES (?, 'queue-growth', ?)", [
+                ("ALICE@example.org", 120), (ACCOUNT, 60)])
+    finally:
+        db.close()
+    opened = State.open(str(copy), watch.engine_format(), older_formats=watch.older_formats())
+    try:
+        assert opened.raised == {ACCOUNT: {"burst": "high", "guessed": "medium"}}
+        assert opened.levels == {(ACCOUNT, "queue-growth"): 120}
+    finally:
+        opened.close()
