@@ -1438,10 +1438,9 @@ def contain_main(argv):
         if dry_run and not args.dry_run:
             print("# not root: a dry run (--apply acts anyway)")
         queue_ids: Union[None, List[str], Dict[str, List[str]]] = None
-        if hold and args.state:
-            queue_ids = contain.queued_in_state(user, args.state, host=args.host).ids
-        elif hold:
-            queued = contain.queued_ids(user, args.paths, host=args.host)
+        if hold:
+            queued = (contain.queued_in_state(user, args.state, host=args.host) if args.state
+                      else contain.queued_ids(user, args.paths, host=args.host))
             queue_ids, failures = queued.instances, queued.problems
         contain.contain(user, queue_ids=queue_ids, map_path=path, map_action=action,
                         release=args.release, dry_run=dry_run,

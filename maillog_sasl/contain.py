@@ -25,9 +25,10 @@ DESCRIPTION
               queue ID names a message only in its own instance's queue: the IDs go to each
               instance's postsuper, `postmulti -i NAME -x postsuper -h -` for an instance
               other than the primary. An instance is the syslog_name of its queue's daemons
-              (the queue report's `instance`), which defaults to its multi_instance_name, the
-              name postmulti -i takes; `postfix` (the default syslog_name, that of an instance
-              with no name: the primary) and an instance unknown take the commands as they are.
+              (the queue report's `instance`, the state's queue table's), which defaults to
+              its multi_instance_name, the name postmulti -i takes; `postfix` (the default
+              syslog_name, that of an instance with no name: the primary) and an instance
+              unknown take the commands as they are.
     map       the line `USER REJECT compromised account: contact support` (or `USER HOLD ...`:
               the account's new mail is accepted and held) goes into a check_sasl_access table,
               inside a block this module owns:
@@ -194,13 +195,8 @@ def queued_ids(user: str, paths: Sequence[str], host: Optional[str] = None) -> Q
     if len(hosts) > 1:
         raise ContainError(f"the logs hold queued messages of {user} on several hosts "
                            f"({', '.join(hosts)}): name this one with --host")
-    ids: List[str] = []
-    instances: Dict[str, List[str]] = {}
-    for row in rows:
-        if QUEUE_ID.fullmatch(row["queue_id"]) and row["queue_id"] not in ids:
-            ids.append(row["queue_id"])
-            instances.setdefault(row["instance"], []).append(row["queue_id"])
-    return Queued(ids, hosts, [str(problem) for problem in result.problems], instances)
+    return _queued([(row["queue_id"], row["instance"]) for row in rows], hosts,
+                   [str(problem) for problem in result.problems])
 
 
 def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
@@ -211,17 +207,24 @@ def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
     when the state cannot be read, ContainError for several hosts without `host`."""
     # (A state of an older version may name an account in the case its login was typed in.)
     wanted = account_of(user)
-    rows = [(row_host, queue_id) for row_host, queue_id, account in read_queue(path)
-            if account_of(account) == wanted and (host is None or row_host == host)]
-    hosts = sorted({row_host for row_host, _ in rows})
+    rows = [row for row in read_queue(path)
+            if account_of(row[2]) == wanted and (host is None or row[0] == host)]
+    hosts = sorted({row_host for row_host, *_ in rows})
     if len(hosts) > 1:
         raise ContainError(f"the state holds queued messages of {user} on several hosts "
                            f"({', '.join(hosts)}): name this one with --host")
+    return _queued([(queue_id, instance) for _, queue_id, _, instance in rows], hosts, [])
+
+
+def _queued(rows: List[Tuple[str, str]], hosts: List[str], problems: List[str]) -> Queued:
+    """Queued of the (queue ID, instance) `rows`: each ID once, those that look like one."""
     ids: List[str] = []
-    for _, queue_id in rows:
+    instances: Dict[str, List[str]] = {}
+    for queue_id, instance in rows:
         if QUEUE_ID.fullmatch(queue_id) and queue_id not in ids:
             ids.append(queue_id)
-    return Queued(ids, hosts, [])
+            instances.setdefault(instance, []).append(queue_id)
+    return Queued(ids, hosts, problems, instances)
 
 
 # -- the map file -------------------------------------------------------------------------------

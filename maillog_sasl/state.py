@@ -10,7 +10,8 @@ SUMMARY
     state.kept -> {name: JSON text}                   the watch's own values (kept table)
     state.levels -> {(account, signal): count}        the counts last alerted
     state.storm_failure(account, ip, when); state.storm_rows(); state.prune_storm(before)
-    read_queue(path) -> [(host, queue ID, account)]   the queue table, read-only, no pickle
+    read_queue(path) -> [(host, queue ID, account, instance)]   the queue table, read-only,
+                                                    no pickle
     state.login(account, network, ip, when)           one login, into the account's history
     state.country(account, country, ip, when); state.countries()   the countries of it
     state.begin(); state.commit(engine, positions, alerts) -> alert ids   one transaction
@@ -44,19 +45,22 @@ DESCRIPTION
       storm     per (account, IP): the latest failed AUTH naming the account from that IP,
                 within the failure-storm window
       queue     the authenticated messages still open at the last commit (host, queue ID,
-                account, kind, queued, deferred recipients): a copy of what the engine holds,
-                in plain rows, for `contain --state` (read_queue(), which unpickles nothing)
+                account, kind, queued, deferred recipients, the Postfix instance whose queue
+                holds it): a copy of what the engine holds, in plain rows, for `contain
+                --state` (read_queue(), which unpickles nothing)
 
     A state of an older schema (MIGRATED) is migrated the first time it is opened for writing,
     in one transaction: the tables it lacks are made (kept, levels, storm and queue came within
-    schema 1, countries with schema 2), the schema number raised, and meta says `migrated`
-    from which schema, by which version, when. Opened read-only, it is read as it is, a table
-    it lacks as an empty one. A state of a newer or unknown schema is refused. A state whose
-    engine is of an older format, opened for writing, has the rows of an account kept under
-    several spellings (a version before correlate.account_of() named an account as its login
-    was typed: `Alice`, `ALICE`) merged into the account's (`alice`) in every table keyed by
-    account (the alerts excepted: each is the text it was sent as), and its engine's records
-    merged too (the engine's fold_accounts()); a state of this version's has none to merge.
+    schema 1, countries with schema 2) and the columns it lacks (the queue's instance came with
+    schema 3), the schema number raised, and meta says `migrated` from which schema, by which
+    version, when. Opened read-only, it is read as it is, a table it lacks as an empty one, a
+    queue without its instance as one of instances not known. A state of a newer or unknown
+    schema is refused. A state whose engine is of an older format, opened for writing, has the
+    rows of an account kept under several spellings (a version before correlate.account_of()
+    named an account as its login was typed: `Alice`, `ALICE`) merged into the account's
+    (`alice`) in every table keyed by account (the alerts excepted: each is the text it was sent
+    as), and its engine's records merged too (the engine's fold_accounts()); a state of this
+    version's has none to merge.
 
     Everything a run changes commits in one transaction: the offsets, the engine that read up
     to them, the pairs and history it met, the alerts it raised. A run killed at any moment
@@ -127,10 +131,10 @@ from maillog_sasl.incident import SEVERITY_ORDER
 from maillog_sasl.pairs import UPSERTS, PairStore, StoreError
 from maillog_sasl.syslog import fixed_zone
 
-SCHEMA = 2
+SCHEMA = 3
 # The schemas of older versions that are migrated to SCHEMA when opened for writing (and read
 # as they are otherwise: a table they lack reads as empty).
-MIGRATED = ("1",)
+MIGRATED = ("1", "2")
 LOCK_WAIT = 5.0
 # A state is its owner's alone: it holds pickled objects (_check_owner()).
 STATE_MODE = 0o600
@@ -156,6 +160,9 @@ CREATE TABLE alerts (id INTEGER PRIMARY KEY, raised TEXT NOT NULL, account TEXT 
 # Those of schema 1 (kept .. queue) came without a new schema number (an older maillog-sasl
 # ignores them); `countries` is schema 2: a version that would record logins without their
 # countries must not write such a state (it would leave holes in the history new-country reads).
+# The queue's instance is schema 3: a version that writes the queue's rows without it could not
+# write them there (and would give every instance's queue IDs to one postsuper).
+_INSTANCE = "instance TEXT NOT NULL DEFAULT ''"
 _ADDED = {
     "kept": "CREATE TABLE kept (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "levels": "CREATE TABLE levels (account TEXT NOT NULL, signal TEXT NOT NULL, "
@@ -164,7 +171,7 @@ _ADDED = {
              "last TEXT NOT NULL, last_us INTEGER NOT NULL, PRIMARY KEY (account, ip))",
     "queue": "CREATE TABLE queue (host TEXT NOT NULL, queue_id TEXT NOT NULL, "
              "account TEXT NOT NULL, kind TEXT NOT NULL, queued TEXT, "
-             "pending INTEGER NOT NULL, PRIMARY KEY (host, queue_id))",
+             f"pending INTEGER NOT NULL, {_INSTANCE}, PRIMARY KEY (host, queue_id))",
     "countries": "CREATE TABLE countries (account TEXT NOT NULL, country TEXT NOT NULL, "
                  "first TEXT NOT NULL, first_us INTEGER NOT NULL, first_ip TEXT NOT NULL, "
                  "PRIMARY KEY (account, country))",
@@ -508,10 +515,12 @@ class State:
     def _migrate(db: sqlite3.Connection, missing: List[str], meta: Dict[str, str]
                  ) -> Dict[str, str]:
         """Bring a state of an older schema up to this one in one transaction: its missing
-        tables made, the schema number raised, the migration noted in meta."""
+        tables and columns made, the schema number raised, the migration noted in meta."""
         db.execute("BEGIN IMMEDIATE")
         for name in missing:
             db.execute(_ADDED[name].replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+        if "instance" not in _columns(db, "queue"):
+            db.execute(f"ALTER TABLE queue ADD COLUMN {_INSTANCE}")
         changed = {}
         if meta.get("schema") != str(SCHEMA):
             changed = {"schema": str(SCHEMA),
@@ -584,7 +593,8 @@ class State:
             db.executemany("INSERT OR REPLACE INTO levels VALUES (?, ?, ?)", levels or [])
             if queue is not None and "queue" in self.tables:
                 db.execute("DELETE FROM queue")
-                db.executemany("INSERT OR REPLACE INTO queue VALUES (?, ?, ?, ?, ?, ?)", queue)
+                db.executemany("INSERT OR REPLACE INTO queue VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               queue)
             db.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._fail(error) from None
@@ -728,8 +738,9 @@ class State:
             raise self._fail(error) from None
 
 
-def read_queue(path: str) -> List[Tuple[str, str, str]]:
-    """(host, queue ID, account) of the messages the state at `path` holds open, oldest first.
+def read_queue(path: str) -> List[Tuple[str, str, str, str]]:
+    """(host, queue ID, account, Postfix instance) of the messages the state at `path` holds
+    open, oldest first; the instance "" when not known (a state of schema 2 or older).
 
     Only the plain `queue` table is read, the database opened read-only, nothing unpickled:
     root may read it from a state the unprivileged watch user owns (`contain --state`), where
@@ -757,8 +768,10 @@ def read_queue(path: str) -> List[Tuple[str, str, str]]:
         if "queue" not in tables:
             raise StateError(f"{path}: the state holds no queue yet (written by an older "
                              "maillog-sasl): run `maillog-sasl watch` once, or give the logs")
-        return [(str(host), str(queue_id), str(account)) for host, queue_id, account
-                in db.execute("SELECT host, queue_id, account FROM queue "
+        instance = "instance" if "instance" in _columns(db, "queue") else "''"
+        return [(str(host), str(queue_id), str(account), str(name))
+                for host, queue_id, account, name
+                in db.execute(f"SELECT host, queue_id, account, {instance} FROM queue "
                               "ORDER BY queued, queue_id")]
     except sqlite3.Error as error:
         raise _refused(path, error) or StateError(
@@ -767,6 +780,10 @@ def read_queue(path: str) -> List[Tuple[str, str, str]]:
         db.close()
         if copy is not None:
             copy.cleanup()
+
+
+def _columns(db: sqlite3.Connection, table: str) -> Set[str]:
+    return {column for _, column, *_ in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _read_only_copy(path: str) -> Optional[tempfile.TemporaryDirectory]:

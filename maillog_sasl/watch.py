@@ -1029,7 +1029,7 @@ class Watch:
         queue = None
         if self.changed:
             queue = [(message.host, message.queue_id, name, message.kind,
-                      _iso(message.queued), deferred_recipients(message))
+                      _iso(message.queued), deferred_recipients(message), message.instance)
                      for name, messages in self.engine.queue().items() for message in messages]
         kept = {"counters": json.dumps(self.counters, sort_keys=True),
                 "flagged": json.dumps(self.flagged, sort_keys=True, ensure_ascii=False),

@@ -878,6 +878,17 @@ def test_contain_applied_runs_each_instances_postsuper(cli, fakes, tmp_path):
          "stdin": "2B2B2B2B02\n3C3C3C3C03\n"}]
 
 
+def test_contain_from_the_state_runs_each_instances_postsuper(cli, fakes, tmp_path):
+    state = tmp_path / "s.sqlite"
+    watched(cli, two_instances(tmp_path), state)
+    result = cli("contain", ERIN, "--state", state, "--hold", "--apply")
+    assert result.code == 0, result.err
+    assert fakes.changing_calls() == [
+        {"argv": ["postsuper", "-h", "-"], "stdin": "1A1A1A1A01\n"},
+        {"argv": ["postmulti", "-i", "postfix-out", "-x", "postsuper", "-h", "-"],
+         "stdin": "2B2B2B2B02\n3C3C3C3C03\n"}]
+
+
 def test_watch_contain_holds_each_message_in_its_own_instances_queue(cli, fakes, table, tmp_path,
                                                                      monkeypatch):
     # One of ken's queued messages in the queue of a second instance, postfix-out.

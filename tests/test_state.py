@@ -8,13 +8,14 @@ import fcntl
 import json
 import os
 import pickle
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from maillog_sasl import cli
+from maillog_sasl import cli, watch
 from maillog_sasl import state as state_module
 from maillog_sasl.activity import SHARED_EMPTIES, Activity, Hour
 from maillog_sasl.follow import Position
@@ -24,6 +25,8 @@ from maillog_sasl.syslog import fixed_zone
 
 from maillog_writer import MailLog, at
 from support import tamper
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 FORMAT = "test-format"
 JST = fixed_zone(dt.timedelta(hours=9))
@@ -375,3 +378,24 @@ def test_the_queue_of_a_state_in_a_folder_whose_name_sqlite_reads_as_a_query(tmp
     state.close()
     assert state_module.read_queue(str(folder / "state.sqlite")) == []
     assert sorted(os.listdir(tmp_path)) == ["a?mode=rwc#b"]
+
+
+def test_a_queue_kept_before_its_instance_reads_as_of_no_instance_known(tmp_path):
+    # Schema 2's queue (the fixture of a version before Message.instance) has no instance: read
+    # as it is, its messages of no instance known (their queue IDs to the primary's postsuper,
+    # as before); migrated to schema 3 by the first run that writes it.
+    path = tmp_path / "state.sqlite"
+    shutil.copyfile(FIXTURES / "watch-state-7478258" / "state.sqlite", path)
+    queue = [("mx", queue_id, "alice@example.org", "") for queue_id in ("4A1B2C3D4E", "DE81A2E2DAA")]
+    assert state_module.read_queue(str(path)) == queue
+    opened = State.open(str(path), watch.engine_format(), older_formats=watch.older_formats())
+    opened.close()
+    db = sqlite3.connect(path)
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        columns = [column for _, column, *_ in db.execute("PRAGMA table_info(queue)")]
+    finally:
+        db.close()
+    assert meta["schema"] == "3" and meta["migrated"].startswith("from schema 2 by ")
+    assert columns[-1] == "instance"
+    assert state_module.read_queue(str(path)) == queue

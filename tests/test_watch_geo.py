@@ -198,7 +198,7 @@ def test_a_state_of_schema_1_is_migrated_keeping_history_and_engine(tmp_path, cl
 
 
 @pytest.mark.parametrize("damage", [
-    "UPDATE meta SET value = '3' WHERE key = 'schema'",  # a newer version's
+    f"UPDATE meta SET value = '{state_module.SCHEMA + 1}' WHERE key = 'schema'",  # a newer one's
     "UPDATE engine SET data = x'8005'",                  # an engine that cannot be read
     "UPDATE engine SET format = '0-0'",                  # an engine of another format
 ])
