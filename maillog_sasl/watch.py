@@ -1209,7 +1209,9 @@ def _loads(text: str) -> dict:
 # -- the state subcommand --------------------------------------------------------------------
 
 def forget(state: State, user: str) -> bool:
-    """Drop `user`'s history, pairs, raised alerts and facts; False if none was kept."""
+    """Drop `user`'s history, pairs, raised alerts and facts, in any case it is typed in (an
+    account is kept under correlate.account_of()); False if none was kept."""
+    user = account_of(user)
     known = (bool(state.history(user)) or user in state.raised
              or (state.engine is not None and user in state.engine.activity.users))
     state.begin()
