@@ -777,7 +777,10 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         failed = item.failed_auth_count
         if not failed:
             continue
-        usernames = {failure.username for _, failure in item.auth_failures if failure.username}
+        # The accounts tried as every report names them (lower-case): a spray's spellings of
+        # one account are one.
+        usernames = {account_of(failure.username) for _, failure in item.auth_failures
+                     if failure.username}
         if selection.user_patterns and not any(selection.user(name) for name in usernames):
             continue
         entry = by_ip.get(item.client_ip)
@@ -802,10 +805,8 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         entry["success_users"] = _later(user_successes.get(failing_source(ip), {}),
                                         entry["first_seen"])
         entry["later_success"] = bool(entry["success_users"])
-        # (A username tried is the account whatever its case, as a login names it.)
         if scope.flagged_only and not any(
-                scope.is_flagged(name) for name in (*map(account_of, entry["usernames"]),
-                                                    *entry["success_users"])):
+                scope.is_flagged(name) for name in (*entry["usernames"], *entry["success_users"])):
             continue  # an IP neither tried nor got into a flagged account
         for key in ("usernames", "mechanisms", "client_names"):
             entry[key] = sorted(entry[key])

@@ -113,3 +113,27 @@ def test_only_ascii_letters_are_folded(cli, tmp_path):
     users = {row["user"]: row["sessions"] for row in rows(cli, "users", path, year=2026)}
     assert users == {"Ärger@example.de": 2, "ärger@example.de": 1, "İpek@example.tr": 1}
     assert len(contain.queued_ids("ÄRGER@example.de", [str(path)]).ids) == 2
+
+
+def test_failures_by_ip_name_the_accounts_tried_as_every_report_does(cli, tmp_path):
+    # A password spray's IP tried one account in three spellings (a walk-through's log); the
+    # row listed `SALES@EXAMPLE.COM, Sales@example.com, sales@example.com`: one account, as
+    # --by user and every other report name it.
+    path = tmp_path / "maillog"
+    lines = []
+    for pid, (mechanism, name) in enumerate((("LOGIN", "Sales@example.com"),
+                                             ("login", "sales@example.com"),
+                                             ("LOGIN", "SALES@EXAMPLE.COM")), start=4410):
+        smtpd = f"Jan  3 14:0{pid - 4410}:0%d mail postfix/smtps/smtpd[{pid}]: "
+        lines += [smtpd % 1 + "connect from unknown[203.0.113.102]",
+                  smtpd % 3 + "warning: unknown[203.0.113.102]: SASL "
+                              f"{mechanism} authentication failed: UGFzc3dvcmQ6, "
+                              f"sasl_username={name}",
+                  smtpd % 4 + "disconnect from unknown[203.0.113.102] ehlo=1 auth=0/1 "
+                              "quit=1 commands=2/3"]
+    path.write_text("\n".join(lines) + "\n")
+    [row] = rows(cli, "failures", path, year=2027)
+    assert (row["attempts"], row["usernames"], row["mechanisms"]) == (
+        3, ["sales@example.com"], ["LOGIN"])
+    [by_user] = rows(cli, "failures", "--by", "user", path, year=2027)
+    assert by_user["user"] == "sales@example.com"
