@@ -519,7 +519,7 @@ class Pending:
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
         "_held", "_held_clock", "_told_from", "_input", "_inputs", "_piped", "_picked",
-        "_copy_order", "_read_first", "_read_last")
+        "_copy_order", "_read_first", "_read_last", "_jump")
 
 
 def _new_input() -> tuple:
@@ -577,6 +577,11 @@ class Correlator:
         # runs backwards).
         self._read_first: Optional[_dt.datetime] = None
         self._read_last: Optional[_dt.datetime] = None
+        # Where the input's time first went back before its first line, and more than
+        # JOINED_BACK before its latest: [that latest, the time it went back to, the first
+        # line's, the latest time read since that is before the first line's, or None once a
+        # line came well after the first line's] (_seen(), joined_newest_first()).
+        self._jump: Optional[list] = None
         self._smtpd_handlers = self._handlers()
 
     def _handlers(self) -> dict:
@@ -602,7 +607,7 @@ class Correlator:
         state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
                  "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
                  "_piped": {}, "_picked": {}, "_copy_order": 0, "_read_first": None,
-                 "_read_last": None, **state}
+                 "_read_last": None, "_jump": None, **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -1077,6 +1082,7 @@ class Correlator:
         self.settle_copies()
         self._set_input_state(_new_input())
         self._read_first = self._read_last = None
+        self._jump = None
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()
@@ -1129,8 +1135,9 @@ class Correlator:
             self._in_period(edge[1])
 
     def span(self) -> tuple:
-        """(earliest, latest) time of the input read, None before its first."""
-        return self._read_first, self._read_last
+        """(earliest, latest) time of the input read, None before its first; and (latest,
+        then) where its time went back before its start (_seen()), or None."""
+        return self._read_first, self._read_last, joined_newest_first(self._jump)
 
     def end_source(self) -> None:
         """The input has ended: the lines held back are fed; its first and last lines tell the
@@ -2293,10 +2300,18 @@ class Correlator:
         elif when > last:
             self._read_last = when
             stats.latest_moves += 1
+            if self._jump is not None:
+                _after_jump(self._jump, when)
         elif when < first:
+            # Before the input's first line, and a day before its latest: logs joined newest
+            # first (`zcat -f maillog*`)? Not a host's clock behind another's.
+            if self._jump is None and last - when > JOINED_BACK and last - first > JOINED_RUN:
+                self._jump = [last, when, first, when]
             self._read_first = when
             stats.earliest_moves += 1
         else:
+            if self._jump is not None:
+                _after_jump(self._jump, when)
             return
         self._in_period(when)
 
@@ -2345,7 +2360,7 @@ def counted_before(stats: Stats) -> tuple:
 
 
 def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Problem]],
-                clock: Optional[Clock] = None, span: tuple = (None, None)) -> None:
+                clock: Optional[Clock] = None, span: tuple = (None, None, None)) -> None:
     """`source` has been read, `before` being counted_before() it: its problem, or `not a
     syslog file` when none of its lines had syslog shape, goes to `problems`; and the lines of
     use it had that were not used for their stamp, which is no time (a month's name of a
@@ -2353,7 +2368,8 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
     and no word of why; and a log whose times run backwards (`tac`, `journalctl -r`), which
     would else give a report of logins that sent nothing and never ended; and one whose
     yearless lines, read with `clock`, ran past its end (late_year()), `span` its earliest
-    and latest time."""
+    and latest time; and one whose time went back before its start (`span`'s third: logs
+    joined newest first, whose logins and messages across them were read out of order)."""
     read = stats.lines_read - stats.repeated_lines - before[0]
     if read and stats.not_syslog - before[1] == read and source.problem is None:
         # Not one line of syslog shape: the wrong file, not a log with some noise in it.
@@ -2364,11 +2380,19 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
     unread = stats.unread_stamps - before[2]
     if unread and problems is not None:
         problems.append(Problem(source.name, untimed_lines(unread, stats.unread_stamp)))
-    if problems is not None and runs_backwards(stats.earliest_moves - before[3],
-                                               stats.latest_moves - before[4]):
+    backwards = runs_backwards(stats.earliest_moves - before[3], stats.latest_moves - before[4])
+    if problems is not None and backwards:
         problems.append(Problem(source.name, "its lines run backwards in time, newest first "
                                              "(tac, journalctl -r?): the reports need the "
                                              "oldest line first"))
+    elif problems is not None and span[2] is not None and source.problem is None:
+        latest, then = (f"{when:%Y-%m-%d %H:%M:%S}" for when in span[2])
+        problems.append(Problem(source.name, f"its lines go back in time from {latest} to "
+                                             f"{then}, before its first line: logs joined "
+                                             "newest first (zcat -f maillog*?), so a login or "
+                                             "message logged across two of them was read out "
+                                             "of order; give maillog-sasl the files, which it "
+                                             "puts in order, or join them oldest first (ls -rt)"))
     late = late_year(clock, span[0])
     if late and problems is not None:
         problems.append(Problem(source.name, late))
@@ -2379,6 +2403,34 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
 # Year (its lines rightly in the next year), while a New Year too many puts the log's last
 # lines about a year past its end (less the time between its last line and its copy).
 AHEAD_SLACK: Final = _dt.timedelta(days=60)
+# A line before its input's first one, and more than JOINED_BACK before its latest, says that
+# logs were joined newest first: a central syslog's hosts' clocks differ by minutes, a host's
+# set to another zone by hours, while the log rotated before the one read first began at least
+# a day before the end of that one (daily rotation; weekly, a week). JOINED_RUN: the input has
+# run on that long before (a first line whose clock was wrong by days says nothing of it).
+JOINED_BACK: Final = _dt.timedelta(days=1)
+JOINED_RUN: Final = _dt.timedelta(hours=1)
+
+
+def _after_jump(jump: list, when: _dt.datetime) -> None:
+    """A time read after the input went back in time (Correlator._jump)."""
+    if jump[3] is None:
+        return
+    if when > jump[2] + JOINED_RUN:
+        jump[3] = None  # past the first line's time: lines out of order, not older logs
+    elif jump[3] < when < jump[2]:
+        jump[3] = when
+
+
+def joined_newest_first(jump: Optional[list]) -> Optional[tuple]:
+    """(latest, then) where an input went back in time (Correlator._jump) when it is logs
+    joined newest first: the lines after it run on up to less than JOINED_BACK before the
+    input's first line, as an older rotated log ends where the next began, and none well
+    after that line (lines that other projects collected for their tests, days apart in no
+    order, are not told so)."""
+    if jump is None or jump[3] is None or jump[2] - jump[3] > JOINED_BACK:
+        return None
+    return jump[0], jump[1]
 
 
 def late_year(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:

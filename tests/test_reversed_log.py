@@ -27,6 +27,7 @@ TESTS = Path(__file__).parent
 # A real server's log (Lightmeter's sample, 297 lines of postfix, amavis and dovecot).
 LIGHTMETER = TESTS / "reallogs" / "lightmeter-sample" / "mail.log"
 BACKWARDS = "its lines run backwards in time, newest first"
+JOINED = "before its first line: logs joined newest first"
 
 
 def reversed_copy(path: Path, directory: Path, name: str = "maillog") -> Path:
@@ -65,12 +66,18 @@ def test_only_the_reversed_input_is_named(cli, tmp_path):
 
 
 def test_rotated_files_joined_in_the_wrong_order_are_no_reversed_log(cli, tmp_path):
-    # `cat mail.log mail.log.1`: each part runs forward, the second starts earlier once.
+    # `cat mail.log mail.log.1`: each part runs forward, the second starts earlier once, a day
+    # before the first's end (rotated daily): that is told (tests/test_walk_newyear.py).
     joined = tmp_path / "maillog"
     joined.write_bytes(LIGHTMETER.read_bytes()
                        + (LIGHTMETER.parent / "mail.log.1").read_bytes())
     result = cli("--year", "2020", joined)
     assert BACKWARDS not in result.err
+    assert result.code == 2 and result.err == (
+        f"maillog-sasl: {joined}: its lines go back in time from 2020-01-28 16:50:01 to "
+        f"2020-01-27 06:50:01, {JOINED} (zcat -f maillog*?), so a login or message logged "
+        "across two of them was read out of order; give maillog-sasl the files, which it puts "
+        "in order, or join them oldest first (ls -rt)\n")
 
 
 def _logs_in_order():
@@ -85,7 +92,8 @@ def _logs_in_order():
 
 def test_no_log_read_in_order_is_said_to_run_backwards():
     # Among them a FreeBSD syslogd log whose earliest time moved back twice and its latest
-    # never, and multi-host logs whose clocks differ: below BACKWARD_MOVES, all of them.
+    # never, and multi-host logs whose clocks differ: below BACKWARD_MOVES, all of them, and
+    # none a day behind its latest time before its first (logs joined newest first).
     logs = list(_logs_in_order())
     assert len(logs) > 70
     told = []
@@ -93,5 +101,6 @@ def test_no_log_read_in_order_is_said_to_run_backwards():
         analysis = maillog_sasl.open_logs([log], year=2020)
         for _ in analysis:
             pass
-        told += [str(problem) for problem in analysis.problems if BACKWARDS in str(problem)]
+        told += [str(problem) for problem in analysis.problems
+                 if BACKWARDS in str(problem) or JOINED in str(problem)]
     assert told == []
