@@ -2337,10 +2337,11 @@ def same_ids(original: Optional[str], copy: Optional[str], copy_queue_id: str) -
     """Whether a message pickup read with message-id `copy`, under `copy_queue_id`, can be a
     content filter's copy of one whose message-id is `original`: the same message-id (a
     filter keeps the headers), or none of the original's and the one cleanup made up for the
-    copy (it holds its queue ID)."""
+    copy (it holds its queue ID), or none either (`message-id=<>`: FILTER_README's filter
+    re-injects with `sendmail -G`, whose mail cleanup gives no missing header)."""
     if original:
         return copy == original
-    return copy is not None and copy_queue_id in copy
+    return copy is not None and (not copy or copy_queue_id in copy)
 
 
 def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],

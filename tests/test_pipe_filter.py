@@ -44,6 +44,7 @@ Jun  7 17:14:57 walle postfix/pipe[58797]: 8C7FC474CA: to=<a@example.net>, relay
 Jun  7 17:14:57 walle postfix/pipe[58797]: 8C7FC474CA: to=<b@example.com>, relay=spamassassin, delay=36, delays=20/0.01/0/16, dsn=2.0.0, status=sent (delivered via spamassassin service)
 Jun  7 17:14:57 walle postfix/qmgr[58782]: 8C7FC474CA: removed
 """
+ID = "<20230607171420.9A2D863400@delta.example.org>"
 PICKED = "Jun  7 17:14:57 walle postfix/pickup[58781]: 91E04474D0: uid=110 from=<arantxa@example.org>\n"
 NAMED = "Jun  7 17:14:57 walle postfix/cleanup[58796]: 91E04474D0: message-id=<20230607171420.9A2D863400@delta.example.org>\n"
 COPY = """\
@@ -99,6 +100,22 @@ def test_a_message_without_message_id(tmp_path, report):
     assert "8C7FC474CA: message-id" not in log
     [user] = report("users", written(tmp_path, log), *TIMES)
     assert (user["sent"], user["deferred"], user["bounced"]) == (0, 1, 1)
+
+
+def test_a_message_without_message_id_re_injected_as_gateway_mail(tmp_path, report):
+    # FILTER_README's simple filter re-injects with `sendmail -G -i`: gateway mail, to which
+    # cleanup adds no missing header (remote_header_rewrite_domain is empty by default). Of a
+    # client that sent no Message-ID, cleanup logs `message-id=<>` for the original and the
+    # copy alike (tests/reallogs/shenchris-gci, test_reallogs19.py). Before, such a copy was
+    # never paired: both recipients "sent" to the filter, the bounce and deferral nobody's.
+    none = "<>"
+    log = LOGIN.replace(ID, none) + PIPED + PICKED + NAMED.replace(ID, none) + COPY
+    assert log.count("message-id=<>") == 2
+    path = written(tmp_path, log)
+    [user] = report("users", path, *TIMES)
+    assert (user["sent"], user["deferred"], user["bounced"]) == (0, 1, 1)
+    assert {(row["queue_id"], row["parent_queue_id"], row["message_id"])
+            for row in report("messages", path, *TIMES)} == {("91E04474D0", "8C7FC474CA", "")}
 
 
 def test_the_copy_of_each_recipient(tmp_path, report):
@@ -192,13 +209,14 @@ def test_jobs_cut_between_a_message_and_its_copy(tmp_path, monkeypatch, order):
     assert len(checked) > 60 and not any("content filter" in why for why in checked)
 
 
-def many_shapes_log(seed: int, count: int = 120) -> str:
+def many_shapes_log(seed: int, count: int = 120, gateway: bool = False) -> str:
     """Logins' mail through a pipe filter every 0-3 seconds, of each shape the correlator
     pairs: the three orders and the copy done before pipe's lines, no message-id (cleanup
     makes one up for the copy, so any two such of a sender pair), a command (and a copy) for
     each recipient, a filter that deferred first (piped a minute or more after), copies sent,
     bounced with a notice, or deferred for hours, the same message-ids on many messages
-    (bulk mail that sets its own), local mail of the same sender."""
+    (bulk mail that sets its own), local mail of the same sender. `gateway`: the filter
+    re-injects with `sendmail -G`, so the mail without one logs `message-id=<>`, copy too."""
     rng = random.Random(seed)
     begins = list(itertools.accumulate(rng.choice((0, 1, 2, 3, 30)) for _ in range(count)))
     message_ids = rng.choice((count, 4))
@@ -212,8 +230,8 @@ def many_shapes_log(seed: int, count: int = 120) -> str:
         at(0, f"submission/smtpd[{pid}]: connect from {client}")
         at(0, f"submission/smtpd[{pid}]: {original}: client={client}, sasl_method=PLAIN, "
               f"sasl_username={user}")
-        if message_id:
-            at(0, f"cleanup[77]: {original}: message-id={message_id}")
+        if message_id or gateway:
+            at(0, f"cleanup[77]: {original}: message-id={message_id or '<>'}")
         at(1, f"qmgr[99]: {original}: from=<{user}>, size=900, nrcpt={len(recipients)} "
               "(queue active)")
         at(1, f"submission/smtpd[{pid}]: disconnect from {client} ehlo=1 auth=1 mail=1 "
@@ -233,9 +251,9 @@ def many_shapes_log(seed: int, count: int = 120) -> str:
         piped.append(f"qmgr[99]: {original}: removed")
         picked = []
         for name in copies:
+            made_up = "<>" if gateway else f"<20260302.{name}@mail.example.test>"
             picked += [f"pickup[44]: {name}: uid=110 from=<{user}>",
-                       f"cleanup[77]: {name}: message-id="
-                       f"{message_id or f'<20260302.{name}@mail.example.test>'}"]
+                       f"cleanup[77]: {name}: message-id={message_id or made_up}"]
         shape = rng.choice(("pipe first", "pickup first", "named first", "done first"))
         lines = {"pipe first": piped + picked, "pickup first": picked[:1] + piped + picked[1:],
                  "named first": picked + piped, "done first": picked}[shape]
@@ -285,6 +303,16 @@ def test_jobs_on_copies_of_every_shape(tmp_path, seed):
     read_alike(log, ((2, rng.randint(300, 3_000)), (2, rng.randint(3_000, 9_000)),
                      (2, rng.randint(300, 3_000)), (3, rng.randint(300, 3_000)),
                      (4, rng.randint(200, 1_500))))
+
+
+@pytest.mark.parametrize("seed", (12, 21, 27))
+def test_jobs_on_copies_re_injected_as_gateway_mail(tmp_path, seed):
+    log = many_shapes_log(seed, gateway=True)
+    assert log.count("message-id=<>") > 20
+    rng = random.Random(seed)
+    read_alike(written(tmp_path, log), ((2, rng.randint(300, 3_000)),
+                                        (3, rng.randint(300, 3_000)),
+                                        (4, rng.randint(200, 1_500))))
 
 
 def test_jobs_a_copy_of_a_message_born_in_the_lines_handed_back(tmp_path, report):
