@@ -348,8 +348,9 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, s
             time.sleep(0.02)
         assert listing(target.parent), "the temporary file was made"
         run.send_signal(number)
-        assert run.wait(timeout=20) == code
-        assert run.stderr.read() == f"maillog-sasl: {said}\n"
+        ended = run.wait(timeout=20)
+        # (Together: a run that ended otherwise says why on stderr.)
+        assert (ended, run.stderr.read()) == (code, f"maillog-sasl: {said}\n")
     finally:
         run.kill()
         writer.kill()
