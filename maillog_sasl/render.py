@@ -14,7 +14,8 @@ DESCRIPTION
             shares it (the header says it: `last_seen (+09:00)`), the suspicious report's
             reasons one wrapped line each under their row, the summary wrapped. Without
             `fit` (a file, a pipe) the table is whole, byte for byte as it always was.
-    csv     RFC 4180 with a header row (CRLF line ends), lists joined with ", ".
+    csv     RFC 4180 with a header row (CRLF line ends), lists joined with ", " (list_item():
+            an item holding a comma or a quote in double quotes, as in the table).
     json    one document: an array of objects, streamed row by row.
     ndjson  one object per line.
     ids     the report's ID of each row (`ids(row)`, None for a row without one; by default
@@ -108,10 +109,21 @@ def plain_text(value) -> str:
     if isinstance(value, _dt.datetime):
         return value.isoformat()
     if isinstance(value, (list, tuple, set)):
-        return ", ".join(plain_text(item) for item in value)
+        return ", ".join(map(list_item, value))
     if isinstance(value, str):
         return _escape_control(value)
     return str(value)
+
+
+def list_item(value) -> str:
+    """An item of a list cell as plain_text(), in double quotes (its own doubled) when it holds
+    a comma or a quote, is empty or starts or ends with a space: the username `alice, bob` is
+    one item of `"alice, bob", carol`, not two, and csv.reader(..., skipinitialspace=True)
+    gives the items back."""
+    text = plain_text(value)
+    if "," in text or '"' in text or not text or text[0] == " " or text[-1] == " ":
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def csv_cell(value) -> str:
@@ -490,10 +502,11 @@ def _write_csv(columns, values: Iterable[Sequence], out) -> int:
         out.write("\r\n".join(map(",".join, zip(*cells_by_column))) + "\r\n")
 
 
-def _items(value) -> Optional[List[str]]:
-    """The items of a list cell, each made safe; None for a value that is not a list."""
+def _items(value, quoted: bool = True) -> Optional[List[str]]:
+    """The items of a list cell, each made safe (list_item(), or not `quoted`: a line of its
+    own); None for a value that is not a list."""
     if isinstance(value, (list, tuple, set)):
-        return [plain_text(item) for item in value]
+        return list(map(list_item if quoted else plain_text, value))
     return None
 
 
@@ -544,7 +557,7 @@ def _fitted_table(columns, rows, out, summary, fit: Fit, empty=None) -> int:
         out.write(joined(cells) + "\n")
         for column in under:
             value = row.get(column)
-            for item in _items(value) or ([plain_text(value)] if value else []):
+            for item in _items(value, quoted=False) or ([plain_text(value)] if value else []):
                 for text in layout.wrap(item, fit.width, layout.REASON_INDENT,
                                         layout.REASON_CONTINUED):
                     out.write(text + "\n")

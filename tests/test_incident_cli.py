@@ -115,6 +115,25 @@ def test_json_escapes_but_keeps_the_value(tmp_path, capsys):
     assert {FORMULA, ESCAPE, BIDI, "ユーザー@example.jp"} <= users
 
 
+LISTED = ["alice, bob", 'say "hi"', " padded", "carol"]
+
+
+def test_a_list_cell_keeps_an_item_with_a_comma_one_item(tmp_path, capsys):
+    # The failures CSV's and table's `usernames` joined the items with ", ": an attacker who
+    # tried `alice, bob` showed in the incident file as one who tried alice and bob.
+    log = MailLog()
+    log.failures("203.0.113.70", at(0, 9), LISTED)
+    path = log.write(tmp_path / "maillog")
+    status, out, _ = run_cli(["-r", "failures", "-f", "json", path], capsys)
+    [row] = json.loads(out)
+    assert sorted(row["usernames"]) == sorted(LISTED)
+    status, out, _ = run_cli(["-r", "failures", "-f", "csv", path], capsys)
+    [cell] = [row["usernames"] for row in csv.DictReader(io.StringIO(out))]
+    assert status == 0 and next(csv.reader([cell], skipinitialspace=True)) == row["usernames"]
+    status, out, _ = run_cli(["-r", "failures", path], capsys)
+    assert f"  {cell}  " in out  # the table's cell is the CSV's
+
+
 def test_output_is_utf8_whatever_the_locale(tmp_path):
     done = subprocess.run([sys.executable, "-m", "maillog_sasl", hostile_log(tmp_path)],
                           env={**os.environ, "PYTHONIOENCODING": "latin-1"},
