@@ -47,12 +47,15 @@ DIAGNOSTICS
     given twice, a copy of another and a file of warnings another log holds are read once (or
     not), and noted in `notes` (in the same form), an Analysis's and a ReportResult's.
     pairs.StoreError when the temporary database cannot be written (a full disk);
-    parallel.WorkerError when a worker process of `jobs` dies.
+    parallel.WorkerError when a worker process of `jobs` dies. Wrong arguments, before any
+    input is opened: TypeError for what is no path, an option a report does not take or a
+    value of the wrong type (a year, zone or jobs as text); ValueError for a report name that
+    is none, a `by` that is no view, a `top` below 1 (reports.check_arguments()).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Iterator, List, NamedTuple, Optional
 
 from maillog_sasl.activity import ThresholdError, Thresholds
@@ -61,7 +64,7 @@ from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Finished, Message, Session, Stats
 from maillog_sasl.pairs import StoreError
 from maillog_sasl.parallel import CHUNK_SIZE, WorkerError, correlate_parallel
-from maillog_sasl.reports import build_report
+from maillog_sasl.reports import build_report, check_arguments
 from maillog_sasl.sources import Problem, open_sources
 
 __all__ = ["Analysis", "FilterError", "Problem", "ReportResult", "Selection", "Stats",
@@ -90,6 +93,7 @@ class Analysis:
 
     def __init__(self, paths, year: Optional[int] = None, zone=None, stdin=None, on_batch=None,
                  jobs: int = 1, chunk_size: int = CHUNK_SIZE, executor=None):
+        _check_reading(year, zone, jobs, chunk_size)
         self.sources, self.problems, self.notes = open_sources(paths, stdin=stdin, zone=zone)
         self.stats = Stats()
         self.items: Optional[List[Finished]] = None
@@ -140,6 +144,19 @@ class Analysis:
         return [item for item in self.read().items or () if isinstance(item, Message)]
 
 
+def _check_reading(year, zone, jobs, chunk_size) -> None:
+    """A TypeError or ValueError for how the logs are to be read, before any is opened: a
+    year or a zone given as text failed deep in the reading of the first line."""
+    for label, value in (("year", year), ("jobs", jobs), ("chunk_size", chunk_size)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise TypeError(f"{label}: a whole number, not {value!r}")
+    if zone is not None and not isinstance(zone, tzinfo):
+        raise TypeError(f"zone: a tzinfo (datetime.timezone(timedelta(hours=9)), "
+                        f"dateutil.tz.gettz('Asia/Tokyo')), not {zone!r}")
+    if jobs is None or jobs < 0 or chunk_size is None or chunk_size < 1:
+        raise ValueError(f"jobs: 0 or more, chunk_size: 1 or more, not {jobs!r}, {chunk_size!r}")
+
+
 def open_logs(paths, year: Optional[int] = None, zone=None, stdin=None,
               on_batch=None, jobs: int = 1, chunk_size: int = CHUNK_SIZE,
               executor=None) -> Analysis:
@@ -186,8 +203,9 @@ def report(name: str, paths, selection: Optional[Selection] = None, year: Option
     the caller placed them (Selection.build() given a zone or log_time: `selection.placed`).
     `options` go to the report (reports.build_report), e.g. show_all=True for sessions.
     """
+    check_arguments(name, selection, options)
     analysis = open_logs(paths, year=year, zone=zone)
-    try:  # the inputs let go of when the report fails too (an unknown name: KeyError)
+    try:  # the inputs let go of when the report fails too
         if selection is not None and not selection.placed:
             selection.resolve(zone, analysis.log_time)
         columns, rows = build_report(name, analysis, selection, **options)

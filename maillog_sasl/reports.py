@@ -4,6 +4,7 @@ SUMMARY
     REPORTS: name -> Report(columns, build, views, account, ids, streams, assesses)
     report_of(name, by=None) -> the Report (its view by user, for failures)
     build_report(name, finished, selection, **options) -> (columns, rows)
+    check_arguments(name, selection, options): what build_report() cannot take, raised
     queue_caveat(stats) -> '' | what the queue report of a log shorter than the queue's
                         lifetime may leave out (one line)
     Scope(tally=False, assess=False): what a run saw, for the summary line (option `scope`)
@@ -69,8 +70,10 @@ DESCRIPTION
     not the user's mail and are not counted.
 
 DIAGNOSTICS
-    None: rows are built from what correlation produced; an unknown report name is a KeyError
-    the CLI never lets through (argparse restricts the choice).
+    None on log content: rows are built from what correlation produced. build_report() given
+    what it cannot take (check_arguments()): ValueError for a report name that is none, a `by`
+    that is no view or a `top` below 1; TypeError for an option it does not know or a value of
+    the wrong type (a Selection, a Thresholds, a Scope, a Stats, a number).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ from collections import Counter
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl import incident
-from maillog_sasl.activity import OUTCOME_INDEX, Activity, failing_source
+from maillog_sasl.activity import OUTCOME_INDEX, Activity, Thresholds, failing_source
 from maillog_sasl.correlate import account_of
 from maillog_sasl.enrich import address_order
 from maillog_sasl.events import counter
@@ -1006,6 +1009,36 @@ REPORTS = {
 }
 
 
+# The options build_report() takes, and the type each must have when given (not None).
+OPTIONS = {"by": object, "flagged": object, "top": int, "tuples": object, "scope": Scope,
+           "show_all": object, "geo": object, "allow": object, "thresholds": Thresholds,
+           "stats": Stats}
+
+
+def check_arguments(name: str, selection: Optional[Selection], options: dict) -> None:
+    """A TypeError or ValueError naming what build_report() cannot take, before anything is
+    read: a misspelt option (`show_al=True`) or view (`by="users"`) was ignored, and a report
+    of the whole log came back; a report name that is none was a bare KeyError, a number in
+    quotes a TypeError from deep inside."""
+    if not isinstance(name, str) or name not in REPORTS:
+        raise ValueError(f"no report {name!r}: one of {', '.join(sorted(REPORTS))}")
+    if selection is not None and not isinstance(selection, Selection):
+        raise TypeError(f"selection: a Selection (Selection.build(...)), not {selection!r}")
+    for option, value in options.items():
+        kind = OPTIONS.get(option)
+        if kind is None:
+            raise TypeError(f"no report option {option!r}: one of {', '.join(sorted(OPTIONS))}")
+        if value is not None and (not isinstance(value, kind) or (kind is int and
+                                                                   isinstance(value, bool))):
+            wanted = "a whole number" if kind is int else f"a {kind.__name__}"
+            raise TypeError(f"{option}: {wanted}, not {value!r}")
+    views = sorted({"ip", *(REPORTS["failures"].views or ())})
+    if options.get("by") not in (None, *views):
+        raise ValueError(f"by: one of {', '.join(views)}, not {options['by']!r}")
+    if options.get("top") is not None and options["top"] < 1:
+        raise ValueError(f"top: a number of rows, at least 1, not {options['top']!r}")
+
+
 def report_of(name: str, by: Optional[str] = None) -> Report:
     """The Report `name`, in its view `by` when it has one (failures by user)."""
     report = REPORTS[name]
@@ -1033,6 +1066,7 @@ def build_report(name: str, finished: Iterable[Finished], selection: Optional[Se
     renderer that writes every column in order (CSV, JSON, NDJSON). `scope`, a Scope,
     is filled with what the run saw (see Scope) once the rows are consumed.
     """
+    check_arguments(name, selection, options)
     report = report_of(name, options.get("by"))
     build = report.build
     if options.get("tuples") and report.tuples is not None and gives_tuples(report, options):

@@ -1633,7 +1633,9 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     path; TypeError for what is no path (a descriptor, a file object, None)."""
     # A string's characters are no paths; a descriptor would be read and closed under its
     # owner, and other objects fail deep inside os.stat().
-    paths = [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
+    # Alone too: a file object's lines were taken for paths, each "cannot read".
+    alone = isinstance(paths, (str, bytes, os.PathLike)) or hasattr(paths, "read")
+    paths = [paths] if alone or not hasattr(paths, "__iter__") else list(paths)
     for path in paths:
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError(f"not a path: {path!r} (a file name, a URL, or - for stdin)")

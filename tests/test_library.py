@@ -134,8 +134,8 @@ def test_render_leaves_the_callers_stream_as_it_is():
 
 
 def test_a_report_that_fails_lets_go_of_its_inputs(tmp_path):
-    # report() opened the logs, then build_report() raised (an unknown report name: the
-    # KeyError reports.py documents), and the files stayed open until garbage collection.
+    # report() opened the logs, then build_report() raised (an unknown report name was a
+    # KeyError from there), and the files stayed open until garbage collection.
     log = tmp_path / "maillog"
     log.write_bytes(SEED.read_bytes())
     opened = []
@@ -145,11 +145,41 @@ def test_a_report_that_fails_lets_go_of_its_inputs(tmp_path):
         opened.append(real_open(*args, **kwargs))
         return opened[-1]
 
+    def failing(*args, **kwargs):
+        raise KeyError("failed")
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("builtins.open", watched_open)
+        patch.setattr(maillog_sasl, "build_report", failing)
         with pytest.raises(KeyError):
-            report("no such report", [str(log)], year=2018)
+            report("users", [str(log)], year=2018)
     assert len(opened) == 1 and opened[0].closed
+
+
+@pytest.mark.parametrize("call, error, said", [
+    (lambda log: report("user", log), ValueError, "no report 'user': one of failures, "),
+    (lambda log: report("failures", log, by="users"), ValueError, "by: one of ip, user, not"),
+    (lambda log: report("users", log, show_al=True), TypeError, "no report option 'show_al'"),
+    (lambda log: report("users", log, top=0), ValueError, "top: a number of rows, at least 1"),
+    (lambda log: report("users", log, top="3"), TypeError, "top: a whole number, not '3'"),
+    (lambda log: report("suspicious", log, thresholds={"burst_min": 5}), TypeError,
+     "thresholds: a Thresholds, not"),
+    (lambda log: report("users", log, {"users": ["x"]}), TypeError, "selection: a Selection"),
+    (lambda log: report("users", log, year="2018"), TypeError, "year: a whole number"),
+    (lambda log: report("users", log, zone="+09:00"), TypeError, "zone: a tzinfo"),
+    (lambda log: open_logs(log, jobs="2"), TypeError, "jobs: a whole number"),
+    (lambda log: report("users", open(log)), TypeError, "not a path: <_io.TextIOWrapper"),
+    (lambda log: analyze(3), TypeError, "not a path: 3 "),
+])
+def test_wrong_arguments_are_said_before_anything_is_read(tmp_path, call, error, said):
+    # A misspelt option or view was ignored and the whole log reported; top=0 gave no rows; a
+    # file object alone was read as paths, each of its lines a "cannot read" problem; a year,
+    # a zone or a number given as text failed deep inside the reading.
+    log = tmp_path / "maillog"
+    log.write_bytes(SEED.read_bytes())
+    with pytest.raises(error) as raised:
+        call(str(log))
+    assert str(raised.value).startswith(said)
 
 
 def package_modules(node) -> set:
