@@ -33,6 +33,8 @@ DESCRIPTION
 
 DIAGNOSTICS
     Write errors (a closed pipe, a full disk) propagate as OSError for the CLI to report.
+    render() given a format that is none, or columns or rows that are no lists: ValueError,
+    TypeError, before anything is written.
 """
 
 from __future__ import annotations
@@ -410,7 +412,16 @@ def render(fmt: str, columns, rows, out, summary=None, fit: Optional[Fit] = None
     (see the module docstring); the other formats ignore it. `empty` is a callable giving what
     a table without rows says instead of "no rows" (why there are none). `ids(row)` is the
     row's ID for the ids format.
+
+    ValueError for a format that is none of FORMATS (it was written as a table); TypeError
+    for `columns` given as one string (its characters were the columns) and for one row alone
+    (a dict) in place of the rows.
     """
+    if fmt not in FORMATS:
+        raise ValueError(f"no format {fmt!r}: one of {', '.join(FORMATS)}")
+    if isinstance(columns, str) or isinstance(rows, (dict, str)):
+        raise TypeError(f"columns and rows: lists (['user', 'sent'], [row, ...]), not "
+                        f"{columns!r:.60} and {type(rows).__name__}")
     if fmt in ("csv", "ndjson", "json"):
         values = _values(columns, rows, row_columns)
         if fmt == "csv":

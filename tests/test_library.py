@@ -133,6 +133,22 @@ def test_render_leaves_the_callers_stream_as_it_is():
     assert out.encoding == "latin-1"
 
 
+@pytest.mark.parametrize("fmt, columns, rows, error, said", [
+    ("JSON", None, None, ValueError, "no format 'JSON': one of table, csv, json, ndjson, ids"),
+    ("xml", None, None, ValueError, "no format 'xml'"),
+    ("csv", "user", None, TypeError, "columns and rows: lists"),
+    ("json", None, "first", TypeError, "columns and rows: lists"),
+])
+def test_render_refuses_what_it_would_write_wrong(fmt, columns, rows, error, said):
+    # A format that is none wrote a table; a column given as a string wrote its characters
+    # (`u,s,e,r`); one row alone failed with an AttributeError from inside.
+    result = report("users", [str(SEED)], year=2018)
+    out = io.StringIO()
+    with pytest.raises(error, match=re.escape(said)):
+        render(fmt, columns or result.columns, result.rows[0] if rows else result.rows, out)
+    assert out.getvalue() == ""
+
+
 def test_a_report_that_fails_lets_go_of_its_inputs(tmp_path):
     # report() opened the logs, then build_report() raised (an unknown report name was a
     # KeyError from there), and the files stayed open until garbage collection.
