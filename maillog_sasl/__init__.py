@@ -59,7 +59,7 @@ from datetime import datetime, tzinfo
 from typing import Iterator, List, NamedTuple, Optional
 
 from maillog_sasl.activity import ThresholdError, Thresholds
-from maillog_sasl.correlate import correlate
+from maillog_sasl.correlate import correlate as _correlate  # `correlate`: the module
 from maillog_sasl.filters import FilterError, Selection
 from maillog_sasl.model import Finished, Message, Session, Stats
 from maillog_sasl.pairs import StoreError
@@ -105,7 +105,7 @@ class Analysis:
                 on_batch=self._batch_done, problems=self.problems, chunk_size=chunk_size,
                 executor=executor, notes=self.notes)
         else:
-            self._stream = correlate(self.sources, year=year, zone=zone, stats=self.stats,
+            self._stream = _correlate(self.sources, year=year, zone=zone, stats=self.stats,
                                      on_batch=self._batch_done, problems=self.problems)
 
     @property

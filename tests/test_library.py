@@ -4,6 +4,7 @@ package's structure (no import cycle, argparse only in cli.py, no generator in t
 import ast
 import csv
 import gzip
+import inspect
 import io
 import re
 from pathlib import Path
@@ -30,6 +31,17 @@ def test_the_readme_library_example_runs(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines and all(line.split()[0].endswith("@shop.example") for line in lines)
     assert all(line.split()[1].isdigit() and line.split()[2].isdigit() for line in lines)
+
+
+def test_the_stages_are_the_modules_the_readme_names():
+    # The package bound `correlate` to the function: `from maillog_sasl import correlate` and
+    # `import maillog_sasl.correlate as stage` gave it, and stage.Correlator was no attribute.
+    import maillog_sasl.correlate as stage
+    from maillog_sasl import correlate, events, filters, reports, sources, syslog
+
+    assert stage is correlate and callable(stage.correlate) and stage.Correlator
+    assert all(inspect.ismodule(module) for module in (
+        sources, syslog, events, correlate, filters, reports, maillog_sasl.render))
 
 
 def test_a_truncated_gz_is_named_in_problems(tmp_path):
