@@ -1032,8 +1032,8 @@ def check_arguments(name: str, selection: Optional[Selection], options: dict) ->
                                                                    isinstance(value, bool))):
             wanted = "a whole number" if kind is int else f"a {kind.__name__}"
             raise TypeError(f"{option}: {wanted}, not {value!r}")
-    views = sorted({"ip", *(REPORTS["failures"].views or ())})
-    if options.get("by") not in (None, *views):
+    views = sorted(set(REPORTS["failures"].views or ()) | {"ip"})
+    if options.get("by") is not None and options["by"] not in views:
         raise ValueError(f"by: one of {', '.join(views)}, not {options['by']!r}")
     if options.get("top") is not None and options["top"] < 1:
         raise ValueError(f"top: a number of rows, at least 1, not {options['top']!r}")
