@@ -2408,7 +2408,8 @@ AHEAD_SLACK: Final = _dt.timedelta(days=60)
 # logs were joined newest first: a central syslog's hosts' clocks differ by minutes, a host's
 # set to another zone by hours, while the log rotated before the one read first began at least
 # a day before the end of that one (daily rotation; weekly, a week). JOINED_RUN: the input has
-# run on that long before (a first line whose clock was wrong by days says nothing of it).
+# run on that long before (a first line whose clock was wrong by days says nothing of it), and
+# after (an older log, not a line or two of a host whose clock is off by days).
 JOINED_BACK: Final = _dt.timedelta(days=1)
 JOINED_RUN: Final = _dt.timedelta(hours=1)
 
@@ -2425,11 +2426,13 @@ def _after_jump(jump: list, when: _dt.datetime) -> None:
 
 def joined_newest_first(jump: Optional[list]) -> Optional[tuple]:
     """(latest, then) where an input went back in time (Correlator._jump) when it is logs
-    joined newest first: the lines after it run on up to less than JOINED_BACK before the
-    input's first line, as an older rotated log ends where the next began, and none well
-    after that line (lines that other projects collected for their tests, days apart in no
-    order, are not told so)."""
-    if jump is None or jump[3] is None or jump[2] - jump[3] > JOINED_BACK:
+    joined newest first: the lines after it run on for more than JOINED_RUN, up to less than
+    JOINED_BACK before the input's first line, as an older rotated log ends where the next
+    began, and none well after that line (lines that other projects collected for their tests,
+    days apart in no order, are not told so; nor a line or two of a host whose clock is a day
+    or more behind, at a log's end, or a few seconds behind, in a log of less than an hour)."""
+    if (jump is None or jump[3] is None or jump[2] - jump[3] > JOINED_BACK
+            or jump[3] - jump[1] <= JOINED_RUN):
         return None
     return jump[0], jump[1]
 

@@ -14,6 +14,7 @@ still written. A log of fewer than correlate.BACKWARD_MOVES distinct times is no
 read by eye.
 """
 
+import datetime as _dt
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,36 @@ def test_rotated_files_joined_in_the_wrong_order_are_no_reversed_log(cli, tmp_pa
         f"2020-01-27 06:50:01, {JOINED} (zcat -f maillog*?), so a login or message logged "
         "across two of them was read out of order; give maillog-sasl the files, which it puts "
         "in order, or join them oldest first (ls -rt)\n")
+
+
+def _login(when, host, number):
+    client = f"unknown[198.51.100.{number}]"
+    tag = f"{when:%b %e %H:%M:%S} {host} postfix/submission/smtpd[{100 + number}]:"
+    return (f"{tag} connect from {client}\n"
+            f"{tag} A{number:09X}: client={client}, sasl_method=LOGIN, "
+            f"sasl_username=bob@example.com\n"
+            f"{tag} disconnect from {client}\n")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_host_whose_clock_is_days_off_is_no_joined_log(cli, tmp_path, jobs):
+    # A central syslog's logs in order: a line of a host a day and more behind at the end of a
+    # day's log; a half hour's log where a host two days ahead came first and one a second
+    # behind after it. No older log follows where the time went back: no line ran on from it.
+    start = _dt.datetime(2026, 12, 3)
+    behind = tmp_path / "behind"
+    behind.write_text("".join(_login(start + _dt.timedelta(minutes=30 * n), "a", n)
+                              for n in range(48))
+                      + _login(start - _dt.timedelta(hours=6, minutes=5), "b", 99))
+    ahead = tmp_path / "ahead"
+    ahead.write_text(_login(start, "a", 1)
+                     + _login(start + _dt.timedelta(days=2, seconds=30), "b", 2)
+                     + _login(start - _dt.timedelta(seconds=1), "c", 3)
+                     + "".join(_login(start + _dt.timedelta(minutes=n), "a", n)
+                               for n in range(4, 34)))
+    for log in (behind, ahead):
+        result = cli("--year", "2026", "-f", "csv", "--jobs", jobs, log)
+        assert (result.code, result.err) == (0, "")
 
 
 def _logs_in_order():
