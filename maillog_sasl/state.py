@@ -55,12 +55,12 @@ DESCRIPTION
     schema 3), the schema number raised, and meta says `migrated` from which schema, by which
     version, when. Opened read-only, it is read as it is, a table it lacks as an empty one, a
     queue without its instance as one of instances not known. A state of a newer or unknown
-    schema is refused. A state whose engine is of an older format, opened for writing, has the
-    rows of an account kept under several spellings (a version before correlate.account_of()
-    named an account as its login was typed: `Alice`, `ALICE`) merged into the account's
-    (`alice`) in every table keyed by account (the alerts excepted: each is the text it was sent
-    as), and its engine's records merged too (the engine's fold_accounts()); a state of this
-    version's has none to merge.
+    schema is refused. A state whose engine is of an older format, or that holds none (dropped
+    by `state --reset-engine`), opened for writing, has the rows of an account kept under
+    several spellings (a version before correlate.account_of() named an account as its login
+    was typed: `Alice`, `ALICE`) merged into the account's (`alice`) in every table keyed by
+    account (the alerts excepted: each is the text it was sent as), and its engine's records
+    merged too (the engine's fold_accounts()); a state of this version's has none to merge.
 
     Everything a run changes commits in one transaction: the offsets, the engine that read up
     to them, the pairs and history it met, the alerts it raised. A run killed at any moment
@@ -473,8 +473,9 @@ class State:
                     "keeps "
                     "the history and offsets and drops what the engine held open")
             # An engine of an older format is of a version that may have kept an account under
-            # each spelling its login was typed in (before correlate.account_of()).
-            older = writable and found is not None and found[0] != formats[0]
+            # each spelling its login was typed in (before correlate.account_of()); so may a
+            # state without one (that version's `state --reset-engine` dropped it).
+            older = writable and (found is None or found[0] != formats[0])
             if older:
                 self._fold_accounts(db)
             for row in db.execute("SELECT path, device, inode, offset, head FROM logs"):

@@ -185,6 +185,27 @@ def test_a_login_from_a_network_another_spelling_knew_is_no_new_network(tmp_path
         (ACCOUNT, 3, 44)]
 
 
+def test_a_state_whose_engine_was_dropped_has_its_spellings_merged(tmp_path, cli):
+    # The older version's `state --reset-engine` left no engine: its history and pairs are
+    # still kept under each spelling.
+    state = fixture_copy(tmp_path, SPELT)
+    db = sqlite3.connect(state)
+    try:
+        with db:
+            db.execute("DELETE FROM engine")
+    finally:
+        db.close()
+    log = MailLog()
+    log.login(ACCOUNT, "203.0.113.40", at(46, 9))
+    result = cli("watch", "--once", "--state", state, log.write(tmp_path / "new.log"))
+    assert result.code == 1, result.err
+    [alert] = [json.loads(line) for line in result.out.splitlines()]
+    assert (alert["user"], alert["signals"]) == (ACCOUNT, ["new-network"])
+    accounts = shown(cli, state)["accounts"]
+    assert [(account["user"], account["networks"], account["logins"]) for account in accounts] == [
+        (ACCOUNT, 3, 42)]
+
+
 def test_the_alerts_of_several_spellings_are_the_accounts_at_their_highest(tmp_path):
     copy = fixture_copy(tmp_path, SPELT)
     db = sqlite3.connect(copy)
