@@ -577,10 +577,11 @@ class Correlator:
         # runs backwards).
         self._read_first: Optional[_dt.datetime] = None
         self._read_last: Optional[_dt.datetime] = None
-        # Where the input's time first went back before its first line, and more than
-        # JOINED_BACK before its latest: [that latest, the time it went back to, the first
-        # line's, the latest time read since that is before the first line's, or None once a
-        # line came well after the first line's] (_seen(), joined_newest_first()).
+        # Where the input's time went back before its first line, and more than JOINED_BACK
+        # before its latest: [that latest, the time it went back to, the first line's, the
+        # latest time read since that is before the first line's, or None once a line came
+        # well after the first line's, until the time goes back so again] (_seen(),
+        # joined_newest_first()).
         self._jump: Optional[list] = None
         self._smtpd_handlers = self._handlers()
 
@@ -2301,17 +2302,19 @@ class Correlator:
             self._read_last = when
             stats.latest_moves += 1
             if self._jump is not None:
-                _after_jump(self._jump, when)
+                _after_jump(self._jump, when, last)
         elif when < first:
             # Before the input's first line, and a day before its latest: logs joined newest
             # first (`zcat -f maillog*`)? Not a host's clock behind another's.
-            if self._jump is None and last - when > JOINED_BACK and last - first > JOINED_RUN:
+            if self._jump is not None:
+                _after_jump(self._jump, when, last)
+            elif last - when > JOINED_BACK and last - first > JOINED_RUN:
                 self._jump = [last, when, first, when]
             self._read_first = when
             stats.earliest_moves += 1
         else:
             if self._jump is not None:
-                _after_jump(self._jump, when)
+                _after_jump(self._jump, when, last)
             return
         self._in_period(when)
 
@@ -2414,9 +2417,14 @@ JOINED_BACK: Final = _dt.timedelta(days=1)
 JOINED_RUN: Final = _dt.timedelta(hours=1)
 
 
-def _after_jump(jump: list, when: _dt.datetime) -> None:
-    """A time read after the input went back in time (Correlator._jump)."""
+def _after_jump(jump: list, when: _dt.datetime, latest: _dt.datetime) -> None:
+    """A time read after the input went back in time (Correlator._jump), `latest` the input's
+    latest before it."""
     if jump[3] is None:
+        # Where it went back was lines out of order (a host's clock days behind): where it goes
+        # back again, before the first line and a day before the latest, may be older logs.
+        if when < jump[2] and latest - when > JOINED_BACK:
+            jump[:] = [latest, when, jump[2], when]
         return
     if when > jump[2] + JOINED_RUN:
         jump[3] = None  # past the first line's time: lines out of order, not older logs

@@ -112,6 +112,25 @@ def test_a_host_whose_clock_is_days_off_is_no_joined_log(cli, tmp_path, monkeypa
         assert (result.code, result.err) == (0, "")
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_logs_joined_newest_first_after_a_host_days_behind_are_told(cli, tmp_path, monkeypatch,
+                                                                     jobs):
+    # `cat maillog maillog.1` of a central syslog where a host three days behind logged once in
+    # the newer log: its line went back, and the lines after it ran on past it, before the
+    # older log's did.
+    newer, older = _dt.datetime(2026, 12, 3), _dt.datetime(2026, 12, 2)
+    lines = [_login(newer + _dt.timedelta(minutes=30 * n), "a", n) for n in range(48)]
+    lines.insert(10, _login(newer + _dt.timedelta(hours=5) - _dt.timedelta(days=3), "b", 99))
+    lines += [_login(older + _dt.timedelta(minutes=30 * n), "a", 100 + n) for n in range(48)]
+    joined = tmp_path / "maillog"
+    joined.write_text("".join(lines))
+    chunks_of(4096, monkeypatch)
+    result = cli("--year", "2026", "-f", "csv", "--jobs", jobs, joined)
+    assert result.code == 2
+    assert result.err.startswith(f"maillog-sasl: {joined}: its lines go back in time from "
+                                 f"2026-12-03 23:30:00 to 2026-12-02 00:00:00, {JOINED}")
+
+
 def _logs_in_order():
     for directory in ("reallogs", "scenarios", "corpus", "fixtures"):
         for path in sorted((TESTS / directory).rglob("*")):
