@@ -2296,25 +2296,22 @@ class Correlator:
         # (Only here are the bounds set: both at the first time seen, the first never after
         # the last; the whole run's hold its inputs', and saw_last_line() moves them alone.)
         last, first = self._read_last, self._read_first
+        jump = self._jump
+        if jump is not None and last is not None:
+            _after_jump(jump, when, last)
         if last is None or first is None:
             self._read_first = self._read_last = when
         elif when > last:
             self._read_last = when
             stats.latest_moves += 1
-            if self._jump is not None:
-                _after_jump(self._jump, when, last)
         elif when < first:
             # Before the input's first line, and a day before its latest: logs joined newest
             # first (`zcat -f maillog*`)? Not a host's clock behind another's.
-            if self._jump is not None:
-                _after_jump(self._jump, when, last)
-            elif last - when > JOINED_BACK and last - first > JOINED_RUN:
+            if jump is None and last - when > JOINED_BACK and last - first > JOINED_RUN:
                 self._jump = [last, when, first, when]
             self._read_first = when
             stats.earliest_moves += 1
         else:
-            if self._jump is not None:
-                _after_jump(self._jump, when, last)
             return
         self._in_period(when)
 
