@@ -189,14 +189,9 @@ def queued_ids(user: str, paths: Sequence[str], host: Optional[str] = None) -> Q
     """
     result = report("queue", list(paths))
     account = account_of(user)
-    rows = [row for row in result.rows if row["user"] == account
-            and (host is None or row["host"] == host)]
-    hosts = sorted({row["host"] for row in rows})
-    if len(hosts) > 1:
-        raise ContainError(f"the logs hold queued messages of {user} on several hosts "
-                           f"({', '.join(hosts)}): name this one with --host")
-    return _queued([(row["queue_id"], row["instance"]) for row in rows], hosts,
-                   [str(problem) for problem in result.problems])
+    rows = [(row["host"], row["queue_id"], row["instance"]) for row in result.rows
+            if row["user"] == account and (host is None or row["host"] == host)]
+    return _queued(user, "the logs hold", rows, [str(problem) for problem in result.problems])
 
 
 def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
@@ -207,20 +202,23 @@ def queued_in_state(user: str, path: str, host: Optional[str] = None) -> Queued:
     when the state cannot be read, ContainError for several hosts without `host`."""
     # (A state of an older version may name an account in the case its login was typed in.)
     wanted = account_of(user)
-    rows = [row for row in read_queue(path)
-            if account_of(row[2]) == wanted and (host is None or row[0] == host)]
-    hosts = sorted({row_host for row_host, *_ in rows})
+    rows = [(row_host, queue_id, instance)
+            for row_host, queue_id, account, instance in read_queue(path)
+            if account_of(account) == wanted and (host is None or row_host == host)]
+    return _queued(user, "the state holds", rows, [])
+
+
+def _queued(user: str, source: str, rows: List[Tuple[str, str, str]], problems: List[str]
+            ) -> Queued:
+    """Queued of `user`'s (host, queue ID, instance) `rows`, which `source` ("the logs hold")
+    holds: each ID once, those that look like one; ContainError for rows of several hosts."""
+    hosts = sorted({row_host for row_host, _, _ in rows})
     if len(hosts) > 1:
-        raise ContainError(f"the state holds queued messages of {user} on several hosts "
+        raise ContainError(f"{source} queued messages of {user} on several hosts "
                            f"({', '.join(hosts)}): name this one with --host")
-    return _queued([(queue_id, instance) for _, queue_id, _, instance in rows], hosts, [])
-
-
-def _queued(rows: List[Tuple[str, str]], hosts: List[str], problems: List[str]) -> Queued:
-    """Queued of the (queue ID, instance) `rows`: each ID once, those that look like one."""
     ids: List[str] = []
     instances: Dict[str, List[str]] = {}
-    for queue_id, instance in rows:
+    for _, queue_id, instance in rows:
         if QUEUE_ID.fullmatch(queue_id) and queue_id not in ids:
             ids.append(queue_id)
             instances.setdefault(instance, []).append(queue_id)
