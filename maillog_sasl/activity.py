@@ -1261,7 +1261,7 @@ class Activity:
         # guessing_failures() and failed_auth_count read, for nearly every session, that it
         # failed no AUTH: told here first, from its counters and failure lines (the rule of
         # model.Session.failed_auth_count, which must stay the same).
-        if session.auth_failures or (auth is not None and auth[1] > auth[0]):
+        if session.auth_failures or (auth is not None and auth[0] == 0 and auth[1] > 0):
             if state is None:
                 state = ips[source] = IpActivity()
             # Loopback is a webmail on the mail host, every user's client (as it is no shared

@@ -149,11 +149,15 @@ class Session:
 
     @property
     def failed_auth_count(self) -> int:
-        """Failed AUTH commands: the counters are the ground truth (an AUTH refused before
-        STARTTLS leaves no warning line); without them, the warning lines."""
+        """Failed AUTH commands: of a session that never logged in, the counters (an AUTH
+        refused before STARTTLS leaves no warning line); of one that did, and without counters,
+        the warning lines. Postfix refuses every AUTH after a login before any password is read
+        (smtpd_sasl_proto.c, `503 5.5.1 Error: already authenticated`, no warning) and counts
+        it failed: `auth=1/2` is a typo before the login or a second AUTH after it, and only a
+        warning line tells a typo."""
         auth = self.auth
-        if auth is not None:
-            return max(auth[1] - auth[0], len(self.auth_failures))
+        if auth is not None and auth[0] == 0:
+            return max(auth[1], len(self.auth_failures))
         return len(self.auth_failures)
 
     @property

@@ -106,10 +106,12 @@ class MailLog:
               outcomes: Optional[Dict[str, int]] = None, typos: int = 0, notice: bool = False,
               retry: Optional[dt.timedelta] = None, expire_after: Optional[dt.timedelta] = None,
               noqueue_rejects: int = 0, sender: Optional[str] = None,
-              until: Optional[dt.datetime] = None) -> str:
+              until: Optional[dt.datetime] = None, reauths: int = 0) -> str:
         """A session that authenticates (after `typos` failures) and sends one message (its
         envelope sender `sender`, by default the login; "" for the null sender); it disconnects
-        `until` (by default two seconds after the message's delivery)."""
+        `until` (by default two seconds after the message's delivery). `reauths`: AUTH commands
+        sent again after the login, each refused (`503 5.5.1 Error: already authenticated`,
+        no line of its own) and counted failed."""
         envelope = user if sender is None else sender
         outcomes = outcomes if outcomes is not None else {outcome: to}
         pid, smtpd, client = self._tls_connect(ip, when)
@@ -167,14 +169,14 @@ class MailLog:
             self.pending.append(queue_id)
         else:
             self._line(delivered + SECOND, "postfix/qmgr", 900, f"{queue_id}: removed")
-        total = typos + 1
+        total = typos + 1 + reauths
         rcpt_total = accepted + outcomes.get("rejected", 0) + noqueue_rejects
-        auth = "auth=1" if not typos else f"auth=1/{total}"
+        auth = "auth=1" if total == 1 else f"auth=1/{total}"
         rcpt = f"rcpt={accepted}" if rcpt_total == accepted else f"rcpt={accepted}/{rcpt_total}"
         ok = 7 + accepted  # ehlo=2 starttls auth mail rcpt... data quit
         self._line(until or delivered + 2 * SECOND, smtpd, pid,
                    f"disconnect from {client} ehlo=2 starttls=1 {auth} mail=1 {rcpt} data=1 quit=1 "
-                   f"commands={ok}/{ok + typos + rcpt_total - accepted}")
+                   f"commands={ok}/{ok + total - 1 + rcpt_total - accepted}")
         return queue_id
 
     def refused_login(self, user: str, ip: str, when: dt.datetime, to: int = 1,
