@@ -655,8 +655,9 @@ def _report(options, analysis, selection, report_options: dict) -> str:
             out.flush()
         if ids is not None and len(ids.hosts) > 1:
             print(f"maillog-sasl: {ids.caveat()}", file=sys.stderr)
-        if ids is not None and len(ids.instances) > 1:
-            print(f"maillog-sasl: {ids.instances_caveat()}", file=sys.stderr)
+        caveat = ids.instances_caveat() if ids is not None else ""
+        if caveat:
+            print(f"maillog-sasl: {caveat}", file=sys.stderr)
     except OSError as error:
         if isinstance(error, BrokenPipeError) and writer is None:
             raise
@@ -695,13 +696,22 @@ class _HostsOfIds:
         return found
 
     def instances_caveat(self) -> str:
+        """The line on the instances of the IDs; "" when one postsuper takes them all: those of
+        no instance known go to the primary's, as contain gives them (a single instance's
+        queue report holds them when the log ends before a message's qmgr line)."""
         from maillog_sasl.contain import Postfix
 
+        if len(self.instances) < 2:
+            return ""
         postfix = Postfix()
         names = sorted(self.instances)
-        commands = ", ".join(
-            f"`{_printable(shlex.join(postfix.instance(name).argv('postsuper', '-d', '-')))}` "
-            f"for {_printable(name) or 'those of no instance known'}" for name in names)
+        argv = {name: shlex.join(postfix.instance(name).argv("postsuper", "-d", "-"))
+                for name in names}
+        if len(set(argv.values())) < 2:
+            return ""
+        commands = ", ".join(f"`{_printable(argv[name])}` "
+                             f"for {_printable(name) or 'those of no instance known'}"
+                             for name in names)
         return (f"these queue IDs are in the queues of {len(names)} Postfix instances "
                 f"({', '.join(_printable(name) or '(not known)' for name in names)}): a queue "
                 "ID names a message only in its own instance's queue; give each instance its "

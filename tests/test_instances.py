@@ -125,3 +125,45 @@ def test_a_services_syslog_name_is_its_instances(cli, report, tmp_path, jobs):
     result = cli("-r", "queue", *TIMES, "-f", "ids", path)
     assert result.code == 0, result.err
     assert "instance" not in result.err
+
+
+# A single-instance host with MailScanner: LOG's first message, then one that header_checks
+# hold for MailScanner, which scans the held file and writes it back under a new queue ID
+# (`Requeue: OLD.NNNNN to NEW`). The log ends before qmgr reads the new file: nothing has named
+# its instance yet.
+REQUEUED_AT_THE_END = "".join(LOG.splitlines(keepends=True)[:6]) + textwrap.dedent("""\
+    Mar  3 10:00:00 mx1 postfix/submission/smtpd[2200]: connect from unknown[203.0.113.9]
+    Mar  3 10:00:01 mx1 postfix/submission/smtpd[2200]: 2B2B2B2B02: client=unknown[203.0.113.9], sasl_method=LOGIN, sasl_username=erin@example.jp
+    Mar  3 10:00:01 mx1 postfix/cleanup[1101]: 2B2B2B2B02: message-id=<m2@x>
+    Mar  3 10:00:01 mx1 postfix/cleanup[1101]: 2B2B2B2B02: hold: header Received: from x by mx1; from=<erin@example.jp> to=<b@two.example> proto=ESMTP helo=<x>
+    Mar  3 10:00:02 mx1 postfix/submission/smtpd[2200]: disconnect from unknown[203.0.113.9] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+    Mar  3 10:00:05 mx1 MailScanner[3000]: Requeue: 2B2B2B2B02.A9BEF to 3C3C3C3C03
+    """)
+
+
+def test_ids_of_no_instance_known_beside_the_primarys_say_nothing_of_instances(cli, report,
+                                                                                 tmp_path):
+    # One postsuper takes both, as contain gives them: no line of two instances with the same
+    # command twice.
+    path = tmp_path / "maillog"
+    path.write_text(REQUEUED_AT_THE_END)
+    rows = report("queue", *TIMES, path)
+    assert {row["queue_id"]: row["instance"] for row in rows} == {"1A1A1A1A01": "postfix",
+                                                                  "3C3C3C3C03": ""}
+    result = cli("-r", "queue", *TIMES, "-f", "ids", path)
+    assert result.code == 0, result.err
+    assert sorted(result.out.split()) == ["1A1A1A1A01", "3C3C3C3C03"]
+    assert "instance" not in result.err
+
+
+def test_ids_of_no_instance_known_beside_another_instances_are_named(cli, tmp_path):
+    path = tmp_path / "maillog"
+    path.write_text(REQUEUED_AT_THE_END.replace("postfix/cleanup", "postfix-out/cleanup")
+                    .replace("postfix/qmgr", "postfix-out/qmgr"))
+    result = cli("-r", "queue", *TIMES, "-f", "ids", path)
+    assert result.code == 0, result.err
+    [said] = [line for line in result.err.splitlines() if "instances" in line]
+    assert said.startswith("maillog-sasl: these queue IDs are in the queues of 2 Postfix "
+                           "instances ((not known), postfix-out)")
+    assert said.endswith("`postsuper -d -` for those of no instance known, "
+                         "`postmulti -i postfix-out -x postsuper -d -` for postfix-out")
