@@ -38,7 +38,11 @@ DESCRIPTION
     through sendmail, and the copy is the login's mail when it has the sender and message-id of
     a login's message piped to a command (`delivered via SERVICE service`) within that, before
     or after (a message removed while its delivery waits is handed on once the copy comes or can
-    no longer come). Lines of every other queue ID are dropped after one dict lookup, before
+    no longer come). A copy that the deliveries of two messages waiting may have made (no
+    Message-ID, so `message-id=<>` or one cleanup made up; or the same) is paired with neither,
+    nor a delivery with a copy when more are read than it has recipients to copy: one message's
+    fate is never another's (two logins sending as one address), and their recipients stay sent
+    to the filter. Lines of every other queue ID are dropped after one dict lookup, before
     their fields are parsed. A `client=` on a queue ID that is still open (short IDs are reused)
     closes the old message as lost.
 
@@ -1868,7 +1872,9 @@ class Correlator:
         re-injects it through sendmail, and the mail goes on as the copy pickup reads
         (COPY_WITHIN, same_mail()); a command that delivers (dovecot-lda) makes none. It
         takes the oldest such copy read before (its own lines may have come first: the
-        command may linger once sendmail is done); else the copy another recipient of the
+        command may linger once sendmail is done), unless more such copies were read than
+        it has recipients still to copy, or another message's delivery waits that may have
+        made it: nothing tells which mail is whose; else the copy another recipient of the
         same delivery took (one command for them all, or a command each at once: a copy of
         each may still come); else it waits for its copy (_copy_named()), and so does the
         message if it is removed meanwhile (_removed()), until that can no longer come
@@ -1885,9 +1891,15 @@ class Correlator:
             delivery = [self._copy_order, when, message, [], 0]
             waiting.append(delivery)
         delivery[3].append(recipient)
-        for picked_at, picked in self._picked.get(key, ()):
-            if (picked_at >= when - COPY_WITHIN and picked.state != LOST
-                    and same_mail(message, picked)):
+        copies = [picked for picked_at, picked in self._picked.get(key, ())
+                  if picked_at >= when - COPY_WITHIN and picked.state != LOST
+                  and same_mail(message, picked)]
+        if copies:
+            # More copies than its recipients still to copy, or one another message's
+            # delivery may take as well: nothing tells which is its (same_mail()).
+            room = max(message.nrcpt or 0, len(delivery[3])) - delivery[4]
+            picked = copies[0]
+            if len(copies) <= room and not self._other_original(key, message, picked):
                 self._paired(key, picked)
                 delivery[4] += 1
                 self._adopt(message, [recipient], picked)
@@ -1921,7 +1933,8 @@ class Correlator:
     def _copy_named(self, picked: Message, line: str, stamp: str) -> None:
         """cleanup named the message-id of a message pickup read (_pickup()) in `line`: the
         copy of the oldest delivery to a command waiting for it (_piped_to_filter()), if any;
-        else of the oldest that took fewer copies than it piped recipients (a command each)."""
+        else of the oldest that took fewer copies than it piped recipients (a command each).
+        Of none when that is so of another message's delivery as well: nothing tells whose."""
         key = (picked.host, picked.sender)
         waiting = self._piped.get(key)
         if not waiting:
@@ -1934,6 +1947,8 @@ class Correlator:
             return
         delivery = min(pairs, key=lambda delivery: (delivery[4] > 0, delivery[0]))
         message = delivery[2]
+        if any(other[2] is not message and (not other[4] or delivery[4]) for other in pairs):
+            return  # another message's delivery may be its original as well (same_mail())
         self._paired(key, picked)
         delivery[4] += 1
         if delivery[4] > 1:
@@ -1954,6 +1969,13 @@ class Correlator:
             notice.inherit_from(picked, "notice")
         if picked.state == REMOVED:
             self._finish_message(picked)
+
+    def _other_original(self, key: tuple, message: Message, picked: Message) -> bool:
+        """Whether a delivery to a command of another message than `message` (`key` their
+        host and sender) waits for a copy and may be that of `picked` (same_mail())."""
+        return any(delivery[2] is not message and not delivery[4]
+                   and abs(delivery[1] - picked.queued) <= COPY_WITHIN
+                   and same_mail(delivery[2], picked) for delivery in self._piped.get(key, ()))
 
     def _paired(self, key: tuple, picked: Message) -> None:
         """`picked` is paired: no other delivery takes it."""

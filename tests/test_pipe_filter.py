@@ -557,3 +557,69 @@ def test_an_idle_session_before_a_forgotten_delivery_with_jobs(tmp_path):
     one = read_alike(written(tmp_path, "\n".join(lines) + "\n"),
                      ((2, 400), (3, 800), (2, 1_200), (4, 1_600)))
     assert [kind for kind, _ in one[0]] == ["Session", "Session", "Message"]
+
+
+# Two logins, alice and bob, send as one address (office@) a message without a Message-ID
+# each, through FILTER_README's filter (`sendmail -G`: `message-id=<>` for the copies too);
+# pickup reads bob's copy first. Nothing but the recipients, logged after, tells the copies
+# apart.
+TWO_LOGINS = """\
+May  5 10:23:30 mail postfix/smtpd[915]: connect from unknown[198.51.100.10]
+May  5 10:23:30 mail postfix/smtpd[915]: 4A1C01D1C0D: client=unknown[198.51.100.10], sasl_method=LOGIN, sasl_username=alice
+May  5 10:23:30 mail postfix/cleanup[921]: 4A1C01D1C0D: message-id=<>
+May  5 10:23:30 mail postfix/qmgr[914]: 4A1C01D1C0D: from=<office@example.org>, size=1367, nrcpt=1 (queue active)
+May  5 10:23:30 mail postfix/smtpd[915]: disconnect from unknown[198.51.100.10] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+May  5 10:23:31 mail postfix/smtpd[916]: connect from unknown[203.0.113.20]
+May  5 10:23:31 mail postfix/smtpd[916]: 5B2D01D1C1E: client=unknown[203.0.113.20], sasl_method=LOGIN, sasl_username=bob
+May  5 10:23:31 mail postfix/cleanup[921]: 5B2D01D1C1E: message-id=<>
+May  5 10:23:31 mail postfix/qmgr[914]: 5B2D01D1C1E: from=<office@example.org>, size=1402, nrcpt=1 (queue active)
+May  5 10:23:31 mail postfix/smtpd[916]: disconnect from unknown[203.0.113.20] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+"""
+TWO_PIPED = """\
+May  5 10:23:32 mail postfix/pipe[922]: 4A1C01D1C0D: to=<carol@far.example>, relay=filter, delay=2, delays=1/0.01/0/1, dsn=2.0.0, status=sent (delivered via filter service)
+May  5 10:23:32 mail postfix/qmgr[914]: 4A1C01D1C0D: removed
+May  5 10:23:32 mail postfix/pipe[923]: 5B2D01D1C1E: to=<dave@other.example>, relay=filter, delay=1, delays=0.5/0.01/0/0.5, dsn=2.0.0, status=sent (delivered via filter service)
+May  5 10:23:32 mail postfix/qmgr[914]: 5B2D01D1C1E: removed
+"""
+TWO_PICKED = """\
+May  5 10:23:33 mail postfix/pickup[713]: 6C3E01D1C2F: uid=800 from=<office@example.org>
+May  5 10:23:33 mail postfix/cleanup[921]: 6C3E01D1C2F: message-id=<>
+May  5 10:23:33 mail postfix/pickup[713]: 7D4F01D1C30: uid=800 from=<office@example.org>
+May  5 10:23:33 mail postfix/cleanup[921]: 7D4F01D1C30: message-id=<>
+"""
+TWO_COPIES = """\
+May  5 10:23:33 mail postfix/qmgr[914]: 6C3E01D1C2F: from=<office@example.org>, size=1593, nrcpt=1 (queue active)
+May  5 10:23:33 mail postfix/qmgr[914]: 7D4F01D1C30: from=<office@example.org>, size=1558, nrcpt=1 (queue active)
+May  5 10:23:34 mail postfix/smtp[930]: 6C3E01D1C2F: to=<dave@other.example>, relay=mx.other.example[192.0.2.7]:25, delay=1, delays=0.1/0/0.4/0.5, dsn=5.1.1, status=bounced (host mx.other.example[192.0.2.7] said: 550 5.1.1 <dave@other.example>: no such user (in reply to RCPT TO command))
+May  5 10:23:34 mail postfix/qmgr[914]: 6C3E01D1C2F: removed
+May  5 10:23:35 mail postfix/smtp[931]: 7D4F01D1C30: to=<carol@far.example>, relay=mx.far.example[192.0.2.8]:25, delay=2, delays=0.1/0/0.5/1.4, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9F8E7D)
+May  5 10:23:35 mail postfix/qmgr[914]: 7D4F01D1C30: removed
+"""
+TWO_SHAPES = {
+    "pipe first": TWO_LOGINS + TWO_PIPED + TWO_PICKED + TWO_COPIES,
+    "copies first": TWO_LOGINS + TWO_PICKED + TWO_PIPED + TWO_COPIES,
+    # A client's mail Postfix added no Message-ID to; cleanup made one up for each copy.
+    "made-up ids": (TWO_LOGINS.replace("May  5 10:23:30 mail postfix/cleanup[921]: 4A1C01D1C0D: "
+                             "message-id=<>\n", "")
+                    .replace("May  5 10:23:31 mail postfix/cleanup[921]: 5B2D01D1C1E: "
+                             "message-id=<>\n", "")
+                    + TWO_PIPED
+                    + TWO_PICKED.replace("6C3E01D1C2F: message-id=<>",
+                                         "6C3E01D1C2F: message-id=<20200505.6C3E01D1C2F@mail>")
+                    .replace("7D4F01D1C30: message-id=<>",
+                             "7D4F01D1C30: message-id=<20200505.7D4F01D1C30@mail>")
+                    + TWO_COPIES)}
+
+
+@pytest.mark.parametrize("shape", TWO_SHAPES)
+def test_no_users_fate_goes_to_another(tmp_path, report, shape):
+    # Before, the first copy read went to the first message piped: alice's row was dave's
+    # bounce, bob's carol's delivery. Now a copy two logins' messages may have made is paired
+    # with neither: each recipient "sent" to the filter, as far as the log tells.
+    path = written(tmp_path, TWO_SHAPES[shape])
+    rows = report("messages", path, "--year", "2020")
+    assert sorted((row["sasl_username"], row["recipient"], row["status"], row["relay"])
+                  for row in rows) == [("alice", "carol@far.example", "sent", "filter"),
+                                       ("bob", "dave@other.example", "sent", "filter")]
+    assert report("messages", path, "--year", "2020", "--jobs", "2") == rows
+    read_alike(path, [(2, size) for size in range(200, len(TWO_SHAPES[shape]), 150)])
