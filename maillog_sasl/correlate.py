@@ -39,12 +39,12 @@ DESCRIPTION
     a login's message piped to a command (`delivered via SERVICE service`) within that, before
     or after (a message removed while its delivery waits is handed on once the copy comes or can
     no longer come). A copy that the deliveries of two messages waiting may have made (no
-    Message-ID, so `message-id=<>` or one cleanup made up; or the same) is paired with neither,
-    nor a delivery with a copy when more are read than it has recipients to copy: one message's
-    fate is never another's (two logins sending as one address), and their recipients stay sent
-    to the filter. Lines of every other queue ID are dropped after one dict lookup, before
-    their fields are parsed. A `client=` on a queue ID that is still open (short IDs are reused)
-    closes the old message as lost.
+    Message-ID, so `message-id=<>` or one cleanup made up; or the same), of two logins (two
+    accounts, or clients), is paired with neither, nor a delivery with a copy when more are read
+    than it has recipients to copy: one login's fate is never another's (two sending as one
+    address), and their recipients stay sent to the filter. Lines of every other queue ID are
+    dropped after one dict lookup, before their fields are parsed. A `client=` on a queue ID
+    that is still open (short IDs are reused) closes the old message as lost.
 
     A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
     the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
@@ -1873,10 +1873,10 @@ class Correlator:
         (COPY_WITHIN, same_mail()); a command that delivers (dovecot-lda) makes none. It
         takes the oldest such copy read before (its own lines may have come first: the
         command may linger once sendmail is done), unless more such copies were read than
-        it has recipients still to copy, or another message's delivery waits that may have
-        made it: nothing tells which mail is whose; else the copy another recipient of the
-        same delivery took (one command for them all, or a command each at once: a copy of
-        each may still come); else it waits for its copy (_copy_named()), and so does the
+        it has recipients still to copy, or another login's delivery waits that may have made
+        it (same_login()): nothing tells which mail is whose; else the copy another recipient
+        of the same delivery took (one command for them all, or a command each at once: a copy
+        of each may still come); else it waits for its copy (_copy_named()), and so does the
         message if it is removed meanwhile (_removed()), until that can no longer come
         (_forget_copies())."""
         sender = message.sender
@@ -1895,7 +1895,7 @@ class Correlator:
                   if picked_at >= when - COPY_WITHIN and picked.state != LOST
                   and same_mail(message, picked)]
         if copies:
-            # More copies than its recipients still to copy, or one another message's
+            # More copies than its recipients still to copy, or one another login's
             # delivery may take as well: nothing tells which is its (same_mail()).
             room = max(message.nrcpt or 0, len(delivery[3])) - delivery[4]
             picked = copies[0]
@@ -1934,7 +1934,8 @@ class Correlator:
         """cleanup named the message-id of a message pickup read (_pickup()) in `line`: the
         copy of the oldest delivery to a command waiting for it (_piped_to_filter()), if any;
         else of the oldest that took fewer copies than it piped recipients (a command each).
-        Of none when that is so of another message's delivery as well: nothing tells whose."""
+        Of none when that is so of another login's delivery as well (same_login()): nothing
+        tells whose."""
         key = (picked.host, picked.sender)
         waiting = self._piped.get(key)
         if not waiting:
@@ -1947,8 +1948,9 @@ class Correlator:
             return
         delivery = min(pairs, key=lambda delivery: (delivery[4] > 0, delivery[0]))
         message = delivery[2]
-        if any(other[2] is not message and (not other[4] or delivery[4]) for other in pairs):
-            return  # another message's delivery may be its original as well (same_mail())
+        if any(other[2] is not message and (not other[4] or delivery[4])
+               and not same_login(other[2], message) for other in pairs):
+            return  # another login's delivery may be its original as well (same_mail())
         self._paired(key, picked)
         delivery[4] += 1
         if delivery[4] > 1:
@@ -1971,11 +1973,12 @@ class Correlator:
             self._finish_message(picked)
 
     def _other_original(self, key: tuple, message: Message, picked: Message) -> bool:
-        """Whether a delivery to a command of another message than `message` (`key` their
-        host and sender) waits for a copy and may be that of `picked` (same_mail())."""
+        """Whether a delivery to a command of another login's message than `message` (`key`
+        their host and sender) waits for a copy and may be that of `picked` (same_mail())."""
         return any(delivery[2] is not message and not delivery[4]
                    and abs(delivery[1] - picked.queued) <= COPY_WITHIN
-                   and same_mail(delivery[2], picked) for delivery in self._piped.get(key, ()))
+                   and same_mail(delivery[2], picked) and not same_login(delivery[2], message)
+                   for delivery in self._piped.get(key, ()))
 
     def _paired(self, key: tuple, picked: Message) -> None:
         """`picked` is paired: no other delivery takes it."""
@@ -2353,6 +2356,13 @@ def same_mail(message: Message, picked: Message) -> bool:
     """Whether `picked`, a message pickup read, can be a content filter's copy of `message`
     (same_ids())."""
     return same_ids(message.message_id, picked.message_id, picked.queue_id)
+
+
+def same_login(message: Message, other: Message) -> bool:
+    """Whether two messages are of one account's login from one client: which of them a
+    content filter's copy carries on changes no user's or client's figures."""
+    return (message.sasl_username == other.sasl_username
+            and message.client_ip == other.client_ip)
 
 
 def same_ids(original: Optional[str], copy: Optional[str], copy_queue_id: str) -> bool:

@@ -623,3 +623,15 @@ def test_no_users_fate_goes_to_another(tmp_path, report, shape):
                                        ("bob", "dave@other.example", "sent", "filter")]
     assert report("messages", path, "--year", "2020", "--jobs", "2") == rows
     read_alike(path, [(2, size) for size in range(200, len(TWO_SHAPES[shape]), 150)])
+
+
+def test_one_logins_messages_still_go_on_as_their_copies(tmp_path, report):
+    # The same two messages of one account from one client: whichever copy each takes, the
+    # user's and the client's figures are the copies' outcomes, as before.
+    log = TWO_SHAPES["pipe first"].replace("sasl_username=bob", "sasl_username=alice").replace(
+        "203.0.113.20", "198.51.100.10")
+    path = written(tmp_path, log)
+    [user] = report("users", path, "--year", "2020")
+    assert (user["user"], user["sent"], user["bounced"]) == ("alice", 1, 1)
+    assert {row["relay"] for row in report("messages", path, "--year", "2020")} == {
+        "mx.other.example[192.0.2.7]:25", "mx.far.example[192.0.2.8]:25"}
