@@ -81,7 +81,8 @@ DESCRIPTION
     what is open, however long the log.
 
     A session whose end was lost is closed as idle when its host has logged SESSION_IDLE without
-    a line of it. Whether that happened is looked at when a host's stamps enter another
+    a line of it. One whose end is stamped before its start (the clock went back while it was
+    open) ends at its start. Whether that happened is looked at when a host's stamps enter another
     ten-minute slot, and at the end of each input: points fixed by the lines themselves, never
     by how the input was cut into blocks, so that parallel.py, which reads an input in byte
     ranges, hands on the same objects in the same order.
@@ -2286,8 +2287,14 @@ class Correlator:
 
     def _finish_session(self, session: Session) -> None:
         stats = self.stats
-        if session.end is None:
-            session.end = session.last_time
+        end = session.end
+        if end is None:
+            end = session.end = session.last_time
+        if end is not None and end < session.start:
+            # The clock stepped back while it was open (an NTP step, a resumed VM): a session
+            # ending before it began put its user's last_seen before first_seen, and --since
+            # judged it by that end alone, dropping a login made after SINCE.
+            session.end = session.start
         # Its messages wait in the queue for days, and no longer need it (a message asks its
         # session only while the session is open): it goes with the reports, not with them.
         messages = self.messages
