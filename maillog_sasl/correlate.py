@@ -81,11 +81,12 @@ DESCRIPTION
     what is open, however long the log.
 
     A session whose end was lost is closed as idle when its host has logged SESSION_IDLE without
-    a line of it. One whose end is stamped before its start (the clock went back while it was
-    open) ends at its start. Whether that happened is looked at when a host's stamps enter another
+    a line of it. Whether that happened is looked at when a host's stamps enter another
     ten-minute slot, and at the end of each input: points fixed by the lines themselves, never
     by how the input was cut into blocks, so that parallel.py, which reads an input in byte
-    ranges, hands on the same objects in the same order.
+    ranges, hands on the same objects in the same order. A session whose end is stamped before
+    its start (the clock went back while it was open) ends at its start; so does a message's
+    life in the queue.
 
     An input of every line written k times (2 to MOST_COPIES: rsyslog with several actions on
     one file; copies_of()) is read one line of each run. That is told from its first
@@ -2315,6 +2316,12 @@ class Correlator:
     def _finish_message(self, message: Message) -> None:
         if message.sasl_username is None and (message.parent is None or message.kind == "notice"):
             return  # (a notice of local mail pickup read, no filter's copy: nobody's)
+        queued = message.queued
+        # As a session's (_finish_session()): no life in the queue ends before it began.
+        if message.end is not None and message.end < queued:
+            message.end = queued
+        if message.last_time < queued:
+            message.last_time = queued
         if message.kind == "submission":
             # Only notices and re-injections have a parent: a submission got here by its username.
             assert message.sasl_username is not None
