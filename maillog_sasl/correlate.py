@@ -113,11 +113,14 @@ DIAGNOSTICS
     A file whose yearless lines ran on past its end (the anchor) was given too late a year: it
     crossed more New Years than the year guessed from its first line allowed (a log of more
     than a year, or one given on standard input or copied late): the problem says so, and
-    which --year would place it.
+    which --year would place it. So too a file whose yearless lines before a Feb 29 were
+    placed in the year guessed, which has none, and those from it on in the leap year before
+    (leap_split(): the lines before were stamped when the Feb 29 came, and are not read again).
 """
 
 from __future__ import annotations
 
+import calendar
 import collections
 import copy
 import datetime as _dt
@@ -2414,9 +2417,10 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
     language not read), with the last such stamp: such a log would else give an empty report
     and no word of why; and a log whose times run backwards (`tac`, `journalctl -r`), which
     would else give a report of logins that sent nothing and never ended; and one whose
-    yearless lines, read with `clock`, ran past its end (late_year()), `span` its earliest
-    and latest time; and one whose time went back before its start (`span`'s third: logs
-    joined newest first, whose logins and messages across them were read out of order)."""
+    yearless lines, read with `clock`, ran past its end (late_year()) or were split by a Feb
+    29 (leap_split()), `span` its earliest and latest time; and one whose time went back
+    before its start (`span`'s third: logs joined newest first, whose logins and messages
+    across them were read out of order)."""
     read = stats.lines_read - stats.repeated_lines - before[0]
     if read and stats.not_syslog - before[1] == read and source.problem is None:
         # Not one line of syslog shape: the wrong file, not a log with some noise in it.
@@ -2440,7 +2444,7 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
                                              "message logged across two of them was read out "
                                              "of order; give maillog-sasl the files, which it "
                                              "puts in order, or join them oldest first (ls -rt)"))
-    late = late_year(clock, span[0])
+    late = late_year(clock, span[0]) or leap_split(clock)
     if late and problems is not None:
         problems.append(Problem(source.name, late))
 
@@ -2511,6 +2515,31 @@ def late_year(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
             f"end ({shown:%Y-%m-%d}): it crosses New Year more often than its first line's "
             f"year allows (more than a year of log?), so every time is {years} late or more; "
             f"give --year {first.year - late}, the year of its first line")
+
+
+def leap_split(clock: Optional[Clock]) -> str:
+    """What is said of a log read with `clock` when a Feb 29 moved the year guessed for its
+    yearless lines back to the leap year before (syslog.Clock), after lines before it were
+    placed in the guessed year: '' when none was. Those lines keep their times, which end
+    years after the Feb 29's (the clock's latest time stays theirs: the year advances in line
+    order, and it alone moves back): each report would show one log split years apart. (A
+    log of more than a year after that Feb 29, which runs past them, says nothing of it.)"""
+    if clock is None or clock.year is None or clock.forced or clock._latest is None:
+        return ""
+    last = clock._latest
+    if clock._last_month is None or last.year <= clock.year:
+        return ""
+    leap = last.year - 1
+    while not calendar.isleap(leap):
+        leap -= 1
+    end = (clock.anchor or _dt.datetime.now(_dt.timezone.utc)).astimezone(last.tzinfo)
+    late = last.year - leap
+    years = "a year" if late == 1 else f"{late} years"
+    return (f"its lines without a year before a Feb 29 were placed up to {last:%Y-%m-%d} (the "
+            f"latest year before the log's end, {end:%Y-%m-%d}), and those from the Feb 29 on "
+            f"in {leap}, the leap year before: every time before it is {years} late; give "
+            f"--year {leap}, the year of its first line ({leap - 1} if it starts before "
+            "New Year)")
 
 
 def _one_year_back(moment: _dt.datetime, years: int) -> _dt.datetime:

@@ -32,6 +32,7 @@ As in test_reallogs.py, every expected number was counted from the lines themsel
 awk), never taken from the tool's output.
 """
 
+import calendar
 import datetime as dt
 import gzip
 import json
@@ -49,6 +50,7 @@ from maillog_sasl.correlate import Correlator
 from maillog_sasl.sources import Unwrapper, end_time, file_anchor
 from maillog_sasl.syslog import Clock, parse_zone, split_line
 
+from maillog_writer import MailLog
 from support import COMPILED
 
 UTC = dt.timezone.utc
@@ -304,6 +306,50 @@ def test_a_hosts_clock_days_ahead_at_new_year_is_no_year_too_many(cli, tmp_path,
     result = cli("--tz", "UTC", "--jobs", jobs, log)
     assert (result.code, result.err) == (0, "")
     assert result.out.split(" (UTC", 1)[0] == "2025-12-20 12:00:00 .. 2026-01-02 12:00:02"
+
+
+def _leap_week_log(year):
+    """Feb 28 - Mar 2 of `year` with traditional stamps: failed logins, then a login from the
+    same IP whose message is delivered after midnight, then mail on Feb 29 (if any), Mar 1,
+    Mar 2."""
+    log = MailLog()
+    log.failures("203.0.113.66", dt.datetime(year, 2, 28, 22, tzinfo=UTC), ["alice@example.jp"] * 5)
+    log.login("alice@example.jp", "203.0.113.66", dt.datetime(year, 2, 28, 23, 59, 57, tzinfo=UTC))
+    for month, day in ((2, 29), (3, 1), (3, 2)):
+        if day != 29 or calendar.isleap(year):
+            log.login("bob@example.jp", "198.51.100.7", dt.datetime(year, month, day, 9, tzinfo=UTC))
+    return "".join(f"{when:%b} {when.day:2d} {when:%H:%M:%S} {line.split(' ', 1)[1]}\n"
+                   for when, _, line in sorted(log.lines))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_yearless_log_across_feb_29_is_one_year_or_told(cli, tmp_path, monkeypatch, jobs):
+    """Feb 28 - Mar 2, 2024, yearless, in a copy written on 2026-12-06 (or on standard input,
+    read then): Feb 28 took 2026, the year the file's time allowed, and the Feb 29 moved the
+    year to 2024 only from there on. Alice's session ran from 2026-02-28 23:59:57 to
+    2024-02-29 00:00:02, the period read was `2024-02-29 .. 2026-02-28`, the failed logins
+    before her login two years after it, --since 2024-02-28 lost them; and the exit was 0.
+    The lines before a Feb 29 were stamped before it was read (one pass, no log held in
+    memory): the report is written, and the admin told which --year places it (exit 2)."""
+    chunks_of(300, monkeypatch)  # --jobs 2 cuts the copy into chunks
+    log = _dated_copy(tmp_path / "maillog", _leap_week_log(2024),
+                      dt.datetime(2026, 12, 6, tzinfo=UTC))
+    result = cli("--tz", "UTC", "--jobs", jobs, "-r", "sessions", "-f", "csv", log)
+    assert result.code == 2
+    assert result.err == (
+        f"maillog-sasl: {log}: its lines without a year before a Feb 29 were placed up to "
+        "2026-02-28 (the latest year before the log's end, 2026-12-06), and those from the "
+        "Feb 29 on in 2024, the leap year before: every time before it is 2 years late; give "
+        "--year 2024, the year of its first line (2023 if it starts before New Year)\n")
+    assert "2026-02-28T23:59:57+00:00,2024-02-29T00:00:02" in result.out  # still written
+    assert _range(cli, log, "--year", "2024", "--jobs", jobs) == (
+        "2024-02-28 22:00:00 .. 2024-03-02 09:00:05")
+    # A log of a year without Feb 29, and one that starts on it: one year, nothing to tell.
+    leap = _leap_week_log(2024)
+    for text in (_leap_week_log(2025), leap[leap.index("Feb 29 "):]):
+        other = _dated_copy(tmp_path / "other", text, dt.datetime(2026, 12, 6, tzinfo=UTC))
+        result = cli("--tz", "UTC", "--jobs", jobs, other)
+        assert (result.code, result.err) == (0, ""), result.err
 
 
 @pytest.mark.parametrize("runtime", [
