@@ -2400,6 +2400,8 @@ def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],
     clock = kind(year=year if previous is None else None, tz=zone, anchor=source.anchor)
     if year is not None and previous is not None:
         clock.continue_from(previous)
+    elif year is None and source.leap_start is not None:
+        clock.start_in(*source.leap_start)
     return clock
 
 

@@ -124,7 +124,9 @@ DESCRIPTION
     time its header keeps (gzip_written(): when the log it was made of was last written,
     which a copy keeps too); a bzip2 or xz file, and a URL's object (whose every read is a
     request to its store), have only their modification time; a pipe has none: like stdin,
-    it is anchored on now.
+    it is anchored on now. A year so guessed that has no Feb 29 where the first block holds
+    one after yearless lines (Feb 28 of 2024, read in 2026) is the leap year before for those
+    lines too (`leap_start`): the Clock moves to it only at the Feb 29.
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -312,6 +314,9 @@ class Source:
         self.end: Optional[_dt.datetime] = None
         self.anchor = mtime
         self.first_time: Optional[_dt.datetime] = None
+        # (year, month) of its first yearless stamp when a Feb 29 in its first block moved the
+        # year guessed from `anchor` back to a leap year (_leap_start()): its Clock starts so.
+        self.leap_start: Optional[Tuple[int, int]] = None
         self.problem: Optional[Problem] = None
         self.size = 0  # bytes of a regular file or URL object (compressed, when compressed)
         self.bytes_done = 0  # of `size`, read so far; of a pipe or stdin, bytes read (progress)
@@ -524,11 +529,37 @@ class Source:
         self._first_line = start[:start.find(b"\n") + 1]
         self._head_facts = _head_facts(start)
         clock = Clock(tz=zone, anchor=self.anchor)
-        for _, parsed in _parsed_lines(start):
+        lines = _parsed_lines(start)
+        for _, parsed in lines:
             moment = clock.time(parsed[0])
             if moment is not None:
-                return moment
+                return self._leap_start(moment, parsed[0], clock, lines, b"Feb 29 " in start)
         return None
+
+    def _leap_start(self, moment: _dt.datetime, stamp: str, clock: Clock,
+                    lines: Iterator[Tuple[str, Tuple[str, str, str, str]]],
+                    feb_29: bool) -> _dt.datetime:
+        """`moment`, the time of the first `stamp` of the bytes peeked, read with `clock`;
+        `lines` the syslog lines after it there, `feb_29` whether they may hold a Feb 29. A
+        yearless log's Feb 29 moves a year guessed from its anchor back to the leap year before
+        (syslog.Clock), too late for the lines before it, which would stay years later: where
+        the lines peeked show that, the input's first yearless line is placed so that the Feb
+        29 is in that leap year (`leap_start`, for its Clock; the time returned, for the
+        order of a rotated set). A Feb 29 further on is only told (correlate.leap_split())."""
+        self.leap_start = None
+        first, month = clock.year, clock._last_month
+        if not feb_29 or first is None or month is None:
+            return moment  # no Feb 29 peeked, or a first stamp that names its year
+        year = first
+        for _, parsed in lines:
+            clock.time(parsed[0])
+            if clock.year is not None and clock.year < year:
+                self.leap_start = (first - (year - clock.year), month)
+                placed = Clock(tz=clock.zone, anchor=self.anchor)
+                placed.start_in(*self.leap_start)
+                return placed.time(stamp) or moment
+            year = clock.year or year
+        return moment
 
 
 def _parsed_lines(start: bytes) -> Iterator[Tuple[str, Tuple[str, str, str, str]]]:

@@ -10,7 +10,8 @@ SUMMARY
     is_last_repeat(line) -> bool: has it that shape
     has_stamp(text), rfc3339_start(text) -> bool: can it start with a stamp; an RFC 3339 one
     english_stamp(text) -> (`Jun 15 12:20:28`, its end) of a stamp with a month in any language
-    Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None
+    Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None;
+        .start_in(year, month)      the year and month of its first yearless stamp
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
     slots_state(record, fields), set_slots(record, state)   a record pickled as a plain class
                                     with `fields` as its __slots__ is (compiled or not), and back
@@ -706,6 +707,13 @@ class Clock:
             self.forced = previous.forced
             self._last_month = previous._last_month
             self._latest = previous._latest
+
+    def start_in(self, year: int, month: int) -> None:
+        """Its first yearless stamp is of `month` in `year`: the reader of the input saw a Feb
+        29 further on that the year guessed from the anchor would have put in a year without
+        one (sources.Source.leap_start)."""
+        self.year = year
+        self._last_month = month
 
     def _traditional(self, stamp: str) -> Optional[_dt.datetime]:
         month = MONTHS.get(stamp[:3])

@@ -308,11 +308,14 @@ def test_a_hosts_clock_days_ahead_at_new_year_is_no_year_too_many(cli, tmp_path,
     assert result.out.split(" (UTC", 1)[0] == "2025-12-20 12:00:00 .. 2026-01-02 12:00:02"
 
 
-def _leap_week_log(year):
-    """Feb 28 - Mar 2 of `year` with traditional stamps: failed logins, then a login from the
-    same IP whose message is delivered after midnight, then mail on Feb 29 (if any), Mar 1,
-    Mar 2."""
+def _leap_week_log(year, sprays=0):
+    """Feb 28 - Mar 2 of `year` with traditional stamps: `sprays` clients that fail to log in
+    (5 lines each), failed logins, then a login from the same IP whose message is delivered
+    after midnight, then mail on Feb 29 (if any), Mar 1, Mar 2."""
     log = MailLog()
+    for number in range(sprays):
+        log.failures(f"192.0.2.{number % 250}", dt.datetime(year, 2, 28, 1, tzinfo=UTC)
+                     + number * dt.timedelta(seconds=10), ["info", "admin", "test"])
     log.failures("203.0.113.66", dt.datetime(year, 2, 28, 22, tzinfo=UTC), ["alice@example.jp"] * 5)
     log.login("alice@example.jp", "203.0.113.66", dt.datetime(year, 2, 28, 23, 59, 57, tzinfo=UTC))
     for month, day in ((2, 29), (3, 1), (3, 2)):
@@ -322,18 +325,40 @@ def _leap_week_log(year):
                    for when, _, line in sorted(log.lines))
 
 
+# A yearless log of Feb 28 - Mar 2, 2024 in a copy written on 2026-12-06 (or on standard input,
+# read then): Feb 28 took 2026, the year the file's time allowed, and the Feb 29 moved the year
+# to 2024 only from there on. Alice's session ran from 2026-02-28 23:59:57 to 2024-02-29
+# 00:00:02, the period read was `2024-02-29 .. 2026-02-28`, the failed logins before her login
+# came two years after it in -r timeline, --since 2024-02-28 lost them; exit 0, no word.
+COPIED = dt.datetime(2026, 12, 6, tzinfo=UTC)
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_yearless_log_across_feb_29_is_one_year_or_told(cli, tmp_path, monkeypatch, jobs):
-    """Feb 28 - Mar 2, 2024, yearless, in a copy written on 2026-12-06 (or on standard input,
-    read then): Feb 28 took 2026, the year the file's time allowed, and the Feb 29 moved the
-    year to 2024 only from there on. Alice's session ran from 2026-02-28 23:59:57 to
-    2024-02-29 00:00:02, the period read was `2024-02-29 .. 2026-02-28`, the failed logins
-    before her login two years after it, --since 2024-02-28 lost them; and the exit was 0.
-    The lines before a Feb 29 were stamped before it was read (one pass, no log held in
-    memory): the report is written, and the admin told which --year places it (exit 2)."""
+def test_a_yearless_log_across_feb_29_is_read_in_its_leap_year(cli, tmp_path, monkeypatch, jobs):
+    """The Feb 29 among the lines a file's first block holds (read before its lines are, to
+    order a rotated set): its first line is placed so that the Feb 29 is in a leap year."""
     chunks_of(300, monkeypatch)  # --jobs 2 cuts the copy into chunks
-    log = _dated_copy(tmp_path / "maillog", _leap_week_log(2024),
-                      dt.datetime(2026, 12, 6, tzinfo=UTC))
+    log = _dated_copy(tmp_path / "maillog", _leap_week_log(2024), COPIED)
+    result = cli("--tz", "UTC", "--jobs", jobs, "-r", "sessions", "-f", "csv", log)
+    assert (result.code, result.err) == (0, "")
+    assert "2024-02-28T23:59:57+00:00,2024-02-29T00:00:02" in result.out
+    assert _range(cli, log, "--jobs", jobs) == "2024-02-28 22:00:00 .. 2024-03-02 09:00:05"
+    assert _range(cli, log, "--year", "2024") == "2024-02-28 22:00:00 .. 2024-03-02 09:00:05"
+    # A log without Feb 29 (of 2025, or 2026: no line tells), and one that starts on it.
+    assert _range(cli, _dated_copy(tmp_path / "2025", _leap_week_log(2025), COPIED)) == (
+        "2026-02-28 22:00:00 .. 2026-03-02 09:00:05")
+    leap = _leap_week_log(2024)
+    assert _range(cli, _dated_copy(tmp_path / "29", leap[leap.index("Feb 29 "):], COPIED)) == (
+        "2024-02-29 00:00:00 .. 2024-03-02 09:00:05")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_yearless_log_split_by_a_later_feb_29_is_told(cli, tmp_path, monkeypatch, jobs):
+    """The Feb 29 past the first block (a password spray on Feb 28 before it): the lines before
+    it were read before it, in one pass that holds no log in memory; the report is written,
+    and the admin told which --year places it (exit 2)."""
+    chunks_of(3000, monkeypatch)
+    log = _dated_copy(tmp_path / "maillog", _leap_week_log(2024, sprays=200), COPIED)
     result = cli("--tz", "UTC", "--jobs", jobs, "-r", "sessions", "-f", "csv", log)
     assert result.code == 2
     assert result.err == (
@@ -343,13 +368,7 @@ def test_a_yearless_log_across_feb_29_is_one_year_or_told(cli, tmp_path, monkeyp
         "--year 2024, the year of its first line (2023 if it starts before New Year)\n")
     assert "2026-02-28T23:59:57+00:00,2024-02-29T00:00:02" in result.out  # still written
     assert _range(cli, log, "--year", "2024", "--jobs", jobs) == (
-        "2024-02-28 22:00:00 .. 2024-03-02 09:00:05")
-    # A log of a year without Feb 29, and one that starts on it: one year, nothing to tell.
-    leap = _leap_week_log(2024)
-    for text in (_leap_week_log(2025), leap[leap.index("Feb 29 "):]):
-        other = _dated_copy(tmp_path / "other", text, dt.datetime(2026, 12, 6, tzinfo=UTC))
-        result = cli("--tz", "UTC", "--jobs", jobs, other)
-        assert (result.code, result.err) == (0, ""), result.err
+        "2024-02-28 01:00:00 .. 2024-03-02 09:00:05")
 
 
 @pytest.mark.parametrize("runtime", [
