@@ -126,7 +126,8 @@ DESCRIPTION
     request to its store), have only their modification time; a pipe has none: like stdin,
     it is anchored on now. A year so guessed that has no Feb 29 where the first block holds
     one after yearless lines (Feb 28 of 2024, read in 2026) is the leap year before for those
-    lines too (`leap_start`): the Clock moves to it only at the Feb 29.
+    lines too (`leap_start`): the Clock moves to it only at the Feb 29. (For that alone the
+    first block of standard input is read ahead too, and handed on first, as a pipe's.)
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -1741,7 +1742,16 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     files.sort(key=lambda source: (source.first_time or far_future,
                                    -_rotation(str(source.name))[1] if source.first_time else 0))
     if standard_input is not None and stdin_seen:
-        files.append(standard_input)
+        # Its first block is read ahead too, as a pipe's given by its path, and handed on
+        # first: a Feb 29 there places the yearless lines before it (leap_start). Its time
+        # orders nothing: it is read after the files.
+        try:
+            standard_input.peek_first_time(zone)
+        except OSError as error:
+            problems.append(Problem(standard_input.name, f"cannot read: {error_reason(error)}"))
+            standard_input.close()
+        else:
+            files.append(standard_input)
     return Inputs(files, problems, notes)
 
 

@@ -352,6 +352,20 @@ def test_a_yearless_log_across_feb_29_is_read_in_its_leap_year(cli, tmp_path, mo
         "2024-02-29 00:00:00 .. 2024-03-02 09:00:05")
 
 
+def test_a_yearless_log_across_feb_29_on_standard_input_is_read_in_one_leap_year(cli):
+    """Standard input's first block is read ahead as a file's is (and handed on first), for
+    its Feb 29. Its lines are placed before now: the year depends on when the test runs, and
+    is one leap year for every line."""
+    result = cli("--tz", "UTC", "-r", "sessions", "-f", "json", "-", stdin=_leap_week_log(
+        2024).encode())
+    assert (result.code, result.err) == (0, ""), result.err
+    starts = [dt.datetime.fromisoformat(row["start"]) for row in result.json()]
+    ends = [dt.datetime.fromisoformat(row["end"]) for row in result.json()]
+    assert [(when.month, when.day) for when in starts] == [(2, 28), (2, 29), (3, 1), (3, 2)]
+    assert len({when.year for when in starts + ends}) == 1 and calendar.isleap(starts[0].year)
+    assert starts == sorted(starts) and all(map(dt.datetime.__le__, starts, ends))
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_yearless_log_split_by_a_later_feb_29_is_told(cli, tmp_path, monkeypatch, jobs):
     """The Feb 29 past the first block (a password spray on Feb 28 before it): the lines before
