@@ -625,10 +625,24 @@ def test_no_users_fate_goes_to_another(tmp_path, report, shape):
     read_alike(path, [(2, size) for size in range(200, len(TWO_SHAPES[shape]), 150)])
 
 
-def test_one_logins_messages_still_go_on_as_their_copies(tmp_path, report):
+# A known loss of the refusal above (a review, 2026-12-06): one login's two messages without a
+# Message-ID whose copies pickup reads before either delivery to the filter ("copies first": the
+# commands linger once sendmail is done) are more copies than the first delivery has recipients,
+# and nothing yet tells that no other login's delivery will come: each is paired with neither,
+# and the account's bounce reads `sent` to the filter (417a71f paired them). A compromised
+# account's spam (no Message-ID) through a filter of several commands at once loses its bounces
+# so. Strict: the fix turns it.
+ONE_LOGIN_LOSS = pytest.mark.xfail(strict=True, reason="one login's copies read before its "
+                                   "deliveries to the filter, more than their recipients, are "
+                                   "paired with none")
+
+
+@pytest.mark.parametrize("shape", ["pipe first",
+                                   pytest.param("copies first", marks=ONE_LOGIN_LOSS)])
+def test_one_logins_messages_still_go_on_as_their_copies(tmp_path, report, shape):
     # The same two messages of one account from one client: whichever copy each takes, the
     # user's and the client's figures are the copies' outcomes, as before.
-    log = TWO_SHAPES["pipe first"].replace("sasl_username=bob", "sasl_username=alice").replace(
+    log = TWO_SHAPES[shape].replace("sasl_username=bob", "sasl_username=alice").replace(
         "203.0.113.20", "198.51.100.10")
     path = written(tmp_path, log)
     [user] = report("users", path, "--year", "2020")
