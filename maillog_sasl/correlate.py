@@ -40,11 +40,12 @@ DESCRIPTION
     or after (a message removed while its delivery waits is handed on once the copy comes or can
     no longer come). A copy that the deliveries of two messages waiting may have made (no
     Message-ID, so `message-id=<>` or one cleanup made up; or the same), of two logins (two
-    accounts, or clients), is paired with neither, nor a delivery with a copy when more are read
-    than it has recipients to copy: one login's fate is never another's (two sending as one
-    address), and their recipients stay sent to the filter. Lines of every other queue ID are
-    dropped after one dict lookup, before their fields are parsed. A `client=` on a queue ID
-    that is still open (short IDs are reused) closes the old message as lost.
+    accounts, or clients), is paired with neither: their recipients stay sent to the filter
+    rather than one login's getting the other's fate (two sending as one address). Only as far
+    as the deliveries read tell: copies read before them are taken in order. Lines of every
+    other queue ID are dropped after one dict lookup, before their fields are parsed. A
+    `client=` on a queue ID that is still open (short IDs are reused) closes the old message as
+    lost.
 
     A message put on hold (smtpd's or cleanup's hold line) is never read by qmgr until released:
     the recipient its hold line names waits, deferred, its reason `held: ` and the line's text.
@@ -1877,9 +1878,10 @@ class Correlator:
         re-injects it through sendmail, and the mail goes on as the copy pickup reads
         (COPY_WITHIN, same_mail()); a command that delivers (dovecot-lda) makes none. It
         takes the oldest such copy read before (its own lines may have come first: the
-        command may linger once sendmail is done), unless more such copies were read than
-        it has recipients still to copy, or another login's delivery waits that may have made
-        it (same_login()): nothing tells which mail is whose; else the copy another recipient
+        command may linger once sendmail is done), unless another login's delivery waits
+        that may have made it (same_login()): nothing tells which mail is whose. (Copies read
+        before any delivery of theirs are taken in order: whether another login's will come is
+        not known yet.) Else the copy another recipient
         of the same delivery took (one command for them all, or a command each at once: a copy
         of each may still come); else it waits for its copy (_copy_named()), and so does the
         message if it is removed meanwhile (_removed()), until that can no longer come
@@ -1896,15 +1898,11 @@ class Correlator:
             delivery = [self._copy_order, when, message, [], 0]
             waiting.append(delivery)
         delivery[3].append(recipient)
-        copies = [picked for picked_at, picked in self._picked.get(key, ())
-                  if picked_at >= when - COPY_WITHIN and picked.state != LOST
-                  and same_mail(message, picked)]
-        if copies:
-            # More copies than its recipients still to copy, or one another login's
-            # delivery may take as well: nothing tells which is its (same_mail()).
-            room = max(message.nrcpt or 0, len(delivery[3])) - delivery[4]
-            picked = copies[0]
-            if len(copies) <= room and not self._other_original(key, message, picked):
+        for picked_at, picked in self._picked.get(key, ()):
+            if (picked_at >= when - COPY_WITHIN and picked.state != LOST
+                    and same_mail(message, picked)):
+                if self._other_original(key, message, picked):
+                    break  # another login's delivery may have made it too: nothing tells whose
                 self._paired(key, picked)
                 delivery[4] += 1
                 self._adopt(message, [recipient], picked)
