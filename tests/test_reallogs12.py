@@ -380,7 +380,8 @@ def test_a_yearless_log_split_by_a_later_feb_29_is_told(cli, tmp_path, monkeypat
         "2026-02-28 (the latest year before the log's end, 2026-12-06), and those from the "
         "Feb 29 on in 2024, the leap year before: every time before it is 2 years late; give "
         "--year 2024, the year of its first line (2023 if it starts before New Year)\n")
-    assert "2026-02-28T23:59:57+00:00,2024-02-29T00:00:02" in result.out  # still written
+    # Still written; alice's session, whose end was stamped 2024, ends at its start.
+    assert "2026-02-28T23:59:57+00:00,2026-02-28T23:59:57+00:00,plain,alice" in result.out
     assert _range(cli, log, "--year", "2024", "--jobs", jobs) == (
         "2024-02-28 01:00:00 .. 2024-03-02 09:00:05")
 
