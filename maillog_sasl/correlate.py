@@ -2444,7 +2444,7 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
                                              "message logged across two of them was read out "
                                              "of order; give maillog-sasl the files, which it "
                                              "puts in order, or join them oldest first (ls -rt)"))
-    late = late_year(clock, span[0]) or leap_split(clock)
+    late = late_year(clock, span[0]) or leap_split(clock, span[0])
     if late and problems is not None:
         problems.append(Problem(source.name, late))
 
@@ -2517,13 +2517,14 @@ def late_year(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
             f"give --year {first.year - late}, the year of its first line")
 
 
-def leap_split(clock: Optional[Clock]) -> str:
-    """What is said of a log read with `clock` when a Feb 29 moved the year guessed for its
-    yearless lines back to the leap year before (syslog.Clock), after lines before it were
-    placed in the guessed year: '' when none was. Those lines keep their times, which end
-    years after the Feb 29's (the clock's latest time stays theirs: the year advances in line
-    order, and it alone moves back): each report would show one log split years apart. (A
-    log of more than a year after that Feb 29, which runs past them, says nothing of it.)"""
+def leap_split(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
+    """What is said of a log read with `clock` from `first` (its earliest time) when a Feb 29
+    moved the year guessed for its yearless lines back to the leap year before
+    (syslog.Clock), after lines before it were placed in the guessed year: '' when none was.
+    Those lines keep their times, which end years after the Feb 29's (the clock's latest time
+    stays theirs: the year advances in line order, and it alone moves back): each report would
+    show one log split years apart. (A log of more than a year after that Feb 29, which runs
+    past them, says nothing of it.)"""
     if clock is None or clock.year is None or clock.forced or clock._latest is None:
         return ""
     last = clock._latest
@@ -2532,6 +2533,10 @@ def leap_split(clock: Optional[Clock]) -> str:
     leap = last.year - 1
     while not calendar.isleap(leap):
         leap -= 1
+    if first is None or not _dt.date(leap, 2, 29) <= first.date() <= _dt.date(leap, 12, 31):
+        # No line read in that year from its Feb 29 on: the latest time is of lines that carry
+        # a later year than the yearless ones' (a template changed at New Year).
+        return ""
     end = (clock.anchor or _dt.datetime.now(_dt.timezone.utc)).astimezone(last.tzinfo)
     late = last.year - leap
     years = "a year" if late == 1 else f"{late} years"

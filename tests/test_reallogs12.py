@@ -386,6 +386,26 @@ def test_a_yearless_log_split_by_a_later_feb_29_is_told(cli, tmp_path, monkeypat
         "2024-02-28 01:00:00 .. 2024-03-02 09:00:05")
 
 
+@pytest.mark.parametrize("dated", ["%Y-%m-%dT%H:%M:%S", "%Y %b %d %H:%M:%S"])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_dated_lines_of_the_year_after_yearless_ones_are_no_feb_29(cli, tmp_path, jobs, dated):
+    """Yearless lines up to New Year's Eve, then lines that carry their year (a template
+    changed at New Year: a local time without offset, or the year first): their year is later
+    than the yearless lines', and no Feb 29 is in the log. Was exit 2 and 'its lines without a
+    year before a Feb 29 were placed up to 2026-01-01 ... give --year 2024'."""
+    log = MailLog()
+    log.login("alice@example.jp", "203.0.113.66", dt.datetime(2025, 12, 31, 23, 50, tzinfo=UTC))
+    log.login("bob@example.jp", "198.51.100.7", dt.datetime(2026, 1, 1, 0, 10, tzinfo=UTC))
+    text = "".join(
+        f"{when:{dated}} {line.split(' ', 1)[1]}\n" if when.year == 2026
+        else f"{when:%b} {when.day:2d} {when:%H:%M:%S} {line.split(' ', 1)[1]}\n"
+        for when, _, line in sorted(log.lines))
+    copy = _dated_copy(tmp_path / "maillog", text, COPIED)
+    result = cli("--tz", "UTC", "--jobs", jobs, copy)
+    assert (result.code, result.err) == (0, "")
+    assert result.out.split(" (UTC", 1)[0] == "2025-12-31 23:50:00 .. 2026-01-01 00:10:05"
+
+
 @pytest.mark.parametrize("runtime", [
     "2024-10-03T06:03:14.123456789Z ",  # docker logs -t, kubectl logs --timestamps
     "mailserver  | 2024-10-03T06:03:14.123456789Z ",  # docker compose logs -t
