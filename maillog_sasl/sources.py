@@ -534,33 +534,31 @@ class Source:
         for _, parsed in lines:
             moment = clock.time(parsed[0])
             if moment is not None:
-                return self._leap_start(moment, parsed[0], clock, lines, b"Feb 29 " in start)
+                self._leap_start(clock, lines, b"Feb 29 " in start)
+                return moment
         return None
 
-    def _leap_start(self, moment: _dt.datetime, stamp: str, clock: Clock,
-                    lines: Iterator[Tuple[str, Tuple[str, str, str, str]]],
-                    feb_29: bool) -> _dt.datetime:
-        """`moment`, the time of the first `stamp` of the bytes peeked, read with `clock`;
-        `lines` the syslog lines after it there, `feb_29` whether they may hold a Feb 29. A
-        yearless log's Feb 29 moves a year guessed from its anchor back to the leap year before
-        (syslog.Clock), too late for the lines before it, which would stay years later: where
-        the lines peeked show that, the input's first yearless line is placed so that the Feb
-        29 is in that leap year (`leap_start`, for its Clock; the time returned, for the
-        order of a rotated set). A Feb 29 further on is only told (correlate.leap_split())."""
+    def _leap_start(self, clock: Clock, lines: Iterator[Tuple[str, Tuple[str, str, str, str]]],
+                    feb_29: bool) -> None:
+        """`clock` read the first stamp of the bytes peeked, `lines` the syslog lines after it
+        there, `feb_29` whether they may hold a Feb 29. A yearless log's Feb 29 moves a year
+        guessed from its anchor back to the leap year before (syslog.Clock), too late for the
+        lines before it, which would stay years later: where the lines peeked show that, the
+        input's first yearless line is placed so that the Feb 29 is in that leap year
+        (`leap_start`, for its Clock). A Feb 29 further on is only told
+        (correlate.leap_split()). The time that orders a rotated set stays in the year guessed,
+        as its other files' are: in the leap year, it put the file before its older ones."""
         self.leap_start = None
         first, month = clock.year, clock._last_month
         if not feb_29 or first is None or month is None:
-            return moment  # no Feb 29 peeked, or a first stamp that names its year
+            return  # no Feb 29 peeked, or a first stamp that names its year
         year = first
         for _, parsed in lines:
             clock.time(parsed[0])
             if clock.year is not None and clock.year < year:
                 self.leap_start = (first - (year - clock.year), month)
-                placed = Clock(tz=clock.zone, anchor=self.anchor)
-                placed.start_in(*self.leap_start)
-                return placed.time(stamp) or moment
+                return
             year = clock.year or year
-        return moment
 
 
 def _parsed_lines(start: bytes) -> Iterator[Tuple[str, Tuple[str, str, str, str]]]:

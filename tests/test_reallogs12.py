@@ -386,6 +386,29 @@ def test_a_yearless_log_split_by_a_later_feb_29_is_told(cli, tmp_path, monkeypat
         "2024-02-28 01:00:00 .. 2024-03-02 09:00:05")
 
 
+@pytest.mark.parametrize("year", [[], ["--year", "2024"]])
+def test_a_rotated_file_whose_first_block_holds_a_feb_29_is_read_after_the_older_one(
+        cli, tmp_path, year):
+    """maillog.1 of Feb 27, 2024 (carol's message queued at 23:59:58), maillog of Feb 28 -
+    Mar 1 (its delivery, then the Feb 29 in the file's first block), copied in 2026: maillog's
+    first line was placed in 2024 to order the set, before maillog.1's in 2026, and maillog
+    was read first, even under --year 2024: carol's message 'deferred', no recipient, exit 0."""
+    log = MailLog()
+    log.login("carol@example.jp", "198.51.100.20", dt.datetime(2024, 2, 27, 23, 59, 57, tzinfo=UTC))
+    for day in (28, 29):
+        log.login("bob@example.jp", "198.51.100.7", dt.datetime(2024, 2, day, 9, tzinfo=UTC))
+    midnight = dt.datetime(2024, 2, 28, tzinfo=UTC)
+    for name, lines in (("maillog.1", [item for item in sorted(log.lines) if item[0] < midnight]),
+                        ("maillog", [item for item in sorted(log.lines) if item[0] >= midnight])):
+        _dated_copy(tmp_path / name, "".join(
+            f"{when:%b} {when.day:2d} {when:%H:%M:%S} {line.split(' ', 1)[1]}\n"
+            for when, _, line in lines), COPIED)
+    result = cli("--tz", "UTC", *year, "-r", "messages", "-f", "csv", "--columns",
+                 "sasl_username,recipient,status", tmp_path / "maillog", tmp_path / "maillog.1")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines()[1] == "carol@example.jp,r1@sent.example.net,sent"
+
+
 @pytest.mark.parametrize("dated", ["%Y-%m-%dT%H:%M:%S", "%Y %b %d %H:%M:%S"])
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_dated_lines_of_the_year_after_yearless_ones_are_no_feb_29(cli, tmp_path, jobs, dated):
