@@ -126,8 +126,11 @@ DESCRIPTION
     request to its store), have only their modification time; a pipe has none: like stdin,
     it is anchored on now. A year so guessed that has no Feb 29 where the first block holds
     one after yearless lines (Feb 28 of 2024, read in 2026) is the leap year before for those
-    lines too (`leap_start`): the Clock moves to it only at the Feb 29. (For that alone the
-    first block of standard input is read ahead too, and handed on first, as a pipe's.)
+    lines too (`leap_start`): the Clock moves to it only at the Feb 29. So are the years of
+    the other files of the set, as many years back (a set copied together: its files' times are
+    as far from their log), and they are ordered in them: a rotated set is one log, read in
+    one run of years, with --year too. (For that alone the first block of standard input is
+    read ahead too, and handed on first, as a pipe's.)
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
     from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
@@ -315,9 +318,11 @@ class Source:
         self.end: Optional[_dt.datetime] = None
         self.anchor = mtime
         self.first_time: Optional[_dt.datetime] = None
-        # (year, month) of its first yearless stamp when a Feb 29 in its first block moved the
-        # year guessed from `anchor` back to a leap year (_leap_start()): its Clock starts so.
+        # (year, month) of its first yearless stamp when a Feb 29 in its first block, or in
+        # another file's of its set, moved the year guessed from `anchor` back to a leap year
+        # (first_time_in_head()): its Clock starts so. `leap_back`: the years its own moved it.
         self.leap_start: Optional[Tuple[int, int]] = None
+        self.leap_back = 0
         self.problem: Optional[Problem] = None
         self.size = 0  # bytes of a regular file or URL object (compressed, when compressed)
         self.bytes_done = 0  # of `size`, read so far; of a pipe or stdin, bytes read (progress)
@@ -522,43 +527,57 @@ class Source:
             self.end = _end_of(self.read_at, self.size, self._head, zone, self.mtime)
         return self.first_time_in_head(zone)
 
-    def first_time_in_head(self, zone: Optional[_dt.tzinfo]) -> Optional[_dt.datetime]:
+    def first_time_in_head(self, zone: Optional[_dt.tzinfo], back: int = 0
+                           ) -> Optional[_dt.datetime]:
         """peek_first_time() of the bytes it peeked, yearless stamps placed before `anchor`
         (no read: a gzip file's head is inflated again; a bzip2 or xz file, which would read
-        more, is never anchored on its end)."""
+        more, is never anchored on its end), and `back` years earlier, or as far as a Feb 29
+        there moves them (`leap_back`): the first line is placed so (`leap_start`, for its
+        Clock), and its time returned so, for the order of a rotated set."""
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
         self._head_facts = _head_facts(start)
         clock = Clock(tz=zone, anchor=self.anchor)
         lines = _parsed_lines(start)
+        self.leap_start, self.leap_back = None, 0
         for _, parsed in lines:
             moment = clock.time(parsed[0])
-            if moment is not None:
-                self._leap_start(clock, lines, b"Feb 29 " in start)
+            if moment is None:
+                continue
+            month = clock._last_month
+            if clock.year is None or month is None:
+                return moment  # a first stamp that names its year
+            guessed = clock._first_year(month, moment.day)
+            self.leap_back = _leap_back(clock, guessed, lines, b"Feb 29 " in start)
+            back = max(back, self.leap_back)
+            if not back:
                 return moment
+            self.leap_start = (guessed - back, month)
+            placed = Clock(tz=zone, anchor=self.anchor)
+            placed.start_in(*self.leap_start)
+            return placed.time(parsed[0])
         return None
 
-    def _leap_start(self, clock: Clock, lines: Iterator[Tuple[str, Tuple[str, str, str, str]]],
-                    feb_29: bool) -> None:
-        """`clock` read the first stamp of the bytes peeked, `lines` the syslog lines after it
-        there, `feb_29` whether they may hold a Feb 29. A yearless log's Feb 29 moves a year
-        guessed from its anchor back to the leap year before (syslog.Clock), too late for the
-        lines before it, which would stay years later: where the lines peeked show that, the
-        input's first yearless line is placed so that the Feb 29 is in that leap year
-        (`leap_start`, for its Clock). A Feb 29 further on is only told
-        (correlate.leap_split()). The time that orders a rotated set stays in the year guessed,
-        as its other files' are: in the leap year, it put the file before its older ones."""
-        self.leap_start = None
-        first, month = clock.year, clock._last_month
-        if not feb_29 or first is None or month is None:
-            return  # no Feb 29 peeked, or a first stamp that names its year
-        year = first
-        for _, parsed in lines:
-            clock.time(parsed[0])
-            if clock.year is not None and clock.year < year:
-                self.leap_start = (first - (year - clock.year), month)
-                return
-            year = clock.year or year
+
+def _leap_back(clock: Clock, guessed: int,
+               lines: Iterator[Tuple[str, Tuple[str, str, str, str]]], feb_29: bool) -> int:
+    """How many years a Feb 29 among the first bytes of an input moves its yearless lines back
+    from `guessed`, the year its anchor gives the first of them, which `clock` has read;
+    `lines` the syslog lines after it there, `feb_29` whether they may hold a Feb 29 (0 when
+    none does). A yearless log's Feb 29 moves a year guessed from its anchor back to the leap
+    year before (syslog.Clock), too late for the lines before it, which would stay years later
+    (a copy's modification time is years after its log): where the lines peeked show that,
+    the first line is placed that far back too, and so are those of the other files of its
+    set (open_sources()). A Feb 29 further on is only told (correlate.leap_split())."""
+    year = clock.year or guessed
+    if year < guessed or not feb_29:
+        return guessed - year  # the first line's Feb 29, or none
+    for _, parsed in lines:
+        clock.time(parsed[0])
+        if clock.year is not None and clock.year < year:
+            return year - clock.year
+        year = clock.year or year
+    return 0
 
 
 def _parsed_lines(start: bytes) -> Iterator[Tuple[str, Tuple[str, str, str, str]]]:
@@ -1733,6 +1752,13 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
         for source in stamped:
             source.anchor = source.end
             source.first_time = source.first_time_in_head(zone)  # the order, in those years
+    # A rotated set is one log: a Feb 29 that moved one file's yearless lines back from the
+    # year its anchor gave (a set copied years after it was written) moves the others' as far,
+    # so that the set is read in one run of years, and ordered in them (under --year too).
+    back = max((source.leap_back for source in stamped), default=0)
+    if back:
+        for source in stamped:
+            source.first_time = source.first_time_in_head(zone, back)
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     # Two files whose first stamps are the same second (a rotated file of a quiet moment, a
     # log rotated as a line was logged): their names tell which is older, not the shell's

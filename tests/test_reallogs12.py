@@ -386,27 +386,54 @@ def test_a_yearless_log_split_by_a_later_feb_29_is_told(cli, tmp_path, monkeypat
         "2024-02-28 01:00:00 .. 2024-03-02 09:00:05")
 
 
-@pytest.mark.parametrize("year", [[], ["--year", "2024"]])
-def test_a_rotated_file_whose_first_block_holds_a_feb_29_is_read_after_the_older_one(
-        cli, tmp_path, year):
-    """maillog.1 of Feb 27, 2024 (carol's message queued at 23:59:58), maillog of Feb 28 -
-    Mar 1 (its delivery, then the Feb 29 in the file's first block), copied in 2026: maillog's
-    first line was placed in 2024 to order the set, before maillog.1's in 2026, and maillog
-    was read first, even under --year 2024: carol's message 'deferred', no recipient, exit 0."""
+def _rotated_leap_set(path, carol, cut, days):
+    """maillog.1 and maillog of 2024 cut at `cut`, copied in 2026: carol's message queued at
+    `carol`, delivered after midnight, bob's at 09:00 on `days` ((month, day)); and the period
+    they cover."""
     log = MailLog()
-    log.login("carol@example.jp", "198.51.100.20", dt.datetime(2024, 2, 27, 23, 59, 57, tzinfo=UTC))
-    for day in (28, 29):
-        log.login("bob@example.jp", "198.51.100.7", dt.datetime(2024, 2, day, 9, tzinfo=UTC))
-    midnight = dt.datetime(2024, 2, 28, tzinfo=UTC)
-    for name, lines in (("maillog.1", [item for item in sorted(log.lines) if item[0] < midnight]),
-                        ("maillog", [item for item in sorted(log.lines) if item[0] >= midnight])):
-        _dated_copy(tmp_path / name, "".join(
+    log.login("carol@example.jp", "198.51.100.20", carol)
+    for month, day in days:
+        log.login("bob@example.jp", "198.51.100.7", dt.datetime(2024, month, day, 9, tzinfo=UTC))
+    lines = sorted(log.lines)
+    for name, part in (("maillog.1", [item for item in lines if item[0] < cut]),
+                       ("maillog", [item for item in lines if item[0] >= cut])):
+        _dated_copy(path / name, "".join(
             f"{when:%b} {when.day:2d} {when:%H:%M:%S} {line.split(' ', 1)[1]}\n"
-            for when, _, line in lines), COPIED)
-    result = cli("--tz", "UTC", *year, "-r", "messages", "-f", "csv", "--columns",
-                 "sasl_username,recipient,status", tmp_path / "maillog", tmp_path / "maillog.1")
+            for when, _, line in part), COPIED)
+    return f"{lines[0][0]:%Y-%m-%d %H:%M:%S} .. {lines[-1][0]:%Y-%m-%d %H:%M:%S}"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("year", [[], ["--year", "2024"]])
+@pytest.mark.parametrize("carol, cut, days", [
+    # maillog of Feb 28 - 29, its Feb 29 in its first block after its first line
+    (dt.datetime(2024, 2, 27, 23, 59, 57, tzinfo=UTC), dt.datetime(2024, 2, 28, tzinfo=UTC),
+     [(2, 28), (2, 29)]),
+    # maillog.1 ends on Feb 28, maillog starts on the Feb 29
+    (dt.datetime(2024, 2, 28, 23, 59, 57, tzinfo=UTC), dt.datetime(2024, 2, 29, tzinfo=UTC),
+     [(2, 28), (2, 29), (3, 1)]),
+    # maillog.1 of Feb 28 - 29, maillog starts on Mar 1
+    (dt.datetime(2024, 2, 29, 23, 59, 57, tzinfo=UTC), dt.datetime(2024, 3, 1, tzinfo=UTC),
+     [(2, 28), (2, 29), (3, 1)]),
+], ids=["feb-29-in-maillog", "maillog-starts-on-feb-29", "maillog-starts-on-mar-1"])
+def test_a_rotated_set_across_a_feb_29_is_read_in_its_leap_year(
+        cli, tmp_path, monkeypatch, jobs, year, carol, cut, days):
+    """A rotated set is one log: the Feb 29 of one file, which moves the year guessed from the
+    copy's time (2026) back to 2024, moves its other files' too, and they are ordered so. Each
+    file was read in its own year, without a word: a maillog that starts on the Feb 29 in 2024
+    and first, before maillog.1 in 2026 (carol's message queued in it 'deferred', no
+    recipient, even under --year 2024: the order of the files ignored it); one that starts on
+    Mar 1 in 2026, after maillog.1 in 2024 (the period '2024-02-28 .. 2026-03-01')."""
+    chunks_of(300, monkeypatch)
+    span = _rotated_leap_set(tmp_path, carol, cut, days)
+    paths = [tmp_path / "maillog", tmp_path / "maillog.1"]
+    result = cli("--tz", "UTC", *year, "--jobs", jobs, "-r", "messages", "-f", "csv",
+                 "--columns", "time,sasl_username,recipient,status", *paths)
     assert (result.code, result.err) == (0, "")
-    assert result.out.splitlines()[1] == "carol@example.jp,r1@sent.example.net,sent"
+    rows = result.out.splitlines()[1:]
+    assert f"{carol:%Y-%m-%dT%H:%M}:58+00:00,carol@example.jp,r1@sent.example.net,sent" in rows
+    assert rows == sorted(rows)
+    assert _range(cli, paths[1], *year, "--jobs", jobs, paths[0]) == span
 
 
 @pytest.mark.parametrize("dated", ["%Y-%m-%dT%H:%M:%S", "%Y %b %d %H:%M:%S"])
