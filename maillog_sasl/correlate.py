@@ -2537,6 +2537,13 @@ def leap_split(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
         # No line read in that year from its Feb 29 on: the latest time is of lines that carry
         # a later year than the yearless ones' (a template changed at New Year).
         return ""
+    return leap_told(clock, last, leap)
+
+
+def leap_told(clock: Clock, last: _dt.datetime, leap: int) -> str:
+    """What is said of a log read with `clock` whose Feb 29 moved the year of its yearless
+    lines back to `leap` after those before it were placed up to `last` (leap_split(); watch
+    tells it as the year moves)."""
     end = (clock.anchor or _dt.datetime.now(_dt.timezone.utc)).astimezone(last.tzinfo)
     late = last.year - leap
     years = "a year" if late == 1 else f"{late} years"

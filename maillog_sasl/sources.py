@@ -537,43 +537,60 @@ class Source:
         start = _inflated_line(self)
         self._first_line = start[:start.find(b"\n") + 1]
         self._head_facts = _head_facts(start)
-        clock = Clock(tz=zone, anchor=self.anchor)
-        lines = _parsed_lines(start)
-        self.leap_start, self.leap_back = None, 0
-        for _, parsed in lines:
-            moment = clock.time(parsed[0])
-            if moment is None:
-                continue
-            month = clock._last_month
-            if clock.year is None or month is None:
-                return moment  # a first stamp that names its year
-            guessed = clock._first_year(month, moment.day)
-            self.leap_back = _leap_back(clock, guessed, lines, b"Feb 29 " in start)
-            back = max(back, self.leap_back)
-            if not back:
-                return moment
-            self.leap_start = (guessed - back, month)
-            placed = Clock(tz=zone, anchor=self.anchor)
-            placed.start_in(*self.leap_start)
-            return placed.time(parsed[0])
-        return None
+        moment, self.leap_back, self.leap_start = _first_placed(
+            (parsed[0] for _, parsed in _parsed_lines(start)),
+            Clock(tz=zone, anchor=self.anchor), b"Feb 29 " in start, back)
+        return moment
 
 
-def _leap_back(clock: Clock, guessed: int,
-               lines: Iterator[Tuple[str, Tuple[str, str, str, str]]], feb_29: bool) -> int:
-    """How many years a Feb 29 among the first bytes of an input moves its yearless lines back
+def leap_start_of(lines: List[str], zone: Optional[_dt.tzinfo], anchor: Optional[_dt.datetime]
+                  ) -> Optional[Tuple[int, int]]:
+    """Where a Clock of `zone` and `anchor` that reads a log's first `lines` (watch's first
+    read of it) starts: a Source's `leap_start`, of those lines (None: in the year guessed)."""
+    stamps = (parsed[0] for parsed in map(split_line, lines) if parsed is not None)
+    return _first_placed(stamps, Clock(tz=zone, anchor=anchor),
+                         any("Feb 29 " in line for line in lines))[2]
+
+
+def _first_placed(stamps: Iterator[str], clock: Clock, feb_29: bool, back: int = 0
+                  ) -> Tuple[Optional[_dt.datetime], int, Optional[Tuple[int, int]]]:
+    """(the time of the first of an input's first `stamps` that is one, read by `clock`,
+    which is placed `back` years before the year its anchor gives it, or as far as a Feb 29
+    among the others (`feb_29`: whether they may hold one) moves it, _leap_back(); how far
+    that Feb 29 moves it; where the input's Clock starts so, (year, month), or None when it
+    is not moved or names its year)."""
+    for stamp in stamps:
+        moment = clock.time(stamp)
+        if moment is None:
+            continue
+        month = clock._last_month
+        if clock.year is None or month is None:
+            return moment, 0, None  # a first stamp that names its year
+        guessed = clock._first_year(month, moment.day)
+        leap_back = _leap_back(clock, guessed, stamps, feb_29)
+        back = max(back, leap_back)
+        if not back:
+            return moment, 0, None
+        placed = Clock(tz=clock.zone, anchor=clock.anchor)
+        placed.start_in(guessed - back, month)
+        return placed.time(stamp), leap_back, (guessed - back, month)
+    return None, 0, None
+
+
+def _leap_back(clock: Clock, guessed: int, stamps: Iterator[str], feb_29: bool) -> int:
+    """How many years a Feb 29 among the first stamps of an input moves its yearless lines back
     from `guessed`, the year its anchor gives the first of them, which `clock` has read;
-    `lines` the syslog lines after it there, `feb_29` whether they may hold a Feb 29 (0 when
-    none does). A yearless log's Feb 29 moves a year guessed from its anchor back to the leap
-    year before (syslog.Clock), too late for the lines before it, which would stay years later
-    (a copy's modification time is years after its log): where the lines peeked show that,
-    the first line is placed that far back too, and so are those of the other files of its
-    set (open_sources()). A Feb 29 further on is only told (correlate.leap_split())."""
+    `stamps` the others there, `feb_29` whether they may hold a Feb 29 (0 when none does). A
+    yearless log's Feb 29 moves a year guessed from its anchor back to the leap year before
+    (syslog.Clock), too late for the lines before it, which would stay years later (a copy's
+    modification time is years after its log): where the lines peeked show that, the first
+    line is placed that far back too, and so are those of the other files of its set
+    (open_sources()). A Feb 29 further on is only told (correlate.leap_split())."""
     year = clock.year or guessed
     if year < guessed or not feb_29:
         return guessed - year  # the first line's Feb 29, or none
-    for _, parsed in lines:
-        clock.time(parsed[0])
+    for stamp in stamps:
+        clock.time(stamp)
         if clock.year is not None and clock.year < year:
             return year - clock.year
         year = clock.year or year

@@ -128,10 +128,13 @@ DESCRIPTION
 DIAGNOSTICS
     once() returns 0 (no new alert), 1 (new alerts) or 2 (a log could not be read, or an alert
     could not be written, or the metrics file, or Postfix lines were not judged because their
-    stamp is no time; every other log is still read and every alert still raised).
+    stamp is no time, or a Feb 29 split a log's yearless lines years apart; every other log is
+    still read and every alert still raised).
     follow() returns 0 when stopped, 2 when an alert could not be written. What goes wrong is
     one line through `complain`: lines whose stamp is no time when a log first has them, then
-    at most every UNTIMED_TOLD_EVERY seconds (and those not told yet when it stops).
+    at most every UNTIMED_TOLD_EVERY seconds (and those not told yet when it stops); a Feb 29
+    past the first lines read of a log (a copy of an old log, its time years later: one among
+    them places them in its leap year, Engine.feed()) that moved its year back, once.
     state.StateError and pairs.StoreError pass on to the caller.
 """
 
@@ -158,7 +161,13 @@ from maillog_sasl.activity import (
     provider_of,
 )
 from maillog_sasl.alerts import SinkError, to_json
-from maillog_sasl.correlate import Correlator, account_of, fold_accounts, untimed_lines
+from maillog_sasl.correlate import (
+    Correlator,
+    account_of,
+    fold_accounts,
+    leap_told,
+    untimed_lines,
+)
 from maillog_sasl.enrich import Enrichment, Geo
 from maillog_sasl.follow import Chunk, Follower
 from maillog_sasl.incident import (
@@ -172,7 +181,7 @@ from maillog_sasl.incident import (
 )
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
-from maillog_sasl.sources import file_anchor
+from maillog_sasl.sources import file_anchor, leap_start_of
 from maillog_sasl.state import State, StateError, freeze, thaw
 from maillog_sasl.syslog import Clock
 
@@ -358,6 +367,11 @@ class Engine:
         if clock is None:
             clock = self.clocks[path] = Clock(year=year, tz=zone,
                                               anchor=file_anchor(chunk.name, zone))
+            # A Feb 29 among the log's first lines places those before it in its leap year,
+            # as the reports' first block does (a copy of an old log, its time years later).
+            start = None if year is not None else leap_start_of(chunk.lines, zone, clock.anchor)
+            if start is not None:
+                clock.start_in(*start)
         correlator = self.correlator
         correlator.read_input(path)
         if chunk.new_file:
@@ -744,6 +758,7 @@ class Watch:
                           for path in self.paths}
         self.failed = False  # an alert could not be written
         self.untimed = 0  # Postfix lines read whose stamp is no time: never judged
+        self.leap_split = False  # a log's Feb 29 moved its year back, told (_tell_leap())
         self.untimed_told: Dict[str, float] = {}  # log -> when its untimed lines were told
         # log -> its untimed lines not told yet: how many, the last one's stamp
         self.untimed_pending: Dict[str, Tuple[int, Optional[str]]] = {}
@@ -775,17 +790,31 @@ class Watch:
             for chunk in follower.read():
                 count += len(chunk.lines)
                 self.changed = True
+                clock = self.engine.clocks.get(path)
+                year = None if clock is None else clock.year
                 for item in self.engine.feed(path, chunk, self.zone, self.year):
                     self.finished += 1
                     self._history(item)
                     self._count(item)
                     if isinstance(item, Session) and item.auth_failures:
                         self._storm_failures(item)
+                self._tell_leap(path, year)
             for note in follower.notes:
                 self.complain(note)
             follower.notes.clear()
             self._tell_untimed(path, stats.unread_stamps - untimed_before, stats.unread_stamp)
         return count
+
+    def _tell_leap(self, path: str, year: Optional[int]) -> None:
+        """A Feb 29 past the lines of `path` read first (Engine.feed() places those before one
+        among them) moved its clock's year back from `year` (syslog.Clock), after the lines
+        before it were placed in that year: told once, as the reports tell it (leap_split())."""
+        clock = self.engine.clocks[path]
+        if year is None or clock.year is None or clock.year >= year or clock._latest is None:
+            return
+        self.leap_split = True
+        self.complain(f"{path}: {leap_told(clock, clock._latest, clock.year)}, to a new "
+                      "--state (this one keeps the times read)")
 
     def _tell_untimed(self, path: str, count: int, last: Optional[str]) -> None:
         """Lines of `path` not judged for their stamp (a month in a language not read), `count`
@@ -1077,7 +1106,7 @@ class Watch:
         self.checkpoint(alerts)
         self.write_metrics()
         self.close()
-        if (self.failed or self.metrics_failed or self.untimed
+        if (self.failed or self.metrics_failed or self.untimed or self.leap_split
                 or any(follower.failed for follower in self.followers.values())):
             return 2
         return 1 if alerts else 0

@@ -47,6 +47,7 @@ from test_watch import engine_of
 
 from maillog_sasl import analyze
 from maillog_sasl.correlate import Correlator
+from maillog_sasl.follow import BLOCK_SIZE
 from maillog_sasl.sources import Unwrapper, end_time, file_anchor
 from maillog_sasl.syslog import Clock, parse_zone, split_line
 
@@ -434,6 +435,36 @@ def test_a_rotated_set_across_a_feb_29_is_read_in_its_leap_year(
     assert f"{carol:%Y-%m-%dT%H:%M}:58+00:00,carol@example.jp,r1@sent.example.net,sent" in rows
     assert rows == sorted(rows)
     assert _range(cli, paths[1], *year, "--jobs", jobs, paths[0]) == span
+
+
+def test_watch_reads_a_yearless_log_across_feb_29_in_its_leap_year(cli, tmp_path):
+    """watch's first read of a copy of 2024's log written in 2026 placed Feb 28 in 2026 and
+    from the Feb 29 on in 2024, exit 1, nothing on stderr: alice's 'guessed' alert 'at
+    2026-02-28T23:59', bob's logins from 2024-02-29, the newest line read 2026-02-28. The Feb
+    29 among the first lines it reads of a log places them as the reports' first block does;
+    one further on is told, as the reports tell it (exit 2), and --year places the log."""
+    log = _dated_copy(tmp_path / "maillog", _leap_week_log(2024), COPIED)
+    result = cli("watch", "--once", "--state", tmp_path / "state", "--tz", "UTC", log)
+    assert (result.code, result.err) == (1, "")
+    assert "from 203.0.113.66 at 2024-02-28T23:59+00:00 after 5 failed AUTH" in result.out
+    stats = engine_of(tmp_path / "state").correlator.stats
+    assert (stats.first_time, stats.last_time) == (
+        dt.datetime(2024, 2, 28, 22, tzinfo=UTC), dt.datetime(2024, 3, 2, 9, 0, 5, tzinfo=UTC))
+    log = _dated_copy(tmp_path / "sprayed", _leap_week_log(2024, sprays=200), COPIED)
+    assert log.stat().st_size > BLOCK_SIZE  # the Feb 29 past watch's first read
+    result = cli("watch", "--once", "--state", tmp_path / "sprayed.state", "--tz", "UTC", log)
+    assert (result.code, result.err) == (2, (
+        f"maillog-sasl watch: {log}: its lines without a year before a Feb 29 were placed up to "
+        "2026-02-28 (the latest year before the log's end, 2026-12-06), and those from the "
+        "Feb 29 on in 2024, the leap year before: every time before it is 2 years late; give "
+        "--year 2024, the year of its first line (2023 if it starts before New Year), to a new "
+        "--state (this one keeps the times read)\n"))
+    result = cli("watch", "--once", "--state", tmp_path / "year.state", "--tz", "UTC",
+                 "--year", "2024", log)
+    assert (result.code, result.err) == (1, "")
+    stats = engine_of(tmp_path / "year.state").correlator.stats
+    assert (stats.first_time, stats.last_time) == (
+        dt.datetime(2024, 2, 28, 1, tzinfo=UTC), dt.datetime(2024, 3, 2, 9, 0, 5, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("dated", ["%Y-%m-%dT%H:%M:%S", "%Y %b %d %H:%M:%S"])
