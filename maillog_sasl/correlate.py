@@ -121,7 +121,6 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import calendar
 import collections
 import copy
 import datetime as _dt
@@ -173,6 +172,7 @@ from maillog_sasl.syslog import (
     container_host,
     is_last_repeat,
     last_repeat,
+    leap_year_by,
     nested_line,
     parse_program,
     split_line,
@@ -2530,9 +2530,7 @@ def leap_split(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
     last = clock._latest
     if clock._last_month is None or last.year <= clock.year:
         return ""
-    leap = last.year - 1
-    while not calendar.isleap(leap):
-        leap -= 1
+    leap = leap_year_by(last.year - 1)
     if first is None or not _dt.date(leap, 2, 29) <= first.date() <= _dt.date(leap, 12, 31):
         # No line read in that year from its Feb 29 on: the latest time is of lines that carry
         # a later year than the yearless ones' (a template changed at New Year).

@@ -80,7 +80,7 @@ from dateutil import tz as _tz
 
 from maillog_sasl.enrich import asn_number, client_network, country_code, lookup_address
 from maillog_sasl.model import QUEUED
-from maillog_sasl.syslog import fixed_zone
+from maillog_sasl.syslog import fixed_zone, leap_year_by
 
 
 class FilterError(ValueError):
@@ -181,8 +181,7 @@ class When:
         if month is None:
             month = 12 if self.end else 1
         if guessed and (month, day) == (2, 29):
-            while not calendar.isleap(year):
-                year -= 1
+            year = leap_year_by(year)
         if day is None:
             day = calendar.monthrange(year, month)[1] if self.end else 1
         return _dt.date(year, month, day)

@@ -13,6 +13,7 @@ SUMMARY
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None;
         .start_in(year, month)      the year and month of its first yearless stamp
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
+    leap_year_by(year) -> the latest leap year not after `year`: a yearless Feb 29's
     slots_state(record, fields), set_slots(record, state)   a record pickled as a plain class
                                     with `fields` as its __slots__ is (compiled or not), and back
 
@@ -743,9 +744,7 @@ class Clock:
         if month == 2 and day == 29 and not calendar.isleap(year) and not self.forced:
             # The year was a guess from the file's time, and this log is from a leap year: the
             # nearest one before keeps the log before the file was last written.
-            while not calendar.isleap(year):
-                year -= 1
-            self.year = year
+            self.year = year = leap_year_by(year)
             self._minutes.clear()
         if month != last:
             # The minutes kept are of the month before, or of a year before (the same stamp,
@@ -861,6 +860,14 @@ class Clock:
                 _STEADY_HOURS.clear()
             _STEADY_HOURS[id(zone), naive.year, naive.month, naive.day, naive.hour] = (
                 zone, fixed_zone(offset))
+
+
+def leap_year_by(year: int) -> int:
+    """The latest leap year not after `year`: the year of a Feb 29 without one, read by then
+    (Clock, correlate.leap_split(), filters' `Feb 29`)."""
+    while not calendar.isleap(year):
+        year -= 1
+    return year
 
 
 @functools.lru_cache(maxsize=None)  # a zone has a handful of offsets
