@@ -2502,7 +2502,7 @@ def late_year(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
     if clock is None or clock.year is None or clock.forced or first is None:
         return ""  # no yearless line, or the admin's --year
     end = clock.anchor or _dt.datetime.now(_dt.timezone.utc)
-    last = clock._latest
+    last = clock.latest
     if (last is None or last <= end + AHEAD_SLACK
             or clock.year <= end.astimezone(clock.zone).year):
         return ""
@@ -2525,10 +2525,10 @@ def leap_split(clock: Optional[Clock], first: Optional[_dt.datetime]) -> str:
     stays theirs: the year advances in line order, and it alone moves back): each report would
     show one log split years apart. (A log of more than a year after that Feb 29, which runs
     past them, says nothing of it.)"""
-    if clock is None or clock.year is None or clock.forced or clock._latest is None:
+    if clock is None or clock.year is None or clock.forced:
         return ""
-    last = clock._latest
-    if clock._last_month is None or last.year <= clock.year:
+    last = clock.latest
+    if last is None or clock.last_month is None or last.year <= clock.year:
         return ""
     leap = leap_year_by(last.year - 1)
     if first is None or not _dt.date(leap, 2, 29) <= first.date() <= _dt.date(leap, 12, 31):

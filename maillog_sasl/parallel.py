@@ -619,8 +619,8 @@ class _Merge:
         if clock.year is not None and clock.year != guess.year:
             return "the year guessed for the chunk was not the year"
         months = watch.months | self.months
-        if clock._last_month is not None:
-            months.add(clock._last_month)
+        if clock.last_month is not None:
+            months.add(clock.last_month)
         if months and max(months) - min(months) > 6:
             return "the chunk's months are far apart"
         if not piece.unsure.isdisjoint(self.correlator.messages):

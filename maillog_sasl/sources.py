@@ -563,7 +563,7 @@ def _first_placed(stamps: Iterator[str], clock: Clock, feb_29: bool, back: int =
         moment = clock.time(stamp)
         if moment is None:
             continue
-        month = clock._last_month
+        month = clock.last_month
         if clock.year is None or month is None:
             return moment, 0, None  # a first stamp that names its year
         guessed = clock._first_year(month, moment.day)

@@ -12,6 +12,8 @@ SUMMARY
     english_stamp(text) -> (`Jun 15 12:20:28`, its end) of a stamp with a month in any language
     Clock(year=None, tz=None, anchor=None).time(stamp) -> aware datetime | None;
         .start_in(year, month)      the year and month of its first yearless stamp
+        .latest, .last_month        the latest time it made; the month of its last yearless
+                                    stamp (None before one)
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
     leap_year_by(year) -> the latest leap year not after `year`: a yearless Feb 29's
     slots_state(record, fields), set_slots(record, state)   a record pickled as a plain class
@@ -700,6 +702,17 @@ class Clock:
         for name in self._field_names():
             setattr(twin, name, getattr(self, name))
         return twin
+
+    @property
+    def latest(self) -> Optional[_dt.datetime]:
+        """The latest time made from a stamp so far, or None."""
+        return self._latest
+
+    @property
+    def last_month(self) -> Optional[int]:
+        """The month of the last yearless stamp read (or given to start_in()), or None: the
+        stamps read so far named their year, or there were none."""
+        return self._last_month
 
     def continue_from(self, previous: "Clock") -> None:
         """Carry the year on from the stream read just before (files of one rotated set)."""

@@ -810,10 +810,10 @@ class Watch:
         among them) moved its clock's year back from `year` (syslog.Clock), after the lines
         before it were placed in that year: told once, as the reports tell it (leap_split())."""
         clock = self.engine.clocks[path]
-        if year is None or clock.year is None or clock.year >= year or clock._latest is None:
+        if year is None or clock.year is None or clock.year >= year or clock.latest is None:
             return
         self.leap_split = True
-        self.complain(f"{path}: {leap_told(clock, clock._latest, clock.year)}, to a new "
+        self.complain(f"{path}: {leap_told(clock, clock.latest, clock.year)}, to a new "
                       "--state (this one keeps the times read)")
 
     def _tell_untimed(self, path: str, count: int, last: Optional[str]) -> None:
