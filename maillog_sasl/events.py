@@ -573,7 +573,7 @@ def auth_failure_event(text: str):
     plain = _PLAIN_AUTH_FAILURE.fullmatch(text)
     if plain is not None:
         name, ip, mechanism, reason, username = plain.groups()
-        return _event(AuthFailure, (name, ip, None, mechanism.upper(), reason,
+        return _event(AuthFailure, (name, ip, None, mechanism, reason,
                                     None if username == NO_USERNAME else username))
     client_end = sasl_failure_at(text)
     if client_end < 0:
@@ -595,7 +595,7 @@ def auth_failure_event(text: str):
         reason, username = reason[:cut], reason[cut + 16:]
     elif reason.startswith("sasl_username="):
         reason, username = "", reason[14:]
-    return AuthFailure(name, ip, port, mechanism.upper(), reason,
+    return AuthFailure(name, ip, port, mechanism, reason,
                        None if username == NO_USERNAME else username)
 
 

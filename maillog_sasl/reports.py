@@ -85,7 +85,7 @@ import pickle
 import struct
 import tempfile
 from collections import Counter
-from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 from maillog_sasl import incident
 from maillog_sasl.activity import OUTCOME_INDEX, Activity, Thresholds, failing_source
@@ -167,10 +167,16 @@ def _spool_failed(error: OSError) -> StoreError:
                       f"{error.strerror or error} (TMPDIR names the directory to use)")
 
 
-def method_of(name: Optional[str]) -> Optional[str]:
-    """A SASL mechanism as every report spells it: lower-case. Postfix logs it as the client
-    typed it (`AUTH cram-md5` by hand, `PLAIN` from a mail program); mechanism names are
-    case-insensitive, and the users report has always listed them lower-case."""
+# A mechanism as logged, or none (a session without a login): method_of() keeps which.
+_Mechanism = TypeVar("_Mechanism", str, Optional[str])
+
+
+def method_of(name: _Mechanism) -> _Mechanism:
+    """A SASL mechanism as every report spells it (sessions' sasl_method, users' methods,
+    failures' mechanisms): lower-case. Postfix logs it as the client typed it, in a login's
+    client= line and in a failure's warning alike (`AUTH cram-md5` by hand, `PLAIN` from a
+    mail program); mechanism names are case-insensitive, and the users report has always
+    listed them lower-case."""
     return name.lower() if name else name
 
 
@@ -637,7 +643,7 @@ def _users(finished: Iterable[Finished], selection: Selection, options: dict):
                "recipients": sum(entry.outcomes)}
         row.update(zip(OUTCOMES, entry.outcomes))
         row.update(ips=ips[user], first_seen=entry.first_seen, last_seen=entry.last_seen,
-                   methods=sorted(set(map(str.lower, entry.methods))), hosts=sorted(entry.hosts))
+                   methods=sorted(set(map(method_of, entry.methods))), hosts=sorted(entry.hosts))
         if geo is not None:
             row.update(countries=most_first(entry.countries), asns=most_first(entry.asns))
         rows.append(row)
@@ -795,7 +801,8 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         entry["attempts"] += failed
         entry["sessions"] += 1
         entry["usernames"].update(usernames)
-        entry["mechanisms"].update(failure.mechanism for _, failure in item.auth_failures)
+        entry["mechanisms"].update(method_of(failure.mechanism)
+                                   for _, failure in item.auth_failures)
         entry["client_names"].add(item.client_name)
         times = [when for when, _ in item.auth_failures] or [item.start, item.end]
         for when in times:

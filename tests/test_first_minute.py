@@ -325,6 +325,42 @@ def test_sasl_method_is_spelled_alike_in_every_report(report):
         assert row["sasl_method"] in users[row["sasl_username"]]["methods"]
 
 
+
+# Postfix logs a mechanism as the client typed it, in a login's client= line and in a failure's
+# warning alike (smtpd_sasl_glue.c): `auth plain` by hand, `AUTH PLAIN` from a mail program.
+MIXED_CASE_MECHANISMS = """\
+Mar  3 10:00:00 mx postfix/smtpd[100]: connect from a.example[192.0.2.1]
+Mar  3 10:00:01 mx postfix/smtpd[100]: warning: a.example[192.0.2.1]: SASL plain authentication failed: UGFzc3dvcmQ6
+Mar  3 10:00:02 mx postfix/smtpd[100]: warning: a.example[192.0.2.1]: SASL PLAIN authentication failed: UGFzc3dvcmQ6
+Mar  3 10:00:03 mx postfix/smtpd[100]: warning: a.example[192.0.2.1]: SASL Login authentication failed: UGFzc3dvcmQ6
+Mar  3 10:00:04 mx postfix/smtpd[100]: 4AAA1: client=a.example[192.0.2.1], sasl_method=plain, sasl_username=alice@example.jp
+Mar  3 10:00:05 mx postfix/smtpd[100]: disconnect from a.example[192.0.2.1] ehlo=1 auth=1/4 mail=1 rcpt=1 data=1 quit=1 commands=6/9
+Mar  3 10:01:00 mx postfix/smtpd[101]: connect from b.example[192.0.2.2]
+Mar  3 10:01:01 mx postfix/smtpd[101]: 4AAA2: client=b.example[192.0.2.2], sasl_method=PLAIN, sasl_username=alice@example.jp
+Mar  3 10:01:02 mx postfix/smtpd[101]: disconnect from b.example[192.0.2.2] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Mar  3 10:02:00 mx postfix/smtpd[102]: connect from c.example[192.0.2.3]
+Mar  3 10:02:01 mx postfix/smtpd[102]: 4AAA3: client=c.example[192.0.2.3], sasl_method=LOGIN, sasl_username=alice@example.jp
+Mar  3 10:02:02 mx postfix/smtpd[102]: disconnect from c.example[192.0.2.3] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+"""
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_mechanism_is_one_value_whatever_case_the_client_typed_it_in(cli, tmp_path, fmt):
+    """Every report spells a mechanism as the sessions and users reports do, lower-case, in
+    every format: the failures report's `mechanisms` too; each mechanism is one value."""
+    log = tmp_path / "maillog"
+    log.write_text(MIXED_CASE_MECHANISMS)
+    times = ("--year", "2026", "--tz", "UTC")
+    for name in REPORT_NAMES:
+        result = cli("-r", name, "-f", fmt, *times, log)
+        assert result.code == 0, result.err
+        assert re.search(r"PLAIN|LOGIN|Login", result.out) is None, (name, result.out)
+    rows = {name: cli("-r", name, "-f", "json", *times, log).json()
+            for name in ("users", "sessions", "failures")}
+    assert [row["methods"] for row in rows["users"]] == [["login", "plain"]]
+    assert [row["sasl_method"] for row in rows["sessions"]] == ["plain", "plain", "login"]
+    assert [row["mechanisms"] for row in rows["failures"]] == [["login", "plain"]]
+
 # -- 6. evidence that reads right ---------------------------------------------------------------
 
 def _windows(reason: str):

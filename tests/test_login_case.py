@@ -134,6 +134,6 @@ def test_failures_by_ip_name_the_accounts_tried_as_every_report_does(cli, tmp_pa
     path.write_text("\n".join(lines) + "\n")
     [row] = rows(cli, "failures", path, year=2027)
     assert (row["attempts"], row["usernames"], row["mechanisms"]) == (
-        3, ["sales@example.com"], ["LOGIN"])
+        3, ["sales@example.com"], ["login"])
     [by_user] = rows(cli, "failures", "--by", "user", path, year=2027)
     assert by_user["user"] == "sales@example.com"

@@ -108,21 +108,21 @@ def test_fail2ban_failures_per_ip(cli):
     # failed` warning naming the IP, or the failed count of `auth=0/1` in a disconnect line
     # whose session logged no warning. sessions: distinct (host, syslog name, pid) that failed.
     assert failures(cli, F2B, year=2024) == {
-        "114.44.142.233": (1, [], ["CRAM-MD5"], 1),  # line 4
+        "114.44.142.233": (1, [], ["cram-md5"], 1),  # line 4
         # lines 5 (gandalf smtpd[3937]), 8 and 9 (mail, pid 10752 under the syslog names
         # postfix and postfix-incoming: two master instances, two processes), 14 (smtpd[21022],
         # `Connection lost to authentication server`: the server failed, but the client's AUTH
         # command failed all the same, and Postfix's disconnect counter would say auth=0/1).
-        "1.1.1.1": (4, [], ["LOGIN"], 4),
-        "82.221.106.233": (2, [], ["LOGIN"], 1),  # lines 6 and 7 (`SASL login`), one session
-        "62.138.2.143": (1, [], ["LOGIN"], 1),  # line 10
-        "98.191.84.74": (1, [], ["PLAIN"], 1),  # line 11: `Aug 3` unpadded day, `SASL Plain`
-        "192.0.2.237": (1, [], ["LOGIN"], 1),  # line 12: `Aug 4`, client port `]:55729:`
-        "192.0.2.150": (1, [], ["PLAIN"], 1),  # line 13: empty reason
+        "1.1.1.1": (4, [], ["login"], 4),
+        "82.221.106.233": (2, [], ["login"], 1),  # lines 6 and 7 (`SASL login`), one session
+        "62.138.2.143": (1, [], ["login"], 1),  # line 10
+        "98.191.84.74": (1, [], ["plain"], 1),  # line 11: `Aug 3` unpadded day, `SASL Plain`
+        "192.0.2.237": (1, [], ["login"], 1),  # line 12: `Aug 4`, client port `]:55729:`
+        "192.0.2.150": (1, [], ["plain"], 1),  # line 13: empty reason
         # lines 15 and 16: the same warning twice in one second on one pid: two AUTH commands
         # failed (Postfix logs one warning per failed command).
-        "192.0.2.5": (2, [], ["CRAM-MD5"], 1),
-        "192.0.2.152": (1, ["admin"], ["LOGIN"], 1),  # line 17: Postfix 3.9 logs the username
+        "192.0.2.5": (2, [], ["cram-md5"], 1),
+        "192.0.2.152": (1, ["admin"], ["login"], 1),  # line 17: Postfix 3.9 logs the username
         # lines 18 and 19: auth=0/1 in two disconnect lines, postfix/smtpd[123] and
         # postfix/smtp-25/smtpd[123] (two processes); no warning line, so no mechanism.
         "192.0.2.1": (2, [], [], 2),
@@ -173,7 +173,7 @@ HOST1_FAILURES = {
 def test_crowdsec_honeypot_usernames(cli):
     path = CROWDSEC / "postfix-honeypot-users--postfix-honeypot-users.log"
     assert failures(cli, path, year=2024) == {
-        ip: (1, [user], ["LOGIN"], 1) for ip, user in HONEYPOT_USERS.items()}
+        ip: (1, [user], ["login"], 1) for ip, user in HONEYPOT_USERS.items()}
 
 
 @pytest.mark.parametrize("name, ip", [("postfix-sasl-bf--postfix-sasl-bf.log", "203.0.113.42"),
@@ -181,7 +181,7 @@ def test_crowdsec_honeypot_usernames(cli):
                                       ("postfix-logs--postfix-logs.log", "192.168.1.1")])
 def test_crowdsec_each_file_alone(cli, name, ip):
     assert failures(cli, CROWDSEC / name, year=2024) == {
-        ip: (HOST1_FAILURES[ip], [], ["LOGIN"], 1)}
+        ip: (HOST1_FAILURES[ip], [], ["login"], 1)}
 
 
 def test_crowdsec_three_clients_on_one_pid_without_connect_lines(cli):
@@ -189,8 +189,8 @@ def test_crowdsec_three_clients_on_one_pid_without_connect_lines(cli):
     from` line says where one session ends; each warning names its client, so each IP keeps
     its own failures (issue 12: the first IP used to get all eight)."""
     found = failures(cli, *sorted(CROWDSEC.glob("*.log")), year=2024)
-    expected = {ip: (count, [], ["LOGIN"], 1) for ip, count in HOST1_FAILURES.items()}
-    expected.update({ip: (1, [user], ["LOGIN"], 1) for ip, user in HONEYPOT_USERS.items()})
+    expected = {ip: (count, [], ["login"], 1) for ip, count in HOST1_FAILURES.items()}
+    expected.update({ip: (1, [user], ["login"], 1) for ip, user in HONEYPOT_USERS.items()})
     assert found == expected
 
 
@@ -287,14 +287,14 @@ def test_lightmeter_warn_file_two_clients_on_one_pid(cli):
     then one of 222.162.115.105 with no connect line between them (issue 12: the second IP's
     failures were credited to the first)."""
     assert failures(cli, LM / "pid10081-two-ips.log", year=2020) == {
-        "222.162.115.97": (1, [], ["LOGIN"], 1),
-        "222.162.115.105": (1, [], ["LOGIN"], 1),
+        "222.162.115.97": (1, [], ["login"], 1),
+        "222.162.115.105": (1, [], ["login"], 1),
     }
     # mail.warn.4-head40.log: 40 lines, 20 pids with two lines each, one per IP
     # (grep -o 'unknown\[[0-9.]*\]' | sort | uniq -c: 20 and 20).
     assert failures(cli, LM / "mail.warn.4-head40.log", year=2020) == {
-        "222.162.115.97": (20, [], ["LOGIN"], 20),
-        "222.162.115.105": (20, [], ["LOGIN"], 20),
+        "222.162.115.97": (20, [], ["login"], 20),
+        "222.162.115.105": (20, [], ["login"], 20),
     }
 
 
@@ -418,9 +418,9 @@ def test_sshguard_failures(cli):
     # `lost connection after AUTH` (lines 4, 5, 10) is no failure by itself: nothing says the
     # AUTH command failed (no warning, no auth=0/1 counter).
     assert failures(cli, SSHG, year=2024) == {
-        "199.19.110.207": (1, [], ["LOGIN"], 1),
-        "2001:db8::a11:beef:7ac0": (1, [], ["LOGIN"], 1),
-        "122.166.249.154": (1, [], ["LOGIN"], 1),
+        "199.19.110.207": (1, [], ["login"], 1),
+        "2001:db8::a11:beef:7ac0": (1, [], ["login"], 1),
+        "122.166.249.154": (1, [], ["login"], 1),
     }
     [row] = [row for row in rows(cli, "failures", SSHG, year=2024)
              if row["client_ip"] == "122.166.249.154"]
@@ -439,9 +439,9 @@ def test_maillogsentinel_each_address_fails_once(cli):
     # smtpd[1109894] serves three), and each address is a session of its own.
     found = failures(cli, MLS, year=2025)
     assert len(found) == 139
-    assert all(attempts == 1 and len(users) == 1 and mechanisms == ["LOGIN"] and sessions == 1
+    assert all(attempts == 1 and len(users) == 1 and mechanisms == ["login"] and sessions == 1
                for attempts, users, mechanisms, sessions in found.values())
-    assert found["2.54.85.220"] == (1, ["user4"], ["LOGIN"], 1)  # the last line, Oct  3
+    assert found["2.54.85.220"] == (1, ["user4"], ["login"], 1)  # the last line, Oct  3
     assert rows(cli, "users", MLS, year=2025) == []
 
 
@@ -463,7 +463,7 @@ SM = REAL / "sergeymakinen-exporter" / "mail.log"
 def test_sergeymakinen_one_failure_among_malformed_lines(cli):
     # Line 41 (`Jan 1 00:00:00 ... SASL LOGIN authentication failed: xxx`) is the file's only
     # AUTH failure (issue 12: its unpadded day made it `not syslog`); nobody logs in.
-    assert failures(cli, SM, year=2024) == {"123.45.67.89": (1, [], ["LOGIN"], 1)}
+    assert failures(cli, SM, year=2024) == {"123.45.67.89": (1, [], ["login"], 1)}
     assert rows(cli, "users", SM, year=2024) == []
     assert rows(cli, "messages", SM, year=2024) == []
 
@@ -481,7 +481,7 @@ def test_kumina_login_and_failure(cli):
     assert outcomes(user) == counted(0)
     # lines 35-37, tcc1 smtpd[21126] in one second: saslauthd's two reasons (naming no client)
     # and the one failed AUTH of laptop.local[192.168.1.2] (`generic failure`).
-    assert failures(cli, KUMINA, year=2024) == {"192.168.1.2": (1, [], ["PLAIN"], 1)}
+    assert failures(cli, KUMINA, year=2024) == {"192.168.1.2": (1, [], ["plain"], 1)}
 
 
 # -- meta-ethantwardy (MIT): BusyBox syslogd writes facility.priority after the host -------------
@@ -560,7 +560,7 @@ def test_zentyal_failure_then_login_from_the_same_ip(cli):
     # Oct 1 07:04:37; macaco logged in from that IP at 07:46:26 the same day (line 38).
     [row] = rows(cli, "failures", ZENTYAL, year=2009)
     assert (row["client_ip"], row["attempts"], row["mechanisms"], row["sessions"]) == (
-        "192.168.9.1", 1, ["PLAIN"], 1)
+        "192.168.9.1", 1, ["plain"], 1)
     assert row["later_success"] is True
     assert row["success_users"] == ["macaco@monos.org"]
 

@@ -76,7 +76,7 @@ def test_a_message_without_message_id_goes_on_as_its_copy(cli):
         "asdweq0424@hs.ntnu.edu.tw", "sent", "dovecot", "")
     # Lines 22-27: two sessions failed (auth=0/1 each), then two logged in and quit (lines 32
     # and 33: no username logged), then pid 77915's third session sent the message.
-    assert failures(cli, path, year=YEAR) == {"140.131.146.64": (2, [], ["LOGIN"], 2)}
+    assert failures(cli, path, year=YEAR) == {"140.131.146.64": (2, [], ["login"], 2)}
     users = {user["user"]: user for user in rows(cli, "users", path, year=YEAR)}
     assert {name: user["sessions"] for name, user in users.items()} == {
         "asdweq0424@hs.ntnu.edu.tw": 1, "(unknown user)": 2}

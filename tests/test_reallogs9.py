@@ -131,8 +131,8 @@ def test_logfort_failures_per_ip(cli):
     # authentication failed: authentication failure, sasl_username=admin@example.com`. The
     # second names another client: another session of the same process.
     assert failures(cli, LOGFORT, year=2026) == {
-        "203.0.113.50": (1, [], ["LOGIN"], 1),
-        "198.51.100.60": (1, ["admin@example.com"], ["PLAIN"], 1)}
+        "203.0.113.50": (1, [], ["login"], 1),
+        "198.51.100.60": (1, ["admin@example.com"], ["plain"], 1)}
     [row] = [row for row in rows(cli, "failures", LOGFORT, year=2026)
              if row["client_ip"] == "198.51.100.60"]
     assert (row["client_names"], row["later_success"], row["first_seen"]) == (
@@ -147,7 +147,7 @@ def test_logcrux_session_of_a_failure_and_a_reject(cli):
     # lines 1-3, smtpd[1234] unknown[1.2.3.4]: connect at 10:00:01, SASL LOGIN failure at
     # 10:00:02, `NOQUEUE: reject: RCPT ... 550 5.1.1 <nobody@fake.com>` at 10:00:03; no
     # disconnect.
-    assert failures(cli, LOGCRUX, year=2025) == {"1.2.3.4": (1, [], ["LOGIN"], 1)}
+    assert failures(cli, LOGCRUX, year=2025) == {"1.2.3.4": (1, [], ["login"], 1)}
     [session] = rows(cli, "sessions", "--all", LOGCRUX, year=2025)
     assert (session["client_ip"], session["failed_auth"], session["rejected"],
             session["recipients"], session["complete"], session["start"]) == (

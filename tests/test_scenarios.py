@@ -63,7 +63,7 @@ def test_failed_auth_with_and_without_username_and_port(report):
     guessing = failures["203.0.113.50"]
     assert guessing["attempts"] == 3
     assert guessing["usernames"] == ["admin", "info@example.test"]
-    assert guessing["mechanisms"] == ["LOGIN", "PLAIN"]
+    assert guessing["mechanisms"] == ["login", "plain"]
     assert guessing["later_success"] is False
     assert failures["203.0.113.51"]["attempts"] == 1, "AUTH before STARTTLS: only the counter shows it"
     assert failures["203.0.113.51"]["mechanisms"] == []
