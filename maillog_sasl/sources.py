@@ -1772,9 +1772,14 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     # A rotated set is one log: a Feb 29 that moved one file's yearless lines back from the
     # year its anchor gave (a set copied years after it was written) moves the others' as far,
     # so that the set is read in one run of years, and ordered in them (under --year too).
-    back = max((source.leap_back for source in stamped), default=0)
-    if back:
-        for source in stamped:
+    # Only its own files (_rotation()): a live log given beside an old copy keeps its year.
+    backs: Dict[str, int] = {}
+    for source in stamped:
+        log = _rotation(str(source.name))[0]
+        backs[log] = max(backs.get(log, 0), source.leap_back)
+    for source in stamped:
+        back = backs[_rotation(str(source.name))[0]]
+        if back:
             source.first_time = source.first_time_in_head(zone, back)
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     # Two files whose first stamps are the same second (a rotated file of a quiet moment, a

@@ -437,6 +437,25 @@ def test_a_rotated_set_across_a_feb_29_is_read_in_its_leap_year(
     assert _range(cli, paths[1], *year, "--jobs", jobs, paths[0]) == span
 
 
+def test_a_live_log_beside_an_old_set_across_a_feb_29_keeps_its_year(cli, tmp_path):
+    """The Feb 29 that moves a copied set back to 2024 moves its own files, not a log of
+    another name given beside it (the live log, written this year): dave's login of Nov 30
+    stays in 2026, as without the copies."""
+    _rotated_leap_set(tmp_path, dt.datetime(2024, 2, 28, 23, 59, 57, tzinfo=UTC),
+                      dt.datetime(2024, 2, 29, tzinfo=UTC), [(2, 28), (2, 29), (3, 1)])
+    live = MailLog()
+    live.login("dave@example.jp", "192.0.2.44", dt.datetime(2026, 11, 30, 9, tzinfo=UTC))
+    _dated_copy(tmp_path / "current.log", "".join(
+        f"{when:%b} {when.day:2d} {when:%H:%M:%S} {line.split(' ', 1)[1]}\n"
+        for when, _, line in sorted(live.lines)), COPIED)
+    result = cli("--tz", "UTC", "-r", "users", "-f", "csv", "--columns", "user,first_seen",
+                 tmp_path / "current.log", tmp_path / "maillog", tmp_path / "maillog.1")
+    assert result.code == 0, result.err
+    assert sorted(result.out.splitlines()[1:]) == [
+        "bob@example.jp,2024-02-28T09:00:00+00:00", "carol@example.jp,2024-02-28T23:59:57+00:00",
+        "dave@example.jp,2026-11-30T09:00:00+00:00"]
+
+
 def test_watch_reads_a_yearless_log_across_feb_29_in_its_leap_year(cli, tmp_path):
     """watch's first read of a copy of 2024's log written in 2026 placed Feb 28 in 2026 and
     from the Feb 29 on in 2024, exit 1, nothing on stderr: alice's 'guessed' alert 'at
