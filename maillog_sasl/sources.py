@@ -144,7 +144,12 @@ DESCRIPTION
     the start of the log Y holds; read once`. A file of Postfix's warnings and errors alone
     (syslog's mail.warn, mail.err) whose first and last lines the whole log of its host holds
     too is left out: `X: Postfix's warnings and errors alone, lines Y holds too (syslog's file
-    of those levels); read once` (_without_severe_copies()).
+    of those levels); read once` (_without_severe_copies()). So is a regular file whose
+    Postfix lines, every one in order, the files of another rotated set given hold
+    (_without_mail_lines_held(): syslog's file of every program beside the mail log, or the
+    mail log within syslog's days given): `X: the Postfix lines of the log Y and Z hold, among
+    other programs' lines; read once`. Those are read through each file's descriptor as a
+    copy's text is, before the reading, and never a pipe's.
 
     An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
     brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
@@ -215,6 +220,8 @@ from maillog_sasl.syslog import (
     NO_HOST,
     Clock,
     has_stamp,
+    is_last_repeat,
+    nested_line,
     parse_program,
     rfc3339_start,
     split_line,
@@ -1759,7 +1766,8 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             source.close()
             continue
         files.append(source)
-    files = _without_severe_copies(_without_copies(files, notes), notes)
+    files = _without_copies(files, notes)
+    files = _without_severe_copies(_without_mail_lines_held(files, notes), notes)
     # Anchored all on their ends or all on their modification times: a rotated set copied
     # together, some of its files with a dated end and some without, would otherwise be read
     # in two different years. A file without a stamp in its first block (an empty one, just
@@ -1850,6 +1858,140 @@ def _without_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
         notes.append(problem)
         source.close()
     return [source for source in files if source not in dropped]
+
+
+def _without_mail_lines_held(files: List[Source], notes: List[Problem]) -> List[Source]:
+    """`files` less each regular file whose Postfix lines (_mail_lines()) other files given hold
+    too, in their order: syslog's file of every program beside the mail log (Debian's and
+    Ubuntu's rsyslog writes each mail line to /var/log/mail.log and to /var/log/syslog, each
+    rotated and compressed under its own name, and not always on the same days: syslog daily,
+    mail.log weekly up to bullseye), named by `maillog-sasl /var/log/mail.log* /var/log/syslog*`
+    or `/var/log/*`. Read too, it would count every login and message twice. A file is left
+    out only when every one of its Postfix lines is found, in order, in the files of one other
+    rotated set (_rotation(): `mail.log`, `mail.log.1`, `mail.log.2.gz`) that begin with its
+    host's line, from the one that can hold its first line (or the file before it: the two
+    files are rotated a moment apart); a line found nowhere else keeps it read.
+
+    A whole rotated set whose lines another holds is left out first, that of the most other
+    programs' lines first: syslog's days, all in the weeks of the mail logs given, or the mail
+    log's week, all in syslog's days given (`mail.log syslog*`). Then each file of the sets
+    left whose lines the other sets' files left hold: syslog.5 of the mail log's week when
+    syslog.7 holds days before it. A file whose lines other files hold only in part (syslog.6,
+    the mail log given starting within its day) is read whole, those lines twice. Files of
+    Postfix's warnings and errors alone are left to _without_severe_copies()."""
+    sets: Dict[str, List[Source]] = {}
+    for source in files:
+        if source.regular and source.first_time is not None and not source._head_facts[1]:
+            sets.setdefault(_rotation(str(source.name))[0], []).append(source)
+    shares = {name: _mail_share(logs) for name, logs in sets.items()}
+    order = sorted((share, index, logs) for index, (logs, share)
+                   in enumerate(zip(sets.values(), shares.values())) if share is not None)
+    if len(order) < 2:
+        return files
+    for _, _, logs in order:
+        logs.sort(key=lambda source: (source.first_time, -_rotation(str(source.name))[1]))
+    dropped: Dict[Source, Problem] = {}
+
+    def kept(logs: List[Source]) -> List[Source]:
+        return [source for source in logs if source not in dropped]
+
+    def drop(held: List[Source], logs: List[Source], share: float) -> None:
+        for _, _, other in order:
+            holders = _held_by(held, kept(other)) if held and other is not logs else None
+            if holders is not None:
+                among = ", among other programs' lines" if share < 1 else ""
+                # (A file without a Postfix line, a quiet day's syslog, is read: no note.)
+                for source, its in ((source, its) for source, its in zip(held, holders) if its):
+                    where = (f"{its[0].name} holds" if len(its) == 1
+                             else f"{its[0].name} {'and' if len(its) == 2 else 'to'} "
+                                  f"{its[-1].name} hold")
+                    dropped[source] = Problem(source.name, f"the Postfix lines of the log "
+                                                           f"{where}{among}; read once")
+                return
+
+    for share, _, logs in order:
+        drop(kept(logs), logs, share)
+    for share, _, logs in order:
+        for source in kept(logs):
+            drop([source], logs, share)
+    for source, problem in dropped.items():
+        notes.append(problem)
+        source.close()
+    return [source for source in files if source not in dropped]
+
+
+def _mail_share(logs: List[Source]) -> Optional[float]:
+    """The share of Postfix's lines (_is_mail_line()) among the syslog lines of the first bytes
+    of `logs`; None when they hold none, or when a file's lines are not read as they are (a
+    wrapper's, a prefix's: _mail_lines() compares them as they are)."""
+    programs: Dict[str, bool] = {}
+    mail = lines = 0
+    for source in logs:
+        text = decoded_start(_inflated_line(source))
+        head = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", PEEK_LINES)
+        if wrapper_of(head[:PEEK_LINES]) != PLAIN:
+            return None
+        for line in head[:PEEK_LINES]:
+            if split_line(line) is not None:
+                lines += 1
+                mail += _is_mail_line(line, programs)
+    return mail / lines if mail else None
+
+
+def _held_by(logs: List[Source], others: List[Source]) -> Optional[List[List[Source]]]:
+    """For each of `logs` (oldest first), the files of `others` (one rotated set, oldest first)
+    that hold its Postfix lines, when they hold every one of `logs`', in order, from the one to
+    begin at or before the first of `logs` (or the file before it) on, and its first line is of
+    the same host; else None."""
+    holder = _holder(others, logs[0].first_time)
+    if holder is None or holder._head_facts[0] != logs[0]._head_facts[0]:
+        return None
+    start = max(others.index(holder) - 1, 0)
+    wanted = ((index, line) for index, source in enumerate(logs)
+              for line in _mail_lines(source))
+    holders: List[List[Source]] = [[] for _ in logs]
+    try:
+        index, line = next(wanted, (0, None))
+        if line is None:
+            return None  # nothing to read twice
+        for other in others[start:]:
+            for held in _mail_lines(other):
+                if held == line:
+                    if other not in holders[index]:
+                        holders[index].append(other)
+                    index, line = next(wanted, (0, None))
+                    if line is None:
+                        return holders
+    except _Unlike:
+        return None
+    return None
+
+
+def _mail_lines(source: Source) -> Iterator[str]:
+    """The lines of regular file `source` (inflated when compressed), as batches() cuts them,
+    that are Postfix's or may be (_is_mail_line()), in order; _Unlike when a read fails."""
+    decoder, splitter = text_decoder(True), LineSplitter()
+    programs: Dict[str, bool] = {}
+    for block in _text_blocks(source):
+        for line in splitter.split(decoder.decode(block)):
+            if _is_mail_line(line, programs):
+                yield line
+    for line in splitter.end(decoder.decode(b"", final=True)):
+        if _is_mail_line(line, programs):
+            yield line
+
+
+def _is_mail_line(line: str, programs: Dict[str, bool]) -> bool:
+    """Whether `line` is one the reports may be made of: a Postfix program's, another's that
+    holds a line (a container's), a BSD syslogd's repeat line. `programs` caches the tags."""
+    parsed = split_line(line)
+    if parsed is None:
+        return is_last_repeat(line)
+    tag = parsed[2]
+    known = programs.get(tag)
+    if known is None:
+        known = programs[tag] = parse_program(tag) is not None
+    return known or nested_line(parsed[3]) is not None or is_last_repeat(line)
 
 
 # What Postfix logs at syslog's warning level and above starts so (msg_warn(), msg_error(),

@@ -221,3 +221,32 @@ class MailLog:
         with open(path, "w", encoding="utf-8") as out:
             out.write(self.text())
         return str(path)
+
+
+# Other programs' lines, as syslog's file of every program (Debian's /var/log/syslog) holds them
+# between the mail lines: `n` a count, `pid` a process.
+OTHER_PROGRAMS = (
+    "systemd[1]: Started session-{n}.scope - Session {n} of User root.",
+    "CRON[{pid}]: (root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)",
+    "kernel: [{n}.{pid:06}] [UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56 SRC=203.0.113.{octet} "
+    "DST=192.0.2.10 LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=54321 PROTO=TCP SPT=52313 DPT=23",
+    "systemd[1]: Starting apt-daily.service - Daily apt download activities...",
+    "dbus-daemon[{pid}]: [system] Successfully activated service 'org.freedesktop.timedate1'",
+)
+
+
+def with_other_programs(log: MailLog, seed: int = 0) -> List[tuple]:
+    """What syslog's file of every program holds of `log`: its lines, (when, seq, line) in their
+    order, and between about every other two of them an other program's line of the same time
+    (OTHER_PROGRAMS), with its seq after the mail line's."""
+    import random
+
+    chance = random.Random(seed)
+    lines = []
+    for number, (when, seq, line) in enumerate(sorted(log.lines)):
+        lines.append((when, seq, line))
+        if chance.random() < 0.5:
+            other = chance.choice(OTHER_PROGRAMS).format(
+                n=number, pid=chance.randrange(300, 99999), octet=chance.randrange(1, 250))
+            lines.append((when, seq + 0.5, f"{when.isoformat()} {log.host} {other}"))
+    return lines

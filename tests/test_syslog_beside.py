@@ -1,0 +1,148 @@
+"""/var/log/syslog beside /var/log/mail.log (Debian, Ubuntu): rsyslog writes each mail line to
+both, syslog with every other program's lines between them, each file rotated and compressed
+under its own name, and not always on the same days (syslog daily and mail.log weekly up to
+bullseye; both weekly since, rotated a moment apart). `maillog-sasl /var/log/mail.log*
+/var/log/syslog*` counted every login and message twice. Now a file whose Postfix lines the
+other files given hold is left out, with a note, and the reports are those of the mail lines
+read once; a file that holds a line no other does is read."""
+
+import gzip
+
+import pytest
+
+from maillog_writer import SECOND, MailLog, at, with_other_programs
+
+DAYS = 15
+# logrotate moves mail.log this long after syslog: the lines between are in the new syslog and
+# in the mail log rotated.
+SKEW = 2 * SECOND
+
+
+def activity() -> MailLog:
+    """Logins, a brute force and a spam run over DAYS days, and a session across each morning's
+    rotation (cron.daily's, at 06:25)."""
+    log = MailLog()
+    for day in range(DAYS):
+        for hour in (1, 9, 13, 18, 22):
+            log.login(f"user{hour}@example.jp", f"198.51.100.{day + 1}", at(day, hour, 3 * day),
+                      to=2)
+        log.failures("203.0.113.66", at(day, 2), ["admin", "info", "test"])
+        log.login("alice@example.jp", "192.0.2.7", at(day, 6, 25) - 2 * SECOND)
+    log.login("mallory@example.jp", "203.0.113.9", at(3, 4), to=40, outcome="bounced")
+    return log
+
+
+def rotated(directory, name, lines, ends, since=None):
+    """The rotated set `name` of `lines` ((when, seq, line)), as logrotate leaves it (name,
+    name.1, then name.2.gz ...: delaycompress), rotated at each of `ends`, the oldest first; the
+    lines before `since` deleted. Its paths, the newest first."""
+    files = [[] for _ in range(len(ends) + 1)]
+    for when, _, line in sorted(lines):
+        if since is None or when >= since:
+            files[sum(when >= end for end in ends)].append(line + "\n")
+    paths = []
+    for age, text in enumerate(reversed(files)):
+        data = "".join(text).encode()
+        path = directory / (name if age == 0 else f"{name}.{age}")
+        if age >= 2:
+            path, data = path.with_name(path.name + ".gz"), gzip.compress(data)
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def weekly(day=0):
+    return [at(7, 6, 25) + SECOND * day, at(14, 6, 25) + SECOND * day]
+
+
+@pytest.fixture
+def logs(tmp_path):
+    """(mail.log's rotated set: weekly, syslog's: daily, the last seven days) of one host."""
+    log = activity()
+    mail = rotated(tmp_path, "mail.log", log.lines, [end + SKEW for end in weekly()])
+    syslog = rotated(tmp_path, "syslog", with_other_programs(log),
+                     [at(day, 6, 25) for day in range(8, DAYS)], since=at(7, 6, 25))
+    return mail, syslog
+
+
+def notes(result):
+    return sorted(line for line in result.err.splitlines() if line.endswith("; read once"))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_syslog_beside_the_mail_logs_is_read_once(cli, logs, jobs):
+    # `maillog-sasl /var/log/mail.log* /var/log/syslog*` on bullseye: syslog's seven days, all
+    # within mail.log's three weeks, doubled every login and message of the last week.
+    mail, syslog = logs
+    alone = cli("--jobs", jobs, *mail)
+    both = cli("--jobs", jobs, *mail, *syslog)
+    assert both.code == 0 and alone.code == 0
+    assert both.out == alone.out
+    assert notes(both) == sorted(
+        f"maillog-sasl: {path}: the Postfix lines of the log {held}, among other programs' "
+        "lines; read once" for path, held in zip(syslog, [
+            f"{mail[1]} and {mail[0]} hold", *[f"{mail[1]} holds"] * 6,
+            f"{mail[2]} and {mail[1]} hold"]))
+
+
+def test_syslog_rotated_with_the_mail_log_is_read_once(cli, tmp_path):
+    # Debian 12, Ubuntu 22.04 and later: both weekly, syslog rotated first and mail.log a
+    # moment after, each `.2.gz` compressed. Every file's lines are read once, and `--stats`
+    # counts the mail logs' lines alone.
+    log = activity()
+    mail = rotated(tmp_path, "mail.log", log.lines, [end + SKEW for end in weekly()])
+    syslog = rotated(tmp_path, "syslog", with_other_programs(log), weekly())
+    alone = cli("--stats", *mail)
+    both = cli("--stats", *syslog, *mail)
+    assert both.code == 0
+    assert both.out == alone.out
+    held = [f"{mail[1]} and {mail[0]} hold", f"{mail[2]} and {mail[1]} hold", f"{mail[2]} holds"]
+    told = [f"maillog-sasl: {path}: the Postfix lines of the log {where}, among other programs' "
+            "lines; read once" for path, where in zip(syslog, held)]
+    assert both.err == "".join(note + "\n" for note in told[::-1]) + alone.err
+
+
+def joined(directory, paths):
+    """One file of the texts of `paths`, the oldest first (the reading of each line once)."""
+    whole = directory / "joined"
+    whole.write_bytes(b"".join(gzip.decompress(path.read_bytes()) if path.suffix == ".gz"
+                               else path.read_bytes() for path in paths))
+    return whole
+
+
+def test_a_mail_log_within_syslogs_days_is_left_for_them(cli, logs, tmp_path):
+    # `maillog-sasl mail.log.1 syslog*`: syslog's seven days and today hold last week's mail
+    # log, and the moment before it that no other file given holds. The mail log is left out,
+    # not syslog.7 read whole beside it, its mail lines twice.
+    mail, syslog = logs
+    result = cli(mail[1], *syslog)
+    assert result.code == 0
+    assert result.out == cli(joined(tmp_path, syslog[::-1])).out
+    assert notes(result) == [f"maillog-sasl: {mail[1]}: the Postfix lines of the log {syslog[-1]} "
+                             f"to {syslog[0]} hold; read once"]
+
+
+def test_syslog_days_no_mail_log_given_holds_are_read(cli, logs, tmp_path):
+    # The days before the mail logs given (`mail.log syslog.3.gz syslog.2.gz`): every file
+    # read, no note.
+    mail, syslog = logs
+    result = cli(mail[0], syslog[3], syslog[2])
+    assert result.code == 0 and "read once" not in result.err
+    assert result.out == cli(joined(tmp_path, [syslog[3], syslog[2], mail[0]])).out
+
+
+def test_files_that_each_hold_a_line_the_other_does_not_are_both_read(cli, tmp_path):
+    # A syslog that holds a session its mail log lost (a full /var/log, a dropped message),
+    # beside a mail log that holds one the syslog lost: neither is the other's, both are read.
+    log = activity()
+    lost = MailLog()
+    lost.login("eve@example.jp", "203.0.113.77", at(10, 3))
+    mail = rotated(tmp_path, "mail.log", log.lines + lost.lines, [])
+    only = MailLog()
+    only.login("mallory@example.jp", "203.0.113.9", at(11, 3), to=3, outcome="bounced")
+    log.lines += only.lines
+    syslog = rotated(tmp_path, "syslog", with_other_programs(log), [])
+    result = cli(*mail, *syslog)
+    assert result.code == 0 and "read once" not in result.err
+    assert result.out == cli(joined(tmp_path, [*mail, *syslog])).out
+    assert "eve@example.jp" in result.out and "mallory@example.jp" in result.out
