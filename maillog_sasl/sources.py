@@ -2010,10 +2010,13 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     count every failed AUTH twice. A whole log is looked in only where it can hold the line:
     the latest of its host's (whose first line is the host's; when none is, any: a central
     syslog's holds every host's) to begin at or before the line's time (the newest for the
-    last line, when the file's end is not known). A file whose lines are not found is read."""
+    last line, when the file's end is not known), among the logs whose first bytes hold a
+    Postfix line. A file whose lines are not found is read."""
     severe = {source for source in files if source.regular and source._head_facts[1]}
-    whole = [source for source in files if source.regular and source not in severe
-             and source.first_time is not None]
+    # Other programs' logs (auth.log, kern.log: `/var/log/*`) hold none of its lines: one that
+    # began after the mail log was taken for the log of the file's time.
+    whole = [source for source in files if severe and source.regular and source not in severe
+             and source.first_time is not None and _has_postfix_line(source)]
     kept = []
     for source in files:
         host, first = source._head_facts
@@ -2034,6 +2037,11 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
                 continue
         kept.append(source)
     return kept
+
+
+def _has_postfix_line(source: Source) -> bool:
+    """Whether the first bytes of `source` (inflated) hold a Postfix program's line."""
+    return any(parse_program(parsed[2]) for _, parsed in _parsed_lines(_inflated_line(source)))
 
 
 def _head_facts(start: bytes) -> Tuple[Optional[str], Optional[bytes]]:

@@ -479,6 +479,24 @@ def test_a_central_syslogs_file_of_warnings_is_read_once(cli, tmp_path, start):
     assert cli("-r", "failures", "-f", "csv", log, warn).out == alone
 
 
+def test_warnings_beside_other_programs_logs_are_read_once(cli, tmp_path):
+    # `maillog-sasl /var/log/*`: auth.log beside mail.log and mail.warn, begun after the mail
+    # log and before the first warning, was taken for the log of the warnings' time. It holds
+    # none of them, and every failed AUTH was counted twice.
+    data = SAMPLE.read_bytes()
+    log, warn, auth = tmp_path / "mail.log", tmp_path / "mail.warn", tmp_path / "auth.log"
+    log.write_bytes(data)
+    warn.write_bytes(severe_lines(data))
+    auth.write_bytes(b"2026-03-02T01:00:00.000000+09:00 mail sshd[812]: Accepted publickey for "
+                     b"root from 192.0.2.1 port 50000 ssh2\n")
+    result = cli("--stats", auth, log, warn)
+    assert result.code == 0
+    assert result.err.startswith(f"maillog-sasl: {warn}: Postfix's warnings and errors alone")
+    assert lines_read(result.err) == SAMPLE_LINES + 1
+    alone = cli("-r", "failures", "-f", "csv", log).out
+    assert cli("-r", "failures", "-f", "csv", auth, log, warn).out == alone
+
+
 def test_warnings_across_a_log_not_given_are_read(cli, tmp_path):
     # The review's rotated set given without its middle file: the warnings file's first line
     # is in the first log, its last in the third, and the second's warnings in no log given.

@@ -39,13 +39,14 @@ def rotated(directory, name, lines, ends, since=None):
     files = [[] for _ in range(len(ends) + 1)]
     for when, _, line in sorted(lines):
         if since is None or when >= since:
-            files[sum(when >= end for end in ends)].append(line + "\n")
+            files[sum(when >= end for end in ends)].append((when, line + "\n"))
     paths = []
     for age, text in enumerate(reversed(files)):
-        data = "".join(text).encode()
+        data = "".join(line for _, line in text).encode()
         path = directory / (name if age == 0 else f"{name}.{age}")
-        if age >= 2:
-            path, data = path.with_name(path.name + ".gz"), gzip.compress(data)
+        if age >= 2:  # gzip keeps the time the file was last written
+            path = path.with_name(path.name + ".gz")
+            data = gzip.compress(data, mtime=text[-1][0].timestamp() if text else 0)
         path.write_bytes(data)
         paths.append(path)
     return paths
@@ -146,3 +147,25 @@ def test_files_that_each_hold_a_line_the_other_does_not_are_both_read(cli, tmp_p
     assert result.code == 0 and "read once" not in result.err
     assert result.out == cli(joined(tmp_path, [*mail, *syslog])).out
     assert "eve@example.jp" in result.out and "mallory@example.jp" in result.out
+
+
+def test_var_log_star_reads_each_mail_line_once(cli, tmp_path):
+    # `maillog-sasl /var/log/*` on bullseye: syslog's days, mail.warn's weeks of Postfix's
+    # warnings and other programs' logs beside the mail logs. Of the mail lines, the mail
+    # logs' alone are read, and mail.warn is told as the file of their warnings it is.
+    log = activity()
+    ends = [end + SKEW for end in weekly()]
+    mail = rotated(tmp_path, "mail.log", log.lines, ends)
+    warnings = rotated(tmp_path, "mail.warn", [line for line in log.lines if "]: warning: "
+                                               in line[2]], ends)
+    syslog = rotated(tmp_path, "syslog", with_other_programs(log),
+                     [at(day, 6, 25) for day in range(8, DAYS)], since=at(7, 6, 25))
+    others = [line for line in with_other_programs(log) if "postfix/" not in line[2]]
+    auth = rotated(tmp_path, "auth.log", others, weekly())
+    result = cli(*sorted(tmp_path.iterdir()))
+    assert result.code == 0
+    assert result.out == cli(*mail, *auth).out
+    told = [note.split(": ", 2)[1:] for note in notes(result)]
+    assert sorted(name for name, _ in told) == sorted(map(str, [*syslog, *warnings[1:]]))
+    assert all(f"{tmp_path}/mail.log" in why for name, why in told if "mail.warn" in name)
+    assert not any(str(path) in result.err for path in auth)
