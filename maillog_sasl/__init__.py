@@ -44,8 +44,9 @@ DIAGNOSTICS
     in a language not read), or runs newest line first (`tac`), is a sources.Problem in
     `problems`, in the order met;
     every other input, and everything read before the failure, is still analysed. The same file
-    given twice, a copy of another and a file of warnings another log holds are read once (or
-    not), and noted in `notes` (in the same form), an Analysis's and a ReportResult's.
+    given twice, a copy of another, a file of warnings another log holds and a file whose
+    Postfix lines another rotated set holds (syslog beside mail.log) are read once (or not),
+    and noted in `notes` (in the same form), an Analysis's and a ReportResult's.
     pairs.StoreError when the temporary database cannot be written (a full disk);
     parallel.WorkerError when a worker process of `jobs` dies. Wrong arguments, before any
     input is opened: TypeError for what is no path, an option a report does not take or a
