@@ -1883,6 +1883,8 @@ def _without_mail_lines_held(files: List[Source], notes: List[Problem]) -> List[
     for source in files:
         if source.regular and source.first_time is not None and not source._head_facts[1]:
             sets.setdefault(_rotation(str(source.name))[0], []).append(source)
+    if len(sets) < 2:
+        return files  # one rotated set (maillog*): no other to hold its lines
     shares = {name: _mail_share(logs) for name, logs in sets.items()}
     order = sorted((share, index, logs) for index, (logs, share)
                    in enumerate(zip(sets.values(), shares.values())) if share is not None)
