@@ -58,9 +58,12 @@ DESCRIPTION
     by a milter, by header or body checks) likewise, with the line's reason. Either line gives
     the message its sender if it has none yet, and its recipients not final yet are refused,
     the one the line names among them (one at most: smtpd the RCPT's, cleanup the last it
-    read); a line that names none stands for them as one recipient with no address. smtpd logs
-    a HOLD or DISCARD decided before the queue file existed as NOQUEUE: the session keeps it
-    (Session.pending_action) and its next message takes it.
+    read); a line that names none stands for them as one recipient with no address. No line
+    names the others: a login's message refused so while its session is open waits on the
+    session (Session.refused), and is handed on just before it, with the recipients its
+    disconnect counters say it accepted that no line names, where they tell it
+    (_release_refused()). smtpd logs a HOLD or DISCARD decided before the queue file existed
+    as NOQUEUE: the session keeps it (Session.pending_action) and its next message takes it.
 
     Under a before-queue content filter (smtpd_proxy_filter) smtpd writes no queue file: a
     login's `NOQUEUE: client=` names its user, and the filter's reply to each of its messages
@@ -77,9 +80,9 @@ DESCRIPTION
     refuses with the same reply.
 
     Finished objects are yielded as soon as they are finished: a session at its disconnect, a
-    message at its removal. What is still open when the input ends is yielded last (sessions
-    incomplete, messages `queued`, their unfinished recipients `deferred`), so memory holds only
-    what is open, however long the log.
+    message at its removal (one refused as a whole, at its session's end). What is still open
+    when the input ends is yielded last (sessions incomplete, messages `queued`, their
+    unfinished recipients `deferred`), so memory holds only what is open, however long the log.
 
     A session whose end was lost is closed as idle when its host has logged SESSION_IDLE without
     a line of it. Whether that happened is looked at when a host's stamps enter another
@@ -2265,24 +2268,33 @@ class Correlator:
         if address:
             self._named(message, address)
         refused = 0
+        last = None
         for recipient in message.recipients.values():
             if recipient.status not in FINAL_OUTCOMES:
                 recipient.status = REJECTED
                 recipient.set_details(dsn, recipient.relay, reason)
                 recipient.last_attempt = when  # as a recipient refused at RCPT
                 refused += 1
-        if not refused:
+                last = recipient
+        if last is None:
             # The refusal stands for its recipients, beside any refused earlier at RCPT.
             self._refuse(message, "", dsn, reason, when)
             refused = 1
+            last = message.recipients[""]
+        self.messages.pop((message.host, message.queue_id), None)
+        message.end = when
+        message.state = REFUSED
         session = message.session
         if message.nrcpt is None and session is not None and session.end is None:
             # Accepted at RCPT, then refused: the session's recipients, for a log without
             # disconnect counters, as qmgr's nrcpt counts those of a queued message.
             session.queued_recipients += refused
-        self.messages.pop((message.host, message.queue_id), None)
-        message.end = when
-        message.state = REFUSED
+            if message.kind == "submission" and message.sasl_username is not None:
+                # Its other recipients are known, if ever, at the session's end. It no longer
+                # needs its session (nor holds it: a session holding it is no cycle to pickle).
+                message.session = None
+                session.refused = [*session.refused, (message, last)]
+                return
         self._finish_message(message)
 
     # -- hand-off ----------------------------------------------------------------------------
@@ -2297,6 +2309,8 @@ class Correlator:
             # ending before it began put its user's last_seen before first_seen, and --since
             # judged it by that end alone, dropping a login made after SINCE.
             session.end = session.start
+        if session.refused:
+            self._release_refused(session)
         # Its messages wait in the queue for days, and no longer need it (a message asks its
         # session only while the session is open): it goes with the reports, not with them.
         messages = self.messages
@@ -2313,6 +2327,54 @@ class Correlator:
         if session.auth_succeeded:
             stats.sessions += 1
         self.finished.append(session)
+
+    def _release_refused(self, session: Session) -> None:
+        """The messages of `session` refused as a whole, handed on at its end (before it) with
+        the recipients its counters say it accepted that no line names (_unnamed_refused()):
+        those of each message are its recipient with no address, made with the refusal's
+        reason if the line named one, as many times as its nrcpt counts. Several such
+        messages share them evenly (the earlier ones one more), the session's total exact: no
+        line tells how many each had."""
+        held = session.refused
+        session.refused = ()
+        share, more = divmod(self._unnamed_refused(session, held), len(held))
+        for index, (message, refusal) in enumerate(held):
+            given = share + (index < more)
+            if given:
+                recipients = message.recipients
+                message.nrcpt = len(recipients) + given
+                if "" not in recipients:
+                    unnamed = message.recipient("")
+                    unnamed.status = REJECTED
+                    unnamed.set_details(refusal.dsn, "", refusal.reason)
+                    unnamed.last_attempt = refusal.last_attempt
+            self._finish_message(message)
+
+    def _unnamed_refused(self, session: Session, held: Sequence[tuple]) -> int:
+        """How many recipients `session` accepted that no line names, all of them of its
+        messages refused as a whole (`held`), as far as its counters tell (Postfix >= 3.0);
+        else 0. They tell it when every MAIL accepted came to DATA (no BDAT), each DATA is a
+        message of its login's (a transaction before the login is not), as many DATA failed
+        as messages were refused (discards got 250), and each of its other messages has its
+        recipients counted (qmgr read it before the session ended; a before-queue filter's
+        accept without a queue ID counts the one recipient its line names, and may have had
+        more)."""
+        text = session.counters_text
+        rcpt, mail, data = (ev.counter(text, name) for name in ("rcpt", "mail", "data"))
+        queue_ids = session.queue_ids
+        if (rcpt is None or mail is None or data is None or ev.counter(text, "bdat")
+                or not mail[0] == data[1] == len(queue_ids)
+                or data[1] - data[0] != sum(not refusal.reason.startswith(DISCARDED)
+                                            for _, refusal in held)
+                or queue_ids.count("NOQUEUE") != sum(message.queue_id == "NOQUEUE"
+                                                     for message, _ in held)):
+            return 0
+        messages = self.messages
+        for queue_id in queue_ids:
+            message = messages.get((session.host, queue_id))
+            if message is not None and message.session is session and message.nrcpt is None:
+                return 0
+        return max(rcpt[0] - session.queued_recipients, 0)
 
     def _finish_message(self, message: Message) -> None:
         if message.sasl_username is None and (message.parent is None or message.kind == "notice"):

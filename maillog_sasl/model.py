@@ -63,7 +63,7 @@ SESSION_FIELDS = ("serial", "host", "service", "pid", "client_name", "client_ip"
                   "start", "end", "tls_line", "counters_text", "_counters", "auth", "sasl_method",
                   "sasl_username", "auth_failures", "queue_ids", "rejects", "queued_recipients",
                   "connected", "complete", "last_time", "queued_rejects", "pending_action",
-                  "proxied_since")
+                  "proxied_since", "refused")
 RECIPIENT_FIELDS = ("address", "orig_to", "status", "_details", "attempts", "first_deferred",
                     "last_attempt", "handed_to", "last_line")
 MESSAGE_FIELDS = ("serial", "host", "queue_id", "kind", "session", "client_name", "client_ip",
@@ -116,6 +116,11 @@ class Session:
         # line: a proxy's (XCLIENT), or a client whose session ended unlogged, told apart at
         # the disconnect (correlate.Correlator._materialize()).
         self.proxied_since: Optional[_dt.datetime] = None
+        # (message, the recipient that holds its refusal's reason) of each of its messages
+        # refused as a whole, held until its end, whose counters may tell their recipients
+        # (correlate.Correlator._release_refused()). An empty tuple until the first: most
+        # sessions have none.
+        self.refused: Sequence[Tuple["Message", "Recipient"]] = ()
 
     def __reduce__(self):
         # A tuple of its fields rather than pickle's dict of them: parallel.py's workers hand
@@ -127,7 +132,8 @@ class Session:
                           self.counters_text, self._counters, self.auth, self.sasl_method,
                           self.sasl_username, self.auth_failures, self.queue_ids, self.rejects,
                           self.queued_recipients, self.connected, self.complete, self.last_time,
-                          self.queued_rejects, self.pending_action, self.proxied_since)
+                          self.queued_rejects, self.pending_action, self.proxied_since,
+                          self.refused)
 
     @property
     def tls(self) -> Optional[tuple]:
@@ -252,6 +258,9 @@ class Message:
         self.message_id: Optional[str] = None
         self.sender: Optional[str] = None
         self.size: Optional[int] = None
+        # qmgr's count of its recipients. Of a message refused as a whole, which qmgr never
+        # read: every recipient it counts, those no line names among them, when its session's
+        # counters tell them (correlate.Correlator._release_refused()).
         self.nrcpt: Optional[int] = None
         self.queued = queued
         self.last_time = queued
@@ -294,7 +303,9 @@ class Message:
             self, notices: bool = False) -> List[Tuple[Optional[Recipient], str]]:
         """(Recipient or None, outcome) for every recipient the reports count, if the message
         is authenticated; nothing for other messages. None stands for a recipient qmgr counted
-        that no agent has logged yet at the end of the log (waiting: deferred).
+        that no agent has logged yet at the end of the log (waiting: deferred). Of a message
+        refused as a whole, its recipient with no address stands for as many as its nrcpt
+        counts that no line names.
 
         With `notices`, also the recipients of a bounce or delay notice an authenticated
         message caused. A recipient handed to a content filter is counted where the filter
@@ -307,7 +318,14 @@ class Message:
         counted: List[Tuple[Optional[Recipient], str]] = [
             (recipient, recipient.status) for recipient in self.recipients.values()
             if recipient.handed_to is None]
-        if self.state == QUEUED:
+        state = self.state
+        if state == REFUSED and self.nrcpt is not None:
+            # Refused as a whole: the recipients no line names are each the one with no
+            # address that stands for them, with the refusal's reason.
+            unnamed = self.recipients.get("")
+            if unnamed is not None:
+                counted += [(unnamed, REJECTED)] * (self.nrcpt - len(counted))
+        elif state == QUEUED:
             # qmgr's count less every recipient logged, those handed on too: a content filter
             # takes a long list in batches, and its copy counts only the batch it took. A copy
             # qmgr has not read yet counts the recipients handed to it.
@@ -327,10 +345,12 @@ class Message:
 
     def counted_outcomes(self) -> List[str]:
         """The outcomes of counted_recipients(), alone: what the incident rules count, for every
-        message. Only a message still queued can have recipients waiting; the others' outcomes
-        are their recipients' statuses, read without a pair made for each (in a loop: a list
-        comprehension costs a function call more, for a list of one or two)."""
-        if self.state == QUEUED:
+        message. Only a message still queued can have recipients waiting, and only one refused
+        as a whole recipients no line names; the others' outcomes are their recipients'
+        statuses, read without a pair made for each (in a loop: a list comprehension costs a
+        function call more, for a list of one or two)."""
+        state = self.state
+        if state == QUEUED or (state == REFUSED and self.nrcpt is not None):
             return [status for _, status in self.counted_recipients()]
         outcomes: List[str] = []
         if self.sasl_username is None or self.kind == "notice":
@@ -359,8 +379,10 @@ class Message:
 _SESSION_SIZE = len(SESSION_FIELDS)
 # The fields Session gained since the version before, last in its __slots__, and their values
 # for a session an older state of watch kept without them (watch.py hashes that version's
-# layout without them): it counted no queued reject, had no action waiting, no proxy's connect.
-SESSION_ADDED = {"queued_rejects": 0, "pending_action": None, "proxied_since": None}
+# layout without them): it counted no queued reject, had no action waiting, no proxy's connect,
+# held no refused message.
+SESSION_ADDED = {"queued_rejects": 0, "pending_action": None, "proxied_since": None,
+                 "refused": ()}
 _SESSION_DEFAULTS = tuple(SESSION_ADDED.values())
 _MESSAGE_SIZE = len(MESSAGE_FIELDS)
 # Likewise Message's: a message kept before it had an instance has it unknown.
@@ -378,7 +400,8 @@ def _session(*fields) -> Session:
      self.client_port, self.start, self.end, self.tls_line, self.counters_text, self._counters,
      self.auth, self.sasl_method, self.sasl_username, self.auth_failures, self.queue_ids,
      self.rejects, self.queued_recipients, self.connected, self.complete,
-     self.last_time, self.queued_rejects, self.pending_action, self.proxied_since) = (
+     self.last_time, self.queued_rejects, self.pending_action, self.proxied_since,
+     self.refused) = (
          fields if len(fields) == _SESSION_SIZE
          else (*fields, *_SESSION_DEFAULTS[len(fields) - _SESSION_SIZE:]))
     return self

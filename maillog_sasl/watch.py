@@ -244,7 +244,8 @@ def _lacked(*versions: Mapping[str, Optional[tuple]]) -> Dict[str, Optional[tupl
 
 # The attributes each recent version lacked, newest first: the version just before this one
 # lacked the first, the one before it the first two (PREVIOUS_LAYOUTS).
-_ADDED_RECENTLY = ({"Message": tuple(model.MESSAGE_ADDED)},
+_ADDED_RECENTLY = ({"Session": ("refused",)},
+                   {"Message": tuple(model.MESSAGE_ADDED)},
                    {"Stats": ("earliest_moves", "latest_moves")},
                    {"Stats": ("unread_stamps", "unread_stamp"),
                     "IpActivity": ("logins", "forgotten_login"), "SeenLogin": None,
@@ -267,11 +268,11 @@ _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
 # The hashes of the layout of the engine's classes (layouts()), written out: in the compiled
 # build (setup.py) a class has neither __slots__ nor __init__ code to hash. A test works them
 # out from the source, and fails when a class changed and these did not (a new format then).
-CORE_LAYOUT = 0x031A12382D23BDBA
+CORE_LAYOUT = 0x1C91CC9B4DBCCC5A
 BEFORE_LAYOUT = 0x1AD073D352EC472D  # as before the attributes _ADDED came
 # As before those of _ADDED_RECENTLY came: before the first, before the first two, ...
-PREVIOUS_LAYOUTS = (0x18ED93CE21A4CCC8, 0x008A4269A07F2D5C, 0x0AEBB273EDE7E904,
-                    0x1B3EEB6EFB1A3680, 0x1AA8F14E4AD8D638)
+PREVIOUS_LAYOUTS = (0x031A12382D23BDBA, 0x18ED93CE21A4CCC8, 0x008A4269A07F2D5C,
+                    0x0AEBB273EDE7E904, 0x1B3EEB6EFB1A3680, 0x1AA8F14E4AD8D638)
 ENRICHED_LAYOUT = 0x0A2D22BE958AA9E3
 
 

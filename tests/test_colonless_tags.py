@@ -46,13 +46,16 @@ def test_the_login_of_a_log_of_colonless_tags(cli):
 
 def test_a_session_of_colonless_tags_refused_by_a_milter(cli):
     # test-milter.log, lines 9-15: a connect, the login's client=, a filter action, the
-    # milter's 4.7.1 rate limit at END-OF-MESSAGE, the disconnect (auth=1).
+    # milter's 4.7.1 rate limit at END-OF-MESSAGE, the disconnect (auth=1, rcpt=2 data=0/1:
+    # the message refused had two recipients, its line names one).
     [user] = rows(cli, "users", YO000 / "test-milter.log", year=2021)
     assert (user["user"], user["sessions"], user["messages"], user["rejected"]) == (
-        "user42@smtp01.example.com", 1, 1, 1)
-    [message] = rows(cli, "messages", YO000 / "test-milter.log", year=2021)
-    assert (message["queue_id"], message["client_ip"], message["status"], message["dsn"]) == (
-        "B42E77AB32", "42.64.53.170", "rejected", "4.7.1")
+        "user42@smtp01.example.com", 1, 1, 2)
+    assert [(message["queue_id"], message["client_ip"], message["recipient"], message["status"],
+             message["dsn"]) for message in rows(cli, "messages", YO000 / "test-milter.log",
+                                                 year=2021)] == [
+        ("B42E77AB32", "42.64.53.170", address, "rejected", "4.7.1")
+        for address in ("archive@senderdomain.com", "")]
     [session] = rows(cli, "sessions", YO000 / "test-milter.log", year=2021)
     assert (session["start"][:19], session["complete"]) == ("2021-12-03T06:27:32", True)
 

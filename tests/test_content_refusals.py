@@ -1,7 +1,9 @@
 """A message refused or discarded as a whole (header/body checks, a milter, end-of-data
 restrictions) shows the sender and the recipient its line names, as smtpd's refusals at RCPT do.
 One line names at most one recipient: cleanup the last it read, smtpd's end-of-data refusal
-none; the message's other accepted recipients are not in the log, and are not counted twice.
+none; the message's other accepted recipients are not in the log, and are not counted twice:
+the session's counters (rcpt=2) count them, and they are the one with no address
+(test_refused_recipients.py).
 
 The lines are Postfix 3.7.11's, from tests/e2e (test_contain_postfix.py's
 test_whole_message_refusals_...: header_checks `/^Subject: reject me/ REJECT refused by header
@@ -62,27 +64,27 @@ messages = functools.partial(
 def test_a_header_checks_reject_shows_its_sender_and_the_recipient_it_names(tmp_path, report):
     path = written(tmp_path, HEADER_REJECT)
     assert messages(report, path) == [
-        ("8B1CF2E40BC", "bob@harness.test", "second@ok.test", "rejected", "5.7.1",
+        ("8B1CF2E40BC", "bob@harness.test", address, "rejected", "5.7.1",
          "header Subject: reject me: 5.7.1 refused by header check",
-         "2026-12-01T20:26:15+00:00")]
+         "2026-12-01T20:26:15+00:00") for address in ("second@ok.test", "")]
     [user] = report("users", path, *TIMES)
-    assert (user["messages"], user["recipients"], user["rejected"]) == (1, 1, 1)
+    assert (user["messages"], user["recipients"], user["rejected"]) == (1, 2, 2)
     assert report("queue", path, *TIMES) == []
 
 
 def test_an_end_of_data_reject_names_no_recipient_and_one_stands_for_them(tmp_path, report):
     assert messages(report, written(tmp_path, END_OF_DATA_REJECT)) == [
         ("B08D42E4007", "bob@harness.test", "", "rejected", "5.7.1", BOB_REFUSED,
-         "2026-12-01T20:26:17+00:00")]
+         "2026-12-01T20:26:17+00:00")] * 2
 
 
 def test_a_message_refused_twice_is_counted_once(tmp_path, report):
     path = written(tmp_path, BOTH_REJECT)
     assert messages(report, path) == [
         ("9E20A2E40A4", "bob@harness.test", "", "rejected", "5.7.1", BOB_REFUSED,
-         "2026-12-01T20:25:39+00:00")]
+         "2026-12-01T20:25:39+00:00")] * 2
     [user] = report("users", path, *TIMES)
-    assert (user["recipients"], user["rejected"]) == (1, 1)
+    assert (user["recipients"], user["rejected"]) == (2, 2)
 
 
 def test_a_named_recipient_takes_the_place_of_the_unnamed_one(tmp_path, report):
@@ -93,7 +95,7 @@ def test_a_named_recipient_takes_the_place_of_the_unnamed_one(tmp_path, report):
             "unknown[127.0.0.1]: <bob@harness.test>: SASL login name compromised account; "
             "from=<bob@harness.test> proto=ESMTP helo=<client.harness.test>\n")
     rows = messages(report, written(tmp_path, "".join(lines[:2] + [hold] + lines[2:])))
-    assert [row[2:4] for row in rows] == [("second@ok.test", "rejected")]
+    assert [row[2:4] for row in rows] == [("second@ok.test", "rejected"), ("", "rejected")]
 
 
 def test_a_milters_header_checks_reject(tmp_path, report):
@@ -110,7 +112,7 @@ def test_a_reject_in_a_shape_not_known_still_refuses_the_message(tmp_path, repor
     odd = lines[2][:lines[2].index("; from=<")] + "\n"
     assert messages(report, written(tmp_path, "".join(lines[:2] + [odd] + lines[3:]))) == [
         ("8B1CF2E40BC", None, "", "rejected", "",
-         "header Subject: reject me from unknown[127.0.0.1]", "2026-12-01T20:26:15+00:00")]
+         "header Subject: reject me from unknown[127.0.0.1]", "2026-12-01T20:26:15+00:00")] * 2
 
 
 def test_a_refused_message_counts_in_its_session_without_disconnect_counters(tmp_path, report):

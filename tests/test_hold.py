@@ -173,7 +173,7 @@ def test_a_session_keeps_its_hold_through_pickle_and_an_older_state_has_none():
     for lacking in range(1, len(added) + 1):
         older = model._session(*fields[:-lacking])
         assert [(name, getattr(older, name)) for name, _ in added[-lacking:]] == added[-lacking:]
-    assert model._session(*fields[:-2]).pending_action is None
+    assert model._session(*fields[:-3]).pending_action is None
 
 
 def test_a_held_recipient_refused_leaves_the_message_held_for_the_others(tmp_path, report):
