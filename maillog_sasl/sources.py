@@ -1795,6 +1795,15 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     # order, which names maillog before maillog.1.
     files.sort(key=lambda source: (source.first_time or far_future,
                                    -_rotation(str(source.name))[1] if source.first_time else 0))
+    # Other programs' logs given beside the mail logs (`/var/log/*`: auth.log, kern.log), whose
+    # rotated sets show no Postfix line where a file starts, are read after them: ordered
+    # among them by their first lines, one begun before the mail log's next file moved its
+    # host's clock past the session across that rotation, closed as idle and cut in two.
+    if len({_rotation(str(source.name))[0] for source in files}) > 1:
+        mail_logs = {_rotation(str(source.name))[0] for source in files
+                     if source.first_time is not None and _has_postfix_line(source)}
+        if mail_logs:
+            files.sort(key=lambda source: _rotation(str(source.name))[0] not in mail_logs)
     if standard_input is not None and stdin_seen:
         # Its first block is read ahead too, as a pipe's given by its path, and handed on
         # first: a Feb 29 there places the yearless lines before it (leap_start). Its time

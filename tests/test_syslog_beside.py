@@ -169,3 +169,20 @@ def test_var_log_star_reads_each_mail_line_once(cli, tmp_path):
     assert sorted(name for name, _ in told) == sorted(map(str, [*syslog, *warnings[1:]]))
     assert all(f"{tmp_path}/mail.log" in why for name, why in told if "mail.warn" in name)
     assert not any(str(path) in result.err for path in auth)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_other_programs_logs_beside_the_mail_logs_cut_no_session(cli, tmp_path, jobs):
+    # auth.log rotated a moment before mail.log: ordered by their first lines, auth.log.1 was
+    # read between mail.log.2.gz and mail.log.1, and its week of later times closed alice's
+    # session across the rotation as idle (2 sessions incomplete, 2 closed idle).
+    log = activity()
+    mail = rotated(tmp_path, "mail.log", log.lines, [end + SKEW for end in weekly()])
+    others = [line for line in with_other_programs(log) if "postfix/" not in line[2]]
+    auth = rotated(tmp_path, "auth.log", others, weekly())
+    sessions = ("-r", "sessions", "-f", "csv", "--jobs", jobs)
+    alone, beside = cli(*sessions, *mail), cli(*sessions, *mail, *auth)
+    assert (beside.code, beside.err) == (0, "")
+    assert beside.out == alone.out
+    stats = cli("--stats", "--jobs", jobs, *mail, *auth).err
+    assert "sessions incomplete:      0" in stats and "sessions closed idle:     0" in stats
