@@ -2353,12 +2353,10 @@ class Correlator:
     def _unnamed_refused(self, session: Session, held: Sequence[tuple]) -> int:
         """How many recipients `session` accepted that no line names, all of them of its
         messages refused as a whole (`held`), as far as its counters tell (Postfix >= 3.0);
-        else 0. They tell it when every MAIL accepted came to DATA (no BDAT), each DATA is a
-        message of its login's (a transaction before the login is not), as many DATA failed
-        as messages were refused (discards got 250), and each of its other messages has its
-        recipients counted (qmgr read it before the session ended; a before-queue filter's
-        accept without a queue ID counts the one recipient its line names, and may have had
-        more)."""
+        else 0. They tell it when every MAIL accepted came to DATA (no BDAT), each DATA is one
+        of `held` (a transaction before the login is not; nor is a queued message: qmgr's
+        nrcpt is not its RCPT count, cleanup drops a duplicate recipient and adds a bcc), and
+        as many DATA failed as messages were refused (discards got 250)."""
         text = session.counters_text
         rcpt, mail, data = (ev.counter(text, name) for name in ("rcpt", "mail", "data"))
         queue_ids = session.queue_ids
@@ -2366,14 +2364,8 @@ class Correlator:
                 or not mail[0] == data[1] == len(queue_ids)
                 or data[1] - data[0] != sum(not refusal.reason.startswith(DISCARDED)
                                             for _, refusal in held)
-                or queue_ids.count("NOQUEUE") != sum(message.queue_id == "NOQUEUE"
-                                                     for message, _ in held)):
+                or sorted(queue_ids) != sorted(message.queue_id for message, _ in held)):
             return 0
-        messages = self.messages
-        for queue_id in queue_ids:
-            message = messages.get((session.host, queue_id))
-            if message is not None and message.session is session and message.nrcpt is None:
-                return 0
         return max(rcpt[0] - session.queued_recipients, 0)
 
     def _finish_message(self, message: Message) -> None:
