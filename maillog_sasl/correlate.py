@@ -2293,7 +2293,11 @@ class Correlator:
                 # Its other recipients are known, if ever, at the session's end. It no longer
                 # needs its session (nor holds it: a session holding it is no cycle to pickle).
                 message.session = None
-                session.refused = [*session.refused, (message, last)]
+                held = session.refused
+                if isinstance(held, list):
+                    held.append((message, last))  # (not copied: a session may hold thousands)
+                else:
+                    session.refused = [(message, last)]
                 return
         self._finish_message(message)
 

@@ -13,11 +13,15 @@ more): the session's total is exact, no line tells the split.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from test_jobs import read_canonical
 
 from maillog_sasl import parallel, watch
+from maillog_sasl.correlate import Correlator
 from maillog_sasl.state import State
+from maillog_sasl.syslog import Clock
 
 from maillog_writer import SECOND, at
 
@@ -217,3 +221,17 @@ def test_watch_counts_them_when_the_session_ends_in_a_later_run(cli, tmp_path):
             opened.close()
     assert counted == [5, 10]  # the second session's message held in the state, then counted
 
+
+def test_a_session_holds_its_refused_messages_without_copying_them():
+    """A client that keeps sending in one session, every message refused: each is held once,
+    in one list, not a copy of the ones before (thousands made reading quadratic: 60,000 in a
+    session took 16 s, not 1.5 s)."""
+    lines = bob_session(0, ["refused"] * 3, "mail=3 rcpt=3 data=0/3").splitlines()
+    correlator = Correlator()
+    clock = Clock(tz=dt.timezone.utc)
+    correlator.feed(lines[:5], clock)
+    correlator.settle_copies()  # (else the first lines wait to tell the input's copies)
+    [session] = correlator.sessions.values()
+    held = session.refused
+    correlator.feed(lines[5:-1], clock)
+    assert session.refused is held and len(held) == 3
