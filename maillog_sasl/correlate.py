@@ -192,6 +192,9 @@ TAG_CACHE_LIMIT = 1_024
 # first ("2013 Jun 16 16:") has hourly slots: telling it from an ISO one on every line cost ISO
 # logs 4% of their instructions (one more slice and comparison a line, 690 instructions).
 SESSION_IDLE = _dt.timedelta(hours=1)
+# The messages refused as a whole a session holds until its end, for its counters to tell their
+# recipients (Session.refused): beyond, they are handed on as their lines name them.
+REFUSED_HELD: Final = 1000
 SWEEP_EVERY = _dt.timedelta(minutes=10)
 # A pipe(8) content filter (FILTER_README's simple filter; `spamc -e sendmail -oi -f ${sender}
 # ${recipient}`) hands each message back through Postfix's sendmail: pickup reads the copy
@@ -2294,11 +2297,18 @@ class Correlator:
                 # needs its session (nor holds it: a session holding it is no cycle to pickle).
                 message.session = None
                 held = session.refused
-                if isinstance(held, list):
-                    held.append((message, last))  # (not copied: a session may hold thousands)
-                else:
+                if not isinstance(held, list):
                     session.refused = [(message, last)]
-                return
+                    return
+                if len(held) < REFUSED_HELD:
+                    held.append((message, last))  # (not copied: a session may hold thousands)
+                    return
+                # A client that keeps sending, every message refused, would hold memory without
+                # end (60,000: 106 MB): those held go on as their lines name them, and the
+                # counters, which must then cover messages no longer held, tell nothing more.
+                session.refused = ()
+                for waiting, _ in held:
+                    self._finish_message(waiting)
         self._finish_message(message)
 
     # -- hand-off ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pytest
 from test_jobs import read_canonical
 
 from maillog_sasl import parallel, watch
-from maillog_sasl.correlate import Correlator
+from maillog_sasl.correlate import REFUSED_HELD, Correlator
 from maillog_sasl.state import State
 from maillog_sasl.syslog import Clock
 
@@ -235,3 +235,25 @@ def test_a_session_holds_its_refused_messages_without_copying_them():
     held = session.refused
     correlator.feed(lines[5:-1], clock)
     assert session.refused is held and len(held) == 3
+
+
+def test_a_session_holds_at_most_refused_held_messages(report, tmp_path):
+    """A client that keeps sending in one session, every message refused, held them all until
+    its end (60,000: 106 MB). Past REFUSED_HELD they go on as their lines name them: the
+    counters, which then cover messages no longer held, tell nothing more (one recipient
+    each, as before the counters were read), and no more than REFUSED_HELD wait."""
+    count = REFUSED_HELD + 5
+    lines = bob_session(0, ["refused"] * count,
+                        f"mail={count} rcpt={3 * count} data=0/{count}").splitlines()
+    correlator = Correlator()
+    clock = Clock(tz=dt.timezone.utc)
+    most = 0
+    for line in lines[:-1]:
+        correlator.feed([line], clock)
+        correlator.settle_copies()
+        most = max([most] + [len(session.refused) for session in correlator.sessions.values()])
+    assert most == REFUSED_HELD
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bob = report("users", "--year", "2026", log)[0]
+    assert (bob["messages"], bob["recipients"], bob["rejected"]) == (count, count, count)
