@@ -1767,28 +1767,10 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             continue
         files.append(source)
     files = _without_copies(files, notes)
+    # The files left out below are found by their times, which a set's Feb 29 moves.
+    _place_in_years(files, zone)
     files = _without_severe_copies(_without_mail_lines_held(files, notes), notes)
-    # Anchored all on their ends or all on their modification times: a rotated set copied
-    # together, some of its files with a dated end and some without, would otherwise be read
-    # in two different years. A file without a stamp in its first block (an empty one, just
-    # rotated) has none to place.
-    stamped = [source for source in files if source.first_time is not None]
-    if stamped and all(source.end is not None for source in stamped):
-        for source in stamped:
-            source.anchor = source.end
-            source.first_time = source.first_time_in_head(zone)  # the order, in those years
-    # A rotated set is one log: a Feb 29 that moved one file's yearless lines back from the
-    # year its anchor gave (a set copied years after it was written) moves the others' as far,
-    # so that the set is read in one run of years, and ordered in them (under --year too).
-    # Only its own files (_rotation()): a live log given beside an old copy keeps its year.
-    backs: Dict[str, int] = {}
-    for source in stamped:
-        log = _rotation(str(source.name))[0]
-        backs[log] = max(backs.get(log, 0), source.leap_back)
-    for source in stamped:
-        back = backs[_rotation(str(source.name))[0]]
-        if back:
-            source.first_time = source.first_time_in_head(zone, back)
+    _place_in_years(files, zone)  # a file left out no longer has a say in the anchors
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     # Two files whose first stamps are the same second (a rotated file of a quiet moment, a
     # log rotated as a line was logged): their names tell which is older, not the shell's
@@ -1816,6 +1798,31 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
         else:
             files.append(standard_input)
     return Inputs(files, problems, notes)
+
+
+def _place_in_years(files: List[Source], zone: Optional[_dt.tzinfo]) -> None:
+    """The first times of `files` (open_sources()) in the years their set places them."""
+    # Anchored all on their ends or all on their modification times: a rotated set copied
+    # together, some of its files with a dated end and some without, would otherwise be read
+    # in two different years. A file without a stamp in its first block (an empty one, just
+    # rotated) has none to place.
+    stamped = [source for source in files if source.first_time is not None]
+    if stamped and all(source.end is not None for source in stamped):
+        for source in stamped:
+            source.anchor = source.end
+            source.first_time = source.first_time_in_head(zone)  # the order, in those years
+    # A rotated set is one log: a Feb 29 that moved one file's yearless lines back from the
+    # year its anchor gave (a set copied years after it was written) moves the others' as far,
+    # so that the set is read in one run of years, and ordered in them (under --year too).
+    # Only its own files (_rotation()): a live log given beside an old copy keeps its year.
+    backs: Dict[str, int] = {}
+    for source in stamped:
+        log = _rotation(str(source.name))[0]
+        backs[log] = max(backs.get(log, 0), source.leap_back)
+    for source in stamped:
+        back = backs[_rotation(str(source.name))[0]]
+        if back:
+            source.first_time = source.first_time_in_head(zone, back)
 
 
 def _pipe_identity(path: str) -> Optional[Tuple[int, int]]:

@@ -6,7 +6,9 @@ bullseye; both weekly since, rotated a moment apart). `maillog-sasl /var/log/mai
 other files given hold is left out, with a note, and the reports are those of the mail lines
 read once; a file that holds a line no other does is read."""
 
+import datetime as dt
 import gzip
+import os
 
 import pytest
 
@@ -186,3 +188,39 @@ def test_other_programs_logs_beside_the_mail_logs_cut_no_session(cli, tmp_path, 
     assert beside.out == alone.out
     stats = cli("--stats", "--jobs", jobs, *mail, *auth).err
     assert "sessions incomplete:      0" in stats and "sessions closed idle:     0" in stats
+
+
+def test_a_copied_var_log_across_a_feb_29_reads_each_mail_line_once(cli, tmp_path):
+    # A yearless /var/log of Feb 22 - Mar 6, 2024 copied in 2026: mail.log.1 ending on Feb 28,
+    # mail.log starting on the Feb 29, syslog daily. syslog.2, of Feb 28 - 29 (its Feb 29
+    # places it in 2024), was compared before the mail log's set was moved back to 2024
+    # (mail.log.1's first line in 2026): no mail log begins before it, and it was read, its
+    # day's logins twice, without a word.
+    utc, copied = dt.timezone.utc, dt.datetime(2026, 3, 10).timestamp()
+    log = MailLog()
+    for day in range(14):
+        for hour in (1, 9, 13, 18, 22):
+            log.login(f"user{hour}@example.jp", f"198.51.100.{day + 1}",
+                      dt.datetime(2024, 2, 22, hour, 3 * day, tzinfo=utc)
+                      + dt.timedelta(days=day), to=2)
+
+    def yearless(name, lines, ends):
+        paths = rotated(tmp_path, name, lines, ends)
+        for path in paths:
+            data = path.read_bytes()
+            text = (gzip.decompress(data) if path.suffix == ".gz" else data).decode()
+            data = "".join(f"{when:%b} {when.day:2d} {when:%H:%M:%S} {rest}\n" for when, rest in (
+                (dt.datetime.fromisoformat(stamp), rest) for stamp, rest in
+                (line.split(" ", 1) for line in text.splitlines()))).encode()
+            path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+            os.utime(path, (copied, copied))
+        return paths
+
+    mail = yearless("mail.log", log.lines, [dt.datetime(2024, 2, 29, tzinfo=utc) + SKEW])
+    syslog = yearless("syslog", with_other_programs(log),
+                      [dt.datetime(2024, 2, 22, 6, 25, tzinfo=utc) + dt.timedelta(days=day)
+                       for day in range(5, 9)])
+    result = cli("--tz", "UTC", "-r", "sessions", "-f", "csv", *mail, *syslog)
+    assert result.code == 0
+    assert result.out == cli("--tz", "UTC", "-r", "sessions", "-f", "csv", *mail).out
+    assert sorted(note.split(": ", 2)[1] for note in notes(result)) == sorted(map(str, syslog))
