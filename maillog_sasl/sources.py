@@ -573,7 +573,7 @@ def _first_placed(stamps: Iterator[str], clock: Clock, feb_29: bool, back: int =
         month = clock.last_month
         if clock.year is None or month is None:
             return moment, 0, None  # a first stamp that names its year
-        guessed = clock._first_year(month, moment.day)
+        guessed = clock.year_guessed(month, moment.day)
         leap_back = _leap_back(clock, guessed, stamps, feb_29)
         back = max(back, leap_back)
         if not back:

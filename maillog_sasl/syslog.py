@@ -14,8 +14,9 @@ SUMMARY
         .start_in(year, month)      the year and month of its first yearless stamp
         .latest, .last_month        the latest time it made; the month of its last yearless
                                     stamp (None before one)
+        .year_guessed(month, day)   the year its anchor gives a yearless stamp of that day
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
-    leap_year_by(year) -> the latest leap year not after `year`: a yearless Feb 29's
+    leap_year_by(year) -> the latest leap year not after `year`: a yearless Feb 29's year
     slots_state(record, fields), set_slots(record, state)   a record pickled as a plain class
                                     with `fields` as its __slots__ is (compiled or not), and back
 
@@ -744,7 +745,7 @@ class Clock:
         except ValueError:
             return None
         if self.year is None:
-            self.year = self._first_year(month, day)
+            self.year = self.year_guessed(month, day)
         year = self.year
         last = self._last_month
         if last is not None:
@@ -816,7 +817,9 @@ class Clock:
             value = value.replace(microsecond=int(fraction[:6].ljust(6, "0")))
         return value, ambiguous
 
-    def _first_year(self, month: int, day: int) -> int:
+    def year_guessed(self, month: int, day: int) -> int:
+        """The year of a yearless stamp of `month` and `day` that is the latest on or before the
+        anchor's day (now, without one)."""
         # The anchor's day as the stamps' zone shows it: a file's time is the machine's local
         # time, a last line's end in its own offset, and a stamp's day is the log's zone's.
         anchor = (_dt.datetime.now(self.zone) if self.anchor is None
