@@ -971,6 +971,13 @@ def _prefix(line: str) -> Tuple[int, int]:
     return found.end(1) if found.group(1) else 0, found.end()
 
 
+def _log_of(source: "Source") -> str:
+    """The log whose rotated set `source` is a file of (_rotation()), its path as a path:
+    `maillog` and `./maillog.1` are files of one."""
+    name = str(source.name)
+    return _rotation(name if is_url(name) else os.path.normpath(name))[0]
+
+
 def _rotation(name: str) -> Tuple[str, int]:
     """(the log a file named `name` is of, how old it is in its rotated set: 0 the log, N its
     `.N`, a dated file the older the earlier its date)."""
@@ -1781,11 +1788,11 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     # rotated sets show no Postfix line where a file starts, are read after them: ordered
     # among them by their first lines, one begun before the mail log's next file moved its
     # host's clock past the session across that rotation, closed as idle and cut in two.
-    if len({_rotation(str(source.name))[0] for source in files}) > 1:
-        mail_logs = {_rotation(str(source.name))[0] for source in files
+    if len({_log_of(source) for source in files}) > 1:
+        mail_logs = {_log_of(source) for source in files
                      if source.first_time is not None and _has_postfix_line(source)}
         if mail_logs:
-            files.sort(key=lambda source: _rotation(str(source.name))[0] not in mail_logs)
+            files.sort(key=lambda source: _log_of(source) not in mail_logs)
     if standard_input is not None and stdin_seen:
         # Its first block is read ahead too, as a pipe's given by its path, and handed on
         # first: a Feb 29 there places the yearless lines before it (leap_start). Its time
@@ -1817,10 +1824,10 @@ def _place_in_years(files: List[Source], zone: Optional[_dt.tzinfo]) -> None:
     # Only its own files (_rotation()): a live log given beside an old copy keeps its year.
     backs: Dict[str, int] = {}
     for source in stamped:
-        log = _rotation(str(source.name))[0]
+        log = _log_of(source)
         backs[log] = max(backs.get(log, 0), source.leap_back)
     for source in stamped:
-        back = backs[_rotation(str(source.name))[0]]
+        back = backs[_log_of(source)]
         if back:
             source.first_time = source.first_time_in_head(zone, back)
 
@@ -1898,7 +1905,7 @@ def _without_mail_lines_held(files: List[Source], notes: List[Problem]) -> List[
     sets: Dict[str, List[Source]] = {}
     for source in files:
         if source.regular and source.first_time is not None and not source._head_facts[1]:
-            sets.setdefault(_rotation(str(source.name))[0], []).append(source)
+            sets.setdefault(_log_of(source), []).append(source)
     if len(sets) < 2:
         return files  # one rotated set (maillog*): no other to hold its lines
     shares = {name: _mail_share(logs) for name, logs in sets.items()}

@@ -437,6 +437,19 @@ def test_a_rotated_set_across_a_feb_29_is_read_in_its_leap_year(
     assert _range(cli, paths[1], *year, "--jobs", jobs, paths[0]) == span
 
 
+def test_a_set_named_in_two_spellings_is_one_set(cli, tmp_path, monkeypatch):
+    """`maillog ./maillog.1` names one rotated set: the Feb 29 that moves maillog back to 2024
+    moves ./maillog.1 too (it stayed in 2026, carol's message read as deferred)."""
+    carol = dt.datetime(2024, 2, 28, 23, 59, 57, tzinfo=UTC)
+    _rotated_leap_set(tmp_path, carol, dt.datetime(2024, 2, 29, tzinfo=UTC),
+                      [(2, 28), (2, 29), (3, 1)])
+    monkeypatch.chdir(tmp_path)
+    result = cli("--tz", "UTC", "-r", "messages", "-f", "csv", "--columns",
+                 "time,sasl_username,status", "maillog", "./maillog.1")
+    assert result.code == 0, result.err
+    assert f"{carol:%Y-%m-%dT%H:%M}:58+00:00,carol@example.jp,sent" in result.out.splitlines()
+
+
 def test_a_live_log_beside_an_old_set_across_a_feb_29_keeps_its_year(cli, tmp_path):
     """The Feb 29 that moves a copied set back to 2024 moves its own files, not a log of
     another name given beside it (the live log, written this year): dave's login of Nov 30
