@@ -85,12 +85,13 @@ DESCRIPTION
     unfinished recipients `deferred`), so memory holds only what is open, however long the log.
 
     A session whose end was lost is closed as idle when its host has logged SESSION_IDLE without
-    a line of it. Whether that happened is looked at when a host's stamps enter another
-    ten-minute slot, and at the end of each input: points fixed by the lines themselves, never
-    by how the input was cut into blocks, so that parallel.py, which reads an input in byte
-    ranges, hands on the same objects in the same order. A session whose end is stamped before
-    its start (the clock went back while it was open) ends at its start; so does a message's
-    life in the queue.
+    a line of it. Whether that happened is looked at when the stamps of a host's Postfix lines
+    enter another ten-minute slot (another program's line may be in another clock: a container
+    log driver's prefix before Postfix's own line, and the other containers' lines under it),
+    and at the end of each input: points fixed by the lines themselves, never by how the input
+    was cut into blocks, so that parallel.py, which reads an input in byte ranges, hands on the
+    same objects in the same order. A session whose end is stamped before its start (the clock
+    went back while it was open) ends at its start; so does a message's life in the queue.
 
     An input of every line written k times (2 to MOST_COPIES: rsyslog with several actions on
     one file; copies_of()) is read one line of each run. That is told from its first
@@ -196,6 +197,11 @@ SESSION_IDLE = _dt.timedelta(hours=1)
 # recipients (Session.refused): beyond, they are handed on as their lines name them.
 REFUSED_HELD: Final = 1000
 SWEEP_EVERY = _dt.timedelta(minutes=10)
+# The key under which another program's lines of a host enter their slots (host + it; no host
+# name holds a line end): they note their times in the period read, but their stamps may be in
+# another clock than the host's Postfix lines (a container log driver's prefix before Postfix's
+# own line, and the other containers' lines under it), so they close none of its sessions.
+OTHER_CLOCK: Final = "\n"
 # A pipe(8) content filter (FILTER_README's simple filter; `spamc -e sendmail -oi -f ${sender}
 # ${recipient}`) hands each message back through Postfix's sendmail: pickup reads the copy
 # under a new queue ID (`uid=N from=<SENDER>`, nothing naming the original) moments before or
@@ -425,10 +431,24 @@ def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
 
 
 def _edge(line: str, clock: Clock) -> tuple:
-    """(host, time) of an input's first or last line; (None, None) when it is no syslog line."""
+    """(host, time) of an input's first or last line, by the stamp feed() reads it by (Postfix's
+    own line behind a container's prefix: nested_line()); the host None when the line is
+    another program's, whose clock may not be its host's Postfix's (a container's log driver's
+    prefix); (None, None) when it is no syslog line."""
     parsed = split_line(line)
-    when = time_aside(clock, parsed[0]) if parsed is not None else None
-    return (parsed[1], when) if parsed is not None else (None, None)
+    if parsed is None:
+        return None, None
+    host: Optional[str] = parsed[1]
+    tag = parsed[2]
+    program = parse_program(tag)
+    if program is None or program[1] == "postfix":  # as feed(): the postfix command's too
+        inner = nested_line(parsed[3])
+        if inner is not None and parse_program(inner[2]) is not None:
+            host = inner[1] if inner[1] != NO_HOST else container_host(parsed[1], tag)
+            parsed = inner
+        elif program is None:
+            host = None
+    return host, time_aside(clock, parsed[0])
 
 
 def account_of(login: str) -> str:
@@ -698,6 +718,7 @@ class Correlator:
         # starts with it: a line of that slot sorts between the two (no slice of the line).
         last_slot = slot_end = last_host = ""
         iso_slot = iso_end = ""  # the same for the stamps of the second inline shape
+        other_slot = other_host = ""  # the slot and host of the last other program's line
         for line in lines:
             # split_line()'s two common cases inline, `prog[pid]:` after a traditional stamp or
             # after one of a digit first (RFC 3339): one call less for each line; every other
@@ -730,24 +751,11 @@ class Correlator:
             except (IndexError, ValueError):
                 tag = stamp = host = text = ""
             program = tags.get(tag)
-            if program is not None:
-                # Most lines share their host and slot with the line before. A slot is the
-                # line's first characters (a stamp of a digit first: when it has SLOT_ISO or
-                # more, without a space), so a line that starts with the last one is in it.
-                # Each shape keeps its own: a traditional slot is a line's first 11 characters
-                # whatever they are (`2026-03-02T` too), and a host's slot is the last one
-                # checked, of either shape, so each check clears the other's end.
-                if slots and not stamp:
-                    if not (last_slot <= line < slot_end and host == last_host):
-                        last_slot, last_host = line[:SLOT_TRADITIONAL], host
-                        slot_end, iso_end = last_slot + LAST_CHARACTER, ""
-                        slot_line(host, last_slot, line[:15], clock)
-                elif slots and not (iso_slot <= line < iso_end and host == last_host):
-                    iso_slot, last_host = stamp[:SLOT_ISO], host
-                    iso_end = iso_slot + LAST_CHARACTER if len(iso_slot) == SLOT_ISO else ""
-                    slot_end = ""
-                    slot_line(host, iso_slot, stamp, clock)
-            else:
+            # The stamp and host are the line's first words as cut above (a tag cached), not
+            # what split_line() or a nested line gave.
+            cut = True
+            if program is None:
+                cut = False
                 parsed = split_line(line)
                 if parsed is None:
                     # A BSD syslogd's repeat line has no tag.
@@ -756,10 +764,6 @@ class Correlator:
                         not_syslog += 1
                     continue
                 stamp, host, tag, text = parsed
-                if slots:
-                    slot_end = iso_end = ""
-                    slot_line(host, stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO],
-                              stamp, clock)
                 program = tags.get(tag)
                 if program is None:
                     program = self._program(tag)
@@ -776,7 +780,17 @@ class Correlator:
                     stamp, inner_host, tag, text = parsed
                     host = (inner_host if inner_host != NO_HOST
                             else container_host(host, outer_tag))
+                    cut = False
                 elif not len(program):
+                    if slots:
+                        # Its time counts in the input's period (where it went back: logs
+                        # joined newest first) but moves no host's clock, under a key of its
+                        # own (OTHER_CLOCK).
+                        slot = (stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO]
+                                if stamp else line[:SLOT_TRADITIONAL])
+                        if slot != other_slot or host != other_host:
+                            other_slot, other_host = slot, host
+                            slot_line(host + OTHER_CLOCK, slot, stamp or line[:15], clock)
                     # Or the repeat line of a container's prefix, for the lines it holds; or
                     # MailScanner's line for a message it wrote back under a new queue ID.
                     if not (text.startswith(REPEATED) and self._repeated(
@@ -785,6 +799,32 @@ class Correlator:
                                 line, stamp or line[:15], host, text, clock) is USED):
                         other += 1
                     continue
+            # A host's clock moves by its Postfix lines alone, each by the stamp it is read
+            # by: behind a container's prefix, Postfix's own, whose clock may be hours from the
+            # prefix's (the container logging in another zone than its host's syslog daemon),
+            # as the other containers' lines under that prefix are; either clock would close
+            # the sessions of the other as idle.
+            if slots and cut:
+                # Most lines share their host and slot with the line before. A slot is the
+                # line's first characters (a stamp of a digit first: when it has SLOT_ISO or
+                # more, without a space), so a line that starts with the last one is in it.
+                # Each shape keeps its own: a traditional slot is a line's first 11 characters
+                # whatever they are (`2026-03-02T` too), and a host's slot is the last one
+                # checked, of either shape, so each check clears the other's end.
+                if not stamp:
+                    if not (last_slot <= line < slot_end and host == last_host):
+                        last_slot, last_host = line[:SLOT_TRADITIONAL], host
+                        slot_end, iso_end = last_slot + LAST_CHARACTER, ""
+                        slot_line(host, last_slot, line[:15], clock)
+                elif not (iso_slot <= line < iso_end and host == last_host):
+                    iso_slot, last_host = stamp[:SLOT_ISO], host
+                    iso_end = iso_slot + LAST_CHARACTER if len(iso_slot) == SLOT_ISO else ""
+                    slot_end = ""
+                    slot_line(host, iso_slot, stamp, clock)
+            elif slots:
+                slot_end = iso_end = ""
+                slot_line(host, stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO],
+                          stamp, clock)
             # Typed from here on (a _Command is a tuple too): compiled, its fields are then read
             # as a tuple's, not through the generic subscript.
             fields: tuple = program
@@ -1164,6 +1204,8 @@ class Correlator:
         for host, when in filter(None, self.edges):
             if when is not None:
                 self._seen(when)
+                if host is None:  # another program's line: its clock may not be Postfix's
+                    continue
                 known = self._host_clock.get(host)
                 if known is None or when > known:
                     self._host_clock[host] = when

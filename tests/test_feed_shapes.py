@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maillog_sasl import events
-from maillog_sasl.correlate import SLOT_ISO, SLOT_TRADITIONAL, Correlator
+from maillog_sasl.correlate import OTHER_CLOCK, SLOT_ISO, SLOT_TRADITIONAL, Correlator
 from maillog_sasl.model import Stats
 from maillog_sasl.syslog import Clock, nested_line, parse_program, split_line
 
@@ -117,12 +117,13 @@ def slot_changes(lines):
     """(host, slot, stamp) each time a host enters another slot, as feed() found them when it
     cut only traditional lines inline and checked the slot of every other line: a line with a
     space where a traditional stamp ends and a tag seen before (one split_line() gave) is cut
-    there, its slot a traditional one, whatever its first characters."""
+    there, its slot a traditional one, whatever its first characters. Another program's lines
+    enter theirs under a key of their own (their stamps may be in another clock)."""
     slots, changes, tags = {}, [], set()
     for line in lines:
         fields = line[16:].split(" ", 2)
         if line[15:16] == " " and len(fields) == 3 and fields[1] in tags:
-            host, slot, stamp = fields[0], line[:SLOT_TRADITIONAL], line[:15]
+            host, tag, slot, stamp = fields[0], fields[1], line[:SLOT_TRADITIONAL], line[:15]
         else:
             parsed = split_line(line)
             if parsed is None:
@@ -130,6 +131,8 @@ def slot_changes(lines):
             stamp, host, tag = parsed[:3]
             tags.add(tag)
             slot = stamp[:SLOT_TRADITIONAL if stamp[3:4] == " " else SLOT_ISO]
+        if parse_program(tag) is None:
+            host += OTHER_CLOCK
         if slots.get(host) != slot:
             slots[host] = slot
             changes.append((host, slot, stamp))
