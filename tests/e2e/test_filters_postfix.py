@@ -205,10 +205,13 @@ def test_a_before_queue_filters_refusals_are_the_logins_rejected_mail(postfix_en
         ("NOQUEUE", CLIENT, "proxied@reject.test", "rejected", "5.7.1"),
         ("NOQUEUE", CLIENT, "proxied@datareject.test", "rejected", "5.6.0"),
         ("NOQUEUE", LATER, "late@reject.test", "rejected", "5.7.1"),  # both lines name it
+        # late@ok.test, which no line names: the session's rcpt=2 counts it. Not so
+        # proxied2@ok.test: its session also queued a message, whose nrcpt is no RCPT count.
+        ("NOQUEUE", LATER, "", "rejected", "5.7.1"),
     ])
     row = user_row(postfix_env, BOB)
     assert (row["sessions"], row["recipients"], row["sent"], row["deferred"],
-            row["rejected"]) == (2, 5, 1, 1, 3)
+            row["rejected"]) == (2, 6, 1, 1, 4)
     sessions = [row for row in report(postfix_env, "sessions") if row["sasl_username"] == BOB]
     assert [(session["client_ip"], session["recipients"], session["rejected"])
             for session in sessions] == [(CLIENT, 5, 1), (LATER, 2, 0)]
