@@ -69,7 +69,7 @@ IMPORTANCE: Dict[str, Tuple[str, ...]] = {
     # Whose mail to whom, what became of it, when, and the queue ID to act on.
     "messages": ("sasl_username", "recipient", "status", "time", "queue_id", "reason",
                  "client_ip", "sender", "dsn", "relay", "last_attempt", "attempts",
-                 "message_id", "parent_queue_id", "orig_to", "host"),
+                 "message_id", "parent_queue_id", "orig_to", "instance", "host"),
     # The role (attacker or usual) is what the report is asked for under --flagged.
     "ips": ("user", "client_ip", "role", "country", "recipients", "first_seen", "last_seen",
             "sessions", "messages", "asn", "as_org", "client_name"),

@@ -29,6 +29,7 @@ DESCRIPTION
               them), `rejected` those refused. Mechanisms are lower-case in every report.
     messages: one row per recipient of an authenticated message, and per recipient refused
               before any queue file (queue_id NOQUEUE) in an authenticated session.
+              `instance` as the queue report's (below); "" of a NOQUEUE row, in no queue.
     ips:      one row per (user, client IP); `role`, for a flagged account: `attacker` or
               `usual` (incident.ip_roles).
     failures: one row per client IP with failed AUTH; attempts come from the disconnect counters;
@@ -106,6 +107,9 @@ from maillog_sasl.model import (
 )
 from maillog_sasl.pairs import PairStore, StoreError
 
+# `instance` (messages, queue): the Postfix instance whose queue holds the message
+# (model.Message.instance); last, as a column added is, so that a script reading the CSV by
+# position reads what it did.
 USERS_COLUMNS = ["user", "sessions", "messages", "recipients", *OUTCOMES, "ips", "first_seen",
                  "last_seen", "methods", "hosts", "flags"]
 SESSIONS_COLUMNS = ["host", "service", "pid", "client_ip", "client_name", "start", "end",
@@ -113,7 +117,7 @@ SESSIONS_COLUMNS = ["host", "service", "pid", "client_ip", "client_name", "start
                     "failed_auth", "complete", "rejected"]
 MESSAGES_COLUMNS = ["queue_id", "host", "sasl_username", "client_ip", "time", "sender",
                     "recipient", "status", "dsn", "relay", "attempts", "reason", "orig_to",
-                    "message_id", "last_attempt", "parent_queue_id"]
+                    "message_id", "last_attempt", "parent_queue_id", "instance"]
 IPS_COLUMNS = ["user", "client_ip", "client_name", "sessions", "messages", "recipients",
                "first_seen", "last_seen", "role"]
 FAILURES_COLUMNS = ["client_ip", "attempts", "usernames", "mechanisms", "first_seen",
@@ -124,8 +128,6 @@ SUSPICIOUS_COLUMNS = ["user", "severity", "signals", "reasons", "networks", "ips
                       "first_flagged", "logins", "messages", "recipients", "failed_share"]
 TIMELINE_COLUMNS = ["user", "hour", "logins", "ips", "networks", "new_networks", "auth_failures",
                     "recipients", *OUTCOMES, "signals"]
-# `instance`: the Postfix instance whose queue holds the message (model.Message.instance); last,
-# as a column added is, so that a script reading the CSV by position reads what it did.
 QUEUE_COLUMNS = ["host", "queue_id", "kind", "user", "sender", "pending_recipients",
                  "first_deferred", "last_attempt", "last_reason", "parent_queue_id", "queued",
                  "instance"]
@@ -395,7 +397,8 @@ def recipient_rows(message: Message, notices: bool = False) -> Iterable[dict]:
                     "sasl_username": message.sasl_username, "client_ip": message.client_ip,
                     "time": message.queued, "sender": message.sender if message.sender is not None
                     else message.sasl_sender, "message_id": message.message_id,
-                    "parent_queue_id": parent_queue_id(message)}
+                    "parent_queue_id": parent_queue_id(message),
+                    "instance": message.instance}
         if recipient is None:
             yield {**base, "recipient": "", "status": status, "dsn": "", "relay": "",
                    "attempts": 0, "reason": _NOT_ATTEMPTED,
@@ -417,19 +420,21 @@ def recipient_tuples(message: Message) -> List[tuple]:
     counted = message.counted_recipients()
     if not counted:
         return []
-    # The message's own columns, first; its message_id and parent go after the recipient's.
+    # The message's own columns, first; its message_id, parent and instance go after the
+    # recipient's.
     head = (message.queue_id, message.host, message.sasl_username, message.client_ip,
             message.queued, message.sender if message.sender is not None else message.sasl_sender)
-    message_id, parent = message.message_id, parent_queue_id(message)
+    message_id, parent, instance = message.message_id, parent_queue_id(message), message.instance
     rows: List[tuple] = []
     for recipient, status in counted:
         if recipient is None:
             rows.append(head + ("", status, "", "", 0, _NOT_ATTEMPTED, None, message_id, None,
-                                parent))
+                                parent, instance))
         else:
             dsn, relay, reason = recipient.details()
             rows.append(head + (recipient.address, status, dsn, relay, recipient.attempts, reason,
-                                recipient.orig_to, message_id, recipient.last_attempt, parent))
+                                recipient.orig_to, message_id, recipient.last_attempt, parent,
+                                instance))
     return rows
 
 
@@ -445,7 +450,7 @@ def session_reject_tuples(session: Session, user: str) -> Iterator[tuple]:
     host, ip = session.host, session.client_ip
     for when, reject in session.rejects:
         yield ("NOQUEUE", host, user, ip, when, reject.sender, reject.recipient, REJECTED,
-               reject.dsn, "", 0, reject.reason, None, None, when, None)
+               reject.dsn, "", 0, reject.reason, None, None, when, None, "")
 
 
 def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
@@ -455,7 +460,8 @@ def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
                "client_ip": session.client_ip, "time": when, "sender": reject.sender,
                "recipient": reject.recipient, "status": REJECTED, "dsn": reject.dsn,
                "relay": "", "attempts": 0, "reason": reject.reason, "orig_to": None,
-               "message_id": None, "last_attempt": when, "parent_queue_id": None}
+               "message_id": None, "last_attempt": when, "parent_queue_id": None,
+               "instance": ""}
 
 
 def _earliest(current, candidate):

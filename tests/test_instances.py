@@ -5,12 +5,17 @@ syslog_name, never smtpd's, which master.cf overrides: postfix-out's copied the 
 `-o syslog_name=postfix/submission`), and `-f ids` over both says so on stderr with each
 instance's command. (`contain` on this log: tests/test_contain.py.)"""
 
+import functools
 import pickle
 import textwrap
 
 import pytest
 
+import maillog_sasl
+from maillog_sasl import cli as cli_module
 from maillog_sasl.model import Message
+
+from support import SCENARIOS
 
 TIMES = ("--year", "2026", "--tz", "UTC")
 
@@ -81,6 +86,59 @@ def test_ids_over_two_instances_name_them_and_each_ones_command(cli, log, jobs):
         "instance its own (the `instance` column: -f csv --columns instance,queue_id): "
         "`postsuper -d -` for postfix, `postmulti -i postfix-out -x postsuper -d -` for "
         "postfix-out")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_messages_report_gives_each_row_its_queues_instance(report, log, jobs):
+    # The rows an incident's cleanup reads: which instance's postsuper takes each queue ID.
+    rows = report("messages", *TIMES, "--jobs", jobs, log)
+    assert {row["queue_id"]: row["instance"] for row in rows} == INSTANCES
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "ndjson", "ids"])
+def test_two_jobs_write_the_messages_instances_as_one_does(cli, log, fmt, monkeypatch):
+    # Chunks of a few lines: each worker reads some messages' cleanup and qmgr lines alone.
+    def run(*jobs):
+        result = cli("-r", "messages", *TIMES, "-f", fmt, *jobs, log)
+        return result.code, result.out, result.err
+
+    one = run()
+    monkeypatch.setattr(cli_module, "open_logs",
+                        functools.partial(maillog_sasl.open_logs, chunk_size=300))
+    assert run("--jobs", "2") == one
+    assert one[0] == 0 and "postfix-out" in one[1] + one[2]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "table"])
+def test_the_messages_instance_column_is_the_last_in_every_format(cli, log, fmt):
+    # Last, after parent_queue_id: a script reading the CSV by position reads what it did.
+    result = cli("-r", "messages", *TIMES, "-f", fmt, log)
+    assert result.code == 0, result.err
+    lines = [line for line in result.out.splitlines() if line.startswith(("queue_id", "2B2B"))]
+    assert lines[0].replace(",", " ").split()[-2:] == ["parent_queue_id", "instance"]
+    assert lines[1].replace(",", " ").split()[-1] == "postfix-out"
+
+
+def test_messages_ids_over_two_instances_name_them_as_the_queue_reports_do(cli, log):
+    messages = cli("-r", "messages", *TIMES, "-f", "ids", log)
+    queue = cli("-r", "queue", *TIMES, "-f", "ids", log)
+    assert messages.code == queue.code == 0, messages.err
+    assert messages.out.split() == sorted(INSTANCES)
+    [said] = [line for line in messages.err.splitlines() if "instances" in line]
+    assert said in queue.err.splitlines()
+
+
+def test_a_recipient_refused_before_any_queue_file_is_in_no_instances_queue(report):
+    # A content filter on the primary hands erin's message to postfix-out, which a queue ID
+    # the primary used before names again; a NOQUEUE refusal has no queue file at all.
+    rows = report("messages", *TIMES, SCENARIOS / "two_instances.log")
+    assert [(row["queue_id"], row["recipient"], row["instance"]) for row in rows] == [
+        ("NOQUEUE", "x@blocked.example", ""),
+        ("3C3C3C3C03", "c@three.example", "postfix"),
+        ("2B2B2B2B02", "a@one.example", "postfix-out"),
+        ("2B2B2B2B02", "b@two.example", "postfix-out"),
+        ("1A1A1A1A01", "d@four.example", "postfix-out"),
+    ]
 
 
 def test_ids_of_one_instance_say_nothing_of_instances(cli, log):
