@@ -318,6 +318,14 @@ def expected_messages(truth):
                 "status": status,
                 "dsn": r["dsn"],
             }
+            # The instance whose queue holds it: the private instance's own syslog_name
+            # (its cleanup's and qmgr's), never the submission port's postfix/submission; a
+            # NOQUEUE refusal is in no queue. (A recipient refused under a queue ID: its
+            # transaction may have ended before cleanup or qmgr said anything.)
+            if row["queue_id"] == "NOQUEUE":
+                row["instance"] = ""
+            elif status != "rejected":
+                row["instance"] = "postfix"
             if status == "rejected":
                 row["reason"] = Contains(r["rcpt_reply"].split(" ", 1)[1][:60])
             elif r["via"] == "local":
