@@ -1776,8 +1776,12 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     files = _without_copies(files, notes)
     # The files left out below are found by their times, which a set's Feb 29 moves.
     _place_in_years(files, zone)
-    files = _without_severe_copies(_without_mail_lines_held(files, notes), notes)
-    _place_in_years(files, zone)  # a file left out no longer has a say in the anchors
+    left = _without_severe_copies(_without_mail_lines_held(files, notes), notes)
+    # A file left out no longer has a say in the anchors; run again on the files it placed,
+    # it would place them as it did.
+    if len(left) < len(files):
+        _place_in_years(left, zone)
+    files = left
     far_future = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
     # Two files whose first stamps are the same second (a rotated file of a quiet moment, a
     # log rotated as a line was logged): their names tell which is older, not the shell's

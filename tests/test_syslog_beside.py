@@ -68,6 +68,26 @@ def logs(tmp_path):
     return mail, syslog
 
 
+def without_years(path, copied, dated=False):
+    """The file `path` of rotated() with traditional (yearless) stamps, copied at `copied` (its
+    modification time, a timestamp); `dated`: compressed (named .gz), its last line's time in
+    gzip's header as logrotate's gzip keeps it (its end); else a .gz file's header has none."""
+    data = path.read_bytes()
+    text = (gzip.decompress(data) if path.suffix == ".gz" else data).decode()
+    lines = [(dt.datetime.fromisoformat(stamp), rest)
+             for stamp, rest in (line.split(" ", 1) for line in text.splitlines())]
+    data = "".join(f"{when:%b} {when.day:2d} {when:%H:%M:%S} {rest}\n"
+                   for when, rest in lines).encode()
+    if dated:
+        path.unlink()
+        path = path.with_name(path.name if path.suffix == ".gz" else path.name + ".gz")
+    if path.suffix == ".gz":
+        data = gzip.compress(data, mtime=lines[-1][0].timestamp() if dated else 0)
+    path.write_bytes(data)
+    os.utime(path, (copied, copied))
+    return path
+
+
 def notes(result):
     return sorted(line for line in result.err.splitlines() if line.endswith("; read once"))
 
@@ -205,16 +225,7 @@ def test_a_copied_var_log_across_a_feb_29_reads_each_mail_line_once(cli, tmp_pat
                       + dt.timedelta(days=day), to=2)
 
     def yearless(name, lines, ends):
-        paths = rotated(tmp_path, name, lines, ends)
-        for path in paths:
-            data = path.read_bytes()
-            text = (gzip.decompress(data) if path.suffix == ".gz" else data).decode()
-            data = "".join(f"{when:%b} {when.day:2d} {when:%H:%M:%S} {rest}\n" for when, rest in (
-                (dt.datetime.fromisoformat(stamp), rest) for stamp, rest in
-                (line.split(" ", 1) for line in text.splitlines()))).encode()
-            path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
-            os.utime(path, (copied, copied))
-        return paths
+        return [without_years(path, copied) for path in rotated(tmp_path, name, lines, ends)]
 
     mail = yearless("mail.log", log.lines, [dt.datetime(2024, 2, 29, tzinfo=utc) + SKEW])
     syslog = yearless("syslog", with_other_programs(log),
@@ -224,3 +235,28 @@ def test_a_copied_var_log_across_a_feb_29_reads_each_mail_line_once(cli, tmp_pat
     assert result.code == 0
     assert result.out == cli("--tz", "UTC", "-r", "sessions", "-f", "csv", *mail).out
     assert sorted(note.split(": ", 2)[1] for note in notes(result)) == sorted(map(str, syslog))
+
+
+def test_a_file_left_out_has_no_say_in_the_years_of_the_others(cli, tmp_path):
+    # A yearless set of Oct 2024 copied in 2026, every file compressed, gzip's headers (their
+    # ends) placing it in 2024, beside mail.warn, plain (no end): until it is left out, the
+    # files are placed by their modification times (not all of them have an end), in 2025.
+    # Left out, it no longer decides: the set is read in 2024, as when given alone.
+    utc, copied = dt.timezone.utc, dt.datetime(2026, 3, 10).timestamp()
+    log = MailLog()
+    for day in range(21):
+        when = dt.datetime(2024, 10, 1, tzinfo=utc) + dt.timedelta(days=day)
+        log.login("alice@example.jp", "192.0.2.7", when.replace(hour=9), to=2)
+        log.failures("203.0.113.66", when.replace(hour=2), ["admin", "info", "test"])
+    ends = [dt.datetime(2024, 10, 8, tzinfo=utc), dt.datetime(2024, 10, 15, tzinfo=utc)]
+    mail = [without_years(path, copied, dated=True)
+            for path in rotated(tmp_path, "mail.log", log.lines, ends)]
+    warn = without_years(rotated(tmp_path, "mail.warn", [
+        line for line in log.lines if "]: warning: " in line[2]], ends[1:])[0], copied)
+    sessions = ("--tz", "UTC", "-r", "sessions", "-f", "csv")
+    result = cli(*sessions, *mail, warn)
+    assert result.code == 0
+    assert result.out == cli(*sessions, *mail).out
+    assert ",2024-10-21T09:" in result.out and ",2025-" not in result.out
+    assert notes(result) == [f"maillog-sasl: {warn}: Postfix's warnings and errors alone, lines "
+                             f"{mail[0]} holds too (syslog's file of those levels); read once"]
