@@ -317,6 +317,7 @@ class Source:
     def __init__(self, name: str, path: Optional[str], mtime: Optional[_dt.datetime],
                  stream: Optional[BinaryIO] = None):
         self.name = name
+        self.log = _log_of(name)  # the log whose rotated set it is a file of
         self.path = path
         self.mtime = mtime
         # When its lines say the log ends (end_time(), by peek_first_time()), and what its
@@ -344,9 +345,8 @@ class Source:
         self._fingerprint: Optional[bytes] = None
         # Its text's first line (inflated), with its end: peek_first_time() read it.
         self._first_line = b""
-        # (the host of its first line, its first Postfix line when its first ones are all
-        # warnings or worse): _head_facts() of what peek_first_time() read
-        self._head_facts: Tuple[Optional[str], Optional[bytes]] = (None, None)
+        # _head_facts() of what peek_first_time() read
+        self._head_facts = _HeadFacts(None, None, False)
         self._reader: Optional[_Prefixed] = None
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._decompressor = ""  # the program the child process runs
@@ -971,10 +971,9 @@ def _prefix(line: str) -> Tuple[int, int]:
     return found.end(1) if found.group(1) else 0, found.end()
 
 
-def _log_of(source: "Source") -> str:
-    """The log whose rotated set `source` is a file of (_rotation()), its path as a path:
+def _log_of(name: str) -> str:
+    """The log whose rotated set the file `name` is of (_rotation()), its path as a path:
     `maillog` and `./maillog.1` are files of one."""
-    name = str(source.name)
     return _rotation(name if is_url(name) else os.path.normpath(name))[0]
 
 
@@ -1792,11 +1791,11 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
     # rotated sets show no Postfix line where a file starts, are read after them: ordered
     # among them by their first lines, one begun before the mail log's next file moved its
     # host's clock past the session across that rotation, closed as idle and cut in two.
-    if len({_log_of(source) for source in files}) > 1:
-        mail_logs = {_log_of(source) for source in files
-                     if source.first_time is not None and _has_postfix_line(source)}
+    if len({source.log for source in files}) > 1:
+        mail_logs = {source.log for source in files
+                     if source.first_time is not None and source._head_facts.postfix}
         if mail_logs:
-            files.sort(key=lambda source: _log_of(source) not in mail_logs)
+            files.sort(key=lambda source: source.log not in mail_logs)
     if standard_input is not None and stdin_seen:
         # Its first block is read ahead too, as a pipe's given by its path, and handed on
         # first: a Feb 29 there places the yearless lines before it (leap_start). Its time
@@ -1828,10 +1827,9 @@ def _place_in_years(files: List[Source], zone: Optional[_dt.tzinfo]) -> None:
     # Only its own files (_rotation()): a live log given beside an old copy keeps its year.
     backs: Dict[str, int] = {}
     for source in stamped:
-        log = _log_of(source)
-        backs[log] = max(backs.get(log, 0), source.leap_back)
+        backs[source.log] = max(backs.get(source.log, 0), source.leap_back)
     for source in stamped:
-        back = backs[_log_of(source)]
+        back = backs[source.log]
         if back:
             source.first_time = source.first_time_in_head(zone, back)
 
@@ -1908,8 +1906,8 @@ def _without_mail_lines_held(files: List[Source], notes: List[Problem]) -> List[
     Postfix's warnings and errors alone are left to _without_severe_copies()."""
     sets: Dict[str, List[Source]] = {}
     for source in files:
-        if source.regular and source.first_time is not None and not source._head_facts[1]:
-            sets.setdefault(_log_of(source), []).append(source)
+        if source.regular and source.first_time is not None and not source._head_facts.severe:
+            sets.setdefault(source.log, []).append(source)
     if len(sets) < 2:
         return files  # one rotated set (maillog*): no other to hold its lines
     shares = {name: _mail_share(logs) for name, logs in sets.items()}
@@ -1973,7 +1971,7 @@ def _held_by(logs: List[Source], others: List[Source]) -> Optional[List[List[Sou
     begin at or before the first of `logs` (or the file before it) on, and its first line is of
     the same host; else None."""
     holder = _holder(others, logs[0].first_time)
-    if holder is None or holder._head_facts[0] != logs[0]._head_facts[0]:
+    if holder is None or holder._head_facts.host != logs[0]._head_facts.host:
         return None
     start = max(others.index(holder) - 1, 0)
     wanted = ((index, line) for index, source in enumerate(logs)
@@ -2041,18 +2039,18 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     syslog's holds every host's) to begin at or before the line's time (the newest for the
     last line, when the file's end is not known), among the logs whose first bytes hold a
     Postfix line. A file whose lines are not found is read."""
-    severe = {source for source in files if source.regular and source._head_facts[1]}
+    severe = {source for source in files if source.regular and source._head_facts.severe}
     # Other programs' logs (auth.log, kern.log: `/var/log/*`) hold none of its lines: one that
     # began after the mail log was taken for the log of the file's time.
     whole = [source for source in files if severe and source.regular and source not in severe
-             and source.first_time is not None and _has_postfix_line(source)]
+             and source.first_time is not None and source._head_facts.postfix]
     kept = []
     for source in files:
-        host, first = source._head_facts
+        host, first, _ = source._head_facts
         if source in severe and first is not None and source.first_time is not None:
             # A central syslog's log begins with whichever host logged first: when no log
             # begins with this one's, every log may be its.
-            mine = [other for other in whole if other._head_facts[0] == host] or whole
+            mine = [other for other in whole if other._head_facts.host == host] or whole
             # One log holds both ends, as logrotate rotates the two files together: ends in two
             # logs would say nothing of a log between them not given, whose warnings are lost.
             # (The file's last line read only then: a file given alone is read once.)
@@ -2068,15 +2066,17 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
     return kept
 
 
-def _has_postfix_line(source: Source) -> bool:
-    """Whether the first bytes of `source` (inflated) hold a Postfix program's line."""
-    return any(parse_program(parsed[2]) for _, parsed in _parsed_lines(_inflated_line(source)))
+class _HeadFacts(NamedTuple):
+    """What a file's first bytes (inflated) tell of it: _head_facts()."""
+    host: Optional[str]  # of its first syslog line
+    severe: Optional[bytes]  # its first Postfix line, when they are all warnings or worse
+    postfix: bool  # whether they hold a Postfix program's line
 
 
-def _head_facts(start: bytes) -> Tuple[Optional[str], Optional[bytes]]:
-    """(the host of the first syslog line, the first Postfix line) of a file whose first bytes,
-    `start` (inflated), hold SEVERE_LINES Postfix lines or more and only warnings or worse
-    among them (the first of another kind ends the reading); (host, None) of any other."""
+def _head_facts(start: bytes) -> _HeadFacts:
+    """The _HeadFacts of a file whose first bytes are `start` (inflated): `severe` when they
+    hold SEVERE_LINES Postfix lines or more and only warnings or worse among them (the first
+    of another kind ends the reading)."""
     host, first, severe = None, None, 0
     for line, parsed in _parsed_lines(start):
         if host is None:
@@ -2084,11 +2084,11 @@ def _head_facts(start: bytes) -> Tuple[Optional[str], Optional[bytes]]:
         if parse_program(parsed[2]) is None:
             continue
         if not parsed[3].startswith(_SEVERE):
-            return host, None
+            return _HeadFacts(host, None, True)
         if first is None:
             first = line.encode("utf-8", "surrogateescape")
         severe += 1
-    return host, first if severe >= SEVERE_LINES else None
+    return _HeadFacts(host, first if severe >= SEVERE_LINES else None, first is not None)
 
 
 def _holder(logs: List[Source], when: Optional[_dt.datetime]) -> Optional[Source]:
