@@ -343,7 +343,8 @@ class Source:
         self._read_once = False
         self._head: Optional[bytes] = None  # bytes read ahead, handed on first
         self._fingerprint: Optional[bytes] = None
-        # Its text's first line (inflated), with its end: peek_first_time() read it.
+        # Its text's first line (inflated), its end an LF whatever it was (CRLF, a bare CR:
+        # LineSplitter's): peek_first_time() read it.
         self._first_line = b""
         # _head_facts() of what peek_first_time() read
         self._head_facts = _HeadFacts(None, None, False)
@@ -542,7 +543,8 @@ class Source:
         there moves them (`leap_back`): the first line is placed so (`leap_start`, for its
         Clock), and its time returned so, for the order of a rotated set."""
         start = _inflated_line(self)
-        self._first_line = start[:start.find(b"\n") + 1]
+        end = _LINE_END.search(start)
+        self._first_line = start[:end.start()] + b"\n" if end is not None else b""
         self._head_facts = _head_facts(start)
         moment, self.leap_back, self.leap_start = _first_placed(
             (parsed[0] for _, parsed in _parsed_lines(start)),
@@ -885,6 +887,7 @@ _GREP_PREFIX = re.compile(r"(?:([^\s:\[]+):)?(?:[0-9]+:)?"
                           r"(?=[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:|[0-9]{4}-[0-9]{2}-[0-9]{2}T)")
 # A rotated log's name: the log's, then logrotate's number (`.1`) or date (`-20260301`), then a
 # compressor's suffix.
+_LINE_END = re.compile(rb"\r\n?|\n")
 _ROTATED_NAME = re.compile(r"(.+?)(?:\.([0-9]{1,4})|-([0-9]{8}))?(?:\.(?:gz|bz2|xz|zst))?")
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -1854,9 +1857,11 @@ def _without_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
     files (Debian's rsyslog.conf up to bullseye: mail.* to mail.log and mail.info to
     mail.info, the same lines, one file a little behind while they are written, each rotated
     and compressed under its own name); a copy. Read twice, their lines would count every
-    login and message twice. The longer text is read, or of the same text the plain file (the
-    first named of two compressed ones); the other is a note. Only files whose first lines
-    are the same are compared: files whose texts part are two logs, and both are read."""
+    login and message twice. Their lines are compared, whatever ends them (a copy made
+    through Windows, CRLF, beside the original). The longer text is read, or of the same text
+    the plain file (the first named of two compressed ones); the other is a note. Only files
+    whose first lines are the same are compared: files whose texts part are two logs, and
+    both are read."""
     regular = [source for source in files if source.regular and source._first_line]
     dropped: Dict[Source, Problem] = {}
     for index, source in enumerate(regular):
@@ -1864,7 +1869,7 @@ def _without_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
             if (source in dropped or other in dropped
                     or other._first_line != source._first_line):
                 continue
-            found = _text_relation(source, other)
+            found, other_ends = _text_relation(source, other)
             if found == OTHER:
                 continue
             if found == START or (found == COPY and is_compressed(source._head)
@@ -1878,6 +1883,8 @@ def _without_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
                 note = f"the same log as {kept.name}"
             else:
                 note = f"the start of the log {kept.name} holds"
+            if other_ends:
+                note += ", with other line ends"
             dropped[copy] = Problem(copy.name, note + "; read once")
     for source, problem in dropped.items():
         notes.append(problem)
@@ -2152,11 +2159,14 @@ def _raw_blocks(source: Source) -> Iterator[bytes]:
         yield raw
 
 
-def _text_relation(first: Source, second: Source) -> str:
-    """How the texts of two regular files relate (COPY, START, HOLDS, OTHER), each read once
+def _text_relation(first: Source, second: Source) -> Tuple[str, bool]:
+    """How the lines of two regular files relate (COPY, START, HOLDS, OTHER), each read once
     more here through its own descriptor, at most BLOCK_SIZE bytes inflated at a time, up to
-    where they part."""
-    texts = (_text_blocks(first), _text_blocks(second))
+    where they part (a CRLF, an LF and a bare CR end a line alike: LineSplitter); and whether
+    one ends its lines with a CR where the other does not."""
+    crs = [False, False]
+    texts = (_with_lf_ends(_text_blocks(first), crs, 0),
+             _with_lf_ends(_text_blocks(second), crs, 1))
     pending = [b"", b""]
     ended = [False, False]
     try:
@@ -2166,13 +2176,32 @@ def _text_relation(first: Source, second: Source) -> str:
                     pending[side] = next(texts[side], b"")
                     ended[side] = not pending[side]
             if ended[0] or ended[1]:
-                return COPY if ended[0] and ended[1] else START if ended[0] else HOLDS
+                found = COPY if ended[0] and ended[1] else START if ended[0] else HOLDS
+                return found, crs[0] != crs[1]
             size = min(len(pending[0]), len(pending[1]))
             if pending[0][:size] != pending[1][:size]:
-                return OTHER
+                return OTHER, False
             pending = [pending[0][size:], pending[1][size:]]
     except _Unlike:
-        return OTHER
+        return OTHER, False
+
+
+def _with_lf_ends(blocks: Iterator[bytes], crs: List[bool], side: int) -> Iterator[bytes]:
+    """`blocks` of a text, each line end in them an LF (LineSplitter's: CRLF, LF, a bare CR),
+    none empty; `crs[side]` set when a CR was among them."""
+    held = b""  # a CR at a block's end, which an LF may follow in the next
+    for block in blocks:
+        block = held + block
+        held = b"\r" if block.endswith(b"\r") else b""
+        block = block[:len(block) - len(held)]
+        if b"\r" in block:
+            crs[side] = True
+            block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if block:
+            yield block
+    if held:
+        crs[side] = True
+        yield b"\n"
 
 
 def _text_blocks(source: Source) -> Iterator[bytes]:

@@ -355,6 +355,32 @@ def test_a_plain_file_that_holds_the_start_of_a_compressed_log_is_left_for_it(cl
     assert_read_once(cli, [plain, packed], f"{plain}: the start of the log {packed} holds")
 
 
+@pytest.mark.parametrize("crlf_plain", [True, False])
+@pytest.mark.parametrize("cut", [False, True])
+def test_a_compressed_copy_with_other_line_ends_is_read_once(cli, tmp_path, crlf_plain, cut):
+    # A log copied through Windows (CRLF line ends) and compressed there, given beside the
+    # original (`maillog-sasl maillog.2 maillog.2.gz`), whole or cut short (a download or a
+    # gzip that stopped): the texts differ in every line's end, not in a line, yet both were
+    # read, every login and message counted twice (the cut one up to its cut).
+    data = SAMPLE.read_bytes()
+    crlf = data.replace(b"\n", b"\r\n")
+    plain, packed = tmp_path / "maillog.2", tmp_path / "maillog.2.gz"
+    plain.write_bytes(crlf if crlf_plain else data)
+    whole = gzip.compress(data if crlf_plain else crlf)
+    packed.write_bytes(whole[:len(whole) // 3] if cut else whole)
+    assert_read_once(cli, [plain, packed],
+                     f"{packed}: the same log as {plain}, compressed, with other line ends")
+
+
+def test_a_copy_with_other_line_ends_is_read_once(cli, tmp_path):
+    # Of the same lines, the first named is read, as of two copies alike.
+    data = SAMPLE.read_bytes()
+    log, copy = tmp_path / "maillog.1", tmp_path / "maillog.2"
+    log.write_bytes(data)
+    copy.write_bytes(data.replace(b"\n", b"\r\n"))
+    assert_read_once(cli, [copy, log], f"{log}: the same log as {copy}, with other line ends")
+
+
 def gzip_named(name: str):
     """gzip's compress as gzip NAME does it: the name (and time) in the header, so that two
     compressed copies of one text are not the same bytes."""
