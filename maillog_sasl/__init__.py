@@ -82,7 +82,9 @@ class Analysis:
     line or Postfix lines whose timestamp is no time, or ran newest line first
     (sources.Problem: path and message); it is complete once the iteration has ended.
     `notes` lists the inputs read once because they were given twice (the same file by another
-    name, or a copy), in the same form, once the Analysis is made; with workers, those read
+    name, or a copy) and the inputs whose stamps name a zone their times are not read in
+    (journalctl's short-full read under another --tz), in the same form, once the Analysis is
+    made; with workers, those read
     here because a worker found them changed (rotated) or could not open them are added as
     they are met.
     `stats` counts the lines read, used and skipped, and grows as they are read; `sources` are

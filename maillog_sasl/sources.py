@@ -225,6 +225,7 @@ from maillog_sasl.syslog import (
     parse_program,
     rfc3339_start,
     split_line,
+    unlike_zone_name,
 )
 
 try:
@@ -305,7 +306,8 @@ class Problem(NamedTuple):
 
 class Inputs(NamedTuple):
     """What open_sources() gives: the sources in the order to read them, the problems and the
-    notes (inputs read once because given twice), each in the order met."""
+    notes (inputs read once because given twice; stamps naming another zone than --tz's), each
+    in the order met."""
     sources: List["Source"]
     problems: List[Problem]
     notes: List[Problem]
@@ -348,6 +350,9 @@ class Source:
         self._first_line = b""
         # _head_facts() of what peek_first_time() read
         self._head_facts = _HeadFacts(None, None, False)
+        # (the zone its first stamp names, the zone's name its times are read in) when they
+        # differ: unlike_zone_name(), of what peek_first_time() read
+        self.zone_unlike: Optional[Tuple[str, str]] = None
         self._reader: Optional[_Prefixed] = None
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._decompressor = ""  # the program the child process runs
@@ -546,6 +551,8 @@ class Source:
         end = _LINE_END.search(start)
         self._first_line = start[:end.start()] + b"\n" if end is not None else b""
         self._head_facts = _head_facts(start)
+        first = next(_parsed_lines(start), None)
+        self.zone_unlike = None if first is None else unlike_zone_name(first[1][0], zone)
         moment, self.leap_back, self.leap_start = _first_placed(
             (parsed[0] for _, parsed in _parsed_lines(start)),
             Clock(tz=zone, anchor=self.anchor), b"Feb 29 " in start, back)
@@ -1810,7 +1817,22 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
             standard_input.close()
         else:
             files.append(standard_input)
+    unlike = [source for source in files if source.zone_unlike is not None]
+    if unlike:
+        notes.append(_zone_note(unlike))
     return Inputs(files, problems, notes)
+
+
+def _zone_note(unlike: List[Source]) -> Problem:
+    """The note of the inputs whose stamps name a zone other than the one their local times are
+    read in (Source.zone_unlike): the admin's --tz, or this machine's zone without it."""
+    named, read_in = unlike[0].zone_unlike or ("", "")
+    more = len(unlike) - 1
+    others = f" (and {more} more input{'s' if more > 1 else ''})" if more else ""
+    return Problem(str(unlike[0].name), f"its stamps name the zone {named}{others}, but their "
+                   f"times are read in {read_in} (--tz, else this machine's zone), so they may "
+                   "be off by the difference: give --tz the log's own zone by its IANA name "
+                   "(Europe/Paris, Asia/Tokyo)")
 
 
 def _place_in_years(files: List[Source], zone: Optional[_dt.tzinfo]) -> None:

@@ -17,6 +17,7 @@ SUMMARY
         .year_guessed(month, day)   the year its anchor gives a yearless stamp of that day
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
     leap_year_by(year) -> the latest leap year not after `year`: a yearless Feb 29's year
+    unlike_zone_name(stamp, zone) -> (the stamp's zone name, `zone`'s then) when they differ
     slots_state(record, fields), set_slots(record, state)   a record pickled as a plain class
                                     with `fields` as its __slots__ is (compiled or not), and back
 
@@ -876,6 +877,26 @@ class Clock:
                 _STEADY_HOURS.clear()
             _STEADY_HOURS[id(zone), naive.year, naive.month, naive.day, naive.hour] = (
                 zone, fixed_zone(offset))
+
+
+def unlike_zone_name(stamp: str, zone: Optional[_dt.tzinfo]) -> Optional[Tuple[str, str]]:
+    """(the zone name a local-time stamp carries, the name `zone` shows then) when they differ:
+    journalctl's short-full `2023-11-14T22:13:20CET` (_local_time()) read in UTC (`zone`, the
+    machine's when None) is an hour off, as its name says. None when the stamp names no zone,
+    or `zone`'s name then is no word (a fixed offset: `+09` says nothing of JST)."""
+    match = _LOCAL_STAMP.fullmatch(stamp)
+    if match is None or not match.group(2):
+        return None
+    try:
+        naive = _dt.datetime(int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10]),
+                             int(stamp[11:13]))
+    except ValueError:
+        return None
+    read_in = zone if zone is not None else _tz.tzlocal()
+    shown = [read_in.tzname(naive.replace(fold=fold)) or "" for fold in (0, 1)]
+    if match.group(2) in shown or not all(name.isalpha() for name in shown):
+        return None
+    return match.group(2), shown[0]
 
 
 def leap_year_by(year: int) -> int:

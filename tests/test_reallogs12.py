@@ -49,7 +49,7 @@ from maillog_sasl import analyze
 from maillog_sasl.correlate import Correlator
 from maillog_sasl.follow import BLOCK_SIZE
 from maillog_sasl.sources import Unwrapper, end_time, file_anchor
-from maillog_sasl.syslog import Clock, parse_zone, split_line
+from maillog_sasl.syslog import Clock, parse_zone, split_line, unlike_zone_name
 
 from maillog_writer import MailLog
 from support import COMPILED
@@ -825,6 +825,42 @@ def test_the_ten_minute_slots_are_those_of_the_traditional_log(cli, monkeypatch,
               for name, (path, zone) in paths.items()}
     assert counts["traditional"] > 100
     assert counts["short-unix"] == counts["short-full"] == counts["traditional"]
+
+
+def test_a_short_full_log_read_in_another_zone_than_its_stamps_name_is_told(cli, tmp_path):
+    # The journal exported on a mail host in Berlin, read on a machine in UTC: every time read
+    # an hour late (CET) or two (CEST), with no word of it before. The zone the stamps name,
+    # not the one their times are read in, is told once, for the set; the times stay the admin's
+    # --tz's.
+    text = _blockbadip()
+    for name in ("mail.log.1", "mail.log"):
+        (tmp_path / name).write_text(_short_full(text, 2018, dateutil_tz.gettz("Europe/Berlin")),
+                                     encoding="utf-8")
+        text = text.replace("Feb ", "Mar ")
+    paths = [tmp_path / "mail.log.1", tmp_path / "mail.log"]
+    told = cli("--tz", "UTC", *paths)
+    assert told.code == 0, told.err
+    assert told.err.splitlines()[0] == (
+        f"maillog-sasl: {paths[0]}: its stamps name the zone CET (and 1 more input), but their "
+        "times are read in UTC (--tz, else this machine's zone), so they may be off by the "
+        "difference: give --tz the log's own zone by its IANA name (Europe/Paris, Asia/Tokyo)")
+    for zone in ("Europe/Berlin", "Africa/Algiers", "+01:00"):  # CET there, or no name to say
+        quiet = cli("--tz", zone, *paths)
+        assert (quiet.code, quiet.err) == (0, ""), zone
+
+
+@pytest.mark.parametrize("stamp, zone, told", [
+    ("2023-11-14T22:13:20CET", "UTC", ("CET", "UTC")),
+    ("2023-11-14T22:13:20CEST", "Europe/Berlin", ("CEST", "CET")),  # not in November
+    ("2023-07-14T22:13:20CET", "Europe/Berlin", ("CET", "CEST")),  # Algiers' all year
+    ("2023-10-29T02:30:00CET", "Europe/Berlin", None),  # the hour shown twice: either name
+    ("2023-10-29T02:30:00CEST", "Europe/Berlin", None),
+    ("2023-11-14T22:13:20JST", "+09:00", None),  # a fixed offset names no zone
+    ("2023-11-14T22:13:20", "UTC", None),  # a system without a zone's name writes none
+    ("2023-11-14T22:13:20+01:00", "UTC", None),
+])
+def test_the_zone_a_stamp_names_against_the_one_it_is_read_in(stamp, zone, told):
+    assert unlike_zone_name(stamp, parse_zone(zone)) == told
 
 
 JOURNAL_LINES = [
