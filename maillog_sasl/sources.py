@@ -1825,14 +1825,20 @@ def open_sources(paths, stdin: Optional[BinaryIO] = None,
 
 def _zone_note(unlike: List[Source]) -> Problem:
     """The note of the inputs whose stamps name a zone other than the one their local times are
-    read in (Source.zone_unlike): the admin's --tz, or this machine's zone without it."""
-    named, read_in = unlike[0].zone_unlike or ("", "")
-    more = len(unlike) - 1
+    read in (Source.zone_unlike)."""
+    assert unlike[0].zone_unlike is not None
+    return Problem(str(unlike[0].name), unlike_zone_told(unlike[0].zone_unlike, len(unlike) - 1))
+
+
+def unlike_zone_told(unlike: Tuple[str, str], more: int = 0) -> str:
+    """What is told of a log whose stamps name a zone (unlike_zone_name(): the name, and
+    `read_in`'s) other than the one their local times are read in: the admin's --tz, or this
+    machine's zone without it; `more` inputs of the same."""
+    named, read_in = unlike
     others = f" (and {more} more input{'s' if more > 1 else ''})" if more else ""
-    return Problem(str(unlike[0].name), f"its stamps name the zone {named}{others}, but their "
-                   f"times are read in {read_in} (--tz, else this machine's zone), so they may "
-                   "be off by the difference: give --tz the log's own zone by its IANA name "
-                   "(Europe/Paris, Asia/Tokyo)")
+    return (f"its stamps name the zone {named}{others}, but their times are read in {read_in} "
+            "(--tz, else this machine's zone), so they may be off by the difference: give --tz "
+            "the log's own zone by its IANA name (Europe/Paris, Asia/Tokyo)")
 
 
 def _place_in_years(files: List[Source], zone: Optional[_dt.tzinfo]) -> None:

@@ -181,9 +181,9 @@ from maillog_sasl.incident import (
 )
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
-from maillog_sasl.sources import file_anchor, leap_start_of
+from maillog_sasl.sources import file_anchor, leap_start_of, unlike_zone_told
 from maillog_sasl.state import State, StateError, freeze, thaw
-from maillog_sasl.syslog import Clock
+from maillog_sasl.syslog import Clock, split_line, unlike_zone_name
 
 CHECKPOINT_EVERY = 30.0
 RECENT = _dt.timedelta(hours=24)
@@ -793,6 +793,8 @@ class Watch:
                 self.changed = True
                 clock = self.engine.clocks.get(path)
                 year = None if clock is None else clock.year
+                if clock is None:
+                    self._tell_zone(path, chunk.lines)
                 for item in self.engine.feed(path, chunk, self.zone, self.year):
                     self.finished += 1
                     self._history(item)
@@ -805,6 +807,15 @@ class Watch:
             follower.notes.clear()
             self._tell_untimed(path, stats.unread_stamps - untimed_before, stats.unread_stamp)
         return count
+
+    def _tell_zone(self, path: str, lines: List[str]) -> None:
+        """The first lines of `path` ever read: told when their stamps name a zone other than
+        the one they are read in (journalctl's short-full under another --tz), as the reports
+        tell it (sources.open_sources())."""
+        first = next(filter(None, map(split_line, lines)), None)
+        unlike = None if first is None else unlike_zone_name(first[0], self.zone)
+        if unlike is not None:
+            self.complain(f"{path}: {unlike_zone_told(unlike)}")
 
     def _tell_leap(self, path: str, year: Optional[int]) -> None:
         """A Feb 29 past the lines of `path` read first (Engine.feed() places those before one

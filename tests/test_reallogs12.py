@@ -849,6 +849,23 @@ def test_a_short_full_log_read_in_another_zone_than_its_stamps_name_is_told(cli,
         assert (quiet.code, quiet.err) == (0, ""), zone
 
 
+def test_watch_tells_a_short_full_log_read_in_another_zone_once(cli, tmp_path):
+    log = tmp_path / "mail.log"
+    log.write_text(_short_full(_blockbadip()[:200_000], 2018, dateutil_tz.gettz("Europe/Berlin")),
+                   encoding="utf-8")
+    state = tmp_path / "state"
+    first = cli("watch", "--once", "--state", state, "--tz", "UTC", log)
+    assert first.err.splitlines() == [
+        f"maillog-sasl watch: {log}: its stamps name the zone CET, but their times are read in "
+        "UTC (--tz, else this machine's zone), so they may be off by the difference: give --tz "
+        "the log's own zone by its IANA name (Europe/Paris, Asia/Tokyo)"], first.err
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write("Sun 2018-03-18 10:00:00 CET t postfix/anvil[1]: statistics: x\n")
+    assert cli("watch", "--once", "--state", state, "--tz", "UTC", log).err == ""
+    quiet = cli("watch", "--once", "--state", tmp_path / "other", "--tz", "Europe/Berlin", log)
+    assert quiet.err == ""
+
+
 @pytest.mark.parametrize("stamp, zone, told", [
     ("2023-11-14T22:13:20CET", "UTC", ("CET", "UTC")),
     ("2023-11-14T22:13:20CEST", "Europe/Berlin", ("CEST", "CET")),  # not in November
