@@ -128,6 +128,7 @@ from __future__ import annotations
 import collections
 import copy
 import datetime as _dt
+import heapq
 import string
 import sys
 from sys import intern as _intern
@@ -167,6 +168,7 @@ from maillog_sasl.model import (
 )
 from maillog_sasl.sources import END_SLACK, Problem
 from maillog_sasl.syslog import (
+    _SECONDS,
     LAST_REPEATED,
     NO_HOST,
     REPEAT_CUT,
@@ -197,6 +199,9 @@ SESSION_IDLE = _dt.timedelta(hours=1)
 # recipients (Session.refused): beyond, they are handed on as their lines name them.
 REFUSED_HELD: Final = 1000
 SWEEP_EVERY = _dt.timedelta(minutes=10)
+# How many more noted connects or sessions gone (their disconnect came) than open _close_idle()
+# keeps in its heaps before it drops them: amortized, and none in a small log.
+GONE_KEPT: Final = 64
 # The key under which another program's lines of a host enter their slots (host + it; no host
 # name holds a line end): they note their times in the period read, but their stamps may be in
 # another clock than the host's Postfix lines (a container log driver's prefix before Postfix's
@@ -425,6 +430,14 @@ def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
     """The time of `stamp`, `clock` left as it was: a stamp read only to see how far its host
     has come must not move on the year or the pass through a repeated hour, which follow the
     lines used, in the order they are used."""
+    if len(stamp) == 15:
+        # A traditional stamp of a minute the clock keeps is read as time() reads it, which
+        # moves nothing: no copy. Out of time order most lines enter another slot, and copying
+        # the clock for each cost a log pasted from two of its halves half its CPU.
+        minute = clock._minutes.get(stamp[:12])
+        second = _SECONDS.get(stamp[12:15])
+        if minute is not None and second is not None:
+            return minute + second
     aside = copy.copy(clock)
     aside._minutes = {}  # its cache is the clock's own: a minute cached aside is in another year
     return aside.time(stamp)
@@ -549,6 +562,115 @@ class Pending:
         self.rejects: Optional[List[tuple]] = None
 
 
+class _IdleIndex:
+    """The open sessions and noted connects of a Correlator by time, for _close_idle(): per
+    host, a heap of each with a time at or before its last line's. A log out of time order
+    enters another slot at most lines: looking at every open session and noted connect at
+    each, a noted connect's stamp read again each time, cost a shuffled log 16 times the CPU of
+    its lines in order. Made anew (never kept: the maps it indexes are), and again when the
+    maps are others or were reordered (Correlator.open_reordered()): each is then looked at
+    once more, in the maps' order."""
+
+    def __init__(self) -> None:
+        # Noted connects: key -> (the noted connect, its time); host -> a heap of [time,
+        # number, key, noted connect] of those with a time (entries of connects gone stay
+        # until popped); the `pending` indexed (None: none yet).
+        self.noted_times: Dict[tuple, tuple] = {}
+        self.noted_heaps: Dict[str, list] = {}
+        self.noted_of: Optional[dict] = None
+        # Sessions: id(session) -> [its place in the map's order, key, session]; host -> a heap
+        # of [a time at or before its last line's, place, number, key, session]; the
+        # `sessions` indexed; and the sessions whose last line was put earlier (a line out of
+        # order) since the last look.
+        self.places: Dict[int, list] = {}
+        self.session_heaps: Dict[str, list] = {}
+        self.sessions_of: Optional[dict] = None
+        self.earlier: List[Session] = []
+        self.place = 0
+        self.number = 0  # of entries: two may have one time
+
+    def sessions(self, sessions: Dict[tuple, Session]) -> Dict[str, list]:
+        """The heaps of `sessions`, with those opened since the last call (after the last one
+        known in the map's order: a session is put in at its end) and those whose last line
+        was put earlier."""
+        places, heaps = self.places, self.session_heaps
+        if self.sessions_of is not sessions:
+            places, heaps = self.places, self.session_heaps = {}, {}
+            self.sessions_of = sessions
+            self.earlier = []
+            added = list(sessions.items())
+        else:
+            added = []
+            for key in reversed(sessions):
+                session = sessions[key]
+                if id(session) in places:
+                    break
+                added.append((key, session))
+            added.reverse()
+        for key, session in added:
+            self.place += 1
+            place = places[id(session)] = [self.place, key, session]
+            if session.last_time is not None:
+                heapq.heappush(heaps.setdefault(key[0], []),
+                               self.session_entry(session.last_time, place))
+        for moved in self.earlier:
+            known = places.get(id(moved))
+            if known is not None and sessions.get(known[1]) is moved:
+                heapq.heappush(heaps.setdefault(known[1][0], []),
+                               self.session_entry(moved.last_time, known))
+        self.earlier = []
+        if len(places) > 2 * len(sessions) + GONE_KEPT:
+            places = self.places = {number: place for number, place in places.items()
+                                    if sessions.get(place[1]) is place[2]}
+            heaps = self.session_heaps = {}
+            for place in places.values():
+                if place[2].last_time is not None:
+                    heaps.setdefault(place[1][0], []).append(
+                        self.session_entry(place[2].last_time, place))
+            for heap in heaps.values():
+                heapq.heapify(heap)
+        return heaps
+
+    def session_entry(self, when: _dt.datetime, place: list) -> list:
+        self.number += 1
+        return [when, place[0], self.number, place[1], place[2]]
+
+    def noted(self, pending: dict) -> Dict[str, list]:
+        """The heaps of `pending`, with the connects noted since the last call (after the last
+        one known in the map's order, as a connect is noted at its end). Each stamp is read
+        once, when first looked at."""
+        times, heaps = self.noted_times, self.noted_heaps
+        if self.noted_of is not pending:
+            times, heaps = self.noted_times, self.noted_heaps = {}, {}
+            self.noted_of = pending
+            keys: Any = list(pending)
+        else:
+            keys = reversed(pending)
+        for key in keys:
+            noted = pending[key]
+            known = times.get(key)
+            if known is not None and known[0] is noted:
+                break
+            when = time_aside(noted.clock, noted.stamp)
+            times[key] = (noted, when)
+            if when is not None:
+                heapq.heappush(heaps.setdefault(key[0], []), self.noted_entry(key, noted, when))
+        if len(times) > 2 * len(pending) + GONE_KEPT:
+            times = self.noted_times = {key: known for key, known in times.items()
+                                        if pending.get(key) is known[0]}
+            heaps = self.noted_heaps = {}
+            for key, (noted, when) in times.items():
+                if when is not None:
+                    heaps.setdefault(key[0], []).append(self.noted_entry(key, noted, when))
+            for heap in heaps.values():
+                heapq.heapify(heap)
+        return heaps
+
+    def noted_entry(self, key: tuple, noted: Pending, when: _dt.datetime) -> list:
+        self.number += 1
+        return [when, self.number, key, noted]
+
+
 # The attributes of a Correlator that watch's state keeps (__getstate__): all that __init__
 # sets but the bound handlers. Named here, as a class compiled by mypyc (setup.py) has no
 # __dict__ to take them from; the pickled form is the one a plain class's __dict__ gave.
@@ -620,6 +742,8 @@ class Correlator:
         # joined_newest_first()).
         self._jump: Optional[list] = None
         self._smtpd_handlers = self._handlers()
+        # The open sessions and noted connects by time (_close_idle()): made anew, not kept.
+        self._idle = _IdleIndex()
 
     def _handlers(self) -> dict:
         return {
@@ -655,6 +779,7 @@ class Correlator:
         for name in KEPT:
             setattr(self, name, state[name])
         self._smtpd_handlers = self._handlers()
+        self._idle = _IdleIndex()
 
     # -- the hot loop ------------------------------------------------------------------------
 
@@ -1221,17 +1346,42 @@ class Correlator:
         `clocks` (host -> its time now): smtpd gives up on a silent client long before
         (smtpd_timeout), so their end was lost. Memory then follows what is open, not how many
         disconnect lines were lost."""
-        for key in [key for key, session in self.sessions.items()
-                    if session.last_time is not None and key[0] in clocks
-                    and session.last_time < clocks[key[0]] - SESSION_IDLE]:
+        limits = {host: when - SESSION_IDLE for host, when in clocks.items()}
+        sessions, heaps = self.sessions, self._idle.sessions(self.sessions)
+        idle_sessions: Dict[int, tuple] = {}  # place -> key: closed in `sessions`' order
+        session: Session
+        for host, limit in limits.items():
+            heap = heaps.get(host)
+            while heap and heap[0][0] < limit:
+                entry = heapq.heappop(heap)
+                place, key, session = entry[1], entry[3], entry[4]
+                if sessions.get(key) is session and session.last_time is not None:
+                    if session.last_time < limit:
+                        idle_sessions[place] = key
+                    else:  # a line of it came since
+                        heapq.heappush(heap, self._idle.session_entry(session.last_time,
+                                                                      [place, key, session]))
+        for place in sorted(idle_sessions):
             self.stats.sessions_idle += 1
-            self._finish_session(self.sessions.pop(key))
-        for key in [key for key, noted in self.pending.items() if key[0] in clocks
-                    and (time_aside(noted.clock, noted.stamp) or clocks[key[0]])
-                    < clocks[key[0]] - SESSION_IDLE]:
-            del self.pending[key]
+            self._finish_session(sessions.pop(idle_sessions[place]))
+        pending = self.pending
+        heaps = self._idle.noted(pending)
+        idle = []
+        for host, limit in limits.items():
+            heap = heaps.get(host)
+            while heap and heap[0][0] < limit:
+                _, _, key, noted = heapq.heappop(heap)
+                if pending.get(key) is noted:
+                    idle.append(key)
+        for key in idle:
+            del pending[key]
             self.stats.sessions_idle += 1
             self.stats.sessions_incomplete += 1
+
+    def open_reordered(self) -> None:
+        """`sessions` or `pending` is another dict, or their keys were put in another order
+        (parallel.py's merge of a worker's): _close_idle() looks at every one again."""
+        self._idle = _IdleIndex()
 
     def _sweep_copies(self, clocks: Dict[str, _dt.datetime]) -> None:
         """After _close_idle(): the deliveries and copies that can no longer pair by `clocks`
@@ -1477,6 +1627,8 @@ class Correlator:
             elif session.client_ip != ip:
                 session = None
             if session is not None:
+                if when < session.last_time:
+                    self._idle.earlier.append(session)
                 session.last_time = when
                 self._queued(session, key[0], when, queue_id, name, ip, method, username,
                              sender, None)
@@ -1499,6 +1651,8 @@ class Correlator:
         if session is None:
             session = self._materialize(key, program, self.pending.pop(key, None), event, when)
             self.sessions[key] = session
+        if when < session.last_time:
+            self._idle.earlier.append(session)
         session.last_time = when
         return session
 
@@ -1580,6 +1734,8 @@ class Correlator:
         when = clock.time(stamp)
         if when is None:
             return UNTIMED
+        if when < session.last_time:
+            self._idle.earlier.append(session)
         session.last_time = when
         waiting = session.pending_action
         # With both flags on a transaction Postfix discards it: a hold leaves a discard waiting.
@@ -1645,6 +1801,8 @@ class Correlator:
         if event.queue_id is None:
             if event.stage == "RCPT" and event.recipient is not None:
                 session.rejects.append((when, event))
+                if when < session.last_time:
+                    self._idle.earlier.append(session)
                 session.last_time = when  # the session's last line so far, if it ends unlogged
                 waiting = session.pending_action
                 if (waiting is not None and waiting[1].kind == "hold"
@@ -1760,6 +1918,8 @@ class Correlator:
             return parsed
         event, when = parsed
         self._seen(when)
+        if when < session.last_time:
+            self._idle.earlier.append(session)
         session.last_time = when
         return session, event, when
 

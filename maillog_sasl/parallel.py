@@ -710,6 +710,7 @@ class _Merge:
         for ours, theirs, placed in zip(
                 self.placed, (piece.sessions, piece.pending, piece.messages), piece.placed):
             _interleave(ours, theirs, placed)
+        correlator.open_reordered()
         correlator._slots.update(piece.slots)
         _add_copies(correlator, piece.piped, piece.picked)
         correlator.edges = [piece.edges[0] if edges[0] is None else edges[0],
