@@ -885,7 +885,7 @@ def unlike_zone_name(stamp: str, zone: Optional[_dt.tzinfo]) -> Optional[Tuple[s
     machine's when None) is an hour off, as its name says. None when the stamp names no zone,
     or `zone`'s name then is no word (a fixed offset: `+09` says nothing of JST)."""
     match = _LOCAL_STAMP.fullmatch(stamp)
-    if match is None or not match.group(2):
+    if match is None or match.group(2) in ("", "Z", "z"):  # RFC 3339's Z is UTC, no name
         return None
     try:
         naive = _dt.datetime(int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10]),
