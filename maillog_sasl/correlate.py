@@ -235,7 +235,13 @@ MOST_COPIES = 4
 # What became of an smtpd line, for Stats: UNTIMED, of use but for its stamp, which is no time
 # (Stats.unread_stamps).
 USED, UNUSED, UNTRACKED, UNTIMED = "used", "unused", "untracked", "untimed"
-NOQUEUE_RCPT_REJECTS = ("NOQUEUE: reject: RCPT ", "NOQUEUE: milter-reject: RCPT ")
+# The stages at which smtpd's NOQUEUE refusal (log_whatsup(): `NOQUEUE: reject: STAGE from`)
+# refuses a message attempt of its session: a recipient (RCPT), or the whole transaction (MAIL,
+# DATA, BDAT, END-OF-MESSAGE; its recipients unknown). A refusal at CONNECT, EHLO, HELO, VRFY,
+# ETRN, ... refuses no message.
+MESSAGE_STAGES = ("RCPT", "MAIL", "DATA", "BDAT", "END-OF-MESSAGE")
+NOQUEUE_REFUSALS = tuple(f"NOQUEUE: {action}: {stage} from "
+                         for action in ("reject", "milter-reject") for stage in MESSAGE_STAGES)
 # The reason of a recipient of a message on hold, of one discarded: what the line said follows.
 HELD = "held: "
 DISCARDED = "discard: "
@@ -752,7 +758,7 @@ class Correlator:
             ev.CLIENT: self._on_client, ev.REJECT: self._on_reject,
             ev.SIZE_LIMIT: self._on_size_limit, ev.ACTION: self._on_action,
             ev.PROXY_CLIENT: self._on_proxy_client, ev.PROXY_REPLY: self._on_proxy_reply,
-            ev.PROXY_REFUSAL: self._on_proxy_refusal,
+            ev.PROXY_REFUSAL: self._on_proxy_refusal, ev.RATE_LIMIT: self._on_rate_limit,
         }
 
     def __getstate__(self) -> dict:
@@ -1566,9 +1572,15 @@ class Correlator:
         return USED
 
     def _on_noqueue_reject(self, key: tuple, stamp: str, clock: Clock, text: str):
-        # Only recipients refused before any queue file are reported; a session refused at
-        # MAIL or HELO queued nothing.
-        if not text.startswith(NOQUEUE_RCPT_REJECTS):
+        # Only message attempts refused before any queue file are reported; a session refused
+        # at HELO tried none.
+        if not text.startswith(NOQUEUE_REFUSALS):
+            return UNUSED
+        return self._noqueue(key, stamp, clock, text)
+
+    def _on_rate_limit(self, key: tuple, program, stamp: str, clock: Clock, text: str):
+        """anvil's limit refused a MAIL or RCPT (events.RATE_LIMITS): as a NOQUEUE refusal."""
+        if ev.rate_limit_event(text) is None:
             return UNUSED
         return self._noqueue(key, stamp, clock, text)
 
@@ -1693,8 +1705,7 @@ class Correlator:
         ip = session.client_ip
         first = None
         for stamp, clock, text in proxy.rejects or ():
-            words = text.split(" ", 5)  # NOQUEUE: reject: RCPT from NAME[IP](:PORT): ...
-            if len(words) == 6 and ev.split_address(words[4][:-1])[1] == ip:
+            if self._noqueue_ip(text) == ip:
                 self._noqueue_line(session, stamp, clock, text)
                 first = first or clock.time(stamp)
         if first is not None and first < session.start:
@@ -1720,13 +1731,26 @@ class Correlator:
         return session
 
     @staticmethod
+    def _noqueue_ip(text: str) -> str:
+        """The client IP of a NOQUEUE line or a rate limit's warning, as a noted session keeps
+        it (a client's name and address hold no space)."""
+        if text[:1] == "w":
+            words = text.rsplit(" ", 4)  # ...: N from NAME[IP](:PORT) for service S
+            return ev.split_address(words[1])[1] if len(words) == 5 else ""
+        words = text.split(" ", 5)  # NOQUEUE: reject: RCPT from NAME[IP](:PORT): ...
+        return ev.split_address(words[4][:-1])[1] if len(words) == 6 else ""
+
+    @staticmethod
     def _noqueue_reject(stamp: str, clock: Clock, text: str):
-        return clock.time(stamp), ev.reject_event(None, text[9:])
+        event = (ev.rate_limit_event(text) if text[:1] == "w"
+                 else ev.reject_event(None, text[9:]))
+        return clock.time(stamp), event
 
     def _noqueue_line(self, session: Session, stamp: str, clock: Clock, text: str):
-        """A NOQUEUE line of `session`: a RCPT reject, or a hold or discard the session's next
-        message takes (session.pending_action)."""
-        if text.startswith(NOQUEUE_RCPT_REJECTS):
+        """A NOQUEUE line of `session`: a refused message attempt (NOQUEUE_REFUSALS, a rate
+        limit's warning), or a hold or discard the session's next message takes
+        (session.pending_action)."""
+        if text[:1] == "w" or text.startswith(NOQUEUE_REFUSALS):
             return self._reject(self._noqueue_reject(stamp, clock, text), session, session.host)
         event = ev.smtpd_action_event(text)
         if event is None:
@@ -1799,7 +1823,11 @@ class Correlator:
         if when is None:
             return UNTIMED
         if event.queue_id is None:
-            if event.stage == "RCPT" and event.recipient is not None:
+            if event.stage != "RCPT":
+                # The whole transaction refused: whose recipients, if any, are unknown (a
+                # refusal at DATA names the last one given, not the others).
+                event = event._replace(recipient="")
+            if event.stage in MESSAGE_STAGES and event.recipient is not None:
                 session.rejects.append((when, event))
                 if when < session.last_time:
                     self._idle.earlier.append(session)

@@ -30,7 +30,9 @@ DESCRIPTION
     with (docs/postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as
     key=value), TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a
     username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
-    of a message over message_size_limit, holds and discards (an access table's or a milter's
+    of a message over message_size_limit, anvil's rate limits (`warning: Message delivery
+    request rate limit exceeded: ...`, a Reject at MAIL or RCPT of no sender and an empty
+    recipient, the reply smtpd gave its reason), holds and discards (an access table's or a milter's
     HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
     line's `to=`, its reason the text), and under a before-queue filter (smtpd_proxy_filter)
     its `NOQUEUE: client=` (a Client of queue ID NOQUEUE) and the filter's reply to a message
@@ -440,6 +442,17 @@ _PROXY_REPLY_PREFIXES = ("proxy-accept: ", "proxy-reject: ")
 # recipient refused; it has no other line.
 PROXY_REFUSAL = "proxy_refusal"
 _PROXY_REFUSAL_PREFIX = "warning: proxy "
+# anvil's limits per client (smtpd_client_message_rate_limit, smtpd_client_recipient_rate_limit):
+# smtpd refuses the MAIL or RCPT with `450 4.7.1 Error: too much mail from IP` (`too many
+# recipients from IP`) and logs only a warning, `%s rate limit exceeded: %d from %s for service
+# %s` (smtpd.c mail_cmd(), rcpt_cmd(); NAME[IP], with smtpd_client_port_logging NAME[IP]:PORT):
+# the stage, and the reply the client got, by the warning's words.
+RATE_LIMIT = "rate_limit"
+RATE_LIMITS: Final = {
+    "warning: Message delivery request rate limit exceeded: ": ("MAIL", "too much mail"),
+    "warning: Recipient address rate limit exceeded: ": ("RCPT", "too many recipients"),
+}
+_RATE_LIMIT_PREFIXES = tuple(RATE_LIMITS)
 TLS_MARKER = " TLS connection established from "
 _TLS_MARKER_FIRST = TLS_MARKER[1:]
 _REJECT_PREFIXES = ("reject: ", "milter-reject: ")
@@ -480,6 +493,8 @@ def smtpd_kind(text: str) -> Optional[str]:
             return AUTH_FAILURE
         if text.startswith(_PROXY_REFUSAL_PREFIX):
             return PROXY_REFUSAL
+        if text.startswith(_RATE_LIMIT_PREFIXES):
+            return RATE_LIMIT
         return SIZE_LIMIT if text.rstrip().endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
         if text.startswith(_NOQUEUE_REJECT_PREFIXES):
@@ -794,6 +809,26 @@ def proxy_refusal_event(text: str):
     if len(code) != 3 or not code.isdigit() or code[0] not in "45":
         return None
     return Reject(None, "RCPT", "", code, _reply_dsn(reply), reply, None, recipient, None)
+
+
+def rate_limit_event(text: str):
+    """`warning: Message delivery request rate limit exceeded: N from NAME[IP] for service S`
+    (or `Recipient address ...`) -> Reject at MAIL (RCPT) of queue ID NOQUEUE, the reply smtpd
+    gave the client its reason, no sender and an empty recipient (the line names neither);
+    None for a line of another shape."""
+    prefix = next((prefix for prefix in _RATE_LIMIT_PREFIXES if text.startswith(prefix)), None)
+    if prefix is None:
+        return None
+    stage, words = RATE_LIMITS[prefix]
+    fields = text[len(prefix):].rstrip().split(" ")
+    if (len(fields) != 6 or not fields[0].isdigit() or fields[1] != "from"
+            or fields[3:5] != ["for", "service"]):
+        return None
+    ip = split_address(fields[2])[1]
+    if not ip:
+        return None
+    return Reject(None, stage, ip, "450", "4.7.1", f"450 4.7.1 Error: {words} from {ip}", None,
+                  "", None)
 
 
 # local(8)'s answer for a recipient it forwarded (an alias or a .forward naming other
@@ -1590,6 +1625,7 @@ SMTPD_PARSERS = {
     PROXY_CLIENT: smtpd_client_event,
     PROXY_REPLY: proxy_reply_event,
     PROXY_REFUSAL: proxy_refusal_event,
+    RATE_LIMIT: rate_limit_event,
 }
 
 RECOGNIZERS = {

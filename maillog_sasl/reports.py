@@ -378,10 +378,13 @@ def session_user(session: Session):
 
 
 def session_recipients(session: Session) -> Tuple[int, int]:
-    """(accepted, refused at RCPT) recipients of a session, as the users report counts them:
-    the disconnect line's rcpt counter (`rcpt=3/5`: 3 of 5 accepted); without one, the
+    """(accepted, refused) recipients of a session, as the users report counts them: the
+    disconnect line's rcpt counter (`rcpt=3/5`: 3 of 5 accepted); without one, the
     recipients its messages queued or had refused as a whole, and its RCPT rejects (NOQUEUE,
-    and those naming a queue file)."""
+    and those naming a queue file). A transaction refused as a whole before any queue file
+    (NOQUEUE at MAIL, DATA, ...: its recipients unknown) counts as one refused, as in the users
+    report; the counter's refused RCPTs hold those a client pipelined after a refused MAIL
+    (`503 5.5.1 Error: need MAIL command`), which are not counted again."""
     rcpt = counter(session.counters_text, "rcpt")
     if rcpt is None:
         return session.queued_recipients, len(session.rejects) + session.queued_rejects
@@ -454,7 +457,8 @@ def session_reject_tuples(session: Session, user: str) -> Iterator[tuple]:
 
 
 def session_reject_rows(session: Session, user: str) -> Iterable[dict]:
-    """Rows for recipients refused before any queue file existed (NOQUEUE)."""
+    """Rows for recipients, and transactions (an empty recipient), refused before any queue
+    file existed (NOQUEUE)."""
     for when, reject in session.rejects:
         yield {"queue_id": "NOQUEUE", "host": session.host, "sasl_username": user,
                "client_ip": session.client_ip, "time": when, "sender": reject.sender,

@@ -46,8 +46,8 @@ Dec 05 06:18:04 mail postfix/local[15243]: 13FF25C228A: to=<bob@harness.test>, r
 Dec 05 06:18:04 mail postfix/qmgr[15236]: 13FF25C228A: removed
 """
 
-# expected: alice's forged sender refused at MAIL (smtpd_delay_reject=no): a refusal at MAIL
-# is not kept, and names no login; a client not logged in refused
+# expected: alice's forged sender refused at MAIL (smtpd_delay_reject=no): a refused message
+# attempt of her session, which names her; a client not logged in refused
 AT_MAIL = """\
 Dec 05 06:18:11 mail postfix/smtpd[15779]: connect from unknown[127.0.0.1]
 Dec 05 06:18:11 mail postfix/smtpd[15779]: NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 553 5.7.1 <bob@harness.test>: Sender address rejected: not owned by user alice; from=<bob@harness.test> proto=ESMTP helo=<c1.test>
@@ -81,11 +81,15 @@ def test_a_forged_sender_s_refusal_names_the_login(tmp_path, report):
         "NOQUEUE", "alice", "bob@harness.test", "victim@elsewhere.test", "rejected")
 
 
-def test_a_refusal_at_mail_names_no_login(tmp_path, report):
+def test_a_refusal_at_mail_names_the_login(tmp_path, report):
     path = written(tmp_path, AT_MAIL)
     [session] = report("sessions", path, *TIMES)
-    assert (session["sasl_username"], session["end"]) == (
-        "(unknown user)", "2026-12-05T06:18:12+00:00")
+    assert (session["sasl_username"], session["end"], session["rejected"]) == (
+        "alice", "2026-12-05T06:18:12+00:00", 1)
+    [refused] = report("messages", path, *TIMES)
+    assert (refused["queue_id"], refused["sasl_username"], refused["sender"],
+            refused["recipient"], refused["status"]) == (
+        "NOQUEUE", "alice", "bob@harness.test", "", "rejected")
 
 
 def test_without_a_login_counted_the_refusal_names_none(tmp_path, report):

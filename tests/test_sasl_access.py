@@ -61,8 +61,9 @@ Dec 05 12:10:10 mail postfix/smtpd[9192]: NOQUEUE: reject: RCPT from unknown[127
 Dec 05 12:10:10 mail postfix/smtpd[9192]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
 """
 
-# expected: refusals of no recipient, not kept, name no login (as a not-owned refusal at MAIL
-# does not): erin at MAIL (smtpd_delay_reject=no) and at ETRN
+# expected: refusals of no recipient: erin at MAIL (smtpd_delay_reject=no), a refused message
+# attempt of her session, which names her (as a not-owned refusal at MAIL does); at ETRN, no
+# message attempt, not kept, which names no login
 AT_MAIL = """\
 Dec 05 12:07:40 mail postfix/smtpd[2608]: connect from unknown[127.0.0.1]
 Dec 05 12:07:40 mail postfix/smtpd[2608]: NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 554 5.7.1 <erin@harness.test>: SASL login name rejected: compromised account: contact support; from=<erin@harness.test> proto=ESMTP helo=<client.harness.test>
@@ -89,10 +90,10 @@ def test_a_refusal_spelled_in_the_client_s_text_names_no_one(tmp_path, report):
     assert ERIN not in str(report("users", path, *TIMES))
 
 
-def test_a_refusal_of_no_recipient_names_no_login(tmp_path, report):
+def test_a_refusal_at_mail_names_the_login_one_at_etrn_none(tmp_path, report):
     path = written(tmp_path, AT_MAIL)
-    assert [row["sasl_username"] for row in report("sessions", path, *TIMES)] == [
-        "(unknown user)", "(unknown user)"]
+    assert [(row["sasl_username"], row["rejected"])
+            for row in report("sessions", path, *TIMES)] == [(ERIN, 1), ("(unknown user)", 0)]
 
 
 # expected: no login read. bob logged in and queued nothing; his recipient's local part holds a
