@@ -240,6 +240,8 @@ USED, UNUSED, UNTRACKED, UNTIMED = "used", "unused", "untracked", "untimed"
 # DATA, BDAT, END-OF-MESSAGE; its recipients unknown). A refusal at CONNECT, EHLO, HELO, VRFY,
 # ETRN, ... refuses no message.
 MESSAGE_STAGES = ("RCPT", "MAIL", "DATA", "BDAT", "END-OF-MESSAGE")
+# The stages past RCPT: a refusal there refuses a message whose recipients were accepted.
+WHOLE_MESSAGE_STAGES = MESSAGE_STAGES[2:]
 NOQUEUE_REFUSALS = tuple(f"NOQUEUE: {action}: {stage} from "
                          for action in ("reject", "milter-reject") for stage in MESSAGE_STAGES)
 # The reason of a recipient of a message on hold, of one discarded: what the line said follows.
@@ -1823,15 +1825,23 @@ class Correlator:
         if when is None:
             return UNTIMED
         if event.queue_id is None:
+            if event.stage in WHOLE_MESSAGE_STAGES and session.sasl_username is not None:
+                # Under a before-queue filter smtpd writes no queue file: the message of the
+                # recipients it accepted refused, as the filter's own refusal of it is
+                # (_on_proxy_reply()), not one more recipient.
+                self._seen_in(session, when)
+                refused = self._noqueue_message(session, event.sender, when)
+                self._refuse_message(refused, event.recipient or "", event.dsn, event.reason,
+                                     when)
+                return USED
             if event.stage != "RCPT":
                 # The whole transaction refused: whose recipients, if any, are unknown (a
-                # refusal at DATA names the last one given, not the others).
+                # refusal at DATA of a session with no login name names the last one given,
+                # not the others).
                 event = event._replace(recipient="")
             if event.stage in MESSAGE_STAGES and event.recipient is not None:
                 session.rejects.append((when, event))
-                if when < session.last_time:
-                    self._idle.earlier.append(session)
-                session.last_time = when  # the session's last line so far, if it ends unlogged
+                self._seen_in(session, when)
                 waiting = session.pending_action
                 if (waiting is not None and waiting[1].kind == "hold"
                         and waiting[1].recipient == event.recipient):
@@ -1897,10 +1907,7 @@ class Correlator:
             # Its nrcpt, if qmgr has read it already; else the session gets it then.
             session.queued_recipients += queued.nrcpt or 0
             return USED
-        self._serial += 1
-        message = Message(self._serial, session.host, "NOQUEUE", "submission", when)
-        self._sent_by(message, session)
-        message.sender = event.sender
+        message = self._noqueue_message(session, event.sender, when)
         if not event.accepted:
             # Under smtpd_proxy_options = speed_adjust smtpd passes the transaction on after
             # DATA: the filter's refusal of a recipient (_on_proxy_refusal(), just before) then
@@ -1946,10 +1953,22 @@ class Correlator:
             return parsed
         event, when = parsed
         self._seen(when)
+        self._seen_in(session, when)
+        return session, event, when
+
+    def _noqueue_message(self, session: Session, sender, when: _dt.datetime) -> Message:
+        """A message of the logged-in `session` that no queue file holds (queue ID NOQUEUE)."""
+        self._serial += 1
+        message = Message(self._serial, session.host, "NOQUEUE", "submission", when)
+        self._sent_by(message, session)
+        message.sender = sender
+        return message
+
+    def _seen_in(self, session: Session, when: _dt.datetime) -> None:
+        """A line of `session` at `when`: its last so far, if it ends unlogged."""
         if when < session.last_time:
             self._idle.earlier.append(session)
         session.last_time = when
-        return session, event, when
 
     @staticmethod
     def _sent_by(message: Message, session: Session) -> None:

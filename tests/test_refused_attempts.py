@@ -162,8 +162,20 @@ def test_the_incident_rules_see_the_refusals(tmp_path):
     assert reasons["failing"].startswith("failing: 10 of 20 recipients failed (50%: rejected 10")
 
 
+# expected: bob's session through a before-queue filter (smtpd_proxy_filter: no queue file,
+# `NOQUEUE: client=`): 5 recipients accepted, then smtpd_data_restrictions refused the DATA,
+# the whole message of those 5 (rcpt=5 data=0/1); smtpd names only the last RCPT
+PROXIED_DATA = """\
+Dec  5 00:14:00 mail postfix/submission/smtpd[5000]: connect from unknown[203.0.113.50]
+Dec  5 00:14:00 mail postfix/submission/smtpd[5000]: NOQUEUE: client=unknown[203.0.113.50], sasl_method=PLAIN, sasl_username=bob@example.jp
+Dec  5 00:14:00 mail postfix/submission/smtpd[5000]: NOQUEUE: reject: DATA from unknown[203.0.113.50]: 550 5.7.1 <DATA>: Data command rejected: no; from=<bob@example.jp> to=<v5@victim.example> proto=ESMTP helo=<x>
+Dec  5 00:14:01 mail postfix/submission/smtpd[5000]: disconnect from unknown[203.0.113.50] ehlo=1 auth=1 mail=1 rcpt=5 data=0/1 quit=1 commands=9/10
+"""
+
+
 def test_two_jobs_read_the_refusals_as_one_does(tmp_path, monkeypatch):
-    lines = throttled_hour(12, 30) + THROTTLED.splitlines() + UNQUEUED.splitlines()
+    lines = (throttled_hour(12, 30) + THROTTLED.splitlines() + UNQUEUED.splitlines()
+             + PROXIED_DATA.splitlines())
     items, stats, _ = compare([write(tmp_path, "maillog", lines)], monkeypatch, year=2026,
                               sizes=[(2, size) for size in (300, 600, 1000, 2000)])
     assert stats["lines_used"] == len(lines) - 2  # the EHLO and VRFY refusals
@@ -189,3 +201,22 @@ def test_a_refusal_noted_before_its_client_is_known_is_its_session_s(tmp_path, r
                                                             "[192.0.2.99]:50123 for"), "other")
     [session] = report("sessions", other, *TIMES)
     assert session["rejected"] == 0
+
+
+@pytest.mark.parametrize("stage", ["DATA", "BDAT", "END-OF-MESSAGE"])
+def test_a_refused_data_counts_its_accepted_recipients_once(tmp_path, report, stage):
+    """The refusal of the message of 5 accepted recipients is no sixth recipient: the
+    session's 5 recipients are refused, as a before-queue filter's own refusal of them
+    (proxy-reject, tests/test_refused_recipients.py) counts them."""
+    path = written(tmp_path, PROXIED_DATA.replace("reject: DATA", f"reject: {stage}"))
+    [session] = report("sessions", path, *TIMES)
+    assert session["recipients"] == 5
+    [bob] = report("users", path, *TIMES)
+    assert (bob["messages"], bob["recipients"], bob["rejected"]) == (1, 5, 5)
+    rows = report("messages", path, *TIMES)
+    assert [(row["queue_id"], row["recipient"], row["status"]) for row in rows] == [
+        ("NOQUEUE", "v5@victim.example", "rejected")] + [("NOQUEUE", "", "rejected")] * 4
+    proxied = written(tmp_path, PROXIED_DATA.replace(
+        "NOQUEUE: reject: DATA from unknown[203.0.113.50]: 550 5.7.1 <DATA>: Data command "
+        "rejected: no", "proxy-reject: END-OF-MESSAGE: 550 5.7.1 no"), "proxied")
+    assert report("users", proxied, *TIMES)[0]["recipients"] == 5
