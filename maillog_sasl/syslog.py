@@ -894,7 +894,9 @@ def unlike_zone_name(stamp: str, zone: Optional[_dt.tzinfo]) -> Optional[Tuple[s
         return None
     read_in = zone if zone is not None else _tz.tzlocal()
     shown = [read_in.tzname(naive.replace(fold=fold)) or "" for fold in (0, 1)]
-    if match.group(2) in shown or not all(name.isalpha() for name in shown):
+    # A name in another case (`cet`) is the same zone's: no alarm for a log lower-cased.
+    if (match.group(2).upper() in (name.upper() for name in shown)
+            or not all(name.isalpha() for name in shown)):
         return None
     return match.group(2), shown[0]
 

@@ -877,6 +877,8 @@ def test_watch_tells_a_short_full_log_read_in_another_zone_once(cli, tmp_path):
     ("2023-11-14T22:13:20+01:00", "UTC", None),
     ("2023-11-14T22:13:20Z", "Europe/Berlin", None),  # RFC 3339's UTC
     ("9999-12-31T23:59:59z", "Europe/Berlin", None),
+    ("2023-11-14T22:13:20cet", "Europe/Berlin", None),  # a name in another case is the same
+    ("2023-11-14T22:13:20cet", "UTC", ("cet", "UTC")),
 ])
 def test_the_zone_a_stamp_names_against_the_one_it_is_read_in(stamp, zone, told):
     assert unlike_zone_name(stamp, parse_zone(zone)) == told
