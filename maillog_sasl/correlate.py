@@ -586,6 +586,9 @@ class _IdleIndex:
         self.noted_times: Dict[tuple, tuple] = {}
         self.noted_heaps: Dict[str, list] = {}
         self.noted_of: Optional[dict] = None
+        # Those of an hour shown twice (Clock.shown_twice()), in no heap: their stamps read by
+        # the pass their clock is in, so again at each look.
+        self.noted_twice: Dict[tuple, Pending] = {}
         # Sessions: id(session) -> [its place in the map's order, key, session]; host -> a heap
         # of [a time at or before its last line's, place, number, key, session]; the
         # `sessions` indexed; and the sessions whose last line was put earlier (a line out of
@@ -651,6 +654,7 @@ class _IdleIndex:
         if self.noted_of is not pending:
             times, heaps = self.noted_times, self.noted_heaps = {}, {}
             self.noted_of = pending
+            self.noted_twice = {}
             keys: Any = list(pending)
         else:
             keys = reversed(pending)
@@ -662,13 +666,17 @@ class _IdleIndex:
             when = time_aside(noted.clock, noted.stamp)
             times[key] = (noted, when)
             if when is not None:
-                heapq.heappush(heaps.setdefault(key[0], []), self.noted_entry(key, noted, when))
+                if noted.clock.shown_twice(when):
+                    self.noted_twice[key] = noted
+                else:
+                    heapq.heappush(heaps.setdefault(key[0], []),
+                                   self.noted_entry(key, noted, when))
         if len(times) > 2 * len(pending) + GONE_KEPT:
             times = self.noted_times = {key: known for key, known in times.items()
                                         if pending.get(key) is known[0]}
             heaps = self.noted_heaps = {}
             for key, (noted, when) in times.items():
-                if when is not None:
+                if when is not None and self.noted_twice.get(key) is not noted:
                     heaps.setdefault(key[0], []).append(self.noted_entry(key, noted, when))
             for heap in heaps.values():
                 heapq.heapify(heap)
@@ -1380,6 +1388,15 @@ class Correlator:
             while heap and heap[0][0] < limit:
                 _, _, key, noted = heapq.heappop(heap)
                 if pending.get(key) is noted:
+                    idle.append(key)
+        twice = self._idle.noted_twice
+        for key, noted in list(twice.items()):
+            if pending.get(key) is not noted:
+                del twice[key]
+            elif key[0] in limits:
+                when = time_aside(noted.clock, noted.stamp)
+                if when is not None and when < limits[key[0]]:
+                    del twice[key]
                     idle.append(key)
         for key in idle:
             del pending[key]

@@ -705,6 +705,18 @@ class Clock:
             setattr(twin, name, getattr(self, name))
         return twin
 
+    def shown_twice(self, when: _dt.datetime) -> bool:
+        """Whether `when`, a time this clock made, is in an hour its zone's clock shows twice
+        (when the clocks go back): its stamp reads by the pass the clock is in then."""
+        if not self._folds:
+            return False
+        naive = when.replace(tzinfo=None)
+        steady = _STEADY_HOURS.get((id(self.zone), naive.year, naive.month, naive.day,
+                                    naive.hour))
+        if steady is not None and steady[0] is self.zone:
+            return False
+        return bool(_tz.datetime_ambiguous(naive, self.zone))
+
     @property
     def latest(self) -> Optional[_dt.datetime]:
         """The latest time made from a stamp so far, or None."""

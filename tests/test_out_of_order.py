@@ -42,10 +42,10 @@ def out_of_order(lines: list, order: str) -> list:
     return [line for pair in zip(lines[:half], lines[half:]) for line in pair]
 
 
-def read_through(lines: list, kind: type = Correlator) -> Correlator:
+def read_through(lines: list, kind: type = Correlator, zone=dateutil_tz.UTC) -> Correlator:
     correlator = kind()
     correlator._copies = 1
-    correlator.feed(lines, Clock(year=2026, tz=dateutil_tz.UTC))
+    correlator.feed(lines, Clock(year=2026, tz=zone))
     correlator.end_source()
     correlator.finish()
     return correlator
@@ -107,14 +107,14 @@ class Scanning(Correlator):
             self.stats.sessions_incomplete += 1
 
 
-def mixed(seed: int) -> list:
-    """Sessions of two hosts over five hours, some with a login, lines minutes apart, some
-    disconnecting, in time order."""
+def mixed(seed: int, start_at: dt.datetime = START, zone=None) -> list:
+    """Sessions of two hosts over five hours from `start_at`, some with a login, lines minutes
+    apart, some disconnecting, in time order (stamped as `zone`'s clock shows them, if any)."""
     rnd = random.Random(seed)
     lines = []
     for n in range(300):
         host, pid = rnd.choice(("mx1", "mx2")), 1000 + rnd.randrange(120)  # pids reused
-        start = START + dt.timedelta(seconds=rnd.randrange(5 * 3600))
+        start = start_at + dt.timedelta(seconds=rnd.randrange(5 * 3600))
         client = f"c{n}.example[198.51.100.{n % 250 + 1}]"
         said = [(start, f"connect from {client}")]
         if rnd.random() < 0.7:
@@ -129,7 +129,8 @@ def mixed(seed: int) -> list:
             said.append((said[-1][0] + dt.timedelta(seconds=rnd.randrange(600)),
                          f"disconnect from {client} ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 "
                          "commands=4/5"))
-        lines += [(when, f"{when:%b %e %H:%M:%S} {host} postfix/smtpd[{pid}]: {text}")
+        lines += [(when, f"{when if zone is None else when.astimezone(zone):%b %e %H:%M:%S} "
+                         f"{host} postfix/smtpd[{pid}]: {text}")
                   for when, text in said]
     return [line for _, line in sorted(lines, key=lambda said: said[0])]
 
@@ -155,3 +156,17 @@ def test_the_sessions_closed_idle_are_those_every_one_looked_at_closed(seed, ord
     assert [getattr(ours.stats, name) for name in STATS_FIELDS] == [
         getattr(theirs.stats, name) for name in STATS_FIELDS]
     assert ours.stats.sessions_idle > 0
+
+
+@NOT_COMPILED
+@pytest.mark.parametrize("seed", range(4))
+def test_a_connect_in_the_hour_shown_twice_is_read_in_the_pass_of_each_look(seed):
+    # Its stamp reads as the first pass or the second by where the clock is: the scan read it
+    # again at each look, and so must the index, not keep what the first look read.
+    berlin = dateutil_tz.gettz("Europe/Berlin")
+    lines = mixed(seed, dt.datetime(2026, 10, 24, 22, 0, tzinfo=dateutil_tz.UTC), berlin)
+    ours, theirs = read_through(lines, zone=berlin), read_through(lines, Scanning, berlin)
+    assert [(type(done).__name__, done.serial) for done in ours.finished] == [
+        (type(done).__name__, done.serial) for done in theirs.finished]
+    assert [getattr(ours.stats, name) for name in STATS_FIELDS] == [
+        getattr(theirs.stats, name) for name in STATS_FIELDS]
