@@ -1658,9 +1658,7 @@ class Correlator:
             elif session.client_ip != ip:
                 session = None
             if session is not None:
-                if when < session.last_time:
-                    self._idle.earlier.append(session)
-                session.last_time = when
+                self._seen_in(session, when)
                 self._queued(session, key[0], when, queue_id, name, ip, method, username,
                              sender, None)
                 return USED
@@ -1682,9 +1680,7 @@ class Correlator:
         if session is None:
             session = self._materialize(key, program, self.pending.pop(key, None), event, when)
             self.sessions[key] = session
-        if when < session.last_time:
-            self._idle.earlier.append(session)
-        session.last_time = when
+        self._seen_in(session, when)
         return session
 
     def _materialize(self, key: tuple, program, noted: Optional[Pending], event,
@@ -1777,9 +1773,7 @@ class Correlator:
         when = clock.time(stamp)
         if when is None:
             return UNTIMED
-        if when < session.last_time:
-            self._idle.earlier.append(session)
-        session.last_time = when
+        self._seen_in(session, when)
         waiting = session.pending_action
         # With both flags on a transaction Postfix discards it: a hold leaves a discard waiting.
         if waiting is None or waiting[1].kind != "discard":

@@ -349,7 +349,7 @@ class Source:
         # LineSplitter's): peek_first_time() read it.
         self._first_line = b""
         # _head_facts() of what peek_first_time() read
-        self._head_facts = _HeadFacts(None, None, False)
+        self._head_facts = _HeadFacts(None, None, None, False)
         # (the zone its first stamp names, the zone's name its times are read in) when they
         # differ: unlike_zone_name(), of what peek_first_time() read
         self.zone_unlike: Optional[Tuple[str, str]] = None
@@ -550,9 +550,8 @@ class Source:
         start = _inflated_line(self)
         end = _LINE_END.search(start)
         self._first_line = start[:end.start()] + b"\n" if end is not None else b""
-        self._head_facts = _head_facts(start)
-        first = next(_parsed_lines(start), None)
-        self.zone_unlike = None if first is None else unlike_zone_name(first[1][0], zone)
+        facts = self._head_facts = _head_facts(start)
+        self.zone_unlike = None if facts.stamp is None else unlike_zone_name(facts.stamp, zone)
         moment, self.leap_back, self.leap_start = _first_placed(
             (parsed[0] for _, parsed in _parsed_lines(start)),
             Clock(tz=zone, anchor=self.anchor), b"Feb 29 " in start, back)
@@ -2081,7 +2080,7 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
              and source.first_time is not None and source._head_facts.postfix]
     kept = []
     for source in files:
-        host, first, _ = source._head_facts
+        host, _, first, _ = source._head_facts
         if source in severe and first is not None and source.first_time is not None:
             # A central syslog's log begins with whichever host logged first: when no log
             # begins with this one's, every log may be its.
@@ -2104,6 +2103,7 @@ def _without_severe_copies(files: List[Source], notes: List[Problem]) -> List[So
 class _HeadFacts(NamedTuple):
     """What a file's first bytes (inflated) tell of it: _head_facts()."""
     host: Optional[str]  # of its first syslog line
+    stamp: Optional[str]  # of its first syslog line, as split_line() gives it
     severe: Optional[bytes]  # its first Postfix line, when they are all warnings or worse
     postfix: bool  # whether they hold a Postfix program's line
 
@@ -2112,18 +2112,19 @@ def _head_facts(start: bytes) -> _HeadFacts:
     """The _HeadFacts of a file whose first bytes are `start` (inflated): `severe` when they
     hold SEVERE_LINES Postfix lines or more and only warnings or worse among them (the first
     of another kind ends the reading)."""
-    host, first, severe = None, None, 0
+    host, stamp, first, severe = None, None, None, 0
     for line, parsed in _parsed_lines(start):
         if host is None:
-            host = parsed[1]
+            host, stamp = parsed[1], parsed[0]
         if parse_program(parsed[2]) is None:
             continue
         if not parsed[3].startswith(_SEVERE):
-            return _HeadFacts(host, None, True)
+            return _HeadFacts(host, stamp, None, True)
         if first is None:
             first = line.encode("utf-8", "surrogateescape")
         severe += 1
-    return _HeadFacts(host, first if severe >= SEVERE_LINES else None, first is not None)
+    return _HeadFacts(host, stamp, first if severe >= SEVERE_LINES else None,
+                      first is not None)
 
 
 def _holder(logs: List[Source], when: Optional[_dt.datetime]) -> Optional[Source]:
