@@ -133,23 +133,27 @@ DESCRIPTION
     read ahead too, and handed on first, as a pipe's.)
 
     The same file given twice (the same path, a symlink or hard link to it, stdin redirected
-    from it, or a copy: two regular files of the same size whose first and last SAME_BYTES
-    have the same SHA-256) is read once, at its first mention; the later one is a note in
+    from it, or a copy: two regular files of the same size whose first and last SAME_BYTES have
+    the same SHA-256) is read once, at its first mention; the later one is a note in
     `Inputs.notes`, `X: the same file as Y; read once`. Two regular files whose texts, inflated
     when compressed, are the same or one the start of the other are one log (_without_copies():
     `gunzip -k maillog.2.gz`; gzip still writing it beside maillog.2; a syslog daemon writing
-    the same lines to mail.log and mail.info, rotated and compressed under both names): the
-    longer is read, of the same text the plain file, and the note says `X: the same log as Y,
-    compressed; read once` (X compressed, Y not), `X: the same log as Y; read once`, or `X:
-    the start of the log Y holds; read once`. A file of Postfix's warnings and errors alone
-    (syslog's mail.warn, mail.err) whose first and last lines the whole log of its host holds
-    too is left out: `X: Postfix's warnings and errors alone, lines Y holds too (syslog's file
-    of those levels); read once` (_without_severe_copies()). So is a regular file whose
-    Postfix lines, every one in order, the files of another rotated set given hold
-    (_without_mail_lines_held(): syslog's file of every program beside the mail log, or the
-    mail log within syslog's days given): `X: the Postfix lines of the log Y and Z hold, among
-    other programs' lines; read once`. Those are read through each file's descriptor as a
-    copy's text is, before the reading, and never a pipe's.
+    the same lines to mail.log and mail.info, rotated and compressed under both names), their
+    lines compared whatever ends them (a copy made through Windows: CRLF). A compressed file's
+    text ends where it stops inflating, and one that parts from the other's where the member it
+    parts in then fails to inflate (bytes flipped inside a member inflate to other text up to
+    its check) is its text up to there: a damaged copy. The longer is read, of the same text the
+    plain file, and the note says `X: the same log as Y, compressed; read once` (X compressed, Y
+    not), `X: the same log as Y; read once`, or `X: the start of the log Y holds; read once`. A
+    file of Postfix's warnings and errors alone (syslog's mail.warn, mail.err) whose first and
+    last lines the whole log of its host holds too is left out: `X: Postfix's warnings and
+    errors alone, lines Y holds too (syslog's file of those levels); read once`
+    (_without_severe_copies()). So is a regular file whose Postfix lines, every one in order,
+    the files of another rotated set given hold (_without_mail_lines_held(): syslog's file of
+    every program beside the mail log, or the mail log within syslog's days given): `X: the
+    Postfix lines of the log Y and Z hold, among other programs' lines; read once`. Those are
+    read through each file's descriptor as a copy's text is, before the reading, and never a
+    pipe's.
 
     An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
     brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
@@ -240,6 +244,7 @@ BLOCK_SIZE = 1 << 17
 # The first bytes of each path, read once when it is opened, to find its first timestamp.
 PEEK_BYTES = 1 << 16
 PEEK_TEXT = 1 << 20  # at most this much of a compressed file's first block is inflated
+INFLATE_STEP = 1 << 12  # of it, so much at a time: what inflates before damage is kept
 PEEK_LINES = 2000
 # The longest line kept, in characters. Postfix's own line_length_limit is 2048 for SMTP, and
 # its log lines stay far below that (syslog daemons cut at 1 KB to 8 KB by default): a longer
@@ -1658,13 +1663,24 @@ def _read_head(stream: Any, size: int) -> bytes:
 
 def _inflate_start(head: bytes) -> bytes:
     """The text at the start of `head`: inflated (at most PEEK_TEXT) when it is compressed,
-    as much as inflates without error."""
+    as much as inflates before an error. A few KB at a time: a decompressor that fails keeps
+    none of the text it inflated in that call, and a file damaged within its first block had
+    no first line (a copy beside its original was not compared, and both were read)."""
     if not is_compressed(head):
         return head
+    decompressor = _decompressor_of(head)
+    parts: List[bytes] = []
+    size = 0
     try:
-        return _decompressor_of(head).decompress(head, PEEK_TEXT)
+        for start in range(0, len(head), INFLATE_STEP):
+            part = decompressor.decompress(head[start:start + INFLATE_STEP], PEEK_TEXT - size)
+            parts.append(part)
+            size += len(part)
+            if size >= PEEK_TEXT or decompressor.eof:
+                break
     except READ_ERRORS:
-        return b""
+        pass
+    return b"".join(parts)
 
 
 def _standard_input(stdin: Optional[BinaryIO]) -> Source:
@@ -1884,11 +1900,12 @@ def _without_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
     files (Debian's rsyslog.conf up to bullseye: mail.* to mail.log and mail.info to
     mail.info, the same lines, one file a little behind while they are written, each rotated
     and compressed under its own name); a copy. Read twice, their lines would count every
-    login and message twice. Their lines are compared, whatever ends them (a copy made
-    through Windows, CRLF, beside the original). The longer text is read, or of the same text
-    the plain file (the first named of two compressed ones); the other is a note. Only files
-    whose first lines are the same are compared: files whose texts part are two logs, and
-    both are read."""
+    login and message twice. Their lines are compared (_text_relation()), whatever ends them
+    (a copy made through Windows, CRLF, beside the original), a compressed copy damaged part
+    way by its text up to the damage.
+    The longer text is read, or of the same text the plain file (the first named of two
+    compressed ones); the other is a note. Only files whose first lines are the same are
+    compared: files whose texts part are two logs, and both are read."""
     regular = [source for source in files if source.regular and source._first_line]
     dropped: Dict[Source, Problem] = {}
     for index, source in enumerate(regular):
@@ -2170,8 +2187,21 @@ COPY, START, HOLDS, OTHER = "copy", "start", "holds", "other"
 
 
 class _Unlike(Exception):
-    """A file's text cannot be compared: a read failed, or bytes after a compressed member's
-    end do not inflate (both files are read, and the failure reported then)."""
+    """A file's text cannot be looked in (_holds(), _mail_lines()): a read failed, or bytes
+    after a compressed member's end do not inflate (the file is read, and the failure reported
+    then)."""
+
+
+class _Reading:
+    """How _text_blocks() read a file, when it is told to end the text at a failure rather
+    than raise _Unlike: the members (or streams) inflated to their ends so far, and whether a
+    failure ended the text (a read, bytes that do not inflate, a member cut short)."""
+
+    __slots__ = ("members", "failed")
+
+    def __init__(self) -> None:
+        self.members = 0
+        self.failed = False
 
 
 def _raw_blocks(source: Source) -> Iterator[bytes]:
@@ -2192,27 +2222,51 @@ def _text_relation(first: Source, second: Source) -> Tuple[str, bool]:
     """How the lines of two regular files relate (COPY, START, HOLDS, OTHER), each read once
     more here through its own descriptor, at most BLOCK_SIZE bytes inflated at a time, up to
     where they part (a CRLF, an LF and a bare CR end a line alike: LineSplitter); and whether
-    one ends its lines with a CR where the other does not."""
+    one ends its lines with a CR where the other does not. A text ends where reading it fails,
+    and what it held up to there is compared: a copy cut short, or that stops inflating, is the
+    start of the other's text, and so is one damaged where they part (_damaged_where_parted()).
+    A pipe is never compared."""
     crs = [False, False]
-    texts = (_with_lf_ends(_text_blocks(first), crs, 0),
-             _with_lf_ends(_text_blocks(second), crs, 1))
+    readings = (_Reading(), _Reading())
+    texts = [_with_lf_ends(_text_blocks(source, reading), crs, side)
+             for side, (source, reading) in enumerate(zip((first, second), readings))]
     pending = [b"", b""]
     ended = [False, False]
-    try:
-        while True:
-            for side in (0, 1):
-                if not pending[side] and not ended[side]:
-                    pending[side] = next(texts[side], b"")
-                    ended[side] = not pending[side]
-            if ended[0] or ended[1]:
-                found = COPY if ended[0] and ended[1] else START if ended[0] else HOLDS
-                return found, crs[0] != crs[1]
-            size = min(len(pending[0]), len(pending[1]))
-            if pending[0][:size] != pending[1][:size]:
+    while True:
+        for side in (0, 1):
+            if not pending[side] and not ended[side]:
+                pending[side] = next(texts[side], b"")
+                ended[side] = not pending[side]
+        if ended[0] or ended[1]:
+            found = COPY if ended[0] and ended[1] else START if ended[0] else HOLDS
+            return found, crs[0] != crs[1]
+        size = min(len(pending[0]), len(pending[1]))
+        if pending[0][:size] != pending[1][:size]:
+            other_ends = crs[0] != crs[1]
+            damaged = _damaged_where_parted((first, second), texts, readings)
+            if damaged is None:
                 return OTHER, False
-            pending = [pending[0][size:], pending[1][size:]]
-    except _Unlike:
-        return OTHER, False
+            return (START if damaged == 0 else HOLDS), other_ends
+        pending = [pending[0][size:], pending[1][size:]]
+
+
+def _damaged_where_parted(sources: Tuple[Source, Source], texts: List[Iterator[bytes]],
+                          readings: Tuple[_Reading, _Reading]) -> Optional[int]:
+    """Of two texts that have just parted, the side (0, 1) whose compressed member (or stream)
+    they parted in then fails to inflate (read to its end here), when only one does: bytes
+    flipped inside a compressed copy inflate to other text, up to the check that fails (gzip's
+    CRC at a member's end, bzip2's at each block's), so its text parts from its original's
+    at the damage, not where the file ends. Its text up to there is the start of the other's.
+    None when neither does (two logs that begin alike: both read) or both do."""
+    damaged = []
+    for side, source in enumerate(sources):
+        if is_compressed(source._head):
+            members = readings[side].members
+            for _ in texts[side]:
+                pass
+            if readings[side].failed and readings[side].members == members:
+                damaged.append(side)
+    return damaged[0] if len(damaged) == 1 else None
 
 
 def _with_lf_ends(blocks: Iterator[bytes], crs: List[bool], side: int) -> Iterator[bytes]:
@@ -2233,11 +2287,22 @@ def _with_lf_ends(blocks: Iterator[bytes], crs: List[bool], side: int) -> Iterat
         yield b"\n"
 
 
-def _text_blocks(source: Source) -> Iterator[bytes]:
+def _text_blocks(source: Source, reading: Optional[_Reading] = None) -> Iterator[bytes]:
     """A regular file's text in blocks, inflated when it is compressed, up to its end or to
     where it stops inflating inside a member (a copy gzip is still writing: its text so far);
     _Unlike when a read fails or what follows a member's end does not inflate (xz's padding
-    between streams is skipped)."""
+    between streams is skipped). With `reading`, every failure ends the text there instead,
+    recorded in `reading` (a member cut short too), as are the members inflated whole."""
+    try:
+        yield from _inflated_blocks(source, reading)
+    except _Unlike:
+        if reading is None:
+            raise
+        reading.failed = True
+
+
+def _inflated_blocks(source: Source, reading: Optional[_Reading]) -> Iterator[bytes]:
+    """_text_blocks(), _Unlike raised whether or not there is a `reading`."""
     kind = source._head or b""
     if not is_compressed(kind):
         yield from _raw_blocks(source)
@@ -2252,16 +2317,22 @@ def _text_blocks(source: Source) -> Iterator[bytes]:
                 if not raw:
                     break
                 decompressor, fresh = _decompressor_of(kind), True
+                if reading is not None:
+                    reading.members += 1
             try:
                 text = decompressor.decompress(raw, BLOCK_SIZE)
-            except (EOFError, zlib.error, lzma.LZMAError, ValueError):
+            except READ_ERRORS:
                 if fresh:
                     raise _Unlike() from None
+                if reading is not None:
+                    reading.failed = True
                 return
             fresh = False
             raw, more = _left_over(decompressor)
             if text:
                 yield text
+    if reading is not None and not decompressor.eof:
+        reading.failed = True
 
 
 def _left_over(decompressor: Any) -> Tuple[bytes, bool]:
