@@ -139,21 +139,21 @@ DESCRIPTION
     when compressed, are the same or one the start of the other are one log (_without_copies():
     `gunzip -k maillog.2.gz`; gzip still writing it beside maillog.2; a syslog daemon writing
     the same lines to mail.log and mail.info, rotated and compressed under both names), their
-    lines compared whatever ends them (a copy made through Windows: CRLF). A compressed file's
-    text ends where it stops inflating, and one that parts from the other's where the member it
-    parts in then fails to inflate (bytes flipped inside a member inflate to other text up to
-    its check) is its text up to there: a damaged copy. The longer is read, of the same text the
-    plain file, and the note says `X: the same log as Y, compressed; read once` (X compressed, Y
-    not), `X: the same log as Y; read once`, or `X: the start of the log Y holds; read once`. A
-    file of Postfix's warnings and errors alone (syslog's mail.warn, mail.err) whose first and
-    last lines the whole log of its host holds too is left out: `X: Postfix's warnings and
-    errors alone, lines Y holds too (syslog's file of those levels); read once`
-    (_without_severe_copies()). So is a regular file whose Postfix lines, every one in order,
-    the files of another rotated set given hold (_without_mail_lines_held(): syslog's file of
-    every program beside the mail log, or the mail log within syslog's days given): `X: the
-    Postfix lines of the log Y and Z hold, among other programs' lines; read once`. Those are
-    read through each file's descriptor as a copy's text is, before the reading, and never a
-    pipe's.
+    lines compared as they are read, whatever ends them and whatever their encoding (a copy made
+    through Windows: CRLF, UTF-16, a UTF-8 mark). A compressed file's text ends where it stops
+    inflating, and one that parts from the other's where the member it parts in then fails to
+    inflate (bytes flipped inside a member inflate to other text up to its check) is its text up
+    to there: a damaged copy. The longer is read, of the same text the plain file, and the note
+    says `X: the same log as Y, compressed; read once` (X compressed, Y not), `X: the same log
+    as Y; read once`, or `X: the start of the log Y holds; read once`. A file of Postfix's
+    warnings and errors alone (syslog's mail.warn, mail.err) whose first and last lines the
+    whole log of its host holds too is left out: `X: Postfix's warnings and errors alone, lines
+    Y holds too (syslog's file of those levels); read once` (_without_severe_copies()). So is a
+    regular file whose Postfix lines, every one in order, the files of another rotated set given
+    hold (_without_mail_lines_held(): syslog's file of every program beside the mail log, or the
+    mail log within syslog's days given): `X: the Postfix lines of the log Y and Z hold, among
+    other programs' lines; read once`. Those are read through each file's descriptor as a copy's
+    text is, before the reading, and never a pipe's.
 
     An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
     brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
@@ -350,8 +350,8 @@ class Source:
         self._read_once = False
         self._head: Optional[bytes] = None  # bytes read ahead, handed on first
         self._fingerprint: Optional[bytes] = None
-        # Its text's first line (inflated), its end an LF whatever it was (CRLF, a bare CR:
-        # LineSplitter's): peek_first_time() read it.
+        # Its text's first line (inflated, decoded: _first_line_of()), its end an LF whatever it
+        # was (CRLF, a bare CR: LineSplitter's): peek_first_time() read it.
         self._first_line = b""
         # _head_facts() of what peek_first_time() read
         self._head_facts = _HeadFacts(None, None, None, False)
@@ -553,8 +553,7 @@ class Source:
         there moves them (`leap_back`): the first line is placed so (`leap_start`, for its
         Clock), and its time returned so, for the order of a rotated set."""
         start = _inflated_line(self)
-        end = _LINE_END.search(start)
-        self._first_line = start[:end.start()] + b"\n" if end is not None else b""
+        self._first_line = _first_line_of(start)
         facts = self._head_facts = _head_facts(start)
         self.zone_unlike = None if facts.stamp is None else unlike_zone_name(facts.stamp, zone)
         moment, self.leap_back, self.leap_start = _first_placed(
@@ -1900,9 +1899,9 @@ def _without_copies(files: List[Source], notes: List[Problem]) -> List[Source]:
     files (Debian's rsyslog.conf up to bullseye: mail.* to mail.log and mail.info to
     mail.info, the same lines, one file a little behind while they are written, each rotated
     and compressed under its own name); a copy. Read twice, their lines would count every
-    login and message twice. Their lines are compared (_text_relation()), whatever ends them
-    (a copy made through Windows, CRLF, beside the original), a compressed copy damaged part
-    way by its text up to the damage.
+    login and message twice. Their lines are compared as read (_text_relation()), whatever
+    ends them and whatever their encoding (a copy made through Windows, CRLF or UTF-16,
+    beside the original), a compressed copy damaged part way by its text up to the damage.
     The longer text is read, or of the same text the plain file (the first named of two
     compressed ones); the other is a note. Only files whose first lines are the same are
     compared: files whose texts part are two logs, and both are read."""
@@ -2221,21 +2220,22 @@ def _raw_blocks(source: Source) -> Iterator[bytes]:
 def _text_relation(first: Source, second: Source) -> Tuple[str, bool]:
     """How the lines of two regular files relate (COPY, START, HOLDS, OTHER), each read once
     more here through its own descriptor, at most BLOCK_SIZE bytes inflated at a time, up to
-    where they part (a CRLF, an LF and a bare CR end a line alike: LineSplitter); and whether
-    one ends its lines with a CR where the other does not. A text ends where reading it fails,
-    and what it held up to there is compared: a copy cut short, or that stops inflating, is the
-    start of the other's text, and so is one damaged where they part (_damaged_where_parted()).
-    A pipe is never compared."""
+    where they part; and whether one ends its lines with a CR where the other does not. Their
+    lines are compared as batches() reads them: decoded (UTF-16 after its mark, a UTF-8 mark
+    dropped), a CRLF, an LF and a bare CR ending a line alike (LineSplitter). A text ends where
+    reading it fails, and what it held up to there is compared: a copy cut short, or that stops
+    inflating, is the start of the other's text, and so is one damaged where they part
+    (_damaged_where_parted()). A pipe is never compared."""
     crs = [False, False]
     readings = (_Reading(), _Reading())
-    texts = [_with_lf_ends(_text_blocks(source, reading), crs, side)
+    texts = [_with_lf_ends(_decoded(_text_blocks(source, reading)), crs, side)
              for side, (source, reading) in enumerate(zip((first, second), readings))]
-    pending = [b"", b""]
+    pending = ["", ""]
     ended = [False, False]
     while True:
         for side in (0, 1):
             if not pending[side] and not ended[side]:
-                pending[side] = next(texts[side], b"")
+                pending[side] = next(texts[side], "")
                 ended[side] = not pending[side]
         if ended[0] or ended[1]:
             found = COPY if ended[0] and ended[1] else START if ended[0] else HOLDS
@@ -2250,7 +2250,7 @@ def _text_relation(first: Source, second: Source) -> Tuple[str, bool]:
         pending = [pending[0][size:], pending[1][size:]]
 
 
-def _damaged_where_parted(sources: Tuple[Source, Source], texts: List[Iterator[bytes]],
+def _damaged_where_parted(sources: Tuple[Source, Source], texts: List[Iterator[str]],
                           readings: Tuple[_Reading, _Reading]) -> Optional[int]:
     """Of two texts that have just parted, the side (0, 1) whose compressed member (or stream)
     they parted in then fails to inflate (read to its end here), when only one does: bytes
@@ -2269,22 +2269,31 @@ def _damaged_where_parted(sources: Tuple[Source, Source], texts: List[Iterator[b
     return damaged[0] if len(damaged) == 1 else None
 
 
-def _with_lf_ends(blocks: Iterator[bytes], crs: List[bool], side: int) -> Iterator[bytes]:
+def _decoded(blocks: Iterator[bytes]) -> Iterator[str]:
+    """The text of `blocks`, an input's bytes from its start, as batches() decodes it."""
+    decoder = text_decoder(True)
+    for block in blocks:
+        text = decoder.decode(block)
+        if text:
+            yield text
+
+
+def _with_lf_ends(blocks: Iterator[str], crs: List[bool], side: int) -> Iterator[str]:
     """`blocks` of a text, each line end in them an LF (LineSplitter's: CRLF, LF, a bare CR),
     none empty; `crs[side]` set when a CR was among them."""
-    held = b""  # a CR at a block's end, which an LF may follow in the next
+    held = ""  # a CR at a block's end, which an LF may follow in the next
     for block in blocks:
         block = held + block
-        held = b"\r" if block.endswith(b"\r") else b""
+        held = "\r" if block.endswith("\r") else ""
         block = block[:len(block) - len(held)]
-        if b"\r" in block:
+        if "\r" in block:
             crs[side] = True
-            block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            block = block.replace("\r\n", "\n").replace("\r", "\n")
         if block:
             yield block
     if held:
         crs[side] = True
-        yield b"\n"
+        yield "\n"
 
 
 def _text_blocks(source: Source, reading: Optional[_Reading] = None) -> Iterator[bytes]:
@@ -2374,6 +2383,18 @@ def _inflated_line(source: Source) -> bytes:
         except OSError:
             return b""
     return text
+
+
+def _first_line_of(start: bytes) -> bytes:
+    """The first line of a text whose first bytes are `start` (inflated), as batches() reads
+    it: decoded (UTF-16 after its mark; a UTF-8 mark dropped), in UTF-8 and ended by an LF
+    whatever ended it; b"" when `start` holds no whole line."""
+    if utf16_of(start):
+        start = decoded_start(start).encode("utf-8")
+    elif start.startswith(codecs.BOM_UTF8):
+        start = start[len(codecs.BOM_UTF8):]
+    end = _LINE_END.search(start)
+    return start[:end.start()] + b"\n" if end is not None else b""
 
 
 def is_compressed(head: Optional[bytes]) -> bool:

@@ -5,6 +5,7 @@ opened a path twice, read a pipe to peek at it, counted a file twice, took a CR-
 one line, or grew an unfinished line without bound."""
 
 import bz2
+import codecs
 import contextlib
 import datetime
 import gzip
@@ -441,6 +442,23 @@ def test_a_damaged_log_that_parts_from_another_before_its_damage_is_read(cli, tm
     result = cli("--stats", first, second)
     assert "read once" not in result.err and "read failed part way" in result.err
     assert lines_read(result.err) == 15000 + lines_read(damaged.err)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-8-sig"])
+@pytest.mark.parametrize("crlf", [True, False])
+def test_a_copy_in_another_encoding_is_read_once(cli, tmp_path, encoding, crlf):
+    # A copy made through Windows (PowerShell 5's `>`: UTF-16 with its mark, CRLF; Notepad's
+    # UTF-8 with its mark) beside the original maillog.1.gz: the texts read alike, but their
+    # bytes differ from the first on, and both were read (1049 sessions where the rotated set
+    # gives 833).
+    data = SAMPLE.read_bytes()
+    text = data.decode().replace("\n", "\r\n") if crlf else data.decode()
+    mark = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}.get(encoding, b"")
+    packed, copy = tmp_path / "maillog.1.gz", tmp_path / "maillog.1"
+    packed.write_bytes(gzip.compress(data))
+    copy.write_bytes(mark + text.encode(encoding))
+    ends = ", with other line ends" if crlf else ""
+    assert_read_once(cli, [packed, copy], f"{packed}: the same log as {copy}, compressed{ends}")
 
 
 def gzip_named(name: str):
