@@ -2761,17 +2761,12 @@ def source_read(source, stats: Stats, before: tuple, problems: Optional[List[Pro
         problems.append(Problem(source.name, untimed_lines(unread, stats.unread_stamp)))
     backwards = runs_backwards(stats.earliest_moves - before[3], stats.latest_moves - before[4])
     if problems is not None and backwards:
-        problems.append(Problem(source.name, "its lines run backwards in time, newest first "
-                                             "(tac, journalctl -r?): the reports need the "
-                                             "oldest line first"))
+        problems.append(Problem(source.name, f"{BACKWARDS_TOLD}: the reports need the oldest "
+                                             "line first"))
     elif problems is not None and span[2] is not None and source.problem is None:
-        latest, then = (f"{when:%Y-%m-%d %H:%M:%S}" for when in span[2])
-        problems.append(Problem(source.name, f"its lines go back in time from {latest} to "
-                                             f"{then}, before its first line: logs joined "
-                                             "newest first (zcat -f maillog*?), so a login or "
-                                             "message logged across two of them was read out "
-                                             "of order; give maillog-sasl the files, which it "
-                                             "puts in order, or join them oldest first (ls -rt)"))
+        problems.append(Problem(source.name, f"{joined_told(span[2])}; give maillog-sasl the "
+                                             "files, which it puts in order, or join them "
+                                             "oldest first (ls -rt)"))
     late = late_year(clock, span[0]) or leap_split(clock, span[0])
     if late and problems is not None:
         problems.append(Problem(source.name, late))
@@ -2805,6 +2800,15 @@ def _after_jump(jump: list, when: _dt.datetime, latest: _dt.datetime) -> None:
         jump[3] = None  # past the first line's time: lines out of order, not older logs
     elif jump[3] < when < jump[2]:
         jump[3] = when
+
+
+def joined_told(where: tuple) -> str:
+    """What is said of a log whose time went back (joined_newest_first()'s `where`), before
+    the reports' or watch's advice."""
+    latest, then = (f"{when:%Y-%m-%d %H:%M:%S}" for when in where)
+    return (f"its lines go back in time from {latest} to {then}, before its first line: logs "
+            "joined newest first (zcat -f maillog*?), so a login or message logged across two "
+            "of them was read out of order")
 
 
 def joined_newest_first(jump: Optional[list]) -> Optional[tuple]:
@@ -2892,6 +2896,7 @@ def _one_year_back(moment: _dt.datetime, years: int) -> _dt.datetime:
 # backwards: a log read in order moves it back only where hosts' clocks differ a little, near
 # its start, while its latest time moves on at every new second.
 BACKWARD_MOVES: Final = 10
+BACKWARDS_TOLD: Final = "its lines run backwards in time, newest first (tac, journalctl -r?)"
 
 
 def runs_backwards(earliest_moves: int, latest_moves: int) -> bool:

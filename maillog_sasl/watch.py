@@ -128,13 +128,15 @@ DESCRIPTION
 DIAGNOSTICS
     once() returns 0 (no new alert), 1 (new alerts) or 2 (a log could not be read, or an alert
     could not be written, or the metrics file, or Postfix lines were not judged because their
-    stamp is no time, or a Feb 29 split a log's yearless lines years apart; every other log is
-    still read and every alert still raised).
+    stamp is no time, or a Feb 29 split a log's yearless lines years apart, or a log was read
+    out of time order; every other log is still read and every alert still raised).
     follow() returns 0 when stopped, 2 when an alert could not be written. What goes wrong is
     one line through `complain`: lines whose stamp is no time when a log first has them, then
     at most every UNTIMED_TOLD_EVERY seconds (and those not told yet when it stops); a Feb 29
     past the first lines read of a log (a copy of an old log, its time years later: one among
-    them places them in its leap year, Engine.feed()) that moved its year back, once.
+    them places them in its leap year, Engine.feed()) that moved its year back, once; a log
+    read out of time order (newest line first, or logs joined newest first), as the reports
+    tell a file (correlate.source_read()), once a run.
     state.StateError and pairs.StoreError pass on to the caller.
 """
 
@@ -162,10 +164,13 @@ from maillog_sasl.activity import (
 )
 from maillog_sasl.alerts import SinkError, to_json
 from maillog_sasl.correlate import (
+    BACKWARDS_TOLD,
     Correlator,
     account_of,
     fold_accounts,
+    joined_told,
     leap_told,
+    runs_backwards,
     untimed_lines,
 )
 from maillog_sasl.enrich import Enrichment, Geo
@@ -760,6 +765,10 @@ class Watch:
         self.failed = False  # an alert could not be written
         self.untimed = 0  # Postfix lines read whose stamp is no time: never judged
         self.leap_split = False  # a log's Feb 29 moved its year back, told (_tell_leap())
+        # log -> how often its file's earliest and latest time moved in this run (Stats'
+        # earliest_moves, latest_moves): whether it runs backwards, as the reports judge a file
+        self.moves: Dict[str, List[int]] = {}
+        self.out_of_order: set = set()  # the logs told read out of order (_tell_order())
         self.untimed_told: Dict[str, float] = {}  # log -> when its untimed lines were told
         # log -> its untimed lines not told yet: how many, the last one's stamp
         self.untimed_pending: Dict[str, Tuple[int, Optional[str]]] = {}
@@ -788,6 +797,7 @@ class Watch:
         stats = self.engine.correlator.stats
         for path, follower in self.followers.items():
             untimed_before = stats.unread_stamps
+            joined_before = self.engine.correlator.span()[2]
             for chunk in follower.read():
                 count += len(chunk.lines)
                 self.changed = True
@@ -795,17 +805,24 @@ class Watch:
                 year = None if clock is None else clock.year
                 if clock is None:
                     self._tell_zone(path, chunk.lines)
+                moves = self.moves.setdefault(path, [0, 0])
+                if chunk.new_file:
+                    moves[:] = [0, 0]
+                moves_before = stats.earliest_moves, stats.latest_moves
                 for item in self.engine.feed(path, chunk, self.zone, self.year):
                     self.finished += 1
                     self._history(item)
                     self._count(item)
                     if isinstance(item, Session) and item.auth_failures:
                         self._storm_failures(item)
+                moves[0] += stats.earliest_moves - moves_before[0]
+                moves[1] += stats.latest_moves - moves_before[1]
                 self._tell_leap(path, year)
             for note in follower.notes:
                 self.complain(note)
             follower.notes.clear()
             self._tell_untimed(path, stats.unread_stamps - untimed_before, stats.unread_stamp)
+            self._tell_order(path, joined_before)
         return count
 
     def _tell_zone(self, path: str, lines: List[str]) -> None:
@@ -827,6 +844,23 @@ class Watch:
         self.leap_split = True
         self.complain(f"{path}: {leap_told(clock, clock.latest, clock.year)}, to a new "
                       "--state (this one keeps the times read)")
+
+    def _tell_order(self, path: str, joined_before: Optional[tuple]) -> None:
+        """`path` read out of time order, as the reports tell a file (correlate.source_read()):
+        its lines run newest first (by the moves of its file's times in this run), or its time
+        went back before its first line in the read just done (logs joined newest first).
+        Told once a run; its alerts judge the lines as read, as the reports do."""
+        if path in self.out_of_order:
+            return
+        joined = self.engine.correlator.span()[2]
+        if runs_backwards(*self.moves.get(path, (0, 0))):
+            told = f"{BACKWARDS_TOLD}: watch needs the oldest line first"
+        elif joined is not None and joined_before is None:
+            told = f"{joined_told(joined)}; give watch a log joined oldest first (ls -rt)"
+        else:
+            return
+        self.out_of_order.add(path)
+        self.complain(f"{path}: {told}, and a new --state (this one keeps what was read)")
 
     def _tell_untimed(self, path: str, count: int, last: Optional[str]) -> None:
         """Lines of `path` not judged for their stamp (a month in a language not read), `count`
@@ -1119,6 +1153,7 @@ class Watch:
         self.write_metrics()
         self.close()
         if (self.failed or self.metrics_failed or self.untimed or self.leap_split
+                or self.out_of_order
                 or any(follower.failed for follower in self.followers.values())):
             return 2
         return 1 if alerts else 0

@@ -12,6 +12,10 @@ times in any real log of tests/), and its latest on at every new second; a rever
 way round. Such an input is a problem (one line on stderr, exit status 2), and the report is
 still written. A log of fewer than correlate.BACKWARD_MOVES distinct times is not told: it can be
 read by eye.
+
+`watch` read such a log silently (exit status 1, the alerts of a log read backwards), and logs
+joined newest first as well: it tells each, once a run, as the reports tell it, and `--once`
+exits 2.
 """
 
 import datetime as _dt
@@ -19,8 +23,12 @@ from pathlib import Path
 
 import pytest
 from test_jobs import chunks_of
+from test_watch import Following, ListSink
 
 import maillog_sasl
+from maillog_sasl import watch
+from maillog_sasl.activity import Thresholds
+from maillog_sasl.state import State
 
 from support import SAMPLE_LOGS
 
@@ -155,3 +163,72 @@ def test_no_log_read_in_order_is_said_to_run_backwards():
         told += [str(problem) for problem in analysis.problems
                  if BACKWARDS in str(problem) or JOINED in str(problem)]
     assert told == []
+
+
+def _watch_once(state: Path, log: Path) -> list:
+    """What `watch --once --year 2020` on `log` said on stderr."""
+    notes: list = []
+    opened = State.open(str(state), watch.engine_format())
+    try:
+        watch.Watch(opened, [str(log)], [ListSink()], Thresholds(), year=2020,
+                    complain=notes.append).once()
+    finally:
+        opened.close()
+    return notes
+
+
+def _told(problems) -> list:
+    return [kind for kind in (BACKWARDS, JOINED) if any(kind in str(told) for told in problems)]
+
+
+def test_watch_tells_a_log_out_of_order_as_the_reports_do(tmp_path):
+    # Every log of tests/, reversed and in order: watch tells what the reports tell of the same
+    # file, no more, no less (12 of them reversed are told).
+    checked = []
+    for number, log in enumerate(_logs_in_order()):
+        lines = log.read_bytes().splitlines(keepends=True)
+        for kind, data in (("tac", b"".join(reversed(lines))), ("in order", b"".join(lines))):
+            path = tmp_path / f"{number}-{kind}"
+            path.write_bytes(data)
+            analysis = maillog_sasl.open_logs([path], year=2020)
+            for _ in analysis:
+                pass
+            told = _watch_once(tmp_path / f"{number}-{kind}.state", path)
+            assert _told(told) == _told(analysis.problems), (log, kind, told)
+            assert len(told) == len(set(told))
+            checked += _told(told)
+    assert checked.count(BACKWARDS) >= 10
+
+
+@pytest.mark.parametrize("joined", [False, True])
+def test_watch_once_on_a_log_out_of_order_is_exit_2_its_alerts_written(cli, tmp_path, joined):
+    if joined:
+        log = tmp_path / "maillog"
+        log.write_bytes(LIGHTMETER.read_bytes()
+                        + (LIGHTMETER.parent / "mail.log.1").read_bytes())
+        told = (f"{log}: its lines go back in time from 2020-01-28 16:50:01 to 2020-01-27 "
+                f"06:50:01, {JOINED} (zcat -f maillog*?), so a login or message logged across "
+                "two of them was read out of order; give watch a log joined oldest first "
+                "(ls -rt), and a new --state (this one keeps what was read)\n")
+    else:
+        log = reversed_copy(SAMPLE_LOGS / "maillog-sample.log", tmp_path)
+        told = (f"{log}: {BACKWARDS} (tac, journalctl -r?): watch needs the oldest line first, "
+                "and a new --state (this one keeps what was read)\n")
+    result = cli("watch", "--once", "--year", "2020", "--state", tmp_path / "state", log)
+    assert (result.code, result.err) == (2, f"maillog-sasl watch: {told}")
+    assert joined or result.out.count("\n") >= 3  # the alerts are still written
+    assert cli("watch", "--once", "--state", tmp_path / "state", log).code == 0  # nothing new
+
+
+def test_following_watch_tells_a_log_run_backwards_once(tmp_path):
+    log = reversed_copy(SAMPLE_LOGS / "maillog-sample.log", tmp_path)
+    following = Following(tmp_path / "state", [log])
+    following.wait_for(22665)
+    lines = reversed_copy(LIGHTMETER, tmp_path, "more").read_bytes()
+    with open(log, "ab") as out:  # more of it, newest first again
+        out.write(lines)
+    following.wait_for(22665 + lines.count(b"\n"))
+    assert following.end() == 0
+    assert [note for note in following.notes if BACKWARDS in note] == [
+        f"{log}: {BACKWARDS} (tac, journalctl -r?): watch needs the oldest line first, and a "
+        "new --state (this one keeps what was read)"]
