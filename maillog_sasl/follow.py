@@ -53,16 +53,17 @@ DESCRIPTION
     Only complete lines are read (a line being written stays for the next call), except at the
     end of a file that was rotated away, which will not be written to any more. Lines are read
     as the reports read them, by sources.LineSplitter: decoded as UTF-8 with undecodable bytes
-    replaced, a line ended by LF, CRLF or a bare CR, NUL bytes no text, a line longer than
-    sources.MAX_LINE characters cut to them (Chunk.cut counts it, the reports' `lines cut`). A
-    CR ends its line when it is read, the last byte there or not (an LF right after it, read
-    later or by a later run, is skipped as its CRLF's). The offset counts bytes of the file as
-    read, after decompression for a compressed one, and is never inside a line: a line being
-    written, however long, is read again from its start by a run that stopped in it, and held
-    (at most MAX_LINE characters of it) from look to look by one that goes on. While no line of
-    the file held is known (a new log still empty), the position is the end of the file read
-    before it: a position with no first line could not tell the file truncated since
-    (copytruncate) or made again on its inode, and would have it read again from its start.
+    replaced (UTF-16 in a file that starts with its byte order mark), a line ended by LF, CRLF
+    or a bare CR, NUL bytes no text, a line longer than sources.MAX_LINE characters cut to them
+    (Chunk.cut counts it, the reports' `lines cut`). A CR ends its line when it is read, the
+    last byte there or not (an LF right after it, read later or by a later run, is skipped as
+    its CRLF's). The offset counts bytes of the file as read, after decompression for a
+    compressed one, and is never inside a line: a line being written, however long, is read
+    again from its start by a run that stopped in it, and held (at most MAX_LINE characters of
+    it) from look to look by one that goes on. While no line of the file held is known (a new
+    log still empty), the position is the end of the file read before it: a position with no
+    first line could not tell the file truncated since (copytruncate) or made again on its
+    inode, and would have it read again from its start.
 
     A container runtime's log (Kubernetes' CRI files, Docker's json-file) hands on the lines its
     wrapper holds, as the batch reports read it (sources.Unwrapper): the wrapper, and whether
@@ -101,6 +102,7 @@ from maillog_sasl.sources import (
     is_compressed,
     opener_of,
     text_decoder,
+    utf16_of,
 )
 
 BLOCK_SIZE = 1 << 17
@@ -166,12 +168,20 @@ class _Reader:
     `end`, the byte after the last line end fed: where the lines it gave end. An unfinished line
     is held as the splitter holds it, at most MAX_LINE characters however long it runs: a
     reader's position (the caller's offset, `end`) is never inside a line, so that a run
-    stopped in the middle of one reads it again, whole, and cuts it as the reports do."""
+    stopped in the middle of one reads it again, whole, and cuts it as the reports do.
 
-    __slots__ = ("_decoder", "_splitter", "fed", "end", "counted")
+    A file that starts with UTF-16's byte order mark (`utf16`, sources.utf16_of() of its first
+    bytes) is UTF-16 from any line's start, and its lines end after a two-byte LF or CR at an
+    even offset: read from its middle as UTF-8, a character beyond ASCII was U+FFFD."""
 
-    def __init__(self, start: int, after_cr: bool):
-        self._decoder = text_decoder(start == 0)
+    __slots__ = ("_decoder", "_splitter", "fed", "end", "counted", "_units", "_odd")
+
+    def __init__(self, start: int, after_cr: bool, utf16: Optional[str] = None):
+        self._decoder = text_decoder(start == 0, utf16)
+        # The line ends of a UTF-16 file, and the byte fed last when `fed` is odd (its first
+        # half of a character).
+        self._units = (("\n".encode(utf16), "\r".encode(utf16)) if utf16 else ())
+        self._odd = b""
         # A CR ends its line at once, wherever it falls: the LF that may follow it (a CRLF
         # written by halves, or read between them) is skipped when it comes, also by a reader
         # started after it (`after_cr`: the byte before `start`), and the lines are the reports'.
@@ -186,11 +196,28 @@ class _Reader:
     def feed(self, data: bytes) -> List[str]:
         """The lines `data` (the bytes after those fed) ends."""
         lines = self._splitter.split(self._decoder.decode(data))
-        last = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        if last >= 0:
-            self.end = self.fed + last + 1
+        if self._units:
+            self._end_units(data)
+        else:
+            last = max(data.rfind(b"\n"), data.rfind(b"\r"))
+            if last >= 0:
+                self.end = self.fed + last + 1
         self.fed += len(data)
         return lines
+
+    def _end_units(self, data: bytes) -> None:
+        """feed()'s `end` in a UTF-16 file: after its last LF or CR at an even offset."""
+        held = self._odd + data
+        base = self.fed - len(self._odd)  # even: the offset of held's first byte
+        last = -1
+        for unit in self._units:
+            found = held.rfind(unit)
+            while found > 0 and found % 2:  # a character's second byte and the next one's first
+                found = held.rfind(unit, 0, found + 1)
+            last = max(last, found)
+        if last >= 0:
+            self.end = base + last + 2
+        self._odd = held[-1:] if len(held) % 2 else b""
 
     def finish(self) -> List[str]:
         """The unfinished line too, as at the end of an input: the file is read for good."""
@@ -201,6 +228,11 @@ class _Reader:
     def cut(self) -> int:
         """How many of the lines it gave were cut (the unfinished line is not one yet)."""
         return self._splitter.cut - self._splitter.cutting
+
+
+def _ends_in_cr(data: bytes, utf16: Optional[str]) -> bool:
+    """Whether bytes `data` end in a CR (in `utf16`, sources.utf16_of(), or UTF-8)."""
+    return data.endswith("\r".encode(utf16) if utf16 else b"\r")
 
 
 _COMPRESSION_SUFFIX = r"\.(?:gz|bz2|xz)"
@@ -726,7 +758,12 @@ class Follower:
         # runs on for megabytes is read once, not again at each look.
         reader, self._reader = self._reader, None
         if reader is None or reader.end != self._offset:
-            reader = _Reader(self._offset, self._after_cr(fd, self._offset))
+            utf16 = self._utf16_of(fd)
+            if utf16 and self._offset % 2:
+                # A UTF-16 file's position that an older version kept: after the first byte of
+                # a little-endian line end.
+                self._offset += 1
+            reader = _Reader(self._offset, self._after_cr(fd, self._offset, utf16), utf16)
         waiting: List[str] = []  # read, not handed on: a split line's parts and what follows
         while True:
             try:
@@ -764,10 +801,18 @@ class Follower:
             self._reader = reader
 
     @staticmethod
-    def _after_cr(fd: int, offset: int) -> bool:
-        """Is the byte before `offset` a CR (an LF at `offset` is its CRLF's)?"""
+    def _utf16_of(fd: int) -> Optional[str]:
         try:
-            return offset > 0 and os.pread(fd, 1, offset - 1) == b"\r"
+            return utf16_of(os.pread(fd, 2, 0))
+        except OSError:
+            return None  # the reads after it say why
+
+    @staticmethod
+    def _after_cr(fd: int, offset: int, utf16: Optional[str] = None) -> bool:
+        """Is the character before `offset` a CR (an LF at `offset` is its CRLF's)?"""
+        size = min(offset, 2)
+        try:
+            return _ends_in_cr(os.pread(fd, size, offset - size), utf16)
         except OSError:
             return False  # the reads after it say why
 
@@ -789,7 +834,8 @@ class Follower:
         """Where the first `count` lines after `offset` end, and how many of them were cut:
         read again a line end at a time (rare: a read that ends inside a split line). None
         when they cannot be read again: they wait with the rest."""
-        reader = _Reader(offset, self._after_cr(fd, offset))
+        utf16 = self._utf16_of(fd)
+        reader = _Reader(offset, self._after_cr(fd, offset, utf16), utf16)
         read = 0
         while True:
             try:
@@ -838,10 +884,20 @@ class Follower:
                     start += data
                 if expected is not None and not _describes(expected, ident, head_of(start)):
                     raise _Replaced
+                utf16 = utf16_of(start)
+                if not skip:
+                    reader = _Reader(0, after_cr=False, utf16=utf16)
+                elif utf16 and skip % 2:  # as in _read_held()
+                    skip += 1
+                    offset = skip
+                before = b""  # the bytes before the offset, up to its block's
                 for data in itertools.chain(first, iter(lambda: read_block(BLOCK_SIZE), b"")):
                     if skip:
                         if skip <= len(data):  # the byte before the offset is in this block
-                            reader = _Reader(offset, data[skip - 1:skip] == b"\r")
+                            before += data[:skip]
+                            reader = _Reader(offset, _ends_in_cr(before, utf16), utf16)
+                        else:
+                            before = data[-1:]
                         data, skip = data[skip:], max(skip - len(data), 0)
                     lines = unwrapper.lines(reader.feed(data))
                     if lines or reader.cut > reader.counted:

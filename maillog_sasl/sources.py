@@ -40,8 +40,8 @@ DESCRIPTION
     (a log saved by Windows Notepad or PowerShell 5's Out-File) is dropped, not read as the
     first character of its first line, which then was no syslog line. An input that starts
     with UTF-16's mark (PowerShell 5's `>`) is read as UTF-16, in one process; `watch` reads
-    such a file as UTF-16 only from its start (a UTF-16 log is a copy, never one a syslog
-    daemon goes on writing). A compressed regular file is inflated by the system's gzip, bzip2
+    such a file as UTF-16 from any line's start (a copy still being written when a run read
+    it). A compressed regular file is inflated by the system's gzip, bzip2
     or xz in a child process, on the other core, when the program exists; a compressed pipe or
     standard input, by Python's own modules.
 
@@ -751,11 +751,13 @@ def gzip_written(head: bytes, written: Optional[_dt.datetime]) -> Optional[_dt.d
     return moment
 
 
-def text_decoder(at_start: bool):
+def text_decoder(at_start: bool, utf16: Optional[str] = None):
     """The incremental decoder of an input's bytes read from its start (`at_start`: a UTF-8
     byte order mark there is dropped, a UTF-16 one makes the input UTF-16) or from a line
-    start further on (UTF-8)."""
-    return _StartDecoder() if at_start else codecs.getincrementaldecoder("utf-8")("replace")
+    start further on (UTF-8, or `utf16`, the input's utf16_of())."""
+    if at_start:
+        return _StartDecoder()
+    return codecs.getincrementaldecoder(utf16 or "utf-8")("replace")
 
 
 def utf16_of(head: Optional[bytes]) -> Optional[str]:

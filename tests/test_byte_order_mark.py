@@ -9,13 +9,16 @@ input's start, however it is read: a file, a compressed one, standard input, a w
 byte range, watch.
 
 A log in UTF-16 after its byte order mark (PowerShell 5's `>`) is read as UTF-16, in one
-process (below).
+process (below); by `watch` also from where a run stopped in it (a copy still being written when
+cron ran `watch --once`), which read on as UTF-8 and had each character beyond ASCII U+FFFD.
 
 The lines below are the seed incident's (sample_logs/seed-maillog.txt) from its login on.
 """
 
 import datetime as dt
 import gzip
+import json
+import random
 
 import pytest
 from test_jobs import chunks_of
@@ -117,3 +120,33 @@ def test_the_end_of_a_utf16_log_is_read_from_a_characters_start(codec):
     end = sources._end_of(lambda size, offset: data[offset:offset + size], len(data),
                           data[:4096], dt.timezone.utc, None)
     assert end == dt.datetime(2025, 10, 3, 6, 3, 19, 123456, tzinfo=dt.timezone.utc)
+
+
+def _accounts(cli, state) -> list:
+    result = cli("state", "--state", state, "-f", "json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)["accounts"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("codec", sorted(UTF16))
+def test_watch_reads_a_utf16_log_on_in_runs_as_its_text_at_once(cli, tmp_path, codec, newline):
+    # Cut anywhere (inside a character, between a CR and its LF), each part read by a run.
+    text = SEED_FROM_LOGIN.decode().replace("centos7@phoenixknight.jp", JURGEN)
+    text = text.replace("\n", newline) * 3
+    data = UTF16[codec] + text.encode(codec)
+    log, state = tmp_path / "maillog", tmp_path / "state"
+    log.write_bytes(b"")
+    start = 0
+    for cut in sorted(random.Random(7).sample(range(1, len(data)), 12)) + [len(data)]:
+        with open(log, "ab") as out:
+            out.write(data[start:cut])
+        start = cut
+        result = cli("watch", "--once", "--state", state, *SEED, log)
+        assert result.code in (0, 1), result.err
+    whole = tmp_path / "whole"
+    whole.write_text(text, encoding="utf-8")
+    assert cli("watch", "--once", "--state", tmp_path / "at-once", *SEED, whole).code in (0, 1)
+    accounts = _accounts(cli, state)
+    assert [account["user"] for account in accounts] == [JURGEN]
+    assert accounts == _accounts(cli, tmp_path / "at-once")
