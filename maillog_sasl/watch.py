@@ -147,6 +147,7 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import stat
 import sys
 import threading
 import time
@@ -186,7 +187,7 @@ from maillog_sasl.incident import (
 )
 from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
 from maillog_sasl.pairs import PairStore
-from maillog_sasl.sources import file_anchor, leap_start_of, unlike_zone_told
+from maillog_sasl.sources import Source, file_anchor, leap_start_of, open_path, unlike_zone_told
 from maillog_sasl.state import State, StateError, freeze, thaw
 from maillog_sasl.syslog import Clock, split_line, unlike_zone_name
 
@@ -692,24 +693,48 @@ def _stderr(line: str) -> None:
 
 
 def _distinct(paths: Iterable[str], complain: Callable[[str], None]) -> List[str]:
-    """`paths` made absolute, each file once: a second name of one (a symlink, a hard link)
-    would have its lines counted twice, each login and failure with them."""
+    """`paths` made absolute, each file once: a second name of one (a symlink, a hard link),
+    or a copy of one as the reports tell a copy (sources.Source.same_file(): the same size,
+    first and last bytes, as the files are when the run starts), would have its lines counted
+    twice, each login and failure with them."""
     kept: List[str] = []
     files: Dict[Tuple[int, int], str] = {}
-    for path in map(os.path.abspath, paths):
-        if path in kept:
-            continue
-        try:
-            status = os.stat(path)
-        except OSError:  # not there yet, or not readable: its follower says so
+    sized: Dict[int, List[str]] = {}  # size -> the regular files of that size kept
+    opened: Dict[str, Source] = {}
+    try:
+        for path in map(os.path.abspath, paths):
+            if path in kept:
+                continue
+            try:
+                status = os.stat(path)
+            except OSError:  # not there yet, or not readable: its follower says so
+                kept.append(path)
+                continue
+            first = files.setdefault((status.st_dev, status.st_ino), path)
+            if first == path and stat.S_ISREG(status.st_mode) and status.st_size:
+                same = sized.setdefault(status.st_size, [])
+                first = next((other for other in same if _copies(other, path, opened)), path)
+                same.append(path)
+            if first != path:
+                complain(f"{path}: the same file as {first}; read once")
+                continue
             kept.append(path)
-            continue
-        first = files.setdefault((status.st_dev, status.st_ino), path)
-        if first != path:
-            complain(f"{path}: the same file as {first}; read once")
-            continue
-        kept.append(path)
+    finally:
+        for source in opened.values():
+            source.close()
     return kept
+
+
+def _copies(first: str, path: str, opened: Dict[str, Source]) -> bool:
+    """Whether the file at `path` is a copy of the one at `first` (both regular, of one size),
+    `opened` the Sources opened so far."""
+    try:
+        for name in (first, path):
+            if name not in opened:
+                opened[name] = open_path(name)
+        return opened[first].same_file(opened[path])
+    except OSError:  # its follower says why
+        return False
 
 
 class Watch:

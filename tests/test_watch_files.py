@@ -228,6 +228,34 @@ def test_one_log_under_two_names_is_read_once(cli, tmp_path, log, how):
     assert _counted(tmp_path / "twice.prom") == _counted(tmp_path / "once.prom")
 
 
+def test_a_copy_of_the_log_is_read_once_as_the_reports_read_it(cli, tmp_path, log):
+    # `watch --once maillog /tmp/maillog.copy`: the reports read a copy once (the same size,
+    # first and last 64 KB); watch read both, every login, failure and message twice (the
+    # sample: 990 recipients for chiara.ferrari's 495), and said nothing. A file of the same
+    # size that is another log is read.
+    copy, other = log.with_name("maillog.copy"), log.with_name("other")
+    copy.write_bytes(log.read_bytes())
+    other.write_bytes(SAMPLE.read_bytes()[200_000:400_000])
+    results = {}
+    for name, paths in (("once", [log]), ("twice", [log, copy]), ("other", [log, other]),
+                        ("other alone", [other])):
+        results[name] = cli("watch", "--once", "--state", tmp_path / f"{name}.sqlite",
+                            "--metrics", tmp_path / f"{name}.prom", *paths)
+    assert results["twice"].err == (f"maillog-sasl watch: {copy}: the same file as {log}; "
+                                    "read once\n")
+    assert results["twice"].out == results["once"].out
+    assert _counted(tmp_path / "twice.prom") == _counted(tmp_path / "once.prom")
+    assert results["other"].err == ""
+    assert _lines_read(tmp_path / "other.prom") == (_lines_read(tmp_path / "once.prom")
+                                                    + _lines_read(tmp_path / "other alone.prom"))
+    assert "the same file as" in cli(log, copy).err  # as the reports say it
+
+
+def _lines_read(metrics):
+    [line] = [line for line in _counted(metrics) if line.startswith("maillog_sasl_lines_read_total ")]
+    return float(line.split()[-1])
+
+
 def _counted(metrics):
     """The counters of a --metrics file (lines read, logins, ...), without its times."""
     return [line for line in metrics.read_text().splitlines()
