@@ -451,6 +451,20 @@ def time_aside(clock: Clock, stamp: str) -> Optional[_dt.datetime]:
     return aside.time(stamp)
 
 
+def kept_stamp(clock: Clock, stamp: str) -> str:
+    """`stamp` as a noted connect or NOQUEUE line keeps it, to be read when its session turns
+    out to matter, lines later. As it is, unless it names no offset and its time is in an hour
+    its zone shows twice (the clocks going back): such a stamp reads by the pass the clock is
+    in when it is read, which the lines since may have moved on (a connect at 02:59:50 CEST
+    read at its login at 02:00:05 CET as 02:59:50 CET, the session starting after it ended),
+    and an old stamp read then is well before the latest, which would start the second pass
+    early for the lines after it. It is kept as the RFC 3339 stamp of the time it reads now."""
+    if clock.reads_alike(stamp):
+        return stamp
+    when = time_aside(clock, stamp)
+    return stamp if when is None or not clock.shown_twice(when) else when.isoformat()
+
+
 def _edge(line: str, clock: Clock) -> tuple:
     """(host, time) of an input's first or last line, by the stamp feed() reads it by (Postfix's
     own line behind a container's prefix: nested_line()); the host None when the line is
@@ -586,9 +600,6 @@ class _IdleIndex:
         self.noted_times: Dict[tuple, tuple] = {}
         self.noted_heaps: Dict[str, list] = {}
         self.noted_of: Optional[dict] = None
-        # Those of an hour shown twice (Clock.shown_twice()), in no heap: their stamps read by
-        # the pass their clock is in, so again at each look.
-        self.noted_twice: Dict[tuple, Pending] = {}
         # Sessions: id(session) -> [its place in the map's order, key, session]; host -> a heap
         # of [a time at or before its last line's, place, number, key, session]; the
         # `sessions` indexed; and the sessions whose last line was put earlier (a line out of
@@ -654,7 +665,6 @@ class _IdleIndex:
         if self.noted_of is not pending:
             times, heaps = self.noted_times, self.noted_heaps = {}, {}
             self.noted_of = pending
-            self.noted_twice = {}
             keys: Any = list(pending)
         else:
             keys = reversed(pending)
@@ -666,17 +676,13 @@ class _IdleIndex:
             when = time_aside(noted.clock, noted.stamp)
             times[key] = (noted, when)
             if when is not None:
-                if noted.clock.shown_twice(when):
-                    self.noted_twice[key] = noted
-                else:
-                    heapq.heappush(heaps.setdefault(key[0], []),
-                                   self.noted_entry(key, noted, when))
+                heapq.heappush(heaps.setdefault(key[0], []), self.noted_entry(key, noted, when))
         if len(times) > 2 * len(pending) + GONE_KEPT:
             times = self.noted_times = {key: known for key, known in times.items()
                                         if pending.get(key) is known[0]}
             heaps = self.noted_heaps = {}
             for key, (noted, when) in times.items():
-                if when is not None and self.noted_twice.get(key) is not noted:
+                if when is not None:
                     heaps.setdefault(key[0], []).append(self.noted_entry(key, noted, when))
             for heap in heaps.values():
                 heapq.heapify(heap)
@@ -1389,15 +1395,6 @@ class Correlator:
                 _, _, key, noted = heapq.heappop(heap)
                 if pending.get(key) is noted:
                     idle.append(key)
-        twice = self._idle.noted_twice
-        for key, noted in list(twice.items()):
-            if pending.get(key) is not noted:
-                del twice[key]
-            elif key[0] in limits:
-                when = time_aside(noted.clock, noted.stamp)
-                if when is not None and when < limits[key[0]]:
-                    del twice[key]
-                    idle.append(key)
         for key in idle:
             del pending[key]
             self.stats.sessions_idle += 1
@@ -1446,7 +1443,7 @@ class Correlator:
         pending = self.pending
         if key in pending or key in self.sessions:  # (most keys' session ended logged)
             self.session_reborn(key)
-        pending[key] = Pending(stamp, clock, text)
+        pending[key] = Pending(kept_stamp(clock, stamp), clock, text)
         return USED
 
     def session_reborn(self, key: tuple) -> None:
@@ -1613,7 +1610,7 @@ class Correlator:
             return UNTRACKED
         if noted.rejects is None:
             noted.rejects = []
-        noted.rejects.append((stamp, clock, text))
+        noted.rejects.append((kept_stamp(clock, stamp), clock, text))
         return USED
 
     def _on_tls(self, key: tuple, program, stamp: str, clock: Clock, text: str):

@@ -707,7 +707,8 @@ class Clock:
 
     def shown_twice(self, when: _dt.datetime) -> bool:
         """Whether `when`, a time this clock made, is in an hour its zone's clock shows twice
-        (when the clocks go back): its stamp reads by the pass the clock is in then."""
+        (when the clocks go back): its stamp reads by the pass the clock is in then, and one
+        kept to be read later is kept as that time (correlate.kept_stamp())."""
         if not self._folds:
             return False
         naive = when.replace(tzinfo=None)
@@ -716,6 +717,28 @@ class Clock:
         if steady is not None and steady[0] is self.zone:
             return False
         return bool(_tz.datetime_ambiguous(naive, self.zone))
+
+    def reads_alike(self, stamp: str) -> bool:
+        """Whether `stamp` reads as one time whenever this clock reads it, as far as can be told
+        without reading it (correlate.kept_stamp(), at each connect): its zone shows no hour
+        twice, or the stamp has an offset of its own, or it is a traditional one of a minute
+        kept or of the month of the last one (if any: of the clock's year), in an hour whose
+        offset the clock knows for its whole (_steady_hour()). A stamp of an hour shown twice
+        reads by the pass the clock is in."""
+        if not self._folds or stamp[:12] in self._minutes:
+            return True
+        if stamp[:1].isdigit():
+            return _rfc3339_time(stamp) is not None
+        month = MONTHS.get(stamp[:3])
+        last = self._last_month
+        if month is None or (last is not None and month != last) or len(stamp) != 15:
+            return False  # perhaps of another year than the clock's
+        try:
+            day, hour = int(stamp[4:6]), int(stamp[7:9])
+        except ValueError:
+            return False
+        steady = _STEADY_HOURS.get((id(self.zone), self.year, month, day, hour))
+        return steady is not None and steady[0] is self.zone
 
     @property
     def latest(self) -> Optional[_dt.datetime]:

@@ -161,8 +161,9 @@ def test_the_sessions_closed_idle_are_those_every_one_looked_at_closed(seed, ord
 @NOT_COMPILED
 @pytest.mark.parametrize("seed", range(4))
 def test_a_connect_in_the_hour_shown_twice_is_read_in_the_pass_of_each_look(seed):
-    # Its stamp reads as the first pass or the second by where the clock is: the scan read it
-    # again at each look, and so must the index, not keep what the first look read.
+    # Its stamp read as the first pass or the second by where the clock was: the scan read it
+    # again at each look, and the index kept what the first look read. Now the stamp is kept
+    # as the time its line read (correlate.kept_stamp()), the same at every look.
     berlin = dateutil_tz.gettz("Europe/Berlin")
     lines = mixed(seed, dt.datetime(2026, 10, 24, 22, 0, tzinfo=dateutil_tz.UTC), berlin)
     ours, theirs = read_through(lines, zone=berlin), read_through(lines, Scanning, berlin)

@@ -424,3 +424,57 @@ def test_a_selection_the_caller_placed_is_kept_by_the_library(tmp_path, machine_
     result = report("users", [str(log)], selection, year=2026)
     assert selection.since == placed
     assert [row["user"] for row in result.rows] == ["alice@example.jp"]
+
+
+def fall_back_log(path: Path, zone, sessions) -> dict:
+    """A log of submission sessions, each (its connect in UTC, seconds to its login), stamped
+    as `zone`'s clock shows them: user -> the true (start, login, delivery, end) in UTC."""
+    lines, truth = [], {}
+    for n, (connect, login_after) in enumerate(sessions, 1):
+        user, queue_id, client = f"u{n}@example.com", f"A00000000{n:X}", f"c{n}.example[198.51.100.{n}]"
+        login = connect + dt.timedelta(seconds=login_after)
+        sent, end = login + dt.timedelta(seconds=2), login + dt.timedelta(seconds=4)
+        truth[user] = (connect, login, sent, end)
+        smtpd = f"mx1 postfix/submission/smtpd[{1000 + n}]:"
+        lines += [(connect, f"{smtpd} connect from {client}"),
+                  (login, f"{smtpd} {queue_id}: client={client}, sasl_method=LOGIN, "
+                          f"sasl_username={user}"),
+                  (login, f"mx1 postfix/qmgr[901]: {queue_id}: from=<{user}>, size=100, nrcpt=1 "
+                          "(queue active)"),
+                  (sent, f"mx1 postfix/smtp[902]: {queue_id}: to=<x@remote.example>, "
+                         "relay=mx.remote.example[203.0.113.9]:25, delay=1, delays=0/0/0/1, "
+                         "dsn=2.0.0, status=sent (250 ok)"),
+                  (end, f"{smtpd} disconnect from {client} ehlo=1 auth=1 mail=1 rcpt=1 data=1 "
+                        "quit=1 commands=6")]
+    path.write_text("".join(f"{when.astimezone(zone):%b %e %H:%M:%S} {text}\n"
+                            for when, text in sorted(lines, key=lambda line: line[0])))
+    return truth
+
+
+@pytest.mark.parametrize("zone, back", [("Europe/Berlin", "2026-10-25T01:00:00"),
+                                        ("America/New_York", "2026-11-01T06:00:00")])
+def test_a_connect_read_at_its_login_keeps_the_pass_of_its_line(cli, tmp_path, zone, back):
+    """The clocks go back at `back` (UTC): one session's connect is 10 s before, its login
+    15 s after; another's connect is 35 minutes before its login, both in the first pass, a
+    session after it still there. A connect's stamp was read when its session turned out to
+    matter, at its login, by the pass the clock was in then: the first session started in the
+    second pass, after it ended (02:59:50+01:00 to 02:00:09+01:00), and the old stamp of the
+    other, well before the latest, started the second pass early: that session and the next one
+    an hour late."""
+    back = dt.datetime.fromisoformat(back).replace(tzinfo=dt.timezone.utc)
+    minute = dt.timedelta(minutes=1)
+    log = tmp_path / "maillog"
+    truth = fall_back_log(log, parse_zone(zone), [
+        (back - 10 * minute / 60, 25), (back - 40 * minute, 35 * 60), (back - 4 * minute, 10),
+        (back + 10 * minute, 10)])
+    args = ("-f", "json", "--year", "2026", "--tz", zone, log)
+    sessions, messages = cli("-r", "sessions", *args), cli("-r", "messages", *args)
+    assert sessions.code == messages.code == 0, sessions.err + messages.err
+    assert {row["sasl_username"]: (dt.datetime.fromisoformat(row["start"]),
+                                   dt.datetime.fromisoformat(row["end"]))
+            for row in sessions.json()} == {user: (times[0], times[3])
+                                            for user, times in truth.items()}
+    assert {row["sasl_username"]: (dt.datetime.fromisoformat(row["time"]),
+                                   dt.datetime.fromisoformat(row["last_attempt"]))
+            for row in messages.json()} == {user: (times[1], times[2])
+                                            for user, times in truth.items()}
