@@ -614,6 +614,11 @@ MIN_YEAR, MAX_YEAR = 1970, 9000
 # first pass through a repeated hour (DST fall-back): lines of one host are seconds apart, not
 # half an hour.
 FOLD_TOLERANCE = _dt.timedelta(minutes=30)
+# How far a line of the first pass may come before the latest time once the second pass has
+# begun: a relay's lines are seconds late. A line of the second pass this near the latest time
+# as read in the first pass would come after a silence of most of an hour since the clocks went
+# back, whose lines cannot tell either.
+LATE_LINE = _dt.timedelta(minutes=5)
 
 
 class Clock:
@@ -882,10 +887,13 @@ class Clock:
         if ambiguous:
             # The hour the clocks went back shows twice, earlier offset first. Lines come in
             # time order: a time well before the latest one starts the second pass, and the
-            # rest of the hour is in it.
+            # rest of the hour is in it, but for a line of the first pass written a little
+            # late (LATE_LINE: a central syslog's line of a host seconds behind the others),
+            # whose first pass is then just before the latest time, its second an hour after.
             first = naive.replace(tzinfo=fixed_zone(offset))
-            if self._second_pass or (self._latest is not None
-                                     and first < self._latest - FOLD_TOLERANCE):
+            latest = self._latest
+            if latest is not None and first < latest - (LATE_LINE if self._second_pass
+                                                         else FOLD_TOLERANCE):
                 self._second_pass = True
                 offset = self.zone.utcoffset(naive.replace(fold=1))
         else:

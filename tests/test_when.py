@@ -427,27 +427,29 @@ def test_a_selection_the_caller_placed_is_kept_by_the_library(tmp_path, machine_
 
 
 def fall_back_log(path: Path, zone, sessions) -> dict:
-    """A log of submission sessions, each (its connect in UTC, seconds to its login), stamped
-    as `zone`'s clock shows them: user -> the true (start, login, delivery, end) in UTC."""
+    """A log of submission sessions, each (its connect in UTC, seconds to its login, its host,
+    how many seconds late a central syslog writes its host's lines), stamped as `zone`'s clock
+    shows them: user -> the true (start, login, delivery, end) in UTC."""
     lines, truth = [], {}
-    for n, (connect, login_after) in enumerate(sessions, 1):
+    for n, (connect, login_after, host, late) in enumerate(sessions, 1):
         user, queue_id, client = f"u{n}@example.com", f"A00000000{n:X}", f"c{n}.example[198.51.100.{n}]"
         login = connect + dt.timedelta(seconds=login_after)
         sent, end = login + dt.timedelta(seconds=2), login + dt.timedelta(seconds=4)
         truth[user] = (connect, login, sent, end)
-        smtpd = f"mx1 postfix/submission/smtpd[{1000 + n}]:"
-        lines += [(connect, f"{smtpd} connect from {client}"),
-                  (login, f"{smtpd} {queue_id}: client={client}, sasl_method=LOGIN, "
-                          f"sasl_username={user}"),
-                  (login, f"mx1 postfix/qmgr[901]: {queue_id}: from=<{user}>, size=100, nrcpt=1 "
-                          "(queue active)"),
-                  (sent, f"mx1 postfix/smtp[902]: {queue_id}: to=<x@remote.example>, "
-                         "relay=mx.remote.example[203.0.113.9]:25, delay=1, delays=0/0/0/1, "
-                         "dsn=2.0.0, status=sent (250 ok)"),
-                  (end, f"{smtpd} disconnect from {client} ehlo=1 auth=1 mail=1 rcpt=1 data=1 "
-                        "quit=1 commands=6")]
+        smtpd = f"{host} postfix/submission/smtpd[{1000 + n}]:"
+        said = [(connect, f"{smtpd} connect from {client}"),
+                (login, f"{smtpd} {queue_id}: client={client}, sasl_method=LOGIN, "
+                        f"sasl_username={user}"),
+                (login, f"{host} postfix/qmgr[901]: {queue_id}: from=<{user}>, size=100, "
+                        "nrcpt=1 (queue active)"),
+                (sent, f"{host} postfix/smtp[902]: {queue_id}: to=<x@remote.example>, "
+                       "relay=mx.remote.example[203.0.113.9]:25, delay=1, delays=0/0/0/1, "
+                       "dsn=2.0.0, status=sent (250 ok)"),
+                (end, f"{smtpd} disconnect from {client} ehlo=1 auth=1 mail=1 rcpt=1 data=1 "
+                      "quit=1 commands=6")]
+        lines += [(when + dt.timedelta(seconds=late), when, text) for when, text in said]
     path.write_text("".join(f"{when.astimezone(zone):%b %e %H:%M:%S} {text}\n"
-                            for when, text in sorted(lines, key=lambda line: line[0])))
+                            for _, when, text in sorted(lines, key=lambda line: line[0])))
     return truth
 
 
@@ -465,8 +467,13 @@ def test_a_connect_read_at_its_login_keeps_the_pass_of_its_line(cli, tmp_path, z
     minute = dt.timedelta(minutes=1)
     log = tmp_path / "maillog"
     truth = fall_back_log(log, parse_zone(zone), [
-        (back - 10 * minute / 60, 25), (back - 40 * minute, 35 * 60), (back - 4 * minute, 10),
-        (back + 10 * minute, 10)])
+        (back - 10 * minute / 60, 25, "mx1", 0), (back - 40 * minute, 35 * 60, "mx1", 0),
+        (back - 4 * minute, 10, "mx1", 0), (back + 10 * minute, 10, "mx1", 0)])
+    assert_read_true(cli, log, zone, truth)
+
+
+def assert_read_true(cli, log: Path, zone: str, truth: dict) -> None:
+    """The sessions and messages reports of `log` give the times of fall_back_log()'s truth."""
     args = ("-f", "json", "--year", "2026", "--tz", zone, log)
     sessions, messages = cli("-r", "sessions", *args), cli("-r", "messages", *args)
     assert sessions.code == messages.code == 0, sessions.err + messages.err
@@ -478,3 +485,21 @@ def test_a_connect_read_at_its_login_keeps_the_pass_of_its_line(cli, tmp_path, z
                                    dt.datetime.fromisoformat(row["last_attempt"]))
             for row in messages.json()} == {user: (times[1], times[2])
                                             for user, times in truth.items()}
+
+
+@pytest.mark.parametrize("zone, back", [("Europe/Berlin", "2026-10-25T01:00:00"),
+                                        ("America/New_York", "2026-11-01T06:00:00")])
+def test_a_line_a_central_syslog_writes_late_across_the_clocks_going_back(cli, tmp_path, zone,
+                                                                          back):
+    """mx2's lines come 10 s late into a central syslog's file: its session of the last
+    seconds before the clocks go back (at `back`, UTC) is written after mx1's first lines of
+    the second pass. The second pass, once begun, took every later stamp of the hour: that
+    session was an hour late (02:59:54+01:00 for 02:59:54+02:00)."""
+    back = dt.datetime.fromisoformat(back).replace(tzinfo=dt.timezone.utc)
+    second = dt.timedelta(seconds=1)
+    log = tmp_path / "maillog"
+    truth = fall_back_log(log, parse_zone(zone), [
+        (back - 60 * second, 1, "mx1", 0), (back - 3 * second, 1, "mx1", 0),
+        (back - 6 * second, 1, "mx2", 10), (back + 5 * second, 1, "mx1", 0),
+        (back + 60 * second, 1, "mx1", 0)])
+    assert_read_true(cli, log, zone, truth)
