@@ -343,13 +343,17 @@ def filter_zone(log_time: Optional[_dt.datetime] = None, zone: Optional[_dt.tzin
     `log_time` is the first timestamp of the logs, `zone` the --tz zone (`zone_name` as the
     user wrote it). The log's offset wins when `zone` (else the machine's zone) would give that
     moment another: then the stamps carried a zone of their own. When they agree (a yearless
-    log's times are made in that zone) the zone itself is used, daylight saving rules and all.
+    log's times are made in that zone) the zone itself is used, daylight saving rules and all;
+    so too when the moment's wall time is one the zone skips, read (as syslog.Clock reads it)
+    in the zone's offset before the jump: `Mar 29 02:30:00` of a host whose clock did not move
+    on is 02:30+01:00 in Europe/Berlin, which shows that moment as 03:30+02:00.
     """
     fallback = zone if zone is not None else _tz.tzlocal()
     moment = log_time if log_time is not None and log_time.tzinfo is not None else None
     if moment is not None:
         offset = moment.utcoffset()
-        if moment.astimezone(fallback).utcoffset() != offset:
+        if (moment.astimezone(fallback).utcoffset() != offset
+                and moment.replace(tzinfo=fallback).utcoffset() != offset):
             assert offset is not None, "an aware time"
             return fixed_zone(offset), f"{_offset_text(offset)} (the log's)"
     shown = (moment or _now(now)).astimezone(fallback).utcoffset()

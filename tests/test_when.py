@@ -503,3 +503,42 @@ def test_a_line_a_central_syslog_writes_late_across_the_clocks_going_back(cli, t
         (back - 6 * second, 1, "mx2", 10), (back + 5 * second, 1, "mx1", 0),
         (back + 60 * second, 1, "mx1", 0)])
     assert_read_true(cli, log, zone, truth)
+
+
+@pytest.mark.parametrize("zone, day, offset", [("Europe/Berlin", "2026-03-29", "+01:00"),
+                                               ("America/New_York", "2026-03-08", "-05:00")])
+def test_a_stamp_in_the_hour_the_clocks_skip_has_the_offset_before_the_jump(cli, tmp_path, zone,
+                                                                            day, offset):
+    """02:30 never shows when summer time starts: a host whose clock did not move on wrote it,
+    in the offset it still had (README, --tz). It is after --since 02:30 (03:00) and after
+    --until 02:30 (01:59:59)."""
+    skipped = dt.datetime.fromisoformat(f"{day}T02:30:00{offset}")
+    log = tmp_path / "maillog"
+    truth = fall_back_log(log, parse_zone(zone), [(skipped, 1, "mx1", 0)])
+    # The zone's clock shows that time as 03:30: the host's did not move on.
+    log.write_text(log.read_text().replace(" 03:30:", " 02:30:"))
+    assert_read_true(cli, log, zone, truth)
+    args = ("-r", "sessions", "-f", "json", "--year", "2026", "--tz", zone, log)
+    assert [row["start"] for row in cli("--since", f"{day} 02:30", *args).json()] == [
+        f"{day}T02:30:00{offset}"]
+    assert cli("--until", f"{day} 02:30", *args).json() == []
+
+
+def test_a_log_starting_in_the_skipped_hour_is_filtered_in_tz_with_its_rules(cli, tmp_path):
+    """Its first stamp, 02:30+01:00, is a time Europe/Berlin shows as 03:30+02:00: it was taken
+    for a stamp of another zone, and --since/--until were read at a fixed +01:00 all through the
+    log (`times in +01:00 (the log's)`): `--since '2026-07-01 09:00'` was 08:00 UTC, not 07:00,
+    and lost the login of 09:30 CEST."""
+    log = tmp_path / "maillog"
+    berlin = parse_zone("Europe/Berlin")
+    truth = fall_back_log(log, berlin, [
+        (dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.timezone.utc), 1, "mx1", 0),
+        (dt.datetime(2026, 7, 1, 7, 30, tzinfo=dt.timezone.utc), 1, "mx1", 0)])
+    log.write_text(log.read_text().replace(" 03:30:", " 02:30:"))  # the host's clock lagged
+    assert_read_true(cli, log, "Europe/Berlin", truth)
+    result = cli("-r", "sessions", "-f", "json", "--year", "2026", "--tz", "Europe/Berlin",
+                 "--since", "2026-07-01 09:00", log)
+    assert [row["start"] for row in result.json()] == ["2026-07-01T09:30:00+02:00"]
+    assert "times in Europe/Berlin (--tz)" in cli(
+        "-r", "sessions", "--year", "2026", "--tz", "Europe/Berlin", "--since",
+        "2026-07-01 09:00", log).out
