@@ -2717,14 +2717,18 @@ def same_ids(original: Optional[str], copy: Optional[str], copy_queue_id: str) -
 
 
 def source_clock(source, year: Optional[int], zone, previous: Optional[Clock],
-                 kind: type = Clock) -> Clock:
-    """The Clock of `source`'s stamps, `previous` the clock of the source read before it: with
-    `year`, the first source starts in that year and later ones carry it on across New Year."""
+                 kind: type = Clock, before=None) -> Clock:
+    """The Clock of `source`'s stamps, `previous` the clock of the source read before it
+    (`before`): with `year`, the first source starts in that year and later ones carry it on
+    across New Year; a file of the log `before` is of (its rotated set) reads on in the pass
+    through a repeated hour where it ended."""
     clock = kind(year=year if previous is None else None, tz=zone, anchor=source.anchor)
     if year is not None and previous is not None:
         clock.continue_from(previous)
     elif year is None and source.leap_start is not None:
         clock.start_in(*source.leap_start)
+    if previous is not None and before is not None and before.log == source.log:
+        clock.continue_stream(previous)
     return clock
 
 
@@ -2924,10 +2928,11 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
     `problems` when the source has been read.
     """
     correlator = Correlator(stats)
-    clock = None
+    clock = last_source = None
     for source in sources:
         correlator.stats.sources.append(source.name)
-        clock = source_clock(source, year, zone, clock)
+        clock = source_clock(source, year, zone, clock, before=last_source)
+        last_source = source
         stats = correlator.stats
         before = counted_before(stats)
         correlator.new_source()

@@ -847,7 +847,8 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     plans: List[Optional[List[Job]]] = []
     clock: Optional[ChunkClock] = None
     for index, source in enumerate(sources):
-        clock = source_clock(source, year, zone, clock, ChunkClock)  # type: ignore[assignment]
+        clock = source_clock(source, year, zone, clock, ChunkClock,  # type: ignore[assignment]
+                             sources[index - 1] if index else None)
         assert clock is not None
         # A URL is opened by every worker, forked or not: an fsspec file does not survive a
         # fork (its driver's connections), and the URL names the same object anywhere.
@@ -901,10 +902,12 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         pieces = _Pieces(executor, every, ahead,
                          "try --jobs 1" if pool is not None else "try without --dask")
         pieces.fill()
-        clock = None
+        clock = last_source = None
         for source, plan in zip(sources, plans):
             correlator.stats.sources.append(source.name)
-            clock = source_clock(source, year, zone, clock, ChunkClock)  # type: ignore
+            clock = source_clock(source, year, zone, clock, ChunkClock,  # type: ignore
+                                 last_source)
+            last_source = source
             assert clock is not None
             before = counted_before(correlator.stats)
             correlator.new_source()

@@ -15,6 +15,8 @@ SUMMARY
         .latest, .last_month        the latest time it made; the month of its last yearless
                                     stamp (None before one)
         .year_guessed(month, day)   the year its anchor gives a yearless stamp of that day
+        .continue_from(clock), .continue_stream(clock)   the year, the pass through a repeated
+                                    hour where the clock of the file read before left them
     fixed_zone(offset) -> the one tzinfo object of that UTC offset
     leap_year_by(year) -> the latest leap year not after `year`: a yearless Feb 29's year
     unlike_zone_name(stamp, zone) -> (the stamp's zone name, `zone`'s then) when they differ
@@ -762,7 +764,14 @@ class Clock:
             self.year = previous.year
             self.forced = previous.forced
             self._last_month = previous._last_month
-            self._latest = previous._latest
+
+    def continue_stream(self, previous: "Clock") -> None:
+        """Carry on where `previous` left the pass through an hour shown twice: it read the
+        file before this one in the same log (a rotated set: `maillog.1`, then `maillog`), so
+        this file's first lines come after its. (A file of another log, another host's, read
+        next has times of its own: its first pass is no line late.)"""
+        self._latest = previous._latest
+        self._second_pass = previous._second_pass
 
     def start_in(self, year: int, month: int) -> None:
         """Its first yearless stamp is of `month` in `year`: the reader of the input saw a Feb

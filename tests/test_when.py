@@ -5,6 +5,7 @@ machine's zone set through TZ (time.tzset), as on a server whose clock is not th
 """
 
 import datetime as dt
+import os
 import re
 import time
 from pathlib import Path
@@ -542,3 +543,36 @@ def test_a_log_starting_in_the_skipped_hour_is_filtered_in_tz_with_its_rules(cli
     assert "times in Europe/Berlin (--tz)" in cli(
         "-r", "sessions", "--year", "2026", "--tz", "Europe/Berlin", "--since",
         "2026-07-01 09:00", log).out
+
+
+@pytest.mark.parametrize("year", [["--year", "2026"], []])
+def test_a_rotated_set_reads_on_in_its_pass_and_another_hosts_log_in_its_own(cli, tmp_path,
+                                                                              year):
+    """Sessions every 5 minutes around the clocks going back in Europe/Berlin. `maillog.1`
+    rotated 10 minutes into the second pass: without --year, `maillog` started afresh in the
+    first pass, its lines to 03:00 an hour early. mx1's and mx2's logs each across the hour:
+    with --year, the log read second took the first one's latest time for its own, its first
+    pass read as the second, an hour late."""
+    back = dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.timezone.utc)
+    berlin = parse_zone("Europe/Berlin")
+    at = [back + dt.timedelta(minutes=minutes) for minutes in range(-50, 55, 5)]
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    fall_back_log(rotated / "maillog", berlin, [(when, 1, "mx1", 0) for when in at])
+    lines = (rotated / "maillog").read_text().splitlines(keepends=True)
+    cut = 5 * (at.index(back + dt.timedelta(minutes=10)))  # five lines a session
+    (rotated / "maillog.1").write_text("".join(lines[:cut]))
+    (rotated / "maillog").write_text("".join(lines[cut:]))
+    hosts = tmp_path / "hosts"
+    hosts.mkdir()
+    for host in ("mx1", "mx2"):
+        fall_back_log(hosts / f"{host}.log", berlin, [(when, 1, host, 0) for when in at])
+    ended = (back + dt.timedelta(hours=1)).timestamp()
+    for path in [*rotated.iterdir(), *hosts.iterdir()]:
+        os.utime(path, (ended, ended))
+    for logs in ([rotated / "maillog.1", rotated / "maillog"],
+                 [hosts / "mx1.log", hosts / "mx2.log"]):
+        result = cli("-r", "sessions", "-f", "json", "--tz", "Europe/Berlin", *year, *logs)
+        assert result.code == 0, result.err
+        assert sorted(dt.datetime.fromisoformat(row["start"]) for row in result.json()) == (
+            sorted(at * (2 if logs[0].parent == hosts else 1))), logs
