@@ -458,10 +458,12 @@ def kept_stamp(clock: Clock, stamp: str) -> str:
     in when it is read, which the lines since may have moved on (a connect at 02:59:50 CEST
     read at its login at 02:00:05 CET as 02:59:50 CET, the session starting after it ended),
     and an old stamp read then is well before the latest, which would start the second pass
-    early for the lines after it. It is kept as the RFC 3339 stamp of the time it reads now."""
+    early for the lines after it. It is read now, in line order, as every line used is (the
+    lines after it are read in the pass it leaves the clock in), and kept as the RFC 3339 stamp
+    of that time."""
     if clock.reads_alike(stamp):
         return stamp
-    when = time_aside(clock, stamp)
+    when = clock.time(stamp)
     return stamp if when is None or not clock.shown_twice(when) else when.isoformat()
 
 
