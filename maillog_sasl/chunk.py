@@ -36,6 +36,12 @@ DESCRIPTION
     here piped after a copy handed back that may be its) makes the chunk unsafe: rare, a
     filter hands a message on within seconds.
 
+    A filter on another address's copy is born untracked (Correlator._relayed()): a delivery
+    handed back that names one born here from the relay's IP makes the chunk unsafe; one of a
+    message here that names a queue ID the chunk has not seen born, within its first
+    BIRTHS_KEPT births, is named in the piece (Piece.relayed_early) for the parent to look for
+    among its own; and the chunk's births go on in the parent's (Piece.births).
+
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
     read the chunk itself.
@@ -50,6 +56,7 @@ from mypy_extensions import mypyc_attr
 
 from maillog_sasl import events as ev
 from maillog_sasl.correlate import (
+    BIRTHS_KEPT,
     COPY_WITHIN,
     DELIVERY_AGENTS,
     PICKED,
@@ -73,6 +80,10 @@ SESSION, MESSAGE = True, False
 CHUNK_CLOCK_FIELDS = CLOCK_FIELDS + ("watch", "moved")
 # Why a chunk with a content filter's copy the worker cannot tell apart is the parent's to read.
 COPY_UNSURE: Final = "a content filter's copy of a message the chunk does not hold"
+# Why a chunk is the parent's to read when a filter's copy and its original are either side of
+# its start.
+COPY_ACROSS: Final = ("a content filter's copy and its original are either side of the "
+                      "chunk's start")
 
 
 # A connect (SESSION) or a new message (MESSAGE) on a key in a worker's chunk is the plain tuple
@@ -198,6 +209,13 @@ class Piece(NamedTuple):
     # either side of the chunk's start (Correlator._split_copies()).
     named_back: list
     loose_copies: set
+    # The chunk's messages born untracked (Correlator._births) and how many, and the copies a
+    # filter's reply of a message here named from a relay not on loopback that the chunk had
+    # not seen born (Correlator._relayed()): each may be born before it, as this process
+    # remembers (BIRTHS_KEPT).
+    births: dict
+    birth_count: int
+    relayed_early: list
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -269,6 +287,7 @@ class ChunkCorrelator(Correlator):
         self.piped_keys: List[tuple] = []  # Piece.piped_keys
         self.named_back: List[tuple] = []  # Piece.named_back
         self.loose_copies: set = set()  # Piece.loose_copies (kept whatever named_back holds)
+        self.relayed_early: List[tuple] = []  # Piece.relayed_early
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
@@ -302,7 +321,8 @@ class ChunkCorrelator(Correlator):
                            in zip(self.placed, still_open)),
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, self._piped, self._picked, self.early, told_back,
-                     self.piped_keys, self.named_back, loose_copies, self.events)
+                     self.piped_keys, self.named_back, loose_copies, self._births,
+                     self._birth_count, self.relayed_early, self.events)
 
     def _finish_message(self, message: Message) -> None:
         self._loose(message)
@@ -345,7 +365,7 @@ class ChunkCorrelator(Correlator):
             ours = key in self.sessions or key in self.pending
             if kind is ev.CLIENT:
                 if not self._may_track(text):
-                    return self._drop((key[0], text[:text.find(": ")]))
+                    return self._untracked_client((key[0], text[:text.find(": ")]), text)
                 if not ours:
                     self._client_handed_back(key[0], text)
             elif text[:1] != "N":
@@ -397,15 +417,13 @@ class ChunkCorrelator(Correlator):
             self.events.append((session, key))
 
     def _born_untracked(self, key: tuple) -> str:
+        """Its lines are dropped from now on (a message of the chunk's own open on it ends
+        here)."""
+        super()._born_untracked(key)
         if key in self.foreign and key not in self.closed:
             # The parent may hold a message open on it (its end lost), which this birth ends
             # there: rare, so the chunk is read there.
             self.unsafe = "an untracked message is born on a queue ID the parent may hold open"
-        return super()._born_untracked(key)
-
-    def _drop(self, key: tuple) -> str:
-        self._born_untracked(key)  # a message of the chunk's own open on it ends here
-        if key in self.foreign and key not in self.closed:
             return UNTRACKED
         self.dropped.add(key)
         if key not in self.closed:
@@ -475,10 +493,16 @@ class ChunkCorrelator(Correlator):
                 self._own(notice, "a bounce notice")
                 self._foreign(notice)
         elif daemon in DELIVERY_AGENTS and "queued as " in text:
-            copy = (key[0], queued_as(ev.delivery_event(text)))
+            event = ev.delivery_event(text)
+            copy = (key[0], queued_as(event))
             self._own(copy, "queued as")
             if ev.names_loopback(text):  # (a filter's, as Correlator._delivery() tells)
                 self.named_back.append(copy)
+            elif event is not None and self._birth_ip(copy) == ev.split_address(
+                    event.relay)[1]:
+                # A filter's copy born untracked here (Correlator._relayed()): its lines were
+                # dropped.
+                self.unsafe = COPY_ACROSS
         elif daemon in DELIVERY_AGENTS:
             forwarded = ev.forwarded_as(text)  # (the lines _fold_delivery() did not take)
             named = ev.named_last(text) if ev.names_loopback(text) else None
@@ -615,10 +639,9 @@ class ChunkCorrelator(Correlator):
                                       fold[4]))
 
     def _client(self, event, session: Session, host: str, when: _dt.datetime):
-        if not self._tracked(event):
-            return self._drop((host, event.queue_id))
         original = (host, event.orig_queue_id)
-        if (event.sasl_username is None and event.orig_queue_id is not None
+        if (self._tracked(event) and event.sasl_username is None
+                and event.orig_queue_id is not None
                 and original not in self.messages and original not in self.dropped):
             self.unsafe = "a re-injection whose original came before the chunk"
         return super()._client(event, session, host, when)
@@ -638,7 +661,7 @@ class ChunkCorrelator(Correlator):
         key, original = (host, event.queue_id), (host, event.orig_id)
         if original not in self.messages:
             if original in self.dropped:
-                return self._drop(key)
+                return self._born_untracked(key)
             # The parent may hold the original: the line goes there, and the new queue ID's
             # lines after it (MailScanner requeues every message a few seconds after it came).
             self._own(key, "a requeue")
@@ -782,6 +805,20 @@ class ChunkCorrelator(Correlator):
         session = super()._new_session(key, program, noted, name, ip, port, when)
         self.placed[0][key] = len(self.events)
         return session
+
+    def _relayed(self, text: str, message: Message, recipient: Recipient, host: str) -> None:
+        key = (host, ev.queued_as_in(text))
+        if (key not in self._births and key not in self.messages
+                and self._birth_count < BIRTHS_KEPT):
+            self.relayed_early.append(key)  # the parent looks for its birth (Piece.births)
+        super()._relayed(text, message, recipient, host)
+
+    def _copy_relayed(self, message: Message, key: tuple) -> Message:
+        self._born(MESSAGE, key)
+        self.dropped.discard(key)
+        child = super()._copy_relayed(message, key)
+        self.placed[2][key] = len(self.events)
+        return child
 
     def _follow_reinjection(self, event, new_id: Optional[str], message: Message,
                             recipient: Recipient, host: str) -> None:

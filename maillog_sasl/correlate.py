@@ -31,7 +31,9 @@ DESCRIPTION
     Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`.
     Only messages that can matter are tracked: those with a SASL username, those from a loopback
     client (a content filter's re-injection, linked to its original when the original's delivery
-    says `queued as NEWQID`, or names NEWQID last), what local(8) forwarded of a login's mail
+    says `queued as NEWQID`, or names NEWQID last; a filter on another address re-injects from
+    it: its copy, born untracked, is followed from the line naming it if one of the last
+    BIRTHS_KEPT born so came from the relay's IP), what local(8) forwarded of a login's mail
     (its delivery line says `forwarded as NEWQID`: Postfix queued the copy with no client= line;
     the alias's recipient is counted where the copy went), and bounce/delay notices of tracked
     messages. What pickup reads is followed for COPY_WITHIN: a pipe(8) content filter re-injects
@@ -221,6 +223,13 @@ PIPED_TOGETHER: Final = _dt.timedelta(seconds=1)
 PIPED_VIA: Final = len("delivered ")  # where PIPED has "via"
 # The kind of a message pickup read while it is not told whether it is such a copy.
 PICKED: Final = "picked"
+# A content filter on another address than loopback (amavisd-new on a box of its own, or on
+# this host's own address) re-injects from that address: its copy's client= line, logged just
+# before the original's `status=sent (... queued as NEWQID)`, is no line followed. The
+# messages of the last this many client= lines not followed are remembered, with the client's
+# IP, for the delivery line that names one of them from a relay of that IP
+# (Correlator._relayed()).
+BIRTHS_KEPT: Final = 1000
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
@@ -701,7 +710,8 @@ class _IdleIndex:
 KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tags", "_copies",
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
         "_held", "_held_clock", "_told_from", "_input", "_inputs", "_piped", "_picked",
-        "_copy_order", "_read_first", "_read_last", "_jump")
+        "_copy_order", "_read_first", "_read_last", "_jump", "_births",
+        "_birth_count")
 
 
 def _new_input() -> tuple:
@@ -752,6 +762,11 @@ class Correlator:
         self._piped: Dict[tuple, List[list]] = {}
         self._picked: Dict[tuple, List[list]] = {}
         self._copy_order = 0
+        # Messages born untracked: (host, queue ID) -> (its client= line's text, its number
+        # among them), those of the last BIRTHS_KEPT and some before (_birth_ip()); how many
+        # so far.
+        self._births: Dict[tuple, tuple] = {}
+        self._birth_count = 0
         # (host, time) of the first and last line of the input being read, each read when it
         # came: its period and its hosts' clocks, noted at its end.
         self.edges: List[Optional[tuple]] = [None, None]
@@ -792,7 +807,8 @@ class Correlator:
         state = {"_slots": {}, "edges": [None, None], "_last_line": None, "_collapsed": False,
                  "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
                  "_piped": {}, "_picked": {}, "_copy_order": 0, "_read_first": None,
-                 "_read_last": None, "_jump": None, **state}
+                 "_read_last": None, "_jump": None, "_births": {}, "_birth_count": 0,
+                 **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -1638,7 +1654,7 @@ class Correlator:
     def _on_client(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         login = _plain_login(text) if ", sasl_username=" in text else None
         if login is None and not self._may_track(text):
-            return self._born_untracked((key[0], text[:text.find(": ")]))
+            return self._untracked_client((key[0], text[:text.find(": ")]), text)
         when = clock.time(stamp)
         if when is None:
             return UNTIMED
@@ -1787,7 +1803,7 @@ class Correlator:
 
     def _client(self, event, session: Session, host: str, when: _dt.datetime):
         if event.sasl_username is None and not self._tracked(event):
-            return self._born_untracked((host, event.queue_id))
+            return self._untracked_client((host, event.queue_id), f"[{event.client_ip}]")
         self._queued(session, host, when, event.queue_id, event.client_name, event.client_ip,
                      event.sasl_method, event.sasl_username, event.sasl_sender,
                      event.orig_queue_id)
@@ -2089,6 +2105,8 @@ class Correlator:
                 # content filter, and its address is in the line.
                 event = ev.delivery_event(text)
                 self._follow_reinjection(event, queued_as(event), message, recipient, host)
+            else:
+                self._relayed(text, message, recipient, host)
         elif 0 <= answer_at < len(text) and text[answer_at] == "f":
             # (Its first letter, not a search of the line: most lines of a login's mail that
             # reach here are local deliveries, and a search cost each 240 instructions.)
@@ -2447,6 +2465,74 @@ class Correlator:
         notice.inherit_from(message, "notice")
         message.notices = [*message.notices, event.notice_queue_id]
         self.messages[key] = notice
+
+    def _untracked_client(self, key: tuple, client: str) -> str:
+        """The client= line of a message not followed, its text `client` (or `[IP]`): kept,
+        not parsed (BIRTHS_KEPT)."""
+        count = self._birth_count = self._birth_count + 1
+        births = self._births
+        births[key] = (client, count)
+        if len(births) > 2 * BIRTHS_KEPT:
+            self._trim_births()
+        return self._born_untracked(key)
+
+    def _trim_births(self) -> None:
+        since = self._birth_count - BIRTHS_KEPT
+        self._births = {key: born for key, born in self._births.items() if born[1] > since}
+
+    def _birth_ip(self, key: tuple) -> Optional[str]:
+        """The client IP of the message born untracked on `key`, if it is of the last
+        BIRTHS_KEPT born so; else None. (Counted, not trimmed each time: a worker of
+        parallel.py, whose count starts at its chunk, keeps the same ones from there on.)"""
+        born = self._births.get(key)
+        if born is None or born[1] <= self._birth_count - BIRTHS_KEPT:
+            return None
+        client = born[0]
+        bracket = client.find("[")
+        return client[bracket + 1:client.find("]", bracket)]
+
+    def add_births(self, births: Dict[tuple, tuple], count: int) -> None:
+        """`count` messages born untracked after those counted (`births`, numbered from 1:
+        a parallel.py worker's)."""
+        before = self._birth_count
+        for key, (client, number) in births.items():
+            self._births[key] = (client, before + number)
+        self._birth_count = before + count
+        if len(self._births) > 2 * BIRTHS_KEPT:
+            self._trim_births()
+
+    def _relayed(self, text: str, message: Message, recipient: Recipient, host: str) -> None:
+        """A login's `recipient` was sent to a relay that answered `queued as NEWQID` (`text`,
+        no loopback in it): most are remote MXs, whose queue this log never shows. When this
+        host queued NEWQID a moment ago from the relay's own IP (BIRTHS_KEPT), the relay is a
+        content filter that re-injected the message here, and the login's mail goes on there,
+        kind `reinjected`, as a filter's on loopback does. Its lines before this one (cleanup's,
+        qmgr's) were not read: its sender and message-id are the original's, and it counts the
+        recipients handed to it until qmgr reads it again."""
+        new_id = ev.queued_as_in(text)
+        key = (host, new_id)
+        child = self.messages.get(key)
+        if child is None:
+            client_ip = self._birth_ip(key)
+            if client_ip is None:
+                return
+            event = ev.delivery_event(text)
+            if event is None or ev.split_address(event.relay)[1] != client_ip:
+                return
+            child = self._copy_relayed(message, key)
+        if child.parent is message:
+            recipient.handed_to = new_id
+
+    def _copy_relayed(self, message: Message, key: tuple) -> Message:
+        """The message born untracked on `key` that a content filter re-injected of `message`
+        (_relayed()), followed from now on."""
+        self._serial += 1
+        child = self.messages[key] = Message(self._serial, key[0], key[1], "reinjected",
+                                             message.queued)
+        child.inherit_from(message, "reinjected")
+        child.sender, child.message_id = message.sender, message.message_id
+        child.instance = message.instance  # re-injected into the same Postfix
+        return child
 
     def _born_untracked(self, key: tuple) -> str:
         """A message not followed is born on queue ID `key`: one still open there lost its

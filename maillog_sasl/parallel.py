@@ -120,6 +120,7 @@ import zlib
 from typing import Dict, Generator, Iterator, List, NamedTuple, Optional, Tuple
 
 from maillog_sasl.chunk import (
+    COPY_ACROSS,
     ChunkClock,
     ChunkCorrelator,
     ClockWatch,
@@ -625,8 +626,10 @@ class _Merge:
             return "the chunk's months are far apart"
         if not piece.unsure.isdisjoint(self.correlator.messages):
             return "a queue ID born untracked in the chunk is open"
-        if piece.early and self._pairs_across(piece):
-            return "a content filter's copy and its original are either side of the chunk's start"
+        if (piece.early and self._pairs_across(piece)
+                or any(self.correlator._birth_ip(key) is not None
+                       for key in piece.relayed_early)):
+            return COPY_ACROSS
         if piece.named_back and self._split_across(piece):
             return "a content filter's copies of one message are either side of the chunk's start"
         return ""
@@ -713,6 +716,7 @@ class _Merge:
         correlator.open_reordered()
         correlator._slots.update(piece.slots)
         _add_copies(correlator, piece.piped, piece.picked)
+        correlator.add_births(piece.births, piece.birth_count)
         correlator.edges = [piece.edges[0] if edges[0] is None else edges[0],
                             edges[1] if piece.edges[1] is None else piece.edges[1]]
         _add_stats(correlator, piece.stats)

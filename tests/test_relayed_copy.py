@@ -1,0 +1,140 @@
+"""A content filter on another address than loopback: its copy carries the login's mail.
+
+amavisd-new on a box of its own (`content_filter = smtp-amavis:[10.0.0.5]:10024`) re-injects
+the scanned message from 10.0.0.5 into this Postfix's 10025 listener: the copy's client= line
+names [10.0.0.5], not loopback, and is logged before smtp's `status=sent (250 2.0.0 from
+MTA(smtp:[192.0.2.10]:10025): 250 2.0.0 Ok: queued as COPY)` naming it. The tool followed
+`queued as` only from a relay on loopback: a login's recipient was `sent` when its copy
+bounced or sat deferred in the queue (`-r users` sent 1, bounced 0). Now a copy this host
+queued from the relay's own IP just before carries the mail; a remote MX's `queued as` never
+does, even when the ID names a message this host queued from another client.
+"""
+
+import pytest
+from test_jobs import read_canonical
+from test_split_reinjection import BOUNCED, DEFERRED
+from test_split_reinjection import STORY as SPLIT
+from test_watch import engine_of
+
+# The login's session of test_split_reinjection's story (a message to two recipients).
+LOGIN = "".join(SPLIT.splitlines(keepends=True)[:5])
+# One login's message through the filter at 10.0.0.5; its copy is born before the relay line,
+# and its last lines (test_split_reinjection's) bounce or defer the second recipient.
+STORY = LOGIN + """\
+{at}:02 mail postfix/smtpd[{p}3]: connect from amavis.example[{filter}]
+{at}:02 mail postfix/smtpd[{p}3]: {n}C: client=amavis.example[{filter}]
+{at}:02 mail postfix/cleanup[{p}2]: {n}C: message-id=<{n}@example.jp>
+{at}:02 mail postfix/qmgr[99]: {n}C: from=<ann@example.jp>, size=1400, nrcpt=2 (queue active)
+{at}:02 mail postfix/smtpd[{p}3]: disconnect from amavis.example[{filter}] ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=6
+{at}:03 mail postfix/smtp[{p}4]: {n}A: to=<a@one.example>, relay={relay}[{relay_ip}]:10024, delay=2, delays=0.1/0/0/1.9, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[192.0.2.10]:10025): 250 2.0.0 Ok: queued as {n}C)
+{at}:03 mail postfix/smtp[{p}4]: {n}A: to=<b@two.example>, relay={relay}[{relay_ip}]:10024, delay=2, delays=0.1/0/0/1.9, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as {n}C)
+{at}:03 mail postfix/qmgr[99]: {n}A: removed
+{at}:04 mail postfix/smtp[{p}5]: {n}C: to=<a@one.example>, relay=mx.one.example[198.51.100.1]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+{last}"""
+# Mail from outside between: many messages born untracked, one of them from the filter too.
+INBOUND = """\
+{at}:{second} mail postfix/smtpd[{p}8]: connect from mx.sender.example[198.51.100.9]
+{at}:{second} mail postfix/smtpd[{p}8]: {n}{letter}: client=mx.sender.example[198.51.100.9]
+{at}:{second} mail postfix/qmgr[99]: {n}{letter}: from=<x@sender.example>, size=700, nrcpt=1 (queue active)
+{at}:{second} mail postfix/smtpd[{p}8]: disconnect from mx.sender.example[198.51.100.9] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+"""
+
+
+def story(number: int = 0, last: str = BOUNCED, filter_ip: str = "10.0.0.5",
+          relay: str = "amavis.example", relay_ip: str = "10.0.0.5", iso: bool = False,
+          copy_first: bool = False) -> str:
+    """One login's message through the filter, at minute `number` past 10:00 (queue IDs from
+    it), with mail from outside before it; the copy's lines before the original's when
+    `copy_first` (lines out of order)."""
+    fields = {"at": f"Mar  3 {10 + number // 60:02d}:{number % 60:02d}",
+              "n": f"{0xB0000 + number:05X}", "p": 100 + number}
+    inbound = "".join(INBOUND.format(second="00", letter=letter, **fields) for letter in "DEF")
+    text = inbound + STORY.format(last=last.format(**fields), filter=filter_ip, relay=relay,
+                                  relay_ip=relay_ip, **fields)
+    if copy_first:
+        lines = text.splitlines(keepends=True)
+        start = next(at for at, line in enumerate(lines) if "connect from amavis" in line)
+        lines[start - 5:start + 5] = lines[start:start + 5] + lines[start - 5:start]
+        text = "".join(lines)
+    if iso:
+        text = "".join(f"2026-03-03T{line[7:15]}.123456+00:00{line[15:]}\n"
+                       for line in text.splitlines())
+    return text
+
+
+@pytest.mark.parametrize("iso", [False, True], ids=["traditional", "RFC 3339"])
+@pytest.mark.parametrize("last, outcome", [(BOUNCED, "bounced"), (DEFERRED, "deferred")])
+def test_a_copy_from_the_relays_own_ip_carries_the_logins_mail(report, cli, tmp_path, last,
+                                                              outcome, iso):
+    log = tmp_path / "maillog"
+    log.write_text(story(0, last, iso=iso))
+    rows = report("messages", "--year", "2026", log)
+    assert sorted((row["queue_id"], row["recipient"], row["status"], row["sasl_username"],
+                   row["parent_queue_id"], row["message_id"]) for row in rows) == [
+        ("B0000C", "a@one.example", "sent", "ann@example.jp", "B0000A", "B0000@example.jp"),
+        ("B0000C", "b@two.example", outcome, "ann@example.jp", "B0000A", "B0000@example.jp")]
+    [user] = report("users", "--year", "2026", log)
+    assert (user["messages"], user["recipients"], user["sent"], user[outcome]) == (1, 2, 1, 1)
+    # What the README's `maillog-sasl -r queue --user ... -f ids | postsuper -d -` removes.
+    ids = cli("--year", "2026", "-r", "queue", "-f", "ids", log)
+    assert ids.out.split() == (["B0000C"] if outcome == "deferred" else [])
+
+
+@pytest.mark.parametrize("filter_ip, relay, relay_ip", [
+    # A remote MX whose queue ID is one this host gave mail from another client.
+    ("198.51.100.9", "mx.two.example", "198.51.100.2"),
+    # The relay's IP names no message born here: the copy's client= was another's.
+    ("10.0.0.6", "amavis.example", "10.0.0.5"),
+], ids=["another client", "another IP"])
+def test_a_relays_queue_id_born_here_from_another_client_is_not_followed(
+        report, tmp_path, filter_ip, relay, relay_ip):
+    log = tmp_path / "maillog"
+    log.write_text(story(0, filter_ip=filter_ip, relay=relay, relay_ip=relay_ip))
+    [user] = report("users", "--year", "2026", log)
+    assert (user["recipients"], user["sent"], user["bounced"]) == (2, 2, 0)
+
+
+def test_a_remote_mxs_queue_id_never_logged_here_is_not_followed(report, tmp_path):
+    log = tmp_path / "maillog"
+    log.write_text(story(0).replace("B0000C: client=", "B0000G: client="))
+    [user] = report("users", "--year", "2026", log)
+    assert (user["recipients"], user["sent"], user["bounced"]) == (2, 2, 0)
+
+
+def test_jobs_read_a_copy_and_its_original_either_side_of_a_chunks_start_as_one_process(
+        tmp_path):
+    # A chunk's start between the copy's client= line and the relay line naming it, either
+    # side's message the login's (the parent's original, the worker's copy; or, the copy's
+    # lines before the original's, the reverse): every cut gives one process's objects.
+    log = tmp_path / "maillog"
+    log.write_text("".join(story(number, DEFERRED if number % 3 else BOUNCED,
+                                 filter_ip="10.0.0.5" if number % 4 else "10.0.0.6",
+                                 copy_first=number % 3 == 1)
+                           for number in range(10)))
+    one = read_canonical(log, 1, 1 << 24)
+    assert sum(kind == "Message" and "'reinjected'" in fields for kind, fields in one[0]) == 7
+    size = log.stat().st_size
+    for chunk_size in range(300, size // 2, 89):
+        assert read_canonical(log, 2, chunk_size) == one, chunk_size
+
+
+def test_watch_follows_a_copy_born_in_the_run_before(cli, tmp_path):
+    # watch's run ends between the copy's client= line and the relay line: the next run, on
+    # the state kept, follows the copy as one run does.
+    text = story(0, DEFERRED)
+    cut = text.index("\n", text.index("B0000C: from=")) + 1
+    log, whole = tmp_path / "maillog", tmp_path / "whole"
+    whole.write_text(text)
+    log.write_text(text[:cut])
+    cli("watch", "--once", "--year", "2026", "--state", tmp_path / "state", log)
+    with open(log, "a") as out:
+        out.write(text[cut:])
+    cli("watch", "--once", "--year", "2026", "--state", tmp_path / "state", log)
+    cli("watch", "--once", "--year", "2026", "--state", tmp_path / "whole.state", whole)
+    kept = []
+    for state in ("state", "whole.state"):
+        copy = engine_of(tmp_path / state).correlator.messages[("mail", "B0000C")]
+        kept.append((copy.sasl_username, copy.parent.queue_id,
+                     {address: recipient.status for address, recipient in copy.recipients.items()}))
+    assert kept[0] == kept[1] == ("ann@example.jp", "B0000A", {"a@one.example": "sent",
+                                                              "b@two.example": "deferred"})
