@@ -716,7 +716,7 @@ KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tag
 
 def _new_input() -> tuple:
     """Correlator._input_state() of an input of which nothing is read yet."""
-    return None, False, {}, None, [], None, []
+    return None, False, {}, None, [], None, [], None, None, None
 
 
 class Correlator:
@@ -813,8 +813,9 @@ class Correlator:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
             state["_awaiting"] = dict.fromkeys(state["_awaiting"], 1)
-        # The inputs put aside by a version before _told_from: nothing of theirs to tell again.
-        state["_inputs"] = {name: kept if len(kept) == len(_new_input()) else (*kept, [])
+        # The inputs put aside by a version before _told_from (nothing of theirs to tell again)
+        # or before their times were their own (none read yet).
+        state["_inputs"] = {name: (*kept, *_new_input()[len(kept):])
                             for name, kept in state["_inputs"].items()}
         for name in KEPT:
             setattr(self, name, state[name])
@@ -1290,21 +1291,23 @@ class Correlator:
 
     def _input_state(self) -> tuple:
         """What is known of the input being read, which another input's lines must not
-        change."""
+        change: its earliest and latest time too (a log whose host logs an hour behind
+        another's, read in turns with it, went back before each first line that other's
+        rotation read, and was told to run backwards)."""
         return (self._copies, self._collapsed, self._awaiting, self._last_line, self._held,
-                self._held_clock, self._told_from)
+                self._held_clock, self._told_from, self._read_first, self._read_last,
+                self._jump)
 
     def _set_input_state(self, state: tuple) -> None:
         (self._copies, self._collapsed, self._awaiting, self._last_line, self._held,
-         self._held_clock, self._told_from) = state
+         self._held_clock, self._told_from, self._read_first, self._read_last,
+         self._jump) = state
 
     def new_source(self) -> None:
         """The next lines come from another input: how many copies it has is found anew (the
         lines the one before held back fed first: `watch` goes on to a log's next file)."""
         self.settle_copies()
         self._set_input_state(_new_input())
-        self._read_first = self._read_last = None
-        self._jump = None
 
     def _program(self, tag: str) -> Any:
         """parse_program(tag), or () for a program that is not Postfix; cached (split_line()

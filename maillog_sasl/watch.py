@@ -822,6 +822,7 @@ class Watch:
         stats = self.engine.correlator.stats
         for path, follower in self.followers.items():
             untimed_before = stats.unread_stamps
+            self.engine.correlator.read_input(path)  # its span, not the log's read before it
             joined_before = self.engine.correlator.span()[2]
             for chunk in follower.read():
                 count += len(chunk.lines)

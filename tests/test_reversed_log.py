@@ -28,6 +28,7 @@ from test_watch import Following, ListSink
 import maillog_sasl
 from maillog_sasl import watch
 from maillog_sasl.activity import Thresholds
+from maillog_sasl.correlate import BACKWARD_MOVES
 from maillog_sasl.state import State
 
 from support import SAMPLE_LOGS
@@ -232,3 +233,40 @@ def test_following_watch_tells_a_log_run_backwards_once(tmp_path):
     assert [note for note in following.notes if BACKWARDS in note] == [
         f"{log}: {BACKWARDS} (tac, journalctl -r?): watch needs the oldest line first, and a "
         "new --state (this one keeps what was read)"]
+
+
+def test_following_watch_keeps_each_log_s_times_its_own(tmp_path):
+    # Two logs followed in turns, one rotated every hour, the other's host logging an hour
+    # behind (UTC beside local time): each line of the late log after the other's rotation
+    # went back before the first line that rotation read, its latest time never moved (the
+    # other's was later), and after ten rotations watch told it to run backwards and asked
+    # for a new --state. Each log's earliest and latest time are its own, as the reports'.
+    def lines(moment: _dt.datetime, host: str, pid: int) -> str:
+        stamp = f"{moment:%b %e %H:%M:%S} {host} postfix/smtpd[{pid}]"
+        return (f"{stamp}: connect from unknown[192.0.2.1]\n"
+                f"{stamp}: disconnect from unknown[192.0.2.1] ehlo=1 quit=1 commands=2\n")
+
+    local, late = tmp_path / "mail.log", tmp_path / "mx2.log"
+    local.touch()
+    late.touch()
+    notes: list = []
+    opened = State.open(str(tmp_path / "state"), watch.engine_format())
+    try:
+        run = watch.Watch(opened, [str(local), str(late)], [ListSink()], Thresholds(),
+                          year=2026, complain=notes.append)
+        start = _dt.datetime(2026, 3, 2)
+        for hour in range(2 * BACKWARD_MOVES):
+            for minute in range(0, 60, 20):
+                moment = start + _dt.timedelta(hours=hour, minutes=minute)
+                with open(local, "a") as out:
+                    out.writelines(lines(moment + _dt.timedelta(seconds=second), "mx1", 100)
+                                   for second in range(0, 600, 60))
+                with open(late, "a") as out:
+                    out.write(lines(moment - _dt.timedelta(minutes=55), "mx2", 200))
+                run.read()
+            local.rename(tmp_path / "mail.log.1")
+            local.touch()
+        run.read()
+    finally:
+        opened.close()
+    assert notes == []

@@ -393,16 +393,17 @@ def test_a_watch_state_of_a_doubled_log_goes_on_undoubling():
     assert (restored._copies, restored._awaiting) == (2, {"Sep 30 17:01:05 zimbra x[1]: y": 1})
 
 
-def test_a_watch_state_of_two_logs_kept_before_a_retelling_goes_on():
+@pytest.mark.parametrize("fields", [6, 7])
+def test_a_watch_state_of_two_logs_kept_before_a_retelling_goes_on(fields):
     # A state of two logs kept before the copies were told again with later lines put each
-    # log aside as six fields: the log taken back has nothing to tell again, and its lines
-    # are read as they come.
+    # log aside as six fields, and one kept before each log's times were its own as seven:
+    # the log taken back has nothing to tell again, and its lines are read as they come.
     correlator = Correlator()
     clock = Clock(year=2026, tz=dt.timezone.utc)
     correlator.read_input("a.log")
     correlator.read_input("b.log")
     state = correlator.__getstate__()
-    state["_inputs"] = {name: kept[:6] for name, kept in state["_inputs"].items()}
+    state["_inputs"] = {name: kept[:fields] for name, kept in state["_inputs"].items()}
     restored = Correlator()
     restored.__setstate__(state)
     restored.read_input("a.log")
