@@ -2196,7 +2196,7 @@ class _Unlike(Exception):
 class _Reading:
     """How _text_blocks() read a file, when it is told to end the text at a failure rather
     than raise _Unlike: the members (or streams) inflated to their ends so far, and whether a
-    failure ended the text (a read, bytes that do not inflate, a member cut short)."""
+    failure ended the text (a read, bytes that do not inflate)."""
 
     __slots__ = ("members", "failed")
 
@@ -2303,7 +2303,8 @@ def _text_blocks(source: Source, reading: Optional[_Reading] = None) -> Iterator
     where it stops inflating inside a member (a copy gzip is still writing: its text so far);
     _Unlike when a read fails or what follows a member's end does not inflate (xz's padding
     between streams is skipped). With `reading`, every failure ends the text there instead,
-    recorded in `reading` (a member cut short too), as are the members inflated whole."""
+    recorded in `reading`, as are the members inflated whole. A member cut short is no
+    failure there: what it inflates is the start of its text, never other text."""
     try:
         yield from _inflated_blocks(source, reading)
     except _Unlike:
@@ -2342,8 +2343,6 @@ def _inflated_blocks(source: Source, reading: Optional[_Reading]) -> Iterator[by
             raw, more = _left_over(decompressor)
             if text:
                 yield text
-    if reading is not None and not decompressor.eof:
-        reading.failed = True
 
 
 def _left_over(decompressor: Any) -> Tuple[bytes, bool]:

@@ -461,6 +461,24 @@ def test_a_copy_in_another_encoding_is_read_once(cli, tmp_path, encoding, crlf):
     assert_read_once(cli, [packed, copy], f"{packed}: the same log as {copy}, compressed{ends}")
 
 
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_a_log_cut_short_that_parts_from_another_is_read(cli, tmp_path, compress):
+    # Two logs that begin alike (a central log and one host's), the second compressed and cut
+    # short (gzip stopped by a full disk): a member cut short was taken for damage where the
+    # texts parted, and the second, no copy, was left out whole ("the same log as ...,
+    # compressed; read once"), its lines after the parting lost. What a member cut short
+    # inflates is its text's start, never other text: each is read as it is alone.
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "maillog.a", tmp_path / "maillog.b.gz"
+    first.write_bytes(b"".join(lines[:15000]))
+    packed = compress(b"".join(lines[:100] + lines[15000:]))
+    second.write_bytes(packed[:len(packed) - 200])
+    alone = cli("--stats", second)
+    result = cli("--stats", first, second)
+    assert "read once" not in result.err, result.err
+    assert lines_read(result.err) == 15000 + lines_read(alone.err)
+
+
 def gzip_named(name: str):
     """gzip's compress as gzip NAME does it: the name (and time) in the header, so that two
     compressed copies of one text are not the same bytes."""
