@@ -145,6 +145,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as _dt
+import itertools
 import json
 import os
 import stat
@@ -692,12 +693,14 @@ def _stderr(line: str) -> None:
     print(f"maillog-sasl watch: {line}", file=sys.stderr, flush=True)
 
 
-def _distinct(paths: Iterable[str], complain: Callable[[str], None]) -> List[str]:
+def _distinct(paths: Iterable[str], complain: Callable[[str], None]
+              ) -> Tuple[List[str], List[str]]:
     """`paths` made absolute, each file once: a second name of one (a symlink, a hard link),
     or a copy of one as the reports tell a copy (sources.Source.same_file(): the same size,
     first and last bytes, as the files are when the run starts), would have its lines counted
-    twice, each login and failure with them."""
+    twice, each login and failure with them. And the copies left out (files of their own)."""
     kept: List[str] = []
+    copies: List[str] = []
     files: Dict[Tuple[int, int], str] = {}
     sized: Dict[int, List[str]] = {}  # size -> the regular files of that size kept
     opened: Dict[str, Source] = {}
@@ -715,6 +718,8 @@ def _distinct(paths: Iterable[str], complain: Callable[[str], None]) -> List[str
                 same = sized.setdefault(status.st_size, [])
                 first = next((other for other in same if _copies(other, path, opened)), path)
                 same.append(path)
+                if first != path:
+                    copies.append(path)
             if first != path:
                 complain(f"{path}: the same file as {first}; read once")
                 continue
@@ -722,7 +727,7 @@ def _distinct(paths: Iterable[str], complain: Callable[[str], None]) -> List[str
     finally:
         for source in opened.values():
             source.close()
-    return kept
+    return kept, copies
 
 
 def _copies(first: str, path: str, opened: Dict[str, Source]) -> bool:
@@ -784,9 +789,12 @@ class Watch:
             self.changed = True  # an engine of an older format: stored in this one's
         engine.activity.enrichment = _enrichment(engine.activity.enrichment, geo, allow, limits)
         self.engine: Engine = engine
-        self.paths = _distinct(paths, complain)
+        self.paths, copies = _distinct(paths, complain)
         self.followers = {path: Follower(path, state.positions.get(path))
                           for path in self.paths}
+        # The copies left out, followed to their ends unread: a run that finds one no copy any
+        # more (its original written on since) goes on from there, not from its start.
+        self.copies = {path: Follower(path, state.positions.get(path)) for path in copies}
         self.failed = False  # an alert could not be written
         self.untimed = 0  # Postfix lines read whose stamp is no time: never judged
         self.leap_split = False  # a log's Feb 29 moved its year back, told (_tell_leap())
@@ -849,6 +857,10 @@ class Watch:
             follower.notes.clear()
             self._tell_untimed(path, stats.unread_stamps - untimed_before, stats.unread_stamp)
             self._tell_order(path, joined_before)
+        for follower in self.copies.values():
+            for _ in follower.read():
+                self.changed = True
+            follower.notes.clear()
         return count
 
     def _tell_zone(self, path: str, lines: List[str]) -> None:
@@ -1120,7 +1132,9 @@ class Watch:
         """Commit what was read and the alerts it raised, then write the alerts out."""
         if self.undelivered:
             self.redeliver()  # the alerts that could not be written before
-        positions = {path: position for path, follower in self.followers.items()
+        positions = {path: position
+                     for path, follower in itertools.chain(self.followers.items(),
+                                                           self.copies.items())
                      if (position := follower.position) is not None}
         stored = [(alert["user"], alert["severity"], set(alert["signals"]), to_json(alert))
                   for alert in alerts]
@@ -1271,7 +1285,7 @@ class Watch:
         self.metrics_failed = False
 
     def close(self) -> None:
-        for follower in self.followers.values():
+        for follower in itertools.chain(self.followers.values(), self.copies.values()):
             follower.close()
         for sink in self.sinks:
             sink.close()

@@ -251,6 +251,30 @@ def test_a_copy_of_the_log_is_read_once_as_the_reports_read_it(cli, tmp_path, lo
     assert "the same file as" in cli(log, copy).err  # as the reports say it
 
 
+def test_a_copy_left_out_stays_read_once_when_its_log_goes_on(cli, tmp_path, log):
+    # The copy was told at the start of each run, by its size: once the log was written on,
+    # the next `watch --once maillog maillog.copy` found it no copy and read it from its
+    # start, every line of it counted a second time, without a word. A copy left out is
+    # followed to its end unread, and a run that finds it no copy goes on from there.
+    copy = log.with_name("maillog.copy")
+    copy.write_bytes(log.read_bytes())
+    more = SAMPLE.read_bytes()[200_000:300_000]
+    runs = []
+    for paths in ([log], [log, copy]):
+        state = tmp_path / f"{len(paths)}.sqlite"
+        log.write_bytes(SAMPLE.read_bytes()[:200_000])
+        for _ in range(2):
+            runs.append(cli("watch", "--once", "--state", state, "--metrics",
+                            tmp_path / f"{len(paths)}.prom", *paths))
+            with open(log, "ab") as out:
+                out.write(more)
+        assert runs[-1].code in (0, 1), runs[-1].err
+    assert runs[2].err == f"maillog-sasl watch: {copy}: the same file as {log}; read once\n"
+    assert runs[3].err == ""
+    assert [run.out for run in runs[2:]] == [run.out for run in runs[:2]]
+    assert _lines_read(tmp_path / "2.prom") == _lines_read(tmp_path / "1.prom")
+
+
 def _lines_read(metrics):
     [line] = [line for line in _counted(metrics) if line.startswith("maillog_sasl_lines_read_total ")]
     return float(line.split()[-1])
