@@ -142,8 +142,8 @@ DESCRIPTION
     lines compared as they are read, whatever ends them and whatever their encoding (a copy made
     through Windows: CRLF, UTF-16, a UTF-8 mark). A compressed file's text ends where it stops
     inflating, and one that parts from the other's where the member it parts in then fails to
-    inflate (bytes flipped inside a member inflate to other text up to its check) is its text up
-    to there: a damaged copy. The longer is read, of the same text the plain file, and the note
+    inflate (bytes flipped inside a member inflate to other text up to its check), its gzip
+    trailer giving the other's length, is its text up to there: a damaged copy. The longer is read, of the same text the plain file, and the note
     says `X: the same log as Y, compressed; read once` (X compressed, Y not), `X: the same log
     as Y; read once`, or `X: the start of the log Y holds; read once`. A file of Postfix's
     warnings and errors alone (syslog's mail.warn, mail.err) whose first and last lines the
@@ -2254,12 +2254,15 @@ def _text_relation(first: Source, second: Source) -> Tuple[str, bool]:
 
 def _damaged_where_parted(sources: Tuple[Source, Source], texts: List[Iterator[str]],
                           readings: Tuple[_Reading, _Reading]) -> Optional[int]:
-    """Of two texts that have just parted, the side (0, 1) whose compressed member (or stream)
-    they parted in then fails to inflate (read to its end here), when only one does: bytes
-    flipped inside a compressed copy inflate to other text, up to the check that fails (gzip's
-    CRC at a member's end, bzip2's at each block's), so its text parts from its original's
-    at the damage, not where the file ends. Its text up to there is the start of the other's.
-    None when neither does (two logs that begin alike: both read) or both do."""
+    """Of two texts that have just parted, the side (0, 1) that is a damaged gzip copy of the
+    other: its member they parted in then fails to inflate (read to its end here), and its
+    trailer gives the other's length. Bytes flipped inside a compressed copy inflate to other
+    text up to the check that fails (gzip's CRC at a member's end), so its text parts from its
+    original's at the damage, not where the file ends; its text up to there is the start of
+    the other's. A log that begins as another does and is damaged later parts the same way:
+    without the trailer's length to vouch for a copy (bzip2 and xz keep none where it can be
+    read; a file of several members, only its last's) both are read, the failure reported.
+    None when neither is such a copy."""
     damaged = []
     for side, source in enumerate(sources):
         if is_compressed(source._head):
@@ -2268,7 +2271,28 @@ def _damaged_where_parted(sources: Tuple[Source, Source], texts: List[Iterator[s
                 pass
             if readings[side].failed and readings[side].members == members:
                 damaged.append(side)
-    return damaged[0] if len(damaged) == 1 else None
+    if len(damaged) != 1:
+        return None
+    side = damaged[0]
+    size = _plain_size(sources[1 - side])
+    return side if size is not None and size % (1 << 32) == _gzip_size(sources[side]) else None
+
+
+def _gzip_size(source: Source) -> Optional[int]:
+    """The length (modulo 2**32) a gzip file's trailer gives its last member's text; None for
+    another compression, or when it cannot be read."""
+    if source._head is None or not source._head.startswith(b"\x1f\x8b") or source.size < 18:
+        return None
+    try:
+        trailer = source.read_at(4, source.size - 4)
+    except OSError:
+        return None
+    return int.from_bytes(trailer, "little") if len(trailer) == 4 else None
+
+
+def _plain_size(source: Source) -> Optional[int]:
+    """The length of a regular file's text: its size, or a gzip file's trailer's."""
+    return _gzip_size(source) if is_compressed(source._head) else source.size
 
 
 def _decoded(blocks: Iterator[bytes]) -> Iterator[str]:

@@ -389,14 +389,15 @@ def flipped(data: bytes) -> bytes:
     return data[:at] + bytes(byte ^ 0xFF for byte in data[at:at + 16]) + data[at + 16:]
 
 
-@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress,
-                                      two_gzip_members])
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
 def test_a_compressed_copy_damaged_in_the_middle_is_read_once(cli, tmp_path, compress):
-    # logrotate's compress, maillog.1.gz beside maillog.1, its bytes damaged: they inflate to
-    # other text up to the check that fails (gzip's CRC at the member's end, bzip2's at the
-    # block's), so the texts parted there and both were read, every line up to the damage
-    # twice (969 sessions where the rotated set gives 833); a damaged bzip2 copy was a
-    # traceback. Its text up to the damage is the start of the log the plain file holds.
+    # logrotate's compress, maillog.1.gz beside maillog.1, its bytes damaged: gzip inflates
+    # them to other text up to the check that fails (its CRC at the member's end), so the
+    # texts parted there and both were read, every line up to the damage twice (969 sessions
+    # where the rotated set gives 833); its trailer gives the plain file's length, and its
+    # text up to the damage is the start of the log the plain file holds. bzip2 and xz check
+    # a block before its text: theirs stops there, the start of the other's (a damaged bzip2
+    # file was a traceback).
     data = SAMPLE.read_bytes()
     plain, packed = tmp_path / "maillog.1", tmp_path / "maillog.1.gz"
     plain.write_bytes(data)
@@ -404,6 +405,37 @@ def test_a_compressed_copy_damaged_in_the_middle_is_read_once(cli, tmp_path, com
     alone = cli("-r", "sessions", "-f", "csv", plain)
     assert_read_once(cli, [plain, packed], f"{packed}: the same log as {plain}, compressed")
     assert cli("-r", "sessions", "-f", "csv", packed, plain).out == alone.out
+
+
+def test_a_damaged_copy_of_several_gzip_members_is_read(cli, tmp_path):
+    # `cat a.gz b.gz`: its trailer gives only its last member's length, and nothing tells
+    # such a damaged copy from another log that begins as this one does and is damaged later
+    # (below): both are read, the damage reported.
+    data = SAMPLE.read_bytes()
+    plain, packed = tmp_path / "maillog.1", tmp_path / "maillog.1.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(flipped(two_gzip_members(data)))
+    damaged = cli("--stats", packed)
+    assert "read failed part way" in damaged.err
+    result = cli("--stats", plain, packed)
+    assert "read once" not in result.err and "read failed part way" in result.err
+    assert lines_read(result.err) == SAMPLE_LINES + lines_read(damaged.err)
+
+
+def test_a_damaged_gzip_log_that_parts_from_another_is_read(cli, tmp_path):
+    # Another log that begins as the plain one does (its first 100 lines), one gzip member
+    # damaged three quarters in: the texts part where the damaged member fails, and it was
+    # taken for a damaged copy and left out whole, 7,711 lines lost. Its trailer's length is
+    # not the plain file's: each is read as it is alone.
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "maillog.a", tmp_path / "maillog.b.gz"
+    first.write_bytes(b"".join(lines[:15000]))
+    second.write_bytes(flipped(gzip.compress(b"".join(lines[:100] + lines[15000:]))))
+    damaged = cli("--stats", second)
+    assert "read failed part way" in damaged.err
+    result = cli("--stats", first, second)
+    assert "read once" not in result.err, result.err
+    assert lines_read(result.err) == 15000 + lines_read(damaged.err)
 
 
 def stopping_after(data: bytes, at: int) -> bytes:
