@@ -469,11 +469,16 @@ def kept_stamp(clock: Clock, stamp: str) -> str:
     and an old stamp read then is well before the latest, which would start the second pass
     early for the lines after it. It is read now, in line order, as every line used is (the
     lines after it are read in the pass it leaves the clock in), and kept as the RFC 3339 stamp
-    of that time."""
+    of that time. Any other stamp moves no clock, as in a zone that shows no hour twice: the
+    connect of a session that never matters would move the year of a log's lines (`Dec  2`,
+    then `Feb 27`: New Year) in Europe/Berlin and not in UTC."""
     if clock.reads_alike(stamp):
         return stamp
-    when = clock.time(stamp)
-    return stamp if when is None or not clock.shown_twice(when) else when.isoformat()
+    when = time_aside(clock, stamp)
+    if when is None or not clock.shown_twice(when):
+        return stamp
+    clock.time(stamp)  # as read aside: the clock now in the pass of its line
+    return when.isoformat()
 
 
 def _edge(line: str, clock: Clock) -> tuple:

@@ -576,3 +576,28 @@ def test_a_rotated_set_reads_on_in_its_pass_and_another_hosts_log_in_its_own(cli
         assert result.code == 0, result.err
         assert sorted(dt.datetime.fromisoformat(row["start"]) for row in result.json()) == (
             sorted(at * (2 if logs[0].parent == hosts else 1))), logs
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York"])
+def test_connects_no_session_used_move_no_clock_outside_a_repeated_hour(cli, tmp_path, zone):
+    """Lines picked from a year of logs (a copy, written Dec 7): two connects of sessions that
+    never logged in, Dec 2 and Feb 27, then a failed login of Aug 3. A noted connect outside
+    the hour the clocks go back is kept as its stamp, read when its session matters, as in UTC.
+    In a zone with summer time each was read by the clock at its line: Dec 2 placed the log
+    in 2026, Feb 27 crossed New Year, and the login was read as Aug 3 2027, with a warning and
+    exit 2, where --tz UTC gave 2026."""
+    log = tmp_path / "maillog"
+    log.write_text(
+        "Dec  2 22:24:22 mx1 postfix/smtpd[7676]: connect from unknown[192.0.2.1]\n"
+        "Feb 27 10:00:00 mx1 postfix/smtpd[7677]: connect from unknown[192.0.2.77]\n"
+        "Aug  3 15:30:49 mx1 postfix/smtpd[17041]: warning: unknown[192.0.2.3]: SASL PLAIN "
+        "authentication failed: authentication failure\n")
+    written = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.timezone.utc).timestamp()
+    os.utime(log, (written, written))
+    seen = {}
+    for name in ("UTC", zone):
+        result = cli("-r", "failures", "-f", "json", "--tz", name, log)
+        assert result.code == 0, result.err
+        seen[name] = [dt.datetime.fromisoformat(row["first_seen"]).replace(tzinfo=None)
+                      for row in result.json()]
+    assert seen[zone] == seen["UTC"] == [dt.datetime(2026, 8, 3, 15, 30, 49)]
