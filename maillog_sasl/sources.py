@@ -897,10 +897,12 @@ _PREFIX = re.compile(
 # a line of either stamp.
 _GREP_PREFIX = re.compile(r"(?:([^\s:\[]+):)?(?:[0-9]+:)?"
                           r"(?=[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:|[0-9]{4}-[0-9]{2}-[0-9]{2}T)")
-# A rotated log's name: the log's, then logrotate's number (`.1`) or date (`-20260301`), then a
-# compressor's suffix.
 _LINE_END = re.compile(rb"\r\n?|\n")
-_ROTATED_NAME = re.compile(r"(.+?)(?:\.([0-9]{1,4})|-([0-9]{8}))?(?:\.(?:gz|bz2|xz|zst))?")
+# A rotated log's name: the log's, then logrotate's number (`.1`) or date (dateext: `-20260301`,
+# or by dateformat `-2026-03-01`, hourly `-2026030114`), then a compressor's suffix.
+_ROTATED_NAME = re.compile(r"(.+?)(?:\.([0-9]{1,4})"
+                           r"|-([0-9]{8}(?:[0-9]{2})?|[0-9]{4}-[0-9]{2}-[0-9]{2}))?"
+                           r"(?:\.(?:gz|bz2|xz|zst))?")
 _STREAMS = ("stdout", "stderr")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 MICROSECOND_DIGITS = 18
@@ -1001,7 +1003,9 @@ def _rotation(name: str) -> Tuple[str, int]:
     log, number, date = found.groups()
     if number is not None:
         return log, int(number)
-    return (log, 10 ** 8 - int(date)) if date is not None else (log, 0)
+    if date is None:
+        return log, 0
+    return log, 10 ** 10 - int(date.replace("-", "").ljust(10, "0"))  # a day's file: its hour 00
 
 
 def _without_prefix(line: str) -> str:

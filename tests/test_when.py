@@ -5,6 +5,7 @@ machine's zone set through TZ (time.tzset), as on a server whose clock is not th
 """
 
 import datetime as dt
+import gzip
 import os
 import re
 import time
@@ -601,3 +602,30 @@ def test_connects_no_session_used_move_no_clock_outside_a_repeated_hour(cli, tmp
         seen[name] = [dt.datetime.fromisoformat(row["first_seen"]).replace(tzinfo=None)
                       for row in result.json()]
     assert seen[zone] == seen["UTC"] == [dt.datetime(2026, 8, 3, 15, 30, 49)]
+
+
+@pytest.mark.parametrize("older", ["maillog-2026-10-25", "maillog-2026102502.gz",
+                                   "maillog-20261025"])
+def test_a_set_rotated_by_dateformat_reads_on_in_its_pass(cli, tmp_path, older):
+    """logrotate's dateext names the older file by its `dateformat` (`-%Y-%m-%d`, an hourly
+    `-%Y%m%d%H`): rotated 10 minutes into the second pass, those names were not taken for a
+    rotated set, and `maillog` started in a clock of its own, its lines to 03:00 an hour early
+    (02:05+02:00 for 02:05+01:00), with --year as without it; 94c6bc6 read it right with
+    --year."""
+    back = dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.timezone.utc)
+    at = [back + dt.timedelta(minutes=minutes) for minutes in range(-50, 55, 5)]
+    log = tmp_path / "maillog"
+    fall_back_log(log, parse_zone("Europe/Berlin"), [(when, 1, "mx1", 0) for when in at])
+    lines = log.read_text().splitlines(keepends=True)
+    cut = 5 * (at.index(back + dt.timedelta(minutes=10)))  # five lines a session
+    text = "".join(lines[:cut]).encode()
+    (tmp_path / older).write_bytes(gzip.compress(text) if older.endswith(".gz") else text)
+    log.write_text("".join(lines[cut:]))
+    ended = (back + dt.timedelta(hours=1)).timestamp()
+    for path in tmp_path.iterdir():
+        os.utime(path, (ended, ended))
+    for year in (["--year", "2026"], []):
+        result = cli("-r", "sessions", "-f", "json", "--tz", "Europe/Berlin", *year, log,
+                     tmp_path / older)
+        assert result.code == 0, result.err
+        assert sorted(dt.datetime.fromisoformat(row["start"]) for row in result.json()) == at
