@@ -143,9 +143,10 @@ DESCRIPTION
     through Windows: CRLF, UTF-16, a UTF-8 mark). A compressed file's text ends where it stops
     inflating, and one that parts from the other's where the member it parts in then fails to
     inflate (bytes flipped inside a member inflate to other text up to its check), its gzip
-    trailer giving the other's length, is its text up to there: a damaged copy. The longer is read, of the same text the plain file, and the note
-    says `X: the same log as Y, compressed; read once` (X compressed, Y not), `X: the same log
-    as Y; read once`, or `X: the start of the log Y holds; read once`. A file of Postfix's
+    trailer giving the other's length, is its text up to there: a damaged copy. The longer is
+    read, of the same text the plain file, and the note says `X: the same log as Y, compressed;
+    read once` (X compressed, Y not), `X: the same log as Y; read once`, or `X: the start of
+    the log Y holds; read once`. A file of Postfix's
     warnings and errors alone (syslog's mail.warn, mail.err) whose first and last lines the
     whole log of its host holds too is left out: `X: Postfix's warnings and errors alone, lines
     Y holds too (syslog's file of those levels); read once` (_without_severe_copies()). So is a
