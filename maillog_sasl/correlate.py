@@ -228,8 +228,10 @@ PICKED: Final = "picked"
 # before the original's `status=sent (... queued as NEWQID)`, is no line followed. The
 # messages of the last this many client= lines not followed are remembered, with the client's
 # IP, for the delivery line that names one of them from a relay of that IP
-# (Correlator._relayed()).
-BIRTHS_KEPT: Final = 1000
+# (Correlator._relayed()). The filter answers as soon as its copy is queued, so the line naming
+# it comes within moments, not hundreds of messages later; each kept costs some 300 bytes, in
+# this process and in each --jobs piece (1,000 made `--jobs 2` 1 MB larger, near its 60 MB).
+BIRTHS_KEPT: Final = 256
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
