@@ -146,15 +146,14 @@ DESCRIPTION
     trailer giving the other's length, is its text up to there: a damaged copy. The longer is
     read, of the same text the plain file, and the note says `X: the same log as Y, compressed;
     read once` (X compressed, Y not), `X: the same log as Y; read once`, or `X: the start of
-    the log Y holds; read once`. A file of Postfix's
-    warnings and errors alone (syslog's mail.warn, mail.err) whose first and last lines the
-    whole log of its host holds too is left out: `X: Postfix's warnings and errors alone, lines
-    Y holds too (syslog's file of those levels); read once` (_without_severe_copies()). So is a
-    regular file whose Postfix lines, every one in order, the files of another rotated set given
-    hold (_without_mail_lines_held(): syslog's file of every program beside the mail log, or the
-    mail log within syslog's days given): `X: the Postfix lines of the log Y and Z hold, among
-    other programs' lines; read once`. Those are read through each file's descriptor as a copy's
-    text is, before the reading, and never a pipe's.
+    the log Y holds; read once`. A file of Postfix's warnings and errors alone (syslog's mail.warn,
+    mail.err) whose first and last lines the whole log of its host holds too is left out: `X:
+    Postfix's warnings and errors alone, lines Y holds too (syslog's file of those levels); read
+    once` (_without_severe_copies()). So is a regular file whose Postfix lines, every one in order,
+    the files of another rotated set given hold (_without_mail_lines_held(): syslog's file of every
+    program beside the mail log, or the mail log within syslog's days given): `X: the Postfix lines
+    of the log Y and Z hold, among other programs' lines; read once`. Those are read through each
+    file's descriptor as a copy's text is, before the reading, and never a pipe's.
 
     An input of the form `scheme://...` is a URL, opened with fsspec (the extra [url]; Dask
     brings it too): `s3://bucket/maillog` (with the driver s3fs installed), `gcs://`,
@@ -2286,7 +2285,8 @@ def _damaged_where_parted(sources: Tuple[Source, Source], texts: List[Iterator[s
 def _gzip_size(source: Source) -> Optional[int]:
     """The length (modulo 2**32) a gzip file's trailer gives its last member's text; None for
     another compression, or when it cannot be read."""
-    if source._head is None or not source._head.startswith(b"\x1f\x8b") or source.size < 18:
+    compression = _compression_of(source._head or b"")
+    if compression is None or compression[1] != "gzip" or source.size < 18:
         return None
     try:
         trailer = source.read_at(4, source.size - 4)
