@@ -102,7 +102,8 @@ DESCRIPTION
     HOSTLESS); `kubectl logs --prefix` (the pods of a label selector) writes the pod and
     container, `[pod/NAME/CONTAINER] `; `grep` given more than one file (`grep -F QID
     /var/log/maillog*`, zgrep, -H) the file's name and a colon, and with -n the line's number
-    and a colon (`/var/log/maillog:May 15 02:05:02 mail postfix/smtpd[25846]: ...`), read in
+    and a colon (`/var/log/maillog:May 15 02:05:02 mail postfix/smtpd[25846]: ...`), each with
+    a hyphen instead before a line of a match's context (-A, -B, -C: `12-May 15 ...`), read in
     the order grep wrote them (file by file, as named: a glob's newest file first, which
     `problem` then names: a message logged across two files is read out of order). Such
     inputs are read in one process.
@@ -893,9 +894,11 @@ _PREFIX = re.compile(
     r"(?:(?:@4[0-9a-f]{23} +|[0-9]{4}-[0-9]{2}-[0-9]{2}[ _T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+ +)"
     r"(?=[a-z]+[0-9]?\.[a-z]+: |[A-Z][a-z]{2} [ 0-9][0-9] |[0-9]{4}-[0-9]{2}-[0-9]{2}T))?"
     r"(?:[a-z]+[0-9]?\.[a-z]+: )?")
-# grep's file name (-H, or more than one file) and line number (-n), each with a colon, before
-# a line of either stamp.
-_GREP_PREFIX = re.compile(r"(?:([^\s:\[]+):)?(?:[0-9]+:)?"
+# grep's file name (-H, or more than one file) and line number (-n), before a line of either
+# stamp: each with a colon before a line that matched, with a hyphen before a line of its context
+# (-A, -B, -C: the lines around a QID's, which hold the rest of its session). A context line's
+# file name, which may end in a hyphen and digits itself (`maillog-20260301-`), is not kept.
+_GREP_PREFIX = re.compile(r"(?:(?:([^\s:\[]+):)?(?:[0-9]+:)?|(?:[^\s:\[]+-)?(?:[0-9]+-)?)"
                           r"(?=[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:|[0-9]{4}-[0-9]{2}-[0-9]{2}T)")
 _LINE_END = re.compile(rb"\r\n?|\n")
 # A rotated log's name: the log's, then logrotate's number (`.1`) or date (dateext: `-20260301`,
