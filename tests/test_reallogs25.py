@@ -188,3 +188,11 @@ def test_a_context_line_is_read_whichever_line_comes_first():
         assert Unwrapper(PREFIXED).lines(lines) == [line.split("-", 2)[2] if line is context
                                                     else line.split(":", 2)[2] if line is matched
                                                     else line for line in lines]
+
+
+def test_a_context_line_of_rfc3339_stamps_is_read():
+    # rsyslog's RFC 3339 stamps start with digits and hyphens, as grep's number and hyphen do
+    line = "2026-03-15T21:55:22.102387-03:00 mx postfix/submission/smtpd[8]: connect from x[192.0.2.1]"
+    for prefix in ("12-", "maillog-12-", "maillog-20260315-12-", "maillog-"):
+        assert wrapper_of([prefix + line]) == PREFIXED
+        assert Unwrapper(PREFIXED).lines([prefix + line]) == [line]
