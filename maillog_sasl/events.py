@@ -29,23 +29,23 @@ DESCRIPTION
     them out). One function per line shape, each following the format string Postfix writes it
     with (docs/postfix-log-reference.md §1, §2, §5): smtpd's connect, disconnect (counters as
     key=value), TLS, `client=` (split on its known `, key=` markers, never on \\S+, so a
-    username followed by `, sasl_sender=` keeps no comma), SASL failures, rejects, the refusal
-    of a message over message_size_limit, anvil's rate limits (`warning: Message delivery
-    request rate limit exceeded: ...`, a Reject at MAIL or RCPT of no sender and an empty
-    recipient, the reply smtpd gave its reason), holds and discards (an access table's or a milter's
-    HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its recipient the
-    line's `to=`, its reason the text), and under a before-queue filter (smtpd_proxy_filter)
-    its `NOQUEUE: client=` (a Client of queue ID NOQUEUE) and the filter's reply to a message
-    (`proxy-accept: ` or `proxy-reject: `, a ProxyReply: the reply, its envelope, the queue ID
-    it names as `queued as QID`) and its refusal of a recipient (`warning: proxy F rejected
-    "RCPT TO:<a>": "REPLY"`, a Reject of no client and no sender); cleanup's message-id, and
-    its holds, discards and
-    refusals of a whole message (header/body_checks, a milter's, milter_header_checks: a Hold,
-    a Discard or a Reject, with the sender and the one recipient the line names, the reason
-    what matched and the text); qmgr's `from=` (queue active), expiry and removal; every
-    delivery agent's `to=..., status=` line, and qmgr's own; bounce's notification links;
-    pickup's line for a message `postsuper -r` requeued, which names the queue ID it had.
-    Output: events, small named tuples whose `kind` names them.
+    username followed by `, sasl_sender=` keeps no comma), SASL failures (and anvil's refusal of
+    an AUTH, `warning: AUTH command rate limit exceeded: ...`, one of no mechanism), rejects,
+    the refusal of a message over message_size_limit, anvil's rate limits (`warning: Message
+    delivery request rate limit exceeded: ...`, a Reject at MAIL or RCPT of no sender and an
+    empty recipient, the reply smtpd gave its reason), holds and discards (an access table's
+    or a milter's HOLD or DISCARD, NOQUEUE or with the queue ID: a Hold or a Discard event, its
+    recipient the line's `to=`, its reason the text), and under a before-queue filter
+    (smtpd_proxy_filter) its `NOQUEUE: client=` (a Client of queue ID NOQUEUE) and the filter's
+    reply to a message (`proxy-accept: ` or `proxy-reject: `, a ProxyReply: the reply, its
+    envelope, the queue ID it names as `queued as QID`) and its refusal of a recipient
+    (`warning: proxy F rejected "RCPT TO:<a>": "REPLY"`, a Reject of no client and no sender);
+    cleanup's message-id, and its holds, discards and refusals of a whole message
+    (header/body_checks, a milter's, milter_header_checks: a Hold, a Discard or a Reject, with the
+    sender and the one recipient the line names, the reason what matched and the text); qmgr's
+    `from=` (queue active), expiry and removal; every delivery agent's `to=..., status=` line, and
+    qmgr's own; bounce's notification links; pickup's line for a message `postsuper -r` requeued,
+    which names the queue ID it had. Output: events, small named tuples whose `kind` names them.
 
     smtpd_kind() is the one dispatcher of smtpd lines: the correlator asks it first and parses
     only the lines of sessions it tracks (SMTPD_PARSERS has the parser of each kind);
@@ -453,6 +453,15 @@ RATE_LIMITS: Final = {
     "warning: Recipient address rate limit exceeded: ": ("RCPT", "too many recipients"),
 }
 _RATE_LIMIT_PREFIXES = tuple(RATE_LIMITS)
+# smtpd_client_auth_rate_limit (Postfix >= 3.1, smtpd.c smtpd_sasl_auth_cmd_wrapper()) refuses
+# an AUTH before the SASL server sees it, `450 4.7.1 Error: too many AUTH commands from IP`,
+# with the same warning: a failed AUTH (the disconnect's `auth=0/N` counts it failed) of no
+# mechanism or username logged, the reply its reason, an AuthFailure as the SASL warnings are.
+# The limits at CONNECT (`Connection concurrency limit exceeded`, `Connection rate limit
+# exceeded`) and at the TLS handshake (`New TLS session rate limit exceeded`) end a session
+# before any AUTH: like a `NOQUEUE: reject: CONNECT`, no login's and not read.
+AUTH_RATE_LIMIT: Final = "warning: AUTH command rate limit exceeded: "
+AUTH_RATE_LIMIT_REASON: Final = "450 4.7.1 Error: too many AUTH commands from "
 TLS_MARKER = " TLS connection established from "
 _TLS_MARKER_FIRST = TLS_MARKER[1:]
 _REJECT_PREFIXES = ("reject: ", "milter-reject: ")
@@ -495,6 +504,8 @@ def smtpd_kind(text: str) -> Optional[str]:
             return PROXY_REFUSAL
         if text.startswith(_RATE_LIMIT_PREFIXES):
             return RATE_LIMIT
+        if text.startswith(AUTH_RATE_LIMIT):
+            return AUTH_FAILURE
         return SIZE_LIMIT if text.rstrip().endswith(SIZE_LIMIT_WARNING) else None
     if first == "N":
         if text.startswith(_NOQUEUE_REJECT_PREFIXES):
@@ -584,7 +595,8 @@ def sasl_failure_at(text: str) -> int:
 
 def auth_failure_event(text: str):
     """`warning: NAME[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=U)?`
-    -> AuthFailure. A line of the plain shape is read by one match, 2x faster."""
+    -> AuthFailure (or anvil's AUTH_RATE_LIMIT warning, of no mechanism). A line of the plain
+    shape is read by one match, 2x faster."""
     plain = _PLAIN_AUTH_FAILURE.fullmatch(text)
     if plain is not None:
         name, ip, mechanism, reason, username = plain.groups()
@@ -592,7 +604,7 @@ def auth_failure_event(text: str):
                                     None if username == NO_USERNAME else username))
     client_end = sasl_failure_at(text)
     if client_end < 0:
-        return None
+        return _auth_rate_limit_event(text)
     name, ip, port = split_address(text[9:client_end])
     rest = text[client_end + 7:]
     mechanism, _, outcome = rest.partition(" ")
@@ -612,6 +624,17 @@ def auth_failure_event(text: str):
         reason, username = "", reason[14:]
     return AuthFailure(name, ip, port, mechanism, reason,
                        None if username == NO_USERNAME else username)
+
+
+def _auth_rate_limit_event(text: str):
+    """`warning: AUTH command rate limit exceeded: N from NAME[IP] for service S` -> the
+    AuthFailure of that refused AUTH (AUTH_RATE_LIMIT); None for a line of another shape."""
+    client = (_rate_limited_client(text, AUTH_RATE_LIMIT) if text.startswith(AUTH_RATE_LIMIT)
+              else None)
+    if client is None:
+        return None
+    name, ip, port = client
+    return AuthFailure(name, ip, port, "", AUTH_RATE_LIMIT_REASON + ip, None)
 
 
 # What may follow a client= line's username (smtpd.c writes the keys in this order).
@@ -819,16 +842,23 @@ def rate_limit_event(text: str):
     prefix = next((prefix for prefix in _RATE_LIMIT_PREFIXES if text.startswith(prefix)), None)
     if prefix is None:
         return None
+    client = _rate_limited_client(text, prefix)
+    if client is None:
+        return None
     stage, words = RATE_LIMITS[prefix]
+    ip = client[1]
+    return Reject(None, stage, ip, "450", "4.7.1", f"450 4.7.1 Error: {words} from {ip}", None,
+                  "", None)
+
+
+def _rate_limited_client(text: str, prefix: str) -> Optional[Tuple[str, str, Optional[str]]]:
+    """(name, ip, port) of anvil's warning `PREFIX N from NAME[IP] for service S`, or None."""
     fields = text[len(prefix):].rstrip().split(" ")
     if (len(fields) != 6 or not fields[0].isdigit() or fields[1] != "from"
             or fields[3:5] != ["for", "service"]):
         return None
-    ip = split_address(fields[2])[1]
-    if not ip:
-        return None
-    return Reject(None, stage, ip, "450", "4.7.1", f"450 4.7.1 Error: {words} from {ip}", None,
-                  "", None)
+    client = split_address(fields[2])
+    return client if client[1] else None
 
 
 # local(8)'s answer for a recipient it forwarded (an alias or a .forward naming other

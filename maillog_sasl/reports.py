@@ -811,8 +811,9 @@ def _failures(finished: Iterable[Finished], selection: Selection, options: dict)
         entry["attempts"] += failed
         entry["sessions"] += 1
         entry["usernames"].update(usernames)
+        # (An AUTH anvil refused logged no mechanism: events.AUTH_RATE_LIMIT.)
         entry["mechanisms"].update(method_of(failure.mechanism)
-                                   for _, failure in item.auth_failures)
+                                   for _, failure in item.auth_failures if failure.mechanism)
         entry["client_names"].add(item.client_name)
         times = [when for when, _ in item.auth_failures] or [item.start, item.end]
         for when in times:
