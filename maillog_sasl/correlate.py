@@ -554,6 +554,12 @@ def queued_as(event) -> Optional[str]:
     return ev.queued_as_in(event.reason) if event is not None else None
 
 
+def _recipient_limited(event) -> bool:
+    """Whether a refusal is anvil's recipient limit's (ev.RCPT_RATE_LIMITED): a RCPT's, or a
+    VRFY's."""
+    return event.stage == "RCPT" and event.reason.startswith(ev.RCPT_RATE_LIMITED)
+
+
 def _no_mail_taken(counters_text: str) -> bool:
     """Whether a session's disconnect counters (Postfix >= 3.0) say that no DATA or BDAT of it
     succeeded: `data=0/1`, or no DATA at all. False without counters (older Postfix), and for
@@ -1522,12 +1528,43 @@ class Correlator:
         session.end = session.last_time = when
         session.counters_text = counters_text
         session.auth = ev.counter(counters_text, "auth")
+        if session.rejects:
+            self._drop_refused_vrfy(session)
         if session.sasl_username is None and session.auth is not None and session.auth[0] > 0:
             self._claimed_login(session)
         if session.queue_ids and _no_mail_taken(counters_text):
             self._canceled(session, when)
         self._finish_session(session)
         return USED
+
+    @staticmethod
+    def _drop_refused_vrfy(session: Session) -> None:
+        """Of `session`'s refusals, drop those of anvil's recipient limit its counters say were
+        a VRFY's (ev.RCPT_RATE_LIMITED: the warning names no command): a VRFY is no message
+        attempt. They are those beyond the failed RCPTs (`rcpt=0/1 vrfy=2/3`, two warnings: one
+        each) that no other refusal's line names, as many as VRFY failed at most. A RCPT that
+        failed with no line (`503 5.5.1 Error: need MAIL command`, pipelined after a refused
+        MAIL) leaves a VRFY's counted as a RCPT's. No line tells which warnings they were: the
+        earliest go."""
+        counters_text = session.counters_text
+        vrfy = ev.counter(counters_text, "vrfy")
+        if vrfy is None or vrfy[0] == vrfy[1]:
+            return
+        rejects = session.rejects
+        limited = sum(map(_recipient_limited, (event for _, event in rejects)))
+        named = sum(event.stage == "RCPT" for _, event in rejects) - limited
+        rcpt = ev.counter(counters_text, "rcpt")
+        unnamed = (rcpt[1] - rcpt[0] if rcpt is not None else 0) - named - session.queued_rejects
+        dropped = min(vrfy[1] - vrfy[0], limited - max(unnamed, 0))
+        if dropped <= 0:
+            return
+        kept = []
+        for item in rejects:
+            if dropped and _recipient_limited(item[1]):
+                dropped -= 1
+            else:
+                kept.append(item)
+        session.rejects = kept
 
     def _canceled(self, session: Session, when: _dt.datetime) -> None:
         """`session` ended at `when` and its counters say no DATA (or BDAT) of it succeeded:

@@ -446,11 +446,15 @@ _PROXY_REFUSAL_PREFIX = "warning: proxy "
 # smtpd refuses the MAIL or RCPT with `450 4.7.1 Error: too much mail from IP` (`too many
 # recipients from IP`) and logs only a warning, `%s rate limit exceeded: %d from %s for service
 # %s` (smtpd.c mail_cmd(), rcpt_cmd(); NAME[IP], with smtpd_client_port_logging NAME[IP]:PORT):
-# the stage, and the reply the client got, by the warning's words.
+# the stage, and the reply the client got (to its IP), by the warning's words. vrfy_cmd()
+# checks the recipient limit too, with the same reply and warning: no word of it names the
+# command (correlate.py tells a VRFY's by the session's counters).
 RATE_LIMIT = "rate_limit"
+RCPT_RATE_LIMITED: Final = "450 4.7.1 Error: too many recipients from "
 RATE_LIMITS: Final = {
-    "warning: Message delivery request rate limit exceeded: ": ("MAIL", "too much mail"),
-    "warning: Recipient address rate limit exceeded: ": ("RCPT", "too many recipients"),
+    "warning: Message delivery request rate limit exceeded: ": (
+        "MAIL", "450 4.7.1 Error: too much mail from "),
+    "warning: Recipient address rate limit exceeded: ": ("RCPT", RCPT_RATE_LIMITED),
 }
 _RATE_LIMIT_PREFIXES = tuple(RATE_LIMITS)
 # smtpd_client_auth_rate_limit (Postfix >= 3.1, smtpd.c smtpd_sasl_auth_cmd_wrapper()) refuses
@@ -845,10 +849,9 @@ def rate_limit_event(text: str):
     client = _rate_limited_client(text, prefix)
     if client is None:
         return None
-    stage, words = RATE_LIMITS[prefix]
+    stage, reply = RATE_LIMITS[prefix]
     ip = client[1]
-    return Reject(None, stage, ip, "450", "4.7.1", f"450 4.7.1 Error: {words} from {ip}", None,
-                  "", None)
+    return Reject(None, stage, ip, "450", "4.7.1", reply + ip, None, "", None)
 
 
 def _rate_limited_client(text: str, prefix: str) -> Optional[Tuple[str, str, Optional[str]]]:
