@@ -383,11 +383,19 @@ def session_recipients(session: Session) -> Tuple[int, int]:
     recipients its messages queued or had refused as a whole, and its RCPT rejects (NOQUEUE,
     and those naming a queue file). A transaction refused as a whole before any queue file
     (NOQUEUE at MAIL, DATA, ...: its recipients unknown) counts as one refused, as in the users
-    report; the counter's refused RCPTs hold those a client pipelined after a refused MAIL
-    (`503 5.5.1 Error: need MAIL command`), which are not counted again."""
-    rcpt = counter(session.counters_text, "rcpt")
+    report. The counter's refused RCPTs hold those a client pipelined after a refused MAIL,
+    each refused `503 5.5.1 Error: need MAIL command` with no line (smtpd.c rcpt_cmd()), as
+    many as it had recipients: of a session whose counters show a MAIL refused (`mail=0/1`),
+    no RCPT refused without a line is counted, none told from those (the users report counts
+    lines alone)."""
+    text = session.counters_text
+    rcpt = counter(text, "rcpt")
+    named = len(session.rejects) + session.queued_rejects
     if rcpt is None:
-        return session.queued_recipients, len(session.rejects) + session.queued_rejects
+        return session.queued_recipients, named
+    mail = counter(text, "mail")
+    if mail is not None and mail[0] < mail[1]:
+        return rcpt[0], named
     return rcpt[0], max(rcpt[1] - rcpt[0], len(session.rejects))
 
 

@@ -102,6 +102,42 @@ def test_a_session_that_queued_nothing_counts_its_refused_attempts_not_its_ehlo(
          "450 4.7.1 <shop@example.com>: Sender address rejected: quota exceeded")]
 
 
+# expected: bob pipelines MAIL FROM:<carol@...>, two RCPTs and DATA (smtpd_delay_reject = no):
+# reject_sender_login_mismatch refuses the MAIL, and smtpd answers each RCPT `503 5.5.1 Error:
+# need MAIL command` and the DATA `503 5.5.1 Error: need RCPT command` with no line (smtpd.c
+# rcpt_cmd(), data_cmd()): only the counters (rcpt=0/2) hold them. Then, in the same session, a
+# message of one recipient sent.
+PIPELINED = """\
+Dec  5 14:00:00 mx postfix/submission/smtpd[910]: connect from unknown[198.51.100.30]
+Dec  5 14:00:02 mx postfix/submission/smtpd[910]: NOQUEUE: reject: MAIL from unknown[198.51.100.30]: 553 5.7.1 <carol@example.com>: Sender address rejected: not owned by user bob; from=<carol@example.com> proto=ESMTP helo=<pc>
+Dec  5 14:00:03 mx postfix/submission/smtpd[910]: 3C4D5E6F7A: client=unknown[198.51.100.30], sasl_method=PLAIN, sasl_username=bob
+Dec  5 14:00:03 mx postfix/cleanup[911]: 3C4D5E6F7A: message-id=<b@pc>
+Dec  5 14:00:03 mx postfix/qmgr[102]: 3C4D5E6F7A: from=<bob@example.com>, size=300, nrcpt=1 (queue active)
+Dec  5 14:00:04 mx postfix/smtp[912]: 3C4D5E6F7A: to=<v@example.net>, relay=mx.example.net[198.51.100.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)
+Dec  5 14:00:04 mx postfix/qmgr[102]: 3C4D5E6F7A: removed
+Dec  5 14:00:05 mx postfix/submission/smtpd[910]: disconnect from unknown[198.51.100.30] ehlo=1 auth=1 mail=1/2 rcpt=1/3 data=1/2 quit=1 commands=6/10
+"""
+
+
+@pytest.mark.parametrize("sent", [True, False])
+def test_a_refused_mail_s_pipelined_rcpts_count_once_in_sessions_and_users(tmp_path, report,
+                                                                            sent):
+    """The refused MAIL is one refused attempt in both reports, its recipients unknown: the
+    RCPTs pipelined after it are not counted again, however many (the sessions report counted
+    2 of them, the users report 1)."""
+    text = PIPELINED
+    if not sent:  # the refused transaction alone
+        text = "".join(line + "\n" for line in PIPELINED.splitlines()
+                       if "3C4D5E6F7A" not in line).replace(
+            "mail=1/2 rcpt=1/3 data=1/2 quit=1 commands=6/10",
+            "mail=0/1 rcpt=0/2 data=0/1 quit=1 commands=3/7")
+    path = written(tmp_path, text)
+    [session] = report("sessions", path, *TIMES)
+    [user] = report("users", path, *TIMES)
+    assert (session["recipients"], session["rejected"]) == (1 + sent, 1)
+    assert (user["recipients"], user["rejected"]) == (1 + sent, 1)
+
+
 def test_a_client_that_did_not_log_in_is_not_reported(tmp_path, report):
     path = written(tmp_path, UNQUEUED.replace(" auth=1", ""))
     assert report("sessions", path, *TIMES) == []
