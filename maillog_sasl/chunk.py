@@ -40,7 +40,12 @@ DESCRIPTION
     handed back that names one born here from the relay's IP makes the chunk unsafe; one of a
     message here that names a queue ID the chunk has not seen born, within its first
     BIRTHS_KEPT births, is named in the piece (Piece.relayed_early) for the parent to look for
-    among its own; and the chunk's births go on in the parent's (Piece.births).
+    among its own; and the chunk's births go on in the parent's (Piece.births). A copy whose
+    client= line syslog logged after the reply naming it (Correlator._await()) is followed
+    where both are: the replies of the chunk not yet answered by a birth go on in the parent's
+    (Piece.awaited), which looks for them among the chunk's first BIRTHS_KEPT births
+    (Piece.born_early); one born here that a delivery handed back named first makes the
+    chunk unsafe.
 
 DIAGNOSTICS
     None raised: what the worker cannot decide alone is `unsafe` (a reason), for the parent to
@@ -216,6 +221,12 @@ class Piece(NamedTuple):
     births: dict
     birth_count: int
     relayed_early: list
+    # The replies of messages here that named a queue ID not born yet (Correlator._awaited)
+    # and how many; the queue IDs of the chunk's first BIRTHS_KEPT births untracked, any of
+    # which the parent may have named so.
+    awaited: dict
+    awaited_count: int
+    born_early: list
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -288,6 +299,9 @@ class ChunkCorrelator(Correlator):
         self.named_back: List[tuple] = []  # Piece.named_back
         self.loose_copies: set = set()  # Piece.loose_copies (kept whatever named_back holds)
         self.relayed_early: List[tuple] = []  # Piece.relayed_early
+        self.born_early: List[tuple] = []  # Piece.born_early
+        # Queue IDs a delivery handed back named from a relay not on loopback, not born here.
+        self.awaited_back: set = set()
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
@@ -322,7 +336,8 @@ class ChunkCorrelator(Correlator):
                      self._slots, self.unsure, stats, self.clock, self.unsafe, self.edges,
                      problem, self._piped, self._picked, self.early, told_back,
                      self.piped_keys, self.named_back, loose_copies, self._births,
-                     self._birth_count, self.relayed_early, self.events)
+                     self._birth_count, self.relayed_early, self._awaited,
+                     self._awaited_count, self.born_early, self.events)
 
     def _finish_message(self, message: Message) -> None:
         self._loose(message)
@@ -498,11 +513,14 @@ class ChunkCorrelator(Correlator):
             self._own(copy, "queued as")
             if ev.names_loopback(text):  # (a filter's, as Correlator._delivery() tells)
                 self.named_back.append(copy)
-            elif event is not None and self._birth_ip(copy) == ev.split_address(
-                    event.relay)[1]:
-                # A filter's copy born untracked here (Correlator._relayed()): its lines were
-                # dropped.
-                self.unsafe = COPY_ACROSS
+            elif event is not None:
+                born = self._birth_ip(copy)
+                if born == ev.split_address(event.relay)[1]:
+                    # A filter's copy born untracked here (Correlator._relayed()): its lines
+                    # were dropped.
+                    self.unsafe = COPY_ACROSS
+                elif born is None and copy not in self.messages:
+                    self.awaited_back.add(copy)  # its copy may be born here yet (_await())
         elif daemon in DELIVERY_AGENTS:
             forwarded = ev.forwarded_as(text)  # (the lines _fold_delivery() did not take)
             named = ev.named_last(text) if ev.names_loopback(text) else None
@@ -805,6 +823,13 @@ class ChunkCorrelator(Correlator):
         session = super()._new_session(key, program, noted, name, ip, port, when)
         self.placed[0][key] = len(self.events)
         return session
+
+    def _untracked_client(self, key: tuple, client: str) -> str:
+        if self._birth_count < BIRTHS_KEPT:
+            self.born_early.append(key)  # the parent's reply may have named it (Piece.awaited)
+        if key in self.awaited_back:
+            self.unsafe = COPY_ACROSS
+        return super()._untracked_client(key, client)
 
     def _relayed(self, text: str, message: Message, recipient: Recipient, host: str) -> None:
         key = (host, ev.queued_as_in(text))

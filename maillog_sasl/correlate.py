@@ -33,7 +33,8 @@ DESCRIPTION
     client (a content filter's re-injection, linked to its original when the original's delivery
     says `queued as NEWQID`, or names NEWQID last; a filter on another address re-injects from
     it: its copy, born untracked, is followed from the line naming it if one of the last
-    BIRTHS_KEPT born so came from the relay's IP), what local(8) forwarded of a login's mail
+    BIRTHS_KEPT born so came from the relay's IP, or from its birth if syslog logged that line
+    first and the login's message is still open), what local(8) forwarded of a login's mail
     (its delivery line says `forwarded as NEWQID`: Postfix queued the copy with no client= line;
     the alias's recipient is counted where the copy went), and bounce/delay notices of tracked
     messages. What pickup reads is followed for COPY_WITHIN: a pipe(8) content filter re-injects
@@ -231,6 +232,9 @@ PICKED: Final = "picked"
 # (Correlator._relayed()). The filter answers as soon as its copy is queued, so the line naming
 # it comes within moments, not hundreds of messages later; each kept costs some 300 bytes, in
 # this process and in each --jobs piece (1,000 made `--jobs 2` 1 MB larger, near its 60 MB).
+# Syslog may log that client= line after the line naming it (two processes' lines race): the
+# last this many replies naming a queue ID not born yet are kept too, each for as many births
+# after it (Correlator._awaited).
 BIRTHS_KEPT: Final = 256
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
@@ -580,6 +584,12 @@ def _none_ok(counters_text: str, name: str) -> bool:
     return value_at < len(counters_text) and counters_text[value_at] == "0"
 
 
+def _ip_of(client: str) -> str:
+    """The IP of a client= line's `NAME[IP]` (or `[IP]`)."""
+    bracket = client.find("[")
+    return client[bracket + 1:client.find("]", bracket)]
+
+
 def _address_of(client) -> Optional[str]:
     """NAME[IP] or NAME[IP]:PORT, the text events.split_address() read `client`'s name, IP and
     port from (a Session, or an event that names its client); None when it found no IP there.
@@ -724,7 +734,7 @@ KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tag
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
         "_held", "_held_clock", "_told_from", "_input", "_inputs", "_piped", "_picked",
         "_copy_order", "_read_first", "_read_last", "_jump", "_births",
-        "_birth_count")
+        "_birth_count", "_awaited", "_awaited_count")
 
 
 def _new_input() -> tuple:
@@ -780,6 +790,11 @@ class Correlator:
         # so far.
         self._births: Dict[tuple, tuple] = {}
         self._birth_count = 0
+        # Queue IDs a login's delivery named from a relay not on loopback before they were
+        # born: (host, queue ID) -> [its message's key, the keys of the recipients the replies
+        # named, its number among them, _birth_count then] (_await()); how many so far.
+        self._awaited: Dict[tuple, list] = {}
+        self._awaited_count = 0
         # (host, time) of the first and last line of the input being read, each read when it
         # came: its period and its hosts' clocks, noted at its end.
         self.edges: List[Optional[tuple]] = [None, None]
@@ -821,7 +836,7 @@ class Correlator:
                  "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
                  "_piped": {}, "_picked": {}, "_copy_order": 0, "_read_first": None,
                  "_read_last": None, "_jump": None, "_births": {}, "_birth_count": 0,
-                 **state}
+                 "_awaited": {}, "_awaited_count": 0, **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -2521,7 +2536,12 @@ class Correlator:
         births[key] = (client, count)
         if len(births) > 2 * BIRTHS_KEPT:
             self._trim_births()
-        return self._born_untracked(key)
+        outcome = self._born_untracked(key)
+        if self._awaited:
+            awaited = self._awaited.pop(key, None)
+            if awaited is not None and self._copy_born(key, awaited, _ip_of(client)):
+                return USED
+        return outcome
 
     def _trim_births(self) -> None:
         since = self._birth_count - BIRTHS_KEPT
@@ -2534,19 +2554,25 @@ class Correlator:
         born = self._births.get(key)
         if born is None or born[1] <= self._birth_count - BIRTHS_KEPT:
             return None
-        client = born[0]
-        bracket = client.find("[")
-        return client[bracket + 1:client.find("]", bracket)]
+        return _ip_of(born[0])
 
-    def add_births(self, births: Dict[tuple, tuple], count: int) -> None:
+    def add_births(self, births: Dict[tuple, tuple], count: int, awaited: Dict[tuple, list],
+                   awaited_count: int) -> None:
         """`count` messages born untracked after those counted (`births`, numbered from 1:
-        a parallel.py worker's)."""
+        a parallel.py worker's), and `awaited_count` replies that named a queue ID not born
+        yet (`awaited`, numbered so too)."""
         before = self._birth_count
         for key, (client, number) in births.items():
             self._births[key] = (client, before + number)
+        for key, (original, recipients, number, births_then) in awaited.items():
+            self._awaited[key] = [original, recipients, self._awaited_count + number,
+                                  before + births_then]
         self._birth_count = before + count
+        self._awaited_count += awaited_count
         if len(self._births) > 2 * BIRTHS_KEPT:
             self._trim_births()
+        if len(self._awaited) > 2 * BIRTHS_KEPT:
+            self._trim_awaited()
 
     def _relayed(self, text: str, message: Message, recipient: Recipient, host: str) -> None:
         """A login's `recipient` was sent to a relay that answered `queued as NEWQID` (`text`,
@@ -2562,6 +2588,7 @@ class Correlator:
         if child is None:
             client_ip = self._birth_ip(key)
             if client_ip is None:
+                self._await(key, message, recipient)
                 return
             event = ev.delivery_event(text)
             if event is None or ev.split_address(event.relay)[1] != client_ip:
@@ -2569,6 +2596,58 @@ class Correlator:
             child = self._copy_relayed(message, key)
         if child.parent is message:
             recipient.handed_to = new_id
+
+    def _await(self, key: tuple, message: Message, recipient: Recipient) -> None:
+        """The reply to `recipient` of `message` named queue ID `key` not born (of the last
+        BIRTHS_KEPT born): syslog may log a filter's copy's client= line after it
+        (_copy_born())."""
+        original = (message.host, message.queue_id)
+        named = recipient.address if recipient.orig_to is None else (recipient.address,
+                                                                     recipient.orig_to)
+        awaited = self._awaited.get(key)
+        if awaited is not None and awaited[0] == original:
+            awaited[1].append(named)  # (one line a recipient)
+            return
+        self._awaited_count += 1
+        self._awaited[key] = [original, [named], self._awaited_count, self._birth_count]
+        if len(self._awaited) > 2 * BIRTHS_KEPT:
+            self._trim_awaited()
+
+    def _trim_awaited(self) -> None:
+        self._awaited = {key: awaited for key, awaited in self._awaited.items()
+                         if self._awaits(awaited)}
+
+    def _awaits(self, awaited: list) -> bool:
+        """Whether a reply kept (_await()) is of the last BIRTHS_KEPT kept and BIRTHS_KEPT
+        births, and its message still open: it may be a filter's whose copy is born now.
+        (Counted, as _birth_ip() is.)"""
+        return (awaited[2] > self._awaited_count - BIRTHS_KEPT
+                and awaited[3] >= self._birth_count - BIRTHS_KEPT
+                and awaited[0] in self.messages)
+
+    def awaits(self, key: tuple) -> bool:
+        """Whether a message born untracked on `key` now may be the copy of a reply kept
+        (_await()): for parallel.py, of a worker's birth."""
+        awaited = self._awaited.get(key)
+        return awaited is not None and self._awaits(awaited)
+
+    def _copy_born(self, key: tuple, awaited: list, client_ip: str) -> bool:
+        """Whether the message born untracked on `key`, from `client_ip`, is the copy the
+        reply kept (`awaited`, _await()) named before it was born: the relay's IP is the
+        client's, and the login's message is still open. Followed from here, as _relayed()
+        follows one born before (its own lines from here on read)."""
+        if not self._awaits(awaited):
+            return False
+        message = self.messages[awaited[0]]
+        recipients = [recipient for recipient in map(message.recipients.get, awaited[1])
+                      if recipient is not None and recipient.status == SENT
+                      and recipient.handed_to is None]
+        if not recipients or ev.split_address(recipients[0].relay)[1] != client_ip:
+            return False
+        self._copy_relayed(message, key)
+        for recipient in recipients:
+            recipient.handed_to = key[1]
+        return True
 
     def _copy_relayed(self, message: Message, key: tuple) -> Message:
         """The message born untracked on `key` that a content filter re-injected of `message`

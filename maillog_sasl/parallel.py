@@ -628,7 +628,8 @@ class _Merge:
             return "a queue ID born untracked in the chunk is open"
         if (piece.early and self._pairs_across(piece)
                 or any(self.correlator._birth_ip(key) is not None
-                       for key in piece.relayed_early)):
+                       for key in piece.relayed_early)
+                or any(map(self.correlator.awaits, piece.born_early))):
             return COPY_ACROSS
         if piece.named_back and self._split_across(piece):
             return "a content filter's copies of one message are either side of the chunk's start"
@@ -716,7 +717,8 @@ class _Merge:
         correlator.open_reordered()
         correlator._slots.update(piece.slots)
         _add_copies(correlator, piece.piped, piece.picked)
-        correlator.add_births(piece.births, piece.birth_count)
+        correlator.add_births(piece.births, piece.birth_count, piece.awaited,
+                              piece.awaited_count)
         correlator.edges = [piece.edges[0] if edges[0] is None else edges[0],
                             edges[1] if piece.edges[1] is None else piece.edges[1]]
         _add_stats(correlator, piece.stats)

@@ -42,10 +42,11 @@ INBOUND = """\
 
 def story(number: int = 0, last: str = BOUNCED, filter_ip: str = "10.0.0.5",
           relay: str = "amavis.example", relay_ip: str = "10.0.0.5", iso: bool = False,
-          copy_first: bool = False) -> str:
+          copy_first: bool = False, late: bool = False) -> str:
     """One login's message through the filter, at minute `number` past 10:00 (queue IDs from
     it), with mail from outside before it; the copy's lines before the original's when
-    `copy_first` (lines out of order)."""
+    `copy_first` (lines out of order); smtp's lines naming the copy before its client= line
+    when `late` (syslog's race)."""
     fields = {"at": f"Mar  3 {10 + number // 60:02d}:{number % 60:02d}",
               "n": f"{0xB0000 + number:05X}", "p": 100 + number}
     inbound = "".join(INBOUND.format(second="00", letter=letter, **fields) for letter in "DEF")
@@ -56,6 +57,12 @@ def story(number: int = 0, last: str = BOUNCED, filter_ip: str = "10.0.0.5",
         start = next(at for at, line in enumerate(lines) if "connect from amavis" in line)
         lines[start - 5:start + 5] = lines[start:start + 5] + lines[start - 5:start]
         text = "".join(lines)
+    if late:
+        lines = text.splitlines(keepends=True)
+        relay = [line for line in lines if "A: to=" in line]
+        lines = [line for line in lines if line not in relay]
+        start = next(at for at, line in enumerate(lines) if "C: client=amavis" in line)
+        text = "".join(lines[:start] + relay + lines[start:])
     if iso:
         text = "".join(f"2026-03-03T{line[7:15]}.123456+00:00{line[15:]}\n"
                        for line in text.splitlines())
@@ -138,3 +145,67 @@ def test_watch_follows_a_copy_born_in_the_run_before(cli, tmp_path):
                      {address: recipient.status for address, recipient in copy.recipients.items()}))
     assert kept[0] == kept[1] == ("ann@example.jp", "B0000A", {"a@one.example": "sent",
                                                               "b@two.example": "deferred"})
+
+
+@pytest.mark.parametrize("last, outcome", [(BOUNCED, "bounced"), (DEFERRED, "deferred")])
+def test_a_copy_born_after_the_reply_naming_it_carries_the_logins_mail(report, tmp_path, last,
+                                                                      outcome):
+    # smtp's `queued as B0000C` lines logged before smtpd's `B0000C: client=` (two processes'
+    # lines race in syslog): the copy was born untracked after the reply and never followed.
+    log = tmp_path / "maillog"
+    log.write_text(story(0, last, late=True))
+    rows = report("messages", "--year", "2026", log)
+    assert sorted((row["queue_id"], row["recipient"], row["status"], row["parent_queue_id"],
+                   row["message_id"]) for row in rows) == [
+        ("B0000C", "a@one.example", "sent", "B0000A", "B0000@example.jp"),
+        ("B0000C", "b@two.example", outcome, "B0000A", "B0000@example.jp")]
+    [user] = report("users", "--year", "2026", log)
+    assert (user["recipients"], user["sent"], user[outcome]) == (2, 1, 1)
+
+
+@pytest.mark.parametrize("filter_ip", ["10.0.0.6", "198.51.100.9"])
+def test_a_queue_id_born_after_a_reply_from_another_ip_is_not_followed(report, tmp_path,
+                                                                       filter_ip):
+    log = tmp_path / "maillog"
+    log.write_text(story(0, filter_ip=filter_ip, late=True))
+    [user] = report("users", "--year", "2026", log)
+    assert (user["recipients"], user["sent"], user["bounced"]) == (2, 2, 0)
+
+
+def test_jobs_read_a_copy_born_after_its_reply_as_one_process(tmp_path):
+    # The chunk's start between the reply and the copy's client= line (either side's the
+    # parent's or the worker's), or the reply of one chunk's message handed back.
+    log = tmp_path / "maillog"
+    log.write_text("".join(story(number, DEFERRED if number % 3 else BOUNCED,
+                                 filter_ip="10.0.0.5" if number % 4 else "10.0.0.6",
+                                 late=number % 3 != 2)
+                           for number in range(10)))
+    one = read_canonical(log, 1, 1 << 24)
+    assert sum(kind == "Message" and "'reinjected'" in fields for kind, fields in one[0]) == 7
+    size = log.stat().st_size
+    for chunk_size in range(300, size // 2, 89):
+        assert read_canonical(log, 2, chunk_size) == one, chunk_size
+
+
+def test_watch_follows_a_copy_born_after_its_reply_wherever_a_run_stops(cli, tmp_path):
+    text = story(0, DEFERRED, late=True)
+    lines = text.splitlines(keepends=True)
+    whole = tmp_path / "whole"
+    whole.write_text(text)
+    cli("watch", "--once", "--year", "2026", "--state", tmp_path / "whole.state", whole)
+    wanted = engine_of(tmp_path / "whole.state").correlator.messages[("mail", "B0000C")]
+    assert {address: recipient.status for address, recipient in wanted.recipients.items()} == {
+        "a@one.example": "sent", "b@two.example": "deferred"}
+    start = next(at for at, line in enumerate(lines) if "B0000A: client=" in line)
+    for cut in range(start, len(lines)):
+        log, state = tmp_path / f"maillog{cut}", tmp_path / f"state{cut}"
+        log.write_text("".join(lines[:cut]))
+        cli("watch", "--once", "--year", "2026", "--state", state, log)
+        with open(log, "a") as out:
+            out.write("".join(lines[cut:]))
+        cli("watch", "--once", "--year", "2026", "--state", state, log)
+        copy = engine_of(state).correlator.messages[("mail", "B0000C")]
+        assert (copy.parent.queue_id, copy.sasl_username,
+                {address: recipient.status for address, recipient in copy.recipients.items()}
+                ) == ("B0000A", "ann@example.jp",
+                      {"a@one.example": "sent", "b@two.example": "deferred"}), cut
