@@ -39,8 +39,9 @@ DESCRIPTION
     A filter on another address's copy is born untracked (Correlator._relayed()): a delivery
     handed back that names one born here from the relay's IP makes the chunk unsafe; one of a
     message here that names a queue ID the chunk has not seen born, within its first
-    BIRTHS_KEPT births, is named in the piece (Piece.relayed_early) for the parent to look for
-    among its own; and the chunk's births go on in the parent's (Piece.births). A copy whose
+    BIRTHS_KEPT births or its host's first COPY_WITHIN (a copy from loopback the parent may
+    hold), is named in the piece (Piece.relayed_early) for the parent to look for among its
+    own; and the chunk's births go on in the parent's (Piece.births). A copy whose
     client= line syslog logged after the reply naming it (Correlator._await()) is followed
     where both are: the replies of the chunk not yet answered by a birth go on in the parent's
     (Piece.awaited), which looks for them among the chunk's first BIRTHS_KEPT births
@@ -217,7 +218,7 @@ class Piece(NamedTuple):
     # The chunk's messages born untracked (Correlator._births) and how many, and the copies a
     # filter's reply of a message here named from a relay not on loopback that the chunk had
     # not seen born (Correlator._relayed()): each may be born before it, as this process
-    # remembers (BIRTHS_KEPT).
+    # remembers (BIRTHS_KEPT), or be a copy from loopback it holds.
     births: dict
     birth_count: int
     relayed_early: list
@@ -834,8 +835,11 @@ class ChunkCorrelator(Correlator):
     def _relayed(self, text: str, message: Message, recipient: Recipient, host: str) -> None:
         key = (host, ev.queued_as_in(text))
         if (key not in self._births and key not in self.messages
-                and self._birth_count < BIRTHS_KEPT):
-            self.relayed_early.append(key)  # the parent looks for its birth (Piece.births)
+                and (self._birth_count < BIRTHS_KEPT or self._early(host, message.last_time))):
+            # The parent looks for its birth (Piece.births), or a copy from loopback it holds.
+            self.relayed_early.append(key)
+        if key in self.foreign:
+            self.unsafe = COPY_ACROSS  # (a copy from loopback whose session was the parent's)
         super()._relayed(text, message, recipient, host)
 
     def _copy_relayed(self, message: Message, key: tuple) -> Message:

@@ -31,7 +31,8 @@ DESCRIPTION
     Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`.
     Only messages that can matter are tracked: those with a SASL username, those from a loopback
     client (a content filter's re-injection, linked to its original when the original's delivery
-    says `queued as NEWQID`, or names NEWQID last; a filter on another address re-injects from
+    says `queued as NEWQID`, or names NEWQID last: from a relay on loopback, or from another
+    address within COPY_WITHIN of NEWQID's birth; a filter on another address re-injects from
     it: its copy, born untracked, is followed from the line naming it if one of the last
     BIRTHS_KEPT born so came from the relay's IP, or from its birth if syslog logged that line
     first and the login's message is still open), what local(8) forwarded of a login's mail
@@ -2581,11 +2582,20 @@ class Correlator:
         content filter that re-injected the message here, and the login's mail goes on there,
         kind `reinjected`, as a filter's on loopback does. Its lines before this one (cleanup's,
         qmgr's) were not read: its sender and message-id are the original's, and it counts the
-        recipients handed to it until qmgr reads it again."""
+        recipients handed to it until qmgr reads it again. A filter on this host's own address
+        may re-inject on loopback: a copy this host queued from loopback within COPY_WITHIN
+        before, of no login and no other message's copy, carries the mail so too (a remote MX's
+        queue ID names a message born here a moment ago only by chance, seldom one on
+        loopback)."""
         new_id = ev.queued_as_in(text)
         key = (host, new_id)
         child = self.messages.get(key)
-        if child is None:
+        if child is not None:
+            if (child.parent is None and child.sasl_username is None
+                    and child.kind == "submission" and ev.is_loopback(child.client_ip)
+                    and message.last_time - child.queued <= COPY_WITHIN):
+                child.inherit_from(message, "reinjected")
+        else:
             client_ip = self._birth_ip(key)
             if client_ip is None:
                 self._await(key, message, recipient)

@@ -628,7 +628,7 @@ class _Merge:
             return "a queue ID born untracked in the chunk is open"
         if (piece.early and self._pairs_across(piece)
                 or any(self.correlator._birth_ip(key) is not None
-                       for key in piece.relayed_early)
+                       or key in self.correlator.messages for key in piece.relayed_early)
                 or any(map(self.correlator.awaits, piece.born_early))):
             return COPY_ACROSS
         if piece.named_back and self._split_across(piece):

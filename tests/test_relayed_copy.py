@@ -209,3 +209,63 @@ def test_watch_follows_a_copy_born_after_its_reply_wherever_a_run_stops(cli, tmp
                 {address: recipient.status for address, recipient in copy.recipients.items()}
                 ) == ("B0000A", "ann@example.jp",
                       {"a@one.example": "sent", "b@two.example": "deferred"}), cut
+
+
+# A filter on this host's own public address (amavisd-new listening on 192.0.2.10) that
+# re-injects on loopback: the copy's client= names 127.0.0.1, the reply the public address.
+PUBLIC = {"filter_ip": "127.0.0.1", "relay": "filter.example", "relay_ip": "192.0.2.10"}
+
+
+@pytest.mark.parametrize("last, outcome", [(BOUNCED, "bounced"), (DEFERRED, "deferred")])
+def test_a_copy_from_loopback_named_by_a_filter_on_a_public_address_carries_the_mail(
+        report, tmp_path, last, outcome):
+    log = tmp_path / "maillog"
+    log.write_text(story(0, last, **PUBLIC))
+    rows = report("messages", "--year", "2026", log)
+    assert sorted((row["queue_id"], row["recipient"], row["status"], row["parent_queue_id"])
+                  for row in rows) == [("B0000C", "a@one.example", "sent", "B0000A"),
+                                       ("B0000C", "b@two.example", outcome, "B0000A")]
+    [user] = report("users", "--year", "2026", log)
+    assert (user["recipients"], user["sent"], user[outcome]) == (2, 1, 1)
+
+
+def test_a_copy_from_loopback_queued_long_before_the_reply_is_not_followed(report, tmp_path):
+    # A message from loopback a remote MX's queue ID names by chance, queued two minutes
+    # before its reply (COPY_WITHIN): not the login's mail.
+    text = story(0, **PUBLIC)
+    for second in "345":
+        text = text.replace(f"10:00:0{second}", f"10:02:0{second}")
+    log = tmp_path / "maillog"
+    log.write_text(text)
+    [user] = report("users", "--year", "2026", log)
+    assert (user["recipients"], user["sent"], user["bounced"]) == (2, 2, 0)
+
+
+def test_jobs_read_a_copy_from_loopback_named_by_a_public_address_as_one_process(tmp_path):
+    log = tmp_path / "maillog"
+    log.write_text("".join(story(number, DEFERRED if number % 3 else BOUNCED,
+                                 **(PUBLIC if number % 4 else {}), copy_first=number % 3 == 1)
+                           for number in range(10)))
+    one = read_canonical(log, 1, 1 << 24)
+    assert sum(kind == "Message" and "'reinjected'" in fields for kind, fields in one[0]) == 10
+    size = log.stat().st_size
+    for chunk_size in range(300, size // 2, 89):
+        assert read_canonical(log, 2, chunk_size) == one, chunk_size
+
+
+def test_watch_follows_a_copy_from_loopback_named_by_a_public_address_wherever_it_stops(
+        cli, tmp_path):
+    lines = story(0, DEFERRED, **PUBLIC).splitlines(keepends=True)
+    start = next(at for at, line in enumerate(lines) if "B0000A: client=" in line)
+    for cut in range(start, len(lines)):
+        log, state = tmp_path / f"maillog{cut}", tmp_path / f"state{cut}"
+        log.write_text("".join(lines[:cut]))
+        cli("watch", "--once", "--year", "2026", "--state", state, log)
+        with open(log, "a") as out:
+            out.write("".join(lines[cut:]))
+        cli("watch", "--once", "--year", "2026", "--state", state, log)
+        copy = engine_of(state).correlator.messages[("mail", "B0000C")]
+        assert (copy.parent.queue_id, copy.sasl_username,
+                {address: recipient.status for address, recipient in copy.recipients.items()}
+                ) == ("B0000A", "ann@example.jp",
+                      {"a@one.example": "sent", "b@two.example": "deferred"}), cut
