@@ -512,6 +512,9 @@ class ChunkCorrelator(Correlator):
             event = ev.delivery_event(text)
             copy = (key[0], queued_as(event))
             self._own(copy, "queued as")
+            # The copy's lines before it first: there, the reply may follow the copy from here
+            # (Correlator._relayed()), its lines before not read.
+            self._unfold(copy)
             if ev.names_loopback(text):  # (a filter's, as Correlator._delivery() tells)
                 self.named_back.append(copy)
             elif event is not None:

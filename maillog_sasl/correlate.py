@@ -1091,6 +1091,10 @@ class Correlator:
                         unused += 1
                 elif orphan is None or key in dropped:
                     untracked += 1
+                    if body == "removed":
+                        # A filter's copy gone before the reply naming it: what it carried is
+                        # not known, and it is no longer queued (_relayed()).
+                        self._births.pop(key, None)
                 else:
                     orphan(line, stamp or line[:15], key, daemon, text)
                 continue

@@ -42,11 +42,11 @@ INBOUND = """\
 
 def story(number: int = 0, last: str = BOUNCED, filter_ip: str = "10.0.0.5",
           relay: str = "amavis.example", relay_ip: str = "10.0.0.5", iso: bool = False,
-          copy_first: bool = False, late: bool = False) -> str:
+          copy_first: bool = False, late: bool = False, gone: bool = False) -> str:
     """One login's message through the filter, at minute `number` past 10:00 (queue IDs from
     it), with mail from outside before it; the copy's lines before the original's when
     `copy_first` (lines out of order); smtp's lines naming the copy before its client= line
-    when `late` (syslog's race)."""
+    when `late` (syslog's race), after its removal when `gone`."""
     fields = {"at": f"Mar  3 {10 + number // 60:02d}:{number % 60:02d}",
               "n": f"{0xB0000 + number:05X}", "p": 100 + number}
     inbound = "".join(INBOUND.format(second="00", letter=letter, **fields) for letter in "DEF")
@@ -57,11 +57,12 @@ def story(number: int = 0, last: str = BOUNCED, filter_ip: str = "10.0.0.5",
         start = next(at for at, line in enumerate(lines) if "connect from amavis" in line)
         lines[start - 5:start + 5] = lines[start:start + 5] + lines[start - 5:start]
         text = "".join(lines)
-    if late:
+    if late or gone:
         lines = text.splitlines(keepends=True)
-        relay = [line for line in lines if "A: to=" in line]
+        relay = [line for line in lines if "A: to=" in line or gone and "A: removed" in line]
         lines = [line for line in lines if line not in relay]
-        start = next(at for at, line in enumerate(lines) if "C: client=amavis" in line)
+        start = (len(lines) if gone
+                 else next(at for at, line in enumerate(lines) if "C: client=amavis" in line))
         text = "".join(lines[:start] + relay + lines[start:])
     if iso:
         text = "".join(f"2026-03-03T{line[7:15]}.123456+00:00{line[15:]}\n"
@@ -172,45 +173,6 @@ def test_a_queue_id_born_after_a_reply_from_another_ip_is_not_followed(report, t
     assert (user["recipients"], user["sent"], user["bounced"]) == (2, 2, 0)
 
 
-def test_jobs_read_a_copy_born_after_its_reply_as_one_process(tmp_path):
-    # The chunk's start between the reply and the copy's client= line (either side's the
-    # parent's or the worker's), or the reply of one chunk's message handed back.
-    log = tmp_path / "maillog"
-    log.write_text("".join(story(number, DEFERRED if number % 3 else BOUNCED,
-                                 filter_ip="10.0.0.5" if number % 4 else "10.0.0.6",
-                                 late=number % 3 != 2)
-                           for number in range(10)))
-    one = read_canonical(log, 1, 1 << 24)
-    assert sum(kind == "Message" and "'reinjected'" in fields for kind, fields in one[0]) == 7
-    size = log.stat().st_size
-    for chunk_size in range(300, size // 2, 89):
-        assert read_canonical(log, 2, chunk_size) == one, chunk_size
-
-
-def test_watch_follows_a_copy_born_after_its_reply_wherever_a_run_stops(cli, tmp_path):
-    text = story(0, DEFERRED, late=True)
-    lines = text.splitlines(keepends=True)
-    whole = tmp_path / "whole"
-    whole.write_text(text)
-    cli("watch", "--once", "--year", "2026", "--state", tmp_path / "whole.state", whole)
-    wanted = engine_of(tmp_path / "whole.state").correlator.messages[("mail", "B0000C")]
-    assert {address: recipient.status for address, recipient in wanted.recipients.items()} == {
-        "a@one.example": "sent", "b@two.example": "deferred"}
-    start = next(at for at, line in enumerate(lines) if "B0000A: client=" in line)
-    for cut in range(start, len(lines)):
-        log, state = tmp_path / f"maillog{cut}", tmp_path / f"state{cut}"
-        log.write_text("".join(lines[:cut]))
-        cli("watch", "--once", "--year", "2026", "--state", state, log)
-        with open(log, "a") as out:
-            out.write("".join(lines[cut:]))
-        cli("watch", "--once", "--year", "2026", "--state", state, log)
-        copy = engine_of(state).correlator.messages[("mail", "B0000C")]
-        assert (copy.parent.queue_id, copy.sasl_username,
-                {address: recipient.status for address, recipient in copy.recipients.items()}
-                ) == ("B0000A", "ann@example.jp",
-                      {"a@one.example": "sent", "b@two.example": "deferred"}), cut
-
-
 # A filter on this host's own public address (amavisd-new listening on 192.0.2.10) that
 # re-injects on loopback: the copy's client= names 127.0.0.1, the reply the public address.
 PUBLIC = {"filter_ip": "127.0.0.1", "relay": "filter.example", "relay_ip": "192.0.2.10"}
@@ -241,21 +203,64 @@ def test_a_copy_from_loopback_queued_long_before_the_reply_is_not_followed(repor
     assert (user["recipients"], user["sent"], user["bounced"]) == (2, 2, 0)
 
 
-def test_jobs_read_a_copy_from_loopback_named_by_a_public_address_as_one_process(tmp_path):
+def test_a_copy_removed_before_the_reply_naming_it_is_not_left_queued(report, cli, tmp_path):
+    # The copy's lines, its delivery and removal too, all before smtp's line naming it: it was
+    # followed from there, its earlier lines dropped, and read still queued (its recipients
+    # deferred, its ID for `postsuper -d`). What it carried is not known: its recipients stay
+    # sent to the filter, as before copies from another address were followed.
+    log = tmp_path / "maillog"
+    log.write_text(story(0, BOUNCED, gone=True))
+    assert sorted((row["queue_id"], row["recipient"], row["status"]) for row in report(
+        "messages", "--year", "2026", log)) == [("B0000A", "a@one.example", "sent"),
+                                                ("B0000A", "b@two.example", "sent")]
+    [user] = report("users", "--year", "2026", log)
+    assert (user["recipients"], user["sent"], user["deferred"]) == (2, 2, 0)
+    assert cli("--year", "2026", "-r", "queue", "-f", "ids", log).out.split() == []
+
+
+# How each case's lines are told (story()), and how many of ten such messages are followed
+# (of `gone`, the copies still queued: those deferred).
+CASES = {"late": ({"late": True}, 7), "public": (PUBLIC, 7), "gone": ({"gone": True}, 4)}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_jobs_read_each_case_as_one_process(tmp_path, case):
+    # The chunk's start anywhere between the original's, the copy's and the reply's lines
+    # (either side's the parent's or the worker's), or the reply of one chunk's message handed
+    # back; a filter on another IP than the relay's every fourth message.
+    told, followed = CASES[case]
     log = tmp_path / "maillog"
     log.write_text("".join(story(number, DEFERRED if number % 3 else BOUNCED,
-                                 **(PUBLIC if number % 4 else {}), copy_first=number % 3 == 1)
+                                 **(told if number % 4 else {**told, "filter_ip": "10.0.0.6"}),
+                                 copy_first=case == "public" and number % 3 == 1)
                            for number in range(10)))
     one = read_canonical(log, 1, 1 << 24)
-    assert sum(kind == "Message" and "'reinjected'" in fields for kind, fields in one[0]) == 10
+    assert sum(kind == "Message" and "'reinjected'" in fields
+               for kind, fields in one[0]) == followed
     size = log.stat().st_size
     for chunk_size in range(300, size // 2, 89):
         assert read_canonical(log, 2, chunk_size) == one, chunk_size
 
 
-def test_watch_follows_a_copy_from_loopback_named_by_a_public_address_wherever_it_stops(
-        cli, tmp_path):
-    lines = story(0, DEFERRED, **PUBLIC).splitlines(keepends=True)
+def _watched(state) -> tuple:
+    """The login's outcomes counted and the copies open in a watch state."""
+    engine = engine_of(state)
+    return (engine.activity.users["ann@example.jp"].outcomes,
+            {message.queue_id: (message.parent.queue_id, {
+                address: recipient.status for address, recipient in message.recipients.items()})
+             for message in engine.correlator.messages.values() if message.parent is not None})
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_watch_reads_each_case_as_one_run_wherever_a_run_stops(cli, tmp_path, case):
+    lines = story(0, BOUNCED if case == "gone" else DEFERRED,
+                  **CASES[case][0]).splitlines(keepends=True)
+    whole = tmp_path / "whole"
+    whole.write_text("".join(lines))
+    cli("watch", "--once", "--year", "2026", "--state", tmp_path / "whole.state", whole)
+    wanted = _watched(tmp_path / "whole.state")
+    assert wanted[1] == ({} if case == "gone" else {
+        "B0000C": ("B0000A", {"a@one.example": "sent", "b@two.example": "deferred"})})
     start = next(at for at, line in enumerate(lines) if "B0000A: client=" in line)
     for cut in range(start, len(lines)):
         log, state = tmp_path / f"maillog{cut}", tmp_path / f"state{cut}"
@@ -264,8 +269,4 @@ def test_watch_follows_a_copy_from_loopback_named_by_a_public_address_wherever_i
         with open(log, "a") as out:
             out.write("".join(lines[cut:]))
         cli("watch", "--once", "--year", "2026", "--state", state, log)
-        copy = engine_of(state).correlator.messages[("mail", "B0000C")]
-        assert (copy.parent.queue_id, copy.sasl_username,
-                {address: recipient.status for address, recipient in copy.recipients.items()}
-                ) == ("B0000A", "ann@example.jp",
-                      {"a@one.example": "sent", "b@two.example": "deferred"}), cut
+        assert _watched(state) == wanted, cut
