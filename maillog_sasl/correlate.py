@@ -237,6 +237,9 @@ PICKED: Final = "picked"
 # last this many replies naming a queue ID not born yet are kept too, each for as many births
 # after it (Correlator._awaited).
 BIRTHS_KEPT: Final = 256
+# Most replies kept so are remote MXs', their message removed a moment after: those of a
+# message no longer open are let go every this many (their 256 kept cost `--jobs 2` 0.5 MB).
+AWAITED_SWEEP: Final = 32
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
@@ -2576,8 +2579,7 @@ class Correlator:
         self._awaited_count += awaited_count
         if len(self._births) > 2 * BIRTHS_KEPT:
             self._trim_births()
-        if len(self._awaited) > 2 * BIRTHS_KEPT:
-            self._trim_awaited()
+        self._trim_awaited()
 
     def _relayed(self, text: str, message: Message, recipient: Recipient, host: str) -> None:
         """A login's `recipient` was sent to a relay that answered `queued as NEWQID` (`text`,
@@ -2622,9 +2624,9 @@ class Correlator:
         if awaited is not None and awaited[0] == original:
             awaited[1].append(named)  # (one line a recipient)
             return
-        self._awaited_count += 1
-        self._awaited[key] = [original, [named], self._awaited_count, self._birth_count]
-        if len(self._awaited) > 2 * BIRTHS_KEPT:
+        count = self._awaited_count = self._awaited_count + 1
+        self._awaited[key] = [original, [named], count, self._birth_count]
+        if count % AWAITED_SWEEP == 0:
             self._trim_awaited()
 
     def _trim_awaited(self) -> None:
