@@ -215,3 +215,85 @@ def test_a_minute_kept_is_not_the_same_minute_a_year_later(year):
     years = [clock.time(f"{month} 15 12:00:{second:02d}").year
              for second, month in enumerate(months)]
     assert years == [2024, 2024, 2025, 2025, 2025, 2025, 2026, 2026]
+
+
+@pytest.mark.parametrize("steady, zone, read, stamp, kept", [
+    # Oct 25 02:00 shows once in Berlin in 2025 and twice in 2026: another year.
+    ((2025, "Europe/Berlin", "Oct 25 02:10:00"), "Europe/Berlin", (2026, "Oct 25 01:59:00"),
+     "Oct 25 02:20:00", "2026-10-25T02:20:00+02:00"),
+    # Nov 1 2026 01:00 shows once in Berlin, twice in New York: another zone.
+    ((2026, "Europe/Berlin", "Nov  1 01:10:00"), "America/New_York", (2026, "Nov  1 00:59:00"),
+     "Nov  1 01:20:00", "2026-11-01T01:20:00-04:00"),
+    # A clock of 2025 at March reads October as a straggler of 2024, whose Oct 27 02:00 shows
+    # twice (the second pass: well before the latest time): another month than the clock's.
+    ((2025, "Europe/Berlin", "Oct 27 02:10:00"), "Europe/Berlin", (2025, "Mar 10 12:00:00"),
+     "Oct 27 02:20:00", "2024-10-27T02:20:00+01:00"),
+])
+def test_an_hour_found_steady_vouches_for_no_stamp_of_an_hour_shown_twice(steady, zone, read,
+                                                                            stamp, kept):
+    """Clock.reads_alike() tells a connect of the hour it last found steady by its first nine
+    characters (syslog._LAST_STEADY): the same characters of another zone, year or month may
+    be of an hour shown twice, whose connect correlate.kept_stamp() must still read at its line
+    (as the RFC 3339 stamp of its pass), not keep as it is."""
+    kept_stamp = importlib.import_module("maillog_sasl.correlate").kept_stamp
+    year, steady_zone, line = steady
+    clock = Clock(year, tz.gettz(steady_zone))
+    clock.time(line)
+    connect = line[:9] + stamp[9:]
+    assert kept_stamp(clock, connect) == connect
+    assert syslog._LAST_STEADY[0][3] == stamp[:9]
+    year, line = read
+    clock = Clock(year, tz.gettz(zone))
+    clock.time(line)
+    assert kept_stamp(clock, stamp) == kept
+    assert clock.time(stamp).isoformat() == kept  # the clock in the pass of the connect's line
+
+
+def kept_stamp_before(clock, stamp):
+    """correlate.kept_stamp() with Clock.reads_alike() of a01f9b0, which looked each stamp's
+    hour up among the steady ones."""
+    alike = not clock._folds or stamp[:12] in clock._minutes
+    if not alike and stamp[:1].isdigit():
+        alike = syslog._rfc3339_time(stamp) is not None
+    elif not alike:
+        month, last = syslog.MONTHS.get(stamp[:3]), clock._last_month
+        if month is not None and (last is None or month == last) and len(stamp) == 15:
+            try:
+                day, hour = int(stamp[4:6]), int(stamp[7:9])
+            except ValueError:
+                day = hour = None
+            steady = syslog._STEADY_HOURS.get((id(clock.zone), clock.year, month, day, hour))
+            alike = steady is not None and steady[0] is clock.zone
+    if alike:
+        return stamp
+    when = time_aside(clock, stamp)
+    if when is None or not clock.shown_twice(when):
+        return stamp
+    clock.time(stamp)
+    return when.isoformat()
+
+
+@settings(max_examples=300, deadline=None)
+@given(sequence=stamps(), zones=st.tuples(*[st.sampled_from(ZONES)] * 2),
+       years=st.tuples(*[st.sampled_from((None, 2023, 2024))] * 2),
+       anchor=st.sampled_from(EDGES), picks=st.lists(st.integers(0, 3), min_size=120,
+                                                      max_size=120))
+def test_connects_kept_are_those_of_the_look_before_over_two_clocks(sequence, zones, years,
+                                                                     anchor, picks):
+    """correlate.kept_stamp() and the clock it moves, at connects of two streams read in turns
+    (zones and years alike or not, whose stamps share their first characters), are those of
+    the look at each connect's hour before syslog._LAST_STEADY."""
+    kept_stamp = importlib.import_module("maillog_sasl.correlate").kept_stamp
+    syslog._LAST_STEADY[0] = (None, None, 0, "\0")
+    ours, theirs = [], []
+    for zone, year in zip(zones, years):
+        zone = tz.gettz(zone)
+        ours.append(Clock(year, zone, anchor.replace(tzinfo=zone)))
+        theirs.append(Clock(year, zone, anchor.replace(tzinfo=zone)))
+    for index, (stamp, pick) in enumerate(zip(sequence, picks)):
+        one, other = ours[pick // 2], theirs[pick // 2]
+        if pick % 2:
+            assert kept_stamp(one, stamp) == kept_stamp_before(other, stamp), (index, stamp)
+        else:
+            assert same(one.time(stamp), other.time(stamp)), (index, stamp)
+        assert state(one) == state(other), (index, stamp)
