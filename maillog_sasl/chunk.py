@@ -65,6 +65,7 @@ from maillog_sasl.correlate import (
     BIRTHS_KEPT,
     COPY_WITHIN,
     DELIVERY_AGENTS,
+    LATE_LINES,
     PICKED,
     PIPED,
     PIPED_VIA,
@@ -126,6 +127,20 @@ class CopiesMark(NamedTuple):
     idle session: Correlator.slot_changed()), and before the worker's."""
     host: str
     when: _dt.datetime
+
+
+class Placed(NamedTuple):
+    """A line handed back with its place among the chunk's lines (from 0), for the parent to
+    tell the late lines of its message removed here (Correlator._late): qmgr's `removed` of a
+    message it holds, and the lines of that queue ID after it, within LATE_LINES."""
+    line: str
+    place: int
+
+
+class LateOver(NamedTuple):
+    """The late lines of the parent's message `key`, whose `removed` the chunk handed back
+    (Placed), can no longer come."""
+    key: tuple
 
 
 class Untimed(NamedTuple):
@@ -228,6 +243,13 @@ class Piece(NamedTuple):
     awaited: dict
     awaited_count: int
     born_early: list
+    # The chunk's messages removed and still held for their late lines at its end
+    # (Correlator._late: key -> the last line, of the chunk's, counted from 0, that may be one),
+    # the lines it fed, and the queue IDs of the lines it handed back among its first
+    # LATE_LINES: one may be a late line of a message the parent holds so.
+    late: dict
+    lines_fed: int
+    early_back: set
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -303,6 +325,11 @@ class ChunkCorrelator(Correlator):
         self.born_early: List[tuple] = []  # Piece.born_early
         # Queue IDs a delivery handed back named from a relay not on loopback, not born here.
         self.awaited_back: set = set()
+        self.early_back: set = set()  # Piece.early_back
+        self.early_other: set = set()  # foreign keys whose first line here is no late one
+        # Foreign keys whose `removed` line was handed back: key -> the last line of the
+        # chunk that may be a late line of theirs (Placed, LateOver).
+        self.removed_back: Dict[tuple, int] = {}
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
@@ -338,7 +365,8 @@ class ChunkCorrelator(Correlator):
                      problem, self._piped, self._picked, self.early, told_back,
                      self.piped_keys, self.named_back, loose_copies, self._births,
                      self._birth_count, self.relayed_early, self._awaited,
-                     self._awaited_count, self.born_early, self.events)
+                     self._awaited_count, self.born_early, self._late, self._lines_fed,
+                     self.early_back, self.events)
 
     def _finish_message(self, message: Message) -> None:
         self._loose(message)
@@ -428,6 +456,7 @@ class ChunkCorrelator(Correlator):
             self._unfold(key)
             self.foreign.discard(key)
             self.closed.add(key)
+            self.removed_back.pop(key, None)
         if key not in self.announced:
             self.announced.add(key)
             self.events.append((session, key))
@@ -469,11 +498,22 @@ class ChunkCorrelator(Correlator):
             self.sized.discard(key)
 
     def _hand_back_queue_line(self, line: str, stamp: str, key: tuple, daemon: str,
-                              text: str) -> None:
+                              text: str, position: int) -> None:
+        if 0 <= position < LATE_LINES and key not in self.early_other:
+            # Only a delivery or a notice may be a late line (Correlator._late_line()); any
+            # other ends the wait of the parent's message, if any.
+            if (daemon in DELIVERY_AGENTS or daemon == "bounce"
+                    or daemon == "qmgr" and text.startswith("to=<", text.find(": ") + 2)):
+                self.early_back.add(key)
+            else:
+                self.early_other.add(key)
         fold = self.folds.get(key)
         if fold is None:  # (a key being folded is foreign already)
             self._foreign(key, opens=False)
-        if "queued as " not in text:
+        # Its removal and the lines after it within LATE_LINES go back one by one, placed.
+        placed = position >= 0 and (key in self.removed_back or daemon == "qmgr"
+                                    and text.endswith(": removed"))
+        if "queued as " not in text and not placed:
             if (daemon in DELIVERY_AGENTS
                     or daemon == "qmgr" and text.startswith("to=<", text.find(": ") + 2)):
                 if self._fold_delivery(key, fold, stamp, text):
@@ -490,6 +530,8 @@ class ChunkCorrelator(Correlator):
             if text.endswith(": removed"):
                 self.closed.add(key)
                 self.sized.discard(key)
+                if placed:
+                    self.removed_back[key] = position + LATE_LINES
             elif key not in self.sized:
                 event = ev.RECOGNIZERS["qmgr"](text)
                 # (A stamp that gives no time: the parent does not use the line, the size is
@@ -536,7 +578,7 @@ class ChunkCorrelator(Correlator):
                 # A filter's reply naming its copy last, as `queued as` above.
                 self._own((key[0], named), "a filter's reply")
                 self.named_back.append((key[0], named))
-        self._hand_back(line, stamp)
+        self._hand_back(line, stamp, position if placed else -1)
 
     def _told_back(self, key: tuple) -> list:
         told = self.told_back.get(key)
@@ -572,15 +614,23 @@ class ChunkCorrelator(Correlator):
                 self.unsafe = "a delivery to a command of the parent's after one of the chunk's"
         self.piped_back[host] = when
 
-    def _hand_back(self, line: str, stamp: str) -> str:
+    def _hand_back(self, line: str, stamp: str, place: int = -1) -> str:
         # The parent applies the line with its own clock: the months (and a repeated hour) it
         # will see count. Read once a minute: lines handed back come in runs.
         if stamp[:12] != self._minute:
             self._minute = stamp[:12]
             time_aside(self.clock, stamp)
         self.orphans += 1
-        self.events.append(line)
+        self.events.append(line if place < 0 else Placed(line, place))
         return USED  # counted where it is applied (piece())
+
+    def _end_late(self, fed: int = -1) -> None:
+        super()._end_late(fed)
+        removed_back, fed = self.removed_back, self._lines_fed
+        if removed_back:
+            for key in [key for key, until in removed_back.items() if until < fed]:
+                del removed_back[key]
+                self.events.append(LateOver(key))
 
     def _fold_delivery(self, key: tuple, fold: Optional[list], stamp: str, text: str) -> bool:
         """Fold a delivery attempt of a foreign message (`fold`: its lines folded so far)
@@ -911,6 +961,12 @@ def apply_batch(correlator: Correlator, batch: list, start: int, breaks: set, ru
         index += 1
         if kind is str:
             run.append(event)
+        elif kind is Placed:
+            placed: Placed = event
+            correlator.feed([placed.line], clock, True, placed.place)
+        elif kind is LateOver:
+            late_over: LateOver = event
+            correlator.late_over(late_over.key)
         elif kind is SlotMark:
             mark: SlotMark = event
             if mark.slot is not None:
@@ -947,7 +1003,7 @@ def apply_fold(correlator: Correlator, fold: Folded, clock: Clock) -> None:
     would apply them one by one, to the message this process holds on their queue ID."""
     stats = correlator.stats
     stats.lines_read += fold.lines
-    message = correlator.messages.get(fold.key)
+    message = correlator._open(fold.key)
     if message is None:
         stats.untracked_queue_lines += fold.lines
         return

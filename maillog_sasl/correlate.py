@@ -240,6 +240,18 @@ BIRTHS_KEPT: Final = 256
 # Most replies kept so are remote MXs', their message removed a moment after: those of a
 # message no longer open are let go every this many (their 256 kept cost `--jobs 2` 0.5 MB).
 AWAITED_SWEEP: Final = 32
+# A central syslog fed over UDP (rsyslog's worker threads, a relay's queue) may write a host's
+# lines out of the order Postfix logged them: qmgr's `removed` before the last delivery line of
+# its queue ID, or bounce's notice line. A message removed is held this long after its
+# `removed` line (Correlator._late), in lines of the input and in seconds of log time, both:
+# lines of its queue ID that come in that window (a delivery, a notice) are still its own; it
+# is handed on in its place all the same (Correlator.handed_on()). Such lines are seconds apart
+# at most, rsyslog hands lines to its workers in batches of a few hundred; a queue ID is
+# reused no sooner than the next message queued in the same microsecond slot, which its
+# client= or pickup line tells (message_reborn()); what comes after it in the window waits
+# with it, a few dozen objects on a busy log.
+LATE_LINES: Final = 1_000
+LATE_WITHIN: Final = _dt.timedelta(seconds=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
@@ -738,7 +750,7 @@ KEPT = ("stats", "sessions", "pending", "messages", "finished", "_serial", "_tag
         "_awaiting", "_host_clock", "_next_sweep", "_slots", "edges", "_last_line", "_collapsed",
         "_held", "_held_clock", "_told_from", "_input", "_inputs", "_piped", "_picked",
         "_copy_order", "_read_first", "_read_last", "_jump", "_births",
-        "_birth_count", "_awaited", "_awaited_count")
+        "_birth_count", "_awaited", "_awaited_count", "_late", "_lines_fed")
 
 
 def _new_input() -> tuple:
@@ -799,6 +811,11 @@ class Correlator:
         # named, its number among them, _birth_count then] (_await()); how many so far.
         self._awaited: Dict[tuple, list] = {}
         self._awaited_count = 0
+        # The messages removed that are held for their late lines (LATE_LINES): key -> the
+        # last line of the input (counted as _lines_fed counts them) that may be one. Each is in
+        # `messages` (its state REMOVED) and in `finished`, whose hand-off waits for it.
+        self._late: Dict[tuple, int] = {}
+        self._lines_fed = 0  # the lines fed so far, of every input (none handed back)
         # (host, time) of the first and last line of the input being read, each read when it
         # came: its period and its hosts' clocks, noted at its end.
         self.edges: List[Optional[tuple]] = [None, None]
@@ -840,7 +857,7 @@ class Correlator:
                  "_held": [], "_held_clock": None, "_told_from": [], "_input": None, "_inputs": {},
                  "_piped": {}, "_picked": {}, "_copy_order": 0, "_read_first": None,
                  "_read_last": None, "_jump": None, "_births": {}, "_birth_count": 0,
-                 "_awaited": {}, "_awaited_count": 0, **state}
+                 "_awaited": {}, "_awaited_count": 0, "_late": {}, "_lines_fed": 0, **state}
         if "_doubled" in state:
             doubled = state.pop("_doubled")
             state["_copies"] = None if doubled is None else 2 if doubled else 1
@@ -856,7 +873,8 @@ class Correlator:
 
     # -- the hot loop ------------------------------------------------------------------------
 
-    def feed(self, lines: List[str], clock: Clock, handed_back: bool = False) -> None:
+    def feed(self, lines: List[str], clock: Clock, handed_back: bool = False,
+             place: int = -1) -> None:
         """Apply a batch of lines; finished objects accumulate in `self.finished`.
 
         Only the skipped lines are counted as they go: every other line was used. Lines
@@ -864,7 +882,9 @@ class Correlator:
         _apply_repeat()) are not the input's first or last, their ten-minute slots are not
         looked at (the worker has noted both for its chunk) and they are no copies (a worker
         hands back lines of inputs cut in chunks, which are of one copy each; the lines a
-        repeat line stands for are the lines Postfix wrote).
+        repeat line stands for are the lines Postfix wrote). A line handed back with its
+        `place` in the worker's chunk (chunk.Placed) is that far after the lines fed before the
+        chunk (_late).
         """
         stats = self.stats
         tags = self._tags
@@ -910,6 +930,8 @@ class Correlator:
         if lines and self.edges[0] is None and slots:
             self.edges[0] = _edge(lines[0], clock)
         orphan = self._orphan  # None but in a parallel.py worker
+        # Where the batch's lines are in the input (_late), for lines not handed back.
+        base = self._lines_fed if not handed_back else self._lines_fed + place if place >= 0 else -1
         dropped = self._dropped
         slot_line = self._slot_line
         # The ten-minute slot of the line before, and the first string after every one that
@@ -917,7 +939,7 @@ class Correlator:
         last_slot = slot_end = last_host = ""
         iso_slot = iso_end = ""  # the same for the stamps of the second inline shape
         other_slot = other_host = ""  # the slot and host of the last other program's line
-        for line in lines:
+        for index, line in enumerate(lines):
             # split_line()'s two common cases inline, `prog[pid]:` after a traditional stamp or
             # after one of a digit first (RFC 3339): one call less for each line; every other
             # shape goes through split_line() itself. Every tag cached is one split_line() gave
@@ -1071,6 +1093,10 @@ class Correlator:
             queue_id, colon, body = text.partition(": ")
             key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
+            if message is not None and message.state == REMOVED and not self._late_line(
+                    message, key, daemon, body, stamp or line[:15], clock,
+                    base + index if base >= 0 else -1):
+                message = None  # (its hold ended: the line is another's)
             if message is None:
                 if not colon or " " in queue_id or queue_id == "warning":
                     # No queue ID: smtp's `connect to HOST[IP]:25: ...`, `... TLS connection
@@ -1099,7 +1125,8 @@ class Correlator:
                         # not known, and it is no longer queued (_relayed()).
                         self._births.pop(key, None)
                 else:
-                    orphan(line, stamp or line[:15], key, daemon, text)
+                    orphan(line, stamp or line[:15], key, daemon, text,
+                           base + index if base >= 0 else -1)
                 continue
             if daemon in DELIVERY_AGENTS:
                 # delivery_peek()'s common case inline: its match, a status word that is an
@@ -1136,7 +1163,7 @@ class Correlator:
                     if when is None:
                         self._untimed(stamp or line[:15])
                         continue
-                    self._removed(message, key, when)
+                    self._removed(message, key, when, base + index if base >= 0 else -1)
                     continue
                 if body.startswith("to=<"):
                     # qmgr's own delivery line (qmgr_event()): read as an agent's (before the
@@ -1204,6 +1231,9 @@ class Correlator:
                 if not is_last_repeat(line):
                     self._last_line = line
                     break
+        if not handed_back:
+            self._lines_fed += len(lines)
+            self._end_late()
         stats.lines_read += read
         stats.lines_used += (read - not_syslog - other - unused - untracked - repeated
                              - (stats.unread_stamps - untimed_before))
@@ -1359,9 +1389,10 @@ class Correlator:
             self._tags[tag] = found
         return found
 
-    # Set in a parallel.py worker: where the lines of queue IDs it does not hold go, and the
-    # queue IDs it saw born untracked (their lines are dropped, as here).
-    _orphan: Optional[Callable[[str, str, tuple, str, str], None]] = None
+    # Set in a parallel.py worker: where the lines of queue IDs it does not hold go (with their
+    # place in the input, -1 if not told), and the queue IDs it saw born untracked (their lines
+    # are dropped, as here).
+    _orphan: Optional[Callable[[str, str, tuple, str, str, int], None]] = None
     _dropped: AbstractSet[tuple] = frozenset()
     # True while the lines a repeat line stands for are fed (_apply_repeat()); the batch being
     # fed, and how far _line_before() has looked in it (set by feed(), never kept).
@@ -1478,6 +1509,9 @@ class Correlator:
         if self._host_clock:
             self._close_idle(self._host_clock)
         self._forget_copies(None)
+        for key in self._late:
+            self.messages.pop(key, None)
+        self._late.clear()
         self.stats.sessions_incomplete += len(self.pending)
         self.pending.clear()
         for session in self.sessions.values():
@@ -1640,7 +1674,7 @@ class Correlator:
     def _on_message_line(self, key: tuple, program, stamp: str, clock: Clock, text: str, parse):
         """A reject, hold or discard naming a queue ID, read by `parse`: applied to its message
         (a reject to its session too) when the message is tracked."""
-        message = self.messages.get((key[0], text[:text.find(": ")]))
+        message = self._open((key[0], text[:text.find(": ")]))
         if message is None:
             return UNTRACKED
         parsed = self._parsed(parse, text, stamp, clock)
@@ -1666,7 +1700,7 @@ class Correlator:
 
     def _on_size_limit(self, key: tuple, program, stamp: str, clock: Clock, text: str):
         event = ev.size_limit_event(text)
-        message = self.messages.get((key[0], event.queue_id)) if event is not None else None
+        message = self._open((key[0], event.queue_id)) if event is not None else None
         if message is None:
             return UNTRACKED
         when = clock.time(stamp)
@@ -1909,7 +1943,7 @@ class Correlator:
             session.pending_action = None
             self._act(message, action, when)
         if orig_queue_id is not None:
-            original = messages.get((host, orig_queue_id))
+            original = self._open((host, orig_queue_id))
             if original is not None and original.sasl_username is not None and username is None:
                 message.inherit_from(original, "reinjected")
                 original.reinjected_as = [*original.reinjected_as, queue_id]
@@ -1946,7 +1980,7 @@ class Correlator:
                     session.pending_action = (waiting[0], waiting[1]._replace(recipient=None))
                 return USED
             return UNUSED
-        message = self.messages.get((host, event.queue_id))
+        message = self._open((host, event.queue_id))
         if message is None:
             return UNTRACKED
         message.last_time = when
@@ -1997,7 +2031,7 @@ class Correlator:
             return found
         session, event, when = found
         queue_id = event.queued_as if event.accepted else None
-        queued = self.messages.get((key[0], queue_id)) if queue_id is not None else None
+        queued = self._open((key[0], queue_id)) if queue_id is not None else None
         if queued is not None and queued.parent is None and queued.sasl_username is None:
             self._sent_by(queued, session)
             # Its nrcpt, if qmgr has read it already; else the session gets it then.
@@ -2113,16 +2147,133 @@ class Correlator:
                 self._released(message)
         message.sender, message.size, message.nrcpt = sender, size, nrcpt
 
-    def _removed(self, message: Message, key: tuple, when: _dt.datetime) -> None:
-        """qmgr removes the message (`key` its key): it is finished."""
+    def _removed(self, message: Message, key: tuple, when: _dt.datetime,
+                 position: int = -1) -> None:
+        """qmgr removes the message (`key` its key): it is finished. One handed on is held
+        for its late lines (LATE_LINES) when its line is at `position` of the input."""
         self._seen(when)
         message.last_time = when
-        self.messages.pop(key, None)
         message.end = when
         message.state = REMOVED
+        messages = self.messages
         if self._piped and self._waits(message):
+            messages.pop(key, None)
             return  # finished once its copy comes, or can no longer come (_forget_copies())
+        finished = self.finished
         self._finish_message(message)
+        if position >= 0 and finished and finished[-1] is message and messages.get(
+                key) is message:
+            self._late[key] = position + LATE_LINES
+        else:
+            messages.pop(key, None)
+
+    def _late_line(self, message: Message, key: tuple, daemon: str, body: str, stamp: str,
+                   clock: Clock, position: int) -> bool:
+        """Whether a line of `message`, removed and held (_late), is one of its late lines: a
+        delivery or a notice (bounce's) at `position` of the input (-1: handed back, not
+        read in its place) within LATE_LINES and LATE_WITHIN of its removal. Any other ends
+        its hold, and is not its own."""
+        if (0 <= position <= self._late.get(key, -1)
+                and (daemon in DELIVERY_AGENTS or daemon == "bounce"
+                     or daemon == "qmgr" and body.startswith("to=<"))):
+            when = clock.time(stamp)
+            end = message.end
+            if when is not None and end is not None and when <= end + LATE_WITHIN:
+                return True
+        self._late.pop(key, None)
+        self.messages.pop(key, None)
+        return False
+
+    def _end_late(self, fed: int = -1) -> None:
+        """The messages held for their late lines (_late) whose window has passed once `fed`
+        lines are fed (-1: _lines_fed) are let go (in the order held, that of their windows'
+        ends)."""
+        fed = self._lines_fed if fed < 0 else fed
+        late, messages = self._late, self.messages
+        if not late:
+            return
+        over = []
+        for key, until in late.items():
+            if until >= fed:
+                break
+            over.append(key)
+        for key in over:
+            del late[key]
+            messages.pop(key, None)
+
+    def end_late_before(self, latest: Optional[_dt.datetime]) -> None:
+        """The messages held whose LATE_WITHIN has passed by `latest`, the newest time read,
+        are let go: `watch` hands on what it can at the end of each read of a followed log,
+        whose next lines may come hours later (a line later than LATE_WITHIN is no late line;
+        one that came out of order by more than that is read as one, or not, by how the
+        reads fell)."""
+        if latest is None or not self._late:
+            return
+        messages = self.messages
+        for key in [key for key in self._late
+                    if (messages[key].end or latest) + LATE_WITHIN < latest]:
+            self.late_over(key)
+
+    def late_over(self, key: tuple) -> None:
+        """The late lines of the message held on `key` can no longer come (chunk.LateOver)."""
+        if self._late.pop(key, None) is not None:
+            self.messages.pop(key, None)
+
+    def late_keys(self) -> AbstractSet[tuple]:
+        """The keys of the messages held for their late lines (_late)."""
+        return self._late.keys()
+
+    def pass_lines(self, fed: int) -> None:
+        """A parallel.py worker's chunk of `fed` lines is about to be applied, and none of its
+        lines is a late line of a message held here (parallel._Merge.why_not()): those whose
+        window ends in the chunk are let go."""
+        self._end_late(self._lines_fed + fed)
+
+    def add_late(self, late: Dict[tuple, int], fed: int) -> None:
+        """A parallel.py worker's chunk of `fed` lines is applied: its messages held at its
+        end (`late`, by its own count of lines, from 0) are held here, and the lines count."""
+        start = self._lines_fed
+        for key, until in late.items():
+            self._late[key] = start + until
+        self._lines_fed = start + fed
+        self._end_late()
+
+    def handed_on(self, also: AbstractSet[tuple] = frozenset()) -> int:
+        """How many of `finished`, from its start, may be handed on now: a message held for its
+        late lines (_late; or whose key is in `also`) waits, and what was finished after it
+        waits with it, in its order."""
+        finished = self.finished
+        if self._late or also:
+            for index, item in enumerate(finished):
+                if self._held_late(item, also):
+                    return index
+        return len(finished)
+
+    def _held_late(self, item: Finished, also: AbstractSet[tuple] = frozenset()) -> bool:
+        """Whether `item` is a message held for its late lines (or whose key is in `also`)."""
+        if not isinstance(item, Message) or item.state != REMOVED:
+            return False
+        key = (item.host, item.queue_id)
+        return key in self._late or key in also
+
+    def take_finished(self, alone: bool = False) -> List[Finished]:
+        """What handed_on() lets go, taken out of `finished`. `alone`: all but the messages
+        held, which wait alone (`watch`: its Activity takes what it is handed in any order, as
+        a log finishes messages days after they began, and the last sessions of a read are
+        not kept from it until the next)."""
+        finished = self.finished
+        cut = self.handed_on()
+        taken = finished[:cut]
+        del finished[:cut]
+        if alone and finished:
+            taken += [item for item in finished if not self._held_late(item)]
+            finished[:] = [item for item in finished if self._held_late(item)]
+        return taken
+
+    def _open(self, key: tuple) -> Optional[Message]:
+        """The message open on `key`: not one removed that is held for its late lines."""
+        message = self.messages.get(key)
+        return None if message is None or key in self._late else message
 
     def _peeked(self, text: str, message: Message, host: str, stamp: str, clock: Clock) -> str:
         """A delivery line of `message` not of the plain shape, or whose status is no outcome:
@@ -2409,7 +2560,7 @@ class Correlator:
         # SASL) came just before this one.
         if new_id is None or not ev.is_loopback(ev.split_address(event.relay)[1]):
             return
-        child = self.messages.get((host, new_id))
+        child = self._open((host, new_id))
         if child is None:
             return
         if child.parent is None and child.sasl_username is None:
@@ -2455,18 +2606,18 @@ class Correlator:
         if queue_id is None:
             return UNUSED
         key = (host, queue_id)
-        message = self.messages.get(key)
+        message = self._open(key)
         if message is None:
             if self._orphan is None or key in self._dropped:
                 return UNTRACKED
-            self._orphan(line, stamp, key, "bounce", text)  # the message may be the parent's
+            self._orphan(line, stamp, key, "bounce", text, -1)  # (the parent's message?)
             return USED
         when = clock.time(stamp)
         if when is None:
             return UNTIMED
         self._seen(when)
         message.last_time = when
-        notice = self.messages.get((host, message.notices[-1])) if message.notices else None
+        notice = self._open((host, message.notices[-1])) if message.notices else None
         # Only the notice just named: one qmgr has read was queued (a log cut before the
         # notice's lines, a warning repeated).
         if notice is not None and notice.parent is message and notice.nrcpt is None:
@@ -2491,7 +2642,7 @@ class Correlator:
         recipient still to deliver, its attempts so far with it (the old one's is handed_to
         the new queue ID, counted there). (`line`, whose event it is, for a worker to hand
         back: chunk.py.)"""
-        original = self.messages.get((host, event.orig_id))
+        original = self._open((host, event.orig_id))
         if original is None:
             return UNTRACKED
         if event.queue_id == event.orig_id:
@@ -2688,6 +2839,8 @@ class Correlator:
         """A new message on queue ID `key`: the one still open there (unless `keep`) lost its
         removal line (short queue IDs are reused)."""
         previous = self.messages.pop(key, None)
+        if previous is not None and self._late.pop(key, None) is not None:
+            return  # removed, and handed on then: its late lines are over
         if previous is not None and previous.kind == PICKED:
             previous.state = LOST  # (no login's mail: not counted)
         elif previous is not None and previous is not keep:
@@ -3171,8 +3324,7 @@ def correlate(sources, year: Optional[int] = None, zone=None, stats: Optional[St
             if on_batch is not None:
                 on_batch(source, correlator.stats)
             if correlator.finished:
-                yield from correlator.finished
-                correlator.finished.clear()
+                yield from correlator.take_finished()
         correlator.end_source()
         stats.lines_cut += source.lines_cut
         source_read(source, stats, before, problems, clock, correlator.span())

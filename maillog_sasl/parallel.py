@@ -117,7 +117,16 @@ import tempfile
 import threading
 import time
 import zlib
-from typing import Dict, Generator, Iterator, List, NamedTuple, Optional, Tuple
+from typing import (
+    AbstractSet,
+    Dict,
+    Generator,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Tuple,
+)
 
 from maillog_sasl.chunk import (
     COPY_ACROSS,
@@ -626,6 +635,9 @@ class _Merge:
             return "the chunk's months are far apart"
         if not piece.unsure.isdisjoint(self.correlator.messages):
             return "a queue ID born untracked in the chunk is open"
+        if not piece.early_back.isdisjoint(self.correlator.late_keys()):
+            # Where among the chunk's lines it came tells whether it is one (LATE_LINES).
+            return "a line handed back may be a late line of a message removed before the chunk"
         if (piece.early and self._pairs_across(piece)
                 or any(self.correlator._birth_ip(key) is not None
                        or key in self.correlator.messages for key in piece.relayed_early)
@@ -700,11 +712,15 @@ class _Merge:
         breaks = {place for placed in piece.placed for place in placed.values()}
         run: List[str] = []
         start = 0
+        # The chunk's messages held for their late lines at its end are held from where
+        # they were handed on (Correlator.add_late(), once the piece is applied).
+        late = piece.late.keys()
+        correlator.pass_lines(piece.lines_fed)
         for batch in piece.events:
             run = apply_batch(correlator, batch, start, breaks, run, clock, self.cursor)
             start += len(batch)
             # What the run not yet fed finishes comes after these: the order is kept.
-            yield from _handed_on(correlator)
+            yield from _handed_on(correlator, late)
         if run:
             correlator.feed(run, clock, handed_back=True)
         for noted in piece.pending.values():
@@ -715,6 +731,7 @@ class _Merge:
                 self.placed, (piece.sessions, piece.pending, piece.messages), piece.placed):
             _interleave(ours, theirs, placed)
         correlator.open_reordered()
+        correlator.add_late(piece.late, piece.lines_fed)
         correlator._slots.update(piece.slots)
         _add_copies(correlator, piece.piped, piece.picked)
         correlator.add_births(piece.births, piece.birth_count, piece.awaited,
@@ -1046,11 +1063,15 @@ def _read_range_here(merge: _Merge, source, job: Job, clock: ChunkClock) -> Iter
         merge.correlator.stats.lines_cut += chunk.lines.cut
 
 
-def _handed_on(correlator: Correlator) -> Iterator[Finished]:
-    # A chunk's objects are let go one by one as they are handed on, not all at its end.
+def _handed_on(correlator: Correlator, late: AbstractSet[tuple] = frozenset()
+               ) -> Iterator[Finished]:
+    # A chunk's objects are let go one by one as they are handed on, not all at its end; not
+    # a message held for its late lines, nor what comes after it (Correlator.handed_on()).
     finished = correlator.finished
     if finished:
-        finished.reverse()
-        while finished:
-            yield finished.pop()
+        ready = finished[:correlator.handed_on(late)]
+        del finished[:len(ready)]
+        ready.reverse()
+        while ready:
+            yield ready.pop()
 

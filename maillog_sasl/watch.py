@@ -186,7 +186,16 @@ from maillog_sasl.incident import (
     enrichment_of,
     new_country_found,
 )
-from maillog_sasl.model import DEFERRED, OUTCOMES, REFUSED, REJECTED, Finished, Message, Session
+from maillog_sasl.model import (
+    DEFERRED,
+    OUTCOMES,
+    REFUSED,
+    REJECTED,
+    REMOVED,
+    Finished,
+    Message,
+    Session,
+)
 from maillog_sasl.pairs import PairStore
 from maillog_sasl.sources import Source, file_anchor, leap_start_of, open_path, unlike_zone_told
 from maillog_sasl.state import State, StateError, freeze, thaw
@@ -389,8 +398,9 @@ class Engine:
         correlator.stats.lines_cut += chunk.cut
         correlator.settle_copies(final=False)  # what this read can tell, not a day later
         correlator.saw_last_line()  # the newest line read, for log_time and --metrics
-        finished = list(correlator.finished)
-        correlator.finished.clear()
+        # Not a message held for its late lines, as long as they may come: a later read's.
+        correlator.end_late_before(correlator.stats.last_time)
+        finished = correlator.take_finished(alone=True)
         for item in finished:
             self._observe(item)
         return finished
@@ -437,7 +447,7 @@ class Engine:
         """account -> its authenticated messages still open (in the queue), oldest first."""
         found: Dict[str, List[Message]] = {}
         for message in self.correlator.messages.values():
-            if message.sasl_username is not None:
+            if message.sasl_username is not None and message.state != REMOVED:
                 found.setdefault(message.sasl_username, []).append(message)
         for messages in found.values():
             messages.sort(key=lambda message: (message.queued, message.queue_id))
@@ -457,7 +467,7 @@ class Engine:
         self.correlator.settle_inputs()  # (their messages are queued ones too)
         queued: Dict[str, List[str]] = {}
         for message in self.correlator.messages.values():
-            if message.sasl_username is not None:
+            if message.sasl_username is not None and message.state != REMOVED:
                 queued.setdefault(message.sasl_username, []).append(message.queue_id)
         self.correlator.finish()
         for item in self.correlator.finished:
@@ -1349,7 +1359,7 @@ def describe(state: State) -> dict:
     if engine is not None:
         open_sessions = len(engine.correlator.sessions) + len(engine.correlator.pending)
         for message in engine.correlator.messages.values():
-            if message.sasl_username is None:
+            if message.sasl_username is None or message.state == REMOVED:
                 continue
             pending = message.counted_outcomes().count(DEFERRED)
             open_messages.append({"host": message.host, "queue_id": message.queue_id,

@@ -1,0 +1,214 @@
+"""Lines a relay wrote out of order: qmgr's `removed` before the last delivery line of its queue
+ID, or before bounce's notice line.
+
+A central syslog fed over UDP (rsyslog's worker threads, a relay's queue) may write one host's
+lines a little out of the order Postfix logged them. The tool closed a message at `removed`:
+a recipient whose delivery line came after it was lost (its line counted among the untracked
+queue IDs), and so was the bounce notice of one whose notice line came after it. A message
+removed is now held for a few lines and seconds (correlate.LATE_LINES, LATE_WITHIN) for such
+lines, and handed on in its place all the same: in one process, with --jobs at every chunk
+size, and across runs of `watch`.
+
+The logs below are written in Postfix's formats (smtp's, qmgr's, bounce's lines); every number
+expected is counted from their lines.
+"""
+
+import datetime as dt
+
+import pytest
+from test_jobs import compare
+from test_watch import engine_of, once
+
+import maillog_sasl
+from maillog_sasl.correlate import LATE_LINES, LATE_WITHIN, Correlator
+from maillog_sasl.model import Message
+from maillog_sasl.syslog import Clock
+
+HEAD = """\
+Mar  3 10:00:00 mx postfix/submission/smtpd[100]: connect from unknown[203.0.113.9]
+Mar  3 10:00:01 mx postfix/submission/smtpd[100]: 4AB1C2D3E4: client=unknown[203.0.113.9], sasl_method=PLAIN, sasl_username=ann@example.jp
+Mar  3 10:00:01 mx postfix/cleanup[101]: 4AB1C2D3E4: message-id=<x1@example.jp>
+Mar  3 10:00:01 mx postfix/qmgr[102]: 4AB1C2D3E4: from=<ann@example.jp>, size=900, nrcpt=2 (queue active)
+Mar  3 10:00:02 mx postfix/submission/smtpd[100]: disconnect from unknown[203.0.113.9] ehlo=1 auth=1 mail=1 rcpt=2 data=1 quit=1 commands=7
+Mar  3 10:00:03 mx postfix/smtp[103]: 4AB1C2D3E4: to=<a@two.example>, relay=mx.two.example[198.51.100.2]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 ok)
+"""
+REMOVED = "Mar  3 10:00:03 mx postfix/qmgr[102]: 4AB1C2D3E4: removed\n"
+BOUNCED = ("Mar  3 10:00:03 mx postfix/smtp[104]: 4AB1C2D3E4: to=<b@three.example>, "
+           "relay=mx.three.example[198.51.100.3]:25, delay=2, delays=0/0/1/1, dsn=5.1.1, "
+           "status=bounced (host said: 550 5.1.1 no such user)\n")
+# The issue's log: the bounced recipient's line after `removed`.
+REORDERED = HEAD + REMOVED + BOUNCED
+NOTICE = """\
+Mar  3 10:00:03 mx postfix/cleanup[101]: 5C6D7E8F90: message-id=<20260303100003.5C6D7E8F90@mx.example.jp>
+Mar  3 10:00:03 mx postfix/bounce[105]: 4AB1C2D3E4: sender non-delivery notification: 5C6D7E8F90
+Mar  3 10:00:03 mx postfix/qmgr[102]: 5C6D7E8F90: from=<>, size=2900, nrcpt=1 (queue active)
+Mar  3 10:00:04 mx postfix/smtp[103]: 5C6D7E8F90: to=<ann@example.jp>, relay=mx.example.jp[198.51.100.9]:25, delay=1, delays=0/0/0/1, dsn=4.4.1, status=deferred (connect to mx.example.jp[198.51.100.9]:25: Connection timed out)
+"""
+# The same queue ID, reused by the next message of another login.
+REUSED = """\
+Mar  3 10:00:04 mx postfix/submission/smtpd[110]: connect from unknown[203.0.113.20]
+Mar  3 10:00:04 mx postfix/submission/smtpd[110]: 4AB1C2D3E4: client=unknown[203.0.113.20], sasl_method=PLAIN, sasl_username=bob@example.jp
+Mar  3 10:00:04 mx postfix/cleanup[101]: 4AB1C2D3E4: message-id=<y1@example.jp>
+Mar  3 10:00:04 mx postfix/qmgr[102]: 4AB1C2D3E4: from=<bob@example.jp>, size=700, nrcpt=1 (queue active)
+Mar  3 10:00:05 mx postfix/submission/smtpd[110]: disconnect from unknown[203.0.113.20] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6
+Mar  3 10:00:06 mx postfix/smtp[103]: 4AB1C2D3E4: to=<c@four.example>, relay=mx.four.example[198.51.100.4]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 ok)
+Mar  3 10:00:06 mx postfix/qmgr[102]: 4AB1C2D3E4: removed
+"""
+
+
+def _log(tmp_path, text, name="maillog"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _outcomes(rows):
+    return [(row["sasl_username"], row["recipient"], row["status"]) for row in rows]
+
+
+def test_a_delivery_line_after_removed_is_the_message_s(report, cli, tmp_path):
+    path = _log(tmp_path, REORDERED)
+    assert _outcomes(report("messages", "--year", "2026", path)) == [
+        ("ann@example.jp", "a@two.example", "sent"),
+        ("ann@example.jp", "b@three.example", "bounced")]
+    user, = report("users", "--year", "2026", path)
+    assert (user["recipients"], user["sent"], user["bounced"]) == (2, 1, 1)
+    stats = cli("--stats", "-f", "csv", "--year", "2026", path).err
+    assert "untracked queue IDs:    0" in stats and "lines used:               8" in stats
+
+
+def test_a_notice_line_after_removed_is_the_message_s_notice(report, tmp_path):
+    # bounce names its notice after qmgr's `removed` of the message it is about: the notice,
+    # still queued, is the login's message's (the queue report lists it under its parent).
+    path = _log(tmp_path, HEAD + BOUNCED + REMOVED + NOTICE)
+    rows = report("queue", "--year", "2026", path)
+    assert [(row["queue_id"], row["kind"], row["parent_queue_id"], row["user"])
+            for row in rows] == [("5C6D7E8F90", "notice", "4AB1C2D3E4", "ann@example.jp")]
+
+
+def test_the_same_lines_in_order_give_the_same(report, tmp_path):
+    reordered = report("messages", "--year", "2026", _log(tmp_path, REORDERED, "a"))
+    in_order = report("messages", "--year", "2026", _log(tmp_path, HEAD + BOUNCED + REMOVED,
+                                                         "b"))
+    assert reordered == in_order
+
+
+def test_a_queue_id_reused_after_removed_is_a_new_message(report, cli, tmp_path):
+    # The next message on the ID (its client= line) ends the old one's wait: its lines are its
+    # own, and the old one was not lost.
+    path = _log(tmp_path, HEAD + REMOVED + REUSED)
+    assert _outcomes(report("messages", "--year", "2026", path)) == [
+        ("ann@example.jp", "a@two.example", "sent"),
+        ("bob@example.jp", "c@four.example", "sent")]
+    stats = cli("--stats", "-f", "csv", "--year", "2026", path).err
+    assert "messages lost (ID reuse): 0" in stats and "untracked queue IDs:    0" in stats
+
+
+def test_a_line_later_than_the_window_is_not_the_message_s(report, cli, tmp_path):
+    late = (dt.datetime(2026, 3, 3, 10, 0, 3) + LATE_WITHIN + dt.timedelta(seconds=1))
+    too_late = BOUNCED.replace("Mar  3 10:00:03", late.strftime("%b %e %H:%M:%S"))
+    path = _log(tmp_path, HEAD + REMOVED + too_late)
+    assert _outcomes(report("messages", "--year", "2026", path)) == [
+        ("ann@example.jp", "a@two.example", "sent")]
+    # Nor one more than LATE_LINES lines after it, whatever its time.
+    other = "Mar  3 10:00:03 mx dovecot: imap-login: Login: user=<carol>\n"
+    path = _log(tmp_path, HEAD + REMOVED + other * LATE_LINES + BOUNCED)
+    assert _outcomes(report("messages", "--year", "2026", path)) == [
+        ("ann@example.jp", "a@two.example", "sent")]
+    path = _log(tmp_path, HEAD + REMOVED + other * (LATE_LINES - 1) + BOUNCED)
+    assert len(report("messages", "--year", "2026", path)) == 2
+
+
+FAILED_LOGIN = """\
+Mar  3 10:00:03 mx postfix/submission/smtpd[120]: connect from unknown[192.0.2.66]
+Mar  3 10:00:03 mx postfix/submission/smtpd[120]: warning: unknown[192.0.2.66]: SASL LOGIN authentication failed: authentication failure
+Mar  3 10:00:03 mx postfix/submission/smtpd[120]: disconnect from unknown[192.0.2.66] ehlo=1 auth=0/1 quit=1 commands=2/3
+"""
+
+
+def test_what_comes_after_a_message_held_waits_in_its_order():
+    # A session finished while the message waits for its late lines is handed on after it.
+    correlator = Correlator()
+    clock = Clock(year=2026, tz=dt.timezone.utc)
+    correlator.feed((HEAD + REMOVED + FAILED_LOGIN).splitlines(), clock)
+    correlator.settle_copies()
+    session, = correlator.take_finished()  # ann's, ended before the removal
+    assert session.sasl_username == "ann@example.jp"
+    assert len(correlator.finished) == 2  # the message waits, the failed login after it
+    correlator.feed(BOUNCED.splitlines(), clock)
+    correlator.finish()
+    message, failed = correlator.take_finished()
+    assert isinstance(message, Message) and len(message.recipients) == 2
+    assert failed.client_ip == "192.0.2.66" and failed.sasl_username is None
+
+
+def _many(count):
+    """`count` logins' messages of two recipients, each of its lines out of order in turn."""
+    text = []
+    for number in range(count):
+        second = number * 3
+        stamp = f"Mar  3 10:{second // 60:02d}:{second % 60:02d}"
+        queue_id = f"4AB1C{number:05X}"
+        lines = [line.replace("4AB1C2D3E4", queue_id).replace("Mar  3 10:00:0", stamp[:-1])
+                 .replace("smtpd[100]", f"smtpd[{200 + number}]")
+                 for line in (HEAD + REMOVED + BOUNCED + NOTICE).splitlines(keepends=True)]
+        lines[-4] = lines[-4].replace("5C6D7E8F90", f"5C6D7{number:05X}")
+        for index in range(-3, 0):
+            lines[index] = lines[index].replace("5C6D7E8F90", f"5C6D7{number:05X}")
+        # removed (line 6) after the bounced recipient, the notice, or before both.
+        removed = lines.pop(6)
+        lines.insert((6, 7, 9, 8)[number % 4], removed)
+        text += lines
+    return "".join(text)
+
+
+@pytest.mark.parametrize("size", [150, 400, 700, 1_300])
+def test_jobs_give_what_one_process_gives_at_every_chunk_size(tmp_path, monkeypatch, size):
+    # Chunks small enough that `removed` and its late lines are often either side of an edge.
+    path = _log(tmp_path, _many(40))
+    one = compare([path], monkeypatch, year=2026, sizes=[(2, size), (3, size + 37),
+                                                         (4, size + 91)])
+    messages = [item for item in maillog_sasl.open_logs([path], year=2026,
+                                                        zone=dt.timezone.utc)
+                if isinstance(item, Message) and item.kind == "submission"]
+    assert [len(message.recipients) for message in messages] == [2] * 40
+    assert one[1]["untracked_queue_lines"] == 40  # the notices' cleanup lines, before named
+    assert one[1]["messages_lost"] == 0
+
+
+def test_jobs_with_a_window_of_a_few_lines(tmp_path, monkeypatch):
+    # Its end is often in another chunk than the line that tells it (LateOver, early_back).
+    from maillog_sasl import chunk, correlate
+    monkeypatch.setattr(correlate, "LATE_LINES", 2)
+    monkeypatch.setattr(chunk, "LATE_LINES", 2)
+    path = _log(tmp_path, _many(40))
+    one = compare([path], monkeypatch, year=2026, sizes=[(2, 150), (2, 333), (3, 520)])
+    assert one[1]["untracked_queue_lines"] > 40  # some lines came too late
+
+
+def test_watch_stopped_between_removed_and_its_late_line_gives_one_run_s(tmp_path, cli):
+    path, state = tmp_path / "maillog", tmp_path / "state.sqlite"
+    path.write_text(HEAD + REMOVED)
+    once(cli, state, path)
+    engine = engine_of(state)
+    assert list(engine.correlator.messages) == [("mx", "4AB1C2D3E4")]  # held, not queued
+    assert engine.queue() == {}
+    with open(path, "a") as out:
+        out.write(BOUNCED)
+    once(cli, state, path)
+    engine = engine_of(state)
+    assert engine.correlator.stats.untracked_queue_lines == 0
+    engine.correlator.finish()
+    message, = engine.correlator.take_finished()  # (its session was handed on in the first)
+    engine._observe(message)
+    engine.activity.close()
+    assert engine.activity.users["ann@example.jp"].totals() == [1, 0, 1, 0, 0]
+    batch = Correlator()
+    batch.feed(REORDERED.splitlines(), Clock(year=2026, tz=dt.timezone.utc))
+    batch.finish()
+    assert _fields(message) == _fields(batch.take_finished()[-1])
+
+
+def _fields(message):
+    return [(key, recipient.status, recipient.attempts, recipient.reason, recipient.last_attempt)
+            for key, recipient in message.recipients.items()], message.end, message.last_time
