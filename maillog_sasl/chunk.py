@@ -36,6 +36,13 @@ DESCRIPTION
     here piped after a copy handed back that may be its) makes the chunk unsafe: rare, a
     filter hands a message on within seconds.
 
+    A message removed waits for its late lines (correlate.LATE_LINES) where it was removed: one
+    of the chunk's still waiting at its end is named in the piece (Piece.late); a removal of the
+    parent's handed back, and the lines of its queue ID within LATE_LINES after it, are handed
+    back with their place (Placed), and the end of that window marked (LateOver); the queue IDs
+    of the deliveries and notices handed back among the chunk's first LATE_LINES lines are named
+    (Piece.early_back): one of a message the parent holds so makes the parent read the chunk.
+
     A filter on another address's copy is born untracked (Correlator._relayed()): a delivery
     handed back that names one born here from the relay's IP makes the chunk unsafe; one of a
     message here that names a queue ID the chunk has not seen born, within its first

@@ -5,7 +5,8 @@ SUMMARY
         -> iterator of Session | Message
     Correlator().feed(lines, clock) / .end_source() / .finish()  (the same, one batch of
         lines at a time, the end of each input, the end of all; a Correlator can be pickled
-        between two batches: `watch` keeps one across runs)
+        between two batches: `watch` keeps one across runs); .take_finished() -> what it
+        finished that may be handed on now
     correlator.read_input(name)   the next lines are of input `name` (`watch` reads several
         logs in turns); correlator.settle_copies(final)   feed the input's lines held back;
         correlator.settle_inputs()   every input's; correlator.saw_last_line()   the period
@@ -28,7 +29,8 @@ DESCRIPTION
     SASL failure, a client= with SASL fields, `auth=` in the counters) become Session objects;
     the others are a noted connect line until their disconnect drops them.
 
-    Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`.
+    Messages are keyed by (host, queue ID) and run from smtpd's `client=` to qmgr's `removed`
+    (and a little after: LATE_LINES, below).
     Only messages that can matter are tracked: those with a SASL username, those from a loopback
     client (a content filter's re-injection, linked to its original when the original's delivery
     says `queued as NEWQID`, or names NEWQID last: from a relay on loopback, or from another
@@ -87,6 +89,10 @@ DESCRIPTION
     message at its removal (one refused as a whole, at its session's end). What is still open
     when the input ends is yielded last (sessions incomplete, messages `queued`, their
     unfinished recipients `deferred`), so memory holds only what is open, however long the log.
+    A central syslog fed over UDP may write a delivery line, or bounce's notice line, after
+    qmgr's `removed` of its queue ID: a message removed waits for such lines LATE_LINES lines
+    and LATE_WITHIN seconds (any other line of its queue ID, or a new message on it, ends the
+    wait), in its place among the objects finished, which wait with it (take_finished()).
 
     A session whose end was lost is closed as idle when its host has logged SESSION_IDLE without
     a line of it. Whether that happened is looked at when the stamps of a host's Postfix lines
@@ -244,12 +250,12 @@ AWAITED_SWEEP: Final = 32
 # lines out of the order Postfix logged them: qmgr's `removed` before the last delivery line of
 # its queue ID, or bounce's notice line. A message removed is held this long after its
 # `removed` line (Correlator._late), in lines of the input and in seconds of log time, both:
-# lines of its queue ID that come in that window (a delivery, a notice) are still its own; it
-# is handed on in its place all the same (Correlator.handed_on()). Such lines are seconds apart
-# at most, rsyslog hands lines to its workers in batches of a few hundred; a queue ID is
-# reused no sooner than the next message queued in the same microsecond slot, which its
-# client= or pickup line tells (message_reborn()); what comes after it in the window waits
-# with it, a few dozen objects on a busy log.
+# a delivery or notice line of its queue ID in that window is still its own; it is handed on in
+# its place all the same (Correlator.handed_on()). Lines so reordered are seconds apart at most
+# (rsyslog hands its workers batches of some hundreds); a queue ID reused (a short one names an
+# inode) starts with a client= or pickup line, which ends the wait (message_reborn()). What is
+# finished after a message held waits with it: on the benchmark logs 600 objects at most
+# (0.3 MB); the count of lines bounds that however busy the log, the seconds a quiet log's.
 LATE_LINES: Final = 1_000
 LATE_WITHIN: Final = _dt.timedelta(seconds=10)
 SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
@@ -931,7 +937,9 @@ class Correlator:
             self.edges[0] = _edge(lines[0], clock)
         orphan = self._orphan  # None but in a parallel.py worker
         # Where the batch's lines are in the input (_late), for lines not handed back.
-        base = self._lines_fed if not handed_back else self._lines_fed + place if place >= 0 else -1
+        # (Lines handed back with no place: negative places, whatever their index.)
+        base = (self._lines_fed if not handed_back else self._lines_fed + place if place >= 0
+                else -len(lines) - 1)
         dropped = self._dropped
         slot_line = self._slot_line
         # The ten-minute slot of the line before, and the first string after every one that
@@ -1094,8 +1102,7 @@ class Correlator:
             key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
             if message is not None and message.state == REMOVED and not self._late_line(
-                    message, key, daemon, body, stamp or line[:15], clock,
-                    base + index if base >= 0 else -1):
+                    message, key, daemon, body, stamp or line[:15], clock, base + index):
                 message = None  # (its hold ended: the line is another's)
             if message is None:
                 if not colon or " " in queue_id or queue_id == "warning":
@@ -1125,8 +1132,7 @@ class Correlator:
                         # not known, and it is no longer queued (_relayed()).
                         self._births.pop(key, None)
                 else:
-                    orphan(line, stamp or line[:15], key, daemon, text,
-                           base + index if base >= 0 else -1)
+                    orphan(line, stamp or line[:15], key, daemon, text, base + index)
                 continue
             if daemon in DELIVERY_AGENTS:
                 # delivery_peek()'s common case inline: its match, a status word that is an
@@ -1163,7 +1169,7 @@ class Correlator:
                     if when is None:
                         self._untimed(stamp or line[:15])
                         continue
-                    self._removed(message, key, when, base + index if base >= 0 else -1)
+                    self._removed(message, key, when, base + index)
                     continue
                 if body.startswith("to=<"):
                     # qmgr's own delivery line (qmgr_event()): read as an agent's (before the
@@ -2170,8 +2176,8 @@ class Correlator:
     def _late_line(self, message: Message, key: tuple, daemon: str, body: str, stamp: str,
                    clock: Clock, position: int) -> bool:
         """Whether a line of `message`, removed and held (_late), is one of its late lines: a
-        delivery or a notice (bounce's) at `position` of the input (-1: handed back, not
-        read in its place) within LATE_LINES and LATE_WITHIN of its removal. Any other ends
+        delivery or a notice (bounce's) at `position` of the input (negative: handed back,
+        not read in its place) within LATE_LINES and LATE_WITHIN of its removal. Any other ends
         its hold, and is not its own."""
         if (0 <= position <= self._late.get(key, -1)
                 and (daemon in DELIVERY_AGENTS or daemon == "bounce"

@@ -58,7 +58,14 @@ DESCRIPTION
         whose original came before the chunk, a reused queue ID of a message open here, a
         proxy-accept naming the queue ID of a message on the other side);
       - a queue ID the worker saw born untracked while a message of that ID may be open here
-        (not when the worker saw it born, or its removal handed back, before).
+        (not when the worker saw it born, or its removal handed back, before);
+      - a delivery or notice line handed back among the chunk's first LATE_LINES lines whose
+        message, removed before the chunk, is held here for its late lines
+        (correlate.LATE_LINES): whether it is one depends on where it came, which only a read
+        here tells. A message the worker removed near its chunk's end is held here (Piece.late)
+        from its place in the stream, what came after it handed on after it; a removal the
+        worker handed back, and the lines of that queue ID after it, come with their place in
+        the chunk (chunk.Placed).
     Real logs fail these checks about once a month of log and once per DST change (none of the
     36 and 26 chunks of the two benchmark logs); small chunks (the tests) fail them more
     often, and are then simply read here.
