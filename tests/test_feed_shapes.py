@@ -202,11 +202,11 @@ def test_feed_cuts_each_line_as_split_line_does_and_ends_in_its_slots(lines):
     handed = []
     correlator = Correlator()
     correlator._copies = 1
-    correlator._orphan = lambda line, stamp, key, daemon, text: handed.append(
-        (stamp, key[0], daemon, text))
+    correlator._orphan = lambda line, stamp, key, daemon, text, place: handed.append(
+        (stamp, key[0], daemon, text, place))  # (its place among the lines: late lines)
     correlator.feed(lines, Clock(year=2026, tz=dateutil_tz.UTC))
-    assert handed == [(parsed[0], parsed[1], "qmgr", parsed[3])
-                      for parsed in map(split_line, lines)
+    assert handed == [(parsed[0], parsed[1], "qmgr", parsed[3], place)
+                      for place, parsed in enumerate(map(split_line, lines))
                       if parsed is not None and parsed[2] == "postfix/qmgr[3]:"
                       and parsed[3].startswith("A1B2C3: ")]
     assert correlator._slots == {host: slot for host, slot, _ in slot_changes(lines)}
