@@ -398,8 +398,13 @@ class Engine:
         correlator.stats.lines_cut += chunk.cut
         correlator.settle_copies(final=False)  # what this read can tell, not a day later
         correlator.saw_last_line()  # the newest line read, for log_time and --metrics
-        # Not a message held for its late lines, as long as they may come: a later read's.
-        correlator.end_late_before(correlator.stats.last_time)
+        # Not a message held for its late lines, as long as they may come: a later read's. A
+        # relay writes them within seconds of the removal, in this machine's time too: once
+        # that is past, the log read to its end holds them if it ever will (an old log read
+        # as if followed hands its messages on at once, as before).
+        last = correlator.stats.last_time
+        now = _dt.datetime.now(_dt.timezone.utc)
+        correlator.end_late_before(now if last is None or last < now else last)
         finished = correlator.take_finished(alone=True)
         for item in finished:
             self._observe(item)

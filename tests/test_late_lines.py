@@ -184,15 +184,24 @@ def test_jobs_with_a_window_of_a_few_lines(tmp_path, monkeypatch):
     assert one[1]["untracked_queue_lines"] > 40  # some lines came too late
 
 
+def _now(text):
+    """`text` with its stamps moved to a few seconds ago (RFC 3339): a log being written."""
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=5)
+    return "".join((start + dt.timedelta(seconds=int(line[14]))).isoformat() + line[15:]
+                   for line in text.splitlines(keepends=True))
+
+
 def test_watch_stopped_between_removed_and_its_late_line_gives_one_run_s(tmp_path, cli):
+    # A followed log, read as it is written: the run ends a moment after `removed`.
     path, state = tmp_path / "maillog", tmp_path / "state.sqlite"
-    path.write_text(HEAD + REMOVED)
+    lines = _now(REORDERED).splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]))
     once(cli, state, path)
     engine = engine_of(state)
     assert list(engine.correlator.messages) == [("mx", "4AB1C2D3E4")]  # held, not queued
     assert engine.queue() == {}
     with open(path, "a") as out:
-        out.write(BOUNCED)
+        out.write(lines[-1])
     once(cli, state, path)
     engine = engine_of(state)
     assert engine.correlator.stats.untracked_queue_lines == 0
@@ -202,9 +211,18 @@ def test_watch_stopped_between_removed_and_its_late_line_gives_one_run_s(tmp_pat
     engine.activity.close()
     assert engine.activity.users["ann@example.jp"].totals() == [1, 0, 1, 0, 0]
     batch = Correlator()
-    batch.feed(REORDERED.splitlines(), Clock(year=2026, tz=dt.timezone.utc))
+    batch.feed("".join(lines).splitlines(), Clock(year=2026, tz=dt.timezone.utc))
     batch.finish()
     assert _fields(message) == _fields(batch.take_finished()[-1])
+
+
+def test_watch_hands_on_a_message_whose_late_lines_can_no_longer_come(tmp_path, cli):
+    # An old log (or a live one read seconds after its last line): nothing waits at its end.
+    path, state = _log(tmp_path, REORDERED), tmp_path / "state.sqlite"
+    once(cli, state, path, more=("--year", "2026"))
+    engine = engine_of(state)
+    assert engine.correlator.messages == {} and engine.correlator.finished == []
+    assert engine.correlator.stats.untracked_queue_lines == 0
 
 
 def _fields(message):
