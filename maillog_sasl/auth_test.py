@@ -22,14 +22,15 @@ DESCRIPTION
 
 DIAGNOSTICS
     run() returns 1 when the server says no (refused greeting, no AUTH offered, mechanism not
-    offered, authentication failed, sender/recipient/message rejected), with its reply on
-    stderr; 3 for connection and TLS failures, one line on stderr naming host, port and reason,
-    and for a server that does not let the test end: a reply of more than MAX_REPLY_LINES
-    (1000) lines, or a whole test taking longer than DEADLINE_FACTOR (5) times --timeout (each
-    wait is also at most --timeout). It raises OutputFailed when the dialogue cannot be written
-    (a full disk, a reader that went away, stdout closed): that is local, not the server's
-    fault, and the command says "cannot write the dialogue: ..." and exits 2, as for usage
-    errors (UsageError); Ctrl-C: 130. Never a traceback for these.
+    offered, authentication failed or an AUTH refused by a rate limit, sender/recipient/message
+    rejected), with its reply on stderr (and, of a refused AUTH, the line the Postfix log has of
+    it after the dialogue); 3 for connection and TLS failures, one line on stderr naming host,
+    port and reason, and for a server that does not let the test end: a reply of more than
+    MAX_REPLY_LINES (1000) lines, or a whole test taking longer than DEADLINE_FACTOR (5) times
+    --timeout (each wait is also at most --timeout). It raises OutputFailed when the dialogue
+    cannot be written (a full disk, a reader that went away, stdout closed): that is local, not
+    the server's fault, and the command says "cannot write the dialogue: ..." and exits 2, as
+    for usage errors (UsageError); Ctrl-C: 130. Never a traceback for these.
 """
 import base64
 import re
@@ -37,7 +38,7 @@ import socket
 import sys
 import time
 
-from maillog_sasl import cram_md5
+from maillog_sasl import cram_md5, events
 
 PROG = "maillog-sasl auth-test"
 EXIT_OK = 0
@@ -398,13 +399,26 @@ def log_hints(session, user, mechanism, sent, queue_id):
     return hints
 
 
-def failure_hints(session, mechanism):
-    return [
+def auth_refused(session, mechanism, reply):
+    """The Refused of an AUTH the server said no to, with the line Postfix logged of it: the
+    SASL server's warning; for an AUTH anvil's smtpd_client_auth_rate_limit refused before any
+    password was read (Postfix >= 3.1: an admin who runs this again and again meets it), smtpd's
+    own (events.AUTH_RATE_LIMIT)."""
+    client = f"NAME[{session.client_ip}]"
+    if not str(reply).startswith(events.AUTH_RATE_LIMIT_REASON):
+        return Refused("authentication failed", reply, [
+            "",
+            "In the Postfix log, a refused login shows as:",
+            f"  warning: {client}: SASL {mechanism} authentication failed: ...",
+            "  and as auth=0/1 in the 'disconnect from' line.",
+        ])
+    return Refused("AUTH refused by the server's rate limit, no password checked", reply, [
         "",
-        "In the Postfix log, a refused login shows as:",
-        f"  warning: NAME[{session.client_ip}]: SASL {mechanism} authentication failed: ...",
+        "In the Postfix log, an AUTH that smtpd_client_auth_rate_limit refused before any",
+        "password was read (try again later) shows as:",
+        f"  {events.AUTH_RATE_LIMIT}N from {client} for service S",
         "  and as auth=0/1 in the 'disconnect from' line.",
-    ]
+    ])
 
 
 def run(args, password, out):
@@ -447,7 +461,7 @@ def run(args, password, out):
                              " without TLS (--plain)")
             reply = authenticate(session, mechanism, args.user, password)
             if reply.code != 235:
-                raise Refused("authentication failed", reply, failure_hints(session, mechanism))
+                raise auth_refused(session, mechanism, reply)
             queue_id = None
             if args.send_to:
                 queue_id = send_message(session, args.sender, args.send_to, args.user, args.ehlo)

@@ -38,6 +38,7 @@ MODES = (
     "dribble-ehlo",      # answer EHLO with one 250- line every DRIBBLE_INTERVAL, never a last line
     "echo-auth",         # fail every AUTH with a reply quoting what the client sent, and the password
     "echo-garbage",      # answer the last AUTH line with that line itself, no reply code
+    "auth-rate-limit",   # refuse every AUTH as Postfix's smtpd_client_auth_rate_limit does
 )
 DRIBBLE_INTERVAL = 0.02
 
@@ -225,6 +226,9 @@ class FakeSMTPServer:
         sent = [initial] if initial else []  # the client's AUTH data, in order
         if mechanism not in self.mechanisms:
             send("504 5.5.4 Unsupported authentication mechanism")
+            return False
+        if self.mode == "auth-rate-limit":  # (smtpd.c smtpd_sasl_auth_cmd_wrapper())
+            send("450 4.7.1 Error: too many AUTH commands from 127.0.0.1")
             return False
         if mechanism == "PLAIN":
             if not initial:

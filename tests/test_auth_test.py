@@ -246,6 +246,26 @@ def test_wrong_user_with_plain(capsys, cert):
                    " 535 5.7.8 Error: authentication failed: authentication failure\n")
 
 
+@pytest.mark.parametrize("mech", ["CRAM-MD5", "PLAIN", "LOGIN"])
+def test_an_auth_refused_by_the_rate_limit_names_its_own_log_line(capsys, cert, mech):
+    """An admin who runs auth-test again and again meets smtpd_client_auth_rate_limit: anvil
+    refuses the AUTH before the SASL server reads any password, and smtpd logs only its warning
+    (events.AUTH_RATE_LIMIT). The hints told to look for a `SASL ... authentication failed`
+    line that is not in the log, and the error said the password failed."""
+    with FakeSMTPServer(cert, mode="auth-rate-limit") as server:
+        code, out, err = run(capsys, target(server), "--insecure", "--mech", mech)
+    assert code == 1
+    assert out.endswith(
+        "S: 450 4.7.1 Error: too many AUTH commands from 127.0.0.1\n" + QUIT + "\n"
+        "In the Postfix log, an AUTH that smtpd_client_auth_rate_limit refused before any\n"
+        "password was read (try again later) shows as:\n"
+        "  warning: AUTH command rate limit exceeded: N from NAME[127.0.0.1] for service S\n"
+        "  and as auth=0/1 in the 'disconnect from' line.\n"
+    )
+    assert err == (f"{PROG}: AUTH refused by the server's rate limit, no password checked:"
+                   " 450 4.7.1 Error: too many AUTH commands from 127.0.0.1\n")
+
+
 def test_no_auth_offered(capsys, cert):
     with FakeSMTPServer(cert, mechanisms=()) as server:
         code, out, err = run(capsys, target(server), "--insecure")

@@ -14,10 +14,12 @@ own instance (`postfix_env`). Run with `pytest -m postfix tests/e2e`.
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
 import ssl
 
 import pytest
+from test_auth_test_postfix import auth_test
 from test_contain_postfix import ERIN, logged_in, report
 
 from maillog_sasl.events import recognize
@@ -71,3 +73,13 @@ def test_refused_auth_and_vrfy_as_the_client_saw_them(postfix_env):
               if "/smtpd[" in line and " rate limit exceeded: " in line]
     assert [(event.kind, event.reason) for event in events] == [("reject", TOO_MANY)] * 2 + [
         ("auth_failure", "450 4.7.1 Error: too many AUTH commands from 127.0.0.1")] * 3
+
+    # auth-test, which an admin runs again and again, meets the limit too: the line it tells
+    # to look for is the one logged.
+    proc, log = auth_test(postfix_env, "submission", "--user", ERIN, "--mech", "PLAIN",
+                          "--insecure", password="wrong")
+    assert proc.returncode == 1
+    [hint] = [line.strip() for line in proc.stdout.splitlines() if "rate limit" in line]
+    before, after = hint.split("N from NAME", 1)
+    logged = re.escape(before) + r"\d+ from unknown" + re.escape(after[:-1]) + r"\S+$"
+    assert re.search(logged, log, re.M), (hint, log)
