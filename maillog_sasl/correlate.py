@@ -2344,7 +2344,10 @@ class Correlator:
               and text.startswith(PIPED, answer_at)):
             # (`delivered via`, not local's `delivered to`, told by one letter first: a
             # compiled startswith() with a start is a generic call, 80 instructions a line.)
-            self._piped_to_filter(message, recipient, host, when)
+            # Not a late line of a message removed (_late): it was handed on at its removal,
+            # and a copy would finish it again (_copy_named(), _forget_copies()).
+            if message.state != REMOVED:
+                self._piped_to_filter(message, recipient, host, when)
         elif ev.names_loopback(text):
             # A filter may name its next smtpd's queue ID otherwise: as its reply's last word.
             # (The relay on loopback first: most replies that reach here are remote MXs'.)

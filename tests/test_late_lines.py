@@ -243,3 +243,20 @@ Mar  3 10:00:05 mx postfix/qmgr[102]: 4AB1C2D3E4: removed
     path = _log(tmp_path, HEAD + REMOVED + notice)
     assert _outcomes(report("messages", "--year", "2026", path)) == [
         ("ann@example.jp", "a@two.example", "sent")]
+
+
+def test_a_delivery_to_a_pipe_filter_after_removed_finishes_the_message_once(report, tmp_path,
+                                                                            monkeypatch):
+    # pipe(8)'s lines of a login's message to a content filter after qmgr's `removed`, then the
+    # filter's copy (test_pipe_filter's lines): the message, handed on at its removal, was
+    # finished again when the copy was named: `-r users` counted 2 messages of 1 (and a copy
+    # never named would finish it again, _forget_copies()). Its recipients stay sent to the
+    # filter, as when no copy follows.
+    from test_pipe_filter import COPY, LOGIN, NAMED, PICKED, PIPED
+    piped = PIPED.splitlines(keepends=True)
+    text = LOGIN + piped[2] + piped[0] + piped[1]
+    for name, log in (("named", text + PICKED + NAMED + COPY), ("never named", text)):
+        path = _log(tmp_path, log, name.replace(" ", "_"))
+        user, = report("users", "--year", "2026", path)
+        assert (user["messages"], user["recipients"], user["sent"]) == (1, 2, 2), name
+        compare([path], monkeypatch, year=2026, sizes=[(2, size) for size in (300, 500, 900)])
