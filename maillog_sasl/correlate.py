@@ -2976,9 +2976,9 @@ class Correlator:
             self._release_refused(session)
         # Its messages wait in the queue for days, and no longer need it (a message asks its
         # session only while the session is open): it goes with the reports, not with them.
-        messages = self.messages
+        # (Not one removed and held for its late lines: handed on, it keeps it, as in order.)
         for queue_id in session.queue_ids:
-            message = messages.get((session.host, queue_id))
+            message = self._open((session.host, queue_id))
             if message is not None and message.session is session:
                 message.session = None
         if not session.complete:

@@ -260,3 +260,17 @@ def test_a_delivery_to_a_pipe_filter_after_removed_finishes_the_message_once(rep
         user, = report("users", "--year", "2026", path)
         assert (user["messages"], user["recipients"], user["sent"]) == (1, 2, 2), name
         compare([path], monkeypatch, year=2026, sizes=[(2, size) for size in (300, 500, 900)])
+
+
+def test_a_message_held_keeps_its_session_as_one_removed_in_order(tmp_path, monkeypatch):
+    # The client's QUIT logged after qmgr's `removed` (most logins: a local delivery is done
+    # before the client hangs up): the session's end let go of the message's `session`, as of a
+    # message still queued, when the message was held: None in one process, the session with
+    # --jobs 2 (s80k, 1 MB chunks), where before the wait the message kept it everywhere.
+    lines = HEAD.splitlines(keepends=True)
+    disconnect = lines.pop(4)
+    path = _log(tmp_path, "".join(lines) + REMOVED + disconnect.replace(":02 ", ":04 "))
+    items = list(maillog_sasl.open_logs([path], year=2026, zone=dt.timezone.utc))
+    message, = [item for item in items if isinstance(item, Message)]
+    assert message.session is not None and message.session.pid == "100"
+    compare([path], monkeypatch, year=2026, sizes=[(2, size) for size in (300, 600, 900)])
