@@ -257,6 +257,9 @@ class Piece(NamedTuple):
     late: dict
     lines_fed: int
     early_back: set
+    # The queue IDs the replies handed back named not born (ChunkCorrelator.awaited_back): the
+    # parent, applying them before the chunk's births and replies, numbers them as one process.
+    awaited_back: dict
     # A list in the worker; in the parent, its batches (lists), each unpickled as it is taken
     # (parallel._Loaded).
     events: Iterable
@@ -330,8 +333,9 @@ class ChunkCorrelator(Correlator):
         self.loose_copies: set = set()  # Piece.loose_copies (kept whatever named_back holds)
         self.relayed_early: List[tuple] = []  # Piece.relayed_early
         self.born_early: List[tuple] = []  # Piece.born_early
-        # Queue IDs a delivery handed back named from a relay not on loopback, not born here.
-        self.awaited_back: set = set()
+        # Queue IDs a delivery handed back named from a relay not on loopback, not born here:
+        # how many births and replies kept the chunk had counted then (Piece.awaited_back).
+        self.awaited_back: Dict[tuple, tuple] = {}
         self.early_back: set = set()  # Piece.early_back
         self.early_other: set = set()  # foreign keys whose first line here is no late one
         # Foreign keys whose `removed` line was handed back: key -> the last line of the
@@ -373,7 +377,7 @@ class ChunkCorrelator(Correlator):
                      self.piped_keys, self.named_back, loose_copies, self._births,
                      self._birth_count, self.relayed_early, self._awaited,
                      self._awaited_count, self.born_early, self._late, self._lines_fed,
-                     self.early_back, self.events)
+                     self.early_back, self.awaited_back, self.events)
 
     def _finish_message(self, message: Message) -> None:
         self._loose(message)
@@ -573,7 +577,9 @@ class ChunkCorrelator(Correlator):
                     # were dropped.
                     self.unsafe = COPY_ACROSS
                 elif born is None and copy not in self.messages:
-                    self.awaited_back.add(copy)  # its copy may be born here yet (_await())
+                    # Its copy may be born here yet (_await()).
+                    self.awaited_back.setdefault(copy, (self._birth_count,
+                                                            self._awaited_count))
         elif daemon in DELIVERY_AGENTS:
             forwarded = ev.forwarded_as(text)  # (the lines _fold_delivery() did not take)
             named = ev.named_last(text) if ev.names_loopback(text) else None

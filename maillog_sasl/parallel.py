@@ -110,6 +110,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import copyreg
@@ -710,6 +711,7 @@ class _Merge:
         events finished before the next is unpickled (only the rest, once it is applied)."""
         correlator = self.correlator
         edges = correlator.edges
+        awaited_from = correlator._awaited_count
         for placed in self.placed:
             placed.placed.clear()
         if clock.year is None:
@@ -741,6 +743,7 @@ class _Merge:
         correlator.add_late(piece.late, piece.lines_fed)
         correlator._slots.update(piece.slots)
         _add_copies(correlator, piece.piped, piece.picked)
+        _number_back(correlator, piece, awaited_from)
         correlator.add_births(piece.births, piece.birth_count, piece.awaited,
                               piece.awaited_count)
         correlator.edges = [piece.edges[0] if edges[0] is None else edges[0],
@@ -966,6 +969,25 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
             spool.close()
         if _SPOOLS == spools:
             _SPOOLS.clear()
+
+
+def _number_back(correlator: Correlator, piece: Piece, awaited_from: int) -> None:
+    """Number the replies kept as naming a queue ID not born (Correlator._await()) as one
+    process does: those of the lines `piece` handed back, kept here past `awaited_from` before
+    the chunk's births and replies were counted, among them (Piece.awaited_back), and the
+    chunk's own after those before them. Else each reply handed back was let go as many births
+    or replies early as the chunk had before it, and the chunk's own so many late."""
+    before: List[int] = []  # of each reply handed back kept here, the chunk's own before it
+    for key, (births_then, awaited_then) in piece.awaited_back.items():
+        awaited = correlator._awaited.get(key)
+        if awaited is not None and awaited[2] > awaited_from:
+            awaited[2] += awaited_then
+            awaited[3] = correlator._birth_count + births_then
+            before.append(awaited_then)
+    if before:
+        before.sort()
+        for awaited in piece.awaited.values():  # (add_births() numbers them past all kept here)
+            awaited[2] += bisect.bisect_left(before, awaited[2]) - len(before)
 
 
 def _shared(plans: List[Optional[List[Job]]]) -> List[Optional[List[Job]]]:

@@ -270,3 +270,49 @@ def test_watch_reads_each_case_as_one_run_wherever_a_run_stops(cli, tmp_path, ca
             out.write("".join(lines[cut:]))
         cli("watch", "--once", "--year", "2026", "--state", state, log)
         assert _watched(state) == wanted, cut
+
+
+
+def _births(count: int) -> str:
+    """`count` messages born untracked from outside."""
+    return "".join(f"Mar  3 10:00:02 mail postfix/smtpd[900]: {0xC0000 + number:05X}: "
+                   "client=mx.sender.example[198.51.100.9]\n" for number in range(count))
+
+
+def _replies(count: int) -> str:
+    """`count` logins' messages sent to a remote MX that named its queue ID, each removed."""
+    return "".join(
+        "Mar  3 10:00:02 mail postfix/smtpd[901]: connect from client.example[203.0.113.7]\n"
+        f"Mar  3 10:00:02 mail postfix/smtpd[901]: {0xD0000 + number:05X}: client=client.example"
+        f"[203.0.113.7], sasl_method=PLAIN, sasl_username=bob@example.jp\n"
+        f"Mar  3 10:00:02 mail postfix/smtp[902]: {0xD0000 + number:05X}: to=<x@far.example>, "
+        "relay=mx.far.example[198.51.100.50]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, "
+        f"status=sent (250 2.0.0 Ok: queued as {0xE0000 + number:05X})\n"
+        f"Mar  3 10:00:02 mail postfix/qmgr[99]: {0xD0000 + number:05X}: removed\n"
+        "Mar  3 10:00:02 mail postfix/smtpd[901]: disconnect from client.example[203.0.113.7]\n"
+        for number in range(count))
+
+
+@pytest.mark.parametrize("before", [
+    # 900 births (those of the worker's chunk past BIRTHS_KEPT).
+    _births(900),
+    # Births for this process's chunks, then 400 logins' replies naming a remote MX's queue
+    # ID, each kept (their messages the worker's).
+    _births(2 * len(_replies(400)) // 80) + _replies(400),
+], ids=["births", "replies"])
+def test_jobs_number_a_reply_handed_back_as_one_process(tmp_path, before):
+    # The login's message is this process's, its late reply (`late`) in a worker's chunk after
+    # `before`, the copy born first in the next: this process numbered the reply as if first
+    # in its chunk, let go past BIRTHS_KEPT births or replies when the copy came.
+    lines = story(0, DEFERRED, late=True).splitlines(keepends=True)
+    at = next(at for at, line in enumerate(lines) if "B0000A: to=<a@" in line)
+    text = "".join(lines[:at]) + before + "".join(lines[at:])
+    log = tmp_path / "maillog"
+    log.write_text(text)
+    one = read_canonical(log, 1, 1 << 24)
+    assert sum(kind == "Message" and "'reinjected'" in fields for kind, fields in one[0]) == 1
+    # --jobs 2: the first two chunks read here, the third (the reply's) by the worker, the
+    # fourth (from the copy's client= line on) here.
+    copy = text.index("B0000C: client=amavis")
+    for chunk_size in range(copy // 3 - 400, copy // 3 + 1, 16):
+        assert read_canonical(log, 2, chunk_size) == one, chunk_size
