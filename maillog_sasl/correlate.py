@@ -2165,7 +2165,9 @@ class Correlator:
         if self._piped and self._waits(message):
             messages.pop(key, None)
             return  # finished once its copy comes, or can no longer come (_forget_copies())
-        finished = self.finished
+        # Not List[Finished]: a parallel.py worker's holds its other events too (chunk.py's
+        # events), which compiled code would refuse as the last of them.
+        finished: list = self.finished
         self._finish_message(message)
         if position >= 0 and finished and finished[-1] is message and messages.get(
                 key) is message:
