@@ -80,6 +80,8 @@ from maillog_sasl.correlate import (
     USED,
     Correlator,
     Pending,
+    delivery_attempt,
+    may_come_late,
     queued_as,
     same_ids,
     same_mail,
@@ -513,8 +515,7 @@ class ChunkCorrelator(Correlator):
         if 0 <= position < LATE_LINES and key not in self.early_other:
             # Only a delivery or a notice may be a late line (Correlator._late_line()); any
             # other ends the wait of the parent's message, if any.
-            if (daemon in DELIVERY_AGENTS or daemon == "bounce"
-                    or daemon == "qmgr" and text.startswith("to=<", text.find(": ") + 2)):
+            if may_come_late(daemon, text):
                 self.early_back.add(key)
             else:
                 self.early_other.add(key)
@@ -525,8 +526,7 @@ class ChunkCorrelator(Correlator):
         placed = position >= 0 and (key in self.removed_back or daemon == "qmgr"
                                     and text.endswith(": removed"))
         if "queued as " not in text and not placed:
-            if (daemon in DELIVERY_AGENTS
-                    or daemon == "qmgr" and text.startswith("to=<", text.find(": ") + 2)):
+            if delivery_attempt(daemon, text):
                 if self._fold_delivery(key, fold, stamp, text):
                     return
             elif daemon == "qmgr" and key in self.sized and text.endswith("(queue active)"):

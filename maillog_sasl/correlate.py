@@ -580,6 +580,19 @@ def queued_as(event) -> Optional[str]:
     return ev.queued_as_in(event.reason) if event is not None else None
 
 
+def delivery_attempt(daemon: str, text: str) -> bool:
+    """Whether a queue ID's line of `daemon` (`text`: `QID: ...`) is a delivery attempt: a
+    delivery agent's, or qmgr's own `QID: to=<...>` (qmgr_event())."""
+    return (daemon in DELIVERY_AGENTS
+            or daemon == "qmgr" and text.startswith("to=<", text.find(": ") + 2))
+
+
+def may_come_late(daemon: str, text: str) -> bool:
+    """Whether a queue ID's line of `daemon` (`text`: `QID: ...`) may be a late line of a
+    message removed (LATE_LINES): a delivery attempt, or bounce's notice."""
+    return daemon == "bounce" or delivery_attempt(daemon, text)
+
+
 def _recipient_limited(event) -> bool:
     """Whether a refusal is anvil's recipient limit's (ev.RCPT_RATE_LIMITED): a RCPT's, or a
     VRFY's."""
@@ -1102,7 +1115,7 @@ class Correlator:
             key = (host, queue_id if colon else text[:-1])
             message = messages.get(key)
             if message is not None and message.state == REMOVED and not self._late_line(
-                    message, key, daemon, body, stamp or line[:15], clock, base + index):
+                    message, key, daemon, text, stamp or line[:15], clock, base + index):
                 message = None  # (its hold ended: the line is another's)
             if message is None:
                 if not colon or " " in queue_id or queue_id == "warning":
@@ -2175,15 +2188,13 @@ class Correlator:
         else:
             messages.pop(key, None)
 
-    def _late_line(self, message: Message, key: tuple, daemon: str, body: str, stamp: str,
+    def _late_line(self, message: Message, key: tuple, daemon: str, text: str, stamp: str,
                    clock: Clock, position: int) -> bool:
         """Whether a line of `message`, removed and held (_late), is one of its late lines: a
         delivery or a notice (bounce's) at `position` of the input (negative: handed back,
         not read in its place) within LATE_LINES and LATE_WITHIN of its removal. Any other ends
         its hold, and is not its own."""
-        if (0 <= position <= self._late.get(key, -1)
-                and (daemon in DELIVERY_AGENTS or daemon == "bounce"
-                     or daemon == "qmgr" and body.startswith("to=<"))):
+        if 0 <= position <= self._late.get(key, -1) and may_come_late(daemon, text):
             when = clock.time(stamp)
             end = message.end
             if when is not None and end is not None and when <= end + LATE_WITHIN:
