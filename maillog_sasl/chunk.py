@@ -346,6 +346,7 @@ class ChunkCorrelator(Correlator):
 
     def piece(self, problem: Optional[Problem], lines_cut: int) -> Piece:
         self.settle_copies()  # (a whole input's first lines, if it had fewer than a sample)
+        self.trim_awaited()  # (those of messages closed here are no copy's for the parent)
         stats = self.stats
         # Lines handed back are counted where they are applied.
         stats.lines_read -= self.orphans

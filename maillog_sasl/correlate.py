@@ -243,9 +243,6 @@ PICKED: Final = "picked"
 # last this many replies naming a queue ID not born yet are kept too, each for as many births
 # after it (Correlator._awaited).
 BIRTHS_KEPT: Final = 256
-# Most replies kept so are remote MXs', their message removed a moment after: those of a
-# message no longer open are let go every this many (their 256 kept cost `--jobs 2` 0.5 MB).
-AWAITED_SWEEP: Final = 32
 # A central syslog fed over UDP (rsyslog's worker threads, a relay's queue) may write a host's
 # lines out of the order Postfix logged them: qmgr's `removed` before the last delivery line of
 # its queue ID, or bounce's notice line. A message removed is held this long after its
@@ -2752,7 +2749,7 @@ class Correlator:
         self._awaited_count += awaited_count
         if len(self._births) > 2 * BIRTHS_KEPT:
             self._trim_births()
-        self._trim_awaited()
+        self.trim_awaited()
 
     def _relayed(self, text: str, message: Message, recipient: Recipient, host: str) -> None:
         """A login's `recipient` was sent to a relay that answered `queued as NEWQID` (`text`,
@@ -2793,16 +2790,24 @@ class Correlator:
         original = (message.host, message.queue_id)
         named = recipient.address if recipient.orig_to is None else (recipient.address,
                                                                      recipient.orig_to)
-        awaited = self._awaited.get(key)
-        if awaited is not None and awaited[0] == original:
+        kept = self._awaited
+        awaited = kept.get(key)
+        if awaited is not None and awaited[0] == original and self._awaits(awaited):
             awaited[1].append(named)  # (one line a recipient)
             return
         count = self._awaited_count = self._awaited_count + 1
-        self._awaited[key] = [original, [named], count, self._birth_count]
-        if count % AWAITED_SWEEP == 0:
-            self._trim_awaited()
+        kept[key] = [original, [named], count, self._birth_count]
+        # Most are remote MXs', their message removed a moment after, and only the last
+        # BIRTHS_KEPT can be a copy's (_awaits(), asked when one is born): those that can no
+        # longer be are let go once twice as many are kept (each is 300 bytes): a sweep every
+        # 32 cost a login's every remote delivery nine tests of the kept.
+        if len(kept) > 2 * BIRTHS_KEPT:
+            self.trim_awaited()
 
-    def _trim_awaited(self) -> None:
+    def trim_awaited(self) -> None:
+        """Let go of the replies kept (_await()) that can no longer name a copy (_awaits()):
+        also before a parallel.py worker hands them on (those of its closed messages are no
+        copy's for the parent), and once they are merged (add_births())."""
         self._awaited = {key: awaited for key, awaited in self._awaited.items()
                          if self._awaits(awaited)}
 

@@ -16,6 +16,8 @@ from test_split_reinjection import BOUNCED, DEFERRED
 from test_split_reinjection import STORY as SPLIT
 from test_watch import engine_of
 
+from maillog_sasl.correlate import BIRTHS_KEPT
+
 # The login's session of test_split_reinjection's story (a message to two recipients).
 LOGIN = "".join(SPLIT.splitlines(keepends=True)[:5])
 # One login's message through the filter at 10.0.0.5; its copy is born before the relay line,
@@ -316,3 +318,25 @@ def test_jobs_number_a_reply_handed_back_as_one_process(tmp_path, before):
     copy = text.index("B0000C: client=amavis")
     for chunk_size in range(copy // 3 - 400, copy // 3 + 1, 16):
         assert read_canonical(log, 2, chunk_size) == one, chunk_size
+
+
+@pytest.mark.parametrize("between, followed", [(BIRTHS_KEPT - 1, True), (BIRTHS_KEPT, False)],
+                         ids=["within", "past"])
+def test_a_reply_waits_for_its_copy_while_fewer_than_births_kept_replies_follow(
+        report, tmp_path, between, followed):
+    # The reply naming the copy before its client= line (syslog's race), then `between` other
+    # logins' replies from a remote MX, each message removed at once: the reply is kept for
+    # the last BIRTHS_KEPT replies, and the oldest let go past them (the replies kept are not
+    # swept for the messages still open).
+    lines = story(0, DEFERRED, late=True).splitlines(keepends=True)
+    at = next(at for at, line in enumerate(lines) if "B0000C: client=amavis" in line)
+    log = tmp_path / "maillog"
+    log.write_text("".join(lines[:at]) + _replies(between) + "".join(lines[at:]))
+    rows = [row for row in report("messages", "--year", "2026", log)
+            if row["queue_id"] in ("B0000A", "B0000C")]
+    if followed:
+        assert sorted((row["queue_id"], row["recipient"], row["status"]) for row in rows) == [
+            ("B0000C", "a@one.example", "sent"), ("B0000C", "b@two.example", "deferred")]
+    else:
+        assert sorted((row["queue_id"], row["recipient"], row["status"]) for row in rows) == [
+            ("B0000A", "a@one.example", "sent"), ("B0000A", "b@two.example", "sent")]
