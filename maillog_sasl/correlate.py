@@ -2204,10 +2204,11 @@ class Correlator:
         """The messages held for their late lines (_late) whose window has passed once `fed`
         lines are fed (-1: _lines_fed) are let go (in the order held, that of their windows'
         ends)."""
-        fed = self._lines_fed if fed < 0 else fed
-        late, messages = self._late, self.messages
+        late = self._late
         if not late:
             return
+        fed = self._lines_fed if fed < 0 else fed
+        messages = self.messages
         over = []
         for key, until in late.items():
             if until >= fed:
@@ -2270,7 +2271,9 @@ class Correlator:
         if not isinstance(item, Message) or item.state != REMOVED:
             return False
         key = (item.host, item.queue_id)
-        return key in self._late or key in also
+        # (`also` tested only when it holds any: most calls pass none, and a test of the
+        # empty set costs as much as that of _late.)
+        return key in self._late or (bool(also) and key in also)
 
     def take_finished(self, alone: bool = False) -> List[Finished]:
         """What handed_on() lets go, taken out of `finished`. `alone`: all but the messages
@@ -2282,8 +2285,13 @@ class Correlator:
         taken = finished[:cut]
         del finished[:cut]
         if alone and finished:
-            taken += [item for item in finished if not self._held_late(item)]
-            finished[:] = [item for item in finished if self._held_late(item)]
+            held: List[Finished] = []
+            for item in finished:  # (each item tested once)
+                if self._held_late(item):
+                    held.append(item)
+                else:
+                    taken.append(item)
+            finished[:] = held
         return taken
 
     def _open(self, key: tuple) -> Optional[Message]:

@@ -27,7 +27,7 @@ DIAGNOSTICS
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Final, List, Optional, Sequence, Set, Tuple, Union
 
 from maillog_sasl.events import (
     BOUNCED,
@@ -53,8 +53,13 @@ __all__ = ["OUTCOMES", "FINAL_OUTCOMES", "SENT", "DEFERRED", "BOUNCED", "EXPIRED
 UNKNOWN_USER = "(unknown user)"
 # What became of a Message (its `state`): still open; removed from the queue; refused whole (by
 # cleanup, a milter, or at DATA) or discarded; still in the queue when the log ends; its queue
-# ID reused before its removal was logged.
-OPEN, REMOVED, REFUSED, QUEUED, LOST = "open", "removed", "rejected", "queued", "lost"
+# ID reused before its removal was logged. (Final: compiled code reads them as constants; a
+# name imported otherwise is looked up in the module's globals at each use.)
+OPEN: Final = "open"
+REMOVED: Final = "removed"
+REFUSED: Final = "rejected"
+QUEUED: Final = "queued"
+LOST: Final = "lost"
 
 
 # The fields of each, in the order their pickles (__reduce__) give them: named here rather than
