@@ -1525,9 +1525,8 @@ class Correlator:
         if self._host_clock:
             self._close_idle(self._host_clock)
         self._forget_copies(None)
-        for key in self._late:
-            self.messages.pop(key, None)
-        self._late.clear()
+        for key in list(self._late):
+            self._let_go(key)
         self.stats.sessions_incomplete += len(self.pending)
         self.pending.clear()
         for session in self.sessions.values():
@@ -2196,8 +2195,7 @@ class Correlator:
             end = message.end
             if when is not None and end is not None and when <= end + LATE_WITHIN:
                 return True
-        self._late.pop(key, None)
-        self.messages.pop(key, None)
+        self._let_go(key)
         return False
 
     def _end_late(self, fed: int = -1) -> None:
@@ -2208,15 +2206,13 @@ class Correlator:
         if not late:
             return
         fed = self._lines_fed if fed < 0 else fed
-        messages = self.messages
         over = []
         for key, until in late.items():
             if until >= fed:
                 break
             over.append(key)
         for key in over:
-            del late[key]
-            messages.pop(key, None)
+            self._let_go(key)
 
     def end_late_before(self, latest: Optional[_dt.datetime]) -> None:
         """The messages held whose LATE_WITHIN has passed by `latest`, the newest time read,
@@ -2233,8 +2229,14 @@ class Correlator:
 
     def late_over(self, key: tuple) -> None:
         """The late lines of the message held on `key` can no longer come (chunk.LateOver)."""
-        if self._late.pop(key, None) is not None:
-            self.messages.pop(key, None)
+        if key in self._late:
+            self._let_go(key)
+
+    def _let_go(self, key: tuple) -> None:
+        """The message removed on `key` is no longer held for its late lines (_late): a later
+        line of its queue ID is another's. (Handed on already: only no longer followed.)"""
+        self._late.pop(key, None)
+        self.messages.pop(key, None)
 
     def late_keys(self) -> AbstractSet[tuple]:
         """The keys of the messages held for their late lines (_late)."""
@@ -2293,6 +2295,11 @@ class Correlator:
                     taken.append(item)
             finished[:] = held
         return taken
+
+    def open_messages(self) -> List[Message]:
+        """The messages still in the queue: those followed but the ones removed and held for
+        their late lines (_late)."""
+        return [message for message in self.messages.values() if message.state != REMOVED]
 
     def _open(self, key: tuple) -> Optional[Message]:
         """The message open on `key`: not one removed that is held for its late lines."""

@@ -191,7 +191,6 @@ from maillog_sasl.model import (
     OUTCOMES,
     REFUSED,
     REJECTED,
-    REMOVED,
     Finished,
     Message,
     Session,
@@ -451,8 +450,8 @@ class Engine:
     def queue(self) -> Dict[str, List[Message]]:
         """account -> its authenticated messages still open (in the queue), oldest first."""
         found: Dict[str, List[Message]] = {}
-        for message in self.correlator.messages.values():
-            if message.sasl_username is not None and message.state != REMOVED:
+        for message in self.correlator.open_messages():
+            if message.sasl_username is not None:
                 found.setdefault(message.sasl_username, []).append(message)
         for messages in found.values():
             messages.sort(key=lambda message: (message.queued, message.queue_id))
@@ -471,8 +470,8 @@ class Engine:
     def _end_and_assess(self, countries: Countries) -> Dict[str, Finding]:
         self.correlator.settle_inputs()  # (their messages are queued ones too)
         queued: Dict[str, List[str]] = {}
-        for message in self.correlator.messages.values():
-            if message.sasl_username is not None and message.state != REMOVED:
+        for message in self.correlator.open_messages():
+            if message.sasl_username is not None:
                 queued.setdefault(message.sasl_username, []).append(message.queue_id)
         self.correlator.finish()
         for item in self.correlator.finished:
@@ -1363,8 +1362,8 @@ def describe(state: State) -> dict:
     busy: Dict[str, dict] = {}
     if engine is not None:
         open_sessions = len(engine.correlator.sessions) + len(engine.correlator.pending)
-        for message in engine.correlator.messages.values():
-            if message.sasl_username is None or message.state == REMOVED:
+        for message in engine.correlator.open_messages():
+            if message.sasl_username is None:
                 continue
             pending = message.counted_outcomes().count(DEFERRED)
             open_messages.append({"host": message.host, "queue_id": message.queue_id,
