@@ -586,8 +586,12 @@ def delivery_attempt(daemon: str, text: str) -> bool:
 
 def may_come_late(daemon: str, text: str) -> bool:
     """Whether a queue ID's line of `daemon` (`text`: `QID: ...`) may be a late line of a
-    message removed (LATE_LINES): a delivery attempt, or bounce's notice."""
-    return daemon == "bounce" or delivery_attempt(daemon, text)
+    message removed (LATE_LINES): a delivery attempt, bounce's notice, or qmgr's expiry line
+    (`QID: from=<...>, status=expired, returned to sender`, logged before the notice)."""
+    if daemon == "bounce" or delivery_attempt(daemon, text):
+        return True
+    queue_id, _, body = text.partition(": ")
+    return daemon == "qmgr" and isinstance(ev.qmgr_event(queue_id, body), ev.Expired)
 
 
 def _recipient_limited(event) -> bool:

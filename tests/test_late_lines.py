@@ -119,6 +119,34 @@ def test_a_line_later_than_the_window_is_not_the_message_s(report, cli, tmp_path
     assert len(report("messages", "--year", "2026", path)) == 2
 
 
+DEFERRED = ("Mar  3 10:00:03 mx postfix/smtp[104]: 4AB1C2D3E4: to=<b@three.example>, "
+            "relay=none, delay=2, delays=0/0/2/0, dsn=4.4.1, status=deferred (connect to "
+            "mx.three.example[198.51.100.3]:25: Connection timed out)\n")
+# Five days later qmgr gives up on the recipient deferred: its expiry line, bounce's notice
+# to the sender, `removed`.
+EXPIRED = ("Mar  8 10:00:05 mx postfix/qmgr[102]: 4AB1C2D3E4: from=<ann@example.jp>, "
+           "status=expired, returned to sender\n")
+EXPIRY_NOTICE = ("Mar  8 10:00:05 mx postfix/bounce[105]: 4AB1C2D3E4: sender non-delivery "
+                 "notification: 5C6D7E8F90\n")
+REMOVED_EXPIRED = "Mar  8 10:00:05 mx postfix/qmgr[102]: 4AB1C2D3E4: removed\n"
+
+
+def test_an_expiry_line_after_removed_is_the_message_s(report, cli, tmp_path, monkeypatch):
+    # qmgr's expiry line written after `removed`: it ended the wait and was counted untracked,
+    # the recipient left deferred (and so the notice after it).
+    expired = [("ann@example.jp", "a@two.example", "sent"),
+               ("ann@example.jp", "b@three.example", "expired")]
+    in_order = _log(tmp_path, HEAD + DEFERRED + EXPIRED + EXPIRY_NOTICE + REMOVED_EXPIRED, "a")
+    rows = report("messages", "--year", "2026", in_order)
+    assert _outcomes(rows) == expired
+    for name, late in (("expiry", EXPIRED + EXPIRY_NOTICE), ("both", EXPIRY_NOTICE + EXPIRED)):
+        path = _log(tmp_path, HEAD + DEFERRED + REMOVED_EXPIRED + late, name)
+        assert report("messages", "--year", "2026", path) == rows, name
+        stats = cli("--stats", "-f", "csv", "--year", "2026", path).err
+        assert "untracked queue IDs:    0" in stats, name
+        compare([path], monkeypatch, year=2026, sizes=[(2, size) for size in (300, 600, 900)])
+
+
 FAILED_LOGIN = """\
 Mar  3 10:00:03 mx postfix/submission/smtpd[120]: connect from unknown[192.0.2.66]
 Mar  3 10:00:03 mx postfix/submission/smtpd[120]: warning: unknown[192.0.2.66]: SASL LOGIN authentication failed: authentication failure
