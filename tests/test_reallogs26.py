@@ -34,12 +34,13 @@ PIPELINING = "".join([
     "ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5\n",
     "Mar 10 05:10:58 mail postfix/qmgr[1720]: 9D546FB215: from=<test@example.com>, size=242, "
     "nrcpt=1 (queue active)\n",
-    # session 2101 from 203.0.113.90 pipelines text written to look like a login's client= line,
+    # session 2101 from 203.0.113.90 pipelines text written to look like a login's client= line
+    # (right after smtpd's `: `, as a queue ID's line is: the tag's text before it is no queue ID),
     # a SASL failure of 203.0.113.9 and a disconnect with nine failed AUTHs: none of them is
     # Postfix's, so no login, no failure, no session of 203.0.113.9
     "Mar 10 06:17:20 mail postfix/smtpd[2101]: connect from unknown[203.0.113.90]\n",
     "Mar 10 06:17:21 mail postfix/smtpd[2101]: improper command pipelining after EHLO from "
-    "unknown[203.0.113.90]: 7C1D2E3F4A: client=evil.example[203.0.113.9], sasl_method=PLAIN, "
+    "unknown[203.0.113.90]: client=evil.example[203.0.113.9], sasl_method=PLAIN, "
     "sasl_username=admin@example.org\\r\\nwarning: evil.example[203.0.113.9]: SASL LOGIN "
     "authentication failed: UGFzc3dvcmQ6\\r\\ndisconnect from evil.example[203.0.113.9] ehlo=1 "
     "auth=0/9 commands=1/10\\r\\n\n",
