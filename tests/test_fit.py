@@ -157,7 +157,9 @@ def test_columns_all_hides_nothing_on_a_terminal(monkeypatch):
 
 @pytest.mark.parametrize("report", EVERY_REPORT[:3], ids=" ".join)
 def test_a_table_to_a_file_or_a_pipe_is_whole(monkeypatch, report):
-    whole = run(monkeypatch, [*report, SAMPLE])[1]
+    # The run's status and stderr are asserted: an empty table was once all a failure showed.
+    code, whole, err = run(monkeypatch, [*report, SAMPLE])
+    assert (code, err) == (0, "")
     assert max(width(line) for line in whole.splitlines()) > 200  # as it always was
     assert run(monkeypatch, [*report, SAMPLE], columns=100)[1] == whole  # COLUMNS alone: no
     assert run(monkeypatch, [*report, "--width", "0", SAMPLE], terminal=True)[1] == whole

@@ -320,6 +320,18 @@ def test_a_set_group_id_directory_does_not_change_a_replaced_files_group(tmp_pat
     assert (target.stat().st_uid, target.stat().st_gid) == (0, 0)
 
 
+def starting_with(number, disposition):
+    """A child's start with SIGINT at its default and `number` at `disposition`: SIG_DFL as at
+    a terminal; SIG_IGN as nohup (SIGHUP) or a script's `&` (SIGQUIT) start it. A shell without
+    job control starts a background command with SIGINT and SIGQUIT ignored, nohup with SIGHUP
+    ignored, and Python keeps an ignored signal ignored in the commands it starts: a child gets
+    them as the suite got them unless told."""
+    def start():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(number, disposition)
+    return start
+
+
 @pytest.mark.parametrize("number, code, said", [
     (signal.SIGINT, 130, "interrupted"),
     # kill, timeout(1), systemd: the signal killed the process and its temporary file stayed;
@@ -337,11 +349,11 @@ def test_ctrl_c_while_reading_leaves_no_temporary_file(tmp_path, number, code, s
     writer = subprocess.Popen(["sh", "-c", f"exec > '{fifo}'; cat '{head}'; sleep 30"])
     target = tmp_path / "reports" / "incident.csv"
     target.parent.mkdir()
-    # A shell without job control starts a background command with SIGINT ignored, and Python
-    # then keeps it ignored: the command's child must start with the default, as at a terminal.
+    # The signal at its default, as at a terminal, however the suite was started: a suite
+    # started in the background (nohup, a script's `&`) timed out here on SIGHUP and SIGQUIT.
     run = subprocess.Popen(COMMAND + ["--year", "2018", "-o", str(target), str(fifo)],
                            stderr=subprocess.PIPE, text=True,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                           preexec_fn=starting_with(number, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 20
         while not listing(target.parent) and time.monotonic() < deadline:
@@ -393,15 +405,6 @@ def test_a_signal_as_the_temporary_file_is_made_leaves_none(tmp_path, place):
     assert listing(target.parent) == []
 
 
-def ignoring(number):
-    """A child's start as nohup's (SIGHUP) or a script's `&` (SIGQUIT) makes it: `number`
-    ignored, and SIGINT at its default."""
-    def start():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(number, signal.SIG_IGN)
-    return start
-
-
 @pytest.mark.parametrize("number", [signal.SIGHUP, signal.SIGQUIT])
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_signal_the_run_was_started_ignoring_stays_ignored(tmp_path, number, jobs):
@@ -412,7 +415,8 @@ def test_a_signal_the_run_was_started_ignoring_stays_ignored(tmp_path, number, j
     target = tmp_path / "incident.csv"
     run = subprocess.Popen(COMMAND + ["--jobs", jobs, "-q", "-f", "csv", "-o", str(target),
                                       str(log)],
-                           stderr=subprocess.PIPE, text=True, preexec_fn=ignoring(number),
+                           stderr=subprocess.PIPE, text=True,
+                           preexec_fn=starting_with(number, signal.SIG_IGN),
                            start_new_session=True)
     try:
         deadline = time.monotonic() + 20

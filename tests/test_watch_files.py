@@ -468,20 +468,33 @@ def test_a_commit_the_disk_refuses_says_why(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["s.sqlite", "s.sqlite.lock"]
 
 
-def test_a_lock_removed_by_its_holder_is_not_held_by_the_run_that_waited(tmp_path):
+def test_a_lock_removed_by_its_holder_is_not_held_by_the_run_that_waited(tmp_path, monkeypatch):
     # A run whose new state could not be made removes its lock as it gives up: the run that
     # waited for it must lock the file the path names next, which a third run also locks.
     import threading
-    import time
 
+    from maillog_sasl import state as state_module
     from maillog_sasl.state import StateError, _Lock
 
     path = str(tmp_path / "s.sqlite")
     first = _Lock(path, 0)
+    # The lock is removed once the thread has found it held, not after a fixed 0.3 s: on a
+    # loaded machine the thread could start after the removal, lock a new file and pass.
+    refused = threading.Event()
+    flock = state_module.fcntl.flock
+
+    def noting_a_refusal(descriptor, operation):
+        try:
+            return flock(descriptor, operation)
+        except BlockingIOError:
+            refused.set()
+            raise
+
+    monkeypatch.setattr(state_module.fcntl, "flock", noting_a_refusal)
     got = []
-    waiting = threading.Thread(target=lambda: got.append(_Lock(path, 5)))
+    waiting = threading.Thread(target=lambda: got.append(_Lock(path, 20)))
     waiting.start()
-    time.sleep(0.3)  # the thread waits on the first file
+    assert refused.wait(20), "the thread found the lock held"
     first.release(remove=True)
     waiting.join()
     second = got[0]
