@@ -879,9 +879,11 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
     correlator = merge.correlator
     plans: List[Optional[List[Job]]] = []
     clock: Optional[ChunkClock] = None
+    last_source = None
     for index, source in enumerate(sources):
         clock = source_clock(source, year, zone, clock, ChunkClock,  # type: ignore[assignment]
-                             sources[index - 1] if index else None)
+                             before=last_source)
+        last_source = source
         assert clock is not None
         # A URL is opened by every worker, forked or not: an fsspec file does not survive a
         # fork (its driver's connections), and the URL names the same object anywhere.
@@ -939,7 +941,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         for source, plan in zip(sources, plans):
             correlator.stats.sources.append(source.name)
             clock = source_clock(source, year, zone, clock, ChunkClock,  # type: ignore
-                                 last_source)
+                                 before=last_source)
             last_source = source
             assert clock is not None
             before = counted_before(correlator.stats)
