@@ -828,7 +828,8 @@ class Correlator:
         self._birth_count = 0
         # Queue IDs a login's delivery named from a relay not on loopback before they were
         # born: (host, queue ID) -> [its message's key, the keys of the recipients the replies
-        # named, its number among them, _birth_count then] (_await()); how many so far.
+        # named, its number among them, _birth_count then, its message's `queued`: a later
+        # message on the key is another] (_await()); how many so far.
         self._awaited: Dict[tuple, list] = {}
         self._awaited_count = 0
         # The messages removed that are held for their late lines (LATE_LINES): key -> the
@@ -886,6 +887,12 @@ class Correlator:
         # or before their times were their own (none read yet).
         state["_inputs"] = {name: (*kept, *_new_input()[len(kept):])
                             for name, kept in state["_inputs"].items()}
+        # The replies kept by a version that did not keep their message's time: that of the
+        # message open on its key (one closed is let go by the next sweep).
+        messages = state["messages"]
+        state["_awaited"] = {key: awaited if len(awaited) > 4 else [
+            *awaited, getattr(messages.get(awaited[0]), "queued", None)]
+            for key, awaited in state["_awaited"].items()}
         for name in KEPT:
             setattr(self, name, state[name])
         self._smtpd_handlers = self._handlers()
@@ -2761,9 +2768,9 @@ class Correlator:
         before = self._birth_count
         for key, (client, number) in births.items():
             self._births[key] = (client, before + number)
-        for key, (original, recipients, number, births_then) in awaited.items():
+        for key, (original, recipients, number, births_then, queued) in awaited.items():
             self._awaited[key] = [original, recipients, self._awaited_count + number,
-                                  before + births_then]
+                                  before + births_then, queued]
         self._birth_count = before + count
         self._awaited_count += awaited_count
         if len(self._births) > 2 * BIRTHS_KEPT:
@@ -2815,7 +2822,7 @@ class Correlator:
             awaited[1].append(named)  # (one line a recipient)
             return
         count = self._awaited_count = self._awaited_count + 1
-        kept[key] = [original, [named], count, self._birth_count]
+        kept[key] = [original, [named], count, self._birth_count, message.queued]
         # Most are remote MXs', their message removed a moment after, and only the last
         # BIRTHS_KEPT can be a copy's (_awaits(), asked when one is born): those that can no
         # longer be are let go once twice as many are kept (each is 300 bytes): a sweep every
@@ -2833,10 +2840,14 @@ class Correlator:
     def _awaits(self, awaited: list) -> bool:
         """Whether a reply kept (_await()) is of the last BIRTHS_KEPT kept and BIRTHS_KEPT
         births, and its message still open: it may be a filter's whose copy is born now.
-        (Counted, as _birth_ip() is.)"""
-        return (awaited[2] > self._awaited_count - BIRTHS_KEPT
-                and awaited[3] >= self._birth_count - BIRTHS_KEPT
-                and awaited[0] in self.messages)
+        (Counted, as _birth_ip() is. Its message is told by the time it was queued too: its
+        queue ID may be reused while the reply is kept, and the sweep that lets go of a
+        reply whose message is closed comes only when many are kept.)"""
+        if (awaited[2] <= self._awaited_count - BIRTHS_KEPT
+                or awaited[3] < self._birth_count - BIRTHS_KEPT):
+            return False
+        message = self.messages.get(awaited[0])
+        return message is not None and message.queued == awaited[4]
 
     def awaits(self, key: tuple) -> bool:
         """Whether a message born untracked on `key` now may be the copy of a reply kept

@@ -10,6 +10,8 @@ queued from the relay's own IP just before carries the mail; a remote MX's `queu
 does, even when the ID names a message this host queued from another client.
 """
 
+import re
+
 import pytest
 from test_jobs import read_canonical
 from test_split_reinjection import BOUNCED, DEFERRED
@@ -340,3 +342,65 @@ def test_a_reply_waits_for_its_copy_while_fewer_than_births_kept_replies_follow(
     else:
         assert sorted((row["queue_id"], row["recipient"], row["status"]) for row in rows) == [
             ("B0000A", "a@one.example", "sent"), ("B0000A", "b@two.example", "sent")]
+
+
+def _login(at: str, queue_id: str, number: int, copy: str, removed: bool = True) -> str:
+    """A login's message `queue_id` sent to the filter at 10.0.0.5, which answered `queued
+    as COPY`, and `removed`."""
+    return (
+        f"Mar  3 {at} mail postfix/submission/smtpd[{number}1]: connect from client.example"
+        "[203.0.113.5]\n"
+        f"Mar  3 {at} mail postfix/submission/smtpd[{number}1]: {queue_id}: client=client.example"
+        "[203.0.113.5], sasl_method=PLAIN, sasl_username=ann@example.jp\n"
+        f"Mar  3 {at} mail postfix/cleanup[{number}2]: {queue_id}: message-id=<{number}@example.jp>\n"
+        f"Mar  3 {at} mail postfix/qmgr[99]: {queue_id}: from=<ann@example.jp>, size=900, nrcpt=1 "
+        "(queue active)\n"
+        f"Mar  3 {at} mail postfix/submission/smtpd[{number}1]: disconnect from client.example"
+        "[203.0.113.5] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=7\n"
+        f"Mar  3 {at} mail postfix/smtp[{number}5]: {queue_id}: to=<a@one.example>, "
+        "relay=amavis.example[10.0.0.5]:10024, delay=2, delays=0.1/0/0/1.9, dsn=2.0.0, "
+        f"status=sent (250 2.0.0 Ok: queued as {copy})\n"
+        + (f"Mar  3 {at} mail postfix/qmgr[99]: {queue_id}: removed\n" if removed else ""))
+
+
+def _copy(at: str, queue_id: str, number: int, status: str) -> str:
+    """The filter's copy `queue_id` re-injected from 10.0.0.5, delivered with `status`."""
+    return (
+        f"Mar  3 {at} mail postfix/smtpd[{number}3]: connect from amavis.example[10.0.0.5]\n"
+        f"Mar  3 {at} mail postfix/smtpd[{number}3]: {queue_id}: client=amavis.example[10.0.0.5]\n"
+        f"Mar  3 {at} mail postfix/qmgr[99]: {queue_id}: from=<ann@example.jp>, size=1400, "
+        "nrcpt=1 (queue active)\n"
+        f"Mar  3 {at} mail postfix/smtpd[{number}3]: disconnect from amavis.example[10.0.0.5] "
+        "ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5\n"
+        f"Mar  3 {at} mail postfix/smtp[{number}6]: {queue_id}: to=<a@one.example>, "
+        "relay=mx.one.example[198.51.100.1]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, "
+        f"status={status}\n"
+        f"Mar  3 {at} mail postfix/qmgr[99]: {queue_id}: removed\n")
+
+
+@pytest.mark.parametrize("padding", [0, 12_000], ids=["one batch", "let go between"])
+def test_a_reply_kept_is_not_the_copy_of_a_later_message_on_its_queue_id(tmp_path, padding):
+    # The first message's copy CCCC1 is born late (its client= line after other logins'
+    # replies); meanwhile its queue ID AAAA1 is reused by the next message, sent to the filter
+    # too (CCCC2). CCCC1 is the first message's copy, never the second's: the reply kept names
+    # the message it was of, not its queue ID. (`let go between`: the first message's hold
+    # for its late lines ends before the replies, 1.5 MB of anvil lines read in many batches;
+    # a sweep every 32 replies let the reply go, the sweep at 512 did not, and the second
+    # message took CCCC1 as its copy: --jobs did not.)
+    log = tmp_path / "maillog"
+    log.write_text(
+        _login("10:00:01", "AAAA1", 10, "CCCC1")
+        + "".join("Mar  3 10:00:10 mail postfix/anvil[5]: statistics: max connection rate 1/60s"
+                  f" for (smtp:198.51.100.{number % 200}) at Mar  3 10:00:10\n"
+                  for number in range(padding))
+        + _replies(40)
+        + _login("10:00:30", "AAAA1", 20, "CCCC2", removed=False)
+        + _copy("10:00:31", "CCCC1", 30, "bounced (550 5.1.1 no such user)")
+        + _copy("10:00:32", "CCCC2", 40, "sent (250 2.0.0 Ok)")
+        + "Mar  3 10:00:33 mail postfix/qmgr[99]: AAAA1: removed\n")
+    one = read_canonical(log, 1, 1 << 24)
+    copies = sorted(re.search(r"'queue_id': '(\w+)'.*'message_id': '([^']*)'", fields).groups()
+                    for kind, fields in one[0] if kind == "Message" and "'reinjected'" in fields)
+    assert copies == [("CCCC2", "20@example.jp")]
+    for chunk_size in (1000, 4000):
+        assert read_canonical(log, 2, chunk_size) == one, chunk_size
