@@ -1468,12 +1468,15 @@ def delivery_event(text: str):
     return Delivery(text[:colon], recipient, orig_to, relay, delay, dsn, status, reason)
 
 
-# The shape of nearly every delivery line: these fields in this order, none holding a comma,
-# the recipient not quoted (a quoted local part may hold the fields' text: _delivery_parts()).
+# The shape of nearly every delivery line: these fields in this order, none holding a comma
+# (smtp's and lmtp's `tls=` from Postfix 3.11 on, whose smtp_log_tls_feature_status = yes
+# writes it in every line: global/log_adhoc.c, pol_stats.c), the recipient not quoted (a
+# quoted local part may hold the fields' text: _delivery_parts()).
 # _delivery_parts() reads such a line as this one match does: its first ": " ends the queue ID,
 # its first ", status=" is the one here, and each ", " of its fields is one written below.
 _PLAIN_DELIVERY = re.compile(r"[^:]+: to=(?!<\")[^,]*, relay=([^,]*), delay=[^,]*, "
-                             r"delays=[^,]*, dsn=([^,]*), status=([^ ]*)(?: \((.*)\)| (.*))?",
+                             r"delays=[^,]*, (?:tls=[^,]*, )?dsn=([^,]*), "
+                             r"status=([^ ]*)(?: \((.*)\)| (.*))?",
                              re.DOTALL)
 
 
@@ -1568,8 +1571,8 @@ def sent_answer_at(text: str) -> int:
 # (tests/test_plain_shapes.py holds the two readings equal).
 PLAIN_PEEK = re.compile(r"[^:]*: to=<(?!\")([^,]*)>, (?:orig_to=<(?!\")([^,]*)>, )?"
                         r"relay=[^,]*, "
-                        r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, dsn=[^,]*, "
-                        r"status=([^ ]*)")
+                        r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, (?:tls=[^,]*, )?"
+                        r"dsn=[^,]*, status=([^ ]*)")
 
 
 def delivery_peek(text: str):

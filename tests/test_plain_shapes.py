@@ -163,20 +163,23 @@ STATUS_WORDS = st.sampled_from(["sent", "deferred", "bounced", "expired", "SOFTB
 
 
 @given(WORDS, ADDRESSES, st.none() | ADDRESSES, st.booleans(), FIELDS, st.none() | FIELDS,
-       FIELDS, STATUS_WORDS, st.sampled_from(["", " (250 ok)", " (a, status=sent)", "\t"]))
-@example("1A2B", "bob@example.org", None, True, "mx.example[192.0.2.1]:25", None, "4.4.1",
+       st.none() | FIELDS, FIELDS, STATUS_WORDS,
+       st.sampled_from(["", " (250 ok)", " (a, status=sent)", "\t"]))
+@example("1A2B", "bob@example.org", None, True, "mx.example[192.0.2.1]:25", None, None, "4.4.1",
          "deferred", " (connect to mx.example: Connection timed out)")
-@example("1A2B", "bob@example.org", "alias@example.org", True, "local", "2", "2.0.0", "sent",
-         " (delivered to mailbox)")
-@example("1A2B", "", None, False, "none", None, "5.1.1", "bounced", "")
+@example("1A2B", "bob@example.org", "alias@example.org", True, "local", "2", None, "2.0.0",
+         "sent", " (delivered to mailbox)")
+@example("1A2B", "", None, False, "none", None, "may?", "5.1.1", "bounced", "")
 def test_a_plain_delivery_line_peeks_as_the_general_reading(queue_id, to, orig_to, brackets,
-                                                            relay, conn_use, field, word, tail):
+                                                            relay, conn_use, tls, field, word,
+                                                            tail):
     def address(value):
         return f"<{value}>" if brackets else value
     text = (f"{queue_id}: to={address(to)}"
             + (f", orig_to={address(orig_to)}" if orig_to is not None else "")
             + f", relay={relay}" + (f", conn_use={conn_use}" if conn_use is not None else "")
-            + f", delay={field}, delays={field}, dsn={field}, status={word}{tail}")
+            + f", delay={field}, delays={field}" + (f", tls={tls}" if tls is not None else "")
+            + f", dsn={field}, status={word}{tail}")
     assert (events.delivery_peek(text)
             == without_match("PLAIN_PEEK", events.delivery_peek, text))
 
