@@ -259,7 +259,6 @@ SLOT_TRADITIONAL, SLOT_ISO = 11, 15  # "Sep 17 12:4", "2024-09-17T12:4"
 # What follows `connect from ` in a noted connect's text: the client's address as it named it.
 CONNECT_ADDRESS = slice(len("connect from "), None)
 LAST_CHARACTER = chr(sys.maxunicode)
-_plain_login = ev.PLAIN_LOGIN.fullmatch
 # A doubled input (or tripled, ...: MOST_COPIES): the copies of a line come within this many
 # lines of it, and the first DOUBLED_SAMPLE lines of an input tell how many copies each line
 # has (in a doubled log, half of them are copies; in a tripled one, two thirds).
@@ -1782,7 +1781,7 @@ class Correlator:
                 or ev.names_loopback(text))
 
     def _on_client(self, key: tuple, program, stamp: str, clock: Clock, text: str):
-        login = _plain_login(text) if ", sasl_username=" in text else None
+        login = ev.plain_login(text) if ", sasl_username=" in text else None
         if login is None and not self._may_track(text):
             return self._untracked_client((key[0], text[:text.find(": ")]), text)
         when = clock.time(stamp)
@@ -1791,8 +1790,9 @@ class Correlator:
         if login is not None:
             # Most client= lines tracked are a login's, of the plain shape, on a session open
             # or noted at a connect that named its client as this line does: read by one
-            # match, no event made, the connect not parsed. Any other goes the general way.
-            queue_id, address, name, ip, port, method, username, sender = login.groups()
+            # cut (events.plain_login()), no event made, the connect not parsed. Any other goes
+            # the general way.
+            queue_id, address, name, ip, port, method, username, sender = login
             session = self.sessions.get(key)
             if session is None:
                 noted = self.pending.get(key)

@@ -2,7 +2,8 @@
 shape, give what the general reading gives: smtpd's client= line (events._PLAIN_CLIENT) and
 qmgr's `(queue active)` (events.PLAIN_QUEUE_ACTIVE), each read with its match and with the
 match never taken, on lines built from attacker-chosen values holding commas, brackets, colons,
-spaces and the keys themselves. And a text equal to the NAME[IP]:PORT rebuilt from a client's
+spaces and the keys themselves; and a login's client= line cut by hand (events.plain_login())
+reads as its match does. And a text equal to the NAME[IP]:PORT rebuilt from a client's
 fields (correlate._address_of, which spares parsing a connect or disconnect line again) gives
 back those fields. And smtpd_kind() tells a line that starts with a queue ID by one match, as
 queue_id_of() reads the queue ID."""
@@ -55,6 +56,55 @@ def test_a_plain_client_line_reads_as_the_general_reading(queue_id, name, ip, po
     assert smtpd_client_event(text) == without_match("_PLAIN_CLIENT", smtpd_client_event, text)
 
 
+# A login's client= line of the plain shape read by one match: events.plain_login() cuts it by
+# hand and must read what this reads (events._PLAIN_CLIENT's parts, its address a group of its
+# own, its SASL fields not optional).
+PLAIN_LOGIN = re.compile(r"([^:]+): client=(%s)%s(?<!\s)" % (events._PLAIN_ADDRESS,
+                                                              events._PLAIN_SASL))
+# What a hand cut may miss: whitespace `\s` takes beyond ASCII's (and the ASCII separators
+# \x1c-\x1f), digits `[0-9]` leaves out, a line's end inside a value.
+LOGIN_VALUES = values(", sasl_username=", ", sasl_sender=", ", sasl_method=", ": client=",
+                      "]:", "[", ":1") | st.text(
+    alphabet=st.sampled_from("a0:[], \x1c\x1f\u2028\xa0\x85\n\u0663"), max_size=4)
+
+
+@given(LOGIN_VALUES, LOGIN_VALUES, LOGIN_VALUES, st.none() | LOGIN_VALUES | PORTS,
+       LOGIN_VALUES, LOGIN_VALUES, st.none() | LOGIN_VALUES,
+       st.sampled_from(["", " ", "\t", "\x1c", "\u2028", "\xa0", ",", "a", ", sasl_sender="]))
+@example("1A2B", "unknown", "2001:db8::1", "587", "PLAIN", "alice", "alice@corp.example", "")
+@example("1A2B", "h", "a:1", "2", "LOGIN", "bob", None, "")  # a `:` in the IP, and a port
+@example("1A2B", "h", "192.0.2.1", "", "PLAIN CRAM", "a[b]", "", "")  # `:` and no digit
+@example("1A2B", "h", "192.0.2.1", "\u0663", "PLAIN", "alice", None, "")
+@example("1A2B", "h", "192.0.2.1", None, "PLAIN", "alice", None, "\x1c")
+@example("1A2B", "h", "192.0.2.1", None, "PLAIN", "", None, "")
+@example("1A2B", "h", "192.0.2.1", None, "PLAIN", "alice", "a\xa0b", "")
+@example("1A2B", "h", "192.0.2.1", None, "PLAIN", "alice", "a", ",b")
+@example("1A2B", "a]b", "192.0.2.1", None, "PLAIN", "alice", None, "")
+@example("1A2B", "a", "192.0.2.1", None, "PLAIN", "alice", "", "")
+def test_a_login_line_cut_by_hand_reads_as_its_match(queue_id, name, ip, port, method,
+                                                      username, sender, tail):
+    text = (f"{queue_id}: client={name}[{ip}]" + (f":{port}" if port is not None else "")
+            + f", sasl_method={method}, sasl_username={username}"
+            + (f", sasl_sender={sender}" if sender is not None else "") + tail)
+    login = PLAIN_LOGIN.fullmatch(text)
+    assert events.plain_login(text) == (None if login is None else login.groups())
+
+
+# Lines of any order of the pieces the cut looks for: a key or a bracket in a place the
+# template above never puts it (the SASL keys inside the address, a `]` before the `[`).
+LOGIN_PIECES = st.sampled_from(["1A2B", ": client=", "h", "[", "]", ":", "25", ", sasl_method=",
+                                ", sasl_username=", ", sasl_sender=", "a", ",", " ", "\x1c",
+                                "\u2028", "\u0663"])
+
+
+@given(st.lists(LOGIN_PIECES, max_size=12).map("".join))
+@example("1A2B: client=h[1, sasl_method=M, sasl_username=U]")
+@example("1A2B: client=a]:1, sasl_method=M, sasl_username=U[x]")
+def test_any_order_of_a_login_line_s_pieces_is_cut_as_its_match_reads_it(text):
+    login = PLAIN_LOGIN.fullmatch(text)
+    assert events.plain_login(text) == (None if login is None else login.groups())
+
+
 def test_the_common_client_lines_take_the_match():
     for text in ("57CAF17DB1: client=h.example[198.18.6.155], sasl_method=LOGIN, "
                  "sasl_username=dave@corp.example",
@@ -62,6 +112,8 @@ def test_the_common_client_lines_take_the_match():
                  "sasl_username=x, sasl_sender=x@corp.example",
                  "BE8FC14E7B: client=localhost[127.0.0.1]"):
         assert _PLAIN_CLIENT.fullmatch(text) is not None
+        if ", sasl_username=" in text:
+            assert events.plain_login(text) is not None
 
 
 FAILURE_VALUES = values(", sasl_username=", "sasl_username=", "]: SASL ", ": SASL ", " ", ":",
