@@ -72,6 +72,10 @@ DESCRIPTION
     account name a SASL server accepts holds no blank (Dovecot's auth_username_chars), and one
     user must not be two for a relay's trailing space.
 
+    The patterns of the lines read by the thousand write an optional part `(?:X|)`, not
+    `(?:X)?`: the same match, tried in the same order, but sre runs a `?` over a group through
+    its repeat machinery, 100-200 instructions more a line for each (benchmarks/README.md).
+
 DIAGNOSTICS
     Pure functions of a line. A line of a known daemon in a shape not listed here (or cut short)
     gives None, and is counted as unused by the caller; nothing here raises on input.
@@ -572,7 +576,7 @@ def tls_event(text: str):
 # holds the two equal).
 _PLAIN_AUTH_FAILURE = re.compile(r"warning: ([^\s\[\]]*)\[([^\s\[\]]*)\]: SASL ([^ ]*) "
                                  r"authentication failed: ((?!sasl_username=)[^\s:,][^,]*)"
-                                 r"(?:, sasl_username=(.*))?(?<!\s)", re.DOTALL)
+                                 r"(?:, sasl_username=(.*)|)(?<!\s)", re.DOTALL)
 
 
 # What smtpd_sasl_glue.c writes after `sasl_username=` when the SASL server names no username
@@ -1528,8 +1532,8 @@ def delivery_event(text: str):
 # _delivery_parts() reads such a line as this one match does: its first ": " ends the queue ID,
 # its first ", status=" is the one here, and each ", " of its fields is one written below.
 _PLAIN_DELIVERY = re.compile(r"[^:]+: to=(?!<\")[^,]*, relay=([^,]*), delay=[^,]*, "
-                             r"delays=[^,]*, (?:tls=[^,]*, )?dsn=([^,]*), "
-                             r"status=([^ ]*)(?: \((.*)\)| (.*))?",
+                             r"delays=[^,]*, (?:tls=[^,]*, |)dsn=([^,]*), "
+                             r"status=([^ ]*)(?: \((.*)\)| (.*)|)",
                              re.DOTALL)
 
 
@@ -1622,9 +1626,9 @@ def sent_answer_at(text: str) -> int:
 # match does: its first ": to=" ends the queue ID, its first ">, " after it closes the
 # recipient, and its first ", status=" after the recipients is the one here
 # (tests/test_plain_shapes.py holds the two readings equal).
-PLAIN_PEEK = re.compile(r"[^:]*: to=<(?!\")([^,]*)>, (?:orig_to=<(?!\")([^,]*)>, )?"
+PLAIN_PEEK = re.compile(r"[^:]*: to=<(?!\")([^,]*)>, (?:orig_to=<(?!\")([^,]*)>, |)"
                         r"relay=[^,]*, "
-                        r"(?:conn_use=[^,]*, )?delay=[^,]*, delays=[^,]*, (?:tls=[^,]*, )?"
+                        r"(?:conn_use=[^,]*, |)delay=[^,]*, delays=[^,]*, (?:tls=[^,]*, |)"
                         r"dsn=[^,]*, status=([^ ]*)")
 
 
