@@ -47,18 +47,28 @@ import re
 from itertools import chain, islice, repeat
 from itertools import count as counting
 from operator import itemgetter
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Final, Iterable, Iterator, List, Optional, Sequence
 
 from maillog_sasl import layout
 from maillog_sasl.layout import Fit
 
-# The optional extra [fast]: the same bytes, sooner. Imported by name, as Any: the compiled
-# build (setup.py) is type-checked where orjson may not be installed.
-orjson: Any
-try:
-    orjson = importlib.import_module("orjson")
-except ImportError:  # pragma: no cover - depends on what is installed
-    orjson = None
+# The optional extra [fast]: the same bytes, sooner. Imported by name, as Any (the compiled
+# build, setup.py, is type-checked where orjson may not be installed), when JSON is first
+# written: with the uuid and platform modules it imports, it held 0.65 MB of every other run's
+# memory (benchmarks/README.md). None once found missing.
+_NOT_IMPORTED: Final = object()
+orjson: Any = _NOT_IMPORTED
+
+
+def _orjson() -> Any:
+    """The orjson module, or None where it is not installed."""
+    global orjson
+    if orjson is _NOT_IMPORTED:
+        try:
+            orjson = importlib.import_module("orjson")
+        except ImportError:  # pragma: no cover - depends on what is installed
+            orjson = None
+    return orjson
 
 FORMATS = ("table", "csv", "json", "ndjson", "ids")
 
@@ -337,14 +347,14 @@ class _Orjson:
     every newline is one of its own (a newline inside a string is written \\n), so removing the
     indented newlines leaves json.dumps's `{"a": 1, "b": 2}` for each row."""
 
-    def __init__(self, columns: Sequence[str]):
+    def __init__(self, columns: Sequence[str], module: Any):
         self.columns = list(columns)
-        self.option = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_INDENT_2
-                       if orjson is not None else 0)
+        self.module = module
+        self.option = module.OPT_PASSTHROUGH_DATETIME | module.OPT_INDENT_2
 
     def lines(self, batch: List[Sequence]) -> List[str]:
         """The rows of `batch` as JSON lines, identical to _json_line()'s."""
-        assert orjson is not None
+        orjson = self.module
         columns = self.columns
         if not _ORJSON_TYPES.issuperset(map(type, chain.from_iterable(batch))):
             return [_json_line(columns, values) for values in batch]
@@ -364,7 +374,8 @@ class _Orjson:
 
 def _json_lines(columns, values: Iterable[Sequence]) -> Iterator[List[str]]:
     """Batches of rows as JSON lines (orjson when installed, else the standard library)."""
-    fast = _Orjson(columns) if orjson is not None else None
+    module = _orjson()
+    fast = _Orjson(columns, module) if module is not None else None
     values = iter(values)
     while True:
         batch = list(islice(values, _JSON_BATCH))

@@ -7,6 +7,8 @@ import csv
 import datetime as _dt
 import io
 import json
+import subprocess
+import sys
 import tracemalloc
 
 import pytest
@@ -230,3 +232,32 @@ def test_the_time_texts_kept_for_a_csv_are_let_go_when_it_starts_again():
         tracemalloc.stop()
     # At most the texts and times kept (about 160 bytes each), not the 200,000 written.
     assert held < 3 * 160 * render_module._TIMES_KEPT
+
+
+# What a run imports is what it holds in memory for the whole run: the modules only some runs
+# use are imported by those runs alone (issue 16's 60 MB a process).
+_ONLY_WHEN_USED = {"orjson": "JSON", "uuid": "orjson", "socket": "auth-test's --ehlo default"}
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "ids"])
+def test_a_report_not_in_json_imports_neither_orjson_nor_socket(fmt, tmp_path):
+    script = ("import sys; from maillog_sasl.cli import main; "
+              f"status = main([{str(SAMPLE_LOGS / 'maillog-sample.log')!r}, '--report', "
+              f"'messages', '--format', {fmt!r}, '-o', {str(tmp_path / 'out')!r}]); "
+              f"print(status, sorted(set({sorted(_ONLY_WHEN_USED)!r}) & set(sys.modules)))")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert ran.stdout.split() == ["0", "[]"], ran.stderr
+    assert (tmp_path / "out").stat().st_size > 10_000
+
+
+def test_json_imports_orjson_when_installed(tmp_path):
+    pytest.importorskip("orjson")
+    script = ("import sys; from maillog_sasl.cli import main; "
+              f"status = main([{str(SAMPLE_LOGS / 'maillog-sample.log')!r}, '--report', "
+              f"'messages', '--format', 'json', '-o', {str(tmp_path / 'out')!r}]); "
+              "print(status, 'orjson' in sys.modules)")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert ran.stdout.split() == ["0", "True"], ran.stderr
+    assert json.loads((tmp_path / "out").read_text())
