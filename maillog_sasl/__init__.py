@@ -17,8 +17,8 @@ DESCRIPTION
                                and the parsers beside it -> typed event
         model                  Session, Message, Recipient, Stats: what correlation builds
         correlate.correlate    lines -> finished Session and Message objects, bounded memory;
-                               parallel.correlate_parallel the same on several processes,
-                               or on a Dask cluster's (cluster.connect)
+                               parallel.correlate_parallel the same on several processes
+                               (forked.Pool), or on a Dask cluster's (cluster.connect)
         enrich                 where a client is (enrich.Geo over local MaxMind DB files),
                                and the location and sender rules' per-account facts
         filters.Selection      --user / --since / --until / --ip / --country / --asn

@@ -126,8 +126,6 @@ import os
 import pickle
 import signal
 import tempfile
-import threading
-import time
 import zlib
 from typing import (
     AbstractSet,
@@ -159,6 +157,7 @@ from maillog_sasl.correlate import (
     source_clock,
     source_read,
 )
+from maillog_sasl.forked import Pool, WorkerDied
 from maillog_sasl.model import STATS_FIELDS, Finished, Message, Session, Stats
 from maillog_sasl.sources import (
     BLOCK_SIZE,
@@ -269,32 +268,18 @@ class Job(NamedTuple):
     here: bool = False
 
 
-def _worker_started(parent: int) -> None:
+def _worker_started() -> None:
     # Ctrl-C is the parent's to handle (it stops the workers): no traceback from each of them;
-    # SIGTERM (the pool stopping them), SIGHUP and SIGQUIT end a worker at once, not as the
-    # command's do, unless SIGHUP or SIGQUIT were ignored (nohup): then they still are.
-    # SIGTERM is the pool's own (a broken pool terminates the workers left, stuck on its
-    # queue's lock): never ignored.
+    # SIGTERM (the pool stopping them: forked.Pool.shutdown()), SIGHUP and SIGQUIT end a worker
+    # at once, not as the command's do, unless SIGHUP or SIGQUIT were ignored (nohup): then
+    # they still are. SIGTERM is never ignored: a run started ignoring it (`trap '' TERM`)
+    # could not stop its workers. A parent killed outright (SIGKILL, the OOM killer) ends the
+    # worker's pipes: it ends at its next job, or when it writes its result.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for number in (signal.SIGHUP, signal.SIGQUIT):
         if signal.getsignal(number) is not signal.SIG_IGN:
             signal.signal(number, signal.SIG_DFL)
-    # A parent killed outright (SIGKILL, the OOM killer) never stops its pool: a worker would
-    # wait on the pool's pipe for ever, holding the inputs and the caller's stdout (`| sort`
-    # never ends). Not prctl(PR_SET_PDEATHSIG): it fires when the thread that forked ends, and
-    # a library user's generator may be started in a thread that ends before the run does.
-    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
-
-
-# How often a worker looks whether its parent is still there (seconds).
-PARENT_LOOK = 1.0
-
-
-def _end_with(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(PARENT_LOOK)
-    os._exit(1)
 
 
 def _fixed_zone_of(zone: _dt.timezone) -> tuple:
@@ -864,12 +849,9 @@ class _Pieces:
 
     @contextlib.contextmanager
     def _failures(self) -> Iterator[None]:
-        # Imported when workers are started (a tenth of the command's start-up otherwise).
-        from concurrent.futures.process import BrokenProcessPool
-
         try:
             yield
-        except BrokenProcessPool:
+        except WorkerDied:
             raise WorkerError("a worker process died (killed, or out of memory?); "
                               f"{self.remedy}") from None
         except Exception as error:  # a worker's bug, carried over: one line, not its traceback
@@ -945,12 +927,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
                 plans = [plan and [job if job.here else job._replace(spool=next(turn) % ahead)
                                    for job in plan] for plan in plans]
             every = [job for plan in plans for job in plan or () if not job.here]
-            import concurrent.futures
-            import multiprocessing
-
-            executor = pool = concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_worker_started, initargs=(os.getpid(),))
+            executor = pool = Pool(workers, _worker_started)
         pieces = _Pieces(executor, every, ahead,
                          "try --jobs 1" if pool is not None else "try without --dask")
         pieces.fill()

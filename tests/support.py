@@ -76,3 +76,25 @@ def interleaved_log(stories: int, spacing, tell) -> str:
         tell(number, at)
     lines.sort()
     return "".join(f"{when:%b %d %H:%M:%S} mail postfix/{text}\n" for when, _, text in lines)
+
+
+def processes() -> dict:
+    """pid -> (its state letter, its parent's pid), of every process (from /proc)."""
+    found = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as status:
+                state, parent = status.read().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+        found[int(entry)] = (state, int(parent))
+    return found
+
+
+def children_of(pid: int) -> list:
+    return [child for child, (_, parent) in processes().items() if parent == pid]
+
+
+def living(pids) -> list:
+    known = processes()
+    return [pid for pid in pids if pid in known and known[pid][0] != "Z"]

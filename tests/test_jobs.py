@@ -27,6 +27,7 @@ from maillog_sasl.model import REFUSED, Message, Session
 from maillog_sasl.syslog import parse_zone
 
 from maillog_writer import SECOND, MailLog, at
+from support import children_of
 
 ROOT = Path(__file__).resolve().parent.parent
 # Small chunks: the shipped logs (a few KB to 4 MB) are cut into tens to thousands of chunks.
@@ -150,7 +151,7 @@ def test_a_worker_ends_on_the_pools_sigterm_even_when_the_run_ignores_it():
     and the run waited for ever (a review's). SIGHUP ignored (nohup) stays ignored."""
     code = ("import os, signal\n"
             "from maillog_sasl import parallel\n"
-            "parallel._worker_started(os.getppid())\n"
+            "parallel._worker_started()\n"
             "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,"
             " signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)\n")
 
@@ -185,14 +186,13 @@ def test_a_run_started_in_a_thread_that_ends_keeps_its_workers():
 def test_closing_a_stream_read_in_part_stops_its_workers():
     """Analysis.close() let go of the files in this process only: the worker kept the log (and
     the caller's stdout) open, and lived on until the Analysis was garbage."""
-    import multiprocessing
-
     log = ROOT / "sample_logs" / "maillog-sample.log"
     analysis = maillog_sasl.open_logs([log], year=2026, jobs=2, chunk_size=200_000)
     next(iter(analysis))
-    assert multiprocessing.active_children()
+    workers = children_of(os.getpid())
+    assert workers
     analysis.close()
-    assert multiprocessing.active_children() == [] and list(analysis) == []
+    assert not set(workers) & set(children_of(os.getpid())) and list(analysis) == []
     # Closed by on_batch, within the iteration, as before: the read ends cut short.
     analysis = maillog_sasl.open_logs([log], year=2026)
     analysis.on_batch = lambda source, stats: analysis.close()
@@ -568,7 +568,7 @@ def test_an_input_read_again_here_whole_is_read_without_places(tmp_path, monkeyp
 def test_one_job_starts_no_worker(tmp_path, monkeypatch, run):
     path = write(tmp_path, "maillog", submissions(dt.datetime(2026, 3, 2,
                                                               tzinfo=dt.timezone.utc), 50))
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", None)
+    monkeypatch.setattr(parallel, "Pool", None)
     code, out, _ = run(["-f", "csv", "--year", "2026", str(path)], 1, SMALL)
     assert code == 0 and out
 

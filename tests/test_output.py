@@ -15,7 +15,7 @@ import pytest
 from maillog_sasl import cli as cli_module
 from maillog_sasl import output
 
-from support import SAMPLE_LOGS, another_name
+from support import SAMPLE_LOGS, another_name, children_of, living
 
 SEED = SAMPLE_LOGS / "seed-maillog.txt"
 COMMAND = [sys.executable, "-m", "maillog_sasl"]
@@ -429,28 +429,6 @@ def test_a_signal_the_run_was_started_ignoring_stays_ignored(tmp_path, number, j
         run.kill()
         run.wait()
     assert target.read_text().startswith("user,")
-
-
-def processes() -> dict:
-    """pid -> (its state letter, its parent's pid), of every process (from /proc)."""
-    found = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as status:
-                state, parent = status.read().rsplit(")", 1)[1].split()[:2]
-        except (OSError, ValueError):
-            continue  # ended meanwhile
-        found[int(entry)] = (state, int(parent))
-    return found
-
-
-def children_of(pid: int) -> list:
-    return [child for child, (_, parent) in processes().items() if parent == pid]
-
-
-def living(pids) -> list:
-    known = processes()
-    return [pid for pid in pids if pid in known and known[pid][0] != "Z"]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")

@@ -3,7 +3,6 @@ itself (the first HEAD_START, then every other one, not the last) and applies th
 pieces of the others, in order: the same objects in the same order as one process.
 """
 
-import concurrent.futures
 import errno
 import os
 
@@ -33,13 +32,13 @@ def test_two_jobs_read_a_share_here_and_the_rest_in_one_worker(monkeypatch):
     one = canonical(analysis(1))
     starts = read_here(monkeypatch)
     pools = []
-    pool = concurrent.futures.ProcessPoolExecutor
+    pool = parallel.Pool
 
-    def recorded_pool(workers, **options):
+    def recorded_pool(workers, *started):
         pools.append(workers)
-        return pool(workers, **options)
+        return pool(workers, *started)
 
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", recorded_pool)
+    monkeypatch.setattr(parallel, "Pool", recorded_pool)
     assert canonical(analysis(2)) == one
     chunks = -(-SAMPLE.stat().st_size // 400_000)
     assert pools == [1]
