@@ -235,32 +235,48 @@ def test_the_time_texts_kept_for_a_csv_are_let_go_when_it_starts_again():
 
 
 # What a run imports is what it holds in memory for the whole run: the modules only some runs
-# use (orjson for JSON, uuid by orjson, socket for auth-test's --ehlo default) are imported by
-# those runs alone (issue 16's 60 MB a process).
-ONLY_WHEN_USED = ("orjson", "socket", "uuid")
+# use (orjson for JSON, uuid by orjson, socket for auth-test's --ehlo default, dataclasses and
+# the inspect it imports for watch's state) are imported by those runs alone, and --jobs forks
+# its workers without multiprocessing, concurrent.futures and logging (issue 16's 60 MB a
+# process).
+ONLY_WHEN_USED = ("orjson", "socket", "uuid", "dataclasses", "inspect")
+NOT_FOR_JOBS = ("concurrent.futures", "multiprocessing", "logging")
 
 
-def imported_by_report(fmt, out):
-    """The messages report of the sample written in `fmt` to `out` by a fresh interpreter: its
-    exit status and which of ONLY_WHEN_USED it imported."""
-    script = ("import sys; from maillog_sasl.cli import main; "
-              f"status = main([{str(SAMPLE_LOGS / 'maillog-sample.log')!r}, '--report', "
-              f"'messages', '--format', {fmt!r}, '-o', {str(out)!r}]); "
-              f"print(status, *sorted(set({ONLY_WHEN_USED!r}) & set(sys.modules)))")
+def imported_by_report(fmt, out, jobs=1):
+    """The messages report of the sample written in `fmt` to `out` by a fresh interpreter, with
+    `jobs` processes (in chunks of 200 KB): its exit status, how many processes it forked, and
+    which of ONLY_WHEN_USED and NOT_FOR_JOBS it imported."""
+    script = ("import functools, os, sys, maillog_sasl\n"
+              "from maillog_sasl import cli\n"
+              "cli.open_logs = functools.partial(maillog_sasl.open_logs, chunk_size=200_000)\n"
+              "forks = []\n"
+              "fork = os.fork\n"
+              "os.fork = lambda: forks.append(1) or fork()\n"
+              f"status = cli.main([{str(SAMPLE_LOGS / 'maillog-sample.log')!r}, '--report', "
+              f"'messages', '--format', {fmt!r}, '-o', {str(out)!r}, '--jobs', '{jobs}'])\n"
+              f"print(status, len(forks), "
+              f"*sorted(set({ONLY_WHEN_USED + NOT_FOR_JOBS!r}) & set(sys.modules)))\n")
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)
-    status, *imported = ran.stdout.split()
-    return int(status), imported
+    status, forks, *imported = ran.stdout.split()
+    return int(status), int(forks), imported
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "ids"])
 def test_a_report_not_in_json_imports_neither_orjson_nor_socket(fmt, tmp_path):
-    assert imported_by_report(fmt, tmp_path / "out") == (0, [])
+    assert imported_by_report(fmt, tmp_path / "out") == (0, 0, [])
     assert (tmp_path / "out").stat().st_size > 10_000
+
+
+def test_a_run_on_two_cores_imports_no_process_pool(tmp_path):
+    assert imported_by_report("csv", tmp_path / "two", jobs=2) == (0, 1, [])
+    imported_by_report("csv", tmp_path / "one")
+    assert (tmp_path / "two").read_bytes() == (tmp_path / "one").read_bytes()
 
 
 def test_json_imports_orjson_when_installed(tmp_path):
     pytest.importorskip("orjson")
-    status, imported = imported_by_report("json", tmp_path / "out")
+    status, _, imported = imported_by_report("json", tmp_path / "out")
     assert (status, "orjson" in imported) == (0, True)
     assert json.loads((tmp_path / "out").read_text())
