@@ -107,6 +107,7 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import ipaddress
@@ -191,7 +192,14 @@ class ThresholdError(ValueError):
     """A limit out of its range; str() names the field and the range."""
 
 
-class _Limits(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+@mypyc_attr(native_class=False)
+class Thresholds:
+    """The limits of incident.py's rules; the defaults are the command line's defaults.
+
+    Every limit has a range (RANGES): windows of up to a century keep the rules' date
+    arithmetic inside datetime's years; a value outside one raises ThresholdError.
+    """
     hourly_recipients: int = 100
     burst_factor: float = 10.0
     burst_minimum: int = 50
@@ -209,39 +217,19 @@ class _Limits(NamedTuple):
     travel_speed: float = 1000.0
     sender_mismatch: int = 0  # 0: the sender-mismatch rule is off
 
-
-@mypyc_attr(native_class=False)
-class Thresholds(_Limits):
-    """The limits of incident.py's rules; the defaults are the command line's defaults.
-
-    Every limit has a range (RANGES): windows of up to a century keep the rules' date
-    arithmetic inside datetime's years; a value outside one raises ThresholdError, from
-    Thresholds(...) and from _replace(...) alike. A named tuple, not a frozen dataclass: the
-    dataclasses module, and inspect that it imports, cost every run 1.2 MB.
-    """
-    __slots__ = ()
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Thresholds":
-        given = _Limits(*args, **kwargs)
-        return tuple.__new__(cls, map(_checked, _Limits._fields, given))
-
-    def _replace(self, **changes: Any) -> "Thresholds":
-        return Thresholds(**{**self._asdict(), **changes})
-
-
-def _checked(field: str, value: Any) -> Any:
-    low, high = RANGES[field]
-    # NaN fails both comparisons.
-    if not (isinstance(value, (int, float)) and low <= value <= high):
-        raise ThresholdError(f"{field} must be from {_figure(low)} to {_figure(high)}, "
-                             f"not {value!r}")
-    if isinstance(_Limits._field_defaults[field], int) and not isinstance(value, int):
-        # A count given as a float (the library's callers): kept as the int it is, which the
-        # compiled rules (setup.py) require; a fraction is no count.
-        if not value.is_integer():
-            raise ThresholdError(f"{field} must be a whole number, not {value!r}")
-        return int(value)
-    return value
+    def __post_init__(self) -> None:
+        for field, (low, high) in RANGES.items():
+            value = getattr(self, field)
+            # NaN fails both comparisons.
+            if not (isinstance(value, (int, float)) and low <= value <= high):
+                raise ThresholdError(f"{field} must be from {_figure(low)} to {_figure(high)}, "
+                                     f"not {value!r}")
+            if isinstance(getattr(Thresholds, field), int) and not isinstance(value, int):
+                # A count given as a float (the library's callers): kept as the int it is,
+                # which the compiled rules (setup.py) require; a fraction is no count.
+                if not value.is_integer():
+                    raise ThresholdError(f"{field} must be a whole number, not {value!r}")
+                object.__setattr__(self, field, int(value))
 
 
 def _figure(value: float) -> str:

@@ -1,6 +1,7 @@
 """Incident rules, each at its threshold edges (just below: silent; at: fired), on real-shaped
 Postfix lines written by tests/maillog_writer.py; then the reports built on them."""
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 
@@ -36,7 +37,7 @@ def verdicts(log: MailLog, tmp_path, **limits):
     """user -> Verdict over the log, with Thresholds changed by `limits`."""
     analysis = analyze([log.write(tmp_path / "maillog")])
     assert not analysis.problems
-    options = {"thresholds": Thresholds(**limits)}
+    options = {"thresholds": dataclasses.replace(Thresholds(), **limits)}
     return assess(watch(analysis, Selection(), options), options["thresholds"])
 
 
@@ -151,7 +152,7 @@ def test_burst_before_it_is_judged_by_the_limits_asked(tmp_path):
     activity = watch(analysis, Selection(), {"thresholds": Thresholds()})
     for limits, burst in [({}, True), ({"burst_minimum": 500}, False),
                           ({"burst_factor": 100.0}, False)]:
-        verdict = assess(activity, Thresholds(**limits))["run@example.jp"]
+        verdict = assess(activity, dataclasses.replace(Thresholds(), **limits))["run@example.jp"]
         assert ("burst" in [signal.name for signal in verdict.signals]) == burst, limits
 
 
