@@ -58,16 +58,17 @@ def count_applied(monkeypatch) -> list:
     return count
 
 
-def before_workers(monkeypatch, action) -> None:
+def before_workers(monkeypatch, action, at: str = "_Pieces") -> None:
     """`action()` once the chunks are planned, before the workers open the inputs (a rotation
-    during the run)."""
-    pieces = parallel._Pieces
+    during the run); at="Pool": before they are forked, for what only this process's memory
+    holds (a memory:// object), which a worker sees as it was when forked."""
+    made = getattr(parallel, at)
 
     def acted(*given):
         action()
-        return pieces(*given)
+        return made(*given)
 
-    monkeypatch.setattr(parallel, "_Pieces", acted)
+    monkeypatch.setattr(parallel, at, acted)
 
 
 ARGS = ("-r", "messages", "-f", "json", "--stats", "--year", "2026", "--tz", "UTC")

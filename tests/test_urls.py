@@ -261,7 +261,7 @@ def test_an_object_replaced_during_the_run_is_read_here(tmp_path, memory, cli, m
     assert expected.code == 0 and expected.out.count("\n") == 61
     chunks_of(SMALL, monkeypatch)
     before_workers(monkeypatch, lambda: memory("maillog", write(
-        tmp_path, "new", submissions(start + dt.timedelta(days=1), 60))))
+        tmp_path, "new", submissions(start + dt.timedelta(days=1), 60))), at="Pool")
     result = cli(*args, "--jobs", "2")
     assert (result.code, result.out) == (0, expected.out)
     assert result.err == (f"maillog-sasl: {url}: changed since it was opened here (rotated?): "
