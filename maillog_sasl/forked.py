@@ -1,11 +1,11 @@
 """forked: worker processes forked from this one, each running the jobs handed to it in turn.
 
 SUMMARY
-    Pool(workers, started, args)    fork `workers` processes now; each calls started(*args)
+    Pool(workers, started)          fork `workers` processes now; each calls started() first
     pool.submit(function, argument) -> Pending: function(argument) run by the next worker
     pending.result()                its value, once the worker has it; WorkerDied, or the
                                     exception the function raised, raised here
-    pool.shutdown(wait=True, cancel_futures=False)   stop the workers and wait for them
+    pool.shutdown()                 stop the workers and reap them
 
 DESCRIPTION
     What parallel.py needs of concurrent.futures.ProcessPoolExecutor with the fork start
@@ -19,8 +19,8 @@ DESCRIPTION
     out the jobs, so a worker that took the next job as soon as it was free would not get it
     handed on sooner. Each worker reads the pickle of (function, argument) from its own pipe
     and writes back the pickle of (True, value) or (False, exception) on another, then reads
-    the next; it ends when its pipe of jobs ends (shutdown), or with this process
-    (parallel._worker_started). A worker never returns into this process's code: it leaves
+    the next; it ends when its pipe of jobs ends (this process closed it, or ended). A worker
+    never returns into this process's code: it leaves
     with os._exit(), running no atexit handler and flushing none of this process's buffers.
 
     Every pipe a worker inherits that is not its own (the other workers', this process's ends)
@@ -31,9 +31,8 @@ DIAGNOSTICS
     WorkerDied, from submit() or result(), when a worker's pipe ended before its result came
     (killed, out of memory) or a job could not be handed to it (it is gone). An exception that
     cannot be pickled comes back as a WorkerFailed naming its type and message; a value that
-    cannot, as one naming pickle's error. Ctrl-C is this
-    process's: a worker ignores SIGINT (parallel._worker_started); shutdown() stops the
-    workers with SIGTERM and reaps them.
+    cannot, as one naming pickle's error. Ctrl-C is this process's: a worker ignores SIGINT
+    (parallel._worker_started); shutdown() stops the workers with SIGTERM and reaps them.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-from typing import Callable, List, Tuple
+from typing import Callable, List
 
 
 class WorkerDied(Exception):
@@ -97,17 +96,17 @@ class _Worker:
 class Pool:
     """See the module docstring."""
 
-    def __init__(self, workers: int, started: Callable, args: Tuple = ()) -> None:
+    def __init__(self, workers: int, started: Callable[[], None]) -> None:
         self.workers: List[_Worker] = []
         self.turn = 0
         try:
             for _ in range(workers):
-                self.workers.append(self._fork(started, args))
+                self.workers.append(self._fork(started))
         except BaseException:
             self.shutdown()
             raise
 
-    def _fork(self, started: Callable, args: Tuple) -> _Worker:
+    def _fork(self, started: Callable[[], None]) -> _Worker:
         jobs_read, jobs_write = os.pipe()
         results_read, results_write = os.pipe()
         pid = os.fork()
@@ -119,7 +118,7 @@ class Pool:
                 for other in self.workers:
                     os.close(other.jobs.fileno())
                     os.close(other.results.fileno())
-                started(*args)
+                started()
                 _serve(jobs_read, results_write)
                 status = 0
             finally:
@@ -134,7 +133,7 @@ class Pool:
         worker.hand(function, argument)
         return Pending(worker)
 
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+    def shutdown(self) -> None:
         """Stop every worker at once (a job it runs is not wanted any more: this process took
         every result it needs, or stops), and reap them."""
         for worker in self.workers:

@@ -959,7 +959,7 @@ def correlate_parallel(sources, jobs: int, year: Optional[int] = None, zone=None
         yield from _handed_on(correlator)
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
             _SOURCES.clear()
         for spool in spools:
             spool.close()

@@ -34,9 +34,9 @@ def test_two_jobs_read_a_share_here_and_the_rest_in_one_worker(monkeypatch):
     pools = []
     pool = parallel.Pool
 
-    def recorded_pool(workers, *started):
+    def recorded_pool(workers, started):
         pools.append(workers)
-        return pool(workers, *started)
+        return pool(workers, started)
 
     monkeypatch.setattr(parallel, "Pool", recorded_pool)
     assert canonical(analysis(2)) == one
