@@ -107,7 +107,6 @@ DIAGNOSTICS
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import functools
 import ipaddress
@@ -192,13 +191,18 @@ class ThresholdError(ValueError):
     """A limit out of its range; str() names the field and the range."""
 
 
-@dataclasses.dataclass(frozen=True)
 @mypyc_attr(native_class=False)
 class Thresholds:
     """The limits of incident.py's rules; the defaults are the command line's defaults.
 
-    Every limit has a range (RANGES): windows of up to a century keep the rules' date
-    arithmetic inside datetime's years; a value outside one raises ThresholdError.
+    Thresholds(hourly_recipients=200) takes any limits by name, the others their defaults;
+    limits.replace(...) is a copy with some changed. Every limit has a range (RANGES): windows of
+    up to a century keep the rules' date arithmetic inside datetime's years; a value outside one
+    raises ThresholdError. Frozen, compared and hashed by value.
+
+    A plain class rather than a frozen dataclass: the dataclasses module, and inspect, which it
+    imports, cost every run 1.2 MB of memory. Its instances pickle as the dataclass's did (the
+    instance's dict), so a watch state written by either reads with the other.
     """
     hourly_recipients: int = 100
     burst_factor: float = 10.0
@@ -217,9 +221,12 @@ class Thresholds:
     travel_speed: float = 1000.0
     sender_mismatch: int = 0  # 0: the sender-mismatch rule is off
 
-    def __post_init__(self) -> None:
+    def __init__(self, **limits: Union[int, float]) -> None:
+        for name in limits:
+            if name not in RANGES:
+                raise TypeError(f"Thresholds() got an unexpected keyword argument {name!r}")
         for field, (low, high) in RANGES.items():
-            value = getattr(self, field)
+            value = limits.get(field, getattr(Thresholds, field))
             # NaN fails both comparisons.
             if not (isinstance(value, (int, float)) and low <= value <= high):
                 raise ThresholdError(f"{field} must be from {_figure(low)} to {_figure(high)}, "
@@ -229,7 +236,33 @@ class Thresholds:
                 # which the compiled rules (setup.py) require; a fraction is no count.
                 if not value.is_integer():
                     raise ThresholdError(f"{field} must be a whole number, not {value!r}")
-                object.__setattr__(self, field, int(value))
+                value = int(value)
+            object.__setattr__(self, field, value)
+
+    def replace(self, **changes: Union[int, float]) -> Thresholds:
+        return Thresholds(**{**self._limits(), **changes})
+
+    def _limits(self) -> Dict[str, Union[int, float]]:
+        # Read through the class: a state pickled before a limit existed has no value for it.
+        return {field: getattr(self, field) for field in RANGES}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Thresholds are frozen: {name} is changed by replace()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Thresholds are frozen: {name} cannot be deleted")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Thresholds):
+            return NotImplemented
+        return self._limits() == other._limits()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._limits().values()))
+
+    def __repr__(self) -> str:
+        return "Thresholds(" + ", ".join(f"{field}={value!r}"
+                                         for field, value in self._limits().items()) + ")"
 
 
 def _figure(value: float) -> str:

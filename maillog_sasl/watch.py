@@ -278,6 +278,10 @@ _ADDED = _lacked({"Hold": None, "Discard": None, "_ActionFields": None, "ProxyRe
 # Event classes that an engine never holds (the correlator applies them as they come): left out
 # of every layout, so that a state kept before they came is of this version's format.
 _NEVER_KEPT = frozenset(("Requeued", "_RequeuedFields"))
+# Classes whose pickle is that of an earlier form of theirs, hashed as that form was (its
+# __slots__, _fields and __init__'s names): states written with either are one format.
+# activity.Thresholds pickles its dict of limits, as the frozen dataclass it was did.
+_PICKLED_AS = {"Thresholds": (None, None, ["__post_init__", "__setattr__"])}
 
 
 # The hashes of the layout of the engine's classes (layouts()), written out: in the compiled
@@ -308,7 +312,9 @@ def _layout(modules, more=(), added=None) -> int:
         if gone:
             slots = tuple(name for name in slots if name not in gone)
             names = [name for name in names or () if name not in gone]
-        layout.append((value.__qualname__, slots, getattr(value, "_fields", None), names))
+        layout.append((value.__qualname__,
+                       *_PICKLED_AS.get(value.__qualname__,
+                                        (slots, getattr(value, "_fields", None), names))))
     total = 0
     for byte in repr(layout).encode():  # a stable hash (str's hash() is salted)
         total = (total * 131 + byte) % (1 << 61)

@@ -2,7 +2,6 @@
 the location and sender signals at their edges, the allow-lists; and nothing changed without a
 database. The databases are built here (tests/geoip_writer.py), never the machine's."""
 
-import dataclasses
 import json
 import pickle
 
@@ -85,7 +84,7 @@ def rows_of(*args):
 
 def verdicts(log: MailLog, tmp_path, geo=None, allow=None, **limits):
     analysis = analyze([log.write(tmp_path / "maillog")])
-    options = {"thresholds": dataclasses.replace(Thresholds(), **limits), "geo": geo,
+    options = {"thresholds": Thresholds(**limits), "geo": geo,
                "allow": allow}
     return assess(watch(analysis, Selection(), options), options["thresholds"])
 

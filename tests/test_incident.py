@@ -1,8 +1,8 @@
 """Incident rules, each at its threshold edges (just below: silent; at: fired), on real-shaped
 Postfix lines written by tests/maillog_writer.py; then the reports built on them."""
 
-import dataclasses
 import datetime as dt
+import pickle
 from collections import Counter
 
 import pytest
@@ -37,7 +37,7 @@ def verdicts(log: MailLog, tmp_path, **limits):
     """user -> Verdict over the log, with Thresholds changed by `limits`."""
     analysis = analyze([log.write(tmp_path / "maillog")])
     assert not analysis.problems
-    options = {"thresholds": dataclasses.replace(Thresholds(), **limits)}
+    options = {"thresholds": Thresholds(**limits)}
     return assess(watch(analysis, Selection(), options), options["thresholds"])
 
 
@@ -152,7 +152,7 @@ def test_burst_before_it_is_judged_by_the_limits_asked(tmp_path):
     activity = watch(analysis, Selection(), {"thresholds": Thresholds()})
     for limits, burst in [({}, True), ({"burst_minimum": 500}, False),
                           ({"burst_factor": 100.0}, False)]:
-        verdict = assess(activity, dataclasses.replace(Thresholds(), **limits))["run@example.jp"]
+        verdict = assess(activity, Thresholds(**limits))["run@example.jp"]
         assert ("burst" in [signal.name for signal in verdict.signals]) == burst, limits
 
 
@@ -1069,6 +1069,36 @@ def test_a_count_given_as_a_float_is_kept_as_an_int_and_a_fraction_is_refused():
     assert limits.burst_factor == 2  # a float limit takes an int as it is
     with pytest.raises(ThresholdError, match="hourly_recipients must be a whole number"):
         Thresholds(hourly_recipients=100.5)
+
+
+# Thresholds(hourly_recipients=200, travel_speed=900.0) pickled by the frozen dataclass it was
+# until commit 31d38c5: a watch state keeps its engine's limits so.
+DATACLASS_PICKLE = (
+    b"\x80\x04\x95~\x01\x00\x00\x00\x00\x00\x00\x8c\x15maillog_sasl.activity\x94\x8c\n"
+    b"Thresholds\x94\x93\x94)\x81\x94}\x94(\x8c\x11hourly_recipients\x94K\xc8\x8c\x0c"
+    b"burst_factor\x94G@$\x00\x00\x00\x00\x00\x00\x8c\rburst_minimum\x94K2\x8c\x0e"
+    b"failed_percent\x94G@I\x00\x00\x00\x00\x00\x00\x8c\x0efailed_minimum\x94K\x14\x8c\x0e"
+    b"guess_failures\x94K\x03\x8c\x0fguess_usernames\x94K\x02\x8c\x0cguess_window\x94G@\x1c"
+    b"\x00\x00\x00\x00\x00\x00\x8c\x0chop_networks\x94K\x04\x8c\nhop_window\x94G@8\x00\x00"
+    b"\x00\x00\x00\x00\x8c\rbaseline_days\x94G@\x1c\x00\x00\x00\x00\x00\x00\x8c\x12"
+    b"shared_ip_accounts\x94K\x02\x8c\x08nat_days\x94K\x02\x8c\rmax_countries\x94K\x03\x8c"
+    b"\x0ctravel_speed\x94G@\x8c \x00\x00\x00\x00\x00\x8c\x0fsender_mismatch\x94K\x00ub.")
+
+
+def test_limits_are_frozen_values_that_pickle_as_the_dataclass_they_were():
+    limits = Thresholds(hourly_recipients=200, travel_speed=900.0)
+    assert pickle.loads(DATACLASS_PICKLE) == limits
+    assert pickle.loads(pickle.dumps(limits)) == limits
+    assert hash(pickle.loads(DATACLASS_PICKLE)) == hash(limits)
+    assert limits != Thresholds() and hash(limits) != hash(Thresholds())
+    assert limits.replace(hourly_recipients=100, travel_speed=1000) == Thresholds()
+    assert repr(limits).startswith("Thresholds(hourly_recipients=200, burst_factor=10.0, ")
+    with pytest.raises(AttributeError, match="frozen"):
+        limits.hourly_recipients = 5
+    with pytest.raises(TypeError, match="unexpected keyword argument 'hourly'"):
+        Thresholds(hourly=5)
+    with pytest.raises(ThresholdError, match="nat_days must be from 1 to 36500, not 0"):
+        limits.replace(nat_days=0)
 
 
 @given(firsts=st.dictionaries(st.text(min_size=1, max_size=3),

@@ -235,10 +235,11 @@ def test_the_time_texts_kept_for_a_csv_are_let_go_when_it_starts_again():
 
 
 # What a run imports is what it holds in memory for the whole run: the modules only some runs
-# use (orjson for JSON, uuid by orjson, socket for auth-test's --ehlo default) are imported by
-# those runs alone, and --jobs forks its workers without multiprocessing, concurrent.futures
-# and logging (issue 16's 60 MB a process).
-ONLY_WHEN_USED = ("orjson", "socket", "uuid")
+# use (orjson for JSON, uuid by orjson, socket for auth-test's --ehlo default, dataclasses and
+# the inspect it imports for watch's state) are imported by those runs alone, and --jobs forks
+# its workers without multiprocessing, concurrent.futures and logging (issue 16's 60 MB a
+# process).
+ONLY_WHEN_USED = ("orjson", "socket", "uuid", "dataclasses", "inspect")
 NOT_FOR_JOBS = ("concurrent.futures", "multiprocessing", "logging")
 
 
