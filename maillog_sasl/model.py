@@ -177,6 +177,28 @@ class Session:
         return rcpt[0] if rcpt is not None else self.queued_recipients
 
 
+# What a recipient keeps of its delivery line is from `relay=` on: the queue ID and the
+# addresses before it are its message's and its own fields, some 45 bytes of each deferred
+# recipient, held for days in a clogged queue (issue 16: the peak of the 10x benchmark log holds
+# 25,000 of them). details() reads it behind this stand-in for what was cut.
+_NO_ADDRESSES: Final = "Q: to=<>, "
+
+
+def kept_fields(line: str) -> str:
+    """`line` from its `, relay=` on where only the recipient's addresses come before it
+    (`QID: to=<...>`, then perhaps `, orig_to=<...>`), or whole: a quoted address (the client
+    writes it) may hold `, relay=` and any other field, and the reason after the status (the
+    remote server writes it) may hold one where the line has none."""
+    at = line.find(", relay=")
+    if at < 0 or line.find('"', 0, at) >= 0:
+        return line
+    first = line.find(", ")
+    if first != at and (not line.startswith(", orig_to=", first)
+                        or line.find(", ", first + 2, at) >= 0):
+        return line
+    return line[at + 2:]
+
+
 class Recipient:
     __slots__ = RECIPIENT_FIELDS
 
@@ -188,8 +210,8 @@ class Recipient:
         self.first_deferred: Optional[_dt.datetime] = None
         self.last_attempt: Optional[_dt.datetime] = None
         self.handed_to: Optional[str] = None  # queue ID a content filter re-injected it as
-        # The last delivery line: dsn, relay and reason are read from it when first asked for
-        # (most reports never ask, and a deferred recipient has many lines).
+        # The last delivery line (kept_fields()): dsn, relay and reason are read from it when
+        # first asked for (most reports never ask, and a deferred recipient has many lines).
         self.last_line: Optional[str] = None
         self._details: Optional[tuple] = ("", "", "")
 
@@ -209,7 +231,7 @@ class Recipient:
         `when`; `deferred`: the time of the first of them that deferred it, if any."""
         self.attempts += attempts
         self.status = status
-        self.last_line = line
+        self.last_line = kept_fields(line)
         self._details = None
         self.last_attempt = when
         if self.first_deferred is None:
@@ -219,6 +241,9 @@ class Recipient:
         if self._details is None:
             line = self.last_line
             assert line is not None, "attempted() keeps the line whose details it cleared"
+            # Cut by kept_fields(), or whole: kept so, or by an older version's watch state.
+            if line.startswith("relay="):
+                line = _NO_ADDRESSES + line
             found = delivery_details(line)
             if found is None:
                 self._details = ("", "", "")

@@ -2,12 +2,16 @@
 of each kind), whatever the fields, their order and the text inside them: the fast reading of
 events.delivery_details against that definition, on lines built from attacker-chosen pieces.
 The recipient is written bare, as Postfix < 3.5 writes every local part; one Postfix quotes is
-read to its closing quote (tests/test_quoted_addresses.py)."""
+read to its closing quote (tests/test_quoted_addresses.py). A recipient keeps its line from
+`relay=` on, and reads from it what the whole line gives."""
+
+import datetime as dt
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from maillog_sasl.events import delivery_details, delivery_event
+from maillog_sasl.model import DEFERRED, Recipient
 
 PIECES = st.sampled_from(["dsn=2.0.0", "dsn", "dsnx=1", "relay=mx[192.0.2.1]:25", "relay=",
                           "rel", "delay=1", "delays=0/0/0/1", "conn_use=2", "orig_to=<o@x>",
@@ -51,3 +55,41 @@ def test_the_plain_shape_reads_as_delivery_event(values):
     event = delivery_event(text)
     expected = None if event is None else (event.dsn, event.relay, event.status, event.reason)
     assert delivery_details(text) == expected
+
+
+WHEN = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+
+
+def kept_and_whole(text: str):
+    """The details of a recipient whose last line is `text`, as it keeps it, and as a watch
+    state of older versions holds it (whole); and what it kept."""
+    kept, whole = Recipient("r@example.org", None), Recipient("r@example.org", None)
+    for recipient in (kept, whole):
+        recipient.attempted(DEFERRED, text, WHEN, 1, WHEN)
+    whole.last_line = text
+    return kept.details(), whole.details(), kept.last_line
+
+
+ADDRESSES = st.one_of(st.text(max_size=12), st.sampled_from(
+    ["a, relay=b", '"q, relay=x"@y', '"a"@b', "a: b", "x, status=y", "a>, orig_to=<b"]))
+
+
+@given(ADDRESSES, st.lists(PIECES, max_size=6),
+       st.sampled_from(["sent (ok)", "x", "deferred (a, relay=b)", "bounced"]))
+def test_a_recipient_reads_what_it_kept_of_its_line_as_the_whole_line(address, fields, status):
+    text = "QID: to=<" + address + ">" + "".join(", " + field for field in fields)
+    text += ", status=" + status
+    kept, whole, line = kept_and_whole(text)
+    assert kept == whole
+
+
+def test_a_recipient_keeps_its_line_from_relay_on_unless_a_quote_comes_before():
+    text = ("9C8A2E2DAA: to=<alice@example.org>, relay=mx.example.net[192.0.2.7]:25, "
+            "delay=9, delays=0.1/0/5/3.9, dsn=4.4.2, status=deferred (lost connection)")
+    kept, whole, line = kept_and_whole(text)
+    assert line == text[text.index("relay="):]
+    assert kept == whole == ("4.4.2", "mx.example.net[192.0.2.7]:25", "lost connection")
+    quoted = 'QID: to=<"a, relay=evil"@example.org>, relay=none, dsn=5.1.1, status=bounced (x)'
+    kept, whole, line = kept_and_whole(quoted)
+    assert line == quoted
+    assert kept == whole == ("5.1.1", "none", "x")
