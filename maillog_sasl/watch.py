@@ -339,6 +339,10 @@ def engine_format() -> str:
     version whose classes differ is refused rather than half-read."""
     if not _FORMATS:
         enriched = ENRICHED_LAYOUT
+        # Format 3 keeps a recipient's delivery line from `relay=` on (model.kept_fields()),
+        # which a version of format 2, of the same classes, would read as no line: refused by
+        # it. This version reads the whole lines of format 2 as they are.
+        _FORMATS.append(f"3-{CORE_LAYOUT:016x}-{enriched:016x}")
         # Format 1 is what versions before watch kept GeoIP facts wrote: the same classes and
         # never an Enrichment, so that such an engine reads as it is (older_formats()); each
         # also as it was before the attributes _ADDED came, and before those _ADDED_RECENTLY did.

@@ -3,7 +3,8 @@ continues it as it continues a state of its own: tests/fixtures/watch-state-0.1,
 watch-state-8ec86ef, watch-state-3863bce, watch-state-f2fade6, watch-state-7478258 and
 watch-state-0c5e029 (their READMEs say how each was written); and, of one written before accounts were folded to lower
 case (watch-state-de5c6a1, made with the code of the commit before, in a git worktree: its
-README), keeps an account logged in under several spellings as one."""
+README), keeps an account logged in under several spellings as one; and of one whose recipients
+hold whole delivery lines (watch-state-31d38c5), reads them as this version's cut ones."""
 
 import json
 import os
@@ -33,6 +34,7 @@ STATES = [FIXTURE / "state.sqlite", FIXTURES / "watch-state-8ec86ef" / "state.sq
           FIXTURES / "watch-state-f2fade6" / "state.sqlite",
           FIXTURES / "watch-state-7478258" / "state.sqlite",
           FIXTURES / "watch-state-0c5e029" / "state.sqlite"]
+WHOLE_LINES = FIXTURES / "watch-state-31d38c5"
 TIMES = ("--year", "2020", "--tz", "UTC")
 
 
@@ -229,3 +231,49 @@ def test_the_alerts_of_several_spellings_are_the_accounts_at_their_highest(tmp_p
         assert opened.levels == {(ACCOUNT, "queue-growth"): 120}
     finally:
         opened.close()
+
+
+def held_recipients(state_path) -> dict:
+    """address -> (status, dsn, relay, reason, the line kept) of the open messages' recipients."""
+    opened = State.open(str(state_path), watch.engine_format(), lock=False,
+                        older_formats=watch.older_formats())
+    try:
+        return {recipient.address: (recipient.status, *recipient.details(), recipient.last_line)
+                for message in opened.engine.correlator.open_messages()
+                for recipient in message.recipients.values()}
+    finally:
+        opened.close()
+
+
+def test_recipients_kept_with_whole_lines_read_as_those_kept_from_relay_on(tmp_path, cli):
+    older = tmp_path / "older"
+    older.mkdir()
+    shutil.copyfile(WHOLE_LINES / "state.sqlite", older / "state.sqlite")
+    assert watch.engine_format() not in sqlite3.connect(older / "state.sqlite").execute(
+        "SELECT format FROM engine").fetchone()
+    held = held_recipients(older / "state.sqlite")
+    greylisted = ("host mx.example.net[192.0.2.25] said: 450 4.7.1 <carol@example.net>: "
+                  "Recipient address rejected: greylisted (in reply to RCPT TO command)")
+    assert {address: fields[:4] for address, fields in held.items()} == {
+        "carol@example.net": ("deferred", "4.7.1", "mx.example.net[192.0.2.25]:25", greylisted),
+        "dave@example.net": ("sent", "2.0.0", "mx.example.net[192.0.2.25]:25",
+                             "250 2.0.0 Ok: queued as 9F8E7D")}
+    assert held["carol@example.net"][4].startswith("5A1B2C3D4E: to=<carol@example.net>, ")
+    ours = tmp_path / "ours.sqlite"
+    result = cli("watch", "--once", "--state", ours, *TIMES, WHOLE_LINES / "part1.log")
+    assert result.code == 0, result.err
+    mine = held_recipients(ours)
+    assert {address: fields[:4] for address, fields in mine.items()} == {
+        address: fields[:4] for address, fields in held.items()}
+    assert mine["carol@example.net"][4].startswith("relay=mx.example.net[192.0.2.25]:25, ")
+    for state in (older / "state.sqlite", ours):
+        result = cli("watch", "--once", "--state", state, *TIMES, WHOLE_LINES / "part2.log")
+        assert result.code == 0, result.err
+    continued, mine = held_recipients(older / "state.sqlite"), held_recipients(ours)
+    assert {address: fields[:4] for address, fields in continued.items()} == {
+        address: fields[:4] for address, fields in mine.items()}
+    # dave's whole line stays as it was kept; carol's next attempt is kept from relay= on.
+    assert continued["carol@example.net"][4] == mine["carol@example.net"][4]
+    assert continued["carol@example.net"][:4] == (
+        "deferred", "4.4.1", "none",
+        "connect to mx.example.net[192.0.2.25]:25: Connection timed out")
