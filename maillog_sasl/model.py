@@ -189,14 +189,12 @@ def kept_fields(line: str) -> str:
     (`QID: to=<...>`, then perhaps `, orig_to=<...>`), or whole: a quoted address (the client
     writes it) may hold `, relay=` and any other field, and the reason after the status (the
     remote server writes it) may hold one where the line has none."""
-    at = line.find(", relay=")
-    if at < 0 or line.find('"', 0, at) >= 0:
+    after = line.find(", ")
+    if line.startswith(", orig_to=", after):
+        after = line.find(", ", after + 2)
+    if after < 0 or not line.startswith(", relay=", after) or line.find('"', 0, after) >= 0:
         return line
-    first = line.find(", ")
-    if first != at and (not line.startswith(", orig_to=", first)
-                        or line.find(", ", first + 2, at) >= 0):
-        return line
-    return line[at + 2:]
+    return line[after + 2:]
 
 
 class Recipient:
